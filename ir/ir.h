@@ -1,0 +1,237 @@
+/* Kiln IR: values, nodes, graphs, the op table, diagnostics.
+ * Everything of one graph lives in its arena and is freed by ir_graph_free. */
+#ifndef KILN_IR_H
+#define KILN_IR_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define IR_MAX_RANK 8
+#define IR_MAX_DIM ((int64_t)INT32_MAX)
+
+/* ---- arena ---------------------------------------------------------------------------- */
+typedef struct IrArena IrArena;
+IrArena *ir_arena_new(void);
+void ir_arena_free(IrArena *a);
+/* Zeroed memory aligned to 64 bytes; aborts on out-of-memory (an internal failure). */
+void *ir_arena_alloc(IrArena *a, size_t size);
+char *ir_arena_strdup(IrArena *a, const char *s);
+char *ir_arena_strndup(IrArena *a, const char *s, size_t n);
+size_t ir_arena_bytes(const IrArena *a);
+
+/* ---- diagnostics ---------------------------------------------------------------------- */
+/* User errors carry a location (a JSON path, a node) and are collected here; internal bugs
+ * assert. Messages are "file: where: what". */
+typedef struct IrDiag {
+  const char *file; /* prefix of every message, e.g. the model path; may be NULL */
+  int n_errors;
+  bool echo;  /* also print each message to stderr as it is reported */
+  char *text; /* all messages, newline-separated (malloc'd) */
+  size_t len, cap;
+} IrDiag;
+void ir_diag_init(IrDiag *d, const char *file, bool echo);
+void ir_diag_free(IrDiag *d);
+void ir_diag_error(IrDiag *d, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void ir_diag_verror(IrDiag *d, const char *where, const char *fmt, va_list ap);
+
+/* ---- dtypes --------------------------------------------------------------------------- */
+typedef enum {
+#define DT(id, name, size, ctype) IR_##id,
+#include "dtypes.def"
+#undef DT
+  IR_DTYPE_COUNT
+} IrDType;
+const char *ir_dtype_name(IrDType t);
+const char *ir_dtype_ctype(IrDType t);
+size_t ir_dtype_size(IrDType t);
+bool ir_dtype_from_name(const char *name, IrDType *out);
+
+/* ---- op table ------------------------------------------------------------------------- */
+typedef enum {
+#define OP(id, name, min_in, max_in, min_out, max_out, flags, stem) IR_OP_##id,
+#include "ops.def"
+#undef OP
+  IR_OP_COUNT
+} IrOp;
+
+enum {
+  IR_OPF_UNARY = 1u << 0,       /* element-wise, one data input, output shape = input shape */
+  IR_OPF_BINARY = 1u << 1,      /* element-wise with multidirectional broadcasting */
+  IR_OPF_ACTIVATION = 1u << 2,  /* may be fused as the epilogue of a fusable head */
+  IR_OPF_FUSABLE_HEAD = 1u << 3, /* Conv/Gemm-like: can absorb bias + activation */
+  IR_OPF_HAS_WEIGHTS = 1u << 4, /* usually takes initializers as inputs */
+  IR_OPF_VIEW = 1u << 5,        /* output has the input's bytes (reshape-like, identity) */
+};
+
+typedef enum { IR_ATTR_INT, IR_ATTR_FLOAT, IR_ATTR_STRING, IR_ATTR_INTS, IR_ATTR_FLOATS } IrAttrKind;
+
+typedef struct IrAttrSpec {
+  const char *name; /* NULL ends a schema */
+  IrAttrKind kind;
+  bool required;
+  int64_t def_i;     /* default for IR_ATTR_INT */
+  double def_f;      /* default for IR_ATTR_FLOAT */
+  const char *def_s; /* default for IR_ATTR_STRING */
+} IrAttrSpec;
+
+/* A node's attribute value; node->attrs[k] corresponds to the op's schema entry k.
+ * Absent attributes hold the schema default with present = false (lists: count 0). */
+typedef struct IrAttr {
+  bool present;
+  int64_t i;
+  double f;
+  const char *s;
+  int count;       /* for INTS / FLOATS */
+  int64_t *ints;   /* arena */
+  double *floats;  /* arena */
+} IrAttr;
+
+struct IrGraph;
+struct IrNode;
+/* Infer dtype and shape of every output of n from its inputs and attributes; on a user error
+ * (bad attribute for these shapes, mismatch) report via d with ir_node_where and return false. */
+typedef bool (*IrShapeFn)(struct IrGraph *g, struct IrNode *n, IrDiag *d);
+/* Reference kernel: in[i] is the data of n->inputs[i] (NULL for an omitted optional input),
+ * out[j] the data of n->outputs[j]; shapes and dtypes are those of the values. Returns 0 or a
+ * negative KRT_ERR_* code (e.g. an index out of range). */
+typedef int (*IrInterpFn)(const struct IrNode *n, const void *const *in, void *const *out);
+
+typedef struct IrOpInfo {
+  const char *name;
+  int min_inputs, max_inputs, min_outputs, max_outputs;
+  unsigned flags;
+  const IrAttrSpec *attrs; /* NULL-name terminated */
+  IrShapeFn infer;
+  IrInterpFn interp;
+} IrOpInfo;
+
+extern const IrOpInfo ir_op_info[IR_OP_COUNT];
+/* Look an ONNX op name up; returns false if Kiln does not support it. */
+bool ir_op_from_name(const char *name, IrOp *out);
+int ir_op_attr_count(IrOp op);
+int ir_op_attr_index(IrOp op, const char *attr_name); /* -1 if the op has no such attribute */
+
+/* ---- values, nodes, graphs ------------------------------------------------------------ */
+typedef struct IrQuant {
+  int axis;      /* -1: per tensor */
+  int64_t count; /* number of (scale, zero_point) pairs */
+  float *scale;
+  int64_t *zero_point;
+} IrQuant;
+
+typedef enum {
+  IR_VALUE_INPUT,  /* graph input */
+  IR_VALUE_CONST,  /* initializer: data points to ir_value_nbytes bytes, little-endian */
+  IR_VALUE_NODE,   /* produced by a node */
+} IrValueKind;
+
+typedef struct IrValue {
+  const char *name;
+  int id; /* index in graph->values */
+  IrValueKind kind;
+  bool is_output; /* also a graph output (any kind may be) */
+  IrDType dtype;
+  int rank;
+  int64_t dims[IR_MAX_RANK];
+  const void *data; /* IR_VALUE_CONST only; at least 16-byte aligned */
+  IrQuant *quant;   /* NULL if none */
+  struct IrNode *producer; /* IR_VALUE_NODE only */
+  int producer_slot;
+  /* Memory plan (passes/pass_memplan.c): byte offset in the workspace for IR_VALUE_NODE values
+   * that are not graph outputs; -1 where the value does not live in the workspace. */
+  int64_t ws_offset;
+  const char *src_path; /* JSON path where it was declared, for messages; may be NULL */
+} IrValue;
+
+typedef struct IrNode {
+  const char *name;
+  int id;        /* index in graph->nodes (execution order after ir_graph_sort) */
+  int src_index; /* index in the model file's "nodes" array, -1 if made by a pass */
+  IrOp op;
+  int n_inputs, n_outputs;
+  IrValue **inputs; /* NULL entries for omitted optional inputs */
+  IrValue **outputs;
+  IrAttr *attrs; /* ir_op_attr_count(op) entries, aligned with ir_op_info[op].attrs */
+} IrNode;
+
+typedef struct IrGraph {
+  IrArena *arena;
+  const char *name; /* model name (not yet a C identifier) */
+  int opset;
+  IrValue **values;
+  int n_values, cap_values;
+  IrNode **nodes; /* execution order once sorted */
+  int n_nodes, cap_nodes;
+  IrValue **inputs;
+  int n_inputs, cap_inputs;
+  IrValue **outputs;
+  int n_outputs, cap_outputs;
+  int64_t workspace_size;  /* set by the memory planner; -1 before */
+  int64_t workspace_align; /* bytes; default 64 */
+  /* Release hooks for external resources (e.g. mmap'd weight files), run by ir_graph_free. */
+  struct IrCleanup *cleanups;
+  struct IrNameIndex *name_index; /* value name -> value, for ir_graph_find_value */
+} IrGraph;
+
+IrGraph *ir_graph_new(const char *name);
+void ir_graph_free(IrGraph *g);
+/* Register fn(ctx) to be called when g is freed (most recent first). */
+void ir_graph_on_free(IrGraph *g, void (*fn)(void *ctx), void *ctx);
+
+/* Creates a value; the name is copied. Returns NULL if the name is taken (caller reports). */
+IrValue *ir_value_new(IrGraph *g, const char *name, IrValueKind kind, IrDType dtype, int rank,
+                      const int64_t *dims);
+IrValue *ir_graph_find_value(const IrGraph *g, const char *name);
+void ir_graph_add_input(IrGraph *g, IrValue *v);
+void ir_graph_add_output(IrGraph *g, IrValue *v);
+/* A new node with n_inputs/n_outputs slots (NULL) and attributes set to their defaults. */
+IrNode *ir_node_new(IrGraph *g, IrOp op, const char *name, int n_inputs, int n_outputs);
+/* Marks v as produced by n at slot (sets kind, producer). */
+void ir_node_set_output(IrNode *n, int slot, IrValue *v);
+
+/* Attribute access by name (the name must be in the op's schema; asserts otherwise). */
+const IrAttr *ir_attr(const IrNode *n, const char *name);
+int64_t ir_attr_i(const IrNode *n, const char *name);
+double ir_attr_f(const IrNode *n, const char *name);
+const char *ir_attr_s(const IrNode *n, const char *name);
+/* Setters for building graphs in code (tests, passes); list data is copied into the arena. */
+void ir_set_attr_i(IrGraph *g, IrNode *n, const char *name, int64_t v);
+void ir_set_attr_f(IrGraph *g, IrNode *n, const char *name, double v);
+void ir_set_attr_s(IrGraph *g, IrNode *n, const char *name, const char *v);
+void ir_set_attr_ints(IrGraph *g, IrNode *n, const char *name, const int64_t *v, int count);
+void ir_set_attr_floats(IrGraph *g, IrNode *n, const char *name, const double *v, int count);
+
+/* Element count and byte size; the frontend guarantees these fit in int64_t. */
+int64_t ir_value_numel(const IrValue *v);
+int64_t ir_value_nbytes(const IrValue *v);
+/* Shape helpers: product of dims with overflow check (false on overflow). */
+bool ir_dims_numel(int rank, const int64_t *dims, int64_t *out);
+bool ir_same_shape(const IrValue *a, const IrValue *b);
+/* "nodes[3] (conv1)" for a node from the file, "node 'name'" for one made by a pass. */
+const char *ir_node_where(const IrNode *n, char *buf, size_t size);
+/* Number of nodes that read v (linear scan). */
+int ir_value_use_count(const IrGraph *g, const IrValue *v);
+
+/* Sort nodes topologically (stable w.r.t. file order); reports a cycle or a value read before
+ * any node defines it. */
+bool ir_graph_sort(IrGraph *g, IrDiag *d);
+/* Run every node's shape inference in order (graph must be sorted). */
+bool ir_graph_infer_shapes(IrGraph *g, IrDiag *d);
+/* Structural and type checks: arity, attribute kinds, defined-before-use, shapes consistent
+ * with inference, outputs produced. Run after the frontend and after every pass in tests. */
+bool ir_graph_verify(const IrGraph *g, IrDiag *d);
+/* Readable text form of the graph, for --print-after and golden tests. */
+void ir_graph_print(const IrGraph *g, void *file /* FILE* */);
+/* Reference interpreter: runs g (sorted, shapes inferred) on inputs in declared order and writes
+ * the outputs in declared order; intermediates are malloc'd and freed. Returns 0 or a negative
+ * KRT_ERR_* code from a kernel. Plain C loops: the oracle the compiled code is checked against. */
+int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outputs);
+/* Totals for `kiln inspect`. */
+int64_t ir_graph_param_count(const IrGraph *g); /* elements of all initializers */
+int64_t ir_graph_param_bytes(const IrGraph *g);
+int64_t ir_node_macs(const IrNode *n); /* multiply-accumulates of one node (0 where none) */
+
+#endif

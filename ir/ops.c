@@ -1,0 +1,86 @@
+/* The op table: one row per op from ops.def, with its ONNX opset-17 attribute schema (names,
+ * kinds, defaults) and the shape-inference and interpreter functions the row names. */
+#include <string.h>
+
+#include "kernels.h"
+
+#define A_INT(n, d) {.name = (n), .kind = IR_ATTR_INT, .def_i = (d)}
+#define A_FLOAT(n, d) {.name = (n), .kind = IR_ATTR_FLOAT, .def_f = (d)}
+#define A_STR(n, d) {.name = (n), .kind = IR_ATTR_STRING, .def_s = (d)}
+#define A_INTS(n) {.name = (n), .kind = IR_ATTR_INTS}
+#define A_REQ_INT(n) {.name = (n), .kind = IR_ATTR_INT, .required = true}
+#define A_REQ_INTS(n) {.name = (n), .kind = IR_ATTR_INTS, .required = true}
+#define END {0}
+
+#define CONV_ATTRS                                                                            \
+  A_STR("auto_pad", "NOTSET"), A_INTS("dilations"), A_INT("group", 1), A_INTS("kernel_shape"), \
+      A_INTS("pads"), A_INTS("strides")
+
+static const IrAttrSpec ir_attrs_gemm[] = {A_FLOAT("alpha", 1.0), A_FLOAT("beta", 1.0),
+                                           A_INT("transA", 0), A_INT("transB", 0), END};
+static const IrAttrSpec ir_attrs_matmul[] = {END};
+static const IrAttrSpec ir_attrs_conv[] = {CONV_ATTRS, END};
+static const IrAttrSpec ir_attrs_conv_transpose[] = {CONV_ATTRS, A_INTS("output_padding"),
+                                                     A_INTS("output_shape"), END};
+static const IrAttrSpec ir_attrs_max_pool[] = {
+    A_STR("auto_pad", "NOTSET"), A_INT("ceil_mode", 0),       A_INTS("dilations"),
+    A_REQ_INTS("kernel_shape"),  A_INTS("pads"),              A_INT("storage_order", 0),
+    A_INTS("strides"),           END};
+static const IrAttrSpec ir_attrs_average_pool[] = {
+    A_STR("auto_pad", "NOTSET"), A_INT("ceil_mode", 0), A_INT("count_include_pad", 0),
+    A_REQ_INTS("kernel_shape"),  A_INTS("pads"),        A_INTS("strides"),
+    END};
+static const IrAttrSpec ir_attrs_global_average_pool[] = {END};
+static const IrAttrSpec ir_attrs_relu[] = {END};
+static const IrAttrSpec ir_attrs_leaky_relu[] = {A_FLOAT("alpha", 0.01), END};
+static const IrAttrSpec ir_attrs_sigmoid[] = {END};
+static const IrAttrSpec ir_attrs_tanh[] = {END};
+static const IrAttrSpec ir_attrs_clip[] = {END};
+static const IrAttrSpec ir_attrs_softmax[] = {A_INT("axis", -1), END};
+static const IrAttrSpec ir_attrs_flatten[] = {A_INT("axis", 1), END};
+static const IrAttrSpec ir_attrs_reshape[] = {A_INT("allowzero", 0), END};
+static const IrAttrSpec ir_attrs_concat[] = {A_REQ_INT("axis"), END};
+static const IrAttrSpec ir_attrs_add[] = {END};
+static const IrAttrSpec ir_attrs_sub[] = {END};
+static const IrAttrSpec ir_attrs_mul[] = {END};
+static const IrAttrSpec ir_attrs_div[] = {END};
+static const IrAttrSpec ir_attrs_batch_norm[] = {A_FLOAT("epsilon", 1e-5), A_FLOAT("momentum", 0.9),
+                                                 A_INT("training_mode", 0), END};
+static const IrAttrSpec ir_attrs_identity[] = {END};
+static const IrAttrSpec ir_attrs_dropout[] = {A_INT("seed", 0), END};
+
+const IrOpInfo ir_op_info[IR_OP_COUNT] = {
+#define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                 \
+  [IR_OP_##id] = {.name = nm,                                                                 \
+                  .min_inputs = mi,                                                           \
+                  .max_inputs = ma,                                                           \
+                  .min_outputs = mo,                                                          \
+                  .max_outputs = mao,                                                         \
+                  .flags = fl,                                                                \
+                  .attrs = ir_attrs_##stem,                                                   \
+                  .infer = ir_infer_##stem,                                                   \
+                  .interp = ir_interp_##stem},
+#include "ops.def"
+#undef OP
+};
+
+bool ir_op_from_name(const char *name, IrOp *out) {
+  for (int op = 0; op < IR_OP_COUNT; op++)
+    if (strcmp(ir_op_info[op].name, name) == 0) {
+      *out = (IrOp)op;
+      return true;
+    }
+  return false;
+}
+
+int ir_op_attr_count(IrOp op) {
+  int k = 0;
+  while (ir_op_info[op].attrs[k].name) k++;
+  return k;
+}
+
+int ir_op_attr_index(IrOp op, const char *attr_name) {
+  for (int k = 0; ir_op_info[op].attrs[k].name; k++)
+    if (strcmp(ir_op_info[op].attrs[k].name, attr_name) == 0) return k;
+  return -1;
+}

@@ -1,0 +1,163 @@
+/* main() of executables made by `kiln build`: reads the inputs from .npy files in declared
+ * order, runs the model linked beside it, writes each output to DIR/<output name>.npy and
+ * prints a short summary. Usage: EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet] */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "krt.h"
+#include "krt_npy.h"
+
+extern const krt_model *const kiln_driver_model;
+
+static void usage(FILE *f, const krt_model *m, const char *argv0) {
+  fprintf(f, "usage: %s", argv0);
+  for (uint32_t i = 0; i < m->n_inputs; i++) fprintf(f, " %s.npy", m->inputs[i].name);
+  fprintf(f, " [-o DIR] [--repeat N] [--quiet]\n\nRuns model '%s'.\n", m->name);
+  for (uint32_t i = 0; i < m->n_inputs + m->n_outputs; i++) {
+    const krt_tensor_info *t = i < m->n_inputs ? &m->inputs[i] : &m->outputs[i - m->n_inputs];
+    fprintf(f, "  %s %-12s %s[", i < m->n_inputs ? "input " : "output", t->name,
+            krt_dtype_name(t->dtype));
+    for (int k = 0; k < t->rank; k++) fprintf(f, "%s%lld", k ? "," : "", (long long)t->dims[k]);
+    fprintf(f, "]\n");
+  }
+  fprintf(f, "\nOutputs are written to DIR/<output name>.npy (DIR defaults to '.').\n"
+             "--repeat N runs the model N times and prints the median latency.\n");
+}
+
+static int64_t tensor_numel(const krt_tensor_info *t) {
+  int64_t n = 1;
+  for (int k = 0; k < t->rank; k++) n *= t->dims[k];
+  return n;
+}
+
+static double now_seconds(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+int main(int argc, char **argv) {
+  const krt_model *m = kiln_driver_model;
+  const char *outdir = ".";
+  long repeat = 0;
+  int quiet = 0;
+  const char **paths = calloc((size_t)argc + 1, sizeof *paths);
+  int n_paths = 0;
+  if (!paths) return 2;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+      usage(stdout, m, argv[0]);
+      free(paths);
+      return 0;
+    } else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+      outdir = argv[++i];
+    } else if (!strcmp(argv[i], "--repeat") && i + 1 < argc) {
+      char *end;
+      repeat = strtol(argv[++i], &end, 10);
+      if (*end || repeat < 1 || repeat > 100000000) {
+        fprintf(stderr, "%s: --repeat: expected a positive integer, got '%s'\n", argv[0], argv[i]);
+        free(paths);
+        return 2;
+      }
+    } else if (!strcmp(argv[i], "--quiet")) {
+      quiet = 1;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      fprintf(stderr, "%s: unknown option '%s'\n", argv[0], argv[i]);
+      usage(stderr, m, argv[0]);
+      free(paths);
+      return 2;
+    } else {
+      paths[n_paths++] = argv[i];
+    }
+  }
+  if ((uint32_t)n_paths != m->n_inputs) {
+    fprintf(stderr, "%s: model '%s' takes %u input(s), got %d\n", argv[0], m->name, m->n_inputs,
+            n_paths);
+    usage(stderr, m, argv[0]);
+    free(paths);
+    return 2;
+  }
+  int status = 1;
+  krt_npy *ins = calloc(m->n_inputs + 1, sizeof *ins);
+  void **in_ptrs = calloc(m->n_inputs + 1, sizeof *in_ptrs);
+  void **out_ptrs = calloc(m->n_outputs + 1, sizeof *out_ptrs);
+  void *ws = NULL;
+  double *times = NULL;
+  char err[512];
+  if (!ins || !in_ptrs || !out_ptrs) goto done;
+  for (uint32_t i = 0; i < m->n_inputs; i++) {
+    const krt_tensor_info *t = &m->inputs[i];
+    if (!krt_npy_read(paths[i], &ins[i], err, sizeof err)) {
+      fprintf(stderr, "%s: %s\n", argv[0], err);
+      goto done;
+    }
+    if (!krt_npy_check(&ins[i], t->dtype, t->rank, t->dims, err, sizeof err)) {
+      fprintf(stderr, "%s: %s: input '%s': %s\n", argv[0], paths[i], t->name, err);
+      goto done;
+    }
+    in_ptrs[i] = ins[i].data;
+  }
+  for (uint32_t j = 0; j < m->n_outputs; j++) {
+    size_t bytes = (size_t)tensor_numel(&m->outputs[j]) * krt_dtype_size(m->outputs[j].dtype);
+    out_ptrs[j] = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
+    if (!out_ptrs[j]) goto done;
+  }
+  if (m->workspace_size) {
+    size_t align = m->workspace_align > 64 ? m->workspace_align : 64;
+    ws = aligned_alloc(align, (m->workspace_size + align - 1) / align * align);
+    if (!ws) {
+      fprintf(stderr, "%s: cannot allocate %llu bytes of workspace\n", argv[0],
+              (unsigned long long)m->workspace_size);
+      goto done;
+    }
+  }
+  int rc = m->run((const void *const *)in_ptrs, out_ptrs, ws);
+  if (rc != KRT_OK) {
+    fprintf(stderr, "%s: model '%s' returned %d: %s\n", argv[0], m->name, rc, krt_strerror(rc));
+    goto done;
+  }
+  if (repeat > 0) {
+    times = malloc(sizeof *times * (size_t)repeat);
+    if (!times) goto done;
+    for (long r = 0; r < repeat; r++) {
+      double t0 = now_seconds();
+      m->run((const void *const *)in_ptrs, out_ptrs, ws);
+      times[r] = now_seconds() - t0;
+    }
+    qsort(times, (size_t)repeat, sizeof *times, cmp_double);
+    printf("latency: median %.3f us, min %.3f us over %ld runs\n", times[repeat / 2] * 1e6,
+           times[0] * 1e6, repeat);
+  }
+  for (uint32_t j = 0; j < m->n_outputs; j++) {
+    const krt_tensor_info *t = &m->outputs[j];
+    char path[4096];
+    if (snprintf(path, sizeof path, "%s/%s.npy", outdir, t->name) >= (int)sizeof path) {
+      fprintf(stderr, "%s: output path too long\n", argv[0]);
+      goto done;
+    }
+    if (!krt_npy_write(path, t->dtype, t->rank, t->dims, out_ptrs[j], err, sizeof err)) {
+      fprintf(stderr, "%s: %s\n", argv[0], err);
+      goto done;
+    }
+    if (!quiet) krt_print_summary(stdout, t->name, t->dtype, t->rank, t->dims, out_ptrs[j]);
+  }
+  status = 0;
+done:
+  for (uint32_t i = 0; ins && i < m->n_inputs; i++) krt_npy_free(&ins[i]);
+  for (uint32_t j = 0; out_ptrs && j < m->n_outputs; j++) free(out_ptrs[j]);
+  free(ins);
+  free(in_ptrs);
+  free(out_ptrs);
+  free(ws);
+  free(times);
+  free(paths);
+  return status;
+}

@@ -1,0 +1,38 @@
+/* Reading and writing NumPy .npy files (format versions 1-3, C order, little-endian).
+ * Hosted: used by the `kiln` CLI and by the main() of `kiln build` executables. */
+#ifndef KILN_KRT_NPY_H
+#define KILN_KRT_NPY_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KRT_NPY_MAX_RANK 8
+
+typedef struct krt_npy {
+  int32_t dtype; /* KRT_F32, ... (krt.h) */
+  int32_t rank;
+  int64_t dims[KRT_NPY_MAX_RANK];
+  int64_t numel;
+  void *data; /* malloc'd, 64-byte aligned, numel * element size bytes */
+  size_t nbytes;
+} krt_npy;
+
+/* Parse an in-memory .npy image; on failure false with a message in err. */
+bool krt_npy_parse(const void *buf, size_t len, krt_npy *out, char *err, size_t errsize);
+bool krt_npy_read(const char *path, krt_npy *out, char *err, size_t errsize);
+/* Writes through a temporary file renamed into place, so a failure leaves no file. */
+bool krt_npy_write(const char *path, int32_t dtype, int32_t rank, const int64_t *dims,
+                   const void *data, char *err, size_t errsize);
+void krt_npy_free(krt_npy *a);
+/* Checks that a holds dtype[dims]; otherwise false with "expected f32[1,784], the file holds
+ * f32[784]" in err. */
+bool krt_npy_check(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t *dims, char *err,
+                   size_t errsize);
+/* Prints "name: f32[1,10] = v0 v1 ... argmax K" (first 10 values) on one line. */
+void krt_print_summary(void *file /* FILE* */, const char *name, int32_t dtype, int32_t rank,
+                       const int64_t *dims, const void *data);
+size_t krt_dtype_size(int32_t dtype);
+const char *krt_dtype_name(int32_t dtype);
+
+#endif

@@ -1,0 +1,61 @@
+/* Kiln runtime ABI: what generated model objects export and the codes they return.
+ * Freestanding: no libc beyond <stdint.h>. */
+#ifndef KILN_KRT_H
+#define KILN_KRT_H
+
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Return codes of generated run functions. */
+#define KRT_OK 0
+#define KRT_ERR_NULL_ARG (-1)        /* an input, output or workspace pointer is NULL */
+#define KRT_ERR_BAD_ALIGNMENT (-2)   /* the workspace is not aligned to <NAME>_WORKSPACE_ALIGN */
+#define KRT_ERR_INDEX_RANGE (-3)     /* an index input is outside the table it indexes */
+
+/* Element types, numbered as Kiln's IR dtypes (ir/dtypes.def order). */
+enum {
+  KRT_F32 = 0,
+  KRT_F16 = 1,
+  KRT_I8 = 2,
+  KRT_U8 = 3,
+  KRT_I16 = 4,
+  KRT_I32 = 5,
+  KRT_I64 = 6,
+  KRT_BOOL = 7,
+};
+
+typedef struct krt_tensor_info {
+  const char *name;
+  int32_t dtype; /* KRT_F32, ... */
+  int32_t rank;
+  const int64_t *dims;
+} krt_tensor_info;
+
+#define KRT_ABI_VERSION 1
+
+/* Every model object exports `const krt_model <prefix>_model`, a self-description used by the
+ * generic driver (`kiln build`) and by tests; applications normally use the typed entry points
+ * declared in the model's generated header instead. */
+typedef struct krt_model {
+  uint32_t abi_version;
+  uint32_t n_inputs, n_outputs;
+  uint32_t workspace_align;
+  uint64_t workspace_size;
+  const char *name;
+  const krt_tensor_info *inputs;
+  const krt_tensor_info *outputs;
+  /* inputs[i] / outputs[j] point to the tensors in declared order; workspace is
+   * workspace_size bytes aligned to workspace_align (may be NULL if workspace_size is 0). */
+  int (*run)(const void *const *inputs, void *const *outputs, void *workspace);
+} krt_model;
+
+/* A short English description of a KRT_* return code. */
+const char *krt_strerror(int code);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,198 @@
+/* Checks model directories (examples/<name>, tests/ops/<case>) against their PyTorch goldens:
+ *   model.json, inputs/<input name>.npy, golden/<output name>.npy
+ * Each case runs three ways: the reference interpreter, and the compiled object at -O0 and -O3
+ * (linked into a shared library and loaded with dlopen), and all must match the golden within
+ * rtol 1e-4 / atol 1e-5 (the tolerance of issue #2; float32 with different summation orders).
+ * usage: test_models [--cc CC] DIR...   or   test_models --manifest ROOT MANIFEST */
+#include <dlfcn.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cg.h"
+#include "fe.h"
+#include "krt.h"
+#include "krt_npy.h"
+#include "pass.h"
+#include "test_util.h"
+
+#define RTOL 1e-4
+#define ATOL 1e-5
+
+static char tmpdir[] = "/tmp/kiln-test-models-XXXXXX";
+static const char *cc = "cc";
+
+typedef struct {
+  int n_in, n_out;
+  krt_npy *in, *golden;
+} CaseData;
+
+static bool load_case_data(const char *dir, const IrGraph *g, CaseData *c) {
+  char path[PATH_MAX], err[512];
+  c->n_in = g->n_inputs;
+  c->n_out = g->n_outputs;
+  c->in = calloc((size_t)g->n_inputs + 1, sizeof *c->in);
+  c->golden = calloc((size_t)g->n_outputs + 1, sizeof *c->golden);
+  for (int i = 0; i < g->n_inputs; i++) {
+    snprintf(path, sizeof path, "%s/inputs/%s.npy", dir, g->inputs[i]->name);
+    if (!krt_npy_read(path, &c->in[i], err, sizeof err)) {
+      CHECK(false, "%s", err);
+      return false;
+    }
+  }
+  for (int j = 0; j < g->n_outputs; j++) {
+    snprintf(path, sizeof path, "%s/golden/%s.npy", dir, g->outputs[j]->name);
+    if (!krt_npy_read(path, &c->golden[j], err, sizeof err)) {
+      CHECK(false, "%s", err);
+      return false;
+    }
+    CHECK(c->golden[j].nbytes == (size_t)ir_value_nbytes(g->outputs[j]),
+          "%s: golden size differs from the model's output", path);
+    if (c->golden[j].nbytes != (size_t)ir_value_nbytes(g->outputs[j])) return false;
+  }
+  return true;
+}
+
+static void free_case_data(CaseData *c) {
+  for (int i = 0; i < c->n_in; i++) krt_npy_free(&c->in[i]);
+  for (int j = 0; j < c->n_out; j++) krt_npy_free(&c->golden[j]);
+  free(c->in);
+  free(c->golden);
+}
+
+static void compare_outputs(const char *what, const IrGraph *g, const CaseData *c,
+                            void *const *outs) {
+  for (int j = 0; j < g->n_outputs; j++) {
+    char label[512];
+    snprintf(label, sizeof label, "%s: output %s", what, g->outputs[j]->name);
+    if (g->outputs[j]->dtype == IR_F32)
+      CHECK(test_close_f32(outs[j], c->golden[j].data, (long)ir_value_numel(g->outputs[j]), RTOL,
+                           ATOL, label),
+            "%s differs from the golden", label);
+    else
+      CHECK(!memcmp(outs[j], c->golden[j].data, c->golden[j].nbytes), "%s differs", label);
+  }
+}
+
+static void **alloc_outputs(const IrGraph *g) {
+  void **outs = calloc((size_t)g->n_outputs + 1, sizeof *outs);
+  for (int j = 0; j < g->n_outputs; j++) outs[j] = calloc(1, (size_t)ir_value_nbytes(g->outputs[j]) + 64);
+  return outs;
+}
+
+static void free_outputs(const IrGraph *g, void **outs) {
+  for (int j = 0; j < g->n_outputs; j++) free(outs[j]);
+  free(outs);
+}
+
+/* Compiles g at the given level, loads it and checks it against the golden. */
+static void check_compiled(const char *label, const IrGraph *g, const CaseData *c, int level) {
+  static int serial;
+  char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX], what[512];
+  snprintf(prefix, sizeof prefix, "t%d_model", serial++);
+  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
+  snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
+  snprintf(what, sizeof what, "%s (compiled -O%d)", label, level);
+  CgOptions o = {.prefix = prefix, .opt_level = level, .emit = CG_EMIT_OBJ, .pic = true};
+  IrDiag d;
+  ir_diag_init(&d, label, true);
+  bool ok = cg_compile(g, &o, obj, &d);
+  ir_diag_free(&d);
+  CHECK(ok, "%s: cg_compile failed", what);
+  if (!ok) return;
+  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s'", cc, so, obj);
+  CHECK(system(cmd) == 0, "%s: linking a shared library failed", what);
+  void *lib = dlopen(so, RTLD_NOW | RTLD_LOCAL);
+  CHECK(lib != NULL, "%s: dlopen: %s", what, dlerror());
+  if (!lib) return;
+  char sym[128];
+  snprintf(sym, sizeof sym, "%s_model", prefix);
+  const krt_model *m = dlsym(lib, sym);
+  CHECK(m != NULL, "%s: no symbol %s", what, sym);
+  if (m) {
+    CHECK(m->workspace_size == (uint64_t)g->workspace_size, "%s: descriptor workspace %llu, plan %lld",
+          what, (unsigned long long)m->workspace_size, (long long)g->workspace_size);
+    const void **ins = calloc((size_t)g->n_inputs + 1, sizeof *ins);
+    for (int i = 0; i < g->n_inputs; i++) ins[i] = c->in[i].data;
+    void **outs = alloc_outputs(g);
+    size_t ws_bytes = (size_t)m->workspace_size;
+    unsigned char *ws = aligned_alloc(64, (ws_bytes + 64) / 64 * 64);
+    memset(ws, 0xA5, ws_bytes); /* garbage: generated code must not read before writing */
+    int rc = m->run(ins, outs, ws);
+    CHECK(rc == KRT_OK, "%s: run returned %d", what, rc);
+    if (rc == KRT_OK) compare_outputs(what, g, c, outs);
+    free(ws);
+    free_outputs(g, outs);
+    free(ins);
+  }
+  dlclose(lib);
+  remove(obj);
+  remove(so);
+}
+
+static void check_case(const char *dir) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/model.json", dir);
+  IrDiag d;
+  ir_diag_init(&d, path, true);
+  IrGraph *g = fe_load_model(path, &d);
+  CHECK(g != NULL, "%s: does not load", path);
+  if (!g) {
+    ir_diag_free(&d);
+    return;
+  }
+  PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true};
+  bool ok = pass_run_pipeline(g, &po, &d);
+  CHECK(ok, "%s: pass pipeline failed: %s", path, d.text ? d.text : "");
+  CHECK(g->workspace_size >= pass_memplan_lower_bound(g, 64), "%s: plan below the lower bound", path);
+  ir_diag_free(&d);
+  CaseData c = {0};
+  if (ok && load_case_data(dir, g, &c)) {
+    const void **ins = calloc((size_t)g->n_inputs + 1, sizeof *ins);
+    for (int i = 0; i < g->n_inputs; i++) ins[i] = c.in[i].data;
+    void **outs = alloc_outputs(g);
+    char what[PATH_MAX + 32];
+    snprintf(what, sizeof what, "%s (interpreter)", dir);
+    int rc = ir_interp_run(g, ins, outs);
+    CHECK(rc == 0, "%s: returned %d", what, rc);
+    if (rc == 0) compare_outputs(what, g, &c, outs);
+    free_outputs(g, outs);
+    free(ins);
+    check_compiled(dir, g, &c, 0);
+    check_compiled(dir, g, &c, 3);
+  }
+  free_case_data(&c);
+  ir_graph_free(g);
+}
+
+int main(int argc, char **argv) {
+  if (!mkdtemp(tmpdir)) {
+    perror("mkdtemp");
+    return 1;
+  }
+  if (getenv("CC") && *getenv("CC")) cc = getenv("CC");
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--manifest") && i + 2 < argc) {
+      const char *root = argv[i + 1];
+      FILE *f = fopen(argv[i + 2], "r");
+      CHECK(f != NULL, "cannot open %s", argv[i + 2]);
+      char line[1024];
+      while (f && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\r\n")] = 0;
+        if (!line[0] || line[0] == '#') continue;
+        char dir[PATH_MAX];
+        snprintf(dir, sizeof dir, "%s/%s", root, line);
+        check_case(dir);
+      }
+      if (f) fclose(f);
+      i += 2;
+    } else {
+      check_case(argv[i]);
+    }
+  }
+  rmdir(tmpdir);
+  return test_report("models");
+}

@@ -1,0 +1,620 @@
+#!/usr/bin/python3
+"""gen_examples: example models for Kiln under examples/<name>/.
+
+Every example is a PyTorch nn.Module defined here, seeded (torch.manual_seed per model) with
+PyTorch's default initialisation (no training), run in eval() mode. Its Kiln graph is written
+node by node to mirror forward() exactly. Each directory gets model.json, weights.bin,
+inputs/<input>.npy (a sample input) and golden/<output>.npy (what PyTorch computes for it,
+float32). examples/README.md gets a table of the models.
+
+Run with Debian's Python (it has torch):  /usr/bin/python3 tools/gen_examples.py
+The script deletes and recreates examples/ (only the directories and README it owns).
+tools/check_goldens.py re-checks every golden against an independent numpy reference.
+"""
+
+import os
+import shutil
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kiln_model import ModelBuilder  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "examples")
+
+
+# ====================================================================== sample inputs
+DIGITS = {
+    # polylines in (x, y) pixel coordinates of a 28x28 canvas, MNIST-like placement
+    "7": [[(7, 7), (21, 7), (13, 23)]],
+    "2": [[(8, 10), (10, 6.5), (15, 5.5), (19, 7.5), (19.5, 11), (16, 15), (8, 22), (21, 22)]],
+    "4": [[(16, 23), (16, 5), (7, 17), (21, 17)]],
+}
+
+
+def digit_image(digit, size=28):
+    """Synthetic MNIST-like digit: anti-aliased strokes ~2.5 px wide, values in [0, 1]."""
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64)
+    dist = np.full((size, size), np.inf)
+    for line in DIGITS[digit]:
+        for (x0, y0), (x1, y1) in zip(line[:-1], line[1:]):
+            dx, dy = x1 - x0, y1 - y0
+            t = np.clip(((xx - x0) * dx + (yy - y0) * dy) / (dx * dx + dy * dy), 0, 1)
+            d = np.hypot(xx - (x0 + t * dx), yy - (y0 + t * dy))
+            dist = np.minimum(dist, d)
+    img = np.clip(1.6 - dist / 1.1, 0.0, 1.0)
+    return img.astype(np.float32)
+
+
+def cifar_like_image(seed, size=32):
+    """Synthetic 32x32 RGB scene in [0, 1]: sky gradient, green ground, a red disc, mild noise."""
+    rng = np.random.RandomState(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float64) / (size - 1)
+    img = np.zeros((3, size, size))
+    horizon = 0.6 + 0.1 * np.sin(xx * 3 + seed)
+    sky = yy < horizon
+    img[0] = np.where(sky, 0.35 + 0.3 * yy, 0.20 + 0.1 * yy)
+    img[1] = np.where(sky, 0.55 + 0.3 * yy, 0.55 - 0.2 * yy)
+    img[2] = np.where(sky, 0.95 - 0.2 * yy, 0.15)
+    cx, cy, r = rng.uniform(0.3, 0.7), rng.uniform(0.25, 0.45), rng.uniform(0.1, 0.18)
+    disc = np.clip((r - np.hypot(xx - cx, yy - cy)) * size, 0, 1)
+    for ch, col in enumerate((0.9, 0.2, 0.15)):
+        img[ch] = img[ch] * (1 - disc) + col * disc
+    img += rng.normal(0, 0.02, img.shape)
+    return np.clip(img, 0, 1).astype(np.float32)
+
+
+# ====================================================================== graph helpers
+def np32(t):
+    return t.detach().cpu().numpy().astype(np.float32)
+
+
+class Graph:
+    """ModelBuilder plus helpers that copy parameters out of torch modules."""
+
+    def __init__(self, name, doc):
+        self.mb = ModelBuilder(name, doc=doc)
+
+    def input(self, name, shape):
+        return self.mb.input(name, shape)
+
+    def output(self, name, shape):
+        return self.mb.output(name, shape)
+
+    def const(self, name, arr, dtype=None):
+        return self.mb.initializer(name, arr, dtype=dtype)
+
+    def node(self, op, inputs, out, attrs=None, name=None):
+        return self.mb.node(op, inputs, [out], attrs, name=name or out)
+
+    def gemm(self, name, lin, x, out, explicit=False):
+        """nn.Linear as Gemm(transB=1), as ONNX exporters write it."""
+        ins = [x, self.const(name + ".weight", np32(lin.weight))]
+        if lin.bias is not None:
+            ins.append(self.const(name + ".bias", np32(lin.bias)))
+        attrs = {"transB": 1}
+        if explicit:
+            attrs = {"alpha": 1.0, "beta": 1.0, "transA": 0, "transB": 1}
+        return self.node("Gemm", ins, out, attrs, name=name)
+
+    def matmul_add(self, name, lin, x, out):
+        """nn.Linear as MatMul(x, W^T) + Add(bias)."""
+        wt = self.const(name + ".weight_t", np.ascontiguousarray(np32(lin.weight).T))
+        mm = self.node("MatMul", [x, wt], out + "_mm", name=name + ".matmul")
+        b = self.const(name + ".bias", np32(lin.bias))
+        return self.node("Add", [mm, b], out, name=name + ".add")
+
+    def conv(self, name, conv, x, out, explicit=False):
+        assert conv.padding_mode == "zeros" and isinstance(conv.padding, tuple)
+        ins = [x, self.const(name + ".weight", np32(conv.weight))]
+        if conv.bias is not None:
+            ins.append(self.const(name + ".bias", np32(conv.bias)))
+        ph, pw = conv.padding
+        attrs = {"kernel_shape": list(conv.kernel_size)}
+        if explicit or (ph, pw) != (0, 0):
+            attrs["pads"] = [ph, pw, ph, pw]         # [top, left, bottom, right]
+        if explicit or tuple(conv.stride) != (1, 1):
+            attrs["strides"] = list(conv.stride)
+        if explicit or tuple(conv.dilation) != (1, 1):
+            attrs["dilations"] = list(conv.dilation)
+        if explicit or conv.groups != 1:
+            attrs["group"] = conv.groups
+        op = "ConvTranspose" if isinstance(conv, nn.ConvTranspose2d) else "Conv"
+        if op == "ConvTranspose" and (explicit or tuple(conv.output_padding) != (0, 0)):
+            attrs["output_padding"] = list(conv.output_padding)
+        return self.node(op, ins, out, attrs, name=name)
+
+    def bn(self, name, bn, x, out):
+        ins = [x,
+               self.const(name + ".weight", np32(bn.weight)),
+               self.const(name + ".bias", np32(bn.bias)),
+               self.const(name + ".running_mean", np32(bn.running_mean)),
+               self.const(name + ".running_var", np32(bn.running_var))]
+        attrs = {} if bn.eps == 1e-5 else {"epsilon": bn.eps}
+        return self.node("BatchNormalization", ins, out, attrs, name=name)
+
+    def unary(self, op, x, out, attrs=None):
+        return self.node(op, [x], out, attrs)
+
+
+def randomize_bn(model, calib_input, seed):
+    """Give every BatchNorm non-trivial statistics and affine parameters.
+
+    Running stats are first set to the batch statistics of calib_input (so activations keep a
+    sane scale), then perturbed; weight/bias are random. Done before eval()."""
+    bns = [m for m in model.modules() if isinstance(m, nn.BatchNorm2d)]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None                   # cumulative average: one batch -> its statistics
+    model.train()
+    with torch.no_grad():
+        model(calib_input)
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for m in bns:
+            c = m.num_features
+            m.running_mean += 0.1 * torch.randn(c, generator=g)
+            m.running_var *= 0.75 + 0.5 * torch.rand(c, generator=g)
+            m.weight.copy_(0.6 + 0.8 * torch.rand(c, generator=g))
+            m.bias.copy_(0.2 * torch.randn(c, generator=g))
+    model.eval()
+
+
+# ====================================================================== models
+class MLP(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(784, 512)
+        self.fc2 = nn.Linear(512, 256)
+        self.fc3 = nn.Linear(256, 10)
+        self.drop = nn.Dropout(0.2)
+
+    def forward(self, x):
+        x = F.relu(self.fc1(x))
+        x = self.drop(x)
+        x = F.relu(self.fc2(x))
+        return self.fc3(x)
+
+    def graph(self, g):
+        g.input("x", [1, 784])
+        g.gemm("fc1", self.fc1, "x", "fc1_out")
+        g.unary("Relu", "fc1_out", "relu1")
+        g.unary("Dropout", "relu1", "drop1")
+        g.gemm("fc2", self.fc2, "drop1", "fc2_out")
+        g.unary("Relu", "fc2_out", "relu2")
+        g.gemm("fc3", self.fc3, "relu2", "logits", explicit=True)
+        g.output("logits", [1, 10])
+
+
+class LeNet5(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 6, 5, padding=2)
+        self.pool1 = nn.AvgPool2d(2)
+        self.conv2 = nn.Conv2d(6, 16, 5)
+        self.pool2 = nn.AvgPool2d(2)
+        self.fc1 = nn.Linear(400, 120)
+        self.fc2 = nn.Linear(120, 84)
+        self.fc3 = nn.Linear(84, 10)
+
+    def forward(self, x):
+        x = self.pool1(torch.tanh(self.conv1(x)))
+        x = self.pool2(torch.tanh(self.conv2(x)))
+        x = torch.flatten(x, 1)
+        x = torch.tanh(self.fc1(x))
+        x = torch.tanh(self.fc2(x))
+        return self.fc3(x)
+
+    def graph(self, g):
+        g.input("x", [1, 1, 28, 28])
+        g.conv("conv1", self.conv1, "x", "conv1_out")
+        g.unary("Tanh", "conv1_out", "tanh1")
+        g.unary("AveragePool", "tanh1", "pool1", {"kernel_shape": [2, 2], "strides": [2, 2]})
+        g.conv("conv2", self.conv2, "pool1", "conv2_out", explicit=True)
+        g.unary("Tanh", "conv2_out", "tanh2")
+        g.unary("AveragePool", "tanh2", "pool2",
+                {"kernel_shape": [2, 2], "strides": [2, 2], "pads": [0, 0, 0, 0],
+                 "ceil_mode": 0, "count_include_pad": 0})
+        g.unary("Flatten", "pool2", "flat", {"axis": 1})
+        g.gemm("fc1", self.fc1, "flat", "fc1_out")
+        g.unary("Tanh", "fc1_out", "tanh3")
+        g.gemm("fc2", self.fc2, "tanh3", "fc2_out")
+        g.unary("Tanh", "fc2_out", "tanh4")
+        g.gemm("fc3", self.fc3, "tanh4", "logits")
+        g.output("logits", [1, 10])
+
+
+class MnistCNN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor(0.1307))
+        self.register_buffer("std", torch.tensor(0.3081))
+        self.conv1 = nn.Conv2d(1, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.fc1 = nn.Linear(64 * 7 * 7, 128)
+        self.fc2 = nn.Linear(128, 10)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        x = torch.flatten(x, 1)
+        x = F.relu(self.fc1(x))
+        return F.softmax(self.fc2(x), dim=1)
+
+    def graph(self, g):
+        g.input("x", [1, 1, 28, 28])
+        g.const("mean", np32(self.mean))
+        g.const("std", np32(self.std))
+        g.node("Sub", ["x", "mean"], "centered")
+        g.node("Div", ["centered", "std"], "normalized")
+        g.conv("conv1", self.conv1, "normalized", "conv1_out")
+        g.unary("Relu", "conv1_out", "relu1")
+        g.unary("MaxPool", "relu1", "pool1", {"kernel_shape": [2, 2], "strides": [2, 2]})
+        g.conv("conv2", self.conv2, "pool1", "conv2_out")
+        g.unary("Relu", "conv2_out", "relu2")
+        g.unary("MaxPool", "relu2", "pool2", {"kernel_shape": [2, 2], "strides": [2, 2],
+                                              "pads": [0, 0, 0, 0], "ceil_mode": 0})
+        g.unary("Flatten", "pool2", "flat")            # axis defaults to 1
+        g.gemm("fc1", self.fc1, "flat", "fc1_out")
+        g.unary("Relu", "fc1_out", "relu3")
+        g.gemm("fc2", self.fc2, "relu3", "logits")
+        g.unary("Softmax", "logits", "probs", {"axis": 1})
+        g.output("probs", [1, 10])
+
+
+class CifarCNN(nn.Module):
+    """conv32 -> conv64 -> a mixed block: [1x1 conv] || [depthwise 3x3, ReLU6, 1x1 conv],
+    concatenated to 64 channels; each stage ReLU + 2x2 max pool; fc64 -> fc10."""
+
+    def __init__(self):
+        super().__init__()
+        self.register_buffer("mean", torch.tensor([0.4914, 0.4822, 0.4465]).reshape(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor([0.2470, 0.2435, 0.2616]).reshape(1, 3, 1, 1))
+        self.conv1 = nn.Conv2d(3, 32, 3, padding=1)
+        self.conv2 = nn.Conv2d(32, 64, 3, padding=1)
+        self.branch_a = nn.Conv2d(64, 32, 1)
+        self.branch_dw = nn.Conv2d(64, 64, 3, padding=1, groups=64)
+        self.branch_pw = nn.Conv2d(64, 32, 1)
+        self.fc1 = nn.Linear(64 * 4 * 4, 64)
+        self.drop = nn.Dropout(0.5)
+        self.fc2 = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = (x - self.mean) / self.std
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.max_pool2d(F.relu(self.conv2(x)), 2)
+        a = F.relu(self.branch_a(x))
+        b = F.relu(self.branch_pw(F.relu6(self.branch_dw(x))))
+        x = F.max_pool2d(torch.cat([a, b], dim=1), 2)
+        x = torch.flatten(x, 1)
+        x = self.drop(F.relu(self.fc1(x)))
+        return self.fc2(x)
+
+    def graph(self, g):
+        g.input("x", [1, 3, 32, 32])
+        g.const("mean", np32(self.mean))
+        g.const("std", np32(self.std))
+        g.node("Sub", ["x", "mean"], "centered")
+        g.node("Div", ["centered", "std"], "normalized")
+        pool = {"kernel_shape": [2, 2], "strides": [2, 2]}
+        g.conv("conv1", self.conv1, "normalized", "conv1_out")
+        g.unary("Relu", "conv1_out", "relu1")
+        g.unary("MaxPool", "relu1", "pool1", pool)
+        g.conv("conv2", self.conv2, "pool1", "conv2_out")
+        g.unary("Relu", "conv2_out", "relu2")
+        g.unary("MaxPool", "relu2", "pool2", pool)
+        g.conv("branch_a", self.branch_a, "pool2", "branch_a_out")
+        g.unary("Relu", "branch_a_out", "relu_a")
+        g.conv("branch_dw", self.branch_dw, "pool2", "branch_dw_out")
+        g.const("relu6_min", np.array(0.0, dtype=np.float32))
+        g.const("relu6_max", np.array(6.0, dtype=np.float32))
+        g.node("Clip", ["branch_dw_out", "relu6_min", "relu6_max"], "relu6_dw")
+        g.conv("branch_pw", self.branch_pw, "relu6_dw", "branch_pw_out")
+        g.unary("Relu", "branch_pw_out", "relu_b")
+        g.node("Concat", ["relu_a", "relu_b"], "concat", {"axis": 1})
+        g.unary("MaxPool", "concat", "pool3", pool)
+        g.unary("Flatten", "pool3", "flat", {"axis": 1})
+        g.gemm("fc1", self.fc1, "flat", "fc1_out")
+        g.unary("Relu", "fc1_out", "relu_fc1")
+        g.unary("Dropout", "relu_fc1", "drop")
+        g.gemm("fc2", self.fc2, "drop", "logits")
+        g.output("logits", [1, 10])
+
+
+class GanGenerator(nn.Module):
+    def __init__(self):
+        super().__init__()
+        dims = [100, 128, 256, 512, 1024, 784]
+        self.fcs = nn.ModuleList(nn.Linear(a, b) for a, b in zip(dims[:-1], dims[1:]))
+
+    def forward(self, z):
+        x = z
+        for i, fc in enumerate(self.fcs):
+            x = fc(x)
+            x = F.leaky_relu(x, 0.01) if i < len(self.fcs) - 1 else torch.tanh(x)
+        return x.view(-1, 1, 28, 28)
+
+    def graph(self, g):
+        g.input("z", [1, 100])
+        x = "z"
+        for i, fc in enumerate(self.fcs):
+            g.gemm("fcs.%d" % i, fc, x, "fc%d_out" % i)
+            if i < len(self.fcs) - 1:
+                # alpha 0.01 is the ONNX default: spelled out on every other layer
+                g.unary("LeakyRelu", "fc%d_out" % i, "lrelu%d" % i,
+                        {"alpha": 0.01} if i % 2 == 0 else None)
+                x = "lrelu%d" % i
+        g.unary("Tanh", "fc4_out", "tanh")
+        g.const("image_shape", np.array([-1, 1, 28, 28], dtype=np.int64))
+        g.node("Reshape", ["tanh", "image_shape"], "image")
+        g.output("image", [1, 1, 28, 28])
+
+
+class DCGANGenerator(nn.Module):
+    def __init__(self, nz=100, ngf=32):
+        super().__init__()
+        self.ct1 = nn.ConvTranspose2d(nz, ngf * 4, 4, 1, 0, bias=False)   # 1 -> 4
+        self.bn1 = nn.BatchNorm2d(ngf * 4)
+        self.ct2 = nn.ConvTranspose2d(ngf * 4, ngf * 2, 4, 2, 1, bias=False)  # 4 -> 8
+        self.bn2 = nn.BatchNorm2d(ngf * 2)
+        self.ct3 = nn.ConvTranspose2d(ngf * 2, ngf, 4, 2, 1, bias=False)  # 8 -> 16
+        self.bn3 = nn.BatchNorm2d(ngf)
+        self.ct4 = nn.ConvTranspose2d(ngf, 3, 4, 2, 1)                    # 16 -> 32
+
+    def forward(self, z):
+        x = z.reshape(z.shape[0], -1, 1, 1)
+        x = F.relu(self.bn1(self.ct1(x)))
+        x = F.relu(self.bn2(self.ct2(x)))
+        x = F.relu(self.bn3(self.ct3(x)))
+        return torch.tanh(self.ct4(x))
+
+    def graph(self, g):
+        g.input("z", [1, 100])
+        g.const("z_shape", np.array([0, -1, 1, 1], dtype=np.int64))
+        g.node("Reshape", ["z", "z_shape"], "z4d")
+        x = "z4d"
+        for i in (1, 2, 3):
+            g.conv("ct%d" % i, getattr(self, "ct%d" % i), x, "ct%d_out" % i, explicit=(i == 2))
+            g.bn("bn%d" % i, getattr(self, "bn%d" % i), "ct%d_out" % i, "bn%d_out" % i)
+            g.unary("Relu", "bn%d_out" % i, "relu%d" % i)
+            x = "relu%d" % i
+        g.conv("ct4", self.ct4, x, "ct4_out")
+        g.unary("Tanh", "ct4_out", "image")
+        g.output("image", [1, 3, 32, 32])
+
+
+class PPOPolicy(nn.Module):
+    """Stable-Baselines3 MlpPolicy layout for CartPole: separate policy and value MLPs
+    (4 -> 64 -> 64, tanh), action head (2 logits) and value head (1)."""
+
+    def __init__(self):
+        super().__init__()
+        self.pi1, self.pi2 = nn.Linear(4, 64), nn.Linear(64, 64)
+        self.vf1, self.vf2 = nn.Linear(4, 64), nn.Linear(64, 64)
+        self.action_net = nn.Linear(64, 2)
+        self.value_net = nn.Linear(64, 1)
+
+    def forward(self, obs):
+        latent_pi = torch.tanh(self.pi2(torch.tanh(self.pi1(obs))))
+        latent_vf = torch.tanh(self.vf2(torch.tanh(self.vf1(obs))))
+        logits = self.action_net(latent_pi)
+        return logits, self.value_net(latent_vf), F.softmax(logits, dim=-1)
+
+    def graph(self, g):
+        g.input("obs", [1, 4])
+        g.gemm("pi1", self.pi1, "obs", "pi1_out")
+        g.unary("Tanh", "pi1_out", "pi1_act")
+        g.gemm("pi2", self.pi2, "pi1_act", "pi2_out")
+        g.unary("Tanh", "pi2_out", "latent_pi")
+        g.matmul_add("vf1", self.vf1, "obs", "vf1_out")       # MatMul + Add form
+        g.unary("Tanh", "vf1_out", "vf1_act")
+        g.gemm("vf2", self.vf2, "vf1_act", "vf2_out")
+        g.unary("Tanh", "vf2_out", "latent_vf")
+        g.gemm("action_net", self.action_net, "latent_pi", "action_logits")
+        g.gemm("value_net", self.value_net, "latent_vf", "value")
+        g.unary("Softmax", "action_logits", "action_probs")   # axis defaults to -1
+        g.output("action_logits", [1, 2])
+        g.output("value", [1, 1])
+        g.output("action_probs", [1, 2])
+
+
+class SqueezeExcite(nn.Module):
+    def __init__(self, c, r=4):
+        super().__init__()
+        self.fc1 = nn.Conv2d(c, c // r, 1)
+        self.fc2 = nn.Conv2d(c // r, c, 1)
+
+    def forward(self, x):
+        s = F.adaptive_avg_pool2d(x, 1)
+        s = torch.sigmoid(self.fc2(F.relu(self.fc1(s))))
+        return x * s
+
+
+class BasicBlock(nn.Module):
+    def __init__(self, cin, cout, stride, se=False):
+        super().__init__()
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.se = SqueezeExcite(cout) if se else None
+        if stride != 1 or cin != cout:
+            self.down_conv = nn.Conv2d(cin, cout, 1, stride, bias=False)
+            self.down_bn = nn.BatchNorm2d(cout)
+        else:
+            self.down_conv = None
+        self.shortcut = nn.Identity()
+
+    def forward(self, x):
+        out = F.relu(self.bn1(self.conv1(x)))
+        out = self.bn2(self.conv2(out))
+        if self.se is not None:
+            out = self.se(out)
+        sc = self.down_bn(self.down_conv(x)) if self.down_conv is not None else self.shortcut(x)
+        return F.relu(out + sc)
+
+    def graph(self, g, p, x):
+        g.conv(p + ".conv1", self.conv1, x, p + "_c1")
+        g.bn(p + ".bn1", self.bn1, p + "_c1", p + "_bn1")
+        g.unary("Relu", p + "_bn1", p + "_r1")
+        g.conv(p + ".conv2", self.conv2, p + "_r1", p + "_c2")
+        out = g.bn(p + ".bn2", self.bn2, p + "_c2", p + "_bn2")
+        if self.se is not None:
+            g.unary("GlobalAveragePool", out, p + "_se_gap")
+            g.conv(p + ".se.fc1", self.se.fc1, p + "_se_gap", p + "_se_fc1")
+            g.unary("Relu", p + "_se_fc1", p + "_se_r")
+            g.conv(p + ".se.fc2", self.se.fc2, p + "_se_r", p + "_se_fc2")
+            g.unary("Sigmoid", p + "_se_fc2", p + "_se_gate")
+            out = g.node("Mul", [out, p + "_se_gate"], p + "_se_out")
+        if self.down_conv is not None:
+            g.conv(p + ".down_conv", self.down_conv, x, p + "_dc")
+            sc = g.bn(p + ".down_bn", self.down_bn, p + "_dc", p + "_sc")
+        else:
+            sc = g.unary("Identity", x, p + "_sc")
+        g.node("Add", [out, sc], p + "_add")
+        return g.unary("Relu", p + "_add", p + "_out")
+
+
+class ResNetSmall(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.stem_conv = nn.Conv2d(3, 16, 3, 1, 1, bias=False)
+        self.stem_bn = nn.BatchNorm2d(16)
+        self.layer1 = BasicBlock(16, 16, 1)
+        self.layer2 = BasicBlock(16, 32, 2)
+        self.layer3 = BasicBlock(32, 64, 2, se=True)
+        self.fc = nn.Linear(64, 10)
+
+    def forward(self, x):
+        x = F.relu(self.stem_bn(self.stem_conv(x)))
+        x = self.layer3(self.layer2(self.layer1(x)))
+        x = torch.flatten(F.adaptive_avg_pool2d(x, 1), 1)
+        return self.fc(x)
+
+    def graph(self, g):
+        g.input("x", [1, 3, 32, 32])
+        g.conv("stem_conv", self.stem_conv, "x", "stem_c")
+        g.bn("stem_bn", self.stem_bn, "stem_c", "stem_bn_out")
+        x = g.unary("Relu", "stem_bn_out", "stem_out")
+        for name in ("layer1", "layer2", "layer3"):
+            x = getattr(self, name).graph(g, name, x)
+        g.unary("GlobalAveragePool", x, "gap")
+        g.unary("Flatten", "gap", "flat", {"axis": 1})
+        g.gemm("fc", self.fc, "flat", "logits")
+        g.output("logits", [1, 10])
+
+
+# ====================================================================== registry
+def digit_input(d, shape):
+    return digit_image(d).reshape(shape)
+
+
+EXAMPLES = [
+    # name, class, seed, description, input builder(s), input note
+    ("mlp", MLP, 1, "MNIST MLP 784-512-256-10, ReLU, Dropout (Gemm transB=1)",
+     lambda: {"x": digit_input("7", (1, 784))}, "synthetic digit 7, flattened"),
+    ("lenet5", LeNet5, 2, "LeNet-5: conv6 5x5 pad2, tanh, avgpool, conv16 5x5, tanh, avgpool, "
+     "fc120-fc84-fc10 (tanh)", lambda: {"x": digit_input("2", (1, 1, 28, 28))},
+     "synthetic digit 2"),
+    ("mnist_cnn", MnistCNN, 3, "MNIST CNN: normalize (Sub/Div), conv32 3x3, maxpool, conv64 "
+     "3x3, maxpool, fc128, fc10, Softmax", lambda: {"x": digit_input("4", (1, 1, 28, 28))},
+     "synthetic digit 4"),
+    ("cifar_cnn", CifarCNN, 4, "CIFAR CNN: per-channel normalize, conv32, conv64, mixed block "
+     "(1x1 conv and, in parallel, depthwise 3x3 + ReLU6(Clip) + 1x1 conv; Concat), max pools, fc64, Dropout, "
+     "fc10", lambda: {"x": cifar_like_image(4)[None]}, "synthetic 32x32 RGB scene"),
+    ("gan_generator", GanGenerator, 5, "GAN generator MLP 100-128-256-512-1024-784, "
+     "LeakyReLU 0.01, tanh, Reshape to an image", None, "z ~ N(0, 1)"),
+    ("dcgan_generator", DCGANGenerator, 6, "DCGAN generator: Reshape z to 100x1x1, 4 "
+     "ConvTranspose (4x4; stride 1 then 2) with BatchNorm + ReLU, tanh", None, "z ~ N(0, 1)"),
+    ("ppo_policy", PPOPolicy, 7, "PPO CartPole actor-critic (SB3 MlpPolicy layout): policy and "
+     "value MLPs 4-64-64 tanh (one layer as MatMul+Add), logits, value, Softmax probs",
+     lambda: {"obs": np.array([[0.02, -0.31, 0.04, 0.52]], dtype=np.float32)},
+     "a CartPole state"),
+    ("resnet_small", ResNetSmall, 8, "Small ResNet: stem conv-BN-ReLU, 3 BasicBlocks (16, 32 "
+     "s2, 64 s2 with 1x1 conv+BN downsample, last one with squeeze-excite Sigmoid/Mul, Identity "
+     "shortcut in the first), GlobalAveragePool, Flatten, Gemm", lambda: {
+         "x": cifar_like_image(8)[None]}, "synthetic 32x32 RGB scene"),
+]
+
+
+def build(name, cls, seed, desc, make_inputs):
+    torch.manual_seed(seed)
+    model = cls()
+    if make_inputs is None:   # generators: latent vector from the same seeded stream
+        inputs = {"z": torch.randn(1, 100).numpy()}
+    else:
+        inputs = make_inputs()
+    if any(isinstance(m, nn.BatchNorm2d) for m in model.modules()):
+        shape = next(iter(inputs.values())).shape
+        calib = torch.randn((64,) + tuple(shape[1:]))
+        if name == "resnet_small":
+            calib = calib * 0.25 + 0.5         # image-like range
+        randomize_bn(model, calib, seed + 1000)
+    model.eval()
+    g = Graph(name, doc="Kiln example '%s': %s. Seeded random weights (torch.manual_seed(%d), "
+              "PyTorch default init), not trained; generated by tools/gen_examples.py."
+              % (name, desc, seed))
+    model.graph(g)
+    with torch.no_grad():
+        outs = model(*[torch.from_numpy(v.copy()) for v in inputs.values()])
+    if not isinstance(outs, tuple):
+        outs = (outs,)
+    goldens = {d["name"]: np32(t) for d, t in zip(g.mb.outputs, outs)}
+    g.mb.save_case(os.path.join(OUT, name), inputs, goldens)
+    params = sum(p.numel() for p in model.parameters())
+    ops = sorted({n["op"] for n in g.mb.nodes})
+    return params, g.mb.inputs, g.mb.outputs, ops
+
+
+def shape_str(decls):
+    return ", ".join("`%s` %s" % (d["name"], "x".join(map(str, d["shape"]))) for d in decls)
+
+
+def main():
+    torch.set_num_threads(1)
+    os.makedirs(OUT, exist_ok=True)
+    for name, *_ in EXAMPLES:
+        if os.path.isdir(os.path.join(OUT, name)):
+            shutil.rmtree(os.path.join(OUT, name))
+    rows = []
+    for name, cls, seed, desc, make_inputs, in_note in EXAMPLES:
+        params, ins, outs, ops = build(name, cls, seed, desc, make_inputs)
+        rows.append("| `%s` | %s | %s | %s | %s | %s | %s |" % (
+            name, desc, shape_str(ins), in_note, shape_str(outs), "{:,}".format(params),
+            ", ".join(ops)))
+        print("%-16s %9d params" % (name, params))
+    readme = """# Kiln example models
+
+Generated by `tools/gen_examples.py` (run `/usr/bin/python3 tools/gen_examples.py`; it deletes and
+recreates these directories). Each directory holds `model.json` (Kiln model format, see
+`docs/model-format.md`), `weights.bin` (initializers with more than 64 elements), `inputs/<name>.npy`
+(one sample input) and `golden/<name>.npy` (what PyTorch computes for that input, float32).
+
+The weights are **seeded random, not trained**: each model is a PyTorch `nn.Module` built after
+`torch.manual_seed(seed)` with PyTorch's default initialisation, run in `eval()` mode. BatchNorm
+layers get non-trivial statistics (batch statistics of a random calibration batch, then randomly
+perturbed) and random affine parameters, so they are not identities. The outputs are therefore
+meaningless as predictions; they are exact references for the compiler. The Kiln graph mirrors
+each module's `forward()` node by node; `tools/check_goldens.py` re-evaluates every graph with an
+independent numpy reference and compares it with the golden (rtol 1e-4, atol 1e-5).
+
+Sample inputs: the MNIST models get a synthetic hand-drawn-looking digit (anti-aliased strokes,
+values in [0, 1]); the CIFAR-shaped models a synthetic 32x32 RGB scene (sky, ground, a disc, slight
+noise, values in [0, 1]); the GAN generators a latent vector z ~ N(0, 1) drawn from the model's
+seeded stream; the PPO policy a plausible CartPole state. Batch size is 1 everywhere.
+
+| name | what it is | input | sample input | outputs | params | ops |
+|---|---|---|---|---|---|---|
+""" + "\n".join(rows) + "\n"
+    with open(os.path.join(OUT, "README.md"), "w", newline="\n") as f:
+        f.write(readme)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,674 @@
+#!/usr/bin/python3
+"""gen_op_tests: per-op test cases for Kiln under tests/ops/<case>/.
+
+Each case directory holds model.json (+ weights.bin when an initializer has more than 64
+elements), inputs/<name>.npy and golden/<name>.npy. Goldens are computed by PyTorch
+(torch.nn.functional & co.) in float32; inputs and weights are random with a seed derived from
+the case name (crc32), so adding a case never changes the others. tests/ops/MANIFEST lists the
+case directories, sorted.
+
+Run with Debian's Python (it has torch):  /usr/bin/python3 tools/gen_op_tests.py
+The script deletes and recreates tests/ops/. tools/check_goldens.py re-checks every golden
+against an independent numpy reference.
+
+Where PyTorch has no direct equivalent of an ONNX feature the golden is built from PyTorch
+pieces, see the comments at the helpers:
+  * asymmetric pads (Conv, pools): F.pad first, then the op with padding=0;
+  * ConvTranspose asymmetric pads: transposed conv with padding=0, zero-extend by
+    output_padding, then crop pads (ONNX defines the output as exactly that crop);
+  * AveragePool count_include_pad=0 with asymmetric pads: sum / number of valid cells;
+  * auto_pad SAME_UPPER / SAME_LOWER: explicit pads computed per the ONNX formula.
+"""
+
+import os
+import shutil
+import sys
+import zlib
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kiln_model import ModelBuilder  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "ops")
+MAX_ELEMS = 50000
+
+CASES = []
+
+
+class Case:
+    """One test case: a ModelBuilder plus the sample inputs and the PyTorch goldens."""
+
+    def __init__(self, name, doc=None):
+        self.name = name
+        self.mb = ModelBuilder(name, doc=doc)
+        self.rng = np.random.RandomState(zlib.crc32(name.encode()))
+        self.inputs = {}
+        self.goldens = {}
+        self.elems = 0
+        CASES.append(self)
+
+    # random data (float32)
+    def uniform(self, shape, lo=-1.0, hi=1.0):
+        return self.rng.uniform(lo, hi, size=shape).astype(np.float32)
+
+    def normal(self, shape, scale=1.0):
+        return (self.rng.standard_normal(size=shape) * scale).astype(np.float32)
+
+    def away_from_zero(self, shape, lo=0.5, hi=2.0):
+        """Random magnitudes in [lo, hi] with random signs (safe divisors)."""
+        mag = self.rng.uniform(lo, hi, size=shape)
+        sign = np.where(self.rng.uniform(size=shape) < 0.5, -1.0, 1.0)
+        return (mag * sign).astype(np.float32)
+
+    def input(self, name, arr):
+        arr = np.array(arr, dtype=np.float32, order="C")
+        self.mb.input(name, arr.shape)
+        self.inputs[name] = arr
+        self.elems += arr.size
+        return torch.from_numpy(arr.copy())
+
+    def init(self, name, arr, dtype=None):
+        arr = np.asarray(arr)
+        self.mb.initializer(name, arr, dtype=dtype)
+        self.elems += arr.size
+        if arr.dtype.kind == "f":
+            return torch.from_numpy(np.array(arr, dtype=np.float32))
+        return arr
+
+    def node(self, op, inputs, outputs, attrs=None, name=None):
+        return self.mb.node(op, inputs, outputs, attrs, name)
+
+    def output(self, name, tensor):
+        arr = np.array(tensor.detach().numpy().astype(np.float32), order="C")
+        self.mb.output(name, arr.shape)
+        self.goldens[name] = arr
+        self.elems += arr.size
+
+    def save(self):
+        assert self.elems <= MAX_ELEMS, "%s: %d elements" % (self.name, self.elems)
+        self.mb.save_case(os.path.join(OUT, self.name), self.inputs, self.goldens)
+
+
+def t_pad(x, pads, value=0.0):
+    """ONNX pads [top, left, bottom, right] -> F.pad on the last two dims."""
+    pt, pl, pb, pr = pads
+    return F.pad(x, (pl, pr, pt, pb), value=value)
+
+
+def same_pads(mode, in_sp, k_eff, strides):
+    """ONNX auto_pad SAME_UPPER/SAME_LOWER -> explicit [top, left, bottom, right]."""
+    b, e = [], []
+    for n, k, s in zip(in_sp, k_eff, strides):
+        out = -(-n // s)
+        total = max((out - 1) * s + k - n, 0)
+        lo, hi = total // 2, total - total // 2
+        if mode == "SAME_UPPER":   # extra padding at the end
+            b.append(lo); e.append(hi)
+        else:                      # SAME_LOWER: extra padding at the beginning
+            b.append(hi); e.append(lo)
+    return b + e
+
+
+# ====================================================================== Gemm
+def gemm(name, M, K, N, transA=0, transB=0, alpha=None, beta=None, c_shape="N",
+         b_input=False, explicit=False):
+    c = Case(name)
+    A = c.input("a", c.uniform((K, M) if transA else (M, K)))
+    Bnp = c.uniform((N, K) if transB else (K, N))
+    B = c.input("b", Bnp) if b_input else c.init("b", Bnp)
+    ins = ["a", "b"]
+    At = A.t() if transA else A
+    Bt = B.t() if transB else B
+    al = 1.0 if alpha is None else alpha
+    be = 1.0 if beta is None else beta
+    if c_shape is None:
+        y = al * torch.mm(At, Bt)
+    else:
+        shape = {"N": (N,)}.get(c_shape, c_shape)
+        C = c.init("c", c.uniform(shape))
+        ins.append("c")
+        if transB and not transA and alpha is None and beta is None and shape == (N,):
+            y = F.linear(A, B, C)              # exactly nn.Linear
+        else:
+            y = torch.addmm(C.expand(M, N), At, Bt, beta=be, alpha=al)
+    attrs = {}
+    if transA or explicit:
+        attrs["transA"] = transA
+    if transB or explicit:
+        attrs["transB"] = transB
+    if alpha is not None or explicit:
+        attrs["alpha"] = al
+    if beta is not None or explicit:
+        attrs["beta"] = be
+    c.node("Gemm", ins, ["y"], attrs, name="gemm")
+    c.output("y", y)
+
+
+def gemm_cases():
+    gemm("gemm_basic", 4, 8, 5)
+    gemm("gemm_transb_linear", 3, 16, 7, transB=1)
+    gemm("gemm_transa", 5, 6, 4, transA=1, c_shape=(1, 4))
+    gemm("gemm_transa_transb", 6, 5, 7, transA=1, transB=1, c_shape=(6, 7))
+    gemm("gemm_alpha_beta", 4, 9, 3, alpha=0.5, beta=2.0, c_shape=(4, 3))
+    gemm("gemm_bias_1xn_defaults_explicit", 2, 10, 6, c_shape=(1, 6), explicit=True)
+    gemm("gemm_bias_mx1", 5, 4, 3, transB=1, c_shape=(5, 1), beta=-1.5)
+    gemm("gemm_bias_scalar", 3, 7, 4, c_shape=(1,), alpha=2.0)
+    gemm("gemm_no_bias", 7, 3, 9, c_shape=None, transB=1, alpha=0.25)
+    gemm("gemm_b_input", 4, 6, 5, b_input=True, beta=0.5)
+    gemm("gemm_m1_k1", 1, 1, 8, transB=1)
+
+
+# ==================================================================== MatMul
+def matmul(name, a_shape, b_shape, b_input=False):
+    c = Case(name)
+    A = c.input("a", c.uniform(a_shape))
+    Bnp = c.uniform(b_shape)
+    B = c.input("b", Bnp) if b_input else c.init("b", Bnp)
+    c.node("MatMul", ["a", "b"], ["y"], name="matmul")
+    c.output("y", torch.matmul(A, B))
+
+
+def matmul_cases():
+    matmul("matmul_2d", (5, 7), (7, 3))
+    matmul("matmul_1d_1d", (6,), (6,), b_input=True)       # scalar output, shape []
+    matmul("matmul_1d_2d", (5,), (5, 4))
+    matmul("matmul_2d_1d", (3, 5), (5,))
+    matmul("matmul_3d_batched", (2, 3, 4), (2, 4, 5), b_input=True)
+    matmul("matmul_3d_2d_broadcast", (3, 4, 6), (6, 2))
+    matmul("matmul_2d_3d_broadcast", (4, 6), (3, 6, 2), b_input=True)
+    matmul("matmul_4d_broadcast", (2, 1, 3, 4), (3, 4, 5), b_input=True)
+
+
+# ====================================================================== Conv
+def conv(name, x_shape, M, k, strides=None, pads=None, dil=None, group=None, bias=True,
+         auto_pad=None, explicit=False):
+    N, C, H, W = x_shape
+    k = (k, k) if isinstance(k, int) else tuple(k)
+    s = tuple(strides or (1, 1))
+    d = tuple(dil or (1, 1))
+    g = group or 1
+    p = list(pads or (0, 0, 0, 0))
+    c = Case(name)
+    x = c.input("x", c.uniform(x_shape))
+    fan_in = (C // g) * k[0] * k[1]
+    w = c.init("w", c.uniform((M, C // g) + k, -1, 1) / np.float32(np.sqrt(fan_in)))
+    ins = ["x", "w"]
+    b = None
+    if bias:
+        b = c.init("b", c.uniform((M,)))
+        ins.append("b")
+    attrs = {"kernel_shape": list(k)}
+    k_eff = [(k[i] - 1) * d[i] + 1 for i in range(2)]
+    if auto_pad is not None:
+        attrs["auto_pad"] = auto_pad
+        p = [0, 0, 0, 0] if auto_pad == "VALID" else same_pads(auto_pad, (H, W), k_eff, s)
+    elif pads is not None or explicit:
+        attrs["pads"] = p
+    if strides is not None or explicit:
+        attrs["strides"] = list(s)
+    if dil is not None or explicit:
+        attrs["dilations"] = list(d)
+    if group is not None or explicit:
+        attrs["group"] = g
+    if p[0] == p[2] and p[1] == p[3]:
+        y = F.conv2d(x, w, b, stride=s, padding=(p[0], p[1]), dilation=d, groups=g)
+    else:  # asymmetric: pad explicitly, then convolve without padding
+        y = F.conv2d(t_pad(x, p), w, b, stride=s, padding=0, dilation=d, groups=g)
+    c.node("Conv", ins, ["y"], attrs, name="conv")
+    c.output("y", y)
+
+
+def conv_cases():
+    conv("conv_3x3_basic", (1, 3, 8, 8), 4, 3)
+    conv("conv_1x1_stride2_nobias", (2, 6, 7, 7), 4, 1, strides=(2, 2), bias=False)
+    conv("conv_stride2_pad1", (1, 3, 11, 11), 8, 3, strides=(2, 2), pads=(1, 1, 1, 1))
+    conv("conv_stride_gt_kernel", (1, 2, 13, 13), 3, 2, strides=(3, 3))
+    conv("conv_pad2_5x5", (1, 3, 10, 10), 4, 5, pads=(2, 2, 2, 2))
+    conv("conv_pad3_gt_half_kernel", (1, 2, 6, 6), 3, 3, pads=(3, 3, 3, 3))
+    conv("conv_asym_pads", (1, 3, 8, 9), 4, 3, pads=(0, 1, 2, 3))
+    conv("conv_batch3", (3, 4, 8, 8), 6, 3, pads=(1, 1, 1, 1), bias=False)
+    conv("conv_odd_rect_kernel", (1, 3, 7, 11), 5, (3, 5), strides=(1, 2), pads=(1, 2, 1, 2))
+    conv("conv_dilation2", (1, 3, 12, 12), 4, 3, dil=(2, 2), pads=(2, 2, 2, 2))
+    conv("conv_dilation_rect", (1, 2, 11, 13), 3, (3, 2), dil=(1, 3), strides=(2, 1))
+    conv("conv_groups2", (1, 4, 8, 8), 6, 3, group=2, pads=(1, 1, 1, 1))
+    conv("conv_groups3_stride2", (2, 6, 9, 9), 9, 3, group=3, strides=(2, 2))
+    conv("conv_depthwise", (1, 8, 10, 10), 8, 3, group=8, pads=(1, 1, 1, 1))
+    conv("conv_depthwise_stride2", (1, 6, 11, 11), 6, 3, group=6, strides=(2, 2),
+         pads=(1, 1, 1, 1))
+    conv("conv_depthwise_multiplier2", (1, 4, 8, 8), 8, 3, group=4, pads=(0, 1, 2, 1))
+    conv("conv_all_attrs_explicit", (1, 4, 9, 10), 4, 3, explicit=True)
+    conv("conv_autopad_same_upper", (1, 3, 10, 9), 4, 4, strides=(2, 2), auto_pad="SAME_UPPER")
+    conv("conv_autopad_same_lower", (1, 3, 10, 9), 4, 4, strides=(2, 2), auto_pad="SAME_LOWER")
+
+
+# ============================================================= ConvTranspose
+def conv_transpose(name, x_shape, M, k, strides=None, pads=None, dil=None, group=None,
+                   out_pad=None, bias=True, output_shape=None, explicit=False):
+    N, C, H, W = x_shape
+    k = (k, k) if isinstance(k, int) else tuple(k)
+    s = tuple(strides or (1, 1))
+    d = tuple(dil or (1, 1))
+    g = group or 1
+    op = tuple(out_pad or (0, 0))
+    p = list(pads or (0, 0, 0, 0))
+    c = Case(name)
+    x = c.input("x", c.uniform(x_shape))
+    w = c.init("w", c.uniform((C, M // g) + k) / np.float32(np.sqrt(C // g * k[0] * k[1])))
+    ins = ["x", "w"]
+    b = None
+    if bias:
+        b = c.init("b", c.uniform((M,)))
+        ins.append("b")
+    attrs = {"kernel_shape": list(k)}
+    k_eff = [(k[i] - 1) * d[i] + 1 for i in range(2)]
+    if output_shape is not None:
+        # ONNX: pads derived from output_shape; total padding chosen even so that the
+        # SAME_UPPER/LOWER split question does not arise.
+        attrs["output_shape"] = list(output_shape)
+        tot = [s[i] * ([H, W][i] - 1) + op[i] + k_eff[i] - output_shape[i] for i in range(2)]
+        assert all(t >= 0 and t % 2 == 0 for t in tot), tot
+        p = [tot[0] // 2, tot[1] // 2, tot[0] // 2, tot[1] // 2]
+    elif pads is not None or explicit:
+        attrs["pads"] = p
+    if strides is not None or explicit:
+        attrs["strides"] = list(s)
+    if dil is not None or explicit:
+        attrs["dilations"] = list(d)
+    if group is not None or explicit:
+        attrs["group"] = g
+    if out_pad is not None or explicit:
+        attrs["output_padding"] = list(op)
+    sym = p[0] == p[2] and p[1] == p[3]
+    if sym and all(op[i] < max(s[i], d[i]) for i in range(2)):
+        y = F.conv_transpose2d(x, w, b, stride=s, padding=(p[0], p[1]), output_padding=op,
+                               groups=g, dilation=d)
+    else:
+        # ONNX output = full transposed conv (no padding), zero-extended at the end by
+        # output_padding, cropped by pads [top, left, bottom, right], plus bias.
+        full = F.conv_transpose2d(x, w, None, stride=s, padding=0, groups=g, dilation=d)
+        full = F.pad(full, (0, op[1], 0, op[0]))
+        Hf, Wf = full.shape[2], full.shape[3]
+        y = full[:, :, p[0]:Hf - p[2], p[1]:Wf - p[3]]
+        if b is not None:
+            y = y + b.reshape(1, -1, 1, 1)
+    c.node("ConvTranspose", ins, ["y"], attrs, name="convtranspose")
+    c.output("y", y)
+
+
+def conv_transpose_cases():
+    conv_transpose("convtranspose_3x3_basic", (1, 3, 5, 5), 4, 3)
+    conv_transpose("convtranspose_1x1", (1, 6, 4, 5), 3, 1, bias=False)
+    conv_transpose("convtranspose_stride2", (1, 4, 5, 5), 3, 3, strides=(2, 2))
+    conv_transpose("convtranspose_k4_s2_p1", (2, 8, 4, 4), 4, 4, strides=(2, 2),
+                   pads=(1, 1, 1, 1))
+    conv_transpose("convtranspose_output_padding", (1, 3, 5, 6), 2, 3, strides=(2, 2),
+                   pads=(1, 1, 1, 1), out_pad=(1, 1))
+    conv_transpose("convtranspose_stride_gt_kernel", (1, 2, 4, 4), 3, 2, strides=(3, 3),
+                   out_pad=(2, 1))
+    conv_transpose("convtranspose_asym_pads", (1, 3, 5, 5), 4, 3, strides=(2, 2),
+                   pads=(0, 1, 2, 0))
+    conv_transpose("convtranspose_groups2", (1, 4, 5, 5), 6, 3, group=2, strides=(2, 1),
+                   pads=(1, 0, 1, 0))
+    conv_transpose("convtranspose_depthwise", (1, 4, 6, 6), 4, 3, group=4, strides=(2, 2))
+    conv_transpose("convtranspose_dilation2", (1, 3, 5, 5), 2, 3, dil=(2, 2), pads=(1, 1, 1, 1))
+    conv_transpose("convtranspose_rect_all_attrs", (2, 3, 4, 5), 4, (2, 3), strides=(2, 3),
+                   pads=(0, 1, 0, 1), out_pad=(1, 2), dil=(1, 1), explicit=True)
+    conv_transpose("convtranspose_output_shape", (1, 3, 4, 4), 2, 4, strides=(2, 2),
+                   output_shape=(8, 8))
+
+
+# ==================================================================== pools
+def pool_shape(n, pb, pe, k_eff, s, ceil_mode):
+    num = n + pb + pe - k_eff
+    o = (-(-num // s) if ceil_mode else num // s) + 1
+    # keep clear of the ambiguous edge (last ceil window starting inside the end pad)
+    assert not ceil_mode or (o - 1) * s < n + pb
+    return o
+
+
+def maxpool(name, x_shape, k, strides=None, pads=None, dil=None, ceil_mode=None,
+            auto_pad=None, negative=False, explicit=False):
+    N, C, H, W = x_shape
+    k = (k, k) if isinstance(k, int) else tuple(k)
+    s = tuple(strides or (1, 1))
+    d = tuple(dil or (1, 1))
+    p = list(pads or (0, 0, 0, 0))
+    c = Case(name)
+    xnp = c.uniform(x_shape, -3.0, -0.5) if negative else c.uniform(x_shape)
+    x = c.input("x", xnp)
+    attrs = {"kernel_shape": list(k)}
+    k_eff = [(k[i] - 1) * d[i] + 1 for i in range(2)]
+    if auto_pad is not None:
+        attrs["auto_pad"] = auto_pad
+        p = same_pads(auto_pad, (H, W), k_eff, s)
+    elif pads is not None or explicit:
+        attrs["pads"] = p
+    if strides is not None or explicit:
+        attrs["strides"] = list(s)
+    if dil is not None or explicit:
+        attrs["dilations"] = list(d)
+    if ceil_mode is not None or explicit:
+        attrs["ceil_mode"] = int(bool(ceil_mode))
+    if explicit:
+        attrs["storage_order"] = 0
+    cm = bool(ceil_mode)
+    for i in range(2):
+        pool_shape([H, W][i], p[i], p[i + 2], k_eff[i], s[i], cm)
+    if p[0] == p[2] and p[1] == p[3] and p[0] <= k[0] // 2 and p[1] <= k[1] // 2:
+        y = F.max_pool2d(x, k, s, (p[0], p[1]), d, ceil_mode=cm)
+    else:  # pad with -inf (pads never win a max), then pool without padding
+        y = F.max_pool2d(t_pad(x, p, float("-inf")), k, s, 0, d, ceil_mode=cm)
+    c.node("MaxPool", ["x"], ["y"], attrs, name="maxpool")
+    c.output("y", y)
+
+
+def maxpool_cases():
+    maxpool("maxpool_2x2_stride2", (1, 3, 8, 8), 2, strides=(2, 2))
+    maxpool("maxpool_3x3_stride1_pad1", (2, 2, 7, 7), 3, pads=(1, 1, 1, 1))
+    maxpool("maxpool_ceil_mode", (1, 2, 7, 9), 2, strides=(2, 2), ceil_mode=1)
+    maxpool("maxpool_ceil_mode_pads", (1, 2, 8, 8), 3, strides=(2, 2), pads=(1, 1, 1, 1),
+            ceil_mode=1)
+    maxpool("maxpool_asym_pads_negative", (1, 3, 6, 7), 3, strides=(2, 2), pads=(0, 2, 2, 1),
+            negative=True)
+    maxpool("maxpool_pad2_negative", (1, 2, 5, 5), 5, pads=(2, 2, 2, 2), negative=True)
+    maxpool("maxpool_stride_gt_kernel", (1, 2, 11, 11), 2, strides=(3, 3))
+    maxpool("maxpool_dilation2", (1, 2, 9, 9), 2, dil=(2, 2), strides=(1, 1))
+    maxpool("maxpool_rect_odd", (3, 2, 7, 10), (3, 2), strides=(2, 3), pads=(1, 0, 1, 0))
+    maxpool("maxpool_all_attrs_explicit", (1, 3, 6, 6), 2, strides=(2, 2), explicit=True)
+    maxpool("maxpool_autopad_same_upper", (1, 2, 7, 8), 3, strides=(2, 2),
+            auto_pad="SAME_UPPER", negative=True)
+    maxpool("maxpool_autopad_same_lower", (1, 2, 7, 8), 2, strides=(2, 2),
+            auto_pad="SAME_LOWER", negative=True)
+
+
+def avgpool(name, x_shape, k, strides=None, pads=None, ceil_mode=None, cip=None,
+            explicit=False, doc=None):
+    N, C, H, W = x_shape
+    k = (k, k) if isinstance(k, int) else tuple(k)
+    s = tuple(strides or (1, 1))
+    p = list(pads or (0, 0, 0, 0))
+    c = Case(name, doc=doc)
+    x = c.input("x", c.uniform(x_shape))
+    attrs = {"kernel_shape": list(k)}
+    if pads is not None or explicit:
+        attrs["pads"] = p
+    if strides is not None or explicit:
+        attrs["strides"] = list(s)
+    if ceil_mode is not None or explicit:
+        attrs["ceil_mode"] = int(bool(ceil_mode))
+    if cip is not None or explicit:
+        attrs["count_include_pad"] = int(bool(cip))
+    cm, inc = bool(ceil_mode), bool(cip)
+    for i in range(2):
+        pool_shape([H, W][i], p[i], p[i + 2], k[i], s[i], cm)
+    if p[0] == p[2] and p[1] == p[3] and p[0] <= k[0] // 2 and p[1] <= k[1] // 2:
+        # PyTorch's divisor with count_include_pad=True counts the pads but not the ceil_mode
+        # overhang past the end pad; that is the semantics these goldens pin down.
+        y = F.avg_pool2d(x, k, s, (p[0], p[1]), ceil_mode=cm, count_include_pad=inc)
+    elif inc:
+        # zero-pad explicitly: pads count in the divisor, a ceil overhang (past the
+        # explicitly padded tensor) does not, same as above
+        y = F.avg_pool2d(t_pad(x, p), k, s, 0, ceil_mode=cm, count_include_pad=True)
+    else:
+        # sum over the window / number of real input cells in it
+        ssum = F.avg_pool2d(t_pad(x, p), k, s, 0, ceil_mode=cm)
+        cnt = F.avg_pool2d(t_pad(torch.ones_like(x), p), k, s, 0, ceil_mode=cm)
+        y = ssum / cnt
+    c.node("AveragePool", ["x"], ["y"], attrs, name="averagepool")
+    c.output("y", y)
+
+
+CEIL_INCLUDE_DOC = ("ceil_mode=1 with count_include_pad=1: the divisor counts the explicit "
+                    "pads but not the cells a ceil-mode window hangs over past the end pad "
+                    "(PyTorch/onnxruntime behaviour; the ONNX opset-17 text does not say).")
+
+
+def avgpool_cases():
+    avgpool("averagepool_2x2_stride2", (1, 3, 8, 8), 2, strides=(2, 2))
+    avgpool("averagepool_3x3_pad1_include", (2, 2, 7, 7), 3, pads=(1, 1, 1, 1), cip=1)
+    avgpool("averagepool_3x3_pad1_exclude", (2, 2, 7, 7), 3, pads=(1, 1, 1, 1), cip=0)
+    avgpool("averagepool_ceil_exclude", (1, 2, 7, 9), 2, strides=(2, 2), ceil_mode=1)
+    avgpool("averagepool_ceil_pads_exclude", (1, 2, 8, 8), 3, strides=(2, 2), pads=(1, 1, 1, 1),
+            ceil_mode=1, cip=0)
+    avgpool("averagepool_ceil_pads_include", (1, 2, 8, 8), 3, strides=(2, 2), pads=(1, 1, 1, 1),
+            ceil_mode=1, cip=1, doc=CEIL_INCLUDE_DOC)
+    avgpool("averagepool_ceil_include_nopad", (1, 2, 7, 9), 2, strides=(2, 2), ceil_mode=1,
+            cip=1, doc=CEIL_INCLUDE_DOC)
+    avgpool("averagepool_asym_pads_include", (1, 3, 6, 7), 3, strides=(2, 2), pads=(0, 2, 2, 1),
+            cip=1)
+    avgpool("averagepool_asym_pads_exclude", (1, 3, 6, 7), 3, strides=(2, 2), pads=(0, 2, 2, 1),
+            cip=0)
+    avgpool("averagepool_stride_gt_kernel", (1, 2, 11, 11), 2, strides=(3, 3))
+    avgpool("averagepool_rect_all_attrs", (3, 2, 7, 10), (3, 2), strides=(2, 3),
+            pads=(1, 0, 1, 0), explicit=True)
+
+
+def gap_cases():
+    for name, shape in (("globalaveragepool_basic", (1, 8, 7, 7)),
+                        ("globalaveragepool_batch3_odd", (3, 5, 9, 4)),
+                        ("globalaveragepool_1x1_spatial", (2, 6, 1, 1))):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        c.node("GlobalAveragePool", ["x"], ["y"], name="gap")
+        c.output("y", F.adaptive_avg_pool2d(x, 1))
+
+
+# =============================================================== activations
+def unary(name, op, shape, fn, attrs=None, lo=-3.0, hi=3.0):
+    c = Case(name)
+    x = c.input("x", c.uniform(shape, lo, hi))
+    c.node(op, ["x"], ["y"], attrs, name=op.lower())
+    c.output("y", fn(x))
+
+
+def activation_cases():
+    unary("relu_4d", "Relu", (2, 3, 5, 5), F.relu)
+    unary("leakyrelu_default_alpha", "LeakyRelu", (3, 4, 5), lambda x: F.leaky_relu(x, 0.01))
+    unary("leakyrelu_alpha_0_2", "LeakyRelu", (2, 3, 4, 4), lambda x: F.leaky_relu(x, 0.2),
+          {"alpha": 0.2})
+    unary("sigmoid_4d_wide_range", "Sigmoid", (1, 3, 6, 6), torch.sigmoid, lo=-20.0, hi=20.0)
+    unary("tanh_4d_wide_range", "Tanh", (1, 3, 6, 6), torch.tanh, lo=-12.0, hi=12.0)
+    unary("identity_4d", "Identity", (2, 3, 4, 5), lambda x: x.clone())
+
+
+def softmax_cases():
+    for name, shape, axis in (("softmax_axis0", (5, 4), 0),
+                              ("softmax_axis_neg1_3d", (2, 3, 6), -1),
+                              ("softmax_default_axis", (3, 8), None),
+                              ("softmax_4d_axis1", (2, 5, 3, 4), 1),
+                              ("softmax_large_values", (2, 10), 1)):
+        c = Case(name)
+        lo, hi = (-50.0, 80.0) if "large" in name else (-3.0, 3.0)
+        x = c.input("x", c.uniform(shape, lo, hi))
+        c.node("Softmax", ["x"], ["y"], None if axis is None else {"axis": axis}, name="softmax")
+        c.output("y", F.softmax(x, dim=-1 if axis is None else axis))
+
+
+def clip_cases():
+    for name, lo, hi in (("clip_min_only", -0.5, None),
+                         ("clip_max_only", None, 0.3),
+                         ("clip_min_max", -0.4, 0.7),
+                         ("clip_relu6", 0.0, 6.0),
+                         ("clip_neither", None, None)):
+        c = Case(name)
+        x = c.input("x", c.uniform((2, 3, 4, 4), -8.0, 8.0) if name == "clip_relu6"
+                    else c.uniform((3, 4, 5), -1.5, 1.5))
+        ins = ["x"]
+        if lo is not None:
+            c.init("min", np.array(lo, dtype=np.float32))
+        if hi is not None:
+            c.init("max", np.array(hi, dtype=np.float32))
+        if name == "clip_neither":
+            pass                              # just ["x"]
+        elif hi is None:
+            ins = ["x", "min"]                # trailing optional input left out
+        else:
+            ins = ["x", "min" if lo is not None else "", "max"]
+        c.node("Clip", ins, ["y"], name="clip")
+        c.output("y", torch.clamp(x, min=lo, max=hi) if (lo is not None or hi is not None)
+                 else x.clone())
+
+
+# ============================================================ shape ops
+def flatten_cases():
+    for name, shape, axis in (("flatten_axis0", (2, 3, 4), 0),
+                              ("flatten_axis1", (2, 3, 4, 5), 1),
+                              ("flatten_default_axis", (3, 2, 5), None),
+                              ("flatten_axis2", (2, 3, 4, 5), 2),
+                              ("flatten_axis_neg1", (2, 3, 4, 5), -1),
+                              ("flatten_axis_rank", (2, 3, 4), 3)):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        a = 1 if axis is None else (axis + len(shape) if axis < 0 else axis)
+        lead = int(np.prod(shape[:a], dtype=np.int64))
+        c.node("Flatten", ["x"], ["y"], None if axis is None else {"axis": axis}, name="flatten")
+        c.output("y", torch.reshape(x, (lead, -1)))
+
+
+def reshape_cases():
+    for name, shape, target in (("reshape_4d_to_2d", (2, 3, 4, 5), [6, 20]),
+                                ("reshape_zero_copy_dim", (2, 3, 4, 5), [0, 12, 5]),
+                                ("reshape_minus1", (2, 3, 4, 5), [-1, 10]),
+                                ("reshape_zero_and_minus1", (2, 3, 4, 5), [0, 0, -1]),
+                                ("reshape_to_1d", (3, 4, 5), [-1]),
+                                ("reshape_rank_extend", (6, 10), [2, 3, 1, -1, 5])):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        c.init("shape", np.array(target, dtype=np.int64))
+        real = [shape[i] if t == 0 else t for i, t in enumerate(target)]
+        c.node("Reshape", ["x", "shape"], ["y"], name="reshape")
+        c.output("y", torch.reshape(x, real))
+
+
+def concat_cases():
+    # (name, axis, shapes, which ones are initializers)
+    for name, axis, shapes, inits in (
+            ("concat_axis0_3inputs", 0, [(2, 4), (3, 4), (1, 4)], []),
+            ("concat_axis1_4d", 1, [(1, 2, 3, 3), (1, 4, 3, 3), (1, 1, 3, 3)], [1]),
+            ("concat_axis_neg1", -1, [(2, 3, 2), (2, 3, 5), (2, 3, 1)], [0]),
+            ("concat_axis2_4d", 2, [(2, 3, 1, 4), (2, 3, 3, 4), (2, 3, 2, 4)], [2])):
+        c = Case(name)
+        ts, names = [], []
+        for i, sh in enumerate(shapes):
+            nm = "x%d" % i
+            arr = c.uniform(sh)
+            ts.append(c.init(nm, arr) if i in inits else c.input(nm, arr))
+            names.append(nm)
+        c.node("Concat", names, ["y"], {"axis": axis}, name="concat")
+        c.output("y", torch.cat(ts, dim=axis))
+
+
+# ============================================================ elementwise
+BINOPS = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul, "Div": torch.div}
+
+
+def binary(name, op, a_shape, b_shape, a_init=False, b_init=False):
+    c = Case(name)
+    ts = []
+    for nm, sh, is_init in (("a", a_shape, a_init), ("b", b_shape, b_init)):
+        if op == "Div" and nm == "b":
+            arr = c.away_from_zero(sh)        # divisors in +-[0.5, 2]
+        else:
+            arr = c.uniform(sh, -2.0, 2.0)
+        ts.append(c.init(nm, arr) if is_init else c.input(nm, arr))
+    c.node(op, ["a", "b"], ["y"], name=op.lower())
+    c.output("y", BINOPS[op](ts[0], ts[1]))
+
+
+def binary_cases():
+    binary("add_same_shape_two_inputs", "Add", (3, 4), (3, 4))
+    binary("add_scalar", "Add", (2, 3, 4), (), b_init=True)
+    binary("add_row", "Add", (3, 4), (4,), b_init=True)
+    binary("add_column", "Add", (3, 4), (3, 1), b_init=True)
+    binary("add_rank_extend", "Add", (2, 3, 4, 5), (4, 5))
+    binary("add_both_broadcast", "Add", (3, 1), (1, 4))
+    binary("add_channel_4d", "Add", (2, 3, 4, 5), (1, 3, 1, 1), b_init=True)
+    binary("add_both_broadcast_3d_lhs_init", "Add", (2, 1, 4), (3, 1), a_init=True)
+    binary("sub_scalar_lhs", "Sub", (), (3, 4), a_init=True)
+    binary("sub_column", "Sub", (4, 5), (4, 1))
+    binary("sub_both_broadcast", "Sub", (3, 1), (1, 4))
+    binary("sub_rank_extend_lhs_small", "Sub", (5,), (2, 3, 5))
+    binary("mul_scalar", "Mul", (2, 3, 4, 4), (), b_init=True)
+    binary("mul_row", "Mul", (3, 5), (1, 5), b_init=True)
+    binary("mul_both_broadcast_4d", "Mul", (2, 1, 3, 1), (1, 4, 1, 5))
+    binary("mul_channel_4d", "Mul", (1, 3, 1, 1), (2, 3, 4, 4))
+    binary("div_same_shape", "Div", (3, 4), (3, 4))
+    binary("div_scalar", "Div", (2, 5), (), b_init=True)
+    binary("div_row", "Div", (4, 6), (6,), b_init=True)
+    binary("div_column", "Div", (4, 6), (4, 1))
+    binary("div_both_broadcast", "Div", (3, 1), (1, 4))
+    binary("div_scalar_lhs_rank_extend", "Div", (1,), (2, 3, 4), a_init=True)
+
+
+# ============================================================ normalization
+def batchnorm(name, shape, eps=None, explicit=False):
+    C = shape[1]
+    c = Case(name)
+    x = c.input("x", c.normal(shape) * 2 + 0.5)
+    sc = c.init("scale", c.uniform((C,), 0.5, 1.5))
+    bi = c.init("bias", c.uniform((C,), -0.5, 0.5))
+    mu = c.init("mean", c.uniform((C,), -0.5, 1.0))
+    var = c.init("var", c.uniform((C,), 0.2, 3.0))
+    attrs = {}
+    if eps is not None:
+        attrs["epsilon"] = eps
+    if explicit:
+        attrs.update({"epsilon": 1e-5, "momentum": 0.9, "training_mode": 0})
+    c.node("BatchNormalization", ["x", "scale", "bias", "mean", "var"], ["y"], attrs, name="bn")
+    c.output("y", F.batch_norm(x, mu, var, sc, bi, training=False,
+                               eps=1e-5 if eps is None else eps))
+
+
+def batchnorm_cases():
+    batchnorm("batchnormalization_4d", (2, 4, 5, 5))
+    batchnorm("batchnormalization_2d", (6, 5))
+    batchnorm("batchnormalization_3d_eps", (2, 3, 7), eps=1e-2)
+    batchnorm("batchnormalization_4d_attrs_explicit", (1, 8, 3, 3), explicit=True)
+
+
+def dropout_cases():
+    c = Case("dropout_plain")
+    x = c.input("x", c.uniform((3, 8)))
+    c.node("Dropout", ["x"], ["y"], name="dropout")
+    c.output("y", F.dropout(x, 0.5, training=False))
+
+    c = Case("dropout_ratio_input")
+    x = c.input("x", c.uniform((2, 3, 4, 4)))
+    c.init("ratio", np.array(0.3, dtype=np.float32))
+    c.node("Dropout", ["x", "ratio"], ["y"], {"seed": 7}, name="dropout")
+    c.output("y", F.dropout(x, 0.3, training=False))
+
+    c = Case("dropout_training_mode_false")
+    x = c.input("x", c.uniform((4, 5)))
+    c.init("ratio", np.array(0.1, dtype=np.float32))
+    c.init("training_mode", np.array(False), dtype="bool")
+    c.node("Dropout", ["x", "ratio", "training_mode"], ["y"], name="dropout")
+    c.output("y", F.dropout(x, 0.1, training=False))
+
+
+def main():
+    torch.set_num_threads(1)
+    for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
+               avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
+               flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
+               dropout_cases):
+        with torch.no_grad():
+            fn()
+    names = [c.name for c in CASES]
+    assert len(names) == len(set(names)), "duplicate case names"
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    os.makedirs(OUT)
+    for c in CASES:
+        c.save()
+    with open(os.path.join(OUT, "MANIFEST"), "w", newline="\n") as f:
+        f.write("".join(n + "\n" for n in sorted(names)))
+    print("wrote %d cases to %s" % (len(CASES), os.path.relpath(OUT, ROOT)))
+
+
+if __name__ == "__main__":
+    main()

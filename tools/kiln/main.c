@@ -1,0 +1,421 @@
+/* kiln: the command-line driver. Wires frontend -> passes -> codegen, owns files and exit codes.
+ * Exit codes: 0 ok, 1 a user error in the model or its inputs, 2 a bad command line. */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cg.h"
+#include "fe.h"
+#include "krt.h"
+#include "krt_npy.h"
+#include "pass.h"
+
+#define KILN_VERSION "0.1.0"
+
+typedef struct Args {
+  const char *cmd;
+  const char *model;
+  const char *out;
+  const char *header;
+  const char *name;
+  const char *triple, *cpu, *features;
+  const char *cc;
+  const char *print_after;
+  int opt_level;
+  CgEmit emit;
+  bool list_targets, print_graph, verify_each;
+  const char **positional; /* .npy inputs for `run` */
+  int n_positional;
+} Args;
+
+static const char *const main_usage =
+    "usage: kiln <command> [options]\n"
+    "\n"
+    "Kiln compiles neural-network models (Kiln JSON, docs/model-format.md) to native code.\n"
+    "\n"
+    "commands:\n"
+    "  compile   model.json -> object file + C header (or assembly / LLVM IR)\n"
+    "  build     model.json -> standalone executable that runs the model on .npy files\n"
+    "  run       run a model with the reference interpreter on .npy inputs\n"
+    "  inspect   print ops, parameters, MACs and workspace of a model\n"
+    "\n"
+    "Run 'kiln <command> --help' for the options of a command.\n";
+
+static const char *const target_help =
+    "  -O0, -O1, -O2, -O3    optimization level (default -O2)\n"
+    "  --target TRIPLE       target triple (default: the host), e.g. aarch64-linux-gnu\n"
+    "  --cpu CPU             target CPU (default: the host CPU for the host triple, else generic)\n"
+    "  --features LIST       target features, e.g. +avx2,+fma (default: the host's for the host)\n"
+    "  --name NAME           C prefix of generated symbols (default: the model's name)\n";
+
+static void print_help(const char *cmd) {
+  if (!strcmp(cmd, "compile")) {
+    printf("usage: kiln compile model.json [-o model.o] [--header model.h] [--emit obj|asm|llvm]\n"
+           "                    [-O0..3] [--target T] [--cpu C] [--features F] [--name N]\n"
+           "\nWrites an object file (or assembly, or LLVM IR) and a C header declaring\n"
+           "NAME_run(), NAME_run_ws() and shape/size macros. Link the object with libkiln_rt.a.\n\n"
+           "  -o FILE               output (default: NAME.o, NAME.s or NAME.ll)\n"
+           "  --header FILE         header path (default: the output with extension .h)\n"
+           "  --emit KIND           obj (default), asm or llvm\n"
+           "  --list-targets        print the targets this build of Kiln can generate code for\n"
+           "  --print-after PASS    print the graph after pass PASS (e.g. memplan)\n%s",
+           target_help);
+  } else if (!strcmp(cmd, "build")) {
+    printf("usage: kiln build model.json [-o EXE] [-O0..3] [--name N] [--cc CC]\n"
+           "\nCompiles the model and links it with Kiln's driver into an executable:\n"
+           "  EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet]\n"
+           "reads the inputs in declared order, writes DIR/<output name>.npy, and with --repeat N\n"
+           "prints the median latency of N runs.\n\n"
+           "  -o FILE               executable (default: NAME)\n"
+           "  --cc CC               linker driver (default: $CC or cc)\n%s",
+           target_help);
+  } else if (!strcmp(cmd, "run")) {
+    printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR]\n"
+           "\nRuns the model with the reference interpreter (plain C loops: slow but obviously\n"
+           "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n");
+  } else if (!strcmp(cmd, "inspect")) {
+    printf("usage: kiln inspect model.json [-O0..3] [--print]\n"
+           "\nPrints op counts, parameters, MACs and the planned workspace.\n"
+           "  --print               also print the graph\n");
+  } else {
+    fputs(main_usage, stdout);
+  }
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "kiln %s: ", cmd);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nRun 'kiln %s --help' for usage.\n", cmd);
+  return 2;
+}
+
+/* Returns 0 on success, else an exit code. */
+static int parse_args(int argc, char **argv, Args *a) {
+  memset(a, 0, sizeof *a);
+  a->cmd = argv[1];
+  a->opt_level = 2;
+  a->emit = CG_EMIT_OBJ;
+  a->positional = calloc((size_t)argc, sizeof *a->positional);
+  if (!a->positional) abort();
+  for (int i = 2; i < argc; i++) {
+    const char *s = argv[i];
+    const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(field)                                                                           \
+  do {                                                                                        \
+    if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);                   \
+    a->field = next;                                                                          \
+    i++;                                                                                      \
+  } while (0)
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      print_help(a->cmd);
+      return -1;
+    } else if (!strcmp(s, "-o")) TAKE(out);
+    else if (!strcmp(s, "--header")) TAKE(header);
+    else if (!strcmp(s, "--name")) TAKE(name);
+    else if (!strcmp(s, "--target")) TAKE(triple);
+    else if (!strcmp(s, "--cpu")) TAKE(cpu);
+    else if (!strcmp(s, "--features")) TAKE(features);
+    else if (!strcmp(s, "--cc")) TAKE(cc);
+    else if (!strcmp(s, "--print-after")) TAKE(print_after);
+    else if (!strcmp(s, "--emit")) {
+      if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);
+      if (!strcmp(next, "obj")) a->emit = CG_EMIT_OBJ;
+      else if (!strcmp(next, "asm")) a->emit = CG_EMIT_ASM;
+      else if (!strcmp(next, "llvm")) a->emit = CG_EMIT_LLVM;
+      else return usage_error(a->cmd, "--emit: expected obj, asm or llvm, got '%s'", next);
+      i++;
+    } else if (s[0] == '-' && s[1] == 'O' && s[2] >= '0' && s[2] <= '3' && !s[3]) {
+      a->opt_level = s[2] - '0';
+    } else if (!strcmp(s, "--list-targets")) {
+      a->list_targets = true;
+    } else if (!strcmp(s, "--print")) {
+      a->print_graph = true;
+    } else if (!strcmp(s, "--verify-each")) {
+      a->verify_each = true;
+    } else if (s[0] == '-' && s[1]) {
+      return usage_error(a->cmd, "unknown option '%s'", s);
+    } else if (!a->model) {
+      a->model = s;
+    } else {
+      a->positional[a->n_positional++] = s;
+    }
+#undef TAKE
+  }
+  if (!a->model && !a->list_targets) return usage_error(a->cmd, "no model file given%s", "");
+  return 0;
+}
+
+/* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. */
+static IrGraph *load_and_optimize(const Args *a, bool plan) {
+  IrDiag d;
+  ir_diag_init(&d, a->model, true);
+  IrGraph *g = fe_load_model(a->model, &d);
+  if (g && plan) {
+    PassOptions po = {.opt_level = a->opt_level, .workspace_align = 64,
+                      .verify_each = a->verify_each, .print_after = a->print_after};
+    if (!pass_run_pipeline(g, &po, &d)) {
+      ir_graph_free(g);
+      g = NULL;
+    }
+  }
+  ir_diag_free(&d);
+  return g;
+}
+
+static void model_prefix(const Args *a, const IrGraph *g, char *buf, size_t size) {
+  cg_sanitize_identifier(a->name ? a->name : g->name, buf, size);
+}
+
+static CgOptions codegen_options(const Args *a, const char *prefix) {
+  CgOptions o = {.prefix = prefix, .triple = a->triple, .cpu = a->cpu, .features = a->features,
+                 .opt_level = a->opt_level, .emit = a->emit, .pic = true};
+  return o;
+}
+
+/* "dir/model.o" -> "dir/model.h" */
+static void replace_extension(const char *path, const char *ext, char *buf, size_t size) {
+  snprintf(buf, size, "%s", path);
+  char *slash = strrchr(buf, '/');
+  char *dot = strrchr(buf, '.');
+  if (dot && (!slash || dot > slash)) *dot = 0;
+  size_t n = strlen(buf);
+  snprintf(buf + n, size - n, "%s", ext);
+}
+
+static int cmd_compile(const Args *a) {
+  if (a->list_targets) {
+    cg_list_targets(stdout);
+    return 0;
+  }
+  IrGraph *g = load_and_optimize(a, true);
+  if (!g) return 1;
+  char prefix[256], out[PATH_MAX], header[PATH_MAX];
+  model_prefix(a, g, prefix, sizeof prefix);
+  const char *ext = a->emit == CG_EMIT_ASM ? ".s" : a->emit == CG_EMIT_LLVM ? ".ll" : ".o";
+  if (a->out)
+    snprintf(out, sizeof out, "%s", a->out);
+  else
+    snprintf(out, sizeof out, "%s%s", prefix, ext);
+  if (a->header)
+    snprintf(header, sizeof header, "%s", a->header);
+  else
+    replace_extension(out, ".h", header, sizeof header);
+  CgOptions o = codegen_options(a, prefix);
+  IrDiag d;
+  ir_diag_init(&d, a->model, true);
+  bool ok = cg_compile(g, &o, out, &d) && cg_write_header(g, &o, header, &d);
+  if (!ok) {
+    remove(out); /* both or neither */
+    remove(header);
+  }
+  ir_diag_free(&d);
+  ir_graph_free(g);
+  return ok ? 0 : 1;
+}
+
+/* Directory of libkiln_*.a: <dir of this executable>/../lib (build tree and install tree). */
+static bool find_libdir(char *buf, size_t size) {
+  char exe[PATH_MAX];
+  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
+  if (n <= 0) return false;
+  exe[n] = 0;
+  char *slash = strrchr(exe, '/');
+  if (!slash) return false;
+  *slash = 0;
+  snprintf(buf, size, "%s/../lib", exe);
+  char probe[PATH_MAX + 32];
+  snprintf(probe, sizeof probe, "%s/libkiln_driver.a", buf);
+  return access(probe, R_OK) == 0;
+}
+
+/* Runs argv without a shell; returns the exit status (or -1). */
+static int run_process(char *const argv[]) {
+  pid_t pid = fork();
+  if (pid < 0) return -1;
+  if (pid == 0) {
+    execvp(argv[0], argv);
+    fprintf(stderr, "kiln: cannot run '%s': %s\n", argv[0], strerror(errno));
+    _exit(127);
+  }
+  int status;
+  if (waitpid(pid, &status, 0) < 0) return -1;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int cmd_build(const Args *a) {
+  char libdir[PATH_MAX];
+  if (!find_libdir(libdir, sizeof libdir)) {
+    fprintf(stderr, "kiln build: cannot find libkiln_driver.a next to the kiln executable\n");
+    return 1;
+  }
+  IrGraph *g = load_and_optimize(a, true);
+  if (!g) return 1;
+  char prefix[256], exe[PATH_MAX], tmpdir[] = "/tmp/kiln-build-XXXXXX";
+  model_prefix(a, g, prefix, sizeof prefix);
+  snprintf(exe, sizeof exe, "%s", a->out ? a->out : prefix);
+  if (!mkdtemp(tmpdir)) {
+    fprintf(stderr, "kiln build: cannot create a temporary directory: %s\n", strerror(errno));
+    ir_graph_free(g);
+    return 1;
+  }
+  char obj[PATH_MAX], tmp_exe[PATH_MAX + 32];
+  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
+  snprintf(tmp_exe, sizeof tmp_exe, "%s.tmp.%d", exe, (int)getpid());
+  CgOptions o = codegen_options(a, prefix);
+  o.emit = CG_EMIT_OBJ;
+  o.driver_hook = true;
+  IrDiag d;
+  ir_diag_init(&d, a->model, true);
+  bool ok = cg_compile(g, &o, obj, &d);
+  ir_diag_free(&d);
+  ir_graph_free(g);
+  if (ok) {
+    char drv[PATH_MAX + 32], npy[PATH_MAX + 32], rt[PATH_MAX + 32];
+    snprintf(drv, sizeof drv, "%s/libkiln_driver.a", libdir);
+    snprintf(npy, sizeof npy, "%s/libkiln_npy.a", libdir);
+    snprintf(rt, sizeof rt, "%s/libkiln_rt.a", libdir);
+    const char *cc = a->cc ? a->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    char *argv[] = {(char *)cc, obj, drv, npy, rt, "-lm", "-o", tmp_exe, NULL};
+    int rc = run_process(argv);
+    if (rc != 0) {
+      fprintf(stderr, "kiln build: linking with '%s' failed (status %d)\n", cc, rc);
+      ok = false;
+    } else if (rename(tmp_exe, exe) != 0) {
+      fprintf(stderr, "kiln build: cannot write %s: %s\n", exe, strerror(errno));
+      ok = false;
+    }
+  }
+  remove(tmp_exe);
+  remove(obj);
+  rmdir(tmpdir);
+  return ok ? 0 : 1;
+}
+
+static int cmd_run(const Args *a) {
+  IrGraph *g = load_and_optimize(a, false);
+  if (!g) return 1;
+  int status = 1;
+  if (a->n_positional != g->n_inputs) {
+    fprintf(stderr, "kiln run: model '%s' takes %d input(s), got %d .npy file(s)\n", g->name,
+            g->n_inputs, a->n_positional);
+    ir_graph_free(g);
+    return 2;
+  }
+  krt_npy *ins = calloc((size_t)g->n_inputs + 1, sizeof *ins);
+  const void **in_ptrs = calloc((size_t)g->n_inputs + 1, sizeof *in_ptrs);
+  void **out_ptrs = calloc((size_t)g->n_outputs + 1, sizeof *out_ptrs);
+  if (!ins || !in_ptrs || !out_ptrs) abort();
+  char err[512];
+  for (int i = 0; i < g->n_inputs; i++) {
+    const IrValue *v = g->inputs[i];
+    if (!krt_npy_read(a->positional[i], &ins[i], err, sizeof err)) {
+      fprintf(stderr, "kiln run: %s\n", err);
+      goto done;
+    }
+    if (!krt_npy_check(&ins[i], (int32_t)v->dtype, v->rank, v->dims, err, sizeof err)) {
+      fprintf(stderr, "kiln run: %s: input '%s': %s\n", a->positional[i], v->name, err);
+      goto done;
+    }
+    in_ptrs[i] = ins[i].data;
+  }
+  for (int j = 0; j < g->n_outputs; j++) {
+    out_ptrs[j] = malloc((size_t)ir_value_nbytes(g->outputs[j]) + 1);
+    if (!out_ptrs[j]) abort();
+  }
+  int rc = ir_interp_run(g, in_ptrs, out_ptrs);
+  if (rc != 0) {
+    fprintf(stderr, "kiln run: the model returned %d: %s\n", rc, krt_strerror(rc));
+    goto done;
+  }
+  const char *dir = a->out ? a->out : ".";
+  for (int j = 0; j < g->n_outputs; j++) {
+    const IrValue *v = g->outputs[j];
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s.npy", dir, v->name);
+    if (!krt_npy_write(path, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j], err, sizeof err)) {
+      fprintf(stderr, "kiln run: %s\n", err);
+      goto done;
+    }
+    krt_print_summary(stdout, v->name, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j]);
+  }
+  status = 0;
+done:
+  for (int i = 0; i < g->n_inputs; i++) krt_npy_free(&ins[i]);
+  for (int j = 0; j < g->n_outputs; j++) free(out_ptrs[j]);
+  free(ins);
+  free(in_ptrs);
+  free(out_ptrs);
+  ir_graph_free(g);
+  return status;
+}
+
+static void print_counts(const IrGraph *g) {
+  int counts[IR_OP_COUNT] = {0};
+  int64_t macs = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    counts[g->nodes[i]->op]++;
+    macs += ir_node_macs(g->nodes[i]);
+  }
+  printf("  nodes: %d (", g->n_nodes);
+  bool first = true;
+  for (int op = 0; op < IR_OP_COUNT; op++)
+    if (counts[op]) {
+      printf("%s%s %d", first ? "" : ", ", ir_op_info[op].name, counts[op]);
+      first = false;
+    }
+  printf(")\n  parameters: %lld (%lld bytes)\n  MACs: %lld\n",
+         (long long)ir_graph_param_count(g), (long long)ir_graph_param_bytes(g), (long long)macs);
+}
+
+static int cmd_inspect(const Args *a) {
+  IrGraph *g = load_and_optimize(a, true);
+  if (!g) return 1;
+  printf("model %s (opset %d)\n", g->name, g->opset);
+  for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+    const IrValue *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
+    printf("  %s %s: %s[", i < g->n_inputs ? "input " : "output", v->name,
+           ir_dtype_name(v->dtype));
+    for (int k = 0; k < v->rank; k++) printf("%s%lld", k ? "," : "", (long long)v->dims[k]);
+    printf("]\n");
+  }
+  print_counts(g);
+  printf("  workspace: %lld bytes (lower bound %lld, alignment %lld)\n",
+         (long long)g->workspace_size,
+         (long long)pass_memplan_lower_bound(g, g->workspace_align),
+         (long long)g->workspace_align);
+  if (a->print_graph) ir_graph_print(g, stdout);
+  ir_graph_free(g);
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
+      !strcmp(argv[1], "help")) {
+    fputs(main_usage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  if (!strcmp(argv[1], "--version")) {
+    printf("kiln %s\n", KILN_VERSION);
+    return 0;
+  }
+  static const struct {
+    const char *name;
+    int (*fn)(const Args *);
+  } commands[] = {
+      {"compile", cmd_compile}, {"build", cmd_build}, {"run", cmd_run}, {"inspect", cmd_inspect}};
+  for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
+    if (strcmp(argv[1], commands[c].name)) continue;
+    Args a;
+    int rc = parse_args(argc, argv, &a);
+    if (rc == 0) rc = commands[c].fn(&a);
+    free(a.positional);
+    return rc < 0 ? 0 : rc;
+  }
+  fprintf(stderr, "kiln: unknown command '%s'\n\n%s", argv[1], main_usage);
+  return 2;
+}

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs Kiln's build dependencies from Debian 12's archive where they are missing.
+# --with-torch also installs PyTorch and NumPy, needed only to regenerate goldens (tools/gen_*.py).
+set -euo pipefail
+pkgs=(llvm-19-dev libzstd-dev libcjson-dev libopenblas-dev cmake ninja-build pkg-config gcc g++
+      python3 binutils)
+[ "${1:-}" = "--with-torch" ] && pkgs+=(python3-torch python3-numpy python3-onnx)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "kiln setup: installing ${missing[*]}"
+sudo=""
+[ "$(id -u)" -ne 0 ] && sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -q
+$sudo apt-get install -y -q -o DPkg::Lock::Timeout=900 --no-install-recommends "${missing[@]}"
