@@ -217,7 +217,7 @@ bool ir_dims_numel(int rank, const int64_t *dims, int64_t *out) {
 }
 
 int64_t ir_value_numel(const IrValue *v) {
-  int64_t n;
+  int64_t n = 0;
   bool ok = ir_dims_numel(v->rank, v->dims, &n);
   assert(ok);
   (void)ok;

@@ -1,0 +1,74 @@
+/* Frontend internals shared by fe_json.c (document walk), fe_weights.c (initializer payloads,
+ * f16, weight files) and fe_base64.c. Not part of the frontend's public interface (fe.h). */
+#ifndef KILN_FE_INTERNAL_H
+#define KILN_FE_INTERNAL_H
+
+#include <cjson/cJSON.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ir.h"
+
+/* Limits of the format (docs/model-format.md). */
+#define FE_MAX_NAME 256                      /* bytes of a value or node name */
+#define FE_MAX_LIST_ATTR 64                  /* entries of an ints/floats attribute */
+#define FE_MAX_JSON_DEPTH 64                 /* nesting of arrays/objects in the file */
+#define FE_MAX_FILE_BYTES ((int64_t)2 << 30) /* model JSON size: 2 GiB */
+#define FE_MAX_EXACT_INT 9007199254740992.0  /* 2^53: JSON integers beyond are inexact */
+#define FE_WHERE 768                         /* buffer size of a JSON path */
+
+typedef struct FeMap FeMap; /* one mapped weight file (fe_weights.c) */
+
+/* State of one load. */
+typedef struct Fe {
+  IrDiag *d;
+  IrGraph *g;
+  const char *base_dir; /* directory external weight paths are relative to */
+  FeMap *maps;          /* weight files mapped during this load (arena-allocated) */
+  /* Some declaration could not claim its value name (a missing section, an entry without a
+   * valid name): "value 'x' is not defined" errors are then suppressed as likely cascades. */
+  bool incomplete;
+  int n_undefined; /* node inputs naming undefined values */
+} Fe;
+
+/* ---- helpers shared by the frontend files (fe_json.c) ---------------------------------- */
+/* snprintf for JSON paths: silently truncated if longer than the buffer (messages are cut at
+ * 1 KiB by the diagnostics anyway). */
+void fe_path(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* "string", "number", "array", ... for "expected X, got Y" messages. */
+const char *fe_json_type_name(const cJSON *item);
+/* Copies s for display in a message: at most 64 bytes (cut at a UTF-8 boundary, "..."
+ * appended), control characters replaced by '?'. Returns buf. */
+const char *fe_disp(char *buf, size_t size, const char *s);
+/* Shortest "%g" text that reads back as x. */
+const char *fe_fmt_num(char *buf, size_t size, double x);
+/* "[1,3,224,224]" */
+const char *fe_fmt_shape(char *buf, size_t size, int rank, const int64_t *dims);
+/* An integral JSON number within [lo, hi] and within +-2^53 (the integers a JSON number
+ * represents exactly). Reports at `where` and returns false otherwise; `what` names the
+ * quantity in range messages ("dimension must be at least 1, got 0"). */
+bool fe_get_int(Fe *fe, const cJSON *item, const char *where, const char *what, int64_t lo,
+                int64_t hi, int64_t *out);
+
+/* ---- fe_weights.c --------------------------------------------------------------------- */
+/* Reads the payload of an initializer (exactly one of data/base64/external, given as the
+ * items found in its object, NULL where absent) into v->data. `where` is the initializer's
+ * path, e.g. "initializers[2] (fc1.bias)". v's dtype and shape are set and their byte size
+ * fits in int64. */
+bool fe_initializer_payload(Fe *fe, IrValue *v, const char *where, const cJSON *data,
+                            const cJSON *b64, const cJSON *external);
+/* IEEE binary16 bits of x, rounded to nearest-even; *overflow set if |x| rounds to infinity
+ * (|x| >= 65520). NaN is not expected (JSON has none) and maps to a quiet NaN. */
+uint16_t fe_f16_from_double(double x, bool *overflow);
+double fe_f16_to_double(uint16_t h);
+
+/* ---- fe_base64.c ---------------------------------------------------------------------- */
+/* Strict RFC 4648 base64 (standard alphabet, '=' padding, length a multiple of 4, zero unused
+ * bits, no whitespace). On success sets *decoded_len; on failure writes a message naming the
+ * character offset into msg and returns false. */
+bool fe_base64_check(const char *s, size_t n, size_t *decoded_len, char *msg, size_t msg_size);
+/* Decodes a string that fe_base64_check accepted into out (decoded_len bytes). */
+void fe_base64_decode(const char *s, size_t n, uint8_t *out);
+
+#endif

@@ -1,0 +1,285 @@
+/* Resolution of Conv / ConvTranspose / MaxPool / AveragePool geometry (see conv_params.h).
+ * Formulas follow the ONNX opset-17 operator text and its reference implementation; pooling with
+ * ceil_mode follows PyTorch (a last window that would start in the end padding is dropped). */
+#include "conv_params.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "ir_util.h"
+
+typedef enum { PAD_NOTSET, PAD_VALID, PAD_SAME_UPPER, PAD_SAME_LOWER } AutoPad;
+
+static const IrAttr *attr_or_null(const IrNode *n, const char *name) {
+  int k = ir_op_attr_index(n->op, name);
+  return k < 0 ? NULL : &n->attrs[k];
+}
+
+/* An optional list of exactly `count` integers in [lo, IR_MAX_DIM]; `def` fills it if absent.
+ * The upper bound keeps every later product and sum of attribute values inside int64. */
+static bool get_ints(const IrNode *n, const char *name, int count, int64_t lo, int64_t def,
+                     int64_t *out, IrDiag *d) {
+  const IrAttr *a = attr_or_null(n, name);
+  char field[64];
+  snprintf(field, sizeof field, "attrs.%s", name);
+  if (!a || !a->present) {
+    for (int i = 0; i < count; i++) out[i] = def;
+    return true;
+  }
+  if (a->count != count)
+    return ir_node_error(d, n, field, "expected %d integers, got %d", count, a->count);
+  for (int i = 0; i < count; i++) {
+    int64_t v = a->ints[i];
+    if (v < lo) {
+      if (lo == 0) return ir_node_error(d, n, field, "negative value %lld", (long long)v);
+      return ir_node_error(d, n, field, "value %lld must be at least %lld", (long long)v,
+                           (long long)lo);
+    }
+    if (v > IR_MAX_DIM)
+      return ir_node_error(d, n, field, "value %lld is too large (at most %lld)", (long long)v,
+                           (long long)IR_MAX_DIM);
+    out[i] = v;
+  }
+  return true;
+}
+
+static bool get_flag(const IrNode *n, const char *name, bool *out, IrDiag *d) {
+  int64_t v = ir_attr_i(n, name);
+  if (v != 0 && v != 1) {
+    char field[64];
+    snprintf(field, sizeof field, "attrs.%s", name);
+    return ir_node_error(d, n, field, "expected 0 or 1, got %lld", (long long)v);
+  }
+  *out = v == 1;
+  return true;
+}
+
+static bool get_auto_pad(const IrNode *n, AutoPad *out, IrDiag *d) {
+  static const char *const names[] = {"NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"};
+  const char *s = ir_attr_s(n, "auto_pad");
+  for (int i = 0; i < 4; i++)
+    if (s && strcmp(s, names[i]) == 0) {
+      *out = (AutoPad)i;
+      return true;
+    }
+  return ir_node_error(d, n, "attrs.auto_pad",
+                       "unknown value '%s' (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)",
+                       s ? s : "");
+}
+
+/* Splits a total padding between begin and end; SAME_UPPER puts the odd extra at the end. */
+static void split_pad(int64_t total, bool extra_at_end, int64_t *pb, int64_t *pe) {
+  int64_t half = total / 2;
+  *pb = extra_at_end ? half : total - half;
+  *pe = total - *pb;
+}
+
+typedef struct {
+  const char *name; /* "height" / "width" */
+  int64_t in, k, s, dil, out_pad;
+  int64_t out_shape; /* ConvTranspose output_shape entry, or -1 */
+} Dim;
+
+/* Conv and pools: pads and output size of one spatial dimension. */
+static bool resolve_forward(const IrNode *n, const Dim *x, AutoPad ap, bool ceil_mode, bool pool,
+                            int64_t *pb, int64_t *pe, int64_t *out, IrDiag *d) {
+  int64_t k_eff = (x->k - 1) * x->dil + 1;
+  if (ap == PAD_VALID) {
+    *pb = *pe = 0;
+  } else if (ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
+    /* out = ceil(in / s); the padding that achieves it, never negative (as onnxruntime) */
+    int64_t target = (x->in + x->s - 1) / x->s;
+    int64_t total = (target - 1) * x->s + k_eff - x->in;
+    split_pad(total > 0 ? total : 0, ap == PAD_SAME_UPPER, pb, pe);
+  }
+  if (pool && (*pb >= k_eff || *pe >= k_eff))
+    return ir_node_error(
+        d, n, "attrs.pads",
+        "%s pad %lld is not smaller than the kernel extent %lld (windows would lie "
+        "entirely in the padding)",
+        x->name, (long long)(*pb >= k_eff ? *pb : *pe), (long long)k_eff);
+  int64_t span = x->in + *pb + *pe - k_eff;
+  if (span < 0)
+    return ir_node_error(d, n, "",
+                         "output would be empty: %s %lld + pads %lld+%lld is smaller than the "
+                         "kernel extent %lld",
+                         x->name, (long long)x->in, (long long)*pb, (long long)*pe,
+                         (long long)k_eff);
+  if (ceil_mode) {
+    *out = (span + x->s - 1) / x->s + 1;
+    /* PyTorch / ONNX reference: the last window must start inside the input or begin padding */
+    if ((*out - 1) * x->s >= x->in + *pb) --*out;
+  } else {
+    *out = span / x->s + 1;
+  }
+  return true;
+}
+
+/* ConvTranspose: pads and output size of one spatial dimension. */
+static bool resolve_transpose(const IrNode *n, const Dim *x, AutoPad ap, int64_t *pb, int64_t *pe,
+                              int64_t *out, IrDiag *d) {
+  int64_t k_eff = (x->k - 1) * x->dil + 1;
+  int64_t full = x->s * (x->in - 1) + x->out_pad + k_eff; /* output size with no padding */
+  if (x->out_shape >= 0 || ap == PAD_SAME_UPPER || ap == PAD_SAME_LOWER) {
+    int64_t target = x->out_shape >= 0 ? x->out_shape : x->in * x->s;
+    int64_t total = full - target;
+    if (total < 0) {
+      if (x->out_shape >= 0)
+        return ir_node_error(d, n, "attrs.output_shape",
+                             "%s %lld is larger than the unpadded output %lld (would need "
+                             "negative padding)",
+                             x->name, (long long)target, (long long)full);
+      return ir_node_error(d, n, "attrs.auto_pad",
+                           "%s: output %lld (input * stride) would need negative padding "
+                           "(unpadded output is %lld)",
+                           x->name, (long long)target, (long long)full);
+    }
+    /* ONNX: SAME_UPPER puts the odd extra at the end, anything else at the beginning */
+    split_pad(total, ap == PAD_SAME_UPPER, pb, pe);
+    *out = target;
+    return true;
+  }
+  if (ap == PAD_VALID) *pb = *pe = 0;
+  *out = full - *pb - *pe;
+  if (*out < 1)
+    return ir_node_error(d, n, "",
+                         "output would be empty: pads %lld+%lld remove the whole %s %lld of the "
+                         "unpadded output",
+                         (long long)*pb, (long long)*pe, x->name, (long long)full);
+  return true;
+}
+
+bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
+  memset(p, 0, sizeof *p);
+  p->op = n->op;
+  const char *opname = ir_op_info[n->op].name;
+  bool conv = n->op == IR_OP_CONV, convt = n->op == IR_OP_CONV_TRANSPOSE;
+  bool pool = n->op == IR_OP_MAX_POOL || n->op == IR_OP_AVERAGE_POOL;
+  char s1[128], s2[128];
+  if (!conv && !convt && !pool)
+    return ir_node_error(d, n, "", "internal error: %s is not a windowed op", opname);
+
+  const IrValue *x = n->n_inputs > 0 ? n->inputs[0] : NULL;
+  if (!x) return ir_node_error(d, n, "inputs[0]", "required input is missing");
+  if (x->rank != 4)
+    return ir_node_error(d, n, "inputs[0]",
+                         "%s supports only 2-D data: expected a 4-D input [N,C,H,W], got shape %s",
+                         opname, ir_format_dims(x->rank, x->dims, s1, sizeof s1));
+  p->n = x->dims[0];
+  p->c = x->dims[1];
+  p->h = x->dims[2];
+  p->w = x->dims[3];
+  p->group = 1;
+
+  int64_t kernel[2] = {1, 1};
+  if (conv || convt) {
+    const IrValue *wt = n->n_inputs > 1 ? n->inputs[1] : NULL;
+    if (!wt) return ir_node_error(d, n, "inputs[1]", "required input (weight) is missing");
+    if (wt->rank != 4)
+      return ir_node_error(d, n, "inputs[1]", "expected a 4-D weight, got shape %s",
+                           ir_format_dims(wt->rank, wt->dims, s1, sizeof s1));
+    int64_t g = ir_attr_i(n, "group");
+    if (g < 1)
+      return ir_node_error(d, n, "attrs.group", "value %lld must be at least 1", (long long)g);
+    if (p->c % g != 0)
+      return ir_node_error(d, n, "attrs.group", "%lld does not divide the input's %lld channels",
+                           (long long)g, (long long)p->c);
+    p->group = g;
+    if (conv) {
+      if (wt->dims[1] * g != p->c)
+        return ir_node_error(d, n, "inputs[1]",
+                             "weight has %lld input channels per group, input has %lld channels "
+                             "and group %lld",
+                             (long long)wt->dims[1], (long long)p->c, (long long)g);
+      if (wt->dims[0] % g != 0)
+        return ir_node_error(d, n, "inputs[1]",
+                             "weight has %lld output channels, not a multiple of group %lld",
+                             (long long)wt->dims[0], (long long)g);
+      p->m = wt->dims[0];
+    } else {
+      if (wt->dims[0] != p->c)
+        return ir_node_error(d, n, "inputs[1]",
+                             "weight has %lld input channels, input has %lld (ConvTranspose "
+                             "weight is [C, M/group, kH, kW])",
+                             (long long)wt->dims[0], (long long)p->c);
+      p->m = wt->dims[1] * g;
+    }
+    kernel[0] = wt->dims[2];
+    kernel[1] = wt->dims[3];
+    const IrAttr *ks = attr_or_null(n, "kernel_shape");
+    if (ks->present) {
+      int64_t given[2];
+      if (!get_ints(n, "kernel_shape", 2, 1, 1, given, d)) return false;
+      if (given[0] != kernel[0] || given[1] != kernel[1])
+        return ir_node_error(d, n, "attrs.kernel_shape", "%s does not match the weight's kernel %s",
+                             ir_format_dims(2, given, s1, sizeof s1),
+                             ir_format_dims(2, kernel, s2, sizeof s2));
+    }
+    const IrValue *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
+    if (b) {
+      if (b->rank != 1 || b->dims[0] != p->m)
+        return ir_node_error(d, n, "inputs[2]", "bias has shape %s, expected [%lld]",
+                             ir_format_dims(b->rank, b->dims, s1, sizeof s1), (long long)p->m);
+      p->has_bias = true;
+    }
+  } else {
+    if (!attr_or_null(n, "kernel_shape")->present)
+      return ir_node_error(d, n, "attrs.kernel_shape", "required attribute is missing");
+    if (!get_ints(n, "kernel_shape", 2, 1, 1, kernel, d)) return false;
+    p->m = p->c;
+  }
+  p->kh = kernel[0];
+  p->kw = kernel[1];
+  p->c_per_group = p->c / p->group;
+  p->m_per_group = p->m / p->group;
+
+  int64_t strides[2] = {1, 1}, dil[2] = {1, 1}, pads[4] = {0, 0, 0, 0}, out_pad[2] = {0, 0};
+  int64_t out_shape[2] = {-1, -1};
+  if (!get_ints(n, "strides", 2, 1, 1, strides, d)) return false;
+  if (attr_or_null(n, "dilations") && !get_ints(n, "dilations", 2, 1, 1, dil, d)) return false;
+  if (!get_ints(n, "pads", 4, 0, 0, pads, d)) return false;
+  AutoPad ap = PAD_NOTSET;
+  if (!get_auto_pad(n, &ap, d)) return false;
+  if (ap != PAD_NOTSET && (pads[0] || pads[1] || pads[2] || pads[3]))
+    return ir_node_error(d, n, "attrs.pads", "explicit pads cannot be combined with auto_pad %s",
+                         ir_attr_s(n, "auto_pad"));
+  if (pool && !get_flag(n, "ceil_mode", &p->ceil_mode, d)) return false;
+  if (n->op == IR_OP_AVERAGE_POOL && !get_flag(n, "count_include_pad", &p->count_include_pad, d))
+    return false;
+  if (convt) {
+    if (!get_ints(n, "output_padding", 2, 0, 0, out_pad, d)) return false;
+    const IrAttr *os = attr_or_null(n, "output_shape");
+    if (os->present) {
+      /* spatial [H, W], or the full [N, M, H, W] */
+      int64_t full[4];
+      if (os->count != 2 && os->count != 4)
+        return ir_node_error(d, n, "attrs.output_shape", "expected 2 or 4 integers, got %d",
+                             os->count);
+      if (!get_ints(n, "output_shape", os->count, 1, 1, full, d)) return false;
+      if (os->count == 4 && (full[0] != p->n || full[1] != p->m))
+        return ir_node_error(
+            d, n, "attrs.output_shape", "%s does not match the batch %lld and %lld output channels",
+            ir_format_dims(4, full, s1, sizeof s1), (long long)p->n, (long long)p->m);
+      out_shape[0] = full[os->count - 2];
+      out_shape[1] = full[os->count - 1];
+    }
+  }
+  p->stride_h = strides[0];
+  p->stride_w = strides[1];
+  p->dil_h = dil[0];
+  p->dil_w = dil[1];
+  p->out_pad_h = out_pad[0];
+  p->out_pad_w = out_pad[1];
+  p->pad_t = pads[0];
+  p->pad_l = pads[1];
+  p->pad_b = pads[2];
+  p->pad_r = pads[3];
+
+  Dim dh = {"height", p->h, p->kh, p->stride_h, p->dil_h, p->out_pad_h, out_shape[0]};
+  Dim dw = {"width", p->w, p->kw, p->stride_w, p->dil_w, p->out_pad_w, out_shape[1]};
+  if (convt)
+    return resolve_transpose(n, &dh, ap, &p->pad_t, &p->pad_b, &p->oh, d) &&
+           resolve_transpose(n, &dw, ap, &p->pad_l, &p->pad_r, &p->ow, d);
+  return resolve_forward(n, &dh, ap, p->ceil_mode, pool, &p->pad_t, &p->pad_b, &p->oh, d) &&
+         resolve_forward(n, &dw, ap, p->ceil_mode, pool, &p->pad_l, &p->pad_r, &p->ow, d);
+}

@@ -1,0 +1,39 @@
+/* Geometry of 2-D windowed ops (Conv, ConvTranspose, MaxPool, AveragePool), resolved once from a
+ * node's input shapes and attributes with ONNX opset-17 rules, so that shape inference, the
+ * reference interpreter and codegen agree on every pad and every output size. */
+#ifndef KILN_CONV_PARAMS_H
+#define KILN_CONV_PARAMS_H
+
+#include "ir.h"
+
+typedef struct IrConvParams {
+  IrOp op;
+  int64_t n, c, h, w; /* input X: [n, c, h, w] */
+  int64_t m, oh, ow;  /* output Y: [n, m, oh, ow]; pools: m = c */
+  int64_t kh, kw;     /* kernel size (Conv/ConvTranspose: from the weight) */
+  int64_t stride_h, stride_w;
+  int64_t dil_h, dil_w; /* 1 where the op has no dilations (AveragePool) */
+  /* Explicit padding after auto_pad / output_shape resolution; always >= 0. For Conv and pools
+   * input row ih = oh*stride_h - pad_t + kh*dil_h; for ConvTranspose output row
+   * oh = ih*stride_h - pad_t + kh*dil_h. */
+  int64_t pad_t, pad_l, pad_b, pad_r;
+  int64_t group;                /* 1 for pools */
+  int64_t c_per_group;          /* c / group */
+  int64_t m_per_group;          /* m / group */
+  int64_t out_pad_h, out_pad_w; /* ConvTranspose output_padding (0 otherwise) */
+  /* Pools. ceil_mode is already applied to oh/ow (a last window that would start in the end
+   * padding is dropped, as PyTorch). MaxPool: padding never wins (-inf). AveragePool divides by
+   * the window clipped to the input (count_include_pad 0) or to the padded input
+   * [-pad_begin, size + pad_end) (count_include_pad 1; a ceil_mode window may run past it). */
+  bool ceil_mode;
+  bool count_include_pad;
+  bool has_bias; /* Conv/ConvTranspose with a third input */
+} IrConvParams;
+
+/* Resolve n (one of the four ops, inputs with known shapes) into p. Checks everything the op
+ * needs: input rank 4, weight and bias shapes, kernel_shape, strides, dilations, pads, group,
+ * auto_pad, ceil_mode, output_padding / output_shape, non-empty output. On a user error reports
+ * it to d (which may be NULL) and returns false. Does not look at dtypes. */
+bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
+
+#endif

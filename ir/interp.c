@@ -1,0 +1,249 @@
+/* Reference interpreter: the driver and the element-wise, normalization and data-movement
+ * kernels (interp_nn.c has the matrix, convolution and pooling ones). Kernels are plain loops
+ * that follow the ONNX definitions literally; sums and transcendental functions are evaluated in
+ * double, since this is the oracle compiled code is checked against. */
+#include <assert.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ir_util.h"
+#include "kernels.h"
+#include "krt.h"
+
+int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outputs) {
+  if ((g->n_inputs && !inputs) || (g->n_outputs && !outputs)) return KRT_ERR_NULL_ARG;
+  for (int i = 0; i < g->n_inputs; i++)
+    if (!inputs[i]) return KRT_ERR_NULL_ARG;
+  for (int i = 0; i < g->n_outputs; i++)
+    if (!outputs[i]) return KRT_ERR_NULL_ARG;
+
+  /* Every node result gets its own buffer: a graph output may also be read by later nodes, so
+   * results are copied out only at the end. */
+  const void **data = calloc((size_t)g->n_values + 1, sizeof *data);
+  void **owned = calloc((size_t)g->n_values + 1, sizeof *owned);
+  if (!data || !owned) abort();
+  for (int i = 0; i < g->n_values; i++)
+    if (g->values[i]->kind == IR_VALUE_CONST) data[i] = g->values[i]->data;
+  for (int i = 0; i < g->n_inputs; i++) data[g->inputs[i]->id] = inputs[i];
+
+  int rc = KRT_OK;
+  for (int i = 0; i < g->n_nodes && rc == KRT_OK; i++) {
+    const IrNode *n = g->nodes[i];
+    const void **in = calloc((size_t)n->n_inputs + 1, sizeof *in);
+    void **out = calloc((size_t)n->n_outputs + 1, sizeof *out);
+    if (!in || !out) abort();
+    for (int k = 0; k < n->n_inputs; k++)
+      if (n->inputs[k]) {
+        in[k] = data[n->inputs[k]->id];
+        assert(in[k] && "input not computed: graph not sorted?");
+      }
+    for (int j = 0; j < n->n_outputs; j++) {
+      const IrValue *v = n->outputs[j];
+      if (!v) continue;
+      out[j] = malloc((size_t)ir_value_nbytes(v) + 1);
+      if (!out[j]) abort();
+      owned[v->id] = out[j];
+      data[v->id] = out[j];
+    }
+    rc = ir_op_info[n->op].interp(n, in, out);
+    free(in);
+    free(out);
+  }
+  for (int i = 0; i < g->n_outputs && rc == KRT_OK; i++) {
+    const IrValue *v = g->outputs[i];
+    assert(data[v->id]);
+    /* memmove: a caller may pass the same buffer for an input and an output */
+    memmove(outputs[i], data[v->id], (size_t)ir_value_nbytes(v));
+  }
+  for (int i = 0; i < g->n_values; i++) free(owned[i]);
+  free(owned);
+  free(data);
+  return rc;
+}
+
+/* ---- element-wise --------------------------------------------------------------------- */
+
+typedef double (*UnaryFn)(double x, const IrNode *n);
+
+static int map_unary(const IrNode *n, const void *const *in, void *const *out, UnaryFn f) {
+  const float *x = in[0];
+  float *y = out[0];
+  int64_t count = ir_value_numel(n->outputs[0]);
+  for (int64_t i = 0; i < count; i++) y[i] = (float)f(x[i], n);
+  return KRT_OK;
+}
+
+/* Comparisons written so that NaN passes through unchanged. */
+static double relu(double x, const IrNode *n) {
+  (void)n;
+  return x < 0 ? 0 : x;
+}
+
+static double leaky_relu(double x, const IrNode *n) {
+  return x < 0 ? (double)(float)ir_attr_f(n, "alpha") * x : x;
+}
+
+static double sigmoid(double x, const IrNode *n) {
+  (void)n;
+  if (x >= 0) return 1 / (1 + exp(-x));
+  double e = exp(x); /* no overflow of exp(-x) for very negative x */
+  return e / (1 + e);
+}
+
+static double tanh_(double x, const IrNode *n) {
+  (void)n;
+  return tanh(x);
+}
+
+int ir_interp_relu(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, relu);
+}
+
+int ir_interp_leaky_relu(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, leaky_relu);
+}
+
+int ir_interp_sigmoid(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, sigmoid);
+}
+
+int ir_interp_tanh(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, tanh_);
+}
+
+int ir_interp_clip(const IrNode *n, const void *const *in, void *const *out) {
+  /* min / max are constant scalars (checked by inference); absent means unbounded */
+  float lo = n->n_inputs > 1 && in[1] ? *(const float *)in[1] : -INFINITY;
+  float hi = n->n_inputs > 2 && in[2] ? *(const float *)in[2] : INFINITY;
+  const float *x = in[0];
+  float *y = out[0];
+  int64_t count = ir_value_numel(n->outputs[0]);
+  for (int64_t i = 0; i < count; i++) {
+    float v = x[i] < lo ? lo : x[i];
+    y[i] = v > hi ? hi : v; /* min(max(x, lo), hi): hi wins if lo > hi, as onnxruntime */
+  }
+  return KRT_OK;
+}
+
+/* The four binary ops through one broadcasting loop. Single float operations are correctly
+ * rounded, so computing them in float is already exact-as-possible. */
+static int binary(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *va = n->inputs[0], *vb = n->inputs[1], *vy = n->outputs[0];
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK];
+  ir_broadcast_strides(va->rank, va->dims, vy->rank, vy->dims, sa);
+  ir_broadcast_strides(vb->rank, vb->dims, vy->rank, vy->dims, sb);
+  const float *a = in[0], *b = in[1];
+  float *y = out[0];
+  int64_t count = ir_value_numel(vy);
+  for (int64_t i = 0; i < count; i++) {
+    float x1 = a[ir_broadcast_offset(i, vy->rank, vy->dims, sa)];
+    float x2 = b[ir_broadcast_offset(i, vy->rank, vy->dims, sb)];
+    switch (n->op) {
+    case IR_OP_ADD: y[i] = x1 + x2; break;
+    case IR_OP_SUB: y[i] = x1 - x2; break;
+    case IR_OP_MUL: y[i] = x1 * x2; break;
+    case IR_OP_DIV: y[i] = x1 / x2; break;
+    default: assert(!"not a binary op"); return KRT_OK;
+    }
+  }
+  return KRT_OK;
+}
+
+int ir_interp_add(const IrNode *n, const void *const *in, void *const *out) {
+  return binary(n, in, out);
+}
+
+int ir_interp_sub(const IrNode *n, const void *const *in, void *const *out) {
+  return binary(n, in, out);
+}
+
+int ir_interp_mul(const IrNode *n, const void *const *in, void *const *out) {
+  return binary(n, in, out);
+}
+
+int ir_interp_div(const IrNode *n, const void *const *in, void *const *out) {
+  return binary(n, in, out);
+}
+
+/* ---- normalization -------------------------------------------------------------------- */
+
+int ir_interp_softmax(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *v = n->inputs[0];
+  int64_t axis = ir_attr_i(n, "axis");
+  if (axis < 0) axis += v->rank;
+  int64_t outer = 1, len = v->dims[axis], inner = 1;
+  for (int i = 0; i < axis; i++) outer *= v->dims[i];
+  for (int i = (int)axis + 1; i < v->rank; i++) inner *= v->dims[i];
+  const float *x = in[0];
+  float *y = out[0];
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t i = 0; i < inner; i++) {
+      const float *xs = x + o * len * inner + i;
+      float *ys = y + o * len * inner + i;
+      double mx = -INFINITY, sum = 0;
+      for (int64_t j = 0; j < len; j++) mx = xs[j * inner] > mx ? xs[j * inner] : mx;
+      for (int64_t j = 0; j < len; j++) sum += exp(xs[j * inner] - mx);
+      for (int64_t j = 0; j < len; j++) ys[j * inner] = (float)(exp(xs[j * inner] - mx) / sum);
+    }
+  return KRT_OK;
+}
+
+int ir_interp_batch_norm(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *v = n->inputs[0];
+  const float *x = in[0], *scale = in[1], *bias = in[2], *mean = in[3], *var = in[4];
+  float *y = out[0];
+  double eps = (float)ir_attr_f(n, "epsilon"); /* ONNX attributes are float */
+  int64_t batch = v->dims[0], channels = v->dims[1], inner = 1;
+  for (int i = 2; i < v->rank; i++) inner *= v->dims[i];
+  for (int64_t b = 0; b < batch; b++)
+    for (int64_t c = 0; c < channels; c++) {
+      double k = scale[c] / sqrt((double)var[c] + eps);
+      const float *xs = x + (b * channels + c) * inner;
+      float *ys = y + (b * channels + c) * inner;
+      for (int64_t i = 0; i < inner; i++) ys[i] = (float)((xs[i] - (double)mean[c]) * k + bias[c]);
+    }
+  return KRT_OK;
+}
+
+/* ---- data movement -------------------------------------------------------------------- */
+
+static int copy_input(const IrNode *n, const void *const *in, void *const *out) {
+  memcpy(out[0], in[0], (size_t)ir_value_nbytes(n->outputs[0]));
+  return KRT_OK;
+}
+
+int ir_interp_flatten(const IrNode *n, const void *const *in, void *const *out) {
+  return copy_input(n, in, out);
+}
+
+int ir_interp_reshape(const IrNode *n, const void *const *in, void *const *out) {
+  return copy_input(n, in, out);
+}
+
+int ir_interp_identity(const IrNode *n, const void *const *in, void *const *out) {
+  return copy_input(n, in, out);
+}
+
+int ir_interp_dropout(const IrNode *n, const void *const *in, void *const *out) {
+  /* inference: the identity, and a mask that keeps everything */
+  if (n->n_outputs > 1 && out[1]) memset(out[1], 1, (size_t)ir_value_nbytes(n->outputs[1]));
+  return copy_input(n, in, out);
+}
+
+int ir_interp_concat(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *vy = n->outputs[0];
+  int64_t axis = ir_attr_i(n, "axis");
+  if (axis < 0) axis += vy->rank;
+  int64_t outer = 1, inner = 1;
+  for (int i = 0; i < axis; i++) outer *= vy->dims[i];
+  for (int i = (int)axis + 1; i < vy->rank; i++) inner *= vy->dims[i];
+  float *y = out[0];
+  for (int64_t o = 0; o < outer; o++)
+    for (int k = 0; k < n->n_inputs; k++) {
+      int64_t chunk = n->inputs[k]->dims[axis] * inner;
+      memcpy(y, (const float *)in[k] + o * chunk, sizeof(float) * (size_t)chunk);
+      y += chunk;
+    }
+  return KRT_OK;
+}

@@ -1,0 +1,34 @@
+/* Helpers shared by the files of ir/ (shape inference, conv parameters, verifier, interpreter):
+ * message locations, shape formatting and the one broadcasting rule. Implemented in shape.c. */
+#ifndef KILN_IR_UTIL_H
+#define KILN_IR_UTIL_H
+
+#include "ir.h"
+
+/* Location of a field of a node, "nodes[3] (conv1).attrs.strides": ir_node_where followed by
+ * "." and the printf-formatted field; an empty or NULL fmt gives the node alone. */
+const char *ir_node_field_where(const IrNode *n, char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* Report a user error at field of n (a plain string such as "attrs.pads"; "" for the node) unless
+ * d is NULL. Always returns false, so callers can `return ir_node_error(...)`. */
+bool ir_node_error(IrDiag *d, const IrNode *n, const char *field, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+/* "[1,3,224,224]" ("[]" for a scalar) into buf; returns buf. */
+const char *ir_format_dims(int rank, const int64_t *dims, char *buf, size_t size);
+
+/* Multidirectional (NumPy) broadcasting of shapes a and b into (rank, dims). On a mismatch
+ * returns false and sets *bad_axis to the offending output axis (*rank is set either way). */
+bool ir_broadcast_dims(int ra, const int64_t *a, int rb, const int64_t *b, int *rank, int64_t *dims,
+                       int *bad_axis);
+
+/* Offset of output element i (row-major over (rank, dims)) in an input read with strides. */
+int64_t ir_broadcast_offset(int64_t i, int rank, const int64_t *dims, const int64_t *strides);
+
+/* Element strides of an input of shape (rank_in, dims_in) read through broadcasting at each axis
+ * of an output of shape (rank_out, dims_out): 0 where the input is broadcast (missing or 1). */
+void ir_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
+                          const int64_t *dims_out, int64_t *strides);
+
+#endif

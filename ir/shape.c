@@ -1,0 +1,534 @@
+/* Shape inference: ir_infer_<stem> for every op of ops.def, plus the helpers of ir_util.h.
+ * Each function validates what its op needs (ONNX opset-17 rules, f32 data, the limits of
+ * version 1) and reports user errors at the offending field, e.g.
+ * "nodes[3] (conv1).attrs.strides: expected 2 integers, got 3". */
+#include <stdio.h>
+#include <string.h>
+
+#include "conv_params.h"
+#include "ir_util.h"
+#include "kernels.h"
+
+/* ---- ir_util.h ------------------------------------------------------------------------ */
+
+const char *ir_node_field_where(const IrNode *n, char *buf, size_t size, const char *fmt, ...) {
+  ir_node_where(n, buf, size);
+  size_t len = strlen(buf);
+  if (fmt && *fmt && len + 1 < size) {
+    buf[len++] = '.';
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + len, size - len, fmt, ap);
+    va_end(ap);
+  }
+  return buf;
+}
+
+bool ir_node_error(IrDiag *d, const IrNode *n, const char *field, const char *fmt, ...) {
+  if (!d) return false;
+  char where[384];
+  if (field && *field)
+    ir_node_field_where(n, where, sizeof where, "%s", field);
+  else
+    ir_node_where(n, where, sizeof where);
+  va_list ap;
+  va_start(ap, fmt);
+  ir_diag_verror(d, where, fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+const char *ir_format_dims(int rank, const int64_t *dims, char *buf, size_t size) {
+  size_t len = (size_t)snprintf(buf, size, "[");
+  for (int i = 0; i < rank && len < size; i++)
+    len += (size_t)snprintf(buf + len, size - len, "%s%lld", i ? "," : "", (long long)dims[i]);
+  if (len < size) snprintf(buf + len, size - len, "]");
+  return buf;
+}
+
+bool ir_broadcast_dims(int ra, const int64_t *a, int rb, const int64_t *b, int *rank, int64_t *dims,
+                       int *bad_axis) {
+  int r = ra > rb ? ra : rb;
+  *rank = r;
+  for (int i = 0; i < r; i++) {
+    /* right-aligned: axis i of the output is axis i-(r-ra) of a */
+    int64_t da = i - (r - ra) >= 0 ? a[i - (r - ra)] : 1;
+    int64_t db = i - (r - rb) >= 0 ? b[i - (r - rb)] : 1;
+    if (da != db && da != 1 && db != 1) {
+      *bad_axis = i;
+      return false;
+    }
+    dims[i] = da == 1 ? db : da;
+  }
+  return true;
+}
+
+void ir_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
+                          const int64_t *dims_out, int64_t *strides) {
+  int64_t s = 1;
+  for (int i = rank_out - 1; i >= 0; i--) {
+    int j = i - (rank_out - rank_in);
+    if (j < 0 || (dims_in[j] == 1 && dims_out[i] != 1)) {
+      strides[i] = 0;
+    } else {
+      strides[i] = s;
+    }
+    if (j >= 0) s *= dims_in[j];
+  }
+}
+
+int64_t ir_broadcast_offset(int64_t i, int rank, const int64_t *dims, const int64_t *strides) {
+  int64_t off = 0;
+  for (int k = rank - 1; k >= 0; k--) {
+    off += (i % dims[k]) * strides[k];
+    i /= dims[k];
+  }
+  return off;
+}
+
+/* ---- local helpers -------------------------------------------------------------------- */
+
+/* Arity, presence of required inputs and of output 0, and dtype f32 of the first n_f32 inputs
+ * (those present): what every op checks first. */
+static bool begin(const IrNode *n, int n_f32, IrDiag *d) {
+  const IrOpInfo *info = &ir_op_info[n->op];
+  if (n->n_inputs < info->min_inputs || n->n_inputs > info->max_inputs) {
+    if (info->min_inputs == info->max_inputs)
+      return ir_node_error(d, n, "inputs", "%s expects %d input%s, got %d", info->name,
+                           info->min_inputs, info->min_inputs == 1 ? "" : "s", n->n_inputs);
+    return ir_node_error(d, n, "inputs", "%s expects %d to %d inputs, got %d", info->name,
+                         info->min_inputs, info->max_inputs, n->n_inputs);
+  }
+  if (n->n_outputs < info->min_outputs || n->n_outputs > info->max_outputs)
+    return ir_node_error(d, n, "outputs", "%s has %d to %d outputs, got %d", info->name,
+                         info->min_outputs, info->max_outputs, n->n_outputs);
+  if (!n->outputs[0]) return ir_node_error(d, n, "outputs[0]", "required output is missing");
+  char field[32];
+  for (int k = 0; k < n->n_inputs; k++) {
+    const IrValue *v = n->inputs[k];
+    snprintf(field, sizeof field, "inputs[%d]", k);
+    if (!v) {
+      if (k < info->min_inputs) return ir_node_error(d, n, field, "required input is missing");
+      continue;
+    }
+    if (k < n_f32 && v->dtype != IR_F32)
+      return ir_node_error(d, n, field, "dtype %s is not supported by %s (only f32)",
+                           ir_dtype_name(v->dtype), info->name);
+  }
+  return true;
+}
+
+/* Sets output slot (if present) after checking the limits of the format: every dim in
+ * [1, IR_MAX_DIM], element count and byte size inside int64. */
+static bool set_output(IrNode *n, int slot, IrDType dt, int rank, const int64_t *dims, IrDiag *d) {
+  IrValue *v = slot < n->n_outputs ? n->outputs[slot] : NULL;
+  if (!v) return true;
+  char field[32], s[256];
+  snprintf(field, sizeof field, "outputs[%d]", slot);
+  if (rank > IR_MAX_RANK)
+    return ir_node_error(d, n, field, "output rank %d exceeds the maximum %d", rank, IR_MAX_RANK);
+  for (int i = 0; i < rank; i++) {
+    if (dims[i] < 1)
+      return ir_node_error(d, n, field, "output would be empty (shape %s)",
+                           ir_format_dims(rank, dims, s, sizeof s));
+    if (dims[i] > IR_MAX_DIM)
+      return ir_node_error(d, n, field, "output shape %s: dimension %d exceeds the maximum %lld",
+                           ir_format_dims(rank, dims, s, sizeof s), i, (long long)IR_MAX_DIM);
+  }
+  int64_t numel;
+  if (!ir_dims_numel(rank, dims, &numel) || numel > INT64_MAX / (int64_t)ir_dtype_size(dt))
+    return ir_node_error(d, n, field, "output shape %s has too many elements",
+                         ir_format_dims(rank, dims, s, sizeof s));
+  v->dtype = dt;
+  v->rank = rank;
+  memset(v->dims, 0, sizeof v->dims);
+  for (int i = 0; i < rank; i++) v->dims[i] = dims[i];
+  return true;
+}
+
+static bool same_as_input(IrNode *n, int slot, IrDType dt, IrDiag *d) {
+  const IrValue *x = n->inputs[0];
+  return set_output(n, slot, dt, x->rank, x->dims, d);
+}
+
+/* An axis attribute in [lo, hi] (ONNX ranges like [-r, r-1]), normalized to be >= 0. */
+static bool get_axis(const IrNode *n, int64_t lo, int64_t hi, int rank, int64_t *axis, IrDiag *d) {
+  int64_t a = ir_attr_i(n, "axis");
+  if (a < lo || a > hi)
+    return ir_node_error(d, n, "attrs.axis", "%lld is out of range [%lld, %lld] for rank %d",
+                         (long long)a, (long long)lo, (long long)hi, rank);
+  *axis = a < 0 ? a + rank : a;
+  return true;
+}
+
+static bool get_flag(const IrNode *n, const char *name, bool *out, IrDiag *d) {
+  int64_t v = ir_attr_i(n, name);
+  if (v != 0 && v != 1) {
+    char field[64];
+    snprintf(field, sizeof field, "attrs.%s", name);
+    return ir_node_error(d, n, field, "expected 0 or 1, got %lld", (long long)v);
+  }
+  *out = v == 1;
+  return true;
+}
+
+/* Input k, if present, must be a constant of dtype dt holding one element (rank 0 or [1]). */
+static bool const_scalar_input(const IrNode *n, int k, const char *what, IrDType dt, IrDiag *d) {
+  const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
+  if (!v) return true;
+  char field[32], s[256];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (v->kind != IR_VALUE_CONST)
+    return ir_node_error(d, n, field, "%s '%s' must be an initializer (constant)", what, v->name);
+  if (v->dtype != dt)
+    return ir_node_error(d, n, field, "%s must have dtype %s, got %s", what, ir_dtype_name(dt),
+                         ir_dtype_name(v->dtype));
+  if (!(v->rank == 0 || (v->rank == 1 && v->dims[0] == 1)))
+    return ir_node_error(d, n, field, "%s must be a scalar, got shape %s", what,
+                         ir_format_dims(v->rank, v->dims, s, sizeof s));
+  return true;
+}
+
+/* ---- matrix products ------------------------------------------------------------------ */
+
+bool ir_infer_gemm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 3, d)) return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  const IrValue *c = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  char s1[256], s2[256];
+  if (a->rank != 2)
+    return ir_node_error(d, n, "inputs[0]", "Gemm expects a 2-D matrix A, got shape %s",
+                         ir_format_dims(a->rank, a->dims, s1, sizeof s1));
+  if (b->rank != 2)
+    return ir_node_error(d, n, "inputs[1]", "Gemm expects a 2-D matrix B, got shape %s",
+                         ir_format_dims(b->rank, b->dims, s1, sizeof s1));
+  bool ta = false, tb = false;
+  if (!get_flag(n, "transA", &ta, d) || !get_flag(n, "transB", &tb, d)) return false;
+  int64_t m = a->dims[ta], k = a->dims[!ta], kb = b->dims[tb], nn = b->dims[!tb];
+  if (k != kb)
+    return ir_node_error(d, n, "inputs[1]",
+                         "B of shape %s (transB=%d) has inner dimension %lld, A of shape %s "
+                         "(transA=%d) has %lld",
+                         ir_format_dims(b->rank, b->dims, s1, sizeof s1), tb, (long long)kb,
+                         ir_format_dims(a->rank, a->dims, s2, sizeof s2), ta, (long long)k);
+  int64_t out[2] = {m, nn};
+  if (c) {
+    /* unidirectional broadcasting: C's right-aligned dims are 1 or equal to [M, N] */
+    bool ok = c->rank <= 2;
+    for (int i = 0; ok && i < c->rank; i++) {
+      int64_t want = out[2 - c->rank + i];
+      ok = c->dims[i] == 1 || c->dims[i] == want;
+    }
+    if (!ok)
+      return ir_node_error(d, n, "inputs[2]", "C of shape %s is not broadcastable to [M,N] = %s",
+                           ir_format_dims(c->rank, c->dims, s1, sizeof s1),
+                           ir_format_dims(2, out, s2, sizeof s2));
+  }
+  return set_output(n, 0, IR_F32, 2, out, d);
+}
+
+bool ir_infer_matmul(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 2, d)) return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  char s1[256], s2[256];
+  if (a->rank < 1 || b->rank < 1)
+    return ir_node_error(d, n, a->rank < 1 ? "inputs[0]" : "inputs[1]",
+                         "MatMul needs inputs of rank >= 1, got a scalar");
+  /* numpy: a 1-D A is a row [1,K] and a 1-D B a column [K,1]; the added dims are removed */
+  int64_t ka = a->dims[a->rank - 1];
+  int64_t kb = b->rank == 1 ? b->dims[0] : b->dims[b->rank - 2];
+  if (ka != kb)
+    return ir_node_error(d, n, "inputs",
+                         "inner dimensions differ: A %s has K=%lld, B %s has K=%lld",
+                         ir_format_dims(a->rank, a->dims, s1, sizeof s1), (long long)ka,
+                         ir_format_dims(b->rank, b->dims, s2, sizeof s2), (long long)kb);
+  int ba = a->rank > 2 ? a->rank - 2 : 0, bb = b->rank > 2 ? b->rank - 2 : 0;
+  int64_t out[IR_MAX_RANK + 2];
+  int r, bad;
+  if (!ir_broadcast_dims(ba, a->dims, bb, b->dims, &r, out, &bad))
+    return ir_node_error(d, n, "inputs", "batch dimensions of A %s and B %s are not broadcastable",
+                         ir_format_dims(a->rank, a->dims, s1, sizeof s1),
+                         ir_format_dims(b->rank, b->dims, s2, sizeof s2));
+  if (a->rank > 1) out[r++] = a->dims[a->rank - 2];
+  if (b->rank > 1) out[r++] = b->dims[b->rank - 1];
+  return set_output(n, 0, IR_F32, r, out, d);
+}
+
+/* ---- windowed ops --------------------------------------------------------------------- */
+
+static bool infer_windowed(IrNode *n, int n_f32, IrDiag *d) {
+  if (!begin(n, n_f32, d)) return false;
+  IrConvParams p;
+  if (!ir_conv_params(n, &p, d)) return false;
+  int64_t out[4] = {p.n, p.m, p.oh, p.ow};
+  return set_output(n, 0, IR_F32, 4, out, d);
+}
+
+bool ir_infer_conv(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_windowed(n, 3, d);
+}
+
+bool ir_infer_conv_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_windowed(n, 3, d);
+}
+
+bool ir_infer_max_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_windowed(n, 1, d);
+}
+
+bool ir_infer_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_windowed(n, 1, d);
+}
+
+bool ir_infer_global_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0];
+  char s[256];
+  if (x->rank != 4)
+    return ir_node_error(d, n, "inputs[0]",
+                         "GlobalAveragePool supports only 2-D data: expected a 4-D input "
+                         "[N,C,H,W], got shape %s",
+                         ir_format_dims(x->rank, x->dims, s, sizeof s));
+  int64_t out[4] = {x->dims[0], x->dims[1], 1, 1};
+  return set_output(n, 0, IR_F32, 4, out, d);
+}
+
+/* ---- element-wise --------------------------------------------------------------------- */
+
+static bool infer_unary(IrNode *n, IrDiag *d) {
+  return begin(n, 1, d) && same_as_input(n, 0, IR_F32, d);
+}
+
+bool ir_infer_relu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+
+bool ir_infer_leaky_relu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+
+bool ir_infer_sigmoid(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+
+bool ir_infer_tanh(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+
+bool ir_infer_clip(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return begin(n, 1, d) && const_scalar_input(n, 1, "min", IR_F32, d) &&
+         const_scalar_input(n, 2, "max", IR_F32, d) && same_as_input(n, 0, IR_F32, d);
+}
+
+static bool infer_binary(IrNode *n, IrDiag *d) {
+  if (!begin(n, 2, d)) return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  int64_t out[IR_MAX_RANK];
+  int r, bad;
+  if (!ir_broadcast_dims(a->rank, a->dims, b->rank, b->dims, &r, out, &bad)) {
+    char s1[256], s2[256];
+    return ir_node_error(
+        d, n, "inputs", "shapes %s and %s are not broadcastable (axis %d: %lld vs %lld)",
+        ir_format_dims(a->rank, a->dims, s1, sizeof s1),
+        ir_format_dims(b->rank, b->dims, s2, sizeof s2), bad,
+        (long long)a->dims[bad - (r - a->rank)], (long long)b->dims[bad - (r - b->rank)]);
+  }
+  return set_output(n, 0, IR_F32, r, out, d);
+}
+
+bool ir_infer_add(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_binary(n, d);
+}
+
+bool ir_infer_sub(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_binary(n, d);
+}
+
+bool ir_infer_mul(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_binary(n, d);
+}
+
+bool ir_infer_div(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_binary(n, d);
+}
+
+/* ---- normalization -------------------------------------------------------------------- */
+
+bool ir_infer_softmax(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 1, d)) return false;
+  int r = n->inputs[0]->rank;
+  int64_t axis = 0;
+  if (r == 0) return ir_node_error(d, n, "inputs[0]", "Softmax needs an input of rank >= 1");
+  return get_axis(n, -r, r - 1, r, &axis, d) && same_as_input(n, 0, IR_F32, d);
+}
+
+bool ir_infer_batch_norm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  static const char *const names[] = {"", "scale", "B", "input_mean", "input_var"};
+  if (!begin(n, 5, d)) return false;
+  const IrValue *x = n->inputs[0];
+  char field[32], s1[256];
+  if (x->rank < 2)
+    return ir_node_error(d, n, "inputs[0]", "expected an input [N,C,...] of rank >= 2, got %s",
+                         ir_format_dims(x->rank, x->dims, s1, sizeof s1));
+  if (ir_attr_i(n, "training_mode") != 0)
+    return ir_node_error(d, n, "attrs.training_mode",
+                         "training mode is not supported (only inference, 0), got %lld",
+                         (long long)ir_attr_i(n, "training_mode"));
+  for (int k = 1; k < 5; k++) {
+    const IrValue *v = n->inputs[k];
+    if (v->rank != 1 || v->dims[0] != x->dims[1]) {
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "%s has shape %s, expected [%lld] (the input's channels)",
+                           names[k], ir_format_dims(v->rank, v->dims, s1, sizeof s1),
+                           (long long)x->dims[1]);
+    }
+  }
+  return same_as_input(n, 0, IR_F32, d);
+}
+
+/* ---- shape manipulation --------------------------------------------------------------- */
+
+bool ir_infer_flatten(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0];
+  int64_t axis = 0, out[2] = {1, 1};
+  if (!get_axis(n, -x->rank, x->rank, x->rank, &axis, d)) return false;
+  /* the input's element count fits in int64, so both partial products do */
+  for (int i = 0; i < x->rank; i++) out[i >= axis] *= x->dims[i];
+  return set_output(n, 0, IR_F32, 2, out, d);
+}
+
+bool ir_infer_reshape(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0], *sv = n->inputs[1];
+  char s1[256], s2[256];
+  if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_I64 || sv->rank != 1)
+    return ir_node_error(
+        d, n, "inputs[1]", "the shape '%s' must be a 1-D i64 initializer (got %s%s %s)", sv->name,
+        sv->kind == IR_VALUE_CONST ? "a constant " : "a computed ", ir_dtype_name(sv->dtype),
+        ir_format_dims(sv->rank, sv->dims, s1, sizeof s1));
+  if (sv->dims[0] > IR_MAX_RANK)
+    return ir_node_error(d, n, "inputs[1]", "the shape has %lld entries; at most %d are supported",
+                         (long long)sv->dims[0], IR_MAX_RANK);
+  bool allowzero = false;
+  if (!get_flag(n, "allowzero", &allowzero, d)) return false;
+  const int64_t *shape = sv->data;
+  int r = (int)sv->dims[0], unknown = -1;
+  int64_t out[IR_MAX_RANK], known = 1, numel = ir_value_numel(x);
+  for (int i = 0; i < r; i++) {
+    int64_t v = shape[i];
+    if (v == -1) {
+      if (unknown >= 0)
+        return ir_node_error(d, n, "inputs[1]", "shape %s has more than one -1 entry",
+                             ir_format_dims(r, shape, s1, sizeof s1));
+      unknown = i;
+      out[i] = 1;
+      continue;
+    }
+    if (v < -1)
+      return ir_node_error(d, n, "inputs[1]", "shape %s: entry %d is %lld (must be >= -1)",
+                           ir_format_dims(r, shape, s1, sizeof s1), i, (long long)v);
+    if (v == 0) {
+      if (allowzero)
+        return ir_node_error(d, n, "inputs[1]",
+                             "shape %s with allowzero=1 would make an empty tensor (not supported)",
+                             ir_format_dims(r, shape, s1, sizeof s1));
+      if (i >= x->rank)
+        return ir_node_error(d, n, "inputs[1]",
+                             "shape %s: entry %d is 0 (copy the input's dimension) but the input "
+                             "%s has rank %d",
+                             ir_format_dims(r, shape, s1, sizeof s1), i,
+                             ir_format_dims(x->rank, x->dims, s2, sizeof s2), x->rank);
+      v = x->dims[i];
+    }
+    out[i] = v;
+    if (v > numel / known) /* known * v > numel, tested without overflowing */
+      return ir_node_error(d, n, "inputs[1]", "shape %s has more elements than the input %s (%lld)",
+                           ir_format_dims(r, shape, s1, sizeof s1),
+                           ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)numel);
+    known *= v;
+  }
+  if (unknown >= 0) {
+    if (numel % known != 0)
+      return ir_node_error(d, n, "inputs[1]",
+                           "shape %s: cannot infer the -1 entry, the input's %lld elements are "
+                           "not a multiple of %lld",
+                           ir_format_dims(r, shape, s1, sizeof s1), (long long)numel,
+                           (long long)known);
+    out[unknown] = numel / known;
+  } else if (known != numel) {
+    return ir_node_error(d, n, "inputs[1]", "shape %s has %lld elements, the input %s has %lld",
+                         ir_format_dims(r, shape, s1, sizeof s1), (long long)known,
+                         ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)numel);
+  }
+  return set_output(n, 0, IR_F32, r, out, d);
+}
+
+bool ir_infer_concat(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, n->n_inputs, d)) return false;
+  char field[32], s1[256], s2[256];
+  for (int k = 1; k < n->n_inputs; k++)
+    if (!n->inputs[k]) {
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "Concat inputs cannot be omitted");
+    }
+  const IrValue *x = n->inputs[0];
+  if (!ir_attr(n, "axis")->present)
+    return ir_node_error(d, n, "attrs.axis", "required attribute is missing");
+  if (x->rank == 0) return ir_node_error(d, n, "inputs[0]", "Concat cannot join scalars");
+  int64_t axis = 0, out[IR_MAX_RANK];
+  if (!get_axis(n, -x->rank, x->rank - 1, x->rank, &axis, d)) return false;
+  memcpy(out, x->dims, sizeof out);
+  for (int k = 1; k < n->n_inputs; k++) {
+    const IrValue *v = n->inputs[k];
+    bool ok = v->rank == x->rank;
+    for (int i = 0; ok && i < x->rank; i++) ok = i == axis || v->dims[i] == x->dims[i];
+    snprintf(field, sizeof field, "inputs[%d]", k);
+    if (!ok)
+      return ir_node_error(d, n, field, "shape %s does not match inputs[0] %s outside axis %lld",
+                           ir_format_dims(v->rank, v->dims, s1, sizeof s1),
+                           ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)axis);
+    out[axis] += v->dims[axis]; /* at most 64 dims of at most 2^31 each: no overflow */
+  }
+  return set_output(n, 0, IR_F32, x->rank, out, d);
+}
+
+bool ir_infer_identity(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+
+bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 1, d)) return false;
+  const IrValue *ratio = n->n_inputs > 1 ? n->inputs[1] : NULL;
+  if (ratio && !const_scalar_input(n, 1, "ratio", ratio->dtype == IR_F16 ? IR_F16 : IR_F32, d))
+    return false;
+  if (!const_scalar_input(n, 2, "training_mode", IR_BOOL, d)) return false;
+  const IrValue *tm = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  if (tm && *(const uint8_t *)tm->data != 0)
+    return ir_node_error(d, n, "inputs[2]",
+                         "training_mode is true; only inference (false) is supported");
+  return same_as_input(n, 0, IR_F32, d) && same_as_input(n, 1, IR_BOOL, d);
+}
