@@ -40,7 +40,8 @@ void *ir_arena_alloc(IrArena *a, size_t size) {
   Chunk *c = a->head;
   if (!c || c->size - c->used < need) {
     size_t cap = need > ARENA_CHUNK ? need : ARENA_CHUNK;
-    c = aligned_alloc(ARENA_ALIGN, (sizeof(Chunk) + cap + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1));
+    c = aligned_alloc(ARENA_ALIGN,
+                      (sizeof(Chunk) + cap + ARENA_ALIGN - 1) & ~(size_t)(ARENA_ALIGN - 1));
     if (!c) {
       fprintf(stderr, "kiln: out of memory (%zu bytes)\n", need);
       abort();

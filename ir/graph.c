@@ -254,7 +254,7 @@ int ir_value_use_count(const IrGraph *g, const IrValue *v) {
 bool ir_graph_sort(IrGraph *g, IrDiag *d) {
   int n = g->n_nodes;
   if (n == 0) return true;
-  int *pending = calloc((size_t)n, sizeof *pending);   /* unresolved inputs per node */
+  int *pending = calloc((size_t)n, sizeof *pending); /* unresolved inputs per node */
   IrNode **order = calloc((size_t)n, sizeof *order);
   int *users_start = calloc((size_t)g->n_values + 1, sizeof *users_start);
   if (!pending || !order || !users_start) abort();

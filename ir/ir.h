@@ -58,15 +58,21 @@ typedef enum {
 } IrOp;
 
 enum {
-  IR_OPF_UNARY = 1u << 0,       /* element-wise, one data input, output shape = input shape */
-  IR_OPF_BINARY = 1u << 1,      /* element-wise with multidirectional broadcasting */
-  IR_OPF_ACTIVATION = 1u << 2,  /* may be fused as the epilogue of a fusable head */
+  IR_OPF_UNARY = 1u << 0,        /* element-wise, one data input, output shape = input shape */
+  IR_OPF_BINARY = 1u << 1,       /* element-wise with multidirectional broadcasting */
+  IR_OPF_ACTIVATION = 1u << 2,   /* may be fused as the epilogue of a fusable head */
   IR_OPF_FUSABLE_HEAD = 1u << 3, /* Conv/Gemm-like: can absorb bias + activation */
-  IR_OPF_HAS_WEIGHTS = 1u << 4, /* usually takes initializers as inputs */
-  IR_OPF_VIEW = 1u << 5,        /* output has the input's bytes (reshape-like, identity) */
+  IR_OPF_HAS_WEIGHTS = 1u << 4,  /* usually takes initializers as inputs */
+  IR_OPF_VIEW = 1u << 5,         /* output has the input's bytes (reshape-like, identity) */
 };
 
-typedef enum { IR_ATTR_INT, IR_ATTR_FLOAT, IR_ATTR_STRING, IR_ATTR_INTS, IR_ATTR_FLOATS } IrAttrKind;
+typedef enum {
+  IR_ATTR_INT,
+  IR_ATTR_FLOAT,
+  IR_ATTR_STRING,
+  IR_ATTR_INTS,
+  IR_ATTR_FLOATS
+} IrAttrKind;
 
 typedef struct IrAttrSpec {
   const char *name; /* NULL ends a schema */
@@ -84,9 +90,9 @@ typedef struct IrAttr {
   int64_t i;
   double f;
   const char *s;
-  int count;       /* for INTS / FLOATS */
-  int64_t *ints;   /* arena */
-  double *floats;  /* arena */
+  int count;      /* for INTS / FLOATS */
+  int64_t *ints;  /* arena */
+  double *floats; /* arena */
 } IrAttr;
 
 struct IrGraph;
@@ -123,9 +129,9 @@ typedef struct IrQuant {
 } IrQuant;
 
 typedef enum {
-  IR_VALUE_INPUT,  /* graph input */
-  IR_VALUE_CONST,  /* initializer: data points to ir_value_nbytes bytes, little-endian */
-  IR_VALUE_NODE,   /* produced by a node */
+  IR_VALUE_INPUT, /* graph input */
+  IR_VALUE_CONST, /* initializer: data points to ir_value_nbytes bytes, little-endian */
+  IR_VALUE_NODE,  /* produced by a node */
 } IrValueKind;
 
 typedef struct IrValue {
@@ -136,8 +142,8 @@ typedef struct IrValue {
   IrDType dtype;
   int rank;
   int64_t dims[IR_MAX_RANK];
-  const void *data; /* IR_VALUE_CONST only; at least 16-byte aligned */
-  IrQuant *quant;   /* NULL if none */
+  const void *data;        /* IR_VALUE_CONST only; at least 16-byte aligned */
+  IrQuant *quant;          /* NULL if none */
   struct IrNode *producer; /* IR_VALUE_NODE only */
   int producer_slot;
   /* Memory plan (passes/pass_memplan.c): byte offset in the workspace for IR_VALUE_NODE values

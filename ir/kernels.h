@@ -5,8 +5,8 @@
 
 #include "ir.h"
 
-#define OP(id, name, min_in, max_in, min_out, max_out, flags, stem)                           \
-  bool ir_infer_##stem(IrGraph *g, IrNode *n, IrDiag *d);                                     \
+#define OP(id, name, min_in, max_in, min_out, max_out, flags, stem)                                \
+  bool ir_infer_##stem(IrGraph *g, IrNode *n, IrDiag *d);                                          \
   int ir_interp_##stem(const IrNode *n, const void *const *in, void *const *out);
 #include "ops.def"
 #undef OP

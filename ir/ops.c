@@ -4,16 +4,23 @@
 
 #include "kernels.h"
 
-#define A_INT(n, d) {.name = (n), .kind = IR_ATTR_INT, .def_i = (d)}
-#define A_FLOAT(n, d) {.name = (n), .kind = IR_ATTR_FLOAT, .def_f = (d)}
-#define A_STR(n, d) {.name = (n), .kind = IR_ATTR_STRING, .def_s = (d)}
-#define A_INTS(n) {.name = (n), .kind = IR_ATTR_INTS}
-#define A_REQ_INT(n) {.name = (n), .kind = IR_ATTR_INT, .required = true}
-#define A_REQ_INTS(n) {.name = (n), .kind = IR_ATTR_INTS, .required = true}
-#define END {0}
+#define A_INT(n, d)                                                                                \
+  { .name = (n), .kind = IR_ATTR_INT, .def_i = (d) }
+#define A_FLOAT(n, d)                                                                              \
+  { .name = (n), .kind = IR_ATTR_FLOAT, .def_f = (d) }
+#define A_STR(n, d)                                                                                \
+  { .name = (n), .kind = IR_ATTR_STRING, .def_s = (d) }
+#define A_INTS(n)                                                                                  \
+  { .name = (n), .kind = IR_ATTR_INTS }
+#define A_REQ_INT(n)                                                                               \
+  { .name = (n), .kind = IR_ATTR_INT, .required = true }
+#define A_REQ_INTS(n)                                                                              \
+  { .name = (n), .kind = IR_ATTR_INTS, .required = true }
+#define END                                                                                        \
+  { 0 }
 
-#define CONV_ATTRS                                                                            \
-  A_STR("auto_pad", "NOTSET"), A_INTS("dilations"), A_INT("group", 1), A_INTS("kernel_shape"), \
+#define CONV_ATTRS                                                                                 \
+  A_STR("auto_pad", "NOTSET"), A_INTS("dilations"), A_INT("group", 1), A_INTS("kernel_shape"),     \
       A_INTS("pads"), A_INTS("strides")
 
 static const IrAttrSpec ir_attrs_gemm[] = {A_FLOAT("alpha", 1.0), A_FLOAT("beta", 1.0),
@@ -22,14 +29,21 @@ static const IrAttrSpec ir_attrs_matmul[] = {END};
 static const IrAttrSpec ir_attrs_conv[] = {CONV_ATTRS, END};
 static const IrAttrSpec ir_attrs_conv_transpose[] = {CONV_ATTRS, A_INTS("output_padding"),
                                                      A_INTS("output_shape"), END};
-static const IrAttrSpec ir_attrs_max_pool[] = {
-    A_STR("auto_pad", "NOTSET"), A_INT("ceil_mode", 0),       A_INTS("dilations"),
-    A_REQ_INTS("kernel_shape"),  A_INTS("pads"),              A_INT("storage_order", 0),
-    A_INTS("strides"),           END};
-static const IrAttrSpec ir_attrs_average_pool[] = {
-    A_STR("auto_pad", "NOTSET"), A_INT("ceil_mode", 0), A_INT("count_include_pad", 0),
-    A_REQ_INTS("kernel_shape"),  A_INTS("pads"),        A_INTS("strides"),
-    END};
+static const IrAttrSpec ir_attrs_max_pool[] = {A_STR("auto_pad", "NOTSET"),
+                                               A_INT("ceil_mode", 0),
+                                               A_INTS("dilations"),
+                                               A_REQ_INTS("kernel_shape"),
+                                               A_INTS("pads"),
+                                               A_INT("storage_order", 0),
+                                               A_INTS("strides"),
+                                               END};
+static const IrAttrSpec ir_attrs_average_pool[] = {A_STR("auto_pad", "NOTSET"),
+                                                   A_INT("ceil_mode", 0),
+                                                   A_INT("count_include_pad", 0),
+                                                   A_REQ_INTS("kernel_shape"),
+                                                   A_INTS("pads"),
+                                                   A_INTS("strides"),
+                                                   END};
 static const IrAttrSpec ir_attrs_global_average_pool[] = {END};
 static const IrAttrSpec ir_attrs_relu[] = {END};
 static const IrAttrSpec ir_attrs_leaky_relu[] = {A_FLOAT("alpha", 0.01), END};
@@ -50,15 +64,15 @@ static const IrAttrSpec ir_attrs_identity[] = {END};
 static const IrAttrSpec ir_attrs_dropout[] = {A_INT("seed", 0), END};
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
-#define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                 \
-  [IR_OP_##id] = {.name = nm,                                                                 \
-                  .min_inputs = mi,                                                           \
-                  .max_inputs = ma,                                                           \
-                  .min_outputs = mo,                                                          \
-                  .max_outputs = mao,                                                         \
-                  .flags = fl,                                                                \
-                  .attrs = ir_attrs_##stem,                                                   \
-                  .infer = ir_infer_##stem,                                                   \
+#define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \
+  [IR_OP_##id] = {.name = nm,                                                                      \
+                  .min_inputs = mi,                                                                \
+                  .max_inputs = ma,                                                                \
+                  .min_outputs = mo,                                                               \
+                  .max_outputs = mao,                                                              \
+                  .flags = fl,                                                                     \
+                  .attrs = ir_attrs_##stem,                                                        \
+                  .infer = ir_infer_##stem,                                                        \
                   .interp = ir_interp_##stem},
 #include "ops.def"
 #undef OP

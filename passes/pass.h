@@ -5,10 +5,10 @@
 #include "ir.h"
 
 typedef struct PassOptions {
-  int opt_level;               /* 0..3 */
-  int64_t workspace_align;     /* bytes, power of two; 0 means 64 */
-  bool verify_each;            /* run ir_graph_verify after every pass */
-  const char *print_after;     /* pass name, or NULL */
+  int opt_level;           /* 0..3 */
+  int64_t workspace_align; /* bytes, power of two; 0 means 64 */
+  bool verify_each;        /* run ir_graph_verify after every pass */
+  const char *print_after; /* pass name, or NULL */
 } PassOptions;
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */

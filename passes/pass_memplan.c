@@ -9,7 +9,7 @@
 
 typedef struct {
   IrValue *v;
-  int64_t size; /* aligned */
+  int64_t size;    /* aligned */
   int first, last; /* node indices: definition and last read */
   int64_t offset;
 } Interval;

@@ -42,9 +42,9 @@ int main(int argc, char **argv) {
   CHECK(test_close_f32(out_b, want_lenet, NET_B_OUT0_SIZE, 1e-4, 1e-5, "net_b"), "net_b output");
 
   /* The reentrant entry point with a caller-provided workspace gives the same result. */
-  void *ws = aligned_alloc(NET_C_WORKSPACE_ALIGN,
-                           (NET_C_WORKSPACE_SIZE + NET_C_WORKSPACE_ALIGN) / NET_C_WORKSPACE_ALIGN *
-                               NET_C_WORKSPACE_ALIGN);
+  void *ws =
+      aligned_alloc(NET_C_WORKSPACE_ALIGN, (NET_C_WORKSPACE_SIZE + NET_C_WORKSPACE_ALIGN) /
+                                               NET_C_WORKSPACE_ALIGN * NET_C_WORKSPACE_ALIGN);
   CHECK(net_c_run_ws(x_mlp, out_c, ws) == KRT_OK, "net_c_run_ws failed");
   CHECK(memcmp(out_a, out_c, sizeof out_c) == 0, "net_a and net_c differ");
   /* Documented error codes. */

@@ -16,7 +16,8 @@ int main(int argc, char **argv) {
   double rtol = argc == 5 ? atof(argv[3]) : 1e-4, atol = argc == 5 ? atof(argv[4]) : 1e-5;
   krt_npy got, want;
   char err[512];
-  if (!krt_npy_read(argv[1], &got, err, sizeof err) || !krt_npy_read(argv[2], &want, err, sizeof err)) {
+  if (!krt_npy_read(argv[1], &got, err, sizeof err) ||
+      !krt_npy_read(argv[2], &want, err, sizeof err)) {
     fprintf(stderr, "npycmp: %s\n", err);
     return 1;
   }

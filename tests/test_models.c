@@ -79,7 +79,8 @@ static void compare_outputs(const char *what, const IrGraph *g, const CaseData *
 
 static void **alloc_outputs(const IrGraph *g) {
   void **outs = calloc((size_t)g->n_outputs + 1, sizeof *outs);
-  for (int j = 0; j < g->n_outputs; j++) outs[j] = calloc(1, (size_t)ir_value_nbytes(g->outputs[j]) + 64);
+  for (int j = 0; j < g->n_outputs; j++)
+    outs[j] = calloc(1, (size_t)ir_value_nbytes(g->outputs[j]) + 64);
   return outs;
 }
 
@@ -113,8 +114,9 @@ static void check_compiled(const char *label, const IrGraph *g, const CaseData *
   const krt_model *m = dlsym(lib, sym);
   CHECK(m != NULL, "%s: no symbol %s", what, sym);
   if (m) {
-    CHECK(m->workspace_size == (uint64_t)g->workspace_size, "%s: descriptor workspace %llu, plan %lld",
-          what, (unsigned long long)m->workspace_size, (long long)g->workspace_size);
+    CHECK(m->workspace_size == (uint64_t)g->workspace_size,
+          "%s: descriptor workspace %llu, plan %lld", what, (unsigned long long)m->workspace_size,
+          (long long)g->workspace_size);
     const void **ins = calloc((size_t)g->n_inputs + 1, sizeof *ins);
     for (int i = 0; i < g->n_inputs; i++) ins[i] = c->in[i].data;
     void **outs = alloc_outputs(g);
@@ -147,7 +149,8 @@ static void check_case(const char *dir) {
   PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true};
   bool ok = pass_run_pipeline(g, &po, &d);
   CHECK(ok, "%s: pass pipeline failed: %s", path, d.text ? d.text : "");
-  CHECK(g->workspace_size >= pass_memplan_lower_bound(g, 64), "%s: plan below the lower bound", path);
+  CHECK(g->workspace_size >= pass_memplan_lower_bound(g, 64), "%s: plan below the lower bound",
+        path);
   ir_diag_free(&d);
   CaseData c = {0};
   if (ok && load_case_data(dir, g, &c)) {

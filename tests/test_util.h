@@ -9,16 +9,16 @@
 
 static int test_passed, test_failed;
 
-#define CHECK(cond, ...)                                                                      \
-  do {                                                                                        \
-    if (cond) {                                                                               \
-      test_passed++;                                                                          \
-    } else {                                                                                  \
-      test_failed++;                                                                          \
-      fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                \
-      fprintf(stderr, __VA_ARGS__);                                                           \
-      fputc('\n', stderr);                                                                    \
-    }                                                                                         \
+#define CHECK(cond, ...)                                                                           \
+  do {                                                                                             \
+    if (cond) {                                                                                    \
+      test_passed++;                                                                               \
+    } else {                                                                                       \
+      test_failed++;                                                                               \
+      fprintf(stderr, "%s:%d: CHECK(%s) failed: ", __FILE__, __LINE__, #cond);                     \
+      fprintf(stderr, __VA_ARGS__);                                                                \
+      fputc('\n', stderr);                                                                         \
+    }                                                                                              \
   } while (0)
 
 /* |got - want| <= atol + rtol * |want| for every element; reports the worst element. */
@@ -35,8 +35,7 @@ static inline int test_close_f32(const float *got, const float *want, long n, do
     }
   }
   if (worst >= 0)
-    fprintf(stderr, "%s: element %ld: got %.9g, want %.9g\n", what, worst, got[worst],
-            want[worst]);
+    fprintf(stderr, "%s: element %ld: got %.9g, want %.9g\n", what, worst, got[worst], want[worst]);
   return worst < 0;
 }
 

@@ -66,8 +66,7 @@ bool krt_npy_parse(const void *buf, size_t len, krt_npy *out, char *err, size_t 
   } else {
     return fail(err, errsize, "unsupported .npy format version %d", major);
   }
-  if (hlen > len - hstart || hlen > (1u << 20))
-    return fail(err, errsize, "truncated .npy header");
+  if (hlen > len - hstart || hlen > (1u << 20)) return fail(err, errsize, "truncated .npy header");
   char *hdr = malloc(hlen + 1);
   if (!hdr) return fail(err, errsize, "out of memory");
   memcpy(hdr, b + hstart, hlen);
@@ -88,7 +87,8 @@ bool krt_npy_parse(const void *buf, size_t len, krt_npy *out, char *err, size_t 
   }
   if (dtype < 0) {
     const char *q = strchr(p + 1, '\'');
-    fail(err, errsize, "unsupported dtype %.*s (supported: f32 f16 i8 u8 i16 i32 i64 bool, little-endian)",
+    fail(err, errsize,
+         "unsupported dtype %.*s (supported: f32 f16 i8 u8 i16 i32 i64 bool, little-endian)",
          q ? (int)(q - p + 1) : 8, p);
     goto done;
   }
@@ -204,8 +204,8 @@ bool krt_npy_write(const char *path, int32_t dtype, int32_t rank, const int64_t 
   snprintf(tmp, sizeof tmp, "%s.tmp.%d", path, (int)getpid());
   FILE *f = fopen(tmp, "wb");
   if (!f) return fail(err, errsize, "%s: %s", path, strerror(errno));
-  unsigned char pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff),
-                           (unsigned char)(n >> 8)};
+  unsigned char pre[10] = {
+      0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, (unsigned char)(n & 0xff), (unsigned char)(n >> 8)};
   size_t nbytes = (size_t)numel * npy_types[dtype].size;
   bool ok = fwrite(pre, 1, 10, f) == 10 && fwrite(hdr, 1, (size_t)n, f) == (size_t)n &&
             fwrite(data, 1, nbytes, f) == nbytes;

@@ -105,29 +105,41 @@ static int parse_args(int argc, char **argv, Args *a) {
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-#define TAKE(field)                                                                           \
-  do {                                                                                        \
-    if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);                   \
-    a->field = next;                                                                          \
-    i++;                                                                                      \
+#define TAKE(field)                                                                                \
+  do {                                                                                             \
+    if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);                         \
+    a->field = next;                                                                               \
+    i++;                                                                                           \
   } while (0)
     if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
       print_help(a->cmd);
       return -1;
-    } else if (!strcmp(s, "-o")) TAKE(out);
-    else if (!strcmp(s, "--header")) TAKE(header);
-    else if (!strcmp(s, "--name")) TAKE(name);
-    else if (!strcmp(s, "--target")) TAKE(triple);
-    else if (!strcmp(s, "--cpu")) TAKE(cpu);
-    else if (!strcmp(s, "--features")) TAKE(features);
-    else if (!strcmp(s, "--cc")) TAKE(cc);
-    else if (!strcmp(s, "--print-after")) TAKE(print_after);
+    } else if (!strcmp(s, "-o"))
+      TAKE(out);
+    else if (!strcmp(s, "--header"))
+      TAKE(header);
+    else if (!strcmp(s, "--name"))
+      TAKE(name);
+    else if (!strcmp(s, "--target"))
+      TAKE(triple);
+    else if (!strcmp(s, "--cpu"))
+      TAKE(cpu);
+    else if (!strcmp(s, "--features"))
+      TAKE(features);
+    else if (!strcmp(s, "--cc"))
+      TAKE(cc);
+    else if (!strcmp(s, "--print-after"))
+      TAKE(print_after);
     else if (!strcmp(s, "--emit")) {
       if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);
-      if (!strcmp(next, "obj")) a->emit = CG_EMIT_OBJ;
-      else if (!strcmp(next, "asm")) a->emit = CG_EMIT_ASM;
-      else if (!strcmp(next, "llvm")) a->emit = CG_EMIT_LLVM;
-      else return usage_error(a->cmd, "--emit: expected obj, asm or llvm, got '%s'", next);
+      if (!strcmp(next, "obj"))
+        a->emit = CG_EMIT_OBJ;
+      else if (!strcmp(next, "asm"))
+        a->emit = CG_EMIT_ASM;
+      else if (!strcmp(next, "llvm"))
+        a->emit = CG_EMIT_LLVM;
+      else
+        return usage_error(a->cmd, "--emit: expected obj, asm or llvm, got '%s'", next);
       i++;
     } else if (s[0] == '-' && s[1] == 'O' && s[2] >= '0' && s[2] <= '3' && !s[3]) {
       a->opt_level = s[2] - '0';
@@ -156,8 +168,10 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
   ir_diag_init(&d, a->model, true);
   IrGraph *g = fe_load_model(a->model, &d);
   if (g && plan) {
-    PassOptions po = {.opt_level = a->opt_level, .workspace_align = 64,
-                      .verify_each = a->verify_each, .print_after = a->print_after};
+    PassOptions po = {.opt_level = a->opt_level,
+                      .workspace_align = 64,
+                      .verify_each = a->verify_each,
+                      .print_after = a->print_after};
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
@@ -172,8 +186,13 @@ static void model_prefix(const Args *a, const IrGraph *g, char *buf, size_t size
 }
 
 static CgOptions codegen_options(const Args *a, const char *prefix) {
-  CgOptions o = {.prefix = prefix, .triple = a->triple, .cpu = a->cpu, .features = a->features,
-                 .opt_level = a->opt_level, .emit = a->emit, .pic = true};
+  CgOptions o = {.prefix = prefix,
+                 .triple = a->triple,
+                 .cpu = a->cpu,
+                 .features = a->features,
+                 .opt_level = a->opt_level,
+                 .emit = a->emit,
+                 .pic = true};
   return o;
 }
 
@@ -227,7 +246,7 @@ static bool find_libdir(char *buf, size_t size) {
   char *slash = strrchr(exe, '/');
   if (!slash) return false;
   *slash = 0;
-  snprintf(buf, size, "%s/../lib", exe);
+  if (snprintf(buf, size, "%s/../lib", exe) >= (int)size) return false;
   char probe[PATH_MAX + 32];
   snprintf(probe, sizeof probe, "%s/libkiln_driver.a", buf);
   return access(probe, R_OK) == 0;
@@ -368,8 +387,8 @@ static void print_counts(const IrGraph *g) {
       printf("%s%s %d", first ? "" : ", ", ir_op_info[op].name, counts[op]);
       first = false;
     }
-  printf(")\n  parameters: %lld (%lld bytes)\n  MACs: %lld\n",
-         (long long)ir_graph_param_count(g), (long long)ir_graph_param_bytes(g), (long long)macs);
+  printf(")\n  parameters: %lld (%lld bytes)\n  MACs: %lld\n", (long long)ir_graph_param_count(g),
+         (long long)ir_graph_param_bytes(g), (long long)macs);
 }
 
 static int cmd_inspect(const Args *a) {
@@ -378,15 +397,13 @@ static int cmd_inspect(const Args *a) {
   printf("model %s (opset %d)\n", g->name, g->opset);
   for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
     const IrValue *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
-    printf("  %s %s: %s[", i < g->n_inputs ? "input " : "output", v->name,
-           ir_dtype_name(v->dtype));
+    printf("  %s %s: %s[", i < g->n_inputs ? "input " : "output", v->name, ir_dtype_name(v->dtype));
     for (int k = 0; k < v->rank; k++) printf("%s%lld", k ? "," : "", (long long)v->dims[k]);
     printf("]\n");
   }
   print_counts(g);
   printf("  workspace: %lld bytes (lower bound %lld, alignment %lld)\n",
-         (long long)g->workspace_size,
-         (long long)pass_memplan_lower_bound(g, g->workspace_align),
+         (long long)g->workspace_size, (long long)pass_memplan_lower_bound(g, g->workspace_align),
          (long long)g->workspace_align);
   if (a->print_graph) ir_graph_print(g, stdout);
   ir_graph_free(g);

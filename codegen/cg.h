@@ -1,0 +1,33 @@
+/* Codegen: IR -> LLVM IR (LLVM C API) -> LLVM pass pipeline -> object / asm / LLVM IR, plus the
+ * C header that is the contract of the generated code. Knows LLVM and the IR, nothing of JSON. */
+#ifndef KILN_CG_H
+#define KILN_CG_H
+
+#include <stdio.h>
+
+#include "ir.h"
+
+typedef enum { CG_EMIT_OBJ, CG_EMIT_ASM, CG_EMIT_LLVM } CgEmit;
+
+typedef struct CgOptions {
+  const char *prefix;   /* C identifier that prefixes every exported symbol, e.g. "mnist_cnn" */
+  const char *triple;   /* NULL: host */
+  const char *cpu;      /* NULL: host CPU when the triple is the host's, else "generic" */
+  const char *features; /* NULL: host features when the triple is the host's, else "" */
+  int opt_level;        /* 0..3: LLVM pipeline default<On> and codegen level */
+  CgEmit emit;
+  bool pic;         /* position-independent code (default true on hosted targets) */
+  bool driver_hook; /* also export `kiln_driver_model`, used by `kiln build` executables */
+} CgOptions;
+
+/* Generate code for g (shapes inferred, memory planned) and write it to out_path through a
+ * temporary file renamed into place, so a failure leaves no file. */
+bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDiag *d);
+/* Write the C header declaring the entry points and shape/size macros (same temp+rename). */
+bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path, IrDiag *d);
+/* Turn any model name into a C identifier: [A-Za-z0-9_], not starting with a digit. */
+void cg_sanitize_identifier(const char *name, char *buf, size_t size);
+/* Print registered LLVM targets. */
+void cg_list_targets(FILE *f);
+
+#endif

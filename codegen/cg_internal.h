@@ -1,0 +1,180 @@
+/* Codegen internals shared by the files of codegen/: the per-compile state, loop and memory
+ * helpers, the inline math functions and the lowering registry. */
+#ifndef KILN_CG_INTERNAL_H
+#define KILN_CG_INTERNAL_H
+
+#include <llvm-c/Core.h>
+#include <llvm-c/Target.h>
+#include <llvm-c/TargetMachine.h>
+
+#include "cg.h"
+
+/* Where a value lives at run time, decided once per compile. */
+typedef enum {
+  CG_STORE_NONE,   /* no storage: unused node output without a workspace slot */
+  CG_STORE_INPUT,  /* graph input pointer `index` */
+  CG_STORE_OUTPUT, /* graph output pointer `index` */
+  CG_STORE_WS,     /* workspace + offset */
+  CG_STORE_CONST,  /* constant global of value `index` */
+} CgStoreKind;
+
+typedef struct CgStorage {
+  CgStoreKind kind;
+  int index;
+  int64_t offset, size; /* bytes; offset only for CG_STORE_WS */
+  unsigned align;       /* alignment known at compile time */
+} CgStorage;
+
+typedef struct CgIntrinsic {
+  const char *name;
+  LLVMTypeRef type; /* overload type */
+  LLVMValueRef fn;
+  LLVMTypeRef fn_type;
+} CgIntrinsic;
+
+enum { CG_MATH_EXP, CG_MATH_TANH, CG_MATH_SIGMOID, CG_MATH_COUNT };
+
+typedef struct Cg {
+  LLVMContextRef ctx;
+  LLVMModuleRef mod;
+  LLVMBuilderRef b;
+  LLVMTargetMachineRef tm;
+  LLVMTargetDataRef td;
+  const IrGraph *g; /* NULL for the math test module */
+  const CgOptions *o;
+  IrDiag *d;
+  const char *prefix;
+  LLVMTypeRef t_void, t_i1, t_i8, t_i32, t_i64, t_f32, t_ptr;
+  LLVMTypeRef t_idx;    /* pointer-sized integer: index arithmetic stays native on 32-bit targets */
+  LLVMValueRef fn;      /* function being built */
+  CgStorage *storage;   /* per value id */
+  LLVMValueRef *consts; /* per value id: constant global, or NULL */
+  LLVMValueRef math[CG_MATH_COUNT];
+  CgIntrinsic intrinsics[16];
+  int n_intrinsics;
+  int n_derived; /* counter naming compile-time derived constants */
+} Cg;
+
+/* A lowering: builds the body of a node's function; in[i] / out[j] are its pointer arguments
+ * (NULL where the input is omitted or the output has no storage). False on a user error, which
+ * it reported with cg_node_error. */
+typedef bool (*CgLowerFn)(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+extern const CgLowerFn cg_lower[IR_OP_COUNT];
+#define OP(id, name, min_in, max_in, min_out, max_out, flags, stem)                                \
+  bool cg_lower_##stem(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+#include "ops.def"
+#undef OP
+
+/* ---- cg_module.c -------------------------------------------------------------------------- */
+/* Creates the target machine, context, module (triple and data layout set) and builder. */
+bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d);
+/* Verifies (abort on failure: an internal bug), optimizes and writes the module. */
+bool cg_session_finish(Cg *c, const char *out_path);
+void cg_session_end(Cg *c);
+
+/* ---- cg_loops.c: values, memory, loops ----------------------------------------------------- */
+LLVMValueRef cg_idx(Cg *c, int64_t v);
+LLVMValueRef cg_f32c(Cg *c, double v);
+LLVMValueRef cg_i32c(Cg *c, int64_t v);
+/* Index arithmetic (nsw: all index expressions stay far from overflow). */
+LLVMValueRef cg_add(Cg *c, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_sub(Cg *c, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_mul(Cg *c, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_addc(Cg *c, LLVMValueRef a, int64_t k);
+LLVMValueRef cg_mulc(Cg *c, LLVMValueRef a, int64_t k);
+LLVMValueRef cg_smin(Cg *c, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_smax(Cg *c, LLVMValueRef a, LLVMValueRef b);
+/* Element pointer / load / store of f32 at base[index]. */
+LLVMValueRef cg_gep(Cg *c, LLVMTypeRef elem, LLVMValueRef base, LLVMValueRef index);
+LLVMValueRef cg_load(Cg *c, LLVMValueRef base, LLVMValueRef index);
+void cg_store(Cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index);
+LLVMValueRef cg_byte_ptr(Cg *c, LLVMValueRef base, int64_t offset);
+void cg_memcpy(Cg *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef nbytes);
+void cg_memset(Cg *c, LLVMValueRef dst, uint8_t byte, int64_t nbytes);
+/* Calls an overloaded intrinsic such as "llvm.fmuladd" on type t. */
+LLVMValueRef cg_intrinsic(Cg *c, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n);
+LLVMValueRef cg_fmuladd(Cg *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc);
+/* max / min that propagate a NaN from either operand. */
+LLVMValueRef cg_fmax(Cg *c, LLVMValueRef a, LLVMValueRef b);
+LLVMValueRef cg_fmin(Cg *c, LLVMValueRef a, LLVMValueRef b);
+/* fadd that may be reassociated, so reductions vectorize. */
+LLVMValueRef cg_fadd_reassoc(Cg *c, LLVMValueRef a, LLVMValueRef b);
+/* Allows reassociation on an FP instruction or call (reductions), returns it. */
+LLVMValueRef cg_reassoc(LLVMValueRef inst);
+/* A private, constant, unnamed_addr global with 64-byte alignment holding the bytes. */
+LLVMValueRef cg_const_bytes(Cg *c, const void *data, size_t nbytes, const char *name);
+
+/* Counted loop `for (iv = start; iv < end; iv++)` with a guard (bounds may be run-time values),
+ * the counter a PHI with a nuw/nsw increment, and optional loop-carried accumulators. */
+#define CG_LOOP_MAX_ACC 8
+typedef struct CgLoop {
+  LLVMBasicBlockRef pre, body, exit;
+  LLVMValueRef iv, end;
+  int n_acc;
+  LLVMValueRef acc[CG_LOOP_MAX_ACC], acc_init[CG_LOOP_MAX_ACC];
+} CgLoop;
+LLVMValueRef cg_loop_begin(Cg *c, CgLoop *l, LLVMValueRef start, LLVMValueRef end);
+/* An accumulator PHI; call right after cg_loop_begin. */
+LLVMValueRef cg_loop_acc(Cg *c, CgLoop *l, LLVMValueRef init);
+/* Closes the loop; acc_next[k] is the accumulator's value at the end of the body; acc_out[k]
+ * receives its value after the loop. Either may be NULL when there are no accumulators. */
+void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *acc_out);
+/* Shorthand for loops with constant bounds [0, n). */
+LLVMValueRef cg_for(Cg *c, CgLoop *l, int64_t n);
+
+/* if (cond) { ... } else { ... } */
+typedef struct CgIf {
+  LLVMBasicBlockRef then_bb, else_bb, merge;
+} CgIf;
+void cg_if_begin(Cg *c, CgIf *f, LLVMValueRef cond); /* builder in the then-branch */
+void cg_if_else(Cg *c, CgIf *f);                     /* builder in the else-branch */
+void cg_if_end(Cg *c, CgIf *f);                      /* builder after both */
+
+/* A loop nest over dims[0..rank) with per-operand strided element offsets. */
+#define CG_NEST_MAX_OPS 4
+typedef struct CgNest {
+  int rank, n_ops;
+  CgLoop loops[IR_MAX_RANK];
+  LLVMValueRef off[CG_NEST_MAX_OPS]; /* element offsets in the innermost body */
+} CgNest;
+void cg_nest_begin(Cg *c, CgNest *s, int rank, const int64_t *dims, int n_ops,
+                   const int64_t (*strides)[IR_MAX_RANK]);
+void cg_nest_end(Cg *c, CgNest *s);
+/* Merges adjacent axes that every operand walks contiguously and drops size-1 axes, so the
+ * innermost loop is as long as possible; updates rank, dims and strides in place. */
+void cg_nest_simplify(int *rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK]);
+
+/* The j in [0, count) for which 0 <= base + j*step < limit, as [*lo, *hi) (possibly empty, then
+ * lo >= hi); step > 0. base may be a run-time value. Used to strip padding out of inner loops. */
+void cg_valid_range(Cg *c, LLVMValueRef base, int64_t step, int64_t limit, int64_t count,
+                    LLVMValueRef *lo, LLVMValueRef *hi);
+
+/* ---- diagnostics and checks ---------------------------------------------------------------- */
+bool cg_node_error(Cg *c, const IrNode *n, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+/* Every present input and output of n is f32, else a user error naming the node. */
+bool cg_require_f32(Cg *c, const IrNode *n);
+bool cg_same_storage(const Cg *c, const IrValue *a, const IrValue *b);
+
+/* ---- cg_math.c ----------------------------------------------------------------------------- */
+LLVMValueRef cg_exp(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_tanh(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_sigmoid(Cg *c, LLVMValueRef x);
+/* Test hook: an object exporting `void <prefix>_{exp,tanh,sigmoid}(const float *x, float *y,
+ * intptr_t n)` built from the same inline functions, for accuracy sweeps. */
+bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
+
+/* ---- cg_lower.c ---------------------------------------------------------------------------- */
+/* The scalar function of a unary element-wise op (Relu, LeakyRelu, Sigmoid, Tanh, Clip); in are
+ * the node function's arguments (Clip's bounds). Reusable as a fused epilogue. */
+LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x);
+
+/* ---- cg_nn.c ------------------------------------------------------------------------------ */
+/* Called inside the row loop of the matmul kernel once row m of out (at orow) is complete. */
+typedef void (*CgRowEpilogue)(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow);
+/* out[m][n] = sum_k a[m*sam + k*sak] * b[k*sbk + n*sbn], out row-major with row stride ldo. */
+void cg_emit_matmul_kernel(Cg *c, int64_t M, int64_t N, int64_t K, LLVMValueRef a, int64_t sam,
+                           int64_t sak, LLVMValueRef b, int64_t sbk, int64_t sbn, LLVMValueRef out,
+                           int64_t ldo, CgRowEpilogue epi, void *epi_ctx);
+
+#endif

@@ -1,0 +1,272 @@
+/* Small helpers for building LLVM IR: index arithmetic, memory access, intrinsics, constant
+ * globals, counted loops and strided loop nests (in the spirit of gallivm's lp_bld_flow). */
+#include <assert.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+LLVMValueRef cg_idx(Cg *c, int64_t v) { return LLVMConstInt(c->t_idx, (unsigned long long)v, 1); }
+LLVMValueRef cg_f32c(Cg *c, double v) { return LLVMConstReal(c->t_f32, v); }
+LLVMValueRef cg_i32c(Cg *c, int64_t v) { return LLVMConstInt(c->t_i32, (unsigned long long)v, 1); }
+
+LLVMValueRef cg_add(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWAdd(c->b, a, b, "");
+}
+LLVMValueRef cg_sub(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWSub(c->b, a, b, "");
+}
+LLVMValueRef cg_mul(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildNSWMul(c->b, a, b, "");
+}
+LLVMValueRef cg_addc(Cg *c, LLVMValueRef a, int64_t k) {
+  return k == 0 ? a : cg_add(c, a, cg_idx(c, k));
+}
+LLVMValueRef cg_mulc(Cg *c, LLVMValueRef a, int64_t k) {
+  return k == 1 ? a : k == 0 ? cg_idx(c, 0) : cg_mul(c, a, cg_idx(c, k));
+}
+LLVMValueRef cg_smin(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, a, b, ""), a, b, "");
+}
+LLVMValueRef cg_smax(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, a, b, ""), a, b, "");
+}
+
+LLVMValueRef cg_gep(Cg *c, LLVMTypeRef elem, LLVMValueRef base, LLVMValueRef index) {
+  return LLVMBuildInBoundsGEP2(c->b, elem, base, &index, 1, "");
+}
+
+LLVMValueRef cg_load(Cg *c, LLVMValueRef base, LLVMValueRef index) {
+  LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_f32, cg_gep(c, c->t_f32, base, index), "");
+  LLVMSetAlignment(v, 4);
+  return v;
+}
+
+void cg_store(Cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index) {
+  LLVMValueRef s = LLVMBuildStore(c->b, v, cg_gep(c, c->t_f32, base, index));
+  LLVMSetAlignment(s, 4);
+}
+
+LLVMValueRef cg_byte_ptr(Cg *c, LLVMValueRef base, int64_t offset) {
+  return offset ? cg_gep(c, c->t_i8, base, cg_idx(c, offset)) : base;
+}
+
+void cg_memcpy(Cg *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef nbytes) {
+  LLVMBuildMemCpy(c->b, dst, 1, src, 1, nbytes);
+}
+
+void cg_memset(Cg *c, LLVMValueRef dst, uint8_t byte, int64_t nbytes) {
+  LLVMBuildMemSet(c->b, dst, LLVMConstInt(c->t_i8, byte, 0), cg_idx(c, nbytes), 1);
+}
+
+LLVMValueRef cg_intrinsic(Cg *c, const char *name, LLVMTypeRef t, LLVMValueRef *args, int n) {
+  CgIntrinsic *in = NULL;
+  for (int i = 0; i < c->n_intrinsics; i++)
+    if (c->intrinsics[i].type == t && strcmp(c->intrinsics[i].name, name) == 0)
+      in = &c->intrinsics[i];
+  if (!in) {
+    assert(c->n_intrinsics < (int)(sizeof c->intrinsics / sizeof *c->intrinsics));
+    unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+    assert(id != 0 && "unknown intrinsic");
+    in = &c->intrinsics[c->n_intrinsics++];
+    in->name = name;
+    in->type = t;
+    in->fn = LLVMGetIntrinsicDeclaration(c->mod, id, &t, 1);
+    in->fn_type = LLVMIntrinsicGetType(c->ctx, id, &t, 1);
+  }
+  return LLVMBuildCall2(c->b, in->fn_type, in->fn, args, (unsigned)n, "");
+}
+
+LLVMValueRef cg_fmuladd(Cg *c, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc) {
+  LLVMValueRef args[3] = {a, b, acc};
+  return cg_intrinsic(c, "llvm.fmuladd", LLVMTypeOf(a), args, 3);
+}
+
+/* a if (a > b or a is NaN) else b: a NaN in either operand comes out (as the interpreter's
+ * MaxPool and PyTorch); two compares and a select, which vectorize. */
+LLVMValueRef cg_fmax(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef take = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, a, b, ""),
+                                  LLVMBuildFCmp(c->b, LLVMRealUNO, a, a, ""), "");
+  return LLVMBuildSelect(c->b, take, a, b, "");
+}
+
+LLVMValueRef cg_fmin(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  LLVMValueRef take = LLVMBuildOr(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, a, b, ""),
+                                  LLVMBuildFCmp(c->b, LLVMRealUNO, a, a, ""), "");
+  return LLVMBuildSelect(c->b, take, a, b, "");
+}
+
+LLVMValueRef cg_reassoc(LLVMValueRef inst) {
+  if (LLVMIsAInstruction(inst) && LLVMCanValueUseFastMathFlags(inst))
+    LLVMSetFastMathFlags(inst, LLVMGetFastMathFlags(inst) | LLVMFastMathAllowReassoc);
+  return inst;
+}
+
+LLVMValueRef cg_fadd_reassoc(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return cg_reassoc(LLVMBuildFAdd(c->b, a, b, ""));
+}
+
+LLVMValueRef cg_const_bytes(Cg *c, const void *data, size_t nbytes, const char *name) {
+  LLVMValueRef init = LLVMConstStringInContext2(c->ctx, data, nbytes, /*DontNullTerminate=*/1);
+  LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+  LLVMSetAlignment(gv, 64);
+  return gv;
+}
+
+/* ---- loops -------------------------------------------------------------------------------- */
+
+LLVMValueRef cg_loop_begin(Cg *c, CgLoop *l, LLVMValueRef start, LLVMValueRef end) {
+  memset(l, 0, sizeof *l);
+  l->pre = LLVMGetInsertBlock(c->b);
+  l->body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "loop");
+  l->exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "loop.exit");
+  l->end = end;
+  /* The guard folds away when both bounds are constants; the loop is then in rotated form with
+   * a constant trip count, which is what SCEV and the vectorizer like best. */
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, start, end, ""), l->body, l->exit);
+  LLVMPositionBuilderAtEnd(c->b, l->body);
+  l->iv = LLVMBuildPhi(c->b, c->t_idx, "i");
+  LLVMAddIncoming(l->iv, &start, &l->pre, 1);
+  return l->iv;
+}
+
+LLVMValueRef cg_loop_acc(Cg *c, CgLoop *l, LLVMValueRef init) {
+  assert(l->n_acc < CG_LOOP_MAX_ACC);
+  assert(LLVMGetInsertBlock(c->b) == l->body && LLVMIsAPHINode(LLVMGetLastInstruction(l->body)));
+  LLVMValueRef phi = LLVMBuildPhi(c->b, LLVMTypeOf(init), "acc");
+  LLVMAddIncoming(phi, &init, &l->pre, 1);
+  l->acc_init[l->n_acc] = init;
+  l->acc[l->n_acc++] = phi;
+  return phi;
+}
+
+void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *acc_out) {
+  LLVMBasicBlockRef latch = LLVMGetInsertBlock(c->b);
+  LLVMValueRef next = LLVMBuildAdd(c->b, l->iv, LLVMConstInt(c->t_idx, 1, 0), "i.next");
+  LLVMSetNUW(next, 1);
+  LLVMSetNSW(next, 1);
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, l->end, ""), l->body, l->exit);
+  LLVMAddIncoming(l->iv, &next, &latch, 1);
+  LLVMMoveBasicBlockAfter(l->exit, latch);
+  LLVMPositionBuilderAtEnd(c->b, l->exit);
+  for (int k = 0; k < l->n_acc; k++) {
+    LLVMValueRef v = acc_next[k];
+    LLVMAddIncoming(l->acc[k], &v, &latch, 1);
+    LLVMValueRef phi = LLVMBuildPhi(c->b, LLVMTypeOf(v), "acc.out");
+    LLVMValueRef vals[2] = {l->acc_init[k], v};
+    LLVMBasicBlockRef blocks[2] = {l->pre, latch};
+    LLVMAddIncoming(phi, vals, blocks, 2);
+    if (acc_out) acc_out[k] = phi;
+  }
+}
+
+LLVMValueRef cg_for(Cg *c, CgLoop *l, int64_t n) {
+  return cg_loop_begin(c, l, cg_idx(c, 0), cg_idx(c, n));
+}
+
+void cg_if_begin(Cg *c, CgIf *f, LLVMValueRef cond) {
+  f->then_bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "then");
+  f->else_bb = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "else");
+  f->merge = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "endif");
+  LLVMBuildCondBr(c->b, cond, f->then_bb, f->else_bb);
+  LLVMPositionBuilderAtEnd(c->b, f->then_bb);
+}
+
+void cg_if_else(Cg *c, CgIf *f) {
+  LLVMBuildBr(c->b, f->merge);
+  LLVMMoveBasicBlockAfter(f->else_bb, LLVMGetInsertBlock(c->b));
+  LLVMPositionBuilderAtEnd(c->b, f->else_bb);
+}
+
+void cg_if_end(Cg *c, CgIf *f) {
+  LLVMBuildBr(c->b, f->merge);
+  LLVMMoveBasicBlockAfter(f->merge, LLVMGetInsertBlock(c->b));
+  LLVMPositionBuilderAtEnd(c->b, f->merge);
+}
+
+void cg_nest_begin(Cg *c, CgNest *s, int rank, const int64_t *dims, int n_ops,
+                   const int64_t (*strides)[IR_MAX_RANK]) {
+  assert(n_ops <= CG_NEST_MAX_OPS && rank <= IR_MAX_RANK);
+  s->rank = rank;
+  s->n_ops = n_ops;
+  for (int k = 0; k < n_ops; k++) s->off[k] = cg_idx(c, 0);
+  for (int d = 0; d < rank; d++) {
+    LLVMValueRef iv = cg_for(c, &s->loops[d], dims[d]);
+    for (int k = 0; k < n_ops; k++)
+      if (strides[k][d]) s->off[k] = cg_add(c, s->off[k], cg_mulc(c, iv, strides[k][d]));
+  }
+}
+
+void cg_nest_end(Cg *c, CgNest *s) {
+  for (int d = s->rank - 1; d >= 0; d--) cg_loop_end(c, &s->loops[d], NULL, NULL);
+}
+
+void cg_nest_simplify(int *rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK]) {
+  int r = 0;
+  for (int d = 0; d < *rank; d++) {
+    if (dims[d] == 1) continue;
+    bool merge = r > 0;
+    for (int k = 0; merge && k < n_ops; k++) merge = strides[k][r - 1] == strides[k][d] * dims[d];
+    if (merge) {
+      dims[r - 1] *= dims[d];
+      for (int k = 0; k < n_ops; k++) strides[k][r - 1] = strides[k][d];
+    } else {
+      dims[r] = dims[d];
+      for (int k = 0; k < n_ops; k++) strides[k][r] = strides[k][d];
+      r++;
+    }
+  }
+  *rank = r;
+}
+
+void cg_valid_range(Cg *c, LLVMValueRef base, int64_t step, int64_t limit, int64_t count,
+                    LLVMValueRef *lo, LLVMValueRef *hi) {
+  assert(step > 0);
+  LLVMValueRef zero = cg_idx(c, 0);
+  /* lo = base >= 0 ? 0 : ceil(-base / step) */
+  LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, base, zero, "");
+  LLVMValueRef up =
+      LLVMBuildSDiv(c->b, cg_addc(c, cg_sub(c, zero, base), step - 1), cg_idx(c, step), "");
+  *lo = LLVMBuildSelect(c->b, neg, up, zero, "");
+  /* hi = base <= limit-1 ? min(count, (limit-1-base)/step + 1) : 0 */
+  LLVMValueRef room = cg_sub(c, cg_idx(c, limit - 1), base);
+  LLVMValueRef fits = LLVMBuildICmp(c->b, LLVMIntSGE, room, zero, "");
+  LLVMValueRef n = cg_addc(c, LLVMBuildSDiv(c->b, room, cg_idx(c, step), ""), 1);
+  *hi = LLVMBuildSelect(c->b, fits, cg_smin(c, n, cg_idx(c, count)), zero, "");
+}
+
+/* ---- diagnostics -------------------------------------------------------------------------- */
+
+bool cg_node_error(Cg *c, const IrNode *n, const char *fmt, ...) {
+  char where[300];
+  va_list ap;
+  va_start(ap, fmt);
+  ir_diag_verror(c->d, ir_node_where(n, where, sizeof where), fmt, ap);
+  va_end(ap);
+  return false;
+}
+
+bool cg_require_f32(Cg *c, const IrNode *n) {
+  for (int i = 0; i < n->n_inputs; i++)
+    if (n->inputs[i] && n->inputs[i]->dtype != IR_F32)
+      return cg_node_error(c, n, "%s: input %d ('%s') has dtype %s; only f32 is supported",
+                           ir_op_info[n->op].name, i, n->inputs[i]->name,
+                           ir_dtype_name(n->inputs[i]->dtype));
+  for (int j = 0; j < n->n_outputs; j++)
+    if (n->outputs[j] && n->outputs[j]->dtype != IR_F32)
+      return cg_node_error(c, n, "%s: output %d ('%s') has dtype %s; only f32 is supported",
+                           ir_op_info[n->op].name, j, n->outputs[j]->name,
+                           ir_dtype_name(n->outputs[j]->dtype));
+  return true;
+}
+
+bool cg_same_storage(const Cg *c, const IrValue *a, const IrValue *b) {
+  const CgStorage *x = &c->storage[a->id], *y = &c->storage[b->id];
+  return x->kind == y->kind && x->kind != CG_STORE_NONE && x->index == y->index &&
+         x->offset == y->offset;
+}

@@ -1,0 +1,343 @@
+/* The lowering registry (one function per op, from ops.def) and the lowerings of the
+ * element-wise ops, Softmax, BatchNormalization and the data-movement ops. The windowed and
+ * matrix ops are in cg_nn.c. */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+#include "ir_util.h"
+
+/* ---- unary element-wise: one loop, one scalar emitter per op ------------------------------ */
+
+typedef LLVMValueRef (*UnaryFn)(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x);
+
+static LLVMValueRef relu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  LLVMValueRef zero = cg_f32c(c, 0.0); /* x < 0 ? 0 : x keeps a NaN */
+  return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, x, zero, ""), zero, x, "");
+}
+
+static LLVMValueRef leaky_relu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)in;
+  LLVMValueRef ax = LLVMBuildFMul(c->b, x, cg_f32c(c, (float)ir_attr_f(n, "alpha")), "");
+  LLVMValueRef neg = LLVMBuildFCmp(c->b, LLVMRealOLT, x, cg_f32c(c, 0.0), "");
+  return LLVMBuildSelect(c->b, neg, ax, x, "");
+}
+
+static LLVMValueRef sigmoid_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_sigmoid(c, x);
+}
+
+static LLVMValueRef tanh_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_tanh(c, x);
+}
+
+/* A Clip bound: folded when it is an initializer, else loaded (LICM hoists the load). */
+static LLVMValueRef clip_bound(Cg *c, const IrNode *n, LLVMValueRef *in, int k) {
+  const IrValue *v = n->inputs[k];
+  if (v->kind == IR_VALUE_CONST) return cg_f32c(c, *(const float *)v->data);
+  return cg_load(c, in[k], cg_idx(c, 0));
+}
+
+static LLVMValueRef clip_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  /* ONNX: min(max(x, lo), hi), so hi wins when lo > hi */
+  if (n->n_inputs > 1 && n->inputs[1]) x = cg_fmax(c, x, clip_bound(c, n, in, 1));
+  if (n->n_inputs > 2 && n->inputs[2]) {
+    LLVMValueRef hi = clip_bound(c, n, in, 2);
+    x = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, hi, ""), hi, x, "");
+  }
+  return x;
+}
+
+static const UnaryFn unary_fns[IR_OP_COUNT] = {[IR_OP_RELU] = relu_scalar,
+                                               [IR_OP_LEAKY_RELU] = leaky_relu_scalar,
+                                               [IR_OP_SIGMOID] = sigmoid_scalar,
+                                               [IR_OP_TANH] = tanh_scalar,
+                                               [IR_OP_CLIP] = clip_scalar};
+
+LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  assert(unary_fns[n->op]);
+  return unary_fns[n->op](c, n, in, x);
+}
+
+static bool lower_unary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (!cg_require_f32(c, n)) return false;
+  for (int k = 1; k < n->n_inputs; k++)
+    if (n->inputs[k] && ir_value_numel(n->inputs[k]) != 1)
+      return cg_node_error(c, n, "input %d ('%s') must be a scalar", k, n->inputs[k]->name);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  cg_store(c, cg_unary_scalar(c, n, in, cg_load(c, in[0], i)), out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+bool cg_lower_relu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_leaky_relu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_sigmoid(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_tanh(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_clip(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+
+/* ---- binary element-wise with multidirectional broadcasting ------------------------------- */
+
+static bool lower_binary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                         LLVMOpcode opcode) {
+  if (!cg_require_f32(c, n)) return false;
+  const IrValue *o = n->outputs[0];
+  int rank = o->rank;
+  int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
+  int64_t s = 1;
+  for (int d = rank - 1; d >= 0; d--) {
+    dims[d] = o->dims[d];
+    strides[0][d] = s;
+    s *= o->dims[d];
+  }
+  for (int k = 0; k < 2; k++)
+    ir_broadcast_strides(n->inputs[k]->rank, n->inputs[k]->dims, rank, o->dims, strides[k + 1]);
+  /* Shapes are static: the nest collapses to the fewest loops, e.g. one contiguous loop for
+   * equal shapes and two loops (rows x contiguous) for a bias row. */
+  cg_nest_simplify(&rank, dims, 3, strides);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])strides);
+  LLVMValueRef x = cg_load(c, in[0], nest.off[1]), y = cg_load(c, in[1], nest.off[2]);
+  cg_store(c, LLVMBuildBinOp(c->b, opcode, x, y, ""), out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+bool cg_lower_add(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_binary(c, n, in, out, LLVMFAdd);
+}
+bool cg_lower_sub(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_binary(c, n, in, out, LLVMFSub);
+}
+bool cg_lower_mul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_binary(c, n, in, out, LLVMFMul);
+}
+bool cg_lower_div(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_binary(c, n, in, out, LLVMFDiv);
+}
+
+/* ---- Softmax ------------------------------------------------------------------------------ */
+
+static bool normalize_axis(Cg *c, const IrNode *n, int64_t axis, int rank, int *out) {
+  if (axis < -rank || axis >= rank)
+    return cg_node_error(c, n, "axis %lld is out of range for rank %d", (long long)axis, rank);
+  *out = (int)(axis < 0 ? axis + rank : axis);
+  return true;
+}
+
+/* max of x[base + k*inner] for k < len, NaN-propagating. Eight independent running maxima over
+ * consecutive elements: plain scalar IR that the SLP vectorizer turns into one vector max where
+ * the target has vectors (a max reduction with a NaN test is not something the loop vectorizer
+ * accepts, and llvm.maximum cannot be lowered for soft-float cores). */
+static LLVMValueRef slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
+                              int64_t inner) {
+  enum { LANES = 8 };
+  LLVMValueRef m = cg_load(c, x, base);
+  int64_t blocks = inner == 1 ? len / LANES : 0;
+  if (blocks > 0) {
+    CgLoop l;
+    LLVMValueRef kb = cg_for(c, &l, blocks), acc[LANES], next[LANES], out[LANES];
+    for (int u = 0; u < LANES; u++) acc[u] = cg_loop_acc(c, &l, m);
+    LLVMValueRef at = cg_add(c, base, cg_mulc(c, kb, LANES));
+    for (int u = 0; u < LANES; u++) next[u] = cg_fmax(c, cg_load(c, x, cg_addc(c, at, u)), acc[u]);
+    cg_loop_end(c, &l, next, out);
+    for (int w = LANES / 2; w > 0; w /= 2)
+      for (int u = 0; u < w; u++) out[u] = cg_fmax(c, out[u], out[u + w]);
+    m = out[0];
+  }
+  CgLoop l;
+  LLVMValueRef k = cg_loop_begin(c, &l, cg_idx(c, blocks * LANES), cg_idx(c, len));
+  LLVMValueRef acc = cg_loop_acc(c, &l, m);
+  LLVMValueRef next = cg_fmax(c, cg_load(c, x, cg_add(c, base, cg_mulc(c, k, inner))), acc), mx;
+  cg_loop_end(c, &l, &next, &mx);
+  return mx;
+}
+
+/* Per (outer, inner) slice of length L with stride `inner`: max, exp(x - max) with the sum,
+ * then a division. inner == 1 (the usual last axis) makes every loop contiguous. */
+bool cg_lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (!cg_require_f32(c, n)) return false;
+  const IrValue *x = n->inputs[0];
+  int axis = 0;
+  if (!normalize_axis(c, n, ir_attr_i(n, "axis"), x->rank < 1 ? 1 : x->rank, &axis)) return false;
+  int64_t outer = 1, len = x->rank ? x->dims[axis] : 1, inner = 1;
+  for (int d = 0; d < axis; d++) outer *= x->dims[d];
+  for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
+
+  CgLoop lo, li, l2, l3;
+  LLVMValueRef o = cg_for(c, &lo, outer);
+  LLVMValueRef i = cg_for(c, &li, inner);
+  LLVMValueRef base = cg_add(c, cg_mulc(c, o, len * inner), i);
+  LLVMValueRef mx = slice_max(c, in[0], base, len, inner);
+  LLVMValueRef k = cg_for(c, &l2, len);
+  LLVMValueRef s = cg_loop_acc(c, &l2, cg_f32c(c, 0.0));
+  LLVMValueRef at = cg_add(c, base, cg_mulc(c, k, inner));
+  LLVMValueRef e = cg_exp(c, LLVMBuildFSub(c->b, cg_load(c, in[0], at), mx, ""));
+  cg_store(c, e, out[0], at);
+  LLVMValueRef s_next = cg_fadd_reassoc(c, s, e), sum;
+  cg_loop_end(c, &l2, &s_next, &sum);
+
+  k = cg_for(c, &l3, len);
+  at = cg_add(c, base, cg_mulc(c, k, inner));
+  cg_store(c, LLVMBuildFDiv(c->b, cg_load(c, out[0], at), sum, ""), out[0], at);
+  cg_loop_end(c, &l3, NULL, NULL);
+  cg_loop_end(c, &li, NULL, NULL);
+  cg_loop_end(c, &lo, NULL, NULL);
+  return true;
+}
+
+/* ---- data movement ------------------------------------------------------------------------ */
+
+/* The output has the input's bytes: a copy unless the memory plan put both in one place. */
+static void copy_through(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (out[0] && !cg_same_storage(c, n->inputs[0], n->outputs[0]))
+    cg_memcpy(c, out[0], in[0], cg_idx(c, ir_value_nbytes(n->outputs[0])));
+}
+
+bool cg_lower_flatten(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  copy_through(c, n, in, out);
+  return true;
+}
+bool cg_lower_reshape(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  copy_through(c, n, in, out);
+  return true;
+}
+bool cg_lower_identity(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  copy_through(c, n, in, out);
+  return true;
+}
+
+/* Inference Dropout: the identity, and a mask of all true. */
+bool cg_lower_dropout(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *tm = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  if (tm) {
+    bool off = tm->kind == IR_VALUE_CONST && ir_value_nbytes(tm) >= 1;
+    for (int64_t i = 0; off && i < ir_value_nbytes(tm); i++)
+      off = ((const uint8_t *)tm->data)[i] == 0;
+    if (!off)
+      return cg_node_error(c, n,
+                           "Dropout: training_mode must be a constant false (only "
+                           "inference is supported)");
+  }
+  copy_through(c, n, in, out);
+  if (n->n_outputs > 1 && out[1]) cg_memset(c, out[1], 1, ir_value_nbytes(n->outputs[1]));
+  return true;
+}
+
+/* Each input is a run of `outer` blocks; block o of input k goes to block o of the output at
+ * the input's running offset along the axis. */
+bool cg_lower_concat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *o = n->outputs[0];
+  int axis = 0;
+  if (o->rank < 1) return cg_node_error(c, n, "Concat of scalars is not supported");
+  if (!normalize_axis(c, n, ir_attr_i(n, "axis"), o->rank, &axis)) return false;
+  int64_t outer = 1, inner = (int64_t)ir_dtype_size(o->dtype);
+  for (int d = 0; d < axis; d++) outer *= o->dims[d];
+  for (int d = axis + 1; d < o->rank; d++) inner *= o->dims[d];
+  int64_t at = 0, out_block = o->dims[axis] * inner;
+  for (int k = 0; k < n->n_inputs; k++) {
+    const IrValue *x = n->inputs[k];
+    if (!x) continue;
+    if (x->dtype != o->dtype)
+      return cg_node_error(c, n, "Concat: input %d has dtype %s, output %s", k,
+                           ir_dtype_name(x->dtype), ir_dtype_name(o->dtype));
+    int64_t block = x->dims[axis] * inner;
+    if (outer == 1) {
+      cg_memcpy(c, cg_byte_ptr(c, out[0], at), in[k], cg_idx(c, block));
+    } else {
+      CgLoop l;
+      LLVMValueRef i = cg_for(c, &l, outer);
+      LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_addc(c, cg_mulc(c, i, out_block), at));
+      cg_memcpy(c, dst, cg_gep(c, c->t_i8, in[k], cg_mulc(c, i, block)), cg_idx(c, block));
+      cg_loop_end(c, &l, NULL, NULL);
+    }
+    at += block;
+  }
+  return true;
+}
+
+/* ---- BatchNormalization (inference) --------------------------------------------------------- */
+
+/* y = x * a[c] + b[c] with a = scale / sqrt(var + eps), b = B - mean * a: folded at compile time
+ * (in double) when the four parameters are initializers, computed per channel otherwise. */
+bool cg_lower_batch_norm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (!cg_require_f32(c, n)) return false;
+  if (ir_attr_i(n, "training_mode") != 0)
+    return cg_node_error(c, n, "BatchNormalization: training_mode is not supported");
+  const IrValue *x = n->inputs[0];
+  if (x->rank < 2) return cg_node_error(c, n, "BatchNormalization: input must have rank >= 2");
+  int64_t batch = x->dims[0], ch = x->dims[1], spatial = 1;
+  for (int d = 2; d < x->rank; d++) spatial *= x->dims[d];
+  for (int k = 1; k < 5; k++)
+    if (ir_value_numel(n->inputs[k]) != ch)
+      return cg_node_error(c, n, "BatchNormalization: input %d must have %lld elements", k,
+                           (long long)ch);
+  double eps = (float)ir_attr_f(n, "epsilon"); /* an ONNX float attribute */
+  bool folded = true;
+  for (int k = 1; k < 5; k++) folded &= n->inputs[k]->kind == IR_VALUE_CONST;
+  LLVMValueRef ga = NULL, gb = NULL;
+  if (folded) {
+    const float *scale = n->inputs[1]->data, *bias = n->inputs[2]->data, *mean = n->inputs[3]->data,
+                *var = n->inputs[4]->data;
+    float *ab = malloc(sizeof(float) * 2 * (size_t)ch);
+    if (!ab) abort();
+    for (int64_t i = 0; i < ch; i++) {
+      double a = scale[i] / sqrt((double)var[i] + eps);
+      ab[i] = (float)a;
+      ab[ch + i] = (float)(bias[i] - mean[i] * a);
+    }
+    char name[300];
+    snprintf(name, sizeof name, "%s.bn.%d", c->prefix, c->n_derived++);
+    ga = cg_const_bytes(c, ab, sizeof(float) * 2 * (size_t)ch, name);
+    gb = cg_gep(c, c->t_f32, ga, cg_idx(c, ch));
+    free(ab);
+  }
+  CgLoop ln, lc, ls;
+  LLVMValueRef ni = cg_for(c, &ln, batch);
+  LLVMValueRef ci = cg_for(c, &lc, ch);
+  LLVMValueRef a, b;
+  if (folded) {
+    a = cg_load(c, ga, ci);
+    b = cg_load(c, gb, ci);
+  } else {
+    LLVMValueRef var = LLVMBuildFAdd(c->b, cg_load(c, in[4], ci), cg_f32c(c, eps), "");
+    LLVMValueRef sd = cg_intrinsic(c, "llvm.sqrt", c->t_f32, &var, 1);
+    a = LLVMBuildFDiv(c->b, cg_load(c, in[1], ci), sd, "");
+    b = LLVMBuildFSub(c->b, cg_load(c, in[2], ci),
+                      LLVMBuildFMul(c->b, cg_load(c, in[3], ci), a, ""), "");
+  }
+  LLVMValueRef base = cg_mulc(c, cg_add(c, cg_mulc(c, ni, ch), ci), spatial);
+  LLVMValueRef si = cg_for(c, &ls, spatial);
+  LLVMValueRef at = cg_add(c, base, si);
+  cg_store(c, cg_fmuladd(c, cg_load(c, in[0], at), a, b), out[0], at);
+  cg_loop_end(c, &ls, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+  cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}
+
+/* ---- the registry ------------------------------------------------------------------------- */
+
+const CgLowerFn cg_lower[] = {
+#define OP(id, name, min_in, max_in, min_out, max_out, flags, stem) [IR_OP_##id] = cg_lower_##stem,
+#include "ops.def"
+#undef OP
+};
+static_assert(sizeof cg_lower / sizeof *cg_lower == IR_OP_COUNT, "one lowering per op");

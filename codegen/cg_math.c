@@ -1,0 +1,158 @@
+/* exp, tanh and sigmoid in LLVM IR: generated code calls no libm. Each is a small internal
+ * alwaysinline function of straight-line code (selects, no branches), so that after inlining the
+ * loops around them vectorize. Coefficients are Cephes' expf/tanhf minimax polynomials. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cg_internal.h"
+
+/* Builds `internal float name(float)` with the builder state saved and restored. */
+static LLVMValueRef math_fn_begin(Cg *c, const char *name, LLVMValueRef *x,
+                                  LLVMBasicBlockRef *saved_block, LLVMValueRef *saved_fn) {
+  char full[256];
+  snprintf(full, sizeof full, "%s.%s", c->prefix, name);
+  LLVMTypeRef ty = LLVMFunctionType(c->t_f32, &c->t_f32, 1, 0);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, full, ty);
+  LLVMSetLinkage(fn, LLVMPrivateLinkage);
+  const char *attrs[] = {"alwaysinline", "nounwind", "willreturn", "nofree", "norecurse"};
+  for (size_t k = 0; k < sizeof attrs / sizeof *attrs; k++)
+    LLVMAddAttributeAtIndex(
+        fn, LLVMAttributeFunctionIndex,
+        LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName(attrs[k], strlen(attrs[k])),
+                                0));
+  *saved_block = LLVMGetInsertBlock(c->b);
+  *saved_fn = c->fn;
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  *x = LLVMGetParam(fn, 0);
+  return fn;
+}
+
+static void math_fn_end(Cg *c, LLVMValueRef result, LLVMBasicBlockRef saved_block,
+                        LLVMValueRef saved_fn) {
+  LLVMBuildRet(c->b, result);
+  c->fn = saved_fn;
+  if (saved_block) LLVMPositionBuilderAtEnd(c->b, saved_block);
+}
+
+static LLVMValueRef emul(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFMul(c->b, a, b, "");
+}
+static LLVMValueRef eadd(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFAdd(c->b, a, b, "");
+}
+static LLVMValueRef esub(Cg *c, LLVMValueRef a, LLVMValueRef b) {
+  return LLVMBuildFSub(c->b, a, b, "");
+}
+static LLVMValueRef poly(Cg *c, LLVMValueRef x, const double *coef, int n) {
+  LLVMValueRef y = cg_f32c(c, coef[0]);
+  for (int k = 1; k < n; k++) y = cg_fmuladd(c, y, x, cg_f32c(c, coef[k]));
+  return y;
+}
+
+/* 2^n as a float for an i32 n in [-126, 127]: n + 127 placed in the exponent field. */
+static LLVMValueRef pow2i(Cg *c, LLVMValueRef n) {
+  LLVMValueRef e =
+      LLVMBuildShl(c->b, LLVMBuildAdd(c->b, n, cg_i32c(c, 127), ""), cg_i32c(c, 23), "");
+  return LLVMBuildBitCast(c->b, e, c->t_f32, "");
+}
+
+/* exp(x): clamp, n = round(x*log2(e)) by the 1.5*2^23 trick (no float->int conversion, so NaN
+ * stays well defined), r = x - n*ln2 in two Cody-Waite steps, Cephes' degree-6 polynomial,
+ * then scaling by 2^n in two halves so that results in the subnormal range round once and
+ * exp(88.8) overflows to inf. */
+static LLVMValueRef build_exp(Cg *c, LLVMValueRef x) {
+  /* clamp (a NaN passes through): below -104 the result rounds to 0, above 88.8 it is inf */
+  LLVMValueRef lo = cg_f32c(c, -104.0), hi = cg_f32c(c, 88.8);
+  x = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, x, lo, ""), lo, x, "");
+  x = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, hi, ""), hi, x, "");
+  const double magic = 12582912.0; /* 1.5 * 2^23 */
+  LLVMValueRef t = cg_fmuladd(c, x, cg_f32c(c, 1.44269504088896341), cg_f32c(c, magic));
+  LLVMValueRef n = esub(c, t, cg_f32c(c, magic));
+  LLVMValueRef r = cg_fmuladd(c, n, cg_f32c(c, -0.693359375), x);
+  r = cg_fmuladd(c, n, cg_f32c(c, 2.12194440e-4), r);
+  static const double p[] = {1.9875691500E-4, 1.3981999507E-3, 8.3334519073E-3,
+                             4.1665795894E-2, 1.6666665459E-1, 5.0000001201E-1};
+  LLVMValueRef y = poly(c, r, p, 6);
+  y = cg_fmuladd(c, y, emul(c, r, r), r);
+  y = eadd(c, y, cg_f32c(c, 1.0));
+  LLVMValueRef ni =
+      LLVMBuildSub(c->b, LLVMBuildBitCast(c->b, t, c->t_i32, ""), cg_i32c(c, 0x4B400000), "");
+  LLVMValueRef half = LLVMBuildAShr(c->b, ni, cg_i32c(c, 1), "");
+  y = emul(c, y, pow2i(c, half));
+  return emul(c, y, pow2i(c, LLVMBuildSub(c->b, ni, half, "")));
+}
+
+/* tanh(x): Cephes tanhf. |x| < 0.625: odd polynomial x + x^3 P(x^2) (no cancellation near 0);
+ * otherwise 1 - 2/(exp(2|x|) + 1) with the sign of x (exp overflowing to inf gives exactly 1). */
+static LLVMValueRef build_tanh(Cg *c, LLVMValueRef x) {
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  LLVMValueRef z = emul(c, x, x);
+  static const double p[] = {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2,
+                             1.33314422036E-1, -3.33332819422E-1};
+  LLVMValueRef small = cg_fmuladd(c, emul(c, poly(c, z, p, 5), z), x, x);
+  LLVMValueRef e = cg_exp(c, eadd(c, ax, ax));
+  LLVMValueRef big = esub(c, cg_f32c(c, 1.0),
+                          LLVMBuildFDiv(c->b, cg_f32c(c, 2.0), eadd(c, e, cg_f32c(c, 1.0)), ""));
+  LLVMValueRef sargs[2] = {big, x};
+  big = cg_intrinsic(c, "llvm.copysign", c->t_f32, sargs, 2);
+  LLVMValueRef is_small = LLVMBuildFCmp(c->b, LLVMRealOLT, ax, cg_f32c(c, 0.625), "");
+  return LLVMBuildSelect(c->b, is_small, small, big, "");
+}
+
+/* sigmoid(x) with e = exp(-|x|) <= 1: 1/(1+e) for x >= 0 and e/(1+e) for x < 0, one division,
+ * no overflow and full relative accuracy in the far negative tail. */
+static LLVMValueRef build_sigmoid(Cg *c, LLVMValueRef x) {
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(c->b, ax, ""));
+  LLVMValueRef pos = LLVMBuildFCmp(c->b, LLVMRealOGE, x, cg_f32c(c, 0.0), "");
+  LLVMValueRef num = LLVMBuildSelect(c->b, pos, cg_f32c(c, 1.0), e, "");
+  return LLVMBuildFDiv(c->b, num, eadd(c, e, cg_f32c(c, 1.0)), "");
+}
+
+typedef LLVMValueRef (*MathBuilder)(Cg *c, LLVMValueRef x);
+static const struct {
+  const char *name;
+  MathBuilder build;
+} math_fns[CG_MATH_COUNT] = {
+    [CG_MATH_EXP] = {"exp", build_exp},
+    [CG_MATH_TANH] = {"tanh", build_tanh},
+    [CG_MATH_SIGMOID] = {"sigmoid", build_sigmoid},
+};
+
+static LLVMValueRef call_math(Cg *c, int which, LLVMValueRef x) {
+  if (!c->math[which]) {
+    LLVMBasicBlockRef saved_block;
+    LLVMValueRef saved_fn, arg;
+    c->math[which] = math_fn_begin(c, math_fns[which].name, &arg, &saved_block, &saved_fn);
+    math_fn_end(c, math_fns[which].build(c, arg), saved_block, saved_fn);
+  }
+  LLVMTypeRef ty = LLVMFunctionType(c->t_f32, &c->t_f32, 1, 0);
+  return LLVMBuildCall2(c->b, ty, c->math[which], &x, 1, "");
+}
+
+LLVMValueRef cg_exp(Cg *c, LLVMValueRef x) { return call_math(c, CG_MATH_EXP, x); }
+LLVMValueRef cg_tanh(Cg *c, LLVMValueRef x) { return call_math(c, CG_MATH_TANH, x); }
+LLVMValueRef cg_sigmoid(Cg *c, LLVMValueRef x) { return call_math(c, CG_MATH_SIGMOID, x); }
+
+bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d) {
+  Cg c;
+  if (!cg_session_begin(&c, o, d)) return false;
+  LLVMTypeRef params[3] = {c.t_ptr, c.t_ptr, c.t_idx};
+  LLVMTypeRef ty = LLVMFunctionType(c.t_void, params, 3, 0);
+  for (int which = 0; which < CG_MATH_COUNT; which++) {
+    char name[256];
+    snprintf(name, sizeof name, "%s_%s", c.prefix, math_fns[which].name);
+    c.fn = LLVMAddFunction(c.mod, name, ty);
+    LLVMPositionBuilderAtEnd(c.b, LLVMAppendBasicBlockInContext(c.ctx, c.fn, "entry"));
+    CgLoop l;
+    LLVMValueRef i = cg_loop_begin(&c, &l, cg_idx(&c, 0), LLVMGetParam(c.fn, 2));
+    LLVMValueRef x = cg_load(&c, LLVMGetParam(c.fn, 0), i);
+    cg_store(&c, call_math(&c, which, x), LLVMGetParam(c.fn, 1), i);
+    cg_loop_end(&c, &l, NULL, NULL);
+    LLVMBuildRetVoid(c.b);
+  }
+  bool ok = cg_session_finish(&c, out_path);
+  cg_session_end(&c);
+  return ok;
+}

@@ -1,0 +1,678 @@
+/* Codegen driver: target machine, the module skeleton (storage of every value, one internal
+ * function per node, the body that calls them in order, the exported entry points and the
+ * krt_model descriptor), LLVM's pass pipeline, and emission through a temporary file. */
+#if !defined(_GNU_SOURCE) && !defined(_POSIX_C_SOURCE)
+#define _POSIX_C_SOURCE 200809L /* dup, dup2, fileno, getpid */
+#endif
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <llvm-c/Analysis.h>
+#include <llvm-c/Error.h>
+#include <llvm-c/Transforms/PassBuilder.h>
+
+#include "cg_internal.h"
+#include "krt.h"
+
+/* ---- targets ------------------------------------------------------------------------------ */
+
+static void init_targets(void) {
+  static bool done; /* the CLI is single-threaded; initialization is idempotent anyway */
+  if (done) return;
+  done = true;
+  LLVMInitializeAllTargetInfos();
+  LLVMInitializeAllTargets();
+  LLVMInitializeAllTargetMCs();
+  LLVMInitializeAllAsmPrinters();
+  LLVMInitializeAllAsmParsers();
+}
+
+static int cmp_str(const void *a, const void *b) {
+  return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+void cg_list_targets(FILE *f) {
+  init_targets();
+  int count = 0;
+  for (LLVMTargetRef t = LLVMGetFirstTarget(); t; t = LLVMGetNextTarget(t)) count++;
+  const char **names = malloc(sizeof *names * (size_t)(count + 1));
+  if (!names) abort();
+  int i = 0;
+  for (LLVMTargetRef t = LLVMGetFirstTarget(); t; t = LLVMGetNextTarget(t))
+    names[i++] = LLVMGetTargetName(t);
+  qsort(names, (size_t)count, sizeof *names, cmp_str);
+  char *triple = LLVMGetDefaultTargetTriple(), *norm = LLVMNormalizeTargetTriple(triple);
+  char *cpu = LLVMGetHostCPUName();
+  fprintf(f,
+          "Host: %s (cpu %s)\nRegistered targets (architecture names; use a full triple with "
+          "--target, e.g. aarch64-linux-gnu, thumbv7em-none-eabihf):\n",
+          norm, cpu);
+  for (i = 0; i < count; i++) {
+    LLVMTargetRef t = LLVMGetTargetFromName(names[i]);
+    fprintf(f, "  %-14s - %s\n", names[i], t ? LLVMGetTargetDescription(t) : "");
+  }
+  LLVMDisposeMessage(triple);
+  LLVMDisposeMessage(norm);
+  LLVMDisposeMessage(cpu);
+  free(names);
+}
+
+/* LLVM-C cannot validate a CPU or feature name: LLVM only prints a warning on stderr while
+ * creating the target machine. Capture stderr around that call and turn the warnings into
+ * errors naming the flag. Redirecting fd 2 is process-wide; the CLI is single-threaded. */
+typedef struct {
+  int saved;
+  FILE *tmp;
+} StderrCapture;
+
+static void capture_begin(StderrCapture *cap) {
+  fflush(stderr);
+  cap->tmp = tmpfile();
+  cap->saved = cap->tmp ? dup(2) : -1;
+  if (cap->saved >= 0 && dup2(fileno(cap->tmp), 2) < 0) {
+    close(cap->saved);
+    cap->saved = -1;
+  }
+}
+
+/* Returns what was written (malloc'd, possibly empty). */
+static char *capture_end(StderrCapture *cap) {
+  char *text = NULL;
+  size_t len = 0;
+  if (cap->saved >= 0) {
+    fflush(stderr);
+    dup2(cap->saved, 2);
+    close(cap->saved);
+    long size = ftell(cap->tmp);
+    if (size > 0 && fseek(cap->tmp, 0, SEEK_SET) == 0) {
+      text = malloc((size_t)size + 1);
+      if (!text) abort();
+      len = fread(text, 1, (size_t)size, cap->tmp);
+    }
+  }
+  if (cap->tmp) fclose(cap->tmp);
+  if (!text) text = malloc(1);
+  if (!text) abort();
+  text[len] = 0;
+  return text;
+}
+
+/* Checks LLVM's warnings from target-machine creation; false if any named a bad CPU/feature. */
+static bool check_tm_warnings(const char *text, const char *triple, const char *cpu, IrDiag *d) {
+  bool ok = true;
+  for (const char *line = text; *line;) {
+    const char *eol = strchr(line, '\n');
+    size_t n = eol ? (size_t)(eol - line) : strlen(line);
+    char buf[512];
+    snprintf(buf, sizeof buf, "%.*s", (int)n, line);
+    if (strstr(buf, "is not a recognized processor")) {
+      ir_diag_error(d, "--cpu", "unknown CPU '%s' for target '%s'", cpu, triple);
+      ok = false;
+    } else if (strstr(buf, "is not a recognized feature")) {
+      const char *q1 = strchr(buf, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
+      ir_diag_error(d, "--features", "unknown feature '%.*s' for target '%s'",
+                    q1 && q2 ? (int)(q2 - q1 - 1) : (int)strlen(buf), q1 && q2 ? q1 + 1 : buf,
+                    triple);
+      ok = false;
+    } else if (n) {
+      fprintf(stderr, "%s\n", buf); /* anything else (e.g. --cpu help) passes through */
+    }
+    line += n + (eol ? 1 : 0);
+  }
+  return ok;
+}
+
+bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
+  memset(c, 0, sizeof *c);
+  c->o = o;
+  c->d = d;
+  c->prefix = o->prefix;
+  init_targets();
+  char *host_raw = LLVMGetDefaultTargetTriple();
+  char *host = LLVMNormalizeTargetTriple(host_raw);
+  LLVMDisposeMessage(host_raw);
+  char *triple = LLVMNormalizeTargetTriple(o->triple ? o->triple : host);
+  bool is_host = strcmp(triple, host) == 0;
+  LLVMDisposeMessage(host);
+  LLVMTargetRef target;
+  char *err = NULL;
+  if (LLVMGetTargetFromTriple(triple, &target, &err)) {
+    ir_diag_error(d, "--target", "unknown target triple '%s' (%s)", o->triple ? o->triple : triple,
+                  err ? err : "no target");
+    LLVMDisposeMessage(err);
+    LLVMDisposeMessage(triple);
+    return false;
+  }
+  char *host_cpu = is_host && !o->cpu ? LLVMGetHostCPUName() : NULL;
+  char *host_features = is_host && !o->features ? LLVMGetHostCPUFeatures() : NULL;
+  const char *cpu = o->cpu ? o->cpu : host_cpu ? host_cpu : "generic";
+  const char *features = o->features ? o->features : host_features ? host_features : "";
+  int level = o->opt_level < 0 ? 0 : o->opt_level > 3 ? 3 : o->opt_level;
+  static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
+                                               LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
+  StderrCapture cap;
+  capture_begin(&cap);
+  c->tm = LLVMCreateTargetMachine(target, triple, cpu, features, levels[level],
+                                  o->pic ? LLVMRelocPIC : LLVMRelocStatic, LLVMCodeModelDefault);
+  char *warnings = capture_end(&cap);
+  bool ok = c->tm && check_tm_warnings(warnings, triple, cpu, d);
+  free(warnings);
+  LLVMDisposeMessage(host_cpu);
+  LLVMDisposeMessage(host_features);
+  if (!ok) {
+    if (!c->tm) ir_diag_error(d, "--target", "cannot create a target machine for '%s'", triple);
+    LLVMDisposeMessage(triple);
+    cg_session_end(c);
+    return false;
+  }
+  c->ctx = LLVMContextCreate();
+  c->mod = LLVMModuleCreateWithNameInContext(c->prefix, c->ctx);
+  /* Triple and data layout before anything is optimized: the passes read both. */
+  LLVMSetTarget(c->mod, triple);
+  LLVMDisposeMessage(triple);
+  c->td = LLVMCreateTargetDataLayout(c->tm);
+  LLVMSetModuleDataLayout(c->mod, c->td);
+  c->b = LLVMCreateBuilderInContext(c->ctx);
+  c->t_void = LLVMVoidTypeInContext(c->ctx);
+  c->t_i1 = LLVMInt1TypeInContext(c->ctx);
+  c->t_i8 = LLVMInt8TypeInContext(c->ctx);
+  c->t_i32 = LLVMInt32TypeInContext(c->ctx);
+  c->t_i64 = LLVMInt64TypeInContext(c->ctx);
+  c->t_f32 = LLVMFloatTypeInContext(c->ctx);
+  c->t_ptr = LLVMPointerTypeInContext(c->ctx, 0);
+  c->t_idx = LLVMIntPtrTypeInContext(c->ctx, c->td);
+  return true;
+}
+
+void cg_session_end(Cg *c) {
+  if (c->b) LLVMDisposeBuilder(c->b);
+  if (c->mod) LLVMDisposeModule(c->mod);
+  if (c->td) LLVMDisposeTargetData(c->td);
+  if (c->ctx) LLVMContextDispose(c->ctx);
+  if (c->tm) LLVMDisposeTargetMachine(c->tm);
+  free(c->storage);
+  free(c->consts);
+  memset(c, 0, sizeof *c);
+}
+
+static bool write_text(const char *path, const char *text) {
+  FILE *f = fopen(path, "wb");
+  if (!f) return false;
+  size_t n = strlen(text);
+  bool ok = fwrite(text, 1, n, f) == n;
+  return fclose(f) == 0 && ok;
+}
+
+bool cg_session_finish(Cg *c, const char *out_path) {
+  char *msg = NULL;
+  if (LLVMVerifyModule(c->mod, LLVMReturnStatusAction, &msg)) {
+    fprintf(stderr, "kiln: internal error: codegen produced invalid LLVM IR:\n%s\n", msg);
+    LLVMDisposeMessage(msg);
+    abort();
+  }
+  LLVMDisposeMessage(msg);
+
+  int level = c->o->opt_level < 0 ? 0 : c->o->opt_level > 3 ? 3 : c->o->opt_level;
+  char pipeline[32];
+  snprintf(pipeline, sizeof pipeline, "default<O%d>", level);
+  LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
+  /* as clang: the vectorizers from -O2 (PassBuilderOptions leave the SLP vectorizer off) */
+  LLVMPassBuilderOptionsSetLoopVectorization(opts, level >= 2);
+  LLVMPassBuilderOptionsSetSLPVectorization(opts, level >= 2);
+  LLVMPassBuilderOptionsSetLoopInterleaving(opts, level >= 2);
+  LLVMPassBuilderOptionsSetLoopUnrolling(opts, level >= 2);
+  LLVMErrorRef perr = LLVMRunPasses(c->mod, pipeline, c->tm, opts);
+  LLVMDisposePassBuilderOptions(opts);
+  if (perr) {
+    char *m = LLVMGetErrorMessage(perr); /* consumes the error */
+    ir_diag_error(c->d, NULL, "internal error: LLVM pass pipeline '%s' failed: %s", pipeline, m);
+    LLVMDisposeErrorMessage(m);
+    return false;
+  }
+
+  size_t tmp_size = strlen(out_path) + 32;
+  char *tmp = malloc(tmp_size);
+  if (!tmp) abort();
+  snprintf(tmp, tmp_size, "%s.tmp.%d", out_path, (int)getpid());
+  bool ok;
+  char *err = NULL;
+  if (c->o->emit == CG_EMIT_LLVM) {
+    char *text = LLVMPrintModuleToString(c->mod);
+    ok = write_text(tmp, text);
+    LLVMDisposeMessage(text);
+    if (!ok) ir_diag_error(c->d, NULL, "cannot write '%s'", out_path);
+  } else {
+    LLVMCodeGenFileType type = c->o->emit == CG_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile;
+    ok = !LLVMTargetMachineEmitToFile(c->tm, c->mod, tmp, type, &err);
+    if (!ok) ir_diag_error(c->d, NULL, "cannot write '%s': %s", out_path, err ? err : "error");
+    LLVMDisposeMessage(err);
+  }
+  if (ok && rename(tmp, out_path) != 0) {
+    ir_diag_error(c->d, NULL, "cannot write '%s' (rename failed)", out_path);
+    ok = false;
+  }
+  if (!ok) remove(tmp);
+  free(tmp);
+  return ok;
+}
+
+/* ---- storage plan ------------------------------------------------------------------------- */
+
+static unsigned ws_alignment(int64_t ws_align, int64_t offset) {
+  int64_t a = ws_align;
+  while (a > 1 && offset % a) a /= 2;
+  return (unsigned)a;
+}
+
+/* Decides where every value lives; reports a graph without a memory plan. */
+static bool plan_storage(Cg *c, const int *uses) {
+  const IrGraph *g = c->g;
+  c->storage = calloc((size_t)g->n_values + 1, sizeof *c->storage);
+  c->consts = calloc((size_t)g->n_values + 1, sizeof *c->consts);
+  if (!c->storage || !c->consts) abort();
+  uint64_t max_bytes = LLVMPointerSize(c->td) >= 8 ? (uint64_t)INT64_MAX
+                                                   : (1ull << (8 * LLVMPointerSize(c->td) - 1));
+  for (int i = 0; i < g->n_values; i++) {
+    const IrValue *v = g->values[i];
+    CgStorage *s = &c->storage[i];
+    s->size = ir_value_nbytes(v);
+    s->align = (unsigned)ir_dtype_size(v->dtype);
+    if ((uint64_t)s->size >= max_bytes) {
+      ir_diag_error(c->d, NULL, "value '%s' (%lld bytes) is too large for a %u-bit target", v->name,
+                    (long long)s->size, 8 * LLVMPointerSize(c->td));
+      return false;
+    }
+    if (v->kind == IR_VALUE_INPUT) {
+      for (int k = 0; k < g->n_inputs && s->kind == CG_STORE_NONE; k++)
+        if (g->inputs[k] == v) *s = (CgStorage){CG_STORE_INPUT, k, 0, s->size, s->align};
+    } else if (v->kind == IR_VALUE_CONST) {
+      *s = (CgStorage){CG_STORE_CONST, i, 0, s->size, 64};
+    } else if (v->is_output) {
+      for (int k = 0; k < g->n_outputs && s->kind == CG_STORE_NONE; k++)
+        if (g->outputs[k] == v) *s = (CgStorage){CG_STORE_OUTPUT, k, 0, s->size, s->align};
+    } else if (v->ws_offset >= 0) {
+      if (g->workspace_size < 0 || v->ws_offset + s->size > g->workspace_size) {
+        ir_diag_error(c->d, NULL,
+                      "internal error: value '%s' at workspace offset %lld (%lld bytes) lies "
+                      "outside the workspace of %lld bytes",
+                      v->name, (long long)v->ws_offset, (long long)s->size,
+                      (long long)g->workspace_size);
+        return false;
+      }
+      *s = (CgStorage){CG_STORE_WS, 0, v->ws_offset, s->size,
+                       ws_alignment(g->workspace_align, v->ws_offset)};
+    } else if (uses[i]) {
+      ir_diag_error(c->d, NULL,
+                    "internal error: value '%s' has no workspace offset (run the memory planner "
+                    "before codegen)",
+                    v->name);
+      return false;
+    }
+  }
+  return true;
+}
+
+static bool storage_overlap(const CgStorage *a, const CgStorage *b) {
+  if (a->kind != b->kind || a->kind == CG_STORE_NONE || a->index != b->index) return false;
+  return a->offset < b->offset + b->size && b->offset < a->offset + a->size;
+}
+
+/* ---- building the module ------------------------------------------------------------------ */
+
+static LLVMAttributeRef enum_attr(Cg *c, const char *name, uint64_t value) {
+  unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+  assert(kind != 0);
+  return LLVMCreateEnumAttribute(c->ctx, kind, value);
+}
+
+static LLVMValueRef const_global(Cg *c, const IrValue *v) {
+  if (!c->consts[v->id]) {
+    char name[300];
+    snprintf(name, sizeof name, "%s.const.%d", c->prefix, v->id);
+    c->consts[v->id] = cg_const_bytes(c, v->data, (size_t)ir_value_nbytes(v), name);
+  }
+  return c->consts[v->id];
+}
+
+/* Pointer to v's storage inside the body function (params: inputs, outputs, workspace). */
+static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
+  const CgStorage *s = &c->storage[v->id];
+  switch (s->kind) {
+  case CG_STORE_INPUT: return LLVMGetParam(body, (unsigned)s->index);
+  case CG_STORE_OUTPUT: return LLVMGetParam(body, (unsigned)(c->g->n_inputs + s->index));
+  case CG_STORE_WS:
+    return cg_byte_ptr(c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs)),
+                       s->offset);
+  case CG_STORE_CONST: return const_global(c, v);
+  case CG_STORE_NONE: break;
+  }
+  return NULL;
+}
+
+/* One private function per node, its pointer parameters annotated with what the memory plan
+ * guarantees (noalias unless an output overlaps another operand, alignment, size), called from
+ * the body. LLVM inlines it; the annotations become alias scopes the vectorizer relies on. */
+static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
+  const IrValue *ops[64 + 2];
+  int slot[64 + 2], count = 0;
+  bool is_out[64 + 2];
+  bool any_out = false;
+  for (int j = 0; j < n->n_outputs; j++)
+    any_out |= n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE;
+  if (!any_out) return true; /* nothing reads it: dead */
+  for (int i = 0; i < n->n_inputs; i++) {
+    if (!n->inputs[i]) continue;
+    if (c->storage[n->inputs[i]->id].kind == CG_STORE_NONE)
+      return cg_node_error(c, n, "internal error: input '%s' has no storage", n->inputs[i]->name);
+    ops[count] = n->inputs[i], slot[count] = i, is_out[count++] = false;
+  }
+  for (int j = 0; j < n->n_outputs; j++)
+    if (n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE)
+      ops[count] = n->outputs[j], slot[count] = j, is_out[count++] = true;
+  assert(count <= 66);
+
+  bool alias = false;
+  for (int a = 0; a < count; a++)
+    for (int b = 0; b < count; b++)
+      if (a != b && (is_out[a] || is_out[b]) &&
+          storage_overlap(&c->storage[ops[a]->id], &c->storage[ops[b]->id]))
+        alias = true;
+
+  LLVMTypeRef params[66];
+  for (int k = 0; k < count; k++) params[k] = c->t_ptr;
+  char name[300];
+  snprintf(name, sizeof name, "%s.%d.%s", c->prefix, n->id, ir_op_info[n->op].name);
+  LLVMValueRef fn =
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)count, 0));
+  LLVMSetLinkage(fn, LLVMPrivateLinkage);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
+  LLVMValueRef in[64] = {0}, out[2] = {0}, args[66];
+  for (int k = 0; k < count; k++) {
+    const CgStorage *s = &c->storage[ops[k]->id];
+    unsigned idx = (unsigned)k + 1;
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "align", s->align ? s->align : 1));
+    if (s->size > 0)
+      LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "dereferenceable", (uint64_t)s->size));
+    if (!alias) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "noalias", 0));
+    if (!is_out[k]) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "readonly", 0));
+    LLVMValueRef p = LLVMGetParam(fn, (unsigned)k);
+    LLVMSetValueName2(p, ops[k]->name, strlen(ops[k]->name));
+    if (is_out[k])
+      out[slot[k]] = p;
+    else
+      in[slot[k]] = p;
+    args[k] = storage_ptr(c, body, ops[k]);
+  }
+  LLVMBasicBlockRef body_block = LLVMGetInsertBlock(c->b);
+  LLVMValueRef saved_fn = c->fn;
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  bool ok = cg_lower[n->op](c, n, in, out);
+  LLVMBuildRetVoid(c->b);
+  c->fn = saved_fn;
+  LLVMPositionBuilderAtEnd(c->b, body_block);
+  if (ok) LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)count, "");
+  return ok;
+}
+
+/* `void P.body(in..., out..., ws)`: the nodes in order, then copies for graph outputs that no
+ * node writes in place (an input, a constant, or a value listed twice). */
+static LLVMValueRef build_body(Cg *c) {
+  const IrGraph *g = c->g;
+  int np = g->n_inputs + g->n_outputs + 1;
+  LLVMTypeRef *params = malloc(sizeof *params * (size_t)np);
+  if (!params) abort();
+  for (int k = 0; k < np; k++) params[k] = c->t_ptr;
+  char name[300];
+  snprintf(name, sizeof name, "%s.body", c->prefix);
+  LLVMValueRef body =
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)np, 0));
+  free(params);
+  LLVMSetLinkage(body, LLVMPrivateLinkage);
+  LLVMAddAttributeAtIndex(body, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
+  c->fn = body;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, body, "entry"));
+  for (int i = 0; i < g->n_nodes; i++)
+    if (!emit_node(c, body, g->nodes[i])) return NULL;
+  for (int j = 0; j < g->n_outputs; j++) {
+    const IrValue *v = g->outputs[j];
+    const CgStorage *s = &c->storage[v->id];
+    if (s->kind == CG_STORE_OUTPUT && s->index == j) continue;
+    if (s->kind == CG_STORE_NONE) {
+      ir_diag_error(c->d, NULL, "internal error: output '%s' has no storage", v->name);
+      return NULL;
+    }
+    cg_memcpy(c, LLVMGetParam(body, (unsigned)(g->n_inputs + j)), storage_ptr(c, body, v),
+              cg_idx(c, s->size));
+  }
+  LLVMBuildRetVoid(c->b);
+  return body;
+}
+
+static LLVMValueRef add_function(Cg *c, const char *suffix, LLVMTypeRef ret, int np) {
+  LLVMTypeRef *params = malloc(sizeof *params * (size_t)(np + 1));
+  if (!params) abort();
+  for (int k = 0; k < np; k++) params[k] = c->t_ptr;
+  char name[300];
+  snprintf(name, sizeof name, "%s%s", c->prefix, suffix);
+  LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(ret, params, (unsigned)np, 0));
+  free(params);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  return fn;
+}
+
+static LLVMValueRef ret_code_block(Cg *c, LLVMValueRef fn, int code) {
+  LLVMBasicBlockRef bb = LLVMAppendBasicBlockInContext(c->ctx, fn, "fail");
+  LLVMBasicBlockRef cur = LLVMGetInsertBlock(c->b);
+  LLVMPositionBuilderAtEnd(c->b, bb);
+  LLVMBuildRet(c->b, cg_i32c(c, code));
+  LLVMPositionBuilderAtEnd(c->b, cur);
+  return LLVMBasicBlockAsValue(bb);
+}
+
+/* `int P_run_ws(in..., out..., ws)`: argument checks, then the body. */
+static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
+  const IrGraph *g = c->g;
+  int np = g->n_inputs + g->n_outputs + 1;
+  LLVMValueRef fn = add_function(c, "_run_ws", c->t_i32, np);
+  LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
+  LLVMValueRef bad = LLVMConstInt(c->t_i1, 0, 0);
+  bool ws_used = g->workspace_size > 0;
+  for (int k = 0; k < np - (ws_used ? 0 : 1); k++)
+    bad = LLVMBuildOr(c->b, bad,
+                      LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)k), null, ""), "");
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, fn, "args.ok");
+  LLVMBuildCondBr(c->b, bad, LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_NULL_ARG)), next);
+  LLVMPositionBuilderAtEnd(c->b, next);
+  if (ws_used && g->workspace_align > 1) {
+    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)(np - 1)), c->t_idx, "");
+    LLVMValueRef mis = LLVMBuildAnd(c->b, addr, cg_idx(c, g->workspace_align - 1), "");
+    LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, fn, "run");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, mis, cg_idx(c, 0), ""),
+                    LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_BAD_ALIGNMENT)), run);
+    LLVMPositionBuilderAtEnd(c->b, run);
+  }
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)np);
+  if (!args) abort();
+  for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
+  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)np, "");
+  free(args);
+  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
+  return fn;
+}
+
+/* `int P_run(in..., out...)` on a static, zero-initialized workspace (.bss). */
+static void build_run(Cg *c, LLVMValueRef run_ws) {
+  const IrGraph *g = c->g;
+  int np = g->n_inputs + g->n_outputs;
+  LLVMValueRef fn = add_function(c, "_run", c->t_i32, np);
+  LLVMValueRef ws = LLVMConstPointerNull(c->t_ptr);
+  if (g->workspace_size > 0) {
+    char name[300];
+    snprintf(name, sizeof name, "%s.workspace", c->prefix);
+    LLVMTypeRef ty = LLVMArrayType2(c->t_i8, (uint64_t)g->workspace_size);
+    ws = LLVMAddGlobal(c->mod, ty, name);
+    LLVMSetInitializer(ws, LLVMConstNull(ty));
+    LLVMSetLinkage(ws, LLVMInternalLinkage);
+    LLVMSetAlignment(ws, (unsigned)g->workspace_align);
+  }
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 1));
+  if (!args) abort();
+  for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
+  args[np] = ws;
+  LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args,
+                                    (unsigned)np + 1, ""));
+  free(args);
+}
+
+/* `int P_run_generic(const void *const *inputs, void *const *outputs, void *ws)`. */
+static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws) {
+  const IrGraph *g = c->g;
+  int np = g->n_inputs + g->n_outputs;
+  LLVMValueRef fn = add_function(c, "_run_generic", c->t_i32, 3);
+  LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
+  LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, 1), null, "");
+  if (g->n_inputs > 0)
+    bad = LLVMBuildOr(c->b, bad, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, 0), null, ""), "");
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, fn, "args.ok");
+  LLVMBuildCondBr(c->b, bad, LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_NULL_ARG)), next);
+  LLVMPositionBuilderAtEnd(c->b, next);
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 1));
+  if (!args) abort();
+  for (int k = 0; k < np; k++) {
+    bool is_in = k < g->n_inputs;
+    LLVMValueRef arr = LLVMGetParam(fn, is_in ? 0 : 1);
+    LLVMValueRef at = cg_gep(c, c->t_ptr, arr, cg_idx(c, is_in ? k : k - g->n_inputs));
+    args[k] = LLVMBuildLoad2(c->b, c->t_ptr, at, "");
+  }
+  args[np] = LLVMGetParam(fn, 2);
+  LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args,
+                                    (unsigned)np + 1, ""));
+  free(args);
+  return fn;
+}
+
+static LLVMValueRef private_const(Cg *c, LLVMValueRef init, const char *what, int k) {
+  char name[300];
+  snprintf(name, sizeof name, "%s.%s.%d", c->prefix, what, k);
+  LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
+  LLVMSetInitializer(gv, init);
+  LLVMSetGlobalConstant(gv, 1);
+  LLVMSetLinkage(gv, LLVMPrivateLinkage);
+  LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
+  return gv;
+}
+
+static LLVMValueRef cstring(Cg *c, const char *s, int k) {
+  return private_const(c, LLVMConstStringInContext2(c->ctx, s, strlen(s), 0), "str", k);
+}
+
+/* krt_tensor_info[count] for the values, or a null pointer when count is 0. */
+static LLVMValueRef tensor_infos(Cg *c, LLVMTypeRef info_ty, IrValue *const *vals, int count,
+                                 int *serial) {
+  if (count == 0) return LLVMConstPointerNull(c->t_ptr);
+  LLVMValueRef *elems = malloc(sizeof *elems * (size_t)count);
+  if (!elems) abort();
+  for (int k = 0; k < count; k++) {
+    const IrValue *v = vals[k];
+    LLVMValueRef dims = LLVMConstPointerNull(c->t_ptr);
+    if (v->rank > 0) {
+      LLVMValueRef d[IR_MAX_RANK];
+      for (int r = 0; r < v->rank; r++)
+        d[r] = LLVMConstInt(c->t_i64, (unsigned long long)v->dims[r], 1);
+      dims = private_const(c, LLVMConstArray2(c->t_i64, d, (uint64_t)v->rank), "dims", *serial);
+    }
+    LLVMValueRef f[4] = {cstring(c, v->name, (*serial)++), cg_i32c(c, v->dtype),
+                         cg_i32c(c, v->rank), dims};
+    elems[k] = LLVMConstNamedStruct(info_ty, f, 4);
+  }
+  LLVMValueRef arr = LLVMConstArray2(info_ty, elems, (uint64_t)count);
+  free(elems);
+  return private_const(c, arr, "tensors", (*serial)++);
+}
+
+/* `const krt_model P_model`, laid out as krt.h's struct with the target's data layout:
+ * {u32 abi, u32 n_in, u32 n_out, u32 ws_align, u64 ws_size, ptr name, ptr in, ptr out, ptr run}
+ * and krt_tensor_info {ptr name, i32 dtype, i32 rank, ptr dims}. Natural alignment gives the C
+ * layout on every target (offsets 0,4,8,12,16,24,... with 4- or 8-byte pointers). */
+static void build_descriptor(Cg *c, LLVMValueRef run_generic) {
+  const IrGraph *g = c->g;
+  LLVMTypeRef info_f[4] = {c->t_ptr, c->t_i32, c->t_i32, c->t_ptr};
+  LLVMTypeRef info_ty = LLVMStructCreateNamed(c->ctx, "krt_tensor_info");
+  LLVMStructSetBody(info_ty, info_f, 4, 0);
+  LLVMTypeRef model_f[9] = {c->t_i32, c->t_i32, c->t_i32, c->t_i32, c->t_i64,
+                            c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
+  LLVMTypeRef model_ty = LLVMStructCreateNamed(c->ctx, "krt_model");
+  LLVMStructSetBody(model_ty, model_f, 9, 0);
+  int serial = 0;
+  LLVMValueRef f[9] = {
+      cg_i32c(c, KRT_ABI_VERSION),
+      cg_i32c(c, g->n_inputs),
+      cg_i32c(c, g->n_outputs),
+      cg_i32c(c, g->workspace_align),
+      LLVMConstInt(c->t_i64, (unsigned long long)(g->workspace_size > 0 ? g->workspace_size : 0),
+                   0),
+      cstring(c, g->name, serial++),
+      tensor_infos(c, info_ty, g->inputs, g->n_inputs, &serial),
+      tensor_infos(c, info_ty, g->outputs, g->n_outputs, &serial),
+      run_generic};
+  char name[300];
+  snprintf(name, sizeof name, "%s_model", c->prefix);
+  LLVMValueRef model = LLVMAddGlobal(c->mod, model_ty, name);
+  LLVMSetInitializer(model, LLVMConstNamedStruct(model_ty, f, 9));
+  LLVMSetGlobalConstant(model, 1);
+  if (c->o->driver_hook) {
+    LLVMValueRef hook = LLVMAddGlobal(c->mod, c->t_ptr, "kiln_driver_model");
+    LLVMSetInitializer(hook, model);
+    LLVMSetGlobalConstant(hook, 1);
+  }
+}
+
+static bool valid_prefix(const char *p) {
+  if (!p || !*p || (*p >= '0' && *p <= '9')) return false;
+  for (; *p; p++)
+    if (!(*p == '_' || (*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'z') ||
+          (*p >= 'A' && *p <= 'Z')))
+      return false;
+  return true;
+}
+
+bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDiag *d) {
+  if (!valid_prefix(o->prefix)) {
+    ir_diag_error(d, "--name", "'%s' is not a C identifier", o->prefix ? o->prefix : "");
+    return false;
+  }
+  int64_t a = g->workspace_align;
+  if (a < 1 || (a & (a - 1)) || a > (1 << 30)) {
+    ir_diag_error(d, NULL, "internal error: workspace alignment %lld is not a power of two",
+                  (long long)a);
+    return false;
+  }
+  Cg c;
+  if (!cg_session_begin(&c, o, d)) return false;
+  c.g = g;
+  int *uses = calloc((size_t)g->n_values + 1, sizeof *uses);
+  if (!uses) abort();
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (g->nodes[i]->inputs[k]) uses[g->nodes[i]->inputs[k]->id]++;
+  for (int j = 0; j < g->n_outputs; j++) uses[g->outputs[j]->id]++;
+  bool ok = plan_storage(&c, uses);
+  free(uses);
+  LLVMValueRef body = ok ? build_body(&c) : NULL;
+  ok = body != NULL;
+  if (ok) {
+    LLVMValueRef run_ws = build_run_ws(&c, body);
+    build_run(&c, run_ws);
+    build_descriptor(&c, build_run_generic(&c, run_ws));
+    ok = cg_session_finish(&c, out_path);
+  }
+  cg_session_end(&c);
+  return ok;
+}
