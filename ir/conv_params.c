@@ -43,17 +43,6 @@ static bool get_ints(const IrNode *n, const char *name, int count, int64_t lo, i
   return true;
 }
 
-static bool get_flag(const IrNode *n, const char *name, bool *out, IrDiag *d) {
-  int64_t v = ir_attr_i(n, name);
-  if (v != 0 && v != 1) {
-    char field[64];
-    snprintf(field, sizeof field, "attrs.%s", name);
-    return ir_node_error(d, n, field, "expected 0 or 1, got %lld", (long long)v);
-  }
-  *out = v == 1;
-  return true;
-}
-
 static bool get_auto_pad(const IrNode *n, AutoPad *out, IrDiag *d) {
   static const char *const names[] = {"NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"};
   const char *s = ir_attr_s(n, "auto_pad");
@@ -243,8 +232,9 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
   if (ap != PAD_NOTSET && (pads[0] || pads[1] || pads[2] || pads[3]))
     return ir_node_error(d, n, "attrs.pads", "explicit pads cannot be combined with auto_pad %s",
                          ir_attr_s(n, "auto_pad"));
-  if (pool && !get_flag(n, "ceil_mode", &p->ceil_mode, d)) return false;
-  if (n->op == IR_OP_AVERAGE_POOL && !get_flag(n, "count_include_pad", &p->count_include_pad, d))
+  if (pool && !ir_attr_flag(n, "ceil_mode", &p->ceil_mode, d)) return false;
+  if (n->op == IR_OP_AVERAGE_POOL &&
+      !ir_attr_flag(n, "count_include_pad", &p->count_include_pad, d))
     return false;
   if (convt) {
     if (!get_ints(n, "output_padding", 2, 0, 0, out_pad, d)) return false;

@@ -15,6 +15,9 @@ const char *ir_node_field_where(const IrNode *n, char *buf, size_t size, const c
 bool ir_node_error(IrDiag *d, const IrNode *n, const char *field, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
+/* Integer attribute `name` of n that must be 0 or 1, as a bool; reports attrs.<name> if not. */
+bool ir_attr_flag(const IrNode *n, const char *name, bool *out, IrDiag *d);
+
 /* "[1,3,224,224]" ("[]" for a scalar) into buf; returns buf. */
 const char *ir_format_dims(int rank, const int64_t *dims, char *buf, size_t size);
 

@@ -161,7 +161,7 @@ static bool get_axis(const IrNode *n, int64_t lo, int64_t hi, int rank, int64_t 
   return true;
 }
 
-static bool get_flag(const IrNode *n, const char *name, bool *out, IrDiag *d) {
+bool ir_attr_flag(const IrNode *n, const char *name, bool *out, IrDiag *d) {
   int64_t v = ir_attr_i(n, name);
   if (v != 0 && v != 1) {
     char field[64];
@@ -204,7 +204,7 @@ bool ir_infer_gemm(IrGraph *g, IrNode *n, IrDiag *d) {
     return ir_node_error(d, n, "inputs[1]", "Gemm expects a 2-D matrix B, got shape %s",
                          ir_format_dims(b->rank, b->dims, s1, sizeof s1));
   bool ta = false, tb = false;
-  if (!get_flag(n, "transA", &ta, d) || !get_flag(n, "transB", &tb, d)) return false;
+  if (!ir_attr_flag(n, "transA", &ta, d) || !ir_attr_flag(n, "transB", &tb, d)) return false;
   int64_t m = a->dims[ta], k = a->dims[!ta], kb = b->dims[tb], nn = b->dims[!tb];
   if (k != kb)
     return ir_node_error(d, n, "inputs[1]",
@@ -431,7 +431,7 @@ bool ir_infer_reshape(IrGraph *g, IrNode *n, IrDiag *d) {
     return ir_node_error(d, n, "inputs[1]", "the shape has %lld entries; at most %d are supported",
                          (long long)sv->dims[0], IR_MAX_RANK);
   bool allowzero = false;
-  if (!get_flag(n, "allowzero", &allowzero, d)) return false;
+  if (!ir_attr_flag(n, "allowzero", &allowzero, d)) return false;
   const int64_t *shape = sv->data;
   int r = (int)sv->dims[0], unknown = -1;
   int64_t out[IR_MAX_RANK], known = 1, numel = ir_value_numel(x);
