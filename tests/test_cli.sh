@@ -63,7 +63,7 @@ link)
   check "$kiln" compile "$ex/lenet5/model.json" --name net_b -o "$tmp/net_b.o"
   check "$kiln" compile "$ex/mlp/model.json" --name net_c -o "$tmp/net_c.o" -O0
   check test -f "$tmp/net_a.h"
-  check cc -std=c11 -Wall -Wextra -Werror -I"$tmp" -I"$src/runtime" -I"$src/runtime/host" -I"$src/tests" \
+  check "${CC:-cc}" -std=c11 -Wall -Wextra -Werror -I"$tmp" -I"$src/runtime" -I"$src/runtime/host" -I"$src/tests" \
     "$src/tests/link_two_models.c" "$tmp/net_a.o" "$tmp/net_b.o" "$tmp/net_c.o" \
     "$bin/../lib/libkiln_npy.a" "$bin/../lib/libkiln_rt.a" -lm -o "$tmp/link_two_models"
   check "$tmp/link_two_models" "$ex"
