@@ -1,0 +1,56 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (clang-19, -fsanitize=fuzzer,address,undefined) in build-fuzz/ and
+# runs each for a fixed time: usage: tools/fuzz.sh [SECONDS_PER_TARGET] (default 60).
+# Seeds: fuzz/corpus/<target>/ plus every example, op case and malformed model. A crash, leak,
+# timeout (a hang), out-of-memory or sanitizer report fails the run; the input that triggered it
+# is saved as build-fuzz/artifacts/<target>/crash-* (add it to fuzz/corpus/<target>/ once fixed).
+# Prints libFuzzer's final statistics (executions, executions per second) for each target.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+secs=${1:-60}
+tools/setup.sh
+missing=()
+for p in clang-19 libclang-rt-19-dev; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -ne 0 ]; then
+  sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get install -y -q -o DPkg::Lock::Timeout=900 --no-install-recommends "${missing[@]}"
+fi
+san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+cmake -S . -B build-fuzz -G Ninja -DKILN_FUZZ=ON -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+  -DCMAKE_C_COMPILER=clang-19 -DCMAKE_C_FLAGS="$san" \
+  -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
+cmake --build build-fuzz --target fuzz_model fuzz_npy
+export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+status=0
+for t in model npy; do
+  work=build-fuzz/work/$t art=build-fuzz/artifacts/$t seeds=build-fuzz/seeds/$t
+  rm -rf "$work" "$seeds"
+  mkdir -p "$work" "$art" "$seeds"
+  # Seeds by kind, so each target starts from inputs of its own format.
+  if [ $t = model ]; then
+    find examples tests/ops tests/malformed -name '*.json' | while read -r f; do
+      cp "$f" "$seeds/$(echo "$f" | tr / _)"
+    done
+    # Models that name external weights find tests/malformed/malformed_weights_16.bin.
+    export KILN_FUZZ_BASE_DIR=$PWD/tests/malformed
+  else
+    find examples tests/ops -name '*.npy' | while read -r f; do
+      cp "$f" "$seeds/$(echo "$f" | tr / _)"
+    done
+  fi
+  echo "fuzz_$t: $(ls "$seeds" fuzz/corpus/$t | wc -l) seed files, ${secs}s"
+  if ! build-fuzz/bin/fuzz_$t "$work" "fuzz/corpus/$t" "$seeds" -max_total_time="$secs" \
+      -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -detect_leaks=1 \
+      -print_final_stats=1 -artifact_prefix="$art/" >"build-fuzz/fuzz_$t.log" 2>&1; then
+    status=1
+    echo "fuzz_$t FAILED:"
+    grep -A40 -E 'ERROR|runtime error|SUMMARY|crash-|timeout|leak' "build-fuzz/fuzz_$t.log" | head -80
+  fi
+  grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' \
+    "build-fuzz/fuzz_$t.log" | sed "s/^/fuzz_$t: /"
+  echo "fuzz_$t: corpus $(ls "$work" | wc -l) new files"
+done
+exit $status
