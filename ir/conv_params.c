@@ -51,9 +51,10 @@ static bool get_auto_pad(const IrNode *n, AutoPad *out, IrDiag *d) {
       *out = (AutoPad)i;
       return true;
     }
+  /* The value comes from the model file: show at most 64 bytes of it. */
   return ir_node_error(d, n, "attrs.auto_pad",
-                       "unknown value '%s' (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)",
-                       s ? s : "");
+                       "unknown value '%.64s%s' (expected NOTSET, VALID, SAME_UPPER or SAME_LOWER)",
+                       s ? s : "", s && strlen(s) > 64 ? "..." : "");
 }
 
 /* Splits a total padding between begin and end; SAME_UPPER puts the odd extra at the end. */
