@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir_util.h"
 #include "pass.h"
 
 typedef struct {
@@ -79,8 +80,25 @@ static int by_offset(const void *a, const void *b) {
   return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
+/* The value that ends highest in the plan, named in the over-the-limit error. */
+static void report_over_limit(const IrGraph *g, const Interval *iv, int n, int64_t limit,
+                              IrDiag *d) {
+  const Interval *top = &iv[0];
+  for (int i = 1; i < n; i++)
+    if (iv[i].offset + iv[i].size > top->offset + top->size) top = &iv[i];
+  const IrNode *p = top->v->producer;
+  int slot = 0;
+  while (slot < p->n_outputs && p->outputs[slot] != top->v) slot++;
+  char where[512];
+  ir_node_field_where(p, where, sizeof where, "outputs[%d]", slot);
+  ir_diag_error(d, where,
+                "the workspace needs %lld bytes, more than the limit of %lld bytes "
+                "(--max-workspace); '%s' (%lld bytes) ends at the top of the plan",
+                (long long)g->workspace_size, (long long)limit, top->v->name,
+                (long long)ir_value_nbytes(top->v));
+}
+
 bool pass_memplan(IrGraph *g, const PassOptions *o, IrDiag *d) {
-  (void)d;
   int64_t align = o && o->workspace_align > 0 ? o->workspace_align : 64;
   int n;
   Interval *iv = collect_intervals(g, align, &n);
@@ -107,6 +125,8 @@ bool pass_memplan(IrGraph *g, const PassOptions *o, IrDiag *d) {
   for (int i = 0; i < n; i++) iv[i].v->ws_offset = iv[i].offset;
   g->workspace_size = total;
   g->workspace_align = align;
+  if (o && o->max_workspace > 0 && total > o->max_workspace)
+    report_over_limit(g, iv, n, o->max_workspace, d);
   free(conflicts);
   free(iv);
   return true;

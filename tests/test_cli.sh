@@ -94,6 +94,28 @@ misc)
   check grep -q 'workspace:' "$tmp/inspect"
   check grep -q 'MACs:' "$tmp/inspect"
   check "$kiln" compile --list-targets >/dev/null
+  # Names that are not C identifiers or collide after sanitizing: the header still compiles
+  # (as C with -Werror and as C++) and the entry points compute the right values.
+  check "$kiln" compile "$src/tests/names/model.json" -o "$tmp/names.o"
+  check "${CC:-cc}" -std=c11 -Wall -Wextra -Werror -I"$tmp" -I"$src/runtime" \
+    "$src/tests/names/use_header.c" "$tmp/names.o" "$bin/../lib/libkiln_rt.a" -o "$tmp/use_names"
+  check "$tmp/use_names"
+  check c++ -Wall -Wextra -Werror -fsyntax-only -x c++ "$tmp/names.h"
+  # --max-workspace: mnist_cnn plans exactly 200704 bytes; one byte less is a user error naming
+  # the value at the top of the plan, with no output left behind.
+  check "$kiln" compile "$src/examples/mnist_cnn/model.json" --max-workspace 200704 -o "$tmp/ws.o"
+  check grep -q 'WORKSPACE_SIZE 200704u' "$tmp/ws.h"
+  rm -f "$tmp"/ws.*
+  "$kiln" compile "$src/examples/mnist_cnn/model.json" --max-workspace 200703 -o "$tmp/ws.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qF 'nodes[3] (relu1).outputs[0]: the workspace needs 200704 bytes, more than the limit of 200703 bytes (--max-workspace)' "$tmp/err"
+  check test ! -e "$tmp/ws.o"
+  check test ! -e "$tmp/ws.h"
+  "$kiln" build "$src/examples/mnist_cnn/model.json" --max-workspace 1000 -o "$tmp/ws" 2>"$tmp/err"
+  check test $? -eq 1
+  check test ! -e "$tmp/ws"
+  "$kiln" compile "$src/examples/mnist_cnn/model.json" --max-workspace 12kb -o "$tmp/ws.o" 2>/dev/null
+  check test $? -eq 2
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

@@ -26,6 +26,7 @@ typedef struct Args {
   const char *triple, *cpu, *features;
   const char *cc;
   const char *print_after;
+  long long max_workspace; /* bytes; 0: no limit */
   int opt_level;
   CgEmit emit;
   bool list_targets, print_graph, verify_each;
@@ -51,7 +52,8 @@ static const char *const target_help =
     "  --target TRIPLE       target triple (default: the host), e.g. aarch64-linux-gnu\n"
     "  --cpu CPU             target CPU (default: the host CPU for the host triple, else generic)\n"
     "  --features LIST       target features, e.g. +avx2,+fma (default: the host's for the host)\n"
-    "  --name NAME           C prefix of generated symbols (default: the model's name)\n";
+    "  --name NAME           C prefix of generated symbols (default: the model's name)\n"
+    "  --max-workspace BYTES fail if the model needs a larger workspace (default: no limit)\n";
 
 static void print_help(const char *cmd) {
   if (!strcmp(cmd, "compile")) {
@@ -130,7 +132,16 @@ static int parse_args(int argc, char **argv, Args *a) {
       TAKE(cc);
     else if (!strcmp(s, "--print-after"))
       TAKE(print_after);
-    else if (!strcmp(s, "--emit")) {
+    else if (!strcmp(s, "--max-workspace")) {
+      char *end = NULL;
+      errno = 0;
+      long long v = next ? strtoll(next, &end, 10) : 0;
+      if (!next || end == next || *end || errno || v <= 0)
+        return usage_error(a->cmd, "--max-workspace: expected a positive number of bytes, got '%s'",
+                           next ? next : "");
+      a->max_workspace = v;
+      i++;
+    } else if (!strcmp(s, "--emit")) {
       if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);
       if (!strcmp(next, "obj"))
         a->emit = CG_EMIT_OBJ;
@@ -171,7 +182,8 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
     PassOptions po = {.opt_level = a->opt_level,
                       .workspace_align = 64,
                       .verify_each = a->verify_each,
-                      .print_after = a->print_after};
+                      .print_after = a->print_after,
+                      .max_workspace = a->max_workspace};
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
