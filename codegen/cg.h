@@ -16,7 +16,7 @@ typedef struct CgOptions {
   const char *features; /* NULL: host features when the triple is the host's, else "" */
   int opt_level;        /* 0..3: LLVM pipeline default<On> and codegen level */
   CgEmit emit;
-  bool pic;         /* position-independent code (default true on hosted targets) */
+  bool pic;         /* position-independent code (ignored on bare-metal "-none" triples) */
   bool driver_hook; /* also export `kiln_driver_model`, used by `kiln build` executables */
 } CgOptions;
 

@@ -153,10 +153,13 @@ bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
   int level = o->opt_level < 0 ? 0 : o->opt_level > 3 ? 3 : o->opt_level;
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
                                                LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
+  /* Bare metal ("-none" OS) has no dynamic loader: absolute addresses, no GOT. */
+  bool bare_metal = strstr(triple, "-none") != NULL;
   StderrCapture cap;
   capture_begin(&cap);
   c->tm = LLVMCreateTargetMachine(target, triple, cpu, features, levels[level],
-                                  o->pic ? LLVMRelocPIC : LLVMRelocStatic, LLVMCodeModelDefault);
+                                  o->pic && !bare_metal ? LLVMRelocPIC : LLVMRelocStatic,
+                                  LLVMCodeModelDefault);
   char *warnings = capture_end(&cap);
   bool ok = c->tm && check_tm_warnings(warnings, triple, cpu, d);
   free(warnings);
