@@ -3,6 +3,7 @@
 #ifndef KILN_CG_H
 #define KILN_CG_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ir.h"
@@ -18,6 +19,12 @@ typedef struct CgOptions {
   CgEmit emit;
   bool pic;         /* position-independent code (ignored on bare-metal "-none" triples) */
   bool driver_hook; /* also export `kiln_driver_model`, used by `kiln build` executables */
+  /* Weights placement. weights_section: ELF section of the weight constants (NULL: .rodata).
+   * weights_path: write the weights to this file (64-byte aligned blob) instead of embedding
+   * them; the run functions then take `const void *weights` as their last argument. */
+  const char *weights_section;
+  const char *weights_path;
+  int64_t *weights_size_out; /* if set: receives the size of the weights blob, or 0 */
 } CgOptions;
 
 /* Generate code for g (shapes inferred, memory planned) and write it to out_path through a

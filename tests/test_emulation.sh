@@ -7,6 +7,8 @@
 #   cortex-m0   thumbv6m-none-eabi (Cortex-M0+, soft float) objects, run on mps2-an385: QEMU has
 #               no M0+ board with enough memory, and a Cortex-M3 executes the ARMv6-M subset
 #   riscv64     riscv64-linux-gnu (rv64gc) objects under qemu-riscv64
+#   weights     --weights=external (aarch64 under qemu, and the host) and --weights-section
+#               (Cortex-M4, placed by the linker script)
 #   freestanding  every example compiled for bare metal (Cortex-M4F, M0+, riscv32) needs nothing but memcpy/memset (and, on
 #               soft-float cores, the compiler's own float helpers): no libm, no libc
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
@@ -33,7 +35,9 @@ baremetal_flags() { # core -> arm-none-eabi-gcc flags
 }
 
 # run_model NAME TRIPLE CPU FEATURES CC "CFLAGS" LDKIND RUNNER...
-# Compiles examples/NAME for the target, links it with the harness and runs it.
+# Compiles examples/NAME for the target, links it with the harness and runs it. The arrays
+# kiln_extra (more `kiln compile` flags) and prog_args (arguments of the program) may be set.
+kiln_extra=() prog_args=()
 run_model() {
   local name=$1 triple=$2 cpu=$3 features=$4 cc=$5 cflags=$6 kind=$7
   shift 7
@@ -42,7 +46,7 @@ run_model() {
   local fargs=()
   [ -n "$features" ] && fargs=(--features "$features")
   if ! "$kiln" compile "$dir/model.json" --target "$triple" --cpu "$cpu" "${fargs[@]}" --name net \
-    -o "$d/net.o" 2>"$d/err"; then
+    "${kiln_extra[@]}" -o "$d/net.o" 2>"$d/err"; then
     bad "$name/$triple: kiln compile failed: $(cat "$d/err")"; return
   fi
   local inputs
@@ -67,7 +71,7 @@ run_model() {
   fi
   local t0 t1
   t0=$(date +%s%N)
-  timeout 300 "$@" "$d/prog" >"$d/out" 2>&1
+  timeout 300 "$@" "$d/prog" "${prog_args[@]}" >"$d/out" 2>&1
   local rc=$?
   t1=$(date +%s%N)
   if [ $rc -ne 0 ] || ! grep -q "emu: [1-9][0-9]* passed, 0 failed" "$d/out"; then
@@ -123,6 +127,50 @@ cortex-m4 | cortex-m3 | cortex-m0)
     if [ $rc -ne 0 ] && grep -q "emu: [0-9]* passed, [1-9][0-9]* failed" "$d/wrong.out"; then ok
     else bad "a wrong golden was not detected (exit $rc): $(tail -c 500 "$d/wrong.out")"; fi
   fi
+  ;;
+weights)
+  # --weights=external: the object holds code only; the program loads the file and passes it
+  need aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm || exit 1
+  kiln_extra=(--weights=external)
+  for m in mnist_cnn ppo_policy; do
+    prog_args=("$tmp/$m-aarch64-linux-gnu/net.weights")
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc -DEMU_EXTERNAL_WEIGHTS linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+    prog_args=("$tmp/$m-$(gcc -dumpmachine)/net.weights")
+    run_model $m "$(gcc -dumpmachine)" generic "" gcc -DEMU_EXTERNAL_WEIGHTS linux
+    for o in "$tmp"/$m-*/net.o; do
+      ro=$(size -A "$o" | awk '$1 ~ /rodata/ {s += $2} END {print s + 0}')
+      if [ "$ro" -lt 4096 ]; then ok; else bad "$o: $ro bytes of read-only data"; fi
+    done
+  done
+  # --weights-section: the linker script places the section (here: .kiln_weights in flash)
+  kiln_extra=(--weights-section .kiln_weights) prog_args=()
+  run_model mnist_cnn thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
+    -semihosting-config enable=on,target=native -kernel
+  hex=$(arm-none-eabi-readelf -SW "$tmp/mnist_cnn-thumbv7em-none-eabihf/prog" |
+    sed -n 's/.*\] \.kiln_weights *PROGBITS *\([0-9a-f]*\) *[0-9a-f]* *\([0-9a-f]*\) .*/\1 \2/p')
+  set -- $hex
+  # all of mnist_cnn's 1.6 MB of weights, in flash (QEMU's mps2 flash is 0x0-0x400000)
+  if [ $# -eq 2 ] && [ $((16#$2)) -ge 1600000 ] && [ $((16#$1 + 16#$2)) -le $((0x400000)) ]; then ok
+  else bad ".kiln_weights not placed as expected: '$hex'"; fi
+  # bad weights options: usage errors (exit 2) that leave no file
+  mlp=$src/examples/mlp/model.json
+  for bad_args in "--weights=bogus" "--weights-section bad,name" "--weights-file x.w" \
+    "--weights=external --weights-section .w"; do
+    # shellcheck disable=SC2086
+    (cd "$tmp" && "$kiln" compile "$mlp" $bad_args -o badw.o 2>"$tmp/err")
+    rc=$?
+    if [ $rc -eq 2 ] && [ -s "$tmp/err" ] && ! ls "$tmp"/badw.* >/dev/null 2>&1; then ok
+    else bad "kiln compile $bad_args: exit $rc"; fi
+  done
+  "$kiln" build "$mlp" --weights=external -o "$tmp/badw" 2>/dev/null
+  if [ $? -eq 2 ] && [ ! -e "$tmp/badw" ]; then ok; else bad "kiln build --weights=external"; fi
+  # a weights file that cannot be written: exit 1, and neither object nor header is left
+  "$kiln" compile "$mlp" --weights=external --weights-file "$tmp/no/such/dir/w" -o "$tmp/badw.o" \
+    2>"$tmp/err"
+  if [ $? -eq 1 ] && grep -q "weights file" "$tmp/err" && ! ls "$tmp"/badw.* >/dev/null 2>&1; then ok
+  else bad "unwritable weights file: $(cat "$tmp/err")"; fi
   ;;
 riscv64)
   need riscv64-linux-gnu-gcc qemu-riscv64 || exit 1

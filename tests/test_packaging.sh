@@ -140,7 +140,8 @@ repro)
   copy_models mnist_cnn
   mkdir -p "$tmp/a" "$tmp/b/deeper/dir"
   for cfg in "" "-O3" "--target thumbv7em-none-eabihf --cpu cortex-m4 --features +vfp4d16sp" \
-    "--target aarch64-linux-gnu --cpu generic -O1"; do
+    "--target aarch64-linux-gnu --cpu generic -O1" "--weights=external" \
+    "--weights-section .kiln_weights --target thumbv6m-none-eabi --cpu cortex-m0plus"; do
     # shellcheck disable=SC2086
     (cd "$tmp/a" && "$kiln" compile "$src/examples/mnist_cnn/model.json" $cfg -o net.o) ||
       { bad "compile $cfg"; continue; }
@@ -149,6 +150,7 @@ repro)
       { bad "compile $cfg (copy)"; continue; }
     check cmp "$tmp/a/net.o" "$tmp/b/deeper/dir/net.o"
     check cmp "$tmp/a/net.h" "$tmp/b/deeper/dir/net.h"
+    case $cfg in *external*) check cmp "$tmp/a/net.weights" "$tmp/b/deeper/dir/net.weights" ;; esac
   done
   ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;

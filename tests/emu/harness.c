@@ -1,8 +1,11 @@
 /* Runs one compiled model on a (usually emulated) target and checks it against the PyTorch
  * goldens that tests/emu/npy2c embedded: Linux under qemu-user and bare-metal Cortex-M under
  * qemu-system-arm (stdout over semihosting) alike. The model is compiled with `--name net`;
- * net.h is its generated header. Prints "emu: N passed, N failed"; exit status 0 iff all pass. */
+ * net.h is its generated header. Prints "emu: N passed, N failed"; exit status 0 iff all pass.
+ * With -DEMU_EXTERNAL_WEIGHTS (hosted targets) the model was compiled with --weights=external:
+ * the weights file is argv[1], loaded into an aligned buffer and passed to the run function. */
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "emu.h"
@@ -19,8 +22,39 @@ static long numel(const krt_tensor_info *t) {
   return n;
 }
 
+#ifdef EMU_EXTERNAL_WEIGHTS
+static const void *weights;
+static int run(const void *const *in, void *const *out, void *ws) {
+  return net_run_generic(in, out, ws, weights);
+}
+int main(int argc, char **argv) {
+  const krt_model *m = &net_model;
+  CHECK(m->run == NULL, "the descriptor cannot run a model with external weights");
+  FILE *f = argc == 2 ? fopen(argv[1], "rb") : NULL;
+  CHECK(f != NULL, "usage: harness net.weights");
+  if (!f) return test_report("emu");
+  static _Alignas(NET_WEIGHTS_ALIGN) unsigned char buf[NET_WEIGHTS_SIZE + NET_WEIGHTS_ALIGN + 1];
+  size_t got = fread(buf, 1, sizeof buf, f);
+  fclose(f);
+  CHECK(got == NET_WEIGHTS_SIZE, "weights file has %zu bytes, header says %zu", got,
+        (size_t)NET_WEIGHTS_SIZE);
+  /* the same bytes one byte off: refused */
+  memmove(buf + 1, buf, got);
+  weights = buf + 1;
+  int rc0 = run(emu_inputs, emu_outputs, workspace);
+  CHECK(rc0 == KRT_ERR_BAD_ALIGNMENT, "misaligned weights: got %d", rc0);
+  memmove(buf, buf + 1, got);
+  weights = NULL;
+  rc0 = run(emu_inputs, emu_outputs, workspace);
+  CHECK(rc0 == KRT_ERR_NULL_ARG, "NULL weights: got %d", rc0);
+  weights = buf;
+#else
+static int run(const void *const *in, void *const *out, void *ws) {
+  return net_model.run(in, out, ws);
+}
 int main(void) {
   const krt_model *m = &net_model;
+#endif
   CHECK(m->abi_version == KRT_ABI_VERSION, "abi %u", (unsigned)m->abi_version);
   CHECK((int)m->n_inputs == emu_n_inputs, "model has %u inputs, data %d", (unsigned)m->n_inputs,
         emu_n_inputs);
@@ -35,7 +69,7 @@ int main(void) {
     memset(emu_outputs[j], 0xff, (size_t)emu_golden_count[j] * sizeof(float)); /* NaN */
   }
   if (test_failed) return test_report("emu");
-  int rc = m->run(emu_inputs, emu_outputs, workspace);
+  int rc = run(emu_inputs, emu_outputs, workspace);
   CHECK(rc == KRT_OK, "run returned %d (%s)", rc, krt_strerror(rc));
   for (int j = 0; j < emu_n_outputs; j++) {
     static float want[1 << 16];
@@ -48,10 +82,10 @@ int main(void) {
   }
   /* The run function checks its workspace: misaligned is refused, not written through. */
   if (NET_WORKSPACE_SIZE > 0 && NET_WORKSPACE_ALIGN > 1) {
-    rc = m->run(emu_inputs, emu_outputs, workspace + 1);
+    rc = run(emu_inputs, emu_outputs, workspace + 1);
     CHECK(rc == KRT_ERR_BAD_ALIGNMENT, "misaligned workspace: got %d", rc);
   }
-  rc = m->run(emu_inputs, emu_outputs, NET_WORKSPACE_SIZE > 0 ? NULL : workspace);
+  rc = run(emu_inputs, emu_outputs, NET_WORKSPACE_SIZE > 0 ? NULL : workspace);
   CHECK(NET_WORKSPACE_SIZE == 0 || rc == KRT_ERR_NULL_ARG, "NULL workspace: got %d", rc);
   printf("emu: model %s ran on this target\n", m->name);
   return test_report("emu");
