@@ -34,6 +34,16 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
 bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path, IrDiag *d);
 /* Turn any model name into a C identifier: [A-Za-z0-9_], not starting with a digit. */
 void cg_sanitize_identifier(const char *name, char *buf, size_t size);
+/* Bytes of an emitted object by kind (sections classified by name). Flash: code + constants +
+ * data; RAM: bss + data. */
+typedef struct CgSizes {
+  int64_t code;      /* .text, unwind tables */
+  int64_t constants; /* .rodata*, .data.rel.ro, and the weights section */
+  int64_t weights;   /* of constants: the --weights-section */
+  int64_t bss;       /* zero-initialized (the static workspace of P_run) */
+  int64_t data;      /* initialized writable data */
+} CgSizes;
+bool cg_object_sizes(const char *obj_path, const char *weights_section, CgSizes *s, IrDiag *d);
 /* Print registered LLVM targets. */
 void cg_list_targets(FILE *f);
 

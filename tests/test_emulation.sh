@@ -100,7 +100,7 @@ cortex-m4 | cortex-m3 | cortex-m0)
   need arm-none-eabi-gcc qemu-system-arm || exit 1
   case $mode in
   cortex-m4) triple=thumbv7em-none-eabihf cpu=cortex-m4 feat=+vfp4d16sp board=mps2-an386
-    models="mlp mnist_cnn lenet5 ppo_policy" ;;
+    models="mlp mnist_cnn lenet5 ppo_policy cifar_cnn resnet_small dcgan_generator" ;;
   cortex-m3) triple=thumbv7m-none-eabi cpu=cortex-m3 feat="" board=mps2-an385
     models="mlp lenet5" ;;
   cortex-m0) triple=thumbv6m-none-eabi cpu=cortex-m0plus feat="" board=mps2-an385
@@ -206,6 +206,19 @@ freestanding)
       if [ "$rw" -gt 64 ]; then bad "$name/$1: $rw bytes of initialized writable data"; else ok; fi
     done
   done
+  # --size-report agrees with binutils' view of the same object
+  o=$tmp/report.o
+  "$kiln" compile "$src/examples/lenet5/model.json" --target thumbv7em-none-eabihf --cpu cortex-m4 \
+    --weights-section .kiln_weights --size-report -o "$o" >"$tmp/report" 2>&1
+  code=$(size -A "$o" | awk '$1 ~ /^\.(text|ARM\.exidx)/ {s += $2} END {print s + 0}')
+  const=$(size -A "$o" | awk '$1 ~ /^\.(rodata|kiln_weights)/ {s += $2} END {print s + 0}')
+  weights=$(size -A "$o" | awk '$1 == ".kiln_weights" {print $2}')
+  ws=$(sed -n 's/^#define NET_WORKSPACE_SIZE \([0-9]*\)u.*/\1/p' "$tmp/report.h")
+  [ -z "$ws" ] && ws=$(sed -n 's/^#define LENET5_WORKSPACE_SIZE \([0-9]*\)u.*/\1/p' "$tmp/report.h")
+  if grep -Eq "code: +$code bytes" "$tmp/report" &&
+    grep -Eq "constants: +$const bytes \(flash; $weights in .kiln_weights\)" "$tmp/report" &&
+    grep -Eq "workspace: +$ws bytes" "$tmp/report" && [ "$weights" -gt 240000 ]; then ok
+  else bad "size report (code $code, constants $const, weights $weights, ws $ws): $(cat "$tmp/report")"; fi
   ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -30,7 +30,7 @@ typedef struct Args {
   bool weights_external;
   int opt_level;
   CgEmit emit;
-  bool list_targets, print_graph, verify_each;
+  bool list_targets, print_graph, verify_each, size_report;
   const char **positional; /* .npy inputs for `run` */
   int n_positional;
 } Args;
@@ -71,7 +71,8 @@ static void print_help(const char *cmd) {
         "                        instead of the object; run functions take a weights pointer\n"
         "  --weights-file FILE   that file (default: the output with extension .weights)\n"
         "  --weights-section S   put the embedded weights in ELF section S (for a linker "
-        "script)\n%s",
+        "script)\n"
+        "  --size-report         print code, constant and workspace bytes of the object\n%s",
         target_help);
   } else if (!strcmp(cmd, "build")) {
     printf("usage: kiln build model.json [-o EXE] [-O0..3] [--name N] [--cc CC]\n"
@@ -165,6 +166,8 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->opt_level = s[2] - '0';
     } else if (!strcmp(s, "--list-targets")) {
       a->list_targets = true;
+    } else if (!strcmp(s, "--size-report")) {
+      a->size_report = true;
     } else if (!strcmp(s, "--print")) {
       a->print_graph = true;
     } else if (!strcmp(s, "--verify-each")) {
@@ -181,6 +184,9 @@ static int parse_args(int argc, char **argv, Args *a) {
   if (!a->model && !a->list_targets) return usage_error(a->cmd, "no model file given%s", "");
   if ((a->weights_external || a->weights_file || a->weights_section) && strcmp(a->cmd, "compile"))
     return usage_error(a->cmd, "weights placement options are for 'kiln compile'%s", "");
+  if (a->size_report && (strcmp(a->cmd, "compile") || a->emit != CG_EMIT_OBJ))
+    return usage_error(a->cmd, "--size-report needs an object file (kiln compile, --emit obj)%s",
+                       "");
   if (a->weights_file && !a->weights_external)
     return usage_error(a->cmd, "--weights-file needs --weights=external%s", "");
   if (a->weights_section && a->weights_external)
@@ -266,6 +272,23 @@ static int cmd_compile(const Args *a) {
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   bool ok = cg_compile(g, &o, out, &d) && cg_write_header(g, &o, header, &d);
+  CgSizes sz;
+  if (ok && a->size_report && cg_object_sizes(out, a->weights_section, &sz, &d)) {
+    int64_t ws = g->workspace_size > 0 ? g->workspace_size : 0;
+    printf("%s: %s\n", out, a->triple ? a->triple : "host");
+    printf("  code:       %10lld bytes (flash)\n", (long long)sz.code);
+    printf("  constants:  %10lld bytes (flash", (long long)sz.constants);
+    if (a->weights_section) printf("; %lld in %s", (long long)sz.weights, a->weights_section);
+    printf(")\n");
+    if (sz.data) printf("  data:       %10lld bytes (flash and RAM)\n", (long long)sz.data);
+    if (o.weights_path)
+      printf("  weights:    %10lld bytes (%s, loaded by the caller)\n", (long long)weights_size,
+             o.weights_path);
+    printf("  workspace:  %10lld bytes (RAM: the caller's, or %lld bytes of .bss for %s_run)\n",
+           (long long)ws, (long long)sz.bss, prefix);
+    printf("  flash:      %10lld bytes, RAM: %lld bytes + inputs and outputs\n",
+           (long long)(sz.code + sz.constants + sz.data), (long long)(ws + sz.data));
+  }
   if (!ok) {
     remove(out); /* all or nothing */
     remove(header);
