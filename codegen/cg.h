@@ -3,6 +3,7 @@
 #ifndef KILN_CG_H
 #define KILN_CG_H
 
+#include <stdint.h>
 #include <stdio.h>
 
 #include "ir.h"
@@ -16,8 +17,14 @@ typedef struct CgOptions {
   const char *features; /* NULL: host features when the triple is the host's, else "" */
   int opt_level;        /* 0..3: LLVM pipeline default<On> and codegen level */
   CgEmit emit;
-  bool pic;         /* position-independent code (default true on hosted targets) */
+  bool pic;         /* position-independent code (ignored on bare-metal "-none" triples) */
   bool driver_hook; /* also export `kiln_driver_model`, used by `kiln build` executables */
+  /* Weights placement. weights_section: ELF section of the weight constants (NULL: .rodata).
+   * weights_path: write the weights to this file (64-byte aligned blob) instead of embedding
+   * them; the run functions then take `const void *weights` as their last argument. */
+  const char *weights_section;
+  const char *weights_path;
+  int64_t *weights_size_out; /* if set: receives the size of the weights blob, or 0 */
 } CgOptions;
 
 /* Generate code for g (shapes inferred, memory planned) and write it to out_path through a
@@ -27,6 +34,16 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
 bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path, IrDiag *d);
 /* Turn any model name into a C identifier: [A-Za-z0-9_], not starting with a digit. */
 void cg_sanitize_identifier(const char *name, char *buf, size_t size);
+/* Bytes of an emitted object by kind (sections classified by name). Flash: code + constants +
+ * data; RAM: bss + data. */
+typedef struct CgSizes {
+  int64_t code;      /* .text, unwind tables */
+  int64_t constants; /* .rodata*, .data.rel.ro, and the weights section */
+  int64_t weights;   /* of constants: the --weights-section */
+  int64_t bss;       /* zero-initialized (the static workspace of P_run) */
+  int64_t data;      /* initialized writable data */
+} CgSizes;
+bool cg_object_sizes(const char *obj_path, const char *weights_section, CgSizes *s, IrDiag *d);
 /* Print registered LLVM targets. */
 void cg_list_targets(FILE *f);
 

@@ -256,8 +256,18 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
   fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n", up, up);
   fprintf(f, "#define %s_WORKSPACE_SIZE %lldu /* bytes, exact */\n", up, (long long)ws);
   fprintf(f, "#define %s_WORKSPACE_ALIGN %lldu\n", up, (long long)g->workspace_align);
-  fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n\n", up, g->n_inputs, up,
+  fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", up, g->n_inputs, up,
           g->n_outputs);
+  bool ext = o->weights_path != NULL;
+  const char *wparam = ext ? ", const void *weights" : "";
+  if (ext)
+    fprintf(f,
+            "/* Weights are not in the object: load the file Kiln wrote (%lld bytes) to memory\n"
+            " * aligned to %s_WEIGHTS_ALIGN and pass it as `weights` to every run function. */\n"
+            "#define %s_WEIGHTS_SIZE %lldu /* bytes */\n#define %s_WEIGHTS_ALIGN 64u\n",
+            (long long)(o->weights_size_out ? *o->weights_size_out : 0), up, up,
+            (long long)(o->weights_size_out ? *o->weights_size_out : 0), up);
+  fputc('\n', f);
   for (int i = 0; i < g->n_inputs; i++) write_tensor_macros(f, up, "IN", i, g->inputs[i]);
   for (int j = 0; j < g->n_outputs; j++) write_tensor_macros(f, up, "OUT", j, g->outputs[j]);
   fprintf(f, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
@@ -271,18 +281,19 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
   fprintf(f, "int %s_run(", p);
   write_params(f, g, names);
   fprintf(f,
-          ");\n\n/* Reentrant: workspace is %s_WORKSPACE_SIZE bytes aligned to "
+          "%s);\n\n/* Reentrant: workspace is %s_WORKSPACE_SIZE bytes aligned to "
           "%s_WORKSPACE_ALIGN\n * (may be NULL if the size is 0). */\n",
-          up, up);
+          wparam, up, up);
   fprintf(f, "int %s_run_ws(", p);
   write_params(f, g, names);
-  fprintf(f, ", void *workspace);\n\n");
+  fprintf(f, ", void *workspace%s);\n\n", wparam);
   fprintf(f,
-          "/* The same with pointer arrays in declared order (the krt_model run function). */\n");
+          "/* The same with pointer arrays in declared order (the krt_model run function%s). */\n",
+          ext ? ", which is NULL with external weights" : "");
   fprintf(f,
           "int %s_run_generic(const void *const *inputs, void *const *outputs, void "
-          "*workspace);\n\n",
-          p);
+          "*workspace%s);\n\n",
+          p, wparam);
   fprintf(f, "struct krt_model; /* krt.h */\nextern const struct krt_model %s_model;\n\n", p);
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_H */\n", up);
   for (int k = 0; k < g->n_inputs + g->n_outputs; k++) free(names[k]);

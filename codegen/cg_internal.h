@@ -53,6 +53,12 @@ typedef struct Cg {
   CgIntrinsic intrinsics[16];
   int n_intrinsics;
   int n_derived; /* counter naming compile-time derived constants */
+  /* --weights=external: constants go to blob (64-byte aligned offsets) instead of globals and
+   * are addressed from weights_base, the weights parameter of the function being built. */
+  unsigned char *blob;
+  size_t blob_size, blob_cap;
+  int64_t *const_offset; /* per value id: offset in blob, or -1 */
+  LLVMValueRef weights_base;
 } Cg;
 
 /* A lowering: builds the body of a node's function; in[i] / out[j] are its pointer arguments
@@ -64,6 +70,8 @@ extern const CgLowerFn cg_lower[IR_OP_COUNT];
   bool cg_lower_##stem(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 #include "ops.def"
 #undef OP
+
+#define CG_WEIGHTS_ALIGN 64 /* alignment of external weights and of every tensor in them */
 
 /* ---- cg_module.c -------------------------------------------------------------------------- */
 /* Creates the target machine, context, module (triple and data layout set) and builder. */
@@ -101,8 +109,11 @@ LLVMValueRef cg_fmin(Cg *c, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_fadd_reassoc(Cg *c, LLVMValueRef a, LLVMValueRef b);
 /* Allows reassociation on an FP instruction or call (reductions), returns it. */
 LLVMValueRef cg_reassoc(LLVMValueRef inst);
-/* A private, constant, unnamed_addr global with 64-byte alignment holding the bytes. */
+/* A private, constant, unnamed_addr global with 64-byte alignment holding the bytes (in the
+ * --weights-section if one is given); with external weights, a pointer into the weights blob. */
 LLVMValueRef cg_const_bytes(Cg *c, const void *data, size_t nbytes, const char *name);
+/* Appends bytes to the external weights blob at a 64-byte aligned offset, which it returns. */
+int64_t cg_blob_append(Cg *c, const void *data, size_t nbytes);
 
 /* Counted loop `for (iv = start; iv < end; iv++)` with a guard (bounds may be run-time values),
  * the counter a PHI with a nuw/nsw increment, and optional loop-carried accumulators. */

@@ -3,6 +3,7 @@
 #include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cg_internal.h"
@@ -107,7 +108,26 @@ LLVMValueRef cg_fadd_reassoc(Cg *c, LLVMValueRef a, LLVMValueRef b) {
   return cg_reassoc(LLVMBuildFAdd(c->b, a, b, ""));
 }
 
+int64_t cg_blob_append(Cg *c, const void *data, size_t nbytes) {
+  size_t off = (c->blob_size + 63) & ~(size_t)63;
+  if (off + nbytes > c->blob_cap) {
+    size_t cap = c->blob_cap ? c->blob_cap : 4096;
+    while (cap < off + nbytes) cap *= 2;
+    c->blob = realloc(c->blob, cap);
+    if (!c->blob) abort();
+    c->blob_cap = cap;
+  }
+  memset(c->blob + c->blob_size, 0, off - c->blob_size);
+  memcpy(c->blob + off, data, nbytes);
+  c->blob_size = off + nbytes;
+  return (int64_t)off;
+}
+
 LLVMValueRef cg_const_bytes(Cg *c, const void *data, size_t nbytes, const char *name) {
+  if (c->o && c->o->weights_path) {
+    assert(c->weights_base);
+    return cg_byte_ptr(c, c->weights_base, cg_blob_append(c, data, nbytes));
+  }
   LLVMValueRef init = LLVMConstStringInContext2(c->ctx, data, nbytes, /*DontNullTerminate=*/1);
   LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
   LLVMSetInitializer(gv, init);
@@ -115,6 +135,7 @@ LLVMValueRef cg_const_bytes(Cg *c, const void *data, size_t nbytes, const char *
   LLVMSetLinkage(gv, LLVMPrivateLinkage);
   LLVMSetUnnamedAddress(gv, LLVMGlobalUnnamedAddr);
   LLVMSetAlignment(gv, 64);
+  if (c->o && c->o->weights_section) LLVMSetSection(gv, c->o->weights_section);
   return gv;
 }
 

@@ -153,10 +153,13 @@ bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
   int level = o->opt_level < 0 ? 0 : o->opt_level > 3 ? 3 : o->opt_level;
   static const LLVMCodeGenOptLevel levels[] = {LLVMCodeGenLevelNone, LLVMCodeGenLevelLess,
                                                LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
+  /* Bare metal ("-none" OS) has no dynamic loader: absolute addresses, no GOT. */
+  bool bare_metal = strstr(triple, "-none") != NULL;
   StderrCapture cap;
   capture_begin(&cap);
   c->tm = LLVMCreateTargetMachine(target, triple, cpu, features, levels[level],
-                                  o->pic ? LLVMRelocPIC : LLVMRelocStatic, LLVMCodeModelDefault);
+                                  o->pic && !bare_metal ? LLVMRelocPIC : LLVMRelocStatic,
+                                  LLVMCodeModelDefault);
   char *warnings = capture_end(&cap);
   bool ok = c->tm && check_tm_warnings(warnings, triple, cpu, d);
   free(warnings);
@@ -195,6 +198,8 @@ void cg_session_end(Cg *c) {
   if (c->tm) LLVMDisposeTargetMachine(c->tm);
   free(c->storage);
   free(c->consts);
+  free(c->const_offset);
+  free(c->blob);
   memset(c, 0, sizeof *c);
 }
 
@@ -272,7 +277,9 @@ static bool plan_storage(Cg *c, const int *uses) {
   const IrGraph *g = c->g;
   c->storage = calloc((size_t)g->n_values + 1, sizeof *c->storage);
   c->consts = calloc((size_t)g->n_values + 1, sizeof *c->consts);
-  if (!c->storage || !c->consts) abort();
+  c->const_offset = malloc(sizeof *c->const_offset * ((size_t)g->n_values + 1));
+  if (!c->storage || !c->consts || !c->const_offset) abort();
+  for (int i = 0; i <= g->n_values; i++) c->const_offset[i] = -1;
   uint64_t max_bytes = LLVMPointerSize(c->td) >= 8 ? (uint64_t)INT64_MAX
                                                    : (1ull << (8 * LLVMPointerSize(c->td) - 1));
   for (int i = 0; i < g->n_values; i++) {
@@ -328,6 +335,8 @@ static LLVMAttributeRef enum_attr(Cg *c, const char *name, uint64_t value) {
   return LLVMCreateEnumAttribute(c->ctx, kind, value);
 }
 
+static bool external_weights(const Cg *c) { return c->o->weights_path != NULL; }
+
 static LLVMValueRef const_global(Cg *c, const IrValue *v) {
   if (!c->consts[v->id]) {
     char name[300];
@@ -346,7 +355,14 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
   case CG_STORE_WS:
     return cg_byte_ptr(c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs)),
                        s->offset);
-  case CG_STORE_CONST: return const_global(c, v);
+  case CG_STORE_CONST:
+    if (external_weights(c)) {
+      if (c->const_offset[v->id] < 0)
+        c->const_offset[v->id] = cg_blob_append(c, v->data, (size_t)ir_value_nbytes(v));
+      return cg_byte_ptr(c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs + 1)),
+                         c->const_offset[v->id]);
+    }
+    return const_global(c, v);
   case CG_STORE_NONE: break;
   }
   return NULL;
@@ -381,15 +397,25 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
           storage_overlap(&c->storage[ops[a]->id], &c->storage[ops[b]->id]))
         alias = true;
 
-  LLVMTypeRef params[66];
-  for (int k = 0; k < count; k++) params[k] = c->t_ptr;
+  LLVMTypeRef params[67];
+  int np = count + (external_weights(c) ? 1 : 0); /* + the weights base */
+  for (int k = 0; k < np; k++) params[k] = c->t_ptr;
   char name[300];
   snprintf(name, sizeof name, "%s.%d.%s", c->prefix, n->id, ir_op_info[n->op].name);
   LLVMValueRef fn =
-      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)count, 0));
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)np, 0));
   LLVMSetLinkage(fn, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
-  LLVMValueRef in[64] = {0}, out[2] = {0}, args[66];
+  LLVMValueRef in[64] = {0}, out[2] = {0}, args[67];
+  c->weights_base = NULL;
+  if (external_weights(c)) {
+    unsigned idx = (unsigned)count + 1;
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "readonly", 0));
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "align", 64));
+    c->weights_base = LLVMGetParam(fn, (unsigned)count);
+    args[count] = LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs + 1));
+  }
   for (int k = 0; k < count; k++) {
     const CgStorage *s = &c->storage[ops[k]->id];
     unsigned idx = (unsigned)k + 1;
@@ -405,7 +431,10 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
       out[slot[k]] = p;
     else
       in[slot[k]] = p;
-    args[k] = storage_ptr(c, body, ops[k]);
+    /* External weights: a constant goes into the blob only if the lowering reads it (below),
+     * not when it reads a compile-time derived form instead (e.g. transposed weights). */
+    bool deferred = external_weights(c) && s->kind == CG_STORE_CONST;
+    args[k] = deferred ? NULL : storage_ptr(c, body, ops[k]);
   }
   LLVMBasicBlockRef body_block = LLVMGetInsertBlock(c->b);
   LLVMValueRef saved_fn = c->fn;
@@ -415,15 +444,28 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   LLVMBuildRetVoid(c->b);
   c->fn = saved_fn;
   LLVMPositionBuilderAtEnd(c->b, body_block);
-  if (ok) LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)count, "");
+  c->weights_base = NULL;
+  for (int k = 0; k < count; k++) {
+    if (args[k]) continue;
+    LLVMValueRef p = LLVMGetParam(fn, (unsigned)k);
+    if (LLVMGetFirstUse(p)) {
+      args[k] = storage_ptr(c, body, ops[k]);
+    } else { /* unused: pass NULL, which it no longer claims to dereference */
+      const char *deref = "dereferenceable";
+      LLVMRemoveEnumAttributeAtIndex(fn, (unsigned)k + 1,
+                                     LLVMGetEnumAttributeKindForName(deref, strlen(deref)));
+      args[k] = LLVMConstPointerNull(c->t_ptr);
+    }
+  }
+  if (ok) LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)np, "");
   return ok;
 }
 
-/* `void P.body(in..., out..., ws)`: the nodes in order, then copies for graph outputs that no
- * node writes in place (an input, a constant, or a value listed twice). */
+/* `void P.body(in..., out..., ws[, weights])`: the nodes in order, then copies for graph outputs
+ * that no node writes in place (an input, a constant, or a value listed twice). */
 static LLVMValueRef build_body(Cg *c) {
   const IrGraph *g = c->g;
-  int np = g->n_inputs + g->n_outputs + 1;
+  int np = g->n_inputs + g->n_outputs + 1 + (external_weights(c) ? 1 : 0);
   LLVMTypeRef *params = malloc(sizeof *params * (size_t)np);
   if (!params) abort();
   for (int k = 0; k < np; k++) params[k] = c->t_ptr;
@@ -476,28 +518,39 @@ static LLVMValueRef ret_code_block(Cg *c, LLVMValueRef fn, int code) {
   return LLVMBasicBlockAsValue(bb);
 }
 
-/* `int P_run_ws(in..., out..., ws)`: argument checks, then the body. */
+/* `int P_run_ws(in..., out..., ws[, weights])`: argument checks, then the body. */
 static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
   const IrGraph *g = c->g;
-  int np = g->n_inputs + g->n_outputs + 1;
+  int ws_index = g->n_inputs + g->n_outputs;
+  int np = ws_index + 1 + (external_weights(c) ? 1 : 0);
   LLVMValueRef fn = add_function(c, "_run_ws", c->t_i32, np);
   LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
   LLVMValueRef bad = LLVMConstInt(c->t_i1, 0, 0);
   bool ws_used = g->workspace_size > 0;
-  for (int k = 0; k < np - (ws_used ? 0 : 1); k++)
-    bad = LLVMBuildOr(c->b, bad,
-                      LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)k), null, ""), "");
+  for (int k = 0; k < np; k++)
+    if (k != ws_index || ws_used)
+      bad = LLVMBuildOr(
+          c->b, bad, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)k), null, ""), "");
   LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, fn, "args.ok");
   LLVMBuildCondBr(c->b, bad, LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_NULL_ARG)), next);
   LLVMPositionBuilderAtEnd(c->b, next);
+  /* misaligned workspace or (external) weights */
+  LLVMValueRef mis = LLVMConstInt(c->t_i1, 0, 0);
   if (ws_used && g->workspace_align > 1) {
-    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)(np - 1)), c->t_idx, "");
-    LLVMValueRef mis = LLVMBuildAnd(c->b, addr, cg_idx(c, g->workspace_align - 1), "");
-    LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, fn, "run");
-    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, mis, cg_idx(c, 0), ""),
-                    LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_BAD_ALIGNMENT)), run);
-    LLVMPositionBuilderAtEnd(c->b, run);
+    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)ws_index), c->t_idx, "");
+    LLVMValueRef low = LLVMBuildAnd(c->b, addr, cg_idx(c, g->workspace_align - 1), "");
+    mis = LLVMBuildICmp(c->b, LLVMIntNE, low, cg_idx(c, 0), "");
   }
+  if (external_weights(c)) {
+    LLVMValueRef addr =
+        LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)ws_index + 1), c->t_idx, "");
+    LLVMValueRef low = LLVMBuildAnd(c->b, addr, cg_idx(c, CG_WEIGHTS_ALIGN - 1), "");
+    mis = LLVMBuildOr(c->b, mis, LLVMBuildICmp(c->b, LLVMIntNE, low, cg_idx(c, 0), ""), "");
+  }
+  LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, fn, "run");
+  LLVMBuildCondBr(c->b, mis, LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_BAD_ALIGNMENT)),
+                  run);
+  LLVMPositionBuilderAtEnd(c->b, run);
   LLVMValueRef *args = malloc(sizeof *args * (size_t)np);
   if (!args) abort();
   for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
@@ -511,7 +564,8 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
 static void build_run(Cg *c, LLVMValueRef run_ws) {
   const IrGraph *g = c->g;
   int np = g->n_inputs + g->n_outputs;
-  LLVMValueRef fn = add_function(c, "_run", c->t_i32, np);
+  bool ext = external_weights(c);
+  LLVMValueRef fn = add_function(c, "_run", c->t_i32, np + (ext ? 1 : 0));
   LLVMValueRef ws = LLVMConstPointerNull(c->t_ptr);
   if (g->workspace_size > 0) {
     char name[300];
@@ -522,12 +576,13 @@ static void build_run(Cg *c, LLVMValueRef run_ws) {
     LLVMSetLinkage(ws, LLVMInternalLinkage);
     LLVMSetAlignment(ws, (unsigned)g->workspace_align);
   }
-  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 1));
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 2));
   if (!args) abort();
   for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
   args[np] = ws;
+  if (ext) args[np + 1] = LLVMGetParam(fn, (unsigned)np);
   LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args,
-                                    (unsigned)np + 1, ""));
+                                    (unsigned)np + 1 + (ext ? 1 : 0), ""));
   free(args);
 }
 
@@ -535,7 +590,8 @@ static void build_run(Cg *c, LLVMValueRef run_ws) {
 static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws) {
   const IrGraph *g = c->g;
   int np = g->n_inputs + g->n_outputs;
-  LLVMValueRef fn = add_function(c, "_run_generic", c->t_i32, 3);
+  bool ext = external_weights(c);
+  LLVMValueRef fn = add_function(c, "_run_generic", c->t_i32, ext ? 4 : 3);
   LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
   LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, 1), null, "");
   if (g->n_inputs > 0)
@@ -543,7 +599,7 @@ static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws) {
   LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, fn, "args.ok");
   LLVMBuildCondBr(c->b, bad, LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_NULL_ARG)), next);
   LLVMPositionBuilderAtEnd(c->b, next);
-  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 1));
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 2));
   if (!args) abort();
   for (int k = 0; k < np; k++) {
     bool is_in = k < g->n_inputs;
@@ -552,8 +608,9 @@ static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws) {
     args[k] = LLVMBuildLoad2(c->b, c->t_ptr, at, "");
   }
   args[np] = LLVMGetParam(fn, 2);
+  if (ext) args[np + 1] = LLVMGetParam(fn, 3);
   LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args,
-                                    (unsigned)np + 1, ""));
+                                    (unsigned)np + 1 + (ext ? 1 : 0), ""));
   free(args);
   return fn;
 }
@@ -612,16 +669,14 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic) {
   LLVMStructSetBody(model_ty, model_f, 9, 0);
   int serial = 0;
   LLVMValueRef f[9] = {
-      cg_i32c(c, KRT_ABI_VERSION),
-      cg_i32c(c, g->n_inputs),
-      cg_i32c(c, g->n_outputs),
+      cg_i32c(c, KRT_ABI_VERSION), cg_i32c(c, g->n_inputs), cg_i32c(c, g->n_outputs),
       cg_i32c(c, g->workspace_align),
       LLVMConstInt(c->t_i64, (unsigned long long)(g->workspace_size > 0 ? g->workspace_size : 0),
                    0),
-      cstring(c, g->name, serial++),
-      tensor_infos(c, info_ty, g->inputs, g->n_inputs, &serial),
+      cstring(c, g->name, serial++), tensor_infos(c, info_ty, g->inputs, g->n_inputs, &serial),
       tensor_infos(c, info_ty, g->outputs, g->n_outputs, &serial),
-      run_generic};
+      /* external weights: the descriptor's run cannot pass them; NULL, use P_run_generic */
+      external_weights(c) ? LLVMConstPointerNull(c->t_ptr) : run_generic};
   char name[300];
   snprintf(name, sizeof name, "%s_model", c->prefix);
   LLVMValueRef model = LLVMAddGlobal(c->mod, model_ty, name);
@@ -632,6 +687,24 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic) {
     LLVMSetInitializer(hook, model);
     LLVMSetGlobalConstant(hook, 1);
   }
+}
+
+/* The external weights blob, through a temporary file renamed into place. */
+static bool write_blob(Cg *c, const char *path) {
+  size_t tmp_size = strlen(path) + 32;
+  char *tmp = malloc(tmp_size);
+  if (!tmp) abort();
+  snprintf(tmp, tmp_size, "%s.tmp.%d", path, (int)getpid());
+  FILE *f = fopen(tmp, "wb");
+  bool ok = f && fwrite(c->blob, 1, c->blob_size, f) == c->blob_size;
+  if (f) ok = fclose(f) == 0 && ok;
+  ok = ok && rename(tmp, path) == 0;
+  if (!ok) {
+    remove(tmp);
+    ir_diag_error(c->d, NULL, "cannot write weights file '%s'", path);
+  }
+  free(tmp);
+  return ok;
 }
 
 static bool valid_prefix(const char *p) {
@@ -673,6 +746,11 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
     build_descriptor(&c, build_run_generic(&c, run_ws));
     ok = cg_session_finish(&c, out_path);
   }
+  if (ok && o->weights_path && !write_blob(&c, o->weights_path)) {
+    remove(out_path);
+    ok = false;
+  }
+  if (o->weights_size_out) *o->weights_size_out = ok && o->weights_path ? (int64_t)c.blob_size : 0;
   cg_session_end(&c);
   return ok;
 }

@@ -27,9 +27,11 @@ typedef struct Args {
   const char *cc;
   const char *print_after;
   long long max_workspace; /* bytes; 0: no limit */
+  const char *weights_file, *weights_section;
+  bool weights_external;
   int opt_level;
   CgEmit emit;
-  bool list_targets, print_graph, verify_each;
+  bool list_targets, print_graph, verify_each, size_report;
   const char **positional; /* .npy inputs for `run` */
   int n_positional;
 } Args;
@@ -57,16 +59,23 @@ static const char *const target_help =
 
 static void print_help(const char *cmd) {
   if (!strcmp(cmd, "compile")) {
-    printf("usage: kiln compile model.json [-o model.o] [--header model.h] [--emit obj|asm|llvm]\n"
-           "                    [-O0..3] [--target T] [--cpu C] [--features F] [--name N]\n"
-           "\nWrites an object file (or assembly, or LLVM IR) and a C header declaring\n"
-           "NAME_run(), NAME_run_ws() and shape/size macros. Link the object with libkiln_rt.a.\n\n"
-           "  -o FILE               output (default: NAME.o, NAME.s or NAME.ll)\n"
-           "  --header FILE         header path (default: the output with extension .h)\n"
-           "  --emit KIND           obj (default), asm or llvm\n"
-           "  --list-targets        print the targets this build of Kiln can generate code for\n"
-           "  --print-after PASS    print the graph after pass PASS (e.g. memplan)\n%s",
-           target_help);
+    printf(
+        "usage: kiln compile model.json [-o model.o] [--header model.h] [--emit obj|asm|llvm]\n"
+        "                    [-O0..3] [--target T] [--cpu C] [--features F] [--name N]\n"
+        "\nWrites an object file (or assembly, or LLVM IR) and a C header declaring\n"
+        "NAME_run(), NAME_run_ws() and shape/size macros. Link the object with libkiln_rt.a.\n\n"
+        "  -o FILE               output (default: NAME.o, NAME.s or NAME.ll)\n"
+        "  --header FILE         header path (default: the output with extension .h)\n"
+        "  --emit KIND           obj (default), asm or llvm\n"
+        "  --list-targets        print the targets this build of Kiln can generate code for\n"
+        "  --print-after PASS    print the graph after pass PASS (e.g. memplan)\n"
+        "  --weights=external    write the weights to a separate file (64-byte aligned tensors)\n"
+        "                        instead of the object; run functions take a weights pointer\n"
+        "  --weights-file FILE   that file (default: the output with extension .weights)\n"
+        "  --weights-section S   put the embedded weights in ELF section S (for a linker "
+        "script)\n"
+        "  --size-report         print code, constant and workspace bytes of the object\n%s",
+        target_help);
   } else if (!strcmp(cmd, "build")) {
     printf("usage: kiln build model.json [-o EXE] [-O0..3] [--name N] [--cc CC]\n"
            "\nCompiles the model and links it with Kiln's driver into an executable:\n"
@@ -141,7 +150,19 @@ static int parse_args(int argc, char **argv, Args *a) {
                            next ? next : "");
       a->max_workspace = v;
       i++;
-    } else if (!strcmp(s, "--emit")) {
+    } else if (!strcmp(s, "--weights-file"))
+      TAKE(weights_file);
+    else if (!strcmp(s, "--weights-section")) {
+      TAKE(weights_section);
+      if (!*next ||
+          strspn(next, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$") !=
+              strlen(next))
+        return usage_error(a->cmd, "--weights-section: '%s' is not a section name", next);
+    } else if (!strcmp(s, "--weights=external") || !strcmp(s, "--weights=embedded"))
+      a->weights_external = !strcmp(s, "--weights=external");
+    else if (!strncmp(s, "--weights=", 10))
+      return usage_error(a->cmd, "--weights: expected 'embedded' or 'external', got '%s'", s + 10);
+    else if (!strcmp(s, "--emit")) {
       if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);
       if (!strcmp(next, "obj"))
         a->emit = CG_EMIT_OBJ;
@@ -156,6 +177,8 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->opt_level = s[2] - '0';
     } else if (!strcmp(s, "--list-targets")) {
       a->list_targets = true;
+    } else if (!strcmp(s, "--size-report")) {
+      a->size_report = true;
     } else if (!strcmp(s, "--print")) {
       a->print_graph = true;
     } else if (!strcmp(s, "--verify-each")) {
@@ -170,6 +193,16 @@ static int parse_args(int argc, char **argv, Args *a) {
 #undef TAKE
   }
   if (!a->model && !a->list_targets) return usage_error(a->cmd, "no model file given%s", "");
+  if ((a->weights_external || a->weights_file || a->weights_section) && strcmp(a->cmd, "compile"))
+    return usage_error(a->cmd, "weights placement options are for 'kiln compile'%s", "");
+  if (a->size_report && (strcmp(a->cmd, "compile") || a->emit != CG_EMIT_OBJ))
+    return usage_error(a->cmd, "--size-report needs an object file (kiln compile, --emit obj)%s",
+                       "");
+  if (a->weights_file && !a->weights_external)
+    return usage_error(a->cmd, "--weights-file needs --weights=external%s", "");
+  if (a->weights_section && a->weights_external)
+    return usage_error(a->cmd,
+                       "--weights-section is for embedded weights, not --weights=external%s", "");
   return 0;
 }
 
@@ -237,12 +270,41 @@ static int cmd_compile(const Args *a) {
   else
     replace_extension(out, ".h", header, sizeof header);
   CgOptions o = codegen_options(a, prefix);
+  char weights[PATH_MAX];
+  int64_t weights_size = 0;
+  if (a->weights_external) {
+    if (a->weights_file)
+      snprintf(weights, sizeof weights, "%s", a->weights_file);
+    else
+      replace_extension(out, ".weights", weights, sizeof weights);
+    o.weights_path = weights;
+  }
+  o.weights_section = a->weights_section;
+  o.weights_size_out = &weights_size;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   bool ok = cg_compile(g, &o, out, &d) && cg_write_header(g, &o, header, &d);
+  CgSizes sz;
+  if (ok && a->size_report && cg_object_sizes(out, a->weights_section, &sz, &d)) {
+    int64_t ws = g->workspace_size > 0 ? g->workspace_size : 0;
+    printf("%s: %s\n", out, a->triple ? a->triple : "host");
+    printf("  code:       %10lld bytes (flash)\n", (long long)sz.code);
+    printf("  constants:  %10lld bytes (flash", (long long)sz.constants);
+    if (a->weights_section) printf("; %lld in %s", (long long)sz.weights, a->weights_section);
+    printf(")\n");
+    if (sz.data) printf("  data:       %10lld bytes (flash and RAM)\n", (long long)sz.data);
+    if (o.weights_path)
+      printf("  weights:    %10lld bytes (%s, loaded by the caller)\n", (long long)weights_size,
+             o.weights_path);
+    printf("  workspace:  %10lld bytes (RAM: the caller's, or %lld bytes of .bss for %s_run)\n",
+           (long long)ws, (long long)sz.bss, prefix);
+    printf("  flash:      %10lld bytes, RAM: %lld bytes + inputs and outputs\n",
+           (long long)(sz.code + sz.constants + sz.data), (long long)(ws + sz.data));
+  }
   if (!ok) {
-    remove(out); /* both or neither */
+    remove(out); /* all or nothing */
     remove(header);
+    if (o.weights_path) remove(o.weights_path);
   }
   ir_diag_free(&d);
   ir_graph_free(g);

@@ -1,0 +1,226 @@
+#!/usr/bin/env bash
+# Cross targets, run under emulation: usage: test_emulation.sh MODE KILN SRC_DIR BIN_DIR
+#   aarch64     aarch64-linux-gnu objects, linked by Debian's cross gcc, run under qemu-aarch64
+#   armv7       armv7a-linux-gnueabihf (Cortex-A7, NEON) objects under qemu-arm
+#   cortex-m4   thumbv7em-none-eabihf bare metal on QEMU's mps2-an386, I/O over semihosting
+#   cortex-m3   thumbv7m-none-eabi soft-float bare metal on mps2-an385
+#   cortex-m0   thumbv6m-none-eabi (Cortex-M0+, soft float) objects, run on mps2-an385: QEMU has
+#               no M0+ board with enough memory, and a Cortex-M3 executes the ARMv6-M subset
+#   riscv64     riscv64-linux-gnu (rv64gc) objects under qemu-riscv64
+#   weights     --weights=external (aarch64 under qemu, and the host) and --weights-section
+#               (Cortex-M4, placed by the linker script)
+#   freestanding  every example compiled for bare metal (Cortex-M4F, M0+, riscv32) needs nothing but memcpy/memset (and, on
+#               soft-float cores, the compiler's own float helpers): no libm, no libc
+# Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
+# tests/emu/npy2c) and checks the outputs on the target itself.
+set -u
+mode=$1 kiln=$2 src=$3 bin=$4
+tmp=$(mktemp -d /tmp/kiln-emu-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+need() {
+  for t in "$@"; do
+    command -v "$t" >/dev/null || { bad "$t not found (tools/setup.sh --with-cross installs it)"; return 1; }
+  done
+}
+
+baremetal_flags() { # core -> arm-none-eabi-gcc flags
+  case $1 in
+  cortex-m4) echo "-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16" ;;
+  cortex-m3) echo "-mcpu=cortex-m3 -mthumb -mfloat-abi=soft" ;;
+  cortex-m0plus) echo "-mcpu=cortex-m0plus -mthumb -mfloat-abi=soft" ;;
+  esac
+}
+
+# run_model NAME TRIPLE CPU FEATURES CC "CFLAGS" LDKIND RUNNER...
+# Compiles examples/NAME for the target, links it with the harness and runs it. The arrays
+# kiln_extra (more `kiln compile` flags) and prog_args (arguments of the program) may be set.
+kiln_extra=() prog_args=()
+run_model() {
+  local name=$1 triple=$2 cpu=$3 features=$4 cc=$5 cflags=$6 kind=$7
+  shift 7
+  local d="$tmp/$name-$triple" dir="$src/examples/$name"
+  mkdir -p "$d"
+  local fargs=()
+  [ -n "$features" ] && fargs=(--features "$features")
+  if ! "$kiln" compile "$dir/model.json" --target "$triple" --cpu "$cpu" "${fargs[@]}" --name net \
+    "${kiln_extra[@]}" -o "$d/net.o" 2>"$d/err"; then
+    bad "$name/$triple: kiln compile failed: $(cat "$d/err")"; return
+  fi
+  local inputs
+  inputs=$(python3 -c 'import json,sys; print(" ".join(i["name"] for i in json.load(open(sys.argv[1]))["inputs"]))' "$dir/model.json")
+  local args=()
+  for i in $inputs; do args+=("$dir/inputs/$i.npy"); done
+  args+=(--)
+  for o in $(python3 -c 'import json,sys; print(" ".join(i["name"] for i in json.load(open(sys.argv[1]))["outputs"]))' "$dir/model.json"); do
+    args+=("$dir/golden/$o.npy")
+  done
+  if ! "$bin/npy2c" "$d/data.c" "${args[@]}"; then bad "$name: npy2c failed"; return; fi
+  local link=()
+  if [ "$kind" = baremetal ]; then
+    link=(--specs=rdimon.specs -nostartfiles -T "$src/runtime/baremetal/mps2.ld"
+          "$src/runtime/baremetal/startup_cm.c")
+  fi
+  # shellcheck disable=SC2086
+  if ! "$cc" -std=c11 -O2 -Wall -Wextra -Werror $cflags -I"$d" -I"$src/runtime" -I"$src/tests" \
+    -I"$src/tests/emu" "${link[@]}" "$src/tests/emu/harness.c" "$d/data.c" "$src/runtime/krt.c" \
+    "$d/net.o" -lm -o "$d/prog" 2>"$d/err"; then
+    bad "$name/$triple: link failed: $(head -c 2000 "$d/err")"; return
+  fi
+  local t0 t1
+  t0=$(date +%s%N)
+  timeout 300 "$@" "$d/prog" "${prog_args[@]}" >"$d/out" 2>&1
+  local rc=$?
+  t1=$(date +%s%N)
+  if [ $rc -ne 0 ] || ! grep -q "emu: [1-9][0-9]* passed, 0 failed" "$d/out"; then
+    bad "$name/$triple: exit $rc: $(tail -c 1500 "$d/out")"; return
+  fi
+  echo "$name on $triple ($cpu): $(grep 'passed' "$d/out"), $(( (t1 - t0) / 1000000 )) ms wall (emulated)"
+  ok
+}
+
+case $mode in
+aarch64)
+  need aarch64-linux-gnu-gcc qemu-aarch64 || exit 1
+  for m in mlp mnist_cnn lenet5 resnet_small ppo_policy; do
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+  done
+  ;;
+armv7)
+  need arm-linux-gnueabihf-gcc qemu-arm || exit 1
+  for m in mlp mnist_cnn lenet5 resnet_small ppo_policy; do
+    run_model $m armv7a-linux-gnueabihf cortex-a7 "" arm-linux-gnueabihf-gcc "" linux \
+      qemu-arm -L /usr/arm-linux-gnueabihf
+  done
+  ;;
+cortex-m4 | cortex-m3 | cortex-m0)
+  need arm-none-eabi-gcc qemu-system-arm || exit 1
+  case $mode in
+  cortex-m4) triple=thumbv7em-none-eabihf cpu=cortex-m4 feat=+vfp4d16sp board=mps2-an386
+    models="mlp mnist_cnn lenet5 ppo_policy cifar_cnn resnet_small dcgan_generator" ;;
+  cortex-m3) triple=thumbv7m-none-eabi cpu=cortex-m3 feat="" board=mps2-an385
+    models="mlp lenet5" ;;
+  cortex-m0) triple=thumbv6m-none-eabi cpu=cortex-m0plus feat="" board=mps2-an385
+    models="mlp lenet5" ;;
+  esac
+  for m in $models; do
+    run_model $m $triple $cpu "$feat" arm-none-eabi-gcc "$(baremetal_flags $cpu)" baremetal \
+      qemu-system-arm -M $board -nographic -monitor none \
+      -semihosting-config enable=on,target=native -kernel
+  done
+  if [ $mode = cortex-m4 ]; then
+    # The harness can fail: mlp checked against lenet5's golden (same shape) must report failures
+    # and reach the host as a non-zero QEMU exit status.
+    d="$tmp/mlp-$triple"
+    "$bin/npy2c" "$d/wrong.c" "$src/examples/mlp/inputs/x.npy" -- "$src/examples/lenet5/golden/logits.npy"
+    # shellcheck disable=SC2046
+    arm-none-eabi-gcc -std=c11 -O2 $(baremetal_flags $cpu) -I"$d" -I"$src/runtime" -I"$src/tests" \
+      -I"$src/tests/emu" --specs=rdimon.specs -nostartfiles -T "$src/runtime/baremetal/mps2.ld" \
+      "$src/runtime/baremetal/startup_cm.c" "$src/tests/emu/harness.c" "$d/wrong.c" \
+      "$src/runtime/krt.c" "$d/net.o" -lm -o "$d/wrong"
+    timeout 300 qemu-system-arm -M $board -nographic -monitor none \
+      -semihosting-config enable=on,target=native -kernel "$d/wrong" >"$d/wrong.out" 2>&1
+    rc=$?
+    if [ $rc -ne 0 ] && grep -q "emu: [0-9]* passed, [1-9][0-9]* failed" "$d/wrong.out"; then ok
+    else bad "a wrong golden was not detected (exit $rc): $(tail -c 500 "$d/wrong.out")"; fi
+  fi
+  ;;
+weights)
+  # --weights=external: the object holds code only; the program loads the file and passes it
+  need aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm || exit 1
+  kiln_extra=(--weights=external)
+  for m in mnist_cnn ppo_policy; do
+    prog_args=("$tmp/$m-aarch64-linux-gnu/net.weights")
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc -DEMU_EXTERNAL_WEIGHTS linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+    prog_args=("$tmp/$m-$(gcc -dumpmachine)/net.weights")
+    run_model $m "$(gcc -dumpmachine)" generic "" gcc -DEMU_EXTERNAL_WEIGHTS linux
+    for o in "$tmp"/$m-*/net.o; do
+      ro=$(size -A "$o" | awk '$1 ~ /rodata/ {s += $2} END {print s + 0}')
+      if [ "$ro" -lt 4096 ]; then ok; else bad "$o: $ro bytes of read-only data"; fi
+    done
+  done
+  # --weights-section: the linker script places the section (here: .kiln_weights in flash)
+  kiln_extra=(--weights-section .kiln_weights) prog_args=()
+  run_model mnist_cnn thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
+    -semihosting-config enable=on,target=native -kernel
+  hex=$(arm-none-eabi-readelf -SW "$tmp/mnist_cnn-thumbv7em-none-eabihf/prog" |
+    sed -n 's/.*\] \.kiln_weights *PROGBITS *\([0-9a-f]*\) *[0-9a-f]* *\([0-9a-f]*\) .*/\1 \2/p')
+  set -- $hex
+  # all of mnist_cnn's 1.6 MB of weights, in flash (QEMU's mps2 flash is 0x0-0x400000)
+  if [ $# -eq 2 ] && [ $((16#$2)) -ge 1600000 ] && [ $((16#$1 + 16#$2)) -le $((0x400000)) ]; then ok
+  else bad ".kiln_weights not placed as expected: '$hex'"; fi
+  # bad weights options: usage errors (exit 2) that leave no file
+  mlp=$src/examples/mlp/model.json
+  for bad_args in "--weights=bogus" "--weights-section bad,name" "--weights-file x.w" \
+    "--weights=external --weights-section .w"; do
+    # shellcheck disable=SC2086
+    (cd "$tmp" && "$kiln" compile "$mlp" $bad_args -o badw.o 2>"$tmp/err")
+    rc=$?
+    if [ $rc -eq 2 ] && [ -s "$tmp/err" ] && ! ls "$tmp"/badw.* >/dev/null 2>&1; then ok
+    else bad "kiln compile $bad_args: exit $rc"; fi
+  done
+  "$kiln" build "$mlp" --weights=external -o "$tmp/badw" 2>/dev/null
+  if [ $? -eq 2 ] && [ ! -e "$tmp/badw" ]; then ok; else bad "kiln build --weights=external"; fi
+  # a weights file that cannot be written: exit 1, and neither object nor header is left
+  "$kiln" compile "$mlp" --weights=external --weights-file "$tmp/no/such/dir/w" -o "$tmp/badw.o" \
+    2>"$tmp/err"
+  if [ $? -eq 1 ] && grep -q "weights file" "$tmp/err" && ! ls "$tmp"/badw.* >/dev/null 2>&1; then ok
+  else bad "unwritable weights file: $(cat "$tmp/err")"; fi
+  ;;
+riscv64)
+  need riscv64-linux-gnu-gcc qemu-riscv64 || exit 1
+  for m in mlp mnist_cnn lenet5; do
+    run_model $m riscv64-linux-gnu generic-rv64 +m,+a,+f,+d,+c riscv64-linux-gnu-gcc "" linux \
+      qemu-riscv64 -L /usr/riscv64-linux-gnu
+  done
+  ;;
+freestanding)
+  need arm-none-eabi-nm riscv64-linux-gnu-nm || exit 1
+  mem='^(memcpy|memmove|memset|__aeabi_(memcpy|memmove|memset|memclr)[48]?)$'
+  # soft float: the compiler's float helpers from libgcc (add, mul, compare, convert), never libm
+  softfp='^__aeabi_(f(add|sub|mul|div|cmp[a-z]*|2[a-z]*)|[iu]2f|[iu]l2f|ui2f)$'
+  for dir in "$src"/examples/*/; do
+    name=$(basename "$dir")
+    [ -f "$dir/model.json" ] || continue
+    for t in "thumbv7em-none-eabihf cortex-m4 +vfp4d16sp" "thumbv6m-none-eabi cortex-m0plus" \
+      "riscv32-unknown-none-elf generic-rv32 +m,+f"; do
+      set -- $t
+      nm=arm-none-eabi-nm
+      case $1 in riscv*) nm=riscv64-linux-gnu-nm ;; esac
+      o="$tmp/$name-$1.o"
+      if ! "$kiln" compile "$dir/model.json" --target "$1" --cpu "$2" ${3:+--features "$3"} \
+        -o "$o" 2>"$tmp/err"; then
+        bad "$name/$1: compile failed: $(cat "$tmp/err")"; continue
+      fi
+      allowed=$mem
+      [ "$2" = cortex-m0plus ] && allowed="$mem|$softfp"
+      extra=$($nm -u "$o" | awk '{print $2}' | grep -Ev "$allowed")
+      if [ -n "$extra" ]; then bad "$name/$1 needs: $(echo $extra)"; else ok; fi
+      # weights are read-only data: no writable section holds more than a few bytes
+      rw=$(size -A "$o" | awk '$1 ~ /^\.data/ {s += $2} END {print s + 0}')
+      if [ "$rw" -gt 64 ]; then bad "$name/$1: $rw bytes of initialized writable data"; else ok; fi
+    done
+  done
+  # --size-report agrees with binutils' view of the same object
+  o=$tmp/report.o
+  "$kiln" compile "$src/examples/lenet5/model.json" --target thumbv7em-none-eabihf --cpu cortex-m4 \
+    --weights-section .kiln_weights --size-report -o "$o" >"$tmp/report" 2>&1
+  code=$(size -A "$o" | awk '$1 ~ /^\.(text|ARM\.exidx)/ {s += $2} END {print s + 0}')
+  const=$(size -A "$o" | awk '$1 ~ /^\.(rodata|kiln_weights)/ {s += $2} END {print s + 0}')
+  weights=$(size -A "$o" | awk '$1 == ".kiln_weights" {print $2}')
+  ws=$(sed -n 's/^#define NET_WORKSPACE_SIZE \([0-9]*\)u.*/\1/p' "$tmp/report.h")
+  [ -z "$ws" ] && ws=$(sed -n 's/^#define LENET5_WORKSPACE_SIZE \([0-9]*\)u.*/\1/p' "$tmp/report.h")
+  if grep -Eq "code: +$code bytes" "$tmp/report" &&
+    grep -Eq "constants: +$const bytes \(flash; $weights in .kiln_weights\)" "$tmp/report" &&
+    grep -Eq "workspace: +$ws bytes" "$tmp/report" && [ "$weights" -gt 240000 ]; then ok
+  else bad "size report (code $code, constants $const, weights $weights, ws $ws): $(cat "$tmp/report")"; fi
+  ;;
+*) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+echo "emu-$mode: $passed passed, $failed failed"
+[ $failed -eq 0 ]

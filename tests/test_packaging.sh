@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Kiln in users' build systems: usage: test_packaging.sh MODE KILN SRC_DIR BIN_DIR BUILD_DIR
+#   install   `cmake --install` lays out compiler, libraries, headers, CMake package, pkg-config
+#   app       examples/app_cmake (two models, find_package(Kiln)) from a clean directory; runs it
+#             against the goldens; editing weights or JSON recompiles only that model
+#   makefile  examples/makefile with pkg-config; rebuilds when the weights change
+#   firmware  examples/firmware cross-compiled for Cortex-M4F, run on QEMU, checked against the
+#             reference interpreter
+#   repro     the same model and flags give byte-identical objects and headers from different
+#             directories and paths
+set -u
+mode=$1 kiln=$2 src=$3 bin=$4 build=$5
+tmp=$(mktemp -d /tmp/kiln-pkg-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+passed=0 failed=0
+ok() { passed=$((passed + 1)); }
+bad() { failed=$((failed + 1)); echo "FAIL: $*" >&2; }
+check() { if "$@"; then ok; else bad "$*"; fi; }
+prefix=$tmp/prefix
+
+install_kiln() {
+  cmake --install "$build" --prefix "$prefix" >"$tmp/install.log" 2>&1 ||
+    { bad "cmake --install failed: $(tail -5 "$tmp/install.log")"; return 1; }
+}
+# A copy of the models, so a test can touch them.
+copy_models() {
+  mkdir -p "$tmp/models"
+  for m in "$@"; do cp -r "$src/examples/$m" "$tmp/models/$m"; done
+}
+
+case $mode in
+install)
+  install_kiln || exit 1
+  for f in bin/kiln lib/libkiln_rt.a lib/libkiln_npy.a lib/libkiln_driver.a include/kiln/krt.h \
+    include/kiln/krt_npy.h lib/cmake/Kiln/KilnConfig.cmake lib/cmake/Kiln/KilnConfigVersion.cmake \
+    lib/cmake/Kiln/KilnModel.cmake lib/pkgconfig/kiln.pc lib/pkgconfig/kiln-npy.pc \
+    share/kiln/runtime/krt.c share/kiln/baremetal/startup_cm.c share/kiln/baremetal/mps2.ld; do
+    check test -f "$prefix/$f"
+  done
+  export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
+  check test "$(pkg-config --variable=kiln kiln)" -ef "$prefix/bin/kiln"
+  check grep -q -- "-lkiln_npy" <(pkg-config --libs kiln-npy)
+  check grep -q -- "-lkiln_rt" <(pkg-config --libs kiln-npy)
+  # the installed compiler works on its own, `kiln build` included (it finds ../lib)
+  check "$prefix/bin/kiln" build "$src/examples/mlp/model.json" -o "$tmp/mlp"
+  mkdir -p "$tmp/out"
+  check "$tmp/mlp" "$src/examples/mlp/inputs/x.npy" -o "$tmp/out" --quiet
+  check "$bin/npycmp" "$tmp/out/logits.npy" "$src/examples/mlp/golden/logits.npy"
+  ;;
+app)
+  install_kiln || exit 1
+  copy_models mlp lenet5
+  b=$tmp/build-app
+  if ! cmake -S "$src/examples/app_cmake" -B "$b" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
+    -DMODELS_DIR="$tmp/models" >"$tmp/log" 2>&1; then
+    bad "configure failed: $(tail -20 "$tmp/log")"
+  else
+    check cmake --build "$b"
+    # each example has its own input image: check each model on the image of its golden
+    mkdir -p "$tmp/out1" "$tmp/out2"
+    check "$b/digits" "$src/examples/mlp/inputs/x.npy" "$tmp/out1"
+    check "$bin/npycmp" "$tmp/out1/mlp_logits.npy" "$src/examples/mlp/golden/logits.npy"
+    check "$b/digits" "$src/examples/lenet5/inputs/x.npy" "$tmp/out2"
+    check "$bin/npycmp" "$tmp/out2/cnn_logits.npy" "$src/examples/lenet5/golden/logits.npy"
+    check cmake --build "$b" --target digits -- -n # builds cleanly, nothing left
+    check test -z "$(ninja -C "$b" -n | grep -i 'kiln: compiling')"
+    # new weights: only that model is recompiled
+    touch "$tmp/models/lenet5/weights.bin"
+    cmake --build "$b" >"$tmp/log" 2>&1
+    check grep -q "compiling model digits_cnn" "$tmp/log"
+    check test -z "$(grep "compiling model digits_mlp" "$tmp/log")"
+    # an edited JSON: recompiled
+    touch "$tmp/models/mlp/model.json"
+    cmake --build "$b" >"$tmp/log" 2>&1
+    check grep -q "compiling model digits_mlp" "$tmp/log"
+  fi
+  ;;
+makefile)
+  install_kiln || exit 1
+  copy_models mlp
+  cp -r "$src/examples/makefile" "$tmp/mk"
+  mk=(make -C "$tmp/mk" KILN_PREFIX="$prefix" MODEL_DIR="$tmp/models/mlp" O="$tmp/mk-out")
+  check "${mk[@]}" -s
+  check "$tmp/mk-out/classify" "$src/examples/mlp/inputs/x.npy" "$tmp/logits.npy"
+  check "$bin/npycmp" "$tmp/logits.npy" "$src/examples/mlp/golden/logits.npy"
+  check "${mk[@]}" -q # up to date
+  touch "$tmp/models/mlp/weights.bin"
+  "${mk[@]}" -q
+  check test $? -eq 1 # out of date after a weights change
+  check "${mk[@]}" -s
+  check "${mk[@]}" -q
+  ;;
+firmware)
+  install_kiln || exit 1
+  command -v arm-none-eabi-gcc >/dev/null || { bad "arm-none-eabi-gcc not found"; exit 1; }
+  b=$tmp/build-fw
+  if ! cmake -S "$src/examples/firmware" -B "$b" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" \
+    -DCMAKE_TOOLCHAIN_FILE="$src/examples/firmware/arm-none-eabi.cmake" >"$tmp/log" 2>&1; then
+    bad "configure failed: $(tail -20 "$tmp/log")"
+  elif ! cmake --build "$b" >"$tmp/log" 2>&1; then
+    bad "build failed: $(tail -20 "$tmp/log")"
+  else
+    ok
+    check test "$(od -An -tx1 -j18 -N2 "$b/firmware.elf" | tr -d ' \n')" = "2800" # EM_ARM
+    timeout 120 qemu-system-arm -M mps2-an386 -nographic -monitor none \
+      -semihosting-config enable=on,target=native -kernel "$b/firmware.elf" >"$tmp/fw.out" 2>&1
+    check test $? -eq 0
+    # the same image through the reference interpreter on the host
+    python3 - "$tmp/x.npy" <<'PY'
+import struct, sys
+vals = [1.0 if 4 <= r < 24 and 13 <= c < 16 else 0.0 for r in range(28) for c in range(28)]
+hdr = "{'descr': '<f4', 'fortran_order': False, 'shape': (1, 1, 28, 28), }"
+hdr += " " * (63 - (10 + len(hdr)) % 64) + "\n"
+with open(sys.argv[1], "wb") as f:
+    f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(hdr)) + hdr.encode())
+    f.write(struct.pack("<784f", *vals))
+PY
+    mkdir -p "$tmp/ref"
+    check "$kiln" run "$src/examples/lenet5/model.json" "$tmp/x.npy" -o "$tmp/ref"
+    check python3 - "$tmp/ref/logits.npy" "$tmp/fw.out" <<'PY'
+import struct, sys
+data = open(sys.argv[1], "rb").read()
+hlen = struct.unpack("<H", data[8:10])[0]
+ref = struct.unpack("<10f", data[10 + hlen:10 + hlen + 40])
+got = {}
+for line in open(sys.argv[2]):
+    p = line.split()
+    if len(p) == 4 and p[0] == "logit":
+        got[int(p[1])] = struct.unpack("<f", struct.pack("<I", int(p[2], 16)))[0]
+assert sorted(got) == list(range(10)), f"firmware printed {sorted(got)}"
+for k in range(10):
+    assert abs(got[k] - ref[k]) <= 1e-5 + 1e-4 * abs(ref[k]), f"logit {k}: {got[k]} vs {ref[k]}"
+PY
+    check grep -q "^digit " "$tmp/fw.out"
+  fi
+  ;;
+repro)
+  # Two compiles of each configuration: different working directories, relative vs absolute
+  # model path, and a copy of the model elsewhere.
+  copy_models mnist_cnn
+  mkdir -p "$tmp/a" "$tmp/b/deeper/dir"
+  for cfg in "" "-O3" "--target thumbv7em-none-eabihf --cpu cortex-m4 --features +vfp4d16sp" \
+    "--target aarch64-linux-gnu --cpu generic -O1" "--weights=external" \
+    "--weights-section .kiln_weights --target thumbv6m-none-eabi --cpu cortex-m0plus"; do
+    # shellcheck disable=SC2086
+    (cd "$tmp/a" && "$kiln" compile "$src/examples/mnist_cnn/model.json" $cfg -o net.o) ||
+      { bad "compile $cfg"; continue; }
+    # shellcheck disable=SC2086
+    (cd "$tmp/b/deeper" && "$kiln" compile ../../models/mnist_cnn/model.json $cfg -o dir/net.o) ||
+      { bad "compile $cfg (copy)"; continue; }
+    check cmp "$tmp/a/net.o" "$tmp/b/deeper/dir/net.o"
+    check cmp "$tmp/a/net.h" "$tmp/b/deeper/dir/net.h"
+    case $cfg in *external*) check cmp "$tmp/a/net.weights" "$tmp/b/deeper/dir/net.weights" ;; esac
+  done
+  ;;
+*) echo "unknown mode $mode" >&2; exit 2 ;;
+esac
+echo "pkg-$mode: $passed passed, $failed failed"
+[ $failed -eq 0 ]
