@@ -1,0 +1,322 @@
+/* Graph passes on small graphs: each test checks the graph after the pass (nodes, wiring,
+ * folded constants) and that the reference interpreter computes the same outputs before and
+ * after it. The verifier runs after every pass. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "fe.h"
+#include "pass.h"
+#include "test_util.h"
+
+/* A model with one f32 input x of shape XS and one output y; INITS and NODES are JSON lists. */
+#define MODEL(XS, YS, INITS, NODES)                                                                \
+  "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17,"                                    \
+  " \"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": " XS "}],"                       \
+  " \"outputs\": [{\"name\": \"y\", \"dtype\": \"f32\", \"shape\": " YS "}],"                      \
+  " \"initializers\": [" INITS "], \"nodes\": [" NODES "]}"
+
+#define F32(name, shape, data)                                                                     \
+  "{\"name\": \"" name "\", \"dtype\": \"f32\", \"shape\": " shape ", \"data\": " data "}"
+#define I64(name, shape, data)                                                                     \
+  "{\"name\": \"" name "\", \"dtype\": \"i64\", \"shape\": " shape ", \"data\": " data "}"
+#define NODE(op, ins, outs) "{\"op\": \"" op "\", \"inputs\": " ins ", \"outputs\": " outs "}"
+#define NODE_A(op, ins, outs, attrs)                                                               \
+  "{\"op\": \"" op "\", \"inputs\": " ins ", \"outputs\": " outs ", \"attrs\": " attrs "}"
+
+static IrGraph *parse(const char *json) {
+  IrDiag d;
+  ir_diag_init(&d, "test", true);
+  IrGraph *g = fe_parse_model(json, strlen(json), NULL, "t", &d);
+  ir_diag_free(&d);
+  CHECK(g != NULL, "model does not load");
+  return g;
+}
+
+/* Runs the named pass with the verifier after it; returns whether it changed the graph. */
+static bool run(IrGraph *g, const char *name) {
+  const PassInfo *p = pass_find(name);
+  CHECK(p != NULL, "no pass %s", name);
+  IrDiag d;
+  ir_diag_init(&d, "test", true);
+  PassOptions o = {.opt_level = 3, .workspace_align = 64, .verify_each = true};
+  bool changed = p->run(g, &o, &d);
+  CHECK(d.n_errors == 0, "%s reported errors", name);
+  CHECK(ir_graph_verify(g, &d), "graph does not verify after %s: %s", name, d.text ? d.text : "");
+  ir_diag_free(&d);
+  return changed;
+}
+
+static int count_op(const IrGraph *g, IrOp op) {
+  int n = 0;
+  for (int i = 0; i < g->n_nodes; i++) n += g->nodes[i]->op == op;
+  return n;
+}
+
+static const IrValue *find(const IrGraph *g, const char *name) {
+  for (int i = 0; i < g->n_values; i++)
+    if (!strcmp(g->values[i]->name, name)) return g->values[i];
+  return NULL;
+}
+
+/* Interpreter output of g on a fixed input pattern, malloc'd. */
+static float *interp(const IrGraph *g) {
+  int64_t n = ir_value_numel(g->inputs[0]);
+  float *x = malloc(sizeof *x * (size_t)n + 1);
+  float *y = malloc((size_t)ir_value_nbytes(g->outputs[0]) + 1);
+  for (int64_t i = 0; i < n; i++) x[i] = (float)((i * 37 % 23) - 11) / 7.0f;
+  const void *ins[1] = {x};
+  void *outs[1] = {y};
+  CHECK(ir_interp_run(g, ins, outs) == 0, "interpreter failed");
+  free(x);
+  return y;
+}
+
+/* Loads json twice, runs `passes` (comma list) on one copy, checks both compute the same y
+ * (within rtol: folding BatchNorm reorders float arithmetic) and returns the optimized copy. */
+static IrGraph *same_after(const char *json, const char *passes, double rtol) {
+  IrGraph *ref = parse(json), *g = parse(json);
+  if (!ref || !g) exit(1);
+  char list[256];
+  snprintf(list, sizeof list, "%s", passes);
+  for (char *s = strtok(list, ","); s; s = strtok(NULL, ",")) run(g, s);
+  float *want = interp(ref), *got = interp(g);
+  CHECK(test_close_f32(got, want, (long)ir_value_numel(g->outputs[0]), rtol, 1e-6, passes),
+        "outputs differ after %s", passes);
+  free(want);
+  free(got);
+  ir_graph_free(ref);
+  return g;
+}
+
+static void test_fold(void) {
+  /* (a + b) is constant; then x * (a + b) */
+  IrGraph *g = same_after(
+      MODEL("[2,3]", "[2,3]", F32("a", "[3]", "[1, 2, 3]") "," F32("b", "[3]", "[0.5, 0.25, -1]"),
+            NODE("Add", "[\"a\", \"b\"]", "[\"s\"]") "," NODE("Mul", "[\"x\", \"s\"]", "[\"y\"]")),
+      "fold", 0);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_MUL, "fold: %d nodes left", g->n_nodes);
+  const IrValue *s = find(g, "s");
+  CHECK(s && s->kind == IR_VALUE_CONST, "fold: s is not a constant");
+  if (s && s->kind == IR_VALUE_CONST) {
+    const float *p = s->data;
+    CHECK(p[0] == 1.5f && p[1] == 2.25f && p[2] == 2.0f, "fold: s = %g %g %g", p[0], p[1], p[2]);
+  }
+  CHECK(!find(g, "a") && !find(g, "b"), "fold: the folded inputs are still in the graph");
+  ir_graph_free(g);
+
+  /* a shape subgraph: Reshape of a constant, then Sub of constants, feeding a computed node */
+  g = same_after(
+      MODEL("[2,2]", "[2,2]",
+            F32("c", "[4]", "[1, 2, 3, 4]") "," I64("shape", "[2]", "[2, 2]") "," F32("one", "[]",
+                                                                                      "[1]"),
+            NODE("Reshape", "[\"c\", \"shape\"]", "[\"r\"]") "," NODE(
+                "Sub", "[\"r\", \"one\"]", "[\"q\"]") "," NODE("Add", "[\"x\", \"q\"]", "[\"y\"]")),
+      "fold", 0);
+  CHECK(g->n_nodes == 1 && count_op(g, IR_OP_ADD) == 1, "fold chain: %d nodes left", g->n_nodes);
+  ir_graph_free(g);
+
+  /* nothing constant: unchanged */
+  g = parse(MODEL("[4]", "[4]", "", NODE("Relu", "[\"x\"]", "[\"y\"]")));
+  CHECK(!run(g, "fold") && g->n_nodes == 1, "fold changed a graph without constants");
+  ir_graph_free(g);
+}
+
+static void test_dce(void) {
+  IrGraph *g = same_after(
+      MODEL("[4]", "[4]", F32("unused", "[4]", "[1,2,3,4]") "," F32("w", "[4]", "[1,1,1,2]"),
+            NODE("Relu", "[\"x\"]",
+                 "[\"y\"]") "," NODE("Mul", "[\"x\", \"w\"]",
+                                     "[\"dead1\"]") "," NODE("Tanh", "[\"dead1\"]", "[\"dead2\"]")),
+      "dce", 0);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_RELU, "dce: %d nodes left", g->n_nodes);
+  CHECK(!find(g, "unused") && !find(g, "w") && !find(g, "dead1"), "dce: dead values remain");
+  CHECK(g->n_values == 2, "dce: %d values left (want x, y)", g->n_values);
+  for (int i = 0; i < g->n_values; i++) CHECK(g->values[i]->id == i, "dce: ids not renumbered");
+  ir_graph_free(g);
+}
+
+static void test_cse(void) {
+  IrGraph *g = same_after(
+      MODEL("[4]", "[4]", F32("a", "[4]", "[1,2,3,4]") "," F32("b", "[4]", "[1,2,3,4]"),
+            NODE("Mul", "[\"x\", \"a\"]", "[\"p\"]") "," NODE(
+                "Mul", "[\"x\", \"b\"]", "[\"q\"]") "," NODE("Add", "[\"p\", \"q\"]", "[\"y\"]")),
+      "cse,dce", 0);
+  CHECK(count_op(g, IR_OP_MUL) == 1, "cse: %d Mul left", count_op(g, IR_OP_MUL));
+  const IrNode *add = g->nodes[g->n_nodes - 1];
+  CHECK(add->op == IR_OP_ADD && add->inputs[0] == add->inputs[1], "cse: Add reads two values");
+  CHECK(!(find(g, "a") && find(g, "b")), "cse: the identical initializers were not merged");
+  ir_graph_free(g);
+
+  /* same op, different attributes: both stay */
+  g = same_after(MODEL("[4]", "[4]", "",
+                       NODE_A("LeakyRelu", "[\"x\"]", "[\"p\"]", "{\"alpha\": 0.1}") "," NODE_A(
+                           "LeakyRelu", "[\"x\"]", "[\"q\"]",
+                           "{\"alpha\": 0.2}") "," NODE("Add", "[\"p\", \"q\"]", "[\"y\"]")),
+                 "cse", 0);
+  CHECK(count_op(g, IR_OP_LEAKY_RELU) == 2, "cse merged nodes with different attributes");
+  ir_graph_free(g);
+}
+
+static void test_simplify(void) {
+  /* Identity, Dropout, x*1, x+0 vanish; the Relu then writes the graph output itself */
+  IrGraph *g = same_after(
+      MODEL(
+          "[2,3]", "[2,3]", F32("ones", "[3]", "[1,1,1]") "," F32("zero", "[]", "[0]"),
+          NODE("Identity", "[\"x\"]", "[\"a\"]") "," NODE("Dropout", "[\"a\"]", "[\"b\"]") "," NODE(
+              "Mul", "[\"b\", \"ones\"]",
+              "[\"c\"]") "," NODE("Add", "[\"zero\", \"c\"]",
+                                  "[\"d\"]") "," NODE("Relu", "[\"d\"]",
+                                                      "[\"e\"]") "," NODE("Identity", "[\"e\"]",
+                                                                          "[\"y\"]")),
+      "simplify,dce", 0);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_RELU, "simplify: %d nodes left", g->n_nodes);
+  if (g->n_nodes == 1)
+    CHECK(g->nodes[0]->inputs[0] == g->inputs[0] && g->nodes[0]->outputs[0] == g->outputs[0],
+          "simplify: the Relu does not read x and write y");
+  ir_graph_free(g);
+
+  /* x + 0 that broadcasts to a bigger shape is not a no-op */
+  g = same_after(MODEL("[3]", "[2,3]", F32("z", "[2,3]", "[0,0,0,0,0,0]"),
+                       NODE("Add", "[\"x\", \"z\"]", "[\"y\"]")),
+                 "simplify", 0);
+  CHECK(g->n_nodes == 1, "simplify removed a broadcasting Add");
+  ir_graph_free(g);
+
+  /* x * 2 stays */
+  g = same_after(
+      MODEL("[3]", "[3]", F32("two", "[3]", "[2,2,2]"), NODE("Mul", "[\"x\", \"two\"]", "[\"y\"]")),
+      "simplify", 0);
+  CHECK(g->n_nodes == 1, "simplify removed x*2");
+  ir_graph_free(g);
+
+  /* Reshape chains: Flatten then Reshape then Reshape -> one Reshape of x */
+  g = same_after(MODEL("[2,3,4]", "[4,6]", I64("s1", "[1]", "[24]") "," I64("s2", "[2]", "[4, -1]"),
+                       NODE("Flatten", "[\"x\"]", "[\"f\"]") "," NODE(
+                           "Reshape", "[\"f\", \"s1\"]",
+                           "[\"r\"]") "," NODE("Reshape", "[\"r\", \"s2\"]",
+                                               "[\"t\"]") "," NODE("Relu", "[\"t\"]", "[\"y\"]")),
+                 "simplify,simplify,dce", 0);
+  CHECK(count_op(g, IR_OP_RESHAPE) == 1 && count_op(g, IR_OP_FLATTEN) == 0,
+        "reshape chain: %d Reshape, %d Flatten", count_op(g, IR_OP_RESHAPE),
+        count_op(g, IR_OP_FLATTEN));
+  CHECK(g->nodes[0]->op == IR_OP_RESHAPE && g->nodes[0]->inputs[0] == g->inputs[0],
+        "reshape chain: the Reshape does not read x");
+  ir_graph_free(g);
+
+  /* a Reshape to the input's own shape goes */
+  g = same_after(
+      MODEL("[2,3]", "[2,3]", I64("s", "[2]", "[2, 3]"),
+            NODE("Reshape", "[\"x\", \"s\"]", "[\"r\"]") "," NODE("Tanh", "[\"r\"]", "[\"y\"]")),
+      "simplify", 0);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_TANH, "same-shape Reshape stayed");
+  ir_graph_free(g);
+}
+
+/* Conv [1,2,4,4] -> BN with non-trivial statistics */
+#define BN_INITS                                                                                   \
+  F32("scale", "[2]", "[1.5, 0.5]")                                                                \
+  "," F32("B", "[2]", "[0.1, -0.2]") "," F32("mean", "[2]", "[0.3, -0.4]") "," F32("var", "[2]",   \
+                                                                                   "[2.0, 0.25]")
+#define BN_NODE                                                                                    \
+  NODE_A("BatchNormalization", "[\"h\", \"scale\", \"B\", \"mean\", \"var\"]", "[\"y\"]",          \
+         "{\"epsilon\": 0.001}")
+
+static void test_bnfold(void) {
+  IrGraph *g =
+      same_after(MODEL("[1,1,4,4]", "[1,2,4,4]",
+                       F32("w", "[2,1,3,3]", "[1,2,3,4,5,6,7,8,9,-1,0,1,-2,0,2,-1,0,1]") "," F32(
+                           "b", "[2]", "[0.5, -0.5]") "," BN_INITS,
+                       NODE_A("Conv", "[\"x\", \"w\", \"b\"]", "[\"h\"]",
+                              "{\"pads\": [1,1,1,1]}") "," BN_NODE),
+                 "bnfold,dce", 1e-5);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_CONV, "bnfold conv: %d nodes", g->n_nodes);
+  CHECK(g->nodes[0]->outputs[0] == g->outputs[0], "bnfold conv: Conv does not write y");
+  CHECK(!find(g, "mean") && !find(g, "var"), "bnfold: BN parameters remain");
+  ir_graph_free(g);
+
+  /* Conv without bias gains one */
+  g = same_after(MODEL("[1,1,3,3]", "[1,2,3,3]", F32("w", "[2,1,1,1]", "[2, -3]") "," BN_INITS,
+                       NODE("Conv", "[\"x\", \"w\"]", "[\"h\"]") "," BN_NODE),
+                 "bnfold", 1e-5);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->n_inputs == 3 && g->nodes[0]->inputs[2],
+        "bnfold: no bias added");
+  ir_graph_free(g);
+
+  /* ConvTranspose: weights [C_in, C_out, k, k] */
+  g = same_after(MODEL("[1,1,2,2]", "[1,2,3,3]",
+                       F32("w", "[1,2,2,2]", "[1,2,3,4,-1,-2,0.5,3]") "," BN_INITS,
+                       NODE("ConvTranspose", "[\"x\", \"w\"]", "[\"h\"]") "," BN_NODE),
+                 "bnfold", 1e-5);
+  CHECK(count_op(g, IR_OP_BATCH_NORM) == 0, "bnfold: ConvTranspose+BN not folded");
+  ir_graph_free(g);
+
+  /* Gemm with transB, alpha and beta */
+  g = same_after(
+      MODEL("[1,3]", "[1,2]",
+            F32("w", "[2,3]", "[1,2,3,-1,0,4]") "," F32("b", "[2]", "[0.5, 1]") "," BN_INITS,
+            NODE_A("Gemm", "[\"x\", \"w\", \"b\"]", "[\"h\"]",
+                   "{\"transB\": 1, \"alpha\": 0.5, \"beta\": 2}") "," BN_NODE),
+      "bnfold", 1e-5);
+  CHECK(count_op(g, IR_OP_BATCH_NORM) == 0, "bnfold: Gemm+BN not folded");
+  ir_graph_free(g);
+
+  /* the Conv's output has a second reader: no fold */
+  g = parse(MODEL("[1,1,3,3]", "[1,2,3,3]", F32("w", "[2,1,1,1]", "[2, -3]") "," BN_INITS,
+                  NODE("Conv", "[\"x\", \"w\"]", "[\"h\"]") "," NODE_A(
+                      "BatchNormalization", "[\"h\", \"scale\", \"B\", \"mean\", \"var\"]",
+                      "[\"n\"]", "{}") "," NODE("Add", "[\"n\", \"h\"]", "[\"y\"]")));
+  CHECK(!run(g, "bnfold") && count_op(g, IR_OP_BATCH_NORM) == 1, "bnfold folded a shared Conv");
+  ir_graph_free(g);
+}
+
+static void test_manager(void) {
+  const char *json =
+      MODEL("[4]", "[4]", "",
+            NODE("Identity", "[\"x\"]", "[\"a\"]") "," NODE("Relu", "[\"a\"]", "[\"y\"]"));
+  IrDiag d;
+  /* -O0: the graph as written, planned */
+  IrGraph *g = parse(json);
+  ir_diag_init(&d, "test", false);
+  PassOptions o = {.opt_level = 0, .verify_each = true};
+  CHECK(pass_run_pipeline(g, &o, &d) && g->n_nodes == 2 && g->workspace_size >= 0,
+        "-O0 pipeline: %d nodes", g->n_nodes);
+  ir_graph_free(g);
+  ir_diag_free(&d);
+  /* -O2 removes the Identity; --print-after writes the graph after that pass */
+  g = parse(json);
+  ir_diag_init(&d, "test", false);
+  char buf[4096] = {0};
+  FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+  o = (PassOptions){.opt_level = 2, .verify_each = true, .print_after = "simplify", .print_to = f};
+  CHECK(pass_run_pipeline(g, &o, &d) && g->n_nodes == 1, "-O2 pipeline: %d nodes", g->n_nodes);
+  fclose(f);
+  CHECK(strstr(buf, "; graph after simplify") && !strstr(buf, "Identity"),
+        "--print-after output: %s", buf);
+  ir_graph_free(g);
+  ir_diag_free(&d);
+  /* an explicit list; an unknown name is a user error naming --passes */
+  g = parse(json);
+  ir_diag_init(&d, "test", false);
+  o = (PassOptions){.passes = "dce", .verify_each = true};
+  CHECK(pass_run_pipeline(g, &o, &d) && g->n_nodes == 2 && g->workspace_size >= 0,
+        "--passes=dce: %d nodes", g->n_nodes);
+  o.passes = "simplify,nosuchpass";
+  CHECK(!pass_run_pipeline(g, &o, &d) && d.text && strstr(d.text, "--passes") &&
+            strstr(d.text, "nosuchpass"),
+        "unknown pass not reported: %s", d.text ? d.text : "");
+  ir_graph_free(g);
+  ir_diag_free(&d);
+  int n;
+  const PassInfo *list = pass_list(&n);
+  CHECK(n >= 6 && !strcmp(list[n - 1].name, "memplan"), "memplan is not the last pass");
+}
+
+int main(void) {
+  test_fold();
+  test_dce();
+  test_cse();
+  test_simplify();
+  test_bnfold();
+  test_manager();
+  return test_report("passes");
+}
