@@ -11,6 +11,26 @@
 #include "kernels.h"
 #include "krt.h"
 
+/* Step e of n's fused epilogue, in place on y (the head's output): the step's kernel runs on a
+ * copy of its node whose running-value inputs (NULL) are the head's output. */
+static int run_epilogue_step(const IrNode *n, int e, const void *const *data, void *y) {
+  const IrNode *step = n->epilogue[e];
+  IrNode tmp = *step;
+  IrValue *ins[8], *outs[1] = {n->outputs[0]};
+  const void *in[8];
+  assert(step->n_inputs <= 8);
+  for (int k = 0; k < step->n_inputs; k++) {
+    bool running = !step->inputs[k] && (k == 0 || (ir_op_info[step->op].flags & IR_OPF_BINARY));
+    ins[k] = running ? n->outputs[0] : step->inputs[k];
+    in[k] = running ? y : ins[k] ? data[ins[k]->id] : NULL;
+  }
+  tmp.inputs = ins;
+  tmp.outputs = outs;
+  tmp.n_outputs = 1;
+  void *out[1] = {y};
+  return ir_op_info[step->op].interp(&tmp, in, out);
+}
+
 int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outputs) {
   if ((g->n_inputs && !inputs) || (g->n_outputs && !outputs)) return KRT_ERR_NULL_ARG;
   for (int i = 0; i < g->n_inputs; i++)
@@ -47,6 +67,8 @@ int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outp
       data[v->id] = out[j];
     }
     rc = ir_op_info[n->op].interp(n, in, out);
+    for (int e = 0; e < n->n_epilogue && rc == KRT_OK; e++)
+      rc = run_epilogue_step(n, e, data, out[0]);
     free(in);
     free(out);
   }

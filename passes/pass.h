@@ -45,6 +45,10 @@ bool pass_simplify(IrGraph *g, const PassOptions *o, IrDiag *d);
  * Gemm whose output only it reads. */
 bool pass_fold_batchnorm(IrGraph *g, const PassOptions *o, IrDiag *d);
 
+/* Element-wise nodes that alone read a Conv/Gemm-like or element-wise node's output become
+ * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
+bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
+
 /* ---- memory plan ------------------------------------------------------------------------- */
 /* Assigns g->values[*]->ws_offset for every node-produced value that is not a graph output,
  * and g->workspace_size, reusing memory of values whose last reader has run. An element-wise

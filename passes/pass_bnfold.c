@@ -68,7 +68,8 @@ static bool head_bias(const IrNode *h, int64_t channels, double *b) {
 
 static bool fold_one(IrGraph *g, IrNode *h, IrNode *bn) {
   IrValue *hy = h->outputs[0], *w = h->inputs[1];
-  if (hy->is_output || ir_value_use_count(g, hy) != 1 || !f32_const(w) || hy->rank < 2)
+  if (h->n_epilogue || hy->is_output || ir_value_use_count(g, hy) != 1 || !f32_const(w) ||
+      hy->rank < 2)
     return false;
   for (int k = 1; k < 5; k++)
     if (!f32_const(bn->inputs[k])) return false;

@@ -78,6 +78,7 @@ IrValue *pass_new_const(IrGraph *g, const char *base, IrDType t, int rank, const
 
 bool pass_same_attrs(const IrNode *a, const IrNode *b) {
   if (a->op != b->op || a->n_inputs != b->n_inputs || a->n_outputs != b->n_outputs) return false;
+  if (a->n_epilogue || b->n_epilogue) return false;
   for (int k = 0; ir_op_info[a->op].attrs[k].name; k++) {
     const IrAttr *x = &a->attrs[k], *y = &b->attrs[k];
     if (x->i != y->i || x->f != y->f || x->count != y->count) return false;

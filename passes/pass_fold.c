@@ -16,6 +16,7 @@ bool pass_fold_constants(IrGraph *g, const PassOptions *o, IrDiag *d) {
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
+    if (n->n_epilogue) continue; /* the kernel alone would skip the epilogue */
     bool all_const = n->n_inputs > 0;
     for (int k = 0; k < n->n_inputs; k++)
       if (n->inputs[k] && n->inputs[k]->kind != IR_VALUE_CONST) all_const = false;

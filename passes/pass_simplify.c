@@ -51,7 +51,7 @@ bool pass_simplify(IrGraph *g, const PassOptions *o, IrDiag *d) {
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
-    if (!n->outputs[0]) continue;
+    if (!n->outputs[0] || n->n_epilogue) continue;
     IrValue *x = pass_through(g, n);
     if (x && x->dtype == n->outputs[0]->dtype && pass_forward(g, n->outputs[0], x)) {
       dead[i] = changed = true;
