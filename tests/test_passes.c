@@ -3,7 +3,9 @@
  * after it. The verifier runs after every pass. */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
+#include "cg.h"
 #include "fe.h"
 #include "pass.h"
 #include "test_util.h"
@@ -269,6 +271,120 @@ static void test_bnfold(void) {
   ir_graph_free(g);
 }
 
+/* Conv + bias -> Relu -> Add(residual x) -> Sigmoid */
+#define FUSE_MODEL                                                                                 \
+  MODEL("[1,2,3,3]", "[1,2,3,3]",                                                                  \
+        F32("w", "[2,2,1,1]", "[1, -2, 0.5, 3]") "," F32("b", "[2]", "[0.25, -0.5]"),              \
+        NODE("Conv", "[\"x\", \"w\", \"b\"]", "[\"h\"]") "," NODE(                                 \
+            "Relu", "[\"h\"]", "[\"r\"]") "," NODE("Add", "[\"r\", \"x\"]",                        \
+                                                   "[\"s\"]") "," NODE("Sigmoid", "[\"s\"]",       \
+                                                                       "[\"y\"]"))
+
+static void test_fuse(void) {
+  IrGraph *g = same_after(FUSE_MODEL, "fuse", 1e-6);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_CONV, "fuse: %d nodes", g->n_nodes);
+  const IrNode *h = g->nodes[0];
+  CHECK(h->n_epilogue == 3 && h->epilogue[0]->op == IR_OP_RELU && h->epilogue[1]->op == IR_OP_ADD &&
+            h->epilogue[2]->op == IR_OP_SIGMOID,
+        "fuse: epilogue of %d steps", h->n_epilogue);
+  CHECK(h->outputs[0] == g->outputs[0], "fuse: the Conv does not write y");
+  CHECK(h->n_epilogue_inputs == 1 && h->inputs[h->n_inputs - 1] == g->inputs[0],
+        "fuse: the residual is not the Conv's trailing input");
+  /* the text form shows the group */
+  char buf[4096] = {0};
+  FILE *f = fmemopen(buf, sizeof buf - 1, "w");
+  ir_graph_print(g, f);
+  fclose(f);
+  CHECK(strstr(buf, "|> Relu |> Add(_, %x) |> Sigmoid"), "fuse: printed as %s", buf);
+  ir_graph_free(g);
+
+  /* a value read twice is not fused (the Relu output is needed as a tensor) */
+  g = same_after(
+      MODEL("[4]", "[4]", "",
+            NODE("Tanh", "[\"x\"]", "[\"t\"]") "," NODE("Relu", "[\"t\"]", "[\"r\"]") "," NODE(
+                "Add", "[\"r\", \"r\"]", "[\"a\"]") "," NODE("Mul", "[\"a\", \"r\"]", "[\"y\"]")),
+      "fuse", 1e-6);
+  /* Tanh |> Relu; r stays a tensor; Add(r, r) |> Mul(_, r) */
+  CHECK(g->n_nodes == 2 && g->nodes[0]->n_epilogue == 1 && g->nodes[1]->op == IR_OP_ADD &&
+            g->nodes[1]->n_epilogue == 1 && find(g, "r") && find(g, "r")->kind == IR_VALUE_NODE,
+        "fuse: shared value: %d nodes, first with %d steps", g->n_nodes, g->nodes[0]->n_epilogue);
+  ir_graph_free(g);
+
+  /* an operand computed after the head cannot join its epilogue; a broadcasting one neither */
+  g = same_after(
+      MODEL("[2,3]", "[2,3]", F32("row", "[3]", "[1, 2, 3]"),
+            NODE("Relu", "[\"x\"]", "[\"r\"]") "," NODE("Tanh", "[\"x\"]", "[\"t\"]") "," NODE(
+                "Add", "[\"r\", \"t\"]", "[\"a\"]") "," NODE("Mul", "[\"a\", \"row\"]", "[\"y\"]")),
+      "fuse", 1e-6);
+  /* Relu cannot take Add(r, t) (t comes later) but Tanh can; the Mul by a row broadcasts */
+  CHECK(g->n_nodes == 3 && g->nodes[0]->op == IR_OP_RELU && !g->nodes[0]->n_epilogue &&
+            g->nodes[1]->op == IR_OP_TANH && g->nodes[1]->n_epilogue == 1 &&
+            g->nodes[2]->op == IR_OP_MUL && !g->nodes[2]->n_epilogue,
+        "fuse: ordering: %d nodes", g->n_nodes);
+  ir_graph_free(g);
+}
+
+/* The emitted LLVM IR of a fused Conv + bias + Relu: one node function, the Conv's, with the
+ * Relu's compare-and-select inside it; without fusion there are two. */
+static int count_substr(const char *s, const char *sub) {
+  int n = 0;
+  for (const char *p = strstr(s, sub); p; p = strstr(p + 1, sub)) n++;
+  return n;
+}
+
+static char *emit_ll(const char *passes) {
+  const char *json = MODEL(
+      "[1,2,4,4]", "[1,2,4,4]",
+      F32("w", "[2,2,1,1]", "[1, -2, 0.5, 3]") "," F32("b", "[2]", "[0.25, -0.5]"),
+      NODE("Conv", "[\"x\", \"w\", \"b\"]", "[\"h\"]") "," NODE("Relu", "[\"h\"]", "[\"y\"]"));
+  IrGraph *g = parse(json);
+  IrDiag d;
+  ir_diag_init(&d, "test", true);
+  PassOptions po = {.passes = passes, .verify_each = true};
+  CHECK(pass_run_pipeline(g, &po, &d), "pipeline %s failed", passes);
+  char path[] = "/tmp/kiln-test-passes-XXXXXX";
+  int fd = mkstemp(path);
+  CHECK(fd >= 0, "mkstemp");
+  close(fd);
+  CgOptions o = {.prefix = "fz", .opt_level = 0, .emit = CG_EMIT_LLVM, .pic = true};
+  CHECK(cg_compile(g, &o, path, &d), "cg_compile failed");
+  FILE *f = fopen(path, "rb");
+  char *text = calloc(1, 1 << 20);
+  if (f) {
+    size_t n = fread(text, 1, (1 << 20) - 1, f);
+    text[n] = 0;
+    fclose(f);
+  }
+  remove(path);
+  ir_diag_free(&d);
+  ir_graph_free(g);
+  return text;
+}
+
+static void test_fused_llvm(void) {
+  char *fused = emit_ll("fuse"), *plain = emit_ll("dce");
+  /* node functions: every private function but the body */
+  int n_fused = count_substr(fused, "define private void @fz.") - 1;
+  int n_plain = count_substr(plain, "define private void @fz.") - 1;
+  CHECK(n_fused == 1, "fused: %d node functions", n_fused);
+  CHECK(n_plain == 2, "unfused: %d node functions", n_plain);
+  CHECK(strstr(fused, "@fz.0.Conv(") && !strstr(fused, ".Relu("),
+        "fused: expected only a Conv node function");
+  CHECK(strstr(plain, "@fz.0.Conv(") && strstr(plain, "@fz.1.Relu("),
+        "unfused: expected a Conv and a Relu node function");
+  /* the Relu is the compare + select inside the Conv's function */
+  const char *conv = strstr(fused, "define private void @fz.0.Conv(");
+  const char *end = conv ? strstr(conv, "\n}\n") : NULL;
+  bool relu_inside = false;
+  if (conv && end) {
+    const char *cmp = strstr(conv, "fcmp olt");
+    relu_inside = cmp && cmp < end;
+  }
+  CHECK(relu_inside, "fused: no Relu compare inside the Conv function");
+  free(fused);
+  free(plain);
+}
+
 static void test_manager(void) {
   const char *json =
       MODEL("[4]", "[4]", "",
@@ -317,6 +433,8 @@ int main(void) {
   test_cse();
   test_simplify();
   test_bnfold();
+  test_fuse();
+  test_fused_llvm();
   test_manager();
   return test_report("passes");
 }

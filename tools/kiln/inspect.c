@@ -7,17 +7,38 @@
 
 #include "fe.h"
 
+#define MAX_GROUP_KINDS 32
+
 typedef struct Stats {
   int nodes;
   int counts[IR_OP_COUNT];
+  int n_kinds; /* fused group kinds, e.g. "Conv+Relu" */
+  char kinds[MAX_GROUP_KINDS][96];
+  int kind_count[MAX_GROUP_KINDS];
   int64_t params, param_bytes, macs, workspace, bound, align;
 } Stats;
+
+/* "Conv+Add+Relu" for a fused head. */
+static const char *group_label(const IrNode *n, char *buf, size_t size) {
+  size_t len = (size_t)snprintf(buf, size, "%s", ir_op_info[n->op].name);
+  for (int e = 0; e < n->n_epilogue && len < size; e++)
+    len += (size_t)snprintf(buf + len, size - len, "+%s", ir_op_info[n->epilogue[e]->op].name);
+  return buf;
+}
 
 static Stats graph_stats(const IrGraph *g) {
   Stats s = {.nodes = g->n_nodes};
   for (int i = 0; i < g->n_nodes; i++) {
     s.counts[g->nodes[i]->op]++;
     s.macs += ir_node_macs(g->nodes[i]);
+    if (!g->nodes[i]->n_epilogue) continue;
+    char label[96];
+    group_label(g->nodes[i], label, sizeof label);
+    int k = 0;
+    while (k < s.n_kinds && strcmp(s.kinds[k], label)) k++;
+    if (k == MAX_GROUP_KINDS) continue;
+    if (k == s.n_kinds) snprintf(s.kinds[s.n_kinds++], sizeof s.kinds[0], "%s", label);
+    s.kind_count[k]++;
   }
   s.params = ir_graph_param_count(g);
   s.param_bytes = ir_graph_param_bytes(g);
@@ -61,6 +82,9 @@ static void json_stats(FILE *f, const Stats *s) {
       fprintf(f, "%s\"%s\": %d", first ? "" : ", ", ir_op_info[op].name, s->counts[op]);
       first = false;
     }
+  fputs("}, \"fused\": {", f);
+  for (int k = 0; k < s->n_kinds; k++)
+    fprintf(f, "%s\"%s\": %d", k ? ", " : "", s->kinds[k], s->kind_count[k]);
   fprintf(f,
           "}, \"params\": %lld, \"param_bytes\": %lld, \"macs\": %lld, \"workspace_bytes\": %lld, "
           "\"workspace_lower_bound_bytes\": %lld}",
@@ -131,7 +155,14 @@ static void text_stats(const char *label, const Stats *s) {
       printf("%s%s %d", first ? "" : ", ", ir_op_info[op].name, s->counts[op]);
       first = false;
     }
-  printf(")\n    parameters: %lld (%lld bytes)\n    MACs: %lld\n", (long long)s->params,
+  printf(")\n");
+  if (s->n_kinds) {
+    printf("    fused:");
+    for (int k = 0; k < s->n_kinds; k++)
+      printf("%s %s %d", k ? "," : "", s->kinds[k], s->kind_count[k]);
+    printf("\n");
+  }
+  printf("    parameters: %lld (%lld bytes)\n    MACs: %lld\n", (long long)s->params,
          (long long)s->param_bytes, (long long)s->macs);
   printf("    workspace: %lld bytes (lower bound %lld, alignment %lld)\n", (long long)s->workspace,
          (long long)s->bound, (long long)s->align);
@@ -140,14 +171,24 @@ static void text_stats(const char *label, const Stats *s) {
 static void dot_id(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
-    if (*s == '"' || *s == '\\') fputc('\\', f);
+    if (*s == '"') fputc('\\', f); /* a backslash stays: labels use \n */
     fputc(*s, f);
   }
   fputc('"', f);
 }
 
-/* Nodes are boxes labelled with their op; values are edges (initializers are folded into the
- * node label as a count). Graph inputs and outputs are ellipses. */
+/* DOT name of a node as an edge's target (head) or source (last step of a fused group). */
+static const char *dot_node(const IrNode *n, bool target, char *buf, size_t size) {
+  if (!n->n_epilogue)
+    snprintf(buf, size, "n%d", n->id);
+  else
+    snprintf(buf, size, "n%d_%d", n->id, target ? 0 : n->n_epilogue);
+  return buf;
+}
+
+/* Nodes are boxes labelled with their op; values are edges (initializers are noted in the node
+ * label). Graph inputs and outputs are ellipses; a fused group is a cluster of its head and its
+ * epilogue steps. */
 static void print_dot(const IrGraph *g) {
   FILE *f = stdout;
   fputs("digraph ", f);
@@ -171,22 +212,46 @@ static void print_dot(const IrGraph *g) {
       consts += n->inputs[k] && n->inputs[k]->kind == IR_VALUE_CONST;
     snprintf(label, sizeof label, "%s\\n%s%s", ir_op_info[n->op].name, n->name,
              consts ? " (+weights)" : "");
-    fprintf(f, "  n%d [label=\"%s\"];\n", i, label);
+    if (!n->n_epilogue) {
+      fprintf(f, "  n%d [label=", i);
+      dot_id(f, label);
+      fputs("];\n", f);
+      continue;
+    }
+    /* a fused group: the head and its epilogue steps in one cluster, in execution order; edges
+     * leave the group from its last step */
+    char group[96];
+    fprintf(f, "  subgraph cluster_%d {\n    style=rounded; color=\"#c05020\"; label=", i);
+    dot_id(f, group_label(n, group, sizeof group));
+    fprintf(f, ";\n    n%d_0 [label=", i);
+    dot_id(f, label);
+    fputs("];\n", f);
+    for (int e = 0; e < n->n_epilogue; e++) {
+      fprintf(f, "    n%d_%d [label=", i, e + 1);
+      dot_id(f, ir_op_info[n->epilogue[e]->op].name);
+      fprintf(f, "];\n    n%d_%d -> n%d_%d;\n", i, e, i, e + 1);
+    }
+    fputs("  }\n", f);
   }
   for (int i = 0; i < g->n_nodes; i++) {
     const IrNode *n = g->nodes[i];
     for (int k = 0; k < n->n_inputs; k++) {
       const IrValue *v = n->inputs[k];
       if (!v || v->kind == IR_VALUE_CONST) continue;
+      char src[32], dst[32];
       if (v->kind == IR_VALUE_INPUT)
-        fprintf(f, "  v%d -> n%d;\n", v->id, i);
+        snprintf(src, sizeof src, "v%d", v->id);
       else
-        fprintf(f, "  n%d -> n%d;\n", v->producer->id, i);
+        dot_node(v->producer, false, src, sizeof src);
+      dot_node(n, true, dst, sizeof dst);
+      fprintf(f, "  %s -> %s;\n", src, dst);
     }
   }
   for (int j = 0; j < g->n_outputs; j++) {
     const IrValue *v = g->outputs[j];
-    if (v->kind == IR_VALUE_NODE) fprintf(f, "  n%d -> o%d;\n", v->producer->id, j);
+    char src[32];
+    if (v->kind == IR_VALUE_NODE)
+      fprintf(f, "  %s -> o%d;\n", dot_node(v->producer, false, src, sizeof src), j);
     if (v->kind == IR_VALUE_INPUT) fprintf(f, "  v%d -> o%d;\n", v->id, j);
   }
   fputs("}\n", f);
