@@ -347,11 +347,10 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   conv_taps(c, &r, kh_lo, kh_hi, 0, OW);
   cg_loop_end(c, &lic, NULL, NULL);
   if (fuse) cg_if_end(c, &full);
-  /* fused epilogue: over the finished row while it is in cache, inside the same nest */
-  cg_epilogue_row(
-      c, n, in, r.orow,
-      cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, ni, M), m), OH * OW), cg_mulc(c, oh, OW)), OW);
   cg_loop_end(c, &loh, NULL, NULL);
+  /* fused epilogue: over the finished output plane (n, m) while it is in cache, inside the same
+   * nest (an element is final only after the reduction over input channels) */
+  cg_epilogue_row(c, n, in, oplane, cg_mulc(c, cg_add(c, cg_mulc(c, ni, M), m), OH * OW), OH * OW);
   cg_loop_end(c, &lmg, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);
   cg_loop_end(c, &ln, NULL, NULL);

@@ -94,6 +94,37 @@ misc)
   check grep -q 'workspace:' "$tmp/inspect"
   check grep -q 'MACs:' "$tmp/inspect"
   check "$kiln" compile --list-targets >/dev/null
+  # inspect after the pass pipeline (issue 4): BatchNorm folded, Conv+Relu fused, JSON fields
+  "$kiln" inspect "$src/examples/resnet_small/model.json" >"$tmp/inspect" 2>&1
+  check grep -q 'before passes: .*BatchNormalization 9' "$tmp/inspect"
+  check grep -q 'fused: .*Conv+Relu' "$tmp/inspect"
+  check grep -q 'after -O2 passes: [0-9]* nodes (Gemm 1, Conv 11' "$tmp/inspect"
+  if grep 'after -O2' "$tmp/inspect" | grep -q BatchNormalization; then bad "BatchNormalization not folded"; else ok; fi
+  "$kiln" inspect "$src/examples/resnet_small/model.json" --json >"$tmp/inspect.json" 2>&1
+  check test $? -eq 0
+  for field in workspace_bytes workspace_lower_bound_bytes params param_bytes macs before after ops fused passes; do
+    check grep -q "\"$field\": " "$tmp/inspect.json"
+  done
+  check grep -q '"before": {"nodes": 38' "$tmp/inspect.json"
+  check grep -q '"Conv+Relu": 5' "$tmp/inspect.json"
+  "$kiln" inspect "$src/examples/mlp/model.json" --dot >"$tmp/g.dot" 2>&1
+  check grep -q '^digraph "mlp" {' "$tmp/g.dot"
+  check grep -q 'subgraph cluster_0 {' "$tmp/g.dot"
+  check grep -q 'label="Gemm+Relu"' "$tmp/g.dot"
+  "$kiln" inspect "$src/examples/mnist_cnn/model.json" --memory-plan --memory-plan-svg "$tmp/plan.svg" >"$tmp/plan" 2>&1
+  check grep -q '^memory plan: workspace [0-9]* bytes, lower bound [0-9]*' "$tmp/plan"
+  check grep -q '^<svg ' "$tmp/plan.svg"
+  # --passes / --print-after / --after; unknown pass names are errors (exit 1, named)
+  "$kiln" inspect "$src/examples/mlp/model.json" --after=simplify >"$tmp/after" 2>&1
+  check grep -q '^; graph after simplify' "$tmp/after"
+  if grep -q 'Dropout(' "$tmp/after"; then bad "Dropout survived simplify"; else ok; fi
+  "$kiln" compile "$src/examples/mlp/model.json" --passes=fold,nosuch -o "$tmp/p.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "unknown pass 'nosuch'" "$tmp/err"
+  check test ! -e "$tmp/p.o"
+  "$kiln" compile "$src/examples/mlp/model.json" --print-after=bogus -o "$tmp/p.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check "$kiln" compile "$src/examples/mlp/model.json" --passes=dce,fuse --verify-each -o "$tmp/p.o"
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

@@ -1,5 +1,5 @@
 /* `kiln inspect`: the facts about a model before and after the pass pipeline, as text, JSON
- * (docs/inspect-json.md), Graphviz DOT, or a memory-plan table / SVG. */
+ * (docs/passes.md), Graphviz DOT, or a memory-plan table / SVG. */
 #ifndef KILN_INSPECT_H
 #define KILN_INSPECT_H
 

@@ -89,7 +89,7 @@ static void print_help(const char *cmd) {
            "the passes and after the pipeline of the -O level (default -O2).\n"
            "  --print               also print the optimized graph\n"
            "  --after PASS          print the graph after pass PASS\n"
-           "  --json                one JSON object instead (fields: docs/inspect-json.md)\n"
+           "  --json                one JSON object instead (fields: docs/passes.md)\n"
            "  --dot                 the optimized graph as Graphviz DOT instead\n"
            "  --memory-plan         each workspace value's offset, size and lifetime\n"
            "  --memory-plan-svg F   write a picture of the memory plan to F\n"
