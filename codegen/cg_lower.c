@@ -397,3 +397,50 @@ const CgLowerFn cg_lower[] = {
 #undef OP
 };
 static_assert(sizeof cg_lower / sizeof *cg_lower == IR_OP_COUNT, "one lowering per op");
+
+/* ---- Pad ---------------------------------------------------------------------------------- */
+
+/* One loop per output axis; each axis maps its output coordinate to an input one (constant:
+ * out-of-range cells take the value, the load address is clamped; edge: clamp; reflect: mirror
+ * without repeating the edge). */
+bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0], *cv = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  if (x->dtype != IR_F32 || y->dtype != IR_F32) /* pads are i64 */
+    return cg_node_error(c, n, "Pad: only f32 data is supported, got %s", ir_dtype_name(x->dtype));
+  const int64_t *pads = n->inputs[1]->data;
+  const char *mode = ir_attr_s(n, "mode");
+  bool reflect = !strcmp(mode, "reflect"), edge = !strcmp(mode, "edge");
+  int rank = y->rank;
+  LLVMValueRef value = cv ? cg_f32c(c, *(const float *)cv->data) : cg_f32c(c, 0.0);
+  CgLoop loops[IR_MAX_RANK];
+  LLVMValueRef o[IR_MAX_RANK];
+  for (int a = 0; a < rank; a++) o[a] = cg_for(c, &loops[a], y->dims[a]);
+  LLVMValueRef src = cg_idx(c, 0), dst = cg_idx(c, 0), inside = NULL;
+  int64_t xs = 1, ys = 1;
+  for (int a = rank - 1; a >= 0; a--) {
+    int64_t len = x->dims[a];
+    LLVMValueRef i = cg_addc(c, o[a], -pads[a]);
+    if (reflect) {
+      LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, i, cg_idx(c, 0), "");
+      i = LLVMBuildSelect(c->b, neg, cg_sub(c, cg_idx(c, 0), i), i, "");
+      LLVMValueRef over = LLVMBuildICmp(c->b, LLVMIntSGE, i, cg_idx(c, len), "");
+      i = LLVMBuildSelect(c->b, over, cg_sub(c, cg_idx(c, 2 * (len - 1)), i), i, "");
+    } else {
+      if (!edge) {
+        LLVMValueRef ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, i, cg_idx(c, 0), ""),
+                                       LLVMBuildICmp(c->b, LLVMIntSLT, i, cg_idx(c, len), ""), "");
+        inside = inside ? LLVMBuildAnd(c->b, inside, ok, "") : ok;
+      }
+      i = cg_smax(c, cg_idx(c, 0), cg_smin(c, i, cg_idx(c, len - 1)));
+    }
+    src = cg_add(c, src, cg_mulc(c, i, xs));
+    dst = cg_add(c, dst, cg_mulc(c, o[a], ys));
+    xs *= len;
+    ys *= y->dims[a];
+  }
+  LLVMValueRef v = cg_load(c, in[0], src);
+  if (inside) v = LLVMBuildSelect(c->b, inside, v, value, "");
+  cg_store(c, v, out[0], dst);
+  for (int a = rank - 1; a >= 0; a--) cg_loop_end(c, &loops[a], NULL, NULL);
+  return true;
+}

@@ -269,3 +269,41 @@ int ir_interp_concat(const IrNode *n, const void *const *in, void *const *out) {
     }
   return KRT_OK;
 }
+
+/* ---- Pad -------------------------------------------------------------------------------- */
+
+/* Input coordinate of output coordinate o along an axis of size n padded by b in front, or -1
+ * for a constant cell. mode: 0 constant, 1 reflect, 2 edge. */
+static int64_t pad_source(int64_t o, int64_t b, int64_t n, int mode) {
+  int64_t i = o - b;
+  if (i >= 0 && i < n) return i;
+  if (mode == 0) return -1;
+  if (mode == 2) return i < 0 ? 0 : n - 1;
+  return i < 0 ? -i : 2 * (n - 1) - i; /* reflect, without repeating the edge */
+}
+
+int ir_interp_pad(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  const int64_t *pads = in[1];
+  const char *m = ir_attr_s(n, "mode");
+  int mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : 0;
+  float value = n->n_inputs > 2 && in[2] ? *(const float *)in[2] : 0.0f;
+  const float *src = in[0];
+  float *dst = out[0];
+  int rank = y->rank;
+  int64_t total = ir_value_numel(y);
+  for (int64_t e = 0; e < total; e++) {
+    int64_t rest = e, off = 0, stride = 1;
+    bool inside = true;
+    for (int a = rank - 1; a >= 0; a--) {
+      int64_t o = rest % y->dims[a];
+      rest /= y->dims[a];
+      int64_t i = pad_source(o, pads[a], x->dims[a], mode);
+      if (i < 0) inside = false;
+      off += i * stride;
+      stride *= x->dims[a];
+    }
+    dst[e] = inside ? src[off] : value;
+  }
+  return KRT_OK;
+}

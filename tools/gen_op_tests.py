@@ -650,12 +650,68 @@ def dropout_cases():
     c.output("y", F.dropout(x, 0.1, training=False))
 
 
+# ============================================================ Pad (opset 17)
+def onnx_pads_to_torch(pads, rank):
+    """ONNX [b0, b1, ..., e0, e1, ...] -> F.pad's (b_last, e_last, b_prev, e_prev, ...)."""
+    out = []
+    for a in reversed(range(rank)):
+        out += [pads[a], pads[a + rank]]
+    return tuple(out)
+
+
+def pad(name, shape, pads, mode=None, value=None):
+    c = Case(name)
+    x = c.input("x", c.uniform(shape))
+    c.init("pads", np.array(pads, dtype=np.int64))
+    ins = ["x", "pads"]
+    if value is not None:
+        c.init("value", np.array(value, dtype=np.float32))
+        ins.append("value")
+    attrs = {"mode": mode} if mode is not None else None
+    c.node("Pad", ins, ["y"], attrs, name="pad")
+    rank = len(shape)
+    tpads = onnx_pads_to_torch(pads, rank)
+    if mode in (None, "constant"):
+        y = F.pad(x, tpads, value=0.0 if value is None else float(value))
+    else:  # torch pads the trailing spatial dims only: drop the zero leading pairs
+        n_sp = rank - 2
+        y = F.pad(x, tpads[:2 * n_sp], mode="reflect" if mode == "reflect" else "replicate")
+    c.output("y", y)
+
+
+def pad_cases():
+    pad("pad_constant_4d", (1, 2, 3, 4), [0, 0, 1, 2, 0, 0, 2, 0])
+    pad("pad_constant_value_3d_all_axes", (2, 3, 4), [1, 0, 2, 0, 1, 1], value=1.5)
+    pad("pad_constant_explicit_mode", (3, 5), [0, 2, 1, 0], mode="constant", value=-2.0)
+    pad("pad_reflect_4d", (1, 2, 4, 5), [0, 0, 1, 3, 0, 0, 2, 1], mode="reflect")
+    pad("pad_reflect_3d", (2, 3, 6), [0, 0, 5, 0, 0, 2], mode="reflect")
+    pad("pad_edge_4d", (2, 1, 3, 4), [0, 0, 2, 1, 0, 0, 0, 3], mode="edge")
+
+    # Pad followed by the op it folds into (passes/pass_padfold.c)
+    c = Case("pad_then_conv")
+    x = c.input("x", c.uniform((1, 2, 5, 6)))
+    c.init("pads", np.array([0, 0, 1, 2, 0, 0, 0, 1], dtype=np.int64))
+    w = c.init("w", c.uniform((3, 2, 3, 3), -0.5, 0.5))
+    b = c.init("b", c.uniform((3,)))
+    c.node("Pad", ["x", "pads"], ["p"], name="pad")
+    c.node("Conv", ["p", "w", "b"], ["y"], {"kernel_shape": [3, 3], "pads": [1, 0, 1, 1]},
+           name="conv")
+    c.output("y", F.conv2d(t_pad(t_pad(x, [1, 2, 0, 1]), [1, 0, 1, 1]), w, b))
+
+    c = Case("pad_then_averagepool")
+    x = c.input("x", c.uniform((1, 2, 5, 5)))
+    c.init("pads", np.array([0, 0, 1, 1, 0, 0, 1, 0], dtype=np.int64))
+    c.node("Pad", ["x", "pads"], ["p"], name="pad")
+    c.node("AveragePool", ["p"], ["y"], {"kernel_shape": [2, 2], "strides": [2, 2]}, name="pool")
+    c.output("y", F.avg_pool2d(t_pad(x, [1, 1, 1, 0]), 2, 2))
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
-               dropout_cases):
+               dropout_cases, pad_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
