@@ -45,6 +45,8 @@ bool pass_simplify(IrGraph *g, const PassOptions *o, IrDiag *d);
  * Gemm whose output only it reads. */
 bool pass_fold_batchnorm(IrGraph *g, const PassOptions *o, IrDiag *d);
 
+/* A constant Pad of the spatial axes folded into the Conv / AveragePool / MaxPool reading it. */
+bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Element-wise nodes that alone read a Conv/Gemm-like or element-wise node's output become
  * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);

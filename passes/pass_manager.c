@@ -9,6 +9,7 @@
 static const PassInfo registry[] = {
     {"fold", pass_fold_constants, 1, "evaluate nodes whose inputs are all constants"},
     {"simplify", pass_simplify, 1, "drop Identity/Dropout/no-op Reshape, x*1, x+0; Reshape chains"},
+    {"padfold", pass_fold_pad, 1, "fold a constant spatial Pad into the Conv/pool reading it"},
     {"bnfold", pass_fold_batchnorm, 1, "fold BatchNormalization into Conv/ConvTranspose/Gemm"},
     {"cse", pass_cse, 2, "merge identical initializers and identical nodes"},
     {"fuse", pass_fuse, 2, "element-wise chains become the epilogue of the node before them"},

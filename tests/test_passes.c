@@ -385,6 +385,57 @@ static void test_fused_llvm(void) {
   free(plain);
 }
 
+static void test_padfold(void) {
+  /* zero Pad of H and W + Conv with its own pads: one Conv, pads summed */
+  IrGraph *g = same_after(
+      MODEL("[1,1,3,4]", "[1,1,6,5]",
+            I64("p", "[8]", "[0,0,1,0,0,0,1,2]") "," F32("w", "[1,1,2,2]", "[1,-2,0.5,3]"),
+            NODE("Pad", "[\"x\", \"p\"]", "[\"q\"]") "," NODE_A("Conv", "[\"q\", \"w\"]", "[\"y\"]",
+                                                                "{\"pads\": [1,0,1,0]}")),
+      "padfold", 1e-6);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_CONV, "padfold conv: %d nodes", g->n_nodes);
+  const IrAttr *pads = ir_attr(g->nodes[0], "pads");
+  CHECK(pads->count == 4 && pads->ints[0] == 2 && pads->ints[1] == 0 && pads->ints[2] == 2 &&
+            pads->ints[3] == 2,
+        "padfold conv: pads not summed");
+  ir_graph_free(g);
+
+  /* AveragePool: the padded zeros count */
+  g = same_after(MODEL("[1,1,3,3]", "[1,1,2,2]", I64("p", "[8]", "[0,0,1,1,0,0,0,0]"),
+                       NODE("Pad", "[\"x\", \"p\"]",
+                            "[\"q\"]") "," NODE_A("AveragePool", "[\"q\"]", "[\"y\"]",
+                                                  "{\"kernel_shape\": [2,2], \"strides\": [2,2]}")),
+                 "padfold", 1e-6);
+  CHECK(g->n_nodes == 1 && ir_attr_i(g->nodes[0], "count_include_pad") == 1,
+        "padfold avgpool: %d nodes", g->n_nodes);
+  ir_graph_free(g);
+
+  /* not folded: MaxPool after zero padding, padding of the channel axis, reflect padding */
+  g = same_after(
+      MODEL("[1,1,3,3]", "[1,1,2,2]", I64("p", "[8]", "[0,0,1,1,0,0,0,0]"),
+            NODE("Pad", "[\"x\", \"p\"]", "[\"q\"]") "," NODE_A(
+                "MaxPool", "[\"q\"]", "[\"y\"]", "{\"kernel_shape\": [2,2], \"strides\": [2,2]}")),
+      "padfold", 0);
+  CHECK(g->n_nodes == 2, "padfold: zero Pad folded into MaxPool");
+  ir_graph_free(g);
+  g = same_after(
+      MODEL("[1,1,3,3]", "[1,2,2,2]",
+            I64("p", "[8]", "[0,1,0,0,0,0,0,0]") "," F32("w", "[2,2,2,2]",
+                                                         "[1,2,3,4,5,6,7,8,1,2,3,4,5,6,7,8]"),
+            NODE("Pad", "[\"x\", \"p\"]", "[\"q\"]") "," NODE("Conv", "[\"q\", \"w\"]", "[\"y\"]")),
+      "padfold", 0);
+  CHECK(g->n_nodes == 2, "padfold: channel padding folded");
+  ir_graph_free(g);
+  g = same_after(
+      MODEL("[1,1,3,3]", "[1,1,4,4]",
+            I64("p", "[8]", "[0,0,1,1,0,0,1,1]") "," F32("w", "[1,1,2,2]", "[1,2,3,4]"),
+            NODE_A("Pad", "[\"x\", \"p\"]", "[\"q\"]",
+                   "{\"mode\": \"reflect\"}") "," NODE("Conv", "[\"q\", \"w\"]", "[\"y\"]")),
+      "padfold", 0);
+  CHECK(g->n_nodes == 2, "padfold: reflect padding folded");
+  ir_graph_free(g);
+}
+
 static void test_manager(void) {
   const char *json =
       MODEL("[4]", "[4]", "",
@@ -433,6 +484,7 @@ int main(void) {
   test_cse();
   test_simplify();
   test_bnfold();
+  test_padfold();
   test_fuse();
   test_fused_llvm();
   test_manager();

@@ -93,7 +93,7 @@ static void print_help(const char *cmd) {
            "  --dot                 the optimized graph as Graphviz DOT instead\n"
            "  --memory-plan         each workspace value's offset, size and lifetime\n"
            "  --memory-plan-svg F   write a picture of the memory plan to F\n"
-           "passes: fold, simplify, bnfold, cse, dce, memplan\n");
+           "passes: fold, simplify, padfold, bnfold, cse, fuse, dce, memplan\n");
   } else {
     fputs(main_usage, stdout);
   }
