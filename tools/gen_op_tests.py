@@ -706,12 +706,66 @@ def pad_cases():
     c.output("y", F.avg_pool2d(t_pad(x, [1, 1, 1, 0]), 2, 2))
 
 
+# ============================================================ fusion (passes/pass_fuse.c)
+def fused_cases():
+    """Chains the fusion pass turns into one node; -O0 runs them unfused, -O3 fused."""
+    c = Case("fused_conv_bias_add_relu")
+    x = c.input("x", c.uniform((1, 3, 6, 7)))
+    w = c.init("w", c.uniform((3, 3, 3, 3), -0.4, 0.4))
+    b = c.init("b", c.uniform((3,)))
+    c.node("Conv", ["x", "w", "b"], ["h"], {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]},
+           name="conv")
+    c.node("Add", ["h", "x"], ["s"], name="residual")
+    c.node("Relu", ["s"], ["y"], name="relu")
+    c.output("y", F.relu(F.conv2d(x, w, b, padding=1) + x))
+
+    c = Case("fused_gemm_leakyrelu_clip")
+    x = c.input("x", c.uniform((3, 8)))
+    w = c.init("w", c.uniform((5, 8)))
+    b = c.init("b", c.uniform((5,)))
+    c.init("lo", np.array(-0.05, dtype=np.float32))
+    c.init("hi", np.array(0.6, dtype=np.float32))
+    c.node("Gemm", ["x", "w", "b"], ["h"], {"transB": 1, "alpha": 1.5}, name="fc")
+    c.node("LeakyRelu", ["h"], ["l"], {"alpha": 0.2}, name="lrelu")
+    c.node("Clip", ["l", "lo", "hi"], ["y"], name="clip")
+    c.output("y", torch.clamp(F.leaky_relu(1.5 * (x @ w.T) + b, 0.2), -0.05, 0.6))
+
+    c = Case("fused_matmul_sub_scalar_tanh")
+    x = c.input("x", c.uniform((2, 3, 4)))
+    w = c.init("w", c.uniform((4, 6)))
+    k = c.init("k", np.array(0.25, dtype=np.float32))
+    c.node("MatMul", ["x", "w"], ["h"], name="mm")
+    c.node("Sub", ["k", "h"], ["d"], name="sub")
+    c.node("Tanh", ["d"], ["y"], name="tanh")
+    c.output("y", torch.tanh(0.25 - torch.matmul(x, w)))
+
+    c = Case("fused_convtranspose_sigmoid_mul")
+    x = c.input("x", c.uniform((1, 2, 3, 3)))
+    w = c.init("w", c.uniform((2, 3, 2, 2)))
+    g = c.input("g", c.uniform((1, 3, 6, 6)))
+    c.node("ConvTranspose", ["x", "w"], ["h"], {"kernel_shape": [2, 2], "strides": [2, 2]},
+           name="deconv")
+    c.node("Sigmoid", ["h"], ["s"], name="sigmoid")
+    c.node("Mul", ["g", "s"], ["y"], name="gate")
+    c.output("y", g * torch.sigmoid(F.conv_transpose2d(x, w, stride=2)))
+
+    c = Case("fused_elementwise_chain")
+    x = c.input("x", c.uniform((4, 5)))
+    m = c.init("m", c.uniform((4, 5)))
+    s = c.init("s", c.away_from_zero((4, 5)))
+    c.node("Sub", ["x", "m"], ["a"], name="sub")
+    c.node("Div", ["a", "s"], ["b"], name="div")
+    c.node("Relu", ["b"], ["r"], name="relu")
+    c.node("Mul", ["r", "r"], ["y"], name="square")
+    c.output("y", F.relu((x - m) / s) ** 2)
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
-               dropout_cases, pad_cases):
+               dropout_cases, pad_cases, fused_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
