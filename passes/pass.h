@@ -77,6 +77,10 @@ void pass_replace_uses(IrGraph *g, const IrValue *old, IrValue *new_value);
 bool pass_forward(IrGraph *g, IrValue *out, IrValue *in);
 /* Drops nodes with dead[id] set and values no node, input or output refers to; renumbers ids. */
 void pass_compact(IrGraph *g, const bool *dead);
+/* Per-node "remove me" flags for a pass (calloc'd, aborts on out-of-memory), and the end of
+ * such a pass: compacts the graph when changed, frees the flags, returns changed. */
+bool *pass_dead_flags(const IrGraph *g);
+bool pass_drop_dead(IrGraph *g, bool *dead, bool changed);
 /* A new initializer with a unique name derived from base; data is copied into the arena. */
 IrValue *pass_new_const(IrGraph *g, const char *base, IrDType t, int rank, const int64_t *dims,
                         const void *data);

@@ -119,8 +119,7 @@ static bool fold_one(IrGraph *g, IrNode *h, IrNode *bn) {
 bool pass_fold_batchnorm(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   (void)d;
-  bool *dead = calloc((size_t)g->n_nodes + 1, sizeof *dead);
-  if (!dead) abort();
+  bool *dead = pass_dead_flags(g);
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *bn = g->nodes[i];
@@ -130,7 +129,5 @@ bool pass_fold_batchnorm(IrGraph *g, const PassOptions *o, IrDiag *d) {
     if (!(ir_op_info[h->op].flags & IR_OPF_FUSABLE_HEAD)) continue;
     if (fold_one(g, h, bn)) dead[i] = changed = true;
   }
-  if (changed) pass_compact(g, dead);
-  free(dead);
-  return changed;
+  return pass_drop_dead(g, dead, changed);
 }

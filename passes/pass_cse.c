@@ -38,8 +38,7 @@ bool pass_cse(IrGraph *g, const PassOptions *o, IrDiag *d) {
   }
   free(h);
   /* nodes, in execution order so chains of duplicates collapse in one sweep */
-  bool *dead = calloc((size_t)g->n_nodes + 1, sizeof *dead);
-  if (!dead) abort();
+  bool *dead = pass_dead_flags(g);
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
     for (int e = 0; e < i; e++) {
@@ -56,7 +55,5 @@ bool pass_cse(IrGraph *g, const PassOptions *o, IrDiag *d) {
       break;
     }
   }
-  if (changed) pass_compact(g, dead);
-  free(dead);
-  return changed;
+  return pass_drop_dead(g, dead, changed);
 }

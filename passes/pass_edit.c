@@ -92,3 +92,15 @@ bool pass_same_attrs(const IrNode *a, const IrNode *b) {
   }
   return true;
 }
+
+bool *pass_dead_flags(const IrGraph *g) {
+  bool *dead = calloc((size_t)g->n_nodes + 1, sizeof *dead);
+  if (!dead) abort();
+  return dead;
+}
+
+bool pass_drop_dead(IrGraph *g, bool *dead, bool changed) {
+  if (changed) pass_compact(g, dead);
+  free(dead);
+  return changed;
+}

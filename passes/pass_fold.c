@@ -11,8 +11,7 @@
 bool pass_fold_constants(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   (void)d;
-  bool *dead = calloc((size_t)g->n_nodes + 1, sizeof *dead);
-  if (!dead) abort();
+  bool *dead = pass_dead_flags(g);
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
@@ -50,7 +49,5 @@ bool pass_fold_constants(IrGraph *g, const PassOptions *o, IrDiag *d) {
     free(in);
     free(out);
   }
-  if (changed) pass_compact(g, dead);
-  free(dead);
-  return changed;
+  return pass_drop_dead(g, dead, changed);
 }

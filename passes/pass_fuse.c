@@ -88,8 +88,7 @@ static void absorb(IrGraph *g, IrNode *h, IrNode *e) {
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   (void)d;
-  bool *dead = calloc((size_t)g->n_nodes + 1, sizeof *dead);
-  if (!dead) abort();
+  bool *dead = pass_dead_flags(g);
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *h = g->nodes[i];
@@ -103,7 +102,5 @@ bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d) {
       dead[e->id] = changed = true;
     }
   }
-  if (changed) pass_compact(g, dead);
-  free(dead);
-  return changed;
+  return pass_drop_dead(g, dead, changed);
 }

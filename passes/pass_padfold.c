@@ -61,8 +61,7 @@ static bool fold_one(IrGraph *g, IrNode *pad, IrNode *use) {
 bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   (void)d;
-  bool *dead = calloc((size_t)g->n_nodes + 1, sizeof *dead);
-  if (!dead) abort();
+  bool *dead = pass_dead_flags(g);
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *pad = g->nodes[i];
@@ -79,7 +78,5 @@ bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d) {
     if (uses != 1 || use->n_epilogue) continue;
     if (fold_one(g, pad, use)) dead[i] = changed = true;
   }
-  if (changed) pass_compact(g, dead);
-  free(dead);
-  return changed;
+  return pass_drop_dead(g, dead, changed);
 }

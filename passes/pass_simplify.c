@@ -46,8 +46,7 @@ static IrValue *pass_through(const IrGraph *g, const IrNode *n) {
 bool pass_simplify(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   (void)d;
-  bool *dead = calloc((size_t)g->n_nodes + 1, sizeof *dead);
-  if (!dead) abort();
+  bool *dead = pass_dead_flags(g);
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
@@ -69,7 +68,5 @@ bool pass_simplify(IrGraph *g, const PassOptions *o, IrDiag *d) {
       changed = true; /* the inner view dies in DCE if this was its only reader */
     }
   }
-  if (changed) pass_compact(g, dead);
-  free(dead);
-  return changed;
+  return pass_drop_dead(g, dead, changed);
 }
