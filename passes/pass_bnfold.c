@@ -1,4 +1,5 @@
-/* BatchNormalization folded into the preceding Conv / ConvTranspose / Gemm (inference only):
+/* BatchNormalization folded into the preceding Conv / ConvTranspose / Gemm / 2-D MatMul by a
+ * constant (rewritten as a Gemm) (inference only):
  * y = (conv(x, W) + b - mean) * s + B with s = scale / sqrt(var + eps) per output channel, so
  * W'[oc] = W[oc] * s[oc] and b' = (b - mean) * s + B. The head must be the only reader of its
  * output, weights and BN parameters f32 initializers. Arithmetic in double, like the
@@ -66,6 +67,18 @@ static bool head_bias(const IrNode *h, int64_t channels, double *b) {
   return true;
 }
 
+/* A 2-D MatMul by a constant matrix is a Gemm without bias: rewritten in place so the fold can
+ * give it one. */
+static void matmul_as_gemm(IrGraph *g, IrNode *h) {
+  h->op = IR_OP_GEMM;
+  int na = ir_op_attr_count(IR_OP_GEMM);
+  h->attrs = ir_arena_alloc(g->arena, sizeof(IrAttr) * (size_t)na);
+  for (int k = 0; k < na; k++) {
+    h->attrs[k].i = ir_op_info[IR_OP_GEMM].attrs[k].def_i;
+    h->attrs[k].f = ir_op_info[IR_OP_GEMM].attrs[k].def_f;
+  }
+}
+
 static bool fold_one(IrGraph *g, IrNode *h, IrNode *bn) {
   IrValue *hy = h->outputs[0], *w = h->inputs[1];
   if (h->n_epilogue || hy->is_output || ir_value_use_count(g, hy) != 1 || !f32_const(w) ||
@@ -127,6 +140,11 @@ bool pass_fold_batchnorm(IrGraph *g, const PassOptions *o, IrDiag *d) {
     if (bn->op != IR_OP_BATCH_NORM || !x || x->kind != IR_VALUE_NODE || !x->producer) continue;
     IrNode *h = x->producer;
     if (!(ir_op_info[h->op].flags & IR_OPF_FUSABLE_HEAD)) continue;
+    bool consts = h->n_inputs > 1 && f32_const(h->inputs[1]);
+    for (int k = 1; k < 5; k++) consts &= f32_const(bn->inputs[k]);
+    if (h->op == IR_OP_MATMUL && consts && !x->is_output && ir_value_use_count(g, x) == 1 &&
+        h->inputs[0]->rank == 2 && h->inputs[1]->rank == 2 && !h->n_epilogue)
+      matmul_as_gemm(g, h);
     if (fold_one(g, h, bn)) dead[i] = changed = true;
   }
   return pass_drop_dead(g, dead, changed);

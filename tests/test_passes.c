@@ -262,6 +262,14 @@ static void test_bnfold(void) {
   CHECK(count_op(g, IR_OP_BATCH_NORM) == 0, "bnfold: Gemm+BN not folded");
   ir_graph_free(g);
 
+  /* 2-D MatMul by a constant becomes a Gemm with a bias */
+  g = same_after(MODEL("[2,3]", "[2,2]", F32("w", "[3,2]", "[1,2,3,-1,0,4]") "," BN_INITS,
+                       NODE("MatMul", "[\"x\", \"w\"]", "[\"h\"]") "," BN_NODE),
+                 "bnfold", 1e-5);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_GEMM && g->nodes[0]->inputs[2],
+        "bnfold: MatMul+BN not folded into a Gemm");
+  ir_graph_free(g);
+
   /* the Conv's output has a second reader: no fold */
   g = parse(MODEL("[1,1,3,3]", "[1,2,3,3]", F32("w", "[2,1,1,1]", "[2, -3]") "," BN_INITS,
                   NODE("Conv", "[\"x\", \"w\"]", "[\"h\"]") "," NODE_A(
