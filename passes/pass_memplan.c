@@ -195,6 +195,17 @@ void pass_memplan_print(const IrGraph *g, FILE *f) {
   free_plan(&p);
 }
 
+/* Text with XML's special characters escaped. */
+static void xml_text(FILE *f, const char *s) {
+  for (; *s; s++) switch (*s) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default: fputc(*s, f);
+    }
+}
+
 void pass_memplan_svg(const IrGraph *g, FILE *f) {
   Plan p = make_plan(g, g->workspace_align > 0 ? g->workspace_align : 64, true, true);
   int steps = g->n_nodes > 0 ? g->n_nodes : 1;
@@ -204,23 +215,27 @@ void pass_memplan_svg(const IrGraph *g, FILE *f) {
           "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
           "font-family=\"sans-serif\" font-size=\"11\">\n",
           W + L + 20, H + T + 40);
-  fprintf(f, "<text x=\"%.0f\" y=\"18\">%s: workspace %lld bytes, lower bound %lld</text>\n", L,
-          g->name, (long long)g->workspace_size, (long long)plan_bound(g, &p));
+  fprintf(f, "<text x=\"%.0f\" y=\"18\">", L);
+  xml_text(f, g->name);
+  fprintf(f, ": workspace %lld bytes, lower bound %lld</text>\n", (long long)g->workspace_size,
+          (long long)plan_bound(g, &p));
   fprintf(f,
           "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
           "stroke=\"black\"/>\n",
           L, T, W, H);
   for (int i = 0; i < p.n; i++) {
     const Buffer *b = &p.buf[i];
+    int64_t offset = g->values[b->id]->ws_offset; /* the plan's, recorded on the values */
     double x = L + W * b->first / steps, w = W * (b->last - b->first + 1) / steps;
-    double y = T + H * (double)b->offset / ws, h = H * (double)b->size / ws;
+    double y = T + H * (double)offset / ws, h = H * (double)b->size / ws;
     unsigned hue = (unsigned)(b->id * 47) % 360;
     fprintf(f,
             "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"hsl(%u,60%%,70%%)\" "
-            "stroke=\"black\" stroke-width=\"0.5\"><title>%s: offset %lld, %lld bytes, steps "
-            "%d..%d</title></rect>\n",
-            x, y, w, h, hue, g->values[b->id]->name, (long long)b->offset, (long long)b->size,
-            b->first, b->last);
+            "stroke=\"black\" stroke-width=\"0.5\"><title>",
+            x, y, w, h, hue);
+    xml_text(f, g->values[b->id]->name);
+    fprintf(f, ": offset %lld, %lld bytes, steps %d..%d</title></rect>\n", (long long)offset,
+            (long long)b->size, b->first, b->last);
   }
   fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">step (node) -&gt;</text>\n", L, T + H + 18);
   fprintf(f, "<text x=\"4\" y=\"%.0f\">offset</text>\n</svg>\n", T + 12);

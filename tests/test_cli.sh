@@ -114,6 +114,12 @@ misc)
   "$kiln" inspect "$src/examples/mnist_cnn/model.json" --memory-plan --memory-plan-svg "$tmp/plan.svg" >"$tmp/plan" 2>&1
   check grep -q '^memory plan: workspace [0-9]* bytes, lower bound [0-9]*' "$tmp/plan"
   check grep -q '^<svg ' "$tmp/plan.svg"
+  # the picture shows the plan's offsets: every buffer (a value that shares no other's bytes)
+  awk 'NF == 5 && $2 ~ /^[0-9]+$/ {print $1, $2}' "$tmp/plan" >"$tmp/roots"
+  check test -s "$tmp/roots"
+  while read -r name off; do
+    check grep -q "<title>$name: offset $off, " "$tmp/plan.svg"
+  done <"$tmp/roots"
   # --passes / --print-after / --after; unknown pass names are errors (exit 1, named)
   "$kiln" inspect "$src/examples/mlp/model.json" --after=simplify >"$tmp/after" 2>&1
   check grep -q '^; graph after simplify' "$tmp/after"
