@@ -28,7 +28,7 @@ for dir in examples/*/; do
   "$kiln" build "$dir/model.json" -O"$level" -o "$tmp/$name"
   inputs=$(python3 -c 'import json,sys; print(" ".join(sys.argv[2] + "/inputs/" + i["name"] + ".npy" for i in json.load(open(sys.argv[1]))["inputs"]))' "$dir/model.json" "$dir")
   lat=$("$tmp/$name" $inputs -o "$tmp" --repeat "$repeat" --quiet | sed -n 's/latency: median \([0-9.]*\) us.*/\1/p')
-  info=$("$kiln" inspect "$dir/model.json" -O"$level")
+  info=$("$kiln" inspect "$dir/model.json" -O"$level" | sed -n '/after/,$p')  # the optimized graph
   params=$(sed -n 's/.*parameters: \([0-9]*\).*/\1/p' <<<"$info")
   macs=$(sed -n 's/.*MACs: \([0-9]*\).*/\1/p' <<<"$info")
   ws=$(sed -n 's/.*workspace: \([0-9]*\) bytes.*/\1/p' <<<"$info")

@@ -180,6 +180,15 @@ bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
  * the node function's arguments (Clip's bounds). Reusable as a fused epilogue. */
 LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x);
 
+/* The fused epilogue of n (IrNode.epilogue) applied in registers to v, the value of output
+ * element `index` (flat, row-major); in are n's function arguments. v itself without one. */
+LLVMValueRef cg_epilogue(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef v,
+                         LLVMValueRef index);
+/* row[i] = epilogue(row[i]) for i < len, row[0] being output element `base`: for heads whose
+ * output element is final only after a reduction (Conv rows, ConvTranspose planes). */
+void cg_epilogue_row(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef row, LLVMValueRef base,
+                     int64_t len);
+
 /* ---- cg_nn.c ------------------------------------------------------------------------------ */
 /* Called inside the row loop of the matmul kernel once row m of out (at orow) is complete. */
 typedef void (*CgRowEpilogue)(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow);

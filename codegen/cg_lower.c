@@ -65,14 +65,69 @@ LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   return unary_fns[n->op](c, n, in, x);
 }
 
+/* ---- fused epilogues ------------------------------------------------------------------- */
+
+/* The argument of n holding v, one of its epilogue operands. */
+static LLVMValueRef epilogue_operand(const IrNode *n, LLVMValueRef *in, const IrValue *v) {
+  for (int j = ir_node_op_inputs(n); j < n->n_inputs; j++)
+    if (n->inputs[j] == v) return in[j];
+  assert(!"epilogue operand is not an input of the head");
+  return NULL;
+}
+
+static LLVMOpcode binary_opcode(IrOp op) {
+  switch (op) {
+  case IR_OP_ADD: return LLVMFAdd;
+  case IR_OP_SUB: return LLVMFSub;
+  case IR_OP_MUL: return LLVMFMul;
+  default: assert(op == IR_OP_DIV); return LLVMFDiv;
+  }
+}
+
+LLVMValueRef cg_epilogue(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef v,
+                         LLVMValueRef index) {
+  for (int s = 0; s < n->n_epilogue; s++) {
+    const IrNode *e = n->epilogue[s];
+    LLVMValueRef args[8] = {0};
+    assert(e->n_inputs <= 8);
+    for (int k = 0; k < e->n_inputs; k++)
+      if (e->inputs[k]) args[k] = epilogue_operand(n, in, e->inputs[k]);
+    if (ir_op_info[e->op].flags & IR_OPF_UNARY) {
+      v = cg_unary_scalar(c, e, args, v);
+      continue;
+    }
+    LLVMValueRef xy[2];
+    for (int k = 0; k < 2; k++) {
+      const IrValue *w = e->inputs[k];
+      if (!w)
+        xy[k] = v;
+      else if (w->kind == IR_VALUE_CONST && ir_value_numel(w) == 1)
+        xy[k] = cg_f32c(c, *(const float *)w->data);
+      else
+        xy[k] = cg_load(c, args[k], ir_value_numel(w) == 1 ? cg_idx(c, 0) : index);
+    }
+    v = LLVMBuildBinOp(c->b, binary_opcode(e->op), xy[0], xy[1], "");
+  }
+  return v;
+}
+
+void cg_epilogue_row(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef row, LLVMValueRef base,
+                     int64_t len) {
+  if (!n->n_epilogue) return;
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, len);
+  cg_store(c, cg_epilogue(c, n, in, cg_load(c, row, i), cg_add(c, base, i)), row, i);
+  cg_loop_end(c, &l, NULL, NULL);
+}
+
 static bool lower_unary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (!cg_require_f32(c, n)) return false;
-  for (int k = 1; k < n->n_inputs; k++)
+  for (int k = 1; k < ir_node_op_inputs(n); k++)
     if (n->inputs[k] && ir_value_numel(n->inputs[k]) != 1)
       return cg_node_error(c, n, "input %d ('%s') must be a scalar", k, n->inputs[k]->name);
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
-  cg_store(c, cg_unary_scalar(c, n, in, cg_load(c, in[0], i)), out[0], i);
+  cg_store(c, cg_epilogue(c, n, in, cg_unary_scalar(c, n, in, cg_load(c, in[0], i)), i), out[0], i);
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
@@ -115,7 +170,8 @@ static bool lower_binary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])strides);
   LLVMValueRef x = cg_load(c, in[0], nest.off[1]), y = cg_load(c, in[1], nest.off[2]);
-  cg_store(c, LLVMBuildBinOp(c->b, opcode, x, y, ""), out[0], nest.off[0]);
+  cg_store(c, cg_epilogue(c, n, in, LLVMBuildBinOp(c->b, opcode, x, y, ""), nest.off[0]), out[0],
+           nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -341,3 +397,50 @@ const CgLowerFn cg_lower[] = {
 #undef OP
 };
 static_assert(sizeof cg_lower / sizeof *cg_lower == IR_OP_COUNT, "one lowering per op");
+
+/* ---- Pad ---------------------------------------------------------------------------------- */
+
+/* One loop per output axis; each axis maps its output coordinate to an input one (constant:
+ * out-of-range cells take the value, the load address is clamped; edge: clamp; reflect: mirror
+ * without repeating the edge). */
+bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0], *cv = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  if (x->dtype != IR_F32 || y->dtype != IR_F32) /* pads are i64 */
+    return cg_node_error(c, n, "Pad: only f32 data is supported, got %s", ir_dtype_name(x->dtype));
+  const int64_t *pads = n->inputs[1]->data;
+  const char *mode = ir_attr_s(n, "mode");
+  bool reflect = !strcmp(mode, "reflect"), edge = !strcmp(mode, "edge");
+  int rank = y->rank;
+  LLVMValueRef value = cv ? cg_f32c(c, *(const float *)cv->data) : cg_f32c(c, 0.0);
+  CgLoop loops[IR_MAX_RANK];
+  LLVMValueRef o[IR_MAX_RANK];
+  for (int a = 0; a < rank; a++) o[a] = cg_for(c, &loops[a], y->dims[a]);
+  LLVMValueRef src = cg_idx(c, 0), dst = cg_idx(c, 0), inside = NULL;
+  int64_t xs = 1, ys = 1;
+  for (int a = rank - 1; a >= 0; a--) {
+    int64_t len = x->dims[a];
+    LLVMValueRef i = cg_addc(c, o[a], -pads[a]);
+    if (reflect) {
+      LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, i, cg_idx(c, 0), "");
+      i = LLVMBuildSelect(c->b, neg, cg_sub(c, cg_idx(c, 0), i), i, "");
+      LLVMValueRef over = LLVMBuildICmp(c->b, LLVMIntSGE, i, cg_idx(c, len), "");
+      i = LLVMBuildSelect(c->b, over, cg_sub(c, cg_idx(c, 2 * (len - 1)), i), i, "");
+    } else {
+      if (!edge) {
+        LLVMValueRef ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, i, cg_idx(c, 0), ""),
+                                       LLVMBuildICmp(c->b, LLVMIntSLT, i, cg_idx(c, len), ""), "");
+        inside = inside ? LLVMBuildAnd(c->b, inside, ok, "") : ok;
+      }
+      i = cg_smax(c, cg_idx(c, 0), cg_smin(c, i, cg_idx(c, len - 1)));
+    }
+    src = cg_add(c, src, cg_mulc(c, i, xs));
+    dst = cg_add(c, dst, cg_mulc(c, o[a], ys));
+    xs *= len;
+    ys *= y->dims[a];
+  }
+  LLVMValueRef v = cg_load(c, in[0], src);
+  if (inside) v = LLVMBuildSelect(c->b, inside, v, value, "");
+  cg_store(c, v, out[0], dst);
+  for (int a = rank - 1; a >= 0; a--) cg_loop_end(c, &loops[a], NULL, NULL);
+  return true;
+}

@@ -88,6 +88,7 @@ void cg_emit_matmul_kernel(Cg *c, int64_t M, int64_t N, int64_t K, LLVMValueRef 
 
 typedef struct {
   const IrNode *n;
+  LLVMValueRef *in; /* the node's arguments, for a fused epilogue */
   LLVMValueRef cptr;
   int64_t N, csm, csn;
   float alpha, beta;
@@ -105,6 +106,7 @@ static void gemm_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow) {
     if (e->beta != 1.0f) cv = LLVMBuildFMul(c->b, cv, cg_f32c(c, e->beta), "");
     y = LLVMBuildFAdd(c->b, y, cv, "");
   }
+  y = cg_epilogue(c, e->n, e->in, y, cg_add(c, cg_mulc(c, m, e->N), n));
   cg_store(c, y, orow, n);
   cg_loop_end(c, &ln, NULL, NULL);
 }
@@ -134,8 +136,11 @@ bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     sbk = N;
     sbn = 1;
   }
-  GemmEpi e = {
-      .n = n, .N = N, .alpha = (float)ir_attr_f(n, "alpha"), .beta = (float)ir_attr_f(n, "beta")};
+  GemmEpi e = {.n = n,
+               .in = in,
+               .N = N,
+               .alpha = (float)ir_attr_f(n, "alpha"),
+               .beta = (float)ir_attr_f(n, "beta")};
   if (C && e.beta != 0.0f) {
     int64_t od[2] = {M, N}, cs[2];
     if (C->rank > 2) return cg_node_error(c, n, "Gemm: C must have rank <= 2");
@@ -144,13 +149,24 @@ bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     e.csm = cs[0];
     e.csn = cs[1];
   }
-  bool epi = e.alpha != 1.0f || e.cptr;
+  bool epi = e.alpha != 1.0f || e.cptr || n->n_epilogue;
   cg_emit_matmul_kernel(c, M, N, K, in[0], ta ? 1 : K, ta ? M : 1, bptr, sbk, sbn, out[0], N,
                         epi ? gemm_epilogue : NULL, &e);
   return true;
 }
 
 /* ---- MatMul (NumPy semantics: 1-D operands, broadcast batch dimensions) -------------------- */
+
+typedef struct {
+  const IrNode *n;
+  LLVMValueRef *in, base; /* base: output element of this matrix's [0][0] */
+  int64_t N;
+} MatMulEpi;
+
+static void matmul_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow) {
+  MatMulEpi *e = ctx;
+  cg_epilogue_row(c, e->n, e->in, orow, cg_add(c, e->base, cg_mulc(c, m, e->N)), e->N);
+}
 
 bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (!cg_require_f32(c, n)) return false;
@@ -180,9 +196,11 @@ bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   cg_nest_simplify(&rank, dims, 3, strides);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])strides);
+  MatMulEpi e = {n, in, nest.off[0], N};
   cg_emit_matmul_kernel(c, M, N, K, cg_gep(c, c->t_f32, in[0], nest.off[1]), K, 1,
                         cg_gep(c, c->t_f32, in[1], nest.off[2]), N, 1,
-                        cg_gep(c, c->t_f32, out[0], nest.off[0]), N, NULL, NULL);
+                        cg_gep(c, c->t_f32, out[0], nest.off[0]), N,
+                        n->n_epilogue ? matmul_epilogue : NULL, &e);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -330,6 +348,9 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   cg_loop_end(c, &lic, NULL, NULL);
   if (fuse) cg_if_end(c, &full);
   cg_loop_end(c, &loh, NULL, NULL);
+  /* fused epilogue: over the finished output plane (n, m) while it is in cache, inside the same
+   * nest (an element is final only after the reduction over input channels) */
+  cg_epilogue_row(c, n, in, oplane, cg_mulc(c, cg_add(c, cg_mulc(c, ni, M), m), OH * OW), OH * OW);
   cg_loop_end(c, &lmg, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);
   cg_loop_end(c, &ln, NULL, NULL);
@@ -383,6 +404,8 @@ bool cg_lower_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   cg_loop_end(c, &lkh, NULL, NULL);
   cg_loop_end(c, &lih, NULL, NULL);
   cg_loop_end(c, &lic, NULL, NULL);
+  /* fused epilogue: over the finished output plane, inside the same nest */
+  cg_epilogue_row(c, n, in, oplane, cg_mulc(c, cg_add(c, cg_mulc(c, ni, M), m), OH * OW), OH * OW);
   cg_loop_end(c, &lmg, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);
   cg_loop_end(c, &ln, NULL, NULL);

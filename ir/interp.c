@@ -11,6 +11,26 @@
 #include "kernels.h"
 #include "krt.h"
 
+/* Step e of n's fused epilogue, in place on y (the head's output): the step's kernel runs on a
+ * copy of its node whose running-value inputs (NULL) are the head's output. */
+static int run_epilogue_step(const IrNode *n, int e, const void *const *data, void *y) {
+  const IrNode *step = n->epilogue[e];
+  IrNode tmp = *step;
+  IrValue *ins[8], *outs[1] = {n->outputs[0]};
+  const void *in[8];
+  assert(step->n_inputs <= 8);
+  for (int k = 0; k < step->n_inputs; k++) {
+    bool running = !step->inputs[k] && (k == 0 || (ir_op_info[step->op].flags & IR_OPF_BINARY));
+    ins[k] = running ? n->outputs[0] : step->inputs[k];
+    in[k] = running ? y : ins[k] ? data[ins[k]->id] : NULL;
+  }
+  tmp.inputs = ins;
+  tmp.outputs = outs;
+  tmp.n_outputs = 1;
+  void *out[1] = {y};
+  return ir_op_info[step->op].interp(&tmp, in, out);
+}
+
 int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outputs) {
   if ((g->n_inputs && !inputs) || (g->n_outputs && !outputs)) return KRT_ERR_NULL_ARG;
   for (int i = 0; i < g->n_inputs; i++)
@@ -47,6 +67,8 @@ int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outp
       data[v->id] = out[j];
     }
     rc = ir_op_info[n->op].interp(n, in, out);
+    for (int e = 0; e < n->n_epilogue && rc == KRT_OK; e++)
+      rc = run_epilogue_step(n, e, data, out[0]);
     free(in);
     free(out);
   }
@@ -245,5 +267,43 @@ int ir_interp_concat(const IrNode *n, const void *const *in, void *const *out) {
       memcpy(y, (const float *)in[k] + o * chunk, sizeof(float) * (size_t)chunk);
       y += chunk;
     }
+  return KRT_OK;
+}
+
+/* ---- Pad -------------------------------------------------------------------------------- */
+
+/* Input coordinate of output coordinate o along an axis of size n padded by b in front, or -1
+ * for a constant cell. mode: 0 constant, 1 reflect, 2 edge. */
+static int64_t pad_source(int64_t o, int64_t b, int64_t n, int mode) {
+  int64_t i = o - b;
+  if (i >= 0 && i < n) return i;
+  if (mode == 0) return -1;
+  if (mode == 2) return i < 0 ? 0 : n - 1;
+  return i < 0 ? -i : 2 * (n - 1) - i; /* reflect, without repeating the edge */
+}
+
+int ir_interp_pad(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  const int64_t *pads = in[1];
+  const char *m = ir_attr_s(n, "mode");
+  int mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : 0;
+  float value = n->n_inputs > 2 && in[2] ? *(const float *)in[2] : 0.0f;
+  const float *src = in[0];
+  float *dst = out[0];
+  int rank = y->rank;
+  int64_t total = ir_value_numel(y);
+  for (int64_t e = 0; e < total; e++) {
+    int64_t rest = e, off = 0, stride = 1;
+    bool inside = true;
+    for (int a = rank - 1; a >= 0; a--) {
+      int64_t o = rest % y->dims[a];
+      rest /= y->dims[a];
+      int64_t i = pad_source(o, pads[a], x->dims[a], mode);
+      if (i < 0) inside = false;
+      off += i * stride;
+      stride *= x->dims[a];
+    }
+    dst[e] = inside ? src[off] : value;
+  }
   return KRT_OK;
 }

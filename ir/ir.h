@@ -161,6 +161,15 @@ typedef struct IrNode {
   IrValue **inputs; /* NULL entries for omitted optional inputs */
   IrValue **outputs;
   IrAttr *attrs; /* ir_op_attr_count(op) entries, aligned with ir_op_info[op].attrs */
+  /* Fused epilogue (passes/pass_fuse.c): element-wise nodes applied in order to each element of
+   * outputs[0] before it is stored, in the head's own loop nest. A step is a node of an
+   * IR_OPF_UNARY or IR_OPF_BINARY op whose NULL inputs stand for the running value; its other
+   * inputs (Clip bounds, a residual, a scalar) are also the last n_epilogue_inputs inputs of the
+   * head, after its own ir_op_info max_inputs slots, so liveness and order see them. A binary
+   * step's other operand has the output's shape or one element. */
+  struct IrNode **epilogue;
+  int n_epilogue;
+  int n_epilogue_inputs;
 } IrNode;
 
 typedef struct IrGraph {
@@ -218,6 +227,12 @@ bool ir_dims_numel(int rank, const int64_t *dims, int64_t *out);
 bool ir_same_shape(const IrValue *a, const IrValue *b);
 /* "nodes[3] (conv1)" for a node from the file, "node 'name'" for one made by a pass. */
 const char *ir_node_where(const IrNode *n, char *buf, size_t size);
+/* Inputs of the op itself: n_inputs without the operands of a fused epilogue. */
+static inline int ir_node_op_inputs(const IrNode *n) { return n->n_inputs - n->n_epilogue_inputs; }
+/* Location of a field of a node, "nodes[3] (conv1).attrs.strides": ir_node_where followed by
+ * "." and the printf-formatted field; an empty or NULL fmt gives the node alone. */
+const char *ir_node_field_where(const IrNode *n, char *buf, size_t size, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
 /* Number of nodes that read v (linear scan). */
 int ir_value_use_count(const IrGraph *g, const IrValue *v);
 

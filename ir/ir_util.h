@@ -5,11 +5,6 @@
 
 #include "ir.h"
 
-/* Location of a field of a node, "nodes[3] (conv1).attrs.strides": ir_node_where followed by
- * "." and the printf-formatted field; an empty or NULL fmt gives the node alone. */
-const char *ir_node_field_where(const IrNode *n, char *buf, size_t size, const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
 /* Report a user error at field of n (a plain string such as "attrs.pads"; "" for the node) unless
  * d is NULL. Always returns false, so callers can `return ir_node_error(...)`. */
 bool ir_node_error(IrDiag *d, const IrNode *n, const char *field, const char *fmt, ...)

@@ -107,6 +107,20 @@ void ir_graph_print(const IrGraph *g, void *file) {
     }
     fputc(')', f);
     print_attrs(f, n);
+    for (int e = 0; e < n->n_epilogue; e++) { /* fused: |> Relu |> Add(_, %skip) */
+      const IrNode *x = n->epilogue[e];
+      fprintf(f, " |> %s", ir_op_info[x->op].name);
+      bool args = x->n_inputs > 1;
+      if (args) {
+        fputc('(', f);
+        for (int k = 0; k < x->n_inputs; k++) {
+          if (k) fputs(", ", f);
+          print_ref(f, x->inputs[k]);
+        }
+        fputc(')', f);
+      }
+      print_attrs(f, x);
+    }
     fprintf(f, "  # %s", n->name);
     /* memory plan, once assigned */
     for (int j = 0; j < n->n_outputs; j++)

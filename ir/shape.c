@@ -532,3 +532,44 @@ bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
                          "training_mode is true; only inference (false) is supported");
   return same_as_input(n, 0, IR_F32, d) && same_as_input(n, 1, IR_BOOL, d);
 }
+
+/* Pad (opset 17): pads is an i64 initializer [x1_begin, x2_begin, ..., x1_end, x2_end, ...]
+ * (non-negative: cropping is not supported), constant_value an optional f32 scalar initializer;
+ * mode constant, reflect (pads < dim) or edge. */
+bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0], *pv = n->inputs[1];
+  const char *mode = ir_attr_s(n, "mode");
+  bool reflect = !strcmp(mode, "reflect");
+  if (strcmp(mode, "constant") && !reflect && strcmp(mode, "edge"))
+    return ir_node_error(d, n, "attrs.mode", "'%s' is not one of constant, reflect, edge", mode);
+  char s1[256];
+  if (pv->kind != IR_VALUE_CONST || pv->dtype != IR_I64 || pv->rank != 1 ||
+      pv->dims[0] != 2 * x->rank)
+    return ir_node_error(
+        d, n, "inputs[1]",
+        "pads '%s' must be a 1-D i64 initializer of %d entries (2 x rank), got "
+        "%s%s %s",
+        pv->name, 2 * x->rank, pv->kind == IR_VALUE_CONST ? "a constant " : "a computed ",
+        ir_dtype_name(pv->dtype), ir_format_dims(pv->rank, pv->dims, s1, sizeof s1));
+  if (!const_scalar_input(n, 2, "constant_value", IR_F32, d)) return false;
+  const int64_t *p = pv->data;
+  int64_t dims[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) {
+    int64_t b = p[i], e = p[i + x->rank];
+    if (b < 0 || e < 0)
+      return ir_node_error(d, n, "inputs[1]",
+                           "pads %s: axis %d has a negative pad (cropping is not supported)",
+                           ir_format_dims(2 * x->rank, p, s1, sizeof s1), i);
+    if (reflect && (b >= x->dims[i] || e >= x->dims[i]) && (b || e))
+      return ir_node_error(d, n, "inputs[1]",
+                           "pads %s: reflect padding of axis %d must be smaller than its size %lld",
+                           ir_format_dims(2 * x->rank, p, s1, sizeof s1), i, (long long)x->dims[i]);
+    if (b > IR_MAX_DIM || e > IR_MAX_DIM)
+      return ir_node_error(d, n, "inputs[1]", "pads %s: axis %d pad is too large",
+                           ir_format_dims(2 * x->rank, p, s1, sizeof s1), i);
+    dims[i] = x->dims[i] + b + e;
+  }
+  return set_output(n, 0, IR_F32, x->rank, dims, d);
+}

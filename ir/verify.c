@@ -60,6 +60,48 @@ static bool check_value(const IrGraph *g, int i, IrDiag *d) {
 }
 
 /* Arity, attributes and outputs of one node; marks the values it produces. */
+/* A fused epilogue: element-wise steps over the head's output shape, their operands among the
+ * head's trailing inputs. */
+static bool check_epilogue(const IrNode *n, IrDiag *d) {
+  const IrValue *y = n->outputs[0];
+  if (ir_node_op_inputs(n) != ir_op_info[n->op].max_inputs)
+    return ir_node_error(d, n, "epilogue", "a fused head keeps all %d input slots of its op",
+                         ir_op_info[n->op].max_inputs);
+  int used = 0;
+  for (int s = 0; s < n->n_epilogue; s++) {
+    const IrNode *e = n->epilogue[s];
+    unsigned f = ir_op_info[e->op].flags;
+    if (!(f & (IR_OPF_UNARY | IR_OPF_BINARY)) || e->n_epilogue)
+      return ir_node_error(d, n, "epilogue", "step %d (%s) is not element-wise", s,
+                           ir_op_info[e->op].name);
+    int chain = 0;
+    for (int k = 0; k < e->n_inputs; k++) {
+      const IrValue *v = e->inputs[k];
+      if (!v && (k == 0 || (f & IR_OPF_BINARY))) {
+        chain++;
+        continue;
+      }
+      if (!v) continue;
+      bool found = false;
+      for (int j = ir_node_op_inputs(n); j < n->n_inputs; j++) found |= n->inputs[j] == v;
+      if (!found)
+        return ir_node_error(d, n, "epilogue", "step %d (%s): operand '%s' is not an input", s,
+                             ir_op_info[e->op].name, v->name);
+      if ((f & IR_OPF_BINARY) && ir_value_numel(v) != 1 && !ir_same_shape(v, y))
+        return ir_node_error(d, n, "epilogue", "step %d (%s): operand '%s' broadcasts", s,
+                             ir_op_info[e->op].name, v->name);
+      used++;
+    }
+    if (!chain)
+      return ir_node_error(d, n, "epilogue", "step %d (%s) does not read the running value", s,
+                           ir_op_info[e->op].name);
+  }
+  if (n->n_epilogue_inputs > used) /* shared operands appear once among the inputs */
+    return ir_node_error(d, n, "epilogue", "%d trailing inputs but only %d epilogue operands",
+                         n->n_epilogue_inputs, used);
+  return true;
+}
+
 static bool check_node_structure(const IrGraph *g, int i, int *producer_of, IrDiag *d) {
   const IrNode *n = g->nodes[i];
   char w[384];
@@ -78,11 +120,12 @@ static bool check_node_structure(const IrGraph *g, int i, int *producer_of, IrDi
     ir_diag_error(d, w, "id %d but at position %d of the node list", n->id, i);
     ok = false;
   }
-  if (n->n_inputs < info->min_inputs || n->n_inputs > info->max_inputs) {
-    ir_diag_error(d, w, "%s has %d inputs, expected %d to %d", info->name, n->n_inputs,
+  if (ir_node_op_inputs(n) < info->min_inputs || ir_node_op_inputs(n) > info->max_inputs) {
+    ir_diag_error(d, w, "%s has %d inputs, expected %d to %d", info->name, ir_node_op_inputs(n),
                   info->min_inputs, info->max_inputs);
     return false;
   }
+  if (n->n_epilogue && !check_epilogue(n, d)) return false;
   if (n->n_outputs < info->min_outputs || n->n_outputs > info->max_outputs) {
     ir_diag_error(d, w, "%s has %d outputs, expected %d to %d", info->name, n->n_outputs,
                   info->min_outputs, info->max_outputs);
@@ -193,7 +236,9 @@ static bool check_node_shapes(const IrGraph *g, const IrNode *n, IrDiag *d) {
   IrDiag scratch;
   ir_diag_init(&scratch, NULL, false);
   /* inference writes only the outputs' dtype and shape, which are restored below */
-  bool inferred = ir_op_info[n->op].infer((IrGraph *)g, (IrNode *)n, &scratch);
+  IrNode own = *n; /* the op without its epilogue's operands */
+  own.n_inputs = ir_node_op_inputs(n);
+  bool inferred = ir_op_info[n->op].infer((IrGraph *)g, &own, &scratch);
   bool ok = true;
   char s1[256], s2[256], field[32];
   if (!inferred) {

@@ -2,6 +2,8 @@
 #ifndef KILN_PASS_H
 #define KILN_PASS_H
 
+#include <stdio.h>
+
 #include "ir.h"
 
 typedef struct PassOptions {
@@ -9,20 +11,84 @@ typedef struct PassOptions {
   int64_t workspace_align; /* bytes, power of two; 0 means 64 */
   bool verify_each;        /* run ir_graph_verify after every pass */
   const char *print_after; /* pass name, or NULL */
+  const char *passes;      /* explicit comma-separated pass list replacing the -O pipeline, or NULL;
+                              memplan always runs last */
+  bool no_inplace;         /* memplan: never let an output share its input's bytes */
+  FILE *print_to;          /* where --print-after writes (NULL: stdout) */
   int64_t max_workspace; /* bytes; a larger plan is a user error (kiln --max-workspace). 0: none */
 } PassOptions;
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */
 typedef bool (*PassFn)(IrGraph *g, const PassOptions *o, IrDiag *d);
 
-/* Assigns g->values[*]->ws_offset for every node-produced value that is not a graph output,
- * and g->workspace_size, reusing memory of values whose last reader has run. Reports an error
- * naming the value at the top of the plan if the workspace exceeds o->max_workspace. */
-bool pass_memplan(IrGraph *g, const PassOptions *o, IrDiag *d);
-/* Largest total of bytes live at any step: the bound no plan can beat. */
-int64_t pass_memplan_lower_bound(const IrGraph *g, int64_t align);
+typedef struct PassInfo {
+  const char *name;
+  PassFn run;
+  int min_level; /* part of the -O<min_level> pipeline and above; 99: only on request */
+  const char *help;
+} PassInfo;
 
-/* Runs the pipeline for o->opt_level, ending with the memory plan. False on a user error. */
+/* The registry, in pipeline order; *count receives its length. */
+const PassInfo *pass_list(int *count);
+const PassInfo *pass_find(const char *name);
+
+/* ---- graph passes ------------------------------------------------------------------------ */
+/* Evaluates nodes whose inputs are all constants (shape subgraphs included) with the reference
+ * interpreter; their outputs become initializers. */
+bool pass_fold_constants(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Removes nodes none of whose outputs reaches a graph output, and unused initializers. */
+bool pass_dce(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Merges identical initializers and nodes with the same op, attributes and inputs. */
+bool pass_cse(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Identity/Dropout removal, Reshape chains, Reshape to the same shape, x*1, x/1, x+0, x-0. */
+bool pass_simplify(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* BatchNormalization folded into the weights and bias of a preceding Conv, ConvTranspose or
+ * Gemm whose output only it reads. */
+bool pass_fold_batchnorm(IrGraph *g, const PassOptions *o, IrDiag *d);
+
+/* A constant Pad of the spatial axes folded into the Conv / AveragePool / MaxPool reading it. */
+bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Element-wise nodes that alone read a Conv/Gemm-like or element-wise node's output become
+ * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
+bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
+
+/* ---- memory plan ------------------------------------------------------------------------- */
+/* Assigns g->values[*]->ws_offset for every node-produced value that is not a graph output,
+ * and g->workspace_size, reusing memory of values whose last reader has run. An element-wise
+ * or view node whose input dies there writes its output over that input (in place). Reports an
+ * error naming the value at the top of the plan if the workspace exceeds o->max_workspace. */
+bool pass_memplan(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Largest total of bytes live at any step (values sharing bytes in place counted once): the
+ * bound no placement of these buffers can beat. */
+int64_t pass_memplan_lower_bound(const IrGraph *g, int64_t align);
+/* One line per workspace value: name, offset, size, first and last step. */
+void pass_memplan_print(const IrGraph *g, FILE *f);
+/* The plan as an SVG picture: x = step, y = offset. */
+void pass_memplan_svg(const IrGraph *g, FILE *f);
+
+/* Runs the pipeline for o->opt_level (or o->passes), ending with the memory plan. False on a
+ * user error (including an unknown pass name). */
 bool pass_run_pipeline(IrGraph *g, const PassOptions *o, IrDiag *d);
+
+/* ---- graph editing helpers (pass_edit.c) ---------------------------------------------------- */
+/* Every read of old becomes a read of new (graph outputs untouched). */
+void pass_replace_uses(IrGraph *g, const IrValue *old, IrValue *new_value);
+/* Makes readers of out read in instead, so the node producing out from in can go. When out is a
+ * graph output, in's producer writes out directly instead (same shape required). Returns false
+ * where neither is possible (the node must stay). */
+bool pass_forward(IrGraph *g, IrValue *out, IrValue *in);
+/* Drops nodes with dead[id] set and values no node, input or output refers to; renumbers ids. */
+void pass_compact(IrGraph *g, const bool *dead);
+/* Per-node "remove me" flags for a pass (calloc'd, aborts on out-of-memory), and the end of
+ * such a pass: compacts the graph when changed, frees the flags, returns changed. */
+bool *pass_dead_flags(const IrGraph *g);
+bool pass_drop_dead(IrGraph *g, bool *dead, bool changed);
+/* A new initializer with a unique name derived from base; data is copied into the arena. */
+IrValue *pass_new_const(IrGraph *g, const char *base, IrDType t, int rank, const int64_t *dims,
+                        const void *data);
+/* Same op, attributes (presence and values) and input count. */
+bool pass_same_attrs(const IrNode *a, const IrNode *b);
+/* Number of node inputs reading v, plus one if v is a graph output. */
+int pass_use_count(const IrGraph *g, const IrValue *v);
 
 #endif

@@ -1,29 +1,81 @@
-/* The pass pipeline: one visible list, filtered by -O level; the verifier runs between passes
- * when asked (always in tests). The memory plan comes last: it depends on the final graph. */
+/* The pass pipeline: one visible list, filtered by -O level or replaced by an explicit list; the
+ * verifier runs between passes when asked (always in tests). The memory plan comes last: it
+ * depends on the final graph. */
 #include <stdio.h>
 #include <string.h>
 
 #include "pass.h"
 
-static const struct {
-  const char *name;
-  PassFn run;
-  int min_level; /* runs at -O<min_level> and above */
-} pipeline[] = {
-    {"memplan", pass_memplan, 0},
+static const PassInfo registry[] = {
+    {"fold", pass_fold_constants, 1, "evaluate nodes whose inputs are all constants"},
+    {"simplify", pass_simplify, 1, "drop Identity/Dropout/no-op Reshape, x*1, x+0; Reshape chains"},
+    {"padfold", pass_fold_pad, 1, "fold a constant spatial Pad into the Conv/pool reading it"},
+    {"bnfold", pass_fold_batchnorm, 1, "fold BatchNormalization into Conv/ConvTranspose/Gemm"},
+    {"cse", pass_cse, 2, "merge identical initializers and identical nodes"},
+    {"fuse", pass_fuse, 2, "element-wise chains become the epilogue of the node before them"},
+    {"dce", pass_dce, 1, "remove nodes that reach no output and unused initializers"},
+    {"memplan", pass_memplan, 0, "assign workspace offsets (liveness, greedy by size, in place)"},
 };
 
+const PassInfo *pass_list(int *count) {
+  *count = (int)(sizeof registry / sizeof *registry);
+  return registry;
+}
+
+const PassInfo *pass_find(const char *name) {
+  for (size_t i = 0; i < sizeof registry / sizeof *registry; i++)
+    if (!strcmp(registry[i].name, name)) return &registry[i];
+  return NULL;
+}
+
+static bool run_one(IrGraph *g, const PassInfo *p, const PassOptions *o, IrDiag *d) {
+  int errors = d->n_errors;
+  p->run(g, o, d);
+  if (d->n_errors > errors) return false;
+  if (o->verify_each && !ir_graph_verify(g, d)) {
+    ir_diag_error(d, NULL, "internal error: the graph does not verify after pass '%s'", p->name);
+    return false;
+  }
+  if (o->print_after && strcmp(o->print_after, p->name) == 0) {
+    FILE *f = o->print_to ? o->print_to : stdout;
+    fprintf(f, "; graph after %s\n", p->name);
+    ir_graph_print(g, f);
+  }
+  return true;
+}
+
 bool pass_run_pipeline(IrGraph *g, const PassOptions *o, IrDiag *d) {
-  for (size_t i = 0; i < sizeof pipeline / sizeof *pipeline; i++) {
-    if (o->opt_level < pipeline[i].min_level) continue;
-    int errors = d->n_errors;
-    pipeline[i].run(g, o, d);
-    if (d->n_errors > errors) return false;
-    if (o->verify_each && !ir_graph_verify(g, d)) return false;
-    if (o->print_after && strcmp(o->print_after, pipeline[i].name) == 0) {
-      printf("; graph after %s\n", pipeline[i].name);
-      ir_graph_print(g, stdout);
+  if (o->print_after && !pass_find(o->print_after)) {
+    ir_diag_error(d, "--print-after", "unknown pass '%s'", o->print_after);
+    return false;
+  }
+  if (o->passes) {
+    const PassInfo *list[64];
+    int n = 0;
+    const char *s = o->passes;
+    while (*s) {
+      size_t len = strcspn(s, ",");
+      char name[64];
+      snprintf(name, sizeof name, "%.*s", (int)(len < sizeof name ? len : sizeof name - 1), s);
+      const PassInfo *p = pass_find(name);
+      if (!p) {
+        ir_diag_error(d, "--passes", "unknown pass '%s'", name);
+        return false;
+      }
+      if (n == 64) {
+        ir_diag_error(d, "--passes", "more than 64 passes");
+        return false;
+      }
+      if (p->run != pass_memplan) list[n++] = p;
+      s += len + (s[len] == ',');
     }
+    for (int i = 0; i < n; i++)
+      if (!run_one(g, list[i], o, d)) return false;
+    return run_one(g, pass_find("memplan"), o, d); /* always last: codegen needs the plan */
+  }
+  for (size_t i = 0; i < sizeof registry / sizeof *registry; i++) {
+    if (o->opt_level < registry[i].min_level) continue;
+    if (!run_one(g, &registry[i], o, d)) return false;
   }
   return true;
 }

@@ -1,62 +1,116 @@
-/* Static memory planner: every intermediate value gets a workspace offset. Liveness intervals
- * over the execution order; offsets by "greedy by size, lowest fitting offset" (as in TFLM's
- * greedy planner): big tensors are placed first, each at the lowest offset that does not
- * overlap a placed tensor whose lifetime intersects its own. */
+/* Static memory planner: every intermediate value gets a workspace offset.
+ * 1. Liveness: each value lives from its producer's step to its last reader's step.
+ * 2. In place: a view (Reshape, Flatten, ...) shares its input's bytes; an element-wise node
+ *    writes its output over an input of the same shape whose bytes nobody reads later. Values
+ *    sharing bytes form one buffer whose lifetime is the union of theirs.
+ * 3. Offsets by "greedy by size, lowest fitting offset" (as in TFLM's greedy planner): big
+ *    buffers are placed first, each at the lowest offset that does not overlap a placed buffer
+ *    whose lifetime intersects its own. */
 #include <stdlib.h>
 #include <string.h>
 
-#include "ir_util.h"
 #include "pass.h"
 
 typedef struct {
-  IrValue *v;
+  int first, last; /* steps: definition and last read */
   int64_t size;    /* aligned */
-  int first, last; /* node indices: definition and last read */
   int64_t offset;
-} Interval;
+  int id; /* smallest member value id, for deterministic order */
+} Buffer;
+
+typedef struct {
+  int n;             /* buffers */
+  Buffer *buf;       /* [n] */
+  int *of;           /* value id -> buffer index, -1 if not in the workspace */
+  int *first, *last; /* per value id */
+} Plan;
 
 static int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
 /* Values that live in the workspace: produced by a node, not a graph output. */
-static bool in_workspace(const IrValue *v) { return v->kind == IR_VALUE_NODE && !v->is_output; }
-
-static Interval *collect_intervals(const IrGraph *g, int64_t align, int *count) {
-  Interval *iv = calloc((size_t)g->n_values + 1, sizeof *iv);
-  int *index = malloc(sizeof *index * ((size_t)g->n_values + 1));
-  if (!iv || !index) abort();
-  int n = 0;
-  for (int i = 0; i < g->n_values; i++) {
-    IrValue *v = g->values[i];
-    index[i] = -1;
-    if (!in_workspace(v)) continue;
-    index[i] = n;
-    iv[n].v = v;
-    iv[n].size = align_up(ir_value_nbytes(v) > 0 ? ir_value_nbytes(v) : 1, align);
-    iv[n].first = iv[n].last = v->producer->id;
-    n++;
-  }
-  for (int s = 0; s < g->n_nodes; s++) {
-    const IrNode *node = g->nodes[s];
-    for (int k = 0; k < node->n_inputs; k++) {
-      const IrValue *v = node->inputs[k];
-      if (v && index[v->id] >= 0 && iv[index[v->id]].last < s) iv[index[v->id]].last = s;
-    }
-  }
-  free(index);
-  *count = n;
-  return iv;
+static bool in_workspace(const IrValue *v) {
+  return v->kind == IR_VALUE_NODE && !v->is_output && v->producer;
 }
 
-int64_t pass_memplan_lower_bound(const IrGraph *g, int64_t align) {
-  if (align <= 0) align = 64;
-  int n;
-  Interval *iv = collect_intervals(g, align, &n);
-  /* Sweep: +size at first, -size after last. */
+/* Node n may write output 0 over input k: element-wise (or a view), same bytes. */
+static bool can_share(const IrNode *n, int k) {
+  unsigned f = ir_op_info[n->op].flags;
+  const IrValue *x = n->inputs[k], *y = n->outputs[0];
+  if (!x || !y || n->n_outputs < 1) return false;
+  if (f & IR_OPF_VIEW) return k == 0 && ir_value_nbytes(x) == ir_value_nbytes(y);
+  if (!(f & (IR_OPF_UNARY | IR_OPF_BINARY))) return false;
+  return ir_same_shape(x, y) && x->dtype == y->dtype;
+}
+
+/* Builds the buffers. inplace: share where allowed; match_plan: share only values the existing
+ * plan put at one offset (to recover the buffers of a finished plan). */
+static Plan make_plan(const IrGraph *g, int64_t align, bool inplace, bool match_plan) {
+  Plan p = {0};
+  int nv = g->n_values;
+  p.of = malloc(sizeof *p.of * ((size_t)nv + 1));
+  p.first = malloc(sizeof *p.first * ((size_t)nv + 1));
+  p.last = malloc(sizeof *p.last * ((size_t)nv + 1));
+  p.buf = calloc((size_t)nv + 1, sizeof *p.buf);
+  if (!p.of || !p.first || !p.last || !p.buf) abort();
+  for (int i = 0; i < nv; i++) {
+    const IrValue *v = g->values[i];
+    p.of[i] = -1;
+    p.first[i] = p.last[i] = in_workspace(v) ? v->producer->id : -1;
+  }
+  for (int s = 0; s < g->n_nodes; s++)
+    for (int k = 0; k < g->nodes[s]->n_inputs; k++) {
+      const IrValue *v = g->nodes[s]->inputs[k];
+      if (v && p.last[v->id] >= 0 && p.last[v->id] < s) p.last[v->id] = s;
+    }
+  /* in execution order: each output joins an input's buffer or starts its own */
+  for (int s = 0; s < g->n_nodes; s++) {
+    const IrNode *n = g->nodes[s];
+    for (int j = 0; j < n->n_outputs; j++) {
+      const IrValue *y = n->outputs[j];
+      if (!y || !in_workspace(y)) continue;
+      int64_t size = align_up(ir_value_nbytes(y) > 0 ? ir_value_nbytes(y) : 1, align);
+      int join = -1;
+      for (int k = 0; inplace && j == 0 && k < n->n_inputs && join < 0; k++) {
+        const IrValue *x = n->inputs[k];
+        if (!x || p.of[x->id] < 0 || !can_share(n, k)) continue;
+        Buffer *b = &p.buf[p.of[x->id]];
+        bool view = ir_op_info[n->op].flags & IR_OPF_VIEW;
+        if (!view && b->last != s) continue; /* the input's bytes are still read later */
+        if (match_plan && x->ws_offset != y->ws_offset) continue;
+        /* no other input of n may read those bytes through a different shape */
+        bool clash = false;
+        for (int q = 0; q < n->n_inputs; q++)
+          if (q != k && n->inputs[q] && p.of[n->inputs[q]->id] == p.of[x->id] &&
+              !ir_same_shape(n->inputs[q], y))
+            clash = true;
+        if (!clash) join = p.of[x->id];
+      }
+      if (join < 0) {
+        join = p.n++;
+        p.buf[join] = (Buffer){p.first[y->id], p.last[y->id], size, 0, y->id};
+      }
+      Buffer *b = &p.buf[join];
+      if (p.last[y->id] > b->last) b->last = p.last[y->id];
+      if (size > b->size) b->size = size;
+      p.of[y->id] = join;
+    }
+  }
+  return p;
+}
+
+static void free_plan(Plan *p) {
+  free(p->of);
+  free(p->first);
+  free(p->last);
+  free(p->buf);
+}
+
+static int64_t plan_bound(const IrGraph *g, const Plan *p) {
   int64_t *delta = calloc((size_t)g->n_nodes + 2, sizeof *delta);
   if (!delta) abort();
-  for (int i = 0; i < n; i++) {
-    delta[iv[i].first] += iv[i].size;
-    delta[iv[i].last + 1] -= iv[i].size;
+  for (int i = 0; i < p->n; i++) {
+    delta[p->buf[i].first] += p->buf[i].size;
+    delta[p->buf[i].last + 1] -= p->buf[i].size;
   }
   int64_t live = 0, best = 0;
   for (int s = 0; s <= g->n_nodes; s++) {
@@ -64,70 +118,146 @@ int64_t pass_memplan_lower_bound(const IrGraph *g, int64_t align) {
     if (live > best) best = live;
   }
   free(delta);
-  free(iv);
+  return best;
+}
+
+int64_t pass_memplan_lower_bound(const IrGraph *g, int64_t align) {
+  if (align <= 0) align = 64;
+  Plan p = make_plan(g, align, true, g->workspace_size >= 0);
+  int64_t best = plan_bound(g, &p);
+  free_plan(&p);
   return best;
 }
 
 static int by_size_desc(const void *a, const void *b) {
-  const Interval *x = a, *y = b;
+  const Buffer *x = *(Buffer *const *)a, *y = *(Buffer *const *)b;
   if (x->size != y->size) return x->size < y->size ? 1 : -1;
   if (x->first != y->first) return x->first - y->first;
-  return x->v->id - y->v->id; /* deterministic */
+  return x->id - y->id; /* deterministic */
 }
 
 static int by_offset(const void *a, const void *b) {
-  const Interval *x = *(Interval *const *)a, *y = *(Interval *const *)b;
+  const Buffer *x = *(Buffer *const *)a, *y = *(Buffer *const *)b;
   return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
-/* The value that ends highest in the plan, named in the over-the-limit error. */
-static void report_over_limit(const IrGraph *g, const Interval *iv, int n, int64_t limit,
-                              IrDiag *d) {
-  const Interval *top = &iv[0];
-  for (int i = 1; i < n; i++)
-    if (iv[i].offset + iv[i].size > top->offset + top->size) top = &iv[i];
-  const IrNode *p = top->v->producer;
-  int slot = 0;
-  while (slot < p->n_outputs && p->outputs[slot] != top->v) slot++;
+/* Names the value that ends highest in the plan in the over-the-limit error. */
+static void report_over_limit(const IrGraph *g, int64_t limit, IrDiag *d) {
+  const IrValue *top = NULL;
+  for (int i = 0; i < g->n_values; i++) {
+    const IrValue *v = g->values[i];
+    if (v->ws_offset >= 0 &&
+        (!top || v->ws_offset + ir_value_nbytes(v) > top->ws_offset + ir_value_nbytes(top)))
+      top = v;
+  }
+  const IrNode *p = top->producer;
   char where[512];
-  ir_node_field_where(p, where, sizeof where, "outputs[%d]", slot);
+  ir_node_field_where(p, where, sizeof where, "outputs[%d]", top->producer_slot);
   ir_diag_error(d, where,
                 "the workspace needs %lld bytes, more than the limit of %lld bytes "
                 "(--max-workspace); '%s' (%lld bytes) ends at the top of the plan",
-                (long long)g->workspace_size, (long long)limit, top->v->name,
-                (long long)ir_value_nbytes(top->v));
+                (long long)g->workspace_size, (long long)limit, top->name,
+                (long long)ir_value_nbytes(top));
 }
 
 bool pass_memplan(IrGraph *g, const PassOptions *o, IrDiag *d) {
   int64_t align = o && o->workspace_align > 0 ? o->workspace_align : 64;
-  int n;
-  Interval *iv = collect_intervals(g, align, &n);
-  qsort(iv, (size_t)n, sizeof *iv, by_size_desc);
-  Interval **conflicts = malloc(sizeof *conflicts * ((size_t)n + 1));
-  if (!conflicts) abort();
+  Plan p = make_plan(g, align, !(o && o->no_inplace), false);
+  Buffer **order = malloc(sizeof *order * ((size_t)p.n + 1));
+  Buffer **conflicts = malloc(sizeof *conflicts * ((size_t)p.n + 1));
+  if (!order || !conflicts) abort();
+  for (int i = 0; i < p.n; i++) order[i] = &p.buf[i];
+  qsort(order, (size_t)p.n, sizeof *order, by_size_desc);
   int64_t total = 0;
-  for (int i = 0; i < n; i++) {
+  for (int i = 0; i < p.n; i++) {
+    Buffer *b = order[i];
     int nc = 0;
     for (int j = 0; j < i; j++)
-      if (iv[j].first <= iv[i].last && iv[i].first <= iv[j].last) conflicts[nc++] = &iv[j];
+      if (order[j]->first <= b->last && b->first <= order[j]->last) conflicts[nc++] = order[j];
     qsort(conflicts, (size_t)nc, sizeof *conflicts, by_offset);
-    /* Lowest gap between conflicting placements that holds this tensor. */
+    /* Lowest gap between conflicting placements that holds this buffer. */
     int64_t offset = 0;
     for (int c = 0; c < nc; c++) {
-      if (conflicts[c]->offset - offset >= iv[i].size) break;
+      if (conflicts[c]->offset - offset >= b->size) break;
       int64_t end = conflicts[c]->offset + conflicts[c]->size;
       if (end > offset) offset = end;
     }
-    iv[i].offset = offset;
-    if (offset + iv[i].size > total) total = offset + iv[i].size;
+    b->offset = offset;
+    if (offset + b->size > total) total = offset + b->size;
   }
-  for (int i = 0; i < g->n_values; i++) g->values[i]->ws_offset = -1;
-  for (int i = 0; i < n; i++) iv[i].v->ws_offset = iv[i].offset;
+  for (int i = 0; i < g->n_values; i++)
+    g->values[i]->ws_offset = p.of[i] >= 0 ? p.buf[p.of[i]].offset : -1;
   g->workspace_size = total;
   g->workspace_align = align;
   if (o && o->max_workspace > 0 && total > o->max_workspace)
-    report_over_limit(g, iv, n, o->max_workspace, d);
+    report_over_limit(g, o->max_workspace, d);
+  free(order);
   free(conflicts);
-  free(iv);
+  free_plan(&p);
   return true;
+}
+
+void pass_memplan_print(const IrGraph *g, FILE *f) {
+  Plan p = make_plan(g, g->workspace_align > 0 ? g->workspace_align : 64, true, true);
+  fprintf(f, "memory plan: workspace %lld bytes, lower bound %lld, alignment %lld\n",
+          (long long)g->workspace_size, (long long)plan_bound(g, &p),
+          (long long)g->workspace_align);
+  fprintf(f, "  %-32s %12s %12s %6s %6s %s\n", "value", "offset", "bytes", "first", "last",
+          "shares");
+  for (int i = 0; i < g->n_values; i++) {
+    const IrValue *v = g->values[i];
+    if (p.of[i] < 0) continue;
+    const Buffer *b = &p.buf[p.of[i]];
+    fprintf(f, "  %-32s %12lld %12lld %6d %6d %s\n", v->name, (long long)v->ws_offset,
+            (long long)ir_value_nbytes(v), p.first[i], p.last[i],
+            b->id != v->id ? g->values[b->id]->name : "");
+  }
+  free_plan(&p);
+}
+
+/* Text with XML's special characters escaped. */
+static void xml_text(FILE *f, const char *s) {
+  for (; *s; s++) switch (*s) {
+    case '<': fputs("&lt;", f); break;
+    case '>': fputs("&gt;", f); break;
+    case '&': fputs("&amp;", f); break;
+    case '"': fputs("&quot;", f); break;
+    default: fputc(*s, f);
+    }
+}
+
+void pass_memplan_svg(const IrGraph *g, FILE *f) {
+  Plan p = make_plan(g, g->workspace_align > 0 ? g->workspace_align : 64, true, true);
+  int steps = g->n_nodes > 0 ? g->n_nodes : 1;
+  double ws = g->workspace_size > 0 ? (double)g->workspace_size : 1;
+  const double W = 800, H = 480, L = 60, T = 30;
+  fprintf(f,
+          "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"%.0f\" height=\"%.0f\" "
+          "font-family=\"sans-serif\" font-size=\"11\">\n",
+          W + L + 20, H + T + 40);
+  fprintf(f, "<text x=\"%.0f\" y=\"18\">", L);
+  xml_text(f, g->name);
+  fprintf(f, ": workspace %lld bytes, lower bound %lld</text>\n", (long long)g->workspace_size,
+          (long long)plan_bound(g, &p));
+  fprintf(f,
+          "<rect x=\"%.0f\" y=\"%.0f\" width=\"%.0f\" height=\"%.0f\" fill=\"none\" "
+          "stroke=\"black\"/>\n",
+          L, T, W, H);
+  for (int i = 0; i < p.n; i++) {
+    const Buffer *b = &p.buf[i];
+    int64_t offset = g->values[b->id]->ws_offset; /* the plan's, recorded on the values */
+    double x = L + W * b->first / steps, w = W * (b->last - b->first + 1) / steps;
+    double y = T + H * (double)offset / ws, h = H * (double)b->size / ws;
+    unsigned hue = (unsigned)(b->id * 47) % 360;
+    fprintf(f,
+            "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"hsl(%u,60%%,70%%)\" "
+            "stroke=\"black\" stroke-width=\"0.5\"><title>",
+            x, y, w, h, hue);
+    xml_text(f, g->values[b->id]->name);
+    fprintf(f, ": offset %lld, %lld bytes, steps %d..%d</title></rect>\n", (long long)offset,
+            (long long)b->size, b->first, b->last);
+  }
+  fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">step (node) -&gt;</text>\n", L, T + H + 18);
+  fprintf(f, "<text x=\"4\" y=\"%.0f\">offset</text>\n</svg>\n", T + 12);
+  free_plan(&p);
 }

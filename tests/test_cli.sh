@@ -101,14 +101,15 @@ misc)
     "$src/tests/names/use_header.c" "$tmp/names.o" "$bin/../lib/libkiln_rt.a" -o "$tmp/use_names"
   check "$tmp/use_names"
   check c++ -Wall -Wextra -Werror -fsyntax-only -x c++ "$tmp/names.h"
-  # --max-workspace: mnist_cnn plans exactly 200704 bytes; one byte less is a user error naming
-  # the value at the top of the plan, with no output left behind.
-  check "$kiln" compile "$src/examples/mnist_cnn/model.json" --max-workspace 200704 -o "$tmp/ws.o"
-  check grep -q 'WORKSPACE_SIZE 200704u' "$tmp/ws.h"
+  # --max-workspace: the exact plan (from inspect --json) passes; one byte less is a user error
+  # naming the node whose output ends at the top of the plan, with no output left behind.
+  ws=$("$kiln" inspect "$src/examples/mnist_cnn/model.json" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["workspace_bytes"])')
+  check "$kiln" compile "$src/examples/mnist_cnn/model.json" --max-workspace "$ws" -o "$tmp/ws.o"
+  check grep -q "WORKSPACE_SIZE ${ws}u" "$tmp/ws.h"
   rm -f "$tmp"/ws.*
-  "$kiln" compile "$src/examples/mnist_cnn/model.json" --max-workspace 200703 -o "$tmp/ws.o" 2>"$tmp/err"
+  "$kiln" compile "$src/examples/mnist_cnn/model.json" --max-workspace $((ws - 1)) -o "$tmp/ws.o" 2>"$tmp/err"
   check test $? -eq 1
-  check grep -qF 'nodes[3] (relu1).outputs[0]: the workspace needs 200704 bytes, more than the limit of 200703 bytes (--max-workspace)' "$tmp/err"
+  check grep -qE "nodes\[[0-9]+\] \([a-z0-9_]+\)\.outputs\[0\]: the workspace needs $ws bytes, more than the limit of $((ws - 1)) bytes \(--max-workspace\)" "$tmp/err"
   check test ! -e "$tmp/ws.o"
   check test ! -e "$tmp/ws.h"
   "$kiln" build "$src/examples/mnist_cnn/model.json" --max-workspace 1000 -o "$tmp/ws" 2>"$tmp/err"
@@ -116,6 +117,43 @@ misc)
   check test ! -e "$tmp/ws"
   "$kiln" compile "$src/examples/mnist_cnn/model.json" --max-workspace 12kb -o "$tmp/ws.o" 2>/dev/null
   check test $? -eq 2
+  # inspect after the pass pipeline (issue 4): BatchNorm folded, Conv+Relu fused, JSON fields
+  "$kiln" inspect "$src/examples/resnet_small/model.json" >"$tmp/inspect" 2>&1
+  check grep -q 'before passes: .*BatchNormalization 9' "$tmp/inspect"
+  check grep -q 'fused: .*Conv+Relu' "$tmp/inspect"
+  check grep -q 'after -O2 passes: [0-9]* nodes (Gemm 1, Conv 11' "$tmp/inspect"
+  if grep 'after -O2' "$tmp/inspect" | grep -q BatchNormalization; then bad "BatchNormalization not folded"; else ok; fi
+  "$kiln" inspect "$src/examples/resnet_small/model.json" --json >"$tmp/inspect.json" 2>&1
+  check test $? -eq 0
+  for field in workspace_bytes workspace_lower_bound_bytes params param_bytes macs before after ops fused passes; do
+    check grep -q "\"$field\": " "$tmp/inspect.json"
+  done
+  check grep -q '"before": {"nodes": 38' "$tmp/inspect.json"
+  check grep -q '"Conv+Relu": 5' "$tmp/inspect.json"
+  "$kiln" inspect "$src/examples/mlp/model.json" --dot >"$tmp/g.dot" 2>&1
+  check grep -q '^digraph "mlp" {' "$tmp/g.dot"
+  check grep -q 'subgraph cluster_0 {' "$tmp/g.dot"
+  check grep -q 'label="Gemm+Relu"' "$tmp/g.dot"
+  "$kiln" inspect "$src/examples/mnist_cnn/model.json" --memory-plan --memory-plan-svg "$tmp/plan.svg" >"$tmp/plan" 2>&1
+  check grep -q '^memory plan: workspace [0-9]* bytes, lower bound [0-9]*' "$tmp/plan"
+  check grep -q '^<svg ' "$tmp/plan.svg"
+  # the picture shows the plan's offsets: every buffer (a value that shares no other's bytes)
+  awk 'NF == 5 && $2 ~ /^[0-9]+$/ {print $1, $2}' "$tmp/plan" >"$tmp/roots"
+  check test -s "$tmp/roots"
+  while read -r name off; do
+    check grep -q "<title>$name: offset $off, " "$tmp/plan.svg"
+  done <"$tmp/roots"
+  # --passes / --print-after / --after; unknown pass names are errors (exit 1, named)
+  "$kiln" inspect "$src/examples/mlp/model.json" --after=simplify >"$tmp/after" 2>&1
+  check grep -q '^; graph after simplify' "$tmp/after"
+  if grep -q 'Dropout(' "$tmp/after"; then bad "Dropout survived simplify"; else ok; fi
+  "$kiln" compile "$src/examples/mlp/model.json" --passes=fold,nosuch -o "$tmp/p.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "unknown pass 'nosuch'" "$tmp/err"
+  check test ! -e "$tmp/p.o"
+  "$kiln" compile "$src/examples/mlp/model.json" --print-after=bogus -o "$tmp/p.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check "$kiln" compile "$src/examples/mlp/model.json" --passes=dce,fuse --verify-each -o "$tmp/p.o"
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

@@ -48,6 +48,11 @@ static void check_no_overlap(const IrGraph *g) {
           if (g->nodes[i]->inputs[k] == v && i > vb) vb = i;
         }
       bool live_together = ua <= vb && va <= ub;
+      /* in place: an element-wise node writes v over u at u's last read (or the reverse) */
+      if (u->ws_offset == v->ws_offset &&
+          ((ub == va && (ir_op_info[v->producer->op].flags & IR_OPF_UNARY)) ||
+           (vb == ua && (ir_op_info[u->producer->op].flags & IR_OPF_UNARY))))
+        live_together = false;
       bool bytes_overlap = u->ws_offset < v->ws_offset + ir_value_nbytes(v) &&
                            v->ws_offset < u->ws_offset + ir_value_nbytes(u);
       CHECK(!(live_together && bytes_overlap), "%s and %s overlap while both live", u->name,
@@ -56,22 +61,35 @@ static void check_no_overlap(const IrGraph *g) {
 }
 
 int main(void) {
-  PassOptions o = {.workspace_align = 64};
+  PassOptions o = {.workspace_align = 64, .no_inplace = true};
   IrDiag d;
   ir_diag_init(&d, NULL, true);
 
   IrGraph *g = chain(6, 100, false);
   pass_memplan(g, &o, &d);
   check_no_overlap(g);
-  /* 5 intermediates of 400 bytes (448 aligned) in a chain need exactly two buffers. */
+  /* without in-place: 5 intermediates of 400 bytes (448 aligned) in a chain need exactly two
+   * buffers */
   CHECK(g->workspace_size == 2 * 448, "chain workspace %lld", (long long)g->workspace_size);
-  CHECK(pass_memplan_lower_bound(g, 64) == 2 * 448, "chain bound %lld",
-        (long long)pass_memplan_lower_bound(g, 64));
   for (int i = 0; i < g->n_values; i++)
     CHECK(g->values[i]->ws_offset < 0 || g->values[i]->ws_offset % 64 == 0, "offset not aligned");
   CHECK(g->outputs[0]->ws_offset == -1, "graph output placed in the workspace");
   ir_graph_free(g);
 
+  /* in place: every Relu writes over its input, which dies there: one buffer */
+  o.no_inplace = false;
+  g = chain(6, 100, false);
+  pass_memplan(g, &o, &d);
+  check_no_overlap(g);
+  CHECK(g->workspace_size == 448, "in-place chain workspace %lld", (long long)g->workspace_size);
+  CHECK(pass_memplan_lower_bound(g, 64) == 448, "in-place chain bound %lld",
+        (long long)pass_memplan_lower_bound(g, 64));
+  for (int i = 1; i < g->n_values; i++)
+    if (g->values[i]->ws_offset >= 0)
+      CHECK(g->values[i]->ws_offset == 0, "%s not in place", g->values[i]->name);
+  ir_graph_free(g);
+
+  o.no_inplace = true;
   g = chain(6, 100, true);
   pass_memplan(g, &o, &d);
   check_no_overlap(g);
@@ -80,7 +98,19 @@ int main(void) {
   CHECK(g->workspace_size >= pass_memplan_lower_bound(g, 64), "below bound");
   ir_graph_free(g);
 
+  /* in place with a skip: h0 stays live (the Add reads it), so h1 cannot overwrite it; h1..h4
+   * share one buffer: two in all */
+  o.no_inplace = false;
+  g = chain(6, 100, true);
+  pass_memplan(g, &o, &d);
+  check_no_overlap(g);
+  CHECK(g->workspace_size == 2 * 448, "in-place skip workspace %lld", (long long)g->workspace_size);
+  CHECK(g->values[1]->ws_offset != g->values[2]->ws_offset, "h1 overwrote the live h0");
+  CHECK(g->workspace_size >= pass_memplan_lower_bound(g, 64), "below bound");
+  ir_graph_free(g);
+
   o.workspace_align = 16;
+  o.no_inplace = true;
   g = chain(3, 3, false);
   pass_memplan(g, &o, &d);
   CHECK(g->workspace_size == 2 * 16, "align 16 workspace %lld", (long long)g->workspace_size);

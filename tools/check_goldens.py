@@ -56,6 +56,7 @@ KNOWN_ATTRS = {
     "Add": set(), "Sub": set(), "Mul": set(), "Div": set(),
     "BatchNormalization": {"epsilon", "momentum", "training_mode"},
     "Dropout": {"seed"},
+    "Pad": {"mode"},
 }
 
 
@@ -366,6 +367,15 @@ def run_node(node, env):
         if len(node["outputs"]) > 1:
             outs.append(np.ones(x.shape, dtype=bool))
         return outs
+    if op == "Pad":  # opset 17: pads [begins..., ends...], numpy's modes by other names
+        p = [int(v) for v in ins[1]]
+        r = x.ndim
+        width = [(p[i], p[i + r]) for i in range(r)]
+        mode = attr(node, "mode", "constant")
+        if mode == "constant":
+            value = float(ins[2]) if len(ins) > 2 and ins[2] is not None else 0.0
+            return [np.pad(as64(x), width, mode="constant", constant_values=value)]
+        return [np.pad(as64(x), width, mode="reflect" if mode == "reflect" else "edge")]
     raise NotImplementedError(op)
 
 

@@ -650,12 +650,122 @@ def dropout_cases():
     c.output("y", F.dropout(x, 0.1, training=False))
 
 
+# ============================================================ Pad (opset 17)
+def onnx_pads_to_torch(pads, rank):
+    """ONNX [b0, b1, ..., e0, e1, ...] -> F.pad's (b_last, e_last, b_prev, e_prev, ...)."""
+    out = []
+    for a in reversed(range(rank)):
+        out += [pads[a], pads[a + rank]]
+    return tuple(out)
+
+
+def pad(name, shape, pads, mode=None, value=None):
+    c = Case(name)
+    x = c.input("x", c.uniform(shape))
+    c.init("pads", np.array(pads, dtype=np.int64))
+    ins = ["x", "pads"]
+    if value is not None:
+        c.init("value", np.array(value, dtype=np.float32))
+        ins.append("value")
+    attrs = {"mode": mode} if mode is not None else None
+    c.node("Pad", ins, ["y"], attrs, name="pad")
+    rank = len(shape)
+    tpads = onnx_pads_to_torch(pads, rank)
+    if mode in (None, "constant"):
+        y = F.pad(x, tpads, value=0.0 if value is None else float(value))
+    else:  # torch pads the trailing spatial dims only: drop the zero leading pairs
+        n_sp = rank - 2
+        y = F.pad(x, tpads[:2 * n_sp], mode="reflect" if mode == "reflect" else "replicate")
+    c.output("y", y)
+
+
+def pad_cases():
+    pad("pad_constant_4d", (1, 2, 3, 4), [0, 0, 1, 2, 0, 0, 2, 0])
+    pad("pad_constant_value_3d_all_axes", (2, 3, 4), [1, 0, 2, 0, 1, 1], value=1.5)
+    pad("pad_constant_explicit_mode", (3, 5), [0, 2, 1, 0], mode="constant", value=-2.0)
+    pad("pad_reflect_4d", (1, 2, 4, 5), [0, 0, 1, 3, 0, 0, 2, 1], mode="reflect")
+    pad("pad_reflect_3d", (2, 3, 6), [0, 0, 5, 0, 0, 2], mode="reflect")
+    pad("pad_edge_4d", (2, 1, 3, 4), [0, 0, 2, 1, 0, 0, 0, 3], mode="edge")
+
+    # Pad followed by the op it folds into (passes/pass_padfold.c)
+    c = Case("pad_then_conv")
+    x = c.input("x", c.uniform((1, 2, 5, 6)))
+    c.init("pads", np.array([0, 0, 1, 2, 0, 0, 0, 1], dtype=np.int64))
+    w = c.init("w", c.uniform((3, 2, 3, 3), -0.5, 0.5))
+    b = c.init("b", c.uniform((3,)))
+    c.node("Pad", ["x", "pads"], ["p"], name="pad")
+    c.node("Conv", ["p", "w", "b"], ["y"], {"kernel_shape": [3, 3], "pads": [1, 0, 1, 1]},
+           name="conv")
+    c.output("y", F.conv2d(t_pad(t_pad(x, [1, 2, 0, 1]), [1, 0, 1, 1]), w, b))
+
+    c = Case("pad_then_averagepool")
+    x = c.input("x", c.uniform((1, 2, 5, 5)))
+    c.init("pads", np.array([0, 0, 1, 1, 0, 0, 1, 0], dtype=np.int64))
+    c.node("Pad", ["x", "pads"], ["p"], name="pad")
+    c.node("AveragePool", ["p"], ["y"], {"kernel_shape": [2, 2], "strides": [2, 2]}, name="pool")
+    c.output("y", F.avg_pool2d(t_pad(x, [1, 1, 1, 0]), 2, 2))
+
+
+# ============================================================ fusion (passes/pass_fuse.c)
+def fused_cases():
+    """Chains the fusion pass turns into one node; -O0 runs them unfused, -O3 fused."""
+    c = Case("fused_conv_bias_add_relu")
+    x = c.input("x", c.uniform((1, 3, 6, 7)))
+    w = c.init("w", c.uniform((3, 3, 3, 3), -0.4, 0.4))
+    b = c.init("b", c.uniform((3,)))
+    c.node("Conv", ["x", "w", "b"], ["h"], {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]},
+           name="conv")
+    c.node("Add", ["h", "x"], ["s"], name="residual")
+    c.node("Relu", ["s"], ["y"], name="relu")
+    c.output("y", F.relu(F.conv2d(x, w, b, padding=1) + x))
+
+    c = Case("fused_gemm_leakyrelu_clip")
+    x = c.input("x", c.uniform((3, 8)))
+    w = c.init("w", c.uniform((5, 8)))
+    b = c.init("b", c.uniform((5,)))
+    c.init("lo", np.array(-0.05, dtype=np.float32))
+    c.init("hi", np.array(0.6, dtype=np.float32))
+    c.node("Gemm", ["x", "w", "b"], ["h"], {"transB": 1, "alpha": 1.5}, name="fc")
+    c.node("LeakyRelu", ["h"], ["l"], {"alpha": 0.2}, name="lrelu")
+    c.node("Clip", ["l", "lo", "hi"], ["y"], name="clip")
+    c.output("y", torch.clamp(F.leaky_relu(1.5 * (x @ w.T) + b, 0.2), -0.05, 0.6))
+
+    c = Case("fused_matmul_sub_scalar_tanh")
+    x = c.input("x", c.uniform((2, 3, 4)))
+    w = c.init("w", c.uniform((4, 6)))
+    k = c.init("k", np.array(0.25, dtype=np.float32))
+    c.node("MatMul", ["x", "w"], ["h"], name="mm")
+    c.node("Sub", ["k", "h"], ["d"], name="sub")
+    c.node("Tanh", ["d"], ["y"], name="tanh")
+    c.output("y", torch.tanh(0.25 - torch.matmul(x, w)))
+
+    c = Case("fused_convtranspose_sigmoid_mul")
+    x = c.input("x", c.uniform((1, 2, 3, 3)))
+    w = c.init("w", c.uniform((2, 3, 2, 2)))
+    g = c.input("g", c.uniform((1, 3, 6, 6)))
+    c.node("ConvTranspose", ["x", "w"], ["h"], {"kernel_shape": [2, 2], "strides": [2, 2]},
+           name="deconv")
+    c.node("Sigmoid", ["h"], ["s"], name="sigmoid")
+    c.node("Mul", ["g", "s"], ["y"], name="gate")
+    c.output("y", g * torch.sigmoid(F.conv_transpose2d(x, w, stride=2)))
+
+    c = Case("fused_elementwise_chain")
+    x = c.input("x", c.uniform((4, 5)))
+    m = c.init("m", c.uniform((4, 5)))
+    s = c.init("s", c.away_from_zero((4, 5)))
+    c.node("Sub", ["x", "m"], ["a"], name="sub")
+    c.node("Div", ["a", "s"], ["b"], name="div")
+    c.node("Relu", ["b"], ["r"], name="relu")
+    c.node("Mul", ["r", "r"], ["y"], name="square")
+    c.output("y", F.relu((x - m) / s) ** 2)
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
-               dropout_cases):
+               dropout_cases, pad_cases, fused_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]

@@ -11,6 +11,7 @@
 
 #include "cg.h"
 #include "fe.h"
+#include "inspect.h"
 #include "krt.h"
 #include "krt_npy.h"
 #include "pass.h"
@@ -29,9 +30,10 @@ typedef struct Args {
   long long max_workspace; /* bytes; 0: no limit */
   const char *weights_file, *weights_section;
   bool weights_external;
+  const char *passes, *after, *plan_svg; /* --passes, inspect --after, --memory-plan-svg */
   int opt_level;
   CgEmit emit;
-  bool list_targets, print_graph, verify_each, size_report;
+  bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan;
   const char **positional; /* .npy inputs for `run` */
   int n_positional;
 } Args;
@@ -68,7 +70,9 @@ static void print_help(const char *cmd) {
         "  --header FILE         header path (default: the output with extension .h)\n"
         "  --emit KIND           obj (default), asm or llvm\n"
         "  --list-targets        print the targets this build of Kiln can generate code for\n"
-        "  --print-after PASS    print the graph after pass PASS (e.g. memplan)\n"
+        "  --print-after PASS    print the graph after pass PASS (e.g. fold, memplan)\n"
+        "  --passes A,B,...      run these passes instead of the -O pipeline (memplan last)\n"
+        "  --verify-each         run the IR verifier after every pass\n"
         "  --weights=external    write the weights to a separate file (64-byte aligned tensors)\n"
         "                        instead of the object; run functions take a weights pointer\n"
         "  --weights-file FILE   that file (default: the output with extension .weights)\n"
@@ -90,9 +94,17 @@ static void print_help(const char *cmd) {
            "\nRuns the model with the reference interpreter (plain C loops: slow but obviously\n"
            "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n");
   } else if (!strcmp(cmd, "inspect")) {
-    printf("usage: kiln inspect model.json [-O0..3] [--print]\n"
-           "\nPrints op counts, parameters, MACs and the planned workspace.\n"
-           "  --print               also print the graph\n");
+    printf("usage: kiln inspect model.json [-O0..3] [--passes A,B] [--print] [--after PASS]\n"
+           "                    [--json | --dot] [--memory-plan] [--memory-plan-svg FILE]\n"
+           "\nPrints op counts, parameters, MACs, workspace bytes and its lower bound, before\n"
+           "the passes and after the pipeline of the -O level (default -O2).\n"
+           "  --print               also print the optimized graph\n"
+           "  --after PASS          print the graph after pass PASS\n"
+           "  --json                one JSON object instead (fields: docs/passes.md)\n"
+           "  --dot                 the optimized graph as Graphviz DOT instead\n"
+           "  --memory-plan         each workspace value's offset, size and lifetime\n"
+           "  --memory-plan-svg F   write a picture of the memory plan to F\n"
+           "passes: fold, simplify, padfold, bnfold, cse, fuse, dce, memplan\n");
   } else {
     fputs(main_usage, stdout);
   }
@@ -162,6 +174,18 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->weights_external = !strcmp(s, "--weights=external");
     else if (!strncmp(s, "--weights=", 10))
       return usage_error(a->cmd, "--weights: expected 'embedded' or 'external', got '%s'", s + 10);
+    else if (!strncmp(s, "--print-after=", 14))
+      a->print_after = s + 14;
+    else if (!strcmp(s, "--passes"))
+      TAKE(passes);
+    else if (!strncmp(s, "--passes=", 9))
+      a->passes = s + 9;
+    else if (!strcmp(s, "--after"))
+      TAKE(after);
+    else if (!strncmp(s, "--after=", 8))
+      a->after = s + 8;
+    else if (!strcmp(s, "--memory-plan-svg"))
+      TAKE(plan_svg);
     else if (!strcmp(s, "--emit")) {
       if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);
       if (!strcmp(next, "obj"))
@@ -183,6 +207,12 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->print_graph = true;
     } else if (!strcmp(s, "--verify-each")) {
       a->verify_each = true;
+    } else if (!strcmp(s, "--json")) {
+      a->json = true;
+    } else if (!strcmp(s, "--dot")) {
+      a->dot = true;
+    } else if (!strcmp(s, "--memory-plan")) {
+      a->memory_plan = true;
     } else if (s[0] == '-' && s[1]) {
       return usage_error(a->cmd, "unknown option '%s'", s);
     } else if (!a->model) {
@@ -216,7 +246,8 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .workspace_align = 64,
                       .verify_each = a->verify_each,
                       .print_after = a->print_after,
-                      .max_workspace = a->max_workspace};
+                      .max_workspace = a->max_workspace,
+                      .passes = a->passes};
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
@@ -447,41 +478,19 @@ done:
   return status;
 }
 
-static void print_counts(const IrGraph *g) {
-  int counts[IR_OP_COUNT] = {0};
-  int64_t macs = 0;
-  for (int i = 0; i < g->n_nodes; i++) {
-    counts[g->nodes[i]->op]++;
-    macs += ir_node_macs(g->nodes[i]);
-  }
-  printf("  nodes: %d (", g->n_nodes);
-  bool first = true;
-  for (int op = 0; op < IR_OP_COUNT; op++)
-    if (counts[op]) {
-      printf("%s%s %d", first ? "" : ", ", ir_op_info[op].name, counts[op]);
-      first = false;
-    }
-  printf(")\n  parameters: %lld (%lld bytes)\n  MACs: %lld\n", (long long)ir_graph_param_count(g),
-         (long long)ir_graph_param_bytes(g), (long long)macs);
-}
-
 static int cmd_inspect(const Args *a) {
-  IrGraph *g = load_and_optimize(a, true);
-  if (!g) return 1;
-  printf("model %s (opset %d)\n", g->name, g->opset);
-  for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
-    const IrValue *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
-    printf("  %s %s: %s[", i < g->n_inputs ? "input " : "output", v->name, ir_dtype_name(v->dtype));
-    for (int k = 0; k < v->rank; k++) printf("%s%lld", k ? "," : "", (long long)v->dims[k]);
-    printf("]\n");
-  }
-  print_counts(g);
-  printf("  workspace: %lld bytes (lower bound %lld, alignment %lld)\n",
-         (long long)g->workspace_size, (long long)pass_memplan_lower_bound(g, g->workspace_align),
-         (long long)g->workspace_align);
-  if (a->print_graph) ir_graph_print(g, stdout);
-  ir_graph_free(g);
-  return 0;
+  InspectOptions o = {.model = a->model,
+                      .passes = {.opt_level = a->opt_level,
+                                 .workspace_align = 64,
+                                 .verify_each = a->verify_each,
+                                 .passes = a->passes},
+                      .after = a->after ? a->after : a->print_after,
+                      .print_graph = a->print_graph,
+                      .json = a->json,
+                      .dot = a->dot,
+                      .memory_plan = a->memory_plan,
+                      .plan_svg = a->plan_svg};
+  return kiln_inspect(&o);
 }
 
 int main(int argc, char **argv) {

@@ -1,0 +1,106 @@
+/* Fusion: a Conv/Gemm-like head (IR_OPF_FUSABLE_HEAD) or an element-wise node absorbs the chain
+ * of element-wise nodes that alone read its output (bias-free activations, a residual Add, a
+ * scalar Mul, ...) as its epilogue (IrNode.epilogue), so codegen applies them in the head's loop
+ * nest and the intermediate tensors disappear. A step's extra operands must be computed before
+ * the head (they become the head's trailing inputs) and have the output's shape or one element. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pass.h"
+
+static bool can_head(const IrNode *n) {
+  unsigned f = ir_op_info[n->op].flags;
+  return (f & (IR_OPF_FUSABLE_HEAD | IR_OPF_UNARY | IR_OPF_BINARY)) && n->n_outputs == 1 &&
+         n->outputs[0] && n->outputs[0]->dtype == IR_F32;
+}
+
+/* The only node reading v, or NULL. */
+static IrNode *sole_reader(const IrGraph *g, const IrValue *v) {
+  IrNode *r = NULL;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (g->nodes[i]->inputs[k] == v) {
+        if (r && r != g->nodes[i]) return NULL;
+        r = g->nodes[i];
+      }
+  return r;
+}
+
+/* v can be read at step `at` (defined before it) and is f32. */
+static bool ready_before(const IrValue *v, int at) {
+  return v->dtype == IR_F32 && (v->kind != IR_VALUE_NODE || (v->producer && v->producer->id < at));
+}
+
+/* Whether step e can follow a head at position `at` whose running value is y. */
+static bool can_step(const IrNode *e, const IrValue *y, int at) {
+  unsigned f = ir_op_info[e->op].flags;
+  if (!(f & (IR_OPF_UNARY | IR_OPF_BINARY)) || e->n_epilogue || e->n_outputs != 1) return false;
+  const IrValue *z = e->outputs[0];
+  if (!z || !ir_same_shape(z, y) || z->dtype != IR_F32) return false;
+  bool reads = false;
+  for (int k = 0; k < e->n_inputs; k++) {
+    const IrValue *v = e->inputs[k];
+    if (!v) continue;
+    if (v == y) {
+      if (k > 0 && !(f & IR_OPF_BINARY)) return false; /* Clip(x, y): y as a bound */
+      reads |= true;
+      continue;
+    }
+    if (!ready_before(v, at)) return false;
+    if ((f & IR_OPF_BINARY) && ir_value_numel(v) != 1 && !ir_same_shape(v, y)) return false;
+    if ((f & IR_OPF_UNARY) && ir_value_numel(v) != 1) return false;
+  }
+  return reads;
+}
+
+static void absorb(IrGraph *g, IrNode *h, IrNode *e) {
+  int max_in = ir_op_info[h->op].max_inputs;
+  const IrValue *y = h->outputs[0];
+  /* operands of e not yet among the head's inputs */
+  IrValue *add[8];
+  int n_add = 0;
+  for (int k = 0; k < e->n_inputs; k++) {
+    IrValue *v = e->inputs[k];
+    if (!v || v == y) continue;
+    bool have = false;
+    for (int j = ir_node_op_inputs(h); j < h->n_inputs; j++) have |= h->inputs[j] == v;
+    for (int j = 0; j < n_add; j++) have |= add[j] == v;
+    if (!have && n_add < 8) add[n_add++] = v;
+  }
+  int own = ir_node_op_inputs(h);
+  int n_in = max_in + h->n_epilogue_inputs + n_add;
+  IrValue **ins = ir_arena_alloc(g->arena, sizeof *ins * (size_t)n_in);
+  memcpy(ins, h->inputs, sizeof *ins * (size_t)own); /* slots own..max_in-1 stay NULL */
+  memcpy(ins + max_in, h->inputs + own, sizeof *ins * (size_t)h->n_epilogue_inputs);
+  memcpy(ins + max_in + h->n_epilogue_inputs, add, sizeof *ins * (size_t)n_add);
+  h->inputs = ins;
+  h->n_epilogue_inputs += n_add;
+  h->n_inputs = n_in;
+  IrNode **steps = ir_arena_alloc(g->arena, sizeof *steps * (size_t)(h->n_epilogue + 1));
+  if (h->n_epilogue) memcpy(steps, h->epilogue, sizeof *steps * (size_t)h->n_epilogue);
+  for (int k = 0; k < e->n_inputs; k++)
+    if (e->inputs[k] == y) e->inputs[k] = NULL; /* the running value */
+  steps[h->n_epilogue++] = e;
+  h->epilogue = steps;
+  ir_node_set_output(h, 0, e->outputs[0]);
+}
+
+bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d) {
+  (void)o;
+  (void)d;
+  bool *dead = pass_dead_flags(g);
+  bool changed = false;
+  for (int i = 0; i < g->n_nodes; i++) {
+    IrNode *h = g->nodes[i];
+    if (dead[i] || !can_head(h)) continue;
+    for (;;) {
+      IrValue *y = h->outputs[0];
+      if (y->is_output) break;
+      IrNode *e = sole_reader(g, y);
+      if (!e || dead[e->id] || !can_step(e, y, i)) break;
+      absorb(g, h, e);
+      dead[e->id] = changed = true;
+    }
+  }
+  return pass_drop_dead(g, dead, changed);
+}

@@ -1,0 +1,307 @@
+/* `kiln inspect`: loads the model twice, once through the -O0 pipeline (only the memory plan:
+ * the graph as written) and once through the requested one, and reports both. */
+#include "inspect.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#include "fe.h"
+
+#define MAX_GROUP_KINDS 32
+
+typedef struct Stats {
+  int nodes;
+  int counts[IR_OP_COUNT];
+  int n_kinds; /* fused group kinds, e.g. "Conv+Relu" */
+  char kinds[MAX_GROUP_KINDS][96];
+  int kind_count[MAX_GROUP_KINDS];
+  int64_t params, param_bytes, macs, workspace, bound, align;
+} Stats;
+
+/* "Conv+Add+Relu" for a fused head. */
+static const char *group_label(const IrNode *n, char *buf, size_t size) {
+  size_t len = (size_t)snprintf(buf, size, "%s", ir_op_info[n->op].name);
+  for (int e = 0; e < n->n_epilogue && len < size; e++)
+    len += (size_t)snprintf(buf + len, size - len, "+%s", ir_op_info[n->epilogue[e]->op].name);
+  return buf;
+}
+
+static Stats graph_stats(const IrGraph *g) {
+  Stats s = {.nodes = g->n_nodes};
+  for (int i = 0; i < g->n_nodes; i++) {
+    s.counts[g->nodes[i]->op]++;
+    s.macs += ir_node_macs(g->nodes[i]);
+    if (!g->nodes[i]->n_epilogue) continue;
+    char label[96];
+    group_label(g->nodes[i], label, sizeof label);
+    int k = 0;
+    while (k < s.n_kinds && strcmp(s.kinds[k], label)) k++;
+    if (k == MAX_GROUP_KINDS) continue;
+    if (k == s.n_kinds) snprintf(s.kinds[s.n_kinds++], sizeof s.kinds[0], "%s", label);
+    s.kind_count[k]++;
+  }
+  s.params = ir_graph_param_count(g);
+  s.param_bytes = ir_graph_param_bytes(g);
+  s.workspace = g->workspace_size;
+  s.align = g->workspace_align;
+  s.bound = pass_memplan_lower_bound(g, g->workspace_align);
+  return s;
+}
+
+static IrGraph *load(const char *model, const PassOptions *po) {
+  IrDiag d;
+  ir_diag_init(&d, model, true);
+  IrGraph *g = fe_load_model(model, &d);
+  if (g && !pass_run_pipeline(g, po, &d)) {
+    ir_graph_free(g);
+    g = NULL;
+  }
+  ir_diag_free(&d);
+  return g;
+}
+
+static void json_string(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    unsigned char c = (unsigned char)*s;
+    if (c == '"' || c == '\\')
+      fprintf(f, "\\%c", c);
+    else if (c < 0x20)
+      fprintf(f, "\\u%04x", c);
+    else
+      fputc(c, f);
+  }
+  fputc('"', f);
+}
+
+static void json_stats(FILE *f, const Stats *s) {
+  fprintf(f, "{\"nodes\": %d, \"ops\": {", s->nodes);
+  bool first = true;
+  for (int op = 0; op < IR_OP_COUNT; op++)
+    if (s->counts[op]) {
+      fprintf(f, "%s\"%s\": %d", first ? "" : ", ", ir_op_info[op].name, s->counts[op]);
+      first = false;
+    }
+  fputs("}, \"fused\": {", f);
+  for (int k = 0; k < s->n_kinds; k++)
+    fprintf(f, "%s\"%s\": %d", k ? ", " : "", s->kinds[k], s->kind_count[k]);
+  fprintf(f,
+          "}, \"params\": %lld, \"param_bytes\": %lld, \"macs\": %lld, \"workspace_bytes\": %lld, "
+          "\"workspace_lower_bound_bytes\": %lld}",
+          (long long)s->params, (long long)s->param_bytes, (long long)s->macs,
+          (long long)s->workspace, (long long)s->bound);
+}
+
+static void json_values(FILE *f, IrValue *const *v, int n) {
+  fputc('[', f);
+  for (int i = 0; i < n; i++) {
+    fprintf(f, "%s{\"name\": ", i ? ", " : "");
+    json_string(f, v[i]->name);
+    fprintf(f, ", \"dtype\": \"%s\", \"shape\": [", ir_dtype_name(v[i]->dtype));
+    for (int k = 0; k < v[i]->rank; k++)
+      fprintf(f, "%s%lld", k ? ", " : "", (long long)v[i]->dims[k]);
+    fputs("]}", f);
+  }
+  fputc(']', f);
+}
+
+static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *before,
+                       const Stats *after) {
+  FILE *f = stdout;
+  fputs("{\"model\": ", f);
+  json_string(f, g->name);
+  fprintf(f, ", \"opset\": %d, \"opt_level\": %d, \"passes\": [", g->opset, o->passes.opt_level);
+  int np;
+  const PassInfo *list = pass_list(&np);
+  bool first = true;
+  if (o->passes.passes) {
+    const char *s = o->passes.passes;
+    while (*s) {
+      size_t len = strcspn(s, ",");
+      if (len && strncmp(s, "memplan", len)) {
+        fprintf(f, "%s\"%.*s\"", first ? "" : ", ", (int)len, s);
+        first = false;
+      }
+      s += len + (s[len] == ',');
+    }
+    fprintf(f, "%s\"memplan\"", first ? "" : ", ");
+  } else {
+    for (int i = 0; i < np; i++)
+      if (o->passes.opt_level >= list[i].min_level) {
+        fprintf(f, "%s\"%s\"", first ? "" : ", ", list[i].name);
+        first = false;
+      }
+  }
+  fputs("], \"inputs\": ", f);
+  json_values(f, g->inputs, g->n_inputs);
+  fputs(", \"outputs\": ", f);
+  json_values(f, g->outputs, g->n_outputs);
+  fprintf(f,
+          ", \"params\": %lld, \"param_bytes\": %lld, \"macs\": %lld, \"workspace_bytes\": %lld, "
+          "\"workspace_lower_bound_bytes\": %lld, \"workspace_align\": %lld, \"before\": ",
+          (long long)after->params, (long long)after->param_bytes, (long long)after->macs,
+          (long long)after->workspace, (long long)after->bound, (long long)after->align);
+  json_stats(f, before);
+  fputs(", \"after\": ", f);
+  json_stats(f, after);
+  fputs("}\n", f);
+}
+
+static void text_stats(const char *label, const Stats *s) {
+  printf("  %s: %d nodes (", label, s->nodes);
+  bool first = true;
+  for (int op = 0; op < IR_OP_COUNT; op++)
+    if (s->counts[op]) {
+      printf("%s%s %d", first ? "" : ", ", ir_op_info[op].name, s->counts[op]);
+      first = false;
+    }
+  printf(")\n");
+  if (s->n_kinds) {
+    printf("    fused:");
+    for (int k = 0; k < s->n_kinds; k++)
+      printf("%s %s %d", k ? "," : "", s->kinds[k], s->kind_count[k]);
+    printf("\n");
+  }
+  printf("    parameters: %lld (%lld bytes)\n    MACs: %lld\n", (long long)s->params,
+         (long long)s->param_bytes, (long long)s->macs);
+  printf("    workspace: %lld bytes (lower bound %lld, alignment %lld)\n", (long long)s->workspace,
+         (long long)s->bound, (long long)s->align);
+}
+
+static void dot_id(FILE *f, const char *s) {
+  fputc('"', f);
+  for (; *s; s++) {
+    if (*s == '"') fputc('\\', f); /* a backslash stays: labels use \n */
+    fputc(*s, f);
+  }
+  fputc('"', f);
+}
+
+/* DOT name of a node as an edge's target (head) or source (last step of a fused group). */
+static const char *dot_node(const IrNode *n, bool target, char *buf, size_t size) {
+  if (!n->n_epilogue)
+    snprintf(buf, size, "n%d", n->id);
+  else
+    snprintf(buf, size, "n%d_%d", n->id, target ? 0 : n->n_epilogue);
+  return buf;
+}
+
+/* Nodes are boxes labelled with their op; values are edges (initializers are noted in the node
+ * label). Graph inputs and outputs are ellipses; a fused group is a cluster of its head and its
+ * epilogue steps. */
+static void print_dot(const IrGraph *g) {
+  FILE *f = stdout;
+  fputs("digraph ", f);
+  dot_id(f, g->name);
+  fputs(" {\n  rankdir=TB;\n  node [shape=box, style=filled, fillcolor=\"#e8eef8\"];\n", f);
+  for (int i = 0; i < g->n_inputs; i++) {
+    fprintf(f, "  v%d [shape=ellipse, fillcolor=\"#dff0d8\", label=", g->inputs[i]->id);
+    dot_id(f, g->inputs[i]->name);
+    fputs("];\n", f);
+  }
+  for (int i = 0; i < g->n_outputs; i++) {
+    fprintf(f, "  o%d [shape=ellipse, fillcolor=\"#f8e0d0\", label=", i);
+    dot_id(f, g->outputs[i]->name);
+    fputs("];\n", f);
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *n = g->nodes[i];
+    char label[600];
+    int consts = 0;
+    for (int k = 0; k < n->n_inputs; k++)
+      consts += n->inputs[k] && n->inputs[k]->kind == IR_VALUE_CONST;
+    snprintf(label, sizeof label, "%s\\n%s%s", ir_op_info[n->op].name, n->name,
+             consts ? " (+weights)" : "");
+    if (!n->n_epilogue) {
+      fprintf(f, "  n%d [label=", i);
+      dot_id(f, label);
+      fputs("];\n", f);
+      continue;
+    }
+    /* a fused group: the head and its epilogue steps in one cluster, in execution order; edges
+     * leave the group from its last step */
+    char group[96];
+    fprintf(f, "  subgraph cluster_%d {\n    style=rounded; color=\"#c05020\"; label=", i);
+    dot_id(f, group_label(n, group, sizeof group));
+    fprintf(f, ";\n    n%d_0 [label=", i);
+    dot_id(f, label);
+    fputs("];\n", f);
+    for (int e = 0; e < n->n_epilogue; e++) {
+      fprintf(f, "    n%d_%d [label=", i, e + 1);
+      dot_id(f, ir_op_info[n->epilogue[e]->op].name);
+      fprintf(f, "];\n    n%d_%d -> n%d_%d;\n", i, e, i, e + 1);
+    }
+    fputs("  }\n", f);
+  }
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *n = g->nodes[i];
+    for (int k = 0; k < n->n_inputs; k++) {
+      const IrValue *v = n->inputs[k];
+      if (!v || v->kind == IR_VALUE_CONST) continue;
+      char src[32], dst[32];
+      if (v->kind == IR_VALUE_INPUT)
+        snprintf(src, sizeof src, "v%d", v->id);
+      else
+        dot_node(v->producer, false, src, sizeof src);
+      dot_node(n, true, dst, sizeof dst);
+      fprintf(f, "  %s -> %s;\n", src, dst);
+    }
+  }
+  for (int j = 0; j < g->n_outputs; j++) {
+    const IrValue *v = g->outputs[j];
+    char src[32];
+    if (v->kind == IR_VALUE_NODE)
+      fprintf(f, "  %s -> o%d;\n", dot_node(v->producer, false, src, sizeof src), j);
+    if (v->kind == IR_VALUE_INPUT) fprintf(f, "  v%d -> o%d;\n", v->id, j);
+  }
+  fputs("}\n", f);
+}
+
+int kiln_inspect(const InspectOptions *o) {
+  PassOptions base = o->passes;
+  base.passes = "memplan";
+  base.print_after = NULL;
+  IrGraph *g0 = load(o->model, &base);
+  if (!g0) return 1;
+  Stats before = graph_stats(g0);
+  ir_graph_free(g0);
+  PassOptions po = o->passes;
+  po.print_after = o->after;
+  po.print_to = stdout;
+  IrGraph *g = load(o->model, &po);
+  if (!g) return 1;
+  Stats after = graph_stats(g);
+  if (o->json) {
+    print_json(g, o, &before, &after);
+  } else if (o->dot) {
+    print_dot(g);
+  } else {
+    printf("model %s (opset %d)\n", g->name, g->opset);
+    for (int i = 0; i < g->n_inputs + g->n_outputs; i++) {
+      const IrValue *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
+      printf("  %s %s: %s[", i < g->n_inputs ? "input " : "output", v->name,
+             ir_dtype_name(v->dtype));
+      for (int k = 0; k < v->rank; k++) printf("%s%lld", k ? "," : "", (long long)v->dims[k]);
+      printf("]\n");
+    }
+    text_stats("before passes", &before);
+    char label[64];
+    snprintf(label, sizeof label, "after -O%d passes", o->passes.opt_level);
+    text_stats(o->passes.passes ? "after --passes" : label, &after);
+    if (o->memory_plan) pass_memplan_print(g, stdout);
+    if (o->print_graph) ir_graph_print(g, stdout);
+  }
+  int rc = 0;
+  if (o->plan_svg) {
+    FILE *f = fopen(o->plan_svg, "w");
+    if (!f) {
+      fprintf(stderr, "kiln inspect: cannot write %s\n", o->plan_svg);
+      rc = 1;
+    } else {
+      pass_memplan_svg(g, f);
+      if (fclose(f) != 0) rc = 1;
+    }
+  }
+  ir_graph_free(g);
+  return rc;
+}
