@@ -130,6 +130,10 @@ void cg_if_begin(Cg *c, CgIf *f, LLVMValueRef cond); /* builder in the then-bran
 void cg_if_else(Cg *c, CgIf *f);                     /* builder in the else-branch */
 void cg_if_end(Cg *c, CgIf *f);                      /* builder after both */
 
+/* if (cond) return code; from the function being built (an i32 node or body function):
+ * how a node reports a run-time error such as KRT_ERR_INDEX_RANGE. */
+void cg_return_if(Cg *c, LLVMValueRef cond, LLVMValueRef code);
+
 /* A loop nest over dims[0..rank) with per-operand strided element offsets. */
 #define CG_NEST_MAX_OPS 4
 typedef struct CgNest {

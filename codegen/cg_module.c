@@ -386,7 +386,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   char name[300];
   snprintf(name, sizeof name, "%s.%d.%s", c->prefix, n->id, ir_op_info[n->op].name);
   LLVMValueRef fn =
-      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)count, 0));
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)count, 0));
   LLVMSetLinkage(fn, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
   LLVMValueRef in[64] = {0}, out[2] = {0}, args[66];
@@ -412,10 +412,15 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   c->fn = fn;
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
   bool ok = cg_lower[n->op](c, n, in, out);
-  LLVMBuildRetVoid(c->b);
+  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
   c->fn = saved_fn;
   LLVMPositionBuilderAtEnd(c->b, body_block);
-  if (ok) LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)count, "");
+  if (ok) {
+    /* a node that can fail (Gather with an index out of range) returns its code; others fold */
+    LLVMValueRef rc =
+        LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)count, "rc");
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32c(c, KRT_OK), ""), rc);
+  }
   return ok;
 }
 
@@ -430,7 +435,7 @@ static LLVMValueRef build_body(Cg *c) {
   char name[300];
   snprintf(name, sizeof name, "%s.body", c->prefix);
   LLVMValueRef body =
-      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)np, 0));
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np, 0));
   free(params);
   LLVMSetLinkage(body, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(body, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
@@ -449,7 +454,7 @@ static LLVMValueRef build_body(Cg *c) {
     cg_memcpy(c, LLVMGetParam(body, (unsigned)(g->n_inputs + j)), storage_ptr(c, body, v),
               cg_idx(c, s->size));
   }
-  LLVMBuildRetVoid(c->b);
+  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
   return body;
 }
 
@@ -501,9 +506,9 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
   LLVMValueRef *args = malloc(sizeof *args * (size_t)np);
   if (!args) abort();
   for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
-  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)np, "");
+  LLVMBuildRet(c->b,
+               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)np, ""));
   free(args);
-  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
   return fn;
 }
 

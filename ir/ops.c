@@ -62,6 +62,7 @@ static const IrAttrSpec ir_attrs_batch_norm[] = {A_FLOAT("epsilon", 1e-5), A_FLO
                                                  A_INT("training_mode", 0), END};
 static const IrAttrSpec ir_attrs_identity[] = {END};
 static const IrAttrSpec ir_attrs_dropout[] = {A_INT("seed", 0), END};
+static const IrAttrSpec ir_attrs_gather[] = {A_INT("axis", 0), END};
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \

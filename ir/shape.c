@@ -532,3 +532,38 @@ bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
                          "training_mode is true; only inference (false) is supported");
   return same_as_input(n, 0, IR_F32, d) && same_as_input(n, 1, IR_BOOL, d);
 }
+
+/* ---- sequence models ------------------------------------------------------------------ */
+
+/* out = data.shape[:axis] + indices.shape + data.shape[axis+1:]; data of any dtype, indices i32
+ * or i64. Constant indices are checked here; others by the run function (KRT_ERR_INDEX_RANGE). */
+bool ir_infer_gather(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0], *iv = n->inputs[1];
+  if (iv->dtype != IR_I32 && iv->dtype != IR_I64)
+    return ir_node_error(d, n, "inputs[1]", "indices must have dtype i32 or i64, got %s",
+                         ir_dtype_name(iv->dtype));
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "Gather data must have rank >= 1");
+  int64_t axis = 0, out[IR_MAX_RANK];
+  if (!get_axis(n, -x->rank, x->rank - 1, x->rank, &axis, d)) return false;
+  int r = x->rank - 1 + iv->rank;
+  if (r > IR_MAX_RANK)
+    return ir_node_error(d, n, "outputs[0]", "output rank %d exceeds the maximum %d", r,
+                         IR_MAX_RANK);
+  if (iv->kind == IR_VALUE_CONST)
+    for (int64_t j = 0; j < ir_value_numel(iv); j++) {
+      int64_t k =
+          iv->dtype == IR_I64 ? ((const int64_t *)iv->data)[j] : ((const int32_t *)iv->data)[j];
+      if (k < -x->dims[axis] || k >= x->dims[axis])
+        return ir_node_error(d, n, "inputs[1]",
+                             "index %lld (element %lld) is out of range [%lld, %lld] for axis %lld",
+                             (long long)k, (long long)j, (long long)-x->dims[axis],
+                             (long long)x->dims[axis] - 1, (long long)axis);
+    }
+  int k = 0;
+  for (int i = 0; i < axis; i++) out[k++] = x->dims[i];
+  for (int i = 0; i < iv->rank; i++) out[k++] = iv->dims[i];
+  for (int i = (int)axis + 1; i < x->rank; i++) out[k++] = x->dims[i];
+  return set_output(n, 0, x->dtype, r, out, d);
+}

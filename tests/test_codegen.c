@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1040,6 +1041,118 @@ static void test_dtype_error(void) {
   ir_graph_free(g);
 }
 
+/* ---- Gather: index range ------------------------------------------------------------------ */
+
+/* table (5 rows of 3 floats, a graph input placed so that it ends at a PROT_NONE page: any read
+ * past it faults) gathered by i32/i64 ids: in-range ids (negative ones wrap) give the rows;
+ * an id outside [-5, 5) makes the run function return KRT_ERR_INDEX_RANGE, at -O0 and -O3, and
+ * the interpreter too. Constant ids out of range are a compile-time error naming the node. */
+static void gather_range_case(IrDType idt) {
+  IrGraph *g = ir_graph_new(idt == IR_I64 ? "gather_i64" : "gather_i32");
+  IrValue *table = IN(g, "table", 5, 3);
+  IrValue *ids = ir_value_new(g, "ids", IR_VALUE_INPUT, idt, 1, DIMS(4));
+  ir_graph_add_input(g, ids);
+  IrValue *y = NODE(g, NULL, IR_OP_GATHER, "y", table, ids);
+  ir_graph_add_output(g, y);
+  if (!prepare(g, false)) {
+    CHECK(false, "%s: prepare", g->name);
+    ir_graph_free(g);
+    return;
+  }
+  CHECK(y->dtype == IR_F32 && y->rank == 2 && y->dims[0] == 4 && y->dims[1] == 3, "%s: shape",
+        g->name);
+  long page = sysconf(_SC_PAGESIZE);
+  char *mem =
+      mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(mem != MAP_FAILED && mprotect(mem + page, (size_t)page, PROT_NONE) == 0, "guard page");
+  if (mem == MAP_FAILED) {
+    ir_graph_free(g);
+    return;
+  }
+  float *tab = (float *)(mem + page) - 15; /* the last float ends at the guard page */
+  for (int i = 0; i < 15; i++) tab[i] = (float)(10 * (i / 3) + i % 3);
+  static const int64_t good[4] = {4, 0, -1, -5}, bad[][4] = {{0, 5, 1, 2},
+                                                             {-6, 0, 0, 0},
+                                                             {1, 2, 3, 2147483647},
+                                                             {0, 0, 0, -2147483647 - 1}};
+  const int64_t wide_bad[2][4] = {{0, 0, 0, INT64_MAX}, {0, 0, 0, INT64_MIN}};
+  int n_bad = idt == IR_I64 ? 6 : 4;
+  union {
+    int32_t i32[4];
+    int64_t i64[4];
+  } idbuf;
+  float out[12], want[12];
+  for (int r = 0; r < 4; r++)
+    for (int k = 0; k < 3; k++) want[r * 3 + k] = (float)(10 * ((good[r] + 5) % 5) + k);
+  for (int level = -1; level <= 3; level += level < 0 ? 1 : 3) { /* interpreter, -O0, -O3 */
+    Lib l = {0};
+    if (level >= 0 && !load_model(g, level, &l)) continue;
+    for (int t = -1; t < n_bad; t++) {
+      const int64_t *src = t < 0 ? good : t < 4 ? bad[t] : wide_bad[t - 4];
+      for (int k = 0; k < 4; k++)
+        if (idt == IR_I64)
+          idbuf.i64[k] = src[k];
+        else
+          idbuf.i32[k] = (int32_t)src[k];
+      const void *ins[2] = {tab, &idbuf};
+      void *outs[1] = {out};
+      memset(out, 0, sizeof out);
+      int rc = level < 0 ? ir_interp_run(g, ins, outs) : l.m->run(ins, outs, NULL);
+      if (t < 0) {
+        CHECK(rc == KRT_OK, "%s level %d: in-range ids returned %d", g->name, level, rc);
+        CHECK(memcmp(out, want, sizeof want) == 0, "%s level %d: gathered rows", g->name, level);
+      } else {
+        CHECK(rc == KRT_ERR_INDEX_RANGE, "%s level %d: bad ids %d returned %d", g->name, level, t,
+              rc);
+      }
+    }
+    if (level >= 0) dlclose(l.lib);
+  }
+  munmap(mem, (size_t)page * 2);
+  ir_graph_free(g);
+}
+
+static void test_gather(void) {
+  gather_range_case(IR_I64);
+  gather_range_case(IR_I32);
+
+  /* constant ids: checked at compile time */
+  IrGraph *g = ir_graph_new("gather_const");
+  IrNode *n;
+  int64_t ids[3] = {0, 7, 2};
+  IrValue *y = NODE(g, &n, IR_OP_GATHER, "y", IN(g, "table", 7, 2),
+                    add_const(g, "ids", IR_I64, 1, DIMS(3), ids, 0, 0));
+  ir_set_attr_i(g, n, "axis", 0);
+  ir_graph_add_output(g, y);
+  IrDiag d;
+  ir_diag_init(&d, "m.json", false);
+  CHECK(ir_graph_sort(g, &d) && !ir_graph_infer_shapes(g, &d), "constant id 7 of 7 rows rejected");
+  CHECK(d.text && strstr(d.text, "nodes[0] (Gather_0).inputs[1]: index 7 (element 1) is out of "
+                                 "range [-7, 6] for axis 0"),
+        "message: %s", d.text ? d.text : "");
+  ir_diag_free(&d);
+  ir_graph_free(g);
+
+  /* integer inputs get typed pointers in the header */
+  g = ir_graph_new("tok");
+  IrValue *tid = ir_value_new(g, "ids", IR_VALUE_INPUT, IR_I64, 2, DIMS(1, 6));
+  ir_graph_add_input(g, tid);
+  y = NODE(g, NULL, IR_OP_GATHER, "emb", W(g, "table", 10, 4), tid);
+  ir_graph_add_output(g, y);
+  if (prepare(g, false)) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/tok.h", tmpdir);
+    CgOptions o = {.prefix = "tok", .opt_level = 0, .pic = true};
+    ir_diag_init(&d, "tok.json", false);
+    CHECK(cg_write_header(g, &o, path, &d), "tok header");
+    CHECK(file_contains(path, "int tok_run(const int64_t *ids, float *emb);"), "typed header");
+    CHECK(file_contains(path, "#define TOK_IN0_DTYPE 6 /* i64 */"), "dtype macro");
+    ir_diag_free(&d);
+    remove(path);
+  }
+  ir_graph_free(g);
+}
+
 /* ---- header -----------------------------------------------------------------------------------
  */
 
@@ -1259,6 +1372,7 @@ int main(int argc, char **argv) {
   test_two_models();
   test_emit();
   test_dtype_error();
+  test_gather();
   test_header();
   test_math_accuracy();
   rmdir(tmpdir);

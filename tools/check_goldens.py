@@ -56,6 +56,7 @@ KNOWN_ATTRS = {
     "Add": set(), "Sub": set(), "Mul": set(), "Div": set(),
     "BatchNormalization": {"epsilon", "momentum", "training_mode"},
     "Dropout": {"seed"},
+    "Gather": {"axis"},
 }
 
 
@@ -366,6 +367,12 @@ def run_node(node, env):
         if len(node["outputs"]) > 1:
             outs.append(np.ones(x.shape, dtype=bool))
         return outs
+    if op == "Gather":
+        data, idx = ins[0], np.asarray(ins[1], dtype=np.int64)
+        axis = attr(node, "axis", 0)
+        axis = axis + data.ndim if axis < 0 else axis
+        assert ((idx >= -data.shape[axis]) & (idx < data.shape[axis])).all(), "index range"
+        return [np.take(data, np.where(idx < 0, idx + data.shape[axis], idx), axis=axis)]
     raise NotImplementedError(op)
 
 

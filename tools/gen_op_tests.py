@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_model import ModelBuilder  # noqa: E402
+from kiln_model import DTYPES, ModelBuilder  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "ops")
@@ -64,9 +64,9 @@ class Case:
         sign = np.where(self.rng.uniform(size=shape) < 0.5, -1.0, 1.0)
         return (mag * sign).astype(np.float32)
 
-    def input(self, name, arr):
-        arr = np.array(arr, dtype=np.float32, order="C")
-        self.mb.input(name, arr.shape)
+    def input(self, name, arr, dtype="f32"):
+        arr = np.array(arr, dtype=DTYPES[dtype], order="C")
+        self.mb.input(name, arr.shape, dtype)
         self.inputs[name] = arr
         self.elems += arr.size
         return torch.from_numpy(arr.copy())
@@ -650,12 +650,45 @@ def dropout_cases():
     c.output("y", F.dropout(x, 0.1, training=False))
 
 
+# ==================================================================== Gather
+def gather(name, data_shape, idx, axis=None, idx_dtype="i64", data_init=True, idx_init=False):
+    """Goldens: F.embedding for axis 0 (the embedding lookup), index_select elsewhere; negative
+    indices are wrapped before they reach PyTorch (index_select rejects them)."""
+    c = Case(name)
+    D = c.init("data", c.uniform(data_shape)) if data_init else c.input("data", c.uniform(data_shape))
+    idx = np.array(idx, dtype=DTYPES[idx_dtype])
+    if idx_init:
+        c.init("indices", idx, dtype=idx_dtype)
+    else:
+        c.input("indices", idx, dtype=idx_dtype)
+    a = 0 if axis is None else axis
+    a = a + len(data_shape) if a < 0 else a
+    wrapped = torch.from_numpy(np.where(idx < 0, idx + data_shape[a], idx).astype(np.int64))
+    c.node("Gather", ["data", "indices"], ["y"], None if axis is None else {"axis": axis},
+           name="gather")
+    if a == 0 and len(data_shape) == 2:
+        y = F.embedding(wrapped, D)
+    else:
+        flat = torch.index_select(D, a, wrapped.reshape(-1))
+        y = flat.reshape(tuple(data_shape[:a]) + tuple(idx.shape) + tuple(data_shape[a + 1:]))
+    c.output("y", y)
+
+
+def gather_cases():
+    gather("gather_embedding_i64", (50, 8), [[3, 0, 49, 7], [7, 12, 12, 1]])
+    gather("gather_embedding_i32", (20, 5), [[19, 2, 0], [5, 5, 18]], idx_dtype="i32")
+    gather("gather_axis1_negative", (3, 6, 4), [-1, 0, -6, 2], axis=1, data_init=False)
+    gather("gather_axis_neg1_i32", (2, 3, 5), [[4, 0], [2, -2]], axis=-1, idx_dtype="i32",
+           data_init=False)
+    gather("gather_scalar_index", (7, 3), 4, data_init=False, idx_init=True)
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
-               dropout_cases):
+               dropout_cases, gather_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
