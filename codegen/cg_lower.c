@@ -223,6 +223,14 @@ bool cg_lower_identity(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *o
   copy_through(c, n, in, out);
   return true;
 }
+bool cg_lower_squeeze(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  copy_through(c, n, in, out);
+  return true;
+}
+bool cg_lower_unsqueeze(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  copy_through(c, n, in, out);
+  return true;
+}
 
 /* Inference Dropout: the identity, and a mask of all true. */
 bool cg_lower_dropout(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {

@@ -1,5 +1,8 @@
 /* Lowerings of the sequence-model ops (issue 3): Gather. */
+#include <math.h>
+
 #include "cg_internal.h"
+#include "ir_util.h"
 #include "krt.h"
 
 /* Per index j: load it (i32 or i64), wrap a negative one, return KRT_ERR_INDEX_RANGE unless it
@@ -33,5 +36,150 @@ bool cg_lower_gather(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   cg_memcpy(c, dst, src, cg_idx(c, inner));
   cg_loop_end(c, &lo, NULL, NULL);
   cg_loop_end(c, &lj, NULL, NULL);
+  return true;
+}
+
+/* ---- reductions ---------------------------------------------------------------------------- */
+
+enum { RED_SUM, RED_MEAN, RED_MAX };
+
+static void row_strides(int rank, const int64_t *dims, int64_t *strides) {
+  int64_t s = 1;
+  for (int d = rank - 1; d >= 0; d--) strides[d] = s, s *= dims[d];
+}
+
+/* An outer nest over the kept axes (output and input offsets), an inner nest over the reduced
+ * axes accumulating in a register: sums reassociate so they vectorize; Max propagates NaN. */
+static bool lower_reduce(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out, int kind) {
+  /* data and result are f32 (shape inference); input 1 holds constant i64 axes */
+  const IrValue *x = n->inputs[0];
+  unsigned mask;
+  int count;
+  ir_node_axes(n, 1, x->rank, &mask, &count, NULL);
+  if (count == 0 && !ir_attr_i(n, "noop_with_empty_axes")) mask = (1u << x->rank) - 1;
+  int ro = x->rank, ri = x->rank;
+  int64_t xs[IR_MAX_RANK], kd[IR_MAX_RANK], od[IR_MAX_RANK], id[IR_MAX_RANK];
+  int64_t os[2][IR_MAX_RANK], is[1][IR_MAX_RANK];
+  row_strides(x->rank, x->dims, xs);
+  for (int d = 0; d < x->rank; d++) kd[d] = (mask & (1u << d)) ? 1 : x->dims[d];
+  row_strides(x->rank, kd, os[0]);
+  int64_t len = 1;
+  for (int d = 0; d < x->rank; d++) {
+    bool red = mask & (1u << d);
+    od[d] = red ? 1 : x->dims[d];
+    os[1][d] = red ? 0 : xs[d];
+    id[d] = red ? x->dims[d] : 1;
+    is[0][d] = red ? xs[d] : 0;
+    if (red) len *= x->dims[d];
+  }
+  cg_nest_simplify(&ro, od, 2, os);
+  cg_nest_simplify(&ri, id, 1, is);
+  CgNest on;
+  cg_nest_begin(c, &on, ro, od, 2, (const int64_t(*)[IR_MAX_RANK])os);
+  LLVMValueRef acc = cg_f32c(c, kind == RED_MAX ? -INFINITY : 0.0);
+  /* the innermost reduced loop carries the accumulator; outer reduced loops (rare) go through
+   * a chain of accumulators, one per level */
+  CgLoop loops[IR_MAX_RANK];
+  LLVMValueRef off = on.off[1], offs[IR_MAX_RANK + 1], accs[IR_MAX_RANK];
+  offs[0] = off;
+  for (int d = 0; d < ri; d++) {
+    LLVMValueRef iv = cg_for(c, &loops[d], id[d]);
+    accs[d] = cg_loop_acc(c, &loops[d], acc);
+    acc = accs[d];
+    offs[d + 1] = cg_add(c, offs[d], cg_mulc(c, iv, is[0][d]));
+  }
+  LLVMValueRef v = cg_load(c, in[0], offs[ri]);
+  if (kind == RED_MAX)
+    acc = cg_fmax(c, v, acc);
+  else
+    acc = cg_fadd_reassoc(c, acc, v);
+  for (int d = ri - 1; d >= 0; d--) {
+    LLVMValueRef res;
+    cg_loop_end(c, &loops[d], &acc, &res);
+    acc = res;
+  }
+  if (kind == RED_MEAN) acc = LLVMBuildFDiv(c->b, acc, cg_f32c(c, (double)len), "");
+  cg_store(c, acc, out[0], on.off[0]);
+  cg_nest_end(c, &on);
+  return true;
+}
+
+bool cg_lower_reduce_mean(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_MEAN);
+}
+bool cg_lower_reduce_sum(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_SUM);
+}
+bool cg_lower_reduce_max(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_MAX);
+}
+
+/* ---- Transpose ----------------------------------------------------------------------------- */
+
+/* One nest over the output (collapsed where both sides are contiguous), element copies of the
+ * dtype's size. */
+bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  const IrAttr *p = ir_attr(n, "perm");
+  int rank = y->rank;
+  int64_t xs[IR_MAX_RANK], st[2][IR_MAX_RANK], dims[IR_MAX_RANK];
+  row_strides(x->rank, x->dims, xs);
+  row_strides(y->rank, y->dims, st[0]);
+  for (int d = 0; d < rank; d++) {
+    dims[d] = y->dims[d];
+    st[1][d] = xs[p->present ? p->ints[d] : x->rank - 1 - d];
+  }
+  cg_nest_simplify(&rank, dims, 2, st);
+  unsigned es = (unsigned)ir_dtype_size(x->dtype);
+  LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], nest.off[1]), "");
+  LLVMSetAlignment(v, es);
+  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* ---- LayerNormalization -------------------------------------------------------------------- */
+
+/* Per row of `inner` elements: mean, then the mean square deviation (two passes, as numerically
+ * safe as the reference), then y = (x - mean) * rstd * scale + B. */
+bool cg_lower_layer_norm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (!cg_require_f32(c, n)) return false;
+  const IrValue *x = n->inputs[0];
+  int64_t axis = ir_attr_i(n, "axis");
+  if (axis < 0) axis += x->rank;
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < x->rank; d++) *(d < axis ? &outer : &inner) *= x->dims[d];
+  bool has_b = n->n_inputs > 2 && n->inputs[2];
+  LLVMValueRef eps = cg_f32c(c, (float)ir_attr_f(n, "epsilon"));
+  LLVMValueRef rn = cg_f32c(c, (double)inner);
+  CgLoop lo, l1, l2, l3;
+  LLVMValueRef o = cg_for(c, &lo, outer);
+  LLVMValueRef base = cg_mulc(c, o, inner);
+  LLVMValueRef i = cg_for(c, &l1, inner);
+  LLVMValueRef s = cg_loop_acc(c, &l1, cg_f32c(c, 0.0));
+  LLVMValueRef s_next = cg_fadd_reassoc(c, s, cg_load(c, in[0], cg_add(c, base, i))), sum;
+  cg_loop_end(c, &l1, &s_next, &sum);
+  LLVMValueRef mean = LLVMBuildFDiv(c->b, sum, rn, "mean");
+  i = cg_for(c, &l2, inner);
+  s = cg_loop_acc(c, &l2, cg_f32c(c, 0.0));
+  LLVMValueRef dv = LLVMBuildFSub(c->b, cg_load(c, in[0], cg_add(c, base, i)), mean, "");
+  s_next = cg_reassoc(cg_fmuladd(c, dv, dv, s));
+  LLVMValueRef ss;
+  cg_loop_end(c, &l2, &s_next, &ss);
+  LLVMValueRef var = LLVMBuildFAdd(c->b, LLVMBuildFDiv(c->b, ss, rn, ""), eps, "");
+  LLVMValueRef sd = cg_intrinsic(c, "llvm.sqrt", c->t_f32, &var, 1);
+  LLVMValueRef rstd = LLVMBuildFDiv(c->b, cg_f32c(c, 1.0), sd, "rstd");
+  i = cg_for(c, &l3, inner);
+  LLVMValueRef at = cg_add(c, base, i);
+  LLVMValueRef xn =
+      LLVMBuildFMul(c->b, LLVMBuildFSub(c->b, cg_load(c, in[0], at), mean, ""), rstd, "");
+  LLVMValueRef yv = has_b ? cg_fmuladd(c, xn, cg_load(c, in[1], i), cg_load(c, in[2], i))
+                          : LLVMBuildFMul(c->b, xn, cg_load(c, in[1], i), "");
+  cg_store(c, yv, out[0], at);
+  cg_loop_end(c, &l3, NULL, NULL);
+  cg_loop_end(c, &lo, NULL, NULL);
   return true;
 }

@@ -34,4 +34,10 @@ int64_t ir_broadcast_offset(int64_t i, int rank, const int64_t *dims, const int6
 void ir_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
                           const int64_t *dims_out, int64_t *strides);
 
+/* The axes of a Reduce*, Squeeze or Unsqueeze node over rank `rank`, as a bit mask: from the
+ * `axes` attribute if the op has one and it is present, else from input k (a constant 1-D i64
+ * tensor) if present; negative axes count from the end. *count is the number of axes (0: none
+ * given). Reports a bad, repeated or non-constant axis list unless d is NULL. */
+bool ir_node_axes(const IrNode *n, int k, int rank, unsigned *mask, int *count, IrDiag *d);
+
 #endif

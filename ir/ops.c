@@ -63,6 +63,16 @@ static const IrAttrSpec ir_attrs_batch_norm[] = {A_FLOAT("epsilon", 1e-5), A_FLO
 static const IrAttrSpec ir_attrs_identity[] = {END};
 static const IrAttrSpec ir_attrs_dropout[] = {A_INT("seed", 0), END};
 static const IrAttrSpec ir_attrs_gather[] = {A_INT("axis", 0), END};
+/* Reduce*: `axes` is an attribute up to opset 17 (ReduceSum: an input since 13); either works */
+#define REDUCE_ATTRS A_INTS("axes"), A_INT("keepdims", 1), A_INT("noop_with_empty_axes", 0), END
+static const IrAttrSpec ir_attrs_reduce_mean[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_sum[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_max[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_transpose[] = {A_INTS("perm"), END};
+static const IrAttrSpec ir_attrs_squeeze[] = {END};
+static const IrAttrSpec ir_attrs_unsqueeze[] = {END};
+static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
+                                                 A_INT("stash_type", 1), END};
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \

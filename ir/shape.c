@@ -567,3 +567,152 @@ bool ir_infer_gather(IrGraph *g, IrNode *n, IrDiag *d) {
   for (int i = (int)axis + 1; i < x->rank; i++) out[k++] = x->dims[i];
   return set_output(n, 0, x->dtype, r, out, d);
 }
+
+bool ir_node_axes(const IrNode *n, int k, int rank, unsigned *mask, int *count, IrDiag *d) {
+  const IrAttr *a = ir_op_attr_index(n->op, "axes") >= 0 ? ir_attr(n, "axes") : NULL;
+  const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
+  char field[32], s[256];
+  const int64_t *ax = NULL;
+  int64_t cnt = 0;
+  *mask = 0;
+  *count = 0;
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (a && a->present && v)
+    return ir_node_error(d, n, field, "axes are given both as attribute and as input");
+  if (a && a->present) {
+    snprintf(field, sizeof field, "attrs.axes");
+    ax = a->ints, cnt = a->count;
+  } else if (v) {
+    if (v->kind != IR_VALUE_CONST || v->dtype != IR_I64 || v->rank > 1)
+      return ir_node_error(d, n, field, "axes '%s' must be a 1-D i64 initializer (got %s%s %s)",
+                           v->name, v->kind == IR_VALUE_CONST ? "a constant " : "a computed ",
+                           ir_dtype_name(v->dtype), ir_format_dims(v->rank, v->dims, s, sizeof s));
+    ax = v->data, cnt = ir_value_numel(v);
+  }
+  for (int64_t i = 0; i < cnt; i++) {
+    int64_t x = ax[i];
+    if (x < -rank || x >= rank)
+      return ir_node_error(d, n, field, "axis %lld is out of range [%d, %d]", (long long)x, -rank,
+                           rank - 1);
+    if (x < 0) x += rank;
+    if (*mask & (1u << x))
+      return ir_node_error(d, n, field, "axis %lld is repeated", (long long)ax[i]);
+    *mask |= 1u << x;
+    (*count)++;
+  }
+  return true;
+}
+
+/* Reduce*: keepdims keeps reduced axes as 1; no axes means all of them, unless
+ * noop_with_empty_axes, which makes the op the identity. */
+static bool infer_reduce(IrNode *n, IrDiag *d) {
+  if (!begin(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0];
+  unsigned mask;
+  int count, r = 0;
+  bool keep, noop;
+  if (!ir_node_axes(n, 1, x->rank, &mask, &count, d) || !ir_attr_flag(n, "keepdims", &keep, d) ||
+      !ir_attr_flag(n, "noop_with_empty_axes", &noop, d))
+    return false;
+  if (count == 0 && noop) return same_as_input(n, 0, IR_F32, d);
+  if (count == 0) mask = (1u << x->rank) - 1;
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++)
+    if (!(mask & (1u << i)))
+      out[r++] = x->dims[i];
+    else if (keep)
+      out[r++] = 1;
+  return set_output(n, 0, IR_F32, r, out, d);
+}
+
+bool ir_infer_reduce_mean(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_sum(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_max(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+
+/* perm: a permutation of [0, rank); default reversed. Any dtype. */
+bool ir_infer_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  const IrAttr *p = ir_attr(n, "perm");
+  int64_t out[IR_MAX_RANK];
+  unsigned seen = 0;
+  if (p->present && p->count != x->rank)
+    return ir_node_error(d, n, "attrs.perm", "has %d entries, the input has rank %d", p->count,
+                         x->rank);
+  for (int i = 0; i < x->rank; i++) {
+    int64_t a = p->present ? p->ints[i] : x->rank - 1 - i;
+    if (a < 0 || a >= x->rank || (seen & (1u << a)))
+      return ir_node_error(d, n, "attrs.perm", "is not a permutation of [0, %d)", x->rank);
+    seen |= 1u << a;
+    out[i] = x->dims[a];
+  }
+  return set_output(n, 0, x->dtype, x->rank, out, d);
+}
+
+/* Squeeze: the given axes (which must have size 1), or every axis of size 1. Any dtype. */
+bool ir_infer_squeeze(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  unsigned mask;
+  int count, r = 0;
+  if (!ir_node_axes(n, 1, x->rank, &mask, &count, d)) return false;
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) {
+    bool drop = count ? (mask & (1u << i)) != 0 : x->dims[i] == 1;
+    if (drop && x->dims[i] != 1)
+      return ir_node_error(d, n, "inputs[1]", "axis %d has size %lld, not 1", i,
+                           (long long)x->dims[i]);
+    if (!drop) out[r++] = x->dims[i];
+  }
+  return set_output(n, 0, x->dtype, r, out, d);
+}
+
+/* Unsqueeze: axes (an input since opset 13) index the output. Any dtype. */
+bool ir_infer_unsqueeze(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0], *av = n->inputs[1];
+  int64_t r = x->rank + (av->rank <= 1 ? ir_value_numel(av) : 0);
+  if (r > IR_MAX_RANK)
+    return ir_node_error(d, n, "outputs[0]", "output rank %lld exceeds the maximum %d",
+                         (long long)r, IR_MAX_RANK);
+  unsigned mask;
+  int count, k = 0;
+  if (!ir_node_axes(n, 1, (int)r, &mask, &count, d)) return false;
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < r; i++) out[i] = (mask & (1u << i)) ? 1 : x->dims[k++];
+  return set_output(n, 0, x->dtype, (int)r, out, d);
+}
+
+/* Y only (the Mean and InvStdDev outputs of training are not supported); Scale and B must have
+ * exactly the normalized shape's element count (1-D [d] as exporters emit, or the full shape). */
+bool ir_infer_layer_norm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 3, d)) return false;
+  const IrValue *x = n->inputs[0];
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "input must have rank >= 1");
+  int64_t axis = 0, inner = 1;
+  if (!get_axis(n, -x->rank, x->rank - 1, x->rank, &axis, d)) return false;
+  for (int i = (int)axis; i < x->rank; i++) inner *= x->dims[i];
+  for (int k = 1; k < n->n_inputs; k++) {
+    const IrValue *v = n->inputs[k];
+    char field[32], s[256];
+    snprintf(field, sizeof field, "inputs[%d]", k);
+    if (v && ir_value_numel(v) != inner)
+      return ir_node_error(d, n, field, "%s %s must have %lld elements (the normalized shape)",
+                           k == 1 ? "Scale" : "B", ir_format_dims(v->rank, v->dims, s, sizeof s),
+                           (long long)inner);
+  }
+  return same_as_input(n, 0, IR_F32, d);
+}

@@ -57,6 +57,12 @@ KNOWN_ATTRS = {
     "BatchNormalization": {"epsilon", "momentum", "training_mode"},
     "Dropout": {"seed"},
     "Gather": {"axis"},
+    "ReduceMean": {"axes", "keepdims", "noop_with_empty_axes"},
+    "ReduceSum": {"axes", "keepdims", "noop_with_empty_axes"},
+    "ReduceMax": {"axes", "keepdims", "noop_with_empty_axes"},
+    "Transpose": {"perm"},
+    "Squeeze": set(), "Unsqueeze": set(),
+    "LayerNormalization": {"axis", "epsilon", "stash_type"},
 }
 
 
@@ -373,6 +379,39 @@ def run_node(node, env):
         axis = axis + data.ndim if axis < 0 else axis
         assert ((idx >= -data.shape[axis]) & (idx < data.shape[axis])).all(), "index range"
         return [np.take(data, np.where(idx < 0, idx + data.shape[axis], idx), axis=axis)]
+    if op in ("ReduceMean", "ReduceSum", "ReduceMax"):
+        axes = attr(node, "axes", None)
+        if axes is None and len(ins) > 1 and ins[1] is not None:
+            axes = [int(a) for a in ins[1]]
+        if not axes and attr(node, "noop_with_empty_axes", 0):
+            return [x]
+        axes = tuple(range(x.ndim)) if not axes else tuple(a % x.ndim for a in axes)
+        fn = {"ReduceMean": np.mean, "ReduceSum": np.sum, "ReduceMax": np.max}[op]
+        return [fn(as64(x), axis=axes, keepdims=bool(attr(node, "keepdims", 1)))]
+    if op == "Transpose":
+        return [np.transpose(x, attr(node, "perm", None))]
+    if op == "Squeeze":
+        if len(ins) > 1 and ins[1] is not None:
+            return [np.squeeze(x, axis=tuple(int(a) % x.ndim for a in ins[1]))]
+        return [np.squeeze(x)]
+    if op == "Unsqueeze":
+        r = x.ndim + len(ins[1])
+        y = x
+        for a in sorted(int(a) % r for a in ins[1]):
+            y = np.expand_dims(y, a)
+        return [y]
+    if op == "LayerNormalization":
+        axis = attr(node, "axis", -1) % x.ndim
+        eps = np.float64(np.float32(attr(node, "epsilon", 1e-5)))
+        xs = as64(x)
+        red = tuple(range(axis, x.ndim))
+        mean = xs.mean(axis=red, keepdims=True)
+        var = ((xs - mean) ** 2).mean(axis=red, keepdims=True)
+        shp = x.shape[axis:]
+        y = (xs - mean) / np.sqrt(var + eps) * as64(ins[1]).reshape(shp)
+        if len(ins) > 2 and ins[2] is not None:
+            y = y + as64(ins[2]).reshape(shp)
+        return [y]
     raise NotImplementedError(op)
 
 

@@ -683,12 +683,113 @@ def gather_cases():
     gather("gather_scalar_index", (7, 3), 4, data_init=False, idx_init=True)
 
 
+# ===================================================== reductions, layout, LayerNorm
+def reduce(name, op, shape, axes=None, keepdims=None, axes_input=False, noop=None):
+    c = Case(name)
+    x = c.input("x", c.uniform(shape, -2.0, 2.0))
+    attrs, ins = {}, ["x"]
+    if axes is not None and axes_input:
+        c.init("axes", np.array(axes, dtype=np.int64), dtype="i64")
+        ins.append("axes")
+    elif axes is not None:
+        attrs["axes"] = axes
+    if keepdims is not None:
+        attrs["keepdims"] = keepdims
+    if noop is not None:
+        attrs["noop_with_empty_axes"] = noop
+    c.node(op, ins, ["y"], attrs or None, name=op.lower())
+    keep = True if keepdims is None else bool(keepdims)
+    if axes is None and noop:
+        y = x.clone()
+    else:
+        dims = tuple(range(len(shape))) if axes is None else tuple(axes)
+        if op == "ReduceMean":
+            y = torch.mean(x, dim=dims, keepdim=keep)
+        elif op == "ReduceSum":
+            y = torch.sum(x, dim=dims, keepdim=keep)
+        else:
+            y = torch.amax(x, dim=dims, keepdim=keep)
+    c.output("y", y)
+
+
+def reduce_cases():
+    reduce("reducemean_time_axis", "ReduceMean", (2, 100, 16), axes=[1], keepdims=0)
+    reduce("reducemean_last_keepdims", "ReduceMean", (3, 4, 10), axes=[-1])
+    reduce("reducemean_all", "ReduceMean", (4, 5, 6))
+    reduce("reducemean_two_axes", "ReduceMean", (2, 3, 4, 5), axes=[0, 2], keepdims=0)
+    reduce("reducesum_axes_input", "ReduceSum", (3, 7, 5), axes=[1], axes_input=True)
+    reduce("reducesum_noop_empty_axes", "ReduceSum", (3, 4), noop=1)
+    reduce("reducesum_all_no_keepdims", "ReduceSum", (2, 6, 3), keepdims=0)
+    reduce("reducemax_axis1", "ReduceMax", (4, 9, 3), axes=[1], keepdims=0)
+    reduce("reducemax_neg_axes", "ReduceMax", (2, 3, 17), axes=[-1, -3])
+
+
+def transpose_cases():
+    for name, shape, perm in (("transpose_2d_default", (5, 7), None),
+                              ("transpose_3d_heads", (6, 2, 8), (1, 0, 2)),
+                              ("transpose_4d_0213", (2, 3, 4, 5), (0, 2, 1, 3)),
+                              ("transpose_4d_0231", (1, 3, 5, 4), (0, 2, 3, 1))):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        c.node("Transpose", ["x"], ["y"], None if perm is None else {"perm": list(perm)},
+               name="transpose")
+        c.output("y", x.permute(*(perm or tuple(reversed(range(len(shape)))))).contiguous())
+
+
+def squeeze_cases():
+    c = Case("squeeze_axes")
+    x = c.input("x", c.uniform((1, 4, 1, 3)))
+    c.init("axes", np.array([0, -2], dtype=np.int64), dtype="i64")
+    c.node("Squeeze", ["x", "axes"], ["y"], name="squeeze")
+    c.output("y", x.squeeze(2).squeeze(0))
+
+    c = Case("squeeze_all_ones")
+    x = c.input("x", c.uniform((1, 5, 1)))
+    c.node("Squeeze", ["x"], ["y"], name="squeeze")
+    c.output("y", x.squeeze())
+
+    c = Case("unsqueeze_two_axes")
+    x = c.input("x", c.uniform((3, 4)))
+    c.init("axes", np.array([0, 3], dtype=np.int64), dtype="i64")
+    c.node("Unsqueeze", ["x", "axes"], ["y"], name="unsqueeze")
+    c.output("y", x.unsqueeze(0).unsqueeze(3))
+
+
+def layernorm(name, shape, axis=None, eps=None, bias=True):
+    c = Case(name)
+    a = -1 if axis is None else axis
+    a = a + len(shape) if a < 0 else a
+    norm = tuple(shape[a:])
+    x = c.input("x", c.uniform(shape, -3.0, 3.0))
+    w = c.init("scale", c.uniform((int(np.prod(norm)),), 0.5, 1.5))
+    ins = ["x", "scale"]
+    b = None
+    if bias:
+        b = c.init("bias", c.uniform((int(np.prod(norm)),)))
+        ins.append("bias")
+    attrs = {}
+    if axis is not None:
+        attrs["axis"] = axis
+    if eps is not None:
+        attrs["epsilon"] = eps
+    c.node("LayerNormalization", ins, ["y"], attrs or None, name="layernorm")
+    c.output("y", F.layer_norm(x, norm, w.reshape(norm), None if b is None else b.reshape(norm),
+                               1e-5 if eps is None else eps))
+
+
+def layernorm_cases():
+    layernorm("layernorm_last_axis", (2, 10, 64))
+    layernorm("layernorm_axis1_no_bias", (3, 4, 5), axis=1, bias=False)
+    layernorm("layernorm_eps", (4, 16), eps=1e-3)
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
-               dropout_cases, gather_cases):
+               dropout_cases, gather_cases, reduce_cases, transpose_cases, squeeze_cases,
+               layernorm_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
