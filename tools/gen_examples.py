@@ -80,8 +80,8 @@ class Graph:
     def __init__(self, name, doc):
         self.mb = ModelBuilder(name, doc=doc)
 
-    def input(self, name, shape):
-        return self.mb.input(name, shape)
+    def input(self, name, shape, dtype="f32"):
+        return self.mb.input(name, shape, dtype)
 
     def output(self, name, shape):
         return self.mb.output(name, shape)
@@ -510,6 +510,107 @@ class ResNetSmall(nn.Module):
         g.output("logits", [1, 10])
 
 
+# ====================================================================== sequence models
+def token_ids(seed, length, vocab):
+    """A sample sentence of token ids (int64), including the first and last id of the table."""
+    rng = np.random.RandomState(seed)
+    ids = rng.randint(1, vocab - 1, size=(1, length)).astype(np.int64)
+    ids[0, 3], ids[0, -2] = 0, vocab - 1
+    return ids
+
+
+class EmbeddingBagClassifier(nn.Module):
+    VOCAB, DIM, T, CLASSES = 2000, 64, 64, 5
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.DIM)
+        self.fc = nn.Linear(self.DIM, self.CLASSES)
+
+    def forward(self, ids):
+        return self.fc(self.emb(ids).mean(dim=1))
+
+    def graph(self, g):
+        g.input("ids", [1, self.T], "i64")
+        g.node("Gather", [g.const("emb.weight", np32(self.emb.weight)), "ids"], "emb")
+        g.node("ReduceMean", ["emb"], "pooled", {"axes": [1], "keepdims": 0})
+        g.gemm("fc", self.fc, "pooled", "logits")
+        g.output("logits", [1, self.CLASSES])
+
+
+class TransformerClassifier(nn.Module):
+    VOCAB, D, HEADS, FF, T, LAYERS, CLASSES = 1000, 64, 2, 128, 32, 2, 3
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.D)
+        self.pos = nn.Embedding(self.T, self.D)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(self.D, self.HEADS, self.FF, dropout=0.0, batch_first=True)
+            for _ in range(self.LAYERS))
+        self.fc = nn.Linear(self.D, self.CLASSES)
+
+    def forward(self, ids):
+        x = self.emb(ids) + self.pos(torch.arange(self.T)).unsqueeze(0)
+        for layer in self.layers:
+            x = layer(x)
+        return self.fc(x.mean(dim=1))
+
+    def linear(self, g, name, w, b, x, out):
+        """x @ w^T + b as MatMul + Add (what exporters emit for 3-D inputs)."""
+        wt = g.const(name + ".weight_t", np.ascontiguousarray(np32(w).T))
+        mm = g.node("MatMul", [x, wt], out + "_mm", name=name + ".matmul")
+        return g.node("Add", [mm, g.const(name + ".bias", np32(b))], out, name=name + ".add")
+
+    def layer_graph(self, g, p, layer, x):
+        D, H, T = self.D, self.HEADS, self.T
+        hd = D // H
+        a = layer.self_attn
+        w, b = a.in_proj_weight, a.in_proj_bias
+        heads = g.const(p + ".heads_shape", np.array([1, T, H, hd], dtype=np.int64))
+        qkv = {}
+        for k, name in enumerate("qkv"):
+            y = self.linear(g, "%s.%s_proj" % (p, name), w[k * D:(k + 1) * D],
+                            b[k * D:(k + 1) * D], x, "%s_%s" % (p, name))
+            r = g.node("Reshape", [y, heads], "%s_%s_heads" % (p, name))
+            perm = [0, 2, 3, 1] if name == "k" else [0, 2, 1, 3]   # k arrives transposed
+            qkv[name] = g.node("Transpose", [r], "%s_%s_t" % (p, name), {"perm": perm})
+        s = g.node("MatMul", [qkv["q"], qkv["k"]], p + "_scores")
+        scale = g.const(p + ".scale", np.array(1.0 / np.sqrt(hd), dtype=np.float32))
+        s = g.node("Mul", [s, scale], p + "_scaled")
+        pr = g.node("Softmax", [s], p + "_probs", {"axis": -1})
+        ctx = g.node("MatMul", [pr, qkv["v"]], p + "_ctx")
+        ctx = g.node("Transpose", [ctx], p + "_ctx_t", {"perm": [0, 2, 1, 3]})
+        ctx = g.node("Reshape", [ctx, g.const(p + ".model_shape",
+                                               np.array([1, T, D], dtype=np.int64))],
+                     p + "_ctx_r")
+        att = self.linear(g, p + ".out_proj", a.out_proj.weight, a.out_proj.bias, ctx,
+                          p + "_att")
+        h = g.node("Add", [x, att], p + "_res1")
+        h = g.node("LayerNormalization", [h, g.const(p + ".norm1.weight", np32(layer.norm1.weight)),
+                                          g.const(p + ".norm1.bias", np32(layer.norm1.bias))],
+                   p + "_ln1", {"epsilon": layer.norm1.eps})
+        f = self.linear(g, p + ".linear1", layer.linear1.weight, layer.linear1.bias, h, p + "_ff1")
+        f = g.unary("Relu", f, p + "_ff1_relu")
+        f = self.linear(g, p + ".linear2", layer.linear2.weight, layer.linear2.bias, f, p + "_ff2")
+        h2 = g.node("Add", [h, f], p + "_res2")
+        return g.node("LayerNormalization",
+                      [h2, g.const(p + ".norm2.weight", np32(layer.norm2.weight)),
+                       g.const(p + ".norm2.bias", np32(layer.norm2.bias))],
+                      p + "_out", {"epsilon": layer.norm2.eps})
+
+    def graph(self, g):
+        g.input("ids", [1, self.T], "i64")
+        e = g.node("Gather", [g.const("emb.weight", np32(self.emb.weight)), "ids"], "tok_emb")
+        pos = np32(self.pos(torch.arange(self.T)))[None]      # the positions are static
+        x = g.node("Add", [e, g.const("pos.table", pos)], "x0")
+        for i, layer in enumerate(self.layers):
+            x = self.layer_graph(g, "layers.%d" % i, layer, x)
+        g.node("ReduceMean", [x], "pooled", {"axes": [1], "keepdims": 0})
+        g.gemm("fc", self.fc, "pooled", "logits")
+        g.output("logits", [1, self.CLASSES])
+
+
 # ====================================================================== registry
 def digit_input(d, shape):
     return digit_image(d).reshape(shape)
@@ -540,6 +641,14 @@ EXAMPLES = [
      "s2, 64 s2 with 1x1 conv+BN downsample, last one with squeeze-excite Sigmoid/Mul, Identity "
      "shortcut in the first), GlobalAveragePool, Flatten, Gemm", lambda: {
          "x": cifar_like_image(8)[None]}, "synthetic 32x32 RGB scene"),
+    ("embedding_bag_classifier", EmbeddingBagClassifier, 9, "Text classifier: Embedding "
+     "2000x64 (Gather of i64 token ids), mean over 64 tokens (ReduceMean), Linear 64-5",
+     lambda: {"ids": token_ids(9, 64, 2000)}, "64 random token ids (i64), incl. ids 0 and 1999"),
+    ("transformer_classifier", TransformerClassifier, 10, "Transformer text classifier: "
+     "Embedding 1000x64 + learned positional embedding (32 positions, folded to a constant), "
+     "2 post-norm TransformerEncoderLayer blocks (d_model 64, 2 heads, FF 128, ReLU) written "
+     "as MatMul/Reshape/Transpose/Softmax/LayerNormalization, mean pooling, Linear 64-3",
+     lambda: {"ids": token_ids(10, 32, 1000)}, "32 random token ids (i64), incl. ids 0 and 999"),
 ]
 
 
