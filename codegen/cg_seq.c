@@ -183,3 +183,111 @@ bool cg_lower_layer_norm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
   cg_loop_end(c, &lo, NULL, NULL);
   return true;
 }
+
+/* ---- recurrent ops ------------------------------------------------------------------------- */
+
+/* sum_i a[ao + i] * b[bo + i], i < len: one accumulator the vectorizer may reassociate. */
+static LLVMValueRef dot(Cg *c, LLVMValueRef a, LLVMValueRef ao, LLVMValueRef b, LLVMValueRef bo,
+                        int64_t len, LLVMValueRef init) {
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, len);
+  LLVMValueRef acc = cg_loop_acc(c, &l, init);
+  LLVMValueRef next = cg_reassoc(
+      cg_fmuladd(c, cg_load(c, a, cg_add(c, ao, i)), cg_load(c, b, cg_add(c, bo, i)), acc));
+  LLVMValueRef res;
+  cg_loop_end(c, &l, &next, &res);
+  return res;
+}
+
+/* A zero-initialized-by-code f32 array on the stack of the node function (entry block, static
+ * size): the recurrent state and the gate pre-activations. */
+static LLVMValueRef stack_array(Cg *c, int64_t count, const char *name) {
+  LLVMValueRef p = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_f32, (uint64_t)count), name);
+  LLVMSetAlignment(p, 64);
+  return p;
+}
+
+/* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the default activations. Per direction,
+ * per step, per batch row: gx = W x_t + Wb and gh = R h + Rb for every gate row (contiguous dot
+ * products), then the cell update in place (every dot product has read h already), writing
+ * Y[t, d, b, :] when Y is used. The state lives on the stack: (2G + 2) * H * B floats, known at
+ * compile time. */
+static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  int64_t T = r.T, B = r.B, I = r.I, H = r.H, GH = r.G * r.H;
+  bool lstm = n->op == IR_OP_LSTM, gru = n->op == IR_OP_GRU;
+  LLVMValueRef bias = n->n_inputs > 3 ? in[3] : NULL, h0 = n->n_inputs > 5 ? in[5] : NULL;
+  LLVMValueRef c0 = n->n_inputs > 6 ? in[6] : NULL;
+  LLVMValueRef Y = out[0], Yh = n->n_outputs > 1 ? out[1] : NULL;
+  LLVMValueRef Yc = n->n_outputs > 2 ? out[2] : NULL;
+  LLVMValueRef h = stack_array(c, B * H, "h"), cs = stack_array(c, B * H, "c");
+  LLVMValueRef gx = stack_array(c, GH, "gx"), gh = stack_array(c, GH, "gh");
+  LLVMValueRef zero = cg_f32c(c, 0.0);
+  for (int d = 0; d < r.D; d++) {
+    bool rev = r.reverse || d == 1;
+    int64_t state_bytes = B * H * 4;
+    if (h0)
+      cg_memcpy(c, h, cg_byte_ptr(c, h0, d * state_bytes), cg_idx(c, state_bytes));
+    else
+      cg_memset(c, h, 0, state_bytes);
+    if (lstm && c0)
+      cg_memcpy(c, cs, cg_byte_ptr(c, c0, d * state_bytes), cg_idx(c, state_bytes));
+    else if (lstm)
+      cg_memset(c, cs, 0, state_bytes);
+    CgLoop ls, lb, lj, lk;
+    LLVMValueRef s = cg_for(c, &ls, T);
+    LLVMValueRef t = rev ? cg_sub(c, cg_idx(c, T - 1), s) : s;
+    LLVMValueRef b = cg_for(c, &lb, B);
+    LLVMValueRef tb = cg_add(c, cg_mulc(c, t, B), b);
+    LLVMValueRef hb = cg_mulc(c, b, H);
+    LLVMValueRef j = cg_for(c, &lj, GH);
+    LLVMValueRef bx = bias ? cg_load(c, bias, cg_addc(c, j, d * 2 * GH)) : zero;
+    LLVMValueRef bh = bias ? cg_load(c, bias, cg_addc(c, j, d * 2 * GH + GH)) : zero;
+    LLVMValueRef ax =
+        dot(c, in[0], cg_mulc(c, tb, I), in[1], cg_mulc(c, cg_addc(c, j, d * GH), I), I, bx);
+    LLVMValueRef ah = dot(c, h, hb, in[2], cg_mulc(c, cg_addc(c, j, d * GH), H), H, bh);
+    cg_store(c, ax, gx, j);
+    cg_store(c, ah, gh, j);
+    cg_loop_end(c, &lj, NULL, NULL);
+    LLVMValueRef k = cg_for(c, &lk, H);
+    LLVMValueRef at = cg_add(c, hb, k), hn;
+#define GATE(q)                                                                                    \
+  LLVMBuildFAdd(c->b, cg_load(c, gx, cg_addc(c, k, (q)*H)), cg_load(c, gh, cg_addc(c, k, (q)*H)),  \
+                "")
+    if (gru) {
+      LLVMValueRef z = cg_sigmoid(c, GATE(0)), rg = cg_sigmoid(c, GATE(1));
+      LLVMValueRef hh = cg_tanh(c, cg_fmuladd(c, rg, cg_load(c, gh, cg_addc(c, k, 2 * H)),
+                                              cg_load(c, gx, cg_addc(c, k, 2 * H))));
+      LLVMValueRef hp = cg_load(c, h, at); /* (1 - z) * hh + z * h = hh + z * (h - hh) */
+      hn = cg_fmuladd(c, z, LLVMBuildFSub(c->b, hp, hh, ""), hh);
+    } else if (lstm) {
+      LLVMValueRef ig = cg_sigmoid(c, GATE(0)), og = cg_sigmoid(c, GATE(1));
+      LLVMValueRef fg = cg_sigmoid(c, GATE(2)), cc = cg_tanh(c, GATE(3));
+      LLVMValueRef cn = cg_fmuladd(c, fg, cg_load(c, cs, at), LLVMBuildFMul(c->b, ig, cc, ""));
+      cg_store(c, cn, cs, at);
+      hn = LLVMBuildFMul(c->b, og, cg_tanh(c, cn), "");
+    } else {
+      hn = cg_tanh(c, GATE(0));
+    }
+#undef GATE
+    cg_store(c, hn, h, at);
+    if (Y) cg_store(c, hn, Y, cg_add(c, cg_mulc(c, cg_addc(c, cg_mulc(c, t, r.D), d), B * H), at));
+    cg_loop_end(c, &lk, NULL, NULL);
+    cg_loop_end(c, &lb, NULL, NULL);
+    cg_loop_end(c, &ls, NULL, NULL);
+    if (Yh) cg_memcpy(c, cg_byte_ptr(c, Yh, d * state_bytes), h, cg_idx(c, state_bytes));
+    if (Yc) cg_memcpy(c, cg_byte_ptr(c, Yc, d * state_bytes), cs, cg_idx(c, state_bytes));
+  }
+  return true;
+}
+
+bool cg_lower_rnn(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_recurrent(c, n, in, out);
+}
+bool cg_lower_gru(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_recurrent(c, n, in, out);
+}
+bool cg_lower_lstm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_recurrent(c, n, in, out);
+}

@@ -143,3 +143,77 @@ int ir_interp_layer_norm(const IrNode *n, const void *const *in, void *const *ou
   }
   return KRT_OK;
 }
+
+/* ---- recurrent ops ------------------------------------------------------------------------- */
+
+static double sigm(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
+
+/* ONNX equations with the default activations (f = sigmoid, g = h = tanh), in double. Gate
+ * blocks: RNN [i]; GRU [z r h] with linear_before_reset=1; LSTM [i o f c]. */
+static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  int64_t T = r.T, B = r.B, I = r.I, H = r.H, GH = r.G * r.H;
+  const float *X = in[0], *W = in[1], *R = in[2];
+  const float *Bias = n->n_inputs > 3 ? in[3] : NULL, *h0 = n->n_inputs > 5 ? in[5] : NULL;
+  const float *c0 = n->n_inputs > 6 ? in[6] : NULL;
+  float *Y = out[0], *Yh = n->n_outputs > 1 ? out[1] : NULL;
+  float *Yc = n->n_outputs > 2 ? out[2] : NULL;
+  double *h = calloc((size_t)(B * H) + 1, sizeof *h), *c = calloc((size_t)(B * H) + 1, sizeof *c);
+  double *gx = malloc(sizeof *gx * (size_t)GH), *gr = malloc(sizeof *gr * (size_t)GH);
+  if (!h || !c || !gx || !gr) abort();
+  for (int d = 0; d < r.D; d++) {
+    bool rev = r.reverse || d == 1;
+    const float *Wd = W + d * GH * I, *Rd = R + d * GH * H;
+    for (int64_t i = 0; i < B * H; i++) {
+      h[i] = h0 ? h0[d * B * H + i] : 0.0;
+      c[i] = c0 ? c0[d * B * H + i] : 0.0;
+    }
+    for (int64_t s = 0; s < T; s++) {
+      int64_t t = rev ? T - 1 - s : s;
+      for (int64_t b = 0; b < B; b++) {
+        double *hb = h + b * H, *cb = c + b * H;
+        const float *xt = X + (t * B + b) * I;
+        for (int64_t j = 0; j < GH; j++) {
+          double ax = Bias ? Bias[d * 2 * GH + j] : 0.0,
+                 ah = Bias ? Bias[d * 2 * GH + GH + j] : 0.0;
+          for (int64_t i = 0; i < I; i++) ax += (double)xt[i] * Wd[j * I + i];
+          for (int64_t k = 0; k < H; k++) ah += hb[k] * Rd[j * H + k];
+          gx[j] = ax, gr[j] = ah;
+        }
+        for (int64_t k = 0; k < H; k++) {
+          if (n->op == IR_OP_RNN) {
+            hb[k] = tanh(gx[k] + gr[k]);
+          } else if (n->op == IR_OP_GRU) {
+            double z = sigm(gx[k] + gr[k]), rr = sigm(gx[H + k] + gr[H + k]);
+            double hh = tanh(gx[2 * H + k] + rr * gr[2 * H + k]);
+            hb[k] = (1 - z) * hh + z * hb[k];
+          } else {
+            double ig = sigm(gx[k] + gr[k]), og = sigm(gx[H + k] + gr[H + k]);
+            double fg = sigm(gx[2 * H + k] + gr[2 * H + k]);
+            double cc = tanh(gx[3 * H + k] + gr[3 * H + k]);
+            cb[k] = fg * cb[k] + ig * cc;
+            hb[k] = og * tanh(cb[k]);
+          }
+          if (Y) Y[((t * r.D + d) * B + b) * H + k] = (float)hb[k];
+        }
+      }
+    }
+    for (int64_t i = 0; i < B * H; i++) {
+      if (Yh) Yh[d * B * H + i] = (float)h[i];
+      if (Yc) Yc[d * B * H + i] = (float)c[i];
+    }
+  }
+  free(h), free(c), free(gx), free(gr);
+  return KRT_OK;
+}
+
+int ir_interp_rnn(const IrNode *n, const void *const *in, void *const *out) {
+  return recurrent(n, in, out);
+}
+int ir_interp_gru(const IrNode *n, const void *const *in, void *const *out) {
+  return recurrent(n, in, out);
+}
+int ir_interp_lstm(const IrNode *n, const void *const *in, void *const *out) {
+  return recurrent(n, in, out);
+}

@@ -40,4 +40,14 @@ void ir_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
  * given). Reports a bad, repeated or non-constant axis list unless d is NULL. */
 bool ir_node_axes(const IrNode *n, int k, int rank, unsigned *mask, int *count, IrDiag *d);
 
+/* Geometry of an RNN/GRU/LSTM node (ONNX layout 0): X [T, B, I], W [D, G*H, I], R [D, G*H, H],
+ * bias [D, 2*G*H] (W then R biases), initial_h/c [D, B, H]; G gates (1, 3, 4). */
+typedef struct IrRecurrent {
+  int64_t T, B, I, H;
+  int D, G;
+  bool reverse; /* direction "reverse" (with D == 1) */
+} IrRecurrent;
+/* Fills r from n's shapes and attributes (shape inference has checked them). */
+void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r);
+
 #endif

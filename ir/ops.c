@@ -71,6 +71,12 @@ static const IrAttrSpec ir_attrs_reduce_max[] = {REDUCE_ATTRS};
 static const IrAttrSpec ir_attrs_transpose[] = {A_INTS("perm"), END};
 static const IrAttrSpec ir_attrs_squeeze[] = {END};
 static const IrAttrSpec ir_attrs_unsqueeze[] = {END};
+/* Recurrent ops: default activations only (the `activations` string list is not supported) */
+#define RNN_ATTRS                                                                                  \
+  A_FLOAT("clip", 0.0), A_STR("direction", "forward"), A_REQ_INT("hidden_size"), A_INT("layout", 0)
+static const IrAttrSpec ir_attrs_rnn[] = {RNN_ATTRS, END};
+static const IrAttrSpec ir_attrs_gru[] = {RNN_ATTRS, A_INT("linear_before_reset", 0), END};
+static const IrAttrSpec ir_attrs_lstm[] = {RNN_ATTRS, A_INT("input_forget", 0), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};
 

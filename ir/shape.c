@@ -716,3 +716,90 @@ bool ir_infer_layer_norm(IrGraph *g, IrNode *n, IrDiag *d) {
   }
   return same_as_input(n, 0, IR_F32, d);
 }
+
+/* ---- recurrent ops: RNN, GRU, LSTM ---------------------------------------------------------- */
+
+static int recurrent_gates(IrOp op) { return op == IR_OP_LSTM ? 4 : op == IR_OP_GRU ? 3 : 1; }
+
+void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r) {
+  const IrValue *x = n->inputs[0];
+  const char *dir = ir_attr_s(n, "direction");
+  r->T = x->dims[0], r->B = x->dims[1], r->I = x->dims[2];
+  r->H = ir_attr_i(n, "hidden_size");
+  r->D = strcmp(dir, "bidirectional") == 0 ? 2 : 1;
+  r->G = recurrent_gates(n->op);
+  r->reverse = strcmp(dir, "reverse") == 0;
+}
+
+/* Input k, if present, must be f32 of the given shape. */
+static bool recurrent_input(const IrNode *n, int k, const char *what, int rank, const int64_t *dims,
+                            IrDiag *d) {
+  const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
+  if (!v) return true;
+  char field[32], s1[256], s2[256];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (v->dtype != IR_F32)
+    return ir_node_error(d, n, field, "%s must be f32, got %s", what, ir_dtype_name(v->dtype));
+  bool ok = v->rank == rank;
+  for (int i = 0; ok && i < rank; i++) ok = v->dims[i] == dims[i];
+  if (!ok)
+    return ir_node_error(d, n, field, "%s has shape %s, expected %s", what,
+                         ir_format_dims(v->rank, v->dims, s1, sizeof s1),
+                         ir_format_dims(rank, dims, s2, sizeof s2));
+  return true;
+}
+
+static bool infer_recurrent(IrNode *n, IrDiag *d) {
+  if (!begin(n, 3, d)) return false;
+  const IrValue *x = n->inputs[0];
+  char s[256];
+  const char *dir = ir_attr_s(n, "direction");
+  if (strcmp(dir, "forward") && strcmp(dir, "reverse") && strcmp(dir, "bidirectional"))
+    return ir_node_error(d, n, "attrs.direction",
+                         "'%s' is not one of forward, reverse, bidirectional", dir);
+  if (ir_attr_i(n, "hidden_size") < 1 || ir_attr_i(n, "hidden_size") > IR_MAX_DIM)
+    return ir_node_error(d, n, "attrs.hidden_size", "must be a positive size, got %lld",
+                         (long long)ir_attr_i(n, "hidden_size"));
+  if (ir_attr_i(n, "layout") != 0)
+    return ir_node_error(d, n, "attrs.layout", "only layout 0 ([seq, batch, ...]) is supported");
+  if (ir_attr(n, "clip")->present)
+    return ir_node_error(d, n, "attrs.clip", "cell clipping is not supported");
+  if (n->op == IR_OP_GRU && ir_attr_i(n, "linear_before_reset") != 1)
+    return ir_node_error(d, n, "attrs.linear_before_reset",
+                         "only linear_before_reset=1 (PyTorch's GRU) is supported");
+  if (n->op == IR_OP_LSTM && ir_attr_i(n, "input_forget") != 0)
+    return ir_node_error(d, n, "attrs.input_forget", "input_forget=1 is not supported");
+  if (n->n_inputs > 4 && n->inputs[4])
+    return ir_node_error(d, n, "inputs[4]",
+                         "sequence_lens is not supported (every sequence has the full length)");
+  if (n->n_inputs > 7 && n->inputs[7])
+    return ir_node_error(d, n, "inputs[7]", "peephole weights (P) are not supported");
+  if (x->rank != 3)
+    return ir_node_error(d, n, "inputs[0]", "X must have rank 3 [seq, batch, input], got %s",
+                         ir_format_dims(x->rank, x->dims, s, sizeof s));
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  int64_t gh = r.G * r.H;
+  if (!recurrent_input(n, 1, "W", 3, (int64_t[]){r.D, gh, r.I}, d) ||
+      !recurrent_input(n, 2, "R", 3, (int64_t[]){r.D, gh, r.H}, d) ||
+      !recurrent_input(n, 3, "B", 2, (int64_t[]){r.D, 2 * gh}, d) ||
+      !recurrent_input(n, 5, "initial_h", 3, (int64_t[]){r.D, r.B, r.H}, d) ||
+      !recurrent_input(n, 6, "initial_c", 3, (int64_t[]){r.D, r.B, r.H}, d))
+    return false;
+  return set_output(n, 0, IR_F32, 4, (int64_t[]){r.T, r.D, r.B, r.H}, d) &&
+         set_output(n, 1, IR_F32, 3, (int64_t[]){r.D, r.B, r.H}, d) &&
+         set_output(n, 2, IR_F32, 3, (int64_t[]){r.D, r.B, r.H}, d);
+}
+
+bool ir_infer_rnn(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_recurrent(n, d);
+}
+bool ir_infer_gru(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_recurrent(n, d);
+}
+bool ir_infer_lstm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_recurrent(n, d);
+}

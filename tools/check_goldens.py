@@ -63,7 +63,47 @@ KNOWN_ATTRS = {
     "Transpose": {"perm"},
     "Squeeze": set(), "Unsqueeze": set(),
     "LayerNormalization": {"axis", "epsilon", "stash_type"},
+    "RNN": {"direction", "hidden_size"},
+    "GRU": {"direction", "hidden_size", "linear_before_reset"},
+    "LSTM": {"direction", "hidden_size"},
 }
+
+
+def recurrent_ref(op, node, ins):
+    """ONNX RNN/GRU(linear_before_reset=1)/LSTM with default activations, float64."""
+    get = lambda k: as64(ins[k]) if len(ins) > k and ins[k] is not None else None  # noqa: E731
+    X, W, R, Bb, h0, c0 = get(0), get(1), get(2), get(3), get(5), get(6)
+    T, B, _ = X.shape
+    H = attr(node, "hidden_size", None)
+    direction = attr(node, "direction", "forward")
+    D = W.shape[0]
+    G = W.shape[1] // H
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    Y = np.zeros((T, D, B, H))
+    Yh, Yc = np.zeros((D, B, H)), np.zeros((D, B, H))
+    for d in range(D):
+        h = h0[d].copy() if h0 is not None else np.zeros((B, H))
+        c = c0[d].copy() if c0 is not None else np.zeros((B, H))
+        wb = Bb[d, :G * H] if Bb is not None else np.zeros(G * H)
+        rb = Bb[d, G * H:] if Bb is not None else np.zeros(G * H)
+        steps = range(T - 1, -1, -1) if direction == "reverse" or d == 1 else range(T)
+        for t in steps:
+            gx = X[t] @ W[d].T + wb
+            gr = h @ R[d].T + rb
+            g = lambda q: (gx + gr)[:, q * H:(q + 1) * H]  # noqa: E731
+            if op == "RNN":
+                h = np.tanh(g(0))
+            elif op == "GRU":
+                z, r = sig(g(0)), sig(g(1))
+                hh = np.tanh(gx[:, 2 * H:] + r * gr[:, 2 * H:])
+                h = (1 - z) * hh + z * h
+            else:
+                i, o, f, cc = sig(g(0)), sig(g(1)), sig(g(2)), np.tanh(g(3))
+                c = f * c + i * cc
+                h = o * np.tanh(c)
+            Y[t, d] = h
+        Yh[d], Yc[d] = h, c
+    return [Y, Yh, Yc][:len(node["outputs"])]
 
 
 # ---------------------------------------------------------------- loading
@@ -412,6 +452,8 @@ def run_node(node, env):
         if len(ins) > 2 and ins[2] is not None:
             y = y + as64(ins[2]).reshape(shp)
         return [y]
+    if op in ("RNN", "GRU", "LSTM"):
+        return recurrent_ref(op, node, ins)
     raise NotImplementedError(op)
 
 

@@ -519,6 +519,135 @@ def token_ids(seed, length, vocab):
     return ids
 
 
+# PyTorch gate blocks -> ONNX: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h)
+GATE_ORDER = {nn.LSTM: [0, 3, 1, 2], nn.GRU: [1, 0, 2], nn.RNN: [0]}
+
+
+def recurrent_node(g, name, mod, x, outs):
+    """A single-layer nn.LSTM/GRU/RNN (tanh) as the ONNX op, weights in ONNX gate order; x is
+    seq-first [T, B, I]; outs names Y (and Y_h, Y_c)."""
+    assert mod.num_layers == 1 and mod.bias and getattr(mod, "nonlinearity", "tanh") == "tanh"
+    H, order = mod.hidden_size, GATE_ORDER[type(mod)]
+    sfx = ["", "_reverse"] if mod.bidirectional else [""]
+
+    def gates(t):
+        w = np32(t)
+        return np.concatenate([w[k * H:(k + 1) * H] for k in order], axis=0)
+
+    W = np.stack([gates(getattr(mod, "weight_ih_l0" + s)) for s in sfx])
+    R = np.stack([gates(getattr(mod, "weight_hh_l0" + s)) for s in sfx])
+    B = np.stack([np.concatenate([gates(getattr(mod, "bias_ih_l0" + s)),
+                                  gates(getattr(mod, "bias_hh_l0" + s))]) for s in sfx])
+    op = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}[type(mod)]
+    attrs = {"hidden_size": H}
+    if mod.bidirectional:
+        attrs["direction"] = "bidirectional"
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    return g.mb.node(op, [x, g.const(name + ".W", W), g.const(name + ".R", R),
+                          g.const(name + ".B", B)], outs, attrs, name=name)
+
+
+class RecurrentClassifier(nn.Module):
+    """Embedding -> one recurrent layer (batch_first) -> last hidden state -> Linear [-> sigmoid]."""
+    CELL, VOCAB, DIM, HIDDEN, T, CLASSES, SIGMOID = nn.LSTM, 10000, 64, 128, 100, 1, True
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.DIM)
+        self.rnn = self.CELL(self.DIM, self.HIDDEN, batch_first=True)
+        self.fc = nn.Linear(self.HIDDEN, self.CLASSES)
+
+    def forward(self, ids):
+        _, h = self.rnn(self.emb(ids))
+        h = h[0] if isinstance(h, tuple) else h
+        y = self.fc(h[-1])
+        return torch.sigmoid(y) if self.SIGMOID else y
+
+    def graph(self, g):
+        g.input("ids", [1, self.T], "i64")
+        g.node("Gather", [g.const("emb.weight", np32(self.emb.weight)), "ids"], "emb")
+        g.node("Transpose", ["emb"], "emb_t", {"perm": [1, 0, 2]})     # seq-first for ONNX
+        recurrent_node(g, "rnn", self.rnn, "emb_t", ["rnn_y", "rnn_h"])
+        g.node("Squeeze", ["rnn_h", g.const("squeeze_axes", np.array([0], dtype=np.int64))],
+               "last_h")
+        out = "probs" if self.SIGMOID else "logits"
+        g.gemm("fc", self.fc, "last_h", "fc_out" if self.SIGMOID else out)
+        if self.SIGMOID:
+            g.unary("Sigmoid", "fc_out", out)
+        g.output(out, [1, self.CLASSES])
+
+
+class LSTMClassifier(RecurrentClassifier):
+    pass
+
+
+class RNNClassifier(RecurrentClassifier):
+    CELL, VOCAB, DIM, HIDDEN, T, CLASSES, SIGMOID = nn.RNN, 2000, 32, 64, 50, 3, False
+
+
+class GRUClassifier(RecurrentClassifier):
+    CELL, VOCAB, DIM, HIDDEN, T, CLASSES, SIGMOID = nn.GRU, 5000, 64, 64, 60, 4, False
+
+
+class BiLSTMTagger(nn.Module):
+    VOCAB, DIM, HIDDEN, T, TAGS = 3000, 32, 32, 40, 5
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.DIM)
+        self.lstm = nn.LSTM(self.DIM, self.HIDDEN, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(2 * self.HIDDEN, self.TAGS)
+
+    def forward(self, ids):
+        y, _ = self.lstm(self.emb(ids))
+        return self.fc(y)
+
+    def graph(self, g):
+        T, H = self.T, self.HIDDEN
+        g.input("ids", [1, T], "i64")
+        g.node("Gather", [g.const("emb.weight", np32(self.emb.weight)), "ids"], "emb")
+        g.node("Transpose", ["emb"], "emb_t", {"perm": [1, 0, 2]})
+        recurrent_node(g, "lstm", self.lstm, "emb_t", ["lstm_y"])           # [T, 2, 1, H]
+        g.node("Transpose", ["lstm_y"], "lstm_y_t", {"perm": [0, 2, 1, 3]})  # [T, 1, 2, H]
+        g.node("Reshape", ["lstm_y_t", g.const("rows_shape", np.array([T, 2 * H], dtype=np.int64))],
+               "rows")
+        g.gemm("fc", self.fc, "rows", "row_scores")
+        g.node("Reshape", ["row_scores", g.const("scores_shape",
+                                                  np.array([1, T, self.TAGS], dtype=np.int64))],
+               "scores")
+        g.output("scores", [1, T, self.TAGS])
+
+
+class LSTMForecaster(nn.Module):
+    T, HIDDEN = 48, 32
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(1, self.HIDDEN, batch_first=True)
+        self.fc = nn.Linear(self.HIDDEN, 1)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.fc(h[-1])
+
+    def graph(self, g):
+        g.input("series", [1, self.T, 1])
+        g.node("Transpose", ["series"], "series_t", {"perm": [1, 0, 2]})
+        recurrent_node(g, "lstm", self.lstm, "series_t", ["lstm_y", "lstm_h", "lstm_c"])
+        g.node("Reshape", ["lstm_h", g.const("h_shape", np.array([1, self.HIDDEN],
+                                                               dtype=np.int64))], "last_h")
+        g.gemm("fc", self.fc, "last_h", "forecast")
+        g.output("forecast", [1, 1])
+
+
+def sine_series(seed, length):
+    rng = np.random.RandomState(seed)
+    t = np.arange(length)
+    x = np.sin(2 * np.pi * t / 12.0) + 0.3 * np.sin(2 * np.pi * t / 29.0) + 0.05 * rng.randn(length)
+    return x.astype(np.float32).reshape(1, length, 1)
+
+
 class EmbeddingBagClassifier(nn.Module):
     VOCAB, DIM, T, CLASSES = 2000, 64, 64, 5
 
@@ -649,6 +778,22 @@ EXAMPLES = [
      "2 post-norm TransformerEncoderLayer blocks (d_model 64, 2 heads, FF 128, ReLU) written "
      "as MatMul/Reshape/Transpose/Softmax/LayerNormalization, mean pooling, Linear 64-3",
      lambda: {"ids": token_ids(10, 32, 1000)}, "32 random token ids (i64), incl. ids 0 and 999"),
+    ("lstm_classifier", LSTMClassifier, 11, "Sentiment-style classifier: Embedding 10000x64, "
+     "LSTM 128 over 100 tokens (ONNX LSTM, seq-first via Transpose), last hidden state, "
+     "Linear 128-1, sigmoid", lambda: {"ids": token_ids(11, 100, 10000)},
+     "100 random token ids (i64), incl. ids 0 and 9999"),
+    ("rnn_classifier", RNNClassifier, 12, "Embedding 2000x32, simple tanh RNN 64 over 50 "
+     "tokens, last hidden state, Linear 64-3", lambda: {"ids": token_ids(12, 50, 2000)},
+     "50 random token ids (i64), incl. ids 0 and 1999"),
+    ("gru_classifier", GRUClassifier, 13, "Embedding 5000x64, GRU 64 over 60 tokens "
+     "(linear_before_reset=1), last hidden state, Linear 64-4",
+     lambda: {"ids": token_ids(13, 60, 5000)}, "60 random token ids (i64), incl. ids 0 and 4999"),
+    ("bilstm_tagger", BiLSTMTagger, 14, "Sequence tagger: Embedding 3000x32, bidirectional "
+     "LSTM 32, per-token Linear 64-5 over the concatenated directions (Transpose/Reshape/Gemm)",
+     lambda: {"ids": token_ids(14, 40, 3000)}, "40 random token ids (i64), incl. ids 0 and 2999"),
+    ("lstm_forecaster", LSTMForecaster, 15, "Time-series regression: LSTM 32 over 48 f32 "
+     "steps, last hidden state, Linear 32-1", lambda: {"series": sine_series(15, 48)},
+     "two sines plus noise, 48 steps"),
 ]
 
 

@@ -783,13 +783,86 @@ def layernorm_cases():
     layernorm("layernorm_eps", (4, 16), eps=1e-3)
 
 
+# ============================================================ RNN, GRU, LSTM
+# PyTorch gate blocks -> ONNX gate blocks: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h).
+GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
+
+
+def onnx_gates(op, w, H):
+    return np.concatenate([w[k * H:(k + 1) * H] for k in GATE_ORDER[op]], axis=0)
+
+
+def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, outputs=3):
+    """Goldens from torch.nn.LSTM/GRU/RNN (seq-first); 'reverse' runs the PyTorch module on the
+    time-flipped sequence and flips Y back (PyTorch has no reverse-only direction)."""
+    c = Case(name)
+    torch.manual_seed(zlib.crc32(name.encode()))
+    D = 2 if direction == "bidirectional" else 1
+    mod = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN": torch.nn.RNN}[op](
+        I, H, bias=bias, bidirectional=D == 2)
+    x = c.input("x", c.uniform((T, B, I), -2.0, 2.0))
+    sfx = ["", "_reverse"][:D]
+    W = np.stack([onnx_gates(op, getattr(mod, "weight_ih_l0" + s).detach().numpy(), H) for s in sfx])
+    R = np.stack([onnx_gates(op, getattr(mod, "weight_hh_l0" + s).detach().numpy(), H) for s in sfx])
+    c.init("W", W)
+    c.init("R", R)
+    ins = ["x", "W", "R"]
+    if bias:
+        c.init("B", np.stack([np.concatenate([
+            onnx_gates(op, getattr(mod, "bias_ih_l0" + s).detach().numpy(), H),
+            onnx_gates(op, getattr(mod, "bias_hh_l0" + s).detach().numpy(), H)]) for s in sfx]))
+        ins.append("B")
+    state = None
+    if init:
+        while len(ins) < 5:
+            ins.append("")
+        h0 = c.input("h0", c.uniform((D, B, H)))
+        ins.append("h0")
+        state = h0
+        if op == "LSTM":
+            c0 = c.input("c0", c.uniform((D, B, H)))
+            ins.append("c0")
+            state = (h0, c0)
+    names = ["y", "y_h", "y_c"][:outputs if op == "LSTM" else min(outputs, 2)]
+    attrs = {"hidden_size": H}
+    if direction != "forward":
+        attrs["direction"] = direction
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    c.node(op, ins, names, attrs, name=op.lower())
+    xin = torch.flip(x, [0]) if direction == "reverse" else x
+    y, st = mod(xin, state)
+    if direction == "reverse":
+        y = torch.flip(y, [0])
+    y = y.reshape(T, B, D, H).permute(0, 2, 1, 3).contiguous()
+    outs = [y] + (list(st) if op == "LSTM" else [st])
+    for nm, t in zip(names, outs):
+        c.output(nm, t)
+
+
+def recurrent_cases():
+    recurrent("lstm_forward", "LSTM", 5, 2, 3, 4)
+    recurrent("lstm_reverse_y_only", "LSTM", 4, 1, 3, 5, direction="reverse", outputs=1)
+    recurrent("lstm_bidirectional_initial_states", "LSTM", 4, 2, 3, 5,
+              direction="bidirectional", init=True)
+    recurrent("lstm_no_bias", "LSTM", 3, 1, 2, 3, bias=False)
+    recurrent("gru_forward", "GRU", 5, 2, 3, 4)
+    recurrent("gru_bidirectional_initial_h", "GRU", 4, 2, 3, 5, direction="bidirectional",
+              init=True)
+    recurrent("gru_reverse", "GRU", 6, 1, 4, 3, direction="reverse")
+    recurrent("rnn_forward", "RNN", 5, 2, 3, 4)
+    recurrent("rnn_bidirectional_no_bias", "RNN", 4, 1, 3, 6, direction="bidirectional",
+              bias=False, init=True)
+    recurrent("rnn_reverse", "RNN", 7, 3, 2, 4, direction="reverse")
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
                dropout_cases, gather_cases, reduce_cases, transpose_cases, squeeze_cases,
-               layernorm_cases):
+               layernorm_cases, recurrent_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
