@@ -291,3 +291,28 @@ bool cg_lower_gru(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
 bool cg_lower_lstm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_recurrent(c, n, in, out);
 }
+
+/* ---- Slice --------------------------------------------------------------------------------- */
+
+/* One nest over the output; the input walks from its first element with step * stride. */
+bool cg_lower_slice(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  int64_t start[IR_MAX_RANK], step[IR_MAX_RANK], dims[IR_MAX_RANK], xs[IR_MAX_RANK];
+  int64_t st[2][IR_MAX_RANK], base = 0;
+  ir_slice_params(n, start, step, dims, NULL);
+  row_strides(x->rank, x->dims, xs);
+  row_strides(y->rank, y->dims, st[0]);
+  for (int d = 0; d < x->rank; d++) base += start[d] * xs[d], st[1][d] = step[d] * xs[d];
+  int rank = y->rank;
+  for (int d = 0; d < rank; d++) dims[d] = y->dims[d];
+  cg_nest_simplify(&rank, dims, 2, st);
+  unsigned es = (unsigned)ir_dtype_size(x->dtype);
+  LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], cg_addc(c, nest.off[1], base)), "");
+  LLVMSetAlignment(v, es);
+  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
+  cg_nest_end(c, &nest);
+  return true;
+}

@@ -217,3 +217,21 @@ int ir_interp_gru(const IrNode *n, const void *const *in, void *const *out) {
 int ir_interp_lstm(const IrNode *n, const void *const *in, void *const *out) {
   return recurrent(n, in, out);
 }
+
+/* ---- Slice --------------------------------------------------------------------------------- */
+
+int ir_interp_slice(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  int64_t start[IR_MAX_RANK], step[IR_MAX_RANK], dims[IR_MAX_RANK], xs[IR_MAX_RANK];
+  ir_slice_params(n, start, step, dims, NULL);
+  row_strides(x->rank, x->dims, xs);
+  int64_t base = 0, str[IR_MAX_RANK];
+  for (int d = 0; d < x->rank; d++) base += start[d] * xs[d], str[d] = step[d] * xs[d];
+  size_t es = ir_dtype_size(x->dtype);
+  for (int64_t i = 0; i < ir_value_numel(y); i++)
+    memcpy((char *)out[0] + i * (int64_t)es,
+           (const char *)in[0] +
+               (base + ir_broadcast_offset(i, y->rank, y->dims, str)) * (int64_t)es,
+           es);
+  return KRT_OK;
+}

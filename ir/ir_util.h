@@ -40,6 +40,11 @@ void ir_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
  * given). Reports a bad, repeated or non-constant axis list unless d is NULL. */
 bool ir_node_axes(const IrNode *n, int k, int rank, unsigned *mask, int *count, IrDiag *d);
 
+/* A Slice node's first element and step along every axis of its input (rank r), from its
+ * constant starts/ends/axes/steps clamped as ONNX says; out dims are the output's. False (and a
+ * report unless d is NULL) if the inputs are not constant i32/i64 lists or a step is 0. */
+bool ir_slice_params(const IrNode *n, int64_t *start, int64_t *step, int64_t *out_dims, IrDiag *d);
+
 /* Geometry of an RNN/GRU/LSTM node (ONNX layout 0): X [T, B, I], W [D, G*H, I], R [D, G*H, H],
  * bias [D, 2*G*H] (W then R biases), initial_h/c [D, B, H]; G gates (1, 3, 4). */
 typedef struct IrRecurrent {

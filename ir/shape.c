@@ -803,3 +803,68 @@ bool ir_infer_lstm(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   return infer_recurrent(n, d);
 }
+
+/* ---- Slice ---------------------------------------------------------------------------------- */
+
+/* Element j of constant integer input k (i32 or i64), or false if it is not such a list. */
+static bool const_int_list(const IrNode *n, int k, int64_t *vals, int64_t *count, IrDiag *d) {
+  const IrValue *v = n->inputs[k];
+  char field[32];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (v->kind != IR_VALUE_CONST || (v->dtype != IR_I64 && v->dtype != IR_I32) || v->rank != 1 ||
+      v->dims[0] > IR_MAX_RANK)
+    return ir_node_error(d, n, field,
+                         "'%s' must be a 1-D i32/i64 initializer of at most %d entries", v->name,
+                         IR_MAX_RANK);
+  *count = v->dims[0];
+  for (int64_t j = 0; j < *count; j++)
+    vals[j] = v->dtype == IR_I64 ? ((const int64_t *)v->data)[j] : ((const int32_t *)v->data)[j];
+  return true;
+}
+
+bool ir_slice_params(const IrNode *n, int64_t *start, int64_t *step, int64_t *out_dims, IrDiag *d) {
+  const IrValue *x = n->inputs[0];
+  int64_t st[IR_MAX_RANK], en[IR_MAX_RANK], ax[IR_MAX_RANK], sp[IR_MAX_RANK];
+  int64_t ns, ne, na, nsp;
+  if (!const_int_list(n, 1, st, &ns, d) || !const_int_list(n, 2, en, &ne, d)) return false;
+  if (ne != ns) return ir_node_error(d, n, "inputs[2]", "ends and starts differ in length");
+  bool has_axes = n->n_inputs > 3 && n->inputs[3], has_steps = n->n_inputs > 4 && n->inputs[4];
+  if (has_axes && !const_int_list(n, 3, ax, &na, d)) return false;
+  if (has_steps && !const_int_list(n, 4, sp, &nsp, d)) return false;
+  if ((has_axes && na != ns) || (has_steps && nsp != ns))
+    return ir_node_error(d, n, has_axes && na != ns ? "inputs[3]" : "inputs[4]",
+                         "length differs from starts (%lld)", (long long)ns);
+  for (int i = 0; i < x->rank; i++) start[i] = 0, step[i] = 1, out_dims[i] = x->dims[i];
+  unsigned seen = 0;
+  for (int64_t j = 0; j < ns; j++) {
+    int64_t a = has_axes ? ax[j] : j, s = has_steps ? sp[j] : 1;
+    if (a < -x->rank || a >= x->rank || (seen & (1u << (a < 0 ? a + x->rank : a))))
+      return ir_node_error(d, n, "inputs[3]", "axis %lld is out of range or repeated",
+                           (long long)a);
+    if (a < 0) a += x->rank;
+    seen |= 1u << a;
+    if (s == 0) return ir_node_error(d, n, "inputs[4]", "a step is 0");
+    int64_t dim = x->dims[a], b = st[j], e = en[j];
+    if (b < 0) b += dim;
+    if (e < 0) e += dim;
+    if (s > 0) {
+      b = b < 0 ? 0 : b > dim ? dim : b;
+      e = e < 0 ? 0 : e > dim ? dim : e;
+      out_dims[a] = e > b ? (e - b + s - 1) / s : 0;
+    } else {
+      b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
+      e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+      out_dims[a] = b > e ? (b - e - s - 1) / -s : 0;
+    }
+    start[a] = b, step[a] = s;
+  }
+  return true;
+}
+
+bool ir_infer_slice(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  int64_t start[IR_MAX_RANK], step[IR_MAX_RANK], out[IR_MAX_RANK];
+  if (!ir_slice_params(n, start, step, out, d)) return false;
+  return set_output(n, 0, n->inputs[0]->dtype, n->inputs[0]->rank, out, d);
+}

@@ -63,6 +63,7 @@ KNOWN_ATTRS = {
     "Transpose": {"perm"},
     "Squeeze": set(), "Unsqueeze": set(),
     "LayerNormalization": {"axis", "epsilon", "stash_type"},
+    "Slice": set(),
     "RNN": {"direction", "hidden_size"},
     "GRU": {"direction", "hidden_size", "linear_before_reset"},
     "LSTM": {"direction", "hidden_size"},
@@ -452,6 +453,13 @@ def run_node(node, env):
         if len(ins) > 2 and ins[2] is not None:
             y = y + as64(ins[2]).reshape(shp)
         return [y]
+    if op == "Slice":
+        idx = [slice(None)] * x.ndim
+        steps = ins[4] if len(ins) > 4 and ins[4] is not None else [1] * len(ins[1])
+        axes = ins[3] if len(ins) > 3 and ins[3] is not None else range(len(ins[1]))
+        for b, e, a, st in zip(ins[1], ins[2], axes, steps):
+            idx[int(a)] = slice(int(b), None if int(e) <= -2**62 else int(e), int(st))
+        return [x[tuple(idx)]]
     if op in ("RNN", "GRU", "LSTM"):
         return recurrent_ref(op, node, ins)
     raise NotImplementedError(op)

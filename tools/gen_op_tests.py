@@ -783,6 +783,39 @@ def layernorm_cases():
     layernorm("layernorm_eps", (4, 16), eps=1e-3)
 
 
+# ===================================================================== Slice
+def slice_case(name, shape, starts, ends, axes=None, steps=None):
+    """Golden: numpy-style basic indexing of the PyTorch tensor (negative steps via flip)."""
+    c = Case(name)
+    x = c.input("x", c.uniform(shape))
+    ins = ["x", c.mb.initializer("starts", np.array(starts, dtype=np.int64), dtype="i64"),
+           c.mb.initializer("ends", np.array(ends, dtype=np.int64), dtype="i64",
+                            encoding="base64")]
+    if axes is not None:
+        ins.append(c.mb.initializer("axes", np.array(axes, dtype=np.int64), dtype="i64"))
+    if steps is not None:
+        if axes is None:
+            ins.append("")
+        ins.append(c.mb.initializer("steps", np.array(steps, dtype=np.int64), dtype="i64"))
+    c.node("Slice", ins, ["y"], name="slice")
+    ref = x.numpy()
+    idx = [slice(None)] * len(shape)
+    for k, (b, e) in enumerate(zip(starts, ends)):
+        a = axes[k] if axes is not None else k
+        st = steps[k] if steps is not None else 1
+        e = None if e <= -2**62 else e
+        idx[a] = slice(b, e, st)
+    c.output("y", torch.from_numpy(np.ascontiguousarray(ref[tuple(idx)])))
+
+
+def slice_cases():
+    slice_case("slice_last_axis_qkv", (1, 6, 12), [4], [8], axes=[-1])
+    slice_case("slice_default_axes", (5, 7), [1, 2], [4, 6])
+    slice_case("slice_steps_clamped_end", (4, 9, 3), [1, 0], [2**63 - 1, 100], axes=[1, 0],
+               steps=[3, 2])
+    slice_case("slice_negative_step", (3, 8), [-1, 6], [-(2**63), 0], axes=[0, 1], steps=[-1, -2])
+
+
 # ============================================================ RNN, GRU, LSTM
 # PyTorch gate blocks -> ONNX gate blocks: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h).
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
@@ -862,7 +895,7 @@ def main():
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
                dropout_cases, gather_cases, reduce_cases, transpose_cases, squeeze_cases,
-               layernorm_cases, recurrent_cases):
+               layernorm_cases, recurrent_cases, slice_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]

@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs Kiln's build dependencies from Debian 12's archive where they are missing.
-# --with-torch also installs PyTorch and NumPy, needed only to regenerate goldens (tools/gen_*.py).
+# python3-onnx and python3-numpy run the ONNX importer (tools/onnx2kiln.py, `kiln import`).
+# --with-torch also installs PyTorch, needed only to regenerate goldens (tools/gen_*.py).
 set -euo pipefail
 pkgs=(llvm-19-dev libzstd-dev libcjson-dev libopenblas-dev cmake ninja-build pkg-config gcc g++
-      python3 binutils)
-[ "${1:-}" = "--with-torch" ] && pkgs+=(python3-torch python3-numpy python3-onnx)
+      python3 binutils python3-numpy python3-onnx)
+[ "${1:-}" = "--with-torch" ] && pkgs+=(python3-torch)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
