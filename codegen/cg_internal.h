@@ -32,7 +32,7 @@ typedef struct CgIntrinsic {
   LLVMTypeRef fn_type;
 } CgIntrinsic;
 
-enum { CG_MATH_EXP, CG_MATH_TANH, CG_MATH_SIGMOID, CG_MATH_COUNT };
+enum { CG_MATH_EXP, CG_MATH_TANH, CG_MATH_SIGMOID, CG_MATH_LOG, CG_MATH_ERF, CG_MATH_COUNT };
 
 typedef struct Cg {
   LLVMContextRef ctx;
@@ -164,8 +164,10 @@ bool cg_same_storage(const Cg *c, const IrValue *a, const IrValue *b);
 LLVMValueRef cg_exp(Cg *c, LLVMValueRef x);
 LLVMValueRef cg_tanh(Cg *c, LLVMValueRef x);
 LLVMValueRef cg_sigmoid(Cg *c, LLVMValueRef x);
-/* Test hook: an object exporting `void <prefix>_{exp,tanh,sigmoid}(const float *x, float *y,
- * intptr_t n)` built from the same inline functions, for accuracy sweeps. */
+LLVMValueRef cg_log(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_erf(Cg *c, LLVMValueRef x);
+/* Test hook: an object exporting `void <prefix>_{exp,tanh,sigmoid,log,erf}(const float *x,
+ * float *y, intptr_t n)` built from the same inline functions, for accuracy sweeps. */
 bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
 
 /* ---- cg_lower.c ---------------------------------------------------------------------------- */

@@ -78,6 +78,13 @@ static const IrAttrSpec ir_attrs_rnn[] = {RNN_ATTRS, END};
 static const IrAttrSpec ir_attrs_gru[] = {RNN_ATTRS, A_INT("linear_before_reset", 0), END};
 static const IrAttrSpec ir_attrs_lstm[] = {RNN_ATTRS, A_INT("input_forget", 0), END};
 static const IrAttrSpec ir_attrs_slice[] = {END};
+static const IrAttrSpec ir_attrs_exp[] = {END};
+static const IrAttrSpec ir_attrs_log[] = {END};
+static const IrAttrSpec ir_attrs_sqrt[] = {END};
+static const IrAttrSpec ir_attrs_neg[] = {END};
+static const IrAttrSpec ir_attrs_abs[] = {END};
+static const IrAttrSpec ir_attrs_erf[] = {END};
+static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};
 

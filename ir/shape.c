@@ -868,3 +868,31 @@ bool ir_infer_slice(IrGraph *g, IrNode *n, IrDiag *d) {
   if (!ir_slice_params(n, start, step, out, d)) return false;
   return set_output(n, 0, n->inputs[0]->dtype, n->inputs[0]->rank, out, d);
 }
+
+/* ---- element-wise math, LogSoftmax ---------------------------------------------------------- */
+
+bool ir_infer_exp(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_log(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_sqrt(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_neg(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_abs(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_erf(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_log_softmax(IrGraph *g, IrNode *n, IrDiag *d) { return ir_infer_softmax(g, n, d); }

@@ -1344,6 +1344,37 @@ static void test_math_accuracy(void) {
   ftanh(&nanv, &ny[1], 1);
   fsig(&nanv, &ny[2], 1);
   CHECK(isnan(ny[0]) && isnan(ny[1]) && isnan(ny[2]), "NaN propagates");
+
+  /* erf over the same points; log over every 181st positive finite float (subnormals too) */
+  MathFn flog = (MathFn)dlsym(lib, "kmath_log"), ferf = (MathFn)dlsym(lib, "kmath_erf");
+  CHECK(flog && ferf, "log and erf exported");
+  if (flog && ferf) {
+    sweep(ferf, "erf", erf, erff, xs, n, 4e-7, 5e-7);
+    intptr_t nl = 0;
+    for (uint32_t bits = 1; bits < 0x7f800000u && nl < cap; bits += 181) {
+      float x;
+      memcpy(&x, &bits, 4);
+      if (x != 1.0f) xs[nl++] = x; /* log(1) = 0 exactly: no relative error to measure */
+    }
+    CHECK(nl > 0 && xs[nl - 1] > 1e38f, "the log sweep reaches the top of the float range");
+    sweep(flog, "log", log, logf, xs, nl, 2e-7, 3e-7);
+    float lx[] = {1.0f, 0.0f, -0.0f, -1.0f, INFINITY, NAN, 4.0f, 0.0f};
+    float ly[8];
+    memcpy(&lx[7], &(uint32_t){1}, 4); /* smallest subnormal */
+    flog(lx, ly, 8);
+    CHECK(ly[0] == 0 && isinf(ly[1]) && ly[1] < 0 && isinf(ly[2]) && ly[2] < 0 && isnan(ly[3]) &&
+              isinf(ly[4]) && ly[4] > 0 && isnan(ly[5]) && fabs(ly[6] - 1.3862944f) < 2e-7 &&
+              fabs(ly[7] + 103.27893f) < 2e-5,
+          "log special values: %g %g %g %g %g %g %g %g", ly[0], ly[1], ly[2], ly[3], ly[4], ly[5],
+          ly[6], ly[7]);
+    float ex[] = {0.0f, -0.0f, 4.0f, 10.0f, -10.0f, INFINITY, -INFINITY, NAN};
+    float ey[8];
+    ferf(ex, ey, 8);
+    CHECK(ey[0] == 0 && ey[1] == 0 && signbit(ey[1]) && ey[2] == 1 && ey[3] == 1 && ey[4] == -1 &&
+              ey[5] == 1 && ey[6] == -1 && isnan(ey[7]),
+          "erf special values: %g %g %g %g %g %g %g %g", ey[0], ey[1], ey[2], ey[3], ey[4], ey[5],
+          ey[6], ey[7]);
+  }
   free(xs);
   dlclose(lib);
   remove(obj);

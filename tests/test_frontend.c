@@ -411,12 +411,12 @@ static void test_errors(void) {
   expect_errors(HEAD "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [4]}],"
                      "\"outputs\": [{\"name\": \"y\"}], \"nodes\": ["
                      "{\"op\": \"Loop\", \"inputs\": [\"x\"], \"outputs\": [\"a\"]},"
-                     "{\"op\": \"Erf\", \"inputs\": [\"a\"], \"outputs\": [\"b\"]},"
+                     "{\"op\": \"Hardmax\", \"inputs\": [\"a\"], \"outputs\": [\"b\"]},"
                      "{\"op\": \"Loop\", \"inputs\": [\"b\"], \"outputs\": [\"y\"]}]}",
                 4,
                 (const char *const[]){"nodes[0] (Loop_0): op 'Loop' is not supported",
                                       "nodes[2] (Loop_2): op 'Loop'",
-                                      "Loop (2 nodes), Erf (1 node)", NULL});
+                                      "Loop (2 nodes), Hardmax (1 node)", NULL});
   /* Unknown fields in nested objects; duplicate node names are fine but values are not. */
   expect_errors(HEAD "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [4], "
                      "\"shap\": 1}], \"outputs\": [{\"name\": \"y\", \"dtyp\": 1}], "

@@ -64,6 +64,8 @@ KNOWN_ATTRS = {
     "Squeeze": set(), "Unsqueeze": set(),
     "LayerNormalization": {"axis", "epsilon", "stash_type"},
     "Slice": set(),
+    "Exp": set(), "Log": set(), "Sqrt": set(), "Neg": set(), "Abs": set(), "Erf": set(),
+    "LogSoftmax": {"axis"},
     "RNN": {"direction", "hidden_size"},
     "GRU": {"direction", "hidden_size", "linear_before_reset"},
     "LSTM": {"direction", "hidden_size"},
@@ -453,6 +455,15 @@ def run_node(node, env):
         if len(ins) > 2 and ins[2] is not None:
             y = y + as64(ins[2]).reshape(shp)
         return [y]
+    if op in ("Exp", "Log", "Sqrt", "Neg", "Abs"):
+        return [{"Exp": np.exp, "Log": np.log, "Sqrt": np.sqrt, "Neg": np.negative,
+                 "Abs": np.abs}[op](as64(x))]
+    if op == "Erf":
+        return [np.vectorize(math.erf)(as64(x))]
+    if op == "LogSoftmax":
+        xs = as64(x)
+        m = xs.max(axis=attr(node, "axis", -1), keepdims=True)
+        return [xs - m - np.log(np.exp(xs - m).sum(axis=attr(node, "axis", -1), keepdims=True))]
     if op == "Slice":
         idx = [slice(None)] * x.ndim
         steps = ins[4] if len(ins) > 4 and ins[4] is not None else [1] * len(ins[1])

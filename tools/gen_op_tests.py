@@ -475,6 +475,37 @@ def activation_cases():
     unary("identity_4d", "Identity", (2, 3, 4, 5), lambda x: x.clone())
 
 
+def math_cases():
+    unary("exp_wide_range", "Exp", (3, 4, 5), torch.exp, lo=-20.0, hi=20.0)
+    unary("log_positive", "Log", (4, 6), torch.log, lo=1e-3, hi=50.0)
+    unary("sqrt_positive", "Sqrt", (2, 3, 7), torch.sqrt, lo=0.0, hi=9.0)
+    unary("neg_4d", "Neg", (2, 3, 2, 2), torch.neg)
+    unary("abs_3d", "Abs", (3, 5, 2), torch.abs)
+    unary("erf_wide_range", "Erf", (4, 25), torch.erf, lo=-5.0, hi=5.0)
+    for name, shape, axis in (("logsoftmax_last_axis", (3, 10), None),
+                              ("logsoftmax_axis1_3d", (2, 6, 4), 1),
+                              ("logsoftmax_large_values", (2, 10), -1)):
+        c = Case(name)
+        lo, hi = (-50.0, 80.0) if "large" in name else (-3.0, 3.0)
+        x = c.input("x", c.uniform(shape, lo, hi))
+        c.node("LogSoftmax", ["x"], ["y"], None if axis is None else {"axis": axis},
+               name="logsoftmax")
+        c.output("y", F.log_softmax(x, dim=-1 if axis is None else axis))
+
+    # GELU as exporters write it at opset <= 17: x * 0.5 * (1 + erf(x / sqrt(2)))
+    c = Case("gelu_erf_decomposition")
+    x = c.input("x", c.uniform((4, 32), -4.0, 4.0))
+    c.init("sqrt2", np.array(np.sqrt(2.0), dtype=np.float32))
+    c.init("one", np.array(1.0, dtype=np.float32))
+    c.init("half", np.array(0.5, dtype=np.float32))
+    c.node("Div", ["x", "sqrt2"], ["xs"], name="div")
+    c.node("Erf", ["xs"], ["e"], name="erf")
+    c.node("Add", ["e", "one"], ["e1"], name="add")
+    c.node("Mul", ["x", "e1"], ["xe"], name="mul")
+    c.node("Mul", ["xe", "half"], ["y"], name="mul_half")
+    c.output("y", F.gelu(x))
+
+
 def softmax_cases():
     for name, shape, axis in (("softmax_axis0", (5, 4), 0),
                               ("softmax_axis_neg1_3d", (2, 3, 6), -1),
@@ -895,7 +926,7 @@ def main():
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
                dropout_cases, gather_cases, reduce_cases, transpose_cases, squeeze_cases,
-               layernorm_cases, recurrent_cases, slice_cases):
+               layernorm_cases, recurrent_cases, slice_cases, math_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
