@@ -316,3 +316,32 @@ bool cg_lower_slice(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
   cg_nest_end(c, &nest);
   return true;
 }
+
+/* ---- Pow ----------------------------------------------------------------------------------- */
+
+/* x^e for the constant exponent e: square-and-multiply for integers up to 64 in magnitude (exact
+ * for any sign of x, 1/x^k for negative ones), sqrt for 0.5, exp(e * log(x)) otherwise (NaN for
+ * x < 0, 0 or inf at x = 0, as pow). */
+static LLVMValueRef pow_scalar(Cg *c, LLVMValueRef x, double e) {
+  if (e == (double)(int)e && fabs(e) <= 64) {
+    int k = (int)fabs(e);
+    LLVMValueRef r = NULL, base = x;
+    for (; k; k >>= 1) {
+      if (k & 1) r = r ? LLVMBuildFMul(c->b, r, base, "") : base;
+      if (k > 1) base = LLVMBuildFMul(c->b, base, base, "");
+    }
+    if (!r) return cg_f32c(c, 1.0);
+    return e < 0 ? LLVMBuildFDiv(c->b, cg_f32c(c, 1.0), r, "") : r;
+  }
+  if (e == 0.5) return cg_intrinsic(c, "llvm.sqrt", c->t_f32, &x, 1);
+  return cg_exp(c, LLVMBuildFMul(c->b, cg_f32c(c, e), cg_log(c, x), ""));
+}
+
+bool cg_lower_pow(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  double e = *(const float *)n->inputs[1]->data;
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  cg_store(c, pow_scalar(c, cg_load(c, in[0], i), e), out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}

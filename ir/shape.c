@@ -896,3 +896,9 @@ bool ir_infer_erf(IrGraph *g, IrNode *n, IrDiag *d) {
   return infer_unary(n, d);
 }
 bool ir_infer_log_softmax(IrGraph *g, IrNode *n, IrDiag *d) { return ir_infer_softmax(g, n, d); }
+
+/* Pow with a constant scalar f32 exponent (x^2 of LayerNorm decompositions, x^3 of tanh-GELU). */
+bool ir_infer_pow(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return const_scalar_input(n, 1, "the exponent", IR_F32, d) && infer_binary(n, d);
+}

@@ -65,7 +65,7 @@ KNOWN_ATTRS = {
     "LayerNormalization": {"axis", "epsilon", "stash_type"},
     "Slice": set(),
     "Exp": set(), "Log": set(), "Sqrt": set(), "Neg": set(), "Abs": set(), "Erf": set(),
-    "LogSoftmax": {"axis"},
+    "LogSoftmax": {"axis"}, "Pow": set(),
     "RNN": {"direction", "hidden_size"},
     "GRU": {"direction", "hidden_size", "linear_before_reset"},
     "LSTM": {"direction", "hidden_size"},
@@ -458,6 +458,8 @@ def run_node(node, env):
     if op in ("Exp", "Log", "Sqrt", "Neg", "Abs"):
         return [{"Exp": np.exp, "Log": np.log, "Sqrt": np.sqrt, "Neg": np.negative,
                  "Abs": np.abs}[op](as64(x))]
+    if op == "Pow":
+        return [np.power(as64(x), as64(ins[1]))]
     if op == "Erf":
         return [np.vectorize(math.erf)(as64(x))]
     if op == "LogSoftmax":

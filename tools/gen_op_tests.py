@@ -492,6 +492,17 @@ def math_cases():
                name="logsoftmax")
         c.output("y", F.log_softmax(x, dim=-1 if axis is None else axis))
 
+    for name, shape, e, lo, hi in (("pow_square", (3, 16), 2.0, -3.0, 3.0),
+                                   ("pow_cube_negative_base", (2, 3, 4), 3.0, -2.0, 2.0),
+                                   ("pow_inverse_square", (4, 5), -2.0, 0.5, 3.0),
+                                   ("pow_fractional", (2, 9), 1.5, 0.0, 4.0),
+                                   ("pow_sqrt", (5, 4), 0.5, 0.0, 9.0)):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape, lo, hi))
+        c.init("e", np.array(e, dtype=np.float32))
+        c.node("Pow", ["x", "e"], ["y"], name="pow")
+        c.output("y", torch.pow(x, e))
+
     # GELU as exporters write it at opset <= 17: x * 0.5 * (1 + erf(x / sqrt(2)))
     c = Case("gelu_erf_decomposition")
     x = c.input("x", c.uniform((4, 32), -4.0, 4.0))
