@@ -345,3 +345,122 @@ bool cg_lower_pow(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
+
+/* ---- comparisons, Where, Cast -------------------------------------------------------------- */
+
+/* LLVM type of one element of dtype t (bool is a byte holding 0 or 1). */
+static LLVMTypeRef elem_type(Cg *c, IrDType t) {
+  return t == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * (unsigned)ir_dtype_size(t));
+}
+
+static LLVMValueRef load_elem(Cg *c, IrDType t, LLVMValueRef base, LLVMValueRef i) {
+  LLVMTypeRef ty = elem_type(c, t);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, cg_gep(c, ty, base, i), "");
+  LLVMSetAlignment(v, (unsigned)ir_dtype_size(t));
+  return v;
+}
+
+static void store_elem(Cg *c, IrDType t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i) {
+  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, elem_type(c, t), base, i)),
+                   (unsigned)ir_dtype_size(t));
+}
+
+/* Strides of every input of n read through broadcasting over the output, plus the output's own
+ * (operand 0), collapsed; returns the rank. */
+static int broadcast_nest(const IrNode *n, int n_in, int64_t *dims,
+                          int64_t (*strides)[IR_MAX_RANK]) {
+  const IrValue *o = n->outputs[0];
+  int rank = o->rank;
+  row_strides(rank, o->dims, strides[0]);
+  for (int d = 0; d < rank; d++) dims[d] = o->dims[d];
+  for (int k = 0; k < n_in; k++)
+    ir_broadcast_strides(n->inputs[k]->rank, n->inputs[k]->dims, rank, o->dims, strides[k + 1]);
+  cg_nest_simplify(&rank, dims, n_in + 1, strides);
+  return rank;
+}
+
+static bool lower_compare(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = broadcast_nest(n, 2, dims, st);
+  IrDType t = n->inputs[0]->dtype;
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef a = load_elem(c, t, in[0], nest.off[1]), b = load_elem(c, t, in[1], nest.off[2]);
+  LLVMValueRef r;
+  if (t == IR_F32) /* ordered: false when either is NaN */
+    r = LLVMBuildFCmp(c->b,
+                      n->op == IR_OP_EQUAL  ? LLVMRealOEQ
+                      : n->op == IR_OP_LESS ? LLVMRealOLT
+                                            : LLVMRealOGT,
+                      a, b, "");
+  else
+    r = LLVMBuildICmp(c->b,
+                      n->op == IR_OP_EQUAL  ? LLVMIntEQ
+                      : n->op == IR_OP_LESS ? LLVMIntSLT
+                                            : LLVMIntSGT,
+                      a, b, "");
+  store_elem(c, IR_BOOL, LLVMBuildZExt(c->b, r, c->t_i8, ""), out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+bool cg_lower_equal(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_compare(c, n, in, out);
+}
+bool cg_lower_less(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_compare(c, n, in, out);
+}
+bool cg_lower_greater(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_compare(c, n, in, out);
+}
+
+bool cg_lower_where(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  int64_t dims[IR_MAX_RANK], st[4][IR_MAX_RANK];
+  int rank = broadcast_nest(n, 3, dims, st);
+  IrDType t = n->outputs[0]->dtype;
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 4, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef cond = LLVMBuildICmp(c->b, LLVMIntNE, load_elem(c, IR_BOOL, in[0], nest.off[1]),
+                                    LLVMConstInt(c->t_i8, 0, 0), "");
+  LLVMValueRef v = LLVMBuildSelect(c->b, cond, load_elem(c, t, in[1], nest.off[2]),
+                                   load_elem(c, t, in[2], nest.off[3]), "");
+  store_elem(c, t, v, out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* Element conversions as the interpreter does them: float -> integer saturating (NaN -> 0),
+ * integer -> float rounding to nearest, between integers wrapping, anything -> bool x != 0,
+ * bool as 0/1. */
+bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrDType from = n->inputs[0]->dtype, to = n->outputs[0]->dtype;
+  LLVMTypeRef tt = elem_type(c, to);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  LLVMValueRef v = load_elem(c, from, in[0], i), r;
+  if (to == IR_BOOL) {
+    LLVMValueRef nz =
+        from == IR_F32 ? LLVMBuildFCmp(c->b, LLVMRealUNE, v, cg_f32c(c, 0.0), "")
+                       : LLVMBuildICmp(c->b, LLVMIntNE, v, LLVMConstInt(LLVMTypeOf(v), 0, 0), "");
+    r = LLVMBuildZExt(c->b, nz, c->t_i8, "");
+  } else if (from == IR_F32 && to == IR_F32) {
+    r = v;
+  } else if (from == IR_F32) { /* llvm.fptosi.sat.<to>.f32: overloaded on both types */
+    static const char name[] = "llvm.fptosi.sat";
+    LLVMTypeRef ov[2] = {tt, c->t_f32};
+    unsigned id = LLVMLookupIntrinsicID(name, sizeof name - 1);
+    r = LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, ov, 2),
+                       LLVMGetIntrinsicDeclaration(c->mod, id, ov, 2), &v, 1, "");
+  } else if (to == IR_F32) {
+    r = from == IR_BOOL || from == IR_U8 ? LLVMBuildUIToFP(c->b, v, tt, "")
+                                         : LLVMBuildSIToFP(c->b, v, tt, "");
+  } else if (LLVMGetIntTypeWidth(LLVMTypeOf(v)) > LLVMGetIntTypeWidth(tt)) {
+    r = LLVMBuildTrunc(c->b, v, tt, "");
+  } else {
+    r = from == IR_BOOL || from == IR_U8 ? LLVMBuildZExtOrBitCast(c->b, v, tt, "")
+                                         : LLVMBuildSExtOrBitCast(c->b, v, tt, "");
+  }
+  store_elem(c, to, r, out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}

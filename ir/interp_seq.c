@@ -245,3 +245,103 @@ int ir_interp_pow(const IrNode *n, const void *const *in, void *const *out) {
   for (int64_t i = 0; i < ir_value_numel(n->outputs[0]); i++) y[i] = (float)pow(x[i], e);
   return KRT_OK;
 }
+
+/* ---- comparisons, Where, Cast -------------------------------------------------------------- */
+
+typedef struct {
+  bool is_float;
+  double f;
+  int64_t i;
+} Scalar;
+
+static Scalar load_scalar(IrDType t, const void *p, int64_t k) {
+  switch (t) {
+  case IR_F32: return (Scalar){true, ((const float *)p)[k], 0};
+  case IR_I8: return (Scalar){false, 0, ((const int8_t *)p)[k]};
+  case IR_U8:
+  case IR_BOOL: return (Scalar){false, 0, ((const uint8_t *)p)[k]};
+  case IR_I16: return (Scalar){false, 0, ((const int16_t *)p)[k]};
+  case IR_I32: return (Scalar){false, 0, ((const int32_t *)p)[k]};
+  case IR_I64: return (Scalar){false, 0, ((const int64_t *)p)[k]};
+  default: abort(); /* f16: rejected by shape inference */
+  }
+}
+
+/* Saturating float -> integer in [lo, hi], NaN -> 0 (LLVM's fptosi.sat, which codegen uses). */
+static int64_t sat(double f, double lo, double hi) {
+  if (isnan(f)) return 0;
+  if (f <= lo) return (int64_t)lo;
+  if (f >= hi) return hi >= 9.2e18 ? INT64_MAX : (int64_t)hi;
+  return (int64_t)f;
+}
+
+static void store_scalar(IrDType t, void *p, int64_t k, Scalar v) {
+  switch (t) {
+  case IR_F32: ((float *)p)[k] = v.is_float ? (float)v.f : (float)v.i; break;
+  case IR_BOOL: ((uint8_t *)p)[k] = v.is_float ? v.f != 0 : v.i != 0; break;
+  case IR_I8: ((int8_t *)p)[k] = (int8_t)(v.is_float ? sat(v.f, -128, 127) : v.i); break;
+  case IR_U8: ((uint8_t *)p)[k] = (uint8_t)(v.is_float ? sat(v.f, 0, 255) : v.i); break;
+  case IR_I16: ((int16_t *)p)[k] = (int16_t)(v.is_float ? sat(v.f, -32768, 32767) : v.i); break;
+  case IR_I32:
+    ((int32_t *)p)[k] = (int32_t)(v.is_float ? sat(v.f, -2147483648.0, 2147483647.0) : v.i);
+    break;
+  case IR_I64:
+    ((int64_t *)p)[k] = v.is_float ? sat(v.f, -9223372036854775808.0, 9223372036854775807.0) : v.i;
+    break;
+  default: abort();
+  }
+}
+
+static int compare(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *va = n->inputs[0], *vb = n->inputs[1], *vy = n->outputs[0];
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK];
+  ir_broadcast_strides(va->rank, va->dims, vy->rank, vy->dims, sa);
+  ir_broadcast_strides(vb->rank, vb->dims, vy->rank, vy->dims, sb);
+  uint8_t *y = out[0];
+  for (int64_t i = 0; i < ir_value_numel(vy); i++) {
+    Scalar a = load_scalar(va->dtype, in[0], ir_broadcast_offset(i, vy->rank, vy->dims, sa));
+    Scalar b = load_scalar(vb->dtype, in[1], ir_broadcast_offset(i, vy->rank, vy->dims, sb));
+    int c = a.is_float ? (a.f < b.f    ? -1
+                          : a.f > b.f  ? 1
+                          : a.f == b.f ? 0
+                                       : 2)
+                       : (a.i < b.i   ? -1
+                          : a.i > b.i ? 1
+                                      : 0); /* 2: unordered (NaN) */
+    y[i] = n->op == IR_OP_EQUAL ? c == 0 : n->op == IR_OP_LESS ? c == -1 : c == 1;
+  }
+  return KRT_OK;
+}
+
+int ir_interp_equal(const IrNode *n, const void *const *in, void *const *out) {
+  return compare(n, in, out);
+}
+int ir_interp_less(const IrNode *n, const void *const *in, void *const *out) {
+  return compare(n, in, out);
+}
+int ir_interp_greater(const IrNode *n, const void *const *in, void *const *out) {
+  return compare(n, in, out);
+}
+
+int ir_interp_where(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *vy = n->outputs[0];
+  int64_t st[3][IR_MAX_RANK];
+  for (int k = 0; k < 3; k++)
+    ir_broadcast_strides(n->inputs[k]->rank, n->inputs[k]->dims, vy->rank, vy->dims, st[k]);
+  size_t es = ir_dtype_size(vy->dtype);
+  for (int64_t i = 0; i < ir_value_numel(vy); i++) {
+    bool c = ((const uint8_t *)in[0])[ir_broadcast_offset(i, vy->rank, vy->dims, st[0])] != 0;
+    int k = c ? 1 : 2;
+    memcpy((char *)out[0] + i * (int64_t)es,
+           (const char *)in[k] + ir_broadcast_offset(i, vy->rank, vy->dims, st[k]) * (int64_t)es,
+           es);
+  }
+  return KRT_OK;
+}
+
+int ir_interp_cast(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  for (int64_t i = 0; i < ir_value_numel(y); i++)
+    store_scalar(y->dtype, out[0], i, load_scalar(x->dtype, in[0], i));
+  return KRT_OK;
+}

@@ -45,6 +45,9 @@ bool ir_node_axes(const IrNode *n, int k, int rank, unsigned *mask, int *count, 
  * report unless d is NULL) if the inputs are not constant i32/i64 lists or a step is 0. */
 bool ir_slice_params(const IrNode *n, int64_t *start, int64_t *step, int64_t *out_dims, IrDiag *d);
 
+/* The Kiln dtype of an ONNX TensorProto element type code (Cast's `to`); false if none. */
+bool ir_dtype_from_onnx(int64_t code, IrDType *out);
+
 /* Geometry of an RNN/GRU/LSTM node (ONNX layout 0): X [T, B, I], W [D, G*H, I], R [D, G*H, H],
  * bias [D, 2*G*H] (W then R biases), initial_h/c [D, B, H]; G gates (1, 3, 4). */
 typedef struct IrRecurrent {

@@ -85,6 +85,11 @@ static const IrAttrSpec ir_attrs_neg[] = {END};
 static const IrAttrSpec ir_attrs_abs[] = {END};
 static const IrAttrSpec ir_attrs_erf[] = {END};
 static const IrAttrSpec ir_attrs_pow[] = {END};
+static const IrAttrSpec ir_attrs_equal[] = {END};
+static const IrAttrSpec ir_attrs_less[] = {END};
+static const IrAttrSpec ir_attrs_greater[] = {END};
+static const IrAttrSpec ir_attrs_where[] = {END};
+static const IrAttrSpec ir_attrs_cast[] = {A_REQ_INT("to"), A_INT("saturate", 1), END};
 static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};

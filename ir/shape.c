@@ -902,3 +902,98 @@ bool ir_infer_pow(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   return const_scalar_input(n, 1, "the exponent", IR_F32, d) && infer_binary(n, d);
 }
+
+/* ---- comparisons, Where, Cast --------------------------------------------------------------- */
+
+bool ir_dtype_from_onnx(int64_t code, IrDType *out) {
+  static const struct {
+    int code;
+    IrDType t;
+  } map[] = {{1, IR_F32}, {10, IR_F16}, {3, IR_I8},  {2, IR_U8},
+             {5, IR_I16}, {6, IR_I32},  {7, IR_I64}, {9, IR_BOOL}};
+  for (size_t k = 0; k < sizeof map / sizeof *map; k++)
+    if (map[k].code == code) return *out = map[k].t, true;
+  return false;
+}
+
+/* Broadcast shape of inputs [0, count) into (rank, dims). */
+static bool broadcast_inputs(const IrNode *n, int count, int *rank, int64_t *dims, IrDiag *d) {
+  const IrValue *a = n->inputs[0];
+  *rank = a->rank;
+  memcpy(dims, a->dims, sizeof(int64_t) * IR_MAX_RANK);
+  for (int k = 1; k < count; k++) {
+    const IrValue *b = n->inputs[k];
+    int64_t prev[IR_MAX_RANK];
+    int pr = *rank, bad;
+    memcpy(prev, dims, sizeof prev);
+    if (!ir_broadcast_dims(pr, prev, b->rank, b->dims, rank, dims, &bad)) {
+      char s1[256], s2[256], field[32];
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "shape %s does not broadcast with %s",
+                           ir_format_dims(b->rank, b->dims, s1, sizeof s1),
+                           ir_format_dims(pr, prev, s2, sizeof s2));
+    }
+  }
+  return true;
+}
+
+static bool numeric(IrDType t) { return t == IR_F32 || t == IR_I32 || t == IR_I64; }
+
+/* Equal / Less / Greater: two inputs of one dtype (f32, i32, i64), broadcast, bool result. */
+static bool infer_compare(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  if (!numeric(a->dtype) || a->dtype != b->dtype)
+    return ir_node_error(d, n, "inputs",
+                         "inputs must share one dtype of f32, i32, i64 (got %s, %s)",
+                         ir_dtype_name(a->dtype), ir_dtype_name(b->dtype));
+  int r;
+  int64_t out[IR_MAX_RANK];
+  return broadcast_inputs(n, 2, &r, out, d) && set_output(n, 0, IR_BOOL, r, out, d);
+}
+
+bool ir_infer_equal(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_compare(n, d);
+}
+bool ir_infer_less(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_compare(n, d);
+}
+bool ir_infer_greater(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_compare(n, d);
+}
+
+/* Where(cond bool, x, y): x and y of one dtype (f32, i32, i64), all three broadcast. */
+bool ir_infer_where(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *cv = n->inputs[0], *x = n->inputs[1], *y = n->inputs[2];
+  if (cv->dtype != IR_BOOL)
+    return ir_node_error(d, n, "inputs[0]", "condition must be bool, got %s",
+                         ir_dtype_name(cv->dtype));
+  if (!numeric(x->dtype) || x->dtype != y->dtype)
+    return ir_node_error(d, n, "inputs[1]",
+                         "X and Y must share one dtype of f32, i32, i64 (got "
+                         "%s, %s)",
+                         ir_dtype_name(x->dtype), ir_dtype_name(y->dtype));
+  int r;
+  int64_t out[IR_MAX_RANK];
+  return broadcast_inputs(n, 3, &r, out, d) && set_output(n, 0, x->dtype, r, out, d);
+}
+
+/* Cast between f32, i8, u8, i16, i32, i64 and bool (f16 is not supported). */
+bool ir_infer_cast(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  IrDType to;
+  if (!ir_dtype_from_onnx(ir_attr_i(n, "to"), &to) || to == IR_F16)
+    return ir_node_error(d, n, "attrs.to",
+                         "element type %lld is not supported (f32, i8, u8, i16, "
+                         "i32, i64, bool)",
+                         (long long)ir_attr_i(n, "to"));
+  if (n->inputs[0]->dtype == IR_F16)
+    return ir_node_error(d, n, "inputs[0]", "f16 input is not supported");
+  return same_as_input(n, 0, to, d);
+}

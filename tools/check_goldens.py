@@ -66,6 +66,7 @@ KNOWN_ATTRS = {
     "Slice": set(),
     "Exp": set(), "Log": set(), "Sqrt": set(), "Neg": set(), "Abs": set(), "Erf": set(),
     "LogSoftmax": {"axis"}, "Pow": set(),
+    "Equal": set(), "Less": set(), "Greater": set(), "Where": set(), "Cast": {"to", "saturate"},
     "RNN": {"direction", "hidden_size"},
     "GRU": {"direction", "hidden_size", "linear_before_reset"},
     "LSTM": {"direction", "hidden_size"},
@@ -458,6 +459,14 @@ def run_node(node, env):
     if op in ("Exp", "Log", "Sqrt", "Neg", "Abs"):
         return [{"Exp": np.exp, "Log": np.log, "Sqrt": np.sqrt, "Neg": np.negative,
                  "Abs": np.abs}[op](as64(x))]
+    if op in ("Equal", "Less", "Greater"):
+        return [{"Equal": np.equal, "Less": np.less, "Greater": np.greater}[op](x, ins[1])]
+    if op == "Where":
+        return [np.where(x, ins[1], ins[2])]
+    if op == "Cast":
+        to = {1: np.float32, 6: np.int32, 7: np.int64, 9: np.bool_, 2: np.uint8, 3: np.int8,
+              5: np.int16}[attr(node, "to", None)]
+        return [x.astype(to)]
     if op == "Pow":
         return [np.power(as64(x), as64(ins[1]))]
     if op == "Erf":

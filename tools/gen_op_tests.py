@@ -82,9 +82,9 @@ class Case:
     def node(self, op, inputs, outputs, attrs=None, name=None):
         return self.mb.node(op, inputs, outputs, attrs, name)
 
-    def output(self, name, tensor):
-        arr = np.array(tensor.detach().numpy().astype(np.float32), order="C")
-        self.mb.output(name, arr.shape)
+    def output(self, name, tensor, dtype="f32"):
+        arr = np.array(tensor.detach().numpy().astype(DTYPES[dtype]), order="C")
+        self.mb.output(name, arr.shape, dtype)
         self.goldens[name] = arr
         self.elems += arr.size
 
@@ -858,6 +858,59 @@ def slice_cases():
     slice_case("slice_negative_step", (3, 8), [-1, 6], [-(2**63), 0], axes=[0, 1], steps=[-1, -2])
 
 
+# ============================================ comparisons, Where, Cast (dtypes)
+TORCH_CMP = {"Equal": torch.eq, "Less": torch.lt, "Greater": torch.gt}
+
+
+def compare_cases():
+    for op, dt in (("Equal", "i64"), ("Less", "f32"), ("Greater", "i32"), ("Equal", "f32")):
+        c = Case("%s_%s_broadcast" % (op.lower(), dt))
+        if dt == "f32":
+            a = c.input("a", np.round(c.uniform((3, 4), -2, 2) * 2) / 2)   # ties happen
+            b = c.input("b", np.round(c.uniform((4,), -2, 2) * 2) / 2)
+        else:
+            a = c.input("a", c.rng.randint(-3, 4, size=(3, 4)), dt)
+            b = c.input("b", c.rng.randint(-3, 4, size=(4,)), dt)
+        c.node(op, ["a", "b"], ["y"], name=op.lower())
+        c.output("y", TORCH_CMP[op](a, b), "bool")
+
+    # the attention-mask pattern: Where(ids == pad, -inf-ish, scores)
+    c = Case("where_mask_i64_compare")
+    ids = c.input("ids", c.rng.randint(0, 3, size=(2, 1, 6)), "i64")
+    s = c.input("scores", c.uniform((2, 4, 6)))
+    c.init("pad", np.array(0, dtype=np.int64), dtype="i64")
+    c.init("neg", np.array(-1e4, dtype=np.float32))
+    c.node("Equal", ["ids", "pad"], ["is_pad"], name="eq")
+    c.node("Where", ["is_pad", "neg", "scores"], ["y"], name="where")
+    c.output("y", torch.where(ids == 0, torch.tensor(-1e4), s))
+
+    c = Case("where_i32_values")
+    cond = c.input("cond", c.rng.randint(0, 2, size=(3, 1)).astype(bool), "bool")
+    x = c.input("x", c.rng.randint(-100, 100, size=(3, 5)), "i32")
+    y = c.input("y", c.rng.randint(-100, 100, size=(5,)), "i32")
+    c.node("Where", ["cond", "x", "y"], ["z"], name="where")
+    c.output("z", torch.where(cond, x, y), "i32")
+
+    # Cast: f32 -> i32 truncates toward zero (values inside the range), i64 -> f32, f32 -> bool,
+    # bool -> f32, i64 -> i32
+    for name, src, x_of, to, code, fn in (
+            ("cast_f32_to_i32", "f32", lambda c: c.uniform((4, 6), -50, 50), "i32", 6,
+             lambda t: t.to(torch.int32)),
+            ("cast_i64_to_f32", "i64", lambda c: c.rng.randint(-10**6, 10**6, size=(3, 5)), "f32",
+             1, lambda t: t.to(torch.float32)),
+            ("cast_f32_to_bool", "f32", lambda c: np.where(c.uniform((5, 4)) > 0.3, 0.0,
+                                                           c.uniform((5, 4))), "bool", 9,
+             lambda t: t != 0),
+            ("cast_bool_to_f32", "bool", lambda c: c.uniform((2, 7)) > 0, "f32", 1,
+             lambda t: t.to(torch.float32)),
+            ("cast_i64_to_i32", "i64", lambda c: c.rng.randint(-10**9, 10**9, size=(6,)), "i32",
+             6, lambda t: t.to(torch.int32))):
+        c = Case(name)
+        x = c.input("x", x_of(c), src)
+        c.node("Cast", ["x"], ["y"], {"to": code}, name="cast")
+        c.output("y", fn(x), to)
+
+
 # ============================================================ RNN, GRU, LSTM
 # PyTorch gate blocks -> ONNX gate blocks: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h).
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
@@ -937,7 +990,8 @@ def main():
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
                dropout_cases, gather_cases, reduce_cases, transpose_cases, squeeze_cases,
-               layernorm_cases, recurrent_cases, slice_cases, math_cases):
+               layernorm_cases, recurrent_cases, slice_cases, math_cases,
+               compare_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
