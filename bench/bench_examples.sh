@@ -13,7 +13,7 @@ while [ $# -gt 0 ]; do
   *) echo "usage: $0 [-O LEVEL] [--repeat N]" >&2; exit 2 ;;
   esac
 done
-kiln=build/bin/kiln
+kiln=${KILN:-build/bin/kiln}
 tmp=$(mktemp -d /tmp/kiln-bench-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 export OPENBLAS_NUM_THREADS=1

@@ -273,7 +273,8 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
   fprintf(f, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
   fprintf(f,
           "/* Entry points return 0 (KRT_OK) or a negative KRT_ERR_* code (krt.h): -1 if a "
-          "pointer is NULL,\n * -2 if the workspace is not aligned to %s_WORKSPACE_ALIGN. "
+          "pointer is NULL,\n * -2 if the workspace is not aligned to %s_WORKSPACE_ALIGN, -3 if "
+          "an index input\n * (a token id) is outside the table it indexes. "
           "Tensors are dense, row-major\n * arrays of the sizes above; buffers must not "
           "overlap each other or the workspace. */\n\n",
           up);

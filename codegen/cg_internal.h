@@ -32,7 +32,15 @@ typedef struct CgIntrinsic {
   LLVMTypeRef fn_type;
 } CgIntrinsic;
 
-enum { CG_MATH_EXP, CG_MATH_TANH, CG_MATH_SIGMOID, CG_MATH_COUNT };
+enum {
+  CG_MATH_EXP,
+  CG_MATH_TANH,
+  CG_MATH_SIGMOID,
+  CG_MATH_LOG,
+  CG_MATH_ERF,
+  CG_MATH_SQRT,
+  CG_MATH_COUNT
+};
 
 typedef struct Cg {
   LLVMContextRef ctx;
@@ -44,6 +52,7 @@ typedef struct Cg {
   const CgOptions *o;
   IrDiag *d;
   const char *prefix;
+  bool bare_metal; /* a *-none-* triple: no libm to call, not even sqrtf */
   LLVMTypeRef t_void, t_i1, t_i8, t_i32, t_i64, t_f32, t_ptr;
   LLVMTypeRef t_idx;    /* pointer-sized integer: index arithmetic stays native on 32-bit targets */
   LLVMValueRef fn;      /* function being built */
@@ -141,6 +150,10 @@ void cg_if_begin(Cg *c, CgIf *f, LLVMValueRef cond); /* builder in the then-bran
 void cg_if_else(Cg *c, CgIf *f);                     /* builder in the else-branch */
 void cg_if_end(Cg *c, CgIf *f);                      /* builder after both */
 
+/* if (cond) return code; from the function being built (an i32 node or body function):
+ * how a node reports a run-time error such as KRT_ERR_INDEX_RANGE. */
+void cg_return_if(Cg *c, LLVMValueRef cond, LLVMValueRef code);
+
 /* A loop nest over dims[0..rank) with per-operand strided element offsets. */
 #define CG_NEST_MAX_OPS 4
 typedef struct CgNest {
@@ -171,8 +184,13 @@ bool cg_same_storage(const Cg *c, const IrValue *a, const IrValue *b);
 LLVMValueRef cg_exp(Cg *c, LLVMValueRef x);
 LLVMValueRef cg_tanh(Cg *c, LLVMValueRef x);
 LLVMValueRef cg_sigmoid(Cg *c, LLVMValueRef x);
-/* Test hook: an object exporting `void <prefix>_{exp,tanh,sigmoid}(const float *x, float *y,
- * intptr_t n)` built from the same inline functions, for accuracy sweeps. */
+LLVMValueRef cg_log(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_erf(Cg *c, LLVMValueRef x);
+/* llvm.sqrt on hosted targets; on bare metal an inline Newton iteration, because llvm.sqrt
+ * becomes a call to sqrtf on cores without a hardware square root. */
+LLVMValueRef cg_sqrt(Cg *c, LLVMValueRef x);
+/* Test hook: an object exporting `void <prefix>_{exp,tanh,sigmoid,log,erf,sqrt}(const float *x,
+ * float *y, intptr_t n)` built from the same inline functions, for accuracy sweeps. */
 bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
 
 /* ---- cg_lower.c ---------------------------------------------------------------------------- */

@@ -210,6 +210,15 @@ void cg_if_end(Cg *c, CgIf *f) {
   LLVMPositionBuilderAtEnd(c->b, f->merge);
 }
 
+void cg_return_if(Cg *c, LLVMValueRef cond, LLVMValueRef code) {
+  LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "fail");
+  LLVMBasicBlockRef cont = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "ok");
+  LLVMBuildCondBr(c->b, cond, fail, cont);
+  LLVMPositionBuilderAtEnd(c->b, fail);
+  LLVMBuildRet(c->b, code);
+  LLVMPositionBuilderAtEnd(c->b, cont);
+}
+
 void cg_nest_begin(Cg *c, CgNest *s, int rank, const int64_t *dims, int n_ops,
                    const int64_t (*strides)[IR_MAX_RANK]) {
   assert(n_ops <= CG_NEST_MAX_OPS && rank <= IR_MAX_RANK);

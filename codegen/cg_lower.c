@@ -54,11 +54,38 @@ static LLVMValueRef clip_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   return x;
 }
 
-static const UnaryFn unary_fns[IR_OP_COUNT] = {[IR_OP_RELU] = relu_scalar,
-                                               [IR_OP_LEAKY_RELU] = leaky_relu_scalar,
-                                               [IR_OP_SIGMOID] = sigmoid_scalar,
-                                               [IR_OP_TANH] = tanh_scalar,
-                                               [IR_OP_CLIP] = clip_scalar};
+static LLVMValueRef exp_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_exp(c, x);
+}
+static LLVMValueRef log_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_log(c, x);
+}
+static LLVMValueRef sqrt_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_sqrt(c, x);
+}
+static LLVMValueRef neg_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return LLVMBuildFNeg(c->b, x, "");
+}
+static LLVMValueRef abs_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+}
+static LLVMValueRef erf_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_erf(c, x);
+}
+
+static const UnaryFn unary_fns[IR_OP_COUNT] = {
+    [IR_OP_EXP] = exp_scalar,         [IR_OP_LOG] = log_scalar,
+    [IR_OP_SQRT] = sqrt_scalar,       [IR_OP_NEG] = neg_scalar,
+    [IR_OP_ABS] = abs_scalar,         [IR_OP_ERF] = erf_scalar,
+    [IR_OP_RELU] = relu_scalar,       [IR_OP_LEAKY_RELU] = leaky_relu_scalar,
+    [IR_OP_SIGMOID] = sigmoid_scalar, [IR_OP_TANH] = tanh_scalar,
+    [IR_OP_CLIP] = clip_scalar};
 
 LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
   assert(unary_fns[n->op]);
@@ -147,6 +174,24 @@ bool cg_lower_tanh(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 bool cg_lower_clip(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_unary(c, n, in, out);
 }
+bool cg_lower_exp(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_log(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_sqrt(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_neg(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_abs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_erf(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
 
 /* ---- binary element-wise with multidirectional broadcasting ------------------------------- */
 
@@ -228,7 +273,8 @@ static LLVMValueRef slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t 
 
 /* Per (outer, inner) slice of length L with stride `inner`: max, exp(x - max) with the sum,
  * then a division. inner == 1 (the usual last axis) makes every loop contiguous. */
-bool cg_lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+static bool lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                          bool log_out) {
   if (!cg_require_f32(c, n)) return false;
   const IrValue *x = n->inputs[0];
   int axis = 0;
@@ -246,17 +292,28 @@ bool cg_lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
   LLVMValueRef s = cg_loop_acc(c, &l2, cg_f32c(c, 0.0));
   LLVMValueRef at = cg_add(c, base, cg_mulc(c, k, inner));
   LLVMValueRef e = cg_exp(c, LLVMBuildFSub(c->b, cg_load(c, in[0], at), mx, ""));
-  cg_store(c, e, out[0], at);
+  if (!log_out) cg_store(c, e, out[0], at);
   LLVMValueRef s_next = cg_fadd_reassoc(c, s, e), sum;
   cg_loop_end(c, &l2, &s_next, &sum);
 
+  LLVMValueRef lsum = log_out ? LLVMBuildFAdd(c->b, mx, cg_log(c, sum), "") : NULL;
   k = cg_for(c, &l3, len);
   at = cg_add(c, base, cg_mulc(c, k, inner));
-  cg_store(c, LLVMBuildFDiv(c->b, cg_load(c, out[0], at), sum, ""), out[0], at);
+  if (log_out) /* x - (max + log(sum)) */
+    cg_store(c, LLVMBuildFSub(c->b, cg_load(c, in[0], at), lsum, ""), out[0], at);
+  else
+    cg_store(c, LLVMBuildFDiv(c->b, cg_load(c, out[0], at), sum, ""), out[0], at);
   cg_loop_end(c, &l3, NULL, NULL);
   cg_loop_end(c, &li, NULL, NULL);
   cg_loop_end(c, &lo, NULL, NULL);
   return true;
+}
+
+bool cg_lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_softmax(c, n, in, out, false);
+}
+bool cg_lower_log_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_softmax(c, n, in, out, true);
 }
 
 /* ---- data movement ------------------------------------------------------------------------ */
@@ -276,6 +333,14 @@ bool cg_lower_reshape(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
   return true;
 }
 bool cg_lower_identity(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  copy_through(c, n, in, out);
+  return true;
+}
+bool cg_lower_squeeze(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  copy_through(c, n, in, out);
+  return true;
+}
+bool cg_lower_unsqueeze(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   copy_through(c, n, in, out);
   return true;
 }
@@ -374,7 +439,7 @@ bool cg_lower_batch_norm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
     b = cg_load(c, gb, ci);
   } else {
     LLVMValueRef var = LLVMBuildFAdd(c->b, cg_load(c, in[4], ci), cg_f32c(c, eps), "");
-    LLVMValueRef sd = cg_intrinsic(c, "llvm.sqrt", c->t_f32, &var, 1);
+    LLVMValueRef sd = cg_sqrt(c, var);
     a = LLVMBuildFDiv(c->b, cg_load(c, in[1], ci), sd, "");
     b = LLVMBuildFSub(c->b, cg_load(c, in[2], ci),
                       LLVMBuildFMul(c->b, cg_load(c, in[3], ci), a, ""), "");

@@ -1,6 +1,7 @@
 /* exp, tanh and sigmoid in LLVM IR: generated code calls no libm. Each is a small internal
  * alwaysinline function of straight-line code (selects, no branches), so that after inlining the
  * loops around them vectorize. Coefficients are Cephes' expf/tanhf minimax polynomials. */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -110,6 +111,94 @@ static LLVMValueRef build_sigmoid(Cg *c, LLVMValueRef x) {
   return LLVMBuildFDiv(c->b, num, eadd(c, e, cg_f32c(c, 1.0)), "");
 }
 
+/* log(x): Cephes logf. Subnormals are scaled by 2^23 first; x = m * 2^e with m in
+ * [sqrt(1/2), sqrt(2)) from the exponent bits, log(1 + f) by a degree-9 polynomial, e*ln2 added
+ * in two parts. log(0) = -inf, log(x < 0) = NaN, log(inf) = inf, NaN stays NaN. */
+static LLVMValueRef build_log(Cg *c, LLVMValueRef x) {
+  LLVMValueRef sub = LLVMBuildFCmp(c->b, LLVMRealOLT, x, cg_f32c(c, 1.17549435e-38), "");
+  LLVMValueRef xs = LLVMBuildSelect(c->b, sub, emul(c, x, cg_f32c(c, 8388608.0)), x, "");
+  LLVMValueRef bias = LLVMBuildSelect(c->b, sub, cg_i32c(c, 127 + 23), cg_i32c(c, 127), "");
+  LLVMValueRef bits = LLVMBuildBitCast(c->b, xs, c->t_i32, "");
+  /* m in [sqrt(1/2), sqrt(2)): take the exponent of x / sqrt(1/2) */
+  LLVMValueRef adj = LLVMBuildSub(c->b, bits, cg_i32c(c, 0x3f3504f3), "");
+  LLVMValueRef e = LLVMBuildSub(c->b, LLVMBuildAShr(c->b, adj, cg_i32c(c, 23), ""),
+                                LLVMBuildSub(c->b, bias, cg_i32c(c, 127), ""), "");
+  LLVMValueRef mbits = LLVMBuildSub(
+      c->b, bits,
+      LLVMBuildShl(c->b, LLVMBuildAShr(c->b, adj, cg_i32c(c, 23), ""), cg_i32c(c, 23), ""), "");
+  LLVMValueRef f = esub(c, LLVMBuildBitCast(c->b, mbits, c->t_f32, ""), cg_f32c(c, 1.0));
+  LLVMValueRef fe = LLVMBuildSIToFP(c->b, e, c->t_f32, "");
+  static const double p[] = {7.0376836292E-2,  -1.1514610310E-1, 1.1676998740E-1,
+                             -1.2420140846E-1, 1.4249322787E-1,  -1.6668057665E-1,
+                             2.0000714765E-1,  -2.4999993993E-1, 3.3333331174E-1};
+  LLVMValueRef z = emul(c, f, f);
+  LLVMValueRef y = emul(c, emul(c, poly(c, f, p, 9), f), z);
+  y = cg_fmuladd(c, fe, cg_f32c(c, -2.12194440e-4), y);
+  y = cg_fmuladd(c, z, cg_f32c(c, -0.5), y);
+  LLVMValueRef r = cg_fmuladd(c, fe, cg_f32c(c, 0.693359375), eadd(c, f, y));
+  /* special values: x == 0 -> -inf; x < 0 -> NaN; inf -> inf; NaN -> NaN */
+  r = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOEQ, x, cg_f32c(c, 0.0), ""),
+                      cg_f32c(c, -INFINITY), r, "");
+  r = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealULT, x, cg_f32c(c, 0.0), ""),
+                      cg_f32c(c, NAN), r, "");
+  return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOEQ, x, cg_f32c(c, INFINITY), ""), x, r,
+                         "");
+}
+
+/* erf(x): |x| < 0.921875: x * P(x^2) (degree 5); up to 4: 1 - exp(-x^2) * Q(1/|x|) (degree
+ * 10) with the sign of x; beyond: +-1. P and Q are least-squares fits (relative weight) of
+ * erf(x)/x and erfc(x)*exp(x^2) on Chebyshev nodes, made with numpy for Kiln (max relative
+ * error 1.7e-8 and 6.6e-9 in double; test_codegen sweeps the float result). */
+static LLVMValueRef build_erf(Cg *c, LLVMValueRef x) {
+  static const double ps[] = {-0.00060245919052124403, 0.0050008938683191858, -0.026772956715495573,
+                              0.1128203920598421,      -0.37612524100272726,  1.1283791592851793};
+  static const double qs[] = {-0.027557714988309272, 0.19986945519939314,   -0.63728525126817159,
+                              1.1556425369660592,    -1.2580014325451481,   0.72320759130136658,
+                              0.0097118910316573923, -0.30879832921953476,  0.0075213266711042139,
+                              0.56322368439604298,   4.9816025287920526e-05};
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  LLVMValueRef z = emul(c, x, x);
+  LLVMValueRef small = emul(c, x, poly(c, z, ps, 6));
+  LLVMValueRef axc = LLVMBuildSelect(
+      c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, ax, cg_f32c(c, 4.0), ""), cg_f32c(c, 4.0), ax, "");
+  LLVMValueRef t = LLVMBuildFDiv(c->b, cg_f32c(c, 1.0), axc, "");
+  LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(c->b, emul(c, axc, axc), ""));
+  LLVMValueRef big = esub(c, cg_f32c(c, 1.0), emul(c, e, poly(c, t, qs, 11)));
+  big = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGE, ax, cg_f32c(c, 4.0), ""),
+                        cg_f32c(c, 1.0), big, "");
+  LLVMValueRef sargs[2] = {big, x};
+  big = cg_intrinsic(c, "llvm.copysign", c->t_f32, sargs, 2);
+  LLVMValueRef is_small = LLVMBuildFCmp(c->b, LLVMRealOLT, ax, cg_f32c(c, 0.921875), "");
+  LLVMValueRef r = LLVMBuildSelect(c->b, is_small, small, big, "");
+  /* NaN in, NaN out */
+  return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealUNO, x, x, ""), x, r, "");
+}
+
+/* sqrt without a library: tiny inputs are scaled by 2^64 (result by 2^-32) so the estimate is a
+ * normal number; r ~ 1/sqrt(x) from the exponent trick (3.4% off), three Newton steps for r
+ * (error squares each time), then y = x*r refined by one Newton step for sqrt itself. Zeros, +inf,
+ * negatives and NaN are passed through the IEEE rules by selects. */
+static LLVMValueRef build_sqrt(Cg *c, LLVMValueRef x) {
+  LLVMValueRef tiny = LLVMBuildFCmp(c->b, LLVMRealOLT, x, cg_f32c(c, 0x1p-100), "");
+  LLVMValueRef xs = LLVMBuildSelect(c->b, tiny, emul(c, x, cg_f32c(c, 0x1p64)), x, "");
+  LLVMValueRef bits = LLVMBuildBitCast(c->b, xs, c->t_i32, "");
+  bits =
+      LLVMBuildSub(c->b, cg_i32c(c, 0x5f3759df), LLVMBuildLShr(c->b, bits, cg_i32c(c, 1), ""), "");
+  LLVMValueRef r = LLVMBuildBitCast(c->b, bits, c->t_f32, "");
+  LLVMValueRef half_x = emul(c, xs, cg_f32c(c, 0.5));
+  for (int i = 0; i < 3; i++) /* r = r * (1.5 - 0.5*x*r*r) */
+    r = emul(c, r, esub(c, cg_f32c(c, 1.5), emul(c, half_x, emul(c, r, r))));
+  LLVMValueRef y = emul(c, xs, r);
+  y = cg_fmuladd(c, emul(c, r, cg_f32c(c, 0.5)), esub(c, xs, emul(c, y, y)), y);
+  y = LLVMBuildSelect(c->b, tiny, emul(c, y, cg_f32c(c, 0x1p-32)), y, "");
+  LLVMValueRef is_zero = LLVMBuildFCmp(c->b, LLVMRealOEQ, x, cg_f32c(c, 0.0), "");
+  y = LLVMBuildSelect(c->b, is_zero, x, y, ""); /* keeps the sign of -0 */
+  LLVMValueRef is_inf = LLVMBuildFCmp(c->b, LLVMRealOEQ, x, cg_f32c(c, INFINITY), "");
+  y = LLVMBuildSelect(c->b, is_inf, x, y, "");
+  LLVMValueRef bad = LLVMBuildFCmp(c->b, LLVMRealULT, x, cg_f32c(c, 0.0), ""); /* x < 0 or NaN */
+  return LLVMBuildSelect(c->b, bad, cg_f32c(c, NAN), y, "");
+}
+
 typedef LLVMValueRef (*MathBuilder)(Cg *c, LLVMValueRef x);
 static const struct {
   const char *name;
@@ -118,6 +207,9 @@ static const struct {
     [CG_MATH_EXP] = {"exp", build_exp},
     [CG_MATH_TANH] = {"tanh", build_tanh},
     [CG_MATH_SIGMOID] = {"sigmoid", build_sigmoid},
+    [CG_MATH_LOG] = {"log", build_log},
+    [CG_MATH_ERF] = {"erf", build_erf},
+    [CG_MATH_SQRT] = {"sqrt", build_sqrt},
 };
 
 static LLVMValueRef call_math(Cg *c, int which, LLVMValueRef x) {
@@ -134,6 +226,12 @@ static LLVMValueRef call_math(Cg *c, int which, LLVMValueRef x) {
 LLVMValueRef cg_exp(Cg *c, LLVMValueRef x) { return call_math(c, CG_MATH_EXP, x); }
 LLVMValueRef cg_tanh(Cg *c, LLVMValueRef x) { return call_math(c, CG_MATH_TANH, x); }
 LLVMValueRef cg_sigmoid(Cg *c, LLVMValueRef x) { return call_math(c, CG_MATH_SIGMOID, x); }
+LLVMValueRef cg_log(Cg *c, LLVMValueRef x) { return call_math(c, CG_MATH_LOG, x); }
+LLVMValueRef cg_erf(Cg *c, LLVMValueRef x) { return call_math(c, CG_MATH_ERF, x); }
+LLVMValueRef cg_sqrt(Cg *c, LLVMValueRef x) {
+  if (c->bare_metal) return call_math(c, CG_MATH_SQRT, x);
+  return cg_intrinsic(c, "llvm.sqrt", c->t_f32, &x, 1);
+}
 
 bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d) {
   Cg c;

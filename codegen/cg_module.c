@@ -155,6 +155,7 @@ bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
                                                LLVMCodeGenLevelDefault, LLVMCodeGenLevelAggressive};
   /* Bare metal ("-none" OS) has no dynamic loader: absolute addresses, no GOT. */
   bool bare_metal = strstr(triple, "-none") != NULL;
+  c->bare_metal = bare_metal;
   StderrCapture cap;
   capture_begin(&cap);
   c->tm = LLVMCreateTargetMachine(target, triple, cpu, features, levels[level],
@@ -403,7 +404,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   char name[300];
   snprintf(name, sizeof name, "%s.%d.%s", c->prefix, n->id, ir_op_info[n->op].name);
   LLVMValueRef fn =
-      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)np, 0));
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np, 0));
   LLVMSetLinkage(fn, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
   LLVMValueRef in[64] = {0}, out[2] = {0}, args[67];
@@ -441,7 +442,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   c->fn = fn;
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
   bool ok = cg_lower[n->op](c, n, in, out);
-  LLVMBuildRetVoid(c->b);
+  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
   c->fn = saved_fn;
   LLVMPositionBuilderAtEnd(c->b, body_block);
   c->weights_base = NULL;
@@ -457,7 +458,12 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
       args[k] = LLVMConstPointerNull(c->t_ptr);
     }
   }
-  if (ok) LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)np, "");
+  if (ok) {
+    /* a node that can fail (Gather with an index out of range) returns its code; others fold */
+    LLVMValueRef rc =
+        LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)np, "rc");
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32c(c, KRT_OK), ""), rc);
+  }
   return ok;
 }
 
@@ -472,7 +478,7 @@ static LLVMValueRef build_body(Cg *c) {
   char name[300];
   snprintf(name, sizeof name, "%s.body", c->prefix);
   LLVMValueRef body =
-      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)np, 0));
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np, 0));
   free(params);
   LLVMSetLinkage(body, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(body, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
@@ -491,7 +497,7 @@ static LLVMValueRef build_body(Cg *c) {
     cg_memcpy(c, LLVMGetParam(body, (unsigned)(g->n_inputs + j)), storage_ptr(c, body, v),
               cg_idx(c, s->size));
   }
-  LLVMBuildRetVoid(c->b);
+  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
   return body;
 }
 
@@ -554,9 +560,9 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
   LLVMValueRef *args = malloc(sizeof *args * (size_t)np);
   if (!args) abort();
   for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
-  LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)np, "");
+  LLVMBuildRet(c->b,
+               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)np, ""));
   free(args);
-  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
   return fn;
 }
 

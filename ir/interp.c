@@ -134,6 +134,49 @@ int ir_interp_tanh(const IrNode *n, const void *const *in, void *const *out) {
   return map_unary(n, in, out, tanh_);
 }
 
+static double exp_(double x, const IrNode *n) {
+  (void)n;
+  return exp(x);
+}
+static double log_(double x, const IrNode *n) {
+  (void)n;
+  return log(x);
+}
+static double sqrt_(double x, const IrNode *n) {
+  (void)n;
+  return sqrt(x);
+}
+static double neg_(double x, const IrNode *n) {
+  (void)n;
+  return -x;
+}
+static double abs_(double x, const IrNode *n) {
+  (void)n;
+  return fabs(x);
+}
+static double erf_(double x, const IrNode *n) {
+  (void)n;
+  return erf(x);
+}
+int ir_interp_exp(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, exp_);
+}
+int ir_interp_log(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, log_);
+}
+int ir_interp_sqrt(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, sqrt_);
+}
+int ir_interp_neg(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, neg_);
+}
+int ir_interp_abs(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, abs_);
+}
+int ir_interp_erf(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, erf_);
+}
+
 int ir_interp_clip(const IrNode *n, const void *const *in, void *const *out) {
   /* min / max are constant scalars (checked by inference); absent means unbounded */
   float lo = n->n_inputs > 1 && in[1] ? *(const float *)in[1] : -INFINITY;
@@ -190,7 +233,9 @@ int ir_interp_div(const IrNode *n, const void *const *in, void *const *out) {
 
 /* ---- normalization -------------------------------------------------------------------- */
 
-int ir_interp_softmax(const IrNode *n, const void *const *in, void *const *out) {
+/* Softmax and LogSoftmax: per slice along the axis, max, the sum of exp(x - max) in double,
+ * then exp(x - max) / sum or x - max - log(sum). */
+static int softmax(const IrNode *n, const void *const *in, void *const *out, bool log_out) {
   const IrValue *v = n->inputs[0];
   int64_t axis = ir_attr_i(n, "axis");
   if (axis < 0) axis += v->rank;
@@ -206,9 +251,18 @@ int ir_interp_softmax(const IrNode *n, const void *const *in, void *const *out) 
       double mx = -INFINITY, sum = 0;
       for (int64_t j = 0; j < len; j++) mx = xs[j * inner] > mx ? xs[j * inner] : mx;
       for (int64_t j = 0; j < len; j++) sum += exp(xs[j * inner] - mx);
-      for (int64_t j = 0; j < len; j++) ys[j * inner] = (float)(exp(xs[j * inner] - mx) / sum);
+      for (int64_t j = 0; j < len; j++)
+        ys[j * inner] =
+            (float)(log_out ? xs[j * inner] - mx - log(sum) : exp(xs[j * inner] - mx) / sum);
     }
   return KRT_OK;
+}
+
+int ir_interp_softmax(const IrNode *n, const void *const *in, void *const *out) {
+  return softmax(n, in, out, false);
+}
+int ir_interp_log_softmax(const IrNode *n, const void *const *in, void *const *out) {
+  return softmax(n, in, out, true);
 }
 
 int ir_interp_batch_norm(const IrNode *n, const void *const *in, void *const *out) {

@@ -29,4 +29,28 @@ int64_t ir_broadcast_offset(int64_t i, int rank, const int64_t *dims, const int6
 void ir_broadcast_strides(int rank_in, const int64_t *dims_in, int rank_out,
                           const int64_t *dims_out, int64_t *strides);
 
+/* The axes of a Reduce*, Squeeze or Unsqueeze node over rank `rank`, as a bit mask: from the
+ * `axes` attribute if the op has one and it is present, else from input k (a constant 1-D i64
+ * tensor) if present; negative axes count from the end. *count is the number of axes (0: none
+ * given). Reports a bad, repeated or non-constant axis list unless d is NULL. */
+bool ir_node_axes(const IrNode *n, int k, int rank, unsigned *mask, int *count, IrDiag *d);
+
+/* A Slice node's first element and step along every axis of its input (rank r), from its
+ * constant starts/ends/axes/steps clamped as ONNX says; out dims are the output's. False (and a
+ * report unless d is NULL) if the inputs are not constant i32/i64 lists or a step is 0. */
+bool ir_slice_params(const IrNode *n, int64_t *start, int64_t *step, int64_t *out_dims, IrDiag *d);
+
+/* The Kiln dtype of an ONNX TensorProto element type code (Cast's `to`); false if none. */
+bool ir_dtype_from_onnx(int64_t code, IrDType *out);
+
+/* Geometry of an RNN/GRU/LSTM node (ONNX layout 0): X [T, B, I], W [D, G*H, I], R [D, G*H, H],
+ * bias [D, 2*G*H] (W then R biases), initial_h/c [D, B, H]; G gates (1, 3, 4). */
+typedef struct IrRecurrent {
+  int64_t T, B, I, H;
+  int D, G;
+  bool reverse; /* direction "reverse" (with D == 1) */
+} IrRecurrent;
+/* Fills r from n's shapes and attributes (shape inference has checked them). */
+void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r);
+
 #endif

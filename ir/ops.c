@@ -63,6 +63,37 @@ static const IrAttrSpec ir_attrs_batch_norm[] = {A_FLOAT("epsilon", 1e-5), A_FLO
 static const IrAttrSpec ir_attrs_identity[] = {END};
 static const IrAttrSpec ir_attrs_dropout[] = {A_INT("seed", 0), END};
 static const IrAttrSpec ir_attrs_pad[] = {A_STR("mode", "constant"), END};
+static const IrAttrSpec ir_attrs_gather[] = {A_INT("axis", 0), END};
+/* Reduce*: `axes` is an attribute up to opset 17 (ReduceSum: an input since 13); either works */
+#define REDUCE_ATTRS A_INTS("axes"), A_INT("keepdims", 1), A_INT("noop_with_empty_axes", 0), END
+static const IrAttrSpec ir_attrs_reduce_mean[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_sum[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_max[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_transpose[] = {A_INTS("perm"), END};
+static const IrAttrSpec ir_attrs_squeeze[] = {END};
+static const IrAttrSpec ir_attrs_unsqueeze[] = {END};
+/* Recurrent ops: default activations only (the `activations` string list is not supported) */
+#define RNN_ATTRS                                                                                  \
+  A_FLOAT("clip", 0.0), A_STR("direction", "forward"), A_REQ_INT("hidden_size"), A_INT("layout", 0)
+static const IrAttrSpec ir_attrs_rnn[] = {RNN_ATTRS, END};
+static const IrAttrSpec ir_attrs_gru[] = {RNN_ATTRS, A_INT("linear_before_reset", 0), END};
+static const IrAttrSpec ir_attrs_lstm[] = {RNN_ATTRS, A_INT("input_forget", 0), END};
+static const IrAttrSpec ir_attrs_slice[] = {END};
+static const IrAttrSpec ir_attrs_exp[] = {END};
+static const IrAttrSpec ir_attrs_log[] = {END};
+static const IrAttrSpec ir_attrs_sqrt[] = {END};
+static const IrAttrSpec ir_attrs_neg[] = {END};
+static const IrAttrSpec ir_attrs_abs[] = {END};
+static const IrAttrSpec ir_attrs_erf[] = {END};
+static const IrAttrSpec ir_attrs_pow[] = {END};
+static const IrAttrSpec ir_attrs_equal[] = {END};
+static const IrAttrSpec ir_attrs_less[] = {END};
+static const IrAttrSpec ir_attrs_greater[] = {END};
+static const IrAttrSpec ir_attrs_where[] = {END};
+static const IrAttrSpec ir_attrs_cast[] = {A_REQ_INT("to"), A_INT("saturate", 1), END};
+static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
+static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
+                                                 A_INT("stash_type", 1), END};
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \

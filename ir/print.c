@@ -169,6 +169,14 @@ int64_t ir_node_macs(const IrNode *n) {
     /* each input element is scattered into m/group * kh * kw outputs */
     return mul_sat(mul_sat(mul_sat(mul_sat(p.n, p.c), mul_sat(p.h, p.w)), p.m_per_group), kernel);
   }
+  case IR_OP_RNN:
+  case IR_OP_GRU:
+  case IR_OP_LSTM: {
+    /* per step, direction and batch row: G*H dot products of length I + H */
+    IrRecurrent r;
+    ir_recurrent_geometry(n, &r);
+    return mul_sat(mul_sat(mul_sat(r.T, r.D), mul_sat(r.B, r.G * r.H)), r.I + r.H);
+  }
   default: return 0;
   }
 }

@@ -573,3 +573,468 @@ bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
   }
   return set_output(n, 0, IR_F32, x->rank, dims, d);
 }
+
+/* ---- sequence models ------------------------------------------------------------------ */
+
+/* out = data.shape[:axis] + indices.shape + data.shape[axis+1:]; data of any dtype, indices i32
+ * or i64. Constant indices are checked here; others by the run function (KRT_ERR_INDEX_RANGE). */
+bool ir_infer_gather(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0], *iv = n->inputs[1];
+  if (iv->dtype != IR_I32 && iv->dtype != IR_I64)
+    return ir_node_error(d, n, "inputs[1]", "indices must have dtype i32 or i64, got %s",
+                         ir_dtype_name(iv->dtype));
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "Gather data must have rank >= 1");
+  int64_t axis = 0, out[IR_MAX_RANK];
+  if (!get_axis(n, -x->rank, x->rank - 1, x->rank, &axis, d)) return false;
+  int r = x->rank - 1 + iv->rank;
+  if (r > IR_MAX_RANK)
+    return ir_node_error(d, n, "outputs[0]", "output rank %d exceeds the maximum %d", r,
+                         IR_MAX_RANK);
+  if (iv->kind == IR_VALUE_CONST)
+    for (int64_t j = 0; j < ir_value_numel(iv); j++) {
+      int64_t k =
+          iv->dtype == IR_I64 ? ((const int64_t *)iv->data)[j] : ((const int32_t *)iv->data)[j];
+      if (k < -x->dims[axis] || k >= x->dims[axis])
+        return ir_node_error(d, n, "inputs[1]",
+                             "index %lld (element %lld) is out of range [%lld, %lld] for axis %lld",
+                             (long long)k, (long long)j, (long long)-x->dims[axis],
+                             (long long)x->dims[axis] - 1, (long long)axis);
+    }
+  int k = 0;
+  for (int i = 0; i < axis; i++) out[k++] = x->dims[i];
+  for (int i = 0; i < iv->rank; i++) out[k++] = iv->dims[i];
+  for (int i = (int)axis + 1; i < x->rank; i++) out[k++] = x->dims[i];
+  return set_output(n, 0, x->dtype, r, out, d);
+}
+
+bool ir_node_axes(const IrNode *n, int k, int rank, unsigned *mask, int *count, IrDiag *d) {
+  const IrAttr *a = ir_op_attr_index(n->op, "axes") >= 0 ? ir_attr(n, "axes") : NULL;
+  const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
+  char field[32], s[256];
+  const int64_t *ax = NULL;
+  int64_t cnt = 0;
+  *mask = 0;
+  *count = 0;
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (a && a->present && v)
+    return ir_node_error(d, n, field, "axes are given both as attribute and as input");
+  if (a && a->present) {
+    snprintf(field, sizeof field, "attrs.axes");
+    ax = a->ints, cnt = a->count;
+  } else if (v) {
+    if (v->kind != IR_VALUE_CONST || v->dtype != IR_I64 || v->rank > 1)
+      return ir_node_error(d, n, field, "axes '%s' must be a 1-D i64 initializer (got %s%s %s)",
+                           v->name, v->kind == IR_VALUE_CONST ? "a constant " : "a computed ",
+                           ir_dtype_name(v->dtype), ir_format_dims(v->rank, v->dims, s, sizeof s));
+    ax = v->data, cnt = ir_value_numel(v);
+  }
+  for (int64_t i = 0; i < cnt; i++) {
+    int64_t x = ax[i];
+    if (x < -rank || x >= rank)
+      return ir_node_error(d, n, field, "axis %lld is out of range [%d, %d]", (long long)x, -rank,
+                           rank - 1);
+    if (x < 0) x += rank;
+    if (*mask & (1u << x))
+      return ir_node_error(d, n, field, "axis %lld is repeated", (long long)ax[i]);
+    *mask |= 1u << x;
+    (*count)++;
+  }
+  return true;
+}
+
+/* Reduce*: keepdims keeps reduced axes as 1; no axes means all of them, unless
+ * noop_with_empty_axes, which makes the op the identity. */
+static bool infer_reduce(IrNode *n, IrDiag *d) {
+  if (!begin(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0];
+  unsigned mask;
+  int count, r = 0;
+  bool keep, noop;
+  if (!ir_node_axes(n, 1, x->rank, &mask, &count, d) || !ir_attr_flag(n, "keepdims", &keep, d) ||
+      !ir_attr_flag(n, "noop_with_empty_axes", &noop, d))
+    return false;
+  if (count == 0 && noop) return same_as_input(n, 0, IR_F32, d);
+  if (count == 0) mask = (1u << x->rank) - 1;
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++)
+    if (!(mask & (1u << i)))
+      out[r++] = x->dims[i];
+    else if (keep)
+      out[r++] = 1;
+  return set_output(n, 0, IR_F32, r, out, d);
+}
+
+bool ir_infer_reduce_mean(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_sum(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_max(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+
+/* perm: a permutation of [0, rank); default reversed. Any dtype. */
+bool ir_infer_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  const IrAttr *p = ir_attr(n, "perm");
+  int64_t out[IR_MAX_RANK];
+  unsigned seen = 0;
+  if (p->present && p->count != x->rank)
+    return ir_node_error(d, n, "attrs.perm", "has %d entries, the input has rank %d", p->count,
+                         x->rank);
+  for (int i = 0; i < x->rank; i++) {
+    int64_t a = p->present ? p->ints[i] : x->rank - 1 - i;
+    if (a < 0 || a >= x->rank || (seen & (1u << a)))
+      return ir_node_error(d, n, "attrs.perm", "is not a permutation of [0, %d)", x->rank);
+    seen |= 1u << a;
+    out[i] = x->dims[a];
+  }
+  return set_output(n, 0, x->dtype, x->rank, out, d);
+}
+
+/* Squeeze: the given axes (which must have size 1), or every axis of size 1. Any dtype. */
+bool ir_infer_squeeze(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  unsigned mask;
+  int count, r = 0;
+  if (!ir_node_axes(n, 1, x->rank, &mask, &count, d)) return false;
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) {
+    bool drop = count ? (mask & (1u << i)) != 0 : x->dims[i] == 1;
+    if (drop && x->dims[i] != 1)
+      return ir_node_error(d, n, "inputs[1]", "axis %d has size %lld, not 1", i,
+                           (long long)x->dims[i]);
+    if (!drop) out[r++] = x->dims[i];
+  }
+  return set_output(n, 0, x->dtype, r, out, d);
+}
+
+/* Unsqueeze: axes (an input since opset 13) index the output. Any dtype. */
+bool ir_infer_unsqueeze(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0], *av = n->inputs[1];
+  int64_t r = x->rank + (av->rank <= 1 ? ir_value_numel(av) : 0);
+  if (r > IR_MAX_RANK)
+    return ir_node_error(d, n, "outputs[0]", "output rank %lld exceeds the maximum %d",
+                         (long long)r, IR_MAX_RANK);
+  unsigned mask;
+  int count, k = 0;
+  if (!ir_node_axes(n, 1, (int)r, &mask, &count, d)) return false;
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < r; i++) out[i] = (mask & (1u << i)) ? 1 : x->dims[k++];
+  return set_output(n, 0, x->dtype, (int)r, out, d);
+}
+
+/* Y only (the Mean and InvStdDev outputs of training are not supported); Scale and B must have
+ * exactly the normalized shape's element count (1-D [d] as exporters emit, or the full shape). */
+bool ir_infer_layer_norm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 3, d)) return false;
+  const IrValue *x = n->inputs[0];
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "input must have rank >= 1");
+  int64_t axis = 0, inner = 1;
+  if (!get_axis(n, -x->rank, x->rank - 1, x->rank, &axis, d)) return false;
+  for (int i = (int)axis; i < x->rank; i++) inner *= x->dims[i];
+  for (int k = 1; k < n->n_inputs; k++) {
+    const IrValue *v = n->inputs[k];
+    char field[32], s[256];
+    snprintf(field, sizeof field, "inputs[%d]", k);
+    if (v && ir_value_numel(v) != inner)
+      return ir_node_error(d, n, field, "%s %s must have %lld elements (the normalized shape)",
+                           k == 1 ? "Scale" : "B", ir_format_dims(v->rank, v->dims, s, sizeof s),
+                           (long long)inner);
+  }
+  return same_as_input(n, 0, IR_F32, d);
+}
+
+/* ---- recurrent ops: RNN, GRU, LSTM ---------------------------------------------------------- */
+
+static int recurrent_gates(IrOp op) { return op == IR_OP_LSTM ? 4 : op == IR_OP_GRU ? 3 : 1; }
+
+void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r) {
+  const IrValue *x = n->inputs[0];
+  const char *dir = ir_attr_s(n, "direction");
+  r->T = x->dims[0], r->B = x->dims[1], r->I = x->dims[2];
+  r->H = ir_attr_i(n, "hidden_size");
+  r->D = strcmp(dir, "bidirectional") == 0 ? 2 : 1;
+  r->G = recurrent_gates(n->op);
+  r->reverse = strcmp(dir, "reverse") == 0;
+}
+
+/* Input k, if present, must be f32 of the given shape. */
+static bool recurrent_input(const IrNode *n, int k, const char *what, int rank, const int64_t *dims,
+                            IrDiag *d) {
+  const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
+  if (!v) return true;
+  char field[32], s1[256], s2[256];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (v->dtype != IR_F32)
+    return ir_node_error(d, n, field, "%s must be f32, got %s", what, ir_dtype_name(v->dtype));
+  bool ok = v->rank == rank;
+  for (int i = 0; ok && i < rank; i++) ok = v->dims[i] == dims[i];
+  if (!ok)
+    return ir_node_error(d, n, field, "%s has shape %s, expected %s", what,
+                         ir_format_dims(v->rank, v->dims, s1, sizeof s1),
+                         ir_format_dims(rank, dims, s2, sizeof s2));
+  return true;
+}
+
+static bool infer_recurrent(IrNode *n, IrDiag *d) {
+  if (!begin(n, 3, d)) return false;
+  const IrValue *x = n->inputs[0];
+  char s[256];
+  const char *dir = ir_attr_s(n, "direction");
+  if (strcmp(dir, "forward") && strcmp(dir, "reverse") && strcmp(dir, "bidirectional"))
+    return ir_node_error(d, n, "attrs.direction",
+                         "'%s' is not one of forward, reverse, bidirectional", dir);
+  if (ir_attr_i(n, "hidden_size") < 1 || ir_attr_i(n, "hidden_size") > IR_MAX_DIM)
+    return ir_node_error(d, n, "attrs.hidden_size", "must be a positive size, got %lld",
+                         (long long)ir_attr_i(n, "hidden_size"));
+  if (ir_attr_i(n, "layout") != 0)
+    return ir_node_error(d, n, "attrs.layout", "only layout 0 ([seq, batch, ...]) is supported");
+  if (ir_attr(n, "clip")->present)
+    return ir_node_error(d, n, "attrs.clip", "cell clipping is not supported");
+  if (n->op == IR_OP_GRU && ir_attr_i(n, "linear_before_reset") != 1)
+    return ir_node_error(d, n, "attrs.linear_before_reset",
+                         "only linear_before_reset=1 (PyTorch's GRU) is supported");
+  if (n->op == IR_OP_LSTM && ir_attr_i(n, "input_forget") != 0)
+    return ir_node_error(d, n, "attrs.input_forget", "input_forget=1 is not supported");
+  if (n->n_inputs > 4 && n->inputs[4])
+    return ir_node_error(d, n, "inputs[4]",
+                         "sequence_lens is not supported (every sequence has the full length)");
+  if (n->n_inputs > 7 && n->inputs[7])
+    return ir_node_error(d, n, "inputs[7]", "peephole weights (P) are not supported");
+  if (x->rank != 3)
+    return ir_node_error(d, n, "inputs[0]", "X must have rank 3 [seq, batch, input], got %s",
+                         ir_format_dims(x->rank, x->dims, s, sizeof s));
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  int64_t gh = r.G * r.H;
+  if (!recurrent_input(n, 1, "W", 3, (int64_t[]){r.D, gh, r.I}, d) ||
+      !recurrent_input(n, 2, "R", 3, (int64_t[]){r.D, gh, r.H}, d) ||
+      !recurrent_input(n, 3, "B", 2, (int64_t[]){r.D, 2 * gh}, d) ||
+      !recurrent_input(n, 5, "initial_h", 3, (int64_t[]){r.D, r.B, r.H}, d) ||
+      !recurrent_input(n, 6, "initial_c", 3, (int64_t[]){r.D, r.B, r.H}, d))
+    return false;
+  return set_output(n, 0, IR_F32, 4, (int64_t[]){r.T, r.D, r.B, r.H}, d) &&
+         set_output(n, 1, IR_F32, 3, (int64_t[]){r.D, r.B, r.H}, d) &&
+         set_output(n, 2, IR_F32, 3, (int64_t[]){r.D, r.B, r.H}, d);
+}
+
+bool ir_infer_rnn(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_recurrent(n, d);
+}
+bool ir_infer_gru(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_recurrent(n, d);
+}
+bool ir_infer_lstm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_recurrent(n, d);
+}
+
+/* ---- Slice ---------------------------------------------------------------------------------- */
+
+/* Element j of constant integer input k (i32 or i64), or false if it is not such a list. */
+static bool const_int_list(const IrNode *n, int k, int64_t *vals, int64_t *count, IrDiag *d) {
+  const IrValue *v = n->inputs[k];
+  char field[32];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (v->kind != IR_VALUE_CONST || (v->dtype != IR_I64 && v->dtype != IR_I32) || v->rank != 1 ||
+      v->dims[0] > IR_MAX_RANK)
+    return ir_node_error(d, n, field,
+                         "'%s' must be a 1-D i32/i64 initializer of at most %d entries", v->name,
+                         IR_MAX_RANK);
+  *count = v->dims[0];
+  for (int64_t j = 0; j < *count; j++)
+    vals[j] = v->dtype == IR_I64 ? ((const int64_t *)v->data)[j] : ((const int32_t *)v->data)[j];
+  return true;
+}
+
+bool ir_slice_params(const IrNode *n, int64_t *start, int64_t *step, int64_t *out_dims, IrDiag *d) {
+  const IrValue *x = n->inputs[0];
+  int64_t st[IR_MAX_RANK], en[IR_MAX_RANK], ax[IR_MAX_RANK], sp[IR_MAX_RANK];
+  int64_t ns, ne, na, nsp;
+  if (!const_int_list(n, 1, st, &ns, d) || !const_int_list(n, 2, en, &ne, d)) return false;
+  if (ne != ns) return ir_node_error(d, n, "inputs[2]", "ends and starts differ in length");
+  bool has_axes = n->n_inputs > 3 && n->inputs[3], has_steps = n->n_inputs > 4 && n->inputs[4];
+  if (has_axes && !const_int_list(n, 3, ax, &na, d)) return false;
+  if (has_steps && !const_int_list(n, 4, sp, &nsp, d)) return false;
+  if ((has_axes && na != ns) || (has_steps && nsp != ns))
+    return ir_node_error(d, n, has_axes && na != ns ? "inputs[3]" : "inputs[4]",
+                         "length differs from starts (%lld)", (long long)ns);
+  for (int i = 0; i < x->rank; i++) start[i] = 0, step[i] = 1, out_dims[i] = x->dims[i];
+  unsigned seen = 0;
+  for (int64_t j = 0; j < ns; j++) {
+    int64_t a = has_axes ? ax[j] : j, s = has_steps ? sp[j] : 1;
+    if (a < -x->rank || a >= x->rank || (seen & (1u << (a < 0 ? a + x->rank : a))))
+      return ir_node_error(d, n, "inputs[3]", "axis %lld is out of range or repeated",
+                           (long long)a);
+    if (a < 0) a += x->rank;
+    seen |= 1u << a;
+    if (s == 0) return ir_node_error(d, n, "inputs[4]", "a step is 0");
+    int64_t dim = x->dims[a], b = st[j], e = en[j];
+    if (b < 0) b += dim;
+    if (e < 0) e += dim;
+    if (s > 0) {
+      b = b < 0 ? 0 : b > dim ? dim : b;
+      e = e < 0 ? 0 : e > dim ? dim : e;
+      out_dims[a] = e > b ? (e - b + s - 1) / s : 0;
+    } else {
+      b = b < 0 ? 0 : b > dim - 1 ? dim - 1 : b;
+      e = e < -1 ? -1 : e > dim - 1 ? dim - 1 : e;
+      out_dims[a] = b > e ? (b - e - s - 1) / -s : 0;
+    }
+    start[a] = b, step[a] = s;
+  }
+  return true;
+}
+
+bool ir_infer_slice(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  int64_t start[IR_MAX_RANK], step[IR_MAX_RANK], out[IR_MAX_RANK];
+  if (!ir_slice_params(n, start, step, out, d)) return false;
+  return set_output(n, 0, n->inputs[0]->dtype, n->inputs[0]->rank, out, d);
+}
+
+/* ---- element-wise math, LogSoftmax ---------------------------------------------------------- */
+
+bool ir_infer_exp(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_log(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_sqrt(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_neg(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_abs(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_erf(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_log_softmax(IrGraph *g, IrNode *n, IrDiag *d) { return ir_infer_softmax(g, n, d); }
+
+/* Pow with a constant scalar f32 exponent (x^2 of LayerNorm decompositions, x^3 of tanh-GELU). */
+bool ir_infer_pow(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return const_scalar_input(n, 1, "the exponent", IR_F32, d) && infer_binary(n, d);
+}
+
+/* ---- comparisons, Where, Cast --------------------------------------------------------------- */
+
+bool ir_dtype_from_onnx(int64_t code, IrDType *out) {
+  static const struct {
+    int code;
+    IrDType t;
+  } map[] = {{1, IR_F32}, {10, IR_F16}, {3, IR_I8},  {2, IR_U8},
+             {5, IR_I16}, {6, IR_I32},  {7, IR_I64}, {9, IR_BOOL}};
+  for (size_t k = 0; k < sizeof map / sizeof *map; k++)
+    if (map[k].code == code) return *out = map[k].t, true;
+  return false;
+}
+
+/* Broadcast shape of inputs [0, count) into (rank, dims). */
+static bool broadcast_inputs(const IrNode *n, int count, int *rank, int64_t *dims, IrDiag *d) {
+  const IrValue *a = n->inputs[0];
+  *rank = a->rank;
+  memcpy(dims, a->dims, sizeof(int64_t) * IR_MAX_RANK);
+  for (int k = 1; k < count; k++) {
+    const IrValue *b = n->inputs[k];
+    int64_t prev[IR_MAX_RANK];
+    int pr = *rank, bad;
+    memcpy(prev, dims, sizeof prev);
+    if (!ir_broadcast_dims(pr, prev, b->rank, b->dims, rank, dims, &bad)) {
+      char s1[256], s2[256], field[32];
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "shape %s does not broadcast with %s",
+                           ir_format_dims(b->rank, b->dims, s1, sizeof s1),
+                           ir_format_dims(pr, prev, s2, sizeof s2));
+    }
+  }
+  return true;
+}
+
+static bool numeric(IrDType t) { return t == IR_F32 || t == IR_I32 || t == IR_I64; }
+
+/* Equal / Less / Greater: two inputs of one dtype (f32, i32, i64), broadcast, bool result. */
+static bool infer_compare(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  if (!numeric(a->dtype) || a->dtype != b->dtype)
+    return ir_node_error(d, n, "inputs",
+                         "inputs must share one dtype of f32, i32, i64 (got %s, %s)",
+                         ir_dtype_name(a->dtype), ir_dtype_name(b->dtype));
+  int r;
+  int64_t out[IR_MAX_RANK];
+  return broadcast_inputs(n, 2, &r, out, d) && set_output(n, 0, IR_BOOL, r, out, d);
+}
+
+bool ir_infer_equal(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_compare(n, d);
+}
+bool ir_infer_less(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_compare(n, d);
+}
+bool ir_infer_greater(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_compare(n, d);
+}
+
+/* Where(cond bool, x, y): x and y of one dtype (f32, i32, i64), all three broadcast. */
+bool ir_infer_where(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *cv = n->inputs[0], *x = n->inputs[1], *y = n->inputs[2];
+  if (cv->dtype != IR_BOOL)
+    return ir_node_error(d, n, "inputs[0]", "condition must be bool, got %s",
+                         ir_dtype_name(cv->dtype));
+  if (!numeric(x->dtype) || x->dtype != y->dtype)
+    return ir_node_error(d, n, "inputs[1]",
+                         "X and Y must share one dtype of f32, i32, i64 (got "
+                         "%s, %s)",
+                         ir_dtype_name(x->dtype), ir_dtype_name(y->dtype));
+  int r;
+  int64_t out[IR_MAX_RANK];
+  return broadcast_inputs(n, 3, &r, out, d) && set_output(n, 0, x->dtype, r, out, d);
+}
+
+/* Cast between f32, i8, u8, i16, i32, i64 and bool (f16 is not supported). */
+bool ir_infer_cast(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  IrDType to;
+  if (!ir_dtype_from_onnx(ir_attr_i(n, "to"), &to) || to == IR_F16)
+    return ir_node_error(d, n, "attrs.to",
+                         "element type %lld is not supported (f32, i8, u8, i16, "
+                         "i32, i64, bool)",
+                         (long long)ir_attr_i(n, "to"));
+  if (n->inputs[0]->dtype == IR_F16)
+    return ir_node_error(d, n, "inputs[0]", "f16 input is not supported");
+  return same_as_input(n, 0, to, d);
+}

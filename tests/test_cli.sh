@@ -4,6 +4,9 @@
 #   examples   `kiln build` executables and `kiln run` reproduce every example's golden
 #   link       objects from `kiln compile` link into one C program (tests/link_two_models.c)
 #   misc       help texts, --emit asm/llvm, bad flags and targets
+#   onnx       every example's model.onnx imports (kiln import) and matches the example's golden
+#              (interpreter, -O0, -O3 via test_models); .onnx accepted by build/run; importer
+#              errors (not ONNX, unsupported ops listed, opset, dynamic shapes); .pb -> .npy
 set -u
 mode=$1 kiln=$2 src=$3 bin=$4
 tmp=$(mktemp -d /tmp/kiln-cli-XXXXXX)
@@ -154,6 +157,63 @@ misc)
   "$kiln" compile "$src/examples/mlp/model.json" --print-after=bogus -o "$tmp/p.o" 2>"$tmp/err"
   check test $? -eq 1
   check "$kiln" compile "$src/examples/mlp/model.json" --passes=dce,fuse --verify-each -o "$tmp/p.o"
+  ;;
+onnx)
+  py=${KILN_PYTHON:-/usr/bin/python3}
+  dirs=()
+  n_json=0
+  for dir in "$src"/examples/*/; do
+    name=$(basename "$dir")
+    [ -f "$dir/model.json" ] && n_json=$((n_json + 1))
+    [ -f "$dir/model.onnx" ] || continue
+    mkdir -p "$tmp/rt/$name"
+    if ! "$kiln" import "$dir/model.onnx" -o "$tmp/rt/$name/model.json" 2>"$tmp/err"; then
+      bad "$name: kiln import failed: $(cat "$tmp/err")"; continue
+    fi
+    ok
+    ln -s "$dir/inputs" "$tmp/rt/$name/inputs"
+    ln -s "$dir/golden" "$tmp/rt/$name/golden"
+    dirs+=("$tmp/rt/$name")
+  done
+  check test "${#dirs[@]}" -eq "$n_json"   # every example has an ONNX twin
+  check "$bin/test_models" "${dirs[@]}"
+  # .onnx straight into build and run
+  ex="$src/examples/lstm_classifier"
+  check "$kiln" build "$ex/model.onnx" -o "$tmp/lstm_onnx"
+  check "$tmp/lstm_onnx" "$ex/inputs/ids.npy" -o "$tmp" --quiet
+  check "$bin/npycmp" "$tmp/probs.npy" "$ex/golden/probs.npy"
+  # a token id outside the 10000-row table: the run function returns KRT_ERR_INDEX_RANGE
+  "$py" -c 'import numpy as np, sys; a = np.load(sys.argv[1]); a[0, 7] = 10000; np.save(sys.argv[2], a)' \
+    "$ex/inputs/ids.npy" "$tmp/bad_ids.npy"
+  "$tmp/lstm_onnx" "$tmp/bad_ids.npy" -o "$tmp" >/dev/null 2>"$tmp/err"
+  check test $? -ne 0
+  check grep -q 'returned -3' "$tmp/err"
+  t="$src/tests/onnx"
+  check "$kiln" run "$t/shape_folding.onnx" "$t/shape_folding_x.npy" -o "$tmp"
+  check "$bin/npycmp" "$tmp/y.npy" "$t/shape_folding_y.npy"
+  check "$py" "$src/tools/onnx2kiln.py" --tensor "$t/tensor.pb" -o "$tmp/tensor.npy"
+  check cmp -s "$tmp/tensor.npy" "$t/tensor.npy"
+  # errors: exit 1, a message naming the file and the problem, no output file
+  echo "not a protobuf" >"$tmp/garbage.onnx"
+  for c in "garbage.onnx|not an ONNX model" \
+           "unsupported_ops.onnx|3 nodes use 2 ops Kiln does not support" \
+           "unsupported_ops.onnx|TopK: 'top1', 'top2'" \
+           "unsupported_ops.onnx|Hardmax: 'hardmax'" \
+           "opset9.onnx|opset 9 is not supported" \
+           "dynamic_batch.onnx|graph input 'x': dimension 'batch' is not static"; do
+    f=${c%%|*} expect=${c#*|}
+    p="$t/$f"
+    [ "$f" = garbage.onnx ] && p="$tmp/$f"
+    rm -f "$tmp/imported.json" "$tmp/imported.weights.bin" "$tmp/out.o" "$tmp/out.h"
+    "$kiln" import "$p" -o "$tmp/imported.json" 2>"$tmp/err"
+    check test $? -eq 1
+    check grep -qF -- "$expect" "$tmp/err"
+    check test ! -e "$tmp/imported.json"
+    "$kiln" compile "$p" -o "$tmp/out.o" 2>/dev/null
+    check test $? -eq 1
+    check test ! -e "$tmp/out.o"
+  done
+  check "$kiln" import --help >/dev/null
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1040,6 +1041,118 @@ static void test_dtype_error(void) {
   ir_graph_free(g);
 }
 
+/* ---- Gather: index range ------------------------------------------------------------------ */
+
+/* table (5 rows of 3 floats, a graph input placed so that it ends at a PROT_NONE page: any read
+ * past it faults) gathered by i32/i64 ids: in-range ids (negative ones wrap) give the rows;
+ * an id outside [-5, 5) makes the run function return KRT_ERR_INDEX_RANGE, at -O0 and -O3, and
+ * the interpreter too. Constant ids out of range are a compile-time error naming the node. */
+static void gather_range_case(IrDType idt) {
+  IrGraph *g = ir_graph_new(idt == IR_I64 ? "gather_i64" : "gather_i32");
+  IrValue *table = IN(g, "table", 5, 3);
+  IrValue *ids = ir_value_new(g, "ids", IR_VALUE_INPUT, idt, 1, DIMS(4));
+  ir_graph_add_input(g, ids);
+  IrValue *y = NODE(g, NULL, IR_OP_GATHER, "y", table, ids);
+  ir_graph_add_output(g, y);
+  if (!prepare(g, false)) {
+    CHECK(false, "%s: prepare", g->name);
+    ir_graph_free(g);
+    return;
+  }
+  CHECK(y->dtype == IR_F32 && y->rank == 2 && y->dims[0] == 4 && y->dims[1] == 3, "%s: shape",
+        g->name);
+  long page = sysconf(_SC_PAGESIZE);
+  char *mem =
+      mmap(NULL, (size_t)page * 2, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  CHECK(mem != MAP_FAILED && mprotect(mem + page, (size_t)page, PROT_NONE) == 0, "guard page");
+  if (mem == MAP_FAILED) {
+    ir_graph_free(g);
+    return;
+  }
+  float *tab = (float *)(mem + page) - 15; /* the last float ends at the guard page */
+  for (int i = 0; i < 15; i++) tab[i] = (float)(10 * (i / 3) + i % 3);
+  static const int64_t good[4] = {4, 0, -1, -5}, bad[][4] = {{0, 5, 1, 2},
+                                                             {-6, 0, 0, 0},
+                                                             {1, 2, 3, 2147483647},
+                                                             {0, 0, 0, -2147483647 - 1}};
+  const int64_t wide_bad[2][4] = {{0, 0, 0, INT64_MAX}, {0, 0, 0, INT64_MIN}};
+  int n_bad = idt == IR_I64 ? 6 : 4;
+  union {
+    int32_t i32[4];
+    int64_t i64[4];
+  } idbuf;
+  float out[12], want[12];
+  for (int r = 0; r < 4; r++)
+    for (int k = 0; k < 3; k++) want[r * 3 + k] = (float)(10 * ((good[r] + 5) % 5) + k);
+  for (int level = -1; level <= 3; level += level < 0 ? 1 : 3) { /* interpreter, -O0, -O3 */
+    Lib l = {0};
+    if (level >= 0 && !load_model(g, level, &l)) continue;
+    for (int t = -1; t < n_bad; t++) {
+      const int64_t *src = t < 0 ? good : t < 4 ? bad[t] : wide_bad[t - 4];
+      for (int k = 0; k < 4; k++)
+        if (idt == IR_I64)
+          idbuf.i64[k] = src[k];
+        else
+          idbuf.i32[k] = (int32_t)src[k];
+      const void *ins[2] = {tab, &idbuf};
+      void *outs[1] = {out};
+      memset(out, 0, sizeof out);
+      int rc = level < 0 ? ir_interp_run(g, ins, outs) : l.m->run(ins, outs, NULL);
+      if (t < 0) {
+        CHECK(rc == KRT_OK, "%s level %d: in-range ids returned %d", g->name, level, rc);
+        CHECK(memcmp(out, want, sizeof want) == 0, "%s level %d: gathered rows", g->name, level);
+      } else {
+        CHECK(rc == KRT_ERR_INDEX_RANGE, "%s level %d: bad ids %d returned %d", g->name, level, t,
+              rc);
+      }
+    }
+    if (level >= 0) dlclose(l.lib);
+  }
+  munmap(mem, (size_t)page * 2);
+  ir_graph_free(g);
+}
+
+static void test_gather(void) {
+  gather_range_case(IR_I64);
+  gather_range_case(IR_I32);
+
+  /* constant ids: checked at compile time */
+  IrGraph *g = ir_graph_new("gather_const");
+  IrNode *n;
+  int64_t ids[3] = {0, 7, 2};
+  IrValue *y = NODE(g, &n, IR_OP_GATHER, "y", IN(g, "table", 7, 2),
+                    add_const(g, "ids", IR_I64, 1, DIMS(3), ids, 0, 0));
+  ir_set_attr_i(g, n, "axis", 0);
+  ir_graph_add_output(g, y);
+  IrDiag d;
+  ir_diag_init(&d, "m.json", false);
+  CHECK(ir_graph_sort(g, &d) && !ir_graph_infer_shapes(g, &d), "constant id 7 of 7 rows rejected");
+  CHECK(d.text && strstr(d.text, "nodes[0] (Gather_0).inputs[1]: index 7 (element 1) is out of "
+                                 "range [-7, 6] for axis 0"),
+        "message: %s", d.text ? d.text : "");
+  ir_diag_free(&d);
+  ir_graph_free(g);
+
+  /* integer inputs get typed pointers in the header */
+  g = ir_graph_new("tok");
+  IrValue *tid = ir_value_new(g, "ids", IR_VALUE_INPUT, IR_I64, 2, DIMS(1, 6));
+  ir_graph_add_input(g, tid);
+  y = NODE(g, NULL, IR_OP_GATHER, "emb", W(g, "table", 10, 4), tid);
+  ir_graph_add_output(g, y);
+  if (prepare(g, false)) {
+    char path[600];
+    snprintf(path, sizeof path, "%s/tok.h", tmpdir);
+    CgOptions o = {.prefix = "tok", .opt_level = 0, .pic = true};
+    ir_diag_init(&d, "tok.json", false);
+    CHECK(cg_write_header(g, &o, path, &d), "tok header");
+    CHECK(file_contains(path, "int tok_run(const int64_t *ids, float *emb);"), "typed header");
+    CHECK(file_contains(path, "#define TOK_IN0_DTYPE 6 /* i64 */"), "dtype macro");
+    ir_diag_free(&d);
+    remove(path);
+  }
+  ir_graph_free(g);
+}
+
 /* ---- header -----------------------------------------------------------------------------------
  */
 
@@ -1212,6 +1325,30 @@ static void test_math_accuracy(void) {
   sweep(fexp, "exp", exp, expf, xs, n, 2e-7, 3e-7);
   sweep(ftanh, "tanh", tanh, tanhf, xs, n, 2e-7, 3e-7);
   sweep(fsig, "sigmoid", ref_sigmoid, NULL, xs, n, 2e-7, 0);
+  /* The inline sqrt used on bare metal (no libm there): every 64th positive float from the
+   * smallest subnormal to FLT_MAX against the correctly rounded sqrtf, plus the IEEE specials. */
+  MathFn fsqrt = (MathFn)dlsym(lib, "kmath_sqrt");
+  CHECK(fsqrt != NULL, "kmath_sqrt missing");
+  if (fsqrt) {
+    intptr_t m = 0;
+    for (uint32_t bits = 1; bits < 0x7f800000u && m < cap; bits += 64) memcpy(&xs[m++], &bits, 4);
+    float *ys = malloc(sizeof(float) * (size_t)m);
+    fsqrt(xs, ys, m);
+    double worst = 0;
+    for (intptr_t i = 0; i < m; i++) {
+      double want = sqrt((double)xs[i]), err = fabs((double)ys[i] - want) / want;
+      if (!(err <= worst)) worst = err;
+    }
+    printf("  sqrt (inline): max rel error %.3g over %ld floats\n", worst, (long)m);
+    CHECK(worst <= 2e-7, "inline sqrt max relative error %g", worst);
+    float qx[] = {0.0f, -0.0f, INFINITY, -1.0f, -INFINITY, NAN, 4.0f}, qy[7];
+    fsqrt(qx, qy, 7);
+    CHECK(qy[0] == 0 && !signbit(qy[0]) && qy[1] == 0 && signbit(qy[1]) && isinf(qy[2]) &&
+              isnan(qy[3]) && isnan(qy[4]) && isnan(qy[5]) && qy[6] == 2.0f,
+          "inline sqrt specials: %g %g %g %g %g %g %g", qy[0], qy[1], qy[2], qy[3], qy[4], qy[5],
+          qy[6]);
+    free(ys);
+  }
   /* special values */
   float sx[] = {0.0f, -0.0f, 1e-30f, 88.72f, 89.0f, 200.0f, -104.0f, -200.0f, INFINITY, -INFINITY};
   float sy[10];
@@ -1231,6 +1368,37 @@ static void test_math_accuracy(void) {
   ftanh(&nanv, &ny[1], 1);
   fsig(&nanv, &ny[2], 1);
   CHECK(isnan(ny[0]) && isnan(ny[1]) && isnan(ny[2]), "NaN propagates");
+
+  /* erf over the same points; log over every 181st positive finite float (subnormals too) */
+  MathFn flog = (MathFn)dlsym(lib, "kmath_log"), ferf = (MathFn)dlsym(lib, "kmath_erf");
+  CHECK(flog && ferf, "log and erf exported");
+  if (flog && ferf) {
+    sweep(ferf, "erf", erf, erff, xs, n, 4e-7, 5e-7);
+    intptr_t nl = 0;
+    for (uint32_t bits = 1; bits < 0x7f800000u && nl < cap; bits += 181) {
+      float x;
+      memcpy(&x, &bits, 4);
+      if (x != 1.0f) xs[nl++] = x; /* log(1) = 0 exactly: no relative error to measure */
+    }
+    CHECK(nl > 0 && xs[nl - 1] > 1e38f, "the log sweep reaches the top of the float range");
+    sweep(flog, "log", log, logf, xs, nl, 2e-7, 3e-7);
+    float lx[] = {1.0f, 0.0f, -0.0f, -1.0f, INFINITY, NAN, 4.0f, 0.0f};
+    float ly[8];
+    memcpy(&lx[7], &(uint32_t){1}, 4); /* smallest subnormal */
+    flog(lx, ly, 8);
+    CHECK(ly[0] == 0 && isinf(ly[1]) && ly[1] < 0 && isinf(ly[2]) && ly[2] < 0 && isnan(ly[3]) &&
+              isinf(ly[4]) && ly[4] > 0 && isnan(ly[5]) && fabs(ly[6] - 1.3862944f) < 2e-7 &&
+              fabs(ly[7] + 103.27893f) < 2e-5,
+          "log special values: %g %g %g %g %g %g %g %g", ly[0], ly[1], ly[2], ly[3], ly[4], ly[5],
+          ly[6], ly[7]);
+    float ex[] = {0.0f, -0.0f, 4.0f, 10.0f, -10.0f, INFINITY, -INFINITY, NAN};
+    float ey[8];
+    ferf(ex, ey, 8);
+    CHECK(ey[0] == 0 && ey[1] == 0 && signbit(ey[1]) && ey[2] == 1 && ey[3] == 1 && ey[4] == -1 &&
+              ey[5] == 1 && ey[6] == -1 && isnan(ey[7]),
+          "erf special values: %g %g %g %g %g %g %g %g", ey[0], ey[1], ey[2], ey[3], ey[4], ey[5],
+          ey[6], ey[7]);
+  }
   free(xs);
   dlclose(lib);
   remove(obj);
@@ -1259,6 +1427,7 @@ int main(int argc, char **argv) {
   test_two_models();
   test_emit();
   test_dtype_error();
+  test_gather();
   test_header();
   test_math_accuracy();
   rmdir(tmpdir);

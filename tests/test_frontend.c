@@ -88,8 +88,8 @@ static void test_corpus(void) {
       CHECK(lines == d.n_errors, "%s: %d lines for %d errors", file, lines, d.n_errors);
     }
     if (strcmp(file, "12_three_unsupported_ops.json") == 0) {
-      CHECK(has(&d, "nodes[0] (a): op 'LSTM' is not supported by Kiln"), "%s", d.text);
-      CHECK(has(&d, "nodes[1] (b): op 'GRU' is not supported by Kiln"), "%s", d.text);
+      CHECK(has(&d, "nodes[0] (a): op 'Loop' is not supported by Kiln"), "%s", d.text);
+      CHECK(has(&d, "nodes[1] (b): op 'NonMaxSuppression' is not supported by Kiln"), "%s", d.text);
       CHECK(has(&d, "nodes[2] (c): op 'Attention' is not supported by Kiln"), "%s", d.text);
       CHECK(d.n_errors == 4, "%s: %d errors", file, d.n_errors);
     }
@@ -410,13 +410,13 @@ static void test_errors(void) {
   /* The summary counts repeated ops. */
   expect_errors(HEAD "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [4]}],"
                      "\"outputs\": [{\"name\": \"y\"}], \"nodes\": ["
-                     "{\"op\": \"LSTM\", \"inputs\": [\"x\"], \"outputs\": [\"a\"]},"
-                     "{\"op\": \"Erf\", \"inputs\": [\"a\"], \"outputs\": [\"b\"]},"
-                     "{\"op\": \"LSTM\", \"inputs\": [\"b\"], \"outputs\": [\"y\"]}]}",
+                     "{\"op\": \"Loop\", \"inputs\": [\"x\"], \"outputs\": [\"a\"]},"
+                     "{\"op\": \"Hardmax\", \"inputs\": [\"a\"], \"outputs\": [\"b\"]},"
+                     "{\"op\": \"Loop\", \"inputs\": [\"b\"], \"outputs\": [\"y\"]}]}",
                 4,
-                (const char *const[]){"nodes[0] (LSTM_0): op 'LSTM' is not supported",
-                                      "nodes[2] (LSTM_2): op 'LSTM'",
-                                      "LSTM (2 nodes), Erf (1 node)", NULL});
+                (const char *const[]){"nodes[0] (Loop_0): op 'Loop' is not supported",
+                                      "nodes[2] (Loop_2): op 'Loop'",
+                                      "Loop (2 nodes), Hardmax (1 node)", NULL});
   /* Unknown fields in nested objects; duplicate node names are fine but values are not. */
   expect_errors(HEAD "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [4], "
                      "\"shap\": 1}], \"outputs\": [{\"name\": \"y\", \"dtyp\": 1}], "

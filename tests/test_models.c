@@ -39,8 +39,10 @@ static bool load_case_data(const char *dir, const IrGraph *g, CaseData *c) {
   c->golden = calloc((size_t)g->n_outputs + 1, sizeof *c->golden);
   for (int i = 0; i < g->n_inputs; i++) {
     snprintf(path, sizeof path, "%s/inputs/%s.npy", dir, g->inputs[i]->name);
-    if (!krt_npy_read(path, &c->in[i], err, sizeof err)) {
-      CHECK(false, "%s", err);
+    const IrValue *v = g->inputs[i];
+    if (!krt_npy_read(path, &c->in[i], err, sizeof err) ||
+        !krt_npy_check(&c->in[i], (int32_t)v->dtype, v->rank, v->dims, err, sizeof err)) {
+      CHECK(false, "%s: %s", path, err);
       return false;
     }
   }

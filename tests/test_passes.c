@@ -371,9 +371,11 @@ static char *emit_ll(const char *passes) {
 
 static void test_fused_llvm(void) {
   char *fused = emit_ll("fuse"), *plain = emit_ll("dce");
-  /* node functions: every private function but the body */
-  int n_fused = count_substr(fused, "define private void @fz.") - 1;
-  int n_plain = count_substr(plain, "define private void @fz.") - 1;
+  /* node functions (they return a status): every private function but the body */
+  int n_fused = count_substr(fused, "define private i32 @fz.") +
+                count_substr(fused, "define private void @fz.") - 1;
+  int n_plain = count_substr(plain, "define private i32 @fz.") +
+                count_substr(plain, "define private void @fz.") - 1;
   CHECK(n_fused == 1, "fused: %d node functions", n_fused);
   CHECK(n_plain == 2, "unfused: %d node functions", n_plain);
   CHECK(strstr(fused, "@fz.0.Conv(") && !strstr(fused, ".Relu("),
@@ -381,7 +383,7 @@ static void test_fused_llvm(void) {
   CHECK(strstr(plain, "@fz.0.Conv(") && strstr(plain, "@fz.1.Relu("),
         "unfused: expected a Conv and a Relu node function");
   /* the Relu is the compare + select inside the Conv's function */
-  const char *conv = strstr(fused, "define private void @fz.0.Conv(");
+  const char *conv = strstr(fused, "define private i32 @fz.0.Conv(");
   const char *end = conv ? strstr(conv, "\n}\n") : NULL;
   bool relu_inside = false;
   if (conv && end) {

@@ -57,7 +57,58 @@ KNOWN_ATTRS = {
     "BatchNormalization": {"epsilon", "momentum", "training_mode"},
     "Dropout": {"seed"},
     "Pad": {"mode"},
+    "Gather": {"axis"},
+    "ReduceMean": {"axes", "keepdims", "noop_with_empty_axes"},
+    "ReduceSum": {"axes", "keepdims", "noop_with_empty_axes"},
+    "ReduceMax": {"axes", "keepdims", "noop_with_empty_axes"},
+    "Transpose": {"perm"},
+    "Squeeze": set(), "Unsqueeze": set(),
+    "LayerNormalization": {"axis", "epsilon", "stash_type"},
+    "Slice": set(),
+    "Exp": set(), "Log": set(), "Sqrt": set(), "Neg": set(), "Abs": set(), "Erf": set(),
+    "LogSoftmax": {"axis"}, "Pow": set(),
+    "Equal": set(), "Less": set(), "Greater": set(), "Where": set(), "Cast": {"to", "saturate"},
+    "RNN": {"direction", "hidden_size"},
+    "GRU": {"direction", "hidden_size", "linear_before_reset"},
+    "LSTM": {"direction", "hidden_size"},
 }
+
+
+def recurrent_ref(op, node, ins):
+    """ONNX RNN/GRU(linear_before_reset=1)/LSTM with default activations, float64."""
+    get = lambda k: as64(ins[k]) if len(ins) > k and ins[k] is not None else None  # noqa: E731
+    X, W, R, Bb, h0, c0 = get(0), get(1), get(2), get(3), get(5), get(6)
+    T, B, _ = X.shape
+    H = attr(node, "hidden_size", None)
+    direction = attr(node, "direction", "forward")
+    D = W.shape[0]
+    G = W.shape[1] // H
+    sig = lambda v: 1 / (1 + np.exp(-v))  # noqa: E731
+    Y = np.zeros((T, D, B, H))
+    Yh, Yc = np.zeros((D, B, H)), np.zeros((D, B, H))
+    for d in range(D):
+        h = h0[d].copy() if h0 is not None else np.zeros((B, H))
+        c = c0[d].copy() if c0 is not None else np.zeros((B, H))
+        wb = Bb[d, :G * H] if Bb is not None else np.zeros(G * H)
+        rb = Bb[d, G * H:] if Bb is not None else np.zeros(G * H)
+        steps = range(T - 1, -1, -1) if direction == "reverse" or d == 1 else range(T)
+        for t in steps:
+            gx = X[t] @ W[d].T + wb
+            gr = h @ R[d].T + rb
+            g = lambda q: (gx + gr)[:, q * H:(q + 1) * H]  # noqa: E731
+            if op == "RNN":
+                h = np.tanh(g(0))
+            elif op == "GRU":
+                z, r = sig(g(0)), sig(g(1))
+                hh = np.tanh(gx[:, 2 * H:] + r * gr[:, 2 * H:])
+                h = (1 - z) * hh + z * h
+            else:
+                i, o, f, cc = sig(g(0)), sig(g(1)), sig(g(2)), np.tanh(g(3))
+                c = f * c + i * cc
+                h = o * np.tanh(c)
+            Y[t, d] = h
+        Yh[d], Yc[d] = h, c
+    return [Y, Yh, Yc][:len(node["outputs"])]
 
 
 # ---------------------------------------------------------------- loading
@@ -376,6 +427,73 @@ def run_node(node, env):
             value = float(ins[2]) if len(ins) > 2 and ins[2] is not None else 0.0
             return [np.pad(as64(x), width, mode="constant", constant_values=value)]
         return [np.pad(as64(x), width, mode="reflect" if mode == "reflect" else "edge")]
+    if op == "Gather":
+        data, idx = ins[0], np.asarray(ins[1], dtype=np.int64)
+        axis = attr(node, "axis", 0)
+        axis = axis + data.ndim if axis < 0 else axis
+        assert ((idx >= -data.shape[axis]) & (idx < data.shape[axis])).all(), "index range"
+        return [np.take(data, np.where(idx < 0, idx + data.shape[axis], idx), axis=axis)]
+    if op in ("ReduceMean", "ReduceSum", "ReduceMax"):
+        axes = attr(node, "axes", None)
+        if axes is None and len(ins) > 1 and ins[1] is not None:
+            axes = [int(a) for a in ins[1]]
+        if not axes and attr(node, "noop_with_empty_axes", 0):
+            return [x]
+        axes = tuple(range(x.ndim)) if not axes else tuple(a % x.ndim for a in axes)
+        fn = {"ReduceMean": np.mean, "ReduceSum": np.sum, "ReduceMax": np.max}[op]
+        return [fn(as64(x), axis=axes, keepdims=bool(attr(node, "keepdims", 1)))]
+    if op == "Transpose":
+        return [np.transpose(x, attr(node, "perm", None))]
+    if op == "Squeeze":
+        if len(ins) > 1 and ins[1] is not None:
+            return [np.squeeze(x, axis=tuple(int(a) % x.ndim for a in ins[1]))]
+        return [np.squeeze(x)]
+    if op == "Unsqueeze":
+        r = x.ndim + len(ins[1])
+        y = x
+        for a in sorted(int(a) % r for a in ins[1]):
+            y = np.expand_dims(y, a)
+        return [y]
+    if op == "LayerNormalization":
+        axis = attr(node, "axis", -1) % x.ndim
+        eps = np.float64(np.float32(attr(node, "epsilon", 1e-5)))
+        xs = as64(x)
+        red = tuple(range(axis, x.ndim))
+        mean = xs.mean(axis=red, keepdims=True)
+        var = ((xs - mean) ** 2).mean(axis=red, keepdims=True)
+        shp = x.shape[axis:]
+        y = (xs - mean) / np.sqrt(var + eps) * as64(ins[1]).reshape(shp)
+        if len(ins) > 2 and ins[2] is not None:
+            y = y + as64(ins[2]).reshape(shp)
+        return [y]
+    if op in ("Exp", "Log", "Sqrt", "Neg", "Abs"):
+        return [{"Exp": np.exp, "Log": np.log, "Sqrt": np.sqrt, "Neg": np.negative,
+                 "Abs": np.abs}[op](as64(x))]
+    if op in ("Equal", "Less", "Greater"):
+        return [{"Equal": np.equal, "Less": np.less, "Greater": np.greater}[op](x, ins[1])]
+    if op == "Where":
+        return [np.where(x, ins[1], ins[2])]
+    if op == "Cast":
+        to = {1: np.float32, 6: np.int32, 7: np.int64, 9: np.bool_, 2: np.uint8, 3: np.int8,
+              5: np.int16}[attr(node, "to", None)]
+        return [x.astype(to)]
+    if op == "Pow":
+        return [np.power(as64(x), as64(ins[1]))]
+    if op == "Erf":
+        return [np.vectorize(math.erf)(as64(x))]
+    if op == "LogSoftmax":
+        xs = as64(x)
+        m = xs.max(axis=attr(node, "axis", -1), keepdims=True)
+        return [xs - m - np.log(np.exp(xs - m).sum(axis=attr(node, "axis", -1), keepdims=True))]
+    if op == "Slice":
+        idx = [slice(None)] * x.ndim
+        steps = ins[4] if len(ins) > 4 and ins[4] is not None else [1] * len(ins[1])
+        axes = ins[3] if len(ins) > 3 and ins[3] is not None else range(len(ins[1]))
+        for b, e, a, st in zip(ins[1], ins[2], axes, steps):
+            idx[int(a)] = slice(int(b), None if int(e) <= -2**62 else int(e), int(st))
+        return [x[tuple(idx)]]
+    if op in ("RNN", "GRU", "LSTM"):
+        return recurrent_ref(op, node, ins)
     raise NotImplementedError(op)
 
 

@@ -80,8 +80,8 @@ class Graph:
     def __init__(self, name, doc):
         self.mb = ModelBuilder(name, doc=doc)
 
-    def input(self, name, shape):
-        return self.mb.input(name, shape)
+    def input(self, name, shape, dtype="f32"):
+        return self.mb.input(name, shape, dtype)
 
     def output(self, name, shape):
         return self.mb.output(name, shape)
@@ -510,6 +510,236 @@ class ResNetSmall(nn.Module):
         g.output("logits", [1, 10])
 
 
+# ====================================================================== sequence models
+def token_ids(seed, length, vocab):
+    """A sample sentence of token ids (int64), including the first and last id of the table."""
+    rng = np.random.RandomState(seed)
+    ids = rng.randint(1, vocab - 1, size=(1, length)).astype(np.int64)
+    ids[0, 3], ids[0, -2] = 0, vocab - 1
+    return ids
+
+
+# PyTorch gate blocks -> ONNX: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h)
+GATE_ORDER = {nn.LSTM: [0, 3, 1, 2], nn.GRU: [1, 0, 2], nn.RNN: [0]}
+
+
+def recurrent_node(g, name, mod, x, outs):
+    """A single-layer nn.LSTM/GRU/RNN (tanh) as the ONNX op, weights in ONNX gate order; x is
+    seq-first [T, B, I]; outs names Y (and Y_h, Y_c)."""
+    assert mod.num_layers == 1 and mod.bias and getattr(mod, "nonlinearity", "tanh") == "tanh"
+    H, order = mod.hidden_size, GATE_ORDER[type(mod)]
+    sfx = ["", "_reverse"] if mod.bidirectional else [""]
+
+    def gates(t):
+        w = np32(t)
+        return np.concatenate([w[k * H:(k + 1) * H] for k in order], axis=0)
+
+    W = np.stack([gates(getattr(mod, "weight_ih_l0" + s)) for s in sfx])
+    R = np.stack([gates(getattr(mod, "weight_hh_l0" + s)) for s in sfx])
+    B = np.stack([np.concatenate([gates(getattr(mod, "bias_ih_l0" + s)),
+                                  gates(getattr(mod, "bias_hh_l0" + s))]) for s in sfx])
+    op = {nn.LSTM: "LSTM", nn.GRU: "GRU", nn.RNN: "RNN"}[type(mod)]
+    attrs = {"hidden_size": H}
+    if mod.bidirectional:
+        attrs["direction"] = "bidirectional"
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    return g.mb.node(op, [x, g.const(name + ".W", W), g.const(name + ".R", R),
+                          g.const(name + ".B", B)], outs, attrs, name=name)
+
+
+class RecurrentClassifier(nn.Module):
+    """Embedding -> one recurrent layer (batch_first) -> last hidden state -> Linear [-> sigmoid]."""
+    CELL, VOCAB, DIM, HIDDEN, T, CLASSES, SIGMOID = nn.LSTM, 10000, 64, 128, 100, 1, True
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.DIM)
+        self.rnn = self.CELL(self.DIM, self.HIDDEN, batch_first=True)
+        self.fc = nn.Linear(self.HIDDEN, self.CLASSES)
+
+    def forward(self, ids):
+        _, h = self.rnn(self.emb(ids))
+        h = h[0] if isinstance(h, tuple) else h
+        y = self.fc(h[-1])
+        return torch.sigmoid(y) if self.SIGMOID else y
+
+    def graph(self, g):
+        g.input("ids", [1, self.T], "i64")
+        g.node("Gather", [g.const("emb.weight", np32(self.emb.weight)), "ids"], "emb")
+        g.node("Transpose", ["emb"], "emb_t", {"perm": [1, 0, 2]})     # seq-first for ONNX
+        recurrent_node(g, "rnn", self.rnn, "emb_t", ["rnn_y", "rnn_h"])
+        g.node("Squeeze", ["rnn_h", g.const("squeeze_axes", np.array([0], dtype=np.int64))],
+               "last_h")
+        out = "probs" if self.SIGMOID else "logits"
+        g.gemm("fc", self.fc, "last_h", "fc_out" if self.SIGMOID else out)
+        if self.SIGMOID:
+            g.unary("Sigmoid", "fc_out", out)
+        g.output(out, [1, self.CLASSES])
+
+
+class LSTMClassifier(RecurrentClassifier):
+    pass
+
+
+class RNNClassifier(RecurrentClassifier):
+    CELL, VOCAB, DIM, HIDDEN, T, CLASSES, SIGMOID = nn.RNN, 2000, 32, 64, 50, 3, False
+
+
+class GRUClassifier(RecurrentClassifier):
+    CELL, VOCAB, DIM, HIDDEN, T, CLASSES, SIGMOID = nn.GRU, 5000, 64, 64, 60, 4, False
+
+
+class BiLSTMTagger(nn.Module):
+    VOCAB, DIM, HIDDEN, T, TAGS = 3000, 32, 32, 40, 5
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.DIM)
+        self.lstm = nn.LSTM(self.DIM, self.HIDDEN, batch_first=True, bidirectional=True)
+        self.fc = nn.Linear(2 * self.HIDDEN, self.TAGS)
+
+    def forward(self, ids):
+        y, _ = self.lstm(self.emb(ids))
+        return self.fc(y)
+
+    def graph(self, g):
+        T, H = self.T, self.HIDDEN
+        g.input("ids", [1, T], "i64")
+        g.node("Gather", [g.const("emb.weight", np32(self.emb.weight)), "ids"], "emb")
+        g.node("Transpose", ["emb"], "emb_t", {"perm": [1, 0, 2]})
+        recurrent_node(g, "lstm", self.lstm, "emb_t", ["lstm_y"])           # [T, 2, 1, H]
+        g.node("Transpose", ["lstm_y"], "lstm_y_t", {"perm": [0, 2, 1, 3]})  # [T, 1, 2, H]
+        g.node("Reshape", ["lstm_y_t", g.const("rows_shape", np.array([T, 2 * H], dtype=np.int64))],
+               "rows")
+        g.gemm("fc", self.fc, "rows", "row_scores")
+        g.node("Reshape", ["row_scores", g.const("scores_shape",
+                                                  np.array([1, T, self.TAGS], dtype=np.int64))],
+               "scores")
+        g.output("scores", [1, T, self.TAGS])
+
+
+class LSTMForecaster(nn.Module):
+    T, HIDDEN = 48, 32
+
+    def __init__(self):
+        super().__init__()
+        self.lstm = nn.LSTM(1, self.HIDDEN, batch_first=True)
+        self.fc = nn.Linear(self.HIDDEN, 1)
+
+    def forward(self, x):
+        _, (h, _) = self.lstm(x)
+        return self.fc(h[-1])
+
+    def graph(self, g):
+        g.input("series", [1, self.T, 1])
+        g.node("Transpose", ["series"], "series_t", {"perm": [1, 0, 2]})
+        recurrent_node(g, "lstm", self.lstm, "series_t", ["lstm_y", "lstm_h", "lstm_c"])
+        g.node("Reshape", ["lstm_h", g.const("h_shape", np.array([1, self.HIDDEN],
+                                                               dtype=np.int64))], "last_h")
+        g.gemm("fc", self.fc, "last_h", "forecast")
+        g.output("forecast", [1, 1])
+
+
+def sine_series(seed, length):
+    rng = np.random.RandomState(seed)
+    t = np.arange(length)
+    x = np.sin(2 * np.pi * t / 12.0) + 0.3 * np.sin(2 * np.pi * t / 29.0) + 0.05 * rng.randn(length)
+    return x.astype(np.float32).reshape(1, length, 1)
+
+
+class EmbeddingBagClassifier(nn.Module):
+    VOCAB, DIM, T, CLASSES = 2000, 64, 64, 5
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.DIM)
+        self.fc = nn.Linear(self.DIM, self.CLASSES)
+
+    def forward(self, ids):
+        return self.fc(self.emb(ids).mean(dim=1))
+
+    def graph(self, g):
+        g.input("ids", [1, self.T], "i64")
+        g.node("Gather", [g.const("emb.weight", np32(self.emb.weight)), "ids"], "emb")
+        g.node("ReduceMean", ["emb"], "pooled", {"axes": [1], "keepdims": 0})
+        g.gemm("fc", self.fc, "pooled", "logits")
+        g.output("logits", [1, self.CLASSES])
+
+
+class TransformerClassifier(nn.Module):
+    VOCAB, D, HEADS, FF, T, LAYERS, CLASSES = 1000, 64, 2, 128, 32, 2, 3
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(self.VOCAB, self.D)
+        self.pos = nn.Embedding(self.T, self.D)
+        self.layers = nn.ModuleList(
+            nn.TransformerEncoderLayer(self.D, self.HEADS, self.FF, dropout=0.0, batch_first=True)
+            for _ in range(self.LAYERS))
+        self.fc = nn.Linear(self.D, self.CLASSES)
+
+    def forward(self, ids):
+        x = self.emb(ids) + self.pos(torch.arange(self.T)).unsqueeze(0)
+        for layer in self.layers:
+            x = layer(x)
+        return self.fc(x.mean(dim=1))
+
+    def linear(self, g, name, w, b, x, out):
+        """x @ w^T + b as MatMul + Add (what exporters emit for 3-D inputs)."""
+        wt = g.const(name + ".weight_t", np.ascontiguousarray(np32(w).T))
+        mm = g.node("MatMul", [x, wt], out + "_mm", name=name + ".matmul")
+        return g.node("Add", [mm, g.const(name + ".bias", np32(b))], out, name=name + ".add")
+
+    def layer_graph(self, g, p, layer, x):
+        D, H, T = self.D, self.HEADS, self.T
+        hd = D // H
+        a = layer.self_attn
+        w, b = a.in_proj_weight, a.in_proj_bias
+        heads = g.const(p + ".heads_shape", np.array([1, T, H, hd], dtype=np.int64))
+        qkv = {}
+        for k, name in enumerate("qkv"):
+            y = self.linear(g, "%s.%s_proj" % (p, name), w[k * D:(k + 1) * D],
+                            b[k * D:(k + 1) * D], x, "%s_%s" % (p, name))
+            r = g.node("Reshape", [y, heads], "%s_%s_heads" % (p, name))
+            perm = [0, 2, 3, 1] if name == "k" else [0, 2, 1, 3]   # k arrives transposed
+            qkv[name] = g.node("Transpose", [r], "%s_%s_t" % (p, name), {"perm": perm})
+        s = g.node("MatMul", [qkv["q"], qkv["k"]], p + "_scores")
+        scale = g.const(p + ".scale", np.array(1.0 / np.sqrt(hd), dtype=np.float32))
+        s = g.node("Mul", [s, scale], p + "_scaled")
+        pr = g.node("Softmax", [s], p + "_probs", {"axis": -1})
+        ctx = g.node("MatMul", [pr, qkv["v"]], p + "_ctx")
+        ctx = g.node("Transpose", [ctx], p + "_ctx_t", {"perm": [0, 2, 1, 3]})
+        ctx = g.node("Reshape", [ctx, g.const(p + ".model_shape",
+                                               np.array([1, T, D], dtype=np.int64))],
+                     p + "_ctx_r")
+        att = self.linear(g, p + ".out_proj", a.out_proj.weight, a.out_proj.bias, ctx,
+                          p + "_att")
+        h = g.node("Add", [x, att], p + "_res1")
+        h = g.node("LayerNormalization", [h, g.const(p + ".norm1.weight", np32(layer.norm1.weight)),
+                                          g.const(p + ".norm1.bias", np32(layer.norm1.bias))],
+                   p + "_ln1", {"epsilon": layer.norm1.eps})
+        f = self.linear(g, p + ".linear1", layer.linear1.weight, layer.linear1.bias, h, p + "_ff1")
+        f = g.unary("Relu", f, p + "_ff1_relu")
+        f = self.linear(g, p + ".linear2", layer.linear2.weight, layer.linear2.bias, f, p + "_ff2")
+        h2 = g.node("Add", [h, f], p + "_res2")
+        return g.node("LayerNormalization",
+                      [h2, g.const(p + ".norm2.weight", np32(layer.norm2.weight)),
+                       g.const(p + ".norm2.bias", np32(layer.norm2.bias))],
+                      p + "_out", {"epsilon": layer.norm2.eps})
+
+    def graph(self, g):
+        g.input("ids", [1, self.T], "i64")
+        e = g.node("Gather", [g.const("emb.weight", np32(self.emb.weight)), "ids"], "tok_emb")
+        pos = np32(self.pos(torch.arange(self.T)))[None]      # the positions are static
+        x = g.node("Add", [e, g.const("pos.table", pos)], "x0")
+        for i, layer in enumerate(self.layers):
+            x = self.layer_graph(g, "layers.%d" % i, layer, x)
+        g.node("ReduceMean", [x], "pooled", {"axes": [1], "keepdims": 0})
+        g.gemm("fc", self.fc, "pooled", "logits")
+        g.output("logits", [1, self.CLASSES])
+
+
 # ====================================================================== registry
 def digit_input(d, shape):
     return digit_image(d).reshape(shape)
@@ -540,10 +770,35 @@ EXAMPLES = [
      "s2, 64 s2 with 1x1 conv+BN downsample, last one with squeeze-excite Sigmoid/Mul, Identity "
      "shortcut in the first), GlobalAveragePool, Flatten, Gemm", lambda: {
          "x": cifar_like_image(8)[None]}, "synthetic 32x32 RGB scene"),
+    ("embedding_bag_classifier", EmbeddingBagClassifier, 9, "Text classifier: Embedding "
+     "2000x64 (Gather of i64 token ids), mean over 64 tokens (ReduceMean), Linear 64-5",
+     lambda: {"ids": token_ids(9, 64, 2000)}, "64 random token ids (i64), incl. ids 0 and 1999"),
+    ("transformer_classifier", TransformerClassifier, 10, "Transformer text classifier: "
+     "Embedding 1000x64 + learned positional embedding (32 positions, folded to a constant), "
+     "2 post-norm TransformerEncoderLayer blocks (d_model 64, 2 heads, FF 128, ReLU) written "
+     "as MatMul/Reshape/Transpose/Softmax/LayerNormalization, mean pooling, Linear 64-3",
+     lambda: {"ids": token_ids(10, 32, 1000)}, "32 random token ids (i64), incl. ids 0 and 999"),
+    ("lstm_classifier", LSTMClassifier, 11, "Sentiment-style classifier: Embedding 10000x64, "
+     "LSTM 128 over 100 tokens (ONNX LSTM, seq-first via Transpose), last hidden state, "
+     "Linear 128-1, sigmoid", lambda: {"ids": token_ids(11, 100, 10000)},
+     "100 random token ids (i64), incl. ids 0 and 9999"),
+    ("rnn_classifier", RNNClassifier, 12, "Embedding 2000x32, simple tanh RNN 64 over 50 "
+     "tokens, last hidden state, Linear 64-3", lambda: {"ids": token_ids(12, 50, 2000)},
+     "50 random token ids (i64), incl. ids 0 and 1999"),
+    ("gru_classifier", GRUClassifier, 13, "Embedding 5000x64, GRU 64 over 60 tokens "
+     "(linear_before_reset=1), last hidden state, Linear 64-4",
+     lambda: {"ids": token_ids(13, 60, 5000)}, "60 random token ids (i64), incl. ids 0 and 4999"),
+    ("bilstm_tagger", BiLSTMTagger, 14, "Sequence tagger: Embedding 3000x32, bidirectional "
+     "LSTM 32, per-token Linear 64-5 over the concatenated directions (Transpose/Reshape/Gemm)",
+     lambda: {"ids": token_ids(14, 40, 3000)}, "40 random token ids (i64), incl. ids 0 and 2999"),
+    ("lstm_forecaster", LSTMForecaster, 15, "Time-series regression: LSTM 32 over 48 f32 "
+     "steps, last hidden state, Linear 32-1", lambda: {"series": sine_series(15, 48)},
+     "two sines plus noise, 48 steps"),
 ]
 
 
-def build(name, cls, seed, desc, make_inputs):
+def make_model(name, cls, seed, make_inputs):
+    """The seeded eval-mode module of an example and its sample inputs (numpy)."""
     torch.manual_seed(seed)
     model = cls()
     if make_inputs is None:   # generators: latent vector from the same seeded stream
@@ -557,6 +812,11 @@ def build(name, cls, seed, desc, make_inputs):
             calib = calib * 0.25 + 0.5         # image-like range
         randomize_bn(model, calib, seed + 1000)
     model.eval()
+    return model, inputs
+
+
+def build(name, cls, seed, desc, make_inputs):
+    model, inputs = make_model(name, cls, seed, make_inputs)
     g = Graph(name, doc="Kiln example '%s': %s. Seeded random weights (torch.manual_seed(%d), "
               "PyTorch default init), not trained; generated by tools/gen_examples.py."
               % (name, desc, seed))
@@ -595,6 +855,8 @@ Generated by `tools/gen_examples.py` (run `/usr/bin/python3 tools/gen_examples.p
 recreates these directories). Each directory holds `model.json` (Kiln model format, see
 `docs/model-format.md`), `weights.bin` (initializers with more than 64 elements), `inputs/<name>.npy`
 (one sample input) and `golden/<name>.npy` (what PyTorch computes for that input, float32).
+`model.onnx` is the same module exported to ONNX by `tools/export_onnx.py` (run after this
+script); the test suite imports it (`kiln import`) and checks it against the same golden.
 
 The weights are **seeded random, not trained**: each model is a PyTorch `nn.Module` built after
 `torch.manual_seed(seed)` with PyTorch's default initialisation, run in `eval()` mode. BatchNorm
@@ -607,7 +869,9 @@ independent numpy reference and compares it with the golden (rtol 1e-4, atol 1e-
 Sample inputs: the MNIST models get a synthetic hand-drawn-looking digit (anti-aliased strokes,
 values in [0, 1]); the CIFAR-shaped models a synthetic 32x32 RGB scene (sky, ground, a disc, slight
 noise, values in [0, 1]); the GAN generators a latent vector z ~ N(0, 1) drawn from the model's
-seeded stream; the PPO policy a plausible CartPole state. Batch size is 1 everywhere.
+seeded stream; the PPO policy a plausible CartPole state; the text models random token ids
+(int64) that include the first and the last row of the embedding table; the forecaster two sines
+plus noise. Batch size is 1 everywhere.
 
 | name | what it is | input | sample input | outputs | params | ops |
 |---|---|---|---|---|---|---|

@@ -30,7 +30,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_model import ModelBuilder  # noqa: E402
+from kiln_model import DTYPES, ModelBuilder  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "ops")
@@ -64,9 +64,9 @@ class Case:
         sign = np.where(self.rng.uniform(size=shape) < 0.5, -1.0, 1.0)
         return (mag * sign).astype(np.float32)
 
-    def input(self, name, arr):
-        arr = np.array(arr, dtype=np.float32, order="C")
-        self.mb.input(name, arr.shape)
+    def input(self, name, arr, dtype="f32"):
+        arr = np.array(arr, dtype=DTYPES[dtype], order="C")
+        self.mb.input(name, arr.shape, dtype)
         self.inputs[name] = arr
         self.elems += arr.size
         return torch.from_numpy(arr.copy())
@@ -82,9 +82,9 @@ class Case:
     def node(self, op, inputs, outputs, attrs=None, name=None):
         return self.mb.node(op, inputs, outputs, attrs, name)
 
-    def output(self, name, tensor):
-        arr = np.array(tensor.detach().numpy().astype(np.float32), order="C")
-        self.mb.output(name, arr.shape)
+    def output(self, name, tensor, dtype="f32"):
+        arr = np.array(tensor.detach().numpy().astype(DTYPES[dtype]), order="C")
+        self.mb.output(name, arr.shape, dtype)
         self.goldens[name] = arr
         self.elems += arr.size
 
@@ -475,6 +475,48 @@ def activation_cases():
     unary("identity_4d", "Identity", (2, 3, 4, 5), lambda x: x.clone())
 
 
+def math_cases():
+    unary("exp_wide_range", "Exp", (3, 4, 5), torch.exp, lo=-20.0, hi=20.0)
+    unary("log_positive", "Log", (4, 6), torch.log, lo=1e-3, hi=50.0)
+    unary("sqrt_positive", "Sqrt", (2, 3, 7), torch.sqrt, lo=0.0, hi=9.0)
+    unary("neg_4d", "Neg", (2, 3, 2, 2), torch.neg)
+    unary("abs_3d", "Abs", (3, 5, 2), torch.abs)
+    unary("erf_wide_range", "Erf", (4, 25), torch.erf, lo=-5.0, hi=5.0)
+    for name, shape, axis in (("logsoftmax_last_axis", (3, 10), None),
+                              ("logsoftmax_axis1_3d", (2, 6, 4), 1),
+                              ("logsoftmax_large_values", (2, 10), -1)):
+        c = Case(name)
+        lo, hi = (-50.0, 80.0) if "large" in name else (-3.0, 3.0)
+        x = c.input("x", c.uniform(shape, lo, hi))
+        c.node("LogSoftmax", ["x"], ["y"], None if axis is None else {"axis": axis},
+               name="logsoftmax")
+        c.output("y", F.log_softmax(x, dim=-1 if axis is None else axis))
+
+    for name, shape, e, lo, hi in (("pow_square", (3, 16), 2.0, -3.0, 3.0),
+                                   ("pow_cube_negative_base", (2, 3, 4), 3.0, -2.0, 2.0),
+                                   ("pow_inverse_square", (4, 5), -2.0, 0.5, 3.0),
+                                   ("pow_fractional", (2, 9), 1.5, 0.0, 4.0),
+                                   ("pow_sqrt", (5, 4), 0.5, 0.0, 9.0)):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape, lo, hi))
+        c.init("e", np.array(e, dtype=np.float32))
+        c.node("Pow", ["x", "e"], ["y"], name="pow")
+        c.output("y", torch.pow(x, e))
+
+    # GELU as exporters write it at opset <= 17: x * 0.5 * (1 + erf(x / sqrt(2)))
+    c = Case("gelu_erf_decomposition")
+    x = c.input("x", c.uniform((4, 32), -4.0, 4.0))
+    c.init("sqrt2", np.array(np.sqrt(2.0), dtype=np.float32))
+    c.init("one", np.array(1.0, dtype=np.float32))
+    c.init("half", np.array(0.5, dtype=np.float32))
+    c.node("Div", ["x", "sqrt2"], ["xs"], name="div")
+    c.node("Erf", ["xs"], ["e"], name="erf")
+    c.node("Add", ["e", "one"], ["e1"], name="add")
+    c.node("Mul", ["x", "e1"], ["xe"], name="mul")
+    c.node("Mul", ["xe", "half"], ["y"], name="mul_half")
+    c.output("y", F.gelu(x))
+
+
 def softmax_cases():
     for name, shape, axis in (("softmax_axis0", (5, 4), 0),
                               ("softmax_axis_neg1_3d", (2, 3, 6), -1),
@@ -758,6 +800,296 @@ def fused_cases():
     c.node("Relu", ["b"], ["r"], name="relu")
     c.node("Mul", ["r", "r"], ["y"], name="square")
     c.output("y", F.relu((x - m) / s) ** 2)
+# ==================================================================== Gather
+def gather(name, data_shape, idx, axis=None, idx_dtype="i64", data_init=True, idx_init=False):
+    """Goldens: F.embedding for axis 0 (the embedding lookup), index_select elsewhere; negative
+    indices are wrapped before they reach PyTorch (index_select rejects them)."""
+    c = Case(name)
+    D = c.init("data", c.uniform(data_shape)) if data_init else c.input("data", c.uniform(data_shape))
+    idx = np.array(idx, dtype=DTYPES[idx_dtype])
+    if idx_init:
+        c.init("indices", idx, dtype=idx_dtype)
+    else:
+        c.input("indices", idx, dtype=idx_dtype)
+    a = 0 if axis is None else axis
+    a = a + len(data_shape) if a < 0 else a
+    wrapped = torch.from_numpy(np.where(idx < 0, idx + data_shape[a], idx).astype(np.int64))
+    c.node("Gather", ["data", "indices"], ["y"], None if axis is None else {"axis": axis},
+           name="gather")
+    if a == 0 and len(data_shape) == 2:
+        y = F.embedding(wrapped, D)
+    else:
+        flat = torch.index_select(D, a, wrapped.reshape(-1))
+        y = flat.reshape(tuple(data_shape[:a]) + tuple(idx.shape) + tuple(data_shape[a + 1:]))
+    c.output("y", y)
+
+
+def gather_cases():
+    gather("gather_embedding_i64", (50, 8), [[3, 0, 49, 7], [7, 12, 12, 1]])
+    gather("gather_embedding_i32", (20, 5), [[19, 2, 0], [5, 5, 18]], idx_dtype="i32")
+    gather("gather_axis1_negative", (3, 6, 4), [-1, 0, -6, 2], axis=1, data_init=False)
+    gather("gather_axis_neg1_i32", (2, 3, 5), [[4, 0], [2, -2]], axis=-1, idx_dtype="i32",
+           data_init=False)
+    gather("gather_scalar_index", (7, 3), 4, data_init=False, idx_init=True)
+
+
+# ===================================================== reductions, layout, LayerNorm
+def reduce(name, op, shape, axes=None, keepdims=None, axes_input=False, noop=None):
+    c = Case(name)
+    x = c.input("x", c.uniform(shape, -2.0, 2.0))
+    attrs, ins = {}, ["x"]
+    if axes is not None and axes_input:
+        c.init("axes", np.array(axes, dtype=np.int64), dtype="i64")
+        ins.append("axes")
+    elif axes is not None:
+        attrs["axes"] = axes
+    if keepdims is not None:
+        attrs["keepdims"] = keepdims
+    if noop is not None:
+        attrs["noop_with_empty_axes"] = noop
+    c.node(op, ins, ["y"], attrs or None, name=op.lower())
+    keep = True if keepdims is None else bool(keepdims)
+    if axes is None and noop:
+        y = x.clone()
+    else:
+        dims = tuple(range(len(shape))) if axes is None else tuple(axes)
+        if op == "ReduceMean":
+            y = torch.mean(x, dim=dims, keepdim=keep)
+        elif op == "ReduceSum":
+            y = torch.sum(x, dim=dims, keepdim=keep)
+        else:
+            y = torch.amax(x, dim=dims, keepdim=keep)
+    c.output("y", y)
+
+
+def reduce_cases():
+    reduce("reducemean_time_axis", "ReduceMean", (2, 100, 16), axes=[1], keepdims=0)
+    reduce("reducemean_last_keepdims", "ReduceMean", (3, 4, 10), axes=[-1])
+    reduce("reducemean_all", "ReduceMean", (4, 5, 6))
+    reduce("reducemean_two_axes", "ReduceMean", (2, 3, 4, 5), axes=[0, 2], keepdims=0)
+    reduce("reducesum_axes_input", "ReduceSum", (3, 7, 5), axes=[1], axes_input=True)
+    reduce("reducesum_noop_empty_axes", "ReduceSum", (3, 4), noop=1)
+    reduce("reducesum_all_no_keepdims", "ReduceSum", (2, 6, 3), keepdims=0)
+    reduce("reducemax_axis1", "ReduceMax", (4, 9, 3), axes=[1], keepdims=0)
+    reduce("reducemax_neg_axes", "ReduceMax", (2, 3, 17), axes=[-1, -3])
+
+
+def transpose_cases():
+    for name, shape, perm in (("transpose_2d_default", (5, 7), None),
+                              ("transpose_3d_heads", (6, 2, 8), (1, 0, 2)),
+                              ("transpose_4d_0213", (2, 3, 4, 5), (0, 2, 1, 3)),
+                              ("transpose_4d_0231", (1, 3, 5, 4), (0, 2, 3, 1))):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        c.node("Transpose", ["x"], ["y"], None if perm is None else {"perm": list(perm)},
+               name="transpose")
+        c.output("y", x.permute(*(perm or tuple(reversed(range(len(shape)))))).contiguous())
+
+
+def squeeze_cases():
+    c = Case("squeeze_axes")
+    x = c.input("x", c.uniform((1, 4, 1, 3)))
+    c.init("axes", np.array([0, -2], dtype=np.int64), dtype="i64")
+    c.node("Squeeze", ["x", "axes"], ["y"], name="squeeze")
+    c.output("y", x.squeeze(2).squeeze(0))
+
+    c = Case("squeeze_all_ones")
+    x = c.input("x", c.uniform((1, 5, 1)))
+    c.node("Squeeze", ["x"], ["y"], name="squeeze")
+    c.output("y", x.squeeze())
+
+    c = Case("unsqueeze_two_axes")
+    x = c.input("x", c.uniform((3, 4)))
+    c.init("axes", np.array([0, 3], dtype=np.int64), dtype="i64")
+    c.node("Unsqueeze", ["x", "axes"], ["y"], name="unsqueeze")
+    c.output("y", x.unsqueeze(0).unsqueeze(3))
+
+
+def layernorm(name, shape, axis=None, eps=None, bias=True):
+    c = Case(name)
+    a = -1 if axis is None else axis
+    a = a + len(shape) if a < 0 else a
+    norm = tuple(shape[a:])
+    x = c.input("x", c.uniform(shape, -3.0, 3.0))
+    w = c.init("scale", c.uniform((int(np.prod(norm)),), 0.5, 1.5))
+    ins = ["x", "scale"]
+    b = None
+    if bias:
+        b = c.init("bias", c.uniform((int(np.prod(norm)),)))
+        ins.append("bias")
+    attrs = {}
+    if axis is not None:
+        attrs["axis"] = axis
+    if eps is not None:
+        attrs["epsilon"] = eps
+    c.node("LayerNormalization", ins, ["y"], attrs or None, name="layernorm")
+    c.output("y", F.layer_norm(x, norm, w.reshape(norm), None if b is None else b.reshape(norm),
+                               1e-5 if eps is None else eps))
+
+
+def layernorm_cases():
+    layernorm("layernorm_last_axis", (2, 10, 64))
+    layernorm("layernorm_axis1_no_bias", (3, 4, 5), axis=1, bias=False)
+    layernorm("layernorm_eps", (4, 16), eps=1e-3)
+
+
+# ===================================================================== Slice
+def slice_case(name, shape, starts, ends, axes=None, steps=None):
+    """Golden: numpy-style basic indexing of the PyTorch tensor (negative steps via flip)."""
+    c = Case(name)
+    x = c.input("x", c.uniform(shape))
+    ins = ["x", c.mb.initializer("starts", np.array(starts, dtype=np.int64), dtype="i64"),
+           c.mb.initializer("ends", np.array(ends, dtype=np.int64), dtype="i64",
+                            encoding="base64")]
+    if axes is not None:
+        ins.append(c.mb.initializer("axes", np.array(axes, dtype=np.int64), dtype="i64"))
+    if steps is not None:
+        if axes is None:
+            ins.append("")
+        ins.append(c.mb.initializer("steps", np.array(steps, dtype=np.int64), dtype="i64"))
+    c.node("Slice", ins, ["y"], name="slice")
+    ref = x.numpy()
+    idx = [slice(None)] * len(shape)
+    for k, (b, e) in enumerate(zip(starts, ends)):
+        a = axes[k] if axes is not None else k
+        st = steps[k] if steps is not None else 1
+        e = None if e <= -2**62 else e
+        idx[a] = slice(b, e, st)
+    c.output("y", torch.from_numpy(np.ascontiguousarray(ref[tuple(idx)])))
+
+
+def slice_cases():
+    slice_case("slice_last_axis_qkv", (1, 6, 12), [4], [8], axes=[-1])
+    slice_case("slice_default_axes", (5, 7), [1, 2], [4, 6])
+    slice_case("slice_steps_clamped_end", (4, 9, 3), [1, 0], [2**63 - 1, 100], axes=[1, 0],
+               steps=[3, 2])
+    slice_case("slice_negative_step", (3, 8), [-1, 6], [-(2**63), 0], axes=[0, 1], steps=[-1, -2])
+
+
+# ============================================ comparisons, Where, Cast (dtypes)
+TORCH_CMP = {"Equal": torch.eq, "Less": torch.lt, "Greater": torch.gt}
+
+
+def compare_cases():
+    for op, dt in (("Equal", "i64"), ("Less", "f32"), ("Greater", "i32"), ("Equal", "f32")):
+        c = Case("%s_%s_broadcast" % (op.lower(), dt))
+        if dt == "f32":
+            a = c.input("a", np.round(c.uniform((3, 4), -2, 2) * 2) / 2)   # ties happen
+            b = c.input("b", np.round(c.uniform((4,), -2, 2) * 2) / 2)
+        else:
+            a = c.input("a", c.rng.randint(-3, 4, size=(3, 4)), dt)
+            b = c.input("b", c.rng.randint(-3, 4, size=(4,)), dt)
+        c.node(op, ["a", "b"], ["y"], name=op.lower())
+        c.output("y", TORCH_CMP[op](a, b), "bool")
+
+    # the attention-mask pattern: Where(ids == pad, -inf-ish, scores)
+    c = Case("where_mask_i64_compare")
+    ids = c.input("ids", c.rng.randint(0, 3, size=(2, 1, 6)), "i64")
+    s = c.input("scores", c.uniform((2, 4, 6)))
+    c.init("pad", np.array(0, dtype=np.int64), dtype="i64")
+    c.init("neg", np.array(-1e4, dtype=np.float32))
+    c.node("Equal", ["ids", "pad"], ["is_pad"], name="eq")
+    c.node("Where", ["is_pad", "neg", "scores"], ["y"], name="where")
+    c.output("y", torch.where(ids == 0, torch.tensor(-1e4), s))
+
+    c = Case("where_i32_values")
+    cond = c.input("cond", c.rng.randint(0, 2, size=(3, 1)).astype(bool), "bool")
+    x = c.input("x", c.rng.randint(-100, 100, size=(3, 5)), "i32")
+    y = c.input("y", c.rng.randint(-100, 100, size=(5,)), "i32")
+    c.node("Where", ["cond", "x", "y"], ["z"], name="where")
+    c.output("z", torch.where(cond, x, y), "i32")
+
+    # Cast: f32 -> i32 truncates toward zero (values inside the range), i64 -> f32, f32 -> bool,
+    # bool -> f32, i64 -> i32
+    for name, src, x_of, to, code, fn in (
+            ("cast_f32_to_i32", "f32", lambda c: c.uniform((4, 6), -50, 50), "i32", 6,
+             lambda t: t.to(torch.int32)),
+            ("cast_i64_to_f32", "i64", lambda c: c.rng.randint(-10**6, 10**6, size=(3, 5)), "f32",
+             1, lambda t: t.to(torch.float32)),
+            ("cast_f32_to_bool", "f32", lambda c: np.where(c.uniform((5, 4)) > 0.3, 0.0,
+                                                           c.uniform((5, 4))), "bool", 9,
+             lambda t: t != 0),
+            ("cast_bool_to_f32", "bool", lambda c: c.uniform((2, 7)) > 0, "f32", 1,
+             lambda t: t.to(torch.float32)),
+            ("cast_i64_to_i32", "i64", lambda c: c.rng.randint(-10**9, 10**9, size=(6,)), "i32",
+             6, lambda t: t.to(torch.int32))):
+        c = Case(name)
+        x = c.input("x", x_of(c), src)
+        c.node("Cast", ["x"], ["y"], {"to": code}, name="cast")
+        c.output("y", fn(x), to)
+
+
+# ============================================================ RNN, GRU, LSTM
+# PyTorch gate blocks -> ONNX gate blocks: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h).
+GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
+
+
+def onnx_gates(op, w, H):
+    return np.concatenate([w[k * H:(k + 1) * H] for k in GATE_ORDER[op]], axis=0)
+
+
+def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, outputs=3):
+    """Goldens from torch.nn.LSTM/GRU/RNN (seq-first); 'reverse' runs the PyTorch module on the
+    time-flipped sequence and flips Y back (PyTorch has no reverse-only direction)."""
+    c = Case(name)
+    torch.manual_seed(zlib.crc32(name.encode()))
+    D = 2 if direction == "bidirectional" else 1
+    mod = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN": torch.nn.RNN}[op](
+        I, H, bias=bias, bidirectional=D == 2)
+    x = c.input("x", c.uniform((T, B, I), -2.0, 2.0))
+    sfx = ["", "_reverse"][:D]
+    W = np.stack([onnx_gates(op, getattr(mod, "weight_ih_l0" + s).detach().numpy(), H) for s in sfx])
+    R = np.stack([onnx_gates(op, getattr(mod, "weight_hh_l0" + s).detach().numpy(), H) for s in sfx])
+    c.init("W", W)
+    c.init("R", R)
+    ins = ["x", "W", "R"]
+    if bias:
+        c.init("B", np.stack([np.concatenate([
+            onnx_gates(op, getattr(mod, "bias_ih_l0" + s).detach().numpy(), H),
+            onnx_gates(op, getattr(mod, "bias_hh_l0" + s).detach().numpy(), H)]) for s in sfx]))
+        ins.append("B")
+    state = None
+    if init:
+        while len(ins) < 5:
+            ins.append("")
+        h0 = c.input("h0", c.uniform((D, B, H)))
+        ins.append("h0")
+        state = h0
+        if op == "LSTM":
+            c0 = c.input("c0", c.uniform((D, B, H)))
+            ins.append("c0")
+            state = (h0, c0)
+    names = ["y", "y_h", "y_c"][:outputs if op == "LSTM" else min(outputs, 2)]
+    attrs = {"hidden_size": H}
+    if direction != "forward":
+        attrs["direction"] = direction
+    if op == "GRU":
+        attrs["linear_before_reset"] = 1
+    c.node(op, ins, names, attrs, name=op.lower())
+    xin = torch.flip(x, [0]) if direction == "reverse" else x
+    y, st = mod(xin, state)
+    if direction == "reverse":
+        y = torch.flip(y, [0])
+    y = y.reshape(T, B, D, H).permute(0, 2, 1, 3).contiguous()
+    outs = [y] + (list(st) if op == "LSTM" else [st])
+    for nm, t in zip(names, outs):
+        c.output(nm, t)
+
+
+def recurrent_cases():
+    recurrent("lstm_forward", "LSTM", 5, 2, 3, 4)
+    recurrent("lstm_reverse_y_only", "LSTM", 4, 1, 3, 5, direction="reverse", outputs=1)
+    recurrent("lstm_bidirectional_initial_states", "LSTM", 4, 2, 3, 5,
+              direction="bidirectional", init=True)
+    recurrent("lstm_no_bias", "LSTM", 3, 1, 2, 3, bias=False)
+    recurrent("gru_forward", "GRU", 5, 2, 3, 4)
+    recurrent("gru_bidirectional_initial_h", "GRU", 4, 2, 3, 5, direction="bidirectional",
+              init=True)
+    recurrent("gru_reverse", "GRU", 6, 1, 4, 3, direction="reverse")
+    recurrent("rnn_forward", "RNN", 5, 2, 3, 4)
+    recurrent("rnn_bidirectional_no_bias", "RNN", 4, 1, 3, 6, direction="bidirectional",
+              bias=False, init=True)
+    recurrent("rnn_reverse", "RNN", 7, 3, 2, 4, direction="reverse")
 
 
 def main():
@@ -765,7 +1097,9 @@ def main():
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
                avgpool_cases, gap_cases, activation_cases, softmax_cases, clip_cases,
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
-               dropout_cases, pad_cases, fused_cases):
+               dropout_cases, pad_cases, fused_cases, gather_cases, reduce_cases,
+               transpose_cases, squeeze_cases, layernorm_cases, recurrent_cases, slice_cases,
+               math_cases, compare_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]

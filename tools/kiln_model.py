@@ -168,8 +168,8 @@ class ModelBuilder:
         return outputs[0] if len(outputs) == 1 else tuple(outputs)
 
     # ---- output -------------------------------------------------------
-    def to_json_and_weights(self):
-        """Return (json text, weights bytes or None)."""
+    def to_json_and_weights(self, weights_file=WEIGHTS_FILE):
+        """Return (json text, weights bytes or None); external blobs refer to weights_file."""
         weights = bytearray()
         inits = []
         for entry, blob in self.initializers:
@@ -177,7 +177,7 @@ class ModelBuilder:
             if blob is not None:
                 pad = (-len(weights)) % ALIGN
                 weights += b"\0" * pad
-                e["external"] = {"path": WEIGHTS_FILE, "offset": len(weights), "length": len(blob)}
+                e["external"] = {"path": weights_file, "offset": len(weights), "length": len(blob)}
                 weights += blob
             inits.append(e)
         top = [("format", "kiln-model"), ("version", 1), ("opset", self.opset), ("name", self.name)]

@@ -12,6 +12,7 @@
 #include "cg.h"
 #include "fe.h"
 #include "inspect.h"
+#include "kiln_cli.h"
 #include "krt.h"
 #include "krt_npy.h"
 #include "pass.h"
@@ -42,8 +43,10 @@ static const char *const main_usage =
     "usage: kiln <command> [options]\n"
     "\n"
     "Kiln compiles neural-network models (Kiln JSON, docs/model-format.md) to native code.\n"
+    "Every command also takes an ONNX model (model.onnx), imported first.\n"
     "\n"
     "commands:\n"
+    "  import    model.onnx -> Kiln model JSON (+ weights beside it)\n"
     "  compile   model.json -> object file + C header (or assembly / LLVM IR)\n"
     "  build     model.json -> standalone executable that runs the model on .npy files\n"
     "  run       run a model with the reference interpreter on .npy inputs\n"
@@ -93,6 +96,11 @@ static void print_help(const char *cmd) {
     printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR]\n"
            "\nRuns the model with the reference interpreter (plain C loops: slow but obviously\n"
            "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n");
+  } else if (!strcmp(cmd, "import")) {
+    printf("usage: kiln import model.onnx [-o model.json] [--name NAME]\n"
+           "\nConverts an ONNX model (opsets 11-17, static shapes) to a Kiln model JSON and\n"
+           "<stem>.weights.bin beside it, folding the exporter's shape computations; lists every\n"
+           "unsupported op with its nodes. Needs Python with onnx (Debian: python3-onnx).\n");
   } else if (!strcmp(cmd, "inspect")) {
     printf("usage: kiln inspect model.json [-O0..3] [--passes A,B] [--print] [--after PASS]\n"
            "                    [--json | --dot] [--memory-plan] [--memory-plan-svg FILE]\n"
@@ -358,7 +366,7 @@ static bool find_libdir(char *buf, size_t size) {
 }
 
 /* Runs argv without a shell; returns the exit status (or -1). */
-static int run_process(char *const argv[]) {
+int kiln_run_process(char *const argv[]) {
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
@@ -405,7 +413,7 @@ static int cmd_build(const Args *a) {
     snprintf(rt, sizeof rt, "%s/libkiln_rt.a", libdir);
     const char *cc = a->cc ? a->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     char *argv[] = {(char *)cc, obj, drv, npy, rt, "-lm", "-o", tmp_exe, NULL};
-    int rc = run_process(argv);
+    int rc = kiln_run_process(argv);
     if (rc != 0) {
       fprintf(stderr, "kiln build: linking with '%s' failed (status %d)\n", cc, rc);
       ok = false;
@@ -493,6 +501,22 @@ static int cmd_inspect(const Args *a) {
   return kiln_inspect(&o);
 }
 
+/* `kiln import model.onnx [-o model.json] [--name NAME]` */
+static int cmd_import(int argc, char **argv) {
+  Args a;
+  int rc = parse_args(argc, argv, &a);
+  free(a.positional);
+  if (rc != 0) return rc < 0 ? 0 : rc;
+  char out[PATH_MAX];
+  if (a.out) {
+    snprintf(out, sizeof out, "%s", a.out);
+  } else {
+    const char *base = strrchr(a.model, '/');
+    replace_extension(base ? base + 1 : a.model, ".json", out, sizeof out);
+  }
+  return kiln_onnx_import(a.model, out, a.name);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
       !strcmp(argv[1], "help")) {
@@ -512,10 +536,17 @@ int main(int argc, char **argv) {
     if (strcmp(argv[1], commands[c].name)) continue;
     Args a;
     int rc = parse_args(argc, argv, &a);
+    char json[PATH_MAX] = "";
+    if (rc == 0 && a.model && kiln_is_onnx(a.model)) { /* import first, then as JSON */
+      rc = kiln_onnx_import_temp(a.model, json, sizeof json);
+      if (rc == 0) a.model = json;
+    }
     if (rc == 0) rc = commands[c].fn(&a);
+    if (json[0]) kiln_onnx_cleanup(json);
     free(a.positional);
     return rc < 0 ? 0 : rc;
   }
+  if (!strcmp(argv[1], "import")) return cmd_import(argc, argv);
   fprintf(stderr, "kiln: unknown command '%s'\n\n%s", argv[1], main_usage);
   return 2;
 }

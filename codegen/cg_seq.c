@@ -1,0 +1,466 @@
+/* Lowerings of the sequence-model ops (issue 3): Gather. */
+#include <math.h>
+
+#include "cg_internal.h"
+#include "ir_util.h"
+#include "krt.h"
+
+/* Per index j: load it (i32 or i64), wrap a negative one, return KRT_ERR_INDEX_RANGE unless it
+ * lies in [0, len), then copy its row of every outer block. Nothing is read outside the table:
+ * the check dominates the copy. */
+bool cg_lower_gather(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *x = n->inputs[0], *iv = n->inputs[1];
+  int64_t axis = ir_attr_i(n, "axis");
+  if (axis < 0) axis += x->rank;
+  int64_t outer = 1, len = x->dims[axis], inner = (int64_t)ir_dtype_size(x->dtype);
+  for (int d = 0; d < axis; d++) outer *= x->dims[d];
+  for (int d = (int)axis + 1; d < x->rank; d++) inner *= x->dims[d];
+  int64_t count = ir_value_numel(iv);
+  LLVMTypeRef it = iv->dtype == IR_I64 ? c->t_i64 : c->t_i32;
+
+  CgLoop lj, lo;
+  LLVMValueRef j = cg_for(c, &lj, count);
+  LLVMValueRef k = LLVMBuildLoad2(c->b, it, cg_gep(c, it, in[1], j), "idx");
+  LLVMSetAlignment(k, (unsigned)ir_dtype_size(iv->dtype));
+  k = LLVMBuildSExt(c->b, k, c->t_i64, "");
+  LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, k, LLVMConstInt(c->t_i64, 0, 0), "");
+  k = LLVMBuildSelect(c->b, neg,
+                      LLVMBuildAdd(c->b, k, LLVMConstInt(c->t_i64, (uint64_t)len, 0), ""), k, "");
+  cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntUGE, k, LLVMConstInt(c->t_i64, (uint64_t)len, 0), ""),
+               cg_i32c(c, KRT_ERR_INDEX_RANGE));
+  k = LLVMBuildTruncOrBitCast(c->b, k, c->t_idx, "");
+  LLVMValueRef o = cg_for(c, &lo, outer);
+  LLVMValueRef src = cg_gep(c, c->t_i8, in[0], cg_mulc(c, cg_add(c, cg_mulc(c, o, len), k), inner));
+  LLVMValueRef dst =
+      cg_gep(c, c->t_i8, out[0], cg_mulc(c, cg_add(c, cg_mulc(c, o, count), j), inner));
+  cg_memcpy(c, dst, src, cg_idx(c, inner));
+  cg_loop_end(c, &lo, NULL, NULL);
+  cg_loop_end(c, &lj, NULL, NULL);
+  return true;
+}
+
+/* ---- reductions ---------------------------------------------------------------------------- */
+
+enum { RED_SUM, RED_MEAN, RED_MAX };
+
+static void row_strides(int rank, const int64_t *dims, int64_t *strides) {
+  int64_t s = 1;
+  for (int d = rank - 1; d >= 0; d--) strides[d] = s, s *= dims[d];
+}
+
+/* An outer nest over the kept axes (output and input offsets), an inner nest over the reduced
+ * axes accumulating in a register: sums reassociate so they vectorize; Max propagates NaN. */
+static bool lower_reduce(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out, int kind) {
+  /* data and result are f32 (shape inference); input 1 holds constant i64 axes */
+  const IrValue *x = n->inputs[0];
+  unsigned mask;
+  int count;
+  ir_node_axes(n, 1, x->rank, &mask, &count, NULL);
+  if (count == 0 && !ir_attr_i(n, "noop_with_empty_axes")) mask = (1u << x->rank) - 1;
+  int ro = x->rank, ri = x->rank;
+  int64_t xs[IR_MAX_RANK], kd[IR_MAX_RANK], od[IR_MAX_RANK], id[IR_MAX_RANK];
+  int64_t os[2][IR_MAX_RANK], is[1][IR_MAX_RANK];
+  row_strides(x->rank, x->dims, xs);
+  for (int d = 0; d < x->rank; d++) kd[d] = (mask & (1u << d)) ? 1 : x->dims[d];
+  row_strides(x->rank, kd, os[0]);
+  int64_t len = 1;
+  for (int d = 0; d < x->rank; d++) {
+    bool red = mask & (1u << d);
+    od[d] = red ? 1 : x->dims[d];
+    os[1][d] = red ? 0 : xs[d];
+    id[d] = red ? x->dims[d] : 1;
+    is[0][d] = red ? xs[d] : 0;
+    if (red) len *= x->dims[d];
+  }
+  cg_nest_simplify(&ro, od, 2, os);
+  cg_nest_simplify(&ri, id, 1, is);
+  CgNest on;
+  cg_nest_begin(c, &on, ro, od, 2, (const int64_t(*)[IR_MAX_RANK])os);
+  LLVMValueRef acc = cg_f32c(c, kind == RED_MAX ? -INFINITY : 0.0);
+  /* the innermost reduced loop carries the accumulator; outer reduced loops (rare) go through
+   * a chain of accumulators, one per level */
+  CgLoop loops[IR_MAX_RANK];
+  LLVMValueRef off = on.off[1], offs[IR_MAX_RANK + 1], accs[IR_MAX_RANK];
+  offs[0] = off;
+  for (int d = 0; d < ri; d++) {
+    LLVMValueRef iv = cg_for(c, &loops[d], id[d]);
+    accs[d] = cg_loop_acc(c, &loops[d], acc);
+    acc = accs[d];
+    offs[d + 1] = cg_add(c, offs[d], cg_mulc(c, iv, is[0][d]));
+  }
+  LLVMValueRef v = cg_load(c, in[0], offs[ri]);
+  if (kind == RED_MAX)
+    acc = cg_fmax(c, v, acc);
+  else
+    acc = cg_fadd_reassoc(c, acc, v);
+  for (int d = ri - 1; d >= 0; d--) {
+    LLVMValueRef res;
+    cg_loop_end(c, &loops[d], &acc, &res);
+    acc = res;
+  }
+  if (kind == RED_MEAN) acc = LLVMBuildFDiv(c->b, acc, cg_f32c(c, (double)len), "");
+  cg_store(c, acc, out[0], on.off[0]);
+  cg_nest_end(c, &on);
+  return true;
+}
+
+bool cg_lower_reduce_mean(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_MEAN);
+}
+bool cg_lower_reduce_sum(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_SUM);
+}
+bool cg_lower_reduce_max(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_MAX);
+}
+
+/* ---- Transpose ----------------------------------------------------------------------------- */
+
+/* One nest over the output (collapsed where both sides are contiguous), element copies of the
+ * dtype's size. */
+bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  const IrAttr *p = ir_attr(n, "perm");
+  int rank = y->rank;
+  int64_t xs[IR_MAX_RANK], st[2][IR_MAX_RANK], dims[IR_MAX_RANK];
+  row_strides(x->rank, x->dims, xs);
+  row_strides(y->rank, y->dims, st[0]);
+  for (int d = 0; d < rank; d++) {
+    dims[d] = y->dims[d];
+    st[1][d] = xs[p->present ? p->ints[d] : x->rank - 1 - d];
+  }
+  cg_nest_simplify(&rank, dims, 2, st);
+  unsigned es = (unsigned)ir_dtype_size(x->dtype);
+  LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], nest.off[1]), "");
+  LLVMSetAlignment(v, es);
+  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* ---- LayerNormalization -------------------------------------------------------------------- */
+
+/* Per row of `inner` elements: mean, then the mean square deviation (two passes, as numerically
+ * safe as the reference), then y = (x - mean) * rstd * scale + B. */
+bool cg_lower_layer_norm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (!cg_require_f32(c, n)) return false;
+  const IrValue *x = n->inputs[0];
+  int64_t axis = ir_attr_i(n, "axis");
+  if (axis < 0) axis += x->rank;
+  int64_t outer = 1, inner = 1;
+  for (int d = 0; d < x->rank; d++) *(d < axis ? &outer : &inner) *= x->dims[d];
+  bool has_b = n->n_inputs > 2 && n->inputs[2];
+  LLVMValueRef eps = cg_f32c(c, (float)ir_attr_f(n, "epsilon"));
+  LLVMValueRef rn = cg_f32c(c, (double)inner);
+  CgLoop lo, l1, l2, l3;
+  LLVMValueRef o = cg_for(c, &lo, outer);
+  LLVMValueRef base = cg_mulc(c, o, inner);
+  LLVMValueRef i = cg_for(c, &l1, inner);
+  LLVMValueRef s = cg_loop_acc(c, &l1, cg_f32c(c, 0.0));
+  LLVMValueRef s_next = cg_fadd_reassoc(c, s, cg_load(c, in[0], cg_add(c, base, i))), sum;
+  cg_loop_end(c, &l1, &s_next, &sum);
+  LLVMValueRef mean = LLVMBuildFDiv(c->b, sum, rn, "mean");
+  i = cg_for(c, &l2, inner);
+  s = cg_loop_acc(c, &l2, cg_f32c(c, 0.0));
+  LLVMValueRef dv = LLVMBuildFSub(c->b, cg_load(c, in[0], cg_add(c, base, i)), mean, "");
+  s_next = cg_reassoc(cg_fmuladd(c, dv, dv, s));
+  LLVMValueRef ss;
+  cg_loop_end(c, &l2, &s_next, &ss);
+  LLVMValueRef var = LLVMBuildFAdd(c->b, LLVMBuildFDiv(c->b, ss, rn, ""), eps, "");
+  LLVMValueRef sd = cg_sqrt(c, var);
+  LLVMValueRef rstd = LLVMBuildFDiv(c->b, cg_f32c(c, 1.0), sd, "rstd");
+  i = cg_for(c, &l3, inner);
+  LLVMValueRef at = cg_add(c, base, i);
+  LLVMValueRef xn =
+      LLVMBuildFMul(c->b, LLVMBuildFSub(c->b, cg_load(c, in[0], at), mean, ""), rstd, "");
+  LLVMValueRef yv = has_b ? cg_fmuladd(c, xn, cg_load(c, in[1], i), cg_load(c, in[2], i))
+                          : LLVMBuildFMul(c->b, xn, cg_load(c, in[1], i), "");
+  cg_store(c, yv, out[0], at);
+  cg_loop_end(c, &l3, NULL, NULL);
+  cg_loop_end(c, &lo, NULL, NULL);
+  return true;
+}
+
+/* ---- recurrent ops ------------------------------------------------------------------------- */
+
+/* sum_i a[ao + i] * b[bo + i], i < len: one accumulator the vectorizer may reassociate. */
+static LLVMValueRef dot(Cg *c, LLVMValueRef a, LLVMValueRef ao, LLVMValueRef b, LLVMValueRef bo,
+                        int64_t len, LLVMValueRef init) {
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, len);
+  LLVMValueRef acc = cg_loop_acc(c, &l, init);
+  LLVMValueRef next = cg_reassoc(
+      cg_fmuladd(c, cg_load(c, a, cg_add(c, ao, i)), cg_load(c, b, cg_add(c, bo, i)), acc));
+  LLVMValueRef res;
+  cg_loop_end(c, &l, &next, &res);
+  return res;
+}
+
+/* A zero-initialized-by-code f32 array on the stack of the node function (entry block, static
+ * size): the recurrent state and the gate pre-activations. */
+static LLVMValueRef stack_array(Cg *c, int64_t count, const char *name) {
+  LLVMValueRef p = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_f32, (uint64_t)count), name);
+  LLVMSetAlignment(p, 64);
+  return p;
+}
+
+/* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the default activations. Per direction,
+ * per step, per batch row: gx = W x_t + Wb and gh = R h + Rb for every gate row (contiguous dot
+ * products), then the cell update in place (every dot product has read h already), writing
+ * Y[t, d, b, :] when Y is used. The state lives on the stack: (2G + 2) * H * B floats, known at
+ * compile time. */
+static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  int64_t T = r.T, B = r.B, I = r.I, H = r.H, GH = r.G * r.H;
+  bool lstm = n->op == IR_OP_LSTM, gru = n->op == IR_OP_GRU;
+  LLVMValueRef bias = n->n_inputs > 3 ? in[3] : NULL, h0 = n->n_inputs > 5 ? in[5] : NULL;
+  LLVMValueRef c0 = n->n_inputs > 6 ? in[6] : NULL;
+  LLVMValueRef Y = out[0], Yh = n->n_outputs > 1 ? out[1] : NULL;
+  LLVMValueRef Yc = n->n_outputs > 2 ? out[2] : NULL;
+  LLVMValueRef h = stack_array(c, B * H, "h"), cs = stack_array(c, B * H, "c");
+  LLVMValueRef gx = stack_array(c, GH, "gx"), gh = stack_array(c, GH, "gh");
+  LLVMValueRef zero = cg_f32c(c, 0.0);
+  for (int d = 0; d < r.D; d++) {
+    bool rev = r.reverse || d == 1;
+    int64_t state_bytes = B * H * 4;
+    if (h0)
+      cg_memcpy(c, h, cg_byte_ptr(c, h0, d * state_bytes), cg_idx(c, state_bytes));
+    else
+      cg_memset(c, h, 0, state_bytes);
+    if (lstm && c0)
+      cg_memcpy(c, cs, cg_byte_ptr(c, c0, d * state_bytes), cg_idx(c, state_bytes));
+    else if (lstm)
+      cg_memset(c, cs, 0, state_bytes);
+    CgLoop ls, lb, lj, lk;
+    LLVMValueRef s = cg_for(c, &ls, T);
+    LLVMValueRef t = rev ? cg_sub(c, cg_idx(c, T - 1), s) : s;
+    LLVMValueRef b = cg_for(c, &lb, B);
+    LLVMValueRef tb = cg_add(c, cg_mulc(c, t, B), b);
+    LLVMValueRef hb = cg_mulc(c, b, H);
+    LLVMValueRef j = cg_for(c, &lj, GH);
+    LLVMValueRef bx = bias ? cg_load(c, bias, cg_addc(c, j, d * 2 * GH)) : zero;
+    LLVMValueRef bh = bias ? cg_load(c, bias, cg_addc(c, j, d * 2 * GH + GH)) : zero;
+    LLVMValueRef ax =
+        dot(c, in[0], cg_mulc(c, tb, I), in[1], cg_mulc(c, cg_addc(c, j, d * GH), I), I, bx);
+    LLVMValueRef ah = dot(c, h, hb, in[2], cg_mulc(c, cg_addc(c, j, d * GH), H), H, bh);
+    cg_store(c, ax, gx, j);
+    cg_store(c, ah, gh, j);
+    cg_loop_end(c, &lj, NULL, NULL);
+    LLVMValueRef k = cg_for(c, &lk, H);
+    LLVMValueRef at = cg_add(c, hb, k), hn;
+#define GATE(q)                                                                                    \
+  LLVMBuildFAdd(c->b, cg_load(c, gx, cg_addc(c, k, (q)*H)), cg_load(c, gh, cg_addc(c, k, (q)*H)),  \
+                "")
+    if (gru) {
+      LLVMValueRef z = cg_sigmoid(c, GATE(0)), rg = cg_sigmoid(c, GATE(1));
+      LLVMValueRef hh = cg_tanh(c, cg_fmuladd(c, rg, cg_load(c, gh, cg_addc(c, k, 2 * H)),
+                                              cg_load(c, gx, cg_addc(c, k, 2 * H))));
+      LLVMValueRef hp = cg_load(c, h, at); /* (1 - z) * hh + z * h = hh + z * (h - hh) */
+      hn = cg_fmuladd(c, z, LLVMBuildFSub(c->b, hp, hh, ""), hh);
+    } else if (lstm) {
+      LLVMValueRef ig = cg_sigmoid(c, GATE(0)), og = cg_sigmoid(c, GATE(1));
+      LLVMValueRef fg = cg_sigmoid(c, GATE(2)), cc = cg_tanh(c, GATE(3));
+      LLVMValueRef cn = cg_fmuladd(c, fg, cg_load(c, cs, at), LLVMBuildFMul(c->b, ig, cc, ""));
+      cg_store(c, cn, cs, at);
+      hn = LLVMBuildFMul(c->b, og, cg_tanh(c, cn), "");
+    } else {
+      hn = cg_tanh(c, GATE(0));
+    }
+#undef GATE
+    cg_store(c, hn, h, at);
+    if (Y) cg_store(c, hn, Y, cg_add(c, cg_mulc(c, cg_addc(c, cg_mulc(c, t, r.D), d), B * H), at));
+    cg_loop_end(c, &lk, NULL, NULL);
+    cg_loop_end(c, &lb, NULL, NULL);
+    cg_loop_end(c, &ls, NULL, NULL);
+    if (Yh) cg_memcpy(c, cg_byte_ptr(c, Yh, d * state_bytes), h, cg_idx(c, state_bytes));
+    if (Yc) cg_memcpy(c, cg_byte_ptr(c, Yc, d * state_bytes), cs, cg_idx(c, state_bytes));
+  }
+  return true;
+}
+
+bool cg_lower_rnn(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_recurrent(c, n, in, out);
+}
+bool cg_lower_gru(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_recurrent(c, n, in, out);
+}
+bool cg_lower_lstm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_recurrent(c, n, in, out);
+}
+
+/* ---- Slice --------------------------------------------------------------------------------- */
+
+/* One nest over the output; the input walks from its first element with step * stride. */
+bool cg_lower_slice(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  int64_t start[IR_MAX_RANK], step[IR_MAX_RANK], dims[IR_MAX_RANK], xs[IR_MAX_RANK];
+  int64_t st[2][IR_MAX_RANK], base = 0;
+  ir_slice_params(n, start, step, dims, NULL);
+  row_strides(x->rank, x->dims, xs);
+  row_strides(y->rank, y->dims, st[0]);
+  for (int d = 0; d < x->rank; d++) base += start[d] * xs[d], st[1][d] = step[d] * xs[d];
+  int rank = y->rank;
+  for (int d = 0; d < rank; d++) dims[d] = y->dims[d];
+  cg_nest_simplify(&rank, dims, 2, st);
+  unsigned es = (unsigned)ir_dtype_size(x->dtype);
+  LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], cg_addc(c, nest.off[1], base)), "");
+  LLVMSetAlignment(v, es);
+  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* ---- Pow ----------------------------------------------------------------------------------- */
+
+/* x^e for the constant exponent e: square-and-multiply for integers up to 64 in magnitude (exact
+ * for any sign of x, 1/x^k for negative ones), sqrt for 0.5, exp(e * log(x)) otherwise (NaN for
+ * x < 0, 0 or inf at x = 0, as pow). */
+static LLVMValueRef pow_scalar(Cg *c, LLVMValueRef x, double e) {
+  if (e == (double)(int)e && fabs(e) <= 64) {
+    int k = (int)fabs(e);
+    LLVMValueRef r = NULL, base = x;
+    for (; k; k >>= 1) {
+      if (k & 1) r = r ? LLVMBuildFMul(c->b, r, base, "") : base;
+      if (k > 1) base = LLVMBuildFMul(c->b, base, base, "");
+    }
+    if (!r) return cg_f32c(c, 1.0);
+    return e < 0 ? LLVMBuildFDiv(c->b, cg_f32c(c, 1.0), r, "") : r;
+  }
+  if (e == 0.5) return cg_sqrt(c, x);
+  return cg_exp(c, LLVMBuildFMul(c->b, cg_f32c(c, e), cg_log(c, x), ""));
+}
+
+bool cg_lower_pow(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  double e = *(const float *)n->inputs[1]->data;
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  cg_store(c, pow_scalar(c, cg_load(c, in[0], i), e), out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+/* ---- comparisons, Where, Cast -------------------------------------------------------------- */
+
+/* LLVM type of one element of dtype t (bool is a byte holding 0 or 1). */
+static LLVMTypeRef elem_type(Cg *c, IrDType t) {
+  return t == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * (unsigned)ir_dtype_size(t));
+}
+
+static LLVMValueRef load_elem(Cg *c, IrDType t, LLVMValueRef base, LLVMValueRef i) {
+  LLVMTypeRef ty = elem_type(c, t);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, cg_gep(c, ty, base, i), "");
+  LLVMSetAlignment(v, (unsigned)ir_dtype_size(t));
+  return v;
+}
+
+static void store_elem(Cg *c, IrDType t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i) {
+  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, elem_type(c, t), base, i)),
+                   (unsigned)ir_dtype_size(t));
+}
+
+/* Strides of every input of n read through broadcasting over the output, plus the output's own
+ * (operand 0), collapsed; returns the rank. */
+static int broadcast_nest(const IrNode *n, int n_in, int64_t *dims,
+                          int64_t (*strides)[IR_MAX_RANK]) {
+  const IrValue *o = n->outputs[0];
+  int rank = o->rank;
+  row_strides(rank, o->dims, strides[0]);
+  for (int d = 0; d < rank; d++) dims[d] = o->dims[d];
+  for (int k = 0; k < n_in; k++)
+    ir_broadcast_strides(n->inputs[k]->rank, n->inputs[k]->dims, rank, o->dims, strides[k + 1]);
+  cg_nest_simplify(&rank, dims, n_in + 1, strides);
+  return rank;
+}
+
+static bool lower_compare(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = broadcast_nest(n, 2, dims, st);
+  IrDType t = n->inputs[0]->dtype;
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef a = load_elem(c, t, in[0], nest.off[1]), b = load_elem(c, t, in[1], nest.off[2]);
+  LLVMValueRef r;
+  if (t == IR_F32) /* ordered: false when either is NaN */
+    r = LLVMBuildFCmp(c->b,
+                      n->op == IR_OP_EQUAL  ? LLVMRealOEQ
+                      : n->op == IR_OP_LESS ? LLVMRealOLT
+                                            : LLVMRealOGT,
+                      a, b, "");
+  else
+    r = LLVMBuildICmp(c->b,
+                      n->op == IR_OP_EQUAL  ? LLVMIntEQ
+                      : n->op == IR_OP_LESS ? LLVMIntSLT
+                                            : LLVMIntSGT,
+                      a, b, "");
+  store_elem(c, IR_BOOL, LLVMBuildZExt(c->b, r, c->t_i8, ""), out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+bool cg_lower_equal(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_compare(c, n, in, out);
+}
+bool cg_lower_less(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_compare(c, n, in, out);
+}
+bool cg_lower_greater(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_compare(c, n, in, out);
+}
+
+bool cg_lower_where(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  int64_t dims[IR_MAX_RANK], st[4][IR_MAX_RANK];
+  int rank = broadcast_nest(n, 3, dims, st);
+  IrDType t = n->outputs[0]->dtype;
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 4, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef cond = LLVMBuildICmp(c->b, LLVMIntNE, load_elem(c, IR_BOOL, in[0], nest.off[1]),
+                                    LLVMConstInt(c->t_i8, 0, 0), "");
+  LLVMValueRef v = LLVMBuildSelect(c->b, cond, load_elem(c, t, in[1], nest.off[2]),
+                                   load_elem(c, t, in[2], nest.off[3]), "");
+  store_elem(c, t, v, out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* Element conversions as the interpreter does them: float -> integer saturating (NaN -> 0),
+ * integer -> float rounding to nearest, between integers wrapping, anything -> bool x != 0,
+ * bool as 0/1. */
+bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrDType from = n->inputs[0]->dtype, to = n->outputs[0]->dtype;
+  LLVMTypeRef tt = elem_type(c, to);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  LLVMValueRef v = load_elem(c, from, in[0], i), r;
+  if (to == IR_BOOL) {
+    LLVMValueRef nz =
+        from == IR_F32 ? LLVMBuildFCmp(c->b, LLVMRealUNE, v, cg_f32c(c, 0.0), "")
+                       : LLVMBuildICmp(c->b, LLVMIntNE, v, LLVMConstInt(LLVMTypeOf(v), 0, 0), "");
+    r = LLVMBuildZExt(c->b, nz, c->t_i8, "");
+  } else if (from == IR_F32 && to == IR_F32) {
+    r = v;
+  } else if (from == IR_F32) { /* llvm.fptosi.sat.<to>.f32: overloaded on both types */
+    static const char name[] = "llvm.fptosi.sat";
+    LLVMTypeRef ov[2] = {tt, c->t_f32};
+    unsigned id = LLVMLookupIntrinsicID(name, sizeof name - 1);
+    r = LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, ov, 2),
+                       LLVMGetIntrinsicDeclaration(c->mod, id, ov, 2), &v, 1, "");
+  } else if (to == IR_F32) {
+    r = from == IR_BOOL || from == IR_U8 ? LLVMBuildUIToFP(c->b, v, tt, "")
+                                         : LLVMBuildSIToFP(c->b, v, tt, "");
+  } else if (LLVMGetIntTypeWidth(LLVMTypeOf(v)) > LLVMGetIntTypeWidth(tt)) {
+    r = LLVMBuildTrunc(c->b, v, tt, "");
+  } else {
+    r = from == IR_BOOL || from == IR_U8 ? LLVMBuildZExtOrBitCast(c->b, v, tt, "")
+                                         : LLVMBuildSExtOrBitCast(c->b, v, tt, "");
+  }
+  store_elem(c, to, r, out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
