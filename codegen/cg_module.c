@@ -352,6 +352,13 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
   return NULL;
 }
 
+/* Inlining every node function into one body makes LLVM's function passes superlinear in the
+ * body's size (-O2, a chain of Gemm+Relu: 100 layers 4.6 s, 200 layers 14.5 s, 1000 layers over
+ * 10 min). Past this many nodes each node stays a function of its own, optimized on its own
+ * (its parameters keep their noalias/align/dereferenceable attributes), and compile time grows
+ * linearly (bench/bench_scale.sh). */
+#define CG_INLINE_MAX_NODES 64
+
 /* One private function per node, its pointer parameters annotated with what the memory plan
  * guarantees (noalias unless an output overlaps another operand, alignment, size), called from
  * the body. LLVM inlines it; the annotations become alias scopes the vectorizer relies on. */
@@ -389,6 +396,8 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
       LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_void, params, (unsigned)count, 0));
   LLVMSetLinkage(fn, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
+  if (c->g->n_nodes > CG_INLINE_MAX_NODES)
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
   LLVMValueRef in[64] = {0}, out[2] = {0}, args[66];
   for (int k = 0; k < count; k++) {
     const CgStorage *s = &c->storage[ops[k]->id];
