@@ -369,6 +369,13 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
   return NULL;
 }
 
+/* Inlining every node function into one body makes LLVM's function passes superlinear in the
+ * body's size (-O2, a chain of Gemm+Relu: 100 layers 4.6 s, 200 layers 14.5 s, 1000 layers over
+ * 10 min). Past this many nodes each node stays a function of its own, optimized on its own
+ * (its parameters keep their noalias/align/dereferenceable attributes), and compile time grows
+ * linearly (bench/bench_scale.sh). */
+#define CG_INLINE_MAX_NODES 64
+
 /* One private function per node, its pointer parameters annotated with what the memory plan
  * guarantees (noalias unless an output overlaps another operand, alignment, size), called from
  * the body. LLVM inlines it; the annotations become alias scopes the vectorizer relies on. */
@@ -407,6 +414,8 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
       LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np, 0));
   LLVMSetLinkage(fn, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
+  if (c->g->n_nodes > CG_INLINE_MAX_NODES)
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
   LLVMValueRef in[64] = {0}, out[2] = {0}, args[67];
   c->weights_base = NULL;
   if (external_weights(c)) {

@@ -97,6 +97,11 @@ misc)
   check grep -q 'workspace:' "$tmp/inspect"
   check grep -q 'MACs:' "$tmp/inspect"
   check "$kiln" compile --list-targets >/dev/null
+  # Determinism: the same model compiles to byte-identical object and header.
+  check "$kiln" compile "$src/examples/resnet_small/model.json" -o "$tmp/det1.o"
+  check "$kiln" compile "$src/examples/resnet_small/model.json" -o "$tmp/det2.o" --header "$tmp/det1b.h"
+  check cmp -s "$tmp/det1.o" "$tmp/det2.o"
+  check cmp -s "$tmp/det1.h" "$tmp/det1b.h"
   # Names that are not C identifiers or collide after sanitizing: the header still compiles
   # (as C with -Werror and as C++) and the entry points compute the right values.
   check "$kiln" compile "$src/tests/names/model.json" -o "$tmp/names.o"

@@ -41,7 +41,7 @@ for t in model npy; do
       cp "$f" "$seeds/$(echo "$f" | tr / _)"
     done
   fi
-  echo "fuzz_$t: $(ls "$seeds" fuzz/corpus/$t | wc -l) seed files, ${secs}s"
+  echo "fuzz_$t: $(find "$seeds" "fuzz/corpus/$t" -type f ! -name .keep | wc -l) seed files, ${secs}s"
   if ! build-fuzz/bin/fuzz_$t "$work" "fuzz/corpus/$t" "$seeds" -max_total_time="$secs" \
       -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -detect_leaks=1 \
       -print_final_stats=1 -artifact_prefix="$art/" >"build-fuzz/fuzz_$t.log" 2>&1; then

@@ -1,0 +1,73 @@
+#!/usr/bin/env python3
+"""Writes a large synthetic Kiln model (model.json + weights.bin) for scale tests and benches.
+Standard library only (CI has no NumPy).
+
+  gen_scale_model.py DIR layers N [--width W]   N x (Gemm + Relu), W x W weights: many nodes
+  gen_scale_model.py DIR weights MB             Gemm + Relu layers of 2048 x 2048 f32 (16 MiB
+                                                each) until MB MiB of external weights
+
+Weights are small deterministic values (a 64 KiB pattern per tensor, repeated) so activations
+stay finite;
+also writes DIR/x.npy, an input of ones.
+"""
+import array
+import json
+import os
+import struct
+import sys
+
+
+def pattern(nbytes, seed):
+    # Distinct per seed: identical constants would be merged by LLVM and hide the object's size.
+    base = array.array("f", [((i * 7919 + seed * 104729) % 97 - 48) / 4096.0
+                             for i in range(16384)]).tobytes()
+    reps, rest = divmod(nbytes, len(base))
+    return base * reps + base[:rest]
+
+
+def write_npy(path, shape, values):
+    header = "{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }" % "".join(
+        "%d, " % d for d in shape)
+    header += " " * ((64 - (10 + len(header) + 1) % 64) % 64) + "\n"
+    with open(path, "wb") as f:
+        f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
+        f.write(array.array("f", values).tobytes())
+
+
+def main():
+    out, kind, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    width = int(sys.argv[5]) if len(sys.argv) > 5 and sys.argv[4] == "--width" else 16
+    if kind == "weights":
+        width = 2048
+        layers = max(1, count * (1 << 20) // (width * width * 4))
+    elif kind == "layers":
+        layers = count
+    else:
+        sys.exit("kind must be 'layers' or 'weights'")
+    os.makedirs(out, exist_ok=True)
+    inits, nodes, offset = [], [], 0
+    with open(os.path.join(out, "weights.bin"), "wb") as f:
+        prev = "x"
+        for i in range(layers):
+            wbytes, bbytes = pattern(width * width * 4, 2 * i), pattern(width * 4, 2 * i + 1)
+            for name, shape, data in (("w%d" % i, [width, width], wbytes), ("b%d" % i, [width], bbytes)):
+                f.write(data)
+                inits.append({"name": name, "dtype": "f32", "shape": shape,
+                              "external": {"path": "weights.bin", "offset": offset, "length": len(data)}})
+                offset += len(data)
+            h = "y" if i == layers - 1 else "r%d" % i
+            nodes.append({"name": "fc%d" % i, "op": "Gemm", "attrs": {"transB": 1},
+                          "inputs": [prev, "w%d" % i, "b%d" % i], "outputs": ["g%d" % i]})
+            nodes.append({"name": "relu%d" % i, "op": "Relu", "inputs": ["g%d" % i], "outputs": [h]})
+            prev = h
+    model = {"format": "kiln-model", "version": 1, "opset": 17, "name": "scale",
+             "inputs": [{"name": "x", "dtype": "f32", "shape": [1, width]}],
+             "outputs": [{"name": "y"}], "initializers": inits, "nodes": nodes}
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(model, f)
+    write_npy(os.path.join(out, "x.npy"), [1, width], [1.0] * width)
+    print("%s: %d layers, %d nodes, %d weight bytes" % (out, layers, 2 * layers, offset))
+
+
+if __name__ == "__main__":
+    main()
