@@ -54,6 +54,14 @@ void cg_list_targets(FILE *f) {
     LLVMTargetRef t = LLVMGetTargetFromName(names[i]);
     fprintf(f, "  %-14s - %s\n", names[i], t ? LLVMGetTargetDescription(t) : "");
   }
+  fprintf(f, "Run under emulation by Kiln's tests (--target / --cpu / --features):\n"
+             "  aarch64-linux-gnu      generic        +neon           qemu-aarch64\n"
+             "  armv7a-linux-gnueabihf cortex-a7                      qemu-arm\n"
+             "  riscv64-linux-gnu      generic-rv64   +m,+a,+f,+d,+c  qemu-riscv64\n"
+             "  thumbv7em-none-eabihf  cortex-m4      +vfp4d16sp      qemu-system-arm mps2-an386\n"
+             "  thumbv7m-none-eabi     cortex-m3      (soft float)    qemu-system-arm mps2-an385\n"
+             "  thumbv6m-none-eabi     cortex-m0plus  (soft float)    run on mps2-an385\n"
+             "  riscv32-unknown-none-elf generic-rv32 +m,+f           compiled only\n");
   LLVMDisposeMessage(triple);
   LLVMDisposeMessage(norm);
   LLVMDisposeMessage(cpu);
