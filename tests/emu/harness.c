@@ -3,7 +3,9 @@
  * qemu-system-arm (stdout over semihosting) alike. The model is compiled with `--name net`;
  * net.h is its generated header. Prints "emu: N passed, N failed"; exit status 0 iff all pass.
  * With -DEMU_EXTERNAL_WEIGHTS (hosted targets) the model was compiled with --weights=external:
- * the weights file is argv[1], loaded into an aligned buffer and passed to the run function. */
+ * the weights file is argv[1], loaded into an aligned buffer and passed to the run function.
+ * With -DEMU_WEIGHTS_IN_FLASH (bare metal) the weights file was linked in as its own section
+ * (objcopy -I binary), as firmware would place it in a separate flash region. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -48,6 +50,21 @@ int main(int argc, char **argv) {
   rc0 = run(emu_inputs, emu_outputs, workspace);
   CHECK(rc0 == KRT_ERR_NULL_ARG, "NULL weights: got %d", rc0);
   weights = buf;
+#elif defined(EMU_WEIGHTS_IN_FLASH)
+extern const unsigned char _binary_net_weights_start[], _binary_net_weights_end[];
+static int run(const void *const *in, void *const *out, void *ws) {
+  return net_run_generic(in, out, ws, _binary_net_weights_start);
+}
+int main(void) {
+  const krt_model *m = &net_model;
+  CHECK(m->run == NULL, "the descriptor cannot run a model with external weights");
+  CHECK(_binary_net_weights_end - _binary_net_weights_start == NET_WEIGHTS_SIZE,
+        "linked weights: %ld bytes", (long)(_binary_net_weights_end - _binary_net_weights_start));
+  CHECK(((uintptr_t)_binary_net_weights_start & (NET_WEIGHTS_ALIGN - 1)) == 0,
+        "weights region at %p is not aligned", (const void *)_binary_net_weights_start);
+  CHECK(net_run_generic(emu_inputs, emu_outputs, workspace, _binary_net_weights_start + 1) ==
+            KRT_ERR_BAD_ALIGNMENT,
+        "misaligned weights accepted");
 #else
 static int run(const void *const *in, void *const *out, void *ws) {
   return net_model.run(in, out, ws);
