@@ -11,6 +11,7 @@ kiln=build/bin/kiln
 tmp=$(mktemp -d /tmp/kiln-bench-m4-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 flags="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+# shellcheck disable=SC2054
 qemu=(qemu-system-arm -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native -kernel)
 now() { date +%s%N; }
 echo "| example | code (B) | constants (B) | flash (B) | workspace RAM (B) | ms / inference (QEMU) |"
