@@ -15,6 +15,12 @@
 #include "net.h"
 #include "test_util.h"
 
+#ifdef EMU_TICKS
+static volatile uint32_t systick_wraps;
+void SysTick_Handler(void);
+void SysTick_Handler(void) { systick_wraps++; }
+#endif
+
 #define WS_BYTES (NET_WORKSPACE_SIZE + NET_WORKSPACE_ALIGN + 1u)
 static uint8_t workspace[WS_BYTES] __attribute__((aligned(NET_WORKSPACE_ALIGN)));
 
@@ -104,6 +110,23 @@ int main(void) {
   }
   rc = run(emu_inputs, emu_outputs, NET_WORKSPACE_SIZE > 0 ? NULL : workspace);
   CHECK(NET_WORKSPACE_SIZE == 0 || rc == KRT_ERR_NULL_ARG, "NULL workspace: got %d", rc);
+#ifdef EMU_TICKS /* bench/cortex_m4.sh, under qemu -icount: SysTick counts virtual time */
+  {
+    volatile uint32_t *syst = (volatile uint32_t *)0xE000E010u; /* CSR, RVR, CVR */
+    syst[1] = 0xFFFFFFu;
+    syst[2] = 0;
+    syst[0] = 7; /* enable, interrupt, processor clock */
+    while (syst[2] == 0) {
+    } /* loaded */
+    uint32_t w0 = systick_wraps, c0 = syst[2];
+    int rt = run(emu_inputs, emu_outputs, workspace);
+    uint32_t c1 = syst[2], w1 = systick_wraps;
+    syst[0] = 0;
+    unsigned long long t = (unsigned long long)(w1 - w0) * 0x1000000u + c0 - c1;
+    CHECK(rt == KRT_OK, "timed run returned %d", rt);
+    printf("systick: %llu\n", t);
+  }
+#endif
 #ifdef EMU_REPEAT /* bench/cortex_m4.sh: more inferences, timed from the host */
   int rr = KRT_OK;
   for (int i = 0; i < EMU_REPEAT; i++) rr |= run(emu_inputs, emu_outputs, workspace);
