@@ -4,6 +4,9 @@
 # Flash = code + constants of the model object (kiln compile --size-report); RAM = the workspace.
 # Time per inference = (wall time with REPEAT extra runs - wall time without) / REPEAT, under QEMU's
 # TCG emulation on this host: indicative only, not the cycles of a real Cortex-M4.
+# Instructions per inference: QEMU with -icount shift=0 advances virtual time 1 ns per instruction;
+# SysTick on the processor clock (25 MHz on mps2-an386) counts it, so instructions = ticks x 40.
+# A real Cortex-M4 needs more cycles than instructions (loads, FP multiply-add, branches).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeat=${1:-20}
@@ -11,10 +14,11 @@ kiln=build/bin/kiln
 tmp=$(mktemp -d /tmp/kiln-bench-m4-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 flags="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+# shellcheck disable=SC2054
 qemu=(qemu-system-arm -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native -kernel)
 now() { date +%s%N; }
-echo "| example | code (B) | constants (B) | flash (B) | workspace RAM (B) | ms / inference (QEMU) |"
-echo "|---|---:|---:|---:|---:|---:|"
+echo "| example | code (B) | constants (B) | flash (B) | workspace RAM (B) | instructions / inference | ms / inference (QEMU) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
 for dir in examples/*/; do
   name=$(basename "$dir")
   [ -f "$dir/model.json" ] || continue
@@ -27,13 +31,19 @@ for dir in examples/*/; do
   ws=$(awk '$1 == "workspace:" {print $2}' "$d/report")
   flash=$((code + const))
   if [ $flash -gt $((4 * 1024 * 1024 - 65536)) ]; then
-    echo "| $name | $code | $const | $flash | $ws | does not fit QEMU's 4 MiB |"
+    echo "| $name | $code | $const | $flash | $ws | - | does not fit QEMU's 4 MiB |"
     continue
   fi
   ins=() outs=()
   for i in $(python3 -c 'import json,sys; print(" ".join(i["name"] for i in json.load(open(sys.argv[1]))["inputs"]))' "$dir/model.json"); do ins+=("$dir/inputs/$i.npy"); done
   for o in $(python3 -c 'import json,sys; print(" ".join(i["name"] for i in json.load(open(sys.argv[1]))["outputs"]))' "$dir/model.json"); do outs+=("$dir/golden/$o.npy"); done
   build/bin/npy2c "$d/data.c" "${ins[@]}" -- "${outs[@]}"
+  # shellcheck disable=SC2086
+  arm-none-eabi-gcc -std=c11 -O2 $flags -DEMU_TICKS -I"$d" -Iruntime -Itests -Itests/emu \
+    --specs=rdimon.specs -nostartfiles -T runtime/baremetal/mps2.ld runtime/baremetal/startup_cm.c \
+    tests/emu/harness.c "$d/data.c" runtime/krt.c "$d/net.o" -lm -o "$d/ticks" 2>/dev/null
+  ticks=$("${qemu[@]/-kernel/-icount}" shift=0 -kernel "$d/ticks" | sed -n 's/^systick: //p')
+  insns=$((ticks * 40))
   for r in 0 "$repeat"; do
     # shellcheck disable=SC2086
     arm-none-eabi-gcc -std=c11 -O2 $flags -DEMU_REPEAT=$r -I"$d" -Iruntime -Itests -Itests/emu \
@@ -48,5 +58,5 @@ for dir in examples/*/; do
     [ $((t2 - t1)) -lt $bestn ] && bestn=$((t2 - t1))
   done
   per=$(( (bestn - best0) / repeat / 1000 ))
-  echo "| $name | $code | $const | $flash | $ws | $((per / 1000)).$(printf %03d $((per % 1000))) |"
+  echo "| $name | $code | $const | $flash | $ws | $insns | $((per / 1000)).$(printf %03d $((per % 1000))) |"
 done

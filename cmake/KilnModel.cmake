@@ -6,6 +6,8 @@
 # host); OPTIONS go to `kiln compile` as they are (e.g. -O3, --weights-section .kiln_weights).
 # The object is rebuilt when the JSON or any weights file it references changes (the references
 # are read at configure time; editing the JSON re-runs the configure step).
+# With OPTIONS --weights=external the weights file is an output too; its path is the target's
+# KILN_WEIGHTS_FILE property.
 function(kiln_add_model target)
   cmake_parse_arguments(PARSE_ARGV 1 KAM "" "MODEL;NAME;TARGET;CPU;FEATURES" "OPTIONS")
   if(KAM_UNPARSED_ARGUMENTS)
@@ -51,8 +53,13 @@ function(kiln_add_model target)
   if(NOT CMAKE_C_OUTPUT_EXTENSION)
     set(obj "${dir}/${KAM_NAME}.o")
   endif()
+  set(outputs "${obj}" "${dir}/${KAM_NAME}.h")
+  if("--weights=external" IN_LIST KAM_OPTIONS)
+    list(APPEND args --weights-file "${dir}/${KAM_NAME}.weights")
+    list(APPEND outputs "${dir}/${KAM_NAME}.weights")
+  endif()
   add_custom_command(
-    OUTPUT "${obj}" "${dir}/${KAM_NAME}.h"
+    OUTPUT ${outputs}
     COMMAND Kiln::kiln compile "${model}" -o "${obj}" --header "${dir}/${KAM_NAME}.h" ${args}
             ${KAM_OPTIONS}
     DEPENDS ${deps} "$<TARGET_FILE:Kiln::kiln>"
@@ -60,6 +67,9 @@ function(kiln_add_model target)
     VERBATIM)
   add_library(${target} STATIC "${obj}" "${dir}/${KAM_NAME}.h")
   set_target_properties(${target} PROPERTIES LINKER_LANGUAGE C)
+  if("--weights=external" IN_LIST KAM_OPTIONS)
+    set_target_properties(${target} PROPERTIES KILN_WEIGHTS_FILE "${dir}/${KAM_NAME}.weights")
+  endif()
   target_include_directories(${target} INTERFACE "${dir}")
   if(KAM_TARGET)
     target_link_libraries(${target} INTERFACE Kiln::headers)

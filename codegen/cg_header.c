@@ -278,6 +278,7 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
           "Tensors are dense, row-major\n * arrays of the sizes above; buffers must not "
           "overlap each other or the workspace. */\n\n",
           up);
+  if (ext) fprintf(f, "/* -2 also if weights is not aligned to %s_WEIGHTS_ALIGN. */\n\n", up);
   fprintf(f, "/* Uses a static workspace: not reentrant (one call at a time per process). */\n");
   fprintf(f, "int %s_run(", p);
   write_params(f, g, names);

@@ -54,6 +54,14 @@ void cg_list_targets(FILE *f) {
     LLVMTargetRef t = LLVMGetTargetFromName(names[i]);
     fprintf(f, "  %-14s - %s\n", names[i], t ? LLVMGetTargetDescription(t) : "");
   }
+  fprintf(f, "Run under emulation by Kiln's tests (--target / --cpu / --features):\n"
+             "  aarch64-linux-gnu      generic        +neon           qemu-aarch64\n"
+             "  armv7a-linux-gnueabihf cortex-a7                      qemu-arm\n"
+             "  riscv64-linux-gnu      generic-rv64   +m,+a,+f,+d,+c  qemu-riscv64\n"
+             "  thumbv7em-none-eabihf  cortex-m4      +vfp4d16sp      qemu-system-arm mps2-an386\n"
+             "  thumbv7m-none-eabi     cortex-m3      (soft float)    qemu-system-arm mps2-an385\n"
+             "  thumbv6m-none-eabi     cortex-m0plus  (soft float)    run on mps2-an385\n"
+             "  riscv32-unknown-none-elf generic-rv32 +m,+f           compiled only\n");
   LLVMDisposeMessage(triple);
   LLVMDisposeMessage(norm);
   LLVMDisposeMessage(cpu);
@@ -109,7 +117,8 @@ static bool check_tm_warnings(const char *text, const char *triple, const char *
     char buf[512];
     snprintf(buf, sizeof buf, "%.*s", (int)n, line);
     if (strstr(buf, "is not a recognized processor")) {
-      ir_diag_error(d, "--cpu", "unknown CPU '%s' for target '%s'", cpu, triple);
+      if (ok) /* LLVM may say it more than once */
+        ir_diag_error(d, "--cpu", "unknown CPU '%s' for target '%s'", cpu, triple);
       ok = false;
     } else if (strstr(buf, "is not a recognized feature")) {
       const char *q1 = strchr(buf, '\''), *q2 = q1 ? strchr(q1 + 1, '\'') : NULL;
@@ -123,6 +132,62 @@ static bool check_tm_warnings(const char *text, const char *triple, const char *
     line += n + (eol ? 1 : 0);
   }
   return ok;
+}
+
+/* LLVM accepts any vendor, OS and environment words in a triple (it only needs the architecture
+ * to pick a target), so "aarch64-linux-gnux" would silently produce an object for an unknown
+ * OS. Check the normalized triple's words against the names LLVM 19's Triple knows; a trailing
+ * version (macos14, android21) is allowed. */
+static bool known_word(const char *w, size_t n, const char *const *names) {
+  while (n > 0 && ((w[n - 1] >= '0' && w[n - 1] <= '9') || w[n - 1] == '.')) n--;
+  for (; *names; names++)
+    if (strlen(*names) == n && !strncmp(*names, w, n)) return true;
+  return false;
+}
+
+static bool check_triple_words(const char *triple, const char *given, IrDiag *d) {
+  static const char *const vendors[] = {"unknown", "pc",   "apple", "scei",   "sie", "fsl",
+                                        "ibm",     "img",  "mti",   "nvidia", "csr", "amd",
+                                        "mesa",    "suse", "oe",    "intel",  NULL};
+  static const char *const oses[] = {
+      "unknown",   "none",       "linux",    "darwin",    "macos",    "macosx", "ios",
+      "tvos",      "watchos",    "xros",     "driverkit", "freebsd",  "netbsd", "openbsd",
+      "dragonfly", "fuchsia",    "kfreebsd", "solaris",   "windows",  "win32",  "uefi",
+      "haiku",     "rtems",      "nacl",     "aix",       "cuda",     "nvcl",   "amdhsa",
+      "ps4",       "ps5",        "elfiamcu", "mesa3d",    "amdpal",   "hermit", "hurd",
+      "wasi",      "emscripten", "zos",      "lv2",       "serenity", "vulkan", "shadermodel",
+      "liteos",    "ohos",       "bridgeos", "cygwin",    "mingw32",  "minix",  NULL};
+  static const char *const envs[] = {"unknown",       "gnu",          "gnuabin32",
+                                     "gnuabi64",      "gnueabi",      "gnueabihf",
+                                     "gnuf32",        "gnuf64",       "gnusf",
+                                     "gnux32",        "gnu_ilp32",    "gnut64",
+                                     "gnueabit64",    "gnueabihft64", "code16",
+                                     "eabi",          "eabihf",       "elf",
+                                     "android",       "musl",         "muslabin32",
+                                     "muslabi64",     "musleabi",     "musleabihf",
+                                     "muslx32",       "msvc",         "itanium",
+                                     "cygnus",        "coreclr",      "simulator",
+                                     "macabi",        "pixel",        "vertex",
+                                     "geometry",      "hull",         "domain",
+                                     "compute",       "library",      "raygeneration",
+                                     "intersection",  "anyhit",       "closesthit",
+                                     "miss",          "callable",     "mesh",
+                                     "amplification", "opencl",       "ohos",
+                                     "pauthtest",     "llvm",         NULL};
+  const char *const *lists[3] = {vendors, oses, envs};
+  static const char *const what[3] = {"vendor", "operating system", "environment"};
+  const char *p = strchr(triple, '-'); /* skip the architecture: LLVM checks it */
+  for (int k = 0; p && k < 3; k++) {
+    const char *w = p + 1, *end = strchr(w, '-');
+    size_t n = end ? (size_t)(end - w) : strlen(w);
+    if (!known_word(w, n, lists[k])) {
+      ir_diag_error(d, "--target", "unknown %s '%.*s' in target triple '%s'", what[k], (int)n, w,
+                    given);
+      return false;
+    }
+    p = end;
+  }
+  return true;
 }
 
 bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
@@ -139,6 +204,10 @@ bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
   LLVMDisposeMessage(host);
   LLVMTargetRef target;
   char *err = NULL;
+  if (!check_triple_words(triple, o->triple ? o->triple : triple, d)) {
+    LLVMDisposeMessage(triple);
+    return false;
+  }
   if (LLVMGetTargetFromTriple(triple, &target, &err)) {
     ir_diag_error(d, "--target", "unknown target triple '%s' (%s)", o->triple ? o->triple : triple,
                   err ? err : "no target");

@@ -162,6 +162,15 @@ misc)
   "$kiln" compile "$src/examples/mlp/model.json" --print-after=bogus -o "$tmp/p.o" 2>"$tmp/err"
   check test $? -eq 1
   check "$kiln" compile "$src/examples/mlp/model.json" --passes=dce,fuse --verify-each -o "$tmp/p.o"
+  # misspelled triples and CPUs: one clear error naming the flag, exit 1, no output
+  for bad in "--target aarch64-linux-gnux:environment 'gnux'" "--target x86_64-foo-linux:vendor 'foo'" \
+    "--target thumbv7em-none-eabihf --cpu cortex-m99:unknown CPU 'cortex-m99'"; do
+    # shellcheck disable=SC2086
+    "$kiln" compile "$src/examples/mlp/model.json" ${bad%%:*} -o "$tmp/bad.o" 2>"$tmp/err"
+    check test $? -eq 1
+    check test "$(grep -c -- "${bad#*:}" "$tmp/err")" -eq 1
+    check test ! -e "$tmp/bad.o"
+  done
   ;;
 onnx)
   py=${KILN_PYTHON:-/usr/bin/python3}

@@ -62,6 +62,12 @@ run_model() {
   if [ "$kind" = baremetal ]; then
     link=(--specs=rdimon.specs -nostartfiles -T "$src/runtime/baremetal/mps2.ld"
           "$src/runtime/baremetal/startup_cm.c")
+    if [ -f "$d/net.weights" ]; then # external weights: linked as their own read-only section
+      (cd "$d" && arm-none-eabi-objcopy -I binary -O elf32-littlearm -B arm \
+        --rename-section .data=.kiln_ext_weights,alloc,load,readonly,data,contents \
+        net.weights weights.o) || { bad "$name: objcopy of the weights failed"; return; }
+      link+=(-DEMU_WEIGHTS_IN_FLASH "$d/weights.o")
+    fi
   fi
   # shellcheck disable=SC2086
   if ! "$cc" -std=c11 -O2 -Wall -Wextra -Werror $cflags -I"$d" -I"$src/runtime" -I"$src/tests" \
@@ -154,6 +160,11 @@ weights)
   # all of mnist_cnn's 1.6 MB of weights, in flash (QEMU's mps2 flash is 0x0-0x400000)
   if [ $# -eq 2 ] && [ $((16#$2)) -ge 1600000 ] && [ $((16#$1 + 16#$2)) -le $((0x400000)) ]; then ok
   else bad ".kiln_weights not placed as expected: '$hex'"; fi
+  # --weights=external on bare metal: the blob linked into its own flash section
+  kiln_extra=(--weights=external) prog_args=()
+  run_model lenet5 thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
+    -semihosting-config enable=on,target=native -kernel
   # bad weights options: usage errors (exit 2) that leave no file
   mlp=$src/examples/mlp/model.json
   for bad_args in "--weights=bogus" "--weights-section bad,name" "--weights-file x.w" \

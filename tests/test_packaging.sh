@@ -74,6 +74,61 @@ app)
     cmake --build "$b" >"$tmp/log" 2>&1
     check grep -q "compiling model digits_mlp" "$tmp/log"
   fi
+  # kiln_add_model with external weights: the weights file is an output and a target property
+  p=$tmp/ext
+  mkdir -p "$p"
+  cat >"$p/CMakeLists.txt" <<CM
+cmake_minimum_required(VERSION 3.20)
+project(ext C)
+find_package(Kiln REQUIRED)
+kiln_add_model(policy MODEL "$src/examples/ppo_policy/model.json" OPTIONS --weights=external)
+add_executable(ext main.c)
+target_link_libraries(ext PRIVATE policy Kiln::npy)
+target_compile_definitions(ext PRIVATE WEIGHTS="\$<TARGET_PROPERTY:policy,KILN_WEIGHTS_FILE>"
+                           EXAMPLE="$src/examples/ppo_policy")
+CM
+  cat >"$p/main.c" <<'C'
+#include <stdio.h>
+#include <string.h>
+#include "krt_npy.h"
+#include "policy.h"
+static _Alignas(64) unsigned char w[POLICY_WEIGHTS_SIZE + 1], ws[POLICY_WORKSPACE_SIZE + 1];
+int main(void) {
+  FILE *f = fopen(WEIGHTS, "rb");
+  if (!f || fread(w, 1, sizeof w, f) != POLICY_WEIGHTS_SIZE) return 1;
+  fclose(f);
+  krt_npy x, g[3];
+  char err[256];
+  const char *names[3] = {POLICY_OUT0_NAME, POLICY_OUT1_NAME, POLICY_OUT2_NAME};
+  float out[3][16];
+  if (!krt_npy_read(EXAMPLE "/inputs/obs.npy", &x, err, sizeof err)) return 1;
+  if (policy_run_ws(x.data, out[0], out[1], out[2], ws, w) != 0) return 1;
+  for (int k = 0; k < 3; k++) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/golden/%s.npy", EXAMPLE, names[k]);
+    if (!krt_npy_read(path, &g[k], err, sizeof err)) return 1;
+    for (long i = 0; i < g[k].numel; i++) {
+      float want = ((float *)g[k].data)[i], d = out[k][i] - want;
+      if (!(d <= 1e-5f + 1e-4f * (want < 0 ? -want : want) && -d <= 1e-5f + 1e-4f * (want < 0 ? -want : want))) return 2;
+    }
+  }
+  puts("ext ok");
+  return 0;
+}
+C
+  if cmake -S "$p" -B "$p/b" -G Ninja -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/log" 2>&1 &&
+    cmake --build "$p/b" >>"$tmp/log" 2>&1; then
+    check test -f "$p/b/kiln_models/policy/policy.weights"
+    check grep -q "ext ok" <("$p/b/ext")
+  else
+    bad "external-weights project: $(tail -20 "$tmp/log")"
+  fi
+  # a missing MODEL is a configure error that says so
+  mkdir -p "$tmp/bad"
+  printf 'cmake_minimum_required(VERSION 3.20)\nproject(bad C)\nfind_package(Kiln REQUIRED)\nkiln_add_model(m NAME x)\n' >"$tmp/bad/CMakeLists.txt"
+  cmake -S "$tmp/bad" -B "$tmp/bad/b" -DCMAKE_PREFIX_PATH="$prefix" >"$tmp/log" 2>&1
+  check test $? -ne 0
+  check grep -q "MODEL <file.json> is required" "$tmp/log"
   ;;
 makefile)
   install_kiln || exit 1

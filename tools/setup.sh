@@ -5,7 +5,7 @@
 # --with-cross also installs the cross compilers and QEMU that the emulation tests use.
 set -euo pipefail
 pkgs=(llvm-19-dev libzstd-dev libcjson-dev libopenblas-dev cmake ninja-build pkg-config gcc g++
-      python3 binutils python3-numpy python3-onnx)
+      python3 binutils make python3-numpy python3-onnx)
 for arg in "$@"; do
   case $arg in
   --with-torch) pkgs+=(python3-torch) ;;

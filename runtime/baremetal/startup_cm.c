@@ -14,6 +14,9 @@ extern void __libc_init_array(void);          /* newlib */
 
 void Reset_Handler(void);
 void Default_Handler(void);
+/* An application may define these; by default they are fatal like every other exception. */
+void SysTick_Handler(void) __attribute__((weak, alias("Default_Handler")));
+void PendSV_Handler(void) __attribute__((weak, alias("Default_Handler")));
 
 /* -nostartfiles drops crti.o / crtn.o, which define these. */
 void _init(void) {}
@@ -58,6 +61,6 @@ __attribute__((section(".isr_vector"), used)) const void *const kiln_vector_tabl
     Default_Handler,
     Default_Handler,
     0,
-    Default_Handler,
-    Default_Handler,
+    PendSV_Handler,
+    SysTick_Handler,
 };

@@ -3,7 +3,9 @@
  * qemu-system-arm (stdout over semihosting) alike. The model is compiled with `--name net`;
  * net.h is its generated header. Prints "emu: N passed, N failed"; exit status 0 iff all pass.
  * With -DEMU_EXTERNAL_WEIGHTS (hosted targets) the model was compiled with --weights=external:
- * the weights file is argv[1], loaded into an aligned buffer and passed to the run function. */
+ * the weights file is argv[1], loaded into an aligned buffer and passed to the run function.
+ * With -DEMU_WEIGHTS_IN_FLASH (bare metal) the weights file was linked in as its own section
+ * (objcopy -I binary), as firmware would place it in a separate flash region. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,12 @@
 #include "krt.h"
 #include "net.h"
 #include "test_util.h"
+
+#ifdef EMU_TICKS
+static volatile uint32_t systick_wraps;
+void SysTick_Handler(void);
+void SysTick_Handler(void) { systick_wraps++; }
+#endif
 
 #define WS_BYTES (NET_WORKSPACE_SIZE + NET_WORKSPACE_ALIGN + 1u)
 static uint8_t workspace[WS_BYTES] __attribute__((aligned(NET_WORKSPACE_ALIGN)));
@@ -48,6 +56,21 @@ int main(int argc, char **argv) {
   rc0 = run(emu_inputs, emu_outputs, workspace);
   CHECK(rc0 == KRT_ERR_NULL_ARG, "NULL weights: got %d", rc0);
   weights = buf;
+#elif defined(EMU_WEIGHTS_IN_FLASH)
+extern const unsigned char _binary_net_weights_start[], _binary_net_weights_end[];
+static int run(const void *const *in, void *const *out, void *ws) {
+  return net_run_generic(in, out, ws, _binary_net_weights_start);
+}
+int main(void) {
+  const krt_model *m = &net_model;
+  CHECK(m->run == NULL, "the descriptor cannot run a model with external weights");
+  CHECK(_binary_net_weights_end - _binary_net_weights_start == NET_WEIGHTS_SIZE,
+        "linked weights: %ld bytes", (long)(_binary_net_weights_end - _binary_net_weights_start));
+  CHECK(((uintptr_t)_binary_net_weights_start & (NET_WEIGHTS_ALIGN - 1)) == 0,
+        "weights region at %p is not aligned", (const void *)_binary_net_weights_start);
+  CHECK(net_run_generic(emu_inputs, emu_outputs, workspace, _binary_net_weights_start + 1) ==
+            KRT_ERR_BAD_ALIGNMENT,
+        "misaligned weights accepted");
 #else
 static int run(const void *const *in, void *const *out, void *ws) {
   return net_model.run(in, out, ws);
@@ -87,6 +110,23 @@ int main(void) {
   }
   rc = run(emu_inputs, emu_outputs, NET_WORKSPACE_SIZE > 0 ? NULL : workspace);
   CHECK(NET_WORKSPACE_SIZE == 0 || rc == KRT_ERR_NULL_ARG, "NULL workspace: got %d", rc);
+#ifdef EMU_TICKS /* bench/cortex_m4.sh, under qemu -icount: SysTick counts virtual time */
+  {
+    volatile uint32_t *syst = (volatile uint32_t *)0xE000E010u; /* CSR, RVR, CVR */
+    syst[1] = 0xFFFFFFu;
+    syst[2] = 0;
+    syst[0] = 7; /* enable, interrupt, processor clock */
+    while (syst[2] == 0) {
+    } /* loaded */
+    uint32_t w0 = systick_wraps, c0 = syst[2];
+    int rt = run(emu_inputs, emu_outputs, workspace);
+    uint32_t c1 = syst[2], w1 = systick_wraps;
+    syst[0] = 0;
+    unsigned long long t = (unsigned long long)(w1 - w0) * 0x1000000u + c0 - c1;
+    CHECK(rt == KRT_OK, "timed run returned %d", rt);
+    printf("systick: %llu\n", t);
+  }
+#endif
 #ifdef EMU_REPEAT /* bench/cortex_m4.sh: more inferences, timed from the host */
   int rr = KRT_OK;
   for (int i = 0; i < EMU_REPEAT; i++) rr |= run(emu_inputs, emu_outputs, workspace);
