@@ -1,6 +1,7 @@
 /* Algebraic simplification: nodes that compute nothing go (Identity, inference Dropout, Reshape
- * to the input's own shape, x*1, x/1, x+0, x-0 without broadcasting), and a Reshape of a view
- * (Reshape, Flatten, Identity) reads the view's input directly. */
+ * to the input's own shape, x*1, x/1, x+0, x-0 without broadcasting), a Reshape of a view
+ * (Reshape, Flatten, Identity) reads the view's input directly, and two Transposes in a row
+ * become one (or none, when they cancel). */
 #include <stdlib.h>
 
 #include "pass.h"
@@ -43,6 +44,40 @@ static IrValue *pass_through(const IrGraph *g, const IrNode *n) {
   }
 }
 
+/* The permutation of a Transpose node (ONNX default: reversed axes). */
+static int transpose_perm(const IrNode *n, int64_t *perm) {
+  int rank = n->inputs[0]->rank;
+  const IrAttr *a = ir_attr(n, "perm");
+  for (int i = 0; i < rank; i++) perm[i] = a->count ? a->ints[i] : rank - 1 - i;
+  return rank;
+}
+
+/* Transpose(Transpose(x, p1), p2) = Transpose(x, q) with q[i] = p1[p2[i]]: output axis i of the
+ * outer node is axis p2[i] of the inner output, which is axis p1[p2[i]] of x. */
+static bool merge_transposes(IrGraph *g, IrNode *n, bool *dead) {
+  IrValue *in = n->inputs[0];
+  if (n->op != IR_OP_TRANSPOSE || !in || in->kind != IR_VALUE_NODE || !in->producer ||
+      in->producer->op != IR_OP_TRANSPOSE || in->producer->n_epilogue)
+    return false;
+  int64_t p1[IR_MAX_RANK], p2[IR_MAX_RANK], q[IR_MAX_RANK];
+  int rank = transpose_perm(in->producer, p1);
+  transpose_perm(n, p2);
+  bool identity = true;
+  for (int i = 0; i < rank; i++) {
+    q[i] = p1[p2[i]];
+    identity &= q[i] == i;
+  }
+  IrValue *x = in->producer->inputs[0];
+  if (identity) {
+    if (!pass_forward(g, n->outputs[0], x)) return false;
+    dead[n->id] = true;
+    return true;
+  }
+  n->inputs[0] = x; /* the inner Transpose dies in DCE if this was its only reader */
+  ir_set_attr_ints(g, n, "perm", q, rank);
+  return true;
+}
+
 bool pass_simplify(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   (void)d;
@@ -54,6 +89,10 @@ bool pass_simplify(IrGraph *g, const PassOptions *o, IrDiag *d) {
     IrValue *x = pass_through(g, n);
     if (x && x->dtype == n->outputs[0]->dtype && pass_forward(g, n->outputs[0], x)) {
       dead[i] = changed = true;
+      continue;
+    }
+    if (merge_transposes(g, n, dead)) {
+      changed = true;
       continue;
     }
     /* Reshape(view(x)) -> Reshape(x, the output's dims) */

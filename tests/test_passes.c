@@ -212,6 +212,33 @@ static void test_simplify(void) {
       "simplify", 0);
   CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_TANH, "same-shape Reshape stayed");
   ir_graph_free(g);
+
+  /* Transposes that cancel (the default reversed perm twice) vanish */
+  g = same_after(
+      MODEL("[2,3,4]", "[2,3,4]", "",
+            NODE("Transpose", "[\"x\"]", "[\"t1\"]") "," NODE(
+                "Transpose", "[\"t1\"]", "[\"t2\"]") "," NODE("Relu", "[\"t2\"]", "[\"y\"]")),
+      "simplify,dce", 0);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_RELU && g->nodes[0]->inputs[0] == g->inputs[0],
+        "cancelling Transposes: %d nodes, %d Transpose", g->n_nodes, count_op(g, IR_OP_TRANSPOSE));
+  ir_graph_free(g);
+
+  /* Transposes that do not cancel become one with the composed permutation */
+  g = same_after(
+      MODEL("[2,3,4]", "[4,2,3]", "",
+            NODE_A("Transpose", "[\"x\"]", "[\"t1\"]", "{\"perm\": [1, 0, 2]}") "," NODE_A(
+                "Transpose", "[\"t1\"]", "[\"t2\"]",
+                "{\"perm\": [2, 1, 0]}") "," NODE("Relu", "[\"t2\"]", "[\"y\"]")),
+      "simplify,dce", 0);
+  CHECK(count_op(g, IR_OP_TRANSPOSE) == 1, "composed Transposes: %d left",
+        count_op(g, IR_OP_TRANSPOSE));
+  if (g->n_nodes == 2) {
+    const IrAttr *perm = ir_attr(g->nodes[0], "perm");
+    CHECK(g->nodes[0]->inputs[0] == g->inputs[0] && perm->count == 3 && perm->ints[0] == 2 &&
+              perm->ints[1] == 0 && perm->ints[2] == 1,
+          "composed Transposes: expected perm [2,0,1] on x");
+  }
+  ir_graph_free(g);
 }
 
 /* Conv [1,2,4,4] -> BN with non-trivial statistics */
