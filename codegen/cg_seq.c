@@ -464,3 +464,29 @@ bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
+
+/* ---- Split --------------------------------------------------------------------------------- */
+
+/* Concat in reverse: block o of output j is a run of bytes of block o of the input. */
+bool cg_lower_split(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *x = n->inputs[0];
+  int axis;
+  int64_t sizes[64], outer = 1, inner = (int64_t)ir_dtype_size(x->dtype), at = 0;
+  ir_split_sizes(n, &axis, sizes, NULL);
+  for (int d = 0; d < axis; d++) outer *= x->dims[d];
+  for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
+  int64_t in_block = x->dims[axis] * inner;
+  for (int j = 0; j < n->n_outputs; j++) {
+    int64_t block = sizes[j] * inner;
+    if (out[j]) {
+      CgLoop l;
+      LLVMValueRef o = cg_for(c, &l, outer);
+      cg_memcpy(c, cg_gep(c, c->t_i8, out[j], cg_mulc(c, o, block)),
+                cg_gep(c, c->t_i8, in[0], cg_addc(c, cg_mulc(c, o, in_block), at)),
+                cg_idx(c, block));
+      cg_loop_end(c, &l, NULL, NULL);
+    }
+    at += block;
+  }
+  return true;
+}

@@ -911,6 +911,24 @@ def compare_cases():
         c.output("y", fn(x), to)
 
 
+# ===================================================================== Split
+def split_cases():
+    for name, shape, axis, sizes, how in (("split_equal_last_axis", (2, 4, 9), -1, [3, 3, 3], None),
+                                          ("split_sizes_input", (3, 6, 2), 1, [2, 3, 1], "input"),
+                                          ("split_sizes_attr_axis0", (5, 4), 0, [1, 4], "attr")):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        ins, attrs = ["x"], {"axis": axis}
+        if how == "input":
+            ins.append(c.mb.initializer("split", np.array(sizes, dtype=np.int64), dtype="i64"))
+        elif how == "attr":
+            attrs["split"] = sizes
+        outs = ["y%d" % j for j in range(len(sizes))]
+        c.node("Split", ins, outs, attrs, name="split")
+        for o, t in zip(outs, torch.split(x, sizes, dim=axis)):
+            c.output(o, t.contiguous())
+
+
 # ============================================================ RNN, GRU, LSTM
 # PyTorch gate blocks -> ONNX gate blocks: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h).
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
@@ -991,7 +1009,7 @@ def main():
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
                dropout_cases, gather_cases, reduce_cases, transpose_cases, squeeze_cases,
                layernorm_cases, recurrent_cases, slice_cases, math_cases,
-               compare_cases):
+               compare_cases, split_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
