@@ -938,7 +938,8 @@ def onnx_gates(op, w, H):
     return np.concatenate([w[k * H:(k + 1) * H] for k in GATE_ORDER[op]], axis=0)
 
 
-def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, outputs=3):
+def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, outputs=3,
+              weights_as_inputs=False):
     """Goldens from torch.nn.LSTM/GRU/RNN (seq-first); 'reverse' runs the PyTorch module on the
     time-flipped sequence and flips Y back (PyTorch has no reverse-only direction)."""
     c = Case(name)
@@ -950,8 +951,12 @@ def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, 
     sfx = ["", "_reverse"][:D]
     W = np.stack([onnx_gates(op, getattr(mod, "weight_ih_l0" + s).detach().numpy(), H) for s in sfx])
     R = np.stack([onnx_gates(op, getattr(mod, "weight_hh_l0" + s).detach().numpy(), H) for s in sfx])
-    c.init("W", W)
-    c.init("R", R)
+    if weights_as_inputs:   # run-time weights: the lowering's other path
+        c.input("W", W)
+        c.input("R", R)
+    else:
+        c.init("W", W)
+        c.init("R", R)
     ins = ["x", "W", "R"]
     if bias:
         c.init("B", np.stack([np.concatenate([
@@ -1000,6 +1005,9 @@ def recurrent_cases():
     recurrent("rnn_bidirectional_no_bias", "RNN", 4, 1, 3, 6, direction="bidirectional",
               bias=False, init=True)
     recurrent("rnn_reverse", "RNN", 7, 3, 2, 4, direction="reverse")
+    recurrent("gru_weights_as_inputs", "GRU", 4, 2, 3, 5, direction="bidirectional",
+              weights_as_inputs=True)
+    recurrent("lstm_weights_as_inputs", "LSTM", 3, 1, 4, 3, weights_as_inputs=True)
 
 
 def main():
