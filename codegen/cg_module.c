@@ -449,9 +449,9 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
  * guarantees (noalias unless an output overlaps another operand, alignment, size), called from
  * the body. LLVM inlines it; the annotations become alias scopes the vectorizer relies on. */
 static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
-  const IrValue *ops[64 + 2];
-  int slot[64 + 2], count = 0;
-  bool is_out[64 + 2];
+  const IrValue *ops[64 + 64];
+  int slot[64 + 64], count = 0;
+  bool is_out[64 + 64];
   bool any_out = false;
   for (int j = 0; j < n->n_outputs; j++)
     any_out |= n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE;
@@ -465,7 +465,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   for (int j = 0; j < n->n_outputs; j++)
     if (n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE)
       ops[count] = n->outputs[j], slot[count] = j, is_out[count++] = true;
-  assert(count <= 66);
+  assert(count <= 128);
 
   bool alias = false;
   for (int a = 0; a < count; a++)
@@ -474,7 +474,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
           storage_overlap(&c->storage[ops[a]->id], &c->storage[ops[b]->id]))
         alias = true;
 
-  LLVMTypeRef params[67];
+  LLVMTypeRef params[129];
   int np = count + (external_weights(c) ? 1 : 0); /* + the weights base */
   for (int k = 0; k < np; k++) params[k] = c->t_ptr;
   char name[300];
@@ -485,7 +485,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
   if (c->g->n_nodes > CG_INLINE_MAX_NODES)
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
-  LLVMValueRef in[64] = {0}, out[2] = {0}, args[67];
+  LLVMValueRef in[64] = {0}, out[64] = {0}, args[129];
   c->weights_base = NULL;
   if (external_weights(c)) {
     unsigned idx = (unsigned)count + 1;

@@ -345,3 +345,21 @@ int ir_interp_cast(const IrNode *n, const void *const *in, void *const *out) {
     store_scalar(y->dtype, out[0], i, load_scalar(x->dtype, in[0], i));
   return KRT_OK;
 }
+
+/* ---- Split --------------------------------------------------------------------------------- */
+
+int ir_interp_split(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *x = n->inputs[0];
+  int axis;
+  int64_t sizes[64], outer = 1, inner = (int64_t)ir_dtype_size(x->dtype), at = 0;
+  ir_split_sizes(n, &axis, sizes, NULL);
+  for (int d = 0; d < axis; d++) outer *= x->dims[d];
+  for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
+  for (int j = 0; j < n->n_outputs; j++) {
+    for (int64_t o = 0; out[j] && o < outer; o++)
+      memcpy((char *)out[j] + o * sizes[j] * inner,
+             (const char *)in[0] + (o * x->dims[axis] + at) * inner, (size_t)(sizes[j] * inner));
+    at += sizes[j];
+  }
+  return KRT_OK;
+}

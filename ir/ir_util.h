@@ -43,6 +43,11 @@ bool ir_slice_params(const IrNode *n, int64_t *start, int64_t *step, int64_t *ou
 /* The Kiln dtype of an ONNX TensorProto element type code (Cast's `to`); false if none. */
 bool ir_dtype_from_onnx(int64_t code, IrDType *out);
 
+/* Split's normalized axis and the size of every output along it (from the `split` attribute or
+ * constant i64 input 1, else equal parts); false (reported unless d is NULL) if they do not add
+ * up to the input's dimension. */
+bool ir_split_sizes(const IrNode *n, int *axis, int64_t *sizes, IrDiag *d);
+
 /* Geometry of an RNN/GRU/LSTM node (ONNX layout 0): X [T, B, I], W [D, G*H, I], R [D, G*H, H],
  * bias [D, 2*G*H] (W then R biases), initial_h/c [D, B, H]; G gates (1, 3, 4). */
 typedef struct IrRecurrent {

@@ -86,6 +86,8 @@ static const IrAttrSpec ir_attrs_neg[] = {END};
 static const IrAttrSpec ir_attrs_abs[] = {END};
 static const IrAttrSpec ir_attrs_erf[] = {END};
 static const IrAttrSpec ir_attrs_pow[] = {END};
+/* `split` is an attribute up to opset 12, an input since 13 */
+static const IrAttrSpec ir_attrs_split[] = {A_INT("axis", 0), A_INTS("split"), END};
 static const IrAttrSpec ir_attrs_equal[] = {END};
 static const IrAttrSpec ir_attrs_less[] = {END};
 static const IrAttrSpec ir_attrs_greater[] = {END};

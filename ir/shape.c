@@ -1038,3 +1038,62 @@ bool ir_infer_cast(IrGraph *g, IrNode *n, IrDiag *d) {
     return ir_node_error(d, n, "inputs[0]", "f16 input is not supported");
   return same_as_input(n, 0, to, d);
 }
+
+/* ---- Split ---------------------------------------------------------------------------------- */
+
+bool ir_split_sizes(const IrNode *n, int *axis, int64_t *sizes, IrDiag *d) {
+  const IrValue *x = n->inputs[0];
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "cannot split a scalar");
+  int64_t a = 0;
+  if (!get_axis(n, -x->rank, x->rank - 1, x->rank, &a, d)) return false;
+  *axis = (int)a;
+  const IrAttr *sa = ir_attr(n, "split");
+  const IrValue *sv = n->n_inputs > 1 ? n->inputs[1] : NULL;
+  int64_t dim = x->dims[a], total = 0;
+  if (sa->present && sv)
+    return ir_node_error(d, n, "inputs[1]", "split is given both as attribute and as input");
+  if (sa->present || sv) {
+    if (sv && (sv->kind != IR_VALUE_CONST || sv->dtype != IR_I64 || sv->rank != 1))
+      return ir_node_error(d, n, "inputs[1]", "split '%s' must be a 1-D i64 initializer", sv->name);
+    int64_t cnt = sv ? sv->dims[0] : sa->count;
+    const int64_t *v = sv ? sv->data : sa->ints;
+    if (cnt != n->n_outputs)
+      return ir_node_error(d, n, sv ? "inputs[1]" : "attrs.split", "has %lld sizes for %d outputs",
+                           (long long)cnt, n->n_outputs);
+    for (int j = 0; j < n->n_outputs; j++) {
+      if (v[j] < 1 || v[j] > dim)
+        return ir_node_error(d, n, sv ? "inputs[1]" : "attrs.split",
+                             "size %lld is not in [1, %lld]", (long long)v[j], (long long)dim);
+      sizes[j] = v[j];
+      total += v[j];
+    }
+    if (total != dim)
+      return ir_node_error(d, n, sv ? "inputs[1]" : "attrs.split",
+                           "sizes add up to %lld, the axis has %lld", (long long)total,
+                           (long long)dim);
+    return true;
+  }
+  if (dim % n->n_outputs)
+    return ir_node_error(d, n, "outputs",
+                         "axis %lld of size %lld does not split into %d equal "
+                         "parts",
+                         (long long)a, (long long)dim, n->n_outputs);
+  for (int j = 0; j < n->n_outputs; j++) sizes[j] = dim / n->n_outputs;
+  return true;
+}
+
+bool ir_infer_split(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  int axis;
+  int64_t sizes[64];
+  if (!ir_split_sizes(n, &axis, sizes, d)) return false;
+  const IrValue *x = n->inputs[0];
+  for (int j = 0; j < n->n_outputs; j++) {
+    int64_t out[IR_MAX_RANK];
+    memcpy(out, x->dims, sizeof out);
+    out[axis] = sizes[j];
+    if (!set_output(n, j, x->dtype, x->rank, out, d)) return false;
+  }
+  return true;
+}

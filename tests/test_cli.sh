@@ -209,7 +209,9 @@ onnx)
   check cmp -s "$tmp/tensor.npy" "$t/tensor.npy"
   # errors: exit 1, a message naming the file and the problem, no output file
   echo "not a protobuf" >"$tmp/garbage.onnx"
+  : >"$tmp/empty.onnx"
   for c in "garbage.onnx|not an ONNX model" \
+           "empty.onnx|not an ONNX model (no graph or no opset" \
            "unsupported_ops.onnx|3 nodes use 2 ops Kiln does not support" \
            "unsupported_ops.onnx|TopK: 'top1', 'top2'" \
            "unsupported_ops.onnx|Hardmax: 'hardmax'" \
@@ -217,7 +219,7 @@ onnx)
            "dynamic_batch.onnx|graph input 'x': dimension 'batch' is not static"; do
     f=${c%%|*} expect=${c#*|}
     p="$t/$f"
-    [ "$f" = garbage.onnx ] && p="$tmp/$f"
+    case $f in garbage.onnx | empty.onnx) p="$tmp/$f" ;; esac
     rm -f "$tmp/imported.json" "$tmp/imported.weights.bin" "$tmp/out.o" "$tmp/out.h"
     "$kiln" import "$p" -o "$tmp/imported.json" 2>"$tmp/err"
     check test $? -eq 1

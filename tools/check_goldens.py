@@ -67,7 +67,7 @@ KNOWN_ATTRS = {
     "Slice": set(),
     "Exp": set(), "Log": set(), "Sqrt": set(), "Neg": set(), "Abs": set(), "Erf": set(),
     "LogSoftmax": {"axis"}, "Pow": set(),
-    "Equal": set(), "Less": set(), "Greater": set(), "Where": set(), "Cast": {"to", "saturate"},
+    "Split": {"axis", "split"}, "Equal": set(), "Less": set(), "Greater": set(), "Where": set(), "Cast": {"to", "saturate"},
     "RNN": {"direction", "hidden_size"},
     "GRU": {"direction", "hidden_size", "linear_before_reset"},
     "LSTM": {"direction", "hidden_size"},
@@ -469,6 +469,14 @@ def run_node(node, env):
     if op in ("Exp", "Log", "Sqrt", "Neg", "Abs"):
         return [{"Exp": np.exp, "Log": np.log, "Sqrt": np.sqrt, "Neg": np.negative,
                  "Abs": np.abs}[op](as64(x))]
+    if op == "Split":
+        axis = attr(node, "axis", 0) % x.ndim
+        sizes = attr(node, "split", None)
+        if sizes is None and len(ins) > 1 and ins[1] is not None:
+            sizes = [int(v) for v in ins[1]]
+        if sizes is None:
+            sizes = [x.shape[axis] // len(node["outputs"])] * len(node["outputs"])
+        return np.split(x, np.cumsum(sizes)[:-1], axis=axis)
     if op in ("Equal", "Less", "Greater"):
         return [{"Equal": np.equal, "Less": np.less, "Greater": np.greater}[op](x, ins[1])]
     if op == "Where":

@@ -1019,6 +1019,24 @@ def compare_cases():
         c.output("y", fn(x), to)
 
 
+# ===================================================================== Split
+def split_cases():
+    for name, shape, axis, sizes, how in (("split_equal_last_axis", (2, 4, 9), -1, [3, 3, 3], None),
+                                          ("split_sizes_input", (3, 6, 2), 1, [2, 3, 1], "input"),
+                                          ("split_sizes_attr_axis0", (5, 4), 0, [1, 4], "attr")):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        ins, attrs = ["x"], {"axis": axis}
+        if how == "input":
+            ins.append(c.mb.initializer("split", np.array(sizes, dtype=np.int64), dtype="i64"))
+        elif how == "attr":
+            attrs["split"] = sizes
+        outs = ["y%d" % j for j in range(len(sizes))]
+        c.node("Split", ins, outs, attrs, name="split")
+        for o, t in zip(outs, torch.split(x, sizes, dim=axis)):
+            c.output(o, t.contiguous())
+
+
 # ============================================================ RNN, GRU, LSTM
 # PyTorch gate blocks -> ONNX gate blocks: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h).
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
@@ -1028,7 +1046,8 @@ def onnx_gates(op, w, H):
     return np.concatenate([w[k * H:(k + 1) * H] for k in GATE_ORDER[op]], axis=0)
 
 
-def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, outputs=3):
+def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, outputs=3,
+              weights_as_inputs=False):
     """Goldens from torch.nn.LSTM/GRU/RNN (seq-first); 'reverse' runs the PyTorch module on the
     time-flipped sequence and flips Y back (PyTorch has no reverse-only direction)."""
     c = Case(name)
@@ -1040,8 +1059,12 @@ def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, 
     sfx = ["", "_reverse"][:D]
     W = np.stack([onnx_gates(op, getattr(mod, "weight_ih_l0" + s).detach().numpy(), H) for s in sfx])
     R = np.stack([onnx_gates(op, getattr(mod, "weight_hh_l0" + s).detach().numpy(), H) for s in sfx])
-    c.init("W", W)
-    c.init("R", R)
+    if weights_as_inputs:   # run-time weights: the lowering's other path
+        c.input("W", W)
+        c.input("R", R)
+    else:
+        c.init("W", W)
+        c.init("R", R)
     ins = ["x", "W", "R"]
     if bias:
         c.init("B", np.stack([np.concatenate([
@@ -1090,6 +1113,9 @@ def recurrent_cases():
     recurrent("rnn_bidirectional_no_bias", "RNN", 4, 1, 3, 6, direction="bidirectional",
               bias=False, init=True)
     recurrent("rnn_reverse", "RNN", 7, 3, 2, 4, direction="reverse")
+    recurrent("gru_weights_as_inputs", "GRU", 4, 2, 3, 5, direction="bidirectional",
+              weights_as_inputs=True)
+    recurrent("lstm_weights_as_inputs", "LSTM", 3, 1, 4, 3, weights_as_inputs=True)
 
 
 def main():
@@ -1099,7 +1125,7 @@ def main():
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
                dropout_cases, pad_cases, fused_cases, gather_cases, reduce_cases,
                transpose_cases, squeeze_cases, layernorm_cases, recurrent_cases, slice_cases,
-               math_cases, compare_cases):
+               math_cases, compare_cases, split_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]

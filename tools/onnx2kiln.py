@@ -174,6 +174,8 @@ def convert(path, out_json, model_name=None):
         raise ImportError_("%s: no such file" % path)
     except Exception as e:  # protobuf DecodeError and friends
         raise ImportError_("%s: not an ONNX model (cannot parse it: %s)" % (path, e))
+    if not model.HasField("graph") or not model.opset_import:
+        raise ImportError_("%s: not an ONNX model (no graph or no opset; empty file?)" % path)
     g = model.graph
     opset = None
     for imp in model.opset_import:

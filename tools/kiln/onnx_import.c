@@ -18,7 +18,8 @@ bool kiln_is_onnx(const char *path) {
 }
 
 /* tools/onnx2kiln.py: $KILN_ONNX2KILN, else <dir of the executable>/../../tools (build tree),
- * else <dir of the executable>/../share/kiln (an install). */
+ * else <dir of the executable>/../share/kiln (an install), else the source tree it was built
+ * from. */
 static bool find_importer(char *buf, size_t size) {
   const char *env = getenv("KILN_ONNX2KILN");
   if (env && *env) return snprintf(buf, size, "%s", env) < (int)size && access(buf, R_OK) == 0;
@@ -33,6 +34,11 @@ static bool find_importer(char *buf, size_t size) {
   for (size_t k = 0; k < sizeof rel / sizeof *rel; k++)
     if (snprintf(buf, size, "%s/%s", exe, rel[k]) < (int)size && access(buf, R_OK) == 0)
       return true;
+#ifdef KILN_SOURCE_DIR
+  if (snprintf(buf, size, "%s/tools/onnx2kiln.py", KILN_SOURCE_DIR) < (int)size &&
+      access(buf, R_OK) == 0)
+    return true;
+#endif
   return false;
 }
 
