@@ -3,12 +3,15 @@
 # python3-onnx and python3-numpy run the ONNX importer (tools/onnx2kiln.py, `kiln import`).
 # --with-torch also installs PyTorch, needed only to regenerate goldens (tools/gen_*.py).
 # --with-cross also installs the cross compilers and QEMU that the emulation tests use.
+# --with-fuzz also installs clang-19 and its runtimes (libFuzzer) for tools/fuzz.sh.
 set -euo pipefail
 pkgs=(llvm-19-dev libzstd-dev libcjson-dev libopenblas-dev cmake ninja-build pkg-config gcc g++
       python3 binutils make python3-numpy python3-onnx)
 for arg in "$@"; do
   case $arg in
   --with-torch) pkgs+=(python3-torch) ;;
+  # clang's libFuzzer and sanitizer runtimes for tools/fuzz.sh
+  --with-fuzz) pkgs+=(clang-19 libclang-rt-19-dev) ;;
   # cross compilers, C libraries and QEMU for the emulation tests (tests/test_emulation.sh)
   --with-cross) pkgs+=(gcc-aarch64-linux-gnu libc6-dev-arm64-cross gcc-arm-linux-gnueabihf
                        libc6-dev-armhf-cross gcc-riscv64-linux-gnu libc6-dev-riscv64-cross
