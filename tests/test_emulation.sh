@@ -106,7 +106,7 @@ cortex-m4 | cortex-m3 | cortex-m0)
   need arm-none-eabi-gcc qemu-system-arm || exit 1
   case $mode in
   cortex-m4) triple=thumbv7em-none-eabihf cpu=cortex-m4 feat=+vfp4d16sp board=mps2-an386
-    models="mlp mnist_cnn lenet5 ppo_policy cifar_cnn resnet_small dcgan_generator" ;;
+    models="mlp mnist_cnn lenet5 ppo_policy cifar_cnn resnet_small dcgan_generator lstm_forecaster embedding_bag_classifier bilstm_tagger" ;;
   cortex-m3) triple=thumbv7m-none-eabi cpu=cortex-m3 feat="" board=mps2-an385
     models="mlp lenet5" ;;
   cortex-m0) triple=thumbv6m-none-eabi cpu=cortex-m0plus feat="" board=mps2-an385

@@ -2,9 +2,13 @@
  * so a program on an emulated board without a file system can run a model and check its outputs.
  * This generates data for the test harness, never model code.
  *   npy2c OUT.c in0.npy [in1.npy ...] -- golden0.npy [golden1.npy ...]
- * Arrays are written as the exact bit patterns of the f32 elements. */
+ * Arrays are written as the exact bit patterns of their bytes in 32-bit words (every tested target
+ * is little-endian): inputs of any dtype (token ids are i64), goldens f32. */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <stdbool.h>
 
 #include "krt.h"
 #include "krt_npy.h"
@@ -16,20 +20,24 @@ static int emit_array(FILE *f, const char *kind, int k, const char *path) {
     fprintf(stderr, "npy2c: %s\n", err);
     return 0;
   }
-  if (a.dtype != KRT_F32) {
-    fprintf(stderr, "npy2c: %s: only f32 arrays are supported, got %s\n", path,
-            krt_dtype_name(a.dtype));
+  bool golden = !strcmp(kind, "golden");
+  if (golden && a.dtype != KRT_F32) {
+    fprintf(stderr, "npy2c: %s: goldens must be f32, got %s\n", path, krt_dtype_name(a.dtype));
     krt_npy_free(&a);
     return 0;
   }
-  const uint32_t *w = a.data;
+  int64_t words = (int64_t)(a.nbytes + 3) / 4;
+  uint32_t *w = calloc((size_t)words + 1, sizeof *w);
+  if (!w) return 0;
+  memcpy(w, a.data, a.nbytes);
   fprintf(f, "static const uint32_t %s%d[%lld] __attribute__((aligned(64))) = {", kind, k,
-          (long long)(a.numel ? a.numel : 1));
-  for (int64_t i = 0; i < a.numel; i++)
+          (long long)(words ? words : 1));
+  for (int64_t i = 0; i < words; i++)
     fprintf(f, "%s0x%08xu", !i ? "\n  " : i % 8 ? ", " : ",\n  ", w[i]);
-  if (!a.numel) fprintf(f, "0");
+  if (!words) fprintf(f, "0");
+  free(w);
   fprintf(f, "};\n");
-  if (!strcmp(kind, "golden")) fprintf(f, "static float out%d[%lld];\n", k, (long long)a.numel + 1);
+  if (golden) fprintf(f, "static float out%d[%lld];\n", k, (long long)a.numel + 1);
   fprintf(f, "#define %s%d_COUNT %lld\n", kind, k, (long long)a.numel);
   krt_npy_free(&a);
   return 1;
