@@ -7,6 +7,8 @@
 
 /* Runs argv without a shell; returns the exit status (or -1). (main.c) */
 int kiln_run_process(char *const argv[]);
+/* The directory holding the running kiln executable (from /proc/self/exe). (main.c) */
+bool kiln_exe_dir(char *buf, size_t size);
 
 /* ---- onnx_import.c ------------------------------------------------------------------------ */
 /* Whether path names an ONNX model (ends in ".onnx"). */

@@ -350,15 +350,20 @@ static int cmd_compile(const Args *a) {
   return ok ? 0 : 1;
 }
 
+bool kiln_exe_dir(char *buf, size_t size) {
+  ssize_t n = readlink("/proc/self/exe", buf, size - 1);
+  if (n <= 0 || (size_t)n >= size - 1) return false;
+  buf[n] = 0;
+  char *slash = strrchr(buf, '/');
+  if (!slash) return false;
+  *slash = 0;
+  return true;
+}
+
 /* Directory of libkiln_*.a: <dir of this executable>/../lib (build tree and install tree). */
 static bool find_libdir(char *buf, size_t size) {
   char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return false;
-  exe[n] = 0;
-  char *slash = strrchr(exe, '/');
-  if (!slash) return false;
-  *slash = 0;
+  if (!kiln_exe_dir(exe, sizeof exe)) return false;
   if (snprintf(buf, size, "%s/../lib", exe) >= (int)size) return false;
   char probe[PATH_MAX + 32];
   snprintf(probe, sizeof probe, "%s/libkiln_driver.a", buf);

@@ -24,12 +24,7 @@ static bool find_importer(char *buf, size_t size) {
   const char *env = getenv("KILN_ONNX2KILN");
   if (env && *env) return snprintf(buf, size, "%s", env) < (int)size && access(buf, R_OK) == 0;
   char exe[PATH_MAX];
-  ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);
-  if (n <= 0) return false;
-  exe[n] = 0;
-  char *slash = strrchr(exe, '/');
-  if (!slash) return false;
-  *slash = 0;
+  if (!kiln_exe_dir(exe, sizeof exe)) return false;
   static const char *const rel[] = {"../../tools/onnx2kiln.py", "../share/kiln/onnx2kiln.py"};
   for (size_t k = 0; k < sizeof rel / sizeof *rel; k++)
     if (snprintf(buf, size, "%s/%s", exe, rel[k]) < (int)size && access(buf, R_OK) == 0)
