@@ -93,6 +93,8 @@ static const IrAttrSpec ir_attrs_less[] = {END};
 static const IrAttrSpec ir_attrs_greater[] = {END};
 static const IrAttrSpec ir_attrs_where[] = {END};
 static const IrAttrSpec ir_attrs_cast[] = {A_REQ_INT("to"), A_INT("saturate", 1), END};
+/* Gelu (opset 20): "none" is x/2 (1 + erf(x/sqrt 2)), "tanh" the tanh approximation */
+static const IrAttrSpec ir_attrs_gelu[] = {A_STR("approximate", "none"), END};
 static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};

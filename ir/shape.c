@@ -936,6 +936,13 @@ bool ir_infer_erf(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   return infer_unary(n, d);
 }
+bool ir_infer_gelu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  const char *a = ir_attr_s(n, "approximate");
+  if (strcmp(a, "none") && strcmp(a, "tanh"))
+    return ir_node_error(d, n, "attrs.approximate", "'%s' is not one of none, tanh", a);
+  return infer_unary(n, d);
+}
 bool ir_infer_log_softmax(IrGraph *g, IrNode *n, IrDiag *d) { return ir_infer_softmax(g, n, d); }
 
 /* Pow with a constant scalar f32 exponent (x^2 of LayerNorm decompositions, x^3 of tanh-GELU). */

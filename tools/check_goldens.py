@@ -68,6 +68,7 @@ KNOWN_ATTRS = {
     "Exp": set(), "Log": set(), "Sqrt": set(), "Neg": set(), "Abs": set(), "Erf": set(),
     "LogSoftmax": {"axis"}, "Pow": set(),
     "Split": {"axis", "split"}, "Equal": set(), "Less": set(), "Greater": set(), "Where": set(), "Cast": {"to", "saturate"},
+    "Gelu": {"approximate"},
     "RNN": {"direction", "hidden_size"},
     "GRU": {"direction", "hidden_size", "linear_before_reset"},
     "LSTM": {"direction", "hidden_size"},
@@ -489,6 +490,11 @@ def run_node(node, env):
         return [np.power(as64(x), as64(ins[1]))]
     if op == "Erf":
         return [np.vectorize(math.erf)(as64(x))]
+    if op == "Gelu":
+        xs = as64(x)
+        if attr(node, "approximate", "none") == "tanh":
+            return [0.5 * xs * (1 + np.tanh(math.sqrt(2 / math.pi) * (xs + 0.044715 * xs**3)))]
+        return [0.5 * xs * (1 + np.vectorize(math.erf)(xs / math.sqrt(2)))]
     if op == "LogSoftmax":
         xs = as64(x)
         m = xs.max(axis=attr(node, "axis", -1), keepdims=True)

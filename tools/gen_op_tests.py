@@ -1037,6 +1037,20 @@ def split_cases():
             c.output(o, t.contiguous())
 
 
+# ========================================== Gelu, Shape, Constant*, Expand, Range
+def gelu_cases():
+    unary("gelu_default", "Gelu", (4, 25), F.gelu, lo=-6.0, hi=6.0)
+    unary("gelu_tanh", "Gelu", (3, 5, 7), lambda x: F.gelu(x, approximate="tanh"),
+          {"approximate": "tanh"}, lo=-6.0, hi=6.0)
+    # MatMul then Gelu: at -O3 the Gelu is the MatMul's fused epilogue
+    c = Case("gelu_after_matmul")
+    x = c.input("x", c.uniform((3, 8)))
+    w = c.init("w", c.uniform((8, 5)))
+    c.node("MatMul", ["x", "w"], ["h"], name="matmul")
+    c.node("Gelu", ["h"], ["y"], name="gelu")
+    c.output("y", F.gelu(x @ w))
+
+
 # ============================================================ RNN, GRU, LSTM
 # PyTorch gate blocks -> ONNX gate blocks: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h).
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
@@ -1125,7 +1139,7 @@ def main():
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
                dropout_cases, pad_cases, fused_cases, gather_cases, reduce_cases,
                transpose_cases, squeeze_cases, layernorm_cases, recurrent_cases, slice_cases,
-               math_cases, compare_cases, split_cases):
+               math_cases, compare_cases, split_cases, gelu_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
