@@ -1224,7 +1224,7 @@ bool ir_infer_range(IrGraph *g, IrNode *n, IrDiag *d) {
   if (t == IR_I64) { /* exact: doubles lose precision beyond 2^53 */
     int64_t s = *(const int64_t *)n->inputs[0]->data, l = *(const int64_t *)n->inputs[1]->data;
     int64_t dl = *(const int64_t *)n->inputs[2]->data, diff;
-    if (__builtin_sub_overflow(l, s, &diff))
+    if (__builtin_sub_overflow(l, s, &diff) || (diff == INT64_MIN && dl == -1))
       return ir_node_error(d, n, "inputs[1]", "limit - start overflows i64");
     len = (double)(diff / dl + ((diff % dl != 0) && ((diff < 0) == (dl < 0))));
   }
