@@ -79,13 +79,28 @@ static LLVMValueRef erf_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVal
   return cg_erf(c, x);
 }
 
+/* Gelu: x/2 (1 + erf(x / sqrt 2)), or with "tanh" x/2 (1 + tanh(sqrt(2/pi) (x + 0.044715 x^3))) */
+static LLVMValueRef gelu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)in;
+  LLVMValueRef t;
+  if (strcmp(ir_attr_s(n, "approximate"), "tanh") == 0) {
+    LLVMValueRef x3 = LLVMBuildFMul(c->b, LLVMBuildFMul(c->b, x, x, ""), x, "");
+    LLVMValueRef u = LLVMBuildFAdd(c->b, x, LLVMBuildFMul(c->b, x3, cg_f32c(c, 0.044715), ""), "");
+    t = cg_tanh(c, LLVMBuildFMul(c->b, u, cg_f32c(c, 0.7978845608028654 /* sqrt(2 / pi) */), ""));
+  } else {
+    t = cg_erf(c, LLVMBuildFMul(c->b, x, cg_f32c(c, 1 / sqrt(2.0)), ""));
+  }
+  LLVMValueRef hx = LLVMBuildFMul(c->b, x, cg_f32c(c, 0.5), "");
+  return LLVMBuildFMul(c->b, hx, LLVMBuildFAdd(c->b, t, cg_f32c(c, 1.0), ""), "");
+}
+
 static const UnaryFn unary_fns[IR_OP_COUNT] = {
     [IR_OP_EXP] = exp_scalar,         [IR_OP_LOG] = log_scalar,
     [IR_OP_SQRT] = sqrt_scalar,       [IR_OP_NEG] = neg_scalar,
     [IR_OP_ABS] = abs_scalar,         [IR_OP_ERF] = erf_scalar,
     [IR_OP_RELU] = relu_scalar,       [IR_OP_LEAKY_RELU] = leaky_relu_scalar,
     [IR_OP_SIGMOID] = sigmoid_scalar, [IR_OP_TANH] = tanh_scalar,
-    [IR_OP_CLIP] = clip_scalar};
+    [IR_OP_CLIP] = clip_scalar,       [IR_OP_GELU] = gelu_scalar};
 
 LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
   assert(unary_fns[n->op]);
@@ -190,6 +205,9 @@ bool cg_lower_abs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_unary(c, n, in, out);
 }
 bool cg_lower_erf(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_gelu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_unary(c, n, in, out);
 }
 

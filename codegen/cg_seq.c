@@ -540,3 +540,62 @@ bool cg_lower_split(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
   }
   return true;
 }
+
+/* ---- Shape, Constant, ConstantOfShape, Expand, Range ---------------------------------------- */
+
+/* An output known at compile time (Shape of a static shape, Constant, Range of constants): the
+ * reference kernel computes it once and the node copies it from a constant global. */
+static bool lower_static(Cg *c, const IrNode *n, LLVMValueRef *out) {
+  if (!out[0]) return true;
+  const IrValue *y = n->outputs[0];
+  size_t nbytes = (size_t)ir_value_nbytes(y);
+  const void *in[IR_MAX_RANK] = {0};
+  for (int k = 0; k < n->n_inputs && k < IR_MAX_RANK; k++)
+    in[k] = n->inputs[k] && n->inputs[k]->kind == IR_VALUE_CONST ? n->inputs[k]->data : NULL;
+  void *buf = calloc(1, nbytes);
+  if (!buf) abort();
+  void *outs[1] = {buf};
+  ir_op_info[n->op].interp(n, in, outs);
+  char name[64];
+  snprintf(name, sizeof name, "%s.static.%d", c->prefix, c->n_derived++);
+  cg_memcpy(c, out[0], cg_const_bytes(c, buf, nbytes, name), cg_idx(c, (int64_t)nbytes));
+  free(buf);
+  return true;
+}
+
+bool cg_lower_shape(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  (void)in;
+  return lower_static(c, n, out);
+}
+bool cg_lower_constant(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  (void)in;
+  return lower_static(c, n, out);
+}
+bool cg_lower_range(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  (void)in;
+  return lower_static(c, n, out);
+}
+
+/* A fill loop rather than a constant global: the output may be large. */
+bool cg_lower_constant_of_shape(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  (void)in;
+  const IrAttr *value = ir_attr(n, "value");
+  LLVMValueRef v = cg_f32c(c, value->present ? (float)value->floats[0] : 0.0);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  cg_store(c, v, out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+/* Expand: the data read through broadcasting over the output, any dtype. */
+bool cg_lower_expand(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  int64_t dims[IR_MAX_RANK], st[2][IR_MAX_RANK];
+  int rank = broadcast_nest(n, 1, dims, st);
+  IrDType t = n->outputs[0]->dtype;
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
+  store_elem(c, t, load_elem(c, t, in[0], nest.off[1]), out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}

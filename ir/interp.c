@@ -177,6 +177,15 @@ int ir_interp_erf(const IrNode *n, const void *const *in, void *const *out) {
   return map_unary(n, in, out, erf_);
 }
 
+static double gelu(double x, const IrNode *n) {
+  if (strcmp(ir_attr_s(n, "approximate"), "tanh") == 0)
+    return 0.5 * x * (1 + tanh(0.7978845608028654 /* sqrt(2 / pi) */ * (x + 0.044715 * x * x * x)));
+  return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+}
+int ir_interp_gelu(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, gelu);
+}
+
 int ir_interp_clip(const IrNode *n, const void *const *in, void *const *out) {
   /* min / max are constant scalars (checked by inference); absent means unbounded */
   float lo = n->n_inputs > 1 && in[1] ? *(const float *)in[1] : -INFINITY;

@@ -363,3 +363,64 @@ int ir_interp_split(const IrNode *n, const void *const *in, void *const *out) {
   }
   return KRT_OK;
 }
+
+/* ---- Shape, Constant, ConstantOfShape, Expand, Range ---------------------------------------- */
+
+int ir_interp_shape(const IrNode *n, const void *const *in, void *const *out) {
+  (void)in; /* only the input's shape is read: Shape folds even when the input is computed */
+  int start, end;
+  ir_shape_bounds(n, &start, &end);
+  for (int i = start; i < end; i++) ((int64_t *)out[0])[i - start] = n->inputs[0]->dims[i];
+  return KRT_OK;
+}
+
+int ir_interp_constant(const IrNode *n, const void *const *in, void *const *out) {
+  (void)in;
+  const IrValue *y = n->outputs[0];
+  static const char *const names[4] = {"value_float", "value_floats", "value_int", "value_ints"};
+  for (int k = 0; k < 4; k++) {
+    const IrAttr *a = ir_attr(n, names[k]);
+    if (!a->present) continue;
+    for (int64_t i = 0; i < ir_value_numel(y); i++) {
+      if (k == 0) ((float *)out[0])[i] = (float)a->f;
+      if (k == 1) ((float *)out[0])[i] = (float)a->floats[i];
+      if (k == 2) ((int64_t *)out[0])[i] = a->i;
+      if (k == 3) ((int64_t *)out[0])[i] = a->ints[i];
+    }
+  }
+  return KRT_OK;
+}
+
+int ir_interp_constant_of_shape(const IrNode *n, const void *const *in, void *const *out) {
+  (void)in;
+  const IrAttr *value = ir_attr(n, "value");
+  float v = value->present ? (float)value->floats[0] : 0.0f;
+  for (int64_t i = 0; i < ir_value_numel(n->outputs[0]); i++) ((float *)out[0])[i] = v;
+  return KRT_OK;
+}
+
+int ir_interp_expand(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  int64_t st[IR_MAX_RANK];
+  ir_broadcast_strides(x->rank, x->dims, y->rank, y->dims, st);
+  size_t es = ir_dtype_size(y->dtype);
+  for (int64_t i = 0; i < ir_value_numel(y); i++)
+    memcpy((char *)out[0] + i * (int64_t)es,
+           (const char *)in[0] + ir_broadcast_offset(i, y->rank, y->dims, st) * (int64_t)es, es);
+  return KRT_OK;
+}
+
+/* out[i] = start + i * delta, in double for f32 (as numpy's arange), in i64 for integers */
+int ir_interp_range(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *y = n->outputs[0];
+  for (int64_t i = 0; i < ir_value_numel(y); i++) {
+    if (y->dtype == IR_F32)
+      ((float *)out[0])[i] =
+          (float)((double)*(const float *)in[0] + (double)i * *(const float *)in[2]);
+    else if (y->dtype == IR_I32)
+      ((int32_t *)out[0])[i] = (int32_t)(*(const int32_t *)in[0] + i * *(const int32_t *)in[2]);
+    else
+      ((int64_t *)out[0])[i] = *(const int64_t *)in[0] + i * *(const int64_t *)in[2];
+  }
+  return KRT_OK;
+}

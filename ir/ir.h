@@ -64,6 +64,7 @@ enum {
   IR_OPF_FUSABLE_HEAD = 1u << 3, /* Conv/Gemm-like: can absorb bias + activation */
   IR_OPF_HAS_WEIGHTS = 1u << 4,  /* usually takes initializers as inputs */
   IR_OPF_VIEW = 1u << 5,         /* output has the input's bytes (reshape-like, identity) */
+  IR_OPF_STATIC = 1u << 6,       /* output depends only on input shapes and attributes (Shape) */
 };
 
 typedef enum {

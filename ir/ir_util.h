@@ -48,6 +48,10 @@ bool ir_dtype_from_onnx(int64_t code, IrDType *out);
  * up to the input's dimension. */
 bool ir_split_sizes(const IrNode *n, int *axis, int64_t *sizes, IrDiag *d);
 
+/* The dims a Shape node reports: [*start, *end) of its input's, from `start`/`end` clamped as
+ * ONNX (opset 15) says. */
+void ir_shape_bounds(const IrNode *n, int *start, int *end);
+
 /* Geometry of an RNN/GRU/LSTM node (ONNX layout 0): X [T, B, I], W [D, G*H, I], R [D, G*H, H],
  * bias [D, 2*G*H] (W then R biases), initial_h/c [D, B, H]; G gates (1, 3, 4). */
 typedef struct IrRecurrent {

@@ -12,6 +12,8 @@
   { .name = (n), .kind = IR_ATTR_STRING, .def_s = (d) }
 #define A_INTS(n)                                                                                  \
   { .name = (n), .kind = IR_ATTR_INTS }
+#define A_FLOATS(n)                                                                                \
+  { .name = (n), .kind = IR_ATTR_FLOATS }
 #define A_REQ_INT(n)                                                                               \
   { .name = (n), .kind = IR_ATTR_INT, .required = true }
 #define A_REQ_INTS(n)                                                                              \
@@ -93,6 +95,17 @@ static const IrAttrSpec ir_attrs_less[] = {END};
 static const IrAttrSpec ir_attrs_greater[] = {END};
 static const IrAttrSpec ir_attrs_where[] = {END};
 static const IrAttrSpec ir_attrs_cast[] = {A_REQ_INT("to"), A_INT("saturate", 1), END};
+static const IrAttrSpec ir_attrs_shape[] = {A_INT("start", 0), A_INT("end", 0), END};
+/* Constant: the ONNX tensor `value` (and the string forms) cannot be written in Kiln JSON */
+static const IrAttrSpec ir_attrs_constant[] = {A_FLOAT("value_float", 0.0),
+                                               A_FLOATS("value_floats"), A_INT("value_int", 0),
+                                               A_INTS("value_ints"), END};
+/* ConstantOfShape: `value` is a one-element list of numbers; the output is f32 */
+static const IrAttrSpec ir_attrs_constant_of_shape[] = {A_FLOATS("value"), END};
+static const IrAttrSpec ir_attrs_expand[] = {END};
+static const IrAttrSpec ir_attrs_range[] = {END};
+/* Gelu (opset 20): "none" is x/2 (1 + erf(x/sqrt 2)), "tanh" the tanh approximation */
+static const IrAttrSpec ir_attrs_gelu[] = {A_STR("approximate", "none"), END};
 static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};

@@ -2,6 +2,7 @@
  * Each function validates what its op needs (ONNX opset-17 rules, f32 data, the limits of
  * version 1) and reports user errors at the offending field, e.g.
  * "nodes[3] (conv1).attrs.strides: expected 2 integers, got 3". */
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -936,6 +937,13 @@ bool ir_infer_erf(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   return infer_unary(n, d);
 }
+bool ir_infer_gelu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  const char *a = ir_attr_s(n, "approximate");
+  if (strcmp(a, "none") && strcmp(a, "tanh"))
+    return ir_node_error(d, n, "attrs.approximate", "'%s' is not one of none, tanh", a);
+  return infer_unary(n, d);
+}
 bool ir_infer_log_softmax(IrGraph *g, IrNode *n, IrDiag *d) { return ir_infer_softmax(g, n, d); }
 
 /* Pow with a constant scalar f32 exponent (x^2 of LayerNorm decompositions, x^3 of tanh-GELU). */
@@ -1096,4 +1104,130 @@ bool ir_infer_split(IrGraph *g, IrNode *n, IrDiag *d) {
     if (!set_output(n, j, x->dtype, x->rank, out, d)) return false;
   }
   return true;
+}
+
+/* ---- Shape, Constant, ConstantOfShape, Expand, Range --------------------------------------- */
+
+void ir_shape_bounds(const IrNode *n, int *start, int *end) {
+  int r = n->inputs[0]->rank;
+  int64_t b[2] = {ir_attr_i(n, "start"), ir_attr(n, "end")->present ? ir_attr_i(n, "end") : r};
+  for (int k = 0; k < 2; k++) {
+    if (b[k] < 0) b[k] += r;
+    b[k] = b[k] < 0 ? 0 : b[k] > r ? r : b[k];
+  }
+  *start = (int)b[0];
+  *end = (int)b[1];
+}
+
+bool ir_infer_shape(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  int start, end;
+  ir_shape_bounds(n, &start, &end);
+  if (end <= start)
+    return ir_node_error(d, n, "attrs", "start %d and end %d select no dimension of rank %d", start,
+                         end, n->inputs[0]->rank);
+  int64_t len = end - start;
+  return set_output(n, 0, IR_I64, 1, &len, d);
+}
+
+/* Exactly one of value_float, value_floats, value_int, value_ints (the ONNX tensor `value` cannot
+ * be written in Kiln JSON). */
+bool ir_infer_constant(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  static const char *const names[4] = {"value_float", "value_floats", "value_int", "value_ints"};
+  int which = -1, count = 0;
+  for (int k = 0; k < 4; k++)
+    if (ir_attr(n, names[k])->present) which = k, count++;
+  if (count != 1)
+    return ir_node_error(d, n, "attrs",
+                         "exactly one of value_float, value_floats, value_int, value_ints is "
+                         "required, got %d",
+                         count);
+  int64_t len = ir_attr(n, names[which])->count;
+  bool list = which == 1 || which == 3;
+  char field[32];
+  snprintf(field, sizeof field, "attrs.%s", names[which]);
+  if (list && len < 1) return ir_node_error(d, n, field, "is an empty list");
+  return set_output(n, 0, which < 2 ? IR_F32 : IR_I64, list ? 1 : 0, &len, d);
+}
+
+/* Input k: a constant 1-D i64 shape of at most IR_MAX_RANK entries. */
+static bool const_shape_input(const IrNode *n, int k, IrDiag *d) {
+  const IrValue *sv = n->inputs[k];
+  char s[256], field[32];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_I64 || sv->rank != 1)
+    return ir_node_error(d, n, field, "the shape '%s' must be a 1-D i64 initializer (got %s%s %s)",
+                         sv->name,
+                         sv->kind == IR_VALUE_CONST   ? "a constant "
+                         : sv->kind == IR_VALUE_INPUT ? "the graph input "
+                                                      : "a computed ",
+                         ir_dtype_name(sv->dtype), ir_format_dims(sv->rank, sv->dims, s, sizeof s));
+  if (sv->dims[0] > IR_MAX_RANK)
+    return ir_node_error(d, n, field, "the shape has %lld entries; at most %d are supported",
+                         (long long)sv->dims[0], IR_MAX_RANK);
+  return true;
+}
+
+bool ir_infer_constant_of_shape(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d) || !const_shape_input(n, 0, d)) return false;
+  const IrAttr *value = ir_attr(n, "value");
+  if (value->present && value->count != 1)
+    return ir_node_error(d, n, "attrs.value", "must be a list of one number, got %d", value->count);
+  const IrValue *sv = n->inputs[0];
+  return set_output(n, 0, IR_F32, (int)sv->dims[0], sv->data, d);
+}
+
+/* Output shape: numpy broadcasting of the data's shape and the constant shape input. */
+bool ir_infer_expand(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d) || !const_shape_input(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0], *sv = n->inputs[1];
+  const int64_t *shape = sv->data;
+  int rs = (int)sv->dims[0], r, bad;
+  char s1[256], s2[256];
+  for (int i = 0; i < rs; i++)
+    if (shape[i] < 1)
+      return ir_node_error(d, n, "inputs[1]", "shape %s: entry %d must be positive",
+                           ir_format_dims(rs, shape, s1, sizeof s1), i);
+  int64_t out[IR_MAX_RANK];
+  if (!ir_broadcast_dims(x->rank, x->dims, rs, shape, &r, out, &bad))
+    return ir_node_error(d, n, "inputs[1]", "shape %s does not broadcast with the data's %s",
+                         ir_format_dims(rs, shape, s1, sizeof s1),
+                         ir_format_dims(x->rank, x->dims, s2, sizeof s2));
+  return set_output(n, 0, x->dtype, r, out, d);
+}
+
+/* Range: constant scalars start, limit, delta of one dtype (f32, i32, i64); length
+ * max(ceil((limit - start) / delta), 0). */
+bool ir_infer_range(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  static const char *const what[3] = {"start", "limit", "delta"};
+  IrDType t = n->inputs[0]->dtype;
+  if (!numeric(t))
+    return ir_node_error(d, n, "inputs[0]", "start must be f32, i32 or i64, got %s",
+                         ir_dtype_name(t));
+  double v[3];
+  for (int k = 0; k < 3; k++) {
+    if (!const_scalar_input(n, k, what[k], t, d)) return false;
+    const void *p = n->inputs[k]->data;
+    v[k] = t == IR_F32   ? *(const float *)p
+           : t == IR_I32 ? *(const int32_t *)p
+                         : (double)*(const int64_t *)p;
+  }
+  if (v[2] == 0) return ir_node_error(d, n, "inputs[2]", "delta must not be 0");
+  double len = ceil((v[1] - v[0]) / v[2]);
+  if (t == IR_I64) { /* exact: doubles lose precision beyond 2^53 */
+    int64_t s = *(const int64_t *)n->inputs[0]->data, l = *(const int64_t *)n->inputs[1]->data;
+    int64_t dl = *(const int64_t *)n->inputs[2]->data, diff;
+    if (__builtin_sub_overflow(l, s, &diff) || (diff == INT64_MIN && dl == -1))
+      return ir_node_error(d, n, "inputs[1]", "limit - start overflows i64");
+    len = (double)(diff / dl + ((diff % dl != 0) && ((diff < 0) == (dl < 0))));
+  }
+  int64_t out = !(len > 0) ? 0 : len > (double)IR_MAX_DIM ? IR_MAX_DIM + 1 : (int64_t)len;
+  return set_output(n, 0, t, 1, &out, d);
 }

@@ -1,6 +1,7 @@
 /* Constant folding: a node whose inputs are all initializers (a Reshape's shape, arithmetic on
  * weights, whole shape subgraphs one node at a time in execution order) is run once with the
- * reference interpreter and its outputs become initializers. */
+ * reference interpreter and its outputs become initializers; so is a node whose output depends
+ * only on static shapes (IR_OPF_STATIC: Shape, Constant). */
 #include <stdlib.h>
 
 #include "pass.h"
@@ -16,9 +17,11 @@ bool pass_fold_constants(IrGraph *g, const PassOptions *o, IrDiag *d) {
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
     if (n->n_epilogue) continue; /* the kernel alone would skip the epilogue */
-    bool all_const = n->n_inputs > 0;
+    /* an IR_OPF_STATIC node (Shape, Constant) needs only its inputs' static shapes */
+    bool is_static = ir_op_info[n->op].flags & IR_OPF_STATIC;
+    bool all_const = n->n_inputs > 0 || is_static;
     for (int k = 0; k < n->n_inputs; k++)
-      if (n->inputs[k] && n->inputs[k]->kind != IR_VALUE_CONST) all_const = false;
+      if (n->inputs[k] && n->inputs[k]->kind != IR_VALUE_CONST && !is_static) all_const = false;
     int64_t bytes = 0;
     for (int j = 0; j < n->n_outputs; j++)
       if (n->outputs[j]) bytes += ir_value_nbytes(n->outputs[j]);

@@ -117,6 +117,19 @@ static void test_fold(void) {
   CHECK(g->n_nodes == 1 && count_op(g, IR_OP_ADD) == 1, "fold chain: %d nodes left", g->n_nodes);
   ir_graph_free(g);
 
+  /* Shape of the graph input folds (IR_OPF_STATIC), and so does the Cast of it after it */
+  g = same_after(MODEL("[2,3]", "[2,3]", "",
+                       NODE_A("Shape", "[\"x\"]", "[\"s\"]", "{\"start\": -1}") "," NODE_A(
+                           "Cast", "[\"s\"]", "[\"f\"]",
+                           "{\"to\": 1}") "," NODE("Add", "[\"x\", \"f\"]", "[\"y\"]")),
+                 "fold", 0);
+  CHECK(g->n_nodes == 1 && count_op(g, IR_OP_ADD) == 1, "fold Shape: %d nodes left", g->n_nodes);
+  s = find(g, "f");
+  CHECK(s && s->kind == IR_VALUE_CONST && ir_value_numel(s) == 1 &&
+            ((const float *)s->data)[0] == 3.0f,
+        "fold Shape: f is not the constant [3]");
+  ir_graph_free(g);
+
   /* nothing constant: unchanged */
   g = parse(MODEL("[4]", "[4]", "", NODE("Relu", "[\"x\"]", "[\"y\"]")));
   CHECK(!run(g, "fold") && g->n_nodes == 1, "fold changed a graph without constants");
@@ -343,6 +356,16 @@ static void test_fuse(void) {
   CHECK(g->n_nodes == 2 && g->nodes[0]->n_epilogue == 1 && g->nodes[1]->op == IR_OP_ADD &&
             g->nodes[1]->n_epilogue == 1 && find(g, "r") && find(g, "r")->kind == IR_VALUE_NODE,
         "fuse: shared value: %d nodes, first with %d steps", g->n_nodes, g->nodes[0]->n_epilogue);
+  ir_graph_free(g);
+
+  /* Gelu (tanh form) joins a MatMul as its epilogue */
+  g = same_after(MODEL("[2,3]", "[2,2]", F32("w", "[3,2]", "[1, -2, 0.5, 3, -1, 0.25]"),
+                       NODE("MatMul", "[\"x\", \"w\"]", "[\"m\"]") "," NODE_A(
+                           "Gelu", "[\"m\"]", "[\"y\"]", "{\"approximate\": \"tanh\"}")),
+                 "fuse", 1e-6);
+  CHECK(g->n_nodes == 1 && g->nodes[0]->op == IR_OP_MATMUL && g->nodes[0]->n_epilogue == 1 &&
+            g->nodes[0]->epilogue[0]->op == IR_OP_GELU,
+        "fuse Gelu: %d nodes", g->n_nodes);
   ir_graph_free(g);
 
   /* an operand computed after the head cannot join its epilogue; a broadcasting one neither */

@@ -68,6 +68,9 @@ KNOWN_ATTRS = {
     "Exp": set(), "Log": set(), "Sqrt": set(), "Neg": set(), "Abs": set(), "Erf": set(),
     "LogSoftmax": {"axis"}, "Pow": set(),
     "Split": {"axis", "split"}, "Equal": set(), "Less": set(), "Greater": set(), "Where": set(), "Cast": {"to", "saturate"},
+    "Gelu": {"approximate"}, "Shape": {"start", "end"}, "Expand": set(), "Range": set(),
+    "Constant": {"value_float", "value_floats", "value_int", "value_ints"},
+    "ConstantOfShape": {"value"},
     "RNN": {"direction", "hidden_size"},
     "GRU": {"direction", "hidden_size", "linear_before_reset"},
     "LSTM": {"direction", "hidden_size"},
@@ -289,7 +292,7 @@ def run_node(node, env):
     unknown = set(node.get("attrs", {})) - KNOWN_ATTRS[op]
     assert not unknown, "%s: unknown attrs %s" % (node["name"], unknown)
     ins = [env[n] if n != "" else None for n in node["inputs"]]
-    x = ins[0]
+    x = ins[0] if ins else None  # Constant has no inputs
     if op == "Gemm":
         A, B = as64(ins[0]), as64(ins[1])
         assert A.ndim == 2 and B.ndim == 2
@@ -489,6 +492,27 @@ def run_node(node, env):
         return [np.power(as64(x), as64(ins[1]))]
     if op == "Erf":
         return [np.vectorize(math.erf)(as64(x))]
+    if op == "Shape":
+        r = x.ndim
+        b = [attr(node, "start", 0), attr(node, "end", r)]
+        b = [min(max(v + r if v < 0 else v, 0), r) for v in b]
+        return [np.array(x.shape[b[0]:b[1]], dtype=np.int64)]
+    if op == "Constant":
+        a = node["attrs"]
+        if "value_float" in a or "value_floats" in a:
+            return [np.array(a.get("value_float", a.get("value_floats")), dtype=np.float32)]
+        return [np.array(a.get("value_int", a.get("value_ints")), dtype=np.int64)]
+    if op == "ConstantOfShape":
+        return [np.full([int(v) for v in x], attr(node, "value", [0.0])[0], dtype=np.float32)]
+    if op == "Expand":
+        return [x * np.ones([int(v) for v in ins[1]], dtype=x.dtype)]
+    if op == "Range":
+        return [np.arange(x.item(), ins[1].item(), ins[2].item()).astype(x.dtype)]
+    if op == "Gelu":
+        xs = as64(x)
+        if attr(node, "approximate", "none") == "tanh":
+            return [0.5 * xs * (1 + np.tanh(math.sqrt(2 / math.pi) * (xs + 0.044715 * xs**3)))]
+        return [0.5 * xs * (1 + np.vectorize(math.erf)(xs / math.sqrt(2)))]
     if op == "LogSoftmax":
         xs = as64(x)
         m = xs.max(axis=attr(node, "axis", -1), keepdims=True)

@@ -1037,6 +1037,93 @@ def split_cases():
             c.output(o, t.contiguous())
 
 
+# ========================================== Gelu, Shape, Constant*, Expand, Range
+def gelu_cases():
+    unary("gelu_default", "Gelu", (4, 25), F.gelu, lo=-6.0, hi=6.0)
+    unary("gelu_tanh", "Gelu", (3, 5, 7), lambda x: F.gelu(x, approximate="tanh"),
+          {"approximate": "tanh"}, lo=-6.0, hi=6.0)
+    # MatMul then Gelu: at -O3 the Gelu is the MatMul's fused epilogue
+    c = Case("gelu_after_matmul")
+    x = c.input("x", c.uniform((3, 8)))
+    w = c.init("w", c.uniform((8, 5)))
+    c.node("MatMul", ["x", "w"], ["h"], name="matmul")
+    c.node("Gelu", ["h"], ["y"], name="gelu")
+    c.output("y", F.gelu(x @ w))
+
+
+def static_cases():
+    # Shape: the output is the input's (static) dims; start/end as opset 15
+    for name, shape, attrs in (("shape_full", (2, 3, 4, 5), None),
+                               ("shape_start_end", (2, 3, 4, 5), {"start": 1, "end": -1}),
+                               ("shape_negative_start", (6, 7, 8), {"start": -2})):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        c.node("Shape", ["x"], ["s"], attrs, name="shape")
+        a = attrs or {}
+        c.output("s", torch.tensor(x.shape[slice(a.get("start", 0), a.get("end"))],
+                                   dtype=torch.int64), "i64")
+
+    # Constant: value_floats / value_float feeding arithmetic, value_ints / value_int as outputs
+    c = Case("constant_floats_add")
+    x = c.input("x", c.uniform((3, 4)))
+    vals = [0.5, -1.25, 2.0, 3.75]
+    c.node("Constant", [], ["k"], {"value_floats": vals}, name="k")
+    c.node("Constant", [], ["s"], {"value_float": -2.5}, name="s")
+    c.node("Add", ["x", "k"], ["t"], name="add")
+    c.node("Mul", ["t", "s"], ["y"], name="mul")
+    c.output("y", (x + torch.tensor(vals)) * -2.5)
+    c = Case("constant_ints")
+    c.input("x", c.uniform((2,)))
+    c.node("Constant", [], ["v"], {"value_ints": [7, -3, 2**40, 0]}, name="v")
+    c.node("Constant", [], ["w"], {"value_int": -9}, name="w")
+    c.output("v", torch.tensor([7, -3, 2**40, 0], dtype=torch.int64), "i64")
+    c.output("w", torch.tensor(-9, dtype=torch.int64), "i64")
+
+    # ConstantOfShape: constant i64 shape, f32 fill (default 0)
+    c = Case("constant_of_shape_value")
+    x = c.input("x", c.uniform((2, 3, 4)))
+    c.init("shape", np.array([2, 3, 4], dtype=np.int64), dtype="i64")
+    c.node("ConstantOfShape", ["shape"], ["k"], {"value": [1.5]}, name="fill")
+    c.node("Add", ["x", "k"], ["y"], name="add")
+    c.output("y", x + torch.full((2, 3, 4), 1.5))
+    c = Case("constant_of_shape_default_zero")
+    c.input("x", c.uniform((2,)))
+    c.init("shape", np.array([3, 5], dtype=np.int64), dtype="i64")
+    c.node("ConstantOfShape", ["shape"], ["y"], name="fill")
+    c.output("y", torch.zeros((3, 5)))
+
+    # Expand: numpy (bidirectional) broadcasting of the data and the shape
+    for name, xshape, shape, dt in (("expand_column_to_3d", (3, 1), [2, 3, 4], "f32"),
+                                    ("expand_bidirectional", (2, 3, 1), [1, 5], "f32"),
+                                    ("expand_i32_row", (1, 4), [3, 4], "i32")):
+        c = Case(name)
+        data = c.uniform(xshape) if dt == "f32" else c.rng.randint(-50, 50, size=xshape)
+        x = c.input("x", data, dt)
+        c.init("shape", np.array(shape, dtype=np.int64), dtype="i64")
+        c.node("Expand", ["x", "shape"], ["y"], name="expand")
+        out = np.broadcast_shapes(xshape, tuple(shape))
+        c.output("y", x.expand(*out).contiguous(), dt)
+
+    # Range: constant scalars of one dtype; length max(ceil((limit - start) / delta), 0)
+    for name, dt, start, limit, delta in (("range_f32_plus_input", "f32", -1.0, 2.0, 0.25),
+                                          ("range_i64_negative_delta", "i64", 10, -3, -4),
+                                          ("range_i32", "i32", 0, 7, 2)):
+        c = Case(name)
+        for nm, v in (("start", start), ("limit", limit), ("delta", delta)):
+            c.init(nm, np.array(v, dtype=DTYPES[dt]), dtype=dt)
+        r = torch.arange(start, limit, delta, dtype={"f32": torch.float32, "i32": torch.int32,
+                                                     "i64": torch.int64}[dt])
+        if dt == "f32":
+            x = c.input("x", c.uniform(tuple(r.shape)))
+            c.node("Range", ["start", "limit", "delta"], ["r"], name="range")
+            c.node("Add", ["x", "r"], ["y"], name="add")
+            c.output("y", x + r)
+        else:
+            c.input("x", c.uniform((2,)))
+            c.node("Range", ["start", "limit", "delta"], ["y"], name="range")
+            c.output("y", r, dt)
+
+
 # ============================================================ RNN, GRU, LSTM
 # PyTorch gate blocks -> ONNX gate blocks: LSTM (i f g o) -> (i o f c); GRU (r z n) -> (z r h).
 GATE_ORDER = {"LSTM": [0, 3, 1, 2], "GRU": [1, 0, 2], "RNN": [0]}
@@ -1125,7 +1212,8 @@ def main():
                flatten_cases, reshape_cases, concat_cases, binary_cases, batchnorm_cases,
                dropout_cases, pad_cases, fused_cases, gather_cases, reduce_cases,
                transpose_cases, squeeze_cases, layernorm_cases, recurrent_cases, slice_cases,
-               math_cases, compare_cases, split_cases):
+               math_cases, compare_cases, split_cases, gelu_cases,
+               static_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
