@@ -11,12 +11,9 @@
  * lies in [0, len), then copy its row of every outer block. Nothing is read outside the table:
  * the check dominates the copy. */
 bool cg_lower_gather(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  const IrValue *x = n->inputs[0], *iv = n->inputs[1];
-  int64_t axis = ir_attr_i(n, "axis");
-  if (axis < 0) axis += x->rank;
-  int64_t outer = 1, len = x->dims[axis], inner = (int64_t)ir_dtype_size(x->dtype);
-  for (int d = 0; d < axis; d++) outer *= x->dims[d];
-  for (int d = (int)axis + 1; d < x->rank; d++) inner *= x->dims[d];
+  const IrValue *iv = n->inputs[1];
+  int64_t outer, len, inner;
+  ir_gather_geometry(n, &outer, &len, &inner);
   int64_t count = ir_value_numel(iv);
   LLVMTypeRef it = iv->dtype == IR_I64 ? c->t_i64 : c->t_i32;
 

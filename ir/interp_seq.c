@@ -14,12 +14,9 @@ static int64_t index_at(const IrValue *v, const void *data, int64_t j) {
 }
 
 int ir_interp_gather(const IrNode *n, const void *const *in, void *const *out) {
-  const IrValue *x = n->inputs[0], *iv = n->inputs[1];
-  int64_t axis = ir_attr_i(n, "axis");
-  if (axis < 0) axis += x->rank;
-  int64_t outer = 1, len = x->dims[axis], inner = (int64_t)ir_dtype_size(x->dtype);
-  for (int d = 0; d < axis; d++) outer *= x->dims[d];
-  for (int d = (int)axis + 1; d < x->rank; d++) inner *= x->dims[d];
+  const IrValue *iv = n->inputs[1];
+  int64_t outer, len, inner;
+  ir_gather_geometry(n, &outer, &len, &inner);
   int64_t count = ir_value_numel(iv);
   const char *src = in[0];
   char *dst = out[0];

@@ -62,4 +62,9 @@ typedef struct IrRecurrent {
 /* Fills r from n's shapes and attributes (shape inference has checked them). */
 void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r);
 
+/* Gather viewed as [outer, len, inner]: outer = product of data dims before axis, len = the
+ * indexed dim, inner = bytes of one row after it. Shared by interpreter and codegen so both
+ * index the table the same way. */
+void ir_gather_geometry(const IrNode *n, int64_t *outer, int64_t *len, int64_t *inner_bytes);
+
 #endif

@@ -579,6 +579,17 @@ bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
 
 /* out = data.shape[:axis] + indices.shape + data.shape[axis+1:]; data of any dtype, indices i32
  * or i64. Constant indices are checked here; others by the run function (KRT_ERR_INDEX_RANGE). */
+void ir_gather_geometry(const IrNode *n, int64_t *outer, int64_t *len, int64_t *inner_bytes) {
+  const IrValue *x = n->inputs[0];
+  int64_t axis = ir_attr_i(n, "axis");
+  if (axis < 0) axis += x->rank;
+  *outer = 1;
+  *len = x->dims[axis];
+  *inner_bytes = (int64_t)ir_dtype_size(x->dtype);
+  for (int d = 0; d < axis; d++) *outer *= x->dims[d];
+  for (int d = (int)axis + 1; d < x->rank; d++) *inner_bytes *= x->dims[d];
+}
+
 bool ir_infer_gather(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 0, d)) return false;
