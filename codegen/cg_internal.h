@@ -68,6 +68,9 @@ typedef struct Cg {
   size_t blob_size, blob_cap;
   int64_t *const_offset; /* per value id: offset in blob, or -1 */
   LLVMValueRef weights_base;
+  /* The node's scratch (IrNode.scratch_bytes at its scratch_offset in the workspace) while its
+   * function is built; NULL when it has none. */
+  LLVMValueRef scratch;
 } Cg;
 
 /* A lowering: builds the body of a node's function; in[i] / out[j] are its pointer arguments
@@ -126,10 +129,13 @@ int64_t cg_blob_append(Cg *c, const void *data, size_t nbytes);
 
 /* Counted loop `for (iv = start; iv < end; iv++)` with a guard (bounds may be run-time values),
  * the counter a PHI with a nuw/nsw increment, and optional loop-carried accumulators. */
-#define CG_LOOP_MAX_ACC 8
+#define CG_LOOP_MAX_ACC 32
 typedef struct CgLoop {
   LLVMBasicBlockRef pre, body, exit;
   LLVMValueRef iv, end;
+  /* true: LLVM must neither unroll nor vectorize this loop (its body is a hand-built kernel;
+   * set after cg_loop_begin, read by cg_loop_end) */
+  bool keep;
   int n_acc;
   LLVMValueRef acc[CG_LOOP_MAX_ACC], acc_init[CG_LOOP_MAX_ACC];
 } CgLoop;
@@ -139,6 +145,8 @@ LLVMValueRef cg_loop_acc(Cg *c, CgLoop *l, LLVMValueRef init);
 /* Closes the loop; acc_next[k] is the accumulator's value at the end of the body; acc_out[k]
  * receives its value after the loop. Either may be NULL when there are no accumulators. */
 void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *acc_out);
+/* Marks a loop's latch branch so that LLVM neither unrolls nor vectorizes the loop. */
+void cg_loop_keep(Cg *c, LLVMValueRef latch_br);
 /* Shorthand for loops with constant bounds [0, n). */
 LLVMValueRef cg_for(Cg *c, CgLoop *l, int64_t n);
 

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <llvm-c/DebugInfo.h>
+
 #include "cg_internal.h"
 
 LLVMValueRef cg_idx(Cg *c, int64_t v) { return LLVMConstInt(c->t_idx, (unsigned long long)v, 1); }
@@ -171,7 +173,9 @@ void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *a
   LLVMValueRef next = LLVMBuildAdd(c->b, l->iv, LLVMConstInt(c->t_idx, 1, 0), "i.next");
   LLVMSetNUW(next, 1);
   LLVMSetNSW(next, 1);
-  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, l->end, ""), l->body, l->exit);
+  LLVMValueRef br =
+      LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, l->end, ""), l->body, l->exit);
+  if (l->keep) cg_loop_keep(c, br);
   LLVMAddIncoming(l->iv, &next, &latch, 1);
   LLVMMoveBasicBlockAfter(l->exit, latch);
   LLVMPositionBuilderAtEnd(c->b, l->exit);
@@ -184,6 +188,24 @@ void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *a
     LLVMAddIncoming(phi, vals, blocks, 2);
     if (acc_out) acc_out[k] = phi;
   }
+}
+
+/* !llvm.loop !{self, !{"llvm.loop.unroll.disable"}, !{"llvm.loop.vectorize.enable", false}}:
+ * the loop stays as built, so -O3 cannot turn a register tile into a spilling unrolled chain. */
+void cg_loop_keep(Cg *c, LLVMValueRef latch_br) {
+  const char *unroll = "llvm.loop.unroll.disable", *vec = "llvm.loop.vectorize.enable";
+  LLVMMetadataRef no_unroll = LLVMMDStringInContext2(c->ctx, unroll, strlen(unroll));
+  LLVMMetadataRef vec_key[2] = {LLVMMDStringInContext2(c->ctx, vec, strlen(vec)),
+                                LLVMValueAsMetadata(LLVMConstInt(c->t_i1, 0, 0))};
+  LLVMMetadataRef props[3] = {NULL, LLVMMDNodeInContext2(c->ctx, &no_unroll, 1),
+                              LLVMMDNodeInContext2(c->ctx, vec_key, 2)};
+  /* a distinct node whose first operand is itself: build with a placeholder, then replace */
+  LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->ctx, NULL, 0);
+  props[0] = tmp;
+  LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, props, 3);
+  LLVMMetadataReplaceAllUsesWith(tmp, loop);
+  unsigned kind = LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9);
+  LLVMSetMetadata(latch_br, kind, LLVMMetadataAsValue(c->ctx, loop));
 }
 
 LLVMValueRef cg_for(Cg *c, CgLoop *l, int64_t n) {

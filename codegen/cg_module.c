@@ -474,8 +474,9 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
           storage_overlap(&c->storage[ops[a]->id], &c->storage[ops[b]->id]))
         alias = true;
 
-  LLVMTypeRef params[129];
-  int np = count + (external_weights(c) ? 1 : 0); /* + the weights base */
+  LLVMTypeRef params[130];
+  bool scratch = n->scratch_bytes > 0;
+  int np = count + (external_weights(c) ? 1 : 0) + (scratch ? 1 : 0); /* + weights, scratch */
   for (int k = 0; k < np; k++) params[k] = c->t_ptr;
   char name[300];
   snprintf(name, sizeof name, "%s.%d.%s", c->prefix, n->id, ir_op_info[n->op].name);
@@ -485,8 +486,22 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
   if (c->g->n_nodes > CG_INLINE_MAX_NODES)
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
-  LLVMValueRef in[64] = {0}, out[64] = {0}, args[129];
+  LLVMValueRef in[64] = {0}, out[64] = {0}, args[130];
   c->weights_base = NULL;
+  c->scratch = NULL;
+  if (scratch) { /* the node's own workspace bytes, last parameter */
+    unsigned k = (unsigned)np - 1;
+    if (n->scratch_offset < 0 || n->scratch_offset + n->scratch_bytes > c->g->workspace_size)
+      return cg_node_error(c, n, "internal error: scratch outside the workspace (memory plan)");
+    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "nocapture", 0));
+    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "noalias", 0));
+    LLVMAddAttributeAtIndex(
+        fn, k + 1, enum_attr(c, "align", ws_alignment(c->g->workspace_align, n->scratch_offset)));
+    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "dereferenceable", (uint64_t)n->scratch_bytes));
+    c->scratch = LLVMGetParam(fn, k);
+    args[k] = cg_byte_ptr(c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs)),
+                          n->scratch_offset);
+  }
   if (external_weights(c)) {
     unsigned idx = (unsigned)count + 1;
     LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
@@ -524,6 +539,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   c->fn = saved_fn;
   LLVMPositionBuilderAtEnd(c->b, body_block);
   c->weights_base = NULL;
+  c->scratch = NULL;
   for (int k = 0; k < count; k++) {
     if (args[k]) continue;
     LLVMValueRef p = LLVMGetParam(fn, (unsigned)k);

@@ -11,6 +11,7 @@
 #include "cg_internal.h"
 #include "conv_params.h"
 #include "ir_util.h"
+#include "kernels/cg_kernels.h"
 
 /* ---- matrix kernel ------------------------------------------------------------------------ */
 
@@ -113,6 +114,7 @@ static void gemm_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow) {
 
 bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (!cg_require_f32(c, n)) return false;
+  if (n->kernel == IR_KERNEL_GEMM) return cg_tiled_gemm(c, n, in, out);
   const IrValue *A = n->inputs[0], *B = n->inputs[1];
   const IrValue *C = n->n_inputs > 2 ? n->inputs[2] : NULL;
   if (A->rank != 2 || B->rank != 2) return cg_node_error(c, n, "Gemm: A and B must be matrices");
@@ -170,6 +172,7 @@ static void matmul_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow)
 
 bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (!cg_require_f32(c, n)) return false;
+  if (n->kernel == IR_KERNEL_GEMM) return cg_tiled_matmul(c, n, in, out);
   const IrValue *A = n->inputs[0], *B = n->inputs[1], *O = n->outputs[0];
   if (A->rank < 1 || B->rank < 1)
     return cg_node_error(c, n, "MatMul: operands must not be scalars");
@@ -287,6 +290,8 @@ static void conv_fused(Cg *c, const ConvRow *r, int64_t in_lo, int64_t in_hi) {
  * loops run over contiguous output columns (unit stride input where the stride is 1). */
 bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (!cg_require_f32(c, n)) return false;
+  if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1)
+    return cg_tiled_conv(c, n, in, out);
   IrConvParams p;
   if (!ir_conv_params(n, &p, c->d)) return false;
   int64_t H = p.h, W = p.w, OH = p.oh, OW = p.ow;

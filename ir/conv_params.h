@@ -36,4 +36,14 @@ typedef struct IrConvParams {
  * it to d (which may be NULL) and returns false. Does not look at dtypes. */
 bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
 
+/* Conv as implicit GEMM (IR_KERNEL_CONV_GEMM, docs/kernels.md): per group, out[Mpg][P] =
+ * W[Mpg][K] x cols[K][P] with K = c_per_group*kh*kw reductions and P = oh*ow output pixels. The
+ * im2col matrix cols is built in column panels of ir_conv_panel_cols(p) pixels, each stored
+ * row-major [K][panel_stride] in the node's scratch, where panel_stride is the panel's columns
+ * rounded up to the micro-kernel's tile width (at most IR_CONV_PANEL_SLACK more). */
+#define IR_CONV_PANEL_BYTES (256 * 1024) /* a panel stays in L2 while every weight block reads it */
+#define IR_CONV_PANEL_SLACK 64           /* widest tile (in floats) a target may round up to */
+int64_t ir_conv_panel_cols(const IrConvParams *p);
+int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p);
+
 #endif

@@ -129,6 +129,7 @@ IrNode *ir_node_new(IrGraph *g, IrOp op, const char *name, int n_inputs, int n_o
   n->op = op;
   n->id = g->n_nodes;
   n->src_index = -1;
+  n->scratch_offset = -1;
   n->n_inputs = n_inputs;
   n->n_outputs = n_outputs;
   n->inputs = ir_arena_alloc(g->arena, sizeof(IrValue *) * (size_t)(n_inputs ? n_inputs : 1));

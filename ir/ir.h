@@ -153,6 +153,16 @@ typedef struct IrValue {
   const char *src_path; /* JSON path where it was declared, for messages; may be NULL */
 } IrValue;
 
+/* How codegen computes a node: chosen by passes/pass_kernels.c (docs/kernels.md). */
+typedef enum {
+  IR_KERNEL_DEFAULT = 0, /* the op's plain loop nest */
+  IR_KERNEL_GEMM,        /* Gemm/MatMul through the register-tiled micro-kernel */
+  IR_KERNEL_CONV_GEMM,   /* Conv as implicit GEMM: im2col panels in scratch, tiled micro-kernel */
+  IR_KERNEL_CONV_1X1,    /* pointwise Conv: the tiled micro-kernel reads the input directly */
+  IR_KERNEL_COUNT
+} IrKernel;
+extern const char *const ir_kernel_names[IR_KERNEL_COUNT];
+
 typedef struct IrNode {
   const char *name;
   int id;        /* index in graph->nodes (execution order after ir_graph_sort) */
@@ -171,6 +181,12 @@ typedef struct IrNode {
   struct IrNode **epilogue;
   int n_epilogue;
   int n_epilogue_inputs;
+  /* Kernel plan (passes/pass_kernels.c): the kernel codegen uses and the workspace bytes it
+   * needs for the node's own use while it runs (im2col panels, recurrent state), placed by the
+   * memory planner at scratch_offset (-1: none). */
+  IrKernel kernel;
+  int64_t scratch_bytes;
+  int64_t scratch_offset;
 } IrNode;
 
 typedef struct IrGraph {

@@ -145,3 +145,10 @@ int ir_op_attr_index(IrOp op, const char *attr_name) {
     if (strcmp(ir_op_info[op].attrs[k].name, attr_name) == 0) return k;
   return -1;
 }
+
+const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
+    [IR_KERNEL_DEFAULT] = "loops",
+    [IR_KERNEL_GEMM] = "gemm-tiled",
+    [IR_KERNEL_CONV_GEMM] = "conv-im2col-gemm",
+    [IR_KERNEL_CONV_1X1] = "conv-1x1-gemm",
+};

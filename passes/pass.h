@@ -52,6 +52,11 @@ bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d);
  * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
 
+/* ---- kernel choice (pass_kernels.c) ----------------------------------------------------- */
+/* Sets IrNode.kernel and IrNode.scratch_bytes of every node (docs/kernels.md); always runs
+ * right before the memory plan, which places the scratch. */
+bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d);
+
 /* ---- memory plan ------------------------------------------------------------------------- */
 /* Assigns g->values[*]->ws_offset for every node-produced value that is not a graph output,
  * and g->workspace_size, reusing memory of values whose last reader has run. An element-wise

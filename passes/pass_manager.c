@@ -14,6 +14,7 @@ static const PassInfo registry[] = {
     {"cse", pass_cse, 2, "merge identical initializers and identical nodes"},
     {"fuse", pass_fuse, 2, "element-wise chains become the epilogue of the node before them"},
     {"dce", pass_dce, 1, "remove nodes that reach no output and unused initializers"},
+    {"kernels", pass_choose_kernels, 0, "choose each node's kernel and its workspace scratch"},
     {"memplan", pass_memplan, 0, "assign workspace offsets (liveness, greedy by size, in place)"},
 };
 
@@ -66,12 +67,13 @@ bool pass_run_pipeline(IrGraph *g, const PassOptions *o, IrDiag *d) {
         ir_diag_error(d, "--passes", "more than 64 passes");
         return false;
       }
-      if (p->run != pass_memplan) list[n++] = p;
+      if (p->run != pass_memplan && p->run != pass_choose_kernels) list[n++] = p;
       s += len + (s[len] == ',');
     }
     for (int i = 0; i < n; i++)
       if (!run_one(g, list[i], o, d)) return false;
-    return run_one(g, pass_find("memplan"), o, d); /* always last: codegen needs the plan */
+    /* always last: codegen needs the kernel choice and the plan */
+    return run_one(g, pass_find("kernels"), o, d) && run_one(g, pass_find("memplan"), o, d);
   }
   for (size_t i = 0; i < sizeof registry / sizeof *registry; i++) {
     if (o->opt_level < registry[i].min_level) continue;

@@ -15,7 +15,8 @@ typedef struct {
   int first, last; /* steps: definition and last read */
   int64_t size;    /* aligned */
   int64_t offset;
-  int id; /* smallest member value id, for deterministic order */
+  int id;   /* smallest member value id, for deterministic order; n_values + node id for scratch */
+  int node; /* scratch of this node (IrNode.scratch_bytes), live during its step only; -1 */
 } Buffer;
 
 typedef struct {
@@ -50,7 +51,7 @@ static Plan make_plan(const IrGraph *g, int64_t align, bool inplace, bool match_
   p.of = malloc(sizeof *p.of * ((size_t)nv + 1));
   p.first = malloc(sizeof *p.first * ((size_t)nv + 1));
   p.last = malloc(sizeof *p.last * ((size_t)nv + 1));
-  p.buf = calloc((size_t)nv + 1, sizeof *p.buf);
+  p.buf = calloc((size_t)nv + (size_t)g->n_nodes + 1, sizeof *p.buf);
   if (!p.of || !p.first || !p.last || !p.buf) abort();
   for (int i = 0; i < nv; i++) {
     const IrValue *v = g->values[i];
@@ -87,7 +88,7 @@ static Plan make_plan(const IrGraph *g, int64_t align, bool inplace, bool match_
       }
       if (join < 0) {
         join = p.n++;
-        p.buf[join] = (Buffer){p.first[y->id], p.last[y->id], size, 0, y->id};
+        p.buf[join] = (Buffer){p.first[y->id], p.last[y->id], size, 0, y->id, -1};
       }
       Buffer *b = &p.buf[join];
       if (p.last[y->id] > b->last) b->last = p.last[y->id];
@@ -95,7 +96,16 @@ static Plan make_plan(const IrGraph *g, int64_t align, bool inplace, bool match_
       p.of[y->id] = join;
     }
   }
+  /* scratch: conflicts with everything live at the node's step, its operands included */
+  for (int s = 0; s < g->n_nodes; s++)
+    if (g->nodes[s]->scratch_bytes > 0)
+      p.buf[p.n++] = (Buffer){s, s, align_up(g->nodes[s]->scratch_bytes, align), 0, nv + s, s};
   return p;
+}
+
+/* Workspace offset the finished plan gave buffer b (recorded on its values or its node). */
+static int64_t recorded_offset(const IrGraph *g, const Buffer *b) {
+  return b->node >= 0 ? g->nodes[b->node]->scratch_offset : g->values[b->id]->ws_offset;
 }
 
 static void free_plan(Plan *p) {
@@ -141,18 +151,37 @@ static int by_offset(const void *a, const void *b) {
   return (x->offset > y->offset) - (x->offset < y->offset);
 }
 
-/* Names the value that ends highest in the plan in the over-the-limit error. */
+/* Names the value (or node scratch) that ends highest in the plan in the over-the-limit error. */
 static void report_over_limit(const IrGraph *g, int64_t limit, IrDiag *d) {
   const IrValue *top = NULL;
+  int64_t top_end = -1;
   for (int i = 0; i < g->n_values; i++) {
     const IrValue *v = g->values[i];
-    if (v->ws_offset >= 0 &&
-        (!top || v->ws_offset + ir_value_nbytes(v) > top->ws_offset + ir_value_nbytes(top)))
+    if (v->ws_offset >= 0 && v->ws_offset + ir_value_nbytes(v) > top_end) {
       top = v;
+      top_end = v->ws_offset + ir_value_nbytes(v);
+    }
   }
-  const IrNode *p = top->producer;
+  const IrNode *scratch = NULL;
+  for (int s = 0; s < g->n_nodes; s++) {
+    const IrNode *n = g->nodes[s];
+    if (n->scratch_offset >= 0 && n->scratch_offset + n->scratch_bytes > top_end) {
+      scratch = n;
+      top_end = n->scratch_offset + n->scratch_bytes;
+    }
+  }
   char where[512];
-  ir_node_field_where(p, where, sizeof where, "outputs[%d]", top->producer_slot);
+  if (scratch) {
+    ir_node_field_where(scratch, where, sizeof where, "op");
+    ir_diag_error(d, where,
+                  "the workspace needs %lld bytes, more than the limit of %lld bytes "
+                  "(--max-workspace); the %lld-byte scratch of node '%s' (%s kernel) ends at "
+                  "the top of the plan",
+                  (long long)g->workspace_size, (long long)limit, (long long)scratch->scratch_bytes,
+                  scratch->name, ir_kernel_names[scratch->kernel]);
+    return;
+  }
+  ir_node_field_where(top->producer, where, sizeof where, "outputs[%d]", top->producer_slot);
   ir_diag_error(d, where,
                 "the workspace needs %lld bytes, more than the limit of %lld bytes "
                 "(--max-workspace); '%s' (%lld bytes) ends at the top of the plan",
@@ -187,6 +216,9 @@ bool pass_memplan(IrGraph *g, const PassOptions *o, IrDiag *d) {
   }
   for (int i = 0; i < g->n_values; i++)
     g->values[i]->ws_offset = p.of[i] >= 0 ? p.buf[p.of[i]].offset : -1;
+  for (int s = 0; s < g->n_nodes; s++) g->nodes[s]->scratch_offset = -1;
+  for (int i = 0; i < p.n; i++)
+    if (p.buf[i].node >= 0) g->nodes[p.buf[i].node]->scratch_offset = p.buf[i].offset;
   g->workspace_size = total;
   g->workspace_align = align;
   if (o && o->max_workspace > 0 && total > o->max_workspace)
@@ -212,6 +244,11 @@ void pass_memplan_print(const IrGraph *g, FILE *f) {
             (long long)ir_value_nbytes(v), p.first[i], p.last[i],
             b->id != v->id ? g->values[b->id]->name : "");
   }
+  for (int i = 0; i < p.n; i++)
+    if (p.buf[i].node >= 0)
+      fprintf(f, "  %-32s %12lld %12lld %6d %6d %s\n", g->nodes[p.buf[i].node]->name,
+              (long long)recorded_offset(g, &p.buf[i]), (long long)p.buf[i].size, p.buf[i].first,
+              p.buf[i].last, "(scratch)");
   free_plan(&p);
 }
 
@@ -245,7 +282,7 @@ void pass_memplan_svg(const IrGraph *g, FILE *f) {
           L, T, W, H);
   for (int i = 0; i < p.n; i++) {
     const Buffer *b = &p.buf[i];
-    int64_t offset = g->values[b->id]->ws_offset; /* the plan's, recorded on the values */
+    int64_t offset = recorded_offset(g, b); /* the plan's, recorded on the values */
     double x = L + W * b->first / steps, w = W * (b->last - b->first + 1) / steps;
     double y = T + H * (double)offset / ws, h = H * (double)b->size / ws;
     unsigned hue = (unsigned)(b->id * 47) % 360;
@@ -253,9 +290,10 @@ void pass_memplan_svg(const IrGraph *g, FILE *f) {
             "<rect x=\"%.1f\" y=\"%.1f\" width=\"%.1f\" height=\"%.1f\" fill=\"hsl(%u,60%%,70%%)\" "
             "stroke=\"black\" stroke-width=\"0.5\"><title>",
             x, y, w, h, hue);
-    xml_text(f, g->values[b->id]->name);
-    fprintf(f, ": offset %lld, %lld bytes, steps %d..%d</title></rect>\n", (long long)offset,
-            (long long)b->size, b->first, b->last);
+    xml_text(f, b->node >= 0 ? g->nodes[b->node]->name : g->values[b->id]->name);
+    fprintf(f, "%s: offset %lld, %lld bytes, steps %d..%d</title></rect>\n",
+            b->node >= 0 ? " (scratch)" : "", (long long)offset, (long long)b->size, b->first,
+            b->last);
   }
   fprintf(f, "<text x=\"%.0f\" y=\"%.0f\">step (node) -&gt;</text>\n", L, T + H + 18);
   fprintf(f, "<text x=\"4\" y=\"%.0f\">offset</text>\n</svg>\n", T + 12);

@@ -1,0 +1,256 @@
+/* The register-tiled micro-kernel generator: target vector shape, tile choice, packing of
+ * constant operands, and the tiled product itself (cg_kernels.h, docs/kernels.md). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_kernels.h"
+
+/* ---- target ------------------------------------------------------------------------------ */
+
+/* Whether the comma-separated LLVM feature list enables `feature` ("+avx512f"). */
+static bool has_feature(const char *features, const char *feature) {
+  size_t n = strlen(feature);
+  for (const char *s = features; (s = strstr(s, feature)) != NULL; s += n)
+    if ((s == features || s[-1] == ',') && (s[n] == ',' || s[n] == '\0')) return true;
+  return false;
+}
+
+CgVecInfo cg_vec_info(Cg *c) {
+  char *triple = LLVMGetTargetMachineTriple(c->tm);
+  char *f = LLVMGetTargetMachineFeatureString(c->tm);
+  CgVecInfo v = {1, 8}; /* unknown: scalar, a few registers */
+  if (!strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4) || !strncmp(triple, "i386", 4))
+    v = has_feature(f, "+avx512f") ? (CgVecInfo){16, 32}
+        : has_feature(f, "+avx")   ? (CgVecInfo){8, 16}
+                                   : (CgVecInfo){4, 16}; /* SSE2: the x86-64 baseline */
+  else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
+    v = has_feature(f, "-neon") ? (CgVecInfo){1, 32} : (CgVecInfo){4, 32}; /* NEON is baseline */
+  else if (!strncmp(triple, "arm", 3) || !strncmp(triple, "thumb", 5)) {
+    if (has_feature(f, "+neon"))
+      v = (CgVecInfo){4, 16}; /* q0-q15 */
+    else if (has_feature(f, "+mve.fp"))
+      v = (CgVecInfo){4, 8}; /* Helium: q0-q7 */
+    else if (strstr(f, "+vfp") || strstr(f, "+fp-armv8") || strstr(f, "+fp16"))
+      v = (CgVecInfo){1, 32}; /* single-precision VFP: s0-s31 */
+    else
+      v = (CgVecInfo){1, 6}; /* soft float: floats live in the few free integer registers */
+  } else if (!strncmp(triple, "riscv", 5))
+    v = has_feature(f, "+f") || has_feature(f, "+d") ? (CgVecInfo){1, 32} : (CgVecInfo){1, 6};
+  LLVMDisposeMessage(triple);
+  LLVMDisposeMessage(f);
+  return v;
+}
+
+/* ---- tile choice ---------------------------------------------------------------------------- */
+
+/* Cost model: a step of k on an mr x nrv tile issues mr*nrv FMAs and mr + nrv loads; with two
+ * FMA and two load ports on vector targets (one of each on scalar cores) it takes the larger
+ * of the two, and at least the FMA latency (~4 cycles), since each accumulator is a chain.
+ * Tiles past the edge of C count whole: that is the work wasted on padding. */
+CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K) {
+  const double ports = vec.lanes > 1 ? 2.0 : 1.0, latency = 4.0;
+  const int max_nr = 64; /* IR_CONV_PANEL_SLACK: the widest tile a scratch panel allows */
+  CgTile best = {1, 1};
+  double best_cost = INFINITY;
+  int64_t nvec = (N + vec.lanes - 1) / vec.lanes;
+  for (int nrv = 1; nrv <= 8 && nrv <= nvec && nrv * vec.lanes <= max_nr; nrv++)
+    for (int mr = 1; mr <= 16 && mr <= M; mr++) {
+      if (mr * nrv + nrv + 1 > vec.regs || mr * nrv > CG_LOOP_MAX_ACC) continue;
+      int64_t nr = (int64_t)nrv * vec.lanes;
+      double tiles = (double)((M + mr - 1) / mr) * (double)((N + nr - 1) / nr);
+      double step = fmax(fmax(mr * nrv / ports, (mr + nrv) / ports), latency);
+      double cost = tiles * ((double)K * step + mr * nrv + 8.0); /* + stores and loop setup */
+      if (cost < best_cost * 0.999 || (cost <= best_cost && mr * nrv > best.mr * best.nrv)) {
+        best = (CgTile){mr, nrv};
+        best_cost = cost;
+      }
+    }
+  return best;
+}
+
+/* ---- packing -------------------------------------------------------------------------------- */
+
+LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t K, int64_t s_row,
+                       int64_t s_k, int mr, const char *what) {
+  size_t n = (size_t)(groups * M * K);
+  float *p = malloc(sizeof(float) * (n ? n : 1));
+  if (!p) abort();
+  for (int64_t gi = 0; gi < groups; gi++)
+    for (int64_t i0 = 0; i0 < M; i0 += mr) {
+      int64_t rows = M - i0 < mr ? M - i0 : mr;
+      const float *src = w + gi * M * s_row;
+      float *blk = p + (gi * M + i0) * K;
+      for (int64_t k = 0; k < K; k++)
+        for (int64_t r = 0; r < rows; r++) blk[k * rows + r] = src[(i0 + r) * s_row + k * s_k];
+    }
+  char name[300];
+  snprintf(name, sizeof name, "%s.%s.%d", c->prefix, what, c->n_derived++);
+  LLVMValueRef g = cg_const_bytes(c, p, sizeof(float) * n, name);
+  free(p);
+  return g;
+}
+
+LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
+                       int nr, const char *what) {
+  int64_t strips = (N + nr - 1) / nr;
+  size_t n = (size_t)(strips * K * nr);
+  float *p = calloc(n ? n : 1, sizeof(float));
+  if (!p) abort();
+  for (int64_t s = 0; s < strips; s++)
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t j = 0; j < nr && s * nr + j < N; j++)
+        p[(s * K + k) * nr + j] = w[k * s_k + (s * nr + j) * s_n];
+  char name[300];
+  snprintf(name, sizeof name, "%s.%s.%d", c->prefix, what, c->n_derived++);
+  LLVMValueRef g = cg_const_bytes(c, p, sizeof(float) * n, name);
+  free(p);
+  return g;
+}
+
+/* ---- the tiled product ---------------------------------------------------------------------- */
+
+typedef struct {
+  Cg *c;
+  CgVecInfo vec;
+  LLVMTypeRef vty; /* <lanes x float>, or float on scalar targets */
+  int64_t M, N, K;
+  CgTile t;
+  const CgGemmA *a;
+  const CgGemmB *b;
+  const CgGemmC *cc;
+} Gemm;
+
+static LLVMValueRef splat(Gemm *g, LLVMValueRef s) {
+  Cg *c = g->c;
+  if (g->vec.lanes == 1) return s;
+  LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetPoison(g->vty), s, cg_i32c(c, 0), "");
+  LLVMValueRef mask = LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)g->vec.lanes));
+  return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(g->vty), mask, "");
+}
+
+/* `count` floats from p[idx...] as a vector (lanes past count are zero and never read). */
+static LLVMValueRef load_vec(Gemm *g, LLVMValueRef p, LLVMValueRef idx, int count) {
+  Cg *c = g->c;
+  if (g->vec.lanes == 1) return cg_load(c, p, idx);
+  if (count >= g->vec.lanes) {
+    LLVMValueRef v = LLVMBuildLoad2(c->b, g->vty, cg_gep(c, c->t_f32, p, idx), "");
+    LLVMSetAlignment(v, 4);
+    return v;
+  }
+  LLVMValueRef v = LLVMConstNull(g->vty);
+  for (int l = 0; l < count; l++)
+    v = LLVMBuildInsertElement(c->b, v, cg_load(c, p, cg_addc(c, idx, l)), cg_i32c(c, l), "");
+  return v;
+}
+
+static void store_vec(Gemm *g, LLVMValueRef v, LLVMValueRef p, LLVMValueRef idx, int count) {
+  Cg *c = g->c;
+  if (g->vec.lanes == 1) {
+    cg_store(c, v, p, idx);
+    return;
+  }
+  if (count >= g->vec.lanes) {
+    LLVMValueRef s = LLVMBuildStore(c->b, v, cg_gep(c, c->t_f32, p, idx));
+    LLVMSetAlignment(s, 4);
+    return;
+  }
+  for (int l = 0; l < count; l++)
+    cg_store(c, LLVMBuildExtractElement(c->b, v, cg_i32c(c, l), ""), p, cg_addc(c, idx, l));
+}
+
+/* One tile: rows [i0, i0+rows) of block `blk`, columns [j0, j0+cols) of strip `strip`. */
+static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVMValueRef j0,
+                      LLVMValueRef strip, int64_t cols) {
+  Cg *c = g->c;
+  const int L = g->vec.lanes, nrv = (int)((cols + L - 1) / L);
+  const int64_t nr = (int64_t)g->t.nrv * L, K = g->K;
+  LLVMValueRef init[CG_LOOP_MAX_ACC];
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef rb =
+        g->cc->row_bias ? splat(g, cg_load(c, g->cc->row_bias, cg_addc(c, i0, r))) : NULL;
+    for (int v = 0; v < nrv; v++) {
+      int count = (int)(cols - (int64_t)v * L);
+      LLVMValueRef x = rb ? rb : LLVMConstNull(g->vty);
+      if (g->cc->col_bias) {
+        LLVMValueRef cb = load_vec(g, g->cc->col_bias, cg_addc(c, j0, (int64_t)v * L), count);
+        x = rb ? LLVMBuildFAdd(c->b, x, cb, "") : cb;
+      }
+      init[r * nrv + v] = x;
+    }
+  }
+  /* operand bases of this tile */
+  LLVMValueRef abase, bbase;
+  int64_t a_sk, a_sr, b_sk;
+  if (g->a->packed) {
+    abase = cg_gep(c, c->t_f32, g->a->base, cg_mulc(c, blk, K * g->t.mr));
+    a_sk = rows, a_sr = 1;
+  } else {
+    abase = cg_gep(c, c->t_f32, g->a->base, cg_mulc(c, i0, g->a->s_row));
+    a_sk = g->a->s_k, a_sr = g->a->s_row;
+  }
+  if (g->b->packed) {
+    bbase = cg_gep(c, c->t_f32, g->b->base, cg_mulc(c, strip, K * nr));
+    b_sk = nr;
+  } else {
+    bbase = cg_gep(c, c->t_f32, g->b->base, j0);
+    b_sk = g->b->s_k;
+  }
+  bool full_loads = g->b->packed || g->b->padded;
+
+  CgLoop lk;
+  LLVMValueRef k = cg_for(c, &lk, K);
+  lk.keep = true;
+  LLVMValueRef acc[CG_LOOP_MAX_ACC], next[CG_LOOP_MAX_ACC], bv[8];
+  for (int q = 0; q < rows * nrv; q++) acc[q] = cg_loop_acc(c, &lk, init[q]);
+  LLVMValueRef brow = cg_gep(c, c->t_f32, bbase, cg_mulc(c, k, b_sk));
+  for (int v = 0; v < nrv; v++)
+    bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(cols - v * L));
+  LLVMValueRef ak = cg_gep(c, c->t_f32, abase, cg_mulc(c, k, a_sk));
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef av = splat(g, cg_load(c, ak, cg_idx(c, r * a_sr)));
+    for (int v = 0; v < nrv; v++) next[r * nrv + v] = cg_fmuladd(c, av, bv[v], acc[r * nrv + v]);
+  }
+  LLVMValueRef out[CG_LOOP_MAX_ACC];
+  cg_loop_end(c, &lk, next, out);
+
+  for (int r = 0; r < rows; r++) {
+    LLVMValueRef i = cg_addc(c, i0, r);
+    LLVMValueRef crow = cg_gep(c, c->t_f32, g->cc->base, cg_add(c, cg_mulc(c, i, g->cc->ldc), j0));
+    for (int v = 0; v < nrv; v++)
+      store_vec(g, out[r * nrv + v], crow, cg_idx(c, (int64_t)v * L), (int)(cols - v * L));
+    if (g->cc->epi) g->cc->epi(c, g->cc->epi_ctx, i, j0, cols, crow);
+  }
+}
+
+/* Every strip of N for the rows of one block. */
+static void emit_strips(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows) {
+  Cg *c = g->c;
+  int64_t nr = (int64_t)g->t.nrv * g->vec.lanes, full = g->N / nr, tail = g->N - full * nr;
+  if (full > 0) {
+    CgLoop ls;
+    LLVMValueRef s = cg_for(c, &ls, full);
+    ls.keep = true;
+    emit_tile(g, i0, blk, rows, cg_mulc(c, s, nr), s, nr);
+    cg_loop_end(c, &ls, NULL, NULL);
+  }
+  if (tail > 0) emit_tile(g, i0, blk, rows, cg_idx(c, full * nr), cg_idx(c, full), tail);
+}
+
+void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t K, const CgGemmA *a,
+                  const CgGemmB *b, const CgGemmC *cc) {
+  Gemm g = {c, vec, vec.lanes > 1 ? LLVMVectorType(c->t_f32, (unsigned)vec.lanes) : c->t_f32,
+            M, N,   K,
+            t, a,   b,
+            cc};
+  int64_t full = M / t.mr, tail = M - full * t.mr;
+  if (full > 0) {
+    CgLoop lb;
+    LLVMValueRef blk = cg_for(c, &lb, full);
+    lb.keep = true;
+    emit_strips(&g, cg_mulc(c, blk, t.mr), blk, t.mr);
+    cg_loop_end(c, &lb, NULL, NULL);
+  }
+  if (tail > 0) emit_strips(&g, cg_idx(c, full * t.mr), cg_idx(c, full), (int)tail);
+}

@@ -1,0 +1,82 @@
+/* The register-tiled micro-kernel generator (docs/kernels.md) and the compile-time packing of
+ * constant operands into the order it reads them.
+ *
+ * C[M][N] (+)= A[M][K] * B[K][N]: an MR x NR tile of C lives in MR * NR/lanes vector registers
+ * across the whole reduction; each step of k loads NR/lanes vectors of B and broadcasts MR
+ * scalars of A, one fused multiply-add per accumulator. The tile is sized from the target's
+ * vector lanes and register count (cg_vec_info), not from CPU names. Gemm, MatMul and Conv
+ * (implicit GEMM: A = weights, B = im2col panel) use it. */
+#ifndef KILN_CG_KERNELS_H
+#define KILN_CG_KERNELS_H
+
+#include "cg_internal.h"
+
+/* What the target's vector unit offers the micro-kernel. */
+typedef struct CgVecInfo {
+  int lanes; /* f32 lanes of one vector register (1: scalar floating point registers) */
+  int regs;  /* floating point / vector registers available for the tile */
+} CgVecInfo;
+
+/* From the target machine's triple and feature string (the host's features for the host). */
+CgVecInfo cg_vec_info(Cg *c);
+
+typedef struct CgTile {
+  int mr;  /* rows of A broadcast per step */
+  int nrv; /* vectors of B per step: NR = nrv * lanes columns */
+} CgTile;
+
+/* The tile with the fewest estimated cycles for this product on vec (cost model in
+ * docs/kernels.md): registers mr*nrv + nrv + 1 <= regs. */
+CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K);
+
+/* Broadcast operand: element (i, k) at base[i*s_row + k*s_k], or, when packed (cg_pack_a),
+ * row blocks of mr: block b at base[b*K*mr] holding [K][mr] (the last, short block [K][M%mr]). */
+typedef struct CgGemmA {
+  LLVMValueRef base;
+  int64_t s_row, s_k;
+  bool packed;
+} CgGemmA;
+
+/* Vector operand: element (k, j) at base[k*s_k + j], contiguous along j; or, when packed
+ * (cg_pack_b), strips of NR columns: strip s at base[s*K*NR] holding [K][NR], zero-padded.
+ * padded: every row may be read up to the tile width past N (a scratch panel), so the last
+ * strip needs no masked loads. */
+typedef struct CgGemmB {
+  LLVMValueRef base;
+  int64_t s_k;
+  bool packed, padded;
+} CgGemmB;
+
+/* Called once per finished tile row: C row i, columns [j0, j0 + len) at crow (already stored). */
+typedef void (*CgTileEpilogue)(Cg *c, void *ctx, LLVMValueRef i, LLVMValueRef j0, int64_t len,
+                               LLVMValueRef crow);
+
+typedef struct CgGemmC {
+  LLVMValueRef base;
+  int64_t ldc;
+  LLVMValueRef row_bias; /* optional f32[M]: accumulators of row i start at row_bias[i] */
+  LLVMValueRef col_bias; /* optional f32[N]: accumulators of column j start at col_bias[j] */
+  CgTileEpilogue epi;    /* optional */
+  void *epi_ctx;
+} CgGemmC;
+
+/* Emits the tiled product C = A*B (+ bias) for a compile-time M, N, K at the builder. */
+void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t K, const CgGemmA *a,
+                  const CgGemmB *b, const CgGemmC *cc);
+
+/* Compile-time packing of a constant operand given as element (i, k) = w[i*s_row + k*s_k]
+ * (A; `groups` matrices one after the other, group g's packed copy at g*M*K) or
+ * (k, j) = w[k*s_k + j*s_n] (B) into the packed layouts above; returns the constant's address
+ * (a global, or a pointer into external weights). */
+LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t K, int64_t s_row,
+                       int64_t s_k, int mr, const char *what);
+LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
+                       int nr, const char *what);
+
+/* The lowerings of the tiled kernels (cg_tiled_ops.c), called by cg_lower_gemm, cg_lower_matmul
+ * and cg_lower_conv for nodes whose IrNode.kernel asks for them. */
+bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+
+#endif

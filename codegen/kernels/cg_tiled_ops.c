@@ -1,0 +1,249 @@
+/* Gemm, MatMul and Conv through the micro-kernel generator, for the nodes the kernel pass gave
+ * IR_KERNEL_GEMM, IR_KERNEL_CONV_GEMM or IR_KERNEL_CONV_1X1 (docs/kernels.md). Constant
+ * operands are packed at compile time; the interpreter keeps the original layouts. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cg_kernels.h"
+#include "conv_params.h"
+#include "ir_util.h"
+
+/* ---- epilogues on finished tile rows ----------------------------------------------------- */
+
+/* The node's fused epilogue over the tile row; C(i, j) is output element base + i*ld + j. */
+typedef struct {
+  const IrNode *n;
+  LLVMValueRef *in, base;
+  int64_t ld;
+} FlatEpi;
+
+static void flat_epilogue(Cg *c, void *ctx, LLVMValueRef i, LLVMValueRef j0, int64_t len,
+                          LLVMValueRef crow) {
+  FlatEpi *e = ctx;
+  cg_epilogue_row(c, e->n, e->in, crow, cg_add(c, cg_add(c, e->base, cg_mulc(c, i, e->ld)), j0),
+                  len);
+}
+
+/* Gemm's Y = alpha*AB + beta*C, then the fused epilogue, where C is not a plain column bias. */
+typedef struct {
+  const IrNode *n;
+  LLVMValueRef *in, cptr;
+  int64_t N, csm, csn;
+  float alpha, beta;
+} GemmEpi;
+
+static void gemm_epilogue(Cg *c, void *ctx, LLVMValueRef i, LLVMValueRef j0, int64_t len,
+                          LLVMValueRef crow) {
+  GemmEpi *e = ctx;
+  CgLoop l;
+  LLVMValueRef q = cg_for(c, &l, len), j = cg_add(c, j0, q);
+  LLVMValueRef y = cg_load(c, crow, q);
+  if (e->alpha != 1.0f) y = LLVMBuildFMul(c->b, y, cg_f32c(c, e->alpha), "");
+  if (e->cptr) {
+    LLVMValueRef cv = cg_load(c, e->cptr, cg_add(c, cg_mulc(c, i, e->csm), cg_mulc(c, j, e->csn)));
+    if (e->beta != 1.0f) cv = LLVMBuildFMul(c->b, cv, cg_f32c(c, e->beta), "");
+    y = LLVMBuildFAdd(c->b, y, cv, "");
+  }
+  y = cg_epilogue(c, e->n, e->in, y, cg_add(c, cg_mulc(c, i, e->N), j));
+  cg_store(c, y, crow, q);
+  cg_loop_end(c, &l, NULL, NULL);
+}
+
+/* ---- Gemm ----------------------------------------------------------------------------------- */
+
+bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *A = n->inputs[0], *B = n->inputs[1];
+  const IrValue *C = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
+  int64_t M = A->dims[ta ? 1 : 0], K = A->dims[ta ? 0 : 1], N = B->dims[tb ? 0 : 1];
+  CgVecInfo vec = cg_vec_info(c);
+  CgTile t = cg_gemm_tile(vec, M, N, K);
+  CgGemmA a = {in[0], ta ? 1 : K, ta ? M : 1, false};
+  CgGemmB b = {in[1], N, false, false};
+  if (B->kind == IR_VALUE_CONST)
+    b = (CgGemmB){cg_pack_b(c, B->data, K, N, tb ? 1 : N, tb ? K : 1, t.nrv * vec.lanes, "wpack"),
+                  0, true, false};
+  GemmEpi e = {.n = n,
+               .in = in,
+               .N = N,
+               .alpha = (float)ir_attr_f(n, "alpha"),
+               .beta = (float)ir_attr_f(n, "beta")};
+  CgGemmC cc = {.base = out[0], .ldc = N};
+  if (C && e.beta != 0.0f) {
+    int64_t od[2] = {M, N}, cs[2];
+    ir_broadcast_strides(C->rank, C->dims, 2, od, cs);
+    if (e.alpha == 1.0f && e.beta == 1.0f && cs[0] == 0 && cs[1] == 1) {
+      cc.col_bias = in[2]; /* Linear's bias: the accumulators start from it */
+    } else {
+      e.cptr = in[2];
+      e.csm = cs[0];
+      e.csn = cs[1];
+    }
+  }
+  if (e.alpha != 1.0f || e.cptr || n->n_epilogue) {
+    cc.epi = gemm_epilogue;
+    cc.epi_ctx = &e;
+  }
+  cg_gemm_emit(c, vec, t, M, N, K, &a, &b, &cc);
+  return true;
+}
+
+/* ---- MatMul --------------------------------------------------------------------------------- */
+
+bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *A = n->inputs[0], *B = n->inputs[1], *O = n->outputs[0];
+  int64_t M = A->dims[A->rank - 2], K = A->dims[A->rank - 1], N = B->dims[B->rank - 1];
+  int rank = O->rank - 2;
+  int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
+  int64_t s = M * N;
+  for (int d = rank - 1; d >= 0; d--) {
+    dims[d] = O->dims[d];
+    strides[0][d] = s;
+    s *= O->dims[d];
+  }
+  ir_broadcast_strides(A->rank - 2, A->dims, rank, O->dims, strides[1]);
+  ir_broadcast_strides(B->rank - 2, B->dims, rank, O->dims, strides[2]);
+  for (int d = 0; d < rank; d++) {
+    strides[1][d] *= M * K;
+    strides[2][d] *= K * N;
+  }
+  CgVecInfo vec = cg_vec_info(c);
+  CgTile t = cg_gemm_tile(vec, M, N, K);
+  /* a constant matrix shared by every batch is packed once, at compile time */
+  LLVMValueRef bpack = B->kind == IR_VALUE_CONST && B->rank == 2
+                           ? cg_pack_b(c, B->data, K, N, N, 1, t.nrv * vec.lanes, "wpack")
+                           : NULL;
+  cg_nest_simplify(&rank, dims, 3, strides);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])strides);
+  CgGemmA a = {cg_gep(c, c->t_f32, in[0], nest.off[1]), K, 1, false};
+  CgGemmB b = bpack ? (CgGemmB){bpack, 0, true, false}
+                    : (CgGemmB){cg_gep(c, c->t_f32, in[1], nest.off[2]), N, false, false};
+  FlatEpi e = {n, in, nest.off[0], N};
+  CgGemmC cc = {.base = cg_gep(c, c->t_f32, out[0], nest.off[0]), .ldc = N};
+  if (n->n_epilogue) {
+    cc.epi = flat_epilogue;
+    cc.epi_ctx = &e;
+  }
+  cg_gemm_emit(c, vec, t, M, N, K, &a, &b, &cc);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* ---- Conv ----------------------------------------------------------------------------------- */
+
+static void zero_cols(Cg *c, LLVMValueRef row, LLVMValueRef lo, LLVMValueRef hi) {
+  CgLoop l;
+  LLVMValueRef q = cg_loop_begin(c, &l, lo, hi);
+  cg_store(c, cg_f32c(c, 0.0), row, q);
+  cg_loop_end(c, &l, NULL, NULL);
+}
+
+/* Builds the im2col panel of output pixels [p0, p0 + cols) of one group: row k = (ic, kh, kw)
+ * of the panel, at scratch + k*stride, holds for each pixel (oh, ow) the input element its tap
+ * reads, or 0 in the padding. Columns [cols, stride) are zeroed (the last tile reads them). */
+static void pack_panel(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMValueRef p0, int64_t cols,
+                       int64_t stride) {
+  int64_t H = p->h, W = p->w, OW = p->ow, KH = p->kh, KW = p->kw;
+  CgLoop lic, lkh, lkw, loh, lcp;
+  LLVMValueRef oh_lo = LLVMBuildSDiv(c->b, p0, cg_idx(c, OW), "");
+  LLVMValueRef oh_hi =
+      cg_addc(c, LLVMBuildSDiv(c->b, cg_addc(c, p0, cols - 1), cg_idx(c, OW), ""), 1);
+  LLVMValueRef ic = cg_for(c, &lic, p->c_per_group);
+  LLVMValueRef xplane = cg_gep(c, c->t_f32, xg, cg_mulc(c, ic, H * W));
+  LLVMValueRef kh = cg_for(c, &lkh, KH);
+  LLVMValueRef kw = cg_for(c, &lkw, KW);
+  LLVMValueRef k = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, ic, KH), kh), KW), kw);
+  LLVMValueRef row = cg_gep(c, c->t_f32, c->scratch, cg_mulc(c, k, stride));
+  if (cols < stride) zero_cols(c, row, cg_idx(c, cols), cg_idx(c, stride));
+  LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p->dil_w), -p->pad_l), vlo, vhi;
+  cg_valid_range(c, wbase, p->stride_w, W, OW, &vlo, &vhi);
+  LLVMValueRef oh = cg_loop_begin(c, &loh, oh_lo, oh_hi);
+  /* the pixels of row oh inside the panel, as ow in [seg_lo, seg_hi); column q = qbase + ow */
+  LLVMValueRef qbase = cg_sub(c, cg_mulc(c, oh, OW), p0);
+  LLVMValueRef seg_lo = cg_smax(c, cg_sub(c, cg_idx(c, 0), qbase), cg_idx(c, 0));
+  LLVMValueRef seg_hi = cg_smin(c, cg_sub(c, cg_idx(c, cols), qbase), cg_idx(c, OW));
+  LLVMValueRef dst = cg_gep(c, c->t_f32, row, qbase);
+  LLVMValueRef ih =
+      cg_add(c, cg_addc(c, cg_mulc(c, oh, p->stride_h), -p->pad_t), cg_mulc(c, kh, p->dil_h));
+  LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
+                                     LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, H), ""), "");
+  CgIf f;
+  cg_if_begin(c, &f, inside);
+  LLVMValueRef clo = cg_smin(c, cg_smax(c, vlo, seg_lo), seg_hi);
+  LLVMValueRef chi = cg_smax(c, cg_smin(c, vhi, seg_hi), clo);
+  zero_cols(c, dst, seg_lo, clo);
+  LLVMValueRef src = cg_gep(c, c->t_f32, xplane, cg_add(c, cg_mulc(c, ih, W), wbase));
+  LLVMValueRef ow = cg_loop_begin(c, &lcp, clo, chi);
+  if (p->stride_w != 1) lcp.keep = true; /* a strided copy: scalar moves, not gathers */
+  cg_store(c, cg_load(c, src, cg_mulc(c, ow, p->stride_w)), dst, ow);
+  cg_loop_end(c, &lcp, NULL, NULL);
+  zero_cols(c, dst, chi, seg_hi);
+  cg_if_else(c, &f);
+  zero_cols(c, dst, seg_lo, seg_hi);
+  cg_if_end(c, &f);
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lkw, NULL, NULL);
+  cg_loop_end(c, &lkh, NULL, NULL);
+  cg_loop_end(c, &lic, NULL, NULL);
+}
+
+bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrConvParams p;
+  bool ok = ir_conv_params(n, &p, NULL);
+  (void)ok;
+  assert(ok && n->inputs[1]->kind == IR_VALUE_CONST); /* the kernel pass checked */
+  int64_t Mpg = p.m_per_group, Cpg = p.c_per_group, K = Cpg * p.kh * p.kw, P = p.oh * p.ow;
+  CgVecInfo vec = cg_vec_info(c);
+  CgTile t = cg_gemm_tile(vec, Mpg, P, K);
+  int64_t nr = (int64_t)t.nrv * vec.lanes;
+  /* weights [M][Cpg][kh][kw]: group g's rows, blocks of mr, at g*Mpg*K in the packed copy */
+  LLVMValueRef wpack = cg_pack_a(c, n->inputs[1]->data, p.group, Mpg, K, K, 1, t.mr, "convpack");
+
+  bool pointwise = n->kernel == IR_KERNEL_CONV_1X1;
+  int64_t pc = pointwise ? P : ir_conv_panel_cols(&p);
+  if (pc < P) pc = pc / nr * nr > nr ? pc / nr * nr : nr; /* whole tiles in full panels */
+  int64_t full = P / pc, tail = P - full * pc;
+  CgLoop ln, lg, lp;
+  LLVMValueRef ni = cg_for(c, &ln, p.n);
+  LLVMValueRef gi = cg_for(c, &lg, p.group);
+  LLVMValueRef xg =
+      cg_gep(c, c->t_f32, in[0],
+             cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.c), cg_mulc(c, gi, Cpg)), p.h * p.w));
+  LLVMValueRef obase = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), cg_mulc(c, gi, Mpg)), P);
+  CgGemmA a = {cg_gep(c, c->t_f32, wpack, cg_mulc(c, gi, Mpg * K)), 0, 0, true};
+  LLVMValueRef bias = p.has_bias ? cg_gep(c, c->t_f32, in[2], cg_mulc(c, gi, Mpg)) : NULL;
+  for (int part = 0; part < 2; part++) {
+    int64_t cols = part == 0 ? pc : tail;
+    if (cols == 0 || (part == 0 && full == 0)) continue;
+    LLVMValueRef p0;
+    if (part == 0) {
+      LLVMValueRef pi = cg_for(c, &lp, full);
+      lp.keep = true;
+      p0 = cg_mulc(c, pi, pc);
+    } else {
+      p0 = cg_idx(c, full * pc);
+    }
+    CgGemmB b;
+    if (pointwise) {
+      b = (CgGemmB){cg_gep(c, c->t_f32, xg, p0), p.h * p.w, false, false};
+    } else {
+      int64_t stride = (cols + nr - 1) / nr * nr;
+      pack_panel(c, &p, xg, p0, cols, stride);
+      b = (CgGemmB){c->scratch, stride, false, true};
+    }
+    LLVMValueRef cbase = cg_add(c, obase, p0);
+    FlatEpi e = {n, in, cbase, P};
+    CgGemmC cc = {.base = cg_gep(c, c->t_f32, out[0], cbase), .ldc = P, .row_bias = bias};
+    if (n->n_epilogue) {
+      cc.epi = flat_epilogue;
+      cc.epi_ctx = &e;
+    }
+    cg_gemm_emit(c, vec, t, Mpg, cols, K, &a, &b, &cc);
+    if (part == 0) cg_loop_end(c, &lp, NULL, NULL);
+  }
+  cg_loop_end(c, &lg, NULL, NULL);
+  cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}

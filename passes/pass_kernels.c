@@ -1,0 +1,66 @@
+/* Kernel choice: which kernel computes each node and how much workspace scratch it needs
+ * (docs/kernels.md). Runs at every -O level just before the memory plan, which places the
+ * scratch. The choice depends on shapes only; the register tile is codegen's, sized to the
+ * target's vectors, and fits any choice made here. */
+#include "conv_params.h"
+#include "pass.h"
+
+static bool all_f32(const IrNode *n) {
+  for (int i = 0; i < n->n_inputs; i++)
+    if (n->inputs[i] && n->inputs[i]->dtype != IR_F32) return false;
+  for (int j = 0; j < n->n_outputs; j++)
+    if (n->outputs[j] && n->outputs[j]->dtype != IR_F32) return false;
+  return true;
+}
+
+/* A product worth a register tile: enough output columns to fill vectors, or enough rows to
+ * share each loaded column. Narrow products (a few outputs from a long reduction) stay dot
+ * products over the reduction axis, which vectorize along K instead. */
+static bool gemm_pays(int64_t M, int64_t N) { return N >= 16 || (M >= 4 && N >= 4); }
+
+static void plan_conv(IrNode *n) {
+  IrConvParams p;
+  if (!ir_conv_params(n, &p, NULL) || n->inputs[1]->kind != IR_VALUE_CONST) return;
+  /* depthwise: one output channel per group has no rows to tile over */
+  if (p.m_per_group < 2) return;
+  bool pointwise = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
+                   !(p.pad_t | p.pad_l | p.pad_b | p.pad_r);
+  if (pointwise) {
+    n->kernel = IR_KERNEL_CONV_1X1;
+    return;
+  }
+  n->kernel = IR_KERNEL_CONV_GEMM;
+  n->scratch_bytes = ir_conv_panel_scratch_bytes(&p);
+}
+
+static void plan_gemm(IrNode *n) {
+  const IrValue *A = n->inputs[0], *B = n->inputs[1];
+  if (A->rank != 2 || B->rank != 2) return;
+  bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
+  /* a run-time B^T is not contiguous along N; its dot-product loops read both operands along K */
+  if (tb && B->kind != IR_VALUE_CONST) return;
+  if (gemm_pays(A->dims[ta ? 1 : 0], B->dims[tb ? 0 : 1])) n->kernel = IR_KERNEL_GEMM;
+}
+
+static void plan_matmul(IrNode *n) {
+  const IrValue *A = n->inputs[0], *B = n->inputs[1];
+  if (A->rank < 2 || B->rank < 2) return;
+  if (gemm_pays(A->dims[A->rank - 2], B->dims[B->rank - 1])) n->kernel = IR_KERNEL_GEMM;
+}
+
+bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
+  (void)o, (void)d;
+  for (int s = 0; s < g->n_nodes; s++) {
+    IrNode *n = g->nodes[s];
+    n->kernel = IR_KERNEL_DEFAULT;
+    n->scratch_bytes = 0;
+    if (!all_f32(n)) continue;
+    switch (n->op) {
+    case IR_OP_CONV: plan_conv(n); break;
+    case IR_OP_GEMM: plan_gemm(n); break;
+    case IR_OP_MATMUL: plan_matmul(n); break;
+    default: break;
+    }
+  }
+  return false; /* the graph itself is unchanged */
+}
