@@ -89,7 +89,7 @@ static IrValue *add_node(IrGraph *g, IrNode **np, IrOp op, const char *out, int 
 #define NODE(g, np, op, out, ...) add_node(g, np, op, out, NINS(__VA_ARGS__), INS(__VA_ARGS__))
 #define INTS(g, n, name, ...) ir_set_attr_ints(g, n, name, DIMS(__VA_ARGS__), NDIMS(__VA_ARGS__))
 
-/* Trivial memory plan: every intermediate value in its own slot. */
+/* Trivial memory plan: every intermediate value, and every node's scratch, in its own slot. */
 static void plan_separate(IrGraph *g) {
   int64_t off = 0;
   for (int i = 0; i < g->n_values; i++) {
@@ -100,6 +100,11 @@ static void plan_separate(IrGraph *g) {
       off += (ir_value_nbytes(v) + 63) / 64 * 64;
     }
   }
+  for (int s = 0; s < g->n_nodes; s++) {
+    IrNode *n = g->nodes[s];
+    n->scratch_offset = n->scratch_bytes > 0 ? off : -1;
+    off += (n->scratch_bytes + 63) / 64 * 64;
+  }
   g->workspace_size = off;
   g->workspace_align = 64;
 }
@@ -109,6 +114,7 @@ static bool prepare(IrGraph *g, bool real_planner) {
   IrDiag d;
   ir_diag_init(&d, "test", false);
   bool ok = ir_graph_sort(g, &d) && ir_graph_infer_shapes(g, &d) && ir_graph_verify(g, &d);
+  if (ok) pass_choose_kernels(g, NULL, &d); /* tiled kernels where they apply */
   if (ok && real_planner) {
     PassOptions po = {.opt_level = 3, .workspace_align = 64};
     pass_memplan(g, &po, &d);
@@ -239,6 +245,17 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
   bool ok = prepare(g, false);
   CHECK(ok, "%s: graph preparation failed", g->name);
   if (ok) check_graph_tol(g, tol, want);
+  /* and the plain loop nests of the nodes the kernel pass gave a tiled kernel */
+  bool tiled = false;
+  for (int s = 0; ok && s < g->n_nodes; s++) {
+    tiled |= g->nodes[s]->kernel != IR_KERNEL_DEFAULT;
+    g->nodes[s]->kernel = IR_KERNEL_DEFAULT;
+    g->nodes[s]->scratch_bytes = 0;
+  }
+  if (tiled) {
+    plan_separate(g);
+    check_graph_tol(g, tol, want);
+  }
   ir_graph_free(g);
 }
 static void finish(IrGraph *g, IrValue *out) { finish_tol(g, out, DEFAULT_TOL, NULL); }
@@ -369,6 +386,11 @@ static void test_gemm(void) {
   gemm_case("gemm_k7", 5, 7, 3, false, false, false, -1, NULL, 2.0, 1);
   gemm_case("gemm_n1", 4, 10, 1, false, true, true, 1, DIMS(1), 1, 0);
   gemm_case("gemm_beta0", 2, 8, 3, false, false, true, 2, DIMS(2, 3), 1, 0);
+  /* tiled kernel: sizes that are not multiples of any tile, each bias/epilogue path */
+  gemm_case("gemm_tiles_colbias", 13, 70, 53, false, true, true, 1, DIMS(53), 1, 1);
+  gemm_case("gemm_tiles_runtime_b", 9, 20, 37, false, false, false, 2, DIMS(9, 1), 1, 1);
+  gemm_case("gemm_tiles_alpha", 40, 33, 100, false, true, true, 2, DIMS(1, 100), 0.5, 1);
+  gemm_case("gemm_tiles_transA", 17, 5, 31, true, false, true, 0, NULL, 1, 1);
   /* hand-computed: [[1,2],[3,4]] x [[5,6],[7,8]] + [1, -1] */
   IrGraph *g = ir_graph_new("gemm_hand");
   static const float a[] = {1, 2, 3, 4}, b[] = {5, 6, 7, 8}, c[] = {1, -1};
@@ -395,6 +417,9 @@ static void test_matmul(void) {
   matmul_case("matmul_batch_bcast", 4, DIMS(2, 1, 3, 4), 3, DIMS(3, 4, 5), false, 4);
   matmul_case("matmul_batch_same", 3, DIMS(4, 2, 3), 3, DIMS(4, 3, 2), false, 3);
   matmul_case("matmul_batch_a_only", 3, DIMS(3, 5, 8), 2, DIMS(8, 2), true, 8);
+  matmul_case("matmul_tiles_const_b", 4, DIMS(2, 3, 17, 19), 2, DIMS(19, 45), true, 19);
+  matmul_case("matmul_tiles_runtime_b", 3, DIMS(2, 17, 19), 3, DIMS(2, 19, 33), false, 19);
+  matmul_case("matmul_tiles_bcast_b", 3, DIMS(3, 6, 40), 3, DIMS(1, 40, 70), false, 40);
 }
 
 typedef struct {
@@ -445,6 +470,11 @@ static void test_conv(void) {
       {"conv_same_lower", 1, 3, 7, 8, 2, 4, 4, 1, 1, 1, 1, 1, {0}, true, "SAME_LOWER", {0}},
       {"conv_kernel_eq_input", 1, 3, 5, 5, 4, 5, 5, 1, 1, 1, 1, 1, {0}, true, NULL, {0}},
       {"conv_lenet_like", 1, 1, 28, 28, 6, 5, 5, 1, 1, 1, 1, 1, {2, 2, 2, 2}, true, NULL, {0}},
+      /* tiled kernel: several im2col panels and a short last one, rows not a multiple of MR */
+      {"conv_panels_tail", 1, 16, 41, 41, 37, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, NULL, {0}},
+      {"conv_groups_stride2", 2, 6, 13, 11, 14, 3, 3, 2, 2, 2, 1, 1, {1, 0, 2, 1}, true, NULL, {0}},
+      {"conv_1x1_tiles", 1, 20, 13, 11, 21, 1, 1, 1, 1, 1, 1, 1, {0}, true, NULL, {0}},
+      {"conv_1x1_groups", 2, 8, 5, 5, 12, 1, 1, 4, 1, 1, 1, 1, {0}, false, NULL, {0}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     IrValue *y;
@@ -708,6 +738,7 @@ static void test_models(void) {
     for (int i = 0; i < g->n_values; i++)
       if (g->values[i]->kind == IR_VALUE_NODE && !g->values[i]->is_output)
         separate += (ir_value_nbytes(g->values[i]) + 63) / 64 * 64;
+    for (int s = 0; s < g->n_nodes; s++) separate += (g->nodes[s]->scratch_bytes + 63) / 64 * 64;
     CHECK(g->workspace_size < separate, "planner reused memory (%lld of %lld)",
           (long long)g->workspace_size, (long long)separate);
     check_graph_tol(g, sum_tol(36), NULL);
@@ -899,6 +930,64 @@ static IrGraph *small_graph(void) {
   ir_graph_add_output(g, NODE(g, NULL, IR_OP_SIGMOID, "s", y));
   ir_graph_add_output(g, NODE(g, NULL, IR_OP_SOFTMAX, "p", y));
   return g;
+}
+
+/* The 3x3 conv's reduction loop holds a block of vector accumulators: some basic block of the
+ * optimized LLVM IR has at least `min_acc` loop-carried <lanes x float> PHIs and as many vector
+ * fmuladds (the register tile), instead of one accumulator chain per output row. */
+static int max_vector_accumulators(const char *path, const char *vty) {
+  FILE *f = fopen(path, "r");
+  if (!f) return -1;
+  char line[4096], phi[64], fma[96];
+  snprintf(phi, sizeof phi, "phi %s ", vty);
+  snprintf(fma, sizeof fma, "@llvm.fmuladd.%s(", strstr(vty, "16") ? "v16f32" : "v4f32");
+  int best = 0, phis = 0, fmas = 0;
+  while (fgets(line, sizeof line, f)) {
+    if (line[0] != ' ' && strchr(line, ':')) phis = fmas = 0; /* a new block */
+    if (strstr(line, phi)) phis++;
+    if (strstr(line, fma)) fmas++;
+    int tile = phis < fmas ? phis : fmas;
+    if (tile > best) best = tile;
+  }
+  fclose(f);
+  return best;
+}
+
+static void test_microkernel(void) {
+  static const ConvCase k = {"conv_tile", 1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1},
+                             true, NULL, {0}};
+  static const struct {
+    const char *triple, *cpu, *features, *vty;
+  } targets[] = {
+      {"x86_64-linux-gnu", "generic", "+avx512f,+avx2,+fma,+avx", "<16 x float>"},
+      {"aarch64-linux-gnu", "generic", "+neon", "<4 x float>"},
+  };
+  for (size_t t = 0; t < sizeof targets / sizeof *targets; t++) {
+    IrValue *y;
+    IrGraph *g = conv_graph(&k, false, &y);
+    ir_graph_add_output(g, y);
+    if (!prepare(g, true)) {
+      CHECK(false, "microkernel: prepare");
+      ir_graph_free(g);
+      return;
+    }
+    CHECK(g->nodes[0]->kernel == IR_KERNEL_CONV_GEMM && g->nodes[0]->scratch_bytes > 0,
+          "3x3 conv gets the im2col GEMM kernel and scratch (kernel %d)", g->nodes[0]->kernel);
+    char path[600];
+    snprintf(path, sizeof path, "%s/tile.ll", tmpdir);
+    CgOptions o = {.prefix = "tile", .opt_level = 3, .emit = CG_EMIT_LLVM, .pic = true};
+    o.triple = targets[t].triple, o.cpu = targets[t].cpu, o.features = targets[t].features;
+    IrDiag d;
+    ir_diag_init(&d, NULL, true);
+    CHECK(cg_compile(g, &o, path, &d), "microkernel: compile for %s", targets[t].triple);
+    int acc = max_vector_accumulators(path, targets[t].vty);
+    /* AVX-512: 32 registers, e.g. 8 rows x 2 vectors; NEON: 32 registers, e.g. 8 x 3 */
+    CHECK(acc >= 12, "%s: the conv's inner loop holds %d %s accumulators, want >= 12",
+          targets[t].triple, acc, targets[t].vty);
+    remove(path);
+    ir_diag_free(&d);
+    ir_graph_free(g);
+  }
 }
 
 static void test_emit(void) {
@@ -1426,6 +1515,7 @@ int main(int argc, char **argv) {
   test_abi();
   test_two_models();
   test_emit();
+  test_microkernel();
   test_dtype_error();
   test_gather();
   test_header();
