@@ -44,6 +44,13 @@ typedef struct CgSizes {
   int64_t data;      /* initialized writable data */
 } CgSizes;
 bool cg_object_sizes(const char *obj_path, const char *weights_section, CgSizes *s, IrDiag *d);
+/* The register tile of every node with a tiled kernel (IrNode.kernel) on the target of o:
+ * tiles[node id] = {f32 lanes of the target's vectors, rows mr, columns nr} (mr = nr = 0 for
+ * nodes without one). For `kiln inspect`; codegen makes the same choice. */
+typedef struct CgNodeTile {
+  int lanes, mr, nr;
+} CgNodeTile;
+bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, IrDiag *d);
 /* Print registered LLVM targets. */
 void cg_list_targets(FILE *f);
 

@@ -275,15 +275,20 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
          resolve_forward(n, &dw, ap, p->ceil_mode, pool, &p->pad_l, &p->pad_r, &p->ow, d);
 }
 
-int64_t ir_conv_panel_cols(const IrConvParams *p) {
+int64_t ir_conv_panel_cols(const IrConvParams *p, int64_t panel_bytes) {
   int64_t K = p->c_per_group * p->kh * p->kw, P = p->oh * p->ow;
-  int64_t cols = IR_CONV_PANEL_BYTES / (int64_t)sizeof(float) / K - IR_CONV_PANEL_SLACK;
+  int64_t cols = panel_bytes / (int64_t)sizeof(float) / K - IR_CONV_PANEL_SLACK;
   cols = cols / IR_CONV_PANEL_SLACK * IR_CONV_PANEL_SLACK; /* whole tiles on every target */
   if (cols < IR_CONV_PANEL_SLACK) cols = IR_CONV_PANEL_SLACK;
   return cols < P ? cols : P;
 }
 
-int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p) {
+int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p, int64_t panel_bytes) {
   int64_t K = p->c_per_group * p->kh * p->kw;
-  return K * (ir_conv_panel_cols(p) + IR_CONV_PANEL_SLACK) * (int64_t)sizeof(float);
+  return K * (ir_conv_panel_cols(p, panel_bytes) + IR_CONV_PANEL_SLACK) * (int64_t)sizeof(float);
+}
+
+int64_t ir_conv_panel_cols_of_scratch(const IrConvParams *p, int64_t scratch_bytes) {
+  int64_t K = p->c_per_group * p->kh * p->kw;
+  return scratch_bytes / (int64_t)sizeof(float) / K - IR_CONV_PANEL_SLACK;
 }

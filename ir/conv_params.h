@@ -38,12 +38,16 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
 
 /* Conv as implicit GEMM (IR_KERNEL_CONV_GEMM, docs/kernels.md): per group, out[Mpg][P] =
  * W[Mpg][K] x cols[K][P] with K = c_per_group*kh*kw reductions and P = oh*ow output pixels. The
- * im2col matrix cols is built in column panels of ir_conv_panel_cols(p) pixels, each stored
- * row-major [K][panel_stride] in the node's scratch, where panel_stride is the panel's columns
- * rounded up to the micro-kernel's tile width (at most IR_CONV_PANEL_SLACK more). */
-#define IR_CONV_PANEL_BYTES (256 * 1024) /* a panel stays in L2 while every weight block reads it */
+ * im2col matrix cols is built in column panels of `cols` pixels, each stored row-major
+ * [K][panel_stride] in the node's scratch of K * (cols + IR_CONV_PANEL_SLACK) floats, where
+ * panel_stride is the panel's columns rounded up to the micro-kernel's tile width (at most
+ * IR_CONV_PANEL_SLACK more). The scratch size is the contract: codegen recovers cols from it. */
+#define IR_CONV_PANEL_BYTES (256 * 1024) /* hosts: a panel stays in L2 for every weight block */
 #define IR_CONV_PANEL_SLACK 64           /* widest tile (in floats) a target may round up to */
-int64_t ir_conv_panel_cols(const IrConvParams *p);
-int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p);
+/* Columns of one panel for a budget of panel_bytes (whole multiples of the slack, >= one). */
+int64_t ir_conv_panel_cols(const IrConvParams *p, int64_t panel_bytes);
+int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p, int64_t panel_bytes);
+/* The panel columns of a node's scratch (inverse of ir_conv_panel_scratch_bytes). */
+int64_t ir_conv_panel_cols_of_scratch(const IrConvParams *p, int64_t scratch_bytes);
 
 #endif

@@ -16,6 +16,9 @@ typedef struct PassOptions {
   bool no_inplace;         /* memplan: never let an output share its input's bytes */
   FILE *print_to;          /* where --print-after writes (NULL: stdout) */
   int64_t max_workspace; /* bytes; a larger plan is a user error (kiln --max-workspace). 0: none */
+  /* bytes of one im2col panel of a Conv (kernels pass); 0: IR_CONV_PANEL_BYTES, sized for a
+   * host's L2. Microcontrollers have no cache to fill and little RAM: kiln uses less there. */
+  int64_t conv_panel_bytes;
 } PassOptions;
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */

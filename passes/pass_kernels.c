@@ -18,7 +18,7 @@ static bool all_f32(const IrNode *n) {
  * products over the reduction axis, which vectorize along K instead. */
 static bool gemm_pays(int64_t M, int64_t N) { return N >= 16 || (M >= 4 && N >= 4); }
 
-static void plan_conv(IrNode *n) {
+static void plan_conv(IrNode *n, int64_t panel_bytes) {
   IrConvParams p;
   if (!ir_conv_params(n, &p, NULL) || n->inputs[1]->kind != IR_VALUE_CONST) return;
   /* depthwise: one output channel per group has no rows to tile over */
@@ -30,7 +30,7 @@ static void plan_conv(IrNode *n) {
     return;
   }
   n->kernel = IR_KERNEL_CONV_GEMM;
-  n->scratch_bytes = ir_conv_panel_scratch_bytes(&p);
+  n->scratch_bytes = ir_conv_panel_scratch_bytes(&p, panel_bytes);
 }
 
 static void plan_gemm(IrNode *n) {
@@ -49,14 +49,15 @@ static void plan_matmul(IrNode *n) {
 }
 
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
-  (void)o, (void)d;
+  (void)d;
+  int64_t panel = o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES;
   for (int s = 0; s < g->n_nodes; s++) {
     IrNode *n = g->nodes[s];
     n->kernel = IR_KERNEL_DEFAULT;
     n->scratch_bytes = 0;
     if (!all_f32(n)) continue;
     switch (n->op) {
-    case IR_OP_CONV: plan_conv(n); break;
+    case IR_OP_CONV: plan_conv(n, panel); break;
     case IR_OP_GEMM: plan_gemm(n); break;
     case IR_OP_MATMUL: plan_matmul(n); break;
     default: break;

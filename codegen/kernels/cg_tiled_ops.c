@@ -202,7 +202,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   LLVMValueRef wpack = cg_pack_a(c, n->inputs[1]->data, p.group, Mpg, K, K, 1, t.mr, "convpack");
 
   bool pointwise = n->kernel == IR_KERNEL_CONV_1X1;
-  int64_t pc = pointwise ? P : ir_conv_panel_cols(&p);
+  int64_t pc = pointwise ? P : ir_conv_panel_cols_of_scratch(&p, n->scratch_bytes);
   if (pc < P) pc = pc / nr * nr > nr ? pc / nr * nr : nr; /* whole tiles in full panels */
   int64_t full = P / pc, tail = P - full * pc;
   CgLoop ln, lg, lp;
@@ -245,5 +245,42 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   }
   cg_loop_end(c, &lg, NULL, NULL);
   cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}
+
+/* ---- tiles for `kiln inspect` ---------------------------------------------------------------- */
+
+/* The product the tiled kernel of n computes (per matrix / group): C[M][N] over K. */
+static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K) {
+  const IrValue *A = n->inputs[0], *B = n->inputs[1];
+  if (n->op == IR_OP_CONV) {
+    IrConvParams p;
+    bool ok = ir_conv_params(n, &p, NULL);
+    (void)ok;
+    assert(ok);
+    *M = p.m_per_group, *N = p.oh * p.ow, *K = p.c_per_group * p.kh * p.kw;
+  } else if (n->op == IR_OP_GEMM) {
+    bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
+    *M = A->dims[ta ? 1 : 0], *K = A->dims[ta ? 0 : 1], *N = B->dims[tb ? 0 : 1];
+  } else {
+    *M = A->dims[A->rank - 2], *K = A->dims[A->rank - 1], *N = B->dims[B->rank - 1];
+  }
+}
+
+bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, IrDiag *d) {
+  Cg c;
+  if (!cg_session_begin(&c, o, d)) return false;
+  CgVecInfo vec = cg_vec_info(&c);
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *n = g->nodes[i];
+    tiles[i] = (CgNodeTile){vec.lanes, 0, 0};
+    if (n->kernel == IR_KERNEL_DEFAULT) continue;
+    int64_t M, N, K;
+    node_gemm_shape(n, &M, &N, &K);
+    CgTile t = cg_gemm_tile(vec, M, N, K);
+    tiles[i].mr = t.mr;
+    tiles[i].nr = t.nrv * vec.lanes;
+  }
+  cg_session_end(&c);
   return true;
 }

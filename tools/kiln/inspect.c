@@ -3,6 +3,7 @@
 #include "inspect.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fe.h"
@@ -105,8 +106,27 @@ static void json_values(FILE *f, IrValue *const *v, int n) {
   fputc(']', f);
 }
 
+/* Per node: the kernel the pass chose, its scratch, its MACs and, for tiled kernels, the
+ * register tile codegen uses on the target (rows x columns of floats). */
+static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
+  fputc('[', f);
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *n = g->nodes[i];
+    fprintf(f, "%s{\"node\": ", i ? ", " : "");
+    json_string(f, n->name);
+    fprintf(f, ", \"op\": \"%s\", \"kernel\": \"%s\", \"scratch_bytes\": %lld, \"macs\": %lld",
+            ir_op_info[n->op].name, ir_kernel_names[n->kernel], (long long)n->scratch_bytes,
+            (long long)ir_node_macs(n));
+    if (tiles && tiles[i].mr)
+      fprintf(f, ", \"tile\": {\"rows\": %d, \"cols\": %d, \"lanes\": %d}", tiles[i].mr,
+              tiles[i].nr, tiles[i].lanes);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}
+
 static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *before,
-                       const Stats *after) {
+                       const Stats *after, const CgNodeTile *tiles) {
   FILE *f = stdout;
   fputs("{\"model\": ", f);
   json_string(f, g->name);
@@ -144,6 +164,8 @@ static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *b
   json_stats(f, before);
   fputs(", \"after\": ", f);
   json_stats(f, after);
+  fputs(", \"kernels\": ", f);
+  json_kernels(f, g, tiles);
   fputs("}\n", f);
 }
 
@@ -271,8 +293,17 @@ int kiln_inspect(const InspectOptions *o) {
   IrGraph *g = load(o->model, &po);
   if (!g) return 1;
   Stats after = graph_stats(g);
+  CgNodeTile *tiles = calloc((size_t)g->n_nodes + 1, sizeof *tiles);
+  if (!tiles) abort();
+  IrDiag td;
+  ir_diag_init(&td, NULL, true);
+  if (!cg_kernel_tiles(g, &o->target, tiles, &td)) {
+    free(tiles);
+    tiles = NULL; /* a bad --target was reported; the rest of the report stands */
+  }
+  ir_diag_free(&td);
   if (o->json) {
-    print_json(g, o, &before, &after);
+    print_json(g, o, &before, &after, tiles);
   } else if (o->dot) {
     print_dot(g);
   } else {
@@ -288,6 +319,16 @@ int kiln_inspect(const InspectOptions *o) {
     char label[64];
     snprintf(label, sizeof label, "after -O%d passes", o->passes.opt_level);
     text_stats(o->passes.passes ? "after --passes" : label, &after);
+    for (int i = 0; i < g->n_nodes; i++) {
+      const IrNode *n = g->nodes[i];
+      if (n->kernel == IR_KERNEL_DEFAULT) continue;
+      printf("    kernel %s: %s", n->name, ir_kernel_names[n->kernel]);
+      if (tiles && tiles[i].mr)
+        printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr,
+               tiles[i].lanes);
+      if (n->scratch_bytes) printf(", scratch %lld bytes", (long long)n->scratch_bytes);
+      printf("\n");
+    }
     if (o->memory_plan) pass_memplan_print(g, stdout);
     if (o->print_graph) ir_graph_print(g, stdout);
   }
@@ -302,6 +343,7 @@ int kiln_inspect(const InspectOptions *o) {
       if (fclose(f) != 0) rc = 1;
     }
   }
+  free(tiles);
   ir_graph_free(g);
   return rc;
 }

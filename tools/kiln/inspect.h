@@ -3,6 +3,7 @@
 #ifndef KILN_INSPECT_H
 #define KILN_INSPECT_H
 
+#include "cg.h"
 #include "pass.h"
 
 typedef struct InspectOptions {
@@ -14,6 +15,7 @@ typedef struct InspectOptions {
   bool dot;             /* --dot: Graphviz DOT of the optimized graph instead of text */
   bool memory_plan;     /* --memory-plan: one line per workspace value */
   const char *plan_svg; /* --memory-plan-svg FILE */
+  CgOptions target;     /* --target/--cpu/--features: whose register tiles to report */
 } InspectOptions;
 
 /* Returns the process exit code (0, or 1 on a user error in the model). */

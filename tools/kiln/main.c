@@ -244,6 +244,12 @@ static int parse_args(int argc, char **argv, Args *a) {
   return 0;
 }
 
+/* Bytes of a Conv's im2col panel: bare metal (a *-none-* triple) has little RAM and no L2 for
+ * a panel to fill, so a small one; 0 elsewhere (the pass's default, sized for a host's L2). */
+static int64_t conv_panel_bytes(const Args *a) {
+  return a->triple && strstr(a->triple, "-none") ? 8 * 1024 : 0;
+}
+
 /* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. */
 static IrGraph *load_and_optimize(const Args *a, bool plan) {
   IrDiag d;
@@ -256,6 +262,7 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .print_after = a->print_after,
                       .max_workspace = a->max_workspace,
                       .passes = a->passes};
+    po.conv_panel_bytes = conv_panel_bytes(a);
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
@@ -496,13 +503,19 @@ static int cmd_inspect(const Args *a) {
                       .passes = {.opt_level = a->opt_level,
                                  .workspace_align = 64,
                                  .verify_each = a->verify_each,
-                                 .passes = a->passes},
+                                 .passes = a->passes,
+                                 .conv_panel_bytes = conv_panel_bytes(a)},
                       .after = a->after ? a->after : a->print_after,
                       .print_graph = a->print_graph,
                       .json = a->json,
                       .dot = a->dot,
                       .memory_plan = a->memory_plan,
-                      .plan_svg = a->plan_svg};
+                      .plan_svg = a->plan_svg,
+                      .target = {.prefix = "inspect",
+                                 .triple = a->triple,
+                                 .cpu = a->cpu,
+                                 .features = a->features,
+                                 .opt_level = a->opt_level}};
   return kiln_inspect(&o);
 }
 
