@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repeat=${1:-20}
-kiln=build/bin/kiln
+kiln=${KILN:-build/bin/kiln}
 tmp=$(mktemp -d /tmp/kiln-bench-m4-XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 flags="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"

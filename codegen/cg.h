@@ -19,6 +19,10 @@ typedef struct CgOptions {
   CgEmit emit;
   bool pic;         /* position-independent code (ignored on bare-metal "-none" triples) */
   bool driver_hook; /* also export `kiln_driver_model`, used by `kiln build` executables */
+  /* with driver_hook: the body calls kiln_profile_mark(node id) before every node and
+   * kiln_profile_mark(node count) at the end, and exports kiln_profile_count and
+   * kiln_profile_names (runtime/host/krt_driver_main.c prints time per node) */
+  bool profile;
   /* Weights placement. weights_section: ELF section of the weight constants (NULL: .rodata).
    * weights_path: write the weights to this file (64-byte aligned blob) instead of embedding
    * them; the run functions then take `const void *weights` as their last argument. */

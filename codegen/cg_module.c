@@ -578,8 +578,19 @@ static LLVMValueRef build_body(Cg *c) {
   LLVMAddAttributeAtIndex(body, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
   c->fn = body;
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, body, "entry"));
-  for (int i = 0; i < g->n_nodes; i++)
+  LLVMTypeRef mark_ty = LLVMFunctionType(c->t_void, &c->t_i32, 1, 0);
+  LLVMValueRef mark = c->o->profile ? LLVMAddFunction(c->mod, "kiln_profile_mark", mark_ty) : NULL;
+  for (int i = 0; i < g->n_nodes; i++) {
+    if (mark) {
+      LLVMValueRef id = cg_i32c(c, i);
+      LLVMBuildCall2(c->b, mark_ty, mark, &id, 1, "");
+    }
     if (!emit_node(c, body, g->nodes[i])) return NULL;
+  }
+  if (mark) {
+    LLVMValueRef id = cg_i32c(c, g->n_nodes);
+    LLVMBuildCall2(c->b, mark_ty, mark, &id, 1, "");
+  }
   for (int j = 0; j < g->n_outputs; j++) {
     const IrValue *v = g->outputs[j];
     const CgStorage *s = &c->storage[v->id];
@@ -786,6 +797,26 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic) {
     LLVMValueRef hook = LLVMAddGlobal(c->mod, c->t_ptr, "kiln_driver_model");
     LLVMSetInitializer(hook, model);
     LLVMSetGlobalConstant(hook, 1);
+  }
+  if (c->o->driver_hook && c->o->profile) { /* "name (Op, kernel)" per node */
+    const IrGraph *pg = c->g;
+    LLVMValueRef *names = malloc(sizeof *names * ((size_t)pg->n_nodes + 1));
+    if (!names) abort();
+    for (int i = 0; i < pg->n_nodes; i++) {
+      const IrNode *n = pg->nodes[i];
+      char label[400];
+      snprintf(label, sizeof label, "%s (%s%s, %s)", n->name, ir_op_info[n->op].name,
+               n->n_epilogue ? "+..." : "", ir_kernel_names[n->kernel]);
+      names[i] = cstring(c, label, serial++);
+    }
+    LLVMValueRef arr = LLVMConstArray2(c->t_ptr, names, (uint64_t)pg->n_nodes);
+    LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(arr), "kiln_profile_names");
+    LLVMSetInitializer(gv, arr);
+    LLVMSetGlobalConstant(gv, 1);
+    free(names);
+    LLVMValueRef count = LLVMAddGlobal(c->mod, c->t_i32, "kiln_profile_count");
+    LLVMSetInitializer(count, cg_i32c(c, pg->n_nodes));
+    LLVMSetGlobalConstant(count, 1);
   }
 }
 

@@ -290,7 +290,8 @@ static void conv_fused(Cg *c, const ConvRow *r, int64_t in_lo, int64_t in_hi) {
  * loops run over contiguous output columns (unit stride input where the stride is 1). */
 bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (!cg_require_f32(c, n)) return false;
-  if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1)
+  if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
+      n->kernel == IR_KERNEL_CONV_WIDE)
     return cg_tiled_conv(c, n, in, out);
   IrConvParams p;
   if (!ir_conv_params(n, &p, c->d)) return false;

@@ -292,3 +292,22 @@ int64_t ir_conv_panel_cols_of_scratch(const IrConvParams *p, int64_t scratch_byt
   int64_t K = p->c_per_group * p->kh * p->kw;
   return scratch_bytes / (int64_t)sizeof(float) / K - IR_CONV_PANEL_SLACK;
 }
+
+void ir_conv_wide(const IrConvParams *p, IrConvWide *w) {
+  int64_t hp = p->h + p->pad_t + p->pad_b, wp = p->w + p->pad_l + p->pad_r;
+  w->hq = (hp + p->stride_h - 1) / p->stride_h;
+  w->wq = (wp + p->stride_w - 1) / p->stride_w;
+  w->plane = w->hq * w->wq;
+  /* the last wide pixels' taps reach (kw-1)*dil_w/stride_w past a plane, tiles NR more */
+  w->image_floats = p->stride_h * p->stride_w * p->c_per_group * w->plane + IR_CONV_PANEL_SLACK +
+                    (p->kw - 1) * p->dil_w / p->stride_w;
+  w->wide_cols = p->oh * w->wq;
+  w->scratch_bytes = (w->image_floats + p->m_per_group * w->wide_cols) * (int64_t)sizeof(float);
+}
+
+int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k) {
+  int64_t x = k % p->kw, y = k / p->kw % p->kh, ic = k / (p->kw * p->kh);
+  int64_t dy = y * p->dil_h, dx = x * p->dil_w;
+  int64_t phase = (dy % p->stride_h) * p->stride_w + dx % p->stride_w;
+  return (phase * p->c_per_group + ic) * w->plane + dy / p->stride_h * w->wq + dx / p->stride_w;
+}

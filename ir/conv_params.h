@@ -47,6 +47,27 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
 /* Columns of one panel for a budget of panel_bytes (whole multiples of the slack, >= one). */
 int64_t ir_conv_panel_cols(const IrConvParams *p, int64_t panel_bytes);
 int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p, int64_t panel_bytes);
+/* Conv without im2col (IR_KERNEL_CONV_WIDE, docs/kernels.md). The input of a group is copied
+ * once, zero-padded, into stride_h*stride_w phase images: phase (py, px) holds, for each input
+ * channel, the [hq][wq] plane of padded pixels (i*stride_h + py, j*stride_w + px). Tap
+ * (ic, kh, kw) of "wide" output pixel q = oh*wq + ow then reads phase
+ * ((kh*dil_h) % stride_h, (kw*dil_w) % stride_w), channel ic, at offset
+ * ((kh*dil_h) / stride_h)*wq + (kw*dil_w) / stride_w + q: contiguous in q across rows, so the
+ * micro-kernel reads it in place (stride 1: one phase, the padded image itself). It computes
+ * oh*wq wide columns (ow >= the output width are discarded) into [m_per_group][oh*wq], which is
+ * then copied to the output. Scratch: the phase images, the floats that taps and tiles read
+ * past them, then the wide output. */
+typedef struct IrConvWide {
+  int64_t hq, wq;        /* one phase plane: ceil(padded size / stride) */
+  int64_t plane;         /* hq * wq */
+  int64_t image_floats;  /* stride_h*stride_w*c_per_group*plane + what is read past it */
+  int64_t wide_cols;     /* oh * wq */
+  int64_t scratch_bytes; /* (image_floats + m_per_group * wide_cols) floats */
+} IrConvWide;
+void ir_conv_wide(const IrConvParams *p, IrConvWide *w);
+/* Offset in the phase images of tap k = (ic*kh + y)*kw + x, for k < c_per_group*kh*kw. */
+int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k);
+
 /* The panel columns of a node's scratch (inverse of ir_conv_panel_scratch_bytes). */
 int64_t ir_conv_panel_cols_of_scratch(const IrConvParams *p, int64_t scratch_bytes);
 

@@ -19,6 +19,10 @@ typedef struct PassOptions {
   /* bytes of one im2col panel of a Conv (kernels pass); 0: IR_CONV_PANEL_BYTES, sized for a
    * host's L2. Microcontrollers have no cache to fill and little RAM: kiln uses less there. */
   int64_t conv_panel_bytes;
+  /* 0: the cost model chooses each Conv's kernel; IR_KERNEL_CONV_GEMM / IR_KERNEL_CONV_WIDE:
+   * that kernel wherever it applies; IR_KERNEL_COUNT: the plain loops (kiln --conv=KIND, for
+   * measuring the cost model) */
+  int conv_kernel;
 } PassOptions;
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */

@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "cg.h"
+#include "conv_params.h"
 #include "ir.h"
 #include "krt.h"
 #include "pass.h"
@@ -245,16 +246,34 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
   bool ok = prepare(g, false);
   CHECK(ok, "%s: graph preparation failed", g->name);
   if (ok) check_graph_tol(g, tol, want);
-  /* and the plain loop nests of the nodes the kernel pass gave a tiled kernel */
-  bool tiled = false;
-  for (int s = 0; ok && s < g->n_nodes; s++) {
-    tiled |= g->nodes[s]->kernel != IR_KERNEL_DEFAULT;
-    g->nodes[s]->kernel = IR_KERNEL_DEFAULT;
-    g->nodes[s]->scratch_bytes = 0;
-  }
-  if (tiled) {
-    plan_separate(g);
-    check_graph_tol(g, tol, want);
+  /* and every other kernel that can compute the nodes the pass gave a tiled kernel: both
+   * convolution forms where they apply, and the plain loop nests */
+  static const IrKernel alternatives[] = {IR_KERNEL_CONV_GEMM, IR_KERNEL_CONV_WIDE,
+                                          IR_KERNEL_DEFAULT};
+  for (size_t a = 0; ok && a < sizeof alternatives / sizeof *alternatives; a++) {
+    bool changed = false;
+    for (int s = 0; s < g->n_nodes; s++) {
+      IrNode *n = g->nodes[s];
+      IrConvParams p;
+      if (n->kernel == IR_KERNEL_DEFAULT || n->kernel == alternatives[a]) continue;
+      if (alternatives[a] == IR_KERNEL_DEFAULT) {
+        n->kernel = IR_KERNEL_DEFAULT;
+        n->scratch_bytes = 0;
+        changed = true;
+      } else if (n->op == IR_OP_CONV && n->kernel != IR_KERNEL_CONV_1X1 &&
+                 ir_conv_params(n, &p, NULL)) {
+        IrConvWide w;
+        ir_conv_wide(&p, &w);
+        bool wide = alternatives[a] == IR_KERNEL_CONV_WIDE;
+        n->kernel = alternatives[a];
+        n->scratch_bytes = wide ? w.scratch_bytes : ir_conv_panel_scratch_bytes(&p, 4096);
+        changed = true;
+      }
+    }
+    if (changed) {
+      plan_separate(g);
+      check_graph_tol(g, tol, want);
+    }
   }
   ir_graph_free(g);
 }

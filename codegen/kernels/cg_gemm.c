@@ -204,7 +204,10 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
   lk.keep = true;
   LLVMValueRef acc[CG_LOOP_MAX_ACC], next[CG_LOOP_MAX_ACC], bv[8];
   for (int q = 0; q < rows * nrv; q++) acc[q] = cg_loop_acc(c, &lk, init[q]);
-  LLVMValueRef brow = cg_gep(c, c->t_f32, bbase, cg_mulc(c, k, b_sk));
+  LLVMValueRef boff = g->b->koff
+                          ? LLVMBuildLoad2(c->b, c->t_idx, cg_gep(c, c->t_idx, g->b->koff, k), "")
+                          : cg_mulc(c, k, b_sk);
+  LLVMValueRef brow = cg_gep(c, c->t_f32, bbase, boff);
   for (int v = 0; v < nrv; v++)
     bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(cols - v * L));
   LLVMValueRef ak = cg_gep(c, c->t_f32, abase, cg_mulc(c, k, a_sk));

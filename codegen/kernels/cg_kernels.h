@@ -45,6 +45,9 @@ typedef struct CgGemmB {
   LLVMValueRef base;
   int64_t s_k;
   bool packed, padded;
+  /* optional: row k starts at base[koff[k]] instead of base[k*s_k] (koff: K pointer-sized
+   * integers, e.g. a convolution's tap offsets in a padded image) */
+  LLVMValueRef koff;
 } CgGemmB;
 
 /* Called once per finished tile row: C row i, columns [j0, j0 + len) at crow (already stored). */

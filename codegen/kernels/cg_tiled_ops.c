@@ -4,6 +4,7 @@
 #include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cg_kernels.h"
 #include "conv_params.h"
@@ -60,10 +61,11 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   CgVecInfo vec = cg_vec_info(c);
   CgTile t = cg_gemm_tile(vec, M, N, K);
   CgGemmA a = {in[0], ta ? 1 : K, ta ? M : 1, false};
-  CgGemmB b = {in[1], N, false, false};
+  CgGemmB b = {.base = in[1], .s_k = N};
   if (B->kind == IR_VALUE_CONST)
-    b = (CgGemmB){cg_pack_b(c, B->data, K, N, tb ? 1 : N, tb ? K : 1, t.nrv * vec.lanes, "wpack"),
-                  0, true, false};
+    b = (CgGemmB){
+        .base = cg_pack_b(c, B->data, K, N, tb ? 1 : N, tb ? K : 1, t.nrv * vec.lanes, "wpack"),
+        .packed = true};
   GemmEpi e = {.n = n,
                .in = in,
                .N = N,
@@ -118,8 +120,8 @@ bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])strides);
   CgGemmA a = {cg_gep(c, c->t_f32, in[0], nest.off[1]), K, 1, false};
-  CgGemmB b = bpack ? (CgGemmB){bpack, 0, true, false}
-                    : (CgGemmB){cg_gep(c, c->t_f32, in[1], nest.off[2]), N, false, false};
+  CgGemmB b = bpack ? (CgGemmB){.base = bpack, .packed = true}
+                    : (CgGemmB){.base = cg_gep(c, c->t_f32, in[1], nest.off[2]), .s_k = N};
   FlatEpi e = {n, in, nest.off[0], N};
   CgGemmC cc = {.base = cg_gep(c, c->t_f32, out[0], nest.off[0]), .ldc = N};
   if (n->n_epilogue) {
@@ -189,6 +191,88 @@ static void pack_panel(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMValueR
   cg_loop_end(c, &lic, NULL, NULL);
 }
 
+/* IR_KERNEL_CONV_WIDE for one (batch, group): the phase images, the tiled product into wide
+ * rows, then the valid columns of each wide row to the output through the fused epilogue. */
+static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
+                      LLVMValueRef xg, LLVMValueRef obase, LLVMValueRef out, CgVecInfo vec,
+                      CgTile t, const CgGemmA *a, LLVMValueRef bias, LLVMValueRef koff) {
+  IrConvWide w;
+  ir_conv_wide(p, &w);
+  int64_t Mpg = p->m_per_group, Cpg = p->c_per_group, K = Cpg * p->kh * p->kw;
+  int64_t P = p->oh * p->ow, sh = p->stride_h, sw = p->stride_w;
+  LLVMValueRef image = c->scratch;
+  LLVMValueRef wide = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w.image_floats));
+  cg_memset(c, image, 0, w.image_floats * (int64_t)sizeof(float));
+  /* input row ih is padded row r = ih + pad_t: phase row r % sh, plane row r / sh; its pixels
+   * iw = iw0 + t*sw (padded column iw + pad_l) all land in phase column px, plane column j0 + t */
+  CgLoop lic, lih, lm, loh, low;
+  LLVMValueRef ic = cg_for(c, &lic, Cpg);
+  LLVMValueRef ih = cg_for(c, &lih, p->h);
+  LLVMValueRef r = cg_addc(c, ih, p->pad_t);
+  LLVMValueRef py = LLVMBuildSRem(c->b, r, cg_idx(c, sh), ""),
+               i = LLVMBuildSDiv(c->b, r, cg_idx(c, sh), "");
+  LLVMValueRef src =
+      cg_gep(c, c->t_f32, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
+  for (int64_t px = 0; px < sw; px++) {
+    int64_t iw0 = ((px - p->pad_l) % sw + sw) % sw;
+    if (iw0 >= p->w) continue;
+    int64_t count = (p->w - iw0 + sw - 1) / sw, j0 = (iw0 + p->pad_l) / sw;
+    LLVMValueRef plane = cg_add(c, cg_mulc(c, cg_addc(c, cg_mulc(c, py, sw), px), Cpg), ic);
+    LLVMValueRef dst = cg_gep(
+        c, c->t_f32, image,
+        cg_add(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), cg_idx(c, j0)));
+    if (sw == 1) {
+      cg_memcpy(c, dst, cg_gep(c, c->t_f32, src, cg_idx(c, iw0)),
+                cg_idx(c, count * (int64_t)sizeof(float)));
+      continue;
+    }
+    CgLoop lt;
+    LLVMValueRef tt = cg_for(c, &lt, count);
+    lt.keep = true; /* a strided copy: scalar moves, not gathers */
+    cg_store(c, cg_load(c, src, cg_addc(c, cg_mulc(c, tt, sw), iw0)), dst, tt);
+    cg_loop_end(c, &lt, NULL, NULL);
+  }
+  cg_loop_end(c, &lih, NULL, NULL);
+  cg_loop_end(c, &lic, NULL, NULL);
+
+  CgGemmB b = {.base = image, .padded = true, .koff = koff};
+  CgGemmC cc = {.base = wide, .ldc = w.wide_cols, .row_bias = bias};
+  cg_gemm_emit(c, vec, t, Mpg, w.wide_cols, K, a, &b, &cc);
+
+  LLVMValueRef m = cg_for(c, &lm, Mpg);
+  LLVMValueRef oh = cg_for(c, &loh, p->oh);
+  LLVMValueRef wrow =
+      cg_gep(c, c->t_f32, wide, cg_add(c, cg_mulc(c, m, w.wide_cols), cg_mulc(c, oh, w.wq)));
+  LLVMValueRef o0 = cg_add(c, cg_add(c, obase, cg_mulc(c, m, P)), cg_mulc(c, oh, p->ow));
+  LLVMValueRef ow = cg_for(c, &low, p->ow);
+  LLVMValueRef at = cg_add(c, o0, ow);
+  cg_store(c, cg_epilogue(c, n, in, cg_load(c, wrow, ow), at), out, at);
+  cg_loop_end(c, &low, NULL, NULL);
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+}
+
+/* The tap offsets of IR_KERNEL_CONV_WIDE (ir_conv_wide_tap), as a constant array of
+ * pointer-sized integers. */
+static LLVMValueRef wide_tap_offsets(Cg *c, const IrConvParams *p) {
+  IrConvWide w;
+  ir_conv_wide(p, &w);
+  int64_t K = p->c_per_group * p->kh * p->kw;
+  size_t esize = LLVMABISizeOfType(c->td, c->t_idx);
+  unsigned char *bytes = malloc(esize * (size_t)K + 1);
+  if (!bytes) abort();
+  for (int64_t k = 0; k < K; k++) {
+    int64_t off = ir_conv_wide_tap(p, &w, k);
+    int32_t o32 = (int32_t)off;
+    memcpy(bytes + esize * (size_t)k, esize == 8 ? (const void *)&off : (const void *)&o32, esize);
+  }
+  char name[300];
+  snprintf(name, sizeof name, "%s.taps.%d", c->prefix, c->n_derived++);
+  LLVMValueRef g = cg_const_bytes(c, bytes, esize * (size_t)K, name);
+  free(bytes);
+  return g;
+}
+
 bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -196,11 +280,33 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   assert(ok && n->inputs[1]->kind == IR_VALUE_CONST); /* the kernel pass checked */
   int64_t Mpg = p.m_per_group, Cpg = p.c_per_group, K = Cpg * p.kh * p.kw, P = p.oh * p.ow;
   CgVecInfo vec = cg_vec_info(c);
-  CgTile t = cg_gemm_tile(vec, Mpg, P, K);
+  int64_t N = P;
+  if (n->kernel == IR_KERNEL_CONV_WIDE) {
+    IrConvWide w;
+    ir_conv_wide(&p, &w);
+    N = w.wide_cols;
+  }
+  CgTile t = cg_gemm_tile(vec, Mpg, N, K);
   int64_t nr = (int64_t)t.nrv * vec.lanes;
   /* weights [M][Cpg][kh][kw]: group g's rows, blocks of mr, at g*Mpg*K in the packed copy */
   LLVMValueRef wpack = cg_pack_a(c, n->inputs[1]->data, p.group, Mpg, K, K, 1, t.mr, "convpack");
 
+  if (n->kernel == IR_KERNEL_CONV_WIDE) {
+    LLVMValueRef koff = wide_tap_offsets(c, &p);
+    CgLoop ln, lg;
+    LLVMValueRef ni = cg_for(c, &ln, p.n);
+    LLVMValueRef gi = cg_for(c, &lg, p.group);
+    LLVMValueRef xg =
+        cg_gep(c, c->t_f32, in[0],
+               cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.c), cg_mulc(c, gi, Cpg)), p.h * p.w));
+    LLVMValueRef obase = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), cg_mulc(c, gi, Mpg)), P);
+    CgGemmA a = {cg_gep(c, c->t_f32, wpack, cg_mulc(c, gi, Mpg * K)), 0, 0, true};
+    LLVMValueRef bias = p.has_bias ? cg_gep(c, c->t_f32, in[2], cg_mulc(c, gi, Mpg)) : NULL;
+    conv_wide(c, n, &p, in, xg, obase, out[0], vec, t, &a, bias, koff);
+    cg_loop_end(c, &lg, NULL, NULL);
+    cg_loop_end(c, &ln, NULL, NULL);
+    return true;
+  }
   bool pointwise = n->kernel == IR_KERNEL_CONV_1X1;
   int64_t pc = pointwise ? P : ir_conv_panel_cols_of_scratch(&p, n->scratch_bytes);
   if (pc < P) pc = pc / nr * nr > nr ? pc / nr * nr : nr; /* whole tiles in full panels */
@@ -227,11 +333,11 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     }
     CgGemmB b;
     if (pointwise) {
-      b = (CgGemmB){cg_gep(c, c->t_f32, xg, p0), p.h * p.w, false, false};
+      b = (CgGemmB){.base = cg_gep(c, c->t_f32, xg, p0), .s_k = p.h * p.w};
     } else {
       int64_t stride = (cols + nr - 1) / nr * nr;
       pack_panel(c, &p, xg, p0, cols, stride);
-      b = (CgGemmB){c->scratch, stride, false, true};
+      b = (CgGemmB){.base = c->scratch, .s_k = stride, .padded = true};
     }
     LLVMValueRef cbase = cg_add(c, obase, p0);
     FlatEpi e = {n, in, cbase, P};
@@ -259,6 +365,11 @@ static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K)
     (void)ok;
     assert(ok);
     *M = p.m_per_group, *N = p.oh * p.ow, *K = p.c_per_group * p.kh * p.kw;
+    if (n->kernel == IR_KERNEL_CONV_WIDE) {
+      IrConvWide w;
+      ir_conv_wide(&p, &w);
+      *N = w.wide_cols;
+    }
   } else if (n->op == IR_OP_GEMM) {
     bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
     *M = A->dims[ta ? 1 : 0], *K = A->dims[ta ? 0 : 1], *N = B->dims[tb ? 0 : 1];

@@ -12,6 +12,66 @@
 
 extern const krt_model *const kiln_driver_model;
 
+/* `kiln build --profile`: the model calls kiln_profile_mark(i) before node i and
+ * kiln_profile_mark(count) after the last; the time between two marks is node i's. Absent
+ * (weak, NULL) in ordinary builds. */
+extern const int32_t kiln_profile_count __attribute__((weak));
+extern const char *const kiln_profile_names[] __attribute__((weak));
+enum { PROFILE_MAX_RUNS = 1000 };
+static double *profile_samples; /* [run][node] seconds, for the first PROFILE_MAX_RUNS runs */
+static long profile_runs, profile_cap;
+static double profile_last;
+static int32_t profile_node = -1;
+
+static double now_seconds(void);
+
+void kiln_profile_mark(int32_t node);
+void kiln_profile_mark(int32_t node) {
+  double t = now_seconds();
+  int32_t n = kiln_profile_count;
+  if (profile_samples && profile_node >= 0 && profile_node < n && profile_runs < profile_cap)
+    profile_samples[profile_runs * n + profile_node] = t - profile_last;
+  if (node == n && profile_runs < profile_cap) profile_runs++; /* the end of a run */
+  profile_node = node;
+  profile_last = now_seconds(); /* the mark's own clock read is not the next node's */
+}
+
+static int cmp_double(const void *a, const void *b);
+
+/* Per node: the median of its time over the recorded runs (a shared machine's preemptions
+ * make the mean meaningless), slowest first, with its share of their sum. */
+static void profile_report(void) {
+  int32_t n = kiln_profile_count;
+  double *med = calloc((size_t)n + 1, sizeof *med),
+         *col = malloc(sizeof *col * (size_t)profile_runs + 1);
+  int32_t *order = malloc(sizeof *order * ((size_t)n + 1));
+  if (!med || !col || !order || profile_runs == 0) goto out;
+  double sum = 0;
+  for (int32_t i = 0; i < n; i++) {
+    for (long r = 0; r < profile_runs; r++) col[r] = profile_samples[r * n + i];
+    qsort(col, (size_t)profile_runs, sizeof *col, cmp_double);
+    med[i] = col[profile_runs / 2];
+    sum += med[i];
+    order[i] = i;
+  }
+  for (int32_t a = 1; a < n; a++) /* insertion sort by median, slowest first */
+    for (int32_t b = a; b > 0 && med[order[b]] > med[order[b - 1]]; b--) {
+      int32_t t = order[b];
+      order[b] = order[b - 1];
+      order[b - 1] = t;
+    }
+  printf("profile: %d nodes, medians over %ld runs, sum %.3f us\n", n, profile_runs, sum * 1e6);
+  for (int32_t k = 0; k < n; k++) {
+    int32_t i = order[k];
+    printf("  %10.3f us %5.1f%%  #%d %s\n", med[i] * 1e6, sum > 0 ? 100.0 * med[i] / sum : 0.0, i,
+           kiln_profile_names[i]);
+  }
+out:
+  free(med);
+  free(col);
+  free(order);
+}
+
 static void usage(FILE *f, const krt_model *m, const char *argv0) {
   fprintf(f, "usage: %s", argv0);
   for (uint32_t i = 0; i < m->n_inputs; i++) fprintf(f, " %s.npy", m->inputs[i].name);
@@ -124,6 +184,11 @@ int main(int argc, char **argv) {
     fprintf(stderr, "%s: model '%s' returned %d: %s\n", argv[0], m->name, rc, krt_strerror(rc));
     goto done;
   }
+  if (&kiln_profile_count && kiln_profile_count > 0) {
+    profile_cap = repeat < 1 ? 1 : repeat < PROFILE_MAX_RUNS ? repeat : PROFILE_MAX_RUNS;
+    profile_samples = calloc((size_t)(profile_cap * kiln_profile_count), sizeof *profile_samples);
+    if (!profile_samples) goto done;
+  }
   if (repeat > 0) {
     times = malloc(sizeof *times * (size_t)repeat);
     if (!times) goto done;
@@ -135,6 +200,10 @@ int main(int argc, char **argv) {
     qsort(times, (size_t)repeat, sizeof *times, cmp_double);
     printf("latency: median %.3f us, min %.3f us over %ld runs\n", times[repeat / 2] * 1e6,
            times[0] * 1e6, repeat);
+  }
+  if (profile_samples) {
+    if (repeat == 0) m->run((const void *const *)in_ptrs, out_ptrs, ws);
+    profile_report();
   }
   for (uint32_t j = 0; j < m->n_outputs; j++) {
     const krt_tensor_info *t = &m->outputs[j];
@@ -159,5 +228,6 @@ done:
   free(ws);
   free(times);
   free(paths);
+  free(profile_samples);
   return status;
 }

@@ -29,12 +29,13 @@ typedef struct Args {
   const char *cc;
   const char *print_after;
   long long max_workspace; /* bytes; 0: no limit */
+  int conv_kernel;         /* --conv: 0 auto, else an IrKernel every Conv must use if it can */
   const char *weights_file, *weights_section;
   bool weights_external;
   const char *passes, *after, *plan_svg; /* --passes, inspect --after, --memory-plan-svg */
   int opt_level;
   CgEmit emit;
-  bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan;
+  bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
   const char **positional; /* .npy inputs for `run` */
   int n_positional;
 } Args;
@@ -60,7 +61,9 @@ static const char *const target_help =
     "  --cpu CPU             target CPU (default: the host CPU for the host triple, else generic)\n"
     "  --features LIST       target features, e.g. +avx2,+fma (default: the host's for the host)\n"
     "  --name NAME           C prefix of generated symbols (default: the model's name)\n"
-    "  --max-workspace BYTES fail if the model needs a larger workspace (default: no limit)\n";
+    "  --max-workspace BYTES fail if the model needs a larger workspace (default: no limit)\n"
+    "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
+    "                        (each Conv that KIND can compute; docs/kernels.md)\n";
 
 static void print_help(const char *cmd) {
   if (!strcmp(cmd, "compile")) {
@@ -84,12 +87,13 @@ static void print_help(const char *cmd) {
         "  --size-report         print code, constant and workspace bytes of the object\n%s",
         target_help);
   } else if (!strcmp(cmd, "build")) {
-    printf("usage: kiln build model.json [-o EXE] [-O0..3] [--name N] [--cc CC]\n"
+    printf("usage: kiln build model.json [-o EXE] [-O0..3] [--name N] [--profile] [--cc CC]\n"
            "\nCompiles the model and links it with Kiln's driver into an executable:\n"
            "  EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet]\n"
            "reads the inputs in declared order, writes DIR/<output name>.npy, and with --repeat N\n"
            "prints the median latency of N runs.\n\n"
            "  -o FILE               executable (default: NAME)\n"
+           "  --profile             the executable also prints the time of every node\n"
            "  --cc CC               linker driver (default: $CC or cc)\n%s",
            target_help);
   } else if (!strcmp(cmd, "run")) {
@@ -184,7 +188,20 @@ static int parse_args(int argc, char **argv, Args *a) {
       return usage_error(a->cmd, "--weights: expected 'embedded' or 'external', got '%s'", s + 10);
     else if (!strncmp(s, "--print-after=", 14))
       a->print_after = s + 14;
-    else if (!strcmp(s, "--passes"))
+    else if (!strncmp(s, "--conv=", 7)) {
+      static const struct {
+        const char *name;
+        IrKernel kernel;
+      } convs[] = {{"auto", IR_KERNEL_DEFAULT},
+                   {"im2col", IR_KERNEL_CONV_GEMM},
+                   {"wide", IR_KERNEL_CONV_WIDE},
+                   {"loops", IR_KERNEL_COUNT}};
+      size_t k = 0;
+      while (k < sizeof convs / sizeof *convs && strcmp(s + 7, convs[k].name)) k++;
+      if (k == sizeof convs / sizeof *convs)
+        return usage_error(a->cmd, "--conv: expected auto, im2col, wide or loops, got '%s'", s + 7);
+      a->conv_kernel = (int)convs[k].kernel;
+    } else if (!strcmp(s, "--passes"))
       TAKE(passes);
     else if (!strncmp(s, "--passes=", 9))
       a->passes = s + 9;
@@ -215,6 +232,8 @@ static int parse_args(int argc, char **argv, Args *a) {
       a->print_graph = true;
     } else if (!strcmp(s, "--verify-each")) {
       a->verify_each = true;
+    } else if (!strcmp(s, "--profile") && !strcmp(a->cmd, "build")) {
+      a->profile = true;
     } else if (!strcmp(s, "--json")) {
       a->json = true;
     } else if (!strcmp(s, "--dot")) {
@@ -261,6 +280,7 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .verify_each = a->verify_each,
                       .print_after = a->print_after,
                       .max_workspace = a->max_workspace,
+                      .conv_kernel = a->conv_kernel,
                       .passes = a->passes};
     po.conv_panel_bytes = conv_panel_bytes(a);
     if (!pass_run_pipeline(g, &po, &d)) {
@@ -413,6 +433,7 @@ static int cmd_build(const Args *a) {
   CgOptions o = codegen_options(a, prefix);
   o.emit = CG_EMIT_OBJ;
   o.driver_hook = true;
+  o.profile = a->profile;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   bool ok = cg_compile(g, &o, obj, &d);
@@ -504,6 +525,7 @@ static int cmd_inspect(const Args *a) {
                                  .workspace_align = 64,
                                  .verify_each = a->verify_each,
                                  .passes = a->passes,
+                                 .conv_kernel = a->conv_kernel,
                                  .conv_panel_bytes = conv_panel_bytes(a)},
                       .after = a->after ? a->after : a->print_after,
                       .print_graph = a->print_graph,
