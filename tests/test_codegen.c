@@ -951,20 +951,22 @@ static IrGraph *small_graph(void) {
   return g;
 }
 
-/* The 3x3 conv's reduction loop holds a block of vector accumulators: some basic block of the
- * optimized LLVM IR has at least `min_acc` loop-carried <lanes x float> PHIs and as many vector
- * fmuladds (the register tile), instead of one accumulator chain per output row. */
+/* The 3x3 conv's reduction loop holds a block of vector accumulators: the largest number of
+ * loop-carried <lanes x float> PHIs matched by as many vector fma/fmuladd calls in one basic
+ * block of the optimized LLVM IR (the register tile), instead of one chain per output row. */
 static int max_vector_accumulators(const char *path, const char *vty) {
   FILE *f = fopen(path, "r");
   if (!f) return -1;
-  char line[4096], phi[64], fma[96];
+  char line[4096], phi[64], fma[96], fmuladd[96];
+  const char *suffix = strstr(vty, "16") ? "v16f32" : "v4f32";
   snprintf(phi, sizeof phi, "phi %s ", vty);
-  snprintf(fma, sizeof fma, "@llvm.fmuladd.%s(", strstr(vty, "16") ? "v16f32" : "v4f32");
+  snprintf(fma, sizeof fma, "@llvm.fma.%s(", suffix);
+  snprintf(fmuladd, sizeof fmuladd, "@llvm.fmuladd.%s(", suffix);
   int best = 0, phis = 0, fmas = 0;
   while (fgets(line, sizeof line, f)) {
     if (line[0] != ' ' && strchr(line, ':')) phis = fmas = 0; /* a new block */
     if (strstr(line, phi)) phis++;
-    if (strstr(line, fma)) fmas++;
+    if (strstr(line, fma) || strstr(line, fmuladd)) fmas++;
     int tile = phis < fmas ? phis : fmas;
     if (tile > best) best = tile;
   }

@@ -20,24 +20,27 @@ static bool has_feature(const char *features, const char *feature) {
 CgVecInfo cg_vec_info(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   char *f = LLVMGetTargetMachineFeatureString(c->tm);
-  CgVecInfo v = {1, 8}; /* unknown: scalar, a few registers */
+  CgVecInfo v = {1, 8, false}; /* unknown: scalar, a few registers */
   if (!strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4) || !strncmp(triple, "i386", 4))
-    v = has_feature(f, "+avx512f") ? (CgVecInfo){16, 32}
-        : has_feature(f, "+avx")   ? (CgVecInfo){8, 16}
-                                   : (CgVecInfo){4, 16}; /* SSE2: the x86-64 baseline */
+    v = has_feature(f, "+avx512f") ? (CgVecInfo){16, 32, true}
+        : has_feature(f, "+avx")   ? (CgVecInfo){8, 16, has_feature(f, "+fma")}
+                                   : (CgVecInfo){4, 16, false}; /* SSE2: the x86-64 baseline */
   else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
-    v = has_feature(f, "-neon") ? (CgVecInfo){1, 32} : (CgVecInfo){4, 32}; /* NEON is baseline */
+    v = has_feature(f, "-neon") ? (CgVecInfo){1, 32, true} : (CgVecInfo){4, 32, true};
   else if (!strncmp(triple, "arm", 3) || !strncmp(triple, "thumb", 5)) {
+    bool vfp4 = strstr(f, "+vfp4") || strstr(f, "+fp-armv8");
     if (has_feature(f, "+neon"))
-      v = (CgVecInfo){4, 16}; /* q0-q15 */
+      v = (CgVecInfo){4, 16, vfp4}; /* q0-q15 */
     else if (has_feature(f, "+mve.fp"))
-      v = (CgVecInfo){4, 8}; /* Helium: q0-q7 */
+      v = (CgVecInfo){4, 8, true}; /* Helium: q0-q7 */
     else if (strstr(f, "+vfp") || strstr(f, "+fp-armv8") || strstr(f, "+fp16"))
-      v = (CgVecInfo){1, 32}; /* single-precision VFP: s0-s31 */
+      v = (CgVecInfo){1, 32, vfp4}; /* single-precision VFP: s0-s31 */
     else
-      v = (CgVecInfo){1, 6}; /* soft float: floats live in the few free integer registers */
-  } else if (!strncmp(triple, "riscv", 5))
-    v = has_feature(f, "+f") || has_feature(f, "+d") ? (CgVecInfo){1, 32} : (CgVecInfo){1, 6};
+      v = (CgVecInfo){1, 6, false}; /* soft float: floats live in the few free integer registers */
+  } else if (!strncmp(triple, "riscv", 5)) {
+    bool fp = has_feature(f, "+f") || has_feature(f, "+d");
+    v = fp ? (CgVecInfo){1, 32, true} : (CgVecInfo){1, 6, false};
+  }
   LLVMDisposeMessage(triple);
   LLVMDisposeMessage(f);
   return v;
@@ -130,6 +133,11 @@ static LLVMValueRef splat(Gemm *g, LLVMValueRef s) {
   return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(g->vty), mask, "");
 }
 
+static LLVMValueRef tile_fma(Gemm *g, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc) {
+  LLVMValueRef args[3] = {a, b, acc};
+  return cg_intrinsic(g->c, g->vec.fma ? "llvm.fma" : "llvm.fmuladd", LLVMTypeOf(a), args, 3);
+}
+
 /* `count` floats from p[idx...] as a vector (lanes past count are zero and never read). */
 static LLVMValueRef load_vec(Gemm *g, LLVMValueRef p, LLVMValueRef idx, int count) {
   Cg *c = g->c;
@@ -213,7 +221,7 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
   LLVMValueRef ak = cg_gep(c, c->t_f32, abase, cg_mulc(c, k, a_sk));
   for (int r = 0; r < rows; r++) {
     LLVMValueRef av = splat(g, cg_load(c, ak, cg_idx(c, r * a_sr)));
-    for (int v = 0; v < nrv; v++) next[r * nrv + v] = cg_fmuladd(c, av, bv[v], acc[r * nrv + v]);
+    for (int v = 0; v < nrv; v++) next[r * nrv + v] = tile_fma(g, av, bv[v], acc[r * nrv + v]);
   }
   LLVMValueRef out[CG_LOOP_MAX_ACC];
   cg_loop_end(c, &lk, next, out);

@@ -15,6 +15,10 @@
 typedef struct CgVecInfo {
   int lanes; /* f32 lanes of one vector register (1: scalar floating point registers) */
   int regs;  /* floating point / vector registers available for the tile */
+  /* a fused multiply-add instruction: the kernel asks for llvm.fma, which LLVM would otherwise
+   * split into a multiply and an add where it deems that faster (Cortex-M4: two instructions
+   * per multiply-add instead of one); elsewhere llvm.fmuladd, never a libm call */
+  bool fma;
 } CgVecInfo;
 
 /* From the target machine's triple and feature string (the host's features for the host). */
