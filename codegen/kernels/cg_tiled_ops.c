@@ -145,13 +145,17 @@ static void zero_cols(Cg *c, LLVMValueRef row, LLVMValueRef lo, LLVMValueRef hi)
 /* Builds the im2col panel of output pixels [p0, p0 + cols) of one group: row k = (ic, kh, kw)
  * of the panel, at scratch + k*stride, holds for each pixel (oh, ow) the input element its tap
  * reads, or 0 in the padding. Columns [cols, stride) are zeroed (the last tile reads them). */
-static void pack_panel(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMValueRef p0, int64_t cols,
-                       int64_t stride) {
+static void pack_panel(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMValueRef oh_lo,
+                       LLVMValueRef rem, int64_t cols, int64_t stride) {
   int64_t H = p->h, W = p->w, OW = p->ow, KH = p->kh, KW = p->kw;
   CgLoop lic, lkh, lkw, loh, lcp;
-  LLVMValueRef oh_lo = LLVMBuildSDiv(c->b, p0, cg_idx(c, OW), "");
-  LLVMValueRef oh_hi =
-      cg_addc(c, LLVMBuildSDiv(c->b, cg_addc(c, p0, cols - 1), cg_idx(c, OW), ""), 1);
+  /* p0 = oh_lo*OW + rem with 0 <= rem < OW (no run-time division: Cortex-M0 has none); the last
+   * pixel's row is oh_lo + (rem + cols - 1) / OW = oh_lo + d0 + (rem + r0 >= OW) */
+  LLVMValueRef p0 = cg_add(c, cg_mulc(c, oh_lo, OW), rem);
+  int64_t d0 = (cols - 1) / OW, r0 = (cols - 1) % OW;
+  LLVMValueRef carry = LLVMBuildZExt(
+      c->b, LLVMBuildICmp(c->b, LLVMIntSGE, cg_addc(c, rem, r0), cg_idx(c, OW), ""), c->t_idx, "");
+  LLVMValueRef oh_hi = cg_add(c, cg_addc(c, oh_lo, d0 + 1), carry);
   LLVMValueRef ic = cg_for(c, &lic, p->c_per_group);
   LLVMValueRef xplane = cg_gep(c, c->t_f32, xg, cg_mulc(c, ic, H * W));
   LLVMValueRef kh = cg_for(c, &lkh, KH);
@@ -203,36 +207,41 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   LLVMValueRef image = c->scratch;
   LLVMValueRef wide = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w.image_floats));
   cg_memset(c, image, 0, w.image_floats * (int64_t)sizeof(float));
-  /* input row ih is padded row r = ih + pad_t: phase row r % sh, plane row r / sh; its pixels
-   * iw = iw0 + t*sw (padded column iw + pad_l) all land in phase column px, plane column j0 + t */
+  /* input row ih is padded row r = ih + pad_t = i*sh + py: phase row py, plane row i; its
+   * pixels iw = iw0 + t*sw (padded column iw + pad_l) all land in phase column px, plane column
+   * j0 + t. Loops over (py, i) and (px, t) with compile-time bounds: no division at run time. */
   CgLoop lic, lih, lm, loh, low;
   LLVMValueRef ic = cg_for(c, &lic, Cpg);
-  LLVMValueRef ih = cg_for(c, &lih, p->h);
-  LLVMValueRef r = cg_addc(c, ih, p->pad_t);
-  LLVMValueRef py = LLVMBuildSRem(c->b, r, cg_idx(c, sh), ""),
-               i = LLVMBuildSDiv(c->b, r, cg_idx(c, sh), "");
-  LLVMValueRef src =
-      cg_gep(c, c->t_f32, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
-  for (int64_t px = 0; px < sw; px++) {
-    int64_t iw0 = ((px - p->pad_l) % sw + sw) % sw;
-    if (iw0 >= p->w) continue;
-    int64_t count = (p->w - iw0 + sw - 1) / sw, j0 = (iw0 + p->pad_l) / sw;
-    LLVMValueRef plane = cg_add(c, cg_mulc(c, cg_addc(c, cg_mulc(c, py, sw), px), Cpg), ic);
-    LLVMValueRef dst = cg_gep(
-        c, c->t_f32, image,
-        cg_add(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), cg_idx(c, j0)));
-    if (sw == 1) {
-      cg_memcpy(c, dst, cg_gep(c, c->t_f32, src, cg_idx(c, iw0)),
-                cg_idx(c, count * (int64_t)sizeof(float)));
-      continue;
+  for (int64_t py = 0; py < sh; py++) {
+    int64_t i_lo = 0, i_hi = w.hq; /* the i with 0 <= i*sh + py - pad_t < h */
+    while (i_lo < i_hi && i_lo * sh + py - p->pad_t < 0) i_lo++;
+    while (i_hi > i_lo && (i_hi - 1) * sh + py - p->pad_t >= p->h) i_hi--;
+    if (i_lo >= i_hi) continue;
+    LLVMValueRef i = cg_loop_begin(c, &lih, cg_idx(c, i_lo), cg_idx(c, i_hi));
+    LLVMValueRef ih = cg_addc(c, cg_mulc(c, i, sh), py - p->pad_t);
+    LLVMValueRef src =
+        cg_gep(c, c->t_f32, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
+    for (int64_t px = 0; px < sw; px++) {
+      int64_t iw0 = ((px - p->pad_l) % sw + sw) % sw;
+      if (iw0 >= p->w) continue;
+      int64_t count = (p->w - iw0 + sw - 1) / sw, j0 = (iw0 + p->pad_l) / sw;
+      LLVMValueRef plane = cg_addc(c, ic, (py * sw + px) * Cpg);
+      LLVMValueRef dst =
+          cg_gep(c, c->t_f32, image,
+                 cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
+      if (sw == 1) {
+        cg_memcpy(c, dst, cg_gep(c, c->t_f32, src, cg_idx(c, iw0)),
+                  cg_idx(c, count * (int64_t)sizeof(float)));
+        continue;
+      }
+      CgLoop lt;
+      LLVMValueRef tt = cg_for(c, &lt, count);
+      lt.keep = true; /* a strided copy: scalar moves, not gathers */
+      cg_store(c, cg_load(c, src, cg_addc(c, cg_mulc(c, tt, sw), iw0)), dst, tt);
+      cg_loop_end(c, &lt, NULL, NULL);
     }
-    CgLoop lt;
-    LLVMValueRef tt = cg_for(c, &lt, count);
-    lt.keep = true; /* a strided copy: scalar moves, not gathers */
-    cg_store(c, cg_load(c, src, cg_addc(c, cg_mulc(c, tt, sw), iw0)), dst, tt);
-    cg_loop_end(c, &lt, NULL, NULL);
+    cg_loop_end(c, &lih, NULL, NULL);
   }
-  cg_loop_end(c, &lih, NULL, NULL);
   cg_loop_end(c, &lic, NULL, NULL);
 
   CgGemmB b = {.base = image, .padded = true, .koff = koff};
@@ -323,20 +332,26 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   for (int part = 0; part < 2; part++) {
     int64_t cols = part == 0 ? pc : tail;
     if (cols == 0 || (part == 0 && full == 0)) continue;
-    LLVMValueRef p0;
+    /* first pixel p0 of the panel, and its row and column (p0 = oh0*OW + ow0) kept as running
+     * values instead of divisions */
+    LLVMValueRef p0, oh0, ow0;
     if (part == 0) {
-      LLVMValueRef pi = cg_for(c, &lp, full);
+      cg_for(c, &lp, full);
       lp.keep = true;
-      p0 = cg_mulc(c, pi, pc);
+      oh0 = cg_loop_acc(c, &lp, cg_idx(c, 0));
+      ow0 = cg_loop_acc(c, &lp, cg_idx(c, 0));
+      p0 = cg_add(c, cg_mulc(c, oh0, p.ow), ow0);
     } else {
       p0 = cg_idx(c, full * pc);
+      oh0 = cg_idx(c, full * pc / p.ow);
+      ow0 = cg_idx(c, full * pc % p.ow);
     }
     CgGemmB b;
     if (pointwise) {
       b = (CgGemmB){.base = cg_gep(c, c->t_f32, xg, p0), .s_k = p.h * p.w};
     } else {
       int64_t stride = (cols + nr - 1) / nr * nr;
-      pack_panel(c, &p, xg, p0, cols, stride);
+      pack_panel(c, &p, xg, oh0, ow0, cols, stride);
       b = (CgGemmB){.base = c->scratch, .s_k = stride, .padded = true};
     }
     LLVMValueRef cbase = cg_add(c, obase, p0);
@@ -347,7 +362,14 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
       cc.epi_ctx = &e;
     }
     cg_gemm_emit(c, vec, t, Mpg, cols, K, &a, &b, &cc);
-    if (part == 0) cg_loop_end(c, &lp, NULL, NULL);
+    if (part == 0) { /* advance (oh0, ow0) by pc pixels */
+      LLVMValueRef ow1 = cg_addc(c, ow0, pc % p.ow);
+      LLVMValueRef wrap = LLVMBuildICmp(c->b, LLVMIntSGE, ow1, cg_idx(c, p.ow), "");
+      LLVMValueRef next[2] = {
+          cg_add(c, cg_addc(c, oh0, pc / p.ow), LLVMBuildZExt(c->b, wrap, c->t_idx, "")),
+          LLVMBuildSelect(c->b, wrap, cg_addc(c, ow1, -p.ow), ow1, "")};
+      cg_loop_end(c, &lp, next, NULL);
+    }
   }
   cg_loop_end(c, &lg, NULL, NULL);
   cg_loop_end(c, &ln, NULL, NULL);
