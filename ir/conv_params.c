@@ -275,31 +275,32 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
          resolve_forward(n, &dw, ap, p->ceil_mode, pool, &p->pad_l, &p->pad_r, &p->ow, d);
 }
 
-int64_t ir_conv_panel_cols(const IrConvParams *p, int64_t panel_bytes) {
+int64_t ir_conv_panel_cols(const IrConvParams *p, int64_t panel_bytes, int64_t tile_cols) {
   int64_t K = p->c_per_group * p->kh * p->kw, P = p->oh * p->ow;
-  int64_t cols = panel_bytes / (int64_t)sizeof(float) / K - IR_CONV_PANEL_SLACK;
-  cols = cols / IR_CONV_PANEL_SLACK * IR_CONV_PANEL_SLACK; /* whole tiles on every target */
-  if (cols < IR_CONV_PANEL_SLACK) cols = IR_CONV_PANEL_SLACK;
+  int64_t cols = panel_bytes / (int64_t)sizeof(float) / K - tile_cols;
+  cols = cols / tile_cols * tile_cols; /* whole tiles */
+  if (cols < tile_cols) cols = tile_cols;
   return cols < P ? cols : P;
 }
 
-int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p, int64_t panel_bytes) {
+int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p, int64_t panel_bytes, int64_t tile_cols) {
   int64_t K = p->c_per_group * p->kh * p->kw;
-  return K * (ir_conv_panel_cols(p, panel_bytes) + IR_CONV_PANEL_SLACK) * (int64_t)sizeof(float);
+  return K * (ir_conv_panel_cols(p, panel_bytes, tile_cols) + tile_cols) * (int64_t)sizeof(float);
 }
 
-int64_t ir_conv_panel_cols_of_scratch(const IrConvParams *p, int64_t scratch_bytes) {
+int64_t ir_conv_panel_cols_of_scratch(const IrConvParams *p, int64_t scratch_bytes,
+                                      int64_t tile_cols) {
   int64_t K = p->c_per_group * p->kh * p->kw;
-  return scratch_bytes / (int64_t)sizeof(float) / K - IR_CONV_PANEL_SLACK;
+  return scratch_bytes / (int64_t)sizeof(float) / K - tile_cols;
 }
 
-void ir_conv_wide(const IrConvParams *p, IrConvWide *w) {
+void ir_conv_wide(const IrConvParams *p, int64_t tile_cols, IrConvWide *w) {
   int64_t hp = p->h + p->pad_t + p->pad_b, wp = p->w + p->pad_l + p->pad_r;
   w->hq = (hp + p->stride_h - 1) / p->stride_h;
   w->wq = (wp + p->stride_w - 1) / p->stride_w;
   w->plane = w->hq * w->wq;
   /* the last wide pixels' taps reach (kw-1)*dil_w/stride_w past a plane, tiles NR more */
-  w->image_floats = p->stride_h * p->stride_w * p->c_per_group * w->plane + IR_CONV_PANEL_SLACK +
+  w->image_floats = p->stride_h * p->stride_w * p->c_per_group * w->plane + tile_cols +
                     (p->kw - 1) * p->dil_w / p->stride_w;
   w->wide_cols = p->oh * w->wq;
   w->scratch_bytes = (w->image_floats + p->m_per_group * w->wide_cols) * (int64_t)sizeof(float);

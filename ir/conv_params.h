@@ -39,14 +39,18 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
 /* Conv as implicit GEMM (IR_KERNEL_CONV_GEMM, docs/kernels.md): per group, out[Mpg][P] =
  * W[Mpg][K] x cols[K][P] with K = c_per_group*kh*kw reductions and P = oh*ow output pixels. The
  * im2col matrix cols is built in column panels of `cols` pixels, each stored row-major
- * [K][panel_stride] in the node's scratch of K * (cols + IR_CONV_PANEL_SLACK) floats, where
- * panel_stride is the panel's columns rounded up to the micro-kernel's tile width (at most
- * IR_CONV_PANEL_SLACK more). The scratch size is the contract: codegen recovers cols from it. */
+ * [K][panel_stride] in the node's scratch of K * (cols + tile_cols) floats, where panel_stride
+ * is the panel's columns rounded up to the micro-kernel's tile width, at most tile_cols
+ * (IrNode.tile_cols_max). The scratch size is the contract: codegen recovers cols from it. */
 #define IR_CONV_PANEL_BYTES (256 * 1024) /* hosts: a panel stays in L2 for every weight block */
-#define IR_CONV_PANEL_SLACK 64           /* widest tile (in floats) a target may round up to */
-/* Columns of one panel for a budget of panel_bytes (whole multiples of the slack, >= one). */
-int64_t ir_conv_panel_cols(const IrConvParams *p, int64_t panel_bytes);
-int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p, int64_t panel_bytes);
+#define IR_TILE_COLS_MAX 64              /* hosts: the widest tile (floats), AVX-512 4 x 16 */
+/* Columns of one panel for a budget of panel_bytes (whole tiles, at least one). */
+int64_t ir_conv_panel_cols(const IrConvParams *p, int64_t panel_bytes, int64_t tile_cols);
+int64_t ir_conv_panel_scratch_bytes(const IrConvParams *p, int64_t panel_bytes, int64_t tile_cols);
+/* The panel columns of a node's scratch (inverse of ir_conv_panel_scratch_bytes). */
+int64_t ir_conv_panel_cols_of_scratch(const IrConvParams *p, int64_t scratch_bytes,
+                                      int64_t tile_cols);
+
 /* Conv without im2col (IR_KERNEL_CONV_WIDE, docs/kernels.md). The input of a group is copied
  * once, zero-padded, into stride_h*stride_w phase images: phase (py, px) holds, for each input
  * channel, the [hq][wq] plane of padded pixels (i*stride_h + py, j*stride_w + px). Tap
@@ -64,11 +68,8 @@ typedef struct IrConvWide {
   int64_t wide_cols;     /* oh * wq */
   int64_t scratch_bytes; /* (image_floats + m_per_group * wide_cols) floats */
 } IrConvWide;
-void ir_conv_wide(const IrConvParams *p, IrConvWide *w);
+void ir_conv_wide(const IrConvParams *p, int64_t tile_cols, IrConvWide *w);
 /* Offset in the phase images of tap k = (ic*kh + y)*kw + x, for k < c_per_group*kh*kw. */
 int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k);
-
-/* The panel columns of a node's scratch (inverse of ir_conv_panel_scratch_bytes). */
-int64_t ir_conv_panel_cols_of_scratch(const IrConvParams *p, int64_t scratch_bytes);
 
 #endif

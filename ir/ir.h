@@ -186,6 +186,7 @@ typedef struct IrNode {
    * needs for the node's own use while it runs (im2col panels, recurrent state), placed by the
    * memory planner at scratch_offset (-1: none). */
   IrKernel kernel;
+  int tile_cols_max; /* widest register tile (floats) the scratch layout allows; 0: no limit */
   int64_t scratch_bytes;
   int64_t scratch_offset;
 } IrNode;

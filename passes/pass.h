@@ -19,6 +19,9 @@ typedef struct PassOptions {
   /* bytes of one im2col panel of a Conv (kernels pass); 0: IR_CONV_PANEL_BYTES, sized for a
    * host's L2. Microcontrollers have no cache to fill and little RAM: kiln uses less there. */
   int64_t conv_panel_bytes;
+  /* the widest register tile (floats) a conv scratch must leave room for; 0: IR_TILE_COLS_MAX
+   * (AVX-512). Bare-metal cores have at most 4-lane vectors: kiln asks for 16 there. */
+  int tile_cols_max;
   /* 0: the cost model chooses each Conv's kernel; IR_KERNEL_CONV_GEMM / IR_KERNEL_CONV_WIDE:
    * that kernel wherever it applies; IR_KERNEL_COUNT: the plain loops (kiln --conv=KIND, for
    * measuring the cost model) */

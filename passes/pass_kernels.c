@@ -20,7 +20,10 @@ static bool gemm_pays(int64_t M, int64_t N) { return N >= 16 || (M >= 4 && N >= 
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
-static void plan_conv(IrNode *n, int64_t panel_bytes, int force) {
+static void plan_conv(IrNode *n, const PassOptions *o) {
+  int force = o ? o->conv_kernel : 0;
+  int64_t panel_bytes = o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES;
+  int tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
   IrConvParams p;
   if (force == IR_KERNEL_COUNT) return;
   if (!ir_conv_params(n, &p, NULL) || n->inputs[1]->kind != IR_VALUE_CONST) return;
@@ -33,21 +36,24 @@ static void plan_conv(IrNode *n, int64_t panel_bytes, int force) {
     return;
   }
   n->kernel = IR_KERNEL_CONV_GEMM;
-  n->scratch_bytes = ir_conv_panel_scratch_bytes(&p, panel_bytes);
+  n->tile_cols_max = tile_cols;
+  n->scratch_bytes = ir_conv_panel_scratch_bytes(&p, panel_bytes, tile_cols);
   /* The phase images read in place instead of im2col where that costs less. Cost, in units
    * of one float moved (docs/kernels.md; fitted to per-layer --profile runs of --conv=im2col
    * and --conv=wide on the conv examples): im2col moves K*P floats, twice as dear with a stride
    * (scalar strided reads); the wide form moves the phase images and the wide output once;
    * both then do Mpg*K*N multiply-adds at ~16 per unit, N rounded up to a 32-column tile. */
   IrConvWide w;
-  ir_conv_wide(&p, &w);
+  ir_conv_wide(&p, tile_cols, &w);
   int64_t K = p.c_per_group * p.kh * p.kw, P = p.oh * p.ow;
   double fma = (double)p.m_per_group * (double)K / 16.0;
   double strided = p.stride_w > 1 ? 2.0 : 1.0;
   double im2col = strided * (double)K * (double)P + fma * (double)round_up(P, 32);
   double wide = (double)w.image_floats + (double)p.m_per_group * (double)w.wide_cols +
                 fma * (double)round_up(w.wide_cols, 32);
-  if (force ? force == IR_KERNEL_CONV_WIDE : wide < im2col && w.scratch_bytes <= 32 * panel_bytes) {
+  if (force ? force == IR_KERNEL_CONV_WIDE
+            : wide < im2col &&
+                  w.scratch_bytes <= (panel_bytes < IR_CONV_PANEL_BYTES ? 4 : 32) * panel_bytes) {
     n->kernel = IR_KERNEL_CONV_WIDE;
     n->scratch_bytes = w.scratch_bytes;
   }
@@ -70,14 +76,14 @@ static void plan_matmul(IrNode *n) {
 
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)d;
-  int64_t panel = o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES;
   for (int s = 0; s < g->n_nodes; s++) {
     IrNode *n = g->nodes[s];
     n->kernel = IR_KERNEL_DEFAULT;
+    n->tile_cols_max = 0;
     n->scratch_bytes = 0;
     if (!all_f32(n)) continue;
     switch (n->op) {
-    case IR_OP_CONV: plan_conv(n, panel, o ? o->conv_kernel : 0); break;
+    case IR_OP_CONV: plan_conv(n, o); break;
     case IR_OP_GEMM: plan_gemm(n); break;
     case IR_OP_MATMUL: plan_matmul(n); break;
     default: break;

@@ -263,10 +263,12 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
       } else if (n->op == IR_OP_CONV && n->kernel != IR_KERNEL_CONV_1X1 &&
                  ir_conv_params(n, &p, NULL)) {
         IrConvWide w;
-        ir_conv_wide(&p, &w);
+        ir_conv_wide(&p, IR_TILE_COLS_MAX, &w);
         bool wide = alternatives[a] == IR_KERNEL_CONV_WIDE;
         n->kernel = alternatives[a];
-        n->scratch_bytes = wide ? w.scratch_bytes : ir_conv_panel_scratch_bytes(&p, 4096);
+        n->tile_cols_max = IR_TILE_COLS_MAX;
+        n->scratch_bytes =
+            wide ? w.scratch_bytes : ir_conv_panel_scratch_bytes(&p, 4096, IR_TILE_COLS_MAX);
         changed = true;
       }
     }
@@ -975,8 +977,8 @@ static int max_vector_accumulators(const char *path, const char *vty) {
 }
 
 static void test_microkernel(void) {
-  static const ConvCase k = {"conv_tile", 1, 64, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1},
-                             true, NULL, {0}};
+  static const ConvCase k = {"conv_tile", 1, 64,           8,    8,    64, 3, 3, 1, 1, 1,
+                             1,           1, {1, 1, 1, 1}, true, NULL, {0}};
   static const struct {
     const char *triple, *cpu, *features, *vty;
   } targets[] = {

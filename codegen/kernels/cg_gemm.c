@@ -52,9 +52,8 @@ CgVecInfo cg_vec_info(Cg *c) {
  * FMA and two load ports on vector targets (one of each on scalar cores) it takes the larger
  * of the two, and at least the FMA latency (~4 cycles), since each accumulator is a chain.
  * Tiles past the edge of C count whole: that is the work wasted on padding. */
-CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K) {
+CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr) {
   const double ports = vec.lanes > 1 ? 2.0 : 1.0, latency = 4.0;
-  const int max_nr = 64; /* IR_CONV_PANEL_SLACK: the widest tile a scratch panel allows */
   CgTile best = {1, 1};
   double best_cost = INFINITY;
   int64_t nvec = (N + vec.lanes - 1) / vec.lanes;

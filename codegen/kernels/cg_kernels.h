@@ -30,8 +30,9 @@ typedef struct CgTile {
 } CgTile;
 
 /* The tile with the fewest estimated cycles for this product on vec (cost model in
- * docs/kernels.md): registers mr*nrv + nrv + 1 <= regs. */
-CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K);
+ * docs/kernels.md): registers mr*nrv + nrv + 1 <= regs, at most max_nr columns (a scratch
+ * layout's IrNode.tile_cols_max). */
+CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr);
 
 /* Broadcast operand: element (i, k) at base[i*s_row + k*s_k], or, when packed (cg_pack_a),
  * row blocks of mr: block b at base[b*K*mr] holding [K][mr] (the last, short block [K][M%mr]). */

@@ -10,6 +10,11 @@
 #include "conv_params.h"
 #include "ir_util.h"
 
+/* The widest tile the node's scratch allows (IrNode.tile_cols_max). */
+static int n_tile_cols(const IrNode *n) {
+  return n->tile_cols_max > 0 ? n->tile_cols_max : IR_TILE_COLS_MAX;
+}
+
 /* ---- epilogues on finished tile rows ----------------------------------------------------- */
 
 /* The node's fused epilogue over the tile row; C(i, j) is output element base + i*ld + j. */
@@ -59,7 +64,7 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
   int64_t M = A->dims[ta ? 1 : 0], K = A->dims[ta ? 0 : 1], N = B->dims[tb ? 0 : 1];
   CgVecInfo vec = cg_vec_info(c);
-  CgTile t = cg_gemm_tile(vec, M, N, K);
+  CgTile t = cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
   CgGemmA a = {in[0], ta ? 1 : K, ta ? M : 1, false};
   CgGemmB b = {.base = in[1], .s_k = N};
   if (B->kind == IR_VALUE_CONST)
@@ -111,7 +116,7 @@ bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
     strides[2][d] *= K * N;
   }
   CgVecInfo vec = cg_vec_info(c);
-  CgTile t = cg_gemm_tile(vec, M, N, K);
+  CgTile t = cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
   /* a constant matrix shared by every batch is packed once, at compile time */
   LLVMValueRef bpack = B->kind == IR_VALUE_CONST && B->rank == 2
                            ? cg_pack_b(c, B->data, K, N, N, 1, t.nrv * vec.lanes, "wpack")
@@ -201,7 +206,7 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
                       LLVMValueRef xg, LLVMValueRef obase, LLVMValueRef out, CgVecInfo vec,
                       CgTile t, const CgGemmA *a, LLVMValueRef bias, LLVMValueRef koff) {
   IrConvWide w;
-  ir_conv_wide(p, &w);
+  ir_conv_wide(p, n_tile_cols(n), &w);
   int64_t Mpg = p->m_per_group, Cpg = p->c_per_group, K = Cpg * p->kh * p->kw;
   int64_t P = p->oh * p->ow, sh = p->stride_h, sw = p->stride_w;
   LLVMValueRef image = c->scratch;
@@ -263,9 +268,9 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
 
 /* The tap offsets of IR_KERNEL_CONV_WIDE (ir_conv_wide_tap), as a constant array of
  * pointer-sized integers. */
-static LLVMValueRef wide_tap_offsets(Cg *c, const IrConvParams *p) {
+static LLVMValueRef wide_tap_offsets(Cg *c, const IrNode *n, const IrConvParams *p) {
   IrConvWide w;
-  ir_conv_wide(p, &w);
+  ir_conv_wide(p, n_tile_cols(n), &w);
   int64_t K = p->c_per_group * p->kh * p->kw;
   size_t esize = LLVMABISizeOfType(c->td, c->t_idx);
   unsigned char *bytes = malloc(esize * (size_t)K + 1);
@@ -292,16 +297,16 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   int64_t N = P;
   if (n->kernel == IR_KERNEL_CONV_WIDE) {
     IrConvWide w;
-    ir_conv_wide(&p, &w);
+    ir_conv_wide(&p, n_tile_cols(n), &w);
     N = w.wide_cols;
   }
-  CgTile t = cg_gemm_tile(vec, Mpg, N, K);
+  CgTile t = cg_gemm_tile(vec, Mpg, N, K, n_tile_cols(n));
   int64_t nr = (int64_t)t.nrv * vec.lanes;
   /* weights [M][Cpg][kh][kw]: group g's rows, blocks of mr, at g*Mpg*K in the packed copy */
   LLVMValueRef wpack = cg_pack_a(c, n->inputs[1]->data, p.group, Mpg, K, K, 1, t.mr, "convpack");
 
   if (n->kernel == IR_KERNEL_CONV_WIDE) {
-    LLVMValueRef koff = wide_tap_offsets(c, &p);
+    LLVMValueRef koff = wide_tap_offsets(c, n, &p);
     CgLoop ln, lg;
     LLVMValueRef ni = cg_for(c, &ln, p.n);
     LLVMValueRef gi = cg_for(c, &lg, p.group);
@@ -317,7 +322,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     return true;
   }
   bool pointwise = n->kernel == IR_KERNEL_CONV_1X1;
-  int64_t pc = pointwise ? P : ir_conv_panel_cols_of_scratch(&p, n->scratch_bytes);
+  int64_t pc = pointwise ? P : ir_conv_panel_cols_of_scratch(&p, n->scratch_bytes, n_tile_cols(n));
   if (pc < P) pc = pc / nr * nr > nr ? pc / nr * nr : nr; /* whole tiles in full panels */
   int64_t full = P / pc, tail = P - full * pc;
   CgLoop ln, lg, lp;
@@ -389,7 +394,7 @@ static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K)
     *M = p.m_per_group, *N = p.oh * p.ow, *K = p.c_per_group * p.kh * p.kw;
     if (n->kernel == IR_KERNEL_CONV_WIDE) {
       IrConvWide w;
-      ir_conv_wide(&p, &w);
+      ir_conv_wide(&p, n_tile_cols(n), &w);
       *N = w.wide_cols;
     }
   } else if (n->op == IR_OP_GEMM) {
@@ -410,7 +415,7 @@ bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, Ir
     if (n->kernel == IR_KERNEL_DEFAULT) continue;
     int64_t M, N, K;
     node_gemm_shape(n, &M, &N, &K);
-    CgTile t = cg_gemm_tile(vec, M, N, K);
+    CgTile t = cg_gemm_tile(vec, M, N, K, n->op == IR_OP_CONV ? n_tile_cols(n) : IR_TILE_COLS_MAX);
     tiles[i].mr = t.mr;
     tiles[i].nr = t.nrv * vec.lanes;
   }

@@ -263,11 +263,12 @@ static int parse_args(int argc, char **argv, Args *a) {
   return 0;
 }
 
-/* Bytes of a Conv's im2col panel: bare metal (a *-none-* triple) has little RAM and no L2 for
- * a panel to fill, so a small one; 0 elsewhere (the pass's default, sized for a host's L2). */
-static int64_t conv_panel_bytes(const Args *a) {
-  return a->triple && strstr(a->triple, "-none") ? 8 * 1024 : 0;
-}
+/* Bare metal (a *-none-* triple): little RAM, no L2 for a conv panel to fill, vectors of at most
+ * 4 lanes; so small panels and room for tiles of at most 16 columns. 0 elsewhere: the pass's
+ * defaults, sized for a host's L2 and AVX-512. */
+static bool bare_metal(const Args *a) { return a->triple && strstr(a->triple, "-none"); }
+static int64_t conv_panel_bytes(const Args *a) { return bare_metal(a) ? 8 * 1024 : 0; }
+static int tile_cols_max(const Args *a) { return bare_metal(a) ? 16 : 0; }
 
 /* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. */
 static IrGraph *load_and_optimize(const Args *a, bool plan) {
@@ -283,6 +284,7 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .conv_kernel = a->conv_kernel,
                       .passes = a->passes};
     po.conv_panel_bytes = conv_panel_bytes(a);
+    po.tile_cols_max = tile_cols_max(a);
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
@@ -526,7 +528,8 @@ static int cmd_inspect(const Args *a) {
                                  .verify_each = a->verify_each,
                                  .passes = a->passes,
                                  .conv_kernel = a->conv_kernel,
-                                 .conv_panel_bytes = conv_panel_bytes(a)},
+                                 .conv_panel_bytes = conv_panel_bytes(a),
+                                 .tile_cols_max = tile_cols_max(a)},
                       .after = a->after ? a->after : a->print_after,
                       .print_graph = a->print_graph,
                       .json = a->json,
