@@ -132,7 +132,7 @@ int64_t cg_blob_append(Cg *c, const void *data, size_t nbytes);
 #define CG_LOOP_MAX_ACC 32
 typedef struct CgLoop {
   LLVMBasicBlockRef pre, body, exit;
-  LLVMValueRef iv, end;
+  LLVMValueRef iv, start, end;
   /* true: LLVM must neither unroll nor vectorize this loop (its body is a hand-built kernel;
    * set after cg_loop_begin, read by cg_loop_end) */
   bool keep;

@@ -143,11 +143,14 @@ LLVMValueRef cg_const_bytes(Cg *c, const void *data, size_t nbytes, const char *
 
 /* ---- loops -------------------------------------------------------------------------------- */
 
+static void loop_hints(Cg *c, LLVMValueRef latch_br, bool vectorize);
+
 LLVMValueRef cg_loop_begin(Cg *c, CgLoop *l, LLVMValueRef start, LLVMValueRef end) {
   memset(l, 0, sizeof *l);
   l->pre = LLVMGetInsertBlock(c->b);
   l->body = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "loop");
   l->exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "loop.exit");
+  l->start = start;
   l->end = end;
   /* The guard folds away when both bounds are constants; the loop is then in rotated form with
    * a constant trip count, which is what SCEV and the vectorizer like best. */
@@ -175,7 +178,18 @@ void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *a
   LLVMSetNSW(next, 1);
   LLVMValueRef br =
       LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, next, l->end, ""), l->body, l->exit);
-  if (l->keep) cg_loop_keep(c, br);
+  /* A long reduction (loop-carried accumulators, 16+ iterations or a run-time count) is never
+   * unrolled: -O3's full unroller runs before the vectorizer and would turn a 64-long sum
+   * (LayerNorm, an RNN's dot products) into one scalar chain that nothing vectorizes; the
+   * vectorizer interleaves the vector accumulators instead. Other loops unroll as LLVM likes
+   * (element-wise bodies that the SLP vectorizer packs, short constant tap loops). */
+  long long trips = LLVMIsAConstantInt(l->start) && LLVMIsAConstantInt(l->end)
+                        ? LLVMConstIntGetSExtValue(l->end) - LLVMConstIntGetSExtValue(l->start)
+                        : -1;
+  if (l->keep)
+    cg_loop_keep(c, br);
+  else if (l->n_acc > 0 && (trips < 0 || trips >= 16))
+    loop_hints(c, br, true);
   LLVMAddIncoming(l->iv, &next, &latch, 1);
   LLVMMoveBasicBlockAfter(l->exit, latch);
   LLVMPositionBuilderAtEnd(c->b, l->exit);
@@ -190,9 +204,8 @@ void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *a
   }
 }
 
-/* !llvm.loop !{self, !{"llvm.loop.unroll.disable"}, !{"llvm.loop.vectorize.enable", false}}:
- * the loop stays as built, so -O3 cannot turn a register tile into a spilling unrolled chain. */
-void cg_loop_keep(Cg *c, LLVMValueRef latch_br) {
+/* !llvm.loop !{self, !{"llvm.loop.unroll.disable"}[, !{"llvm.loop.vectorize.enable", false}]} */
+static void loop_hints(Cg *c, LLVMValueRef latch_br, bool vectorize) {
   const char *unroll = "llvm.loop.unroll.disable", *vec = "llvm.loop.vectorize.enable";
   LLVMMetadataRef no_unroll = LLVMMDStringInContext2(c->ctx, unroll, strlen(unroll));
   LLVMMetadataRef vec_key[2] = {LLVMMDStringInContext2(c->ctx, vec, strlen(vec)),
@@ -202,11 +215,14 @@ void cg_loop_keep(Cg *c, LLVMValueRef latch_br) {
   /* a distinct node whose first operand is itself: build with a placeholder, then replace */
   LLVMMetadataRef tmp = LLVMTemporaryMDNode(c->ctx, NULL, 0);
   props[0] = tmp;
-  LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, props, 3);
+  LLVMMetadataRef loop = LLVMMDNodeInContext2(c->ctx, props, vectorize ? 2 : 3);
   LLVMMetadataReplaceAllUsesWith(tmp, loop);
   unsigned kind = LLVMGetMDKindIDInContext(c->ctx, "llvm.loop", 9);
   LLVMSetMetadata(latch_br, kind, LLVMMetadataAsValue(c->ctx, loop));
 }
+
+/* the loop stays as built, so -O3 cannot turn a register tile into a spilling unrolled chain */
+void cg_loop_keep(Cg *c, LLVMValueRef latch_br) { loop_hints(c, latch_br, false); }
 
 LLVMValueRef cg_for(Cg *c, CgLoop *l, int64_t n) {
   return cg_loop_begin(c, l, cg_idx(c, 0), cg_idx(c, n));
