@@ -50,10 +50,10 @@ results=$out/results.jsonl
 echo "== Kiln $(git describe --always --dirty 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(getconf _NPROCESSORS_ONLN) CPUs: $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 tools/build.sh >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
 
-# -- FMA peak of one core: the widest vector width of the host, best of 300 short repeats
+# -- FMA peak of one core: the widest vector width of the host, best of 300 short repeats; run
+# again after the measurements (a busy machine can hide the peak for a while), the higher counts
 gcc -std=c11 -O2 -march=native bench/fma_peak.c -o "$out/fma_peak"
 "$out/fma_peak" 300 | tee "$out/fma_peak.txt"
-peak=$(awk '$1 == "peak_gflops" {print $2}' "$out/fma_peak.txt")
 
 # -- ONNX Runtime: installed without its install script (which only fetches optional GPU
 # providers); the CPU library is in the package
@@ -141,6 +141,9 @@ for run in $(seq 1 "$runs"); do
   done
 done
 
+echo "== FMA peak again"
+"$out/fma_peak" 300 | tee -a "$out/fma_peak.txt"
+peak=$(awk '$1 == "peak_gflops" && $2 > p {p = $2} END {print p}' "$out/fma_peak.txt")
 echo
 "$py" bench/ort_report.py table "$results" --peak "$peak" "${check_goals[@]}" | tee "$out/report.md"
 exit "${PIPESTATUS[0]}"

@@ -159,7 +159,8 @@ def cmd_table(a):
     print("ONNX Runtime %s (onnxruntime-node, CPU EP, intra/inter-op threads 1, graph optimization "
           "all, sequential); %d run(s) of the whole comparison" % (
               next((r.get("ort_version") for r in recs if r.get("ort_version")), "?"), len(runs)))
-    print("FMA peak (bench/fma_peak.c, one core, best of repeats): %.1f GFLOP/s" % peak)
+    print("FMA peak (bench/fma_peak.c, one core, best of repeats, higher of the probes before and "
+          "after): %.1f GFLOP/s" % peak)
     if ovh:
         print("ORT binding overhead (one-Add model, median per call, measured beside each model): "
               "median %.2f us, range %.2f-%.2f us over %d measurements (fastest single call %.2f us)"
@@ -246,6 +247,10 @@ def cmd_table(a):
     for g, ok, what in goals:
         print("| %s | %s | %s |" % (g, "yes" if ok else "**no**", what))
     print()
+    over = [m for m in rows if rows[m]["gflops"] > peak or rows[m]["ort_gflops"] > peak]
+    if over:
+        print("WARNING: median GFLOP/s above the probe's peak (%s): the probe ran while the machine "
+              "was busy; the %% of peak figures are overstated\n" % ", ".join(over))
     status = 0
     for m in failed:
         print("FAILED: %s: %s" % (m, "; ".join(r["failed"] for r in by[m] if "failed" in r)))
