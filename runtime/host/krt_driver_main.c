@@ -84,7 +84,7 @@ static void usage(FILE *f, const krt_model *m, const char *argv0) {
     fprintf(f, "]\n");
   }
   fprintf(f, "\nOutputs are written to DIR/<output name>.npy (DIR defaults to '.').\n"
-             "--repeat N runs the model N times and prints the median latency.\n");
+             "--repeat N runs the model N times and prints the median latency (and min, p90).\n");
 }
 
 static int64_t tensor_numel(const krt_tensor_info *t) {
@@ -198,8 +198,8 @@ int main(int argc, char **argv) {
       times[r] = now_seconds() - t0;
     }
     qsort(times, (size_t)repeat, sizeof *times, cmp_double);
-    printf("latency: median %.3f us, min %.3f us over %ld runs\n", times[repeat / 2] * 1e6,
-           times[0] * 1e6, repeat);
+    printf("latency: median %.3f us, min %.3f us over %ld runs, p90 %.3f us\n",
+           times[repeat / 2] * 1e6, times[0] * 1e6, repeat, times[repeat * 9 / 10] * 1e6);
   }
   if (profile_samples) {
     if (repeat == 0) m->run((const void *const *)in_ptrs, out_ptrs, ws);
