@@ -370,6 +370,7 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
  * over the iw whose column lands inside the output (output_padding cells keep the bias). */
 bool cg_lower_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (!cg_require_f32(c, n)) return false;
+  if (n->kernel == IR_KERNEL_CONVT_GEMM) return cg_tiled_conv_transpose(c, n, in, out);
   IrConvParams p;
   if (!ir_conv_params(n, &p, c->d)) return false;
   int64_t H = p.h, W = p.w, OH = p.oh, OW = p.ow;

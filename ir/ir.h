@@ -159,7 +159,8 @@ typedef enum {
   IR_KERNEL_GEMM,        /* Gemm/MatMul through the register-tiled micro-kernel */
   IR_KERNEL_CONV_GEMM,   /* Conv as implicit GEMM: im2col panels in scratch, tiled micro-kernel */
   IR_KERNEL_CONV_1X1,    /* pointwise Conv: the tiled micro-kernel reads the input directly */
-  IR_KERNEL_CONV_WIDE,   /* stride-1 Conv: padded input copy read in place, wide output rows */
+  IR_KERNEL_CONV_WIDE,   /* Conv: padded phase images read in place, wide output rows */
+  IR_KERNEL_CONVT_GEMM,  /* ConvTranspose: tiled product of all taps, then a col2im add */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -59,6 +59,17 @@ static void plan_conv(IrNode *n, const PassOptions *o) {
   }
 }
 
+/* ConvTranspose (one group): cols[(m, kh, kw)][ih*w + iw] = sum_c W[c][m][kh][kw] x[c][ih][iw]
+ * for every tap at once, a product for the micro-kernel, into the scratch; then each column is
+ * added where its tap lands in the output (col2im). The loop nest it replaces multiplied in
+ * that scattered order. */
+static void plan_conv_transpose(IrNode *n) {
+  IrConvParams p;
+  if (!ir_conv_params(n, &p, NULL) || n->inputs[1]->kind != IR_VALUE_CONST || p.group != 1) return;
+  n->kernel = IR_KERNEL_CONVT_GEMM;
+  n->scratch_bytes = p.m * p.kh * p.kw * p.h * p.w * (int64_t)sizeof(float);
+}
+
 static void plan_gemm(IrNode *n) {
   const IrValue *A = n->inputs[0], *B = n->inputs[1];
   if (A->rank != 2 || B->rank != 2) return;
@@ -86,6 +97,7 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     case IR_OP_CONV: plan_conv(n, o); break;
     case IR_OP_GEMM: plan_gemm(n); break;
     case IR_OP_MATMUL: plan_matmul(n); break;
+    case IR_OP_CONV_TRANSPOSE: plan_conv_transpose(n); break;
     default: break;
     }
   }

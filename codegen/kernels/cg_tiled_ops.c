@@ -381,6 +381,80 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   return true;
 }
 
+/* ---- ConvTranspose ----------------------------------------------------------------------------
+ */
+
+bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrConvParams p;
+  bool ok = ir_conv_params(n, &p, NULL);
+  (void)ok;
+  assert(ok && p.group == 1 && n->inputs[1]->kind == IR_VALUE_CONST); /* the kernel pass checked */
+  int64_t KK = p.kh * p.kw, Mt = p.m * KK, HW = p.h * p.w, OHW = p.oh * p.ow;
+  CgVecInfo vec = cg_vec_info(c);
+  /* cols[(m, kh, kw)][pixel] = W^T x: the weights [C][M][kh][kw] are the broadcast operand,
+   * packed at compile time, the input pixels the vectors. With few pixels (a generator's first
+   * layers: 1x1, 4x4) the vectors would be mostly empty, so the product is taken transposed,
+   * cols^T[pixel][(m, kh, kw)] = x^T W: W is already [C][M*kh*kw] row-major, packed as the
+   * vector operand, and each step broadcasts the pixels (adjacent in x) */
+  CgLoop ln, lm, lkh, lkw, lih, liw;
+  bool trans = HW < 16;
+  int64_t s_pix = trans ? Mt : 1, s_row = trans ? 1 : HW; /* cols element strides */
+  LLVMValueRef ni = cg_for(c, &ln, p.n);
+  LLVMValueRef x = cg_gep(c, c->t_f32, in[0], cg_mulc(c, ni, p.c * HW));
+  CgGemmC cc = {.base = c->scratch, .ldc = trans ? Mt : HW};
+  if (trans) {
+    CgTile t = cg_gemm_tile(vec, HW, Mt, p.c, IR_TILE_COLS_MAX);
+    CgGemmA a = {x, 1, HW, false};
+    CgGemmB b = {
+        .base = cg_pack_b(c, n->inputs[1]->data, p.c, Mt, Mt, 1, t.nrv * vec.lanes, "convtpack"),
+        .packed = true};
+    cg_gemm_emit(c, vec, t, HW, Mt, p.c, &a, &b, &cc);
+  } else {
+    CgTile t = cg_gemm_tile(vec, Mt, HW, p.c, IR_TILE_COLS_MAX);
+    CgGemmA a = {cg_pack_a(c, n->inputs[1]->data, 1, Mt, p.c, 1, Mt, t.mr, "convtpack"), 0, 0,
+                 true};
+    CgGemmB b = {.base = x, .s_k = HW};
+    cg_gemm_emit(c, vec, t, Mt, HW, p.c, &a, &b, &cc);
+  }
+  /* col2im: output plane m starts as the bias; column (m, kh, kw) adds x-pixel (ih, iw)'s
+   * product at output (ih*sh - pt + kh*dh, iw*sw - pl + kw*dw), for the pixels that land inside
+   * (output_padding cells keep the bias) */
+  LLVMValueRef m = cg_for(c, &lm, p.m);
+  LLVMValueRef oplane =
+      cg_gep(c, c->t_f32, out[0], cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), m), OHW));
+  LLVMValueRef bias = p.has_bias ? cg_load(c, in[2], m) : cg_f32c(c, 0.0);
+  CgLoop lf;
+  LLVMValueRef f = cg_for(c, &lf, OHW);
+  cg_store(c, bias, oplane, f);
+  cg_loop_end(c, &lf, NULL, NULL);
+  LLVMValueRef kh = cg_for(c, &lkh, p.kh);
+  LLVMValueRef kw = cg_for(c, &lkw, p.kw);
+  LLVMValueRef col =
+      cg_gep(c, c->t_f32, c->scratch,
+             cg_mulc(c, cg_add(c, cg_add(c, cg_mulc(c, m, KK), cg_mulc(c, kh, p.kw)), kw), s_row));
+  LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p.dil_w), -p.pad_l), iw_lo, iw_hi;
+  cg_valid_range(c, wbase, p.stride_w, p.ow, p.w, &iw_lo, &iw_hi);
+  LLVMValueRef hbase = cg_addc(c, cg_mulc(c, kh, p.dil_h), -p.pad_t), ih_lo, ih_hi;
+  cg_valid_range(c, hbase, p.stride_h, p.oh, p.h, &ih_lo, &ih_hi);
+  LLVMValueRef ih = cg_loop_begin(c, &lih, ih_lo, ih_hi);
+  LLVMValueRef orow =
+      cg_gep(c, c->t_f32, oplane, cg_mulc(c, cg_add(c, cg_mulc(c, ih, p.stride_h), hbase), p.ow));
+  LLVMValueRef crow = cg_gep(c, c->t_f32, col, cg_mulc(c, ih, p.w * s_pix));
+  LLVMValueRef iw = cg_loop_begin(c, &liw, iw_lo, iw_hi);
+  if (p.stride_w != 1 || trans) liw.keep = true; /* strided: scalar moves, not gathers */
+  LLVMValueRef at = cg_add(c, cg_mulc(c, iw, p.stride_w), wbase);
+  LLVMValueRef v = cg_load(c, crow, cg_mulc(c, iw, s_pix));
+  cg_store(c, LLVMBuildFAdd(c->b, cg_load(c, orow, at), v, ""), orow, at);
+  cg_loop_end(c, &liw, NULL, NULL);
+  cg_loop_end(c, &lih, NULL, NULL);
+  cg_loop_end(c, &lkw, NULL, NULL);
+  cg_loop_end(c, &lkh, NULL, NULL);
+  cg_epilogue_row(c, n, in, oplane, cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), m), OHW), OHW);
+  cg_loop_end(c, &lm, NULL, NULL);
+  cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}
+
 /* ---- tiles for `kiln inspect` ---------------------------------------------------------------- */
 
 /* The product the tiled kernel of n computes (per matrix / group): C[M][N] over K. */
@@ -397,6 +471,13 @@ static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K)
       ir_conv_wide(&p, n_tile_cols(n), &w);
       *N = w.wide_cols;
     }
+  } else if (n->op == IR_OP_CONV_TRANSPOSE) { /* cg_tiled_conv_transpose's orientation */
+    IrConvParams p;
+    bool ok = ir_conv_params(n, &p, NULL);
+    (void)ok;
+    assert(ok);
+    int64_t Mt = p.m * p.kh * p.kw, HW = p.h * p.w;
+    *M = HW < 16 ? HW : Mt, *N = HW < 16 ? Mt : HW, *K = p.c;
   } else if (n->op == IR_OP_GEMM) {
     bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
     *M = A->dims[ta ? 1 : 0], *K = A->dims[ta ? 0 : 1], *N = B->dims[tb ? 0 : 1];
