@@ -110,11 +110,18 @@ static void plan_separate(IrGraph *g) {
   g->workspace_align = 64;
 }
 
+static bool fuse_epilogues; /* prepare() runs the fusion pass (test_fused_epilogues) */
+
 /* Sort, infer, verify, plan. */
 static bool prepare(IrGraph *g, bool real_planner) {
   IrDiag d;
   ir_diag_init(&d, "test", false);
   bool ok = ir_graph_sort(g, &d) && ir_graph_infer_shapes(g, &d) && ir_graph_verify(g, &d);
+  if (ok && fuse_epilogues) { /* element-wise chains become the heads' epilogues */
+    PassOptions po = {.opt_level = 2};
+    pass_fuse(g, &po, &d);
+    ok = ir_graph_verify(g, &d);
+  }
   if (ok) pass_choose_kernels(g, NULL, &d); /* tiled kernels where they apply */
   if (ok && real_planner) {
     PassOptions po = {.opt_level = 3, .workspace_align = 64};
@@ -245,6 +252,10 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
   if (out) ir_graph_add_output(g, out);
   bool ok = prepare(g, false);
   CHECK(ok, "%s: graph preparation failed", g->name);
+  if (ok && fuse_epilogues)
+    CHECK(g->n_nodes == 1 && g->nodes[0]->n_epilogue > 0 &&
+              g->nodes[0]->kernel != IR_KERNEL_DEFAULT,
+          "%s: one tiled node with a fused epilogue (%d nodes)", g->name, g->n_nodes);
   if (ok) check_graph_tol(g, tol, want);
   /* and every other kernel that can compute the nodes the pass gave a tiled kernel: both
    * convolution forms where they apply, and the plain loop nests */
@@ -953,6 +964,57 @@ static IrGraph *small_graph(void) {
   return g;
 }
 
+/* Fused epilogues on every tiled kernel, in registers (Relu, LeakyRelu, Clip, residual Add,
+ * scalar Mul) and on stored rows (Sigmoid, a broadcast operand), against the interpreter. */
+static void test_fused_epilogues(void) {
+  fuse_epilogues = true;
+  static const ConvCase convs[] = {
+      {"fused_conv_im2col", 1, 8, 9, 9, 12, 3, 3, 1, 2, 2, 1, 1, {1, 1, 1, 1}, true, NULL, {0}},
+      {"fused_conv_wide", 1, 8, 11, 10, 12, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, NULL, {0}},
+      {"fused_conv_1x1", 1, 8, 5, 7, 12, 1, 1, 1, 1, 1, 1, 1, {0}, true, NULL, {0}},
+  };
+  for (size_t i = 0; i < sizeof convs / sizeof *convs; i++)
+    for (int chain = 0; chain < 2; chain++) {
+      IrValue *y;
+      ConvCase k = convs[i];
+      IrGraph *g = conv_graph(&k, false, &y);
+      IrNode *n;
+      int64_t oh = k.kh == 1 ? k.h : (k.h + k.pads[0] + k.pads[2] - k.kh) / k.sh + 1;
+      int64_t ow = k.kw == 1 ? k.w : (k.w + k.pads[1] + k.pads[3] - k.kw) / k.sw + 1;
+      if (chain == 0) { /* in registers: Relu, + residual, LeakyRelu, * 0.5, Clip */
+        y = NODE(g, NULL, IR_OP_RELU, "e1", y);
+        y = NODE(g, NULL, IR_OP_ADD, "e2", y, IN(g, "res", k.n, k.m, oh, ow));
+        y = NODE(g, &n, IR_OP_LEAKY_RELU, "e3", y);
+        ir_set_attr_f(g, n, "alpha", 0.1);
+        static const float half[] = {0.5f}, lo[] = {-0.25f}, hi[] = {0.75f};
+        y = NODE(g, NULL, IR_OP_MUL, "e4", y, CF32(g, "half", half, 1));
+        y = NODE(g, NULL, IR_OP_CLIP, "e5", y, CF32(g, "lo", lo, 1), CF32(g, "hi", hi, 1));
+      } else { /* on stored rows: Sigmoid, then * residual */
+        y = NODE(g, NULL, IR_OP_SIGMOID, "e1", y);
+        y = NODE(g, NULL, IR_OP_MUL, "e2", y, IN(g, "res", k.n, k.m, oh, ow));
+      }
+      finish_tol(g, y, sum_tol(k.c * k.kh * k.kw), NULL);
+    }
+  for (int chain = 0; chain < 2; chain++) { /* Linear (packed B, column bias) and MatMul */
+    IrGraph *g = ir_graph_new(chain ? "fused_matmul" : "fused_gemm");
+    IrNode *n;
+    IrValue *y;
+    if (chain == 0) {
+      y = NODE(g, &n, IR_OP_GEMM, "g", IN(g, "a", 5, 40), W(g, "b", 37, 40), W(g, "c", 37));
+      ir_set_attr_i(g, n, "transB", 1);
+      y = NODE(g, NULL, IR_OP_ADD, "e1", y, IN(g, "res", 5, 37));
+      y = NODE(g, NULL, IR_OP_RELU, "e2", y);
+    } else {
+      y = NODE(g, NULL, IR_OP_MATMUL, "g", IN(g, "a", 2, 7, 24), W(g, "b", 24, 33));
+      y = NODE(g, NULL, IR_OP_SUB, "e1", IN(g, "res", 2, 7, 33), y);
+      y = NODE(g, &n, IR_OP_LEAKY_RELU, "e2", y);
+      ir_set_attr_f(g, n, "alpha", 0.3);
+    }
+    finish_tol(g, y, sum_tol(40), NULL);
+  }
+  fuse_epilogues = false;
+}
+
 /* The 3x3 conv's reduction loop holds a block of vector accumulators: the largest number of
  * loop-carried <lanes x float> PHIs matched by as many vector fma/fmuladd calls in one basic
  * block of the optimized LLVM IR (the register tile), instead of one chain per output row. */
@@ -1539,6 +1601,7 @@ int main(int argc, char **argv) {
   test_two_models();
   test_emit();
   test_microkernel();
+  test_fused_epilogues();
   test_dtype_error();
   test_gather();
   test_header();

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cg_kernels.h"
+#include "ir_util.h"
 
 /* ---- target ------------------------------------------------------------------------------ */
 
@@ -167,6 +168,91 @@ static void store_vec(Gemm *g, LLVMValueRef v, LLVMValueRef p, LLVMValueRef idx,
     cg_store(c, LLVMBuildExtractElement(c->b, v, cg_i32c(c, l), ""), p, cg_addc(c, idx, l));
 }
 
+/* ---- the fused epilogue in registers ------------------------------------------------------ */
+
+bool cg_gemm_epilogue_in_registers(const IrNode *n) {
+  int64_t numel = ir_value_numel(n->outputs[0]);
+  for (int s = 0; s < n->n_epilogue; s++) {
+    const IrNode *e = n->epilogue[s];
+    switch (e->op) {
+    case IR_OP_RELU:
+    case IR_OP_LEAKY_RELU: break;
+    case IR_OP_CLIP:
+      for (int k = 1; k < e->n_inputs; k++)
+        if (e->inputs[k] && e->inputs[k]->kind != IR_VALUE_CONST) return false;
+      break;
+    case IR_OP_ADD:
+    case IR_OP_SUB:
+    case IR_OP_MUL:
+    case IR_OP_DIV:
+      for (int k = 0; k < 2; k++) {
+        const IrValue *w = e->inputs[k];
+        if (w && !(w->kind == IR_VALUE_CONST && ir_value_numel(w) == 1) &&
+            !(ir_value_numel(w) == numel && w->dtype == IR_F32))
+          return false;
+      }
+      break;
+    default: return false;
+    }
+  }
+  return true;
+}
+
+static LLVMValueRef vsplat_const(Gemm *g, double x) { return splat(g, cg_f32c(g->c, x)); }
+
+/* The argument of the head n holding v, one of its epilogue operands (as cg_epilogue finds it). */
+static LLVMValueRef epi_operand(const IrNode *n, LLVMValueRef *in, const IrValue *v) {
+  for (int j = ir_node_op_inputs(n); j < n->n_inputs; j++)
+    if (n->inputs[j] == v) return in[j];
+  return NULL;
+}
+
+/* Accumulator vector x of C(i, j..j+count) through the epilogue accepted above: the same
+ * operations, in the same order, as cg_epilogue does per element. */
+static LLVMValueRef epi_vector(Gemm *g, LLVMValueRef x, LLVMValueRef flat, int count) {
+  Cg *c = g->c;
+  const IrNode *n = g->cc->epi_node;
+  for (int s = 0; s < n->n_epilogue; s++) {
+    const IrNode *e = n->epilogue[s];
+    LLVMValueRef zero = vsplat_const(g, 0.0);
+    switch (e->op) {
+    case IR_OP_RELU: /* x < 0 ? 0 : x keeps a NaN */
+      x = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, x, zero, ""), zero, x, "");
+      continue;
+    case IR_OP_LEAKY_RELU: {
+      LLVMValueRef ax = LLVMBuildFMul(c->b, x, vsplat_const(g, (float)ir_attr_f(e, "alpha")), "");
+      x = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, x, zero, ""), ax, x, "");
+      continue;
+    }
+    case IR_OP_CLIP:
+      if (e->n_inputs > 1 && e->inputs[1])
+        x = cg_fmax(c, x, vsplat_const(g, *(const float *)e->inputs[1]->data));
+      if (e->n_inputs > 2 && e->inputs[2]) {
+        LLVMValueRef hi = vsplat_const(g, *(const float *)e->inputs[2]->data);
+        x = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, hi, ""), hi, x, "");
+      }
+      continue;
+    default: break;
+    }
+    LLVMValueRef xy[2];
+    for (int k = 0; k < 2; k++) {
+      const IrValue *w = e->inputs[k];
+      if (!w)
+        xy[k] = x;
+      else if (w->kind == IR_VALUE_CONST && ir_value_numel(w) == 1)
+        xy[k] = vsplat_const(g, *(const float *)w->data);
+      else
+        xy[k] = load_vec(g, epi_operand(n, g->cc->epi_in, w), flat, count);
+    }
+    LLVMOpcode op = e->op == IR_OP_ADD   ? LLVMFAdd
+                    : e->op == IR_OP_SUB ? LLVMFSub
+                    : e->op == IR_OP_MUL ? LLVMFMul
+                                         : LLVMFDiv;
+    x = LLVMBuildBinOp(c->b, op, xy[0], xy[1], "");
+  }
+  return x;
+}
+
 /* One tile: rows [i0, i0+rows) of block `blk`, columns [j0, j0+cols) of strip `strip`. */
 static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVMValueRef j0,
                       LLVMValueRef strip, int64_t cols) {
@@ -228,8 +314,15 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
   for (int r = 0; r < rows; r++) {
     LLVMValueRef i = cg_addc(c, i0, r);
     LLVMValueRef crow = cg_gep(c, c->t_f32, g->cc->base, cg_add(c, cg_mulc(c, i, g->cc->ldc), j0));
-    for (int v = 0; v < nrv; v++)
-      store_vec(g, out[r * nrv + v], crow, cg_idx(c, (int64_t)v * L), (int)(cols - v * L));
+    LLVMValueRef flat =
+        g->cc->epi_node ? cg_add(c, cg_add(c, g->cc->epi_base, cg_mulc(c, i, g->cc->epi_ld)), j0)
+                        : NULL;
+    for (int v = 0; v < nrv; v++) {
+      int count = (int)(cols - v * L);
+      LLVMValueRef x = out[r * nrv + v];
+      if (flat) x = epi_vector(g, x, cg_addc(c, flat, (int64_t)v * L), count);
+      store_vec(g, x, crow, cg_idx(c, (int64_t)v * L), count);
+    }
     if (g->cc->epi) g->cc->epi(c, g->cc->epi_ctx, i, j0, cols, crow);
   }
 }

@@ -66,7 +66,18 @@ typedef struct CgGemmC {
   LLVMValueRef col_bias; /* optional f32[N]: accumulators of column j start at col_bias[j] */
   CgTileEpilogue epi;    /* optional */
   void *epi_ctx;
+  /* optional, instead of epi: the fused epilogue of this node applied to the accumulators in
+   * registers before the single store (cg_gemm_epilogue_in_registers must accept it); C(i, j)
+   * is output element epi_base + i*epi_ld + j of the node, in its arguments epi_in */
+  const IrNode *epi_node;
+  LLVMValueRef *epi_in, epi_base;
+  int64_t epi_ld;
 } CgGemmC;
+
+/* Whether the fused epilogue of n can run on vectors of accumulators: Relu, LeakyRelu, Clip with
+ * constant bounds, and Add/Sub/Mul/Div with a constant scalar or an operand of the output's
+ * shape (a residual). */
+bool cg_gemm_epilogue_in_registers(const IrNode *n);
 
 /* Emits the tiled product C = A*B (+ bias) for a compile-time M, N, K at the builder. */
 void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t K, const CgGemmA *a,

@@ -31,6 +31,21 @@ static void flat_epilogue(Cg *c, void *ctx, LLVMValueRef i, LLVMValueRef j0, int
                   len);
 }
 
+/* The node's fused epilogue on C: in registers where it can run there, else on the stored tile
+ * rows (FlatEpi's flat index either way). */
+static void set_epilogue(CgGemmC *cc, FlatEpi *e) {
+  if (!e->n->n_epilogue) return;
+  if (cg_gemm_epilogue_in_registers(e->n)) {
+    cc->epi_node = e->n;
+    cc->epi_in = e->in;
+    cc->epi_base = e->base;
+    cc->epi_ld = e->ld;
+  } else {
+    cc->epi = flat_epilogue;
+    cc->epi_ctx = e;
+  }
+}
+
 /* Gemm's Y = alpha*AB + beta*C, then the fused epilogue, where C is not a plain column bias. */
 typedef struct {
   const IrNode *n;
@@ -88,10 +103,14 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
       e.csn = cs[1];
     }
   }
-  if (e.alpha != 1.0f || e.cptr || n->n_epilogue) {
-    cc.epi = gemm_epilogue;
-    cc.epi_ctx = &e;
+  if (e.alpha == 1.0f && !e.cptr) {
+    FlatEpi fe = {n, in, cg_idx(c, 0), N};
+    set_epilogue(&cc, &fe);
+    cg_gemm_emit(c, vec, t, M, N, K, &a, &b, &cc);
+    return true;
   }
+  cc.epi = gemm_epilogue;
+  cc.epi_ctx = &e;
   cg_gemm_emit(c, vec, t, M, N, K, &a, &b, &cc);
   return true;
 }
@@ -129,10 +148,7 @@ bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
                     : (CgGemmB){.base = cg_gep(c, c->t_f32, in[1], nest.off[2]), .s_k = N};
   FlatEpi e = {n, in, nest.off[0], N};
   CgGemmC cc = {.base = cg_gep(c, c->t_f32, out[0], nest.off[0]), .ldc = N};
-  if (n->n_epilogue) {
-    cc.epi = flat_epilogue;
-    cc.epi_ctx = &e;
-  }
+  set_epilogue(&cc, &e);
   cg_gemm_emit(c, vec, t, M, N, K, &a, &b, &cc);
   cg_nest_end(c, &nest);
   return true;
@@ -362,10 +378,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     LLVMValueRef cbase = cg_add(c, obase, p0);
     FlatEpi e = {n, in, cbase, P};
     CgGemmC cc = {.base = cg_gep(c, c->t_f32, out[0], cbase), .ldc = P, .row_bias = bias};
-    if (n->n_epilogue) {
-      cc.epi = flat_epilogue;
-      cc.epi_ctx = &e;
-    }
+    set_epilogue(&cc, &e);
     cg_gemm_emit(c, vec, t, Mpg, cols, K, &a, &b, &cc);
     if (part == 0) { /* advance (oh0, ow0) by pc pixels */
       LLVMValueRef ow1 = cg_addc(c, ow0, pc % p.ow);
