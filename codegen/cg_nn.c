@@ -449,6 +449,10 @@ static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *o
   LLVMValueRef kh = cg_loop_begin(c, &lkh, kh_lo, kh_hi);
   LLVMValueRef xrow =
       cg_gep(c, c->t_f32, xplane, cg_mulc(c, cg_add(c, hbase, cg_mulc(c, kh, p.dil_h)), W));
+  if (cg_pool_pairs(c, &p, xrow, orow, avg)) { /* 2-wide stride-2 windows: deinterleaved rows */
+    cg_loop_end(c, &lkh, NULL, NULL);
+    goto divide;
+  }
   LLVMValueRef kw = cg_for(c, &lkw, KW);
   LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p.dil_w), -p.pad_l), ow_lo, ow_hi;
   cg_valid_range(c, wbase, p.stride_w, W, OW, &ow_lo, &ow_hi);
@@ -459,6 +463,7 @@ static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *o
   cg_loop_end(c, &low, NULL, NULL);
   cg_loop_end(c, &lkw, NULL, NULL);
   cg_loop_end(c, &lkh, NULL, NULL);
+divide:
   if (avg) {
     LLVMValueRef chn = window_count(c, hbase, KH, H, p.pad_b, p.count_include_pad);
     LLVMValueRef o = cg_for(c, &ld, OW);

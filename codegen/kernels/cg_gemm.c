@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cg_kernels.h"
+#include "conv_params.h"
 #include "ir_util.h"
 
 /* ---- target ------------------------------------------------------------------------------ */
@@ -356,4 +357,49 @@ void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t 
     cg_loop_end(c, &lb, NULL, NULL);
   }
   if (tail > 0) emit_strips(&g, cg_idx(c, full * t.mr), cg_idx(c, full), (int)tail);
+}
+
+/* ---- pools ---------------------------------------------------------------------------------- */
+
+bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xrow, LLVMValueRef orow, bool avg) {
+  CgVecInfo vec = cg_vec_info(c);
+  int L = vec.lanes;
+  int64_t OW = p->ow, blocks = L > 1 ? OW / L : 0;
+  if (p->kw != 2 || p->stride_w != 2 || p->dil_w != 1 || p->pad_l != 0 || 2 * OW > p->w ||
+      blocks == 0)
+    return false;
+  Gemm g = {.c = c, .vec = vec, .vty = LLVMVectorType(c->t_f32, (unsigned)L)};
+  LLVMValueRef even[16], odd[16];
+  for (int l = 0; l < L; l++) {
+    even[l] = cg_i32c(c, 2 * l);
+    odd[l] = cg_i32c(c, 2 * l + 1);
+  }
+  LLVMValueRef m_even = LLVMConstVector(even, (unsigned)L),
+               m_odd = LLVMConstVector(odd, (unsigned)L);
+  CgLoop lb;
+  LLVMValueRef b = cg_for(c, &lb, blocks);
+  LLVMValueRef ow = cg_mulc(c, b, L);
+  LLVMValueRef v0 = load_vec(&g, xrow, cg_mulc(c, ow, 2), L);
+  LLVMValueRef v1 = load_vec(&g, xrow, cg_addc(c, cg_mulc(c, ow, 2), L), L);
+  LLVMValueRef xe = LLVMBuildShuffleVector(c->b, v0, v1, m_even, "");
+  LLVMValueRef xo = LLVMBuildShuffleVector(c->b, v0, v1, m_odd, "");
+  LLVMValueRef acc = load_vec(&g, orow, ow, L);
+  /* the order of the scalar loops: tap kw = 0, then kw = 1 (NaN and rounding alike) */
+  acc = avg ? LLVMBuildFAdd(c->b, acc, xe, "") : cg_fmax(c, xe, acc);
+  acc = avg ? LLVMBuildFAdd(c->b, acc, xo, "") : cg_fmax(c, xo, acc);
+  store_vec(&g, acc, orow, ow, L);
+  cg_loop_end(c, &lb, NULL, NULL);
+  if (blocks * L < OW) {
+    CgLoop lt;
+    LLVMValueRef o = cg_loop_begin(c, &lt, cg_idx(c, blocks * L), cg_idx(c, OW));
+    lt.keep = true;
+    LLVMValueRef a = cg_load(c, orow, o);
+    for (int k = 0; k < 2; k++) {
+      LLVMValueRef x = cg_load(c, xrow, cg_addc(c, cg_mulc(c, o, 2), k));
+      a = avg ? LLVMBuildFAdd(c->b, a, x, "") : cg_fmax(c, x, a);
+    }
+    cg_store(c, a, orow, o);
+    cg_loop_end(c, &lt, NULL, NULL);
+  }
+  return true;
 }

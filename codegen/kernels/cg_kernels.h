@@ -10,6 +10,7 @@
 #define KILN_CG_KERNELS_H
 
 #include "cg_internal.h"
+#include "conv_params.h"
 
 /* What the target's vector unit offers the micro-kernel. */
 typedef struct CgVecInfo {
@@ -91,6 +92,12 @@ LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t
                        int64_t s_k, int mr, const char *what);
 LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
                        int nr, const char *what);
+
+/* One window row of a pool whose windows are 2 wide with stride 2 and no left padding or
+ * dilation (MaxPool/AveragePool 2x2/2): orow[ow] = op(op(orow[ow], x[2ow]), x[2ow+1]) for every
+ * ow, two input vectors deinterleaved into the even and odd pixels per output vector, instead of
+ * strided loads (gathers). False, emitting nothing, where it does not apply. */
+bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xrow, LLVMValueRef orow, bool avg);
 
 /* The lowerings of the tiled kernels (cg_tiled_ops.c), called by cg_lower_gemm, cg_lower_matmul
  * and cg_lower_conv for nodes whose IrNode.kernel asks for them. */
