@@ -4,7 +4,9 @@
 #include <stdlib.h>
 
 #include "cg_internal.h"
+#include "conv_params.h"
 #include "ir_util.h"
+#include "kernels/cg_kernels.h"
 #include "krt.h"
 
 /* Per index j: load it (i32 or i64), wrap a negative one, return KRT_ERR_INDEX_RANGE unless it
@@ -198,58 +200,76 @@ static LLVMValueRef dot(Cg *c, LLVMValueRef a, LLVMValueRef ao, LLVMValueRef b, 
   return res;
 }
 
-/* A zero-initialized-by-code f32 array on the stack of the node function (entry block, static
- * size): the recurrent state and the gate pre-activations. */
-static LLVMValueRef stack_array(Cg *c, int64_t count, const char *name) {
-  LLVMValueRef p = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_f32, (uint64_t)count), name);
-  LLVMSetAlignment(p, 64);
-  return p;
+/* C[M][G*H] (+)= A[M][K] * Wd^T where Wd = W[d] is [G*H][K] (the ONNX layout of W and R): with a
+ * constant W, the micro-kernel over Wd^T packed at compile time; a run-time W (weights given as
+ * model inputs) is not contiguous along G*H, so one dot product per element instead. bias:
+ * accumulators of row i start at bias[i*bias_ld + j] (NULL: at 0). */
+static void gate_product(Cg *c, const IrValue *W, LLVMValueRef w, int d, CgGemmC *cc, int64_t M,
+                         int64_t GH, int64_t K, LLVMValueRef a) {
+  if (W->kind == IR_VALUE_CONST) {
+    CgVecInfo vec = cg_vec_info(c);
+    CgTile t = cg_gemm_tile(vec, M, GH, K, IR_TILE_COLS_MAX); /* as Gemm and MatMul */
+    CgGemmA ga = {.base = a, .s_row = K, .s_k = 1};
+    CgGemmB gb = {.base = cg_pack_b(c, (const float *)W->data + d * GH * K, K, GH, 1, K,
+                                    t.nrv * vec.lanes, "rnnpack"),
+                  .packed = true};
+    cg_gemm_emit(c, vec, t, M, GH, K, &ga, &gb, cc);
+    return;
+  }
+  CgLoop li, lj;
+  LLVMValueRef i = cg_for(c, &li, M);
+  LLVMValueRef j = cg_for(c, &lj, GH);
+  LLVMValueRef init = cc->col_bias
+                          ? cg_load(c, cc->col_bias, cg_add(c, cg_mulc(c, i, cc->col_bias_ld), j))
+                          : cg_f32c(c, 0.0);
+  LLVMValueRef v = dot(c, a, cg_mulc(c, i, K), w, cg_mulc(c, cg_addc(c, j, d * GH), K), K, init);
+  cg_store(c, v, cc->base, cg_add(c, cg_mulc(c, i, cc->ldc), j));
+  cg_loop_end(c, &lj, NULL, NULL);
+  cg_loop_end(c, &li, NULL, NULL);
 }
 
-/* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the default activations. Per direction,
- * per step, per batch row: gx = W x_t + Wb and gh = R h + Rb for every gate row (contiguous dot
- * products), then the cell update in place (every dot product has read h already), writing
- * Y[t, d, b, :] when Y is used. The state lives on the stack: (2G + 2) * H * B floats, known at
- * compile time. */
+/* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the default activations, per direction:
+ * 1. the input projection of every step, proj[t][b] = W x[t][b] + Wb (+ Rb), as one GEMM;
+ * 2. per step, R h_{t-1} accumulated onto proj[t] (GRU: into rec, from Rb) as one GEMV over the
+ *    packed R: the accumulators start from the projection row;
+ * 3. the gate nonlinearities and the cell update over the [G*H] row, in one loop per batch row,
+ *    writing h (and Y[t, d, b, :] when Y is used).
+ * Everything lives in the node's scratch (ir_recurrent_scratch): nothing on the stack. */
 static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrRecurrent r;
+  IrRecurrentScratch sc;
   ir_recurrent_geometry(n, &r);
+  ir_recurrent_scratch(n, &sc);
+  if (!c->scratch || n->scratch_bytes < sc.floats * (int64_t)sizeof(float))
+    return cg_node_error(c, n, "internal error: no scratch for the recurrent state (kernel pass)");
   int64_t T = r.T, B = r.B, I = r.I, H = r.H, GH = r.G * r.H;
   bool lstm = n->op == IR_OP_LSTM, gru = n->op == IR_OP_GRU;
   LLVMValueRef bias = n->n_inputs > 3 ? in[3] : NULL, h0 = n->n_inputs > 5 ? in[5] : NULL;
   LLVMValueRef c0 = n->n_inputs > 6 ? in[6] : NULL;
   LLVMValueRef Y = out[0], Yh = n->n_outputs > 1 ? out[1] : NULL;
   LLVMValueRef Yc = n->n_outputs > 2 ? out[2] : NULL;
-  LLVMValueRef h = stack_array(c, B * H, "h"), cs = stack_array(c, B * H, "c");
-  LLVMValueRef gx = stack_array(c, GH, "gx"), gh = stack_array(c, GH, "gh");
-  LLVMValueRef zero = cg_f32c(c, 0.0);
-  /* Short rows (I + H <= 128): constant W and R are stored transposed per direction
-   * ([D][I][G*H], [D][H][G*H]) and the gates accumulate over rows of G*H, which vectorizes where
-   * dot products of 32 do not (bench/bench_examples.sh, this machine: bilstm_tagger 170 -> 12
-   * us, lstm_forecaster 48 -> 5 us, rnn_classifier 30 -> 6 us). Longer rows keep the dot
-   * products (lstm_classifier, I + H = 192: 244 us as dot products, 347 us transposed). */
-  LLVMValueRef wt = NULL, rt = NULL;
-  if (n->inputs[1]->kind == IR_VALUE_CONST && n->inputs[2]->kind == IR_VALUE_CONST &&
-      I + H <= 128) {
-    for (int m = 0; m < 2; m++) {
-      int64_t len = m ? H : I;
-      const float *src = n->inputs[1 + m]->data;
-      float *dst = malloc(sizeof(float) * (size_t)(r.D * len * GH));
-      if (!dst) abort();
-      for (int64_t dd = 0; dd < r.D; dd++)
-        for (int64_t jj = 0; jj < GH; jj++)
-          for (int64_t ii = 0; ii < len; ii++)
-            dst[(dd * len + ii) * GH + jj] = src[(dd * GH + jj) * len + ii];
-      char name[300];
-      snprintf(name, sizeof name, "%s.rnn_t.%d", c->prefix, c->n_derived++);
-      LLVMValueRef g = cg_const_bytes(c, dst, sizeof(float) * (size_t)(r.D * len * GH), name);
-      free(dst);
-      *(m ? &rt : &wt) = g;
-    }
-  }
+  LLVMValueRef proj = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.proj));
+  LLVMValueRef rec = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.rec));
+  LLVMValueRef bsum = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.bias));
+  LLVMValueRef h = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.h));
+  LLVMValueRef cs = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.c));
   for (int d = 0; d < r.D; d++) {
     bool rev = r.reverse || d == 1;
     int64_t state_bytes = B * H * 4;
+    LLVMValueRef wb = bias ? cg_gep(c, c->t_f32, bias, cg_idx(c, d * 2 * GH)) : NULL;
+    LLVMValueRef rb = bias ? cg_gep(c, c->t_f32, wb, cg_idx(c, GH)) : NULL;
+    /* projection bias: Wb + Rb, except for GRU, whose Rb goes with R h */
+    LLVMValueRef pbias = gru ? wb : NULL;
+    if (bias && !gru) {
+      CgLoop lj;
+      LLVMValueRef j = cg_for(c, &lj, GH);
+      cg_store(c, LLVMBuildFAdd(c->b, cg_load(c, wb, j), cg_load(c, rb, j), ""), bsum, j);
+      cg_loop_end(c, &lj, NULL, NULL);
+      pbias = bsum;
+    }
+    CgGemmC pc = {.base = proj, .ldc = GH, .col_bias = pbias};
+    gate_product(c, n->inputs[1], in[1], d, &pc, T * B, GH, I, in[0]);
+
     if (h0)
       cg_memcpy(c, h, cg_byte_ptr(c, h0, d * state_bytes), cg_idx(c, state_bytes));
     else
@@ -258,54 +278,26 @@ static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
       cg_memcpy(c, cs, cg_byte_ptr(c, c0, d * state_bytes), cg_idx(c, state_bytes));
     else if (lstm)
       cg_memset(c, cs, 0, state_bytes);
-    CgLoop ls, lb, lj, lk;
+    CgLoop ls, lb, lk;
     LLVMValueRef s = cg_for(c, &ls, T);
     LLVMValueRef t = rev ? cg_sub(c, cg_idx(c, T - 1), s) : s;
+    LLVMValueRef pt = cg_gep(c, c->t_f32, proj, cg_mulc(c, t, B * GH));
+    /* RNN/LSTM: proj[t] += h R^T in place; GRU: rec = h R^T + Rb */
+    CgGemmC rc = gru ? (CgGemmC){.base = rec, .ldc = GH, .col_bias = rb}
+                     : (CgGemmC){.base = pt, .ldc = GH, .col_bias = pt, .col_bias_ld = GH};
+    gate_product(c, n->inputs[2], in[2], d, &rc, B, GH, H, h);
     LLVMValueRef b = cg_for(c, &lb, B);
-    LLVMValueRef tb = cg_add(c, cg_mulc(c, t, B), b);
-    LLVMValueRef hb = cg_mulc(c, b, H);
-    LLVMValueRef j = cg_for(c, &lj, GH);
-    LLVMValueRef bx = bias ? cg_load(c, bias, cg_addc(c, j, d * 2 * GH)) : zero;
-    LLVMValueRef bh = bias ? cg_load(c, bias, cg_addc(c, j, d * 2 * GH + GH)) : zero;
-    if (wt) { /* biases now, the products below */
-      cg_store(c, bx, gx, j);
-      cg_store(c, bh, gh, j);
-    } else {
-      LLVMValueRef ax =
-          dot(c, in[0], cg_mulc(c, tb, I), in[1], cg_mulc(c, cg_addc(c, j, d * GH), I), I, bx);
-      LLVMValueRef ah = dot(c, h, hb, in[2], cg_mulc(c, cg_addc(c, j, d * GH), H), H, bh);
-      cg_store(c, ax, gx, j);
-      cg_store(c, ah, gh, j);
-    }
-    cg_loop_end(c, &lj, NULL, NULL);
-    if (wt) {
-      /* gx += x_t[i] * W^T[i][:] and gh += h[k] * R^T[k][:]: the inner loops run over the G*H
-       * gate rows, contiguous in the transposed constants, so they vectorize for any H */
-      for (int m = 0; m < 2; m++) {
-        CgLoop li, lj2;
-        int64_t len = m ? H : I;
-        LLVMValueRef i = cg_for(c, &li, len);
-        LLVMValueRef xi = m ? cg_load(c, h, cg_add(c, hb, i))
-                            : cg_load(c, in[0], cg_add(c, cg_mulc(c, tb, I), i));
-        LLVMValueRef row = cg_mulc(c, cg_addc(c, i, (int64_t)d * len), GH);
-        LLVMValueRef jj = cg_for(c, &lj2, GH);
-        LLVMValueRef acc = m ? gh : gx;
-        cg_store(
-            c, cg_fmuladd(c, xi, cg_load(c, m ? rt : wt, cg_add(c, row, jj)), cg_load(c, acc, jj)),
-            acc, jj);
-        cg_loop_end(c, &lj2, NULL, NULL);
-        cg_loop_end(c, &li, NULL, NULL);
-      }
-    }
+    LLVMValueRef pb = cg_gep(c, c->t_f32, pt, cg_mulc(c, b, GH));
+    LLVMValueRef rbb = cg_gep(c, c->t_f32, rec, cg_mulc(c, b, GH));
     LLVMValueRef k = cg_for(c, &lk, H);
-    LLVMValueRef at = cg_add(c, hb, k), hn;
-#define GATE(q)                                                                                    \
-  LLVMBuildFAdd(c->b, cg_load(c, gx, cg_addc(c, k, (q)*H)), cg_load(c, gh, cg_addc(c, k, (q)*H)),  \
-                "")
+    LLVMValueRef at = cg_add(c, cg_mulc(c, b, H), k), hn;
+#define GATE(q) cg_load(c, pb, cg_addc(c, k, (q)*H))
     if (gru) {
-      LLVMValueRef z = cg_sigmoid(c, GATE(0)), rg = cg_sigmoid(c, GATE(1));
-      LLVMValueRef hh = cg_tanh(c, cg_fmuladd(c, rg, cg_load(c, gh, cg_addc(c, k, 2 * H)),
-                                              cg_load(c, gx, cg_addc(c, k, 2 * H))));
+#define REC(q) cg_load(c, rbb, cg_addc(c, k, (q)*H))
+      LLVMValueRef z = cg_sigmoid(c, LLVMBuildFAdd(c->b, GATE(0), REC(0), ""));
+      LLVMValueRef rg = cg_sigmoid(c, LLVMBuildFAdd(c->b, GATE(1), REC(1), ""));
+      LLVMValueRef hh = cg_tanh(c, cg_fmuladd(c, rg, REC(2), GATE(2)));
+#undef REC
       LLVMValueRef hp = cg_load(c, h, at); /* (1 - z) * hh + z * h = hh + z * (h - hh) */
       hn = cg_fmuladd(c, z, LLVMBuildFSub(c->b, hp, hh, ""), hh);
     } else if (lstm) {

@@ -62,6 +62,17 @@ typedef struct IrRecurrent {
 /* Fills r from n's shapes and attributes (shape inference has checked them). */
 void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r);
 
+/* The node scratch of an RNN/GRU/LSTM (codegen/cg_seq.c; pass_kernels.c reserves it), as float
+ * offsets, each a multiple of 16 floats: proj [T][B][G*H], the input projection of every step
+ * (with the biases) to which each step adds R h, so that it ends as the gate pre-activations;
+ * rec [B][G*H], GRU only: R h + Rb kept apart (linear_before_reset scales it by the reset gate);
+ * bias [G*H], Wb + Rb; h [B][H]; c [B][H], LSTM only. */
+typedef struct IrRecurrentScratch {
+  int64_t proj, rec, bias, h, c;
+  int64_t floats; /* total */
+} IrRecurrentScratch;
+void ir_recurrent_scratch(const IrNode *n, IrRecurrentScratch *s);
+
 /* Gather viewed as [outer, len, inner]: outer = product of data dims before axis, len = the
  * indexed dim, inner = bytes of one row after it. Shared by interpreter and codegen so both
  * index the table the same way. */

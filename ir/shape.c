@@ -784,6 +784,25 @@ void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r) {
   r->reverse = strcmp(dir, "reverse") == 0;
 }
 
+/* Reserves count floats at *at, rounded up to 16 (64 bytes: whole vectors, whole lines). */
+static int64_t scratch_part(int64_t *at, int64_t count) {
+  int64_t start = *at;
+  *at += (count + 15) / 16 * 16;
+  return start;
+}
+
+void ir_recurrent_scratch(const IrNode *n, IrRecurrentScratch *s) {
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  int64_t gh = r.G * r.H, at = 0;
+  s->proj = scratch_part(&at, r.T * r.B * gh);
+  s->rec = scratch_part(&at, n->op == IR_OP_GRU ? r.B * gh : 0);
+  s->bias = scratch_part(&at, gh);
+  s->h = scratch_part(&at, r.B * r.H);
+  s->c = scratch_part(&at, n->op == IR_OP_LSTM ? r.B * r.H : 0);
+  s->floats = at;
+}
+
 /* Input k, if present, must be f32 of the given shape. */
 static bool recurrent_input(const IrNode *n, int k, const char *what, int rank, const int64_t *dims,
                             IrDiag *d) {
