@@ -63,11 +63,15 @@ typedef struct IrRecurrent {
 void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r);
 
 /* The node scratch of an RNN/GRU/LSTM (codegen/cg_seq.c; pass_kernels.c reserves it), as float
- * offsets, each a multiple of 16 floats: proj [T][B][G*H], the input projection of every step
- * (with the biases) to which each step adds R h, so that it ends as the gate pre-activations;
- * rec [B][G*H], GRU only: R h + Rb kept apart (linear_before_reset scales it by the reset gate);
- * bias [G*H], Wb + Rb; h [B][H]; c [B][H], LSTM only. */
+ * offsets, each a multiple of 16 floats: proj [chunk][B][G*H], the input projection of a chunk of
+ * steps (with the biases) to which each step adds R h, so that it ends as the gate
+ * pre-activations; rec [B][G*H], GRU only: R h + Rb kept apart (linear_before_reset scales it by
+ * the reset gate); bias [G*H], Wb + Rb; h [B][H]; c [B][H], LSTM only. The steps are projected
+ * `chunk` at a time: all T when their projection fits IR_RECURRENT_PROJ_BYTES, else as many
+ * as fit (at least one), so the scratch stays small for long sequences on small devices. */
+#define IR_RECURRENT_PROJ_BYTES (32 * 1024)
 typedef struct IrRecurrentScratch {
+  int64_t chunk; /* steps per projection GEMM */
   int64_t proj, rec, bias, h, c;
   int64_t floats; /* total */
 } IrRecurrentScratch;

@@ -794,8 +794,11 @@ static int64_t scratch_part(int64_t *at, int64_t count) {
 void ir_recurrent_scratch(const IrNode *n, IrRecurrentScratch *s) {
   IrRecurrent r;
   ir_recurrent_geometry(n, &r);
-  int64_t gh = r.G * r.H, at = 0;
-  s->proj = scratch_part(&at, r.T * r.B * gh);
+  int64_t gh = r.G * r.H, at = 0, step_bytes = r.B * gh * (int64_t)sizeof(float);
+  s->chunk = IR_RECURRENT_PROJ_BYTES / step_bytes;
+  if (s->chunk < 1) s->chunk = 1;
+  if (s->chunk > r.T) s->chunk = r.T;
+  s->proj = scratch_part(&at, s->chunk * r.B * gh);
   s->rec = scratch_part(&at, n->op == IR_OP_GRU ? r.B * gh : 0);
   s->bias = scratch_part(&at, gh);
   s->h = scratch_part(&at, r.B * r.H);
