@@ -313,7 +313,7 @@ static void recur_chunk(Cg *c, const Recur *q, LLVMValueRef first, int64_t count
  * (ir_recurrent_scratch), nothing on the stack. */
 static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrRecurrentScratch sc;
-  ir_recurrent_scratch(n, &sc);
+  ir_recurrent_scratch_of(n, n->scratch_bytes, &sc);
   if (!c->scratch || n->scratch_bytes < sc.floats * (int64_t)sizeof(float))
     return cg_node_error(c, n, "internal error: no scratch for the recurrent state (kernel pass)");
   Recur q = {.lstm = n->op == IR_OP_LSTM, .gru = n->op == IR_OP_GRU, .x = in[0], .Y = out[0]};

@@ -90,9 +90,10 @@ static void plan_matmul(IrNode *n) {
  * pre-activations and the recurrent state live in the node's scratch, not on the stack of the
  * run function (issue 14): a microcontroller's stack is small and its size unknown to Kiln, the
  * workspace is planned and reported. */
-static void plan_recurrent(IrNode *n) {
+static void plan_recurrent(IrNode *n, const PassOptions *o) {
   IrRecurrentScratch s;
-  ir_recurrent_scratch(n, &s);
+  ir_recurrent_scratch(
+      n, o && o->recurrent_proj_bytes > 0 ? o->recurrent_proj_bytes : IR_RECURRENT_PROJ_BYTES, &s);
   n->kernel = IR_KERNEL_RECURRENT;
   n->scratch_bytes = s.floats * (int64_t)sizeof(float);
 }
@@ -112,7 +113,7 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     case IR_OP_CONV_TRANSPOSE: plan_conv_transpose(n); break;
     case IR_OP_RNN:
     case IR_OP_GRU:
-    case IR_OP_LSTM: plan_recurrent(n); break;
+    case IR_OP_LSTM: plan_recurrent(n, o); break;
     default: break;
     }
   }
