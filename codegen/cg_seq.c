@@ -135,6 +135,8 @@ bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
+  /* -O3: see CgLoop.no_unroll (transformer_classifier's head transposes: 2 KB of stack) */
+  for (int d = 0; d < rank - 1; d++) nest.loops[d].no_unroll = true;
   LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], nest.off[1]), "");
   LLVMSetAlignment(v, es);
   LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
