@@ -136,6 +136,10 @@ typedef struct CgLoop {
   /* true: LLVM must neither unroll nor vectorize this loop (its body is a hand-built kernel;
    * set after cg_loop_begin, read by cg_loop_end) */
   bool keep;
+  /* true: LLVM may vectorize this loop but must not unroll it (cg_loop_end does this by itself
+   * for long reductions): the outer loops of a copy nest that -O3 would unroll fully into
+   * straight-line code whose many addresses are computed up front and spilled */
+  bool no_unroll;
   int n_acc;
   LLVMValueRef acc[CG_LOOP_MAX_ACC], acc_init[CG_LOOP_MAX_ACC];
 } CgLoop;

@@ -188,7 +188,7 @@ void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *a
                         : -1;
   if (l->keep)
     cg_loop_keep(c, br);
-  else if (l->n_acc > 0 && (trips < 0 || trips >= 16))
+  else if (l->no_unroll || (l->n_acc > 0 && (trips < 0 || trips >= 16)))
     loop_hints(c, br, true);
   LLVMAddIncoming(l->iv, &next, &latch, 1);
   LLVMMoveBasicBlockAfter(l->exit, latch);

@@ -4,7 +4,9 @@
 #include <stdlib.h>
 
 #include "cg_internal.h"
+#include "conv_params.h"
 #include "ir_util.h"
+#include "kernels/cg_kernels.h"
 #include "krt.h"
 
 /* Per index j: load it (i32 or i64), wrap a negative one, return KRT_ERR_INDEX_RANGE unless it
@@ -133,6 +135,8 @@ bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
+  /* -O3: see CgLoop.no_unroll (transformer_classifier's head transposes: 2 KB of stack) */
+  for (int d = 0; d < rank - 1; d++) nest.loops[d].no_unroll = true;
   LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], nest.off[1]), "");
   LLVMSetAlignment(v, es);
   LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
@@ -198,133 +202,173 @@ static LLVMValueRef dot(Cg *c, LLVMValueRef a, LLVMValueRef ao, LLVMValueRef b, 
   return res;
 }
 
-/* A zero-initialized-by-code f32 array on the stack of the node function (entry block, static
- * size): the recurrent state and the gate pre-activations. */
-static LLVMValueRef stack_array(Cg *c, int64_t count, const char *name) {
-  LLVMValueRef p = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_f32, (uint64_t)count), name);
-  LLVMSetAlignment(p, 64);
-  return p;
+/* W or R of direction d, [G*H][K] in the ONNX layout, as an operand of the gate products: a
+ * constant is packed once (W[d]^T, for tile t) for the micro-kernel; a run-time one (weights
+ * given as model inputs) is not contiguous along G*H and is read by dot products instead. */
+typedef struct {
+  LLVMValueRef rt;     /* the tensor as the node receives it */
+  LLVMValueRef packed; /* or NULL */
+  CgVecInfo vec;
+  CgTile t;
+  int d;
+  int64_t GH, K;
+} GateW;
+
+/* M: rows of the largest product that will use it (the tile is sized for them). */
+static GateW gate_weights(Cg *c, const IrValue *v, LLVMValueRef rt, int d, int64_t M, int64_t GH,
+                          int64_t K) {
+  GateW w = {rt, NULL, cg_vec_info(c), {1, 1}, d, GH, K};
+  if (v->kind == IR_VALUE_CONST) {
+    w.t = cg_gemm_tile(w.vec, M, GH, K, IR_TILE_COLS_MAX); /* as Gemm and MatMul */
+    w.packed = cg_pack_b(c, (const float *)v->data + d * GH * K, K, GH, 1, K, w.t.nrv * w.vec.lanes,
+                         "rnnpack");
+  }
+  return w;
+}
+
+/* C[M][G*H] = A[M][K] * W[d]^T, the accumulators starting from cc's column bias (or 0). */
+static void gate_product(Cg *c, const GateW *w, const CgGemmC *cc, int64_t M, LLVMValueRef a) {
+  int64_t GH = w->GH, K = w->K;
+  if (w->packed) {
+    CgGemmA ga = {.base = a, .s_row = K, .s_k = 1};
+    CgGemmB gb = {.base = w->packed, .packed = true};
+    cg_gemm_emit(c, w->vec, w->t, M, GH, K, &ga, &gb, cc);
+    return;
+  }
+  CgLoop li, lj;
+  LLVMValueRef i = cg_for(c, &li, M);
+  LLVMValueRef j = cg_for(c, &lj, GH);
+  LLVMValueRef init = cc->col_bias
+                          ? cg_load(c, cc->col_bias, cg_add(c, cg_mulc(c, i, cc->col_bias_ld), j))
+                          : cg_f32c(c, 0.0);
+  LLVMValueRef v =
+      dot(c, a, cg_mulc(c, i, K), w->rt, cg_mulc(c, cg_addc(c, j, w->d * GH), K), K, init);
+  cg_store(c, v, cc->base, cg_add(c, cg_mulc(c, i, cc->ldc), j));
+  cg_loop_end(c, &lj, NULL, NULL);
+  cg_loop_end(c, &li, NULL, NULL);
+}
+
+/* One direction of a recurrent node while it is built. */
+typedef struct {
+  IrRecurrent r;
+  bool lstm, gru, rev;
+  int d;
+  GateW w, rw;
+  LLVMValueRef x, pbias, rb; /* X; column bias of the projection; Rb of direction d or NULL */
+  LLVMValueRef proj, rec, h, cs, Y;
+} Recur;
+
+/* The steps at times [first, first + count), in time order or (rev) backwards: their input
+ * projection proj[u][b] = W x[first + u][b] + bias as one GEMM, then per step R h_{t-1}
+ * accumulated onto proj[u] (GRU: into rec, from Rb) as one GEMV over the packed R, so the
+ * accumulators start from the projection row, then the gate nonlinearities and the cell update
+ * over the [G*H] row in one loop per batch row, writing h (and Y[t, d, b, :] when Y is used). */
+static void recur_chunk(Cg *c, const Recur *q, LLVMValueRef first, int64_t count) {
+  int64_t B = q->r.B, I = q->r.I, H = q->r.H, GH = q->r.G * H;
+  LLVMValueRef h = q->h, cs = q->cs, Y = q->Y;
+  CgGemmC pc = {.base = q->proj, .ldc = GH, .col_bias = q->pbias};
+  gate_product(c, &q->w, &pc, count * B, cg_gep(c, c->t_f32, q->x, cg_mulc(c, first, B * I)));
+  CgLoop ls, lb, lk;
+  LLVMValueRef s = cg_for(c, &ls, count);
+  LLVMValueRef u = q->rev ? cg_sub(c, cg_idx(c, count - 1), s) : s;
+  LLVMValueRef t = cg_add(c, first, u);
+  LLVMValueRef pt = cg_gep(c, c->t_f32, q->proj, cg_mulc(c, u, B * GH));
+  /* RNN/LSTM: proj[u] += h R^T in place; GRU: rec = h R^T + Rb */
+  CgGemmC rc = q->gru ? (CgGemmC){.base = q->rec, .ldc = GH, .col_bias = q->rb}
+                      : (CgGemmC){.base = pt, .ldc = GH, .col_bias = pt, .col_bias_ld = GH};
+  gate_product(c, &q->rw, &rc, B, h);
+  LLVMValueRef b = cg_for(c, &lb, B);
+  LLVMValueRef pb = cg_gep(c, c->t_f32, pt, cg_mulc(c, b, GH));
+  LLVMValueRef rbb = cg_gep(c, c->t_f32, q->rec, cg_mulc(c, b, GH));
+  LLVMValueRef k = cg_for(c, &lk, H);
+  LLVMValueRef at = cg_add(c, cg_mulc(c, b, H), k), hn;
+#define GATE(g) cg_load(c, pb, cg_addc(c, k, (g)*H))
+  if (q->gru) {
+#define REC(g) cg_load(c, rbb, cg_addc(c, k, (g)*H))
+    LLVMValueRef z = cg_sigmoid(c, LLVMBuildFAdd(c->b, GATE(0), REC(0), ""));
+    LLVMValueRef rg = cg_sigmoid(c, LLVMBuildFAdd(c->b, GATE(1), REC(1), ""));
+    LLVMValueRef hh = cg_tanh(c, cg_fmuladd(c, rg, REC(2), GATE(2)));
+#undef REC
+    LLVMValueRef hp = cg_load(c, h, at); /* (1 - z) * hh + z * h = hh + z * (h - hh) */
+    hn = cg_fmuladd(c, z, LLVMBuildFSub(c->b, hp, hh, ""), hh);
+  } else if (q->lstm) {
+    LLVMValueRef ig = cg_sigmoid(c, GATE(0)), og = cg_sigmoid(c, GATE(1));
+    LLVMValueRef fg = cg_sigmoid(c, GATE(2)), cc = cg_tanh(c, GATE(3));
+    LLVMValueRef cn = cg_fmuladd(c, fg, cg_load(c, cs, at), LLVMBuildFMul(c->b, ig, cc, ""));
+    cg_store(c, cn, cs, at);
+    hn = LLVMBuildFMul(c->b, og, cg_tanh(c, cn), "");
+  } else {
+    hn = cg_tanh(c, GATE(0));
+  }
+#undef GATE
+  cg_store(c, hn, h, at);
+  if (Y)
+    cg_store(c, hn, Y, cg_add(c, cg_mulc(c, cg_addc(c, cg_mulc(c, t, q->r.D), q->d), B * H), at));
+  cg_loop_end(c, &lk, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  cg_loop_end(c, &ls, NULL, NULL);
 }
 
 /* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the default activations. Per direction,
- * per step, per batch row: gx = W x_t + Wb and gh = R h + Rb for every gate row (contiguous dot
- * products), then the cell update in place (every dot product has read h already), writing
- * Y[t, d, b, :] when Y is used. The state lives on the stack: (2G + 2) * H * B floats, known at
- * compile time. */
+ * the steps run in chunks of sc.chunk (recur_chunk: one projection GEMM per chunk, one GEMV per
+ * step), the last chunk possibly shorter; everything lives in the node's scratch
+ * (ir_recurrent_scratch), nothing on the stack. */
 static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  IrRecurrent r;
-  ir_recurrent_geometry(n, &r);
-  int64_t T = r.T, B = r.B, I = r.I, H = r.H, GH = r.G * r.H;
-  bool lstm = n->op == IR_OP_LSTM, gru = n->op == IR_OP_GRU;
+  IrRecurrentScratch sc;
+  ir_recurrent_scratch_of(n, n->scratch_bytes, &sc);
+  if (!c->scratch || n->scratch_bytes < sc.floats * (int64_t)sizeof(float))
+    return cg_node_error(c, n, "internal error: no scratch for the recurrent state (kernel pass)");
+  Recur q = {.lstm = n->op == IR_OP_LSTM, .gru = n->op == IR_OP_GRU, .x = in[0], .Y = out[0]};
+  ir_recurrent_geometry(n, &q.r);
+  int64_t T = q.r.T, B = q.r.B, H = q.r.H, GH = q.r.G * H, tc = sc.chunk;
   LLVMValueRef bias = n->n_inputs > 3 ? in[3] : NULL, h0 = n->n_inputs > 5 ? in[5] : NULL;
   LLVMValueRef c0 = n->n_inputs > 6 ? in[6] : NULL;
-  LLVMValueRef Y = out[0], Yh = n->n_outputs > 1 ? out[1] : NULL;
-  LLVMValueRef Yc = n->n_outputs > 2 ? out[2] : NULL;
-  LLVMValueRef h = stack_array(c, B * H, "h"), cs = stack_array(c, B * H, "c");
-  LLVMValueRef gx = stack_array(c, GH, "gx"), gh = stack_array(c, GH, "gh");
-  LLVMValueRef zero = cg_f32c(c, 0.0);
-  /* Short rows (I + H <= 128): constant W and R are stored transposed per direction
-   * ([D][I][G*H], [D][H][G*H]) and the gates accumulate over rows of G*H, which vectorizes where
-   * dot products of 32 do not (bench/bench_examples.sh, this machine: bilstm_tagger 170 -> 12
-   * us, lstm_forecaster 48 -> 5 us, rnn_classifier 30 -> 6 us). Longer rows keep the dot
-   * products (lstm_classifier, I + H = 192: 244 us as dot products, 347 us transposed). */
-  LLVMValueRef wt = NULL, rt = NULL;
-  if (n->inputs[1]->kind == IR_VALUE_CONST && n->inputs[2]->kind == IR_VALUE_CONST &&
-      I + H <= 128) {
-    for (int m = 0; m < 2; m++) {
-      int64_t len = m ? H : I;
-      const float *src = n->inputs[1 + m]->data;
-      float *dst = malloc(sizeof(float) * (size_t)(r.D * len * GH));
-      if (!dst) abort();
-      for (int64_t dd = 0; dd < r.D; dd++)
-        for (int64_t jj = 0; jj < GH; jj++)
-          for (int64_t ii = 0; ii < len; ii++)
-            dst[(dd * len + ii) * GH + jj] = src[(dd * GH + jj) * len + ii];
-      char name[300];
-      snprintf(name, sizeof name, "%s.rnn_t.%d", c->prefix, c->n_derived++);
-      LLVMValueRef g = cg_const_bytes(c, dst, sizeof(float) * (size_t)(r.D * len * GH), name);
-      free(dst);
-      *(m ? &rt : &wt) = g;
-    }
-  }
-  for (int d = 0; d < r.D; d++) {
-    bool rev = r.reverse || d == 1;
+  LLVMValueRef Yh = n->n_outputs > 1 ? out[1] : NULL, Yc = n->n_outputs > 2 ? out[2] : NULL;
+  q.proj = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.proj));
+  q.rec = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.rec));
+  q.h = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.h));
+  q.cs = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.c));
+  LLVMValueRef bsum = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.bias));
+  for (int d = 0; d < q.r.D; d++) {
+    q.d = d;
+    q.rev = q.r.reverse || d == 1;
+    q.w = gate_weights(c, n->inputs[1], in[1], d, tc * B, GH, q.r.I);
+    q.rw = gate_weights(c, n->inputs[2], in[2], d, B, GH, H);
     int64_t state_bytes = B * H * 4;
+    LLVMValueRef wb = bias ? cg_gep(c, c->t_f32, bias, cg_idx(c, d * 2 * GH)) : NULL;
+    q.rb = bias ? cg_gep(c, c->t_f32, wb, cg_idx(c, GH)) : NULL;
+    /* projection bias: Wb + Rb, except for GRU, whose Rb goes with R h */
+    q.pbias = q.gru ? wb : NULL;
+    if (bias && !q.gru) {
+      CgLoop lj;
+      LLVMValueRef j = cg_for(c, &lj, GH);
+      cg_store(c, LLVMBuildFAdd(c->b, cg_load(c, wb, j), cg_load(c, q.rb, j), ""), bsum, j);
+      cg_loop_end(c, &lj, NULL, NULL);
+      q.pbias = bsum;
+    }
     if (h0)
-      cg_memcpy(c, h, cg_byte_ptr(c, h0, d * state_bytes), cg_idx(c, state_bytes));
+      cg_memcpy(c, q.h, cg_byte_ptr(c, h0, d * state_bytes), cg_idx(c, state_bytes));
     else
-      cg_memset(c, h, 0, state_bytes);
-    if (lstm && c0)
-      cg_memcpy(c, cs, cg_byte_ptr(c, c0, d * state_bytes), cg_idx(c, state_bytes));
-    else if (lstm)
-      cg_memset(c, cs, 0, state_bytes);
-    CgLoop ls, lb, lj, lk;
-    LLVMValueRef s = cg_for(c, &ls, T);
-    LLVMValueRef t = rev ? cg_sub(c, cg_idx(c, T - 1), s) : s;
-    LLVMValueRef b = cg_for(c, &lb, B);
-    LLVMValueRef tb = cg_add(c, cg_mulc(c, t, B), b);
-    LLVMValueRef hb = cg_mulc(c, b, H);
-    LLVMValueRef j = cg_for(c, &lj, GH);
-    LLVMValueRef bx = bias ? cg_load(c, bias, cg_addc(c, j, d * 2 * GH)) : zero;
-    LLVMValueRef bh = bias ? cg_load(c, bias, cg_addc(c, j, d * 2 * GH + GH)) : zero;
-    if (wt) { /* biases now, the products below */
-      cg_store(c, bx, gx, j);
-      cg_store(c, bh, gh, j);
-    } else {
-      LLVMValueRef ax =
-          dot(c, in[0], cg_mulc(c, tb, I), in[1], cg_mulc(c, cg_addc(c, j, d * GH), I), I, bx);
-      LLVMValueRef ah = dot(c, h, hb, in[2], cg_mulc(c, cg_addc(c, j, d * GH), H), H, bh);
-      cg_store(c, ax, gx, j);
-      cg_store(c, ah, gh, j);
+      cg_memset(c, q.h, 0, state_bytes);
+    if (q.lstm && c0)
+      cg_memcpy(c, q.cs, cg_byte_ptr(c, c0, d * state_bytes), cg_idx(c, state_bytes));
+    else if (q.lstm)
+      cg_memset(c, q.cs, 0, state_bytes);
+    /* whole chunks from the first step of the direction (time 0, or T-1 backwards), then the
+     * rest: forward at [k*tc, ...) and finally [full*tc, T); reverse at [T - (k+1)*tc, ...) and
+     * finally [0, T - full*tc) */
+    int64_t full = T / tc, rest = T - full * tc;
+    if (full > 0) {
+      CgLoop lc;
+      LLVMValueRef kc = cg_for(c, &lc, full);
+      LLVMValueRef first =
+          q.rev ? cg_sub(c, cg_idx(c, T - tc), cg_mulc(c, kc, tc)) : cg_mulc(c, kc, tc);
+      recur_chunk(c, &q, first, tc);
+      cg_loop_end(c, &lc, NULL, NULL);
     }
-    cg_loop_end(c, &lj, NULL, NULL);
-    if (wt) {
-      /* gx += x_t[i] * W^T[i][:] and gh += h[k] * R^T[k][:]: the inner loops run over the G*H
-       * gate rows, contiguous in the transposed constants, so they vectorize for any H */
-      for (int m = 0; m < 2; m++) {
-        CgLoop li, lj2;
-        int64_t len = m ? H : I;
-        LLVMValueRef i = cg_for(c, &li, len);
-        LLVMValueRef xi = m ? cg_load(c, h, cg_add(c, hb, i))
-                            : cg_load(c, in[0], cg_add(c, cg_mulc(c, tb, I), i));
-        LLVMValueRef row = cg_mulc(c, cg_addc(c, i, (int64_t)d * len), GH);
-        LLVMValueRef jj = cg_for(c, &lj2, GH);
-        LLVMValueRef acc = m ? gh : gx;
-        cg_store(
-            c, cg_fmuladd(c, xi, cg_load(c, m ? rt : wt, cg_add(c, row, jj)), cg_load(c, acc, jj)),
-            acc, jj);
-        cg_loop_end(c, &lj2, NULL, NULL);
-        cg_loop_end(c, &li, NULL, NULL);
-      }
-    }
-    LLVMValueRef k = cg_for(c, &lk, H);
-    LLVMValueRef at = cg_add(c, hb, k), hn;
-#define GATE(q)                                                                                    \
-  LLVMBuildFAdd(c->b, cg_load(c, gx, cg_addc(c, k, (q)*H)), cg_load(c, gh, cg_addc(c, k, (q)*H)),  \
-                "")
-    if (gru) {
-      LLVMValueRef z = cg_sigmoid(c, GATE(0)), rg = cg_sigmoid(c, GATE(1));
-      LLVMValueRef hh = cg_tanh(c, cg_fmuladd(c, rg, cg_load(c, gh, cg_addc(c, k, 2 * H)),
-                                              cg_load(c, gx, cg_addc(c, k, 2 * H))));
-      LLVMValueRef hp = cg_load(c, h, at); /* (1 - z) * hh + z * h = hh + z * (h - hh) */
-      hn = cg_fmuladd(c, z, LLVMBuildFSub(c->b, hp, hh, ""), hh);
-    } else if (lstm) {
-      LLVMValueRef ig = cg_sigmoid(c, GATE(0)), og = cg_sigmoid(c, GATE(1));
-      LLVMValueRef fg = cg_sigmoid(c, GATE(2)), cc = cg_tanh(c, GATE(3));
-      LLVMValueRef cn = cg_fmuladd(c, fg, cg_load(c, cs, at), LLVMBuildFMul(c->b, ig, cc, ""));
-      cg_store(c, cn, cs, at);
-      hn = LLVMBuildFMul(c->b, og, cg_tanh(c, cn), "");
-    } else {
-      hn = cg_tanh(c, GATE(0));
-    }
-#undef GATE
-    cg_store(c, hn, h, at);
-    if (Y) cg_store(c, hn, Y, cg_add(c, cg_mulc(c, cg_addc(c, cg_mulc(c, t, r.D), d), B * H), at));
-    cg_loop_end(c, &lk, NULL, NULL);
-    cg_loop_end(c, &lb, NULL, NULL);
-    cg_loop_end(c, &ls, NULL, NULL);
-    if (Yh) cg_memcpy(c, cg_byte_ptr(c, Yh, d * state_bytes), h, cg_idx(c, state_bytes));
-    if (Yc) cg_memcpy(c, cg_byte_ptr(c, Yc, d * state_bytes), cs, cg_idx(c, state_bytes));
+    if (rest > 0) recur_chunk(c, &q, cg_idx(c, q.rev ? 0 : full * tc), rest);
+    if (Yh) cg_memcpy(c, cg_byte_ptr(c, Yh, d * state_bytes), q.h, cg_idx(c, state_bytes));
+    if (Yc) cg_memcpy(c, cg_byte_ptr(c, Yc, d * state_bytes), q.cs, cg_idx(c, state_bytes));
   }
   return true;
 }

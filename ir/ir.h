@@ -161,6 +161,7 @@ typedef enum {
   IR_KERNEL_CONV_1X1,    /* pointwise Conv: the tiled micro-kernel reads the input directly */
   IR_KERNEL_CONV_WIDE,   /* Conv: padded phase images read in place, wide output rows */
   IR_KERNEL_CONVT_GEMM,  /* ConvTranspose: tiled product of all taps, then a col2im add */
+  IR_KERNEL_RECURRENT,   /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -62,6 +62,24 @@ typedef struct IrRecurrent {
 /* Fills r from n's shapes and attributes (shape inference has checked them). */
 void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r);
 
+/* The node scratch of an RNN/GRU/LSTM (codegen/cg_seq.c; pass_kernels.c reserves it), as float
+ * offsets, each a multiple of 16 floats: rec [B][G*H], GRU only: R h + Rb kept apart
+ * (linear_before_reset scales it by the reset gate); bias [G*H], Wb + Rb; h [B][H]; c [B][H],
+ * LSTM only; last, proj [chunk][B][G*H], the input projection of a chunk of steps (with the
+ * biases) to which each step adds R h, so that it ends as the gate pre-activations. The steps are
+ * projected `chunk` at a time: all T when their projection fits proj_bytes, else as many as fit
+ * (at least one), so the scratch stays small for long sequences and on small devices. */
+#define IR_RECURRENT_PROJ_BYTES (32 * 1024) /* hosts; kiln asks for less on bare metal */
+typedef struct IrRecurrentScratch {
+  int64_t chunk; /* steps per projection GEMM */
+  int64_t rec, bias, h, c, proj;
+  int64_t floats; /* total */
+} IrRecurrentScratch;
+void ir_recurrent_scratch(const IrNode *n, int64_t proj_bytes, IrRecurrentScratch *s);
+/* The layout of a node's scratch of scratch_bytes (the kernel pass's choice): the chunk is as
+ * many steps as proj holds. */
+void ir_recurrent_scratch_of(const IrNode *n, int64_t scratch_bytes, IrRecurrentScratch *s);
+
 /* Gather viewed as [outer, len, inner]: outer = product of data dims before axis, len = the
  * indexed dim, inner = bytes of one row after it. Shared by interpreter and codegen so both
  * index the table the same way. */

@@ -153,4 +153,5 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_CONV_1X1] = "conv-1x1-gemm",
     [IR_KERNEL_CONV_WIDE] = "conv-padded-wide-gemm",
     [IR_KERNEL_CONVT_GEMM] = "convtranspose-gemm-col2im",
+    [IR_KERNEL_RECURRENT] = "recurrent-gemm",
 };

@@ -784,6 +784,40 @@ void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r) {
   r->reverse = strcmp(dir, "reverse") == 0;
 }
 
+/* Reserves count floats at *at, rounded up to 16 (64 bytes: whole vectors, whole lines). */
+static int64_t scratch_part(int64_t *at, int64_t count) {
+  int64_t start = *at;
+  *at += (count + 15) / 16 * 16;
+  return start;
+}
+
+/* The layout for a chunk of `chunk` steps. */
+static void recurrent_layout(const IrNode *n, int64_t chunk, IrRecurrentScratch *s) {
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  int64_t gh = r.G * r.H, at = 0;
+  s->chunk = chunk < 1 ? 1 : chunk > r.T ? r.T : chunk;
+  s->rec = scratch_part(&at, n->op == IR_OP_GRU ? r.B * gh : 0);
+  s->bias = scratch_part(&at, gh);
+  s->h = scratch_part(&at, r.B * r.H);
+  s->c = scratch_part(&at, n->op == IR_OP_LSTM ? r.B * r.H : 0);
+  s->proj = scratch_part(&at, s->chunk * r.B * gh);
+  s->floats = at;
+}
+
+void ir_recurrent_scratch(const IrNode *n, int64_t proj_bytes, IrRecurrentScratch *s) {
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  recurrent_layout(n, proj_bytes / (r.B * r.G * r.H * (int64_t)sizeof(float)), s);
+}
+
+void ir_recurrent_scratch_of(const IrNode *n, int64_t scratch_bytes, IrRecurrentScratch *s) {
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  recurrent_layout(n, 1, s); /* proj is last: what follows its offset is its capacity */
+  recurrent_layout(n, (scratch_bytes / (int64_t)sizeof(float) - s->proj) / (r.B * r.G * r.H), s);
+}
+
 /* Input k, if present, must be f32 of the given shape. */
 static bool recurrent_input(const IrNode *n, int k, const char *what, int rank, const int64_t *dims,
                             IrDiag *d) {

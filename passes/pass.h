@@ -22,6 +22,9 @@ typedef struct PassOptions {
   /* the widest register tile (floats) a conv scratch must leave room for; 0: IR_TILE_COLS_MAX
    * (AVX-512). Bare-metal cores have at most 4-lane vectors: kiln asks for 16 there. */
   int tile_cols_max;
+  /* bytes of the input projection of one chunk of RNN/GRU/LSTM steps (kernels pass); 0:
+   * IR_RECURRENT_PROJ_BYTES. Bare metal: a few steps, near the old stack footprint. */
+  int64_t recurrent_proj_bytes;
   /* 0: the cost model chooses each Conv's kernel; IR_KERNEL_CONV_GEMM / IR_KERNEL_CONV_WIDE:
    * that kernel wherever it applies; IR_KERNEL_COUNT: the plain loops (kiln --conv=KIND, for
    * measuring the cost model) */

@@ -3,6 +3,7 @@
  * scratch. The choice depends on shapes only; the register tile is codegen's, sized to the
  * target's vectors, and fits any choice made here. */
 #include "conv_params.h"
+#include "ir_util.h"
 #include "pass.h"
 
 static bool all_f32(const IrNode *n) {
@@ -85,6 +86,18 @@ static void plan_matmul(IrNode *n) {
   if (gemm_pays(A->dims[A->rank - 2], B->dims[B->rank - 1])) n->kernel = IR_KERNEL_GEMM;
 }
 
+/* RNN/GRU/LSTM (codegen/cg_seq.c): the input projection of every step, the gate
+ * pre-activations and the recurrent state live in the node's scratch, not on the stack of the
+ * run function (issue 14): a microcontroller's stack is small and its size unknown to Kiln, the
+ * workspace is planned and reported. */
+static void plan_recurrent(IrNode *n, const PassOptions *o) {
+  IrRecurrentScratch s;
+  ir_recurrent_scratch(
+      n, o && o->recurrent_proj_bytes > 0 ? o->recurrent_proj_bytes : IR_RECURRENT_PROJ_BYTES, &s);
+  n->kernel = IR_KERNEL_RECURRENT;
+  n->scratch_bytes = s.floats * (int64_t)sizeof(float);
+}
+
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)d;
   for (int s = 0; s < g->n_nodes; s++) {
@@ -98,6 +111,9 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     case IR_OP_GEMM: plan_gemm(n); break;
     case IR_OP_MATMUL: plan_matmul(n); break;
     case IR_OP_CONV_TRANSPOSE: plan_conv_transpose(n); break;
+    case IR_OP_RNN:
+    case IR_OP_GRU:
+    case IR_OP_LSTM: plan_recurrent(n, o); break;
     default: break;
     }
   }

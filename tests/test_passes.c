@@ -7,6 +7,7 @@
 
 #include "cg.h"
 #include "fe.h"
+#include "ir_util.h"
 #include "pass.h"
 #include "test_util.h"
 
@@ -390,16 +391,14 @@ static int count_substr(const char *s, const char *sub) {
   return n;
 }
 
-static char *emit_ll(const char *passes) {
-  const char *json = MODEL(
-      "[1,2,4,4]", "[1,2,4,4]",
-      F32("w", "[2,2,1,1]", "[1, -2, 0.5, 3]") "," F32("b", "[2]", "[0.25, -0.5]"),
-      NODE("Conv", "[\"x\", \"w\", \"b\"]", "[\"h\"]") "," NODE("Relu", "[\"h\"]", "[\"y\"]"));
+/* The LLVM IR (-O0) of json after the pass list `passes` (NULL: the -O2 pipeline); malloc'd.
+ * *gp, if given, receives the graph after the passes (the caller frees it). */
+static char *emit_ll_of(const char *json, const char *passes, IrGraph **gp) {
   IrGraph *g = parse(json);
   IrDiag d;
   ir_diag_init(&d, "test", true);
-  PassOptions po = {.passes = passes, .verify_each = true};
-  CHECK(pass_run_pipeline(g, &po, &d), "pipeline %s failed", passes);
+  PassOptions po = {.opt_level = passes ? 0 : 2, .passes = passes, .verify_each = true};
+  CHECK(pass_run_pipeline(g, &po, &d), "pipeline %s failed", passes ? passes : "-O2");
   char path[] = "/tmp/kiln-test-passes-XXXXXX";
   int fd = mkstemp(path);
   CHECK(fd >= 0, "mkstemp");
@@ -415,8 +414,19 @@ static char *emit_ll(const char *passes) {
   }
   remove(path);
   ir_diag_free(&d);
-  ir_graph_free(g);
+  if (gp)
+    *gp = g;
+  else
+    ir_graph_free(g);
   return text;
+}
+
+static char *emit_ll(const char *passes) {
+  const char *json = MODEL(
+      "[1,2,4,4]", "[1,2,4,4]",
+      F32("w", "[2,2,1,1]", "[1, -2, 0.5, 3]") "," F32("b", "[2]", "[0.25, -0.5]"),
+      NODE("Conv", "[\"x\", \"w\", \"b\"]", "[\"h\"]") "," NODE("Relu", "[\"h\"]", "[\"y\"]"));
+  return emit_ll_of(json, passes, NULL);
 }
 
 static void test_fused_llvm(void) {
@@ -443,6 +453,65 @@ static void test_fused_llvm(void) {
   CHECK(relu_inside, "fused: no Relu compare inside the Conv function");
   free(fused);
   free(plain);
+}
+
+/* RNN/GRU/LSTM state and gates live in the node's scratch (kernel pass + memory plan), not on
+ * the stack: no alloca in the emitted IR (issue 14). LSTM T=3, B=2, I=2, H=3: proj 3*2*12 = 72
+ * floats (80 rounded to 16), bias 12 (16), h 6 (16), c 6 (16): 128 floats. */
+#define RNN_W                                                                                      \
+  "[-0.73, 0.69, 0.53, -0.49, -0.01, -0.10, 0.30, 0.58, -0.81, -0.94, 0.67, -0.13, 0.52, -1.00, "  \
+  "-0.11, 0.44, -0.54, 0.89, 0.80, -0.94, -0.95, 0.08, 0.88, -0.24]"
+#define RNN_R                                                                                      \
+  "[-0.57, -0.16, -0.94, -0.56, -0.12, -0.01, -0.53, -0.54, -0.56, -0.08, -0.42, -0.96, 0.68, "    \
+  "0.11, 0.28, -0.63, 0.99, 0.72, -0.76, -0.33, 0.44, 0.42, 0.87, -0.16, 0.66, 0.34, -0.39, "      \
+  "0.18, 0.76, 0.69, 0.01, 0.18, -0.93, -0.51, 0.59, -0.17]"
+#define RNN_B                                                                                      \
+  "[-0.65, 0.10, 0.41, 0.35, -0.25, -0.12, 0.02, 0.56, 0.04, -0.21, -0.02, -0.94, -0.91, 0.41, "   \
+  "0.97, 0.19, -0.21, -0.66, 0.00, 0.96, 0.54, 0.08, 0.72, -0.54]"
+
+static void test_recurrent_scratch(void) {
+  const char *json = MODEL(
+      "[3,2,2]", "[3,1,2,3]",
+      F32("W", "[1,12,2]", RNN_W) "," F32("R", "[1,12,3]", RNN_R) "," F32("B", "[1,24]", RNN_B),
+      NODE_A("LSTM", "[\"x\", \"W\", \"R\", \"B\"]", "[\"y\"]", "{\"hidden_size\": 3}"));
+  IrGraph *g = NULL;
+  char *ll = emit_ll_of(json, NULL, &g);
+  const IrNode *n = NULL;
+  for (int i = 0; g && i < g->n_nodes; i++)
+    if (g->nodes[i]->op == IR_OP_LSTM) n = g->nodes[i];
+  CHECK(n != NULL, "recurrent: no LSTM node");
+  if (n) {
+    CHECK(n->kernel == IR_KERNEL_RECURRENT, "recurrent: kernel %s", ir_kernel_names[n->kernel]);
+    CHECK(n->scratch_bytes == 128 * 4, "recurrent: %lld scratch bytes",
+          (long long)n->scratch_bytes);
+    CHECK(n->scratch_offset >= 0 && n->scratch_offset + n->scratch_bytes <= g->workspace_size,
+          "recurrent: scratch at %lld, workspace %lld", (long long)n->scratch_offset,
+          (long long)g->workspace_size);
+  }
+  CHECK(strstr(ll, "LSTM(") && !strstr(ll, "alloca"), "recurrent: an alloca in the LLVM IR");
+  free(ll);
+  ir_graph_free(g);
+  /* a projection budget under one step (kiln's is 2 KiB on bare metal): chunks of one step,
+   * proj 24 floats (32): 80 floats; codegen finds the chunk again from the scratch size */
+  g = parse(json);
+  IrDiag d;
+  ir_diag_init(&d, "test", true);
+  PassOptions po = {.opt_level = 2, .recurrent_proj_bytes = 1};
+  CHECK(pass_run_pipeline(g, &po, &d), "recurrent: pipeline failed");
+  ir_diag_free(&d);
+  n = NULL;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i]->op == IR_OP_LSTM) n = g->nodes[i];
+  if (n) {
+    IrRecurrentScratch sc;
+    ir_recurrent_scratch_of(n, n->scratch_bytes, &sc);
+    CHECK(n->scratch_bytes == 80 * 4 && sc.chunk == 1 && sc.proj == 48,
+          "recurrent: %lld scratch bytes, chunk %lld at %lld", (long long)n->scratch_bytes,
+          (long long)sc.chunk, (long long)sc.proj);
+    ir_recurrent_scratch_of(n, 128 * 4, &sc);
+    CHECK(sc.chunk == 3, "recurrent: chunk %lld of 128 floats", (long long)sc.chunk);
+  }
+  ir_graph_free(g);
 }
 
 static void test_padfold(void) {
@@ -547,6 +616,7 @@ int main(void) {
   test_padfold();
   test_fuse();
   test_fused_llvm();
+  test_recurrent_scratch();
   test_manager();
   return test_report("passes");
 }

@@ -1203,6 +1203,21 @@ def recurrent_cases():
     recurrent("gru_weights_as_inputs", "GRU", 4, 2, 3, 5, direction="bidirectional",
               weights_as_inputs=True)
     recurrent("lstm_weights_as_inputs", "LSTM", 3, 1, 4, 3, weights_as_inputs=True)
+    # sizes past the vector width and the register tile: whole column strips plus a tail (G*H
+    # = 148, 63, 70), a row tail in the projection GEMM (T*B rows), batch rows > 1 in the GEMV
+    recurrent("lstm_bidirectional_batch3_h37", "LSTM", 6, 3, 19, 37, direction="bidirectional",
+              init=True)
+    recurrent("gru_reverse_batch3_h21_initial_h", "GRU", 5, 3, 7, 21, direction="reverse",
+              init=True)
+    recurrent("rnn_bidirectional_batch2_h70", "RNN", 5, 2, 9, 70, direction="bidirectional")
+    recurrent("lstm_weights_as_inputs_batch2_h20", "LSTM", 4, 2, 6, 20,
+              direction="bidirectional", init=True, weights_as_inputs=True)
+    # projections past IR_RECURRENT_PROJ_BYTES (32 KiB) run in chunks of steps, the last one
+    # shorter: 1,920 bytes a step -> 17 steps a chunk, 40 = 17 + 17 + 6; 2,304 -> 14, 30 = 14 + 14 + 2
+    recurrent("lstm_bidirectional_chunked_t40", "LSTM", 40, 3, 8, 40, direction="bidirectional",
+              init=True)
+    recurrent("gru_reverse_chunked_weights_as_inputs", "GRU", 30, 4, 5, 48, direction="reverse",
+              weights_as_inputs=True)
 
 
 def main():

@@ -264,11 +264,14 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
   for (int r = 0; r < rows; r++) {
     LLVMValueRef rb =
         g->cc->row_bias ? splat(g, cg_load(c, g->cc->row_bias, cg_addc(c, i0, r))) : NULL;
+    LLVMValueRef cbrow = g->cc->col_bias;
+    if (cbrow && g->cc->col_bias_ld)
+      cbrow = cg_gep(c, c->t_f32, cbrow, cg_mulc(c, cg_addc(c, i0, r), g->cc->col_bias_ld));
     for (int v = 0; v < nrv; v++) {
       int count = (int)(cols - (int64_t)v * L);
       LLVMValueRef x = rb ? rb : LLVMConstNull(g->vty);
-      if (g->cc->col_bias) {
-        LLVMValueRef cb = load_vec(g, g->cc->col_bias, cg_addc(c, j0, (int64_t)v * L), count);
+      if (cbrow) {
+        LLVMValueRef cb = load_vec(g, cbrow, cg_addc(c, j0, (int64_t)v * L), count);
         x = rb ? LLVMBuildFAdd(c->b, x, cb, "") : cb;
       }
       init[r * nrv + v] = x;

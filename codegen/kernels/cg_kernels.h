@@ -65,7 +65,10 @@ typedef struct CgGemmC {
   int64_t ldc;
   LLVMValueRef row_bias; /* optional f32[M]: accumulators of row i start at row_bias[i] */
   LLVMValueRef col_bias; /* optional f32[N]: accumulators of column j start at col_bias[j] */
-  CgTileEpilogue epi;    /* optional */
+  /* row stride of col_bias: 0, one row for every row of C; else accumulator (i, j) starts at
+   * col_bias[i*col_bias_ld + j] (col_bias == base, col_bias_ld == ldc: C += A*B in place) */
+  int64_t col_bias_ld;
+  CgTileEpilogue epi; /* optional */
   void *epi_ctx;
   /* optional, instead of epi: the fused epilogue of this node applied to the accumulators in
    * registers before the single store (cg_gemm_epilogue_in_registers must accept it); C(i, j)

@@ -269,6 +269,8 @@ static int parse_args(int argc, char **argv, Args *a) {
 static bool bare_metal(const Args *a) { return a->triple && strstr(a->triple, "-none"); }
 static int64_t conv_panel_bytes(const Args *a) { return bare_metal(a) ? 8 * 1024 : 0; }
 static int tile_cols_max(const Args *a) { return bare_metal(a) ? 16 : 0; }
+/* RNN/GRU/LSTM: project 2 KiB of steps at a time there (lstm_forecaster: 4 steps of 48) */
+static int64_t recurrent_proj_bytes(const Args *a) { return bare_metal(a) ? 2 * 1024 : 0; }
 
 /* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. */
 static IrGraph *load_and_optimize(const Args *a, bool plan) {
@@ -285,6 +287,7 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .passes = a->passes};
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
+    po.recurrent_proj_bytes = recurrent_proj_bytes(a);
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
@@ -529,7 +532,8 @@ static int cmd_inspect(const Args *a) {
                                  .passes = a->passes,
                                  .conv_kernel = a->conv_kernel,
                                  .conv_panel_bytes = conv_panel_bytes(a),
-                                 .tile_cols_max = tile_cols_max(a)},
+                                 .tile_cols_max = tile_cols_max(a),
+                                 .recurrent_proj_bytes = recurrent_proj_bytes(a)},
                       .after = a->after ? a->after : a->print_after,
                       .print_graph = a->print_graph,
                       .json = a->json,
