@@ -366,8 +366,11 @@ void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t 
 
 bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xrow, LLVMValueRef orow, bool avg) {
   CgVecInfo vec = cg_vec_info(c);
+  int64_t OW = p->ow;
   int L = vec.lanes;
-  int64_t OW = p->ow, blocks = L > 1 ? OW / L : 0;
+  while (L > 2 && L > OW) L /= 2; /* narrow rows (8x8 maps): half vectors, not gathers */
+  vec.lanes = L;
+  int64_t blocks = L > 1 ? OW / L : 0;
   if (p->kw != 2 || p->stride_w != 2 || p->dil_w != 1 || p->pad_l != 0 || 2 * OW > p->w ||
       blocks == 0)
     return false;

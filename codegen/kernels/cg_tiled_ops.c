@@ -275,6 +275,8 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
       cg_gep(c, c->t_f32, wide, cg_add(c, cg_mulc(c, m, w.wide_cols), cg_mulc(c, oh, w.wq)));
   LLVMValueRef o0 = cg_add(c, cg_add(c, obase, cg_mulc(c, m, P)), cg_mulc(c, oh, p->ow));
   LLVMValueRef ow = cg_for(c, &low, p->ow);
+  /* vectorized along ow; fully unrolled, LLVM would vectorize the oh loop with gathers */
+  low.no_unroll = true;
   LLVMValueRef at = cg_add(c, o0, ow);
   cg_store(c, cg_epilogue(c, n, in, cg_load(c, wrow, ow), at), out, at);
   cg_loop_end(c, &low, NULL, NULL);
