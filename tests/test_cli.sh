@@ -138,6 +138,22 @@ misc)
   done
   check grep -q '"before": {"nodes": 38' "$tmp/inspect.json"
   check grep -q '"Conv+Relu": 5' "$tmp/inspect.json"
+  # kernels (issue 9): the choice, the scratch and the register tile per node, text and JSON
+  check grep -q 'kernel layer1.conv1: conv-[a-z0-9-]*gemm, tile [0-9]* x [0-9]* floats' "$tmp/inspect"
+  check grep -q '"kernel": "conv-im2col-gemm", "scratch_bytes": [1-9][0-9]*, "macs": [0-9]*, "tile": {"rows": [0-9]*, "cols": [0-9]*' "$tmp/inspect.json"
+  "$kiln" inspect "$src/examples/lenet5/model.json" --target thumbv7em-none-eabihf --cpu cortex-m4 \
+    --features +vfp4d16sp --json >"$tmp/m4.json" 2>&1
+  check grep -q '"lanes": 1}' "$tmp/m4.json"
+  "$kiln" inspect "$src/examples/resnet_small/model.json" --conv=loops --json >"$tmp/loops.json" 2>&1
+  if grep -q '"kernel": "conv-' "$tmp/loops.json"; then bad "--conv=loops kept a tiled conv"; else ok; fi
+  "$kiln" compile "$src/examples/lenet5/model.json" --conv=fast -o "$tmp/c.o" 2>"$tmp/err"
+  check test $? -eq 2
+  check grep -q -- "--conv: expected auto, im2col, wide or loops, got 'fast'" "$tmp/err"
+  # --profile: the executable prints the median time of every node after its latency
+  "$kiln" build "$src/examples/lenet5/model.json" --profile -o "$tmp/prof" 2>&1
+  "$tmp/prof" "$src/examples/lenet5/inputs/x.npy" -o "$tmp" --repeat 5 --quiet >"$tmp/prof.out"
+  check grep -q '^profile: 8 nodes, medians over 5 runs' "$tmp/prof.out"
+  check grep -q '#0 conv1 (Conv+..., conv-' "$tmp/prof.out"
   "$kiln" inspect "$src/examples/mlp/model.json" --dot >"$tmp/g.dot" 2>&1
   check grep -q '^digraph "mlp" {' "$tmp/g.dot"
   check grep -q 'subgraph cluster_0 {' "$tmp/g.dot"

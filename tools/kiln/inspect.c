@@ -138,13 +138,13 @@ static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *b
     const char *s = o->passes.passes;
     while (*s) {
       size_t len = strcspn(s, ",");
-      if (len && strncmp(s, "memplan", len)) {
+      if (len && strncmp(s, "memplan", len) && strncmp(s, "kernels", len)) {
         fprintf(f, "%s\"%.*s\"", first ? "" : ", ", (int)len, s);
         first = false;
       }
       s += len + (s[len] == ',');
     }
-    fprintf(f, "%s\"memplan\"", first ? "" : ", ");
+    fprintf(f, "%s\"kernels\", \"memplan\"", first ? "" : ", ");
   } else {
     for (int i = 0; i < np; i++)
       if (o->passes.opt_level >= list[i].min_level) {
