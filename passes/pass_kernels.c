@@ -28,8 +28,20 @@ static void plan_conv(IrNode *n, const PassOptions *o) {
   IrConvParams p;
   if (force == IR_KERNEL_COUNT) return;
   if (!ir_conv_params(n, &p, NULL) || n->inputs[1]->kind != IR_VALUE_CONST) return;
-  /* depthwise: one output channel per group has no rows to tile over */
-  if (p.m_per_group < 2) return;
+  if (p.m_per_group < 2) {
+    /* Depthwise: one output channel per group has no rows to share a load over, so no im2col;
+     * the wide form still gives each channel's taps as full vectors of contiguous pixels (a
+     * 1-row tile, the taps broadcast), instead of the loop nest's per-row tap passes. */
+    IrConvWide w;
+    ir_conv_wide(&p, tile_cols, &w);
+    bool taps = p.kh * p.kw > 1, fits = w.scratch_bytes <= 4 * panel_bytes;
+    if ((force == 0 && taps && fits) || force == IR_KERNEL_CONV_WIDE) {
+      n->kernel = IR_KERNEL_CONV_WIDE;
+      n->tile_cols_max = tile_cols;
+      n->scratch_bytes = w.scratch_bytes;
+    }
+    return;
+  }
   bool pointwise = p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
                    !(p.pad_t | p.pad_l | p.pad_b | p.pad_r);
   if (pointwise) {
