@@ -1,4 +1,5 @@
 /* Lowerings of the sequence-model ops (issue 3): Gather. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,7 +150,7 @@ bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
 /* Per row of `inner` elements: mean, then the mean square deviation (two passes, as numerically
  * safe as the reference), then y = (x - mean) * rstd * scale + B. */
 bool cg_lower_layer_norm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   const IrValue *x = n->inputs[0];
   int64_t axis = ir_attr_i(n, "axis");
   if (axis < 0) axis += x->rank;
@@ -562,7 +563,9 @@ bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 bool cg_lower_split(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0];
   int axis;
-  int64_t sizes[64], outer = 1, inner = (int64_t)ir_dtype_size(x->dtype), at = 0;
+  int64_t *sizes = malloc(sizeof *sizes * (size_t)n->n_outputs); /* up to IR_MAX_VARIADIC */
+  int64_t outer = 1, inner = (int64_t)ir_dtype_size(x->dtype), at = 0;
+  if (!sizes) abort();
   ir_split_sizes(n, &axis, sizes, NULL);
   for (int d = 0; d < axis; d++) outer *= x->dims[d];
   for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
@@ -579,6 +582,7 @@ bool cg_lower_split(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
     }
     at += block;
   }
+  free(sizes);
   return true;
 }
 
