@@ -76,7 +76,7 @@ static int new_tensor(Rg *r, int rank, const int64_t *dims, float mag) {
   if (r->nt >= RG_MAX_TENSORS) abort(); /* callers check room() */
   RgTensor *t = &r->t[r->nt];
   t->rank = rank;
-  memcpy(t->dims, dims, sizeof *dims * (size_t)rank);
+  if (rank) memcpy(t->dims, dims, sizeof *dims * (size_t)rank);
   t->mag = mag;
   return r->nt++;
 }
@@ -757,7 +757,7 @@ static int matrix_family(Rg *r, int x) {
 
 static int random_op(Rg *r, int x) {
   const RgTensor *t = &r->t[x];
-  if (numel(t) > 4096) return pool(r, x); /* only rank-4 grows: keep it small */
+  if (numel(t) > 4096) return t->rank == 4 ? pool(r, x) : reduce(r, x); /* keep it small */
   switch (rnd(r, 16)) {
   case 0: return t->rank == 4 ? conv(r, x) : gemm(r, x);
   case 1: return t->rank == 4 ? conv_transpose(r, x) : matmul(r, x);
