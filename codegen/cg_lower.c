@@ -373,7 +373,8 @@ bool cg_lower_dropout(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
 }
 
 /* Each input is a run of `outer` blocks; block o of input k goes to block o of the output at
- * the input's running offset along the axis. */
+ * the input's running offset along the axis. One loop over the blocks holds every input's copy
+ * (a loop per input: with a thousand inputs, LLVM's loop passes are quadratic in the chain). */
 bool cg_lower_concat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *o = n->outputs[0];
   assert(o->rank >= 1); /* shape inference: no scalars, every input f32 like the output */
@@ -382,22 +383,18 @@ bool cg_lower_concat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   for (int d = 0; d < axis; d++) outer *= o->dims[d];
   for (int d = axis + 1; d < o->rank; d++) inner *= o->dims[d];
   int64_t at = 0, out_block = o->dims[axis] * inner;
+  CgLoop l;
+  LLVMValueRef i = outer > 1 ? cg_for(c, &l, outer) : cg_idx(c, 0);
   for (int k = 0; k < n->n_inputs; k++) {
     const IrValue *x = n->inputs[k];
     if (!x) continue;
     assert(x->dtype == o->dtype);
     int64_t block = x->dims[axis] * inner;
-    if (outer == 1) {
-      cg_memcpy(c, cg_byte_ptr(c, out[0], at), in[k], cg_idx(c, block));
-    } else {
-      CgLoop l;
-      LLVMValueRef i = cg_for(c, &l, outer);
-      LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_addc(c, cg_mulc(c, i, out_block), at));
-      cg_memcpy(c, dst, cg_gep(c, c->t_i8, in[k], cg_mulc(c, i, block)), cg_idx(c, block));
-      cg_loop_end(c, &l, NULL, NULL);
-    }
+    LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_addc(c, cg_mulc(c, i, out_block), at));
+    cg_memcpy(c, dst, cg_gep(c, c->t_i8, in[k], cg_mulc(c, i, block)), cg_idx(c, block));
     at += block;
   }
+  if (outer > 1) cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
 

@@ -559,7 +559,9 @@ bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 
 /* ---- Split --------------------------------------------------------------------------------- */
 
-/* Concat in reverse: block o of output j is a run of bytes of block o of the input. */
+/* Concat in reverse: block o of output j is a run of bytes of block o of the input. One loop
+ * over the blocks holds every output's copy (a loop per output: with a thousand outputs, LLVM's
+ * loop passes are quadratic in the chain of loops). */
 bool cg_lower_split(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0];
   int axis;
@@ -570,18 +572,17 @@ bool cg_lower_split(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
   for (int d = 0; d < axis; d++) outer *= x->dims[d];
   for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
   int64_t in_block = x->dims[axis] * inner;
+  CgLoop l;
+  LLVMValueRef o = outer > 1 ? cg_for(c, &l, outer) : cg_idx(c, 0);
   for (int j = 0; j < n->n_outputs; j++) {
     int64_t block = sizes[j] * inner;
-    if (out[j]) {
-      CgLoop l;
-      LLVMValueRef o = cg_for(c, &l, outer);
+    if (out[j])
       cg_memcpy(c, cg_gep(c, c->t_i8, out[j], cg_mulc(c, o, block)),
                 cg_gep(c, c->t_i8, in[0], cg_addc(c, cg_mulc(c, o, in_block), at)),
                 cg_idx(c, block));
-      cg_loop_end(c, &l, NULL, NULL);
-    }
     at += block;
   }
+  if (outer > 1) cg_loop_end(c, &l, NULL, NULL);
   free(sizes);
   return true;
 }
