@@ -27,6 +27,10 @@
 static bool small_enough(const IrGraph *g, bool emit_obj) {
   /* LLVM's optimizer is superlinear in a module's size: fewer nodes when it runs */
   if (g->n_nodes > (emit_obj ? FUZZ_CG_MAX_NODES / 4 : FUZZ_CG_MAX_NODES)) return false;
+  /* and in arguments: a thousand-input Concat takes seconds to optimize (it is a test) */
+  if (emit_obj && g->n_inputs + g->n_outputs > 64) return false;
+  for (int i = 0; emit_obj && i < g->n_nodes; i++)
+    if (g->nodes[i]->n_inputs + g->nodes[i]->n_outputs > 64) return false;
   int64_t const_bytes = 0;
   for (int i = 0; i < g->n_values; i++) {
     const IrValue *v = g->values[i];

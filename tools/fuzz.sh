@@ -4,7 +4,8 @@
 # Targets: model (JSON -> passes -> interpreter), npy, codegen (-> LLVM IR, verified), then
 # codegen again with KILN_FUZZ_CODEGEN_OBJ=1 (LLVM's pipeline and object emission; slower) for
 # half the time. Seeds: fuzz/corpus/<target>/ plus every example, op case and malformed model,
-# and for codegen 200 random valid models (tests/rgraph.c). A crash, leak,
+# and for codegen 200 random valid models (tests/rgraph.c; 40 of them alone for the object
+# mode, where LLVM's optimizer runs on every input). A crash, leak,
 # timeout (a hang), out-of-memory or sanitizer report fails the run; the input that triggered it
 # is saved as build-fuzz/artifacts/<target>/crash-* (add it to fuzz/corpus/<target>/ once fixed).
 # Prints libFuzzer's final statistics (executions, executions per second) for each target.
@@ -30,7 +31,11 @@ for run in model npy codegen codegen-obj; do
   rm -rf "$work" "$seeds"
   mkdir -p "$work" "$art" "$seeds"
   # Seeds by kind, so each target starts from inputs of its own format.
-  if [ $t != npy ]; then
+  if [ $run = codegen-obj ]; then
+    # LLVM's optimizer on every seed would take the whole budget: small random models only
+    build-fuzz/bin/test_random_graphs --seeds 1:41 --write "$seeds" >/dev/null
+    export KILN_FUZZ_BASE_DIR=$PWD/tests/malformed
+  elif [ $t != npy ]; then
     find examples tests/ops tests/malformed -name '*.json' | while read -r f; do
       cp "$f" "$seeds/$(echo "$f" | tr / _)"
     done
