@@ -4,7 +4,7 @@
 # Targets: model (JSON -> passes -> interpreter), npy, codegen (-> LLVM IR, verified), then
 # codegen again with KILN_FUZZ_CODEGEN_OBJ=1 (LLVM's pipeline and object emission; slower) for
 # half the time. Seeds: fuzz/corpus/<target>/ plus every example, op case and malformed model,
-# and for codegen 200 random valid models (tests/rgraph.c; 40 of them alone for the object
+# and 200 random valid models (tests/rgraph.c; 40 of them alone for the codegen object
 # mode, where LLVM's optimizer runs on every input). A crash, leak,
 # timeout (a hang), out-of-memory or sanitizer report fails the run; the input that triggered it
 # is saved as build-fuzz/artifacts/<target>/crash-* (add it to fuzz/corpus/<target>/ once fixed).
@@ -39,7 +39,7 @@ for run in model npy codegen codegen-obj; do
     find examples tests/ops tests/malformed -name '*.json' | while read -r f; do
       cp "$f" "$seeds/$(echo "$f" | tr / _)"
     done
-    [ $t = codegen ] && build-fuzz/bin/test_random_graphs --seeds 1:201 --write "$seeds" >/dev/null
+    build-fuzz/bin/test_random_graphs --seeds 1:201 --write "$seeds" >/dev/null
     # Models that name external weights find tests/malformed/malformed_weights_16.bin.
     export KILN_FUZZ_BASE_DIR=$PWD/tests/malformed
   else
