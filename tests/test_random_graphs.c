@@ -10,7 +10,9 @@
  * usage: test_random_graphs [--seeds A:B] [--levels 0,2,3] [--limits] [--write DIR]
  *   --seeds A:B   seeds A..B-1 (default 1:17, as ctest runs it; a longer run: tools/fuzz_graphs.sh)
  *   --limits      the 300-Add chain, 1000-input Concat, 1000-output Split and over-limit models
- *   --write DIR   write the models as DIR/<name>.json instead of testing them (fuzz seeds) */
+ *   --write DIR   write the models as DIR/<name>.json instead of testing them (fuzz seeds)
+ *   --file F      check the model in file F instead (inputs from --data-seed N, default: for
+ *                 a kept rgraph_<S>.json the seed's own data, S * 7919) */
 #include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
@@ -320,6 +322,8 @@ int main(int argc, char **argv) {
   long lo = 1, hi = 17;
   int levels[4] = {0, 2, 3}, n_levels = 3;
   bool do_limits = false;
+  const char *file = NULL;
+  long data_seed = -1;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--seeds") && i + 1 < argc) {
       if (sscanf(argv[++i], "%ld:%ld", &lo, &hi) != 2) return 2;
@@ -330,8 +334,13 @@ int main(int argc, char **argv) {
       do_limits = true;
     } else if (!strcmp(argv[i], "--write") && i + 1 < argc) {
       write_dir = argv[++i];
+    } else if (!strcmp(argv[i], "--file") && i + 1 < argc) {
+      file = argv[++i];
+    } else if (!strcmp(argv[i], "--data-seed") && i + 1 < argc) {
+      data_seed = atol(argv[++i]);
     } else {
-      fprintf(stderr, "usage: %s [--seeds A:B] [--levels 0,2,3] [--limits] [--write DIR]\n",
+      fprintf(stderr,
+              "usage: %s [--seeds A:B] [--levels 0,2,3] [--limits] [--write DIR] [--file F]\n",
               argv[0]);
       return 2;
     }
@@ -341,7 +350,23 @@ int main(int argc, char **argv) {
     perror("mkdtemp");
     return 1;
   }
-  if (do_limits) {
+  if (file) {
+    FILE *f = fopen(file, "rb");
+    char *json = NULL;
+    size_t len = 0, cap = 0, got;
+    do {
+      json = realloc(json, cap += 1 << 16);
+      got = f ? fread(json + len, 1, cap - len, f) : 0;
+      len += got;
+    } while (got > 0);
+    if (f) fclose(f);
+    CHECK(f != NULL, "cannot read %s", file);
+    const char *base = strrchr(file, '/') ? strrchr(file, '/') + 1 : file;
+    long s = 0;
+    if (data_seed < 0) data_seed = sscanf(base, "rgraph_%ld", &s) == 1 ? s * 7919 : 0;
+    if (f) check_model(base, json, len, levels, n_levels, (uint64_t)data_seed);
+    free(json);
+  } else if (do_limits) {
     limits();
   } else {
     for (long s = lo; s < hi; s++) {
