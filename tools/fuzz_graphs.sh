@@ -2,7 +2,7 @@
 # A longer differential run than the suite's fixed seeds: N random valid models (tests/rgraph.c)
 # from seed START (default 1000), each through the interpreter and compiled at -O0/-O2/-O3,
 # compared as tests/test_random_graphs.c documents. Models that fail are kept as
-# /tmp/rgraph_<seed>.json (replay: build/bin/test_random_graphs --seeds S:S+1, or kiln run/compile).
+# /tmp/rgraph_<seed>.json (replay: build/bin/test_random_graphs --file /tmp/rgraph_<seed>.json).
 #   usage: tools/fuzz_graphs.sh N [START] [--san]
 # --san runs the sanitized build (build-san/, as tools/test-sanitized.sh builds it) and links the
 # generated code with the sanitizers too.
