@@ -8,7 +8,9 @@
 
 #include "ir.h"
 
-typedef enum { CG_EMIT_OBJ, CG_EMIT_ASM, CG_EMIT_LLVM } CgEmit;
+/* CG_EMIT_NONE: lower and verify the module only (no LLVM passes, no file; out_path may be NULL),
+ * what the codegen fuzz target does. */
+typedef enum { CG_EMIT_OBJ, CG_EMIT_ASM, CG_EMIT_LLVM, CG_EMIT_NONE } CgEmit;
 
 typedef struct CgOptions {
   const char *prefix;   /* C identifier that prefixes every exported symbol, e.g. "mnist_cnn" */

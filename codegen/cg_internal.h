@@ -190,6 +190,8 @@ bool cg_node_error(Cg *c, const IrNode *n, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 /* Every present input and output of n is f32, else a user error naming the node. */
 bool cg_require_f32(Cg *c, const IrNode *n);
+/* The same as a predicate, for asserting what shape inference has already checked. */
+bool cg_all_f32(const IrNode *n);
 bool cg_same_storage(const Cg *c, const IrValue *a, const IrValue *b);
 
 /* ---- cg_math.c ----------------------------------------------------------------------------- */

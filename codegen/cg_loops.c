@@ -333,6 +333,14 @@ bool cg_require_f32(Cg *c, const IrNode *n) {
   return true;
 }
 
+bool cg_all_f32(const IrNode *n) {
+  for (int i = 0; i < n->n_inputs; i++)
+    if (n->inputs[i] && n->inputs[i]->dtype != IR_F32) return false;
+  for (int j = 0; j < n->n_outputs; j++)
+    if (n->outputs[j] && n->outputs[j]->dtype != IR_F32) return false;
+  return true;
+}
+
 bool cg_same_storage(const Cg *c, const IrValue *a, const IrValue *b) {
   const CgStorage *x = &c->storage[a->id], *y = &c->storage[b->id];
   return x->kind == y->kind && x->kind != CG_STORE_NONE && x->index == y->index &&

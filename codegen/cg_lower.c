@@ -130,8 +130,8 @@ LLVMValueRef cg_epilogue(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
                          LLVMValueRef index) {
   for (int s = 0; s < n->n_epilogue; s++) {
     const IrNode *e = n->epilogue[s];
-    LLVMValueRef args[8] = {0};
-    assert(e->n_inputs <= 8);
+    LLVMValueRef args[IR_MAX_STEP_INPUTS] = {0};
+    assert(e->n_inputs <= IR_MAX_STEP_INPUTS); /* the verifier checked the step's arity */
     for (int k = 0; k < e->n_inputs; k++)
       if (e->inputs[k]) args[k] = epilogue_operand(n, in, e->inputs[k]);
     if (ir_op_info[e->op].flags & IR_OPF_UNARY) {
@@ -163,10 +163,10 @@ void cg_epilogue_row(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef row,
 }
 
 static bool lower_unary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
+  /* shape inference: f32 data, scalar f32 bounds (Clip) */
+  assert(cg_all_f32(n));
   for (int k = 1; k < ir_node_op_inputs(n); k++)
-    if (n->inputs[k] && ir_value_numel(n->inputs[k]) != 1)
-      return cg_node_error(c, n, "input %d ('%s') must be a scalar", k, n->inputs[k]->name);
+    assert(!n->inputs[k] || ir_value_numel(n->inputs[k]) == 1);
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
   cg_store(c, cg_epilogue(c, n, in, cg_unary_scalar(c, n, in, cg_load(c, in[0], i)), i), out[0], i);
@@ -215,7 +215,7 @@ bool cg_lower_gelu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 
 static bool lower_binary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
                          LLVMOpcode opcode) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   const IrValue *o = n->outputs[0];
   int rank = o->rank;
   int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
@@ -254,11 +254,10 @@ bool cg_lower_div(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
 
 /* ---- Softmax ------------------------------------------------------------------------------ */
 
-static bool normalize_axis(Cg *c, const IrNode *n, int64_t axis, int rank, int *out) {
-  if (axis < -rank || axis >= rank)
-    return cg_node_error(c, n, "axis %lld is out of range for rank %d", (long long)axis, rank);
-  *out = (int)(axis < 0 ? axis + rank : axis);
-  return true;
+/* An axis attribute shape inference has checked to lie in [-rank, rank). */
+static int normalize_axis(int64_t axis, int rank) {
+  assert(axis >= -rank && axis < rank);
+  return (int)(axis < 0 ? axis + rank : axis);
 }
 
 /* max of x[base + k*inner] for k < len, NaN-propagating. Eight independent running maxima over
@@ -293,10 +292,9 @@ static LLVMValueRef slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t 
  * then a division. inner == 1 (the usual last axis) makes every loop contiguous. */
 static bool lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
                           bool log_out) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n) && n->inputs[0]->rank >= 1); /* shape inference */
   const IrValue *x = n->inputs[0];
-  int axis = 0;
-  if (!normalize_axis(c, n, ir_attr_i(n, "axis"), x->rank < 1 ? 1 : x->rank, &axis)) return false;
+  int axis = normalize_axis(ir_attr_i(n, "axis"), x->rank);
   int64_t outer = 1, len = x->rank ? x->dims[axis] : 1, inner = 1;
   for (int d = 0; d < axis; d++) outer *= x->dims[d];
   for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
@@ -365,50 +363,38 @@ bool cg_lower_unsqueeze(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
 
 /* Inference Dropout: the identity, and a mask of all true. */
 bool cg_lower_dropout(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  /* shape inference: training_mode, if given, is a constant false scalar */
   const IrValue *tm = n->n_inputs > 2 ? n->inputs[2] : NULL;
-  if (tm) {
-    bool off = tm->kind == IR_VALUE_CONST && ir_value_nbytes(tm) >= 1;
-    for (int64_t i = 0; off && i < ir_value_nbytes(tm); i++)
-      off = ((const uint8_t *)tm->data)[i] == 0;
-    if (!off)
-      return cg_node_error(c, n,
-                           "Dropout: training_mode must be a constant false (only "
-                           "inference is supported)");
-  }
+  assert(!tm || (tm->kind == IR_VALUE_CONST && *(const uint8_t *)tm->data == 0));
+  (void)tm;
   copy_through(c, n, in, out);
   if (n->n_outputs > 1 && out[1]) cg_memset(c, out[1], 1, ir_value_nbytes(n->outputs[1]));
   return true;
 }
 
 /* Each input is a run of `outer` blocks; block o of input k goes to block o of the output at
- * the input's running offset along the axis. */
+ * the input's running offset along the axis. One loop over the blocks holds every input's copy
+ * (a loop per input: with a thousand inputs, LLVM's loop passes are quadratic in the chain). */
 bool cg_lower_concat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *o = n->outputs[0];
-  int axis = 0;
-  if (o->rank < 1) return cg_node_error(c, n, "Concat of scalars is not supported");
-  if (!normalize_axis(c, n, ir_attr_i(n, "axis"), o->rank, &axis)) return false;
+  assert(o->rank >= 1); /* shape inference: no scalars, every input f32 like the output */
+  int axis = normalize_axis(ir_attr_i(n, "axis"), o->rank);
   int64_t outer = 1, inner = (int64_t)ir_dtype_size(o->dtype);
   for (int d = 0; d < axis; d++) outer *= o->dims[d];
   for (int d = axis + 1; d < o->rank; d++) inner *= o->dims[d];
   int64_t at = 0, out_block = o->dims[axis] * inner;
+  CgLoop l;
+  LLVMValueRef i = outer > 1 ? cg_for(c, &l, outer) : cg_idx(c, 0);
   for (int k = 0; k < n->n_inputs; k++) {
     const IrValue *x = n->inputs[k];
     if (!x) continue;
-    if (x->dtype != o->dtype)
-      return cg_node_error(c, n, "Concat: input %d has dtype %s, output %s", k,
-                           ir_dtype_name(x->dtype), ir_dtype_name(o->dtype));
+    assert(x->dtype == o->dtype);
     int64_t block = x->dims[axis] * inner;
-    if (outer == 1) {
-      cg_memcpy(c, cg_byte_ptr(c, out[0], at), in[k], cg_idx(c, block));
-    } else {
-      CgLoop l;
-      LLVMValueRef i = cg_for(c, &l, outer);
-      LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_addc(c, cg_mulc(c, i, out_block), at));
-      cg_memcpy(c, dst, cg_gep(c, c->t_i8, in[k], cg_mulc(c, i, block)), cg_idx(c, block));
-      cg_loop_end(c, &l, NULL, NULL);
-    }
+    LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_addc(c, cg_mulc(c, i, out_block), at));
+    cg_memcpy(c, dst, cg_gep(c, c->t_i8, in[k], cg_mulc(c, i, block)), cg_idx(c, block));
     at += block;
   }
+  if (outer > 1) cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
 
@@ -417,17 +403,13 @@ bool cg_lower_concat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
 /* y = x * a[c] + b[c] with a = scale / sqrt(var + eps), b = B - mean * a: folded at compile time
  * (in double) when the four parameters are initializers, computed per channel otherwise. */
 bool cg_lower_batch_norm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
-  if (ir_attr_i(n, "training_mode") != 0)
-    return cg_node_error(c, n, "BatchNormalization: training_mode is not supported");
+  /* shape inference: f32, inference mode, rank >= 2, four parameters of [C] */
+  assert(cg_all_f32(n) && ir_attr_i(n, "training_mode") == 0);
   const IrValue *x = n->inputs[0];
-  if (x->rank < 2) return cg_node_error(c, n, "BatchNormalization: input must have rank >= 2");
+  assert(x->rank >= 2);
   int64_t batch = x->dims[0], ch = x->dims[1], spatial = 1;
   for (int d = 2; d < x->rank; d++) spatial *= x->dims[d];
-  for (int k = 1; k < 5; k++)
-    if (ir_value_numel(n->inputs[k]) != ch)
-      return cg_node_error(c, n, "BatchNormalization: input %d must have %lld elements", k,
-                           (long long)ch);
+  for (int k = 1; k < 5; k++) assert(ir_value_numel(n->inputs[k]) == ch);
   double eps = (float)ir_attr_f(n, "epsilon"); /* an ONNX float attribute */
   bool folded = true;
   for (int k = 1; k < 5; k++) folded &= n->inputs[k]->kind == IR_VALUE_CONST;
@@ -488,8 +470,7 @@ static_assert(sizeof cg_lower / sizeof *cg_lower == IR_OP_COUNT, "one lowering p
  * without repeating the edge). */
 bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0], *cv = n->n_inputs > 2 ? n->inputs[2] : NULL;
-  if (x->dtype != IR_F32 || y->dtype != IR_F32) /* pads are i64 */
-    return cg_node_error(c, n, "Pad: only f32 data is supported, got %s", ir_dtype_name(x->dtype));
+  assert(x->dtype == IR_F32 && y->dtype == IR_F32); /* shape inference; pads are i64 */
   const int64_t *pads = n->inputs[1]->data;
   const char *mode = ir_attr_s(n, "mode");
   bool reflect = !strcmp(mode, "reflect"), edge = !strcmp(mode, "edge");

@@ -289,6 +289,7 @@ bool cg_session_finish(Cg *c, const char *out_path) {
     abort();
   }
   LLVMDisposeMessage(msg);
+  if (c->o->emit == CG_EMIT_NONE) return true;
 
   int level = c->o->opt_level < 0 ? 0 : c->o->opt_level > 3 ? 3 : c->o->opt_level;
   char pipeline[32];
@@ -444,28 +445,40 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
  * (its parameters keep their noalias/align/dereferenceable attributes), and compile time grows
  * linearly (bench/bench_scale.sh). */
 #define CG_INLINE_MAX_NODES 64
+/* Nor is a node with more pointer operands than this inlined (a wide Concat or Split): inlining
+ * turns its noalias parameters into one alias scope each on every access, quadratic in them. */
+#define CG_INLINE_MAX_OPERANDS 64
 
 /* One private function per node, its pointer parameters annotated with what the memory plan
  * guarantees (noalias unless an output overlaps another operand, alignment, size), called from
  * the body. LLVM inlines it; the annotations become alias scopes the vectorizer relies on. */
 static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
-  const IrValue *ops[64 + 64];
-  int slot[64 + 64], count = 0;
-  bool is_out[64 + 64];
   bool any_out = false;
   for (int j = 0; j < n->n_outputs; j++)
     any_out |= n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE;
   if (!any_out) return true; /* nothing reads it: dead */
-  for (int i = 0; i < n->n_inputs; i++) {
-    if (!n->inputs[i]) continue;
-    if (c->storage[n->inputs[i]->id].kind == CG_STORE_NONE)
+  for (int i = 0; i < n->n_inputs; i++)
+    if (n->inputs[i] && c->storage[n->inputs[i]->id].kind == CG_STORE_NONE)
       return cg_node_error(c, n, "internal error: input '%s' has no storage", n->inputs[i]->name);
-    ops[count] = n->inputs[i], slot[count] = i, is_out[count++] = false;
-  }
+  if (n->scratch_bytes > 0 &&
+      (n->scratch_offset < 0 || n->scratch_offset + n->scratch_bytes > c->g->workspace_size))
+    return cg_node_error(c, n, "internal error: scratch outside the workspace (memory plan)");
+  /* Sized from the node, never fixed: the model sets the input count (Concat) and the output
+   * count (Split), the fusion pass the epilogue operands (at most IR_MAX_EPILOGUE_INPUTS). */
+  int cap = n->n_inputs + n->n_outputs, count = 0;
+  const IrValue **ops = malloc(sizeof *ops * (size_t)(cap + 1));
+  int *slot = malloc(sizeof *slot * (size_t)(cap + 1));
+  bool *is_out = malloc(sizeof *is_out * (size_t)(cap + 1));
+  LLVMTypeRef *params = malloc(sizeof *params * (size_t)(cap + 2)); /* + weights, scratch */
+  LLVMValueRef *in = calloc((size_t)n->n_inputs + 1, sizeof *in);
+  LLVMValueRef *out = calloc((size_t)n->n_outputs + 1, sizeof *out);
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(cap + 2));
+  if (!ops || !slot || !is_out || !params || !in || !out || !args) abort();
+  for (int i = 0; i < n->n_inputs; i++)
+    if (n->inputs[i]) ops[count] = n->inputs[i], slot[count] = i, is_out[count++] = false;
   for (int j = 0; j < n->n_outputs; j++)
     if (n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE)
       ops[count] = n->outputs[j], slot[count] = j, is_out[count++] = true;
-  assert(count <= 128);
 
   bool alias = false;
   for (int a = 0; a < count; a++)
@@ -474,7 +487,6 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
           storage_overlap(&c->storage[ops[a]->id], &c->storage[ops[b]->id]))
         alias = true;
 
-  LLVMTypeRef params[130];
   bool scratch = n->scratch_bytes > 0;
   int np = count + (external_weights(c) ? 1 : 0) + (scratch ? 1 : 0); /* + weights, scratch */
   for (int k = 0; k < np; k++) params[k] = c->t_ptr;
@@ -484,15 +496,12 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
       LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np, 0));
   LLVMSetLinkage(fn, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
-  if (c->g->n_nodes > CG_INLINE_MAX_NODES)
+  if (c->g->n_nodes > CG_INLINE_MAX_NODES || count > CG_INLINE_MAX_OPERANDS)
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
-  LLVMValueRef in[64] = {0}, out[64] = {0}, args[130];
   c->weights_base = NULL;
   c->scratch = NULL;
   if (scratch) { /* the node's own workspace bytes, last parameter */
     unsigned k = (unsigned)np - 1;
-    if (n->scratch_offset < 0 || n->scratch_offset + n->scratch_bytes > c->g->workspace_size)
-      return cg_node_error(c, n, "internal error: scratch outside the workspace (memory plan)");
     LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "nocapture", 0));
     LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "noalias", 0));
     LLVMAddAttributeAtIndex(
@@ -558,6 +567,13 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
         LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)np, "rc");
     cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32c(c, KRT_OK), ""), rc);
   }
+  free(ops);
+  free(slot);
+  free(is_out);
+  free(params);
+  free(in);
+  free(out);
+  free(args);
   return ok;
 }
 
@@ -635,16 +651,25 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
   int ws_index = g->n_inputs + g->n_outputs;
   int np = ws_index + 1 + (external_weights(c) ? 1 : 0);
   LLVMValueRef fn = add_function(c, "_run_ws", c->t_i32, np);
-  LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
-  LLVMValueRef bad = LLVMConstInt(c->t_i1, 0, 0);
   bool ws_used = g->workspace_size > 0;
-  for (int k = 0; k < np; k++)
-    if (k != ws_index || ws_used)
-      bad = LLVMBuildOr(
-          c->b, bad, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)k), null, ""), "");
-  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, fn, "args.ok");
-  LLVMBuildCondBr(c->b, bad, LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_NULL_ARG)), next);
-  LLVMPositionBuilderAtEnd(c->b, next);
+  /* Some pointer is NULL when the unsigned minimum of the addresses is 0, one branch per group
+   * of pointers: one or-chain of compares over a model with a thousand inputs or outputs costs
+   * LLVM tens of seconds (SLP vectorizer and constraint elimination, quadratic in the chain). */
+  enum { GROUP = 16 };
+  LLVMBasicBlockRef fail = LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_NULL_ARG));
+  for (int k0 = 0; k0 < np; k0 += GROUP) {
+    LLVMValueRef low = NULL;
+    for (int k = k0; k < np && k < k0 + GROUP; k++) {
+      if (k == ws_index && !ws_used) continue;
+      LLVMValueRef a = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)k), c->t_idx, "");
+      LLVMValueRef ab[2] = {low, a};
+      low = low ? cg_intrinsic(c, "llvm.umin", c->t_idx, ab, 2) : a;
+    }
+    if (!low) continue;
+    LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, fn, "args.ok");
+    LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, low, cg_idx(c, 0), ""), fail, next);
+    LLVMPositionBuilderAtEnd(c->b, next);
+  }
   /* misaligned workspace or (external) weights */
   LLVMValueRef mis = LLVMConstInt(c->t_i1, 0, 0);
   if (ws_used && g->workspace_align > 1) {

@@ -1,4 +1,5 @@
 /* Lowerings of the sequence-model ops (issue 3): Gather. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -149,7 +150,7 @@ bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
 /* Per row of `inner` elements: mean, then the mean square deviation (two passes, as numerically
  * safe as the reference), then y = (x - mean) * rstd * scale + B. */
 bool cg_lower_layer_norm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   const IrValue *x = n->inputs[0];
   int64_t axis = ir_attr_i(n, "axis");
   if (axis < 0) axis += x->rank;
@@ -558,27 +559,31 @@ bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 
 /* ---- Split --------------------------------------------------------------------------------- */
 
-/* Concat in reverse: block o of output j is a run of bytes of block o of the input. */
+/* Concat in reverse: block o of output j is a run of bytes of block o of the input. One loop
+ * over the blocks holds every output's copy (a loop per output: with a thousand outputs, LLVM's
+ * loop passes are quadratic in the chain of loops). */
 bool cg_lower_split(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0];
   int axis;
-  int64_t sizes[64], outer = 1, inner = (int64_t)ir_dtype_size(x->dtype), at = 0;
+  int64_t *sizes = malloc(sizeof *sizes * (size_t)n->n_outputs); /* up to IR_MAX_VARIADIC */
+  int64_t outer = 1, inner = (int64_t)ir_dtype_size(x->dtype), at = 0;
+  if (!sizes) abort();
   ir_split_sizes(n, &axis, sizes, NULL);
   for (int d = 0; d < axis; d++) outer *= x->dims[d];
   for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
   int64_t in_block = x->dims[axis] * inner;
+  CgLoop l;
+  LLVMValueRef o = outer > 1 ? cg_for(c, &l, outer) : cg_idx(c, 0);
   for (int j = 0; j < n->n_outputs; j++) {
     int64_t block = sizes[j] * inner;
-    if (out[j]) {
-      CgLoop l;
-      LLVMValueRef o = cg_for(c, &l, outer);
+    if (out[j])
       cg_memcpy(c, cg_gep(c, c->t_i8, out[j], cg_mulc(c, o, block)),
                 cg_gep(c, c->t_i8, in[0], cg_addc(c, cg_mulc(c, o, in_block), at)),
                 cg_idx(c, block));
-      cg_loop_end(c, &l, NULL, NULL);
-    }
     at += block;
   }
+  if (outer > 1) cg_loop_end(c, &l, NULL, NULL);
+  free(sizes);
   return true;
 }
 

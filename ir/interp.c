@@ -16,9 +16,9 @@
 static int run_epilogue_step(const IrNode *n, int e, const void *const *data, void *y) {
   const IrNode *step = n->epilogue[e];
   IrNode tmp = *step;
-  IrValue *ins[8], *outs[1] = {n->outputs[0]};
-  const void *in[8];
-  assert(step->n_inputs <= 8);
+  IrValue *ins[IR_MAX_STEP_INPUTS], *outs[1] = {n->outputs[0]};
+  const void *in[IR_MAX_STEP_INPUTS];
+  assert(step->n_inputs <= IR_MAX_STEP_INPUTS); /* the verifier checked the step's arity */
   for (int k = 0; k < step->n_inputs; k++) {
     bool running = !step->inputs[k] && (k == 0 || (ir_op_info[step->op].flags & IR_OPF_BINARY));
     ins[k] = running ? n->outputs[0] : step->inputs[k];

@@ -348,7 +348,9 @@ int ir_interp_cast(const IrNode *n, const void *const *in, void *const *out) {
 int ir_interp_split(const IrNode *n, const void *const *in, void *const *out) {
   const IrValue *x = n->inputs[0];
   int axis;
-  int64_t sizes[64], outer = 1, inner = (int64_t)ir_dtype_size(x->dtype), at = 0;
+  int64_t *sizes = malloc(sizeof *sizes * (size_t)n->n_outputs); /* up to IR_MAX_VARIADIC */
+  int64_t outer = 1, inner = (int64_t)ir_dtype_size(x->dtype), at = 0;
+  if (!sizes) abort();
   ir_split_sizes(n, &axis, sizes, NULL);
   for (int d = 0; d < axis; d++) outer *= x->dims[d];
   for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
@@ -358,6 +360,7 @@ int ir_interp_split(const IrNode *n, const void *const *in, void *const *out) {
              (const char *)in[0] + (o * x->dims[axis] + at) * inner, (size_t)(sizes[j] * inner));
     at += sizes[j];
   }
+  free(sizes);
   return KRT_OK;
 }
 

@@ -10,6 +10,17 @@
 
 #define IR_MAX_RANK 8
 #define IR_MAX_DIM ((int64_t)INT32_MAX)
+/* Limits on counts a model controls. Arrays indexed by such a count are sized from the graph
+ * (arena or heap), except where a limit below bounds them:
+ * - IR_MAX_VARIADIC: inputs of Concat, outputs of Split (the op table's max; the frontend and
+ *   shape inference report a node over it, naming the limit);
+ * - IR_MAX_STEP_INPUTS: inputs of an element-wise (IR_OPF_UNARY / IR_OPF_BINARY) op, so of a
+ *   fused epilogue step (checked against the op table at compile time, ir/ops.c);
+ * - IR_MAX_EPILOGUE_INPUTS: extra operands one fused epilogue collects; the fusion pass ends a
+ *   chain there and starts a new node (passes/pass_fuse.c), the verifier checks it. */
+#define IR_MAX_VARIADIC 65535
+#define IR_MAX_STEP_INPUTS 4
+#define IR_MAX_EPILOGUE_INPUTS 16
 
 /* ---- arena ---------------------------------------------------------------------------- */
 typedef struct IrArena IrArena;

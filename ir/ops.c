@@ -1,5 +1,6 @@
 /* The op table: one row per op from ops.def, with its ONNX opset-17 attribute schema (names,
  * kinds, defaults) and the shape-inference and interpreter functions the row names. */
+#include <assert.h>
 #include <string.h>
 
 #include "kernels.h"
@@ -124,6 +125,14 @@ const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #include "ops.def"
 #undef OP
 };
+
+/* Fused epilogue steps keep their operands in arrays of IR_MAX_STEP_INPUTS (codegen, the
+ * interpreter): every element-wise op must fit. */
+#define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \
+  static_assert(!((fl) & (IR_OPF_UNARY | IR_OPF_BINARY)) || (ma) <= IR_MAX_STEP_INPUTS,            \
+                nm ": an element-wise op has at most IR_MAX_STEP_INPUTS inputs");
+#include "ops.def"
+#undef OP
 
 bool ir_op_from_name(const char *name, IrOp *out) {
   for (int op = 0; op < IR_OP_COUNT; op++)

@@ -4,6 +4,7 @@
  * "nodes[3] (conv1).attrs.strides: expected 2 integers, got 3". */
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conv_params.h"
@@ -510,7 +511,7 @@ bool ir_infer_concat(IrGraph *g, IrNode *n, IrDiag *d) {
       return ir_node_error(d, n, field, "shape %s does not match inputs[0] %s outside axis %lld",
                            ir_format_dims(v->rank, v->dims, s1, sizeof s1),
                            ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)axis);
-    out[axis] += v->dims[axis]; /* at most 64 dims of at most 2^31 each: no overflow */
+    out[axis] += v->dims[axis]; /* < IR_MAX_VARIADIC * 2^31: no overflow; set_output checks */
   }
   return set_output(n, 0, IR_F32, x->rank, out, d);
 }
@@ -1139,16 +1140,18 @@ bool ir_infer_split(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 0, d)) return false;
   int axis;
-  int64_t sizes[64];
-  if (!ir_split_sizes(n, &axis, sizes, d)) return false;
+  int64_t *sizes = malloc(sizeof *sizes * (size_t)n->n_outputs); /* up to IR_MAX_VARIADIC */
+  if (!sizes) abort();
+  bool ok = ir_split_sizes(n, &axis, sizes, d);
   const IrValue *x = n->inputs[0];
-  for (int j = 0; j < n->n_outputs; j++) {
+  for (int j = 0; ok && j < n->n_outputs; j++) {
     int64_t out[IR_MAX_RANK];
     memcpy(out, x->dims, sizeof out);
     out[axis] = sizes[j];
-    if (!set_output(n, j, x->dtype, x->rank, out, d)) return false;
+    ok = set_output(n, j, x->dtype, x->rank, out, d);
   }
-  return true;
+  free(sizes);
+  return ok;
 }
 
 /* ---- Shape, Constant, ConstantOfShape, Expand, Range --------------------------------------- */

@@ -67,6 +67,9 @@ static bool check_epilogue(const IrNode *n, IrDiag *d) {
   if (ir_node_op_inputs(n) != ir_op_info[n->op].max_inputs)
     return ir_node_error(d, n, "epilogue", "a fused head keeps all %d input slots of its op",
                          ir_op_info[n->op].max_inputs);
+  if (n->n_epilogue_inputs > IR_MAX_EPILOGUE_INPUTS)
+    return ir_node_error(d, n, "epilogue", "%d epilogue operands, at most %d allowed",
+                         n->n_epilogue_inputs, IR_MAX_EPILOGUE_INPUTS);
   int used = 0;
   for (int s = 0; s < n->n_epilogue; s++) {
     const IrNode *e = n->epilogue[s];
@@ -74,6 +77,9 @@ static bool check_epilogue(const IrNode *n, IrDiag *d) {
     if (!(f & (IR_OPF_UNARY | IR_OPF_BINARY)) || e->n_epilogue)
       return ir_node_error(d, n, "epilogue", "step %d (%s) is not element-wise", s,
                            ir_op_info[e->op].name);
+    if (e->n_inputs < ir_op_info[e->op].min_inputs || e->n_inputs > ir_op_info[e->op].max_inputs)
+      return ir_node_error(d, n, "epilogue", "step %d (%s) has %d inputs", s,
+                           ir_op_info[e->op].name, e->n_inputs);
     int chain = 0;
     for (int k = 0; k < e->n_inputs; k++) {
       const IrValue *v = e->inputs[k];

@@ -2,7 +2,11 @@
  * of element-wise nodes that alone read its output (bias-free activations, a residual Add, a
  * scalar Mul, ...) as its epilogue (IrNode.epilogue), so codegen applies them in the head's loop
  * nest and the intermediate tensors disappear. A step's extra operands must be computed before
- * the head (they become the head's trailing inputs) and have the output's shape or one element. */
+ * the head (they become the head's trailing inputs) and have the output's shape or one element.
+ * A chain collects at most IR_MAX_EPILOGUE_INPUTS such operands (a loop nest streaming more
+ * tensors gains nothing, and codegen passes each as a parameter): the step that would exceed it
+ * heads a new chain instead, so a chain of 300 residual Adds becomes 18 fused nodes. */
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -53,11 +57,9 @@ static bool can_step(const IrNode *e, const IrValue *y, int at) {
   return reads;
 }
 
-static void absorb(IrGraph *g, IrNode *h, IrNode *e) {
-  int max_in = ir_op_info[h->op].max_inputs;
-  const IrValue *y = h->outputs[0];
-  /* operands of e not yet among the head's inputs */
-  IrValue *add[8];
+/* The operands of step e not yet among head h's inputs (y: h's running output) into add[]
+ * (room for e->n_inputs); returns their count. */
+static int new_operands(const IrNode *h, const IrNode *e, const IrValue *y, IrValue **add) {
   int n_add = 0;
   for (int k = 0; k < e->n_inputs; k++) {
     IrValue *v = e->inputs[k];
@@ -65,8 +67,24 @@ static void absorb(IrGraph *g, IrNode *h, IrNode *e) {
     bool have = false;
     for (int j = ir_node_op_inputs(h); j < h->n_inputs; j++) have |= h->inputs[j] == v;
     for (int j = 0; j < n_add; j++) have |= add[j] == v;
-    if (!have && n_add < 8) add[n_add++] = v;
+    if (!have) add[n_add++] = v;
   }
+  return n_add;
+}
+
+/* Whether absorbing e keeps h within IR_MAX_EPILOGUE_INPUTS extra operands. */
+static bool within_limit(const IrNode *h, const IrNode *e) {
+  IrValue *add[IR_MAX_STEP_INPUTS]; /* e is element-wise: at most that many inputs (ir/ops.c) */
+  assert(e->n_inputs <= IR_MAX_STEP_INPUTS);
+  return h->n_epilogue_inputs + new_operands(h, e, h->outputs[0], add) <= IR_MAX_EPILOGUE_INPUTS;
+}
+
+static void absorb(IrGraph *g, IrNode *h, IrNode *e) {
+  int max_in = ir_op_info[h->op].max_inputs;
+  const IrValue *y = h->outputs[0];
+  IrValue *add[IR_MAX_STEP_INPUTS];
+  assert(e->n_inputs <= IR_MAX_STEP_INPUTS);
+  int n_add = new_operands(h, e, y, add);
   int own = ir_node_op_inputs(h);
   int n_in = max_in + h->n_epilogue_inputs + n_add;
   IrValue **ins = ir_arena_alloc(g->arena, sizeof *ins * (size_t)n_in);
@@ -97,7 +115,7 @@ bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d) {
       IrValue *y = h->outputs[0];
       if (y->is_output) break;
       IrNode *e = sole_reader(g, y);
-      if (!e || dead[e->id] || !can_step(e, y, i)) break;
+      if (!e || dead[e->id] || !can_step(e, y, i) || !within_limit(h, e)) break;
       absorb(g, h, e);
       dead[e->id] = changed = true;
     }

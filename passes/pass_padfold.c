@@ -27,6 +27,9 @@ static bool all_zero(const IrAttr *a) {
 }
 
 static bool fold_one(IrGraph *g, IrNode *pad, IrNode *use) {
+  /* only these have the attributes read below (ir_attr_s of another op's is NULL) */
+  if (use->op != IR_OP_CONV && use->op != IR_OP_AVERAGE_POOL && use->op != IR_OP_MAX_POOL)
+    return false;
   const IrValue *x = pad->inputs[0], *pv = pad->inputs[1];
   if (x->rank != 4 || pv->kind != IR_VALUE_CONST) return false;
   const int64_t *p = pv->data; /* [n, c, h, w] begins, then ends */

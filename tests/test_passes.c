@@ -563,6 +563,14 @@ static void test_padfold(void) {
       "padfold", 0);
   CHECK(g->n_nodes == 2, "padfold: reflect padding folded");
   ir_graph_free(g);
+  /* a 4-D Pad read by an op without pads (found by test_random_graphs: padfold read the
+   * reader's "auto_pad" before checking its op, a NULL string for Relu, Slice...: a crash) */
+  g = same_after(
+      MODEL("[1,1,3,3]", "[1,1,5,5]", I64("p", "[8]", "[0,0,1,1,0,0,1,1]"),
+            NODE("Pad", "[\"x\", \"p\"]", "[\"q\"]") "," NODE("Relu", "[\"q\"]", "[\"y\"]")),
+      "padfold", 0);
+  CHECK(g->n_nodes == 2, "padfold: Pad folded into Relu");
+  ir_graph_free(g);
 }
 
 static void test_manager(void) {
