@@ -3,6 +3,7 @@
  * select computed outside the innermost loop; innermost loops run over contiguous output rows
  * (unit stride where the op's stride is 1) and carry no padding branches, so LLVM vectorizes
  * them. Geometry comes from ir_conv_params, shared with shape inference and the interpreter. */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -113,14 +114,14 @@ static void gemm_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow) {
 }
 
 bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_GEMM) return cg_tiled_gemm(c, n, in, out);
   const IrValue *A = n->inputs[0], *B = n->inputs[1];
   const IrValue *C = n->n_inputs > 2 ? n->inputs[2] : NULL;
-  if (A->rank != 2 || B->rank != 2) return cg_node_error(c, n, "Gemm: A and B must be matrices");
+  assert(A->rank == 2 && B->rank == 2); /* shape inference */
   bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
   int64_t M = A->dims[ta ? 1 : 0], K = A->dims[ta ? 0 : 1], N = B->dims[tb ? 0 : 1];
-  if (B->dims[tb ? 1 : 0] != K) return cg_node_error(c, n, "Gemm: inner dimensions differ");
+  assert(B->dims[tb ? 1 : 0] == K);
   LLVMValueRef bptr = in[1];
   int64_t sbk = tb ? 1 : N, sbn = tb ? K : 1;
   if (tb && B->kind == IR_VALUE_CONST && N > 1) {
@@ -145,7 +146,7 @@ bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
                .beta = (float)ir_attr_f(n, "beta")};
   if (C && e.beta != 0.0f) {
     int64_t od[2] = {M, N}, cs[2];
-    if (C->rank > 2) return cg_node_error(c, n, "Gemm: C must have rank <= 2");
+    assert(C->rank <= 2);
     ir_broadcast_strides(C->rank, C->dims, 2, od, cs);
     e.cptr = in[2];
     e.csm = cs[0];
@@ -171,18 +172,16 @@ static void matmul_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow)
 }
 
 bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_GEMM) return cg_tiled_matmul(c, n, in, out);
   const IrValue *A = n->inputs[0], *B = n->inputs[1], *O = n->outputs[0];
-  if (A->rank < 1 || B->rank < 1)
-    return cg_node_error(c, n, "MatMul: operands must not be scalars");
+  assert(A->rank >= 1 && B->rank >= 1); /* shape inference */
   bool a1 = A->rank == 1, b1 = B->rank == 1;
   int64_t M = a1 ? 1 : A->dims[A->rank - 2], K = A->dims[A->rank - 1];
   int64_t N = b1 ? 1 : B->dims[B->rank - 1];
-  if ((b1 ? B->dims[0] : B->dims[B->rank - 2]) != K)
-    return cg_node_error(c, n, "MatMul: inner dimensions differ");
+  assert((b1 ? B->dims[0] : B->dims[B->rank - 2]) == K);
   int rank = O->rank - (a1 ? 0 : 1) - (b1 ? 0 : 1);
-  if (rank < 0) return cg_node_error(c, n, "MatMul: output rank does not match the operands");
+  assert(rank >= 0);
   int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
   int64_t s = M * N;
   for (int d = rank - 1; d >= 0; d--) {
@@ -289,12 +288,14 @@ static void conv_fused(Cg *c, const ConvRow *r, int64_t in_lo, int64_t in_hi) {
  * bottom padding) use per-tap passes with kh restricted to the rows inside the image. Innermost
  * loops run over contiguous output columns (unit stride input where the stride is 1). */
 bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
       n->kernel == IR_KERNEL_CONV_WIDE)
     return cg_tiled_conv(c, n, in, out);
   IrConvParams p;
-  if (!ir_conv_params(n, &p, c->d)) return false;
+  bool ok = ir_conv_params(n, &p, NULL);
+  assert(ok); /* shape inference resolved the same geometry */
+  (void)ok;
   int64_t H = p.h, W = p.w, OH = p.oh, OW = p.ow;
   if (p.kh == 1 && p.kw == 1 && p.stride_h == 1 && p.stride_w == 1 &&
       !(p.pad_t | p.pad_l | p.pad_b | p.pad_r)) {
@@ -369,10 +370,12 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
  * tap (kh, kw), w * x[ih][iw] to output row ih*sh - pt + kh*dh at columns iw*sw - pl + kw*dw,
  * over the iw whose column lands inside the output (output_padding cells keep the bias). */
 bool cg_lower_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_CONVT_GEMM) return cg_tiled_conv_transpose(c, n, in, out);
   IrConvParams p;
-  if (!ir_conv_params(n, &p, c->d)) return false;
+  bool ok = ir_conv_params(n, &p, NULL);
+  assert(ok); /* shape inference resolved the same geometry */
+  (void)ok;
   int64_t H = p.h, W = p.w, OH = p.oh, OW = p.ow;
   int64_t C = p.c, M = p.m, Cpg = p.c_per_group, Mpg = p.m_per_group, KH = p.kh, KW = p.kw;
   CgLoop ln, lg, lmg, lic, lih, lkh, lkw, liw;
@@ -433,9 +436,11 @@ static LLVMValueRef window_count(Cg *c, LLVMValueRef start, int64_t k, int64_t i
 }
 
 static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out, bool avg) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   IrConvParams p;
-  if (!ir_conv_params(n, &p, c->d)) return false;
+  bool ok = ir_conv_params(n, &p, NULL);
+  assert(ok); /* shape inference resolved the same geometry */
+  (void)ok;
   int64_t H = p.h, W = p.w, OH = p.oh, OW = p.ow, KH = p.kh, KW = p.kw;
   CgLoop lnc, loh, lkh, lkw, low, ld;
   LLVMValueRef nc = cg_for(c, &lnc, p.n * p.c);
@@ -479,8 +484,7 @@ divide:
 }
 
 bool cg_lower_max_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (n->n_outputs > 1 && n->outputs[1])
-    return cg_node_error(c, n, "MaxPool: the Indices output is not supported");
+  assert(n->n_outputs == 1); /* shape inference: the Indices output is not supported */
   return lower_pool(c, n, in, out, false);
 }
 
@@ -490,9 +494,9 @@ bool cg_lower_average_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
 
 /* Mean over the spatial axes of each (n, c): a reassociable sum, so it vectorizes. */
 bool cg_lower_global_average_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (!cg_require_f32(c, n)) return false;
+  assert(cg_all_f32(n)); /* shape inference */
   const IrValue *x = n->inputs[0];
-  if (x->rank < 2) return cg_node_error(c, n, "GlobalAveragePool: input must have rank >= 2");
+  assert(x->rank >= 2); /* shape inference */
   int64_t spatial = 1;
   for (int d = 2; d < x->rank; d++) spatial *= x->dims[d];
   CgLoop lnc, ls;
