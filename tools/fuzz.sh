@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang-19, -fsanitize=fuzzer,address,undefined) in build-fuzz/ and
 # runs each for a fixed time: usage: tools/fuzz.sh [SECONDS_PER_TARGET] (default 60).
+# Targets: model (JSON -> IR -> passes -> interpreter), npy (the .npy reader), cli (the kiln
+# flag parser), driver (main() of `kiln build` executables on a .npy file); KILN_FUZZ_TARGETS
+# picks some. A long run (README, Robustness): tools/fuzz.sh 1800; merge what it grows into
+# fuzz/corpus/<target>/ with fuzz_<target> -merge=1 (tools/fuzz.sh prints the command).
 # Seeds: fuzz/corpus/<target>/ plus every example, op case and malformed model. A crash, leak,
 # timeout (a hang), out-of-memory or sanitizer report fails the run; the input that triggered it
 # is saved as build-fuzz/artifacts/<target>/crash-* (add it to fuzz/corpus/<target>/ once fixed).
@@ -13,10 +17,11 @@ san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-
 cmake -S . -B build-fuzz -G Ninja -DKILN_FUZZ=ON -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-19 -DCMAKE_C_FLAGS="$san" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-cmake --build build-fuzz --target fuzz_model fuzz_npy
+targets=${KILN_FUZZ_TARGETS:-model npy cli driver}
+cmake --build build-fuzz --target $(printf 'fuzz_%s ' $targets)
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
 status=0
-for t in model npy; do
+for t in $targets; do
   work=build-fuzz/work/$t art=build-fuzz/artifacts/$t seeds=build-fuzz/seeds/$t
   rm -rf "$work" "$seeds"
   mkdir -p "$work" "$art" "$seeds"
@@ -27,7 +32,7 @@ for t in model npy; do
     done
     # Models that name external weights find tests/malformed/malformed_weights_16.bin.
     export KILN_FUZZ_BASE_DIR=$PWD/tests/malformed
-  else
+  elif [ $t = npy ] || [ $t = driver ]; then
     find examples tests/ops -name '*.npy' | while read -r f; do
       cp "$f" "$seeds/$(echo "$f" | tr / _)"
     done
