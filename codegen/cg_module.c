@@ -270,6 +270,8 @@ void cg_session_end(Cg *c) {
   free(c->consts);
   free(c->const_offset);
   free(c->blob);
+  free(c->node_alloca);
+  cg_stack_free(&c->stack);
   memset(c, 0, sizeof *c);
 }
 
@@ -321,9 +323,15 @@ bool cg_session_finish(Cg *c, const char *out_path) {
     if (!ok) ir_diag_error(c->d, NULL, "cannot write '%s'", out_path);
   } else {
     LLVMCodeGenFileType type = c->o->emit == CG_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile;
+    cg_stack_prepare(c);
     ok = !LLVMTargetMachineEmitToFile(c->tm, c->mod, tmp, type, &err);
     if (!ok) ir_diag_error(c->d, NULL, "cannot write '%s': %s", out_path, err ? err : "error");
     LLVMDisposeMessage(err);
+    if (ok && c->llvm_error) {
+      ir_diag_error(c->d, NULL, "internal error: LLVM reported an error generating code");
+      ok = false;
+    }
+    ok = ok && cg_stack_finish(c);
   }
   if (ok && rename(tmp, out_path) != 0) {
     ir_diag_error(c->d, NULL, "cannot write '%s' (rename failed)", out_path);
@@ -442,7 +450,11 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
  * body's size (-O2, a chain of Gemm+Relu: 100 layers 4.6 s, 200 layers 14.5 s, 1000 layers over
  * 10 min). Past this many nodes each node stays a function of its own, optimized on its own
  * (its parameters keep their noalias/align/dereferenceable attributes), and compile time grows
- * linearly (bench/bench_scale.sh). */
+ * linearly (bench/bench_scale.sh).
+ * On bare metal ("-none" triples) node functions are never inlined: inlined into one body, the
+ * register spills of every node add up in one frame (Cortex-M4 -O3: transformer_classifier
+ * 1224 bytes of stack, resnet_small 424), called one after another they take the deepest
+ * node's frame only (136 and 192 bytes), and the code gets smaller too. */
 #define CG_INLINE_MAX_NODES 64
 
 /* One private function per node, its pointer parameters annotated with what the memory plan
@@ -484,7 +496,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
       LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np, 0));
   LLVMSetLinkage(fn, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
-  if (c->g->n_nodes > CG_INLINE_MAX_NODES)
+  if (c->g->n_nodes > CG_INLINE_MAX_NODES || c->bare_metal)
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
   LLVMValueRef in[64] = {0}, out[64] = {0}, args[130];
   c->weights_base = NULL;
@@ -536,6 +548,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
   bool ok = cg_lower[n->op](c, n, in, out);
   LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
+  if (c->node_alloca) c->node_alloca[n->id] = cg_entry_alloca_bytes(c, fn);
   c->fn = saved_fn;
   LLVMPositionBuilderAtEnd(c->b, body_block);
   c->weights_base = NULL;
@@ -869,6 +882,11 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
   for (int j = 0; j < g->n_outputs; j++) uses[g->outputs[j]->id]++;
   bool ok = plan_storage(&c, uses);
   free(uses);
+  int max_id = 0;
+  for (int i = 0; i < g->n_nodes; i++)
+    if (g->nodes[i]->id > max_id) max_id = g->nodes[i]->id;
+  c.node_alloca = calloc((size_t)max_id + 1, sizeof *c.node_alloca);
+  if (!c.node_alloca) abort();
   LLVMValueRef body = ok ? build_body(&c) : NULL;
   ok = body != NULL;
   if (ok) {
@@ -882,6 +900,13 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
     ok = false;
   }
   if (o->weights_size_out) *o->weights_size_out = ok && o->weights_path ? (int64_t)c.blob_size : 0;
+  if (o->stack) { /* hand the report over */
+    cg_stack_free(o->stack);
+    if (ok) {
+      *o->stack = c.stack;
+      memset(&c.stack, 0, sizeof c.stack);
+    }
+  }
   cg_session_end(&c);
   return ok;
 }

@@ -62,7 +62,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     int32_t dtype, rank;
     const int64_t *dims;
     size_t numel;
-  } sigs[] = {{KRT_F32, 2, dims_a, 4}, {KRT_U8, 3, dims_b, 12}, {KRT_I64, 1, dims_c, 3},
+  } sigs[] = {{KRT_F32, 2, dims_a, 4},
+              {KRT_U8, 3, dims_b, 12},
+              {KRT_I64, 1, dims_c, 3},
               {KRT_F32, 0, NULL, 1}};
   int k = size ? data[0] % 4 : 0;
   in_info = (krt_tensor_info){"x", sigs[k].dtype, sigs[k].rank, sigs[k].dims};

@@ -239,6 +239,31 @@ misc)
     "$src/tests/names/use_header.c" "$tmp/names.o" "$bin/../lib/libkiln_rt.a" -o "$tmp/use_names"
   check "$tmp/use_names"
   check c++ -Wall -Wextra -Werror -fsyntax-only -x c++ "$tmp/names.h"
+  # --max-stack: the worst case in the header (NAME_STACK_SIZE) passes, one byte less is an
+  # error naming the node whose function is deepest; recurrent buffers on the stack name their
+  # node; the report is in --size-report; no stack report without machine code.
+  m4=(--target thumbv7em-none-eabihf --cpu cortex-m4 --features +vfp4d16sp -O3)
+  check "$kiln" compile "$src/examples/lenet5/model.json" "${m4[@]}" -o "$tmp/st.o"
+  st=$(sed -n 's/^#define LENET5_STACK_SIZE \([0-9]*\)u.*/\1/p' "$tmp/st.h")
+  check test -n "$st"
+  check "$kiln" compile "$src/examples/lenet5/model.json" "${m4[@]}" -o "$tmp/st.o" --max-stack "$st"
+  rm -f "$tmp"/st.*
+  "$kiln" compile "$src/examples/lenet5/model.json" "${m4[@]}" -o "$tmp/st.o" --max-stack $((st - 1)) 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qE "nodes\[[0-9]+\] \([a-z0-9_]+\): the generated code needs $st bytes of stack \(worst case, lenet5_run[a-z_]*\), more than the limit of $((st - 1)) bytes \(--max-stack\); this node's function takes [0-9]+ bytes" "$tmp/err"
+  check test ! -e "$tmp/st.o"
+  check test ! -e "$tmp/st.h"
+  "$kiln" build "$src/examples/lstm_classifier/model.json" -o "$tmp/st_exe" --max-stack 1024 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qE "nodes\[[0-9]+\] \(rnn\): the generated code needs [0-9]+ bytes of stack .*this node's buffers take [0-9]+ bytes" "$tmp/err"
+  check test ! -e "$tmp/st_exe"
+  "$kiln" compile "$src/examples/mlp/model.json" "${m4[@]}" -o "$tmp/st.o" --size-report >"$tmp/out"
+  check grep -qE "^  stack: +[0-9]+ bytes \(worst case of a call\)" "$tmp/out"
+  check grep -qE "^    mlp_run_ws +frame +[0-9]+, with callees +[0-9]+" "$tmp/out"
+  "$kiln" compile "$src/examples/mlp/model.json" --emit llvm --max-stack 100 -o "$tmp/st.ll" 2>/dev/null
+  check test $? -eq 2
+  check "$kiln" compile "$src/examples/mlp/model.json" --emit llvm -o "$tmp/st.ll"
+  check test -z "$(grep STACK_SIZE "$tmp/st.h")"
   # --max-workspace: the exact plan (from inspect --json) passes; one byte less is a user error
   # naming the node whose output ends at the top of the plan, with no output left behind.
   ws=$("$kiln" inspect "$src/examples/mnist_cnn/model.json" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["workspace_bytes"])')

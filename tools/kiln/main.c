@@ -71,6 +71,7 @@ static CgOptions codegen_options(const Args *a, const char *prefix) {
                  .features = a->features,
                  .opt_level = a->opt_level,
                  .emit = a->emit,
+                 .max_stack = a->max_stack,
                  .pic = true};
   return o;
 }
@@ -115,6 +116,8 @@ static int cmd_compile(const Args *a) {
   }
   o.weights_section = a->weights_section;
   o.weights_size_out = &weights_size;
+  CgStack stack = {0};
+  o.stack = &stack;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   bool ok = cg_compile(g, &o, out, &d) && cg_write_header(g, &o, header, &d);
@@ -134,7 +137,16 @@ static int cmd_compile(const Args *a) {
            (long long)ws, (long long)sz.bss, prefix);
     printf("  flash:      %10lld bytes, RAM: %lld bytes + inputs and outputs\n",
            (long long)(sz.code + sz.constants + sz.data), (long long)(ws + sz.data));
+    if (stack.known) {
+      printf("  stack:      %10lld bytes (worst case of a call%s)\n", (long long)stack.worst,
+             stack.library_calls ? ", plus memcpy/memset" : "");
+      for (int i = 0; i < stack.n_frames; i++)
+        if (stack.frames[i].frame || !strncmp(stack.frames[i].name, prefix, strlen(prefix)))
+          printf("    %-40s frame %6lld, with callees %6lld\n", stack.frames[i].name,
+                 (long long)stack.frames[i].frame, (long long)stack.frames[i].worst);
+    }
   }
+  cg_stack_free(&stack);
   if (!ok) {
     remove(out); /* all or nothing */
     remove(header);
