@@ -47,6 +47,10 @@ for t in $targets; do
   fi
   grep -E '^(Done|stat::number_of_executed_units|stat::average_exec_per_sec|stat::peak_rss_mb)' \
     "build-fuzz/fuzz_$t.log" | sed "s/^/fuzz_$t: /"
-  echo "fuzz_$t: corpus $(ls "$work" | wc -l) new files"
+  # coverage: libFuzzer's last status line (cov: edges, ft: features, corp: corpus)
+  grep -oE 'cov: [0-9]+ ft: [0-9]+ corp: [0-9]+/[0-9]+[a-zA-Z]*' "build-fuzz/fuzz_$t.log" | tail -1 |
+    sed "s/^/fuzz_$t: final /"
+  echo "fuzz_$t: corpus $(ls "$work" | wc -l) new files (keep what adds coverage:" \
+    "build-fuzz/bin/fuzz_$t -merge=1 fuzz/corpus/$t $work)"
 done
 exit $status
