@@ -49,6 +49,9 @@ typedef struct CgOptions {
   const char *weights_path;
   int64_t *weights_size_out; /* if set: receives the size of the weights blob, or 0 */
   int64_t max_stack; /* > 0: a worst-case stack above this is a user error naming the node */
+  /* Instrument the generated code for ThreadSanitizer (LLVM's tsan passes after the pipeline):
+   * tests/test_threads.c, tools/test-tsan.sh. The object then needs the TSan runtime. */
+  bool sanitize_thread;
   /* If set: filled by cg_compile (free with cg_stack_free), read by cg_write_header for the
    * P_STACK_SIZE macro. */
   CgStack *stack;

@@ -302,6 +302,16 @@ bool cg_session_finish(Cg *c, const char *out_path) {
   LLVMPassBuilderOptionsSetLoopInterleaving(opts, level >= 2);
   LLVMPassBuilderOptionsSetLoopUnrolling(opts, level >= 2);
   LLVMErrorRef perr = LLVMRunPasses(c->mod, pipeline, c->tm, opts);
+  if (!perr && c->o->sanitize_thread) {
+    /* as clang -fsanitize=thread: the attribute on every function, then the tsan passes after
+     * the optimization pipeline, so that every load and store of the final code is checked */
+    LLVMAttributeRef st =
+        LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName("sanitize_thread", 15), 0);
+    for (LLVMValueRef f = LLVMGetFirstFunction(c->mod); f; f = LLVMGetNextFunction(f))
+      if (LLVMCountBasicBlocks(f) > 0) LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, st);
+    snprintf(pipeline, sizeof pipeline, "tsan-module,function(tsan)");
+    perr = LLVMRunPasses(c->mod, pipeline, c->tm, opts);
+  }
   LLVMDisposePassBuilderOptions(opts);
   if (perr) {
     char *m = LLVMGetErrorMessage(perr); /* consumes the error */
