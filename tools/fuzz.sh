@@ -3,7 +3,7 @@
 # runs each for a fixed time: usage: tools/fuzz.sh [SECONDS_PER_TARGET] (default 60).
 # Targets: model (JSON -> IR -> passes -> interpreter), npy (the .npy reader), cli (the kiln
 # flag parser), driver (main() of `kiln build` executables on a .npy file); KILN_FUZZ_TARGETS
-# picks some. A long run (README, Robustness): tools/fuzz.sh 1800; merge what it grows into
+# picks some; KILN_FUZZ_ARGS adds libFuzzer options (e.g. -runs=10000000). A long run (README, Robustness): tools/fuzz.sh 1800; merge what it grows into
 # fuzz/corpus/<target>/ with fuzz_<target> -merge=1 (tools/fuzz.sh prints the command).
 # Seeds: fuzz/corpus/<target>/ plus every example, op case and malformed model. A crash, leak,
 # timeout (a hang), out-of-memory or sanitizer report fails the run; the input that triggered it
@@ -40,7 +40,7 @@ for t in $targets; do
   echo "fuzz_$t: $(find "$seeds" "fuzz/corpus/$t" -type f ! -name .keep | wc -l) seed files, ${secs}s"
   if ! build-fuzz/bin/fuzz_$t "$work" "fuzz/corpus/$t" "$seeds" -max_total_time="$secs" \
       -timeout=10 -rss_limit_mb=2048 -malloc_limit_mb=1024 -max_len=65536 -detect_leaks=1 \
-      -print_final_stats=1 -artifact_prefix="$art/" >"build-fuzz/fuzz_$t.log" 2>&1; then
+      -print_final_stats=1 -artifact_prefix="$art/" ${KILN_FUZZ_ARGS:-} >"build-fuzz/fuzz_$t.log" 2>&1; then
     status=1
     echo "fuzz_$t FAILED:"
     grep -A40 -E 'ERROR|runtime error|SUMMARY|crash-|timeout|leak' "build-fuzz/fuzz_$t.log" | head -80
