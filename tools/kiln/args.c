@@ -67,7 +67,9 @@ static void print_help(const char *cmd) {
            "prints the median latency of N runs.\n\n"
            "  -o FILE               executable (default: NAME)\n"
            "  --profile             the executable also prints the time of every node\n"
-           "  --cc CC               linker driver (default: $CC or cc)\n%s",
+           "  --cc CC               linker driver (default: $CC or cc)\n"
+           "  --max-stack BYTES     fail if the generated code needs more stack (default: no "
+           "limit)\n%s",
            target_help);
   } else if (!strcmp(cmd, "run")) {
     printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR]\n"
