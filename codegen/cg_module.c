@@ -463,8 +463,8 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
  * linearly (bench/bench_scale.sh).
  * On bare metal ("-none" triples) node functions are never inlined: inlined into one body, the
  * register spills of every node add up in one frame; called one after another, the stack is the
- * deepest node's frame. Cortex-M4 -O3, inlined -> not: transformer_classifier 1192 -> 152 bytes,
- * resnet_small 448 -> 360, cifar_cnn 432 -> 288 (lenet5 240 -> 248, mnist_cnn 256 -> 288). */
+ * deepest node's frame. Cortex-M4 -O3, inlined -> not: transformer_classifier 1192 -> 144 bytes,
+ * cifar_cnn 528 -> 344, mnist_cnn 488 -> 336, resnet_small 448 -> 344 (lenet5 144 either way). */
 #define CG_INLINE_MAX_NODES 64
 
 /* One private function per node, its pointer parameters annotated with what the memory plan
