@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Footprint and emulated inference time of every example on a Cortex-M4F (QEMU mps2-an386).
 # usage: bench/cortex_m4.sh [REPEAT]   (after tools/build.sh; needs tools/setup.sh --with-cross)
-# Flash = code + constants of the model object (kiln compile --size-report); RAM = the workspace.
+# Flash = code + constants of the model object (kiln compile --size-report); RAM = the workspace;
+# stack = the worst case of a call that --size-report prints (NAME_STACK_SIZE; the C library's
+# memset/memcpy come on top where the model calls them; tests/test_emulation.sh m4-stack checks
+# it against the painted high-water mark).
 # Time per inference = (wall time with REPEAT extra runs - wall time without) / REPEAT, under QEMU's
 # TCG emulation on this host: indicative only, not the cycles of a real Cortex-M4.
 # Instructions per inference: QEMU with -icount shift=0 advances virtual time 1 ns per instruction;
@@ -17,8 +20,8 @@ flags="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
 # shellcheck disable=SC2054
 qemu=(qemu-system-arm -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native -kernel)
 now() { date +%s%N; }
-echo "| example | code (B) | constants (B) | flash (B) | workspace RAM (B) | instructions / inference | ms / inference (QEMU) |"
-echo "|---|---:|---:|---:|---:|---:|---:|"
+echo "| example | code (B) | constants (B) | flash (B) | workspace RAM (B) | stack (B) | instructions / inference | ms / inference (QEMU) |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for dir in examples/*/; do
   name=$(basename "$dir")
   [ -f "$dir/model.json" ] || continue
@@ -29,9 +32,10 @@ for dir in examples/*/; do
   code=$(awk '$1 == "code:" {print $2}' "$d/report")
   const=$(awk '$1 == "constants:" {print $2}' "$d/report")
   ws=$(awk '$1 == "workspace:" {print $2}' "$d/report")
+  stack=$(awk '$1 == "stack:" {print $2}' "$d/report")
   flash=$((code + const))
   if [ $flash -gt $((4 * 1024 * 1024 - 65536)) ]; then
-    echo "| $name | $code | $const | $flash | $ws | - | does not fit QEMU's 4 MiB |"
+    echo "| $name | $code | $const | $flash | $ws | $stack | - | does not fit QEMU's 4 MiB |"
     continue
   fi
   ins=() outs=()
@@ -58,5 +62,5 @@ for dir in examples/*/; do
     [ $((t2 - t1)) -lt $bestn ] && bestn=$((t2 - t1))
   done
   per=$(( (bestn - best0) / repeat / 1000 ))
-  echo "| $name | $code | $const | $flash | $ws | $insns | $((per / 1000)).$(printf %03d $((per % 1000))) |"
+  echo "| $name | $code | $const | $flash | $ws | $stack | $insns | $((per / 1000)).$(printf %03d $((per % 1000))) |"
 done

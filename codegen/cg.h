@@ -12,6 +12,25 @@
  * what the codegen fuzz target does. */
 typedef enum { CG_EMIT_OBJ, CG_EMIT_ASM, CG_EMIT_LLVM, CG_EMIT_NONE } CgEmit;
 
+/* Stack use of the generated code: every function's frame as the backend laid it out (LLVM's
+ * "warn-stack-size" diagnostic, which reports MachineFrameInfo's stack size: locals, spills,
+ * callee-saved registers) and the worst case over the static call graph (plus return addresses
+ * on x86). Functions the backend gives no frame use 0 bytes. */
+typedef struct CgStackFrame {
+  char *name;
+  int64_t frame; /* bytes of this function's own frame */
+  int64_t worst; /* frame + deepest callee chain; -1 if unknown */
+  int deepest;   /* index of the callee on that chain, or -1 */
+} CgStackFrame;
+typedef struct CgStack {
+  bool known;         /* false for --emit llvm (no machine code) */
+  int64_t worst;      /* the deepest entry point (P_run, P_run_ws, P_run_generic): P_STACK_SIZE */
+  bool library_calls; /* calls into memcpy/memset/...: their own stack comes on top */
+  CgStackFrame *frames;
+  int n_frames;
+} CgStack;
+void cg_stack_free(CgStack *s);
+
 typedef struct CgOptions {
   const char *prefix;   /* C identifier that prefixes every exported symbol, e.g. "mnist_cnn" */
   const char *triple;   /* NULL: host */
@@ -31,6 +50,13 @@ typedef struct CgOptions {
   const char *weights_section;
   const char *weights_path;
   int64_t *weights_size_out; /* if set: receives the size of the weights blob, or 0 */
+  int64_t max_stack; /* > 0: a worst-case stack above this is a user error naming the node */
+  /* Instrument the generated code for ThreadSanitizer (LLVM's tsan passes after the pipeline):
+   * tests/test_threads.c, tools/test-tsan.sh. The object then needs the TSan runtime. */
+  bool sanitize_thread;
+  /* If set: filled by cg_compile (free with cg_stack_free), read by cg_write_header for the
+   * P_STACK_SIZE macro. */
+  CgStack *stack;
 } CgOptions;
 
 /* Generate code for g (shapes inferred, memory planned) and write it to out_path through a

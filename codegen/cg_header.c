@@ -258,6 +258,12 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
   fprintf(f, "#define %s_WORKSPACE_ALIGN %lldu\n", up, (long long)g->workspace_align);
   fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", up, g->n_inputs, up,
           g->n_outputs);
+  if (o->stack && o->stack->known)
+    fprintf(f,
+            "/* Worst-case stack of a call to any entry point (the backend's frame sizes over\n"
+            " * the call graph%s). */\n#define %s_STACK_SIZE %lldu /* bytes */\n",
+            o->stack->library_calls ? ", plus what memcpy/memset use" : "", up,
+            (long long)o->stack->worst);
   bool ext = o->weights_path != NULL;
   const char *wparam = ext ? ", const void *weights" : "";
   if (ext)
@@ -279,12 +285,14 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
           "overlap each other or the workspace. */\n\n",
           up);
   if (ext) fprintf(f, "/* -2 also if weights is not aligned to %s_WEIGHTS_ALIGN. */\n\n", up);
-  fprintf(f, "/* Uses a static workspace: not reentrant (one call at a time per process). */\n");
+  fprintf(f, "/* Uses a static workspace: NOT reentrant (one call at a time per process; not\n"
+             " * from two threads, nor from an interrupt while a call runs). */\n");
   fprintf(f, "int %s_run(", p);
   write_params(f, g, names);
   fprintf(f,
           "%s);\n\n/* Reentrant: workspace is %s_WORKSPACE_SIZE bytes aligned to "
-          "%s_WORKSPACE_ALIGN\n * (may be NULL if the size is 0). */\n",
+          "%s_WORKSPACE_ALIGN\n * (may be NULL if the size is 0); concurrent calls each need "
+          "their own workspace. */\n",
           wparam, up, up);
   fprintf(f, "int %s_run_ws(", p);
   write_params(f, g, names);

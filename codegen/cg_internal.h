@@ -71,6 +71,10 @@ typedef struct Cg {
   /* The node's scratch (IrNode.scratch_bytes at its scratch_offset in the workspace) while its
    * function is built; NULL when it has none. */
   LLVMValueRef scratch;
+  /* stack analysis (cg_stack.c) */
+  int64_t *node_alloca; /* per node id: bytes of static allocas its lowering made */
+  CgStack stack;        /* frames reported by the backend */
+  bool llvm_error;      /* the backend reported an error diagnostic */
 } Cg;
 
 /* A lowering: builds the body of a node's function; in[i] / out[j] are its pointer arguments
@@ -91,6 +95,15 @@ bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d);
 /* Verifies (abort on failure: an internal bug), optimizes and writes the module. */
 bool cg_session_finish(Cg *c, const char *out_path);
 void cg_session_end(Cg *c);
+
+/* ---- cg_stack.c --------------------------------------------------------------------------- */
+/* Bytes of the static allocas in fn's entry block. */
+int64_t cg_entry_alloca_bytes(Cg *c, LLVMValueRef fn);
+/* After the IR passes, before machine code: ask the backend for every function's frame. */
+void cg_stack_prepare(Cg *c);
+/* After machine code: the worst case per function and entry point into c->stack; false (an
+ * error naming the node) if it exceeds c->o->max_stack. */
+bool cg_stack_finish(Cg *c);
 
 /* ---- cg_loops.c: values, memory, loops ----------------------------------------------------- */
 LLVMValueRef cg_idx(Cg *c, int64_t v);

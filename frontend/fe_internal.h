@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fe.h"
 #include "ir.h"
 
 /* Limits of the format (docs/model-format.md). */
@@ -26,6 +27,8 @@ typedef struct Fe {
   IrGraph *g;
   const char *base_dir; /* directory external weight paths are relative to */
   FeMap *maps;          /* weight files mapped during this load (arena-allocated) */
+  FeOptions opt;        /* limits and weights folders, defaults filled in */
+  int64_t weight_bytes; /* initializer bytes so far */
   /* Some declaration could not claim its value name (a missing section, an entry without a
    * valid name): "value 'x' is not defined" errors are then suppressed as likely cascades. */
   bool incomplete;

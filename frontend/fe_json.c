@@ -519,6 +519,19 @@ static void parse_initializers(Fe *fe, const cJSON *arr) {
     IrValue *v = claim_value(fe, dc.name, dc.where, src, IR_VALUE_CONST, good ? dc.dtype : IR_F32,
                              good ? dc.rank : 0, dc.dims);
     if (!v || !good) continue;
+    int64_t nb = ir_value_nbytes(v);
+    if (fe->weight_bytes == INT64_MAX) continue; /* over the limit, reported */
+    if (nb > fe->opt.max_weight_bytes - fe->weight_bytes) {
+      ir_diag_error(fe->d, dc.where,
+                    "the initializers need %lld bytes with this one (%lld), more than the limit "
+                    "of %lld bytes (--max-weight-bytes)",
+                    (long long)(fe->weight_bytes + nb), (long long)nb,
+                    (long long)fe->opt.max_weight_bytes);
+      fe->weight_bytes = INT64_MAX; /* report once */
+      fe->incomplete = true;
+      continue;
+    }
+    fe->weight_bytes += nb;
     if (f[3]) {
       char qpath[FE_WHERE + 8];
       fe_path(qpath, sizeof qpath, "%s.quant", dc.where);
@@ -856,6 +869,11 @@ static void parse_nodes(Fe *fe, const cJSON *arr) {
   size_t count = array_len(arr);
   if (count > INT32_MAX / 2) {
     ir_diag_error(fe->d, "nodes", "too many nodes (%zu)", count);
+    return;
+  }
+  if ((int64_t)count > fe->opt.max_nodes) {
+    ir_diag_error(fe->d, "nodes", "%zu nodes, more than the limit of %lld (--max-nodes)", count,
+                  (long long)fe->opt.max_nodes);
     return;
   }
   NodeRec *recs = calloc(count ? count : 1, sizeof *recs);
@@ -1285,7 +1303,7 @@ static void report_syntax(IrDiag *d, const char *buf, size_t len, const char *en
 
 /* buf[len] must be 0. */
 static IrGraph *load_text(const char *buf, size_t len, const char *base_dir,
-                          const char *default_name, IrDiag *d) {
+                          const char *default_name, const FeOptions *o, IrDiag *d) {
   int errs0 = d->n_errors;
   size_t first = 0;
   while (first < len && is_json_space(buf[first])) first++;
@@ -1310,6 +1328,9 @@ static IrGraph *load_text(const char *buf, size_t len, const char *base_dir,
     return NULL;
   }
   Fe fe = {.d = d, .base_dir = base_dir};
+  if (o) fe.opt = *o;
+  if (fe.opt.max_weight_bytes <= 0) fe.opt.max_weight_bytes = FE_DEFAULT_MAX_WEIGHT_BYTES;
+  if (fe.opt.max_nodes <= 0) fe.opt.max_nodes = FE_DEFAULT_MAX_NODES;
   build(&fe, root, default_name, errs0);
   cJSON_Delete(root);
   if (d->n_errors != errs0) {
@@ -1321,6 +1342,11 @@ static IrGraph *load_text(const char *buf, size_t len, const char *base_dir,
 
 IrGraph *fe_parse_model(const char *json, size_t len, const char *base_dir,
                         const char *default_name, IrDiag *d) {
+  return fe_parse_model_opts(json, len, base_dir, default_name, NULL, d);
+}
+
+IrGraph *fe_parse_model_opts(const char *json, size_t len, const char *base_dir,
+                             const char *default_name, const FeOptions *o, IrDiag *d) {
   if (len > (size_t)FE_MAX_FILE_BYTES) {
     ir_diag_error(d, NULL, "model text is %zu bytes, more than the limit of 2 GiB", len);
     return NULL;
@@ -1329,12 +1355,14 @@ IrGraph *fe_parse_model(const char *json, size_t len, const char *base_dir,
   if (!buf) abort();
   if (len) memcpy(buf, json, len);
   buf[len] = 0;
-  IrGraph *g = load_text(buf, len, base_dir, default_name, d);
+  IrGraph *g = load_text(buf, len, base_dir, default_name, o, d);
   free(buf);
   return g;
 }
 
-IrGraph *fe_load_model(const char *path, IrDiag *d) {
+IrGraph *fe_load_model(const char *path, IrDiag *d) { return fe_load_model_opts(path, NULL, d); }
+
+IrGraph *fe_load_model_opts(const char *path, const FeOptions *o, IrDiag *d) {
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     ir_diag_error(d, NULL, "cannot open '%s': %s", path, strerror(errno));
@@ -1408,7 +1436,7 @@ IrGraph *fe_load_model(const char *path, IrDiag *d) {
   if (!name) abort();
   size_t nl = strlen(name);
   if (nl > 5 && strcmp(name + nl - 5, ".json") == 0) name[nl - 5] = 0;
-  IrGraph *g = load_text(buf, len, dir, name, d);
+  IrGraph *g = load_text(buf, len, dir, name, o, d);
   free(name);
   free(dir);
   free(buf);

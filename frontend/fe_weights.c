@@ -5,6 +5,7 @@
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -227,7 +228,9 @@ static FeMap *map_file(Fe *fe, const char *where, const char *resolved) {
     }
     void *p = mmap(NULL, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
-      ir_diag_error(fe->d, where, "cannot map weight file '%s': %s", resolved, strerror(errno));
+      ir_diag_error(fe->d, where, "cannot map weight file '%s': %s%s", resolved, strerror(errno),
+                    errno == ENOMEM ? " (kiln --max-memory raises the compile-time memory cap)"
+                                    : "");
       close(fd);
       return NULL;
     }
@@ -238,6 +241,24 @@ static FeMap *map_file(Fe *fe, const char *where, const char *resolved) {
   m->next = fe->maps;
   fe->maps = m;
   return m;
+}
+
+/* Whether the resolved path `real` lies inside folder `dir` (resolved too). */
+static bool inside(const char *real, const char *dir) {
+  char rd[PATH_MAX];
+  if (!dir || !realpath(dir, rd)) return false;
+  size_t n = strlen(rd);
+  if (n == 1 && rd[0] == '/') return true; /* "--weights-dir /" allows everything */
+  return strncmp(real, rd, n) == 0 && (real[n] == '/' || real[n] == 0);
+}
+
+/* External weights come only from the model's folder or a folder the user named: a model that
+ * names '/etc/shadow' or '../../.ssh/id_rsa' must not carry that file into the artifact. */
+static bool confined(const Fe *fe, const char *real) {
+  if (inside(real, fe->base_dir && fe->base_dir[0] ? fe->base_dir : ".")) return true;
+  for (int i = 0; i < fe->opt.n_weights_dirs; i++)
+    if (inside(real, fe->opt.weights_dirs[i])) return true;
+  return false;
 }
 
 static bool payload_external(Fe *fe, IrValue *v, const char *where, const cJSON *ext) {
@@ -299,20 +320,34 @@ static bool payload_external(Fe *fe, IrValue *v, const char *where, const cJSON 
     ok = false;
   }
   if (!rel) return false;
-  /* Resolve relative to the JSON file's directory. */
-  char resolved[PATH_MAX];
+  /* Resolve relative to the JSON file's directory, follow symlinks, and confine. */
+  char resolved[PATH_MAX], real[PATH_MAX];
   int rn;
   if (rel[0] == '/' || !fe->base_dir || !fe->base_dir[0])
     rn = snprintf(resolved, sizeof resolved, "%s", rel);
   else
     rn = snprintf(resolved, sizeof resolved, "%s/%s", fe->base_dir, rel);
+  fe_path(fpath, sizeof fpath, "%s.path", path);
   if (rn < 0 || (size_t)rn >= sizeof resolved) {
-    fe_path(fpath, sizeof fpath, "%s.path", path);
     ir_diag_error(fe->d, fpath, "path is too long");
     return false;
   }
-  fe_path(fpath, sizeof fpath, "%s.path", path);
-  FeMap *m = map_file(fe, fpath, resolved);
+  if (!realpath(resolved, real)) {
+    ir_diag_error(fe->d, fpath, "cannot open weight file '%s': %s", resolved, strerror(errno));
+    return false;
+  }
+  if (!confined(fe, real)) {
+    char home[PATH_MAX];
+    const char *dir = fe->base_dir && fe->base_dir[0] ? fe->base_dir : ".";
+    ir_diag_error(fe->d, fpath,
+                  "'%s' is outside the model's folder: it resolves to '%s', not inside '%s'%s "
+                  "(external weights must stay in the model's folder; --weights-dir DIR allows "
+                  "another)",
+                  fe_disp(shown, sizeof shown, rel), real, realpath(dir, home) ? home : dir,
+                  fe->opt.n_weights_dirs ? " or a --weights-dir folder" : "");
+    return false;
+  }
+  FeMap *m = map_file(fe, fpath, real);
   if (!m) return false;
   if (!ok || !jlen) return false;
   if (off > INT64_MAX - len) {

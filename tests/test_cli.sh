@@ -4,6 +4,9 @@
 #   examples   `kiln build` executables and `kiln run` reproduce every example's golden
 #   link       objects from `kiln compile` link into one C program (tests/link_two_models.c)
 #   misc       help texts, --emit asm/llvm, bad flags and targets
+#   hostile    models that reach outside their folder or past a resource limit (symlinks, FIFOs,
+#              devices, ONNX external data; --weights-dir, --max-*): each a pathed error, exit 1,
+#              no output file
 #   onnx       every example's model.onnx imports (kiln import) and matches the example's golden
 #              (interpreter, -O0, -O3 via test_models); .onnx accepted by build/run; importer
 #              errors (not ONNX, unsupported ops listed, opset, dynamic shapes); .pb -> .npy
@@ -32,6 +35,134 @@ malformed)
     if ls "$tmp"/out.* >/dev/null 2>&1; then bad "$file: left an output file"; continue; fi
     ok
   done <"$src/tests/malformed/EXPECT"
+  ;;
+hostile)
+  # fails NAME EXPECTED-STDERR-REGEX CMD...: exit 1, the message, and no file in $tmp/out/
+  fails() {
+    local name=$1 expect=$2
+    shift 2
+    rm -rf "$tmp/out" && mkdir -p "$tmp/out"
+    timeout 60 "$@" >"$tmp/stdout" 2>"$tmp/stderr"
+    local rc=$?
+    if [ $rc -ne 1 ]; then bad "$name: exit $rc, expected 1: $(head -c 300 "$tmp/stderr")"; return; fi
+    if ! grep -qE -- "$expect" "$tmp/stderr"; then
+      bad "$name: stderr lacks /$expect/: $(head -c 400 "$tmp/stderr")"; return
+    fi
+    if [ -n "$(ls -A "$tmp/out")" ]; then bad "$name: left $(ls "$tmp/out")"; return; fi
+    ok
+  }
+  m=$tmp/m && mkdir -p "$m" "$tmp/elsewhere"
+  model() { # model FILE PATH LENGTH: y = x + secret, secret from external PATH, also an output
+    cat >"$1" <<EOF
+{"format": "kiln-model", "version": 1, "name": "leak",
+ "inputs": [{"name": "x", "dtype": "f32", "shape": [$(($3 / 4))]}],
+ "initializers": [{"name": "secret", "dtype": "f32", "shape": [$(($3 / 4))],
+                   "external": {"path": "$2", "length": $3}}],
+ "nodes": [{"name": "add", "op": "Add", "inputs": ["x", "secret"], "outputs": ["y"]}],
+ "outputs": [{"name": "y"}, {"name": "secret"}]}
+EOF
+  }
+  # The issue's model: a file of the build machine carried into the executable's output.
+  model "$m/abs.json" /etc/hostname 4
+  fails absolute "initializers\[0\] \(secret\)\.external\.path: '/etc/hostname' is outside the model's folder" \
+    "$kiln" build "$m/abs.json" -o "$tmp/out/leak"
+  fails absolute-compile "\(secret\)\.external\.path: '/etc/hostname' is outside" \
+    "$kiln" compile "$m/abs.json" -o "$tmp/out/leak.o"
+  fails absolute-run "\(secret\)\.external\.path: '/etc/hostname' is outside" \
+    "$kiln" run "$m/abs.json" -o "$tmp/out"
+  fails absolute-inspect "\(secret\)\.external\.path: '/etc/hostname' is outside" \
+    "$kiln" inspect "$m/abs.json"
+  printf 'abcd' >"$tmp/elsewhere/s.bin"
+  model "$m/dotdot.json" ../elsewhere/s.bin 4
+  fails dotdot "\(secret\)\.external\.path: '\.\./elsewhere/s\.bin' is outside the model's folder: it resolves to '[^']*/elsewhere/s\.bin'" \
+    "$kiln" compile "$m/dotdot.json" -o "$tmp/out/x.o"
+  # a symlink inside the folder that points out of it, and one that stays inside
+  ln -s "$tmp/elsewhere/s.bin" "$m/link_out.bin"
+  model "$m/symlink.json" link_out.bin 4
+  fails symlink-out "\(secret\)\.external\.path: 'link_out\.bin' is outside the model's folder: it resolves to '[^']*/elsewhere/s\.bin'" \
+    "$kiln" compile "$m/symlink.json" -o "$tmp/out/x.o"
+  ln -s /etc "$m/etc"
+  model "$m/symlink_dir.json" etc/hostname 4
+  fails symlink-dir-out "is outside the model's folder: it resolves to '/etc/hostname'" \
+    "$kiln" compile "$m/symlink_dir.json" -o "$tmp/out/x.o"
+  printf 'abcd' >"$m/in.bin" && ln -s in.bin "$m/link_in.bin"
+  model "$m/symlink_in.json" link_in.bin 4
+  check "$kiln" compile "$m/symlink_in.json" -o "$tmp/ok.o"
+  # --weights-dir names a further folder (repeatable); the file is then accepted
+  check "$kiln" compile "$m/dotdot.json" -o "$tmp/ok.o" --weights-dir /nonexistent --weights-dir "$tmp/elsewhere"
+  check "$kiln" compile "$m/symlink.json" -o "$tmp/ok.o" --weights-dir "$tmp/elsewhere"
+  # a FIFO (must not block), a directory, /dev/zero with a huge length (even when allowed)
+  mkfifo "$m/fifo.bin"
+  model "$m/fifo.json" fifo.bin 4
+  fails fifo "\(secret\)\.external\.path: weight file is not a regular file: '[^']*/fifo\.bin'" \
+    "$kiln" compile "$m/fifo.json" -o "$tmp/out/x.o"
+  mkdir -p "$m/dir.bin"
+  model "$m/dir.json" dir.bin 4
+  fails directory "\(secret\)\.external\.path: weight file is not a regular file \(it is a directory\)" \
+    "$kiln" compile "$m/dir.json" -o "$tmp/out/x.o"
+  model "$m/zero.json" /dev/zero 1000000000
+  fails dev-zero "\(secret\)\.external\.path: '/dev/zero' is outside the model's folder" \
+    "$kiln" compile "$m/zero.json" -o "$tmp/out/x.o"
+  fails dev-zero-allowed "\(secret\)\.external\.path: weight file is not a regular file: '/dev/zero'" \
+    "$kiln" compile "$m/zero.json" -o "$tmp/out/x.o" --weights-dir /dev
+  # limits: weight bytes, node count (the default and a flag), workspace, compile-time memory
+  model "$m/big.json" in.bin 3000000000
+  fails weight-bytes "initializers\[0\] \(secret\): the initializers need 3000000000 bytes with this one \(3000000000\), more than the limit of 1073741824 bytes \(--max-weight-bytes\)" \
+    "$kiln" compile "$m/big.json" -o "$tmp/out/x.o"
+  fails weight-bytes-flag "initializers\[0\] \(secret\): the initializers need 4 bytes with this one \(4\), more than the limit of 3 bytes" \
+    "$kiln" compile "$m/symlink_in.json" -o "$tmp/out/x.o" --max-weight-bytes 3
+  fails max-nodes "^[^:]*: nodes: [0-9]+ nodes, more than the limit of 2 \(--max-nodes\)" \
+    "$kiln" compile "$src/examples/mlp/model.json" -o "$tmp/out/x.o" --max-nodes 2
+  python3 -c '
+import sys
+n = 100001
+nodes = ",".join("{\"op\":\"Relu\",\"inputs\":[\"v%d\"],\"outputs\":[\"v%d\"]}" % (i, i + 1) for i in range(n))
+open(sys.argv[1], "w").write("{\"format\":\"kiln-model\",\"version\":1,\"inputs\":[{\"name\":\"v0\",\"dtype\":\"f32\",\"shape\":[1]}],\"outputs\":[{\"name\":\"v%d\"}],\"nodes\":[%s]}" % (n, nodes))
+' "$m/many.json"
+  fails max-nodes-default "nodes: 100001 nodes, more than the limit of 100000 \(--max-nodes\)" \
+    "$kiln" compile "$m/many.json" -o "$tmp/out/x.o"
+  cat >"$m/ws.json" <<EOF
+{"format": "kiln-model", "version": 1, "inputs": [{"name": "x", "dtype": "f32", "shape": [300000000]}],
+ "nodes": [{"name": "r1", "op": "Relu", "inputs": ["x"], "outputs": ["h"]},
+           {"name": "r2", "op": "Sigmoid", "inputs": ["h"], "outputs": ["y"]}],
+ "outputs": [{"name": "y"}]}
+EOF
+  fails workspace-default "the workspace needs 1200000000 bytes, more than the limit of 1073741824 bytes \(--max-workspace\)" \
+    "$kiln" compile "$m/ws.json" -o "$tmp/out/x.o" -O0
+  if ! nm "$kiln" 2>/dev/null | grep -q __asan_init; then
+    # --max-memory caps Kiln's own address space (not under AddressSanitizer): 512 MB of weights
+    # (a sparse file) cannot be mapped within 300 MB
+    truncate -s 512000000 "$m/w512.bin"
+    model "$m/w512.json" w512.bin 512000000
+    fails max-memory "memory.*--max-memory" "$kiln" compile "$m/w512.json" -o "$tmp/out/x.o" --max-memory 300000000
+  fi
+  # ONNX external data: confined to the .onnx file's folder as well
+  /usr/bin/python3 - "$m" <<'EOF'
+import os, sys
+from onnx import helper, TensorProto
+m = sys.argv[1]
+for name, loc in (("out", "../elsewhere/s.bin"), ("abs", "/etc/hostname"), ("link", "link_out.bin"),
+                  ("fifo", "fifo.bin"), ("in", "in.bin")):
+    t = TensorProto(name="secret", data_type=TensorProto.FLOAT, dims=[1])
+    t.data_location = TensorProto.EXTERNAL
+    for k, v in (("location", loc), ("offset", "0"), ("length", "4")):
+        e = t.external_data.add()
+        e.key, e.value = k, v
+    g = helper.make_graph([helper.make_node("Add", ["x", "secret"], ["y"])], "leak",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])], [t])
+    model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    with open(os.path.join(m, "onnx_%s.onnx" % name), "wb") as f:
+        f.write(model.SerializeToString())
+EOF
+  for c in out abs link; do
+    fails onnx-$c "initializer 'secret': external data '[^']*' is outside the model's folder" \
+      "$kiln" compile "$m/onnx_$c.onnx" -o "$tmp/out/x.o"
+  done
+  fails onnx-fifo "initializer 'secret': external data 'fifo.bin': '[^']*' is not a regular file" \
+    "$kiln" compile "$m/onnx_fifo.onnx" -o "$tmp/out/x.o"
+  check "$kiln" compile "$m/onnx_out.onnx" -o "$tmp/ok.o" --weights-dir "$tmp/elsewhere"
+  check "$kiln" compile "$m/onnx_in.onnx" -o "$tmp/ok.o"
   ;;
 examples)
   for dir in "$src"/examples/*/; do
@@ -109,6 +240,31 @@ misc)
     "$src/tests/names/use_header.c" "$tmp/names.o" "$bin/../lib/libkiln_rt.a" -o "$tmp/use_names"
   check "$tmp/use_names"
   check c++ -Wall -Wextra -Werror -fsyntax-only -x c++ "$tmp/names.h"
+  # --max-stack: the worst case in the header (NAME_STACK_SIZE) passes, one byte less is an
+  # error naming the node whose function is deepest; recurrent buffers on the stack name their
+  # node; the report is in --size-report; no stack report without machine code.
+  m4=(--target thumbv7em-none-eabihf --cpu cortex-m4 --features +vfp4d16sp -O3)
+  check "$kiln" compile "$src/examples/lenet5/model.json" "${m4[@]}" -o "$tmp/st.o"
+  st=$(sed -n 's/^#define LENET5_STACK_SIZE \([0-9]*\)u.*/\1/p' "$tmp/st.h")
+  check test -n "$st"
+  check "$kiln" compile "$src/examples/lenet5/model.json" "${m4[@]}" -o "$tmp/st.o" --max-stack "$st"
+  rm -f "$tmp"/st.*
+  "$kiln" compile "$src/examples/lenet5/model.json" "${m4[@]}" -o "$tmp/st.o" --max-stack $((st - 1)) 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qE "nodes\[[0-9]+\] \([a-z0-9_]+\): the generated code needs $st bytes of stack \(worst case, lenet5_run[a-z_]*\), more than the limit of $((st - 1)) bytes \(--max-stack\); this node's function takes [0-9]+ bytes" "$tmp/err"
+  check test ! -e "$tmp/st.o"
+  check test ! -e "$tmp/st.h"
+  "$kiln" build "$src/examples/lstm_classifier/model.json" -o "$tmp/st_exe" --max-stack 1024 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qE "nodes\[[0-9]+\] \(rnn\): the generated code needs [0-9]+ bytes of stack .*this node's buffers take [0-9]+ bytes" "$tmp/err"
+  check test ! -e "$tmp/st_exe"
+  "$kiln" compile "$src/examples/mlp/model.json" "${m4[@]}" -o "$tmp/st.o" --size-report >"$tmp/out"
+  check grep -qE "^  stack: +[0-9]+ bytes \(worst case of a call\)" "$tmp/out"
+  check grep -qE "^    mlp_run_ws +frame +[0-9]+, with callees +[0-9]+" "$tmp/out"
+  "$kiln" compile "$src/examples/mlp/model.json" --emit llvm --max-stack 100 -o "$tmp/st.ll" 2>/dev/null
+  check test $? -eq 2
+  check "$kiln" compile "$src/examples/mlp/model.json" --emit llvm -o "$tmp/st.ll"
+  check test -z "$(grep STACK_SIZE "$tmp/st.h")"
   # --max-workspace: the exact plan (from inspect --json) passes; one byte less is a user error
   # naming the node whose output ends at the top of the plan, with no output left behind.
   ws=$("$kiln" inspect "$src/examples/mnist_cnn/model.json" --json | python3 -c 'import json,sys; print(json.load(sys.stdin)["workspace_bytes"])')

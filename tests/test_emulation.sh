@@ -9,6 +9,9 @@
 #   riscv64     riscv64-linux-gnu (rv64gc) objects under qemu-riscv64
 #   weights     --weights=external (aarch64 under qemu, and the host) and --weights-section
 #               (Cortex-M4, placed by the linker script)
+#   m4-stack    every example on the Cortex-M4 with the stack painted (harness -DEMU_STACK_PAINT):
+#               the high-water mark of one call must equal NET_STACK_SIZE, the worst case
+#               `kiln compile` reported; and at most 512 bytes (see STACK_512_PENDING)
 #   freestanding  every example compiled for bare metal (Cortex-M4F, M0+, riscv32) needs nothing but memcpy/memset (and, on
 #               soft-float cores, the compiler's own float helpers): no libm, no libc
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
@@ -133,6 +136,42 @@ cortex-m4 | cortex-m3 | cortex-m0)
     if [ $rc -ne 0 ] && grep -q "emu: [0-9]* passed, [1-9][0-9]* failed" "$d/wrong.out"; then ok
     else bad "a wrong golden was not detected (exit $rc): $(tail -c 500 "$d/wrong.out")"; fi
   fi
+  ;;
+m4-stack)
+  need arm-none-eabi-gcc qemu-system-arm || exit 1
+  # Recurrent examples keep their state on the stack until it moves to the workspace (issue 14,
+  # the recurrent-layer work): for them the 512-byte bound is not asserted yet. Empty this list
+  # (or set KILN_STACK_512_ALL=1) to assert it for every example.
+  STACK_512_PENDING=${KILN_STACK_512_ALL:+none}
+  STACK_512_PENDING=${STACK_512_PENDING:-"lstm_classifier lstm_forecaster bilstm_tagger gru_classifier rnn_classifier"}
+  for dir in "$src"/examples/*/; do
+    m=$(basename "$dir")
+    [ -f "$dir/model.json" ] || continue
+    [ "$m" = gan_generator ] && continue # 6 MB of weights: does not fit QEMU's 4 MiB flash
+    f0=$failed
+    run_model "$m" thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m4) -DEMU_STACK_PAINT" baremetal qemu-system-arm -M mps2-an386 \
+      -nographic -monitor none -semihosting-config enable=on,target=native -kernel
+    [ $failed -ne "$f0" ] && continue
+    line=$(grep -o 'stack high-water [0-9]* bytes, reported NET_STACK_SIZE [0-9]* bytes, memset/memcpy use [0-9]* bytes' \
+      "$tmp/$m-thumbv7em-none-eabihf/out")
+    used=$(echo "$line" | awk '{print $3}') reported=$(echo "$line" | awk '{print $7}')
+    lib=$(echo "$line" | awk '{print $11}')
+    # The report is the backend's frames over the call graph; the paint sees what was written.
+    # Equal, except: the C library's memset/memcpy (measured by the harness, flagged by the
+    # header) may come on top when the model calls them, and the deepest frame's alignment
+    # padding (at most 4 bytes: AAPCS keeps sp 8-byte aligned) may stay unwritten.
+    libcalls=0
+    grep -q 'plus what memcpy/memset use' "$tmp/$m-thumbv7em-none-eabihf/net.h" && libcalls=$lib
+    echo "$m: stack high-water $used bytes, reported $reported bytes (+ memset/memcpy $libcalls)"
+    if [ -n "$used" ] && [ "$used" -ge $((reported - 4)) ] && [ "$used" -le $((reported + libcalls)) ]; then ok
+    else bad "$m: stack high-water ${used:-?} bytes, reported ${reported:-?} (+ $libcalls)"; fi
+    case " $STACK_512_PENDING " in
+    *" $m "*) echo "$m: 512-byte bound pending (recurrent state on the stack): $reported bytes" ;;
+    *) if [ -n "$reported" ] && [ "$reported" -le 512 ]; then ok
+       else bad "$m: ${reported:-?} bytes of stack, more than 512"; fi ;;
+    esac
+  done
   ;;
 weights)
   # --weights=external: the object holds code only; the program loads the file and passes it

@@ -31,9 +31,11 @@ static void write_file(const char *name, const void *data, size_t n) {
   fclose(f);
 }
 
+static const FeOptions *parse_opts; /* NULL: the defaults */
+
 static IrGraph *parse_str(const char *json, IrDiag *d) {
   ir_diag_init(d, "model.json", false);
-  return fe_parse_model(json, strlen(json), tmp_dir, "default_name", d);
+  return fe_parse_model_opts(json, strlen(json), tmp_dir, "default_name", parse_opts, d);
 }
 
 static bool has(const IrDiag *d, const char *s) { return d->text && strstr(d->text, s); }
@@ -518,17 +520,29 @@ static void test_errors(void) {
                      "\"outputs\": [{\"name\": \"y\", \"dtype\": \"f16\", \"shape\": [4]}],"
                      "\"nodes\": [{\"op\": \"Relu\", \"inputs\": [\"x\"], \"outputs\": [\"y\"]}]}",
                 1, (const char *const[]){"outputs[0] (y).dtype: declared f16, inferred f32", NULL});
-  /* Huge shape with a short data array: rejected without allocating the tensor. */
-  expect_errors(HEAD "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [4]}],"
-                     "\"initializers\": [{\"name\": \"big\", \"dtype\": \"i8\", \"shape\": "
-                     "[2147483647, 2147483647], \"data\": [1]},"
-                     "{\"name\": \"big2\", \"dtype\": \"f32\", \"shape\": [2147483647, 64], "
-                     "\"base64\": \"AAAA\"}],"
-                     "\"outputs\": [{\"name\": \"x\"}], \"nodes\": []}",
-                2,
+  /* Huge shapes: over the weight limit (reported once), and with the limit raised, a short
+   * data array is rejected without allocating the tensor. */
+#define HUGE_INITS                                                                                 \
+  HEAD "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [4]}],"                      \
+       "\"initializers\": [{\"name\": \"big\", \"dtype\": \"i8\", \"shape\": "                     \
+       "[2147483647, 2147483647], \"data\": [1]},"                                                 \
+       "{\"name\": \"big2\", \"dtype\": \"f32\", \"shape\": [2147483647, 64], "                    \
+       "\"base64\": \"AAAA\"}],"                                                                   \
+       "\"outputs\": [{\"name\": \"x\"}], \"nodes\": []}"
+  expect_errors(HUGE_INITS, 1,
+                (const char *const[]){"initializers[0] (big): the initializers need "
+                                      "4611686014132420609 bytes with this one "
+                                      "(4611686014132420609), more than the limit of 1073741824 "
+                                      "bytes (--max-weight-bytes)",
+                                      NULL});
+  FeOptions unlimited = {.max_weight_bytes = INT64_MAX};
+  parse_opts = &unlimited;
+  expect_errors(HUGE_INITS, 2,
                 (const char *const[]){"initializers[0] (big).data: 1 value given, shape "
                                       "[2147483647,2147483647] needs 4611686014132420609",
                                       "initializers[1] (big2).base64: decodes to 3 bytes", NULL});
+  parse_opts = NULL;
+#undef HUGE_INITS
   /* i64 beyond 2^53 cannot be exact in JSON. */
   expect_errors(HEAD "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [4]}],"
                      "\"initializers\": [{\"name\": \"k\", \"dtype\": \"i64\", \"shape\": [1], "

@@ -21,6 +21,7 @@ stderr, no output file written).
 
 import os
 import re
+import stat
 import sys
 
 import numpy as np
@@ -166,12 +167,57 @@ def fold(op, attrs, ins, shapes):
 
 
 # ---------------------------------------------------------------- conversion
-def convert(path, out_json, model_name=None):
+def load_confined(onnx, path, weights_dirs):
+    """onnx.load, but external data must resolve (symlinks followed) inside the model's folder
+    or one of weights_dirs, and be a regular file: a model must not carry other files of the
+    build machine into its artifact (as ONNX Runtime refuses data outside the model's folder)."""
+    model = onnx.load(path, load_external_data=False)
+    base = os.path.dirname(os.path.abspath(path))
+    allowed = [os.path.realpath(d) for d in [base] + list(weights_dirs)]
+    from onnx.external_data_helper import _get_all_tensors, uses_external_data
+    for t in _get_all_tensors(model):
+        if not uses_external_data(t):
+            continue
+        loc = next((e.value for e in t.external_data if e.key == "location"), "")
+        where = "%s: initializer '%s': external data '%s'" % (path, t.name, loc)
+        if not loc:
+            raise ImportError_("%s: initializer '%s': external data without a location"
+                               % (path, t.name))
+        real = os.path.realpath(os.path.join(base, loc))
+        if not any(real == a or real.startswith(a.rstrip("/") + "/") for a in allowed):
+            raise ImportError_("%s is outside the model's folder: it resolves to '%s', not "
+                               "inside '%s' (--weights-dir DIR allows another folder)"
+                               % (where, real, allowed[0]))
+        if not os.path.exists(real):
+            raise ImportError_("%s: no such file" % where)
+        if not stat.S_ISREG(os.stat(real).st_mode):
+            raise ImportError_("%s: '%s' is not a regular file" % (where, real))
+        info = {e.key: e.value for e in t.external_data}
+        try:
+            offset, length = int(info.get("offset", 0)), info.get("length")
+            size = os.path.getsize(real)
+            length = size - offset if length is None else int(length)
+            if offset < 0 or length < 0 or offset + length > size:
+                raise ValueError("range [%d, %d) is outside the file (%d bytes)"
+                                 % (offset, offset + length, size))
+            with open(real, "rb") as f:
+                f.seek(offset)
+                t.raw_data = f.read(length)
+        except (OSError, ValueError) as e:
+            raise ImportError_("%s: cannot read it: %s" % (where, e))
+        del t.external_data[:]
+        t.data_location = onnx.TensorProto.DEFAULT
+    return model
+
+
+def convert(path, out_json, model_name=None, weights_dirs=()):
     onnx, numpy_helper, shape_inference = onnx_modules()
     try:
-        model = onnx.load(path)
+        model = load_confined(onnx, path, weights_dirs)
     except FileNotFoundError:
         raise ImportError_("%s: no such file" % path)
+    except ImportError_:
+        raise
     except Exception as e:  # protobuf DecodeError and friends
         raise ImportError_("%s: not an ONNX model (cannot parse it: %s)" % (path, e))
     if not model.HasField("graph") or not model.opset_import:
@@ -383,7 +429,7 @@ def tensor_to_npy(path, out):
 
 
 def main(argv):
-    args, out, tensor, name = [], None, False, None
+    args, out, tensor, name, dirs = [], None, False, None, []
     it = iter(argv[1:])
     for a in it:
         if a == "-o":
@@ -392,6 +438,8 @@ def main(argv):
             tensor = True
         elif a == "--name":
             name = next(it, None)
+        elif a == "--weights-dir":
+            dirs.append(next(it, "."))
         elif a in ("-h", "--help"):
             print(__doc__)
             return 0
@@ -405,7 +453,7 @@ def main(argv):
         if tensor:
             tensor_to_npy(args[0], out)
         else:
-            convert(args[0], out, name)
+            convert(args[0], out, name, dirs)
     except ImportError_ as e:
         sys.stderr.write("%s\n" % e)
         return 1

@@ -5,7 +5,11 @@
  * With -DEMU_EXTERNAL_WEIGHTS (hosted targets) the model was compiled with --weights=external:
  * the weights file is argv[1], loaded into an aligned buffer and passed to the run function.
  * With -DEMU_WEIGHTS_IN_FLASH (bare metal) the weights file was linked in as its own section
- * (objcopy -I binary), as firmware would place it in a separate flash region. */
+ * (objcopy -I binary), as firmware would place it in a separate flash region.
+ * With -DEMU_STACK_PAINT (bare-metal Arm) it also paints the free stack below the caller with a
+ * pattern, calls the model (at each stack alignment) and prints the high-water mark next to
+ * NET_STACK_SIZE, the
+ * worst case Kiln reported in the header (tests/test_emulation.sh m4-stack compares them). */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +27,52 @@ void SysTick_Handler(void) { systick_wraps++; }
 
 #define WS_BYTES (NET_WORKSPACE_SIZE + NET_WORKSPACE_ALIGN + 1u)
 static uint8_t workspace[WS_BYTES] __attribute__((aligned(NET_WORKSPACE_ALIGN)));
+
+#ifdef EMU_STACK_PAINT
+#define PAINT_BYTES (14u * 1024u) /* of the 16 KiB mps2.ld reserves for the stack */
+#define PAINT_WORD 0xC5A5E55Au
+
+/* Bytes of stack below this function's frame that one call of the model touched. The frame is
+ * set up in the prologue, so sp at the asm is sp at the call; `blx` pushes nothing, and the
+ * three arguments travel in registers: what the model's code (and the library functions it
+ * calls) used is exactly what changed below sp. */
+static __attribute__((noinline)) unsigned long
+stack_high_water(const void *const *in, void *const *out, void *ws, int *rc, size_t pad) {
+  /* pad moves sp by multiples of 8: a function that realigns sp for 64-byte aligned locals
+   * loses 0 to 56 bytes to it depending on where sp is; the worst case is the maximum. */
+  volatile char *gap = __builtin_alloca(pad + 8);
+  gap[0] = 0;
+  uintptr_t sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  volatile uint32_t *lo = (volatile uint32_t *)((sp - PAINT_BYTES) & ~(uintptr_t)3);
+  volatile uint32_t *hi = (volatile uint32_t *)(sp & ~(uintptr_t)3);
+  for (volatile uint32_t *p = lo; p < hi; p++) *p = PAINT_WORD;
+  *rc = net_model.run(in, out, ws);
+  volatile uint32_t *p = lo;
+  while (p < hi && *p == PAINT_WORD) p++;
+  return (unsigned long)(sp - (uintptr_t)p);
+}
+
+/* The same for one memset (which 0) or memcpy (which 1) of n bytes at offset off: the C
+ * library's own stack, which comes on top of Kiln's report when the model calls them. */
+static void *(*volatile lib_memset)(void *, int, size_t) = memset;
+static void *(*volatile lib_memcpy)(void *, const void *, size_t) = memcpy;
+static __attribute__((noinline)) unsigned long lib_high_water(int which, size_t n, size_t off) {
+  static uint8_t a[1100], b[1100];
+  uintptr_t sp;
+  __asm__ volatile("mov %0, sp" : "=r"(sp));
+  volatile uint32_t *lo = (volatile uint32_t *)((sp - 1024u) & ~(uintptr_t)3);
+  volatile uint32_t *hi = (volatile uint32_t *)(sp & ~(uintptr_t)3);
+  for (volatile uint32_t *p = lo; p < hi; p++) *p = PAINT_WORD;
+  if (which == 0)
+    lib_memset(a + off, 0, n);
+  else
+    lib_memcpy(a + off, b + (off ^ 1), n);
+  volatile uint32_t *p = lo;
+  while (p < hi && *p == PAINT_WORD) p++;
+  return (unsigned long)(sp - (uintptr_t)p);
+}
+#endif
 
 static long numel(const krt_tensor_info *t) {
   long n = 1;
@@ -125,6 +175,29 @@ int main(void) {
     unsigned long long t = (unsigned long long)(w1 - w0) * 0x1000000u + c0 - c1;
     CHECK(rt == KRT_OK, "timed run returned %d", rt);
     printf("systick: %llu\n", t);
+  }
+#endif
+#ifdef EMU_STACK_PAINT
+  {
+    unsigned long used = 0;
+    for (size_t pad = 0; pad < 64; pad += 8) {
+      int rs = KRT_ERR_NULL_ARG;
+      unsigned long u = stack_high_water(emu_inputs, emu_outputs, workspace, &rs, pad);
+      CHECK(rs == KRT_OK, "stack-painted run returned %d", rs);
+      if (u > used) used = u;
+    }
+    CHECK(used < PAINT_BYTES, "the stack went past the painted %u bytes", PAINT_BYTES);
+    unsigned long lib = 0;
+    static const size_t sizes[] = {0, 1, 3, 4, 15, 16, 17, 63, 64, 100, 1000};
+    for (int which = 0; which < 2; which++)
+      for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+        for (size_t off = 0; off < 4; off++) {
+          unsigned long u = lib_high_water(which, sizes[k], off);
+          if (u > lib) lib = u;
+        }
+    printf("emu: stack high-water %lu bytes, reported NET_STACK_SIZE %lu bytes, "
+           "memset/memcpy use %lu bytes\n",
+           used, (unsigned long)NET_STACK_SIZE, lib);
   }
 #endif
 #ifdef EMU_REPEAT /* bench/cortex_m4.sh: more inferences, timed from the host */

@@ -49,10 +49,10 @@ static Stats graph_stats(const IrGraph *g) {
   return s;
 }
 
-static IrGraph *load(const char *model, const PassOptions *po) {
+static IrGraph *load(const char *model, const FeOptions *fo, const PassOptions *po) {
   IrDiag d;
   ir_diag_init(&d, model, true);
-  IrGraph *g = fe_load_model(model, &d);
+  IrGraph *g = fe_load_model_opts(model, fo, &d);
   if (g && !pass_run_pipeline(g, po, &d)) {
     ir_graph_free(g);
     g = NULL;
@@ -283,14 +283,14 @@ int kiln_inspect(const InspectOptions *o) {
   PassOptions base = o->passes;
   base.passes = "memplan";
   base.print_after = NULL;
-  IrGraph *g0 = load(o->model, &base);
+  IrGraph *g0 = load(o->model, &o->fe, &base);
   if (!g0) return 1;
   Stats before = graph_stats(g0);
   ir_graph_free(g0);
   PassOptions po = o->passes;
   po.print_after = o->after;
   po.print_to = stdout;
-  IrGraph *g = load(o->model, &po);
+  IrGraph *g = load(o->model, &o->fe, &po);
   if (!g) return 1;
   Stats after = graph_stats(g);
   CgNodeTile *tiles = calloc((size_t)g->n_nodes + 1, sizeof *tiles);

@@ -4,10 +4,12 @@
 #define KILN_INSPECT_H
 
 #include "cg.h"
+#include "fe.h"
 #include "pass.h"
 
 typedef struct InspectOptions {
   const char *model;
+  FeOptions fe;         /* weights folders and input limits */
   PassOptions passes;   /* the pipeline to inspect (-O level, --passes) */
   const char *after;    /* --after=PASS: print the graph after that pass */
   bool print_graph;     /* --print: the optimized graph */

@@ -2,13 +2,16 @@
  * Exit codes: 0 ok, 1 a user error in the model or its inputs, 2 a bad command line. */
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cg.h"
 #include "fe.h"
 #include "inspect.h"
@@ -17,250 +20,12 @@
 #include "krt_npy.h"
 #include "pass.h"
 
-#define KILN_VERSION "0.1.0"
-
-typedef struct Args {
-  const char *cmd;
-  const char *model;
-  const char *out;
-  const char *header;
-  const char *name;
-  const char *triple, *cpu, *features;
-  const char *cc;
-  const char *print_after;
-  long long max_workspace; /* bytes; 0: no limit */
-  int conv_kernel;         /* --conv: 0 auto, else an IrKernel every Conv must use if it can */
-  const char *weights_file, *weights_section;
-  bool weights_external;
-  const char *passes, *after, *plan_svg; /* --passes, inspect --after, --memory-plan-svg */
-  int opt_level;
-  CgEmit emit;
-  bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
-  const char **positional; /* .npy inputs for `run` */
-  int n_positional;
-} Args;
-
-static const char *const main_usage =
-    "usage: kiln <command> [options]\n"
-    "\n"
-    "Kiln compiles neural-network models (Kiln JSON, docs/model-format.md) to native code.\n"
-    "Every command also takes an ONNX model (model.onnx), imported first.\n"
-    "\n"
-    "commands:\n"
-    "  import    model.onnx -> Kiln model JSON (+ weights beside it)\n"
-    "  compile   model.json -> object file + C header (or assembly / LLVM IR)\n"
-    "  build     model.json -> standalone executable that runs the model on .npy files\n"
-    "  run       run a model with the reference interpreter on .npy inputs\n"
-    "  inspect   print ops, parameters, MACs and workspace of a model\n"
-    "\n"
-    "Run 'kiln <command> --help' for the options of a command.\n";
-
-static const char *const target_help =
-    "  -O0, -O1, -O2, -O3    optimization level (default -O2)\n"
-    "  --target TRIPLE       target triple (default: the host), e.g. aarch64-linux-gnu\n"
-    "  --cpu CPU             target CPU (default: the host CPU for the host triple, else generic)\n"
-    "  --features LIST       target features, e.g. +avx2,+fma (default: the host's for the host)\n"
-    "  --name NAME           C prefix of generated symbols (default: the model's name)\n"
-    "  --max-workspace BYTES fail if the model needs a larger workspace (default: no limit)\n"
-    "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
-    "                        (each Conv that KIND can compute; docs/kernels.md)\n";
-
-static void print_help(const char *cmd) {
-  if (!strcmp(cmd, "compile")) {
-    printf(
-        "usage: kiln compile model.json [-o model.o] [--header model.h] [--emit obj|asm|llvm]\n"
-        "                    [-O0..3] [--target T] [--cpu C] [--features F] [--name N]\n"
-        "\nWrites an object file (or assembly, or LLVM IR) and a C header declaring\n"
-        "NAME_run(), NAME_run_ws() and shape/size macros. Link the object with libkiln_rt.a.\n\n"
-        "  -o FILE               output (default: NAME.o, NAME.s or NAME.ll)\n"
-        "  --header FILE         header path (default: the output with extension .h)\n"
-        "  --emit KIND           obj (default), asm or llvm\n"
-        "  --list-targets        print the targets this build of Kiln can generate code for\n"
-        "  --print-after PASS    print the graph after pass PASS (e.g. fold, memplan)\n"
-        "  --passes A,B,...      run these passes instead of the -O pipeline (memplan last)\n"
-        "  --verify-each         run the IR verifier after every pass\n"
-        "  --weights=external    write the weights to a separate file (64-byte aligned tensors)\n"
-        "                        instead of the object; run functions take a weights pointer\n"
-        "  --weights-file FILE   that file (default: the output with extension .weights)\n"
-        "  --weights-section S   put the embedded weights in ELF section S (for a linker "
-        "script)\n"
-        "  --size-report         print code, constant and workspace bytes of the object\n%s",
-        target_help);
-  } else if (!strcmp(cmd, "build")) {
-    printf("usage: kiln build model.json [-o EXE] [-O0..3] [--name N] [--profile] [--cc CC]\n"
-           "\nCompiles the model and links it with Kiln's driver into an executable:\n"
-           "  EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet]\n"
-           "reads the inputs in declared order, writes DIR/<output name>.npy, and with --repeat N\n"
-           "prints the median latency of N runs.\n\n"
-           "  -o FILE               executable (default: NAME)\n"
-           "  --profile             the executable also prints the time of every node\n"
-           "  --cc CC               linker driver (default: $CC or cc)\n%s",
-           target_help);
-  } else if (!strcmp(cmd, "run")) {
-    printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR]\n"
-           "\nRuns the model with the reference interpreter (plain C loops: slow but obviously\n"
-           "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n");
-  } else if (!strcmp(cmd, "import")) {
-    printf("usage: kiln import model.onnx [-o model.json] [--name NAME]\n"
-           "\nConverts an ONNX model (opsets 11-17, static shapes) to a Kiln model JSON and\n"
-           "<stem>.weights.bin beside it, folding the exporter's shape computations; lists every\n"
-           "unsupported op with its nodes. Needs Python with onnx (Debian: python3-onnx).\n");
-  } else if (!strcmp(cmd, "inspect")) {
-    printf("usage: kiln inspect model.json [-O0..3] [--passes A,B] [--print] [--after PASS]\n"
-           "                    [--json | --dot] [--memory-plan] [--memory-plan-svg FILE]\n"
-           "\nPrints op counts, parameters, MACs, workspace bytes and its lower bound, before\n"
-           "the passes and after the pipeline of the -O level (default -O2).\n"
-           "  --print               also print the optimized graph\n"
-           "  --after PASS          print the graph after pass PASS\n"
-           "  --json                one JSON object instead (fields: docs/passes.md)\n"
-           "  --dot                 the optimized graph as Graphviz DOT instead\n"
-           "  --memory-plan         each workspace value's offset, size and lifetime\n"
-           "  --memory-plan-svg F   write a picture of the memory plan to F\n"
-           "passes: fold, simplify, padfold, bnfold, cse, fuse, dce, memplan\n");
-  } else {
-    fputs(main_usage, stdout);
-  }
-}
-
-static int usage_error(const char *cmd, const char *fmt, const char *arg) {
-  fprintf(stderr, "kiln %s: ", cmd);
-  fprintf(stderr, fmt, arg);
-  fprintf(stderr, "\nRun 'kiln %s --help' for usage.\n", cmd);
-  return 2;
-}
-
-/* Returns 0 on success, else an exit code. */
-static int parse_args(int argc, char **argv, Args *a) {
-  memset(a, 0, sizeof *a);
-  a->cmd = argv[1];
-  a->opt_level = 2;
-  a->emit = CG_EMIT_OBJ;
-  a->positional = calloc((size_t)argc, sizeof *a->positional);
-  if (!a->positional) abort();
-  for (int i = 2; i < argc; i++) {
-    const char *s = argv[i];
-    const char *next = i + 1 < argc ? argv[i + 1] : NULL;
-#define TAKE(field)                                                                                \
-  do {                                                                                             \
-    if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);                         \
-    a->field = next;                                                                               \
-    i++;                                                                                           \
-  } while (0)
-    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
-      print_help(a->cmd);
-      return -1;
-    } else if (!strcmp(s, "-o"))
-      TAKE(out);
-    else if (!strcmp(s, "--header"))
-      TAKE(header);
-    else if (!strcmp(s, "--name"))
-      TAKE(name);
-    else if (!strcmp(s, "--target"))
-      TAKE(triple);
-    else if (!strcmp(s, "--cpu"))
-      TAKE(cpu);
-    else if (!strcmp(s, "--features"))
-      TAKE(features);
-    else if (!strcmp(s, "--cc"))
-      TAKE(cc);
-    else if (!strcmp(s, "--print-after"))
-      TAKE(print_after);
-    else if (!strcmp(s, "--max-workspace")) {
-      char *end = NULL;
-      errno = 0;
-      long long v = next ? strtoll(next, &end, 10) : 0;
-      if (!next || end == next || *end || errno || v <= 0)
-        return usage_error(a->cmd, "--max-workspace: expected a positive number of bytes, got '%s'",
-                           next ? next : "");
-      a->max_workspace = v;
-      i++;
-    } else if (!strcmp(s, "--weights-file"))
-      TAKE(weights_file);
-    else if (!strcmp(s, "--weights-section")) {
-      TAKE(weights_section);
-      if (!*next ||
-          strspn(next, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$") !=
-              strlen(next))
-        return usage_error(a->cmd, "--weights-section: '%s' is not a section name", next);
-    } else if (!strcmp(s, "--weights=external") || !strcmp(s, "--weights=embedded"))
-      a->weights_external = !strcmp(s, "--weights=external");
-    else if (!strncmp(s, "--weights=", 10))
-      return usage_error(a->cmd, "--weights: expected 'embedded' or 'external', got '%s'", s + 10);
-    else if (!strncmp(s, "--print-after=", 14))
-      a->print_after = s + 14;
-    else if (!strncmp(s, "--conv=", 7)) {
-      static const struct {
-        const char *name;
-        IrKernel kernel;
-      } convs[] = {{"auto", IR_KERNEL_DEFAULT},
-                   {"im2col", IR_KERNEL_CONV_GEMM},
-                   {"wide", IR_KERNEL_CONV_WIDE},
-                   {"loops", IR_KERNEL_COUNT}};
-      size_t k = 0;
-      while (k < sizeof convs / sizeof *convs && strcmp(s + 7, convs[k].name)) k++;
-      if (k == sizeof convs / sizeof *convs)
-        return usage_error(a->cmd, "--conv: expected auto, im2col, wide or loops, got '%s'", s + 7);
-      a->conv_kernel = (int)convs[k].kernel;
-    } else if (!strcmp(s, "--passes"))
-      TAKE(passes);
-    else if (!strncmp(s, "--passes=", 9))
-      a->passes = s + 9;
-    else if (!strcmp(s, "--after"))
-      TAKE(after);
-    else if (!strncmp(s, "--after=", 8))
-      a->after = s + 8;
-    else if (!strcmp(s, "--memory-plan-svg"))
-      TAKE(plan_svg);
-    else if (!strcmp(s, "--emit")) {
-      if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);
-      if (!strcmp(next, "obj"))
-        a->emit = CG_EMIT_OBJ;
-      else if (!strcmp(next, "asm"))
-        a->emit = CG_EMIT_ASM;
-      else if (!strcmp(next, "llvm"))
-        a->emit = CG_EMIT_LLVM;
-      else
-        return usage_error(a->cmd, "--emit: expected obj, asm or llvm, got '%s'", next);
-      i++;
-    } else if (s[0] == '-' && s[1] == 'O' && s[2] >= '0' && s[2] <= '3' && !s[3]) {
-      a->opt_level = s[2] - '0';
-    } else if (!strcmp(s, "--list-targets")) {
-      a->list_targets = true;
-    } else if (!strcmp(s, "--size-report")) {
-      a->size_report = true;
-    } else if (!strcmp(s, "--print")) {
-      a->print_graph = true;
-    } else if (!strcmp(s, "--verify-each")) {
-      a->verify_each = true;
-    } else if (!strcmp(s, "--profile") && !strcmp(a->cmd, "build")) {
-      a->profile = true;
-    } else if (!strcmp(s, "--json")) {
-      a->json = true;
-    } else if (!strcmp(s, "--dot")) {
-      a->dot = true;
-    } else if (!strcmp(s, "--memory-plan")) {
-      a->memory_plan = true;
-    } else if (s[0] == '-' && s[1]) {
-      return usage_error(a->cmd, "unknown option '%s'", s);
-    } else if (!a->model) {
-      a->model = s;
-    } else {
-      a->positional[a->n_positional++] = s;
-    }
-#undef TAKE
-  }
-  if (!a->model && !a->list_targets) return usage_error(a->cmd, "no model file given%s", "");
-  if ((a->weights_external || a->weights_file || a->weights_section) && strcmp(a->cmd, "compile"))
-    return usage_error(a->cmd, "weights placement options are for 'kiln compile'%s", "");
-  if (a->size_report && (strcmp(a->cmd, "compile") || a->emit != CG_EMIT_OBJ))
-    return usage_error(a->cmd, "--size-report needs an object file (kiln compile, --emit obj)%s",
-                       "");
-  if (a->weights_file && !a->weights_external)
-    return usage_error(a->cmd, "--weights-file needs --weights=external%s", "");
-  if (a->weights_section && a->weights_external)
-    return usage_error(a->cmd,
-                       "--weights-section is for embedded weights, not --weights=external%s", "");
-  return 0;
+static FeOptions fe_options(const Args *a) {
+  FeOptions o = {.weights_dirs = a->weights_dirs,
+                 .n_weights_dirs = a->n_weights_dirs,
+                 .max_weight_bytes = a->max_weight_bytes,
+                 .max_nodes = a->max_nodes};
+  return o;
 }
 
 /* Bare metal (a *-none-* triple): little RAM, no L2 for a conv panel to fill, vectors of at most
@@ -276,7 +41,8 @@ static int64_t recurrent_proj_bytes(const Args *a) { return bare_metal(a) ? 2 * 
 static IrGraph *load_and_optimize(const Args *a, bool plan) {
   IrDiag d;
   ir_diag_init(&d, a->model, true);
-  IrGraph *g = fe_load_model(a->model, &d);
+  FeOptions fo = fe_options(a);
+  IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
   if (g && plan) {
     PassOptions po = {.opt_level = a->opt_level,
                       .workspace_align = 64,
@@ -308,6 +74,7 @@ static CgOptions codegen_options(const Args *a, const char *prefix) {
                  .features = a->features,
                  .opt_level = a->opt_level,
                  .emit = a->emit,
+                 .max_stack = a->max_stack,
                  .pic = true};
   return o;
 }
@@ -352,6 +119,8 @@ static int cmd_compile(const Args *a) {
   }
   o.weights_section = a->weights_section;
   o.weights_size_out = &weights_size;
+  CgStack stack = {0};
+  o.stack = &stack;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   bool ok = cg_compile(g, &o, out, &d) && cg_write_header(g, &o, header, &d);
@@ -371,7 +140,16 @@ static int cmd_compile(const Args *a) {
            (long long)ws, (long long)sz.bss, prefix);
     printf("  flash:      %10lld bytes, RAM: %lld bytes + inputs and outputs\n",
            (long long)(sz.code + sz.constants + sz.data), (long long)(ws + sz.data));
+    if (stack.known) {
+      printf("  stack:      %10lld bytes (worst case of a call%s)\n", (long long)stack.worst,
+             stack.library_calls ? ", plus memcpy/memset" : "");
+      for (int i = 0; i < stack.n_frames; i++)
+        if (stack.frames[i].frame || !strncmp(stack.frames[i].name, prefix, strlen(prefix)))
+          printf("    %-40s frame %6lld, with callees %6lld\n", stack.frames[i].name,
+                 (long long)stack.frames[i].frame, (long long)stack.frames[i].worst);
+    }
   }
+  cg_stack_free(&stack);
   if (!ok) {
     remove(out); /* all or nothing */
     remove(header);
@@ -526,6 +304,7 @@ done:
 
 static int cmd_inspect(const Args *a) {
   InspectOptions o = {.model = a->model,
+                      .fe = fe_options(a),
                       .passes = {.opt_level = a->opt_level,
                                  .workspace_align = 64,
                                  .verify_each = a->verify_each,
@@ -551,8 +330,8 @@ static int cmd_inspect(const Args *a) {
 /* `kiln import model.onnx [-o model.json] [--name NAME]` */
 static int cmd_import(int argc, char **argv) {
   Args a;
-  int rc = parse_args(argc, argv, &a);
-  free(a.positional);
+  int rc = kiln_parse_args(argc, argv, &a);
+  kiln_args_free(&a);
   if (rc != 0) return rc < 0 ? 0 : rc;
   char out[PATH_MAX];
   if (a.out) {
@@ -561,13 +340,59 @@ static int cmd_import(int argc, char **argv) {
     const char *base = strrchr(a.model, '/');
     replace_extension(base ? base + 1 : a.model, ".json", out, sizeof out);
   }
-  return kiln_onnx_import(a.model, out, a.name);
+  return kiln_onnx_import(a.model, out, a.name, a.weights_dirs, a.n_weights_dirs);
+}
+
+/* ---- the compile-time memory cap ----------------------------------------------------------- */
+#if defined(__SANITIZE_ADDRESS__)
+#define KILN_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define KILN_ASAN 1
+#endif
+#endif
+
+#ifndef KILN_ASAN
+static char oom_msg[256];
+
+/* Kiln aborts when an allocation fails (its own `if (!p) abort()`, LLVM's bad_alloc handler);
+ * errno is then still ENOMEM from malloc/mmap. Turn that into a user error, not a crash. */
+static void on_abort(int sig) {
+  if (errno == ENOMEM && oom_msg[0]) {
+    ssize_t w = write(2, oom_msg, strlen(oom_msg));
+    (void)w;
+    _exit(1);
+  }
+  signal(sig, SIG_DFL);
+  raise(sig);
+}
+#endif
+
+/* Caps the address space at `bytes` (RLIMIT_AS) so that a model asking for too much fails with
+ * a message rather than being OOM-killed with the build machine. Not under AddressSanitizer,
+ * whose shadow memory is terabytes of reserved address space. */
+static void set_memory_cap(long long bytes) {
+#ifndef KILN_ASAN
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) != 0) return;
+  if (rl.rlim_max != RLIM_INFINITY && (rlim_t)bytes > rl.rlim_max) return;
+  if (rl.rlim_cur != RLIM_INFINITY && rl.rlim_cur < (rlim_t)bytes) return; /* already lower */
+  rl.rlim_cur = (rlim_t)bytes;
+  if (setrlimit(RLIMIT_AS, &rl) != 0) return;
+  snprintf(oom_msg, sizeof oom_msg,
+           "kiln: out of memory: the model needs more than Kiln's compile-time memory cap of "
+           "%lld bytes (--max-memory BYTES raises it)\n",
+           bytes);
+  signal(SIGABRT, on_abort);
+#else
+  (void)bytes;
+#endif
 }
 
 int main(int argc, char **argv) {
   if (argc < 2 || !strcmp(argv[1], "-h") || !strcmp(argv[1], "--help") ||
       !strcmp(argv[1], "help")) {
-    fputs(main_usage, argc < 2 ? stderr : stdout);
+    fputs(kiln_main_usage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
   }
   if (!strcmp(argv[1], "--version")) {
@@ -582,18 +407,19 @@ int main(int argc, char **argv) {
   for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
     if (strcmp(argv[1], commands[c].name)) continue;
     Args a;
-    int rc = parse_args(argc, argv, &a);
+    int rc = kiln_parse_args(argc, argv, &a);
+    if (rc == 0) set_memory_cap(a.max_memory);
     char json[PATH_MAX] = "";
     if (rc == 0 && a.model && kiln_is_onnx(a.model)) { /* import first, then as JSON */
-      rc = kiln_onnx_import_temp(a.model, json, sizeof json);
+      rc = kiln_onnx_import_temp(a.model, json, sizeof json, a.weights_dirs, a.n_weights_dirs);
       if (rc == 0) a.model = json;
     }
     if (rc == 0) rc = commands[c].fn(&a);
     if (json[0]) kiln_onnx_cleanup(json);
-    free(a.positional);
+    kiln_args_free(&a);
     return rc < 0 ? 0 : rc;
   }
   if (!strcmp(argv[1], "import")) return cmd_import(argc, argv);
-  fprintf(stderr, "kiln: unknown command '%s'\n\n%s", argv[1], main_usage);
+  fprintf(stderr, "kiln: unknown command '%s'\n\n%s", argv[1], kiln_main_usage);
   return 2;
 }

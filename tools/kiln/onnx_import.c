@@ -44,21 +44,37 @@ static const char *python(void) {
   return access("/usr/bin/python3", X_OK) == 0 ? "/usr/bin/python3" : "python3";
 }
 
-int kiln_onnx_import(const char *onnx_path, const char *out_json, const char *name) {
+int kiln_onnx_import(const char *onnx_path, const char *out_json, const char *name,
+                     const char *const *dirs, int n) {
   char script[PATH_MAX];
   if (!find_importer(script, sizeof script)) {
     fprintf(stderr, "kiln: cannot find tools/onnx2kiln.py (set KILN_ONNX2KILN)\n");
     return 1;
   }
-  char *argv[] = {
-      (char *)python(), script, (char *)onnx_path, "-o", (char *)out_json, name ? "--name" : NULL,
-      (char *)name,     NULL};
+  char **argv = calloc((size_t)(2 * n + 8), sizeof *argv);
+  if (!argv) abort();
+  int k = 0;
+  argv[k++] = (char *)python();
+  argv[k++] = script;
+  argv[k++] = (char *)onnx_path;
+  argv[k++] = "-o";
+  argv[k++] = (char *)out_json;
+  for (int i = 0; i < n; i++) {
+    argv[k++] = "--weights-dir";
+    argv[k++] = (char *)dirs[i];
+  }
+  if (name) {
+    argv[k++] = "--name";
+    argv[k++] = (char *)name;
+  }
   int rc = kiln_run_process(argv);
   if (rc < 0 || rc == 127) fprintf(stderr, "kiln: the ONNX importer (%s) did not run\n", argv[0]);
+  free(argv);
   return rc == 0 ? 0 : 1;
 }
 
-int kiln_onnx_import_temp(const char *onnx_path, char *json, size_t size) {
+int kiln_onnx_import_temp(const char *onnx_path, char *json, size_t size, const char *const *dirs,
+                          int n) {
   char dir[] = "/tmp/kiln-onnx-XXXXXX";
   if (!mkdtemp(dir)) {
     fprintf(stderr, "kiln: cannot create a temporary directory: %s\n", strerror(errno));
@@ -70,7 +86,7 @@ int kiln_onnx_import_temp(const char *onnx_path, char *json, size_t size) {
   char stem[256];
   snprintf(stem, sizeof stem, "%.*s", (int)(strlen(base) - 5), base);
   snprintf(json, size, "%s/model.json", dir);
-  int rc = kiln_onnx_import(onnx_path, json, stem);
+  int rc = kiln_onnx_import(onnx_path, json, stem, dirs, n);
   if (rc != 0) kiln_onnx_cleanup(json);
   return rc;
 }

@@ -1,0 +1,272 @@
+/* The kiln command line (args.h). */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "args.h"
+
+const char *const kiln_main_usage =
+    "usage: kiln <command> [options]\n"
+    "\n"
+    "Kiln compiles neural-network models (Kiln JSON, docs/model-format.md) to native code.\n"
+    "Every command also takes an ONNX model (model.onnx), imported first.\n"
+    "\n"
+    "commands:\n"
+    "  import    model.onnx -> Kiln model JSON (+ weights beside it)\n"
+    "  compile   model.json -> object file + C header (or assembly / LLVM IR)\n"
+    "  build     model.json -> standalone executable that runs the model on .npy files\n"
+    "  run       run a model with the reference interpreter on .npy inputs\n"
+    "  inspect   print ops, parameters, MACs and workspace of a model\n"
+    "\n"
+    "Run 'kiln <command> --help' for the options of a command.\n";
+
+static const char *const target_help =
+    "  -O0, -O1, -O2, -O3    optimization level (default -O2)\n"
+    "  --target TRIPLE       target triple (default: the host), e.g. aarch64-linux-gnu\n"
+    "  --cpu CPU             target CPU (default: the host CPU for the host triple, else generic)\n"
+    "  --features LIST       target features, e.g. +avx2,+fma (default: the host's for the host)\n"
+    "  --name NAME           C prefix of generated symbols (default: the model's name)\n"
+    "  --max-workspace BYTES fail if the model needs a larger workspace (default: 1 GiB)\n"
+    "  --weights-dir DIR     external weights may also come from DIR (repeatable; default:\n"
+    "                        only the model's folder)\n"
+    "  --max-weight-bytes N  fail if the initializers total more (default: 1 GiB)\n"
+    "  --max-nodes N         fail if the model has more nodes (default: 100000)\n"
+    "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
+    "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
+    "                        (each Conv that KIND can compute; docs/kernels.md)\n";
+
+static void print_help(const char *cmd) {
+  if (!strcmp(cmd, "compile")) {
+    printf(
+        "usage: kiln compile model.json [-o model.o] [--header model.h] [--emit obj|asm|llvm]\n"
+        "                    [-O0..3] [--target T] [--cpu C] [--features F] [--name N]\n"
+        "\nWrites an object file (or assembly, or LLVM IR) and a C header declaring\n"
+        "NAME_run(), NAME_run_ws() and shape/size macros. Link the object with libkiln_rt.a.\n\n"
+        "  -o FILE               output (default: NAME.o, NAME.s or NAME.ll)\n"
+        "  --header FILE         header path (default: the output with extension .h)\n"
+        "  --emit KIND           obj (default), asm or llvm\n"
+        "  --list-targets        print the targets this build of Kiln can generate code for\n"
+        "  --print-after PASS    print the graph after pass PASS (e.g. fold, memplan)\n"
+        "  --passes A,B,...      run these passes instead of the -O pipeline (memplan last)\n"
+        "  --verify-each         run the IR verifier after every pass\n"
+        "  --weights=external    write the weights to a separate file (64-byte aligned tensors)\n"
+        "                        instead of the object; run functions take a weights pointer\n"
+        "  --weights-file FILE   that file (default: the output with extension .weights)\n"
+        "  --weights-section S   put the embedded weights in ELF section S (for a linker "
+        "script)\n"
+        "  --size-report         print code, constant, workspace and stack bytes of the object\n"
+        "  --max-stack BYTES     fail if the generated code needs more stack (default: no "
+        "limit)\n%s",
+        target_help);
+  } else if (!strcmp(cmd, "build")) {
+    printf("usage: kiln build model.json [-o EXE] [-O0..3] [--name N] [--profile] [--cc CC]\n"
+           "\nCompiles the model and links it with Kiln's driver into an executable:\n"
+           "  EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet]\n"
+           "reads the inputs in declared order, writes DIR/<output name>.npy, and with --repeat N\n"
+           "prints the median latency of N runs.\n\n"
+           "  -o FILE               executable (default: NAME)\n"
+           "  --profile             the executable also prints the time of every node\n"
+           "  --cc CC               linker driver (default: $CC or cc)\n"
+           "  --max-stack BYTES     fail if the generated code needs more stack (default: no "
+           "limit)\n%s",
+           target_help);
+  } else if (!strcmp(cmd, "run")) {
+    printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR]\n"
+           "\nRuns the model with the reference interpreter (plain C loops: slow but obviously\n"
+           "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n");
+  } else if (!strcmp(cmd, "import")) {
+    printf("usage: kiln import model.onnx [-o model.json] [--name NAME]\n"
+           "\nConverts an ONNX model (opsets 11-17, static shapes) to a Kiln model JSON and\n"
+           "<stem>.weights.bin beside it, folding the exporter's shape computations; lists every\n"
+           "unsupported op with its nodes. Needs Python with onnx (Debian: python3-onnx).\n");
+  } else if (!strcmp(cmd, "inspect")) {
+    printf("usage: kiln inspect model.json [-O0..3] [--passes A,B] [--print] [--after PASS]\n"
+           "                    [--json | --dot] [--memory-plan] [--memory-plan-svg FILE]\n"
+           "\nPrints op counts, parameters, MACs, workspace bytes and its lower bound, before\n"
+           "the passes and after the pipeline of the -O level (default -O2).\n"
+           "  --print               also print the optimized graph\n"
+           "  --after PASS          print the graph after pass PASS\n"
+           "  --json                one JSON object instead (fields: docs/passes.md)\n"
+           "  --dot                 the optimized graph as Graphviz DOT instead\n"
+           "  --memory-plan         each workspace value's offset, size and lifetime\n"
+           "  --memory-plan-svg F   write a picture of the memory plan to F\n"
+           "passes: fold, simplify, padfold, bnfold, cse, fuse, dce, memplan\n");
+  } else {
+    fputs(kiln_main_usage, stdout);
+  }
+}
+
+static int usage_error(const char *cmd, const char *fmt, const char *arg) {
+  fprintf(stderr, "kiln %s: ", cmd);
+  fprintf(stderr, fmt, arg);
+  fprintf(stderr, "\nRun 'kiln %s --help' for usage.\n", cmd);
+  return 2;
+}
+
+/* A positive byte count or number, else false. */
+static bool parse_count(const char *s, long long *v) {
+  char *end = NULL;
+  errno = 0;
+  *v = s ? strtoll(s, &end, 10) : 0;
+  return s && end != s && !*end && !errno && *v > 0;
+}
+
+void kiln_args_free(Args *a) {
+  free(a->positional);
+  free(a->weights_dirs);
+  a->positional = NULL;
+  a->weights_dirs = NULL;
+}
+
+int kiln_parse_args(int argc, char **argv, Args *a) {
+  memset(a, 0, sizeof *a);
+  a->cmd = argv[1];
+  a->opt_level = 2;
+  a->emit = CG_EMIT_OBJ;
+  a->max_workspace = KILN_DEFAULT_MAX_WORKSPACE;
+  a->max_memory = KILN_DEFAULT_MAX_MEMORY;
+  a->positional = calloc((size_t)argc, sizeof *a->positional);
+  a->weights_dirs = calloc((size_t)argc, sizeof *a->weights_dirs);
+  if (!a->positional || !a->weights_dirs) abort();
+  for (int i = 2; i < argc; i++) {
+    const char *s = argv[i];
+    const char *next = i + 1 < argc ? argv[i + 1] : NULL;
+#define TAKE(field)                                                                                \
+  do {                                                                                             \
+    if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);                         \
+    a->field = next;                                                                               \
+    i++;                                                                                           \
+  } while (0)
+    if (!strcmp(s, "-h") || !strcmp(s, "--help")) {
+      print_help(a->cmd);
+      return -1;
+    } else if (!strcmp(s, "-o"))
+      TAKE(out);
+    else if (!strcmp(s, "--header"))
+      TAKE(header);
+    else if (!strcmp(s, "--name"))
+      TAKE(name);
+    else if (!strcmp(s, "--target"))
+      TAKE(triple);
+    else if (!strcmp(s, "--cpu"))
+      TAKE(cpu);
+    else if (!strcmp(s, "--features"))
+      TAKE(features);
+    else if (!strcmp(s, "--cc"))
+      TAKE(cc);
+    else if (!strcmp(s, "--print-after"))
+      TAKE(print_after);
+    else if (!strcmp(s, "--weights-dir")) {
+      if (!next || !*next) return usage_error(a->cmd, "option '%s' needs a folder", s);
+      a->weights_dirs[a->n_weights_dirs++] = next;
+      i++;
+    } else if (!strcmp(s, "--max-workspace") || !strcmp(s, "--max-weight-bytes") ||
+               !strcmp(s, "--max-nodes") || !strcmp(s, "--max-memory") ||
+               !strcmp(s, "--max-stack")) {
+      long long v;
+      if (!parse_count(next, &v)) {
+        fprintf(stderr, "kiln %s: %s: expected a positive number%s, got '%s'\n", a->cmd, s,
+                strcmp(s, "--max-nodes") ? " of bytes" : "", next ? next : "");
+        fprintf(stderr, "Run 'kiln %s --help' for usage.\n", a->cmd);
+        return 2;
+      }
+      long long *field = !strcmp(s, "--max-workspace")      ? &a->max_workspace
+                         : !strcmp(s, "--max-weight-bytes") ? &a->max_weight_bytes
+                         : !strcmp(s, "--max-nodes")        ? &a->max_nodes
+                         : !strcmp(s, "--max-memory")       ? &a->max_memory
+                                                            : &a->max_stack;
+      *field = v;
+      i++;
+    } else if (!strcmp(s, "--weights-file"))
+      TAKE(weights_file);
+    else if (!strcmp(s, "--weights-section")) {
+      TAKE(weights_section);
+      if (!*next ||
+          strspn(next, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.$") !=
+              strlen(next))
+        return usage_error(a->cmd, "--weights-section: '%s' is not a section name", next);
+    } else if (!strcmp(s, "--weights=external") || !strcmp(s, "--weights=embedded"))
+      a->weights_external = !strcmp(s, "--weights=external");
+    else if (!strncmp(s, "--weights=", 10))
+      return usage_error(a->cmd, "--weights: expected 'embedded' or 'external', got '%s'", s + 10);
+    else if (!strncmp(s, "--print-after=", 14))
+      a->print_after = s + 14;
+    else if (!strncmp(s, "--conv=", 7)) {
+      static const struct {
+        const char *name;
+        IrKernel kernel;
+      } convs[] = {{"auto", IR_KERNEL_DEFAULT},
+                   {"im2col", IR_KERNEL_CONV_GEMM},
+                   {"wide", IR_KERNEL_CONV_WIDE},
+                   {"loops", IR_KERNEL_COUNT}};
+      size_t k = 0;
+      while (k < sizeof convs / sizeof *convs && strcmp(s + 7, convs[k].name)) k++;
+      if (k == sizeof convs / sizeof *convs)
+        return usage_error(a->cmd, "--conv: expected auto, im2col, wide or loops, got '%s'", s + 7);
+      a->conv_kernel = (int)convs[k].kernel;
+    } else if (!strcmp(s, "--passes"))
+      TAKE(passes);
+    else if (!strncmp(s, "--passes=", 9))
+      a->passes = s + 9;
+    else if (!strcmp(s, "--after"))
+      TAKE(after);
+    else if (!strncmp(s, "--after=", 8))
+      a->after = s + 8;
+    else if (!strcmp(s, "--memory-plan-svg"))
+      TAKE(plan_svg);
+    else if (!strcmp(s, "--emit")) {
+      if (!next) return usage_error(a->cmd, "option '%s' needs a value", s);
+      if (!strcmp(next, "obj"))
+        a->emit = CG_EMIT_OBJ;
+      else if (!strcmp(next, "asm"))
+        a->emit = CG_EMIT_ASM;
+      else if (!strcmp(next, "llvm"))
+        a->emit = CG_EMIT_LLVM;
+      else
+        return usage_error(a->cmd, "--emit: expected obj, asm or llvm, got '%s'", next);
+      i++;
+    } else if (s[0] == '-' && s[1] == 'O' && s[2] >= '0' && s[2] <= '3' && !s[3]) {
+      a->opt_level = s[2] - '0';
+    } else if (!strcmp(s, "--list-targets")) {
+      a->list_targets = true;
+    } else if (!strcmp(s, "--size-report")) {
+      a->size_report = true;
+    } else if (!strcmp(s, "--print")) {
+      a->print_graph = true;
+    } else if (!strcmp(s, "--verify-each")) {
+      a->verify_each = true;
+    } else if (!strcmp(s, "--profile") && !strcmp(a->cmd, "build")) {
+      a->profile = true;
+    } else if (!strcmp(s, "--json")) {
+      a->json = true;
+    } else if (!strcmp(s, "--dot")) {
+      a->dot = true;
+    } else if (!strcmp(s, "--memory-plan")) {
+      a->memory_plan = true;
+    } else if (s[0] == '-' && s[1]) {
+      return usage_error(a->cmd, "unknown option '%s'", s);
+    } else if (!a->model) {
+      a->model = s;
+    } else {
+      a->positional[a->n_positional++] = s;
+    }
+#undef TAKE
+  }
+  if (!a->model && !a->list_targets) return usage_error(a->cmd, "no model file given%s", "");
+  if ((a->weights_external || a->weights_file || a->weights_section) && strcmp(a->cmd, "compile"))
+    return usage_error(a->cmd, "weights placement options are for 'kiln compile'%s", "");
+  if (a->max_stack && (strcmp(a->cmd, "compile") && strcmp(a->cmd, "build")))
+    return usage_error(a->cmd, "--max-stack is for 'kiln compile' and 'kiln build'%s", "");
+  if (a->max_stack && a->emit == CG_EMIT_LLVM)
+    return usage_error(a->cmd, "--max-stack needs machine code (--emit obj or asm)%s", "");
+  if (a->size_report && (strcmp(a->cmd, "compile") || a->emit != CG_EMIT_OBJ))
+    return usage_error(a->cmd, "--size-report needs an object file (kiln compile, --emit obj)%s",
+                       "");
+  if (a->weights_file && !a->weights_external)
+    return usage_error(a->cmd, "--weights-file needs --weights=external%s", "");
+  if (a->weights_section && a->weights_external)
+    return usage_error(a->cmd,
+                       "--weights-section is for embedded weights, not --weights=external%s", "");
+  return 0;
+}
