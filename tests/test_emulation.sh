@@ -11,7 +11,7 @@
 #               (Cortex-M4, placed by the linker script)
 #   m4-stack    every example on the Cortex-M4 with the stack painted (harness -DEMU_STACK_PAINT):
 #               the high-water mark of one call must equal NET_STACK_SIZE, the worst case
-#               `kiln compile` reported; and at most 512 bytes (see STACK_512_PENDING)
+#               `kiln compile` reported; and at most 512 bytes
 #   freestanding  every example compiled for bare metal (Cortex-M4F, M0+, riscv32) needs nothing but memcpy/memset (and, on
 #               soft-float cores, the compiler's own float helpers): no libm, no libc
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
@@ -139,11 +139,6 @@ cortex-m4 | cortex-m3 | cortex-m0)
   ;;
 m4-stack)
   need arm-none-eabi-gcc qemu-system-arm || exit 1
-  # Recurrent examples keep their state on the stack until it moves to the workspace (issue 14,
-  # the recurrent-layer work): for them the 512-byte bound is not asserted yet. Empty this list
-  # (or set KILN_STACK_512_ALL=1) to assert it for every example.
-  STACK_512_PENDING=${KILN_STACK_512_ALL:+none}
-  STACK_512_PENDING=${STACK_512_PENDING:-"lstm_classifier lstm_forecaster bilstm_tagger gru_classifier rnn_classifier"}
   for dir in "$src"/examples/*/; do
     m=$(basename "$dir")
     [ -f "$dir/model.json" ] || continue
@@ -166,11 +161,8 @@ m4-stack)
     echo "$m: stack high-water $used bytes, reported $reported bytes (+ memset/memcpy $libcalls)"
     if [ -n "$used" ] && [ "$used" -ge $((reported - 4)) ] && [ "$used" -le $((reported + libcalls)) ]; then ok
     else bad "$m: stack high-water ${used:-?} bytes, reported ${reported:-?} (+ $libcalls)"; fi
-    case " $STACK_512_PENDING " in
-    *" $m "*) echo "$m: 512-byte bound pending (recurrent state on the stack): $reported bytes" ;;
-    *) if [ -n "$reported" ] && [ "$reported" -le 512 ]; then ok
-       else bad "$m: ${reported:-?} bytes of stack, more than 512"; fi ;;
-    esac
+    if [ -n "$reported" ] && [ "$reported" -le 512 ]; then ok
+    else bad "$m: ${reported:-?} bytes of stack, more than 512"; fi
   done
   ;;
 weights)
