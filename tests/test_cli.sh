@@ -254,9 +254,11 @@ misc)
   check grep -qE "nodes\[[0-9]+\] \([a-z0-9_]+\): the generated code needs $st bytes of stack \(worst case, lenet5_run[a-z_]*\), more than the limit of $((st - 1)) bytes \(--max-stack\); this node's function takes [0-9]+ bytes" "$tmp/err"
   check test ! -e "$tmp/st.o"
   check test ! -e "$tmp/st.h"
-  "$kiln" build "$src/examples/lstm_classifier/model.json" -o "$tmp/st_exe" --max-stack 1024 2>"$tmp/err"
+  # the recurrent layers keep their state in the workspace (node scratch), not on the stack: over
+  # a tiny limit the error says that only the functions' own frames are left
+  "$kiln" build "$src/examples/lstm_classifier/model.json" -o "$tmp/st_exe" --max-stack 16 2>"$tmp/err"
   check test $? -eq 1
-  check grep -qE "nodes\[[0-9]+\] \(rnn\): the generated code needs [0-9]+ bytes of stack .*this node's buffers take [0-9]+ bytes" "$tmp/err"
+  check grep -qE -- "--max-stack: the generated code needs [0-9]+ bytes of stack \(worst case, lstm_classifier_run\), more than the limit of 16 bytes; no node keeps buffers on the stack" "$tmp/err"
   check test ! -e "$tmp/st_exe"
   "$kiln" compile "$src/examples/mlp/model.json" "${m4[@]}" -o "$tmp/st.o" --size-report >"$tmp/out"
   check grep -qE "^  stack: +[0-9]+ bytes \(worst case of a call\)" "$tmp/out"
