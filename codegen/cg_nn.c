@@ -88,29 +88,9 @@ void cg_emit_matmul_kernel(Cg *c, int64_t M, int64_t N, int64_t K, LLVMValueRef 
 
 /* ---- Gemm --------------------------------------------------------------------------------- */
 
-typedef struct {
-  const IrNode *n;
-  LLVMValueRef *in; /* the node's arguments, for a fused epilogue */
-  LLVMValueRef cptr;
-  int64_t N, csm, csn;
-  float alpha, beta;
-} GemmEpi;
-
-/* Y = alpha * AB + beta * C, applied to each finished row while it is in cache. */
-static void gemm_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow) {
-  GemmEpi *e = ctx;
-  CgLoop ln;
-  LLVMValueRef n = cg_for(c, &ln, e->N);
-  LLVMValueRef y = cg_load(c, orow, n);
-  if (e->alpha != 1.0f) y = LLVMBuildFMul(c->b, y, cg_f32c(c, e->alpha), "");
-  if (e->cptr) {
-    LLVMValueRef cv = cg_load(c, e->cptr, cg_add(c, cg_mulc(c, m, e->csm), cg_mulc(c, n, e->csn)));
-    if (e->beta != 1.0f) cv = LLVMBuildFMul(c->b, cv, cg_f32c(c, e->beta), "");
-    y = LLVMBuildFAdd(c->b, y, cv, "");
-  }
-  y = cg_epilogue(c, e->n, e->in, y, cg_add(c, cg_mulc(c, m, e->N), n));
-  cg_store(c, y, orow, n);
-  cg_loop_end(c, &ln, NULL, NULL);
+/* Y = alpha * AB + beta * C and the fused epilogue, on each finished row while it is in cache. */
+static void gemm_row_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow) {
+  cg_gemm_epilogue(c, ctx, m, cg_idx(c, 0), ((CgGemmEpi *)ctx)->N, orow);
 }
 
 bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
@@ -139,11 +119,11 @@ bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     sbk = N;
     sbn = 1;
   }
-  GemmEpi e = {.n = n,
-               .in = in,
-               .N = N,
-               .alpha = (float)ir_attr_f(n, "alpha"),
-               .beta = (float)ir_attr_f(n, "beta")};
+  CgGemmEpi e = {.n = n,
+                 .in = in,
+                 .N = N,
+                 .alpha = (float)ir_attr_f(n, "alpha"),
+                 .beta = (float)ir_attr_f(n, "beta")};
   if (C && e.beta != 0.0f) {
     int64_t od[2] = {M, N}, cs[2];
     assert(C->rank <= 2);
@@ -154,7 +134,7 @@ bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   }
   bool epi = e.alpha != 1.0f || e.cptr || n->n_epilogue;
   cg_emit_matmul_kernel(c, M, N, K, in[0], ta ? 1 : K, ta ? M : 1, bptr, sbk, sbn, out[0], N,
-                        epi ? gemm_epilogue : NULL, &e);
+                        epi ? gemm_row_epilogue : NULL, &e);
   return true;
 }
 

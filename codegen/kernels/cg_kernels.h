@@ -78,6 +78,17 @@ typedef struct CgGemmC {
   int64_t epi_ld;
 } CgGemmC;
 
+/* Gemm's Y = alpha*AB + beta*C, then its fused epilogue, over C row i, columns [j0, j0 + len)
+ * at crow (a CgTileEpilogue; ctx is a CgGemmEpi): where C is not a plain column bias. */
+typedef struct CgGemmEpi {
+  const IrNode *n;
+  LLVMValueRef *in, cptr; /* the node's arguments; C's (NULL: none) */
+  int64_t N, csm, csn;    /* output columns; C's broadcast strides */
+  float alpha, beta;
+} CgGemmEpi;
+void cg_gemm_epilogue(Cg *c, void *ctx, LLVMValueRef i, LLVMValueRef j0, int64_t len,
+                      LLVMValueRef crow);
+
 /* Whether the fused epilogue of n can run on vectors of accumulators: Relu, LeakyRelu, Clip with
  * constant bounds, and Add/Sub/Mul/Div with a constant scalar or an operand of the output's
  * shape (a residual). */

@@ -46,17 +46,9 @@ static void set_epilogue(CgGemmC *cc, FlatEpi *e) {
   }
 }
 
-/* Gemm's Y = alpha*AB + beta*C, then the fused epilogue, where C is not a plain column bias. */
-typedef struct {
-  const IrNode *n;
-  LLVMValueRef *in, cptr;
-  int64_t N, csm, csn;
-  float alpha, beta;
-} GemmEpi;
-
-static void gemm_epilogue(Cg *c, void *ctx, LLVMValueRef i, LLVMValueRef j0, int64_t len,
-                          LLVMValueRef crow) {
-  GemmEpi *e = ctx;
+void cg_gemm_epilogue(Cg *c, void *ctx, LLVMValueRef i, LLVMValueRef j0, int64_t len,
+                      LLVMValueRef crow) {
+  CgGemmEpi *e = ctx;
   CgLoop l;
   LLVMValueRef q = cg_for(c, &l, len), j = cg_add(c, j0, q);
   LLVMValueRef y = cg_load(c, crow, q);
@@ -86,11 +78,11 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     b = (CgGemmB){
         .base = cg_pack_b(c, B->data, K, N, tb ? 1 : N, tb ? K : 1, t.nrv * vec.lanes, "wpack"),
         .packed = true};
-  GemmEpi e = {.n = n,
-               .in = in,
-               .N = N,
-               .alpha = (float)ir_attr_f(n, "alpha"),
-               .beta = (float)ir_attr_f(n, "beta")};
+  CgGemmEpi e = {.n = n,
+                 .in = in,
+                 .N = N,
+                 .alpha = (float)ir_attr_f(n, "alpha"),
+                 .beta = (float)ir_attr_f(n, "beta")};
   CgGemmC cc = {.base = out[0], .ldc = N};
   if (C && e.beta != 0.0f) {
     int64_t od[2] = {M, N}, cs[2];
@@ -109,7 +101,7 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     cg_gemm_emit(c, vec, t, M, N, K, &a, &b, &cc);
     return true;
   }
-  cc.epi = gemm_epilogue;
+  cc.epi = cg_gemm_epilogue;
   cc.epi_ctx = &e;
   cg_gemm_emit(c, vec, t, M, N, K, &a, &b, &cc);
   return true;
@@ -305,6 +297,59 @@ static LLVMValueRef wide_tap_offsets(Cg *c, const IrNode *n, const IrConvParams 
   return g;
 }
 
+/* IR_KERNEL_CONV_GEMM / IR_KERNEL_CONV_1X1 for one (batch, group): the output pixels in column
+ * panels (the whole image for 1x1, read in place), each packed (im2col) into the scratch and
+ * multiplied by the packed weights, the output written in place in NCHW. */
+static void conv_panels(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
+                        LLVMValueRef xg, LLVMValueRef obase, LLVMValueRef out, CgVecInfo vec,
+                        CgTile t, const CgGemmA *a, LLVMValueRef bias) {
+  bool pointwise = n->kernel == IR_KERNEL_CONV_1X1;
+  int64_t P = p->oh * p->ow, K = p->c_per_group * p->kh * p->kw, nr = (int64_t)t.nrv * vec.lanes;
+  int64_t pc = pointwise ? P : ir_conv_panel_cols_of_scratch(p, n->scratch_bytes, n_tile_cols(n));
+  if (pc < P) pc = pc / nr * nr > nr ? pc / nr * nr : nr; /* whole tiles in full panels */
+  int64_t full = P / pc, tail = P - full * pc;
+  CgLoop lp;
+  for (int part = 0; part < 2; part++) {
+    int64_t cols = part == 0 ? pc : tail;
+    if (cols == 0 || (part == 0 && full == 0)) continue;
+    /* first pixel p0 of the panel, and its row and column (p0 = oh0*OW + ow0) kept as running
+     * values instead of divisions */
+    LLVMValueRef p0, oh0, ow0;
+    if (part == 0) {
+      cg_for(c, &lp, full);
+      lp.keep = true;
+      oh0 = cg_loop_acc(c, &lp, cg_idx(c, 0));
+      ow0 = cg_loop_acc(c, &lp, cg_idx(c, 0));
+      p0 = cg_add(c, cg_mulc(c, oh0, p->ow), ow0);
+    } else {
+      p0 = cg_idx(c, full * pc);
+      oh0 = cg_idx(c, full * pc / p->ow);
+      ow0 = cg_idx(c, full * pc % p->ow);
+    }
+    CgGemmB b;
+    if (pointwise) {
+      b = (CgGemmB){.base = cg_gep(c, c->t_f32, xg, p0), .s_k = p->h * p->w};
+    } else {
+      int64_t stride = (cols + nr - 1) / nr * nr;
+      pack_panel(c, p, xg, oh0, ow0, cols, stride);
+      b = (CgGemmB){.base = c->scratch, .s_k = stride, .padded = true};
+    }
+    LLVMValueRef cbase = cg_add(c, obase, p0);
+    FlatEpi e = {n, in, cbase, P};
+    CgGemmC cc = {.base = cg_gep(c, c->t_f32, out, cbase), .ldc = P, .row_bias = bias};
+    set_epilogue(&cc, &e);
+    cg_gemm_emit(c, vec, t, p->m_per_group, cols, K, a, &b, &cc);
+    if (part == 0) { /* advance (oh0, ow0) by pc pixels */
+      LLVMValueRef ow1 = cg_addc(c, ow0, pc % p->ow);
+      LLVMValueRef wrap = LLVMBuildICmp(c->b, LLVMIntSGE, ow1, cg_idx(c, p->ow), "");
+      LLVMValueRef next[2] = {
+          cg_add(c, cg_addc(c, oh0, pc / p->ow), LLVMBuildZExt(c->b, wrap, c->t_idx, "")),
+          LLVMBuildSelect(c->b, wrap, cg_addc(c, ow1, -p->ow), ow1, "")};
+      cg_loop_end(c, &lp, next, NULL);
+    }
+  }
+}
+
 bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -319,31 +364,11 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     N = w.wide_cols;
   }
   CgTile t = cg_gemm_tile(vec, Mpg, N, K, n_tile_cols(n));
-  int64_t nr = (int64_t)t.nrv * vec.lanes;
   /* weights [M][Cpg][kh][kw]: group g's rows, blocks of mr, at g*Mpg*K in the packed copy */
   LLVMValueRef wpack = cg_pack_a(c, n->inputs[1]->data, p.group, Mpg, K, K, 1, t.mr, "convpack");
 
-  if (n->kernel == IR_KERNEL_CONV_WIDE) {
-    LLVMValueRef koff = wide_tap_offsets(c, n, &p);
-    CgLoop ln, lg;
-    LLVMValueRef ni = cg_for(c, &ln, p.n);
-    LLVMValueRef gi = cg_for(c, &lg, p.group);
-    LLVMValueRef xg =
-        cg_gep(c, c->t_f32, in[0],
-               cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.c), cg_mulc(c, gi, Cpg)), p.h * p.w));
-    LLVMValueRef obase = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), cg_mulc(c, gi, Mpg)), P);
-    CgGemmA a = {cg_gep(c, c->t_f32, wpack, cg_mulc(c, gi, Mpg * K)), 0, 0, true};
-    LLVMValueRef bias = p.has_bias ? cg_gep(c, c->t_f32, in[2], cg_mulc(c, gi, Mpg)) : NULL;
-    conv_wide(c, n, &p, in, xg, obase, out[0], vec, t, &a, bias, koff);
-    cg_loop_end(c, &lg, NULL, NULL);
-    cg_loop_end(c, &ln, NULL, NULL);
-    return true;
-  }
-  bool pointwise = n->kernel == IR_KERNEL_CONV_1X1;
-  int64_t pc = pointwise ? P : ir_conv_panel_cols_of_scratch(&p, n->scratch_bytes, n_tile_cols(n));
-  if (pc < P) pc = pc / nr * nr > nr ? pc / nr * nr : nr; /* whole tiles in full panels */
-  int64_t full = P / pc, tail = P - full * pc;
-  CgLoop ln, lg, lp;
+  LLVMValueRef koff = n->kernel == IR_KERNEL_CONV_WIDE ? wide_tap_offsets(c, n, &p) : NULL;
+  CgLoop ln, lg;
   LLVMValueRef ni = cg_for(c, &ln, p.n);
   LLVMValueRef gi = cg_for(c, &lg, p.group);
   LLVMValueRef xg =
@@ -352,45 +377,10 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   LLVMValueRef obase = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), cg_mulc(c, gi, Mpg)), P);
   CgGemmA a = {cg_gep(c, c->t_f32, wpack, cg_mulc(c, gi, Mpg * K)), 0, 0, true};
   LLVMValueRef bias = p.has_bias ? cg_gep(c, c->t_f32, in[2], cg_mulc(c, gi, Mpg)) : NULL;
-  for (int part = 0; part < 2; part++) {
-    int64_t cols = part == 0 ? pc : tail;
-    if (cols == 0 || (part == 0 && full == 0)) continue;
-    /* first pixel p0 of the panel, and its row and column (p0 = oh0*OW + ow0) kept as running
-     * values instead of divisions */
-    LLVMValueRef p0, oh0, ow0;
-    if (part == 0) {
-      cg_for(c, &lp, full);
-      lp.keep = true;
-      oh0 = cg_loop_acc(c, &lp, cg_idx(c, 0));
-      ow0 = cg_loop_acc(c, &lp, cg_idx(c, 0));
-      p0 = cg_add(c, cg_mulc(c, oh0, p.ow), ow0);
-    } else {
-      p0 = cg_idx(c, full * pc);
-      oh0 = cg_idx(c, full * pc / p.ow);
-      ow0 = cg_idx(c, full * pc % p.ow);
-    }
-    CgGemmB b;
-    if (pointwise) {
-      b = (CgGemmB){.base = cg_gep(c, c->t_f32, xg, p0), .s_k = p.h * p.w};
-    } else {
-      int64_t stride = (cols + nr - 1) / nr * nr;
-      pack_panel(c, &p, xg, oh0, ow0, cols, stride);
-      b = (CgGemmB){.base = c->scratch, .s_k = stride, .padded = true};
-    }
-    LLVMValueRef cbase = cg_add(c, obase, p0);
-    FlatEpi e = {n, in, cbase, P};
-    CgGemmC cc = {.base = cg_gep(c, c->t_f32, out[0], cbase), .ldc = P, .row_bias = bias};
-    set_epilogue(&cc, &e);
-    cg_gemm_emit(c, vec, t, Mpg, cols, K, &a, &b, &cc);
-    if (part == 0) { /* advance (oh0, ow0) by pc pixels */
-      LLVMValueRef ow1 = cg_addc(c, ow0, pc % p.ow);
-      LLVMValueRef wrap = LLVMBuildICmp(c->b, LLVMIntSGE, ow1, cg_idx(c, p.ow), "");
-      LLVMValueRef next[2] = {
-          cg_add(c, cg_addc(c, oh0, pc / p.ow), LLVMBuildZExt(c->b, wrap, c->t_idx, "")),
-          LLVMBuildSelect(c->b, wrap, cg_addc(c, ow1, -p.ow), ow1, "")};
-      cg_loop_end(c, &lp, next, NULL);
-    }
-  }
+  if (koff)
+    conv_wide(c, n, &p, in, xg, obase, out[0], vec, t, &a, bias, koff);
+  else
+    conv_panels(c, n, &p, in, xg, obase, out[0], vec, t, &a, bias);
   cg_loop_end(c, &lg, NULL, NULL);
   cg_loop_end(c, &ln, NULL, NULL);
   return true;
