@@ -235,6 +235,10 @@ void cg_epilogue_row(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef row,
                      int64_t len);
 
 /* ---- cg_nn.c ------------------------------------------------------------------------------ */
+/* A MatMul's batch nest: output batch dims and the element strides of output, A and B per batch
+ * index (broadcast axes 0); returns the batch rank. */
+int cg_matmul_batches(const IrNode *n, int64_t M, int64_t N, int64_t K, int64_t *dims,
+                      int64_t (*strides)[IR_MAX_RANK]);
 /* Called inside the row loop of the matmul kernel once row m of out (at orow) is complete. */
 typedef void (*CgRowEpilogue)(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow);
 /* out[m][n] = sum_k a[m*sam + k*sak] * b[k*sbk + n*sbn], out row-major with row stride ldo. */

@@ -151,18 +151,15 @@ static void matmul_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef orow)
   cg_epilogue_row(c, e->n, e->in, orow, cg_add(c, e->base, cg_mulc(c, m, e->N)), e->N);
 }
 
-bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  assert(cg_all_f32(n)); /* shape inference */
-  if (n->kernel == IR_KERNEL_GEMM) return cg_tiled_matmul(c, n, in, out);
+/* The batch nest of a MatMul (NumPy semantics): the broadcast batch dimensions of the output
+ * in dims, and per batch index the element strides of the output (strides[0], M*N per
+ * matrix) and of A and B (strides[1], strides[2]; 0 along broadcast axes); returns their count. */
+int cg_matmul_batches(const IrNode *n, int64_t M, int64_t N, int64_t K, int64_t *dims,
+                      int64_t (*strides)[IR_MAX_RANK]) {
   const IrValue *A = n->inputs[0], *B = n->inputs[1], *O = n->outputs[0];
-  assert(A->rank >= 1 && B->rank >= 1); /* shape inference */
   bool a1 = A->rank == 1, b1 = B->rank == 1;
-  int64_t M = a1 ? 1 : A->dims[A->rank - 2], K = A->dims[A->rank - 1];
-  int64_t N = b1 ? 1 : B->dims[B->rank - 1];
-  assert((b1 ? B->dims[0] : B->dims[B->rank - 2]) == K);
   int rank = O->rank - (a1 ? 0 : 1) - (b1 ? 0 : 1);
   assert(rank >= 0);
-  int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
   int64_t s = M * N;
   for (int d = rank - 1; d >= 0; d--) {
     dims[d] = O->dims[d];
@@ -175,6 +172,20 @@ bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
     strides[1][d] *= M * K;
     strides[2][d] *= K * N;
   }
+  return rank;
+}
+
+bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  assert(cg_all_f32(n)); /* shape inference */
+  if (n->kernel == IR_KERNEL_GEMM) return cg_tiled_matmul(c, n, in, out);
+  const IrValue *A = n->inputs[0], *B = n->inputs[1];
+  assert(A->rank >= 1 && B->rank >= 1); /* shape inference */
+  bool a1 = A->rank == 1, b1 = B->rank == 1;
+  int64_t M = a1 ? 1 : A->dims[A->rank - 2], K = A->dims[A->rank - 1];
+  int64_t N = b1 ? 1 : B->dims[B->rank - 1];
+  assert((b1 ? B->dims[0] : B->dims[B->rank - 2]) == K);
+  int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
+  int rank = cg_matmul_batches(n, M, N, K, dims, strides);
   cg_nest_simplify(&rank, dims, 3, strides);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])strides);

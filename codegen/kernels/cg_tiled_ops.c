@@ -110,22 +110,10 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 /* ---- MatMul --------------------------------------------------------------------------------- */
 
 bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  const IrValue *A = n->inputs[0], *B = n->inputs[1], *O = n->outputs[0];
+  const IrValue *A = n->inputs[0], *B = n->inputs[1];
   int64_t M = A->dims[A->rank - 2], K = A->dims[A->rank - 1], N = B->dims[B->rank - 1];
-  int rank = O->rank - 2;
   int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
-  int64_t s = M * N;
-  for (int d = rank - 1; d >= 0; d--) {
-    dims[d] = O->dims[d];
-    strides[0][d] = s;
-    s *= O->dims[d];
-  }
-  ir_broadcast_strides(A->rank - 2, A->dims, rank, O->dims, strides[1]);
-  ir_broadcast_strides(B->rank - 2, B->dims, rank, O->dims, strides[2]);
-  for (int d = 0; d < rank; d++) {
-    strides[1][d] *= M * K;
-    strides[2][d] *= K * N;
-  }
+  int rank = cg_matmul_batches(n, M, N, K, dims, strides);
   CgVecInfo vec = cg_vec_info(c);
   CgTile t = cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
   /* a constant matrix shared by every batch is packed once, at compile time */
