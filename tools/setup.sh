@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs Kiln's build dependencies from Debian 12's archive where they are missing.
 # python3-onnx and python3-numpy run the ONNX importer (tools/onnx2kiln.py, `kiln import`).
-# --with-torch also installs PyTorch, needed only to regenerate goldens (tools/gen_*.py).
+# --with-torch also installs PyTorch and scikit-learn (its bundled digits dataset: tools/digits_data.py),
+# needed only to regenerate goldens and to train the example models (tools/gen_*.py, tools/train_*.py).
 # --with-cross also installs the cross compilers and QEMU that the emulation tests use.
 # --with-fuzz also installs clang-19 and its runtimes (libFuzzer) for tools/fuzz.sh.
 set -euo pipefail
@@ -9,7 +10,7 @@ pkgs=(llvm-19-dev libzstd-dev libcjson-dev libopenblas-dev cmake ninja-build pkg
       python3 binutils make python3-numpy python3-onnx)
 for arg in "$@"; do
   case $arg in
-  --with-torch) pkgs+=(python3-torch) ;;
+  --with-torch) pkgs+=(python3-torch python3-sklearn) ;;
   # clang's libFuzzer and sanitizer runtimes for tools/fuzz.sh
   --with-fuzz) pkgs+=(clang-19 libclang-rt-19-dev) ;;
   # cross compilers, C libraries and QEMU for the emulation tests (tests/test_emulation.sh)
