@@ -83,6 +83,9 @@ typedef struct CgNodeTile {
   int lanes, mr, nr;
 } CgNodeTile;
 bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, IrDiag *d);
+/* f32 lanes of the target's vectors (1: scalar), for PassOptions.vec_lanes; 0 on a bad target
+ * (reported to d). */
+int cg_target_lanes(const CgOptions *o, IrDiag *d);
 /* Print registered LLVM targets. */
 void cg_list_targets(FILE *f);
 

@@ -13,6 +13,8 @@
 #include "conv_params.h"
 #include "ir_util.h"
 #include "kernels/cg_kernels.h"
+#include "kernels/cg_sparse.h"
+#include "sparsity.h"
 
 /* ---- matrix kernel ------------------------------------------------------------------------ */
 
@@ -96,6 +98,7 @@ static void gemm_row_epilogue(Cg *c, void *ctx, LLVMValueRef m, LLVMValueRef oro
 bool cg_lower_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_GEMM) return cg_tiled_gemm(c, n, in, out);
+  if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_lower(c, n, in, out);
   const IrValue *A = n->inputs[0], *B = n->inputs[1];
   const IrValue *C = n->n_inputs > 2 ? n->inputs[2] : NULL;
   assert(A->rank == 2 && B->rank == 2); /* shape inference */
@@ -178,6 +181,7 @@ int cg_matmul_batches(const IrNode *n, int64_t M, int64_t N, int64_t K, int64_t 
 bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_GEMM) return cg_tiled_matmul(c, n, in, out);
+  if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_lower(c, n, in, out);
   const IrValue *A = n->inputs[0], *B = n->inputs[1];
   assert(A->rank >= 1 && B->rank >= 1); /* shape inference */
   bool a1 = A->rank == 1, b1 = B->rank == 1;
@@ -283,6 +287,7 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
       n->kernel == IR_KERNEL_CONV_WIDE)
     return cg_tiled_conv(c, n, in, out);
+  if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_lower(c, n, in, out);
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
   assert(ok); /* shape inference resolved the same geometry */

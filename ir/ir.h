@@ -173,6 +173,11 @@ typedef enum {
   IR_KERNEL_CONV_WIDE,   /* Conv: padded phase images read in place, wide output rows */
   IR_KERNEL_CONVT_GEMM,  /* ConvTranspose: tiled product of all taps, then a col2im add */
   IR_KERNEL_RECURRENT,   /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
+  /* Constant weights with exact zeros (ir/sparsity.h, docs/kernels.md "Sparse weights"): */
+  IR_KERNEL_SPARSE_BLOCK,    /* Gemm/MatMul: nonzero 1 x lanes blocks of B, vector FMAs */
+  IR_KERNEL_SPARSE_CSR,      /* Gemm/MatMul: per output column its nonzeros; Conv: per output
+                                channel its nonzero taps, vectors along the wide output pixels */
+  IR_KERNEL_SPARSE_UNROLLED, /* Gemm/MatMul: "weights in code", the nonzeros unrolled */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -29,6 +29,12 @@ typedef struct PassOptions {
    * that kernel wherever it applies; IR_KERNEL_COUNT: the plain loops (kiln --conv=KIND, for
    * measuring the cost model) */
   int conv_kernel;
+  /* 0: the cost model chooses, per Gemm/MatMul/Conv with constant weights holding exact zeros,
+   * dense or a sparse kernel (ir/sparsity.h); IR_KERNEL_SPARSE_*: that kernel wherever it
+   * applies; IR_KERNEL_COUNT: never sparse (kiln --sparse=KIND) */
+  int sparse_kernel;
+  /* f32 lanes of the target's vectors for the sparse cost model (cg_target_lanes); 0: 8 */
+  int vec_lanes;
 } PassOptions;
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */
@@ -69,6 +75,9 @@ bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Sets IrNode.kernel and IrNode.scratch_bytes of every node (docs/kernels.md); always runs
  * right before the memory plan, which places the scratch. */
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Part of it (passes/pass_sparse.c): a sparse kernel for n where its constant weight's exact
+ * zeros make one cheaper than the dense kernel already chosen (or where o forces one). */
+void pass_plan_sparse(IrNode *n, const PassOptions *o);
 
 /* ---- memory plan ------------------------------------------------------------------------- */
 /* Assigns g->values[*]->ws_offset for every node-produced value that is not a graph output,

@@ -5,6 +5,7 @@
 #include "conv_params.h"
 #include "ir_util.h"
 #include "pass.h"
+#include "sparsity.h"
 
 static bool all_f32(const IrNode *n) {
   for (int i = 0; i < n->n_inputs; i++)
@@ -128,6 +129,7 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     case IR_OP_LSTM: plan_recurrent(n, o); break;
     default: break;
     }
+    pass_plan_sparse(n, o);
   }
   return false; /* the graph itself is unchanged */
 }

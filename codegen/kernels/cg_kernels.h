@@ -113,6 +113,14 @@ LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k,
  * strided loads (gathers). False, emitting nothing, where it does not apply. */
 bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xrow, LLVMValueRef orow, bool avg);
 
+/* IR_KERNEL_CONV_WIDE's two ends, for one (batch, group) whose input starts at xg: the zeroed,
+ * padded phase images (w->image_floats) at image; then the ow valid columns of each wide row
+ * (wide: m_per_group rows of w->wide_cols) to the output at obase through the fused epilogue. */
+void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *w, LLVMValueRef xg,
+                          LLVMValueRef image);
+void cg_conv_wide_store(Cg *c, const IrNode *n, const IrConvParams *p, const IrConvWide *w,
+                        LLVMValueRef *in, LLVMValueRef wide, LLVMValueRef obase, LLVMValueRef out);
+
 /* The lowerings of the tiled kernels (cg_tiled_ops.c), called by cg_lower_gemm, cg_lower_matmul
  * and cg_lower_conv for nodes whose IrNode.kernel asks for them. */
 bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);

@@ -9,6 +9,7 @@
 #include "cg_kernels.h"
 #include "conv_params.h"
 #include "ir_util.h"
+#include "sparsity.h"
 
 /* The widest tile the node's scratch allows (IrNode.tile_cols_max). */
 static int n_tile_cols(const IrNode *n) {
@@ -203,15 +204,25 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
                       CgTile t, const CgGemmA *a, LLVMValueRef bias, LLVMValueRef koff) {
   IrConvWide w;
   ir_conv_wide(p, n_tile_cols(n), &w);
-  int64_t Mpg = p->m_per_group, Cpg = p->c_per_group, K = Cpg * p->kh * p->kw;
-  int64_t P = p->oh * p->ow, sh = p->stride_h, sw = p->stride_w;
+  int64_t K = p->c_per_group * p->kh * p->kw;
   LLVMValueRef image = c->scratch;
   LLVMValueRef wide = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w.image_floats));
+  cg_conv_phase_images(c, p, &w, xg, image);
+  CgGemmB b = {.base = image, .padded = true, .koff = koff};
+  CgGemmC cc = {.base = wide, .ldc = w.wide_cols, .row_bias = bias};
+  cg_gemm_emit(c, vec, t, p->m_per_group, w.wide_cols, K, a, &b, &cc);
+  cg_conv_wide_store(c, n, p, &w, in, wide, obase, out);
+}
+
+void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLVMValueRef xg,
+                          LLVMValueRef image) {
+  IrConvWide w = *wp;
+  int64_t Cpg = p->c_per_group, sh = p->stride_h, sw = p->stride_w;
   cg_memset(c, image, 0, w.image_floats * (int64_t)sizeof(float));
   /* input row ih is padded row r = ih + pad_t = i*sh + py: phase row py, plane row i; its
    * pixels iw = iw0 + t*sw (padded column iw + pad_l) all land in phase column px, plane column
    * j0 + t. Loops over (py, i) and (px, t) with compile-time bounds: no division at run time. */
-  CgLoop lic, lih, lm, loh, low;
+  CgLoop lic, lih;
   LLVMValueRef ic = cg_for(c, &lic, Cpg);
   for (int64_t py = 0; py < sh; py++) {
     int64_t i_lo = 0, i_hi = w.hq; /* the i with 0 <= i*sh + py - pad_t < h */
@@ -244,12 +255,14 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
     cg_loop_end(c, &lih, NULL, NULL);
   }
   cg_loop_end(c, &lic, NULL, NULL);
+}
 
-  CgGemmB b = {.base = image, .padded = true, .koff = koff};
-  CgGemmC cc = {.base = wide, .ldc = w.wide_cols, .row_bias = bias};
-  cg_gemm_emit(c, vec, t, Mpg, w.wide_cols, K, a, &b, &cc);
-
-  LLVMValueRef m = cg_for(c, &lm, Mpg);
+void cg_conv_wide_store(Cg *c, const IrNode *n, const IrConvParams *p, const IrConvWide *wp,
+                        LLVMValueRef *in, LLVMValueRef wide, LLVMValueRef obase, LLVMValueRef out) {
+  IrConvWide w = *wp;
+  int64_t P = p->oh * p->ow;
+  CgLoop lm, loh, low;
+  LLVMValueRef m = cg_for(c, &lm, p->m_per_group);
   LLVMValueRef oh = cg_for(c, &loh, p->oh);
   LLVMValueRef wrow =
       cg_gep(c, c->t_f32, wide, cg_add(c, cg_mulc(c, m, w.wide_cols), cg_mulc(c, oh, w.wq)));
@@ -486,7 +499,7 @@ bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, Ir
   for (int i = 0; i < g->n_nodes; i++) {
     const IrNode *n = g->nodes[i];
     tiles[i] = (CgNodeTile){vec.lanes, 0, 0};
-    if (n->kernel == IR_KERNEL_DEFAULT) continue;
+    if (n->kernel == IR_KERNEL_DEFAULT || ir_kernel_is_sparse(n->kernel)) continue;
     int64_t M, N, K;
     node_gemm_shape(n, &M, &N, &K);
     CgTile t = cg_gemm_tile(vec, M, N, K, n->op == IR_OP_CONV ? n_tile_cols(n) : IR_TILE_COLS_MAX);

@@ -34,6 +34,8 @@ static const char *const target_help =
     "  --max-nodes N         fail if the model has more nodes (default: 100000)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
     "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
+    "  --sparse=KIND         kernels for weights with exact zeros: auto (cost model, default),\n"
+    "                        dense, block, csr or unrolled\n"
     "                        (each Conv that KIND can compute; docs/kernels.md)\n";
 
 static void print_help(const char *cmd) {
@@ -205,6 +207,22 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       if (k == sizeof convs / sizeof *convs)
         return usage_error(a->cmd, "--conv: expected auto, im2col, wide or loops, got '%s'", s + 7);
       a->conv_kernel = (int)convs[k].kernel;
+    } else if (!strncmp(s, "--sparse=", 9)) {
+      static const struct {
+        const char *name;
+        IrKernel kernel;
+      } kinds[] = {{"auto", IR_KERNEL_DEFAULT},
+                   {"dense", IR_KERNEL_COUNT},
+                   {"block", IR_KERNEL_SPARSE_BLOCK},
+                   {"csr", IR_KERNEL_SPARSE_CSR},
+                   {"unrolled", IR_KERNEL_SPARSE_UNROLLED}};
+      size_t k = 0;
+      while (k < sizeof kinds / sizeof *kinds && strcmp(s + 9, kinds[k].name)) k++;
+      if (k == sizeof kinds / sizeof *kinds)
+        return usage_error(a->cmd,
+                           "--sparse: expected auto, dense, block, csr or unrolled, got '%s'",
+                           s + 9);
+      a->sparse_kernel = (int)kinds[k].kernel;
     } else if (!strcmp(s, "--passes"))
       TAKE(passes);
     else if (!strncmp(s, "--passes=", 9))

@@ -37,6 +37,17 @@ static int tile_cols_max(const Args *a) { return bare_metal(a) ? 16 : 0; }
 /* RNN/GRU/LSTM: project 2 KiB of steps at a time there (lstm_forecaster: 4 steps of 48) */
 static int64_t recurrent_proj_bytes(const Args *a) { return bare_metal(a) ? 2 * 1024 : 0; }
 
+/* The target's vector lanes for the sparse cost model; 0 (the pass's default) on a bad target,
+ * which codegen reports. */
+static int target_lanes(const Args *a) {
+  CgOptions o = {.prefix = "lanes", .triple = a->triple, .cpu = a->cpu, .features = a->features};
+  IrDiag d;
+  ir_diag_init(&d, NULL, false);
+  int lanes = cg_target_lanes(&o, &d);
+  ir_diag_free(&d);
+  return lanes;
+}
+
 /* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. */
 static IrGraph *load_and_optimize(const Args *a, bool plan) {
   IrDiag d;
@@ -50,6 +61,8 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .print_after = a->print_after,
                       .max_workspace = a->max_workspace,
                       .conv_kernel = a->conv_kernel,
+                      .sparse_kernel = a->sparse_kernel,
+                      .vec_lanes = target_lanes(a),
                       .passes = a->passes};
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
@@ -310,6 +323,8 @@ static int cmd_inspect(const Args *a) {
                                  .verify_each = a->verify_each,
                                  .passes = a->passes,
                                  .conv_kernel = a->conv_kernel,
+                                 .sparse_kernel = a->sparse_kernel,
+                                 .vec_lanes = target_lanes(a),
                                  .conv_panel_bytes = conv_panel_bytes(a),
                                  .tile_cols_max = tile_cols_max(a),
                                  .recurrent_proj_bytes = recurrent_proj_bytes(a)},

@@ -1,0 +1,358 @@
+/* Sparse kernels (cg_sparse.h). The weights are rearranged at compile time into exactly what
+ * each kernel reads; every product with a zero weight is skipped, nothing else changes (the
+ * reference interpreter, which ignores IrNode.kernel, stays the oracle):
+ *
+ *   Gemm/MatMul  Y[i][j] = bias[j] + sum_k A[i][k] B[k][j], B constant; rows i of A are every
+ *                row of the flattened leading dims (MatMul's B is one matrix).
+ *     sparse-csr       per output column j its nonzeros (value, k), one scalar chain;
+ *     sparse-block     per strip of `lanes` columns the k whose 1 x lanes block is not all
+ *                      zero, the block a vector: one broadcast of A[i][k] and one vector FMA;
+ *     sparse-unrolled  per column the nonzeros as constants in code at constant offsets of A.
+ *   Conv  sparse-csr: the group's input copied into the wide form's padded image, then per
+ *         output channel its nonzero taps (value, offset of the tap in the image), each one
+ *         broadcast and multiplied into vectors of contiguous wide output pixels. */
+#include "cg_sparse.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_kernels.h"
+#include "conv_params.h"
+#include "ir_util.h"
+#include "sparsity.h"
+
+/* ---- constant arrays ---------------------------------------------------------------------- */
+
+static LLVMValueRef const_array(Cg *c, const void *data, size_t nbytes, const char *what) {
+  char name[300];
+  snprintf(name, sizeof name, "%s.%s.%d", c->prefix, what, c->n_derived++);
+  return cg_const_bytes(c, data, nbytes ? nbytes : 1, name);
+}
+
+/* An index array of `bytes`-wide unsigned (2) or signed (4) integers. */
+static LLVMValueRef index_array(Cg *c, const int64_t *v, int64_t n, int bytes, const char *what) {
+  unsigned char *buf = malloc((size_t)(n * bytes) + 1);
+  if (!buf) abort();
+  for (int64_t i = 0; i < n; i++) {
+    if (bytes == 2) {
+      uint16_t x = (uint16_t)v[i];
+      memcpy(buf + i * 2, &x, 2);
+    } else {
+      int32_t x = (int32_t)v[i];
+      memcpy(buf + i * 4, &x, 4);
+    }
+  }
+  LLVMValueRef g = const_array(c, buf, (size_t)(n * bytes), what);
+  free(buf);
+  return g;
+}
+
+static LLVMValueRef load_index(Cg *c, LLVMValueRef arr, int bytes, LLVMValueRef i) {
+  LLVMTypeRef t = bytes == 2 ? LLVMInt16TypeInContext(c->ctx) : c->t_i32;
+  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, arr, i), "");
+  return bytes == 2 ? LLVMBuildZExt(c->b, v, c->t_idx, "") : LLVMBuildSExtOrBitCast(c->b, v, c->t_idx, "");
+}
+
+static LLVMValueRef fma3(Cg *c, bool fma, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc) {
+  LLVMValueRef args[3] = {a, b, acc};
+  return cg_intrinsic(c, fma ? "llvm.fma" : "llvm.fmuladd", LLVMTypeOf(a), args, 3);
+}
+
+static LLVMValueRef splat(Cg *c, LLVMTypeRef vty, int lanes, LLVMValueRef s) {
+  if (lanes == 1) return s;
+  LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetPoison(vty), s, cg_i32c(c, 0), "");
+  LLVMValueRef mask = LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)lanes));
+  return LLVMBuildShuffleVector(c->b, v, LLVMGetPoison(vty), mask, "");
+}
+
+/* `count` floats at p[idx...] as a vector; lanes past count read as zero (never loaded). */
+static LLVMValueRef vload(Cg *c, LLVMTypeRef vty, int lanes, LLVMValueRef p, LLVMValueRef idx,
+                          int count) {
+  if (lanes == 1) return cg_load(c, p, idx);
+  if (count >= lanes) {
+    LLVMValueRef v = LLVMBuildLoad2(c->b, vty, cg_gep(c, c->t_f32, p, idx), "");
+    LLVMSetAlignment(v, 4);
+    return v;
+  }
+  LLVMValueRef v = LLVMConstNull(vty);
+  for (int l = 0; l < count; l++)
+    v = LLVMBuildInsertElement(c->b, v, cg_load(c, p, cg_addc(c, idx, l)), cg_i32c(c, l), "");
+  return v;
+}
+
+static void vstore(Cg *c, int lanes, LLVMValueRef v, LLVMValueRef p, LLVMValueRef idx, int count) {
+  if (lanes == 1) {
+    cg_store(c, v, p, idx);
+  } else if (count >= lanes) {
+    LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, c->t_f32, p, idx)), 4);
+  } else {
+    for (int l = 0; l < count; l++)
+      cg_store(c, LLVMBuildExtractElement(c->b, v, cg_i32c(c, l), ""), p, cg_addc(c, idx, l));
+  }
+}
+
+/* ---- Gemm / MatMul ------------------------------------------------------------------------ */
+
+typedef struct {
+  const IrNode *n;
+  LLVMValueRef *in, *out;
+  IrSparseView v;
+  int64_t rows; /* rows of A (and of Y) */
+  LLVMValueRef bias; /* f32[N] or NULL */
+} SparseGemm;
+
+static void gemm_setup(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out, SparseGemm *g) {
+  bool ok = ir_sparse_view(n, &g->v);
+  assert(ok); /* the kernels pass checked */
+  (void)ok;
+  g->n = n, g->in = in, g->out = out;
+  g->rows = ir_value_numel(n->inputs[0]) / (g->v.K ? g->v.K : 1);
+  g->bias = NULL;
+  if (n->op == IR_OP_GEMM && n->n_inputs > 2 && n->inputs[2] && ir_attr_f(n, "beta") != 0.0)
+    g->bias = in[2]; /* pass_plan_sparse: C is a bias of N along the columns */
+  (void)c;
+}
+
+/* y = epilogue(acc) stored as output element (i, j). */
+static void store_out(Cg *c, const SparseGemm *g, LLVMValueRef acc, LLVMValueRef flat) {
+  cg_store(c, cg_epilogue(c, g->n, g->in, acc, flat), g->out[0], flat);
+}
+
+static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
+  const IrSparseView *v = &g->v;
+  int64_t N = v->rows, K = v->K, nnz = 0;
+  int ib = ir_sparse_index_bytes(v);
+  int64_t *ptr = malloc(sizeof(int64_t) * (size_t)(N + 1));
+  int64_t *idx = malloc(sizeof(int64_t) * (size_t)(N * K + 1));
+  float *val = malloc(sizeof(float) * (size_t)(N * K + 1));
+  if (!ptr || !idx || !val) abort();
+  for (int64_t j = 0; j < N; j++) {
+    ptr[j] = nnz;
+    for (int64_t k = 0; k < K; k++) {
+      float w = ir_sparse_at(v, j, k);
+      if (w != 0.0f) idx[nnz] = k, val[nnz++] = w;
+    }
+  }
+  ptr[N] = nnz;
+  LLVMValueRef gptr = index_array(c, ptr, N + 1, 4, "csrptr");
+  LLVMValueRef gidx = index_array(c, idx, nnz, ib, "csridx");
+  LLVMValueRef gval = const_array(c, val, sizeof(float) * (size_t)nnz, "csrval");
+  free(ptr), free(idx), free(val);
+  CgLoop li, lj, lp;
+  LLVMValueRef i = cg_for(c, &li, g->rows);
+  LLVMValueRef arow = cg_gep(c, c->t_f32, g->in[0], cg_mulc(c, i, K));
+  LLVMValueRef j = cg_for(c, &lj, N);
+  lj.keep = true;
+  LLVMValueRef p0 = load_index(c, gptr, 4, j), p1 = load_index(c, gptr, 4, cg_addc(c, j, 1));
+  LLVMValueRef init = g->bias ? cg_load(c, g->bias, j) : cg_f32c(c, 0.0);
+  LLVMValueRef p = cg_loop_begin(c, &lp, p0, p1);
+  lp.keep = true; /* a scalar chain: vectorized, it would be gathers */
+  LLVMValueRef acc = cg_loop_acc(c, &lp, init);
+  LLVMValueRef x = cg_load(c, arow, load_index(c, gidx, ib, p));
+  LLVMValueRef next = fma3(c, fma, cg_load(c, gval, p), x, acc), sum;
+  cg_loop_end(c, &lp, &next, &sum);
+  store_out(c, g, sum, cg_add(c, cg_mulc(c, i, N), j));
+  cg_loop_end(c, &lj, NULL, NULL);
+  cg_loop_end(c, &li, NULL, NULL);
+}
+
+static void gemm_unrolled(Cg *c, const SparseGemm *g, bool fma) {
+  const IrSparseView *v = &g->v;
+  int64_t N = v->rows, K = v->K;
+  CgLoop li;
+  LLVMValueRef i = cg_for(c, &li, g->rows);
+  li.keep = true;
+  LLVMValueRef arow = cg_gep(c, c->t_f32, g->in[0], cg_mulc(c, i, K));
+  for (int64_t j = 0; j < N; j++) {
+    LLVMValueRef acc = g->bias ? cg_load(c, g->bias, cg_idx(c, j)) : cg_f32c(c, 0.0);
+    for (int64_t k = 0; k < K; k++) {
+      float w = ir_sparse_at(v, j, k);
+      if (w != 0.0f) acc = fma3(c, fma, cg_f32c(c, w), cg_load(c, arow, cg_idx(c, k)), acc);
+    }
+    store_out(c, g, acc, cg_addc(c, cg_mulc(c, i, N), j));
+  }
+  cg_loop_end(c, &li, NULL, NULL);
+}
+
+/* One strip of `cols` columns starting at j0 for row i: blocks [kptr[s], kptr[s+1]). */
+static void block_strip(Cg *c, const SparseGemm *g, CgVecInfo vec, LLVMTypeRef vty,
+                        LLVMValueRef gptr, LLVMValueRef gidx, int ib, LLVMValueRef gval,
+                        LLVMValueRef i, LLVMValueRef arow, LLVMValueRef s, int cols) {
+  int L = vec.lanes;
+  int64_t N = g->v.rows;
+  LLVMValueRef j0 = cg_mulc(c, s, L);
+  LLVMValueRef init = g->bias ? vload(c, vty, L, g->bias, j0, cols) : LLVMConstNull(vty);
+  LLVMValueRef p0 = load_index(c, gptr, 4, s), p1 = load_index(c, gptr, 4, cg_addc(c, s, 1));
+  CgLoop lp;
+  LLVMValueRef p = cg_loop_begin(c, &lp, p0, p1);
+  lp.keep = true;
+  LLVMValueRef acc = cg_loop_acc(c, &lp, init);
+  LLVMValueRef a = splat(c, vty, L, cg_load(c, arow, load_index(c, gidx, ib, p)));
+  LLVMValueRef b = vload(c, vty, L, gval, cg_mulc(c, p, L), L); /* blocks are zero-padded */
+  LLVMValueRef next = fma3(c, vec.fma, a, b, acc), sum;
+  cg_loop_end(c, &lp, &next, &sum);
+  LLVMValueRef flat = cg_add(c, cg_mulc(c, i, N), j0);
+  vstore(c, L, sum, g->out[0], flat, cols);
+  if (g->n->n_epilogue)
+    cg_epilogue_row(c, g->n, g->in, cg_gep(c, c->t_f32, g->out[0], flat), flat, cols);
+}
+
+static void gemm_block(Cg *c, const SparseGemm *g, CgVecInfo vec) {
+  const IrSparseView *v = &g->v;
+  int L = vec.lanes;
+  int64_t N = v->rows, K = v->K, S = (N + L - 1) / L, nb = 0;
+  int ib = ir_sparse_index_bytes(v);
+  int64_t *ptr = malloc(sizeof(int64_t) * (size_t)(S + 1));
+  int64_t *idx = malloc(sizeof(int64_t) * (size_t)(S * K + 1));
+  float *val = calloc((size_t)(S * K * L + 1), sizeof(float));
+  if (!ptr || !idx || !val) abort();
+  for (int64_t s = 0; s < S; s++) {
+    ptr[s] = nb;
+    for (int64_t k = 0; k < K; k++) {
+      bool any = false;
+      for (int64_t j = s * L; j < N && j < (s + 1) * L; j++) any |= ir_sparse_at(v, j, k) != 0.0f;
+      if (!any) continue;
+      for (int64_t j = s * L; j < N && j < (s + 1) * L; j++)
+        val[nb * L + (j - s * L)] = ir_sparse_at(v, j, k);
+      idx[nb++] = k;
+    }
+  }
+  ptr[S] = nb;
+  LLVMValueRef gptr = index_array(c, ptr, S + 1, 4, "bsrptr");
+  LLVMValueRef gidx = index_array(c, idx, nb, ib, "bsridx");
+  LLVMValueRef gval = const_array(c, val, sizeof(float) * (size_t)(nb * L), "bsrval");
+  free(ptr), free(idx), free(val);
+  LLVMTypeRef vty = LLVMVectorType(c->t_f32, (unsigned)L);
+  CgLoop li, ls;
+  LLVMValueRef i = cg_for(c, &li, g->rows);
+  LLVMValueRef arow = cg_gep(c, c->t_f32, g->in[0], cg_mulc(c, i, K));
+  int64_t full = N / L;
+  if (full > 0) {
+    LLVMValueRef s = cg_for(c, &ls, full);
+    ls.keep = true;
+    block_strip(c, g, vec, vty, gptr, gidx, ib, gval, i, arow, s, L);
+    cg_loop_end(c, &ls, NULL, NULL);
+  }
+  if (N % L)
+    block_strip(c, g, vec, vty, gptr, gidx, ib, gval, i, arow, cg_idx(c, full), (int)(N % L));
+  cg_loop_end(c, &li, NULL, NULL);
+}
+
+/* ---- Conv --------------------------------------------------------------------------------- */
+
+/* Output channels' rows of the wide output for one (batch, group) image: per channel m its
+ * nonzeros [ptr[r], ptr[r+1]) (r = g*Mpg + m), strips of nrv vectors along the wide pixels. */
+static void conv_rows_strip(Cg *c, CgVecInfo vec, LLVMTypeRef vty, LLVMValueRef gptr,
+                            LLVMValueRef goff, LLVMValueRef gval, LLVMValueRef r,
+                            LLVMValueRef bias, LLVMValueRef image, LLVMValueRef wrow,
+                            LLVMValueRef j0, int64_t cols) {
+  int L = vec.lanes, nrv = (int)((cols + L - 1) / L);
+  LLVMValueRef init = splat(c, vty, L, bias ? cg_load(c, bias, r) : cg_f32c(c, 0.0));
+  LLVMValueRef p0 = load_index(c, gptr, 4, r), p1 = load_index(c, gptr, 4, cg_addc(c, r, 1));
+  CgLoop lp;
+  LLVMValueRef p = cg_loop_begin(c, &lp, p0, p1);
+  lp.keep = true;
+  LLVMValueRef acc[8], next[8], sum[8];
+  for (int q = 0; q < nrv; q++) acc[q] = cg_loop_acc(c, &lp, init);
+  LLVMValueRef w = splat(c, vty, L, cg_load(c, gval, p));
+  LLVMValueRef src = cg_gep(c, c->t_f32, image, cg_add(c, load_index(c, goff, 4, p), j0));
+  for (int q = 0; q < nrv; q++) /* the image is readable a tile past the wide columns */
+    next[q] = fma3(c, vec.fma, w, vload(c, vty, L, src, cg_idx(c, (int64_t)q * L), L), acc[q]);
+  cg_loop_end(c, &lp, next, sum);
+  for (int q = 0; q < nrv; q++)
+    vstore(c, L, sum[q], wrow, cg_addc(c, j0, (int64_t)q * L), (int)(cols - (int64_t)q * L));
+}
+
+static bool conv_csr(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrConvParams p;
+  IrSparseView v;
+  bool ok = ir_conv_params(n, &p, NULL) && ir_sparse_view(n, &v);
+  assert(ok); /* the kernels pass checked */
+  (void)ok;
+  IrConvWide w;
+  ir_conv_wide(&p, n->tile_cols_max > 0 ? n->tile_cols_max : IR_TILE_COLS_MAX, &w);
+  CgVecInfo vec = cg_vec_info(c);
+  int L = vec.lanes;
+  /* a strip: as many vectors as the registers hold beside the broadcast, within the tile
+   * width the image is padded for */
+  int tile_cols = n->tile_cols_max > 0 ? n->tile_cols_max : IR_TILE_COLS_MAX;
+  int nrv = L == 1 ? 8 : 4;
+  while (nrv > 1 && (nrv + 2 > vec.regs || nrv * L > tile_cols)) nrv--;
+  int64_t nr = (int64_t)nrv * L, M = p.m, Mpg = p.m_per_group, K = v.K, nnz = 0;
+  int64_t *ptr = malloc(sizeof(int64_t) * (size_t)(M + 1));
+  int64_t *off = malloc(sizeof(int64_t) * (size_t)(M * K + 1));
+  float *val = malloc(sizeof(float) * (size_t)(M * K + 1));
+  if (!ptr || !off || !val) abort();
+  for (int64_t r = 0; r < M; r++) {
+    ptr[r] = nnz;
+    for (int64_t k = 0; k < K; k++) {
+      float x = ir_sparse_at(&v, r, k);
+      if (x != 0.0f) off[nnz] = ir_conv_wide_tap(&p, &w, k), val[nnz++] = x;
+    }
+  }
+  ptr[M] = nnz;
+  LLVMValueRef gptr = index_array(c, ptr, M + 1, 4, "csrptr");
+  LLVMValueRef goff = index_array(c, off, nnz, 4, "csrtap");
+  LLVMValueRef gval = const_array(c, val, sizeof(float) * (size_t)nnz, "csrval");
+  free(ptr), free(off), free(val);
+  LLVMTypeRef vty = L > 1 ? LLVMVectorType(c->t_f32, (unsigned)L) : c->t_f32;
+  LLVMValueRef image = c->scratch;
+  LLVMValueRef wide = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w.image_floats));
+  LLVMValueRef bias = p.has_bias ? in[2] : NULL;
+  int64_t P = p.oh * p.ow, full = w.wide_cols / nr, tail = w.wide_cols % nr;
+  CgLoop ln, lg, lm, ls;
+  LLVMValueRef ni = cg_for(c, &ln, p.n);
+  LLVMValueRef gi = cg_for(c, &lg, p.group);
+  LLVMValueRef xg =
+      cg_gep(c, c->t_f32, in[0],
+             cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.c), cg_mulc(c, gi, p.c_per_group)), p.h * p.w));
+  LLVMValueRef obase = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), cg_mulc(c, gi, Mpg)), P);
+  cg_conv_phase_images(c, &p, &w, xg, image);
+  LLVMValueRef m = cg_for(c, &lm, Mpg);
+  lm.keep = true;
+  LLVMValueRef r = cg_add(c, cg_mulc(c, gi, Mpg), m);
+  LLVMValueRef wrow = cg_gep(c, c->t_f32, wide, cg_mulc(c, m, w.wide_cols));
+  if (full > 0) {
+    LLVMValueRef s = cg_for(c, &ls, full);
+    ls.keep = true;
+    conv_rows_strip(c, vec, vty, gptr, goff, gval, r, bias, image, wrow, cg_mulc(c, s, nr), nr);
+    cg_loop_end(c, &ls, NULL, NULL);
+  }
+  if (tail > 0)
+    conv_rows_strip(c, vec, vty, gptr, goff, gval, r, bias, image, wrow, cg_idx(c, full * nr),
+                    tail);
+  cg_loop_end(c, &lm, NULL, NULL);
+  cg_conv_wide_store(c, n, &p, &w, in, wide, obase, out[0]);
+  cg_loop_end(c, &lg, NULL, NULL);
+  cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}
+
+bool cg_sparse_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (n->op == IR_OP_CONV) return conv_csr(c, n, in, out);
+  SparseGemm g;
+  gemm_setup(c, n, in, out, &g);
+  CgVecInfo vec = cg_vec_info(c);
+  switch (n->kernel) {
+  case IR_KERNEL_SPARSE_BLOCK:
+    if (vec.lanes > 1) {
+      gemm_block(c, &g, vec);
+      break;
+    }
+    gemm_csr(c, &g, vec.fma); /* 1-lane blocks are CSR */
+    break;
+  case IR_KERNEL_SPARSE_UNROLLED: gemm_unrolled(c, &g, vec.fma); break;
+  default: gemm_csr(c, &g, vec.fma); break;
+  }
+  return true;
+}
+
+int cg_target_lanes(const CgOptions *o, IrDiag *d) {
+  Cg c;
+  if (!cg_session_begin(&c, o, d)) return 0;
+  int lanes = cg_vec_info(&c).lanes;
+  cg_session_end(&c);
+  return lanes;
+}

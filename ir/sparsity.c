@@ -1,0 +1,101 @@
+/* Exact zeros in constant weights: views, statistics, bytes and the cost model (sparsity.h). */
+#include "sparsity.h"
+
+#include <math.h>
+
+#include "conv_params.h"
+
+bool ir_sparse_view(const IrNode *n, IrSparseView *v) {
+  if (n->n_inputs < 2 || !n->inputs[1] || n->inputs[1]->kind != IR_VALUE_CONST ||
+      n->inputs[1]->dtype != IR_F32 || !n->inputs[0] || n->inputs[0]->dtype != IR_F32)
+    return false;
+  const IrValue *B = n->inputs[1];
+  *v = (IrSparseView){.data = B->data};
+  switch (n->op) {
+  case IR_OP_GEMM: {
+    if (B->rank != 2 || n->inputs[0]->rank != 2) return false;
+    bool tb = ir_attr_i(n, "transB") != 0;
+    int64_t K = B->dims[tb ? 1 : 0], N = B->dims[tb ? 0 : 1];
+    v->rows = N, v->K = K, v->s_row = tb ? K : 1, v->s_k = tb ? 1 : N;
+    return true;
+  }
+  case IR_OP_MATMUL:
+    if (B->rank != 2 || n->inputs[0]->rank < 2) return false;
+    v->rows = B->dims[1], v->K = B->dims[0], v->s_row = 1, v->s_k = B->dims[1];
+    return true;
+  case IR_OP_CONV: {
+    IrConvParams p;
+    if (!ir_conv_params(n, &p, NULL)) return false;
+    v->rows = p.m, v->K = p.c_per_group * p.kh * p.kw, v->s_row = v->K, v->s_k = 1;
+    v->conv = true;
+    return true;
+  }
+  default: return false;
+  }
+}
+
+void ir_sparse_stats(const IrSparseView *v, int lanes, IrSparseStats *s) {
+  if (lanes < 1) lanes = 1;
+  *s = (IrSparseStats){.numel = v->rows * v->K, .lanes = lanes};
+  s->strips = (v->rows + lanes - 1) / lanes;
+  for (int64_t r = 0; r < v->rows; r++) {
+    int64_t row_nnz = 0;
+    for (int64_t k = 0; k < v->K; k++) row_nnz += ir_sparse_at(v, r, k) != 0.0f;
+    s->nnz += row_nnz;
+    s->zero_rows += row_nnz == 0;
+  }
+  for (int64_t st = 0; st < s->strips; st++)
+    for (int64_t k = 0; k < v->K; k++) {
+      bool any = false;
+      for (int64_t r = st * lanes; r < v->rows && r < (st + 1) * lanes && !any; r++)
+        any = ir_sparse_at(v, r, k) != 0.0f;
+      s->blocks += any;
+    }
+}
+
+bool ir_kernel_is_sparse(IrKernel k) {
+  return k == IR_KERNEL_SPARSE_BLOCK || k == IR_KERNEL_SPARSE_CSR || k == IR_KERNEL_SPARSE_UNROLLED;
+}
+
+int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, IrKernel k) {
+  int64_t idx = ir_sparse_index_bytes(v);
+  switch (k) {
+  case IR_KERNEL_SPARSE_BLOCK: return s->blocks * (4 * s->lanes + idx) + (s->strips + 1) * 4;
+  case IR_KERNEL_SPARSE_CSR: return s->nnz * (4 + idx) + (v->rows + 1) * 4;
+  case IR_KERNEL_SPARSE_UNROLLED: return s->nnz * IR_SPARSE_UNROLLED_BYTES;
+  default: return v->rows * v->K * 4;
+  }
+}
+
+/* Issue slots, with two load and two FMA ports on vector targets and one of each on scalar
+ * cores (as cg_gemm_tile's model):
+ *   Gemm/MatMul, per row of A (N = rows of the view, output columns):
+ *     dense     ceil(N/L)*K * 2/P      a vector of B loaded and one FMA (the broadcast shared)
+ *     block     blocks * 4/P + strips*8  an index, a broadcast, a vector of B, an FMA
+ *     csr       nnz * 4/P + N*6        an index, a weight, an activation, a scalar FMA
+ *     unrolled  nnz * 2/P + N*2        an activation and an FMA with a constant
+ *   Conv, per group image of `cols` pixels (V = ceil(cols/L) vectors):
+ *     dense     rows*K*V * 1.25/P      FMA-bound tiles whose loads are shared by MR rows
+ *     csr       nnz*V * 2/P + nnz*2    a vector load and an FMA per vector; offset and weight */
+double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k, int lanes,
+                      int64_t cols) {
+  double L = lanes > 1 ? lanes : 1, P = lanes > 1 ? 2.0 : 1.0, N = (double)v->rows;
+  double nnz = (double)s->nnz, K = (double)v->K;
+  if (v->conv) {
+    double V = ceil((double)cols / L);
+    switch (k) {
+    case IR_KERNEL_SPARSE_CSR: return nnz * V * 2.0 / P + nnz * 2.0;
+    case IR_KERNEL_SPARSE_BLOCK:
+    case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
+    default: return N * K * V * 1.25 / P;
+    }
+  }
+  switch (k) {
+  case IR_KERNEL_SPARSE_BLOCK:
+    return lanes > 1 ? (double)s->blocks * 4.0 / P + (double)s->strips * 8.0 : INFINITY;
+  case IR_KERNEL_SPARSE_CSR: return nnz * 4.0 / P + N * 6.0;
+  case IR_KERNEL_SPARSE_UNROLLED:
+    return s->nnz <= IR_SPARSE_UNROLL_MAX ? nnz * 2.0 / P + N * 2.0 : INFINITY;
+  default: return ceil(N / L) * K * 2.0 / P;
+  }
+}

@@ -1,0 +1,60 @@
+/* Exact zeros in constant weights (issue 11, docs/kernels.md "Sparse weights"): the view of a
+ * Gemm/MatMul/Conv weight as rows of reductions, its zero statistics, the bytes each sparse
+ * format stores and the cost model that chooses among them. Shared by the kernels pass (the
+ * choice), codegen (the layouts) and `kiln inspect` (the report). */
+#ifndef KILN_SPARSITY_H
+#define KILN_SPARSITY_H
+
+#include "ir.h"
+
+/* The constant f32 weight of n as `rows` rows of K reductions: row r is output column r of a
+ * Gemm/MatMul (a column of B), or output channel r of a Conv (groups one after the other, each
+ * row over c/group * kh * kw taps); element (r, k) = data[r*s_row + k*s_k]. */
+typedef struct IrSparseView {
+  const float *data;
+  int64_t rows, K, s_row, s_k;
+  bool conv;
+} IrSparseView;
+
+/* False where n has no such weight (another op, a run-time or non-f32 weight, a batched B). */
+bool ir_sparse_view(const IrNode *n, IrSparseView *v);
+
+static inline float ir_sparse_at(const IrSparseView *v, int64_t r, int64_t k) {
+  return v->data[r * v->s_row + k * v->s_k];
+}
+
+typedef struct IrSparseStats {
+  int64_t numel, nnz; /* weights, nonzero weights (NaN counts as nonzero) */
+  int64_t zero_rows;  /* rows (output columns / channels) that are all zero */
+  int lanes;          /* block width of `blocks` */
+  /* nonzero blocks of `lanes` consecutive rows at one k (Gemm/MatMul: 1 x lanes blocks of B,
+   * one vector of a strip) and strips of lanes rows */
+  int64_t blocks, strips;
+} IrSparseStats;
+
+void ir_sparse_stats(const IrSparseView *v, int lanes, IrSparseStats *s);
+
+/* Largest nonzero count whose weights codegen unrolls into code (IR_KERNEL_SPARSE_UNROLLED). */
+#define IR_SPARSE_UNROLL_MAX 512
+/* Estimated bytes of code and constant per unrolled nonzero (a load of the activation, the
+ * constant, a fused multiply-add). */
+#define IR_SPARSE_UNROLLED_BYTES 12
+
+/* Index type of the CSR and block formats of Gemm/MatMul: u16 while K fits, else i32. Conv's CSR
+ * stores i32 tap offsets into the padded image. */
+static inline int ir_sparse_index_bytes(const IrSparseView *v) {
+  return v->conv || v->K > 65535 ? 4 : 2;
+}
+
+/* Bytes the kernel k stores for the weights (values, indices, row pointers; the code of the
+ * unrolled form estimated), for the cost model and `kiln inspect`. Dense kernels: rows*K*4. */
+int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, IrKernel k);
+
+/* The cost model (docs/kernels.md): estimated issue slots per row of activations (Gemm/MatMul)
+ * or per group image (Conv, `cols` output pixels) of kernel k on `lanes`-lane vectors. */
+double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k, int lanes,
+                      int64_t cols);
+
+bool ir_kernel_is_sparse(IrKernel k);
+
+#endif
