@@ -4,7 +4,9 @@
  * reference interpreter on the graph after the passes, and the object compiled at that level
  * (linked into a shared library and loaded with dlopen); all must match the golden within
  * rtol 1e-4 / atol 1e-5 (the tolerance of issue #2; float32 with different summation orders).
- * usage: test_models [--cc CC] DIR...   or   test_models --manifest ROOT MANIFEST */
+ * --sparse KIND (block, csr, unrolled, dense) forces that kernel for weights with exact zeros
+ * wherever it applies (PassOptions.sparse_kernel) and checks, at -O3, that some node got it.
+ * usage: test_models [--sparse KIND] [--cc CC] DIR...   or   test_models --manifest ROOT MANIFEST */
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdint.h>
@@ -24,6 +26,7 @@
 #define ATOL 1e-5
 
 static char tmpdir[] = "/tmp/kiln-test-models-XXXXXX";
+static int sparse_kernel; /* --sparse: PassOptions.sparse_kernel */
 static const char *cc = "cc";
 
 typedef struct {
@@ -153,9 +156,17 @@ static void check_level(const char *dir, int level) {
     ir_diag_free(&d);
     return;
   }
-  PassOptions po = {.opt_level = level, .workspace_align = 64, .verify_each = true};
+  PassOptions po = {.opt_level = level,
+                    .workspace_align = 64,
+                    .verify_each = true,
+                    .sparse_kernel = sparse_kernel};
   bool ok = pass_run_pipeline(g, &po, &d);
   CHECK(ok, "%s: pass pipeline failed: %s", label, d.text ? d.text : "");
+  if (ok && level == 3 && sparse_kernel && sparse_kernel != IR_KERNEL_COUNT) {
+    int used = 0;
+    for (int i = 0; i < g->n_nodes; i++) used += (int)g->nodes[i]->kernel == sparse_kernel;
+    CHECK(used > 0, "%s: no node uses %s", label, ir_kernel_names[sparse_kernel]);
+  }
   int64_t bound = pass_memplan_lower_bound(g, 64);
   CHECK(g->workspace_size >= bound, "%s: plan %lld below the lower bound %lld", label,
         (long long)g->workspace_size, (long long)bound);
@@ -192,7 +203,13 @@ int main(int argc, char **argv) {
   }
   if (getenv("CC") && *getenv("CC")) cc = getenv("CC");
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--manifest") && i + 2 < argc) {
+    if (!strcmp(argv[i], "--sparse") && i + 1 < argc) {
+      const char *k = argv[++i];
+      sparse_kernel = !strcmp(k, "block")      ? IR_KERNEL_SPARSE_BLOCK
+                      : !strcmp(k, "csr")      ? IR_KERNEL_SPARSE_CSR
+                      : !strcmp(k, "unrolled") ? IR_KERNEL_SPARSE_UNROLLED
+                                               : IR_KERNEL_COUNT;
+    } else if (!strcmp(argv[i], "--manifest") && i + 2 < argc) {
       const char *root = argv[i + 1];
       FILE *f = fopen(argv[i + 2], "r");
       CHECK(f != NULL, "cannot open %s", argv[i + 2]);

@@ -1,0 +1,145 @@
+#!/usr/bin/python3
+"""gen_sparse_tests: small Gemm/MatMul/Conv cases whose constant weights hold exact zeros at
+densities 0%, 1%, 50%, 99% and 100%, on edge shapes (1 row, 1 reduction, column counts around
+the vector widths, strides, groups, depthwise, dilation), for the sparse kernels (issue 11).
+
+Writes tests/sparse/<case>/{model.json, inputs/, golden/} and tests/sparse/MANIFEST; goldens
+from a float64 numpy reference. tests/CMakeLists.txt runs them through test_models with every
+sparse kernel forced (--sparse block|csr|unrolled) against the interpreter and the golden.
+
+Run with Debian's Python:  /usr/bin/python3 tools/gen_sparse_tests.py
+"""
+import os
+import shutil
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from kiln_model import ModelBuilder  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "sparse")
+
+
+def sparse(rng, shape, density):
+    w = rng.uniform(-1, 1, shape)
+    keep = rng.uniform(0, 1, shape) < density
+    if density >= 1.0:
+        keep[...] = True
+    w = np.where(keep, w, 0.0)
+    return w.astype(np.float32)
+
+
+def conv2d(x, w, b, stride, pad, dil, group):
+    n, c, h, wd = x.shape
+    m, cpg, kh, kw = w.shape
+    xp = np.pad(x, ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh = (h + 2 * pad - dil * (kh - 1) - 1) // stride + 1
+    ow = (wd + 2 * pad - dil * (kw - 1) - 1) // stride + 1
+    y = np.zeros((n, m, oh, ow))
+    mpg = m // group
+    for o in range(m):
+        g = o // mpg
+        for ic in range(cpg):
+            for y0 in range(kh):
+                for x0 in range(kw):
+                    patch = xp[:, g * cpg + ic, y0 * dil:y0 * dil + stride * (oh - 1) + 1:stride,
+                               x0 * dil:x0 * dil + stride * (ow - 1) + 1:stride]
+                    y[:, o] += w[o, ic, y0, x0] * patch
+        y[:, o] += b[o]
+    return y
+
+
+def gemm_case(name, M, K, N, density, trans_b, relu, seed):
+    rng = np.random.RandomState(seed)
+    g = ModelBuilder(name)
+    x = rng.uniform(-1, 1, (M, K)).astype(np.float32)
+    w = sparse(rng, (N, K) if trans_b else (K, N), density)
+    b = rng.uniform(-1, 1, (N,)).astype(np.float32)
+    g.input("x", [M, K])
+    g.output("y", [M, N])
+    ins = ["x", g.initializer("w", w), g.initializer("b", b)]
+    y = (x.astype(np.float64) @ (w.T if trans_b else w).astype(np.float64)) + b
+    if relu:
+        g.node("Gemm", ins, ["g"], {"transB": int(trans_b)})
+        g.node("Relu", ["g"], ["y"])
+        y = np.maximum(y, 0)
+    else:
+        g.node("Gemm", ins, ["y"], {"transB": int(trans_b)})
+    g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
+    return int((w != 0).sum())
+
+
+def matmul_case(name, lead, K, N, density, seed):
+    rng = np.random.RandomState(seed)
+    g = ModelBuilder(name)
+    x = rng.uniform(-1, 1, lead + [K]).astype(np.float32)
+    w = sparse(rng, (K, N), density)
+    g.input("x", lead + [K])
+    g.output("y", lead + [N])
+    g.node("MatMul", ["x", g.initializer("w", w)], ["y"])
+    y = x.astype(np.float64) @ w.astype(np.float64)
+    g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
+    return int((w != 0).sum())
+
+
+def conv_case(name, n, c, h, w_, m, k, stride, pad, dil, group, density, seed):
+    rng = np.random.RandomState(seed)
+    g = ModelBuilder(name)
+    x = rng.uniform(-1, 1, (n, c, h, w_)).astype(np.float32)
+    w = sparse(rng, (m, c // group, k, k), density)
+    b = rng.uniform(-1, 1, (m,)).astype(np.float32)
+    y = conv2d(x.astype(np.float64), w.astype(np.float64), b, stride, pad, dil, group)
+    g.input("x", list(x.shape))
+    g.output("y", list(y.shape))
+    g.node("Conv", ["x", g.initializer("w", w), g.initializer("b", b)], ["c"],
+           {"kernel_shape": [k, k], "strides": [stride, stride], "pads": [pad] * 4,
+            "dilations": [dil, dil], "group": group})
+    g.node("Relu", ["c"], ["y"])
+    g.save_case(os.path.join(OUT, name), {"x": x}, {"y": np.maximum(y, 0).astype(np.float32)})
+
+
+def main():
+    if os.path.isdir(OUT):
+        shutil.rmtree(OUT)
+    names, matrix, small = [], [], []
+    seed = 0
+    for d in (0.0, 0.01, 0.5, 0.99, 1.0):
+        tag = "d%03d" % round(d * 100)
+        for (M, K, N, tb, relu) in ((1, 64, 33, True, True), (3, 7, 17, False, False),
+                                    (2, 1, 5, True, False), (1, 40, 16, False, True)):
+            name = "gemm_%s_%dx%dx%d%s" % (tag, M, K, N, "_t" if tb else "")
+            nnz = gemm_case(name, M, K, N, d, tb, relu, seed)
+            names.append(name)
+            matrix.append(name)
+            if nnz <= 512:  # IR_SPARSE_UNROLL_MAX
+                small.append(name)
+            seed += 1
+        name = "matmul_%s" % tag
+        matmul_case(name, [2, 3], 9, 20, d, seed)
+        names.append(name)
+        matrix.append(name)
+        small.append(name)
+        seed += 1
+        for (c, h, w, m, k, s, p, dil, grp) in ((3, 7, 5, 8, 3, 1, 1, 1, 1),
+                                                 (4, 9, 9, 6, 3, 2, 1, 1, 2),
+                                                 (4, 6, 6, 4, 3, 1, 2, 2, 4),
+                                                 (5, 4, 4, 3, 1, 1, 0, 1, 1)):
+            name = "conv_%s_c%dm%dk%ds%dg%d" % (tag, c, m, k, s, grp)
+            conv_case(name, 2 if c == 5 else 1, c, h, w, m, k, s, p, dil, grp, d, seed)
+            names.append(name)
+            seed += 1
+    # every case (sparse-csr applies to all), the Gemm/MatMul ones (sparse-block), those with at
+    # most IR_SPARSE_UNROLL_MAX nonzeros (sparse-unrolled)
+    for file, cases in (("MANIFEST", names), ("MANIFEST_matrix", matrix),
+                        ("MANIFEST_unrolled", small)):
+        with open(os.path.join(OUT, file), "w") as f:
+            f.write("# generated by tools/gen_sparse_tests.py\n")
+            for n in cases:
+                f.write(n + "\n")
+    print("%d cases in %s" % (len(names), OUT))
+
+
+if __name__ == "__main__":
+    main()
