@@ -12,6 +12,8 @@
 #   m4-stack    every example on the Cortex-M4 with the stack painted (harness -DEMU_STACK_PAINT):
 #               the high-water mark of one call must equal NET_STACK_SIZE, the worst case
 #               `kiln compile` reported; and at most 512 bytes
+#   sparse      the pruned digits examples with every sparse kernel forced (--sparse=KIND) and
+#               the cost model's choice, on aarch64 (NEON, qemu-aarch64) and the Cortex-M4
 #   freestanding  every example compiled for bare metal (Cortex-M4F, M0+, riscv32) needs nothing but memcpy/memset (and, on
 #               soft-float cores, the compiler's own float helpers): no libm, no libc
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
@@ -91,6 +93,21 @@ run_model() {
 }
 
 case $mode in
+sparse)
+  need aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm || exit 1
+  for kind in auto csr block unrolled; do
+    kiln_extra=(--sparse=$kind)
+    for m in digits_mlp_sparse90 digits_cnn_sparse90 digits_cnn_channels; do
+      [ $kind = unrolled ] && [ $m = digits_cnn_channels ] && continue
+      run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+        qemu-aarch64 -L /usr/aarch64-linux-gnu
+      run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+        "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic \
+        -monitor none -semihosting-config enable=on,target=native -kernel
+    done
+  done
+  kiln_extra=()
+  ;;
 aarch64)
   need aarch64-linux-gnu-gcc qemu-aarch64 || exit 1
   for m in mlp mnist_cnn lenet5 resnet_small ppo_policy; do
