@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "fe.h"
+#include "sparsity.h"
 
 #define MAX_GROUP_KINDS 32
 
@@ -106,6 +107,28 @@ static void json_values(FILE *f, IrValue *const *v, int n) {
   fputc(']', f);
 }
 
+/* A Gemm/MatMul/Conv's constant weight (ir/sparsity.h): fraction of nonzeros, the bytes its
+ * kernel stores for it (indices included), the bytes of the dense weight, and the MACs the
+ * kernel executes (products with a zero weight skipped by the sparse kernels). */
+typedef struct {
+  double density;
+  int64_t bytes, dense_bytes, macs;
+} SparseInfo;
+
+static bool sparse_info(const IrNode *n, int lanes, SparseInfo *si) {
+  IrSparseView v;
+  if (!ir_sparse_view(n, &v)) return false;
+  IrSparseStats s;
+  ir_sparse_stats(&v, lanes > 0 ? lanes : 8, &s);
+  si->density = s.numel ? (double)s.nnz / (double)s.numel : 0.0;
+  si->bytes = ir_sparse_weight_bytes(&v, &s, n->kernel);
+  si->dense_bytes = ir_sparse_weight_bytes(&v, &s, IR_KERNEL_DEFAULT);
+  si->macs = ir_node_macs(n);
+  if (ir_kernel_is_sparse(n->kernel) && s.numel)
+    si->macs = (int64_t)((double)si->macs * (double)s.nnz / (double)s.numel + 0.5);
+  return true;
+}
+
 /* Per node: the kernel the pass chose, its scratch, its MACs and, for tiled kernels, the
  * register tile codegen uses on the target (rows x columns of floats). */
 static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
@@ -120,6 +143,12 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
     if (tiles && tiles[i].mr)
       fprintf(f, ", \"tile\": {\"rows\": %d, \"cols\": %d, \"lanes\": %d}", tiles[i].mr,
               tiles[i].nr, tiles[i].lanes);
+    SparseInfo si;
+    if (sparse_info(n, tiles ? tiles[i].lanes : 0, &si))
+      fprintf(f,
+              ", \"weights\": {\"density\": %.6f, \"bytes\": %lld, \"dense_bytes\": %lld, "
+              "\"macs_executed\": %lld}",
+              si.density, (long long)si.bytes, (long long)si.dense_bytes, (long long)si.macs);
     fputc('}', f);
   }
   fputc(']', f);
@@ -321,12 +350,17 @@ int kiln_inspect(const InspectOptions *o) {
     text_stats(o->passes.passes ? "after --passes" : label, &after);
     for (int i = 0; i < g->n_nodes; i++) {
       const IrNode *n = g->nodes[i];
-      if (n->kernel == IR_KERNEL_DEFAULT) continue;
+      SparseInfo si;
+      bool weights = sparse_info(n, tiles ? tiles[i].lanes : 0, &si);
+      if (n->kernel == IR_KERNEL_DEFAULT && !weights) continue;
       printf("    kernel %s: %s", n->name, ir_kernel_names[n->kernel]);
       if (tiles && tiles[i].mr)
         printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr,
                tiles[i].lanes);
       if (n->scratch_bytes) printf(", scratch %lld bytes", (long long)n->scratch_bytes);
+      if (weights)
+        printf(", weights %.1f%% nonzero, %lld bytes (dense %lld), %lld MACs", 100.0 * si.density,
+               (long long)si.bytes, (long long)si.dense_bytes, (long long)si.macs);
       printf("\n");
     }
     if (o->memory_plan) pass_memplan_print(g, stdout);
