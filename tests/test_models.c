@@ -6,7 +6,8 @@
  * rtol 1e-4 / atol 1e-5 (the tolerance of issue #2; float32 with different summation orders).
  * --sparse KIND (block, csr, unrolled, dense) forces that kernel for weights with exact zeros
  * wherever it applies (PassOptions.sparse_kernel) and checks, at -O3, that some node got it.
- * usage: test_models [--sparse KIND] [--cc CC] DIR...   or   test_models --manifest ROOT MANIFEST */
+ * usage: test_models [--sparse KIND] [--cc CC] DIR...   or   test_models --manifest ROOT MANIFEST
+ */
 #include <dlfcn.h>
 #include <limits.h>
 #include <stdint.h>

@@ -52,7 +52,8 @@ static LLVMValueRef index_array(Cg *c, const int64_t *v, int64_t n, int bytes, c
 static LLVMValueRef load_index(Cg *c, LLVMValueRef arr, int bytes, LLVMValueRef i) {
   LLVMTypeRef t = bytes == 2 ? LLVMInt16TypeInContext(c->ctx) : c->t_i32;
   LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, arr, i), "");
-  return bytes == 2 ? LLVMBuildZExt(c->b, v, c->t_idx, "") : LLVMBuildSExtOrBitCast(c->b, v, c->t_idx, "");
+  return bytes == 2 ? LLVMBuildZExt(c->b, v, c->t_idx, "")
+                    : LLVMBuildSExtOrBitCast(c->b, v, c->t_idx, "");
 }
 
 static LLVMValueRef fma3(Cg *c, bool fma, LLVMValueRef a, LLVMValueRef b, LLVMValueRef acc) {
@@ -99,7 +100,7 @@ typedef struct {
   const IrNode *n;
   LLVMValueRef *in, *out;
   IrSparseView v;
-  int64_t rows; /* rows of A (and of Y) */
+  int64_t rows;      /* rows of A (and of Y) */
   LLVMValueRef bias; /* f32[N] or NULL */
 } SparseGemm;
 
@@ -245,9 +246,8 @@ static void gemm_block(Cg *c, const SparseGemm *g, CgVecInfo vec) {
 /* Output channels' rows of the wide output for one (batch, group) image: per channel m its
  * nonzeros [ptr[r], ptr[r+1]) (r = g*Mpg + m), strips of nrv vectors along the wide pixels. */
 static void conv_rows_strip(Cg *c, CgVecInfo vec, LLVMTypeRef vty, LLVMValueRef gptr,
-                            LLVMValueRef goff, LLVMValueRef gval, LLVMValueRef r,
-                            LLVMValueRef bias, LLVMValueRef image, LLVMValueRef wrow,
-                            LLVMValueRef j0, int64_t cols) {
+                            LLVMValueRef goff, LLVMValueRef gval, LLVMValueRef r, LLVMValueRef bias,
+                            LLVMValueRef image, LLVMValueRef wrow, LLVMValueRef j0, int64_t cols) {
   int L = vec.lanes, nrv = (int)((cols + L - 1) / L);
   LLVMValueRef init = splat(c, vty, L, bias ? cg_load(c, bias, r) : cg_f32c(c, 0.0));
   LLVMValueRef p0 = load_index(c, gptr, 4, r), p1 = load_index(c, gptr, 4, cg_addc(c, r, 1));

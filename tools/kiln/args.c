@@ -219,9 +219,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       size_t k = 0;
       while (k < sizeof kinds / sizeof *kinds && strcmp(s + 9, kinds[k].name)) k++;
       if (k == sizeof kinds / sizeof *kinds)
-        return usage_error(a->cmd,
-                           "--sparse: expected auto, dense, block, csr or unrolled, got '%s'",
-                           s + 9);
+        return usage_error(
+            a->cmd, "--sparse: expected auto, dense, block, csr or unrolled, got '%s'", s + 9);
       a->sparse_kernel = (int)kinds[k].kernel;
     } else if (!strcmp(s, "--passes"))
       TAKE(passes);

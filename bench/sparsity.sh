@@ -1,0 +1,54 @@
+#!/usr/bin/env bash
+# Pruned digits models (tools/train_digits_pruned.py) dense vs 80% vs 90% vs channel-pruned:
+# host latency, Cortex-M4 flash and instructions per inference (issue 11).
+# usage: bench/sparsity.sh [REPEAT]   (after tools/build.sh; needs tools/setup.sh --with-cross)
+# Host: `kiln build -O3` executables, median of REPEAT runs (--repeat), with the cost model's
+# kernels (auto) and with the sparse kernels turned off (--sparse=dense: dense Kiln on the same
+# weights). Cortex-M4F (thumbv7em, QEMU mps2-an386): flash = code + constants of the model
+# object (kiln compile --size-report), instructions per inference from QEMU -icount as in
+# bench/cortex_m4.sh (SysTick ticks x 40).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+repeat=${1:-3000}
+kiln=${KILN:-build/bin/kiln}
+tmp=$(mktemp -d /tmp/kiln-bench-sparse-XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+flags="-mcpu=cortex-m4 -mthumb -mfloat-abi=hard -mfpu=fpv4-sp-d16"
+# shellcheck disable=SC2054
+qemu=(qemu-system-arm -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native -icount shift=0 -kernel)
+latency() { # exe input -> microseconds (median)
+  mkdir -p "$tmp/out"
+  "$1" "$2" -o "$tmp/out" --repeat "$repeat" --quiet | sed -n "s/.*median \([0-9.]*\) us.*/\1/p"
+}
+m4() { # model.json sparse-kind -> "flash instructions"
+  local d=$tmp/m4 dir
+  dir=$(dirname "$1")
+  rm -rf "$d" && mkdir -p "$d"
+  $kiln compile "$1" --target thumbv7em-none-eabihf --cpu cortex-m4 --features +vfp4d16sp -O3 \
+    --sparse="$2" --name net --size-report -o "$d/net.o" >"$d/report"
+  local code const
+  code=$(awk '$1 == "code:" {print $2}' "$d/report")
+  const=$(awk '$1 == "constants:" {print $2}' "$d/report")
+  build/bin/npy2c "$d/data.c" "$dir/inputs/x.npy" -- "$dir/golden/logits.npy"
+  # shellcheck disable=SC2086
+  arm-none-eabi-gcc -std=c11 -O2 $flags -DEMU_TICKS -I"$d" -Iruntime -Itests -Itests/emu \
+    --specs=rdimon.specs -nostartfiles -T runtime/baremetal/mps2.ld runtime/baremetal/startup_cm.c \
+    tests/emu/harness.c "$d/data.c" runtime/krt.c "$d/net.o" -lm -o "$d/ticks" 2>/dev/null
+  local ticks
+  ticks=$("${qemu[@]}" "$d/ticks" | sed -n 's/^systick: //p')
+  echo "$((code + const)) $((ticks * 40))"
+}
+echo "| model | host µs (auto) | host µs (--sparse=dense) | M4 flash B (auto) | M4 flash B (dense) | M4 instructions (auto) | M4 instructions (dense) |"
+echo "|---|---:|---:|---:|---:|---:|---:|"
+for name in digits_mlp_dense digits_mlp_sparse80 digits_mlp_sparse90 digits_cnn_dense \
+  digits_cnn_sparse80 digits_cnn_sparse90 digits_cnn_channels; do
+  model=examples/$name/model.json
+  row="| $name"
+  for kind in auto dense; do
+    $kiln build "$model" -O3 --sparse=$kind -o "$tmp/$name.$kind" >/dev/null
+    row="$row | $(latency "$tmp/$name.$kind" "examples/$name/inputs/x.npy")"
+  done
+  read -r fa ia < <(m4 "$model" auto)
+  read -r fd id < <(m4 "$model" dense)
+  echo "$row | $fa | $fd | $ia | $id |"
+done
