@@ -13,17 +13,19 @@ On scikit-learn's handwritten digits with Kiln's fixed split (tools/digits_data.
     fine-tuned; the pruned channels stay in the model as exact zeros (Kiln removes them).
 
 Writes examples/digits_{mlp,cnn}_{dense,sparse80,sparse90} and examples/digits_cnn_channels
-(model.json, weights.bin, inputs/x.npy = the first test image, golden/logits.npy = PyTorch's
-output for it) and the test split as tests/digits/x.npy [360,1,8,8] f32 and labels.npy [360] i64.
+(model.json, model.onnx, weights.bin, inputs/x.npy = the first test image, golden/logits.npy =
+PyTorch's output for it) and the test split as tests/digits/x.npy [360,1,8,8] f32 and labels.npy [360] i64.
 Prints a table of accuracies and sparsities (recorded in /work/notes/issue11.md and
 docs/sparsity.md). Deterministic: torch.manual_seed, one thread.
 
 Run with Debian's Python:  /usr/bin/python3 tools/train_digits_pruned.py
 """
+import io
 import os
 import sys
 
 import numpy as np
+import onnx
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
@@ -199,7 +201,20 @@ def save(model, name, desc, test_x):
     x = test_x[:1]
     with torch.no_grad():
         y = np32(model(torch.from_numpy(x)))
-    g.save_case(os.path.join(ROOT, "examples", name), {"x": x}, {"logits": y})
+    d = os.path.join(ROOT, "examples", name)
+    g.save_case(d, {"x": x}, {"logits": y})
+    # the ONNX twin every example has (tools/export_onnx.py's settings; the suite imports it)
+    buf = io.BytesIO()
+    with torch.no_grad():
+        torch.onnx.export(model, (torch.from_numpy(x),), buf, opset_version=17,
+                          do_constant_folding=True, training=torch.onnx.TrainingMode.EVAL,
+                          input_names=["x"], output_names=["logits"])
+    proto = onnx.load_from_string(buf.getvalue())
+    onnx.checker.check_model(proto)
+    proto.producer_name, proto.producer_version = "pytorch", torch.__version__
+    proto.doc_string = "Kiln example '%s' exported by tools/train_digits_pruned.py" % name
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(proto.SerializeToString(deterministic=True))
 
 
 def main():
