@@ -35,6 +35,12 @@ typedef struct PassOptions {
   int sparse_kernel;
   /* f32 lanes of the target's vectors for the sparse cost model (cg_target_lanes); 0: 8 */
   int vec_lanes;
+  /* lossy pruning steps for the prune pass (passes/pass_prune.c), ';'-separated; NULL: none */
+  const char *prune;
+  /* called after every lossy step with the graph as it is (kiln --eval); false: stop, the
+   * error is reported to d */
+  bool (*after_lossy)(void *ctx, const struct IrGraph *g, const char *step, IrDiag *d);
+  void *after_lossy_ctx;
 } PassOptions;
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */
@@ -70,6 +76,9 @@ bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Element-wise nodes that alone read a Conv/Gemm-like or element-wise node's output become
  * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Removes output channels whose weights and bias are all zero, with the consumers' matching
+ * inputs (lossless); with o->prune, magnitude and channel pruning first (lossy). */
+bool pass_prune(IrGraph *g, const PassOptions *o, IrDiag *d);
 
 /* ---- kernel choice (pass_kernels.c) ----------------------------------------------------- */
 /* Sets IrNode.kernel and IrNode.scratch_bytes of every node (docs/kernels.md); always runs

@@ -34,6 +34,12 @@ static const char *const target_help =
     "  --max-nodes N         fail if the model has more nodes (default: 100000)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
     "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
+    "  --prune=SPEC          prune (lossy, repeatable): magnitude:F or magnitude:NODE=F,...\n"
+    "                        (weights), channels:F or channels:NODE=F,... (output channels);\n"
+    "                        F in [0, 1). Zero channels are always removed (-O1 and above)\n"
+    "  --eval DIR            after every lossy pass print agreement with the unpruned model and\n"
+    "                        accuracy (DIR: <input>.npy, samples on axis 0; labels.npy)\n"
+    "  --max-accuracy-drop P fail, writing nothing, if a lossy pass costs more than P points\n"
     "  --sparse=KIND         kernels for weights with exact zeros: auto (cost model, default),\n"
     "                        dense, block, csr or unrolled\n"
     "                        (each Conv that KIND can compute; docs/kernels.md)\n";
@@ -115,6 +121,8 @@ static bool parse_count(const char *s, long long *v) {
 }
 
 void kiln_args_free(Args *a) {
+  free(a->prune);
+  a->prune = NULL;
   free(a->positional);
   free(a->weights_dirs);
   a->positional = NULL;
@@ -123,6 +131,7 @@ void kiln_args_free(Args *a) {
 
 int kiln_parse_args(int argc, char **argv, Args *a) {
   memset(a, 0, sizeof *a);
+  a->max_accuracy_drop = -1.0;
   a->cmd = argv[1];
   a->opt_level = 2;
   a->emit = CG_EMIT_OBJ;
@@ -207,6 +216,29 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       if (k == sizeof convs / sizeof *convs)
         return usage_error(a->cmd, "--conv: expected auto, im2col, wide or loops, got '%s'", s + 7);
       a->conv_kernel = (int)convs[k].kernel;
+    } else if (!strcmp(s, "--prune") || !strncmp(s, "--prune=", 8)) {
+      const char *spec = s[7] == '=' ? s + 8 : next;
+      if (!spec || !*spec) return usage_error(a->cmd, "option '%s' needs a value", "--prune");
+      if (s[7] != '=') i++;
+      size_t old = a->prune ? strlen(a->prune) : 0;
+      char *p = realloc(a->prune, old + strlen(spec) + 2);
+      if (!p) abort();
+      if (old) p[old++] = ';';
+      strcpy(p + old, spec);
+      a->prune = p;
+    } else if (!strcmp(s, "--eval") || !strncmp(s, "--eval=", 7)) {
+      a->eval_dir = s[6] == '=' ? s + 7 : next;
+      if (!a->eval_dir || !*a->eval_dir)
+        return usage_error(a->cmd, "option '%s' needs a folder", "--eval");
+      if (s[6] != '=') i++;
+    } else if (!strcmp(s, "--max-accuracy-drop")) {
+      char *end = NULL;
+      double v = next ? strtod(next, &end) : -1.0;
+      if (!next || !*next || *end || !(v >= 0.0 && v <= 100.0))
+        return usage_error(a->cmd, "--max-accuracy-drop: expected points in [0, 100], got '%s'",
+                           next ? next : "");
+      a->max_accuracy_drop = v;
+      i++;
     } else if (!strncmp(s, "--sparse=", 9)) {
       static const struct {
         const char *name;

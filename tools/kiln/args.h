@@ -27,6 +27,9 @@ typedef struct Args {
   long long max_nodes;        /* 0: the frontend's default */
   long long max_memory;       /* compile-time address space cap (default KILN_DEFAULT_MAX_MEMORY) */
   long long max_stack;        /* bytes of stack of the generated code; 0: no limit */
+  char *prune;                /* --prune specs joined by ';' (malloc'd), or NULL */
+  const char *eval_dir;       /* --eval DIR */
+  double max_accuracy_drop;   /* --max-accuracy-drop points; < 0: none */
   int sparse_kernel;          /* --sparse: 0 auto, IR_KERNEL_COUNT dense, else a sparse IrKernel */
   int conv_kernel;            /* --conv: 0 auto, else an IrKernel every Conv must use if it can */
   const char **weights_dirs;  /* --weights-dir, repeatable */

@@ -13,6 +13,7 @@
 
 #include "args.h"
 #include "cg.h"
+#include "eval.h"
 #include "fe.h"
 #include "inspect.h"
 #include "kiln_cli.h"
@@ -54,6 +55,20 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
   ir_diag_init(&d, a->model, true);
   FeOptions fo = fe_options(a);
   IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
+  KilnEval eval = {0};
+  bool evaluating = false;
+  if (g && (a->prune || a->eval_dir) && a->opt_level < 1) {
+    ir_diag_error(&d, a->prune ? "--prune" : "--eval", "pruning needs -O1 or above");
+    ir_graph_free(g);
+    g = NULL;
+  }
+  if (g && plan && a->eval_dir) {
+    evaluating = kiln_eval_begin(&eval, a->eval_dir, g, a->max_accuracy_drop, &d);
+    if (!evaluating) {
+      ir_graph_free(g);
+      g = NULL;
+    }
+  }
   if (g && plan) {
     PassOptions po = {.opt_level = a->opt_level,
                       .workspace_align = 64,
@@ -63,6 +78,9 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .conv_kernel = a->conv_kernel,
                       .sparse_kernel = a->sparse_kernel,
                       .vec_lanes = target_lanes(a),
+                      .prune = a->prune,
+                      .after_lossy = evaluating ? kiln_eval_after_lossy : NULL,
+                      .after_lossy_ctx = &eval,
                       .passes = a->passes};
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
@@ -72,6 +90,7 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
       g = NULL;
     }
   }
+  if (evaluating) kiln_eval_end(&eval);
   ir_diag_free(&d);
   return g;
 }
@@ -325,6 +344,7 @@ static int cmd_inspect(const Args *a) {
                                  .conv_kernel = a->conv_kernel,
                                  .sparse_kernel = a->sparse_kernel,
                                  .vec_lanes = target_lanes(a),
+                                 .prune = a->prune,
                                  .conv_panel_bytes = conv_panel_bytes(a),
                                  .tile_cols_max = tile_cols_max(a),
                                  .recurrent_proj_bytes = recurrent_proj_bytes(a)},

@@ -1,0 +1,471 @@
+/* Pruning (issue 11, docs/sparsity.md).
+ *
+ * Lossless, always (-O1 and above): an output channel (Conv) or neuron (Gemm) whose weights and
+ * bias are all zero computes exactly 0, and stays 0 through the channel-wise ops after it (Relu,
+ * LeakyRelu, Clip around 0, MaxPool, AveragePool); it is removed with the matching input
+ * channels of every consumer (Conv, Gemm, Gemm after Flatten). A layer whose channels reach a
+ * graph output, or any other consumer (a residual Add, a Concat, BatchNormalization left
+ * unfolded...), is left alone: its channel group is tied to something this pass does not
+ * shrink consistently.
+ *
+ * Lossy, on request (PassOptions.prune, kiln --prune=SPEC; several specs joined by ';'):
+ *   magnitude:F | magnitude:NODE=F,...  the fraction F of the constant weights of every
+ *       Gemm/MatMul/Conv (ranked together: one global threshold) or of the named nodes (each its
+ *       own) with the smallest magnitude set to zero (then the sparse kernels apply)
+ *   channels | channels:F | channels:NODE=F,...  the fraction F of the output channels of every
+ *       prunable layer (or of the named ones) with the smallest L2 norm zeroed, bias included,
+ *       then removed as above; `channels` alone: only the lossless removal.
+ * F in [0, 1). After every lossy step PassOptions.after_lossy (kiln --eval) measures it. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_params.h"
+#include "ir_util.h"
+#include "pass.h"
+#include "sparsity.h"
+
+static bool f32_const(const IrValue *v) {
+  return v && v->kind == IR_VALUE_CONST && v->dtype == IR_F32;
+}
+
+/* ---- channel groups ------------------------------------------------------------------------ */
+
+#define MAX_CONSUMERS 16
+
+/* A layer whose output channels can be removed: the producer, and the consumers whose input
+ * channels shrink with it (through channel-wise nodes). */
+typedef struct {
+  IrNode *head;
+  int64_t channels;
+  IrNode *consumer[MAX_CONSUMERS];
+  int64_t
+      spatial[MAX_CONSUMERS]; /* consumer reads channel c as inputs [c*spatial, (c+1)*spatial) */
+  int n_consumers;
+  char tied[200]; /* why not (empty: prunable): the graph output or node the channels reach */
+} ChanGroup;
+
+static int consumers_of(const IrGraph *g, const IrValue *v, IrNode **out, int max) {
+  int n = 0;
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i]->n_inputs; k++)
+      if (g->nodes[i]->inputs[k] == v) {
+        if (n < max) out[n] = g->nodes[i];
+        n++;
+        break;
+      }
+  return n;
+}
+
+/* A head: Conv with one group, or Gemm (B constant, C a column bias or none). */
+static bool head_ok(const IrNode *n, int64_t *channels) {
+  if (n->n_epilogue || n->n_outputs != 1 || n->n_inputs < 2 || !f32_const(n->inputs[1]))
+    return false;
+  if (n->n_inputs > 2 && n->inputs[2] && !f32_const(n->inputs[2])) return false;
+  if (n->op == IR_OP_CONV) {
+    IrConvParams p;
+    if (!ir_conv_params(n, &p, NULL) || p.group != 1) return false;
+    *channels = p.m;
+    return true;
+  }
+  if (n->op == IR_OP_GEMM) {
+    const IrValue *B = n->inputs[1], *C = n->n_inputs > 2 ? n->inputs[2] : NULL;
+    if (ir_attr_i(n, "transA") || B->rank != 2 || n->inputs[0]->rank != 2) return false;
+    *channels = B->dims[ir_attr_i(n, "transB") ? 0 : 1];
+    if (C && !(ir_value_numel(C) == *channels && C->dims[C->rank - 1] == *channels)) return false;
+    return true;
+  }
+  return false;
+}
+
+/* Channel-wise ops that map a channel of zeros to zeros (and keep channels on axis 1). */
+static bool zero_preserving(const IrNode *n) {
+  switch (n->op) {
+  case IR_OP_RELU:
+  case IR_OP_LEAKY_RELU:
+  case IR_OP_MAX_POOL:
+  case IR_OP_AVERAGE_POOL:
+  case IR_OP_IDENTITY: return n->n_outputs >= 1 && n->outputs[0];
+  case IR_OP_CLIP:
+    for (int k = 1; k < n->n_inputs; k++) {
+      const IrValue *b = n->inputs[k];
+      if (!b) continue;
+      if (!f32_const(b) || ir_value_numel(b) != 1) return false;
+      float x = *(const float *)b->data;
+      if (k == 1 ? x > 0.0f : x < 0.0f) return false;
+    }
+    return true;
+  default: return false;
+  }
+}
+
+static bool consumer_ok(const IrNode *c, const IrValue *v) {
+  if (c->n_epilogue || c->n_inputs < 2 || c->inputs[0] != v || !f32_const(c->inputs[1]))
+    return false;
+  for (int k = 1; k < c->n_inputs; k++)
+    if (c->inputs[k] == v) return false;
+  if (c->op == IR_OP_CONV) {
+    IrConvParams p;
+    return ir_conv_params(c, &p, NULL) && p.group == 1;
+  }
+  return c->op == IR_OP_GEMM && !ir_attr_i(c, "transA") && c->inputs[1]->rank == 2 &&
+         c->inputs[0]->rank == 2;
+}
+
+static void find_group(const IrGraph *g, IrNode *head, ChanGroup *cg) {
+  memset(cg, 0, sizeof *cg);
+  cg->head = head;
+  if (!head_ok(head, &cg->channels)) {
+    snprintf(cg->tied, sizeof cg->tied,
+             "its kind (a Conv with one group or a Gemm with constant weights is needed)");
+    return;
+  }
+  const IrValue *v = head->outputs[0];
+  IrNode *cons[MAX_CONSUMERS];
+  for (;;) {
+    if (v->is_output) {
+      snprintf(cg->tied, sizeof cg->tied, "graph output '%s'", v->name);
+      return;
+    }
+    int n = consumers_of(g, v, cons, MAX_CONSUMERS);
+    if (n == 1 && zero_preserving(cons[0]) && cons[0]->inputs[0] == v && v->rank >= 2) {
+      v = cons[0]->outputs[0];
+      continue;
+    }
+    if (n == 0 || n > MAX_CONSUMERS) {
+      snprintf(cg->tied, sizeof cg->tied, "%s", n ? "too many consumers" : "nothing (unused)");
+      return;
+    }
+    int64_t per_image = ir_value_numel(v) / (v->dims[0] ? v->dims[0] : 1);
+    for (int i = 0; i < n; i++) {
+      IrNode *c = cons[i];
+      int64_t spatial = 1;
+      if (c->op == IR_OP_FLATTEN && ir_attr_i(c, "axis") == 1 && c->outputs[0] &&
+          !c->outputs[0]->is_output) {
+        IrNode *after[2];
+        if (consumers_of(g, c->outputs[0], after, 2) != 1 ||
+            !consumer_ok(after[0], c->outputs[0])) {
+          snprintf(cg->tied, sizeof cg->tied, "what reads Flatten node '%s'", c->name);
+          return;
+        }
+        spatial = per_image / cg->channels;
+        c = after[0];
+      } else if (!consumer_ok(c, v) || (c->op == IR_OP_GEMM && v->rank != 2)) {
+        snprintf(cg->tied, sizeof cg->tied, "%s node '%s', which this pass does not shrink",
+                 ir_op_info[c->op].name, c->name);
+        return;
+      }
+      cg->consumer[cg->n_consumers] = c;
+      cg->spatial[cg->n_consumers++] = spatial;
+    }
+    return;
+  }
+}
+
+/* Copy of w keeping, along axis, the indices j whose channel keep[j / block] is set. */
+static IrValue *shrink_const(IrGraph *g, const IrValue *w, int axis, int64_t block,
+                             const bool *keep) {
+  int64_t dims[IR_MAX_RANK], outer = 1, inner = 1, kept = 0;
+  for (int k = 0; k < w->rank; k++) dims[k] = w->dims[k];
+  for (int k = 0; k < axis; k++) outer *= w->dims[k];
+  for (int k = axis + 1; k < w->rank; k++) inner *= w->dims[k];
+  for (int64_t j = 0; j < w->dims[axis]; j++) kept += keep[j / block];
+  dims[axis] = kept;
+  float *out = malloc(sizeof(float) * (size_t)(outer * kept * inner + 1));
+  if (!out) abort();
+  const float *src = w->data;
+  float *dst = out;
+  for (int64_t o = 0; o < outer; o++)
+    for (int64_t j = 0; j < w->dims[axis]; j++) {
+      if (!keep[j / block]) continue;
+      memcpy(dst, src + (o * w->dims[axis] + j) * inner, sizeof(float) * (size_t)inner);
+      dst += inner;
+    }
+  IrValue *v = pass_new_const(g, w->name, IR_F32, w->rank, dims, out);
+  free(out);
+  return v;
+}
+
+/* Weight element (channel c, reduction k) of a head, and its index. */
+static int64_t head_index(const IrNode *h, int64_t c, int64_t k, int64_t C, int64_t per) {
+  bool kn = h->op == IR_OP_GEMM && !ir_attr_i(h, "transB"); /* B [K][N] */
+  return kn ? k * C + c : c * per + k;
+}
+
+static const IrValue *head_bias(const IrNode *h) {
+  const IrValue *b = h->n_inputs > 2 ? h->inputs[2] : NULL;
+  return b && h->op == IR_OP_GEMM && ir_attr_f(h, "beta") == 0.0 ? NULL : b;
+}
+
+/* Output channel c of the head is all zero, bias included. */
+static bool channel_zero(const IrNode *h, int64_t c, int64_t C) {
+  const float *w = h->inputs[1]->data;
+  int64_t per = ir_value_numel(h->inputs[1]) / C;
+  for (int64_t k = 0; k < per; k++)
+    if (w[head_index(h, c, k, C, per)] != 0.0f) return false;
+  const IrValue *b = head_bias(h);
+  return !b || ((const float *)b->data)[c] == 0.0f;
+}
+
+/* Removes the all-zero channels of cg (keeping at least one); adds their count to *removed. */
+static bool remove_zero_channels(IrGraph *g, ChanGroup *cg, int64_t *removed) {
+  int64_t C = cg->channels, n_keep = 0;
+  bool *keep = malloc((size_t)C + 1);
+  if (!keep) abort();
+  for (int64_t c = 0; c < C; c++) n_keep += keep[c] = !channel_zero(cg->head, c, C);
+  if (n_keep == C) {
+    free(keep);
+    return false;
+  }
+  if (n_keep == 0) keep[0] = true, n_keep = 1;
+  IrNode *h = cg->head;
+  bool kn = h->op == IR_OP_GEMM && !ir_attr_i(h, "transB");
+  h->inputs[1] = shrink_const(g, h->inputs[1], kn ? 1 : 0, 1, keep);
+  if (h->n_inputs > 2 && h->inputs[2])
+    h->inputs[2] = shrink_const(g, h->inputs[2], h->inputs[2]->rank - 1, 1, keep);
+  for (int i = 0; i < cg->n_consumers; i++) {
+    IrNode *c = cg->consumer[i];
+    int axis = c->op == IR_OP_CONV ? 1 : ir_attr_i(c, "transB") ? 1 : 0;
+    c->inputs[1] = shrink_const(g, c->inputs[1], axis, cg->spatial[i], keep);
+  }
+  *removed += C - n_keep;
+  free(keep);
+  return true;
+}
+
+/* ---- lossy steps ---------------------------------------------------------------------------- */
+
+/* A "F" or "NODE=F,..." list: *global, or per[node index] (-1: none); false on an error. */
+static bool parse_fractions(const IrGraph *g, const char *kind, const char *args, double *global,
+                            double *per, IrDiag *d) {
+  *global = -1;
+  for (int i = 0; i < g->n_nodes; i++) per[i] = -1;
+  char *copy = strdup(args), *save = NULL;
+  if (!copy) abort();
+  bool ok = true, any = false;
+  for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
+    char *eq = strchr(tok, '=');
+    const char *num = eq ? eq + 1 : tok;
+    char *end;
+    double f = strtod(num, &end);
+    if (!*num || *end || !(f >= 0.0 && f < 1.0)) {
+      ir_diag_error(d, "--prune", "%s: fraction '%s' is not a number in [0, 1)", kind, num);
+      ok = false;
+      break;
+    }
+    any = true;
+    if (!eq) {
+      *global = f;
+      continue;
+    }
+    *eq = 0;
+    int found = -1;
+    for (int i = 0; i < g->n_nodes; i++)
+      if (!strcmp(g->nodes[i]->name, tok)) found = i;
+    if (found < 0) {
+      ir_diag_error(d, "--prune", "%s: no node named '%s' in the model", kind, tok);
+      ok = false;
+    } else {
+      per[found] = f;
+    }
+  }
+  free(copy);
+  if (ok && !any) {
+    ir_diag_error(d, "--prune", "%s: expected a fraction or a NODE=FRACTION list", kind);
+    ok = false;
+  }
+  return ok;
+}
+
+static int cmp_float(const void *a, const void *b) {
+  float x = *(const float *)a, y = *(const float *)b;
+  return (x > y) - (x < y);
+}
+
+static bool has_weight(const IrNode *n) {
+  IrSparseView v;
+  return ir_sparse_view(n, &v);
+}
+
+/* Zeroes the `count` smallest-magnitude weights of the nodes in `nodes` (ranked together). */
+static void zero_smallest(IrGraph *g, IrNode **nodes, int n_nodes, double fraction) {
+  int64_t total = 0;
+  for (int i = 0; i < n_nodes; i++) total += ir_value_numel(nodes[i]->inputs[1]);
+  int64_t count = (int64_t)floor(fraction * (double)total + 0.5);
+  if (count <= 0) return;
+  float *mag = malloc(sizeof(float) * (size_t)total + 1);
+  if (!mag) abort();
+  int64_t at = 0;
+  for (int i = 0; i < n_nodes; i++) {
+    const IrValue *W = nodes[i]->inputs[1];
+    for (int64_t k = 0; k < ir_value_numel(W); k++) mag[at++] = fabsf(((const float *)W->data)[k]);
+  }
+  qsort(mag, (size_t)total, sizeof *mag, cmp_float);
+  float thr = mag[count - 1]; /* zero |w| < thr, and |w| == thr while count lasts */
+  int64_t below = 0;
+  for (int64_t k = 0; k < total; k++) below += mag[k] < thr;
+  int64_t ties = count - below;
+  free(mag);
+  for (int i = 0; i < n_nodes; i++) {
+    IrValue *W = nodes[i]->inputs[1];
+    int64_t numel = ir_value_numel(W);
+    float *w = malloc(sizeof(float) * (size_t)numel + 1);
+    if (!w) abort();
+    memcpy(w, W->data, sizeof(float) * (size_t)numel);
+    for (int64_t k = 0; k < numel; k++) {
+      float a = fabsf(w[k]);
+      if (a < thr) {
+        w[k] = 0.0f;
+      } else if (a == thr && ties > 0) {
+        w[k] = 0.0f;
+        ties--;
+      }
+    }
+    nodes[i]->inputs[1] = pass_new_const(g, W->name, IR_F32, W->rank, W->dims, w);
+    free(w);
+  }
+}
+
+static bool prune_magnitude(IrGraph *g, const char *args, IrDiag *d) {
+  double global, *per = malloc(sizeof(double) * (size_t)(g->n_nodes + 1));
+  IrNode **nodes = malloc(sizeof(IrNode *) * (size_t)(g->n_nodes + 1));
+  if (!per || !nodes) abort();
+  bool ok = parse_fractions(g, "magnitude", args, &global, per, d);
+  for (int i = 0; ok && i < g->n_nodes; i++)
+    if (per[i] >= 0 && !has_weight(g->nodes[i])) {
+      ir_diag_error(d, "--prune",
+                    "magnitude: node '%s' (%s) has no constant f32 weight of a Gemm, MatMul or "
+                    "Conv",
+                    g->nodes[i]->name, ir_op_info[g->nodes[i]->op].name);
+      ok = false;
+    }
+  if (ok) {
+    int n = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+      if (per[i] >= 0)
+        zero_smallest(g, &g->nodes[i], 1, per[i]);
+      else if (global >= 0 && has_weight(g->nodes[i]))
+        nodes[n++] = g->nodes[i];
+    if (n) zero_smallest(g, nodes, n, global); /* one threshold over the rest */
+  }
+  free(per);
+  free(nodes);
+  return ok;
+}
+
+/* Zeroes the `fraction` of cg's output channels with the smallest L2 norm (weights and bias). */
+static void zero_weak_channels(IrGraph *g, ChanGroup *cg, double fraction) {
+  IrNode *h = cg->head;
+  int64_t C = cg->channels, numel = ir_value_numel(h->inputs[1]), per = numel / C;
+  int64_t drop = (int64_t)floor(fraction * (double)C + 0.5);
+  if (drop >= C) drop = C - 1;
+  if (drop <= 0) return;
+  const float *w = h->inputs[1]->data;
+  float *norm = malloc(sizeof(float) * (size_t)C), *sorted = malloc(sizeof(float) * (size_t)C);
+  float *nw = malloc(sizeof(float) * (size_t)numel);
+  if (!norm || !sorted || !nw) abort();
+  for (int64_t c = 0; c < C; c++) {
+    double s = 0;
+    for (int64_t k = 0; k < per; k++) {
+      double x = w[head_index(h, c, k, C, per)];
+      s += x * x;
+    }
+    sorted[c] = norm[c] = (float)sqrt(s);
+  }
+  qsort(sorted, (size_t)C, sizeof *sorted, cmp_float);
+  float thr = sorted[drop - 1];
+  memcpy(nw, w, sizeof(float) * (size_t)numel);
+  const IrValue *b = h->n_inputs > 2 ? h->inputs[2] : NULL;
+  float *nb = b ? malloc(sizeof(float) * (size_t)C) : NULL;
+  if (b && !nb) abort();
+  if (nb) memcpy(nb, b->data, sizeof(float) * (size_t)C);
+  int64_t dropped = 0;
+  for (int64_t c = 0; c < C && dropped < drop; c++) {
+    if (norm[c] > thr) continue;
+    dropped++;
+    for (int64_t k = 0; k < per; k++) nw[head_index(h, c, k, C, per)] = 0.0f;
+    if (nb) nb[c] = 0.0f;
+  }
+  const IrValue *W = h->inputs[1];
+  h->inputs[1] = pass_new_const(g, W->name, IR_F32, W->rank, W->dims, nw);
+  if (nb) h->inputs[2] = pass_new_const(g, b->name, IR_F32, b->rank, b->dims, nb);
+  free(norm), free(sorted), free(nw), free(nb);
+}
+
+static bool prune_channels(IrGraph *g, const char *args, IrDiag *d) {
+  double global, *per = malloc(sizeof(double) * (size_t)(g->n_nodes + 1));
+  if (!per) abort();
+  bool ok = parse_fractions(g, "channels", args, &global, per, d);
+  for (int i = 0; ok && i < g->n_nodes; i++) {
+    IrNode *n = g->nodes[i];
+    ChanGroup cg;
+    if (per[i] < 0 && (global < 0 || (n->op != IR_OP_CONV && n->op != IR_OP_GEMM))) continue;
+    find_group(g, n, &cg);
+    if (cg.tied[0]) {
+      if (per[i] < 0) continue; /* a global fraction: only the layers that can shrink */
+      ir_diag_error(d, "--prune",
+                    "channels: cannot prune the output channels of node '%s': they are tied to %s",
+                    n->name, cg.tied);
+      ok = false;
+      break;
+    }
+    zero_weak_channels(g, &cg, per[i] >= 0 ? per[i] : global);
+  }
+  free(per);
+  return ok;
+}
+
+/* ---- the pass ------------------------------------------------------------------------------- */
+
+static bool remove_all_zero_channels(IrGraph *g, IrDiag *d) {
+  bool changed = false;
+  int64_t removed = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    ChanGroup cg;
+    IrNode *n = g->nodes[i];
+    if (n->op != IR_OP_CONV && n->op != IR_OP_GEMM) continue;
+    find_group(g, n, &cg);
+    if (cg.tied[0] || !remove_zero_channels(g, &cg, &removed)) continue;
+    changed = true;
+    if (!ir_graph_infer_shapes(g, d)) { /* the next heads read the new shapes */
+      ir_diag_error(d, NULL, "internal error: shapes after removing pruned channels");
+      return changed;
+    }
+  }
+  return changed;
+}
+
+bool pass_prune(IrGraph *g, const PassOptions *o, IrDiag *d) {
+  bool changed = false;
+  const char *spec = o ? o->prune : NULL;
+  while (spec && *spec) {
+    size_t len = strcspn(spec, ";");
+    char one[1024];
+    snprintf(one, sizeof one, "%.*s", (int)(len < sizeof one ? len : sizeof one - 1), spec);
+    spec += len + (spec[len] == ';');
+    char *colon = strchr(one, ':');
+    const char *args = colon ? colon + 1 : "";
+    if (colon) *colon = 0;
+    int errors = d->n_errors;
+    if (!strcmp(one, "magnitude")) {
+      if (!prune_magnitude(g, args, d)) return changed;
+    } else if (!strcmp(one, "channels")) {
+      if (colon && !prune_channels(g, args, d)) return changed;
+      changed |= remove_all_zero_channels(g, d);
+      if (!colon) continue; /* lossless only */
+    } else {
+      ir_diag_error(d, "--prune", "unknown kind '%s' (expected magnitude or channels)", one);
+      return changed;
+    }
+    changed = true;
+    if (d->n_errors > errors) return changed;
+    if (o->after_lossy) {
+      char step[1100];
+      snprintf(step, sizeof step, "--prune=%s%s%s", one, colon ? ":" : "", args);
+      if (!o->after_lossy(o->after_lossy_ctx, g, step, d)) return changed;
+    }
+  }
+  changed |= remove_all_zero_channels(g, d);
+  return changed;
+}
