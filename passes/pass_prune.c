@@ -2,7 +2,7 @@
  *
  * Lossless, always (-O1 and above): an output channel (Conv) or neuron (Gemm) whose weights and
  * bias are all zero computes exactly 0, and stays 0 through the channel-wise ops after it (Relu,
- * LeakyRelu, Clip around 0, MaxPool, AveragePool); it is removed with the matching input
+ * LeakyRelu, Tanh, Clip around 0, MaxPool, AveragePool); it is removed with the matching input
  * channels of every consumer (Conv, Gemm, Gemm after Flatten). A layer whose channels reach a
  * graph output, or any other consumer (a residual Add, a Concat, BatchNormalization left
  * unfolded...), is left alone: its channel group is tied to something this pass does not
@@ -84,6 +84,7 @@ static bool zero_preserving(const IrNode *n) {
   switch (n->op) {
   case IR_OP_RELU:
   case IR_OP_LEAKY_RELU:
+  case IR_OP_TANH:
   case IR_OP_MAX_POOL:
   case IR_OP_AVERAGE_POOL:
   case IR_OP_IDENTITY: return n->n_outputs >= 1 && n->outputs[0];

@@ -7,6 +7,9 @@
 #   hostile    models that reach outside their folder or past a resource limit (symlinks, FIFOs,
 #              devices, ONNX external data; --weights-dir, --max-*): each a pathed error, exit 1,
 #              no output file
+#   prune      the prune pass and --prune/--eval: zero channels removed (params in inspect), tied
+#              ones kept, magnitude fractions exact, evaluation printed, the accuracy limit and
+#              bad options each a clear error with no output file
 #   onnx       every example's model.onnx imports (kiln import) and matches the example's golden
 #              (interpreter, -O0, -O3 via test_models); .onnx accepted by build/run; importer
 #              errors (not ONNX, unsupported ops listed, opset, dynamic shapes); .pb -> .npy
@@ -404,6 +407,75 @@ onnx)
     check test ! -e "$tmp/out.o"
   done
   check "$kiln" import --help >/dev/null
+  ;;
+prune)
+  ex="$src/examples" sp="$src/tests/sparse"
+  after_params() { "$kiln" inspect "$@" | awk '/parameters:/ {p = $2} END {print p}'; }
+  check test "$(after_params "$sp/prune_chain/model.json")" -eq 499     # 843 before: 5 channels go
+  check test "$(after_params "$sp/prune_residual/model.json")" -eq 270  # tied by Add: kept
+  check test "$(after_params "$ex/digits_cnn_channels/model.json")" -eq 20666  # 47530 before
+  check test "$(after_params "$ex/digits_cnn_channels/model.json" -O0)" -eq 47530
+  # magnitude: a global fraction over every weight, or per node
+  density() { # model node|ALL prune-spec -> fraction of nonzero weights
+    "$kiln" inspect --json "$1" --prune="$3" | python3 -c '
+import json, sys
+ks = [k for k in json.load(sys.stdin)["kernels"] if "weights" in k and sys.argv[1] in (k["node"], "ALL")]
+nz = sum(k["weights"]["density"] * k["weights"]["dense_bytes"] / 4 for k in ks)
+print("%.4f" % (nz / sum(k["weights"]["dense_bytes"] / 4 for k in ks)))' "$2"
+  }
+  check test "$(density "$ex/digits_mlp_dense/model.json" ALL magnitude:0.8)" = 0.2000
+  check test "$(density "$ex/digits_mlp_dense/model.json" fc1 magnitude:fc1=0.9)" = 0.1000
+  check test "$(density "$ex/digits_mlp_dense/model.json" fc2 magnitude:fc1=0.9)" = 1.0000
+  # --eval: agreement and accuracy after each lossy step; the limit refuses, writing nothing
+  rm -f "$tmp/p.o"
+  "$kiln" compile "$ex/digits_cnn_dense/model.json" -o "$tmp/p.o" --prune=magnitude:0.5 \
+    --prune=channels:conv2=0.25 --eval "$src/tests/digits" >"$tmp/out" 2>"$tmp/err"
+  check test $? -eq 0
+  check test -f "$tmp/p.o"
+  check grep -q "eval after --prune=magnitude:0.5: agreement .*, accuracy " "$tmp/out"
+  check grep -q "eval after --prune=channels:conv2=0.25: agreement" "$tmp/out"
+  rm -f "$tmp/p.o"
+  "$kiln" compile "$ex/digits_mlp_dense/model.json" -o "$tmp/p.o" --prune=magnitude:0.97 \
+    --eval "$src/tests/digits" --max-accuracy-drop 1 >"$tmp/out" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q -- "--max-accuracy-drop: --prune=magnitude:0.97 lost .* points of accuracy" "$tmp/err"
+  check test ! -e "$tmp/p.o"
+  mkdir -p "$tmp/nolabels" "$tmp/badx"
+  ln -s "$src/tests/digits/x.npy" "$tmp/nolabels/x.npy"
+  "$kiln" compile "$ex/digits_mlp_dense/model.json" -o "$tmp/p.o" --prune=magnitude:0.3 \
+    --eval "$tmp/nolabels" >"$tmp/out" 2>"$tmp/err"
+  check test $? -eq 0
+  check grep -q "agreement" "$tmp/out"
+  check test -z "$(grep accuracy "$tmp/out")"
+  rm -f "$tmp/p.o"
+  ln -s "$src/tests/digits/labels.npy" "$tmp/badx/x.npy"
+  # bad options and data: exit 1 (2: usage), the message, no output file
+  for c in "1|magnitude:1|fraction '1' is not a number in [0, 1)" \
+           "1|magnitude:-0.1|fraction '-0.1' is not a number in [0, 1)" \
+           "1|magnitude:nope=0.5|no node named 'nope'" \
+           "1|magnitude:flatten=0.5|node 'flatten' (Flatten) has no constant f32 weight" \
+           "1|channels:fc2=0.5|node 'fc2': they are tied to graph output 'logits'" \
+           "1|channels:conv9=0.5|no node named 'conv9'" \
+           "1|channels:conv1=1.5|fraction '1.5' is not a number" \
+           "1|frob:0.5|unknown kind 'frob'" \
+           "1|magnitude:|expected a fraction or a NODE=FRACTION list"; do
+    rc=${c%%|*} rest=${c#*|} spec=${rest%%|*} expect=${rest#*|}
+    "$kiln" compile "$ex/digits_cnn_dense/model.json" -o "$tmp/p.o" --prune="$spec" 2>"$tmp/err"
+    check test $? -eq "$rc"
+    check grep -qF -- "$expect" "$tmp/err"
+    check test ! -e "$tmp/p.o"
+  done
+  for c in "2|--max-accuracy-drop -1|--max-accuracy-drop: expected points" \
+           "1|--eval $tmp/badx|expected f32[N,1,8,8]" \
+           "1|--eval $tmp/none|No such file" \
+           "1|--prune=magnitude:0.5 -O0|pruning needs -O1 or above"; do
+    rc=${c%%|*} rest=${c#*|} flags=${rest%%|*} expect=${rest#*|}
+    # shellcheck disable=SC2086
+    "$kiln" compile "$ex/digits_cnn_dense/model.json" -o "$tmp/p.o" $flags 2>"$tmp/err" >/dev/null
+    check test $? -eq "$rc"
+    check grep -qF -- "$expect" "$tmp/err"
+    check test ! -e "$tmp/p.o"
+  done
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

@@ -100,6 +100,74 @@ def conv_case(name, n, c, h, w_, m, k, stride, pad, dil, group, density, seed):
     g.save_case(os.path.join(OUT, name), {"x": x}, {"y": np.maximum(y, 0).astype(np.float32)})
 
 
+def dead_channels(rng, w, b, dead):
+    """Zero output channels `dead` of weight w (channels on axis 0) and bias b."""
+    w[dead] = 0.0
+    b[dead] = 0.0
+    return w, b
+
+
+def prune_chain_case(name, seed):
+    """conv(4->6, channels 1 and 4 all zero) relu maxpool conv(6->5, channel 2 zero) relu
+    flatten gemm(->7, neurons 0 and 6 zero) relu gemm(->3): the prune pass removes 2 + 1 + 2
+    channels losslessly; the output (3 wide) stays."""
+    rng = np.random.RandomState(seed)
+    g = ModelBuilder(name)
+    x = rng.uniform(-1, 1, (1, 4, 6, 6)).astype(np.float32)
+    w1, b1 = dead_channels(rng, rng.uniform(-1, 1, (6, 4, 3, 3)).astype(np.float32),
+                           rng.uniform(-1, 1, 6).astype(np.float32), [1, 4])
+    w2, b2 = dead_channels(rng, rng.uniform(-1, 1, (5, 6, 3, 3)).astype(np.float32),
+                           rng.uniform(-1, 1, 5).astype(np.float32), [2])
+    w3, b3 = dead_channels(rng, rng.uniform(-1, 1, (7, 5 * 3 * 3)).astype(np.float32),
+                           rng.uniform(-1, 1, 7).astype(np.float32), [0, 6])
+    w4, b4 = rng.uniform(-1, 1, (3, 7)).astype(np.float32), rng.uniform(-1, 1, 3).astype(np.float32)
+    g.input("x", [1, 4, 6, 6])
+    g.output("y", [1, 3])
+    conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    g.node("Conv", ["x", g.initializer("w1", w1), g.initializer("b1", b1)], ["c1"], conv)
+    g.node("Relu", ["c1"], ["r1"])
+    g.node("MaxPool", ["r1"], ["p1"], {"kernel_shape": [2, 2], "strides": [2, 2]})
+    g.node("Conv", ["p1", g.initializer("w2", w2), g.initializer("b2", b2)], ["c2"], conv)
+    g.node("Relu", ["c2"], ["r2"])
+    g.node("Flatten", ["r2"], ["f"], {"axis": 1})
+    g.node("Gemm", ["f", g.initializer("w3", w3), g.initializer("b3", b3)], ["h"], {"transB": 1})
+    g.node("Relu", ["h"], ["hr"])
+    g.node("Gemm", ["hr", g.initializer("w4", w4), g.initializer("b4", b4)], ["y"], {"transB": 1})
+    r1 = np.maximum(conv2d(x.astype(np.float64), w1, b1, 1, 1, 1, 1), 0)
+    p1 = r1.reshape(1, 6, 3, 2, 3, 2).max(axis=(3, 5))
+    r2 = np.maximum(conv2d(p1, w2, b2, 1, 1, 1, 1), 0)
+    h = np.maximum(r2.reshape(1, -1) @ w3.T.astype(np.float64) + b3, 0)
+    y = h @ w4.T.astype(np.float64) + b4
+    g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
+
+
+def prune_residual_case(name, seed):
+    """conv a (channel 0 zero) relu; conv b (channel 0 zero) on it; Add(a, b) relu; conv c:
+    a's and b's channels are tied by the residual Add, so nothing is removed."""
+    rng = np.random.RandomState(seed)
+    g = ModelBuilder(name)
+    x = rng.uniform(-1, 1, (1, 3, 5, 5)).astype(np.float32)
+    wa, ba = dead_channels(rng, rng.uniform(-1, 1, (4, 3, 3, 3)).astype(np.float32),
+                           rng.uniform(-1, 1, 4).astype(np.float32), [0])
+    wb, bb = dead_channels(rng, rng.uniform(-1, 1, (4, 4, 3, 3)).astype(np.float32),
+                           rng.uniform(-1, 1, 4).astype(np.float32), [0])
+    wc, bc = rng.uniform(-1, 1, (2, 4, 1, 1)).astype(np.float32), rng.uniform(-1, 1, 2).astype(np.float32)
+    g.input("x", [1, 3, 5, 5])
+    g.output("y", [1, 2, 5, 5])
+    conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    g.node("Conv", ["x", g.initializer("wa", wa), g.initializer("ba", ba)], ["a"], conv)
+    g.node("Relu", ["a"], ["ar"])
+    g.node("Conv", ["ar", g.initializer("wb", wb), g.initializer("bb", bb)], ["b"], conv)
+    g.node("Add", ["ar", "b"], ["s"])
+    g.node("Relu", ["s"], ["sr"])
+    g.node("Conv", ["sr", g.initializer("wc", wc), g.initializer("bc", bc)], ["y"],
+           {"kernel_shape": [1, 1]})
+    ar = np.maximum(conv2d(x.astype(np.float64), wa, ba, 1, 1, 1, 1), 0)
+    sr = np.maximum(ar + conv2d(ar, wb, bb, 1, 1, 1, 1), 0)
+    y = conv2d(sr, wc, bc, 1, 0, 1, 1)
+    g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
@@ -130,6 +198,9 @@ def main():
             conv_case(name, 2 if c == 5 else 1, c, h, w, m, k, s, p, dil, grp, d, seed)
             names.append(name)
             seed += 1
+    prune_chain_case("prune_chain", 1000)
+    prune_residual_case("prune_residual", 1001)
+    names += ["prune_chain", "prune_residual"]
     # every case (sparse-csr applies to all), the Gemm/MatMul ones (sparse-block), those with at
     # most IR_SPARSE_UNROLL_MAX nonzeros (sparse-unrolled)
     for file, cases in (("MANIFEST", names), ("MANIFEST_matrix", matrix),
