@@ -44,6 +44,7 @@ typedef struct {
 
 typedef struct {
   uint64_t s;
+  uint64_t zs; /* a second stream for rg_set_zero_fraction's zeros: the graphs stay the same */
   RgBuf inputs, inits, nodes;
   int n_inputs, n_inits, n_nodes;
   RgTensor *t;
@@ -103,7 +104,13 @@ static int input(Rg *r, int rank, const int64_t *dims) {
   return id;
 }
 
-/* An f32 initializer of values offset + scale * U(-1, 1). */
+static double zero_fraction; /* rg_set_zero_fraction */
+
+void rg_set_zero_fraction(double f) { zero_fraction = f; }
+
+/* An f32 initializer of values offset + scale * U(-1, 1); with a zero fraction, matrices (rank
+ * 2 and up: weights) get that fraction of exact zeros, and some whole leading slices of zeros
+ * (pruned output channels), from their own stream. */
 static int constant(Rg *r, int rank, const int64_t *dims, float scale, float offset) {
   int id = new_tensor(r, rank, dims, fabsf(offset) + scale);
   rg_printf(&r->inits,
@@ -112,8 +119,17 @@ static int constant(Rg *r, int rank, const int64_t *dims, float scale, float off
   shape_json(&r->inits, rank, dims);
   rg_printf(&r->inits, ", \"data\": [");
   int64_t n = numel(&r->t[id]);
-  for (int64_t i = 0; i < n; i++)
-    rg_printf(&r->inits, "%s%.6g", i ? "," : "", offset + scale * rg_uniform(&r->s));
+  bool sparse = zero_fraction > 0 && rank >= 2 && n > 0;
+  int64_t slice = sparse ? n / dims[0] : 1;
+  bool dead = false;
+  for (int64_t i = 0; i < n; i++) {
+    float v = offset + scale * rg_uniform(&r->s);
+    if (sparse) {
+      if (i % slice == 0) dead = (double)(next_u64(&r->zs) >> 11) * 0x1.0p-53 < 0.2;
+      if (dead || (double)(next_u64(&r->zs) >> 11) * 0x1.0p-53 < zero_fraction) v = 0.0f;
+    }
+    rg_printf(&r->inits, "%s%.6g", i ? "," : "", v);
+  }
   rg_printf(&r->inits, "]}");
   return id;
 }
@@ -819,6 +835,7 @@ char *rg_generate(uint64_t seed, size_t *len) {
   r->is_output = calloc(RG_MAX_TENSORS, sizeof *r->is_output);
   if (!r->t || !r->is_output) abort();
   r->s = seed * 0x2545f4914f6cdd1dull + 1;
+  r->zs = seed ^ 0x5a5a5a5a5a5a5a5aull;
   int family = (int)(seed % 4);
   int rank;
   int64_t d[8];

@@ -21,6 +21,10 @@
 /* The model for seed (malloc'd, NUL-terminated JSON); *len receives its length. */
 char *rg_generate(uint64_t seed, size_t *len);
 
+/* From now on, weights (f32 constants of rank 2 and up) get this fraction of exact zeros and
+ * some all-zero output channels (0: none, the default); the rest of each graph is unchanged. */
+void rg_set_zero_fraction(double f);
+
 /* Deterministic uniform floats in [-1, 1) for input data (splitmix64 from state). */
 float rg_uniform(uint64_t *state);
 

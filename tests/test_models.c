@@ -9,7 +9,8 @@
  * --prune SPEC runs the prune pass with that lossy spec (kiln --prune): the golden no longer
  * applies (at -O0, no passes, it still does), so the compiled code is checked against the
  * interpreter on the pruned graph.
- * usage: test_models [--sparse KIND] [--prune SPEC] [--cc CC] DIR...   or   test_models --manifest ROOT MANIFEST
+ * usage: test_models [--sparse KIND] [--prune SPEC] [--cc CC] DIR...   or   test_models --manifest
+ * ROOT MANIFEST
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -30,7 +31,7 @@
 #define ATOL 1e-5
 
 static char tmpdir[] = "/tmp/kiln-test-models-XXXXXX";
-static int sparse_kernel;  /* --sparse: PassOptions.sparse_kernel */
+static int sparse_kernel; /* --sparse: PassOptions.sparse_kernel */
 static const char *prune; /* --prune: PassOptions.prune */
 static const char *cc = "cc";
 

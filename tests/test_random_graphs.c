@@ -9,6 +9,8 @@
  * error of the whole tensor).
  * usage: test_random_graphs [--seeds A:B] [--levels 0,2,3] [--limits] [--write DIR]
  *   --seeds A:B   seeds A..B-1 (default 1:17, as ctest runs it; a longer run: tools/fuzz_graphs.sh)
+ *   --zeros F     weights (constants of rank 2 and up) with the fraction F of exact zeros and
+ *                 some all-zero output channels: the sparse kernels and the prune pass
  *   --limits      the 300-Add chain, 1000-input Concat, 1000-output Split and over-limit models
  *   --write DIR   write the models as DIR/<name>.json instead of testing them (fuzz seeds)
  *   --file F      check the model in file F instead (inputs from --data-seed N, default: for
@@ -330,6 +332,8 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--levels") && i + 1 < argc) {
       n_levels = sscanf(argv[++i], "%d,%d,%d,%d", &levels[0], &levels[1], &levels[2], &levels[3]);
       if (n_levels < 1) return 2;
+    } else if (!strcmp(argv[i], "--zeros") && i + 1 < argc) {
+      rg_set_zero_fraction(atof(argv[++i]));
     } else if (!strcmp(argv[i], "--limits")) {
       do_limits = true;
     } else if (!strcmp(argv[i], "--write") && i + 1 < argc) {
@@ -340,7 +344,8 @@ int main(int argc, char **argv) {
       data_seed = atol(argv[++i]);
     } else {
       fprintf(stderr,
-              "usage: %s [--seeds A:B] [--levels 0,2,3] [--limits] [--write DIR] [--file F]\n",
+              "usage: %s [--seeds A:B] [--levels 0,2,3] [--zeros F] [--limits] [--write DIR] "
+              "[--file F]\n",
               argv[0]);
       return 2;
     }
