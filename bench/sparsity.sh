@@ -52,3 +52,28 @@ for name in digits_mlp_dense digits_mlp_sparse80 digits_mlp_sparse90 digits_cnn_
   read -r fd id < <(m4 "$model" dense)
   echo "$row | $fa | $fd | $ia | $id |"
 done
+
+# Pruning at compile time (no fine-tuning) of the dense models, measured by --eval on the test
+# split: agreement with the unpruned model and accuracy after each step.
+echo
+echo "| model | --prune | agreement (%) | accuracy (%) | M4 flash B | M4 instructions |"
+echo "|---|---|---:|---:|---:|---:|"
+for name in digits_mlp_dense digits_cnn_dense; do
+  for spec in magnitude:0.5 magnitude:0.8 magnitude:0.9 channels:0.25 channels:0.5; do
+    [ $name = digits_mlp_dense ] && [ "${spec%%:*}" = channels ] && [ "$spec" = channels:0.5 ] && continue
+    line=$($kiln compile "examples/$name/model.json" -o "$tmp/p.o" --prune=$spec --eval tests/digits |
+      sed -n 's/.*agreement \([0-9.]*\)%.*accuracy \([0-9.]*\)%.*/\1 | \2/p')
+    d=$tmp/m4p && rm -rf "$d" && mkdir -p "$d"
+    $kiln compile "examples/$name/model.json" --target thumbv7em-none-eabihf --cpu cortex-m4 \
+      --features +vfp4d16sp -O3 --prune=$spec --name net --size-report -o "$d/net.o" >"$d/report"
+    flash=$(awk '$1 == "code:" {c = $2} $1 == "constants:" {k = $2} END {print c + k}' "$d/report")
+    # the harness also compares with the unpruned golden (and fails); only the ticks count here
+    build/bin/npy2c "$d/data.c" "examples/$name/inputs/x.npy" -- "examples/$name/golden/logits.npy"
+    # shellcheck disable=SC2086
+    arm-none-eabi-gcc -std=c11 -O2 $flags -DEMU_TICKS -I"$d" -Iruntime -Itests -Itests/emu \
+      --specs=rdimon.specs -nostartfiles -T runtime/baremetal/mps2.ld runtime/baremetal/startup_cm.c \
+      tests/emu/harness.c "$d/data.c" runtime/krt.c "$d/net.o" -lm -o "$d/ticks" 2>/dev/null
+    ticks=$("${qemu[@]}" "$d/ticks" 2>/dev/null | sed -n 's/^systick: //p' || true)
+    echo "| $name | $spec | $line | $flash | $((${ticks:-0} * 40)) |"
+  done
+done

@@ -67,19 +67,23 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
   }
 }
 
-/* Issue slots, with two load and two FMA ports on vector targets and one of each on scalar
- * cores (as cg_gemm_tile's model):
- *   Gemm/MatMul, per row of A (N = rows of the view, output columns):
- *     dense     ceil(N/L)*K * 2/P      a vector of B loaded and one FMA (the broadcast shared)
- *     block     blocks * 4/P + strips*8  an index, a broadcast, a vector of B, an FMA
- *     csr       nnz * 4/P + N*6        an index, a weight, an activation, a scalar FMA
- *     unrolled  nnz * 2/P + N*2        an activation and an FMA with a constant
+/* Estimated cycles (vector targets: two load and two FMA ports; scalar cores: instructions),
+ * with the per-element constants measured on the digits models (bench/sparsity.sh; Cortex-M4F
+ * instruction counts under QEMU -icount, AVX-512 host latencies of each kernel forced):
+ *   Gemm/MatMul, per row of A (N = rows of the view, output columns; L lanes):
+ *     dense     ceil(N/L)*K * (L > 1 ? 1 : 3)  a vector of B and an FMA (M4: 2.8 per MAC)
+ *     block     blocks * 2 + strips*8          an index, a broadcast, a vector of B, an FMA
+ *     csr       nnz * (L > 1 ? 2 : 8) + N*6    an index, a weight, an activation and a scalar
+ *                                              FMA in one chain (M4: 8.2 per nonzero)
+ *     unrolled  nnz * (L > 1 ? 1 : 3) + N*2    an activation and an FMA with a constant
  *   Conv, per group image of `cols` pixels (V = ceil(cols/L) vectors):
- *     dense     rows*K*V * 1.25/P      FMA-bound tiles whose loads are shared by MR rows
- *     csr       nnz*V * 2/P + nnz*2    a vector load and an FMA per vector; offset and weight */
+ *     dense     rows*K*V * 1.25/P              FMA-bound tiles whose loads are shared by MR rows
+ *     csr       nnz*V * 2/P + nnz*2            a vector load and an FMA per vector; offset and
+ *                                              weight per nonzero (M4: 2.3 vs 4.1 per MAC) */
 double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k, int lanes,
                       int64_t cols) {
-  double L = lanes > 1 ? lanes : 1, P = lanes > 1 ? 2.0 : 1.0, N = (double)v->rows;
+  bool vec = lanes > 1;
+  double L = vec ? lanes : 1, P = vec ? 2.0 : 1.0, N = (double)v->rows;
   double nnz = (double)s->nnz, K = (double)v->K;
   if (v->conv) {
     double V = ceil((double)cols / L);
@@ -92,10 +96,10 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
   }
   switch (k) {
   case IR_KERNEL_SPARSE_BLOCK:
-    return lanes > 1 ? (double)s->blocks * 4.0 / P + (double)s->strips * 8.0 : INFINITY;
-  case IR_KERNEL_SPARSE_CSR: return nnz * 4.0 / P + N * 6.0;
+    return vec ? (double)s->blocks * 2.0 + (double)s->strips * 8.0 : INFINITY;
+  case IR_KERNEL_SPARSE_CSR: return nnz * (vec ? 2.0 : 8.0) + N * 6.0;
   case IR_KERNEL_SPARSE_UNROLLED:
-    return s->nnz <= IR_SPARSE_UNROLL_MAX ? nnz * 2.0 / P + N * 2.0 : INFINITY;
-  default: return ceil(N / L) * K * 2.0 / P;
+    return s->nnz <= IR_SPARSE_UNROLL_MAX ? nnz * (vec ? 1.0 : 3.0) + N * 2.0 : INFINITY;
+  default: return ceil(N / L) * K * (vec ? 1.0 : 3.0);
   }
 }
