@@ -285,7 +285,7 @@ static void conv_fused(Cg *c, const ConvRow *r, int64_t in_lo, int64_t in_hi) {
 bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
-      n->kernel == IR_KERNEL_CONV_WIDE)
+      n->kernel == IR_KERNEL_CONV_WIDE || n->kernel == IR_KERNEL_CONV_WINOGRAD)
     return cg_tiled_conv(c, n, in, out);
   if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_lower(c, n, in, out);
   IrConvParams p;

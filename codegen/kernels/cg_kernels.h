@@ -128,6 +128,9 @@ void cg_conv_wide_store(Cg *c, const IrNode *n, const IrConvParams *p, const IrC
 bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+/* IR_KERNEL_CONV_WINOGRAD (cg_winograd.c), called by cg_tiled_conv with the node's geometry. */
+bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
+                      LLVMValueRef out);
 bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 
 #endif

@@ -33,7 +33,6 @@ static const char *const target_help =
     "  --max-weight-bytes N  fail if the initializers total more (default: 1 GiB)\n"
     "  --max-nodes N         fail if the model has more nodes (default: 100000)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
-    "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
     "  --prune=SPEC          prune (lossy, repeatable): magnitude:F or magnitude:NODE=F,...\n"
     "                        (weights), channels:F or channels:NODE=F,... (output channels);\n"
     "                        F in [0, 1). Zero channels are always removed (-O1 and above)\n"
@@ -42,6 +41,8 @@ static const char *const target_help =
     "  --max-accuracy-drop P fail, writing nothing, if a lossy pass costs more than P points\n"
     "  --sparse=KIND         kernels for weights with exact zeros: auto (cost model, default),\n"
     "                        dense, block, csr or unrolled\n"
+    "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide, winograd\n"
+    "                        (3x3 stride 1) or loops\n"
     "                        (each Conv that KIND can compute; docs/kernels.md)\n";
 
 static void print_help(const char *cmd) {
@@ -210,11 +211,13 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       } convs[] = {{"auto", IR_KERNEL_DEFAULT},
                    {"im2col", IR_KERNEL_CONV_GEMM},
                    {"wide", IR_KERNEL_CONV_WIDE},
+                   {"winograd", IR_KERNEL_CONV_WINOGRAD},
                    {"loops", IR_KERNEL_COUNT}};
       size_t k = 0;
       while (k < sizeof convs / sizeof *convs && strcmp(s + 7, convs[k].name)) k++;
       if (k == sizeof convs / sizeof *convs)
-        return usage_error(a->cmd, "--conv: expected auto, im2col, wide or loops, got '%s'", s + 7);
+        return usage_error(
+            a->cmd, "--conv: expected auto, im2col, wide, winograd or loops, got '%s'", s + 7);
       a->conv_kernel = (int)convs[k].kernel;
     } else if (!strcmp(s, "--prune") || !strncmp(s, "--prune=", 8)) {
       const char *spec = s[7] == '=' ? s + 8 : next;
