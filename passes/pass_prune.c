@@ -14,7 +14,8 @@
  *       own) with the smallest magnitude set to zero (then the sparse kernels apply)
  *   channels | channels:F | channels:NODE=F,...  the fraction F of the output channels of every
  *       prunable layer (or of the named ones) with the smallest L2 norm zeroed, bias included,
- *       then removed as above; `channels` alone: only the lossless removal.
+ *       then removed as above; instead of F, l1<T or l2<T: the channels whose L1 / L2 norm is
+ *       below T; `channels` alone: only the lossless removal.
  * F in [0, 1). After every lossy step PassOptions.after_lossy (kiln --eval) measures it. */
 #include <math.h>
 #include <stdio.h>
@@ -237,27 +238,45 @@ static bool remove_zero_channels(IrGraph *g, ChanGroup *cg, int64_t *removed) {
 
 /* ---- lossy steps ---------------------------------------------------------------------------- */
 
-/* A "F" or "NODE=F,..." list: *global, or per[node index] (-1: none); false on an error. */
-static bool parse_fractions(const IrGraph *g, const char *kind, const char *args, double *global,
-                            double *per, IrDiag *d) {
-  *global = -1;
-  for (int i = 0; i < g->n_nodes; i++) per[i] = -1;
+/* One pruning rule: a fraction in [0, 1), or (channels) a norm threshold: channels whose L1
+ * (norm 1) or L2 (norm 2) norm is below `value` go. value < 0: no rule. */
+typedef struct {
+  double value;
+  int norm;
+} Rule;
+
+/* A "F" or "NODE=F,..." list (channels also "l1<T", "l2<T", "NODE=l2<T"): *global, or
+ * per[node index]; false on an error. */
+static bool parse_rules(const IrGraph *g, const char *kind, const char *args, Rule *global,
+                        Rule *per, IrDiag *d) {
+  *global = (Rule){-1, 0};
+  for (int i = 0; i < g->n_nodes; i++) per[i] = (Rule){-1, 0};
   char *copy = strdup(args), *save = NULL;
   if (!copy) abort();
-  bool ok = true, any = false;
+  bool ok = true, any = false, norms = !strcmp(kind, "channels");
   for (char *tok = strtok_r(copy, ",", &save); tok && ok; tok = strtok_r(NULL, ",", &save)) {
     char *eq = strchr(tok, '=');
     const char *num = eq ? eq + 1 : tok;
+    Rule r = {-1, 0};
+    if (norms && (!strncmp(num, "l1<", 3) || !strncmp(num, "l2<", 3))) {
+      r.norm = num[1] - '0';
+      num += 3;
+    }
     char *end;
-    double f = strtod(num, &end);
-    if (!*num || *end || !(f >= 0.0 && f < 1.0)) {
-      ir_diag_error(d, "--prune", "%s: fraction '%s' is not a number in [0, 1)", kind, num);
+    r.value = strtod(num, &end);
+    bool good = *num && !*end &&
+                (r.norm ? r.value >= 0.0 && isfinite(r.value) : r.value >= 0.0 && r.value < 1.0);
+    if (!good) {
+      ir_diag_error(d, "--prune",
+                    r.norm ? "%s: norm threshold '%s' is not a number >= 0"
+                           : "%s: fraction '%s' is not a number in [0, 1)",
+                    kind, num);
       ok = false;
       break;
     }
     any = true;
     if (!eq) {
-      *global = f;
+      *global = r;
       continue;
     }
     *eq = 0;
@@ -268,7 +287,7 @@ static bool parse_fractions(const IrGraph *g, const char *kind, const char *args
       ir_diag_error(d, "--prune", "%s: no node named '%s' in the model", kind, tok);
       ok = false;
     } else {
-      per[found] = f;
+      per[found] = r;
     }
   }
   free(copy);
@@ -329,12 +348,12 @@ static void zero_smallest(IrGraph *g, IrNode **nodes, int n_nodes, double fracti
 }
 
 static bool prune_magnitude(IrGraph *g, const char *args, IrDiag *d) {
-  double global, *per = malloc(sizeof(double) * (size_t)(g->n_nodes + 1));
+  Rule global, *per = malloc(sizeof(Rule) * (size_t)(g->n_nodes + 1));
   IrNode **nodes = malloc(sizeof(IrNode *) * (size_t)(g->n_nodes + 1));
   if (!per || !nodes) abort();
-  bool ok = parse_fractions(g, "magnitude", args, &global, per, d);
+  bool ok = parse_rules(g, "magnitude", args, &global, per, d);
   for (int i = 0; ok && i < g->n_nodes; i++)
-    if (per[i] >= 0 && !has_weight(g->nodes[i])) {
+    if (per[i].value >= 0 && !has_weight(g->nodes[i])) {
       ir_diag_error(d, "--prune",
                     "magnitude: node '%s' (%s) has no constant f32 weight of a Gemm, MatMul or "
                     "Conv",
@@ -344,24 +363,22 @@ static bool prune_magnitude(IrGraph *g, const char *args, IrDiag *d) {
   if (ok) {
     int n = 0;
     for (int i = 0; i < g->n_nodes; i++)
-      if (per[i] >= 0)
-        zero_smallest(g, &g->nodes[i], 1, per[i]);
-      else if (global >= 0 && has_weight(g->nodes[i]))
+      if (per[i].value >= 0)
+        zero_smallest(g, &g->nodes[i], 1, per[i].value);
+      else if (global.value >= 0 && has_weight(g->nodes[i]))
         nodes[n++] = g->nodes[i];
-    if (n) zero_smallest(g, nodes, n, global); /* one threshold over the rest */
+    if (n) zero_smallest(g, nodes, n, global.value); /* one threshold over the rest */
   }
   free(per);
   free(nodes);
   return ok;
 }
 
-/* Zeroes the `fraction` of cg's output channels with the smallest L2 norm (weights and bias). */
-static void zero_weak_channels(IrGraph *g, ChanGroup *cg, double fraction) {
+/* Zeroes the output channels of cg the rule drops (weights and bias): the fraction with the
+ * smallest L2 norm, or those whose norm is below the threshold; at least one channel stays. */
+static void zero_weak_channels(IrGraph *g, ChanGroup *cg, Rule rule) {
   IrNode *h = cg->head;
   int64_t C = cg->channels, numel = ir_value_numel(h->inputs[1]), per = numel / C;
-  int64_t drop = (int64_t)floor(fraction * (double)C + 0.5);
-  if (drop >= C) drop = C - 1;
-  if (drop <= 0) return;
   const float *w = h->inputs[1]->data;
   float *norm = malloc(sizeof(float) * (size_t)C), *sorted = malloc(sizeof(float) * (size_t)C);
   float *nw = malloc(sizeof(float) * (size_t)numel);
@@ -370,12 +387,25 @@ static void zero_weak_channels(IrGraph *g, ChanGroup *cg, double fraction) {
     double s = 0;
     for (int64_t k = 0; k < per; k++) {
       double x = w[head_index(h, c, k, C, per)];
-      s += x * x;
+      s += rule.norm == 1 ? fabs(x) : x * x;
     }
-    sorted[c] = norm[c] = (float)sqrt(s);
+    sorted[c] = norm[c] = (float)(rule.norm == 1 ? s : sqrt(s));
   }
   qsort(sorted, (size_t)C, sizeof *sorted, cmp_float);
-  float thr = sorted[drop - 1];
+  int64_t drop = 0;
+  float thr = 0.0f;
+  if (rule.norm) {
+    while (drop < C && sorted[drop] < rule.value) drop++;
+    if (drop > 0) thr = sorted[drop - 1];
+  } else {
+    drop = (int64_t)floor(rule.value * (double)C + 0.5);
+    if (drop > 0 && drop <= C) thr = sorted[drop - 1];
+  }
+  if (drop >= C) drop = C - 1, thr = sorted[C - 2 >= 0 ? C - 2 : 0];
+  if (drop <= 0) {
+    free(norm), free(sorted), free(nw);
+    return;
+  }
   memcpy(nw, w, sizeof(float) * (size_t)numel);
   const IrValue *b = h->n_inputs > 2 ? h->inputs[2] : NULL;
   float *nb = b ? malloc(sizeof(float) * (size_t)C) : NULL;
@@ -395,23 +425,24 @@ static void zero_weak_channels(IrGraph *g, ChanGroup *cg, double fraction) {
 }
 
 static bool prune_channels(IrGraph *g, const char *args, IrDiag *d) {
-  double global, *per = malloc(sizeof(double) * (size_t)(g->n_nodes + 1));
+  Rule global, *per = malloc(sizeof(Rule) * (size_t)(g->n_nodes + 1));
   if (!per) abort();
-  bool ok = parse_fractions(g, "channels", args, &global, per, d);
+  bool ok = parse_rules(g, "channels", args, &global, per, d);
   for (int i = 0; ok && i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
     ChanGroup cg;
-    if (per[i] < 0 && (global < 0 || (n->op != IR_OP_CONV && n->op != IR_OP_GEMM))) continue;
+    if (per[i].value < 0 && (global.value < 0 || (n->op != IR_OP_CONV && n->op != IR_OP_GEMM)))
+      continue;
     find_group(g, n, &cg);
     if (cg.tied[0]) {
-      if (per[i] < 0) continue; /* a global fraction: only the layers that can shrink */
+      if (per[i].value < 0) continue; /* a global rule: only the layers that can shrink */
       ir_diag_error(d, "--prune",
                     "channels: cannot prune the output channels of node '%s': they are tied to %s",
                     n->name, cg.tied);
       ok = false;
       break;
     }
-    zero_weak_channels(g, &cg, per[i] >= 0 ? per[i] : global);
+    zero_weak_channels(g, &cg, per[i].value >= 0 ? per[i] : global);
   }
   free(per);
   return ok;

@@ -420,6 +420,9 @@ prune)
   check test "$(after_params "$sp/prune_residual/model.json")" -eq 270  # tied by Add: kept
   check test "$(after_params "$ex/digits_cnn_channels/model.json")" -eq 20666  # 47530 before
   check test "$(after_params "$ex/digits_cnn_channels/model.json" -O0)" -eq 47530
+  # a norm threshold nothing passes leaves one channel per prunable layer: conv1..3 1x1x3x3 + 1
+  # bias each, fc1 1x16 + 1, fc2 (tied to the output) 10x1 + 10
+  check test "$(after_params "$ex/digits_cnn_dense/model.json" "--prune=channels:l2<1e9")" -eq 67
   # magnitude: a global fraction over every weight, or per node
   density() { # model node|ALL prune-spec -> fraction of nonzero weights
     "$kiln" inspect --json "$1" --prune="$3" | python3 -c '
@@ -463,6 +466,8 @@ print("%.4f" % (nz / sum(k["weights"]["dense_bytes"] / 4 for k in ks)))' "$2"
            "1|channels:conv9=0.5|no node named 'conv9'" \
            "1|channels:conv1=1.5|fraction '1.5' is not a number" \
            "1|frob:0.5|unknown kind 'frob'" \
+           "1|channels:l2<-1|norm threshold '-1' is not a number >= 0" \
+           "1|magnitude:l2<1|fraction 'l2<1' is not a number in [0, 1)" \
            "1|magnitude:|expected a fraction or a NODE=FRACTION list"; do
     rc=${c%%|*} rest=${c#*|} spec=${rest%%|*} expect=${rest#*|}
     "$kiln" compile "$ex/digits_cnn_dense/model.json" -o "$tmp/p.o" --prune="$spec" 2>"$tmp/err"
