@@ -2,7 +2,8 @@
  *
  * Lossless, always (-O1 and above): an output channel (Conv) or neuron (Gemm) whose weights and
  * bias are all zero computes exactly 0, and stays 0 through the channel-wise ops after it (Relu,
- * LeakyRelu, Tanh, Clip around 0, MaxPool, AveragePool); it is removed with the matching input
+ * LeakyRelu, Tanh, Clip around 0, MaxPool, AveragePool, Mul or Div by a constant, whose channels
+ * shrink too); it is removed with the matching input
  * channels of every consumer (Conv, Gemm, Gemm after Flatten). A layer whose channels reach a
  * graph output, or any other consumer (a residual Add, a Concat, BatchNormalization left
  * unfolded...), is left alone: its channel group is tied to something this pass does not
@@ -44,6 +45,10 @@ typedef struct {
   int64_t
       spatial[MAX_CONSUMERS]; /* consumer reads channel c as inputs [c*spatial, (c+1)*spatial) */
   int n_consumers;
+  /* element-wise partners on the way: Mul/Div by a constant whose channel axis is shrunk too */
+  IrNode *partner[MAX_CONSUMERS];
+  int partner_slot[MAX_CONSUMERS];
+  int n_partners;
   char tied[200]; /* why not (empty: prunable): the graph output or node the channels reach */
 } ChanGroup;
 
@@ -102,6 +107,20 @@ static bool zero_preserving(const IrNode *n) {
   }
 }
 
+/* Mul or Div of v by a finite constant (Div: nonzero) broadcast to v's shape: 0 stays 0; the
+ * constant's slot, or -1. */
+static int zero_preserving_partner(const IrNode *n, const IrValue *v) {
+  if ((n->op != IR_OP_MUL && n->op != IR_OP_DIV) || n->n_inputs != 2 || !n->outputs[0] ||
+      !ir_same_shape(n->outputs[0], v))
+    return -1;
+  int slot = n->inputs[0] == v ? 1 : n->op == IR_OP_MUL && n->inputs[1] == v ? 0 : -1;
+  if (slot < 0 || !f32_const(n->inputs[slot]) || n->inputs[slot]->rank > v->rank) return -1;
+  const float *k = n->inputs[slot]->data;
+  for (int64_t i = 0; i < ir_value_numel(n->inputs[slot]); i++)
+    if (!isfinite(k[i]) || (n->op == IR_OP_DIV && k[i] == 0.0f)) return -1;
+  return slot;
+}
+
 static bool consumer_ok(const IrNode *c, const IrValue *v) {
   if (c->n_epilogue || c->n_inputs < 2 || c->inputs[0] != v || !f32_const(c->inputs[1]))
     return false;
@@ -132,6 +151,13 @@ static void find_group(const IrGraph *g, IrNode *head, ChanGroup *cg) {
     }
     int n = consumers_of(g, v, cons, MAX_CONSUMERS);
     if (n == 1 && zero_preserving(cons[0]) && cons[0]->inputs[0] == v && v->rank >= 2) {
+      v = cons[0]->outputs[0];
+      continue;
+    }
+    int slot = n == 1 && v->rank >= 2 ? zero_preserving_partner(cons[0], v) : -1;
+    if (slot >= 0 && cg->n_partners < MAX_CONSUMERS) {
+      cg->partner[cg->n_partners] = cons[0];
+      cg->partner_slot[cg->n_partners++] = slot;
       v = cons[0]->outputs[0];
       continue;
     }
@@ -230,6 +256,13 @@ static bool remove_zero_channels(IrGraph *g, ChanGroup *cg, int64_t *removed) {
     IrNode *c = cg->consumer[i];
     int axis = c->op == IR_OP_CONV ? 1 : ir_attr_i(c, "transB") ? 1 : 0;
     c->inputs[1] = shrink_const(g, c->inputs[1], axis, cg->spatial[i], keep);
+  }
+  for (int i = 0; i < cg->n_partners; i++) { /* the channel axis (1) of the output, if spanned */
+    IrNode *e = cg->partner[i];
+    const IrValue *k = e->inputs[cg->partner_slot[i]];
+    int axis = 1 - (e->outputs[0]->rank - k->rank);
+    if (axis >= 0 && k->dims[axis] == C)
+      e->inputs[cg->partner_slot[i]] = shrink_const(g, k, axis, 1, keep);
   }
   *removed += C - n_keep;
   free(keep);

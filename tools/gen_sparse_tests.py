@@ -108,9 +108,10 @@ def dead_channels(rng, w, b, dead):
 
 
 def prune_chain_case(name, seed):
-    """conv(4->6, channels 1 and 4 all zero) relu maxpool conv(6->5, channel 2 zero) relu
-    flatten gemm(->7, neurons 0 and 6 zero) relu gemm(->3): the prune pass removes 2 + 1 + 2
-    channels losslessly; the output (3 wide) stays."""
+    """conv(4->6, channels 1 and 4 all zero) relu mul(per-channel scale [6,1,1]) maxpool
+    conv(6->5, channel 2 zero) relu flatten gemm(->7, neurons 0 and 6 zero) relu gemm(->3): the
+    prune pass removes 2 + 1 + 2 channels losslessly (the scale shrinks with them); the output
+    (3 wide) stays."""
     rng = np.random.RandomState(seed)
     g = ModelBuilder(name)
     x = rng.uniform(-1, 1, (1, 4, 6, 6)).astype(np.float32)
@@ -125,7 +126,9 @@ def prune_chain_case(name, seed):
     g.output("y", [1, 3])
     conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
     g.node("Conv", ["x", g.initializer("w1", w1), g.initializer("b1", b1)], ["c1"], conv)
-    g.node("Relu", ["c1"], ["r1"])
+    scale = rng.uniform(0.5, 2, (6, 1, 1)).astype(np.float32)
+    g.node("Relu", ["c1"], ["r0"])
+    g.node("Mul", ["r0", g.initializer("scale", scale)], ["r1"])
     g.node("MaxPool", ["r1"], ["p1"], {"kernel_shape": [2, 2], "strides": [2, 2]})
     g.node("Conv", ["p1", g.initializer("w2", w2), g.initializer("b2", b2)], ["c2"], conv)
     g.node("Relu", ["c2"], ["r2"])
@@ -133,7 +136,7 @@ def prune_chain_case(name, seed):
     g.node("Gemm", ["f", g.initializer("w3", w3), g.initializer("b3", b3)], ["h"], {"transB": 1})
     g.node("Relu", ["h"], ["hr"])
     g.node("Gemm", ["hr", g.initializer("w4", w4), g.initializer("b4", b4)], ["y"], {"transB": 1})
-    r1 = np.maximum(conv2d(x.astype(np.float64), w1, b1, 1, 1, 1, 1), 0)
+    r1 = np.maximum(conv2d(x.astype(np.float64), w1, b1, 1, 1, 1, 1), 0) * scale
     p1 = r1.reshape(1, 6, 3, 2, 3, 2).max(axis=(3, 5))
     r2 = np.maximum(conv2d(p1, w2, b2, 1, 1, 1, 1), 0)
     h = np.maximum(r2.reshape(1, -1) @ w3.T.astype(np.float64) + b3, 0)
