@@ -348,10 +348,12 @@ int kiln_inspect(const InspectOptions *o) {
     char label[64];
     snprintf(label, sizeof label, "after -O%d passes", o->passes.opt_level);
     text_stats(o->passes.passes ? "after --passes" : label, &after);
+    int64_t layer_bytes = 0, layer_dense = 0;
     for (int i = 0; i < g->n_nodes; i++) {
       const IrNode *n = g->nodes[i];
       SparseInfo si;
       bool weights = sparse_info(n, tiles ? tiles[i].lanes : 0, &si);
+      if (weights) layer_bytes += si.bytes, layer_dense += si.dense_bytes;
       if (n->kernel == IR_KERNEL_DEFAULT && !weights) continue;
       printf("    kernel %s: %s", n->name, ir_kernel_names[n->kernel]);
       if (tiles && tiles[i].mr)
@@ -362,6 +364,10 @@ int kiln_inspect(const InspectOptions *o) {
                (long long)si.bytes, (long long)si.dense_bytes, (long long)si.macs);
       printf("\n");
     }
+    if (layer_dense) /* the ladder's fp32 rungs: dense, then as the kernels store them */
+      printf("  Gemm/MatMul/Conv weights: %lld bytes as compiled, %lld dense fp32 (%.2fx)\n",
+             (long long)layer_bytes, (long long)layer_dense,
+             layer_bytes ? (double)layer_dense / (double)layer_bytes : 0.0);
     if (o->memory_plan) pass_memplan_print(g, stdout);
     if (o->print_graph) ir_graph_print(g, stdout);
   }
