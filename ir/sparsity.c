@@ -42,6 +42,8 @@ void ir_sparse_stats(const IrSparseView *v, int lanes, IrSparseStats *s) {
     int64_t row_nnz = 0;
     for (int64_t k = 0; k < v->K; k++) row_nnz += ir_sparse_at(v, r, k) != 0.0f;
     s->nnz += row_nnz;
+    int64_t ch = IR_SPARSE_CSR_CHAINS;
+    s->nnz_csr += v->conv ? row_nnz : (row_nnz + ch - 1) / ch * ch;
     s->zero_rows += row_nnz == 0;
   }
   for (int64_t st = 0; st < s->strips; st++)
@@ -61,7 +63,7 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
   int64_t idx = ir_sparse_index_bytes(v);
   switch (k) {
   case IR_KERNEL_SPARSE_BLOCK: return s->blocks * (4 * s->lanes + idx) + (s->strips + 1) * 4;
-  case IR_KERNEL_SPARSE_CSR: return s->nnz * (4 + idx) + (v->rows + 1) * 4;
+  case IR_KERNEL_SPARSE_CSR: return s->nnz_csr * (4 + idx) + (v->rows + 1) * 4;
   case IR_KERNEL_SPARSE_UNROLLED: return s->nnz * IR_SPARSE_UNROLLED_BYTES;
   default: return v->rows * v->K * 4;
   }
@@ -73,8 +75,8 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
  *   Gemm/MatMul, per row of A (N = rows of the view, output columns; L lanes):
  *     dense     ceil(N/L)*K * (L > 1 ? 1 : 3)  a vector of B and an FMA (M4: 2.8 per MAC)
  *     block     blocks * 2 + strips*8          an index, a broadcast, a vector of B, an FMA
- *     csr       nnz * (L > 1 ? 2 : 8) + N*6    an index, a weight, an activation and a scalar
- *                                              FMA in one chain (M4: 8.2 per nonzero)
+ *     csr       nnz * (L > 1 ? 2 : 7) + N*6    an index, a weight, an activation and a scalar
+ *                                              FMA, two chains per column (M4: 6.7 per nonzero)
  *     unrolled  nnz * (L > 1 ? 1 : 3) + N*2    an activation and an FMA with a constant
  *   Conv, per group image of `cols` pixels (V = ceil(cols/L) vectors):
  *     dense     rows*K*V * 1.25/P              FMA-bound tiles whose loads are shared by MR rows
@@ -97,7 +99,7 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
   switch (k) {
   case IR_KERNEL_SPARSE_BLOCK:
     return vec ? (double)s->blocks * 2.0 + (double)s->strips * 8.0 : INFINITY;
-  case IR_KERNEL_SPARSE_CSR: return nnz * (vec ? 2.0 : 8.0) + N * 6.0;
+  case IR_KERNEL_SPARSE_CSR: return nnz * (vec ? 2.0 : 7.0) + N * 6.0;
   case IR_KERNEL_SPARSE_UNROLLED:
     return s->nnz <= IR_SPARSE_UNROLL_MAX ? nnz * (vec ? 1.0 : 3.0) + N * 2.0 : INFINITY;
   default: return ceil(N / L) * K * (vec ? 1.0 : 3.0);

@@ -121,40 +121,51 @@ static void store_out(Cg *c, const SparseGemm *g, LLVMValueRef acc, LLVMValueRef
   cg_store(c, cg_epilogue(c, g->n, g->in, acc, flat), g->out[0], flat);
 }
 
+/* Per output column its nonzeros in groups of IR_SPARSE_CSR_CHAINS (the last padded with zero
+ * weights): that many accumulator chains summed at the end, so that the multiply-adds of a
+ * column overlap instead of waiting on one another. */
 static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
+  const int ch = IR_SPARSE_CSR_CHAINS;
   const IrSparseView *v = &g->v;
-  int64_t N = v->rows, K = v->K, nnz = 0;
+  int64_t N = v->rows, K = v->K, n = 0;
   int ib = ir_sparse_index_bytes(v);
   int64_t *ptr = malloc(sizeof(int64_t) * (size_t)(N + 1));
-  int64_t *idx = malloc(sizeof(int64_t) * (size_t)(N * K + 1));
-  float *val = malloc(sizeof(float) * (size_t)(N * K + 1));
+  int64_t *idx = malloc(sizeof(int64_t) * (size_t)(N * (K + ch) + 1));
+  float *val = malloc(sizeof(float) * (size_t)(N * (K + ch) + 1));
   if (!ptr || !idx || !val) abort();
   for (int64_t j = 0; j < N; j++) {
-    ptr[j] = nnz;
+    ptr[j] = n / ch;
     for (int64_t k = 0; k < K; k++) {
       float w = ir_sparse_at(v, j, k);
-      if (w != 0.0f) idx[nnz] = k, val[nnz++] = w;
+      if (w != 0.0f) idx[n] = k, val[n++] = w;
     }
+    while (n % ch) idx[n] = 0, val[n++] = 0.0f;
   }
-  ptr[N] = nnz;
+  ptr[N] = n / ch;
   LLVMValueRef gptr = index_array(c, ptr, N + 1, 4, "csrptr");
-  LLVMValueRef gidx = index_array(c, idx, nnz, ib, "csridx");
-  LLVMValueRef gval = const_array(c, val, sizeof(float) * (size_t)nnz, "csrval");
+  LLVMValueRef gidx = index_array(c, idx, n, ib, "csridx");
+  LLVMValueRef gval = const_array(c, val, sizeof(float) * (size_t)n, "csrval");
   free(ptr), free(idx), free(val);
   CgLoop li, lj, lp;
   LLVMValueRef i = cg_for(c, &li, g->rows);
   LLVMValueRef arow = cg_gep(c, c->t_f32, g->in[0], cg_mulc(c, i, K));
   LLVMValueRef j = cg_for(c, &lj, N);
   lj.keep = true;
-  LLVMValueRef p0 = load_index(c, gptr, 4, j), p1 = load_index(c, gptr, 4, cg_addc(c, j, 1));
+  LLVMValueRef q0 = load_index(c, gptr, 4, j), q1 = load_index(c, gptr, 4, cg_addc(c, j, 1));
   LLVMValueRef init = g->bias ? cg_load(c, g->bias, j) : cg_f32c(c, 0.0);
-  LLVMValueRef p = cg_loop_begin(c, &lp, p0, p1);
-  lp.keep = true; /* a scalar chain: vectorized, it would be gathers */
-  LLVMValueRef acc = cg_loop_acc(c, &lp, init);
-  LLVMValueRef x = cg_load(c, arow, load_index(c, gidx, ib, p));
-  LLVMValueRef next = fma3(c, fma, cg_load(c, gval, p), x, acc), sum;
-  cg_loop_end(c, &lp, &next, &sum);
-  store_out(c, g, sum, cg_add(c, cg_mulc(c, i, N), j));
+  LLVMValueRef q = cg_loop_begin(c, &lp, q0, q1);
+  lp.keep = true; /* scalar chains: vectorized, they would be gathers */
+  LLVMValueRef acc[IR_SPARSE_CSR_CHAINS], next[IR_SPARSE_CSR_CHAINS], sum[IR_SPARSE_CSR_CHAINS];
+  for (int e = 0; e < ch; e++) acc[e] = cg_loop_acc(c, &lp, e ? cg_f32c(c, 0.0) : init);
+  for (int e = 0; e < ch; e++) {
+    LLVMValueRef p = cg_addc(c, cg_mulc(c, q, ch), e);
+    LLVMValueRef x = cg_load(c, arow, load_index(c, gidx, ib, p));
+    next[e] = fma3(c, fma, cg_load(c, gval, p), x, acc[e]);
+  }
+  cg_loop_end(c, &lp, next, sum);
+  LLVMValueRef total = sum[0];
+  for (int e = 1; e < ch; e++) total = LLVMBuildFAdd(c->b, total, sum[e], "");
+  store_out(c, g, total, cg_add(c, cg_mulc(c, i, N), j));
   cg_loop_end(c, &lj, NULL, NULL);
   cg_loop_end(c, &li, NULL, NULL);
 }
