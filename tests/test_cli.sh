@@ -423,6 +423,19 @@ prune)
   # a norm threshold nothing passes leaves one channel per prunable layer: conv1..3 1x1x3x3 + 1
   # bias each, fc1 1x16 + 1, fc2 (tied to the output) 10x1 + 10
   check test "$(after_params "$ex/digits_cnn_dense/model.json" "--prune=channels:l2<1e9")" -eq 67
+  # inspect: per layer density, format, bytes (indices included) and MACs executed
+  m4=(--target thumbv7em-none-eabihf --cpu cortex-m4 --features +vfp4d16sp)
+  "$kiln" inspect "$ex/digits_mlp_sparse90/model.json" "${m4[@]}" >"$tmp/insp"
+  check grep -q "kernel fc2: sparse-csr, weights 10.0% nonzero, [0-9]* bytes (dense 131072), 3277 MACs" "$tmp/insp"
+  check grep -q "weights: [0-9]* bytes as compiled, 201728 dense fp32" "$tmp/insp"
+  "$kiln" inspect --json "$ex/digits_mlp_sparse90/model.json" "${m4[@]}" | python3 -c '
+import json, sys
+k = {x["node"]: x for x in json.load(sys.stdin)["kernels"]}["fc2"]
+w = k["weights"]
+# 3277 nonzeros (10% of 256x128) as u16 indices + f32 values, pairs padded, 129 column pointers
+assert k["kernel"] == "sparse-csr" and abs(w["density"] - 0.1) < 1e-3, k
+assert 3277 * 6 + 129 * 4 <= w["bytes"] <= (3277 + 128) * 6 + 129 * 4 and w["dense_bytes"] == 131072, w
+assert w["macs_executed"] == 3277 and k["macs"] == 32768, k' && ok || bad "inspect --json weights"
   # magnitude: a global fraction over every weight, or per node
   density() { # model node|ALL prune-spec -> fraction of nonzero weights
     "$kiln" inspect --json "$1" --prune="$3" | python3 -c '
