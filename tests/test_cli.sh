@@ -488,6 +488,13 @@ print("%.4f" % (nz / sum(k["weights"]["dense_bytes"] / 4 for k in ks)))' "$2"
     check grep -qF -- "$expect" "$tmp/err"
     check test ! -e "$tmp/p.o"
   done
+  "$kiln" run "$ex/digits_cnn_dense/model.json" "$ex/digits_cnn_dense/inputs/x.npy" -o "$tmp/runout" \
+    --prune=magnitude:0.5 2>"$tmp/err" >/dev/null
+  check test $? -eq 1
+  check grep -qF -- "--prune: applies to compile and build" "$tmp/err"
+  check test ! -e "$tmp/runout/logits.npy"
+  "$kiln" inspect "$ex/digits_cnn_dense/model.json" --eval "$src/tests/digits" 2>"$tmp/err" >/dev/null
+  check test $? -eq 2
   for c in "2|--max-accuracy-drop -1|--max-accuracy-drop: expected points" \
            "1|--eval $tmp/badx|expected f32[N,1,8,8]" \
            "1|--eval $tmp/none|No such file" \

@@ -57,6 +57,12 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
   IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
   KilnEval eval = {0};
   bool evaluating = false;
+  if (g && !plan && (a->prune || a->eval_dir)) { /* `kiln run`: the model as written */
+    ir_diag_error(&d, a->prune ? "--prune" : "--eval",
+                  "applies to compile and build (run interprets the model as written)");
+    ir_graph_free(g);
+    g = NULL;
+  }
   if (g && (a->prune || a->eval_dir) && a->opt_level < 1) {
     ir_diag_error(&d, a->prune ? "--prune" : "--eval", "pruning needs -O1 or above");
     ir_graph_free(g);
@@ -335,6 +341,10 @@ done:
 }
 
 static int cmd_inspect(const Args *a) {
+  if (a->eval_dir) {
+    fprintf(stderr, "kiln inspect: --eval applies to compile and build\n");
+    return 2;
+  }
   InspectOptions o = {.model = a->model,
                       .fe = fe_options(a),
                       .passes = {.opt_level = a->opt_level,
