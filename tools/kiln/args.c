@@ -34,7 +34,9 @@ static const char *const target_help =
     "  --max-nodes N         fail if the model has more nodes (default: 100000)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
     "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
-    "                        (each Conv that KIND can compute; docs/kernels.md)\n";
+    "                        (each Conv that KIND can compute; docs/kernels.md)\n"
+    "  --state OUT=IN,...    output OUT is kept in the caller's state buffer and read as\n"
+    "                        input IN by the next call (KV cache, RNN state; zeros at first)\n";
 
 static void print_help(const char *cmd) {
   if (!strcmp(cmd, "compile")) {
@@ -72,9 +74,11 @@ static void print_help(const char *cmd) {
            "limit)\n%s",
            target_help);
   } else if (!strcmp(cmd, "run")) {
-    printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR]\n"
+    printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR] [--state OUT=IN,...]\n"
            "\nRuns the model with the reference interpreter (plain C loops: slow but obviously\n"
-           "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n");
+           "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n"
+           "A model with states takes k times its inputs: k calls in sequence from the initial\n"
+           "state; call t writes DIR/<output name>.<t>.npy when k > 1.\n");
   } else if (!strcmp(cmd, "import")) {
     printf("usage: kiln import model.onnx [-o model.json] [--name NAME]\n"
            "\nConverts an ONNX model (opsets 11-17, static shapes) to a Kiln model JSON and\n"
@@ -91,6 +95,7 @@ static void print_help(const char *cmd) {
            "  --dot                 the optimized graph as Graphviz DOT instead\n"
            "  --memory-plan         each workspace value's offset, size and lifetime\n"
            "  --memory-plan-svg F   write a picture of the memory plan to F\n"
+           "  --state OUT=IN,...    output OUT is the state input IN of the next call\n"
            "passes: fold, simplify, padfold, bnfold, cse, fuse, dce, memplan\n");
   } else {
     fputs(kiln_main_usage, stdout);
@@ -155,6 +160,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       TAKE(features);
     else if (!strcmp(s, "--cc"))
       TAKE(cc);
+    else if (!strcmp(s, "--state"))
+      TAKE(state);
     else if (!strcmp(s, "--print-after"))
       TAKE(print_after);
     else if (!strcmp(s, "--weights-dir")) {
