@@ -432,8 +432,8 @@ static bool external_weights(const Cg *c) { return c->o->weights_path != NULL; }
 
 /* The body's parameters: inputs, outputs, workspace, [weights], [state]. */
 static LLVMValueRef state_param(const Cg *c, LLVMValueRef body) {
-  return LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs + 1 +
-                                       (external_weights(c) ? 1 : 0)));
+  return LLVMGetParam(
+      body, (unsigned)(c->g->n_inputs + c->g->n_outputs + 1 + (external_weights(c) ? 1 : 0)));
 }
 
 static LLVMValueRef const_global(Cg *c, const IrValue *v) {
@@ -748,8 +748,8 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
   if (ws_used && g->workspace_align > 1)
     mis = misaligned(c, LLVMGetParam(fn, (unsigned)ws_index), g->workspace_align);
   if (external_weights(c))
-    mis = LLVMBuildOr(c->b, mis,
-                      misaligned(c, LLVMGetParam(fn, (unsigned)ws_index + 1), CG_WEIGHTS_ALIGN), "");
+    mis = LLVMBuildOr(
+        c->b, mis, misaligned(c, LLVMGetParam(fn, (unsigned)ws_index + 1), CG_WEIGHTS_ALIGN), "");
   fail_if(c, fn, mis, KRT_ERR_BAD_ALIGNMENT);
   if (stateful)
     check_state(c, fn, LLVMGetParam(fn, (unsigned)nb - 1), LLVMGetParam(fn, (unsigned)nb));
@@ -792,8 +792,8 @@ static void build_run(Cg *c, LLVMValueRef run_ws) {
   for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
   args[np] = ws;
   int n = np + 1 + pass_rest(c, fn, np, args + np + 1);
-  LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args,
-                                    (unsigned)n, ""));
+  LLVMBuildRet(c->b,
+               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args, (unsigned)n, ""));
   free(args);
 }
 
@@ -819,8 +819,8 @@ static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws) {
   }
   args[np] = LLVMGetParam(fn, 2);
   int n = np + 1 + pass_rest(c, fn, 3, args + np + 1);
-  LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args,
-                                    (unsigned)n, ""));
+  LLVMBuildRet(c->b,
+               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args, (unsigned)n, ""));
   free(args);
   return fn;
 }
@@ -911,11 +911,14 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset
   LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
   int serial = 0;
   LLVMValueRef f[15] = {
-      cg_i32c(c, KRT_ABI_VERSION), cg_i32c(c, g->n_inputs), cg_i32c(c, g->n_outputs),
+      cg_i32c(c, KRT_ABI_VERSION),
+      cg_i32c(c, g->n_inputs),
+      cg_i32c(c, g->n_outputs),
       cg_i32c(c, g->workspace_align),
       LLVMConstInt(c->t_i64, (unsigned long long)(g->workspace_size > 0 ? g->workspace_size : 0),
                    0),
-      cstring(c, g->name, serial++), tensor_infos(c, info_ty, g->inputs, g->n_inputs, &serial),
+      cstring(c, g->name, serial++),
+      tensor_infos(c, info_ty, g->inputs, g->n_inputs, &serial),
       tensor_infos(c, info_ty, g->outputs, g->n_outputs, &serial),
       stateful ? null : generic,
       cg_i32c(c, g->n_states),

@@ -1021,11 +1021,12 @@ static void parse_states(Fe *fe, const cJSON *arr) {
       missing(fe, where, !f[0] ? "input" : "next", "a value name");
       continue;
     }
-    IrValue *in = state_field(fe, f[0], where, "input"), *out = state_field(fe, f[1], where, "next");
+    IrValue *in = state_field(fe, f[0], where, "input"),
+            *out = state_field(fe, f[1], where, "next");
     IrValue *init = f[2] ? state_field(fe, f[2], where, "init") : NULL;
     if (!in || !out || (f[2] && !init)) continue;
-    if (init && (init->kind != IR_VALUE_CONST || init->dtype != in->dtype ||
-                 !ir_same_shape(init, in))) {
+    if (init &&
+        (init->kind != IR_VALUE_CONST || init->dtype != in->dtype || !ir_same_shape(init, in))) {
       fe_path(path, sizeof path, "%s.init", where);
       ir_diag_error(fe->d, path, "'%s' must be an initializer of the input's dtype and shape",
                     init->name);

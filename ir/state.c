@@ -37,8 +37,7 @@ bool ir_graph_add_state(IrGraph *g, IrValue *in, IrValue *out, const void *init,
   }
   int ki = index_of(g->inputs, g->n_inputs, in), ko = index_of(g->outputs, g->n_outputs, out);
   if (ki < 0) {
-    ir_diag_error(d, where, "'%s' is not a graph input (a state is read from an input)",
-                  in->name);
+    ir_diag_error(d, where, "'%s' is not a graph input (a state is read from an input)", in->name);
     return false;
   }
   if (ko < 0) {

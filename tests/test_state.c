@@ -78,20 +78,21 @@ static void *state_alloc(const krt_model *m) {
  * acc after acc' is computed, so acc' must be copied into the state at the end instead. */
 static const char *acc_model(bool late) {
   static char buf[2048];
-  snprintf(buf, sizeof buf,
-           "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"acc\","
-           " \"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [2, 3]},"
-           "              {\"name\": \"acc\", \"dtype\": \"f32\", \"shape\": [2, 3]}],"
-           " \"outputs\": [{\"name\": \"y\"}, {\"name\": \"acc_next\"}],"
-           " \"initializers\": [{\"name\": \"two\", \"dtype\": \"f32\", \"shape\": [], \"data\": "
-           "[2]},"
-           "   {\"name\": \"acc0\", \"dtype\": \"f32\", \"shape\": [2, 3], \"data\": [1, 2, 3, 4, 5, "
-           "6]}],"
-           " \"nodes\": [{\"op\": \"Add\", \"inputs\": [\"acc\", \"x\"], \"outputs\": "
-           "[\"acc_next\"]},"
-           "   {\"op\": \"Mul\", \"inputs\": [%s], \"outputs\": [\"y\"]}],"
-           " \"states\": [{\"input\": \"acc\", \"next\": \"acc_next\", \"init\": \"acc0\"}]}",
-           late ? "\"acc\", \"acc_next\"" : "\"acc_next\", \"two\"");
+  snprintf(
+      buf, sizeof buf,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"acc\","
+      " \"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [2, 3]},"
+      "              {\"name\": \"acc\", \"dtype\": \"f32\", \"shape\": [2, 3]}],"
+      " \"outputs\": [{\"name\": \"y\"}, {\"name\": \"acc_next\"}],"
+      " \"initializers\": [{\"name\": \"two\", \"dtype\": \"f32\", \"shape\": [], \"data\": "
+      "[2]},"
+      "   {\"name\": \"acc0\", \"dtype\": \"f32\", \"shape\": [2, 3], \"data\": [1, 2, 3, 4, 5, "
+      "6]}],"
+      " \"nodes\": [{\"op\": \"Add\", \"inputs\": [\"acc\", \"x\"], \"outputs\": "
+      "[\"acc_next\"]},"
+      "   {\"op\": \"Mul\", \"inputs\": [%s], \"outputs\": [\"y\"]}],"
+      " \"states\": [{\"input\": \"acc\", \"next\": \"acc_next\", \"init\": \"acc0\"}]}",
+      late ? "\"acc\", \"acc_next\"" : "\"acc_next\", \"two\"");
   return buf;
 }
 
@@ -112,7 +113,8 @@ static void test_accumulator(bool late, int level) {
   CHECK(!strcmp(m->states[0].name, "acc"), "state name");
   void *ws = m->workspace_size ? aligned_alloc(64, (m->workspace_size + 63) / 64 * 64) : NULL;
   void *sa = state_alloc(m), *sb = state_alloc(m);
-  unsigned char *ref_a = calloc(1, (size_t)g->state_size), *ref_b = calloc(1, (size_t)g->state_size);
+  unsigned char *ref_a = calloc(1, (size_t)g->state_size),
+                *ref_b = calloc(1, (size_t)g->state_size);
   CHECK(m->reset(sa, m->state_size) == 0 && m->reset(sb, m->state_size) == 0, "reset");
   ir_state_reset(g, ref_a);
   ir_state_reset(g, ref_b);
@@ -172,7 +174,8 @@ static void test_accumulator(bool late, int level) {
 
 enum { T = 7, I = 5, H = 6 };
 
-static void append(char **p, size_t *left, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append(char **p, size_t *left, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 static void append(char **p, size_t *left, const char *fmt, ...) {
   va_list ap;
   va_start(ap, fmt);
@@ -205,14 +208,14 @@ static char *lstm_model(int steps, bool streaming) {
            H, H);
   append(&p, &left, "], \"outputs\": [{\"name\": \"y\"}%s], \"initializers\": [",
          streaming ? ", {\"name\": \"h_out\"}, {\"name\": \"c_out\"}" : "");
-  append(&p, &left, "{\"name\": \"W\", \"dtype\": \"f32\", \"shape\": [1, %d, %d], \"data\": ",
-         4 * H, I);
+  append(&p, &left,
+         "{\"name\": \"W\", \"dtype\": \"f32\", \"shape\": [1, %d, %d], \"data\": ", 4 * H, I);
   append_data(&p, &left, 4 * H * I, 1);
-  append(&p, &left, "}, {\"name\": \"R\", \"dtype\": \"f32\", \"shape\": [1, %d, %d], \"data\": ",
-         4 * H, H);
+  append(&p, &left,
+         "}, {\"name\": \"R\", \"dtype\": \"f32\", \"shape\": [1, %d, %d], \"data\": ", 4 * H, H);
   append_data(&p, &left, 4 * H * H, 2);
-  append(&p, &left, "}, {\"name\": \"B\", \"dtype\": \"f32\", \"shape\": [1, %d], \"data\": ",
-         8 * H);
+  append(&p, &left,
+         "}, {\"name\": \"B\", \"dtype\": \"f32\", \"shape\": [1, %d], \"data\": ", 8 * H);
   append_data(&p, &left, 8 * H, 3);
   append(&p, &left,
          "}], \"nodes\": [{\"op\": \"LSTM\", \"inputs\": [\"x\", \"W\", \"R\", \"B\"%s], "

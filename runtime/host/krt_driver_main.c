@@ -118,7 +118,7 @@ static int cmp_double(const void *a, const void *b) {
 /* One call; a model with states updates the state buffer (the latency runs continue the
  * sequence: their outputs are not written). */
 static int call(const krt_model *m, const void *const *in, void *const *out, void *ws,
-               void *state) {
+                void *state) {
   return m->n_states ? m->run_state(in, out, ws, state, m->state_size) : m->run(in, out, ws);
 }
 
@@ -182,8 +182,8 @@ int main(int argc, char **argv) {
   int steps = m->n_inputs ? n_paths / (int)m->n_inputs : 1;
   if (m->n_states ? (m->n_inputs ? n_paths % (int)m->n_inputs || steps < 1 : n_paths != 0)
                   : (uint32_t)n_paths != m->n_inputs) {
-    fprintf(stderr, "%s: model '%s' takes %u input(s)%s, got %d\n", argv[0], m->name,
-            m->n_inputs, m->n_states ? " per call" : "", n_paths);
+    fprintf(stderr, "%s: model '%s' takes %u input(s)%s, got %d\n", argv[0], m->name, m->n_inputs,
+            m->n_states ? " per call" : "", n_paths);
     usage(stderr, m, argv[0]);
     free(paths);
     return 2;

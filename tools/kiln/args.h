@@ -22,7 +22,7 @@ typedef struct Args {
   const char *triple, *cpu, *features;
   const char *cc;
   const char *print_after;
-  const char *state; /* --state OUT=IN,...: graph outputs fed back as inputs next call */
+  const char *state;          /* --state OUT=IN,...: graph outputs fed back as inputs next call */
   long long max_workspace;    /* bytes (default KILN_DEFAULT_MAX_WORKSPACE) */
   long long max_weight_bytes; /* bytes of all initializers; 0: the frontend's default */
   long long max_nodes;        /* 0: the frontend's default */

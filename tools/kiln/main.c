@@ -306,8 +306,7 @@ static int cmd_run(const Args *a) {
       const IrValue *v = g->outputs[j];
       char path[PATH_MAX];
       output_path(path, sizeof path, dir, v->name, t, steps);
-      if (!krt_npy_write(path, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j], err,
-                         sizeof err)) {
+      if (!krt_npy_write(path, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j], err, sizeof err)) {
         fprintf(stderr, "kiln run: %s\n", err);
         goto done;
       }
