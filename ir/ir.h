@@ -177,6 +177,7 @@ typedef enum {
   IR_KERNEL_CONV_WIDE,   /* Conv: padded phase images read in place, wide output rows */
   IR_KERNEL_CONVT_GEMM,  /* ConvTranspose: tiled product of all taps, then a col2im add */
   IR_KERNEL_RECURRENT,   /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
+  IR_KERNEL_ATTENTION,   /* KilnAttention: one pass over the keys per query, online softmax */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -61,6 +61,9 @@ bool pass_fold_batchnorm(IrGraph *g, const PassOptions *o, IrDiag *d);
 
 /* A constant Pad of the spatial axes folded into the Conv / AveragePool / MaxPool reading it. */
 bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Scaled dot-product attention (MatMul, scale Mul/Div, mask Add, Softmax, MatMul, with the head
+ * Transposes around them) becomes one KilnAttention node: an online softmax, no score matrix. */
+bool pass_attention(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Element-wise nodes that alone read a Conv/Gemm-like or element-wise node's output become
  * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);

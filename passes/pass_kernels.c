@@ -110,6 +110,14 @@ static void plan_recurrent(IrNode *n, const PassOptions *o) {
   n->scratch_bytes = s.floats * (int64_t)sizeof(float);
 }
 
+/* KilnAttention (codegen/kernels/cg_attention.c): the output row's accumulator, Dv floats. */
+static void plan_attention(IrNode *n) {
+  IrAttention a;
+  if (!ir_attention_geometry(n, &a, NULL)) return;
+  n->kernel = IR_KERNEL_ATTENTION;
+  n->scratch_bytes = a.dv * (int64_t)sizeof(float);
+}
+
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)d;
   for (int s = 0; s < g->n_nodes; s++) {
@@ -126,6 +134,7 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     case IR_OP_RNN:
     case IR_OP_GRU:
     case IR_OP_LSTM: plan_recurrent(n, o); break;
+    case IR_OP_ATTENTION: plan_attention(n); break;
     default: break;
     }
   }

@@ -96,7 +96,7 @@ run_model() {
 case $mode in
 aarch64)
   need aarch64-linux-gnu-gcc qemu-aarch64 || exit 1
-  for m in mlp mnist_cnn lenet5 resnet_small ppo_policy; do
+  for m in mlp mnist_cnn lenet5 resnet_small ppo_policy transformer_classifier; do
     run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
       qemu-aarch64 -L /usr/aarch64-linux-gnu
   done

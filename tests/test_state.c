@@ -1,72 +1,10 @@
 /* States (values kept across calls): the compiled code against the interpreter, two interleaved
  * streams (reentrancy), reset, the error codes of a bad state buffer, in-place updates versus
  * copies, and a streaming LSTM fed frame by frame against the full-sequence run. */
-#include <dlfcn.h>
-#include <stdarg.h>
 #include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
 #include <unistd.h>
 
-#include "cg.h"
-#include "fe.h"
-#include "ir.h"
-#include "krt.h"
-#include "pass.h"
-#include "test_util.h"
-
-static char tmpdir[] = "/tmp/kiln-test-state-XXXXXX";
-static const char *cc = "cc";
-static int serial;
-
-typedef int (*RunState)(const void *const *, void *const *, void *, void *, size_t);
-typedef int (*Reset)(void *, size_t);
-
-typedef struct {
-  void *lib;
-  const krt_model *m;
-} Lib;
-
-static IrGraph *parse(const char *json, const char *states, int level) {
-  IrDiag d;
-  ir_diag_init(&d, "test", false);
-  IrGraph *g = fe_parse_model(json, strlen(json), NULL, "m", &d);
-  bool ok = g && ir_graph_pair_states(g, states, &d);
-  PassOptions po = {.opt_level = level, .workspace_align = 64, .verify_each = true};
-  ok = ok && pass_run_pipeline(g, &po, &d);
-  if (!ok) fprintf(stderr, "unexpected errors:\n%s", d.text ? d.text : "");
-  CHECK(ok, "model loads and plans");
-  ir_diag_free(&d);
-  if (!ok) ir_graph_free(g);
-  return ok ? g : NULL;
-}
-
-static bool load(const IrGraph *g, int level, Lib *l) {
-  char prefix[32], obj[512], so[512], cmd[1200];
-  snprintf(prefix, sizeof prefix, "s%d", serial++);
-  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
-  snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
-  CgOptions o = {.prefix = prefix, .opt_level = level, .emit = CG_EMIT_OBJ, .pic = true};
-  IrDiag d;
-  ir_diag_init(&d, "test", false);
-  bool ok = cg_compile(g, &o, obj, &d);
-  if (!ok) fprintf(stderr, "cg_compile: %s", d.text ? d.text : "");
-  ir_diag_free(&d);
-  CHECK(ok, "cg_compile");
-  if (!ok) return false;
-  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s'", cc, so, obj);
-  ok = system(cmd) == 0;
-  remove(obj);
-  CHECK(ok, "link");
-  l->lib = ok ? dlopen(so, RTLD_NOW | RTLD_LOCAL) : NULL;
-  remove(so);
-  CHECK(l->lib != NULL, "dlopen");
-  char sym[64];
-  snprintf(sym, sizeof sym, "%s_model", prefix);
-  l->m = l->lib ? dlsym(l->lib, sym) : NULL;
-  return l->m != NULL;
-}
+#include "dl_model.h"
 
 static void *state_alloc(const krt_model *m) {
   void *s = aligned_alloc(64, (m->state_size + 128) / 64 * 64);
@@ -97,13 +35,13 @@ static const char *acc_model(bool late) {
 }
 
 static void test_accumulator(bool late, int level) {
-  IrGraph *g = parse(acc_model(late), NULL, level);
+  IrGraph *g = dl_parse(acc_model(late), NULL, level, NULL);
   if (!g) return;
   CHECK(g->n_states == 1 && g->n_inputs == 1 && g->n_outputs == 1, "one state, x in, y out");
   CHECK(g->states[0].direct == !late, "acc' %s (late=%d)", late ? "copied" : "in place", late);
   CHECK(g->state_size == 64, "state size %lld", (long long)g->state_size);
-  Lib l;
-  if (!load(g, level, &l)) {
+  DlModel l;
+  if (!dl_load(g, level, &l)) {
     ir_graph_free(g);
     return;
   }
@@ -174,65 +112,47 @@ static void test_accumulator(bool late, int level) {
 
 enum { T = 7, I = 5, H = 6 };
 
-static void append(char **p, size_t *left, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-static void append(char **p, size_t *left, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  int n = vsnprintf(*p, *left, fmt, ap);
-  va_end(ap);
-  if (n > 0 && (size_t)n < *left) *p += n, *left -= (size_t)n;
-}
-
-static void append_data(char **p, size_t *left, int count, unsigned seed) {
-  append(p, left, "[");
-  for (int i = 0; i < count; i++) {
-    seed = seed * 1103515245u + 12345u;
-    append(p, left, "%s%.4f", i ? ", " : "", ((seed >> 8) % 2001) / 1000.0 - 1.0);
-  }
-  append(p, left, "]");
-}
-
 /* One LSTM over `steps` steps; streaming: initial_h/initial_c inputs h, c and outputs Y_h, Y_c. */
 static char *lstm_model(int steps, bool streaming) {
   size_t cap = 1 << 16, left = cap;
   char *buf = malloc(cap), *p = buf;
-  append(&p, &left,
-         "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"lstm\", \"inputs\": "
-         "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%d, 1, %d]}",
-         steps, I);
+  dl_append(&p, &left,
+            "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"lstm\", \"inputs\": "
+            "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%d, 1, %d]}",
+            steps, I);
   if (streaming)
-    append(&p, &left,
-           ", {\"name\": \"h\", \"dtype\": \"f32\", \"shape\": [1, 1, %d]}, {\"name\": \"c\", "
-           "\"dtype\": \"f32\", \"shape\": [1, 1, %d]}",
-           H, H);
-  append(&p, &left, "], \"outputs\": [{\"name\": \"y\"}%s], \"initializers\": [",
-         streaming ? ", {\"name\": \"h_out\"}, {\"name\": \"c_out\"}" : "");
-  append(&p, &left,
-         "{\"name\": \"W\", \"dtype\": \"f32\", \"shape\": [1, %d, %d], \"data\": ", 4 * H, I);
-  append_data(&p, &left, 4 * H * I, 1);
-  append(&p, &left,
-         "}, {\"name\": \"R\", \"dtype\": \"f32\", \"shape\": [1, %d, %d], \"data\": ", 4 * H, H);
-  append_data(&p, &left, 4 * H * H, 2);
-  append(&p, &left,
-         "}, {\"name\": \"B\", \"dtype\": \"f32\", \"shape\": [1, %d], \"data\": ", 8 * H);
-  append_data(&p, &left, 8 * H, 3);
-  append(&p, &left,
-         "}], \"nodes\": [{\"op\": \"LSTM\", \"inputs\": [\"x\", \"W\", \"R\", \"B\"%s], "
-         "\"outputs\": [\"y\"%s], \"attrs\": {\"hidden_size\": %d}}]}",
-         streaming ? ", \"\", \"h\", \"c\"" : "", streaming ? ", \"h_out\", \"c_out\"" : "", H);
+    dl_append(&p, &left,
+              ", {\"name\": \"h\", \"dtype\": \"f32\", \"shape\": [1, 1, %d]}, {\"name\": \"c\", "
+              "\"dtype\": \"f32\", \"shape\": [1, 1, %d]}",
+              H, H);
+  dl_append(&p, &left, "], \"outputs\": [{\"name\": \"y\"}%s], \"initializers\": [",
+            streaming ? ", {\"name\": \"h_out\"}, {\"name\": \"c_out\"}" : "");
+  dl_append(&p, &left,
+            "{\"name\": \"W\", \"dtype\": \"f32\", \"shape\": [1, %d, %d], \"data\": ", 4 * H, I);
+  dl_append_data(&p, &left, 4 * H * I, 1);
+  dl_append(&p, &left,
+            "}, {\"name\": \"R\", \"dtype\": \"f32\", \"shape\": [1, %d, %d], \"data\": ", 4 * H,
+            H);
+  dl_append_data(&p, &left, 4 * H * H, 2);
+  dl_append(&p, &left,
+            "}, {\"name\": \"B\", \"dtype\": \"f32\", \"shape\": [1, %d], \"data\": ", 8 * H);
+  dl_append_data(&p, &left, 8 * H, 3);
+  dl_append(&p, &left,
+            "}], \"nodes\": [{\"op\": \"LSTM\", \"inputs\": [\"x\", \"W\", \"R\", \"B\"%s], "
+            "\"outputs\": [\"y\"%s], \"attrs\": {\"hidden_size\": %d}}]}",
+            streaming ? ", \"\", \"h\", \"c\"" : "", streaming ? ", \"h_out\", \"c_out\"" : "", H);
   return buf;
 }
 
 static void test_streaming_lstm(int level) {
   char *full_json = lstm_model(T, false), *step_json = lstm_model(1, true);
-  IrGraph *full = parse(full_json, NULL, level);
+  IrGraph *full = dl_parse(full_json, NULL, level, NULL);
   /* the CLI's --state form, on a graph that declares no states itself */
-  IrGraph *step = parse(step_json, "h_out=h,c_out=c", level);
+  IrGraph *step = dl_parse(step_json, "h_out=h,c_out=c", level, NULL);
   free(full_json);
   free(step_json);
-  Lib l = {0};
-  if (full && step && load(step, level, &l)) {
+  DlModel l = {0};
+  if (full && step && dl_load(step, level, &l)) {
     CHECK(step->n_states == 2 && step->states[0].direct && step->states[1].direct,
           "Y_h, Y_c written over initial_h, initial_c in place (no copies)");
     const krt_model *m = l.m;
@@ -298,12 +218,7 @@ static void test_errors(void) {
 }
 
 int main(int argc, char **argv) {
-  if (argc > 2 && strcmp(argv[1], "--cc") == 0) cc = argv[2];
-  if (getenv("CC") && *getenv("CC")) cc = getenv("CC");
-  if (!mkdtemp(tmpdir)) {
-    perror("mkdtemp");
-    return 1;
-  }
+  if (!dl_init(argc, argv)) return 1;
   for (int level = 0; level <= 3; level += 3) {
     test_accumulator(false, level);
     test_accumulator(true, level);
@@ -311,6 +226,6 @@ int main(int argc, char **argv) {
   }
   test_streaming_lstm(2);
   test_errors();
-  rmdir(tmpdir);
+  rmdir(dl_tmpdir);
   return test_report("test_state");
 }

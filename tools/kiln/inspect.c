@@ -67,6 +67,11 @@ static IrGraph *load(const char *model, const FeOptions *fo, const PassOptions *
   return g;
 }
 
+/* The micro-kernel's register tile, for the kernels built on it (not attention's row loop). */
+static bool has_tile(const IrNode *n, const CgNodeTile *tiles, int i) {
+  return tiles && tiles[i].mr && n->kernel != IR_KERNEL_ATTENTION;
+}
+
 static void json_string(FILE *f, const char *s) {
   fputc('"', f);
   for (; *s; s++) {
@@ -123,7 +128,7 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
     fprintf(f, ", \"op\": \"%s\", \"kernel\": \"%s\", \"scratch_bytes\": %lld, \"macs\": %lld",
             ir_op_info[n->op].name, ir_kernel_names[n->kernel], (long long)n->scratch_bytes,
             (long long)ir_node_macs(n));
-    if (tiles && tiles[i].mr)
+    if (has_tile(g->nodes[i], tiles, i))
       fprintf(f, ", \"tile\": {\"rows\": %d, \"cols\": %d, \"lanes\": %d}", tiles[i].mr,
               tiles[i].nr, tiles[i].lanes);
     fputc('}', f);
@@ -344,7 +349,7 @@ int kiln_inspect(const InspectOptions *o) {
       const IrNode *n = g->nodes[i];
       if (n->kernel == IR_KERNEL_DEFAULT) continue;
       printf("    kernel %s: %s", n->name, ir_kernel_names[n->kernel]);
-      if (tiles && tiles[i].mr)
+      if (has_tile(n, tiles, i))
         printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr, tiles[i].lanes);
       if (n->scratch_bytes) printf(", scratch %lld bytes", (long long)n->scratch_bytes);
       printf("\n");
