@@ -46,11 +46,18 @@ static bool can_share(const IrNode *n, int k) {
 }
 
 /* Node n may write output j into the bytes of input k while it runs, because it reads them first:
- * element-wise (each element read before it is stored), or a recurrent layer's initial h/c (its
+ * element-wise (each element read before it is stored; Where included), or a recurrent layer's
+ * initial h/c (its
  * lowering copies direction d's slice of initial_h/initial_c into scratch before the steps and
  * stores Y_h/Y_c's slice d after them; codegen/cg_seq.c, lower_recurrent). */
 static bool reads_before_writing(const IrNode *n, int k, int j) {
   if (j == 0 && can_share(n, k) && !(ir_op_info[n->op].flags & IR_OPF_VIEW)) return true;
+  /* Where: one nest over the output loads all three operands of an element, then stores it (a
+   * KV cache updated at one position: Where(position == j, new, past)) */
+  const IrValue *x = n->inputs[k], *y = n->outputs[0];
+  if (n->op == IR_OP_WHERE && j == 0 && k > 0 && x && y && !n->n_epilogue && ir_same_shape(x, y) &&
+      x->dtype == y->dtype)
+    return true;
   bool recurrent = n->op == IR_OP_RNN || n->op == IR_OP_GRU || n->op == IR_OP_LSTM;
   return recurrent && (k == 5 || k == 6) && (j == 1 || j == 2) && !n->n_epilogue;
 }

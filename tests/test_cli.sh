@@ -12,7 +12,9 @@
 #              errors (not ONNX, unsupported ops listed, opset, dynamic shapes); .pb -> .npy
 #   state      a model with states (tests/state/lstm, tools/gen_state_tests.py): `kiln run` and a
 #              `kiln build` executable fed a sequence of frames equal PyTorch's full-sequence run;
-#              the header's state API from C; --state on a model without states; inspect; errors
+#              the header's state API from C; --state on a model without states; inspect; errors;
+#              `kiln build --generate` on a GPT-2-style decode step (tests/gen/gpt_tiny) equals
+#              PyTorch's greedy generation; sampling options and their errors
 set -u
 mode=$1 kiln=$2 src=$3 bin=$4
 tmp=$(mktemp -d /tmp/kiln-cli-XXXXXX)
@@ -470,6 +472,44 @@ EOF
   check test ! -e "$tmp/bad.o"
   "$kiln" compile "$tmp/plain.json" --state y=h -o "$tmp/bad.o" 2>"$tmp/err"
   check grep -qF "state 'h' is f32[1,1,8] but its next value 'y' is f32[1,1,1,8]" "$tmp/err"
+  # generation: a GPT-2-style decode step (tools/gpt_tiny.py), KV cache and position as states
+  G=$src/tests/gen/gpt_tiny
+  check "$kiln" build --generate "$G/model.json" -O3 -o "$tmp/gpt"
+  check "$tmp/gpt" "$G/prompt.npy" -n 32 -o "$tmp/ids.npy"
+  check "$bin/npycmp" "$tmp/ids.npy" "$G/golden_ids.npy" # torch's greedy generation
+  ids=$("$tmp/gpt" 5,17,42,8,33,2 -n 32 2>/dev/null)
+  check test "$ids" = "$("$tmp/gpt" "$G/prompt.npy" -n 32 2>/dev/null)"
+  a=$("$tmp/gpt" 5,17 -n 16 --top-p 0.99 --temperature 50 --seed 7 2>/dev/null)
+  check test "$a" = "$("$tmp/gpt" 5,17 -n 16 --top-p 0.99 --temperature 50 --seed 7 2>/dev/null)"
+  check test "$a" != "$("$tmp/gpt" 5,17 -n 16 --top-p 0.99 --temperature 50 --seed 8 2>/dev/null)"
+  check test "$("$tmp/gpt" 5 -n 16 --stop 57 2>/dev/null)" = "0 0 0 57"
+  gen_fails() { # gen_fails MESSAGE ARGS...: exit 2 with the message
+    local msg=$1
+    shift
+    "$tmp/gpt" "$@" >/dev/null 2>"$tmp/err"
+    check test $? -eq 2
+    check grep -qF -- "$msg" "$tmp/err"
+  }
+  gen_fails "prompt[1] = 64 is not a token id of this model (0 to 63)" 5,64
+  gen_fails "prompt[0] = -1 is not a token id" -1
+  gen_fails "-n: the number of tokens must be positive, got 0" 5 -n 0
+  gen_fails "-n: the number of tokens must be positive, got -3" 5 -n -3
+  gen_fails "--top-p: expected a probability in (0, 1], got 1.5" 5 --top-p 1.5
+  gen_fails "--top-p: expected a probability in (0, 1], got 0" 5 --top-p 0
+  gen_fails "--temperature: expected a positive number, got 0" 5 --temperature 0
+  gen_fails "--top-k: expected at least 1, got 0" 5 --top-k 0
+  gen_fails "--stop 99 is not a token id" 5 --stop 99
+  gen_fails "'x' is not a token id" 5,x
+  # a full context is the model's index error, reported after what was generated
+  "$tmp/gpt" 5 -n 60 >"$tmp/out" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "the context is probably full" "$tmp/err"
+  check test "$(wc -w <"$tmp/out")" -eq 48
+  # --generate needs a decoder step
+  "$kiln" build --generate "$S/model.json" -o "$tmp/nogen" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "is not a decoder step" "$tmp/err"
+  check test ! -e "$tmp/nogen"
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

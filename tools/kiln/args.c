@@ -69,6 +69,9 @@ static void print_help(const char *cmd) {
            "prints the median latency of N runs.\n\n"
            "  -o FILE               executable (default: NAME)\n"
            "  --profile             the executable also prints the time of every node\n"
+           "  --generate            a token generator for a decoder step with states (KV cache):\n"
+           "                        EXE PROMPT [-n N] [--top-k K] [--top-p P] [--temperature T]\n"
+           "                        [--seed S] [--stop ID] [-o ids.npy]; PROMPT: ids.npy or 1,5,7\n"
            "  --cc CC               linker driver (default: $CC or cc)\n"
            "  --max-stack BYTES     fail if the generated code needs more stack (default: no "
            "limit)\n%s",
@@ -243,6 +246,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       a->print_graph = true;
     } else if (!strcmp(s, "--verify-each")) {
       a->verify_each = true;
+    } else if (!strcmp(s, "--generate") && !strcmp(a->cmd, "build")) {
+      a->generate = true;
     } else if (!strcmp(s, "--profile") && !strcmp(a->cmd, "build")) {
       a->profile = true;
     } else if (!strcmp(s, "--json")) {

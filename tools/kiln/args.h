@@ -36,6 +36,7 @@ typedef struct Args {
   const char *passes, *after, *plan_svg; /* --passes, inspect --after, --memory-plan-svg */
   int opt_level;
   CgEmit emit;
+  bool generate; /* build --generate: the token-generation driver */
   bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
   const char **positional; /* .npy inputs for `run` */
   int n_positional;

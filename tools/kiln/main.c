@@ -198,6 +198,24 @@ int kiln_run_process(char *const argv[]) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* `build --generate` needs a decoder step: one integer token input of one element, an f32
+ * logits output and states (krt_generate_main.c); else an error before compiling. */
+static bool generation_model(const IrGraph *g) {
+  const IrValue *t = g->n_inputs == 1 ? g->inputs[0] : NULL;
+  bool logits = false;
+  for (int j = 0; j < g->n_outputs; j++) logits |= g->outputs[j]->dtype == IR_F32;
+  if (t && (t->dtype == IR_I64 || t->dtype == IR_I32) && ir_value_numel(t) == 1 && logits &&
+      g->n_states)
+    return true;
+  fprintf(stderr,
+          "kiln build --generate: model '%s' is not a decoder step: it needs exactly one input, "
+          "an i32/i64 token of one element (has %d input(s)%s), an f32 logits output%s and "
+          "states for its KV cache (has %d; --state OUT=IN pairs them)\n",
+          g->name, g->n_inputs, t && ir_value_numel(t) != 1 ? " of more than one element" : "",
+          logits ? "" : " (none)", g->n_states);
+  return false;
+}
+
 static int cmd_build(const Args *a) {
   char libdir[PATH_MAX];
   if (!find_libdir(libdir, sizeof libdir)) {
@@ -206,6 +224,10 @@ static int cmd_build(const Args *a) {
   }
   IrGraph *g = load_and_optimize(a, true);
   if (!g) return 1;
+  if (a->generate && !generation_model(g)) {
+    ir_graph_free(g);
+    return 1;
+  }
   char prefix[256], exe[PATH_MAX], tmpdir[] = "/tmp/kiln-build-XXXXXX";
   model_prefix(a, g, prefix, sizeof prefix);
   snprintf(exe, sizeof exe, "%s", a->out ? a->out : prefix);
@@ -228,7 +250,7 @@ static int cmd_build(const Args *a) {
   ir_graph_free(g);
   if (ok) {
     char drv[PATH_MAX + 32], npy[PATH_MAX + 32], rt[PATH_MAX + 32];
-    snprintf(drv, sizeof drv, "%s/libkiln_driver.a", libdir);
+    snprintf(drv, sizeof drv, "%s/libkiln_%s.a", libdir, a->generate ? "generate" : "driver");
     snprintf(npy, sizeof npy, "%s/libkiln_npy.a", libdir);
     snprintf(rt, sizeof rt, "%s/libkiln_rt.a", libdir);
     const char *cc = a->cc ? a->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
