@@ -16,7 +16,7 @@
 #               soft-float cores, the compiler's own float helpers): no libm, no libc
 #   state       a model with states (tests/state/lstm) fed frame by frame in two interleaved
 #               streams equals PyTorch's full-sequence run (tests/emu/state_harness.c), aarch64
-#               and Cortex-M4
+#               and Cortex-M4; so does tests/gen/gpt_tiny fed one token per call (KV cache)
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
 # tests/emu/npy2c) and checks the outputs on the target itself.
 set -u
@@ -146,6 +146,14 @@ state)
   run_model streaming_lstm aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
     qemu-aarch64 -L /usr/aarch64-linux-gnu
   run_model streaming_lstm thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
+    -semihosting-config enable=on,target=native -kernel
+  # a GPT-2-style decode step fed one token per call (KV cache and position as states, fused
+  # attention with the position mask) equals PyTorch's logits of the whole sequence
+  model_dir=$src/tests/gen/gpt_tiny
+  run_model gpt_tiny aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+    qemu-aarch64 -L /usr/aarch64-linux-gnu
+  run_model gpt_tiny thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
     "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
     -semihosting-config enable=on,target=native -kernel
   ;;

@@ -4,6 +4,8 @@ cache and the position as states, for `kiln build --generate` (tests/gen/gpt_tin
   model.json + weights.bin  one call = one token: tok i64 [1,1] -> logits [1,1,V]; states
                             past_k.L/past_v.L [1,H,CTX,Dh] (updated at the position with Where)
                             and pos i64 [1] (the next position)
+  inputs/tok.npy            prompt + generated ids but the last, [T, 1] (one call each)
+  golden/logits.npy         PyTorch's logits of that whole sequence in one run, [T, 1, 1, V]
   prompt.npy                a prompt of token ids
   golden_ids.npy            PyTorch's greedy generation of N_NEW tokens from it, the whole
                             sequence re-run each step (no cache): what the KV-cache decode must equal
@@ -72,6 +74,15 @@ def main():
             top = logits.topk(2).values
             margin = min(margin, float(top[0] - top[1]))
             ids.append(int(logits.argmax()))
+    # the whole sequence at once: the logits at every position, which the KV-cache decode fed one
+    # token per call must reproduce (tests/emu/state_harness.c, also under QEMU)
+    seq = ids[:-1]
+    with torch.no_grad():
+        full = model(torch.tensor([seq]))[0].numpy().astype(np.float32)  # [T, V]
+    for d in ("inputs", "golden"):
+        os.makedirs(os.path.join(out, d), exist_ok=True)
+    np.save(os.path.join(out, "inputs", "tok.npy"), np.array(seq, np.int64).reshape(-1, 1))
+    np.save(os.path.join(out, "golden", "logits.npy"), full.reshape(-1, 1, 1, V))
     np.save(os.path.join(out, "prompt.npy"), np.array(prompt, np.int64))
     np.save(os.path.join(out, "golden_ids.npy"), np.array(ids[len(prompt):], np.int64))
 
