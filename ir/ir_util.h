@@ -102,5 +102,11 @@ typedef struct IrAttention {
 } IrAttention;
 /* False (reported unless d is NULL) if the shapes or permutations do not fit. */
 bool ir_attention_geometry(const IrNode *n, IrAttention *a, IrDiag *d);
+/* The kernel's node scratch: the output row's accumulator (Dv floats), then the scores of one
+ * block of IR_ATTENTION_BLOCK keys. */
+#define IR_ATTENTION_BLOCK 32
+static inline int64_t ir_attention_scratch_floats(const IrAttention *a) {
+  return a->dv + IR_ATTENTION_BLOCK;
+}
 
 #endif

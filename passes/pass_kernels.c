@@ -110,12 +110,13 @@ static void plan_recurrent(IrNode *n, const PassOptions *o) {
   n->scratch_bytes = s.floats * (int64_t)sizeof(float);
 }
 
-/* KilnAttention (codegen/kernels/cg_attention.c): the output row's accumulator, Dv floats. */
+/* KilnAttention (codegen/kernels/cg_attention.c): the output row's accumulator and the scores
+ * of one block of keys. */
 static void plan_attention(IrNode *n) {
   IrAttention a;
   if (!ir_attention_geometry(n, &a, NULL)) return;
   n->kernel = IR_KERNEL_ATTENTION;
-  n->scratch_bytes = a.dv * (int64_t)sizeof(float);
+  n->scratch_bytes = ir_attention_scratch_floats(&a) * (int64_t)sizeof(float);
 }
 
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
