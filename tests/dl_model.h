@@ -32,8 +32,11 @@ static inline IrGraph *dl_parse(const char *json, const char *states, int level,
   ir_diag_init(&d, "test", false);
   IrGraph *g = fe_parse_model(json, strlen(json), NULL, "m", &d);
   bool ok = g && ir_graph_pair_states(g, states, &d);
-  PassOptions po = {
-      .opt_level = level, .workspace_align = 64, .verify_each = true, .passes = passes};
+  PassOptions po = {.opt_level = level,
+                    .workspace_align = 64,
+                    .verify_each = true,
+                    .passes = passes,
+                    .attention = PASS_ATTENTION_ALL};
   ok = ok && pass_run_pipeline(g, &po, &d);
   if (!ok) fprintf(stderr, "unexpected errors:\n%s", d.text ? d.text : "");
   CHECK(ok, "model loads and plans");

@@ -505,6 +505,19 @@ EOF
   check test $? -eq 1
   check grep -q "the context is probably full" "$tmp/err"
   check test "$(wc -w <"$tmp/out")" -eq 48
+  # attention fusion: by default only over one query row (the decode step), where it wins
+  "$kiln" inspect "$G/model.json" >"$tmp/inspect"
+  check grep -q "KilnAttention 2" "$tmp/inspect"
+  T=$src/examples/transformer_classifier/model.json
+  "$kiln" inspect "$T" >"$tmp/inspect"
+  check grep -q "Softmax 2" "$tmp/inspect"
+  "$kiln" inspect "$T" --attention=all >"$tmp/inspect"
+  check grep -q "kernel layers.0_ctx: attention-online-softmax" "$tmp/inspect"
+  "$kiln" inspect "$G/model.json" --attention=off >"$tmp/inspect"
+  check grep -q "Softmax 2" "$tmp/inspect"
+  "$kiln" inspect "$T" --attention=some >/dev/null 2>"$tmp/err"
+  check test $? -eq 2
+  check grep -q "expected decode, all or off, got 'some'" "$tmp/err"
   # --generate needs a decoder step
   "$kiln" build --generate "$S/model.json" -o "$tmp/nogen" 2>"$tmp/err"
   check test $? -eq 1

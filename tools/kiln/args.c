@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "pass.h"
 
 const char *const kiln_main_usage =
     "usage: kiln <command> [options]\n"
@@ -35,6 +36,8 @@ static const char *const target_help =
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
     "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
     "                        (each Conv that KIND can compute; docs/kernels.md)\n"
+    "  --attention=KIND      fuse scaled dot-product attention: decode (default: one query\n"
+    "                        row, a decode step), all, or off (docs/passes.md)\n"
     "  --state OUT=IN,...    output OUT is kept in the caller's state buffer and read as\n"
     "                        input IN by the next call (KV cache, RNN state; zeros at first)\n";
 
@@ -215,6 +218,15 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       if (k == sizeof convs / sizeof *convs)
         return usage_error(a->cmd, "--conv: expected auto, im2col, wide or loops, got '%s'", s + 7);
       a->conv_kernel = (int)convs[k].kernel;
+    } else if (!strncmp(s, "--attention=", 12)) {
+      static const char *const kinds[] = {[PASS_ATTENTION_DECODE] = "decode",
+                                          [PASS_ATTENTION_ALL] = "all",
+                                          [PASS_ATTENTION_OFF] = "off"};
+      int k = 0;
+      while (k < 3 && strcmp(s + 12, kinds[k])) k++;
+      if (k == 3)
+        return usage_error(a->cmd, "--attention: expected decode, all or off, got '%s'", s + 12);
+      a->attention = k;
     } else if (!strcmp(s, "--passes"))
       TAKE(passes);
     else if (!strncmp(s, "--passes=", 9))

@@ -29,6 +29,7 @@ typedef struct Args {
   long long max_memory;       /* compile-time address space cap (default KILN_DEFAULT_MAX_MEMORY) */
   long long max_stack;        /* bytes of stack of the generated code; 0: no limit */
   int conv_kernel;            /* --conv: 0 auto, else an IrKernel every Conv must use if it can */
+  int attention;              /* --attention: PASS_ATTENTION_* */
   const char **weights_dirs;  /* --weights-dir, repeatable */
   int n_weights_dirs;
   const char *weights_file, *weights_section;

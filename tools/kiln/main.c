@@ -54,6 +54,7 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .print_after = a->print_after,
                       .max_workspace = a->max_workspace,
                       .conv_kernel = a->conv_kernel,
+                      .attention = a->attention,
                       .passes = a->passes};
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
@@ -356,6 +357,7 @@ static int cmd_inspect(const Args *a) {
                                  .verify_each = a->verify_each,
                                  .passes = a->passes,
                                  .conv_kernel = a->conv_kernel,
+                                 .attention = a->attention,
                                  .conv_panel_bytes = conv_panel_bytes(a),
                                  .tile_cols_max = tile_cols_max(a),
                                  .recurrent_proj_bytes = recurrent_proj_bytes(a)},
