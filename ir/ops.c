@@ -170,5 +170,6 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_CONV_WIDE] = "conv-padded-wide-gemm",
     [IR_KERNEL_CONVT_GEMM] = "convtranspose-gemm-col2im",
     [IR_KERNEL_RECURRENT] = "recurrent-gemm",
+    [IR_KERNEL_CONV_WINOGRAD] = "conv-winograd-f2x3",
     [IR_KERNEL_ATTENTION] = "attention-online-softmax",
 };
