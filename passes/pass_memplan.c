@@ -306,6 +306,16 @@ void pass_memplan_print(const IrGraph *g, FILE *f) {
   fprintf(f, "memory plan: workspace %lld bytes, lower bound %lld, alignment %lld\n",
           (long long)g->workspace_size, (long long)plan_bound(g, &p),
           (long long)g->workspace_align);
+  if (g->n_states) {
+    fprintf(f, "state: %lld bytes, the caller's buffer apart from the workspace, alignment %d\n",
+            (long long)g->state_size, IR_STATE_ALIGN);
+    for (int i = 0; i < g->n_states; i++) {
+      const IrState *st = &g->states[i];
+      fprintf(f, "  %-32s %12lld %12lld next '%s', %s\n", st->in->name, (long long)st->offset,
+              (long long)ir_value_nbytes(st->in), st->out->name,
+              st->direct ? "written in place" : "copied at the end of a call");
+    }
+  }
   fprintf(f, "  %-32s %12s %12s %6s %6s %s\n", "value", "offset", "bytes", "first", "last",
           "shares");
   for (int i = 0; i < g->n_values; i++) {

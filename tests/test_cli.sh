@@ -433,6 +433,9 @@ state)
   check "$bin/npycmp" "$tmp/exe/y.npy" "$S/golden/y.0.npy"
   "$kiln" inspect "$S/model.json" >"$tmp/inspect"
   check grep -q "state: 128 bytes in 2 tensors, the caller's (2 updated in place, 0 copied)" "$tmp/inspect"
+  "$kiln" inspect "$S/model.json" --memory-plan >"$tmp/inspect"
+  check grep -q "^state: 128 bytes, the caller's buffer apart from the workspace" "$tmp/inspect"
+  check grep -qE "^  h +0 +32 next 'h_out', written in place" "$tmp/inspect"
   "$kiln" inspect "$S/model.json" --json >"$tmp/inspect.json"
   check grep -q '"state_bytes": 128' "$tmp/inspect.json"
   # the header's contract, from C: reset, two streams, errors for a bad state buffer
