@@ -78,8 +78,7 @@ static void copy_image(Cg *c, const IrConvParams *p, const IrConvWinograd *w, LL
 }
 
 /* One block of `rows` tile rows starting at tile row th0: transform, 16 products, output
- * transform with the bias (folded into product xi = 5, whose A^T coefficients are all 1) and
- * the fused epilogue. */
+ * transform with the bias and the fused epilogue. */
 static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const IrConvWinograd *w,
                            LLVMValueRef *in, LLVMValueRef image, LLVMValueRef out,
                            LLVMValueRef obase, LLVMValueRef th0, int64_t rows, CgVecInfo vec,
@@ -114,16 +113,16 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
 
-  /* the 16 products M[xi] = U[xi] x V[xi] */
-  /* the tile of the full blocks also for a shorter last one: U is packed for its rows */
-  for (int64_t xi = 0; xi < 16; xi++) {
-    CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_idx(c, xi * M * C)), 0, 0, true};
-    CgGemmB b = {
-        .base = cg_gep(c, c->t_f32, V, cg_idx(c, xi * C * cols)), .s_k = cols, .padded = true};
-    CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_idx(c, xi * M * cols)), .ldc = cols};
-    if (xi == 5 && p->has_bias) cc.row_bias = in[2];
-    cg_gemm_emit(c, vec, tile, M, cols, C, &a, &b, &cc);
-  }
+  /* the 16 products M[xi] = U[xi] x V[xi]: one micro-kernel in a loop (code size) */
+  CgLoop lx;
+  LLVMValueRef xi = cg_for(c, &lx, 16);
+  lx.keep = true;
+  CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_mulc(c, xi, M * C)), 0, 0, true};
+  CgGemmB b = {
+      .base = cg_gep(c, c->t_f32, V, cg_mulc(c, xi, C * cols)), .s_k = cols, .padded = true};
+  CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_mulc(c, xi, M * cols)), .ldc = cols};
+  cg_gemm_emit(c, vec, tile, M, cols, C, &a, &b, &cc);
+  cg_loop_end(c, &lx, NULL, NULL);
 
   /* output transform: tile (th0 + r, t) of channel m gives output rows 2(th0 + r) + {0, 1} and
    * columns 2t + {0, 1}; an odd height or width drops the last row or column */
@@ -135,6 +134,7 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
   LLVMValueRef orow0 =
       cg_add(c, cg_add(c, obase, cg_mulc(c, m, p->oh * p->ow)), cg_mulc(c, oh, p->ow));
   /* an odd height: the last tile row has one output row (a run-time test in that case only) */
+  LLVMValueRef bias = p->has_bias ? cg_load(c, in[2], m) : NULL;
   LLVMValueRef second_row =
       p->oh % 2 ? LLVMBuildICmp(c->b, LLVMIntSLT, cg_addc(c, oh, 1), cg_idx(c, p->oh), "") : NULL;
   for (int part = 0; part < 2; part++) {
@@ -161,7 +161,8 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
       if (i == 1 && second_row) cg_if_begin(c, &f, second_row);
       for (int j = 0; j < ncol; j++) {
         LLVMValueRef at = cg_add(c, cg_addc(c, orow0, (int64_t)i * p->ow + j), cg_mulc(c, t2, 2));
-        cg_store(c, cg_epilogue(c, n, in, y[i][j], at), out, at);
+        LLVMValueRef v = bias ? LLVMBuildFAdd(c->b, y[i][j], bias, "") : y[i][j];
+        cg_store(c, cg_epilogue(c, n, in, v, at), out, at);
       }
       if (i == 1 && second_row) {
         cg_if_else(c, &f);

@@ -3,10 +3,12 @@
  * prints a short summary. Usage: EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet]
  * A model with states (KV cache, RNN state) takes k sets of inputs: k calls in sequence on one
  * state buffer from the initial state, call t writing DIR/<output name>.<t>.npy when k > 1. */
+#define _POSIX_C_SOURCE 200809L /* mkdir, stat, clock_gettime */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "krt.h"
@@ -144,6 +146,32 @@ static int write_outputs(const krt_model *m, const char *argv0, const char *outd
   return 1;
 }
 
+/* Creates the output folder (and its missing parents) before the model runs, so that a bad -o
+ * fails at once instead of after a long --repeat. */
+static int make_outdir(const char *prog, const char *dir) {
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+    fprintf(stderr, "%s: -o: path too long\n", prog);
+    return 0;
+  }
+  for (char *p = path + 1;; p++) {
+    if (*p != '/' && *p) continue;
+    char c = *p;
+    *p = 0;
+    struct stat st;
+    if (stat(path, &st) != 0 && (errno != ENOENT || mkdir(path, 0777) != 0)) {
+      fprintf(stderr, "%s: -o %s: cannot create '%s': %s\n", prog, dir, path, strerror(errno));
+      return 0;
+    }
+    if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "%s: -o %s: '%s' is not a folder\n", prog, dir, path);
+      return 0;
+    }
+    *p = c;
+    if (!c) return 1;
+  }
+}
+
 int main(int argc, char **argv) {
   const krt_model *m = kiln_driver_model;
   const char *outdir = ".";
@@ -187,6 +215,10 @@ int main(int argc, char **argv) {
     usage(stderr, m, argv[0]);
     free(paths);
     return 2;
+  }
+  if (!make_outdir(argv[0], outdir)) {
+    free(paths);
+    return 1;
   }
   int status = 1;
   krt_npy *ins = calloc((size_t)n_paths + 1, sizeof *ins);
