@@ -22,6 +22,7 @@ typedef struct Args {
   const char *triple, *cpu, *features;
   const char *cc;
   const char *print_after;
+  const char *state;          /* --state OUT=IN,...: graph outputs fed back as inputs next call */
   long long max_workspace;    /* bytes (default KILN_DEFAULT_MAX_WORKSPACE) */
   long long max_weight_bytes; /* bytes of all initializers; 0: the frontend's default */
   long long max_nodes;        /* 0: the frontend's default */
@@ -32,6 +33,7 @@ typedef struct Args {
   double max_accuracy_drop;   /* --max-accuracy-drop points; < 0: none */
   int sparse_kernel;          /* --sparse: 0 auto, IR_KERNEL_COUNT dense, else a sparse IrKernel */
   int conv_kernel;            /* --conv: 0 auto, else an IrKernel every Conv must use if it can */
+  int attention;              /* --attention: PASS_ATTENTION_* */
   const char **weights_dirs;  /* --weights-dir, repeatable */
   int n_weights_dirs;
   const char *weights_file, *weights_section;
@@ -39,6 +41,7 @@ typedef struct Args {
   const char *passes, *after, *plan_svg; /* --passes, inspect --after, --memory-plan-svg */
   int opt_level;
   CgEmit emit;
+  bool generate; /* build --generate: the token-generation driver */
   bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
   const char **positional; /* .npy inputs for `run` */
   int n_positional;
