@@ -518,6 +518,7 @@ print("%.4f" % (nz / sum(k["weights"]["dense_bytes"] / 4 for k in ks)))' "$2"
     check grep -qF -- "$expect" "$tmp/err"
     check test ! -e "$tmp/p.o"
   done
+  ;;
 state)
   S=$src/tests/state/lstm
   frames=() && for t in 0 1 2 3 4 5; do frames+=("$S/frames/x.$t.npy"); done
