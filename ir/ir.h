@@ -282,6 +282,17 @@ void ir_graph_print(const IrGraph *g, void *file /* FILE* */);
  * the outputs in declared order; intermediates are malloc'd and freed. Returns 0 or a negative
  * KRT_ERR_* code from a kernel. Plain C loops: the oracle the compiled code is checked against. */
 int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outputs);
+/* The same with hooks: run_node may compute a node faster (returning 0 or a KRT_ERR_* code) or
+ * leave it to the reference kernel (returning IR_INTERP_DEFAULT); observe sees every graph input
+ * and every node output once computed (calibration, error reports). Either may be NULL. */
+#define IR_INTERP_DEFAULT 1
+typedef struct IrInterpHooks {
+  void *ctx;
+  int (*run_node)(void *ctx, const IrNode *n, const void *const *in, void *const *out);
+  void (*observe)(void *ctx, const IrValue *v, const void *data);
+} IrInterpHooks;
+int ir_interp_run_hooked(const IrGraph *g, const void *const *inputs, void *const *outputs,
+                         const IrInterpHooks *hooks);
 /* Totals for `kiln inspect`. */
 int64_t ir_graph_param_count(const IrGraph *g); /* elements of all initializers */
 int64_t ir_graph_param_bytes(const IrGraph *g);

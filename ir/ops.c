@@ -111,6 +111,13 @@ static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};
 
+/* int8 (ir/quant.c): per-tensor QuantizeLinear/DequantizeLinear (axis is accepted, unused) */
+static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), END};
+static const IrAttrSpec ir_attrs_dequantize_linear[] = {A_INT("axis", 1), END};
+static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};
+static const IrAttrSpec ir_attrs_qgemm[] = {A_FLOAT("alpha", 1.0), A_INT("transA", 0),
+                                            A_INT("transB", 0), END};
+
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \
   [IR_OP_##id] = {.name = nm,                                                                      \

@@ -6,6 +6,31 @@
 
 #include "ir.h"
 
+/* Static int8 quantization (passes/pass_quantize.c, docs/quantization.md). */
+typedef enum { PASS_OBS_MINMAX, PASS_OBS_PERCENTILE, PASS_OBS_MSE } PassObserver;
+typedef struct PassQuantLayer {
+  const char *node;   /* name of the quantized node (the graph's arena) */
+  const char *op;     /* its op after quantization */
+  double sqnr_db;     /* of its dequantized output against fp32 over the checked samples */
+  bool kept_fp32;     /* --quant-keep-fp32 left it in float */
+} PassQuantLayer;
+typedef struct PassQuantOptions {
+  const float *const *samples; /* per graph input (all f32): n_samples samples one after another */
+  int n_samples;
+  PassObserver observer;
+  double percentile;     /* PASS_OBS_PERCENTILE: e.g. 99.99 */
+  const char *keep_fp32; /* NULL or comma-separated node names that stay float */
+  FILE *report;          /* the per-layer error table (NULL: none) */
+  /* filled by the pass (caller storage, may be NULL): one entry per quantizable node */
+  PassQuantLayer *layers;
+  int max_layers, *n_layers;
+} PassQuantOptions;
+
+/* The compile-time float evaluator (pass_eval.c): ir_interp_run with Conv, Gemm and 2-D MatMul
+ * through OpenBLAS sgemm; observe (may be NULL) sees every input and node output. */
+int pass_eval_run(const IrGraph *g, const void *const *inputs, void *const *outputs,
+                  void (*observe)(void *ctx, const IrValue *v, const void *data), void *ctx);
+
 typedef struct PassOptions {
   int opt_level;           /* 0..3 */
   int64_t workspace_align; /* bytes, power of two; 0 means 64 */
@@ -29,6 +54,8 @@ typedef struct PassOptions {
    * that kernel wherever it applies; IR_KERNEL_COUNT: the plain loops (kiln --conv=KIND, for
    * measuring the cost model) */
   int conv_kernel;
+  /* --quantize=int8: the quantize pass's calibration data and choices; NULL: no quantization */
+  const PassQuantOptions *quant;
 } PassOptions;
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */
@@ -64,6 +91,12 @@ bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Element-wise nodes that alone read a Conv/Gemm-like or element-wise node's output become
  * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
+
+/* Static int8 quantization when o->quant is set: calibrates on its samples, then rewrites Conv,
+ * Gemm and MatMul with constant weights (and a Relu / Clip(0, hi) reading them alone, folded
+ * into the saturation) to QLinearConv / QGemm, Flatten/Reshape of int8 values to int8 views,
+ * with QuantizeLinear / DequantizeLinear where float and int8 meet. */
+bool pass_quantize(IrGraph *g, const PassOptions *o, IrDiag *d);
 
 /* ---- kernel choice (pass_kernels.c) ----------------------------------------------------- */
 /* Sets IrNode.kernel and IrNode.scratch_bytes of every node (docs/kernels.md); always runs

@@ -9,6 +9,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <dirent.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -37,12 +38,153 @@ static int tile_cols_max(const Args *a) { return bare_metal(a) ? 16 : 0; }
 /* RNN/GRU/LSTM: project 2 KiB of steps at a time there (lstm_forecaster: 4 steps of 48) */
 static int64_t recurrent_proj_bytes(const Args *a) { return bare_metal(a) ? 2 * 1024 : 0; }
 
-/* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. */
+/* --calibrate: the samples of the model's one f32 input, from .npy files (a folder's, sorted
+ * by name, or the files given); a file holds one sample or several one after another. */
+static bool append_samples(const char *path, const IrValue *in, float **buf, int *n) {
+  krt_npy arr;
+  char err[512];
+  if (!krt_npy_read(path, &arr, err, sizeof err)) {
+    fprintf(stderr, "kiln: --calibrate: %s\n", err);
+    return false;
+  }
+  int64_t numel = 1, per = ir_value_numel(in);
+  for (int i = 0; i < arr.rank; i++) numel *= arr.dims[i];
+  bool ok = arr.dtype == (int32_t)IR_F32 && numel > 0 && numel % per == 0;
+  if (!ok)
+    fprintf(stderr, "kiln: --calibrate: %s: expected f32 samples of input '%s' (a multiple of %lld "
+            "elements), got %s with %lld elements\n", path, in->name, (long long)per,
+            krt_dtype_name(arr.dtype), (long long)numel);
+  else if (*n + numel / per > 1000000) {
+    fprintf(stderr, "kiln: --calibrate: more than 1000000 samples\n");
+    ok = false;
+  } else {
+    *buf = realloc(*buf, sizeof(float) * (size_t)((*n + numel / per) * per));
+    if (!*buf) abort();
+    memcpy(*buf + (size_t)*n * (size_t)per, arr.data, sizeof(float) * (size_t)numel);
+    *n += (int)(numel / per);
+  }
+  krt_npy_free(&arr);
+  return ok;
+}
+
+static int cmp_str(const void *x, const void *y) {
+  return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static bool load_calibration(const Args *a, const IrGraph *g, float **buf, int *n) {
+  *buf = NULL;
+  *n = 0;
+  if (g->n_inputs != 1) {
+    fprintf(stderr, "kiln: --calibrate: calibration supports models with one input; '%s' has "
+            "%d\n", g->name, g->n_inputs);
+    return false;
+  }
+  for (int c = 0; c < a->n_calibrate; c++) {
+    struct stat st;
+    const char *p = a->calibrate[c];
+    if (stat(p, &st) != 0) {
+      fprintf(stderr, "kiln: --calibrate: %s: %s\n", p, strerror(errno));
+      return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      if (!append_samples(p, g->inputs[0], buf, n)) return false;
+      continue;
+    }
+    DIR *dir = opendir(p);
+    if (!dir) {
+      fprintf(stderr, "kiln: --calibrate: %s: %s\n", p, strerror(errno));
+      return false;
+    }
+    char **names = NULL;
+    int count = 0;
+    for (struct dirent *e; (e = readdir(dir));) {
+      size_t len = strlen(e->d_name);
+      if (len < 5 || strcmp(e->d_name + len - 4, ".npy")) continue;
+      names = realloc(names, sizeof *names * (size_t)(count + 1));
+      if (!names || !(names[count++] = strdup(e->d_name))) abort();
+    }
+    closedir(dir);
+    qsort(names, (size_t)count, sizeof *names, cmp_str);
+    bool ok = count > 0;
+    if (!ok) fprintf(stderr, "kiln: --calibrate: %s: no .npy files in the folder\n", p);
+    for (int i = 0; i < count && ok; i++) {
+      char path[PATH_MAX];
+      snprintf(path, sizeof path, "%s/%s", p, names[i]);
+      ok = append_samples(path, g->inputs[0], buf, n);
+    }
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. With
+ * --quantize, `layers` (may be NULL) receives the quantization report. */
+static IrGraph *load_and_optimize_q(const Args *a, bool plan, const char *keep_fp32,
+                                    PassQuantLayer *layers, int *n_layers);
+
+static IrGraph *load_quantized(const Args *a, PassQuantLayer *layers, int *n_layers);
+
 static IrGraph *load_and_optimize(const Args *a, bool plan) {
+  if (!a->quantize) return load_and_optimize_q(a, plan, NULL, NULL, NULL);
+  PassQuantLayer *layers = calloc(4096, sizeof *layers);
+  int n_layers = 0;
+  if (!layers) abort();
+  IrGraph *g = load_quantized(a, layers, &n_layers);
+  free(layers);
+  return g;
+}
+
+/* --quant-keep-fp32=auto: quantize, then again keeping the layers below the threshold fp32. */
+static IrGraph *load_quantized(const Args *a, PassQuantLayer *layers, int *n_layers) {
+  IrGraph *g = load_and_optimize_q(a, true, a->keep_fp32, layers, n_layers);
+  if (!g || !a->keep_auto_db) return g;
+  char *keep = calloc(1, 1);
+  size_t len = 0;
+  for (int i = 0; i < *n_layers; i++)
+    if (layers[i].sqnr_db < a->keep_auto_db) {
+      size_t l = strlen(layers[i].node);
+      keep = realloc(keep, len + l + 2);
+      if (!keep) abort();
+      if (len) keep[len++] = ',';
+      memcpy(keep + len, layers[i].node, l + 1);
+      len += l;
+    }
+  if (!len) {
+    free(keep);
+    return g;
+  }
+  fprintf(stderr, "kiln: --quant-keep-fp32=auto: keeping %s in fp32 (SQNR below %g dB)\n", keep,
+          a->keep_auto_db);
+  ir_graph_free(g);
+  g = load_and_optimize_q(a, true, keep, layers, n_layers);
+  free(keep);
+  return g;
+}
+
+static IrGraph *load_and_optimize_q(const Args *a, bool plan, const char *keep_fp32,
+                                    PassQuantLayer *layers, int *n_layers) {
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   FeOptions fo = fe_options(a);
   IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
+  float *samples = NULL;
+  int n_samples = 0;
+  PassQuantOptions qo = {.observer = (PassObserver)a->observer,
+                         .percentile = a->percentile,
+                         .keep_fp32 = keep_fp32,
+                         .report = stderr,
+                         .layers = layers,
+                         .max_layers = layers ? 4096 : 0,
+                         .n_layers = n_layers};
+  if (g && a->quantize && !load_calibration(a, g, &samples, &n_samples)) {
+    ir_graph_free(g);
+    g = NULL;
+  }
+  const float *sample_ptr[1] = {samples};
+  qo.samples = sample_ptr;
+  qo.n_samples = n_samples;
   if (g && plan) {
     PassOptions po = {.opt_level = a->opt_level,
                       .workspace_align = 64,
@@ -54,11 +196,13 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
     po.recurrent_proj_bytes = recurrent_proj_bytes(a);
+    if (a->quantize) po.quant = &qo;
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
     }
   }
+  free(samples);
   ir_diag_free(&d);
   return g;
 }
@@ -245,7 +389,7 @@ static int cmd_build(const Args *a) {
 }
 
 static int cmd_run(const Args *a) {
-  IrGraph *g = load_and_optimize(a, false);
+  IrGraph *g = load_and_optimize(a, a->quantize); /* quantization is a pass */
   if (!g) return 1;
   int status = 1;
   if (a->n_positional != g->n_inputs) {

@@ -1,0 +1,212 @@
+/* Lowerings of the int8 ops (ir/quant.c): QuantizeLinear, DequantizeLinear, QLinearConv, QGemm.
+ * Every integer the reference interpreter computes is computed the same way here (ir/quant.h):
+ * int32 accumulation of (x - x_zp) * w, the requantization's 64-bit multiply, rounding add and
+ * arithmetic shift, the saturation; the float conversions are the same f32 operations in the
+ * same order. The per-channel multipliers and shifts are computed at compile time by the same C
+ * function the interpreter calls, and stored as constant tables. No libm, no division at run
+ * time but QuantizeLinear's f32 divide (IEEE, as the interpreter's). */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_internal.h"
+#include "conv_params.h"
+#include "quant.h"
+
+static LLVMValueRef i8_load(Cg *c, LLVMValueRef base, LLVMValueRef index) {
+  LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i8, cg_gep(c, c->t_i8, base, index), "");
+  LLVMSetAlignment(v, 1);
+  return v;
+}
+
+static void i8_store(Cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index) {
+  LLVMValueRef s = LLVMBuildStore(c->b, v, cg_gep(c, c->t_i8, base, index));
+  LLVMSetAlignment(s, 1);
+}
+
+static LLVMValueRef i32_load(Cg *c, LLVMValueRef base, LLVMValueRef index) {
+  LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, base, index), "");
+  LLVMSetAlignment(v, 4);
+  return v;
+}
+
+static LLVMValueRef clamp_int(Cg *c, LLVMValueRef v, int64_t lo, int64_t hi) {
+  LLVMTypeRef t = LLVMTypeOf(v);
+  LLVMValueRef l = LLVMConstInt(t, (unsigned long long)lo, 1),
+               h = LLVMConstInt(t, (unsigned long long)hi, 1);
+  v = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, v, l, ""), l, v, "");
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, h, ""), h, v, "");
+}
+
+/* ir_requant_apply: saturate(zp + ((i64)acc * mult + 2^(shift-1)) >> shift) as i8; mult and
+ * shift are i32 values (constants or loaded from the tables). */
+static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                            int32_t zp) {
+  LLVMTypeRef i64 = c->t_i64;
+  LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
+                                LLVMBuildSExt(c->b, mult, i64, ""), "");
+  LLVMValueRef sh = LLVMBuildZExt(c->b, shift, i64, "");
+  LLVMValueRef half = LLVMBuildShl(c->b, LLVMConstInt(i64, 1, 0),
+                                   LLVMBuildSub(c->b, sh, LLVMConstInt(i64, 1, 0), ""), "");
+  LLVMValueRef v = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
+  v = LLVMBuildAdd(c->b, v, LLVMConstInt(i64, (unsigned long long)(int64_t)zp, 1), "");
+  return LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, "");
+}
+
+/* Per-channel tables: multiplier, shift and the bias with the input zero point folded out
+ * (bias - x_zp * sum of the channel's weights), as one i32 array [3][channels]. */
+static LLVMValueRef head_tables(Cg *c, const IrNode *n, const IrQHead *h, const int8_t *w,
+                                int64_t per_channel) {
+  int64_t M = h->channels;
+  int32_t *t = malloc(sizeof *t * (size_t)(3 * M));
+  if (!t) abort();
+  for (int64_t m = 0; m < M; m++) {
+    IrRequant r = ir_qhead_requant(h, m);
+    t[m] = r.mult;
+    t[M + m] = r.shift;
+    int64_t sum = 0;
+    for (int64_t k = 0; k < per_channel; k++) sum += w[m * per_channel + k];
+    t[2 * M + m] = (h->bias ? h->bias[m] : 0) - (int32_t)(h->x_zp * sum);
+  }
+  char name[64];
+  snprintf(name, sizeof name, "q%d.tables", n->id);
+  LLVMValueRef g = cg_const_bytes(c, t, sizeof *t * (size_t)(3 * M), name);
+  free(t);
+  return g;
+}
+
+/* ---- QuantizeLinear / DequantizeLinear ---------------------------------------------------- */
+
+bool cg_lower_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  float s = ir_qparam_scale(n, 1);
+  int32_t zp = ir_qparam_zp(n, 2);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  LLVMValueRef v = LLVMBuildFDiv(c->b, cg_load(c, in[0], i), cg_f32c(c, s), "");
+  LLVMValueRef lo = cg_f32c(c, -256.0), hi = cg_f32c(c, 256.0), big = cg_f32c(c, 12582912.0);
+  v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, lo, ""), v, lo, "");
+  v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, hi, ""), hi, v, "");
+  v = LLVMBuildFSub(c->b, LLVMBuildFAdd(c->b, v, big, ""), big, "");
+  LLVMValueRef q = LLVMBuildAdd(c->b, LLVMBuildFPToSI(c->b, v, c->t_i32, ""), cg_i32c(c, zp), "");
+  i8_store(c, LLVMBuildTrunc(c->b, clamp_int(c, q, -128, 127), c->t_i8, ""), out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+bool cg_lower_dequantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  float s = ir_qparam_scale(n, 1);
+  int32_t zp = ir_qparam_zp(n, 2);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  LLVMValueRef q = LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], i), c->t_i32, ""),
+                                cg_i32c(c, zp), "");
+  cg_store(c, LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, q, c->t_f32, ""), cg_f32c(c, s), ""),
+           out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+/* ---- QGemm: y[i][j] = requant(bias'[j] + sum_k a[i][k] * b[j][k]) ------------------------- */
+
+bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  const IrValue *a = n->inputs[0], *bv = n->inputs[3];
+  int64_t M = a->dims[0], K = a->dims[1], N = h.channels;
+  /* B as [N][K] (k contiguous: each output is a dot product) */
+  const int8_t *b = bv->data;
+  int8_t *bt = malloc((size_t)(N * K));
+  if (!bt) abort();
+  bool tb = ir_attr_i(n, "transB") != 0;
+  for (int64_t j = 0; j < N; j++)
+    for (int64_t k = 0; k < K; k++) bt[j * K + k] = tb ? b[j * K + k] : b[k * N + j];
+  char name[64];
+  snprintf(name, sizeof name, "q%d.b", n->id);
+  LLVMValueRef bp = cg_const_bytes(c, bt, (size_t)(N * K), name);
+  LLVMValueRef tab = head_tables(c, n, &h, bt, K);
+  free(bt);
+  CgLoop li, lj, lk;
+  LLVMValueRef i = cg_for(c, &li, M);
+  LLVMValueRef arow = cg_gep(c, c->t_i8, in[0], cg_mulc(c, i, K));
+  LLVMValueRef j = cg_for(c, &lj, N);
+  LLVMValueRef brow = cg_gep(c, c->t_i8, bp, cg_mulc(c, j, K));
+  LLVMValueRef k = cg_for(c, &lk, K);
+  LLVMValueRef acc = cg_loop_acc(c, &lk, cg_i32c(c, 0));
+  LLVMValueRef prod =
+      LLVMBuildMul(c->b, LLVMBuildSExt(c->b, i8_load(c, arow, k), c->t_i32, ""),
+                   LLVMBuildSExt(c->b, i8_load(c, brow, k), c->t_i32, ""), "");
+  LLVMValueRef next = LLVMBuildAdd(c->b, acc, prod, ""), sum;
+  cg_loop_end(c, &lk, &next, &sum);
+  sum = LLVMBuildAdd(c->b, sum, i32_load(c, tab, cg_addc(c, j, 2 * N)), "");
+  LLVMValueRef y = requant(c, sum, i32_load(c, tab, j), i32_load(c, tab, cg_addc(c, j, N)), h.y_zp);
+  i8_store(c, y, out[0], cg_add(c, cg_mulc(c, i, N), j));
+  cg_loop_end(c, &lj, NULL, NULL);
+  cg_loop_end(c, &li, NULL, NULL);
+  return true;
+}
+
+/* ---- QLinearConv: direct loops, padding stripped by valid tap ranges ----------------------- */
+
+bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  IrQHead h;
+  ir_qhead(n, &h);
+  int64_t taps = p.c_per_group * p.kh * p.kw;
+  /* padded taps would read x_zp, i.e. contribute 0 to sum (x - x_zp) * w: with the zero point
+   * folded into the bias they are skipped, so the fold must not count their weights. Direct
+   * loops therefore keep (x - x_zp) and a plain bias. */
+  IrQHead hz = h;
+  hz.x_zp = 0;
+  LLVMValueRef tab = head_tables(c, n, &hz, n->inputs[3]->data, taps);
+  LLVMValueRef xzp = cg_i32c(c, h.x_zp);
+  CgLoop lb, lm, loh, low, lc, li, lj;
+  LLVMValueRef b = cg_for(c, &lb, p.n);
+  LLVMValueRef m = cg_for(c, &lm, p.m);
+  LLVMValueRef g = LLVMBuildSDiv(c->b, m, cg_idx(c, p.m_per_group), "");
+  LLVMValueRef mult = i32_load(c, tab, m), shift = i32_load(c, tab, cg_addc(c, m, p.m)),
+               bias = i32_load(c, tab, cg_addc(c, m, 2 * p.m));
+  LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)),
+                            p.h * p.w);
+  LLVMValueRef wm = cg_mulc(c, m, taps);
+  LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.m), m), p.oh * p.ow);
+  LLVMValueRef oh = cg_for(c, &loh, p.oh);
+  LLVMValueRef ilo, ihi, jlo, jhi;
+  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t);
+  cg_valid_range(c, ih0, p.dil_h, p.h, p.kh, &ilo, &ihi);
+  LLVMValueRef ow = cg_for(c, &low, p.ow);
+  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l);
+  cg_valid_range(c, iw0, p.dil_w, p.w, p.kw, &jlo, &jhi);
+  LLVMValueRef ci = cg_for(c, &lc, p.c_per_group);
+  LLVMValueRef acc_c = cg_loop_acc(c, &lc, bias);
+  LLVMValueRef xc = cg_add(c, xg, cg_mulc(c, ci, p.h * p.w));
+  LLVMValueRef wc = cg_add(c, wm, cg_mulc(c, ci, p.kh * p.kw));
+  LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
+  LLVMValueRef acc_i = cg_loop_acc(c, &li, acc_c);
+  LLVMValueRef xrow = cg_add(c, xc, cg_mulc(c, cg_add(c, ih0, cg_mulc(c, i, p.dil_h)), p.w));
+  LLVMValueRef wrow = cg_add(c, wc, cg_mulc(c, i, p.kw));
+  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
+  LLVMValueRef acc_j = cg_loop_acc(c, &lj, acc_i);
+  LLVMValueRef xv = i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, cg_mulc(c, j, p.dil_w))));
+  LLVMValueRef wv = i8_load(c, in[3], cg_add(c, wrow, j));
+  LLVMValueRef prod = LLVMBuildMul(c->b, LLVMBuildSub(c->b, LLVMBuildSExt(c->b, xv, c->t_i32, ""),
+                                                      xzp, ""),
+                                   LLVMBuildSExt(c->b, wv, c->t_i32, ""), "");
+  LLVMValueRef nj = LLVMBuildAdd(c->b, acc_j, prod, ""), ai, ac, acc;
+  cg_loop_end(c, &lj, &nj, &ai);
+  cg_loop_end(c, &li, &ai, &ac);
+  cg_loop_end(c, &lc, &ac, &acc);
+  i8_store(c, requant(c, acc, mult, shift, h.y_zp), out[0],
+           cg_add(c, yplane, cg_add(c, cg_mulc(c, oh, p.ow), ow)));
+  cg_loop_end(c, &low, NULL, NULL);
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
