@@ -45,9 +45,11 @@ static bool check_scales(const IrNode *n, int k, int64_t count, IrDiag *d) {
   int64_t numel = ir_value_numel(v);
   if (count == 1 ? !(v->rank == 0 || (v->rank == 1 && numel == 1))
                  : !(v->rank == 0 || (v->rank == 1 && (numel == 1 || numel == count))))
-    return ir_node_error(d, n, field, "scale must hold 1%s value%s, got shape %s",
-                         count == 1 ? "" : " or one per output channel,", count == 1 ? "" : "s",
-                         ir_format_dims(v->rank, v->dims, s, sizeof s));
+    return count == 1 ? ir_node_error(d, n, field, "scale must be a scalar, got shape %s",
+                                      ir_format_dims(v->rank, v->dims, s, sizeof s))
+                      : ir_node_error(d, n, field, "scale must hold 1 value or %lld (one per "
+                                      "output channel), got shape %s", (long long)count,
+                                      ir_format_dims(v->rank, v->dims, s, sizeof s));
   const float *f = v->data;
   for (int64_t i = 0; i < numel; i++)
     if (!(f[i] > 0) || !isfinite(f[i]))
