@@ -146,7 +146,12 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
   return true;
 }
 
-/* ---- QLinearConv: direct loops, padding stripped by valid tap ranges ----------------------- */
+/* ---- QLinearConv: per output row, taps accumulate into an int32 row -----------------------
+ * For each output row of a channel, an int32 row of ow accumulators (on the stack) starts at the
+ * bias; every tap (c, i, j) that lands inside the input adds (x - x_zp) * w over the contiguous
+ * run of output pixels it reaches (padding stripped by valid ranges), which LLVM vectorizes; then
+ * the row is requantized. Integer sums do not depend on their order: bit-exact with the
+ * interpreter's loop order. */
 
 bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrNode tmp;
@@ -159,14 +164,22 @@ bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
   IrQHead h;
   ir_qhead(n, &h);
   int64_t taps = p.c_per_group * p.kh * p.kw;
-  /* padded taps would read x_zp, i.e. contribute 0 to sum (x - x_zp) * w: with the zero point
-   * folded into the bias they are skipped, so the fold must not count their weights. Direct
-   * loops therefore keep (x - x_zp) and a plain bias. */
-  IrQHead hz = h;
+  IrQHead hz = h; /* padded taps are skipped, so x_zp is not folded into the bias */
   hz.x_zp = 0;
   LLVMValueRef tab = head_tables(c, n, &hz, n->inputs[3]->data, taps);
   LLVMValueRef xzp = cg_i32c(c, h.x_zp);
-  CgLoop lb, lm, loh, low, lc, li, lj;
+  /* the row of accumulators: a static alloca in the entry block */
+  LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first)
+    LLVMPositionBuilderBefore(c->b, first);
+  else
+    LLVMPositionBuilderAtEnd(c->b, entry);
+  LLVMValueRef row = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i32, (uint64_t)p.ow), "qrow");
+  LLVMSetAlignment(row, 16);
+  LLVMPositionBuilderAtEnd(c->b, here);
+  CgLoop lb, lm, loh, l0, lc, li, low, ly;
   LLVMValueRef b = cg_for(c, &lb, p.n);
   LLVMValueRef m = cg_for(c, &lm, p.m);
   LLVMValueRef g = LLVMBuildSDiv(c->b, m, cg_idx(c, p.m_per_group), "");
@@ -177,34 +190,38 @@ bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
   LLVMValueRef wm = cg_mulc(c, m, taps);
   LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.m), m), p.oh * p.ow);
   LLVMValueRef oh = cg_for(c, &loh, p.oh);
-  LLVMValueRef ilo, ihi, jlo, jhi;
+  LLVMValueRef o0 = cg_for(c, &l0, p.ow);
+  LLVMBuildStore(c->b, bias, cg_gep(c, c->t_i32, row, o0));
+  cg_loop_end(c, &l0, NULL, NULL);
+  LLVMValueRef ilo, ihi;
   LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t);
   cg_valid_range(c, ih0, p.dil_h, p.h, p.kh, &ilo, &ihi);
-  LLVMValueRef ow = cg_for(c, &low, p.ow);
-  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l);
-  cg_valid_range(c, iw0, p.dil_w, p.w, p.kw, &jlo, &jhi);
   LLVMValueRef ci = cg_for(c, &lc, p.c_per_group);
-  LLVMValueRef acc_c = cg_loop_acc(c, &lc, bias);
   LLVMValueRef xc = cg_add(c, xg, cg_mulc(c, ci, p.h * p.w));
   LLVMValueRef wc = cg_add(c, wm, cg_mulc(c, ci, p.kh * p.kw));
   LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
-  LLVMValueRef acc_i = cg_loop_acc(c, &li, acc_c);
   LLVMValueRef xrow = cg_add(c, xc, cg_mulc(c, cg_add(c, ih0, cg_mulc(c, i, p.dil_h)), p.w));
   LLVMValueRef wrow = cg_add(c, wc, cg_mulc(c, i, p.kw));
-  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
-  LLVMValueRef acc_j = cg_loop_acc(c, &lj, acc_i);
-  LLVMValueRef xv = i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, cg_mulc(c, j, p.dil_w))));
-  LLVMValueRef wv = i8_load(c, in[3], cg_add(c, wrow, j));
-  LLVMValueRef prod = LLVMBuildMul(c->b, LLVMBuildSub(c->b, LLVMBuildSExt(c->b, xv, c->t_i32, ""),
-                                                      xzp, ""),
-                                   LLVMBuildSExt(c->b, wv, c->t_i32, ""), "");
-  LLVMValueRef nj = LLVMBuildAdd(c->b, acc_j, prod, ""), ai, ac, acc;
-  cg_loop_end(c, &lj, &nj, &ai);
-  cg_loop_end(c, &li, &ai, &ac);
-  cg_loop_end(c, &lc, &ac, &acc);
+  for (int64_t j = 0; j < p.kw; j++) {
+    int64_t off = j * p.dil_w - p.pad_l; /* input column of output pixel 0 */
+    LLVMValueRef lo, hi;
+    cg_valid_range(c, cg_idx(c, off), p.stride_w, p.w, p.ow, &lo, &hi);
+    LLVMValueRef wv = LLVMBuildSExt(c->b, i8_load(c, in[3], cg_addc(c, wrow, j)), c->t_i32, "");
+    LLVMValueRef ow = cg_loop_begin(c, &low, lo, hi);
+    LLVMValueRef xv = i8_load(c, in[0], cg_add(c, xrow, cg_addc(c, cg_mulc(c, ow, p.stride_w), off)));
+    LLVMValueRef prod = LLVMBuildMul(
+        c->b, LLVMBuildSub(c->b, LLVMBuildSExt(c->b, xv, c->t_i32, ""), xzp, ""), wv, "");
+    LLVMValueRef at = cg_gep(c, c->t_i32, row, ow);
+    LLVMBuildStore(c->b, LLVMBuildAdd(c->b, LLVMBuildLoad2(c->b, c->t_i32, at, ""), prod, ""), at);
+    cg_loop_end(c, &low, NULL, NULL);
+  }
+  cg_loop_end(c, &li, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+  LLVMValueRef oy = cg_for(c, &ly, p.ow);
+  LLVMValueRef acc = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, row, oy), "");
   i8_store(c, requant(c, acc, mult, shift, h.y_zp), out[0],
-           cg_add(c, yplane, cg_add(c, cg_mulc(c, oh, p.ow), ow)));
-  cg_loop_end(c, &low, NULL, NULL);
+           cg_add(c, yplane, cg_add(c, cg_mulc(c, oh, p.ow), oy)));
+  cg_loop_end(c, &ly, NULL, NULL);
   cg_loop_end(c, &loh, NULL, NULL);
   cg_loop_end(c, &lm, NULL, NULL);
   cg_loop_end(c, &lb, NULL, NULL);
