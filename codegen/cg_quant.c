@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "cg_internal.h"
+#include "cg_quant.h"
 #include "conv_params.h"
 #include "quant.h"
 
@@ -225,5 +226,40 @@ bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
   cg_loop_end(c, &loh, NULL, NULL);
   cg_loop_end(c, &lm, NULL, NULL);
   cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
+/* ---- MaxPool on int8: a max over the valid taps of each window ----------------------------- */
+
+bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrConvParams p;
+  bool ok = ir_conv_params(n, &p, NULL);
+  assert(ok);
+  (void)ok;
+  CgLoop lbc, loh, low, li, lj;
+  LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
+  LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
+  LLVMValueRef oh = cg_for(c, &loh, p.oh);
+  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), ilo, ihi;
+  cg_valid_range(c, ih0, p.dil_h, p.h, p.kh, &ilo, &ihi);
+  LLVMValueRef ow = cg_for(c, &low, p.ow);
+  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l), jlo, jhi;
+  cg_valid_range(c, iw0, p.dil_w, p.w, p.kw, &jlo, &jhi);
+  LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
+  LLVMValueRef best_i = cg_loop_acc(c, &li, LLVMConstInt(c->t_i8, (unsigned long long)-128, 1));
+  LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, cg_mulc(c, i, p.dil_h)), p.w));
+  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
+  LLVMValueRef best_j = cg_loop_acc(c, &lj, best_i);
+  LLVMValueRef v = i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, cg_mulc(c, j, p.dil_w))));
+  LLVMValueRef nb = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best_j, ""), v,
+                                    best_j, ""),
+               after_j, best;
+  cg_loop_end(c, &lj, &nb, &after_j);
+  cg_loop_end(c, &li, &after_j, &best);
+  i8_store(c, best, out[0],
+           cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_add(c, cg_mulc(c, oh, p.ow), ow)));
+  cg_loop_end(c, &low, NULL, NULL);
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lbc, NULL, NULL);
   return true;
 }

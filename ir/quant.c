@@ -348,3 +348,28 @@ int ir_interp_qgemm(const IrNode *n, const void *const *in, void *const *out) {
   }
   return KRT_OK;
 }
+
+int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out) {
+  IrConvParams p;
+  bool ok = ir_conv_params(n, &p, NULL);
+  assert(ok);
+  (void)ok;
+  const int8_t *x = in[0];
+  int8_t *y = out[0];
+  for (int64_t bc = 0; bc < p.n * p.c; bc++)
+    for (int64_t oh = 0; oh < p.oh; oh++)
+      for (int64_t ow = 0; ow < p.ow; ow++) {
+        int best = -128; /* padding never wins */
+        for (int64_t kh = 0; kh < p.kh; kh++) {
+          int64_t ih = oh * p.stride_h - p.pad_t + kh * p.dil_h;
+          if (ih < 0 || ih >= p.h) continue;
+          for (int64_t kw = 0; kw < p.kw; kw++) {
+            int64_t iw = ow * p.stride_w - p.pad_l + kw * p.dil_w;
+            if (iw >= 0 && iw < p.w && x[(bc * p.h + ih) * p.w + iw] > best)
+              best = x[(bc * p.h + ih) * p.w + iw];
+          }
+        }
+        y[(bc * p.oh + oh) * p.ow + ow] = (int8_t)best;
+      }
+  return KRT_OK;
+}

@@ -69,4 +69,7 @@ void ir_qconv_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins);
 float ir_qparam_scale(const IrNode *n, int k);
 int32_t ir_qparam_zp(const IrNode *n, int k);
 
+/* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */
+int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out);
+
 #endif

@@ -280,7 +280,11 @@ bool ir_infer_conv_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
 
 bool ir_infer_max_pool(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_windowed(n, 1, d);
+  /* int8 too (the max of quantized values is the quantized max: same scale and zero point) */
+  bool i8 = n->n_inputs >= 1 && n->inputs[0] && n->inputs[0]->dtype == IR_I8;
+  if (!infer_windowed(n, i8 ? 0 : 1, d)) return false;
+  if (i8) n->outputs[0]->dtype = IR_I8;
+  return true;
 }
 
 bool ir_infer_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {

@@ -11,8 +11,8 @@
  * 3. Rewrite: each quantizable head becomes QLinearConv / QGemm writing int8 (its lone Relu /
  *    Clip(0, hi) folded: the head takes the activation's output range), followed by a
  *    DequantizeLinear that produces the original float value for whoever still reads floats;
- *    an int8 input comes from the head before it, or from a QuantizeLinear. Flatten/Reshape of
- *    an int8 value stay int8. DCE later drops dequantizations nobody reads.
+ *    an int8 input comes from the head before it, or from a QuantizeLinear. Flatten, Reshape
+ *    and MaxPool of an int8 value stay int8, with the input's scale and zero point. DCE later drops dequantizations nobody reads.
  * 4. Report: the quantized graph runs on (some of) the samples in the interpreter; each
  *    quantized layer's dequantized output is compared with its float value (SQNR, dB). */
 #include <math.h>
@@ -457,7 +457,9 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
     if (dead[i] && quantizable(n)) {
       quantize_head(&q, n, acts[i]);
       if (acts[i]) dead[acts[i]->id] = true;
-    } else if (!dead[i] && (n->op == IR_OP_FLATTEN || n->op == IR_OP_RESHAPE) &&
+    } else if (!dead[i] &&
+               (n->op == IR_OP_FLATTEN || n->op == IR_OP_RESHAPE || n->op == IR_OP_MAX_POOL) &&
+               n->n_outputs == 1 &&
                n->inputs[0]->id < nv && q.qv[n->inputs[0]->id] &&
                !in_list(o->keep_fp32, n->name)) {
       quantize_view(&q, n);

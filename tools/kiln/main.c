@@ -119,72 +119,91 @@ static bool load_calibration(const Args *a, const IrGraph *g, float **buf, int *
   return true;
 }
 
-/* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. With
- * --quantize, `layers` (may be NULL) receives the quantization report. */
-static IrGraph *load_and_optimize_q(const Args *a, bool plan, const char *keep_fp32,
-                                    PassQuantLayer *layers, int *n_layers);
+/* --quantize=int8: the calibration samples and the pass's options, shared by every command. With
+ * --quant-keep-fp32=auto the model is quantized once to measure each layer, and the layers below
+ * the threshold become the keep list. */
+typedef struct QuantSetup {
+  float *samples;
+  const float *ptr[1];
+  char *keep; /* resolved keep list (malloc'd) or NULL */
+  PassQuantLayer layers[4096];
+  int n_layers;
+  PassQuantOptions qo;
+} QuantSetup;
 
-static IrGraph *load_quantized(const Args *a, PassQuantLayer *layers, int *n_layers);
+static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q);
 
-static IrGraph *load_and_optimize(const Args *a, bool plan) {
-  if (!a->quantize) return load_and_optimize_q(a, plan, NULL, NULL, NULL);
-  PassQuantLayer *layers = calloc(4096, sizeof *layers);
-  int n_layers = 0;
-  if (!layers) abort();
-  IrGraph *g = load_quantized(a, layers, &n_layers);
-  free(layers);
-  return g;
+static void quant_free(QuantSetup *qs) {
+  if (!qs) return;
+  free(qs->samples);
+  free(qs->keep);
+  free(qs);
 }
 
-/* --quant-keep-fp32=auto: quantize, then again keeping the layers below the threshold fp32. */
-static IrGraph *load_quantized(const Args *a, PassQuantLayer *layers, int *n_layers) {
-  IrGraph *g = load_and_optimize_q(a, true, a->keep_fp32, layers, n_layers);
-  if (!g || !a->keep_auto_db) return g;
-  char *keep = calloc(1, 1);
-  size_t len = 0;
-  for (int i = 0; i < *n_layers; i++)
-    if (layers[i].sqnr_db < a->keep_auto_db) {
-      size_t l = strlen(layers[i].node);
-      keep = realloc(keep, len + l + 2);
-      if (!keep) abort();
-      if (len) keep[len++] = ',';
-      memcpy(keep + len, layers[i].node, l + 1);
-      len += l;
-    }
-  if (!len) {
-    free(keep);
-    return g;
-  }
-  fprintf(stderr, "kiln: --quant-keep-fp32=auto: keeping %s in fp32 (SQNR below %g dB)\n", keep,
-          a->keep_auto_db);
-  ir_graph_free(g);
-  g = load_and_optimize_q(a, true, keep, layers, n_layers);
-  free(keep);
-  return g;
-}
-
-static IrGraph *load_and_optimize_q(const Args *a, bool plan, const char *keep_fp32,
-                                    PassQuantLayer *layers, int *n_layers) {
+/* NULL on a user error (reported); *out NULL without --quantize. */
+static bool quant_setup(const Args *a, QuantSetup **out) {
+  *out = NULL;
+  if (!a->quantize) return true;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   FeOptions fo = fe_options(a);
   IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
-  float *samples = NULL;
-  int n_samples = 0;
-  PassQuantOptions qo = {.observer = (PassObserver)a->observer,
-                         .percentile = a->percentile,
-                         .keep_fp32 = keep_fp32,
-                         .report = stderr,
-                         .layers = layers,
-                         .max_layers = layers ? 4096 : 0,
-                         .n_layers = n_layers};
-  if (g && a->quantize && !load_calibration(a, g, &samples, &n_samples)) {
-    ir_graph_free(g);
-    g = NULL;
+  ir_diag_free(&d);
+  if (!g) return false;
+  QuantSetup *qs = calloc(1, sizeof *qs);
+  if (!qs) abort();
+  int n = 0;
+  bool ok = load_calibration(a, g, &qs->samples, &n);
+  ir_graph_free(g);
+  if (!ok) {
+    quant_free(qs);
+    return false;
   }
-  const float *sample_ptr[1] = {samples};
-  qo.samples = sample_ptr;
-  qo.n_samples = n_samples;
+  qs->ptr[0] = qs->samples;
+  qs->qo = (PassQuantOptions){.samples = qs->ptr,
+                              .n_samples = n,
+                              .observer = (PassObserver)a->observer,
+                              .percentile = a->percentile,
+                              .keep_fp32 = a->keep_fp32,
+                              .report = stderr,
+                              .layers = qs->layers,
+                              .max_layers = 4096,
+                              .n_layers = &qs->n_layers};
+  if (a->keep_auto_db) {
+    IrGraph *probe = load_with(a, true, &qs->qo);
+    if (!probe) {
+      quant_free(qs);
+      return false;
+    }
+    ir_graph_free(probe);
+    size_t len = 0;
+    qs->keep = calloc(1, 1);
+    for (int i = 0; qs->keep && i < qs->n_layers; i++)
+      if (qs->layers[i].sqnr_db < a->keep_auto_db) {
+        size_t l = strlen(qs->layers[i].node);
+        qs->keep = realloc(qs->keep, len + l + 2);
+        if (!qs->keep) break;
+        if (len) qs->keep[len++] = ',';
+        memcpy(qs->keep + len, qs->layers[i].node, l + 1);
+        len += l;
+      }
+    if (!qs->keep) abort();
+    if (len)
+      fprintf(stderr, "kiln: --quant-keep-fp32=auto: keeping %s in fp32 (SQNR below %g dB)\n",
+              qs->keep, a->keep_auto_db);
+    qs->qo.keep_fp32 = qs->keep;
+  }
+  *out = qs;
+  return true;
+}
+
+/* Loads the model and runs the pass pipeline (with quantization options q, may be NULL); prints
+ * diagnostics; NULL on a user error. */
+static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
+  IrDiag d;
+  ir_diag_init(&d, a->model, true);
+  FeOptions fo = fe_options(a);
+  IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
   if (g && plan) {
     PassOptions po = {.opt_level = a->opt_level,
                       .workspace_align = 64,
@@ -192,18 +211,25 @@ static IrGraph *load_and_optimize_q(const Args *a, bool plan, const char *keep_f
                       .print_after = a->print_after,
                       .max_workspace = a->max_workspace,
                       .conv_kernel = a->conv_kernel,
-                      .passes = a->passes};
+                      .passes = a->passes,
+                      .quant = q};
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
     po.recurrent_proj_bytes = recurrent_proj_bytes(a);
-    if (a->quantize) po.quant = &qo;
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
     }
   }
-  free(samples);
   ir_diag_free(&d);
+  return g;
+}
+
+static IrGraph *load_and_optimize(const Args *a, bool plan) {
+  QuantSetup *qs;
+  if (!quant_setup(a, &qs)) return NULL;
+  IrGraph *g = load_with(a, plan, qs ? &qs->qo : NULL);
+  quant_free(qs);
   return g;
 }
 
@@ -447,6 +473,8 @@ done:
 }
 
 static int cmd_inspect(const Args *a) {
+  QuantSetup *qs;
+  if (!quant_setup(a, &qs)) return 1;
   InspectOptions o = {.model = a->model,
                       .fe = fe_options(a),
                       .passes = {.opt_level = a->opt_level,
@@ -468,7 +496,10 @@ static int cmd_inspect(const Args *a) {
                                  .cpu = a->cpu,
                                  .features = a->features,
                                  .opt_level = a->opt_level}};
-  return kiln_inspect(&o);
+  o.passes.quant = qs ? &qs->qo : NULL;
+  int rc = kiln_inspect(&o);
+  quant_free(qs);
+  return rc;
 }
 
 /* `kiln import model.onnx [-o model.json] [--name NAME]` */
