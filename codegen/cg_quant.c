@@ -13,6 +13,7 @@
 #include "cg_internal.h"
 #include "cg_quant.h"
 #include "conv_params.h"
+#include "kernels/cg_gemm_i8.h"
 #include "quant.h"
 
 static LLVMValueRef i8_load(Cg *c, LLVMValueRef base, LLVMValueRef index) {
@@ -110,7 +111,7 @@ bool cg_lower_dequantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
 
 /* ---- QGemm: y[i][j] = requant(bias'[j] + sum_k a[i][k] * b[j][k]) ------------------------- */
 
-bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrQHead h;
   ir_qhead(n, &h);
   const IrValue *a = n->inputs[0], *bv = n->inputs[3];
@@ -154,7 +155,7 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
  * the row is requantized. Integer sums do not depend on their order: bit-exact with the
  * interpreter's loop order. */
 
-bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrNode tmp;
   IrValue *ins[3];
   ir_qconv_as_conv(n, &tmp, ins);
@@ -262,4 +263,191 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   cg_loop_end(c, &loh, NULL, NULL);
   cg_loop_end(c, &lbc, NULL, NULL);
   return true;
+}
+
+/* ---- the int8 micro-kernel (kernels/cg_gemm_i8.c) ------------------------------------------ */
+
+static LLVMValueRef const_table(Cg *c, const IrNode *n, const char *what, const void *data,
+                                size_t bytes) {
+  char name[64];
+  snprintf(name, sizeof name, "q%d.%s", n->id, what);
+  return cg_const_bytes(c, data, bytes, name);
+}
+
+/* QGemm: B packed at compile time as V [k4][vcols][4]; the activations repacked into the
+ * scratch as S [M][k4 * 4] (x ^ 0x80 for vpdpbusd); per-column tables. */
+static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  CgDot4 d = cg_dot4_info(c);
+  IrQHead h;
+  ir_qhead(n, &h);
+  const IrValue *a = n->inputs[0];
+  const int8_t *b = n->inputs[3]->data;
+  bool tb = ir_attr_i(n, "transB") != 0;
+  int64_t M = a->dims[0], K = a->dims[1], N = h.channels, k4 = (K + 3) / 4;
+  int64_t vcols = cg_qgemm_v_cols(d, N);
+  int8_t *v = calloc((size_t)(k4 * 4 * vcols), 1);
+  int32_t *t = calloc((size_t)(3 * vcols), sizeof *t);
+  if (!v || !t) abort();
+  int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
+  for (int64_t j = 0; j < vcols; j++) {
+    t[vcols + j] = 1;
+    if (j >= N) continue;
+    IrRequant r = ir_qhead_requant(&h, j);
+    int64_t sum = 0;
+    for (int64_t k = 0; k < K; k++) {
+      int8_t w = tb ? b[j * K + k] : b[k * N + j];
+      v[((k / 4) * vcols + j) * 4 + k % 4] = w;
+      sum += w;
+    }
+    t[j] = r.mult;
+    t[vcols + j] = r.shift;
+    t[2 * vcols + j] = (h.bias ? h.bias[j] : 0) - (int32_t)(offset * sum);
+  }
+  LLVMValueRef vp = const_table(c, n, "b", v, (size_t)(k4 * 4 * vcols));
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * vcols));
+  free(v);
+  free(t);
+  /* S: the activations, the K tail padded (its weights are 0) */
+  LLVMValueRef flip = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+  CgLoop li, lk;
+  LLVMValueRef i = cg_for(c, &li, M);
+  LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
+  LLVMValueRef k = cg_for(c, &lk, K);
+  i8_store(c, LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, arow, k)), flip, ""), c->scratch,
+           cg_add(c, srow, k));
+  cg_loop_end(c, &lk, NULL, NULL);
+  for (int64_t kk = K; kk < k4 * 4; kk++)
+    i8_store(c, LLVMConstInt(c->t_i8, 0, 0), c->scratch, cg_addc(c, srow, kk));
+  cg_loop_end(c, &li, NULL, NULL);
+  CgQGemm q = {.m = M,
+               .k4 = k4,
+               .n_cols = N,
+               .n_valid = cg_idx(c, N),
+               .s = c->scratch,
+               .v = vp,
+               .y = out[0],
+               .tables = tab,
+               .lds = k4 * 4,
+               .ldv = vcols,
+               .ldy = N,
+               .n_pad = vcols,
+               .channels = N,
+               .per_row = false,
+               .v_is_acts = false,
+               .y_zp = h.y_zp};
+  cg_qgemm_emit(c, d, &q);
+  return true;
+}
+
+/* QLinearConv: per batch, group and panel of output rows, im2col into the scratch as V
+ * [k4][ldv][4] (activations, x ^ 0x80 for vpdpbusd, padding = the zero point), then the int8
+ * tiles with the packed weights as S and per-channel tables. */
+static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  CgDot4 d = cg_dot4_info(c);
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  IrQHead h;
+  ir_qhead(n, &h);
+  IrQConvPanel pq;
+  ir_qconv_panel_of(&p, n->scratch_bytes, &pq);
+  int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
+  const int8_t *w = n->inputs[3]->data;
+  int8_t *s = calloc((size_t)(M * k4 * 4), 1);
+  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
+  if (!s || !t) abort();
+  int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
+  for (int64_t m = 0; m < M; m++) {
+    IrRequant r = ir_qhead_requant(&h, m);
+    int64_t sum = 0;
+    for (int64_t k = 0; k < K; k++) {
+      s[m * k4 * 4 + k] = w[m * K + k];
+      sum += w[m * K + k];
+    }
+    t[m] = r.mult;
+    t[M + m] = r.shift;
+    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(offset * sum);
+  }
+  LLVMValueRef sp = const_table(c, n, "w", s, (size_t)(M * k4 * 4));
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
+  free(s);
+  free(t);
+  LLVMValueRef flip = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+  LLVMValueRef pad = LLVMConstInt(c->t_i8, (unsigned long long)(int8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0)), 1);
+  int64_t panels = (p.oh + pq.rows - 1) / pq.rows;
+  CgLoop lb, lg, lp, lc, li, lj, lr, lw;
+  LLVMValueRef b = cg_for(c, &lb, p.n);
+  LLVMValueRef g = cg_for(c, &lg, p.group);
+  LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
+  LLVMValueRef pi = cg_for(c, &lp, panels);
+  LLVMValueRef r0 = cg_mulc(c, pi, pq.rows);
+  LLVMValueRef rows = cg_smin(c, cg_idx(c, pq.rows), cg_sub(c, cg_idx(c, p.oh), r0));
+  /* im2col: tap k = (ci * kh + i) * kw + j goes to quad k >> 2, byte k & 3 */
+  LLVMValueRef ci = cg_for(c, &lc, p.c_per_group);
+  LLVMValueRef xc = cg_add(c, xg, cg_mulc(c, ci, p.h * p.w));
+  LLVMValueRef i = cg_for(c, &li, p.kh);
+  LLVMValueRef j = cg_for(c, &lj, p.kw);
+  LLVMValueRef k = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, ci, p.kh), i), p.kw), j);
+  LLVMValueRef base = cg_add(c, cg_mulc(c, LLVMBuildAShr(c->b, k, cg_idx(c, 2), ""), pq.ldv * 4),
+                             LLVMBuildAnd(c->b, k, cg_idx(c, 3), ""));
+  LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
+  LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h), cg_addc(c, cg_mulc(c, i, p.dil_h), -p.pad_t));
+  LLVMValueRef row_ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
+                                     LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p.h), ""), "");
+  LLVMValueRef ihc = cg_smax(c, cg_idx(c, 0), cg_smin(c, ih, cg_idx(c, p.h - 1)));
+  LLVMValueRef xrow = cg_add(c, xc, cg_mulc(c, ihc, p.w));
+  LLVMValueRef prow = cg_add(c, base, cg_mulc(c, r, p.ow * 4));
+  LLVMValueRef ow = cg_for(c, &lw, p.ow);
+  LLVMValueRef iw = cg_add(c, cg_mulc(c, ow, p.stride_w), cg_addc(c, cg_mulc(c, j, p.dil_w), -p.pad_l));
+  LLVMValueRef inside = LLVMBuildAnd(c->b, row_ok, LLVMBuildAnd(c->b,
+      LLVMBuildICmp(c->b, LLVMIntSGE, iw, cg_idx(c, 0), ""),
+      LLVMBuildICmp(c->b, LLVMIntSLT, iw, cg_idx(c, p.w), ""), ""), "");
+  LLVMValueRef iwc = cg_smax(c, cg_idx(c, 0), cg_smin(c, iw, cg_idx(c, p.w - 1)));
+  LLVMValueRef xv = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, xrow, iwc)), flip, "");
+  i8_store(c, LLVMBuildSelect(c->b, inside, xv, pad, ""), c->scratch,
+           cg_add(c, prow, cg_mulc(c, ow, 4)));
+  cg_loop_end(c, &lw, NULL, NULL);
+  cg_loop_end(c, &lr, NULL, NULL);
+  cg_loop_end(c, &lj, NULL, NULL);
+  cg_loop_end(c, &li, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+  LLVMValueRef gm = cg_mulc(c, g, p.m_per_group);
+  LLVMValueRef y = cg_gep(c, c->t_i8, out[0],
+                          cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p.oh * p.ow),
+                                 cg_mulc(c, r0, p.ow)));
+  CgQGemm q = {.m = p.m_per_group,
+               .k4 = k4,
+               .n_cols = pq.rows * p.ow,
+               .n_valid = cg_mulc(c, rows, p.ow),
+               .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, k4 * 4)),
+               .v = c->scratch,
+               .y = y,
+               .tables = cg_gep(c, c->t_i32, tab, gm),
+               .lds = k4 * 4,
+               .ldv = pq.ldv,
+               .ldy = p.oh * p.ow,
+               .n_pad = 0,
+               .channels = M,
+               .per_row = true,
+               .v_is_acts = true,
+               .y_zp = h.y_zp};
+  cg_qgemm_emit(c, d, &q);
+  cg_loop_end(c, &lp, NULL, NULL);
+  cg_loop_end(c, &lg, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
+bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (n->kernel == IR_KERNEL_QGEMM_DOT4 && c->scratch) return lower_qgemm_dot4(c, n, in, out);
+  return lower_qgemm_loops(c, n, in, out);
+}
+
+bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (n->kernel == IR_KERNEL_QCONV_DOT4 && c->scratch) return lower_qconv_dot4(c, n, in, out);
+  return lower_qconv_loops(c, n, in, out);
 }

@@ -173,6 +173,9 @@ typedef enum {
   IR_KERNEL_CONV_WIDE,   /* Conv: padded phase images read in place, wide output rows */
   IR_KERNEL_CONVT_GEMM,  /* ConvTranspose: tiled product of all taps, then a col2im add */
   IR_KERNEL_RECURRENT,   /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
+  IR_KERNEL_QGEMM_DOT4,  /* QGemm: int8 tiles of dot4 (vpdpbusd / sdot / smlad), activations
+                            repacked in scratch */
+  IR_KERNEL_QCONV_DOT4,  /* QLinearConv: int8 im2col panels in scratch, the same int8 tiles */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -14,6 +14,7 @@
 
 #include <stdint.h>
 
+#include "conv_params.h"
 #include "ir.h"
 
 typedef struct IrRequant {
@@ -68,6 +69,17 @@ void ir_qconv_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins);
 /* The (scale, zero point) of a scalar quant input pair k, k+1 (shape inference checked them). */
 float ir_qparam_scale(const IrNode *n, int k);
 int32_t ir_qparam_zp(const IrNode *n, int k);
+
+/* Scratch of the int8 kernels (passes/pass_quantize.c reserves it, codegen reads it back):
+ * QGemm: the activations repacked as [M][k4 * 4] bytes (k4 = ceil(K / 4), the tail padded);
+ * QLinearConv, per group: an im2col panel [k4][ldv][4] bytes for `rows` output rows, k4 =
+ * ceil(c_per_group * kh * kw / 4), ldv = rows * ow rounded up to 64 (the widest tile). */
+typedef struct IrQConvPanel {
+  int64_t k4, rows, ldv, bytes;
+} IrQConvPanel;
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q);
+void ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, IrQConvPanel *q);
+int64_t ir_qgemm_scratch_bytes(const IrNode *n);
 
 /* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */
 int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out);

@@ -97,6 +97,8 @@ bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
  * into the saturation) to QLinearConv / QGemm, Flatten/Reshape of int8 values to int8 views,
  * with QuantizeLinear / DequantizeLinear where float and int8 meet. */
 bool pass_quantize(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* The kernel and scratch of a QGemm / QLinearConv node (called by the kernels pass). */
+void pass_plan_int8(IrNode *n, const PassOptions *o);
 
 /* ---- kernel choice (pass_kernels.c) ----------------------------------------------------- */
 /* Sets IrNode.kernel and IrNode.scratch_bytes of every node (docs/kernels.md); always runs

@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_params.h"
 #include "pass.h"
 #include "quant.h"
 
@@ -511,4 +512,21 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   for (int i = 0; i < nv; i++) free(cb.st[i].hist);
   free(cb.st);
   return changed && ok;
+}
+
+void pass_plan_int8(IrNode *n, const PassOptions *o) {
+  if (n->op == IR_OP_QGEMM) {
+    n->kernel = IR_KERNEL_QGEMM_DOT4;
+    n->scratch_bytes = ir_qgemm_scratch_bytes(n);
+    return;
+  }
+  IrNode tmp;
+  IrValue *ins[3];
+  IrConvParams p;
+  ir_qconv_as_conv(n, &tmp, ins);
+  if (!ir_conv_params(&tmp, &p, NULL)) return;
+  IrQConvPanel q;
+  ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES, &q);
+  n->kernel = IR_KERNEL_QCONV_DOT4;
+  n->scratch_bytes = q.bytes;
 }
