@@ -105,6 +105,8 @@ quant)
     fi
     run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "-DEMU_EXACT" linux \
       qemu-aarch64 -L /usr/aarch64-linux-gnu
+    run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "-DEMU_EXACT" \
+      linux qemu-aarch64 -L /usr/aarch64-linux-gnu
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) -DEMU_EXACT" baremetal \
       qemu-system-arm -M mps2-an386 -nographic -monitor none \

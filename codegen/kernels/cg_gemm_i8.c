@@ -41,7 +41,8 @@ CgDot4 cg_dot4_info(Cg *c) {
     d = (CgDot4){has_feature(f, "+dotprod") ? CG_DOT4_SDOT : CG_DOT4_GENERIC, 4, 32, false};
   else if ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+neon"))
     d = (CgDot4){CG_DOT4_GENERIC, 4, 16, false};
-  else if ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+dsp"))
+  else if (!strncmp(triple, "thumbv7em", 9) || /* ARMv7E-M (Cortex-M4/M7) always has DSP */
+           ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+dsp")))
     d = (CgDot4){CG_DOT4_SMLAD, 1, 8, false};
   LLVMDisposeMessage(triple);
   LLVMDisposeMessage(f);
