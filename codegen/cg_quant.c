@@ -237,6 +237,30 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   bool ok = ir_conv_params(n, &p, NULL);
   assert(ok);
   (void)ok;
+  bool inside = p.pad_t == 0 && p.pad_l == 0 && (p.oh - 1) * p.stride_h + (p.kh - 1) * p.dil_h < p.h &&
+                (p.ow - 1) * p.stride_w + (p.kw - 1) * p.dil_w < p.w;
+  if (inside && p.kh * p.kw <= 16) {
+    /* every window inside the input: the taps unrolled, no bounds, so LLVM vectorizes over ow
+     * (2x2/2: two deinterleaving loads per input row) */
+    CgLoop lbc, loh, low;
+    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
+    LLVMValueRef oh = cg_for(c, &loh, p.oh);
+    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
+    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
+    LLVMValueRef ow = cg_for(c, &low, p.ow);
+    LLVMValueRef at = cg_add(c, row0, cg_mulc(c, ow, p.stride_w)), best = NULL;
+    for (int64_t i = 0; i < p.kh; i++)
+      for (int64_t j = 0; j < p.kw; j++) {
+        LLVMValueRef v = i8_load(c, in[0], cg_addc(c, at, i * p.dil_h * p.w + j * p.dil_w));
+        best = best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
+                    : v;
+      }
+    i8_store(c, best, out[0], cg_add(c, yrow, ow));
+    cg_loop_end(c, &low, NULL, NULL);
+    cg_loop_end(c, &loh, NULL, NULL);
+    cg_loop_end(c, &lbc, NULL, NULL);
+    return true;
+  }
   CgLoop lbc, loh, low, li, lj;
   LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
   LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
@@ -379,7 +403,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef flip = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
   LLVMValueRef pad = LLVMConstInt(c->t_i8, (unsigned long long)(int8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0)), 1);
   int64_t panels = (p.oh + pq.rows - 1) / pq.rows;
-  CgLoop lb, lg, lp, lc, li, lj, lr, lw;
+  CgLoop lb, lg, lp, lc, li, lj, lr;
   LLVMValueRef b = cg_for(c, &lb, p.n);
   LLVMValueRef g = cg_for(c, &lg, p.group);
   LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
@@ -398,19 +422,23 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h), cg_addc(c, cg_mulc(c, i, p.dil_h), -p.pad_t));
   LLVMValueRef row_ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
                                      LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p.h), ""), "");
-  LLVMValueRef ihc = cg_smax(c, cg_idx(c, 0), cg_smin(c, ih, cg_idx(c, p.h - 1)));
-  LLVMValueRef xrow = cg_add(c, xc, cg_mulc(c, ihc, p.w));
   LLVMValueRef prow = cg_add(c, base, cg_mulc(c, r, p.ow * 4));
-  LLVMValueRef ow = cg_for(c, &lw, p.ow);
-  LLVMValueRef iw = cg_add(c, cg_mulc(c, ow, p.stride_w), cg_addc(c, cg_mulc(c, j, p.dil_w), -p.pad_l));
-  LLVMValueRef inside = LLVMBuildAnd(c->b, row_ok, LLVMBuildAnd(c->b,
-      LLVMBuildICmp(c->b, LLVMIntSGE, iw, cg_idx(c, 0), ""),
-      LLVMBuildICmp(c->b, LLVMIntSLT, iw, cg_idx(c, p.w), ""), ""), "");
-  LLVMValueRef iwc = cg_smax(c, cg_idx(c, 0), cg_smin(c, iw, cg_idx(c, p.w - 1)));
-  LLVMValueRef xv = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, xrow, iwc)), flip, "");
-  i8_store(c, LLVMBuildSelect(c->b, inside, xv, pad, ""), c->scratch,
-           cg_add(c, prow, cg_mulc(c, ow, 4)));
-  cg_loop_end(c, &lw, NULL, NULL);
+  /* the output columns whose tap lands inside the row: [lo, hi); padding on either side */
+  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, j, p.dil_w), -p.pad_l), lo, hi;
+  cg_valid_range(c, iw0, p.stride_w, p.w, p.ow, &lo, &hi);
+  hi = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo, hi), lo, "");
+  CgLoop la, lm2, lz;
+  LLVMValueRef ow = cg_loop_begin(c, &la, cg_idx(c, 0), lo);
+  i8_store(c, pad, c->scratch, cg_add(c, prow, cg_mulc(c, ow, 4)));
+  cg_loop_end(c, &la, NULL, NULL);
+  LLVMValueRef xrow = cg_add(c, cg_add(c, xc, cg_mulc(c, ih, p.w)), iw0);
+  ow = cg_loop_begin(c, &lm2, lo, hi);
+  LLVMValueRef xv = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, xrow, cg_mulc(c, ow, p.stride_w))), flip, "");
+  i8_store(c, xv, c->scratch, cg_add(c, prow, cg_mulc(c, ow, 4)));
+  cg_loop_end(c, &lm2, NULL, NULL);
+  ow = cg_loop_begin(c, &lz, hi, cg_idx(c, p.ow));
+  i8_store(c, pad, c->scratch, cg_add(c, prow, cg_mulc(c, ow, 4)));
+  cg_loop_end(c, &lz, NULL, NULL);
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &lj, NULL, NULL);
   cg_loop_end(c, &li, NULL, NULL);

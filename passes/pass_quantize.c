@@ -525,6 +525,9 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
   IrConvParams p;
   ir_qconv_as_conv(n, &tmp, ins);
   if (!ir_conv_params(&tmp, &p, NULL)) return;
+  /* depthwise: one output row per group, no reduction across channels to tile; the loop nest's
+   * per-row accumulators (vectorized over pixels) do better than a 1-row GEMM per channel */
+  if (p.c_per_group == 1 && p.m_per_group == 1) return;
   IrQConvPanel q;
   ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES, &q);
   n->kernel = IR_KERNEL_QCONV_DOT4;
