@@ -380,6 +380,9 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   IrQConvPanel pq;
   ir_qconv_panel_of(&p, n->scratch_bytes, &pq);
   int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
+  /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
+   * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
+  int64_t c4n = (p.c_per_group + 3) / 4;
   const int8_t *w = n->inputs[3]->data;
   int8_t *s = calloc((size_t)(M * k4 * 4), 1);
   int32_t *t = calloc((size_t)(3 * M), sizeof *t);
@@ -389,7 +392,9 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     IrRequant r = ir_qhead_requant(&h, m);
     int64_t sum = 0;
     for (int64_t k = 0; k < K; k++) {
-      s[m * k4 * 4 + k] = w[m * K + k];
+      /* channel quads: reduction index (tap, channel) instead of (channel, tap) */
+      int64_t ci = k / (p.kh * p.kw), tap = k % (p.kh * p.kw);
+      s[m * k4 * 4 + tap * c4n * 4 + ci] = w[m * K + k];
       sum += w[m * K + k];
     }
     t[m] = r.mult;
@@ -400,49 +405,90 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
   free(s);
   free(t);
-  LLVMValueRef flip = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
-  LLVMValueRef pad = LLVMConstInt(c->t_i8, (unsigned long long)(int8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0)), 1);
   int64_t panels = (p.oh + pq.rows - 1) / pq.rows;
-  CgLoop lb, lg, lp, lc, li, lj, lr;
+  CgLoop lb, lg, lp;
   LLVMValueRef b = cg_for(c, &lb, p.n);
   LLVMValueRef g = cg_for(c, &lg, p.group);
   LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
   LLVMValueRef pi = cg_for(c, &lp, panels);
   LLVMValueRef r0 = cg_mulc(c, pi, pq.rows);
   LLVMValueRef rows = cg_smin(c, cg_idx(c, pq.rows), cg_sub(c, cg_idx(c, p.oh), r0));
-  /* im2col: tap k = (ci * kh + i) * kw + j goes to quad k >> 2, byte k & 3 */
-  LLVMValueRef ci = cg_for(c, &lc, p.c_per_group);
-  LLVMValueRef xc = cg_add(c, xg, cg_mulc(c, ci, p.h * p.w));
-  LLVMValueRef i = cg_for(c, &li, p.kh);
-  LLVMValueRef j = cg_for(c, &lj, p.kw);
-  LLVMValueRef k = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, ci, p.kh), i), p.kw), j);
-  LLVMValueRef base = cg_add(c, cg_mulc(c, LLVMBuildAShr(c->b, k, cg_idx(c, 2), ""), pq.ldv * 4),
-                             LLVMBuildAnd(c->b, k, cg_idx(c, 3), ""));
-  LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
-  LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h), cg_addc(c, cg_mulc(c, i, p.dil_h), -p.pad_t));
-  LLVMValueRef row_ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
-                                     LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p.h), ""), "");
-  LLVMValueRef prow = cg_add(c, base, cg_mulc(c, r, p.ow * 4));
-  /* the output columns whose tap lands inside the row: [lo, hi); padding on either side */
-  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, j, p.dil_w), -p.pad_l), lo, hi;
-  cg_valid_range(c, iw0, p.stride_w, p.w, p.ow, &lo, &hi);
-  hi = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo, hi), lo, "");
-  CgLoop la, lm2, lz;
-  LLVMValueRef ow = cg_loop_begin(c, &la, cg_idx(c, 0), lo);
-  i8_store(c, pad, c->scratch, cg_add(c, prow, cg_mulc(c, ow, 4)));
-  cg_loop_end(c, &la, NULL, NULL);
-  LLVMValueRef xrow = cg_add(c, cg_add(c, xc, cg_mulc(c, ih, p.w)), iw0);
-  ow = cg_loop_begin(c, &lm2, lo, hi);
-  LLVMValueRef xv = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, xrow, cg_mulc(c, ow, p.stride_w))), flip, "");
-  i8_store(c, xv, c->scratch, cg_add(c, prow, cg_mulc(c, ow, 4)));
-  cg_loop_end(c, &lm2, NULL, NULL);
-  ow = cg_loop_begin(c, &lz, hi, cg_idx(c, p.ow));
-  i8_store(c, pad, c->scratch, cg_add(c, prow, cg_mulc(c, ow, 4)));
-  cg_loop_end(c, &lz, NULL, NULL);
-  cg_loop_end(c, &lr, NULL, NULL);
-  cg_loop_end(c, &lj, NULL, NULL);
-  cg_loop_end(c, &li, NULL, NULL);
-  cg_loop_end(c, &lc, NULL, NULL);
+  {
+    CgLoop lq, li, lj, lr, la, lm2, lz;
+    LLVMValueRef i = cg_for(c, &li, p.kh);
+    LLVMValueRef j = cg_for(c, &lj, p.kw);
+    LLVMValueRef c4 = cg_for(c, &lq, c4n);
+    LLVMValueRef kq = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, i, p.kw), j), c4n), c4);
+    LLVMValueRef base = cg_mulc(c, kq, pq.ldv); /* in words */
+    /* byte t of the quad: channel 4 * c4 + t if it exists (its plane offset, clamped into the
+     * group, and whether it is real); padding channels read a real plane and are replaced */
+    LLVMValueRef plane[4], real[4];
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), t);
+      real[t] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, p.c_per_group), "");
+      plane[t] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, p.c_per_group - 1)), p.h * p.w));
+    }
+    LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
+    LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h), cg_addc(c, cg_mulc(c, i, p.dil_h), -p.pad_t));
+    LLVMValueRef row_ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
+                                       LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p.h), ""), "");
+    LLVMValueRef prow = cg_add(c, base, cg_mulc(c, r, p.ow));
+    LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, j, p.dil_w), -p.pad_l), lo, hi;
+    cg_valid_range(c, iw0, p.stride_w, p.w, p.ow, &lo, &hi);
+    hi = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo, hi), lo, "");
+    uint32_t pb = (uint8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0));
+    LLVMValueRef pad4 = cg_i32c(c, (int64_t)(pb * 0x01010101u));
+    LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+    LLVMValueRef pad8 = LLVMConstInt(c->t_i8, pb, 0);
+    LLVMValueRef ow = cg_loop_begin(c, &la, cg_idx(c, 0), lo);
+    LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+    cg_loop_end(c, &la, NULL, NULL);
+    LLVMValueRef roff = cg_add(c, cg_mulc(c, ih, p.w), iw0);
+    if (p.stride_w == 1 && d.lanes > 1) {
+      /* whole vectors of pixels: 4 plane rows widened, shifted and or-ed into words */
+      int vl = d.lanes;
+      LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)vl), vw = LLVMVectorType(c->t_i32, (unsigned)vl);
+      LLVMValueRef nvec = LLVMBuildSDiv(c->b, cg_sub(c, hi, lo), cg_idx(c, vl), "");
+      CgLoop lv;
+      LLVMValueRef u = cg_loop_begin(c, &lv, cg_idx(c, 0), nvec);
+      LLVMValueRef o = cg_add(c, lo, cg_mulc(c, u, vl)), word = NULL;
+      LLVMValueRef sh[16], f8[16], p8[16];
+      for (int t = 0; t < 4; t++) {
+        LLVMValueRef b8 = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, in[0], cg_add(c, plane[t], cg_add(c, roff, o))), "");
+        LLVMSetAlignment(b8, 1);
+        for (int l = 0; l < vl; l++) f8[l] = flip8, p8[l] = pad8;
+        b8 = LLVMBuildXor(c->b, b8, LLVMConstVector(f8, (unsigned)vl), "");
+        b8 = LLVMBuildSelect(c->b, real[t], b8, LLVMConstVector(p8, (unsigned)vl), "");
+        LLVMValueRef w32 = LLVMBuildZExt(c->b, b8, vw, "");
+        if (t) {
+          for (int l = 0; l < vl; l++) sh[l] = cg_i32c(c, 8 * t);
+          w32 = LLVMBuildShl(c->b, w32, LLVMConstVector(sh, (unsigned)vl), "");
+        }
+        word = word ? LLVMBuildOr(c->b, word, w32, "") : w32;
+      }
+      LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, o)));
+      LLVMSetAlignment(st, 4);
+      cg_loop_end(c, &lv, NULL, NULL);
+      lo = cg_add(c, lo, cg_mulc(c, nvec, vl));
+    }
+    ow = cg_loop_begin(c, &lm2, lo, hi);
+    LLVMValueRef at = cg_add(c, roff, cg_mulc(c, ow, p.stride_w)), word = NULL;
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, plane[t], at)), flip8, "");
+      b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[t], b8, pad8, ""), c->t_i32, "");
+      b8 = t ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * t), "") : b8;
+      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+    }
+    LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+    cg_loop_end(c, &lm2, NULL, NULL);
+    ow = cg_loop_begin(c, &lz, hi, cg_idx(c, p.ow));
+    LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+    cg_loop_end(c, &lz, NULL, NULL);
+    cg_loop_end(c, &lr, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+    cg_loop_end(c, &lj, NULL, NULL);
+    cg_loop_end(c, &li, NULL, NULL);
+  }
   LLVMValueRef gm = cg_mulc(c, g, p.m_per_group);
   LLVMValueRef y = cg_gep(c, c->t_i8, out[0],
                           cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p.oh * p.ow),

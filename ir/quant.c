@@ -377,7 +377,7 @@ int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *o
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
 void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q) {
-  q->k4 = (p->c_per_group * p->kh * p->kw + 3) / 4;
+  q->k4 = p->kh * p->kw * ((p->c_per_group + 3) / 4);
   int64_t per_row = q->k4 * 4 * p->ow;
   q->rows = per_row > 0 ? budget_bytes / per_row : 1;
   if (q->rows < 1) q->rows = 1;
@@ -387,7 +387,7 @@ void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q
 }
 
 void ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, IrQConvPanel *q) {
-  q->k4 = (p->c_per_group * p->kh * p->kw + 3) / 4;
+  q->k4 = p->kh * p->kw * ((p->c_per_group + 3) / 4);
   q->ldv = scratch_bytes / (q->k4 * 4);
   q->rows = p->oh;
   while (q->rows > 1 && round_up(q->rows * p->ow, 64) > q->ldv) q->rows--;

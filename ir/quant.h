@@ -72,8 +72,9 @@ int32_t ir_qparam_zp(const IrNode *n, int k);
 
 /* Scratch of the int8 kernels (passes/pass_quantize.c reserves it, codegen reads it back):
  * QGemm: the activations repacked as [M][k4 * 4] bytes (k4 = ceil(K / 4), the tail padded);
- * QLinearConv, per group: an im2col panel [k4][ldv][4] bytes for `rows` output rows, k4 =
- * ceil(c_per_group * kh * kw / 4), ldv = rows * ow rounded up to 64 (the widest tile). */
+ * QLinearConv, per group: an im2col panel [k4][ldv][4] bytes for `rows` output rows: a quad
+ * holds 4 channels of one tap (the channels padded to a multiple of 4), so k4 = kh * kw *
+ * ceil(c_per_group / 4); ldv = rows * ow rounded up to 64 (the widest tile). */
 typedef struct IrQConvPanel {
   int64_t k4, rows, ldv, bytes;
 } IrQConvPanel;
