@@ -309,7 +309,9 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   bool tb = ir_attr_i(n, "transB") != 0;
   int64_t M = a->dims[0], K = a->dims[1], N = h.channels, k4 = (K + 3) / 4;
   int64_t vcols = cg_qgemm_v_cols(d, N);
-  int8_t *v = calloc((size_t)(k4 * 4 * vcols), 1);
+  bool unpacked = d.kind == CG_DOT4_SMLAD;
+  int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
+  int8_t *v = calloc((size_t)(k4 * qb * vcols), 1);
   int32_t *t = calloc((size_t)(3 * vcols), sizeof *t);
   if (!v || !t) abort();
   int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
@@ -318,16 +320,19 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     if (j >= N) continue;
     IrRequant r = ir_qhead_requant(&h, j);
     int64_t sum = 0;
-    for (int64_t k = 0; k < K; k++) {
-      int8_t w = tb ? b[j * K + k] : b[k * N + j];
-      v[((k / 4) * vcols + j) * 4 + k % 4] = w;
-      sum += w;
+    for (int64_t kq = 0; kq < k4; kq++) {
+      int8_t quad[4] = {0};
+      for (int64_t k = kq * 4; k < kq * 4 + 4 && k < K; k++) {
+        quad[k % 4] = tb ? b[j * K + k] : b[k * N + j];
+        sum += quad[k % 4];
+      }
+      cg_dot4_pack_quad(v + (kq * vcols + j) * qb, quad, unpacked);
     }
     t[j] = r.mult;
     t[vcols + j] = r.shift;
     t[2 * vcols + j] = (h.bias ? h.bias[j] : 0) - (int32_t)(offset * sum);
   }
-  LLVMValueRef vp = const_table(c, n, "b", v, (size_t)(k4 * 4 * vcols));
+  LLVMValueRef vp = const_table(c, n, "b", v, (size_t)(k4 * qb * vcols));
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * vcols));
   free(v);
   free(t);
@@ -384,9 +389,11 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
   int64_t c4n = (p.c_per_group + 3) / 4;
   const int8_t *w = n->inputs[3]->data;
-  int8_t *s = calloc((size_t)(M * k4 * 4), 1);
+  bool unpacked = d.kind == CG_DOT4_SMLAD;
+  int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
+  int8_t *s = calloc((size_t)(M * k4 * 4), 1), *sp_bytes = calloc((size_t)(M * k4 * qb), 1);
   int32_t *t = calloc((size_t)(3 * M), sizeof *t);
-  if (!s || !t) abort();
+  if (!s || !sp_bytes || !t) abort();
   int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
   for (int64_t m = 0; m < M; m++) {
     IrRequant r = ir_qhead_requant(&h, m);
@@ -401,7 +408,11 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     t[M + m] = r.shift;
     t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(offset * sum);
   }
-  LLVMValueRef sp = const_table(c, n, "w", s, (size_t)(M * k4 * 4));
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t kq = 0; kq < k4; kq++)
+      cg_dot4_pack_quad(sp_bytes + (m * k4 + kq) * qb, s + (m * k4 + kq) * 4, unpacked);
+  LLVMValueRef sp = const_table(c, n, "w", sp_bytes, (size_t)(M * k4 * qb));
+  free(sp_bytes);
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
   free(s);
   free(t);
@@ -497,11 +508,11 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .k4 = k4,
                .n_cols = pq.rows * p.ow,
                .n_valid = cg_mulc(c, rows, p.ow),
-               .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, k4 * 4)),
+               .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, k4 * qb)),
                .v = c->scratch,
                .y = y,
                .tables = cg_gep(c, c->t_i32, tab, gm),
-               .lds = k4 * 4,
+               .lds = k4 * qb,
                .ldv = pq.ldv,
                .ldy = p.oh * p.ow,
                .n_pad = 0,

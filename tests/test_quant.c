@@ -2,7 +2,7 @@
  * calibrate on the committed calibration samples, then over the 360 test images
  *   - fp32 accuracy (compile-time evaluator) and int8 accuracy (interpreter, the oracle):
  *     int8 within 1 point of fp32, top-1 agreement with fp32 >= 98%;
- *   - the compiled int8 code (-O0 and -O2, host) bit-exact with the interpreter on every image;
+ *   - the compiled int8 code (-O2, host) bit-exact with the interpreter on every image;
  * and every observer (minmax, percentile, mse) gives a model within the same bounds; and random
  * Conv/Conv(grouped)/MaxPool/Gemm geometries (strides, dilations, asymmetric pads, batch 2) compiled
  * for VNNI, AVX2 and SSE2 (three dot4 variants) equal the interpreter bit for bit.

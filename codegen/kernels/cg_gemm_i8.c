@@ -9,7 +9,8 @@
  *     (x ^ 0x80), and the bias absorbs the -128 * sum(w) this adds;
  *   - AArch64 +dotprod: sdot (s8 x s8, 4 lanes);
  *   - Arm with the DSP extension (Cortex-M4/M7/M33): two smlad (dual 16-bit multiply-add) on
- *     sxtb16-unpacked halves, one lane;
+ *     sxtb16-unpacked halves, one lane; the weights are unpacked at compile time (8 bytes a
+ *     quad: (w0, w2), (w1, w3) as i16 pairs), the activations once per quad;
  *   - elsewhere (AVX2, SSE, NEON without dotprod, M0+, RISC-V): sign-extend and multiply, which
  *     LLVM turns into the target's widening multiply-adds.
  * V is laid out [K4][ldv][4] bytes (the 4 reductions of one lane adjacent), S as rows of K4
@@ -183,12 +184,49 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   for (int r = 0; r < mr; r++)
     for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, LLVMConstNull(vt));
   lk.keep = true;
+  LLVMValueRef next[CG_LOOP_MAX_ACC];
+  if (d.kind == CG_DOT4_SMLAD) {
+    /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
+     * quad); the activations are unpacked here, once per quad, for every accumulator using it */
+    LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8];
+    int64_t vb = q->v_is_acts ? 4 : 8;
+    LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * vb);
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef at = cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, v), vb));
+      LLVMValueRef w = load_vec(c, c->t_i32, q->v, at, 4);
+      if (q->v_is_acts) {
+        LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
+        ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
+        vo[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+      } else {
+        ve[v] = w;
+        vo[v] = load_vec(c, c->t_i32, q->v, cg_addc(c, at, 4), 4);
+      }
+    }
+    for (int r = 0; r < mr; r++) {
+      LLVMValueRef row = cg_addc(c, m0, r), se, so;
+      if (q->v_is_acts) { /* weights: 8 bytes a quad */
+        LLVMValueRef at = cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 8));
+        se = load_vec(c, c->t_i32, q->s, at, 4);
+        so = load_vec(c, c->t_i32, q->s, cg_addc(c, at, 4), 4);
+      } else {
+        LLVMValueRef w = load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
+        LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
+        se = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
+        so = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+      }
+      for (int v = 0; v < nv; v++) {
+        LLVMValueRef a = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                        (LLVMValueRef[]){se, ve[v], acc[r * nv + v]}, 3);
+        next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
+      }
+    }
+  } else {
   LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
   LLVMValueRef vv[8];
   for (int v = 0; v < nv; v++)
     vv[v] = load_vec(c, vt, q->v, cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), 4)),
                      4);
-  LLVMValueRef next[CG_LOOP_MAX_ACC];
   for (int r = 0; r < mr; r++) {
     LLVMValueRef row = cg_addc(c, m0, r);
     LLVMValueRef quad = load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
@@ -196,6 +234,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     for (int v = 0; v < nv; v++)
       next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
                                       : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
+  }
   }
   LLVMValueRef out[CG_LOOP_MAX_ACC];
   cg_loop_end(c, &lk, next, out);
@@ -240,6 +279,10 @@ void cg_qgemm_emit(Cg *c, CgDot4 d, const CgQGemm *q) {
   int mr = (d.regs - nv - 1) / nv;
   if (mr > 8) mr = 8;
   if (mr < 1) mr = 1;
+  if (d.kind == CG_DOT4_SMLAD) { /* 13 integer registers: 4 accumulators and their operands */
+    nv = q->v_is_acts ? 1 : nvec >= 4 ? 4 : nvec >= 2 ? 2 : 1;
+    mr = q->v_is_acts ? 4 : 1;
+  }
   if (mr > q->m) mr = (int)q->m;
   while (mr * nv > CG_LOOP_MAX_ACC) mr--;
   int64_t blocks = q->m / mr, rest = q->m % mr;

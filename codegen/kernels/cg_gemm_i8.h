@@ -31,6 +31,20 @@ typedef struct CgQGemm {
   bool per_row, v_is_acts;
   int32_t y_zp;
 } CgQGemm;
+/* CG_DOT4_SMLAD: the weight operand's quads are stored unpacked, 8 bytes each (S rows of
+ * k4 * 8 bytes for Conv, V [k4][ldv][8] for Gemm): cg_dot4_pack_weights writes one. */
+static inline void cg_dot4_pack_quad(int8_t *dst, const int8_t w[4], bool unpacked) {
+  if (!unpacked) {
+    for (int t = 0; t < 4; t++) dst[t] = w[t];
+    return;
+  }
+  int16_t h[4] = {w[0], w[2], w[1], w[3]}; /* little-endian i16 pairs: (w0, w2), (w1, w3) */
+  for (int t = 0; t < 4; t++) {
+    dst[2 * t] = (int8_t)(h[t] & 0xff);
+    dst[2 * t + 1] = (int8_t)((h[t] >> 8) & 0xff);
+  }
+}
+
 /* Columns a V operand must provide (n_cols rounded up to the widest strip, 4 vectors). */
 int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols);
 void cg_qgemm_emit(Cg *c, CgDot4 d, const CgQGemm *q);
