@@ -309,8 +309,8 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   bool tb = ir_attr_i(n, "transB") != 0;
   int64_t M = a->dims[0], K = a->dims[1], N = h.channels, k4 = (K + 3) / 4;
   int64_t vcols = cg_qgemm_v_cols(d, N);
-  bool unpacked = d.kind == CG_DOT4_SMLAD;
-  int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
+  bool unpacked = false; /* Gemm weights stay packed (flash), also for smlad */
+  int64_t qb = 4;
   int8_t *v = calloc((size_t)(k4 * qb * vcols), 1);
   int32_t *t = calloc((size_t)(3 * vcols), sizeof *t);
   if (!v || !t) abort();

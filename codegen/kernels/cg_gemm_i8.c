@@ -9,8 +9,9 @@
  *     (x ^ 0x80), and the bias absorbs the -128 * sum(w) this adds;
  *   - AArch64 +dotprod: sdot (s8 x s8, 4 lanes);
  *   - Arm with the DSP extension (Cortex-M4/M7/M33): two smlad (dual 16-bit multiply-add) on
- *     sxtb16-unpacked halves, one lane; the weights are unpacked at compile time (8 bytes a
- *     quad: (w0, w2), (w1, w3) as i16 pairs), the activations once per quad;
+ *     sxtb16-unpacked halves, one lane; Conv weights (reused by every pixel) are unpacked at
+ *     compile time (8 bytes a quad: (w0, w2), (w1, w3) as i16 pairs), Gemm weights (read once
+ *     per inference at batch 1) stay 4 bytes in flash; activations are unpacked once per quad;
  *   - elsewhere (AVX2, SSE, NEON without dotprod, M0+, RISC-V): sign-extend and multiply, which
  *     LLVM turns into the target's widening multiply-adds.
  * V is laid out [K4][ldv][4] bytes (the 4 reductions of one lane adjacent), S as rows of K4
@@ -189,18 +190,15 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
      * quad); the activations are unpacked here, once per quad, for every accumulator using it */
     LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8];
-    int64_t vb = q->v_is_acts ? 4 : 8;
+    int64_t vb = 4; /* V quads stay packed: the activations, or Gemm weights (flash) */
     LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * vb);
     for (int v = 0; v < nv; v++) {
       LLVMValueRef at = cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, v), vb));
       LLVMValueRef w = load_vec(c, c->t_i32, q->v, at, 4);
-      if (q->v_is_acts) {
+      {
         LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
         ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
         vo[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
-      } else {
-        ve[v] = w;
-        vo[v] = load_vec(c, c->t_i32, q->v, cg_addc(c, at, 4), 4);
       }
     }
     for (int r = 0; r < mr; r++) {

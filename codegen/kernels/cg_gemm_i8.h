@@ -31,8 +31,8 @@ typedef struct CgQGemm {
   bool per_row, v_is_acts;
   int32_t y_zp;
 } CgQGemm;
-/* CG_DOT4_SMLAD: the weight operand's quads are stored unpacked, 8 bytes each (S rows of
- * k4 * 8 bytes for Conv, V [k4][ldv][8] for Gemm): cg_dot4_pack_weights writes one. */
+/* CG_DOT4_SMLAD: Conv weight quads (S) are stored unpacked, 8 bytes each (rows of k4 * 8
+ * bytes); cg_dot4_pack_quad writes a quad either way. */
 static inline void cg_dot4_pack_quad(int8_t *dst, const int8_t w[4], bool unpacked) {
   if (!unpacked) {
     for (int t = 0; t < 4; t++) dst[t] = w[t];
