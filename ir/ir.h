@@ -166,16 +166,17 @@ typedef struct IrValue {
 
 /* How codegen computes a node: chosen by passes/pass_kernels.c (docs/kernels.md). */
 typedef enum {
-  IR_KERNEL_DEFAULT = 0, /* the op's plain loop nest */
-  IR_KERNEL_GEMM,        /* Gemm/MatMul through the register-tiled micro-kernel */
-  IR_KERNEL_CONV_GEMM,   /* Conv as implicit GEMM: im2col panels in scratch, tiled micro-kernel */
-  IR_KERNEL_CONV_1X1,    /* pointwise Conv: the tiled micro-kernel reads the input directly */
-  IR_KERNEL_CONV_WIDE,   /* Conv: padded phase images read in place, wide output rows */
-  IR_KERNEL_CONVT_GEMM,  /* ConvTranspose: tiled product of all taps, then a col2im add */
-  IR_KERNEL_RECURRENT,   /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
-  IR_KERNEL_QGEMM_DOT4,  /* QGemm: int8 tiles of dot4 (vpdpbusd / sdot / smlad), activations
-                            repacked in scratch */
-  IR_KERNEL_QCONV_DOT4,  /* QLinearConv: int8 im2col panels in scratch, the same int8 tiles */
+  IR_KERNEL_DEFAULT = 0,   /* the op's plain loop nest */
+  IR_KERNEL_GEMM,          /* Gemm/MatMul through the register-tiled micro-kernel */
+  IR_KERNEL_CONV_GEMM,     /* Conv as implicit GEMM: im2col panels in scratch, tiled micro-kernel */
+  IR_KERNEL_CONV_1X1,      /* pointwise Conv: the tiled micro-kernel reads the input directly */
+  IR_KERNEL_CONV_WIDE,     /* Conv: padded phase images read in place, wide output rows */
+  IR_KERNEL_CONVT_GEMM,    /* ConvTranspose: tiled product of all taps, then a col2im add */
+  IR_KERNEL_RECURRENT,     /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
+  IR_KERNEL_CONV_WINOGRAD, /* 3x3 stride-1 Conv: Winograd F(2x2, 3x3), 16 tiled products */
+  IR_KERNEL_QGEMM_DOT4,    /* QGemm: int8 tiles of dot4 (vpdpbusd / sdot / smlad), activations
+                              repacked in scratch */
+  IR_KERNEL_QCONV_DOT4,    /* QLinearConv: int8 im2col panels in scratch, the same int8 tiles */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

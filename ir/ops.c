@@ -170,6 +170,7 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_CONV_WIDE] = "conv-padded-wide-gemm",
     [IR_KERNEL_CONVT_GEMM] = "convtranspose-gemm-col2im",
     [IR_KERNEL_RECURRENT] = "recurrent-gemm",
+    [IR_KERNEL_CONV_WINOGRAD] = "conv-winograd-f2x3",
     [IR_KERNEL_QGEMM_DOT4] = "qgemm-dot4",
     [IR_KERNEL_QCONV_DOT4] = "qconv-im2col-dot4",
 };
