@@ -10,9 +10,9 @@
 #include <string.h>
 
 #include "cg_internal.h"
+#include "cg_quant.h"
 #include "conv_params.h"
 #include "ir_util.h"
-#include "cg_quant.h"
 #include "kernels/cg_kernels.h"
 
 /* ---- matrix kernel ------------------------------------------------------------------------ */

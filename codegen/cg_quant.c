@@ -46,8 +46,8 @@ static LLVMValueRef clamp_int(Cg *c, LLVMValueRef v, int64_t lo, int64_t hi) {
 static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                             int32_t zp) {
   LLVMTypeRef i64 = c->t_i64;
-  LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
-                                LLVMBuildSExt(c->b, mult, i64, ""), "");
+  LLVMValueRef p =
+      LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""), LLVMBuildSExt(c->b, mult, i64, ""), "");
   LLVMValueRef sh = LLVMBuildZExt(c->b, shift, i64, "");
   LLVMValueRef half = LLVMBuildShl(c->b, LLVMConstInt(i64, 1, 0),
                                    LLVMBuildSub(c->b, sh, LLVMConstInt(i64, 1, 0), ""), "");
@@ -135,9 +135,8 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef brow = cg_gep(c, c->t_i8, bp, cg_mulc(c, j, K));
   LLVMValueRef k = cg_for(c, &lk, K);
   LLVMValueRef acc = cg_loop_acc(c, &lk, cg_i32c(c, 0));
-  LLVMValueRef prod =
-      LLVMBuildMul(c->b, LLVMBuildSExt(c->b, i8_load(c, arow, k), c->t_i32, ""),
-                   LLVMBuildSExt(c->b, i8_load(c, brow, k), c->t_i32, ""), "");
+  LLVMValueRef prod = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, i8_load(c, arow, k), c->t_i32, ""),
+                                   LLVMBuildSExt(c->b, i8_load(c, brow, k), c->t_i32, ""), "");
   LLVMValueRef next = LLVMBuildAdd(c->b, acc, prod, ""), sum;
   cg_loop_end(c, &lk, &next, &sum);
   sum = LLVMBuildAdd(c->b, sum, i32_load(c, tab, cg_addc(c, j, 2 * N)), "");
@@ -187,8 +186,8 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef g = LLVMBuildSDiv(c->b, m, cg_idx(c, p.m_per_group), "");
   LLVMValueRef mult = i32_load(c, tab, m), shift = i32_load(c, tab, cg_addc(c, m, p.m)),
                bias = i32_load(c, tab, cg_addc(c, m, 2 * p.m));
-  LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)),
-                            p.h * p.w);
+  LLVMValueRef xg =
+      cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
   LLVMValueRef wm = cg_mulc(c, m, taps);
   LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.m), m), p.oh * p.ow);
   LLVMValueRef oh = cg_for(c, &loh, p.oh);
@@ -210,7 +209,8 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
     cg_valid_range(c, cg_idx(c, off), p.stride_w, p.w, p.ow, &lo, &hi);
     LLVMValueRef wv = LLVMBuildSExt(c->b, i8_load(c, in[3], cg_addc(c, wrow, j)), c->t_i32, "");
     LLVMValueRef ow = cg_loop_begin(c, &low, lo, hi);
-    LLVMValueRef xv = i8_load(c, in[0], cg_add(c, xrow, cg_addc(c, cg_mulc(c, ow, p.stride_w), off)));
+    LLVMValueRef xv =
+        i8_load(c, in[0], cg_add(c, xrow, cg_addc(c, cg_mulc(c, ow, p.stride_w), off)));
     LLVMValueRef prod = LLVMBuildMul(
         c->b, LLVMBuildSub(c->b, LLVMBuildSExt(c->b, xv, c->t_i32, ""), xzp, ""), wv, "");
     LLVMValueRef at = cg_gep(c, c->t_i32, row, ow);
@@ -237,7 +237,8 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   bool ok = ir_conv_params(n, &p, NULL);
   assert(ok);
   (void)ok;
-  bool inside = p.pad_t == 0 && p.pad_l == 0 && (p.oh - 1) * p.stride_h + (p.kh - 1) * p.dil_h < p.h &&
+  bool inside = p.pad_t == 0 && p.pad_l == 0 &&
+                (p.oh - 1) * p.stride_h + (p.kh - 1) * p.dil_h < p.h &&
                 (p.ow - 1) * p.stride_w + (p.kw - 1) * p.dil_w < p.w;
   if (inside && p.kh * p.kw <= 16) {
     /* every window inside the input: the taps unrolled, no bounds, so LLVM vectorizes over ow
@@ -252,8 +253,9 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
     for (int64_t i = 0; i < p.kh; i++)
       for (int64_t j = 0; j < p.kw; j++) {
         LLVMValueRef v = i8_load(c, in[0], cg_addc(c, at, i * p.dil_h * p.w + j * p.dil_w));
-        best = best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
-                    : v;
+        best =
+            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
+                 : v;
       }
     i8_store(c, best, out[0], cg_add(c, yrow, ow));
     cg_loop_end(c, &low, NULL, NULL);
@@ -276,8 +278,8 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
   LLVMValueRef best_j = cg_loop_acc(c, &lj, best_i);
   LLVMValueRef v = i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, cg_mulc(c, j, p.dil_w))));
-  LLVMValueRef nb = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best_j, ""), v,
-                                    best_j, ""),
+  LLVMValueRef nb = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best_j, ""), v, best_j,
+                                    ""),
                after_j, best;
   cg_loop_end(c, &lj, &nb, &after_j);
   cg_loop_end(c, &li, &after_j, &best);
@@ -420,7 +422,8 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   CgLoop lb, lg, lp;
   LLVMValueRef b = cg_for(c, &lb, p.n);
   LLVMValueRef g = cg_for(c, &lg, p.group);
-  LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
+  LLVMValueRef xg =
+      cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
   LLVMValueRef pi = cg_for(c, &lp, panels);
   LLVMValueRef r0 = cg_mulc(c, pi, pq.rows);
   LLVMValueRef rows = cg_smin(c, cg_idx(c, pq.rows), cg_sub(c, cg_idx(c, p.oh), r0));
@@ -440,7 +443,8 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
       plane[t] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, p.c_per_group - 1)), p.h * p.w));
     }
     LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
-    LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h), cg_addc(c, cg_mulc(c, i, p.dil_h), -p.pad_t));
+    LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h),
+                             cg_addc(c, cg_mulc(c, i, p.dil_h), -p.pad_t));
     LLVMValueRef row_ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
                                        LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p.h), ""), "");
     LLVMValueRef prow = cg_add(c, base, cg_mulc(c, r, p.ow));
@@ -458,14 +462,16 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     if (p.stride_w == 1 && d.lanes > 1) {
       /* whole vectors of pixels: 4 plane rows widened, shifted and or-ed into words */
       int vl = d.lanes;
-      LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)vl), vw = LLVMVectorType(c->t_i32, (unsigned)vl);
+      LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)vl),
+                  vw = LLVMVectorType(c->t_i32, (unsigned)vl);
       LLVMValueRef nvec = LLVMBuildSDiv(c->b, cg_sub(c, hi, lo), cg_idx(c, vl), "");
       CgLoop lv;
       LLVMValueRef u = cg_loop_begin(c, &lv, cg_idx(c, 0), nvec);
       LLVMValueRef o = cg_add(c, lo, cg_mulc(c, u, vl)), word = NULL;
       LLVMValueRef sh[16], f8[16], p8[16];
       for (int t = 0; t < 4; t++) {
-        LLVMValueRef b8 = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, in[0], cg_add(c, plane[t], cg_add(c, roff, o))), "");
+        LLVMValueRef b8 = LLVMBuildLoad2(
+            c->b, vb, cg_gep(c, c->t_i8, in[0], cg_add(c, plane[t], cg_add(c, roff, o))), "");
         LLVMSetAlignment(b8, 1);
         for (int l = 0; l < vl; l++) f8[l] = flip8, p8[l] = pad8;
         b8 = LLVMBuildXor(c->b, b8, LLVMConstVector(f8, (unsigned)vl), "");
@@ -477,7 +483,8 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
         }
         word = word ? LLVMBuildOr(c->b, word, w32, "") : w32;
       }
-      LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, o)));
+      LLVMValueRef st =
+          LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, o)));
       LLVMSetAlignment(st, 4);
       cg_loop_end(c, &lv, NULL, NULL);
       lo = cg_add(c, lo, cg_mulc(c, nvec, vl));
@@ -501,9 +508,9 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     cg_loop_end(c, &li, NULL, NULL);
   }
   LLVMValueRef gm = cg_mulc(c, g, p.m_per_group);
-  LLVMValueRef y = cg_gep(c, c->t_i8, out[0],
-                          cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p.oh * p.ow),
-                                 cg_mulc(c, r0, p.ow)));
+  LLVMValueRef y = cg_gep(
+      c, c->t_i8, out[0],
+      cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p.oh * p.ow), cg_mulc(c, r0, p.ow)));
   CgQGemm q = {.m = p.m_per_group,
                .k4 = k4,
                .n_cols = pq.rows * p.ow,

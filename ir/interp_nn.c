@@ -5,10 +5,10 @@
 #include <math.h>
 
 #include "conv_params.h"
-#include "quant.h"
 #include "ir_util.h"
 #include "kernels.h"
 #include "krt.h"
+#include "quant.h"
 
 static IrConvParams params(const IrNode *n) {
   IrConvParams p;

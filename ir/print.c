@@ -12,8 +12,8 @@
 #include <stdlib.h>
 
 #include "conv_params.h"
-#include "quant.h"
 #include "ir_util.h"
+#include "quant.h"
 
 /* Shortest %g form that reads back as the same double. */
 static void print_double(FILE *f, double x) {
@@ -171,8 +171,9 @@ int64_t ir_node_macs(const IrNode *n) {
     return mul_sat(mul_sat(mul_sat(mul_sat(p.n, p.c), mul_sat(p.h, p.w)), p.m_per_group), kernel);
   }
   case IR_OP_QGEMM: /* int8: a dot product of length K per output element */
-    return n->inputs[0] && n->inputs[0]->rank == 2 ? mul_sat(ir_value_numel(y), n->inputs[0]->dims[1])
-                                                   : 0;
+    return n->inputs[0] && n->inputs[0]->rank == 2
+               ? mul_sat(ir_value_numel(y), n->inputs[0]->dims[1])
+               : 0;
   case IR_OP_QLINEAR_CONV: {
     IrNode tmp;
     IrValue *ins[3];

@@ -45,11 +45,13 @@ static bool check_scales(const IrNode *n, int k, int64_t count, IrDiag *d) {
   int64_t numel = ir_value_numel(v);
   if (count == 1 ? !(v->rank == 0 || (v->rank == 1 && numel == 1))
                  : !(v->rank == 0 || (v->rank == 1 && (numel == 1 || numel == count))))
-    return count == 1 ? ir_node_error(d, n, field, "scale must be a scalar, got shape %s",
-                                      ir_format_dims(v->rank, v->dims, s, sizeof s))
-                      : ir_node_error(d, n, field, "scale must hold 1 value or %lld (one per "
-                                      "output channel), got shape %s", (long long)count,
-                                      ir_format_dims(v->rank, v->dims, s, sizeof s));
+    return count == 1
+               ? ir_node_error(d, n, field, "scale must be a scalar, got shape %s",
+                               ir_format_dims(v->rank, v->dims, s, sizeof s))
+               : ir_node_error(d, n, field,
+                               "scale must hold 1 value or %lld (one per "
+                               "output channel), got shape %s",
+                               (long long)count, ir_format_dims(v->rank, v->dims, s, sizeof s));
   const float *f = v->data;
   for (int64_t i = 0; i < numel; i++)
     if (!(f[i] > 0) || !isfinite(f[i]))
@@ -65,9 +67,11 @@ static bool check_zero_points(const IrNode *n, int k, int ks, bool must_be_zero,
   snprintf(field, sizeof field, "inputs[%d]", k);
   if (!v) return true; /* absent: zero */
   if (v->kind != IR_VALUE_CONST || v->dtype != IR_I8)
-    return ir_node_error(d, n, field, "zero point '%s' must be an i8 initializer (Kiln's int8 "
-                         "is signed), got %s%s", v->name,
-                         v->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(v->dtype));
+    return ir_node_error(d, n, field,
+                         "zero point '%s' must be an i8 initializer (Kiln's int8 "
+                         "is signed), got %s%s",
+                         v->name, v->kind == IR_VALUE_CONST ? "" : "a computed ",
+                         ir_dtype_name(v->dtype));
   int64_t numel = ir_value_numel(v), scales = ir_value_numel(n->inputs[ks]);
   if (v->rank > 1 || numel != scales)
     return ir_node_error(d, n, field, "%lld zero point%s (shape %s) for %lld scale%s",
@@ -77,8 +81,10 @@ static bool check_zero_points(const IrNode *n, int k, int ks, bool must_be_zero,
   const int8_t *z = v->data;
   for (int64_t i = 0; i < numel && must_be_zero; i++)
     if (z[i] != 0)
-      return ir_node_error(d, n, field, "weight zero point[%lld] must be 0 (symmetric weights), "
-                           "got %d", (long long)i, z[i]);
+      return ir_node_error(d, n, field,
+                           "weight zero point[%lld] must be 0 (symmetric weights), "
+                           "got %d",
+                           (long long)i, z[i]);
   return true;
 }
 
@@ -126,9 +132,10 @@ static bool check_requant(const IrNode *n, IrDiag *d) {
   for (int64_t m = 0; m < h.channels; m++) {
     float ws = h.w_scale[h.w_scale_count == 1 ? 0 : m];
     if (!ir_requant_from_real((double)h.x_scale * ws / h.y_scale, &r))
-      return ir_node_error(d, n, "inputs", "channel %lld: input scale x weight scale / output "
-                           "scale = %g is too large (at most 2^30)", (long long)m,
-                           (double)h.x_scale * ws / h.y_scale);
+      return ir_node_error(d, n, "inputs",
+                           "channel %lld: input scale x weight scale / output "
+                           "scale = %g is too large (at most 2^30)",
+                           (long long)m, (double)h.x_scale * ws / h.y_scale);
   }
   return true;
 }
@@ -141,7 +148,8 @@ bool ir_infer_quantize_linear(IrGraph *g, IrNode *n, IrDiag *d) {
       !check_zero_points(n, 2, 1, false, d))
     return false;
   if (n->n_inputs < 3 || !n->inputs[2])
-    return ir_node_error(d, n, "inputs[2]", "an i8 zero point is required (without one ONNX's "
+    return ir_node_error(d, n, "inputs[2]",
+                         "an i8 zero point is required (without one ONNX's "
                          "output is u8, which Kiln does not quantize to)");
   set_out(n, IR_I8, n->inputs[0]->rank, n->inputs[0]->dims);
   return true;
@@ -178,8 +186,8 @@ int ir_interp_dequantize_linear(const IrNode *n, const void *const *in, void *co
 
 /* ---- quantized heads -------------------------------------------------------------------- */
 
-enum { QC_X, QC_XS, QC_XZ, QC_W, QC_WS, QC_WZ, QC_YS, QC_YZ, QC_B };       /* QLinearConv */
-enum { QG_A, QG_AS, QG_AZ, QG_B, QG_BS, QG_BZ, QG_C, QG_YS, QG_YZ };       /* QGemm */
+enum { QC_X, QC_XS, QC_XZ, QC_W, QC_WS, QC_WZ, QC_YS, QC_YZ, QC_B }; /* QLinearConv */
+enum { QG_A, QG_AS, QG_AZ, QG_B, QG_BS, QG_BZ, QG_C, QG_YS, QG_YZ }; /* QGemm */
 
 void ir_qhead(const IrNode *n, IrQHead *h) {
   bool conv = n->op == IR_OP_QLINEAR_CONV;
@@ -224,8 +232,10 @@ static bool check_bias(const IrNode *n, int k, int64_t channels, IrDiag *d) {
   snprintf(field, sizeof field, "inputs[%d]", k);
   if (!v) return true;
   if (v->kind != IR_VALUE_CONST || v->dtype != IR_I32 || v->rank != 1 || v->dims[0] != channels)
-    return ir_node_error(d, n, field, "bias '%s' must be an i32 initializer of shape [%lld], got "
-                         "%s%s %s", v->name, (long long)channels,
+    return ir_node_error(d, n, field,
+                         "bias '%s' must be an i32 initializer of shape [%lld], got "
+                         "%s%s %s",
+                         v->name, (long long)channels,
                          v->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(v->dtype),
                          ir_format_dims(v->rank, v->dims, s, sizeof s));
   return true;

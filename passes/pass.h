@@ -9,10 +9,10 @@
 /* Static int8 quantization (passes/pass_quantize.c, docs/quantization.md). */
 typedef enum { PASS_OBS_MINMAX, PASS_OBS_PERCENTILE, PASS_OBS_MSE } PassObserver;
 typedef struct PassQuantLayer {
-  const char *node;   /* name of the quantized node (the graph's arena) */
-  const char *op;     /* its op after quantization */
-  double sqnr_db;     /* of its dequantized output against fp32 over the checked samples */
-  bool kept_fp32;     /* --quant-keep-fp32 left it in float */
+  const char *node; /* name of the quantized node (the graph's arena) */
+  const char *op;   /* its op after quantization */
+  double sqnr_db;   /* of its dequantized output against fp32 over the checked samples */
+  bool kept_fp32;   /* --quant-keep-fp32 left it in float */
 } PassQuantLayer;
 typedef struct PassQuantOptions {
   const float *const *samples; /* per graph input (all f32): n_samples samples one after another */

@@ -54,8 +54,8 @@ static int eval_gemm(const IrNode *n, const void *const *in, void *const *out) {
   float beta = (float)ir_attr_f(n, "beta");
   for (int64_t i = 0; i < M; i++)
     for (int64_t j = 0; j < N; j++) y[i * N + j] = c ? beta * ((const float *)in[2])[j] : 0;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans,
-              (int)M, (int)N, (int)K, (float)ir_attr_f(n, "alpha"), in[0], (int)a->dims[1], in[1],
+  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M,
+              (int)N, (int)K, (float)ir_attr_f(n, "alpha"), in[0], (int)a->dims[1], in[1],
               (int)b->dims[1], 1.0f, y, (int)N);
   return KRT_OK;
 }
@@ -69,8 +69,8 @@ static int eval_node(void *ctx, const IrNode *n, const void *const *in, void *co
     const IrValue *a = n->inputs[0], *b = n->inputs[1];
     if (a->rank != 2 || b->rank != 2) return IR_INTERP_DEFAULT;
     cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)a->dims[0], (int)b->dims[1],
-                (int)a->dims[1], 1.0f, in[0], (int)a->dims[1], in[1], (int)b->dims[1], 0.0f,
-                out[0], (int)b->dims[1]);
+                (int)a->dims[1], 1.0f, in[0], (int)a->dims[1], in[1], (int)b->dims[1], 0.0f, out[0],
+                (int)b->dims[1]);
     return KRT_OK;
   }
   default: return IR_INTERP_DEFAULT;

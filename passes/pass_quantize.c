@@ -12,7 +12,8 @@
  *    Clip(0, hi) folded: the head takes the activation's output range), followed by a
  *    DequantizeLinear that produces the original float value for whoever still reads floats;
  *    an int8 input comes from the head before it, or from a QuantizeLinear. Flatten, Reshape
- *    and MaxPool of an int8 value stay int8, with the input's scale and zero point. DCE later drops dequantizations nobody reads.
+ *    and MaxPool of an int8 value stay int8, with the input's scale and zero point. DCE later drops
+ * dequantizations nobody reads.
  * 4. Report: the quantized graph runs on (some of) the samples in the interpreter; each
  *    quantized layer's dequantized output is compared with its float value (SQNR, dB). */
 #include <math.h>
@@ -254,8 +255,8 @@ static bool quantizable(const IrNode *n) {
   case IR_OP_GEMM: {
     int64_t N = ir_attr_i(n, "transB") ? w->dims[0] : w->dims[1];
     return ir_attr_i(n, "transA") == 0 && ir_attr_f(n, "alpha") == 1.0 &&
-           (!b || (ir_attr_f(n, "beta") == 1.0 && ir_value_numel(b) == N &&
-                   b->dims[b->rank - 1] == N)) &&
+           (!b ||
+            (ir_attr_f(n, "beta") == 1.0 && ir_value_numel(b) == N && b->dims[b->rank - 1] == N)) &&
            x->rank == 2 && w->rank == 2;
   }
   case IR_OP_MATMUL: return x->rank == 2 && w->rank == 2;
@@ -341,16 +342,26 @@ static void quantize_head(Q *q, IrNode *n, IrNode *a) {
   IrNode *qn = ir_node_new(g, conv ? IR_OP_QLINEAR_CONV : IR_OP_QGEMM, n->name, 9, 1);
   if (conv) {
     qn->attrs = n->attrs; /* QLinearConv's attribute schema is Conv's */
-    IrValue *ins[9] = {xq, scalar_f32(q, "x.scale", xs),
+    IrValue *ins[9] = {xq,
+                       scalar_f32(q, "x.scale", xs),
                        scalar_i8(q, "x.zero_point", (int8_t)xq->quant->zero_point[0]),
-                       wv, wsv, wzv, scalar_f32(q, "y.scale", ys), scalar_i8(q, "y.zero_point", yz),
+                       wv,
+                       wsv,
+                       wzv,
+                       scalar_f32(q, "y.scale", ys),
+                       scalar_i8(q, "y.zero_point", yz),
                        bv};
     memcpy(qn->inputs, ins, sizeof ins);
   } else {
     ir_set_attr_i(g, qn, "transB", tb ? 1 : 0);
-    IrValue *ins[9] = {xq, scalar_f32(q, "a.scale", xs),
+    IrValue *ins[9] = {xq,
+                       scalar_f32(q, "a.scale", xs),
                        scalar_i8(q, "a.zero_point", (int8_t)xq->quant->zero_point[0]),
-                       wv, wsv, wzv, bv, scalar_f32(q, "y.scale", ys),
+                       wv,
+                       wsv,
+                       wzv,
+                       bv,
+                       scalar_f32(q, "y.scale", ys),
                        scalar_i8(q, "y.zero_point", yz)};
     memcpy(qn->inputs, ins, sizeof ins);
   }
@@ -420,7 +431,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
     bool keep = in_list(o->keep_fp32, n->name);
     if (o->layers && n_layers < o->max_layers)
       o->layers[n_layers++] = (PassQuantLayer){.node = n->name,
-                                               .op = keep ? ir_op_info[n->op].name
+                                               .op = keep                  ? ir_op_info[n->op].name
                                                      : n->op == IR_OP_CONV ? "QLinearConv"
                                                                            : "QGemm",
                                                .sqnr_db = NAN,
@@ -460,8 +471,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
       if (acts[i]) dead[acts[i]->id] = true;
     } else if (!dead[i] &&
                (n->op == IR_OP_FLATTEN || n->op == IR_OP_RESHAPE || n->op == IR_OP_MAX_POOL) &&
-               n->n_outputs == 1 &&
-               n->inputs[0]->id < nv && q.qv[n->inputs[0]->id] &&
+               n->n_outputs == 1 && n->inputs[0]->id < nv && q.qv[n->inputs[0]->id] &&
                !in_list(o->keep_fp32, n->name)) {
       quantize_view(&q, n);
       dead[i] = true;
@@ -481,12 +491,14 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
     cb.pass = 3;
     ok = run_samples(g, o, &cb, ref_samples, true, d);
     if (o->report)
-      fprintf(o->report, "kiln: int8 calibration on %d sample%s (%s), error of each layer's "
-              "output against fp32 on %d:\n  %-28s %-12s %9s\n", o->n_samples,
-              o->n_samples == 1 ? "" : "s",
+      fprintf(o->report,
+              "kiln: int8 calibration on %d sample%s (%s), error of each layer's "
+              "output against fp32 on %d:\n  %-28s %-12s %9s\n",
+              o->n_samples, o->n_samples == 1 ? "" : "s",
               o->observer == PASS_OBS_MINMAX ? "minmax"
-              : o->observer == PASS_OBS_MSE ? "mse" : "percentile", ref_samples, "layer",
-              "op", "SQNR dB");
+              : o->observer == PASS_OBS_MSE  ? "mse"
+                                             : "percentile",
+              ref_samples, "layer", "op", "SQNR dB");
     for (int r = 0, l = 0; r < n_heads; r++) {
       double db = cb.err[r] > 0 ? 10 * log10(cb.sig[r] / cb.err[r]) : INFINITY;
       const IrNode *p = yvals[r]->producer; /* the DequantizeLinear */

@@ -4,9 +4,9 @@
  *     int8 within 1 point of fp32, top-1 agreement with fp32 >= 98%;
  *   - the compiled int8 code (-O2, host) bit-exact with the interpreter on every image;
  * and every observer (minmax, percentile, mse) gives a model within the same bounds; and random
- * Conv/Conv(grouped)/MaxPool/Gemm geometries (strides, dilations, asymmetric pads, batch 2) compiled
- * for VNNI, AVX2 and SSE2 (three dot4 variants) equal the interpreter bit for bit.
- * usage: test_quant ROOT (the source tree) [--cc CC] */
+ * Conv/Conv(grouped)/MaxPool/Gemm geometries (strides, dilations, asymmetric pads, batch 2)
+ * compiled for VNNI, AVX2 and SSE2 (three dot4 variants) equal the interpreter bit for bit. usage:
+ * test_quant ROOT (the source tree) [--cc CC] */
 #include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
@@ -80,12 +80,14 @@ static const krt_model *compile(const IrGraph *g, int level, void **lib) {
 
 static void check_model(const char *model, const Data *dt, PassObserver obs, double pct,
                         bool compiled) {
-  const char *oname = obs == PASS_OBS_MINMAX ? "minmax" : obs == PASS_OBS_MSE ? "mse" : "percentile";
+  const char *oname = obs == PASS_OBS_MINMAX ? "minmax"
+                      : obs == PASS_OBS_MSE  ? "mse"
+                                             : "percentile";
   IrGraph *gf = load(model, NULL, 0);
   const float *cal[1] = {dt->calib.data};
   int64_t n_cal = dt->calib.dims[0];
-  PassQuantOptions q = {.samples = cal, .n_samples = (int)n_cal, .observer = obs,
-                        .percentile = pct};
+  PassQuantOptions q = {
+      .samples = cal, .n_samples = (int)n_cal, .observer = obs, .percentile = pct};
   IrGraph *gq = load(model, &q, 2);
   if (!gf || !gq) return;
   int64_t per = ir_value_numel(gf->inputs[0]);
@@ -114,18 +116,19 @@ static void check_model(const char *model, const Data *dt, PassObserver obs, dou
   double af = 100.0 * ok_f / dt->n, aq = 100.0 * ok_q / dt->n, ag = 100.0 * agree / dt->n;
   printf("%-12s %-10s fp32 %.2f%%  int8 %.2f%%  agreement %.2f%%%s\n", model, oname, af, aq, ag,
          m ? (mismatched ? "  compiled: MISMATCH" : "  compiled -O2 bit-exact") : "");
-  CHECK(aq >= af - 1.0, "%s (%s): int8 accuracy %.2f%% more than 1 point below fp32 %.2f%%",
-        model, oname, aq, af);
+  CHECK(aq >= af - 1.0, "%s (%s): int8 accuracy %.2f%% more than 1 point below fp32 %.2f%%", model,
+        oname, aq, af);
   CHECK(ag >= 98.0, "%s (%s): agreement %.2f%% < 98%%", model, oname, ag);
-  CHECK(mismatched == 0, "%s: compiled int8 differs from the interpreter on %d of %d images",
-        model, mismatched, dt->n);
+  CHECK(mismatched == 0, "%s: compiled int8 differs from the interpreter on %d of %d images", model,
+        mismatched, dt->n);
   free(ws);
   if (lib) dlclose(lib);
   ir_graph_free(gf);
   ir_graph_free(gq);
 }
 
-/* ---- random geometries: compiled int8 == interpreter int8, on every dot4 variant of x86 ------- */
+/* ---- random geometries: compiled int8 == interpreter int8, on every dot4 variant of x86 -------
+ */
 
 static unsigned rng_state;
 static unsigned rnd(unsigned n) {
@@ -175,7 +178,8 @@ static void check_random(unsigned seed) {
   rng_state = seed * 2654435761u + 1;
   int64_t N = 1 + rnd(2), C = (int64_t[]){1, 3, 4, 5, 8}[rnd(5)], H = 5 + rnd(8), W = 5 + rnd(8);
   int64_t M1 = (int64_t[]){3, 8, 17, 32}[rnd(4)], k1 = 1 + rnd(3), s1 = 1 + rnd(2), d1 = 1 + rnd(2);
-  int64_t pt = rnd((unsigned)k1), pl = rnd((unsigned)k1), pb = rnd((unsigned)k1), pr = rnd((unsigned)k1);
+  int64_t pt = rnd((unsigned)k1), pl = rnd((unsigned)k1), pb = rnd((unsigned)k1),
+          pr = rnd((unsigned)k1);
   int64_t oh1 = conv_out(H, k1, s1, d1, pt, pb), ow1 = conv_out(W, k1, s1, d1, pl, pr);
   if (oh1 < 2 || ow1 < 2) { /* too small: a plain 1x1 */
     k1 = 1, s1 = 1, d1 = 1, pt = pl = pb = pr = 0, oh1 = H, ow1 = W;
@@ -186,9 +190,11 @@ static void check_random(unsigned seed) {
   int64_t oh2 = conv_out(oh1, k2, 1, 1, p2, p2), ow2 = conv_out(ow1, k2, 1, 1, p2, p2);
   int64_t ph = pool ? oh2 / 2 : oh2, pw = pool ? ow2 / 2 : ow2, F = M2 * ph * pw;
   Buf b = {0};
-  put(&b, "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"rq%u\", "
-          "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld, %lld]}], "
-          "\"initializers\": [", seed, (long long)N, (long long)C, (long long)H, (long long)W);
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"rq%u\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld, %lld]}], "
+      "\"initializers\": [",
+      seed, (long long)N, (long long)C, (long long)H, (long long)W);
   put_init(&b, "w1", 4, (int64_t[]){M1, C, k1, k1}, 0.5f);
   put(&b, ", ");
   put_init(&b, "b1", 1, (int64_t[]){M1}, 0.2f);
@@ -203,15 +209,17 @@ static void check_random(unsigned seed) {
   put(&b, ", {\"name\": \"lo\", \"dtype\": \"f32\", \"shape\": [], "
           "\"data\": [0]}, {\"name\": \"hi\", \"dtype\": \"f32\", \"shape\": [], "
           "\"data\": [1.5]}], \"outputs\": [{\"name\": \"y\"}], \"nodes\": [");
-  put(&b, "{\"op\": \"Conv\", \"inputs\": [\"x\", \"w1\", \"b1\"], \"outputs\": [\"c1\"], "
-          "\"attrs\": {\"kernel_shape\": [%lld, %lld], \"strides\": [%lld, %lld], \"dilations\": "
-          "[%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld]}}, ",
+  put(&b,
+      "{\"op\": \"Conv\", \"inputs\": [\"x\", \"w1\", \"b1\"], \"outputs\": [\"c1\"], "
+      "\"attrs\": {\"kernel_shape\": [%lld, %lld], \"strides\": [%lld, %lld], \"dilations\": "
+      "[%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld]}}, ",
       (long long)k1, (long long)k1, (long long)s1, (long long)s1, (long long)d1, (long long)d1,
       (long long)pt, (long long)pl, (long long)pb, (long long)pr);
   put(&b, "{\"op\": \"Relu\", \"inputs\": [\"c1\"], \"outputs\": [\"r1\"]}, ");
-  put(&b, "{\"op\": \"Conv\", \"inputs\": [\"r1\", \"w2\", \"b2\"], \"outputs\": [\"c2\"], "
-          "\"attrs\": {\"kernel_shape\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld], "
-          "\"group\": %lld}}, ",
+  put(&b,
+      "{\"op\": \"Conv\", \"inputs\": [\"r1\", \"w2\", \"b2\"], \"outputs\": [\"c2\"], "
+      "\"attrs\": {\"kernel_shape\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld], "
+      "\"group\": %lld}}, ",
       (long long)k2, (long long)k2, (long long)p2, (long long)p2, (long long)p2, (long long)p2,
       (long long)g2);
   put(&b, clip ? "{\"op\": \"Clip\", \"inputs\": [\"c2\", \"lo\", \"hi\"], \"outputs\": [\"r2\"]}, "
@@ -246,14 +254,19 @@ static void check_random(unsigned seed) {
   CHECK(ok, "seed %u: quantization failed", seed);
   static const char *const cpus[] = {NULL, "x86-64-v3", "x86-64"}; /* VNNI, AVX2, SSE2 */
   int64_t outn = ok ? ir_value_numel(g->outputs[0]) : 0;
-  float *want = malloc(sizeof(float) * (size_t)(outn + 1)), *got = malloc(sizeof(float) * (size_t)(outn + 1));
+  float *want = malloc(sizeof(float) * (size_t)(outn + 1)),
+        *got = malloc(sizeof(float) * (size_t)(outn + 1));
   for (int v = 0; ok && v < 3; v++) {
     static int serial;
     char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
     snprintf(prefix, sizeof prefix, "r%d_model", serial++);
     snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
     snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
-    CgOptions o = {.prefix = prefix, .opt_level = 2, .emit = CG_EMIT_OBJ, .pic = true, .cpu = cpus[v],
+    CgOptions o = {.prefix = prefix,
+                   .opt_level = 2,
+                   .emit = CG_EMIT_OBJ,
+                   .pic = true,
+                   .cpu = cpus[v],
                    .features = cpus[v] ? "" : NULL};
     IrDiag cd;
     ir_diag_init(&cd, "random", true);
@@ -276,11 +289,13 @@ static void check_random(unsigned seed) {
       void *ow[1] = {want}, *og[1] = {got};
       CHECK(ir_interp_run(g, in, ow) == 0 && m->run(in, og, ws) == 0, "seed %u: runs", seed);
       CHECK(memcmp(want, got, sizeof(float) * (size_t)outn) == 0,
-            "seed %u (%s): N%lld C%lld %lldx%lld conv %lld k%lld s%lld d%lld pads %lld,%lld,%lld,%lld; "
+            "seed %u (%s): N%lld C%lld %lldx%lld conv %lld k%lld s%lld d%lld pads "
+            "%lld,%lld,%lld,%lld; "
             "conv2 %lld g%lld k%lld; pool %d: compiled int8 differs from the interpreter",
-            seed, cpus[v] ? cpus[v] : "host", (long long)N, (long long)C, (long long)H, (long long)W,
-            (long long)M1, (long long)k1, (long long)s1, (long long)d1, (long long)pt, (long long)pl,
-            (long long)pb, (long long)pr, (long long)M2, (long long)g2, (long long)k2, (int)pool);
+            seed, cpus[v] ? cpus[v] : "host", (long long)N, (long long)C, (long long)H,
+            (long long)W, (long long)M1, (long long)k1, (long long)s1, (long long)d1, (long long)pt,
+            (long long)pl, (long long)pb, (long long)pr, (long long)M2, (long long)g2,
+            (long long)k2, (int)pool);
     }
     free(ws);
     dlclose(lib);

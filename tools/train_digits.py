@@ -4,7 +4,7 @@
 Trains, on tools/digits_data.py's fixed split, an MLP, a small CNN and an LSTM that reads the 8
 rows of an image as a sequence, and writes each as a Kiln example (examples/digits_<model>/,
 like tools/gen_examples.py: model.json, weights.bin, inputs/x.npy = the first test image,
-golden/logits.npy = what PyTorch computes for it). The split's test set and a calibration set
+golden/logits.npy = what PyTorch computes for it, and model.onnx as tools/export_onnx.py writes). The split's test set and a calibration set
 (the first 200 training images) go to tests/digits/ as .npy:
 
     test_x.npy  f32 [360, 1, 8, 8]     test_y.npy  i64 [360]
@@ -28,6 +28,7 @@ import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from digits_data import load_split  # noqa: E402
+from export_onnx import write_onnx  # noqa: E402
 from gen_examples import Graph, np32, recurrent_node  # noqa: E402
 from kiln_model import save_npy  # noqa: E402
 
@@ -161,7 +162,12 @@ def main():
         x0 = test_x[:1].reshape(cls.SHAPE)
         with torch.no_grad():
             logits = model(torch.from_numpy(x0.copy()))
-        g.mb.save_case(os.path.join(ROOT, "examples", full), {"x": x0}, {"logits": np32(logits)})
+        d = os.path.join(ROOT, "examples", full)
+        g.mb.save_case(d, {"x": x0}, {"logits": np32(logits)})
+        with open(os.path.join(d, "model.json"), encoding="ascii") as f:
+            m = json.load(f)
+        write_onnx(model, (torch.from_numpy(x0.copy()),), d, full, torch.onnx.TrainingMode.EVAL,
+                   m, tool="tools/train_digits.py")
         print("%-12s float test accuracy %.2f%%" % (full, acc * 100))
     with open(os.path.join(data_dir, "accuracy.json"), "w", newline="\n") as f:
         json.dump({"float_test_accuracy_percent": accuracy, "test_count": len(test_y)}, f,

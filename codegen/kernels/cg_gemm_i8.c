@@ -96,9 +96,11 @@ LLVMValueRef cg_dot4(Cg *c, CgDot4 d, LLVMValueRef acc, LLVMValueRef acts, LLVMV
   }
   /* sign-extend the 4 bytes of every lane, multiply, add the four products of each lane */
   int lanes = d.lanes, nb = 4 * lanes;
-  LLVMTypeRef bytes = LLVMVectorType(c->t_i8, (unsigned)nb), wide = LLVMVectorType(c->t_i32, (unsigned)nb);
-  LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, LLVMBuildBitCast(c->b, acts, bytes, ""), wide, ""),
-                                LLVMBuildSExt(c->b, LLVMBuildBitCast(c->b, wts, bytes, ""), wide, ""), "");
+  LLVMTypeRef bytes = LLVMVectorType(c->t_i8, (unsigned)nb),
+              wide = LLVMVectorType(c->t_i32, (unsigned)nb);
+  LLVMValueRef p =
+      LLVMBuildMul(c->b, LLVMBuildSExt(c->b, LLVMBuildBitCast(c->b, acts, bytes, ""), wide, ""),
+                   LLVMBuildSExt(c->b, LLVMBuildBitCast(c->b, wts, bytes, ""), wide, ""), "");
   LLVMValueRef sum = acc;
   for (int t = 0; t < 4; t++) {
     LLVMValueRef part;
@@ -107,7 +109,8 @@ LLVMValueRef cg_dot4(Cg *c, CgDot4 d, LLVMValueRef acc, LLVMValueRef acts, LLVMV
     } else {
       LLVMValueRef idx[16];
       for (int l = 0; l < lanes; l++) idx[l] = cg_i32c(c, 4 * l + t);
-      part = LLVMBuildShuffleVector(c->b, p, LLVMGetUndef(wide), LLVMConstVector(idx, (unsigned)lanes), "");
+      part = LLVMBuildShuffleVector(c->b, p, LLVMGetUndef(wide),
+                                    LLVMConstVector(idx, (unsigned)lanes), "");
     }
     sum = LLVMBuildAdd(c->b, sum, part, "");
   }
@@ -122,7 +125,8 @@ static LLVMValueRef splat(Cg *c, LLVMValueRef s, int lanes) {
   LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), s, cg_i32c(c, 0), "");
   LLVMValueRef zeros[16];
   for (int l = 0; l < lanes; l++) zeros[l] = cg_i32c(c, 0);
-  return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(vt), LLVMConstVector(zeros, (unsigned)lanes), "");
+  return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(vt), LLVMConstVector(zeros, (unsigned)lanes),
+                                "");
 }
 
 static LLVMValueRef load_vec(Cg *c, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef byte_off,
@@ -137,17 +141,19 @@ static LLVMValueRef requant_vec(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef
                                 LLVMValueRef shift, int32_t zp) {
   LLVMTypeRef i64 = lanes == 1 ? c->t_i64 : LLVMVectorType(c->t_i64, (unsigned)lanes);
   LLVMValueRef one = splat(c, LLVMConstInt(c->t_i64, 1, 0), lanes);
-  LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
-                                LLVMBuildSExt(c->b, mult, i64, ""), "");
+  LLVMValueRef p =
+      LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""), LLVMBuildSExt(c->b, mult, i64, ""), "");
   LLVMValueRef sh = LLVMBuildZExt(c->b, shift, i64, "");
   LLVMValueRef half = LLVMBuildShl(c->b, one, LLVMBuildSub(c->b, sh, one, ""), "");
   LLVMValueRef v = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
-  v = LLVMBuildAdd(c->b, v, splat(c, LLVMConstInt(c->t_i64, (unsigned long long)(int64_t)zp, 1), lanes), "");
+  v = LLVMBuildAdd(c->b, v,
+                   splat(c, LLVMConstInt(c->t_i64, (unsigned long long)(int64_t)zp, 1), lanes), "");
   LLVMValueRef lo = splat(c, LLVMConstInt(c->t_i64, (unsigned long long)-128, 1), lanes),
                hi = splat(c, LLVMConstInt(c->t_i64, 127, 1), lanes);
   v = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, v, lo, ""), lo, v, "");
   v = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, hi, ""), hi, v, "");
-  return LLVMBuildTrunc(c->b, v, lanes == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)lanes), "");
+  return LLVMBuildTrunc(c->b, v, lanes == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)lanes),
+                        "");
 }
 
 /* Stores the lanes of y (<lanes x i8>) at dst[n0 ...] that are below n_valid (run-time). */
@@ -208,7 +214,8 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         se = load_vec(c, c->t_i32, q->s, at, 4);
         so = load_vec(c, c->t_i32, q->s, cg_addc(c, at, 4), 4);
       } else {
-        LLVMValueRef w = load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
+        LLVMValueRef w =
+            load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
         LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
         se = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
         so = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
@@ -216,23 +223,25 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       for (int v = 0; v < nv; v++) {
         LLVMValueRef a = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
                                         (LLVMValueRef[]){se, ve[v], acc[r * nv + v]}, 3);
-        next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
+        next[r * nv + v] =
+            call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
       }
     }
   } else {
-  LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
-  LLVMValueRef vv[8];
-  for (int v = 0; v < nv; v++)
-    vv[v] = load_vec(c, vt, q->v, cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), 4)),
-                     4);
-  for (int r = 0; r < mr; r++) {
-    LLVMValueRef row = cg_addc(c, m0, r);
-    LLVMValueRef quad = load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
-    LLVMValueRef sq = splat(c, quad, lanes);
+    LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
+    LLVMValueRef vv[8];
     for (int v = 0; v < nv; v++)
-      next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
-                                      : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
-  }
+      vv[v] = load_vec(c, vt, q->v,
+                       cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), 4)), 4);
+    for (int r = 0; r < mr; r++) {
+      LLVMValueRef row = cg_addc(c, m0, r);
+      LLVMValueRef quad =
+          load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
+      LLVMValueRef sq = splat(c, quad, lanes);
+      for (int v = 0; v < nv; v++)
+        next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
+                                        : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
+    }
   }
   LLVMValueRef out[CG_LOOP_MAX_ACC];
   cg_loop_end(c, &lk, next, out);
@@ -244,12 +253,21 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       LLVMValueRef a = out[r * nv + v], mult, shift;
       if (q->per_row) { /* tables indexed by row (Conv channels) */
         LLVMValueRef t = cg_gep(c, c->t_i32, q->tables, row);
-        a = LLVMBuildAdd(c->b, a, splat(c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->channels)), ""), lanes), "");
+        a = LLVMBuildAdd(
+            c->b, a,
+            splat(c,
+                  LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->channels)),
+                                 ""),
+                  lanes),
+            "");
         mult = splat(c, LLVMBuildLoad2(c->b, c->t_i32, t, ""), lanes);
-        shift = splat(c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), ""), lanes);
+        shift = splat(
+            c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), ""),
+            lanes);
       } else { /* tables indexed by column, padded to n_pad (Gemm output features) */
         LLVMValueRef t = cg_gep(c, c->t_i32, q->tables, col);
-        LLVMValueRef bias = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->n_pad)), "");
+        LLVMValueRef bias =
+            LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->n_pad)), "");
         LLVMSetAlignment(bias, 4);
         a = LLVMBuildAdd(c->b, a, bias, "");
         mult = LLVMBuildLoad2(c->b, vt, t, "");

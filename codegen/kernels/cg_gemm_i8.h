@@ -8,9 +8,9 @@
 typedef enum { CG_DOT4_GENERIC, CG_DOT4_VNNI, CG_DOT4_SDOT, CG_DOT4_SMLAD } CgDot4Kind;
 typedef struct CgDot4 {
   CgDot4Kind kind;
-  int lanes;        /* i32 lanes of one accumulator vector (1: a scalar register) */
-  int regs;         /* registers available for the tile */
-  bool u8_acts;     /* activations stored as x ^ 0x80 (vpdpbusd multiplies u8 by s8) */
+  int lanes;    /* i32 lanes of one accumulator vector (1: a scalar register) */
+  int regs;     /* registers available for the tile */
+  bool u8_acts; /* activations stored as x ^ 0x80 (vpdpbusd multiplies u8 by s8) */
 } CgDot4;
 CgDot4 cg_dot4_info(Cg *c);
 /* acc + per lane sum of 4 byte products of acts and wts (vectors of i32 quads) */
@@ -21,13 +21,13 @@ LLVMValueRef cg_dot4(Cg *c, CgDot4 d, LLVMValueRef acc, LLVMValueRef acts, LLVMV
  * (multiplier, shift, bias) indexed by row (per_row) or by column (then channels = n_pad). */
 typedef struct CgQGemm {
   int64_t m, k4;
-  int64_t n_cols;         /* columns computed: a multiple of the strip is read from V */
-  LLVMValueRef n_valid;   /* columns stored (run-time index value) */
+  int64_t n_cols;       /* columns computed: a multiple of the strip is read from V */
+  LLVMValueRef n_valid; /* columns stored (run-time index value) */
   LLVMValueRef s, v, y, tables;
-  int64_t lds, ldv, ldy;  /* bytes per S row; lanes per V quad row (>= n_cols rounded up to
-                             4 vectors); y row stride */
-  int64_t n_pad;          /* per-column tables: their length */
-  int64_t channels;       /* per-row tables: their length */
+  int64_t lds, ldv, ldy; /* bytes per S row; lanes per V quad row (>= n_cols rounded up to
+                            4 vectors); y row stride */
+  int64_t n_pad;         /* per-column tables: their length */
+  int64_t channels;      /* per-row tables: their length */
   bool per_row, v_is_acts;
   int32_t y_zp;
 } CgQGemm;

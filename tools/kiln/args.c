@@ -270,21 +270,25 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
                end != k + 11 && !*end && a->percentile > 50 && a->percentile <= 100)
         a->observer = PASS_OBS_PERCENTILE;
       else
-        return usage_error(a->cmd, "--calibration: expected minmax, mse or percentile:P with P "
-                           "in (50, 100], got '%s'", k);
+        return usage_error(a->cmd,
+                           "--calibration: expected minmax, mse or percentile:P with P "
+                           "in (50, 100], got '%s'",
+                           k);
     } else if (!strncmp(s, "--quant-keep-fp32=", 18)) {
       const char *k = s + 18;
       char *end = NULL;
-      if (!*k) return usage_error(a->cmd, "--quant-keep-fp32: expected auto[:DB] or node names%s",
-                                  "");
+      if (!*k)
+        return usage_error(a->cmd, "--quant-keep-fp32: expected auto[:DB] or node names%s", "");
       if (!strcmp(k, "auto"))
         a->keep_auto_db = 20;
       else if (!strncmp(k, "auto:", 5) && (a->keep_auto_db = strtod(k + 5, &end), 1) &&
                end != k + 5 && !*end && a->keep_auto_db > 0 && a->keep_auto_db < 200)
         ;
       else if (!strncmp(k, "auto", 4))
-        return usage_error(a->cmd, "--quant-keep-fp32: expected auto or auto:DB with DB in "
-                           "(0, 200), got '%s'", k);
+        return usage_error(a->cmd,
+                           "--quant-keep-fp32: expected auto or auto:DB with DB in "
+                           "(0, 200), got '%s'",
+                           k);
       else
         a->keep_fp32 = k;
     } else if (!strcmp(s, "--json")) {
@@ -313,8 +317,9 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
     return usage_error(a->cmd, "--size-report needs an object file (kiln compile, --emit obj)%s",
                        "");
   if (a->quantize != (a->n_calibrate > 0))
-    return usage_error(a->cmd, "%s", a->quantize ? "--quantize=int8 needs --calibrate PATH"
-                                                 : "--calibrate needs --quantize=int8");
+    return usage_error(a->cmd, "%s",
+                       a->quantize ? "--quantize=int8 needs --calibrate PATH"
+                                   : "--calibrate needs --quantize=int8");
   if ((a->observer || a->keep_fp32 || a->keep_auto_db) && !a->quantize)
     return usage_error(a->cmd, "--calibration and --quant-keep-fp32 need --quantize=int8%s", "");
   if (a->quantize && strcmp(a->cmd, "compile") && strcmp(a->cmd, "build") &&

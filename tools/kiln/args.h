@@ -40,10 +40,10 @@ typedef struct Args {
   bool quantize;
   const char **calibrate; /* --calibrate DIR|FILE.npy, repeatable */
   int n_calibrate;
-  int observer;           /* PassObserver */
-  double percentile;      /* --calibration=percentile:P */
-  const char *keep_fp32;  /* --quant-keep-fp32=auto[:DB]|NODE,... */
-  double keep_auto_db;    /* auto: layers below this SQNR stay fp32; 0: no auto */
+  int observer;            /* PassObserver */
+  double percentile;       /* --calibration=percentile:P */
+  const char *keep_fp32;   /* --quant-keep-fp32=auto[:DB]|NODE,... */
+  double keep_auto_db;     /* auto: layers below this SQNR stay fp32; 0: no auto */
   const char **positional; /* .npy inputs for `run` */
   int n_positional;
 } Args;

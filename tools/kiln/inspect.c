@@ -342,8 +342,7 @@ int kiln_inspect(const InspectOptions *o) {
       if (n->kernel == IR_KERNEL_DEFAULT) continue;
       printf("    kernel %s: %s", n->name, ir_kernel_names[n->kernel]);
       if (tiles && tiles[i].mr)
-        printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr,
-               tiles[i].lanes);
+        printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr, tiles[i].lanes);
       if (n->scratch_bytes) printf(", scratch %lld bytes", (long long)n->scratch_bytes);
       printf("\n");
     }

@@ -1,5 +1,6 @@
 /* kiln: the command-line driver. Wires frontend -> passes -> codegen, owns files and exit codes.
  * Exit codes: 0 ok, 1 a user error in the model or its inputs, 2 a bad command line. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -9,7 +10,6 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <dirent.h>
 #include <unistd.h>
 
 #include "args.h"
@@ -51,9 +51,10 @@ static bool append_samples(const char *path, const IrValue *in, float **buf, int
   for (int i = 0; i < arr.rank; i++) numel *= arr.dims[i];
   bool ok = arr.dtype == (int32_t)IR_F32 && numel > 0 && numel % per == 0;
   if (!ok)
-    fprintf(stderr, "kiln: --calibrate: %s: expected f32 samples of input '%s' (a multiple of %lld "
-            "elements), got %s with %lld elements\n", path, in->name, (long long)per,
-            krt_dtype_name(arr.dtype), (long long)numel);
+    fprintf(stderr,
+            "kiln: --calibrate: %s: expected f32 samples of input '%s' (a multiple of %lld "
+            "elements), got %s with %lld elements\n",
+            path, in->name, (long long)per, krt_dtype_name(arr.dtype), (long long)numel);
   else if (*n + numel / per > 1000000) {
     fprintf(stderr, "kiln: --calibrate: more than 1000000 samples\n");
     ok = false;
@@ -75,8 +76,10 @@ static bool load_calibration(const Args *a, const IrGraph *g, float **buf, int *
   *buf = NULL;
   *n = 0;
   if (g->n_inputs != 1) {
-    fprintf(stderr, "kiln: --calibrate: calibration supports models with one input; '%s' has "
-            "%d\n", g->name, g->n_inputs);
+    fprintf(stderr,
+            "kiln: --calibrate: calibration supports models with one input; '%s' has "
+            "%d\n",
+            g->name, g->n_inputs);
     return false;
   }
   for (int c = 0; c < a->n_calibrate; c++) {
