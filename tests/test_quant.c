@@ -256,7 +256,9 @@ static void check_random(unsigned seed) {
   int64_t outn = ok ? ir_value_numel(g->outputs[0]) : 0;
   float *want = malloc(sizeof(float) * (size_t)(outn + 1)),
         *got = malloc(sizeof(float) * (size_t)(outn + 1));
+  /* the host's VNNI kernels, and the generic dot4 on AVX2 or SSE2 (alternating: CI time) */
   for (int v = 0; ok && v < 3; v++) {
+    if (v && v != 1 + (int)(seed % 2)) continue;
     static int serial;
     char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
     snprintf(prefix, sizeof prefix, "r%d_model", serial++);
