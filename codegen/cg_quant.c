@@ -317,10 +317,12 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   int32_t *t = calloc((size_t)(3 * vcols), sizeof *t);
   if (!v || !t) abort();
   int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
+  bool ge33 = true;
   for (int64_t j = 0; j < vcols; j++) {
-    t[vcols + j] = 1;
+    t[vcols + j] = 62; /* padding columns: any valid shift (their outputs are not stored) */
     if (j >= N) continue;
     IrRequant r = ir_qhead_requant(&h, j);
+    ge33 = ge33 && r.shift >= 33;
     int64_t sum = 0;
     for (int64_t kq = 0; kq < k4; kq++) {
       int8_t quad[4] = {0};
@@ -365,6 +367,7 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .channels = N,
                .per_row = false,
                .v_is_acts = false,
+               .shift_ge33 = ge33,
                .y_zp = h.y_zp};
   cg_qgemm_emit(c, d, &q);
   return true;
@@ -397,8 +400,10 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   int32_t *t = calloc((size_t)(3 * M), sizeof *t);
   if (!s || !sp_bytes || !t) abort();
   int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
+  bool ge33 = true;
   for (int64_t m = 0; m < M; m++) {
     IrRequant r = ir_qhead_requant(&h, m);
+    ge33 = ge33 && r.shift >= 33;
     int64_t sum = 0;
     for (int64_t k = 0; k < K; k++) {
       /* channel quads: reduction index (tap, channel) instead of (channel, tap) */
@@ -526,6 +531,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .channels = M,
                .per_row = true,
                .v_is_acts = true,
+               .shift_ge33 = ge33,
                .y_zp = h.y_zp};
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lp, NULL, NULL);

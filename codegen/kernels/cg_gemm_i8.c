@@ -138,8 +138,28 @@ static LLVMValueRef load_vec(Cg *c, LLVMTypeRef t, LLVMValueRef base, LLVMValueR
 
 /* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>. */
 static LLVMValueRef requant_vec(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult,
-                                LLVMValueRef shift, int32_t zp) {
+                                LLVMValueRef shift, int32_t zp, bool shift_ge33) {
   LLVMTypeRef i64 = lanes == 1 ? c->t_i64 : LLVMVectorType(c->t_i64, (unsigned)lanes);
+  if (shift_ge33) {
+    /* every shift s >= 33: (p + 2^(s-1)) >> s == ((p >> (s-1)) + 1) >> 1 (floor identity), and
+     * p >> (s-1) == hi32(p) >> (s-33): 32-bit operations after one widening multiply (|p| <
+     * 2^62, so nothing overflows) */
+    LLVMTypeRef i32 = lanes == 1 ? c->t_i32 : LLVMVectorType(c->t_i32, (unsigned)lanes);
+    LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
+                                  LLVMBuildSExt(c->b, mult, i64, ""), "");
+    LLVMValueRef hi = LLVMBuildTrunc(
+        c->b, LLVMBuildAShr(c->b, p, splat(c, LLVMConstInt(c->t_i64, 32, 0), lanes), ""), i32, "");
+    LLVMValueRef one = splat(c, cg_i32c(c, 1), lanes);
+    LLVMValueRef x =
+        LLVMBuildAShr(c->b, hi, LLVMBuildSub(c->b, shift, splat(c, cg_i32c(c, 33), lanes), ""), "");
+    x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, x, one, ""), one, "");
+    x = LLVMBuildAdd(c->b, x, splat(c, cg_i32c(c, zp), lanes), "");
+    LLVMValueRef lo = splat(c, cg_i32c(c, -128), lanes), top = splat(c, cg_i32c(c, 127), lanes);
+    x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, x, lo, ""), lo, x, "");
+    x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, x, top, ""), top, x, "");
+    return LLVMBuildTrunc(c->b, x, lanes == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)lanes),
+                          "");
+  }
   LLVMValueRef one = splat(c, LLVMConstInt(c->t_i64, 1, 0), lanes);
   LLVMValueRef p =
       LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""), LLVMBuildSExt(c->b, mult, i64, ""), "");
@@ -275,7 +295,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         shift = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, q->n_pad)), "");
         LLVMSetAlignment(shift, 4);
       }
-      LLVMValueRef y = requant_vec(c, lanes, a, mult, shift, q->y_zp);
+      LLVMValueRef y = requant_vec(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
       store_lanes(c, lanes, y, dst, col, q->n_valid);
     }

@@ -29,6 +29,7 @@ typedef struct CgQGemm {
   int64_t n_pad;         /* per-column tables: their length */
   int64_t channels;      /* per-row tables: their length */
   bool per_row, v_is_acts;
+  bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */
   int32_t y_zp;
 } CgQGemm;
 /* CG_DOT4_SMLAD: Conv weight quads (S) are stored unpacked, 8 bytes each (rows of k4 * 8
