@@ -107,7 +107,7 @@ static bool load_calibration(const Args *a, const IrGraph *g, float **buf, int *
       if (!names || !(names[count++] = strdup(e->d_name))) abort();
     }
     closedir(dir);
-    qsort(names, (size_t)count, sizeof *names, cmp_str);
+    if (count) qsort(names, (size_t)count, sizeof *names, cmp_str);
     bool ok = count > 0;
     if (!ok) fprintf(stderr, "kiln: --calibrate: %s: no .npy files in the folder\n", p);
     for (int i = 0; i < count && ok; i++) {
@@ -178,8 +178,7 @@ static bool quant_setup(const Args *a, QuantSetup **out) {
       quant_free(qs);
       return false;
     }
-    ir_graph_free(probe);
-    size_t len = 0;
+    size_t len = 0; /* the layers' names live in probe's arena: freed after the keep list */
     qs->keep = calloc(1, 1);
     for (int i = 0; qs->keep && i < qs->n_layers; i++)
       if (qs->layers[i].sqnr_db < a->keep_auto_db) {
@@ -190,6 +189,7 @@ static bool quant_setup(const Args *a, QuantSetup **out) {
         memcpy(qs->keep + len, qs->layers[i].node, l + 1);
         len += l;
       }
+    ir_graph_free(probe);
     if (!qs->keep) abort();
     if (len)
       fprintf(stderr, "kiln: --quant-keep-fp32=auto: keeping %s in fp32 (SQNR below %g dB)\n",
