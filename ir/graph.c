@@ -84,6 +84,7 @@ void ir_graph_free(IrGraph *g) {
   free(g->nodes);
   free(g->inputs);
   free(g->outputs);
+  free(g->states);
   if (g->name_index) free(g->name_index->slots);
   free(g->name_index);
   ir_arena_free(g->arena);

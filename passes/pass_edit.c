@@ -53,6 +53,8 @@ void pass_compact(IrGraph *g, const bool *dead) {
   }
   for (int i = 0; i < g->n_inputs; i++) used[g->inputs[i]->id] = true;
   for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]->id] = true;
+  for (int i = 0; i < g->n_states; i++)
+    used[g->states[i].in->id] = used[g->states[i].out->id] = true;
   int m = 0;
   for (int i = 0; i < g->n_values; i++)
     if (used[i]) g->values[m++] = g->values[i];

@@ -81,5 +81,5 @@ int pass_eval_run(const IrGraph *g, const void *const *inputs, void *const *outp
                   void (*observe)(void *ctx, const IrValue *v, const void *data), void *ctx) {
   openblas_set_num_threads(1);
   IrInterpHooks h = {.ctx = ctx, .run_node = eval_node, .observe = observe};
-  return ir_interp_run_hooked(g, inputs, outputs, &h);
+  return ir_interp_run_hooked(g, inputs, outputs, NULL, &h);
 }

@@ -101,7 +101,7 @@ static bool run_samples(const IrGraph *g, const PassQuantOptions *q, Calib *cb, 
     for (int i = 0; i < g->n_inputs; i++)
       in[i] = q->samples[i] + (size_t)s * (size_t)ir_value_numel(g->inputs[i]);
     IrInterpHooks h = {.ctx = cb, .observe = observe};
-    int rc = interp ? ir_interp_run_hooked(g, in, out, &h) : pass_eval_run(g, in, out, observe, cb);
+    int rc = interp ? ir_interp_run_hooked(g, in, out, NULL, &h) : pass_eval_run(g, in, out, observe, cb);
     if (rc != 0) {
       ir_diag_error(d, "--calibrate", "sample %d: the model returned error %d", s, rc);
       ok = false;
