@@ -1,14 +1,40 @@
 /* The compile-time evaluator: runs a float graph fast enough for calibration (hundreds of
  * samples) and for accuracy measurements. It is the reference interpreter with Conv (im2col +
- * sgemm per group), Gemm (bias [N] or none) and 2-D MatMul computed by OpenBLAS in single
- * precision; everything else, and every fused epilogue, stays the interpreter's. */
-#include <cblas.h>
+ * a single-precision GEMM per group), Gemm (bias [N] or none) and 2-D MatMul computed by the
+ * small GEMM below; everything else, and every fused epilogue, stays the interpreter's.
+ * Not OpenBLAS: linking it into kiln runs its initialization (threads, buffers) in every kiln
+ * process, which spins under --max-memory's address-space cap. */
 #include <stdlib.h>
 #include <string.h>
 
 #include "conv_params.h"
 #include "krt.h"
 #include "pass.h"
+
+/* C[M][N] = beta * C + alpha * op(A)[M][K] . op(B)[K][N], row-major with leading dimensions;
+ * the k-outer, j-inner order keeps the inner loop contiguous (it vectorizes). */
+static void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const float *a,
+                  int64_t lda, const float *b, int64_t ldb, float beta, float *c, int64_t ldc) {
+  float *bt = NULL;
+  if (tb) { /* B^T: make it [K][N] once */
+    bt = malloc(sizeof *bt * (size_t)(K * N) + 1);
+    if (!bt) abort();
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t j = 0; j < N; j++) bt[k * N + j] = b[j * ldb + k];
+    b = bt;
+    ldb = N;
+  }
+  for (int64_t i = 0; i < M; i++) {
+    float *ci = c + i * ldc;
+    for (int64_t j = 0; j < N; j++) ci[j] *= beta;
+    for (int64_t k = 0; k < K; k++) {
+      float av = alpha * (ta ? a[k * lda + i] : a[i * lda + k]);
+      const float *bk = b + k * ldb;
+      for (int64_t j = 0; j < N; j++) ci[j] += av * bk[j];
+    }
+  }
+  free(bt);
+}
 
 static int eval_conv(const IrNode *n, const void *const *in, void *const *out) {
   IrConvParams p;
@@ -37,8 +63,8 @@ static int eval_conv(const IrNode *n, const void *const *in, void *const *out) {
       float *yg = y + (b * p.m + g * p.m_per_group) * P;
       for (int64_t m = 0; m < p.m_per_group; m++)
         for (int64_t q = 0; q < P; q++) yg[m * P + q] = bias ? bias[g * p.m_per_group + m] : 0;
-      cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)p.m_per_group, (int)P, (int)K,
-                  1.0f, w + g * p.m_per_group * K, (int)K, cols, (int)P, 1.0f, yg, (int)P);
+      sgemm(false, false, p.m_per_group, P, K, 1.0f, w + g * p.m_per_group * K, K, cols, P, 1.0f,
+            yg, P);
     }
   free(cols);
   return KRT_OK;
@@ -54,9 +80,8 @@ static int eval_gemm(const IrNode *n, const void *const *in, void *const *out) {
   float beta = (float)ir_attr_f(n, "beta");
   for (int64_t i = 0; i < M; i++)
     for (int64_t j = 0; j < N; j++) y[i * N + j] = c ? beta * ((const float *)in[2])[j] : 0;
-  cblas_sgemm(CblasRowMajor, ta ? CblasTrans : CblasNoTrans, tb ? CblasTrans : CblasNoTrans, (int)M,
-              (int)N, (int)K, (float)ir_attr_f(n, "alpha"), in[0], (int)a->dims[1], in[1],
-              (int)b->dims[1], 1.0f, y, (int)N);
+  sgemm(ta, tb, M, N, K, (float)ir_attr_f(n, "alpha"), in[0], a->dims[1], in[1], b->dims[1], 1.0f,
+        y, N);
   return KRT_OK;
 }
 
@@ -68,9 +93,10 @@ static int eval_node(void *ctx, const IrNode *n, const void *const *in, void *co
   case IR_OP_MATMUL: {
     const IrValue *a = n->inputs[0], *b = n->inputs[1];
     if (a->rank != 2 || b->rank != 2) return IR_INTERP_DEFAULT;
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, (int)a->dims[0], (int)b->dims[1],
-                (int)a->dims[1], 1.0f, in[0], (int)a->dims[1], in[1], (int)b->dims[1], 0.0f, out[0],
-                (int)b->dims[1]);
+    float *y = out[0];
+    for (int64_t i = 0; i < a->dims[0] * b->dims[1]; i++) y[i] = 0;
+    sgemm(false, false, a->dims[0], b->dims[1], a->dims[1], 1.0f, in[0], a->dims[1], in[1],
+          b->dims[1], 1.0f, y, b->dims[1]);
     return KRT_OK;
   }
   default: return IR_INTERP_DEFAULT;
@@ -79,7 +105,6 @@ static int eval_node(void *ctx, const IrNode *n, const void *const *in, void *co
 
 int pass_eval_run(const IrGraph *g, const void *const *inputs, void *const *outputs,
                   void (*observe)(void *ctx, const IrValue *v, const void *data), void *ctx) {
-  openblas_set_num_threads(1);
   IrInterpHooks h = {.ctx = ctx, .run_node = eval_node, .observe = observe};
   return ir_interp_run_hooked(g, inputs, outputs, NULL, &h);
 }
