@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include "cg_internal.h"
+#include "cg_quant.h"
 #include "conv_params.h"
 #include "ir_util.h"
 #include "kernels/cg_kernels.h"
@@ -479,6 +480,7 @@ divide:
 
 bool cg_lower_max_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   assert(n->n_outputs == 1); /* shape inference: the Indices output is not supported */
+  if (n->inputs[0]->dtype == IR_I8) return cg_lower_max_pool_i8(c, n, in, out);
   return lower_pool(c, n, in, out, false);
 }
 

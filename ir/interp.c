@@ -32,11 +32,16 @@ static int run_epilogue_step(const IrNode *n, int e, const void *const *data, vo
 }
 
 int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outputs) {
-  return ir_interp_run_state(g, inputs, outputs, NULL);
+  return ir_interp_run_hooked(g, inputs, outputs, NULL, NULL);
 }
 
 int ir_interp_run_state(const IrGraph *g, const void *const *inputs, void *const *outputs,
                         void *state) {
+  return ir_interp_run_hooked(g, inputs, outputs, state, NULL);
+}
+
+int ir_interp_run_hooked(const IrGraph *g, const void *const *inputs, void *const *outputs,
+                         void *state, const IrInterpHooks *hooks) {
   if ((g->n_inputs && !inputs) || (g->n_outputs && !outputs)) return KRT_ERR_NULL_ARG;
   if (g->n_states && !state) return KRT_ERR_NULL_ARG;
   for (int i = 0; i < g->n_inputs; i++)
@@ -51,7 +56,10 @@ int ir_interp_run_state(const IrGraph *g, const void *const *inputs, void *const
   if (!data || !owned) abort();
   for (int i = 0; i < g->n_values; i++)
     if (g->values[i]->kind == IR_VALUE_CONST) data[i] = g->values[i]->data;
-  for (int i = 0; i < g->n_inputs; i++) data[g->inputs[i]->id] = inputs[i];
+  for (int i = 0; i < g->n_inputs; i++) {
+    data[g->inputs[i]->id] = inputs[i];
+    if (hooks && hooks->observe) hooks->observe(hooks->ctx, g->inputs[i], inputs[i]);
+  }
   for (int i = 0; i < g->n_states; i++)
     data[g->states[i].in->id] = (const char *)state + g->states[i].offset;
 
@@ -74,9 +82,12 @@ int ir_interp_run_state(const IrGraph *g, const void *const *inputs, void *const
       owned[v->id] = out[j];
       data[v->id] = out[j];
     }
-    rc = ir_op_info[n->op].interp(n, in, out);
+    rc = hooks && hooks->run_node ? hooks->run_node(hooks->ctx, n, in, out) : IR_INTERP_DEFAULT;
+    if (rc == IR_INTERP_DEFAULT) rc = ir_op_info[n->op].interp(n, in, out);
     for (int e = 0; e < n->n_epilogue && rc == KRT_OK; e++)
       rc = run_epilogue_step(n, e, data, out[0]);
+    for (int j = 0; j < n->n_outputs && rc == KRT_OK && hooks && hooks->observe; j++)
+      if (n->outputs[j]) hooks->observe(hooks->ctx, n->outputs[j], out[j]);
     free(in);
     free(out);
   }

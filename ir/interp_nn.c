@@ -8,6 +8,7 @@
 #include "ir_util.h"
 #include "kernels.h"
 #include "krt.h"
+#include "quant.h"
 
 static IrConvParams params(const IrNode *n) {
   IrConvParams p;
@@ -137,6 +138,7 @@ int ir_interp_conv_transpose(const IrNode *n, const void *const *in, void *const
 /* ---- pooling -------------------------------------------------------------------------- */
 
 int ir_interp_max_pool(const IrNode *n, const void *const *in, void *const *out) {
+  if (n->inputs[0]->dtype == IR_I8) return ir_interp_max_pool_i8(n, in, out);
   IrConvParams p = params(n);
   const float *x = in[0];
   float *y = out[0];

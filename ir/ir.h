@@ -184,6 +184,9 @@ typedef enum {
   IR_KERNEL_SPARSE_CSR,      /* Gemm/MatMul: per output column its nonzeros; Conv: per output
                                 channel its nonzero taps, vectors along the wide output pixels */
   IR_KERNEL_SPARSE_UNROLLED, /* Gemm/MatMul: "weights in code", the nonzeros unrolled */
+  IR_KERNEL_QGEMM_DOT4,    /* QGemm: int8 tiles of dot4 (vpdpbusd / sdot / smlad), activations
+                              repacked in scratch */
+  IR_KERNEL_QCONV_DOT4,    /* QLinearConv: int8 im2col panels in scratch, the same int8 tiles */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];
@@ -324,6 +327,18 @@ int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outp
  * (ir_state_reset), read at the start and updated at the end (NULL with states: an error). */
 int ir_interp_run_state(const IrGraph *g, const void *const *inputs, void *const *outputs,
                         void *state);
+/* The same with hooks (and state, may be NULL without states): run_node may compute a node
+ * faster (returning 0 or a KRT_ERR_* code) or leave it to the reference kernel (returning
+ * IR_INTERP_DEFAULT); observe sees every graph input and every node output once computed
+ * (calibration, error reports). Either may be NULL. */
+#define IR_INTERP_DEFAULT 1
+typedef struct IrInterpHooks {
+  void *ctx;
+  int (*run_node)(void *ctx, const IrNode *n, const void *const *in, void *const *out);
+  void (*observe)(void *ctx, const IrValue *v, const void *data);
+} IrInterpHooks;
+int ir_interp_run_hooked(const IrGraph *g, const void *const *inputs, void *const *outputs,
+                         void *state, const IrInterpHooks *hooks);
 /* Totals for `kiln inspect`. */
 int64_t ir_graph_param_count(const IrGraph *g); /* elements of all initializers */
 int64_t ir_graph_param_bytes(const IrGraph *g);

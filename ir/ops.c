@@ -118,6 +118,13 @@ static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};
 
+/* int8 (ir/quant.c): per-tensor QuantizeLinear/DequantizeLinear (axis is accepted, unused) */
+static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), END};
+static const IrAttrSpec ir_attrs_dequantize_linear[] = {A_INT("axis", 1), END};
+static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};
+static const IrAttrSpec ir_attrs_qgemm[] = {A_FLOAT("alpha", 1.0), A_INT("transA", 0),
+                                            A_INT("transB", 0), END};
+
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \
   [IR_OP_##id] = {.name = nm,                                                                      \
@@ -175,4 +182,6 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_SPARSE_BLOCK] = "sparse-block",
     [IR_KERNEL_SPARSE_CSR] = "sparse-csr",
     [IR_KERNEL_SPARSE_UNROLLED] = "sparse-unrolled",
+    [IR_KERNEL_QGEMM_DOT4] = "qgemm-dot4",
+    [IR_KERNEL_QCONV_DOT4] = "qconv-im2col-dot4",
 };

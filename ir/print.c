@@ -13,6 +13,7 @@
 
 #include "conv_params.h"
 #include "ir_util.h"
+#include "quant.h"
 
 /* Shortest %g form that reads back as the same double. */
 static void print_double(FILE *f, double x) {
@@ -168,6 +169,18 @@ int64_t ir_node_macs(const IrNode *n) {
       return mul_sat(mul_sat(ir_value_numel(y), p.c_per_group), kernel);
     /* each input element is scattered into m/group * kh * kw outputs */
     return mul_sat(mul_sat(mul_sat(mul_sat(p.n, p.c), mul_sat(p.h, p.w)), p.m_per_group), kernel);
+  }
+  case IR_OP_QGEMM: /* int8: a dot product of length K per output element */
+    return n->inputs[0] && n->inputs[0]->rank == 2
+               ? mul_sat(ir_value_numel(y), n->inputs[0]->dims[1])
+               : 0;
+  case IR_OP_QLINEAR_CONV: {
+    IrNode tmp;
+    IrValue *ins[3];
+    IrConvParams p;
+    ir_qconv_as_conv(n, &tmp, ins);
+    if (!ins[0] || !ins[1] || !ir_conv_params(&tmp, &p, NULL)) return 0;
+    return mul_sat(mul_sat(ir_value_numel(y), p.c_per_group), mul_sat(p.kh, p.kw));
   }
   case IR_OP_RNN:
   case IR_OP_GRU:

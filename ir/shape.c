@@ -280,7 +280,11 @@ bool ir_infer_conv_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
 
 bool ir_infer_max_pool(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_windowed(n, 1, d);
+  /* int8 too (the max of quantized values is the quantized max: same scale and zero point) */
+  bool i8 = n->n_inputs >= 1 && n->inputs[0] && n->inputs[0]->dtype == IR_I8;
+  if (!infer_windowed(n, i8 ? 0 : 1, d)) return false;
+  if (i8) n->outputs[0]->dtype = IR_I8;
+  return true;
 }
 
 bool ir_infer_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
@@ -408,20 +412,30 @@ bool ir_infer_batch_norm(IrGraph *g, IrNode *n, IrDiag *d) {
 
 /* ---- shape manipulation --------------------------------------------------------------- */
 
+/* Views (Flatten, Reshape) move bytes: f32, or i8 inside a quantized graph. */
+static bool begin_view(const IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  IrDType t = n->inputs[0]->dtype;
+  if (t != IR_F32 && t != IR_I8)
+    return ir_node_error(d, n, "inputs[0]", "dtype %s is not supported by %s (only f32, i8)",
+                         ir_dtype_name(t), ir_op_info[n->op].name);
+  return true;
+}
+
 bool ir_infer_flatten(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin(n, 1, d)) return false;
+  if (!begin_view(n, d)) return false;
   const IrValue *x = n->inputs[0];
   int64_t axis = 0, out[2] = {1, 1};
   if (!get_axis(n, -x->rank, x->rank, x->rank, &axis, d)) return false;
   /* the input's element count fits in int64, so both partial products do */
   for (int i = 0; i < x->rank; i++) out[i >= axis] *= x->dims[i];
-  return set_output(n, 0, IR_F32, 2, out, d);
+  return set_output(n, 0, x->dtype, 2, out, d);
 }
 
 bool ir_infer_reshape(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin(n, 1, d)) return false;
+  if (!begin_view(n, d)) return false;
   const IrValue *x = n->inputs[0], *sv = n->inputs[1];
   char s1[256], s2[256];
   if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_I64 || sv->rank != 1)
@@ -483,7 +497,7 @@ bool ir_infer_reshape(IrGraph *g, IrNode *n, IrDiag *d) {
                          ir_format_dims(r, shape, s1, sizeof s1), (long long)known,
                          ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)numel);
   }
-  return set_output(n, 0, IR_F32, r, out, d);
+  return set_output(n, 0, x->dtype, r, out, d);
 }
 
 bool ir_infer_concat(IrGraph *g, IrNode *n, IrDiag *d) {

@@ -6,6 +6,31 @@
 
 #include "ir.h"
 
+/* Static int8 quantization (passes/pass_quantize.c, docs/quantization.md). */
+typedef enum { PASS_OBS_MINMAX, PASS_OBS_PERCENTILE, PASS_OBS_MSE } PassObserver;
+typedef struct PassQuantLayer {
+  const char *node; /* name of the quantized node (the graph's arena) */
+  const char *op;   /* its op after quantization */
+  double sqnr_db;   /* of its dequantized output against fp32 over the checked samples */
+  bool kept_fp32;   /* --quant-keep-fp32 left it in float */
+} PassQuantLayer;
+typedef struct PassQuantOptions {
+  const float *const *samples; /* per graph input (all f32): n_samples samples one after another */
+  int n_samples;
+  PassObserver observer;
+  double percentile;     /* PASS_OBS_PERCENTILE: e.g. 99.99 */
+  const char *keep_fp32; /* NULL or comma-separated node names that stay float */
+  FILE *report;          /* the per-layer error table (NULL: none) */
+  /* filled by the pass (caller storage, may be NULL): one entry per quantizable node */
+  PassQuantLayer *layers;
+  int max_layers, *n_layers;
+} PassQuantOptions;
+
+/* The compile-time float evaluator (pass_eval.c): ir_interp_run with Conv, Gemm and 2-D MatMul
+ * through OpenBLAS sgemm; observe (may be NULL) sees every input and node output. */
+int pass_eval_run(const IrGraph *g, const void *const *inputs, void *const *outputs,
+                  void (*observe)(void *ctx, const IrValue *v, const void *data), void *ctx);
+
 typedef struct PassOptions {
   int opt_level;           /* 0..3 */
   int64_t workspace_align; /* bytes, power of two; 0 means 64 */
@@ -45,6 +70,8 @@ typedef struct PassOptions {
    * error is reported to d */
   bool (*after_lossy)(void *ctx, const struct IrGraph *g, const char *step, IrDiag *d);
   void *after_lossy_ctx;
+  /* --quantize=int8: the quantize pass's calibration data and choices; NULL: no quantization */
+  const PassQuantOptions *quant;
 } PassOptions;
 enum { PASS_ATTENTION_DECODE, PASS_ATTENTION_ALL, PASS_ATTENTION_OFF };
 #define PASS_ATTENTION_DECODE_ROWS 1
@@ -88,6 +115,14 @@ bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Removes output channels whose weights and bias are all zero, with the consumers' matching
  * inputs (lossless); with o->prune, magnitude and channel pruning first (lossy). */
 bool pass_prune(IrGraph *g, const PassOptions *o, IrDiag *d);
+
+/* Static int8 quantization when o->quant is set: calibrates on its samples, then rewrites Conv,
+ * Gemm and MatMul with constant weights (and a Relu / Clip(0, hi) reading them alone, folded
+ * into the saturation) to QLinearConv / QGemm, Flatten/Reshape of int8 values to int8 views,
+ * with QuantizeLinear / DequantizeLinear where float and int8 meet. */
+bool pass_quantize(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* The kernel and scratch of a QGemm / QLinearConv node (called by the kernels pass). */
+void pass_plan_int8(IrNode *n, const PassOptions *o);
 
 /* ---- kernel choice (pass_kernels.c) ----------------------------------------------------- */
 /* Sets IrNode.kernel and IrNode.scratch_bytes of every node (docs/kernels.md); always runs

@@ -175,6 +175,10 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     n->kernel = IR_KERNEL_DEFAULT;
     n->tile_cols_max = 0;
     n->scratch_bytes = 0;
+    if (n->op == IR_OP_QGEMM || n->op == IR_OP_QLINEAR_CONV) {
+      pass_plan_int8(n, o); /* pass_quantize.c */
+      continue;
+    }
     if (!all_f32(n)) continue;
     switch (n->op) {
     case IR_OP_CONV: plan_conv(n, o); break;

@@ -14,6 +14,7 @@ static const PassInfo registry[] = {
     {"attention", pass_attention, 1,
      "MatMul, scale, mask Add, Softmax, MatMul (and head Transposes) become one KilnAttention"},
     {"prune", pass_prune, 1, "remove all-zero output channels; --prune: magnitude / channels"},
+    {"quantize", pass_quantize, 0, "int8 post-training quantization (only with --quantize)"},
     {"cse", pass_cse, 2, "merge identical initializers and identical nodes"},
     {"fuse", pass_fuse, 2, "element-wise chains become the epilogue of the node before them"},
     {"dce", pass_dce, 1, "remove nodes that reach no output and unused initializers"},

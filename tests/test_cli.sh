@@ -236,6 +236,31 @@ misc)
   check grep -q 'workspace:' "$tmp/inspect"
   check grep -q 'MACs:' "$tmp/inspect"
   check "$kiln" compile --list-targets >/dev/null
+  # --quantize: bad flags are usage errors (2), bad calibration data user errors (1); no output
+  dg="$src/examples/digits_mlp/model.json" cal="$src/tests/digits/calib"
+  for flags in "--quantize=int4 --calibrate $cal" "--quantize=int8" "--calibrate $cal" \
+    "--quantize=int8 --calibrate $cal --calibration=percentile:20" \
+    "--quantize=int8 --calibrate $cal --calibration=kl" "--quant-keep-fp32=fc1" \
+    "--quantize=int8 --calibrate $cal --quant-keep-fp32=auto:x"; do
+    # shellcheck disable=SC2086
+    "$kiln" compile "$dg" $flags -o "$tmp/q.o" >/dev/null 2>&1
+    check test $? -eq 2
+    check test ! -e "$tmp/q.o"
+  done
+  for bad_cal in "$src/examples/digits_cnn/golden/logits.npy" "$tmp/nonexistent" "$src/docs"; do
+    "$kiln" compile "$dg" --quantize=int8 --calibrate "$bad_cal" -o "$tmp/q.o" >/dev/null 2>"$tmp/err"
+    check test $? -eq 1
+    check grep -q -- '--calibrate' "$tmp/err"
+    check test ! -e "$tmp/q.o"
+  done
+  # a layer kept in fp32 by name, and auto with a threshold no layer meets: no QGemm left
+  "$kiln" run "$dg" "$src/examples/digits_mlp/inputs/x.npy" -o "$tmp" --quantize=int8 \
+    --calibrate "$cal" --quant-keep-fp32=auto:200 >/dev/null 2>"$tmp/err"
+  check test $? -eq 2
+  check "$kiln" run "$dg" "$src/examples/digits_mlp/inputs/x.npy" -o "$tmp" --quantize=int8 \
+    --calibrate "$cal" --quant-keep-fp32=auto:99 --calibration=mse
+  check "$kiln" compile "$dg" --quantize=int8 --calibrate "$cal" --quant-keep-fp32=fc2 \
+    --calibration=percentile:99.9 --emit llvm -o "$tmp/q.ll"
   # Determinism: the same model compiles to byte-identical object and header.
   check "$kiln" compile "$src/examples/resnet_small/model.json" -o "$tmp/det1.o"
   check "$kiln" compile "$src/examples/resnet_small/model.json" -o "$tmp/det2.o" --header "$tmp/det1b.h"

@@ -63,7 +63,7 @@ run_model() {
   for i in $inputs; do args+=("$dir/inputs/$i.npy"); done
   args+=(--)
   for o in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); s={x["next"] for x in m.get("states", [])}; print(" ".join(i["name"] for i in m["outputs"] if i["name"] not in s))' "$dir/model.json"); do
-    args+=("$dir/golden/$o.npy")
+    args+=("${golden_dir:-$dir/golden}/$o.npy")
   done
   if ! "$bin/npy2c" "$d/data.c" "${args[@]}"; then bad "$name: npy2c failed"; return; fi
   local link=()
@@ -110,6 +110,34 @@ sparse)
     done
   done
   kiln_extra=()
+  ;;
+quant)
+  # int8 (--quantize=int8): the compiled code must equal the reference interpreter bit for bit
+  # on aarch64 (NEON) and the Cortex-M4; the golden is `kiln run --quantize` on the host.
+  need aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm || exit 1
+  for m in digits_mlp digits_cnn; do
+    golden_dir="$tmp/golden-$m"
+    kiln_extra=(--quantize=int8 --calibrate "$src/tests/digits/calib")
+    mkdir -p "$golden_dir"
+    if ! "$kiln" run "$src/examples/$m/model.json" "$src/examples/$m/inputs/x.npy" -o "$golden_dir" \
+      "${kiln_extra[@]}" >/dev/null 2>"$tmp/err"; then
+      bad "$m: kiln run --quantize failed: $(cat "$tmp/err")"; continue
+    fi
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "-DEMU_EXACT" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+    run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "-DEMU_EXACT" \
+      linux qemu-aarch64 -L /usr/aarch64-linux-gnu
+    run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m4) -DEMU_EXACT" baremetal \
+      qemu-system-arm -M mps2-an386 -nographic -monitor none \
+      -semihosting-config enable=on,target=native -kernel
+    run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal \
+      qemu-system-arm -M mps2-an385 -nographic -monitor none \
+      -semihosting-config enable=on,target=native -kernel
+  done
+  kiln_extra=()
+  unset golden_dir
   ;;
 aarch64)
   need aarch64-linux-gnu-gcc qemu-aarch64 || exit 1

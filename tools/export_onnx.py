@@ -31,7 +31,6 @@ def export(name, cls, seed, make_inputs):
         m = json.load(f)
     model, inputs = gen_examples.make_model(name, cls, seed, make_inputs)
     args = tuple(torch.from_numpy(v.copy()) for v in inputs.values())
-    buf = io.BytesIO()
     mode = torch.onnx.TrainingMode.EVAL
     if any(isinstance(x, torch.nn.TransformerEncoderLayer) for x in model.modules()):
         # eval() makes nn.TransformerEncoderLayer take its fused fast path, which has no ONNX
@@ -39,6 +38,12 @@ def export(name, cls, seed, make_inputs):
         assert not any(isinstance(x, torch.nn.BatchNorm2d) for x in model.modules())
         model.train()
         mode = torch.onnx.TrainingMode.PRESERVE
+    write_onnx(model, args, d, name, mode, m)
+
+
+def write_onnx(model, args, d, name, mode, m, tool="tools/export_onnx.py"):
+    """Exports model (called with args) to d/model.onnx with model.json m's I/O names."""
+    buf = io.BytesIO()
     with torch.no_grad():
         torch.onnx.export(model, args, buf, opset_version=OPSET, do_constant_folding=True,
                           training=mode, input_names=[i["name"] for i in m["inputs"]],
@@ -46,7 +51,7 @@ def export(name, cls, seed, make_inputs):
     proto = onnx.load_from_string(buf.getvalue())
     onnx.checker.check_model(proto)
     proto.producer_name, proto.producer_version = "pytorch", torch.__version__
-    proto.doc_string = "Kiln example '%s' exported by tools/export_onnx.py" % name
+    proto.doc_string = "Kiln example '%s' exported by %s" % (name, tool)
     data = proto.SerializeToString(deterministic=True)
     with open(os.path.join(d, "model.onnx"), "wb") as f:
         f.write(data)

@@ -150,8 +150,13 @@ int main(void) {
     CHECK(n <= (long)(sizeof want / sizeof *want), "golden %d too large", j);
     if (n > (long)(sizeof want / sizeof *want)) continue;
     memcpy(want, emu_golden[j], (size_t)n * sizeof(float));
+#ifdef EMU_EXACT /* int8 models: the reference interpreter's output, bit for bit */
+    CHECK(memcmp(emu_outputs[j], want, (size_t)n * sizeof(float)) == 0,
+          "output %s differs from the interpreter's", m->outputs[j].name);
+#else
     CHECK(test_close_f32(emu_outputs[j], want, n, 1e-4, 1e-5, m->outputs[j].name), "output %s",
           m->outputs[j].name);
+#endif
   }
   /* The run function checks its workspace: misaligned is refused, not written through. */
   if (NET_WORKSPACE_SIZE > 0 && NET_WORKSPACE_ALIGN > 1) {

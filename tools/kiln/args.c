@@ -48,7 +48,13 @@ static const char *const target_help =
     "  --attention=KIND      fuse scaled dot-product attention: decode (default: one query\n"
     "                        row, a decode step), all, or off (docs/passes.md)\n"
     "  --state OUT=IN,...    output OUT is kept in the caller's state buffer and read as\n"
-    "                        input IN by the next call (KV cache, RNN state; zeros at first)\n";
+    "                        input IN by the next call (KV cache, RNN state; zeros at first)\n"
+    "  --quantize=int8       static int8 quantization (docs/quantization.md); needs\n"
+    "  --calibrate PATH      a folder of .npy samples, or a .npy file (repeatable); a file\n"
+    "                        may hold several samples one after another\n"
+    "  --calibration=KIND    range observer: minmax (default), percentile:P (e.g. 99.99), mse\n"
+    "  --quant-keep-fp32=L   keep these layers fp32: node names (comma-separated), or auto[:DB]\n"
+    "                        (the layers whose int8 output is below DB of SQNR, default 20)\n";
 
 static void print_help(const char *cmd) {
   if (!strcmp(cmd, "compile")) {
@@ -137,6 +143,8 @@ void kiln_args_free(Args *a) {
   a->prune = NULL;
   free(a->positional);
   free(a->weights_dirs);
+  free(a->calibrate);
+  a->calibrate = NULL;
   a->positional = NULL;
   a->weights_dirs = NULL;
 }
@@ -151,7 +159,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
   a->max_memory = KILN_DEFAULT_MAX_MEMORY;
   a->positional = calloc((size_t)argc, sizeof *a->positional);
   a->weights_dirs = calloc((size_t)argc, sizeof *a->weights_dirs);
-  if (!a->positional || !a->weights_dirs) abort();
+  a->calibrate = calloc((size_t)argc, sizeof *a->calibrate);
+  if (!a->positional || !a->weights_dirs || !a->calibrate) abort();
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -314,6 +323,46 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       a->generate = true;
     } else if (!strcmp(s, "--profile") && !strcmp(a->cmd, "build")) {
       a->profile = true;
+    } else if (!strcmp(s, "--quantize=int8")) {
+      a->quantize = true;
+    } else if (!strncmp(s, "--quantize", 10)) {
+      return usage_error(a->cmd, "--quantize: expected --quantize=int8, got '%s'", s);
+    } else if (!strcmp(s, "--calibrate")) {
+      if (!next || !*next) return usage_error(a->cmd, "option '%s' needs a folder or file", s);
+      a->calibrate[a->n_calibrate++] = next;
+      i++;
+    } else if (!strncmp(s, "--calibration=", 14)) {
+      const char *k = s + 14;
+      char *end = NULL;
+      if (!strcmp(k, "minmax"))
+        a->observer = PASS_OBS_MINMAX;
+      else if (!strcmp(k, "mse"))
+        a->observer = PASS_OBS_MSE;
+      else if (!strncmp(k, "percentile:", 11) && (a->percentile = strtod(k + 11, &end), 1) &&
+               end != k + 11 && !*end && a->percentile > 50 && a->percentile <= 100)
+        a->observer = PASS_OBS_PERCENTILE;
+      else
+        return usage_error(a->cmd,
+                           "--calibration: expected minmax, mse or percentile:P with P "
+                           "in (50, 100], got '%s'",
+                           k);
+    } else if (!strncmp(s, "--quant-keep-fp32=", 18)) {
+      const char *k = s + 18;
+      char *end = NULL;
+      if (!*k)
+        return usage_error(a->cmd, "--quant-keep-fp32: expected auto[:DB] or node names%s", "");
+      if (!strcmp(k, "auto"))
+        a->keep_auto_db = 20;
+      else if (!strncmp(k, "auto:", 5) && (a->keep_auto_db = strtod(k + 5, &end), 1) &&
+               end != k + 5 && !*end && a->keep_auto_db > 0 && a->keep_auto_db < 200)
+        ;
+      else if (!strncmp(k, "auto", 4))
+        return usage_error(a->cmd,
+                           "--quant-keep-fp32: expected auto or auto:DB with DB in "
+                           "(0, 200), got '%s'",
+                           k);
+      else
+        a->keep_fp32 = k;
     } else if (!strcmp(s, "--json")) {
       a->json = true;
     } else if (!strcmp(s, "--dot")) {
@@ -339,6 +388,15 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
   if (a->size_report && (strcmp(a->cmd, "compile") || a->emit != CG_EMIT_OBJ))
     return usage_error(a->cmd, "--size-report needs an object file (kiln compile, --emit obj)%s",
                        "");
+  if (a->quantize != (a->n_calibrate > 0))
+    return usage_error(a->cmd, "%s",
+                       a->quantize ? "--quantize=int8 needs --calibrate PATH"
+                                   : "--calibrate needs --quantize=int8");
+  if ((a->observer || a->keep_fp32 || a->keep_auto_db) && !a->quantize)
+    return usage_error(a->cmd, "--calibration and --quant-keep-fp32 need --quantize=int8%s", "");
+  if (a->quantize && strcmp(a->cmd, "compile") && strcmp(a->cmd, "build") &&
+      strcmp(a->cmd, "run") && strcmp(a->cmd, "inspect"))
+    return usage_error(a->cmd, "--quantize is for compile, build, run and inspect%s", "");
   if (a->weights_file && !a->weights_external)
     return usage_error(a->cmd, "--weights-file needs --weights=external%s", "");
   if (a->weights_section && a->weights_external)

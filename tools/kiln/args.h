@@ -43,6 +43,14 @@ typedef struct Args {
   CgEmit emit;
   bool generate; /* build --generate: the token-generation driver */
   bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
+  /* --quantize=int8 (passes/pass_quantize.c): calibration samples, observer, fp32 layers */
+  bool quantize;
+  const char **calibrate; /* --calibrate DIR|FILE.npy, repeatable */
+  int n_calibrate;
+  int observer;            /* PassObserver */
+  double percentile;       /* --calibration=percentile:P */
+  const char *keep_fp32;   /* --quant-keep-fp32=auto[:DB]|NODE,... */
+  double keep_auto_db;     /* auto: layers below this SQNR stay fp32; 0: no auto */
   const char **positional; /* .npy inputs for `run` */
   int n_positional;
 } Args;

@@ -2,6 +2,7 @@
  * the graph as written) and once through the requested one, and reports both. */
 #include "inspect.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -218,6 +219,23 @@ static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *b
   json_stats(f, after);
   fputs(", \"kernels\": ", f);
   json_kernels(f, g, tiles);
+  const PassQuantOptions *q = o->passes.quant;
+  if (q && q->n_layers) {
+    fputs(", \"quantization\": [", f);
+    for (int i = 0; i < *q->n_layers; i++) {
+      const PassQuantLayer *l = &q->layers[i];
+      fputs(i ? ", {\"node\": " : "{\"node\": ", f);
+      json_string(f, l->node);
+      fputs(", \"op\": ", f);
+      json_string(f, l->op);
+      if (isfinite(l->sqnr_db))
+        fprintf(f, ", \"sqnr_db\": %.2f", l->sqnr_db);
+      else
+        fputs(", \"sqnr_db\": null", f);
+      fprintf(f, ", \"fp32\": %s}", l->kept_fp32 ? "true" : "false");
+    }
+    fputc(']', f);
+  }
   fputs("}\n", f);
 }
 
@@ -394,6 +412,10 @@ int kiln_inspect(const InspectOptions *o) {
       printf("  Gemm/MatMul/Conv weights: %lld bytes as compiled, %lld dense fp32 (%.2fx)\n",
              (long long)layer_bytes, (long long)layer_dense,
              layer_bytes ? (double)layer_dense / (double)layer_bytes : 0.0);
+    const PassQuantOptions *q = o->passes.quant;
+    for (int i = 0; q && q->n_layers && i < *q->n_layers; i++)
+      printf("    int8 %s: %s, SQNR %.2f dB%s\n", q->layers[i].node, q->layers[i].op,
+             q->layers[i].sqnr_db, q->layers[i].kept_fp32 ? " (kept fp32)" : "");
     if (o->memory_plan) pass_memplan_print(g, stdout);
     if (o->print_graph) ir_graph_print(g, stdout);
   }

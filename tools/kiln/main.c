@@ -1,5 +1,6 @@
 /* kiln: the command-line driver. Wires frontend -> passes -> codegen, owns files and exit codes.
  * Exit codes: 0 ok, 1 a user error in the model or its inputs, 2 a bad command line. */
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <signal.h>
@@ -49,8 +50,171 @@ static int target_lanes(const Args *a) {
   return lanes;
 }
 
-/* Loads the model and runs the pass pipeline; prints diagnostics; NULL on a user error. */
-static IrGraph *load_and_optimize(const Args *a, bool plan) {
+/* --calibrate: the samples of the model's one f32 input, from .npy files (a folder's, sorted
+ * by name, or the files given); a file holds one sample or several one after another. */
+static bool append_samples(const char *path, const IrValue *in, float **buf, int *n) {
+  krt_npy arr;
+  char err[512];
+  if (!krt_npy_read(path, &arr, err, sizeof err)) {
+    fprintf(stderr, "kiln: --calibrate: %s\n", err);
+    return false;
+  }
+  int64_t numel = 1, per = ir_value_numel(in);
+  for (int i = 0; i < arr.rank; i++) numel *= arr.dims[i];
+  bool ok = arr.dtype == (int32_t)IR_F32 && numel > 0 && numel % per == 0;
+  if (!ok)
+    fprintf(stderr,
+            "kiln: --calibrate: %s: expected f32 samples of input '%s' (a multiple of %lld "
+            "elements), got %s with %lld elements\n",
+            path, in->name, (long long)per, krt_dtype_name(arr.dtype), (long long)numel);
+  else if (*n + numel / per > 1000000) {
+    fprintf(stderr, "kiln: --calibrate: more than 1000000 samples\n");
+    ok = false;
+  } else {
+    *buf = realloc(*buf, sizeof(float) * (size_t)((*n + numel / per) * per));
+    if (!*buf) abort();
+    memcpy(*buf + (size_t)*n * (size_t)per, arr.data, sizeof(float) * (size_t)numel);
+    *n += (int)(numel / per);
+  }
+  krt_npy_free(&arr);
+  return ok;
+}
+
+static int cmp_str(const void *x, const void *y) {
+  return strcmp(*(char *const *)x, *(char *const *)y);
+}
+
+static bool load_calibration(const Args *a, const IrGraph *g, float **buf, int *n) {
+  *buf = NULL;
+  *n = 0;
+  if (g->n_inputs != 1) {
+    fprintf(stderr,
+            "kiln: --calibrate: calibration supports models with one input; '%s' has "
+            "%d\n",
+            g->name, g->n_inputs);
+    return false;
+  }
+  for (int c = 0; c < a->n_calibrate; c++) {
+    struct stat st;
+    const char *p = a->calibrate[c];
+    if (stat(p, &st) != 0) {
+      fprintf(stderr, "kiln: --calibrate: %s: %s\n", p, strerror(errno));
+      return false;
+    }
+    if (!S_ISDIR(st.st_mode)) {
+      if (!append_samples(p, g->inputs[0], buf, n)) return false;
+      continue;
+    }
+    DIR *dir = opendir(p);
+    if (!dir) {
+      fprintf(stderr, "kiln: --calibrate: %s: %s\n", p, strerror(errno));
+      return false;
+    }
+    char **names = NULL;
+    int count = 0;
+    for (struct dirent *e; (e = readdir(dir));) {
+      size_t len = strlen(e->d_name);
+      if (len < 5 || strcmp(e->d_name + len - 4, ".npy")) continue;
+      names = realloc(names, sizeof *names * (size_t)(count + 1));
+      if (!names || !(names[count++] = strdup(e->d_name))) abort();
+    }
+    closedir(dir);
+    if (count) qsort(names, (size_t)count, sizeof *names, cmp_str);
+    bool ok = count > 0;
+    if (!ok) fprintf(stderr, "kiln: --calibrate: %s: no .npy files in the folder\n", p);
+    for (int i = 0; i < count && ok; i++) {
+      char path[PATH_MAX];
+      snprintf(path, sizeof path, "%s/%s", p, names[i]);
+      ok = append_samples(path, g->inputs[0], buf, n);
+    }
+    for (int i = 0; i < count; i++) free(names[i]);
+    free(names);
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/* --quantize=int8: the calibration samples and the pass's options, shared by every command. With
+ * --quant-keep-fp32=auto the model is quantized once to measure each layer, and the layers below
+ * the threshold become the keep list. */
+typedef struct QuantSetup {
+  float *samples;
+  const float *ptr[1];
+  char *keep; /* resolved keep list (malloc'd) or NULL */
+  PassQuantLayer layers[4096];
+  int n_layers;
+  PassQuantOptions qo;
+} QuantSetup;
+
+static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q);
+
+static void quant_free(QuantSetup *qs) {
+  if (!qs) return;
+  free(qs->samples);
+  free(qs->keep);
+  free(qs);
+}
+
+/* NULL on a user error (reported); *out NULL without --quantize. */
+static bool quant_setup(const Args *a, QuantSetup **out) {
+  *out = NULL;
+  if (!a->quantize) return true;
+  IrDiag d;
+  ir_diag_init(&d, a->model, true);
+  FeOptions fo = fe_options(a);
+  IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
+  ir_diag_free(&d);
+  if (!g) return false;
+  QuantSetup *qs = calloc(1, sizeof *qs);
+  if (!qs) abort();
+  int n = 0;
+  bool ok = load_calibration(a, g, &qs->samples, &n);
+  ir_graph_free(g);
+  if (!ok) {
+    quant_free(qs);
+    return false;
+  }
+  qs->ptr[0] = qs->samples;
+  qs->qo = (PassQuantOptions){.samples = qs->ptr,
+                              .n_samples = n,
+                              .observer = (PassObserver)a->observer,
+                              .percentile = a->percentile,
+                              .keep_fp32 = a->keep_fp32,
+                              .report = stderr,
+                              .layers = qs->layers,
+                              .max_layers = 4096,
+                              .n_layers = &qs->n_layers};
+  if (a->keep_auto_db) {
+    IrGraph *probe = load_with(a, true, &qs->qo);
+    if (!probe) {
+      quant_free(qs);
+      return false;
+    }
+    size_t len = 0; /* the layers' names live in probe's arena: freed after the keep list */
+    qs->keep = calloc(1, 1);
+    for (int i = 0; qs->keep && i < qs->n_layers; i++)
+      if (qs->layers[i].sqnr_db < a->keep_auto_db) {
+        size_t l = strlen(qs->layers[i].node);
+        qs->keep = realloc(qs->keep, len + l + 2);
+        if (!qs->keep) break;
+        if (len) qs->keep[len++] = ',';
+        memcpy(qs->keep + len, qs->layers[i].node, l + 1);
+        len += l;
+      }
+    ir_graph_free(probe);
+    if (!qs->keep) abort();
+    if (len)
+      fprintf(stderr, "kiln: --quant-keep-fp32=auto: keeping %s in fp32 (SQNR below %g dB)\n",
+              qs->keep, a->keep_auto_db);
+    qs->qo.keep_fp32 = qs->keep;
+  }
+  *out = qs;
+  return true;
+}
+
+/* Loads the model and runs the pass pipeline (with quantization options q, may be NULL); prints
+ * diagnostics; NULL on a user error. */
+static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   FeOptions fo = fe_options(a);
@@ -92,7 +256,8 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .prune = a->prune,
                       .after_lossy = evaluating ? kiln_eval_after_lossy : NULL,
                       .after_lossy_ctx = &eval,
-                      .passes = a->passes};
+                      .passes = a->passes,
+                      .quant = q};
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
     po.recurrent_proj_bytes = recurrent_proj_bytes(a);
@@ -103,6 +268,14 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
   }
   if (evaluating) kiln_eval_end(&eval);
   ir_diag_free(&d);
+  return g;
+}
+
+static IrGraph *load_and_optimize(const Args *a, bool plan) {
+  QuantSetup *qs;
+  if (!quant_setup(a, &qs)) return NULL;
+  IrGraph *g = load_with(a, plan, qs ? &qs->qo : NULL);
+  quant_free(qs);
   return g;
 }
 
@@ -319,7 +492,7 @@ static void output_path(char *buf, size_t size, const char *dir, const char *nam
 }
 
 static int cmd_run(const Args *a) {
-  IrGraph *g = load_and_optimize(a, false);
+  IrGraph *g = load_and_optimize(a, a->quantize); /* quantization is a pass */
   if (!g) return 1;
   int status = 1;
   /* with states, k sets of inputs are k calls in sequence from the initial state */
@@ -391,6 +564,8 @@ static int cmd_inspect(const Args *a) {
     fprintf(stderr, "kiln inspect: --eval applies to compile and build\n");
     return 2;
   }
+  QuantSetup *qs;
+  if (!quant_setup(a, &qs)) return 1;
   InspectOptions o = {.model = a->model,
                       .state = a->state,
                       .fe = fe_options(a),
@@ -417,7 +592,10 @@ static int cmd_inspect(const Args *a) {
                                  .cpu = a->cpu,
                                  .features = a->features,
                                  .opt_level = a->opt_level}};
-  return kiln_inspect(&o);
+  o.passes.quant = qs ? &qs->qo : NULL;
+  int rc = kiln_inspect(&o);
+  quant_free(qs);
+  return rc;
 }
 
 /* `kiln import model.onnx [-o model.json] [--name NAME]` */

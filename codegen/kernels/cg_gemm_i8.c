@@ -1,0 +1,332 @@
+/* The int8 micro-kernel: C[M][N] = S[M][K] . V[K][N] in int32, requantized in registers, one
+ * store of int8 per tile row (docs/quantization.md). Same register-tile idea as the fp32
+ * generator (cg_gemm.c): an MR x NV tile of int32 accumulator vectors lives for the whole
+ * reduction; each step of k4 (4 reductions) loads NV vectors of V and broadcasts MR quads of S.
+ *
+ * The unit of work is dot4: per i32 lane, acc += the dot product of 4 bytes of activations and
+ * 4 bytes of weights, which the target does in one instruction where it can:
+ *   - x86 AVX-512 VNNI: vpdpbusd (u8 x s8, 16 lanes); activations are stored offset by +128
+ *     (x ^ 0x80), and the bias absorbs the -128 * sum(w) this adds;
+ *   - AArch64 +dotprod: sdot (s8 x s8, 4 lanes);
+ *   - Arm with the DSP extension (Cortex-M4/M7/M33): two smlad (dual 16-bit multiply-add) on
+ *     sxtb16-unpacked halves, one lane; Conv weights (reused by every pixel) are unpacked at
+ *     compile time (8 bytes a quad: (w0, w2), (w1, w3) as i16 pairs), Gemm weights (read once
+ *     per inference at batch 1) stay 4 bytes in flash; activations are unpacked once per quad;
+ *   - elsewhere (AVX2, SSE, NEON without dotprod, M0+, RISC-V): sign-extend and multiply, which
+ *     LLVM turns into the target's widening multiply-adds.
+ * V is laid out [K4][ldv][4] bytes (the 4 reductions of one lane adjacent), S as rows of K4
+ * quads. Integer sums are exact, so every order and every target gives the interpreter's bits. */
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_gemm_i8.h"
+
+static bool has_feature(const char *features, const char *feature) {
+  size_t n = strlen(feature);
+  for (const char *s = strstr(features, feature); s; s = strstr(s + 1, feature))
+    if ((s == features || s[-1] == ',') && (s[n] == ',' || s[n] == 0)) return true;
+  return false;
+}
+
+CgDot4 cg_dot4_info(Cg *c) {
+  char *triple = LLVMGetTargetMachineTriple(c->tm);
+  char *f = LLVMGetTargetMachineFeatureString(c->tm);
+  CgDot4 d = {CG_DOT4_GENERIC, 1, 8, false};
+  bool x86 = !strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4);
+  if (x86 && has_feature(f, "+avx512vnni") && has_feature(f, "+avx512f"))
+    d = (CgDot4){CG_DOT4_VNNI, 16, 32, true};
+  else if (x86)
+    d = (CgDot4){CG_DOT4_GENERIC, has_feature(f, "+avx2") ? 8 : 4, 16, false};
+  else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
+    d = (CgDot4){has_feature(f, "+dotprod") ? CG_DOT4_SDOT : CG_DOT4_GENERIC, 4, 32, false};
+  else if ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+neon"))
+    d = (CgDot4){CG_DOT4_GENERIC, 4, 16, false};
+  else if (!strncmp(triple, "thumbv7em", 9) || /* ARMv7E-M (Cortex-M4/M7) always has DSP */
+           ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+dsp")))
+    d = (CgDot4){CG_DOT4_SMLAD, 1, 8, false};
+  LLVMDisposeMessage(triple);
+  LLVMDisposeMessage(f);
+  return d;
+}
+
+/* A call of intrinsic `name` with overload types tys (n_tys may be 0). */
+static LLVMValueRef call_intrinsic(Cg *c, const char *name, LLVMTypeRef *tys, int n_tys,
+                                   LLVMValueRef *args, int n) {
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  assert(id != 0 && "unknown intrinsic");
+  LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, tys, (size_t)n_tys);
+  LLVMTypeRef ft = LLVMIntrinsicGetType(c->ctx, id, tys, (size_t)n_tys);
+  return LLVMBuildCall2(c->b, ft, fn, args, (unsigned)n, "");
+}
+
+static LLVMTypeRef vec_i32(Cg *c, int lanes) {
+  return lanes == 1 ? c->t_i32 : LLVMVectorType(c->t_i32, (unsigned)lanes);
+}
+
+LLVMValueRef cg_dot4(Cg *c, CgDot4 d, LLVMValueRef acc, LLVMValueRef acts, LLVMValueRef wts) {
+  switch (d.kind) {
+  case CG_DOT4_VNNI: {
+    LLVMValueRef args[3] = {acc, acts, wts};
+    return call_intrinsic(c, "llvm.x86.avx512.vpdpbusd.512", NULL, 0, args, 3);
+  }
+  case CG_DOT4_SDOT: {
+    LLVMTypeRef b16 = LLVMVectorType(c->t_i8, 16);
+    LLVMTypeRef tys[2] = {vec_i32(c, 4), b16};
+    LLVMValueRef args[3] = {acc, LLVMBuildBitCast(c->b, acts, b16, ""),
+                            LLVMBuildBitCast(c->b, wts, b16, "")};
+    return call_intrinsic(c, "llvm.aarch64.neon.sdot", tys, 2, args, 3);
+  }
+  case CG_DOT4_SMLAD: {
+    /* bytes 0 and 2 as two i16 (sxtb16), then bytes 1 and 3 (sxtb16 of the word rotated by 8) */
+    LLVMValueRef eight = cg_i32c(c, 8);
+    LLVMValueRef ra[2] = {acts, acts}, rw[2] = {wts, wts};
+    LLVMTypeRef t = c->t_i32;
+    LLVMValueRef a_ror = cg_intrinsic(c, "llvm.fshr", t, (LLVMValueRef[]){ra[0], ra[1], eight}, 3);
+    LLVMValueRef w_ror = cg_intrinsic(c, "llvm.fshr", t, (LLVMValueRef[]){rw[0], rw[1], eight}, 3);
+    LLVMValueRef a0 = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &acts, 1);
+    LLVMValueRef w0 = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &wts, 1);
+    LLVMValueRef a1 = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &a_ror, 1);
+    LLVMValueRef w1 = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w_ror, 1);
+    acc = call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){a0, w0, acc}, 3);
+    return call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){a1, w1, acc}, 3);
+  }
+  case CG_DOT4_GENERIC: break;
+  }
+  /* sign-extend the 4 bytes of every lane, multiply, add the four products of each lane */
+  int lanes = d.lanes, nb = 4 * lanes;
+  LLVMTypeRef bytes = LLVMVectorType(c->t_i8, (unsigned)nb),
+              wide = LLVMVectorType(c->t_i32, (unsigned)nb);
+  LLVMValueRef p =
+      LLVMBuildMul(c->b, LLVMBuildSExt(c->b, LLVMBuildBitCast(c->b, acts, bytes, ""), wide, ""),
+                   LLVMBuildSExt(c->b, LLVMBuildBitCast(c->b, wts, bytes, ""), wide, ""), "");
+  LLVMValueRef sum = acc;
+  for (int t = 0; t < 4; t++) {
+    LLVMValueRef part;
+    if (lanes == 1) {
+      part = LLVMBuildExtractElement(c->b, p, cg_i32c(c, t), "");
+    } else {
+      LLVMValueRef idx[16];
+      for (int l = 0; l < lanes; l++) idx[l] = cg_i32c(c, 4 * l + t);
+      part = LLVMBuildShuffleVector(c->b, p, LLVMGetUndef(wide),
+                                    LLVMConstVector(idx, (unsigned)lanes), "");
+    }
+    sum = LLVMBuildAdd(c->b, sum, part, "");
+  }
+  return sum;
+}
+
+/* ---- the kernel ----------------------------------------------------------------------------- */
+
+static LLVMValueRef splat(Cg *c, LLVMValueRef s, int lanes) {
+  if (lanes == 1) return s;
+  LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), (unsigned)lanes);
+  LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), s, cg_i32c(c, 0), "");
+  LLVMValueRef zeros[16];
+  for (int l = 0; l < lanes; l++) zeros[l] = cg_i32c(c, 0);
+  return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(vt), LLVMConstVector(zeros, (unsigned)lanes),
+                                "");
+}
+
+static LLVMValueRef load_vec(Cg *c, LLVMTypeRef t, LLVMValueRef base, LLVMValueRef byte_off,
+                             unsigned align) {
+  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, c->t_i8, base, byte_off), "");
+  LLVMSetAlignment(v, align);
+  return v;
+}
+
+/* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>. */
+static LLVMValueRef requant_vec(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult,
+                                LLVMValueRef shift, int32_t zp, bool shift_ge33) {
+  LLVMTypeRef i64 = lanes == 1 ? c->t_i64 : LLVMVectorType(c->t_i64, (unsigned)lanes);
+  if (shift_ge33) {
+    /* every shift s >= 33: (p + 2^(s-1)) >> s == ((p >> (s-1)) + 1) >> 1 (floor identity), and
+     * p >> (s-1) == hi32(p) >> (s-33): 32-bit operations after one widening multiply (|p| <
+     * 2^62, so nothing overflows) */
+    LLVMTypeRef i32 = lanes == 1 ? c->t_i32 : LLVMVectorType(c->t_i32, (unsigned)lanes);
+    LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
+                                  LLVMBuildSExt(c->b, mult, i64, ""), "");
+    LLVMValueRef hi = LLVMBuildTrunc(
+        c->b, LLVMBuildAShr(c->b, p, splat(c, LLVMConstInt(c->t_i64, 32, 0), lanes), ""), i32, "");
+    LLVMValueRef one = splat(c, cg_i32c(c, 1), lanes);
+    LLVMValueRef x =
+        LLVMBuildAShr(c->b, hi, LLVMBuildSub(c->b, shift, splat(c, cg_i32c(c, 33), lanes), ""), "");
+    x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, x, one, ""), one, "");
+    x = LLVMBuildAdd(c->b, x, splat(c, cg_i32c(c, zp), lanes), "");
+    LLVMValueRef lo = splat(c, cg_i32c(c, -128), lanes), top = splat(c, cg_i32c(c, 127), lanes);
+    x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, x, lo, ""), lo, x, "");
+    x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, x, top, ""), top, x, "");
+    return LLVMBuildTrunc(c->b, x, lanes == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)lanes),
+                          "");
+  }
+  LLVMValueRef one = splat(c, LLVMConstInt(c->t_i64, 1, 0), lanes);
+  LLVMValueRef p =
+      LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""), LLVMBuildSExt(c->b, mult, i64, ""), "");
+  LLVMValueRef sh = LLVMBuildZExt(c->b, shift, i64, "");
+  LLVMValueRef half = LLVMBuildShl(c->b, one, LLVMBuildSub(c->b, sh, one, ""), "");
+  LLVMValueRef v = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
+  v = LLVMBuildAdd(c->b, v,
+                   splat(c, LLVMConstInt(c->t_i64, (unsigned long long)(int64_t)zp, 1), lanes), "");
+  LLVMValueRef lo = splat(c, LLVMConstInt(c->t_i64, (unsigned long long)-128, 1), lanes),
+               hi = splat(c, LLVMConstInt(c->t_i64, 127, 1), lanes);
+  v = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, v, lo, ""), lo, v, "");
+  v = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, hi, ""), hi, v, "");
+  return LLVMBuildTrunc(c->b, v, lanes == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)lanes),
+                        "");
+}
+
+/* Stores the lanes of y (<lanes x i8>) at dst[n0 ...] that are below n_valid (run-time). */
+static void store_lanes(Cg *c, int lanes, LLVMValueRef y, LLVMValueRef dst, LLVMValueRef n0,
+                        LLVMValueRef n_valid) {
+  LLVMValueRef room = cg_sub(c, n_valid, n0);
+  CgIf full;
+  cg_if_begin(c, &full, LLVMBuildICmp(c->b, LLVMIntSGE, room, cg_idx(c, lanes), ""));
+  LLVMValueRef s = LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, dst, n0));
+  LLVMSetAlignment(s, 1);
+  cg_if_else(c, &full);
+  for (int l = 0; l < lanes; l++) {
+    CgIf one;
+    cg_if_begin(c, &one, LLVMBuildICmp(c->b, LLVMIntSGT, room, cg_idx(c, l), ""));
+    LLVMValueRef e = lanes == 1 ? y : LLVMBuildExtractElement(c->b, y, cg_i32c(c, l), "");
+    s = LLVMBuildStore(c->b, e, cg_gep(c, c->t_i8, dst, cg_addc(c, n0, l)));
+    LLVMSetAlignment(s, 1);
+    cg_if_else(c, &one);
+    cg_if_end(c, &one);
+  }
+  cg_if_end(c, &full);
+}
+
+/* One block of `mr` rows starting at row m0 (run-time), over every strip of nv vectors. */
+static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr, int nv) {
+  int lanes = d.lanes;
+  LLVMTypeRef vt = vec_i32(c, lanes);
+  int64_t strip = (int64_t)nv * lanes;
+  int64_t strips = (q->n_cols + strip - 1) / strip;
+  CgLoop ls, lk;
+  LLVMValueRef s = cg_for(c, &ls, strips);
+  LLVMValueRef n0 = cg_mulc(c, s, strip);
+  LLVMValueRef k4 = cg_for(c, &lk, q->k4);
+  LLVMValueRef acc[CG_LOOP_MAX_ACC];
+  for (int r = 0; r < mr; r++)
+    for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, LLVMConstNull(vt));
+  lk.keep = true;
+  LLVMValueRef next[CG_LOOP_MAX_ACC];
+  if (d.kind == CG_DOT4_SMLAD) {
+    /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
+     * quad); the activations are unpacked here, once per quad, for every accumulator using it */
+    LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8];
+    int64_t vb = 4; /* V quads stay packed: the activations, or Gemm weights (flash) */
+    LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * vb);
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef at = cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, v), vb));
+      LLVMValueRef w = load_vec(c, c->t_i32, q->v, at, 4);
+      {
+        LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
+        ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
+        vo[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+      }
+    }
+    for (int r = 0; r < mr; r++) {
+      LLVMValueRef row = cg_addc(c, m0, r), se, so;
+      if (q->v_is_acts) { /* weights: 8 bytes a quad */
+        LLVMValueRef at = cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 8));
+        se = load_vec(c, c->t_i32, q->s, at, 4);
+        so = load_vec(c, c->t_i32, q->s, cg_addc(c, at, 4), 4);
+      } else {
+        LLVMValueRef w =
+            load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
+        LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
+        se = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
+        so = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+      }
+      for (int v = 0; v < nv; v++) {
+        LLVMValueRef a = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                        (LLVMValueRef[]){se, ve[v], acc[r * nv + v]}, 3);
+        next[r * nv + v] =
+            call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
+      }
+    }
+  } else {
+    LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
+    LLVMValueRef vv[8];
+    for (int v = 0; v < nv; v++)
+      vv[v] = load_vec(c, vt, q->v,
+                       cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), 4)), 4);
+    for (int r = 0; r < mr; r++) {
+      LLVMValueRef row = cg_addc(c, m0, r);
+      LLVMValueRef quad =
+          load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
+      LLVMValueRef sq = splat(c, quad, lanes);
+      for (int v = 0; v < nv; v++)
+        next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
+                                        : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
+    }
+  }
+  LLVMValueRef out[CG_LOOP_MAX_ACC];
+  cg_loop_end(c, &lk, next, out);
+  /* epilogue: bias, requantization, one store per vector */
+  for (int r = 0; r < mr; r++) {
+    LLVMValueRef row = cg_addc(c, m0, r);
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes);
+      LLVMValueRef a = out[r * nv + v], mult, shift;
+      if (q->per_row) { /* tables indexed by row (Conv channels) */
+        LLVMValueRef t = cg_gep(c, c->t_i32, q->tables, row);
+        a = LLVMBuildAdd(
+            c->b, a,
+            splat(c,
+                  LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->channels)),
+                                 ""),
+                  lanes),
+            "");
+        mult = splat(c, LLVMBuildLoad2(c->b, c->t_i32, t, ""), lanes);
+        shift = splat(
+            c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), ""),
+            lanes);
+      } else { /* tables indexed by column, padded to n_pad (Gemm output features) */
+        LLVMValueRef t = cg_gep(c, c->t_i32, q->tables, col);
+        LLVMValueRef bias =
+            LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->n_pad)), "");
+        LLVMSetAlignment(bias, 4);
+        a = LLVMBuildAdd(c->b, a, bias, "");
+        mult = LLVMBuildLoad2(c->b, vt, t, "");
+        LLVMSetAlignment(mult, 4);
+        shift = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, q->n_pad)), "");
+        LLVMSetAlignment(shift, 4);
+      }
+      LLVMValueRef y = requant_vec(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
+      LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
+      store_lanes(c, lanes, y, dst, col, q->n_valid);
+    }
+  }
+  cg_loop_end(c, &ls, NULL, NULL);
+}
+
+int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols) {
+  int64_t w = 4 * (int64_t)d.lanes;
+  return (n_cols + w - 1) / w * w;
+}
+
+void cg_qgemm_emit(Cg *c, CgDot4 d, const CgQGemm *q) {
+  int lanes = d.lanes;
+  int64_t nvec = (q->n_cols + lanes - 1) / lanes;
+  int nv = nvec >= 4 ? 4 : nvec >= 2 ? 2 : 1; /* 1, 2 or 4: strips never read past v_cols */
+  int mr = (d.regs - nv - 1) / nv;
+  if (mr > 8) mr = 8;
+  if (mr < 1) mr = 1;
+  if (d.kind == CG_DOT4_SMLAD) { /* 13 integer registers: 4 accumulators and their operands */
+    nv = q->v_is_acts ? 1 : nvec >= 4 ? 4 : nvec >= 2 ? 2 : 1;
+    mr = q->v_is_acts ? 4 : 1;
+  }
+  if (mr > q->m) mr = (int)q->m;
+  while (mr * nv > CG_LOOP_MAX_ACC) mr--;
+  int64_t blocks = q->m / mr, rest = q->m % mr;
+  if (blocks > 0) {
+    CgLoop lb;
+    LLVMValueRef b = cg_for(c, &lb, blocks);
+    emit_rows(c, d, q, cg_mulc(c, b, mr), mr, nv);
+    cg_loop_end(c, &lb, NULL, NULL);
+  }
+  if (rest) emit_rows(c, d, q, cg_idx(c, blocks * mr), (int)rest, nv);
+}

@@ -1,0 +1,53 @@
+/* The int8 micro-kernel (cg_gemm_i8.c): dot4 per target and the register-tiled int8 GEMM with
+ * requantization in registers. */
+#ifndef KILN_CG_GEMM_I8_H
+#define KILN_CG_GEMM_I8_H
+
+#include "cg_internal.h"
+
+typedef enum { CG_DOT4_GENERIC, CG_DOT4_VNNI, CG_DOT4_SDOT, CG_DOT4_SMLAD } CgDot4Kind;
+typedef struct CgDot4 {
+  CgDot4Kind kind;
+  int lanes;    /* i32 lanes of one accumulator vector (1: a scalar register) */
+  int regs;     /* registers available for the tile */
+  bool u8_acts; /* activations stored as x ^ 0x80 (vpdpbusd multiplies u8 by s8) */
+} CgDot4;
+CgDot4 cg_dot4_info(Cg *c);
+/* acc + per lane sum of 4 byte products of acts and wts (vectors of i32 quads) */
+LLVMValueRef cg_dot4(Cg *c, CgDot4 d, LLVMValueRef acc, LLVMValueRef acts, LLVMValueRef wts);
+
+/* y[m][n] = requant(table bias + sum_k S[m][k] V[k][n]) for m < m, n < n_valid:
+ * S rows of lds bytes holding k4 quads; V [k4][ldv][4] bytes; tables int32 [3][channels]
+ * (multiplier, shift, bias) indexed by row (per_row) or by column (then channels = n_pad). */
+typedef struct CgQGemm {
+  int64_t m, k4;
+  int64_t n_cols;       /* columns computed: a multiple of the strip is read from V */
+  LLVMValueRef n_valid; /* columns stored (run-time index value) */
+  LLVMValueRef s, v, y, tables;
+  int64_t lds, ldv, ldy; /* bytes per S row; lanes per V quad row (>= n_cols rounded up to
+                            4 vectors); y row stride */
+  int64_t n_pad;         /* per-column tables: their length */
+  int64_t channels;      /* per-row tables: their length */
+  bool per_row, v_is_acts;
+  bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */
+  int32_t y_zp;
+} CgQGemm;
+/* CG_DOT4_SMLAD: Conv weight quads (S) are stored unpacked, 8 bytes each (rows of k4 * 8
+ * bytes); cg_dot4_pack_quad writes a quad either way. */
+static inline void cg_dot4_pack_quad(int8_t *dst, const int8_t w[4], bool unpacked) {
+  if (!unpacked) {
+    for (int t = 0; t < 4; t++) dst[t] = w[t];
+    return;
+  }
+  int16_t h[4] = {w[0], w[2], w[1], w[3]}; /* little-endian i16 pairs: (w0, w2), (w1, w3) */
+  for (int t = 0; t < 4; t++) {
+    dst[2 * t] = (int8_t)(h[t] & 0xff);
+    dst[2 * t + 1] = (int8_t)((h[t] >> 8) & 0xff);
+  }
+}
+
+/* Columns a V operand must provide (n_cols rounded up to the widest strip, 4 vectors). */
+int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols);
+void cg_qgemm_emit(Cg *c, CgDot4 d, const CgQGemm *q);
+
+#endif

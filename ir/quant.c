@@ -1,0 +1,410 @@
+/* int8 ops: QuantizeLinear, DequantizeLinear (ONNX), QLinearConv (ONNX) and QGemm (ONNX Runtime's
+ * com.microsoft QGemm: Gemm with an int32 bias C), their shape inference and reference kernels.
+ * Kiln's int8 is signed (i8) with symmetric weights (zero point 0), one (scale, zero point) per
+ * tensor for activations and per output channel for weights; every quant parameter is a
+ * constant input, checked here with the node's path. */
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "conv_params.h"
+#include "ir_util.h"
+#include "kernels.h"
+#include "krt.h"
+#include "quant.h"
+
+bool ir_requant_from_real(double m, IrRequant *r) {
+  if (!(m > 0) || m >= 1073741824.0) return false;
+  int e;
+  double frac = frexp(m, &e); /* m = frac * 2^e, frac in [0.5, 1) */
+  int64_t q = llround(frac * 2147483648.0);
+  if (q == ((int64_t)1 << 31)) {
+    q /= 2;
+    e++;
+  }
+  r->shift = 31 - e;
+  r->mult = (int32_t)q;
+  if (r->shift > 62) { /* below 2^-31: every int32 accumulator requantizes to 0 */
+    r->shift = 62;
+    r->mult = 0;
+  }
+  return r->shift >= 1;
+}
+
+/* ---- checking quant inputs ------------------------------------------------------------- */
+
+/* Input k: a constant f32 tensor of `count` positive finite scales (count 1: a scalar). */
+static bool check_scales(const IrNode *n, int k, int64_t count, IrDiag *d) {
+  const IrValue *v = n->inputs[k];
+  char field[32], s[256];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (!v) return ir_node_error(d, n, field, "required input (a scale) is missing");
+  if (v->kind != IR_VALUE_CONST || v->dtype != IR_F32)
+    return ir_node_error(d, n, field, "scale '%s' must be an f32 initializer", v->name);
+  int64_t numel = ir_value_numel(v);
+  if (count == 1 ? !(v->rank == 0 || (v->rank == 1 && numel == 1))
+                 : !(v->rank == 0 || (v->rank == 1 && (numel == 1 || numel == count))))
+    return count == 1
+               ? ir_node_error(d, n, field, "scale must be a scalar, got shape %s",
+                               ir_format_dims(v->rank, v->dims, s, sizeof s))
+               : ir_node_error(d, n, field,
+                               "scale must hold 1 value or %lld (one per "
+                               "output channel), got shape %s",
+                               (long long)count, ir_format_dims(v->rank, v->dims, s, sizeof s));
+  const float *f = v->data;
+  for (int64_t i = 0; i < numel; i++)
+    if (!(f[i] > 0) || !isfinite(f[i]))
+      return ir_node_error(d, n, field, "scale[%lld] must be a positive finite number, got %g",
+                           (long long)i, (double)f[i]);
+  return true;
+}
+
+/* Input k (optional where allowed): constant i8 zero points, as many as scale input ks has. */
+static bool check_zero_points(const IrNode *n, int k, int ks, bool must_be_zero, IrDiag *d) {
+  const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
+  char field[32], s[256];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (!v) return true; /* absent: zero */
+  if (v->kind != IR_VALUE_CONST || v->dtype != IR_I8)
+    return ir_node_error(d, n, field,
+                         "zero point '%s' must be an i8 initializer (Kiln's int8 "
+                         "is signed), got %s%s",
+                         v->name, v->kind == IR_VALUE_CONST ? "" : "a computed ",
+                         ir_dtype_name(v->dtype));
+  int64_t numel = ir_value_numel(v), scales = ir_value_numel(n->inputs[ks]);
+  if (v->rank > 1 || numel != scales)
+    return ir_node_error(d, n, field, "%lld zero point%s (shape %s) for %lld scale%s",
+                         (long long)numel, numel == 1 ? "" : "s",
+                         ir_format_dims(v->rank, v->dims, s, sizeof s), (long long)scales,
+                         scales == 1 ? "" : "s");
+  const int8_t *z = v->data;
+  for (int64_t i = 0; i < numel && must_be_zero; i++)
+    if (z[i] != 0)
+      return ir_node_error(d, n, field,
+                           "weight zero point[%lld] must be 0 (symmetric weights), "
+                           "got %d",
+                           (long long)i, z[i]);
+  return true;
+}
+
+float ir_qparam_scale(const IrNode *n, int k) { return *(const float *)n->inputs[k]->data; }
+
+int32_t ir_qparam_zp(const IrNode *n, int k) {
+  const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
+  return v ? *(const int8_t *)v->data : 0;
+}
+
+static bool check_input_dtype(const IrNode *n, int k, IrDType t, IrDiag *d) {
+  const IrValue *v = n->inputs[k];
+  char field[32];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (!v) return ir_node_error(d, n, field, "required input is missing");
+  if (v->dtype != t)
+    return ir_node_error(d, n, field, "%s expects %s here, got %s", ir_op_info[n->op].name,
+                         ir_dtype_name(t), ir_dtype_name(v->dtype));
+  return true;
+}
+
+static bool check_arity(const IrNode *n, IrDiag *d) {
+  const IrOpInfo *info = &ir_op_info[n->op];
+  if (n->n_inputs < info->min_inputs || n->n_inputs > info->max_inputs)
+    return ir_node_error(d, n, "inputs", "%s expects %d to %d inputs, got %d", info->name,
+                         info->min_inputs, info->max_inputs, n->n_inputs);
+  if (n->n_outputs != 1 || !n->outputs[0])
+    return ir_node_error(d, n, "outputs", "%s has exactly one output", info->name);
+  return true;
+}
+
+static void set_out(IrNode *n, IrDType t, int rank, const int64_t *dims) {
+  IrValue *v = n->outputs[0];
+  v->dtype = t;
+  v->rank = rank;
+  memset(v->dims, 0, sizeof v->dims);
+  for (int i = 0; i < rank; i++) v->dims[i] = dims[i];
+}
+
+/* The scale ratio of every channel must have a fixed-point form. */
+static bool check_requant(const IrNode *n, IrDiag *d) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  IrRequant r;
+  for (int64_t m = 0; m < h.channels; m++) {
+    float ws = h.w_scale[h.w_scale_count == 1 ? 0 : m];
+    if (!ir_requant_from_real((double)h.x_scale * ws / h.y_scale, &r))
+      return ir_node_error(d, n, "inputs",
+                           "channel %lld: input scale x weight scale / output "
+                           "scale = %g is too large (at most 2^30)",
+                           (long long)m, (double)h.x_scale * ws / h.y_scale);
+  }
+  return true;
+}
+
+/* ---- QuantizeLinear / DequantizeLinear: per tensor ------------------------------------- */
+
+bool ir_infer_quantize_linear(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_F32, d) || !check_scales(n, 1, 1, d) ||
+      !check_zero_points(n, 2, 1, false, d))
+    return false;
+  if (n->n_inputs < 3 || !n->inputs[2])
+    return ir_node_error(d, n, "inputs[2]",
+                         "an i8 zero point is required (without one ONNX's "
+                         "output is u8, which Kiln does not quantize to)");
+  set_out(n, IR_I8, n->inputs[0]->rank, n->inputs[0]->dims);
+  return true;
+}
+
+bool ir_infer_dequantize_linear(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d) || !check_scales(n, 1, 1, d) ||
+      !check_zero_points(n, 2, 1, false, d))
+    return false;
+  set_out(n, IR_F32, n->inputs[0]->rank, n->inputs[0]->dims);
+  return true;
+}
+
+int ir_interp_quantize_linear(const IrNode *n, const void *const *in, void *const *out) {
+  const float *x = in[0];
+  int8_t *y = out[0];
+  float s = ir_qparam_scale(n, 1);
+  int32_t zp = ir_qparam_zp(n, 2);
+  int64_t count = ir_value_numel(n->outputs[0]);
+  for (int64_t i = 0; i < count; i++) y[i] = ir_quantize_f32(x[i], s, zp);
+  return KRT_OK;
+}
+
+int ir_interp_dequantize_linear(const IrNode *n, const void *const *in, void *const *out) {
+  const int8_t *x = in[0];
+  float *y = out[0];
+  float s = ir_qparam_scale(n, 1);
+  int32_t zp = ir_qparam_zp(n, 2);
+  int64_t count = ir_value_numel(n->outputs[0]);
+  for (int64_t i = 0; i < count; i++) y[i] = ir_dequantize_i8(x[i], s, zp);
+  return KRT_OK;
+}
+
+/* ---- quantized heads -------------------------------------------------------------------- */
+
+enum { QC_X, QC_XS, QC_XZ, QC_W, QC_WS, QC_WZ, QC_YS, QC_YZ, QC_B }; /* QLinearConv */
+enum { QG_A, QG_AS, QG_AZ, QG_B, QG_BS, QG_BZ, QG_C, QG_YS, QG_YZ }; /* QGemm */
+
+void ir_qhead(const IrNode *n, IrQHead *h) {
+  bool conv = n->op == IR_OP_QLINEAR_CONV;
+  int xs = conv ? QC_XS : QG_AS, ws = conv ? QC_WS : QG_BS, ys = conv ? QC_YS : QG_YS;
+  int b = conv ? QC_B : QG_C;
+  const IrValue *w = n->inputs[conv ? QC_W : QG_B];
+  h->channels = conv ? w->dims[0] : ir_attr_i(n, "transB") ? w->dims[0] : w->dims[1];
+  h->x_scale = ir_qparam_scale(n, xs);
+  h->x_zp = ir_qparam_zp(n, xs + 1);
+  h->y_scale = ir_qparam_scale(n, ys);
+  h->y_zp = ir_qparam_zp(n, ys + 1);
+  h->w_scale = n->inputs[ws]->data;
+  h->w_scale_count = ir_value_numel(n->inputs[ws]);
+  const IrValue *bv = b < n->n_inputs ? n->inputs[b] : NULL;
+  h->bias = bv ? bv->data : NULL;
+}
+
+IrRequant ir_qhead_requant(const IrQHead *h, int64_t channel) {
+  IrRequant r = {0, 62};
+  float ws = h->w_scale[h->w_scale_count == 1 ? 0 : channel];
+  bool ok = ir_requant_from_real((double)h->x_scale * ws / h->y_scale, &r);
+  assert(ok && "shape inference checks every channel's multiplier");
+  (void)ok;
+  return r;
+}
+
+void ir_qconv_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins) {
+  *tmp = *q;
+  tmp->op = IR_OP_CONV;
+  ins[0] = q->inputs[QC_X];
+  ins[1] = q->inputs[QC_W];
+  ins[2] = q->n_inputs > QC_B ? q->inputs[QC_B] : NULL;
+  tmp->inputs = ins;
+  tmp->n_inputs = ins[2] ? 3 : 2;
+  tmp->n_epilogue = tmp->n_epilogue_inputs = 0;
+}
+
+/* bias input k: optional constant i32 [channels] */
+static bool check_bias(const IrNode *n, int k, int64_t channels, IrDiag *d) {
+  const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
+  char field[32], s[256];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (!v) return true;
+  if (v->kind != IR_VALUE_CONST || v->dtype != IR_I32 || v->rank != 1 || v->dims[0] != channels)
+    return ir_node_error(d, n, field,
+                         "bias '%s' must be an i32 initializer of shape [%lld], got "
+                         "%s%s %s",
+                         v->name, (long long)channels,
+                         v->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(v->dtype),
+                         ir_format_dims(v->rank, v->dims, s, sizeof s));
+  return true;
+}
+
+static bool check_weight(const IrNode *n, int k, IrDiag *d) {
+  const IrValue *v = n->inputs[k];
+  char field[32];
+  snprintf(field, sizeof field, "inputs[%d]", k);
+  if (!check_input_dtype(n, k, IR_I8, d)) return false;
+  if (v->kind != IR_VALUE_CONST)
+    return ir_node_error(d, n, field, "weight '%s' must be an initializer", v->name);
+  return true;
+}
+
+bool ir_infer_qlinear_conv(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, QC_X, IR_I8, d) || !check_weight(n, QC_W, d))
+    return false;
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  if (ins[2] && !check_bias(n, QC_B, ins[1]->rank ? ins[1]->dims[0] : 1, d)) return false;
+  IrConvParams p;
+  if (!ir_conv_params(&tmp, &p, d)) return false;
+  if (!check_scales(n, QC_XS, 1, d) || !check_zero_points(n, QC_XZ, QC_XS, false, d) ||
+      !check_scales(n, QC_WS, p.m, d) || !check_zero_points(n, QC_WZ, QC_WS, true, d) ||
+      !check_scales(n, QC_YS, 1, d) || !check_zero_points(n, QC_YZ, QC_YS, false, d) ||
+      !check_requant(n, d))
+    return false;
+  set_out(n, IR_I8, 4, (int64_t[]){p.n, p.m, p.oh, p.ow});
+  return true;
+}
+
+bool ir_infer_qgemm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, QG_A, IR_I8, d) || !check_weight(n, QG_B, d))
+    return false;
+  const IrValue *a = n->inputs[QG_A], *b = n->inputs[QG_B];
+  char s1[256], s2[256];
+  if (ir_attr_i(n, "transA") != 0)
+    return ir_node_error(d, n, "attrs.transA", "QGemm supports transA = 0 only");
+  if (ir_attr_f(n, "alpha") != 1.0)
+    return ir_node_error(d, n, "attrs.alpha", "QGemm supports alpha = 1 only");
+  bool tb;
+  if (!ir_attr_flag(n, "transB", &tb, d)) return false;
+  if (a->rank != 2 || b->rank != 2)
+    return ir_node_error(d, n, "inputs", "QGemm needs 2-D A and B, got %s and %s",
+                         ir_format_dims(a->rank, a->dims, s1, sizeof s1),
+                         ir_format_dims(b->rank, b->dims, s2, sizeof s2));
+  int64_t k = tb ? b->dims[1] : b->dims[0], nn = tb ? b->dims[0] : b->dims[1];
+  if (a->dims[1] != k)
+    return ir_node_error(d, n, "inputs", "A %s and B %s (transB=%d) do not multiply",
+                         ir_format_dims(a->rank, a->dims, s1, sizeof s1),
+                         ir_format_dims(b->rank, b->dims, s2, sizeof s2), (int)tb);
+  if (!check_bias(n, QG_C, nn, d) || !check_scales(n, QG_AS, 1, d) ||
+      !check_zero_points(n, QG_AZ, QG_AS, false, d) || !check_scales(n, QG_BS, nn, d) ||
+      !check_zero_points(n, QG_BZ, QG_BS, true, d) || !check_scales(n, QG_YS, 1, d) ||
+      !check_zero_points(n, QG_YZ, QG_YS, false, d) || !check_requant(n, d))
+    return false;
+  set_out(n, IR_I8, 2, (int64_t[]){a->dims[0], nn});
+  return true;
+}
+
+int ir_interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *out) {
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  IrQHead h;
+  ir_qhead(n, &h);
+  const int8_t *x = in[QC_X], *w = in[QC_W];
+  int8_t *y = out[0];
+  for (int64_t b = 0; b < p.n; b++)
+    for (int64_t m = 0; m < p.m; m++) {
+      IrRequant r = ir_qhead_requant(&h, m);
+      int64_t g = m / p.m_per_group;
+      for (int64_t oh = 0; oh < p.oh; oh++)
+        for (int64_t ow = 0; ow < p.ow; ow++) {
+          int32_t acc = h.bias ? h.bias[m] : 0;
+          for (int64_t cg = 0; cg < p.c_per_group; cg++) {
+            int64_t c = g * p.c_per_group + cg;
+            for (int64_t i = 0; i < p.kh; i++) {
+              int64_t ih = oh * p.stride_h - p.pad_t + i * p.dil_h;
+              if (ih < 0 || ih >= p.h) continue; /* padding is x_zp: contributes 0 */
+              for (int64_t j = 0; j < p.kw; j++) {
+                int64_t iw = ow * p.stride_w - p.pad_l + j * p.dil_w;
+                if (iw < 0 || iw >= p.w) continue;
+                acc += ((int32_t)x[((b * p.c + c) * p.h + ih) * p.w + iw] - h.x_zp) *
+                       (int32_t)w[((m * p.c_per_group + cg) * p.kh + i) * p.kw + j];
+              }
+            }
+          }
+          y[((b * p.m + m) * p.oh + oh) * p.ow + ow] =
+              (int8_t)ir_requant_apply(acc, r, h.y_zp, -128, 127);
+        }
+    }
+  return KRT_OK;
+}
+
+int ir_interp_qgemm(const IrNode *n, const void *const *in, void *const *out) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  const IrValue *a = n->inputs[QG_A];
+  bool tb = ir_attr_i(n, "transB") != 0;
+  int64_t M = a->dims[0], K = a->dims[1], N = h.channels;
+  const int8_t *av = in[QG_A], *bv = in[QG_B];
+  int8_t *y = out[0];
+  for (int64_t j = 0; j < N; j++) {
+    IrRequant r = ir_qhead_requant(&h, j);
+    for (int64_t i = 0; i < M; i++) {
+      int32_t acc = h.bias ? h.bias[j] : 0;
+      for (int64_t k = 0; k < K; k++)
+        acc += ((int32_t)av[i * K + k] - h.x_zp) * (int32_t)bv[tb ? j * K + k : k * N + j];
+      y[i * N + j] = (int8_t)ir_requant_apply(acc, r, h.y_zp, -128, 127);
+    }
+  }
+  return KRT_OK;
+}
+
+int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out) {
+  IrConvParams p;
+  bool ok = ir_conv_params(n, &p, NULL);
+  assert(ok);
+  (void)ok;
+  const int8_t *x = in[0];
+  int8_t *y = out[0];
+  for (int64_t bc = 0; bc < p.n * p.c; bc++)
+    for (int64_t oh = 0; oh < p.oh; oh++)
+      for (int64_t ow = 0; ow < p.ow; ow++) {
+        int best = -128; /* padding never wins */
+        for (int64_t kh = 0; kh < p.kh; kh++) {
+          int64_t ih = oh * p.stride_h - p.pad_t + kh * p.dil_h;
+          if (ih < 0 || ih >= p.h) continue;
+          for (int64_t kw = 0; kw < p.kw; kw++) {
+            int64_t iw = ow * p.stride_w - p.pad_l + kw * p.dil_w;
+            if (iw >= 0 && iw < p.w && x[(bc * p.h + ih) * p.w + iw] > best)
+              best = x[(bc * p.h + ih) * p.w + iw];
+          }
+        }
+        y[(bc * p.oh + oh) * p.ow + ow] = (int8_t)best;
+      }
+  return KRT_OK;
+}
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q) {
+  q->k4 = p->kh * p->kw * ((p->c_per_group + 3) / 4);
+  int64_t per_row = q->k4 * 4 * p->ow;
+  q->rows = per_row > 0 ? budget_bytes / per_row : 1;
+  if (q->rows < 1) q->rows = 1;
+  if (q->rows > p->oh) q->rows = p->oh;
+  q->ldv = round_up(q->rows * p->ow, 64);
+  q->bytes = q->k4 * 4 * q->ldv;
+}
+
+void ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, IrQConvPanel *q) {
+  q->k4 = p->kh * p->kw * ((p->c_per_group + 3) / 4);
+  q->ldv = scratch_bytes / (q->k4 * 4);
+  q->rows = p->oh;
+  while (q->rows > 1 && round_up(q->rows * p->ow, 64) > q->ldv) q->rows--;
+  q->bytes = scratch_bytes;
+}
+
+int64_t ir_qgemm_scratch_bytes(const IrNode *n) {
+  const IrValue *a = n->inputs[0];
+  return a->dims[0] * round_up(a->dims[1], 4);
+}

@@ -1,0 +1,88 @@
+/* int8 quantization arithmetic shared by the interpreter, the quantize pass and codegen, so that
+ * every stage computes the same integers (docs/quantization.md).
+ *
+ * - QuantizeLinear: q = saturate(round_half_even(x / scale) + zero_point), x / scale in f32.
+ * - DequantizeLinear: x = (float)(q - zero_point) * scale, one f32 multiply.
+ * - Requantization of an int32 accumulator to the output's int8 grid: the real multiplier
+ *   m = in_scale * w_scale / out_scale (computed in double) becomes a Q31 integer `mult` and a
+ *   right shift `shift` (m ~= mult * 2^-shift, mult in [2^30, 2^31)), and
+ *       y = saturate(out_zp + ((int64)acc * mult + 2^(shift-1)) >> shift)
+ *   i.e. one rounding, half away from zero towards +inf (TFLite's TFLITE_SINGLE_ROUNDING
+ *   MultiplyByQuantizedMultiplier; its arithmetic shift of a negative product rounds halves up). */
+#ifndef KILN_QUANT_H
+#define KILN_QUANT_H
+
+#include <stdint.h>
+
+#include "conv_params.h"
+#include "ir.h"
+
+typedef struct IrRequant {
+  int32_t mult; /* Q31 multiplier, 0 when the real multiplier underflows */
+  int shift;    /* right shift in [1, 62] */
+} IrRequant;
+
+/* The fixed-point form of real multiplier m > 0; false if m >= 2^30 (not representable). */
+bool ir_requant_from_real(double m, IrRequant *r);
+
+static inline int32_t ir_requant_apply(int32_t acc, IrRequant r, int32_t zp, int32_t lo,
+                                       int32_t hi) {
+  int64_t v = ((int64_t)acc * r.mult + ((int64_t)1 << (r.shift - 1))) >> r.shift;
+  v += zp;
+  return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* f32 -> int8 as QuantizeLinear (round half to even through the 1.5 * 2^23 trick, which codegen
+ * repeats instruction for instruction). NaN saturates to -128. */
+static inline int8_t ir_quantize_f32(float x, float scale, int32_t zp) {
+  float v = x / scale;
+  if (!(v > -256.0f)) v = -256.0f;
+  if (v > 256.0f) v = 256.0f;
+  volatile float big = 12582912.0f; /* volatile: the compiler must not fold (v + big) - big */
+  float r = (v + big) - big;
+  int32_t q = (int32_t)r + zp;
+  return (int8_t)(q < -128 ? -128 : q > 127 ? 127 : q);
+}
+
+static inline float ir_dequantize_i8(int8_t q, float scale, int32_t zp) {
+  return (float)((int32_t)q - zp) * scale;
+}
+
+/* Geometry and constants of a quantized head (QLinearConv, QGemm), from its constant inputs:
+ * per output channel the requantization; the input's and output's zero points. */
+typedef struct IrQHead {
+  int64_t channels; /* output channels (Conv M, Gemm N) */
+  int32_t x_zp, y_zp;
+  float x_scale, y_scale;
+  const float *w_scale; /* [channels] or [1] */
+  int64_t w_scale_count;
+  const int32_t *bias; /* [channels] or NULL */
+} IrQHead;
+/* Reads n's quant inputs (shape inference has checked them); requant[] gets `channels` entries. */
+void ir_qhead(const IrNode *n, IrQHead *h);
+IrRequant ir_qhead_requant(const IrQHead *h, int64_t channel);
+
+/* A QLinearConv node viewed as a plain Conv (x, w[, B]) for ir_conv_params: tmp and ins are
+ * caller storage. */
+void ir_qconv_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins);
+
+/* The (scale, zero point) of a scalar quant input pair k, k+1 (shape inference checked them). */
+float ir_qparam_scale(const IrNode *n, int k);
+int32_t ir_qparam_zp(const IrNode *n, int k);
+
+/* Scratch of the int8 kernels (passes/pass_quantize.c reserves it, codegen reads it back):
+ * QGemm: the activations repacked as [M][k4 * 4] bytes (k4 = ceil(K / 4), the tail padded);
+ * QLinearConv, per group: an im2col panel [k4][ldv][4] bytes for `rows` output rows: a quad
+ * holds 4 channels of one tap (the channels padded to a multiple of 4), so k4 = kh * kw *
+ * ceil(c_per_group / 4); ldv = rows * ow rounded up to 64 (the widest tile). */
+typedef struct IrQConvPanel {
+  int64_t k4, rows, ldv, bytes;
+} IrQConvPanel;
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q);
+void ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, IrQConvPanel *q);
+int64_t ir_qgemm_scratch_bytes(const IrNode *n);
+
+/* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */
+int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out);
+
+#endif

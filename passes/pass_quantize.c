@@ -1,0 +1,547 @@
+/* Static post-training int8 quantization (docs/quantization.md).
+ *
+ * 1. Calibration: the float graph runs on the samples through the compile-time evaluator
+ *    (pass_eval.c); an observer keeps, per f32 value, its range (min-max) and, for the
+ *    percentile and MSE observers, a histogram over that range (a second run).
+ * 2. Parameters: activations per tensor, asymmetric: the range is widened to contain 0,
+ *    scale = (max - min) / 255, zero point = round(-128 - min / scale). A range starting at 0
+ *    (Relu, Clip(0, hi) outputs) gets zero point -128, so the int8 saturation is the Relu.
+ *    Weights per output channel, symmetric: scale = max |w| / 127, zero point 0; the bias is
+ *    int32 at scale x_scale * w_scale.
+ * 3. Rewrite: each quantizable head becomes QLinearConv / QGemm writing int8 (its lone Relu /
+ *    Clip(0, hi) folded: the head takes the activation's output range), followed by a
+ *    DequantizeLinear that produces the original float value for whoever still reads floats;
+ *    an int8 input comes from the head before it, or from a QuantizeLinear. Flatten, Reshape
+ *    and MaxPool of an int8 value stay int8, with the input's scale and zero point. DCE later drops
+ * dequantizations nobody reads.
+ * 4. Report: the quantized graph runs on (some of) the samples in the interpreter; each
+ *    quantized layer's dequantized output is compared with its float value (SQNR, dB). */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "conv_params.h"
+#include "pass.h"
+#include "quant.h"
+
+#define HIST_BINS 2048
+#define REPORT_BYTES (64 << 20) /* float references kept for the error report */
+
+typedef struct Stat {
+  bool seen;
+  float lo, hi;
+  double *hist; /* HIST_BINS over [lo, hi], second run only */
+} Stat;
+
+typedef struct Calib {
+  Stat *st; /* per value id */
+  int pass; /* 0: ranges, 1: histograms, 2: report reference, 3: report compare */
+  int sample;
+  /* report: the float values of the quantized layers' outputs on the first samples (pass 2),
+   * found again by pointer after the rewrite (pass 3) */
+  int n_ref;
+  const IrValue **rv;
+  float **ref;
+  double *sig, *err;
+} Calib;
+
+static void observe(void *ctx, const IrValue *v, const void *data) {
+  Calib *cb = ctx;
+  int64_t n = ir_value_numel(v);
+  if (cb->pass >= 2) {
+    int r = 0;
+    while (r < cb->n_ref && cb->rv[r] != v) r++;
+    if (r == cb->n_ref || v->dtype != IR_F32) return;
+    float *f = cb->ref[r] + (size_t)cb->sample * (size_t)n;
+    const float *x = data;
+    if (cb->pass == 2) {
+      memcpy(f, x, sizeof(float) * (size_t)n);
+      return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+      cb->sig[r] += (double)f[i] * f[i];
+      cb->err[r] += ((double)f[i] - x[i]) * ((double)f[i] - x[i]);
+    }
+    return;
+  }
+  Stat *s = &cb->st[v->id];
+  if (v->dtype != IR_F32) return;
+  const float *x = data;
+  if (cb->pass == 0) {
+    for (int64_t i = 0; i < n; i++) {
+      if (!isfinite(x[i])) continue;
+      if (!s->seen || x[i] < s->lo) s->lo = x[i];
+      if (!s->seen || x[i] > s->hi) s->hi = x[i];
+      s->seen = true;
+    }
+  } else if (s->hist) {
+    double w = (double)s->hi - s->lo;
+    for (int64_t i = 0; i < n; i++) {
+      if (!isfinite(x[i])) continue;
+      int b = w > 0 ? (int)(((double)x[i] - s->lo) / w * HIST_BINS) : 0;
+      s->hist[b < 0 ? 0 : b >= HIST_BINS ? HIST_BINS - 1 : b] += 1;
+    }
+  }
+}
+
+/* Runs g on every calibration sample (or the first `count`) with the observer. */
+static bool run_samples(const IrGraph *g, const PassQuantOptions *q, Calib *cb, int count,
+                        bool interp, IrDiag *d) {
+  const void **in = calloc((size_t)g->n_inputs + 1, sizeof *in);
+  void **out = calloc((size_t)g->n_outputs + 1, sizeof *out);
+  if (!in || !out) abort();
+  for (int j = 0; j < g->n_outputs; j++) {
+    out[j] = malloc((size_t)ir_value_nbytes(g->outputs[j]) + 1);
+    if (!out[j]) abort();
+  }
+  bool ok = true;
+  for (int s = 0; s < count && ok; s++) {
+    cb->sample = s;
+    for (int i = 0; i < g->n_inputs; i++)
+      in[i] = q->samples[i] + (size_t)s * (size_t)ir_value_numel(g->inputs[i]);
+    IrInterpHooks h = {.ctx = cb, .observe = observe};
+    int rc = interp ? ir_interp_run_hooked(g, in, out, NULL, &h) : pass_eval_run(g, in, out, observe, cb);
+    if (rc != 0) {
+      ir_diag_error(d, "--calibrate", "sample %d: the model returned error %d", s, rc);
+      ok = false;
+    }
+  }
+  for (int j = 0; j < g->n_outputs; j++) free(out[j]);
+  free(out);
+  free(in);
+  return ok;
+}
+
+/* ---- observers -------------------------------------------------------------------------- */
+
+/* The histogram's value below which a fraction p of the samples lies. */
+static float hist_quantile(const Stat *s, double p) {
+  double total = 0, acc = 0;
+  for (int b = 0; b < HIST_BINS; b++) total += s->hist[b];
+  double w = ((double)s->hi - s->lo) / HIST_BINS;
+  for (int b = 0; b < HIST_BINS; b++) {
+    acc += s->hist[b];
+    if (acc >= p * total) return (float)(s->lo + w * (b + 1));
+  }
+  return s->hi;
+}
+
+/* Expected squared error of quantizing the histogram to 256 levels over [lo, hi]. */
+static double hist_mse(const Stat *s, double lo, double hi) {
+  double w = ((double)s->hi - s->lo) / HIST_BINS, step = (hi - lo) / 255, e = 0;
+  for (int b = 0; b < HIST_BINS; b++) {
+    if (!s->hist[b]) continue;
+    double x = s->lo + w * (b + 0.5);
+    double c = x < lo ? lo - x : x > hi ? x - hi : 0;
+    e += s->hist[b] * (c * c + step * step / 12);
+  }
+  return e;
+}
+
+static void activation_range(const Stat *s, const PassQuantOptions *q, float *lo, float *hi) {
+  *lo = s->lo;
+  *hi = s->hi;
+  if (s->hist && q->observer == PASS_OBS_PERCENTILE) {
+    double p = q->percentile / 100;
+    *lo = s->lo < 0 ? hist_quantile(s, 1 - p) : s->lo;
+    *hi = hist_quantile(s, p);
+  } else if (s->hist && q->observer == PASS_OBS_MSE) {
+    double best = INFINITY;
+    for (int k = 1; k <= 100; k++) { /* shrink the range towards 0 in 1% steps */
+      double f = k / 100.0, l = s->lo < 0 ? s->lo * f : s->lo, h = s->hi * f;
+      double e = hist_mse(s, l < 0 ? l : 0, h > 0 ? h : 0);
+      if (e < best) {
+        best = e;
+        *lo = (float)l;
+        *hi = (float)h;
+      }
+    }
+  }
+}
+
+/* (scale, zero point) of a range, widened to contain 0. */
+static void range_params(float lo, float hi, float *scale, int8_t *zp) {
+  if (lo > 0) lo = 0;
+  if (hi < 0) hi = 0;
+  double s = ((double)hi - lo) / 255;
+  if (!(s > 1e-30)) s = 1e-30 > 0 && hi == lo ? 1.0 / 255 : s; /* constant 0: any scale */
+  double z = round(-128 - lo / s);
+  *scale = (float)s;
+  *zp = (int8_t)(z < -128 ? -128 : z > 127 ? 127 : z);
+}
+
+/* ---- rewriting -------------------------------------------------------------------------- */
+
+typedef struct Q {
+  IrGraph *g;
+  const PassQuantOptions *o;
+  Stat *st;
+  int n_values0;
+  IrValue **qv; /* per original value id: its int8 version */
+  float *scale; /* per original value id: its activation parameters */
+  int8_t *zp;
+  bool *has_params;
+} Q;
+
+static IrValue *scalar_f32(Q *q, const char *base, float v) {
+  return pass_new_const(q->g, base, IR_F32, 0, NULL, &v);
+}
+static IrValue *scalar_i8(Q *q, const char *base, int8_t v) {
+  return pass_new_const(q->g, base, IR_I8, 0, NULL, &v);
+}
+
+static IrValue *new_value(Q *q, const char *base, IrDType t, int rank, const int64_t *dims) {
+  char name[512];
+  IrValue *v = NULL;
+  for (int k = 0; !v; k++) {
+    snprintf(name, sizeof name, k ? "%s.%d" : "%s", base, k);
+    v = ir_value_new(q->g, name, IR_VALUE_NODE, t, rank, dims);
+  }
+  return v;
+}
+
+static void set_quant(Q *q, IrValue *v, float scale, int8_t zp) {
+  IrQuant *qu = ir_arena_alloc(q->g->arena, sizeof *qu);
+  qu->axis = -1;
+  qu->count = 1;
+  qu->scale = ir_arena_alloc(q->g->arena, sizeof *qu->scale);
+  qu->zero_point = ir_arena_alloc(q->g->arena, sizeof *qu->zero_point);
+  qu->scale[0] = scale;
+  qu->zero_point[0] = zp;
+  v->quant = qu;
+}
+
+/* The int8 version of float value x: made by a quantized head, or a new QuantizeLinear. */
+static IrValue *get_q(Q *q, IrValue *x) {
+  if (q->qv[x->id]) return q->qv[x->id];
+  char base[512];
+  snprintf(base, sizeof base, "%s.q", x->name);
+  IrValue *xq = new_value(q, base, IR_I8, x->rank, x->dims);
+  set_quant(q, xq, q->scale[x->id], q->zp[x->id]);
+  IrNode *n = ir_node_new(q->g, IR_OP_QUANTIZE_LINEAR, base, 3, 1);
+  n->inputs[0] = x;
+  n->inputs[1] = scalar_f32(q, "q.scale", q->scale[x->id]);
+  n->inputs[2] = scalar_i8(q, "q.zero_point", q->zp[x->id]);
+  ir_node_set_output(n, 0, xq);
+  q->qv[x->id] = xq;
+  return xq;
+}
+
+/* yq -> DequantizeLinear -> yf (the float value the original node produced) */
+static void dequantize_into(Q *q, IrValue *yq, IrValue *yf) {
+  char base[512];
+  snprintf(base, sizeof base, "%s.dq", yf->name);
+  IrNode *n = ir_node_new(q->g, IR_OP_DEQUANTIZE_LINEAR, base, 3, 1);
+  n->inputs[0] = yq;
+  n->inputs[1] = scalar_f32(q, "dq.scale", yq->quant->scale[0]);
+  n->inputs[2] = scalar_i8(q, "dq.zero_point", (int8_t)yq->quant->zero_point[0]);
+  ir_node_set_output(n, 0, yf);
+  q->qv[yf->id] = yq;
+}
+
+static bool const_f32(const IrValue *v) {
+  return v && v->kind == IR_VALUE_CONST && v->dtype == IR_F32 && !v->quant;
+}
+
+/* The head kinds this pass quantizes. */
+static bool quantizable(const IrNode *n) {
+  if (n->n_epilogue || !n->outputs[0] || n->outputs[0]->dtype != IR_F32) return false;
+  const IrValue *x = n->inputs[0], *w = n->n_inputs > 1 ? n->inputs[1] : NULL;
+  const IrValue *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  if (!x || x->dtype != IR_F32 || !const_f32(w) || (b && !const_f32(b))) return false;
+  switch (n->op) {
+  case IR_OP_CONV: return w->rank == 4 && x->rank == 4;
+  case IR_OP_GEMM: {
+    int64_t N = ir_attr_i(n, "transB") ? w->dims[0] : w->dims[1];
+    return ir_attr_i(n, "transA") == 0 && ir_attr_f(n, "alpha") == 1.0 &&
+           (!b ||
+            (ir_attr_f(n, "beta") == 1.0 && ir_value_numel(b) == N && b->dims[b->rank - 1] == N)) &&
+           x->rank == 2 && w->rank == 2;
+  }
+  case IR_OP_MATMUL: return x->rank == 2 && w->rank == 2;
+  default: return false;
+  }
+}
+
+static bool in_list(const char *list, const char *name) {
+  if (!list || !name) return false;
+  size_t len = strlen(name);
+  for (const char *s = list; *s;) {
+    size_t l = strcspn(s, ",");
+    if (l == len && !strncmp(s, name, len)) return true;
+    s += l + (s[l] == ',');
+  }
+  return false;
+}
+
+/* A Relu, or a Clip with constant lower bound 0, that alone reads y (not a graph output). */
+static IrNode *foldable_activation(const IrGraph *g, const IrValue *y) {
+  if (y->is_output || pass_use_count(g, y) != 1) return NULL;
+  for (int i = 0; i < g->n_nodes; i++) {
+    IrNode *a = g->nodes[i];
+    if (a->n_inputs < 1 || a->inputs[0] != y) continue;
+    if (a->op == IR_OP_RELU) return a;
+    if (a->op == IR_OP_CLIP && a->n_inputs >= 2 && const_f32(a->inputs[1]) &&
+        ir_value_numel(a->inputs[1]) == 1 && *(const float *)a->inputs[1]->data == 0.0f)
+      return a;
+    return NULL;
+  }
+  return NULL;
+}
+
+/* n (Conv/Gemm/MatMul) and its folded activation a (or NULL) -> QLinearConv / QGemm. */
+static void quantize_head(Q *q, IrNode *n, IrNode *a) {
+  IrGraph *g = q->g;
+  IrValue *x = n->inputs[0], *w = n->inputs[1], *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  IrValue *yf = a ? a->outputs[0] : n->outputs[0];
+  bool conv = n->op == IR_OP_CONV, tb = n->op == IR_OP_GEMM && ir_attr_i(n, "transB");
+  int64_t M = conv || tb ? w->dims[0] : w->dims[1];
+  int64_t numel = ir_value_numel(w), per = numel / M;
+  const float *wf = w->data;
+  /* weight (m, k) of a [K][N] MatMul / Gemm weight lies at k * N + m */
+  bool cols = !conv && !tb;
+  float *ws = malloc(sizeof *ws * (size_t)M);
+  int8_t *wq = malloc((size_t)numel), *wz = calloc((size_t)M, 1);
+  int32_t *bq = malloc(sizeof *bq * (size_t)M);
+  if (!ws || !wq || !wz || !bq) abort();
+  IrValue *xq = get_q(q, x);
+  float xs = xq->quant->scale[0];
+  for (int64_t m = 0; m < M; m++) {
+    float mx = 0;
+    for (int64_t k = 0; k < per; k++) {
+      float v = fabsf(wf[cols ? k * M + m : m * per + k]);
+      if (v > mx) mx = v;
+    }
+    ws[m] = mx > 0 ? mx / 127 : 1.0f;
+    for (int64_t k = 0; k < per; k++) {
+      int64_t at = cols ? k * M + m : m * per + k;
+      double r = nearbyint(wf[at] / ws[m]);
+      wq[at] = (int8_t)(r < -127 ? -127 : r > 127 ? 127 : r);
+    }
+    double bias = b ? ((const float *)b->data)[m] : 0, r = nearbyint(bias / ((double)xs * ws[m]));
+    bq[m] = (int32_t)(r < -2147483647.0 ? -2147483647.0 : r > 2147483647.0 ? 2147483647.0 : r);
+  }
+  char base[512];
+  snprintf(base, sizeof base, "%s.q", n->name);
+  IrValue *wv = pass_new_const(g, base, IR_I8, w->rank, w->dims, wq);
+  IrQuant *wqu = ir_arena_alloc(g->arena, sizeof *wqu);
+  wqu->axis = cols ? 1 : 0;
+  wqu->count = M;
+  wqu->scale = ir_arena_alloc(g->arena, sizeof(float) * (size_t)M);
+  wqu->zero_point = ir_arena_alloc(g->arena, sizeof(int64_t) * (size_t)M);
+  memcpy(wqu->scale, ws, sizeof(float) * (size_t)M);
+  wv->quant = wqu;
+  IrValue *wsv = pass_new_const(g, "w.scale", IR_F32, 1, &M, ws);
+  IrValue *wzv = pass_new_const(g, "w.zero_point", IR_I8, 1, &M, wz);
+  IrValue *bv = pass_new_const(g, "bias.q", IR_I32, 1, &M, bq);
+  float ys = q->scale[yf->id];
+  int8_t yz = q->zp[yf->id];
+  IrValue *yq = new_value(q, base, IR_I8, yf->rank, yf->dims);
+  set_quant(q, yq, ys, yz);
+  IrNode *qn = ir_node_new(g, conv ? IR_OP_QLINEAR_CONV : IR_OP_QGEMM, n->name, 9, 1);
+  if (conv) {
+    qn->attrs = n->attrs; /* QLinearConv's attribute schema is Conv's */
+    IrValue *ins[9] = {xq,
+                       scalar_f32(q, "x.scale", xs),
+                       scalar_i8(q, "x.zero_point", (int8_t)xq->quant->zero_point[0]),
+                       wv,
+                       wsv,
+                       wzv,
+                       scalar_f32(q, "y.scale", ys),
+                       scalar_i8(q, "y.zero_point", yz),
+                       bv};
+    memcpy(qn->inputs, ins, sizeof ins);
+  } else {
+    ir_set_attr_i(g, qn, "transB", tb ? 1 : 0);
+    IrValue *ins[9] = {xq,
+                       scalar_f32(q, "a.scale", xs),
+                       scalar_i8(q, "a.zero_point", (int8_t)xq->quant->zero_point[0]),
+                       wv,
+                       wsv,
+                       wzv,
+                       bv,
+                       scalar_f32(q, "y.scale", ys),
+                       scalar_i8(q, "y.zero_point", yz)};
+    memcpy(qn->inputs, ins, sizeof ins);
+  }
+  ir_node_set_output(qn, 0, yq);
+  dequantize_into(q, yq, yf);
+  free(ws);
+  free(wq);
+  free(wz);
+  free(bq);
+}
+
+static void quantize_view(Q *q, IrNode *n) {
+  IrValue *xq = q->qv[n->inputs[0]->id], *yf = n->outputs[0];
+  char base[512];
+  snprintf(base, sizeof base, "%s.q", yf->name);
+  IrValue *yq = new_value(q, base, IR_I8, yf->rank, yf->dims);
+  set_quant(q, yq, xq->quant->scale[0], (int8_t)xq->quant->zero_point[0]);
+  IrNode *v = ir_node_new(q->g, n->op, base, n->n_inputs, 1);
+  v->attrs = n->attrs;
+  for (int k = 0; k < n->n_inputs; k++) v->inputs[k] = n->inputs[k];
+  v->inputs[0] = xq;
+  ir_node_set_output(v, 0, yq);
+  dequantize_into(q, yq, yf);
+}
+
+bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
+  const PassQuantOptions *o = po->quant;
+  if (!o) return false;
+  for (int i = 0; i < g->n_inputs; i++)
+    if (g->inputs[i]->dtype != IR_F32) {
+      ir_diag_error(d, "--quantize", "input '%s' is %s: calibration needs f32 inputs",
+                    g->inputs[i]->name, ir_dtype_name(g->inputs[i]->dtype));
+      return false;
+    }
+  int nv = g->n_values;
+  Calib cb = {.st = calloc((size_t)nv + 1, sizeof(Stat))};
+  if (!cb.st) abort();
+  bool ok = run_samples(g, o, &cb, o->n_samples, false, d);
+  if (ok && o->observer != PASS_OBS_MINMAX) {
+    for (int i = 0; i < nv; i++)
+      if (cb.st[i].seen && !(cb.st[i].hist = calloc(HIST_BINS, sizeof(double)))) abort();
+    cb.pass = 1;
+    ok = run_samples(g, o, &cb, o->n_samples, false, d);
+  }
+  Q q = {.g = g, .o = o, .st = cb.st, .n_values0 = nv};
+  q.qv = calloc((size_t)nv + 1, sizeof *q.qv);
+  q.scale = calloc((size_t)nv + 1, sizeof *q.scale);
+  q.zp = calloc((size_t)nv + 1, 1);
+  if (!q.qv || !q.scale || !q.zp) abort();
+  for (int i = 0; ok && i < nv; i++) {
+    float lo = 0, hi = 0;
+    if (cb.st[i].seen) activation_range(&cb.st[i], o, &lo, &hi);
+    range_params(lo, hi, &q.scale[i], &q.zp[i]);
+  }
+  /* decide: the heads to quantize, their folded activations, their float output values */
+  int n0 = g->n_nodes, n_heads = 0;
+  IrNode **nodes = malloc(sizeof *nodes * (size_t)(n0 + 1));
+  IrNode **acts = calloc((size_t)n0 + 1, sizeof *acts);
+  const IrValue **yvals = calloc((size_t)n0 + 1, sizeof *yvals);
+  bool *dead = calloc((size_t)n0 + 1, 1);
+  if (!nodes || !acts || !yvals || !dead) abort();
+  memcpy(nodes, g->nodes, sizeof *nodes * (size_t)n0);
+  int n_layers = 0;
+  for (int i = 0; ok && i < n0; i++) {
+    IrNode *n = nodes[i];
+    if (!quantizable(n)) continue;
+    bool keep = in_list(o->keep_fp32, n->name);
+    if (o->layers && n_layers < o->max_layers)
+      o->layers[n_layers++] = (PassQuantLayer){.node = n->name,
+                                               .op = keep                  ? ir_op_info[n->op].name
+                                                     : n->op == IR_OP_CONV ? "QLinearConv"
+                                                                           : "QGemm",
+                                               .sqnr_db = NAN,
+                                               .kept_fp32 = keep};
+    if (keep) continue;
+    IrNode *a = foldable_activation(g, n->outputs[0]);
+    acts[i] = a;
+    yvals[n_heads++] = a ? a->outputs[0] : n->outputs[0];
+    dead[i] = true;
+  }
+  if (o->n_layers) *o->n_layers = n_layers;
+  /* the report's float references */
+  int64_t per_sample = 0;
+  for (int r = 0; r < n_heads; r++) per_sample += ir_value_numel(yvals[r]) * 4;
+  int ref_samples = o->n_samples;
+  if (per_sample && ref_samples > REPORT_BYTES / per_sample)
+    ref_samples = (int)(REPORT_BYTES / per_sample);
+  if (ref_samples > 100) ref_samples = 100;
+  cb.n_ref = n_heads;
+  cb.rv = yvals;
+  cb.ref = calloc((size_t)n_heads + 1, sizeof *cb.ref);
+  cb.sig = calloc((size_t)n_heads + 1, sizeof *cb.sig);
+  cb.err = calloc((size_t)n_heads + 1, sizeof *cb.err);
+  if (!cb.ref || !cb.sig || !cb.err) abort();
+  for (int r = 0; r < n_heads; r++)
+    if (!(cb.ref[r] = malloc(sizeof(float) * (size_t)(ir_value_numel(yvals[r]) * ref_samples) + 1)))
+      abort();
+  if (ok && n_heads && ref_samples > 0) {
+    cb.pass = 2;
+    ok = run_samples(g, o, &cb, ref_samples, false, d);
+  }
+  /* rewrite */
+  for (int i = 0; ok && i < n0; i++) {
+    IrNode *n = nodes[i];
+    if (dead[i] && quantizable(n)) {
+      quantize_head(&q, n, acts[i]);
+      if (acts[i]) dead[acts[i]->id] = true;
+    } else if (!dead[i] &&
+               (n->op == IR_OP_FLATTEN || n->op == IR_OP_RESHAPE || n->op == IR_OP_MAX_POOL) &&
+               n->n_outputs == 1 && n->inputs[0]->id < nv && q.qv[n->inputs[0]->id] &&
+               !in_list(o->keep_fp32, n->name)) {
+      quantize_view(&q, n);
+      dead[i] = true;
+    }
+  }
+  bool changed = n_heads > 0;
+  if (ok && changed) {
+    bool *all = calloc((size_t)g->n_nodes + 1, 1);
+    if (!all) abort();
+    memcpy(all, dead, (size_t)n0);
+    pass_compact(g, all);
+    free(all);
+    ok = ir_graph_sort(g, d) && ir_graph_infer_shapes(g, d);
+  }
+  /* report: the quantized graph in the interpreter (the oracle) on the same samples */
+  if (ok && changed && ref_samples > 0) {
+    cb.pass = 3;
+    ok = run_samples(g, o, &cb, ref_samples, true, d);
+    if (o->report)
+      fprintf(o->report,
+              "kiln: int8 calibration on %d sample%s (%s), error of each layer's "
+              "output against fp32 on %d:\n  %-28s %-12s %9s\n",
+              o->n_samples, o->n_samples == 1 ? "" : "s",
+              o->observer == PASS_OBS_MINMAX ? "minmax"
+              : o->observer == PASS_OBS_MSE  ? "mse"
+                                             : "percentile",
+              ref_samples, "layer", "op", "SQNR dB");
+    for (int r = 0, l = 0; r < n_heads; r++) {
+      double db = cb.err[r] > 0 ? 10 * log10(cb.sig[r] / cb.err[r]) : INFINITY;
+      const IrNode *p = yvals[r]->producer; /* the DequantizeLinear */
+      const IrNode *qn = p && p->inputs[0] ? p->inputs[0]->producer : NULL;
+      const char *name = qn ? qn->name : yvals[r]->name;
+      while (o->layers && l < n_layers && o->layers[l].kept_fp32) l++;
+      if (o->layers && l < n_layers) o->layers[l++].sqnr_db = db;
+      if (o->report)
+        fprintf(o->report, "  %-28s %-12s %9.2f\n", name, qn ? ir_op_info[qn->op].name : "?", db);
+    }
+  }
+  for (int r = 0; r < n_heads; r++) free(cb.ref[r]);
+  free(cb.ref);
+  free(cb.sig);
+  free(cb.err);
+  free(q.qv);
+  free(q.scale);
+  free(q.zp);
+  free(nodes);
+  free(acts);
+  free(dead);
+  free(yvals);
+  for (int i = 0; i < nv; i++) free(cb.st[i].hist);
+  free(cb.st);
+  return changed && ok;
+}
+
+void pass_plan_int8(IrNode *n, const PassOptions *o) {
+  if (n->op == IR_OP_QGEMM) {
+    n->kernel = IR_KERNEL_QGEMM_DOT4;
+    n->scratch_bytes = ir_qgemm_scratch_bytes(n);
+    return;
+  }
+  IrNode tmp;
+  IrValue *ins[3];
+  IrConvParams p;
+  ir_qconv_as_conv(n, &tmp, ins);
+  if (!ir_conv_params(&tmp, &p, NULL)) return;
+  /* depthwise: one output row per group, no reduction across channels to tile; the loop nest's
+   * per-row accumulators (vectorized over pixels) do better than a 1-row GEMM per channel */
+  if (p.c_per_group == 1 && p.m_per_group == 1) return;
+  IrQConvPanel q;
+  ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES, &q);
+  n->kernel = IR_KERNEL_QCONV_DOT4;
+  n->scratch_bytes = q.bytes;
+}

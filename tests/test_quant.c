@@ -1,0 +1,347 @@
+/* int8 quantization on real data (tests/digits, tools/train_digits.py): for each digits model,
+ * calibrate on the committed calibration samples, then over the 360 test images
+ *   - fp32 accuracy (compile-time evaluator) and int8 accuracy (interpreter, the oracle):
+ *     int8 within 1 point of fp32, top-1 agreement with fp32 >= 98%;
+ *   - the compiled int8 code (-O2, host) bit-exact with the interpreter on every image;
+ * and every observer (minmax, percentile, mse) gives a model within the same bounds; and random
+ * Conv/Conv(grouped)/MaxPool/Gemm geometries (strides, dilations, asymmetric pads, batch 2)
+ * compiled for VNNI, AVX2 and SSE2 (three dot4 variants) equal the interpreter bit for bit. usage:
+ * test_quant ROOT (the source tree) [--cc CC] */
+#include <dlfcn.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cg.h"
+#include "fe.h"
+#include "krt.h"
+#include "krt_npy.h"
+#include "pass.h"
+#include "test_util.h"
+
+static char tmpdir[] = "/tmp/kiln-test-quant-XXXXXX";
+static const char *cc = "cc";
+static const char *root;
+
+typedef struct Data {
+  krt_npy x, y, calib;
+  int n;
+} Data;
+
+static int argmax(const float *v, int n) {
+  int b = 0;
+  for (int i = 1; i < n; i++)
+    if (v[i] > v[b]) b = i;
+  return b;
+}
+
+static IrGraph *load(const char *model, const PassQuantOptions *q, int level) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/examples/%s/model.json", root, model);
+  IrDiag d;
+  ir_diag_init(&d, path, true);
+  IrGraph *g = fe_load_model(path, &d);
+  PassOptions po = {.opt_level = level, .workspace_align = 64, .verify_each = true, .quant = q};
+  if (g && !pass_run_pipeline(g, &po, &d)) {
+    ir_graph_free(g);
+    g = NULL;
+  }
+  ir_diag_free(&d);
+  CHECK(g != NULL, "%s: load/quantize failed", model);
+  return g;
+}
+
+/* Compiles g into a shared library and returns its model descriptor (lib receives the handle). */
+static const krt_model *compile(const IrGraph *g, int level, void **lib) {
+  static int serial;
+  char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
+  snprintf(prefix, sizeof prefix, "q%d_model", serial++);
+  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
+  snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
+  CgOptions o = {.prefix = prefix, .opt_level = level, .emit = CG_EMIT_OBJ, .pic = true};
+  IrDiag d;
+  ir_diag_init(&d, "test_quant", true);
+  bool ok = cg_compile(g, &o, obj, &d);
+  ir_diag_free(&d);
+  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s'", cc, so, obj);
+  ok = ok && system(cmd) == 0 && (*lib = dlopen(so, RTLD_NOW | RTLD_LOCAL));
+  CHECK(ok, "compiling -O%d failed", level);
+  remove(obj);
+  remove(so);
+  if (!ok) return NULL;
+  char sym[128];
+  snprintf(sym, sizeof sym, "%s_model", prefix);
+  return dlsym(*lib, sym);
+}
+
+static void check_model(const char *model, const Data *dt, PassObserver obs, double pct,
+                        bool compiled) {
+  const char *oname = obs == PASS_OBS_MINMAX ? "minmax"
+                      : obs == PASS_OBS_MSE  ? "mse"
+                                             : "percentile";
+  IrGraph *gf = load(model, NULL, 0);
+  const float *cal[1] = {dt->calib.data};
+  int64_t n_cal = dt->calib.dims[0];
+  PassQuantOptions q = {
+      .samples = cal, .n_samples = (int)n_cal, .observer = obs, .percentile = pct};
+  IrGraph *gq = load(model, &q, 2);
+  if (!gf || !gq) return;
+  int64_t per = ir_value_numel(gf->inputs[0]);
+  int classes = (int)ir_value_numel(gf->outputs[0]);
+  const float *x = dt->x.data;
+  const int64_t *y = dt->y.data;
+  float lf[64], lq[64], lc[64];
+  int ok_f = 0, ok_q = 0, agree = 0, mismatched = 0;
+  void *lib = NULL;
+  const krt_model *m = compiled ? compile(gq, 2, &lib) : NULL;
+  unsigned char *ws = m ? aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64) : NULL;
+  for (int i = 0; i < dt->n; i++) {
+    const void *in[1] = {x + (size_t)i * (size_t)per};
+    void *of[1] = {lf}, *oq[1] = {lq}, *oc[1] = {lc};
+    CHECK(pass_eval_run(gf, in, of, NULL, NULL) == 0, "%s: fp32 run", model);
+    CHECK(ir_interp_run(gq, in, oq) == 0, "%s: int8 interpreter run", model);
+    int pf = argmax(lf, classes), pq = argmax(lq, classes);
+    ok_f += pf == y[i];
+    ok_q += pq == y[i];
+    agree += pf == pq;
+    if (m) {
+      CHECK(m->run(in, oc, ws) == KRT_OK, "%s: compiled run", model);
+      mismatched += memcmp(lq, lc, sizeof(float) * (size_t)classes) != 0;
+    }
+  }
+  double af = 100.0 * ok_f / dt->n, aq = 100.0 * ok_q / dt->n, ag = 100.0 * agree / dt->n;
+  printf("%-12s %-10s fp32 %.2f%%  int8 %.2f%%  agreement %.2f%%%s\n", model, oname, af, aq, ag,
+         m ? (mismatched ? "  compiled: MISMATCH" : "  compiled -O2 bit-exact") : "");
+  CHECK(aq >= af - 1.0, "%s (%s): int8 accuracy %.2f%% more than 1 point below fp32 %.2f%%", model,
+        oname, aq, af);
+  CHECK(ag >= 98.0, "%s (%s): agreement %.2f%% < 98%%", model, oname, ag);
+  CHECK(mismatched == 0, "%s: compiled int8 differs from the interpreter on %d of %d images", model,
+        mismatched, dt->n);
+  free(ws);
+  if (lib) dlclose(lib);
+  ir_graph_free(gf);
+  ir_graph_free(gq);
+}
+
+/* ---- random geometries: compiled int8 == interpreter int8, on every dot4 variant of x86 -------
+ */
+
+static unsigned rng_state;
+static unsigned rnd(unsigned n) {
+  rng_state = rng_state * 1103515245u + 12345u;
+  return (rng_state >> 8) % n;
+}
+static float rndf(void) { return (float)rnd(20001) / 10000.0f - 1.0f; }
+
+typedef struct Buf {
+  char *s;
+  size_t len, cap;
+} Buf;
+static void put(Buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void put(Buf *b, const char *fmt, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, fmt);
+    size_t room = b->cap - b->len;
+    int n = vsnprintf(b->s ? b->s + b->len : NULL, b->s ? room : 0, fmt, ap);
+    va_end(ap);
+    if (b->s && (size_t)n < room) {
+      b->len += (size_t)n;
+      return;
+    }
+    b->cap = b->cap * 2 + (size_t)n + 256;
+    b->s = realloc(b->s, b->cap);
+    if (!b->s) abort();
+  }
+}
+static void put_init(Buf *b, const char *name, int rank, const int64_t *dims, float scale) {
+  int64_t n = 1;
+  put(b, "%s{\"name\": \"%s\", \"dtype\": \"f32\", \"shape\": [", b->len ? "" : "", name);
+  for (int i = 0; i < rank; i++) {
+    put(b, "%s%lld", i ? ", " : "", (long long)dims[i]);
+    n *= dims[i];
+  }
+  put(b, "], \"data\": [");
+  for (int64_t i = 0; i < n; i++) put(b, "%s%.5f", i ? ", " : "", (double)(rndf() * scale));
+  put(b, "]}");
+}
+
+static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1) {
+  return (in + p0 + p1 - d * (k - 1) - 1) / s + 1;
+}
+
+static void check_random(unsigned seed) {
+  rng_state = seed * 2654435761u + 1;
+  int64_t N = 1 + rnd(2), C = (int64_t[]){1, 3, 4, 5, 8}[rnd(5)], H = 5 + rnd(8), W = 5 + rnd(8);
+  int64_t M1 = (int64_t[]){3, 8, 17, 32}[rnd(4)], k1 = 1 + rnd(3), s1 = 1 + rnd(2), d1 = 1 + rnd(2);
+  int64_t pt = rnd((unsigned)k1), pl = rnd((unsigned)k1), pb = rnd((unsigned)k1),
+          pr = rnd((unsigned)k1);
+  int64_t oh1 = conv_out(H, k1, s1, d1, pt, pb), ow1 = conv_out(W, k1, s1, d1, pl, pr);
+  if (oh1 < 2 || ow1 < 2) { /* too small: a plain 1x1 */
+    k1 = 1, s1 = 1, d1 = 1, pt = pl = pb = pr = 0, oh1 = H, ow1 = W;
+  }
+  int64_t g2 = rnd(2) ? M1 : (M1 % 4 == 0 ? 4 : 1), M2 = g2 == M1 ? M1 : g2 * (1 + rnd(3));
+  int64_t k2 = 1 + rnd(3), p2 = k2 / 2;
+  bool pool = oh1 >= 4 && ow1 >= 4 && rnd(2), clip = rnd(2);
+  int64_t oh2 = conv_out(oh1, k2, 1, 1, p2, p2), ow2 = conv_out(ow1, k2, 1, 1, p2, p2);
+  int64_t ph = pool ? oh2 / 2 : oh2, pw = pool ? ow2 / 2 : ow2, F = M2 * ph * pw;
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"rq%u\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld, %lld]}], "
+      "\"initializers\": [",
+      seed, (long long)N, (long long)C, (long long)H, (long long)W);
+  put_init(&b, "w1", 4, (int64_t[]){M1, C, k1, k1}, 0.5f);
+  put(&b, ", ");
+  put_init(&b, "b1", 1, (int64_t[]){M1}, 0.2f);
+  put(&b, ", ");
+  put_init(&b, "w2", 4, (int64_t[]){M2, M1 / g2, k2, k2}, 0.5f);
+  put(&b, ", ");
+  put_init(&b, "b2", 1, (int64_t[]){M2}, 0.2f);
+  put(&b, ", ");
+  put_init(&b, "w3", 2, (int64_t[]){10, F}, 0.3f);
+  put(&b, ", ");
+  put_init(&b, "b3", 1, (int64_t[]){10}, 0.1f);
+  put(&b, ", {\"name\": \"lo\", \"dtype\": \"f32\", \"shape\": [], "
+          "\"data\": [0]}, {\"name\": \"hi\", \"dtype\": \"f32\", \"shape\": [], "
+          "\"data\": [1.5]}], \"outputs\": [{\"name\": \"y\"}], \"nodes\": [");
+  put(&b,
+      "{\"op\": \"Conv\", \"inputs\": [\"x\", \"w1\", \"b1\"], \"outputs\": [\"c1\"], "
+      "\"attrs\": {\"kernel_shape\": [%lld, %lld], \"strides\": [%lld, %lld], \"dilations\": "
+      "[%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld]}}, ",
+      (long long)k1, (long long)k1, (long long)s1, (long long)s1, (long long)d1, (long long)d1,
+      (long long)pt, (long long)pl, (long long)pb, (long long)pr);
+  put(&b, "{\"op\": \"Relu\", \"inputs\": [\"c1\"], \"outputs\": [\"r1\"]}, ");
+  put(&b,
+      "{\"op\": \"Conv\", \"inputs\": [\"r1\", \"w2\", \"b2\"], \"outputs\": [\"c2\"], "
+      "\"attrs\": {\"kernel_shape\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld], "
+      "\"group\": %lld}}, ",
+      (long long)k2, (long long)k2, (long long)p2, (long long)p2, (long long)p2, (long long)p2,
+      (long long)g2);
+  put(&b, clip ? "{\"op\": \"Clip\", \"inputs\": [\"c2\", \"lo\", \"hi\"], \"outputs\": [\"r2\"]}, "
+               : "{\"op\": \"Relu\", \"inputs\": [\"c2\"], \"outputs\": [\"r2\"]}, ");
+  if (pool)
+    put(&b, "{\"op\": \"MaxPool\", \"inputs\": [\"r2\"], \"outputs\": [\"p2\"], \"attrs\": "
+            "{\"kernel_shape\": [2, 2], \"strides\": [2, 2]}}, ");
+  put(&b, "{\"op\": \"Flatten\", \"inputs\": [\"%s\"], \"outputs\": [\"f\"]}, ",
+      pool ? "p2" : "r2");
+  put(&b, "{\"op\": \"Gemm\", \"inputs\": [\"f\", \"w3\", \"b3\"], \"outputs\": [\"y\"], "
+          "\"attrs\": {\"transB\": 1}}]}");
+  IrDiag d;
+  ir_diag_init(&d, "random", true);
+  IrGraph *probe = fe_parse_model(b.s, b.len, NULL, "rq", &d);
+  CHECK(probe != NULL, "seed %u: the random model does not load", seed);
+  if (!probe) {
+    ir_diag_free(&d);
+    free(b.s);
+    return;
+  }
+  int64_t per = ir_value_numel(probe->inputs[0]);
+  ir_graph_free(probe);
+  enum { SAMPLES = 8 };
+  float *cal = malloc(sizeof *cal * (size_t)(per * SAMPLES));
+  for (int64_t i = 0; i < per * SAMPLES; i++) cal[i] = rndf() * 2;
+  const float *calp[1] = {cal};
+  PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
+  IrGraph *g = fe_parse_model(b.s, b.len, NULL, "rq", &d);
+  PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true, .quant = &q};
+  bool ok = g && pass_run_pipeline(g, &po, &d);
+  ir_diag_free(&d);
+  CHECK(ok, "seed %u: quantization failed", seed);
+  static const char *const cpus[] = {NULL, "x86-64-v3", "x86-64"}; /* VNNI, AVX2, SSE2 */
+  int64_t outn = ok ? ir_value_numel(g->outputs[0]) : 0;
+  float *want = malloc(sizeof(float) * (size_t)(outn + 1)),
+        *got = malloc(sizeof(float) * (size_t)(outn + 1));
+  /* the host's VNNI kernels, and the generic dot4 on AVX2 or SSE2 (alternating: CI time) */
+  for (int v = 0; ok && v < 3; v++) {
+    if (v && v != 1 + (int)(seed % 2)) continue;
+    static int serial;
+    char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
+    snprintf(prefix, sizeof prefix, "r%d_model", serial++);
+    snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
+    snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
+    CgOptions o = {.prefix = prefix,
+                   .opt_level = 2,
+                   .emit = CG_EMIT_OBJ,
+                   .pic = true,
+                   .cpu = cpus[v],
+                   .features = cpus[v] ? "" : NULL};
+    IrDiag cd;
+    ir_diag_init(&cd, "random", true);
+    bool cok = cg_compile(g, &o, obj, &cd);
+    ir_diag_free(&cd);
+    snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s'", cc, so, obj);
+    void *lib = NULL;
+    cok = cok && system(cmd) == 0 && (lib = dlopen(so, RTLD_NOW | RTLD_LOCAL));
+    CHECK(cok, "seed %u: compiling for %s failed", seed, cpus[v] ? cpus[v] : "host");
+    remove(obj);
+    remove(so);
+    if (!cok) continue;
+    char sym[128];
+    snprintf(sym, sizeof sym, "%s_model", prefix);
+    const krt_model *m = dlsym(lib, sym);
+    unsigned char *ws = aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64);
+    memset(ws, 0xA5, (size_t)m->workspace_size);
+    for (int s = 0; s < 3; s++) {
+      const void *in[1] = {cal + (size_t)s * (size_t)per};
+      void *ow[1] = {want}, *og[1] = {got};
+      CHECK(ir_interp_run(g, in, ow) == 0 && m->run(in, og, ws) == 0, "seed %u: runs", seed);
+      CHECK(memcmp(want, got, sizeof(float) * (size_t)outn) == 0,
+            "seed %u (%s): N%lld C%lld %lldx%lld conv %lld k%lld s%lld d%lld pads "
+            "%lld,%lld,%lld,%lld; "
+            "conv2 %lld g%lld k%lld; pool %d: compiled int8 differs from the interpreter",
+            seed, cpus[v] ? cpus[v] : "host", (long long)N, (long long)C, (long long)H,
+            (long long)W, (long long)M1, (long long)k1, (long long)s1, (long long)d1, (long long)pt,
+            (long long)pl, (long long)pb, (long long)pr, (long long)M2, (long long)g2,
+            (long long)k2, (int)pool);
+    }
+    free(ws);
+    dlclose(lib);
+  }
+  free(want);
+  free(got);
+  free(cal);
+  free(b.s);
+  if (g) ir_graph_free(g);
+}
+
+static bool read_npy(const char *rel, krt_npy *a) {
+  char path[PATH_MAX], err[512];
+  snprintf(path, sizeof path, "%s/%s", root, rel);
+  bool ok = krt_npy_read(path, a, err, sizeof err);
+  CHECK(ok, "%s", err);
+  return ok;
+}
+
+int main(int argc, char **argv) {
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--cc") && i + 1 < argc)
+      cc = argv[++i];
+    else
+      root = argv[i];
+  }
+  if (!root || !mkdtemp(tmpdir)) {
+    fprintf(stderr, "usage: test_quant ROOT [--cc CC]\n");
+    return 2;
+  }
+  Data dt = {0};
+  if (read_npy("tests/digits/test_x.npy", &dt.x) && read_npy("tests/digits/test_y.npy", &dt.y) &&
+      read_npy("tests/digits/calib/x.npy", &dt.calib)) {
+    dt.n = (int)dt.y.dims[0];
+    check_model("digits_mlp", &dt, PASS_OBS_MINMAX, 0, true);
+    check_model("digits_cnn", &dt, PASS_OBS_MINMAX, 0, true);
+    check_model("digits_cnn", &dt, PASS_OBS_PERCENTILE, 99.99, false);
+    check_model("digits_cnn", &dt, PASS_OBS_MSE, 0, false);
+    check_model("digits_mlp", &dt, PASS_OBS_MSE, 0, false);
+  }
+  for (unsigned seed = 1; seed <= 8; seed++) check_random(seed);
+  krt_npy_free(&dt.x);
+  krt_npy_free(&dt.y);
+  krt_npy_free(&dt.calib);
+  rmdir(tmpdir);
+  return test_report("quant");
+}
