@@ -6,7 +6,7 @@
 # --with-cross also installs the cross compilers and QEMU that the emulation tests use.
 # --with-fuzz also installs clang-19 and its runtimes (libFuzzer) for tools/fuzz.sh.
 set -euo pipefail
-pkgs=(llvm-19-dev libzstd-dev libcjson-dev libopenblas-dev cmake ninja-build pkg-config gcc g++
+pkgs=(llvm-19-dev libzstd-dev libcjson-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-dev cmake ninja-build pkg-config gcc g++
       python3 binutils make python3-numpy python3-onnx)
 for arg in "$@"; do
   case $arg in

@@ -10,7 +10,7 @@ const char *const kiln_main_usage =
     "usage: kiln <command> [options]\n"
     "\n"
     "Kiln compiles neural-network models (Kiln JSON, docs/model-format.md) to native code.\n"
-    "Every command also takes an ONNX model (model.onnx), imported first.\n"
+    "Every command also takes an ONNX model (model.onnx, opsets 7-21), read directly.\n"
     "\n"
     "commands:\n"
     "  import    model.onnx -> Kiln model JSON (+ weights beside it)\n"
@@ -32,6 +32,8 @@ static const char *const target_help =
     "                        only the model's folder)\n"
     "  --max-weight-bytes N  fail if the initializers total more (default: 1 GiB)\n"
     "  --max-nodes N         fail if the model has more nodes (default: 100000)\n"
+    "  --input-shape NAME=D0,D1,...  ONNX: fix the shape of input NAME (repeatable)\n"
+    "  --bind NAME=V[,V...]  ONNX: make input NAME a constant (repeatable)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
     "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
     "                        (each Conv that KIND can compute; docs/kernels.md)\n";
@@ -76,10 +78,13 @@ static void print_help(const char *cmd) {
            "\nRuns the model with the reference interpreter (plain C loops: slow but obviously\n"
            "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n");
   } else if (!strcmp(cmd, "import")) {
-    printf("usage: kiln import model.onnx [-o model.json] [--name NAME]\n"
-           "\nConverts an ONNX model (opsets 11-17, static shapes) to a Kiln model JSON and\n"
-           "<stem>.weights.bin beside it, folding the exporter's shape computations; lists every\n"
-           "unsupported op with its nodes. Needs Python with onnx (Debian: python3-onnx).\n");
+    printf("usage: kiln import model.onnx [-o model.json] [--name NAME] [--input-shape NAME=DIMS]\n"
+           "                   [--bind NAME=VALUES] [--weights-dir DIR]\n"
+           "\nConverts an ONNX model (opsets 7-21) to a Kiln model JSON and <stem>.weights.bin\n"
+           "beside it, folding the exporter's shape computations; lists every unsupported op\n"
+           "with its nodes (docs/onnx.md).\n"
+           "  --input-shape NAME=D0,D1,...  fix the shape of input NAME (symbolic dims)\n"
+           "  --bind NAME=V[,V...]  make input NAME a constant (one value, or one per element)\n");
   } else if (!strcmp(cmd, "inspect")) {
     printf("usage: kiln inspect model.json [-O0..3] [--passes A,B] [--print] [--after PASS]\n"
            "                    [--json | --dot] [--memory-plan] [--memory-plan-svg FILE]\n"
@@ -115,8 +120,11 @@ static bool parse_count(const char *s, long long *v) {
 void kiln_args_free(Args *a) {
   free(a->positional);
   free(a->weights_dirs);
+  free(a->input_shapes);
+  free(a->binds);
   a->positional = NULL;
   a->weights_dirs = NULL;
+  a->input_shapes = a->binds = NULL;
 }
 
 int kiln_parse_args(int argc, char **argv, Args *a) {
@@ -128,7 +136,9 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
   a->max_memory = KILN_DEFAULT_MAX_MEMORY;
   a->positional = calloc((size_t)argc, sizeof *a->positional);
   a->weights_dirs = calloc((size_t)argc, sizeof *a->weights_dirs);
-  if (!a->positional || !a->weights_dirs) abort();
+  a->input_shapes = calloc((size_t)argc, sizeof *a->input_shapes);
+  a->binds = calloc((size_t)argc, sizeof *a->binds);
+  if (!a->positional || !a->weights_dirs || !a->input_shapes || !a->binds) abort();
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -160,6 +170,14 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
     else if (!strcmp(s, "--weights-dir")) {
       if (!next || !*next) return usage_error(a->cmd, "option '%s' needs a folder", s);
       a->weights_dirs[a->n_weights_dirs++] = next;
+      i++;
+    } else if (!strcmp(s, "--input-shape") || !strcmp(s, "--bind")) {
+      if (!next || !strchr(next, '=') || next[0] == '=')
+        return usage_error(a->cmd, "option '%s' needs NAME=VALUES", s);
+      if (s[2] == 'i')
+        a->input_shapes[a->n_input_shapes++] = next;
+      else
+        a->binds[a->n_binds++] = next;
       i++;
     } else if (!strcmp(s, "--max-workspace") || !strcmp(s, "--max-weight-bytes") ||
                !strcmp(s, "--max-nodes") || !strcmp(s, "--max-memory") ||

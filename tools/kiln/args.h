@@ -30,6 +30,10 @@ typedef struct Args {
   int conv_kernel;            /* --conv: 0 auto, else an IrKernel every Conv must use if it can */
   const char **weights_dirs;  /* --weights-dir, repeatable */
   int n_weights_dirs;
+  const char **input_shapes; /* --input-shape NAME=D0,D1,... (ONNX), repeatable */
+  int n_input_shapes;
+  const char **binds; /* --bind NAME=V[,V...] (ONNX), repeatable */
+  int n_binds;
   const char *weights_file, *weights_section;
   bool weights_external;
   const char *passes, *after, *plan_svg; /* --passes, inspect --after, --memory-plan-svg */
