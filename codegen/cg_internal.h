@@ -121,6 +121,13 @@ LLVMValueRef cg_smax(Cg *c, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_gep(Cg *c, LLVMTypeRef elem, LLVMValueRef base, LLVMValueRef index);
 LLVMValueRef cg_load(Cg *c, LLVMValueRef base, LLVMValueRef index);
 void cg_store(Cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index);
+/* One element of dtype t at base[i], any dtype: f32 as float, the others (bool: a byte holding 0
+ * or 1) as integers of their size. */
+LLVMTypeRef cg_elem_type(Cg *c, IrDType t);
+LLVMValueRef cg_load_elem(Cg *c, IrDType t, LLVMValueRef base, LLVMValueRef i);
+void cg_store_elem(Cg *c, IrDType t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
+/* The constant of dtype t stored (little-endian) at p. */
+LLVMValueRef cg_const_elem(Cg *c, IrDType t, const void *p);
 LLVMValueRef cg_byte_ptr(Cg *c, LLVMValueRef base, int64_t offset);
 void cg_memcpy(Cg *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef nbytes);
 void cg_memset(Cg *c, LLVMValueRef dst, uint8_t byte, int64_t nbytes);
@@ -189,6 +196,10 @@ typedef struct CgNest {
 void cg_nest_begin(Cg *c, CgNest *s, int rank, const int64_t *dims, int n_ops,
                    const int64_t (*strides)[IR_MAX_RANK]);
 void cg_nest_end(Cg *c, CgNest *s);
+/* The nest of an element-wise node over its output: dims and the element strides of the output
+ * (operand 0) and of inputs [0, n_in) read through broadcasting (operands 1..n_in), collapsed
+ * with cg_nest_simplify; returns the rank. */
+int cg_broadcast_nest(const IrNode *n, int n_in, int64_t *dims, int64_t (*strides)[IR_MAX_RANK]);
 /* Merges adjacent axes that every operand walks contiguously and drops size-1 axes, so the
  * innermost loop is as long as possible; updates rank, dims and strides in place. */
 void cg_nest_simplify(int *rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK]);

@@ -9,6 +9,7 @@
 
 #include "cg_internal.h"
 #include "ir_util.h"
+#include "krt.h"
 
 /* ---- unary element-wise: one loop, one scalar emitter per op ------------------------------ */
 
@@ -213,8 +214,39 @@ bool cg_lower_gelu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 
 /* ---- binary element-wise with multidirectional broadcasting ------------------------------- */
 
+/* i32 / i64 as the interpreter: wrapping Add, Sub, Mul; Div truncating, x / -1 as 0 - x (no
+ * overflow trap for INT_MIN / -1), a zero divisor returning KRT_ERR_DIV_ZERO. */
+static bool lower_binary_int(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrDType t = n->outputs[0]->dtype;
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = cg_broadcast_nest(n, 2, dims, st);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef x = cg_load_elem(c, t, in[0], nest.off[1]);
+  LLVMValueRef y = cg_load_elem(c, t, in[1], nest.off[2]), r;
+  LLVMTypeRef et = cg_elem_type(c, t);
+  if (n->op == IR_OP_DIV) {
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntEQ, y, LLVMConstInt(et, 0, 0), ""),
+                 cg_i32c(c, KRT_ERR_DIV_ZERO));
+    LLVMValueRef minus1 = LLVMBuildICmp(c->b, LLVMIntEQ, y, LLVMConstAllOnes(et), "");
+    LLVMValueRef q =
+        LLVMBuildSDiv(c->b, x, LLVMBuildSelect(c->b, minus1, LLVMConstInt(et, 1, 0), y, ""), "");
+    r = LLVMBuildSelect(c->b, minus1, LLVMBuildSub(c->b, LLVMConstInt(et, 0, 0), x, ""), q, "");
+  } else {
+    r = LLVMBuildBinOp(c->b,
+                       n->op == IR_OP_ADD   ? LLVMAdd
+                       : n->op == IR_OP_SUB ? LLVMSub
+                                            : LLVMMul,
+                       x, y, "");
+  }
+  cg_store_elem(c, t, r, out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
 static bool lower_binary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
                          LLVMOpcode opcode) {
+  if (n->outputs[0]->dtype != IR_F32) return lower_binary_int(c, n, in, out);
   assert(cg_all_f32(n)); /* shape inference */
   const IrValue *o = n->outputs[0];
   int rank = o->rank;
@@ -470,12 +502,13 @@ static_assert(sizeof cg_lower / sizeof *cg_lower == IR_OP_COUNT, "one lowering p
  * without repeating the edge). */
 bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0], *cv = n->n_inputs > 2 ? n->inputs[2] : NULL;
-  assert(x->dtype == IR_F32 && y->dtype == IR_F32); /* shape inference; pads are i64 */
+  IrDType t = y->dtype; /* the data's (shape inference); pads are i64 */
   const int64_t *pads = n->inputs[1]->data;
   const char *mode = ir_attr_s(n, "mode");
   bool reflect = !strcmp(mode, "reflect"), edge = !strcmp(mode, "edge");
   int rank = y->rank;
-  LLVMValueRef value = cv ? cg_f32c(c, *(const float *)cv->data) : cg_f32c(c, 0.0);
+  static const char zero[8];
+  LLVMValueRef value = cg_const_elem(c, t, cv ? cv->data : zero);
   CgLoop loops[IR_MAX_RANK];
   LLVMValueRef o[IR_MAX_RANK];
   for (int a = 0; a < rank; a++) o[a] = cg_for(c, &loops[a], y->dims[a]);
@@ -502,9 +535,9 @@ bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
     xs *= len;
     ys *= y->dims[a];
   }
-  LLVMValueRef v = cg_load(c, in[0], src);
+  LLVMValueRef v = cg_load_elem(c, t, in[0], src);
   if (inside) v = LLVMBuildSelect(c->b, inside, v, value, "");
-  cg_store(c, v, out[0], dst);
+  cg_store_elem(c, t, v, out[0], dst);
   for (int a = rank - 1; a >= 0; a--) cg_loop_end(c, &loops[a], NULL, NULL);
   return true;
 }

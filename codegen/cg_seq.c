@@ -132,15 +132,11 @@ bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
     st[1][d] = xs[p->present ? p->ints[d] : x->rank - 1 - d];
   }
   cg_nest_simplify(&rank, dims, 2, st);
-  unsigned es = (unsigned)ir_dtype_size(x->dtype);
-  LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
   /* -O3: see CgLoop.no_unroll (transformer_classifier's head transposes: 2 KB of stack) */
   for (int d = 0; d < rank - 1; d++) nest.loops[d].no_unroll = true;
-  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], nest.off[1]), "");
-  LLVMSetAlignment(v, es);
-  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
+  cg_store_elem(c, x->dtype, cg_load_elem(c, x->dtype, in[0], nest.off[1]), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -398,13 +394,10 @@ bool cg_lower_slice(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
   int rank = y->rank;
   for (int d = 0; d < rank; d++) dims[d] = y->dims[d];
   cg_nest_simplify(&rank, dims, 2, st);
-  unsigned es = (unsigned)ir_dtype_size(x->dtype);
-  LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
-  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], cg_addc(c, nest.off[1], base)), "");
-  LLVMSetAlignment(v, es);
-  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
+  cg_store_elem(c, x->dtype, cg_load_elem(c, x->dtype, in[0], cg_addc(c, nest.off[1], base)),
+                out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -440,27 +433,7 @@ bool cg_lower_pow(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
 
 /* ---- comparisons, Where, Cast -------------------------------------------------------------- */
 
-/* LLVM type of one element of dtype t (bool is a byte holding 0 or 1). */
-static LLVMTypeRef elem_type(Cg *c, IrDType t) {
-  return t == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * (unsigned)ir_dtype_size(t));
-}
-
-static LLVMValueRef load_elem(Cg *c, IrDType t, LLVMValueRef base, LLVMValueRef i) {
-  LLVMTypeRef ty = elem_type(c, t);
-  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, cg_gep(c, ty, base, i), "");
-  LLVMSetAlignment(v, (unsigned)ir_dtype_size(t));
-  return v;
-}
-
-static void store_elem(Cg *c, IrDType t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i) {
-  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, elem_type(c, t), base, i)),
-                   (unsigned)ir_dtype_size(t));
-}
-
-/* Strides of every input of n read through broadcasting over the output, plus the output's own
- * (operand 0), collapsed; returns the rank. */
-static int broadcast_nest(const IrNode *n, int n_in, int64_t *dims,
-                          int64_t (*strides)[IR_MAX_RANK]) {
+int cg_broadcast_nest(const IrNode *n, int n_in, int64_t *dims, int64_t (*strides)[IR_MAX_RANK]) {
   const IrValue *o = n->outputs[0];
   int rank = o->rank;
   row_strides(rank, o->dims, strides[0]);
@@ -473,11 +446,12 @@ static int broadcast_nest(const IrNode *n, int n_in, int64_t *dims,
 
 static bool lower_compare(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
-  int rank = broadcast_nest(n, 2, dims, st);
+  int rank = cg_broadcast_nest(n, 2, dims, st);
   IrDType t = n->inputs[0]->dtype;
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
-  LLVMValueRef a = load_elem(c, t, in[0], nest.off[1]), b = load_elem(c, t, in[1], nest.off[2]);
+  LLVMValueRef a = cg_load_elem(c, t, in[0], nest.off[1]),
+               b = cg_load_elem(c, t, in[1], nest.off[2]);
   LLVMValueRef r;
   if (t == IR_F32) /* ordered: false when either is NaN */
     r = LLVMBuildFCmp(c->b,
@@ -491,7 +465,7 @@ static bool lower_compare(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
                       : n->op == IR_OP_LESS ? LLVMIntSLT
                                             : LLVMIntSGT,
                       a, b, "");
-  store_elem(c, IR_BOOL, LLVMBuildZExt(c->b, r, c->t_i8, ""), out[0], nest.off[0]);
+  cg_store_elem(c, IR_BOOL, LLVMBuildZExt(c->b, r, c->t_i8, ""), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -508,15 +482,15 @@ bool cg_lower_greater(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
 
 bool cg_lower_where(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   int64_t dims[IR_MAX_RANK], st[4][IR_MAX_RANK];
-  int rank = broadcast_nest(n, 3, dims, st);
+  int rank = cg_broadcast_nest(n, 3, dims, st);
   IrDType t = n->outputs[0]->dtype;
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 4, (const int64_t(*)[IR_MAX_RANK])st);
-  LLVMValueRef cond = LLVMBuildICmp(c->b, LLVMIntNE, load_elem(c, IR_BOOL, in[0], nest.off[1]),
+  LLVMValueRef cond = LLVMBuildICmp(c->b, LLVMIntNE, cg_load_elem(c, IR_BOOL, in[0], nest.off[1]),
                                     LLVMConstInt(c->t_i8, 0, 0), "");
-  LLVMValueRef v = LLVMBuildSelect(c->b, cond, load_elem(c, t, in[1], nest.off[2]),
-                                   load_elem(c, t, in[2], nest.off[3]), "");
-  store_elem(c, t, v, out[0], nest.off[0]);
+  LLVMValueRef v = LLVMBuildSelect(c->b, cond, cg_load_elem(c, t, in[1], nest.off[2]),
+                                   cg_load_elem(c, t, in[2], nest.off[3]), "");
+  cg_store_elem(c, t, v, out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -526,10 +500,10 @@ bool cg_lower_where(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
  * bool as 0/1. */
 bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrDType from = n->inputs[0]->dtype, to = n->outputs[0]->dtype;
-  LLVMTypeRef tt = elem_type(c, to);
+  LLVMTypeRef tt = cg_elem_type(c, to);
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
-  LLVMValueRef v = load_elem(c, from, in[0], i), r;
+  LLVMValueRef v = cg_load_elem(c, from, in[0], i), r;
   if (to == IR_BOOL) {
     LLVMValueRef nz =
         from == IR_F32 ? LLVMBuildFCmp(c->b, LLVMRealUNE, v, cg_f32c(c, 0.0), "")
@@ -552,7 +526,7 @@ bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     r = from == IR_BOOL || from == IR_U8 ? LLVMBuildZExtOrBitCast(c->b, v, tt, "")
                                          : LLVMBuildSExtOrBitCast(c->b, v, tt, "");
   }
-  store_elem(c, to, r, out[0], i);
+  cg_store_elem(c, to, r, out[0], i);
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
@@ -637,11 +611,11 @@ bool cg_lower_constant_of_shape(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
 /* Expand: the data read through broadcasting over the output, any dtype. */
 bool cg_lower_expand(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   int64_t dims[IR_MAX_RANK], st[2][IR_MAX_RANK];
-  int rank = broadcast_nest(n, 1, dims, st);
+  int rank = cg_broadcast_nest(n, 1, dims, st);
   IrDType t = n->outputs[0]->dtype;
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
-  store_elem(c, t, load_elem(c, t, in[0], nest.off[1]), out[0], nest.off[0]);
+  cg_store_elem(c, t, cg_load_elem(c, t, in[0], nest.off[1]), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }

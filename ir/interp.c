@@ -200,6 +200,39 @@ int ir_interp_clip(const IrNode *n, const void *const *in, void *const *out) {
   return KRT_OK;
 }
 
+/* Integer element i of an i32 or i64 tensor. */
+static int64_t int_at(IrDType t, const void *p, int64_t i) {
+  return t == IR_I64 ? ((const int64_t *)p)[i] : ((const int32_t *)p)[i];
+}
+
+/* i32 / i64 Add, Sub, Mul, Div: wrapping two's complement (computed in uint64, then truncated to
+ * the width), Div truncating toward zero with INT_MIN / -1 wrapping to INT_MIN, a zero divisor an
+ * error. */
+static int binary_int(const IrNode *n, const void *const *in, void *const *out, const int64_t *sa,
+                      const int64_t *sb) {
+  const IrValue *vy = n->outputs[0];
+  IrDType t = vy->dtype;
+  for (int64_t i = 0; i < ir_value_numel(vy); i++) {
+    int64_t x1 = int_at(t, in[0], ir_broadcast_offset(i, vy->rank, vy->dims, sa));
+    int64_t x2 = int_at(t, in[1], ir_broadcast_offset(i, vy->rank, vy->dims, sb));
+    uint64_t u1 = (uint64_t)x1, u2 = (uint64_t)x2, r;
+    switch (n->op) {
+    case IR_OP_ADD: r = u1 + u2; break;
+    case IR_OP_SUB: r = u1 - u2; break;
+    case IR_OP_MUL: r = u1 * u2; break;
+    default:
+      if (x2 == 0) return KRT_ERR_DIV_ZERO;
+      r = x2 == -1 ? 0 - u1 : (uint64_t)(x1 / x2);
+      break;
+    }
+    if (t == IR_I64)
+      ((int64_t *)out[0])[i] = (int64_t)r;
+    else
+      ((int32_t *)out[0])[i] = (int32_t)(uint32_t)r;
+  }
+  return KRT_OK;
+}
+
 /* The four binary ops through one broadcasting loop. Single float operations are correctly
  * rounded, so computing them in float is already exact-as-possible. */
 static int binary(const IrNode *n, const void *const *in, void *const *out) {
@@ -207,6 +240,7 @@ static int binary(const IrNode *n, const void *const *in, void *const *out) {
   int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK];
   ir_broadcast_strides(va->rank, va->dims, vy->rank, vy->dims, sa);
   ir_broadcast_strides(vb->rank, vb->dims, vy->rank, vy->dims, sb);
+  if (vy->dtype != IR_F32) return binary_int(n, in, out, sa, sb);
   const float *a = in[0], *b = in[1];
   float *y = out[0];
   int64_t count = ir_value_numel(vy);
@@ -320,14 +354,14 @@ int ir_interp_concat(const IrNode *n, const void *const *in, void *const *out) {
   const IrValue *vy = n->outputs[0];
   int64_t axis = ir_attr_i(n, "axis");
   if (axis < 0) axis += vy->rank;
-  int64_t outer = 1, inner = 1;
+  int64_t outer = 1, inner = (int64_t)ir_dtype_size(vy->dtype); /* bytes */
   for (int i = 0; i < axis; i++) outer *= vy->dims[i];
   for (int i = (int)axis + 1; i < vy->rank; i++) inner *= vy->dims[i];
-  float *y = out[0];
+  char *y = out[0];
   for (int64_t o = 0; o < outer; o++)
     for (int k = 0; k < n->n_inputs; k++) {
       int64_t chunk = n->inputs[k]->dims[axis] * inner;
-      memcpy(y, (const float *)in[k] + o * chunk, sizeof(float) * (size_t)chunk);
+      memcpy(y, (const char *)in[k] + o * chunk, (size_t)chunk);
       y += chunk;
     }
   return KRT_OK;
@@ -350,9 +384,11 @@ int ir_interp_pad(const IrNode *n, const void *const *in, void *const *out) {
   const int64_t *pads = in[1];
   const char *m = ir_attr_s(n, "mode");
   int mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : 0;
-  float value = n->n_inputs > 2 && in[2] ? *(const float *)in[2] : 0.0f;
-  const float *src = in[0];
-  float *dst = out[0];
+  size_t es = ir_dtype_size(x->dtype);
+  static const char zero[8];
+  const char *value = n->n_inputs > 2 && in[2] ? in[2] : zero;
+  const char *src = in[0];
+  char *dst = out[0];
   int rank = y->rank;
   int64_t total = ir_value_numel(y);
   for (int64_t e = 0; e < total; e++) {
@@ -366,7 +402,7 @@ int ir_interp_pad(const IrNode *n, const void *const *in, void *const *out) {
       off += i * stride;
       stride *= x->dims[a];
     }
-    dst[e] = inside ? src[off] : value;
+    memcpy(dst + e * (int64_t)es, inside ? src + off * (int64_t)es : value, es);
   }
   return KRT_OK;
 }

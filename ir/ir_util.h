@@ -85,4 +85,8 @@ void ir_recurrent_scratch_of(const IrNode *n, int64_t scratch_bytes, IrRecurrent
  * index the table the same way. */
 void ir_gather_geometry(const IrNode *n, int64_t *outer, int64_t *len, int64_t *inner_bytes);
 
+/* ScatterND viewed as `count` index tuples of k entries, each selecting a slice of slice_bytes
+ * (data.shape[k:] elements); shared by interpreter and codegen. */
+void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *slice_bytes);
+
 #endif

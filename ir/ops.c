@@ -110,6 +110,14 @@ static const IrAttrSpec ir_attrs_gelu[] = {A_STR("approximate", "none"), END};
 static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};
+#define ARG_ATTRS A_INT("axis", 0), A_INT("keepdims", 1), A_INT("select_last_index", 0), END
+static const IrAttrSpec ir_attrs_arg_max[] = {ARG_ATTRS};
+static const IrAttrSpec ir_attrs_arg_min[] = {ARG_ATTRS};
+static const IrAttrSpec ir_attrs_logical_not[] = {END};
+static const IrAttrSpec ir_attrs_logical_and[] = {END};
+static const IrAttrSpec ir_attrs_logical_or[] = {END};
+static const IrAttrSpec ir_attrs_logical_xor[] = {END};
+static const IrAttrSpec ir_attrs_scatter_nd[] = {A_STR("reduction", "none"), END};
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \

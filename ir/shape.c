@@ -334,9 +334,14 @@ bool ir_infer_clip(IrGraph *g, IrNode *n, IrDiag *d) {
          const_scalar_input(n, 2, "max", IR_F32, d) && same_as_input(n, 0, IR_F32, d);
 }
 
-static bool infer_binary(IrNode *n, IrDiag *d) {
-  if (!begin(n, 2, d)) return false;
+/* Two inputs broadcast; f32 only, or with integers also i32 and i64 (both of one dtype). */
+static bool infer_binary_of(IrNode *n, bool integers, IrDiag *d) {
+  if (!begin(n, integers ? 0 : 2, d)) return false;
   const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  if (a->dtype != b->dtype || (a->dtype != IR_F32 && a->dtype != IR_I32 && a->dtype != IR_I64))
+    return ir_node_error(d, n, "inputs",
+                         "%s needs two inputs of one dtype of f32, i32, i64 (got %s, %s)",
+                         ir_op_info[n->op].name, ir_dtype_name(a->dtype), ir_dtype_name(b->dtype));
   int64_t out[IR_MAX_RANK];
   int r, bad;
   if (!ir_broadcast_dims(a->rank, a->dims, b->rank, b->dims, &r, out, &bad)) {
@@ -347,27 +352,31 @@ static bool infer_binary(IrNode *n, IrDiag *d) {
         ir_format_dims(b->rank, b->dims, s2, sizeof s2), bad,
         (long long)a->dims[bad - (r - a->rank)], (long long)b->dims[bad - (r - b->rank)]);
   }
-  return set_output(n, 0, IR_F32, r, out, d);
+  return set_output(n, 0, a->dtype, r, out, d);
 }
 
+static bool infer_binary(IrNode *n, IrDiag *d) { return infer_binary_of(n, false, d); }
+
+/* Add, Sub, Mul, Div: f32, i32 or i64 (integers wrap; Div truncates toward zero and a zero
+ * divisor makes the run function return KRT_ERR_DIV_ZERO). */
 bool ir_infer_add(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_binary(n, d);
+  return infer_binary_of(n, true, d);
 }
 
 bool ir_infer_sub(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_binary(n, d);
+  return infer_binary_of(n, true, d);
 }
 
 bool ir_infer_mul(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_binary(n, d);
+  return infer_binary_of(n, true, d);
 }
 
 bool ir_infer_div(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_binary(n, d);
+  return infer_binary_of(n, true, d);
 }
 
 /* ---- normalization -------------------------------------------------------------------- */
@@ -410,18 +419,18 @@ bool ir_infer_batch_norm(IrGraph *g, IrNode *n, IrDiag *d) {
 
 bool ir_infer_flatten(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin(n, 1, d)) return false;
+  if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0];
   int64_t axis = 0, out[2] = {1, 1};
   if (!get_axis(n, -x->rank, x->rank, x->rank, &axis, d)) return false;
   /* the input's element count fits in int64, so both partial products do */
   for (int i = 0; i < x->rank; i++) out[i >= axis] *= x->dims[i];
-  return set_output(n, 0, IR_F32, 2, out, d);
+  return set_output(n, 0, x->dtype, 2, out, d);
 }
 
 bool ir_infer_reshape(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin(n, 1, d)) return false;
+  if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0], *sv = n->inputs[1];
   char s1[256], s2[256];
   if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_I64 || sv->rank != 1)
@@ -483,19 +492,21 @@ bool ir_infer_reshape(IrGraph *g, IrNode *n, IrDiag *d) {
                          ir_format_dims(r, shape, s1, sizeof s1), (long long)known,
                          ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)numel);
   }
-  return set_output(n, 0, IR_F32, r, out, d);
+  return set_output(n, 0, x->dtype, r, out, d);
 }
 
 bool ir_infer_concat(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin(n, n->n_inputs, d)) return false;
+  if (!begin(n, 0, d)) return false;
   char field[32], s1[256], s2[256];
-  for (int k = 1; k < n->n_inputs; k++)
-    if (!n->inputs[k]) {
-      snprintf(field, sizeof field, "inputs[%d]", k);
-      return ir_node_error(d, n, field, "Concat inputs cannot be omitted");
-    }
   const IrValue *x = n->inputs[0];
+  for (int k = 1; k < n->n_inputs; k++) {
+    snprintf(field, sizeof field, "inputs[%d]", k);
+    if (!n->inputs[k]) return ir_node_error(d, n, field, "Concat inputs cannot be omitted");
+    if (n->inputs[k]->dtype != x->dtype)
+      return ir_node_error(d, n, field, "dtype %s differs from inputs[0]'s %s",
+                           ir_dtype_name(n->inputs[k]->dtype), ir_dtype_name(x->dtype));
+  }
   if (!ir_attr(n, "axis")->present)
     return ir_node_error(d, n, "attrs.axis", "required attribute is missing");
   if (x->rank == 0) return ir_node_error(d, n, "inputs[0]", "Concat cannot join scalars");
@@ -513,12 +524,12 @@ bool ir_infer_concat(IrGraph *g, IrNode *n, IrDiag *d) {
                            ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)axis);
     out[axis] += v->dims[axis]; /* < IR_MAX_VARIADIC * 2^31: no overflow; set_output checks */
   }
-  return set_output(n, 0, IR_F32, x->rank, out, d);
+  return set_output(n, 0, x->dtype, x->rank, out, d);
 }
 
 bool ir_infer_identity(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_unary(n, d);
+  return begin(n, 0, d) && same_as_input(n, 0, n->inputs[0]->dtype, d);
 }
 
 bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
@@ -535,12 +546,12 @@ bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
   return same_as_input(n, 0, IR_F32, d) && same_as_input(n, 1, IR_BOOL, d);
 }
 
-/* Pad (opset 17): pads is an i64 initializer [x1_begin, x2_begin, ..., x1_end, x2_end, ...]
- * (non-negative: cropping is not supported), constant_value an optional f32 scalar initializer;
- * mode constant, reflect (pads < dim) or edge. */
+/* Pad (opset 17): data of any dtype; pads is an i64 initializer [x1_begin, x2_begin, ...,
+ * x1_end, x2_end, ...] (non-negative: cropping is not supported), constant_value an optional
+ * scalar initializer of the data's dtype; mode constant, reflect (pads < dim) or edge. */
 bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin(n, 1, d)) return false;
+  if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0], *pv = n->inputs[1];
   const char *mode = ir_attr_s(n, "mode");
   bool reflect = !strcmp(mode, "reflect");
@@ -555,7 +566,7 @@ bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
         "%s%s %s",
         pv->name, 2 * x->rank, pv->kind == IR_VALUE_CONST ? "a constant " : "a computed ",
         ir_dtype_name(pv->dtype), ir_format_dims(pv->rank, pv->dims, s1, sizeof s1));
-  if (!const_scalar_input(n, 2, "constant_value", IR_F32, d)) return false;
+  if (!const_scalar_input(n, 2, "constant_value", x->dtype, d)) return false;
   const int64_t *p = pv->data;
   int64_t dims[IR_MAX_RANK];
   for (int i = 0; i < x->rank; i++) {
@@ -573,7 +584,7 @@ bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
                            ir_format_dims(2 * x->rank, p, s1, sizeof s1), i);
     dims[i] = x->dims[i] + b + e;
   }
-  return set_output(n, 0, IR_F32, x->rank, dims, d);
+  return set_output(n, 0, x->dtype, x->rank, dims, d);
 }
 
 /* ---- sequence models ------------------------------------------------------------------ */
@@ -1060,7 +1071,7 @@ bool ir_infer_greater(IrGraph *g, IrNode *n, IrDiag *d) {
   return infer_compare(n, d);
 }
 
-/* Where(cond bool, x, y): x and y of one dtype (f32, i32, i64), all three broadcast. */
+/* Where(cond bool, x, y): x and y of one dtype (any), all three broadcast. */
 bool ir_infer_where(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 0, d)) return false;
@@ -1068,10 +1079,8 @@ bool ir_infer_where(IrGraph *g, IrNode *n, IrDiag *d) {
   if (cv->dtype != IR_BOOL)
     return ir_node_error(d, n, "inputs[0]", "condition must be bool, got %s",
                          ir_dtype_name(cv->dtype));
-  if (!numeric(x->dtype) || x->dtype != y->dtype)
-    return ir_node_error(d, n, "inputs[1]",
-                         "X and Y must share one dtype of f32, i32, i64 (got "
-                         "%s, %s)",
+  if (x->dtype != y->dtype)
+    return ir_node_error(d, n, "inputs[2]", "X and Y must share one dtype (got %s, %s)",
                          ir_dtype_name(x->dtype), ir_dtype_name(y->dtype));
   int r;
   int64_t out[IR_MAX_RANK];
@@ -1278,4 +1287,123 @@ bool ir_infer_range(IrGraph *g, IrNode *n, IrDiag *d) {
   }
   int64_t out = !(len > 0) ? 0 : len > (double)IR_MAX_DIM ? IR_MAX_DIM + 1 : (int64_t)len;
   return set_output(n, 0, t, 1, &out, d);
+}
+
+/* ---- ArgMax / ArgMin, logical ops, ScatterND ------------------------------------------------ */
+
+/* ArgMax / ArgMin: f32, i32 or i64 data, an axis, keepdims; the i64 index of the first (or with
+ * select_last_index the last) extreme element. */
+static bool infer_arg_extreme(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  if (!numeric(x->dtype))
+    return ir_node_error(d, n, "inputs[0]", "dtype %s is not supported by %s (f32, i32, i64)",
+                         ir_dtype_name(x->dtype), ir_op_info[n->op].name);
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "needs an input of rank >= 1");
+  int64_t axis = 0, out[IR_MAX_RANK];
+  bool keep, last;
+  if (!get_axis(n, -x->rank, x->rank - 1, x->rank, &axis, d) ||
+      !ir_attr_flag(n, "keepdims", &keep, d) || !ir_attr_flag(n, "select_last_index", &last, d))
+    return false;
+  int r = 0;
+  for (int i = 0; i < x->rank; i++)
+    if (i != axis)
+      out[r++] = x->dims[i];
+    else if (keep)
+      out[r++] = 1;
+  return set_output(n, 0, IR_I64, r, out, d);
+}
+
+bool ir_infer_arg_max(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_arg_extreme(n, d);
+}
+bool ir_infer_arg_min(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_arg_extreme(n, d);
+}
+
+/* Not, And, Or, Xor: bool inputs (broadcast), bool output. */
+static bool infer_logical(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  char field[32];
+  for (int k = 0; k < n->n_inputs; k++)
+    if (n->inputs[k]->dtype != IR_BOOL) {
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "%s needs bool inputs, got %s", ir_op_info[n->op].name,
+                           ir_dtype_name(n->inputs[k]->dtype));
+    }
+  int r;
+  int64_t out[IR_MAX_RANK];
+  return broadcast_inputs(n, n->n_inputs, &r, out, d) && set_output(n, 0, IR_BOOL, r, out, d);
+}
+
+bool ir_infer_logical_not(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_logical(n, d);
+}
+bool ir_infer_logical_and(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_logical(n, d);
+}
+bool ir_infer_logical_or(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_logical(n, d);
+}
+bool ir_infer_logical_xor(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_logical(n, d);
+}
+
+void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *slice_bytes) {
+  const IrValue *x = n->inputs[0], *iv = n->inputs[1];
+  *k = (int)iv->dims[iv->rank - 1];
+  *count = ir_value_numel(iv) / *k;
+  *slice_bytes = (int64_t)ir_dtype_size(x->dtype);
+  for (int i = *k; i < x->rank; i++) *slice_bytes *= x->dims[i];
+}
+
+/* ScatterND (reduction none): data of any dtype, i64 indices [..., k] with k <= rank, updates
+ * of shape indices.shape[:-1] + data.shape[k:] and the data's dtype. Indices are checked when
+ * the run function runs (KRT_ERR_INDEX_RANGE); constant ones here. */
+bool ir_infer_scatter_nd(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0], *iv = n->inputs[1], *u = n->inputs[2];
+  char s1[256], s2[256];
+  if (strcmp(ir_attr_s(n, "reduction"), "none"))
+    return ir_node_error(d, n, "attrs.reduction", "'%s' is not supported (only none)",
+                         ir_attr_s(n, "reduction"));
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "data must have rank >= 1");
+  if (iv->dtype != IR_I64 || iv->rank < 1)
+    return ir_node_error(d, n, "inputs[1]", "indices must be i64 of rank >= 1, got %s %s",
+                         ir_dtype_name(iv->dtype),
+                         ir_format_dims(iv->rank, iv->dims, s1, sizeof s1));
+  int64_t k = iv->dims[iv->rank - 1];
+  if (k > x->rank)
+    return ir_node_error(d, n, "inputs[1]",
+                         "index tuples of %lld entries exceed the data's rank %d", (long long)k,
+                         x->rank);
+  if (u->dtype != x->dtype)
+    return ir_node_error(d, n, "inputs[2]", "updates have dtype %s, the data %s",
+                         ir_dtype_name(u->dtype), ir_dtype_name(x->dtype));
+  int64_t want[IR_MAX_RANK * 2];
+  int r = 0;
+  for (int i = 0; i < iv->rank - 1; i++) want[r++] = iv->dims[i];
+  for (int i = (int)k; i < x->rank; i++) want[r++] = x->dims[i];
+  bool ok = u->rank == r;
+  for (int i = 0; ok && i < r; i++) ok = u->dims[i] == want[i];
+  if (!ok)
+    return ir_node_error(d, n, "inputs[2]", "updates have shape %s, expected %s",
+                         ir_format_dims(u->rank, u->dims, s1, sizeof s1),
+                         ir_format_dims(r, want, s2, sizeof s2));
+  if (iv->kind == IR_VALUE_CONST)
+    for (int64_t j = 0; j < ir_value_numel(iv); j++) {
+      int64_t v = ((const int64_t *)iv->data)[j], dim = x->dims[j % k];
+      if (v < -dim || v >= dim)
+        return ir_node_error(d, n, "inputs[1]",
+                             "index %lld (element %lld) is out of range [%lld, %lld]", (long long)v,
+                             (long long)j, (long long)-dim, (long long)dim - 1);
+    }
+  return same_as_input(n, 0, x->dtype, d);
 }

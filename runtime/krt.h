@@ -14,6 +14,7 @@ extern "C" {
 #define KRT_ERR_NULL_ARG (-1)      /* an input, output or workspace pointer is NULL */
 #define KRT_ERR_BAD_ALIGNMENT (-2) /* the workspace is not aligned to <NAME>_WORKSPACE_ALIGN */
 #define KRT_ERR_INDEX_RANGE (-3)   /* an index input is outside the table it indexes */
+#define KRT_ERR_DIV_ZERO (-4)      /* an integer division by zero */
 
 /* Element types, numbered as Kiln's IR dtypes (ir/dtypes.def order). */
 enum {

@@ -1220,6 +1220,205 @@ def recurrent_cases():
               weights_as_inputs=True)
 
 
+# ================================== issue 13: every dtype through data movement, new ops
+def int_data(c, shape, dt, lo=-50, hi=50):
+    if dt == "bool":
+        return c.rng.uniform(size=shape) < 0.5
+    return c.rng.randint(lo, hi, size=shape)
+
+
+def dtype_movement_cases():
+    """Data-movement ops on bool / i32 / i64 (they move bytes by the element size)."""
+    # nn.MultiheadAttention's key-padding mask: a bool [B, S] reshaped to [B, 1, 1, S]
+    c = Case("reshape_bool_mask")
+    x = c.input("x", int_data(c, (2, 6), "bool"), "bool")
+    c.init("shape", np.array([2, 1, 1, 6], dtype=np.int64), dtype="i64")
+    c.node("Reshape", ["x", "shape"], ["y"], name="reshape")
+    c.output("y", x.reshape(2, 1, 1, 6), "bool")
+
+    c = Case("flatten_i64")
+    x = c.input("x", int_data(c, (2, 3, 4), "i64", -10**12, 10**12), "i64")
+    c.node("Flatten", ["x"], ["y"], {"axis": 2}, name="flatten")
+    c.output("y", x.reshape(6, 4), "i64")
+
+    c = Case("identity_bool")
+    x = c.input("x", int_data(c, (3, 5), "bool"), "bool")
+    c.node("Identity", ["x"], ["y"], name="identity")
+    c.output("y", x.clone(), "bool")
+
+    # torch.stack of index tensors: Unsqueeze each, Concat the i64 results
+    c = Case("concat_i64_stack")
+    a = c.input("a", int_data(c, (3, 4), "i64", -10**12, 10**12), "i64")
+    b = c.input("b", int_data(c, (3, 4), "i64", -10**12, 10**12), "i64")
+    c.init("axes", np.array([1], dtype=np.int64), dtype="i64")
+    c.node("Unsqueeze", ["a", "axes"], ["ua"], name="ua")
+    c.node("Unsqueeze", ["b", "axes"], ["ub"], name="ub")
+    c.node("Concat", ["ua", "ub"], ["y"], {"axis": 1}, name="stack")
+    c.output("y", torch.stack([a, b], 1), "i64")
+
+    c = Case("concat_bool_axis0")
+    a = c.input("a", int_data(c, (2, 3), "bool"), "bool")
+    b = c.input("b", int_data(c, (1, 3), "bool"), "bool")
+    c.node("Concat", ["a", "b"], ["y"], {"axis": 0}, name="concat")
+    c.output("y", torch.cat([a, b], 0), "bool")
+
+    c = Case("slice_bool_step2")
+    x = c.input("x", int_data(c, (4, 7), "bool"), "bool")
+    for nm, v in (("starts", [1]), ("ends", [7]), ("axes", [1]), ("steps", [2])):
+        c.init(nm, np.array(v, dtype=np.int64), dtype="i64")
+    c.node("Slice", ["x", "starts", "ends", "axes", "steps"], ["y"], name="slice")
+    c.output("y", x[:, 1:7:2].contiguous(), "bool")
+
+    c = Case("split_i32")
+    x = c.input("x", int_data(c, (3, 5), "i32"), "i32")
+    c.node("Split", ["x"], ["y0", "y1"], {"axis": 1, "split": [2, 3]}, name="split")
+    for o, t in zip(["y0", "y1"], torch.split(x, [2, 3], dim=1)):
+        c.output(o, t.contiguous(), "i32")
+
+    c = Case("transpose_bool")
+    x = c.input("x", int_data(c, (2, 3, 4), "bool"), "bool")
+    c.node("Transpose", ["x"], ["y"], {"perm": [2, 0, 1]}, name="transpose")
+    c.output("y", x.permute(2, 0, 1).contiguous(), "bool")
+
+    c = Case("gather_i64_data")
+    x = c.input("x", int_data(c, (5, 3), "i64", -10**12, 10**12), "i64")
+    ids = c.input("ids", np.array([[4, 0], [-1, 2]]), "i64")
+    c.node("Gather", ["x", "ids"], ["y"], {"axis": 0}, name="gather")
+    c.output("y", x[torch.where(ids < 0, ids + 5, ids)], "i64")
+
+    c = Case("expand_bool")
+    x = c.input("x", int_data(c, (1, 4), "bool"), "bool")
+    c.init("shape", np.array([3, 1], dtype=np.int64), dtype="i64")
+    c.node("Expand", ["x", "shape"], ["y"], name="expand")
+    c.output("y", x.expand(3, 4).contiguous(), "bool")
+
+    c = Case("squeeze_i64")
+    x = c.input("x", int_data(c, (3, 1, 4), "i64"), "i64")
+    c.init("axes", np.array([1], dtype=np.int64), dtype="i64")
+    c.node("Squeeze", ["x", "axes"], ["y"], name="squeeze")
+    c.output("y", x.squeeze(1), "i64")
+
+    c = Case("where_bool_values")
+    cond = c.input("cond", int_data(c, (3, 4), "bool"), "bool")
+    x = c.input("x", int_data(c, (3, 4), "bool"), "bool")
+    y = c.input("y", int_data(c, (1, 4), "bool"), "bool")
+    c.node("Where", ["cond", "x", "y"], ["z"], name="where")
+    c.output("z", torch.where(cond, x, y), "bool")
+
+    for name, dt, shape, pads, mode, value in (
+            ("pad_i64_constant_value", "i64", (2, 3), [1, 0, 0, 2], "constant", -7),
+            ("pad_bool_constant", "bool", (2, 3), [0, 1, 1, 0], "constant", None),
+            ("pad_i32_reflect", "i32", (2, 4), [0, 2, 1, 3], "reflect", None),
+            ("pad_i64_edge", "i64", (3, 2), [1, 1, 2, 0], "edge", None)):
+        c = Case(name)
+        x = c.input("x", int_data(c, shape, dt), dt)
+        c.init("pads", np.array(pads, dtype=np.int64), dtype="i64")
+        ins = ["x", "pads"]
+        if value is not None:
+            c.init("value", np.array(value, dtype=DTYPES[dt]), dtype=dt)
+            ins.append("value")
+        c.node("Pad", ins, ["y"], {"mode": mode}, name="pad")
+        tp = (pads[1], pads[3], pads[0], pads[2])
+        if mode == "constant":   # F.pad's constant mode takes numbers of any dtype
+            y = F.pad(x.to(torch.int64), tp, value=value or 0).to(x.dtype)
+        else:                    # reflect / replicate: float only in torch 1.13, values exact
+            y = F.pad(x.to(torch.float64)[None], tp, mode={"reflect": "reflect",
+                                                           "edge": "replicate"}[mode])[0]
+            y = y.to(x.dtype)
+        c.output("y", y, dt)
+
+
+def argmax_cases():
+    """ArgMax / ArgMin: i64 indices; ties are exact (small integers as floats)."""
+    for name, op, dt, shape, axis, keep, last in (
+            ("argmax_axis1_keepdims", "ArgMax", "f32", (2, 5, 3), 1, 1, 0),
+            ("argmax_last_axis_no_keepdims", "ArgMax", "f32", (4, 9), -1, 0, 0),
+            ("argmax_ties_select_last", "ArgMax", "f32", (3, 8), 1, 1, 1),
+            ("argmax_ties_first", "ArgMax", "i64", (3, 8), 1, 0, 0),
+            ("argmin_axis0_i32", "ArgMin", "i32", (6, 4), 0, 1, 0),
+            ("argmin_ties_select_last", "ArgMin", "f32", (2, 3, 7), 2, 0, 1)):
+        c = Case(name)
+        ties = "ties" in name
+        data = c.rng.randint(0, 3, size=shape) if ties or dt != "f32" else c.uniform(shape)
+        x = c.input("x", data, dt)
+        attrs = {"axis": axis, "keepdims": keep}
+        if last:
+            attrs["select_last_index"] = 1
+        c.node(op, ["x"], ["y"], attrs, name=op.lower())
+        f = torch.argmax if op == "ArgMax" else torch.argmin
+        if last:   # the last extreme: the first one of the flipped axis
+            n = x.shape[axis]
+            y = n - 1 - f(torch.flip(x, [axis]), dim=axis, keepdim=bool(keep))
+        else:      # torch returns the first extreme (documented), as ONNX's default
+            y = f(x, dim=axis, keepdim=bool(keep))
+        c.output("y", y, "i64")
+
+
+def logical_cases():
+    c = Case("not_bool")
+    x = c.input("x", int_data(c, (3, 5), "bool"), "bool")
+    c.node("Not", ["x"], ["y"], name="not")
+    c.output("y", ~x, "bool")
+    for name, op, fn in (("and_broadcast", "And", torch.logical_and),
+                         ("or_broadcast", "Or", torch.logical_or),
+                         ("xor_broadcast", "Xor", torch.logical_xor)):
+        c = Case(name)
+        a = c.input("a", int_data(c, (2, 3, 4), "bool"), "bool")
+        b = c.input("b", int_data(c, (3, 1), "bool"), "bool")
+        c.node(op, ["a", "b"], ["y"], name=op.lower())
+        c.output("y", fn(a, b), "bool")
+
+
+def scatter_nd_cases():
+    # a KV-cache write K[:, :, pos] = k: every (b, h) at one position, slices of [D]
+    c = Case("scatternd_kv_cache_write")
+    B, H, T, D, pos = 2, 3, 5, 4, 2
+    k = c.input("cache", c.uniform((B, H, T, D)))
+    upd = c.input("k", c.uniform((B, H, 1, D)))
+    idx = np.array([[[[b, h, pos]] for h in range(H)] for b in range(B)], dtype=np.int64)
+    c.init("idx", idx, dtype="i64")
+    c.node("ScatterND", ["cache", "idx", "k"], ["y"], name="scatter")
+    y = k.clone()
+    y[:, :, pos] = upd[:, :, 0]
+    c.output("y", y)
+    # the ONNX example: 1-D i64 data, element updates, run-time indices (one negative)
+    c = Case("scatternd_1d_i64_runtime_indices")
+    data = c.input("data", np.arange(1, 9), "i64")
+    ids = c.input("ids", np.array([[4], [3], [-7], [7]]), "i64")
+    upd = c.input("upd", np.array([9, 10, 11, 12]), "i64")
+    c.node("ScatterND", ["data", "ids", "upd"], ["y"], name="scatter")
+    y = data.clone()
+    y[torch.where(ids[:, 0] < 0, ids[:, 0] + 8, ids[:, 0])] = upd
+    c.output("y", y, "i64")
+    # slices of rows of a bool matrix
+    c = Case("scatternd_bool_rows")
+    data = c.input("data", int_data(c, (4, 3), "bool"), "bool")
+    c.init("ids", np.array([[2], [0]], dtype=np.int64), dtype="i64")
+    upd = c.input("upd", int_data(c, (2, 3), "bool"), "bool")
+    c.node("ScatterND", ["data", "ids", "upd"], ["y"], name="scatter")
+    y = data.clone()
+    y[[2, 0]] = upd
+    c.output("y", y, "bool")
+
+
+def int_arith_cases():
+    """i32 / i64 Add, Sub, Mul, Div (shape arithmetic); Div truncates toward zero."""
+    for name, op, dt, sa, sb in (("add_i64_broadcast", "Add", "i64", (2, 3), (3,)),
+                                 ("sub_i32", "Sub", "i32", (4, 5), (4, 5)),
+                                 ("mul_i64_scalar", "Mul", "i64", (3, 4), ()),
+                                 ("div_i32_trunc_negative", "Div", "i32", (3, 6), (1, 6)),
+                                 ("div_i64_trunc", "Div", "i64", (5,), (5,))):
+        c = Case(name)
+        big = 10**12 if dt == "i64" and op != "Mul" else 1000
+        a = c.input("a", c.rng.randint(-big, big, size=sa), dt)
+        bv = c.rng.randint(1, 40, size=sb) * np.where(c.rng.uniform(size=sb) < 0.5, -1, 1)
+        b = c.input("b", bv, dt)
+        c.node(op, ["a", "b"], ["y"], name=op.lower())
+        fn = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul,
+              "Div": lambda x, y: torch.div(x, y, rounding_mode="trunc")}[op]
+        c.output("y", fn(a, b), dt)
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
@@ -1228,7 +1427,8 @@ def main():
                dropout_cases, pad_cases, fused_cases, gather_cases, reduce_cases,
                transpose_cases, squeeze_cases, layernorm_cases, recurrent_cases, slice_cases,
                math_cases, compare_cases, split_cases, gelu_cases,
-               static_cases):
+               static_cases, dtype_movement_cases, argmax_cases, logical_cases,
+               scatter_nd_cases, int_arith_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
