@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -612,9 +613,79 @@ static bool adapt_clip_attrs(Ox *ox, const ONodeCtx *c, IrOp op) {
   return n && finish_node(ox, n);
 }
 
-/* Dropout 7-11: `ratio` attribute (inference: the identity). */
-static bool adapt_dropout_attrs(Ox *ox, const ONodeCtx *c, IrOp op) {
-  static const char *const skip[] = {"ratio", NULL};
+/* Dropout: in inference (training_mode false or absent) or with ratio 0 it is the identity, its
+ * mask all true; the ratio is an attribute up to opset 11, input 1 since 12. */
+static bool adapt_dropout(Ox *ox, const ONodeCtx *c, IrOp op) {
+  (void)op;
+  const OAttr *ra;
+  if (!get_attr(ox, c, "ratio", 1, &ra)) return false;
+  IrValue *x = c->n_in ? c->in[0] : NULL;
+  IrValue *rv = c->n_in > 1 ? c->in[1] : NULL, *tv = c->n_in > 2 ? c->in[2] : NULL;
+  if (!x || c->p->n_output < 1 || !c->p->output[0][0] || c->p->n_output > 2) {
+    ir_diag_error(ox->fe.d, c->where, "Dropout takes a data input and 1 or 2 outputs");
+    return false;
+  }
+  if ((rv && (rv->kind != IR_VALUE_CONST || rv->dtype != IR_F32 || ir_value_numel(rv) != 1)) ||
+      (tv && (tv->kind != IR_VALUE_CONST || tv->dtype != IR_BOOL || ir_value_numel(tv) != 1))) {
+    ir_diag_error(ox->fe.d, c->where,
+                  "Dropout's ratio and training_mode must be constant scalars (f32, bool)");
+    return false;
+  }
+  double ratio = rv ? *(const float *)rv->data : ra ? ra->f : 0.5;
+  bool training = tv && *(const uint8_t *)tv->data;
+  if (training && ratio != 0) {
+    ir_diag_error(ox->fe.d, c->where,
+                  "training_mode is true with ratio %g; only inference is supported (export the "
+                  "model in eval mode)",
+                  ratio);
+    return false;
+  }
+  const char *outs[1] = {c->p->output[0]};
+  IrNode *n = new_node(ox, c, IR_OP_IDENTITY, c->name, &x, 1, outs, 1);
+  if (!n || !finish_node(ox, n)) return false;
+  if (c->p->n_output == 2 && c->p->output[1][0]) { /* the mask: all true */
+    char w[FE_WHERE + 32];
+    fe_path(w, sizeof w, "%s.output[1]", c->where);
+    if (!check_name(ox, c->p->output[1], w, "value name")) return false;
+    IrValue *m = ir_value_new(ox->fe.g, c->p->output[1], IR_VALUE_CONST, IR_BOOL, x->rank, x->dims);
+    if (!m) {
+      ir_diag_error(ox->fe.d, w, "duplicate value name '%s'", c->p->output[1]);
+      return false;
+    }
+    uint8_t *ones = ir_arena_alloc(ox->fe.g->arena, (size_t)ir_value_nbytes(m) + 1);
+    memset(ones, 1, (size_t)ir_value_nbytes(m));
+    m->data = ones;
+    m->src_path = ir_arena_strdup(ox->fe.g->arena, w);
+  }
+  return true;
+}
+
+/* RNN / GRU / LSTM: `activations` may name ONNX's defaults (the only ones Kiln's kernels
+ * compute); other activations and activation_alpha/beta are refused. */
+static bool adapt_recurrent(Ox *ox, const ONodeCtx *c, IrOp op) {
+  static const char *const defaults[][3] = {
+      [IR_OP_RNN] = {"tanh"}, [IR_OP_GRU] = {"sigmoid", "tanh"}, [IR_OP_LSTM] = {"sigmoid", "tanh", "tanh"}};
+  const OAttr *acts, *dir;
+  if (!get_attr(ox, c, "activations", 8, &acts) || !get_attr(ox, c, "direction", 3, &dir))
+    return false;
+  if (acts) {
+    int per = op == IR_OP_RNN ? 1 : op == IR_OP_GRU ? 2 : 3;
+    bool bidi = dir && dir->s.len == 13 && !memcmp(dir->s.data, "bidirectional", 13);
+    bool ok = acts->n_strings == (size_t)(per * (bidi ? 2 : 1));
+    for (size_t k = 0; ok && k < acts->n_strings; k++) {
+      const char *want = defaults[op][k % (size_t)per];
+      ok = acts->strings[k].len == strlen(want) &&
+           !strncasecmp((const char *)acts->strings[k].data, want, strlen(want));
+    }
+    if (!ok) {
+      char w[FE_WHERE + 128];
+      attr_where(w, sizeof w, c, "activations");
+      ir_diag_error(ox->fe.d, w, "only the default activations of %s are supported",
+                    ir_op_info[op].name);
+      return false;
+    }
+  }
+  static const char *const skip[] = {"activations", NULL};
   IrNode *n = emit(ox, c, op, c->in, c->n_in, skip);
   return n && finish_node(ox, n);
 }
@@ -818,7 +889,10 @@ static const struct Adapter {
     {"Unsqueeze", 1, 12, NULL, adapt_axes_attr, NULL},
     {"Pad", 1, 10, NULL, adapt_pad_attrs, NULL},
     {"Clip", 1, 10, NULL, adapt_clip_attrs, NULL},
-    {"Dropout", 1, 11, NULL, adapt_dropout_attrs, NULL},
+    {"Dropout", 1, 99, "Identity", adapt_dropout, NULL},
+    {"RNN", 1, 99, NULL, adapt_recurrent, NULL},
+    {"GRU", 1, 99, NULL, adapt_recurrent, NULL},
+    {"LSTM", 1, 99, NULL, adapt_recurrent, NULL},
     {"BatchNormalization", 1, 8, NULL, adapt_batch_norm_spatial, NULL},
     {"Split", 18, 99, NULL, adapt_split_num_outputs, NULL},
     {"Constant", 1, 99, "Identity", adapt_constant, NULL},
