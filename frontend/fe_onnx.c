@@ -1312,6 +1312,7 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
       kinds++;
       if (o < sizeof list)
         o += (size_t)snprintf(list + o, sizeof list - o, "\n  %s:", fe_disp(shown, sizeof shown, type));
+      int listed = 0;
       for (size_t j = i; j < m->graph->n_node && o < sizeof list; j++) {
         const ONode *q = m->graph->node[j];
         if (!is_std_domain(q->domain) || !q->op_type || strcmp(q->op_type, type)) continue;
@@ -1320,8 +1321,10 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
           fe_disp(dn, sizeof dn, q->name);
         else
           fe_path(dn, sizeof dn, "%s_%zu", fe_disp(shown, sizeof shown, type), j);
-        o += (size_t)snprintf(list + o, sizeof list - o, " '%s'", dn);
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s '%s'", listed++ ? "," : "", dn);
       }
+      if (ad && ad->refuse && o < sizeof list)
+        o += (size_t)snprintf(list + o, sizeof list - o, " (%s)", ad->refuse);
     }
     if (total) {
       ir_diag_error(d, "graph.node", "%d node%s use%s %d op%s Kiln does not support (at opset %d):%s",

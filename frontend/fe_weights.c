@@ -252,6 +252,24 @@ static bool inside(const char *real, const char *dir) {
   return strncmp(real, rd, n) == 0 && (real[n] == '/' || real[n] == 0);
 }
 
+/* Whether a relative path, read lexically, leaves its folder (absolute, or more ".." than
+ * names before them): refused as such even when the file does not exist. */
+static bool leaves_folder(const char *rel) {
+  if (rel[0] == '/') return true;
+  int depth = 0;
+  for (const char *p = rel; *p;) {
+    size_t n = strcspn(p, "/");
+    if (n == 2 && p[0] == '.' && p[1] == '.') {
+      if (--depth < 0) return true;
+    } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+      depth++;
+    }
+    p += n;
+    while (*p == '/') p++;
+  }
+  return false;
+}
+
 /* External weights come only from the model's folder or a folder the user named: a model that
  * names '/etc/shadow' or '../../.ssh/id_rsa' must not carry that file into the artifact. */
 static bool confined(const Fe *fe, const char *real) {
@@ -342,7 +360,13 @@ bool fe_external_bytes(Fe *fe, const char *where, const char *range_where, const
     return false;
   }
   if (!realpath(resolved, real)) {
-    ir_diag_error(fe->d, where, "cannot open weight file '%s': %s", resolved, strerror(errno));
+    if (leaves_folder(rel))
+      ir_diag_error(fe->d, where,
+                    "'%s' is outside the model's folder (external weights must stay in the "
+                    "model's folder; --weights-dir DIR allows another)",
+                    fe_disp(shown, sizeof shown, rel));
+    else
+      ir_diag_error(fe->d, where, "cannot open weight file '%s': %s", resolved, strerror(errno));
     return false;
   }
   if (!confined(fe, real)) {

@@ -22,6 +22,18 @@ const char *ir_node_field_where(const IrNode *n, char *buf, size_t size, const c
     va_start(ap, fmt);
     vsnprintf(buf + len, size - len, fmt, ap);
     va_end(ap);
+    /* an ONNX node: "attrs.pads[2]" is "attribute 'pads'[2]", "inputs[1]" is "input[1]" */
+    if (n->src_list && strcmp(n->src_list, "nodes") != 0) {
+      char field[256];
+      snprintf(field, sizeof field, "%s", buf + len);
+      if (!strncmp(field, "attrs.", 6)) {
+        size_t nl = strcspn(field + 6, ".[");
+        snprintf(buf + len, size - len, "attribute '%.*s'%s", (int)nl, field + 6, field + 6 + nl);
+      } else if (!strncmp(field, "inputs[", 7) || !strncmp(field, "outputs[", 8)) {
+        size_t k = field[0] == 'i' ? 5 : 6;
+        snprintf(buf + len, size - len, "%.*s%s", (int)k, field, field + k + 1);
+      }
+    }
   }
   return buf;
 }
