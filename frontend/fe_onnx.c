@@ -511,7 +511,7 @@ static int named_outputs(const ONodeCtx *c) {
   return n;
 }
 
-static bool arity(Ox *ox, const ONodeCtx *c, IrOp op, int n_in, int n_out) {
+static bool arity(Ox *ox, const ONodeCtx *c, IrOp op, IrValue *const *in, int n_in, int n_out) {
   const IrOpInfo *info = &ir_op_info[op];
   if (n_in < info->min_inputs || n_in > info->max_inputs) {
     ir_diag_error(ox->fe.d, c->where, "%s takes %d to %d inputs, got %d", info->name,
@@ -524,7 +524,7 @@ static bool arity(Ox *ox, const ONodeCtx *c, IrOp op, int n_in, int n_out) {
     return false;
   }
   for (int k = 0; k < info->min_inputs && k < n_in; k++)
-    if (!c->in[k]) {
+    if (!in[k]) {
       ir_diag_error(ox->fe.d, c->where, "input %d of %s cannot be omitted", k, info->name);
       return false;
     }
@@ -536,7 +536,7 @@ static bool arity(Ox *ox, const ONodeCtx *c, IrOp op, int n_in, int n_out) {
 static IrNode *emit(Ox *ox, const ONodeCtx *c, IrOp op, IrValue *const *in, int n_in,
                     const char *const *skip) {
   int n_out = named_outputs(c);
-  if (!arity(ox, c, op, n_in, n_out)) return NULL;
+  if (!arity(ox, c, op, in, n_in, n_out)) return NULL;
   IrNode *n = new_node(ox, c, op, c->name, in, n_in, (const char *const *)c->p->output, n_out);
   if (!n || !copy_attrs(ox, c, n, skip)) return NULL;
   return n;

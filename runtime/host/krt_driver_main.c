@@ -83,7 +83,8 @@ static void usage(FILE *f, const krt_model *m, const char *argv0) {
     for (int k = 0; k < t->rank; k++) fprintf(f, "%s%lld", k ? "," : "", (long long)t->dims[k]);
     fprintf(f, "]\n");
   }
-  fprintf(f, "\nOutputs are written to DIR/<output name>.npy (DIR defaults to '.').\n"
+  fprintf(f, "\nOutputs are written to DIR/<output name>.npy (DIR defaults to '.'; characters\n"
+             "other than letters, digits, '.', '-' and '_' in the name become '_').\n"
              "--repeat N runs the model N times and prints the median latency (and min, p90).\n");
 }
 
@@ -207,8 +208,13 @@ int main(int argc, char **argv) {
   }
   for (uint32_t j = 0; j < m->n_outputs; j++) {
     const krt_tensor_info *t = &m->outputs[j];
-    char path[4096];
-    if (snprintf(path, sizeof path, "%s/%s.npy", outdir, t->name) >= (int)sizeof path) {
+    char path[4096], stem[512];
+    const char **names = malloc(sizeof *names * (m->n_outputs + 1));
+    if (!names) abort();
+    for (uint32_t o = 0; o < m->n_outputs; o++) names[o] = m->outputs[o].name;
+    krt_npy_file_stem(names, (int)m->n_outputs, (int)j, stem, sizeof stem);
+    free(names);
+    if (snprintf(path, sizeof path, "%s/%s.npy", outdir, stem) >= (int)sizeof path) {
       fprintf(stderr, "%s: output path too long\n", argv[0]);
       goto done;
     }

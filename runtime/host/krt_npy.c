@@ -261,3 +261,30 @@ void krt_print_summary(void *file, const char *name, int32_t dtype, int32_t rank
   }
   fprintf(f, "\n");
 }
+
+static void sanitize_stem(const char *name, char *buf, size_t size) {
+  size_t o = 0;
+  if (name[0] == '.' || !name[0]) buf[o++] = '_';
+  for (const char *p = name; *p && o + 12 < size; p++) {
+    char c = *p;
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-' || c == '_';
+    buf[o++] = keep ? c : '_';
+  }
+  buf[o] = 0;
+}
+
+void krt_npy_file_stem(const char *const *names, int n, int k, char *buf, size_t size) {
+  sanitize_stem(names[k], buf, size);
+  char *other = malloc(size);
+  if (!other) abort();
+  for (int j = 0; j < k && j < n; j++) {
+    sanitize_stem(names[j], other, size);
+    if (!strcmp(other, buf)) {
+      size_t len = strlen(buf);
+      snprintf(buf + len, size - len, "_%d", k);
+      break;
+    }
+  }
+  free(other);
+}

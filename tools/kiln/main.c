@@ -287,8 +287,13 @@ static int cmd_run(const Args *a) {
   const char *dir = a->out ? a->out : ".";
   for (int j = 0; j < g->n_outputs; j++) {
     const IrValue *v = g->outputs[j];
-    char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/%s.npy", dir, v->name);
+    char path[PATH_MAX], stem[512];
+    const char **names = malloc(sizeof *names * ((size_t)g->n_outputs + 1));
+    if (!names) abort();
+    for (int o = 0; o < g->n_outputs; o++) names[o] = g->outputs[o]->name;
+    krt_npy_file_stem(names, g->n_outputs, j, stem, sizeof stem);
+    free(names);
+    snprintf(path, sizeof path, "%s/%s.npy", dir, stem);
     if (!krt_npy_write(path, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j], err, sizeof err)) {
       fprintf(stderr, "kiln run: %s\n", err);
       goto done;
