@@ -1289,12 +1289,13 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
                   m->graph->n_node, (long long)ox->fe.opt.max_nodes);
     return;
   }
-  /* every unsupported op at once, as the JSON frontend reports them */
-  {
-    char list[1024], shown[96];
-    size_t o = 0;
-    int total = 0, kinds = 0;
-    list[0] = 0;
+  /* every unsupported op at once: a summary, then one line per op with its nodes */
+  int total = 0, kinds = 0;
+  for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1 && total)
+      ir_diag_error(d, "graph.node", "%d node%s use%s %d op%s Kiln does not support (at opset %d)",
+                    total, total == 1 ? "" : "s", total == 1 ? "s" : "", kinds,
+                    kinds == 1 ? "" : "s", ox->opset);
     for (size_t i = 0; i < m->graph->n_node; i++) {
       const ONode *p = m->graph->node[i];
       IrOp op;
@@ -1302,17 +1303,19 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
       if (!is_std_domain(p->domain) || (op_supported(ox, p, &op, &ad) && !(ad && !ad->fn)))
         continue;
       const char *type = p->op_type ? p->op_type : "";
-      total++;
+      total += pass == 0;
       bool seen = false;
       for (size_t j = 0; j < i && !seen; j++) {
         const ONode *q = m->graph->node[j];
         seen = is_std_domain(q->domain) && q->op_type && !strcmp(q->op_type, type);
       }
       if (seen) continue;
-      kinds++;
-      if (o < sizeof list)
-        o += (size_t)snprintf(list + o, sizeof list - o, "\n  %s:", fe_disp(shown, sizeof shown, type));
+      kinds += pass == 0;
+      if (pass == 0) continue;
+      char list[1024], shown[96];
+      size_t o = 0;
       int listed = 0;
+      list[0] = 0;
       for (size_t j = i; j < m->graph->n_node && o < sizeof list; j++) {
         const ONode *q = m->graph->node[j];
         if (!is_std_domain(q->domain) || !q->op_type || strcmp(q->op_type, type)) continue;
@@ -1321,18 +1324,14 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
           fe_disp(dn, sizeof dn, q->name);
         else
           fe_path(dn, sizeof dn, "%s_%zu", fe_disp(shown, sizeof shown, type), j);
-        o += (size_t)snprintf(list + o, sizeof list - o, "%s '%s'", listed++ ? "," : "", dn);
+        o += (size_t)snprintf(list + o, sizeof list - o, "%s'%s'", listed++ ? ", " : "", dn);
       }
-      if (ad && ad->refuse && o < sizeof list)
-        o += (size_t)snprintf(list + o, sizeof list - o, " (%s)", ad->refuse);
-    }
-    if (total) {
-      ir_diag_error(d, "graph.node", "%d node%s use%s %d op%s Kiln does not support (at opset %d):%s",
-                    total, total == 1 ? "" : "s", total == 1 ? "s" : "", kinds,
-                    kinds == 1 ? "" : "s", ox->opset, list);
-      return;
+      ir_diag_error(d, "graph.node", "%s: %s%s%s%s", fe_disp(shown, sizeof shown, type), list,
+                    ad && ad->refuse ? " (" : "", ad && ad->refuse ? ad->refuse : "",
+                    ad && ad->refuse ? ")" : "");
     }
   }
+  if (total) return;
   ox->fe.g = ir_graph_new(name);
   ox->fe.g->opset = 17; /* the IR's own semantics after the adapters */
   const OGraph *g = m->graph;
@@ -1348,6 +1347,9 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
   for (size_t i = 0; i < g->n_node; i++)
     if (!build_node(ox, g->node[i], (int)i, "graph.node", "graph")) return;
   if (!build_outputs(ox, g)) return;
+  /* constants that folding or the adapters left unused (the JSON written by `kiln import`
+   * holds only the used ones, so both frontends build the same graph) */
+  ir_graph_drop_unused_values(ox->fe.g);
   if (ir_graph_sort(ox->fe.g, d) && ir_graph_verify(ox->fe.g, d)) return;
   if (d->n_errors == 0) ir_diag_error(d, NULL, "internal error: the verifier rejected the graph");
 }

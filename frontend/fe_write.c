@@ -13,9 +13,16 @@
 
 #define WRITE_ALIGN 64
 
+/* A number written exactly (shortest text that reads back as x; cJSON's own printing rounds
+ * to 15 digits when 17 are needed). */
+static cJSON *num(double x) {
+  char buf[64];
+  return cJSON_CreateRaw(fe_fmt_num(buf, sizeof buf, x));
+}
+
 static cJSON *shape_json(const IrValue *v) {
   cJSON *a = cJSON_CreateArray();
-  for (int i = 0; i < v->rank; i++) cJSON_AddItemToArray(a, cJSON_CreateNumber((double)v->dims[i]));
+  for (int i = 0; i < v->rank; i++) cJSON_AddItemToArray(a, num((double)v->dims[i]));
   return a;
 }
 
@@ -27,12 +34,12 @@ static cJSON *decl_json(const IrValue *v) {
   if (v->quant) {
     cJSON *q = cJSON_CreateObject(), *s = cJSON_CreateArray(), *z = cJSON_CreateArray();
     for (int64_t i = 0; i < v->quant->count; i++) {
-      cJSON_AddItemToArray(s, cJSON_CreateNumber(v->quant->scale[i]));
-      cJSON_AddItemToArray(z, cJSON_CreateNumber((double)v->quant->zero_point[i]));
+      cJSON_AddItemToArray(s, num(v->quant->scale[i]));
+      cJSON_AddItemToArray(z, num((double)v->quant->zero_point[i]));
     }
     cJSON_AddItemToObject(q, "scale", s);
     cJSON_AddItemToObject(q, "zero_point", z);
-    if (v->quant->axis >= 0) cJSON_AddNumberToObject(q, "axis", v->quant->axis);
+    if (v->quant->axis >= 0) cJSON_AddItemToObject(q, "axis", num(v->quant->axis));
     cJSON_AddItemToObject(o, "quant", q);
   }
   return o;
@@ -52,21 +59,21 @@ static bool attrs_json(const IrNode *n, cJSON *o, IrDiag *d) {
     switch (info->attrs[k].kind) {
     case IR_ATTR_INT:
       if (!exact_int(a->i)) goto inexact;
-      cJSON_AddNumberToObject(o, nm, (double)a->i);
+      cJSON_AddItemToObject(o, nm, num((double)a->i));
       break;
-    case IR_ATTR_FLOAT: cJSON_AddNumberToObject(o, nm, a->f); break;
+    case IR_ATTR_FLOAT: cJSON_AddItemToObject(o, nm, num(a->f)); break;
     case IR_ATTR_STRING: cJSON_AddStringToObject(o, nm, a->s ? a->s : ""); break;
     case IR_ATTR_INTS: {
       cJSON *arr = cJSON_AddArrayToObject(o, nm);
       for (int i = 0; i < a->count; i++) {
         if (!exact_int(a->ints[i])) goto inexact;
-        cJSON_AddItemToArray(arr, cJSON_CreateNumber((double)a->ints[i]));
+        cJSON_AddItemToArray(arr, num((double)a->ints[i]));
       }
       break;
     }
     case IR_ATTR_FLOATS: {
       cJSON *arr = cJSON_AddArrayToObject(o, nm);
-      for (int i = 0; i < a->count; i++) cJSON_AddItemToArray(arr, cJSON_CreateNumber(a->floats[i]));
+      for (int i = 0; i < a->count; i++) cJSON_AddItemToArray(arr, num(a->floats[i]));
       break;
     }
     }
@@ -112,8 +119,8 @@ bool fe_write_model(const IrGraph *g, const char *json_path, const char *name, c
 
   cJSON *root = cJSON_CreateObject();
   cJSON_AddStringToObject(root, "format", "kiln-model");
-  cJSON_AddNumberToObject(root, "version", 1);
-  cJSON_AddNumberToObject(root, "opset", g->opset);
+  cJSON_AddItemToObject(root, "version", num(1));
+  cJSON_AddItemToObject(root, "opset", num(g->opset));
   if (name) cJSON_AddStringToObject(root, "name", name);
   if (doc) cJSON_AddStringToObject(root, "doc", doc);
   cJSON *ins = cJSON_AddArrayToObject(root, "inputs");
@@ -150,8 +157,8 @@ bool fe_write_model(const IrGraph *g, const char *json_path, const char *name, c
     cJSON *o = decl_json(v);
     cJSON *ext = cJSON_AddObjectToObject(o, "external");
     cJSON_AddStringToObject(ext, "path", wname);
-    cJSON_AddNumberToObject(ext, "offset", (double)off);
-    cJSON_AddNumberToObject(ext, "length", (double)nb);
+    cJSON_AddItemToObject(ext, "offset", num((double)off));
+    cJSON_AddItemToObject(ext, "length", num((double)nb));
     cJSON_AddItemToArray(inits, o);
     off += nb;
   }

@@ -313,6 +313,26 @@ bool ir_graph_sort(IrGraph *g, IrDiag *d) {
   return ok;
 }
 
+void ir_graph_drop_unused_values(IrGraph *g) {
+  bool *used = calloc((size_t)g->n_values + 1, sizeof *used);
+  if (!used) abort();
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *x = g->nodes[i];
+    for (int k = 0; k < x->n_inputs; k++)
+      if (x->inputs[k]) used[x->inputs[k]->id] = true;
+    for (int j = 0; j < x->n_outputs; j++)
+      if (x->outputs[j]) used[x->outputs[j]->id] = true;
+  }
+  for (int i = 0; i < g->n_inputs; i++) used[g->inputs[i]->id] = true;
+  for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]->id] = true;
+  int m = 0;
+  for (int i = 0; i < g->n_values; i++)
+    if (used[i]) g->values[m++] = g->values[i];
+  g->n_values = m;
+  for (int i = 0; i < m; i++) g->values[i]->id = i;
+  free(used);
+}
+
 bool ir_node_fold(IrGraph *g, IrNode *n, int64_t max_bytes) {
   if (n->n_epilogue) return false; /* the kernel alone would skip the epilogue */
   bool is_static = ir_op_info[n->op].flags & IR_OPF_STATIC;

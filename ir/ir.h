@@ -274,6 +274,9 @@ int ir_value_use_count(const IrGraph *g, const IrValue *v);
  * itself is left for the caller to drop. False if not folded (a kernel error, e.g. an index out
  * of range, is left for run time to report). */
 bool ir_node_fold(IrGraph *g, IrNode *n, int64_t max_bytes);
+/* Drops from g->values the values no node, input or output refers to (ids renumbered). The
+ * name index keeps them: call it once names are no longer looked up. */
+void ir_graph_drop_unused_values(IrGraph *g);
 
 /* Sort nodes topologically (stable w.r.t. file order); reports a cycle or a value read before
  * any node defines it. */

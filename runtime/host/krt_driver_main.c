@@ -146,13 +146,18 @@ int main(int argc, char **argv) {
     free(paths);
     return 2;
   }
+  char err[512];
+  if (!krt_make_dirs(outdir, err, sizeof err)) { /* before running, not after */
+    fprintf(stderr, "%s: -o: %s\n", argv[0], err);
+    free(paths);
+    return 1;
+  }
   int status = 1;
   krt_npy *ins = calloc(m->n_inputs + 1, sizeof *ins);
   void **in_ptrs = calloc(m->n_inputs + 1, sizeof *in_ptrs);
   void **out_ptrs = calloc(m->n_outputs + 1, sizeof *out_ptrs);
   void *ws = NULL;
   double *times = NULL;
-  char err[512];
   if (!ins || !in_ptrs || !out_ptrs) goto done;
   for (uint32_t i = 0; i < m->n_inputs; i++) {
     const krt_tensor_info *t = &m->inputs[i];

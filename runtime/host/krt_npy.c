@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "krt.h"
@@ -287,4 +288,24 @@ void krt_npy_file_stem(const char *const *names, int n, int k, char *buf, size_t
     }
   }
   free(other);
+}
+
+bool krt_make_dirs(const char *dir, char *err, size_t errsize) {
+  size_t n = strlen(dir);
+  char *p = malloc(n + 1);
+  if (!p) abort();
+  memcpy(p, dir, n + 1);
+  bool ok = true;
+  for (size_t i = 1; i <= n && ok; i++) {
+    if (p[i] != '/' && p[i] != 0) continue;
+    char c = p[i];
+    p[i] = 0;
+    struct stat st;
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) ok = false;
+    if (ok && (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))) ok = false, errno = ENOTDIR;
+    if (!ok) snprintf(err, errsize, "cannot create folder '%s': %s", p, strerror(errno));
+    p[i] = c;
+  }
+  free(p);
+  return ok;
 }

@@ -38,6 +38,8 @@ void krt_print_summary(void *file /* FILE* */, const char *name, int32_t dtype, 
  * '_' in front, and a stem an earlier name already took gets "_<k>" appended. At most size-1
  * bytes (size >= 32). */
 void krt_npy_file_stem(const char *const *names, int n, int k, char *buf, size_t size);
+/* Creates folder dir and its missing parents (mkdir -p); false with a message in err. */
+bool krt_make_dirs(const char *dir, char *err, size_t errsize);
 size_t krt_dtype_size(int32_t dtype);
 const char *krt_dtype_name(int32_t dtype);
 

@@ -285,6 +285,10 @@ static int cmd_run(const Args *a) {
     goto done;
   }
   const char *dir = a->out ? a->out : ".";
+  if (!krt_make_dirs(dir, err, sizeof err)) {
+    fprintf(stderr, "kiln run: -o: %s\n", err);
+    goto done;
+  }
   for (int j = 0; j < g->n_outputs; j++) {
     const IrValue *v = g->outputs[j];
     char path[PATH_MAX], stem[512];
@@ -355,6 +359,17 @@ static int cmd_import(const Args *a) {
   FeOptions fo = fe_options(a);
   IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
   int rc = 1;
+  char parent[PATH_MAX], err[512];
+  snprintf(parent, sizeof parent, "%s", out);
+  char *slash = strrchr(parent, '/');
+  if (g && slash && slash != parent) {
+    *slash = 0;
+    if (!krt_make_dirs(parent, err, sizeof err)) {
+      fprintf(stderr, "kiln import: %s\n", err);
+      ir_graph_free(g);
+      g = NULL;
+    }
+  }
   if (g) {
     const char *base = strrchr(a->model, '/');
     char doc[PATH_MAX + 64];
