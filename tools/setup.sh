@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs Kiln's build dependencies from Debian 12's archive where they are missing.
-# python3-onnx and python3-numpy run the ONNX importer (tools/onnx2kiln.py, `kiln import`).
+# libprotobuf-c-dev and protobuf-c-compiler build the ONNX importer (frontend/fe_onnx.c);
+# python3-onnx and python3-numpy write the ONNX files and .npy data some tests use.
 # --with-torch also installs PyTorch and scikit-learn (its bundled digits dataset: tools/digits_data.py),
 # needed only to regenerate goldens and to train the example models (tools/gen_*.py, tools/train_*.py).
 # --with-cross also installs the cross compilers and QEMU that the emulation tests use.
