@@ -399,8 +399,15 @@ static IrNode *new_node(Ox *ox, const ONodeCtx *c, IrOp op, const char *name, Ir
 static bool finish_node(Ox *ox, IrNode *n) {
   if (!ir_op_info[n->op].infer(ox->fe.g, n, ox->fe.d)) return false;
   IrGraph *g = ox->fe.g;
-  if (ir_node_fold(g, n, OX_FOLD_MAX_BYTES) && g->n_nodes > 0 && g->nodes[g->n_nodes - 1] == n)
+  /* folded constants count as weights (--max-weight-bytes), at most 64 MiB per node */
+  int64_t budget = ox->fe.opt.max_weight_bytes - ox->fe.weight_bytes, bytes = 0;
+  for (int j = 0; j < n->n_outputs; j++)
+    if (n->outputs[j]) bytes += ir_value_nbytes(n->outputs[j]);
+  if (ir_node_fold(g, n, budget < OX_FOLD_MAX_BYTES ? budget : OX_FOLD_MAX_BYTES) &&
+      g->n_nodes > 0 && g->nodes[g->n_nodes - 1] == n) {
     g->n_nodes--;
+    ox->fe.weight_bytes += bytes;
+  }
   return true;
 }
 
@@ -1121,7 +1128,13 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
     const Onnx__ValueInfoProto *vi = g->input[i];
     const char *nm = vi->name ? vi->name : "";
     fe_path(where, sizeof where, "graph.input[%zu] (%s)", i, fe_disp(shown, sizeof shown, nm));
-    if (ir_graph_find_value(ox->fe.g, nm)) continue; /* also an initializer (IR version < 4) */
+    const IrValue *known = ir_graph_find_value(ox->fe.g, nm);
+    if (known && known->kind == IR_VALUE_CONST) continue; /* also an initializer (IR < 4) */
+    if (known) {
+      ir_diag_error(ox->fe.d, where, "duplicate graph input '%s'", fe_disp(shown, sizeof shown, nm));
+      ok = false;
+      continue;
+    }
     if (!check_name(ox, nm, where, "value name")) {
       ok = false;
       continue;
@@ -1354,6 +1367,57 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
   if (d->n_errors == 0) ir_diag_error(d, NULL, "internal error: the verifier rejected the graph");
 }
 
+/* ---- nesting depth before libprotobuf-c ---------------------------------------------------- */
+#define OX_MAX_NESTING 100 /* messages inside messages (an If inside an If adds 3) */
+
+static bool read_varint(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+  *v = 0;
+  for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+    uint8_t b = *(*p)++;
+    *v |= (uint64_t)(b & 0x7f) << shift;
+    if (!(b & 0x80)) return true;
+  }
+  return false;
+}
+
+/* The nesting depth of the messages the schema knows, walked on the wire format (libprotobuf-c
+ * recurses once per level, so a hostile file nested a million deep would overflow the stack).
+ * Malformed bytes just end the walk: libprotobuf-c reports them. */
+static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageDescriptor *desc,
+                   int depth) {
+  int deepest = depth;
+  while (p < end && deepest <= OX_MAX_NESTING) {
+    uint64_t tag, n;
+    if (!read_varint(&p, end, &tag)) break;
+    switch (tag & 7) {
+    case 0:
+      if (!read_varint(&p, end, &n)) return deepest;
+      break;
+    case 1:
+      p += (size_t)(end - p) < 8 ? (size_t)(end - p) : 8;
+      break;
+    case 5:
+      p += (size_t)(end - p) < 4 ? (size_t)(end - p) : 4;
+      break;
+    case 2: {
+      if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p)) return deepest;
+      const ProtobufCMessageDescriptor *sub = NULL;
+      for (unsigned f = 0; f < desc->n_fields; f++)
+        if (desc->fields[f].id == (tag >> 3) && desc->fields[f].type == PROTOBUF_C_TYPE_MESSAGE)
+          sub = desc->fields[f].descriptor;
+      if (sub) {
+        int d = nesting(p, p + n, sub, depth + 1);
+        if (d > deepest) deepest = d;
+      }
+      p += n;
+      break;
+    }
+    default: return deepest; /* groups or invalid: left to libprotobuf-c */
+    }
+  }
+  return deepest;
+}
+
 IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir,
                        const char *default_name, const FeOptions *o, IrDiag *d) {
   int errs0 = d->n_errors;
@@ -1363,6 +1427,12 @@ IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir,
   }
   if ((int64_t)len > OX_MAX_FILE) {
     ir_diag_error(d, NULL, "the model is %zu bytes, more than the limit of 2 GiB", len);
+    return NULL;
+  }
+  if (nesting(data, (const uint8_t *)data + len, &onnx__model_proto__descriptor, 0) >
+      OX_MAX_NESTING) {
+    ir_diag_error(d, NULL, "messages nested more than %d deep (not a model Kiln reads)",
+                  OX_MAX_NESTING);
     return NULL;
   }
   Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);

@@ -43,6 +43,31 @@ def conv(name="Conv_3", **attrs):
                  [vi("x", [1, 1, 8, 8])], [vi("y", None)], [w])
 
 
+def varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def field(num, payload):
+    return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+
+def deep_if(depth):
+    """If nodes nested in then_branch `depth` deep, encoded by hand (onnx's Python protobuf
+    refuses to nest that deep itself)."""
+    s = lambda num, t: field(num, t.encode())  # noqa: E731
+    graph = field(1, s(1, "x") + s(2, "y0") + s(4, "Relu")) + field(12, s(1, "y0"))
+    for i in range(1, depth + 1):
+        attr = s(1, "then_branch") + varint(20 << 3) + varint(5) + field(6, graph)
+        graph = field(1, s(1, "c") + s(2, "y%d" % i) + s(4, "If") + field(5, attr)) + \
+            field(12, s(1, "y%d" % i))
+    return varint(1 << 3) + varint(8) + field(8, varint(2 << 3) + varint(13)) + field(7, graph)
+
+
 def cases():
     good = relu_model()
     ext = TensorProto(name="secret", data_type=TensorProto.FLOAT, dims=[1])
@@ -64,6 +89,7 @@ def cases():
     # field 7 (graph) as a varint instead of a length-delimited message
     yield "wrong_wire_type", bytes([0x08, 0x08, 0x38, 0x05]), "not an ONNX model (cannot parse it"
     yield "no_graph", bytes([0x08, 0x08]), "not an ONNX model (no graph or no opset"
+    yield "nested_too_deep", deep_if(200), "messages nested more than 100 deep"
     yield "conv_strides_0", conv(strides=[0, 0]), "graph.node[0] (Conv_3).attribute 'strides': value 0 must be at least 1"
     yield "conv_pads_count", conv(pads=[1, 1, 1]), "graph.node[0] (Conv_3).attribute 'pads': expected 4 integers, got 3"
     yield "conv_strides_float", conv(strides=1.0), \
