@@ -120,3 +120,99 @@ bool cg_lower_scatter_nd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
+
+/* ---- PRelu, Mod ---------------------------------------------------------------------------- */
+
+bool cg_lower_prelu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = cg_broadcast_nest(n, 2, dims, st);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef x = cg_load(c, in[0], nest.off[1]);
+  LLVMValueRef sx = LLVMBuildFMul(c->b, cg_load(c, in[1], nest.off[2]), x, "");
+  LLVMValueRef neg = LLVMBuildFCmp(c->b, LLVMRealOLT, x, cg_f32c(c, 0.0), "");
+  cg_store(c, LLVMBuildSelect(c->b, neg, sx, x, ""), out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* Integers as the interpreter: srem (the divisor -1 replaced by 1: x % -1 is 0 without the
+ * INT_MIN overflow), then for fmod 0 the divisor added where the signs differ; a zero divisor
+ * returns KRT_ERR_DIV_ZERO. f32 (fmod 1): a - trunc(a / b) * b, exact while the quotient is
+ * below 2^24 in magnitude (frem would call libm's fmodf). */
+bool cg_lower_mod(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrDType t = n->outputs[0]->dtype;
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = cg_broadcast_nest(n, 2, dims, st);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef a = cg_load_elem(c, t, in[0], nest.off[1]);
+  LLVMValueRef b = cg_load_elem(c, t, in[1], nest.off[2]), r;
+  if (t == IR_F32) {
+    LLVMValueRef q = cg_trunc(c, LLVMBuildFDiv(c->b, a, b, ""));
+    r = cg_fmuladd(c, LLVMBuildFNeg(c->b, q, ""), b, a);
+  } else {
+    LLVMTypeRef et = cg_elem_type(c, t);
+    LLVMValueRef zero = LLVMConstInt(et, 0, 0);
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntEQ, b, zero, ""), cg_i32c(c, KRT_ERR_DIV_ZERO));
+    LLVMValueRef m1 = LLVMBuildICmp(c->b, LLVMIntEQ, b, LLVMConstAllOnes(et), "");
+    r = LLVMBuildSRem(c->b, a, LLVMBuildSelect(c->b, m1, LLVMConstInt(et, 1, 0), b, ""), "");
+    if (!ir_attr_i(n, "fmod")) {
+      LLVMValueRef nz = LLVMBuildICmp(c->b, LLVMIntNE, r, zero, "");
+      LLVMValueRef differ =
+          LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildICmp(c->b, LLVMIntSLT, r, zero, ""),
+                        LLVMBuildICmp(c->b, LLVMIntSLT, b, zero, ""), "");
+      r = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, nz, differ, ""), LLVMBuildAdd(c->b, r, b, ""), r,
+                          "");
+    }
+  }
+  cg_store_elem(c, t, r, out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* ---- Sum, Mean, Min, Max ------------------------------------------------------------------- */
+
+/* Any number of inputs: the output takes input 0 (broadcast), then each further input is folded
+ * in by its own nest (a nest streams at most CG_NEST_MAX_OPS operands); Mean divides in the last
+ * one. The output never shares a buffer with an input (the op is not element-wise to the
+ * memory planner). */
+static bool lower_variadic(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *y = n->outputs[0];
+  int64_t ys[IR_MAX_RANK], s = 1;
+  for (int d = y->rank - 1; d >= 0; d--) ys[d] = s, s *= y->dims[d];
+  for (int k = 0; k < n->n_inputs; k++) {
+    int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+    int rank = y->rank;
+    for (int d = 0; d < rank; d++) dims[d] = y->dims[d], st[0][d] = st[1][d] = ys[d];
+    ir_broadcast_strides(n->inputs[k]->rank, n->inputs[k]->dims, rank, y->dims, st[2]);
+    cg_nest_simplify(&rank, dims, 3, st);
+    CgNest nest;
+    cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+    LLVMValueRef v = cg_load(c, in[k], nest.off[2]);
+    if (k > 0) {
+      LLVMValueRef acc = cg_load(c, out[0], nest.off[1]);
+      v = n->op == IR_OP_MIN   ? cg_fmin(c, acc, v)
+          : n->op == IR_OP_MAX ? cg_fmax(c, acc, v)
+                               : LLVMBuildFAdd(c->b, acc, v, "");
+    }
+    if (n->op == IR_OP_MEAN && k == n->n_inputs - 1)
+      v = LLVMBuildFDiv(c->b, v, cg_f32c(c, (double)n->n_inputs), "");
+    cg_store(c, v, out[0], nest.off[0]);
+    cg_nest_end(c, &nest);
+  }
+  return true;
+}
+
+bool cg_lower_sum(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_variadic(c, n, in, out);
+}
+bool cg_lower_mean(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_variadic(c, n, in, out);
+}
+bool cg_lower_min(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_variadic(c, n, in, out);
+}
+bool cg_lower_max(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_variadic(c, n, in, out);
+}

@@ -116,3 +116,86 @@ int ir_interp_scatter_nd(const IrNode *n, const void *const *in, void *const *ou
   }
   return KRT_OK;
 }
+
+/* ---- PRelu, Mod ---------------------------------------------------------------------------- */
+
+int ir_interp_prelu(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *vs = n->inputs[1], *vy = n->outputs[0];
+  int64_t ss[IR_MAX_RANK];
+  ir_broadcast_strides(vs->rank, vs->dims, vy->rank, vy->dims, ss);
+  const float *x = in[0], *slope = in[1];
+  float *y = out[0];
+  for (int64_t i = 0; i < ir_value_numel(vy); i++)
+    y[i] = x[i] < 0 ? slope[ir_broadcast_offset(i, vy->rank, vy->dims, ss)] * x[i] : x[i];
+  return KRT_OK;
+}
+
+/* Integers: the C remainder (fmod 1) or the divisor's sign (fmod 0); a zero divisor is
+ * KRT_ERR_DIV_ZERO, x % -1 is 0 (no INT_MIN % -1 overflow). f32: fmod. */
+int ir_interp_mod(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *va = n->inputs[0], *vb = n->inputs[1], *vy = n->outputs[0];
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK];
+  ir_broadcast_strides(va->rank, va->dims, vy->rank, vy->dims, sa);
+  ir_broadcast_strides(vb->rank, vb->dims, vy->rank, vy->dims, sb);
+  bool c_style = ir_attr_i(n, "fmod") != 0;
+  for (int64_t i = 0; i < ir_value_numel(vy); i++) {
+    int64_t ia = ir_broadcast_offset(i, vy->rank, vy->dims, sa);
+    int64_t ib = ir_broadcast_offset(i, vy->rank, vy->dims, sb);
+    if (vy->dtype == IR_F32) {
+      ((float *)out[0])[i] = fmodf(((const float *)in[0])[ia], ((const float *)in[1])[ib]);
+      continue;
+    }
+    int64_t a = num_at(vy->dtype, in[0], ia).i, b = num_at(vy->dtype, in[1], ib).i;
+    if (b == 0) return KRT_ERR_DIV_ZERO;
+    int64_t r = b == -1 ? 0 : a % b;
+    if (!c_style && r != 0 && (r < 0) != (b < 0)) r += b;
+    if (vy->dtype == IR_I64)
+      ((int64_t *)out[0])[i] = r;
+    else
+      ((int32_t *)out[0])[i] = (int32_t)r;
+  }
+  return KRT_OK;
+}
+
+/* ---- Sum, Mean, Min, Max ------------------------------------------------------------------- */
+
+/* Folds the inputs left to right in double (Min / Max propagate NaN), Mean divides at the end. */
+static int variadic(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *vy = n->outputs[0];
+  int64_t st[IR_MAX_RANK];
+  float *y = out[0];
+  double *acc = malloc(sizeof *acc * (size_t)ir_value_numel(vy) + 1);
+  if (!acc) abort();
+  for (int k = 0; k < n->n_inputs; k++) {
+    const IrValue *v = n->inputs[k];
+    ir_broadcast_strides(v->rank, v->dims, vy->rank, vy->dims, st);
+    for (int64_t i = 0; i < ir_value_numel(vy); i++) {
+      double x = ((const float *)in[k])[ir_broadcast_offset(i, vy->rank, vy->dims, st)];
+      if (k == 0)
+        acc[i] = x;
+      else if (n->op == IR_OP_MIN)
+        acc[i] = isnan(x) || x < acc[i] ? (isnan(acc[i]) ? acc[i] : x) : acc[i];
+      else if (n->op == IR_OP_MAX)
+        acc[i] = isnan(x) || x > acc[i] ? (isnan(acc[i]) ? acc[i] : x) : acc[i];
+      else
+        acc[i] += x;
+    }
+  }
+  for (int64_t i = 0; i < ir_value_numel(vy); i++)
+    y[i] = (float)(n->op == IR_OP_MEAN ? acc[i] / n->n_inputs : acc[i]);
+  free(acc);
+  return KRT_OK;
+}
+
+int ir_interp_sum(const IrNode *n, const void *const *in, void *const *out) {
+  return variadic(n, in, out);
+}
+int ir_interp_mean(const IrNode *n, const void *const *in, void *const *out) {
+  return variadic(n, in, out);
+}
+int ir_interp_min(const IrNode *n, const void *const *in, void *const *out) {
+  return variadic(n, in, out);
+}
+int ir_interp_max(const IrNode *n, const void *const *in, void *const *out) {
+  return variadic(n, in, out);
+}

@@ -118,6 +118,32 @@ static const IrAttrSpec ir_attrs_logical_and[] = {END};
 static const IrAttrSpec ir_attrs_logical_or[] = {END};
 static const IrAttrSpec ir_attrs_logical_xor[] = {END};
 static const IrAttrSpec ir_attrs_scatter_nd[] = {A_STR("reduction", "none"), END};
+static const IrAttrSpec ir_attrs_elu[] = {A_FLOAT("alpha", 1.0), END};
+static const IrAttrSpec ir_attrs_selu[] = {A_FLOAT("alpha", 1.67326319217681884765625),
+                                           A_FLOAT("gamma", 1.05070102214813232421875), END};
+static const IrAttrSpec ir_attrs_softplus[] = {END};
+static const IrAttrSpec ir_attrs_softsign[] = {END};
+static const IrAttrSpec ir_attrs_hard_sigmoid[] = {A_FLOAT("alpha", 0.2), A_FLOAT("beta", 0.5),
+                                                   END};
+static const IrAttrSpec ir_attrs_hard_swish[] = {END};
+static const IrAttrSpec ir_attrs_mish[] = {END};
+static const IrAttrSpec ir_attrs_reciprocal[] = {END};
+static const IrAttrSpec ir_attrs_floor[] = {END};
+static const IrAttrSpec ir_attrs_ceil[] = {END};
+static const IrAttrSpec ir_attrs_round[] = {END};
+static const IrAttrSpec ir_attrs_sign[] = {END};
+static const IrAttrSpec ir_attrs_prelu[] = {END};
+static const IrAttrSpec ir_attrs_mod[] = {A_INT("fmod", 0), END};
+static const IrAttrSpec ir_attrs_sum[] = {END};
+static const IrAttrSpec ir_attrs_mean[] = {END};
+static const IrAttrSpec ir_attrs_min[] = {END};
+static const IrAttrSpec ir_attrs_max[] = {END};
+static const IrAttrSpec ir_attrs_reduce_min[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_prod[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_l1[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_l2[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_sum_square[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_log_sum_exp[] = {REDUCE_ATTRS};
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \

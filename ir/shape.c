@@ -702,6 +702,30 @@ bool ir_infer_reduce_max(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   return infer_reduce(n, d);
 }
+bool ir_infer_reduce_min(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_prod(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_l1(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_l2(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_sum_square(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_log_sum_exp(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
 
 /* perm: a permutation of [0, rank); default reversed. Any dtype. */
 bool ir_infer_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
@@ -1003,10 +1027,11 @@ bool ir_infer_gelu(IrGraph *g, IrNode *n, IrDiag *d) {
 }
 bool ir_infer_log_softmax(IrGraph *g, IrNode *n, IrDiag *d) { return ir_infer_softmax(g, n, d); }
 
-/* Pow with a constant scalar f32 exponent (x^2 of LayerNorm decompositions, x^3 of tanh-GELU). */
+/* Pow: f32 base and exponent, broadcast (a constant scalar exponent, x^2 of LayerNorm
+ * decompositions, x^3 of tanh-GELU, is specialized by codegen). */
 bool ir_infer_pow(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return const_scalar_input(n, 1, "the exponent", IR_F32, d) && infer_binary(n, d);
+  return infer_binary(n, d);
 }
 
 /* ---- comparisons, Where, Cast --------------------------------------------------------------- */
@@ -1406,4 +1431,114 @@ bool ir_infer_scatter_nd(IrGraph *g, IrNode *n, IrDiag *d) {
                              (long long)j, (long long)-dim, (long long)dim - 1);
     }
   return same_as_input(n, 0, x->dtype, d);
+}
+
+/* ---- activations and rounding (f32, element-wise) ------------------------------------------- */
+
+bool ir_infer_elu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_selu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_softplus(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_softsign(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_hard_sigmoid(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_hard_swish(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_mish(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_reciprocal(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_floor(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_ceil(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_round(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_sign(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+
+/* PRelu: f32 X and a slope broadcastable to X's shape (unidirectionally). */
+bool ir_infer_prelu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 2, d)) return false;
+  const IrValue *x = n->inputs[0], *s = n->inputs[1];
+  int64_t out[IR_MAX_RANK];
+  int r, bad;
+  if (!ir_broadcast_dims(x->rank, x->dims, s->rank, s->dims, &r, out, &bad) || r != x->rank ||
+      memcmp(out, x->dims, sizeof(int64_t) * (size_t)r)) {
+    char s1[256], s2[256];
+    return ir_node_error(d, n, "inputs[1]", "slope of shape %s does not broadcast to X's %s",
+                         ir_format_dims(s->rank, s->dims, s1, sizeof s1),
+                         ir_format_dims(x->rank, x->dims, s2, sizeof s2));
+  }
+  return same_as_input(n, 0, IR_F32, d);
+}
+
+/* Mod: two inputs of one dtype, broadcast; integers (i32, i64) with fmod 0 (the divisor's sign,
+ * as Python) or 1 (the dividend's, as C), f32 only with fmod 1 (as ONNX says). */
+bool ir_infer_mod(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  bool fmod;
+  if (!ir_attr_flag(n, "fmod", &fmod, d) || !infer_binary_of(n, true, d)) return false;
+  if (!fmod && n->inputs[0]->dtype == IR_F32)
+    return ir_node_error(d, n, "attrs.fmod", "must be 1 for f32 inputs (ONNX: fmod=0 is integer)");
+  return true;
+}
+
+/* Sum, Mean, Min, Max: one or more f32 inputs, broadcast together. */
+static bool infer_variadic(IrNode *n, IrDiag *d) {
+  if (!begin(n, n->n_inputs, d)) return false;
+  char field[32];
+  for (int k = 0; k < n->n_inputs; k++)
+    if (!n->inputs[k]) {
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "%s inputs cannot be omitted", ir_op_info[n->op].name);
+    }
+  int r;
+  int64_t out[IR_MAX_RANK];
+  return broadcast_inputs(n, n->n_inputs, &r, out, d) && set_output(n, 0, IR_F32, r, out, d);
+}
+
+bool ir_infer_sum(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_variadic(n, d);
+}
+bool ir_infer_mean(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_variadic(n, d);
+}
+bool ir_infer_min(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_variadic(n, d);
+}
+bool ir_infer_max(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_variadic(n, d);
 }

@@ -857,8 +857,22 @@ def reduce(name, op, shape, axes=None, keepdims=None, axes_input=False, noop=Non
             y = torch.mean(x, dim=dims, keepdim=keep)
         elif op == "ReduceSum":
             y = torch.sum(x, dim=dims, keepdim=keep)
-        else:
+        elif op == "ReduceMax":
             y = torch.amax(x, dim=dims, keepdim=keep)
+        elif op == "ReduceMin":
+            y = torch.amin(x, dim=dims, keepdim=keep)
+        elif op == "ReduceProd":   # torch.prod takes one dim: reduce them one by one
+            y = x
+            for dm in sorted([d % len(shape) for d in dims], reverse=True):
+                y = torch.prod(y, dim=dm, keepdim=keep)
+        elif op == "ReduceL1":
+            y = torch.sum(x.abs(), dim=dims, keepdim=keep)
+        elif op == "ReduceL2":
+            y = torch.sqrt(torch.sum(x * x, dim=dims, keepdim=keep))
+        elif op == "ReduceSumSquare":
+            y = torch.sum(x * x, dim=dims, keepdim=keep)
+        else:
+            y = torch.logsumexp(x, dim=dims, keepdim=keep)
     c.output("y", y)
 
 
@@ -872,6 +886,19 @@ def reduce_cases():
     reduce("reducesum_all_no_keepdims", "ReduceSum", (2, 6, 3), keepdims=0)
     reduce("reducemax_axis1", "ReduceMax", (4, 9, 3), axes=[1], keepdims=0)
     reduce("reducemax_neg_axes", "ReduceMax", (2, 3, 17), axes=[-1, -3])
+    # issue 13: the other Reduce*; axes as attribute (opset <= 17) and as input (opset 18)
+    reduce("reducemin_axis1", "ReduceMin", (4, 9, 3), axes=[1], keepdims=0)
+    reduce("reducemin_all_axes_input", "ReduceMin", (3, 5), axes=[0, 1], axes_input=True)
+    reduce("reduceprod_last", "ReduceProd", (3, 4, 6), axes=[-1])
+    reduce("reduceprod_two_axes_input", "ReduceProd", (2, 3, 4), axes=[0, 2], keepdims=0,
+           axes_input=True)
+    reduce("reducel1_axis0", "ReduceL1", (5, 7), axes=[0])
+    reduce("reducel2_last_input", "ReduceL2", (2, 3, 20), axes=[-1], keepdims=0, axes_input=True)
+    reduce("reducel2_all", "ReduceL2", (3, 4, 5))
+    reduce("reducesumsquare_axis1", "ReduceSumSquare", (2, 9, 4), axes=[1])
+    reduce("reducelogsumexp_last", "ReduceLogSumExp", (4, 33), axes=[-1], keepdims=0)
+    reduce("reducelogsumexp_two_axes_input", "ReduceLogSumExp", (3, 4, 5), axes=[0, 2],
+           axes_input=True)
 
 
 def transpose_cases():
@@ -1419,6 +1446,90 @@ def int_arith_cases():
         c.output("y", fn(a, b), dt)
 
 
+def activation13_cases():
+    """Activations and rounding added for issue 13 (f32, element-wise, fusable)."""
+    unary("elu_default", "Elu", (3, 4, 5), F.elu)
+    unary("elu_alpha", "Elu", (2, 30), lambda x: F.elu(x, 0.3), {"alpha": 0.3})
+    unary("selu_default", "Selu", (4, 25), F.selu)
+    unary("softplus_wide", "Softplus", (3, 40), F.softplus, lo=-30.0, hi=30.0)
+    unary("softsign", "Softsign", (4, 6), F.softsign, lo=-10.0, hi=10.0)
+    unary("hardsigmoid_default", "HardSigmoid", (3, 20),
+          lambda x: torch.clamp(0.2 * x + 0.5, 0, 1), lo=-5.0, hi=5.0)
+    unary("hardsigmoid_torch_attrs", "HardSigmoid", (2, 24), F.hardsigmoid,
+          {"alpha": 1.0 / 6, "beta": 0.5}, lo=-5.0, hi=5.0)
+    unary("hardswish", "HardSwish", (3, 20), F.hardswish, lo=-5.0, hi=5.0)
+    unary("mish", "Mish", (3, 30), F.mish, lo=-8.0, hi=8.0)
+    unary("reciprocal", "Reciprocal", (5, 6), torch.reciprocal, lo=0.1, hi=4.0)
+    unary("sign", "Sign", (4, 5), torch.sign)
+    # rounding: random values, exact halves (ties to even for Round), integers, large values
+    for name, op, fn in (("floor_mixed", "Floor", torch.floor), ("ceil_mixed", "Ceil", torch.ceil),
+                         ("round_half_even", "Round", torch.round)):
+        c = Case(name)
+        vals = np.concatenate([c.uniform((20,), -6.0, 6.0), np.arange(-8, 9) / 2.0,
+                               [1e8, -3e9, 8388607.5, -0.25, 0.0]]).astype(np.float32)
+        x = c.input("x", vals.reshape(6, 7))
+        c.node(op, ["x"], ["y"], name=op.lower())
+        c.output("y", fn(x))
+    # Conv then an activation: at -O3 it is the Conv's fused epilogue
+    c = Case("conv_then_hardswish")
+    x = c.input("x", c.uniform((1, 2, 6, 6)))
+    w = c.init("w", c.uniform((3, 2, 3, 3), -0.5, 0.5))
+    c.node("Conv", ["x", "w"], ["h"], {"kernel_shape": [3, 3]}, name="conv")
+    c.node("HardSwish", ["h"], ["y"], name="act")
+    c.output("y", F.hardswish(F.conv2d(x, w)))
+
+
+def elementwise13_cases():
+    # PRelu: a per-channel slope [C, 1, 1] (as exporters write nn.PReLU) and a scalar one
+    c = Case("prelu_channel_slope")
+    x = c.input("x", c.uniform((2, 3, 4, 5)))
+    sl = c.init("slope", c.uniform((3, 1, 1), 0.0, 0.5))
+    c.node("PRelu", ["x", "slope"], ["y"], name="prelu")
+    c.output("y", F.prelu(x, sl.reshape(3)))
+    c = Case("prelu_scalar_slope")
+    x = c.input("x", c.uniform((4, 7)))
+    sl = c.init("slope", np.array([0.25], dtype=np.float32))
+    c.node("PRelu", ["x", "slope"], ["y"], name="prelu")
+    c.output("y", F.prelu(x, sl))
+    # Mod: integers with fmod 0 (Python's sign) and 1 (C's), floats with fmod 1
+    for name, dt, fmod in (("mod_i64_python_sign", "i64", 0), ("mod_i32_fmod", "i32", 1),
+                           ("mod_f32_fmod", "f32", 1)):
+        c = Case(name)
+        if dt == "f32":
+            a = c.input("a", c.uniform((4, 5), -20.0, 20.0))
+            b = c.input("b", c.away_from_zero((1, 5), 0.5, 3.0))
+        else:
+            a = c.input("a", c.rng.randint(-1000, 1000, size=(4, 5)), dt)
+            b = c.input("b", c.rng.randint(1, 30, size=(1, 5)) *
+                        np.where(c.rng.uniform(size=(1, 5)) < 0.5, -1, 1), dt)
+        c.node("Mod", ["a", "b"], ["y"], {"fmod": fmod}, name="mod")
+        c.output("y", torch.fmod(a, b) if fmod else torch.remainder(a, b), dt)
+    # Pow with a tensor exponent: positive bases with any exponent, negative with integers
+    c = Case("pow_tensor_exponent")
+    x = c.input("x", c.uniform((3, 8), 0.1, 3.0))
+    e = c.input("e", c.uniform((1, 8), -2.0, 3.0))
+    c.node("Pow", ["x", "e"], ["y"], name="pow")
+    c.output("y", torch.pow(x, e))
+    c = Case("pow_negative_base_integer_exponent")
+    x = c.input("x", c.uniform((4, 6), -3.0, 3.0))
+    e = c.input("e", c.rng.randint(-3, 4, size=(4, 6)).astype(np.float32))
+    c.node("Pow", ["x", "e"], ["y"], name="pow")
+    c.output("y", torch.pow(x, e))
+    # Sum, Mean, Min, Max: one, three and five inputs, broadcasting
+    for name, op, shapes, fn in (
+            ("sum_three_broadcast", "Sum", [(2, 3, 4), (3, 1), (4,)], lambda ts: sum(ts[1:], ts[0])),
+            ("mean_two", "Mean", [(3, 5), (3, 5)], lambda ts: (ts[0] + ts[1]) / 2),
+            ("min_five_broadcast", "Min", [(2, 4), (4,), (2, 1), (1, 4), (2, 4)],
+             lambda ts: torch.stack(torch.broadcast_tensors(*ts)).amin(0)),
+            ("max_three", "Max", [(3, 4), (3, 4), (1, 4)],
+             lambda ts: torch.stack(torch.broadcast_tensors(*ts)).amax(0)),
+            ("max_single_input", "Max", [(5, 2)], lambda ts: ts[0].clone())):
+        c = Case(name)
+        ts = [c.input("x%d" % k, c.uniform(sh)) for k, sh in enumerate(shapes)]
+        c.node(op, ["x%d" % k for k in range(len(shapes))], ["y"], name=op.lower())
+        c.output("y", fn(ts))
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
@@ -1428,7 +1539,7 @@ def main():
                transpose_cases, squeeze_cases, layernorm_cases, recurrent_cases, slice_cases,
                math_cases, compare_cases, split_cases, gelu_cases,
                static_cases, dtype_movement_cases, argmax_cases, logical_cases,
-               scatter_nd_cases, int_arith_cases):
+               scatter_nd_cases, int_arith_cases, activation13_cases, elementwise13_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
