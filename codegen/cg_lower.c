@@ -428,8 +428,7 @@ static int normalize_axis(int64_t axis, int rank) {
  * consecutive elements: plain scalar IR that the SLP vectorizer turns into one vector max where
  * the target has vectors (a max reduction with a NaN test is not something the loop vectorizer
  * accepts, and llvm.maximum cannot be lowered for soft-float cores). */
-static LLVMValueRef slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
-                              int64_t inner) {
+LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len, int64_t inner) {
   enum { LANES = 8 };
   LLVMValueRef m = cg_load(c, x, base);
   int64_t blocks = inner == 1 ? len / LANES : 0;
@@ -467,7 +466,7 @@ static bool lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   LLVMValueRef o = cg_for(c, &lo, outer);
   LLVMValueRef i = cg_for(c, &li, inner);
   LLVMValueRef base = cg_add(c, cg_mulc(c, o, len * inner), i);
-  LLVMValueRef mx = slice_max(c, in[0], base, len, inner);
+  LLVMValueRef mx = cg_slice_max(c, in[0], base, len, inner);
   LLVMValueRef k = cg_for(c, &l2, len);
   LLVMValueRef s = cg_loop_acc(c, &l2, cg_f32c(c, 0.0));
   LLVMValueRef at = cg_add(c, base, cg_mulc(c, k, inner));

@@ -89,4 +89,19 @@ void ir_gather_geometry(const IrNode *n, int64_t *outer, int64_t *len, int64_t *
  * (data.shape[k:] elements); shared by interpreter and codegen. */
 void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *slice_bytes);
 
+/* DepthToSpace / SpaceToDepth as a transpose: the output viewed as 6-D (dims) and the element
+ * stride in the input of each view axis. */
+void ir_space_depth_view(const IrNode *n, int64_t *dims, int64_t *strides);
+
+/* CumSum's axis (constant input 1), normalized. */
+int ir_cumsum_axis(const IrNode *n);
+
+/* Resize / Upsample: every axis's scale and output size (from scales, sizes or Upsample's
+ * attribute); false, reported unless d is NULL, when they are missing or invalid. */
+bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d);
+/* The input coordinate of output coordinate o of axis i (coordinate_transformation_mode). */
+double ir_resize_coord(const IrNode *n, int i, int64_t o, double scale, int64_t in, int64_t out);
+/* The input index nearest to coordinate x (nearest_mode), clamped to [0, in). */
+int64_t ir_resize_nearest(const IrNode *n, double x, int64_t in);
+
 #endif

@@ -144,6 +144,26 @@ static const IrAttrSpec ir_attrs_reduce_l1[] = {REDUCE_ATTRS};
 static const IrAttrSpec ir_attrs_reduce_l2[] = {REDUCE_ATTRS};
 static const IrAttrSpec ir_attrs_reduce_sum_square[] = {REDUCE_ATTRS};
 static const IrAttrSpec ir_attrs_reduce_log_sum_exp[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_global_max_pool[] = {END};
+static const IrAttrSpec ir_attrs_lrn[] = {A_FLOAT("alpha", 1e-4), A_FLOAT("beta", 0.75),
+                                          A_FLOAT("bias", 1.0), A_REQ_INT("size"), END};
+static const IrAttrSpec ir_attrs_instance_norm[] = {A_FLOAT("epsilon", 1e-5), END};
+static const IrAttrSpec ir_attrs_tile[] = {END};
+static const IrAttrSpec ir_attrs_depth_to_space[] = {A_REQ_INT("blocksize"), A_STR("mode", "DCR"),
+                                                     END};
+static const IrAttrSpec ir_attrs_space_to_depth[] = {A_REQ_INT("blocksize"), END};
+static const IrAttrSpec ir_attrs_cumsum[] = {A_INT("exclusive", 0), A_INT("reverse", 0), END};
+static const IrAttrSpec ir_attrs_resize[] = {A_INT("antialias", 0),
+                                             A_INTS("axes"),
+                                             A_STR("coordinate_transformation_mode", "half_pixel"),
+                                             A_FLOAT("cubic_coeff_a", -0.75),
+                                             A_INT("exclude_outside", 0),
+                                             A_FLOAT("extrapolation_value", 0.0),
+                                             A_STR("keep_aspect_ratio_policy", "stretch"),
+                                             A_STR("mode", "nearest"),
+                                             A_STR("nearest_mode", "round_prefer_floor"),
+                                             END};
+static const IrAttrSpec ir_attrs_upsample[] = {A_STR("mode", "nearest"), A_FLOATS("scales"), END};
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \

@@ -265,7 +265,8 @@ static bool infer_windowed(IrNode *n, int n_f32, IrDiag *d) {
   IrConvParams p;
   if (!ir_conv_params(n, &p, d)) return false;
   int64_t out[4] = {p.n, p.m, p.oh, p.ow};
-  return set_output(n, 0, IR_F32, 4, out, d);
+  if (p.spatial == 1) out[2] = p.ow; /* [N, M, W] */
+  return set_output(n, 0, IR_F32, p.spatial + 2, out, d);
 }
 
 bool ir_infer_conv(IrGraph *g, IrNode *n, IrDiag *d) {
@@ -288,18 +289,22 @@ bool ir_infer_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
   return infer_windowed(n, 1, d);
 }
 
-bool ir_infer_global_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
-  (void)g;
+/* GlobalAveragePool / GlobalMaxPool: [N, C, D1, ...] (1-D, 2-D, 3-D data) -> [N, C, 1, ...]. */
+static bool infer_global_pool(IrNode *n, IrDiag *d) {
   if (!begin(n, 1, d)) return false;
   const IrValue *x = n->inputs[0];
   char s[256];
-  if (x->rank != 4)
-    return ir_node_error(d, n, "inputs[0]",
-                         "GlobalAveragePool supports only 2-D data: expected a 4-D input "
-                         "[N,C,H,W], got shape %s",
-                         ir_format_dims(x->rank, x->dims, s, sizeof s));
-  int64_t out[4] = {x->dims[0], x->dims[1], 1, 1};
-  return set_output(n, 0, IR_F32, 4, out, d);
+  if (x->rank < 3)
+    return ir_node_error(d, n, "inputs[0]", "%s expects an input [N,C,D1,...] of rank >= 3, got %s",
+                         ir_op_info[n->op].name, ir_format_dims(x->rank, x->dims, s, sizeof s));
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) out[i] = i < 2 ? x->dims[i] : 1;
+  return set_output(n, 0, IR_F32, x->rank, out, d);
+}
+
+bool ir_infer_global_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_global_pool(n, d);
 }
 
 /* ---- element-wise --------------------------------------------------------------------- */
@@ -1541,4 +1546,281 @@ bool ir_infer_min(IrGraph *g, IrNode *n, IrDiag *d) {
 bool ir_infer_max(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   return infer_variadic(n, d);
+}
+
+/* ---- GlobalMaxPool, LRN, InstanceNormalization ---------------------------------------------- */
+
+bool ir_infer_global_max_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_global_pool(n, d);
+}
+
+/* LRN across channels of [N, C, ...]: size >= 1 (odd or even, as ONNX's window). */
+bool ir_infer_lrn(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0];
+  if (x->rank < 3) return ir_node_error(d, n, "inputs[0]", "LRN expects [N,C,D1,...] (rank >= 3)");
+  if (!ir_attr(n, "size")->present || ir_attr_i(n, "size") < 1 || ir_attr_i(n, "size") > IR_MAX_DIM)
+    return ir_node_error(d, n, "attrs.size", "a positive window size is required");
+  return same_as_input(n, 0, IR_F32, d);
+}
+
+/* InstanceNormalization: [N, C, D1, ...], scale and B of [C]. */
+bool ir_infer_instance_norm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 3, d)) return false;
+  const IrValue *x = n->inputs[0];
+  char s[256];
+  if (x->rank < 3)
+    return ir_node_error(d, n, "inputs[0]", "expected [N,C,D1,...] of rank >= 3, got %s",
+                         ir_format_dims(x->rank, x->dims, s, sizeof s));
+  for (int k = 1; k < 3; k++) {
+    const IrValue *v = n->inputs[k];
+    if (v->rank != 1 || v->dims[0] != x->dims[1]) {
+      char field[32];
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "%s has shape %s, expected [%lld] (the channels)",
+                           k == 1 ? "scale" : "B", ir_format_dims(v->rank, v->dims, s, sizeof s),
+                           (long long)x->dims[1]);
+    }
+  }
+  return same_as_input(n, 0, IR_F32, d);
+}
+
+/* ---- Tile, DepthToSpace, SpaceToDepth, CumSum ----------------------------------------------- */
+
+/* Tile: any dtype; repeats a constant i64 [rank] of positive counts. */
+bool ir_infer_tile(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d) || !const_shape_input(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0], *rv = n->inputs[1];
+  const int64_t *r = rv->data;
+  char s[256];
+  if (rv->dims[0] != x->rank)
+    return ir_node_error(d, n, "inputs[1]", "repeats has %lld entries, the input rank %d",
+                         (long long)rv->dims[0], x->rank);
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) {
+    if (r[i] < 1 || r[i] > IR_MAX_DIM)
+      return ir_node_error(d, n, "inputs[1]", "repeats %s: entry %d must be positive",
+                           ir_format_dims(x->rank, r, s, sizeof s), i);
+    if (x->dims[i] > IR_MAX_DIM / r[i])
+      return ir_node_error(d, n, "inputs[1]", "repeats %s: axis %d becomes too large",
+                           ir_format_dims(x->rank, r, s, sizeof s), i);
+    out[i] = x->dims[i] * r[i];
+  }
+  return set_output(n, 0, x->dtype, x->rank, out, d);
+}
+
+/* DepthToSpace / SpaceToDepth as a transpose of a 6-D view: the output's 6-D view dims and,
+ * per view axis, the element stride in the input. */
+void ir_space_depth_view(const IrNode *n, int64_t *dims, int64_t *strides) {
+  const IrValue *x = n->inputs[0];
+  int64_t b = ir_attr_i(n, "blocksize"), N = x->dims[0], C = x->dims[1], H = x->dims[2],
+          W = x->dims[3];
+  int64_t vin[6], perm[6];
+  if (n->op == IR_OP_SPACE_TO_DEPTH) { /* [N, C, H/b, b, W/b, b] -> (0, 3, 5, 1, 2, 4) */
+    int64_t v[6] = {N, C, H / b, b, W / b, b}, p[6] = {0, 3, 5, 1, 2, 4};
+    memcpy(vin, v, sizeof v), memcpy(perm, p, sizeof p);
+  } else if (!strcmp(ir_attr_s(n, "mode"), "CRD")) { /* [N, C/b², b, b, H, W] -> (0,1,4,2,5,3) */
+    int64_t v[6] = {N, C / (b * b), b, b, H, W}, p[6] = {0, 1, 4, 2, 5, 3};
+    memcpy(vin, v, sizeof v), memcpy(perm, p, sizeof p);
+  } else { /* DCR: [N, b, b, C/b², H, W] -> (0, 3, 4, 1, 5, 2) */
+    int64_t v[6] = {N, b, b, C / (b * b), H, W}, p[6] = {0, 3, 4, 1, 5, 2};
+    memcpy(vin, v, sizeof v), memcpy(perm, p, sizeof p);
+  }
+  int64_t xs[6], s = 1;
+  for (int i = 5; i >= 0; i--) xs[i] = s, s *= vin[i];
+  for (int i = 0; i < 6; i++) dims[i] = vin[perm[i]], strides[i] = xs[perm[i]];
+}
+
+static bool infer_space_depth(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  char s[256];
+  int64_t b = ir_attr_i(n, "blocksize");
+  if (!ir_attr(n, "blocksize")->present || b < 1 || b > 65536)
+    return ir_node_error(d, n, "attrs.blocksize", "a block size in [1, 65536] is required");
+  if (x->rank != 4)
+    return ir_node_error(d, n, "inputs[0]", "expected [N,C,H,W], got %s",
+                         ir_format_dims(x->rank, x->dims, s, sizeof s));
+  int64_t out[4] = {x->dims[0], 0, 0, 0};
+  if (n->op == IR_OP_SPACE_TO_DEPTH) {
+    if (x->dims[2] % b || x->dims[3] % b)
+      return ir_node_error(d, n, "attrs.blocksize", "%lld does not divide H and W of %s",
+                           (long long)b, ir_format_dims(4, x->dims, s, sizeof s));
+    out[1] = x->dims[1] * b * b, out[2] = x->dims[2] / b, out[3] = x->dims[3] / b;
+  } else {
+    const char *m = ir_attr_s(n, "mode");
+    if (strcmp(m, "DCR") && strcmp(m, "CRD"))
+      return ir_node_error(d, n, "attrs.mode", "'%s' is not one of DCR, CRD", m);
+    if (x->dims[1] % (b * b))
+      return ir_node_error(d, n, "attrs.blocksize", "%lld^2 does not divide the channels of %s",
+                           (long long)b, ir_format_dims(4, x->dims, s, sizeof s));
+    out[1] = x->dims[1] / (b * b), out[2] = x->dims[2] * b, out[3] = x->dims[3] * b;
+  }
+  return set_output(n, 0, x->dtype, 4, out, d);
+}
+
+bool ir_infer_depth_to_space(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_space_depth(n, d);
+}
+bool ir_infer_space_to_depth(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_space_depth(n, d);
+}
+
+int ir_cumsum_axis(const IrNode *n) {
+  const IrValue *a = n->inputs[1], *x = n->inputs[0];
+  int64_t v = a->dtype == IR_I64 ? *(const int64_t *)a->data : *(const int32_t *)a->data;
+  return (int)(v < 0 ? v + x->rank : v);
+}
+
+/* CumSum: f32, i32 or i64 data; the axis a constant i32/i64 scalar; exclusive, reverse flags. */
+bool ir_infer_cumsum(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0], *a = n->inputs[1];
+  bool f;
+  if (!numeric(x->dtype))
+    return ir_node_error(d, n, "inputs[0]", "dtype %s is not supported (f32, i32, i64)",
+                         ir_dtype_name(x->dtype));
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "needs an input of rank >= 1");
+  if (!ir_attr_flag(n, "exclusive", &f, d) || !ir_attr_flag(n, "reverse", &f, d)) return false;
+  if (!const_scalar_input(n, 1, "axis", a->dtype == IR_I32 ? IR_I32 : IR_I64, d)) return false;
+  int64_t v = a->dtype == IR_I64 ? *(const int64_t *)a->data : *(const int32_t *)a->data;
+  if (v < -x->rank || v >= x->rank)
+    return ir_node_error(d, n, "inputs[1]", "axis %lld is out of range for rank %d", (long long)v,
+                         x->rank);
+  return same_as_input(n, 0, x->dtype, d);
+}
+
+/* ---- Resize, Upsample ----------------------------------------------------------------------- */
+
+/* The scale of every axis: Upsample's `scales` attribute (opset 7) or input 1 (opset 9); Resize's
+ * scales (input 2) or, from sizes (input 3), out / in. Sets out dims too. False (reported) when
+ * they are missing or not constant. */
+bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d) {
+  const IrValue *x = n->inputs[0];
+  bool up = n->op == IR_OP_UPSAMPLE;
+  const IrValue *sv =
+      up ? (n->n_inputs > 1 ? n->inputs[1] : NULL) : (n->n_inputs > 2 ? n->inputs[2] : NULL);
+  const IrValue *zv = !up && n->n_inputs > 3 ? n->inputs[3] : NULL;
+  const IrAttr *sa = up ? ir_attr(n, "scales") : NULL;
+  if (sv && ir_value_numel(sv) == 0) sv = NULL; /* an empty scales input next to sizes */
+  char s[256];
+  if (zv) {
+    if (sv) return ir_node_error(d, n, "inputs[3]", "both scales and sizes are given");
+    if (zv->kind != IR_VALUE_CONST || zv->dtype != IR_I64 || zv->rank != 1 ||
+        zv->dims[0] != x->rank)
+      return ir_node_error(d, n, "inputs[3]", "sizes must be a constant i64 [%d]", x->rank);
+    const int64_t *z = zv->data;
+    for (int i = 0; i < x->rank; i++) {
+      if (z[i] < 1 || z[i] > IR_MAX_DIM)
+        return ir_node_error(d, n, "inputs[3]", "sizes %s: entry %d must be positive",
+                             ir_format_dims(x->rank, z, s, sizeof s), i);
+      out[i] = z[i], scales[i] = (double)z[i] / (double)x->dims[i];
+    }
+    return true;
+  }
+  const float *f = NULL;
+  if (sv) {
+    if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_F32 || sv->rank != 1 ||
+        sv->dims[0] != x->rank)
+      return ir_node_error(d, n, up ? "inputs[1]" : "inputs[2]",
+                           "scales must be a constant f32 [%d]", x->rank);
+    f = sv->data;
+  } else if (!(sa && sa->present && sa->count == x->rank)) {
+    return ir_node_error(d, n, up ? "attrs.scales" : "inputs", "scales (%d numbers) are required",
+                         x->rank);
+  }
+  for (int i = 0; i < x->rank; i++) {
+    double sc = f ? f[i] : (float)sa->floats[i];
+    double o = floor((double)x->dims[i] * sc);
+    if (!(sc > 0) || !(o >= 1) || o > (double)IR_MAX_DIM)
+      return ir_node_error(d, n, up ? "attrs.scales" : "inputs[2]",
+                           "scale %g of axis %d gives no valid size", sc, i);
+    scales[i] = sc, out[i] = (int64_t)o;
+  }
+  return true;
+}
+
+static bool one_of(const IrNode *n, const char *attr, const char *const *allowed, IrDiag *d) {
+  const char *v = ir_attr_s(n, attr);
+  for (int k = 0; allowed[k]; k++)
+    if (!strcmp(v, allowed[k])) return true;
+  char field[64];
+  snprintf(field, sizeof field, "attrs.%s", attr);
+  return ir_node_error(d, n, field, "'%s' is not supported", v);
+}
+
+/* Resize (opset 11+ inputs: X, roi, scales, sizes) and Upsample: modes nearest and linear
+ * (cubic is not supported); coordinate modes half_pixel, pytorch_half_pixel, align_corners,
+ * asymmetric; any dtype for nearest, f32 for linear. */
+static bool infer_resize(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  static const char *const modes[] = {"nearest", "linear", "bilinear", NULL};
+  static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners",
+                                       "asymmetric", NULL};
+  static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil",
+                                        NULL};
+  if (!one_of(n, "mode", modes, d)) return false;
+  if (n->op == IR_OP_RESIZE) {
+    if (!one_of(n, "coordinate_transformation_mode", coords, d) ||
+        !one_of(n, "nearest_mode", nearest, d))
+      return false;
+    if (ir_attr_i(n, "exclude_outside") != 0 || ir_attr_i(n, "antialias") != 0)
+      return ir_node_error(d, n, "attrs", "exclude_outside and antialias are not supported");
+    if (ir_attr(n, "axes")->present)
+      return ir_node_error(d, n, "attrs.axes", "is not supported (give all axes)");
+    if (strcmp(ir_attr_s(n, "keep_aspect_ratio_policy"), "stretch"))
+      return ir_node_error(d, n, "attrs.keep_aspect_ratio_policy", "only stretch is supported");
+  }
+  bool linear = strcmp(ir_attr_s(n, "mode"), "nearest") != 0;
+  if (linear && x->dtype != IR_F32)
+    return ir_node_error(d, n, "inputs[0]", "linear resize needs f32 data, got %s",
+                         ir_dtype_name(x->dtype));
+  double scales[IR_MAX_RANK];
+  int64_t out[IR_MAX_RANK];
+  return ir_resize_scales(n, scales, out, d) && set_output(n, 0, x->dtype, x->rank, out, d);
+}
+
+bool ir_infer_resize(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_resize(n, d);
+}
+bool ir_infer_upsample(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_resize(n, d);
+}
+
+/* The input coordinate of output coordinate o along axis i (ONNX's coordinate transformation;
+ * Upsample is asymmetric). */
+double ir_resize_coord(const IrNode *n, int i, int64_t o, double scale, int64_t in, int64_t out) {
+  const char *m =
+      n->op == IR_OP_UPSAMPLE ? "asymmetric" : ir_attr_s(n, "coordinate_transformation_mode");
+  (void)i;
+  if (!strcmp(m, "asymmetric")) return (double)o / scale;
+  if (!strcmp(m, "align_corners"))
+    return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (double)(out - 1);
+  if (!strcmp(m, "pytorch_half_pixel") && out == 1) return 0.0;
+  return ((double)o + 0.5) / scale - 0.5; /* half_pixel, pytorch_half_pixel */
+}
+
+/* The nearest input index of coordinate x (nearest_mode; Upsample: floor), clamped. */
+int64_t ir_resize_nearest(const IrNode *n, double x, int64_t in) {
+  const char *m = n->op == IR_OP_UPSAMPLE ? "floor" : ir_attr_s(n, "nearest_mode");
+  double f = floor(x), r;
+  if (!strcmp(m, "floor"))
+    r = f;
+  else if (!strcmp(m, "ceil"))
+    r = ceil(x);
+  else if (x - f == 0.5)
+    r = !strcmp(m, "round_prefer_ceil") ? f + 1 : f;
+  else
+    r = floor(x + 0.5);
+  return r < 0 ? 0 : r > (double)(in - 1) ? in - 1 : (int64_t)r;
 }

@@ -1530,6 +1530,232 @@ def elementwise13_cases():
         c.output("y", fn(ts))
 
 
+def numpy_resize(x, out_shape, mode, coord, nearest="round_prefer_floor"):
+    """ONNX Resize on an array (numpy reference, float64): per axis coordinates, nearest or
+    N-linear with coordinates clamped to the input."""
+    x = np.asarray(x, dtype=np.float64)
+    axes = []
+    for a, (n_in, n_out) in enumerate(zip(x.shape, out_shape)):
+        scale = n_out / n_in
+        o = np.arange(n_out, dtype=np.float64)
+        if coord == "asymmetric":
+            cd = o / scale
+        elif coord == "align_corners":
+            cd = np.zeros(n_out) if n_out == 1 else o * (n_in - 1) / (n_out - 1)
+        elif coord == "pytorch_half_pixel" and n_out == 1:
+            cd = np.zeros(1)
+        else:
+            cd = (o + 0.5) / scale - 0.5
+        if mode == "nearest":
+            f = np.floor(cd)
+            if nearest == "floor":
+                r = f
+            elif nearest == "ceil":
+                r = np.ceil(cd)
+            else:
+                tie = cd - f == 0.5
+                r = np.where(tie, f + (nearest == "round_prefer_ceil"), np.floor(cd + 0.5))
+            axes.append([(np.clip(r, 0, n_in - 1).astype(np.int64), np.ones(n_out))])
+        else:
+            cd = np.clip(cd, 0, n_in - 1)
+            i0 = np.floor(cd).astype(np.int64)
+            w = cd - i0
+            axes.append([(i0, 1 - w), (np.minimum(i0 + 1, n_in - 1), w)])
+    y = np.zeros(out_shape)
+    import itertools
+    for taps in itertools.product(*axes):
+        idx = np.ix_(*[t[0] for t in taps])
+        w = np.ones(out_shape)
+        for a, t in enumerate(taps):
+            shp = [1] * len(out_shape)
+            shp[a] = out_shape[a]
+            w = w * t[1].reshape(shp)
+        y += w * x[idx]
+    return y
+
+
+def layout13_cases():
+    """GlobalMaxPool, LRN, InstanceNormalization, Tile, DepthToSpace/SpaceToDepth, CumSum."""
+    for name, shape in (("globalmaxpool_4d", (2, 3, 5, 6)), ("globalmaxpool_1d", (2, 4, 9)),
+                        ("globalaveragepool_3d", (1, 2, 3, 4, 5))):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        op = "GlobalMaxPool" if "max" in name else "GlobalAveragePool"
+        c.node(op, ["x"], ["y"], name=op.lower())
+        dims = tuple(range(2, len(shape)))
+        c.output("y", torch.amax(x, dims, keepdim=True) if "max" in name
+                 else torch.mean(x, dims, keepdim=True))
+    for name, size, attrs in (("lrn_alexnet", 5, {"alpha": 1e-4, "beta": 0.75, "bias": 2.0}),
+                              ("lrn_even_size_defaults", 4, {})):
+        c = Case(name)
+        x = c.input("x", c.uniform((2, 7, 4, 5), -3.0, 3.0))
+        a = dict(attrs, size=size)
+        c.node("LRN", ["x"], ["y"], a, name="lrn")
+        alpha, beta, bias = a.get("alpha", 1e-4), a.get("beta", 0.75), a.get("bias", 1.0)
+        if size % 2:
+            y = F.local_response_norm(x, size, alpha, beta, bias)
+        else:   # torch centres an even window one channel lower than ONNX: numpy reference
+            xs = x.numpy().astype(np.float64)
+            sq = np.zeros_like(xs)
+            C = xs.shape[1]
+            for ch in range(C):
+                lo, hi = max(0, ch - (size - 1) // 2), min(C, ch + size // 2 + 1)
+                sq[:, ch] = (xs[:, lo:hi] ** 2).sum(1)
+            y = torch.from_numpy(xs / (bias + alpha / size * sq) ** beta).float()
+        c.output("y", y)
+    for name, shape in (("instancenorm_4d", (2, 3, 5, 6)), ("instancenorm_3d_eps", (3, 4, 10))):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape, -2.0, 2.0))
+        sc = c.init("scale", c.uniform((shape[1],), 0.5, 1.5))
+        b = c.init("B", c.uniform((shape[1],)))
+        eps = 1e-3 if "eps" in name else 1e-5
+        c.node("InstanceNormalization", ["x", "scale", "B"], ["y"],
+               {"epsilon": eps} if "eps" in name else None, name="inorm")
+        c.output("y", F.instance_norm(x, weight=sc, bias=b, eps=eps))
+    for name, dt, shape, reps in (("tile_f32_2d", "f32", (2, 3), [2, 3]),
+                                  ("tile_i64_3d_one_axis", "i64", (2, 1, 3), [1, 4, 1]),
+                                  ("tile_bool", "bool", (3, 2), [2, 1])):
+        c = Case(name)
+        data = c.uniform(shape) if dt == "f32" else int_data(c, shape, dt)
+        x = c.input("x", data, dt)
+        c.init("repeats", np.array(reps, dtype=np.int64), dtype="i64")
+        c.node("Tile", ["x", "repeats"], ["y"], name="tile")
+        c.output("y", x.repeat(*reps), dt)
+    for name, op, mode, shape, b in (("depthtospace_dcr", "DepthToSpace", "DCR", (1, 8, 2, 3), 2),
+                                     ("depthtospace_crd", "DepthToSpace", "CRD", (2, 12, 2, 2), 2),
+                                     ("spacetodepth", "SpaceToDepth", None, (2, 3, 4, 6), 2)):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        attrs = {"blocksize": b}
+        if mode:
+            attrs["mode"] = mode
+        c.node(op, ["x"], ["y"], attrs, name=op.lower())
+        N, C, H, W = shape
+        if op == "SpaceToDepth":
+            y = x.reshape(N, C, H // b, b, W // b, b).permute(0, 3, 5, 1, 2, 4)
+            y = y.reshape(N, C * b * b, H // b, W // b)
+        elif mode == "CRD":   # torch.pixel_shuffle is the CRD order
+            y = F.pixel_shuffle(x, b)
+        else:
+            y = x.reshape(N, b, b, C // (b * b), H, W).permute(0, 3, 4, 1, 5, 2)
+            y = y.reshape(N, C // (b * b), H * b, W * b)
+        c.output("y", y.contiguous())
+    for name, dt, shape, axis, excl, rev in (("cumsum_f32_axis1", "f32", (3, 6), 1, 0, 0),
+                                             ("cumsum_exclusive_reverse", "f32", (2, 5, 3), -2, 1, 1),
+                                             ("cumsum_i64_exclusive", "i64", (4, 5), 0, 1, 0),
+                                             ("cumsum_i32_reverse", "i32", (7,), 0, 0, 1)):
+        c = Case(name)
+        data = c.uniform(shape) if dt == "f32" else int_data(c, shape, dt, -10**6, 10**6)
+        x = c.input("x", data, dt)
+        c.init("axis", np.array(axis, dtype=np.int64 if dt != "i32" else np.int32),
+               dtype="i64" if dt != "i32" else "i32")
+        attrs = {}
+        if excl:
+            attrs["exclusive"] = 1
+        if rev:
+            attrs["reverse"] = 1
+        c.node("CumSum", ["x", "axis"], ["y"], attrs or None, name="cumsum")
+        t = torch.flip(x, [axis]) if rev else x
+        y = torch.cumsum(t, axis).to(x.dtype)
+        if excl:
+            y = y - t
+        if rev:
+            y = torch.flip(y, [axis])
+        c.output("y", y, dt)
+
+
+def resize_cases():
+    """Resize (scales or sizes) and Upsample: torch goldens where F.interpolate has the mode,
+    the numpy reference (numpy_resize) otherwise."""
+    def case(name, shape, out, mode, coord, nearest=None, by="scales", golden=None, op="Resize",
+             dt="f32"):
+        c = Case(name)
+        data = c.uniform(shape) if dt == "f32" else int_data(c, shape, dt)
+        x = c.input("x", data, dt)
+        scales = [o / i for o, i in zip(out, shape)]
+        attrs = {"mode": mode}
+        if op == "Upsample":
+            c.init("scales", np.array(scales, dtype=np.float32))
+            c.node("Upsample", ["x", "scales"], ["y"], attrs, name="up")
+        else:
+            attrs["coordinate_transformation_mode"] = coord
+            if nearest:
+                attrs["nearest_mode"] = nearest
+            if by == "scales":
+                c.init("scales", np.array(scales, dtype=np.float32))
+                ins = ["x", "", "scales"]
+            else:
+                c.init("sizes", np.array(out, dtype=np.int64), dtype="i64")
+                ins = ["x", "", "", "sizes"]
+            c.node("Resize", ins, ["y"], attrs, name="resize")
+        if golden is not None:
+            y = golden(x)
+        else:
+            y = torch.from_numpy(numpy_resize(x.numpy(), out, mode, coord,
+                                              nearest or "round_prefer_floor"))
+        c.output("y", y.to(x.dtype) if dt != "f32" else y.float(), dt)
+
+    n, hw = (1, 2, 3, 4), (1, 2, 6, 8)
+    case("resize_nearest_asymmetric_floor_x2", n, hw, "nearest", "asymmetric", "floor",
+         golden=lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
+    case("resize_nearest_half_pixel_ceil_sizes", (1, 1, 5, 4), (1, 1, 7, 3), "nearest",
+         "half_pixel", "round_prefer_ceil", by="sizes",
+         golden=lambda x: F.interpolate(x, size=(7, 3), mode="nearest-exact"))
+    case("resize_nearest_default_modes", (2, 3, 4, 4), (2, 3, 6, 10), "nearest", "half_pixel")
+    case("resize_nearest_align_corners_i64", (1, 1, 3, 5), (1, 1, 5, 9), "nearest",
+         "align_corners", "ceil", by="sizes", dt="i64")
+    case("resize_linear_half_pixel", n, hw, "linear", "half_pixel",
+         golden=lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+    case("resize_linear_align_corners_sizes", (1, 2, 4, 5), (1, 2, 7, 3), "linear",
+         "align_corners", by="sizes",
+         golden=lambda x: F.interpolate(x, size=(7, 3), mode="bilinear", align_corners=True))
+    # ONNX's pytorch_half_pixel maps a length-1 output to coordinate 0; torch 1.13 itself no
+    # longer does (it uses half_pixel), so the golden is the numpy reference of the ONNX text
+    case("resize_linear_pytorch_half_pixel_to_one", (1, 1, 4, 6), (1, 1, 1, 9), "linear",
+         "pytorch_half_pixel", by="sizes")
+    case("resize_linear_asymmetric_1d", (2, 3, 5), (2, 3, 8), "linear", "asymmetric", by="sizes")
+    case("resize_linear_3d_trilinear", (1, 1, 2, 3, 4), (1, 1, 4, 6, 8), "linear", "half_pixel",
+         golden=lambda x: F.interpolate(x, scale_factor=2, mode="trilinear",
+                                        align_corners=False))
+    case("upsample_nearest_x2", n, hw, "nearest", None, op="Upsample",
+         golden=lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
+    case("upsample_linear_asymmetric", (1, 2, 3, 3), (1, 2, 6, 9), "linear", "asymmetric",
+         op="Upsample")
+
+
+def windowed_1d_cases():
+    """1-D Conv / ConvTranspose / MaxPool / AveragePool ([N, C, W]; Kiln runs them as H = 1)."""
+    c = Case("conv1d_pads_stride_dilation")
+    x = c.input("x", c.uniform((2, 3, 17)))
+    w = c.init("w", c.uniform((4, 3, 3), -0.5, 0.5))
+    b = c.init("b", c.uniform((4,)))
+    c.node("Conv", ["x", "w", "b"], ["y"], {"kernel_shape": [3], "pads": [2, 1], "strides": [2],
+                                            "dilations": [2]}, name="conv")
+    c.output("y", F.conv1d(F.pad(x, (2, 1)), w, b, stride=2, dilation=2))
+    c = Case("conv1d_depthwise_same_upper")
+    x = c.input("x", c.uniform((1, 4, 10)))
+    w = c.init("w", c.uniform((4, 1, 4), -0.5, 0.5))
+    c.node("Conv", ["x", "w"], ["y"], {"group": 4, "auto_pad": "SAME_UPPER"}, name="conv")
+    c.output("y", F.conv1d(F.pad(x, (1, 2)), w, groups=4))
+    c = Case("convtranspose1d_stride2_outpad")
+    x = c.input("x", c.uniform((1, 3, 6)))
+    w = c.init("w", c.uniform((3, 2, 4), -0.5, 0.5))
+    b = c.init("b", c.uniform((2,)))
+    c.node("ConvTranspose", ["x", "w", "b"], ["y"], {"strides": [2], "pads": [1, 1],
+                                                     "output_padding": [1]}, name="convt")
+    c.output("y", F.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1))
+    c = Case("maxpool1d_ceil_pads")
+    x = c.input("x", c.uniform((2, 3, 11)))
+    c.node("MaxPool", ["x"], ["y"], {"kernel_shape": [3], "strides": [2], "pads": [1, 1],
+                                     "ceil_mode": 1}, name="pool")
+    c.output("y", F.max_pool1d(x, 3, 2, padding=1, ceil_mode=True))
+    c = Case("averagepool1d_include_pad")
+    x = c.input("x", c.uniform((1, 2, 9)))
+    c.node("AveragePool", ["x"], ["y"], {"kernel_shape": [4], "strides": [1], "pads": [2, 1],
+                                         "count_include_pad": 1}, name="pool")
+    c.output("y", F.avg_pool1d(F.pad(x, (2, 1)), 4, 1))
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
@@ -1539,7 +1765,8 @@ def main():
                transpose_cases, squeeze_cases, layernorm_cases, recurrent_cases, slice_cases,
                math_cases, compare_cases, split_cases, gelu_cases,
                static_cases, dtype_movement_cases, argmax_cases, logical_cases,
-               scatter_nd_cases, int_arith_cases, activation13_cases, elementwise13_cases):
+               scatter_nd_cases, int_arith_cases, activation13_cases, elementwise13_cases,
+               layout13_cases, resize_cases, windowed_1d_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
