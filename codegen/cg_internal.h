@@ -243,6 +243,8 @@ bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
  * the node function's arguments (Clip's bounds). Reusable as a fused epilogue. */
 LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x);
 
+/* log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): no overflow. */
+LLVMValueRef cg_softplus(Cg *c, LLVMValueRef x);
 /* max of the f32 x[base + k*inner] for k < len, NaN-propagating (vectorizes where inner is 1). */
 LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len, int64_t inner);
 

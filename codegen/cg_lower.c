@@ -120,7 +120,7 @@ static LLVMValueRef selu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   return LLVMBuildSelect(c->b, le0, neg, fmul_c(c, x, g), "");
 }
 /* log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): no overflow for large x */
-static LLVMValueRef softplus_of(Cg *c, LLVMValueRef x) {
+LLVMValueRef cg_softplus(Cg *c, LLVMValueRef x) {
   LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
   LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(c->b, ax, ""));
   LLVMValueRef l = cg_log(c, LLVMBuildFAdd(c->b, e, cg_f32c(c, 1.0), ""));
@@ -129,7 +129,7 @@ static LLVMValueRef softplus_of(Cg *c, LLVMValueRef x) {
 }
 static LLVMValueRef softplus_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
   (void)n, (void)in;
-  return softplus_of(c, x);
+  return cg_softplus(c, x);
 }
 static LLVMValueRef softsign_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
   (void)n, (void)in;
@@ -149,7 +149,7 @@ static LLVMValueRef hard_swish_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, 
 }
 static LLVMValueRef mish_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
   (void)n, (void)in;
-  return LLVMBuildFMul(c->b, x, cg_tanh(c, softplus_of(c, x)), "");
+  return LLVMBuildFMul(c->b, x, cg_tanh(c, cg_softplus(c, x)), "");
 }
 static LLVMValueRef reciprocal_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
   (void)n, (void)in;

@@ -481,3 +481,42 @@ bool cg_lower_resize(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
 bool cg_lower_upsample(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_resize(c, n, in, out);
 }
+
+/* ---- Einsum -------------------------------------------------------------------------------- */
+
+/* A nest over the output labels (collapsed where contiguous), inside it a nest over the summed
+ * labels carrying the sum in a register (reassociable, so it vectorizes). */
+bool cg_lower_einsum(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrEinsum e;
+  ir_einsum_geometry(n, &e, NULL);
+  int ro = e.n_out;
+  int64_t od[IR_MAX_RANK], os[3][IR_MAX_RANK], s = 1;
+  for (int l = ro - 1; l >= 0; l--) os[0][l] = s, s *= e.size[l];
+  for (int l = 0; l < ro; l++) {
+    od[l] = e.size[l];
+    for (int k = 0; k < 2; k++) os[k + 1][l] = k < e.n_ops ? e.stride[k][l] : 0;
+  }
+  cg_nest_simplify(&ro, od, 3, os);
+  CgNest on;
+  cg_nest_begin(c, &on, ro, od, 3, (const int64_t(*)[IR_MAX_RANK])os);
+  int nr = e.n_labels - e.n_out;
+  CgLoop loops[IR_EINSUM_MAX_LABELS];
+  LLVMValueRef acc = cg_f32c(c, 0.0), off[2] = {on.off[1], on.off[2]};
+  for (int r = 0; r < nr; r++) {
+    int l = e.n_out + r;
+    LLVMValueRef iv = cg_for(c, &loops[r], e.size[l]);
+    acc = cg_loop_acc(c, &loops[r], acc);
+    for (int k = 0; k < e.n_ops; k++) off[k] = cg_add(c, off[k], cg_mulc(c, iv, e.stride[k][l]));
+  }
+  LLVMValueRef p = cg_load(c, in[0], off[0]);
+  if (e.n_ops > 1) p = LLVMBuildFMul(c->b, p, cg_load(c, in[1], off[1]), "");
+  acc = cg_fadd_reassoc(c, acc, p);
+  for (int r = nr - 1; r >= 0; r--) {
+    LLVMValueRef res;
+    cg_loop_end(c, &loops[r], &acc, &res);
+    acc = res;
+  }
+  cg_store(c, acc, out[0], on.off[0]);
+  cg_nest_end(c, &on);
+  return true;
+}

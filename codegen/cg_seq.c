@@ -291,9 +291,38 @@ static void gate_product(Cg *c, const GateW *w, const CgGemmC *cc, int64_t M, LL
   cg_loop_end(c, &li, NULL, NULL);
 }
 
+/* Activation a (ir_act_apply's formulas) of x. */
+static LLVMValueRef rec_act(Cg *c, const IrAct *a, LLVMValueRef x) {
+  LLVMValueRef al = cg_f32c(c, a->alpha), be = cg_f32c(c, a->beta), zero = cg_f32c(c, 0.0);
+  LLVMValueRef neg = LLVMBuildFCmp(c->b, LLVMRealOLT, x, zero, "");
+  switch (a->kind) {
+  case IR_ACT_SIGMOID: return cg_sigmoid(c, x);
+  case IR_ACT_TANH: return cg_tanh(c, x);
+  case IR_ACT_RELU: return LLVMBuildSelect(c->b, neg, zero, x, "");
+  case IR_ACT_AFFINE: return cg_fmuladd(c, al, x, be);
+  case IR_ACT_LEAKY_RELU: return LLVMBuildSelect(c->b, neg, LLVMBuildFMul(c->b, al, x, ""), x, "");
+  case IR_ACT_THRESHOLDED_RELU:
+    return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, al, ""), x, zero, "");
+  case IR_ACT_SCALED_TANH:
+    return LLVMBuildFMul(c->b, al, cg_tanh(c, LLVMBuildFMul(c->b, be, x, "")), "");
+  case IR_ACT_HARD_SIGMOID:
+    return cg_fmin(c, cg_fmax(c, cg_fmuladd(c, al, x, be), zero), cg_f32c(c, 1.0));
+  case IR_ACT_ELU: {
+    LLVMValueRef em1 = LLVMBuildFSub(c->b, cg_exp(c, x), cg_f32c(c, 1.0), "");
+    return LLVMBuildSelect(c->b, neg, LLVMBuildFMul(c->b, al, em1, ""), x, "");
+  }
+  case IR_ACT_SOFTSIGN: {
+    LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+    return LLVMBuildFDiv(c->b, x, LLVMBuildFAdd(c->b, ax, cg_f32c(c, 1.0), ""), "");
+  }
+  default: return cg_softplus(c, x);
+  }
+}
+
 /* One direction of a recurrent node while it is built. */
 typedef struct {
   IrRecurrent r;
+  const IrAct *act; /* f, g, h of this direction */
   bool lstm, gru, rev;
   int d;
   GateW w, rw;
@@ -328,20 +357,20 @@ static void recur_chunk(Cg *c, const Recur *q, LLVMValueRef first, int64_t count
 #define GATE(g) cg_load(c, pb, cg_addc(c, k, (g)*H))
   if (q->gru) {
 #define REC(g) cg_load(c, rbb, cg_addc(c, k, (g)*H))
-    LLVMValueRef z = cg_sigmoid(c, LLVMBuildFAdd(c->b, GATE(0), REC(0), ""));
-    LLVMValueRef rg = cg_sigmoid(c, LLVMBuildFAdd(c->b, GATE(1), REC(1), ""));
-    LLVMValueRef hh = cg_tanh(c, cg_fmuladd(c, rg, REC(2), GATE(2)));
+    LLVMValueRef z = rec_act(c, &q->act[0], LLVMBuildFAdd(c->b, GATE(0), REC(0), ""));
+    LLVMValueRef rg = rec_act(c, &q->act[0], LLVMBuildFAdd(c->b, GATE(1), REC(1), ""));
+    LLVMValueRef hh = rec_act(c, &q->act[1], cg_fmuladd(c, rg, REC(2), GATE(2)));
 #undef REC
     LLVMValueRef hp = cg_load(c, h, at); /* (1 - z) * hh + z * h = hh + z * (h - hh) */
     hn = cg_fmuladd(c, z, LLVMBuildFSub(c->b, hp, hh, ""), hh);
   } else if (q->lstm) {
-    LLVMValueRef ig = cg_sigmoid(c, GATE(0)), og = cg_sigmoid(c, GATE(1));
-    LLVMValueRef fg = cg_sigmoid(c, GATE(2)), cc = cg_tanh(c, GATE(3));
+    LLVMValueRef ig = rec_act(c, &q->act[0], GATE(0)), og = rec_act(c, &q->act[0], GATE(1));
+    LLVMValueRef fg = rec_act(c, &q->act[0], GATE(2)), cc = rec_act(c, &q->act[1], GATE(3));
     LLVMValueRef cn = cg_fmuladd(c, fg, cg_load(c, cs, at), LLVMBuildFMul(c->b, ig, cc, ""));
     cg_store(c, cn, cs, at);
-    hn = LLVMBuildFMul(c->b, og, cg_tanh(c, cn), "");
+    hn = LLVMBuildFMul(c->b, og, rec_act(c, &q->act[2], cn), "");
   } else {
-    hn = cg_tanh(c, GATE(0));
+    hn = rec_act(c, &q->act[0], GATE(0));
   }
 #undef GATE
   cg_store(c, hn, h, at);
@@ -352,9 +381,9 @@ static void recur_chunk(Cg *c, const Recur *q, LLVMValueRef first, int64_t count
   cg_loop_end(c, &ls, NULL, NULL);
 }
 
-/* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the default activations. Per direction,
- * the steps run in chunks of sc.chunk (recur_chunk: one projection GEMM per chunk, one GEMV per
- * step), the last chunk possibly shorter; everything lives in the node's scratch
+/* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the node's activations (rec_act). Per
+ * direction, the steps run in chunks of sc.chunk (recur_chunk: one projection GEMM per chunk, one
+ * GEMV per step), the last chunk possibly shorter; everything lives in the node's scratch
  * (ir_recurrent_scratch), nothing on the stack. */
 static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrRecurrentScratch sc;
@@ -372,8 +401,11 @@ static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
   q.h = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.h));
   q.cs = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.c));
   LLVMValueRef bsum = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.bias));
+  IrAct acts[2][3];
+  ir_recurrent_activations(n, acts, NULL);
   for (int d = 0; d < q.r.D; d++) {
     q.d = d;
+    q.act = acts[d];
     q.rev = q.r.reverse || d == 1;
     q.w = gate_weights(c, n->inputs[1], in[1], d, tc * B, GH, q.r.I);
     q.rw = gate_weights(c, n->inputs[2], in[2], d, B, GH, H);

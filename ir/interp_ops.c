@@ -379,3 +379,31 @@ int ir_interp_resize(const IrNode *n, const void *const *in, void *const *out) {
 int ir_interp_upsample(const IrNode *n, const void *const *in, void *const *out) {
   return resize(n, in, out);
 }
+
+/* ---- Einsum -------------------------------------------------------------------------------- */
+
+/* Every combination of label values: the product of the operands, summed in double into the
+ * output element of the output labels. */
+int ir_interp_einsum(const IrNode *n, const void *const *in, void *const *out) {
+  IrEinsum e;
+  ir_einsum_geometry(n, &e, NULL);
+  int64_t n_y = ir_value_numel(n->outputs[0]), total = 1;
+  for (int l = 0; l < e.n_labels; l++) total *= e.size[l];
+  double *acc = calloc((size_t)n_y + 1, sizeof *acc);
+  if (!acc) abort();
+  for (int64_t i = 0; i < total; i++) {
+    int64_t rest = i, yo = 0, ys = 1, off[2] = {0, 0};
+    for (int l = e.n_labels - 1; l >= 0; l--) {
+      int64_t v = rest % e.size[l];
+      rest /= e.size[l];
+      for (int k = 0; k < e.n_ops; k++) off[k] += v * e.stride[k][l];
+      if (l < e.n_out) yo += v * ys, ys *= e.size[l];
+    }
+    double p = ((const float *)in[0])[off[0]];
+    if (e.n_ops > 1) p *= ((const float *)in[1])[off[1]];
+    acc[yo] += p;
+  }
+  for (int64_t i = 0; i < n_y; i++) ((float *)out[0])[i] = (float)acc[i];
+  free(acc);
+  return KRT_OK;
+}

@@ -185,10 +185,8 @@ int ir_interp_layer_norm(const IrNode *n, const void *const *in, void *const *ou
 
 /* ---- recurrent ops ------------------------------------------------------------------------- */
 
-static double sigm(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
-
-/* ONNX equations with the default activations (f = sigmoid, g = h = tanh), in double. Gate
- * blocks: RNN [i]; GRU [z r h] with linear_before_reset=1; LSTM [i o f c]. */
+/* ONNX equations with the node's activations (default f = sigmoid, g = h = tanh; RNN f = tanh),
+ * in double. Gate blocks: RNN [i]; GRU [z r h] with linear_before_reset=1; LSTM [i o f c]. */
 static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
   IrRecurrent r;
   ir_recurrent_geometry(n, &r);
@@ -201,8 +199,11 @@ static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
   double *h = calloc((size_t)(B * H) + 1, sizeof *h), *c = calloc((size_t)(B * H) + 1, sizeof *c);
   double *gx = malloc(sizeof *gx * (size_t)GH), *gr = malloc(sizeof *gr * (size_t)GH);
   if (!h || !c || !gx || !gr) abort();
+  IrAct acts[2][3];
+  ir_recurrent_activations(n, acts, NULL);
   for (int d = 0; d < r.D; d++) {
     bool rev = r.reverse || d == 1;
+    const IrAct *f = &acts[d][0], *g = &acts[d][1], *hf = &acts[d][2];
     const float *Wd = W + d * GH * I, *Rd = R + d * GH * H;
     for (int64_t i = 0; i < B * H; i++) {
       h[i] = h0 ? h0[d * B * H + i] : 0.0;
@@ -222,17 +223,17 @@ static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
         }
         for (int64_t k = 0; k < H; k++) {
           if (n->op == IR_OP_RNN) {
-            hb[k] = tanh(gx[k] + gr[k]);
+            hb[k] = ir_act_apply(f, gx[k] + gr[k]);
           } else if (n->op == IR_OP_GRU) {
-            double z = sigm(gx[k] + gr[k]), rr = sigm(gx[H + k] + gr[H + k]);
-            double hh = tanh(gx[2 * H + k] + rr * gr[2 * H + k]);
+            double z = ir_act_apply(f, gx[k] + gr[k]), rr = ir_act_apply(f, gx[H + k] + gr[H + k]);
+            double hh = ir_act_apply(g, gx[2 * H + k] + rr * gr[2 * H + k]);
             hb[k] = (1 - z) * hh + z * hb[k];
           } else {
-            double ig = sigm(gx[k] + gr[k]), og = sigm(gx[H + k] + gr[H + k]);
-            double fg = sigm(gx[2 * H + k] + gr[2 * H + k]);
-            double cc = tanh(gx[3 * H + k] + gr[3 * H + k]);
+            double ig = ir_act_apply(f, gx[k] + gr[k]), og = ir_act_apply(f, gx[H + k] + gr[H + k]);
+            double fg = ir_act_apply(f, gx[2 * H + k] + gr[2 * H + k]);
+            double cc = ir_act_apply(g, gx[3 * H + k] + gr[3 * H + k]);
             cb[k] = fg * cb[k] + ig * cc;
-            hb[k] = og * tanh(cb[k]);
+            hb[k] = og * ir_act_apply(hf, cb[k]);
           }
           if (Y) Y[((t * r.D + d) * B + b) * H + k] = (float)hb[k];
         }

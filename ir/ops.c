@@ -75,9 +75,12 @@ static const IrAttrSpec ir_attrs_reduce_max[] = {REDUCE_ATTRS};
 static const IrAttrSpec ir_attrs_transpose[] = {A_INTS("perm"), END};
 static const IrAttrSpec ir_attrs_squeeze[] = {END};
 static const IrAttrSpec ir_attrs_unsqueeze[] = {END};
-/* Recurrent ops: default activations only (the `activations` string list is not supported) */
+/* Recurrent ops: `activations` is ONNX's list of strings written as one comma-separated string
+ * ("Relu" or "HardSigmoid,Tanh,Tanh"; empty: the defaults), see ir_recurrent_activations */
 #define RNN_ATTRS                                                                                  \
-  A_FLOAT("clip", 0.0), A_STR("direction", "forward"), A_REQ_INT("hidden_size"), A_INT("layout", 0)
+  A_STR("activations", ""), A_FLOATS("activation_alpha"), A_FLOATS("activation_beta"),             \
+      A_FLOAT("clip", 0.0), A_STR("direction", "forward"), A_REQ_INT("hidden_size"),               \
+      A_INT("layout", 0)
 static const IrAttrSpec ir_attrs_rnn[] = {RNN_ATTRS, END};
 static const IrAttrSpec ir_attrs_gru[] = {RNN_ATTRS, A_INT("linear_before_reset", 0), END};
 static const IrAttrSpec ir_attrs_lstm[] = {RNN_ATTRS, A_INT("input_forget", 0), END};
@@ -164,6 +167,8 @@ static const IrAttrSpec ir_attrs_resize[] = {A_INT("antialias", 0),
                                              A_STR("nearest_mode", "round_prefer_floor"),
                                              END};
 static const IrAttrSpec ir_attrs_upsample[] = {A_STR("mode", "nearest"), A_FLOATS("scales"), END};
+static const IrAttrSpec ir_attrs_einsum[] = {
+    {.name = "equation", .kind = IR_ATTR_STRING, .required = true, .def_s = ""}, END};
 
 const IrOpInfo ir_op_info[IR_OP_COUNT] = {
 #define OP(id, nm, mi, ma, mo, mao, fl, stem)                                                      \

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conv_params.h"
 #include "ir_util.h"
@@ -892,6 +893,8 @@ static bool infer_recurrent(IrNode *n, IrDiag *d) {
     return ir_node_error(d, n, "attrs.layout", "only layout 0 ([seq, batch, ...]) is supported");
   if (ir_attr(n, "clip")->present)
     return ir_node_error(d, n, "attrs.clip", "cell clipping is not supported");
+  IrAct acts[2][3];
+  if (!ir_recurrent_activations(n, acts, d)) return false;
   if (n->op == IR_OP_GRU && ir_attr_i(n, "linear_before_reset") != 1)
     return ir_node_error(d, n, "attrs.linear_before_reset",
                          "only linear_before_reset=1 (PyTorch's GRU) is supported");
@@ -1823,4 +1826,232 @@ int64_t ir_resize_nearest(const IrNode *n, double x, int64_t in) {
   else
     r = floor(x + 0.5);
   return r < 0 ? 0 : r > (double)(in - 1) ? in - 1 : (int64_t)r;
+}
+
+/* ---- Einsum --------------------------------------------------------------------------------- */
+
+/* Letters a-z, A-Z are labels 0-51 of the equation; "..." stands for the broadcast dims of an
+ * operand, given labels 52+ (right-aligned across operands, numpy broadcasting). */
+enum { EIN_LETTERS = 52, EIN_ALL = EIN_LETTERS + IR_MAX_RANK };
+
+static int ein_letter(char ch) {
+  if (ch >= 'a' && ch <= 'z') return ch - 'a';
+  if (ch >= 'A' && ch <= 'Z') return 26 + ch - 'A';
+  return -1;
+}
+
+/* One term of the equation, s[0, len), into per-axis labels for an operand of rank `rank` (or
+ * the output: rank -1, ellipsis of ell_rank dims). */
+static bool ein_term(const IrNode *n, const char *s, size_t len, int rank, int ell_rank,
+                     int *labels, int *count, int *ell, IrDiag *d) {
+  int k = 0, explicit_n = 0;
+  *ell = -1;
+  for (size_t i = 0; i < len; i++)
+    if (s[i] != '.') explicit_n++;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] == '.') {
+      if (*ell >= 0 || i + 2 >= len || s[i + 1] != '.' || s[i + 2] != '.')
+        return ir_node_error(d, n, "attrs.equation", "a malformed or repeated '...'");
+      int er = rank >= 0 ? rank - explicit_n : ell_rank;
+      if (er < 0) return ir_node_error(d, n, "attrs.equation", "a term has more labels than dims");
+      *ell = k;
+      for (int j = 0; j < er; j++) {
+        if (k >= IR_MAX_RANK) return ir_node_error(d, n, "attrs.equation", "too many axes");
+        labels[k++] = EIN_LETTERS + (ell_rank - er) + j; /* right-aligned */
+      }
+      i += 2;
+      continue;
+    }
+    int l = ein_letter(s[i]);
+    if (l < 0) return ir_node_error(d, n, "attrs.equation", "'%c' is not a label", s[i]);
+    if (k >= IR_MAX_RANK) return ir_node_error(d, n, "attrs.equation", "too many axes");
+    labels[k++] = l;
+  }
+  if (rank >= 0 && k != rank)
+    return ir_node_error(d, n, "attrs.equation", "a term has %d labels for an input of rank %d", k,
+                         rank);
+  *count = k;
+  return true;
+}
+
+bool ir_einsum_geometry(const IrNode *n, IrEinsum *e, IrDiag *d) {
+  memset(e, 0, sizeof *e);
+  const char *eq = ir_attr_s(n, "equation");
+  char buf[256];
+  size_t m = 0;
+  for (const char *p = eq; *p && m + 1 < sizeof buf; p++)
+    if (*p != ' ') buf[m++] = *p;
+  buf[m] = 0;
+  if (strlen(eq) >= sizeof buf) return ir_node_error(d, n, "attrs.equation", "is too long");
+  const char *arrow = strstr(buf, "->");
+  size_t lhs_len = arrow ? (size_t)(arrow - buf) : m;
+  const char *comma = memchr(buf, ',', lhs_len);
+  int n_ops = comma ? 2 : 1;
+  if (n_ops != n->n_inputs)
+    return ir_node_error(d, n, "attrs.equation", "has %d operand terms for %d inputs", n_ops,
+                         n->n_inputs);
+  if (comma && memchr(comma + 1, ',', lhs_len - (size_t)(comma + 1 - buf)))
+    return ir_node_error(d, n, "attrs.equation", "more than two operands are not supported");
+  e->n_ops = n_ops;
+  int labels[2][IR_MAX_RANK], cnt[2], ell[2], ell_rank = 0;
+  int64_t lsize[EIN_ALL];
+  int seen[EIN_ALL] = {0};
+  for (int l = 0; l < EIN_ALL; l++) lsize[l] = 1;
+  const char *ts[2] = {buf, comma ? comma + 1 : NULL};
+  size_t tl[2] = {comma ? (size_t)(comma - buf) : lhs_len,
+                  comma ? lhs_len - (size_t)(comma + 1 - buf) : 0};
+  for (int k = 0; k < n_ops; k++) { /* the widest ellipsis */
+    int explicit_n = 0;
+    bool has = false;
+    for (size_t i = 0; i < tl[k]; i++) explicit_n += ts[k][i] != '.', has |= ts[k][i] == '.';
+    int er = n->inputs[k]->rank - explicit_n;
+    if (has && er > ell_rank) ell_rank = er;
+  }
+  for (int k = 0; k < n_ops; k++) {
+    const IrValue *v = n->inputs[k];
+    if (!ein_term(n, ts[k], tl[k], v->rank, ell_rank, labels[k], &cnt[k], &ell[k], d)) return false;
+    for (int a = 0; a < cnt[k]; a++) {
+      int l = labels[k][a];
+      int64_t dim = v->dims[a];
+      if (seen[l] && lsize[l] != dim && dim != 1 && lsize[l] != 1)
+        return ir_node_error(d, n, "attrs.equation", "label sizes differ: %lld vs %lld",
+                             (long long)lsize[l], (long long)dim);
+      if (!seen[l] || lsize[l] == 1) lsize[l] = dim;
+      seen[l]++;
+    }
+  }
+  int out[IR_MAX_RANK], n_out = 0, oell;
+  if (arrow) {
+    if (!ein_term(n, arrow + 2, strlen(arrow + 2), -1, ell_rank, out, &n_out, &oell, d))
+      return false;
+    for (int i = 0; i < n_out; i++) {
+      if (!seen[out[i]])
+        return ir_node_error(d, n, "attrs.equation", "output label not in any input");
+      for (int j = 0; j < i; j++)
+        if (out[j] == out[i])
+          return ir_node_error(d, n, "attrs.equation", "an output label is repeated");
+    }
+  } else { /* implicit: the ellipsis, then labels seen once, alphabetically */
+    for (int l = EIN_LETTERS; l < EIN_LETTERS + ell_rank; l++) out[n_out++] = l;
+    for (int l = 0; l < EIN_LETTERS; l++)
+      if (seen[l] == 1) {
+        if (n_out >= IR_MAX_RANK) return ir_node_error(d, n, "attrs.equation", "too many axes");
+        out[n_out++] = l;
+      }
+  }
+  /* label order: the output's, then the summed ones */
+  int order[EIN_ALL], map[EIN_ALL], nl = 0;
+  for (int l = 0; l < EIN_ALL; l++) map[l] = -1;
+  for (int i = 0; i < n_out; i++) map[out[i]] = nl, order[nl++] = out[i];
+  for (int l = 0; l < EIN_ALL; l++)
+    if (seen[l] && map[l] < 0) {
+      if (nl >= IR_EINSUM_MAX_LABELS)
+        return ir_node_error(d, n, "attrs.equation", "more than %d labels", IR_EINSUM_MAX_LABELS);
+      map[l] = nl, order[nl++] = l;
+    }
+  e->n_labels = nl;
+  e->n_out = n_out;
+  for (int i = 0; i < nl; i++) e->size[i] = lsize[order[i]];
+  for (int k = 0; k < n_ops; k++) {
+    const IrValue *v = n->inputs[k];
+    int64_t s = 1;
+    for (int a = cnt[k] - 1; a >= 0; a--) {
+      if (v->dims[a] != 1) e->stride[k][map[labels[k][a]]] += s;
+      s *= v->dims[a];
+    }
+  }
+  return true;
+}
+
+bool ir_infer_einsum(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 2, d)) return false;
+  IrEinsum e;
+  if (!ir_einsum_geometry(n, &e, d)) return false;
+  return set_output(n, 0, IR_F32, e.n_out, e.size, d);
+}
+
+/* ---- recurrent activations ----------------------------------------------------------------- */
+
+static const struct {
+  const char *name;
+  IrActKind kind;
+  bool alpha, beta;
+  float def_alpha, def_beta;
+} act_table[] = {
+    {"Sigmoid", IR_ACT_SIGMOID, false, false, 0, 0},
+    {"Tanh", IR_ACT_TANH, false, false, 0, 0},
+    {"Relu", IR_ACT_RELU, false, false, 0, 0},
+    {"Affine", IR_ACT_AFFINE, true, true, 1.0f, 0.0f},
+    {"LeakyRelu", IR_ACT_LEAKY_RELU, true, false, 0.01f, 0},
+    {"ThresholdedRelu", IR_ACT_THRESHOLDED_RELU, true, false, 1.0f, 0},
+    {"ScaledTanh", IR_ACT_SCALED_TANH, true, true, 1.0f, 1.0f},
+    {"HardSigmoid", IR_ACT_HARD_SIGMOID, true, true, 0.2f, 0.5f},
+    {"Elu", IR_ACT_ELU, true, false, 1.0f, 0},
+    {"Softsign", IR_ACT_SOFTSIGN, false, false, 0, 0},
+    {"Softplus", IR_ACT_SOFTPLUS, false, false, 0, 0},
+};
+
+bool ir_recurrent_activations(const IrNode *n, IrAct acts[2][3], IrDiag *d) {
+  int per = n->op == IR_OP_RNN ? 1 : n->op == IR_OP_GRU ? 2 : 3;
+  int dirs = strcmp(ir_attr_s(n, "direction"), "bidirectional") == 0 ? 2 : 1;
+  static const IrActKind defaults[3] = {IR_ACT_SIGMOID, IR_ACT_TANH, IR_ACT_TANH};
+  for (int dd = 0; dd < 2; dd++)
+    for (int k = 0; k < 3; k++)
+      acts[dd][k] = (IrAct){n->op == IR_OP_RNN ? IR_ACT_TANH : defaults[k], 0, 0};
+  const char *s = ir_attr_s(n, "activations");
+  const IrAttr *al = ir_attr(n, "activation_alpha"), *be = ir_attr(n, "activation_beta");
+  if (!*s) {
+    if (al->count || be->count)
+      return ir_node_error(d, n, "attrs.activation_alpha",
+                           "given without the activations they belong to");
+    return true;
+  }
+  int count = 0, ai = 0, bi = 0;
+  for (const char *p = s;; p++) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (count >= per * dirs)
+      return ir_node_error(d, n, "attrs.activations", "more than %d functions (%d per direction)",
+                           per * dirs, per);
+    size_t k = 0;
+    while (k < sizeof act_table / sizeof *act_table &&
+           !(strlen(act_table[k].name) == len && !strncasecmp(act_table[k].name, p, len)))
+      k++;
+    if (k == sizeof act_table / sizeof *act_table)
+      return ir_node_error(d, n, "attrs.activations", "'%.*s' is not a supported activation",
+                           (int)(len > 64 ? 64 : len), p);
+    IrAct a = {act_table[k].kind, act_table[k].def_alpha, act_table[k].def_beta};
+    if (act_table[k].alpha && ai < al->count) a.alpha = (float)al->floats[ai++];
+    if (act_table[k].beta && bi < be->count) a.beta = (float)be->floats[bi++];
+    acts[count / per][count % per] = a;
+    count++;
+    if (!end) break;
+    p = end;
+  }
+  if (count != per * dirs)
+    return ir_node_error(d, n, "attrs.activations", "has %d functions, %s %s takes %d", count,
+                         dirs == 2 ? "a bidirectional" : "a one-way", ir_op_info[n->op].name,
+                         per * dirs);
+  return true;
+}
+
+double ir_act_apply(const IrAct *a, double x) {
+  double al = a->alpha, be = a->beta;
+  switch (a->kind) {
+  case IR_ACT_SIGMOID: return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+  case IR_ACT_TANH: return tanh(x);
+  case IR_ACT_RELU: return x < 0 ? 0 : x;
+  case IR_ACT_AFFINE: return al * x + be;
+  case IR_ACT_LEAKY_RELU: return x < 0 ? al * x : x;
+  case IR_ACT_THRESHOLDED_RELU: return x > al ? x : 0;
+  case IR_ACT_SCALED_TANH: return al * tanh(be * x);
+  case IR_ACT_HARD_SIGMOID: {
+    double v = al * x + be;
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  case IR_ACT_ELU: return x < 0 ? al * (exp(x) - 1) : x;
+  case IR_ACT_SOFTSIGN: return x / (1 + fabs(x));
+  default: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); /* Softplus */
+  }
 }

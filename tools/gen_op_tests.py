@@ -1161,14 +1161,15 @@ def onnx_gates(op, w, H):
 
 
 def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, outputs=3,
-              weights_as_inputs=False):
+              weights_as_inputs=False, nonlinearity="tanh"):
     """Goldens from torch.nn.LSTM/GRU/RNN (seq-first); 'reverse' runs the PyTorch module on the
     time-flipped sequence and flips Y back (PyTorch has no reverse-only direction)."""
     c = Case(name)
     torch.manual_seed(zlib.crc32(name.encode()))
     D = 2 if direction == "bidirectional" else 1
+    kw = {"nonlinearity": nonlinearity} if op == "RNN" else {}
     mod = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN": torch.nn.RNN}[op](
-        I, H, bias=bias, bidirectional=D == 2)
+        I, H, bias=bias, bidirectional=D == 2, **kw)
     x = c.input("x", c.uniform((T, B, I), -2.0, 2.0))
     sfx = ["", "_reverse"][:D]
     W = np.stack([onnx_gates(op, getattr(mod, "weight_ih_l0" + s).detach().numpy(), H) for s in sfx])
@@ -1202,6 +1203,8 @@ def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, 
         attrs["direction"] = direction
     if op == "GRU":
         attrs["linear_before_reset"] = 1
+    if nonlinearity != "tanh":   # as torch exports it: ONNX's list, comma-joined in Kiln JSON
+        attrs["activations"] = ",".join(["Relu"] * D)
     c.node(op, ins, names, attrs, name=op.lower())
     xin = torch.flip(x, [0]) if direction == "reverse" else x
     y, st = mod(xin, state)
@@ -1211,6 +1214,83 @@ def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, 
     outs = [y] + (list(st) if op == "LSTM" else [st])
     for nm, t in zip(names, outs):
         c.output(nm, t)
+
+
+NP_ACTS = {
+    "Sigmoid": lambda x, a, b: 1 / (1 + np.exp(-x)), "Tanh": lambda x, a, b: np.tanh(x),
+    "Relu": lambda x, a, b: np.maximum(x, 0), "Affine": lambda x, a, b: a * x + b,
+    "LeakyRelu": lambda x, a, b: np.where(x < 0, a * x, x),
+    "ThresholdedRelu": lambda x, a, b: np.where(x > a, x, 0),
+    "ScaledTanh": lambda x, a, b: a * np.tanh(b * x),
+    "HardSigmoid": lambda x, a, b: np.clip(a * x + b, 0, 1),
+    "Elu": lambda x, a, b: np.where(x < 0, a * (np.exp(x) - 1), x),
+    "Softsign": lambda x, a, b: x / (1 + np.abs(x)), "Softplus": lambda x, a, b: np.logaddexp(0, x)}
+
+
+def np_recurrent(op, X, W, R, Bias, acts, H):
+    """ONNX RNN/GRU (linear_before_reset=1)/LSTM, one direction, forward, zero initial state,
+    in float64; acts: [(fn, alpha, beta)] for f, g, h. Returns Y [T, 1, B, H]."""
+    T, B, _ = X.shape
+    f, g, hf = (acts + [None, None])[:3]
+    ap = lambda a, x: NP_ACTS[a[0]](x, a[1], a[2])
+    h = np.zeros((B, H))
+    cst = np.zeros((B, H))
+    Wb, Rb = Bias[:Bias.size // 2], Bias[Bias.size // 2:]
+    ys = []
+    for t in range(T):
+        gx = X[t] @ W.T + Wb
+        gr = h @ R.T + Rb
+        if op == "RNN":
+            h = ap(f, gx + gr)
+        elif op == "GRU":
+            z = ap(f, gx[:, :H] + gr[:, :H])
+            r = ap(f, gx[:, H:2 * H] + gr[:, H:2 * H])
+            hh = ap(g, gx[:, 2 * H:] + r * gr[:, 2 * H:])
+            h = (1 - z) * hh + z * h
+        else:
+            i = ap(f, gx[:, :H] + gr[:, :H])
+            o = ap(f, gx[:, H:2 * H] + gr[:, H:2 * H])
+            fg = ap(f, gx[:, 2 * H:3 * H] + gr[:, 2 * H:3 * H])
+            cc = ap(g, gx[:, 3 * H:] + gr[:, 3 * H:])
+            cst = fg * cst + i * cc
+            h = o * ap(hf, cst)
+        ys.append(h)
+    return np.stack(ys)[:, None]
+
+
+def recurrent_activations_cases():
+    """Non-default activations with their alpha/beta (numpy reference: torch's modules have
+    only the defaults, and RNN's relu)."""
+    for name, op, acts in (
+            ("lstm_activations_hardsigmoid_softsign_elu", "LSTM",
+             [("HardSigmoid", 0.3, 0.4), ("Softsign", 0, 0), ("Elu", 0.7, 0)]),
+            ("gru_activations_leakyrelu_scaledtanh", "GRU",
+             [("Sigmoid", 0, 0), ("ScaledTanh", 1.5, 0.6)]),
+            ("rnn_activations_affine", "RNN", [("Affine", 0.5, 0.1)]),
+            ("rnn_activations_thresholded_relu", "RNN", [("ThresholdedRelu", 0.2, 0)]),
+            ("rnn_activations_softplus", "RNN", [("Softplus", 0, 0)])):
+        c = Case(name)
+        T, B, I, H = 4, 2, 3, 5
+        G = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
+        x = c.input("x", c.uniform((T, B, I), -2.0, 2.0))
+        W = c.init("W", c.uniform((1, G * H, I), -0.6, 0.6))
+        R = c.init("R", c.uniform((1, G * H, H), -0.6, 0.6))
+        Bi = c.init("B", c.uniform((1, 2 * G * H), -0.3, 0.3))
+        attrs = {"hidden_size": H, "activations": ",".join(a[0] for a in acts)}
+        alphas = [a[1] for a in acts if a[0] in ("Affine", "LeakyRelu", "ThresholdedRelu",
+                                                 "ScaledTanh", "HardSigmoid", "Elu")]
+        betas = [a[2] for a in acts if a[0] in ("Affine", "ScaledTanh", "HardSigmoid")]
+        if alphas:
+            attrs["activation_alpha"] = alphas
+        if betas:
+            attrs["activation_beta"] = betas
+        if op == "GRU":
+            attrs["linear_before_reset"] = 1
+        c.node(op, ["x", "W", "R", "B"], ["y"], attrs, name=op.lower())
+        y = np_recurrent(op, x.numpy().astype(np.float64), W.numpy()[0].astype(np.float64),
+                         R.numpy()[0].astype(np.float64), Bi.numpy()[0].astype(np.float64),
+                         [(a[0], np.float32(a[1]), np.float32(a[2])) for a in acts], H)
+        c.output("y", torch.from_numpy(y).float())
 
 
 def recurrent_cases():
@@ -1227,6 +1307,11 @@ def recurrent_cases():
     recurrent("rnn_bidirectional_no_bias", "RNN", 4, 1, 3, 6, direction="bidirectional",
               bias=False, init=True)
     recurrent("rnn_reverse", "RNN", 7, 3, 2, 4, direction="reverse")
+    # nn.RNN(nonlinearity="relu"): activations ["Relu"] (issue 13)
+    recurrent("rnn_relu", "RNN", 5, 2, 3, 4, nonlinearity="relu")
+    recurrent("rnn_relu_bidirectional_init", "RNN", 4, 2, 3, 6, direction="bidirectional",
+              init=True, nonlinearity="relu")
+    recurrent_activations_cases()
     recurrent("gru_weights_as_inputs", "GRU", 4, 2, 3, 5, direction="bidirectional",
               weights_as_inputs=True)
     recurrent("lstm_weights_as_inputs", "LSTM", 3, 1, 4, 3, weights_as_inputs=True)
@@ -1756,6 +1841,25 @@ def windowed_1d_cases():
     c.output("y", F.avg_pool1d(F.pad(x, (2, 1)), 4, 1))
 
 
+def einsum_cases():
+    """Einsum of one or two operands (torch.einsum goldens)."""
+    for name, eq, shapes in (("einsum_batched_matmul", "bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+                             ("einsum_attention_scores", "bhqd,bhkd->bhqk",
+                              [(1, 2, 3, 4), (1, 2, 5, 4)]),
+                             ("einsum_transpose", "ij->ji", [(3, 5)]),
+                             ("einsum_dot", "i,i->", [(7,), (7,)]),
+                             ("einsum_diagonal", "ii->i", [(4, 4)]),
+                             ("einsum_implicit_output", "ij,jk", [(3, 4), (4, 2)]),
+                             ("einsum_ellipsis_broadcast", "...ij,...jk->...ik",
+                              [(2, 1, 3, 4), (3, 4, 2)]),
+                             ("einsum_outer_sum_axis", "bi,bj->ij", [(5, 3), (5, 2)])):
+        c = Case(name)
+        ts = [c.input("x%d" % k, c.uniform(sh)) for k, sh in enumerate(shapes)]
+        c.node("Einsum", ["x%d" % k for k in range(len(shapes))], ["y"], {"equation": eq},
+               name="einsum")
+        c.output("y", torch.einsum(eq, *ts).contiguous())
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
@@ -1766,7 +1870,7 @@ def main():
                math_cases, compare_cases, split_cases, gelu_cases,
                static_cases, dtype_movement_cases, argmax_cases, logical_cases,
                scatter_nd_cases, int_arith_cases, activation13_cases, elementwise13_cases,
-               layout13_cases, resize_cases, windowed_1d_cases):
+               layout13_cases, resize_cases, windowed_1d_cases, einsum_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]
