@@ -390,10 +390,14 @@ static bool lower_resize(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
   int64_t od[IR_MAX_RANK], xs[IR_MAX_RANK], s = 1;
   ir_resize_scales(n, scales, od, NULL);
   for (int a = x->rank - 1; a >= 0; a--) xs[a] = s, s *= x->dims[a];
-  ResizeAxis ax[IR_MAX_RANK];
+  ResizeAxis ax[IR_MAX_RANK] = {0};
   int k = 0;
   for (int a = 0; a < x->rank; a++) {
     int64_t len = y->dims[a], in_len = x->dims[a];
+    if (scales[a] == 1.0) { /* o -> o in every coordinate mode */
+      ax[a].identity = true;
+      continue;
+    }
     int64_t *o0 = malloc(sizeof(int64_t) * (size_t)len),
             *o1 = malloc(sizeof(int64_t) * (size_t)len);
     float *w = malloc(sizeof(float) * (size_t)len);

@@ -123,6 +123,7 @@ int ir_cumsum_axis(const IrNode *n);
 /* Resize / Upsample: every axis's scale and output size (from scales, sizes or Upsample's
  * attribute); false, reported unless d is NULL, when they are missing or invalid. */
 bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d);
+#define IR_RESIZE_MAX_DIM (1 << 20) /* longest resized axis (codegen's coordinate tables) */
 /* The input coordinate of output coordinate o of axis i (coordinate_transformation_mode). */
 double ir_resize_coord(const IrNode *n, int i, int64_t o, double scale, int64_t in, int64_t out);
 /* The input index nearest to coordinate x (nearest_mode), clamped to [0, in). */

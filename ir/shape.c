@@ -1788,7 +1788,12 @@ static bool infer_resize(IrNode *n, IrDiag *d) {
                          ir_dtype_name(x->dtype));
   double scales[IR_MAX_RANK];
   int64_t out[IR_MAX_RANK];
-  return ir_resize_scales(n, scales, out, d) && set_output(n, 0, x->dtype, x->rank, out, d);
+  if (!ir_resize_scales(n, scales, out, d)) return false;
+  for (int i = 0; i < x->rank; i++) /* codegen keeps a table per output coordinate */
+    if (out[i] > IR_RESIZE_MAX_DIM && scales[i] != 1.0)
+      return ir_node_error(d, n, "outputs[0]", "resized axis %d of %lld exceeds the limit %d", i,
+                           (long long)out[i], IR_RESIZE_MAX_DIM);
+  return set_output(n, 0, x->dtype, x->rank, out, d);
 }
 
 bool ir_infer_resize(IrGraph *g, IrNode *n, IrDiag *d) {
@@ -1951,7 +1956,13 @@ bool ir_einsum_geometry(const IrNode *n, IrEinsum *e, IrDiag *d) {
     }
   e->n_labels = nl;
   e->n_out = n_out;
-  for (int i = 0; i < nl; i++) e->size[i] = lsize[order[i]];
+  int64_t combos = 1;
+  for (int i = 0; i < nl; i++) {
+    e->size[i] = lsize[order[i]];
+    if (__builtin_mul_overflow(combos, e->size[i], &combos) || combos > ((int64_t)1 << 48))
+      return ir_node_error(d, n, "attrs.equation",
+                           "iterates over more than 2^48 label combinations");
+  }
   for (int k = 0; k < n_ops; k++) {
     const IrValue *v = n->inputs[k];
     int64_t s = 1;
