@@ -331,3 +331,32 @@ int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k) 
   int64_t phase = (dy % p->stride_h) * p->stride_w + dx % p->stride_w;
   return (phase * p->c_per_group + ic) * w->plane + dy / p->stride_h * w->wq + dx / p->stride_w;
 }
+
+bool ir_conv_winograd_applies(const IrConvParams *p) {
+  return p->op == IR_OP_CONV && p->kh == 3 && p->kw == 3 && p->stride_h == 1 && p->stride_w == 1 &&
+         p->dil_h == 1 && p->dil_w == 1 && p->group == 1 && p->oh >= 2 && p->ow >= 2;
+}
+
+static void winograd_rows(const IrConvParams *p, int64_t tile_cols, int64_t rows,
+                          IrConvWinograd *w) {
+  w->th = (p->oh + 1) / 2;
+  w->tw = (p->ow + 1) / 2;
+  w->hp = 2 * w->th + 2;
+  w->half = w->tw + 1;
+  w->rows = rows;
+  w->cols = rows * w->tw;
+  w->image_floats = p->c * w->hp * 2 * w->half;
+  w->v_floats = 16 * p->c * w->cols + tile_cols;
+  w->scratch_bytes = (w->image_floats + w->v_floats + 16 * p->m * w->cols) * (int64_t)sizeof(float);
+}
+
+void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
+                      IrConvWinograd *w) {
+  int64_t th = (p->oh + 1) / 2, rows = 1;
+  while (rows < th) {
+    winograd_rows(p, tile_cols, rows + 1, w);
+    if (w->scratch_bytes > budget_bytes) break;
+    rows++;
+  }
+  winograd_rows(p, tile_cols, rows, w);
+}

@@ -222,4 +222,5 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_CONV_WIDE] = "conv-padded-wide-gemm",
     [IR_KERNEL_CONVT_GEMM] = "convtranspose-gemm-col2im",
     [IR_KERNEL_RECURRENT] = "recurrent-gemm",
+    [IR_KERNEL_CONV_WINOGRAD] = "conv-winograd-f2x3",
 };
