@@ -227,6 +227,13 @@ LLVMValueRef cg_erf(Cg *c, LLVMValueRef x);
 /* llvm.sqrt on hosted targets; on bare metal an inline Newton iteration, because llvm.sqrt
  * becomes a call to sqrtf on cores without a hardware square root. */
 LLVMValueRef cg_sqrt(Cg *c, LLVMValueRef x);
+/* Rounding to an integer-valued float in plain instructions (llvm.floor & co. become calls to
+ * libm's floorf on targets without a rounding instruction): trunc, floor, ceil, and rint (half
+ * to even). NaN and infinities pass through. */
+LLVMValueRef cg_trunc(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_floor(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_ceil(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_rint(Cg *c, LLVMValueRef x);
 /* Test hook: an object exporting `void <prefix>_{exp,tanh,sigmoid,log,erf,sqrt}(const float *x,
  * float *y, intptr_t n)` built from the same inline functions, for accuracy sweeps. */
 bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
@@ -235,6 +242,11 @@ bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
 /* The scalar function of a unary element-wise op (Relu, LeakyRelu, Sigmoid, Tanh, Clip); in are
  * the node function's arguments (Clip's bounds). Reusable as a fused epilogue. */
 LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x);
+
+/* log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): no overflow. */
+LLVMValueRef cg_softplus(Cg *c, LLVMValueRef x);
+/* max of the f32 x[base + k*inner] for k < len, NaN-propagating (vectorizes where inner is 1). */
+LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len, int64_t inner);
 
 /* The fused epilogue of n (IrNode.epilogue) applied in registers to v, the value of output
  * element `index` (flat, row-major); in are n's function arguments. v itself without one. */

@@ -95,13 +95,109 @@ static LLVMValueRef gelu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   return LLVMBuildFMul(c->b, hx, LLVMBuildFAdd(c->b, t, cg_f32c(c, 1.0), ""), "");
 }
 
-static const UnaryFn unary_fns[IR_OP_COUNT] = {
-    [IR_OP_EXP] = exp_scalar,         [IR_OP_LOG] = log_scalar,
-    [IR_OP_SQRT] = sqrt_scalar,       [IR_OP_NEG] = neg_scalar,
-    [IR_OP_ABS] = abs_scalar,         [IR_OP_ERF] = erf_scalar,
-    [IR_OP_RELU] = relu_scalar,       [IR_OP_LEAKY_RELU] = leaky_relu_scalar,
-    [IR_OP_SIGMOID] = sigmoid_scalar, [IR_OP_TANH] = tanh_scalar,
-    [IR_OP_CLIP] = clip_scalar,       [IR_OP_GELU] = gelu_scalar};
+/* ---- activations and rounding of issue 13 (the interpreter's formulas, ir/interp.c) ---- */
+
+static LLVMValueRef fmul_c(Cg *c, LLVMValueRef x, double k) {
+  return LLVMBuildFMul(c->b, x, cg_f32c(c, k), "");
+}
+static LLVMValueRef is_neg(Cg *c, LLVMValueRef x) {
+  return LLVMBuildFCmp(c->b, LLVMRealOLT, x, cg_f32c(c, 0.0), "");
+}
+/* min(max(v, 0), 1), NaN-propagating */
+static LLVMValueRef clamp01(Cg *c, LLVMValueRef v) {
+  return cg_fmin(c, cg_fmax(c, v, cg_f32c(c, 0.0)), cg_f32c(c, 1.0));
+}
+static LLVMValueRef elu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)in;
+  LLVMValueRef em1 = LLVMBuildFSub(c->b, cg_exp(c, x), cg_f32c(c, 1.0), "");
+  return LLVMBuildSelect(c->b, is_neg(c, x), fmul_c(c, em1, (float)ir_attr_f(n, "alpha")), x, "");
+}
+static LLVMValueRef selu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)in;
+  double a = (float)ir_attr_f(n, "alpha"), g = (float)ir_attr_f(n, "gamma");
+  LLVMValueRef neg = fmul_c(c, LLVMBuildFSub(c->b, cg_exp(c, x), cg_f32c(c, 1.0), ""), a * g);
+  LLVMValueRef le0 = LLVMBuildFCmp(c->b, LLVMRealOLE, x, cg_f32c(c, 0.0), "");
+  return LLVMBuildSelect(c->b, le0, neg, fmul_c(c, x, g), "");
+}
+/* log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): no overflow for large x */
+LLVMValueRef cg_softplus(Cg *c, LLVMValueRef x) {
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(c->b, ax, ""));
+  LLVMValueRef l = cg_log(c, LLVMBuildFAdd(c->b, e, cg_f32c(c, 1.0), ""));
+  LLVMValueRef pos = LLVMBuildSelect(c->b, is_neg(c, x), cg_f32c(c, 0.0), x, "");
+  return LLVMBuildFAdd(c->b, pos, l, "");
+}
+static LLVMValueRef softplus_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_softplus(c, x);
+}
+static LLVMValueRef softsign_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  return LLVMBuildFDiv(c->b, x, LLVMBuildFAdd(c->b, ax, cg_f32c(c, 1.0), ""), "");
+}
+static LLVMValueRef hard_sigmoid_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)in;
+  LLVMValueRef v = cg_fmuladd(c, x, cg_f32c(c, (float)ir_attr_f(n, "alpha")),
+                              cg_f32c(c, (float)ir_attr_f(n, "beta")));
+  return clamp01(c, v);
+}
+static LLVMValueRef hard_swish_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  LLVMValueRef v = cg_fmuladd(c, x, cg_f32c(c, 1.0 / 6.0), cg_f32c(c, 0.5));
+  return LLVMBuildFMul(c->b, x, clamp01(c, v), "");
+}
+static LLVMValueRef mish_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return LLVMBuildFMul(c->b, x, cg_tanh(c, cg_softplus(c, x)), "");
+}
+static LLVMValueRef reciprocal_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return LLVMBuildFDiv(c->b, cg_f32c(c, 1.0), x, "");
+}
+static LLVMValueRef floor_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_floor(c, x);
+}
+static LLVMValueRef ceil_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_ceil(c, x);
+}
+static LLVMValueRef round_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_rint(c, x);
+}
+static LLVMValueRef sign_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in; /* 0 and NaN unchanged */
+  LLVMValueRef pos = LLVMBuildFCmp(c->b, LLVMRealOGT, x, cg_f32c(c, 0.0), "");
+  LLVMValueRef r = LLVMBuildSelect(c->b, is_neg(c, x), cg_f32c(c, -1.0), x, "");
+  return LLVMBuildSelect(c->b, pos, cg_f32c(c, 1.0), r, "");
+}
+
+static const UnaryFn unary_fns[IR_OP_COUNT] = {[IR_OP_ELU] = elu_scalar,
+                                               [IR_OP_SELU] = selu_scalar,
+                                               [IR_OP_SOFTPLUS] = softplus_scalar,
+                                               [IR_OP_SOFTSIGN] = softsign_scalar,
+                                               [IR_OP_HARD_SIGMOID] = hard_sigmoid_scalar,
+                                               [IR_OP_HARD_SWISH] = hard_swish_scalar,
+                                               [IR_OP_MISH] = mish_scalar,
+                                               [IR_OP_RECIPROCAL] = reciprocal_scalar,
+                                               [IR_OP_FLOOR] = floor_scalar,
+                                               [IR_OP_CEIL] = ceil_scalar,
+                                               [IR_OP_ROUND] = round_scalar,
+                                               [IR_OP_SIGN] = sign_scalar,
+                                               [IR_OP_EXP] = exp_scalar,
+                                               [IR_OP_LOG] = log_scalar,
+                                               [IR_OP_SQRT] = sqrt_scalar,
+                                               [IR_OP_NEG] = neg_scalar,
+                                               [IR_OP_ABS] = abs_scalar,
+                                               [IR_OP_ERF] = erf_scalar,
+                                               [IR_OP_RELU] = relu_scalar,
+                                               [IR_OP_LEAKY_RELU] = leaky_relu_scalar,
+                                               [IR_OP_SIGMOID] = sigmoid_scalar,
+                                               [IR_OP_TANH] = tanh_scalar,
+                                               [IR_OP_CLIP] = clip_scalar,
+                                               [IR_OP_GELU] = gelu_scalar};
 
 LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
   assert(unary_fns[n->op]);
@@ -211,6 +307,42 @@ bool cg_lower_erf(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
 bool cg_lower_gelu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_unary(c, n, in, out);
 }
+bool cg_lower_elu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_selu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_softplus(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_softsign(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_hard_sigmoid(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_hard_swish(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_mish(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_reciprocal(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_floor(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_ceil(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_round(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_sign(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
 
 /* ---- binary element-wise with multidirectional broadcasting ------------------------------- */
 
@@ -296,8 +428,7 @@ static int normalize_axis(int64_t axis, int rank) {
  * consecutive elements: plain scalar IR that the SLP vectorizer turns into one vector max where
  * the target has vectors (a max reduction with a NaN test is not something the loop vectorizer
  * accepts, and llvm.maximum cannot be lowered for soft-float cores). */
-static LLVMValueRef slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
-                              int64_t inner) {
+LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len, int64_t inner) {
   enum { LANES = 8 };
   LLVMValueRef m = cg_load(c, x, base);
   int64_t blocks = inner == 1 ? len / LANES : 0;
@@ -335,7 +466,7 @@ static bool lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   LLVMValueRef o = cg_for(c, &lo, outer);
   LLVMValueRef i = cg_for(c, &li, inner);
   LLVMValueRef base = cg_add(c, cg_mulc(c, o, len * inner), i);
-  LLVMValueRef mx = slice_max(c, in[0], base, len, inner);
+  LLVMValueRef mx = cg_slice_max(c, in[0], base, len, inner);
   LLVMValueRef k = cg_for(c, &l2, len);
   LLVMValueRef s = cg_loop_acc(c, &l2, cg_f32c(c, 0.0));
   LLVMValueRef at = cg_add(c, base, cg_mulc(c, k, inner));

@@ -281,7 +281,7 @@ static void conv_fused(Cg *c, const ConvRow *r, int64_t in_lo, int64_t in_hi) {
 bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
-      n->kernel == IR_KERNEL_CONV_WIDE)
+      n->kernel == IR_KERNEL_CONV_WIDE || n->kernel == IR_KERNEL_CONV_WINOGRAD)
     return cg_tiled_conv(c, n, in, out);
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -439,16 +439,14 @@ static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *o
   LLVMValueRef oh = cg_for(c, &loh, OH);
   LLVMValueRef orow =
       cg_gep(c, c->t_f32, out[0], cg_add(c, cg_mulc(c, nc, OH * OW), cg_mulc(c, oh, OW)));
-  fill_row(c, orow, OW, cg_f32c(c, avg ? 0.0 : -INFINITY));
   LLVMValueRef hbase = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), kh_lo, kh_hi;
   cg_valid_range(c, hbase, p.dil_h, H, KH, &kh_lo, &kh_hi);
+  /* 2-wide stride-2 windows: deinterleaved rows */
+  if (cg_pool_pairs(c, &p, xplane, orow, hbase, kh_lo, kh_hi, avg)) goto divide;
+  fill_row(c, orow, OW, cg_f32c(c, avg ? 0.0 : -INFINITY));
   LLVMValueRef kh = cg_loop_begin(c, &lkh, kh_lo, kh_hi);
   LLVMValueRef xrow =
       cg_gep(c, c->t_f32, xplane, cg_mulc(c, cg_add(c, hbase, cg_mulc(c, kh, p.dil_h)), W));
-  if (cg_pool_pairs(c, &p, xrow, orow, avg)) { /* 2-wide stride-2 windows: deinterleaved rows */
-    cg_loop_end(c, &lkh, NULL, NULL);
-    goto divide;
-  }
   LLVMValueRef kw = cg_for(c, &lkw, KW);
   LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p.dil_w), -p.pad_l), ow_lo, ow_hi;
   cg_valid_range(c, wbase, p.stride_w, W, OW, &ow_lo, &ow_hi);

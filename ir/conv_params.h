@@ -8,6 +8,7 @@
 
 typedef struct IrConvParams {
   IrOp op;
+  int spatial;        /* 2, or 1 for 1-D data [N, C, W], resolved as [N, C, 1, W] (h = kh = 1) */
   int64_t n, c, h, w; /* input X: [n, c, h, w] */
   int64_t m, oh, ow;  /* output Y: [n, m, oh, ow]; pools: m = c */
   int64_t kh, kw;     /* kernel size (Conv/ConvTranspose: from the weight) */
@@ -31,9 +32,9 @@ typedef struct IrConvParams {
 } IrConvParams;
 
 /* Resolve n (one of the four ops, inputs with known shapes) into p. Checks everything the op
- * needs: input rank 4, weight and bias shapes, kernel_shape, strides, dilations, pads, group,
- * auto_pad, ceil_mode, output_padding / output_shape, non-empty output. On a user error reports
- * it to d (which may be NULL) and returns false. Does not look at dtypes. */
+ * needs: input rank 4 (or 3: 1-D), weight and bias shapes, kernel_shape, strides, dilations, pads,
+ * group, auto_pad, ceil_mode, output_padding / output_shape, non-empty output. On a user error
+ * reports it to d (which may be NULL) and returns false. Does not look at dtypes. */
 bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
 
 /* Conv as implicit GEMM (IR_KERNEL_CONV_GEMM, docs/kernels.md): per group, out[Mpg][P] =
@@ -71,5 +72,27 @@ typedef struct IrConvWide {
 void ir_conv_wide(const IrConvParams *p, int64_t tile_cols, IrConvWide *w);
 /* Offset in the phase images of tap k = (ic*kh + y)*kw + x, for k < c_per_group*kh*kw. */
 int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k);
+
+/* Winograd F(2x2, 3x3) (IR_KERNEL_CONV_WINOGRAD, docs/kernels.md) for a 3x3 Conv with stride 1,
+ * dilation 1 and one group: each 2x2 output tile is A^T [(G g G^T) . (B^T d B)] A from the 4x4
+ * input patch d, 16 products per tile instead of 36. The input is copied once, zero-padded, into
+ * planes of hp rows, each row stored deinterleaved (its even padded columns, then its odd ones,
+ * tw + 1 each) so that every transform reads contiguous vectors. Tiles go in blocks of `rows`
+ * tile rows: V[16][c][cols] (transformed input) then 16 products
+ * M[xi][m][cols] = U[xi][m][c] x V[xi][c][cols] (U: the transformed weights, packed at compile
+ * time) then the output transform. Scratch: image, V (+ the tile width read past it), M. */
+typedef struct IrConvWinograd {
+  int64_t th, tw;        /* output tiles: ceil(oh / 2), ceil(ow / 2) */
+  int64_t hp, half;      /* image rows (2*th + 2) and the length of each half row (tw + 1) */
+  int64_t rows, cols;    /* tile rows per block; tiles per block (rows * tw) */
+  int64_t image_floats;  /* c * hp * 2*half */
+  int64_t v_floats;      /* 16 * c * cols + tile_cols */
+  int64_t scratch_bytes; /* (image + V + 16 * m * cols) floats */
+} IrConvWinograd;
+bool ir_conv_winograd_applies(const IrConvParams *p);
+/* The geometry with the most tile rows per block whose scratch fits budget_bytes (at least
+ * one); a node's scratch_bytes as the budget gives back the block codegen must use. */
+void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
+                      IrConvWinograd *w);
 
 #endif

@@ -186,6 +186,89 @@ int ir_interp_gelu(const IrNode *n, const void *const *in, void *const *out) {
   return map_unary(n, in, out, gelu);
 }
 
+/* Activations and rounding of issue 13 (ONNX definitions; Round is half to even: rint in the
+ * default rounding mode). */
+static double elu(double x, const IrNode *n) {
+  return x < 0 ? (double)(float)ir_attr_f(n, "alpha") * (exp(x) - 1) : x;
+}
+static double selu(double x, const IrNode *n) {
+  double a = (float)ir_attr_f(n, "alpha"), g = (float)ir_attr_f(n, "gamma");
+  return x <= 0 ? g * (a * exp(x) - a) : g * x;
+}
+static double softplus(double x, const IrNode *n) {
+  (void)n;
+  return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+static double softsign(double x, const IrNode *n) {
+  (void)n;
+  return x / (1 + fabs(x));
+}
+static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+static double hard_sigmoid(double x, const IrNode *n) {
+  return clamp01((double)(float)ir_attr_f(n, "alpha") * x + (double)(float)ir_attr_f(n, "beta"));
+}
+static double hard_swish(double x, const IrNode *n) {
+  (void)n;
+  return x * clamp01(x / 6 + 0.5);
+}
+static double mish(double x, const IrNode *n) { return x * tanh(softplus(x, n)); }
+static double reciprocal(double x, const IrNode *n) {
+  (void)n;
+  return 1 / x;
+}
+static double floor_(double x, const IrNode *n) {
+  (void)n;
+  return floor(x);
+}
+static double ceil_(double x, const IrNode *n) {
+  (void)n;
+  return ceil(x);
+}
+static double round_(double x, const IrNode *n) {
+  (void)n;
+  return rint(x);
+}
+static double sign_(double x, const IrNode *n) {
+  (void)n;
+  return x > 0 ? 1 : x < 0 ? -1 : x; /* 0 and NaN unchanged */
+}
+int ir_interp_elu(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, elu);
+}
+int ir_interp_selu(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, selu);
+}
+int ir_interp_softplus(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, softplus);
+}
+int ir_interp_softsign(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, softsign);
+}
+int ir_interp_hard_sigmoid(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, hard_sigmoid);
+}
+int ir_interp_hard_swish(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, hard_swish);
+}
+int ir_interp_mish(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, mish);
+}
+int ir_interp_reciprocal(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, reciprocal);
+}
+int ir_interp_floor(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, floor_);
+}
+int ir_interp_ceil(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, ceil_);
+}
+int ir_interp_round(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, round_);
+}
+int ir_interp_sign(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, sign_);
+}
+
 int ir_interp_clip(const IrNode *n, const void *const *in, void *const *out) {
   /* min / max are constant scalars (checked by inference); absent means unbounded */
   float lo = n->n_inputs > 1 && in[1] ? *(const float *)in[1] : -INFINITY;

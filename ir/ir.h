@@ -166,13 +166,14 @@ typedef struct IrValue {
 
 /* How codegen computes a node: chosen by passes/pass_kernels.c (docs/kernels.md). */
 typedef enum {
-  IR_KERNEL_DEFAULT = 0, /* the op's plain loop nest */
-  IR_KERNEL_GEMM,        /* Gemm/MatMul through the register-tiled micro-kernel */
-  IR_KERNEL_CONV_GEMM,   /* Conv as implicit GEMM: im2col panels in scratch, tiled micro-kernel */
-  IR_KERNEL_CONV_1X1,    /* pointwise Conv: the tiled micro-kernel reads the input directly */
-  IR_KERNEL_CONV_WIDE,   /* Conv: padded phase images read in place, wide output rows */
-  IR_KERNEL_CONVT_GEMM,  /* ConvTranspose: tiled product of all taps, then a col2im add */
-  IR_KERNEL_RECURRENT,   /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
+  IR_KERNEL_DEFAULT = 0,   /* the op's plain loop nest */
+  IR_KERNEL_GEMM,          /* Gemm/MatMul through the register-tiled micro-kernel */
+  IR_KERNEL_CONV_GEMM,     /* Conv as implicit GEMM: im2col panels in scratch, tiled micro-kernel */
+  IR_KERNEL_CONV_1X1,      /* pointwise Conv: the tiled micro-kernel reads the input directly */
+  IR_KERNEL_CONV_WIDE,     /* Conv: padded phase images read in place, wide output rows */
+  IR_KERNEL_CONVT_GEMM,    /* ConvTranspose: tiled product of all taps, then a col2im add */
+  IR_KERNEL_RECURRENT,     /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
+  IR_KERNEL_CONV_WINOGRAD, /* 3x3 stride-1 Conv: Winograd F(2x2, 3x3), 16 tiled products */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -308,7 +308,12 @@ misc)
   if grep -q '"kernel": "conv-' "$tmp/loops.json"; then bad "--conv=loops kept a tiled conv"; else ok; fi
   "$kiln" compile "$src/examples/lenet5/model.json" --conv=fast -o "$tmp/c.o" 2>"$tmp/err"
   check test $? -eq 2
-  check grep -q -- "--conv: expected auto, im2col, wide or loops, got 'fast'" "$tmp/err"
+  check grep -q -- "--conv: expected auto, im2col, wide, winograd or loops, got 'fast'" "$tmp/err"
+  # Winograd where the cost model picks it (64->64 3x3 at 8x8), and everywhere it applies on request
+  check grep -q 'kernel layer3.conv2: conv-winograd-f2x3' "$tmp/inspect"
+  "$kiln" inspect "$src/examples/resnet_small/model.json" --conv=winograd >"$tmp/wino" 2>&1
+  check grep -q 'kernel layer1.conv1: conv-winograd-f2x3' "$tmp/wino"
+  if grep -q 'kernel layer2.conv1: conv-winograd' "$tmp/wino"; then bad "Winograd on a stride-2 conv"; else ok; fi
   # --profile: the executable prints the median time of every node after its latency
   "$kiln" build "$src/examples/lenet5/model.json" --profile -o "$tmp/prof" 2>&1
   "$tmp/prof" "$src/examples/lenet5/inputs/x.npy" -o "$tmp" --repeat 5 --quiet >"$tmp/prof.out"

@@ -260,7 +260,7 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
   /* and every other kernel that can compute the nodes the pass gave a tiled kernel: both
    * convolution forms where they apply, and the plain loop nests */
   static const IrKernel alternatives[] = {IR_KERNEL_CONV_GEMM, IR_KERNEL_CONV_WIDE,
-                                          IR_KERNEL_DEFAULT};
+                                          IR_KERNEL_CONV_WINOGRAD, IR_KERNEL_DEFAULT};
   for (size_t a = 0; ok && a < sizeof alternatives / sizeof *alternatives; a++) {
     bool changed = false;
     for (int s = 0; s < g->n_nodes; s++) {
@@ -270,6 +270,19 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
       if (alternatives[a] == IR_KERNEL_DEFAULT) {
         n->kernel = IR_KERNEL_DEFAULT;
         n->scratch_bytes = 0;
+        changed = true;
+      } else if (alternatives[a] == IR_KERNEL_CONV_WINOGRAD) {
+        if (n->op != IR_OP_CONV || !ir_conv_params(n, &p, NULL) || !ir_conv_winograd_applies(&p))
+          continue;
+        /* a small budget: several blocks of tile rows and a shorter last one where the
+         * output has more than a few tile rows */
+        IrConvWinograd w;
+        ir_conv_winograd(&p, IR_TILE_COLS_MAX, 0, &w);
+        ir_conv_winograd(&p, IR_TILE_COLS_MAX, w.scratch_bytes + 2 * 16 * (p.c + p.m) * w.tw * 4,
+                         &w);
+        n->kernel = IR_KERNEL_CONV_WINOGRAD;
+        n->tile_cols_max = IR_TILE_COLS_MAX;
+        n->scratch_bytes = w.scratch_bytes;
         changed = true;
       } else if (n->op == IR_OP_CONV && n->kernel != IR_KERNEL_CONV_1X1 &&
                  ir_conv_params(n, &p, NULL)) {
@@ -510,6 +523,26 @@ static void test_conv(void) {
       {"conv_groups_stride2", 2, 6, 13, 11, 14, 3, 3, 2, 2, 2, 1, 1, {1, 0, 2, 1}, true, NULL, {0}},
       {"conv_1x1_tiles", 1, 20, 13, 11, 21, 1, 1, 1, 1, 1, 1, 1, {0}, true, NULL, {0}},
       {"conv_1x1_groups", 2, 8, 5, 5, 12, 1, 1, 4, 1, 1, 1, 1, {0}, false, NULL, {0}},
+      /* Winograd F(2x2, 3x3) (an alternative wherever 3x3 stride 1 applies): odd output height
+       * and width, asymmetric pads, batch 2, channels not multiples of the tile */
+      {"conv_winograd_odd", 2, 5, 9, 8, 7, 3, 3, 1, 1, 1, 1, 1, {1, 0, 0, 1}, true, NULL, {0}},
+      {"conv_winograd_blocks",
+       1,
+       33,
+       14,
+       17,
+       35,
+       3,
+       3,
+       1,
+       1,
+       1,
+       1,
+       1,
+       {1, 1, 1, 1},
+       true,
+       NULL,
+       {0}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     IrValue *y;
@@ -1059,8 +1092,11 @@ static void test_microkernel(void) {
       ir_graph_free(g);
       return;
     }
-    CHECK(g->nodes[0]->kernel == IR_KERNEL_CONV_GEMM && g->nodes[0]->scratch_bytes > 0,
-          "3x3 conv gets the im2col GEMM kernel and scratch (kernel %d)", g->nodes[0]->kernel);
+    /* Winograd's 16 products run on the same micro-kernel */
+    CHECK((g->nodes[0]->kernel == IR_KERNEL_CONV_GEMM ||
+           g->nodes[0]->kernel == IR_KERNEL_CONV_WINOGRAD) &&
+              g->nodes[0]->scratch_bytes > 0,
+          "3x3 conv gets a tiled GEMM kernel and scratch (kernel %d)", g->nodes[0]->kernel);
     char path[600];
     snprintf(path, sizeof path, "%s/tile.ll", tmpdir);
     CgOptions o = {.prefix = "tile", .opt_level = 3, .emit = CG_EMIT_LLVM, .pic = true};

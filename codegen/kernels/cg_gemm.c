@@ -364,15 +364,15 @@ void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t 
 
 /* ---- pools ---------------------------------------------------------------------------------- */
 
-bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xrow, LLVMValueRef orow, bool avg) {
+bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueRef orow,
+                   LLVMValueRef hbase, LLVMValueRef kh_lo, LLVMValueRef kh_hi, bool avg) {
   CgVecInfo vec = cg_vec_info(c);
-  int64_t OW = p->ow;
+  int64_t OW = p->ow, W = p->w;
   int L = vec.lanes;
   while (L > 2 && L > OW) L /= 2; /* narrow rows (8x8 maps): half vectors, not gathers */
   vec.lanes = L;
   int64_t blocks = L > 1 ? OW / L : 0;
-  if (p->kw != 2 || p->stride_w != 2 || p->dil_w != 1 || p->pad_l != 0 || 2 * OW > p->w ||
-      blocks == 0)
+  if (p->kw != 2 || p->stride_w != 2 || p->dil_w != 1 || p->pad_l != 0 || 2 * OW > W || blocks == 0)
     return false;
   Gemm g = {.c = c, .vec = vec, .vty = LLVMVectorType(c->t_f32, (unsigned)L)};
   LLVMValueRef even[16], odd[16];
@@ -382,29 +382,42 @@ bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xrow, LLVMValueRef
   }
   LLVMValueRef m_even = LLVMConstVector(even, (unsigned)L),
                m_odd = LLVMConstVector(odd, (unsigned)L);
-  CgLoop lb;
+  LLVMValueRef init = cg_f32c(c, avg ? 0.0 : -INFINITY);
+  /* the window's accumulator stays in a register across its rows and is stored once (filling
+   * the row first and reloading it made every output vector wait on a store forward) */
+  CgLoop lb, lkh;
   LLVMValueRef b = cg_for(c, &lb, blocks);
   LLVMValueRef ow = cg_mulc(c, b, L);
+  LLVMValueRef kh = cg_loop_begin(c, &lkh, kh_lo, kh_hi);
+  LLVMValueRef acc = cg_loop_acc(c, &lkh, splat(&g, init));
+  LLVMValueRef xrow =
+      cg_gep(c, c->t_f32, xplane, cg_mulc(c, cg_add(c, hbase, cg_mulc(c, kh, p->dil_h)), W));
   LLVMValueRef v0 = load_vec(&g, xrow, cg_mulc(c, ow, 2), L);
   LLVMValueRef v1 = load_vec(&g, xrow, cg_addc(c, cg_mulc(c, ow, 2), L), L);
   LLVMValueRef xe = LLVMBuildShuffleVector(c->b, v0, v1, m_even, "");
   LLVMValueRef xo = LLVMBuildShuffleVector(c->b, v0, v1, m_odd, "");
-  LLVMValueRef acc = load_vec(&g, orow, ow, L);
   /* the order of the scalar loops: tap kw = 0, then kw = 1 (NaN and rounding alike) */
   acc = avg ? LLVMBuildFAdd(c->b, acc, xe, "") : cg_fmax(c, xe, acc);
   acc = avg ? LLVMBuildFAdd(c->b, acc, xo, "") : cg_fmax(c, xo, acc);
-  store_vec(&g, acc, orow, ow, L);
+  LLVMValueRef out;
+  cg_loop_end(c, &lkh, &acc, &out);
+  store_vec(&g, out, orow, ow, L);
   cg_loop_end(c, &lb, NULL, NULL);
   if (blocks * L < OW) {
-    CgLoop lt;
+    CgLoop lt, lth;
     LLVMValueRef o = cg_loop_begin(c, &lt, cg_idx(c, blocks * L), cg_idx(c, OW));
     lt.keep = true;
-    LLVMValueRef a = cg_load(c, orow, o);
+    LLVMValueRef khs = cg_loop_begin(c, &lth, kh_lo, kh_hi);
+    LLVMValueRef a = cg_loop_acc(c, &lth, init);
+    LLVMValueRef xs =
+        cg_gep(c, c->t_f32, xplane, cg_mulc(c, cg_add(c, hbase, cg_mulc(c, khs, p->dil_h)), W));
     for (int k = 0; k < 2; k++) {
-      LLVMValueRef x = cg_load(c, xrow, cg_addc(c, cg_mulc(c, o, 2), k));
+      LLVMValueRef x = cg_load(c, xs, cg_addc(c, cg_mulc(c, o, 2), k));
       a = avg ? LLVMBuildFAdd(c->b, a, x, "") : cg_fmax(c, x, a);
     }
-    cg_store(c, a, orow, o);
+    LLVMValueRef as;
+    cg_loop_end(c, &lth, &a, &as);
+    cg_store(c, as, orow, o);
     cg_loop_end(c, &lt, NULL, NULL);
   }
   return true;

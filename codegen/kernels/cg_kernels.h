@@ -107,17 +107,22 @@ LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t
 LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
                        int nr, const char *what);
 
-/* One window row of a pool whose windows are 2 wide with stride 2 and no left padding or
- * dilation (MaxPool/AveragePool 2x2/2): orow[ow] = op(op(orow[ow], x[2ow]), x[2ow+1]) for every
- * ow, two input vectors deinterleaved into the even and odd pixels per output vector, instead of
+/* One output row of a pool whose windows are 2 wide with stride 2 and no left padding or
+ * dilation (MaxPool/AveragePool 2x2/2): orow[ow] = op over window rows kh in [kh_lo, kh_hi) (input
+ * row hbase + kh*dil_h of xplane) of x[2ow] and x[2ow+1], starting from 0 (average) or -inf;
+ * two input vectors deinterleaved into the even and odd pixels per output vector instead of
  * strided loads (gathers). False, emitting nothing, where it does not apply. */
-bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xrow, LLVMValueRef orow, bool avg);
+bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueRef orow,
+                   LLVMValueRef hbase, LLVMValueRef kh_lo, LLVMValueRef kh_hi, bool avg);
 
 /* The lowerings of the tiled kernels (cg_tiled_ops.c), called by cg_lower_gemm, cg_lower_matmul
  * and cg_lower_conv for nodes whose IrNode.kernel asks for them. */
 bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+/* IR_KERNEL_CONV_WINOGRAD (cg_winograd.c), called by cg_tiled_conv with the node's geometry. */
+bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
+                      LLVMValueRef out);
 bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 
 #endif

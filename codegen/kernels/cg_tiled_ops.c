@@ -343,6 +343,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   bool ok = ir_conv_params(n, &p, NULL);
   (void)ok;
   assert(ok && n->inputs[1]->kind == IR_VALUE_CONST); /* the kernel pass checked */
+  if (n->kernel == IR_KERNEL_CONV_WINOGRAD) return cg_winograd_conv(c, n, &p, in, out[0]);
   int64_t Mpg = p.m_per_group, Cpg = p.c_per_group, K = Cpg * p.kh * p.kw, P = p.oh * p.ow;
   CgVecInfo vec = cg_vec_info(c);
   int64_t N = P;
@@ -463,6 +464,10 @@ static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K)
       IrConvWide w;
       ir_conv_wide(&p, n_tile_cols(n), &w);
       *N = w.wide_cols;
+    } else if (n->kernel == IR_KERNEL_CONV_WINOGRAD) { /* each of the 16 products */
+      IrConvWinograd w;
+      ir_conv_winograd(&p, n_tile_cols(n), n->scratch_bytes, &w);
+      *N = w.cols, *K = p.c;
     }
   } else if (n->op == IR_OP_CONV_TRANSPOSE) { /* cg_tiled_conv_transpose's orientation */
     IrConvParams p;

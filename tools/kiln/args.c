@@ -35,7 +35,8 @@ static const char *const target_help =
     "  --input-shape NAME=D0,D1,...  ONNX: fix the shape of input NAME (repeatable)\n"
     "  --bind NAME=V[,V...]  ONNX: make input NAME a constant (repeatable)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
-    "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide or loops\n"
+    "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide, winograd\n"
+    "                        (3x3 stride 1) or loops\n"
     "                        (each Conv that KIND can compute; docs/kernels.md)\n";
 
 static void print_help(const char *cmd) {
@@ -217,11 +218,13 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       } convs[] = {{"auto", IR_KERNEL_DEFAULT},
                    {"im2col", IR_KERNEL_CONV_GEMM},
                    {"wide", IR_KERNEL_CONV_WIDE},
+                   {"winograd", IR_KERNEL_CONV_WINOGRAD},
                    {"loops", IR_KERNEL_COUNT}};
       size_t k = 0;
       while (k < sizeof convs / sizeof *convs && strcmp(s + 7, convs[k].name)) k++;
       if (k == sizeof convs / sizeof *convs)
-        return usage_error(a->cmd, "--conv: expected auto, im2col, wide or loops, got '%s'", s + 7);
+        return usage_error(
+            a->cmd, "--conv: expected auto, im2col, wide, winograd or loops, got '%s'", s + 7);
       a->conv_kernel = (int)convs[k].kernel;
     } else if (!strcmp(s, "--passes"))
       TAKE(passes);

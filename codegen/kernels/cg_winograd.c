@@ -1,0 +1,203 @@
+/* Winograd F(2x2, 3x3) convolution (IR_KERNEL_CONV_WINOGRAD, docs/kernels.md): a 3x3 stride-1
+ * Conv as 16 tiled products of transformed weights and transformed input tiles, 16 multiplies
+ * per 2x2 output tile instead of 36. The transforms (Lavin & Gray, "Fast Algorithms for
+ * Convolutional Neural Networks", 2016):
+ *   U = G g G^T      G   = [1 0 0; 1/2 1/2 1/2; 1/2 -1/2 1/2; 0 0 1]     (compile time)
+ *   V = B^T d B      B^T = [1 0 -1 0; 0 1 1 0; 0 -1 1 0; 0 1 0 -1]       (input 4x4 patch d)
+ *   Y = A^T M A      A^T = [1 1 1 0; 0 1 -1 -1]                         (M = sum_c U . V)
+ * B^T and A^T hold only 0 and +-1, G only 0, +-1/2 and 1: the transforms add and subtract, and
+ * U is exact up to one rounding of each sum. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cg_kernels.h"
+
+/* U[xi][m][c] for xi = 4*i + j, from weights w[m][c][3][3], in double then rounded once. */
+static float *winograd_weights(const IrConvParams *p, const float *w) {
+  static const double G[4][3] = {{1, 0, 0}, {0.5, 0.5, 0.5}, {0.5, -0.5, 0.5}, {0, 0, 1}};
+  int64_t M = p->m, C = p->c;
+  float *u = malloc(sizeof(float) * (size_t)(16 * M * C));
+  if (!u) abort();
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t ch = 0; ch < C; ch++) {
+      const float *g = w + (m * C + ch) * 9;
+      double gg[4][3]; /* G g */
+      for (int i = 0; i < 4; i++)
+        for (int k = 0; k < 3; k++)
+          gg[i][k] = G[i][0] * g[0 * 3 + k] + G[i][1] * g[1 * 3 + k] + G[i][2] * g[2 * 3 + k];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++)
+          u[((i * 4 + j) * M + m) * C + ch] =
+              (float)(gg[i][0] * G[j][0] + gg[i][1] * G[j][1] + gg[i][2] * G[j][2]);
+    }
+  return u;
+}
+
+/* 1-D transforms of four values: B^T x and (A^T x, first two). */
+static void bt4(Cg *c, LLVMValueRef x[4], LLVMValueRef y[4]) {
+  LLVMBuilderRef b = c->b;
+  y[0] = LLVMBuildFSub(b, x[0], x[2], "");
+  y[1] = LLVMBuildFAdd(b, x[1], x[2], "");
+  y[2] = LLVMBuildFSub(b, x[2], x[1], "");
+  y[3] = LLVMBuildFSub(b, x[1], x[3], "");
+}
+static void at4(Cg *c, LLVMValueRef x[4], LLVMValueRef y[2]) {
+  LLVMBuilderRef b = c->b;
+  y[0] = LLVMBuildFAdd(b, LLVMBuildFAdd(b, x[0], x[1], ""), x[2], "");
+  y[1] = LLVMBuildFSub(b, LLVMBuildFSub(b, x[1], x[2], ""), x[3], "");
+}
+
+/* The padded, deinterleaved copy of batch ni's input: padded column q of row r of channel ch at
+ * image[(ch*hp + r)*2*half + (q & 1)*half + q/2]. Strided copies stay scalar moves (no gathers). */
+static void copy_image(Cg *c, const IrConvParams *p, const IrConvWinograd *w, LLVMValueRef x,
+                       LLVMValueRef image) {
+  cg_memset(c, image, 0, w->image_floats * (int64_t)sizeof(float));
+  int64_t rows = p->h < w->hp - p->pad_t ? p->h : w->hp - p->pad_t; /* input rows that land */
+  CgLoop lc, lr;
+  LLVMValueRef ch = cg_for(c, &lc, p->c);
+  LLVMValueRef ih = cg_for(c, &lr, rows);
+  LLVMValueRef src =
+      cg_gep(c, c->t_f32, x, cg_add(c, cg_mulc(c, ch, p->h * p->w), cg_mulc(c, ih, p->w)));
+  LLVMValueRef dst =
+      cg_gep(c, c->t_f32, image,
+             cg_mulc(c, cg_addc(c, cg_add(c, cg_mulc(c, ch, w->hp), ih), p->pad_t), 2 * w->half));
+  for (int64_t parity = 0; parity < 2; parity++) {
+    /* input columns iw with padded column q = iw + pad_l of this parity, q < 2*half */
+    int64_t iw0 = ((parity - p->pad_l) % 2 + 2) % 2, count = 0;
+    while (iw0 + 2 * count < p->w && iw0 + 2 * count + p->pad_l < 2 * w->half) count++;
+    if (count == 0) continue;
+    CgLoop lt;
+    LLVMValueRef t = cg_for(c, &lt, count);
+    lt.keep = true;
+    LLVMValueRef v = cg_load(c, src, cg_addc(c, cg_mulc(c, t, 2), iw0));
+    cg_store(c, v, dst, cg_addc(c, t, parity * w->half + (iw0 + p->pad_l) / 2));
+    cg_loop_end(c, &lt, NULL, NULL);
+  }
+  cg_loop_end(c, &lr, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+}
+
+/* One block of `rows` tile rows starting at tile row th0: transform, 16 products, output
+ * transform with the bias (folded into product xi = 5, whose A^T coefficients are all 1) and
+ * the fused epilogue. */
+static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const IrConvWinograd *w,
+                           LLVMValueRef *in, LLVMValueRef image, LLVMValueRef out,
+                           LLVMValueRef obase, LLVMValueRef th0, int64_t rows, CgVecInfo vec,
+                           CgTile tile, LLVMValueRef upack) {
+  int64_t C = p->c, M = p->m, TW = w->tw, cols = rows * TW, rowlen = 2 * w->half;
+  LLVMValueRef V = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w->image_floats));
+  LLVMValueRef Mx = cg_gep(c, c->t_f32, V, cg_idx(c, w->v_floats));
+  /* input transform: V[xi][ch][r*TW + t] */
+  CgLoop lc, lr, lt;
+  LLVMValueRef ch = cg_for(c, &lc, C);
+  LLVMValueRef r = cg_for(c, &lr, rows);
+  LLVMValueRef prow = cg_gep(
+      c, c->t_f32, image,
+      cg_mulc(c, cg_add(c, cg_mulc(c, ch, w->hp), cg_mulc(c, cg_add(c, th0, r), 2)), rowlen));
+  LLVMValueRef vcol = cg_add(c, cg_mulc(c, ch, cols), cg_mulc(c, r, TW));
+  LLVMValueRef t = cg_for(c, &lt, TW);
+  LLVMValueRef tr[4][4];
+  for (int i = 0; i < 4; i++) {
+    LLVMValueRef row = cg_gep(c, c->t_f32, prow, cg_idx(c, i * rowlen));
+    LLVMValueRef d[4] = {cg_load(c, row, t), cg_load(c, row, cg_addc(c, t, w->half)),
+                         cg_load(c, row, cg_addc(c, t, 1)),
+                         cg_load(c, row, cg_addc(c, t, w->half + 1))};
+    bt4(c, d, tr[i]);
+  }
+  for (int j = 0; j < 4; j++) {
+    LLVMValueRef col[4] = {tr[0][j], tr[1][j], tr[2][j], tr[3][j]}, v[4];
+    bt4(c, col, v);
+    for (int i = 0; i < 4; i++)
+      cg_store(c, v[i], V, cg_add(c, cg_addc(c, vcol, (int64_t)(i * 4 + j) * C * cols), t));
+  }
+  cg_loop_end(c, &lt, NULL, NULL);
+  cg_loop_end(c, &lr, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+
+  /* the 16 products M[xi] = U[xi] x V[xi] */
+  /* the tile of the full blocks also for a shorter last one: U is packed for its rows */
+  for (int64_t xi = 0; xi < 16; xi++) {
+    CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_idx(c, xi * M * C)), 0, 0, true};
+    CgGemmB b = {
+        .base = cg_gep(c, c->t_f32, V, cg_idx(c, xi * C * cols)), .s_k = cols, .padded = true};
+    CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_idx(c, xi * M * cols)), .ldc = cols};
+    if (xi == 5 && p->has_bias) cc.row_bias = in[2];
+    cg_gemm_emit(c, vec, tile, M, cols, C, &a, &b, &cc);
+  }
+
+  /* output transform: tile (th0 + r, t) of channel m gives output rows 2(th0 + r) + {0, 1} and
+   * columns 2t + {0, 1}; an odd height or width drops the last row or column */
+  CgLoop lm, lr2, lt2;
+  LLVMValueRef m = cg_for(c, &lm, M);
+  LLVMValueRef r2 = cg_for(c, &lr2, rows);
+  LLVMValueRef oh = cg_mulc(c, cg_add(c, th0, r2), 2);
+  LLVMValueRef mcol = cg_add(c, cg_mulc(c, m, cols), cg_mulc(c, r2, TW));
+  LLVMValueRef orow0 =
+      cg_add(c, cg_add(c, obase, cg_mulc(c, m, p->oh * p->ow)), cg_mulc(c, oh, p->ow));
+  /* an odd height: the last tile row has one output row (a run-time test in that case only) */
+  LLVMValueRef second_row =
+      p->oh % 2 ? LLVMBuildICmp(c->b, LLVMIntSLT, cg_addc(c, oh, 1), cg_idx(c, p->oh), "") : NULL;
+  for (int part = 0; part < 2; part++) {
+    /* part 0: the tiles with both columns; part 1: an odd width's last tile, one column */
+    int64_t lo = part == 0 ? 0 : p->ow / 2, hi = part == 0 ? p->ow / 2 : TW, ncol = 2 - part;
+    if (lo >= hi) continue;
+    LLVMValueRef t2 = cg_loop_begin(c, &lt2, cg_idx(c, lo), cg_idx(c, hi));
+    LLVMValueRef s[4][2];
+    for (int i = 0; i < 4; i++) {
+      LLVMValueRef x[4];
+      for (int j = 0; j < 4; j++)
+        x[j] = cg_load(c, Mx, cg_add(c, cg_addc(c, mcol, (int64_t)(i * 4 + j) * M * cols), t2));
+      at4(c, x, s[i]);
+    }
+    LLVMValueRef y[2][2];
+    for (int j = 0; j < 2; j++) {
+      LLVMValueRef col[4] = {s[0][j], s[1][j], s[2][j], s[3][j]}, yy[2];
+      at4(c, col, yy);
+      y[0][j] = yy[0];
+      y[1][j] = yy[1];
+    }
+    for (int i = 0; i < 2; i++) {
+      CgIf f;
+      if (i == 1 && second_row) cg_if_begin(c, &f, second_row);
+      for (int j = 0; j < ncol; j++) {
+        LLVMValueRef at = cg_add(c, cg_addc(c, orow0, (int64_t)i * p->ow + j), cg_mulc(c, t2, 2));
+        cg_store(c, cg_epilogue(c, n, in, y[i][j], at), out, at);
+      }
+      if (i == 1 && second_row) {
+        cg_if_else(c, &f);
+        cg_if_end(c, &f);
+      }
+    }
+    cg_loop_end(c, &lt2, NULL, NULL);
+  }
+  cg_loop_end(c, &lr2, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+}
+
+bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
+                      LLVMValueRef out) {
+  IrConvWinograd w;
+  int64_t tile_cols = n->tile_cols_max > 0 ? n->tile_cols_max : IR_TILE_COLS_MAX;
+  ir_conv_winograd(p, tile_cols, n->scratch_bytes, &w);
+  CgVecInfo vec = cg_vec_info(c);
+  CgTile tile = cg_gemm_tile(vec, p->m, w.cols, p->c, (int)tile_cols);
+  float *u = winograd_weights(p, n->inputs[1]->data);
+  LLVMValueRef upack = cg_pack_a(c, u, 16, p->m, p->c, p->c, 1, tile.mr, "winopack");
+  free(u);
+  int64_t full = w.th / w.rows, tail = w.th % w.rows;
+  CgLoop ln, lb;
+  LLVMValueRef ni = cg_for(c, &ln, p->n);
+  LLVMValueRef x = cg_gep(c, c->t_f32, in[0], cg_mulc(c, ni, p->c * p->h * p->w));
+  LLVMValueRef obase = cg_mulc(c, ni, p->m * p->oh * p->ow);
+  copy_image(c, p, &w, x, c->scratch);
+  LLVMValueRef blk = cg_for(c, &lb, full);
+  lb.keep = true;
+  winograd_block(c, n, p, &w, in, c->scratch, out, obase, cg_mulc(c, blk, w.rows), w.rows, vec,
+                 tile, upack);
+  cg_loop_end(c, &lb, NULL, NULL);
+  if (tail)
+    winograd_block(c, n, p, &w, in, c->scratch, out, obase, cg_idx(c, full * w.rows), tail, vec,
+                   tile, upack);
+  cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}
