@@ -40,6 +40,10 @@ typedef struct Ox {
   int opset;
   int depth;
   int n_built; /* ONNX nodes seen, against --max-nodes */
+  /* Names of empty constants (a dimension 0, no data): Kiln has no empty tensors, and ONNX uses
+   * them for "not given" (Resize's roi and scales), so a node input naming one is omitted. */
+  char **empty;
+  int n_empty, cap_empty;
 } Ox;
 
 /* One ONNX node being mapped. */
@@ -364,6 +368,45 @@ static IrValue *tensor_value(Ox *ox, const OTensor *t, const char *name, const c
   return tensor_payload(ox, t, v, src, where) ? v : NULL;
 }
 
+/* An empty constant (see Ox.empty) is remembered instead of becoming a value. */
+static bool is_empty_tensor(const OTensor *t) {
+  bool zero = false;
+  for (size_t i = 0; i < t->n_dims; i++) {
+    if (t->dims[i] < 0) return false;
+    zero |= t->dims[i] == 0;
+  }
+  return zero && t->n_dims <= IR_MAX_RANK && (!t->has_raw_data || t->raw_data.len == 0) &&
+         !t->n_float_data && !t->n_int32_data && !t->n_int64_data && !t->n_double_data &&
+         !(t->has_data_location && t->data_location == 1);
+}
+
+static void remember_empty(Ox *ox, const char *name) {
+  if (ox->n_empty == ox->cap_empty) {
+    ox->cap_empty = ox->cap_empty ? 2 * ox->cap_empty : 8;
+    char **grown = realloc(ox->empty, sizeof *grown * (size_t)ox->cap_empty);
+    if (!grown) abort();
+    ox->empty = grown;
+  }
+  ox->empty[ox->n_empty] = strdup(name);
+  if (!ox->empty[ox->n_empty]) abort();
+  ox->n_empty++;
+}
+
+static bool is_empty_name(const Ox *ox, const char *name) {
+  for (int i = 0; i < ox->n_empty; i++)
+    if (!strcmp(ox->empty[i], name)) return true;
+  return false;
+}
+
+/* A constant from an initializer or a Constant node: a value, or remembered as empty. */
+static bool constant_tensor(Ox *ox, const OTensor *t, const char *name, const char *where) {
+  if (is_empty_tensor(t) && !ir_graph_find_value(ox->fe.g, name)) {
+    remember_empty(ox, name);
+    return true;
+  }
+  return tensor_value(ox, t, name, where) != NULL;
+}
+
 /* ---- node building ---------------------------------------------------------------------- */
 /* A node of op with the given inputs; outputs named by out_names (NULL entries: fresh names). */
 static IrNode *new_node(Ox *ox, const ONodeCtx *c, IrOp op, const char *name, IrValue *const *in,
@@ -667,34 +710,44 @@ static bool adapt_dropout(Ox *ox, const ONodeCtx *c, IrOp op) {
   return true;
 }
 
-/* RNN / GRU / LSTM: `activations` may name ONNX's defaults (the only ones Kiln's kernels
- * compute); other activations and activation_alpha/beta are refused. */
+/* RNN / GRU / LSTM: ONNX's `activations` list of strings is the IR's one comma-separated string
+ * (the IR checks the names and counts). */
 static bool adapt_recurrent(Ox *ox, const ONodeCtx *c, IrOp op) {
-  static const char *const defaults[][3] = {
-      [IR_OP_RNN] = {"tanh"}, [IR_OP_GRU] = {"sigmoid", "tanh"}, [IR_OP_LSTM] = {"sigmoid", "tanh", "tanh"}};
-  const OAttr *acts, *dir;
-  if (!get_attr(ox, c, "activations", 8, &acts) || !get_attr(ox, c, "direction", 3, &dir))
-    return false;
-  if (acts) {
-    int per = op == IR_OP_RNN ? 1 : op == IR_OP_GRU ? 2 : 3;
-    bool bidi = dir && dir->s.len == 13 && !memcmp(dir->s.data, "bidirectional", 13);
-    bool ok = acts->n_strings == (size_t)(per * (bidi ? 2 : 1));
-    for (size_t k = 0; ok && k < acts->n_strings; k++) {
-      const char *want = defaults[op][k % (size_t)per];
-      ok = acts->strings[k].len == strlen(want) &&
-           !strncasecmp((const char *)acts->strings[k].data, want, strlen(want));
-    }
-    if (!ok) {
-      char w[FE_WHERE + 128];
-      attr_where(w, sizeof w, c, "activations");
-      ir_diag_error(ox->fe.d, w, "only the default activations of %s are supported",
-                    ir_op_info[op].name);
-      return false;
-    }
-  }
+  const OAttr *acts;
+  if (!get_attr(ox, c, "activations", 8, &acts)) return false;
   static const char *const skip[] = {"activations", NULL};
   IrNode *n = emit(ox, c, op, c->in, c->n_in, skip);
-  return n && finish_node(ox, n);
+  if (!n) return false;
+  if (acts) {
+    char w[FE_WHERE + 128], joined[FE_MAX_NAME + 1];
+    attr_where(w, sizeof w, c, "activations");
+    size_t o = 0;
+    for (size_t k = 0; k < acts->n_strings; k++) {
+      const ProtobufCBinaryData *b = &acts->strings[k];
+      if (o + b->len + 2 > sizeof joined || memchr(b->data, ',', b->len) ||
+          memchr(b->data, 0, b->len)) {
+        ir_diag_error(ox->fe.d, w, "entry %zu is not an activation name", k);
+        return false;
+      }
+      if (k) joined[o++] = ',';
+      memcpy(joined + o, b->data, b->len);
+      o += b->len;
+    }
+    joined[o] = 0;
+    ir_set_attr_s(ox->fe.g, n, "activations", ir_arena_strdup(ox->fe.g->arena, joined));
+  }
+  return finish_node(ox, n);
+}
+
+/* Resize 10: inputs (X, scales) and Upsample's coordinates (asymmetric, floor) -> the IR's
+ * opset-11 form (X, roi, scales, sizes). */
+static bool adapt_resize10(Ox *ox, const ONodeCtx *c, IrOp op) {
+  IrValue *in[3] = {c->n_in ? c->in[0] : NULL, NULL, c->n_in > 1 ? c->in[1] : NULL};
+  IrNode *n = emit(ox, c, op, in, 3, NULL);
+  if (!n) return false;
+  ir_set_attr_s(ox->fe.g, n, "coordinate_transformation_mode", "asymmetric");
+  ir_set_attr_s(ox->fe.g, n, "nearest_mode", "floor");
+  return finish_node(ox, n);
 }
 
 /* BatchNormalization 7-8: `spatial` (1, the default, is the only form since 9). */
@@ -800,7 +853,7 @@ static bool adapt_constant(Ox *ox, const ONodeCtx *c, IrOp op) {
   attr_where(w, sizeof w, c, an);
   int t = attr_type(a);
   const char *out = c->p->output[0];
-  if (!strcmp(an, "value") && t == 4 && a->t) return tensor_value(ox, a->t, out, w) != NULL;
+  if (!strcmp(an, "value") && t == 4 && a->t) return constant_tensor(ox, a->t, out, w);
   OTensor tp = ONNX__TENSOR_PROTO__INIT;
   int64_t dim;
   if (!strcmp(an, "value_float") && t == 1) {
@@ -905,7 +958,7 @@ static const struct Adapter {
     {"Constant", 1, 99, "Identity", adapt_constant, NULL},
     {"ConstantOfShape", 1, 99, "Identity", adapt_constant_of_shape, NULL},
     {"If", 1, 99, "Identity", inline_if, NULL},
-    {"Upsample", 7, 9, "Resize", NULL, "Upsample (opsets 7-9) is not supported yet"},
+    {"Resize", 10, 10, NULL, adapt_resize10, NULL},
     {"Loop", 1, 99, "Identity", NULL,
      "a Loop is control flow Kiln cannot compile (only an If with a constant condition folds)"},
     {"Scan", 1, 99, "Identity", NULL,
@@ -943,7 +996,7 @@ static bool build_graph_body(Ox *ox, const OGraph *g, const char *prefix) {
     const char *nm = t->name ? t->name : "";
     fe_path(where, sizeof where, "%s.initializer[%zu] (%s)", prefix, i,
             fe_disp(shown, sizeof shown, nm));
-    if (!tensor_value(ox, t, nm, where)) ok = false;
+    if (!constant_tensor(ox, t, nm, where)) ok = false;
   }
   if (!ok) return false;
   char list[FE_WHERE];
@@ -1042,6 +1095,7 @@ static bool build_node(Ox *ox, const ONode *p, int index, const char *list, cons
     const char *s = p->input[k];
     if (!s[0]) continue;
     IrValue *v = ir_graph_find_value(ox->fe.g, s);
+    if (!v && is_empty_name(ox, s)) continue; /* an empty constant: "not given" */
     if (!v) {
       ir_diag_error(ox->fe.d, where,
                     "input %zu '%s' is not defined by a graph input, an initializer or an "
@@ -1354,7 +1408,7 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
     const OTensor *t = g->initializer[i];
     const char *nm = t->name ? t->name : "";
     fe_path(where, sizeof where, "graph.initializer[%zu] (%s)", i, fe_disp(shown, sizeof shown, nm));
-    if (!tensor_value(ox, t, nm, where)) return;
+    if (!constant_tensor(ox, t, nm, where)) return;
   }
   if (!build_inputs(ox, g)) return;
   for (size_t i = 0; i < g->n_node; i++)
@@ -1448,6 +1502,8 @@ IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir,
   if (ox.fe.opt.max_nodes <= 0) ox.fe.opt.max_nodes = FE_DEFAULT_MAX_NODES;
   build_model(&ox, m, default_name && default_name[0] ? default_name : "model");
   onnx__model_proto__free_unpacked(m, NULL);
+  for (int i = 0; i < ox.n_empty; i++) free(ox.empty[i]);
+  free(ox.empty);
   if (d->n_errors != errs0) {
     if (ox.fe.g) ir_graph_free(ox.fe.g);
     return NULL;
