@@ -171,7 +171,7 @@ static IrValue *const_i64(Ox *ox, const char *base, const int64_t *v, int n) {
   int64_t dims[1] = {n};
   IrValue *c = fresh_value(ox, base, IR_VALUE_CONST, IR_I64, 1, dims);
   int64_t *data = ir_arena_alloc(ox->fe.g->arena, sizeof(int64_t) * (size_t)(n ? n : 1));
-  memcpy(data, v, sizeof(int64_t) * (size_t)n);
+  if (n) memcpy(data, v, sizeof(int64_t) * (size_t)n);
   c->data = data;
   c->src_path = c->name;
   return c;
@@ -575,7 +575,13 @@ static bool arity(Ox *ox, const ONodeCtx *c, IrOp op, IrValue *const *in, int n_
   }
   for (int k = 0; k < info->min_inputs && k < n_in; k++)
     if (!in[k]) {
-      ir_diag_error(ox->fe.d, c->where, "input %d of %s cannot be omitted", k, info->name);
+      if (in == c->in && k < (int)c->p->n_input && c->p->input[k][0])
+        ir_diag_error(ox->fe.d, c->where,
+                      "input %d '%s' is an empty tensor (a dimension 0): Kiln has no empty "
+                      "tensors",
+                      k, c->p->input[k]);
+      else
+        ir_diag_error(ox->fe.d, c->where, "input %d of %s cannot be omitted", k, info->name);
       return false;
     }
   return true;
@@ -587,6 +593,7 @@ static IrNode *emit(Ox *ox, const ONodeCtx *c, IrOp op, IrValue *const *in, int 
                     const char *const *skip) {
   int n_out = named_outputs(c);
   if (!arity(ox, c, op, in, n_in, n_out)) return NULL;
+  while (n_in > 0 && !in[n_in - 1]) n_in--; /* trailing omitted inputs, as the JSON frontend */
   IrNode *n = new_node(ox, c, op, c->name, in, n_in, (const char *const *)c->p->output, n_out);
   if (!n || !copy_attrs(ox, c, n, skip)) return NULL;
   return n;
@@ -608,12 +615,14 @@ static bool ints_attr_input(Ox *ox, const ONodeCtx *c, const char *attr, IrValue
     if (required) ir_diag_error(ox->fe.d, c->where, "missing required attribute '%s'", attr);
     return !required;
   }
-  if (a->n_ints > FE_MAX_LIST_ATTR) {
+  if (a->n_ints > FE_MAX_LIST_ATTR || (required && a->n_ints == 0)) {
     char w[FE_WHERE + 128];
     attr_where(w, sizeof w, c, attr);
-    ir_diag_error(ox->fe.d, w, "%zu entries, at most %d allowed", a->n_ints, FE_MAX_LIST_ATTR);
+    ir_diag_error(ox->fe.d, w, "%zu entries, %s", a->n_ints,
+                  a->n_ints ? "at most 64 allowed" : "at least 1 needed");
     return false;
   }
+  if (a->n_ints == 0) return true; /* an empty list: as if absent (Kiln has no empty tensors) */
   *out = const_i64(ox, c->name, a->ints, (int)a->n_ints);
   return true;
 }
@@ -1095,7 +1104,10 @@ static bool build_node(Ox *ox, const ONode *p, int index, const char *list, cons
     const char *s = p->input[k];
     if (!s[0]) continue;
     IrValue *v = ir_graph_find_value(ox->fe.g, s);
-    if (!v && is_empty_name(ox, s)) continue; /* an empty constant: "not given" */
+    if (!v && is_empty_name(ox, s)) { /* an empty constant: "not given" */
+      c.n_in = (int)k + 1;
+      continue;
+    }
     if (!v) {
       ir_diag_error(ox->fe.d, where,
                     "input %zu '%s' is not defined by a graph input, an initializer or an "
