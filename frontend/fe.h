@@ -39,8 +39,8 @@ IrGraph *fe_parse_model_opts(const char *json, size_t len, const char *base_dir,
  * else as Kiln JSON. fe_load_model_opts dispatches the same way. */
 bool fe_is_onnx_path(const char *path);
 /* ONNX from memory; base_dir resolves external data (NULL: current directory). */
-IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir,
-                       const char *default_name, const FeOptions *o, IrDiag *d);
+IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir, const char *default_name,
+                       const FeOptions *o, IrDiag *d);
 IrGraph *fe_load_onnx(const char *path, const FeOptions *o, IrDiag *d);
 
 /* Writes g as a Kiln model: JSON at json_path, initializers in <stem>.weights.bin beside it

@@ -75,9 +75,9 @@ static bool onnx_dtype(int32_t t, IrDType *out) {
 }
 
 static const char *onnx_dtype_name(int32_t t) {
-  static const char *const names[] = {"undefined", "float",   "uint8",     "int8",    "uint16",
-                                      "int16",     "int32",   "int64",     "string",  "bool",
-                                      "float16",   "double",  "uint32",    "uint64",  "complex64",
+  static const char *const names[] = {"undefined",  "float",   "uint8",  "int8",   "uint16",
+                                      "int16",      "int32",   "int64",  "string", "bool",
+                                      "float16",    "double",  "uint32", "uint64", "complex64",
                                       "complex128", "bfloat16"};
   return t >= 0 && t < (int32_t)(sizeof names / sizeof *names) ? names[t] : "unknown";
 }
@@ -106,9 +106,9 @@ static bool check_name(Ox *ox, const char *s, const char *where, const char *wha
 }
 
 static const char *attr_type_name(int t) {
-  static const char *const names[] = {"UNDEFINED", "FLOAT",   "INT",           "STRING",
-                                      "TENSOR",    "GRAPH",   "FLOATS",        "INTS",
-                                      "STRINGS",   "TENSORS", "GRAPHS",        "SPARSE_TENSOR",
+  static const char *const names[] = {"UNDEFINED",      "FLOAT",      "INT",        "STRING",
+                                      "TENSOR",         "GRAPH",      "FLOATS",     "INTS",
+                                      "STRINGS",        "TENSORS",    "GRAPHS",     "SPARSE_TENSOR",
                                       "SPARSE_TENSORS", "TYPE_PROTO", "TYPE_PROTOS"};
   return t >= 0 && t < (int)(sizeof names / sizeof *names) ? names[t] : "unknown";
 }
@@ -129,8 +129,7 @@ static int attr_type(const OAttr *a) {
 
 static const OAttr *find_attr(const ONode *p, const char *name) {
   for (size_t k = 0; k < p->n_attribute; k++)
-    if (p->attribute[k]->name && strcmp(p->attribute[k]->name, name) == 0)
-      return p->attribute[k];
+    if (p->attribute[k]->name && strcmp(p->attribute[k]->name, name) == 0) return p->attribute[k];
   return NULL;
 }
 
@@ -424,8 +423,8 @@ static IrNode *new_node(Ox *ox, const ONodeCtx *c, IrOp op, const char *name, Ir
       v = ir_value_new(ox->fe.g, out_names[j], IR_VALUE_NODE, IR_F32, 0, NULL);
       if (!v) {
         const IrValue *first = ir_graph_find_value(ox->fe.g, out_names[j]);
-        ir_diag_error(ox->fe.d, w, "duplicate value name '%s' (first defined at %s)",
-                      out_names[j], first && first->src_path ? first->src_path : "?");
+        ir_diag_error(ox->fe.d, w, "duplicate value name '%s' (first defined at %s)", out_names[j],
+                      first && first->src_path ? first->src_path : "?");
         return NULL;
       }
       v->src_path = ir_arena_strdup(ox->fe.g->arena, w);
@@ -631,7 +630,8 @@ static bool ints_attr_input(Ox *ox, const ONodeCtx *c, const char *attr, IrValue
 static bool adapt_slice_attrs(Ox *ox, const ONodeCtx *c, IrOp op) {
   IrValue *in[4] = {c->n_in ? c->in[0] : NULL};
   if (!ints_attr_input(ox, c, "starts", &in[1], true) ||
-      !ints_attr_input(ox, c, "ends", &in[2], true) || !ints_attr_input(ox, c, "axes", &in[3], false))
+      !ints_attr_input(ox, c, "ends", &in[2], true) ||
+      !ints_attr_input(ox, c, "axes", &in[3], false))
     return false;
   static const char *const skip[] = {"starts", "ends", "axes", NULL};
   IrNode *n = emit(ox, c, op, in, in[3] ? 4 : 3, skip);
@@ -1080,15 +1080,17 @@ static bool build_node(Ox *ox, const ONode *p, int index, const char *list, cons
     fe_path(defname, sizeof defname, "%s_%d", fe_disp(shown, sizeof shown, type), index);
     name = defname;
   }
-  fe_path(where, sizeof where, "%s.node[%d] (%s)", prefix, index, fe_disp(shown, sizeof shown, name));
+  fe_path(where, sizeof where, "%s.node[%d] (%s)", prefix, index,
+          fe_disp(shown, sizeof shown, name));
   if (!check_name(ox, name, where, "node name")) return false;
   ONodeCtx c = {.p = p, .index = index, .list = list};
   c.where = ir_arena_strdup(ox->fe.g->arena, where);
   c.name = ir_arena_strdup(ox->fe.g->arena, name);
   if (!is_std_domain(p->domain)) {
-    ir_diag_error(ox->fe.d, where, "op '%s' of domain '%s' is not supported (Kiln reads the "
-                  "standard ONNX domain only)", fe_disp(shown, sizeof shown, type),
-                  fe_disp(shown2, sizeof shown2, p->domain));
+    ir_diag_error(ox->fe.d, where,
+                  "op '%s' of domain '%s' is not supported (Kiln reads the "
+                  "standard ONNX domain only)",
+                  fe_disp(shown, sizeof shown, type), fe_disp(shown2, sizeof shown2, p->domain));
     return false;
   }
   IrOp op;
@@ -1128,8 +1130,10 @@ static bool build_node(Ox *ox, const ONode *p, int index, const char *list, cons
     if ((t == 5 || t == 10) && strcmp(type, "If") != 0) {
       char w[FE_WHERE + 128];
       attr_where(w, sizeof w, &c, an);
-      ir_diag_error(ox->fe.d, w, "a graph-valued attribute (%s) is control flow Kiln cannot "
-                    "compile", type);
+      ir_diag_error(ox->fe.d, w,
+                    "a graph-valued attribute (%s) is control flow Kiln cannot "
+                    "compile",
+                    type);
       return false;
     }
   }
@@ -1182,8 +1186,8 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
         found |= strlen(nm) == (size_t)(eq - specs[i]) && !strncmp(nm, specs[i], strlen(nm));
       }
       if (!found) {
-        ir_diag_error(ox->fe.d, pass ? "--bind" : "--input-shape",
-                      "'%s': %s", fe_disp(shown, sizeof shown, specs[i]),
+        ir_diag_error(ox->fe.d, pass ? "--bind" : "--input-shape", "'%s': %s",
+                      fe_disp(shown, sizeof shown, specs[i]),
                       eq ? "the model has no graph input of that name" : "expected NAME=VALUES");
         ok = false;
       }
@@ -1197,7 +1201,8 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
     const IrValue *known = ir_graph_find_value(ox->fe.g, nm);
     if (known && known->kind == IR_VALUE_CONST) continue; /* also an initializer (IR < 4) */
     if (known) {
-      ir_diag_error(ox->fe.d, where, "duplicate graph input '%s'", fe_disp(shown, sizeof shown, nm));
+      ir_diag_error(ox->fe.d, where, "duplicate graph input '%s'",
+                    fe_disp(shown, sizeof shown, nm));
       ok = false;
       continue;
     }
@@ -1207,7 +1212,8 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
     }
     const Onnx__TypeProto__Tensor *tt = vi->type ? vi->type->tensor_type : NULL;
     if (!tt) {
-      ir_diag_error(ox->fe.d, where, "not a tensor (sequences, maps and optionals are not "
+      ir_diag_error(ox->fe.d, where,
+                    "not a tensor (sequences, maps and optionals are not "
                     "supported)");
       ok = false;
       continue;
@@ -1295,7 +1301,8 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
       }
       uint8_t *data = ir_arena_alloc(ox->fe.g->arena, (size_t)ir_value_nbytes(v) + 1);
       size_t es = ir_dtype_size(dt);
-      for (int64_t e = 0; e < numel; e++) store_scalar(data + (size_t)e * es, dt, vals[nv == 1 ? 0 : e]);
+      for (int64_t e = 0; e < numel; e++)
+        store_scalar(data + (size_t)e * es, dt, vals[nv == 1 ? 0 : e]);
       free(vals);
       v->data = data;
       continue;
@@ -1322,8 +1329,10 @@ static bool build_outputs(Ox *ox, const OGraph *g) {
     fe_path(where, sizeof where, "graph.output[%zu] (%s)", i, fe_disp(shown, sizeof shown, nm));
     IrValue *v = ir_graph_find_value(ox->fe.g, nm);
     if (!v) {
-      ir_diag_error(ox->fe.d, where, "value '%s' is not defined by any input, initializer or "
-                    "node", fe_disp(shown, sizeof shown, nm));
+      ir_diag_error(ox->fe.d, where,
+                    "value '%s' is not defined by any input, initializer or "
+                    "node",
+                    fe_disp(shown, sizeof shown, nm));
       return false;
     }
     if (v->is_output) {
@@ -1419,7 +1428,8 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
   for (size_t i = 0; i < g->n_initializer; i++) {
     const OTensor *t = g->initializer[i];
     const char *nm = t->name ? t->name : "";
-    fe_path(where, sizeof where, "graph.initializer[%zu] (%s)", i, fe_disp(shown, sizeof shown, nm));
+    fe_path(where, sizeof where, "graph.initializer[%zu] (%s)", i,
+            fe_disp(shown, sizeof shown, nm));
     if (!constant_tensor(ox, t, nm, where)) return;
   }
   if (!build_inputs(ox, g)) return;
@@ -1459,12 +1469,8 @@ static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageD
     case 0:
       if (!read_varint(&p, end, &n)) return deepest;
       break;
-    case 1:
-      p += (size_t)(end - p) < 8 ? (size_t)(end - p) : 8;
-      break;
-    case 5:
-      p += (size_t)(end - p) < 4 ? (size_t)(end - p) : 4;
-      break;
+    case 1: p += (size_t)(end - p) < 8 ? (size_t)(end - p) : 8; break;
+    case 5: p += (size_t)(end - p) < 4 ? (size_t)(end - p) : 4; break;
     case 2: {
       if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p)) return deepest;
       const ProtobufCMessageDescriptor *sub = NULL;
@@ -1484,8 +1490,8 @@ static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageD
   return deepest;
 }
 
-IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir,
-                       const char *default_name, const FeOptions *o, IrDiag *d) {
+IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir, const char *default_name,
+                       const FeOptions *o, IrDiag *d) {
   int errs0 = d->n_errors;
   if (len == 0) {
     ir_diag_error(d, NULL, "not an ONNX model (no graph or no opset; empty file?)");
@@ -1541,8 +1547,10 @@ IrGraph *fe_load_onnx(const char *path, const FeOptions *o, IrDiag *d) {
     return NULL;
   }
   if (st.st_size > OX_MAX_FILE) {
-    ir_diag_error(d, NULL, "'%s' is %lld bytes, more than the limit of 2 GiB for an ONNX model "
-                  "(put the weights in external data)", path, (long long)st.st_size);
+    ir_diag_error(d, NULL,
+                  "'%s' is %lld bytes, more than the limit of 2 GiB for an ONNX model "
+                  "(put the weights in external data)",
+                  path, (long long)st.st_size);
     close(fd);
     return NULL;
   }

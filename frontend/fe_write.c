@@ -45,7 +45,9 @@ static cJSON *decl_json(const IrValue *v) {
   return o;
 }
 
-static bool exact_int(int64_t x) { return x >= -(int64_t)FE_MAX_EXACT_INT && x <= (int64_t)FE_MAX_EXACT_INT; }
+static bool exact_int(int64_t x) {
+  return x >= -(int64_t)FE_MAX_EXACT_INT && x <= (int64_t)FE_MAX_EXACT_INT;
+}
 
 /* The node's present attributes; false (reported) if one cannot be written exactly. */
 static bool attrs_json(const IrNode *n, cJSON *o, IrDiag *d) {
@@ -173,7 +175,8 @@ bool fe_write_model(const IrGraph *g, const char *json_path, const char *name, c
     for (int k = 0; k < ir_node_op_inputs(n); k++)
       cJSON_AddItemToArray(a, cJSON_CreateString(n->inputs[k] ? n->inputs[k]->name : ""));
     a = cJSON_AddArrayToObject(o, "outputs");
-    for (int k = 0; k < n->n_outputs; k++) cJSON_AddItemToArray(a, cJSON_CreateString(n->outputs[k]->name));
+    for (int k = 0; k < n->n_outputs; k++)
+      cJSON_AddItemToArray(a, cJSON_CreateString(n->outputs[k]->name));
     cJSON *at = cJSON_CreateObject();
     ok = attrs_json(n, at, d);
     if (at->child)

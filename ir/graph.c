@@ -238,8 +238,7 @@ bool ir_same_shape(const IrValue *a, const IrValue *b) {
 
 const char *ir_node_where(const IrNode *n, char *buf, size_t size) {
   if (n->src_index >= 0)
-    snprintf(buf, size, "%s[%d] (%s)", n->src_list ? n->src_list : "nodes", n->src_index,
-             n->name);
+    snprintf(buf, size, "%s[%d] (%s)", n->src_list ? n->src_list : "nodes", n->src_index, n->name);
   else
     snprintf(buf, size, "node '%s'", n->name);
   return buf;

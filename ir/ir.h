@@ -182,7 +182,8 @@ typedef struct IrNode {
   const char *name;
   int id;        /* index in graph->nodes (execution order after ir_graph_sort) */
   int src_index; /* index in the model file's "nodes" array, -1 if made by a pass */
-  const char *src_list; /* the array src_index counts in: NULL "nodes" (JSON), "graph.node" (ONNX) */
+  /* the array src_index counts in: NULL for "nodes" (JSON), "graph.node" (ONNX) */
+  const char *src_list;
   IrOp op;
   int n_inputs, n_outputs;
   IrValue **inputs; /* NULL entries for omitted optional inputs */

@@ -443,9 +443,11 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(const Args *);
-  } commands[] = {
-      {"compile", cmd_compile}, {"build", cmd_build}, {"run", cmd_run},
-      {"inspect", cmd_inspect}, {"import", cmd_import}};
+  } commands[] = {{"compile", cmd_compile},
+                  {"build", cmd_build},
+                  {"run", cmd_run},
+                  {"inspect", cmd_inspect},
+                  {"import", cmd_import}};
   for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
     if (strcmp(argv[1], commands[c].name)) continue;
     Args a;
