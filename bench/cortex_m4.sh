@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Footprint and emulated inference time of every example on a Cortex-M4F (QEMU mps2-an386).
 # usage: bench/cortex_m4.sh [REPEAT]   (after tools/build.sh; needs tools/setup.sh --with-cross)
+# env: KILN (the kiln binary), KILN_FLAGS (extra compile flags, e.g. --conv=winograd),
+#      MODELS (example names, default all)
 # Flash = code + constants of the model object (kiln compile --size-report); RAM = the workspace;
 # stack = the worst case of a call that --size-report prints (NAME_STACK_SIZE; the C library's
 # memset/memcpy come on top where the model calls them; tests/test_emulation.sh m4-stack checks
@@ -25,10 +27,11 @@ echo "|---|---:|---:|---:|---:|---:|---:|---:|"
 for dir in examples/*/; do
   name=$(basename "$dir")
   [ -f "$dir/model.json" ] || continue
+  [ -z "${MODELS:-}" ] || [[ " $MODELS " == *" $name "* ]] || continue
   d=$tmp/$name
   mkdir -p "$d"
   $kiln compile "$dir/model.json" --target thumbv7em-none-eabihf --cpu cortex-m4 \
-    --features +vfp4d16sp -O3 --name net --size-report -o "$d/net.o" >"$d/report"
+    --features +vfp4d16sp -O3 --name net --size-report ${KILN_FLAGS:-} -o "$d/net.o" >"$d/report"
   code=$(awk '$1 == "code:" {print $2}' "$d/report")
   const=$(awk '$1 == "constants:" {print $2}' "$d/report")
   ws=$(awk '$1 == "workspace:" {print $2}' "$d/report")

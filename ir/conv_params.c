@@ -341,11 +341,10 @@ static void winograd_rows(const IrConvParams *p, int64_t tile_cols, int64_t rows
                           IrConvWinograd *w) {
   w->th = (p->oh + 1) / 2;
   w->tw = (p->ow + 1) / 2;
-  w->hp = 2 * w->th + 2;
   w->half = w->tw + 1;
   w->rows = rows;
   w->cols = rows * w->tw;
-  w->image_floats = p->c * w->hp * 2 * w->half;
+  w->image_floats = p->c * (2 * rows + 2) * 2 * w->half;
   w->v_floats = 16 * p->c * w->cols + tile_cols;
   w->scratch_bytes = (w->image_floats + w->v_floats + 16 * p->m * w->cols) * (int64_t)sizeof(float);
 }

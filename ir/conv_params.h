@@ -75,17 +75,18 @@ int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k);
 
 /* Winograd F(2x2, 3x3) (IR_KERNEL_CONV_WINOGRAD, docs/kernels.md) for a 3x3 Conv with stride 1,
  * dilation 1 and one group: each 2x2 output tile is A^T [(G g G^T) . (B^T d B)] A from the 4x4
- * input patch d, 16 products per tile instead of 36. The input is copied once, zero-padded, into
- * planes of hp rows, each row stored deinterleaved (its even padded columns, then its odd ones,
- * tw + 1 each) so that every transform reads contiguous vectors. Tiles go in blocks of `rows`
- * tile rows: V[16][c][cols] (transformed input) then 16 products
- * M[xi][m][cols] = U[xi][m][c] x V[xi][c][cols] (U: the transformed weights, packed at compile
- * time) then the output transform. Scratch: image, V (+ the tile width read past it), M. */
+ * input patch d, 16 products per tile instead of 36. Tiles go in blocks of `rows` tile rows; per
+ * block the 2*rows + 2 padded input rows it reads are copied, zero-padded, into an image whose
+ * rows are stored deinterleaved (the even padded columns, then the odd ones, half = tw + 1
+ * each) so that every transform reads contiguous vectors; then V[16][c][cols] (transformed
+ * input), 16 products M[xi][m][cols] = U[xi][m][c] x V[xi][c][cols] (U: the transformed weights,
+ * packed at compile time), then the output transform. Scratch: image, V (+ the tile width read
+ * past it), M. */
 typedef struct IrConvWinograd {
   int64_t th, tw;        /* output tiles: ceil(oh / 2), ceil(ow / 2) */
-  int64_t hp, half;      /* image rows (2*th + 2) and the length of each half row (tw + 1) */
+  int64_t half;          /* the length of each half of an image row (tw + 1) */
   int64_t rows, cols;    /* tile rows per block; tiles per block (rows * tw) */
-  int64_t image_floats;  /* c * hp * 2*half */
+  int64_t image_floats;  /* c * (2*rows + 2) * 2*half */
   int64_t v_floats;      /* 16 * c * cols + tile_cols */
   int64_t scratch_bytes; /* (image + V + 16 * m * cols) floats */
 } IrConvWinograd;

@@ -84,6 +84,7 @@ static void plan_conv(IrNode *n, const PassOptions *o) {
   ir_conv_winograd(&p, tile_cols, panel_bytes, &wg);
   bool host = panel_bytes >= IR_CONV_PANEL_BYTES;
   bool pays = p.c >= 32 && p.m >= 32 && wg.th * wg.tw >= 16 && wg.scratch_bytes <= panel_bytes;
+  /* (bare metal: winograd_under_peak below) */
   if (force ? force == IR_KERNEL_CONV_WINOGRAD : host && pays) {
     n->kernel = IR_KERNEL_CONV_WINOGRAD;
     n->scratch_bytes = wg.scratch_bytes;
@@ -128,6 +129,35 @@ static void plan_recurrent(IrNode *n, const PassOptions *o) {
   n->scratch_bytes = s.floats * (int64_t)sizeof(float);
 }
 
+/* Bare-metal targets: Winograd (1.5-2x fewer instructions per 3x3 conv on a Cortex-M4, its
+ * scratch one block of tile rows plus the padded input) for each conv with 8+ channels each way
+ * whose scratch fits under the workspace's existing peak, so that RAM does not grow; the
+ * transformed weights take 16/9 of the flash of the 3x3 ones. */
+static void winograd_under_peak(IrGraph *g, const PassOptions *o) {
+  int64_t align = o->workspace_align > 0 ? o->workspace_align : 64, saved = g->workspace_size;
+  int tile_cols = o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
+  g->workspace_size = -1; /* the bound of the graph as it is, not of an earlier plan */
+  int64_t peak = pass_memplan_lower_bound(g, align);
+  for (int s = 0; s < g->n_nodes; s++) {
+    IrNode *n = g->nodes[s];
+    IrConvParams p;
+    if (n->op != IR_OP_CONV || n->kernel == IR_KERNEL_DEFAULT || !ir_conv_params(n, &p, NULL) ||
+        !ir_conv_winograd_applies(&p) || p.c < 8 || p.m < 8)
+      continue;
+    IrKernel kernel = n->kernel;
+    int64_t scratch = n->scratch_bytes;
+    IrConvWinograd w;
+    ir_conv_winograd(&p, tile_cols, o->conv_panel_bytes, &w);
+    n->kernel = IR_KERNEL_CONV_WINOGRAD;
+    n->scratch_bytes = w.scratch_bytes;
+    if (pass_memplan_lower_bound(g, align) > peak) {
+      n->kernel = kernel;
+      n->scratch_bytes = scratch;
+    }
+  }
+  g->workspace_size = saved;
+}
+
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)d;
   for (int s = 0; s < g->n_nodes; s++) {
@@ -147,5 +177,7 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     default: break;
     }
   }
+  if (o && o->conv_panel_bytes > 0 && o->conv_panel_bytes < IR_CONV_PANEL_BYTES && !o->conv_kernel)
+    winograd_under_peak(g, o);
   return false; /* the graph itself is unchanged */
 }

@@ -319,6 +319,13 @@ misc)
   "$tmp/prof" "$src/examples/lenet5/inputs/x.npy" -o "$tmp" --repeat 5 --quiet >"$tmp/prof.out"
   check grep -q '^profile: 8 nodes, medians over 5 runs' "$tmp/prof.out"
   check grep -q '#0 conv1 (Conv+..., conv-' "$tmp/prof.out"
+  # -o DIR: a missing folder (and its parents) is created; a file in the way fails before running
+  "$tmp/prof" "$src/examples/lenet5/inputs/x.npy" -o "$tmp/new/sub" --quiet >/dev/null 2>&1
+  check test -f "$tmp/new/sub/logits.npy"
+  "$tmp/prof" "$src/examples/lenet5/inputs/x.npy" -o "$tmp/prof.out" --repeat 5 >"$tmp/o.out" 2>&1
+  check test $? -eq 1
+  check grep -q "is not a folder" "$tmp/o.out"
+  if grep -q latency "$tmp/o.out"; then bad "the model ran before -o was checked"; else ok; fi
   "$kiln" inspect "$src/examples/mlp/model.json" --dot >"$tmp/g.dot" 2>&1
   check grep -q '^digraph "mlp" {' "$tmp/g.dot"
   check grep -q 'subgraph cluster_0 {' "$tmp/g.dot"

@@ -612,6 +612,12 @@ static void test_pools(void) {
       {"maxpool_dilation", IR_OP_MAX_POOL, 1, 2, 9, 10, 2, 3, 1, 2, 2, 2, {1, 1, 0, 2}, 0, 0},
       {"maxpool_asym", IR_OP_MAX_POOL, 1, 3, 6, 7, 3, 3, 2, 2, 1, 1, {0, 2, 2, 1}, 0, 0},
       {"maxpool_stride_gt_k", IR_OP_MAX_POOL, 1, 2, 11, 11, 2, 2, 3, 3, 1, 1, {0}, 0, 0},
+      /* 2x2/2 as deinterleaved vectors: widths not a multiple of the vector (the last block
+       * overlaps the one before it), odd input widths, a ceil_mode window */
+      {"maxpool_2x2_s2_w28", IR_OP_MAX_POOL, 1, 2, 6, 28, 2, 2, 2, 2, 1, 1, {0}, 0, 0},
+      {"maxpool_2x2_s2_w15", IR_OP_MAX_POOL, 1, 2, 5, 15, 2, 2, 2, 2, 1, 1, {0}, 0, 0},
+      {"maxpool_2x2_s2_w41c", IR_OP_MAX_POOL, 1, 2, 5, 41, 2, 2, 2, 2, 1, 1, {0}, 1, 0},
+      {"avgpool_2x2_s2_w38", IR_OP_AVERAGE_POOL, 1, 2, 6, 38, 2, 2, 2, 2, 1, 1, {0}, 0, 0},
       {"avgpool_2x2_s2", IR_OP_AVERAGE_POOL, 1, 3, 8, 8, 2, 2, 2, 2, 1, 1, {0}, 0, 0},
       {"avgpool_pad1_incl", IR_OP_AVERAGE_POOL, 2, 2, 7, 7, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 0, 1},
       {"avgpool_pad1_excl", IR_OP_AVERAGE_POOL, 2, 2, 7, 7, 3, 3, 1, 1, 1, 1, {1, 1, 1, 1}, 0, 0},

@@ -371,7 +371,9 @@ bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueR
   int L = vec.lanes;
   while (L > 2 && L > OW) L /= 2; /* narrow rows (8x8 maps): half vectors, not gathers */
   vec.lanes = L;
-  int64_t blocks = L > 1 ? OW / L : 0;
+  /* whole vectors only: the last block overlaps the one before it when L does not divide OW
+   * (its outputs are computed twice, to the same values) instead of a scalar tail */
+  int64_t blocks = L > 1 && OW >= L ? (OW + L - 1) / L : 0;
   if (p->kw != 2 || p->stride_w != 2 || p->dil_w != 1 || p->pad_l != 0 || 2 * OW > W || blocks == 0)
     return false;
   Gemm g = {.c = c, .vec = vec, .vty = LLVMVectorType(c->t_f32, (unsigned)L)};
@@ -387,7 +389,7 @@ bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueR
    * the row first and reloading it made every output vector wait on a store forward) */
   CgLoop lb, lkh;
   LLVMValueRef b = cg_for(c, &lb, blocks);
-  LLVMValueRef ow = cg_mulc(c, b, L);
+  LLVMValueRef ow = cg_smin(c, cg_mulc(c, b, L), cg_idx(c, OW - L));
   LLVMValueRef kh = cg_loop_begin(c, &lkh, kh_lo, kh_hi);
   LLVMValueRef acc = cg_loop_acc(c, &lkh, splat(&g, init));
   LLVMValueRef xrow =
@@ -403,22 +405,5 @@ bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueR
   cg_loop_end(c, &lkh, &acc, &out);
   store_vec(&g, out, orow, ow, L);
   cg_loop_end(c, &lb, NULL, NULL);
-  if (blocks * L < OW) {
-    CgLoop lt, lth;
-    LLVMValueRef o = cg_loop_begin(c, &lt, cg_idx(c, blocks * L), cg_idx(c, OW));
-    lt.keep = true;
-    LLVMValueRef khs = cg_loop_begin(c, &lth, kh_lo, kh_hi);
-    LLVMValueRef a = cg_loop_acc(c, &lth, init);
-    LLVMValueRef xs =
-        cg_gep(c, c->t_f32, xplane, cg_mulc(c, cg_add(c, hbase, cg_mulc(c, khs, p->dil_h)), W));
-    for (int k = 0; k < 2; k++) {
-      LLVMValueRef x = cg_load(c, xs, cg_addc(c, cg_mulc(c, o, 2), k));
-      a = avg ? LLVMBuildFAdd(c->b, a, x, "") : cg_fmax(c, x, a);
-    }
-    LLVMValueRef as;
-    cg_loop_end(c, &lth, &a, &as);
-    cg_store(c, as, orow, o);
-    cg_loop_end(c, &lt, NULL, NULL);
-  }
   return true;
 }

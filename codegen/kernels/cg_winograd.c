@@ -47,20 +47,25 @@ static void at4(Cg *c, LLVMValueRef x[4], LLVMValueRef y[2]) {
   y[1] = LLVMBuildFSub(b, LLVMBuildFSub(b, x[1], x[2], ""), x[3], "");
 }
 
-/* The padded, deinterleaved copy of batch ni's input: padded column q of row r of channel ch at
- * image[(ch*hp + r)*2*half + (q & 1)*half + q/2]. Strided copies stay scalar moves (no gathers). */
+/* The padded, deinterleaved input rows of one block of tile rows starting at tile row th0:
+ * image row r (r < 2*rows + 2) is padded row 2*th0 + r; its padded column q of channel ch at
+ * image[(ch*(2*rows + 2) + r)*2*half + (q & 1)*half + q/2]. Strided copies stay scalar moves (no
+ * gathers). Only the block's rows, so the scratch stays small (microcontrollers) and in L1. */
 static void copy_image(Cg *c, const IrConvParams *p, const IrConvWinograd *w, LLVMValueRef x,
-                       LLVMValueRef image) {
-  cg_memset(c, image, 0, w->image_floats * (int64_t)sizeof(float));
-  int64_t rows = p->h < w->hp - p->pad_t ? p->h : w->hp - p->pad_t; /* input rows that land */
+                       LLVMValueRef image, LLVMValueRef th0, int64_t rows) {
+  int64_t brows = 2 * rows + 2;
+  cg_memset(c, image, 0, p->c * brows * 2 * w->half * (int64_t)sizeof(float));
+  /* input row ih = 2*th0 + r - pad_t inside [0, h) */
+  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, th0, 2), -p->pad_t);
+  LLVMValueRef r_lo = cg_smax(c, cg_sub(c, cg_idx(c, 0), ih0), cg_idx(c, 0));
+  LLVMValueRef r_hi = cg_smin(c, cg_sub(c, cg_idx(c, p->h), ih0), cg_idx(c, brows));
   CgLoop lc, lr;
   LLVMValueRef ch = cg_for(c, &lc, p->c);
-  LLVMValueRef ih = cg_for(c, &lr, rows);
-  LLVMValueRef src =
-      cg_gep(c, c->t_f32, x, cg_add(c, cg_mulc(c, ch, p->h * p->w), cg_mulc(c, ih, p->w)));
+  LLVMValueRef r = cg_loop_begin(c, &lr, r_lo, r_hi);
+  LLVMValueRef src = cg_gep(
+      c, c->t_f32, x, cg_add(c, cg_mulc(c, ch, p->h * p->w), cg_mulc(c, cg_add(c, ih0, r), p->w)));
   LLVMValueRef dst =
-      cg_gep(c, c->t_f32, image,
-             cg_mulc(c, cg_addc(c, cg_add(c, cg_mulc(c, ch, w->hp), ih), p->pad_t), 2 * w->half));
+      cg_gep(c, c->t_f32, image, cg_mulc(c, cg_add(c, cg_mulc(c, ch, brows), r), 2 * w->half));
   for (int64_t parity = 0; parity < 2; parity++) {
     /* input columns iw with padded column q = iw + pad_l of this parity, q < 2*half */
     int64_t iw0 = ((parity - p->pad_l) % 2 + 2) % 2, count = 0;
@@ -78,22 +83,22 @@ static void copy_image(Cg *c, const IrConvParams *p, const IrConvWinograd *w, LL
 }
 
 /* One block of `rows` tile rows starting at tile row th0: transform, 16 products, output
- * transform with the bias (folded into product xi = 5, whose A^T coefficients are all 1) and
- * the fused epilogue. */
+ * transform with the bias and the fused epilogue. */
 static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const IrConvWinograd *w,
-                           LLVMValueRef *in, LLVMValueRef image, LLVMValueRef out,
+                           LLVMValueRef *in, LLVMValueRef x, LLVMValueRef image, LLVMValueRef out,
                            LLVMValueRef obase, LLVMValueRef th0, int64_t rows, CgVecInfo vec,
                            CgTile tile, LLVMValueRef upack) {
   int64_t C = p->c, M = p->m, TW = w->tw, cols = rows * TW, rowlen = 2 * w->half;
+  copy_image(c, p, w, x, image, th0, rows);
   LLVMValueRef V = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w->image_floats));
   LLVMValueRef Mx = cg_gep(c, c->t_f32, V, cg_idx(c, w->v_floats));
   /* input transform: V[xi][ch][r*TW + t] */
   CgLoop lc, lr, lt;
   LLVMValueRef ch = cg_for(c, &lc, C);
   LLVMValueRef r = cg_for(c, &lr, rows);
-  LLVMValueRef prow = cg_gep(
-      c, c->t_f32, image,
-      cg_mulc(c, cg_add(c, cg_mulc(c, ch, w->hp), cg_mulc(c, cg_add(c, th0, r), 2)), rowlen));
+  LLVMValueRef prow =
+      cg_gep(c, c->t_f32, image,
+             cg_mulc(c, cg_add(c, cg_mulc(c, ch, 2 * rows + 2), cg_mulc(c, r, 2)), rowlen));
   LLVMValueRef vcol = cg_add(c, cg_mulc(c, ch, cols), cg_mulc(c, r, TW));
   LLVMValueRef t = cg_for(c, &lt, TW);
   LLVMValueRef tr[4][4];
@@ -114,16 +119,16 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
 
-  /* the 16 products M[xi] = U[xi] x V[xi] */
-  /* the tile of the full blocks also for a shorter last one: U is packed for its rows */
-  for (int64_t xi = 0; xi < 16; xi++) {
-    CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_idx(c, xi * M * C)), 0, 0, true};
-    CgGemmB b = {
-        .base = cg_gep(c, c->t_f32, V, cg_idx(c, xi * C * cols)), .s_k = cols, .padded = true};
-    CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_idx(c, xi * M * cols)), .ldc = cols};
-    if (xi == 5 && p->has_bias) cc.row_bias = in[2];
-    cg_gemm_emit(c, vec, tile, M, cols, C, &a, &b, &cc);
-  }
+  /* the 16 products M[xi] = U[xi] x V[xi]: one micro-kernel in a loop (code size) */
+  CgLoop lx;
+  LLVMValueRef xi = cg_for(c, &lx, 16);
+  lx.keep = true;
+  CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_mulc(c, xi, M * C)), 0, 0, true};
+  CgGemmB b = {
+      .base = cg_gep(c, c->t_f32, V, cg_mulc(c, xi, C * cols)), .s_k = cols, .padded = true};
+  CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_mulc(c, xi, M * cols)), .ldc = cols};
+  cg_gemm_emit(c, vec, tile, M, cols, C, &a, &b, &cc);
+  cg_loop_end(c, &lx, NULL, NULL);
 
   /* output transform: tile (th0 + r, t) of channel m gives output rows 2(th0 + r) + {0, 1} and
    * columns 2t + {0, 1}; an odd height or width drops the last row or column */
@@ -135,6 +140,7 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
   LLVMValueRef orow0 =
       cg_add(c, cg_add(c, obase, cg_mulc(c, m, p->oh * p->ow)), cg_mulc(c, oh, p->ow));
   /* an odd height: the last tile row has one output row (a run-time test in that case only) */
+  LLVMValueRef bias = p->has_bias ? cg_load(c, in[2], m) : NULL;
   LLVMValueRef second_row =
       p->oh % 2 ? LLVMBuildICmp(c->b, LLVMIntSLT, cg_addc(c, oh, 1), cg_idx(c, p->oh), "") : NULL;
   for (int part = 0; part < 2; part++) {
@@ -161,7 +167,8 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
       if (i == 1 && second_row) cg_if_begin(c, &f, second_row);
       for (int j = 0; j < ncol; j++) {
         LLVMValueRef at = cg_add(c, cg_addc(c, orow0, (int64_t)i * p->ow + j), cg_mulc(c, t2, 2));
-        cg_store(c, cg_epilogue(c, n, in, y[i][j], at), out, at);
+        LLVMValueRef v = bias ? LLVMBuildFAdd(c->b, y[i][j], bias, "") : y[i][j];
+        cg_store(c, cg_epilogue(c, n, in, v, at), out, at);
       }
       if (i == 1 && second_row) {
         cg_if_else(c, &f);
@@ -189,14 +196,13 @@ bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   LLVMValueRef ni = cg_for(c, &ln, p->n);
   LLVMValueRef x = cg_gep(c, c->t_f32, in[0], cg_mulc(c, ni, p->c * p->h * p->w));
   LLVMValueRef obase = cg_mulc(c, ni, p->m * p->oh * p->ow);
-  copy_image(c, p, &w, x, c->scratch);
   LLVMValueRef blk = cg_for(c, &lb, full);
   lb.keep = true;
-  winograd_block(c, n, p, &w, in, c->scratch, out, obase, cg_mulc(c, blk, w.rows), w.rows, vec,
+  winograd_block(c, n, p, &w, in, x, c->scratch, out, obase, cg_mulc(c, blk, w.rows), w.rows, vec,
                  tile, upack);
   cg_loop_end(c, &lb, NULL, NULL);
   if (tail)
-    winograd_block(c, n, p, &w, in, c->scratch, out, obase, cg_idx(c, full * w.rows), tail, vec,
+    winograd_block(c, n, p, &w, in, x, c->scratch, out, obase, cg_idx(c, full * w.rows), tail, vec,
                    tile, upack);
   cg_loop_end(c, &ln, NULL, NULL);
   return true;

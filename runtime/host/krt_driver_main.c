@@ -1,10 +1,12 @@
 /* main() of executables made by `kiln build`: reads the inputs from .npy files in declared
  * order, runs the model linked beside it, writes each output to DIR/<output name>.npy and
  * prints a short summary. Usage: EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet] */
+#define _POSIX_C_SOURCE 200809L /* mkdir, stat, clock_gettime */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "krt.h"
@@ -105,6 +107,32 @@ static int cmp_double(const void *a, const void *b) {
   return (x > y) - (x < y);
 }
 
+/* Creates the output folder (and its missing parents) before the model runs, so that a bad -o
+ * fails at once instead of after a long --repeat. */
+static int make_outdir(const char *prog, const char *dir) {
+  char path[4096];
+  if (snprintf(path, sizeof path, "%s", dir) >= (int)sizeof path) {
+    fprintf(stderr, "%s: -o: path too long\n", prog);
+    return 0;
+  }
+  for (char *p = path + 1;; p++) {
+    if (*p != '/' && *p) continue;
+    char c = *p;
+    *p = 0;
+    struct stat st;
+    if (stat(path, &st) != 0 && (errno != ENOENT || mkdir(path, 0777) != 0)) {
+      fprintf(stderr, "%s: -o %s: cannot create '%s': %s\n", prog, dir, path, strerror(errno));
+      return 0;
+    }
+    if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+      fprintf(stderr, "%s: -o %s: '%s' is not a folder\n", prog, dir, path);
+      return 0;
+    }
+    *p = c;
+    if (!c) return 1;
+  }
+}
+
 int main(int argc, char **argv) {
   const krt_model *m = kiln_driver_model;
   const char *outdir = ".";
@@ -146,9 +174,7 @@ int main(int argc, char **argv) {
     free(paths);
     return 2;
   }
-  char err[512];
-  if (!krt_make_dirs(outdir, err, sizeof err)) { /* before running, not after */
-    fprintf(stderr, "%s: -o: %s\n", argv[0], err);
+  if (!make_outdir(argv[0], outdir)) {
     free(paths);
     return 1;
   }
