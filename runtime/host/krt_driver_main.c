@@ -184,6 +184,7 @@ int main(int argc, char **argv) {
   void **out_ptrs = calloc(m->n_outputs + 1, sizeof *out_ptrs);
   void *ws = NULL;
   double *times = NULL;
+  char err[512];
   if (!ins || !in_ptrs || !out_ptrs) goto done;
   for (uint32_t i = 0; i < m->n_inputs; i++) {
     const krt_tensor_info *t = &m->inputs[i];
