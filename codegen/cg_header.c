@@ -137,6 +137,9 @@ static bool reserved_name(const char *s, const char *prefix) {
                                       "xor_eq",
                                       "NULL",
                                       "workspace",
+                                      "weights",
+                                      "state",
+                                      "state_bytes",
                                       "inputs",
                                       "outputs"};
   for (size_t k = 0; k < sizeof words / sizeof *words; k++)
@@ -253,7 +256,7 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
   for (const char *s = g->name; *s; s++) /* keep the comment closed and on one line */
     fputc(s[0] == '*' && s[1] == '/' ? '_' : (unsigned char)*s < 0x20 ? ' ' : *s, f);
   fprintf(f, "'. Do not edit. */\n");
-  fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stdint.h>\n\n", up, up);
+  fprintf(f, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", up, up);
   fprintf(f, "#define %s_WORKSPACE_SIZE %lldu /* bytes, exact */\n", up, (long long)ws);
   fprintf(f, "#define %s_WORKSPACE_ALIGN %lldu\n", up, (long long)g->workspace_align);
   fprintf(f, "#define %s_NUM_INPUTS %d\n#define %s_NUM_OUTPUTS %d\n", up, g->n_inputs, up,
@@ -265,7 +268,17 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
             o->stack->library_calls ? ", plus what memcpy/memset use" : "", up,
             (long long)o->stack->worst);
   bool ext = o->weights_path != NULL;
-  const char *wparam = ext ? ", const void *weights" : "";
+  char wparam[96];
+  snprintf(wparam, sizeof wparam, "%s%s", ext ? ", const void *weights" : "",
+           g->n_states ? ", void *state, size_t state_bytes" : "");
+  if (g->n_states)
+    fprintf(f,
+            "/* State: values kept from one call to the next (%d), in a buffer the caller owns:\n"
+            " * one per stream, initialized by %s_reset, read and updated in place by every run\n"
+            " * function. Apart from the workspace. */\n"
+            "#define %s_STATE_SIZE %lldu /* bytes */\n#define %s_STATE_ALIGN %du\n"
+            "#define %s_NUM_STATES %d\n",
+            g->n_states, p, up, (long long)g->state_size, up, IR_STATE_ALIGN, up, g->n_states);
   if (ext)
     fprintf(f,
             "/* Weights are not in the object: load the file Kiln wrote (%lld bytes) to memory\n"
@@ -276,6 +289,11 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
   fputc('\n', f);
   for (int i = 0; i < g->n_inputs; i++) write_tensor_macros(f, up, "IN", i, g->inputs[i]);
   for (int j = 0; j < g->n_outputs; j++) write_tensor_macros(f, up, "OUT", j, g->outputs[j]);
+  for (int i = 0; i < g->n_states; i++) {
+    write_tensor_macros(f, up, "STATE", i, g->states[i].in);
+    fprintf(f, "#define %s_STATE%d_OFFSET %lldu /* bytes into the state buffer */\n", up, i,
+            (long long)g->states[i].offset);
+  }
   fprintf(f, "\n#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
   fprintf(f,
           "/* Entry points return 0 (KRT_OK) or a negative KRT_ERR_* code (krt.h): -1 if a "
@@ -285,6 +303,13 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
           "overlap each other or the workspace. */\n\n",
           up);
   if (ext) fprintf(f, "/* -2 also if weights is not aligned to %s_WEIGHTS_ALIGN. */\n\n", up);
+  if (g->n_states)
+    fprintf(f,
+            "/* state: %s_STATE_SIZE bytes aligned to %s_STATE_ALIGN; -1 if NULL, -2 if\n"
+            " * misaligned, -4 (KRT_ERR_STATE_SIZE) if state_bytes < %s_STATE_SIZE. Concurrent\n"
+            " * streams each need their own state. Writes every state's initial value: */\n"
+            "int %s_reset(void *state, size_t state_bytes);\n\n",
+            up, up, up, p);
   fprintf(f, "/* Uses a static workspace: NOT reentrant (one call at a time per process; not\n"
              " * from two threads, nor from an interrupt while a call runs). */\n");
   fprintf(f, "int %s_run(", p);

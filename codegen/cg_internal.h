@@ -16,12 +16,13 @@ typedef enum {
   CG_STORE_OUTPUT, /* graph output pointer `index` */
   CG_STORE_WS,     /* workspace + offset */
   CG_STORE_CONST,  /* constant global of value `index` */
+  CG_STORE_STATE,  /* state buffer + offset */
 } CgStoreKind;
 
 typedef struct CgStorage {
   CgStoreKind kind;
   int index;
-  int64_t offset, size; /* bytes; offset only for CG_STORE_WS */
+  int64_t offset, size; /* bytes; offset only for CG_STORE_WS and CG_STORE_STATE */
   unsigned align;       /* alignment known at compile time */
 } CgStorage;
 

@@ -381,12 +381,16 @@ static bool plan_storage(Cg *c, const int *uses) {
                     (long long)s->size, 8 * LLVMPointerSize(c->td));
       return false;
     }
-    if (v->kind == IR_VALUE_INPUT) {
+    const IrState *st = v->state ? &g->states[v->state - 1] : NULL;
+    if (st && (v == st->in || (v == st->out && st->direct))) {
+      *s = (CgStorage){CG_STORE_STATE, 0, st->offset, s->size,
+                       ws_alignment(IR_STATE_ALIGN, st->offset)};
+    } else if (v->kind == IR_VALUE_INPUT) {
       for (int k = 0; k < g->n_inputs && s->kind == CG_STORE_NONE; k++)
         if (g->inputs[k] == v) *s = (CgStorage){CG_STORE_INPUT, k, 0, s->size, s->align};
     } else if (v->kind == IR_VALUE_CONST) {
       *s = (CgStorage){CG_STORE_CONST, i, 0, s->size, 64};
-    } else if (v->is_output) {
+    } else if (v->is_output && !st) {
       for (int k = 0; k < g->n_outputs && s->kind == CG_STORE_NONE; k++)
         if (g->outputs[k] == v) *s = (CgStorage){CG_STORE_OUTPUT, k, 0, s->size, s->align};
     } else if (v->ws_offset >= 0) {
@@ -426,6 +430,12 @@ static LLVMAttributeRef enum_attr(Cg *c, const char *name, uint64_t value) {
 
 static bool external_weights(const Cg *c) { return c->o->weights_path != NULL; }
 
+/* The body's parameters: inputs, outputs, workspace, [weights], [state]. */
+static LLVMValueRef state_param(const Cg *c, LLVMValueRef body) {
+  return LLVMGetParam(
+      body, (unsigned)(c->g->n_inputs + c->g->n_outputs + 1 + (external_weights(c) ? 1 : 0)));
+}
+
 static LLVMValueRef const_global(Cg *c, const IrValue *v) {
   if (!c->consts[v->id]) {
     char name[300];
@@ -444,6 +454,7 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
   case CG_STORE_WS:
     return cg_byte_ptr(c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs)),
                        s->offset);
+  case CG_STORE_STATE: return cg_byte_ptr(c, state_param(c, body), s->offset);
   case CG_STORE_CONST:
     if (external_weights(c)) {
       if (c->const_offset[v->id] < 0)
@@ -600,11 +611,12 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   return ok;
 }
 
-/* `void P.body(in..., out..., ws[, weights])`: the nodes in order, then copies for graph outputs
- * that no node writes in place (an input, a constant, or a value listed twice). */
+/* `void P.body(in..., out..., ws[, weights][, state])`: the nodes in order, then copies for graph
+ * outputs that no node writes in place (an input, a constant, or a value listed twice) and for
+ * states whose next value is not written into the state buffer directly (IrState.direct). */
 static LLVMValueRef build_body(Cg *c) {
   const IrGraph *g = c->g;
-  int np = g->n_inputs + g->n_outputs + 1 + (external_weights(c) ? 1 : 0);
+  int np = g->n_inputs + g->n_outputs + 1 + (external_weights(c) ? 1 : 0) + (g->n_states ? 1 : 0);
   LLVMTypeRef *params = malloc(sizeof *params * (size_t)np);
   if (!params) abort();
   for (int k = 0; k < np; k++) params[k] = c->t_ptr;
@@ -641,14 +653,27 @@ static LLVMValueRef build_body(Cg *c) {
     cg_memcpy(c, LLVMGetParam(body, (unsigned)(g->n_inputs + j)), storage_ptr(c, body, v),
               cg_idx(c, s->size));
   }
+  for (int i = 0; i < g->n_states; i++) {
+    const IrState *st = &g->states[i];
+    const CgStorage *s = &c->storage[st->out->id];
+    if (s->kind == CG_STORE_STATE) continue; /* written in place */
+    if (s->kind == CG_STORE_NONE) {
+      ir_diag_error(c->d, NULL, "internal error: state '%s' has no storage", st->out->name);
+      return NULL;
+    }
+    cg_memcpy(c, cg_byte_ptr(c, state_param(c, body), st->offset), storage_ptr(c, body, st->out),
+              cg_idx(c, s->size));
+  }
   LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
   return body;
 }
 
-static LLVMValueRef add_function(Cg *c, const char *suffix, LLVMTypeRef ret, int np) {
+/* Public functions take pointers, and with states a state pointer and its size (size_t) last. */
+static LLVMValueRef add_function(Cg *c, const char *suffix, LLVMTypeRef ret, int np, bool sized) {
   LLVMTypeRef *params = malloc(sizeof *params * (size_t)(np + 1));
   if (!params) abort();
   for (int k = 0; k < np; k++) params[k] = c->t_ptr;
+  if (sized) params[np - 1] = c->t_idx;
   char name[300];
   snprintf(name, sizeof name, "%s%s", c->prefix, suffix);
   LLVMValueRef fn = LLVMAddFunction(c->mod, name, LLVMFunctionType(ret, params, (unsigned)np, 0));
@@ -668,21 +693,46 @@ static LLVMValueRef ret_code_block(Cg *c, LLVMValueRef fn, int code) {
   return LLVMBasicBlockAsValue(bb);
 }
 
-/* `int P_run_ws(in..., out..., ws[, weights])`: argument checks, then the body. */
+/* Branches to a block returning `code` when cond holds; continues in a new block. */
+static void fail_if(Cg *c, LLVMValueRef fn, LLVMValueRef cond, int code) {
+  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, fn, "ok");
+  LLVMBuildCondBr(c->b, cond, LLVMValueAsBasicBlock(ret_code_block(c, fn, code)), next);
+  LLVMPositionBuilderAtEnd(c->b, next);
+}
+
+/* ptr & (align - 1) != 0 */
+static LLVMValueRef misaligned(Cg *c, LLVMValueRef ptr, int64_t align) {
+  LLVMValueRef low =
+      LLVMBuildAnd(c->b, LLVMBuildPtrToInt(c->b, ptr, c->t_idx, ""), cg_idx(c, align - 1), "");
+  return LLVMBuildICmp(c->b, LLVMIntNE, low, cg_idx(c, 0), "");
+}
+
+/* The state buffer's checks: -2 if misaligned, -4 if smaller than the state (NULL is checked
+ * with the other pointers). */
+static void check_state(Cg *c, LLVMValueRef fn, LLVMValueRef state, LLVMValueRef bytes) {
+  fail_if(c, fn, misaligned(c, state, IR_STATE_ALIGN), KRT_ERR_BAD_ALIGNMENT);
+  fail_if(c, fn, LLVMBuildICmp(c->b, LLVMIntULT, bytes, cg_idx(c, c->g->state_size), ""),
+          KRT_ERR_STATE_SIZE);
+}
+
+/* `int P_run_ws(in..., out..., ws[, weights][, state, state_bytes])`: argument checks, then the
+ * body. */
 static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
   const IrGraph *g = c->g;
   int ws_index = g->n_inputs + g->n_outputs;
-  int np = ws_index + 1 + (external_weights(c) ? 1 : 0);
-  LLVMValueRef fn = add_function(c, "_run_ws", c->t_i32, np);
+  bool stateful = g->n_states > 0;
+  int nb = ws_index + 1 + (external_weights(c) ? 1 : 0) + (stateful ? 1 : 0); /* body's */
+  int np = nb + (stateful ? 1 : 0);
+  LLVMValueRef fn = add_function(c, "_run_ws", c->t_i32, np, stateful);
   bool ws_used = g->workspace_size > 0;
   /* Some pointer is NULL when the unsigned minimum of the addresses is 0, one branch per group
    * of pointers: one or-chain of compares over a model with a thousand inputs or outputs costs
    * LLVM tens of seconds (SLP vectorizer and constraint elimination, quadratic in the chain). */
   enum { GROUP = 16 };
   LLVMBasicBlockRef fail = LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_NULL_ARG));
-  for (int k0 = 0; k0 < np; k0 += GROUP) {
+  for (int k0 = 0; k0 < nb; k0 += GROUP) {
     LLVMValueRef low = NULL;
-    for (int k = k0; k < np && k < k0 + GROUP; k++) {
+    for (int k = k0; k < nb && k < k0 + GROUP; k++) {
       if (k == ws_index && !ws_used) continue;
       LLVMValueRef a = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)k), c->t_idx, "");
       LLVMValueRef ab[2] = {low, a};
@@ -695,36 +745,38 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
   }
   /* misaligned workspace or (external) weights */
   LLVMValueRef mis = LLVMConstInt(c->t_i1, 0, 0);
-  if (ws_used && g->workspace_align > 1) {
-    LLVMValueRef addr = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)ws_index), c->t_idx, "");
-    LLVMValueRef low = LLVMBuildAnd(c->b, addr, cg_idx(c, g->workspace_align - 1), "");
-    mis = LLVMBuildICmp(c->b, LLVMIntNE, low, cg_idx(c, 0), "");
-  }
-  if (external_weights(c)) {
-    LLVMValueRef addr =
-        LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)ws_index + 1), c->t_idx, "");
-    LLVMValueRef low = LLVMBuildAnd(c->b, addr, cg_idx(c, CG_WEIGHTS_ALIGN - 1), "");
-    mis = LLVMBuildOr(c->b, mis, LLVMBuildICmp(c->b, LLVMIntNE, low, cg_idx(c, 0), ""), "");
-  }
-  LLVMBasicBlockRef run = LLVMAppendBasicBlockInContext(c->ctx, fn, "run");
-  LLVMBuildCondBr(c->b, mis, LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_BAD_ALIGNMENT)),
-                  run);
-  LLVMPositionBuilderAtEnd(c->b, run);
+  if (ws_used && g->workspace_align > 1)
+    mis = misaligned(c, LLVMGetParam(fn, (unsigned)ws_index), g->workspace_align);
+  if (external_weights(c))
+    mis = LLVMBuildOr(
+        c->b, mis, misaligned(c, LLVMGetParam(fn, (unsigned)ws_index + 1), CG_WEIGHTS_ALIGN), "");
+  fail_if(c, fn, mis, KRT_ERR_BAD_ALIGNMENT);
+  if (stateful)
+    check_state(c, fn, LLVMGetParam(fn, (unsigned)nb - 1), LLVMGetParam(fn, (unsigned)nb));
   LLVMValueRef *args = malloc(sizeof *args * (size_t)np);
   if (!args) abort();
-  for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
+  for (int k = 0; k < nb; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
   LLVMBuildRet(c->b,
-               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)np, ""));
+               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)nb, ""));
   free(args);
   return fn;
 }
 
-/* `int P_run(in..., out...)` on a static, zero-initialized workspace (.bss). */
+/* Arguments of P_run_ws after the workspace: [weights][, state, state_bytes], taken from fn's
+ * parameters from index `from`; returns how many. */
+static int pass_rest(Cg *c, LLVMValueRef fn, int from, LLVMValueRef *args) {
+  int n = (external_weights(c) ? 1 : 0) + (c->g->n_states ? 2 : 0);
+  for (int k = 0; k < n; k++) args[k] = LLVMGetParam(fn, (unsigned)(from + k));
+  return n;
+}
+
+/* `int P_run(in..., out...[, weights][, state, state_bytes])` on a static, zero-initialized
+ * workspace (.bss). */
 static void build_run(Cg *c, LLVMValueRef run_ws) {
   const IrGraph *g = c->g;
   int np = g->n_inputs + g->n_outputs;
-  bool ext = external_weights(c);
-  LLVMValueRef fn = add_function(c, "_run", c->t_i32, np + (ext ? 1 : 0));
+  int rest = (external_weights(c) ? 1 : 0) + (g->n_states ? 2 : 0);
+  LLVMValueRef fn = add_function(c, "_run", c->t_i32, np + rest, g->n_states > 0);
   LLVMValueRef ws = LLVMConstPointerNull(c->t_ptr);
   if (g->workspace_size > 0) {
     char name[300];
@@ -735,30 +787,29 @@ static void build_run(Cg *c, LLVMValueRef run_ws) {
     LLVMSetLinkage(ws, LLVMInternalLinkage);
     LLVMSetAlignment(ws, (unsigned)g->workspace_align);
   }
-  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 2));
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 4));
   if (!args) abort();
   for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
   args[np] = ws;
-  if (ext) args[np + 1] = LLVMGetParam(fn, (unsigned)np);
-  LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args,
-                                    (unsigned)np + 1 + (ext ? 1 : 0), ""));
+  int n = np + 1 + pass_rest(c, fn, np, args + np + 1);
+  LLVMBuildRet(c->b,
+               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args, (unsigned)n, ""));
   free(args);
 }
 
-/* `int P_run_generic(const void *const *inputs, void *const *outputs, void *ws)`. */
+/* `int P_run_generic(const void *const *inputs, void *const *outputs, void *ws[, weights]
+ * [, state, state_bytes])`. */
 static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws) {
   const IrGraph *g = c->g;
   int np = g->n_inputs + g->n_outputs;
-  bool ext = external_weights(c);
-  LLVMValueRef fn = add_function(c, "_run_generic", c->t_i32, ext ? 4 : 3);
+  int rest = (external_weights(c) ? 1 : 0) + (g->n_states ? 2 : 0);
+  LLVMValueRef fn = add_function(c, "_run_generic", c->t_i32, 3 + rest, g->n_states > 0);
   LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
   LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, 1), null, "");
   if (g->n_inputs > 0)
     bad = LLVMBuildOr(c->b, bad, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, 0), null, ""), "");
-  LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(c->ctx, fn, "args.ok");
-  LLVMBuildCondBr(c->b, bad, LLVMValueAsBasicBlock(ret_code_block(c, fn, KRT_ERR_NULL_ARG)), next);
-  LLVMPositionBuilderAtEnd(c->b, next);
-  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 2));
+  fail_if(c, fn, bad, KRT_ERR_NULL_ARG);
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 4));
   if (!args) abort();
   for (int k = 0; k < np; k++) {
     bool is_in = k < g->n_inputs;
@@ -767,10 +818,33 @@ static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws) {
     args[k] = LLVMBuildLoad2(c->b, c->t_ptr, at, "");
   }
   args[np] = LLVMGetParam(fn, 2);
-  if (ext) args[np + 1] = LLVMGetParam(fn, 3);
-  LLVMBuildRet(c->b, LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args,
-                                    (unsigned)np + 1 + (ext ? 1 : 0), ""));
+  int n = np + 1 + pass_rest(c, fn, 3, args + np + 1);
+  LLVMBuildRet(c->b,
+               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args, (unsigned)n, ""));
   free(args);
+  return fn;
+}
+
+/* `int P_reset(void *state, size_t state_bytes)`: the initial value of every state (zeros where
+ * the model gives none, padding zeroed too). */
+static LLVMValueRef build_reset(Cg *c) {
+  const IrGraph *g = c->g;
+  LLVMValueRef fn = add_function(c, "_reset", c->t_i32, 2, true);
+  LLVMValueRef state = LLVMGetParam(fn, 0);
+  fail_if(c, fn, LLVMBuildICmp(c->b, LLVMIntEQ, state, LLVMConstPointerNull(c->t_ptr), ""),
+          KRT_ERR_NULL_ARG);
+  check_state(c, fn, state, LLVMGetParam(fn, 1));
+  cg_memset(c, state, 0, g->state_size);
+  for (int i = 0; i < g->n_states; i++) {
+    const IrState *st = &g->states[i];
+    if (!st->init) continue;
+    char name[300];
+    snprintf(name, sizeof name, "%s.state_init.%d", c->prefix, i);
+    size_t bytes = (size_t)ir_value_nbytes(st->in);
+    cg_memcpy(c, cg_byte_ptr(c, state, st->offset), cg_const_bytes(c, st->init, bytes, name),
+              cg_idx(c, (int64_t)bytes));
+  }
+  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
   return fn;
 }
 
@@ -814,32 +888,50 @@ static LLVMValueRef tensor_infos(Cg *c, LLVMTypeRef info_ty, IrValue *const *val
 }
 
 /* `const krt_model P_model`, laid out as krt.h's struct with the target's data layout:
- * {u32 abi, u32 n_in, u32 n_out, u32 ws_align, u64 ws_size, ptr name, ptr in, ptr out, ptr run}
+ * {u32 abi, u32 n_in, u32 n_out, u32 ws_align, u64 ws_size, ptr name, ptr in, ptr out, ptr run,
+ *  u32 n_states, u32 state_align, u64 state_size, ptr states, ptr run_state, ptr reset}
  * and krt_tensor_info {ptr name, i32 dtype, i32 rank, ptr dims}. Natural alignment gives the C
  * layout on every target (offsets 0,4,8,12,16,24,... with 4- or 8-byte pointers). */
-static void build_descriptor(Cg *c, LLVMValueRef run_generic) {
+static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset) {
   const IrGraph *g = c->g;
+  bool stateful = g->n_states > 0;
+  IrValue **state_in = malloc(sizeof *state_in * ((size_t)g->n_states + 1));
+  if (!state_in) abort();
+  for (int i = 0; i < g->n_states; i++) state_in[i] = g->states[i].in;
   LLVMTypeRef info_f[4] = {c->t_ptr, c->t_i32, c->t_i32, c->t_ptr};
   LLVMTypeRef info_ty = LLVMStructCreateNamed(c->ctx, "krt_tensor_info");
   LLVMStructSetBody(info_ty, info_f, 4, 0);
-  LLVMTypeRef model_f[9] = {c->t_i32, c->t_i32, c->t_i32, c->t_i32, c->t_i64,
-                            c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
+  LLVMTypeRef model_f[15] = {c->t_i32, c->t_i32, c->t_i32, c->t_i32, c->t_i64,
+                             c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_i32,
+                             c->t_i32, c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr};
   LLVMTypeRef model_ty = LLVMStructCreateNamed(c->ctx, "krt_model");
-  LLVMStructSetBody(model_ty, model_f, 9, 0);
+  LLVMStructSetBody(model_ty, model_f, 15, 0);
+  /* external weights: the descriptor's run cannot pass them; NULL, use P_run_generic */
+  LLVMValueRef generic = external_weights(c) ? LLVMConstPointerNull(c->t_ptr) : run_generic;
+  LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
   int serial = 0;
-  LLVMValueRef f[9] = {
-      cg_i32c(c, KRT_ABI_VERSION), cg_i32c(c, g->n_inputs), cg_i32c(c, g->n_outputs),
+  LLVMValueRef f[15] = {
+      cg_i32c(c, KRT_ABI_VERSION),
+      cg_i32c(c, g->n_inputs),
+      cg_i32c(c, g->n_outputs),
       cg_i32c(c, g->workspace_align),
       LLVMConstInt(c->t_i64, (unsigned long long)(g->workspace_size > 0 ? g->workspace_size : 0),
                    0),
-      cstring(c, g->name, serial++), tensor_infos(c, info_ty, g->inputs, g->n_inputs, &serial),
+      cstring(c, g->name, serial++),
+      tensor_infos(c, info_ty, g->inputs, g->n_inputs, &serial),
       tensor_infos(c, info_ty, g->outputs, g->n_outputs, &serial),
-      /* external weights: the descriptor's run cannot pass them; NULL, use P_run_generic */
-      external_weights(c) ? LLVMConstPointerNull(c->t_ptr) : run_generic};
+      stateful ? null : generic,
+      cg_i32c(c, g->n_states),
+      cg_i32c(c, IR_STATE_ALIGN),
+      LLVMConstInt(c->t_i64, (unsigned long long)g->state_size, 0),
+      tensor_infos(c, info_ty, state_in, g->n_states, &serial),
+      stateful ? generic : null,
+      reset ? reset : null};
+  free(state_in);
   char name[300];
   snprintf(name, sizeof name, "%s_model", c->prefix);
   LLVMValueRef model = LLVMAddGlobal(c->mod, model_ty, name);
-  LLVMSetInitializer(model, LLVMConstNamedStruct(model_ty, f, 9));
+  LLVMSetInitializer(model, LLVMConstNamedStruct(model_ty, f, 15));
   LLVMSetGlobalConstant(model, 1);
   if (c->o->driver_hook) {
     LLVMValueRef hook = LLVMAddGlobal(c->mod, c->t_ptr, "kiln_driver_model");
@@ -915,6 +1007,7 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
     for (int k = 0; k < g->nodes[i]->n_inputs; k++)
       if (g->nodes[i]->inputs[k]) uses[g->nodes[i]->inputs[k]->id]++;
   for (int j = 0; j < g->n_outputs; j++) uses[g->outputs[j]->id]++;
+  for (int j = 0; j < g->n_states; j++) uses[g->states[j].out->id]++;
   bool ok = plan_storage(&c, uses);
   free(uses);
   int max_id = 0;
@@ -927,7 +1020,8 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
   if (ok) {
     LLVMValueRef run_ws = build_run_ws(&c, body);
     build_run(&c, run_ws);
-    build_descriptor(&c, build_run_generic(&c, run_ws));
+    LLVMValueRef reset = g->n_states ? build_reset(&c) : NULL;
+    build_descriptor(&c, build_run_generic(&c, run_ws), reset);
     ok = cg_session_finish(&c, out_path);
   }
   if (ok && o->weights_path && !write_blob(&c, o->weights_path)) {

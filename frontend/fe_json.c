@@ -986,11 +986,72 @@ static void check_outputs(Fe *fe, OutDecl *outs, int n) {
   }
 }
 
+/* The value a string field of a states entry names, reported at where.field when absent. */
+static IrValue *state_field(Fe *fe, const cJSON *j, const char *where, const char *field) {
+  char path[FE_WHERE + 16], shown[96];
+  fe_path(path, sizeof path, "%s.%s", where, field);
+  if (!cJSON_IsString(j)) {
+    ir_diag_error(fe->d, path, "expected a value name (a string), got %s", fe_json_type_name(j));
+    return NULL;
+  }
+  IrValue *v = ir_graph_find_value(fe->g, j->valuestring);
+  if (!v)
+    ir_diag_error(fe->d, path, "no value is named '%s'",
+                  fe_disp(shown, sizeof shown, j->valuestring));
+  return v;
+}
+
+/* "states": [{"input": IN, "next": OUT, "init": INITIALIZER}]: graph input IN is kept across
+ * calls, graph output OUT is its value for the next call, the initializer (optional; zeros) its
+ * value before the first (docs/model-format.md, States). */
+static void parse_states(Fe *fe, const cJSON *arr) {
+  static const char *const known[] = {"input", "next", "init"};
+  if (!cJSON_IsArray(arr)) {
+    ir_diag_error(fe->d, "states", "expected an array of {\"input\", \"next\"}, got %s",
+                  fe_json_type_name(arr));
+    return;
+  }
+  int i = 0;
+  for (const cJSON *e = arr->child; e; e = e->next, i++) {
+    char where[FE_WHERE], path[FE_WHERE + 16];
+    fe_path(where, sizeof where, "states[%d]", i);
+    const cJSON *f[3];
+    if (!get_fields(fe, e, where, known, 3, f)) continue;
+    if (!f[0] || !f[1]) {
+      missing(fe, where, !f[0] ? "input" : "next", "a value name");
+      continue;
+    }
+    IrValue *in = state_field(fe, f[0], where, "input"),
+            *out = state_field(fe, f[1], where, "next");
+    IrValue *init = f[2] ? state_field(fe, f[2], where, "init") : NULL;
+    if (!in || !out || (f[2] && !init)) continue;
+    if (init &&
+        (init->kind != IR_VALUE_CONST || init->dtype != in->dtype || !ir_same_shape(init, in))) {
+      fe_path(path, sizeof path, "%s.init", where);
+      ir_diag_error(fe->d, path, "'%s' must be an initializer of the input's dtype and shape",
+                    init->name);
+      continue;
+    }
+    ir_graph_add_state(fe->g, in, out, init ? init->data : NULL, where, fe->d);
+  }
+}
+
 static void build(Fe *fe, const cJSON *root, const char *default_name, int errs0) {
-  static const char *const known[] = {"format", "version", "opset",        "name", "doc",
-                                      "inputs", "outputs", "initializers", "nodes"};
-  enum { F_FORMAT, F_VERSION, F_OPSET, F_NAME, F_DOC, F_INPUTS, F_OUTPUTS, F_INITS, F_NODES };
-  const cJSON *f[9];
+  static const char *const known[] = {"format", "version", "opset",        "name",  "doc",
+                                      "inputs", "outputs", "initializers", "nodes", "states"};
+  enum {
+    F_FORMAT,
+    F_VERSION,
+    F_OPSET,
+    F_NAME,
+    F_DOC,
+    F_INPUTS,
+    F_OUTPUTS,
+    F_INITS,
+    F_NODES,
+    F_STATES
+  };
+  const cJSON *f[10];
   IrDiag *d = fe->d;
   if (!cJSON_IsObject(root)) {
     ir_diag_error(d, "top level",
@@ -999,7 +1060,7 @@ static void build(Fe *fe, const cJSON *root, const char *default_name, int errs0
                   fe_json_type_name(root));
     return;
   }
-  get_fields(fe, root, NULL, known, 9, f);
+  get_fields(fe, root, NULL, known, 10, f);
   /* format and version decide whether the rest can be read at all */
   if (!f[F_FORMAT]) {
     missing(fe, NULL, "format", "the string \"kiln-model\"");
@@ -1082,6 +1143,7 @@ static void build(Fe *fe, const cJSON *root, const char *default_name, int errs0
   IrGraph *g = fe->g;
   if (ir_graph_sort(g, d) && ir_graph_infer_shapes(g, d)) {
     check_outputs(fe, outs, n_outs);
+    if (f[F_STATES] && d->n_errors == errs0) parse_states(fe, f[F_STATES]);
     if (d->n_errors == errs0 && !ir_graph_verify(g, d) && d->n_errors == errs0)
       ir_diag_error(d, NULL, "internal error: the verifier rejected the graph without a message");
   } else if (d->n_errors == errs0) {

@@ -337,25 +337,30 @@ bool ir_conv_winograd_applies(const IrConvParams *p) {
          p->dil_h == 1 && p->dil_w == 1 && p->group == 1 && p->oh >= 2 && p->ow >= 2;
 }
 
-static void winograd_rows(const IrConvParams *p, int64_t tile_cols, int64_t rows,
+static void winograd_rows(const IrConvParams *p, int64_t tile_cols, int64_t rows, int64_t mb,
                           IrConvWinograd *w) {
   w->th = (p->oh + 1) / 2;
   w->tw = (p->ow + 1) / 2;
   w->half = w->tw + 1;
   w->rows = rows;
+  w->mb = mb;
   w->cols = rows * w->tw;
   w->image_floats = p->c * (2 * rows + 2) * 2 * w->half;
   w->v_floats = 16 * p->c * w->cols + tile_cols;
-  w->scratch_bytes = (w->image_floats + w->v_floats + 16 * p->m * w->cols) * (int64_t)sizeof(float);
+  w->scratch_bytes = (w->image_floats + w->v_floats + 16 * mb * w->cols) * (int64_t)sizeof(float);
 }
 
 void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
                       IrConvWinograd *w) {
   int64_t th = (p->oh + 1) / 2, rows = 1;
   while (rows < th) {
-    winograd_rows(p, tile_cols, rows + 1, w);
+    winograd_rows(p, tile_cols, rows + 1, p->m, w);
     if (w->scratch_bytes > budget_bytes) break;
     rows++;
   }
-  winograd_rows(p, tile_cols, rows, w);
+  winograd_rows(p, tile_cols, rows, p->m, w);
+  /* one tile row still too large: the products in blocks of output channels (a divisor of m,
+   * at least 8 where m has one) */
+  for (int64_t k = 2; w->scratch_bytes > budget_bytes && p->m / k >= 8; k++)
+    if (p->m % k == 0) winograd_rows(p, tile_cols, 1, p->m / k, w);
 }

@@ -79,20 +79,22 @@ int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k);
  * block the 2*rows + 2 padded input rows it reads are copied, zero-padded, into an image whose
  * rows are stored deinterleaved (the even padded columns, then the odd ones, half = tw + 1
  * each) so that every transform reads contiguous vectors; then V[16][c][cols] (transformed
- * input), 16 products M[xi][m][cols] = U[xi][m][c] x V[xi][c][cols] (U: the transformed weights,
- * packed at compile time), then the output transform. Scratch: image, V (+ the tile width read
- * past it), M. */
+ * input), then per block of mb output channels 16 products
+ * M[xi][mb][cols] = U[xi][mb][c] x V[xi][c][cols] (U: the transformed weights, packed at compile
+ * time) and their output transform. Scratch: image, V (+ the tile width read past it), M. */
 typedef struct IrConvWinograd {
   int64_t th, tw;        /* output tiles: ceil(oh / 2), ceil(ow / 2) */
   int64_t half;          /* the length of each half of an image row (tw + 1) */
   int64_t rows, cols;    /* tile rows per block; tiles per block (rows * tw) */
+  int64_t mb;            /* output channels per block of products (divides m) */
   int64_t image_floats;  /* c * (2*rows + 2) * 2*half */
   int64_t v_floats;      /* 16 * c * cols + tile_cols */
   int64_t scratch_bytes; /* (image + V + 16 * m * cols) floats */
 } IrConvWinograd;
 bool ir_conv_winograd_applies(const IrConvParams *p);
 /* The geometry with the most tile rows per block whose scratch fits budget_bytes (at least
- * one); a node's scratch_bytes as the budget gives back the block codegen must use. */
+ * one; with one, the fewest blocks of output channels that fit); a node's scratch_bytes as the
+ * budget gives back the blocks codegen must use. */
 void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
                       IrConvWinograd *w);
 

@@ -84,6 +84,7 @@ void ir_graph_free(IrGraph *g) {
   free(g->nodes);
   free(g->inputs);
   free(g->outputs);
+  free(g->states);
   if (g->name_index) free(g->name_index->slots);
   free(g->name_index);
   ir_arena_free(g->arena);
@@ -324,6 +325,8 @@ void ir_graph_drop_unused_values(IrGraph *g) {
   }
   for (int i = 0; i < g->n_inputs; i++) used[g->inputs[i]->id] = true;
   for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]->id] = true;
+  for (int i = 0; i < g->n_states; i++)
+    used[g->states[i].in->id] = used[g->states[i].out->id] = true;
   int m = 0;
   for (int i = 0; i < g->n_values; i++)
     if (used[i]) g->values[m++] = g->values[i];

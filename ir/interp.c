@@ -32,7 +32,13 @@ static int run_epilogue_step(const IrNode *n, int e, const void *const *data, vo
 }
 
 int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outputs) {
+  return ir_interp_run_state(g, inputs, outputs, NULL);
+}
+
+int ir_interp_run_state(const IrGraph *g, const void *const *inputs, void *const *outputs,
+                        void *state) {
   if ((g->n_inputs && !inputs) || (g->n_outputs && !outputs)) return KRT_ERR_NULL_ARG;
+  if (g->n_states && !state) return KRT_ERR_NULL_ARG;
   for (int i = 0; i < g->n_inputs; i++)
     if (!inputs[i]) return KRT_ERR_NULL_ARG;
   for (int i = 0; i < g->n_outputs; i++)
@@ -46,6 +52,8 @@ int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outp
   for (int i = 0; i < g->n_values; i++)
     if (g->values[i]->kind == IR_VALUE_CONST) data[i] = g->values[i]->data;
   for (int i = 0; i < g->n_inputs; i++) data[g->inputs[i]->id] = inputs[i];
+  for (int i = 0; i < g->n_states; i++)
+    data[g->states[i].in->id] = (const char *)state + g->states[i].offset;
 
   int rc = KRT_OK;
   for (int i = 0; i < g->n_nodes && rc == KRT_OK; i++) {
@@ -77,6 +85,12 @@ int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outp
     assert(data[v->id]);
     /* memmove: a caller may pass the same buffer for an input and an output */
     memmove(outputs[i], data[v->id], (size_t)ir_value_nbytes(v));
+  }
+  /* states last: until the end every node saw the values of the call's start */
+  for (int i = 0; i < g->n_states && rc == KRT_OK; i++) {
+    const IrValue *v = g->states[i].out;
+    assert(data[v->id]);
+    memmove((char *)state + g->states[i].offset, data[v->id], (size_t)ir_value_nbytes(v));
   }
   for (int i = 0; i < g->n_values; i++) free(owned[i]);
   free(owned);

@@ -161,6 +161,10 @@ typedef struct IrValue {
   /* Memory plan (passes/pass_memplan.c): byte offset in the workspace for IR_VALUE_NODE values
    * that are not graph outputs; -1 where the value does not live in the workspace. */
   int64_t ws_offset;
+  /* 1 + index in graph->states for the value a state is read from (kind IR_VALUE_INPUT, not a
+   * graph input) and for the value it takes for the next call (is_output set, not a graph
+   * output); 0 for every other value. */
+  int state;
   const char *src_path; /* JSON path where it was declared, for messages; may be NULL */
 } IrValue;
 
@@ -174,6 +178,7 @@ typedef enum {
   IR_KERNEL_CONVT_GEMM,    /* ConvTranspose: tiled product of all taps, then a col2im add */
   IR_KERNEL_RECURRENT,     /* RNN/GRU/LSTM: projection GEMM, per-step packed GEMV, in scratch */
   IR_KERNEL_CONV_WINOGRAD, /* 3x3 stride-1 Conv: Winograd F(2x2, 3x3), 16 tiled products */
+  IR_KERNEL_ATTENTION,     /* KilnAttention: one pass over the keys per query, online softmax */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];
@@ -207,6 +212,20 @@ typedef struct IrNode {
   int64_t scratch_offset;
 } IrNode;
 
+/* A state: a value that persists across calls (KV cache, RNN h/c, a position counter). Each call
+ * reads `in` from the caller's state buffer and leaves `out` there for the next call. */
+typedef struct IrState {
+  IrValue *in;      /* read at the start of a call */
+  IrValue *out;     /* same dtype and shape: the value for the next call */
+  const void *init; /* ir_value_nbytes(in) bytes of the initial value; NULL: zeros */
+  int64_t offset;   /* bytes into the state buffer (ir_graph_add_state lays the buffer out) */
+  /* Memory plan: out's producer writes it straight into the state buffer (every read of `in`
+   * comes before or at that write, in an order the lowering supports); false: out lives in the
+   * workspace and the run function copies it into the state buffer after the last node. */
+  bool direct;
+} IrState;
+#define IR_STATE_ALIGN 64
+
 typedef struct IrGraph {
   IrArena *arena;
   const char *name; /* model name (not yet a C identifier) */
@@ -221,6 +240,9 @@ typedef struct IrGraph {
   int n_outputs, cap_outputs;
   int64_t workspace_size;  /* set by the memory planner; -1 before */
   int64_t workspace_align; /* bytes; default 64 */
+  IrState *states;         /* the third memory region: weights, workspace, state */
+  int n_states, cap_states;
+  int64_t state_size; /* bytes of the caller's state buffer (aligned to IR_STATE_ALIGN) */
   /* Release hooks for external resources (e.g. mmap'd weight files), run by ir_graph_free. */
   struct IrCleanup *cleanups;
   struct IrNameIndex *name_index; /* value name -> value, for ir_graph_find_value */
@@ -241,6 +263,16 @@ void ir_graph_add_output(IrGraph *g, IrValue *v);
 IrNode *ir_node_new(IrGraph *g, IrOp op, const char *name, int n_inputs, int n_outputs);
 /* Marks v as produced by n at slot (sets kind, producer). */
 void ir_node_set_output(IrNode *n, int slot, IrValue *v);
+
+/* Makes in (a graph input) a state whose next value is out (a graph output): both leave the
+ * graph's input and output lists, and the state buffer is laid out again. init: the initial
+ * bytes (copied into the arena), NULL for zeros. Errors name `where` (a JSON path, "--state"). */
+bool ir_graph_add_state(IrGraph *g, IrValue *in, IrValue *out, const void *init, const char *where,
+                        IrDiag *d);
+/* `--state OUT=IN[,OUT=IN...]`: pairs graph outputs with the graph inputs they feed next call. */
+bool ir_graph_pair_states(IrGraph *g, const char *spec, IrDiag *d);
+/* Writes every state's initial value into a buffer of g->state_size bytes. */
+void ir_state_reset(const IrGraph *g, void *state);
 
 /* Attribute access by name (the name must be in the op's schema; asserts otherwise). */
 const IrAttr *ir_attr(const IrNode *n, const char *name);
@@ -276,7 +308,7 @@ int ir_value_use_count(const IrGraph *g, const IrValue *v);
  * itself is left for the caller to drop. False if not folded (a kernel error, e.g. an index out
  * of range, is left for run time to report). */
 bool ir_node_fold(IrGraph *g, IrNode *n, int64_t max_bytes);
-/* Drops from g->values the values no node, input or output refers to (ids renumbered). The
+/* Drops from g->values the values no node, input, output or state refers to (ids renumbered). The
  * name index keeps them: call it once names are no longer looked up. */
 void ir_graph_drop_unused_values(IrGraph *g);
 
@@ -294,6 +326,10 @@ void ir_graph_print(const IrGraph *g, void *file /* FILE* */);
  * the outputs in declared order; intermediates are malloc'd and freed. Returns 0 or a negative
  * KRT_ERR_* code from a kernel. Plain C loops: the oracle the compiled code is checked against. */
 int ir_interp_run(const IrGraph *g, const void *const *inputs, void *const *outputs);
+/* The same for a graph with states: state is g->state_size bytes laid out as g->states say
+ * (ir_state_reset), read at the start and updated at the end (NULL with states: an error). */
+int ir_interp_run_state(const IrGraph *g, const void *const *inputs, void *const *outputs,
+                        void *state);
 /* Totals for `kiln inspect`. */
 int64_t ir_graph_param_count(const IrGraph *g); /* elements of all initializers */
 int64_t ir_graph_param_bytes(const IrGraph *g);

@@ -143,4 +143,28 @@ typedef struct IrEinsum {
  * malformed or does not fit them. */
 bool ir_einsum_geometry(const IrNode *n, IrEinsum *e, IrDiag *d);
 
+/* KilnAttention (passes/pass_attention.c): out = softmax(scale * Q K^T + mask) V per (batch,
+ * head), each operand read through its permutation as a logical [N1, N2, S, D] tensor (rank-3
+ * operands as [1, N, S, D]): logical axis j of Q is input axis q_perm[j] (offset by one for rank
+ * 3), likewise K [N1, N2, Skv, D], V [N1, N2, Skv, Dv]; output axis j holds logical axis
+ * out_perm[j] of [N1, N2, Sq, Dv]. The mask (optional input 3) broadcasts against [N1, N2, Sq, Skv]
+ * (right aligned); causal: query i sees keys j <= i + Skv - Sq. Element strides 0 where broadcast.
+ * Shared by shape inference, the interpreter and codegen (codegen/kernels/cg_attention.c). */
+typedef struct IrAttention {
+  int64_t n1, n2, sq, skv, d, dv;
+  int64_t q[4], k[4], v[4], mask[4], out[4]; /* logical element strides */
+  int out_rank;
+  int64_t out_dims[4];
+  double scale;
+  bool causal, has_mask;
+} IrAttention;
+/* False (reported unless d is NULL) if the shapes or permutations do not fit. */
+bool ir_attention_geometry(const IrNode *n, IrAttention *a, IrDiag *d);
+/* The kernel's node scratch: the output row's accumulator (Dv floats), then the scores of one
+ * block of IR_ATTENTION_BLOCK keys. */
+#define IR_ATTENTION_BLOCK 32
+static inline int64_t ir_attention_scratch_floats(const IrAttention *a) {
+  return a->dv + IR_ATTENTION_BLOCK;
+}
+
 #endif

@@ -110,6 +110,13 @@ static const IrAttrSpec ir_attrs_expand[] = {END};
 static const IrAttrSpec ir_attrs_range[] = {END};
 /* Gelu (opset 20): "none" is x/2 (1 + erf(x/sqrt 2)), "tanh" the tanh approximation */
 static const IrAttrSpec ir_attrs_gelu[] = {A_STR("approximate", "none"), END};
+static const IrAttrSpec ir_attrs_attention[] = {A_INTS("q_perm"),
+                                                A_INTS("k_perm"),
+                                                A_INTS("v_perm"),
+                                                A_INTS("out_perm"),
+                                                A_FLOAT("scale", 1),
+                                                A_INT("causal", 0),
+                                                END};
 static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};
@@ -223,4 +230,5 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_CONVT_GEMM] = "convtranspose-gemm-col2im",
     [IR_KERNEL_RECURRENT] = "recurrent-gemm",
     [IR_KERNEL_CONV_WINOGRAD] = "conv-winograd-f2x3",
+    [IR_KERNEL_ATTENTION] = "attention-online-softmax",
 };

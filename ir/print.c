@@ -177,6 +177,20 @@ int64_t ir_node_macs(const IrNode *n) {
     ir_recurrent_geometry(n, &r);
     return mul_sat(mul_sat(mul_sat(r.T, r.D), mul_sat(r.B, r.G * r.H)), r.I + r.H);
   }
+  case IR_OP_ATTENTION: {
+    /* per visible (query, key) pair: a dot product of length D and Dv multiply-adds into V */
+    IrAttention a;
+    if (!ir_attention_geometry(n, &a, NULL)) return 0;
+    int64_t pairs = mul_sat(a.sq, a.skv);
+    if (a.causal) { /* query i sees min(skv, max(0, i + 1 + skv - sq)) keys */
+      pairs = 0;
+      for (int64_t i = 0; i < a.sq; i++) {
+        int64_t seen = i + 1 + a.skv - a.sq;
+        pairs += seen < 0 ? 0 : seen > a.skv ? a.skv : seen;
+      }
+    }
+    return mul_sat(mul_sat(mul_sat(a.n1, a.n2), pairs), a.d + a.dv);
+  }
   default: return 0;
   }
 }

@@ -299,6 +299,14 @@ bool ir_graph_verify(const IrGraph *g, IrDiag *d) {
       ir_diag_error(d, value_where(v, w, sizeof w), "listed twice among the graph inputs");
     is_graph_input[v->id] = defined[v->id] = true;
   }
+  for (int i = 0; i < g->n_states; i++) { /* a state's value at the start: an input */
+    const IrValue *v = g->states[i].in;
+    if (!v || !in_table(g, v) || v->kind != IR_VALUE_INPUT || v->state != i + 1) {
+      ir_diag_error(d, "", "states[%d] is not read from an input value marked as the state", i);
+      continue;
+    }
+    is_graph_input[v->id] = defined[v->id] = true;
+  }
   for (int i = 0; i < g->n_values; i++)
     if (g->values[i]->kind == IR_VALUE_CONST) defined[i] = true;
 
@@ -326,7 +334,19 @@ bool ir_graph_verify(const IrGraph *g, IrDiag *d) {
       ir_diag_error(d, value_where(v, w, sizeof w),
                     "graph output is an input value not listed among the graph inputs");
   }
-  if (g->n_outputs == 0) ir_diag_error(d, "", "the graph has no outputs");
+  for (int i = 0; i < g->n_states; i++) {
+    const IrValue *v = g->states[i].out, *in = g->states[i].in;
+    if (!v || !in_table(g, v) || !v->is_output || v->state != i + 1 || !in ||
+        v->dtype != in->dtype || !ir_same_shape(v, in)) {
+      ir_diag_error(d, "", "states[%d]: next value missing, unmarked or of another type", i);
+      continue;
+    }
+    if (v->kind == IR_VALUE_NODE && producer_of[v->id] < 0)
+      ir_diag_error(d, value_where(v, w, sizeof w), "state's next value is never produced");
+    if (v->kind == IR_VALUE_INPUT && !is_graph_input[v->id])
+      ir_diag_error(d, value_where(v, w, sizeof w), "state's next value is an unlisted input");
+  }
+  if (g->n_outputs + g->n_states == 0) ir_diag_error(d, "", "the graph has no outputs");
 
   free(is_graph_input);
   free(defined);

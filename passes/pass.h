@@ -29,7 +29,13 @@ typedef struct PassOptions {
    * that kernel wherever it applies; IR_KERNEL_COUNT: the plain loops (kiln --conv=KIND, for
    * measuring the cost model) */
   int conv_kernel;
+  /* the attention pass: PASS_ATTENTION_DECODE (0, default) fuses attention over at most
+   * PASS_ATTENTION_DECODE_ROWS query rows, where the fused kernel wins (a decode step over a KV
+   * cache); PASS_ATTENTION_ALL every match; PASS_ATTENTION_OFF none (kiln --attention=KIND) */
+  int attention;
 } PassOptions;
+enum { PASS_ATTENTION_DECODE, PASS_ATTENTION_ALL, PASS_ATTENTION_OFF };
+#define PASS_ATTENTION_DECODE_ROWS 1
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */
 typedef bool (*PassFn)(IrGraph *g, const PassOptions *o, IrDiag *d);
@@ -61,6 +67,9 @@ bool pass_fold_batchnorm(IrGraph *g, const PassOptions *o, IrDiag *d);
 
 /* A constant Pad of the spatial axes folded into the Conv / AveragePool / MaxPool reading it. */
 bool pass_fold_pad(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Scaled dot-product attention (MatMul, scale Mul/Div, mask Add, Softmax, MatMul, with the head
+ * Transposes around them) becomes one KilnAttention node: an online softmax, no score matrix. */
+bool pass_attention(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Element-wise nodes that alone read a Conv/Gemm-like or element-wise node's output become
  * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);

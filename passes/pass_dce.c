@@ -1,4 +1,5 @@
-/* Dead-code elimination: a node stays only if one of its outputs reaches a graph output;
+/* Dead-code elimination: a node stays only if one of its outputs reaches a graph output or a
+ * state's next value;
  * initializers nothing reads go with pass_compact. */
 #include <stdlib.h>
 
@@ -11,6 +12,7 @@ bool pass_dce(IrGraph *g, const PassOptions *o, IrDiag *d) {
   bool *dead = calloc((size_t)g->n_nodes + 1, sizeof *dead);
   if (!live_value || !dead) abort();
   for (int j = 0; j < g->n_outputs; j++) live_value[g->outputs[j]->id] = true;
+  for (int j = 0; j < g->n_states; j++) live_value[g->states[j].out->id] = true;
   bool changed = false;
   for (int i = g->n_nodes - 1; i >= 0; i--) { /* reverse execution order */
     IrNode *n = g->nodes[i];

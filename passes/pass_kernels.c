@@ -129,6 +129,15 @@ static void plan_recurrent(IrNode *n, const PassOptions *o) {
   n->scratch_bytes = s.floats * (int64_t)sizeof(float);
 }
 
+/* KilnAttention (codegen/kernels/cg_attention.c): the output row's accumulator and the scores
+ * of one block of keys. */
+static void plan_attention(IrNode *n) {
+  IrAttention a;
+  if (!ir_attention_geometry(n, &a, NULL)) return;
+  n->kernel = IR_KERNEL_ATTENTION;
+  n->scratch_bytes = ir_attention_scratch_floats(&a) * (int64_t)sizeof(float);
+}
+
 /* Bare-metal targets: Winograd (1.5-2x fewer instructions per 3x3 conv on a Cortex-M4, its
  * scratch one block of tile rows plus the padded input) for each conv with 8+ channels each way
  * whose scratch fits under the workspace's existing peak, so that RAM does not grow; the
@@ -174,6 +183,7 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     case IR_OP_RNN:
     case IR_OP_GRU:
     case IR_OP_LSTM: plan_recurrent(n, o); break;
+    case IR_OP_ATTENTION: plan_attention(n); break;
     default: break;
     }
   }

@@ -11,6 +11,8 @@ static const PassInfo registry[] = {
     {"simplify", pass_simplify, 1, "drop Identity/Dropout/no-op Reshape, x*1, x+0; Reshape chains"},
     {"padfold", pass_fold_pad, 1, "fold a constant spatial Pad into the Conv/pool reading it"},
     {"bnfold", pass_fold_batchnorm, 1, "fold BatchNormalization into Conv/ConvTranspose/Gemm"},
+    {"attention", pass_attention, 1,
+     "MatMul, scale, mask Add, Softmax, MatMul (and head Transposes) become one KilnAttention"},
     {"cse", pass_cse, 2, "merge identical initializers and identical nodes"},
     {"fuse", pass_fuse, 2, "element-wise chains become the epilogue of the node before them"},
     {"dce", pass_dce, 1, "remove nodes that reach no output and unused initializers"},

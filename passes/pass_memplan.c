@@ -29,9 +29,11 @@ typedef struct {
 
 static int64_t align_up(int64_t x, int64_t a) { return (x + a - 1) / a * a; }
 
-/* Values that live in the workspace: produced by a node, not a graph output. */
-static bool in_workspace(const IrValue *v) {
-  return v->kind == IR_VALUE_NODE && !v->is_output && v->producer;
+/* Values that live in the workspace: produced by a node, not a graph output, and not a state's
+ * next value written straight into the state buffer. */
+static bool in_workspace(const IrGraph *g, const IrValue *v) {
+  if (v->kind != IR_VALUE_NODE || !v->producer) return false;
+  return !v->is_output || (v->state && !g->states[v->state - 1].direct);
 }
 
 /* Node n may write output 0 over input k: element-wise (or a view), same bytes. */
@@ -42,6 +44,40 @@ static bool can_share(const IrNode *n, int k) {
   if (f & IR_OPF_VIEW) return k == 0 && ir_value_nbytes(x) == ir_value_nbytes(y);
   if (!(f & (IR_OPF_UNARY | IR_OPF_BINARY))) return false;
   return ir_same_shape(x, y) && x->dtype == y->dtype;
+}
+
+/* Node n may write output j into the bytes of input k while it runs, because it reads them first:
+ * element-wise (each element read before it is stored; Where included), or a recurrent layer's
+ * initial h/c (its
+ * lowering copies direction d's slice of initial_h/initial_c into scratch before the steps and
+ * stores Y_h/Y_c's slice d after them; codegen/cg_seq.c, lower_recurrent). */
+static bool reads_before_writing(const IrNode *n, int k, int j) {
+  if (j == 0 && can_share(n, k) && !(ir_op_info[n->op].flags & IR_OPF_VIEW)) return true;
+  /* Where: one nest over the output loads all three operands of an element, then stores it (a
+   * KV cache updated at one position: Where(position == j, new, past)) */
+  const IrValue *x = n->inputs[k], *y = n->outputs[0];
+  if (n->op == IR_OP_WHERE && j == 0 && k > 0 && x && y && !n->n_epilogue && ir_same_shape(x, y) &&
+      x->dtype == y->dtype)
+    return true;
+  bool recurrent = n->op == IR_OP_RNN || n->op == IR_OP_GRU || n->op == IR_OP_LSTM;
+  return recurrent && (k == 5 || k == 6) && (j == 1 || j == 2) && !n->n_epilogue;
+}
+
+/* Sets IrState.direct: the next value may be written over the state's bytes when every read of
+ * them happens before (or, reading first, in) the node that writes it. */
+static void plan_states(IrGraph *g) {
+  for (int i = 0; i < g->n_states; i++) {
+    IrState *st = &g->states[i];
+    const IrNode *p = st->out->kind == IR_VALUE_NODE ? st->out->producer : NULL;
+    st->direct = p != NULL;
+    for (int s = 0; p && s < g->n_nodes && st->direct; s++) {
+      const IrNode *n = g->nodes[s];
+      for (int k = 0; k < n->n_inputs && st->direct; k++) {
+        if (n->inputs[k] != st->in || s < p->id) continue;
+        st->direct = s == p->id && reads_before_writing(n, k, st->out->producer_slot);
+      }
+    }
+  }
 }
 
 /* Builds the buffers. inplace: share where allowed; match_plan: share only values the existing
@@ -57,7 +93,7 @@ static Plan make_plan(const IrGraph *g, int64_t align, bool inplace, bool match_
   for (int i = 0; i < nv; i++) {
     const IrValue *v = g->values[i];
     p.of[i] = -1;
-    p.first[i] = p.last[i] = in_workspace(v) ? v->producer->id : -1;
+    p.first[i] = p.last[i] = in_workspace(g, v) ? v->producer->id : -1;
   }
   for (int s = 0; s < g->n_nodes; s++)
     for (int k = 0; k < g->nodes[s]->n_inputs; k++) {
@@ -69,7 +105,7 @@ static Plan make_plan(const IrGraph *g, int64_t align, bool inplace, bool match_
     const IrNode *n = g->nodes[s];
     for (int j = 0; j < n->n_outputs; j++) {
       const IrValue *y = n->outputs[j];
-      if (!y || !in_workspace(y)) continue;
+      if (!y || !in_workspace(g, y)) continue;
       int64_t size = align_up(ir_value_nbytes(y) > 0 ? ir_value_nbytes(y) : 1, align);
       int join = -1;
       for (int k = 0; inplace && j == 0 && k < n->n_inputs && join < 0; k++) {
@@ -228,6 +264,7 @@ static int64_t place(Buffer **order, int n, Buffer **conflicts) {
 
 bool pass_memplan(IrGraph *g, const PassOptions *o, IrDiag *d) {
   int64_t align = o && o->workspace_align > 0 ? o->workspace_align : 64;
+  plan_states(g);
   Plan p = make_plan(g, align, !(o && o->no_inplace), false);
   Buffer **order = malloc(sizeof *order * ((size_t)p.n + 1));
   Buffer **conflicts = malloc(sizeof *conflicts * ((size_t)p.n + 1));
@@ -269,6 +306,16 @@ void pass_memplan_print(const IrGraph *g, FILE *f) {
   fprintf(f, "memory plan: workspace %lld bytes, lower bound %lld, alignment %lld\n",
           (long long)g->workspace_size, (long long)plan_bound(g, &p),
           (long long)g->workspace_align);
+  if (g->n_states) {
+    fprintf(f, "state: %lld bytes, the caller's buffer apart from the workspace, alignment %d\n",
+            (long long)g->state_size, IR_STATE_ALIGN);
+    for (int i = 0; i < g->n_states; i++) {
+      const IrState *st = &g->states[i];
+      fprintf(f, "  %-32s %12lld %12lld next '%s', %s\n", st->in->name, (long long)st->offset,
+              (long long)ir_value_nbytes(st->in), st->out->name,
+              st->direct ? "written in place" : "copied at the end of a call");
+    }
+  }
   fprintf(f, "  %-32s %12s %12s %6s %6s %s\n", "value", "offset", "bytes", "first", "last",
           "shares");
   for (int i = 0; i < g->n_values; i++) {

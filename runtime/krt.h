@@ -3,6 +3,7 @@
 #ifndef KILN_KRT_H
 #define KILN_KRT_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 #ifdef __cplusplus
@@ -14,7 +15,8 @@ extern "C" {
 #define KRT_ERR_NULL_ARG (-1)      /* an input, output or workspace pointer is NULL */
 #define KRT_ERR_BAD_ALIGNMENT (-2) /* the workspace is not aligned to <NAME>_WORKSPACE_ALIGN */
 #define KRT_ERR_INDEX_RANGE (-3)   /* an index input is outside the table it indexes */
-#define KRT_ERR_DIV_ZERO (-4)      /* an integer division by zero */
+#define KRT_ERR_STATE_SIZE (-4)    /* the state buffer is smaller than <NAME>_STATE_SIZE */
+#define KRT_ERR_DIV_ZERO (-5)      /* an integer division by zero */
 
 /* Element types, numbered as Kiln's IR dtypes (ir/dtypes.def order). */
 enum {
@@ -35,7 +37,7 @@ typedef struct krt_tensor_info {
   const int64_t *dims;
 } krt_tensor_info;
 
-#define KRT_ABI_VERSION 1
+#define KRT_ABI_VERSION 2
 
 /* Every model object exports `const krt_model <prefix>_model`, a self-description used by the
  * generic driver (`kiln build`) and by tests; applications normally use the typed entry points
@@ -51,6 +53,15 @@ typedef struct krt_model {
   /* inputs[i] / outputs[j] point to the tensors in declared order; workspace is
    * workspace_size bytes aligned to workspace_align (may be NULL if workspace_size is 0). */
   int (*run)(const void *const *inputs, void *const *outputs, void *workspace);
+  /* States, values kept across calls (a KV cache, RNN h/c): none in a stateless model. A model
+   * with states has run == NULL and is called through run_state with the caller's state buffer
+   * (state_size bytes aligned to state_align, one per stream), which reset initializes. */
+  uint32_t n_states, state_align;
+  uint64_t state_size;
+  const krt_tensor_info *states; /* the value each state is read from */
+  int (*run_state)(const void *const *inputs, void *const *outputs, void *workspace, void *state,
+                   size_t state_bytes);
+  int (*reset)(void *state, size_t state_bytes);
 } krt_model;
 
 /* A short English description of a KRT_* return code. */

@@ -12,6 +12,11 @@
 #              from ONNX and from the imported JSON; --input-shape, --bind, If folding, any
 #              tensor name; .onnx accepted by build/run; importer
 #              errors (not ONNX, unsupported ops listed, dynamic shapes)
+#   state      a model with states (tests/state/lstm, tools/gen_state_tests.py): `kiln run` and a
+#              `kiln build` executable fed a sequence of frames equal PyTorch's full-sequence run;
+#              the header's state API from C; --state on a model without states; inspect; errors;
+#              `kiln build --generate` on a GPT-2-style decode step (tests/gen/gpt_tiny) equals
+#              PyTorch's greedy generation; sampling options and their errors
 set -u
 mode=$1 kiln=$2 src=$3 bin=$4
 tmp=$(mktemp -d /tmp/kiln-cli-XXXXXX)
@@ -470,6 +475,123 @@ onnx)
     check test ! -e "$tmp/out.o"
   done
   check "$kiln" import --help >/dev/null
+  ;;
+state)
+  S=$src/tests/state/lstm
+  frames=() && for t in 0 1 2 3 4 5; do frames+=("$S/frames/x.$t.npy"); done
+  mkdir -p "$tmp/run" "$tmp/exe"
+  check "$kiln" run "$S/model.json" "${frames[@]}" -o "$tmp/run" >/dev/null
+  check "$kiln" build "$S/model.json" -O3 -o "$tmp/lstm"
+  check "$tmp/lstm" "${frames[@]}" -o "$tmp/exe" --quiet
+  for t in 0 1 2 3 4 5; do
+    check "$bin/npycmp" "$tmp/run/y.$t.npy" "$S/golden/y.$t.npy"
+    check "$bin/npycmp" "$tmp/exe/y.$t.npy" "$S/golden/y.$t.npy"
+  done
+  # the sequence must be whole calls; a single call starts from the initial state
+  "$tmp/lstm" "${frames[0]}" "${frames[1]}" "$S/model.json" -o "$tmp/exe" >/dev/null 2>&1
+  check test $? -ne 0
+  check "$tmp/lstm" "${frames[0]}" -o "$tmp/exe" --quiet
+  check "$bin/npycmp" "$tmp/exe/y.npy" "$S/golden/y.0.npy"
+  "$kiln" inspect "$S/model.json" >"$tmp/inspect"
+  check grep -q "state: 128 bytes in 2 tensors, the caller's (2 updated in place, 0 copied)" "$tmp/inspect"
+  "$kiln" inspect "$S/model.json" --memory-plan >"$tmp/inspect"
+  check grep -q "^state: 128 bytes, the caller's buffer apart from the workspace" "$tmp/inspect"
+  check grep -qE "^  h +0 +32 next 'h_out', written in place" "$tmp/inspect"
+  "$kiln" inspect "$S/model.json" --json >"$tmp/inspect.json"
+  check grep -q '"state_bytes": 128' "$tmp/inspect.json"
+  # the header's contract, from C: reset, two streams, errors for a bad state buffer
+  check "$kiln" compile "$S/model.json" --name lstm -o "$tmp/lstm.o"
+  check grep -q "#define LSTM_STATE_SIZE 128u" "$tmp/lstm.h"
+  cat >"$tmp/main.c" <<'EOF'
+#include <stdalign.h>
+#include <stdio.h>
+#include "krt.h"
+#include "lstm.h"
+int main(void) {
+  static alignas(LSTM_STATE_ALIGN) unsigned char a[LSTM_STATE_SIZE], b[LSTM_STATE_SIZE + 4];
+  float x[LSTM_IN0_SIZE] = {0.5f, -1, 0.25f, 2, 0}, ya[LSTM_OUT0_SIZE], yb[LSTM_OUT0_SIZE];
+  if (lstm_reset(a, sizeof a) || lstm_reset(b, sizeof b)) return 1;
+  if (lstm_run(x, ya, a, sizeof a) || lstm_run(x, ya, a, sizeof a)) return 2;
+  if (lstm_run(x, yb, b, sizeof b)) return 3; /* b's first call: not a's second */
+  int differ = 0;
+  for (int i = 0; i < LSTM_OUT0_SIZE; i++) differ |= ya[i] != yb[i];
+  if (!differ) return 4;
+  if (lstm_run(x, yb, b, sizeof b)) return 5; /* now b's second call equals a's */
+  for (int i = 0; i < LSTM_OUT0_SIZE; i++)
+    if (ya[i] != yb[i]) return 6;
+  if (lstm_run(x, ya, a, sizeof a - 1) != KRT_ERR_STATE_SIZE) return 7;
+  if (lstm_run(x, ya, b + 4, sizeof a) != KRT_ERR_BAD_ALIGNMENT) return 8;
+  if (lstm_reset(NULL, sizeof a) != KRT_ERR_NULL_ARG) return 9;
+  puts("ok");
+  return 0;
+}
+EOF
+  check cc -std=c11 -Wall -Werror -I"$tmp" -I"$src/runtime" "$tmp/main.c" "$tmp/lstm.o" -o "$tmp/main"
+  check test "$("$tmp/main")" = ok
+  # --state pairs the outputs of a model that declares no states (as one from ONNX)
+  /usr/bin/python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); del m["states"]; json.dump(m, open(sys.argv[2], "w"))' \
+    "$S/model.json" "$tmp/plain.json"
+  mkdir -p "$tmp/plain"
+  check "$kiln" build "$tmp/plain.json" --state h_out=h,c_out=c -o "$tmp/plain_exe"
+  check "$tmp/plain_exe" "$S/frames/x.0.npy" -o "$tmp/plain" --quiet
+  check test -e "$tmp/plain/y.npy"
+  "$kiln" compile "$tmp/plain.json" --state h_out=nope -o "$tmp/bad.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q -- "--state: the model has no value named 'nope'" "$tmp/err"
+  check test ! -e "$tmp/bad.o"
+  "$kiln" compile "$tmp/plain.json" --state y=h -o "$tmp/bad.o" 2>"$tmp/err"
+  check grep -qF "state 'h' is f32[1,1,8] but its next value 'y' is f32[1,1,1,8]" "$tmp/err"
+  # generation: a GPT-2-style decode step (tools/gpt_tiny.py), KV cache and position as states
+  G=$src/tests/gen/gpt_tiny
+  check "$kiln" build --generate "$G/model.json" -O3 -o "$tmp/gpt"
+  check "$tmp/gpt" "$G/prompt.npy" -n 32 -o "$tmp/ids.npy"
+  check "$bin/npycmp" "$tmp/ids.npy" "$G/golden_ids.npy" # torch's greedy generation
+  ids=$("$tmp/gpt" 5,17,42,8,33,2 -n 32 2>/dev/null)
+  check test "$ids" = "$("$tmp/gpt" "$G/prompt.npy" -n 32 2>/dev/null)"
+  a=$("$tmp/gpt" 5,17 -n 16 --top-p 0.99 --temperature 50 --seed 7 2>/dev/null)
+  check test "$a" = "$("$tmp/gpt" 5,17 -n 16 --top-p 0.99 --temperature 50 --seed 7 2>/dev/null)"
+  check test "$a" != "$("$tmp/gpt" 5,17 -n 16 --top-p 0.99 --temperature 50 --seed 8 2>/dev/null)"
+  check test "$("$tmp/gpt" 5 -n 16 --stop 57 2>/dev/null)" = "0 0 0 57"
+  gen_fails() { # gen_fails MESSAGE ARGS...: exit 2 with the message
+    local msg=$1
+    shift
+    "$tmp/gpt" "$@" >/dev/null 2>"$tmp/err"
+    check test $? -eq 2
+    check grep -qF -- "$msg" "$tmp/err"
+  }
+  gen_fails "prompt[1] = 64 is not a token id of this model (0 to 63)" 5,64
+  gen_fails "prompt[0] = -1 is not a token id" -1
+  gen_fails "-n: the number of tokens must be positive, got 0" 5 -n 0
+  gen_fails "-n: the number of tokens must be positive, got -3" 5 -n -3
+  gen_fails "--top-p: expected a probability in (0, 1], got 1.5" 5 --top-p 1.5
+  gen_fails "--top-p: expected a probability in (0, 1], got 0" 5 --top-p 0
+  gen_fails "--temperature: expected a positive number, got 0" 5 --temperature 0
+  gen_fails "--top-k: expected at least 1, got 0" 5 --top-k 0
+  gen_fails "--stop 99 is not a token id" 5 --stop 99
+  gen_fails "'x' is not a token id" 5,x
+  # a full context is the model's index error, reported after what was generated
+  "$tmp/gpt" 5 -n 60 >"$tmp/out" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "the context is probably full" "$tmp/err"
+  check test "$(wc -w <"$tmp/out")" -eq 48
+  # attention fusion: by default only over one query row (the decode step), where it wins
+  "$kiln" inspect "$G/model.json" >"$tmp/inspect"
+  check grep -q "KilnAttention 2" "$tmp/inspect"
+  T=$src/examples/transformer_classifier/model.json
+  "$kiln" inspect "$T" >"$tmp/inspect"
+  check grep -q "Softmax 2" "$tmp/inspect"
+  "$kiln" inspect "$T" --attention=all >"$tmp/inspect"
+  check grep -q "kernel layers.0_ctx: attention-online-softmax" "$tmp/inspect"
+  "$kiln" inspect "$G/model.json" --attention=off >"$tmp/inspect"
+  check grep -q "Softmax 2" "$tmp/inspect"
+  "$kiln" inspect "$T" --attention=some >/dev/null 2>"$tmp/err"
+  check test $? -eq 2
+  check grep -q "expected decode, all or off, got 'some'" "$tmp/err"
+  # --generate needs a decoder step
+  "$kiln" build --generate "$S/model.json" -o "$tmp/nogen" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "is not a decoder step" "$tmp/err"
+  check test ! -e "$tmp/nogen"
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

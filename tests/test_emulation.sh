@@ -16,6 +16,9 @@
 #               soft-float cores, the compiler's own float helpers): no libm, no libc
 #   ops         the op cases of the ops added for real exporters: bare-metal Cortex-M0+ objects
 #               need no libm; those with f32 outputs run on the M0+ (mps2-an385) and AArch64
+#   state       a model with states (tests/state/lstm) fed frame by frame in two interleaved
+#               streams equals PyTorch's full-sequence run (tests/emu/state_harness.c), aarch64
+#               and Cortex-M4; so does tests/gen/gpt_tiny fed one token per call (KV cache)
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
 # tests/emu/npy2c) and checks the outputs on the target itself.
 set -u
@@ -46,7 +49,7 @@ kiln_extra=() prog_args=()
 run_model() {
   local name=$1 triple=$2 cpu=$3 features=$4 cc=$5 cflags=$6 kind=$7
   shift 7
-  local d="$tmp/$name-$triple" dir="${model_root:-$src/examples}/$name"
+  local d="$tmp/$name-$triple" dir=${model_dir:-${model_root:-$src/examples}/$name}
   mkdir -p "$d"
   local fargs=()
   [ -n "$features" ] && fargs=(--features "$features")
@@ -55,11 +58,11 @@ run_model() {
     bad "$name/$triple: kiln compile failed: $(cat "$d/err")"; return
   fi
   local inputs
-  inputs=$(python3 -c 'import json,sys; print(" ".join(i["name"] for i in json.load(open(sys.argv[1]))["inputs"]))' "$dir/model.json")
+  inputs=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); s={x["input"] for x in m.get("states", [])}; print(" ".join(i["name"] for i in m["inputs"] if i["name"] not in s))' "$dir/model.json")
   local args=()
   for i in $inputs; do args+=("$dir/inputs/$i.npy"); done
   args+=(--)
-  for o in $(python3 -c 'import json,sys; print(" ".join(i["name"] for i in json.load(open(sys.argv[1]))["outputs"]))' "$dir/model.json"); do
+  for o in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); s={x["next"] for x in m.get("states", [])}; print(" ".join(i["name"] for i in m["outputs"] if i["name"] not in s))' "$dir/model.json"); do
     args+=("$dir/golden/$o.npy")
   done
   if ! "$bin/npy2c" "$d/data.c" "${args[@]}"; then bad "$name: npy2c failed"; return; fi
@@ -76,7 +79,7 @@ run_model() {
   fi
   # shellcheck disable=SC2086
   if ! "$cc" -std=c11 -O2 -Wall -Wextra -Werror $cflags -I"$d" -I"$src/runtime" -I"$src/tests" \
-    -I"$src/tests/emu" "${link[@]}" "$src/tests/emu/harness.c" "$d/data.c" "$src/runtime/krt.c" \
+    -I"$src/tests/emu" "${link[@]}" "${harness:-$src/tests/emu/harness.c}" "$d/data.c" "$src/runtime/krt.c" \
     "$d/net.o" -lm -o "$d/prog" 2>"$d/err"; then
     bad "$name/$triple: link failed: $(head -c 2000 "$d/err")"; return
   fi
@@ -95,7 +98,7 @@ run_model() {
 case $mode in
 aarch64)
   need aarch64-linux-gnu-gcc qemu-aarch64 || exit 1
-  for m in mlp mnist_cnn lenet5 resnet_small ppo_policy; do
+  for m in mlp mnist_cnn lenet5 resnet_small ppo_policy transformer_classifier; do
     run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
       qemu-aarch64 -L /usr/aarch64-linux-gnu
   done
@@ -138,6 +141,23 @@ cortex-m4 | cortex-m3 | cortex-m0)
     if [ $rc -ne 0 ] && grep -q "emu: [0-9]* passed, [1-9][0-9]* failed" "$d/wrong.out"; then ok
     else bad "a wrong golden was not detected (exit $rc): $(tail -c 500 "$d/wrong.out")"; fi
   fi
+  ;;
+state)
+  need aarch64-linux-gnu-gcc qemu-aarch64 arm-none-eabi-gcc qemu-system-arm || exit 1
+  model_dir=$src/tests/state/lstm harness=$src/tests/emu/state_harness.c
+  run_model streaming_lstm aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+    qemu-aarch64 -L /usr/aarch64-linux-gnu
+  run_model streaming_lstm thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
+    -semihosting-config enable=on,target=native -kernel
+  # a GPT-2-style decode step fed one token per call (KV cache and position as states, fused
+  # attention with the position mask) equals PyTorch's logits of the whole sequence
+  model_dir=$src/tests/gen/gpt_tiny
+  run_model gpt_tiny aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+    qemu-aarch64 -L /usr/aarch64-linux-gnu
+  run_model gpt_tiny thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
+    -semihosting-config enable=on,target=native -kernel
   ;;
 m4-stack)
   need arm-none-eabi-gcc qemu-system-arm || exit 1

@@ -119,24 +119,29 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
 
-  /* the 16 products M[xi] = U[xi] x V[xi]: one micro-kernel in a loop (code size) */
-  CgLoop lx;
+  /* per block of MB output channels: the 16 products M[xi] = U[xi] x V[xi], one micro-kernel in
+   * a loop (code size); U's blocks are [xi][block][MB][C] */
+  int64_t MB = w->mb, nmb = M / MB;
+  CgLoop lmb, lx;
+  LLVMValueRef mbi = cg_for(c, &lmb, nmb);
+  lmb.keep = true;
   LLVMValueRef xi = cg_for(c, &lx, 16);
   lx.keep = true;
-  CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_mulc(c, xi, M * C)), 0, 0, true};
+  CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_mulc(c, cg_add(c, cg_mulc(c, xi, nmb), mbi), MB * C)),
+               0, 0, true};
   CgGemmB b = {
       .base = cg_gep(c, c->t_f32, V, cg_mulc(c, xi, C * cols)), .s_k = cols, .padded = true};
-  CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_mulc(c, xi, M * cols)), .ldc = cols};
-  cg_gemm_emit(c, vec, tile, M, cols, C, &a, &b, &cc);
+  CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_mulc(c, xi, MB * cols)), .ldc = cols};
+  cg_gemm_emit(c, vec, tile, MB, cols, C, &a, &b, &cc);
   cg_loop_end(c, &lx, NULL, NULL);
 
   /* output transform: tile (th0 + r, t) of channel m gives output rows 2(th0 + r) + {0, 1} and
    * columns 2t + {0, 1}; an odd height or width drops the last row or column */
   CgLoop lm, lr2, lt2;
-  LLVMValueRef m = cg_for(c, &lm, M);
+  LLVMValueRef mq = cg_for(c, &lm, MB), m = cg_add(c, cg_mulc(c, mbi, MB), mq);
   LLVMValueRef r2 = cg_for(c, &lr2, rows);
   LLVMValueRef oh = cg_mulc(c, cg_add(c, th0, r2), 2);
-  LLVMValueRef mcol = cg_add(c, cg_mulc(c, m, cols), cg_mulc(c, r2, TW));
+  LLVMValueRef mcol = cg_add(c, cg_mulc(c, mq, cols), cg_mulc(c, r2, TW));
   LLVMValueRef orow0 =
       cg_add(c, cg_add(c, obase, cg_mulc(c, m, p->oh * p->ow)), cg_mulc(c, oh, p->ow));
   /* an odd height: the last tile row has one output row (a run-time test in that case only) */
@@ -152,7 +157,7 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
     for (int i = 0; i < 4; i++) {
       LLVMValueRef x[4];
       for (int j = 0; j < 4; j++)
-        x[j] = cg_load(c, Mx, cg_add(c, cg_addc(c, mcol, (int64_t)(i * 4 + j) * M * cols), t2));
+        x[j] = cg_load(c, Mx, cg_add(c, cg_addc(c, mcol, (int64_t)(i * 4 + j) * MB * cols), t2));
       at4(c, x, s[i]);
     }
     LLVMValueRef y[2][2];
@@ -179,6 +184,7 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
   }
   cg_loop_end(c, &lr2, NULL, NULL);
   cg_loop_end(c, &lm, NULL, NULL);
+  cg_loop_end(c, &lmb, NULL, NULL);
 }
 
 bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
@@ -187,9 +193,10 @@ bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   int64_t tile_cols = n->tile_cols_max > 0 ? n->tile_cols_max : IR_TILE_COLS_MAX;
   ir_conv_winograd(p, tile_cols, n->scratch_bytes, &w);
   CgVecInfo vec = cg_vec_info(c);
-  CgTile tile = cg_gemm_tile(vec, p->m, w.cols, p->c, (int)tile_cols);
+  CgTile tile = cg_gemm_tile(vec, w.mb, w.cols, p->c, (int)tile_cols);
   float *u = winograd_weights(p, n->inputs[1]->data);
-  LLVMValueRef upack = cg_pack_a(c, u, 16, p->m, p->c, p->c, 1, tile.mr, "winopack");
+  LLVMValueRef upack =
+      cg_pack_a(c, u, 16 * (p->m / w.mb), w.mb, p->c, p->c, 1, tile.mr, "winopack");
   free(u);
   int64_t full = w.th / w.rows, tail = w.th % w.rows;
   CgLoop ln, lb;

@@ -1,6 +1,8 @@
 /* main() of executables made by `kiln build`: reads the inputs from .npy files in declared
  * order, runs the model linked beside it, writes each output to DIR/<output name>.npy and
- * prints a short summary. Usage: EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet] */
+ * prints a short summary. Usage: EXE in0.npy [in1.npy ...] [-o DIR] [--repeat N] [--quiet]
+ * A model with states (KV cache, RNN state) takes k sets of inputs: k calls in sequence on one
+ * state buffer from the initial state, call t writing DIR/<output name>.<t>.npy when k > 1. */
 #define _POSIX_C_SOURCE 200809L /* mkdir, stat, clock_gettime */
 #include <errno.h>
 #include <stdio.h>
@@ -85,9 +87,18 @@ static void usage(FILE *f, const krt_model *m, const char *argv0) {
     for (int k = 0; k < t->rank; k++) fprintf(f, "%s%lld", k ? "," : "", (long long)t->dims[k]);
     fprintf(f, "]\n");
   }
+  for (uint32_t i = 0; i < m->n_states; i++) {
+    const krt_tensor_info *t = &m->states[i];
+    fprintf(f, "  state  %-12s %s[", t->name, krt_dtype_name(t->dtype));
+    for (int k = 0; k < t->rank; k++) fprintf(f, "%s%lld", k ? "," : "", (long long)t->dims[k]);
+    fprintf(f, "]\n");
+  }
   fprintf(f, "\nOutputs are written to DIR/<output name>.npy (DIR defaults to '.'; characters\n"
              "other than letters, digits, '.', '-' and '_' in the name become '_').\n"
              "--repeat N runs the model N times and prints the median latency (and min, p90).\n");
+  if (m->n_states)
+    fprintf(f, "The model keeps a state from call to call: give k sets of inputs for k calls in\n"
+               "sequence from the initial state; call t writes DIR/<output name>.<t>.npy.\n");
 }
 
 static int64_t tensor_numel(const krt_tensor_info *t) {
@@ -105,6 +116,40 @@ static double now_seconds(void) {
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
+}
+
+/* One call; a model with states updates the state buffer (the latency runs continue the
+ * sequence: their outputs are not written). */
+static int call(const krt_model *m, const void *const *in, void *const *out, void *ws,
+                void *state) {
+  return m->n_states ? m->run_state(in, out, ws, state, m->state_size) : m->run(in, out, ws);
+}
+
+/* DIR/<stem>.npy, or DIR/<stem>.<t>.npy for call t of several (stems: krt_npy_file_stem). */
+static int write_outputs(const krt_model *m, const char *argv0, const char *outdir, int t,
+                         int steps, void *const *out_ptrs, int quiet) {
+  char err[512];
+  for (uint32_t j = 0; j < m->n_outputs; j++) {
+    const krt_tensor_info *o = &m->outputs[j];
+    char path[4096], stem[512];
+    const char **names = malloc(sizeof *names * (m->n_outputs + 1));
+    if (!names) abort();
+    for (uint32_t q = 0; q < m->n_outputs; q++) names[q] = m->outputs[q].name;
+    krt_npy_file_stem(names, (int)m->n_outputs, (int)j, stem, sizeof stem);
+    free(names);
+    int n = steps > 1 ? snprintf(path, sizeof path, "%s/%s.%d.npy", outdir, stem, t)
+                      : snprintf(path, sizeof path, "%s/%s.npy", outdir, stem);
+    if (n >= (int)sizeof path) {
+      fprintf(stderr, "%s: output path too long\n", argv0);
+      return 0;
+    }
+    if (!krt_npy_write(path, o->dtype, o->rank, o->dims, out_ptrs[j], err, sizeof err)) {
+      fprintf(stderr, "%s: %s\n", argv0, err);
+      return 0;
+    }
+    if (!quiet) krt_print_summary(stdout, o->name, o->dtype, o->rank, o->dims, out_ptrs[j]);
+  }
+  return 1;
 }
 
 /* Creates the output folder (and its missing parents) before the model runs, so that a bad -o
@@ -167,9 +212,12 @@ int main(int argc, char **argv) {
       paths[n_paths++] = argv[i];
     }
   }
-  if ((uint32_t)n_paths != m->n_inputs) {
-    fprintf(stderr, "%s: model '%s' takes %u input(s), got %d\n", argv[0], m->name, m->n_inputs,
-            n_paths);
+  /* with states, k sets of inputs are k calls in sequence */
+  int steps = m->n_inputs ? n_paths / (int)m->n_inputs : 1;
+  if (m->n_states ? (m->n_inputs ? n_paths % (int)m->n_inputs || steps < 1 : n_paths != 0)
+                  : (uint32_t)n_paths != m->n_inputs) {
+    fprintf(stderr, "%s: model '%s' takes %u input(s)%s, got %d\n", argv[0], m->name, m->n_inputs,
+            m->n_states ? " per call" : "", n_paths);
     usage(stderr, m, argv[0]);
     free(paths);
     return 2;
@@ -179,15 +227,15 @@ int main(int argc, char **argv) {
     return 1;
   }
   int status = 1;
-  krt_npy *ins = calloc(m->n_inputs + 1, sizeof *ins);
-  void **in_ptrs = calloc(m->n_inputs + 1, sizeof *in_ptrs);
+  krt_npy *ins = calloc((size_t)n_paths + 1, sizeof *ins);
+  void **in_ptrs = calloc((size_t)n_paths + 1, sizeof *in_ptrs);
   void **out_ptrs = calloc(m->n_outputs + 1, sizeof *out_ptrs);
-  void *ws = NULL;
+  void *ws = NULL, *state = NULL;
   double *times = NULL;
   char err[512];
   if (!ins || !in_ptrs || !out_ptrs) goto done;
-  for (uint32_t i = 0; i < m->n_inputs; i++) {
-    const krt_tensor_info *t = &m->inputs[i];
+  for (int i = 0; i < n_paths; i++) {
+    const krt_tensor_info *t = &m->inputs[i % (int)m->n_inputs];
     if (!krt_npy_read(paths[i], &ins[i], err, sizeof err)) {
       fprintf(stderr, "%s: %s\n", argv[0], err);
       goto done;
@@ -212,10 +260,23 @@ int main(int argc, char **argv) {
       goto done;
     }
   }
-  int rc = m->run((const void *const *)in_ptrs, out_ptrs, ws);
-  if (rc != KRT_OK) {
-    fprintf(stderr, "%s: model '%s' returned %d: %s\n", argv[0], m->name, rc, krt_strerror(rc));
-    goto done;
+  if (m->n_states) {
+    size_t align = m->state_align > 64 ? m->state_align : 64;
+    state = aligned_alloc(align, (m->state_size + align - 1) / align * align);
+    int rc = state ? m->reset(state, m->state_size) : KRT_ERR_NULL_ARG;
+    if (rc != KRT_OK) {
+      fprintf(stderr, "%s: cannot initialize the state (%llu bytes): %s\n", argv[0],
+              (unsigned long long)m->state_size, krt_strerror(rc));
+      goto done;
+    }
+  }
+  for (int t = 0; t < steps; t++) {
+    int rc = call(m, (const void *const *)in_ptrs + (size_t)t * m->n_inputs, out_ptrs, ws, state);
+    if (rc != KRT_OK) {
+      fprintf(stderr, "%s: model '%s' returned %d: %s\n", argv[0], m->name, rc, krt_strerror(rc));
+      goto done;
+    }
+    if (!write_outputs(m, argv[0], outdir, t, steps, out_ptrs, quiet)) goto done;
   }
   if (&kiln_profile_count && kiln_profile_count > 0) {
     profile_cap = repeat < 1 ? 1 : repeat < PROFILE_MAX_RUNS ? repeat : PROFILE_MAX_RUNS;
@@ -227,7 +288,7 @@ int main(int argc, char **argv) {
     if (!times) goto done;
     for (long r = 0; r < repeat; r++) {
       double t0 = now_seconds();
-      m->run((const void *const *)in_ptrs, out_ptrs, ws);
+      call(m, (const void *const *)in_ptrs, out_ptrs, ws, state);
       times[r] = now_seconds() - t0;
     }
     qsort(times, (size_t)repeat, sizeof *times, cmp_double);
@@ -235,35 +296,18 @@ int main(int argc, char **argv) {
            times[repeat / 2] * 1e6, times[0] * 1e6, repeat, times[repeat * 9 / 10] * 1e6);
   }
   if (profile_samples) {
-    if (repeat == 0) m->run((const void *const *)in_ptrs, out_ptrs, ws);
+    if (repeat == 0) call(m, (const void *const *)in_ptrs, out_ptrs, ws, state);
     profile_report();
-  }
-  for (uint32_t j = 0; j < m->n_outputs; j++) {
-    const krt_tensor_info *t = &m->outputs[j];
-    char path[4096], stem[512];
-    const char **names = malloc(sizeof *names * (m->n_outputs + 1));
-    if (!names) abort();
-    for (uint32_t o = 0; o < m->n_outputs; o++) names[o] = m->outputs[o].name;
-    krt_npy_file_stem(names, (int)m->n_outputs, (int)j, stem, sizeof stem);
-    free(names);
-    if (snprintf(path, sizeof path, "%s/%s.npy", outdir, stem) >= (int)sizeof path) {
-      fprintf(stderr, "%s: output path too long\n", argv[0]);
-      goto done;
-    }
-    if (!krt_npy_write(path, t->dtype, t->rank, t->dims, out_ptrs[j], err, sizeof err)) {
-      fprintf(stderr, "%s: %s\n", argv[0], err);
-      goto done;
-    }
-    if (!quiet) krt_print_summary(stdout, t->name, t->dtype, t->rank, t->dims, out_ptrs[j]);
   }
   status = 0;
 done:
-  for (uint32_t i = 0; ins && i < m->n_inputs; i++) krt_npy_free(&ins[i]);
+  for (int i = 0; ins && i < n_paths; i++) krt_npy_free(&ins[i]);
   for (uint32_t j = 0; out_ptrs && j < m->n_outputs; j++) free(out_ptrs[j]);
   free(ins);
   free(in_ptrs);
   free(out_ptrs);
   free(ws);
+  free(state);
   free(times);
   free(paths);
   free(profile_samples);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "args.h"
+#include "pass.h"
 
 const char *const kiln_main_usage =
     "usage: kiln <command> [options]\n"
@@ -37,7 +38,11 @@ static const char *const target_help =
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
     "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide, winograd\n"
     "                        (3x3 stride 1) or loops\n"
-    "                        (each Conv that KIND can compute; docs/kernels.md)\n";
+    "                        (each Conv that KIND can compute; docs/kernels.md)\n"
+    "  --attention=KIND      fuse scaled dot-product attention: decode (default: one query\n"
+    "                        row, a decode step), all, or off (docs/passes.md)\n"
+    "  --state OUT=IN,...    output OUT is kept in the caller's state buffer and read as\n"
+    "                        input IN by the next call (KV cache, RNN state; zeros at first)\n";
 
 static void print_help(const char *cmd) {
   if (!strcmp(cmd, "compile")) {
@@ -70,14 +75,19 @@ static void print_help(const char *cmd) {
            "prints the median latency of N runs.\n\n"
            "  -o FILE               executable (default: NAME)\n"
            "  --profile             the executable also prints the time of every node\n"
+           "  --generate            a token generator for a decoder step with states (KV cache):\n"
+           "                        EXE PROMPT [-n N] [--top-k K] [--top-p P] [--temperature T]\n"
+           "                        [--seed S] [--stop ID] [-o ids.npy]; PROMPT: ids.npy or 1,5,7\n"
            "  --cc CC               linker driver (default: $CC or cc)\n"
            "  --max-stack BYTES     fail if the generated code needs more stack (default: no "
            "limit)\n%s",
            target_help);
   } else if (!strcmp(cmd, "run")) {
-    printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR]\n"
+    printf("usage: kiln run model.json in0.npy [in1.npy ...] [-o DIR] [--state OUT=IN,...]\n"
            "\nRuns the model with the reference interpreter (plain C loops: slow but obviously\n"
-           "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n");
+           "right) and writes DIR/<output name>.npy for every output (DIR defaults to '.').\n"
+           "A model with states takes k times its inputs: k calls in sequence from the initial\n"
+           "state; call t writes DIR/<output name>.<t>.npy when k > 1.\n");
   } else if (!strcmp(cmd, "import")) {
     printf("usage: kiln import model.onnx [-o model.json] [--name NAME] [--input-shape NAME=DIMS]\n"
            "                   [--bind NAME=VALUES] [--weights-dir DIR]\n"
@@ -97,6 +107,7 @@ static void print_help(const char *cmd) {
            "  --dot                 the optimized graph as Graphviz DOT instead\n"
            "  --memory-plan         each workspace value's offset, size and lifetime\n"
            "  --memory-plan-svg F   write a picture of the memory plan to F\n"
+           "  --state OUT=IN,...    output OUT is the state input IN of the next call\n"
            "passes: fold, simplify, padfold, bnfold, cse, fuse, dce, memplan\n");
   } else {
     fputs(kiln_main_usage, stdout);
@@ -166,6 +177,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       TAKE(features);
     else if (!strcmp(s, "--cc"))
       TAKE(cc);
+    else if (!strcmp(s, "--state"))
+      TAKE(state);
     else if (!strcmp(s, "--print-after"))
       TAKE(print_after);
     else if (!strcmp(s, "--weights-dir")) {
@@ -226,6 +239,15 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
         return usage_error(
             a->cmd, "--conv: expected auto, im2col, wide, winograd or loops, got '%s'", s + 7);
       a->conv_kernel = (int)convs[k].kernel;
+    } else if (!strncmp(s, "--attention=", 12)) {
+      static const char *const kinds[] = {[PASS_ATTENTION_DECODE] = "decode",
+                                          [PASS_ATTENTION_ALL] = "all",
+                                          [PASS_ATTENTION_OFF] = "off"};
+      int k = 0;
+      while (k < 3 && strcmp(s + 12, kinds[k])) k++;
+      if (k == 3)
+        return usage_error(a->cmd, "--attention: expected decode, all or off, got '%s'", s + 12);
+      a->attention = k;
     } else if (!strcmp(s, "--passes"))
       TAKE(passes);
     else if (!strncmp(s, "--passes=", 9))
@@ -257,6 +279,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       a->print_graph = true;
     } else if (!strcmp(s, "--verify-each")) {
       a->verify_each = true;
+    } else if (!strcmp(s, "--generate") && !strcmp(a->cmd, "build")) {
+      a->generate = true;
     } else if (!strcmp(s, "--profile") && !strcmp(a->cmd, "build")) {
       a->profile = true;
     } else if (!strcmp(s, "--json")) {

@@ -22,12 +22,14 @@ typedef struct Args {
   const char *triple, *cpu, *features;
   const char *cc;
   const char *print_after;
+  const char *state;          /* --state OUT=IN,...: graph outputs fed back as inputs next call */
   long long max_workspace;    /* bytes (default KILN_DEFAULT_MAX_WORKSPACE) */
   long long max_weight_bytes; /* bytes of all initializers; 0: the frontend's default */
   long long max_nodes;        /* 0: the frontend's default */
   long long max_memory;       /* compile-time address space cap (default KILN_DEFAULT_MAX_MEMORY) */
   long long max_stack;        /* bytes of stack of the generated code; 0: no limit */
   int conv_kernel;            /* --conv: 0 auto, else an IrKernel every Conv must use if it can */
+  int attention;              /* --attention: PASS_ATTENTION_* */
   const char **weights_dirs;  /* --weights-dir, repeatable */
   int n_weights_dirs;
   const char **input_shapes; /* --input-shape NAME=D0,D1,... (ONNX), repeatable */
@@ -39,6 +41,7 @@ typedef struct Args {
   const char *passes, *after, *plan_svg; /* --passes, inspect --after, --memory-plan-svg */
   int opt_level;
   CgEmit emit;
+  bool generate; /* build --generate: the token-generation driver */
   bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
   const char **positional; /* .npy inputs for `run` */
   int n_positional;

@@ -17,6 +17,8 @@ typedef struct Stats {
   char kinds[MAX_GROUP_KINDS][96];
   int kind_count[MAX_GROUP_KINDS];
   int64_t params, param_bytes, macs, workspace, bound, align;
+  int n_states, n_direct;
+  int64_t state; /* bytes of the caller's state buffer */
 } Stats;
 
 /* "Conv+Add+Relu" for a fused head. */
@@ -46,19 +48,28 @@ static Stats graph_stats(const IrGraph *g) {
   s.workspace = g->workspace_size;
   s.align = g->workspace_align;
   s.bound = pass_memplan_lower_bound(g, g->workspace_align);
+  s.n_states = g->n_states;
+  s.state = g->state_size;
+  for (int i = 0; i < g->n_states; i++) s.n_direct += g->states[i].direct;
   return s;
 }
 
-static IrGraph *load(const char *model, const FeOptions *fo, const PassOptions *po) {
+static IrGraph *load(const char *model, const FeOptions *fo, const PassOptions *po,
+                     const char *state) {
   IrDiag d;
   ir_diag_init(&d, model, true);
   IrGraph *g = fe_load_model_opts(model, fo, &d);
-  if (g && !pass_run_pipeline(g, po, &d)) {
+  if (g && (!ir_graph_pair_states(g, state, &d) || !pass_run_pipeline(g, po, &d))) {
     ir_graph_free(g);
     g = NULL;
   }
   ir_diag_free(&d);
   return g;
+}
+
+/* The micro-kernel's register tile, for the kernels built on it (not attention's row loop). */
+static bool has_tile(const IrNode *n, const CgNodeTile *tiles, int i) {
+  return tiles && tiles[i].mr && n->kernel != IR_KERNEL_ATTENTION;
 }
 
 static void json_string(FILE *f, const char *s) {
@@ -117,7 +128,7 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
     fprintf(f, ", \"op\": \"%s\", \"kernel\": \"%s\", \"scratch_bytes\": %lld, \"macs\": %lld",
             ir_op_info[n->op].name, ir_kernel_names[n->kernel], (long long)n->scratch_bytes,
             (long long)ir_node_macs(n));
-    if (tiles && tiles[i].mr)
+    if (has_tile(g->nodes[i], tiles, i))
       fprintf(f, ", \"tile\": {\"rows\": %d, \"cols\": %d, \"lanes\": %d}", tiles[i].mr,
               tiles[i].nr, tiles[i].lanes);
     fputc('}', f);
@@ -158,9 +169,21 @@ static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *b
   json_values(f, g->outputs, g->n_outputs);
   fprintf(f,
           ", \"params\": %lld, \"param_bytes\": %lld, \"macs\": %lld, \"workspace_bytes\": %lld, "
-          "\"workspace_lower_bound_bytes\": %lld, \"workspace_align\": %lld, \"before\": ",
+          "\"workspace_lower_bound_bytes\": %lld, \"workspace_align\": %lld, \"state_bytes\": "
+          "%lld, \"states\": [",
           (long long)after->params, (long long)after->param_bytes, (long long)after->macs,
-          (long long)after->workspace, (long long)after->bound, (long long)after->align);
+          (long long)after->workspace, (long long)after->bound, (long long)after->align,
+          (long long)g->state_size);
+  for (int i = 0; i < g->n_states; i++) {
+    const IrState *st = &g->states[i];
+    fprintf(f, "%s{\"name\": ", i ? ", " : "");
+    json_string(f, st->in->name);
+    fputs(", \"next\": ", f);
+    json_string(f, st->out->name);
+    fprintf(f, ", \"offset\": %lld, \"bytes\": %lld, \"in_place\": %s}", (long long)st->offset,
+            (long long)ir_value_nbytes(st->in), st->direct ? "true" : "false");
+  }
+  fputs("], \"before\": ", f);
   json_stats(f, before);
   fputs(", \"after\": ", f);
   json_stats(f, after);
@@ -188,6 +211,9 @@ static void text_stats(const char *label, const Stats *s) {
          (long long)s->param_bytes, (long long)s->macs);
   printf("    workspace: %lld bytes (lower bound %lld, alignment %lld)\n", (long long)s->workspace,
          (long long)s->bound, (long long)s->align);
+  if (s->n_states)
+    printf("    state: %lld bytes in %d tensors, the caller's (%d updated in place, %d copied)\n",
+           (long long)s->state, s->n_states, s->n_direct, s->n_states - s->n_direct);
 }
 
 static void dot_id(FILE *f, const char *s) {
@@ -283,14 +309,14 @@ int kiln_inspect(const InspectOptions *o) {
   PassOptions base = o->passes;
   base.passes = "memplan";
   base.print_after = NULL;
-  IrGraph *g0 = load(o->model, &o->fe, &base);
+  IrGraph *g0 = load(o->model, &o->fe, &base, o->state);
   if (!g0) return 1;
   Stats before = graph_stats(g0);
   ir_graph_free(g0);
   PassOptions po = o->passes;
   po.print_after = o->after;
   po.print_to = stdout;
-  IrGraph *g = load(o->model, &o->fe, &po);
+  IrGraph *g = load(o->model, &o->fe, &po, o->state);
   if (!g) return 1;
   Stats after = graph_stats(g);
   CgNodeTile *tiles = calloc((size_t)g->n_nodes + 1, sizeof *tiles);
@@ -323,9 +349,8 @@ int kiln_inspect(const InspectOptions *o) {
       const IrNode *n = g->nodes[i];
       if (n->kernel == IR_KERNEL_DEFAULT) continue;
       printf("    kernel %s: %s", n->name, ir_kernel_names[n->kernel]);
-      if (tiles && tiles[i].mr)
-        printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr,
-               tiles[i].lanes);
+      if (has_tile(n, tiles, i))
+        printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr, tiles[i].lanes);
       if (n->scratch_bytes) printf(", scratch %lld bytes", (long long)n->scratch_bytes);
       printf("\n");
     }

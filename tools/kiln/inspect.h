@@ -9,6 +9,7 @@
 
 typedef struct InspectOptions {
   const char *model;
+  const char *state;    /* --state OUT=IN,... (ir_graph_pair_states) */
   FeOptions fe;         /* weights folders and input limits */
   PassOptions passes;   /* the pipeline to inspect (-O level, --passes) */
   const char *after;    /* --after=PASS: print the graph after that pass */

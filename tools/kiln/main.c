@@ -47,6 +47,10 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
   ir_diag_init(&d, a->model, true);
   FeOptions fo = fe_options(a);
   IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
+  if (g && !ir_graph_pair_states(g, a->state, &d)) {
+    ir_graph_free(g);
+    g = NULL;
+  }
   if (g && plan) {
     PassOptions po = {.opt_level = a->opt_level,
                       .workspace_align = 64,
@@ -54,6 +58,7 @@ static IrGraph *load_and_optimize(const Args *a, bool plan) {
                       .print_after = a->print_after,
                       .max_workspace = a->max_workspace,
                       .conv_kernel = a->conv_kernel,
+                      .attention = a->attention,
                       .passes = a->passes};
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
@@ -198,6 +203,24 @@ int kiln_run_process(char *const argv[]) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* `build --generate` needs a decoder step: one integer token input of one element, an f32
+ * logits output and states (krt_generate_main.c); else an error before compiling. */
+static bool generation_model(const IrGraph *g) {
+  const IrValue *t = g->n_inputs == 1 ? g->inputs[0] : NULL;
+  bool logits = false;
+  for (int j = 0; j < g->n_outputs; j++) logits |= g->outputs[j]->dtype == IR_F32;
+  if (t && (t->dtype == IR_I64 || t->dtype == IR_I32) && ir_value_numel(t) == 1 && logits &&
+      g->n_states)
+    return true;
+  fprintf(stderr,
+          "kiln build --generate: model '%s' is not a decoder step: it needs exactly one input, "
+          "an i32/i64 token of one element (has %d input(s)%s), an f32 logits output%s and "
+          "states for its KV cache (has %d; --state OUT=IN pairs them)\n",
+          g->name, g->n_inputs, t && ir_value_numel(t) != 1 ? " of more than one element" : "",
+          logits ? "" : " (none)", g->n_states);
+  return false;
+}
+
 static int cmd_build(const Args *a) {
   char libdir[PATH_MAX];
   if (!find_libdir(libdir, sizeof libdir)) {
@@ -206,6 +229,10 @@ static int cmd_build(const Args *a) {
   }
   IrGraph *g = load_and_optimize(a, true);
   if (!g) return 1;
+  if (a->generate && !generation_model(g)) {
+    ir_graph_free(g);
+    return 1;
+  }
   char prefix[256], exe[PATH_MAX], tmpdir[] = "/tmp/kiln-build-XXXXXX";
   model_prefix(a, g, prefix, sizeof prefix);
   snprintf(exe, sizeof exe, "%s", a->out ? a->out : prefix);
@@ -228,7 +255,7 @@ static int cmd_build(const Args *a) {
   ir_graph_free(g);
   if (ok) {
     char drv[PATH_MAX + 32], npy[PATH_MAX + 32], rt[PATH_MAX + 32];
-    snprintf(drv, sizeof drv, "%s/libkiln_driver.a", libdir);
+    snprintf(drv, sizeof drv, "%s/libkiln_%s.a", libdir, a->generate ? "generate" : "driver");
     snprintf(npy, sizeof npy, "%s/libkiln_npy.a", libdir);
     snprintf(rt, sizeof rt, "%s/libkiln_rt.a", libdir);
     const char *cc = a->cc ? a->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
@@ -248,23 +275,46 @@ static int cmd_build(const Args *a) {
   return ok ? 0 : 1;
 }
 
+/* DIR/<name>.npy, or DIR/<name>.<step>.npy for one of several calls of a model with states. */
+/* DIR/<stem>.npy of output j (krt_npy_file_stem), DIR/<stem>.<step>.npy for calls in sequence */
+static void output_path(char *buf, size_t size, const char *dir, const IrGraph *g, int j,
+                        int step, int steps) {
+  char stem[512];
+  const char **names = malloc(sizeof *names * ((size_t)g->n_outputs + 1));
+  if (!names) abort();
+  for (int o = 0; o < g->n_outputs; o++) names[o] = g->outputs[o]->name;
+  krt_npy_file_stem(names, g->n_outputs, j, stem, sizeof stem);
+  free(names);
+  if (steps > 1)
+    snprintf(buf, size, "%s/%s.%d.npy", dir, stem, step);
+  else
+    snprintf(buf, size, "%s/%s.npy", dir, stem);
+}
+
 static int cmd_run(const Args *a) {
   IrGraph *g = load_and_optimize(a, false);
   if (!g) return 1;
   int status = 1;
-  if (a->n_positional != g->n_inputs) {
-    fprintf(stderr, "kiln run: model '%s' takes %d input(s), got %d .npy file(s)\n", g->name,
-            g->n_inputs, a->n_positional);
+  /* with states, k sets of inputs are k calls in sequence from the initial state */
+  int steps = g->n_inputs ? a->n_positional / g->n_inputs : 1;
+  if (g->n_states ? (a->n_positional % (g->n_inputs ? g->n_inputs : 1) || steps < 1 ||
+                     (!g->n_inputs && a->n_positional))
+                  : a->n_positional != g->n_inputs) {
+    fprintf(stderr, "kiln run: model '%s' takes %d input(s)%s, got %d .npy file(s)\n", g->name,
+            g->n_inputs, g->n_states ? " per call" : "", a->n_positional);
     ir_graph_free(g);
     return 2;
   }
-  krt_npy *ins = calloc((size_t)g->n_inputs + 1, sizeof *ins);
-  const void **in_ptrs = calloc((size_t)g->n_inputs + 1, sizeof *in_ptrs);
+  int n_in = a->n_positional;
+  krt_npy *ins = calloc((size_t)n_in + 1, sizeof *ins);
+  const void **in_ptrs = calloc((size_t)n_in + 1, sizeof *in_ptrs);
   void **out_ptrs = calloc((size_t)g->n_outputs + 1, sizeof *out_ptrs);
-  if (!ins || !in_ptrs || !out_ptrs) abort();
+  void *state = g->n_states ? calloc(1, (size_t)g->state_size) : NULL;
+  if (!ins || !in_ptrs || !out_ptrs || (g->n_states && !state)) abort();
+  if (state) ir_state_reset(g, state);
   char err[512];
-  for (int i = 0; i < g->n_inputs; i++) {
-    const IrValue *v = g->inputs[i];
+  for (int i = 0; i < n_in; i++) {
+    const IrValue *v = g->inputs[i % g->n_inputs];
     if (!krt_npy_read(a->positional[i], &ins[i], err, sizeof err)) {
       fprintf(stderr, "kiln run: %s\n", err);
       goto done;
@@ -279,50 +329,50 @@ static int cmd_run(const Args *a) {
     out_ptrs[j] = malloc((size_t)ir_value_nbytes(g->outputs[j]) + 1);
     if (!out_ptrs[j]) abort();
   }
-  int rc = ir_interp_run(g, in_ptrs, out_ptrs);
-  if (rc != 0) {
-    fprintf(stderr, "kiln run: the model returned %d: %s\n", rc, krt_strerror(rc));
-    goto done;
-  }
   const char *dir = a->out ? a->out : ".";
   if (!krt_make_dirs(dir, err, sizeof err)) {
     fprintf(stderr, "kiln run: -o: %s\n", err);
     goto done;
   }
-  for (int j = 0; j < g->n_outputs; j++) {
-    const IrValue *v = g->outputs[j];
-    char path[PATH_MAX], stem[512];
-    const char **names = malloc(sizeof *names * ((size_t)g->n_outputs + 1));
-    if (!names) abort();
-    for (int o = 0; o < g->n_outputs; o++) names[o] = g->outputs[o]->name;
-    krt_npy_file_stem(names, g->n_outputs, j, stem, sizeof stem);
-    free(names);
-    snprintf(path, sizeof path, "%s/%s.npy", dir, stem);
-    if (!krt_npy_write(path, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j], err, sizeof err)) {
-      fprintf(stderr, "kiln run: %s\n", err);
+  for (int t = 0; t < steps; t++) {
+    int rc = ir_interp_run_state(g, in_ptrs + (size_t)t * (size_t)g->n_inputs, out_ptrs, state);
+    if (rc != 0) {
+      fprintf(stderr, "kiln run: the model returned %d: %s\n", rc, krt_strerror(rc));
       goto done;
     }
-    krt_print_summary(stdout, v->name, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j]);
+    for (int j = 0; j < g->n_outputs; j++) {
+      const IrValue *v = g->outputs[j];
+      char path[PATH_MAX];
+      output_path(path, sizeof path, dir, g, j, t, steps);
+      if (!krt_npy_write(path, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j], err, sizeof err)) {
+        fprintf(stderr, "kiln run: %s\n", err);
+        goto done;
+      }
+      krt_print_summary(stdout, v->name, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j]);
+    }
   }
   status = 0;
 done:
-  for (int i = 0; i < g->n_inputs; i++) krt_npy_free(&ins[i]);
+  for (int i = 0; i < n_in; i++) krt_npy_free(&ins[i]);
   for (int j = 0; j < g->n_outputs; j++) free(out_ptrs[j]);
   free(ins);
   free(in_ptrs);
   free(out_ptrs);
+  free(state);
   ir_graph_free(g);
   return status;
 }
 
 static int cmd_inspect(const Args *a) {
   InspectOptions o = {.model = a->model,
+                      .state = a->state,
                       .fe = fe_options(a),
                       .passes = {.opt_level = a->opt_level,
                                  .workspace_align = 64,
                                  .verify_each = a->verify_each,
                                  .passes = a->passes,
                                  .conv_kernel = a->conv_kernel,
+                                 .attention = a->attention,
                                  .conv_panel_bytes = conv_panel_bytes(a),
                                  .tile_cols_max = tile_cols_max(a),
                                  .recurrent_proj_bytes = recurrent_proj_bytes(a)},
