@@ -277,8 +277,8 @@ static int cmd_build(const Args *a) {
 
 /* DIR/<name>.npy, or DIR/<name>.<step>.npy for one of several calls of a model with states. */
 /* DIR/<stem>.npy of output j (krt_npy_file_stem), DIR/<stem>.<step>.npy for calls in sequence */
-static void output_path(char *buf, size_t size, const char *dir, const IrGraph *g, int j,
-                        int step, int steps) {
+static void output_path(char *buf, size_t size, const char *dir, const IrGraph *g, int j, int step,
+                        int steps) {
   char stem[512];
   const char **names = malloc(sizeof *names * ((size_t)g->n_outputs + 1));
   if (!names) abort();
