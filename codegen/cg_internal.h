@@ -122,6 +122,13 @@ LLVMValueRef cg_smax(Cg *c, LLVMValueRef a, LLVMValueRef b);
 LLVMValueRef cg_gep(Cg *c, LLVMTypeRef elem, LLVMValueRef base, LLVMValueRef index);
 LLVMValueRef cg_load(Cg *c, LLVMValueRef base, LLVMValueRef index);
 void cg_store(Cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index);
+/* One element of dtype t at base[i], any dtype: f32 as float, the others (bool: a byte holding 0
+ * or 1) as integers of their size. */
+LLVMTypeRef cg_elem_type(Cg *c, IrDType t);
+LLVMValueRef cg_load_elem(Cg *c, IrDType t, LLVMValueRef base, LLVMValueRef i);
+void cg_store_elem(Cg *c, IrDType t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i);
+/* The constant of dtype t stored (little-endian) at p. */
+LLVMValueRef cg_const_elem(Cg *c, IrDType t, const void *p);
 LLVMValueRef cg_byte_ptr(Cg *c, LLVMValueRef base, int64_t offset);
 void cg_memcpy(Cg *c, LLVMValueRef dst, LLVMValueRef src, LLVMValueRef nbytes);
 void cg_memset(Cg *c, LLVMValueRef dst, uint8_t byte, int64_t nbytes);
@@ -190,6 +197,10 @@ typedef struct CgNest {
 void cg_nest_begin(Cg *c, CgNest *s, int rank, const int64_t *dims, int n_ops,
                    const int64_t (*strides)[IR_MAX_RANK]);
 void cg_nest_end(Cg *c, CgNest *s);
+/* The nest of an element-wise node over its output: dims and the element strides of the output
+ * (operand 0) and of inputs [0, n_in) read through broadcasting (operands 1..n_in), collapsed
+ * with cg_nest_simplify; returns the rank. */
+int cg_broadcast_nest(const IrNode *n, int n_in, int64_t *dims, int64_t (*strides)[IR_MAX_RANK]);
 /* Merges adjacent axes that every operand walks contiguously and drops size-1 axes, so the
  * innermost loop is as long as possible; updates rank, dims and strides in place. */
 void cg_nest_simplify(int *rank, int64_t *dims, int n_ops, int64_t (*strides)[IR_MAX_RANK]);
@@ -217,6 +228,13 @@ LLVMValueRef cg_erf(Cg *c, LLVMValueRef x);
 /* llvm.sqrt on hosted targets; on bare metal an inline Newton iteration, because llvm.sqrt
  * becomes a call to sqrtf on cores without a hardware square root. */
 LLVMValueRef cg_sqrt(Cg *c, LLVMValueRef x);
+/* Rounding to an integer-valued float in plain instructions (llvm.floor & co. become calls to
+ * libm's floorf on targets without a rounding instruction): trunc, floor, ceil, and rint (half
+ * to even). NaN and infinities pass through. */
+LLVMValueRef cg_trunc(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_floor(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_ceil(Cg *c, LLVMValueRef x);
+LLVMValueRef cg_rint(Cg *c, LLVMValueRef x);
 /* Test hook: an object exporting `void <prefix>_{exp,tanh,sigmoid,log,erf,sqrt}(const float *x,
  * float *y, intptr_t n)` built from the same inline functions, for accuracy sweeps. */
 bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
@@ -225,6 +243,11 @@ bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d);
 /* The scalar function of a unary element-wise op (Relu, LeakyRelu, Sigmoid, Tanh, Clip); in are
  * the node function's arguments (Clip's bounds). Reusable as a fused epilogue. */
 LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x);
+
+/* log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): no overflow. */
+LLVMValueRef cg_softplus(Cg *c, LLVMValueRef x);
+/* max of the f32 x[base + k*inner] for k < len, NaN-propagating (vectorizes where inner is 1). */
+LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len, int64_t inner);
 
 /* The fused epilogue of n (IrNode.epilogue) applied in registers to v, the value of output
  * element `index` (flat, row-major); in are n's function arguments. v itself without one. */

@@ -51,6 +51,29 @@ void cg_store(Cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index) {
   LLVMSetAlignment(s, 4);
 }
 
+LLVMTypeRef cg_elem_type(Cg *c, IrDType t) {
+  return t == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * (unsigned)ir_dtype_size(t));
+}
+
+LLVMValueRef cg_load_elem(Cg *c, IrDType t, LLVMValueRef base, LLVMValueRef i) {
+  LLVMTypeRef ty = cg_elem_type(c, t);
+  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, cg_gep(c, ty, base, i), "");
+  LLVMSetAlignment(v, (unsigned)ir_dtype_size(t));
+  return v;
+}
+
+void cg_store_elem(Cg *c, IrDType t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i) {
+  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, cg_elem_type(c, t), base, i)),
+                   (unsigned)ir_dtype_size(t));
+}
+
+LLVMValueRef cg_const_elem(Cg *c, IrDType t, const void *p) {
+  if (t == IR_F32) return cg_f32c(c, *(const float *)p);
+  uint64_t bits = 0; /* little-endian host and target: the low bytes */
+  memcpy(&bits, p, ir_dtype_size(t));
+  return LLVMConstInt(cg_elem_type(c, t), bits, 0);
+}
+
 LLVMValueRef cg_byte_ptr(Cg *c, LLVMValueRef base, int64_t offset) {
   return offset ? cg_gep(c, c->t_i8, base, cg_idx(c, offset)) : base;
 }

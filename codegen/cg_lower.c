@@ -9,6 +9,7 @@
 
 #include "cg_internal.h"
 #include "ir_util.h"
+#include "krt.h"
 
 /* ---- unary element-wise: one loop, one scalar emitter per op ------------------------------ */
 
@@ -94,13 +95,109 @@ static LLVMValueRef gelu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   return LLVMBuildFMul(c->b, hx, LLVMBuildFAdd(c->b, t, cg_f32c(c, 1.0), ""), "");
 }
 
-static const UnaryFn unary_fns[IR_OP_COUNT] = {
-    [IR_OP_EXP] = exp_scalar,         [IR_OP_LOG] = log_scalar,
-    [IR_OP_SQRT] = sqrt_scalar,       [IR_OP_NEG] = neg_scalar,
-    [IR_OP_ABS] = abs_scalar,         [IR_OP_ERF] = erf_scalar,
-    [IR_OP_RELU] = relu_scalar,       [IR_OP_LEAKY_RELU] = leaky_relu_scalar,
-    [IR_OP_SIGMOID] = sigmoid_scalar, [IR_OP_TANH] = tanh_scalar,
-    [IR_OP_CLIP] = clip_scalar,       [IR_OP_GELU] = gelu_scalar};
+/* ---- activations and rounding of issue 13 (the interpreter's formulas, ir/interp.c) ---- */
+
+static LLVMValueRef fmul_c(Cg *c, LLVMValueRef x, double k) {
+  return LLVMBuildFMul(c->b, x, cg_f32c(c, k), "");
+}
+static LLVMValueRef is_neg(Cg *c, LLVMValueRef x) {
+  return LLVMBuildFCmp(c->b, LLVMRealOLT, x, cg_f32c(c, 0.0), "");
+}
+/* min(max(v, 0), 1), NaN-propagating */
+static LLVMValueRef clamp01(Cg *c, LLVMValueRef v) {
+  return cg_fmin(c, cg_fmax(c, v, cg_f32c(c, 0.0)), cg_f32c(c, 1.0));
+}
+static LLVMValueRef elu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)in;
+  LLVMValueRef em1 = LLVMBuildFSub(c->b, cg_exp(c, x), cg_f32c(c, 1.0), "");
+  return LLVMBuildSelect(c->b, is_neg(c, x), fmul_c(c, em1, (float)ir_attr_f(n, "alpha")), x, "");
+}
+static LLVMValueRef selu_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)in;
+  double a = (float)ir_attr_f(n, "alpha"), g = (float)ir_attr_f(n, "gamma");
+  LLVMValueRef neg = fmul_c(c, LLVMBuildFSub(c->b, cg_exp(c, x), cg_f32c(c, 1.0), ""), a * g);
+  LLVMValueRef le0 = LLVMBuildFCmp(c->b, LLVMRealOLE, x, cg_f32c(c, 0.0), "");
+  return LLVMBuildSelect(c->b, le0, neg, fmul_c(c, x, g), "");
+}
+/* log(1 + exp(x)) = max(x, 0) + log(1 + exp(-|x|)): no overflow for large x */
+LLVMValueRef cg_softplus(Cg *c, LLVMValueRef x) {
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  LLVMValueRef e = cg_exp(c, LLVMBuildFNeg(c->b, ax, ""));
+  LLVMValueRef l = cg_log(c, LLVMBuildFAdd(c->b, e, cg_f32c(c, 1.0), ""));
+  LLVMValueRef pos = LLVMBuildSelect(c->b, is_neg(c, x), cg_f32c(c, 0.0), x, "");
+  return LLVMBuildFAdd(c->b, pos, l, "");
+}
+static LLVMValueRef softplus_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_softplus(c, x);
+}
+static LLVMValueRef softsign_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  return LLVMBuildFDiv(c->b, x, LLVMBuildFAdd(c->b, ax, cg_f32c(c, 1.0), ""), "");
+}
+static LLVMValueRef hard_sigmoid_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)in;
+  LLVMValueRef v = cg_fmuladd(c, x, cg_f32c(c, (float)ir_attr_f(n, "alpha")),
+                              cg_f32c(c, (float)ir_attr_f(n, "beta")));
+  return clamp01(c, v);
+}
+static LLVMValueRef hard_swish_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  LLVMValueRef v = cg_fmuladd(c, x, cg_f32c(c, 1.0 / 6.0), cg_f32c(c, 0.5));
+  return LLVMBuildFMul(c->b, x, clamp01(c, v), "");
+}
+static LLVMValueRef mish_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return LLVMBuildFMul(c->b, x, cg_tanh(c, cg_softplus(c, x)), "");
+}
+static LLVMValueRef reciprocal_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return LLVMBuildFDiv(c->b, cg_f32c(c, 1.0), x, "");
+}
+static LLVMValueRef floor_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_floor(c, x);
+}
+static LLVMValueRef ceil_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_ceil(c, x);
+}
+static LLVMValueRef round_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in;
+  return cg_rint(c, x);
+}
+static LLVMValueRef sign_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
+  (void)n, (void)in; /* 0 and NaN unchanged */
+  LLVMValueRef pos = LLVMBuildFCmp(c->b, LLVMRealOGT, x, cg_f32c(c, 0.0), "");
+  LLVMValueRef r = LLVMBuildSelect(c->b, is_neg(c, x), cg_f32c(c, -1.0), x, "");
+  return LLVMBuildSelect(c->b, pos, cg_f32c(c, 1.0), r, "");
+}
+
+static const UnaryFn unary_fns[IR_OP_COUNT] = {[IR_OP_ELU] = elu_scalar,
+                                               [IR_OP_SELU] = selu_scalar,
+                                               [IR_OP_SOFTPLUS] = softplus_scalar,
+                                               [IR_OP_SOFTSIGN] = softsign_scalar,
+                                               [IR_OP_HARD_SIGMOID] = hard_sigmoid_scalar,
+                                               [IR_OP_HARD_SWISH] = hard_swish_scalar,
+                                               [IR_OP_MISH] = mish_scalar,
+                                               [IR_OP_RECIPROCAL] = reciprocal_scalar,
+                                               [IR_OP_FLOOR] = floor_scalar,
+                                               [IR_OP_CEIL] = ceil_scalar,
+                                               [IR_OP_ROUND] = round_scalar,
+                                               [IR_OP_SIGN] = sign_scalar,
+                                               [IR_OP_EXP] = exp_scalar,
+                                               [IR_OP_LOG] = log_scalar,
+                                               [IR_OP_SQRT] = sqrt_scalar,
+                                               [IR_OP_NEG] = neg_scalar,
+                                               [IR_OP_ABS] = abs_scalar,
+                                               [IR_OP_ERF] = erf_scalar,
+                                               [IR_OP_RELU] = relu_scalar,
+                                               [IR_OP_LEAKY_RELU] = leaky_relu_scalar,
+                                               [IR_OP_SIGMOID] = sigmoid_scalar,
+                                               [IR_OP_TANH] = tanh_scalar,
+                                               [IR_OP_CLIP] = clip_scalar,
+                                               [IR_OP_GELU] = gelu_scalar};
 
 LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef x) {
   assert(unary_fns[n->op]);
@@ -210,11 +307,78 @@ bool cg_lower_erf(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
 bool cg_lower_gelu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_unary(c, n, in, out);
 }
+bool cg_lower_elu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_selu(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_softplus(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_softsign(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_hard_sigmoid(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_hard_swish(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_mish(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_reciprocal(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_floor(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_ceil(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_round(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
+bool cg_lower_sign(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_unary(c, n, in, out);
+}
 
 /* ---- binary element-wise with multidirectional broadcasting ------------------------------- */
 
+/* i32 / i64 as the interpreter: wrapping Add, Sub, Mul; Div truncating, x / -1 as 0 - x (no
+ * overflow trap for INT_MIN / -1), a zero divisor returning KRT_ERR_DIV_ZERO. */
+static bool lower_binary_int(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrDType t = n->outputs[0]->dtype;
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = cg_broadcast_nest(n, 2, dims, st);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef x = cg_load_elem(c, t, in[0], nest.off[1]);
+  LLVMValueRef y = cg_load_elem(c, t, in[1], nest.off[2]), r;
+  LLVMTypeRef et = cg_elem_type(c, t);
+  if (n->op == IR_OP_DIV) {
+    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntEQ, y, LLVMConstInt(et, 0, 0), ""),
+                 cg_i32c(c, KRT_ERR_DIV_ZERO));
+    LLVMValueRef minus1 = LLVMBuildICmp(c->b, LLVMIntEQ, y, LLVMConstAllOnes(et), "");
+    LLVMValueRef q =
+        LLVMBuildSDiv(c->b, x, LLVMBuildSelect(c->b, minus1, LLVMConstInt(et, 1, 0), y, ""), "");
+    r = LLVMBuildSelect(c->b, minus1, LLVMBuildSub(c->b, LLVMConstInt(et, 0, 0), x, ""), q, "");
+  } else {
+    r = LLVMBuildBinOp(c->b,
+                       n->op == IR_OP_ADD   ? LLVMAdd
+                       : n->op == IR_OP_SUB ? LLVMSub
+                                            : LLVMMul,
+                       x, y, "");
+  }
+  cg_store_elem(c, t, r, out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
 static bool lower_binary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
                          LLVMOpcode opcode) {
+  if (n->outputs[0]->dtype != IR_F32) return lower_binary_int(c, n, in, out);
   assert(cg_all_f32(n)); /* shape inference */
   const IrValue *o = n->outputs[0];
   int rank = o->rank;
@@ -264,8 +428,7 @@ static int normalize_axis(int64_t axis, int rank) {
  * consecutive elements: plain scalar IR that the SLP vectorizer turns into one vector max where
  * the target has vectors (a max reduction with a NaN test is not something the loop vectorizer
  * accepts, and llvm.maximum cannot be lowered for soft-float cores). */
-static LLVMValueRef slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
-                              int64_t inner) {
+LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len, int64_t inner) {
   enum { LANES = 8 };
   LLVMValueRef m = cg_load(c, x, base);
   int64_t blocks = inner == 1 ? len / LANES : 0;
@@ -303,7 +466,7 @@ static bool lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   LLVMValueRef o = cg_for(c, &lo, outer);
   LLVMValueRef i = cg_for(c, &li, inner);
   LLVMValueRef base = cg_add(c, cg_mulc(c, o, len * inner), i);
-  LLVMValueRef mx = slice_max(c, in[0], base, len, inner);
+  LLVMValueRef mx = cg_slice_max(c, in[0], base, len, inner);
   LLVMValueRef k = cg_for(c, &l2, len);
   LLVMValueRef s = cg_loop_acc(c, &l2, cg_f32c(c, 0.0));
   LLVMValueRef at = cg_add(c, base, cg_mulc(c, k, inner));
@@ -470,12 +633,13 @@ static_assert(sizeof cg_lower / sizeof *cg_lower == IR_OP_COUNT, "one lowering p
  * without repeating the edge). */
 bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0], *cv = n->n_inputs > 2 ? n->inputs[2] : NULL;
-  assert(x->dtype == IR_F32 && y->dtype == IR_F32); /* shape inference; pads are i64 */
+  IrDType t = y->dtype; /* the data's (shape inference); pads are i64 */
   const int64_t *pads = n->inputs[1]->data;
   const char *mode = ir_attr_s(n, "mode");
   bool reflect = !strcmp(mode, "reflect"), edge = !strcmp(mode, "edge");
   int rank = y->rank;
-  LLVMValueRef value = cv ? cg_f32c(c, *(const float *)cv->data) : cg_f32c(c, 0.0);
+  static const char zero[8];
+  LLVMValueRef value = cg_const_elem(c, t, cv ? cv->data : zero);
   CgLoop loops[IR_MAX_RANK];
   LLVMValueRef o[IR_MAX_RANK];
   for (int a = 0; a < rank; a++) o[a] = cg_for(c, &loops[a], y->dims[a]);
@@ -502,9 +666,9 @@ bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
     xs *= len;
     ys *= y->dims[a];
   }
-  LLVMValueRef v = cg_load(c, in[0], src);
+  LLVMValueRef v = cg_load_elem(c, t, in[0], src);
   if (inside) v = LLVMBuildSelect(c->b, inside, v, value, "");
-  cg_store(c, v, out[0], dst);
+  cg_store_elem(c, t, v, out[0], dst);
   for (int a = rank - 1; a >= 0; a--) cg_loop_end(c, &loops[a], NULL, NULL);
   return true;
 }

@@ -254,3 +254,42 @@ bool cg_emit_math_test(const CgOptions *o, const char *out_path, IrDiag *d) {
   cg_session_end(&c);
   return ok;
 }
+
+/* ---- rounding without libm ----------------------------------------------------------------- */
+
+/* |x| < 2^23 has a fraction; larger floats, infinities and NaN are their own rounding. The
+ * conversions see 0 in place of such x, so none is out of range. */
+static LLVMValueRef has_fraction(Cg *c, LLVMValueRef x) {
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  return LLVMBuildFCmp(c->b, LLVMRealOLT, ax, cg_f32c(c, 8388608.0), "");
+}
+
+LLVMValueRef cg_trunc(Cg *c, LLVMValueRef x) {
+  LLVMValueRef small = has_fraction(c, x);
+  LLVMValueRef xs = LLVMBuildSelect(c->b, small, x, cg_f32c(c, 0.0), "");
+  LLVMValueRef t = LLVMBuildSIToFP(c->b, LLVMBuildFPToSI(c->b, xs, c->t_i32, ""), c->t_f32, "");
+  return LLVMBuildSelect(c->b, small, t, x, "");
+}
+
+LLVMValueRef cg_floor(Cg *c, LLVMValueRef x) {
+  LLVMValueRef t = cg_trunc(c, x); /* t > x: x was negative with a fraction */
+  LLVMValueRef down = LLVMBuildFSub(c->b, t, cg_f32c(c, 1.0), "");
+  return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, t, x, ""), down, t, "");
+}
+
+LLVMValueRef cg_ceil(Cg *c, LLVMValueRef x) {
+  LLVMValueRef t = cg_trunc(c, x);
+  LLVMValueRef up = LLVMBuildFAdd(c->b, t, cg_f32c(c, 1.0), "");
+  return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, t, x, ""), up, t, "");
+}
+
+/* Half to even: |x| + 2^23 rounds in the default mode to an integer, ties to even; subtracting
+ * 2^23 again is exact. The sign comes back with copysign (-0.4 -> -0). */
+LLVMValueRef cg_rint(Cg *c, LLVMValueRef x) {
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  LLVMValueRef big = cg_f32c(c, 8388608.0);
+  LLVMValueRef r = LLVMBuildFSub(c->b, LLVMBuildFAdd(c->b, ax, big, ""), big, "");
+  LLVMValueRef args[2] = {r, x};
+  LLVMValueRef s = cg_intrinsic(c, "llvm.copysign", c->t_f32, args, 2);
+  return LLVMBuildSelect(c->b, has_fraction(c, x), s, x, "");
+}

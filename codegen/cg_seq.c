@@ -43,15 +43,53 @@ bool cg_lower_gather(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
 
 /* ---- reductions ---------------------------------------------------------------------------- */
 
-enum { RED_SUM, RED_MEAN, RED_MAX };
+enum { RED_SUM, RED_MEAN, RED_MAX, RED_MIN, RED_PROD, RED_L1, RED_L2, RED_SUM_SQUARE, RED_LSE };
 
 static void row_strides(int rank, const int64_t *dims, int64_t *strides) {
   int64_t s = 1;
   for (int d = rank - 1; d >= 0; d--) strides[d] = s, s *= dims[d];
 }
 
+/* The reduction of x over the inner nest (ri loops of dims id, element strides is) from element
+ * offset base: the innermost reduced loop carries the accumulator; outer reduced loops (rare) go
+ * through a chain of accumulators, one per level. Sums reassociate so they vectorize; Max and
+ * Min propagate NaN. LogSumExp sums exp(x - shift). */
+static LLVMValueRef reduce_inner(Cg *c, LLVMValueRef x, LLVMValueRef base, int ri,
+                                 const int64_t *id, const int64_t *is, int kind,
+                                 LLVMValueRef shift) {
+  LLVMValueRef acc = cg_f32c(c, kind == RED_MAX    ? -INFINITY
+                                : kind == RED_MIN  ? INFINITY
+                                : kind == RED_PROD ? 1.0
+                                                   : 0.0);
+  CgLoop loops[IR_MAX_RANK];
+  LLVMValueRef offs[IR_MAX_RANK + 1];
+  offs[0] = base;
+  for (int d = 0; d < ri; d++) {
+    LLVMValueRef iv = cg_for(c, &loops[d], id[d]);
+    acc = cg_loop_acc(c, &loops[d], acc);
+    offs[d + 1] = cg_add(c, offs[d], cg_mulc(c, iv, is[d]));
+  }
+  LLVMValueRef v = cg_load(c, x, offs[ri]);
+  switch (kind) {
+  case RED_MAX: acc = cg_fmax(c, v, acc); break;
+  case RED_MIN: acc = cg_fmin(c, v, acc); break;
+  case RED_PROD: acc = LLVMBuildFMul(c->b, acc, v, ""); break;
+  case RED_L1: acc = cg_fadd_reassoc(c, acc, cg_intrinsic(c, "llvm.fabs", c->t_f32, &v, 1)); break;
+  case RED_L2:
+  case RED_SUM_SQUARE: acc = cg_fadd_reassoc(c, acc, LLVMBuildFMul(c->b, v, v, "")); break;
+  case RED_LSE: acc = cg_fadd_reassoc(c, acc, cg_exp(c, LLVMBuildFSub(c->b, v, shift, ""))); break;
+  default: acc = cg_fadd_reassoc(c, acc, v); break;
+  }
+  for (int d = ri - 1; d >= 0; d--) {
+    LLVMValueRef res;
+    cg_loop_end(c, &loops[d], &acc, &res);
+    acc = res;
+  }
+  return acc;
+}
+
 /* An outer nest over the kept axes (output and input offsets), an inner nest over the reduced
- * axes accumulating in a register: sums reassociate so they vectorize; Max propagates NaN. */
+ * axes accumulating in a register (reduce_inner); LogSumExp runs it twice, for the max first. */
 static bool lower_reduce(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out, int kind) {
   /* data and result are f32 (shape inference); input 1 holds constant i64 axes */
   const IrValue *x = n->inputs[0];
@@ -78,29 +116,19 @@ static bool lower_reduce(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
   cg_nest_simplify(&ri, id, 1, is);
   CgNest on;
   cg_nest_begin(c, &on, ro, od, 2, (const int64_t(*)[IR_MAX_RANK])os);
-  LLVMValueRef acc = cg_f32c(c, kind == RED_MAX ? -INFINITY : 0.0);
-  /* the innermost reduced loop carries the accumulator; outer reduced loops (rare) go through
-   * a chain of accumulators, one per level */
-  CgLoop loops[IR_MAX_RANK];
-  LLVMValueRef off = on.off[1], offs[IR_MAX_RANK + 1], accs[IR_MAX_RANK];
-  offs[0] = off;
-  for (int d = 0; d < ri; d++) {
-    LLVMValueRef iv = cg_for(c, &loops[d], id[d]);
-    accs[d] = cg_loop_acc(c, &loops[d], acc);
-    acc = accs[d];
-    offs[d + 1] = cg_add(c, offs[d], cg_mulc(c, iv, is[0][d]));
-  }
-  LLVMValueRef v = cg_load(c, in[0], offs[ri]);
-  if (kind == RED_MAX)
-    acc = cg_fmax(c, v, acc);
-  else
-    acc = cg_fadd_reassoc(c, acc, v);
-  for (int d = ri - 1; d >= 0; d--) {
-    LLVMValueRef res;
-    cg_loop_end(c, &loops[d], &acc, &res);
-    acc = res;
+  LLVMValueRef acc;
+  if (kind == RED_LSE) { /* max + log(sum(exp(x - max))); an infinite max is used as is */
+    LLVMValueRef mx = reduce_inner(c, in[0], on.off[1], ri, id, is[0], RED_MAX, NULL);
+    LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &mx, 1);
+    LLVMValueRef fin = LLVMBuildFCmp(c->b, LLVMRealONE, ax, cg_f32c(c, INFINITY), "");
+    LLVMValueRef shift = LLVMBuildSelect(c->b, fin, mx, cg_f32c(c, 0.0), "");
+    acc = reduce_inner(c, in[0], on.off[1], ri, id, is[0], RED_LSE, shift);
+    acc = LLVMBuildFAdd(c->b, shift, cg_log(c, acc), "");
+  } else {
+    acc = reduce_inner(c, in[0], on.off[1], ri, id, is[0], kind, NULL);
   }
   if (kind == RED_MEAN) acc = LLVMBuildFDiv(c->b, acc, cg_f32c(c, (double)len), "");
+  if (kind == RED_L2) acc = cg_sqrt(c, acc);
   cg_store(c, acc, out[0], on.off[0]);
   cg_nest_end(c, &on);
   return true;
@@ -114,6 +142,24 @@ bool cg_lower_reduce_sum(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
 }
 bool cg_lower_reduce_max(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_reduce(c, n, in, out, RED_MAX);
+}
+bool cg_lower_reduce_min(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_MIN);
+}
+bool cg_lower_reduce_prod(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_PROD);
+}
+bool cg_lower_reduce_l1(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_L1);
+}
+bool cg_lower_reduce_l2(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_L2);
+}
+bool cg_lower_reduce_sum_square(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_SUM_SQUARE);
+}
+bool cg_lower_reduce_log_sum_exp(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_reduce(c, n, in, out, RED_LSE);
 }
 
 /* ---- Transpose ----------------------------------------------------------------------------- */
@@ -132,15 +178,11 @@ bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
     st[1][d] = xs[p->present ? p->ints[d] : x->rank - 1 - d];
   }
   cg_nest_simplify(&rank, dims, 2, st);
-  unsigned es = (unsigned)ir_dtype_size(x->dtype);
-  LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
   /* -O3: see CgLoop.no_unroll (transformer_classifier's head transposes: 2 KB of stack) */
   for (int d = 0; d < rank - 1; d++) nest.loops[d].no_unroll = true;
-  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], nest.off[1]), "");
-  LLVMSetAlignment(v, es);
-  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
+  cg_store_elem(c, x->dtype, cg_load_elem(c, x->dtype, in[0], nest.off[1]), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -249,9 +291,38 @@ static void gate_product(Cg *c, const GateW *w, const CgGemmC *cc, int64_t M, LL
   cg_loop_end(c, &li, NULL, NULL);
 }
 
+/* Activation a (ir_act_apply's formulas) of x. */
+static LLVMValueRef rec_act(Cg *c, const IrAct *a, LLVMValueRef x) {
+  LLVMValueRef al = cg_f32c(c, a->alpha), be = cg_f32c(c, a->beta), zero = cg_f32c(c, 0.0);
+  LLVMValueRef neg = LLVMBuildFCmp(c->b, LLVMRealOLT, x, zero, "");
+  switch (a->kind) {
+  case IR_ACT_SIGMOID: return cg_sigmoid(c, x);
+  case IR_ACT_TANH: return cg_tanh(c, x);
+  case IR_ACT_RELU: return LLVMBuildSelect(c->b, neg, zero, x, "");
+  case IR_ACT_AFFINE: return cg_fmuladd(c, al, x, be);
+  case IR_ACT_LEAKY_RELU: return LLVMBuildSelect(c->b, neg, LLVMBuildFMul(c->b, al, x, ""), x, "");
+  case IR_ACT_THRESHOLDED_RELU:
+    return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, al, ""), x, zero, "");
+  case IR_ACT_SCALED_TANH:
+    return LLVMBuildFMul(c->b, al, cg_tanh(c, LLVMBuildFMul(c->b, be, x, "")), "");
+  case IR_ACT_HARD_SIGMOID:
+    return cg_fmin(c, cg_fmax(c, cg_fmuladd(c, al, x, be), zero), cg_f32c(c, 1.0));
+  case IR_ACT_ELU: {
+    LLVMValueRef em1 = LLVMBuildFSub(c->b, cg_exp(c, x), cg_f32c(c, 1.0), "");
+    return LLVMBuildSelect(c->b, neg, LLVMBuildFMul(c->b, al, em1, ""), x, "");
+  }
+  case IR_ACT_SOFTSIGN: {
+    LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+    return LLVMBuildFDiv(c->b, x, LLVMBuildFAdd(c->b, ax, cg_f32c(c, 1.0), ""), "");
+  }
+  default: return cg_softplus(c, x);
+  }
+}
+
 /* One direction of a recurrent node while it is built. */
 typedef struct {
   IrRecurrent r;
+  const IrAct *act; /* f, g, h of this direction */
   bool lstm, gru, rev;
   int d;
   GateW w, rw;
@@ -286,20 +357,20 @@ static void recur_chunk(Cg *c, const Recur *q, LLVMValueRef first, int64_t count
 #define GATE(g) cg_load(c, pb, cg_addc(c, k, (g)*H))
   if (q->gru) {
 #define REC(g) cg_load(c, rbb, cg_addc(c, k, (g)*H))
-    LLVMValueRef z = cg_sigmoid(c, LLVMBuildFAdd(c->b, GATE(0), REC(0), ""));
-    LLVMValueRef rg = cg_sigmoid(c, LLVMBuildFAdd(c->b, GATE(1), REC(1), ""));
-    LLVMValueRef hh = cg_tanh(c, cg_fmuladd(c, rg, REC(2), GATE(2)));
+    LLVMValueRef z = rec_act(c, &q->act[0], LLVMBuildFAdd(c->b, GATE(0), REC(0), ""));
+    LLVMValueRef rg = rec_act(c, &q->act[0], LLVMBuildFAdd(c->b, GATE(1), REC(1), ""));
+    LLVMValueRef hh = rec_act(c, &q->act[1], cg_fmuladd(c, rg, REC(2), GATE(2)));
 #undef REC
     LLVMValueRef hp = cg_load(c, h, at); /* (1 - z) * hh + z * h = hh + z * (h - hh) */
     hn = cg_fmuladd(c, z, LLVMBuildFSub(c->b, hp, hh, ""), hh);
   } else if (q->lstm) {
-    LLVMValueRef ig = cg_sigmoid(c, GATE(0)), og = cg_sigmoid(c, GATE(1));
-    LLVMValueRef fg = cg_sigmoid(c, GATE(2)), cc = cg_tanh(c, GATE(3));
+    LLVMValueRef ig = rec_act(c, &q->act[0], GATE(0)), og = rec_act(c, &q->act[0], GATE(1));
+    LLVMValueRef fg = rec_act(c, &q->act[0], GATE(2)), cc = rec_act(c, &q->act[1], GATE(3));
     LLVMValueRef cn = cg_fmuladd(c, fg, cg_load(c, cs, at), LLVMBuildFMul(c->b, ig, cc, ""));
     cg_store(c, cn, cs, at);
-    hn = LLVMBuildFMul(c->b, og, cg_tanh(c, cn), "");
+    hn = LLVMBuildFMul(c->b, og, rec_act(c, &q->act[2], cn), "");
   } else {
-    hn = cg_tanh(c, GATE(0));
+    hn = rec_act(c, &q->act[0], GATE(0));
   }
 #undef GATE
   cg_store(c, hn, h, at);
@@ -310,9 +381,9 @@ static void recur_chunk(Cg *c, const Recur *q, LLVMValueRef first, int64_t count
   cg_loop_end(c, &ls, NULL, NULL);
 }
 
-/* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the default activations. Per direction,
- * the steps run in chunks of sc.chunk (recur_chunk: one projection GEMM per chunk, one GEMV per
- * step), the last chunk possibly shorter; everything lives in the node's scratch
+/* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the node's activations (rec_act). Per
+ * direction, the steps run in chunks of sc.chunk (recur_chunk: one projection GEMM per chunk, one
+ * GEMV per step), the last chunk possibly shorter; everything lives in the node's scratch
  * (ir_recurrent_scratch), nothing on the stack. */
 static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrRecurrentScratch sc;
@@ -330,8 +401,11 @@ static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
   q.h = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.h));
   q.cs = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.c));
   LLVMValueRef bsum = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.bias));
+  IrAct acts[2][3];
+  ir_recurrent_activations(n, acts, NULL);
   for (int d = 0; d < q.r.D; d++) {
     q.d = d;
+    q.act = acts[d];
     q.rev = q.r.reverse || d == 1;
     q.w = gate_weights(c, n->inputs[1], in[1], d, tc * B, GH, q.r.I);
     q.rw = gate_weights(c, n->inputs[2], in[2], d, B, GH, H);
@@ -398,13 +472,10 @@ bool cg_lower_slice(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
   int rank = y->rank;
   for (int d = 0; d < rank; d++) dims[d] = y->dims[d];
   cg_nest_simplify(&rank, dims, 2, st);
-  unsigned es = (unsigned)ir_dtype_size(x->dtype);
-  LLVMTypeRef t = x->dtype == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * es);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
-  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, in[0], cg_addc(c, nest.off[1], base)), "");
-  LLVMSetAlignment(v, es);
-  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, t, out[0], nest.off[0])), es);
+  cg_store_elem(c, x->dtype, cg_load_elem(c, x->dtype, in[0], cg_addc(c, nest.off[1], base)),
+                out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -429,38 +500,47 @@ static LLVMValueRef pow_scalar(Cg *c, LLVMValueRef x, double e) {
   return cg_exp(c, LLVMBuildFMul(c->b, cg_f32c(c, e), cg_log(c, x), ""));
 }
 
+/* x^y for run-time y, as C's pow: |x|^y = exp(y log|x|); a negative x gives that with the sign
+ * of (-1)^y for an integer y and NaN otherwise; y = 0 gives 1 (even for a NaN x). */
+static LLVMValueRef pow_runtime(Cg *c, LLVMValueRef x, LLVMValueRef y) {
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  LLVMValueRef r = cg_exp(c, LLVMBuildFMul(c->b, y, cg_log(c, ax), ""));
+  LLVMValueRef is_int = LLVMBuildFCmp(c->b, LLVMRealOEQ, cg_floor(c, y), y, "");
+  LLVMValueRef half = LLVMBuildFMul(c->b, y, cg_f32c(c, 0.5), "");
+  LLVMValueRef odd = LLVMBuildFCmp(c->b, LLVMRealUNE, cg_floor(c, half), half, "");
+  LLVMValueRef neg_r = LLVMBuildSelect(c->b, odd, LLVMBuildFNeg(c->b, r, ""), r, "");
+  neg_r = LLVMBuildSelect(c->b, is_int, neg_r, cg_f32c(c, NAN), "");
+  LLVMValueRef xneg = LLVMBuildFCmp(c->b, LLVMRealOLT, x, cg_f32c(c, 0.0), "");
+  r = LLVMBuildSelect(c->b, xneg, neg_r, r, "");
+  LLVMValueRef y0 = LLVMBuildFCmp(c->b, LLVMRealOEQ, y, cg_f32c(c, 0.0), "");
+  return LLVMBuildSelect(c->b, y0, cg_f32c(c, 1.0), r, "");
+}
+
+/* A constant scalar exponent is specialized (pow_scalar); otherwise the two inputs broadcast. */
 bool cg_lower_pow(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  double e = *(const float *)n->inputs[1]->data;
-  CgLoop l;
-  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
-  cg_store(c, pow_scalar(c, cg_load(c, in[0], i), e), out[0], i);
-  cg_loop_end(c, &l, NULL, NULL);
+  const IrValue *ev = n->inputs[1];
+  if (ev->kind == IR_VALUE_CONST && ir_value_numel(ev) == 1 &&
+      ir_same_shape(n->inputs[0], n->outputs[0])) {
+    double e = *(const float *)ev->data;
+    CgLoop l;
+    LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+    cg_store(c, pow_scalar(c, cg_load(c, in[0], i), e), out[0], i);
+    cg_loop_end(c, &l, NULL, NULL);
+    return true;
+  }
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = cg_broadcast_nest(n, 2, dims, st);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef x = cg_load(c, in[0], nest.off[1]), y = cg_load(c, in[1], nest.off[2]);
+  cg_store(c, pow_runtime(c, x, y), out[0], nest.off[0]);
+  cg_nest_end(c, &nest);
   return true;
 }
 
 /* ---- comparisons, Where, Cast -------------------------------------------------------------- */
 
-/* LLVM type of one element of dtype t (bool is a byte holding 0 or 1). */
-static LLVMTypeRef elem_type(Cg *c, IrDType t) {
-  return t == IR_F32 ? c->t_f32 : LLVMIntTypeInContext(c->ctx, 8 * (unsigned)ir_dtype_size(t));
-}
-
-static LLVMValueRef load_elem(Cg *c, IrDType t, LLVMValueRef base, LLVMValueRef i) {
-  LLVMTypeRef ty = elem_type(c, t);
-  LLVMValueRef v = LLVMBuildLoad2(c->b, ty, cg_gep(c, ty, base, i), "");
-  LLVMSetAlignment(v, (unsigned)ir_dtype_size(t));
-  return v;
-}
-
-static void store_elem(Cg *c, IrDType t, LLVMValueRef v, LLVMValueRef base, LLVMValueRef i) {
-  LLVMSetAlignment(LLVMBuildStore(c->b, v, cg_gep(c, elem_type(c, t), base, i)),
-                   (unsigned)ir_dtype_size(t));
-}
-
-/* Strides of every input of n read through broadcasting over the output, plus the output's own
- * (operand 0), collapsed; returns the rank. */
-static int broadcast_nest(const IrNode *n, int n_in, int64_t *dims,
-                          int64_t (*strides)[IR_MAX_RANK]) {
+int cg_broadcast_nest(const IrNode *n, int n_in, int64_t *dims, int64_t (*strides)[IR_MAX_RANK]) {
   const IrValue *o = n->outputs[0];
   int rank = o->rank;
   row_strides(rank, o->dims, strides[0]);
@@ -473,11 +553,12 @@ static int broadcast_nest(const IrNode *n, int n_in, int64_t *dims,
 
 static bool lower_compare(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
-  int rank = broadcast_nest(n, 2, dims, st);
+  int rank = cg_broadcast_nest(n, 2, dims, st);
   IrDType t = n->inputs[0]->dtype;
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
-  LLVMValueRef a = load_elem(c, t, in[0], nest.off[1]), b = load_elem(c, t, in[1], nest.off[2]);
+  LLVMValueRef a = cg_load_elem(c, t, in[0], nest.off[1]),
+               b = cg_load_elem(c, t, in[1], nest.off[2]);
   LLVMValueRef r;
   if (t == IR_F32) /* ordered: false when either is NaN */
     r = LLVMBuildFCmp(c->b,
@@ -491,7 +572,7 @@ static bool lower_compare(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
                       : n->op == IR_OP_LESS ? LLVMIntSLT
                                             : LLVMIntSGT,
                       a, b, "");
-  store_elem(c, IR_BOOL, LLVMBuildZExt(c->b, r, c->t_i8, ""), out[0], nest.off[0]);
+  cg_store_elem(c, IR_BOOL, LLVMBuildZExt(c->b, r, c->t_i8, ""), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -508,15 +589,15 @@ bool cg_lower_greater(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
 
 bool cg_lower_where(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   int64_t dims[IR_MAX_RANK], st[4][IR_MAX_RANK];
-  int rank = broadcast_nest(n, 3, dims, st);
+  int rank = cg_broadcast_nest(n, 3, dims, st);
   IrDType t = n->outputs[0]->dtype;
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 4, (const int64_t(*)[IR_MAX_RANK])st);
-  LLVMValueRef cond = LLVMBuildICmp(c->b, LLVMIntNE, load_elem(c, IR_BOOL, in[0], nest.off[1]),
+  LLVMValueRef cond = LLVMBuildICmp(c->b, LLVMIntNE, cg_load_elem(c, IR_BOOL, in[0], nest.off[1]),
                                     LLVMConstInt(c->t_i8, 0, 0), "");
-  LLVMValueRef v = LLVMBuildSelect(c->b, cond, load_elem(c, t, in[1], nest.off[2]),
-                                   load_elem(c, t, in[2], nest.off[3]), "");
-  store_elem(c, t, v, out[0], nest.off[0]);
+  LLVMValueRef v = LLVMBuildSelect(c->b, cond, cg_load_elem(c, t, in[1], nest.off[2]),
+                                   cg_load_elem(c, t, in[2], nest.off[3]), "");
+  cg_store_elem(c, t, v, out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }
@@ -526,10 +607,10 @@ bool cg_lower_where(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
  * bool as 0/1. */
 bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrDType from = n->inputs[0]->dtype, to = n->outputs[0]->dtype;
-  LLVMTypeRef tt = elem_type(c, to);
+  LLVMTypeRef tt = cg_elem_type(c, to);
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
-  LLVMValueRef v = load_elem(c, from, in[0], i), r;
+  LLVMValueRef v = cg_load_elem(c, from, in[0], i), r;
   if (to == IR_BOOL) {
     LLVMValueRef nz =
         from == IR_F32 ? LLVMBuildFCmp(c->b, LLVMRealUNE, v, cg_f32c(c, 0.0), "")
@@ -552,7 +633,7 @@ bool cg_lower_cast(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     r = from == IR_BOOL || from == IR_U8 ? LLVMBuildZExtOrBitCast(c->b, v, tt, "")
                                          : LLVMBuildSExtOrBitCast(c->b, v, tt, "");
   }
-  store_elem(c, to, r, out[0], i);
+  cg_store_elem(c, to, r, out[0], i);
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
@@ -637,11 +718,11 @@ bool cg_lower_constant_of_shape(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
 /* Expand: the data read through broadcasting over the output, any dtype. */
 bool cg_lower_expand(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   int64_t dims[IR_MAX_RANK], st[2][IR_MAX_RANK];
-  int rank = broadcast_nest(n, 1, dims, st);
+  int rank = cg_broadcast_nest(n, 1, dims, st);
   IrDType t = n->outputs[0]->dtype;
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
-  store_elem(c, t, load_elem(c, t, in[0], nest.off[1]), out[0], nest.off[0]);
+  cg_store_elem(c, t, cg_load_elem(c, t, in[0], nest.off[1]), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;
 }

@@ -63,6 +63,13 @@ bool fe_initializer_payload(Fe *fe, IrValue *v, const char *where, const cJSON *
                             const cJSON *b64, const cJSON *external);
 /* IEEE binary16 bits of x, rounded to nearest-even; *overflow set if |x| rounds to infinity
  * (|x| >= 65520). NaN is not expected (JSON has none) and maps to a quiet NaN. */
+/* `len` bytes at `off` of the external weight file `rel` (relative to fe->base_dir), resolved
+ * with symlinks followed and confined to the model's folder or a --weights-dir folder, mapped
+ * once per load; *out is 16-byte aligned (copied when the offset is not). len < 0: only check
+ * and map the file (its other errors were reported). Errors about the file go to `where`, about
+ * the range to `range_where`. */
+bool fe_external_bytes(Fe *fe, const char *where, const char *range_where, const char *rel,
+                       int64_t off, int64_t len, const uint8_t **out);
 uint16_t fe_f16_from_double(double x, bool *overflow);
 double fe_f16_to_double(uint16_t h);
 

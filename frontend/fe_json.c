@@ -1425,6 +1425,12 @@ IrGraph *fe_parse_model_opts(const char *json, size_t len, const char *base_dir,
 IrGraph *fe_load_model(const char *path, IrDiag *d) { return fe_load_model_opts(path, NULL, d); }
 
 IrGraph *fe_load_model_opts(const char *path, const FeOptions *o, IrDiag *d) {
+  if (fe_is_onnx_path(path)) return fe_load_onnx(path, o, d);
+  if (o && (o->n_input_shapes || o->n_binds)) {
+    ir_diag_error(d, o->n_binds ? "--bind" : "--input-shape",
+                  "applies to ONNX models only (a Kiln JSON model declares its shapes)");
+    return NULL;
+  }
   int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
   if (fd < 0) {
     ir_diag_error(d, NULL, "cannot open '%s': %s", path, strerror(errno));

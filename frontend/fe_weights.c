@@ -252,6 +252,24 @@ static bool inside(const char *real, const char *dir) {
   return strncmp(real, rd, n) == 0 && (real[n] == '/' || real[n] == 0);
 }
 
+/* Whether a relative path, read lexically, leaves its folder (absolute, or more ".." than
+ * names before them): refused as such even when the file does not exist. */
+static bool leaves_folder(const char *rel) {
+  if (rel[0] == '/') return true;
+  int depth = 0;
+  for (const char *p = rel; *p;) {
+    size_t n = strcspn(p, "/");
+    if (n == 2 && p[0] == '.' && p[1] == '.') {
+      if (--depth < 0) return true;
+    } else if (n > 0 && !(n == 1 && p[0] == '.')) {
+      depth++;
+    }
+    p += n;
+    while (*p == '/') p++;
+  }
+  return false;
+}
+
 /* External weights come only from the model's folder or a folder the user named: a model that
  * names '/etc/shadow' or '../../.ssh/id_rsa' must not carry that file into the artifact. */
 static bool confined(const Fe *fe, const char *real) {
@@ -320,26 +338,41 @@ static bool payload_external(Fe *fe, IrValue *v, const char *where, const cJSON 
     ok = false;
   }
   if (!rel) return false;
-  /* Resolve relative to the JSON file's directory, follow symlinks, and confine. */
+  fe_path(fpath, sizeof fpath, "%s.path", path);
+  const uint8_t *p;
+  if (!fe_external_bytes(fe, fpath, path, rel, off, (ok && jlen) ? len : -1, &p)) return false;
+  v->data = p;
+  return true;
+}
+
+bool fe_external_bytes(Fe *fe, const char *where, const char *range_where, const char *rel,
+                       int64_t off, int64_t len, const uint8_t **out) {
+  char shown[96];
+  /* Resolve relative to the model file's directory, follow symlinks, and confine. */
   char resolved[PATH_MAX], real[PATH_MAX];
   int rn;
   if (rel[0] == '/' || !fe->base_dir || !fe->base_dir[0])
     rn = snprintf(resolved, sizeof resolved, "%s", rel);
   else
     rn = snprintf(resolved, sizeof resolved, "%s/%s", fe->base_dir, rel);
-  fe_path(fpath, sizeof fpath, "%s.path", path);
   if (rn < 0 || (size_t)rn >= sizeof resolved) {
-    ir_diag_error(fe->d, fpath, "path is too long");
+    ir_diag_error(fe->d, where, "path is too long");
     return false;
   }
   if (!realpath(resolved, real)) {
-    ir_diag_error(fe->d, fpath, "cannot open weight file '%s': %s", resolved, strerror(errno));
+    if (leaves_folder(rel))
+      ir_diag_error(fe->d, where,
+                    "'%s' is outside the model's folder (external weights must stay in the "
+                    "model's folder; --weights-dir DIR allows another)",
+                    fe_disp(shown, sizeof shown, rel));
+    else
+      ir_diag_error(fe->d, where, "cannot open weight file '%s': %s", resolved, strerror(errno));
     return false;
   }
   if (!confined(fe, real)) {
     char home[PATH_MAX];
     const char *dir = fe->base_dir && fe->base_dir[0] ? fe->base_dir : ".";
-    ir_diag_error(fe->d, fpath,
+    ir_diag_error(fe->d, where,
                   "'%s' is outside the model's folder: it resolves to '%s', not inside '%s'%s "
                   "(external weights must stay in the model's folder; --weights-dir DIR allows "
                   "another)",
@@ -347,26 +380,27 @@ static bool payload_external(Fe *fe, IrValue *v, const char *where, const cJSON 
                   fe->opt.n_weights_dirs ? " or a --weights-dir folder" : "");
     return false;
   }
-  FeMap *m = map_file(fe, fpath, real);
+  FeMap *m = map_file(fe, where, real);
   if (!m) return false;
-  if (!ok || !jlen) return false;
+  if (len < 0) return false;
   if (off > INT64_MAX - len) {
-    ir_diag_error(fe->d, path, "offset + length overflows");
+    ir_diag_error(fe->d, range_where, "offset + length overflows");
     return false;
   }
   if ((uint64_t)(off + len) > (uint64_t)m->size) {
-    ir_diag_error(fe->d, path, "range [%lld, %lld) is outside '%s' (%zu bytes)", (long long)off,
-                  (long long)(off + len), fe_disp(shown, sizeof shown, rel), m->size);
+    ir_diag_error(fe->d, range_where, "range [%lld, %lld) is outside '%s' (%zu bytes)",
+                  (long long)off, (long long)(off + len), fe_disp(shown, sizeof shown, rel),
+                  m->size);
     return false;
   }
   const uint8_t *p = m->addr + off;
   if (((uintptr_t)p & 15u) != 0) {
     /* IrValue.data must be 16-byte aligned: copy this tensor into the arena (64-aligned). */
-    uint8_t *copy = ir_arena_alloc(fe->g->arena, (size_t)len);
+    uint8_t *copy = ir_arena_alloc(fe->g->arena, (size_t)len + 1);
     memcpy(copy, p, (size_t)len);
     p = copy;
   }
-  v->data = p;
+  *out = p;
   return true;
 }
 

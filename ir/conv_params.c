@@ -43,6 +43,21 @@ static bool get_ints(const IrNode *n, const char *name, int count, int64_t lo, i
   return true;
 }
 
+/* A spatial list of a node with sp spatial axes (1 or 2), `per` values per axis (pads: 2), in
+ * the 2-D layout: 1-D data is [N, C, 1, W], so its H axis takes lo (kernel, stride, dilation 1;
+ * output_padding 0) and no padding. */
+static bool get_spatial(const IrNode *n, const char *name, int sp, int per, int64_t lo, int64_t def,
+                        int64_t *out, IrDiag *d) {
+  if (sp == 2) return get_ints(n, name, 2 * per, lo, def, out, d);
+  int64_t v[2];
+  if (!get_ints(n, name, per, lo, def, v, d)) return false;
+  if (per == 1)
+    out[0] = lo, out[1] = v[0];
+  else
+    out[0] = 0, out[1] = v[0], out[2] = 0, out[3] = v[1];
+  return true;
+}
+
 static bool get_auto_pad(const IrNode *n, AutoPad *out, IrDiag *d) {
   static const char *const names[] = {"NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"};
   const char *s = ir_attr_s(n, "auto_pad");
@@ -151,22 +166,25 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
 
   const IrValue *x = n->n_inputs > 0 ? n->inputs[0] : NULL;
   if (!x) return ir_node_error(d, n, "inputs[0]", "required input is missing");
-  if (x->rank != 4)
+  if (x->rank != 4 && x->rank != 3)
     return ir_node_error(d, n, "inputs[0]",
-                         "%s supports only 2-D data: expected a 4-D input [N,C,H,W], got shape %s",
+                         "%s supports 1-D and 2-D data: expected an input [N,C,W] or [N,C,H,W], "
+                         "got shape %s",
                          opname, ir_format_dims(x->rank, x->dims, s1, sizeof s1));
+  int sp = x->rank - 2; /* spatial axes; 1-D data is resolved as [N, C, 1, W] */
+  p->spatial = sp;
   p->n = x->dims[0];
   p->c = x->dims[1];
-  p->h = x->dims[2];
-  p->w = x->dims[3];
+  p->h = sp == 2 ? x->dims[2] : 1;
+  p->w = x->dims[x->rank - 1];
   p->group = 1;
 
   int64_t kernel[2] = {1, 1};
   if (conv || convt) {
     const IrValue *wt = n->n_inputs > 1 ? n->inputs[1] : NULL;
     if (!wt) return ir_node_error(d, n, "inputs[1]", "required input (weight) is missing");
-    if (wt->rank != 4)
-      return ir_node_error(d, n, "inputs[1]", "expected a 4-D weight, got shape %s",
+    if (wt->rank != x->rank)
+      return ir_node_error(d, n, "inputs[1]", "expected a %d-D weight, got shape %s", x->rank,
                            ir_format_dims(wt->rank, wt->dims, s1, sizeof s1));
     int64_t g = ir_attr_i(n, "group");
     if (g < 1)
@@ -194,16 +212,16 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
                              (long long)wt->dims[0], (long long)p->c);
       p->m = wt->dims[1] * g;
     }
-    kernel[0] = wt->dims[2];
-    kernel[1] = wt->dims[3];
+    kernel[0] = sp == 2 ? wt->dims[2] : 1;
+    kernel[1] = wt->dims[wt->rank - 1];
     const IrAttr *ks = attr_or_null(n, "kernel_shape");
     if (ks->present) {
       int64_t given[2];
-      if (!get_ints(n, "kernel_shape", 2, 1, 1, given, d)) return false;
+      if (!get_spatial(n, "kernel_shape", sp, 1, 1, 1, given, d)) return false;
       if (given[0] != kernel[0] || given[1] != kernel[1])
         return ir_node_error(d, n, "attrs.kernel_shape", "%s does not match the weight's kernel %s",
-                             ir_format_dims(2, given, s1, sizeof s1),
-                             ir_format_dims(2, kernel, s2, sizeof s2));
+                             ir_format_dims(sp, given + 2 - sp, s1, sizeof s1),
+                             ir_format_dims(sp, kernel + 2 - sp, s2, sizeof s2));
     }
     const IrValue *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
     if (b) {
@@ -215,7 +233,7 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
   } else {
     if (!attr_or_null(n, "kernel_shape")->present)
       return ir_node_error(d, n, "attrs.kernel_shape", "required attribute is missing");
-    if (!get_ints(n, "kernel_shape", 2, 1, 1, kernel, d)) return false;
+    if (!get_spatial(n, "kernel_shape", sp, 1, 1, 1, kernel, d)) return false;
     p->m = p->c;
   }
   p->kh = kernel[0];
@@ -225,9 +243,10 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
 
   int64_t strides[2] = {1, 1}, dil[2] = {1, 1}, pads[4] = {0, 0, 0, 0}, out_pad[2] = {0, 0};
   int64_t out_shape[2] = {-1, -1};
-  if (!get_ints(n, "strides", 2, 1, 1, strides, d)) return false;
-  if (attr_or_null(n, "dilations") && !get_ints(n, "dilations", 2, 1, 1, dil, d)) return false;
-  if (!get_ints(n, "pads", 4, 0, 0, pads, d)) return false;
+  if (!get_spatial(n, "strides", sp, 1, 1, 1, strides, d)) return false;
+  if (attr_or_null(n, "dilations") && !get_spatial(n, "dilations", sp, 1, 1, 1, dil, d))
+    return false;
+  if (!get_spatial(n, "pads", sp, 2, 0, 0, pads, d)) return false;
   AutoPad ap = PAD_NOTSET;
   if (!get_auto_pad(n, &ap, d)) return false;
   if (ap != PAD_NOTSET && (pads[0] || pads[1] || pads[2] || pads[3]))
@@ -238,20 +257,20 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
       !ir_attr_flag(n, "count_include_pad", &p->count_include_pad, d))
     return false;
   if (convt) {
-    if (!get_ints(n, "output_padding", 2, 0, 0, out_pad, d)) return false;
+    if (!get_spatial(n, "output_padding", sp, 1, 0, 0, out_pad, d)) return false;
     const IrAttr *os = attr_or_null(n, "output_shape");
     if (os->present) {
-      /* spatial [H, W], or the full [N, M, H, W] */
+      /* spatial [(H,) W], or the full [N, M, (H,) W] */
       int64_t full[4];
-      if (os->count != 2 && os->count != 4)
-        return ir_node_error(d, n, "attrs.output_shape", "expected 2 or 4 integers, got %d",
-                             os->count);
+      if (os->count != sp && os->count != sp + 2)
+        return ir_node_error(d, n, "attrs.output_shape", "expected %d or %d integers, got %d", sp,
+                             sp + 2, os->count);
       if (!get_ints(n, "output_shape", os->count, 1, 1, full, d)) return false;
-      if (os->count == 4 && (full[0] != p->n || full[1] != p->m))
+      if (os->count == sp + 2 && (full[0] != p->n || full[1] != p->m))
         return ir_node_error(
             d, n, "attrs.output_shape", "%s does not match the batch %lld and %lld output channels",
-            ir_format_dims(4, full, s1, sizeof s1), (long long)p->n, (long long)p->m);
-      out_shape[0] = full[os->count - 2];
+            ir_format_dims(os->count, full, s1, sizeof s1), (long long)p->n, (long long)p->m);
+      out_shape[0] = sp == 2 ? full[os->count - 2] : -1;
       out_shape[1] = full[os->count - 1];
     }
   }

@@ -8,6 +8,7 @@
 
 typedef struct IrConvParams {
   IrOp op;
+  int spatial;        /* 2, or 1 for 1-D data [N, C, W], resolved as [N, C, 1, W] (h = kh = 1) */
   int64_t n, c, h, w; /* input X: [n, c, h, w] */
   int64_t m, oh, ow;  /* output Y: [n, m, oh, ow]; pools: m = c */
   int64_t kh, kw;     /* kernel size (Conv/ConvTranspose: from the weight) */
@@ -31,9 +32,9 @@ typedef struct IrConvParams {
 } IrConvParams;
 
 /* Resolve n (one of the four ops, inputs with known shapes) into p. Checks everything the op
- * needs: input rank 4, weight and bias shapes, kernel_shape, strides, dilations, pads, group,
- * auto_pad, ceil_mode, output_padding / output_shape, non-empty output. On a user error reports
- * it to d (which may be NULL) and returns false. Does not look at dtypes. */
+ * needs: input rank 4 (or 3: 1-D), weight and bias shapes, kernel_shape, strides, dilations, pads,
+ * group, auto_pad, ceil_mode, output_padding / output_shape, non-empty output. On a user error
+ * reports it to d (which may be NULL) and returns false. Does not look at dtypes. */
 bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
 
 /* Conv as implicit GEMM (IR_KERNEL_CONV_GEMM, docs/kernels.md): per group, out[Mpg][P] =

@@ -239,7 +239,7 @@ bool ir_same_shape(const IrValue *a, const IrValue *b) {
 
 const char *ir_node_where(const IrNode *n, char *buf, size_t size) {
   if (n->src_index >= 0)
-    snprintf(buf, size, "nodes[%d] (%s)", n->src_index, n->name);
+    snprintf(buf, size, "%s[%d] (%s)", n->src_list ? n->src_list : "nodes", n->src_index, n->name);
   else
     snprintf(buf, size, "node '%s'", n->name);
   return buf;
@@ -311,6 +311,63 @@ bool ir_graph_sort(IrGraph *g, IrDiag *d) {
   free(fill);
   free(users);
   return ok;
+}
+
+void ir_graph_drop_unused_values(IrGraph *g) {
+  bool *used = calloc((size_t)g->n_values + 1, sizeof *used);
+  if (!used) abort();
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *x = g->nodes[i];
+    for (int k = 0; k < x->n_inputs; k++)
+      if (x->inputs[k]) used[x->inputs[k]->id] = true;
+    for (int j = 0; j < x->n_outputs; j++)
+      if (x->outputs[j]) used[x->outputs[j]->id] = true;
+  }
+  for (int i = 0; i < g->n_inputs; i++) used[g->inputs[i]->id] = true;
+  for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]->id] = true;
+  for (int i = 0; i < g->n_states; i++)
+    used[g->states[i].in->id] = used[g->states[i].out->id] = true;
+  int m = 0;
+  for (int i = 0; i < g->n_values; i++)
+    if (used[i]) g->values[m++] = g->values[i];
+  g->n_values = m;
+  for (int i = 0; i < m; i++) g->values[i]->id = i;
+  free(used);
+}
+
+bool ir_node_fold(IrGraph *g, IrNode *n, int64_t max_bytes) {
+  if (n->n_epilogue) return false; /* the kernel alone would skip the epilogue */
+  bool is_static = ir_op_info[n->op].flags & IR_OPF_STATIC;
+  bool all_const = n->n_inputs > 0 || is_static;
+  for (int k = 0; k < n->n_inputs; k++)
+    if (n->inputs[k] && n->inputs[k]->kind != IR_VALUE_CONST && !is_static) all_const = false;
+  int64_t bytes = 0;
+  bool outs_ok = true;
+  for (int j = 0; j < n->n_outputs; j++) {
+    if (n->outputs[j])
+      bytes += ir_value_nbytes(n->outputs[j]);
+    else
+      outs_ok = false;
+  }
+  if (!all_const || !outs_ok || bytes > max_bytes) return false;
+  const void **in = calloc((size_t)n->n_inputs + 1, sizeof *in);
+  void **out = calloc((size_t)n->n_outputs + 1, sizeof *out);
+  if (!in || !out) abort();
+  for (int k = 0; k < n->n_inputs; k++) in[k] = n->inputs[k] ? n->inputs[k]->data : NULL;
+  for (int j = 0; j < n->n_outputs; j++)
+    out[j] = ir_arena_alloc(g->arena, (size_t)ir_value_nbytes(n->outputs[j]) + 1);
+  bool folded = ir_op_info[n->op].interp(n, in, out) == 0;
+  if (folded)
+    for (int j = 0; j < n->n_outputs; j++) {
+      IrValue *v = n->outputs[j];
+      v->kind = IR_VALUE_CONST;
+      v->data = out[j];
+      v->producer = NULL;
+      v->ws_offset = -1;
+    }
+  free(in);
+  free(out);
+  return folded;
 }
 
 bool ir_graph_infer_shapes(IrGraph *g, IrDiag *d) {

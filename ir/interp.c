@@ -211,6 +211,89 @@ int ir_interp_gelu(const IrNode *n, const void *const *in, void *const *out) {
   return map_unary(n, in, out, gelu);
 }
 
+/* Activations and rounding of issue 13 (ONNX definitions; Round is half to even: rint in the
+ * default rounding mode). */
+static double elu(double x, const IrNode *n) {
+  return x < 0 ? (double)(float)ir_attr_f(n, "alpha") * (exp(x) - 1) : x;
+}
+static double selu(double x, const IrNode *n) {
+  double a = (float)ir_attr_f(n, "alpha"), g = (float)ir_attr_f(n, "gamma");
+  return x <= 0 ? g * (a * exp(x) - a) : g * x;
+}
+static double softplus(double x, const IrNode *n) {
+  (void)n;
+  return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x));
+}
+static double softsign(double x, const IrNode *n) {
+  (void)n;
+  return x / (1 + fabs(x));
+}
+static double clamp01(double v) { return v < 0 ? 0 : v > 1 ? 1 : v; }
+static double hard_sigmoid(double x, const IrNode *n) {
+  return clamp01((double)(float)ir_attr_f(n, "alpha") * x + (double)(float)ir_attr_f(n, "beta"));
+}
+static double hard_swish(double x, const IrNode *n) {
+  (void)n;
+  return x * clamp01(x / 6 + 0.5);
+}
+static double mish(double x, const IrNode *n) { return x * tanh(softplus(x, n)); }
+static double reciprocal(double x, const IrNode *n) {
+  (void)n;
+  return 1 / x;
+}
+static double floor_(double x, const IrNode *n) {
+  (void)n;
+  return floor(x);
+}
+static double ceil_(double x, const IrNode *n) {
+  (void)n;
+  return ceil(x);
+}
+static double round_(double x, const IrNode *n) {
+  (void)n;
+  return rint(x);
+}
+static double sign_(double x, const IrNode *n) {
+  (void)n;
+  return x > 0 ? 1 : x < 0 ? -1 : x; /* 0 and NaN unchanged */
+}
+int ir_interp_elu(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, elu);
+}
+int ir_interp_selu(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, selu);
+}
+int ir_interp_softplus(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, softplus);
+}
+int ir_interp_softsign(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, softsign);
+}
+int ir_interp_hard_sigmoid(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, hard_sigmoid);
+}
+int ir_interp_hard_swish(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, hard_swish);
+}
+int ir_interp_mish(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, mish);
+}
+int ir_interp_reciprocal(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, reciprocal);
+}
+int ir_interp_floor(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, floor_);
+}
+int ir_interp_ceil(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, ceil_);
+}
+int ir_interp_round(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, round_);
+}
+int ir_interp_sign(const IrNode *n, const void *const *in, void *const *out) {
+  return map_unary(n, in, out, sign_);
+}
+
 int ir_interp_clip(const IrNode *n, const void *const *in, void *const *out) {
   /* min / max are constant scalars (checked by inference); absent means unbounded */
   float lo = n->n_inputs > 1 && in[1] ? *(const float *)in[1] : -INFINITY;
@@ -225,6 +308,39 @@ int ir_interp_clip(const IrNode *n, const void *const *in, void *const *out) {
   return KRT_OK;
 }
 
+/* Integer element i of an i32 or i64 tensor. */
+static int64_t int_at(IrDType t, const void *p, int64_t i) {
+  return t == IR_I64 ? ((const int64_t *)p)[i] : ((const int32_t *)p)[i];
+}
+
+/* i32 / i64 Add, Sub, Mul, Div: wrapping two's complement (computed in uint64, then truncated to
+ * the width), Div truncating toward zero with INT_MIN / -1 wrapping to INT_MIN, a zero divisor an
+ * error. */
+static int binary_int(const IrNode *n, const void *const *in, void *const *out, const int64_t *sa,
+                      const int64_t *sb) {
+  const IrValue *vy = n->outputs[0];
+  IrDType t = vy->dtype;
+  for (int64_t i = 0; i < ir_value_numel(vy); i++) {
+    int64_t x1 = int_at(t, in[0], ir_broadcast_offset(i, vy->rank, vy->dims, sa));
+    int64_t x2 = int_at(t, in[1], ir_broadcast_offset(i, vy->rank, vy->dims, sb));
+    uint64_t u1 = (uint64_t)x1, u2 = (uint64_t)x2, r;
+    switch (n->op) {
+    case IR_OP_ADD: r = u1 + u2; break;
+    case IR_OP_SUB: r = u1 - u2; break;
+    case IR_OP_MUL: r = u1 * u2; break;
+    default:
+      if (x2 == 0) return KRT_ERR_DIV_ZERO;
+      r = x2 == -1 ? 0 - u1 : (uint64_t)(x1 / x2);
+      break;
+    }
+    if (t == IR_I64)
+      ((int64_t *)out[0])[i] = (int64_t)r;
+    else
+      ((int32_t *)out[0])[i] = (int32_t)(uint32_t)r;
+  }
+  return KRT_OK;
+}
+
 /* The four binary ops through one broadcasting loop. Single float operations are correctly
  * rounded, so computing them in float is already exact-as-possible. */
 static int binary(const IrNode *n, const void *const *in, void *const *out) {
@@ -232,6 +348,7 @@ static int binary(const IrNode *n, const void *const *in, void *const *out) {
   int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK];
   ir_broadcast_strides(va->rank, va->dims, vy->rank, vy->dims, sa);
   ir_broadcast_strides(vb->rank, vb->dims, vy->rank, vy->dims, sb);
+  if (vy->dtype != IR_F32) return binary_int(n, in, out, sa, sb);
   const float *a = in[0], *b = in[1];
   float *y = out[0];
   int64_t count = ir_value_numel(vy);
@@ -345,14 +462,14 @@ int ir_interp_concat(const IrNode *n, const void *const *in, void *const *out) {
   const IrValue *vy = n->outputs[0];
   int64_t axis = ir_attr_i(n, "axis");
   if (axis < 0) axis += vy->rank;
-  int64_t outer = 1, inner = 1;
+  int64_t outer = 1, inner = (int64_t)ir_dtype_size(vy->dtype); /* bytes */
   for (int i = 0; i < axis; i++) outer *= vy->dims[i];
   for (int i = (int)axis + 1; i < vy->rank; i++) inner *= vy->dims[i];
-  float *y = out[0];
+  char *y = out[0];
   for (int64_t o = 0; o < outer; o++)
     for (int k = 0; k < n->n_inputs; k++) {
       int64_t chunk = n->inputs[k]->dims[axis] * inner;
-      memcpy(y, (const float *)in[k] + o * chunk, sizeof(float) * (size_t)chunk);
+      memcpy(y, (const char *)in[k] + o * chunk, (size_t)chunk);
       y += chunk;
     }
   return KRT_OK;
@@ -375,9 +492,11 @@ int ir_interp_pad(const IrNode *n, const void *const *in, void *const *out) {
   const int64_t *pads = in[1];
   const char *m = ir_attr_s(n, "mode");
   int mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : 0;
-  float value = n->n_inputs > 2 && in[2] ? *(const float *)in[2] : 0.0f;
-  const float *src = in[0];
-  float *dst = out[0];
+  size_t es = ir_dtype_size(x->dtype);
+  static const char zero[8];
+  const char *value = n->n_inputs > 2 && in[2] ? in[2] : zero;
+  const char *src = in[0];
+  char *dst = out[0];
   int rank = y->rank;
   int64_t total = ir_value_numel(y);
   for (int64_t e = 0; e < total; e++) {
@@ -391,7 +510,7 @@ int ir_interp_pad(const IrNode *n, const void *const *in, void *const *out) {
       off += i * stride;
       stride *= x->dims[a];
     }
-    dst[e] = inside ? src[off] : value;
+    memcpy(dst + e * (int64_t)es, inside ? src + off * (int64_t)es : value, es);
   }
   return KRT_OK;
 }

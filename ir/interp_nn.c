@@ -191,7 +191,8 @@ int ir_interp_average_pool(const IrNode *n, const void *const *in, void *const *
 
 int ir_interp_global_average_pool(const IrNode *n, const void *const *in, void *const *out) {
   const IrValue *v = n->inputs[0];
-  int64_t planes = v->dims[0] * v->dims[1], size = v->dims[2] * v->dims[3];
+  int64_t planes = v->dims[0] * v->dims[1], size = 1;
+  for (int d = 2; d < v->rank; d++) size *= v->dims[d];
   const float *x = in[0];
   float *y = out[0];
   for (int64_t i = 0; i < planes; i++) {

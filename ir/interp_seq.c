@@ -32,7 +32,7 @@ int ir_interp_gather(const IrNode *n, const void *const *in, void *const *out) {
 
 /* ---- reductions ---------------------------------------------------------------------------- */
 
-enum { RED_SUM, RED_MEAN, RED_MAX };
+enum { RED_SUM, RED_MEAN, RED_MAX, RED_MIN, RED_PROD, RED_L1, RED_L2, RED_SUM_SQUARE, RED_LSE };
 
 /* Element strides of a row-major tensor of shape (rank, dims). */
 static void row_strides(int rank, const int64_t *dims, int64_t *strides) {
@@ -63,20 +63,44 @@ static int reduce(const IrNode *n, const void *const *in, void *const *out, int 
   int64_t n_in = ir_value_numel(x), n_out = ir_value_numel(n->outputs[0]);
   double *acc = malloc(sizeof *acc * (size_t)n_out + 1);
   if (!acc) abort();
-  for (int64_t o = 0; o < n_out; o++) acc[o] = kind == RED_MAX ? -INFINITY : 0.0;
+  double *mx = malloc(sizeof *mx * (size_t)n_out + 1); /* LogSumExp: the max, subtracted */
+  if (!mx) abort();
   const float *xs = in[0];
+  for (int64_t o = 0; o < n_out; o++)
+    acc[o] = kind == RED_MAX    ? -INFINITY
+             : kind == RED_MIN  ? INFINITY
+             : kind == RED_PROD ? 1.0
+                                : 0.0,
+    mx[o] = -INFINITY;
+  if (kind == RED_LSE)
+    for (int64_t i = 0; i < n_in; i++) {
+      int64_t o = ir_broadcast_offset(i, x->rank, x->dims, ostr);
+      mx[o] = xs[i] > mx[o] || isnan(xs[i]) ? xs[i] : mx[o];
+    }
   for (int64_t i = 0; i < n_in; i++) {
     int64_t o = ir_broadcast_offset(i, x->rank, x->dims, ostr);
     double v = xs[i];
-    if (kind == RED_MAX)
-      acc[o] = (v > acc[o] || isnan(v)) && !isnan(acc[o]) ? v : acc[o];
-    else
-      acc[o] += v;
+    switch (kind) {
+    case RED_MAX: acc[o] = (v > acc[o] || isnan(v)) && !isnan(acc[o]) ? v : acc[o]; break;
+    case RED_MIN: acc[o] = (v < acc[o] || isnan(v)) && !isnan(acc[o]) ? v : acc[o]; break;
+    case RED_PROD: acc[o] *= v; break;
+    case RED_L1: acc[o] += fabs(v); break;
+    case RED_L2:
+    case RED_SUM_SQUARE: acc[o] += v * v; break;
+    case RED_LSE: acc[o] += isinf(mx[o]) ? exp(v) : exp(v - mx[o]); break;
+    default: acc[o] += v; break;
+    }
   }
   float *y = out[0];
-  for (int64_t o = 0; o < n_out; o++)
-    y[o] = (float)(kind == RED_MEAN ? acc[o] / (double)(n_in / n_out) : acc[o]);
+  for (int64_t o = 0; o < n_out; o++) {
+    double r = acc[o];
+    if (kind == RED_MEAN) r /= (double)(n_in / n_out);
+    if (kind == RED_L2) r = sqrt(r);
+    if (kind == RED_LSE) r = isinf(mx[o]) ? log(r) : mx[o] + log(r);
+    y[o] = (float)r;
+  }
   free(acc);
+  free(mx);
   return KRT_OK;
 }
 
@@ -88,6 +112,24 @@ int ir_interp_reduce_sum(const IrNode *n, const void *const *in, void *const *ou
 }
 int ir_interp_reduce_max(const IrNode *n, const void *const *in, void *const *out) {
   return reduce(n, in, out, RED_MAX);
+}
+int ir_interp_reduce_min(const IrNode *n, const void *const *in, void *const *out) {
+  return reduce(n, in, out, RED_MIN);
+}
+int ir_interp_reduce_prod(const IrNode *n, const void *const *in, void *const *out) {
+  return reduce(n, in, out, RED_PROD);
+}
+int ir_interp_reduce_l1(const IrNode *n, const void *const *in, void *const *out) {
+  return reduce(n, in, out, RED_L1);
+}
+int ir_interp_reduce_l2(const IrNode *n, const void *const *in, void *const *out) {
+  return reduce(n, in, out, RED_L2);
+}
+int ir_interp_reduce_sum_square(const IrNode *n, const void *const *in, void *const *out) {
+  return reduce(n, in, out, RED_SUM_SQUARE);
+}
+int ir_interp_reduce_log_sum_exp(const IrNode *n, const void *const *in, void *const *out) {
+  return reduce(n, in, out, RED_LSE);
 }
 
 /* ---- data movement ------------------------------------------------------------------------- */
@@ -143,10 +185,8 @@ int ir_interp_layer_norm(const IrNode *n, const void *const *in, void *const *ou
 
 /* ---- recurrent ops ------------------------------------------------------------------------- */
 
-static double sigm(double x) { return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x)); }
-
-/* ONNX equations with the default activations (f = sigmoid, g = h = tanh), in double. Gate
- * blocks: RNN [i]; GRU [z r h] with linear_before_reset=1; LSTM [i o f c]. */
+/* ONNX equations with the node's activations (default f = sigmoid, g = h = tanh; RNN f = tanh),
+ * in double. Gate blocks: RNN [i]; GRU [z r h] with linear_before_reset=1; LSTM [i o f c]. */
 static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
   IrRecurrent r;
   ir_recurrent_geometry(n, &r);
@@ -159,8 +199,11 @@ static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
   double *h = calloc((size_t)(B * H) + 1, sizeof *h), *c = calloc((size_t)(B * H) + 1, sizeof *c);
   double *gx = malloc(sizeof *gx * (size_t)GH), *gr = malloc(sizeof *gr * (size_t)GH);
   if (!h || !c || !gx || !gr) abort();
+  IrAct acts[2][3];
+  ir_recurrent_activations(n, acts, NULL);
   for (int d = 0; d < r.D; d++) {
     bool rev = r.reverse || d == 1;
+    const IrAct *f = &acts[d][0], *g = &acts[d][1], *hf = &acts[d][2];
     const float *Wd = W + d * GH * I, *Rd = R + d * GH * H;
     for (int64_t i = 0; i < B * H; i++) {
       h[i] = h0 ? h0[d * B * H + i] : 0.0;
@@ -180,17 +223,17 @@ static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
         }
         for (int64_t k = 0; k < H; k++) {
           if (n->op == IR_OP_RNN) {
-            hb[k] = tanh(gx[k] + gr[k]);
+            hb[k] = ir_act_apply(f, gx[k] + gr[k]);
           } else if (n->op == IR_OP_GRU) {
-            double z = sigm(gx[k] + gr[k]), rr = sigm(gx[H + k] + gr[H + k]);
-            double hh = tanh(gx[2 * H + k] + rr * gr[2 * H + k]);
+            double z = ir_act_apply(f, gx[k] + gr[k]), rr = ir_act_apply(f, gx[H + k] + gr[H + k]);
+            double hh = ir_act_apply(g, gx[2 * H + k] + rr * gr[2 * H + k]);
             hb[k] = (1 - z) * hh + z * hb[k];
           } else {
-            double ig = sigm(gx[k] + gr[k]), og = sigm(gx[H + k] + gr[H + k]);
-            double fg = sigm(gx[2 * H + k] + gr[2 * H + k]);
-            double cc = tanh(gx[3 * H + k] + gr[3 * H + k]);
+            double ig = ir_act_apply(f, gx[k] + gr[k]), og = ir_act_apply(f, gx[H + k] + gr[H + k]);
+            double fg = ir_act_apply(f, gx[2 * H + k] + gr[2 * H + k]);
+            double cc = ir_act_apply(g, gx[3 * H + k] + gr[3 * H + k]);
             cb[k] = fg * cb[k] + ig * cc;
-            hb[k] = og * tanh(cb[k]);
+            hb[k] = og * ir_act_apply(hf, cb[k]);
           }
           if (Y) Y[((t * r.D + d) * B + b) * H + k] = (float)hb[k];
         }
@@ -236,10 +279,15 @@ int ir_interp_slice(const IrNode *n, const void *const *in, void *const *out) {
 /* ---- Pow ----------------------------------------------------------------------------------- */
 
 int ir_interp_pow(const IrNode *n, const void *const *in, void *const *out) {
-  double e = *(const float *)in[1];
-  const float *x = in[0];
+  const IrValue *va = n->inputs[0], *vb = n->inputs[1], *vy = n->outputs[0];
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK];
+  ir_broadcast_strides(va->rank, va->dims, vy->rank, vy->dims, sa);
+  ir_broadcast_strides(vb->rank, vb->dims, vy->rank, vy->dims, sb);
+  const float *x = in[0], *e = in[1];
   float *y = out[0];
-  for (int64_t i = 0; i < ir_value_numel(n->outputs[0]); i++) y[i] = (float)pow(x[i], e);
+  for (int64_t i = 0; i < ir_value_numel(vy); i++)
+    y[i] = (float)pow(x[ir_broadcast_offset(i, vy->rank, vy->dims, sa)],
+                      e[ir_broadcast_offset(i, vy->rank, vy->dims, sb)]);
   return KRT_OK;
 }
 

@@ -195,6 +195,8 @@ typedef struct IrNode {
   const char *name;
   int id;        /* index in graph->nodes (execution order after ir_graph_sort) */
   int src_index; /* index in the model file's "nodes" array, -1 if made by a pass */
+  /* the array src_index counts in: NULL for "nodes" (JSON), "graph.node" (ONNX) */
+  const char *src_list;
   IrOp op;
   int n_inputs, n_outputs;
   IrValue **inputs; /* NULL entries for omitted optional inputs */
@@ -308,6 +310,15 @@ const char *ir_node_field_where(const IrNode *n, char *buf, size_t size, const c
     __attribute__((format(printf, 4, 5)));
 /* Number of nodes that read v (linear scan). */
 int ir_value_use_count(const IrGraph *g, const IrValue *v);
+/* Constant folding of one node: when every input is a constant (or the op is IR_OPF_STATIC, which
+ * needs only static shapes) and the outputs take at most max_bytes, runs the reference
+ * interpreter once and turns the outputs into constants (IR_VALUE_CONST, no producer); the node
+ * itself is left for the caller to drop. False if not folded (a kernel error, e.g. an index out
+ * of range, is left for run time to report). */
+bool ir_node_fold(IrGraph *g, IrNode *n, int64_t max_bytes);
+/* Drops from g->values the values no node, input, output or state refers to (ids renumbered). The
+ * name index keeps them: call it once names are no longer looked up. */
+void ir_graph_drop_unused_values(IrGraph *g);
 
 /* Sort nodes topologically (stable w.r.t. file order); reports a cycle or a value read before
  * any node defines it. */

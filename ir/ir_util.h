@@ -62,6 +62,30 @@ typedef struct IrRecurrent {
 /* Fills r from n's shapes and attributes (shape inference has checked them). */
 void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r);
 
+/* The activation functions of a recurrent node (ONNX's list): per direction, slots f, g, h (RNN:
+ * f; GRU: f, g; LSTM: f, g, h), each with its alpha / beta (from activation_alpha/beta, consumed
+ * in order by the functions that take them, else the ONNX op's default). */
+typedef enum {
+  IR_ACT_SIGMOID,
+  IR_ACT_TANH,
+  IR_ACT_RELU,
+  IR_ACT_AFFINE,           /* alpha x + beta */
+  IR_ACT_LEAKY_RELU,       /* x < 0 ? alpha x : x */
+  IR_ACT_THRESHOLDED_RELU, /* x > alpha ? x : 0 */
+  IR_ACT_SCALED_TANH,      /* alpha tanh(beta x) */
+  IR_ACT_HARD_SIGMOID,     /* clamp(alpha x + beta, 0, 1) */
+  IR_ACT_ELU,              /* x < 0 ? alpha (e^x - 1) : x */
+  IR_ACT_SOFTSIGN,
+  IR_ACT_SOFTPLUS,
+} IrActKind;
+typedef struct IrAct {
+  IrActKind kind;
+  float alpha, beta;
+} IrAct;
+bool ir_recurrent_activations(const IrNode *n, IrAct acts[2][3], IrDiag *d);
+/* The activation applied to x, in double (the interpreter's). */
+double ir_act_apply(const IrAct *a, double x);
+
 /* The node scratch of an RNN/GRU/LSTM (codegen/cg_seq.c; pass_kernels.c reserves it), as float
  * offsets, each a multiple of 16 floats: rec [B][G*H], GRU only: R h + Rb kept apart
  * (linear_before_reset scales it by the reset gate); bias [G*H], Wb + Rb; h [B][H]; c [B][H],
@@ -84,6 +108,40 @@ void ir_recurrent_scratch_of(const IrNode *n, int64_t scratch_bytes, IrRecurrent
  * indexed dim, inner = bytes of one row after it. Shared by interpreter and codegen so both
  * index the table the same way. */
 void ir_gather_geometry(const IrNode *n, int64_t *outer, int64_t *len, int64_t *inner_bytes);
+
+/* ScatterND viewed as `count` index tuples of k entries, each selecting a slice of slice_bytes
+ * (data.shape[k:] elements); shared by interpreter and codegen. */
+void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *slice_bytes);
+
+/* DepthToSpace / SpaceToDepth as a transpose: the output viewed as 6-D (dims) and the element
+ * stride in the input of each view axis. */
+void ir_space_depth_view(const IrNode *n, int64_t *dims, int64_t *strides);
+
+/* CumSum's axis (constant input 1), normalized. */
+int ir_cumsum_axis(const IrNode *n);
+
+/* Resize / Upsample: every axis's scale and output size (from scales, sizes or Upsample's
+ * attribute); false, reported unless d is NULL, when they are missing or invalid. */
+bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d);
+#define IR_RESIZE_MAX_DIM (1 << 20) /* longest resized axis (codegen's coordinate tables) */
+/* The input coordinate of output coordinate o of axis i (coordinate_transformation_mode). */
+double ir_resize_coord(const IrNode *n, int i, int64_t o, double scale, int64_t in, int64_t out);
+/* The input index nearest to coordinate x (nearest_mode), clamped to [0, in). */
+int64_t ir_resize_nearest(const IrNode *n, double x, int64_t in);
+
+/* Einsum of one or two f32 operands as a loop over labels: labels [0, n_out) index the output
+ * in order, the others are summed over; per operand the element stride of each label (the sum
+ * of its axes' strides: a repeated label walks a diagonal; 0 where the operand lacks it or
+ * broadcasts it). */
+#define IR_EINSUM_MAX_LABELS 16
+typedef struct IrEinsum {
+  int n_ops, n_labels, n_out;
+  int64_t size[IR_EINSUM_MAX_LABELS];
+  int64_t stride[2][IR_EINSUM_MAX_LABELS];
+} IrEinsum;
+/* Parses n's equation against its inputs' shapes; false (reported unless d is NULL) if it is
+ * malformed or does not fit them. */
+bool ir_einsum_geometry(const IrNode *n, IrEinsum *e, IrDiag *d);
 
 /* KilnAttention (passes/pass_attention.c): out = softmax(scale * Q K^T + mask) V per (batch,
  * head), each operand read through its permutation as a logical [N1, N2, S, D] tensor (rank-3

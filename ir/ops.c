@@ -75,9 +75,12 @@ static const IrAttrSpec ir_attrs_reduce_max[] = {REDUCE_ATTRS};
 static const IrAttrSpec ir_attrs_transpose[] = {A_INTS("perm"), END};
 static const IrAttrSpec ir_attrs_squeeze[] = {END};
 static const IrAttrSpec ir_attrs_unsqueeze[] = {END};
-/* Recurrent ops: default activations only (the `activations` string list is not supported) */
+/* Recurrent ops: `activations` is ONNX's list of strings written as one comma-separated string
+ * ("Relu" or "HardSigmoid,Tanh,Tanh"; empty: the defaults), see ir_recurrent_activations */
 #define RNN_ATTRS                                                                                  \
-  A_FLOAT("clip", 0.0), A_STR("direction", "forward"), A_REQ_INT("hidden_size"), A_INT("layout", 0)
+  A_STR("activations", ""), A_FLOATS("activation_alpha"), A_FLOATS("activation_beta"),             \
+      A_FLOAT("clip", 0.0), A_STR("direction", "forward"), A_REQ_INT("hidden_size"),               \
+      A_INT("layout", 0)
 static const IrAttrSpec ir_attrs_rnn[] = {RNN_ATTRS, END};
 static const IrAttrSpec ir_attrs_gru[] = {RNN_ATTRS, A_INT("linear_before_reset", 0), END};
 static const IrAttrSpec ir_attrs_lstm[] = {RNN_ATTRS, A_INT("input_forget", 0), END};
@@ -117,6 +120,62 @@ static const IrAttrSpec ir_attrs_attention[] = {A_INTS("q_perm"),
 static const IrAttrSpec ir_attrs_log_softmax[] = {A_INT("axis", -1), END};
 static const IrAttrSpec ir_attrs_layer_norm[] = {A_INT("axis", -1), A_FLOAT("epsilon", 1e-5),
                                                  A_INT("stash_type", 1), END};
+#define ARG_ATTRS A_INT("axis", 0), A_INT("keepdims", 1), A_INT("select_last_index", 0), END
+static const IrAttrSpec ir_attrs_arg_max[] = {ARG_ATTRS};
+static const IrAttrSpec ir_attrs_arg_min[] = {ARG_ATTRS};
+static const IrAttrSpec ir_attrs_logical_not[] = {END};
+static const IrAttrSpec ir_attrs_logical_and[] = {END};
+static const IrAttrSpec ir_attrs_logical_or[] = {END};
+static const IrAttrSpec ir_attrs_logical_xor[] = {END};
+static const IrAttrSpec ir_attrs_scatter_nd[] = {A_STR("reduction", "none"), END};
+static const IrAttrSpec ir_attrs_elu[] = {A_FLOAT("alpha", 1.0), END};
+static const IrAttrSpec ir_attrs_selu[] = {A_FLOAT("alpha", 1.67326319217681884765625),
+                                           A_FLOAT("gamma", 1.05070102214813232421875), END};
+static const IrAttrSpec ir_attrs_softplus[] = {END};
+static const IrAttrSpec ir_attrs_softsign[] = {END};
+static const IrAttrSpec ir_attrs_hard_sigmoid[] = {A_FLOAT("alpha", 0.2), A_FLOAT("beta", 0.5),
+                                                   END};
+static const IrAttrSpec ir_attrs_hard_swish[] = {END};
+static const IrAttrSpec ir_attrs_mish[] = {END};
+static const IrAttrSpec ir_attrs_reciprocal[] = {END};
+static const IrAttrSpec ir_attrs_floor[] = {END};
+static const IrAttrSpec ir_attrs_ceil[] = {END};
+static const IrAttrSpec ir_attrs_round[] = {END};
+static const IrAttrSpec ir_attrs_sign[] = {END};
+static const IrAttrSpec ir_attrs_prelu[] = {END};
+static const IrAttrSpec ir_attrs_mod[] = {A_INT("fmod", 0), END};
+static const IrAttrSpec ir_attrs_sum[] = {END};
+static const IrAttrSpec ir_attrs_mean[] = {END};
+static const IrAttrSpec ir_attrs_min[] = {END};
+static const IrAttrSpec ir_attrs_max[] = {END};
+static const IrAttrSpec ir_attrs_reduce_min[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_prod[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_l1[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_l2[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_sum_square[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_reduce_log_sum_exp[] = {REDUCE_ATTRS};
+static const IrAttrSpec ir_attrs_global_max_pool[] = {END};
+static const IrAttrSpec ir_attrs_lrn[] = {A_FLOAT("alpha", 1e-4), A_FLOAT("beta", 0.75),
+                                          A_FLOAT("bias", 1.0), A_REQ_INT("size"), END};
+static const IrAttrSpec ir_attrs_instance_norm[] = {A_FLOAT("epsilon", 1e-5), END};
+static const IrAttrSpec ir_attrs_tile[] = {END};
+static const IrAttrSpec ir_attrs_depth_to_space[] = {A_REQ_INT("blocksize"), A_STR("mode", "DCR"),
+                                                     END};
+static const IrAttrSpec ir_attrs_space_to_depth[] = {A_REQ_INT("blocksize"), END};
+static const IrAttrSpec ir_attrs_cumsum[] = {A_INT("exclusive", 0), A_INT("reverse", 0), END};
+static const IrAttrSpec ir_attrs_resize[] = {A_INT("antialias", 0),
+                                             A_INTS("axes"),
+                                             A_STR("coordinate_transformation_mode", "half_pixel"),
+                                             A_FLOAT("cubic_coeff_a", -0.75),
+                                             A_INT("exclude_outside", 0),
+                                             A_FLOAT("extrapolation_value", 0.0),
+                                             A_STR("keep_aspect_ratio_policy", "stretch"),
+                                             A_STR("mode", "nearest"),
+                                             A_STR("nearest_mode", "round_prefer_floor"),
+                                             END};
+static const IrAttrSpec ir_attrs_upsample[] = {A_STR("mode", "nearest"), A_FLOATS("scales"), END};
+static const IrAttrSpec ir_attrs_einsum[] = {
+    {.name = "equation", .kind = IR_ATTR_STRING, .required = true, .def_s = ""}, END};
 
 /* int8 (ir/quant.c): per-tensor QuantizeLinear/DequantizeLinear (axis is accepted, unused) */
 static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), END};

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conv_params.h"
 #include "ir_util.h"
@@ -22,6 +23,18 @@ const char *ir_node_field_where(const IrNode *n, char *buf, size_t size, const c
     va_start(ap, fmt);
     vsnprintf(buf + len, size - len, fmt, ap);
     va_end(ap);
+    /* an ONNX node: "attrs.pads[2]" is "attribute 'pads'[2]", "inputs[1]" is "input[1]" */
+    if (n->src_list && strcmp(n->src_list, "nodes") != 0) {
+      char field[256];
+      snprintf(field, sizeof field, "%s", buf + len);
+      if (!strncmp(field, "attrs.", 6)) {
+        size_t nl = strcspn(field + 6, ".[");
+        snprintf(buf + len, size - len, "attribute '%.*s'%s", (int)nl, field + 6, field + 6 + nl);
+      } else if (!strncmp(field, "inputs[", 7) || !strncmp(field, "outputs[", 8)) {
+        size_t k = field[0] == 'i' ? 5 : 6;
+        snprintf(buf + len, size - len, "%.*s%s", (int)k, field, field + k + 1);
+      }
+    }
   }
   return buf;
 }
@@ -265,7 +278,8 @@ static bool infer_windowed(IrNode *n, int n_f32, IrDiag *d) {
   IrConvParams p;
   if (!ir_conv_params(n, &p, d)) return false;
   int64_t out[4] = {p.n, p.m, p.oh, p.ow};
-  return set_output(n, 0, IR_F32, 4, out, d);
+  if (p.spatial == 1) out[2] = p.ow; /* [N, M, W] */
+  return set_output(n, 0, IR_F32, p.spatial + 2, out, d);
 }
 
 bool ir_infer_conv(IrGraph *g, IrNode *n, IrDiag *d) {
@@ -292,18 +306,22 @@ bool ir_infer_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
   return infer_windowed(n, 1, d);
 }
 
-bool ir_infer_global_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
-  (void)g;
+/* GlobalAveragePool / GlobalMaxPool: [N, C, D1, ...] (1-D, 2-D, 3-D data) -> [N, C, 1, ...]. */
+static bool infer_global_pool(IrNode *n, IrDiag *d) {
   if (!begin(n, 1, d)) return false;
   const IrValue *x = n->inputs[0];
   char s[256];
-  if (x->rank != 4)
-    return ir_node_error(d, n, "inputs[0]",
-                         "GlobalAveragePool supports only 2-D data: expected a 4-D input "
-                         "[N,C,H,W], got shape %s",
-                         ir_format_dims(x->rank, x->dims, s, sizeof s));
-  int64_t out[4] = {x->dims[0], x->dims[1], 1, 1};
-  return set_output(n, 0, IR_F32, 4, out, d);
+  if (x->rank < 3)
+    return ir_node_error(d, n, "inputs[0]", "%s expects an input [N,C,D1,...] of rank >= 3, got %s",
+                         ir_op_info[n->op].name, ir_format_dims(x->rank, x->dims, s, sizeof s));
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) out[i] = i < 2 ? x->dims[i] : 1;
+  return set_output(n, 0, IR_F32, x->rank, out, d);
+}
+
+bool ir_infer_global_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_global_pool(n, d);
 }
 
 /* ---- element-wise --------------------------------------------------------------------- */
@@ -338,9 +356,14 @@ bool ir_infer_clip(IrGraph *g, IrNode *n, IrDiag *d) {
          const_scalar_input(n, 2, "max", IR_F32, d) && same_as_input(n, 0, IR_F32, d);
 }
 
-static bool infer_binary(IrNode *n, IrDiag *d) {
-  if (!begin(n, 2, d)) return false;
+/* Two inputs broadcast; f32 only, or with integers also i32 and i64 (both of one dtype). */
+static bool infer_binary_of(IrNode *n, bool integers, IrDiag *d) {
+  if (!begin(n, integers ? 0 : 2, d)) return false;
   const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  if (a->dtype != b->dtype || (a->dtype != IR_F32 && a->dtype != IR_I32 && a->dtype != IR_I64))
+    return ir_node_error(d, n, "inputs",
+                         "%s needs two inputs of one dtype of f32, i32, i64 (got %s, %s)",
+                         ir_op_info[n->op].name, ir_dtype_name(a->dtype), ir_dtype_name(b->dtype));
   int64_t out[IR_MAX_RANK];
   int r, bad;
   if (!ir_broadcast_dims(a->rank, a->dims, b->rank, b->dims, &r, out, &bad)) {
@@ -351,27 +374,31 @@ static bool infer_binary(IrNode *n, IrDiag *d) {
         ir_format_dims(b->rank, b->dims, s2, sizeof s2), bad,
         (long long)a->dims[bad - (r - a->rank)], (long long)b->dims[bad - (r - b->rank)]);
   }
-  return set_output(n, 0, IR_F32, r, out, d);
+  return set_output(n, 0, a->dtype, r, out, d);
 }
 
+static bool infer_binary(IrNode *n, IrDiag *d) { return infer_binary_of(n, false, d); }
+
+/* Add, Sub, Mul, Div: f32, i32 or i64 (integers wrap; Div truncates toward zero and a zero
+ * divisor makes the run function return KRT_ERR_DIV_ZERO). */
 bool ir_infer_add(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_binary(n, d);
+  return infer_binary_of(n, true, d);
 }
 
 bool ir_infer_sub(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_binary(n, d);
+  return infer_binary_of(n, true, d);
 }
 
 bool ir_infer_mul(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_binary(n, d);
+  return infer_binary_of(n, true, d);
 }
 
 bool ir_infer_div(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_binary(n, d);
+  return infer_binary_of(n, true, d);
 }
 
 /* ---- normalization -------------------------------------------------------------------- */
@@ -413,18 +440,9 @@ bool ir_infer_batch_norm(IrGraph *g, IrNode *n, IrDiag *d) {
 /* ---- shape manipulation --------------------------------------------------------------- */
 
 /* Views (Flatten, Reshape) move bytes: f32, or i8 inside a quantized graph. */
-static bool begin_view(const IrNode *n, IrDiag *d) {
-  if (!begin(n, 0, d)) return false;
-  IrDType t = n->inputs[0]->dtype;
-  if (t != IR_F32 && t != IR_I8)
-    return ir_node_error(d, n, "inputs[0]", "dtype %s is not supported by %s (only f32, i8)",
-                         ir_dtype_name(t), ir_op_info[n->op].name);
-  return true;
-}
-
 bool ir_infer_flatten(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin_view(n, d)) return false;
+  if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0];
   int64_t axis = 0, out[2] = {1, 1};
   if (!get_axis(n, -x->rank, x->rank, x->rank, &axis, d)) return false;
@@ -435,7 +453,7 @@ bool ir_infer_flatten(IrGraph *g, IrNode *n, IrDiag *d) {
 
 bool ir_infer_reshape(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin_view(n, d)) return false;
+  if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0], *sv = n->inputs[1];
   char s1[256], s2[256];
   if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_I64 || sv->rank != 1)
@@ -502,14 +520,16 @@ bool ir_infer_reshape(IrGraph *g, IrNode *n, IrDiag *d) {
 
 bool ir_infer_concat(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin(n, n->n_inputs, d)) return false;
+  if (!begin(n, 0, d)) return false;
   char field[32], s1[256], s2[256];
-  for (int k = 1; k < n->n_inputs; k++)
-    if (!n->inputs[k]) {
-      snprintf(field, sizeof field, "inputs[%d]", k);
-      return ir_node_error(d, n, field, "Concat inputs cannot be omitted");
-    }
   const IrValue *x = n->inputs[0];
+  for (int k = 1; k < n->n_inputs; k++) {
+    snprintf(field, sizeof field, "inputs[%d]", k);
+    if (!n->inputs[k]) return ir_node_error(d, n, field, "Concat inputs cannot be omitted");
+    if (n->inputs[k]->dtype != x->dtype)
+      return ir_node_error(d, n, field, "dtype %s differs from inputs[0]'s %s",
+                           ir_dtype_name(n->inputs[k]->dtype), ir_dtype_name(x->dtype));
+  }
   if (!ir_attr(n, "axis")->present)
     return ir_node_error(d, n, "attrs.axis", "required attribute is missing");
   if (x->rank == 0) return ir_node_error(d, n, "inputs[0]", "Concat cannot join scalars");
@@ -527,12 +547,12 @@ bool ir_infer_concat(IrGraph *g, IrNode *n, IrDiag *d) {
                            ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)axis);
     out[axis] += v->dims[axis]; /* < IR_MAX_VARIADIC * 2^31: no overflow; set_output checks */
   }
-  return set_output(n, 0, IR_F32, x->rank, out, d);
+  return set_output(n, 0, x->dtype, x->rank, out, d);
 }
 
 bool ir_infer_identity(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return infer_unary(n, d);
+  return begin(n, 0, d) && same_as_input(n, 0, n->inputs[0]->dtype, d);
 }
 
 bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
@@ -549,12 +569,12 @@ bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
   return same_as_input(n, 0, IR_F32, d) && same_as_input(n, 1, IR_BOOL, d);
 }
 
-/* Pad (opset 17): pads is an i64 initializer [x1_begin, x2_begin, ..., x1_end, x2_end, ...]
- * (non-negative: cropping is not supported), constant_value an optional f32 scalar initializer;
- * mode constant, reflect (pads < dim) or edge. */
+/* Pad (opset 17): data of any dtype; pads is an i64 initializer [x1_begin, x2_begin, ...,
+ * x1_end, x2_end, ...] (non-negative: cropping is not supported), constant_value an optional
+ * scalar initializer of the data's dtype; mode constant, reflect (pads < dim) or edge. */
 bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!begin(n, 1, d)) return false;
+  if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0], *pv = n->inputs[1];
   const char *mode = ir_attr_s(n, "mode");
   bool reflect = !strcmp(mode, "reflect");
@@ -569,7 +589,7 @@ bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
         "%s%s %s",
         pv->name, 2 * x->rank, pv->kind == IR_VALUE_CONST ? "a constant " : "a computed ",
         ir_dtype_name(pv->dtype), ir_format_dims(pv->rank, pv->dims, s1, sizeof s1));
-  if (!const_scalar_input(n, 2, "constant_value", IR_F32, d)) return false;
+  if (!const_scalar_input(n, 2, "constant_value", x->dtype, d)) return false;
   const int64_t *p = pv->data;
   int64_t dims[IR_MAX_RANK];
   for (int i = 0; i < x->rank; i++) {
@@ -587,7 +607,7 @@ bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
                            ir_format_dims(2 * x->rank, p, s1, sizeof s1), i);
     dims[i] = x->dims[i] + b + e;
   }
-  return set_output(n, 0, IR_F32, x->rank, dims, d);
+  return set_output(n, 0, x->dtype, x->rank, dims, d);
 }
 
 /* ---- sequence models ------------------------------------------------------------------ */
@@ -702,6 +722,30 @@ bool ir_infer_reduce_sum(IrGraph *g, IrNode *n, IrDiag *d) {
   return infer_reduce(n, d);
 }
 bool ir_infer_reduce_max(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_min(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_prod(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_l1(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_l2(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_sum_square(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_reduce(n, d);
+}
+bool ir_infer_reduce_log_sum_exp(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   return infer_reduce(n, d);
 }
@@ -866,6 +910,8 @@ static bool infer_recurrent(IrNode *n, IrDiag *d) {
     return ir_node_error(d, n, "attrs.layout", "only layout 0 ([seq, batch, ...]) is supported");
   if (ir_attr(n, "clip")->present)
     return ir_node_error(d, n, "attrs.clip", "cell clipping is not supported");
+  IrAct acts[2][3];
+  if (!ir_recurrent_activations(n, acts, d)) return false;
   if (n->op == IR_OP_GRU && ir_attr_i(n, "linear_before_reset") != 1)
     return ir_node_error(d, n, "attrs.linear_before_reset",
                          "only linear_before_reset=1 (PyTorch's GRU) is supported");
@@ -1006,10 +1052,11 @@ bool ir_infer_gelu(IrGraph *g, IrNode *n, IrDiag *d) {
 }
 bool ir_infer_log_softmax(IrGraph *g, IrNode *n, IrDiag *d) { return ir_infer_softmax(g, n, d); }
 
-/* Pow with a constant scalar f32 exponent (x^2 of LayerNorm decompositions, x^3 of tanh-GELU). */
+/* Pow: f32 base and exponent, broadcast (a constant scalar exponent, x^2 of LayerNorm
+ * decompositions, x^3 of tanh-GELU, is specialized by codegen). */
 bool ir_infer_pow(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  return const_scalar_input(n, 1, "the exponent", IR_F32, d) && infer_binary(n, d);
+  return infer_binary(n, d);
 }
 
 /* ---- comparisons, Where, Cast --------------------------------------------------------------- */
@@ -1074,7 +1121,7 @@ bool ir_infer_greater(IrGraph *g, IrNode *n, IrDiag *d) {
   return infer_compare(n, d);
 }
 
-/* Where(cond bool, x, y): x and y of one dtype (f32, i32, i64), all three broadcast. */
+/* Where(cond bool, x, y): x and y of one dtype (any), all three broadcast. */
 bool ir_infer_where(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 0, d)) return false;
@@ -1082,10 +1129,8 @@ bool ir_infer_where(IrGraph *g, IrNode *n, IrDiag *d) {
   if (cv->dtype != IR_BOOL)
     return ir_node_error(d, n, "inputs[0]", "condition must be bool, got %s",
                          ir_dtype_name(cv->dtype));
-  if (!numeric(x->dtype) || x->dtype != y->dtype)
-    return ir_node_error(d, n, "inputs[1]",
-                         "X and Y must share one dtype of f32, i32, i64 (got "
-                         "%s, %s)",
+  if (x->dtype != y->dtype)
+    return ir_node_error(d, n, "inputs[2]", "X and Y must share one dtype (got %s, %s)",
                          ir_dtype_name(x->dtype), ir_dtype_name(y->dtype));
   int r;
   int64_t out[IR_MAX_RANK];
@@ -1292,4 +1337,749 @@ bool ir_infer_range(IrGraph *g, IrNode *n, IrDiag *d) {
   }
   int64_t out = !(len > 0) ? 0 : len > (double)IR_MAX_DIM ? IR_MAX_DIM + 1 : (int64_t)len;
   return set_output(n, 0, t, 1, &out, d);
+}
+
+/* ---- ArgMax / ArgMin, logical ops, ScatterND ------------------------------------------------ */
+
+/* ArgMax / ArgMin: f32, i32 or i64 data, an axis, keepdims; the i64 index of the first (or with
+ * select_last_index the last) extreme element. */
+static bool infer_arg_extreme(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  if (!numeric(x->dtype))
+    return ir_node_error(d, n, "inputs[0]", "dtype %s is not supported by %s (f32, i32, i64)",
+                         ir_dtype_name(x->dtype), ir_op_info[n->op].name);
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "needs an input of rank >= 1");
+  int64_t axis = 0, out[IR_MAX_RANK];
+  bool keep, last;
+  if (!get_axis(n, -x->rank, x->rank - 1, x->rank, &axis, d) ||
+      !ir_attr_flag(n, "keepdims", &keep, d) || !ir_attr_flag(n, "select_last_index", &last, d))
+    return false;
+  int r = 0;
+  for (int i = 0; i < x->rank; i++)
+    if (i != axis)
+      out[r++] = x->dims[i];
+    else if (keep)
+      out[r++] = 1;
+  return set_output(n, 0, IR_I64, r, out, d);
+}
+
+bool ir_infer_arg_max(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_arg_extreme(n, d);
+}
+bool ir_infer_arg_min(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_arg_extreme(n, d);
+}
+
+/* Not, And, Or, Xor: bool inputs (broadcast), bool output. */
+static bool infer_logical(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  char field[32];
+  for (int k = 0; k < n->n_inputs; k++)
+    if (n->inputs[k]->dtype != IR_BOOL) {
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "%s needs bool inputs, got %s", ir_op_info[n->op].name,
+                           ir_dtype_name(n->inputs[k]->dtype));
+    }
+  int r;
+  int64_t out[IR_MAX_RANK];
+  return broadcast_inputs(n, n->n_inputs, &r, out, d) && set_output(n, 0, IR_BOOL, r, out, d);
+}
+
+bool ir_infer_logical_not(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_logical(n, d);
+}
+bool ir_infer_logical_and(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_logical(n, d);
+}
+bool ir_infer_logical_or(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_logical(n, d);
+}
+bool ir_infer_logical_xor(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_logical(n, d);
+}
+
+void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *slice_bytes) {
+  const IrValue *x = n->inputs[0], *iv = n->inputs[1];
+  *k = (int)iv->dims[iv->rank - 1];
+  *count = ir_value_numel(iv) / *k;
+  *slice_bytes = (int64_t)ir_dtype_size(x->dtype);
+  for (int i = *k; i < x->rank; i++) *slice_bytes *= x->dims[i];
+}
+
+/* ScatterND (reduction none): data of any dtype, i64 indices [..., k] with k <= rank, updates
+ * of shape indices.shape[:-1] + data.shape[k:] and the data's dtype. Indices are checked when
+ * the run function runs (KRT_ERR_INDEX_RANGE); constant ones here. */
+bool ir_infer_scatter_nd(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0], *iv = n->inputs[1], *u = n->inputs[2];
+  char s1[256], s2[256];
+  if (strcmp(ir_attr_s(n, "reduction"), "none"))
+    return ir_node_error(d, n, "attrs.reduction", "'%s' is not supported (only none)",
+                         ir_attr_s(n, "reduction"));
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "data must have rank >= 1");
+  if (iv->dtype != IR_I64 || iv->rank < 1)
+    return ir_node_error(d, n, "inputs[1]", "indices must be i64 of rank >= 1, got %s %s",
+                         ir_dtype_name(iv->dtype),
+                         ir_format_dims(iv->rank, iv->dims, s1, sizeof s1));
+  int64_t k = iv->dims[iv->rank - 1];
+  if (k > x->rank)
+    return ir_node_error(d, n, "inputs[1]",
+                         "index tuples of %lld entries exceed the data's rank %d", (long long)k,
+                         x->rank);
+  if (u->dtype != x->dtype)
+    return ir_node_error(d, n, "inputs[2]", "updates have dtype %s, the data %s",
+                         ir_dtype_name(u->dtype), ir_dtype_name(x->dtype));
+  int64_t want[IR_MAX_RANK * 2];
+  int r = 0;
+  for (int i = 0; i < iv->rank - 1; i++) want[r++] = iv->dims[i];
+  for (int i = (int)k; i < x->rank; i++) want[r++] = x->dims[i];
+  bool ok = u->rank == r;
+  for (int i = 0; ok && i < r; i++) ok = u->dims[i] == want[i];
+  if (!ok)
+    return ir_node_error(d, n, "inputs[2]", "updates have shape %s, expected %s",
+                         ir_format_dims(u->rank, u->dims, s1, sizeof s1),
+                         ir_format_dims(r, want, s2, sizeof s2));
+  if (iv->kind == IR_VALUE_CONST)
+    for (int64_t j = 0; j < ir_value_numel(iv); j++) {
+      int64_t v = ((const int64_t *)iv->data)[j], dim = x->dims[j % k];
+      if (v < -dim || v >= dim)
+        return ir_node_error(d, n, "inputs[1]",
+                             "index %lld (element %lld) is out of range [%lld, %lld]", (long long)v,
+                             (long long)j, (long long)-dim, (long long)dim - 1);
+    }
+  return same_as_input(n, 0, x->dtype, d);
+}
+
+/* ---- activations and rounding (f32, element-wise) ------------------------------------------- */
+
+bool ir_infer_elu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_selu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_softplus(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_softsign(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_hard_sigmoid(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_hard_swish(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_mish(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_reciprocal(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_floor(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_ceil(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_round(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+bool ir_infer_sign(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_unary(n, d);
+}
+
+/* PRelu: f32 X and a slope broadcastable to X's shape (unidirectionally). */
+bool ir_infer_prelu(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 2, d)) return false;
+  const IrValue *x = n->inputs[0], *s = n->inputs[1];
+  int64_t out[IR_MAX_RANK];
+  int r, bad;
+  if (!ir_broadcast_dims(x->rank, x->dims, s->rank, s->dims, &r, out, &bad) || r != x->rank ||
+      memcmp(out, x->dims, sizeof(int64_t) * (size_t)r)) {
+    char s1[256], s2[256];
+    return ir_node_error(d, n, "inputs[1]", "slope of shape %s does not broadcast to X's %s",
+                         ir_format_dims(s->rank, s->dims, s1, sizeof s1),
+                         ir_format_dims(x->rank, x->dims, s2, sizeof s2));
+  }
+  return same_as_input(n, 0, IR_F32, d);
+}
+
+/* Mod: two inputs of one dtype, broadcast; integers (i32, i64) with fmod 0 (the divisor's sign,
+ * as Python) or 1 (the dividend's, as C), f32 only with fmod 1 (as ONNX says). */
+bool ir_infer_mod(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  bool fmod;
+  if (!ir_attr_flag(n, "fmod", &fmod, d) || !infer_binary_of(n, true, d)) return false;
+  if (!fmod && n->inputs[0]->dtype == IR_F32)
+    return ir_node_error(d, n, "attrs.fmod", "must be 1 for f32 inputs (ONNX: fmod=0 is integer)");
+  return true;
+}
+
+/* Sum, Mean, Min, Max: one or more f32 inputs, broadcast together. */
+static bool infer_variadic(IrNode *n, IrDiag *d) {
+  if (!begin(n, n->n_inputs, d)) return false;
+  char field[32];
+  for (int k = 0; k < n->n_inputs; k++)
+    if (!n->inputs[k]) {
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "%s inputs cannot be omitted", ir_op_info[n->op].name);
+    }
+  int r;
+  int64_t out[IR_MAX_RANK];
+  return broadcast_inputs(n, n->n_inputs, &r, out, d) && set_output(n, 0, IR_F32, r, out, d);
+}
+
+bool ir_infer_sum(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_variadic(n, d);
+}
+bool ir_infer_mean(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_variadic(n, d);
+}
+bool ir_infer_min(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_variadic(n, d);
+}
+bool ir_infer_max(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_variadic(n, d);
+}
+
+/* ---- GlobalMaxPool, LRN, InstanceNormalization ---------------------------------------------- */
+
+bool ir_infer_global_max_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_global_pool(n, d);
+}
+
+/* LRN across channels of [N, C, ...]: size >= 1 (odd or even, as ONNX's window). */
+bool ir_infer_lrn(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0];
+  if (x->rank < 3) return ir_node_error(d, n, "inputs[0]", "LRN expects [N,C,D1,...] (rank >= 3)");
+  if (!ir_attr(n, "size")->present || ir_attr_i(n, "size") < 1 || ir_attr_i(n, "size") > IR_MAX_DIM)
+    return ir_node_error(d, n, "attrs.size", "a positive window size is required");
+  return same_as_input(n, 0, IR_F32, d);
+}
+
+/* InstanceNormalization: [N, C, D1, ...], scale and B of [C]. */
+bool ir_infer_instance_norm(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 3, d)) return false;
+  const IrValue *x = n->inputs[0];
+  char s[256];
+  if (x->rank < 3)
+    return ir_node_error(d, n, "inputs[0]", "expected [N,C,D1,...] of rank >= 3, got %s",
+                         ir_format_dims(x->rank, x->dims, s, sizeof s));
+  for (int k = 1; k < 3; k++) {
+    const IrValue *v = n->inputs[k];
+    if (v->rank != 1 || v->dims[0] != x->dims[1]) {
+      char field[32];
+      snprintf(field, sizeof field, "inputs[%d]", k);
+      return ir_node_error(d, n, field, "%s has shape %s, expected [%lld] (the channels)",
+                           k == 1 ? "scale" : "B", ir_format_dims(v->rank, v->dims, s, sizeof s),
+                           (long long)x->dims[1]);
+    }
+  }
+  return same_as_input(n, 0, IR_F32, d);
+}
+
+/* ---- Tile, DepthToSpace, SpaceToDepth, CumSum ----------------------------------------------- */
+
+/* Tile: any dtype; repeats a constant i64 [rank] of positive counts. */
+bool ir_infer_tile(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d) || !const_shape_input(n, 1, d)) return false;
+  const IrValue *x = n->inputs[0], *rv = n->inputs[1];
+  const int64_t *r = rv->data;
+  char s[256];
+  if (rv->dims[0] != x->rank)
+    return ir_node_error(d, n, "inputs[1]", "repeats has %lld entries, the input rank %d",
+                         (long long)rv->dims[0], x->rank);
+  int64_t out[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) {
+    if (r[i] < 1 || r[i] > IR_MAX_DIM)
+      return ir_node_error(d, n, "inputs[1]", "repeats %s: entry %d must be positive",
+                           ir_format_dims(x->rank, r, s, sizeof s), i);
+    if (x->dims[i] > IR_MAX_DIM / r[i])
+      return ir_node_error(d, n, "inputs[1]", "repeats %s: axis %d becomes too large",
+                           ir_format_dims(x->rank, r, s, sizeof s), i);
+    out[i] = x->dims[i] * r[i];
+  }
+  return set_output(n, 0, x->dtype, x->rank, out, d);
+}
+
+/* DepthToSpace / SpaceToDepth as a transpose of a 6-D view: the output's 6-D view dims and,
+ * per view axis, the element stride in the input. */
+void ir_space_depth_view(const IrNode *n, int64_t *dims, int64_t *strides) {
+  const IrValue *x = n->inputs[0];
+  int64_t b = ir_attr_i(n, "blocksize"), N = x->dims[0], C = x->dims[1], H = x->dims[2],
+          W = x->dims[3];
+  int64_t vin[6], perm[6];
+  if (n->op == IR_OP_SPACE_TO_DEPTH) { /* [N, C, H/b, b, W/b, b] -> (0, 3, 5, 1, 2, 4) */
+    int64_t v[6] = {N, C, H / b, b, W / b, b}, p[6] = {0, 3, 5, 1, 2, 4};
+    memcpy(vin, v, sizeof v), memcpy(perm, p, sizeof p);
+  } else if (!strcmp(ir_attr_s(n, "mode"), "CRD")) { /* [N, C/b², b, b, H, W] -> (0,1,4,2,5,3) */
+    int64_t v[6] = {N, C / (b * b), b, b, H, W}, p[6] = {0, 1, 4, 2, 5, 3};
+    memcpy(vin, v, sizeof v), memcpy(perm, p, sizeof p);
+  } else { /* DCR: [N, b, b, C/b², H, W] -> (0, 3, 4, 1, 5, 2) */
+    int64_t v[6] = {N, b, b, C / (b * b), H, W}, p[6] = {0, 3, 4, 1, 5, 2};
+    memcpy(vin, v, sizeof v), memcpy(perm, p, sizeof p);
+  }
+  int64_t xs[6], s = 1;
+  for (int i = 5; i >= 0; i--) xs[i] = s, s *= vin[i];
+  for (int i = 0; i < 6; i++) dims[i] = vin[perm[i]], strides[i] = xs[perm[i]];
+}
+
+static bool infer_space_depth(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  char s[256];
+  int64_t b = ir_attr_i(n, "blocksize");
+  if (!ir_attr(n, "blocksize")->present || b < 1 || b > 65536)
+    return ir_node_error(d, n, "attrs.blocksize", "a block size in [1, 65536] is required");
+  if (x->rank != 4)
+    return ir_node_error(d, n, "inputs[0]", "expected [N,C,H,W], got %s",
+                         ir_format_dims(x->rank, x->dims, s, sizeof s));
+  int64_t out[4] = {x->dims[0], 0, 0, 0};
+  if (n->op == IR_OP_SPACE_TO_DEPTH) {
+    if (x->dims[2] % b || x->dims[3] % b)
+      return ir_node_error(d, n, "attrs.blocksize", "%lld does not divide H and W of %s",
+                           (long long)b, ir_format_dims(4, x->dims, s, sizeof s));
+    out[1] = x->dims[1] * b * b, out[2] = x->dims[2] / b, out[3] = x->dims[3] / b;
+  } else {
+    const char *m = ir_attr_s(n, "mode");
+    if (strcmp(m, "DCR") && strcmp(m, "CRD"))
+      return ir_node_error(d, n, "attrs.mode", "'%s' is not one of DCR, CRD", m);
+    if (x->dims[1] % (b * b))
+      return ir_node_error(d, n, "attrs.blocksize", "%lld^2 does not divide the channels of %s",
+                           (long long)b, ir_format_dims(4, x->dims, s, sizeof s));
+    out[1] = x->dims[1] / (b * b), out[2] = x->dims[2] * b, out[3] = x->dims[3] * b;
+  }
+  return set_output(n, 0, x->dtype, 4, out, d);
+}
+
+bool ir_infer_depth_to_space(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_space_depth(n, d);
+}
+bool ir_infer_space_to_depth(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_space_depth(n, d);
+}
+
+int ir_cumsum_axis(const IrNode *n) {
+  const IrValue *a = n->inputs[1], *x = n->inputs[0];
+  int64_t v = a->dtype == IR_I64 ? *(const int64_t *)a->data : *(const int32_t *)a->data;
+  return (int)(v < 0 ? v + x->rank : v);
+}
+
+/* CumSum: f32, i32 or i64 data; the axis a constant i32/i64 scalar; exclusive, reverse flags. */
+bool ir_infer_cumsum(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0], *a = n->inputs[1];
+  bool f;
+  if (!numeric(x->dtype))
+    return ir_node_error(d, n, "inputs[0]", "dtype %s is not supported (f32, i32, i64)",
+                         ir_dtype_name(x->dtype));
+  if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "needs an input of rank >= 1");
+  if (!ir_attr_flag(n, "exclusive", &f, d) || !ir_attr_flag(n, "reverse", &f, d)) return false;
+  if (!const_scalar_input(n, 1, "axis", a->dtype == IR_I32 ? IR_I32 : IR_I64, d)) return false;
+  int64_t v = a->dtype == IR_I64 ? *(const int64_t *)a->data : *(const int32_t *)a->data;
+  if (v < -x->rank || v >= x->rank)
+    return ir_node_error(d, n, "inputs[1]", "axis %lld is out of range for rank %d", (long long)v,
+                         x->rank);
+  return same_as_input(n, 0, x->dtype, d);
+}
+
+/* ---- Resize, Upsample ----------------------------------------------------------------------- */
+
+/* The scale of every axis: Upsample's `scales` attribute (opset 7) or input 1 (opset 9); Resize's
+ * scales (input 2) or, from sizes (input 3), out / in. Sets out dims too. False (reported) when
+ * they are missing or not constant. */
+bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d) {
+  const IrValue *x = n->inputs[0];
+  bool up = n->op == IR_OP_UPSAMPLE;
+  const IrValue *sv =
+      up ? (n->n_inputs > 1 ? n->inputs[1] : NULL) : (n->n_inputs > 2 ? n->inputs[2] : NULL);
+  const IrValue *zv = !up && n->n_inputs > 3 ? n->inputs[3] : NULL;
+  const IrAttr *sa = up ? ir_attr(n, "scales") : NULL;
+  if (sv && ir_value_numel(sv) == 0) sv = NULL; /* an empty scales input next to sizes */
+  char s[256];
+  if (zv) {
+    if (sv) return ir_node_error(d, n, "inputs[3]", "both scales and sizes are given");
+    if (zv->kind != IR_VALUE_CONST || zv->dtype != IR_I64 || zv->rank != 1 ||
+        zv->dims[0] != x->rank)
+      return ir_node_error(d, n, "inputs[3]", "sizes must be a constant i64 [%d]", x->rank);
+    const int64_t *z = zv->data;
+    for (int i = 0; i < x->rank; i++) {
+      if (z[i] < 1 || z[i] > IR_MAX_DIM)
+        return ir_node_error(d, n, "inputs[3]", "sizes %s: entry %d must be positive",
+                             ir_format_dims(x->rank, z, s, sizeof s), i);
+      out[i] = z[i], scales[i] = (double)z[i] / (double)x->dims[i];
+    }
+    return true;
+  }
+  const float *f = NULL;
+  if (sv) {
+    if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_F32 || sv->rank != 1 ||
+        sv->dims[0] != x->rank)
+      return ir_node_error(d, n, up ? "inputs[1]" : "inputs[2]",
+                           "scales must be a constant f32 [%d]", x->rank);
+    f = sv->data;
+  } else if (!(sa && sa->present && sa->count == x->rank)) {
+    return ir_node_error(d, n, up ? "attrs.scales" : "inputs", "scales (%d numbers) are required",
+                         x->rank);
+  }
+  for (int i = 0; i < x->rank; i++) {
+    double sc = f ? f[i] : (float)sa->floats[i];
+    double o = floor((double)x->dims[i] * sc);
+    if (!(sc > 0) || !(o >= 1) || o > (double)IR_MAX_DIM)
+      return ir_node_error(d, n, up ? "attrs.scales" : "inputs[2]",
+                           "scale %g of axis %d gives no valid size", sc, i);
+    scales[i] = sc, out[i] = (int64_t)o;
+  }
+  return true;
+}
+
+static bool one_of(const IrNode *n, const char *attr, const char *const *allowed, IrDiag *d) {
+  const char *v = ir_attr_s(n, attr);
+  for (int k = 0; allowed[k]; k++)
+    if (!strcmp(v, allowed[k])) return true;
+  char field[64];
+  snprintf(field, sizeof field, "attrs.%s", attr);
+  return ir_node_error(d, n, field, "'%s' is not supported", v);
+}
+
+/* Resize (opset 11+ inputs: X, roi, scales, sizes) and Upsample: modes nearest and linear
+ * (cubic is not supported); coordinate modes half_pixel, pytorch_half_pixel, align_corners,
+ * asymmetric; any dtype for nearest, f32 for linear. */
+static bool infer_resize(IrNode *n, IrDiag *d) {
+  if (!begin(n, 0, d)) return false;
+  const IrValue *x = n->inputs[0];
+  static const char *const modes[] = {"nearest", "linear", "bilinear", NULL};
+  static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners",
+                                       "asymmetric", NULL};
+  static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil",
+                                        NULL};
+  if (!one_of(n, "mode", modes, d)) return false;
+  if (n->op == IR_OP_RESIZE) {
+    if (!one_of(n, "coordinate_transformation_mode", coords, d) ||
+        !one_of(n, "nearest_mode", nearest, d))
+      return false;
+    if (ir_attr_i(n, "exclude_outside") != 0 || ir_attr_i(n, "antialias") != 0)
+      return ir_node_error(d, n, "attrs", "exclude_outside and antialias are not supported");
+    if (ir_attr(n, "axes")->present)
+      return ir_node_error(d, n, "attrs.axes", "is not supported (give all axes)");
+    if (strcmp(ir_attr_s(n, "keep_aspect_ratio_policy"), "stretch"))
+      return ir_node_error(d, n, "attrs.keep_aspect_ratio_policy", "only stretch is supported");
+  }
+  bool linear = strcmp(ir_attr_s(n, "mode"), "nearest") != 0;
+  if (linear && x->dtype != IR_F32)
+    return ir_node_error(d, n, "inputs[0]", "linear resize needs f32 data, got %s",
+                         ir_dtype_name(x->dtype));
+  double scales[IR_MAX_RANK];
+  int64_t out[IR_MAX_RANK];
+  if (!ir_resize_scales(n, scales, out, d)) return false;
+  for (int i = 0; i < x->rank; i++) /* codegen keeps a table per output coordinate */
+    if (out[i] > IR_RESIZE_MAX_DIM && scales[i] != 1.0)
+      return ir_node_error(d, n, "outputs[0]", "resized axis %d of %lld exceeds the limit %d", i,
+                           (long long)out[i], IR_RESIZE_MAX_DIM);
+  return set_output(n, 0, x->dtype, x->rank, out, d);
+}
+
+bool ir_infer_resize(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_resize(n, d);
+}
+bool ir_infer_upsample(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_resize(n, d);
+}
+
+/* The input coordinate of output coordinate o along axis i (ONNX's coordinate transformation;
+ * Upsample is asymmetric). */
+double ir_resize_coord(const IrNode *n, int i, int64_t o, double scale, int64_t in, int64_t out) {
+  const char *m =
+      n->op == IR_OP_UPSAMPLE ? "asymmetric" : ir_attr_s(n, "coordinate_transformation_mode");
+  (void)i;
+  if (!strcmp(m, "asymmetric")) return (double)o / scale;
+  if (!strcmp(m, "align_corners"))
+    return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (double)(out - 1);
+  if (!strcmp(m, "pytorch_half_pixel") && out == 1) return 0.0;
+  return ((double)o + 0.5) / scale - 0.5; /* half_pixel, pytorch_half_pixel */
+}
+
+/* The nearest input index of coordinate x (nearest_mode; Upsample: floor), clamped. */
+int64_t ir_resize_nearest(const IrNode *n, double x, int64_t in) {
+  const char *m = n->op == IR_OP_UPSAMPLE ? "floor" : ir_attr_s(n, "nearest_mode");
+  double f = floor(x), r;
+  if (!strcmp(m, "floor"))
+    r = f;
+  else if (!strcmp(m, "ceil"))
+    r = ceil(x);
+  else if (x - f == 0.5)
+    r = !strcmp(m, "round_prefer_ceil") ? f + 1 : f;
+  else
+    r = floor(x + 0.5);
+  return r < 0 ? 0 : r > (double)(in - 1) ? in - 1 : (int64_t)r;
+}
+
+/* ---- Einsum --------------------------------------------------------------------------------- */
+
+/* Letters a-z, A-Z are labels 0-51 of the equation; "..." stands for the broadcast dims of an
+ * operand, given labels 52+ (right-aligned across operands, numpy broadcasting). */
+enum { EIN_LETTERS = 52, EIN_ALL = EIN_LETTERS + IR_MAX_RANK };
+
+static int ein_letter(char ch) {
+  if (ch >= 'a' && ch <= 'z') return ch - 'a';
+  if (ch >= 'A' && ch <= 'Z') return 26 + ch - 'A';
+  return -1;
+}
+
+/* One term of the equation, s[0, len), into per-axis labels for an operand of rank `rank` (or
+ * the output: rank -1, ellipsis of ell_rank dims). */
+static bool ein_term(const IrNode *n, const char *s, size_t len, int rank, int ell_rank,
+                     int *labels, int *count, int *ell, IrDiag *d) {
+  int k = 0, explicit_n = 0;
+  *ell = -1;
+  for (size_t i = 0; i < len; i++)
+    if (s[i] != '.') explicit_n++;
+  for (size_t i = 0; i < len; i++) {
+    if (s[i] == '.') {
+      if (*ell >= 0 || i + 2 >= len || s[i + 1] != '.' || s[i + 2] != '.')
+        return ir_node_error(d, n, "attrs.equation", "a malformed or repeated '...'");
+      int er = rank >= 0 ? rank - explicit_n : ell_rank;
+      if (er < 0) return ir_node_error(d, n, "attrs.equation", "a term has more labels than dims");
+      *ell = k;
+      for (int j = 0; j < er; j++) {
+        if (k >= IR_MAX_RANK) return ir_node_error(d, n, "attrs.equation", "too many axes");
+        labels[k++] = EIN_LETTERS + (ell_rank - er) + j; /* right-aligned */
+      }
+      i += 2;
+      continue;
+    }
+    int l = ein_letter(s[i]);
+    if (l < 0) return ir_node_error(d, n, "attrs.equation", "'%c' is not a label", s[i]);
+    if (k >= IR_MAX_RANK) return ir_node_error(d, n, "attrs.equation", "too many axes");
+    labels[k++] = l;
+  }
+  if (rank >= 0 && k != rank)
+    return ir_node_error(d, n, "attrs.equation", "a term has %d labels for an input of rank %d", k,
+                         rank);
+  *count = k;
+  return true;
+}
+
+bool ir_einsum_geometry(const IrNode *n, IrEinsum *e, IrDiag *d) {
+  memset(e, 0, sizeof *e);
+  const char *eq = ir_attr_s(n, "equation");
+  char buf[256];
+  size_t m = 0;
+  for (const char *p = eq; *p && m + 1 < sizeof buf; p++)
+    if (*p != ' ') buf[m++] = *p;
+  buf[m] = 0;
+  if (strlen(eq) >= sizeof buf) return ir_node_error(d, n, "attrs.equation", "is too long");
+  const char *arrow = strstr(buf, "->");
+  size_t lhs_len = arrow ? (size_t)(arrow - buf) : m;
+  const char *comma = memchr(buf, ',', lhs_len);
+  int n_ops = comma ? 2 : 1;
+  if (n_ops != n->n_inputs)
+    return ir_node_error(d, n, "attrs.equation", "has %d operand terms for %d inputs", n_ops,
+                         n->n_inputs);
+  if (comma && memchr(comma + 1, ',', lhs_len - (size_t)(comma + 1 - buf)))
+    return ir_node_error(d, n, "attrs.equation", "more than two operands are not supported");
+  e->n_ops = n_ops;
+  int labels[2][IR_MAX_RANK], cnt[2], ell[2], ell_rank = 0;
+  int64_t lsize[EIN_ALL];
+  int seen[EIN_ALL] = {0};
+  for (int l = 0; l < EIN_ALL; l++) lsize[l] = 1;
+  const char *ts[2] = {buf, comma ? comma + 1 : NULL};
+  size_t tl[2] = {comma ? (size_t)(comma - buf) : lhs_len,
+                  comma ? lhs_len - (size_t)(comma + 1 - buf) : 0};
+  for (int k = 0; k < n_ops; k++) { /* the widest ellipsis */
+    int explicit_n = 0;
+    bool has = false;
+    for (size_t i = 0; i < tl[k]; i++) explicit_n += ts[k][i] != '.', has |= ts[k][i] == '.';
+    int er = n->inputs[k]->rank - explicit_n;
+    if (has && er > ell_rank) ell_rank = er;
+  }
+  for (int k = 0; k < n_ops; k++) {
+    const IrValue *v = n->inputs[k];
+    if (!ein_term(n, ts[k], tl[k], v->rank, ell_rank, labels[k], &cnt[k], &ell[k], d)) return false;
+    for (int a = 0; a < cnt[k]; a++) {
+      int l = labels[k][a];
+      int64_t dim = v->dims[a];
+      if (seen[l] && lsize[l] != dim && dim != 1 && lsize[l] != 1)
+        return ir_node_error(d, n, "attrs.equation", "label sizes differ: %lld vs %lld",
+                             (long long)lsize[l], (long long)dim);
+      if (!seen[l] || lsize[l] == 1) lsize[l] = dim;
+      seen[l]++;
+    }
+  }
+  int out[IR_MAX_RANK], n_out = 0, oell;
+  if (arrow) {
+    if (!ein_term(n, arrow + 2, strlen(arrow + 2), -1, ell_rank, out, &n_out, &oell, d))
+      return false;
+    for (int i = 0; i < n_out; i++) {
+      if (!seen[out[i]])
+        return ir_node_error(d, n, "attrs.equation", "output label not in any input");
+      for (int j = 0; j < i; j++)
+        if (out[j] == out[i])
+          return ir_node_error(d, n, "attrs.equation", "an output label is repeated");
+    }
+  } else { /* implicit: the ellipsis, then labels seen once, alphabetically */
+    for (int l = EIN_LETTERS; l < EIN_LETTERS + ell_rank; l++) out[n_out++] = l;
+    for (int l = 0; l < EIN_LETTERS; l++)
+      if (seen[l] == 1) {
+        if (n_out >= IR_MAX_RANK) return ir_node_error(d, n, "attrs.equation", "too many axes");
+        out[n_out++] = l;
+      }
+  }
+  /* label order: the output's, then the summed ones */
+  int order[EIN_ALL], map[EIN_ALL], nl = 0;
+  for (int l = 0; l < EIN_ALL; l++) map[l] = -1;
+  for (int i = 0; i < n_out; i++) map[out[i]] = nl, order[nl++] = out[i];
+  for (int l = 0; l < EIN_ALL; l++)
+    if (seen[l] && map[l] < 0) {
+      if (nl >= IR_EINSUM_MAX_LABELS)
+        return ir_node_error(d, n, "attrs.equation", "more than %d labels", IR_EINSUM_MAX_LABELS);
+      map[l] = nl, order[nl++] = l;
+    }
+  e->n_labels = nl;
+  e->n_out = n_out;
+  int64_t combos = 1;
+  for (int i = 0; i < nl; i++) {
+    e->size[i] = lsize[order[i]];
+    if (__builtin_mul_overflow(combos, e->size[i], &combos) || combos > ((int64_t)1 << 48))
+      return ir_node_error(d, n, "attrs.equation",
+                           "iterates over more than 2^48 label combinations");
+  }
+  for (int k = 0; k < n_ops; k++) {
+    const IrValue *v = n->inputs[k];
+    int64_t s = 1;
+    for (int a = cnt[k] - 1; a >= 0; a--) {
+      if (v->dims[a] != 1) e->stride[k][map[labels[k][a]]] += s;
+      s *= v->dims[a];
+    }
+  }
+  return true;
+}
+
+bool ir_infer_einsum(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!begin(n, 2, d)) return false;
+  IrEinsum e;
+  if (!ir_einsum_geometry(n, &e, d)) return false;
+  return set_output(n, 0, IR_F32, e.n_out, e.size, d);
+}
+
+/* ---- recurrent activations ----------------------------------------------------------------- */
+
+static const struct {
+  const char *name;
+  IrActKind kind;
+  bool alpha, beta;
+  float def_alpha, def_beta;
+} act_table[] = {
+    {"Sigmoid", IR_ACT_SIGMOID, false, false, 0, 0},
+    {"Tanh", IR_ACT_TANH, false, false, 0, 0},
+    {"Relu", IR_ACT_RELU, false, false, 0, 0},
+    {"Affine", IR_ACT_AFFINE, true, true, 1.0f, 0.0f},
+    {"LeakyRelu", IR_ACT_LEAKY_RELU, true, false, 0.01f, 0},
+    {"ThresholdedRelu", IR_ACT_THRESHOLDED_RELU, true, false, 1.0f, 0},
+    {"ScaledTanh", IR_ACT_SCALED_TANH, true, true, 1.0f, 1.0f},
+    {"HardSigmoid", IR_ACT_HARD_SIGMOID, true, true, 0.2f, 0.5f},
+    {"Elu", IR_ACT_ELU, true, false, 1.0f, 0},
+    {"Softsign", IR_ACT_SOFTSIGN, false, false, 0, 0},
+    {"Softplus", IR_ACT_SOFTPLUS, false, false, 0, 0},
+};
+
+bool ir_recurrent_activations(const IrNode *n, IrAct acts[2][3], IrDiag *d) {
+  int per = n->op == IR_OP_RNN ? 1 : n->op == IR_OP_GRU ? 2 : 3;
+  int dirs = strcmp(ir_attr_s(n, "direction"), "bidirectional") == 0 ? 2 : 1;
+  static const IrActKind defaults[3] = {IR_ACT_SIGMOID, IR_ACT_TANH, IR_ACT_TANH};
+  for (int dd = 0; dd < 2; dd++)
+    for (int k = 0; k < 3; k++)
+      acts[dd][k] = (IrAct){n->op == IR_OP_RNN ? IR_ACT_TANH : defaults[k], 0, 0};
+  const char *s = ir_attr_s(n, "activations");
+  const IrAttr *al = ir_attr(n, "activation_alpha"), *be = ir_attr(n, "activation_beta");
+  if (!*s) {
+    if (al->count || be->count)
+      return ir_node_error(d, n, "attrs.activation_alpha",
+                           "given without the activations they belong to");
+    return true;
+  }
+  int count = 0, ai = 0, bi = 0;
+  for (const char *p = s;; p++) {
+    const char *end = strchr(p, ',');
+    size_t len = end ? (size_t)(end - p) : strlen(p);
+    if (count >= per * dirs)
+      return ir_node_error(d, n, "attrs.activations", "more than %d functions (%d per direction)",
+                           per * dirs, per);
+    size_t k = 0;
+    while (k < sizeof act_table / sizeof *act_table &&
+           !(strlen(act_table[k].name) == len && !strncasecmp(act_table[k].name, p, len)))
+      k++;
+    if (k == sizeof act_table / sizeof *act_table)
+      return ir_node_error(d, n, "attrs.activations", "'%.*s' is not a supported activation",
+                           (int)(len > 64 ? 64 : len), p);
+    IrAct a = {act_table[k].kind, act_table[k].def_alpha, act_table[k].def_beta};
+    if (act_table[k].alpha && ai < al->count) a.alpha = (float)al->floats[ai++];
+    if (act_table[k].beta && bi < be->count) a.beta = (float)be->floats[bi++];
+    acts[count / per][count % per] = a;
+    count++;
+    if (!end) break;
+    p = end;
+  }
+  if (count != per * dirs)
+    return ir_node_error(d, n, "attrs.activations", "has %d functions, %s %s takes %d", count,
+                         dirs == 2 ? "a bidirectional" : "a one-way", ir_op_info[n->op].name,
+                         per * dirs);
+  return true;
+}
+
+double ir_act_apply(const IrAct *a, double x) {
+  double al = a->alpha, be = a->beta;
+  switch (a->kind) {
+  case IR_ACT_SIGMOID: return x >= 0 ? 1 / (1 + exp(-x)) : exp(x) / (1 + exp(x));
+  case IR_ACT_TANH: return tanh(x);
+  case IR_ACT_RELU: return x < 0 ? 0 : x;
+  case IR_ACT_AFFINE: return al * x + be;
+  case IR_ACT_LEAKY_RELU: return x < 0 ? al * x : x;
+  case IR_ACT_THRESHOLDED_RELU: return x > al ? x : 0;
+  case IR_ACT_SCALED_TANH: return al * tanh(be * x);
+  case IR_ACT_HARD_SIGMOID: {
+    double v = al * x + be;
+    return v < 0 ? 0 : v > 1 ? 1 : v;
+  }
+  case IR_ACT_ELU: return x < 0 ? al * (exp(x) - 1) : x;
+  case IR_ACT_SOFTSIGN: return x / (1 + fabs(x));
+  default: return x > 0 ? x + log1p(exp(-x)) : log1p(exp(x)); /* Softplus */
+  }
 }

@@ -42,25 +42,7 @@ void pass_compact(IrGraph *g, const bool *dead) {
     if (!dead || !dead[i]) g->nodes[n++] = g->nodes[i];
   g->n_nodes = n;
   for (int i = 0; i < n; i++) g->nodes[i]->id = i;
-  bool *used = calloc((size_t)g->n_values + 1, sizeof *used);
-  if (!used) abort();
-  for (int i = 0; i < g->n_nodes; i++) {
-    const IrNode *x = g->nodes[i];
-    for (int k = 0; k < x->n_inputs; k++)
-      if (x->inputs[k]) used[x->inputs[k]->id] = true;
-    for (int j = 0; j < x->n_outputs; j++)
-      if (x->outputs[j]) used[x->outputs[j]->id] = true;
-  }
-  for (int i = 0; i < g->n_inputs; i++) used[g->inputs[i]->id] = true;
-  for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]->id] = true;
-  for (int i = 0; i < g->n_states; i++)
-    used[g->states[i].in->id] = used[g->states[i].out->id] = true;
-  int m = 0;
-  for (int i = 0; i < g->n_values; i++)
-    if (used[i]) g->values[m++] = g->values[i];
-  g->n_values = m;
-  for (int i = 0; i < m; i++) g->values[i]->id = i;
-  free(used);
+  ir_graph_drop_unused_values(g);
 }
 
 IrValue *pass_new_const(IrGraph *g, const char *base, IrDType t, int rank, const int64_t *dims,

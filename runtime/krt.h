@@ -16,6 +16,7 @@ extern "C" {
 #define KRT_ERR_BAD_ALIGNMENT (-2) /* the workspace is not aligned to <NAME>_WORKSPACE_ALIGN */
 #define KRT_ERR_INDEX_RANGE (-3)   /* an index input is outside the table it indexes */
 #define KRT_ERR_STATE_SIZE (-4)    /* the state buffer is smaller than <NAME>_STATE_SIZE */
+#define KRT_ERR_DIV_ZERO (-5)      /* an integer division by zero */
 
 /* Element types, numbered as Kiln's IR dtypes (ir/dtypes.def order). */
 enum {

@@ -1606,6 +1606,66 @@ static void test_math_accuracy(void) {
   remove(so);
 }
 
+/* ---- run-time errors of ScatterND indices and integer Div ---------------------------------- */
+
+/* Runs g (one input, one i64 or i32 output) on each input of `cases` through the interpreter,
+ * -O0 and -O3: case 0 must succeed with `want`, the others must return `err`. */
+static void run_error_cases(IrGraph *g, const void *const *cases, int n_cases, size_t in_bytes,
+                            const void *want, size_t out_bytes, int err) {
+  unsigned char out[256];
+  for (int level = -1; level <= 3; level += level < 0 ? 1 : 3) {
+    Lib l = {0};
+    if (level >= 0 && !load_model(g, level, &l)) continue;
+    for (int t = 0; t < n_cases; t++) {
+      unsigned char inb[256];
+      memcpy(inb, cases[t], in_bytes);
+      const void *ins[1] = {inb};
+      void *outs[1] = {out};
+      memset(out, 0, sizeof out);
+      int rc = level < 0 ? ir_interp_run(g, ins, outs) : l.m->run(ins, outs, NULL);
+      if (t == 0)
+        CHECK(rc == KRT_OK && !memcmp(out, want, out_bytes), "%s level %d: good input (rc %d)",
+              g->name, level, rc);
+      else
+        CHECK(rc == err, "%s level %d: bad input %d returned %d, expected %d", g->name, level, t,
+              rc, err);
+    }
+    if (level >= 0) dlclose(l.lib);
+  }
+}
+
+static void test_runtime_errors(void) {
+  /* ScatterND of run-time i64 indices into data [4, 2] (a constant): rows 1 and -1 (= 3) */
+  IrGraph *g = ir_graph_new("scatter_idx");
+  static const int64_t data[8] = {1, 2, 3, 4, 5, 6, 7, 8}, upd[4] = {-1, -2, -3, -4};
+  IrValue *ids = ir_value_new(g, "ids", IR_VALUE_INPUT, IR_I64, 2, DIMS(2, 1));
+  ir_graph_add_input(g, ids);
+  IrValue *y =
+      NODE(g, NULL, IR_OP_SCATTER_ND, "y", add_const(g, "data", IR_I64, 2, DIMS(4, 2), data, 0, 0),
+           ids, add_const(g, "upd", IR_I64, 2, DIMS(2, 2), upd, 0, 0));
+  ir_graph_add_output(g, y);
+  static const int64_t good[2] = {1, -1}, bad1[2] = {1, 4}, bad2[2] = {-5, 0},
+                       bad3[2] = {0, INT64_MIN};
+  static const int64_t want[8] = {1, 2, -1, -2, 5, 6, -3, -4};
+  const void *cases[4] = {good, bad1, bad2, bad3};
+  if (prepare(g, false))
+    run_error_cases(g, cases, 4, sizeof good, want, sizeof want, KRT_ERR_INDEX_RANGE);
+  ir_graph_free(g);
+
+  /* i32 Div by a run-time divisor: 0 is an error; INT32_MIN / -1 wraps (no trap) */
+  g = ir_graph_new("int_div");
+  static const int32_t num[3] = {7, -7, INT32_MIN};
+  IrValue *den = ir_value_new(g, "den", IR_VALUE_INPUT, IR_I32, 1, DIMS(3));
+  ir_graph_add_input(g, den);
+  y = NODE(g, NULL, IR_OP_DIV, "q", add_const(g, "num", IR_I32, 1, DIMS(3), num, 0, 0), den);
+  ir_graph_add_output(g, y);
+  static const int32_t dgood[3] = {2, 2, -1}, dbad1[3] = {2, 0, 1}, dbad2[3] = {0, 1, 1};
+  static const int32_t q[3] = {3, -3, INT32_MIN};
+  const void *dcases[3] = {dgood, dbad1, dbad2};
+  if (prepare(g, false)) run_error_cases(g, dcases, 3, sizeof dgood, q, sizeof q, KRT_ERR_DIV_ZERO);
+  ir_graph_free(g);
+}
+
 int main(int argc, char **argv) {
   if (argc > 2 && strcmp(argv[1], "--cc") == 0) cc = argv[2];
   if (getenv("CC") && *getenv("CC")) cc = getenv("CC");
@@ -1631,6 +1691,7 @@ int main(int argc, char **argv) {
   test_fused_epilogues();
   test_dtype_error();
   test_gather();
+  test_runtime_errors();
   test_header();
   test_math_accuracy();
   rmdir(tmpdir);

@@ -16,6 +16,8 @@
 #               the cost model's choice, on aarch64 (NEON, qemu-aarch64) and the Cortex-M4
 #   freestanding  every example compiled for bare metal (Cortex-M4F, M0+, riscv32) needs nothing but memcpy/memset (and, on
 #               soft-float cores, the compiler's own float helpers): no libm, no libc
+#   ops         the op cases of the ops added for real exporters: bare-metal Cortex-M0+ objects
+#               need no libm; those with f32 outputs run on the M0+ (mps2-an385) and AArch64
 #   state       a model with states (tests/state/lstm) fed frame by frame in two interleaved
 #               streams equals PyTorch's full-sequence run (tests/emu/state_harness.c), aarch64
 #               and Cortex-M4; so does tests/gen/gpt_tiny fed one token per call (KV cache)
@@ -49,7 +51,7 @@ kiln_extra=() prog_args=()
 run_model() {
   local name=$1 triple=$2 cpu=$3 features=$4 cc=$5 cflags=$6 kind=$7
   shift 7
-  local d="$tmp/$name-$triple" dir=${model_dir:-$src/examples/$name}
+  local d="$tmp/$name-$triple" dir=${model_dir:-${model_root:-$src/examples}/$name}
   mkdir -p "$d"
   local fargs=()
   [ -n "$features" ] && fargs=(--features "$features")
@@ -284,6 +286,45 @@ riscv64)
   for m in mlp mnist_cnn lenet5; do
     run_model $m riscv64-linux-gnu generic-rv64 +m,+a,+f,+d,+c riscv64-linux-gnu-gcc "" linux \
       qemu-riscv64 -L /usr/riscv64-linux-gnu
+  done
+  ;;
+ops)
+  # The op cases of the ops added for real exporters (issue 13): every one compiles for bare
+  # metal without libm (rounding, pow, LRN, Resize are plain instructions), and those with f32
+  # outputs run under QEMU on a soft-float Cortex-M0+ and on AArch64 against their goldens.
+  need arm-none-eabi-gcc arm-none-eabi-nm qemu-system-arm aarch64-linux-gnu-gcc qemu-aarch64 || exit 1
+  mem='^(memcpy|memmove|memset|__aeabi_(memcpy|memmove|memset|memclr)[48]?)$'
+  softfp='^__aeabi_(f(add|sub|mul|div|cmp[a-z]*|2[a-z]*)|[iu]2f|[iu]l2f|ui2f|u?(idiv|idivmod|ldivmod)|l(asr|lsl|lsr)|lmul)$'
+  runs="softplus_wide mish round_half_even floor_mixed pow_tensor_exponent
+    pow_negative_base_integer_exponent mod_f32_fmod reducelogsumexp_two_axes_input lrn_alexnet
+    instancenorm_4d resize_linear_3d_trilinear conv1d_pads_stride_dilation
+    convtranspose1d_stride2_outpad scatternd_kv_cache_write"
+  compiles="$runs elu_default selu_default hardswish ceil_mixed sign prelu_channel_slope
+    min_five_broadcast mean_two reducel2_last_input reduceprod_last resize_linear_half_pixel
+    resize_nearest_default_modes cumsum_exclusive_reverse maxpool1d_ceil_pads globalmaxpool_4d
+    depthtospace_crd argmax_ties_select_last argmin_axis0_i32 not_bool and_broadcast xor_broadcast
+    scatternd_1d_i64_runtime_indices div_i32_trunc_negative div_i64_trunc mod_i64_python_sign
+    mul_i64_scalar concat_i64_stack pad_i32_reflect reshape_bool_mask tile_bool
+    cumsum_i64_exclusive where_bool_values upsample_linear_asymmetric"
+  for name in $compiles; do
+    o="$tmp/$name-m0.o"
+    if ! "$kiln" compile "$src/tests/ops/$name/model.json" --target thumbv6m-none-eabi \
+      --cpu cortex-m0plus -o "$o" 2>"$tmp/err"; then
+      bad "$name: compile failed: $(cat "$tmp/err")"; continue
+    fi
+    extra=$(arm-none-eabi-nm -u "$o" | awk '{print $2}' | grep -Ev "$mem|$softfp")
+    if [ -n "$extra" ]; then bad "$name/cortex-m0 needs: $(echo $extra)"; else ok; fi
+  done
+  model_root=$src/tests/ops
+  for m in $runs; do
+    run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m0plus)" baremetal qemu-system-arm -M mps2-an385 -nographic \
+      -monitor none -semihosting-config enable=on,target=native -kernel
+  done
+  for m in mish round_half_even pow_tensor_exponent lrn_alexnet resize_linear_3d_trilinear \
+    conv1d_pads_stride_dilation; do
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
   done
   ;;
 freestanding)

@@ -1,5 +1,6 @@
 /* Checks model directories (examples/<name>, tests/ops/<case>) against their PyTorch goldens:
- *   model.json, inputs/<input name>.npy, golden/<output name>.npy
+ *   model.json (else model.onnx, through the ONNX importer), inputs/<input>.npy,
+ *   golden/<output>.npy (file stems from the value names by krt_npy_file_stem)
  * Each case runs at -O0 (no graph passes) and -O3 (the full pass pipeline) two ways: the
  * reference interpreter on the graph after the passes, and the object compiled at that level
  * (linked into a shared library and loaded with dlopen); all must match the golden within
@@ -40,14 +41,31 @@ typedef struct {
   krt_npy *in, *golden;
 } CaseData;
 
+/* The file stem of values[k] among values[0..n) (krt_npy_file_stem). */
+static void value_stem(IrValue *const *values, int n, int k, char *buf, size_t size) {
+  const char **names = calloc((size_t)n + 1, sizeof *names);
+  if (!names) abort();
+  for (int i = 0; i < n; i++) names[i] = values[i]->name;
+  krt_npy_file_stem(names, n, k, buf, size);
+  free(names);
+}
+
+/* dir/model.json, or dir/model.onnx where there is no JSON. */
+static void model_path(const char *dir, char *path, size_t size) {
+  snprintf(path, size, "%s/model.json", dir);
+  if (access(path, F_OK) != 0) snprintf(path, size, "%s/model.onnx", dir);
+}
+
 static bool load_case_data(const char *dir, const IrGraph *g, CaseData *c) {
+  char stem[512];
   char path[PATH_MAX], err[512];
   c->n_in = g->n_inputs;
   c->n_out = g->n_outputs;
   c->in = calloc((size_t)g->n_inputs + 1, sizeof *c->in);
   c->golden = calloc((size_t)g->n_outputs + 1, sizeof *c->golden);
   for (int i = 0; i < g->n_inputs; i++) {
-    snprintf(path, sizeof path, "%s/inputs/%s.npy", dir, g->inputs[i]->name);
+    value_stem(g->inputs, g->n_inputs, i, stem, sizeof stem);
+    snprintf(path, sizeof path, "%s/inputs/%s.npy", dir, stem);
     const IrValue *v = g->inputs[i];
     if (!krt_npy_read(path, &c->in[i], err, sizeof err) ||
         !krt_npy_check(&c->in[i], (int32_t)v->dtype, v->rank, v->dims, err, sizeof err)) {
@@ -56,7 +74,8 @@ static bool load_case_data(const char *dir, const IrGraph *g, CaseData *c) {
     }
   }
   for (int j = 0; j < g->n_outputs; j++) {
-    snprintf(path, sizeof path, "%s/golden/%s.npy", dir, g->outputs[j]->name);
+    value_stem(g->outputs, g->n_outputs, j, stem, sizeof stem);
+    snprintf(path, sizeof path, "%s/golden/%s.npy", dir, stem);
     if (!krt_npy_read(path, &c->golden[j], err, sizeof err)) {
       CHECK(false, "%s", err);
       return false;
@@ -152,7 +171,7 @@ static void check_compiled(const char *label, const IrGraph *g, const CaseData *
  * the code compiled at the same level against the golden. */
 static void check_level(const char *dir, int level) {
   char path[PATH_MAX], label[PATH_MAX + 32];
-  snprintf(path, sizeof path, "%s/model.json", dir);
+  model_path(dir, path, sizeof path);
   snprintf(label, sizeof label, "%s (passes -O%d)", dir, level);
   IrDiag d;
   ir_diag_init(&d, path, true);

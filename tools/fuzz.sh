@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer targets (clang-19, -fsanitize=fuzzer,address,undefined) in build-fuzz/ and
 # runs each for a fixed time: usage: tools/fuzz.sh [SECONDS_PER_TARGET] (default 60).
-# Runs: model (JSON -> IR -> passes -> interpreter), npy (the .npy reader), codegen (-> LLVM IR,
+# Runs: model (JSON -> IR -> passes -> interpreter), onnx (ONNX bytes -> IR -> passes), npy (the .npy reader), codegen (-> LLVM IR,
 # verified), codegen-obj (the codegen target with KILN_FUZZ_CODEGEN_OBJ=1: LLVM's pipeline and
 # object emission; slower, half the time), cli (the kiln flag parser), driver (main() of `kiln
 # build` executables on a .npy file). KILN_FUZZ_TARGETS picks some runs; KILN_FUZZ_ARGS adds
@@ -21,7 +21,7 @@ san="-fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -fno-
 cmake -S . -B build-fuzz -G Ninja -DKILN_FUZZ=ON -DKILN_WERROR=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo \
   -DCMAKE_C_COMPILER=clang-19 -DCMAKE_C_FLAGS="$san" \
   -DCMAKE_EXE_LINKER_FLAGS="-fsanitize=address,undefined" >/dev/null
-runs=${KILN_FUZZ_TARGETS:-model npy codegen codegen-obj cli driver}
+runs=${KILN_FUZZ_TARGETS:-model onnx npy codegen codegen-obj cli driver}
 targets=$(for r in $runs; do echo "fuzz_${r%-obj}"; done | sort -u | tr '\n' ' ')
 cmake --build build-fuzz --target $targets test_random_graphs
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
@@ -47,6 +47,11 @@ for run in $runs; do
     done
     build-fuzz/bin/test_random_graphs --seeds 1:201 --write "$seeds" >/dev/null
     # Models that name external weights find tests/malformed/malformed_weights_16.bin.
+    export KILN_FUZZ_BASE_DIR=$PWD/tests/malformed
+  elif [ $t = onnx ]; then
+    find examples tests/onnx tests/malformed -name '*.onnx' | while read -r f; do
+      cp "$f" "$seeds/$(echo "$f" | tr / _)"
+    done
     export KILN_FUZZ_BASE_DIR=$PWD/tests/malformed
   elif [ $t = npy ] || [ $t = driver ]; then
     find examples tests/ops -name '*.npy' | while read -r f; do

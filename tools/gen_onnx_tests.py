@@ -11,13 +11,23 @@
                         (what exporters emit for x.view(x.size(0), -1)), folded by the importer;
                         with input x.npy and its expected output y.npy (numpy)
   tensor.pb / tensor.npy  an ONNX TensorProto (i64) and the .npy it converts to
+  if_bind.onnx          an If on a bool input, which folds once --bind fixes it (test_cli.sh)
+  cases/<name>/         op cases per opset where ONNX's semantics or form changed (opsets 7-21):
+                        model.onnx, inputs/*.npy and golden/*.npy computed with numpy (the
+                        ONNX operator definitions of that opset); run by test_models (ctest
+                        onnx_cases) through the C importer
 """
 
+import math
 import os
 
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+import sys
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from export_onnx_opsets import file_stems  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "onnx")
 
@@ -72,6 +82,192 @@ def main():
     with open(os.path.join(OUT, "tensor.pb"), "wb") as f:
         f.write(numpy_helper.from_array(t, "ids").SerializeToString())
     np.save(os.path.join(OUT, "tensor.npy"), t)
+
+    # If with a bool input: folds only once the input is bound (kiln ... --bind flag=1)
+    xb = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])
+    yb = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])
+    flag = helper.make_tensor_value_info("flag", TensorProto.BOOL, [])
+    then_g = helper.make_graph([helper.make_node("Relu", ["x"], ["t"], name="then_relu")], "then",
+                               [], [helper.make_tensor_value_info("t", TensorProto.FLOAT, [1, 4])])
+    else_g = helper.make_graph([helper.make_node("Neg", ["x"], ["e"], name="else_neg")], "else",
+                               [], [helper.make_tensor_value_info("e", TensorProto.FLOAT, [1, 4])])
+    g = helper.make_graph([helper.make_node("If", ["flag"], ["y"], name="branch",
+                                            then_branch=then_g, else_branch=else_g)],
+                          "ifbind", [xb, flag], [yb])
+    save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 13)]), "if_bind.onnx")
+    gen_cases()
+
+
+# ---------------------------------------------------------------- op cases per opset
+NP_TO_ONNX = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int64): TensorProto.INT64,
+              np.dtype(np.int32): TensorProto.INT32, np.dtype(np.bool_): TensorProto.BOOL}
+
+
+def vi(name, arr_or_shape, t=TensorProto.FLOAT):
+    shape = list(arr_or_shape.shape) if hasattr(arr_or_shape, "shape") else arr_or_shape
+    return helper.make_tensor_value_info(name, t, shape)
+
+
+def case(name, opset, nodes, inputs, outputs, inits=(), extra_opsets=()):
+    """inputs / outputs: lists of (name, numpy array); writes tests/onnx/cases/<name>/."""
+    d = os.path.join(OUT, "cases", name)
+    for sub in ("inputs", "golden"):
+        os.makedirs(os.path.join(d, sub), exist_ok=True)
+    g = helper.make_graph(nodes, name, [vi(n, a, NP_TO_ONNX[a.dtype])
+                                        for n, a in inputs],
+                          [vi(n, a, NP_TO_ONNX[a.dtype]) for n, a in outputs],
+                          [numpy_helper.from_array(a, n) for n, a in inits])
+    ops = [helper.make_opsetid("", opset)] + [helper.make_opsetid(dm, v) for dm, v in extra_opsets]
+    m = helper.make_model(g, opset_imports=ops)
+    m.ir_version = 7 if opset < 15 else 8 if opset < 19 else 9 if opset < 21 else 10
+    if opset <= 17:  # Debian's onnx 1.12 checks up to opset 17; later ones follow the spec by hand
+        onnx.checker.check_model(m)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(m.SerializeToString(deterministic=True))
+    for sub, vals in (("inputs", inputs), ("golden", outputs)):
+        for stem, (_, a) in zip(file_stems([n for n, _ in vals]), vals):
+            np.save(os.path.join(d, sub, stem + ".npy"), a)
+
+
+def softmax_2d(x, axis, log=False):
+    """Softmax of opsets 1-12: flatten to 2-D at axis, normalize rows, reshape back."""
+    rows = int(np.prod(x.shape[:axis]))
+    f = x.reshape(rows, -1).astype(np.float64)
+    e = np.exp(f - f.max(axis=1, keepdims=True))
+    y = e / e.sum(axis=1, keepdims=True)
+    return (np.log(y) if log else y).reshape(x.shape).astype(np.float32)
+
+
+def softmax_axis(x, axis):
+    e = np.exp(x - x.max(axis=axis, keepdims=True))
+    return (e / e.sum(axis=axis, keepdims=True)).astype(np.float32)
+
+
+def gen_cases():
+    rng = np.random.RandomState(13)
+    x = rng.uniform(-2, 2, (2, 3, 4)).astype(np.float32)
+    n = helper.make_node
+    # Softmax / LogSoftmax: flattening semantics before 13, one axis from 13
+    case("softmax_axis1_opset11", 11, [n("Softmax", ["x"], ["y"], name="sm", axis=1)],
+         [("x", x)], [("y", softmax_2d(x, 1))])
+    case("softmax_axis1_opset13", 13, [n("Softmax", ["x"], ["y"], name="sm", axis=1)],
+         [("x", x)], [("y", softmax_axis(x, 1))])
+    case("logsoftmax_default_opset9", 9, [n("LogSoftmax", ["x"], ["y"], name="lsm")],
+         [("x", x)], [("y", softmax_2d(x, 1, log=True))])
+    case("softmax_last_opset7", 7, [n("Softmax", ["x"], ["y"], name="sm", axis=2)],
+         [("x", x)], [("y", softmax_axis(x, 2))])
+    # Slice: attributes before 10, inputs since
+    case("slice_attrs_opset9", 9,
+         [n("Slice", ["x"], ["y"], name="sl", starts=[1, 0], ends=[3, -1], axes=[1, 2])],
+         [("x", x)], [("y", x[:, 1:3, 0:-1])])
+    case("slice_inputs_opset13", 13, [n("Slice", ["x", "s", "e", "a", "st"], ["y"], name="sl")],
+         [("x", x)], [("y", x[:, :, 3:0:-2])],
+         [("s", np.array([3], np.int64)), ("e", np.array([0], np.int64)),
+          ("a", np.array([2], np.int64)), ("st", np.array([-2], np.int64))])
+    # Pad: attributes before 11 (value 0.5), inputs since
+    pads = [0, 1, 2, 0, 0, 1]
+    ref = np.pad(x, [(0, 0), (1, 0), (2, 1)], constant_values=0.5)
+    case("pad_attrs_opset9", 9, [n("Pad", ["x"], ["y"], name="pad", pads=pads, value=0.5)],
+         [("x", x)], [("y", ref)])
+    case("pad_inputs_opset13", 13, [n("Pad", ["x", "p", "v"], ["y"], name="pad")],
+         [("x", x)], [("y", ref)],
+         [("p", np.array(pads, np.int64)), ("v", np.array(0.5, np.float32))])
+    # Clip: attributes before 11
+    case("clip_attrs_opset9", 9, [n("Clip", ["x"], ["y"], name="clip", min=-0.5, max=1.0)],
+         [("x", x)], [("y", np.clip(x, -0.5, 1.0))])
+    case("clip_inputs_opset13", 13, [n("Clip", ["x", "lo", "hi"], ["y"], name="clip")],
+         [("x", x)], [("y", np.clip(x, -0.5, 1.0))],
+         [("lo", np.array(-0.5, np.float32)), ("hi", np.array(1.0, np.float32))])
+    # Squeeze / Unsqueeze: axes attribute before 13, input since
+    x1 = x.reshape(2, 1, 3, 4)
+    case("squeeze_unsqueeze_attrs_opset11", 11,
+         [n("Squeeze", ["x"], ["s"], name="sq", axes=[1]),
+          n("Unsqueeze", ["s"], ["y"], name="usq", axes=[0, -1])],
+         [("x", x1)], [("y", x.reshape(1, 2, 3, 4, 1))])
+    case("squeeze_unsqueeze_inputs_opset13", 13,
+         [n("Squeeze", ["x", "a1"], ["s"], name="sq"),
+          n("Unsqueeze", ["s", "a2"], ["y"], name="usq")],
+         [("x", x1)], [("y", x.reshape(1, 2, 3, 4, 1))],
+         [("a1", np.array([1], np.int64)), ("a2", np.array([0, -1], np.int64))])
+    # Split: `split` attribute before 13, input since, num_outputs since 18
+    x5 = rng.uniform(-1, 1, (2, 5)).astype(np.float32)
+    case("split_attr_opset11", 11,
+         [n("Split", ["x"], ["a", "b"], name="split", axis=1, split=[2, 3])],
+         [("x", x5)], [("a", x5[:, :2]), ("b", x5[:, 2:])])
+    case("split_num_outputs_opset18", 18,
+         [n("Split", ["x"], ["a", "b", "c"], name="split", axis=1, num_outputs=3)],
+         [("x", x5)], [("a", x5[:, :2]), ("b", x5[:, 2:4]), ("c", x5[:, 4:])])
+    # ReduceMean: axes attribute before 18, input since; ReduceSum: input since 13
+    case("reducemean_attr_opset11", 11,
+         [n("ReduceMean", ["x"], ["y"], name="rm", axes=[1], keepdims=0)],
+         [("x", x)], [("y", x.mean(axis=1))])
+    case("reducemean_input_opset18", 18, [n("ReduceMean", ["x", "a"], ["y"], name="rm",
+                                            keepdims=0)],
+         [("x", x)], [("y", x.mean(axis=1))], [("a", np.array([1], np.int64))])
+    case("reducesum_attr_opset11", 11, [n("ReduceSum", ["x"], ["y"], name="rs", axes=[2])],
+         [("x", x)], [("y", x.sum(axis=2, keepdims=True))])
+    # BatchNormalization 7 with spatial=1; Dropout with a ratio attribute (7) and inputs (13)
+    xc = rng.uniform(-1, 1, (1, 3, 2, 2)).astype(np.float32)
+    sc, bi = np.array([1.0, 2.0, 0.5], np.float32), np.array([0.1, -0.2, 0.3], np.float32)
+    mu, var = np.array([0.0, 0.5, -0.5], np.float32), np.array([1.0, 2.0, 0.25], np.float32)
+    r = lambda v: v.reshape(1, 3, 1, 1)  # noqa: E731
+    bn = r(sc) * (xc - r(mu)) / np.sqrt(r(var) + 1e-5) + r(bi)
+    case("batchnorm_spatial_opset7", 7,
+         [n("BatchNormalization", ["x", "s", "b", "m", "v"], ["y"], name="bn", spatial=1)],
+         [("x", xc)], [("y", bn.astype(np.float32))],
+         [("s", sc), ("b", bi), ("m", mu), ("v", var)])
+    case("dropout_ratio_attr_opset7", 7,
+         [n("Dropout", ["x"], ["d"], name="drop", ratio=0.3), n("Relu", ["d"], ["y"], name="r")],
+         [("x", x)], [("y", np.maximum(x, 0))])
+    case("dropout_inputs_opset13", 13,
+         [n("Dropout", ["x", "ratio", "train"], ["d"], name="drop"),
+          n("Relu", ["d"], ["y"], name="r")],
+         [("x", x)], [("y", np.maximum(x, 0))],
+         [("ratio", np.array(0.3, np.float32)), ("train", np.array(False))])
+    # Constant forms, ConstantOfShape, and shape arithmetic folded by the importer
+    case("constants_opset13", 13,
+         [n("Constant", [], ["c1"], name="c1", value=numpy_helper.from_array(
+             np.full((3, 4), 0.25, np.float32))),
+          n("Constant", [], ["shape"], name="c2", value_ints=[2, 12]),
+          n("ConstantOfShape", ["s34"], ["ones"], name="cos",
+            value=numpy_helper.from_array(np.array([2.0], np.float32))),
+          n("Add", ["x", "c1"], ["a"], name="add"), n("Mul", ["a", "ones"], ["b"], name="mul"),
+          n("Reshape", ["b", "shape"], ["y"], name="reshape")],
+         [("x", x)], [("y", ((x + 0.25) * 2).reshape(2, 12))],
+         [("s34", np.array([3, 4], np.int64))])
+    # an If whose condition is a constant: the taken branch is inlined
+    then_g = helper.make_graph([n("Relu", ["x"], ["t"], name="then_relu")], "then", [],
+                               [helper.make_tensor_value_info("t", TensorProto.FLOAT, [2, 3, 4])])
+    else_g = helper.make_graph([n("Neg", ["x"], ["e"], name="else_neg")], "else", [],
+                               [helper.make_tensor_value_info("e", TensorProto.FLOAT, [2, 3, 4])])
+    case("if_constant_opset11", 11,
+         [n("Shape", ["x"], ["s"], name="shape"),
+          n("Gather", ["s", "zero"], ["d0"], name="gather", axis=0),
+          n("Equal", ["d0", "two"], ["cond"], name="eq"),
+          n("If", ["cond"], ["y"], name="branch", then_branch=then_g, else_branch=else_g)],
+         [("x", x)], [("y", np.maximum(x, 0))],
+         [("zero", np.array(0, np.int64)), ("two", np.array(2, np.int64))])
+    # opsets 19-21 and an unused extra domain; names PyTorch and Caffe2 exporters use
+    r = np.maximum(x, 0).reshape(2, 12)
+    gelu = r * 0.5 * (1 + np.vectorize(math.erf)(r / np.sqrt(2)))
+    case("names_opset21_extra_domain", 21,
+         [n("Relu", ["gpu_0/data_0"], ["onnx::Flatten_0"], name="Relu_0"),
+          n("Flatten", ["onnx::Flatten_0"], ["input.1"], name="Flatten_1"),
+          n("Gelu", ["input.1"], ["output:0"], name="gelu")],
+         [("gpu_0/data_0", x)], [("output:0", gelu.astype(np.float32))],
+         extra_opsets=[("ai.onnx.training", 1), ("ai.onnx.ml", 3)])
+    case("cast_pad_opset19", 19,
+         [n("Pad", ["x", "p"], ["pd"], name="pad", mode="constant"),
+          n("Cast", ["pd"], ["y"], name="cast", to=TensorProto.INT32)],
+         [("x", (x * 4).round())], [("y", np.pad((x * 4).round(), [(0, 0), (0, 0), (1, 1)])
+                                     .astype(np.int32))],
+         [("p", np.array([0, 0, 1, 0, 0, 1], np.int64))])
+    case("reducemax_split_opset20", 20,
+         [n("ReduceMax", ["x", "a"], ["m"], name="rmax", keepdims=1),
+          n("Split", ["m", "sp"], ["y0", "y1"], name="split", axis=1)],
+         [("x", x)], [("y0", x.max(axis=2, keepdims=True)[:, :1]),
+                      ("y1", x.max(axis=2, keepdims=True)[:, 1:])],
+         [("a", np.array([2], np.int64)), ("sp", np.array([1, 2], np.int64))])
 
 
 if __name__ == "__main__":

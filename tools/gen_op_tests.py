@@ -857,8 +857,22 @@ def reduce(name, op, shape, axes=None, keepdims=None, axes_input=False, noop=Non
             y = torch.mean(x, dim=dims, keepdim=keep)
         elif op == "ReduceSum":
             y = torch.sum(x, dim=dims, keepdim=keep)
-        else:
+        elif op == "ReduceMax":
             y = torch.amax(x, dim=dims, keepdim=keep)
+        elif op == "ReduceMin":
+            y = torch.amin(x, dim=dims, keepdim=keep)
+        elif op == "ReduceProd":   # torch.prod takes one dim: reduce them one by one
+            y = x
+            for dm in sorted([d % len(shape) for d in dims], reverse=True):
+                y = torch.prod(y, dim=dm, keepdim=keep)
+        elif op == "ReduceL1":
+            y = torch.sum(x.abs(), dim=dims, keepdim=keep)
+        elif op == "ReduceL2":
+            y = torch.sqrt(torch.sum(x * x, dim=dims, keepdim=keep))
+        elif op == "ReduceSumSquare":
+            y = torch.sum(x * x, dim=dims, keepdim=keep)
+        else:
+            y = torch.logsumexp(x, dim=dims, keepdim=keep)
     c.output("y", y)
 
 
@@ -872,6 +886,19 @@ def reduce_cases():
     reduce("reducesum_all_no_keepdims", "ReduceSum", (2, 6, 3), keepdims=0)
     reduce("reducemax_axis1", "ReduceMax", (4, 9, 3), axes=[1], keepdims=0)
     reduce("reducemax_neg_axes", "ReduceMax", (2, 3, 17), axes=[-1, -3])
+    # issue 13: the other Reduce*; axes as attribute (opset <= 17) and as input (opset 18)
+    reduce("reducemin_axis1", "ReduceMin", (4, 9, 3), axes=[1], keepdims=0)
+    reduce("reducemin_all_axes_input", "ReduceMin", (3, 5), axes=[0, 1], axes_input=True)
+    reduce("reduceprod_last", "ReduceProd", (3, 4, 6), axes=[-1])
+    reduce("reduceprod_two_axes_input", "ReduceProd", (2, 3, 4), axes=[0, 2], keepdims=0,
+           axes_input=True)
+    reduce("reducel1_axis0", "ReduceL1", (5, 7), axes=[0])
+    reduce("reducel2_last_input", "ReduceL2", (2, 3, 20), axes=[-1], keepdims=0, axes_input=True)
+    reduce("reducel2_all", "ReduceL2", (3, 4, 5))
+    reduce("reducesumsquare_axis1", "ReduceSumSquare", (2, 9, 4), axes=[1])
+    reduce("reducelogsumexp_last", "ReduceLogSumExp", (4, 33), axes=[-1], keepdims=0)
+    reduce("reducelogsumexp_two_axes_input", "ReduceLogSumExp", (3, 4, 5), axes=[0, 2],
+           axes_input=True)
 
 
 def transpose_cases():
@@ -1134,14 +1161,15 @@ def onnx_gates(op, w, H):
 
 
 def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, outputs=3,
-              weights_as_inputs=False):
+              weights_as_inputs=False, nonlinearity="tanh"):
     """Goldens from torch.nn.LSTM/GRU/RNN (seq-first); 'reverse' runs the PyTorch module on the
     time-flipped sequence and flips Y back (PyTorch has no reverse-only direction)."""
     c = Case(name)
     torch.manual_seed(zlib.crc32(name.encode()))
     D = 2 if direction == "bidirectional" else 1
+    kw = {"nonlinearity": nonlinearity} if op == "RNN" else {}
     mod = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "RNN": torch.nn.RNN}[op](
-        I, H, bias=bias, bidirectional=D == 2)
+        I, H, bias=bias, bidirectional=D == 2, **kw)
     x = c.input("x", c.uniform((T, B, I), -2.0, 2.0))
     sfx = ["", "_reverse"][:D]
     W = np.stack([onnx_gates(op, getattr(mod, "weight_ih_l0" + s).detach().numpy(), H) for s in sfx])
@@ -1175,6 +1203,8 @@ def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, 
         attrs["direction"] = direction
     if op == "GRU":
         attrs["linear_before_reset"] = 1
+    if nonlinearity != "tanh":   # as torch exports it: ONNX's list, comma-joined in Kiln JSON
+        attrs["activations"] = ",".join(["Relu"] * D)
     c.node(op, ins, names, attrs, name=op.lower())
     xin = torch.flip(x, [0]) if direction == "reverse" else x
     y, st = mod(xin, state)
@@ -1184,6 +1214,83 @@ def recurrent(name, op, T, B, I, H, direction="forward", bias=True, init=False, 
     outs = [y] + (list(st) if op == "LSTM" else [st])
     for nm, t in zip(names, outs):
         c.output(nm, t)
+
+
+NP_ACTS = {
+    "Sigmoid": lambda x, a, b: 1 / (1 + np.exp(-x)), "Tanh": lambda x, a, b: np.tanh(x),
+    "Relu": lambda x, a, b: np.maximum(x, 0), "Affine": lambda x, a, b: a * x + b,
+    "LeakyRelu": lambda x, a, b: np.where(x < 0, a * x, x),
+    "ThresholdedRelu": lambda x, a, b: np.where(x > a, x, 0),
+    "ScaledTanh": lambda x, a, b: a * np.tanh(b * x),
+    "HardSigmoid": lambda x, a, b: np.clip(a * x + b, 0, 1),
+    "Elu": lambda x, a, b: np.where(x < 0, a * (np.exp(x) - 1), x),
+    "Softsign": lambda x, a, b: x / (1 + np.abs(x)), "Softplus": lambda x, a, b: np.logaddexp(0, x)}
+
+
+def np_recurrent(op, X, W, R, Bias, acts, H):
+    """ONNX RNN/GRU (linear_before_reset=1)/LSTM, one direction, forward, zero initial state,
+    in float64; acts: [(fn, alpha, beta)] for f, g, h. Returns Y [T, 1, B, H]."""
+    T, B, _ = X.shape
+    f, g, hf = (acts + [None, None])[:3]
+    ap = lambda a, x: NP_ACTS[a[0]](x, a[1], a[2])
+    h = np.zeros((B, H))
+    cst = np.zeros((B, H))
+    Wb, Rb = Bias[:Bias.size // 2], Bias[Bias.size // 2:]
+    ys = []
+    for t in range(T):
+        gx = X[t] @ W.T + Wb
+        gr = h @ R.T + Rb
+        if op == "RNN":
+            h = ap(f, gx + gr)
+        elif op == "GRU":
+            z = ap(f, gx[:, :H] + gr[:, :H])
+            r = ap(f, gx[:, H:2 * H] + gr[:, H:2 * H])
+            hh = ap(g, gx[:, 2 * H:] + r * gr[:, 2 * H:])
+            h = (1 - z) * hh + z * h
+        else:
+            i = ap(f, gx[:, :H] + gr[:, :H])
+            o = ap(f, gx[:, H:2 * H] + gr[:, H:2 * H])
+            fg = ap(f, gx[:, 2 * H:3 * H] + gr[:, 2 * H:3 * H])
+            cc = ap(g, gx[:, 3 * H:] + gr[:, 3 * H:])
+            cst = fg * cst + i * cc
+            h = o * ap(hf, cst)
+        ys.append(h)
+    return np.stack(ys)[:, None]
+
+
+def recurrent_activations_cases():
+    """Non-default activations with their alpha/beta (numpy reference: torch's modules have
+    only the defaults, and RNN's relu)."""
+    for name, op, acts in (
+            ("lstm_activations_hardsigmoid_softsign_elu", "LSTM",
+             [("HardSigmoid", 0.3, 0.4), ("Softsign", 0, 0), ("Elu", 0.7, 0)]),
+            ("gru_activations_leakyrelu_scaledtanh", "GRU",
+             [("Sigmoid", 0, 0), ("ScaledTanh", 1.5, 0.6)]),
+            ("rnn_activations_affine", "RNN", [("Affine", 0.5, 0.1)]),
+            ("rnn_activations_thresholded_relu", "RNN", [("ThresholdedRelu", 0.2, 0)]),
+            ("rnn_activations_softplus", "RNN", [("Softplus", 0, 0)])):
+        c = Case(name)
+        T, B, I, H = 4, 2, 3, 5
+        G = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
+        x = c.input("x", c.uniform((T, B, I), -2.0, 2.0))
+        W = c.init("W", c.uniform((1, G * H, I), -0.6, 0.6))
+        R = c.init("R", c.uniform((1, G * H, H), -0.6, 0.6))
+        Bi = c.init("B", c.uniform((1, 2 * G * H), -0.3, 0.3))
+        attrs = {"hidden_size": H, "activations": ",".join(a[0] for a in acts)}
+        alphas = [a[1] for a in acts if a[0] in ("Affine", "LeakyRelu", "ThresholdedRelu",
+                                                 "ScaledTanh", "HardSigmoid", "Elu")]
+        betas = [a[2] for a in acts if a[0] in ("Affine", "ScaledTanh", "HardSigmoid")]
+        if alphas:
+            attrs["activation_alpha"] = alphas
+        if betas:
+            attrs["activation_beta"] = betas
+        if op == "GRU":
+            attrs["linear_before_reset"] = 1
+        c.node(op, ["x", "W", "R", "B"], ["y"], attrs, name=op.lower())
+        y = np_recurrent(op, x.numpy().astype(np.float64), W.numpy()[0].astype(np.float64),
+                         R.numpy()[0].astype(np.float64), Bi.numpy()[0].astype(np.float64),
+                         [(a[0], np.float32(a[1]), np.float32(a[2])) for a in acts], H)
+        c.output("y", torch.from_numpy(y).float())
 
 
 def recurrent_cases():
@@ -1200,6 +1307,11 @@ def recurrent_cases():
     recurrent("rnn_bidirectional_no_bias", "RNN", 4, 1, 3, 6, direction="bidirectional",
               bias=False, init=True)
     recurrent("rnn_reverse", "RNN", 7, 3, 2, 4, direction="reverse")
+    # nn.RNN(nonlinearity="relu"): activations ["Relu"] (issue 13)
+    recurrent("rnn_relu", "RNN", 5, 2, 3, 4, nonlinearity="relu")
+    recurrent("rnn_relu_bidirectional_init", "RNN", 4, 2, 3, 6, direction="bidirectional",
+              init=True, nonlinearity="relu")
+    recurrent_activations_cases()
     recurrent("gru_weights_as_inputs", "GRU", 4, 2, 3, 5, direction="bidirectional",
               weights_as_inputs=True)
     recurrent("lstm_weights_as_inputs", "LSTM", 3, 1, 4, 3, weights_as_inputs=True)
@@ -1220,6 +1332,534 @@ def recurrent_cases():
               weights_as_inputs=True)
 
 
+# ================================== issue 13: every dtype through data movement, new ops
+def int_data(c, shape, dt, lo=-50, hi=50):
+    if dt == "bool":
+        return c.rng.uniform(size=shape) < 0.5
+    return c.rng.randint(lo, hi, size=shape)
+
+
+def dtype_movement_cases():
+    """Data-movement ops on bool / i32 / i64 (they move bytes by the element size)."""
+    # nn.MultiheadAttention's key-padding mask: a bool [B, S] reshaped to [B, 1, 1, S]
+    c = Case("reshape_bool_mask")
+    x = c.input("x", int_data(c, (2, 6), "bool"), "bool")
+    c.init("shape", np.array([2, 1, 1, 6], dtype=np.int64), dtype="i64")
+    c.node("Reshape", ["x", "shape"], ["y"], name="reshape")
+    c.output("y", x.reshape(2, 1, 1, 6), "bool")
+
+    c = Case("flatten_i64")
+    x = c.input("x", int_data(c, (2, 3, 4), "i64", -10**12, 10**12), "i64")
+    c.node("Flatten", ["x"], ["y"], {"axis": 2}, name="flatten")
+    c.output("y", x.reshape(6, 4), "i64")
+
+    c = Case("identity_bool")
+    x = c.input("x", int_data(c, (3, 5), "bool"), "bool")
+    c.node("Identity", ["x"], ["y"], name="identity")
+    c.output("y", x.clone(), "bool")
+
+    # torch.stack of index tensors: Unsqueeze each, Concat the i64 results
+    c = Case("concat_i64_stack")
+    a = c.input("a", int_data(c, (3, 4), "i64", -10**12, 10**12), "i64")
+    b = c.input("b", int_data(c, (3, 4), "i64", -10**12, 10**12), "i64")
+    c.init("axes", np.array([1], dtype=np.int64), dtype="i64")
+    c.node("Unsqueeze", ["a", "axes"], ["ua"], name="ua")
+    c.node("Unsqueeze", ["b", "axes"], ["ub"], name="ub")
+    c.node("Concat", ["ua", "ub"], ["y"], {"axis": 1}, name="stack")
+    c.output("y", torch.stack([a, b], 1), "i64")
+
+    c = Case("concat_bool_axis0")
+    a = c.input("a", int_data(c, (2, 3), "bool"), "bool")
+    b = c.input("b", int_data(c, (1, 3), "bool"), "bool")
+    c.node("Concat", ["a", "b"], ["y"], {"axis": 0}, name="concat")
+    c.output("y", torch.cat([a, b], 0), "bool")
+
+    c = Case("slice_bool_step2")
+    x = c.input("x", int_data(c, (4, 7), "bool"), "bool")
+    for nm, v in (("starts", [1]), ("ends", [7]), ("axes", [1]), ("steps", [2])):
+        c.init(nm, np.array(v, dtype=np.int64), dtype="i64")
+    c.node("Slice", ["x", "starts", "ends", "axes", "steps"], ["y"], name="slice")
+    c.output("y", x[:, 1:7:2].contiguous(), "bool")
+
+    c = Case("split_i32")
+    x = c.input("x", int_data(c, (3, 5), "i32"), "i32")
+    c.node("Split", ["x"], ["y0", "y1"], {"axis": 1, "split": [2, 3]}, name="split")
+    for o, t in zip(["y0", "y1"], torch.split(x, [2, 3], dim=1)):
+        c.output(o, t.contiguous(), "i32")
+
+    c = Case("transpose_bool")
+    x = c.input("x", int_data(c, (2, 3, 4), "bool"), "bool")
+    c.node("Transpose", ["x"], ["y"], {"perm": [2, 0, 1]}, name="transpose")
+    c.output("y", x.permute(2, 0, 1).contiguous(), "bool")
+
+    c = Case("gather_i64_data")
+    x = c.input("x", int_data(c, (5, 3), "i64", -10**12, 10**12), "i64")
+    ids = c.input("ids", np.array([[4, 0], [-1, 2]]), "i64")
+    c.node("Gather", ["x", "ids"], ["y"], {"axis": 0}, name="gather")
+    c.output("y", x[torch.where(ids < 0, ids + 5, ids)], "i64")
+
+    c = Case("expand_bool")
+    x = c.input("x", int_data(c, (1, 4), "bool"), "bool")
+    c.init("shape", np.array([3, 1], dtype=np.int64), dtype="i64")
+    c.node("Expand", ["x", "shape"], ["y"], name="expand")
+    c.output("y", x.expand(3, 4).contiguous(), "bool")
+
+    c = Case("squeeze_i64")
+    x = c.input("x", int_data(c, (3, 1, 4), "i64"), "i64")
+    c.init("axes", np.array([1], dtype=np.int64), dtype="i64")
+    c.node("Squeeze", ["x", "axes"], ["y"], name="squeeze")
+    c.output("y", x.squeeze(1), "i64")
+
+    c = Case("where_bool_values")
+    cond = c.input("cond", int_data(c, (3, 4), "bool"), "bool")
+    x = c.input("x", int_data(c, (3, 4), "bool"), "bool")
+    y = c.input("y", int_data(c, (1, 4), "bool"), "bool")
+    c.node("Where", ["cond", "x", "y"], ["z"], name="where")
+    c.output("z", torch.where(cond, x, y), "bool")
+
+    for name, dt, shape, pads, mode, value in (
+            ("pad_i64_constant_value", "i64", (2, 3), [1, 0, 0, 2], "constant", -7),
+            ("pad_bool_constant", "bool", (2, 3), [0, 1, 1, 0], "constant", None),
+            ("pad_i32_reflect", "i32", (2, 4), [0, 2, 1, 3], "reflect", None),
+            ("pad_i64_edge", "i64", (3, 2), [1, 1, 2, 0], "edge", None)):
+        c = Case(name)
+        x = c.input("x", int_data(c, shape, dt), dt)
+        c.init("pads", np.array(pads, dtype=np.int64), dtype="i64")
+        ins = ["x", "pads"]
+        if value is not None:
+            c.init("value", np.array(value, dtype=DTYPES[dt]), dtype=dt)
+            ins.append("value")
+        c.node("Pad", ins, ["y"], {"mode": mode}, name="pad")
+        tp = (pads[1], pads[3], pads[0], pads[2])
+        if mode == "constant":   # F.pad's constant mode takes numbers of any dtype
+            y = F.pad(x.to(torch.int64), tp, value=value or 0).to(x.dtype)
+        else:                    # reflect / replicate: float only in torch 1.13, values exact
+            y = F.pad(x.to(torch.float64)[None], tp, mode={"reflect": "reflect",
+                                                           "edge": "replicate"}[mode])[0]
+            y = y.to(x.dtype)
+        c.output("y", y, dt)
+
+
+def argmax_cases():
+    """ArgMax / ArgMin: i64 indices; ties are exact (small integers as floats)."""
+    for name, op, dt, shape, axis, keep, last in (
+            ("argmax_axis1_keepdims", "ArgMax", "f32", (2, 5, 3), 1, 1, 0),
+            ("argmax_last_axis_no_keepdims", "ArgMax", "f32", (4, 9), -1, 0, 0),
+            ("argmax_ties_select_last", "ArgMax", "f32", (3, 8), 1, 1, 1),
+            ("argmax_ties_first", "ArgMax", "i64", (3, 8), 1, 0, 0),
+            ("argmin_axis0_i32", "ArgMin", "i32", (6, 4), 0, 1, 0),
+            ("argmin_ties_select_last", "ArgMin", "f32", (2, 3, 7), 2, 0, 1)):
+        c = Case(name)
+        ties = "ties" in name
+        data = c.rng.randint(0, 3, size=shape) if ties or dt != "f32" else c.uniform(shape)
+        x = c.input("x", data, dt)
+        attrs = {"axis": axis, "keepdims": keep}
+        if last:
+            attrs["select_last_index"] = 1
+        c.node(op, ["x"], ["y"], attrs, name=op.lower())
+        f = torch.argmax if op == "ArgMax" else torch.argmin
+        if last:   # the last extreme: the first one of the flipped axis
+            n = x.shape[axis]
+            y = n - 1 - f(torch.flip(x, [axis]), dim=axis, keepdim=bool(keep))
+        else:      # torch returns the first extreme (documented), as ONNX's default
+            y = f(x, dim=axis, keepdim=bool(keep))
+        c.output("y", y, "i64")
+
+
+def logical_cases():
+    c = Case("not_bool")
+    x = c.input("x", int_data(c, (3, 5), "bool"), "bool")
+    c.node("Not", ["x"], ["y"], name="not")
+    c.output("y", ~x, "bool")
+    for name, op, fn in (("and_broadcast", "And", torch.logical_and),
+                         ("or_broadcast", "Or", torch.logical_or),
+                         ("xor_broadcast", "Xor", torch.logical_xor)):
+        c = Case(name)
+        a = c.input("a", int_data(c, (2, 3, 4), "bool"), "bool")
+        b = c.input("b", int_data(c, (3, 1), "bool"), "bool")
+        c.node(op, ["a", "b"], ["y"], name=op.lower())
+        c.output("y", fn(a, b), "bool")
+
+
+def scatter_nd_cases():
+    # a KV-cache write K[:, :, pos] = k: every (b, h) at one position, slices of [D]
+    c = Case("scatternd_kv_cache_write")
+    B, H, T, D, pos = 2, 3, 5, 4, 2
+    k = c.input("cache", c.uniform((B, H, T, D)))
+    upd = c.input("k", c.uniform((B, H, 1, D)))
+    idx = np.array([[[[b, h, pos]] for h in range(H)] for b in range(B)], dtype=np.int64)
+    c.init("idx", idx, dtype="i64")
+    c.node("ScatterND", ["cache", "idx", "k"], ["y"], name="scatter")
+    y = k.clone()
+    y[:, :, pos] = upd[:, :, 0]
+    c.output("y", y)
+    # the ONNX example: 1-D i64 data, element updates, run-time indices (one negative)
+    c = Case("scatternd_1d_i64_runtime_indices")
+    data = c.input("data", np.arange(1, 9), "i64")
+    ids = c.input("ids", np.array([[4], [3], [-7], [7]]), "i64")
+    upd = c.input("upd", np.array([9, 10, 11, 12]), "i64")
+    c.node("ScatterND", ["data", "ids", "upd"], ["y"], name="scatter")
+    y = data.clone()
+    y[torch.where(ids[:, 0] < 0, ids[:, 0] + 8, ids[:, 0])] = upd
+    c.output("y", y, "i64")
+    # slices of rows of a bool matrix
+    c = Case("scatternd_bool_rows")
+    data = c.input("data", int_data(c, (4, 3), "bool"), "bool")
+    c.init("ids", np.array([[2], [0]], dtype=np.int64), dtype="i64")
+    upd = c.input("upd", int_data(c, (2, 3), "bool"), "bool")
+    c.node("ScatterND", ["data", "ids", "upd"], ["y"], name="scatter")
+    y = data.clone()
+    y[[2, 0]] = upd
+    c.output("y", y, "bool")
+
+
+def int_arith_cases():
+    """i32 / i64 Add, Sub, Mul, Div (shape arithmetic); Div truncates toward zero."""
+    for name, op, dt, sa, sb in (("add_i64_broadcast", "Add", "i64", (2, 3), (3,)),
+                                 ("sub_i32", "Sub", "i32", (4, 5), (4, 5)),
+                                 ("mul_i64_scalar", "Mul", "i64", (3, 4), ()),
+                                 ("div_i32_trunc_negative", "Div", "i32", (3, 6), (1, 6)),
+                                 ("div_i64_trunc", "Div", "i64", (5,), (5,))):
+        c = Case(name)
+        big = 10**12 if dt == "i64" and op != "Mul" else 1000
+        a = c.input("a", c.rng.randint(-big, big, size=sa), dt)
+        bv = c.rng.randint(1, 40, size=sb) * np.where(c.rng.uniform(size=sb) < 0.5, -1, 1)
+        b = c.input("b", bv, dt)
+        c.node(op, ["a", "b"], ["y"], name=op.lower())
+        fn = {"Add": torch.add, "Sub": torch.sub, "Mul": torch.mul,
+              "Div": lambda x, y: torch.div(x, y, rounding_mode="trunc")}[op]
+        c.output("y", fn(a, b), dt)
+
+
+def activation13_cases():
+    """Activations and rounding added for issue 13 (f32, element-wise, fusable)."""
+    unary("elu_default", "Elu", (3, 4, 5), F.elu)
+    unary("elu_alpha", "Elu", (2, 30), lambda x: F.elu(x, 0.3), {"alpha": 0.3})
+    unary("selu_default", "Selu", (4, 25), F.selu)
+    unary("softplus_wide", "Softplus", (3, 40), F.softplus, lo=-30.0, hi=30.0)
+    unary("softsign", "Softsign", (4, 6), F.softsign, lo=-10.0, hi=10.0)
+    unary("hardsigmoid_default", "HardSigmoid", (3, 20),
+          lambda x: torch.clamp(0.2 * x + 0.5, 0, 1), lo=-5.0, hi=5.0)
+    unary("hardsigmoid_torch_attrs", "HardSigmoid", (2, 24), F.hardsigmoid,
+          {"alpha": 1.0 / 6, "beta": 0.5}, lo=-5.0, hi=5.0)
+    unary("hardswish", "HardSwish", (3, 20), F.hardswish, lo=-5.0, hi=5.0)
+    unary("mish", "Mish", (3, 30), F.mish, lo=-8.0, hi=8.0)
+    unary("reciprocal", "Reciprocal", (5, 6), torch.reciprocal, lo=0.1, hi=4.0)
+    unary("sign", "Sign", (4, 5), torch.sign)
+    # rounding: random values, exact halves (ties to even for Round), integers, large values
+    for name, op, fn in (("floor_mixed", "Floor", torch.floor), ("ceil_mixed", "Ceil", torch.ceil),
+                         ("round_half_even", "Round", torch.round)):
+        c = Case(name)
+        vals = np.concatenate([c.uniform((20,), -6.0, 6.0), np.arange(-8, 9) / 2.0,
+                               [1e8, -3e9, 8388607.5, -0.25, 0.0]]).astype(np.float32)
+        x = c.input("x", vals.reshape(6, 7))
+        c.node(op, ["x"], ["y"], name=op.lower())
+        c.output("y", fn(x))
+    # Conv then an activation: at -O3 it is the Conv's fused epilogue
+    c = Case("conv_then_hardswish")
+    x = c.input("x", c.uniform((1, 2, 6, 6)))
+    w = c.init("w", c.uniform((3, 2, 3, 3), -0.5, 0.5))
+    c.node("Conv", ["x", "w"], ["h"], {"kernel_shape": [3, 3]}, name="conv")
+    c.node("HardSwish", ["h"], ["y"], name="act")
+    c.output("y", F.hardswish(F.conv2d(x, w)))
+
+
+def elementwise13_cases():
+    # PRelu: a per-channel slope [C, 1, 1] (as exporters write nn.PReLU) and a scalar one
+    c = Case("prelu_channel_slope")
+    x = c.input("x", c.uniform((2, 3, 4, 5)))
+    sl = c.init("slope", c.uniform((3, 1, 1), 0.0, 0.5))
+    c.node("PRelu", ["x", "slope"], ["y"], name="prelu")
+    c.output("y", F.prelu(x, sl.reshape(3)))
+    c = Case("prelu_scalar_slope")
+    x = c.input("x", c.uniform((4, 7)))
+    sl = c.init("slope", np.array([0.25], dtype=np.float32))
+    c.node("PRelu", ["x", "slope"], ["y"], name="prelu")
+    c.output("y", F.prelu(x, sl))
+    # Mod: integers with fmod 0 (Python's sign) and 1 (C's), floats with fmod 1
+    for name, dt, fmod in (("mod_i64_python_sign", "i64", 0), ("mod_i32_fmod", "i32", 1),
+                           ("mod_f32_fmod", "f32", 1)):
+        c = Case(name)
+        if dt == "f32":
+            a = c.input("a", c.uniform((4, 5), -20.0, 20.0))
+            b = c.input("b", c.away_from_zero((1, 5), 0.5, 3.0))
+        else:
+            a = c.input("a", c.rng.randint(-1000, 1000, size=(4, 5)), dt)
+            b = c.input("b", c.rng.randint(1, 30, size=(1, 5)) *
+                        np.where(c.rng.uniform(size=(1, 5)) < 0.5, -1, 1), dt)
+        c.node("Mod", ["a", "b"], ["y"], {"fmod": fmod}, name="mod")
+        c.output("y", torch.fmod(a, b) if fmod else torch.remainder(a, b), dt)
+    # Pow with a tensor exponent: positive bases with any exponent, negative with integers
+    c = Case("pow_tensor_exponent")
+    x = c.input("x", c.uniform((3, 8), 0.1, 3.0))
+    e = c.input("e", c.uniform((1, 8), -2.0, 3.0))
+    c.node("Pow", ["x", "e"], ["y"], name="pow")
+    c.output("y", torch.pow(x, e))
+    c = Case("pow_negative_base_integer_exponent")
+    x = c.input("x", c.uniform((4, 6), -3.0, 3.0))
+    e = c.input("e", c.rng.randint(-3, 4, size=(4, 6)).astype(np.float32))
+    c.node("Pow", ["x", "e"], ["y"], name="pow")
+    c.output("y", torch.pow(x, e))
+    # Sum, Mean, Min, Max: one, three and five inputs, broadcasting
+    for name, op, shapes, fn in (
+            ("sum_three_broadcast", "Sum", [(2, 3, 4), (3, 1), (4,)], lambda ts: sum(ts[1:], ts[0])),
+            ("mean_two", "Mean", [(3, 5), (3, 5)], lambda ts: (ts[0] + ts[1]) / 2),
+            ("min_five_broadcast", "Min", [(2, 4), (4,), (2, 1), (1, 4), (2, 4)],
+             lambda ts: torch.stack(torch.broadcast_tensors(*ts)).amin(0)),
+            ("max_three", "Max", [(3, 4), (3, 4), (1, 4)],
+             lambda ts: torch.stack(torch.broadcast_tensors(*ts)).amax(0)),
+            ("max_single_input", "Max", [(5, 2)], lambda ts: ts[0].clone())):
+        c = Case(name)
+        ts = [c.input("x%d" % k, c.uniform(sh)) for k, sh in enumerate(shapes)]
+        c.node(op, ["x%d" % k for k in range(len(shapes))], ["y"], name=op.lower())
+        c.output("y", fn(ts))
+
+
+def numpy_resize(x, out_shape, mode, coord, nearest="round_prefer_floor"):
+    """ONNX Resize on an array (numpy reference, float64): per axis coordinates, nearest or
+    N-linear with coordinates clamped to the input."""
+    x = np.asarray(x, dtype=np.float64)
+    axes = []
+    for a, (n_in, n_out) in enumerate(zip(x.shape, out_shape)):
+        scale = n_out / n_in
+        o = np.arange(n_out, dtype=np.float64)
+        if coord == "asymmetric":
+            cd = o / scale
+        elif coord == "align_corners":
+            cd = np.zeros(n_out) if n_out == 1 else o * (n_in - 1) / (n_out - 1)
+        elif coord == "pytorch_half_pixel" and n_out == 1:
+            cd = np.zeros(1)
+        else:
+            cd = (o + 0.5) / scale - 0.5
+        if mode == "nearest":
+            f = np.floor(cd)
+            if nearest == "floor":
+                r = f
+            elif nearest == "ceil":
+                r = np.ceil(cd)
+            else:
+                tie = cd - f == 0.5
+                r = np.where(tie, f + (nearest == "round_prefer_ceil"), np.floor(cd + 0.5))
+            axes.append([(np.clip(r, 0, n_in - 1).astype(np.int64), np.ones(n_out))])
+        else:
+            cd = np.clip(cd, 0, n_in - 1)
+            i0 = np.floor(cd).astype(np.int64)
+            w = cd - i0
+            axes.append([(i0, 1 - w), (np.minimum(i0 + 1, n_in - 1), w)])
+    y = np.zeros(out_shape)
+    import itertools
+    for taps in itertools.product(*axes):
+        idx = np.ix_(*[t[0] for t in taps])
+        w = np.ones(out_shape)
+        for a, t in enumerate(taps):
+            shp = [1] * len(out_shape)
+            shp[a] = out_shape[a]
+            w = w * t[1].reshape(shp)
+        y += w * x[idx]
+    return y
+
+
+def layout13_cases():
+    """GlobalMaxPool, LRN, InstanceNormalization, Tile, DepthToSpace/SpaceToDepth, CumSum."""
+    for name, shape in (("globalmaxpool_4d", (2, 3, 5, 6)), ("globalmaxpool_1d", (2, 4, 9)),
+                        ("globalaveragepool_3d", (1, 2, 3, 4, 5))):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        op = "GlobalMaxPool" if "max" in name else "GlobalAveragePool"
+        c.node(op, ["x"], ["y"], name=op.lower())
+        dims = tuple(range(2, len(shape)))
+        c.output("y", torch.amax(x, dims, keepdim=True) if "max" in name
+                 else torch.mean(x, dims, keepdim=True))
+    for name, size, attrs in (("lrn_alexnet", 5, {"alpha": 1e-4, "beta": 0.75, "bias": 2.0}),
+                              ("lrn_even_size_defaults", 4, {})):
+        c = Case(name)
+        x = c.input("x", c.uniform((2, 7, 4, 5), -3.0, 3.0))
+        a = dict(attrs, size=size)
+        c.node("LRN", ["x"], ["y"], a, name="lrn")
+        alpha, beta, bias = a.get("alpha", 1e-4), a.get("beta", 0.75), a.get("bias", 1.0)
+        if size % 2:
+            y = F.local_response_norm(x, size, alpha, beta, bias)
+        else:   # torch centres an even window one channel lower than ONNX: numpy reference
+            xs = x.numpy().astype(np.float64)
+            sq = np.zeros_like(xs)
+            C = xs.shape[1]
+            for ch in range(C):
+                lo, hi = max(0, ch - (size - 1) // 2), min(C, ch + size // 2 + 1)
+                sq[:, ch] = (xs[:, lo:hi] ** 2).sum(1)
+            y = torch.from_numpy(xs / (bias + alpha / size * sq) ** beta).float()
+        c.output("y", y)
+    for name, shape in (("instancenorm_4d", (2, 3, 5, 6)), ("instancenorm_3d_eps", (3, 4, 10))):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape, -2.0, 2.0))
+        sc = c.init("scale", c.uniform((shape[1],), 0.5, 1.5))
+        b = c.init("B", c.uniform((shape[1],)))
+        eps = 1e-3 if "eps" in name else 1e-5
+        c.node("InstanceNormalization", ["x", "scale", "B"], ["y"],
+               {"epsilon": eps} if "eps" in name else None, name="inorm")
+        c.output("y", F.instance_norm(x, weight=sc, bias=b, eps=eps))
+    for name, dt, shape, reps in (("tile_f32_2d", "f32", (2, 3), [2, 3]),
+                                  ("tile_i64_3d_one_axis", "i64", (2, 1, 3), [1, 4, 1]),
+                                  ("tile_bool", "bool", (3, 2), [2, 1])):
+        c = Case(name)
+        data = c.uniform(shape) if dt == "f32" else int_data(c, shape, dt)
+        x = c.input("x", data, dt)
+        c.init("repeats", np.array(reps, dtype=np.int64), dtype="i64")
+        c.node("Tile", ["x", "repeats"], ["y"], name="tile")
+        c.output("y", x.repeat(*reps), dt)
+    for name, op, mode, shape, b in (("depthtospace_dcr", "DepthToSpace", "DCR", (1, 8, 2, 3), 2),
+                                     ("depthtospace_crd", "DepthToSpace", "CRD", (2, 12, 2, 2), 2),
+                                     ("spacetodepth", "SpaceToDepth", None, (2, 3, 4, 6), 2)):
+        c = Case(name)
+        x = c.input("x", c.uniform(shape))
+        attrs = {"blocksize": b}
+        if mode:
+            attrs["mode"] = mode
+        c.node(op, ["x"], ["y"], attrs, name=op.lower())
+        N, C, H, W = shape
+        if op == "SpaceToDepth":
+            y = x.reshape(N, C, H // b, b, W // b, b).permute(0, 3, 5, 1, 2, 4)
+            y = y.reshape(N, C * b * b, H // b, W // b)
+        elif mode == "CRD":   # torch.pixel_shuffle is the CRD order
+            y = F.pixel_shuffle(x, b)
+        else:
+            y = x.reshape(N, b, b, C // (b * b), H, W).permute(0, 3, 4, 1, 5, 2)
+            y = y.reshape(N, C // (b * b), H * b, W * b)
+        c.output("y", y.contiguous())
+    for name, dt, shape, axis, excl, rev in (("cumsum_f32_axis1", "f32", (3, 6), 1, 0, 0),
+                                             ("cumsum_exclusive_reverse", "f32", (2, 5, 3), -2, 1, 1),
+                                             ("cumsum_i64_exclusive", "i64", (4, 5), 0, 1, 0),
+                                             ("cumsum_i32_reverse", "i32", (7,), 0, 0, 1)):
+        c = Case(name)
+        data = c.uniform(shape) if dt == "f32" else int_data(c, shape, dt, -10**6, 10**6)
+        x = c.input("x", data, dt)
+        c.init("axis", np.array(axis, dtype=np.int64 if dt != "i32" else np.int32),
+               dtype="i64" if dt != "i32" else "i32")
+        attrs = {}
+        if excl:
+            attrs["exclusive"] = 1
+        if rev:
+            attrs["reverse"] = 1
+        c.node("CumSum", ["x", "axis"], ["y"], attrs or None, name="cumsum")
+        t = torch.flip(x, [axis]) if rev else x
+        y = torch.cumsum(t, axis).to(x.dtype)
+        if excl:
+            y = y - t
+        if rev:
+            y = torch.flip(y, [axis])
+        c.output("y", y, dt)
+
+
+def resize_cases():
+    """Resize (scales or sizes) and Upsample: torch goldens where F.interpolate has the mode,
+    the numpy reference (numpy_resize) otherwise."""
+    def case(name, shape, out, mode, coord, nearest=None, by="scales", golden=None, op="Resize",
+             dt="f32"):
+        c = Case(name)
+        data = c.uniform(shape) if dt == "f32" else int_data(c, shape, dt)
+        x = c.input("x", data, dt)
+        scales = [o / i for o, i in zip(out, shape)]
+        attrs = {"mode": mode}
+        if op == "Upsample":
+            c.init("scales", np.array(scales, dtype=np.float32))
+            c.node("Upsample", ["x", "scales"], ["y"], attrs, name="up")
+        else:
+            attrs["coordinate_transformation_mode"] = coord
+            if nearest:
+                attrs["nearest_mode"] = nearest
+            if by == "scales":
+                c.init("scales", np.array(scales, dtype=np.float32))
+                ins = ["x", "", "scales"]
+            else:
+                c.init("sizes", np.array(out, dtype=np.int64), dtype="i64")
+                ins = ["x", "", "", "sizes"]
+            c.node("Resize", ins, ["y"], attrs, name="resize")
+        if golden is not None:
+            y = golden(x)
+        else:
+            y = torch.from_numpy(numpy_resize(x.numpy(), out, mode, coord,
+                                              nearest or "round_prefer_floor"))
+        c.output("y", y.to(x.dtype) if dt != "f32" else y.float(), dt)
+
+    n, hw = (1, 2, 3, 4), (1, 2, 6, 8)
+    case("resize_nearest_asymmetric_floor_x2", n, hw, "nearest", "asymmetric", "floor",
+         golden=lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
+    case("resize_nearest_half_pixel_ceil_sizes", (1, 1, 5, 4), (1, 1, 7, 3), "nearest",
+         "half_pixel", "round_prefer_ceil", by="sizes",
+         golden=lambda x: F.interpolate(x, size=(7, 3), mode="nearest-exact"))
+    case("resize_nearest_default_modes", (2, 3, 4, 4), (2, 3, 6, 10), "nearest", "half_pixel")
+    case("resize_nearest_align_corners_i64", (1, 1, 3, 5), (1, 1, 5, 9), "nearest",
+         "align_corners", "ceil", by="sizes", dt="i64")
+    case("resize_linear_half_pixel", n, hw, "linear", "half_pixel",
+         golden=lambda x: F.interpolate(x, scale_factor=2, mode="bilinear", align_corners=False))
+    case("resize_linear_align_corners_sizes", (1, 2, 4, 5), (1, 2, 7, 3), "linear",
+         "align_corners", by="sizes",
+         golden=lambda x: F.interpolate(x, size=(7, 3), mode="bilinear", align_corners=True))
+    # ONNX's pytorch_half_pixel maps a length-1 output to coordinate 0; torch 1.13 itself no
+    # longer does (it uses half_pixel), so the golden is the numpy reference of the ONNX text
+    case("resize_linear_pytorch_half_pixel_to_one", (1, 1, 4, 6), (1, 1, 1, 9), "linear",
+         "pytorch_half_pixel", by="sizes")
+    case("resize_linear_asymmetric_1d", (2, 3, 5), (2, 3, 8), "linear", "asymmetric", by="sizes")
+    case("resize_linear_3d_trilinear", (1, 1, 2, 3, 4), (1, 1, 4, 6, 8), "linear", "half_pixel",
+         golden=lambda x: F.interpolate(x, scale_factor=2, mode="trilinear",
+                                        align_corners=False))
+    case("upsample_nearest_x2", n, hw, "nearest", None, op="Upsample",
+         golden=lambda x: F.interpolate(x, scale_factor=2, mode="nearest"))
+    case("upsample_linear_asymmetric", (1, 2, 3, 3), (1, 2, 6, 9), "linear", "asymmetric",
+         op="Upsample")
+
+
+def windowed_1d_cases():
+    """1-D Conv / ConvTranspose / MaxPool / AveragePool ([N, C, W]; Kiln runs them as H = 1)."""
+    c = Case("conv1d_pads_stride_dilation")
+    x = c.input("x", c.uniform((2, 3, 17)))
+    w = c.init("w", c.uniform((4, 3, 3), -0.5, 0.5))
+    b = c.init("b", c.uniform((4,)))
+    c.node("Conv", ["x", "w", "b"], ["y"], {"kernel_shape": [3], "pads": [2, 1], "strides": [2],
+                                            "dilations": [2]}, name="conv")
+    c.output("y", F.conv1d(F.pad(x, (2, 1)), w, b, stride=2, dilation=2))
+    c = Case("conv1d_depthwise_same_upper")
+    x = c.input("x", c.uniform((1, 4, 10)))
+    w = c.init("w", c.uniform((4, 1, 4), -0.5, 0.5))
+    c.node("Conv", ["x", "w"], ["y"], {"group": 4, "auto_pad": "SAME_UPPER"}, name="conv")
+    c.output("y", F.conv1d(F.pad(x, (1, 2)), w, groups=4))
+    c = Case("convtranspose1d_stride2_outpad")
+    x = c.input("x", c.uniform((1, 3, 6)))
+    w = c.init("w", c.uniform((3, 2, 4), -0.5, 0.5))
+    b = c.init("b", c.uniform((2,)))
+    c.node("ConvTranspose", ["x", "w", "b"], ["y"], {"strides": [2], "pads": [1, 1],
+                                                     "output_padding": [1]}, name="convt")
+    c.output("y", F.conv_transpose1d(x, w, b, stride=2, padding=1, output_padding=1))
+    c = Case("maxpool1d_ceil_pads")
+    x = c.input("x", c.uniform((2, 3, 11)))
+    c.node("MaxPool", ["x"], ["y"], {"kernel_shape": [3], "strides": [2], "pads": [1, 1],
+                                     "ceil_mode": 1}, name="pool")
+    c.output("y", F.max_pool1d(x, 3, 2, padding=1, ceil_mode=True))
+    c = Case("averagepool1d_include_pad")
+    x = c.input("x", c.uniform((1, 2, 9)))
+    c.node("AveragePool", ["x"], ["y"], {"kernel_shape": [4], "strides": [1], "pads": [2, 1],
+                                         "count_include_pad": 1}, name="pool")
+    c.output("y", F.avg_pool1d(F.pad(x, (2, 1)), 4, 1))
+
+
+def einsum_cases():
+    """Einsum of one or two operands (torch.einsum goldens)."""
+    for name, eq, shapes in (("einsum_batched_matmul", "bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
+                             ("einsum_attention_scores", "bhqd,bhkd->bhqk",
+                              [(1, 2, 3, 4), (1, 2, 5, 4)]),
+                             ("einsum_transpose", "ij->ji", [(3, 5)]),
+                             ("einsum_dot", "i,i->", [(7,), (7,)]),
+                             ("einsum_diagonal", "ii->i", [(4, 4)]),
+                             ("einsum_implicit_output", "ij,jk", [(3, 4), (4, 2)]),
+                             ("einsum_ellipsis_broadcast", "...ij,...jk->...ik",
+                              [(2, 1, 3, 4), (3, 4, 2)]),
+                             ("einsum_outer_sum_axis", "bi,bj->ij", [(5, 3), (5, 2)])):
+        c = Case(name)
+        ts = [c.input("x%d" % k, c.uniform(sh)) for k, sh in enumerate(shapes)]
+        c.node("Einsum", ["x%d" % k for k in range(len(shapes))], ["y"], {"equation": eq},
+               name="einsum")
+        c.output("y", torch.einsum(eq, *ts).contiguous())
+
+
 def main():
     torch.set_num_threads(1)
     for fn in (gemm_cases, matmul_cases, conv_cases, conv_transpose_cases, maxpool_cases,
@@ -1228,7 +1868,9 @@ def main():
                dropout_cases, pad_cases, fused_cases, gather_cases, reduce_cases,
                transpose_cases, squeeze_cases, layernorm_cases, recurrent_cases, slice_cases,
                math_cases, compare_cases, split_cases, gelu_cases,
-               static_cases):
+               static_cases, dtype_movement_cases, argmax_cases, logical_cases,
+               scatter_nd_cases, int_arith_cases, activation13_cases, elementwise13_cases,
+               layout13_cases, resize_cases, windowed_1d_cases, einsum_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]

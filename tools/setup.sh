@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Installs Kiln's build dependencies from Debian 12's archive where they are missing.
-# python3-onnx and python3-numpy run the ONNX importer (tools/onnx2kiln.py, `kiln import`).
+# libprotobuf-c-dev and protobuf-c-compiler build the ONNX importer (frontend/fe_onnx.c);
+# python3-onnx and python3-numpy write the ONNX files and .npy data some tests use.
 # --with-torch also installs PyTorch and scikit-learn (its bundled digits dataset: tools/digits_data.py),
 # needed only to regenerate goldens and to train the example models (tools/gen_*.py, tools/train_*.py).
 # --with-cross also installs the cross compilers and QEMU that the emulation tests use.
 # --with-fuzz also installs clang-19 and its runtimes (libFuzzer) for tools/fuzz.sh.
 set -euo pipefail
-pkgs=(llvm-19-dev libzstd-dev libcjson-dev libopenblas-dev cmake ninja-build pkg-config gcc g++
+pkgs=(llvm-19-dev libzstd-dev libcjson-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-dev cmake ninja-build pkg-config gcc g++
       python3 binutils make python3-numpy python3-onnx)
 for arg in "$@"; do
   case $arg in

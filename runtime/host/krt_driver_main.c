@@ -93,7 +93,8 @@ static void usage(FILE *f, const krt_model *m, const char *argv0) {
     for (int k = 0; k < t->rank; k++) fprintf(f, "%s%lld", k ? "," : "", (long long)t->dims[k]);
     fprintf(f, "]\n");
   }
-  fprintf(f, "\nOutputs are written to DIR/<output name>.npy (DIR defaults to '.').\n"
+  fprintf(f, "\nOutputs are written to DIR/<output name>.npy (DIR defaults to '.'; characters\n"
+             "other than letters, digits, '.', '-' and '_' in the name become '_').\n"
              "--repeat N runs the model N times and prints the median latency (and min, p90).\n");
   if (m->n_states)
     fprintf(f, "The model keeps a state from call to call: give k sets of inputs for k calls in\n"
@@ -124,15 +125,20 @@ static int call(const krt_model *m, const void *const *in, void *const *out, voi
   return m->n_states ? m->run_state(in, out, ws, state, m->state_size) : m->run(in, out, ws);
 }
 
-/* DIR/<output name>.npy, or DIR/<output name>.<t>.npy for call t of several. */
+/* DIR/<stem>.npy, or DIR/<stem>.<t>.npy for call t of several (stems: krt_npy_file_stem). */
 static int write_outputs(const krt_model *m, const char *argv0, const char *outdir, int t,
                          int steps, void *const *out_ptrs, int quiet) {
   char err[512];
   for (uint32_t j = 0; j < m->n_outputs; j++) {
     const krt_tensor_info *o = &m->outputs[j];
-    char path[4096];
-    int n = steps > 1 ? snprintf(path, sizeof path, "%s/%s.%d.npy", outdir, o->name, t)
-                      : snprintf(path, sizeof path, "%s/%s.npy", outdir, o->name);
+    char path[4096], stem[512];
+    const char **names = malloc(sizeof *names * (m->n_outputs + 1));
+    if (!names) abort();
+    for (uint32_t q = 0; q < m->n_outputs; q++) names[q] = m->outputs[q].name;
+    krt_npy_file_stem(names, (int)m->n_outputs, (int)j, stem, sizeof stem);
+    free(names);
+    int n = steps > 1 ? snprintf(path, sizeof path, "%s/%s.%d.npy", outdir, stem, t)
+                      : snprintf(path, sizeof path, "%s/%s.npy", outdir, stem);
     if (n >= (int)sizeof path) {
       fprintf(stderr, "%s: output path too long\n", argv0);
       return 0;

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "krt.h"
@@ -260,4 +261,51 @@ void krt_print_summary(void *file, const char *name, int32_t dtype, int32_t rank
     if (n > 1) fprintf(f, "  argmax %lld", (long long)best);
   }
   fprintf(f, "\n");
+}
+
+static void sanitize_stem(const char *name, char *buf, size_t size) {
+  size_t o = 0;
+  if (name[0] == '.' || !name[0]) buf[o++] = '_';
+  for (const char *p = name; *p && o + 12 < size; p++) {
+    char c = *p;
+    bool keep = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                c == '.' || c == '-' || c == '_';
+    buf[o++] = keep ? c : '_';
+  }
+  buf[o] = 0;
+}
+
+void krt_npy_file_stem(const char *const *names, int n, int k, char *buf, size_t size) {
+  sanitize_stem(names[k], buf, size);
+  char *other = malloc(size);
+  if (!other) abort();
+  for (int j = 0; j < k && j < n; j++) {
+    sanitize_stem(names[j], other, size);
+    if (!strcmp(other, buf)) {
+      size_t len = strlen(buf);
+      snprintf(buf + len, size - len, "_%d", k);
+      break;
+    }
+  }
+  free(other);
+}
+
+bool krt_make_dirs(const char *dir, char *err, size_t errsize) {
+  size_t n = strlen(dir);
+  char *p = malloc(n + 1);
+  if (!p) abort();
+  memcpy(p, dir, n + 1);
+  bool ok = true;
+  for (size_t i = 1; i <= n && ok; i++) {
+    if (p[i] != '/' && p[i] != 0) continue;
+    char c = p[i];
+    p[i] = 0;
+    struct stat st;
+    if (mkdir(p, 0777) != 0 && errno != EEXIST) ok = false;
+    if (ok && (stat(p, &st) != 0 || !S_ISDIR(st.st_mode))) ok = false, errno = ENOTDIR;
+    if (!ok) snprintf(err, errsize, "cannot create folder '%s': %s", p, strerror(errno));
+    p[i] = c;
+  }
+  free(p);
+  return ok;
 }

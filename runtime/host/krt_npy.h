@@ -32,6 +32,14 @@ bool krt_npy_check(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t 
 /* Prints "name: f32[1,10] = v0 v1 ... argmax K" (first 10 values) on one line. */
 void krt_print_summary(void *file /* FILE* */, const char *name, int32_t dtype, int32_t rank,
                        const int64_t *dims, const void *data);
+/* The file stem of tensor names[k] among names[0..n) (docs/model-format.md, "Names and files"):
+ * bytes other than ASCII letters, digits, '.', '-' and '_' become '_' ("onnx::Flatten_0" ->
+ * "onnx__Flatten_0", "gpu_0/data_0" -> "gpu_0_data_0"), a leading '.' or an empty result gets a
+ * '_' in front, and a stem an earlier name already took gets "_<k>" appended. At most size-1
+ * bytes (size >= 32). */
+void krt_npy_file_stem(const char *const *names, int n, int k, char *buf, size_t size);
+/* Creates folder dir and its missing parents (mkdir -p); false with a message in err. */
+bool krt_make_dirs(const char *dir, char *err, size_t errsize);
 size_t krt_dtype_size(int32_t dtype);
 const char *krt_dtype_name(int32_t dtype);
 

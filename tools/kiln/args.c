@@ -11,7 +11,7 @@ const char *const kiln_main_usage =
     "usage: kiln <command> [options]\n"
     "\n"
     "Kiln compiles neural-network models (Kiln JSON, docs/model-format.md) to native code.\n"
-    "Every command also takes an ONNX model (model.onnx), imported first.\n"
+    "Every command also takes an ONNX model (model.onnx, opsets 7-21), read directly.\n"
     "\n"
     "commands:\n"
     "  import    model.onnx -> Kiln model JSON (+ weights beside it)\n"
@@ -33,6 +33,8 @@ static const char *const target_help =
     "                        only the model's folder)\n"
     "  --max-weight-bytes N  fail if the initializers total more (default: 1 GiB)\n"
     "  --max-nodes N         fail if the model has more nodes (default: 100000)\n"
+    "  --input-shape NAME=D0,D1,...  ONNX: fix the shape of input NAME (repeatable)\n"
+    "  --bind NAME=V[,V...]  ONNX: make input NAME a constant (repeatable)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
     "  --prune=SPEC          prune (lossy, repeatable): magnitude:F or magnitude:NODE=F,...\n"
     "                        (weights), channels:F or channels:NODE=F,... (output channels);\n"
@@ -101,10 +103,13 @@ static void print_help(const char *cmd) {
            "A model with states takes k times its inputs: k calls in sequence from the initial\n"
            "state; call t writes DIR/<output name>.<t>.npy when k > 1.\n");
   } else if (!strcmp(cmd, "import")) {
-    printf("usage: kiln import model.onnx [-o model.json] [--name NAME]\n"
-           "\nConverts an ONNX model (opsets 11-17, static shapes) to a Kiln model JSON and\n"
-           "<stem>.weights.bin beside it, folding the exporter's shape computations; lists every\n"
-           "unsupported op with its nodes. Needs Python with onnx (Debian: python3-onnx).\n");
+    printf("usage: kiln import model.onnx [-o model.json] [--name NAME] [--input-shape NAME=DIMS]\n"
+           "                   [--bind NAME=VALUES] [--weights-dir DIR]\n"
+           "\nConverts an ONNX model (opsets 7-21) to a Kiln model JSON and <stem>.weights.bin\n"
+           "beside it, folding the exporter's shape computations; lists every unsupported op\n"
+           "with its nodes (docs/onnx.md).\n"
+           "  --input-shape NAME=D0,D1,...  fix the shape of input NAME (symbolic dims)\n"
+           "  --bind NAME=V[,V...]  make input NAME a constant (one value, or one per element)\n");
   } else if (!strcmp(cmd, "inspect")) {
     printf("usage: kiln inspect model.json [-O0..3] [--passes A,B] [--print] [--after PASS]\n"
            "                    [--json | --dot] [--memory-plan] [--memory-plan-svg FILE]\n"
@@ -145,8 +150,11 @@ void kiln_args_free(Args *a) {
   free(a->weights_dirs);
   free(a->calibrate);
   a->calibrate = NULL;
+  free(a->input_shapes);
+  free(a->binds);
   a->positional = NULL;
   a->weights_dirs = NULL;
+  a->input_shapes = a->binds = NULL;
 }
 
 int kiln_parse_args(int argc, char **argv, Args *a) {
@@ -160,7 +168,10 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
   a->positional = calloc((size_t)argc, sizeof *a->positional);
   a->weights_dirs = calloc((size_t)argc, sizeof *a->weights_dirs);
   a->calibrate = calloc((size_t)argc, sizeof *a->calibrate);
-  if (!a->positional || !a->weights_dirs || !a->calibrate) abort();
+  a->input_shapes = calloc((size_t)argc, sizeof *a->input_shapes);
+  a->binds = calloc((size_t)argc, sizeof *a->binds);
+  if (!a->positional || !a->weights_dirs || !a->calibrate || !a->input_shapes || !a->binds)
+    abort();
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -194,6 +205,14 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
     else if (!strcmp(s, "--weights-dir")) {
       if (!next || !*next) return usage_error(a->cmd, "option '%s' needs a folder", s);
       a->weights_dirs[a->n_weights_dirs++] = next;
+      i++;
+    } else if (!strcmp(s, "--input-shape") || !strcmp(s, "--bind")) {
+      if (!next || !strchr(next, '=') || next[0] == '=')
+        return usage_error(a->cmd, "option '%s' needs NAME=VALUES", s);
+      if (s[2] == 'i')
+        a->input_shapes[a->n_input_shapes++] = next;
+      else
+        a->binds[a->n_binds++] = next;
       i++;
     } else if (!strcmp(s, "--max-workspace") || !strcmp(s, "--max-weight-bytes") ||
                !strcmp(s, "--max-nodes") || !strcmp(s, "--max-memory") ||

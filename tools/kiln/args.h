@@ -36,6 +36,10 @@ typedef struct Args {
   int attention;              /* --attention: PASS_ATTENTION_* */
   const char **weights_dirs;  /* --weights-dir, repeatable */
   int n_weights_dirs;
+  const char **input_shapes; /* --input-shape NAME=D0,D1,... (ONNX), repeatable */
+  int n_input_shapes;
+  const char **binds; /* --bind NAME=V[,V...] (ONNX), repeatable */
+  int n_binds;
   const char *weights_file, *weights_section;
   bool weights_external;
   const char *passes, *after, *plan_svg; /* --passes, inspect --after, --memory-plan-svg */

@@ -26,7 +26,11 @@ static FeOptions fe_options(const Args *a) {
   FeOptions o = {.weights_dirs = a->weights_dirs,
                  .n_weights_dirs = a->n_weights_dirs,
                  .max_weight_bytes = a->max_weight_bytes,
-                 .max_nodes = a->max_nodes};
+                 .max_nodes = a->max_nodes,
+                 .input_shapes = a->input_shapes,
+                 .n_input_shapes = a->n_input_shapes,
+                 .binds = a->binds,
+                 .n_binds = a->n_binds};
   return o;
 }
 
@@ -483,12 +487,19 @@ static int cmd_build(const Args *a) {
 }
 
 /* DIR/<name>.npy, or DIR/<name>.<step>.npy for one of several calls of a model with states. */
-static void output_path(char *buf, size_t size, const char *dir, const char *name, int step,
+/* DIR/<stem>.npy of output j (krt_npy_file_stem), DIR/<stem>.<step>.npy for calls in sequence */
+static void output_path(char *buf, size_t size, const char *dir, const IrGraph *g, int j, int step,
                         int steps) {
+  char stem[512];
+  const char **names = malloc(sizeof *names * ((size_t)g->n_outputs + 1));
+  if (!names) abort();
+  for (int o = 0; o < g->n_outputs; o++) names[o] = g->outputs[o]->name;
+  krt_npy_file_stem(names, g->n_outputs, j, stem, sizeof stem);
+  free(names);
   if (steps > 1)
-    snprintf(buf, size, "%s/%s.%d.npy", dir, name, step);
+    snprintf(buf, size, "%s/%s.%d.npy", dir, stem, step);
   else
-    snprintf(buf, size, "%s/%s.npy", dir, name);
+    snprintf(buf, size, "%s/%s.npy", dir, stem);
 }
 
 static int cmd_run(const Args *a) {
@@ -530,6 +541,10 @@ static int cmd_run(const Args *a) {
     if (!out_ptrs[j]) abort();
   }
   const char *dir = a->out ? a->out : ".";
+  if (!krt_make_dirs(dir, err, sizeof err)) {
+    fprintf(stderr, "kiln run: -o: %s\n", err);
+    goto done;
+  }
   for (int t = 0; t < steps; t++) {
     int rc = ir_interp_run_state(g, in_ptrs + (size_t)t * (size_t)g->n_inputs, out_ptrs, state);
     if (rc != 0) {
@@ -539,7 +554,7 @@ static int cmd_run(const Args *a) {
     for (int j = 0; j < g->n_outputs; j++) {
       const IrValue *v = g->outputs[j];
       char path[PATH_MAX];
-      output_path(path, sizeof path, dir, v->name, t, steps);
+      output_path(path, sizeof path, dir, g, j, t, steps);
       if (!krt_npy_write(path, (int32_t)v->dtype, v->rank, v->dims, out_ptrs[j], err, sizeof err)) {
         fprintf(stderr, "kiln run: %s\n", err);
         goto done;
@@ -598,20 +613,48 @@ static int cmd_inspect(const Args *a) {
   return rc;
 }
 
-/* `kiln import model.onnx [-o model.json] [--name NAME]` */
-static int cmd_import(int argc, char **argv) {
-  Args a;
-  int rc = kiln_parse_args(argc, argv, &a);
-  kiln_args_free(&a);
-  if (rc != 0) return rc < 0 ? 0 : rc;
+/* `kiln import model.onnx [-o model.json] [--name NAME]`: the ONNX importer (frontend/fe_onnx.c)
+ * builds the IR, which is written back as Kiln JSON + weights (frontend/fe_write.c). */
+static int cmd_import(const Args *a) {
   char out[PATH_MAX];
-  if (a.out) {
-    snprintf(out, sizeof out, "%s", a.out);
+  if (a->out) {
+    snprintf(out, sizeof out, "%s", a->out);
   } else {
-    const char *base = strrchr(a.model, '/');
-    replace_extension(base ? base + 1 : a.model, ".json", out, sizeof out);
+    const char *base = strrchr(a->model, '/');
+    replace_extension(base ? base + 1 : a->model, ".json", out, sizeof out);
   }
-  return kiln_onnx_import(a.model, out, a.name, a.weights_dirs, a.n_weights_dirs);
+  if (!fe_is_onnx_path(a->model)) {
+    fprintf(stderr, "kiln import: '%s' is not an ONNX model (expected a .onnx file)\n", a->model);
+    return 1;
+  }
+  IrDiag d;
+  ir_diag_init(&d, a->model, true);
+  FeOptions fo = fe_options(a);
+  IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
+  int rc = 1;
+  char parent[PATH_MAX], err[512];
+  snprintf(parent, sizeof parent, "%s", out);
+  char *slash = strrchr(parent, '/');
+  if (g && slash && slash != parent) {
+    *slash = 0;
+    if (!krt_make_dirs(parent, err, sizeof err)) {
+      fprintf(stderr, "kiln import: %s\n", err);
+      ir_graph_free(g);
+      g = NULL;
+    }
+  }
+  if (g) {
+    const char *base = strrchr(a->model, '/');
+    char doc[PATH_MAX + 64];
+    snprintf(doc, sizeof doc, "Imported from %s by kiln import", base ? base + 1 : a->model);
+    IrDiag wd;
+    ir_diag_init(&wd, out, true);
+    rc = fe_write_model(g, out, a->name, doc, &wd) ? 0 : 1;
+    ir_diag_free(&wd);
+  }
+  ir_graph_free(g);
+  ir_diag_free(&d);
+  return rc;
 }
 
 /* ---- the compile-time memory cap ----------------------------------------------------------- */
@@ -673,24 +716,20 @@ int main(int argc, char **argv) {
   static const struct {
     const char *name;
     int (*fn)(const Args *);
-  } commands[] = {
-      {"compile", cmd_compile}, {"build", cmd_build}, {"run", cmd_run}, {"inspect", cmd_inspect}};
+  } commands[] = {{"compile", cmd_compile},
+                  {"build", cmd_build},
+                  {"run", cmd_run},
+                  {"inspect", cmd_inspect},
+                  {"import", cmd_import}};
   for (size_t c = 0; c < sizeof commands / sizeof *commands; c++) {
     if (strcmp(argv[1], commands[c].name)) continue;
     Args a;
     int rc = kiln_parse_args(argc, argv, &a);
     if (rc == 0) set_memory_cap(a.max_memory);
-    char json[PATH_MAX] = "";
-    if (rc == 0 && a.model && kiln_is_onnx(a.model)) { /* import first, then as JSON */
-      rc = kiln_onnx_import_temp(a.model, json, sizeof json, a.weights_dirs, a.n_weights_dirs);
-      if (rc == 0) a.model = json;
-    }
     if (rc == 0) rc = commands[c].fn(&a);
-    if (json[0]) kiln_onnx_cleanup(json);
     kiln_args_free(&a);
     return rc < 0 ? 0 : rc;
   }
-  if (!strcmp(argv[1], "import")) return cmd_import(argc, argv);
   fprintf(stderr, "kiln: unknown command '%s'\n\n%s", argv[1], kiln_main_usage);
   return 2;
 }

@@ -1,0 +1,170 @@
+#!/usr/bin/python3
+"""export_onnx_opsets: the example models exported by PyTorch at several opsets with PyTorch's
+default tensor names (no input_names/output_names: 'input.1', 'onnx::Gemm_0', '23', ...), as a
+new user's export would be, for the ONNX importer's tests.
+
+    /usr/bin/python3 tools/export_onnx_opsets.py OUT [--opsets 9,11,13,17] [name ...]
+    /usr/bin/python3 tools/export_onnx_opsets.py OUT --extra     # the small modules below
+
+--extra exports small modules whose ONNX form changes with the opset (F.interpolate as Upsample
+or Resize 10/11+, nn.RNN(nonlinearity='relu'), PReLU/ELU/HardSwish/Softplus/Conv1d/ArgMax) at
+opsets 9, 10, 11, 13, 17. Bilinear interpolation is left out before opset 11: ONNX's Upsample and
+Resize-10 define it with asymmetric coordinates, which is not what PyTorch computes (PyTorch warns
+so when exporting), so PyTorch is no reference there.
+
+Writes OUT/<name>_opset<N>/model.onnx, inputs/<stem>.npy (the example's inputs) and
+golden/<stem>.npy (PyTorch's outputs), the file stems derived from the ONNX names as Kiln does
+(krt_npy_file_stem: characters other than letters, digits, '.', '-', '_' become '_'); check them
+with build/bin/test_models OUT/*. tests/onnx/torch/ holds the small ones, committed.
+"""
+
+import io
+import os
+import re
+import sys
+
+import numpy as np
+import onnx
+import torch
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import gen_examples  # noqa: E402
+
+
+def file_stems(names):
+    stems = []
+    for k, n in enumerate(names):
+        s = re.sub(r"[^A-Za-z0-9._-]", "_", n)
+        if not s or s[0] == ".":
+            s = "_" + s
+        if s in stems:
+            s += "_%d" % k
+        stems.append(s)
+    return stems
+
+
+def export(out, name, cls, seed, make_inputs, opset):
+    model, inputs = gen_examples.make_model(name, cls, seed, make_inputs)
+    args = tuple(torch.from_numpy(v.copy()) for v in inputs.values())
+    mode = torch.onnx.TrainingMode.EVAL
+    if any(isinstance(x, torch.nn.TransformerEncoderLayer) for x in model.modules()):
+        model.train()   # as tools/export_onnx.py: the fused eval path has no ONNX export
+        mode = torch.onnx.TrainingMode.PRESERVE
+    buf = io.BytesIO()
+    with torch.no_grad():
+        outs = model(*args)
+        torch.onnx.export(model, args, buf, opset_version=opset, do_constant_folding=True,
+                          training=mode)
+    if not isinstance(outs, tuple):
+        outs = (outs,)
+    proto = onnx.load_from_string(buf.getvalue())
+    d = os.path.join(out, "%s_opset%d" % (name, opset))
+    os.makedirs(os.path.join(d, "inputs"), exist_ok=True)
+    os.makedirs(os.path.join(d, "golden"), exist_ok=True)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(proto.SerializeToString(deterministic=True))
+    inits = {t.name for t in proto.graph.initializer}
+    in_names = [i.name for i in proto.graph.input if i.name not in inits]
+    for stem, v in zip(file_stems(in_names), inputs.values()):
+        np.save(os.path.join(d, "inputs", stem + ".npy"), v)
+    out_names = [o.name for o in proto.graph.output]
+    for stem, t in zip(file_stems(out_names), outs):
+        np.save(os.path.join(d, "golden", stem + ".npy"), t.detach().numpy().astype(np.float32))
+    print("%-40s inputs %s outputs %s" % (d, in_names, out_names))
+
+
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+
+class Interpolate(nn.Module):
+    def __init__(self, mode):
+        super().__init__()
+        self.mode = mode
+
+    def forward(self, x):
+        kw = {} if self.mode == "nearest" else {"align_corners": False}
+        return torch.relu(F.interpolate(x, scale_factor=2, mode=self.mode, **kw))
+
+
+class RNNRelu(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.r = nn.RNN(4, 8, nonlinearity="relu", batch_first=True)
+
+    def forward(self, x):
+        return self.r(x)[0]
+
+
+class Activations(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.c = nn.Conv2d(3, 8, 3, padding=1)
+        self.p = nn.PReLU(8)
+        self.c1 = nn.Conv1d(8, 4, 3)
+
+    def forward(self, x):
+        y = self.p(self.c(x))
+        y = F.elu(y) + F.hardswish(y) + F.softplus(y)
+        y = F.max_pool2d(y, 2).flatten(2)
+        return self.c1(y).argmax(-1)
+
+
+EXTRA = [("interp_nearest", lambda: Interpolate("nearest"), (1, 2, 3, 4), (9, 10, 11, 13, 17)),
+         ("interp_bilinear", lambda: Interpolate("bilinear"), (1, 2, 3, 4), (11, 13, 17)),
+         ("rnn_relu", RNNRelu, (1, 5, 4), (9, 11, 13, 17)),
+         ("activations", Activations, (1, 3, 8, 8), (9, 11, 13, 17))]
+
+
+def export_extra(out):
+    for name, make, shape, opsets in EXTRA:
+        torch.manual_seed(0)
+        model = make().eval()
+        x = torch.randn(shape)
+        for opset in opsets:
+            buf = io.BytesIO()
+            with torch.no_grad():
+                y = model(x)
+                torch.onnx.export(model, (x,), buf, opset_version=opset)
+            proto = onnx.load_from_string(buf.getvalue())
+            d = os.path.join(out, "%s_opset%d" % (name, opset))
+            os.makedirs(os.path.join(d, "inputs"), exist_ok=True)
+            os.makedirs(os.path.join(d, "golden"), exist_ok=True)
+            with open(os.path.join(d, "model.onnx"), "wb") as f:
+                f.write(proto.SerializeToString(deterministic=True))
+            inits = {t.name for t in proto.graph.initializer}
+            ins = [i.name for i in proto.graph.input if i.name not in inits]
+            np.save(os.path.join(d, "inputs", file_stems(ins)[0] + ".npy"), x.numpy())
+            outs = [o.name for o in proto.graph.output]
+            np.save(os.path.join(d, "golden", file_stems(outs)[0] + ".npy"), y.numpy())
+            print("%-40s %s -> %s" % (d, ins, outs))
+
+
+def main(argv):
+    torch.set_num_threads(1)
+    args = argv[1:]
+    opsets = [9, 11, 13, 17]
+    if "--opsets" in args:
+        k = args.index("--opsets")
+        opsets = [int(v) for v in args[k + 1].split(",")]
+        del args[k:k + 2]
+    if "--extra" in args:
+        args.remove("--extra")
+        export_extra(args[0])
+        return
+    out, names = args[0], args[1:]
+    failed = []
+    for name, cls, seed, _desc, make_inputs, _note in gen_examples.EXAMPLES:
+        if names and name not in names:
+            continue
+        for opset in opsets:
+            try:
+                export(out, name, cls, seed, make_inputs, opset)
+            except Exception as e:  # an export PyTorch itself cannot do at this opset
+                failed.append("%s opset %d: %s" % (name, opset, str(e).splitlines()[0][:200]))
+    for f in failed:
+        print("torch cannot export", f)
+
+
+if __name__ == "__main__":
+    main(sys.argv)

@@ -1,0 +1,167 @@
+#!/usr/bin/python3
+"""gen_onnx_malformed: the malformed-ONNX corpus of tests/malformed (onnx_*.onnx).
+
+    /usr/bin/python3 tools/gen_onnx_malformed.py
+
+Writes each hostile or broken ONNX file and rewrites the ONNX section of tests/malformed/EXPECT
+(between the "# ONNX" markers) with the message `kiln compile FILE` must print. test_cli.sh
+malformed then checks each like the malformed JSON models: exit 1, the message, no output file.
+The files are built with onnx.helper where the protobuf is valid and by hand where it is not.
+"""
+
+import os
+
+import numpy as np
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "malformed")
+BEGIN, END = "# ONNX (tools/gen_onnx_malformed.py) begin\n", "# ONNX end\n"
+
+
+def vi(name, shape, t=TensorProto.FLOAT):
+    return helper.make_tensor_value_info(name, t, shape)
+
+
+def model(nodes, inputs, outputs, inits=(), opset=17, extra_opsets=()):
+    g = helper.make_graph(nodes, "m", inputs, outputs, list(inits))
+    ops = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in extra_opsets]
+    m = helper.make_model(g, opset_imports=ops)
+    m.ir_version = 8
+    return m.SerializeToString()
+
+
+def relu_model(**kw):
+    return model([helper.make_node("Relu", ["x"], ["y"], name="r")], [vi("x", [1, 4])],
+                 [vi("y", [1, 4])], **kw)
+
+
+def conv(name="Conv_3", **attrs):
+    w = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+    return model([helper.make_node("Relu", ["x"], ["x1"], name="r")] * 0 +
+                 [helper.make_node("Conv", ["x", "w"], ["y"], name=name, **attrs)],
+                 [vi("x", [1, 1, 8, 8])], [vi("y", None)], [w])
+
+
+def varint(n):
+    out = b""
+    while True:
+        b, n = n & 0x7F, n >> 7
+        if not n:
+            return out + bytes([b])
+        out += bytes([b | 0x80])
+
+
+def field(num, payload):
+    return varint(num << 3 | 2) + varint(len(payload)) + payload
+
+
+def deep_if(depth):
+    """If nodes nested in then_branch `depth` deep, encoded by hand (onnx's Python protobuf
+    refuses to nest that deep itself)."""
+    s = lambda num, t: field(num, t.encode())  # noqa: E731
+    graph = field(1, s(1, "x") + s(2, "y0") + s(4, "Relu")) + field(12, s(1, "y0"))
+    for i in range(1, depth + 1):
+        attr = s(1, "then_branch") + varint(20 << 3) + varint(5) + field(6, graph)
+        graph = field(1, s(1, "c") + s(2, "y%d" % i) + s(4, "If") + field(5, attr)) + \
+            field(12, s(1, "y%d" % i))
+    return varint(1 << 3) + varint(8) + field(8, varint(2 << 3) + varint(13)) + field(7, graph)
+
+
+def cases():
+    good = relu_model()
+    ext = TensorProto(name="secret", data_type=TensorProto.FLOAT, dims=[1])
+    ext.data_location = TensorProto.EXTERNAL
+    e = ext.external_data.add()
+    e.key, e.value = "location", "../../../etc/passwd"
+    short = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[4, 3],
+                        raw_data=np.ones(5, np.float32).tobytes())
+    huge = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[1 << 40, 1 << 40],
+                       raw_data=b"\0" * 4)
+    ints_short = TensorProto(name="w", data_type=TensorProto.INT32, dims=[3], int32_data=[1, 2])
+    zero_dim = TensorProto(name="w", data_type=TensorProto.FLOAT, dims=[0, 4])
+    strings = TensorProto(name="w", data_type=TensorProto.STRING, dims=[1], string_data=[b"a"])
+    add = lambda init: model([helper.make_node("Add", ["x", "w"], ["y"], name="add")],  # noqa
+                             [vi("x", [1, 4])], [vi("y", [1, 4])], [init])
+    branch = helper.make_graph([helper.make_node("Relu", ["x"], ["b"], name="br")], "b", [],
+                               [vi("b", [1, 4])])
+    yield "truncated", good[: len(good) // 2], "not an ONNX model (cannot parse it"
+    # field 7 (graph) as a varint instead of a length-delimited message
+    yield "wrong_wire_type", bytes([0x08, 0x08, 0x38, 0x05]), "not an ONNX model (cannot parse it"
+    yield "no_graph", bytes([0x08, 0x08]), "not an ONNX model (no graph or no opset"
+    yield "nested_too_deep", deep_if(200), "messages nested more than 100 deep"
+    yield "conv_strides_0", conv(strides=[0, 0]), "graph.node[0] (Conv_3).attribute 'strides': value 0 must be at least 1"
+    yield "conv_pads_count", conv(pads=[1, 1, 1]), "graph.node[0] (Conv_3).attribute 'pads': expected 4 integers, got 3"
+    yield "conv_strides_float", conv(strides=1.0), \
+        "graph.node[0] (Conv_3).attribute 'strides': expected an attribute of type INTS, got FLOAT"
+    yield "conv_unknown_attr", conv(foo=1), \
+        "graph.node[0] (Conv_3).attribute 'foo': attribute 'foo' of Conv is not supported"
+    yield "initializer_short", add(short), \
+        "graph.initializer[0] (w): raw_data is 20 bytes, the dims"
+    yield "initializer_huge_dims", add(huge), "graph.initializer[0] (w): dims[0] is 1099511627776"
+    yield "initializer_int32_short", add(ints_short), \
+        "graph.initializer[0] (w): int32_data has 2 elements, the dims need 3"
+    yield "initializer_zero_dim", add(zero_dim), "graph.node[0] (add): input 1 'w' is an empty tensor (a dimension 0)"
+    yield "initializer_strings", add(strings), \
+        "graph.initializer[0] (w): element type 8 (string) is not supported"
+    yield "external_escape", add(ext), \
+        "'../../../etc/passwd' is outside the model's folder"
+    yield "opset_6", relu_model(opset=6), "opset 6 is not supported (Kiln imports opsets 7 to 21)"
+    yield "opset_22", relu_model(opset=22), "opset 22 is not supported"
+    yield "unknown_domain_node", model(
+        [helper.make_node("Relu", ["x"], ["y"], name="r", domain="com.example")],
+        [vi("x", [1, 4])], [vi("y", [1, 4])], extra_opsets=[("com.example", 1)]), \
+        "graph.node[0] (r): op 'Relu' of domain 'com.example' is not supported"
+    yield "undefined_input", model([helper.make_node("Relu", ["nope"], ["y"], name="r")],
+                                   [vi("x", [1, 4])], [vi("y", [1, 4])]), \
+        "graph.node[0] (r): input 0 'nope' is not defined"
+    yield "duplicate_output", model([helper.make_node("Relu", ["x"], ["y"], name="r1"),
+                                     helper.make_node("Relu", ["x"], ["y"], name="r2")],
+                                    [vi("x", [1, 4])], [vi("y", [1, 4])]), \
+        "graph.node[1] (r2).output[0]: duplicate value name 'y'"
+    yield "symbolic_dim", model([helper.make_node("Relu", ["x"], ["y"], name="r")],
+                                [vi("x", ["batch", 4])], [vi("y", ["batch", 4])]), \
+        "graph.input[0] (x): dimension 0 ('batch') is not static: fix it with --input-shape"
+    yield "loop", model([helper.make_node("Loop", ["", ""], ["y"], name="loop", body=branch)],
+                        [vi("x", [1, 4])], [vi("y", [1, 4])]), \
+        "Loop: 'loop' (a Loop is control flow Kiln cannot compile"
+    yield "if_runtime", model([helper.make_node("If", ["c"], ["y"], name="cond",
+                                                then_branch=branch, else_branch=branch)],
+                              [vi("x", [1, 4]), vi("c", [], TensorProto.BOOL)], [vi("y", [1, 4])]), \
+        "graph.node[0] (cond): an If whose condition is computed at run time"
+    yield "graph_attr", model([helper.make_node("Relu", ["x"], ["y"], name="r", body=branch)],
+                              [vi("x", [1, 4])], [vi("y", [1, 4])]), \
+        "graph.node[0] (r).attribute 'body': a graph-valued attribute (Relu) is control flow"
+    yield "f64_input", model([helper.make_node("Relu", ["x"], ["y"], name="r")],
+                             [vi("x", [1, 4], TensorProto.DOUBLE)], [vi("y", [1, 4])]), \
+        "graph.input[0] (x): element type 11 (double) is not supported"
+    yield "gemm_missing_input", model([helper.make_node("Gemm", ["x"], ["y"], name="fc")],
+                                      [vi("x", [1, 4])], [vi("y", [1, 4])]), \
+        "graph.node[0] (fc): Gemm takes 2 to 3 inputs, got 1"
+    yield "control_char_name", model([helper.make_node("Relu", ["x"], ["y"], name="r\x01")],
+                                     [vi("x", [1, 4])], [vi("y", [1, 4])]), \
+        "node name contains a control character (byte 0x01)"
+    yield "slice_attr_type", model(
+        [helper.make_node("Slice", ["x"], ["y"], name="s", starts=0.5, ends=[2])],
+        [vi("x", [1, 4])], [vi("y", None)], opset=9), \
+        "graph.node[0] (s).attribute 'starts': expected an attribute of type INTS, got FLOAT"
+
+
+def main():
+    lines = []
+    for name, data, expect in cases():
+        fn = "onnx_%s.onnx" % name
+        with open(os.path.join(OUT, fn), "wb") as f:
+            f.write(data)
+        lines.append("%s\t%s\n" % (fn, expect))
+    path = os.path.join(OUT, "EXPECT")
+    text = open(path, encoding="utf-8").read()
+    if BEGIN in text:
+        text = text[:text.index(BEGIN)] + text[text.index(END) + len(END):]
+    with open(path, "w", encoding="utf-8") as f:
+        f.write(text + BEGIN + "".join(lines) + END)
+    print("%d malformed ONNX files in %s" % (len(lines), OUT))
+
+
+if __name__ == "__main__":
+    main()
