@@ -15,9 +15,18 @@
 #define FE_MAX_NAME 256                      /* bytes of a value or node name */
 #define FE_MAX_LIST_ATTR 64                  /* entries of an ints/floats attribute */
 #define FE_MAX_JSON_DEPTH 64                 /* nesting of arrays/objects in the file */
-#define FE_MAX_FILE_BYTES ((int64_t)2 << 30) /* model JSON size: 2 GiB */
+#define FE_MAX_FILE_BYTES ((int64_t)2 << 30) /* model JSON or ONNX file size: 2 GiB */
 #define FE_MAX_EXACT_INT 9007199254740992.0  /* 2^53: JSON integers beyond are inexact */
 #define FE_WHERE 768                         /* buffer size of a JSON path */
+
+/* A model file (JSON or ONNX, fe_file.c) read whole into a NUL-terminated malloc'd buffer: a
+ * regular file of at most FE_MAX_FILE_BYTES, read to its end even if it grows, never past the
+ * limit; `what` and `hint` complete the over-the-limit message. NULL, reported to d, on error. */
+char *fe_read_model_file(const char *path, const char *what, const char *hint, size_t *len,
+                         IrDiag *d);
+/* The folder of a model file (relative external data resolve against it) and its name without
+ * the extension ext; both malloc'd. */
+void fe_split_model_path(const char *path, const char *ext, char **dir, char **name);
 
 typedef struct FeMap FeMap; /* one mapped weight file (fe_weights.c) */
 

@@ -1431,79 +1431,11 @@ IrGraph *fe_load_model_opts(const char *path, const FeOptions *o, IrDiag *d) {
                   "applies to ONNX models only (a Kiln JSON model declares its shapes)");
     return NULL;
   }
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    ir_diag_error(d, NULL, "cannot open '%s': %s", path, strerror(errno));
-    return NULL;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0) {
-    ir_diag_error(d, NULL, "cannot stat '%s': %s", path, strerror(errno));
-    close(fd);
-    return NULL;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ir_diag_error(d, NULL, "'%s' is not a regular file%s", path,
-                  S_ISDIR(st.st_mode) ? " (it is a directory)" : "");
-    close(fd);
-    return NULL;
-  }
-  if (st.st_size > FE_MAX_FILE_BYTES) {
-    ir_diag_error(d, NULL,
-                  "'%s' is %lld bytes, more than the limit of 2 GiB for model JSON (put the "
-                  "weights in external files)",
-                  path, (long long)st.st_size);
-    close(fd);
-    return NULL;
-  }
-  /* Read to EOF (the file may change size under us; never past the limit). */
-  size_t cap = (size_t)st.st_size + 1, len = 0;
-  char *buf = malloc(cap + 1);
-  if (!buf) abort();
-  for (;;) {
-    if (len == cap) {
-      if (cap > (size_t)FE_MAX_FILE_BYTES) {
-        ir_diag_error(d, NULL, "'%s' grew past the 2 GiB limit while being read", path);
-        free(buf);
-        close(fd);
-        return NULL;
-      }
-      cap *= 2;
-      char *grown = realloc(buf, cap + 1);
-      if (!grown) abort();
-      buf = grown;
-    }
-    ssize_t r = read(fd, buf + len, cap - len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      ir_diag_error(d, NULL, "cannot read '%s': %s", path, strerror(errno));
-      free(buf);
-      close(fd);
-      return NULL;
-    }
-    if (r == 0) break;
-    len += (size_t)r;
-  }
-  close(fd);
-  buf[len] = 0;
-  /* base directory and default model name from the path */
-  size_t plen = strlen(path);
-  char *dir = malloc(plen + 2);
-  if (!dir) abort();
-  const char *slash = strrchr(path, '/');
-  if (!slash) {
-    strcpy(dir, ".");
-  } else if (slash == path) {
-    strcpy(dir, "/");
-  } else {
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = 0;
-  }
-  const char *base = slash ? slash + 1 : path;
-  char *name = strdup(base);
-  if (!name) abort();
-  size_t nl = strlen(name);
-  if (nl > 5 && strcmp(name + nl - 5, ".json") == 0) name[nl - 5] = 0;
+  size_t len;
+  char *buf = fe_read_model_file(path, "model JSON", "put the weights in external files", &len, d);
+  if (!buf) return NULL;
+  char *dir, *name;
+  fe_split_model_path(path, ".json", &dir, &name);
   IrGraph *g = load_text(buf, len, dir, name, o, d);
   free(name);
   free(dir);

@@ -27,7 +27,6 @@
 #define OX_MAX_OPSET 21
 #define OX_FOLD_MAX_BYTES ((int64_t)64 << 20) /* as the fold pass */
 #define OX_MAX_DEPTH 16                       /* If branches inlined inside If branches */
-#define OX_MAX_FILE ((int64_t)2 << 30)
 
 typedef Onnx__NodeProto ONode;
 typedef Onnx__AttributeProto OAttr;
@@ -1497,7 +1496,7 @@ IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir, const
     ir_diag_error(d, NULL, "not an ONNX model (no graph or no opset; empty file?)");
     return NULL;
   }
-  if ((int64_t)len > OX_MAX_FILE) {
+  if ((int64_t)len > FE_MAX_FILE_BYTES) {
     ir_diag_error(d, NULL, "the model is %zu bytes, more than the limit of 2 GiB", len);
     return NULL;
   }
@@ -1535,62 +1534,13 @@ bool fe_is_onnx_path(const char *path) {
 }
 
 IrGraph *fe_load_onnx(const char *path, const FeOptions *o, IrDiag *d) {
-  int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-  if (fd < 0) {
-    ir_diag_error(d, NULL, "cannot open '%s': %s", path, strerror(errno));
-    return NULL;
-  }
-  struct stat st;
-  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ir_diag_error(d, NULL, "'%s' is not a regular file", path);
-    close(fd);
-    return NULL;
-  }
-  if (st.st_size > OX_MAX_FILE) {
-    ir_diag_error(d, NULL,
-                  "'%s' is %lld bytes, more than the limit of 2 GiB for an ONNX model "
-                  "(put the weights in external data)",
-                  path, (long long)st.st_size);
-    close(fd);
-    return NULL;
-  }
-  size_t cap = (size_t)st.st_size + 1, len = 0;
-  uint8_t *buf = malloc(cap);
-  if (!buf) abort();
-  for (;;) {
-    if (len == cap) { /* the file grew: read no more than the limit */
-      if ((int64_t)cap > OX_MAX_FILE) break;
-      cap *= 2;
-      uint8_t *g = realloc(buf, cap);
-      if (!g) abort();
-      buf = g;
-    }
-    ssize_t r = read(fd, buf + len, cap - len);
-    if (r < 0 && errno == EINTR) continue;
-    if (r < 0) {
-      ir_diag_error(d, NULL, "cannot read '%s': %s", path, strerror(errno));
-      free(buf);
-      close(fd);
-      return NULL;
-    }
-    if (r == 0) break;
-    len += (size_t)r;
-  }
-  close(fd);
+  size_t len;
+  char *buf =
+      fe_read_model_file(path, "an ONNX model", "put the weights in external data", &len, d);
+  if (!buf) return NULL;
   /* external data is relative to the model's folder; the model is named after the file */
-  char *dir = strdup(path);
-  if (!dir) abort();
-  char *slash = strrchr(dir, '/');
-  const char *base = slash ? path + (slash - dir) + 1 : path;
-  if (!slash)
-    strcpy(dir, ".");
-  else if (slash == dir)
-    dir[1] = 0;
-  else
-    *slash = 0;
-  char *name = strdup(base);
-  if (!name) abort();
-  if (fe_is_onnx_path(name)) name[strlen(name) - 5] = 0;
+  char *dir, *name;
+  fe_split_model_path(path, ".onnx", &dir, &name);
   IrGraph *g = fe_parse_onnx(buf, len, dir, name, o, d);
   free(name);
   free(dir);
