@@ -27,7 +27,8 @@ typedef struct PassQuantOptions {
 } PassQuantOptions;
 
 /* The compile-time float evaluator (pass_eval.c): ir_interp_run with Conv, Gemm and 2-D MatMul
- * through OpenBLAS sgemm; observe (may be NULL) sees every input and node output. */
+ * through a single-precision GEMM (im2col for Conv); observe (may be NULL) sees every input and
+ * node output. Used by calibration (--quantize) and by --eval. */
 int pass_eval_run(const IrGraph *g, const void *const *inputs, void *const *outputs,
                   void (*observe)(void *ctx, const IrValue *v, const void *data), void *ctx);
 
