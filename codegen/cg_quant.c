@@ -373,6 +373,164 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   return true;
 }
 
+/* ---- QLinearConv on Arm DSP: i16 pairs ------------------------------------------------------
+ * The im2col widens the activations once, into words of two i16 (ir_qconv_steps with pairs),
+ * and the weights are i16 pairs in flash, so the tile's step is a load per operand and one
+ * smlad per accumulator (4 channels x 2 pixels), with no unpacking in the loop. */
+
+/* The reduction index (channel * taps + tap) of half hh of pair step s; -1: padding (weight 0). */
+static int64_t pair_reduction(const IrConvParams *p, int64_t s, int hh) {
+  int64_t taps = p->kh * p->kw, K = p->c_per_group * taps;
+  if (ir_qconv_pairs_in_order(p)) return 2 * s + hh < K ? 2 * s + hh : -1;
+  int64_t c2n = (p->c_per_group + 1) / 2, ch = 2 * (s % c2n) + hh;
+  return ch < p->c_per_group ? ch * taps + s / c2n : -1;
+}
+
+/* One half of a pair step s (run time) for im2col: the input offset of output pixel 0 of the
+ * row (plane + ih * w + iw0) and its valid output pixels [lo, hi) (empty outside the rows). */
+typedef struct PairHalf {
+  LLVMValueRef plane, di, dj;
+} PairHalf;
+
+static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMValueRef s, int hh) {
+  int64_t taps = p->kh * p->kw;
+  LLVMValueRef ch, tap;
+  if (ir_qconv_pairs_in_order(p)) { /* a padding half reads the last real one (weight 0) */
+    LLVMValueRef k =
+        cg_smin(c, cg_addc(c, cg_mulc(c, s, 2), hh), cg_idx(c, p->c_per_group * taps - 1));
+    ch = LLVMBuildSDiv(c->b, k, cg_idx(c, taps), "");
+    tap = LLVMBuildSRem(c->b, k, cg_idx(c, taps), "");
+  } else {
+    int64_t c2n = (p->c_per_group + 1) / 2;
+    tap = LLVMBuildSDiv(c->b, s, cg_idx(c, c2n), "");
+    ch = cg_addc(c, cg_mulc(c, LLVMBuildSRem(c->b, s, cg_idx(c, c2n), ""), 2), hh);
+    ch = cg_smin(c, ch, cg_idx(c, p->c_per_group - 1));
+  }
+  PairHalf r;
+  r.plane = cg_add(c, xg, cg_mulc(c, ch, p->h * p->w));
+  r.di =
+      cg_addc(c, cg_mulc(c, LLVMBuildSDiv(c->b, tap, cg_idx(c, p->kw), ""), p->dil_h), -p->pad_t);
+  r.dj =
+      cg_addc(c, cg_mulc(c, LLVMBuildSRem(c->b, tap, cg_idx(c, p->kw), ""), p->dil_w), -p->pad_l);
+  return r;
+}
+
+/* word = (x0 as i16) | (x1 as i16) << 16 for output pixels [from, to) of the panel row at
+ * prow (words); checked: each half loads only inside [lo, hi), else the zero point. */
+static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef prow,
+                        LLVMValueRef from, LLVMValueRef to, LLVMValueRef roff[2],
+                        LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked, int32_t zp) {
+  CgLoop l;
+  LLVMValueRef ow = cg_loop_begin(c, &l, from, to), half[2];
+  for (int hh = 0; hh < 2; hh++) {
+    LLVMValueRef at = cg_add(c, roff[hh], cg_mulc(c, ow, p->stride_w)), ok = NULL;
+    if (checked) {
+      ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ow, lo[hh], ""),
+                        LLVMBuildICmp(c->b, LLVMIntSLT, ow, hi[hh], ""), "");
+      at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
+    }
+    LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, x, at), c->t_i32, "");
+    if (checked) v = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, zp), "");
+    half[hh] = v;
+  }
+  LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
+                                  LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
+  LLVMValueRef st =
+      LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+  LLVMSetAlignment(st, 4);
+  cg_loop_end(c, &l, NULL, NULL);
+}
+
+static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                              const IrConvParams *p, const IrQConvPanel *pq, CgDot4 d) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  int64_t K = p->c_per_group * p->kh * p->kw, kp = pq->k4, M = p->m;
+  const int8_t *w = n->inputs[3]->data;
+  uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
+  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
+  if (!sw || !t) abort();
+  bool ge33 = true;
+  for (int64_t m = 0; m < M; m++) {
+    IrRequant r = ir_qhead_requant(&h, m);
+    ge33 = ge33 && r.shift >= 33;
+    int64_t sum = 0;
+    for (int64_t s = 0; s < kp; s++)
+      for (int hh = 0; hh < 2; hh++) {
+        int64_t k = pair_reduction(p, s, hh);
+        if (k < 0) continue;
+        sum += w[m * K + k];
+        int64_t mg = m % p->m_per_group, at = m / p->m_per_group * p->m_per_group * kp +
+                                              cg_qpair_offset(mg, s, p->m_per_group, kp) / 4;
+        sw[at] |= (uint32_t)(uint16_t)(int16_t)w[m * K + k] << (16 * hh);
+      }
+    t[m] = r.mult;
+    t[M + m] = r.shift;
+    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(h.x_zp * sum);
+  }
+  LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
+  free(sw);
+  free(t);
+  int64_t panels = (p->oh + pq->rows - 1) / pq->rows;
+  CgLoop lb, lg, lp, ls, lr;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef g = cg_for(c, &lg, p->group);
+  LLVMValueRef xg =
+      cg_mulc(c, cg_add(c, cg_mulc(c, b, p->c), cg_mulc(c, g, p->c_per_group)), p->h * p->w);
+  LLVMValueRef pi = cg_for(c, &lp, panels);
+  LLVMValueRef r0 = cg_mulc(c, pi, pq->rows);
+  LLVMValueRef rows = cg_smin(c, cg_idx(c, pq->rows), cg_sub(c, cg_idx(c, p->oh), r0));
+  LLVMValueRef s = cg_for(c, &ls, kp);
+  PairHalf ph[2] = {pair_half(c, p, xg, s, 0), pair_half(c, p, xg, s, 1)};
+  LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
+  LLVMValueRef prow = cg_add(c, cg_mulc(c, s, pq->ldv), cg_mulc(c, r, p->ow));
+  LLVMValueRef roff[2], lo[2], hi[2];
+  for (int hh = 0; hh < 2; hh++) {
+    LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p->stride_h), ph[hh].di);
+    LLVMValueRef row_ok =
+        LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
+                     LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p->h), ""), "");
+    cg_valid_range(c, ph[hh].dj, p->stride_w, p->w, p->ow, &lo[hh], &hi[hh]);
+    hi[hh] = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo[hh], hi[hh]), lo[hh], "");
+    roff[hh] = cg_add(c, ph[hh].plane, cg_add(c, cg_mulc(c, ih, p->w), ph[hh].dj));
+  }
+  /* [0, L) and [H, ow) checked, [L, H) valid for both halves */
+  LLVMValueRef L = cg_smax(c, lo[0], lo[1]);
+  LLVMValueRef H = cg_smax(c, L, cg_smin(c, hi[0], hi[1]));
+  pair_pixels(c, p, in[0], prow, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp);
+  pair_pixels(c, p, in[0], prow, L, H, roff, lo, hi, false, h.x_zp);
+  pair_pixels(c, p, in[0], prow, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp);
+  cg_loop_end(c, &lr, NULL, NULL);
+  cg_loop_end(c, &ls, NULL, NULL);
+  LLVMValueRef gm = cg_mulc(c, g, p->m_per_group);
+  LLVMValueRef y = cg_gep(
+      c, c->t_i8, out[0],
+      cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p->oh * p->ow), cg_mulc(c, r0, p->ow)));
+  CgQGemm q = {.m = p->m_per_group,
+               .k4 = kp,
+               .n_cols = pq->rows * p->ow,
+               .n_valid = cg_mulc(c, rows, p->ow),
+               .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, kp * 4)),
+               .v = c->scratch,
+               .y = y,
+               .tables = cg_gep(c, c->t_i32, tab, gm),
+               .lds = kp * 4,
+               .ldv = pq->ldv,
+               .ldy = p->oh * p->ow,
+               .channels = M,
+               .per_row = true,
+               .v_is_acts = true,
+               .pairs = true,
+               .shift_ge33 = ge33,
+               .y_zp = h.y_zp};
+  cg_qgemm_emit(c, d, &q);
+  cg_loop_end(c, &lp, NULL, NULL);
+  cg_loop_end(c, &lg, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
 /* QLinearConv: per batch, group and panel of output rows, im2col into the scratch as V
  * [k4][ldv][4] (activations, x ^ 0x80 for vpdpbusd, padding = the zero point), then the int8
  * tiles with the packed weights as S and per-channel tables. */
@@ -388,7 +546,11 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   IrQHead h;
   ir_qhead(n, &h);
   IrQConvPanel pq;
-  ir_qconv_panel_of(&p, n->scratch_bytes, &pq);
+  int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
+  if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
+    return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
+  if (!ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
+    return lower_qconv_loops(c, n, in, out);
   int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */

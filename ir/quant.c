@@ -386,22 +386,37 @@ int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *o
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q) {
-  q->k4 = p->kh * p->kw * ((p->c_per_group + 3) / 4);
-  int64_t per_row = q->k4 * 4 * p->ow;
+bool ir_qconv_pairs_in_order(const IrConvParams *p) {
+  return p->c_per_group % 2 == 1 && p->c_per_group < 4;
+}
+
+int64_t ir_qconv_steps(const IrConvParams *p, bool pairs) {
+  int64_t taps = p->kh * p->kw;
+  if (!pairs) return taps * ((p->c_per_group + 3) / 4);
+  if (ir_qconv_pairs_in_order(p)) return (p->c_per_group * taps + 1) / 2;
+  return taps * ((p->c_per_group + 1) / 2);
+}
+
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, int64_t cols, IrQConvPanel *q) {
+  int64_t steps = ir_qconv_steps(p, false), sp = ir_qconv_steps(p, true);
+  if (sp > steps) steps = sp;
+  q->k4 = steps;
+  int64_t per_row = steps * 4 * p->ow;
   q->rows = per_row > 0 ? budget_bytes / per_row : 1;
   if (q->rows < 1) q->rows = 1;
   if (q->rows > p->oh) q->rows = p->oh;
-  q->ldv = round_up(q->rows * p->ow, 64);
-  q->bytes = q->k4 * 4 * q->ldv;
+  q->ldv = round_up(q->rows * p->ow, cols);
+  q->bytes = steps * 4 * q->ldv;
 }
 
-void ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, IrQConvPanel *q) {
-  q->k4 = p->kh * p->kw * ((p->c_per_group + 3) / 4);
+bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs, int64_t cols,
+                       IrQConvPanel *q) {
+  q->k4 = ir_qconv_steps(p, pairs);
   q->ldv = scratch_bytes / (q->k4 * 4);
   q->rows = p->oh;
-  while (q->rows > 1 && round_up(q->rows * p->ow, 64) > q->ldv) q->rows--;
+  while (q->rows > 1 && round_up(q->rows * p->ow, cols) > q->ldv) q->rows--;
   q->bytes = scratch_bytes;
+  return round_up(q->rows * p->ow, cols) <= q->ldv;
 }
 
 int64_t ir_qgemm_scratch_bytes(const IrNode *n) {

@@ -72,14 +72,23 @@ int32_t ir_qparam_zp(const IrNode *n, int k);
 
 /* Scratch of the int8 kernels (passes/pass_quantize.c reserves it, codegen reads it back):
  * QGemm: the activations repacked as [M][k4 * 4] bytes (k4 = ceil(K / 4), the tail padded);
- * QLinearConv, per group: an im2col panel [k4][ldv][4] bytes for `rows` output rows: a quad
- * holds 4 channels of one tap (the channels padded to a multiple of 4), so k4 = kh * kw *
- * ceil(c_per_group / 4); ldv = rows * ow rounded up to 64 (the widest tile). */
+ * QLinearConv, per group: an im2col panel [k4][ldv] words for `rows` output rows, ldv = rows *
+ * ow rounded up to `cols`, the widest tile of the target (64 on hosts, PassOptions.tile_cols_max
+ * on bare metal; codegen needs its own strip, 4 vectors of i32). A word is one reduction step of
+ * the target's dot product (ir_qconv_steps): a quad of 4 channels of one tap (4 bytes; channels
+ * padded to a multiple of 4), or with `pairs` (Arm DSP smlad) two i16 reductions: 2 channels of one
+ * tap, or for 1 or 3 channels per group two consecutive reductions in Conv order (channel, tap).
+ * The panel is sized so that both forms fit. */
 typedef struct IrQConvPanel {
   int64_t k4, rows, ldv, bytes;
 } IrQConvPanel;
-void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q);
-void ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, IrQConvPanel *q);
+int64_t ir_qconv_steps(const IrConvParams *p, bool pairs);
+/* pairs in Conv order (channel, tap) rather than channel pairs of a tap */
+bool ir_qconv_pairs_in_order(const IrConvParams *p);
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, int64_t cols, IrQConvPanel *q);
+/* The panel of a planned scratch; false if not even one output row fits. */
+bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs, int64_t cols,
+                       IrQConvPanel *q);
 int64_t ir_qgemm_scratch_bytes(const IrNode *n);
 
 /* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */

@@ -101,7 +101,8 @@ static bool run_samples(const IrGraph *g, const PassQuantOptions *q, Calib *cb, 
     for (int i = 0; i < g->n_inputs; i++)
       in[i] = q->samples[i] + (size_t)s * (size_t)ir_value_numel(g->inputs[i]);
     IrInterpHooks h = {.ctx = cb, .observe = observe};
-    int rc = interp ? ir_interp_run_hooked(g, in, out, NULL, &h) : pass_eval_run(g, in, out, observe, cb);
+    int rc = interp ? ir_interp_run_hooked(g, in, out, NULL, &h)
+                    : pass_eval_run(g, in, out, observe, cb);
     if (rc != 0) {
       ir_diag_error(d, "--calibrate", "sample %d: the model returned error %d", s, rc);
       ok = false;
@@ -541,7 +542,8 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
    * per-row accumulators (vectorized over pixels) do better than a 1-row GEMM per channel */
   if (p.c_per_group == 1 && p.m_per_group == 1) return;
   IrQConvPanel q;
-  ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES, &q);
+  ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES,
+                 o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX, &q);
   n->kernel = IR_KERNEL_QCONV_DOT4;
   n->scratch_bytes = q.bytes;
 }
