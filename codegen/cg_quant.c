@@ -43,15 +43,21 @@ static LLVMValueRef clamp_int(Cg *c, LLVMValueRef v, int64_t lo, int64_t hi) {
 
 /* ir_requant_apply: saturate(zp + ((i64)acc * mult + 2^(shift-1)) >> shift) as i8; mult and
  * shift are i32 values (constants or loaded from the tables). */
-static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
-                            int32_t zp) {
+/* ir_requant_raw: ((i64)acc * mult + 2^(shift-1)) >> shift, as i64 */
+static LLVMValueRef requant_raw(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift) {
   LLVMTypeRef i64 = c->t_i64;
   LLVMValueRef p =
       LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""), LLVMBuildSExt(c->b, mult, i64, ""), "");
   LLVMValueRef sh = LLVMBuildZExt(c->b, shift, i64, "");
   LLVMValueRef half = LLVMBuildShl(c->b, LLVMConstInt(i64, 1, 0),
                                    LLVMBuildSub(c->b, sh, LLVMConstInt(i64, 1, 0), ""), "");
-  LLVMValueRef v = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
+  return LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
+}
+
+static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                            int32_t zp) {
+  LLVMTypeRef i64 = c->t_i64;
+  LLVMValueRef v = requant_raw(c, acc, mult, shift);
   v = LLVMBuildAdd(c->b, v, LLVMConstInt(i64, (unsigned long long)(int64_t)zp, 1), "");
   return LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, "");
 }
@@ -107,6 +113,44 @@ bool cg_lower_dequantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
            out[0], i);
   cg_loop_end(c, &l, NULL, NULL);
   return true;
+}
+
+/* ---- QAdd / QMul: elementwise, ir_qbinary_apply's integers ------------------------------- */
+
+static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrQBinary p;
+  bool ok = ir_qbinary(n, &p);
+  assert(ok);
+  (void)ok;
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  LLVMValueRef x = LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], i), c->t_i32, ""),
+                                cg_i32c(c, p.a_zp), "");
+  LLVMValueRef y = LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[3], i), c->t_i32, ""),
+                                cg_i32c(c, p.b_zp), "");
+  LLVMValueRef acc;
+  IrRequant r = p.ra;
+  if (p.mul) {
+    acc = LLVMBuildMul(c->b, x, y, "");
+  } else {
+    LLVMValueRef sh = cg_i32c(c, IR_QADD_LEFT_SHIFT);
+    LLVMValueRef xa = requant_raw(c, LLVMBuildShl(c->b, x, sh, ""), cg_i32c(c, p.ra.mult),
+                                  cg_i32c(c, p.ra.shift));
+    LLVMValueRef yb = requant_raw(c, LLVMBuildShl(c->b, y, sh, ""), cg_i32c(c, p.rb.mult),
+                                  cg_i32c(c, p.rb.shift));
+    acc = LLVMBuildTrunc(c->b, LLVMBuildAdd(c->b, xa, yb, ""), c->t_i32, "");
+    r = p.ry;
+  }
+  i8_store(c, requant(c, acc, cg_i32c(c, r.mult), cg_i32c(c, r.shift), p.y_zp), out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+bool cg_lower_qadd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_qbinary(c, n, in, out);
+}
+bool cg_lower_qmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_qbinary(c, n, in, out);
 }
 
 /* ---- QGemm: y[i][j] = requant(bias'[j] + sum_k a[i][k] * b[j][k]) ------------------------- */

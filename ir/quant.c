@@ -184,6 +184,72 @@ int ir_interp_dequantize_linear(const IrNode *n, const void *const *in, void *co
   return KRT_OK;
 }
 
+/* ---- QAdd / QMul: A, a_scale, a_zp, B, b_scale, b_zp, y_scale, y_zp (same shapes) -------- */
+
+bool ir_qbinary(const IrNode *n, IrQBinary *p) {
+  double sa = ir_qparam_scale(n, 1), sb = ir_qparam_scale(n, 4), sy = ir_qparam_scale(n, 6);
+  p->a_zp = ir_qparam_zp(n, 2);
+  p->b_zp = ir_qparam_zp(n, 5);
+  p->y_zp = ir_qparam_zp(n, 7);
+  p->mul = n->op == IR_OP_QMUL;
+  p->rb = p->ry = (IrRequant){0, 62};
+  if (p->mul) return ir_requant_from_real(sa * sb / sy, &p->ra);
+  double twice = 2 * (sa > sb ? sa : sb);
+  return ir_requant_from_real(sa / twice, &p->ra) && ir_requant_from_real(sb / twice, &p->rb) &&
+         ir_requant_from_real(twice / ((double)(1 << IR_QADD_LEFT_SHIFT) * sy), &p->ry);
+}
+
+static bool infer_qbinary(IrNode *n, IrDiag *d) {
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d) ||
+      !check_input_dtype(n, 3, IR_I8, d))
+    return false;
+  for (int k = 1; k < 6; k += 3) /* a_scale, a_zp; b_scale, b_zp */
+    if (!check_scales(n, k, 1, d) || !check_zero_points(n, k + 1, k, false, d)) return false;
+  if (!check_scales(n, 6, 1, d) || !check_zero_points(n, 7, 6, false, d)) return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[3];
+  bool same = a->rank == b->rank;
+  for (int i = 0; same && i < a->rank; i++) same = a->dims[i] == b->dims[i];
+  if (!same) {
+    char sa[256], sb[256];
+    return ir_node_error(d, n, "inputs[3]", "%s needs inputs of one shape, got %s and %s",
+                         ir_op_info[n->op].name, ir_format_dims(a->rank, a->dims, sa, sizeof sa),
+                         ir_format_dims(b->rank, b->dims, sb, sizeof sb));
+  }
+  IrQBinary p;
+  if (!ir_qbinary(n, &p))
+    return ir_node_error(d, n, "inputs",
+                         "the scales' ratio has no fixed-point form (at most 2^30)");
+  set_out(n, IR_I8, a->rank, a->dims);
+  return true;
+}
+
+bool ir_infer_qadd(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_qbinary(n, d);
+}
+bool ir_infer_qmul(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_qbinary(n, d);
+}
+
+static int interp_qbinary(const IrNode *n, const void *const *in, void *const *out) {
+  IrQBinary p;
+  bool ok = ir_qbinary(n, &p);
+  assert(ok && "shape inference checked the multipliers");
+  (void)ok;
+  const int8_t *a = in[0], *b = in[3];
+  int8_t *y = out[0];
+  int64_t count = ir_value_numel(n->outputs[0]);
+  for (int64_t i = 0; i < count; i++) y[i] = ir_qbinary_apply(&p, a[i], b[i]);
+  return KRT_OK;
+}
+int ir_interp_qadd(const IrNode *n, const void *const *in, void *const *out) {
+  return interp_qbinary(n, in, out);
+}
+int ir_interp_qmul(const IrNode *n, const void *const *in, void *const *out) {
+  return interp_qbinary(n, in, out);
+}
+
 /* ---- quantized heads -------------------------------------------------------------------- */
 
 enum { QC_X, QC_XS, QC_XZ, QC_W, QC_WS, QC_WZ, QC_YS, QC_YZ, QC_B }; /* QLinearConv */

@@ -25,11 +25,36 @@ typedef struct IrRequant {
 /* The fixed-point form of real multiplier m > 0; false if m >= 2^30 (not representable). */
 bool ir_requant_from_real(double m, IrRequant *r);
 
+/* (acc * mult + 2^(shift-1)) >> shift: one rounding, halves towards +inf */
+static inline int64_t ir_requant_raw(int32_t acc, IrRequant r) {
+  return ((int64_t)acc * r.mult + ((int64_t)1 << (r.shift - 1))) >> r.shift;
+}
+
 static inline int32_t ir_requant_apply(int32_t acc, IrRequant r, int32_t zp, int32_t lo,
                                        int32_t hi) {
-  int64_t v = ((int64_t)acc * r.mult + ((int64_t)1 << (r.shift - 1))) >> r.shift;
-  v += zp;
+  int64_t v = ir_requant_raw(acc, r) + zp;
   return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* QAdd (TFLite's quantized add): both inputs moved to a common scale 2 * max(a_scale, b_scale)
+ * with 20 bits of headroom, added, requantized:
+ *   y = saturate(y_zp + R(R((a - a_zp) << 20, ra) + R((b - b_zp) << 20, rb), ry))
+ * R = ir_requant_raw, ra = a_scale / twice, rb = b_scale / twice, ry = twice / (2^20 y_scale).
+ * QMul: y = saturate(y_zp + R((a - a_zp) * (b - b_zp), ra)) with ra = a_scale b_scale / y_scale. */
+enum { IR_QADD_LEFT_SHIFT = 20 };
+typedef struct IrQBinary {
+  IrRequant ra, rb, ry;
+  int32_t a_zp, b_zp, y_zp;
+  bool mul;
+} IrQBinary;
+/* false: a multiplier has no fixed-point form (shape inference reports it) */
+bool ir_qbinary(const IrNode *n, IrQBinary *p);
+static inline int8_t ir_qbinary_apply(const IrQBinary *p, int8_t a, int8_t b) {
+  int32_t x = (int32_t)a - p->a_zp, y = (int32_t)b - p->b_zp;
+  if (p->mul) return (int8_t)ir_requant_apply(x * y, p->ra, p->y_zp, -128, 127);
+  int32_t sum = (int32_t)(ir_requant_raw(x * (1 << IR_QADD_LEFT_SHIFT), p->ra) +
+                          ir_requant_raw(y * (1 << IR_QADD_LEFT_SHIFT), p->rb));
+  return (int8_t)ir_requant_apply(sum, p->ry, p->y_zp, -128, 127);
 }
 
 /* f32 -> int8 as QuantizeLinear (round half to even through the 1.5 * 2^23 trick, which codegen

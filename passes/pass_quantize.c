@@ -374,6 +374,57 @@ static void quantize_head(Q *q, IrNode *n, IrNode *a) {
   free(bq);
 }
 
+/* Add / Mul of two calibrated f32 values of one shape -> QAdd / QMul (elementwise int8 with
+ * rescaling, ir/quant.h); broadcasting forms stay float. */
+static bool quantizable_binary(const Q *q, const IrNode *n) {
+  if ((n->op != IR_OP_ADD && n->op != IR_OP_MUL) || n->n_epilogue || !n->outputs[0] ||
+      n->outputs[0]->dtype != IR_F32)
+    return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  for (int k = 0; k < 2; k++) {
+    const IrValue *v = n->inputs[k];
+    if (v->dtype != IR_F32 || v->kind == IR_VALUE_CONST || v->id >= q->n_values0 ||
+        !q->st[v->id].seen)
+      return false;
+  }
+  if (a->rank != b->rank) return false;
+  for (int i = 0; i < a->rank; i++)
+    if (a->dims[i] != b->dims[i]) return false;
+  return true;
+}
+
+static void quantize_binary(Q *q, IrNode *n, IrNode *act) {
+  IrValue *yf = act ? act->outputs[0] : n->outputs[0];
+  IrValue *x[2] = {get_q(q, n->inputs[0]), get_q(q, n->inputs[1])};
+  char base[512];
+  snprintf(base, sizeof base, "%s.q", n->name);
+  float ys = q->scale[yf->id];
+  int8_t yz = q->zp[yf->id];
+  IrValue *yq = new_value(q, base, IR_I8, yf->rank, yf->dims);
+  set_quant(q, yq, ys, yz);
+  IrNode *qn = ir_node_new(q->g, n->op == IR_OP_ADD ? IR_OP_QADD : IR_OP_QMUL, n->name, 8, 1);
+  for (int k = 0; k < 2; k++) {
+    qn->inputs[3 * k] = x[k];
+    qn->inputs[3 * k + 1] = scalar_f32(q, k ? "b.scale" : "a.scale", x[k]->quant->scale[0]);
+    qn->inputs[3 * k + 2] =
+        scalar_i8(q, k ? "b.zero_point" : "a.zero_point", (int8_t)x[k]->quant->zero_point[0]);
+  }
+  qn->inputs[6] = scalar_f32(q, "y.scale", ys);
+  qn->inputs[7] = scalar_i8(q, "y.zero_point", yz);
+  ir_node_set_output(qn, 0, yq);
+  dequantize_into(q, yq, yf);
+}
+
+/* The int8 op a quantized node becomes. */
+static IrOp quantized_op(const IrNode *n) {
+  switch (n->op) {
+  case IR_OP_CONV: return IR_OP_QLINEAR_CONV;
+  case IR_OP_ADD: return IR_OP_QADD;
+  case IR_OP_MUL: return IR_OP_QMUL;
+  default: return IR_OP_QGEMM;
+  }
+}
+
 static void quantize_view(Q *q, IrNode *n) {
   IrValue *xq = q->qv[n->inputs[0]->id], *yf = n->outputs[0];
   char base[512];
@@ -428,15 +479,14 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   int n_layers = 0;
   for (int i = 0; ok && i < n0; i++) {
     IrNode *n = nodes[i];
-    if (!quantizable(n)) continue;
+    if (!quantizable(n) && !quantizable_binary(&q, n)) continue;
     bool keep = in_list(o->keep_fp32, n->name);
     if (o->layers && n_layers < o->max_layers)
-      o->layers[n_layers++] = (PassQuantLayer){.node = n->name,
-                                               .op = keep                  ? ir_op_info[n->op].name
-                                                     : n->op == IR_OP_CONV ? "QLinearConv"
-                                                                           : "QGemm",
-                                               .sqnr_db = NAN,
-                                               .kept_fp32 = keep};
+      o->layers[n_layers++] =
+          (PassQuantLayer){.node = n->name,
+                           .op = ir_op_info[keep ? n->op : quantized_op(n)].name,
+                           .sqnr_db = NAN,
+                           .kept_fp32 = keep};
     if (keep) continue;
     IrNode *a = foldable_activation(g, n->outputs[0]);
     acts[i] = a;
@@ -469,6 +519,9 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
     IrNode *n = nodes[i];
     if (dead[i] && quantizable(n)) {
       quantize_head(&q, n, acts[i]);
+      if (acts[i]) dead[acts[i]->id] = true;
+    } else if (dead[i] && quantizable_binary(&q, n)) {
+      quantize_binary(&q, n, acts[i]);
       if (acts[i]) dead[acts[i]->id] = true;
     } else if (!dead[i] &&
                (n->op == IR_OP_FLATTEN || n->op == IR_OP_RESHAPE || n->op == IR_OP_MAX_POOL) &&
