@@ -84,6 +84,13 @@ static LLVMValueRef head_tables(Cg *c, const IrNode *n, const IrQHead *h, const 
   return g;
 }
 
+static LLVMValueRef const_table(Cg *c, const IrNode *n, const char *what, const void *data,
+                                size_t bytes) {
+  char name[64];
+  snprintf(name, sizeof name, "q%d.%s", n->id, what);
+  return cg_const_bytes(c, data, bytes, name);
+}
+
 /* ---- QuantizeLinear / DequantizeLinear ---------------------------------------------------- */
 
 bool cg_lower_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
@@ -122,12 +129,20 @@ static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   bool ok = ir_qbinary(n, &p);
   assert(ok);
   (void)ok;
-  CgLoop l;
-  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
-  LLVMValueRef x = LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], i), c->t_i32, ""),
-                                cg_i32c(c, p.a_zp), "");
-  LLVMValueRef y = LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[3], i), c->t_i32, ""),
-                                cg_i32c(c, p.b_zp), "");
+  IrNode ab = *n; /* the data inputs 0 and 3 as a binary node, for the broadcasting nest */
+  IrValue *abin[2] = {n->inputs[0], n->inputs[3]};
+  ab.inputs = abin;
+  ab.n_inputs = 2;
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = cg_broadcast_nest(&ab, 2, dims, st);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef x =
+      LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], nest.off[1]), c->t_i32, ""),
+                   cg_i32c(c, p.a_zp), "");
+  LLVMValueRef y =
+      LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[3], nest.off[2]), c->t_i32, ""),
+                   cg_i32c(c, p.b_zp), "");
   LLVMValueRef acc;
   IrRequant r = p.ra;
   if (p.mul) {
@@ -141,8 +156,44 @@ static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
     acc = LLVMBuildTrunc(c->b, LLVMBuildAdd(c->b, xa, yb, ""), c->t_i32, "");
     r = p.ry;
   }
-  i8_store(c, requant(c, acc, cg_i32c(c, r.mult), cg_i32c(c, r.shift), p.y_zp), out[0], i);
+  i8_store(c, requant(c, acc, cg_i32c(c, r.mult), cg_i32c(c, r.shift), p.y_zp), out[0],
+           nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* QLookup: the table a constant, one load per element */
+bool cg_lower_qlookup(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  LLVMValueRef t = const_table(c, n, "lut", n->inputs[1]->data, 256);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  LLVMValueRef x = LLVMBuildSExt(c->b, i8_load(c, in[0], i), c->t_idx, "");
+  i8_store(c, i8_load(c, t, cg_addc(c, x, 128)), out[0], i);
   cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+/* QGlobalAveragePool: an int32 sum per plane, then ir_qgap_requant's requantization */
+bool cg_lower_qglobal_average_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *v = n->inputs[0];
+  int64_t planes = v->dims[0] * v->dims[1], size = 1;
+  for (int i = 2; i < v->rank; i++) size *= v->dims[i];
+  IrRequant r;
+  bool ok = ir_qgap_requant(n, &r);
+  assert(ok);
+  (void)ok;
+  CgLoop lp, lj;
+  LLVMValueRef p = cg_for(c, &lp, planes);
+  LLVMValueRef base = cg_mulc(c, p, size);
+  LLVMValueRef j = cg_for(c, &lj, size);
+  LLVMValueRef acc = cg_loop_acc(c, &lj, cg_i32c(c, 0));
+  LLVMValueRef x = LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, base, j)), c->t_i32, "");
+  LLVMValueRef next = LLVMBuildAdd(c->b, acc, x, ""), sum;
+  cg_loop_end(c, &lj, &next, &sum);
+  sum = LLVMBuildSub(c->b, sum, cg_i32c(c, (int64_t)ir_qparam_zp(n, 2) * size), "");
+  i8_store(c, requant(c, sum, cg_i32c(c, r.mult), cg_i32c(c, r.shift), ir_qparam_zp(n, 4)), out[0],
+           p);
+  cg_loop_end(c, &lp, NULL, NULL);
   return true;
 }
 
@@ -336,13 +387,6 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 }
 
 /* ---- the int8 micro-kernel (kernels/cg_gemm_i8.c) ------------------------------------------ */
-
-static LLVMValueRef const_table(Cg *c, const IrNode *n, const char *what, const void *data,
-                                size_t bytes) {
-  char name[64];
-  snprintf(name, sizeof name, "q%d.%s", n->id, what);
-  return cg_const_bytes(c, data, bytes, name);
-}
 
 /* QGemm: B packed at compile time as V [k4][vcols][4]; the activations repacked into the
  * scratch as S [M][k4 * 4] (x ^ 0x80 for vpdpbusd); per-column tables. */

@@ -207,19 +207,19 @@ static bool infer_qbinary(IrNode *n, IrDiag *d) {
     if (!check_scales(n, k, 1, d) || !check_zero_points(n, k + 1, k, false, d)) return false;
   if (!check_scales(n, 6, 1, d) || !check_zero_points(n, 7, 6, false, d)) return false;
   const IrValue *a = n->inputs[0], *b = n->inputs[3];
-  bool same = a->rank == b->rank;
-  for (int i = 0; same && i < a->rank; i++) same = a->dims[i] == b->dims[i];
-  if (!same) {
+  int rank, bad;
+  int64_t dims[IR_MAX_RANK];
+  if (!ir_broadcast_dims(a->rank, a->dims, b->rank, b->dims, &rank, dims, &bad)) {
     char sa[256], sb[256];
-    return ir_node_error(d, n, "inputs[3]", "%s needs inputs of one shape, got %s and %s",
-                         ir_op_info[n->op].name, ir_format_dims(a->rank, a->dims, sa, sizeof sa),
-                         ir_format_dims(b->rank, b->dims, sb, sizeof sb));
+    return ir_node_error(d, n, "inputs[3]", "shapes %s and %s do not broadcast (axis %d)",
+                         ir_format_dims(a->rank, a->dims, sa, sizeof sa),
+                         ir_format_dims(b->rank, b->dims, sb, sizeof sb), bad);
   }
   IrQBinary p;
   if (!ir_qbinary(n, &p))
     return ir_node_error(d, n, "inputs",
                          "the scales' ratio has no fixed-point form (at most 2^30)");
-  set_out(n, IR_I8, a->rank, a->dims);
+  set_out(n, IR_I8, rank, dims);
   return true;
 }
 
@@ -239,8 +239,87 @@ static int interp_qbinary(const IrNode *n, const void *const *in, void *const *o
   (void)ok;
   const int8_t *a = in[0], *b = in[3];
   int8_t *y = out[0];
+  const IrValue *vy = n->outputs[0], *va = n->inputs[0], *vb = n->inputs[3];
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK], count = ir_value_numel(vy);
+  ir_broadcast_strides(va->rank, va->dims, vy->rank, vy->dims, sa);
+  ir_broadcast_strides(vb->rank, vb->dims, vy->rank, vy->dims, sb);
+  for (int64_t i = 0; i < count; i++)
+    y[i] = ir_qbinary_apply(&p, a[ir_broadcast_offset(i, vy->rank, vy->dims, sa)],
+                            b[ir_broadcast_offset(i, vy->rank, vy->dims, sb)]);
+  return KRT_OK;
+}
+
+/* ---- QLookup: y = table[x + 128] (a 256-entry i8 initializer) ------------------------------ */
+
+bool ir_infer_qlookup(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d)) return false;
+  const IrValue *t = n->inputs[1];
+  if (t->kind != IR_VALUE_CONST || t->dtype != IR_I8 || ir_value_numel(t) != 256)
+    return ir_node_error(d, n, "inputs[1]", "table '%s' must be an i8 initializer of 256 values",
+                         t->name);
+  set_out(n, IR_I8, n->inputs[0]->rank, n->inputs[0]->dims);
+  return true;
+}
+
+int ir_interp_qlookup(const IrNode *n, const void *const *in, void *const *out) {
+  const int8_t *x = in[0], *t = n->inputs[1]->data;
+  int8_t *y = out[0];
   int64_t count = ir_value_numel(n->outputs[0]);
-  for (int64_t i = 0; i < count; i++) y[i] = ir_qbinary_apply(&p, a[i], b[i]);
+  for (int64_t i = 0; i < count; i++) y[i] = t[x[i] + 128];
+  return KRT_OK;
+}
+
+/* ---- QGlobalAveragePool: x, x_scale, x_zp, y_scale, y_zp ----------------------------------
+ * y = saturate(y_zp + R(sum of (x - x_zp) over the plane, x_scale / (y_scale * size))) */
+
+bool ir_qgap_requant(const IrNode *n, IrRequant *r) {
+  const IrValue *x = n->inputs[0];
+  int64_t size = 1;
+  for (int i = 2; i < x->rank; i++) size *= x->dims[i];
+  return ir_requant_from_real(
+      (double)ir_qparam_scale(n, 1) / ((double)ir_qparam_scale(n, 3) * (double)size), r);
+}
+
+bool ir_infer_qglobal_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d) || !check_scales(n, 1, 1, d) ||
+      !check_zero_points(n, 2, 1, false, d) || !check_scales(n, 3, 1, d) ||
+      !check_zero_points(n, 4, 3, false, d))
+    return false;
+  const IrValue *x = n->inputs[0];
+  if (x->rank < 3)
+    return ir_node_error(d, n, "inputs[0]", "expects [N, C, spatial...], got rank %d", x->rank);
+  int64_t size = 1;
+  for (int i = 2; i < x->rank; i++) size *= x->dims[i];
+  IrRequant r;
+  if (size > (1 << 23) || !ir_qgap_requant(n, &r))
+    return ir_node_error(d, n, "inputs",
+                         "the plane (%lld values) or the scales' ratio is too large for "
+                         "32-bit sums",
+                         (long long)size);
+  int64_t dims[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) dims[i] = i < 2 ? x->dims[i] : 1;
+  set_out(n, IR_I8, x->rank, dims);
+  return true;
+}
+
+int ir_interp_qglobal_average_pool(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *v = n->inputs[0];
+  int64_t planes = v->dims[0] * v->dims[1], size = 1;
+  for (int i = 2; i < v->rank; i++) size *= v->dims[i];
+  IrRequant r;
+  bool ok = ir_qgap_requant(n, &r);
+  assert(ok);
+  (void)ok;
+  int32_t xz = ir_qparam_zp(n, 2), yz = ir_qparam_zp(n, 4);
+  const int8_t *x = in[0];
+  int8_t *y = out[0];
+  for (int64_t i = 0; i < planes; i++) {
+    int32_t sum = 0;
+    for (int64_t j = 0; j < size; j++) sum += x[i * size + j] - xz;
+    y[i] = (int8_t)ir_requant_apply(sum, r, yz, -128, 127);
+  }
   return KRT_OK;
 }
 int ir_interp_qadd(const IrNode *n, const void *const *in, void *const *out) {

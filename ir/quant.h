@@ -49,6 +49,8 @@ typedef struct IrQBinary {
 } IrQBinary;
 /* false: a multiplier has no fixed-point form (shape inference reports it) */
 bool ir_qbinary(const IrNode *n, IrQBinary *p);
+/* QGlobalAveragePool's multiplier x_scale / (y_scale * plane size) */
+bool ir_qgap_requant(const IrNode *n, IrRequant *r);
 static inline int8_t ir_qbinary_apply(const IrQBinary *p, int8_t a, int8_t b) {
   int32_t x = (int32_t)a - p->a_zp, y = (int32_t)b - p->b_zp;
   if (p->mul) return (int8_t)ir_requant_apply(x * y, p->ra, p->y_zp, -128, 127);

@@ -139,8 +139,11 @@ quant)
       -semihosting-config enable=on,target=native -kernel
   done
   # 3 input channels and 5x5/3x3 kernels (Conv-order i16 pairs on the M4), lenet5's valid
-  # convolutions; their float Softmax ends within the harness's tolerance
-  for m in cifar_cnn lenet5; do
+  # convolutions: their float Softmax ends within the harness's tolerance; resnet_small is int8
+  # end to end (QAdd, QMul, QLookup, QGlobalAveragePool): bit for bit
+  for m in cifar_cnn lenet5 resnet_small; do
+    exact=""
+    [ $m = resnet_small ] && exact=-DEMU_EXACT
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$src/examples/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
@@ -149,8 +152,10 @@ quant)
       bad "$m: kiln run --quantize failed: $(cat "$tmp/err")"; continue
     fi
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
-      "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic \
+      "$(baremetal_flags cortex-m4) $exact" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
+    [ $m = resnet_small ] && run_model $m aarch64-linux-gnu generic +neon,+dotprod \
+      aarch64-linux-gnu-gcc "$exact" linux qemu-aarch64 -L /usr/aarch64-linux-gnu
   done
   kiln_extra=()
   unset golden_dir
