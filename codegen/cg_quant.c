@@ -619,6 +619,196 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   return true;
 }
 
+/* ---- QLinearConv on Arm DSP: int8 Winograd F(2x2, 3x3) -------------------------------------
+ * Exact in integers: with G' = 2G the weight transform U = G' g G'^T is an integer (|U| <= 9 *
+ * 127), the input transform V = B^T (x - x_zp) B is one (|V| <= 4 * 255, padding 0), both fit
+ * i16 pairs for smlad, and A^T (U . V) A = 4 x the convolution, so >> 2 recovers the exact sums
+ * the interpreter computes (checked at compile time not to overflow int32). Per panel of tile
+ * rows: the input transform into V [16][kp][ldv] (channel pairs), then per block of 3 output
+ * channels 16 pairs GEMMs (raw int32 sums) and the output transform with the requantization. */
+
+static const int wino_g[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+static const int wino_bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const int wino_at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+/* sum of coef[k] * v[k] over the non-zero coefficients (all +-1 here) */
+static LLVMValueRef lin_comb(Cg *c, const int *coef, LLVMValueRef *v, int n) {
+  LLVMValueRef s = NULL;
+  for (int k = 0; k < n; k++) {
+    if (!coef[k]) continue;
+    if (!s)
+      s = coef[k] > 0 ? v[k] : LLVMBuildNeg(c->b, v[k], "");
+    else
+      s = coef[k] > 0 ? LLVMBuildAdd(c->b, s, v[k], "") : LLVMBuildSub(c->b, s, v[k], "");
+  }
+  return s ? s : cg_i32c(c, 0);
+}
+
+static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                 const IrConvParams *p, const IrQWinograd *w, CgDot4 d) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  int64_t C = p->c, M = p->m, kp = w->kp;
+  const int8_t *wt = n->inputs[3]->data;
+  uint32_t *u = calloc((size_t)(16 * M * kp), sizeof *u);
+  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
+  if (!u || !t) abort();
+  int64_t umax = 0;
+  for (int64_t m = 0; m < M; m++) {
+    for (int64_t ch = 0; ch < C; ch++) {
+      const int8_t *g = wt + (m * C + ch) * 9;
+      int tmp[4][3];
+      for (int a = 0; a < 4; a++)
+        for (int j = 0; j < 3; j++)
+          tmp[a][j] = wino_g[a][0] * g[j] + wino_g[a][1] * g[3 + j] + wino_g[a][2] * g[6 + j];
+      for (int a = 0; a < 4; a++)
+        for (int bb = 0; bb < 4; bb++) {
+          int v = tmp[a][0] * wino_g[bb][0] + tmp[a][1] * wino_g[bb][1] + tmp[a][2] * wino_g[bb][2];
+          umax = v > umax ? v : -v > umax ? -v : umax;
+          int64_t at = (a * 4 + bb) * M * kp + cg_qpair_offset(m, ch / 2, M, kp) / 4;
+          u[at] |= (uint32_t)(uint16_t)(int16_t)v << (16 * (ch % 2));
+        }
+    }
+    IrRequant r = ir_qhead_requant(&h, m);
+    t[m] = r.mult;
+    t[M + m] = r.shift;
+    t[2 * M + m] = h.bias ? h.bias[m] : 0;
+  }
+  /* the output transform adds 9 point sums of 2 * kp products each */
+  bool fits = (double)umax * 1020.0 * (double)(2 * kp) * 9.0 < 2147483647.0;
+  LLVMValueRef sp = fits ? const_table(c, n, "wino", u, sizeof *u * (size_t)(16 * M * kp)) : NULL;
+  LLVMValueRef tab = fits ? const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M)) : NULL;
+  free(u);
+  free(t);
+  if (!fits) return false;
+  int32_t xz = h.x_zp;
+  int64_t ldv = w->ldv, panels = (w->th + w->rows - 1) / w->rows;
+  LLVMValueRef vs = c->scratch, ms = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, w->v_bytes));
+  CgLoop lb, lp, lc, ltr, ltx;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef pi = cg_for(c, &lp, panels);
+  LLVMValueRef ty0 = cg_mulc(c, pi, w->rows);
+  LLVMValueRef trows = cg_smin(c, cg_idx(c, w->rows), cg_sub(c, cg_idx(c, w->th), ty0));
+  /* input transform, two channels at a time */
+  {
+    LLVMValueRef cp = cg_for(c, &lc, kp);
+    LLVMValueRef plane[2];
+    for (int hh = 0; hh < 2; hh++) {
+      LLVMValueRef ch = cg_smin(c, cg_addc(c, cg_mulc(c, cp, 2), hh), cg_idx(c, C - 1));
+      plane[hh] = cg_mulc(c, cg_add(c, cg_mulc(c, b, C), ch), p->h * p->w);
+    }
+    LLVMValueRef tr = cg_loop_begin(c, &ltr, cg_idx(c, 0), trows);
+    LLVMValueRef tx = cg_for(c, &ltx, w->tw);
+    LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx);
+    LLVMValueRef iy0 = cg_addc(c, cg_mulc(c, cg_add(c, ty0, tr), 2), -p->pad_t);
+    LLVMValueRef ix0 = cg_addc(c, cg_mulc(c, tx, 2), -p->pad_l);
+    LLVMValueRef okr[4], okc[4], vt[2][16];
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef iy = cg_addc(c, iy0, k), ix = cg_addc(c, ix0, k);
+      okr[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_idx(c, 0), ""),
+                            LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_idx(c, p->h), ""), "");
+      okc[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_idx(c, 0), ""),
+                            LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_idx(c, p->w), ""), "");
+    }
+    for (int hh = 0; hh < 2; hh++) {
+      LLVMValueRef dv[4][4], tmp[4][4];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+          LLVMValueRef ok = LLVMBuildAnd(c->b, okr[i], okc[j], "");
+          LLVMValueRef at = cg_add(
+              c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), cg_addc(c, ix0, j)));
+          at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
+          LLVMValueRef v = LLVMBuildSub(
+              c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], at), c->t_i32, ""), cg_i32c(c, xz), "");
+          dv[i][j] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, 0), "");
+        }
+      for (int a = 0; a < 4; a++)
+        for (int j = 0; j < 4; j++) {
+          LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
+          tmp[a][j] = lin_comb(c, wino_bt[a], col, 4);
+        }
+      for (int a = 0; a < 4; a++)
+        for (int bb = 0; bb < 4; bb++) vt[hh][a * 4 + bb] = lin_comb(c, wino_bt[bb], tmp[a], 4);
+    }
+    for (int pt = 0; pt < 16; pt++) {
+      LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, vt[0][pt], cg_i32c(c, 0xffff), ""),
+                                      LLVMBuildShl(c->b, vt[1][pt], cg_i32c(c, 16), ""), "");
+      LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, cp, pt * kp), ldv), tcol);
+      LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, vs, at));
+      LLVMSetAlignment(st, 4);
+    }
+    cg_loop_end(c, &ltx, NULL, NULL);
+    cg_loop_end(c, &ltr, NULL, NULL);
+    cg_loop_end(c, &lc, NULL, NULL);
+  }
+  /* per block of output channels: 16 GEMMs, then the output transform */
+  int64_t blocks = M / CG_QPAIR_ROWS, rest = M % CG_QPAIR_ROWS;
+  for (int part = 0; part < 2; part++) {
+    int64_t nb = part ? (rest ? 1 : 0) : blocks;
+    int mr = part ? (int)rest : CG_QPAIR_ROWS;
+    if (!nb) continue;
+    CgLoop lm, lpt, lr, lyr, lyx;
+    LLVMValueRef mb = cg_for(c, &lm, nb);
+    LLVMValueRef m0 = part ? cg_idx(c, blocks * CG_QPAIR_ROWS) : cg_mulc(c, mb, CG_QPAIR_ROWS);
+    LLVMValueRef pt = cg_for(c, &lpt, 16);
+    CgQGemm q = {
+        .m = mr,
+        .k4 = kp,
+        .n_cols = w->rows * w->tw,
+        .n_valid = cg_mulc(c, trows, w->tw),
+        .s = cg_gep(c, c->t_i8, sp, cg_add(c, cg_mulc(c, pt, M * kp * 4), cg_mulc(c, m0, kp * 4))),
+        .v = cg_gep(c, c->t_i8, vs, cg_mulc(c, pt, kp * ldv * 4)),
+        .y = cg_gep(c, c->t_i32, ms, cg_mulc(c, pt, 3 * ldv)),
+        .lds = kp * 4,
+        .ldv = ldv,
+        .ldy = ldv,
+        .channels = M,
+        .per_row = true,
+        .v_is_acts = true,
+        .pairs = true,
+        .raw = true};
+    cg_qgemm_emit(c, d, &q);
+    cg_loop_end(c, &lpt, NULL, NULL);
+    LLVMValueRef r = cg_for(c, &lr, mr);
+    LLVMValueRef m = cg_add(c, m0, r);
+    LLVMValueRef mult = i32_load(c, tab, m), shift = i32_load(c, tab, cg_addc(c, m, M)),
+                 bias = i32_load(c, tab, cg_addc(c, m, 2 * M));
+    LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow);
+    LLVMValueRef tr = cg_loop_begin(c, &lyr, cg_idx(c, 0), trows);
+    LLVMValueRef tx = cg_for(c, &lyx, w->tw);
+    LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
+    for (int k = 0; k < 16; k++)
+      mv[k] = i32_load(c, ms, cg_add(c, cg_mulc(c, cg_addc(c, r, k * 3), ldv), tcol));
+    for (int uu = 0; uu < 2; uu++)
+      for (int j = 0; j < 4; j++) {
+        LLVMValueRef col[4] = {mv[j], mv[4 + j], mv[8 + j], mv[12 + j]};
+        tmp[uu][j] = lin_comb(c, wino_at[uu], col, 4);
+      }
+    LLVMValueRef oy0 = cg_mulc(c, cg_add(c, ty0, tr), 2), ox0 = cg_mulc(c, tx, 2);
+    for (int uu = 0; uu < 2; uu++)
+      for (int vv = 0; vv < 2; vv++) {
+        LLVMValueRef y = lin_comb(c, wino_at[vv], tmp[uu], 4);
+        y = LLVMBuildAdd(c->b, LLVMBuildAShr(c->b, y, cg_i32c(c, 2), ""), bias, "");
+        LLVMValueRef oy = cg_addc(c, oy0, uu), ox = cg_addc(c, ox0, vv);
+        CgIf f;
+        cg_if_begin(c, &f,
+                    LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), ""),
+                                 LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), ""), ""));
+        i8_store(c, requant(c, y, mult, shift, h.y_zp), out[0],
+                 cg_add(c, yplane, cg_add(c, cg_mulc(c, oy, p->ow), ox)));
+        cg_if_else(c, &f);
+        cg_if_end(c, &f);
+      }
+    cg_loop_end(c, &lyx, NULL, NULL);
+    cg_loop_end(c, &lyr, NULL, NULL);
+    cg_loop_end(c, &lr, NULL, NULL);
+    cg_loop_end(c, &lm, NULL, NULL);
+  }
+  cg_loop_end(c, &lp, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
 /* QLinearConv: per batch, group and panel of output rows, im2col into the scratch as V
  * [k4][ldv][4] (activations, x ^ 0x80 for vpdpbusd, padding = the zero point), then the int8
  * tiles with the packed weights as S and per-channel tables. */
@@ -635,6 +825,10 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   ir_qhead(n, &h);
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
+  IrQWinograd wg;
+  if (d.kind == CG_DOT4_SMLAD && ir_qconv_winograd(&p, 0, strip, n->scratch_bytes, &wg) &&
+      lower_qconv_winograd(c, n, in, out, &p, &wg, d))
+    return true;
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
   if (!ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))

@@ -564,6 +564,24 @@ bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs,
   return round_up(q->rows * p->ow, cols) <= q->ldv;
 }
 
+bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols,
+                       int64_t scratch_bytes, IrQWinograd *w) {
+  if (p->kh != 3 || p->kw != 3 || p->stride_h != 1 || p->stride_w != 1 || p->dil_h != 1 ||
+      p->dil_w != 1 || p->group != 1 || p->c < 8 || p->m < 8 || p->c > 128)
+    return false;
+  w->kp = (p->c + 1) / 2;
+  w->th = (p->oh + 1) / 2;
+  w->tw = (p->ow + 1) / 2;
+  /* bytes of a panel of r tile rows */
+  for (w->rows = w->th; w->rows >= 1; w->rows--) {
+    w->ldv = round_up(w->rows * w->tw, cols);
+    w->v_bytes = 16 * w->kp * w->ldv * 4;
+    w->bytes = w->v_bytes + 16 * 3 * w->ldv * 4;
+    if (w->rows == 1 || w->bytes <= (scratch_bytes > 0 ? scratch_bytes : budget_bytes)) break;
+  }
+  return scratch_bytes <= 0 || w->bytes <= scratch_bytes;
+}
+
 int64_t ir_qgemm_scratch_bytes(const IrNode *n) {
   const IrValue *a = n->inputs[0];
   return a->dims[0] * round_up(a->dims[1], 4);

@@ -118,6 +118,17 @@ bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs,
                        IrQConvPanel *q);
 int64_t ir_qgemm_scratch_bytes(const IrNode *n);
 
+/* int8 Winograd F(2x2, 3x3) of a QLinearConv (3x3, stride 1, dilation 1, one group, at least 8
+ * channels in and out) on Arm DSP targets (codegen/cg_quant.c): per panel of `rows` rows of
+ * 2x2 output tiles, the transformed input V [16][kp][ldv] words (i16 pairs of channels) and the
+ * sums of one block of 3 output channels [16][3][ldv] int32. */
+typedef struct IrQWinograd {
+  int64_t kp, th, tw, rows, ldv, v_bytes, bytes;
+} IrQWinograd;
+/* false: not such a conv, or (with scratch_bytes > 0) the planned scratch holds no panel */
+bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols,
+                       int64_t scratch_bytes, IrQWinograd *w);
+
 /* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */
 int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out);
 

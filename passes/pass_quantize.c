@@ -627,4 +627,12 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
                  o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX, &q);
   n->kernel = IR_KERNEL_QCONV_DOT4;
   n->scratch_bytes = q.bytes;
+  /* scalar targets (vec_lanes 1): room for the Arm DSP int8 Winograd too (codegen picks it on
+   * targets with smlad when the panel fits) */
+  IrQWinograd w;
+  if (o && o->vec_lanes == 1 &&
+      ir_qconv_winograd(&p, o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES,
+                        o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX, 0, &w) &&
+      w.bytes > n->scratch_bytes)
+    n->scratch_bytes = w.bytes;
 }

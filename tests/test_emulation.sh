@@ -141,13 +141,16 @@ quant)
   # 3 input channels and 5x5/3x3 kernels (Conv-order i16 pairs on the M4), lenet5's valid
   # convolutions: their float Softmax ends within the harness's tolerance; resnet_small is int8
   # end to end (QAdd, QMul, QLookup, QGlobalAveragePool): bit for bit
-  for m in cifar_cnn lenet5 resnet_small; do
-    exact=""
-    [ $m = resnet_small ] && exact=-DEMU_EXACT
+  # tests/gen/qwino: the M4's int8 Winograd on odd channel counts, odd tile edges, asymmetric
+  # pads and a partial block of output channels, bit for bit
+  for m in cifar_cnn lenet5 resnet_small qwino; do
+    exact="" model_root=$src/examples
+    case $m in resnet_small | qwino) exact=-DEMU_EXACT ;; esac
+    [ $m = qwino ] && model_root=$src/tests/gen
     golden_dir="$tmp/golden-$m"
-    kiln_extra=(--quantize=int8 --calibrate "$src/examples/$m/inputs/x.npy")
+    kiln_extra=(--quantize=int8 --calibrate "$model_root/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
-    if ! "$kiln" run "$src/examples/$m/model.json" "$src/examples/$m/inputs/x.npy" -o "$golden_dir" \
+    if ! "$kiln" run "$model_root/$m/model.json" "$model_root/$m/inputs/x.npy" -o "$golden_dir" \
       "${kiln_extra[@]}" >/dev/null 2>"$tmp/err"; then
       bad "$m: kiln run --quantize failed: $(cat "$tmp/err")"; continue
     fi
@@ -157,6 +160,7 @@ quant)
     [ $m = resnet_small ] && run_model $m aarch64-linux-gnu generic +neon,+dotprod \
       aarch64-linux-gnu-gcc "$exact" linux qemu-aarch64 -L /usr/aarch64-linux-gnu
   done
+  unset model_root
   kiln_extra=()
   unset golden_dir
   ;;

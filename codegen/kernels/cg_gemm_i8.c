@@ -288,7 +288,14 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   LLVMValueRef out[CG_LOOP_MAX_ACC];
   cg_loop_end(c, &lk, next, out);
   /* epilogue: bias, requantization, one store per vector */
-  for (int r = 0; r < mr; r++) {
+  for (int r = 0; r < mr && q->raw; r++)
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef at =
+          cg_add(c, cg_mulc(c, cg_addc(c, m0, r), q->ldy), cg_addc(c, n0, (int64_t)v * lanes));
+      LLVMValueRef st = LLVMBuildStore(c->b, out[r * nv + v], cg_gep(c, c->t_i32, q->y, at));
+      LLVMSetAlignment(st, 4);
+    }
+  for (int r = 0; r < mr && !q->raw; r++) {
     LLVMValueRef row = cg_addc(c, m0, r);
     for (int v = 0; v < nv; v++) {
       LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes);

@@ -32,6 +32,7 @@ typedef struct CgQGemm {
   /* CG_DOT4_SMLAD Conv: S and V words are i16 pairs (k4 counts pair steps), S in blocks of
    * CG_QPAIR_ROWS rows (fewer in the last) interleaved [k4][rows] (cg_qpair_offset) */
   bool pairs;
+  bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
   bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */
   int32_t y_zp;
 } CgQGemm;
