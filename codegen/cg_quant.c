@@ -428,18 +428,47 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * vcols));
   free(v);
   free(t);
-  /* S: the activations, the K tail padded (its weights are 0) */
+  /* Arm DSP with room for them: the activations widened once to i16, quad (a0 a1 a2 a3) as the
+   * pairs (a0, a2), (a1, a3) that smlad multiplies with the sxtb16 halves of a weight quad */
+  bool widen = d.kind == CG_DOT4_SMLAD && n->scratch_bytes >= M * k4 * 8;
+  if (widen) {
+    static const int half[4] = {0, 2, 1, 3};
+    LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+    CgLoop li, lq;
+    LLVMValueRef i = cg_for(c, &li, M);
+    LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
+    LLVMValueRef kq = cg_for(c, &lq, K / 4);
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef a = i8_load(c, in[0], cg_add(c, arow, cg_addc(c, cg_mulc(c, kq, 4), t)));
+      LLVMValueRef st = LLVMBuildStore(
+          c->b, LLVMBuildSExt(c->b, a, i16, ""),
+          cg_gep(c, i16, c->scratch, cg_add(c, srow, cg_addc(c, cg_mulc(c, kq, 4), half[t]))));
+      LLVMSetAlignment(st, 2);
+    }
+    cg_loop_end(c, &lq, NULL, NULL);
+    for (int64_t k = K / 4 * 4; k < k4 * 4; k++) { /* the tail quad; padding is 0 */
+      LLVMValueRef a = k < K ? LLVMBuildSExt(c->b, i8_load(c, in[0], cg_addc(c, arow, k)), i16, "")
+                             : LLVMConstInt(i16, 0, 0);
+      LLVMValueRef st = LLVMBuildStore(
+          c->b, a, cg_gep(c, i16, c->scratch, cg_addc(c, srow, k / 4 * 4 + half[k % 4])));
+      LLVMSetAlignment(st, 2);
+    }
+    cg_loop_end(c, &li, NULL, NULL);
+  }
+  /* else S: the activations as bytes, the K tail padded (its weights are 0) */
   LLVMValueRef flip = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
-  CgLoop li, lk;
-  LLVMValueRef i = cg_for(c, &li, M);
-  LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
-  LLVMValueRef k = cg_for(c, &lk, K);
-  i8_store(c, LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, arow, k)), flip, ""), c->scratch,
-           cg_add(c, srow, k));
-  cg_loop_end(c, &lk, NULL, NULL);
-  for (int64_t kk = K; kk < k4 * 4; kk++)
-    i8_store(c, LLVMConstInt(c->t_i8, 0, 0), c->scratch, cg_addc(c, srow, kk));
-  cg_loop_end(c, &li, NULL, NULL);
+  if (!widen) {
+    CgLoop li, lk;
+    LLVMValueRef i = cg_for(c, &li, M);
+    LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
+    LLVMValueRef k = cg_for(c, &lk, K);
+    i8_store(c, LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, arow, k)), flip, ""), c->scratch,
+             cg_add(c, srow, k));
+    cg_loop_end(c, &lk, NULL, NULL);
+    for (int64_t kk = K; kk < k4 * 4; kk++)
+      i8_store(c, LLVMConstInt(c->t_i8, 0, 0), c->scratch, cg_addc(c, srow, kk));
+    cg_loop_end(c, &li, NULL, NULL);
+  }
   CgQGemm q = {.m = M,
                .k4 = k4,
                .n_cols = N,
@@ -448,7 +477,8 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .v = vp,
                .y = out[0],
                .tables = tab,
-               .lds = k4 * 4,
+               .lds = k4 * (widen ? 8 : 4),
+               .s_unpacked = widen,
                .ldv = vcols,
                .ldy = N,
                .n_pad = vcols,
@@ -654,6 +684,7 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
   int32_t *t = calloc((size_t)(3 * M), sizeof *t);
   if (!u || !t) abort();
   int64_t umax = 0;
+  bool ge33 = true;
   for (int64_t m = 0; m < M; m++) {
     for (int64_t ch = 0; ch < C; ch++) {
       const int8_t *g = wt + (m * C + ch) * 9;
@@ -670,6 +701,7 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
         }
     }
     IrRequant r = ir_qhead_requant(&h, m);
+    ge33 = ge33 && r.shift >= 33;
     t[m] = r.mult;
     t[M + m] = r.shift;
     t[2 * M + m] = h.bias ? h.bias[m] : 0;
@@ -710,33 +742,43 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
       okc[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_idx(c, 0), ""),
                             LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_idx(c, p->w), ""), "");
     }
-    for (int hh = 0; hh < 2; hh++) {
-      LLVMValueRef dv[4][4], tmp[4][4];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-          LLVMValueRef ok = LLVMBuildAnd(c->b, okr[i], okc[j], "");
-          LLVMValueRef at = cg_add(
-              c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), cg_addc(c, ix0, j)));
-          at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
-          LLVMValueRef v = LLVMBuildSub(
-              c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], at), c->t_i32, ""), cg_i32c(c, xz), "");
-          dv[i][j] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, 0), "");
-        }
-      for (int a = 0; a < 4; a++)
-        for (int j = 0; j < 4; j++) {
-          LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
-          tmp[a][j] = lin_comb(c, wino_bt[a], col, 4);
-        }
-      for (int a = 0; a < 4; a++)
-        for (int bb = 0; bb < 4; bb++) vt[hh][a * 4 + bb] = lin_comb(c, wino_bt[bb], tmp[a], 4);
+    /* tiles inside the input (most) load without checks */
+    LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildAnd(c->b, okr[0], okr[3], ""),
+                                       LLVMBuildAnd(c->b, okc[0], okc[3], ""), "");
+    CgIf fi;
+    cg_if_begin(c, &fi, inside);
+    for (int checked = 0; checked < 2; checked++) {
+      if (checked) cg_if_else(c, &fi);
+      for (int hh = 0; hh < 2; hh++) {
+        LLVMValueRef dv[4][4], tmp[4][4];
+        for (int i = 0; i < 4; i++)
+          for (int j = 0; j < 4; j++) {
+            LLVMValueRef ok =
+                checked ? LLVMBuildAnd(c->b, okr[i], okc[j], "") : LLVMConstInt(c->t_i1, 1, 0);
+            LLVMValueRef at = cg_add(
+                c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), cg_addc(c, ix0, j)));
+            at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
+            LLVMValueRef v = LLVMBuildSub(
+                c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], at), c->t_i32, ""), cg_i32c(c, xz), "");
+            dv[i][j] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, 0), "");
+          }
+        for (int a = 0; a < 4; a++)
+          for (int j = 0; j < 4; j++) {
+            LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
+            tmp[a][j] = lin_comb(c, wino_bt[a], col, 4);
+          }
+        for (int a = 0; a < 4; a++)
+          for (int bb = 0; bb < 4; bb++) vt[hh][a * 4 + bb] = lin_comb(c, wino_bt[bb], tmp[a], 4);
+      }
+      for (int pt = 0; pt < 16; pt++) {
+        LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, vt[0][pt], cg_i32c(c, 0xffff), ""),
+                                        LLVMBuildShl(c->b, vt[1][pt], cg_i32c(c, 16), ""), "");
+        LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, cp, pt * kp), ldv), tcol);
+        LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, vs, at));
+        LLVMSetAlignment(st, 4);
+      }
     }
-    for (int pt = 0; pt < 16; pt++) {
-      LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, vt[0][pt], cg_i32c(c, 0xffff), ""),
-                                      LLVMBuildShl(c->b, vt[1][pt], cg_i32c(c, 16), ""), "");
-      LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, cp, pt * kp), ldv), tcol);
-      LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, vs, at));
-      LLVMSetAlignment(st, 4);
-    }
+    cg_if_end(c, &fi);
     cg_loop_end(c, &ltx, NULL, NULL);
     cg_loop_end(c, &ltr, NULL, NULL);
     cg_loop_end(c, &lc, NULL, NULL);
@@ -794,7 +836,7 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
         cg_if_begin(c, &f,
                     LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), ""),
                                  LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), ""), ""));
-        i8_store(c, requant(c, y, mult, shift, h.y_zp), out[0],
+        i8_store(c, cg_qrequant(c, 1, y, mult, shift, h.y_zp, ge33), out[0],
                  cg_add(c, yplane, cg_add(c, cg_mulc(c, oy, p->ow), ox)));
         cg_if_else(c, &f);
         cg_if_end(c, &f);

@@ -611,7 +611,8 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
 void pass_plan_int8(IrNode *n, const PassOptions *o) {
   if (n->op == IR_OP_QGEMM) {
     n->kernel = IR_KERNEL_QGEMM_DOT4;
-    n->scratch_bytes = ir_qgemm_scratch_bytes(n);
+    /* scalar targets: room for the activations widened to i16 (Arm DSP) */
+    n->scratch_bytes = ir_qgemm_scratch_bytes(n) * (o && o->vec_lanes == 1 ? 2 : 1);
     return;
   }
   IrNode tmp;

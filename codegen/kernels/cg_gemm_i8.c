@@ -137,8 +137,8 @@ static LLVMValueRef load_vec(Cg *c, LLVMTypeRef t, LLVMValueRef base, LLVMValueR
 }
 
 /* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>. */
-static LLVMValueRef requant_vec(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult,
-                                LLVMValueRef shift, int32_t zp, bool shift_ge33) {
+LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                         int32_t zp, bool shift_ge33) {
   LLVMTypeRef i64 = lanes == 1 ? c->t_i64 : LLVMVectorType(c->t_i64, (unsigned)lanes);
   if (shift_ge33) {
     /* every shift s >= 33: (p + 2^(s-1)) >> s == ((p >> (s-1)) + 1) >> 1 (floor identity), and
@@ -251,7 +251,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     }
     for (int r = 0; r < mr; r++) {
       LLVMValueRef row = cg_addc(c, m0, r), se, so;
-      if (q->v_is_acts) { /* weights: 8 bytes a quad */
+      if (q->v_is_acts || q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
         LLVMValueRef at = cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 8));
         se = load_vec(c, c->t_i32, q->s, at, 4);
         so = load_vec(c, c->t_i32, q->s, cg_addc(c, at, 4), 4);
@@ -324,7 +324,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         shift = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, q->n_pad)), "");
         LLVMSetAlignment(shift, 4);
       }
-      LLVMValueRef y = requant_vec(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
+      LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
       store_lanes(c, lanes, y, dst, col, q->n_valid);
     }

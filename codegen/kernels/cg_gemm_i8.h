@@ -32,6 +32,7 @@ typedef struct CgQGemm {
   /* CG_DOT4_SMLAD Conv: S and V words are i16 pairs (k4 counts pair steps), S in blocks of
    * CG_QPAIR_ROWS rows (fewer in the last) interleaved [k4][rows] (cg_qpair_offset) */
   bool pairs;
+  bool s_unpacked; /* CG_DOT4_SMLAD: S quads (the activations of a Gemm) as two i16 pair words */
   bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
   bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */
   int32_t y_zp;
@@ -58,6 +59,11 @@ static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group,
   if (rows > CG_QPAIR_ROWS) rows = CG_QPAIR_ROWS;
   return 4 * (m0 * kp + k * rows + (m - m0));
 }
+
+/* ir_requant_apply on i32 lanes (lanes 1: scalars) to <lanes x i8>; shift_ge33: every shift
+ * is at least 33, so 32-bit operations after the widening multiply suffice. */
+LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                         int32_t zp, bool shift_ge33);
 
 /* Columns a V operand must provide (n_cols rounded up to the widest strip, 4 vectors). */
 int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols);
