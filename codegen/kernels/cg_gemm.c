@@ -362,6 +362,45 @@ void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t 
   if (tail > 0) emit_strips(&g, cg_idx(c, full * t.mr), cg_idx(c, full), (int)tail);
 }
 
+/* ---- deinterleaving copies ------------------------------------------------------------------ */
+
+void cg_copy_deinterleave(Cg *c, LLVMValueRef src, LLVMValueRef even, LLVMValueRef odd,
+                          int64_t n_even, int64_t n_odd) {
+  CgVecInfo vec = cg_vec_info(c);
+  int L = vec.lanes;
+  int64_t pairs = n_even < n_odd ? n_even : n_odd, blocks = L > 1 ? pairs / L : 0;
+  if (blocks > 0) {
+    vec.lanes = L;
+    Gemm g = {.c = c, .vec = vec, .vty = LLVMVectorType(c->t_f32, (unsigned)L)};
+    LLVMValueRef me[16], mo[16];
+    for (int l = 0; l < L; l++) {
+      me[l] = cg_i32c(c, 2 * l);
+      mo[l] = cg_i32c(c, 2 * l + 1);
+    }
+    LLVMValueRef m_even = LLVMConstVector(me, (unsigned)L),
+                 m_odd = LLVMConstVector(mo, (unsigned)L);
+    CgLoop lb;
+    LLVMValueRef b = cg_for(c, &lb, blocks);
+    lb.keep = true;
+    LLVMValueRef t = cg_mulc(c, b, L);
+    LLVMValueRef v0 = load_vec(&g, src, cg_mulc(c, t, 2), L);
+    LLVMValueRef v1 = load_vec(&g, src, cg_addc(c, cg_mulc(c, t, 2), L), L);
+    store_vec(&g, LLVMBuildShuffleVector(c->b, v0, v1, m_even, ""), even, t, L);
+    store_vec(&g, LLVMBuildShuffleVector(c->b, v0, v1, m_odd, ""), odd, t, L);
+    cg_loop_end(c, &lb, NULL, NULL);
+  }
+  /* the rest one float at a time: scalar moves, not gathers */
+  for (int parity = 0; parity < 2; parity++) {
+    int64_t n = parity ? n_odd : n_even, done = blocks * L;
+    if (n <= done) continue;
+    CgLoop lt;
+    LLVMValueRef t = cg_loop_begin(c, &lt, cg_idx(c, done), cg_idx(c, n));
+    lt.keep = true;
+    cg_store(c, cg_load(c, src, cg_addc(c, cg_mulc(c, t, 2), parity)), parity ? odd : even, t);
+    cg_loop_end(c, &lt, NULL, NULL);
+  }
+}
+
 /* ---- pools ---------------------------------------------------------------------------------- */
 
 bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueRef orow,

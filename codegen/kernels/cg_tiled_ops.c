@@ -233,6 +233,20 @@ void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LL
     LLVMValueRef ih = cg_addc(c, cg_mulc(c, i, sh), py - p->pad_t);
     LLVMValueRef src =
         cg_gep(c, c->t_f32, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
+    if (sw == 2 && p->w >= 2) {
+      /* even input columns land in one phase, odd ones in the other: one deinterleaving copy */
+      LLVMValueRef dst[2];
+      for (int64_t px = 0; px < 2; px++) {
+        int64_t iw0 = ((px - p->pad_l) % 2 + 2) % 2, j0 = (iw0 + p->pad_l) / 2;
+        LLVMValueRef plane = cg_addc(c, ic, (py * 2 + px) * Cpg);
+        dst[iw0] =
+            cg_gep(c, c->t_f32, image,
+                   cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
+      }
+      cg_copy_deinterleave(c, src, dst[0], dst[1], (p->w + 1) / 2, p->w / 2);
+      cg_loop_end(c, &lih, NULL, NULL);
+      continue;
+    }
     for (int64_t px = 0; px < sw; px++) {
       int64_t iw0 = ((px - p->pad_l) % sw + sw) % sw;
       if (iw0 >= p->w) continue;
