@@ -54,6 +54,8 @@ typedef struct CgGemmB {
   /* optional: row k starts at base[koff[k]] instead of base[k*s_k] (koff: K pointer-sized
    * integers, e.g. a convolution's tap offsets in a padded image) */
   LLVMValueRef koff;
+  /* optional: bytes of B the product reads (a padded image read through koff); 0: K*N floats */
+  int64_t bytes;
 } CgGemmB;
 
 /* Called once per finished tile row: C row i, columns [j0, j0 + len) at crow (already stored). */

@@ -208,7 +208,10 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   LLVMValueRef image = c->scratch;
   LLVMValueRef wide = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w.image_floats));
   cg_conv_phase_images(c, p, &w, xg, image);
-  CgGemmB b = {.base = image, .padded = true, .koff = koff};
+  CgGemmB b = {.base = image,
+               .padded = true,
+               .koff = koff,
+               .bytes = w.image_floats * (int64_t)sizeof(float)};
   CgGemmC cc = {.base = wide, .ldc = w.wide_cols, .row_bias = bias};
   cg_gemm_emit(c, vec, t, p->m_per_group, w.wide_cols, K, a, &b, &cc);
   cg_conv_wide_store(c, n, p, &w, in, wide, obase, out);
