@@ -435,6 +435,40 @@ void cg_copy_deinterleave(Cg *c, LLVMValueRef src, LLVMValueRef even, LLVMValueR
   }
 }
 
+void cg_copy_interleave(Cg *c, LLVMValueRef dst, LLVMValueRef even, LLVMValueRef odd,
+                        int64_t n_even, int64_t n_odd) {
+  CgVecInfo vec = cg_vec_info(c);
+  int L = vec.lanes;
+  int64_t blocks = L > 1 ? n_odd / L : 0;
+  if (blocks > 0) {
+    Gemm g = {.c = c, .vec = vec, .vty = LLVMVectorType(c->t_f32, (unsigned)L)};
+    LLVMValueRef lo[16], hi[16];
+    for (int l = 0; l < L; l++) { /* pairs (even[i], odd[i]): i < L/2 in lo, the rest in hi */
+      lo[l] = cg_i32c(c, l / 2 + (l % 2) * L);
+      hi[l] = cg_i32c(c, L / 2 + l / 2 + (l % 2) * L);
+    }
+    LLVMValueRef m_lo = LLVMConstVector(lo, (unsigned)L), m_hi = LLVMConstVector(hi, (unsigned)L);
+    CgLoop lb;
+    LLVMValueRef b = cg_for(c, &lb, blocks);
+    lb.keep = true;
+    LLVMValueRef t = cg_mulc(c, b, L);
+    LLVMValueRef ve = load_vec(&g, even, t, L), vo = load_vec(&g, odd, t, L);
+    store_vec(&g, LLVMBuildShuffleVector(c->b, ve, vo, m_lo, ""), dst, cg_mulc(c, t, 2), L);
+    store_vec(&g, LLVMBuildShuffleVector(c->b, ve, vo, m_hi, ""), dst,
+              cg_addc(c, cg_mulc(c, t, 2), L), L);
+    cg_loop_end(c, &lb, NULL, NULL);
+  }
+  for (int parity = 0; parity < 2; parity++) {
+    int64_t n = parity ? n_odd : n_even, done = blocks * L;
+    if (n <= done) continue;
+    CgLoop lt;
+    LLVMValueRef t = cg_loop_begin(c, &lt, cg_idx(c, done), cg_idx(c, n));
+    lt.keep = true;
+    cg_store(c, cg_load(c, parity ? odd : even, t), dst, cg_addc(c, cg_mulc(c, t, 2), parity));
+    cg_loop_end(c, &lt, NULL, NULL);
+  }
+}
+
 /* ---- pools ---------------------------------------------------------------------------------- */
 
 bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueRef orow,
