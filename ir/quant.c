@@ -542,9 +542,10 @@ int64_t ir_qconv_steps(const IrConvParams *p, bool pairs) {
   return taps * ((p->c_per_group + 1) / 2);
 }
 
-void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, int64_t cols, IrQConvPanel *q) {
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, int64_t cols, bool pairs,
+                    IrQConvPanel *q) {
   int64_t steps = ir_qconv_steps(p, false), sp = ir_qconv_steps(p, true);
-  if (sp > steps) steps = sp;
+  if (pairs && sp > steps) steps = sp;
   q->k4 = steps;
   int64_t per_row = steps * 4 * p->ow;
   q->rows = per_row > 0 ? budget_bytes / per_row : 1;

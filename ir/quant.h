@@ -112,7 +112,8 @@ typedef struct IrQConvPanel {
 int64_t ir_qconv_steps(const IrConvParams *p, bool pairs);
 /* pairs in Conv order (channel, tap) rather than channel pairs of a tap */
 bool ir_qconv_pairs_in_order(const IrConvParams *p);
-void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, int64_t cols, IrQConvPanel *q);
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, int64_t cols, bool pairs,
+                    IrQConvPanel *q);
 /* The panel of a planned scratch; false if not even one output row fits. */
 bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs, int64_t cols,
                        IrQConvPanel *q);

@@ -625,7 +625,8 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
   if (p.c_per_group == 1 && p.m_per_group == 1) return;
   IrQConvPanel q;
   ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES,
-                 o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX, &q);
+                 o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX,
+                 o && o->vec_lanes == 1, &q); /* scalar targets: room for Arm DSP i16 pairs */
   n->kernel = IR_KERNEL_QCONV_DOT4;
   n->scratch_bytes = q.bytes;
   /* scalar targets (vec_lanes 1): room for the Arm DSP int8 Winograd too (codegen picks it on
