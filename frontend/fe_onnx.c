@@ -57,8 +57,10 @@ typedef struct ONodeCtx {
 } ONodeCtx;
 
 /* ---- names, dtypes, attributes ---------------------------------------------------------- */
-/* ONNX element type -> IR dtype; f64 (11) is read as f32 for initializers (exporters store
- * constants of shape arithmetic in f64). */
+/* ONNX element type -> IR dtype. f64 is not an IR dtype: Kiln computes f64 models in f32
+ * (docs/onnx.md "f64"): initializers and constants are read as f32, f64 graph inputs and outputs
+ * become f32 ones and Cast to double a Cast to float, each with a warning. */
+enum { ONNX_FLOAT = 1, ONNX_DOUBLE = 11 };
 static bool onnx_dtype(int32_t t, IrDType *out) {
   switch (t) {
   case 1: *out = IR_F32; return true;
@@ -935,6 +937,18 @@ static bool adapt_constant_of_shape(Ox *ox, const ONodeCtx *c, IrOp op) {
   return true;
 }
 
+/* Cast to double: a Cast to float (f64 is computed in f32). */
+static bool adapt_cast_f64(Ox *ox, const ONodeCtx *c, IrOp op) {
+  const OAttr *to;
+  if (!get_attr(ox, c, "to", 2, &to)) return false;
+  if (!to || to->i != ONNX_DOUBLE) return map_direct(ox, c, op);
+  IrNode *n = emit(ox, c, op, c->in, c->n_in, NULL);
+  if (!n) return false;
+  ir_set_attr_i(ox->fe.g, n, "to", ONNX_FLOAT);
+  ir_diag_warning(ox->fe.d, c->where, "Cast to double is computed as a Cast to float32");
+  return finish_node(ox, n);
+}
+
 static bool inline_if(Ox *ox, const ONodeCtx *c, IrOp op);
 
 typedef bool (*AdaptFn)(Ox *ox, const ONodeCtx *c, IrOp op);
@@ -967,6 +981,7 @@ static const struct Adapter {
     {"ConstantOfShape", 1, 99, "Identity", adapt_constant_of_shape, NULL},
     {"If", 1, 99, "Identity", inline_if, NULL},
     {"Resize", 10, 10, NULL, adapt_resize10, NULL},
+    {"Cast", 1, 99, NULL, adapt_cast_f64, NULL},
     {"Loop", 1, 99, "Identity", NULL,
      "a Loop is control flow Kiln cannot compile (only an If with a constant condition folds)"},
     {"Scan", 1, 99, "Identity", NULL,
@@ -1219,10 +1234,14 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
     }
     IrDType dt;
     int32_t et = tt->has_elem_type ? tt->elem_type : 0;
-    if (!onnx_dtype(et, &dt)) {
-      ir_diag_error(ox->fe.d, where, "element type %d (%s) is not supported%s", (int)et,
-                    onnx_dtype_name(et),
-                    et == 11 ? " (Kiln computes in f32: export the model in float32)" : "");
+    if (et == ONNX_DOUBLE) { /* computed in f32 (docs/onnx.md "f64") */
+      dt = IR_F32;
+      ir_diag_warning(ox->fe.d, where,
+                      "input is double (f64): Kiln computes the model in float32; this input "
+                      "takes float32 data");
+    } else if (!onnx_dtype(et, &dt)) {
+      ir_diag_error(ox->fe.d, where, "element type %d (%s) is not supported", (int)et,
+                    onnx_dtype_name(et));
       ok = false;
       continue;
     }
@@ -1340,7 +1359,11 @@ static bool build_outputs(Ox *ox, const OGraph *g) {
     }
     const Onnx__TypeProto__Tensor *tt = g->output[i]->type ? g->output[i]->type->tensor_type : NULL;
     IrDType dt;
-    if (tt && tt->has_elem_type && onnx_dtype(tt->elem_type, &dt) && dt != v->dtype) {
+    if (tt && tt->has_elem_type && tt->elem_type == ONNX_DOUBLE && v->dtype == IR_F32)
+      ir_diag_warning(ox->fe.d, where,
+                      "output is double (f64): Kiln computes the model in float32; this output "
+                      "is float32");
+    else if (tt && tt->has_elem_type && onnx_dtype(tt->elem_type, &dt) && dt != v->dtype) {
       ir_diag_error(ox->fe.d, where, "declared %s, inferred %s", onnx_dtype_name(tt->elem_type),
                     ir_dtype_name(v->dtype));
       return false;
