@@ -937,6 +937,158 @@ static bool adapt_constant_of_shape(Ox *ox, const ONodeCtx *c, IrOp op) {
   return true;
 }
 
+/* Einsum of two f32 operands in a batched-matmul form ("bij,bjk->bik", "bhid,bhjd->bhij",
+ * "ij,jk", "bi,bj->bij" ...) becomes Transpose / Reshape / MatMul / Reshape / Transpose, so that it
+ * runs on the tiled GEMM kernel; any other equation (ellipsis, repeated labels, a label summed
+ * within one operand, broadcast sizes, one or three operands) keeps the generic Einsum loop nest.
+ * Labels: batch (both operands and the output), m (A and the output), n (B and the output), k
+ * (A and B, summed). A is permuted to [batch, m, k] and viewed as [batch, M, K], B to
+ * [batch, k, n] as [batch, K, N]; the product [batch, M, N] is viewed as [batch, m, n] and
+ * permuted to the output's order. Each step is omitted where it is the identity. */
+enum { EIN_NONE = 0, EIN_BATCH, EIN_M, EIN_N, EIN_K };
+
+static int ein_parse(const char *s, size_t len, int *labels) {
+  int k = 0;
+  for (size_t i = 0; i < len; i++) {
+    char ch = s[i];
+    if (ch == ' ') continue;
+    int l = ch >= 'a' && ch <= 'z' ? ch - 'a' : ch >= 'A' && ch <= 'Z' ? 26 + ch - 'A' : -1;
+    if (l < 0 || k >= IR_MAX_RANK) return -1;
+    for (int j = 0; j < k; j++)
+      if (labels[j] == l) return -1; /* a diagonal */
+    labels[k++] = l;
+  }
+  return k;
+}
+
+/* Appends a node of op reading `in` (its outputs named by out, or fresh) and finishes it. */
+static IrValue *ein_step(Ox *ox, const ONodeCtx *c, IrOp op, const char *suffix, IrValue **in,
+                         int n_in, const char *out, const int64_t *perm, int rank) {
+  char nm[FE_MAX_NAME + 32];
+  fe_path(nm, sizeof nm, "%.200s%s", c->name, suffix);
+  const char *outs[1] = {out};
+  IrNode *n = new_node(ox, c, op, out ? c->name : nm, in, n_in, outs, 1);
+  if (!n) return NULL;
+  if (perm) ir_set_attr_ints(ox->fe.g, n, "perm", perm, rank);
+  return finish_node(ox, n) ? n->outputs[0] : NULL;
+}
+
+static IrValue *ein_reshape(Ox *ox, const ONodeCtx *c, const char *suffix, IrValue *x,
+                            const int64_t *dims, int rank, const char *out) {
+  IrValue *in[2] = {x, const_i64(ox, c->name, dims, rank)};
+  return ein_step(ox, c, IR_OP_RESHAPE, suffix, in, 2, out, NULL, 0);
+}
+
+static bool adapt_einsum(Ox *ox, const ONodeCtx *c, IrOp op) {
+  const OAttr *eq_attr;
+  if (!get_attr(ox, c, "equation", 3, &eq_attr)) return false;
+  IrValue *a = c->n_in == 2 ? c->in[0] : NULL, *b = c->n_in == 2 ? c->in[1] : NULL;
+  if (!eq_attr || !a || !b || a->dtype != IR_F32 || b->dtype != IR_F32 || c->p->n_output != 1 ||
+      !c->p->output[0][0] || eq_attr->s.len >= 256)
+    return map_direct(ox, c, op);
+  char eq[256];
+  memcpy(eq, eq_attr->s.data, eq_attr->s.len);
+  eq[eq_attr->s.len] = 0;
+  const char *comma = strchr(eq, ','), *arrow = strstr(eq, "->");
+  if (!comma || (arrow && arrow < comma) || strchr(comma + 1, ',') || strchr(eq, '.'))
+    return map_direct(ox, c, op);
+  int la[IR_MAX_RANK], lb[IR_MAX_RANK], lo[IR_MAX_RANK];
+  int ra = ein_parse(eq, (size_t)(comma - eq), la);
+  int rb = ein_parse(comma + 1, arrow ? (size_t)(arrow - comma - 1) : strlen(comma + 1), lb);
+  if (ra != a->rank || rb != b->rank) return map_direct(ox, c, op);
+  int where[52] = {0}; /* bit 0: in A, bit 1: in B, bit 2: in the output */
+  int64_t size[52];
+  for (int i = 0; i < ra; i++) where[la[i]] |= 1, size[la[i]] = a->dims[i];
+  for (int i = 0; i < rb; i++) {
+    if ((where[lb[i]] & 1) && size[lb[i]] != b->dims[i]) return map_direct(ox, c, op);
+    where[lb[i]] |= 2, size[lb[i]] = b->dims[i];
+  }
+  int ro;
+  if (arrow) {
+    ro = ein_parse(arrow + 2, strlen(arrow + 2), lo);
+  } else { /* implicit output: the labels that occur once, alphabetically */
+    ro = 0;
+    for (int l = 0; l < 52; l++)
+      if (where[l] == 1 || where[l] == 2) lo[ro++] = l;
+  }
+  if (ro <= 0) return map_direct(ox, c, op); /* a scalar result: no [1, 1] view (no empty shape) */
+  for (int i = 0; i < ro; i++) {
+    if (!where[lo[i]]) return map_direct(ox, c, op);
+    where[lo[i]] |= 4;
+  }
+  /* the labels of each kind: batch, m, n in the output's order, k in A's */
+  int kind[52] = {0}, lists[5][IR_MAX_RANK], cnt[5] = {0};
+  for (int l = 0; l < 52; l++) {
+    static const int kinds[8] = {EIN_NONE, EIN_NONE, EIN_NONE, EIN_K,
+                                 EIN_NONE, EIN_M,    EIN_N,    EIN_BATCH};
+    if (where[l] && (where[l] == 1 || where[l] == 2)) return map_direct(ox, c, op);
+    kind[l] = kinds[where[l]];
+  }
+  for (int i = 0; i < ro; i++) lists[kind[lo[i]]][cnt[kind[lo[i]]]++] = lo[i];
+  for (int i = 0; i < ra; i++)
+    if (kind[la[i]] == EIN_K) lists[EIN_K][cnt[EIN_K]++] = la[i];
+  int nb = cnt[EIN_BATCH];
+  if (nb + 2 > IR_MAX_RANK) return map_direct(ox, c, op);
+  int64_t M = 1, N = 1, K = 1;
+  for (int i = 0; i < cnt[EIN_M]; i++) M *= size[lists[EIN_M][i]];
+  for (int i = 0; i < cnt[EIN_N]; i++) N *= size[lists[EIN_N][i]];
+  for (int i = 0; i < cnt[EIN_K]; i++) K *= size[lists[EIN_K][i]];
+
+  /* operand x (labels lx, rank rx) permuted to the label order `order` and viewed as
+   * [batch, rows, cols] */
+  IrValue *ops[2] = {a, b};
+  const int *lx[2] = {la, lb};
+  int rx[2] = {ra, rb};
+  for (int t = 0; t < 2; t++) {
+    int order[IR_MAX_RANK], no = 0;
+    const int parts[2][3] = {{EIN_BATCH, EIN_M, EIN_K}, {EIN_BATCH, EIN_K, EIN_N}};
+    for (int p = 0; p < 3; p++)
+      for (int i = 0; i < cnt[parts[t][p]]; i++) order[no++] = lists[parts[t][p]][i];
+    int64_t perm[IR_MAX_RANK];
+    bool identity = true;
+    for (int i = 0; i < no; i++) {
+      for (int j = 0; j < rx[t]; j++)
+        if (lx[t][j] == order[i]) perm[i] = j;
+      identity &= perm[i] == i;
+    }
+    if (!identity) {
+      ops[t] = ein_step(ox, c, IR_OP_TRANSPOSE, t ? "/transpose_b" : "/transpose_a", &ops[t], 1,
+                        NULL, perm, no);
+      if (!ops[t]) return false;
+    }
+    int64_t view[IR_MAX_RANK];
+    for (int i = 0; i < nb; i++) view[i] = size[lists[EIN_BATCH][i]];
+    view[nb] = t ? K : M;
+    view[nb + 1] = t ? N : K;
+    bool same = ops[t]->rank == nb + 2;
+    for (int i = 0; same && i < nb + 2; i++) same = ops[t]->dims[i] == view[i];
+    if (!same && !(ops[t] = ein_reshape(ox, c, t ? "/view_b" : "/view_a", ops[t], view, nb + 2,
+                                        NULL)))
+      return false;
+  }
+  /* the product, its view as [batch, m, n], the output permutation; the last step is named as
+   * the ONNX output */
+  int64_t out_dims[IR_MAX_RANK], perm[IR_MAX_RANK];
+  int order[IR_MAX_RANK], no = 0;
+  const int parts[3] = {EIN_BATCH, EIN_M, EIN_N};
+  for (int p = 0; p < 3; p++)
+    for (int i = 0; i < cnt[parts[p]]; i++) order[no++] = lists[parts[p]][i];
+  bool identity = true;
+  for (int i = 0; i < no; i++) out_dims[i] = size[order[i]];
+  for (int i = 0; i < ro; i++) {
+    for (int j = 0; j < no; j++)
+      if (order[j] == lo[i]) perm[i] = j;
+    identity &= perm[i] == i;
+  }
+  bool view = no != nb + 2 || cnt[EIN_M] != 1 || cnt[EIN_N] != 1;
+  const char *out = c->p->output[0];
+  IrValue *y = ein_step(ox, c, IR_OP_MATMUL, "/matmul", ops, 2, view || !identity ? NULL : out,
+                        NULL, 0);
+  if (y && view) y = ein_reshape(ox, c, "/unview", y, out_dims, no, identity ? out : NULL);
+  if (y && !identity) y = ein_step(ox, c, IR_OP_TRANSPOSE, "/transpose_y", &y, 1, out, perm, ro);
+  return y != NULL;
+}
+
 /* Cast to double: a Cast to float (f64 is computed in f32). */
 static bool adapt_cast_f64(Ox *ox, const ONodeCtx *c, IrOp op) {
   const OAttr *to;
@@ -982,6 +1134,7 @@ static const struct Adapter {
     {"If", 1, 99, "Identity", inline_if, NULL},
     {"Resize", 10, 10, NULL, adapt_resize10, NULL},
     {"Cast", 1, 99, NULL, adapt_cast_f64, NULL},
+    {"Einsum", 1, 99, NULL, adapt_einsum, NULL},
     {"Loop", 1, 99, "Identity", NULL,
      "a Loop is control flow Kiln cannot compile (only an If with a constant condition folds)"},
     {"Scan", 1, 99, "Identity", NULL,

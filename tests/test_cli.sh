@@ -469,6 +469,10 @@ onnx)
   "$kiln" compile "$src/examples/mlp/model.json" -o "$tmp/j.o" --bind x=1 2>"$tmp/err"
   check test $? -eq 1
   check grep -qF -- "--bind: applies to ONNX models only" "$tmp/err"
+  # Einsum: the 8 batched-matmul forms become MatMuls (the tiled GEMM kernel), the 3 others stay
+  # generic Einsum loops; ctest onnx_cases checks all 11 against numpy
+  "$kiln" inspect "$t/cases/einsum_matmul_forms_opset12/model.onnx" -O0 >"$tmp/einsum.txt" 2>&1
+  check grep -qF "before passes: 20 nodes (MatMul 8, Reshape 4, Transpose 5, Einsum 3)" "$tmp/einsum.txt"
   # f64 inputs and outputs: computed in f32, a warning names each, the header declares float
   c="$t/cases/f64_io_opset13"
   "$kiln" compile "$c/model.onnx" -o "$tmp/f64.o" 2>"$tmp/err"

@@ -276,6 +276,25 @@ def gen_cases():
           n("Cast", ["r"], ["rd"], name="to_f64", to=TensorProto.DOUBLE),
           n("Add", ["rd", "b"], ["y"], name="add")],
          [("x", xd)], [("y", np.maximum(xd * wd, 0) + bd)], [("w", wd), ("b", bd)])
+    # Einsum: batched-matmul forms become Transpose/Reshape/MatMul (the importer's rewrite),
+    # the others stay the generic Einsum (kiln inspect shows which: tests/test_cli.sh onnx)
+    r = np.random.RandomState(12)
+    ops = {k: r.uniform(-1, 1, sh).astype(np.float32) for k, sh in (
+        ("x", (2, 3, 4)), ("y", (2, 4, 5)), ("x2", (2, 5, 4)), ("q", (1, 2, 3, 4)),
+        ("k", (1, 2, 5, 4)), ("k2", (1, 5, 2, 4)), ("m", (3, 4)), ("n", (4, 2)), ("u", (5, 3)),
+        ("v", (5, 2)), ("w", (4, 6)), ("s", (7,)), ("t", (7,)), ("d", (4, 4)),
+        ("d2", (4, 3)))}
+    forms = [("bij,bjk->bik", "x", "y"), ("bhid,bhjd->bhij", "q", "k"), ("ij,jk", "m", "n"),
+             ("bi,bj->ij", "u", "v"), ("bij,bkj->bki", "x", "x2"), ("abc,cd->abd", "x", "w"),
+             ("bhqd,bkhd->bhqk", "q", "k2"), ("i,j->ij", "s", "t"),
+             # generic: summed within one operand, a scalar result, a diagonal
+             ("bij,bjk->bk", "x", "y"), ("i,i->", "s", "t"), ("ii,ij->j", "d", "d2")]
+    nodes, outs = [], []
+    for i, (eq, p, q2) in enumerate(forms):
+        nodes.append(n("Einsum", [p, q2], ["e%d" % i], name="einsum%d" % i, equation=eq))
+        outs.append(("e%d" % i, np.einsum(eq, ops[p].astype(np.float64),
+                                          ops[q2].astype(np.float64)).astype(np.float32)))
+    case("einsum_matmul_forms_opset12", 12, nodes, [(k, ops[k]) for k in sorted(ops)], outs)
     case("reducemax_split_opset20", 20,
          [n("ReduceMax", ["x", "a"], ["m"], name="rmax", keepdims=1),
           n("Split", ["m", "sp"], ["y0", "y1"], name="split", axis=1)],
