@@ -1896,6 +1896,20 @@ def windowed_3d_cases():
                                          "pads": [1, 1, 1, 1, 1, 1], "ceil_mode": 1}, name="pool")
     c.output("y", F.avg_pool3d(x, (2, 3, 3), 2, padding=1, ceil_mode=True,
                                count_include_pad=False))
+    # BatchNormalization after a 3-D Conv and a 3-D ConvTranspose: folded into their weights
+    for name, op in (("conv3d_batchnorm_folded", "Conv"),
+                     ("convtranspose3d_batchnorm_folded", "ConvTranspose")):
+        c = Case(name)
+        x = c.input("x", c.uniform((1, 4, 3, 4, 5)))
+        w = c.init("w", c.uniform((6, 2, 2, 3, 2) if op == "Conv" else (4, 3, 2, 3, 2), -0.5, 0.5))
+        sc = c.init("scale", c.uniform((6,), 0.5, 1.5))
+        bi = c.init("bias", c.uniform((6,), -0.5, 0.5))
+        mu = c.init("mean", c.uniform((6,), -0.5, 1.0))
+        var = c.init("var", c.uniform((6,), 0.2, 3.0))
+        c.node(op, ["x", "w"], ["t"], {"group": 2}, name="conv")
+        c.node("BatchNormalization", ["t", "scale", "bias", "mean", "var"], ["y"], name="bn")
+        t = (F.conv3d(x, w, groups=2) if op == "Conv" else F.conv_transpose3d(x, w, groups=2))
+        c.output("y", F.batch_norm(t, mu, var, sc, bi, training=False, eps=1e-5))
     # nn.LocalResponseNorm as torch 1.13 exports it (opset 13): x^2 -> Unsqueeze(1) -> Pad the
     # channel axis -> AveragePool [size, 1, 1] -> Squeeze(1) -> Mul alpha, Add k, Pow beta -> Div
     c = Case("lrn_as_averagepool3d")
