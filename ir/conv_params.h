@@ -1,6 +1,7 @@
-/* Geometry of 2-D windowed ops (Conv, ConvTranspose, MaxPool, AveragePool), resolved once from a
+/* Geometry of windowed ops (Conv, ConvTranspose, MaxPool, AveragePool), resolved once from a
  * node's input shapes and attributes with ONNX opset-17 rules, so that shape inference, the
- * reference interpreter and codegen agree on every pad and every output size. */
+ * reference interpreter and codegen agree on every pad and every output size: IrConvNd for 1-D,
+ * 2-D and 3-D data, IrConvParams its 2-D view (1-D as H = 1) that the 2-D kernels read. */
 #ifndef KILN_CONV_PARAMS_H
 #define KILN_CONV_PARAMS_H
 
