@@ -177,7 +177,16 @@ static IrValue *const_i64(Ox *ox, const char *base, const int64_t *v, int n) {
   return c;
 }
 
-/* x stored as one element of dtype t (f32, f16, or an integer type) at p. */
+/* x as an integer in [lo, hi]: saturated, NaN as 0 (a C conversion of an out-of-range double is
+ * undefined: Clip's default bounds are +-inf, a --bind value may be 1e30). */
+static int64_t sat_int(double x, int64_t lo, int64_t hi) {
+  if (x != x) return 0;
+  if (x <= (double)lo) return lo;
+  if (x >= (double)hi) return hi; /* (double)INT64_MAX is 2^63: below it the cast is defined */
+  return (int64_t)x;
+}
+
+/* x stored as one element of dtype t (f32, f16, or an integer type) at p; integers saturate. */
 static void store_scalar(uint8_t *p, IrDType t, double x) {
   switch (t) {
   case IR_F32: *(float *)p = (float)x; break;
@@ -186,12 +195,12 @@ static void store_scalar(uint8_t *p, IrDType t, double x) {
     *(uint16_t *)p = fe_f16_from_double(x, &ovf);
     break;
   }
-  case IR_I8: *(int8_t *)p = (int8_t)x; break;
-  case IR_U8: *(uint8_t *)p = (uint8_t)x; break;
+  case IR_I8: *(int8_t *)p = (int8_t)sat_int(x, INT8_MIN, INT8_MAX); break;
+  case IR_U8: *(uint8_t *)p = (uint8_t)sat_int(x, 0, UINT8_MAX); break;
   case IR_BOOL: *(uint8_t *)p = x != 0; break;
-  case IR_I16: *(int16_t *)p = (int16_t)x; break;
-  case IR_I32: *(int32_t *)p = (int32_t)x; break;
-  case IR_I64: *(int64_t *)p = (int64_t)x; break;
+  case IR_I16: *(int16_t *)p = (int16_t)sat_int(x, INT16_MIN, INT16_MAX); break;
+  case IR_I32: *(int32_t *)p = (int32_t)sat_int(x, INT32_MIN, INT32_MAX); break;
+  case IR_I64: *(int64_t *)p = sat_int(x, INT64_MIN, INT64_MAX); break;
   default: break;
   }
 }
@@ -1062,8 +1071,8 @@ static bool adapt_einsum(Ox *ox, const ONodeCtx *c, IrOp op) {
     view[nb + 1] = t ? N : K;
     bool same = ops[t]->rank == nb + 2;
     for (int i = 0; same && i < nb + 2; i++) same = ops[t]->dims[i] == view[i];
-    if (!same && !(ops[t] = ein_reshape(ox, c, t ? "/view_b" : "/view_a", ops[t], view, nb + 2,
-                                        NULL)))
+    if (!same &&
+        !(ops[t] = ein_reshape(ox, c, t ? "/view_b" : "/view_a", ops[t], view, nb + 2, NULL)))
       return false;
   }
   /* the product, its view as [batch, m, n], the output permutation; the last step is named as
@@ -1082,8 +1091,8 @@ static bool adapt_einsum(Ox *ox, const ONodeCtx *c, IrOp op) {
   }
   bool view = no != nb + 2 || cnt[EIN_M] != 1 || cnt[EIN_N] != 1;
   const char *out = c->p->output[0];
-  IrValue *y = ein_step(ox, c, IR_OP_MATMUL, "/matmul", ops, 2, view || !identity ? NULL : out,
-                        NULL, 0);
+  IrValue *y =
+      ein_step(ox, c, IR_OP_MATMUL, "/matmul", ops, 2, view || !identity ? NULL : out, NULL, 0);
   if (y && view) y = ein_reshape(ox, c, "/unview", y, out_dims, no, identity ? out : NULL);
   if (y && !identity) y = ein_step(ox, c, IR_OP_TRANSPOSE, "/transpose_y", &y, 1, out, perm, ro);
   return y != NULL;
