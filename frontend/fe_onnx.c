@@ -517,7 +517,8 @@ static bool copy_attrs(Ox *ox, const ONodeCtx *c, IrNode *n, const char *const *
       ir_set_attr_f(ox->fe.g, n, nm, at->f);
       break;
     case IR_ATTR_STRING: {
-      if (at->s.len > FE_MAX_NAME || memchr(at->s.data, 0, at->s.len)) {
+      /* (an empty string's data is NULL: no memchr on it) */
+      if (at->s.len > FE_MAX_NAME || (at->s.len && memchr(at->s.data, 0, at->s.len))) {
         ir_diag_error(ox->fe.d, w, "string of %zu bytes%s is not a valid value", at->s.len,
                       at->s.len > FE_MAX_NAME ? "" : " with a NUL byte");
         ok = false;
@@ -996,7 +997,7 @@ static bool adapt_einsum(Ox *ox, const ONodeCtx *c, IrOp op) {
       !c->p->output[0][0] || eq_attr->s.len >= 256)
     return map_direct(ox, c, op);
   char eq[256];
-  memcpy(eq, eq_attr->s.data, eq_attr->s.len);
+  if (eq_attr->s.len) memcpy(eq, eq_attr->s.data, eq_attr->s.len); /* empty: data is NULL */
   eq[eq_attr->s.len] = 0;
   const char *comma = strchr(eq, ','), *arrow = strstr(eq, "->");
   if (!comma || (arrow && arrow < comma) || strchr(comma + 1, ',') || strchr(eq, '.'))
