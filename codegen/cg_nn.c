@@ -11,6 +11,7 @@
 
 #include "cg_internal.h"
 #include "cg_quant.h"
+#include "cg_window3d.h"
 #include "conv_params.h"
 #include "ir_util.h"
 #include "kernels/cg_kernels.h"
@@ -205,7 +206,7 @@ bool cg_lower_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
 
 /* ---- Conv ----------------------------------------------------------------------------------- */
 
-static void fill_row(Cg *c, LLVMValueRef row, int64_t len, LLVMValueRef v) {
+void cg_fill_row(Cg *c, LLVMValueRef row, int64_t len, LLVMValueRef v) {
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, len);
   cg_store(c, v, row, i);
@@ -284,6 +285,7 @@ static void conv_fused(Cg *c, const ConvRow *r, int64_t in_lo, int64_t in_hi) {
  * bottom padding) use per-tap passes with kh restricted to the rows inside the image. Innermost
  * loops run over contiguous output columns (unit stride input where the stride is 1). */
 bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (n->inputs[0]->rank == 5) return cg_lower_conv3d(c, n, in, out);
   assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
       n->kernel == IR_KERNEL_CONV_WIDE || n->kernel == IR_KERNEL_CONV_WINOGRAD)
@@ -327,7 +329,7 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   ConvRow r = {.p = &p, .H = H, .W = W, .OW = OW};
   LLVMValueRef oh = cg_for(c, &loh, OH);
   r.orow = cg_gep(c, c->t_f32, oplane, cg_mulc(c, oh, OW));
-  fill_row(c, r.orow, OW, bias);
+  cg_fill_row(c, r.orow, OW, bias);
   r.hbase = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t);
   LLVMValueRef kh_lo, kh_hi;
   cg_valid_range(c, r.hbase, p.dil_h, H, KH, &kh_lo, &kh_hi);
@@ -367,6 +369,7 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
  * tap (kh, kw), w * x[ih][iw] to output row ih*sh - pt + kh*dh at columns iw*sw - pl + kw*dw,
  * over the iw whose column lands inside the output (output_padding cells keep the bias). */
 bool cg_lower_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (n->inputs[0]->rank == 5) return cg_lower_conv_transpose3d(c, n, in, out);
   assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_CONVT_GEMM) return cg_tiled_conv_transpose(c, n, in, out);
   if (n->kernel == IR_KERNEL_CONVT_SUBPIXEL) return cg_subpixel_conv_transpose(c, n, in, out);
@@ -383,7 +386,7 @@ bool cg_lower_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef m = cg_add(c, cg_mulc(c, gi, Mpg), mgi);
   LLVMValueRef oplane =
       cg_gep(c, c->t_f32, out[0], cg_mulc(c, cg_add(c, cg_mulc(c, ni, M), m), OH * OW));
-  fill_row(c, oplane, OH * OW, p.has_bias ? cg_load(c, in[2], m) : cg_f32c(c, 0.0));
+  cg_fill_row(c, oplane, OH * OW, p.has_bias ? cg_load(c, in[2], m) : cg_f32c(c, 0.0));
 
   LLVMValueRef ic = cg_for(c, &lic, Cpg);
   LLVMValueRef ch = cg_add(c, cg_mulc(c, gi, Cpg), ic);
@@ -426,8 +429,8 @@ bool cg_lower_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
  * count_include_pad the window is clipped to the padded extent [-pad_begin, in + pad_end)
  * (a ceil_mode overhang past the end pad is not counted, as PyTorch and onnxruntime); without
  * it, to the input [0, in). */
-static LLVMValueRef window_count(Cg *c, LLVMValueRef start, int64_t k, int64_t in, int64_t pad_end,
-                                 bool include_pad) {
+LLVMValueRef cg_pool_window_count(Cg *c, LLVMValueRef start, int64_t k, int64_t in, int64_t pad_end,
+                                  bool include_pad) {
   LLVMValueRef end = cg_addc(c, start, k);
   if (include_pad) return cg_sub(c, cg_smin(c, end, cg_idx(c, in + pad_end)), start);
   return cg_sub(c, cg_smin(c, end, cg_idx(c, in)), cg_smax(c, start, cg_idx(c, 0)));
@@ -435,6 +438,7 @@ static LLVMValueRef window_count(Cg *c, LLVMValueRef start, int64_t k, int64_t i
 
 static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out, bool avg) {
   assert(cg_all_f32(n)); /* shape inference */
+  if (n->inputs[0]->rank == 5) return cg_lower_pool3d(c, n, in, out);
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
   assert(ok); /* shape inference resolved the same geometry */
@@ -450,7 +454,7 @@ static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *o
   cg_valid_range(c, hbase, p.dil_h, H, KH, &kh_lo, &kh_hi);
   /* 2-wide stride-2 windows: deinterleaved rows */
   if (cg_pool_pairs(c, &p, xplane, orow, hbase, kh_lo, kh_hi, avg)) goto divide;
-  fill_row(c, orow, OW, cg_f32c(c, avg ? 0.0 : -INFINITY));
+  cg_fill_row(c, orow, OW, cg_f32c(c, avg ? 0.0 : -INFINITY));
   LLVMValueRef kh = cg_loop_begin(c, &lkh, kh_lo, kh_hi);
   LLVMValueRef xrow =
       cg_gep(c, c->t_f32, xplane, cg_mulc(c, cg_add(c, hbase, cg_mulc(c, kh, p.dil_h)), W));
@@ -466,10 +470,11 @@ static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *o
   cg_loop_end(c, &lkh, NULL, NULL);
 divide:
   if (avg) {
-    LLVMValueRef chn = window_count(c, hbase, KH, H, p.pad_b, p.count_include_pad);
+    LLVMValueRef chn = cg_pool_window_count(c, hbase, KH, H, p.pad_b, p.count_include_pad);
     LLVMValueRef o = cg_for(c, &ld, OW);
     LLVMValueRef ws = cg_addc(c, cg_mulc(c, o, p.stride_w), -p.pad_l);
-    LLVMValueRef cnt = cg_mul(c, chn, window_count(c, ws, KW, W, p.pad_r, p.count_include_pad));
+    LLVMValueRef cnt =
+        cg_mul(c, chn, cg_pool_window_count(c, ws, KW, W, p.pad_r, p.count_include_pad));
     LLVMValueRef div = LLVMBuildSIToFP(c->b, cnt, c->t_f32, "");
     cg_store(c, LLVMBuildFDiv(c->b, cg_load(c, orow, o), div, ""), orow, o);
     cg_loop_end(c, &ld, NULL, NULL);

@@ -57,8 +57,10 @@ typedef struct ONodeCtx {
 } ONodeCtx;
 
 /* ---- names, dtypes, attributes ---------------------------------------------------------- */
-/* ONNX element type -> IR dtype; f64 (11) is read as f32 for initializers (exporters store
- * constants of shape arithmetic in f64). */
+/* ONNX element type -> IR dtype. f64 is not an IR dtype: Kiln computes f64 models in f32
+ * (docs/onnx.md "f64"): initializers and constants are read as f32, f64 graph inputs and outputs
+ * become f32 ones and Cast to double a Cast to float, each with a warning. */
+enum { ONNX_FLOAT = 1, ONNX_DOUBLE = 11 };
 static bool onnx_dtype(int32_t t, IrDType *out) {
   switch (t) {
   case 1: *out = IR_F32; return true;
@@ -175,7 +177,16 @@ static IrValue *const_i64(Ox *ox, const char *base, const int64_t *v, int n) {
   return c;
 }
 
-/* x stored as one element of dtype t (f32, f16, or an integer type) at p. */
+/* x as an integer in [lo, hi]: saturated, NaN as 0 (a C conversion of an out-of-range double is
+ * undefined: Clip's default bounds are +-inf, a --bind value may be 1e30). */
+static int64_t sat_int(double x, int64_t lo, int64_t hi) {
+  if (x != x) return 0;
+  if (x <= (double)lo) return lo;
+  if (x >= (double)hi) return hi; /* (double)INT64_MAX is 2^63: below it the cast is defined */
+  return (int64_t)x;
+}
+
+/* x stored as one element of dtype t (f32, f16, or an integer type) at p; integers saturate. */
 static void store_scalar(uint8_t *p, IrDType t, double x) {
   switch (t) {
   case IR_F32: *(float *)p = (float)x; break;
@@ -184,12 +195,12 @@ static void store_scalar(uint8_t *p, IrDType t, double x) {
     *(uint16_t *)p = fe_f16_from_double(x, &ovf);
     break;
   }
-  case IR_I8: *(int8_t *)p = (int8_t)x; break;
-  case IR_U8: *(uint8_t *)p = (uint8_t)x; break;
+  case IR_I8: *(int8_t *)p = (int8_t)sat_int(x, INT8_MIN, INT8_MAX); break;
+  case IR_U8: *(uint8_t *)p = (uint8_t)sat_int(x, 0, UINT8_MAX); break;
   case IR_BOOL: *(uint8_t *)p = x != 0; break;
-  case IR_I16: *(int16_t *)p = (int16_t)x; break;
-  case IR_I32: *(int32_t *)p = (int32_t)x; break;
-  case IR_I64: *(int64_t *)p = (int64_t)x; break;
+  case IR_I16: *(int16_t *)p = (int16_t)sat_int(x, INT16_MIN, INT16_MAX); break;
+  case IR_I32: *(int32_t *)p = (int32_t)sat_int(x, INT32_MIN, INT32_MAX); break;
+  case IR_I64: *(int64_t *)p = sat_int(x, INT64_MIN, INT64_MAX); break;
   default: break;
   }
 }
@@ -506,7 +517,8 @@ static bool copy_attrs(Ox *ox, const ONodeCtx *c, IrNode *n, const char *const *
       ir_set_attr_f(ox->fe.g, n, nm, at->f);
       break;
     case IR_ATTR_STRING: {
-      if (at->s.len > FE_MAX_NAME || memchr(at->s.data, 0, at->s.len)) {
+      /* (an empty string's data is NULL: no memchr on it) */
+      if (at->s.len > FE_MAX_NAME || (at->s.len && memchr(at->s.data, 0, at->s.len))) {
         ir_diag_error(ox->fe.d, w, "string of %zu bytes%s is not a valid value", at->s.len,
                       at->s.len > FE_MAX_NAME ? "" : " with a NUL byte");
         ok = false;
@@ -935,6 +947,170 @@ static bool adapt_constant_of_shape(Ox *ox, const ONodeCtx *c, IrOp op) {
   return true;
 }
 
+/* Einsum of two f32 operands in a batched-matmul form ("bij,bjk->bik", "bhid,bhjd->bhij",
+ * "ij,jk", "bi,bj->bij" ...) becomes Transpose / Reshape / MatMul / Reshape / Transpose, so that it
+ * runs on the tiled GEMM kernel; any other equation (ellipsis, repeated labels, a label summed
+ * within one operand, broadcast sizes, one or three operands) keeps the generic Einsum loop nest.
+ * Labels: batch (both operands and the output), m (A and the output), n (B and the output), k
+ * (A and B, summed). A is permuted to [batch, m, k] and viewed as [batch, M, K], B to
+ * [batch, k, n] as [batch, K, N]; the product [batch, M, N] is viewed as [batch, m, n] and
+ * permuted to the output's order. Each step is omitted where it is the identity. */
+enum { EIN_NONE = 0, EIN_BATCH, EIN_M, EIN_N, EIN_K };
+
+static int ein_parse(const char *s, size_t len, int *labels) {
+  int k = 0;
+  for (size_t i = 0; i < len; i++) {
+    char ch = s[i];
+    if (ch == ' ') continue;
+    int l = ch >= 'a' && ch <= 'z' ? ch - 'a' : ch >= 'A' && ch <= 'Z' ? 26 + ch - 'A' : -1;
+    if (l < 0 || k >= IR_MAX_RANK) return -1;
+    for (int j = 0; j < k; j++)
+      if (labels[j] == l) return -1; /* a diagonal */
+    labels[k++] = l;
+  }
+  return k;
+}
+
+/* Appends a node of op reading `in` (its outputs named by out, or fresh) and finishes it. */
+static IrValue *ein_step(Ox *ox, const ONodeCtx *c, IrOp op, const char *suffix, IrValue **in,
+                         int n_in, const char *out, const int64_t *perm, int rank) {
+  char nm[FE_MAX_NAME + 32];
+  fe_path(nm, sizeof nm, "%.200s%s", c->name, suffix);
+  const char *outs[1] = {out};
+  IrNode *n = new_node(ox, c, op, out ? c->name : nm, in, n_in, outs, 1);
+  if (!n) return NULL;
+  if (perm) ir_set_attr_ints(ox->fe.g, n, "perm", perm, rank);
+  return finish_node(ox, n) ? n->outputs[0] : NULL;
+}
+
+static IrValue *ein_reshape(Ox *ox, const ONodeCtx *c, const char *suffix, IrValue *x,
+                            const int64_t *dims, int rank, const char *out) {
+  IrValue *in[2] = {x, const_i64(ox, c->name, dims, rank)};
+  return ein_step(ox, c, IR_OP_RESHAPE, suffix, in, 2, out, NULL, 0);
+}
+
+static bool adapt_einsum(Ox *ox, const ONodeCtx *c, IrOp op) {
+  const OAttr *eq_attr;
+  if (!get_attr(ox, c, "equation", 3, &eq_attr)) return false;
+  IrValue *a = c->n_in == 2 ? c->in[0] : NULL, *b = c->n_in == 2 ? c->in[1] : NULL;
+  if (!eq_attr || !a || !b || a->dtype != IR_F32 || b->dtype != IR_F32 || c->p->n_output != 1 ||
+      !c->p->output[0][0] || eq_attr->s.len >= 256)
+    return map_direct(ox, c, op);
+  char eq[256];
+  if (eq_attr->s.len) memcpy(eq, eq_attr->s.data, eq_attr->s.len); /* empty: data is NULL */
+  eq[eq_attr->s.len] = 0;
+  const char *comma = strchr(eq, ','), *arrow = strstr(eq, "->");
+  if (!comma || (arrow && arrow < comma) || strchr(comma + 1, ',') || strchr(eq, '.'))
+    return map_direct(ox, c, op);
+  int la[IR_MAX_RANK], lb[IR_MAX_RANK], lo[IR_MAX_RANK];
+  int ra = ein_parse(eq, (size_t)(comma - eq), la);
+  int rb = ein_parse(comma + 1, arrow ? (size_t)(arrow - comma - 1) : strlen(comma + 1), lb);
+  if (ra != a->rank || rb != b->rank) return map_direct(ox, c, op);
+  int where[52] = {0}; /* bit 0: in A, bit 1: in B, bit 2: in the output */
+  int64_t size[52];
+  for (int i = 0; i < ra; i++) where[la[i]] |= 1, size[la[i]] = a->dims[i];
+  for (int i = 0; i < rb; i++) {
+    if ((where[lb[i]] & 1) && size[lb[i]] != b->dims[i]) return map_direct(ox, c, op);
+    where[lb[i]] |= 2, size[lb[i]] = b->dims[i];
+  }
+  int ro;
+  if (arrow) {
+    ro = ein_parse(arrow + 2, strlen(arrow + 2), lo);
+  } else { /* implicit output: the labels that occur once, alphabetically */
+    ro = 0;
+    for (int l = 0; l < 52; l++)
+      if (where[l] == 1 || where[l] == 2) lo[ro++] = l;
+  }
+  if (ro <= 0) return map_direct(ox, c, op); /* a scalar result: no [1, 1] view (no empty shape) */
+  for (int i = 0; i < ro; i++) {
+    if (!where[lo[i]]) return map_direct(ox, c, op);
+    where[lo[i]] |= 4;
+  }
+  /* the labels of each kind: batch, m, n in the output's order, k in A's */
+  int kind[52] = {0}, lists[5][IR_MAX_RANK], cnt[5] = {0};
+  for (int l = 0; l < 52; l++) {
+    static const int kinds[8] = {EIN_NONE, EIN_NONE, EIN_NONE, EIN_K,
+                                 EIN_NONE, EIN_M,    EIN_N,    EIN_BATCH};
+    if (where[l] && (where[l] == 1 || where[l] == 2)) return map_direct(ox, c, op);
+    kind[l] = kinds[where[l]];
+  }
+  for (int i = 0; i < ro; i++) lists[kind[lo[i]]][cnt[kind[lo[i]]]++] = lo[i];
+  for (int i = 0; i < ra; i++)
+    if (kind[la[i]] == EIN_K) lists[EIN_K][cnt[EIN_K]++] = la[i];
+  int nb = cnt[EIN_BATCH];
+  if (nb + 2 > IR_MAX_RANK) return map_direct(ox, c, op);
+  int64_t M = 1, N = 1, K = 1;
+  for (int i = 0; i < cnt[EIN_M]; i++) M *= size[lists[EIN_M][i]];
+  for (int i = 0; i < cnt[EIN_N]; i++) N *= size[lists[EIN_N][i]];
+  for (int i = 0; i < cnt[EIN_K]; i++) K *= size[lists[EIN_K][i]];
+
+  /* operand x (labels lx, rank rx) permuted to the label order `order` and viewed as
+   * [batch, rows, cols] */
+  IrValue *ops[2] = {a, b};
+  const int *lx[2] = {la, lb};
+  int rx[2] = {ra, rb};
+  for (int t = 0; t < 2; t++) {
+    int order[IR_MAX_RANK], no = 0;
+    const int parts[2][3] = {{EIN_BATCH, EIN_M, EIN_K}, {EIN_BATCH, EIN_K, EIN_N}};
+    for (int p = 0; p < 3; p++)
+      for (int i = 0; i < cnt[parts[t][p]]; i++) order[no++] = lists[parts[t][p]][i];
+    int64_t perm[IR_MAX_RANK];
+    bool identity = true;
+    for (int i = 0; i < no; i++) {
+      for (int j = 0; j < rx[t]; j++)
+        if (lx[t][j] == order[i]) perm[i] = j;
+      identity &= perm[i] == i;
+    }
+    if (!identity) {
+      ops[t] = ein_step(ox, c, IR_OP_TRANSPOSE, t ? "/transpose_b" : "/transpose_a", &ops[t], 1,
+                        NULL, perm, no);
+      if (!ops[t]) return false;
+    }
+    int64_t view[IR_MAX_RANK];
+    for (int i = 0; i < nb; i++) view[i] = size[lists[EIN_BATCH][i]];
+    view[nb] = t ? K : M;
+    view[nb + 1] = t ? N : K;
+    bool same = ops[t]->rank == nb + 2;
+    for (int i = 0; same && i < nb + 2; i++) same = ops[t]->dims[i] == view[i];
+    if (!same &&
+        !(ops[t] = ein_reshape(ox, c, t ? "/view_b" : "/view_a", ops[t], view, nb + 2, NULL)))
+      return false;
+  }
+  /* the product, its view as [batch, m, n], the output permutation; the last step is named as
+   * the ONNX output */
+  int64_t out_dims[IR_MAX_RANK], perm[IR_MAX_RANK];
+  int order[IR_MAX_RANK], no = 0;
+  const int parts[3] = {EIN_BATCH, EIN_M, EIN_N};
+  for (int p = 0; p < 3; p++)
+    for (int i = 0; i < cnt[parts[p]]; i++) order[no++] = lists[parts[p]][i];
+  bool identity = true;
+  for (int i = 0; i < no; i++) out_dims[i] = size[order[i]];
+  for (int i = 0; i < ro; i++) {
+    for (int j = 0; j < no; j++)
+      if (order[j] == lo[i]) perm[i] = j;
+    identity &= perm[i] == i;
+  }
+  bool view = no != nb + 2 || cnt[EIN_M] != 1 || cnt[EIN_N] != 1;
+  const char *out = c->p->output[0];
+  IrValue *y =
+      ein_step(ox, c, IR_OP_MATMUL, "/matmul", ops, 2, view || !identity ? NULL : out, NULL, 0);
+  if (y && view) y = ein_reshape(ox, c, "/unview", y, out_dims, no, identity ? out : NULL);
+  if (y && !identity) y = ein_step(ox, c, IR_OP_TRANSPOSE, "/transpose_y", &y, 1, out, perm, ro);
+  return y != NULL;
+}
+
+/* Cast to double: a Cast to float (f64 is computed in f32). */
+static bool adapt_cast_f64(Ox *ox, const ONodeCtx *c, IrOp op) {
+  const OAttr *to;
+  if (!get_attr(ox, c, "to", 2, &to)) return false;
+  if (!to || to->i != ONNX_DOUBLE) return map_direct(ox, c, op);
+  IrNode *n = emit(ox, c, op, c->in, c->n_in, NULL);
+  if (!n) return false;
+  ir_set_attr_i(ox->fe.g, n, "to", ONNX_FLOAT);
+  ir_diag_warning(ox->fe.d, c->where, "Cast to double is computed as a Cast to float32");
+  return finish_node(ox, n);
+}
+
 static bool inline_if(Ox *ox, const ONodeCtx *c, IrOp op);
 
 typedef bool (*AdaptFn)(Ox *ox, const ONodeCtx *c, IrOp op);
@@ -967,6 +1143,8 @@ static const struct Adapter {
     {"ConstantOfShape", 1, 99, "Identity", adapt_constant_of_shape, NULL},
     {"If", 1, 99, "Identity", inline_if, NULL},
     {"Resize", 10, 10, NULL, adapt_resize10, NULL},
+    {"Cast", 1, 99, NULL, adapt_cast_f64, NULL},
+    {"Einsum", 1, 99, NULL, adapt_einsum, NULL},
     {"Loop", 1, 99, "Identity", NULL,
      "a Loop is control flow Kiln cannot compile (only an If with a constant condition folds)"},
     {"Scan", 1, 99, "Identity", NULL,
@@ -1219,10 +1397,14 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
     }
     IrDType dt;
     int32_t et = tt->has_elem_type ? tt->elem_type : 0;
-    if (!onnx_dtype(et, &dt)) {
-      ir_diag_error(ox->fe.d, where, "element type %d (%s) is not supported%s", (int)et,
-                    onnx_dtype_name(et),
-                    et == 11 ? " (Kiln computes in f32: export the model in float32)" : "");
+    if (et == ONNX_DOUBLE) { /* computed in f32 (docs/onnx.md "f64") */
+      dt = IR_F32;
+      ir_diag_warning(ox->fe.d, where,
+                      "input is double (f64): Kiln computes the model in float32; this input "
+                      "takes float32 data");
+    } else if (!onnx_dtype(et, &dt)) {
+      ir_diag_error(ox->fe.d, where, "element type %d (%s) is not supported", (int)et,
+                    onnx_dtype_name(et));
       ok = false;
       continue;
     }
@@ -1340,7 +1522,11 @@ static bool build_outputs(Ox *ox, const OGraph *g) {
     }
     const Onnx__TypeProto__Tensor *tt = g->output[i]->type ? g->output[i]->type->tensor_type : NULL;
     IrDType dt;
-    if (tt && tt->has_elem_type && onnx_dtype(tt->elem_type, &dt) && dt != v->dtype) {
+    if (tt && tt->has_elem_type && tt->elem_type == ONNX_DOUBLE && v->dtype == IR_F32)
+      ir_diag_warning(ox->fe.d, where,
+                      "output is double (f64): Kiln computes the model in float32; this output "
+                      "is float32");
+    else if (tt && tt->has_elem_type && onnx_dtype(tt->elem_type, &dt) && dt != v->dtype) {
       ir_diag_error(ox->fe.d, where, "declared %s, inferred %s", onnx_dtype_name(tt->elem_type),
                     ir_dtype_name(v->dtype));
       return false;

@@ -66,7 +66,7 @@ void *ir_arena_alloc(IrArena *a, size_t size) {
 
 char *ir_arena_strndup(IrArena *a, const char *s, size_t n) {
   char *p = ir_arena_alloc(a, n + 1);
-  memcpy(p, s, n);
+  if (n) memcpy(p, s, n); /* s may be NULL when n is 0 (an empty protobuf string) */
   p[n] = 0;
   return p;
 }

@@ -43,21 +43,6 @@ static bool get_ints(const IrNode *n, const char *name, int count, int64_t lo, i
   return true;
 }
 
-/* A spatial list of a node with sp spatial axes (1 or 2), `per` values per axis (pads: 2), in
- * the 2-D layout: 1-D data is [N, C, 1, W], so its H axis takes lo (kernel, stride, dilation 1;
- * output_padding 0) and no padding. */
-static bool get_spatial(const IrNode *n, const char *name, int sp, int per, int64_t lo, int64_t def,
-                        int64_t *out, IrDiag *d) {
-  if (sp == 2) return get_ints(n, name, 2 * per, lo, def, out, d);
-  int64_t v[2];
-  if (!get_ints(n, name, per, lo, def, v, d)) return false;
-  if (per == 1)
-    out[0] = lo, out[1] = v[0];
-  else
-    out[0] = 0, out[1] = v[0], out[2] = 0, out[3] = v[1];
-  return true;
-}
-
 static bool get_auto_pad(const IrNode *n, AutoPad *out, IrDiag *d) {
   static const char *const names[] = {"NOTSET", "VALID", "SAME_UPPER", "SAME_LOWER"};
   const char *s = ir_attr_s(n, "auto_pad");
@@ -80,7 +65,7 @@ static void split_pad(int64_t total, bool extra_at_end, int64_t *pb, int64_t *pe
 }
 
 typedef struct {
-  const char *name; /* "height" / "width" */
+  const char *name; /* "depth" / "height" / "width" */
   int64_t in, k, s, dil, out_pad;
   int64_t out_shape; /* ConvTranspose output_shape entry, or -1 */
 } Dim;
@@ -154,7 +139,7 @@ static bool resolve_transpose(const IrNode *n, const Dim *x, AutoPad ap, int64_t
   return true;
 }
 
-bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
+bool ir_conv_nd_params(const IrNode *n, IrConvNd *p, IrDiag *d) {
   memset(p, 0, sizeof *p);
   p->op = n->op;
   const char *opname = ir_op_info[n->op].name;
@@ -166,20 +151,18 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
 
   const IrValue *x = n->n_inputs > 0 ? n->inputs[0] : NULL;
   if (!x) return ir_node_error(d, n, "inputs[0]", "required input is missing");
-  if (x->rank != 4 && x->rank != 3)
+  if (x->rank < 3 || x->rank > 2 + IR_CONV_MAX_SPATIAL)
     return ir_node_error(d, n, "inputs[0]",
-                         "%s supports 1-D and 2-D data: expected an input [N,C,W] or [N,C,H,W], "
-                         "got shape %s",
+                         "%s supports 1-D, 2-D and 3-D data: expected an input [N,C,W], "
+                         "[N,C,H,W] or [N,C,D,H,W], got shape %s",
                          opname, ir_format_dims(x->rank, x->dims, s1, sizeof s1));
-  int sp = x->rank - 2; /* spatial axes; 1-D data is resolved as [N, C, 1, W] */
+  int sp = x->rank - 2;
   p->spatial = sp;
   p->n = x->dims[0];
   p->c = x->dims[1];
-  p->h = sp == 2 ? x->dims[2] : 1;
-  p->w = x->dims[x->rank - 1];
+  for (int i = 0; i < sp; i++) p->in[i] = x->dims[2 + i];
   p->group = 1;
 
-  int64_t kernel[2] = {1, 1};
   if (conv || convt) {
     const IrValue *wt = n->n_inputs > 1 ? n->inputs[1] : NULL;
     if (!wt) return ir_node_error(d, n, "inputs[1]", "required input (weight) is missing");
@@ -212,16 +195,15 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
                              (long long)wt->dims[0], (long long)p->c);
       p->m = wt->dims[1] * g;
     }
-    kernel[0] = sp == 2 ? wt->dims[2] : 1;
-    kernel[1] = wt->dims[wt->rank - 1];
+    for (int i = 0; i < sp; i++) p->k[i] = wt->dims[2 + i];
     const IrAttr *ks = attr_or_null(n, "kernel_shape");
     if (ks->present) {
-      int64_t given[2];
-      if (!get_spatial(n, "kernel_shape", sp, 1, 1, 1, given, d)) return false;
-      if (given[0] != kernel[0] || given[1] != kernel[1])
+      int64_t given[IR_CONV_MAX_SPATIAL];
+      if (!get_ints(n, "kernel_shape", sp, 1, 1, given, d)) return false;
+      if (memcmp(given, p->k, (size_t)sp * sizeof *given) != 0)
         return ir_node_error(d, n, "attrs.kernel_shape", "%s does not match the weight's kernel %s",
-                             ir_format_dims(sp, given + 2 - sp, s1, sizeof s1),
-                             ir_format_dims(sp, kernel + 2 - sp, s2, sizeof s2));
+                             ir_format_dims(sp, given, s1, sizeof s1),
+                             ir_format_dims(sp, p->k, s2, sizeof s2));
     }
     const IrValue *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
     if (b) {
@@ -233,35 +215,35 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
   } else {
     if (!attr_or_null(n, "kernel_shape")->present)
       return ir_node_error(d, n, "attrs.kernel_shape", "required attribute is missing");
-    if (!get_spatial(n, "kernel_shape", sp, 1, 1, 1, kernel, d)) return false;
+    if (!get_ints(n, "kernel_shape", sp, 1, 1, p->k, d)) return false;
     p->m = p->c;
   }
-  p->kh = kernel[0];
-  p->kw = kernel[1];
   p->c_per_group = p->c / p->group;
   p->m_per_group = p->m / p->group;
 
-  int64_t strides[2] = {1, 1}, dil[2] = {1, 1}, pads[4] = {0, 0, 0, 0}, out_pad[2] = {0, 0};
-  int64_t out_shape[2] = {-1, -1};
-  if (!get_spatial(n, "strides", sp, 1, 1, 1, strides, d)) return false;
-  if (attr_or_null(n, "dilations") && !get_spatial(n, "dilations", sp, 1, 1, 1, dil, d))
-    return false;
-  if (!get_spatial(n, "pads", sp, 2, 0, 0, pads, d)) return false;
+  int64_t pads[2 * IR_CONV_MAX_SPATIAL], out_shape[IR_CONV_MAX_SPATIAL];
+  if (!get_ints(n, "strides", sp, 1, 1, p->stride, d)) return false;
+  for (int i = 0; i < sp; i++) p->dil[i] = 1;
+  if (attr_or_null(n, "dilations") && !get_ints(n, "dilations", sp, 1, 1, p->dil, d)) return false;
+  if (!get_ints(n, "pads", 2 * sp, 0, 0, pads, d)) return false;
   AutoPad ap = PAD_NOTSET;
   if (!get_auto_pad(n, &ap, d)) return false;
-  if (ap != PAD_NOTSET && (pads[0] || pads[1] || pads[2] || pads[3]))
+  bool any_pad = false;
+  for (int i = 0; i < 2 * sp; i++) any_pad |= pads[i] != 0;
+  if (ap != PAD_NOTSET && any_pad)
     return ir_node_error(d, n, "attrs.pads", "explicit pads cannot be combined with auto_pad %s",
                          ir_attr_s(n, "auto_pad"));
   if (pool && !ir_attr_flag(n, "ceil_mode", &p->ceil_mode, d)) return false;
   if (n->op == IR_OP_AVERAGE_POOL &&
       !ir_attr_flag(n, "count_include_pad", &p->count_include_pad, d))
     return false;
+  for (int i = 0; i < sp; i++) out_shape[i] = -1;
   if (convt) {
-    if (!get_spatial(n, "output_padding", sp, 1, 0, 0, out_pad, d)) return false;
+    if (!get_ints(n, "output_padding", sp, 0, 0, p->out_pad, d)) return false;
     const IrAttr *os = attr_or_null(n, "output_shape");
     if (os->present) {
-      /* spatial [(H,) W], or the full [N, M, (H,) W] */
-      int64_t full[4];
+      /* spatial [(D,) (H,) W], or the full [N, M, ...] */
+      int64_t full[2 + IR_CONV_MAX_SPATIAL];
       if (os->count != sp && os->count != sp + 2)
         return ir_node_error(d, n, "attrs.output_shape", "expected %d or %d integers, got %d", sp,
                              sp + 2, os->count);
@@ -270,28 +252,70 @@ bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
         return ir_node_error(
             d, n, "attrs.output_shape", "%s does not match the batch %lld and %lld output channels",
             ir_format_dims(os->count, full, s1, sizeof s1), (long long)p->n, (long long)p->m);
-      out_shape[0] = sp == 2 ? full[os->count - 2] : -1;
-      out_shape[1] = full[os->count - 1];
+      for (int i = 0; i < sp; i++) out_shape[i] = full[os->count - sp + i];
     }
   }
-  p->stride_h = strides[0];
-  p->stride_w = strides[1];
-  p->dil_h = dil[0];
-  p->dil_w = dil[1];
-  p->out_pad_h = out_pad[0];
-  p->out_pad_w = out_pad[1];
-  p->pad_t = pads[0];
-  p->pad_l = pads[1];
-  p->pad_b = pads[2];
-  p->pad_r = pads[3];
+  static const char *const axis_names[] = {"depth", "height", "width"};
+  for (int i = 0; i < sp; i++) {
+    p->pad_begin[i] = pads[i];
+    p->pad_end[i] = pads[sp + i];
+    Dim dm = {axis_names[IR_CONV_MAX_SPATIAL - sp + i],
+              p->in[i],
+              p->k[i],
+              p->stride[i],
+              p->dil[i],
+              p->out_pad[i],
+              out_shape[i]};
+    bool ok = convt ? resolve_transpose(n, &dm, ap, &p->pad_begin[i], &p->pad_end[i], &p->out[i], d)
+                    : resolve_forward(n, &dm, ap, p->ceil_mode, pool, &p->pad_begin[i],
+                                      &p->pad_end[i], &p->out[i], d);
+    if (!ok) return false;
+  }
+  return true;
+}
 
-  Dim dh = {"height", p->h, p->kh, p->stride_h, p->dil_h, p->out_pad_h, out_shape[0]};
-  Dim dw = {"width", p->w, p->kw, p->stride_w, p->dil_w, p->out_pad_w, out_shape[1]};
-  if (convt)
-    return resolve_transpose(n, &dh, ap, &p->pad_t, &p->pad_b, &p->oh, d) &&
-           resolve_transpose(n, &dw, ap, &p->pad_l, &p->pad_r, &p->ow, d);
-  return resolve_forward(n, &dh, ap, p->ceil_mode, pool, &p->pad_t, &p->pad_b, &p->oh, d) &&
-         resolve_forward(n, &dw, ap, p->ceil_mode, pool, &p->pad_l, &p->pad_r, &p->ow, d);
+bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
+  memset(p, 0, sizeof *p);
+  IrConvNd q;
+  if (!ir_conv_nd_params(n, &q, d)) return false;
+  if (q.spatial > 2) {
+    char s1[128];
+    const IrValue *x = n->inputs[0];
+    return ir_node_error(d, n, "inputs[0]",
+                         "%s supports 1-D and 2-D data: expected an input [N,C,W] or [N,C,H,W], "
+                         "got shape %s",
+                         ir_op_info[n->op].name, ir_format_dims(x->rank, x->dims, s1, sizeof s1));
+  }
+  /* 1-D data is [N, C, 1, W]: its H axis has kernel, stride and dilation 1 and no padding */
+  int h = q.spatial == 2 ? 0 : -1, w = q.spatial - 1;
+  p->op = q.op;
+  p->spatial = q.spatial;
+  p->n = q.n;
+  p->c = q.c;
+  p->m = q.m;
+  p->group = q.group;
+  p->c_per_group = q.c_per_group;
+  p->m_per_group = q.m_per_group;
+  p->ceil_mode = q.ceil_mode;
+  p->count_include_pad = q.count_include_pad;
+  p->has_bias = q.has_bias;
+  p->h = h < 0 ? 1 : q.in[h];
+  p->oh = h < 0 ? 1 : q.out[h];
+  p->kh = h < 0 ? 1 : q.k[h];
+  p->stride_h = h < 0 ? 1 : q.stride[h];
+  p->dil_h = h < 0 ? 1 : q.dil[h];
+  p->pad_t = h < 0 ? 0 : q.pad_begin[h];
+  p->pad_b = h < 0 ? 0 : q.pad_end[h];
+  p->out_pad_h = h < 0 ? 0 : q.out_pad[h];
+  p->w = q.in[w];
+  p->ow = q.out[w];
+  p->kw = q.k[w];
+  p->stride_w = q.stride[w];
+  p->dil_w = q.dil[w];
+  p->pad_l = q.pad_begin[w];
+  p->pad_r = q.pad_end[w];
+  p->out_pad_w = q.out_pad[w];
+  return true;
 }
 
 int64_t ir_conv_panel_cols(const IrConvParams *p, int64_t panel_bytes, int64_t tile_cols) {

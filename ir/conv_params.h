@@ -1,6 +1,7 @@
-/* Geometry of 2-D windowed ops (Conv, ConvTranspose, MaxPool, AveragePool), resolved once from a
+/* Geometry of windowed ops (Conv, ConvTranspose, MaxPool, AveragePool), resolved once from a
  * node's input shapes and attributes with ONNX opset-17 rules, so that shape inference, the
- * reference interpreter and codegen agree on every pad and every output size. */
+ * reference interpreter and codegen agree on every pad and every output size: IrConvNd for 1-D,
+ * 2-D and 3-D data, IrConvParams its 2-D view (1-D as H = 1) that the 2-D kernels read. */
 #ifndef KILN_CONV_PARAMS_H
 #define KILN_CONV_PARAMS_H
 
@@ -31,10 +32,27 @@ typedef struct IrConvParams {
   bool has_bias; /* Conv/ConvTranspose with a third input */
 } IrConvParams;
 
+/* The geometry of any rank, axis by axis (D, H, W order; 1-D data has one axis): what shape
+ * inference, the interpreter and the 3-D lowering (cg_window3d.c) read. */
+#define IR_CONV_MAX_SPATIAL 3
+typedef struct IrConvNd {
+  IrOp op;
+  int spatial; /* 1, 2 or 3 */
+  int64_t n, c, m, group, c_per_group, m_per_group;
+  int64_t in[IR_CONV_MAX_SPATIAL], out[IR_CONV_MAX_SPATIAL], k[IR_CONV_MAX_SPATIAL];
+  int64_t stride[IR_CONV_MAX_SPATIAL], dil[IR_CONV_MAX_SPATIAL];
+  int64_t pad_begin[IR_CONV_MAX_SPATIAL], pad_end[IR_CONV_MAX_SPATIAL];
+  int64_t out_pad[IR_CONV_MAX_SPATIAL];
+  bool ceil_mode, count_include_pad, has_bias; /* as in IrConvParams */
+} IrConvNd;
+/* Resolves n with 1, 2 or 3 spatial axes (same checks and rules as ir_conv_params). */
+bool ir_conv_nd_params(const IrNode *n, IrConvNd *p, IrDiag *d);
+
 /* Resolve n (one of the four ops, inputs with known shapes) into p. Checks everything the op
- * needs: input rank 4 (or 3: 1-D), weight and bias shapes, kernel_shape, strides, dilations, pads,
- * group, auto_pad, ceil_mode, output_padding / output_shape, non-empty output. On a user error
- * reports it to d (which may be NULL) and returns false. Does not look at dtypes. */
+ * needs: input rank 4 (or 3: 1-D; 3-D data is refused: the 2-D kernels cannot run it), weight and
+ * bias shapes, kernel_shape, strides, dilations, pads, group, auto_pad, ceil_mode, output_padding /
+ * output_shape, non-empty output. On a user error reports it to d (which may be NULL) and returns
+ * false. Does not look at dtypes. */
 bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
 
 /* Conv as implicit GEMM (IR_KERNEL_CONV_GEMM, docs/kernels.md): per group, out[Mpg][P] =

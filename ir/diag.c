@@ -51,3 +51,15 @@ void ir_diag_error(IrDiag *d, const char *where, const char *fmt, ...) {
   ir_diag_verror(d, where, fmt, ap);
   va_end(ap);
 }
+
+void ir_diag_warning(IrDiag *d, const char *where, const char *fmt, ...) {
+  d->n_warnings++;
+  if (!d->echo) return;
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "%s%s%s%swarning: ", d->file ? d->file : "", d->file ? ": " : "",
+          where && *where ? where : "", where && *where ? ": " : "");
+  vfprintf(stderr, fmt, ap);
+  fputc('\n', stderr);
+  va_end(ap);
+}

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "conv_params.h"
+#include "interp_window3d.h"
 #include "ir_util.h"
 #include "kernels.h"
 #include "krt.h"
@@ -76,6 +77,7 @@ int ir_interp_matmul(const IrNode *n, const void *const *in, void *const *out) {
 /* ---- convolutions --------------------------------------------------------------------- */
 
 int ir_interp_conv(const IrNode *n, const void *const *in, void *const *out) {
+  if (n->inputs[0]->rank == 5) return ir_interp_conv3d(n, in, out);
   IrConvParams p = params(n);
   const float *x = in[0], *w = in[1], *bias = p.has_bias ? in[2] : NULL;
   float *y = out[0];
@@ -107,6 +109,7 @@ int ir_interp_conv(const IrNode *n, const void *const *in, void *const *out) {
 /* Gathers, for each output element, the inputs scattered onto it: output row
  * oh = ih*stride - pad_t + kh*dil, so ih = (oh + pad_t - kh*dil) / stride when that divides. */
 int ir_interp_conv_transpose(const IrNode *n, const void *const *in, void *const *out) {
+  if (n->inputs[0]->rank == 5) return ir_interp_conv_transpose3d(n, in, out);
   IrConvParams p = params(n);
   const float *x = in[0], *w = in[1], *bias = p.has_bias ? in[2] : NULL;
   float *y = out[0];
@@ -139,6 +142,7 @@ int ir_interp_conv_transpose(const IrNode *n, const void *const *in, void *const
 
 int ir_interp_max_pool(const IrNode *n, const void *const *in, void *const *out) {
   if (n->inputs[0]->dtype == IR_I8) return ir_interp_max_pool_i8(n, in, out);
+  if (n->inputs[0]->rank == 5) return ir_interp_pool3d(n, in, out);
   IrConvParams p = params(n);
   const float *x = in[0];
   float *y = out[0];
@@ -165,6 +169,7 @@ int ir_interp_max_pool(const IrNode *n, const void *const *in, void *const *out)
  * clipped to the padded input [-pad_begin, size + pad_end) (a ceil_mode window may run past
  * it), otherwise to the input itself. */
 int ir_interp_average_pool(const IrNode *n, const void *const *in, void *const *out) {
+  if (n->inputs[0]->rank == 5) return ir_interp_pool3d(n, in, out);
   IrConvParams p = params(n);
   const float *x = in[0];
   float *y = out[0];

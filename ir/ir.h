@@ -38,6 +38,7 @@ size_t ir_arena_bytes(const IrArena *a);
 typedef struct IrDiag {
   const char *file; /* prefix of every message, e.g. the model path; may be NULL */
   int n_errors;
+  int n_warnings;
   bool echo;  /* also print each message to stderr as it is reported */
   char *text; /* all messages, newline-separated (malloc'd) */
   size_t len, cap;
@@ -47,6 +48,10 @@ void ir_diag_free(IrDiag *d);
 void ir_diag_error(IrDiag *d, const char *where, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void ir_diag_verror(IrDiag *d, const char *where, const char *fmt, va_list ap);
+/* A warning: printed to stderr (with "warning: ") when d echoes, counted in n_warnings; not an
+ * error and not in text (which holds the errors). */
+void ir_diag_warning(IrDiag *d, const char *where, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
 /* ---- dtypes --------------------------------------------------------------------------- */
 typedef enum {

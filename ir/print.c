@@ -162,13 +162,15 @@ int64_t ir_node_macs(const IrNode *n) {
   }
   case IR_OP_CONV:
   case IR_OP_CONV_TRANSPOSE: {
-    IrConvParams p;
-    if (!ir_conv_params(n, &p, NULL)) return 0;
-    int64_t kernel = mul_sat(p.kh, p.kw);
-    if (n->op == IR_OP_CONV) /* each output element reads c/group * kh * kw inputs */
+    IrConvNd p; /* 1-D, 2-D and 3-D */
+    if (!ir_conv_nd_params(n, &p, NULL)) return 0;
+    int64_t kernel = 1, image = 1;
+    for (int i = 0; i < p.spatial; i++)
+      kernel = mul_sat(kernel, p.k[i]), image = mul_sat(image, p.in[i]);
+    if (n->op == IR_OP_CONV) /* each output element reads c/group * kernel inputs */
       return mul_sat(mul_sat(ir_value_numel(y), p.c_per_group), kernel);
-    /* each input element is scattered into m/group * kh * kw outputs */
-    return mul_sat(mul_sat(mul_sat(mul_sat(p.n, p.c), mul_sat(p.h, p.w)), p.m_per_group), kernel);
+    /* each input element is scattered into m/group * kernel outputs */
+    return mul_sat(mul_sat(mul_sat(mul_sat(p.n, p.c), image), p.m_per_group), kernel);
   }
   case IR_OP_QGEMM: /* int8: a dot product of length K per output element */
     return n->inputs[0] && n->inputs[0]->rank == 2

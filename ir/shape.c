@@ -275,10 +275,10 @@ bool ir_infer_matmul(IrGraph *g, IrNode *n, IrDiag *d) {
 
 static bool infer_windowed(IrNode *n, int n_f32, IrDiag *d) {
   if (!begin(n, n_f32, d)) return false;
-  IrConvParams p;
-  if (!ir_conv_params(n, &p, d)) return false;
-  int64_t out[4] = {p.n, p.m, p.oh, p.ow};
-  if (p.spatial == 1) out[2] = p.ow; /* [N, M, W] */
+  IrConvNd p;
+  if (!ir_conv_nd_params(n, &p, d)) return false;
+  int64_t out[2 + IR_CONV_MAX_SPATIAL] = {p.n, p.m};
+  for (int i = 0; i < p.spatial; i++) out[2 + i] = p.out[i];
   return set_output(n, 0, IR_F32, p.spatial + 2, out, d);
 }
 
@@ -297,6 +297,10 @@ bool ir_infer_max_pool(IrGraph *g, IrNode *n, IrDiag *d) {
   /* int8 too (the max of quantized values is the quantized max: same scale and zero point) */
   bool i8 = n->n_inputs >= 1 && n->inputs[0] && n->inputs[0]->dtype == IR_I8;
   if (!infer_windowed(n, i8 ? 0 : 1, d)) return false;
+  if (i8 && n->inputs[0]->rank > 4) {
+    IrConvParams p; /* the int8 kernels are 2-D: their error */
+    if (!ir_conv_params(n, &p, d)) return false;
+  }
   if (i8) n->outputs[0]->dtype = IR_I8;
   return true;
 }

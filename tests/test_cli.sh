@@ -476,6 +476,21 @@ onnx)
   "$kiln" compile "$src/examples/mlp/model.json" -o "$tmp/j.o" --bind x=1 2>"$tmp/err"
   check test $? -eq 1
   check grep -qF -- "--bind: applies to ONNX models only" "$tmp/err"
+  # Einsum: the 8 batched-matmul forms become MatMuls (the tiled GEMM kernel), the 3 others stay
+  # generic Einsum loops; ctest onnx_cases checks all 11 against numpy
+  "$kiln" inspect "$t/cases/einsum_matmul_forms_opset12/model.onnx" -O0 >"$tmp/einsum.txt" 2>&1
+  check grep -qF "before passes: 20 nodes (MatMul 8, Reshape 4, Transpose 5, Einsum 3)" "$tmp/einsum.txt"
+  # f64 inputs and outputs: computed in f32, a warning names each, the header declares float
+  c="$t/cases/f64_io_opset13"
+  "$kiln" compile "$c/model.onnx" -o "$tmp/f64.o" 2>"$tmp/err"
+  check test $? -eq 0
+  check grep -qF "graph.input[0] (x): warning: input is double (f64): Kiln computes the model in float32" "$tmp/err"
+  check grep -qF "graph.output[0] (y): warning: output is double (f64)" "$tmp/err"
+  check grep -qF "graph.node[3] (to_f64): warning: Cast to double is computed as a Cast to float32" "$tmp/err"
+  check test -s "$tmp/f64.o"
+  check "$kiln" build "$c/model.onnx" -o "$tmp/f64_exe"
+  check "$tmp/f64_exe" "$c/inputs/x.npy" -o "$tmp/f64_out" --quiet
+  check "$bin/npycmp" "$tmp/f64_out/y.npy" "$c/golden/y.npy"
   # any tensor name: output files get sanitized stems, build executables too (and -o DIR is
   # created before the model runs)
   c="$t/cases/names_opset21_extra_domain"

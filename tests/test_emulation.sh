@@ -321,14 +321,16 @@ ops)
   runs="softplus_wide mish round_half_even floor_mixed pow_tensor_exponent
     pow_negative_base_integer_exponent mod_f32_fmod reducelogsumexp_two_axes_input lrn_alexnet
     instancenorm_4d resize_linear_3d_trilinear conv1d_pads_stride_dilation
-    convtranspose1d_stride2_outpad scatternd_kv_cache_write"
+    convtranspose1d_stride2_outpad scatternd_kv_cache_write conv3d_pads_stride_dilation
+    convtranspose3d_stride2_outpad averagepool3d_exclude_pad_ceil lrn_as_averagepool3d"
   compiles="$runs elu_default selu_default hardswish ceil_mixed sign prelu_channel_slope
     min_five_broadcast mean_two reducel2_last_input reduceprod_last resize_linear_half_pixel
     resize_nearest_default_modes cumsum_exclusive_reverse maxpool1d_ceil_pads globalmaxpool_4d
     depthtospace_crd argmax_ties_select_last argmin_axis0_i32 not_bool and_broadcast xor_broadcast
     scatternd_1d_i64_runtime_indices div_i32_trunc_negative div_i64_trunc mod_i64_python_sign
     mul_i64_scalar concat_i64_stack pad_i32_reflect reshape_bool_mask tile_bool
-    cumsum_i64_exclusive where_bool_values upsample_linear_asymmetric"
+    cumsum_i64_exclusive where_bool_values upsample_linear_asymmetric maxpool3d_ceil_pads
+    conv3d_grouped_relu convtranspose3d_grouped_dilated"
   for name in $compiles; do
     o="$tmp/$name-m0.o"
     if ! "$kiln" compile "$src/tests/ops/$name/model.json" --target thumbv6m-none-eabi \

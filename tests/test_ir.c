@@ -478,8 +478,16 @@ static void test_attribute_errors(void) {
        CONST_F32(g, "b", NULL, 7));
   EXPECT_ERROR(g, "inputs[2]: bias has shape [7], expected [8]");
   g = ir_graph_new("t");
-  NODE(g, IR_OP_CONV, "y", IN(g, "x", 1, 3, 4, 8, 8), CONST_F32(g, "w", NULL, 8, 3, 3, 3, 3));
-  EXPECT_ERROR(g, "inputs[0]: Conv supports 1-D and 2-D data");
+  NODE(g, IR_OP_CONV, "y", IN(g, "x", 1, 3, 2, 4, 8, 8), CONST_F32(g, "w", NULL, 8, 3, 1, 3, 3, 3));
+  EXPECT_ERROR(g, "inputs[0]: Conv supports 1-D, 2-D and 3-D data");
+  g = ir_graph_new("t"); /* 3-D data takes 3-D attributes */
+  IrNode *c3 =
+      NODE(g, IR_OP_CONV, "y", IN(g, "x", 1, 3, 4, 8, 8), CONST_F32(g, "w", NULL, 8, 3, 3, 3, 3));
+  SET_INTS(g, c3, "pads", 1, 1, 1, 1);
+  EXPECT_ERROR(g, "nodes[0] (Conv_0).attrs.pads: expected 6 integers, got 4");
+  g = ir_graph_new("t");
+  NODE(g, IR_OP_CONV, "y", IN(g, "x", 1, 3, 2, 8, 8), CONST_F32(g, "w", NULL, 8, 3, 3, 3, 3));
+  EXPECT_ERROR(g, "nodes[0] (Conv_0): output would be empty: depth 2 + pads 0+0 is smaller");
   g = ir_graph_new("t"); /* 1-D data takes 1-D attributes */
   IrNode *c1 = NODE(g, IR_OP_CONV, "y", IN(g, "x", 1, 3, 8), CONST_F32(g, "w", NULL, 8, 3, 3));
   ir_set_attr_ints(g, c1, "strides", (const int64_t[]){1, 1}, 2);

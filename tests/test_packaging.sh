@@ -46,6 +46,33 @@ install)
   mkdir -p "$tmp/out"
   check "$tmp/mlp" "$src/examples/mlp/inputs/x.npy" -o "$tmp/out" --quiet
   check "$bin/npycmp" "$tmp/out/logits.npy" "$src/examples/mlp/golden/logits.npy"
+  # ONNX on a machine without Python: the installed kiln imports, compiles and builds a PyTorch
+  # export with a PATH that holds only the linker driver, gcc and ld (no python anywhere on it, no
+  # PYTHON* variables), and strace shows it never executes anything named python
+  onnx=$src/tests/onnx/torch/lenet5_opset9
+  mkdir -p "$tmp/nopy" "$tmp/onnx"
+  cp "$onnx/model.onnx" "$tmp/onnx/"
+  for t in cc gcc ld; do ln -s "$(command -v $t)" "$tmp/nopy/$t"; done
+  for f in "$tmp/nopy"/* "$prefix"/bin/*; do
+    check test -z "$(head -c 64 "$f" | grep -a python)" # no Python script among them
+  done
+  # (CC passes through: the sanitized suite links with tools/sancc.sh, a sh script around gcc)
+  nopy=(env -i PATH="$prefix/bin:$tmp/nopy" HOME="$tmp" ${CC:+CC="$CC"})
+  check "${nopy[@]}" kiln import "$tmp/onnx/model.onnx" -o "$tmp/onnx/imported/lenet5.json"
+  check test -s "$tmp/onnx/imported/lenet5.weights.bin"
+  check "${nopy[@]}" kiln compile "$tmp/onnx/model.onnx" -o "$tmp/onnx/lenet5.o"
+  check test -s "$tmp/onnx/lenet5.h"
+  check "${nopy[@]}" kiln build "$tmp/onnx/model.onnx" -o "$tmp/onnx/lenet5"
+  check "$tmp/onnx/lenet5" "$onnx"/inputs/*.npy -o "$tmp/onnx/out" --quiet
+  for g in "$onnx"/golden/*.npy; do check "$bin/npycmp" "$tmp/onnx/out/$(basename "$g")" "$g"; done
+  if strace -qq -o /dev/null true 2>/dev/null; then # strace present and ptrace allowed
+    # (LeakSanitizer cannot run under ptrace: off for this run of a sanitized kiln)
+    check strace -f -qq -e trace=execve -o "$tmp/strace.log" "${nopy[@]}" \
+      ASAN_OPTIONS=detect_leaks=0 kiln compile \
+      "$tmp/onnx/model.onnx" -o "$tmp/onnx/again.o"
+    check grep -q "execve(" "$tmp/strace.log" # it did trace (env executes kiln)
+    check test -z "$(grep -i python "$tmp/strace.log")"
+  fi
   ;;
 app)
   install_kiln || exit 1

@@ -7,7 +7,8 @@ new user's export would be, for the ONNX importer's tests.
     /usr/bin/python3 tools/export_onnx_opsets.py OUT --extra     # the small modules below
 
 --extra exports small modules whose ONNX form changes with the opset (F.interpolate as Upsample
-or Resize 10/11+, nn.RNN(nonlinearity='relu'), PReLU/ELU/HardSwish/Softplus/Conv1d/ArgMax) at
+or Resize 10/11+, nn.RNN(nonlinearity='relu'), PReLU/ELU/HardSwish/Softplus/Conv1d/ArgMax, 3-D
+Conv/BatchNorm/pools/ConvTranspose with LocalResponseNorm) at
 opsets 9, 10, 11, 13, 17. Bilinear interpolation is left out before opset 11: ONNX's Upsample and
 Resize-10 define it with asymmetric coordinates, which is not what PyTorch computes (PyTorch warns
 so when exporting), so PyTorch is no reference there.
@@ -110,10 +111,36 @@ class Activations(nn.Module):
         return self.c1(y).argmax(-1)
 
 
+class Video3d(nn.Module):
+    """3-D data (video clips, volumes): Conv3d + BatchNorm3d + ReLU, MaxPool3d with ceil_mode,
+    a grouped strided Conv3d, AvgPool3d, ConvTranspose3d back up, and LocalResponseNorm (which
+    exports as a 3-D AveragePool)."""
+
+    def __init__(self):
+        super().__init__()
+        self.c1 = nn.Conv3d(3, 8, (3, 3, 3), padding=1)
+        self.bn = nn.BatchNorm3d(8)
+        self.c2 = nn.Conv3d(8, 8, (1, 3, 3), stride=(1, 2, 2), padding=(0, 1, 1), groups=2)
+        self.up = nn.ConvTranspose3d(8, 4, (2, 2, 2), stride=2)
+        self.lrn = nn.LocalResponseNorm(3)
+        with torch.no_grad():  # statistics that BatchNorm folding must really apply
+            self.bn.running_mean.uniform_(-0.2, 0.2)
+            self.bn.running_var.uniform_(0.5, 1.5)
+            self.bn.weight.uniform_(0.5, 1.5)
+            self.bn.bias.uniform_(-0.2, 0.2)
+
+    def forward(self, x):
+        y = F.relu(self.bn(self.c1(x)))
+        y = F.max_pool3d(y, (1, 3, 3), (1, 2, 2), ceil_mode=True)
+        y = F.avg_pool3d(F.relu(self.c2(y)), (2, 2, 2), 1, padding=1, count_include_pad=False)
+        return self.lrn(self.up(y))
+
+
 EXTRA = [("interp_nearest", lambda: Interpolate("nearest"), (1, 2, 3, 4), (9, 10, 11, 13, 17)),
          ("interp_bilinear", lambda: Interpolate("bilinear"), (1, 2, 3, 4), (11, 13, 17)),
          ("rnn_relu", RNNRelu, (1, 5, 4), (9, 11, 13, 17)),
-         ("activations", Activations, (1, 3, 8, 8), (9, 11, 13, 17))]
+         ("activations", Activations, (1, 3, 8, 8), (9, 11, 13, 17)),
+         ("video3d", Video3d, (1, 3, 4, 12, 12), (9, 13, 17))]
 
 
 def export_extra(out):

@@ -100,7 +100,8 @@ def main():
 
 # ---------------------------------------------------------------- op cases per opset
 NP_TO_ONNX = {np.dtype(np.float32): TensorProto.FLOAT, np.dtype(np.int64): TensorProto.INT64,
-              np.dtype(np.int32): TensorProto.INT32, np.dtype(np.bool_): TensorProto.BOOL}
+              np.dtype(np.int32): TensorProto.INT32, np.dtype(np.bool_): TensorProto.BOOL,
+              np.dtype(np.float64): TensorProto.DOUBLE}
 
 
 def vi(name, arr_or_shape, t=TensorProto.FLOAT):
@@ -126,7 +127,9 @@ def case(name, opset, nodes, inputs, outputs, inits=(), extra_opsets=()):
         f.write(m.SerializeToString(deterministic=True))
     for sub, vals in (("inputs", inputs), ("golden", outputs)):
         for stem, (_, a) in zip(file_stems([n for n, _ in vals]), vals):
-            np.save(os.path.join(d, sub, stem + ".npy"), a)
+            # Kiln computes f64 models in f32 (docs/onnx.md): it takes and gives float32 data
+            np.save(os.path.join(d, sub, stem + ".npy"),
+                    a.astype(np.float32) if a.dtype == np.float64 else a)
 
 
 def softmax_2d(x, axis, log=False):
@@ -262,6 +265,36 @@ def gen_cases():
          [("x", (x * 4).round())], [("y", np.pad((x * 4).round(), [(0, 0), (0, 0), (1, 1)])
                                      .astype(np.int32))],
          [("p", np.array([0, 0, 1, 0, 0, 1], np.int64))])
+    # f64 inputs, outputs, initializers and Casts to double: computed in f32 (with warnings);
+    # the reference in f64, rounded to f32
+    xd = x.astype(np.float64) * 3
+    wd, bd = np.linspace(-2, 2, 4), np.array([0.1, -0.2, 0.3, 1e-9])
+    case("f64_io_opset13", 13,
+         [n("Mul", ["x", "w"], ["xw"], name="mul"),
+          n("Cast", ["xw"], ["xf"], name="to_f32", to=TensorProto.FLOAT),
+          n("Relu", ["xf"], ["r"], name="relu"),
+          n("Cast", ["r"], ["rd"], name="to_f64", to=TensorProto.DOUBLE),
+          n("Add", ["rd", "b"], ["y"], name="add")],
+         [("x", xd)], [("y", np.maximum(xd * wd, 0) + bd)], [("w", wd), ("b", bd)])
+    # Einsum: batched-matmul forms become Transpose/Reshape/MatMul (the importer's rewrite),
+    # the others stay the generic Einsum (kiln inspect shows which: tests/test_cli.sh onnx)
+    r = np.random.RandomState(12)
+    ops = {k: r.uniform(-1, 1, sh).astype(np.float32) for k, sh in (
+        ("x", (2, 3, 4)), ("y", (2, 4, 5)), ("x2", (2, 5, 4)), ("q", (1, 2, 3, 4)),
+        ("k", (1, 2, 5, 4)), ("k2", (1, 5, 2, 4)), ("m", (3, 4)), ("n", (4, 2)), ("u", (5, 3)),
+        ("v", (5, 2)), ("w", (4, 6)), ("s", (7,)), ("t", (7,)), ("d", (4, 4)),
+        ("d2", (4, 3)))}
+    forms = [("bij,bjk->bik", "x", "y"), ("bhid,bhjd->bhij", "q", "k"), ("ij,jk", "m", "n"),
+             ("bi,bj->ij", "u", "v"), ("bij,bkj->bki", "x", "x2"), ("abc,cd->abd", "x", "w"),
+             ("bhqd,bkhd->bhqk", "q", "k2"), ("i,j->ij", "s", "t"),
+             # generic: summed within one operand, a scalar result, a diagonal
+             ("bij,bjk->bk", "x", "y"), ("i,i->", "s", "t"), ("ii,ij->j", "d", "d2")]
+    nodes, outs = [], []
+    for i, (eq, p, q2) in enumerate(forms):
+        nodes.append(n("Einsum", [p, q2], ["e%d" % i], name="einsum%d" % i, equation=eq))
+        outs.append(("e%d" % i, np.einsum(eq, ops[p].astype(np.float64),
+                                          ops[q2].astype(np.float64)).astype(np.float32)))
+    case("einsum_matmul_forms_opset12", 12, nodes, [(k, ops[k]) for k in sorted(ops)], outs)
     case("reducemax_split_opset20", 20,
          [n("ReduceMax", ["x", "a"], ["m"], name="rmax", keepdims=1),
           n("Split", ["m", "sp"], ["y0", "y1"], name="split", axis=1)],

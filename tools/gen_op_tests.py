@@ -1841,6 +1841,97 @@ def windowed_1d_cases():
     c.output("y", F.avg_pool1d(F.pad(x, (2, 1)), 4, 1))
 
 
+def windowed_3d_cases():
+    """3-D Conv / ConvTranspose / MaxPool / AveragePool ([N, C, D, H, W]), and nn.LocalResponseNorm,
+    which torch exports as Pad + a 3-D AveragePool over (channel, H, W)."""
+    c = Case("conv3d_pads_stride_dilation")
+    x = c.input("x", c.uniform((2, 3, 7, 6, 9)))
+    w = c.init("w", c.uniform((4, 3, 3, 2, 3), -0.5, 0.5))
+    b = c.init("b", c.uniform((4,)))
+    # ONNX pads [d0, h0, w0, d1, h1, w1]; F.pad takes (w0, w1, h0, h1, d0, d1)
+    c.node("Conv", ["x", "w", "b"], ["y"], {"kernel_shape": [3, 2, 3], "pads": [1, 0, 2, 0, 1, 1],
+                                            "strides": [2, 1, 2], "dilations": [1, 2, 2]},
+           name="conv")
+    c.output("y", F.conv3d(F.pad(x, (2, 1, 0, 1, 1, 0)), w, b, stride=(2, 1, 2),
+                           dilation=(1, 2, 2)))
+    c = Case("conv3d_grouped_relu")
+    x = c.input("x", c.uniform((1, 4, 5, 5, 6)))
+    w = c.init("w", c.uniform((6, 2, 3, 3, 3), -0.5, 0.5))
+    c.node("Conv", ["x", "w"], ["t"], {"group": 2, "pads": [1, 1, 1, 1, 1, 1]}, name="conv")
+    c.node("Relu", ["t"], ["y"], name="relu")
+    c.output("y", F.relu(F.conv3d(x, w, groups=2, padding=1)))
+    c = Case("convtranspose3d_stride2_outpad")
+    x = c.input("x", c.uniform((1, 3, 3, 4, 3)))
+    w = c.init("w", c.uniform((3, 2, 3, 2, 3), -0.5, 0.5))
+    b = c.init("b", c.uniform((2,)))
+    c.node("ConvTranspose", ["x", "w", "b"], ["y"], {"strides": [2, 1, 2], "pads": [1, 0, 1, 1, 0, 1],
+                                                     "output_padding": [1, 0, 1]}, name="convt")
+    c.output("y", F.conv_transpose3d(x, w, b, stride=(2, 1, 2), padding=(1, 0, 1),
+                                     output_padding=(1, 0, 1)))
+    c = Case("convtranspose3d_grouped_dilated")
+    x = c.input("x", c.uniform((1, 4, 3, 3, 4)))
+    w = c.init("w", c.uniform((4, 1, 2, 3, 2), -0.5, 0.5))
+    c.node("ConvTranspose", ["x", "w"], ["y"], {"group": 2, "dilations": [2, 1, 2]}, name="convt")
+    c.output("y", F.conv_transpose3d(x, w, groups=2, dilation=(2, 1, 2)))
+    c = Case("maxpool3d_ceil_pads")
+    x = c.input("x", c.uniform((2, 2, 7, 6, 9)))
+    c.node("MaxPool", ["x"], ["y"], {"kernel_shape": [3, 2, 3], "strides": [2, 2, 2],
+                                     "pads": [1, 0, 1, 1, 0, 1], "ceil_mode": 1}, name="pool")
+    c.output("y", F.max_pool3d(x, (3, 2, 3), 2, padding=(1, 0, 1), ceil_mode=True))
+    c = Case("maxpool3d_dilated")
+    x = c.input("x", c.uniform((1, 2, 6, 7, 8)))
+    c.node("MaxPool", ["x"], ["y"], {"kernel_shape": [2, 3, 2], "dilations": [2, 2, 3]},
+           name="pool")
+    c.output("y", F.max_pool3d(x, (2, 3, 2), 1, dilation=(2, 2, 3)))
+    c = Case("averagepool3d_include_pad")
+    x = c.input("x", c.uniform((1, 2, 6, 5, 7)))
+    c.node("AveragePool", ["x"], ["y"], {"kernel_shape": [3, 2, 3], "strides": [1, 2, 2],
+                                         "pads": [1, 1, 1, 1, 0, 1], "count_include_pad": 1},
+           name="pool")
+    # asymmetric pads: F.pad first; zero padding counted, as count_include_pad
+    c.output("y", F.avg_pool3d(F.pad(x, (1, 1, 1, 0, 1, 1)), (3, 2, 3), (1, 2, 2)))
+    c = Case("averagepool3d_exclude_pad_ceil")
+    x = c.input("x", c.uniform((2, 3, 5, 6, 7)))
+    c.node("AveragePool", ["x"], ["y"], {"kernel_shape": [2, 3, 3], "strides": [2, 2, 2],
+                                         "pads": [1, 1, 1, 1, 1, 1], "ceil_mode": 1}, name="pool")
+    c.output("y", F.avg_pool3d(x, (2, 3, 3), 2, padding=1, ceil_mode=True,
+                               count_include_pad=False))
+    # BatchNormalization after a 3-D Conv and a 3-D ConvTranspose: folded into their weights
+    for name, op in (("conv3d_batchnorm_folded", "Conv"),
+                     ("convtranspose3d_batchnorm_folded", "ConvTranspose")):
+        c = Case(name)
+        x = c.input("x", c.uniform((1, 4, 3, 4, 5)))
+        w = c.init("w", c.uniform((6, 2, 2, 3, 2) if op == "Conv" else (4, 3, 2, 3, 2), -0.5, 0.5))
+        sc = c.init("scale", c.uniform((6,), 0.5, 1.5))
+        bi = c.init("bias", c.uniform((6,), -0.5, 0.5))
+        mu = c.init("mean", c.uniform((6,), -0.5, 1.0))
+        var = c.init("var", c.uniform((6,), 0.2, 3.0))
+        c.node(op, ["x", "w"], ["t"], {"group": 2}, name="conv")
+        c.node("BatchNormalization", ["t", "scale", "bias", "mean", "var"], ["y"], name="bn")
+        t = (F.conv3d(x, w, groups=2) if op == "Conv" else F.conv_transpose3d(x, w, groups=2))
+        c.output("y", F.batch_norm(t, mu, var, sc, bi, training=False, eps=1e-5))
+    # nn.LocalResponseNorm as torch 1.13 exports it (opset 13): x^2 -> Unsqueeze(1) -> Pad the
+    # channel axis -> AveragePool [size, 1, 1] -> Squeeze(1) -> Mul alpha, Add k, Pow beta -> Div
+    c = Case("lrn_as_averagepool3d")
+    x = c.input("x", c.uniform((1, 6, 5, 4)))
+    size, alpha, beta, k = 5, 1e-2, 0.75, 2.0
+    c.init("axes1", np.array([1], np.int64))
+    c.init("pads", np.array([0, 0, size // 2, 0, 0, 0, 0, (size - 1) // 2, 0, 0], np.int64))
+    c.init("alpha", np.array(alpha, np.float32))
+    c.init("k", np.array(k, np.float32))
+    c.init("beta", np.array(beta, np.float32))
+    c.node("Mul", ["x", "x"], ["sq"], name="square")
+    c.node("Unsqueeze", ["sq", "axes1"], ["sq5"], name="unsqueeze")
+    c.node("Pad", ["sq5", "pads"], ["padded"], name="pad")
+    c.node("AveragePool", ["padded"], ["avg5"], {"kernel_shape": [size, 1, 1]}, name="pool")
+    c.node("Squeeze", ["avg5", "axes1"], ["avg"], name="squeeze")
+    c.node("Mul", ["avg", "alpha"], ["scaled"], name="mul_alpha")
+    c.node("Add", ["scaled", "k"], ["shifted"], name="add_k")
+    c.node("Pow", ["shifted", "beta"], ["den"], name="pow_beta")
+    c.node("Div", ["x", "den"], ["y"], name="div")
+    c.output("y", torch.nn.LocalResponseNorm(size, alpha, beta, k)(x))
+
+
 def einsum_cases():
     """Einsum of one or two operands (torch.einsum goldens)."""
     for name, eq, shapes in (("einsum_batched_matmul", "bij,bjk->bik", [(2, 3, 4), (2, 4, 5)]),
@@ -1870,7 +1961,8 @@ def main():
                math_cases, compare_cases, split_cases, gelu_cases,
                static_cases, dtype_movement_cases, argmax_cases, logical_cases,
                scatter_nd_cases, int_arith_cases, activation13_cases, elementwise13_cases,
-               layout13_cases, resize_cases, windowed_1d_cases, einsum_cases):
+               layout13_cases, resize_cases, windowed_1d_cases, windowed_3d_cases,
+               einsum_cases):
         with torch.no_grad():
             fn()
     names = [c.name for c in CASES]

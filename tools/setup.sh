@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Installs Kiln's build dependencies from Debian 12's archive where they are missing.
 # libprotobuf-c-dev and protobuf-c-compiler build the ONNX importer (frontend/fe_onnx.c);
-# python3-onnx and python3-numpy write the ONNX files and .npy data some tests use.
+# python3-onnx and python3-numpy write the ONNX files and .npy data some tests use; strace lets
+# pkg_install check that the installed kiln never executes python.
 # --with-torch also installs PyTorch and scikit-learn (its bundled digits dataset: tools/digits_data.py),
 # needed only to regenerate goldens and to train the example models (tools/gen_*.py, tools/train_*.py).
 # --with-cross also installs the cross compilers and QEMU that the emulation tests use.
 # --with-fuzz also installs clang-19 and its runtimes (libFuzzer) for tools/fuzz.sh.
 set -euo pipefail
 pkgs=(llvm-19-dev libzstd-dev libcjson-dev libprotobuf-c-dev protobuf-c-compiler libopenblas-dev cmake ninja-build pkg-config gcc g++
-      python3 binutils make python3-numpy python3-onnx)
+      python3 binutils make python3-numpy python3-onnx strace)
 for arg in "$@"; do
   case $arg in
   --with-torch) pkgs+=(python3-torch python3-sklearn) ;;
