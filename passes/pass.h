@@ -117,6 +117,10 @@ bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
  * inputs (lossless); with o->prune, magnitude and channel pruning first (lossy). */
 bool pass_prune(IrGraph *g, const PassOptions *o, IrDiag *d);
 
+/* Pre-quantized models: DequantizeLinear -> Conv/Gemm/MatMul [-> Relu] -> QuantizeLinear becomes
+ * QLinearConv/QGemm; u8 activations become i8 (passes/pass_qdq.c). */
+bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d);
+
 /* Static int8 quantization when o->quant is set: calibrates on its samples, then rewrites Conv,
  * Gemm and MatMul with constant weights (and a Relu / Clip(0, hi) reading them alone, folded
  * into the saturation) to QLinearConv / QGemm, Flatten/Reshape of int8 values to int8 views,
