@@ -211,9 +211,17 @@ static IrNode *rewrite(IrGraph *g, const Match *m) {
     qn->attrs = m->head->attrs; /* QLinearConv's attribute schema is Conv's */
     IrValue *ins[9] = {x, xs, xz, w, wsv, wz, ys, yz, m->bias};
     memcpy(qn->inputs, ins, sizeof ins);
-  } else {
+  } else { /* QGemm's C is required: zeros without a bias */
+    int64_t n_out = w->dims[m->axis];
+    IrValue *c = m->bias;
+    if (!c) {
+      int32_t *z = calloc((size_t)n_out, sizeof *z);
+      if (!z) abort();
+      c = pass_new_const(g, "bias.i32", IR_I32, 1, &n_out, z);
+      free(z);
+    }
     ir_set_attr_i(g, qn, "transB", m->trans_b);
-    IrValue *ins[9] = {x, xs, xz, w, wsv, wz, m->bias, ys, yz};
+    IrValue *ins[9] = {x, xs, xz, w, wsv, wz, c, ys, yz};
     memcpy(qn->inputs, ins, sizeof ins);
   }
   if (conv && !m->bias) qn->n_inputs = 8;
