@@ -1,0 +1,86 @@
+/* Weight-only int8 (--quantize=int8-weights, docs/quantization.md): every Gemm (transA 0) and
+ * MatMul whose weights B are a 2-D f32 constant becomes a KilnGemmW8 (ir/weight8.c) holding B as
+ * int8 per output column, symmetric: scale[j] = max_k |B[k][j]| / 127 (alpha folded in),
+ * q = round_half_even(B / scale) in [-127, 127]; a constant C (one value per column, or one)
+ * times beta becomes its f32 bias. Activations stay f32; no calibration. */
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pass.h"
+
+/* The bias of Gemm n as [N] floats (beta applied), or false when C is not per column. */
+static bool gemm_bias(const IrNode *n, int64_t N, float *out) {
+  const IrValue *cv = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  for (int64_t j = 0; j < N; j++) out[j] = 0;
+  if (!cv) return true;
+  int64_t numel = ir_value_numel(cv);
+  if (cv->kind != IR_VALUE_CONST || cv->dtype != IR_F32 || (numel != 1 && numel != N) ||
+      (numel == N && N > 1 && cv->dims[cv->rank - 1] != N))
+    return false;
+  float beta = (float)ir_attr_f(n, "beta");
+  for (int64_t j = 0; j < N; j++) out[j] = beta * ((const float *)cv->data)[numel == 1 ? 0 : j];
+  return true;
+}
+
+static IrNode *rewrite(IrGraph *g, IrNode *n) {
+  bool gemm = n->op == IR_OP_GEMM;
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  if (gemm ? ir_attr_i(n, "transA") != 0 : n->op != IR_OP_MATMUL) return NULL;
+  if (!a || a->rank < 2 || !b || b->kind != IR_VALUE_CONST || b->dtype != IR_F32 || b->rank != 2 ||
+      n->n_epilogue)
+    return NULL;
+  bool tb = gemm && ir_attr_i(n, "transB") != 0;
+  int64_t K = tb ? b->dims[1] : b->dims[0], N = tb ? b->dims[0] : b->dims[1];
+  float *bias = malloc(sizeof *bias * (size_t)N), *scale = malloc(sizeof *scale * (size_t)N);
+  int8_t *q = malloc((size_t)(K * N));
+  if (!bias || !scale || !q) abort();
+  IrNode *w8 = NULL;
+  if (gemm_bias(n, N, bias) || !gemm) {
+    float alpha = gemm ? (float)ir_attr_f(n, "alpha") : 1.0f;
+    const float *w = b->data;
+    for (int64_t j = 0; j < N; j++) {
+      float mx = 0;
+      for (int64_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(alpha * w[tb ? j * K + k : k * N + j]));
+      float s = mx > 0 ? mx / 127.0f : 1.0f;
+      scale[j] = s;
+      for (int64_t k = 0; k < K; k++) {
+        int64_t at = tb ? j * K + k : k * N + j;
+        float r = nearbyintf(alpha * w[at] / s);
+        q[at] = (int8_t)(r < -127 ? -127 : r > 127 ? 127 : r);
+      }
+    }
+    bool has_bias = gemm && n->n_inputs > 2 && n->inputs[2];
+    w8 = ir_node_new(g, IR_OP_GEMM_W8, n->name, has_bias ? 4 : 3, 1);
+    w8->inputs[0] = n->inputs[0];
+    w8->inputs[1] = pass_new_const(g, "w.int8", IR_I8, 2, b->dims, q);
+    w8->inputs[2] = pass_new_const(g, "w.scale", IR_F32, 1, &N, scale);
+    if (has_bias) w8->inputs[3] = pass_new_const(g, "bias", IR_F32, 1, &N, bias);
+    ir_set_attr_i(g, w8, "transB", tb);
+    IrValue *y = n->outputs[0];
+    n->outputs[0] = NULL;
+    ir_node_set_output(w8, 0, y);
+  }
+  free(bias);
+  free(scale);
+  free(q);
+  return w8;
+}
+
+bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d) {
+  (void)o;
+  int n0 = g->n_nodes;
+  bool *dead = calloc((size_t)(2 * n0 + 1), sizeof *dead), changed = false;
+  if (!dead) abort();
+  for (int i = 0; i < n0; i++) {
+    IrNode *n = g->nodes[i];
+    if (n->op != IR_OP_GEMM && n->op != IR_OP_MATMUL) continue;
+    IrNode *w8 = rewrite(g, n);
+    if (!w8) continue;
+    if (!ir_op_info[w8->op].infer(g, w8, d)) break;
+    dead[n->id] = changed = true;
+  }
+  if (changed) pass_compact(g, dead);
+  free(dead);
+  return changed && ir_graph_sort(g, d);
+}
