@@ -114,7 +114,7 @@ bool cg_lower_gemm_w8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
   w.vty = L == 1 ? c->t_f32 : LLVMVectorType(c->t_f32, (unsigned)L);
   w.bvty = L == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)L);
   /* the fp32 tile, at most CG_LOOP_MAX_ACC accumulators */
-  CgTile t = cg_gemm_tile(w.vec, M, w.N, w.K, 0);
+  CgTile t = cg_gemm_tile(w.vec, M, w.N, w.K, IR_TILE_COLS_MAX);
   while (t.mr * t.nrv > CG_LOOP_MAX_ACC) t.mr > 1 ? t.mr-- : t.nrv--;
   w.nr = (int64_t)t.nrv * L;
   /* compile-time packing: [strip][K][NR] bytes, scale and bias padded to whole strips */
