@@ -2,8 +2,12 @@
  * MatMul whose weights B are a 2-D f32 constant becomes a KilnGemmW8 (ir/weight8.c) holding B as
  * int8 per output column, symmetric: scale[j] = max_k |B[k][j]| / 127 (alpha folded in),
  * q = round_half_even(B / scale) in [-127, 127]; a constant C (one value per column, or one)
- * times beta becomes its f32 bias. Activations stay f32; no calibration. */
+ * times beta becomes its f32 bias. A Gather from a 2-D f32 constant table along axis 0 (an
+ * embedding) reads an int8 table with one scale per row instead:
+ * Mul(Cast(Gather(table_i8, ids), f32), Gather(scale[V][1], ids)) -- the same floats as
+ * dequantizing the table first. Activations stay f32; no calibration. */
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -67,6 +71,65 @@ static IrNode *rewrite(IrGraph *g, IrNode *n) {
   return w8;
 }
 
+static IrNode *add_node(IrGraph *g, IrOp op, const char *base, const char *suffix,
+                        IrValue *const *in, int n_in) {
+  char name[512];
+  snprintf(name, sizeof name, "%s/%s", base, suffix);
+  IrNode *n = ir_node_new(g, op, name, n_in, 1);
+  for (int k = 0; k < n_in; k++) n->inputs[k] = in[k];
+  char vname[520];
+  IrValue *v = NULL;
+  for (int k = 0; !v; k++) {
+    snprintf(vname, sizeof vname, k ? "%s.%d" : "%s", name, k);
+    v = ir_value_new(g, vname, IR_VALUE_NODE, IR_F32, 0, NULL);
+  }
+  ir_node_set_output(n, 0, v);
+  return n;
+}
+
+/* Gather(T, ids) -> Mul(Cast(Gather(Tq, ids)), Gather(scale, ids)); the Mul takes n's output. */
+static bool rewrite_gather(IrGraph *g, IrNode *n, IrDiag *d) {
+  const IrValue *t = n->inputs[0];
+  if (t->kind != IR_VALUE_CONST || t->dtype != IR_F32 || t->rank != 2 ||
+      n->inputs[1]->kind == IR_VALUE_CONST ||
+      (ir_attr_i(n, "axis") != 0 && ir_attr_i(n, "axis") != -2))
+    return false;
+  int64_t V = t->dims[0], D = t->dims[1];
+  int8_t *q = malloc((size_t)(V * D));
+  float *s = malloc(sizeof *s * (size_t)V);
+  if (!q || !s) abort();
+  const float *w = t->data;
+  for (int64_t v = 0; v < V; v++) {
+    float mx = 0;
+    for (int64_t k = 0; k < D; k++) mx = fmaxf(mx, fabsf(w[v * D + k]));
+    s[v] = mx > 0 ? mx / 127.0f : 1.0f;
+    for (int64_t k = 0; k < D; k++) {
+      float r = nearbyintf(w[v * D + k] / s[v]);
+      q[v * D + k] = (int8_t)(r < -127 ? -127 : r > 127 ? 127 : r);
+    }
+  }
+  int64_t sd[2] = {V, 1};
+  IrValue *in[2] = {pass_new_const(g, "table.int8", IR_I8, 2, t->dims, q), n->inputs[1]};
+  free(q);
+  IrNode *gq = add_node(g, IR_OP_GATHER, n->name, "int8", in, 2);
+  in[0] = pass_new_const(g, "table.scale", IR_F32, 2, sd, s);
+  free(s);
+  IrNode *gs = add_node(g, IR_OP_GATHER, n->name, "scale", in, 2);
+  IrNode *cast = add_node(g, IR_OP_CAST, n->name, "cast", gq->outputs, 1);
+  ir_set_attr_i(g, cast, "to", 1); /* ONNX FLOAT */
+  IrValue *prod[2] = {cast->outputs[0], gs->outputs[0]};
+  IrNode *mul = ir_node_new(g, IR_OP_MUL, n->name, 2, 1);
+  mul->inputs[0] = prod[0];
+  mul->inputs[1] = prod[1];
+  IrValue *y = n->outputs[0];
+  n->outputs[0] = NULL;
+  ir_node_set_output(mul, 0, y);
+  IrNode *made[4] = {gq, gs, cast, mul};
+  for (int i = 0; i < 4; i++)
+    if (!ir_op_info[made[i]->op].infer(g, made[i], d)) return false;
+  return true;
+}
+
 bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   int n0 = g->n_nodes;
@@ -74,6 +137,11 @@ bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d) {
   if (!dead) abort();
   for (int i = 0; i < n0; i++) {
     IrNode *n = g->nodes[i];
+    if (n->op == IR_OP_GATHER) {
+      if (rewrite_gather(g, n, d)) dead[n->id] = changed = true;
+      if (d->n_errors) break;
+      continue;
+    }
     if (n->op != IR_OP_GEMM && n->op != IR_OP_MATMUL) continue;
     IrNode *w8 = rewrite(g, n);
     if (!w8) continue;
