@@ -10,6 +10,10 @@
  *    optional Relu, when the output zero point is -128) only a per-tensor i8 QuantizeLinear
  *    reads, become one QLinearConv / QGemm writing that QuantizeLinear's output.
  *
+ * 3. MaxPool, Flatten and Reshape between DQ(i8, per tensor) and a QuantizeLinear of the same
+ *    scale and zero point (ONNX Runtime puts Q/DQ around them) run on the int8 values: the max
+ *    and the copies commute with the monotonic dequantization, and Q(DQ(q)) = q.
+ *
  * Everything else stays as it is: QuantizeLinear / DequantizeLinear around float ops (the fold
  * pass turns a DequantizeLinear of constant weights into float weights). The integer head
  * requantizes with a fixed-point multiplier (ir/quant.h) where the QDQ graph rounds a float
@@ -231,6 +235,23 @@ static IrNode *rewrite(IrGraph *g, const Match *m) {
   return qn;
 }
 
+/* 3. DQ -> MaxPool/Flatten/Reshape -> Q with equal parameters: the op on int8. */
+static IrNode *int8_view(IrGraph *g, IrNode *n) {
+  if (n->op != IR_OP_MAX_POOL && n->op != IR_OP_FLATTEN && n->op != IR_OP_RESHAPE) return NULL;
+  if (n->n_epilogue || n->n_outputs != 1) return NULL;
+  IrNode *dq = producer_of(n->inputs[0], IR_OP_DEQUANTIZE_LINEAR);
+  IrNode *q = only_reader(g, n->outputs[0]);
+  if (!dq || !q || q->op != IR_OP_QUANTIZE_LINEAR || !per_tensor_i8(dq) || !per_tensor_i8(q) ||
+      dq->inputs[0]->dtype != IR_I8 || ir_qparam_scale(dq, 1) != ir_qparam_scale(q, 1) ||
+      ir_qparam_zp(dq, 2) != ir_qparam_zp(q, 2))
+    return NULL;
+  n->inputs[0] = dq->inputs[0];
+  IrValue *out = q->outputs[0];
+  q->outputs[0] = NULL;
+  ir_node_set_output(n, 0, out);
+  return q;
+}
+
 bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   bool changed = u8_to_i8(g);
@@ -248,6 +269,15 @@ bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d) {
     dead[m.head->id] = dead[m.q->id] = true;
     if (m.relu) dead[m.relu->id] = true;
     changed = true;
+  }
+  for (int i = 0; i < n0; i++) {
+    IrNode *q = dead[i] ? NULL : int8_view(g, g->nodes[i]);
+    if (!q) continue;
+    if (!ir_op_info[g->nodes[i]->op].infer(g, g->nodes[i], d)) {
+      free(dead);
+      return false;
+    }
+    dead[q->id] = changed = true;
   }
   if (!changed) {
     free(dead);

@@ -127,11 +127,12 @@ def DQ(x, s, z, y, name, **kw):
 
 
 def qdq_cnn():
-    """ORT's QDQ form of Conv-Relu, Conv (float bias), Flatten, Gemm: three int8 heads."""
+    """ORT's QDQ form of Conv-Relu, MaxPool, Conv (float bias), Reshape, Gemm: three int8 heads,
+    MaxPool and Reshape on int8 between Q/DQ of equal parameters."""
     x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
     w1, w1s = weights_i8((8, 3, 3, 3), axis=0)
     w2, w2s = weights_i8((8, 8, 3, 3))
-    w3, w3s = weights_i8((10, 128), axis=0)
+    w3, w3s = weights_i8((10, 32), axis=0)
     b2 = (rng.standard_normal(8) * 0.1).astype(np.float32)
     xs, xz = qparams(x * 1.2, np.uint8)
     xd = dequantize(quantize(x, xs, xz), xs, xz)
@@ -142,9 +143,11 @@ def qdq_cnn():
     s1, z1 = qparams(a1, np.uint8)
     z1 = np.uint8(0)
     a1d = dequantize(quantize(a1, s1, z1), s1, z1)
+    a1d = a1d.reshape(1, 8, 4, 2, 4, 2).max(axis=(3, 5))  # MaxPool 2x2 / 2
+    a1d = dequantize(quantize(a1d, s1, z1), s1, z1)
     a2 = conv2d(a1d, dequantize(w2, w2s, np.int8(0)), b2, stride=2, pad=1).astype(np.float32)
     s2, z2 = qparams(a2, np.uint8)
-    a2d = dequantize(quantize(a2, s2, z2), s2, z2).reshape(1, 128)
+    a2d = dequantize(quantize(a2, s2, z2), s2, z2).reshape(1, 32)
     b3 = np.rint(rng.standard_normal(10) * 40).astype(np.int32)
     b3s = (s2 * w3s).astype(np.float32)
     a3 = (a2d.astype(np.float64) @ dequantize(w3, w3s, np.zeros(10, np.int8), 0).T.astype(
@@ -155,7 +158,7 @@ def qdq_cnn():
              init("w1z", np.zeros(8, np.int8)), init("b1", b1), init("b1s", b1s),
              init("s1", s1), init("z1", z1), init("w2", w2), init("w2s", w2s),
              init("w2z", np.int8(0)), init("b2", b2), init("s2", s2), init("z2", z2),
-             init("shape", np.array([1, 128], np.int64)), init("w3", w3), init("w3s", w3s),
+             init("shape", np.array([1, 32], np.int64)), init("w3", w3), init("w3s", w3s),
              init("w3z", np.zeros(10, np.int8)), init("b3", b3), init("b3s", b3s),
              init("s3", s3), init("z3", z3)]
     nodes = [Q("x", "xs", "xz", "xq", "x_q"), DQ("xq", "xs", "xz", "xd", "x_dq"),
@@ -163,7 +166,10 @@ def qdq_cnn():
              helper.make_node("Conv", ["xd", "w1d", "b1d"], ["c1"], name="conv1", pads=[1] * 4,
                               kernel_shape=[3, 3]),
              helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
-             Q("r1", "s1", "z1", "r1q", "r1_q"), DQ("r1q", "s1", "z1", "r1d", "r1_dq"),
+             Q("r1", "s1", "z1", "r1q", "r1_q"), DQ("r1q", "s1", "z1", "r1d0", "r1_dq"),
+             helper.make_node("MaxPool", ["r1d0"], ["p1"], name="pool", kernel_shape=[2, 2],
+                              strides=[2, 2]),
+             Q("p1", "s1", "z1", "p1q", "p1_q"), DQ("p1q", "s1", "z1", "r1d", "p1_dq"),
              DQ("w2", "w2s", "w2z", "w2d", "w2_dq"),
              helper.make_node("Conv", ["r1d", "w2d", "b2"], ["c2"], name="conv2", pads=[1] * 4,
                               strides=[2, 2]),
