@@ -133,7 +133,8 @@ static bool rewrite_gather(IrGraph *g, IrNode *n, IrDiag *d) {
 bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   int n0 = g->n_nodes;
-  bool *dead = calloc((size_t)(2 * n0 + 1), sizeof *dead), changed = false;
+  /* every rewrite adds at most 4 nodes (a Gather: two Gathers, Cast, Mul) */
+  bool *dead = calloc((size_t)(5 * n0 + 1), sizeof *dead), changed = false;
   if (!dead) abort();
   for (int i = 0; i < n0; i++) {
     IrNode *n = g->nodes[i];
