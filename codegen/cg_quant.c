@@ -94,6 +94,7 @@ static LLVMValueRef const_table(Cg *c, const IrNode *n, const char *what, const 
 /* ---- QuantizeLinear / DequantizeLinear ---------------------------------------------------- */
 
 bool cg_lower_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (!ir_qdq_is_simple(n)) return cg_lower_qdq_general(c, n, in, out);
   float s = ir_qparam_scale(n, 1);
   int32_t zp = ir_qparam_zp(n, 2);
   CgLoop l;
@@ -110,6 +111,8 @@ bool cg_lower_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
 }
 
 bool cg_lower_dequantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (!ir_qdq_is_simple(n) || n->inputs[0]->dtype != IR_I8)
+    return cg_lower_qdq_general(c, n, in, out);
   float s = ir_qparam_scale(n, 1);
   int32_t zp = ir_qparam_zp(n, 2);
   CgLoop l;

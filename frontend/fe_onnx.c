@@ -455,7 +455,10 @@ static bool finish_node(Ox *ox, IrNode *n) {
   int64_t budget = ox->fe.opt.max_weight_bytes - ox->fe.weight_bytes, bytes = 0;
   for (int j = 0; j < n->n_outputs; j++)
     if (n->outputs[j]) bytes += ir_value_nbytes(n->outputs[j]);
-  if (ir_node_fold(g, n, budget < OX_FOLD_MAX_BYTES ? budget : OX_FOLD_MAX_BYTES) &&
+  /* a DequantizeLinear of constant int8 weights stays: the qdq pass maps it onto the int8
+   * kernels (and the fold pass folds what it leaves) */
+  if (n->op != IR_OP_DEQUANTIZE_LINEAR &&
+      ir_node_fold(g, n, budget < OX_FOLD_MAX_BYTES ? budget : OX_FOLD_MAX_BYTES) &&
       g->n_nodes > 0 && g->nodes[g->n_nodes - 1] == n) {
     g->n_nodes--;
     ox->fe.weight_bytes += bytes;
@@ -1111,6 +1114,179 @@ static bool adapt_cast_f64(Ox *ox, const ONodeCtx *c, IrOp op) {
   return finish_node(ox, n);
 }
 
+/* ---- quantized ONNX ops as QDQ ------------------------------------------------------------
+ * QLinearConv, QLinearMatMul, ConvInteger and MatMulInteger become the float op between
+ * DequantizeLinear nodes (and a QuantizeLinear for the QLinear ops): the form ONNX Runtime's QDQ
+ * quantizer writes, which the qdq pass (passes/pass_qdq.c) maps onto the int8 kernels. The
+ * quant parameters are checked here, naming the ONNX node's input. */
+
+/* Input ks (a scale) and zs (its zero point, may be omitted) of c: constants; scales f32,
+ * positive, finite, `count` values or 1; the zero point of the data input's dtype (i8 or u8),
+ * as many as the scales. ks < 0: no scale (ConvInteger / MatMulInteger: 1). */
+static bool check_qparams(Ox *ox, const ONodeCtx *c, int ks, int zs, int data, int64_t count) {
+  char w[FE_WHERE + 64], shown[96];
+  const IrValue *x = data >= 0 && data < c->n_in ? c->in[data] : NULL;
+  const IrValue *s = ks >= 0 && ks < c->n_in ? c->in[ks] : NULL;
+  const IrValue *z = zs < c->n_in ? c->in[zs] : NULL;
+  int64_t ns = 1;
+  if (ks >= 0) {
+    fe_path(w, sizeof w, "%s.input[%d]", c->where, ks);
+    if (!s) {
+      ir_diag_error(ox->fe.d, w, "the scale is missing");
+      return false;
+    }
+    if (s->kind != IR_VALUE_CONST || s->dtype != IR_F32 || s->rank > 1 ||
+        (ir_value_numel(s) != 1 && ir_value_numel(s) != count)) {
+      ir_diag_error(ox->fe.d, w,
+                    "scale '%s' must be an f32 initializer of 1 value or %lld, got %s%s of %lld",
+                    fe_disp(shown, sizeof shown, s->name), (long long)count,
+                    s->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(s->dtype),
+                    (long long)ir_value_numel(s));
+      return false;
+    }
+    ns = ir_value_numel(s);
+    for (int64_t i = 0; i < ns; i++) {
+      float f = ((const float *)s->data)[i];
+      if (!(f > 0) || !isfinite(f)) {
+        ir_diag_error(ox->fe.d, w, "scale[%lld] must be a positive finite number, got %g",
+                      (long long)i, (double)f);
+        return false;
+      }
+    }
+  }
+  if (!z || (data >= 0 && !x)) return true;
+  fe_path(w, sizeof w, "%s.input[%d]", c->where, zs);
+  /* data < 0 (an output's zero point): i8 or u8 */
+  IrDType want = x ? x->dtype : z->dtype;
+  if (z->kind != IR_VALUE_CONST || z->dtype != want || (want != IR_I8 && want != IR_U8)) {
+    ir_diag_error(ox->fe.d, w, "zero point '%s' must be an i8 or u8 initializer%s%s, got %s%s",
+                  fe_disp(shown, sizeof shown, z->name), x ? " of the data's dtype " : "",
+                  x ? ir_dtype_name(x->dtype) : "", z->kind == IR_VALUE_CONST ? "" : "a computed ",
+                  ir_dtype_name(z->dtype));
+    return false;
+  }
+  int64_t nz = ir_value_numel(z);
+  if (z->rank > 1 || (ks >= 0 ? nz != ns : nz != 1 && nz != count)) {
+    ir_diag_error(ox->fe.d, w, "%lld zero points for %lld scale%s", (long long)nz,
+                  (long long)(ks >= 0 ? ns : count), (ks >= 0 ? ns : count) == 1 ? "" : "s");
+    return false;
+  }
+  return true;
+}
+
+/* A DequantizeLinear (or QuantizeLinear) node of c named NAME/suffix: x with the scale (NULL:
+ * 1.0, as many as the zero point's) and zero point (may be NULL) along axis. */
+static IrValue *qdq_node(Ox *ox, const ONodeCtx *c, IrOp op, const char *suffix, IrValue *x,
+                         IrValue *scale, IrValue *zp, int64_t axis, const char *out_name) {
+  char nm[FE_MAX_NAME + 32];
+  fe_path(nm, sizeof nm, "%.200s/%s", c->name, suffix);
+  if (!scale) {
+    int64_t count = zp ? ir_value_numel(zp) : 1;
+    scale =
+        fresh_value(ox, c->name, IR_VALUE_CONST, IR_F32, zp ? zp->rank : 0, zp ? zp->dims : NULL);
+    float *f = ir_arena_alloc(ox->fe.g->arena, sizeof(float) * (size_t)count);
+    for (int64_t i = 0; i < count; i++) f[i] = 1.0f;
+    scale->data = f;
+    scale->src_path = scale->name;
+  }
+  IrValue *in[3] = {x, scale, zp};
+  const char *outs[1] = {out_name};
+  IrNode *n = new_node(ox, c, op, nm, in, zp ? 3 : 2, out_name ? outs : NULL, 1);
+  if (!n) return NULL;
+  if (ir_value_numel(scale) > 1 || (zp && ir_value_numel(zp) > 1))
+    ir_set_attr_i(ox->fe.g, n, "axis", axis);
+  return finish_node(ox, n) ? n->outputs[0] : NULL;
+}
+
+/* The float op of c on its dequantized inputs: Conv/MatMul with c's attributes. */
+static IrValue *float_op(Ox *ox, const ONodeCtx *c, IrOp op, IrValue **in, int n_in,
+                         const char *out_name) {
+  char nm[FE_MAX_NAME + 32];
+  fe_path(nm, sizeof nm, "%.200s/float", c->name);
+  const char *outs[1] = {out_name};
+  IrNode *n = new_node(ox, c, op, nm, in, n_in, out_name ? outs : NULL, 1);
+  if (!n || !copy_attrs(ox, c, n, NULL) || !finish_node(ox, n)) return NULL;
+  return n->outputs[0];
+}
+
+/* QLinearConv (x, xs, xz, w, ws, wz, ys, yz[, B]) and QLinearMatMul (a, as, az, b, bs, bz, ys,
+ * yz): y = Q(op(DQ(x), DQ(w)[, DQ(B, xs * ws)]), ys, yz). */
+static bool adapt_qlinear(Ox *ox, const ONodeCtx *c, IrOp op) {
+  (void)op;
+  bool conv = !strcmp(c->p->op_type, "QLinearConv");
+  if (c->n_in < 8 || !c->in[0] || !c->in[3] || c->p->n_output != 1) {
+    ir_diag_error(ox->fe.d, c->where, "%s takes 8%s inputs and one output", c->p->op_type,
+                  conv ? " or 9" : "");
+    return false;
+  }
+  IrValue *x = c->in[0], *w = c->in[3];
+  /* weights: per output channel along axis 0 (Conv's M) or 1 (MatMul's N) */
+  int64_t axis = conv ? 0 : w->rank - 1, count = w->rank ? w->dims[axis] : 1;
+  if (!check_qparams(ox, c, 1, 2, 0, 1) || !check_qparams(ox, c, 4, 5, 3, count) ||
+      !check_qparams(ox, c, 6, 7, -1, 1))
+    return false;
+  IrValue *xf = qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_x", x, c->in[1], c->in[2], 1, NULL);
+  IrValue *wf =
+      xf ? qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_w", w, c->in[4], c->in[5], axis, NULL)
+         : NULL;
+  if (!wf) return false;
+  IrValue *in[3] = {xf, wf, NULL};
+  if (conv && c->n_in > 8 && c->in[8]) { /* the bias: i32 with scale xs * ws, zero point 0 */
+    IrValue *b = c->in[8], *ws = c->in[4];
+    char where[FE_WHERE + 32];
+    fe_path(where, sizeof where, "%s.input[8]", c->where);
+    if (b->kind != IR_VALUE_CONST || b->dtype != IR_I32 || b->rank != 1 || b->dims[0] != count) {
+      ir_diag_error(ox->fe.d, where, "the bias must be an i32 initializer of shape [%lld]",
+                    (long long)count);
+      return false;
+    }
+    int64_t ns = ir_value_numel(ws);
+    IrValue *bs = fresh_value(ox, c->name, IR_VALUE_CONST, IR_F32, 1, (int64_t[]){ns});
+    float *f = ir_arena_alloc(ox->fe.g->arena, sizeof(float) * (size_t)ns);
+    for (int64_t i = 0; i < ns; i++)
+      f[i] = *(const float *)c->in[1]->data * ((const float *)ws->data)[i];
+    bs->data = f;
+    bs->src_path = bs->name;
+    in[2] = qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_b", b, bs, NULL, 0, NULL);
+    if (!in[2]) return false;
+  }
+  IrValue *yf = float_op(ox, c, conv ? IR_OP_CONV : IR_OP_MATMUL, in, in[2] ? 3 : 2, NULL);
+  if (!yf) return false;
+  IrValue *ys = c->in[6], *yz = c->in[7];
+  if (!yz) yz = const_scalar(ox, c->name, IR_U8, 0); /* ONNX's default output is u8 */
+  return qdq_node(ox, c, IR_OP_QUANTIZE_LINEAR, "q_y", yf, ys, yz, 1, c->p->output[0]) != NULL;
+}
+
+/* ConvInteger (x, w[, xz, wz]) and MatMulInteger (a, b[, az, bz]): the i32 products of the
+ * zero-point-shifted integers, as Cast(op(DQ(x, 1, xz), DQ(w, 1, wz)), i32). The float sums are
+ * exact while they stay below 2^24 in magnitude (docs/onnx.md). */
+static bool adapt_integer_op(Ox *ox, const ONodeCtx *c, IrOp op) {
+  (void)op;
+  bool conv = !strcmp(c->p->op_type, "ConvInteger");
+  if (c->n_in < 2 || !c->in[0] || !c->in[1] || c->p->n_output != 1) {
+    ir_diag_error(ox->fe.d, c->where, "%s takes 2 to 4 inputs and one output", c->p->op_type);
+    return false;
+  }
+  IrValue *x = c->in[0], *w = c->in[1];
+  int64_t axis = conv ? 0 : w->rank - 1, count = w->rank ? w->dims[axis] : 1;
+  if (!check_qparams(ox, c, -1, 2, 0, 1) || !check_qparams(ox, c, -1, 3, 1, count)) return false;
+  IrValue *xz = c->n_in > 2 ? c->in[2] : NULL, *wz = c->n_in > 3 ? c->in[3] : NULL;
+  IrValue *xf = qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_x", x, NULL, xz, 1, NULL);
+  IrValue *wf =
+      xf ? qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_w", w, NULL, wz, axis, NULL) : NULL;
+  if (!wf) return false;
+  IrValue *in[2] = {xf, wf};
+  IrValue *yf = float_op(ox, c, conv ? IR_OP_CONV : IR_OP_MATMUL, in, 2, NULL);
+  if (!yf) return false;
+  char nm[FE_MAX_NAME + 32];
+  fe_path(nm, sizeof nm, "%.200s/cast", c->name);
+  const char *outs[1] = {c->p->output[0]};
+  IrNode *n = new_node(ox, c, IR_OP_CAST, nm, &yf, 1, outs, 1);
+  if (!n) return false;
+  ir_set_attr_i(ox->fe.g, n, "to", 6); /* ONNX INT32 */
+  return finish_node(ox, n);
+}
+
 static bool inline_if(Ox *ox, const ONodeCtx *c, IrOp op);
 
 typedef bool (*AdaptFn)(Ox *ox, const ONodeCtx *c, IrOp op);
@@ -1145,6 +1321,10 @@ static const struct Adapter {
     {"Resize", 10, 10, NULL, adapt_resize10, NULL},
     {"Cast", 1, 99, NULL, adapt_cast_f64, NULL},
     {"Einsum", 1, 99, NULL, adapt_einsum, NULL},
+    {"QLinearConv", 10, 99, "QLinearConv", adapt_qlinear, NULL},
+    {"QLinearMatMul", 10, 99, "QLinearConv", adapt_qlinear, NULL},
+    {"ConvInteger", 10, 99, "QLinearConv", adapt_integer_op, NULL},
+    {"MatMulInteger", 10, 99, "QLinearConv", adapt_integer_op, NULL},
     {"Loop", 1, 99, "Identity", NULL,
      "a Loop is control flow Kiln cannot compile (only an If with a constant condition folds)"},
     {"Scan", 1, 99, "Identity", NULL,

@@ -180,6 +180,7 @@ static const IrAttrSpec ir_attrs_einsum[] = {
 /* int8 (ir/quant.c): per-tensor QuantizeLinear/DequantizeLinear (axis is accepted, unused) */
 static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), END};
 static const IrAttrSpec ir_attrs_dequantize_linear[] = {A_INT("axis", 1), END};
+static const IrAttrSpec ir_attrs_gemm_w8[] = {A_INT("transB", 0), END};
 static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};
 static const IrAttrSpec ir_attrs_qadd[] = {END};
 static const IrAttrSpec ir_attrs_qmul[] = {END};

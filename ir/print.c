@@ -153,6 +153,7 @@ int64_t ir_node_macs(const IrNode *n) {
   if (!y) return 0;
   switch (n->op) {
   case IR_OP_GEMM:
+  case IR_OP_GEMM_W8:
   case IR_OP_MATMUL: {
     /* every output element is a dot product of length K */
     const IrValue *a = n->inputs[0];

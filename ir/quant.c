@@ -140,47 +140,147 @@ static bool check_requant(const IrNode *n, IrDiag *d) {
   return true;
 }
 
-/* ---- QuantizeLinear / DequantizeLinear: per tensor ------------------------------------- */
+/* ---- QuantizeLinear / DequantizeLinear ------------------------------------------------------
+ * ONNX's forms: per tensor (a scalar scale) or per axis (a 1-D scale of dims[axis] values), i8 or
+ * u8 (the zero point's dtype; QuantizeLinear without one writes u8), DequantizeLinear also of i32
+ * (zero point 0). The kernels of the common case (per tensor, i8) are codegen/cg_quant.c's, the
+ * others codegen/cg_qdq.c's. */
+
+/* The axis of a per-axis node (1-D scale of more than one value), -1 per tensor; false with an
+ * error when the scale's length or the axis does not fit x. */
+static bool qdq_axis(const IrNode *n, IrDiag *d, int *axis_out) {
+  const IrValue *x = n->inputs[0], *s = n->inputs[1];
+  char shown[256];
+  *axis_out = -1;
+  if (s->rank == 0 || (s->rank == 1 && s->dims[0] == 1)) return true;
+  if (s->rank != 1)
+    return ir_node_error(d, n, "inputs[1]", "scale must be a scalar or 1-D, got shape %s",
+                         ir_format_dims(s->rank, s->dims, shown, sizeof shown));
+  int64_t axis = ir_attr_i(n, "axis");
+  if (axis < -x->rank || axis >= x->rank)
+    return ir_node_error(d, n, "attrs.axis", "axis %lld is out of range for rank %d",
+                         (long long)axis, x->rank);
+  if (axis < 0) axis += x->rank;
+  if (x->dims[axis] != s->dims[0])
+    return ir_node_error(d, n, "inputs[1]",
+                         "%lld scales for axis %lld of %s (one per element of the axis)",
+                         (long long)s->dims[0], (long long)axis,
+                         ir_format_dims(x->rank, x->dims, shown, sizeof shown));
+  *axis_out = (int)axis;
+  return true;
+}
+
+/* Scales (input 1) and zero points (input 2, optional, dtype zt or any of i8/u8 when zt is
+ * IR_DTYPE_COUNT): constants of the same count, scales positive and finite. */
+static bool check_qdq_params(const IrNode *n, IrDType zt, IrDiag *d) {
+  const IrValue *s = n->inputs[1];
+  if (!s) return ir_node_error(d, n, "inputs[1]", "required input (a scale) is missing");
+  if (!check_scales(n, 1, ir_value_numel(s), d)) return false;
+  const IrValue *z = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  if (!z) return true;
+  char shown[256];
+  if (z->kind != IR_VALUE_CONST)
+    return ir_node_error(d, n, "inputs[2]", "zero point '%s' must be an initializer", z->name);
+  if (zt == IR_DTYPE_COUNT ? z->dtype != IR_I8 && z->dtype != IR_U8 : z->dtype != zt)
+    return ir_node_error(d, n, "inputs[2]", "zero point '%s' must be %s, got %s", z->name,
+                         zt == IR_DTYPE_COUNT ? "i8 or u8" : ir_dtype_name(zt),
+                         ir_dtype_name(z->dtype));
+  if (z->rank > 1 || ir_value_numel(z) != ir_value_numel(s))
+    return ir_node_error(d, n, "inputs[2]", "%lld zero points (shape %s) for %lld scales",
+                         (long long)ir_value_numel(z),
+                         ir_format_dims(z->rank, z->dims, shown, sizeof shown),
+                         (long long)ir_value_numel(s));
+  if (z->dtype == IR_I32)
+    for (int64_t i = 0; i < ir_value_numel(z); i++)
+      if (((const int32_t *)z->data)[i] != 0)
+        return ir_node_error(d, n, "inputs[2]", "an i32 zero point must be 0, got %d",
+                             ((const int32_t *)z->data)[i]);
+  return true;
+}
+
+void ir_qdq(const IrNode *n, IrQdq *q) {
+  const IrValue *x = n->inputs[0], *s = n->inputs[1];
+  const IrValue *z = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  bool quantize = n->op == IR_OP_QUANTIZE_LINEAR;
+  q->q_dtype = quantize ? (z ? z->dtype : IR_U8) : x->dtype;
+  q->scale = s->data;
+  q->zp = z ? z->data : NULL;
+  q->channels = ir_value_numel(s);
+  q->inner = 1;
+  q->numel = ir_value_numel(x);
+  if (q->channels > 1) {
+    int64_t axis = ir_attr_i(n, "axis");
+    if (axis < 0) axis += x->rank;
+    for (int i = (int)axis + 1; i < x->rank; i++) q->inner *= x->dims[i];
+  }
+}
+
+int32_t ir_qdq_zp(const IrQdq *q, int64_t c) {
+  if (!q->zp) return 0;
+  switch (q->q_dtype) {
+  case IR_I8: return ((const int8_t *)q->zp)[c];
+  case IR_U8: return ((const uint8_t *)q->zp)[c];
+  default: return ((const int32_t *)q->zp)[c];
+  }
+}
+
+bool ir_qdq_is_simple(const IrNode *n) {
+  return n->inputs[1] && ir_value_numel(n->inputs[1]) == 1 && n->n_inputs > 2 && n->inputs[2] &&
+         n->inputs[2]->dtype == IR_I8;
+}
 
 bool ir_infer_quantize_linear(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_F32, d) || !check_scales(n, 1, 1, d) ||
-      !check_zero_points(n, 2, 1, false, d))
+  int axis;
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_F32, d) ||
+      !check_qdq_params(n, IR_DTYPE_COUNT, d) || !qdq_axis(n, d, &axis))
     return false;
-  if (n->n_inputs < 3 || !n->inputs[2])
-    return ir_node_error(d, n, "inputs[2]",
-                         "an i8 zero point is required (without one ONNX's "
-                         "output is u8, which Kiln does not quantize to)");
-  set_out(n, IR_I8, n->inputs[0]->rank, n->inputs[0]->dims);
+  const IrValue *z = n->n_inputs > 2 ? n->inputs[2] : NULL;
+  set_out(n, z ? z->dtype : IR_U8, n->inputs[0]->rank, n->inputs[0]->dims);
   return true;
 }
 
 bool ir_infer_dequantize_linear(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
-  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d) || !check_scales(n, 1, 1, d) ||
-      !check_zero_points(n, 2, 1, false, d))
-    return false;
-  set_out(n, IR_F32, n->inputs[0]->rank, n->inputs[0]->dims);
+  int axis;
+  if (!check_arity(n, d)) return false;
+  const IrValue *x = n->inputs[0];
+  if (!x) return ir_node_error(d, n, "inputs[0]", "required input is missing");
+  if (x->dtype != IR_I8 && x->dtype != IR_U8 && x->dtype != IR_I32)
+    return ir_node_error(d, n, "inputs[0]", "DequantizeLinear expects i8, u8 or i32, got %s",
+                         ir_dtype_name(x->dtype));
+  if (!check_qdq_params(n, x->dtype, d) || !qdq_axis(n, d, &axis)) return false;
+  set_out(n, IR_F32, x->rank, x->dims);
   return true;
 }
 
 int ir_interp_quantize_linear(const IrNode *n, const void *const *in, void *const *out) {
   const float *x = in[0];
-  int8_t *y = out[0];
-  float s = ir_qparam_scale(n, 1);
-  int32_t zp = ir_qparam_zp(n, 2);
-  int64_t count = ir_value_numel(n->outputs[0]);
-  for (int64_t i = 0; i < count; i++) y[i] = ir_quantize_f32(x[i], s, zp);
+  IrQdq q;
+  ir_qdq(n, &q);
+  for (int64_t i = 0; i < q.numel; i++) {
+    int64_t c = (i / q.inner) % q.channels;
+    int32_t zp = ir_qdq_zp(&q, c);
+    if (q.q_dtype == IR_U8) /* the i8 rounding shifted by 128: the same integers */
+      ((uint8_t *)out[0])[i] = (uint8_t)(ir_quantize_f32(x[i], q.scale[c], zp - 128) + 128);
+    else
+      ((int8_t *)out[0])[i] = ir_quantize_f32(x[i], q.scale[c], zp);
+  }
   return KRT_OK;
 }
 
 int ir_interp_dequantize_linear(const IrNode *n, const void *const *in, void *const *out) {
-  const int8_t *x = in[0];
   float *y = out[0];
-  float s = ir_qparam_scale(n, 1);
-  int32_t zp = ir_qparam_zp(n, 2);
-  int64_t count = ir_value_numel(n->outputs[0]);
-  for (int64_t i = 0; i < count; i++) y[i] = ir_dequantize_i8(x[i], s, zp);
+  IrQdq q;
+  ir_qdq(n, &q);
+  for (int64_t i = 0; i < q.numel; i++) {
+    int64_t c = (i / q.inner) % q.channels;
+    int32_t v = q.q_dtype == IR_I8   ? ((const int8_t *)in[0])[i]
+                : q.q_dtype == IR_U8 ? ((const uint8_t *)in[0])[i]
+                                     : ((const int32_t *)in[0])[i];
+    /* (float)(q - zp) * scale, as ir_dequantize_i8; i32 has zero point 0 */
+    y[i] = (float)(v - ir_qdq_zp(&q, c)) * q.scale[c];
+  }
   return KRT_OK;
 }
 

@@ -75,6 +75,19 @@ static inline float ir_dequantize_i8(int8_t q, float scale, int32_t zp) {
   return (float)((int32_t)q - zp) * scale;
 }
 
+/* A QuantizeLinear / DequantizeLinear node's parameters (shape inference checked them): element
+ * i uses channel (i / inner) % channels; the integer side has dtype q_dtype (i8, u8, i32). */
+typedef struct IrQdq {
+  int64_t channels, inner, numel;
+  const float *scale;
+  const void *zp; /* NULL: 0 */
+  IrDType q_dtype;
+} IrQdq;
+void ir_qdq(const IrNode *n, IrQdq *q);
+int32_t ir_qdq_zp(const IrQdq *q, int64_t channel);
+/* Per tensor with an i8 zero point: the form codegen/cg_quant.c lowers (others: cg_qdq.c). */
+bool ir_qdq_is_simple(const IrNode *n);
+
 /* Geometry and constants of a quantized head (QLinearConv, QGemm), from its constant inputs:
  * per output channel the requantization; the input's and output's zero points. */
 typedef struct IrQHead {

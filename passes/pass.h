@@ -24,6 +24,8 @@ typedef struct PassQuantOptions {
   /* filled by the pass (caller storage, may be NULL): one entry per quantizable node */
   PassQuantLayer *layers;
   int max_layers, *n_layers;
+  /* --quantize=int8-weights: Gemm/MatMul weights int8, activations f32, no samples needed */
+  bool weights_only;
 } PassQuantOptions;
 
 /* The compile-time float evaluator (pass_eval.c): ir_interp_run with Conv, Gemm and 2-D MatMul
@@ -116,6 +118,13 @@ bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Removes output channels whose weights and bias are all zero, with the consumers' matching
  * inputs (lossless); with o->prune, magnitude and channel pruning first (lossy). */
 bool pass_prune(IrGraph *g, const PassOptions *o, IrDiag *d);
+
+/* Pre-quantized models: DequantizeLinear -> Conv/Gemm/MatMul [-> Relu] -> QuantizeLinear becomes
+ * QLinearConv/QGemm; u8 activations become i8 (passes/pass_qdq.c). */
+bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* --quantize=int8-weights: Gemm/MatMul with constant 2-D weights -> KilnGemmW8
+ * (passes/pass_weight8.c); the quantize pass calls it when o->quant->weights_only. */
+bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d);
 
 /* Static int8 quantization when o->quant is set: calibrates on its samples, then rewrites Conv,
  * Gemm and MatMul with constant weights (and a Relu / Clip(0, hi) reading them alone, folded

@@ -7,6 +7,8 @@
 #include "pass.h"
 
 static const PassInfo registry[] = {
+    {"qdq", pass_qdq, 1,
+     "QDQ around Conv/Gemm/MatMul (pre-quantized ONNX) becomes QLinearConv/QGemm; u8 -> i8"},
     {"fold", pass_fold_constants, 1, "evaluate nodes whose inputs are all constants"},
     {"simplify", pass_simplify, 1, "drop Identity/Dropout/no-op Reshape, x*1, x+0; Reshape chains"},
     {"padfold", pass_fold_pad, 1, "fold a constant spatial Pad into the Conv/pool reading it"},

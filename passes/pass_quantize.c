@@ -466,6 +466,7 @@ static void quantize_view(Q *q, IrNode *n) {
 bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   const PassQuantOptions *o = po->quant;
   if (!o) return false;
+  if (o->weights_only) return pass_quantize_weights(g, po, d);
   for (int i = 0; i < g->n_inputs; i++)
     if (g->inputs[i]->dtype != IR_F32) {
       ir_diag_error(d, "--quantize", "input '%s' is %s: calibration needs f32 inputs",

@@ -243,7 +243,8 @@ misc)
   for flags in "--quantize=int4 --calibrate $cal" "--quantize=int8" "--calibrate $cal" \
     "--quantize=int8 --calibrate $cal --calibration=percentile:20" \
     "--quantize=int8 --calibrate $cal --calibration=kl" "--quant-keep-fp32=fc1" \
-    "--quantize=int8 --calibrate $cal --quant-keep-fp32=auto:x"; do
+    "--quantize=int8 --calibrate $cal --quant-keep-fp32=auto:x" \
+    "--quantize=int8-weights --calibrate $cal" "--quantize=int8-weights --quantize=int8"; do
     # shellcheck disable=SC2086
     "$kiln" compile "$dg" $flags -o "$tmp/q.o" >/dev/null 2>&1
     check test $? -eq 2
@@ -263,6 +264,20 @@ misc)
     --calibrate "$cal" --quant-keep-fp32=auto:99 --calibration=mse
   check "$kiln" compile "$dg" --quantize=int8 --calibrate "$cal" --quant-keep-fp32=fc2 \
     --calibration=percentile:99.9 --emit llvm -o "$tmp/q.ll"
+  # --quantize=int8-weights: KilnGemmW8 and int8 embedding tables; the compiled code (-O3) agrees
+  # with the interpreter on the same quantized graph (float tolerance: the kernel scales the
+  # accumulators), and the weights shrink
+  for ex in mlp lstm_classifier embedding_bag_classifier transformer_classifier; do
+    d="$src/examples/$ex" ins=("$src/examples/$ex"/inputs/*.npy)
+    mkdir -p "$tmp/w8i" "$tmp/w8c"
+    check "$kiln" run "$d/model.json" "${ins[@]}" --quantize=int8-weights -o "$tmp/w8i"
+    check "$kiln" build "$d/model.json" --quantize=int8-weights -O3 -o "$tmp/w8"
+    check "$tmp/w8" "${ins[@]}" -o "$tmp/w8c" --quiet
+    for f in "$tmp"/w8c/*.npy; do check "$bin/npycmp" "$f" "$tmp/w8i/$(basename "$f")"; done
+    "$kiln" inspect "$d/model.json" --quantize=int8-weights >"$tmp/w8.txt"
+    check grep -Eq 'KilnGemmW8|Cast' "$tmp/w8.txt"
+    rm -rf "$tmp/w8i" "$tmp/w8c" "$tmp/w8"
+  done
   # Determinism: the same model compiles to byte-identical object and header.
   check "$kiln" compile "$src/examples/resnet_small/model.json" -o "$tmp/det1.o"
   check "$kiln" compile "$src/examples/resnet_small/model.json" -o "$tmp/det2.o" --header "$tmp/det1b.h"

@@ -161,6 +161,23 @@ quant)
       aarch64-linux-gnu-gcc "$exact" linux qemu-aarch64 -L /usr/aarch64-linux-gnu
   done
   unset model_root
+  # weight-only int8 (KilnGemmW8, float activations): within the float tolerance of the host's
+  # interpreter on the same quantized graph (NEON: 4 lanes; Cortex-M4: the scalar path)
+  for m in digits_mlp digits_lstm; do
+    golden_dir="$tmp/golden-w8-$m"
+    kiln_extra=(--quantize=int8-weights)
+    mkdir -p "$golden_dir"
+    if ! "$kiln" run "$src/examples/$m/model.json" "$src/examples/$m/inputs/x.npy" -o "$golden_dir" \
+      "${kiln_extra[@]}" >/dev/null 2>"$tmp/err"; then
+      bad "$m: kiln run --quantize=int8-weights failed: $(cat "$tmp/err")"; continue
+    fi
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+    run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m4)" baremetal \
+      qemu-system-arm -M mps2-an386 -nographic -monitor none \
+      -semihosting-config enable=on,target=native -kernel
+  done
   kiln_extra=()
   unset golden_dir
   ;;

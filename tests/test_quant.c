@@ -57,13 +57,18 @@ static IrGraph *load(const char *model, const PassQuantOptions *q, int level) {
 }
 
 /* Compiles g into a shared library and returns its model descriptor (lib receives the handle). */
-static const krt_model *compile(const IrGraph *g, int level, void **lib) {
+static const krt_model *compile_for(const IrGraph *g, int level, const char *cpu, void **lib) {
   static int serial;
   char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
   snprintf(prefix, sizeof prefix, "q%d_model", serial++);
   snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
   snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
-  CgOptions o = {.prefix = prefix, .opt_level = level, .emit = CG_EMIT_OBJ, .pic = true};
+  CgOptions o = {.prefix = prefix,
+                 .opt_level = level,
+                 .emit = CG_EMIT_OBJ,
+                 .pic = true,
+                 .cpu = cpu,
+                 .features = cpu ? "" : NULL};
   IrDiag d;
   ir_diag_init(&d, "test_quant", true);
   bool ok = cg_compile(g, &o, obj, &d);
@@ -77,6 +82,66 @@ static const krt_model *compile(const IrGraph *g, int level, void **lib) {
   char sym[128];
   snprintf(sym, sizeof sym, "%s_model", prefix);
   return dlsym(*lib, sym);
+}
+
+static const krt_model *compile(const IrGraph *g, int level, void **lib) {
+  return compile_for(g, level, NULL, lib);
+}
+
+/* --quantize=int8-weights: accuracy of the interpreter (dequantize, then f32) against fp32 on
+ * the 360 test images, and the compiled KilnGemmW8 kernels (host: 16 lanes; x86-64: SSE2, 4
+ * lanes, other tiles and tails) against the interpreter within the float tolerance of the
+ * examples (rtol 1e-4, atol 1e-5: the kernel scales the accumulators instead of the weights). */
+static void check_weights(const char *model, const Data *dt) {
+  IrGraph *gf = load(model, NULL, 0);
+  PassQuantOptions q = {.weights_only = true};
+  IrGraph *gw = load(model, &q, 2);
+  if (!gf || !gw) return;
+  int n_w8 = 0;
+  for (int i = 0; i < gw->n_nodes; i++) n_w8 += gw->nodes[i]->op == IR_OP_GEMM_W8;
+  CHECK(n_w8 > 0, "%s: no KilnGemmW8 after --quantize=int8-weights", model);
+  int64_t per = ir_value_numel(gf->inputs[0]);
+  int classes = (int)ir_value_numel(gf->outputs[0]);
+  const float *x = dt->x.data;
+  const int64_t *y = dt->y.data;
+  float lf[64], lw[64], lc[64];
+  int ok_f = 0, ok_w = 0, agree = 0, far = 0;
+  static const char *const cpus[] = {NULL, "x86-64"};
+  void *lib[2] = {NULL, NULL};
+  const krt_model *m[2];
+  unsigned char *ws[2];
+  for (int v = 0; v < 2; v++) {
+    m[v] = compile_for(gw, 2, cpus[v], &lib[v]);
+    ws[v] = m[v] ? aligned_alloc(64, ((size_t)m[v]->workspace_size + 64) / 64 * 64) : NULL;
+  }
+  for (int i = 0; i < dt->n; i++) {
+    const void *in[1] = {x + (size_t)i * (size_t)per};
+    void *of[1] = {lf}, *ow[1] = {lw}, *oc[1] = {lc};
+    CHECK(pass_eval_run(gf, in, of, NULL, NULL) == 0, "%s: fp32 run", model);
+    CHECK(ir_interp_run(gw, in, ow) == 0, "%s: int8-weights interpreter run", model);
+    int pf = argmax(lf, classes), pw = argmax(lw, classes);
+    ok_f += pf == y[i];
+    ok_w += pw == y[i];
+    agree += pf == pw;
+    for (int v = 0; v < 2; v++)
+      if (m[v]) {
+        CHECK(m[v]->run(in, oc, ws[v]) == KRT_OK, "%s: compiled run", model);
+        far += !test_close_f32(lc, lw, classes, 1e-4, 1e-5, model);
+      }
+  }
+  double af = 100.0 * ok_f / dt->n, aw = 100.0 * ok_w / dt->n, ag = 100.0 * agree / dt->n;
+  printf("%-12s %-10s fp32 %.2f%%  int8-weights %.2f%%  agreement %.2f%%  %d KilnGemmW8%s\n", model,
+         "weights", af, aw, ag, n_w8, far ? "  compiled: MISMATCH" : "  compiled ~ interpreter");
+  CHECK(aw >= af - 1.0, "%s: int8-weights accuracy %.2f%% more than 1 point below fp32 %.2f%%",
+        model, aw, af);
+  CHECK(ag >= 98.0, "%s (int8-weights): agreement %.2f%% < 98%%", model, ag);
+  CHECK(far == 0, "%s: compiled int8-weights differs from the interpreter on %d runs", model, far);
+  for (int v = 0; v < 2; v++) {
+    free(ws[v]);
+    if (lib[v]) dlclose(lib[v]);
+  }
+  ir_graph_free(gf);
+  ir_graph_free(gw);
 }
 
 static void check_model(const char *model, const Data *dt, PassObserver obs, double pct,
@@ -406,6 +471,8 @@ int main(int argc, char **argv) {
     check_model("digits_cnn", &dt, PASS_OBS_PERCENTILE, 99.99, false);
     check_model("digits_cnn", &dt, PASS_OBS_MSE, 0, false);
     check_model("digits_mlp", &dt, PASS_OBS_MSE, 0, false);
+    check_weights("digits_mlp", &dt);
+    check_weights("digits_lstm", &dt);
   }
   for (unsigned seed = 1; seed <= 12; seed++) check_random(seed);
   check_resnet();

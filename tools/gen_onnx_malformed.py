@@ -147,6 +147,47 @@ def cases():
         [vi("x", [1, 4])], [vi("y", None)], opset=9), \
         "graph.node[0] (s).attribute 'starts': expected an attribute of type INTS, got FLOAT"
 
+    # quant parameters (QDQ and QLinear ops; passes/pass_qdq.c, docs/onnx.md)
+    def qdq(scale, zp, axis=None, zp_type=np.int8, shape=(2, 4)):
+        inits = [numpy_helper.from_array(np.array(scale, np.float32), "s")]
+        ins = ["x", "s"]
+        if zp is not None:
+            inits.append(numpy_helper.from_array(np.array(zp, zp_type), "z"))
+            ins.append("z")
+        kw = {} if axis is None else {"axis": axis}
+        return model([helper.make_node("QuantizeLinear", ins, ["q"], name="q", **kw),
+                      helper.make_node("DequantizeLinear", ["q", "s"] + ins[2:], ["y"], name="dq",
+                                       **kw)],
+                     [vi("x", list(shape))], [vi("y", list(shape))], inits)
+    yield "qdq_zero_scale", qdq(0.0, 0), \
+        "graph.node[0] (q).input[1]: scale[0] must be a positive finite number, got 0"
+    yield "qdq_axis_range", qdq([0.1] * 4, [0] * 4, axis=2), \
+        "graph.node[0] (q).attribute 'axis': axis 2 is out of range for rank 2"
+    yield "qdq_scale_count", qdq([0.1] * 3, [0] * 3, axis=1), \
+        "graph.node[0] (q).input[1]: 3 scales for axis 1 of [2,4] (one per element of the axis)"
+    yield "qdq_zero_point_count", qdq([0.1] * 4, [0] * 3, axis=1), \
+        "graph.node[0] (q).input[2]: 3 zero points (shape [3]) for 4 scales"
+    yield "qdq_zero_point_dtype", qdq(0.1, 0, zp_type=np.int32), \
+        "graph.node[0] (q).input[2]: zero point 'z' must be i8 or u8, got i32"
+
+    def qlinear(ws, wz, xz_type=np.uint8):
+        inits = [numpy_helper.from_array(np.array(v, t), n) for n, v, t in [
+            ("xs", 0.1, np.float32), ("xz", 0, xz_type), ("w", np.ones((2, 1, 3, 3)), np.int8),
+            ("ws", ws, np.float32), ("wz", wz, np.int8), ("ys", 0.2, np.float32),
+            ("yz", 0, np.uint8)]]
+        return model([helper.make_node("QLinearConv", ["x", "xs", "xz", "w", "ws", "wz", "ys",
+                                                       "yz"], ["y"], name="qc")],
+                     [vi("x", [1, 1, 4, 4], TensorProto.UINT8)],
+                     [vi("y", [1, 2, 2, 2], TensorProto.UINT8)], inits)
+    yield "qlinearconv_negative_scale", qlinear([0.1, -0.1], [0, 0]), \
+        "graph.node[0] (qc).input[4]: scale[1] must be a positive finite number, got -0.1"
+    yield "qlinearconv_scale_count", qlinear([0.1, 0.1, 0.1], [0, 0, 0]), \
+        "graph.node[0] (qc).input[4]: scale 'ws' must be an f32 initializer of 1 value or 2, got f32 of 3"
+    yield "qlinearconv_zero_point_count", qlinear([0.1, 0.1], [0, 0, 0]), \
+        "graph.node[0] (qc).input[5]: 3 zero points for 2 scales"
+    yield "qlinearconv_zero_point_dtype", qlinear([0.1, 0.1], [0, 0], xz_type=np.int8), \
+        "graph.node[0] (qc).input[2]: zero point 'xz' must be an i8 or u8 initializer of the data's dtype u8, got i8"
+
 
 def main():
     lines = []

@@ -54,6 +54,8 @@ static const char *const target_help =
     "  --quantize=int8       static int8 quantization (docs/quantization.md); needs\n"
     "  --calibrate PATH      a folder of .npy samples, or a .npy file (repeatable); a file\n"
     "                        may hold several samples one after another\n"
+    "  --quantize=int8-weights  Gemm/MatMul weights int8 per output column, activations\n"
+    "                        f32, no calibration (docs/quantization.md)\n"
     "  --calibration=KIND    range observer: minmax (default), percentile:P (e.g. 99.99), mse\n"
     "  --quant-keep-fp32=L   keep these layers fp32: node names (comma-separated), or auto[:DB]\n"
     "                        (the layers whose int8 output is below DB of SQNR, default 20)\n";
@@ -347,8 +349,11 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       a->profile = true;
     } else if (!strcmp(s, "--quantize=int8")) {
       a->quantize = true;
+    } else if (!strcmp(s, "--quantize=int8-weights")) {
+      a->quantize_weights = true;
     } else if (!strncmp(s, "--quantize", 10)) {
-      return usage_error(a->cmd, "--quantize: expected --quantize=int8, got '%s'", s);
+      return usage_error(a->cmd, "--quantize: expected --quantize=int8 or int8-weights, got '%s'",
+                         s);
     } else if (!strcmp(s, "--calibrate")) {
       if (!next || !*next) return usage_error(a->cmd, "option '%s' needs a folder or file", s);
       a->calibrate[a->n_calibrate++] = next;
@@ -416,8 +421,13 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
                                    : "--calibrate needs --quantize=int8");
   if ((a->observer || a->keep_fp32 || a->keep_auto_db) && !a->quantize)
     return usage_error(a->cmd, "--calibration and --quant-keep-fp32 need --quantize=int8%s", "");
-  if (a->quantize && strcmp(a->cmd, "compile") && strcmp(a->cmd, "build") &&
-      strcmp(a->cmd, "run") && strcmp(a->cmd, "inspect"))
+  if (a->quantize_weights && (a->quantize || a->n_calibrate))
+    return usage_error(a->cmd,
+                       "--quantize=int8-weights takes no calibration (and not with "
+                       "--quantize=int8)%s",
+                       "");
+  if ((a->quantize || a->quantize_weights) && strcmp(a->cmd, "compile") &&
+      strcmp(a->cmd, "build") && strcmp(a->cmd, "run") && strcmp(a->cmd, "inspect"))
     return usage_error(a->cmd, "--quantize is for compile, build, run and inspect%s", "");
   if (a->weights_file && !a->weights_external)
     return usage_error(a->cmd, "--weights-file needs --weights=external%s", "");

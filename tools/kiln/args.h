@@ -49,6 +49,7 @@ typedef struct Args {
   bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
   /* --quantize=int8 (passes/pass_quantize.c): calibration samples, observer, fp32 layers */
   bool quantize;
+  bool quantize_weights;  /* --quantize=int8-weights: Gemm/MatMul weights int8, no calibration */
   const char **calibrate; /* --calibrate DIR|FILE.npy, repeatable */
   int n_calibrate;
   int observer;            /* PassObserver */

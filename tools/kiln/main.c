@@ -162,6 +162,13 @@ static void quant_free(QuantSetup *qs) {
 /* NULL on a user error (reported); *out NULL without --quantize. */
 static bool quant_setup(const Args *a, QuantSetup **out) {
   *out = NULL;
+  if (a->quantize_weights) {
+    QuantSetup *qs = calloc(1, sizeof *qs);
+    if (!qs) abort();
+    qs->qo = (PassQuantOptions){.weights_only = true};
+    *out = qs;
+    return true;
+  }
   if (!a->quantize) return true;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
@@ -503,7 +510,7 @@ static void output_path(char *buf, size_t size, const char *dir, const IrGraph *
 }
 
 static int cmd_run(const Args *a) {
-  IrGraph *g = load_and_optimize(a, a->quantize); /* quantization is a pass */
+  IrGraph *g = load_and_optimize(a, a->quantize || a->quantize_weights); /* a pass */
   if (!g) return 1;
   int status = 1;
   /* with states, k sets of inputs are k calls in sequence from the initial state */

@@ -1,0 +1,64 @@
+/* QuantizeLinear / DequantizeLinear in ONNX's general forms (ir/quant.c): per axis, u8, and
+ * DequantizeLinear of i32 (a QDQ model's bias). cg_quant.c lowers the common per-tensor i8 form
+ * and hands the others here. The arithmetic is the interpreter's (ir/quant.h): x / scale in f32,
+ * the clamp to [-256, 256], round half to even by adding and subtracting 1.5 * 2^23, the zero
+ * point, saturation; dequantization (float)(q - zp) * scale. The loop nest is
+ * [outer][channel][inner] with the channel's scale and zero point loaded from constant tables. */
+#include <stdlib.h>
+
+#include "cg_internal.h"
+#include "cg_quant.h"
+#include "quant.h"
+
+/* Constant tables of the channels' scales (f32) and zero points (i32). */
+static void qdq_tables(Cg *c, const IrNode *n, const IrQdq *q, LLVMValueRef *scales,
+                       LLVMValueRef *zps) {
+  int32_t *z = malloc(sizeof *z * (size_t)q->channels);
+  if (!z) abort();
+  for (int64_t k = 0; k < q->channels; k++) z[k] = ir_qdq_zp(q, k);
+  char name[64];
+  snprintf(name, sizeof name, "qdq%d.scales", n->id);
+  *scales = cg_const_bytes(c, q->scale, sizeof(float) * (size_t)q->channels, name);
+  snprintf(name, sizeof name, "qdq%d.zps", n->id);
+  *zps = cg_const_bytes(c, z, sizeof *z * (size_t)q->channels, name);
+  free(z);
+}
+
+bool cg_lower_qdq_general(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrQdq q;
+  ir_qdq(n, &q);
+  LLVMValueRef scales, zps;
+  qdq_tables(c, n, &q, &scales, &zps);
+  bool quantize = n->op == IR_OP_QUANTIZE_LINEAR;
+  int64_t lo = q.q_dtype == IR_U8 ? 0 : -128, hi = q.q_dtype == IR_U8 ? 255 : 127;
+  CgLoop lo_, lc, li;
+  LLVMValueRef o = cg_for(c, &lo_, q.numel / (q.channels * q.inner));
+  LLVMValueRef ch = cg_for(c, &lc, q.channels);
+  LLVMValueRef s = cg_load(c, scales, ch);
+  LLVMValueRef zp = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, zps, ch), "");
+  LLVMValueRef j = cg_for(c, &li, q.inner);
+  LLVMValueRef i = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, o, q.channels), ch), q.inner), j);
+  if (quantize) {
+    LLVMValueRef v = LLVMBuildFDiv(c->b, cg_load(c, in[0], i), s, "");
+    LLVMValueRef l = cg_f32c(c, -256.0), h = cg_f32c(c, 256.0), big = cg_f32c(c, 12582912.0);
+    v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, l, ""), v, l, "");
+    v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, h, ""), h, v, "");
+    v = LLVMBuildFSub(c->b, LLVMBuildFAdd(c->b, v, big, ""), big, "");
+    LLVMValueRef r = LLVMBuildAdd(c->b, LLVMBuildFPToSI(c->b, v, c->t_i32, ""), zp, "");
+    LLVMValueRef cl = cg_i32c(c, lo), ch_ = cg_i32c(c, hi);
+    r = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, r, cl, ""), cl, r, "");
+    r = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, r, ch_, ""), ch_, r, "");
+    cg_store_elem(c, q.q_dtype, LLVMBuildTrunc(c->b, r, c->t_i8, ""), out[0], i);
+  } else {
+    LLVMValueRef v = cg_load_elem(c, q.q_dtype, in[0], i);
+    v = q.q_dtype == IR_U8   ? LLVMBuildZExt(c->b, v, c->t_i32, "")
+        : q.q_dtype == IR_I8 ? LLVMBuildSExt(c->b, v, c->t_i32, "")
+                             : v;
+    v = LLVMBuildSIToFP(c->b, LLVMBuildSub(c->b, v, zp, ""), c->t_f32, "");
+    cg_store(c, LLVMBuildFMul(c->b, v, s, ""), out[0], i);
+  }
+  cg_loop_end(c, &li, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+  cg_loop_end(c, &lo_, NULL, NULL);
+  return true;
+}

@@ -1,0 +1,155 @@
+/* Pre-quantized ONNX models (tests/onnx/qdq/, tools/gen_qdq_tests.py) through the importer:
+ *   - at -O2 the qdq pass must make the number of QLinearConv/QGemm heads expect.txt names;
+ *   - at -O0 (the QDQ graph in float, no passes) and -O2 the interpreter and the compiled code
+ *     (host, -O0 / -O2) agree with the numpy golden within one step of the output's scale
+ *     (step=S in expect.txt; 0: exactly). Why one step: the int8 heads requantize with a Q31
+ *     fixed-point multiplier and the float path sums in another order than numpy's float64, so
+ *     a value on or near a rounding tie may land on the neighbouring integer; at most 5% of the
+ *     elements may differ at all;
+ *   - at -O2 the compiled code equals the interpreter bit for bit (the heads are integer, the
+ *     Q/DQ nodes one f32 divide or multiply each).
+ * usage: test_qdq DIR... [--cc CC] */
+#include <dlfcn.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cg.h"
+#include "fe.h"
+#include "krt.h"
+#include "krt_npy.h"
+#include "pass.h"
+#include "test_util.h"
+
+static char tmpdir[] = "/tmp/kiln-test-qdq-XXXXXX";
+static const char *cc = "cc";
+
+static IrGraph *load(const char *dir, int level) {
+  char path[PATH_MAX];
+  snprintf(path, sizeof path, "%s/model.onnx", dir);
+  IrDiag d;
+  ir_diag_init(&d, path, true);
+  IrGraph *g = fe_load_model(path, &d);
+  PassOptions po = {.opt_level = level, .workspace_align = 64, .verify_each = true};
+  if (g && !pass_run_pipeline(g, &po, &d)) {
+    ir_graph_free(g);
+    g = NULL;
+  }
+  ir_diag_free(&d);
+  CHECK(g != NULL, "%s: load -O%d failed", dir, level);
+  return g;
+}
+
+static const krt_model *compile(const IrGraph *g, int level, void **lib) {
+  static int serial;
+  char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
+  snprintf(prefix, sizeof prefix, "qdq%d_model", serial++);
+  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
+  snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
+  CgOptions o = {.prefix = prefix, .opt_level = level, .emit = CG_EMIT_OBJ, .pic = true};
+  IrDiag d;
+  ir_diag_init(&d, "test_qdq", true);
+  bool ok = cg_compile(g, &o, obj, &d);
+  ir_diag_free(&d);
+  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s'", cc, so, obj);
+  ok = ok && system(cmd) == 0 && (*lib = dlopen(so, RTLD_NOW | RTLD_LOCAL));
+  CHECK(ok, "compiling -O%d failed", level);
+  remove(obj);
+  remove(so);
+  if (!ok) return NULL;
+  char sym[128];
+  snprintf(sym, sizeof sym, "%s_model", prefix);
+  return dlsym(*lib, sym);
+}
+
+/* got against want: f32 within step (at most 5% of the elements off at all), others exact. */
+static void check_close(const char *what, const krt_npy *want, const void *got, double step) {
+  if (want->dtype != KRT_F32 || step == 0) {
+    CHECK(memcmp(got, want->data, want->nbytes) == 0, "%s: differs from the golden", what);
+    return;
+  }
+  const float *g = got, *w = want->data;
+  long off = 0;
+  double worst = 0;
+  for (long i = 0; i < (long)want->numel; i++) {
+    double e = fabs((double)g[i] - (double)w[i]);
+    off += e > 1e-6 * fabs((double)w[i]) + 1e-7;
+    if (!(e <= worst)) worst = e;
+  }
+  CHECK(worst <= step * 1.001, "%s: max |error| %g is more than one step %g", what, worst, step);
+  CHECK(off * 20 <= (long)want->numel, "%s: %ld of %ld elements differ from the golden", what, off,
+        (long)want->numel);
+  printf("  %-40s max |error| %.3g (%.2f steps), %ld of %ld elements differ\n", what, worst,
+         worst / step, off, (long)want->numel);
+}
+
+static void check_case(const char *dir) {
+  char path[PATH_MAX], err[512];
+  int heads = -1;
+  double step = -1;
+  snprintf(path, sizeof path, "%s/expect.txt", dir);
+  FILE *f = fopen(path, "r");
+  CHECK(f && fscanf(f, "heads=%d step=%lf", &heads, &step) == 2, "%s: unreadable", path);
+  if (f) fclose(f);
+  printf("%s\n", dir);
+  for (int level = 0; level <= 2; level += 2) {
+    IrGraph *g = load(dir, level);
+    if (!g) return;
+    int n_heads = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+      n_heads += g->nodes[i]->op == IR_OP_QLINEAR_CONV || g->nodes[i]->op == IR_OP_QGEMM;
+    CHECK(n_heads == (level ? heads : 0), "%s -O%d: %d int8 heads, expected %d", dir, level,
+          n_heads, level ? heads : 0);
+    krt_npy in[8] = {0}, want[8] = {0};
+    const void *ins[8];
+    void *interp[8], *comp[8];
+    for (int k = 0; k < g->n_inputs && k < 8; k++) {
+      snprintf(path, sizeof path, "%s/inputs/%s.npy", dir, g->inputs[k]->name);
+      CHECK(krt_npy_read(path, &in[k], err, sizeof err), "%s", err);
+      ins[k] = in[k].data;
+    }
+    for (int k = 0; k < g->n_outputs && k < 8; k++) {
+      snprintf(path, sizeof path, "%s/golden/%s.npy", dir, g->outputs[k]->name);
+      CHECK(krt_npy_read(path, &want[k], err, sizeof err), "%s", err);
+      interp[k] = calloc(1, (size_t)want[k].nbytes + 1);
+      comp[k] = calloc(1, (size_t)want[k].nbytes + 1);
+    }
+    void *lib = NULL;
+    const krt_model *m = compile(g, level, &lib);
+    unsigned char *ws = m ? aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64) : NULL;
+    CHECK(ir_interp_run(g, ins, interp) == 0, "%s: interpreter run", dir);
+    CHECK(!m || m->run(ins, comp, ws) == KRT_OK, "%s: compiled run", dir);
+    for (int k = 0; k < g->n_outputs && k < 8; k++) {
+      char what[256];
+      snprintf(what, sizeof what, "-O%d interpreter %s", level, g->outputs[k]->name);
+      check_close(what, &want[k], interp[k], step);
+      snprintf(what, sizeof what, "-O%d compiled %s", level, g->outputs[k]->name);
+      if (m) check_close(what, &want[k], comp[k], step);
+      if (m && level)
+        CHECK(memcmp(interp[k], comp[k], want[k].nbytes) == 0,
+              "%s -O2: compiled code differs from the interpreter", dir);
+      free(interp[k]);
+      free(comp[k]);
+      krt_npy_free(&want[k]);
+    }
+    for (int k = 0; k < g->n_inputs && k < 8; k++) krt_npy_free(&in[k]);
+    free(ws);
+    if (lib) dlclose(lib);
+    ir_graph_free(g);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (!mkdtemp(tmpdir)) return 2;
+  for (int i = 1; i < argc; i++) {
+    if (!strcmp(argv[i], "--cc") && i + 1 < argc)
+      cc = argv[++i];
+    else
+      check_case(argv[i]);
+  }
+  rmdir(tmpdir);
+  return test_report("qdq");
+}

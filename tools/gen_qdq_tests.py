@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""gen_qdq_tests: pre-quantized ONNX models for the QDQ import (tests/onnx/qdq/, ctest qdq_import).
+
+    /usr/bin/python3 tools/gen_qdq_tests.py
+
+Each case is a folder with model.onnx, inputs/<name>.npy, golden/<name>.npy and expect.txt
+("heads=N step=S": the qdq pass must make N QLinearConv/QGemm nodes; outputs may differ from the
+golden by at most one step S of the output's scale, 0: exactly). The goldens are numpy
+implementations of the ONNX semantics: QuantizeLinear = saturate(round_half_even(x / scale) +
+zero_point) with the division in float32, DequantizeLinear = (q - zero_point) * scale in float32,
+the float ops in float64 rounded to float32, the QLinear ops as ONNX defines them (integer
+accumulation, the real multiplier in float64, round half to even). The weights and scales come
+from a fixed seed; the models are what ONNX Runtime's quantize_static writes (QuantFormat.QDQ:
+u8 activations, per-channel i8 weights with axis, i32 bias with scale x_scale * w_scale).
+"""
+
+import os
+import shutil
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+OUT = os.path.join(ROOT, "tests", "onnx", "qdq")
+rng = np.random.default_rng(1010)
+
+# ---- numpy reference of the ONNX semantics ---------------------------------------------------
+
+
+def bshape(s, axis, rank):
+    s = np.asarray(s)
+    if s.ndim == 0 or s.size == 1:
+        return s.reshape(())
+    shape = [1] * rank
+    shape[axis] = s.size
+    return s.reshape(shape)
+
+
+def quantize(x, s, zp, axis=1):
+    zp = np.asarray(zp)
+    info = np.iinfo(zp.dtype)
+    s = bshape(np.asarray(s, np.float32), axis, x.ndim)
+    v = np.rint((x.astype(np.float32) / s).astype(np.float32))
+    return np.clip(v + bshape(zp, axis, x.ndim).astype(np.float64), info.min, info.max).astype(zp.dtype)
+
+
+def dequantize(q, s, zp, axis=1):
+    s = bshape(np.asarray(s, np.float32), axis, q.ndim)
+    z = bshape(np.asarray(zp), axis, q.ndim).astype(np.int64)
+    return ((q.astype(np.int64) - z).astype(np.float32) * s).astype(np.float32)
+
+
+def conv2d(x, w, b=None, stride=1, pad=0):
+    n, c, h, wd = x.shape
+    m, _, kh, kw = w.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (pad, pad), (pad, pad)))
+    oh, ow = (h + 2 * pad - kh) // stride + 1, (wd + 2 * pad - kw) // stride + 1
+    y = np.zeros((n, m, oh, ow))
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, :, i:i + stride * oh:stride, j:j + stride * ow:stride]
+            y += np.einsum("nchw,mc->nmhw", patch, w[:, :, i, j].astype(np.float64))
+    if b is not None:
+        y += np.asarray(b, np.float64).reshape(1, m, 1, 1)
+    return y
+
+
+def qparams(x, dtype):
+    """Activation scale / zero point of x's range (widened to 0), as ORT's MinMax calibrator."""
+    lo, hi = min(float(x.min()), 0.0), max(float(x.max()), 0.0)
+    s = np.float32((hi - lo) / 255.0)
+    if dtype == np.uint8:
+        return s, np.uint8(np.clip(round(-lo / s), 0, 255))
+    return s, np.int8(np.clip(round(-128 - lo / s), -128, 127))
+
+
+def weights_i8(shape, axis=None):
+    w = rng.standard_normal(shape).astype(np.float32) * 0.3
+    if axis is None:
+        s = np.float32(np.abs(w).max() / 127)
+        return np.clip(np.rint(w / s), -127, 127).astype(np.int8), s
+    red = tuple(i for i in range(len(shape)) if i != axis)
+    s = (np.abs(w).max(axis=red) / 127).astype(np.float32)
+    return np.clip(np.rint(w / bshape(s, axis, len(shape))), -127, 127).astype(np.int8), s
+
+
+# ---- writing a case ------------------------------------------------------------------------
+
+
+def init(name, a):
+    return numpy_helper.from_array(np.asarray(a), name)
+
+
+def save_case(name, nodes, inits, inputs, outputs, feeds, golden, heads, step, opset=13):
+    d = os.path.join(OUT, name)
+    shutil.rmtree(d, ignore_errors=True)
+    os.makedirs(os.path.join(d, "inputs"))
+    os.makedirs(os.path.join(d, "golden"))
+    vi = [helper.make_tensor_value_info(n, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[a.dtype], a.shape)
+          for n, a in feeds.items()]
+    vo = [helper.make_tensor_value_info(n, onnx.mapping.NP_TYPE_TO_TENSOR_TYPE[a.dtype], a.shape)
+          for n, a in golden.items()]
+    g = helper.make_graph(nodes, name, vi, vo, inits)
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", opset)])
+    m.ir_version = 8
+    onnx.checker.check_model(m)
+    with open(os.path.join(d, "model.onnx"), "wb") as f:
+        f.write(m.SerializeToString(deterministic=True))
+    for n, a in feeds.items():
+        np.save(os.path.join(d, "inputs", n + ".npy"), a)
+    for n, a in golden.items():
+        np.save(os.path.join(d, "golden", n + ".npy"), a)
+    with open(os.path.join(d, "expect.txt"), "w") as f:
+        f.write("heads=%d step=%.9g\n" % (heads, step))
+
+
+def Q(x, s, z, y, name, **kw):
+    return helper.make_node("QuantizeLinear", [x, s, z], [y], name=name, **kw)
+
+
+def DQ(x, s, z, y, name, **kw):
+    return helper.make_node("DequantizeLinear", [x, s, z] if z else [x, s], [y], name=name, **kw)
+
+
+# ---- cases -----------------------------------------------------------------------------------
+
+
+def qdq_cnn():
+    """ORT's QDQ form of Conv-Relu, MaxPool, Conv (float bias), Reshape, Gemm: three int8 heads,
+    MaxPool and Reshape on int8 between Q/DQ of equal parameters."""
+    x = rng.standard_normal((1, 3, 8, 8)).astype(np.float32)
+    w1, w1s = weights_i8((8, 3, 3, 3), axis=0)
+    w2, w2s = weights_i8((8, 8, 3, 3))
+    w3, w3s = weights_i8((10, 32), axis=0)
+    b2 = (rng.standard_normal(8) * 0.1).astype(np.float32)
+    xs, xz = qparams(x * 1.2, np.uint8)
+    xd = dequantize(quantize(x, xs, xz), xs, xz)
+    b1 = np.rint(rng.standard_normal(8) * 40).astype(np.int32)
+    b1s = (xs * w1s).astype(np.float32)
+    a1 = np.maximum(conv2d(xd, dequantize(w1, w1s, np.zeros(8, np.int8), 0),
+                           dequantize(b1, b1s, np.int32(0), 0), pad=1), 0).astype(np.float32)
+    s1, z1 = qparams(a1, np.uint8)
+    z1 = np.uint8(0)
+    a1d = dequantize(quantize(a1, s1, z1), s1, z1)
+    a1d = a1d.reshape(1, 8, 4, 2, 4, 2).max(axis=(3, 5))  # MaxPool 2x2 / 2
+    a1d = dequantize(quantize(a1d, s1, z1), s1, z1)
+    a2 = conv2d(a1d, dequantize(w2, w2s, np.int8(0)), b2, stride=2, pad=1).astype(np.float32)
+    s2, z2 = qparams(a2, np.uint8)
+    a2d = dequantize(quantize(a2, s2, z2), s2, z2).reshape(1, 32)
+    b3 = np.rint(rng.standard_normal(10) * 40).astype(np.int32)
+    b3s = (s2 * w3s).astype(np.float32)
+    a3 = (a2d.astype(np.float64) @ dequantize(w3, w3s, np.zeros(10, np.int8), 0).T.astype(
+        np.float64) + dequantize(b3, b3s, np.int32(0), 0)).astype(np.float32)
+    s3, z3 = qparams(a3, np.int8)
+    y = dequantize(quantize(a3, s3, z3), s3, z3)
+    inits = [init("xs", xs), init("xz", xz), init("w1", w1), init("w1s", w1s),
+             init("w1z", np.zeros(8, np.int8)), init("b1", b1), init("b1s", b1s),
+             init("s1", s1), init("z1", z1), init("w2", w2), init("w2s", w2s),
+             init("w2z", np.int8(0)), init("b2", b2), init("s2", s2), init("z2", z2),
+             init("shape", np.array([1, 32], np.int64)), init("w3", w3), init("w3s", w3s),
+             init("w3z", np.zeros(10, np.int8)), init("b3", b3), init("b3s", b3s),
+             init("s3", s3), init("z3", z3)]
+    nodes = [Q("x", "xs", "xz", "xq", "x_q"), DQ("xq", "xs", "xz", "xd", "x_dq"),
+             DQ("w1", "w1s", "w1z", "w1d", "w1_dq", axis=0), DQ("b1", "b1s", None, "b1d", "b1_dq", axis=0),
+             helper.make_node("Conv", ["xd", "w1d", "b1d"], ["c1"], name="conv1", pads=[1] * 4,
+                              kernel_shape=[3, 3]),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             Q("r1", "s1", "z1", "r1q", "r1_q"), DQ("r1q", "s1", "z1", "r1d0", "r1_dq"),
+             helper.make_node("MaxPool", ["r1d0"], ["p1"], name="pool", kernel_shape=[2, 2],
+                              strides=[2, 2]),
+             Q("p1", "s1", "z1", "p1q", "p1_q"), DQ("p1q", "s1", "z1", "r1d", "p1_dq"),
+             DQ("w2", "w2s", "w2z", "w2d", "w2_dq"),
+             helper.make_node("Conv", ["r1d", "w2d", "b2"], ["c2"], name="conv2", pads=[1] * 4,
+                              strides=[2, 2]),
+             Q("c2", "s2", "z2", "c2q", "c2_q"), DQ("c2q", "s2", "z2", "c2d", "c2_dq"),
+             helper.make_node("Reshape", ["c2d", "shape"], ["f"], name="flatten"),
+             Q("f", "s2", "z2", "fq", "f_q"), DQ("fq", "s2", "z2", "fd", "f_dq"),
+             DQ("w3", "w3s", "w3z", "w3d", "w3_dq", axis=0), DQ("b3", "b3s", None, "b3d", "b3_dq", axis=0),
+             helper.make_node("Gemm", ["fd", "w3d", "b3d"], ["g"], name="fc", transB=1),
+             Q("g", "s3", "z3", "gq", "g_q"), DQ("gq", "s3", "z3", "y", "y_dq")]
+    save_case("qdq_cnn", nodes, inits, [], [], {"x": x}, {"y": y}, heads=3, step=float(s3))
+
+
+def qdq_matmul_fallback():
+    """MatMul with per-column weights (an int8 head), then Sigmoid and a MatMul whose weights are
+    quantized along the wrong axis: both stay float between their Q/DQ nodes."""
+    x = rng.standard_normal((4, 16)).astype(np.float32)
+    w1, w1s = weights_i8((16, 12), axis=1)
+    w2, w2s = weights_i8((12, 6), axis=0)
+    xs, xz = qparams(x, np.int8)
+    xd = dequantize(quantize(x, xs, xz), xs, xz)
+    a1 = (xd.astype(np.float64) @ dequantize(w1, w1s, np.zeros(12, np.int8), 1)).astype(np.float32)
+    s1, z1 = qparams(a1, np.int8)
+    a1d = dequantize(quantize(a1, s1, z1), s1, z1)
+    sg = (1 / (1 + np.exp(-a1d.astype(np.float64)))).astype(np.float32)
+    s2, z2 = np.float32(1 / 255), np.uint8(0)
+    sgd = dequantize(quantize(sg, s2, z2), s2, z2)
+    a3 = (sgd.astype(np.float64) @ dequantize(w2, w2s, np.zeros(12, np.int8), 0)).astype(np.float32)
+    s3, z3 = qparams(a3, np.int8)
+    y = dequantize(quantize(a3, s3, z3), s3, z3)
+    inits = [init("xs", xs), init("xz", xz), init("w1", w1), init("w1s", w1s),
+             init("w1z", np.zeros(12, np.int8)), init("s1", s1), init("z1", z1),
+             init("s2", s2), init("z2", z2), init("w2", w2), init("w2s", w2s),
+             init("w2z", np.zeros(12, np.int8)), init("s3", s3), init("z3", z3)]
+    nodes = [Q("x", "xs", "xz", "xq", "x_q"), DQ("xq", "xs", "xz", "xd", "x_dq"),
+             DQ("w1", "w1s", "w1z", "w1d", "w1_dq", axis=1),
+             helper.make_node("MatMul", ["xd", "w1d"], ["m1"], name="mm1"),
+             Q("m1", "s1", "z1", "m1q", "m1_q"), DQ("m1q", "s1", "z1", "m1d", "m1_dq"),
+             helper.make_node("Sigmoid", ["m1d"], ["sg"], name="sigmoid"),
+             Q("sg", "s2", "z2", "sgq", "sg_q"), DQ("sgq", "s2", "z2", "sgd", "sg_dq"),
+             DQ("w2", "w2s", "w2z", "w2d", "w2_dq", axis=0),
+             helper.make_node("MatMul", ["sgd", "w2d"], ["m2"], name="mm2"),
+             Q("m2", "s3", "z3", "m2q", "m2_q"), DQ("m2q", "s3", "z3", "y", "y_dq")]
+    save_case("qdq_matmul_fallback", nodes, inits, [], [], {"x": x}, {"y": y}, heads=1,
+              step=float(s3))
+
+
+def requant_ref(acc, m, zp, dtype):
+    info = np.iinfo(dtype)
+    return np.clip(np.rint(acc.astype(np.float64) * m) + int(zp), info.min, info.max).astype(dtype)
+
+
+def qlinear_conv():
+    """ONNX QLinearConv: u8 activations, per-channel i8 weights, i32 bias, u8 output."""
+    x = rng.standard_normal((1, 2, 6, 6)).astype(np.float32)
+    w, ws = weights_i8((4, 2, 3, 3), axis=0)
+    xs, xz = qparams(x, np.uint8)
+    xq = quantize(x, xs, xz)
+    b = np.rint(rng.standard_normal(4) * 30).astype(np.int32)
+    acc = conv2d(xq.astype(np.float64) - int(xz), w.astype(np.float64), b, pad=1)
+    real = dequantize(np.rint(acc).astype(np.int32), (xs * ws).astype(np.float32), np.int32(0), 1)
+    ys, yz = qparams(real, np.uint8)
+    m = (np.float64(xs) * ws.astype(np.float64) / np.float64(ys)).reshape(1, 4, 1, 1)
+    yq = requant_ref(acc, m, yz, np.uint8)
+    y = dequantize(yq, ys, yz)
+    inits = [init("xs", xs), init("xz", xz), init("w", w), init("ws", ws),
+             init("wz", np.zeros(4, np.int8)), init("ys", ys), init("yz", yz), init("b", b)]
+    nodes = [Q("x", "xs", "xz", "xq", "x_q"),
+             helper.make_node("QLinearConv", ["xq", "xs", "xz", "w", "ws", "wz", "ys", "yz", "b"],
+                              ["yq"], name="qconv", pads=[1] * 4),
+             DQ("yq", "ys", "yz", "y", "y_dq")]
+    save_case("qlinear_conv", nodes, inits, [], [], {"x": x}, {"y": y}, heads=1, step=float(ys))
+
+
+def qlinear_matmul():
+    """ONNX QLinearMatMul: i8 activations, per-column i8 weights, i8 output."""
+    x = rng.standard_normal((3, 8)).astype(np.float32)
+    w, ws = weights_i8((8, 5), axis=1)
+    xs, xz = qparams(x, np.int8)
+    xq = quantize(x, xs, xz)
+    acc = (xq.astype(np.int64) - int(xz)) @ w.astype(np.int64)
+    real = acc * (np.float64(xs) * ws.astype(np.float64))
+    ys, yz = qparams(real, np.int8)
+    yq = requant_ref(acc, np.float64(xs) * ws.astype(np.float64) / np.float64(ys), yz, np.int8)
+    y = dequantize(yq, ys, yz)
+    inits = [init("xs", xs), init("xz", xz), init("w", w), init("ws", ws),
+             init("wz", np.zeros(5, np.int8)), init("ys", ys), init("yz", yz)]
+    nodes = [Q("x", "xs", "xz", "xq", "x_q"),
+             helper.make_node("QLinearMatMul", ["xq", "xs", "xz", "w", "ws", "wz", "ys", "yz"],
+                              ["yq"], name="qmm"),
+             DQ("yq", "ys", "yz", "y", "y_dq")]
+    save_case("qlinear_matmul", nodes, inits, [], [], {"x": x}, {"y": y}, heads=1, step=float(ys))
+
+
+def integer_ops():
+    """MatMulInteger (u8 input, u8 weights with zero points) and ConvInteger (i8): exact i32."""
+    a = rng.integers(0, 256, (3, 8)).astype(np.uint8)
+    b = rng.integers(0, 256, (8, 4)).astype(np.uint8)
+    az, bz = np.uint8(128), np.uint8(7)
+    ym = (a.astype(np.int64) - int(az)) @ (b.astype(np.int64) - int(bz))
+    x = rng.integers(-128, 128, (1, 1, 5, 5)).astype(np.int8)
+    w = rng.integers(-128, 128, (2, 1, 3, 3)).astype(np.int8)
+    xz = np.int8(-5)
+    yc = np.rint(conv2d(x.astype(np.float64) - int(xz), w.astype(np.float64))).astype(np.int64)
+    inits = [init("b", b), init("az", az), init("bz", bz), init("w", w), init("xz", xz)]
+    nodes = [helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["ym"], name="mmi"),
+             helper.make_node("ConvInteger", ["x", "w", "xz"], ["yc"], name="convi")]
+    save_case("integer_ops", nodes, inits, [], [], {"a": a, "x": x},
+              {"ym": ym.astype(np.int32), "yc": yc.astype(np.int32)}, heads=0, step=0)
+
+
+def main():
+    os.makedirs(OUT, exist_ok=True)
+    qdq_cnn()
+    qdq_matmul_fallback()
+    qlinear_conv()
+    qlinear_matmul()
+    integer_ops()
+    print("QDQ cases in", OUT)
+
+
+if __name__ == "__main__":
+    main()
