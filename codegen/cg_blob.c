@@ -24,7 +24,9 @@ bool cg_blob_open(Cg *c, const char *path, bool keep) {
   snprintf(tmp, n, "%s.%s.%d", path, keep ? "tmp" : "blob", (int)getpid());
   c->blob_fd = open(tmp, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (c->blob_fd < 0) {
-    ir_diag_error(c->d, NULL, "cannot create '%s': %s", tmp, strerror(errno));
+    ir_diag_error(c->d, NULL, "cannot create %s '%s': %s",
+                  keep ? "the weights file's temporary" : "a temporary file for the weights", tmp,
+                  strerror(errno));
     free(tmp);
     return false;
   }

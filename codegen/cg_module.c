@@ -304,6 +304,7 @@ bool cg_session_finish(Cg *c, const char *out_path) {
   int level = c->o->opt_level < 0 ? 0 : c->o->opt_level > 3 ? 3 : c->o->opt_level;
   char pipeline[32];
   snprintf(pipeline, sizeof pipeline, "default<O%d>", level);
+  if (c->o->progress) c->o->progress("optimize", 0, 0);
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
   /* as clang: the vectorizers from -O2 (PassBuilderOptions leave the SLP vectorizer off) */
   LLVMPassBuilderOptionsSetLoopVectorization(opts, level >= 2);
@@ -343,6 +344,7 @@ bool cg_session_finish(Cg *c, const char *out_path) {
   } else {
     LLVMCodeGenFileType type = c->o->emit == CG_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile;
     cg_stack_prepare(c);
+    if (c->o->progress) c->o->progress("emit", 0, 0);
     ok = !LLVMTargetMachineEmitToFile(c->tm, c->mod, tmp, type, &err);
     if (!ok) ir_diag_error(c->d, NULL, "cannot write '%s': %s", out_path, err ? err : "error");
     LLVMDisposeMessage(err);
@@ -351,6 +353,7 @@ bool cg_session_finish(Cg *c, const char *out_path) {
       ok = false;
     }
     ok = ok && cg_stack_finish(c);
+    if (ok && c->blob_global && c->o->progress) c->o->progress("weights", 0, 0);
     ok = ok && (!c->blob_global || (cg_blob_flush(c, "the weights") && cg_blob_patch(c, tmp)));
   }
   if (ok && rename(tmp, out_path) != 0) {
@@ -640,12 +643,14 @@ static LLVMValueRef build_body(Cg *c) {
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, body, "entry"));
   LLVMTypeRef mark_ty = LLVMFunctionType(c->t_void, &c->t_i32, 1, 0);
   LLVMValueRef mark = c->o->profile ? LLVMAddFunction(c->mod, "kiln_profile_mark", mark_ty) : NULL;
+  if (c->o->progress) c->o->progress("lower", 0, g->n_nodes);
   for (int i = 0; i < g->n_nodes; i++) {
     if (mark) {
       LLVMValueRef id = cg_i32c(c, i);
       LLVMBuildCall2(c->b, mark_ty, mark, &id, 1, "");
     }
     if (!emit_node(c, body, g->nodes[i])) return NULL;
+    if (c->o->progress) c->o->progress("lower", i + 1, g->n_nodes);
   }
   if (mark) {
     LLVMValueRef id = cg_i32c(c, g->n_nodes);
