@@ -3,7 +3,8 @@
 # weights, tools/vgg16.py, generated into a temporary folder and removed): `kiln import`,
 # `kiln compile` of the ONNX file, of the imported JSON, with --weights=external, and `kiln build`;
 # peak RSS by /usr/bin/time -v (maximum resident set size), wall time, output file sizes; then the
-# built executable's output against PyTorch's.
+# built executable's output against PyTorch's; then the VGG16 transfer model at 224x224 (the 13
+# conv layers and a new 10-class head, tools/vgg16.py transfer): build, latency, output.
 # usage: bench/big_weights.sh [-O LEVEL] [--kiln PATH] [--keep DIR]
 #   --kiln PATH  another kiln executable (e.g. an older build, for before/after)
 #   --keep DIR   generate into DIR and keep it (default: a temporary folder, removed)
@@ -51,7 +52,8 @@ echo "(--weights=external: object $(stat -c %s "$tmp/c.o") bytes)"
 measure "build model.onnx (with linking)" "$tmp/vgg16" "$kiln" build "$tmp/model.onnx" -O"$level" -o "$tmp/vgg16"
 rm -f "$tmp"/[abc].o "$tmp/c.weights"
 "$tmp/vgg16" "$tmp/inputs/x.npy" -o "$tmp/out" --quiet
-/usr/bin/python3 - "$tmp" <<'EOF'
+compare() {
+  /usr/bin/python3 - "$1" <<'EOF'
 import sys
 import numpy as np
 d = sys.argv[1]
@@ -62,3 +64,13 @@ print("logits vs PyTorch: max |diff| %.3g (max |logit| %.3g), argmax %d vs %d: %
     err, np.abs(t).max(), k.argmax(), t.argmax(), "ok" if ok and k.argmax() == t.argmax() else "MISMATCH"))
 sys.exit(0 if ok else 1)
 EOF
+}
+compare "$tmp"
+[ -f "$tmp/transfer/model.onnx" ] || /usr/bin/python3 tools/vgg16.py transfer "$tmp/transfer" >/dev/null
+echo
+echo "| step | time (s) | peak RSS (MiB) | peak / weights | output (bytes) |"
+echo "|---|---:|---:|---:|---:|"
+wbytes=$((14719818 * 4)) # the transfer model's parameters
+measure "build transfer 224x224" "$tmp/transfer/exe" "$kiln" build "$tmp/transfer/model.onnx" -O"$level" -o "$tmp/transfer/exe"
+"$tmp/transfer/exe" "$tmp/transfer/inputs/x.npy" -o "$tmp/transfer/out" --repeat 10 | grep -i median || true
+compare "$tmp/transfer"

@@ -9,8 +9,10 @@ exported to ONNX for Kiln's big-weights bench and its transfer-learning example.
                            a transfer model: VGG16's 13 conv layers (channels 64..512 divided by
                            W, frozen "pretrained" features) and a new head (AdaptiveAvgPool 1x1,
                            Linear to C classes) on an SxS image. Defaults W=1, S=224, C=10 (the
-                           bench size); examples/vgg16_transfer is W=16, S=32, C=10.
-Each DIR gets model.onnx, inputs/x.npy and golden/<output>.npy (PyTorch's output).
+                           bench size, bench/big_weights.sh); the seed-model test
+                           tests/seed/vgg16_transfer is W=16, S=32, C=10 (the default DIR
+                           when none is given).
+Each DIR gets model.onnx, inputs/x.npy (and inputs.txt) and golden/<output>.npy (PyTorch's).
 Run with Debian's /usr/bin/python3 (torch, numpy, onnx)."""
 import os
 import sys
@@ -85,11 +87,17 @@ def export(model, size, out, output):
                       input_names=["x"], output_names=[output], do_constant_folding=True)
     np.save(os.path.join(out, "inputs", "x.npy"), x.numpy())
     np.save(os.path.join(out, "golden", output + ".npy"), y.numpy())
+    with open(os.path.join(out, "inputs.txt"), "w") as f:
+        f.write("inputs/x.npy\n")
     n = sum(p.numel() for p in model.parameters())
     print("%s: %d parameters (%d bytes), output %s %s" % (out, n, 4 * n, output, list(y.shape)))
 
 
 def main(argv):
+    if len(argv) == 1:  # the seed-model test's configuration
+        argv = [argv[0], "transfer", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                                  "tests", "seed", "vgg16_transfer"),
+                "--width", "16", "--size", "32"]
     if len(argv) < 3 or argv[1] not in ("full", "transfer"):
         sys.exit(__doc__)
     kind, out = argv[1], argv[2]
