@@ -53,13 +53,14 @@ typedef struct Ox {
   } * raws;
   size_t n_raws;
   bool mapped; /* raw_base is a private file mapping: read pages may be dropped (fe_release) */
+  bool in_initializers; /* reading graph.initializer: the only tensors OX_RAW_FIELD may mark */
 } Ox;
 
 #define OX_RAW_FIELD 536870911u /* the largest field number: not one ONNX uses */
 
 /* The raw_data of t, in the message or left out of it (Ox.raws); NULL, 0 if none. */
 static const uint8_t *tensor_raw(const Ox *ox, const OTensor *t, size_t *len) {
-  for (unsigned i = 0; i < t->base.n_unknown_fields; i++) {
+  for (unsigned i = 0; ox->in_initializers && i < t->base.n_unknown_fields; i++) {
     const ProtobufCMessageUnknownField *u = &t->base.unknown_fields[i];
     if (u->tag != OX_RAW_FIELD || u->wire_type != PROTOBUF_C_WIRE_TYPE_VARINT) continue;
     uint64_t k = 0;
@@ -1468,7 +1469,10 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
     const char *nm = t->name ? t->name : "";
     fe_path(where, sizeof where, "graph.initializer[%zu] (%s)", i,
             fe_disp(shown, sizeof shown, nm));
-    if (!constant_tensor(ox, t, nm, where)) return;
+    ox->in_initializers = true;
+    bool ok = constant_tensor(ox, t, nm, where);
+    ox->in_initializers = false;
+    if (!ok) return;
   }
   if (!build_inputs(ox, g)) return;
   for (size_t i = 0; i < g->n_node; i++)
