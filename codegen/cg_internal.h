@@ -64,6 +64,7 @@ typedef struct Cg {
   CgIntrinsic intrinsics[16];
   int n_intrinsics;
   int n_derived; /* counter naming compile-time derived constants */
+  int64_t n_loops; /* loops begun so far: tells cg_loop_end whether a loop holds another */
   /* The blob (cg_blob.c): constants written to blob_fd at 64-byte aligned offsets. With
    * --weights=external every constant, addressed from weights_base, the weights parameter of
    * the function being built; embedded (stream), the constants of CG_STREAM_MIN bytes or more,
@@ -196,6 +197,7 @@ typedef struct CgLoop {
    * for long reductions): the outer loops of a copy nest that -O3 would unroll fully into
    * straight-line code whose many addresses are computed up front and spilled */
   bool no_unroll;
+  int64_t first_inner; /* c->n_loops after this loop began */
   int n_acc;
   LLVMValueRef acc[CG_LOOP_MAX_ACC], acc_init[CG_LOOP_MAX_ACC];
 } CgLoop;

@@ -208,7 +208,10 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   LLVMValueRef image = c->scratch;
   LLVMValueRef wide = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w.image_floats));
   cg_conv_phase_images(c, p, &w, xg, image);
-  CgGemmB b = {.base = image, .padded = true, .koff = koff};
+  CgGemmB b = {.base = image,
+               .padded = true,
+               .koff = koff,
+               .bytes = w.image_floats * (int64_t)sizeof(float)};
   CgGemmC cc = {.base = wide, .ldc = w.wide_cols, .row_bias = bias};
   cg_gemm_emit(c, vec, t, p->m_per_group, w.wide_cols, K, a, &b, &cc);
   cg_conv_wide_store(c, n, p, &w, in, wide, obase, out);
@@ -233,6 +236,20 @@ void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LL
     LLVMValueRef ih = cg_addc(c, cg_mulc(c, i, sh), py - p->pad_t);
     LLVMValueRef src =
         cg_gep(c, c->t_f32, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
+    if (sw == 2 && p->w >= 2) {
+      /* even input columns land in one phase, odd ones in the other: one deinterleaving copy */
+      LLVMValueRef dst[2];
+      for (int64_t px = 0; px < 2; px++) {
+        int64_t iw0 = ((px - p->pad_l) % 2 + 2) % 2, j0 = (iw0 + p->pad_l) / 2;
+        LLVMValueRef plane = cg_addc(c, ic, (py * 2 + px) * Cpg);
+        dst[iw0] =
+            cg_gep(c, c->t_f32, image,
+                   cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
+      }
+      cg_copy_deinterleave(c, src, dst[0], dst[1], (p->w + 1) / 2, p->w / 2);
+      cg_loop_end(c, &lih, NULL, NULL);
+      continue;
+    }
     for (int64_t px = 0; px < sw; px++) {
       int64_t iw0 = ((px - p->pad_l) % sw + sw) % sw;
       if (iw0 >= p->w) continue;
