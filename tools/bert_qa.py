@@ -18,9 +18,11 @@ import math
 import os
 import sys
 
-import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seed_case  # noqa: E402
 
 V, S, D, H, L, FF, MAX_ANSWER = 96, 24, 32, 2, 2, 64, 8
 DH = D // H
@@ -100,18 +102,8 @@ def main():
     names_out = ["start_logits", "end_logits", "span_start", "span_end"]
     with torch.no_grad():
         outs = model(*args)
-    for d in ("inputs", "golden"):
-        os.makedirs(os.path.join(out, d), exist_ok=True)
-    torch.onnx.export(model, args, os.path.join(out, "model.onnx"), opset_version=17,
-                      input_names=names_in, output_names=names_out, do_constant_folding=True)
-    for name, t in zip(names_in, args):
-        np.save(os.path.join(out, "inputs", name + ".npy"), t.numpy())
-    for name, t in zip(names_out, outs):
-        np.save(os.path.join(out, "golden", name + ".npy"), t.numpy())
-    with open(os.path.join(out, "inputs.txt"), "w") as f:
-        f.write("".join("inputs/%s.npy\n" % n for n in names_in))
-    with open(os.path.join(out, "expect.txt"), "w") as f:
-        f.write("span_start: i64[1] = %d\nspan_end: i64[1] = %d\n" % (outs[2].item(), outs[3].item()))
+    seed_case.save(out, model, list(zip(names_in, args)), list(zip(names_out, outs)),
+                   ["span_start: i64[1] = %d" % outs[2].item(), "span_end: i64[1] = %d" % outs[3].item()])
     ctx = (1.0 - seg[0].float()) * -10000.0
     top = torch.topk(((outs[0][0] + ctx)[:, None] + (outs[1][0] + ctx)[None, :] +
                       model.span_bias).flatten(), 2)

@@ -19,6 +19,9 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seed_case  # noqa: E402
+
 V, E, HID, K, T = 50, 16, 16, 5, 10
 
 
@@ -87,18 +90,9 @@ def main():
         em, tags = model(tokens)
         ref, margin = viterbi_reference(em[:, 0, :], model.start, model.end, model.trans)
     assert tags.tolist() == ref, (tags.tolist(), ref)
-    for d in ("inputs", "golden"):
-        os.makedirs(os.path.join(out, d), exist_ok=True)
-    torch.onnx.export(model, (tokens,), os.path.join(out, "model.onnx"), opset_version=17,
-                      input_names=["tokens"], output_names=["emissions", "tags"],
-                      do_constant_folding=True)
-    np.save(os.path.join(out, "inputs", "tokens.npy"), tokens.numpy())
-    np.save(os.path.join(out, "golden", "emissions.npy"), em.numpy())
-    np.save(os.path.join(out, "golden", "tags.npy"), np.array(ref, dtype=np.int64))
-    with open(os.path.join(out, "inputs.txt"), "w") as f:
-        f.write("inputs/tokens.npy\n")
-    with open(os.path.join(out, "expect.txt"), "w") as f:
-        f.write("tags: i64[%d] = %s\n" % (T, " ".join(str(t) for t in ref)))
+    seed_case.save(out, model, [("tokens", tokens)],
+                   [("emissions", em), ("tags", np.array(ref, dtype=np.int64))],
+                   ["tags: i64[%d] = %s" % (T, " ".join(str(t) for t in ref))])
     print("%s: %d parameters; tags %s (closest max decided by %.4f)" % (
         out, sum(p.numel() for p in model.parameters()), ref, margin))
 

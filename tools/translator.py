@@ -21,6 +21,9 @@ import numpy as np
 import torch
 from torch import nn
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seed_case  # noqa: E402
+
 V, D, HEADS, LAYERS, FF, S, N, BOS = 40, 32, 4, 2, 64, 8, 7, 1
 
 
@@ -82,18 +85,9 @@ def main():
         ids, logits = model(src)
         ref, margin = greedy_reference(model, src)
     assert ids.tolist() == ref, (ids.tolist(), ref)
-    for d in ("inputs", "golden"):
-        os.makedirs(os.path.join(out, d), exist_ok=True)
-    torch.onnx.export(model, (src,), os.path.join(out, "model.onnx"), opset_version=17,
-                      input_names=["src"], output_names=["ids", "logits"],
-                      do_constant_folding=True)
-    np.save(os.path.join(out, "inputs", "src.npy"), src.numpy())
-    np.save(os.path.join(out, "golden", "ids.npy"), np.array(ref, dtype=np.int64))
-    np.save(os.path.join(out, "golden", "logits.npy"), logits.numpy())
-    with open(os.path.join(out, "inputs.txt"), "w") as f:
-        f.write("inputs/src.npy\n")
-    with open(os.path.join(out, "expect.txt"), "w") as f:
-        f.write("ids: i64[%d] = %s\n" % (N, " ".join(str(t) for t in ref)))
+    seed_case.save(out, model, [("src", src)],
+                   [("ids", np.array(ref, dtype=np.int64)), ("logits", logits)],
+                   ["ids: i64[%d] = %s" % (N, " ".join(str(t) for t in ref))])
     print("%s: %d parameters; greedy ids %s (smallest top-2 logit margin %.3f)" % (
         out, sum(p.numel() for p in model.parameters()), ref, margin))
 

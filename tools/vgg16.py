@@ -17,9 +17,11 @@ Run with Debian's /usr/bin/python3 (torch, numpy, onnx)."""
 import os
 import sys
 
-import numpy as np
 import torch
 from torch import nn
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import seed_case  # noqa: E402
 
 CFG = [64, 64, "M", 128, 128, "M", 256, 256, 256, "M", 512, 512, 512, "M", 512, 512, 512, "M"]
 
@@ -78,17 +80,10 @@ def init(m, seed):
 
 def export(model, size, out, output):
     model.eval()
-    os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
-    os.makedirs(os.path.join(out, "golden"), exist_ok=True)
     x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(7))
     with torch.no_grad():
         y = model(x)
-    torch.onnx.export(model, (x,), os.path.join(out, "model.onnx"), opset_version=17,
-                      input_names=["x"], output_names=[output], do_constant_folding=True)
-    np.save(os.path.join(out, "inputs", "x.npy"), x.numpy())
-    np.save(os.path.join(out, "golden", output + ".npy"), y.numpy())
-    with open(os.path.join(out, "inputs.txt"), "w") as f:
-        f.write("inputs/x.npy\n")
+    seed_case.save(out, model, [("x", x)], [(output, y)])
     n = sum(p.numel() for p in model.parameters())
     print("%s: %d parameters (%d bytes), output %s %s" % (out, n, 4 * n, output, list(y.shape)))
 
