@@ -253,6 +253,7 @@ bool cg_blob_patch(Cg *c, const char *obj_path) {
   /* copy in 1 MiB pieces: the pages of the blob file stay in the page cache, not in our RSS */
   enum { PIECE = 1 << 20 };
   unsigned char *buf = ok ? malloc(PIECE) : NULL;
+  if (ok && !buf) abort();
   for (int64_t off = 0; ok && off < c->blob_size; off += PIECE) {
     size_t len = c->blob_size - off < PIECE ? (size_t)(c->blob_size - off) : PIECE;
     Elf b = {.fd = c->blob_fd, .size = (uint64_t)c->blob_size};
