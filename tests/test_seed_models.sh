@@ -3,7 +3,7 @@
 # each model.onnx imports with the C importer, and the reference interpreter (`kiln run`) and the
 # compiled executables (`kiln build` -O0 and -O3) equal PyTorch's goldens (npycmp: rtol 1e-4,
 # atol 1e-5 for floats, integers exact); the lines of expect.txt (e.g. the QA span) are in what
-# the executable prints.
+# the executable prints; `kiln build -v` prints the time of each stage.
 #   usage: test_seed_models.sh KILN SRC_DIR BIN_DIR
 set -u
 kiln=$1 src=$2 bin=$3
@@ -24,7 +24,10 @@ for dir in "$src"/tests/seed/*/; do
   check "$kiln" run "$w/model.json" "${ins[@]}" -o "$w/interp"
   same_as_golden "$dir" "$w/interp"
   for opt in -O0 -O3; do
-    check "$kiln" build "$dir/model.onnx" "$opt" -o "$w/exe"
+    check "$kiln" build "$dir/model.onnx" "$opt" -o "$w/exe" -v 2>"$w/stages"
+    # -v: one line per stage, in order, then the total ("weights": constants of 64 KiB or more)
+    check grep -Eqx "load passes lower optimize emit (weights )?link total " \
+      <(sed -n 's/^kiln: \([a-z]*\) .* s.*/\1/p' "$w/stages" | tr '\n' ' ')
     "$w/exe" "${ins[@]}" -o "$w/compiled$opt" >"$w/stdout$opt"
     check test $? -eq 0
     same_as_golden "$dir" "$w/compiled$opt"
