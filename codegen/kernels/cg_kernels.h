@@ -122,6 +122,13 @@ bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueR
 void cg_copy_deinterleave(Cg *c, LLVMValueRef src, LLVMValueRef even, LLVMValueRef odd,
                           int64_t n_even, int64_t n_odd);
 
+/* dst[2t] = even[t] (t < n_even) and dst[2t + 1] = odd[t] (t < n_odd), n_even - n_odd in
+ * {0, 1}: the inverse of cg_copy_deinterleave, two shuffles per pair of vectors. */
+void cg_copy_interleave(Cg *c, LLVMValueRef dst, LLVMValueRef even, LLVMValueRef odd,
+                        int64_t n_even, int64_t n_odd);
+/* A constant array of n pointer-sized integers (a table of tap offsets), in the weights. */
+LLVMValueRef cg_const_offsets(Cg *c, const int64_t *off, int64_t n);
+
 /* IR_KERNEL_CONV_WIDE's two ends, for one (batch, group) whose input starts at xg: the zeroed,
  * padded phase images (w->image_floats) at image; then the ow valid columns of each wide row
  * (wide: m_per_group rows of w->wide_cols) to the output at obase through the fused epilogue. */
@@ -139,5 +146,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
                       LLVMValueRef out);
 bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+/* IR_KERNEL_CONVT_SUBPIXEL (cg_convt.c) */
+bool cg_subpixel_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 
 #endif
