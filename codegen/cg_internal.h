@@ -63,7 +63,7 @@ typedef struct Cg {
   LLVMValueRef math[CG_MATH_COUNT];
   CgIntrinsic intrinsics[16];
   int n_intrinsics;
-  int n_derived; /* counter naming compile-time derived constants */
+  int n_derived;   /* counter naming compile-time derived constants */
   int64_t n_loops; /* loops begun so far: tells cg_loop_end whether a loop holds another */
   /* The blob (cg_blob.c): constants written to blob_fd at 64-byte aligned offsets. With
    * --weights=external every constant, addressed from weights_base, the weights parameter of
