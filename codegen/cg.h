@@ -57,6 +57,9 @@ typedef struct CgOptions {
   /* If set: filled by cg_compile (free with cg_stack_free), read by cg_write_header for the
    * P_STACK_SIZE macro. */
   CgStack *stack;
+  /* If set: called as each stage begins ("lower", with total = node count; "optimize",
+   * "emit", "weights") with done = 0, and after each node is lowered with done = nodes so far. */
+  void (*progress)(const char *stage, int done, int total);
 } CgOptions;
 
 /* Generate code for g (shapes inferred, memory planned) and write it to out_path through a

@@ -54,6 +54,7 @@ typedef struct Cg {
   IrDiag *d;
   const char *prefix;
   bool bare_metal; /* a *-none-* triple: no libm to call, not even sqrtf */
+  bool elf;        /* the target's objects are ELF */
   LLVMTypeRef t_void, t_i1, t_i8, t_i32, t_i64, t_f32, t_ptr;
   LLVMTypeRef t_idx;    /* pointer-sized integer: index arithmetic stays native on 32-bit targets */
   LLVMValueRef fn;      /* function being built */
@@ -62,12 +63,18 @@ typedef struct Cg {
   LLVMValueRef math[CG_MATH_COUNT];
   CgIntrinsic intrinsics[16];
   int n_intrinsics;
-  int n_derived; /* counter naming compile-time derived constants */
+  int n_derived;   /* counter naming compile-time derived constants */
   int64_t n_loops; /* loops begun so far: tells cg_loop_end whether a loop holds another */
-  /* --weights=external: constants go to blob (64-byte aligned offsets) instead of globals and
-   * are addressed from weights_base, the weights parameter of the function being built. */
-  unsigned char *blob;
-  size_t blob_size, blob_cap;
+  /* The blob (cg_blob.c): constants written to blob_fd at 64-byte aligned offsets. With
+   * --weights=external every constant, addressed from weights_base, the weights parameter of
+   * the function being built; embedded (stream), the constants of CG_STREAM_MIN bytes or more,
+   * addressed from blob_global and copied into the object after emission. */
+  int blob_fd;    /* -1: none */
+  char *blob_tmp; /* the external weights file's temporary name, removed unless renamed */
+  int64_t blob_size;
+  int blob_errno; /* first write error */
+  bool stream;    /* embedded constants of CG_STREAM_MIN bytes or more go to the blob */
+  LLVMValueRef blob_global;
   int64_t *const_offset; /* per value id: offset in blob, or -1 */
   LLVMValueRef weights_base;
   /* The node's scratch (IrNode.scratch_bytes at its scratch_offset in the workspace) while its
@@ -146,8 +153,36 @@ LLVMValueRef cg_reassoc(LLVMValueRef inst);
 /* A private, constant, unnamed_addr global with 64-byte alignment holding the bytes (in the
  * --weights-section if one is given); with external weights, a pointer into the weights blob. */
 LLVMValueRef cg_const_bytes(Cg *c, const void *data, size_t nbytes, const char *name);
-/* Appends bytes to the external weights blob at a 64-byte aligned offset, which it returns. */
+/* The blob (cg_blob.c). Embedded constants this large are streamed (below it they stay LLVM
+ * constants, which passes may read and fold). */
+#define CG_STREAM_MIN ((size_t)64 << 10)
+/* Opens the blob file: `path.tmp.PID` kept for cg_blob_finish_external (keep), or an unlinked
+ * temporary `path.blob.PID`. */
+bool cg_blob_open(Cg *c, const char *path, bool keep);
+void cg_blob_close(Cg *c);
+/* Appends bytes at a 64-byte aligned offset, which it returns (errors are reported by flush). */
 int64_t cg_blob_append(Cg *c, const void *data, size_t nbytes);
+/* Pointer to offset off of the embedded blob (a placeholder global until cg_blob_define). */
+LLVMValueRef cg_blob_ptr(Cg *c, int64_t off);
+/* Reports a write error, sets the file's final size. */
+bool cg_blob_flush(Cg *c, const char *what);
+/* Gives the embedded blob its global: zeros of the blob's size, externally initialized. */
+void cg_blob_define(Cg *c);
+/* Copies the blob over the placeholder's bytes in the emitted ELF object. */
+bool cg_blob_patch(Cg *c, const char *obj_path);
+/* A constant made in pieces, in order: a large one (that cg_const_bytes would put in the blob)
+ * goes to the blob file piece by piece, never whole in memory; others are gathered, then given
+ * to cg_const_bytes. The pieces must add up to nbytes. */
+typedef struct {
+  size_t nbytes, at;
+  int64_t off;        /* in the blob, or -1 */
+  unsigned char *mem; /* gathered bytes, or NULL */
+} CgPieces;
+void cg_pieces_begin(Cg *c, CgPieces *p, size_t nbytes);
+void cg_pieces_put(Cg *c, CgPieces *p, const void *data, size_t n);
+LLVMValueRef cg_pieces_end(Cg *c, CgPieces *p, const char *name);
+/* Renames the external weights file into place. */
+bool cg_blob_finish_external(Cg *c, const char *path);
 
 /* Counted loop `for (iv = start; iv < end; iv++)` with a guard (bounds may be run-time values),
  * the counter a PHI with a nuw/nsw increment, and optional loop-carried accumulators. */

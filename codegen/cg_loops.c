@@ -133,26 +133,12 @@ LLVMValueRef cg_fadd_reassoc(Cg *c, LLVMValueRef a, LLVMValueRef b) {
   return cg_reassoc(LLVMBuildFAdd(c->b, a, b, ""));
 }
 
-int64_t cg_blob_append(Cg *c, const void *data, size_t nbytes) {
-  size_t off = (c->blob_size + 63) & ~(size_t)63;
-  if (off + nbytes > c->blob_cap) {
-    size_t cap = c->blob_cap ? c->blob_cap : 4096;
-    while (cap < off + nbytes) cap *= 2;
-    c->blob = realloc(c->blob, cap);
-    if (!c->blob) abort();
-    c->blob_cap = cap;
-  }
-  memset(c->blob + c->blob_size, 0, off - c->blob_size);
-  memcpy(c->blob + off, data, nbytes);
-  c->blob_size = off + nbytes;
-  return (int64_t)off;
-}
-
 LLVMValueRef cg_const_bytes(Cg *c, const void *data, size_t nbytes, const char *name) {
   if (c->o && c->o->weights_path) {
     assert(c->weights_base);
     return cg_byte_ptr(c, c->weights_base, cg_blob_append(c, data, nbytes));
   }
+  if (c->stream && nbytes >= CG_STREAM_MIN) return cg_blob_ptr(c, cg_blob_append(c, data, nbytes));
   LLVMValueRef init = LLVMConstStringInContext2(c->ctx, data, nbytes, /*DontNullTerminate=*/1);
   LLVMValueRef gv = LLVMAddGlobal(c->mod, LLVMTypeOf(init), name);
   LLVMSetInitializer(gv, init);

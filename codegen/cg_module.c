@@ -192,6 +192,7 @@ static bool check_triple_words(const char *triple, const char *given, IrDiag *d)
 
 bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
   memset(c, 0, sizeof *c);
+  c->blob_fd = -1;
   c->o = o;
   c->d = d;
   c->prefix = o->prefix;
@@ -225,6 +226,12 @@ bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
   /* Bare metal ("-none" OS) has no dynamic loader: absolute addresses, no GOT. */
   bool bare_metal = strstr(triple, "-none") != NULL;
   c->bare_metal = bare_metal;
+  /* LLVM's default object format of the triple: Mach-O, COFF and wasm for these, ELF otherwise */
+  static const char *const not_elf[] = {"apple", "darwin", "macos", "ios",    "windows",
+                                        "win32", "wasm",   "uefi",  "-macho", "-coff"};
+  c->elf = true;
+  for (size_t i = 0; i < sizeof not_elf / sizeof *not_elf; i++)
+    if (strstr(triple, not_elf[i])) c->elf = false;
   StderrCapture cap;
   capture_begin(&cap);
   c->tm = LLVMCreateTargetMachine(target, triple, cpu, features, levels[level],
@@ -269,7 +276,7 @@ void cg_session_end(Cg *c) {
   free(c->storage);
   free(c->consts);
   free(c->const_offset);
-  free(c->blob);
+  cg_blob_close(c);
   free(c->node_alloca);
   cg_stack_free(&c->stack);
   memset(c, 0, sizeof *c);
@@ -292,10 +299,12 @@ bool cg_session_finish(Cg *c, const char *out_path) {
   }
   LLVMDisposeMessage(msg);
   if (c->o->emit == CG_EMIT_NONE) return true;
+  cg_blob_define(c);
 
   int level = c->o->opt_level < 0 ? 0 : c->o->opt_level > 3 ? 3 : c->o->opt_level;
   char pipeline[32];
   snprintf(pipeline, sizeof pipeline, "default<O%d>", level);
+  if (c->o->progress) c->o->progress("optimize", 0, 0);
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
   /* as clang: the vectorizers from -O2 (PassBuilderOptions leave the SLP vectorizer off) */
   LLVMPassBuilderOptionsSetLoopVectorization(opts, level >= 2);
@@ -335,6 +344,7 @@ bool cg_session_finish(Cg *c, const char *out_path) {
   } else {
     LLVMCodeGenFileType type = c->o->emit == CG_EMIT_ASM ? LLVMAssemblyFile : LLVMObjectFile;
     cg_stack_prepare(c);
+    if (c->o->progress) c->o->progress("emit", 0, 0);
     ok = !LLVMTargetMachineEmitToFile(c->tm, c->mod, tmp, type, &err);
     if (!ok) ir_diag_error(c->d, NULL, "cannot write '%s': %s", out_path, err ? err : "error");
     LLVMDisposeMessage(err);
@@ -343,6 +353,8 @@ bool cg_session_finish(Cg *c, const char *out_path) {
       ok = false;
     }
     ok = ok && cg_stack_finish(c);
+    if (ok && c->blob_global && c->o->progress) c->o->progress("weights", 0, 0);
+    ok = ok && (!c->blob_global || (cg_blob_flush(c, "the weights") && cg_blob_patch(c, tmp)));
   }
   if (ok && rename(tmp, out_path) != 0) {
     ir_diag_error(c->d, NULL, "cannot write '%s' (rename failed)", out_path);
@@ -567,9 +579,9 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
       out[slot[k]] = p;
     else
       in[slot[k]] = p;
-    /* External weights: a constant goes into the blob only if the lowering reads it (below),
-     * not when it reads a compile-time derived form instead (e.g. transposed weights). */
-    bool deferred = external_weights(c) && s->kind == CG_STORE_CONST;
+    /* A constant goes into the blob only if the lowering reads it (below), not when it reads
+     * a compile-time derived form instead (e.g. packed weights). */
+    bool deferred = (external_weights(c) || c->stream) && s->kind == CG_STORE_CONST;
     args[k] = deferred ? NULL : storage_ptr(c, body, ops[k]);
   }
   LLVMBasicBlockRef body_block = LLVMGetInsertBlock(c->b);
@@ -631,12 +643,14 @@ static LLVMValueRef build_body(Cg *c) {
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, body, "entry"));
   LLVMTypeRef mark_ty = LLVMFunctionType(c->t_void, &c->t_i32, 1, 0);
   LLVMValueRef mark = c->o->profile ? LLVMAddFunction(c->mod, "kiln_profile_mark", mark_ty) : NULL;
+  if (c->o->progress) c->o->progress("lower", 0, g->n_nodes);
   for (int i = 0; i < g->n_nodes; i++) {
     if (mark) {
       LLVMValueRef id = cg_i32c(c, i);
       LLVMBuildCall2(c->b, mark_ty, mark, &id, 1, "");
     }
     if (!emit_node(c, body, g->nodes[i])) return NULL;
+    if (c->o->progress) c->o->progress("lower", i + 1, g->n_nodes);
   }
   if (mark) {
     LLVMValueRef id = cg_i32c(c, g->n_nodes);
@@ -960,24 +974,6 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset
   }
 }
 
-/* The external weights blob, through a temporary file renamed into place. */
-static bool write_blob(Cg *c, const char *path) {
-  size_t tmp_size = strlen(path) + 32;
-  char *tmp = malloc(tmp_size);
-  if (!tmp) abort();
-  snprintf(tmp, tmp_size, "%s.tmp.%d", path, (int)getpid());
-  FILE *f = fopen(tmp, "wb");
-  bool ok = f && fwrite(c->blob, 1, c->blob_size, f) == c->blob_size;
-  if (f) ok = fclose(f) == 0 && ok;
-  ok = ok && rename(tmp, path) == 0;
-  if (!ok) {
-    remove(tmp);
-    ir_diag_error(c->d, NULL, "cannot write weights file '%s'", path);
-  }
-  free(tmp);
-  return ok;
-}
-
 static bool valid_prefix(const char *p) {
   if (!p || !*p || (*p >= '0' && *p <= '9')) return false;
   for (; *p; p++)
@@ -1001,6 +997,14 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
   Cg c;
   if (!cg_session_begin(&c, o, d)) return false;
   c.g = g;
+  /* Large constants are streamed to a file, then into the object (cg_blob.c): ELF objects
+   * only (the copy finds the placeholder through the ELF symbol table). */
+  c.stream = !o->weights_path && o->emit == CG_EMIT_OBJ && c.elf;
+  if ((o->weights_path || c.stream) &&
+      !cg_blob_open(&c, o->weights_path ? o->weights_path : out_path, o->weights_path != NULL)) {
+    cg_session_end(&c);
+    return false;
+  }
   int *uses = calloc((size_t)g->n_values + 1, sizeof *uses);
   if (!uses) abort();
   for (int i = 0; i < g->n_nodes; i++)
@@ -1024,7 +1028,7 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
     build_descriptor(&c, build_run_generic(&c, run_ws), reset);
     ok = cg_session_finish(&c, out_path);
   }
-  if (ok && o->weights_path && !write_blob(&c, o->weights_path)) {
+  if (ok && o->weights_path && !cg_blob_finish_external(&c, o->weights_path)) {
     remove(out_path);
     ok = false;
   }

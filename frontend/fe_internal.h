@@ -26,6 +26,15 @@ char *fe_read_model_file(const char *path, const char *what, const char *hint, s
                          IrDiag *d);
 /* The folder of a model file (relative external data resolve against it) and its name without
  * the extension ext; both malloc'd. */
+/* The same checks, but the file is mapped (private, read-only; *mapped) when it is not empty;
+ * an empty file gives a malloc'd buffer (*mapped false). NULL after reporting. */
+void *fe_map_model_file(const char *path, const char *what, const char *hint, size_t *len,
+                        bool *mapped, IrDiag *d);
+/* fe_parse_onnx of a buffer that is a private file mapping when `mapped`: initializer payloads
+ * are then used in place (aligned) or copied once with the file's pages dropped; the caller
+ * keeps the mapping while the graph lives. */
+IrGraph *fe_parse_onnx_mapped(const void *data, size_t len, bool mapped, const char *base_dir,
+                              const char *default_name, const FeOptions *o, IrDiag *d);
 void fe_split_model_path(const char *path, const char *ext, char **dir, char **name);
 
 typedef struct FeMap FeMap; /* one mapped weight file (fe_weights.c) */
@@ -77,6 +86,9 @@ bool fe_initializer_payload(Fe *fe, IrValue *v, const char *where, const cJSON *
  * once per load; *out is 16-byte aligned (copied when the offset is not). len < 0: only check
  * and map the file (its other errors were reported). Errors about the file go to `where`, about
  * the range to `range_where`. */
+/* Drops the whole pages of [p, p + n) from memory: they are read again from the file if touched.
+ * Only for private read-only file mappings (an anonymous page would read back as zeros). */
+void fe_release_pages(const void *p, size_t n);
 bool fe_external_bytes(Fe *fe, const char *where, const char *range_where, const char *rel,
                        int64_t off, int64_t len, const uint8_t **out);
 uint16_t fe_f16_from_double(double x, bool *overflow);

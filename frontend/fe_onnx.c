@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -43,7 +44,35 @@ typedef struct Ox {
    * them for "not given" (Resize's roi and scales), so a node input naming one is omitted. */
   char **empty;
   int n_empty, cap_empty;
+  /* Large raw_data payloads of graph.initializer, left out of the bytes libprotobuf-c unpacks
+   * (strip_payloads: it would copy each one) and read in place: payload i is at
+   * raw_base + raws[i].off, marked in its TensorProto by field OX_RAW_FIELD = i. */
+  const uint8_t *raw_base;
+  struct OxRaw {
+    uint64_t off, len;
+  } * raws;
+  size_t n_raws;
+  bool mapped; /* raw_base is a private file mapping: read pages may be dropped (fe_release) */
+  bool in_initializers; /* reading graph.initializer: the only tensors OX_RAW_FIELD may mark */
 } Ox;
+
+#define OX_RAW_FIELD 536870911u /* the largest field number: not one ONNX uses */
+
+/* The raw_data of t, in the message or left out of it (Ox.raws); NULL, 0 if none. */
+static const uint8_t *tensor_raw(const Ox *ox, const OTensor *t, size_t *len) {
+  for (unsigned i = 0; ox->in_initializers && i < t->base.n_unknown_fields; i++) {
+    const ProtobufCMessageUnknownField *u = &t->base.unknown_fields[i];
+    if (u->tag != OX_RAW_FIELD || u->wire_type != PROTOBUF_C_WIRE_TYPE_VARINT) continue;
+    uint64_t k = 0;
+    for (size_t b = 0; b < u->len && b < 10; b++) k |= (uint64_t)(u->data[b] & 0x7f) << (7 * b);
+    if (k < ox->n_raws) {
+      *len = (size_t)ox->raws[k].len;
+      return ox->raw_base + ox->raws[k].off;
+    }
+  }
+  *len = t->has_raw_data ? t->raw_data.len : 0;
+  return *len ? t->raw_data.data : NULL;
+}
 
 /* One ONNX node being mapped. */
 typedef struct ONodeCtx {
@@ -259,15 +288,14 @@ static bool tensor_payload(Ox *ox, const OTensor *t, IrValue *v, int32_t src_typ
   ox->fe.weight_bytes += nb;
   const uint8_t *raw = NULL;
   bool external = t->has_data_location && t->data_location == 1;
-  int sources = (t->has_raw_data && t->raw_data.len > 0) + external + (t->n_float_data > 0) +
-                (t->n_int32_data > 0) + (t->n_int64_data > 0) + (t->n_double_data > 0) +
-                (t->n_uint64_data > 0);
+  size_t raw_len;
+  const uint8_t *raw_data = tensor_raw(ox, t, &raw_len);
+  int sources = (raw_len > 0) + external + (t->n_float_data > 0) + (t->n_int32_data > 0) +
+                (t->n_int64_data > 0) + (t->n_double_data > 0) + (t->n_uint64_data > 0);
   if (sources > 1) {
     ir_diag_error(ox->fe.d, where, "more than one payload (raw_data, typed data, external data)");
     return false;
   }
-  uint8_t *data = ir_arena_alloc(ox->fe.g->arena, (size_t)nb + 1);
-  v->data = data;
   char w[FE_WHERE + 64];
   if (external) {
     const char *loc = NULL;
@@ -301,14 +329,24 @@ static bool tensor_payload(Ox *ox, const OTensor *t, IrValue *v, int32_t src_typ
       return false;
     }
     if (!fe_external_bytes(&ox->fe, w, w, loc, off, len, &raw)) return false;
-  } else if (t->has_raw_data && t->raw_data.len > 0) {
-    if ((int64_t)t->raw_data.len != need) {
-      ir_diag_error(ox->fe.d, where, "raw_data is %zu bytes, the dims %s need %lld",
-                    t->raw_data.len, "of this element type", (long long)need);
+  } else if (raw_len > 0) {
+    if ((int64_t)raw_len != need) {
+      ir_diag_error(ox->fe.d, where, "raw_data is %zu bytes, the dims %s need %lld", raw_len,
+                    "of this element type", (long long)need);
       return false;
     }
-    raw = t->raw_data.data;
+    raw = raw_data;
   }
+  /* A payload in a mapping that lives as long as the graph (external data; raw_data left out of
+   * the message of a mapped file) is used in place when aligned, else copied and its pages
+   * dropped: the file's pages and a copy are never both held. */
+  bool in_place = external || (raw && raw != t->raw_data.data && ox->mapped);
+  if (raw && src_type != 11 && in_place && ((uintptr_t)raw & 15) == 0) {
+    v->data = raw;
+    return true;
+  }
+  uint8_t *data = ir_arena_alloc(ox->fe.g->arena, (size_t)nb + 1);
+  v->data = data;
   if (raw) {
     if (src_type == 11)
       for (int64_t i = 0; i < numel; i++) {
@@ -318,6 +356,7 @@ static bool tensor_payload(Ox *ox, const OTensor *t, IrValue *v, int32_t src_typ
       }
     else
       memcpy(data, raw, (size_t)nb);
+    if (in_place) fe_release_pages(raw, (size_t)need);
     return true;
   }
   /* typed fields: float_data (f32), int32_data (i32, i16, i8, u8, bool, f16 bits), int64_data,
@@ -378,14 +417,15 @@ static IrValue *tensor_value(Ox *ox, const OTensor *t, const char *name, const c
 }
 
 /* An empty constant (see Ox.empty) is remembered instead of becoming a value. */
-static bool is_empty_tensor(const OTensor *t) {
+static bool is_empty_tensor(const Ox *ox, const OTensor *t) {
   bool zero = false;
   for (size_t i = 0; i < t->n_dims; i++) {
     if (t->dims[i] < 0) return false;
     zero |= t->dims[i] == 0;
   }
-  return zero && t->n_dims <= IR_MAX_RANK && (!t->has_raw_data || t->raw_data.len == 0) &&
-         !t->n_float_data && !t->n_int32_data && !t->n_int64_data && !t->n_double_data &&
+  size_t raw_len;
+  return zero && t->n_dims <= IR_MAX_RANK && !tensor_raw(ox, t, &raw_len) && !t->n_float_data &&
+         !t->n_int32_data && !t->n_int64_data && !t->n_double_data &&
          !(t->has_data_location && t->data_location == 1);
 }
 
@@ -409,7 +449,7 @@ static bool is_empty_name(const Ox *ox, const char *name) {
 
 /* A constant from an initializer or a Constant node: a value, or remembered as empty. */
 static bool constant_tensor(Ox *ox, const OTensor *t, const char *name, const char *where) {
-  if (is_empty_tensor(t) && !ir_graph_find_value(ox->fe.g, name)) {
+  if (is_empty_tensor(ox, t) && !ir_graph_find_value(ox->fe.g, name)) {
     remember_empty(ox, name);
     return true;
   }
@@ -1795,7 +1835,10 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
     const char *nm = t->name ? t->name : "";
     fe_path(where, sizeof where, "graph.initializer[%zu] (%s)", i,
             fe_disp(shown, sizeof shown, nm));
-    if (!constant_tensor(ox, t, nm, where)) return;
+    ox->in_initializers = true;
+    bool ok = constant_tensor(ox, t, nm, where);
+    ox->in_initializers = false;
+    if (!ok) return;
   }
   if (!build_inputs(ox, g)) return;
   for (size_t i = 0; i < g->n_node; i++)
@@ -1855,8 +1898,104 @@ static int nesting(const uint8_t *p, const uint8_t *end, const ProtobufCMessageD
   return deepest;
 }
 
+/* ---- large payloads left out of what libprotobuf-c unpacks ---------------------------------- */
+#define OX_STRIP_MIN 4096 /* raw_data of this many bytes or more is read in place */
+
+typedef struct {
+  uint8_t *p;
+  size_t n, cap;
+} OxBuf;
+
+static void buf_put(OxBuf *b, const void *data, size_t n) {
+  if (b->n + n > b->cap) {
+    size_t cap = b->cap ? b->cap : 4096;
+    while (cap < b->n + n) cap *= 2;
+    b->p = realloc(b->p, cap);
+    if (!b->p) abort();
+    b->cap = cap;
+  }
+  memcpy(b->p + b->n, data, n);
+  b->n += n;
+}
+
+static void buf_varint(OxBuf *b, uint64_t v) {
+  uint8_t tmp[10];
+  size_t n = 0;
+  do {
+    tmp[n++] = (uint8_t)((v & 0x7f) | (v > 0x7f ? 0x80 : 0));
+    v >>= 7;
+  } while (v);
+  buf_put(b, tmp, n);
+}
+
+/* Copies the message [p, end) at `level` (0 ModelProto, 1 GraphProto, 2 TensorProto of
+ * graph.initializer) into out, recursing into field 7 (graph) and then 5 (initializer), and
+ * replacing each raw_data (TensorProto field 9) of OX_STRIP_MIN bytes or more by field
+ * OX_RAW_FIELD = its index in ox->raws (an OX_RAW_FIELD already in the file is dropped). False
+ * on anything malformed: the caller then unpacks the original bytes, which libprotobuf-c
+ * rejects with its own message. */
+static bool strip_message(Ox *ox, const uint8_t *base, const uint8_t *p, const uint8_t *end,
+                          int level, OxBuf *out, size_t *cap_raws) {
+  while (p < end) {
+    const uint8_t *start = p;
+    uint64_t tag, n;
+    if (!read_varint(&p, end, &tag)) return false;
+    uint64_t field = tag >> 3;
+    switch (tag & 7) {
+    case 0:
+      if (!read_varint(&p, end, &n)) return false;
+      break;
+    case 1:
+    case 5: {
+      size_t k = (tag & 7) == 1 ? 8 : 4;
+      if ((size_t)(end - p) < k) return false;
+      p += k;
+      break;
+    }
+    case 2: {
+      if (!read_varint(&p, end, &n) || n > (uint64_t)(end - p)) return false;
+      const uint8_t *body = p;
+      p += n;
+      if ((level == 0 && field == 7) || (level == 1 && field == 5)) {
+        OxBuf sub = {0};
+        bool ok = strip_message(ox, base, body, body + n, level + 1, &sub, cap_raws);
+        if (ok) {
+          buf_varint(out, tag);
+          buf_varint(out, sub.n);
+          if (sub.n) buf_put(out, sub.p, sub.n);
+        }
+        free(sub.p);
+        if (!ok) return false;
+        continue;
+      }
+      if (level == 2 && field == 9 && n >= OX_STRIP_MIN) {
+        if (ox->n_raws == *cap_raws) {
+          *cap_raws = *cap_raws ? 2 * *cap_raws : 64;
+          ox->raws = realloc(ox->raws, sizeof *ox->raws * *cap_raws);
+          if (!ox->raws) abort();
+        }
+        ox->raws[ox->n_raws] = (struct OxRaw){(uint64_t)(body - base), n};
+        buf_varint(out, (uint64_t)OX_RAW_FIELD << 3);
+        buf_varint(out, ox->n_raws++);
+        continue;
+      }
+      break;
+    }
+    default: return false; /* groups, invalid wire types */
+    }
+    if (level == 2 && field == OX_RAW_FIELD) continue;
+    buf_put(out, start, (size_t)(p - start));
+  }
+  return true;
+}
+
 IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir, const char *default_name,
                        const FeOptions *o, IrDiag *d) {
+  return fe_parse_onnx_mapped(data, len, false, base_dir, default_name, o, d);
+}
+
+IrGraph *fe_parse_onnx_mapped(const void *data, size_t len, bool mapped, const char *base_dir,
+                              const char *default_name, const FeOptions *o, IrDiag *d) {
   int errs0 = d->n_errors;
   if (len == 0) {
     ir_diag_error(d, NULL, "not an ONNX model (no graph or no opset; empty file?)");
@@ -1872,19 +2011,31 @@ IrGraph *fe_parse_onnx(const void *data, size_t len, const char *base_dir, const
                   OX_MAX_NESTING);
     return NULL;
   }
-  Onnx__ModelProto *m = onnx__model_proto__unpack(NULL, len, data);
+  Ox ox = {.fe = {.d = d, .base_dir = base_dir}, .raw_base = data, .mapped = mapped};
+  OxBuf stripped = {0};
+  size_t cap_raws = 0;
+  if (!strip_message(&ox, data, data, (const uint8_t *)data + len, 0, &stripped, &cap_raws)) {
+    free(stripped.p); /* malformed: libprotobuf-c gets the original bytes and says so */
+    stripped = (OxBuf){0};
+    ox.n_raws = 0;
+  }
+  Onnx__ModelProto *m = stripped.p ? onnx__model_proto__unpack(NULL, stripped.n, stripped.p)
+                                   : onnx__model_proto__unpack(NULL, len, data);
+  free(stripped.p);
   if (!m) {
+    free(ox.raws);
     ir_diag_error(d, NULL,
                   "not an ONNX model (cannot parse it as an ONNX protobuf: truncated, or a field "
                   "of the wrong wire type)");
     return NULL;
   }
-  Ox ox = {.fe = {.d = d, .base_dir = base_dir}, .m = m};
+  ox.m = m;
   if (o) ox.fe.opt = *o;
   if (ox.fe.opt.max_weight_bytes <= 0) ox.fe.opt.max_weight_bytes = FE_DEFAULT_MAX_WEIGHT_BYTES;
   if (ox.fe.opt.max_nodes <= 0) ox.fe.opt.max_nodes = FE_DEFAULT_MAX_NODES;
   build_model(&ox, m, default_name && default_name[0] ? default_name : "model");
   onnx__model_proto__free_unpacked(m, NULL);
+  free(ox.raws);
   for (int i = 0; i < ox.n_empty; i++) free(ox.empty[i]);
   free(ox.empty);
   if (d->n_errors != errs0) {
@@ -1899,17 +2050,37 @@ bool fe_is_onnx_path(const char *path) {
   return n > 5 && strcmp(path + n - 5, ".onnx") == 0;
 }
 
+typedef struct {
+  void *addr;
+  size_t len;
+} OxMapping;
+
+static void unmap_model(void *ctx) {
+  OxMapping *mp = ctx;
+  munmap(mp->addr, mp->len);
+}
+
 IrGraph *fe_load_onnx(const char *path, const FeOptions *o, IrDiag *d) {
   size_t len;
-  char *buf =
-      fe_read_model_file(path, "an ONNX model", "put the weights in external data", &len, d);
+  bool mapped;
+  /* mapped, not read: the weights in it are read in place or copied once (fe_parse_onnx_mapped) */
+  void *buf = fe_map_model_file(path, "an ONNX model", "put the weights in external data", &len,
+                                &mapped, d);
   if (!buf) return NULL;
   /* external data is relative to the model's folder; the model is named after the file */
   char *dir, *name;
   fe_split_model_path(path, ".onnx", &dir, &name);
-  IrGraph *g = fe_parse_onnx(buf, len, dir, name, o, d);
+  IrGraph *g = fe_parse_onnx_mapped(buf, len, mapped, dir, name, o, d);
   free(name);
   free(dir);
-  free(buf);
+  if (!mapped) {
+    free(buf);
+  } else if (!g) {
+    munmap(buf, len);
+  } else { /* values may point into it */
+    OxMapping *mp = ir_arena_alloc(g->arena, sizeof *mp);
+    *mp = (OxMapping){buf, len};
+    ir_graph_on_free(g, unmap_model, mp);
+  }
   return g;
 }

@@ -243,6 +243,12 @@ static FeMap *map_file(Fe *fe, const char *where, const char *resolved) {
   return m;
 }
 
+void fe_release_pages(const void *p, size_t n) {
+  uintptr_t page = (uintptr_t)sysconf(_SC_PAGESIZE);
+  uintptr_t a = ((uintptr_t)p + page - 1) & ~(page - 1), b = ((uintptr_t)p + n) & ~(page - 1);
+  if (b > a) madvise((void *)a, b - a, MADV_DONTNEED);
+}
+
 /* Whether the resolved path `real` lies inside folder `dir` (resolved too). */
 static bool inside(const char *real, const char *dir) {
   char rd[PATH_MAX];
@@ -395,9 +401,11 @@ bool fe_external_bytes(Fe *fe, const char *where, const char *range_where, const
   }
   const uint8_t *p = m->addr + off;
   if (((uintptr_t)p & 15u) != 0) {
-    /* IrValue.data must be 16-byte aligned: copy this tensor into the arena (64-aligned). */
+    /* IrValue.data must be 16-byte aligned: copy this tensor into the arena (64-aligned), and
+     * drop the file's pages (one copy in memory, not two). */
     uint8_t *copy = ir_arena_alloc(fe->g->arena, (size_t)len + 1);
     memcpy(copy, p, (size_t)len);
+    fe_release_pages(p, (size_t)len);
     p = copy;
   }
   *out = p;

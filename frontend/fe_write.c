@@ -141,21 +141,24 @@ bool fe_write_model(const IrGraph *g, const char *json_path, const char *name, c
     for (int k = 0; k < g->nodes[i]->n_inputs; k++)
       if (g->nodes[i]->inputs[k]) used[g->nodes[i]->inputs[k]->id] = true;
   for (int i = 0; i < g->n_outputs; i++) used[g->outputs[i]->id] = true;
+  /* the weights go to the file one tensor at a time (a model's weights are never copied whole) */
   size_t total = 0;
   for (int i = 0; i < g->n_values; i++) {
     const IrValue *v = g->values[i];
     if (v->kind != IR_VALUE_CONST || !used[i]) continue;
     total = (total + WRITE_ALIGN - 1) / WRITE_ALIGN * WRITE_ALIGN + (size_t)ir_value_nbytes(v);
   }
-  uint8_t *blob = calloc(total ? total : 1, 1);
-  if (!blob) abort();
+  FILE *wf = total ? fopen(wtmp, "wb") : NULL;
+  bool wok = !total || wf;
+  static const uint8_t zeros[WRITE_ALIGN];
   size_t off = 0;
   for (int i = 0; i < g->n_values; i++) {
     const IrValue *v = g->values[i];
     if (v->kind != IR_VALUE_CONST || !used[i]) continue;
-    off = (off + WRITE_ALIGN - 1) / WRITE_ALIGN * WRITE_ALIGN;
+    size_t pad = (WRITE_ALIGN - off % WRITE_ALIGN) % WRITE_ALIGN;
     size_t nb = (size_t)ir_value_nbytes(v);
-    memcpy(blob + off, v->data, nb);
+    wok = wok && fwrite(zeros, 1, pad, wf) == pad && fwrite(v->data, 1, nb, wf) == nb;
+    off += pad;
     cJSON *o = decl_json(v);
     cJSON *ext = cJSON_AddObjectToObject(o, "external");
     cJSON_AddStringToObject(ext, "path", wname);
@@ -164,7 +167,12 @@ bool fe_write_model(const IrGraph *g, const char *json_path, const char *name, c
     cJSON_AddItemToArray(inits, o);
     off += nb;
   }
-  bool ok = true;
+  if (wf) wok = fclose(wf) == 0 && wok;
+  if (!wok) {
+    ir_diag_error(d, NULL, "cannot write '%s': %s", wtmp, strerror(errno));
+    if (total) unlink(wtmp);
+  }
+  bool ok = wok;
   cJSON *nodes = cJSON_AddArrayToObject(root, "nodes");
   for (int i = 0; i < g->n_nodes && ok; i++) {
     const IrNode *n = g->nodes[i];
@@ -188,7 +196,7 @@ bool fe_write_model(const IrGraph *g, const char *json_path, const char *name, c
   char *text = ok ? cJSON_Print(root) : NULL;
   cJSON_Delete(root);
   if (ok && !text) abort();
-  if (ok && total) ok = write_file(wtmp, blob, total, d);
+  if (!ok && wok && total) unlink(wtmp);
   if (ok) {
     size_t tl = strlen(text);
     text[tl] = '\n'; /* cJSON_Print's NUL becomes the final newline */
@@ -208,7 +216,6 @@ bool fe_write_model(const IrGraph *g, const char *json_path, const char *name, c
     ok = false;
   }
   free(text);
-  free(blob);
   free(used);
   free(wname);
   free(wpath);

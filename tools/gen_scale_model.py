@@ -5,6 +5,8 @@ Standard library only (CI has no NumPy).
   gen_scale_model.py DIR layers N [--width W]   N x (Gemm + Relu), W x W weights: many nodes
   gen_scale_model.py DIR weights MB             Gemm + Relu layers of 2048 x 2048 f32 (16 MiB
                                                 each) until MB MiB of external weights
+  ... [--onnx]                                  also DIR/model.onnx: the same graph as ONNX with
+                                                the weights inside (raw_data), written by hand
 
 Weights are small deterministic values (a 64 KiB pattern per tensor, repeated) so activations
 stay finite;
@@ -32,6 +34,49 @@ def write_npy(path, shape, values):
     with open(path, "wb") as f:
         f.write(b"\x93NUMPY\x01\x00" + struct.pack("<H", len(header)) + header.encode())
         f.write(array.array("f", values).tobytes())
+
+
+def pb_varint(v):
+    out = bytearray()
+    while True:
+        out.append((v & 0x7f) | (0x80 if v > 0x7f else 0))
+        v >>= 7
+        if not v:
+            return bytes(out)
+
+
+def pb(field, value):
+    """One protobuf field: an int is a varint, bytes/str are length-delimited."""
+    if isinstance(value, int):
+        return pb_varint(field << 3) + pb_varint(value)
+    if isinstance(value, str):
+        value = value.encode()
+    return pb_varint(field << 3 | 2) + pb_varint(len(value)) + value
+
+
+def write_onnx(path, model, out_dir):
+    """model.json's graph as an ONNX file (opset 17), initializers as raw_data."""
+    def value_info(name, shape):
+        dims = b"".join(pb(1, pb(1, d)) for d in shape)
+        return pb(1, name) + pb(2, pb(1, pb(1, 1) + pb(2, dims)))
+    graph = bytearray()
+    for n in model["nodes"]:
+        node = b"".join(pb(1, i) for i in n["inputs"]) + b"".join(pb(2, o) for o in n["outputs"])
+        node += pb(3, n["name"]) + pb(4, n["op"])
+        for k, v in n.get("attrs", {}).items():
+            node += pb(5, pb(1, k) + pb(3, v) + pb(20, 2))  # INT attribute
+        graph += pb(1, node)
+    graph += pb(2, model["name"])
+    with open(os.path.join(out_dir, "weights.bin"), "rb") as f:
+        for t in model["initializers"]:
+            f.seek(t["external"]["offset"])
+            raw = f.read(t["external"]["length"])
+            graph += pb(5, b"".join(pb(1, d) for d in t["shape"]) + pb(2, 1) + pb(8, t["name"]) +
+                        pb(9, raw))
+    graph += pb(11, value_info("x", model["inputs"][0]["shape"]))
+    graph += pb(12, value_info("y", [1, model["inputs"][0]["shape"][1]]))
+    with open(path, "wb") as f:
+        f.write(pb(1, 8) + pb(8, pb(2, 17)) + pb(7, bytes(graph)))
 
 
 def main():
@@ -66,6 +111,8 @@ def main():
     with open(os.path.join(out, "model.json"), "w") as f:
         json.dump(model, f)
     write_npy(os.path.join(out, "x.npy"), [1, width], [1.0] * width)
+    if "--onnx" in sys.argv:
+        write_onnx(os.path.join(out, "model.onnx"), model, out)
     print("%s: %d layers, %d nodes, %d weight bytes" % (out, layers, 2 * layers, offset))
 
 

@@ -79,38 +79,44 @@ CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr) 
 LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t K, int64_t s_row,
                        int64_t s_k, int mr, const char *what) {
   size_t n = (size_t)(groups * M * K);
-  float *p = malloc(sizeof(float) * (n ? n : 1));
-  if (!p) abort();
+  /* block by block, in order (cg_pieces: a large result goes to the blob file a block at a time) */
+  CgPieces pc;
+  cg_pieces_begin(c, &pc, sizeof(float) * n);
+  float *blk = malloc(sizeof(float) * (size_t)(mr * K + 1));
+  if (!blk) abort();
   for (int64_t gi = 0; gi < groups; gi++)
     for (int64_t i0 = 0; i0 < M; i0 += mr) {
       int64_t rows = M - i0 < mr ? M - i0 : mr;
       const float *src = w + gi * M * s_row;
-      float *blk = p + (gi * M + i0) * K;
       for (int64_t k = 0; k < K; k++)
         for (int64_t r = 0; r < rows; r++) blk[k * rows + r] = src[(i0 + r) * s_row + k * s_k];
+      cg_pieces_put(c, &pc, blk, sizeof(float) * (size_t)(rows * K));
     }
+  free(blk);
   char name[300];
   snprintf(name, sizeof name, "%s.%s.%d", c->prefix, what, c->n_derived++);
-  LLVMValueRef g = cg_const_bytes(c, p, sizeof(float) * n, name);
-  free(p);
-  return g;
+  return cg_pieces_end(c, &pc, name);
 }
 
 LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
                        int nr, const char *what) {
   int64_t strips = (N + nr - 1) / nr;
   size_t n = (size_t)(strips * K * nr);
-  float *p = calloc(n ? n : 1, sizeof(float));
-  if (!p) abort();
-  for (int64_t s = 0; s < strips; s++)
+  CgPieces pc; /* strip by strip, as cg_pack_a */
+  cg_pieces_begin(c, &pc, sizeof(float) * n);
+  float *strip = calloc((size_t)(K * nr + 1), sizeof(float));
+  if (!strip) abort();
+  for (int64_t s = 0; s < strips; s++) {
+    if ((s + 1) * nr > N) memset(strip, 0, sizeof(float) * (size_t)(K * nr)); /* zero padding */
     for (int64_t k = 0; k < K; k++)
       for (int64_t j = 0; j < nr && s * nr + j < N; j++)
-        p[(s * K + k) * nr + j] = w[k * s_k + (s * nr + j) * s_n];
+        strip[k * nr + j] = w[k * s_k + (s * nr + j) * s_n];
+    cg_pieces_put(c, &pc, strip, sizeof(float) * (size_t)(K * nr));
+  }
+  free(strip);
   char name[300];
   snprintf(name, sizeof name, "%s.%s.%d", c->prefix, what, c->n_derived++);
-  LLVMValueRef g = cg_const_bytes(c, p, sizeof(float) * n, name);
-  free(p);
-  return g;
+  return cg_pieces_end(c, &pc, name);
 }
 
 /* ---- the tiled product ---------------------------------------------------------------------- */

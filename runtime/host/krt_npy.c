@@ -259,6 +259,13 @@ void krt_print_summary(void *file, const char *name, int32_t dtype, int32_t rank
     for (int64_t i = 0; i < n && i < 10; i++) fprintf(f, " %.6g", v[i]);
     if (n > 10) fprintf(f, " ... (%lld values)", (long long)n);
     if (n > 1) fprintf(f, "  argmax %lld", (long long)best);
+  } else if (dtype == KRT_I64 || dtype == KRT_I32) { /* token ids, indices, a span */
+    fprintf(f, " =");
+    for (int64_t i = 0; i < n && i < 10; i++)
+      fprintf(f, " %lld",
+              dtype == KRT_I64 ? (long long)((const int64_t *)data)[i]
+                               : (long long)((const int32_t *)data)[i]);
+    if (n > 10) fprintf(f, " ... (%lld values)", (long long)n);
   }
   fprintf(f, "\n");
 }

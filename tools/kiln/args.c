@@ -36,6 +36,8 @@ static const char *const target_help =
     "  --input-shape NAME=D0,D1,...  ONNX: fix the shape of input NAME (repeatable)\n"
     "  --bind NAME=V[,V...]  ONNX: make input NAME a constant (repeatable)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
+    "  -v, --verbose         print the time of each stage (load, passes, lower, optimize,\n"
+    "                        emit, ...); on a terminal a progress line shows after 1 s\n"
     "  --prune=SPEC          prune (lossy, repeatable): magnitude:F or magnitude:NODE=F,...\n"
     "                        (weights), channels:F or channels:NODE=F,... (output channels);\n"
     "                        F in [0, 1). Zero channels are always removed (-O1 and above)\n"
@@ -337,6 +339,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       a->opt_level = s[2] - '0';
     } else if (!strcmp(s, "--list-targets")) {
       a->list_targets = true;
+    } else if (!strcmp(s, "-v") || !strcmp(s, "--verbose")) {
+      a->verbose = true;
     } else if (!strcmp(s, "--size-report")) {
       a->size_report = true;
     } else if (!strcmp(s, "--print")) {

@@ -46,6 +46,7 @@ typedef struct Args {
   int opt_level;
   CgEmit emit;
   bool generate; /* build --generate: the token-generation driver */
+  bool verbose;  /* -v: the time of each stage on stderr */
   bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
   /* --quantize=int8 (passes/pass_quantize.c): calibration samples, observer, fp32 layers */
   bool quantize;

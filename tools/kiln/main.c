@@ -229,6 +229,7 @@ static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   FeOptions fo = fe_options(a);
+  kiln_progress_stage("load", 0);
   IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
   if (g && !ir_graph_pair_states(g, a->state, &d)) {
     ir_graph_free(g);
@@ -272,6 +273,7 @@ static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
     po.conv_panel_bytes = conv_panel_bytes(a);
     po.tile_cols_max = tile_cols_max(a);
     po.recurrent_proj_bytes = recurrent_proj_bytes(a);
+    kiln_progress_stage("passes", g->n_nodes);
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
       g = NULL;
@@ -302,7 +304,8 @@ static CgOptions codegen_options(const Args *a, const char *prefix) {
                  .opt_level = a->opt_level,
                  .emit = a->emit,
                  .max_stack = a->max_stack,
-                 .pic = true};
+                 .pic = true,
+                 .progress = kiln_progress_codegen};
   return o;
 }
 
@@ -350,7 +353,9 @@ static int cmd_compile(const Args *a) {
   o.stack = &stack;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
-  bool ok = cg_compile(g, &o, out, &d) && cg_write_header(g, &o, header, &d);
+  bool ok = cg_compile(g, &o, out, &d);
+  kiln_progress_stage("header", 0);
+  ok = ok && cg_write_header(g, &o, header, &d);
   CgSizes sz;
   if (ok && a->size_report && cg_object_sizes(out, a->weights_section, &sz, &d)) {
     int64_t ws = g->workspace_size > 0 ? g->workspace_size : 0;
@@ -477,6 +482,7 @@ static int cmd_build(const Args *a) {
     snprintf(npy, sizeof npy, "%s/libkiln_npy.a", libdir);
     snprintf(rt, sizeof rt, "%s/libkiln_rt.a", libdir);
     const char *cc = a->cc ? a->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
+    kiln_progress_stage("link", 0);
     char *argv[] = {(char *)cc, obj, drv, npy, rt, "-lm", "-o", tmp_exe, NULL};
     int rc = kiln_run_process(argv);
     if (rc != 0) {
@@ -637,6 +643,7 @@ static int cmd_import(const Args *a) {
   IrDiag d;
   ir_diag_init(&d, a->model, true);
   FeOptions fo = fe_options(a);
+  kiln_progress_stage("load", 0);
   IrGraph *g = fe_load_model_opts(a->model, &fo, &d);
   int rc = 1;
   char parent[PATH_MAX], err[512];
@@ -656,6 +663,7 @@ static int cmd_import(const Args *a) {
     snprintf(doc, sizeof doc, "Imported from %s by kiln import", base ? base + 1 : a->model);
     IrDiag wd;
     ir_diag_init(&wd, out, true);
+    kiln_progress_stage("write", g->n_nodes);
     rc = fe_write_model(g, out, a->name, doc, &wd) ? 0 : 1;
     ir_diag_free(&wd);
   }
@@ -733,7 +741,9 @@ int main(int argc, char **argv) {
     Args a;
     int rc = kiln_parse_args(argc, argv, &a);
     if (rc == 0) set_memory_cap(a.max_memory);
+    if (rc == 0) kiln_progress_init(a.verbose);
     if (rc == 0) rc = commands[c].fn(&a);
+    kiln_progress_end();
     kiln_args_free(&a);
     return rc < 0 ? 0 : rc;
   }
