@@ -12,16 +12,22 @@
  * row over c/group * kh * kw taps); element (r, k) = data[r*s_row + k*s_k]. */
 typedef struct IrSparseView {
   const float *data;
+  const int8_t *i8; /* instead of data: the int8 weight of a QGemm / QLinearConv */
   int64_t rows, K, s_row, s_k;
   bool conv;
 } IrSparseView;
 
 /* False where n has no such weight (another op, a run-time or non-f32 weight, a batched B). */
 bool ir_sparse_view(const IrNode *n, IrSparseView *v);
+/* The same view of the int8 weight of a QGemm (B, input 3) or QLinearConv (w, input 3). */
+bool ir_sparse_view_i8(const IrNode *n, IrSparseView *v);
 
 static inline float ir_sparse_at(const IrSparseView *v, int64_t r, int64_t k) {
-  return v->data[r * v->s_row + k * v->s_k];
+  return v->i8 ? (float)v->i8[r * v->s_row + k * v->s_k] : v->data[r * v->s_row + k * v->s_k];
 }
+
+/* Bytes of one weight as the kernels store it: 4 (f32) or 1 (int8). */
+static inline int ir_sparse_value_bytes(const IrSparseView *v) { return v->i8 ? 1 : 4; }
 
 typedef struct IrSparseStats {
   int64_t numel, nnz; /* weights, nonzero weights (NaN counts as nonzero) */
