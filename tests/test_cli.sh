@@ -519,6 +519,14 @@ prune)
   "$kiln" inspect "$ex/digits_mlp_sparse90/model.json" "${m4[@]}" >"$tmp/insp"
   check grep -q "kernel fc2: sparse-csr, weights 10.0% nonzero, [0-9]* bytes (dense 131072), 3277 MACs" "$tmp/insp"
   check grep -q "weights: [0-9]* bytes as compiled, 201728 dense fp32" "$tmp/insp"
+  # the ladder's last rung: pruned then int8 (sparse int8 CSR on the M4), and --eval measures it
+  "$kiln" inspect "$ex/digits_mlp_sparse90/model.json" "${m4[@]}" --quantize=int8 \
+    --calibrate "$src/tests/digits/calib" >"$tmp/insp" 2>/dev/null
+  check grep -q "kernel fc2: sparse-csr, int8 weights 10.0% nonzero, [0-9]* bytes (dense 32768), 3277 MACs" "$tmp/insp"
+  check grep -q "weights: [0-9]* bytes as compiled, 201728 dense fp32" "$tmp/insp"
+  "$kiln" compile "$ex/digits_mlp_sparse90/model.json" -o "$tmp/p.o" --quantize=int8 \
+    --calibrate "$src/tests/digits/calib" --eval "$src/tests/digits" >"$tmp/out" 2>/dev/null
+  check grep -q "eval after --quantize=int8: agreement .*, accuracy " "$tmp/out"
   "$kiln" inspect --json "$ex/digits_mlp_sparse90/model.json" "${m4[@]}" | python3 -c '
 import json, sys
 k = {x["node"]: x for x in json.load(sys.stdin)["kernels"]}["fc2"]
