@@ -37,7 +37,27 @@ typedef struct IrSparseStats {
   /* nonzero blocks of `lanes` consecutive rows at one k (Gemm/MatMul: 1 x lanes blocks of B,
    * one vector of a strip) and strips of lanes rows */
   int64_t blocks, strips;
+  /* vector weights-in-code (lanes > 1, Gemm/MatMul): slots of all strips
+   * (ir_sparse_strip_slots), each one shuffle and one vector FMA; -1 when more than
+   * IR_SPARSE_UNROLL_VEC_MAX / lanes (not counted: too big to unroll) */
+  int64_t slots;
 } IrSparseStats;
+
+/* One step of the vector weights-in-code kernel on a strip of `lanes` output columns: the
+ * activations' vectors a and b (blocks of `lanes` consecutive reductions; a == b: one) and per
+ * lane the reduction k it multiplies (-1: none, weight 0). */
+#define IR_SPARSE_MAX_LANES 64
+typedef struct IrSparseSlot {
+  int32_t a, b;
+  int32_t k[IR_SPARSE_MAX_LANES];
+} IrSparseSlot;
+
+/* Packs the nonzeros of strip `strip` (rows strip*lanes...) into slots, greedily: each slot takes
+ * the block covering the most lanes that still have a nonzero, then the block adding the most,
+ * and gives every covered lane one of its nonzeros there. Writes up to `max` slots to out (NULL:
+ * count only); returns the count, or -1 past `max`. */
+int64_t ir_sparse_strip_slots(const IrSparseView *v, int lanes, int64_t strip, IrSparseSlot *out,
+                              int64_t max);
 
 void ir_sparse_stats(const IrSparseView *v, int lanes, IrSparseStats *s);
 
@@ -46,8 +66,10 @@ void ir_sparse_stats(const IrSparseView *v, int lanes, IrSparseStats *s);
  * Cortex-M4 from 49560 to 43720 instructions; 4 chains were slower on the host, 3.3 us). */
 #define IR_SPARSE_CSR_CHAINS 2
 
-/* Largest nonzero count whose weights codegen unrolls into code (IR_KERNEL_SPARSE_UNROLLED). */
+/* Largest nonzero count whose weights codegen unrolls into code (IR_KERNEL_SPARSE_UNROLLED) on
+ * scalar cores; on vector targets the largest slots * lanes (constants of ~8 bytes a lane). */
 #define IR_SPARSE_UNROLL_MAX 512
+#define IR_SPARSE_UNROLL_VEC_MAX 65536
 /* Estimated bytes of code and constant per unrolled nonzero (a load of the activation, the
  * constant, a fused multiply-add). */
 #define IR_SPARSE_UNROLLED_BYTES 12

@@ -170,6 +170,122 @@ static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
   cg_loop_end(c, &li, NULL, NULL);
 }
 
+/* Vector targets ("weights in code" on vectors): per strip of L output columns, the strip's
+ * nonzeros packed into slots (ir_sparse_strip_slots): in a slot each lane (column) takes one of
+ * its nonzeros from the same two vectors of A (blocks of L reductions), a shuffle of them by
+ * constant indices (one vpermi2ps on AVX-512) times a constant vector of weights: one vector
+ * FMA for up to L nonzeros, no index loads, no branches. Slots rotate over UNROLL_CHAINS
+ * accumulators; lanes without a nonzero in a slot multiply by 0. The strips go into private
+ * functions of at most UNROLL_FN_SLOTS slots each, called per row of A: the backend searches a
+ * function's constant pool linearly for every constant, quadratic in one big function (a
+ * 600-slot MLP took 11 s to compile in one function). */
+enum { UNROLL_CHAINS = 4, UNROLL_FN_SLOTS = 64 };
+
+/* void fn(const float *arow, float *yrow): yrow[s*L ...] = the products of strips [s0, s1). */
+static LLVMValueRef unrolled_strips_fn(Cg *c, const SparseGemm *g, CgVecInfo vec, int64_t s0,
+                                       int64_t s1, IrSparseSlot *slots) {
+  const IrSparseView *v = &g->v;
+  int L = vec.lanes;
+  int64_t N = v->rows, K = v->K;
+  LLVMTypeRef vty = LLVMVectorType(c->t_f32, (unsigned)L);
+  LLVMTypeRef params[2] = {c->t_ptr, c->t_ptr};
+  char name[300];
+  snprintf(name, sizeof name, "%s.%d.sparse.%lld", c->prefix, g->n->id, (long long)s0);
+  LLVMValueRef fn =
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 2, 0));
+  LLVMSetLinkage(fn, LLVMPrivateLinkage);
+  static const char *const attrs[] = {"nounwind", "noinline"};
+  for (int a = 0; a < 2; a++)
+    LLVMAddAttributeAtIndex(
+        fn, LLVMAttributeFunctionIndex,
+        LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName(attrs[a], strlen(attrs[a])),
+                                0));
+  LLVMBasicBlockRef saved_bb = LLVMGetInsertBlock(c->b);
+  LLVMValueRef saved_fn = c->fn;
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  LLVMValueRef arow = LLVMGetParam(fn, 0), yrow = LLVMGetParam(fn, 1);
+  LLVMValueRef *xb = calloc((size_t)((K + L - 1) / L), sizeof *xb); /* blocks of A, loaded once */
+  LLVMValueRef mask[IR_SPARSE_MAX_LANES], wv[IR_SPARSE_MAX_LANES];
+  if (!xb) abort();
+  for (int64_t s = s0; s < s1; s++) {
+    int cols = (int)(N - s * L < L ? N - s * L : L);
+    int64_t n = ir_sparse_strip_slots(v, L, s, slots, K * L + 1);
+    assert(n >= 0);
+    LLVMValueRef acc[UNROLL_CHAINS];
+    for (int q = 0; q < UNROLL_CHAINS; q++) acc[q] = LLVMConstNull(vty);
+    for (int64_t t = 0; t < n; t++) {
+      const IrSparseSlot *sl = &slots[t];
+      LLVMValueRef x[2];
+      for (int h = 0; h < 2; h++) { /* a tail block reads only its valid reductions */
+        int64_t blk = h ? sl->b : sl->a, k0 = blk * L;
+        if (!xb[blk])
+          xb[blk] = vload(c, vty, L, arow, cg_idx(c, k0), (int)(K - k0 < L ? K - k0 : L));
+        x[h] = xb[blk];
+      }
+      for (int l = 0; l < L; l++) {
+        int32_t k = l < cols ? sl->k[l] : -1;
+        bool second = k >= 0 && k / L != sl->a;
+        mask[l] = cg_i32c(c, k < 0 ? 0 : k % L + (second ? L : 0));
+        wv[l] = cg_f32c(c, k < 0 ? 0.0 : ir_sparse_at(v, s * L + l, k));
+      }
+      LLVMValueRef xs =
+          LLVMBuildShuffleVector(c->b, x[0], x[1], LLVMConstVector(mask, (unsigned)L), "");
+      acc[t % UNROLL_CHAINS] =
+          fma3(c, vec.fma, xs, LLVMConstVector(wv, (unsigned)L), acc[t % UNROLL_CHAINS]);
+    }
+    LLVMValueRef sum = acc[0];
+    for (int q = 1; q < UNROLL_CHAINS; q++) sum = LLVMBuildFAdd(c->b, sum, acc[q], "");
+    vstore(c, L, sum, yrow, cg_idx(c, s * L), cols);
+  }
+  LLVMBuildRetVoid(c->b);
+  free(xb);
+  c->fn = saved_fn;
+  LLVMPositionBuilderAtEnd(c->b, saved_bb);
+  return fn;
+}
+
+static void gemm_unrolled_vec(Cg *c, const SparseGemm *g, CgVecInfo vec) {
+  const IrSparseView *v = &g->v;
+  int L = vec.lanes;
+  int64_t N = v->rows, K = v->K, S = (N + L - 1) / L, n_fns = 0;
+  IrSparseSlot *slots = malloc(sizeof *slots * (size_t)(K * L + 1));
+  LLVMValueRef *fns = malloc(sizeof *fns * (size_t)(S + 1));
+  if (!slots || !fns || L > IR_SPARSE_MAX_LANES) abort();
+  for (int64_t s0 = 0, s = 0; s0 < S; s0 = s) { /* strips grouped up to UNROLL_FN_SLOTS slots */
+    int64_t total = 0;
+    for (s = s0; s < S; s++) {
+      int64_t n = ir_sparse_strip_slots(v, L, s, NULL, K * L + 1);
+      if (s > s0 && total + n > UNROLL_FN_SLOTS) break;
+      total += n;
+    }
+    fns[n_fns++] = unrolled_strips_fn(c, g, vec, s0, s, slots);
+  }
+  LLVMTypeRef params[2] = {c->t_ptr, c->t_ptr};
+  LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 2, 0);
+  LLVMTypeRef vty = LLVMVectorType(c->t_f32, (unsigned)L);
+  CgLoop li;
+  LLVMValueRef i = cg_for(c, &li, g->rows);
+  li.keep = true;
+  LLVMValueRef args[2] = {cg_gep(c, c->t_f32, g->in[0], cg_mulc(c, i, K)),
+                          cg_gep(c, c->t_f32, g->out[0], cg_mulc(c, i, N))};
+  for (int64_t f = 0; f < n_fns; f++) LLVMBuildCall2(c->b, fty, fns[f], args, 2, "");
+  for (int64_t s = 0; s < S && (g->bias || g->n->n_epilogue); s++) { /* bias, epilogue */
+    int cols = (int)(N - s * L < L ? N - s * L : L);
+    LLVMValueRef flat = cg_add(c, cg_mulc(c, i, N), cg_idx(c, s * L));
+    if (g->bias)
+      vstore(c, L,
+             LLVMBuildFAdd(c->b, vload(c, vty, L, g->out[0], flat, cols),
+                           vload(c, vty, L, g->bias, cg_idx(c, s * L), cols), ""),
+             g->out[0], flat, cols);
+    if (g->n->n_epilogue)
+      cg_epilogue_row(c, g->n, g->in, cg_gep(c, c->t_f32, g->out[0], flat), flat, cols);
+  }
+  cg_loop_end(c, &li, NULL, NULL);
+  free(slots);
+  free(fns);
+}
+
 static void gemm_unrolled(Cg *c, const SparseGemm *g, bool fma) {
   const IrSparseView *v = &g->v;
   int64_t N = v->rows, K = v->K;
@@ -354,7 +470,12 @@ bool cg_sparse_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
     }
     gemm_csr(c, &g, vec.fma); /* 1-lane blocks are CSR */
     break;
-  case IR_KERNEL_SPARSE_UNROLLED: gemm_unrolled(c, &g, vec.fma); break;
+  case IR_KERNEL_SPARSE_UNROLLED:
+    if (vec.lanes > 1)
+      gemm_unrolled_vec(c, &g, vec);
+    else
+      gemm_unrolled(c, &g, vec.fma);
+    break;
   default: gemm_csr(c, &g, vec.fma); break;
   }
   return true;
