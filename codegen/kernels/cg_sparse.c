@@ -178,8 +178,26 @@ static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
  * accumulators; lanes without a nonzero in a slot multiply by 0. The strips go into private
  * functions of at most UNROLL_FN_SLOTS slots each, called per row of A: the backend searches a
  * function's constant pool linearly for every constant, quadratic in one big function (a
- * 600-slot MLP took 11 s to compile in one function). */
+ * 600-slot MLP took 11 s to compile in one function). On AVX-512 the shuffle is the vpermi2ps
+ * intrinsic with its indices loaded from a table the optimizer cannot fold: X86's lowering of
+ * a constant shuffle costs ~2.5 ms each (digits MLP at 80%: 10 s at -O3), the instruction is
+ * the same and the index was a 64-byte constant-pool load anyway. */
 enum { UNROLL_CHAINS = 4, UNROLL_FN_SLOTS = 64 };
+
+static bool has_vpermi2ps(Cg *c, int lanes) {
+  char *triple = LLVMGetTargetMachineTriple(c->tm);
+  bool x86 = !strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4);
+  LLVMDisposeMessage(triple);
+  return x86 && lanes == 16; /* 16 f32 lanes on x86: AVX-512F */
+}
+
+static LLVMValueRef vpermi2ps(Cg *c, LLVMValueRef a, LLVMValueRef idx, LLVMValueRef b) {
+  const char *name = "llvm.x86.avx512.vpermi2var.ps.512";
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef args[3] = {a, idx, b};
+  return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, NULL, 0),
+                        LLVMGetIntrinsicDeclaration(c->mod, id, NULL, 0), args, 3, "");
+}
 
 /* void fn(const float *arow, float *yrow): yrow[s*L ...] = the products of strips [s0, s1). */
 static LLVMValueRef unrolled_strips_fn(Cg *c, const SparseGemm *g, CgVecInfo vec, int64_t s0,
@@ -208,6 +226,21 @@ static LLVMValueRef unrolled_strips_fn(Cg *c, const SparseGemm *g, CgVecInfo vec
   LLVMValueRef *xb = calloc((size_t)((K + L - 1) / L), sizeof *xb); /* blocks of A, loaded once */
   LLVMValueRef mask[IR_SPARSE_MAX_LANES], wv[IR_SPARSE_MAX_LANES];
   if (!xb) abort();
+  /* AVX-512: every slot's indices in one table (external, hidden: not folded into constants) */
+  bool perm = has_vpermi2ps(c, L);
+  int64_t n_all = 0, at = 0;
+  for (int64_t s = s0; s < s1 && perm; s++)
+    n_all += ir_sparse_strip_slots(v, L, s, NULL, K * L + 1);
+  LLVMTypeRef ity = LLVMVectorType(c->t_i32, (unsigned)L);
+  LLVMValueRef *itab = perm ? malloc(sizeof *itab * (size_t)(n_all * L + 1)) : NULL;
+  LLVMValueRef table = NULL;
+  if (perm) {
+    if (!itab) abort();
+    snprintf(name, sizeof name, "%s.%d.sparseidx.%lld", c->prefix, g->n->id, (long long)s0);
+    table = LLVMAddGlobal(c->mod, LLVMArrayType2(c->t_i32, (uint64_t)(n_all * L)), name);
+    LLVMSetVisibility(table, LLVMHiddenVisibility);
+    LLVMSetAlignment(table, 64);
+  }
   for (int64_t s = s0; s < s1; s++) {
     int cols = (int)(N - s * L < L ? N - s * L : L);
     int64_t n = ir_sparse_strip_slots(v, L, s, slots, K * L + 1);
@@ -229,8 +262,17 @@ static LLVMValueRef unrolled_strips_fn(Cg *c, const SparseGemm *g, CgVecInfo vec
         mask[l] = cg_i32c(c, k < 0 ? 0 : k % L + (second ? L : 0));
         wv[l] = cg_f32c(c, k < 0 ? 0.0 : ir_sparse_at(v, s * L + l, k));
       }
-      LLVMValueRef xs =
-          LLVMBuildShuffleVector(c->b, x[0], x[1], LLVMConstVector(mask, (unsigned)L), "");
+      LLVMValueRef xs;
+      if (perm) {
+        memcpy(itab + at * L, mask, sizeof *mask * (size_t)L);
+        LLVMValueRef idx =
+            LLVMBuildLoad2(c->b, ity, cg_gep(c, c->t_i32, table, cg_idx(c, at * L)), "");
+        LLVMSetAlignment(idx, 64);
+        at++;
+        xs = vpermi2ps(c, x[0], idx, x[1]);
+      } else {
+        xs = LLVMBuildShuffleVector(c->b, x[0], x[1], LLVMConstVector(mask, (unsigned)L), "");
+      }
       acc[t % UNROLL_CHAINS] =
           fma3(c, vec.fma, xs, LLVMConstVector(wv, (unsigned)L), acc[t % UNROLL_CHAINS]);
     }
@@ -239,6 +281,10 @@ static LLVMValueRef unrolled_strips_fn(Cg *c, const SparseGemm *g, CgVecInfo vec
     vstore(c, L, sum, yrow, cg_idx(c, s * L), cols);
   }
   LLVMBuildRetVoid(c->b);
+  if (perm) {
+    LLVMSetInitializer(table, LLVMConstArray2(c->t_i32, itab, (uint64_t)(n_all * L)));
+    free(itab);
+  }
   free(xb);
   c->fn = saved_fn;
   LLVMPositionBuilderAtEnd(c->b, saved_bb);
