@@ -508,7 +508,11 @@ prune)
   ex="$src/examples" sp="$src/tests/sparse"
   after_params() { "$kiln" inspect "$@" | awk '/parameters:/ {p = $2} END {print p}'; }
   check test "$(after_params "$sp/prune_chain/model.json")" -eq 503     # 849 before: 5 channels go
-  check test "$(after_params "$sp/prune_residual/model.json")" -eq 270  # tied by Add: kept
+  # a residual Add ties a's and b's channels: channel 0, zero in both, goes from a, b (its output
+  # and input channel) and c: wa 3x3x3x3 + 3, wb 3x3x3x3 + 3, wc 2x3 + 2 = 176 (270 before);
+  # zero in a only (b's zero channel is another), nothing goes
+  check test "$(after_params "$sp/prune_residual/model.json")" -eq 176
+  check test "$(after_params "$sp/prune_residual_tied/model.json")" -eq 270
   check test "$(after_params "$ex/digits_cnn_channels/model.json")" -eq 20666  # 47530 before
   check test "$(after_params "$ex/digits_cnn_channels/model.json" -O0)" -eq 47530
   # a norm threshold nothing passes leaves one channel per prunable layer: conv1..3 1x1x3x3 + 1
@@ -587,6 +591,14 @@ print("%.4f" % (nz / sum(k["weights"]["dense_bytes"] / 4 for k in ks)))' "$2"
     check grep -qF -- "$expect" "$tmp/err"
     check test ! -e "$tmp/p.o"
   done
+  # lossy channel pruning of one member of a residual group: refused, naming the tie
+  rm -f "$tmp/p.o"
+  node=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nodes"][0]["name"])' \
+    "$sp/prune_residual_tied/model.json")
+  "$kiln" compile "$sp/prune_residual_tied/model.json" -o "$tmp/p.o" --prune="channels:$node=0.5" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qF -- "by a residual Add" "$tmp/err"
+  check test ! -e "$tmp/p.o"
   "$kiln" run "$ex/digits_cnn_dense/model.json" "$ex/digits_cnn_dense/inputs/x.npy" -o "$tmp/runout" \
     --prune=magnitude:0.5 2>"$tmp/err" >/dev/null
   check test $? -eq 1

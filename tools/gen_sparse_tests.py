@@ -144,16 +144,17 @@ def prune_chain_case(name, seed):
     g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
 
 
-def prune_residual_case(name, seed):
-    """conv a (channel 0 zero) relu; conv b (channel 0 zero) on it; Add(a, b) relu; conv c:
-    a's and b's channels are tied by the residual Add, so nothing is removed."""
+def prune_residual_case(name, seed, dead_b=0):
+    """conv a (channel 0 zero) relu; conv b (channel dead_b zero) on it; Add(a, b) relu; conv c:
+    a's and b's channels are tied by the residual Add: channel 0 is removed from a, b (output
+    and input channels) and c when it is zero in both (dead_b 0), nothing otherwise."""
     rng = np.random.RandomState(seed)
     g = ModelBuilder(name)
     x = rng.uniform(-1, 1, (1, 3, 5, 5)).astype(np.float32)
     wa, ba = dead_channels(rng, rng.uniform(-1, 1, (4, 3, 3, 3)).astype(np.float32),
                            rng.uniform(-1, 1, 4).astype(np.float32), [0])
     wb, bb = dead_channels(rng, rng.uniform(-1, 1, (4, 4, 3, 3)).astype(np.float32),
-                           rng.uniform(-1, 1, 4).astype(np.float32), [0])
+                           rng.uniform(-1, 1, 4).astype(np.float32), [dead_b])
     wc, bc = rng.uniform(-1, 1, (2, 4, 1, 1)).astype(np.float32), rng.uniform(-1, 1, 2).astype(np.float32)
     g.input("x", [1, 3, 5, 5])
     g.output("y", [1, 2, 5, 5])
@@ -203,7 +204,8 @@ def main():
             seed += 1
     prune_chain_case("prune_chain", 1000)
     prune_residual_case("prune_residual", 1001)
-    names += ["prune_chain", "prune_residual"]
+    prune_residual_case("prune_residual_tied", 1002, dead_b=1)
+    names += ["prune_chain", "prune_residual", "prune_residual_tied"]
     # every case (sparse-csr applies to all), the Gemm/MatMul ones (sparse-block), those with at
     # most IR_SPARSE_UNROLL_MAX nonzeros (sparse-unrolled)
     for file, cases in (("MANIFEST", names), ("MANIFEST_matrix", matrix),
