@@ -7,9 +7,11 @@
  * channels of every consumer (Conv, Gemm, Gemm after Flatten). Layers whose outputs meet in a
  * residual Add (same shape, no broadcast) share their channels: the group is every layer
  * (head) feeding the Add's channel space, and a channel goes only when it is zero in all of
- * them (0 + 0 = 0), from all of them and from every consumer of the space. A group whose
- * channels reach a graph output, a graph input, or any other node (a Concat,
- * BatchNormalization left unfolded...) is left alone: it is tied to something this pass does
+ * them (0 + 0 = 0), from all of them and from every consumer of the space. A Concat along the
+ * channels makes the group's channels a slice of its output: the consumers after it (through
+ * channel-wise nodes) lose the matching input channels at the slice's offset. A group whose
+ * channels reach a graph output, a graph input, or any other node (BatchNormalization left
+ * unfolded, an Add after a Concat...) is left alone: it is tied to something this pass does
  * not shrink consistently.
  *
  * Lossy, on request (PassOptions.prune, kiln --prune=SPEC; several specs joined by ';'):
@@ -49,8 +51,10 @@ typedef struct {
   int n_heads;
   int64_t channels;
   IrNode *consumer[MAX_CONSUMERS];
-  int64_t
-      spatial[MAX_CONSUMERS]; /* consumer reads channel c as inputs [c*spatial, (c+1)*spatial) */
+  /* consumer i reads channel c as its input channel offset[i] + c of total[i] (after a Concat
+   * along the channels: the inputs before; else 0 of `channels`), i.e. as the inputs
+   * [(offset + c) * spatial, (offset + c + 1) * spatial) */
+  int64_t spatial[MAX_CONSUMERS], offset[MAX_CONSUMERS], total[MAX_CONSUMERS];
   int n_consumers;
   /* element-wise partners on the way: Mul/Div by a constant whose channel axis is shrunk too */
   IrNode *partner[MAX_CONSUMERS];
@@ -177,6 +181,78 @@ static bool add_node(IrNode **list, int *n, IrNode *x) {
   return true;
 }
 
+static bool add_consumer(ChanGroup *cg, IrNode *c, int64_t spatial, int64_t offset, int64_t total) {
+  for (int i = 0; i < cg->n_consumers; i++)
+    if (cg->consumer[i] == c) return true;
+  if (cg->n_consumers == MAX_CONSUMERS) return false;
+  cg->spatial[cg->n_consumers] = spatial, cg->offset[cg->n_consumers] = offset;
+  cg->total[cg->n_consumers] = total;
+  cg->consumer[cg->n_consumers++] = c;
+  return true;
+}
+
+/* v's position in a Concat c along the channels (axis 1, v once, every input of v's rank):
+ * *offset = the channels of the inputs before it; false otherwise. */
+static bool concat_channels(const IrNode *c, const IrValue *v, int64_t *offset) {
+  int64_t axis = ir_attr_i(c, "axis"), at = 0, seen = 0;
+  if (c->op != IR_OP_CONCAT || !c->outputs[0] || (axis < 0 ? axis + v->rank : axis) != 1)
+    return false;
+  for (int k = 0; k < c->n_inputs; k++) {
+    if (!c->inputs[k] || c->inputs[k]->rank != v->rank) return false;
+    if (c->inputs[k] == v) *offset = at, seen++;
+    at += c->inputs[k]->dims[1];
+  }
+  return seen == 1;
+}
+
+/* The consumers of a Concat's output w (channels [offset, offset + C) of `total` are the
+ * group's), through channel-wise nodes: Conv/Gemm, or Gemm after Flatten. */
+static void concat_consumers(const IrGraph *g, ChanGroup *cg, const IrValue *w, int64_t offset,
+                             int64_t total) {
+  IrNode *cons[MAX_CONSUMERS];
+  for (int guard = 0; guard < MAX_SPACE; guard++) {
+    if (w->is_output) {
+      snprintf(cg->tied, sizeof cg->tied, "graph output '%s' (after a Concat)", w->name);
+      return;
+    }
+    int n = consumers_of(g, w, cons, MAX_CONSUMERS);
+    if (n == 1 && zero_preserving(cons[0]) && cons[0]->inputs[0] == w) {
+      w = cons[0]->outputs[0];
+      continue;
+    }
+    if (n == 0 || n > MAX_CONSUMERS) {
+      snprintf(cg->tied, sizeof cg->tied, "what reads Concat output '%s'", w->name);
+      return;
+    }
+    int64_t per_image = ir_value_numel(w) / (w->dims[0] ? w->dims[0] : 1);
+    for (int i = 0; i < n; i++) {
+      IrNode *c = cons[i];
+      int64_t spatial = 1;
+      if (c->op == IR_OP_FLATTEN && ir_attr_i(c, "axis") == 1 && c->outputs[0] &&
+          !c->outputs[0]->is_output) {
+        IrNode *after[2];
+        if (consumers_of(g, c->outputs[0], after, 2) != 1 ||
+            !consumer_ok(after[0], c->outputs[0])) {
+          snprintf(cg->tied, sizeof cg->tied, "what reads Flatten node '%s'", c->name);
+          return;
+        }
+        spatial = per_image / total;
+        c = after[0];
+      } else if (!consumer_ok(c, w) || (c->op == IR_OP_GEMM && w->rank != 2)) {
+        snprintf(cg->tied, sizeof cg->tied, "%s node '%s' (after a Concat)", ir_op_info[c->op].name,
+                 c->name);
+        return;
+      }
+      if (!add_consumer(cg, c, spatial, offset, total)) {
+        snprintf(cg->tied, sizeof cg->tied, "too many nodes");
+        return;
+      }
+    }
+    return;
+  }
+  snprintf(cg->tied, sizeof cg->tied, "a chain too long after a Concat");
+}
+
 static bool add_partner(ChanGroup *cg, IrNode *e, int slot) {
   for (int i = 0; i < cg->n_partners; i++)
     if (cg->partner[i] == e) return true;
@@ -244,7 +320,7 @@ static void find_group(const IrGraph *g, IrNode *head, ChanGroup *cg) {
       snprintf(cg->tied, sizeof cg->tied, "too many nodes");
       return;
     }
-    int64_t per_image = ir_value_numel(v) / (v->dims[0] ? v->dims[0] : 1);
+    int64_t per_image = ir_value_numel(v) / (v->dims[0] ? v->dims[0] : 1), off = 0;
     for (int i = 0; i < n && ok; i++) {
       IrNode *c = cons[i];
       int slot = zero_preserving_partner(c, v);
@@ -263,17 +339,20 @@ static void find_group(const IrGraph *g, IrNode *head, ChanGroup *cg) {
           snprintf(cg->tied, sizeof cg->tied, "what reads Flatten node '%s'", c->name);
           return;
         }
-        int before = cg->n_consumers;
-        ok = add_node(cg->consumer, &cg->n_consumers, after[0]);
-        if (cg->n_consumers > before) cg->spatial[before] = per_image / cg->channels;
+        ok = add_consumer(cg, after[0], per_image / cg->channels, 0, cg->channels);
+      } else if (concat_channels(c, v, &off)) { /* the group's channels are a slice of its output */
+        if (c->outputs[0]->dims[1] <= cg->channels) {
+          snprintf(cg->tied, sizeof cg->tied, "Concat node '%s'", c->name);
+          return;
+        }
+        concat_consumers(g, cg, c->outputs[0], off, c->outputs[0]->dims[1]);
+        if (cg->tied[0]) return;
       } else if (!consumer_ok(c, v) || (c->op == IR_OP_GEMM && v->rank != 2)) {
         snprintf(cg->tied, sizeof cg->tied, "%s node '%s', which this pass does not shrink",
                  ir_op_info[c->op].name, c->name);
         return;
       } else {
-        int before = cg->n_consumers;
-        ok = add_node(cg->consumer, &cg->n_consumers, c);
-        if (cg->n_consumers > before) cg->spatial[before] = 1;
+        ok = add_consumer(cg, c, 1, 0, cg->channels);
       }
     }
     if (!ok) {
@@ -354,7 +433,12 @@ static bool remove_zero_channels(IrGraph *g, ChanGroup *cg, int64_t *removed) {
   for (int i = 0; i < cg->n_consumers; i++) {
     IrNode *c = cg->consumer[i];
     int axis = c->op == IR_OP_CONV ? 1 : ir_attr_i(c, "transB") ? 1 : 0;
-    c->inputs[1] = shrink_const(g, c->inputs[1], axis, cg->spatial[i], keep);
+    bool *wide = malloc((size_t)cg->total[i] + 1); /* the group's slice of the input channels */
+    if (!wide) abort();
+    for (int64_t j = 0; j < cg->total[i]; j++)
+      wide[j] = j < cg->offset[i] || j >= cg->offset[i] + C || keep[j - cg->offset[i]];
+    c->inputs[1] = shrink_const(g, c->inputs[1], axis, cg->spatial[i], wide);
+    free(wide);
   }
   for (int i = 0; i < cg->n_partners; i++) { /* the channel axis (1) of the output, if spanned */
     IrNode *e = cg->partner[i];

@@ -520,6 +520,9 @@ prune)
   # zero in a only (b's zero channel is another), nothing goes
   check test "$(after_params "$sp/prune_residual/model.json")" -eq 176
   check test "$(after_params "$sp/prune_residual_tied/model.json")" -eq 270
+  # a Concat along the channels: a's channel 0 and b's channel 1 go, with c's input channels 0
+  # and 5: wa 3x3x3x3 + 3, wb 1x3x3x3 + 1, wc 2x4 + 2 = 122 (182 before)
+  check test "$(after_params "$sp/prune_concat/model.json")" -eq 122
   check test "$(after_params "$ex/digits_cnn_channels/model.json")" -eq 20666  # 47530 before
   check test "$(after_params "$ex/digits_cnn_channels/model.json" -O0)" -eq 47530
   # a norm threshold nothing passes leaves one channel per prunable layer: conv1..3 1x1x3x3 + 1

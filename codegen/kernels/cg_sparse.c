@@ -49,7 +49,7 @@ static LLVMValueRef index_array(Cg *c, const int64_t *v, int64_t n, int bytes, c
   return g;
 }
 
-static LLVMValueRef load_index(Cg *c, LLVMValueRef arr, int bytes, LLVMValueRef i) {
+LLVMValueRef cg_sparse_load_index(Cg *c, LLVMValueRef arr, int bytes, LLVMValueRef i) {
   LLVMTypeRef t = bytes == 2 ? LLVMInt16TypeInContext(c->ctx) : c->t_i32;
   LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, arr, i), "");
   return bytes == 2 ? LLVMBuildZExt(c->b, v, c->t_idx, "")
@@ -151,7 +151,8 @@ static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
   LLVMValueRef arow = cg_gep(c, c->t_f32, g->in[0], cg_mulc(c, i, K));
   LLVMValueRef j = cg_for(c, &lj, N);
   lj.keep = true;
-  LLVMValueRef q0 = load_index(c, gptr, 4, j), q1 = load_index(c, gptr, 4, cg_addc(c, j, 1));
+  LLVMValueRef q0 = cg_sparse_load_index(c, gptr, 4, j),
+               q1 = cg_sparse_load_index(c, gptr, 4, cg_addc(c, j, 1));
   LLVMValueRef init = g->bias ? cg_load(c, g->bias, j) : cg_f32c(c, 0.0);
   LLVMValueRef q = cg_loop_begin(c, &lp, q0, q1);
   lp.keep = true; /* scalar chains: vectorized, they would be gathers */
@@ -159,7 +160,7 @@ static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
   for (int e = 0; e < ch; e++) acc[e] = cg_loop_acc(c, &lp, e ? cg_f32c(c, 0.0) : init);
   for (int e = 0; e < ch; e++) {
     LLVMValueRef p = cg_addc(c, cg_mulc(c, q, ch), e);
-    LLVMValueRef x = cg_load(c, arow, load_index(c, gidx, ib, p));
+    LLVMValueRef x = cg_load(c, arow, cg_sparse_load_index(c, gidx, ib, p));
     next[e] = fma3(c, fma, cg_load(c, gval, p), x, acc[e]);
   }
   cg_loop_end(c, &lp, next, sum);
@@ -358,12 +359,13 @@ static void block_strip(Cg *c, const SparseGemm *g, CgVecInfo vec, LLVMTypeRef v
   int64_t N = g->v.rows;
   LLVMValueRef j0 = cg_mulc(c, s, L);
   LLVMValueRef init = g->bias ? vload(c, vty, L, g->bias, j0, cols) : LLVMConstNull(vty);
-  LLVMValueRef p0 = load_index(c, gptr, 4, s), p1 = load_index(c, gptr, 4, cg_addc(c, s, 1));
+  LLVMValueRef p0 = cg_sparse_load_index(c, gptr, 4, s),
+               p1 = cg_sparse_load_index(c, gptr, 4, cg_addc(c, s, 1));
   CgLoop lp;
   LLVMValueRef p = cg_loop_begin(c, &lp, p0, p1);
   lp.keep = true;
   LLVMValueRef acc = cg_loop_acc(c, &lp, init);
-  LLVMValueRef a = splat(c, vty, L, cg_load(c, arow, load_index(c, gidx, ib, p)));
+  LLVMValueRef a = splat(c, vty, L, cg_load(c, arow, cg_sparse_load_index(c, gidx, ib, p)));
   LLVMValueRef b = vload(c, vty, L, gval, cg_mulc(c, p, L), L); /* blocks are zero-padded */
   LLVMValueRef next = fma3(c, vec.fma, a, b, acc), sum;
   cg_loop_end(c, &lp, &next, &sum);
@@ -423,14 +425,15 @@ static void conv_rows_strip(Cg *c, CgVecInfo vec, LLVMTypeRef vty, LLVMValueRef 
                             LLVMValueRef image, LLVMValueRef wrow, LLVMValueRef j0, int64_t cols) {
   int L = vec.lanes, nrv = (int)((cols + L - 1) / L);
   LLVMValueRef init = splat(c, vty, L, bias ? cg_load(c, bias, r) : cg_f32c(c, 0.0));
-  LLVMValueRef p0 = load_index(c, gptr, 4, r), p1 = load_index(c, gptr, 4, cg_addc(c, r, 1));
+  LLVMValueRef p0 = cg_sparse_load_index(c, gptr, 4, r),
+               p1 = cg_sparse_load_index(c, gptr, 4, cg_addc(c, r, 1));
   CgLoop lp;
   LLVMValueRef p = cg_loop_begin(c, &lp, p0, p1);
   lp.keep = true;
   LLVMValueRef acc[8], next[8], sum[8];
   for (int q = 0; q < nrv; q++) acc[q] = cg_loop_acc(c, &lp, init);
   LLVMValueRef w = splat(c, vty, L, cg_load(c, gval, p));
-  LLVMValueRef src = cg_gep(c, c->t_f32, image, cg_add(c, load_index(c, goff, 4, p), j0));
+  LLVMValueRef src = cg_gep(c, c->t_f32, image, cg_add(c, cg_sparse_load_index(c, goff, 4, p), j0));
   for (int q = 0; q < nrv; q++) /* the image is readable a tile past the wide columns */
     next[q] = fma3(c, vec.fma, w, vload(c, vty, L, src, cg_idx(c, (int64_t)q * L), L), acc[q]);
   cg_loop_end(c, &lp, next, sum);

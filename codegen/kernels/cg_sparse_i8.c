@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "cg_quant.h"
+#include "cg_sparse.h"
 #include "ir_util.h"
 #include "quant.h"
 #include "sparsity.h"
@@ -26,13 +27,6 @@ static LLVMValueRef i32_at(Cg *c, LLVMValueRef base, LLVMValueRef index) {
   LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, base, index), "");
   LLVMSetAlignment(v, 4);
   return v;
-}
-
-static LLVMValueRef index_at(Cg *c, LLVMValueRef arr, int bytes, LLVMValueRef i) {
-  LLVMTypeRef t = bytes == 2 ? LLVMInt16TypeInContext(c->ctx) : c->t_i32;
-  LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, arr, i), "");
-  return bytes == 2 ? LLVMBuildZExt(c->b, v, c->t_idx, "")
-                    : LLVMBuildSExtOrBitCast(c->b, v, c->t_idx, "");
 }
 
 bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
@@ -85,7 +79,7 @@ bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   for (int e = 0; e < ch; e++) acc[e] = cg_loop_acc(c, &lp, e ? cg_i32c(c, 0) : bias);
   for (int e = 0; e < ch; e++) {
     LLVMValueRef p = cg_addc(c, cg_mulc(c, q, ch), e);
-    LLVMValueRef x = i8_sext(c, arow, index_at(c, gidx, ib, p));
+    LLVMValueRef x = i8_sext(c, arow, cg_sparse_load_index(c, gidx, ib, p));
     next[e] = LLVMBuildAdd(c->b, acc[e], LLVMBuildMul(c->b, x, i8_sext(c, gval, p), ""), "");
   }
   cg_loop_end(c, &lp, next, sum);
