@@ -14,7 +14,9 @@
 #include "cg_quant.h"
 #include "conv_params.h"
 #include "kernels/cg_gemm_i8.h"
+#include "kernels/cg_sparse_i8.h"
 #include "quant.h"
+#include "sparsity.h"
 
 static LLVMValueRef i8_load(Cg *c, LLVMValueRef base, LLVMValueRef index) {
   LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i8, cg_gep(c, c->t_i8, base, index), "");
@@ -1030,6 +1032,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
 }
 
 bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_i8_lower(c, n, in, out);
   if (n->kernel == IR_KERNEL_QGEMM_DOT4 && c->scratch) return lower_qgemm_dot4(c, n, in, out);
   return lower_qgemm_loops(c, n, in, out);
 }
@@ -1037,4 +1040,15 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
 bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (n->kernel == IR_KERNEL_QCONV_DOT4 && c->scratch) return lower_qconv_dot4(c, n, in, out);
   return lower_qconv_loops(c, n, in, out);
+}
+
+LLVMValueRef cg_quant_requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                              int32_t zp) {
+  return requant(c, acc, mult, shift, zp);
+}
+
+LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64_t per_channel) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  return head_tables(c, n, &h, w, per_channel);
 }

@@ -180,8 +180,9 @@ static void winograd_under_peak(IrGraph *g, const PassOptions *o) {
   for (int s = 0; s < g->n_nodes; s++) {
     IrNode *n = g->nodes[s];
     IrConvParams p;
-    if (n->op != IR_OP_CONV || n->kernel == IR_KERNEL_DEFAULT || !ir_conv_params(n, &p, NULL) ||
-        !ir_conv_winograd_applies(&p) || p.c < 8 || p.m < 8)
+    /* a sparse kernel (pass_plan_sparse) already beat the dense ones on the zeros it skips */
+    if (n->op != IR_OP_CONV || n->kernel == IR_KERNEL_DEFAULT || ir_kernel_is_sparse(n->kernel) ||
+        !ir_conv_params(n, &p, NULL) || !ir_conv_winograd_applies(&p) || p.c < 8 || p.m < 8)
       continue;
     IrKernel kernel = n->kernel;
     int64_t scratch = n->scratch_bytes;
@@ -206,6 +207,7 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     n->scratch_bytes = 0;
     if (n->op == IR_OP_QGEMM || n->op == IR_OP_QLINEAR_CONV) {
       pass_plan_int8(n, o); /* pass_quantize.c */
+      pass_plan_sparse(n, o);
       continue;
     }
     if (!all_f32(n)) continue;

@@ -37,8 +37,12 @@ const PassInfo *pass_find(const char *name) {
 
 static bool run_one(IrGraph *g, const PassInfo *p, const PassOptions *o, IrDiag *d) {
   int errors = d->n_errors;
-  p->run(g, o, d);
+  bool changed = p->run(g, o, d);
   if (d->n_errors > errors) return false;
+  /* quantization is lossy like --prune: --eval measures it (after pruning, the ladder's step) */
+  if (changed && o->after_lossy && p->run == pass_quantize &&
+      !o->after_lossy(o->after_lossy_ctx, g, "--quantize=int8", d))
+    return false;
   if (o->verify_each && !ir_graph_verify(g, d)) {
     ir_diag_error(d, NULL, "internal error: the graph does not verify after pass '%s'", p->name);
     return false;

@@ -4,10 +4,15 @@
  * bias are all zero computes exactly 0, and stays 0 through the channel-wise ops after it (Relu,
  * LeakyRelu, Tanh, Clip around 0, MaxPool, AveragePool, Mul or Div by a constant, whose channels
  * shrink too); it is removed with the matching input
- * channels of every consumer (Conv, Gemm, Gemm after Flatten). A layer whose channels reach a
- * graph output, or any other consumer (a residual Add, a Concat, BatchNormalization left
- * unfolded...), is left alone: its channel group is tied to something this pass does not
- * shrink consistently.
+ * channels of every consumer (Conv, Gemm, Gemm after Flatten). Layers whose outputs meet in a
+ * residual Add (same shape, no broadcast) share their channels: the group is every layer
+ * (head) feeding the Add's channel space, and a channel goes only when it is zero in all of
+ * them (0 + 0 = 0), from all of them and from every consumer of the space. A Concat along the
+ * channels makes the group's channels a slice of its output: the consumers after it (through
+ * channel-wise nodes) lose the matching input channels at the slice's offset. A group whose
+ * channels reach a graph output, a graph input, or any other node (BatchNormalization left
+ * unfolded, an Add after a Concat...) is left alone: it is tied to something this pass does
+ * not shrink consistently.
  *
  * Lossy, on request (PassOptions.prune, kiln --prune=SPEC; several specs joined by ';'):
  *   magnitude:F | magnitude:NODE=F,...  the fraction F of the constant weights of every
@@ -35,15 +40,21 @@ static bool f32_const(const IrValue *v) {
 /* ---- channel groups ------------------------------------------------------------------------ */
 
 #define MAX_CONSUMERS 16
+#define MAX_SPACE 64
 
-/* A layer whose output channels can be removed: the producer, and the consumers whose input
- * channels shrink with it (through channel-wise nodes). */
+/* A layer whose output channels can be removed: the producer (with the other producers of the
+ * same channel space, through residual Adds), and the consumers whose input channels shrink
+ * with it (through channel-wise nodes). */
 typedef struct {
   IrNode *head;
+  IrNode *heads[MAX_CONSUMERS]; /* heads[0] == head */
+  int n_heads;
   int64_t channels;
   IrNode *consumer[MAX_CONSUMERS];
-  int64_t
-      spatial[MAX_CONSUMERS]; /* consumer reads channel c as inputs [c*spatial, (c+1)*spatial) */
+  /* consumer i reads channel c as its input channel offset[i] + c of total[i] (after a Concat
+   * along the channels: the inputs before; else 0 of `channels`), i.e. as the inputs
+   * [(offset + c) * spatial, (offset + c + 1) * spatial) */
+  int64_t spatial[MAX_CONSUMERS], offset[MAX_CONSUMERS], total[MAX_CONSUMERS];
   int n_consumers;
   /* element-wise partners on the way: Mul/Div by a constant whose channel axis is shrunk too */
   IrNode *partner[MAX_CONSUMERS];
@@ -134,38 +145,86 @@ static bool consumer_ok(const IrNode *c, const IrValue *v) {
          c->inputs[0]->rank == 2;
 }
 
-static void find_group(const IrGraph *g, IrNode *head, ChanGroup *cg) {
-  memset(cg, 0, sizeof *cg);
-  cg->head = head;
-  if (!head_ok(head, &cg->channels)) {
-    snprintf(cg->tied, sizeof cg->tied,
-             "its kind (a Conv with one group or a Gemm with constant weights is needed)");
-    return;
+static IrNode *producer_of(const IrGraph *g, const IrValue *v) {
+  for (int i = 0; i < g->n_nodes; i++)
+    for (int k = 0; k < g->nodes[i]->n_outputs; k++)
+      if (g->nodes[i]->outputs[k] == v) return g->nodes[i];
+  return NULL;
+}
+
+/* An Add of two values of its output's shape (no broadcast): a residual join. */
+static bool residual_add(const IrNode *n) {
+  return n->op == IR_OP_ADD && n->n_inputs == 2 && n->n_outputs == 1 && n->outputs[0] &&
+         n->inputs[0] && n->inputs[1] && ir_same_shape(n->inputs[0], n->outputs[0]) &&
+         ir_same_shape(n->inputs[1], n->outputs[0]) && !n->n_epilogue;
+}
+
+typedef struct {
+  const IrValue *v[MAX_SPACE];
+  int n;
+} Space;
+
+/* Adds v to the channel space; false when it is full. */
+static bool space_add(Space *s, const IrValue *v) {
+  for (int i = 0; i < s->n; i++)
+    if (s->v[i] == v) return true;
+  if (s->n == MAX_SPACE) return false;
+  s->v[s->n++] = v;
+  return true;
+}
+
+static bool add_node(IrNode **list, int *n, IrNode *x) {
+  for (int i = 0; i < *n; i++)
+    if (list[i] == x) return true;
+  if (*n == MAX_CONSUMERS) return false;
+  list[(*n)++] = x;
+  return true;
+}
+
+static bool add_consumer(ChanGroup *cg, IrNode *c, int64_t spatial, int64_t offset, int64_t total) {
+  for (int i = 0; i < cg->n_consumers; i++)
+    if (cg->consumer[i] == c) return true;
+  if (cg->n_consumers == MAX_CONSUMERS) return false;
+  cg->spatial[cg->n_consumers] = spatial, cg->offset[cg->n_consumers] = offset;
+  cg->total[cg->n_consumers] = total;
+  cg->consumer[cg->n_consumers++] = c;
+  return true;
+}
+
+/* v's position in a Concat c along the channels (axis 1, v once, every input of v's rank):
+ * *offset = the channels of the inputs before it; false otherwise. */
+static bool concat_channels(const IrNode *c, const IrValue *v, int64_t *offset) {
+  int64_t axis = ir_attr_i(c, "axis"), at = 0, seen = 0;
+  if (c->op != IR_OP_CONCAT || !c->outputs[0] || (axis < 0 ? axis + v->rank : axis) != 1)
+    return false;
+  for (int k = 0; k < c->n_inputs; k++) {
+    if (!c->inputs[k] || c->inputs[k]->rank != v->rank) return false;
+    if (c->inputs[k] == v) *offset = at, seen++;
+    at += c->inputs[k]->dims[1];
   }
-  const IrValue *v = head->outputs[0];
+  return seen == 1;
+}
+
+/* The consumers of a Concat's output w (channels [offset, offset + C) of `total` are the
+ * group's), through channel-wise nodes: Conv/Gemm, or Gemm after Flatten. */
+static void concat_consumers(const IrGraph *g, ChanGroup *cg, const IrValue *w, int64_t offset,
+                             int64_t total) {
   IrNode *cons[MAX_CONSUMERS];
-  for (;;) {
-    if (v->is_output) {
-      snprintf(cg->tied, sizeof cg->tied, "graph output '%s'", v->name);
+  for (int guard = 0; guard < MAX_SPACE; guard++) {
+    if (w->is_output) {
+      snprintf(cg->tied, sizeof cg->tied, "graph output '%s' (after a Concat)", w->name);
       return;
     }
-    int n = consumers_of(g, v, cons, MAX_CONSUMERS);
-    if (n == 1 && zero_preserving(cons[0]) && cons[0]->inputs[0] == v && v->rank >= 2) {
-      v = cons[0]->outputs[0];
-      continue;
-    }
-    int slot = n == 1 && v->rank >= 2 ? zero_preserving_partner(cons[0], v) : -1;
-    if (slot >= 0 && cg->n_partners < MAX_CONSUMERS) {
-      cg->partner[cg->n_partners] = cons[0];
-      cg->partner_slot[cg->n_partners++] = slot;
-      v = cons[0]->outputs[0];
+    int n = consumers_of(g, w, cons, MAX_CONSUMERS);
+    if (n == 1 && zero_preserving(cons[0]) && cons[0]->inputs[0] == w) {
+      w = cons[0]->outputs[0];
       continue;
     }
     if (n == 0 || n > MAX_CONSUMERS) {
-      snprintf(cg->tied, sizeof cg->tied, "%s", n ? "too many consumers" : "nothing (unused)");
+      snprintf(cg->tied, sizeof cg->tied, "what reads Concat output '%s'", w->name);
       return;
     }
-    int64_t per_image = ir_value_numel(v) / (v->dims[0] ? v->dims[0] : 1);
+    int64_t per_image = ir_value_numel(w) / (w->dims[0] ? w->dims[0] : 1);
     for (int i = 0; i < n; i++) {
       IrNode *c = cons[i];
       int64_t spatial = 1;
@@ -177,17 +236,129 @@ static void find_group(const IrGraph *g, IrNode *head, ChanGroup *cg) {
           snprintf(cg->tied, sizeof cg->tied, "what reads Flatten node '%s'", c->name);
           return;
         }
-        spatial = per_image / cg->channels;
+        spatial = per_image / total;
         c = after[0];
+      } else if (!consumer_ok(c, w) || (c->op == IR_OP_GEMM && w->rank != 2)) {
+        snprintf(cg->tied, sizeof cg->tied, "%s node '%s' (after a Concat)", ir_op_info[c->op].name,
+                 c->name);
+        return;
+      }
+      if (!add_consumer(cg, c, spatial, offset, total)) {
+        snprintf(cg->tied, sizeof cg->tied, "too many nodes");
+        return;
+      }
+    }
+    return;
+  }
+  snprintf(cg->tied, sizeof cg->tied, "a chain too long after a Concat");
+}
+
+static bool add_partner(ChanGroup *cg, IrNode *e, int slot) {
+  for (int i = 0; i < cg->n_partners; i++)
+    if (cg->partner[i] == e) return true;
+  if (cg->n_partners == MAX_CONSUMERS) return false;
+  cg->partner_slot[cg->n_partners] = slot;
+  cg->partner[cg->n_partners++] = e;
+  return true;
+}
+
+/* The values sharing the head's output channels: from the head's output, through channel-wise
+ * nodes and residual Adds both ways (an Add's other input and the producers up to their heads),
+ * with the consumers at the edges. */
+static void find_group(const IrGraph *g, IrNode *head, ChanGroup *cg) {
+  memset(cg, 0, sizeof *cg);
+  cg->head = head;
+  if (!head_ok(head, &cg->channels)) {
+    snprintf(cg->tied, sizeof cg->tied,
+             "its kind (a Conv with one group or a Gemm with constant weights is needed)");
+    return;
+  }
+  cg->heads[cg->n_heads++] = head;
+  Space sp = {.n = 0};
+  space_add(&sp, head->outputs[0]);
+  IrNode *cons[MAX_CONSUMERS];
+  for (int q = 0; q < sp.n; q++) {
+    const IrValue *v = sp.v[q];
+    if (v->is_output) {
+      snprintf(cg->tied, sizeof cg->tied, "graph output '%s'", v->name);
+      return;
+    }
+    if (v->rank < 2 || v->dims[1] != cg->channels) {
+      snprintf(cg->tied, sizeof cg->tied, "value '%s' (channels on another axis)", v->name);
+      return;
+    }
+    bool ok = true;
+    IrNode *p = producer_of(g, v);
+    int64_t pc = 0;
+    if (!p) {
+      snprintf(cg->tied, sizeof cg->tied, "graph input '%s'", v->name);
+      return;
+    } else if (p->op == IR_OP_CONV || p->op == IR_OP_GEMM) {
+      if (!head_ok(p, &pc) || pc != cg->channels) {
+        snprintf(cg->tied, sizeof cg->tied, "%s node '%s', which this pass does not shrink",
+                 ir_op_info[p->op].name, p->name);
+        return;
+      }
+      ok = add_node(cg->heads, &cg->n_heads, p);
+    } else if (zero_preserving(p)) {
+      ok = space_add(&sp, p->inputs[0]);
+    } else if (residual_add(p)) {
+      ok = space_add(&sp, p->inputs[0]) && space_add(&sp, p->inputs[1]);
+    } else {
+      int slot = -1;
+      for (int k = 0; k < p->n_inputs && slot < 0; k++)
+        if (p->inputs[k] && zero_preserving_partner(p, p->inputs[k]) == 1 - k) slot = 1 - k;
+      if (slot < 0) {
+        snprintf(cg->tied, sizeof cg->tied, "%s node '%s', which this pass does not shrink",
+                 ir_op_info[p->op].name, p->name);
+        return;
+      }
+      ok = add_partner(cg, p, slot) && space_add(&sp, p->inputs[1 - slot]);
+    }
+    int n = consumers_of(g, v, cons, MAX_CONSUMERS);
+    if (!ok || n > MAX_CONSUMERS) {
+      snprintf(cg->tied, sizeof cg->tied, "too many nodes");
+      return;
+    }
+    int64_t per_image = ir_value_numel(v) / (v->dims[0] ? v->dims[0] : 1), off = 0;
+    for (int i = 0; i < n && ok; i++) {
+      IrNode *c = cons[i];
+      int slot = zero_preserving_partner(c, v);
+      if (zero_preserving(c) && c->inputs[0] == v) {
+        ok = space_add(&sp, c->outputs[0]);
+      } else if (residual_add(c)) {
+        ok = space_add(&sp, c->outputs[0]) && space_add(&sp, c->inputs[0]) &&
+             space_add(&sp, c->inputs[1]);
+      } else if (slot >= 0) {
+        ok = add_partner(cg, c, slot) && space_add(&sp, c->outputs[0]);
+      } else if (c->op == IR_OP_FLATTEN && ir_attr_i(c, "axis") == 1 && c->outputs[0] &&
+                 !c->outputs[0]->is_output) {
+        IrNode *after[2];
+        if (consumers_of(g, c->outputs[0], after, 2) != 1 ||
+            !consumer_ok(after[0], c->outputs[0])) {
+          snprintf(cg->tied, sizeof cg->tied, "what reads Flatten node '%s'", c->name);
+          return;
+        }
+        ok = add_consumer(cg, after[0], per_image / cg->channels, 0, cg->channels);
+      } else if (concat_channels(c, v, &off)) { /* the group's channels are a slice of its output */
+        if (c->outputs[0]->dims[1] <= cg->channels) {
+          snprintf(cg->tied, sizeof cg->tied, "Concat node '%s'", c->name);
+          return;
+        }
+        concat_consumers(g, cg, c->outputs[0], off, c->outputs[0]->dims[1]);
+        if (cg->tied[0]) return;
       } else if (!consumer_ok(c, v) || (c->op == IR_OP_GEMM && v->rank != 2)) {
         snprintf(cg->tied, sizeof cg->tied, "%s node '%s', which this pass does not shrink",
                  ir_op_info[c->op].name, c->name);
         return;
+      } else {
+        ok = add_consumer(cg, c, 1, 0, cg->channels);
       }
-      cg->consumer[cg->n_consumers] = c;
-      cg->spatial[cg->n_consumers++] = spatial;
     }
-    return;
+    if (!ok) {
+      snprintf(cg->tied, sizeof cg->tied, "too many nodes");
+      return;
+    }
   }
 }
 
@@ -236,26 +407,38 @@ static bool channel_zero(const IrNode *h, int64_t c, int64_t C) {
   return !b || ((const float *)b->data)[c] == 0.0f;
 }
 
-/* Removes the all-zero channels of cg (keeping at least one); adds their count to *removed. */
+/* Removes the channels of cg that are all zero in every head (keeping at least one); adds their
+ * count to *removed. */
 static bool remove_zero_channels(IrGraph *g, ChanGroup *cg, int64_t *removed) {
   int64_t C = cg->channels, n_keep = 0;
   bool *keep = malloc((size_t)C + 1);
   if (!keep) abort();
-  for (int64_t c = 0; c < C; c++) n_keep += keep[c] = !channel_zero(cg->head, c, C);
+  for (int64_t c = 0; c < C; c++) {
+    keep[c] = false;
+    for (int h = 0; h < cg->n_heads; h++) keep[c] |= !channel_zero(cg->heads[h], c, C);
+    n_keep += keep[c];
+  }
   if (n_keep == C) {
     free(keep);
     return false;
   }
   if (n_keep == 0) keep[0] = true, n_keep = 1;
-  IrNode *h = cg->head;
-  bool kn = h->op == IR_OP_GEMM && !ir_attr_i(h, "transB");
-  h->inputs[1] = shrink_const(g, h->inputs[1], kn ? 1 : 0, 1, keep);
-  if (h->n_inputs > 2 && h->inputs[2])
-    h->inputs[2] = shrink_const(g, h->inputs[2], h->inputs[2]->rank - 1, 1, keep);
+  for (int i = 0; i < cg->n_heads; i++) {
+    IrNode *h = cg->heads[i];
+    bool kn = h->op == IR_OP_GEMM && !ir_attr_i(h, "transB");
+    h->inputs[1] = shrink_const(g, h->inputs[1], kn ? 1 : 0, 1, keep);
+    if (h->n_inputs > 2 && h->inputs[2])
+      h->inputs[2] = shrink_const(g, h->inputs[2], h->inputs[2]->rank - 1, 1, keep);
+  }
   for (int i = 0; i < cg->n_consumers; i++) {
     IrNode *c = cg->consumer[i];
     int axis = c->op == IR_OP_CONV ? 1 : ir_attr_i(c, "transB") ? 1 : 0;
-    c->inputs[1] = shrink_const(g, c->inputs[1], axis, cg->spatial[i], keep);
+    bool *wide = malloc((size_t)cg->total[i] + 1); /* the group's slice of the input channels */
+    if (!wide) abort();
+    for (int64_t j = 0; j < cg->total[i]; j++)
+      wide[j] = j < cg->offset[i] || j >= cg->offset[i] + C || keep[j - cg->offset[i]];
+    c->inputs[1] = shrink_const(g, c->inputs[1], axis, cg->spatial[i], wide);
+    free(wide);
   }
   for (int i = 0; i < cg->n_partners; i++) { /* the channel axis (1) of the output, if spanned */
     IrNode *e = cg->partner[i];
@@ -467,6 +650,11 @@ static bool prune_channels(IrGraph *g, const char *args, IrDiag *d) {
     if (per[i].value < 0 && (global.value < 0 || (n->op != IR_OP_CONV && n->op != IR_OP_GEMM)))
       continue;
     find_group(g, n, &cg);
+    if (!cg.tied[0] && cg.n_heads > 1) /* lossy: one layer's weak channels are not the others' */
+      snprintf(cg.tied, sizeof cg.tied,
+               "node '%s' by a residual Add (only channels zero in every layer of the group are "
+               "removed)",
+               cg.heads[1]->name);
     if (cg.tied[0]) {
       if (per[i].value < 0) continue; /* a global rule: only the layers that can shrink */
       ir_diag_error(d, "--prune",

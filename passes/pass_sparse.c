@@ -13,6 +13,7 @@
 /* Gemm's C as the sparse kernels take it: none, or a bias along the output columns added once
  * (alpha 1, beta 1); alpha != 1 or another C stays with the dense kernels. */
 static bool gemm_c_is_bias(const IrNode *n, int64_t N) {
+  if (n->op == IR_OP_QGEMM) return true; /* shape inference: alpha 1, an int32 bias of N */
   if (ir_attr_f(n, "alpha") != 1.0) return false;
   const IrValue *C = n->n_inputs > 2 ? n->inputs[2] : NULL;
   if (!C || ir_attr_f(n, "beta") == 0.0) return true;
@@ -23,8 +24,13 @@ static bool gemm_c_is_bias(const IrNode *n, int64_t N) {
 void pass_plan_sparse(IrNode *n, const PassOptions *o) {
   int force = o ? o->sparse_kernel : 0;
   IrSparseView v;
-  if (force == IR_KERNEL_COUNT || !ir_sparse_view(n, &v)) return;
-  if (n->n_outputs < 1 || !n->outputs[0] || n->outputs[0]->dtype != IR_F32) return;
+  if (force == IR_KERNEL_COUNT) return;
+  if (ir_sparse_view_i8(n, &v)) { /* int8: CSR for QGemm (cg_sparse_i8.c); QLinearConv dense */
+    if (v.conv || n->n_outputs < 1 || !n->outputs[0] || n->outputs[0]->dtype != IR_I8) return;
+  } else if (!ir_sparse_view(n, &v) || n->n_outputs < 1 || !n->outputs[0] ||
+             n->outputs[0]->dtype != IR_F32) {
+    return;
+  }
   int lanes = o && o->vec_lanes > 0 ? o->vec_lanes : 8;
   int64_t cols = 1, scratch = 0;
   int tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
@@ -36,7 +42,7 @@ void pass_plan_sparse(IrNode *n, const PassOptions *o) {
     int64_t panel = o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES;
     if (w.scratch_bytes > 32 * panel) return;
     cols = w.wide_cols, scratch = w.scratch_bytes;
-  } else if (n->op == IR_OP_GEMM) {
+  } else if (n->op == IR_OP_GEMM || n->op == IR_OP_QGEMM) {
     if (ir_attr_i(n, "transA") || !gemm_c_is_bias(n, v.rows)) return;
   }
   IrSparseStats s;
@@ -47,7 +53,8 @@ void pass_plan_sparse(IrNode *n, const PassOptions *o) {
     if (!isfinite(ir_sparse_cost(&v, &s, best, lanes, cols))) return; /* does not apply */
   } else {
     if (s.nnz == s.numel) return;
-    double best_cost = ir_sparse_cost(&v, &s, IR_KERNEL_DEFAULT, lanes, cols);
+    /* the dense kernel the pass chose: Gemm's tiled kernel or plain loops cost differently */
+    double best_cost = ir_sparse_cost(&v, &s, n->kernel, lanes, cols);
     static const IrKernel kinds[] = {IR_KERNEL_SPARSE_BLOCK, IR_KERNEL_SPARSE_CSR,
                                      IR_KERNEL_SPARSE_UNROLLED};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {

@@ -545,7 +545,14 @@ prune)
   ex="$src/examples" sp="$src/tests/sparse"
   after_params() { "$kiln" inspect "$@" | awk '/parameters:/ {p = $2} END {print p}'; }
   check test "$(after_params "$sp/prune_chain/model.json")" -eq 503     # 849 before: 5 channels go
-  check test "$(after_params "$sp/prune_residual/model.json")" -eq 270  # tied by Add: kept
+  # a residual Add ties a's and b's channels: channel 0, zero in both, goes from a, b (its output
+  # and input channel) and c: wa 3x3x3x3 + 3, wb 3x3x3x3 + 3, wc 2x3 + 2 = 176 (270 before);
+  # zero in a only (b's zero channel is another), nothing goes
+  check test "$(after_params "$sp/prune_residual/model.json")" -eq 176
+  check test "$(after_params "$sp/prune_residual_tied/model.json")" -eq 270
+  # a Concat along the channels: a's channel 0 and b's channel 1 go, with c's input channels 0
+  # and 5: wa 3x3x3x3 + 3, wb 1x3x3x3 + 1, wc 2x4 + 2 = 122 (182 before)
+  check test "$(after_params "$sp/prune_concat/model.json")" -eq 122
   check test "$(after_params "$ex/digits_cnn_channels/model.json")" -eq 20666  # 47530 before
   check test "$(after_params "$ex/digits_cnn_channels/model.json" -O0)" -eq 47530
   # a norm threshold nothing passes leaves one channel per prunable layer: conv1..3 1x1x3x3 + 1
@@ -556,6 +563,14 @@ prune)
   "$kiln" inspect "$ex/digits_mlp_sparse90/model.json" "${m4[@]}" >"$tmp/insp"
   check grep -q "kernel fc2: sparse-csr, weights 10.0% nonzero, [0-9]* bytes (dense 131072), 3277 MACs" "$tmp/insp"
   check grep -q "weights: [0-9]* bytes as compiled, 201728 dense fp32" "$tmp/insp"
+  # the ladder's last rung: pruned then int8 (sparse int8 CSR on the M4), and --eval measures it
+  "$kiln" inspect "$ex/digits_mlp_sparse90/model.json" "${m4[@]}" --quantize=int8 \
+    --calibrate "$src/tests/digits/calib" >"$tmp/insp" 2>/dev/null
+  check grep -q "kernel fc2: sparse-csr, int8 weights 10.0% nonzero, [0-9]* bytes (dense 32768), 3277 MACs" "$tmp/insp"
+  check grep -q "weights: [0-9]* bytes as compiled, 201728 dense fp32" "$tmp/insp"
+  "$kiln" compile "$ex/digits_mlp_sparse90/model.json" -o "$tmp/p.o" --quantize=int8 \
+    --calibrate "$src/tests/digits/calib" --eval "$src/tests/digits" >"$tmp/out" 2>/dev/null
+  check grep -q "eval after --quantize=int8: agreement .*, accuracy " "$tmp/out"
   "$kiln" inspect --json "$ex/digits_mlp_sparse90/model.json" "${m4[@]}" | python3 -c '
 import json, sys
 k = {x["node"]: x for x in json.load(sys.stdin)["kernels"]}["fc2"]
@@ -616,6 +631,14 @@ print("%.4f" % (nz / sum(k["weights"]["dense_bytes"] / 4 for k in ks)))' "$2"
     check grep -qF -- "$expect" "$tmp/err"
     check test ! -e "$tmp/p.o"
   done
+  # lossy channel pruning of one member of a residual group: refused, naming the tie
+  rm -f "$tmp/p.o"
+  node=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["nodes"][0]["name"])' \
+    "$sp/prune_residual_tied/model.json")
+  "$kiln" compile "$sp/prune_residual_tied/model.json" -o "$tmp/p.o" --prune="channels:$node=0.5" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qF -- "by a residual Add" "$tmp/err"
+  check test ! -e "$tmp/p.o"
   "$kiln" run "$ex/digits_cnn_dense/model.json" "$ex/digits_cnn_dense/inputs/x.npy" -o "$tmp/runout" \
     --prune=magnitude:0.5 2>"$tmp/err" >/dev/null
   check test $? -eq 1

@@ -6,8 +6,10 @@
  * and every observer (minmax, percentile, mse) gives a model within the same bounds; and random
  * Conv/Conv(grouped)/MaxPool/Gemm geometries (strides, dilations, asymmetric pads, batch 2),
  * with residual joins (Add + Relu -> QAdd, Mul -> QMul) where shapes agree, compiled for VNNI, AVX2
- * and SSE2 (three dot4 variants) equal the interpreter bit for bit. usage: test_quant ROOT (the
- * source tree) [--cc CC] */
+ * and SSE2 (three dot4 variants) equal the interpreter bit for bit; and the sparse int8 kernel
+ * (codegen/kernels/cg_sparse_i8.c, pruned then quantized): QGemm forced to sparse-csr at weight
+ * densities 0/1/50/99/100% on edge shapes, and the 90%-pruned digits MLP and CNN over the 360
+ * images, bit-exact with the interpreter. usage: test_quant ROOT (the source tree) [--cc CC] */
 #include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
@@ -27,6 +29,7 @@
 static char tmpdir[] = "/tmp/kiln-test-quant-XXXXXX";
 static const char *cc = "cc";
 static const char *root;
+static int sparse_kernel; /* PassOptions.sparse_kernel of the int8 graphs (0: the cost model) */
 
 typedef struct Data {
   krt_npy x, y, calib;
@@ -46,7 +49,11 @@ static IrGraph *load(const char *model, const PassQuantOptions *q, int level) {
   IrDiag d;
   ir_diag_init(&d, path, true);
   IrGraph *g = fe_load_model(path, &d);
-  PassOptions po = {.opt_level = level, .workspace_align = 64, .verify_each = true, .quant = q};
+  PassOptions po = {.opt_level = level,
+                    .workspace_align = 64,
+                    .verify_each = true,
+                    .quant = q,
+                    .sparse_kernel = q ? sparse_kernel : 0};
   if (g && !pass_run_pipeline(g, &po, &d)) {
     ir_graph_free(g);
     g = NULL;
@@ -224,7 +231,9 @@ static void put(Buf *b, const char *fmt, ...) {
     if (!b->s) abort();
   }
 }
-static void put_init(Buf *b, const char *name, int rank, const int64_t *dims, float scale) {
+/* A random f32 initializer, each value kept with probability `density` (else exactly 0). */
+static void put_init_d(Buf *b, const char *name, int rank, const int64_t *dims, float scale,
+                       double density) {
   int64_t n = 1;
   put(b, "%s{\"name\": \"%s\", \"dtype\": \"f32\", \"shape\": [", b->len ? "" : "", name);
   for (int i = 0; i < rank; i++) {
@@ -232,8 +241,15 @@ static void put_init(Buf *b, const char *name, int rank, const int64_t *dims, fl
     n *= dims[i];
   }
   put(b, "], \"data\": [");
-  for (int64_t i = 0; i < n; i++) put(b, "%s%.5f", i ? ", " : "", (double)(rndf() * scale));
+  for (int64_t i = 0; i < n; i++) {
+    float v = rndf() * scale;
+    bool keep = density >= 1.0 || (double)rnd(100000) < density * 100000.0;
+    put(b, "%s%.5f", i ? ", " : "", keep ? (double)v : 0.0);
+  }
   put(b, "]}");
+}
+static void put_init(Buf *b, const char *name, int rank, const int64_t *dims, float scale) {
+  put_init_d(b, name, rank, dims, scale, 1.0);
 }
 
 static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0, int64_t p1) {
@@ -443,6 +459,74 @@ static void check_resnet(void) {
   ir_graph_free(g);
 }
 
+/* ---- sparse int8: Gemm(+Relu)+Gemm with weights at a density, quantized, QGemm forced to
+ * sparse-csr (the node must get it), compiled (host) == interpreter bit for bit --------------- */
+static void check_sparse_gemm(unsigned seed, double density) {
+  rng_state = seed * 2246822519u + 7;
+  int64_t M = 1 + rnd(3), K = (int64_t[]){1, 7, 37, 64}[rnd(4)],
+          N = (int64_t[]){5, 16, 17, 33}[rnd(4)];
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"sq%u\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld]}], "
+      "\"initializers\": [",
+      seed, (long long)M, (long long)K);
+  put_init_d(&b, "w1", 2, (int64_t[]){N, K}, 0.5f, density);
+  put(&b, ", ");
+  put_init(&b, "b1", 1, (int64_t[]){N}, 0.2f);
+  put(&b, ", ");
+  put_init_d(&b, "w2", 2, (int64_t[]){N, 3}, 0.5f, density);
+  put(&b, ", ");
+  put_init(&b, "b2", 1, (int64_t[]){3}, 0.1f);
+  put(&b, "], \"outputs\": [{\"name\": \"y\"}], \"nodes\": ["
+          "{\"op\": \"Gemm\", \"inputs\": [\"x\", \"w1\", \"b1\"], \"outputs\": [\"h\"], "
+          "\"attrs\": {\"transB\": 1}}, "
+          "{\"op\": \"Relu\", \"inputs\": [\"h\"], \"outputs\": [\"r\"]}, "
+          "{\"op\": \"Gemm\", \"inputs\": [\"r\", \"w2\", \"b2\"], \"outputs\": [\"y\"]}]}");
+  enum { SAMPLES = 8 };
+  int64_t per = M * K;
+  float *cal = malloc(sizeof *cal * (size_t)(per * SAMPLES));
+  for (int64_t i = 0; i < per * SAMPLES; i++) cal[i] = rndf() * 2;
+  const float *calp[1] = {cal};
+  PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
+  IrDiag d;
+  ir_diag_init(&d, "sparse-int8", true);
+  IrGraph *g = fe_parse_model(b.s, b.len, NULL, "sq", &d);
+  PassOptions po = {.opt_level = 2,
+                    .workspace_align = 64,
+                    .verify_each = true,
+                    .quant = &q,
+                    .sparse_kernel = IR_KERNEL_SPARSE_CSR};
+  bool ok = g && pass_run_pipeline(g, &po, &d);
+  ir_diag_free(&d);
+  CHECK(ok, "sparse seed %u: quantization failed", seed);
+  int csr = 0;
+  for (int i = 0; ok && i < g->n_nodes; i++)
+    csr += g->nodes[i]->op == IR_OP_QGEMM && g->nodes[i]->kernel == IR_KERNEL_SPARSE_CSR;
+  CHECK(!ok || csr == 2, "sparse seed %u: %d of 2 QGemm got sparse-csr", seed, csr);
+  void *lib = NULL;
+  const krt_model *m = ok ? compile(g, 2, &lib) : NULL;
+  if (m) {
+    int64_t outn = ir_value_numel(g->outputs[0]);
+    float want[3 * 3], got[3 * 3];
+    unsigned char *ws = aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64);
+    for (int s = 0; s < SAMPLES; s++) {
+      const void *in[1] = {cal + (size_t)s * (size_t)per};
+      void *ow[1] = {want}, *og[1] = {got};
+      CHECK(ir_interp_run(g, in, ow) == 0 && m->run(in, og, ws) == 0, "sparse seed %u: runs", seed);
+      CHECK(memcmp(want, got, sizeof(float) * (size_t)outn) == 0,
+            "sparse seed %u: M%lld K%lld N%lld density %.2f: compiled sparse int8 differs from the "
+            "interpreter",
+            seed, (long long)M, (long long)K, (long long)N, density);
+    }
+    free(ws);
+    dlclose(lib);
+  }
+  free(cal);
+  free(b.s);
+  if (g) ir_graph_free(g);
+}
+
 static bool read_npy(const char *rel, krt_npy *a) {
   char path[PATH_MAX], err[512];
   snprintf(path, sizeof path, "%s/%s", root, rel);
@@ -478,6 +562,14 @@ int main(int argc, char **argv) {
   check_resnet();
   CHECK(n_qbinary[0] > 0 && n_qbinary[1] > 0, "the random models made %d QAdd, %d QMul",
         n_qbinary[0], n_qbinary[1]);
+  static const double densities[] = {0.0, 0.01, 0.5, 0.99, 1.0};
+  for (unsigned seed = 1; seed <= 10; seed++) check_sparse_gemm(seed, densities[seed % 5]);
+  if (dt.n) { /* pruned then quantized: every QGemm on the int8 CSR kernel */
+    sparse_kernel = IR_KERNEL_SPARSE_CSR;
+    check_model("digits_mlp_sparse90", &dt, PASS_OBS_MINMAX, 0, true);
+    check_model("digits_cnn_sparse90", &dt, PASS_OBS_MINMAX, 0, true);
+    sparse_kernel = 0;
+  }
   krt_npy_free(&dt.x);
   krt_npy_free(&dt.y);
   krt_npy_free(&dt.calib);

@@ -144,16 +144,17 @@ def prune_chain_case(name, seed):
     g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
 
 
-def prune_residual_case(name, seed):
-    """conv a (channel 0 zero) relu; conv b (channel 0 zero) on it; Add(a, b) relu; conv c:
-    a's and b's channels are tied by the residual Add, so nothing is removed."""
+def prune_residual_case(name, seed, dead_b=0):
+    """conv a (channel 0 zero) relu; conv b (channel dead_b zero) on it; Add(a, b) relu; conv c:
+    a's and b's channels are tied by the residual Add: channel 0 is removed from a, b (output
+    and input channels) and c when it is zero in both (dead_b 0), nothing otherwise."""
     rng = np.random.RandomState(seed)
     g = ModelBuilder(name)
     x = rng.uniform(-1, 1, (1, 3, 5, 5)).astype(np.float32)
     wa, ba = dead_channels(rng, rng.uniform(-1, 1, (4, 3, 3, 3)).astype(np.float32),
                            rng.uniform(-1, 1, 4).astype(np.float32), [0])
     wb, bb = dead_channels(rng, rng.uniform(-1, 1, (4, 4, 3, 3)).astype(np.float32),
-                           rng.uniform(-1, 1, 4).astype(np.float32), [0])
+                           rng.uniform(-1, 1, 4).astype(np.float32), [dead_b])
     wc, bc = rng.uniform(-1, 1, (2, 4, 1, 1)).astype(np.float32), rng.uniform(-1, 1, 2).astype(np.float32)
     g.input("x", [1, 3, 5, 5])
     g.output("y", [1, 2, 5, 5])
@@ -168,6 +169,35 @@ def prune_residual_case(name, seed):
     ar = np.maximum(conv2d(x.astype(np.float64), wa, ba, 1, 1, 1, 1), 0)
     sr = np.maximum(ar + conv2d(ar, wb, bb, 1, 1, 1, 1), 0)
     y = conv2d(sr, wc, bc, 1, 0, 1, 1)
+    g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
+
+
+def prune_concat_case(name, seed):
+    """conv a (4 channels, channel 0 zero) relu and conv b (2 channels, channel 1 zero) on x,
+    Concat along the channels, relu, conv c 1x1: a's channel 0 goes from a and c's input 0,
+    b's channel 1 from b and c's input 5 (its offset 4 in the Concat)."""
+    rng = np.random.RandomState(seed)
+    g = ModelBuilder(name)
+    x = rng.uniform(-1, 1, (1, 3, 5, 5)).astype(np.float32)
+    wa, ba = dead_channels(rng, rng.uniform(-1, 1, (4, 3, 3, 3)).astype(np.float32),
+                           rng.uniform(-1, 1, 4).astype(np.float32), [0])
+    wb, bb = dead_channels(rng, rng.uniform(-1, 1, (2, 3, 3, 3)).astype(np.float32),
+                           rng.uniform(-1, 1, 2).astype(np.float32), [1])
+    wc, bc = rng.uniform(-1, 1, (2, 6, 1, 1)).astype(np.float32), rng.uniform(-1, 1, 2).astype(np.float32)
+    g.input("x", [1, 3, 5, 5])
+    g.output("y", [1, 2, 5, 5])
+    conv = {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}
+    g.node("Conv", ["x", g.initializer("wa", wa), g.initializer("ba", ba)], ["a"], conv)
+    g.node("Relu", ["a"], ["ar"])
+    g.node("Conv", ["x", g.initializer("wb", wb), g.initializer("bb", bb)], ["b"], conv)
+    g.node("Concat", ["ar", "b"], ["cat"], {"axis": 1})
+    g.node("Relu", ["cat"], ["cr"])
+    g.node("Conv", ["cr", g.initializer("wc", wc), g.initializer("bc", bc)], ["y"],
+           {"kernel_shape": [1, 1]})
+    x64 = x.astype(np.float64)
+    ar = np.maximum(conv2d(x64, wa, ba, 1, 1, 1, 1), 0)
+    cr = np.maximum(np.concatenate([ar, conv2d(x64, wb, bb, 1, 1, 1, 1)], axis=1), 0)
+    y = conv2d(cr, wc, bc, 1, 0, 1, 1)
     g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
 
 
@@ -203,7 +233,9 @@ def main():
             seed += 1
     prune_chain_case("prune_chain", 1000)
     prune_residual_case("prune_residual", 1001)
-    names += ["prune_chain", "prune_residual"]
+    prune_residual_case("prune_residual_tied", 1002, dead_b=1)
+    prune_concat_case("prune_concat", 1003)
+    names += ["prune_chain", "prune_residual", "prune_residual_tied", "prune_concat"]
     # every case (sparse-csr applies to all), the Gemm/MatMul ones (sparse-block), those with at
     # most IR_SPARSE_UNROLL_MAX nonzeros (sparse-unrolled)
     for file, cases in (("MANIFEST", names), ("MANIFEST_matrix", matrix),

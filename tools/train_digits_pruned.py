@@ -8,11 +8,14 @@ On scikit-learn's handwritten digits with Kiln's fixed split (tools/digits_data.
   - then iterative magnitude pruning with fine-tuning (torch.nn.utils.prune.l1_unstructured per
     layer, the mask made permanent with prune.remove) to 80% and 90% of the weights of every
     Linear/Conv layer zero (the first conv, 144 weights, at most 50%),
+  - an MLP with 90% of the 1 x 16 blocks of each layer zero (16 consecutive output neurons at
+    one input: the vector blocks of Kiln's sparse-block kernel), pruned and fine-tuned the same way,
   - and one structured CNN: half the output channels of every hidden conv pruned by L2 norm
     (prune.ln_structured, dim 0), the fc64 input columns of the removed channels zeroed too,
     fine-tuned; the pruned channels stay in the model as exact zeros (Kiln removes them).
 
-Writes examples/digits_{mlp,cnn}_{dense,sparse80,sparse90} and examples/digits_cnn_channels
+Writes examples/digits_{mlp,cnn}_{dense,sparse80,sparse90}, examples/digits_mlp_block90 and
+examples/digits_cnn_channels
 (model.json, model.onnx, weights.bin, inputs/x.npy = the first test image, golden/logits.npy =
 PyTorch's output for it) and the test split as tests/digits/x.npy [360,1,8,8] f32 and labels.npy [360] i64.
 Prints a table of accuracies and sparsities (recorded in /work/notes/issue11.md and
@@ -148,6 +151,39 @@ def prune_to(model, target, data):
         prune.remove(m, "weight")
 
 
+def block_mask(w, width, amount):
+    """Mask of w [out, in] keeping the 1 x width blocks of consecutive outputs at one input
+    (the sparse-block kernel's blocks: `width` output columns of B at one k) with the largest
+    L1 norm; `amount` of the blocks zeroed (already zero blocks count first)."""
+    out, inp = w.shape
+    pad = (-out) % width
+    wp = torch.cat([w.abs(), torch.zeros(pad, inp)]) if pad else w.abs()
+    norms = wp.reshape(-1, width, inp).sum(1)  # [blocks along out, in]
+    n = norms.numel()
+    drop = int(round(amount * n))
+    keep = torch.ones(n)
+    if drop > 0:
+        keep[torch.argsort(norms.flatten(), stable=True)[:drop]] = 0.0
+    m = keep.reshape(norms.shape).repeat_interleave(width, 0)
+    return m[:out]
+
+
+def prune_blocks_to(model, target, data, width=16):
+    """Iterative block magnitude pruning (blocks of `width` output neurons at one input,
+    smallest L1 norm first) with fine-tuning, like prune_to; masks made permanent at the end."""
+    for s in [s for s in (0.5, 0.7, 0.8, 0.85, 0.9) if s < target] + [target]:
+        for _, m in layers(model):
+            w = (m.weight_orig * m.weight_mask) if hasattr(m, "weight_mask") else m.weight
+            # a layer narrower than a block (fc3: 10 outputs) is pruned weight by weight
+            mask = block_mask(w.detach(), width if w.shape[0] >= width else 1, s)
+            if hasattr(m, "weight_mask"):
+                prune.remove(m, "weight")
+            prune.custom_from_mask(m, "weight", mask)
+        train(model, data, 8, 1e-3)
+    for _, m in layers(model):
+        prune.remove(m, "weight")
+
+
 def prune_channels(model, data):
     """Half the output channels of conv1..conv3 by L2 norm; fc1's input columns that read a
     pruned conv3 channel are zeroed with them (they multiply exact zeros after ReLU(bias)
@@ -243,6 +279,13 @@ def main():
             save(m, name, desc + ", %d%% of the weights of each layer magnitude-pruned to zero"
                  % round(target * 100), tex)
             rows.append((name, accuracy(m, tx, ty), sparsity(m)))
+        if kind == "mlp":
+            m = cls()
+            m.load_state_dict(base)
+            prune_blocks_to(m, 0.9, data)
+            save(m, "digits_mlp_block90", desc + ", 90%% of the 1 x 16 blocks (16 consecutive "
+                 "output neurons at one input) of each layer magnitude-pruned to zero", tex)
+            rows.append(("digits_mlp_block90", accuracy(m, tx, ty), sparsity(m)))
         if kind == "cnn":
             m = cls()
             m.load_state_dict(base)

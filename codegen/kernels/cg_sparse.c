@@ -49,7 +49,7 @@ static LLVMValueRef index_array(Cg *c, const int64_t *v, int64_t n, int bytes, c
   return g;
 }
 
-static LLVMValueRef load_index(Cg *c, LLVMValueRef arr, int bytes, LLVMValueRef i) {
+LLVMValueRef cg_sparse_load_index(Cg *c, LLVMValueRef arr, int bytes, LLVMValueRef i) {
   LLVMTypeRef t = bytes == 2 ? LLVMInt16TypeInContext(c->ctx) : c->t_i32;
   LLVMValueRef v = LLVMBuildLoad2(c->b, t, cg_gep(c, t, arr, i), "");
   return bytes == 2 ? LLVMBuildZExt(c->b, v, c->t_idx, "")
@@ -151,7 +151,8 @@ static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
   LLVMValueRef arow = cg_gep(c, c->t_f32, g->in[0], cg_mulc(c, i, K));
   LLVMValueRef j = cg_for(c, &lj, N);
   lj.keep = true;
-  LLVMValueRef q0 = load_index(c, gptr, 4, j), q1 = load_index(c, gptr, 4, cg_addc(c, j, 1));
+  LLVMValueRef q0 = cg_sparse_load_index(c, gptr, 4, j),
+               q1 = cg_sparse_load_index(c, gptr, 4, cg_addc(c, j, 1));
   LLVMValueRef init = g->bias ? cg_load(c, g->bias, j) : cg_f32c(c, 0.0);
   LLVMValueRef q = cg_loop_begin(c, &lp, q0, q1);
   lp.keep = true; /* scalar chains: vectorized, they would be gathers */
@@ -159,7 +160,7 @@ static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
   for (int e = 0; e < ch; e++) acc[e] = cg_loop_acc(c, &lp, e ? cg_f32c(c, 0.0) : init);
   for (int e = 0; e < ch; e++) {
     LLVMValueRef p = cg_addc(c, cg_mulc(c, q, ch), e);
-    LLVMValueRef x = cg_load(c, arow, load_index(c, gidx, ib, p));
+    LLVMValueRef x = cg_load(c, arow, cg_sparse_load_index(c, gidx, ib, p));
     next[e] = fma3(c, fma, cg_load(c, gval, p), x, acc[e]);
   }
   cg_loop_end(c, &lp, next, sum);
@@ -168,6 +169,168 @@ static void gemm_csr(Cg *c, const SparseGemm *g, bool fma) {
   store_out(c, g, total, cg_add(c, cg_mulc(c, i, N), j));
   cg_loop_end(c, &lj, NULL, NULL);
   cg_loop_end(c, &li, NULL, NULL);
+}
+
+/* Vector targets ("weights in code" on vectors): per strip of L output columns, the strip's
+ * nonzeros packed into slots (ir_sparse_strip_slots): in a slot each lane (column) takes one of
+ * its nonzeros from the same two vectors of A (blocks of L reductions), a shuffle of them by
+ * constant indices (one vpermi2ps on AVX-512) times a constant vector of weights: one vector
+ * FMA for up to L nonzeros, no index loads, no branches. Slots rotate over UNROLL_CHAINS
+ * accumulators; lanes without a nonzero in a slot multiply by 0. The strips go into private
+ * functions of at most UNROLL_FN_SLOTS slots each, called per row of A: the backend searches a
+ * function's constant pool linearly for every constant, quadratic in one big function (a
+ * 600-slot MLP took 11 s to compile in one function). On AVX-512 the shuffle is the vpermi2ps
+ * intrinsic with its indices loaded from a table the optimizer cannot fold: X86's lowering of
+ * a constant shuffle costs ~2.5 ms each (digits MLP at 80%: 10 s at -O3), the instruction is
+ * the same and the index was a 64-byte constant-pool load anyway. */
+enum { UNROLL_CHAINS = 4, UNROLL_FN_SLOTS = 64 };
+
+static bool has_vpermi2ps(Cg *c, int lanes) {
+  char *triple = LLVMGetTargetMachineTriple(c->tm);
+  bool x86 = !strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4);
+  LLVMDisposeMessage(triple);
+  return x86 && lanes == 16; /* 16 f32 lanes on x86: AVX-512F */
+}
+
+static LLVMValueRef vpermi2ps(Cg *c, LLVMValueRef a, LLVMValueRef idx, LLVMValueRef b) {
+  const char *name = "llvm.x86.avx512.vpermi2var.ps.512";
+  unsigned id = LLVMLookupIntrinsicID(name, strlen(name));
+  LLVMValueRef args[3] = {a, idx, b};
+  return LLVMBuildCall2(c->b, LLVMIntrinsicGetType(c->ctx, id, NULL, 0),
+                        LLVMGetIntrinsicDeclaration(c->mod, id, NULL, 0), args, 3, "");
+}
+
+/* void fn(const float *arow, float *yrow): yrow[s*L ...] = the products of strips [s0, s1). */
+static LLVMValueRef unrolled_strips_fn(Cg *c, const SparseGemm *g, CgVecInfo vec, int64_t s0,
+                                       int64_t s1, IrSparseSlot *slots) {
+  const IrSparseView *v = &g->v;
+  int L = vec.lanes;
+  int64_t N = v->rows, K = v->K;
+  LLVMTypeRef vty = LLVMVectorType(c->t_f32, (unsigned)L);
+  LLVMTypeRef params[2] = {c->t_ptr, c->t_ptr};
+  char name[300];
+  snprintf(name, sizeof name, "%s.%d.sparse.%lld", c->prefix, g->n->id, (long long)s0);
+  LLVMValueRef fn =
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 2, 0));
+  LLVMSetLinkage(fn, LLVMPrivateLinkage);
+  static const char *const attrs[] = {"nounwind", "noinline"};
+  for (int a = 0; a < 2; a++)
+    LLVMAddAttributeAtIndex(
+        fn, LLVMAttributeFunctionIndex,
+        LLVMCreateEnumAttribute(c->ctx, LLVMGetEnumAttributeKindForName(attrs[a], strlen(attrs[a])),
+                                0));
+  LLVMBasicBlockRef saved_bb = LLVMGetInsertBlock(c->b);
+  LLVMValueRef saved_fn = c->fn;
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  LLVMValueRef arow = LLVMGetParam(fn, 0), yrow = LLVMGetParam(fn, 1);
+  LLVMValueRef *xb = calloc((size_t)((K + L - 1) / L), sizeof *xb); /* blocks of A, loaded once */
+  LLVMValueRef mask[IR_SPARSE_MAX_LANES], wv[IR_SPARSE_MAX_LANES];
+  if (!xb) abort();
+  /* AVX-512: every slot's indices in one table (external, hidden: not folded into constants) */
+  bool perm = has_vpermi2ps(c, L);
+  int64_t n_all = 0, at = 0;
+  for (int64_t s = s0; s < s1 && perm; s++)
+    n_all += ir_sparse_strip_slots(v, L, s, NULL, K * L + 1);
+  LLVMTypeRef ity = LLVMVectorType(c->t_i32, (unsigned)L);
+  LLVMValueRef *itab = perm ? malloc(sizeof *itab * (size_t)(n_all * L + 1)) : NULL;
+  LLVMValueRef table = NULL;
+  if (perm) {
+    if (!itab) abort();
+    snprintf(name, sizeof name, "%s.%d.sparseidx.%lld", c->prefix, g->n->id, (long long)s0);
+    table = LLVMAddGlobal(c->mod, LLVMArrayType2(c->t_i32, (uint64_t)(n_all * L)), name);
+    LLVMSetVisibility(table, LLVMHiddenVisibility);
+    LLVMSetAlignment(table, 64);
+  }
+  for (int64_t s = s0; s < s1; s++) {
+    int cols = (int)(N - s * L < L ? N - s * L : L);
+    int64_t n = ir_sparse_strip_slots(v, L, s, slots, K * L + 1);
+    assert(n >= 0);
+    LLVMValueRef acc[UNROLL_CHAINS];
+    for (int q = 0; q < UNROLL_CHAINS; q++) acc[q] = LLVMConstNull(vty);
+    for (int64_t t = 0; t < n; t++) {
+      const IrSparseSlot *sl = &slots[t];
+      LLVMValueRef x[2];
+      for (int h = 0; h < 2; h++) { /* a tail block reads only its valid reductions */
+        int64_t blk = h ? sl->b : sl->a, k0 = blk * L;
+        if (!xb[blk])
+          xb[blk] = vload(c, vty, L, arow, cg_idx(c, k0), (int)(K - k0 < L ? K - k0 : L));
+        x[h] = xb[blk];
+      }
+      for (int l = 0; l < L; l++) {
+        int32_t k = l < cols ? sl->k[l] : -1;
+        bool second = k >= 0 && k / L != sl->a;
+        mask[l] = cg_i32c(c, k < 0 ? 0 : k % L + (second ? L : 0));
+        wv[l] = cg_f32c(c, k < 0 ? 0.0 : ir_sparse_at(v, s * L + l, k));
+      }
+      LLVMValueRef xs;
+      if (perm) {
+        memcpy(itab + at * L, mask, sizeof *mask * (size_t)L);
+        LLVMValueRef idx =
+            LLVMBuildLoad2(c->b, ity, cg_gep(c, c->t_i32, table, cg_idx(c, at * L)), "");
+        LLVMSetAlignment(idx, 64);
+        at++;
+        xs = vpermi2ps(c, x[0], idx, x[1]);
+      } else {
+        xs = LLVMBuildShuffleVector(c->b, x[0], x[1], LLVMConstVector(mask, (unsigned)L), "");
+      }
+      acc[t % UNROLL_CHAINS] =
+          fma3(c, vec.fma, xs, LLVMConstVector(wv, (unsigned)L), acc[t % UNROLL_CHAINS]);
+    }
+    LLVMValueRef sum = acc[0];
+    for (int q = 1; q < UNROLL_CHAINS; q++) sum = LLVMBuildFAdd(c->b, sum, acc[q], "");
+    vstore(c, L, sum, yrow, cg_idx(c, s * L), cols);
+  }
+  LLVMBuildRetVoid(c->b);
+  if (perm) {
+    LLVMSetInitializer(table, LLVMConstArray2(c->t_i32, itab, (uint64_t)(n_all * L)));
+    free(itab);
+  }
+  free(xb);
+  c->fn = saved_fn;
+  LLVMPositionBuilderAtEnd(c->b, saved_bb);
+  return fn;
+}
+
+static void gemm_unrolled_vec(Cg *c, const SparseGemm *g, CgVecInfo vec) {
+  const IrSparseView *v = &g->v;
+  int L = vec.lanes;
+  int64_t N = v->rows, K = v->K, S = (N + L - 1) / L, n_fns = 0;
+  IrSparseSlot *slots = malloc(sizeof *slots * (size_t)(K * L + 1));
+  LLVMValueRef *fns = malloc(sizeof *fns * (size_t)(S + 1));
+  if (!slots || !fns || L > IR_SPARSE_MAX_LANES) abort();
+  for (int64_t s0 = 0, s = 0; s0 < S; s0 = s) { /* strips grouped up to UNROLL_FN_SLOTS slots */
+    int64_t total = 0;
+    for (s = s0; s < S; s++) {
+      int64_t n = ir_sparse_strip_slots(v, L, s, NULL, K * L + 1);
+      if (s > s0 && total + n > UNROLL_FN_SLOTS) break;
+      total += n;
+    }
+    fns[n_fns++] = unrolled_strips_fn(c, g, vec, s0, s, slots);
+  }
+  LLVMTypeRef params[2] = {c->t_ptr, c->t_ptr};
+  LLVMTypeRef fty = LLVMFunctionType(LLVMVoidTypeInContext(c->ctx), params, 2, 0);
+  LLVMTypeRef vty = LLVMVectorType(c->t_f32, (unsigned)L);
+  CgLoop li;
+  LLVMValueRef i = cg_for(c, &li, g->rows);
+  li.keep = true;
+  LLVMValueRef args[2] = {cg_gep(c, c->t_f32, g->in[0], cg_mulc(c, i, K)),
+                          cg_gep(c, c->t_f32, g->out[0], cg_mulc(c, i, N))};
+  for (int64_t f = 0; f < n_fns; f++) LLVMBuildCall2(c->b, fty, fns[f], args, 2, "");
+  for (int64_t s = 0; s < S && (g->bias || g->n->n_epilogue); s++) { /* bias, epilogue */
+    int cols = (int)(N - s * L < L ? N - s * L : L);
+    LLVMValueRef flat = cg_add(c, cg_mulc(c, i, N), cg_idx(c, s * L));
+    if (g->bias)
+      vstore(c, L,
+             LLVMBuildFAdd(c->b, vload(c, vty, L, g->out[0], flat, cols),
+                           vload(c, vty, L, g->bias, cg_idx(c, s * L), cols), ""),
+             g->out[0], flat, cols);
+    if (g->n->n_epilogue)
+      cg_epilogue_row(c, g->n, g->in, cg_gep(c, c->t_f32, g->out[0], flat), flat, cols);
+  }
+  cg_loop_end(c, &li, NULL, NULL);
+  free(slots);
+  free(fns);
 }
 
 static void gemm_unrolled(Cg *c, const SparseGemm *g, bool fma) {
@@ -196,12 +359,13 @@ static void block_strip(Cg *c, const SparseGemm *g, CgVecInfo vec, LLVMTypeRef v
   int64_t N = g->v.rows;
   LLVMValueRef j0 = cg_mulc(c, s, L);
   LLVMValueRef init = g->bias ? vload(c, vty, L, g->bias, j0, cols) : LLVMConstNull(vty);
-  LLVMValueRef p0 = load_index(c, gptr, 4, s), p1 = load_index(c, gptr, 4, cg_addc(c, s, 1));
+  LLVMValueRef p0 = cg_sparse_load_index(c, gptr, 4, s),
+               p1 = cg_sparse_load_index(c, gptr, 4, cg_addc(c, s, 1));
   CgLoop lp;
   LLVMValueRef p = cg_loop_begin(c, &lp, p0, p1);
   lp.keep = true;
   LLVMValueRef acc = cg_loop_acc(c, &lp, init);
-  LLVMValueRef a = splat(c, vty, L, cg_load(c, arow, load_index(c, gidx, ib, p)));
+  LLVMValueRef a = splat(c, vty, L, cg_load(c, arow, cg_sparse_load_index(c, gidx, ib, p)));
   LLVMValueRef b = vload(c, vty, L, gval, cg_mulc(c, p, L), L); /* blocks are zero-padded */
   LLVMValueRef next = fma3(c, vec.fma, a, b, acc), sum;
   cg_loop_end(c, &lp, &next, &sum);
@@ -261,14 +425,15 @@ static void conv_rows_strip(Cg *c, CgVecInfo vec, LLVMTypeRef vty, LLVMValueRef 
                             LLVMValueRef image, LLVMValueRef wrow, LLVMValueRef j0, int64_t cols) {
   int L = vec.lanes, nrv = (int)((cols + L - 1) / L);
   LLVMValueRef init = splat(c, vty, L, bias ? cg_load(c, bias, r) : cg_f32c(c, 0.0));
-  LLVMValueRef p0 = load_index(c, gptr, 4, r), p1 = load_index(c, gptr, 4, cg_addc(c, r, 1));
+  LLVMValueRef p0 = cg_sparse_load_index(c, gptr, 4, r),
+               p1 = cg_sparse_load_index(c, gptr, 4, cg_addc(c, r, 1));
   CgLoop lp;
   LLVMValueRef p = cg_loop_begin(c, &lp, p0, p1);
   lp.keep = true;
   LLVMValueRef acc[8], next[8], sum[8];
   for (int q = 0; q < nrv; q++) acc[q] = cg_loop_acc(c, &lp, init);
   LLVMValueRef w = splat(c, vty, L, cg_load(c, gval, p));
-  LLVMValueRef src = cg_gep(c, c->t_f32, image, cg_add(c, load_index(c, goff, 4, p), j0));
+  LLVMValueRef src = cg_gep(c, c->t_f32, image, cg_add(c, cg_sparse_load_index(c, goff, 4, p), j0));
   for (int q = 0; q < nrv; q++) /* the image is readable a tile past the wide columns */
     next[q] = fma3(c, vec.fma, w, vload(c, vty, L, src, cg_idx(c, (int64_t)q * L), L), acc[q]);
   cg_loop_end(c, &lp, next, sum);
@@ -354,7 +519,12 @@ bool cg_sparse_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
     }
     gemm_csr(c, &g, vec.fma); /* 1-lane blocks are CSR */
     break;
-  case IR_KERNEL_SPARSE_UNROLLED: gemm_unrolled(c, &g, vec.fma); break;
+  case IR_KERNEL_SPARSE_UNROLLED:
+    if (vec.lanes > 1)
+      gemm_unrolled_vec(c, &g, vec);
+    else
+      gemm_unrolled(c, &g, vec.fma);
+    break;
   default: gemm_csr(c, &g, vec.fma); break;
   }
   return true;

@@ -9,4 +9,7 @@
 /* The lowering of a Gemm, MatMul or Conv whose IrNode.kernel is a sparse kind. */
 bool cg_sparse_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 
+/* Element i of an index array of `bytes`-wide unsigned (2) or signed (4) integers, as c->t_idx. */
+LLVMValueRef cg_sparse_load_index(Cg *c, LLVMValueRef arr, int bytes, LLVMValueRef i);
+
 #endif

@@ -124,12 +124,15 @@ static void json_values(FILE *f, IrValue *const *v, int n) {
  * kernel executes (products with a zero weight skipped by the sparse kernels). */
 typedef struct {
   double density;
-  int64_t bytes, dense_bytes, macs;
+  int64_t bytes, dense_bytes, fp32_bytes, macs; /* dense: in the weight's dtype */
+  bool i8;
 } SparseInfo;
 
 static bool sparse_info(const IrNode *n, int lanes, SparseInfo *si) {
   IrSparseView v;
-  if (!ir_sparse_view(n, &v)) return false;
+  if (!ir_sparse_view(n, &v) && !ir_sparse_view_i8(n, &v)) return false;
+  si->i8 = v.i8 != NULL;
+  si->fp32_bytes = v.rows * v.K * 4;
   IrSparseStats s;
   ir_sparse_stats(&v, lanes > 0 ? lanes : 8, &s);
   si->density = s.numel ? (double)s.nnz / (double)s.numel : 0.0;
@@ -158,9 +161,10 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
     SparseInfo si;
     if (sparse_info(n, tiles ? tiles[i].lanes : 0, &si))
       fprintf(f,
-              ", \"weights\": {\"density\": %.6f, \"bytes\": %lld, \"dense_bytes\": %lld, "
-              "\"macs_executed\": %lld}",
-              si.density, (long long)si.bytes, (long long)si.dense_bytes, (long long)si.macs);
+              ", \"weights\": {\"dtype\": \"%s\", \"density\": %.6f, \"bytes\": %lld, "
+              "\"dense_bytes\": %lld, \"dense_fp32_bytes\": %lld, \"macs_executed\": %lld}",
+              si.i8 ? "i8" : "f32", si.density, (long long)si.bytes, (long long)si.dense_bytes,
+              (long long)si.fp32_bytes, (long long)si.macs);
     fputc('}', f);
   }
   fputc(']', f);
@@ -397,18 +401,20 @@ int kiln_inspect(const InspectOptions *o) {
       const IrNode *n = g->nodes[i];
       SparseInfo si;
       bool weights = sparse_info(n, tiles ? tiles[i].lanes : 0, &si);
-      if (weights) layer_bytes += si.bytes, layer_dense += si.dense_bytes;
+      if (weights) layer_bytes += si.bytes, layer_dense += si.fp32_bytes;
       if (n->kernel == IR_KERNEL_DEFAULT && !weights) continue;
       printf("    kernel %s: %s", n->name, ir_kernel_names[n->kernel]);
       if (has_tile(n, tiles, i))
         printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr, tiles[i].lanes);
       if (n->scratch_bytes) printf(", scratch %lld bytes", (long long)n->scratch_bytes);
       if (weights)
-        printf(", weights %.1f%% nonzero, %lld bytes (dense %lld), %lld MACs", 100.0 * si.density,
-               (long long)si.bytes, (long long)si.dense_bytes, (long long)si.macs);
+        printf(", %sweights %.1f%% nonzero, %lld bytes (dense %lld), %lld MACs",
+               si.i8 ? "int8 " : "", 100.0 * si.density, (long long)si.bytes,
+               (long long)si.dense_bytes, (long long)si.macs);
       printf("\n");
     }
-    if (layer_dense) /* the ladder's fp32 rungs: dense, then as the kernels store them */
+    if (layer_dense) /* the compression ladder: dense fp32, then as the kernels store them
+                        (pruned: sparse formats; quantized: int8, sparse int8) */
       printf("  Gemm/MatMul/Conv weights: %lld bytes as compiled, %lld dense fp32 (%.2fx)\n",
              (long long)layer_bytes, (long long)layer_dense,
              layer_bytes ? (double)layer_dense / (double)layer_bytes : 0.0);
