@@ -69,6 +69,9 @@ typedef struct Cg {
   size_t blob_size, blob_cap;
   int64_t *const_offset; /* per value id: offset in blob, or -1 */
   LLVMValueRef weights_base;
+  /* The run-time length of the graph's dynamic dim (IrGraph.dyn) in the body being built (an
+   * index-typed parameter); NULL without one. */
+  LLVMValueRef dyn_len;
   /* The node's scratch (IrNode.scratch_bytes at its scratch_offset in the workspace) while its
    * function is built; NULL when it has none. */
   LLVMValueRef scratch;

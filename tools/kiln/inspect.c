@@ -355,6 +355,7 @@ static void print_dot(const IrGraph *g) {
 int kiln_inspect(const InspectOptions *o) {
   PassOptions base = o->passes;
   base.passes = "memplan";
+  base.no_dyn_check = true; /* measured only */
   base.print_after = NULL;
   IrGraph *g0 = load(o->model, &o->fe, &base, o->state);
   if (!g0) return 1;

@@ -29,6 +29,8 @@ static FeOptions fe_options(const Args *a) {
                  .max_nodes = a->max_nodes,
                  .input_shapes = a->input_shapes,
                  .n_input_shapes = a->n_input_shapes,
+                 .max_dims = a->max_dims,
+                 .n_max_dims = a->n_max_dims,
                  .binds = a->binds,
                  .n_binds = a->n_binds};
   return o;
