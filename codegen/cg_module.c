@@ -562,7 +562,8 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
     int64_t bytes = operand_bytes(c, v, rows);
     LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
     LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "align", align));
-    if (bytes > 0) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "dereferenceable", (uint64_t)bytes));
+    if (bytes > 0)
+      LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "dereferenceable", (uint64_t)bytes));
     if (!no->alias) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "noalias", 0));
     if (!no->is_out[k]) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "readonly", 0));
     LLVMValueRef p = LLVMGetParam(fn, (unsigned)k);
@@ -635,7 +636,8 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   if (!no.ops || !no.slot || !no.is_out || !args) abort();
   bool dyn = false;
   for (int i = 0; i < n->n_inputs; i++)
-    if (n->inputs[i]) no.ops[no.count] = n->inputs[i], no.slot[no.count] = i, no.is_out[no.count++] = false;
+    if (n->inputs[i])
+      no.ops[no.count] = n->inputs[i], no.slot[no.count] = i, no.is_out[no.count++] = false;
   for (int j = 0; j < n->n_outputs; j++)
     if (n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE)
       no.ops[no.count] = n->outputs[j], no.slot[no.count] = j, no.is_out[no.count++] = true;
@@ -663,15 +665,16 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   int count = no.count;
   int np = count + (external_weights(c) ? 1 : 0) + (n->scratch_bytes > 0 ? 1 : 0);
   if (n->scratch_bytes > 0)
-    args[np - 1] = cg_byte_ptr(
-        c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs)), n->scratch_offset);
+    args[np - 1] = cg_byte_ptr(c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs)),
+                               n->scratch_offset);
   if (external_weights(c))
     args[count] = LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs + 1));
   for (int k = 0; k < count && ok; k++) {
     /* External weights: a constant goes into the blob only if the lowering reads it, not when
      * it reads a compile-time derived form instead (e.g. transposed weights). */
     bool used = !(external_weights(c) && c->storage[no.ops[k]->id].kind == CG_STORE_CONST);
-    for (int f = 0; f < n_fns && !used; f++) used = LLVMGetFirstUse(LLVMGetParam(fns[f], (unsigned)k)) != NULL;
+    for (int f = 0; f < n_fns && !used; f++)
+      used = LLVMGetFirstUse(LLVMGetParam(fns[f], (unsigned)k)) != NULL;
     if (used) {
       args[k] = storage_ptr(c, body, no.ops[k]);
     } else { /* unused: pass NULL, which it no longer claims to dereference */
@@ -843,8 +846,8 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body, bool with_dims) {
   bool stateful = g->n_states > 0;
   int nb = ws_index + 1 + (external_weights(c) ? 1 : 0) + (stateful ? 1 : 0); /* body's */
   int np = nb + (stateful ? 1 : 0);
-  LLVMValueRef fn = add_function(c, with_dims ? "_run_ws_dims" : "_run_ws", c->t_i32, np + d0,
-                                 stateful);
+  LLVMValueRef fn =
+      add_function(c, with_dims ? "_run_ws_dims" : "_run_ws", c->t_i32, np + d0, stateful);
   LLVMValueRef len = g->n_dyn ? dyn_length(c, fn, with_dims ? LLVMGetParam(fn, 0) : NULL) : NULL;
   bool ws_used = g->workspace_size > 0;
   /* Some pointer is NULL when the unsigned minimum of the addresses is 0, one branch per group
@@ -856,8 +859,7 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body, bool with_dims) {
     LLVMValueRef low = NULL;
     for (int k = k0; k < nb && k < k0 + GROUP; k++) {
       if (k == ws_index && !ws_used) continue;
-      LLVMValueRef a =
-          LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)(k + d0)), c->t_idx, "");
+      LLVMValueRef a = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)(k + d0)), c->t_idx, "");
       LLVMValueRef ab[2] = {low, a};
       low = low ? cg_intrinsic(c, "llvm.umin", c->t_idx, ab, 2) : a;
     }
@@ -872,8 +874,8 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body, bool with_dims) {
     mis = misaligned(c, LLVMGetParam(fn, (unsigned)(ws_index + d0)), g->workspace_align);
   if (external_weights(c))
     mis = LLVMBuildOr(
-        c->b, mis,
-        misaligned(c, LLVMGetParam(fn, (unsigned)(ws_index + d0) + 1), CG_WEIGHTS_ALIGN), "");
+        c->b, mis, misaligned(c, LLVMGetParam(fn, (unsigned)(ws_index + d0) + 1), CG_WEIGHTS_ALIGN),
+        "");
   fail_if(c, fn, mis, KRT_ERR_BAD_ALIGNMENT);
   if (stateful)
     check_state(c, fn, LLVMGetParam(fn, (unsigned)(nb - 1 + d0)),
@@ -939,8 +941,8 @@ static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws, bool with_dims
   LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
   LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)d0 + 1), null, "");
   if (g->n_inputs > 0)
-    bad = LLVMBuildOr(
-        c->b, bad, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)d0), null, ""), "");
+    bad = LLVMBuildOr(c->b, bad,
+                      LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)d0), null, ""), "");
   fail_if(c, fn, bad, KRT_ERR_NULL_ARG);
   LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 5));
   if (!args) abort();

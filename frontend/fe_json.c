@@ -308,8 +308,8 @@ void fe_mark_dyn(Fe *fe, IrValue *v, int axis, const char *name, int64_t max, co
 /* Dims into dims[]; rank <= 8, each dim in [1, 2^31-1]. Reports every bad dim. With sym (graph
  * inputs), one dim may be a string naming a symbolic dim: its --max-dim maximum, its axis into
  * *sym_axis and name into *sym (else *sym_axis = -1). */
-static bool parse_shape(Fe *fe, const cJSON *item, const char *where, int *rank,
-                            int64_t *dims, int *sym_axis, const char **sym) {
+static bool parse_shape(Fe *fe, const cJSON *item, const char *where, int *rank, int64_t *dims,
+                        int *sym_axis, const char **sym) {
   if (!cJSON_IsArray(item)) {
     ir_diag_error(fe->d, where, "expected an array of dimensions, got %s", fe_json_type_name(item));
     return false;
@@ -341,8 +341,6 @@ static bool parse_shape(Fe *fe, const cJSON *item, const char *where, int *rank,
   *rank = (int)n;
   return ok;
 }
-
-
 
 /* Element count and byte size must fit in int64. `where` is the shape's path. */
 static bool check_size(Fe *fe, const char *where, IrDType t, int rank, const int64_t *dims) {
@@ -499,8 +497,8 @@ static void parse_decl(Fe *fe, const char *kind, int index, Decl *dc, bool dtype
   if (f[2]) {
     fe_path(path, sizeof path, "%s.shape", dc->where);
     bool sym = !strcmp(kind, "inputs");
-    dc->has_shape = parse_shape(fe, f[2], path, &dc->rank, dc->dims, sym ? &dc->sym_axis : NULL,
-                                    &dc->sym);
+    dc->has_shape =
+        parse_shape(fe, f[2], path, &dc->rank, dc->dims, sym ? &dc->sym_axis : NULL, &dc->sym);
     dc->shape_ok =
         dc->has_shape && (!dc->has_dtype || check_size(fe, path, dc->dtype, dc->rank, dc->dims));
   } else if (dtype_shape_required) {

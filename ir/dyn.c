@@ -38,9 +38,7 @@ bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d) {
   return true;
 }
 
-int64_t ir_dyn_row_bytes(const IrValue *v) {
-  return ir_value_nbytes(v) / v->dims[v->dyn - 1];
-}
+int64_t ir_dyn_row_bytes(const IrValue *v) { return ir_value_nbytes(v) / v->dims[v->dyn - 1]; }
 
 /* ---- analysis ------------------------------------------------------------------------------ */
 
@@ -184,8 +182,9 @@ static const char *rows_problem(const IrNode *n) {
   case IR_OP_SPLIT:
     for (int i = 0; i < nin; i++)
       if (!is_dyn(n->inputs[i])) return "every operand must have the run-time length";
-    return axis_of(ir_attr_i(n, "axis"), x->rank) != x->dyn - 1 ? NULL
-                                                                 : "it works along the run-time axis";
+    return axis_of(ir_attr_i(n, "axis"), x->rank) != x->dyn - 1
+               ? NULL
+               : "it works along the run-time axis";
   case IR_OP_SLICE: {
     int64_t start[IR_MAX_RANK], step[IR_MAX_RANK], out[IR_MAX_RANK];
     if (!is_dyn(y) || !ir_slice_params(n, start, step, out, NULL)) return "it slices the length";
@@ -221,7 +220,8 @@ bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
   for (int i = 0; back && i < g->n_values; i++)
     back = memcmp(at_max[i].dims, g->values[i]->dims, sizeof(int64_t) * IR_MAX_RANK) == 0;
   if (!back) {
-    ir_diag_error(d, "--max-dim", "internal error: shapes differ after re-inference at the maximum");
+    ir_diag_error(d, "--max-dim",
+                  "internal error: shapes differ after re-inference at the maximum");
     ok = false;
   }
   const Shape *const probes[2] = {at_p[0], at_p[1]};

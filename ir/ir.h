@@ -187,9 +187,9 @@ typedef enum {
   IR_KERNEL_SPARSE_CSR,      /* Gemm/MatMul: per output column its nonzeros; Conv: per output
                                 channel its nonzero taps, vectors along the wide output pixels */
   IR_KERNEL_SPARSE_UNROLLED, /* Gemm/MatMul: "weights in code", the nonzeros unrolled */
-  IR_KERNEL_QGEMM_DOT4,    /* QGemm: int8 tiles of dot4 (vpdpbusd / sdot / smlad), activations
-                              repacked in scratch */
-  IR_KERNEL_QCONV_DOT4,    /* QLinearConv: int8 im2col panels in scratch, the same int8 tiles */
+  IR_KERNEL_QGEMM_DOT4,      /* QGemm: int8 tiles of dot4 (vpdpbusd / sdot / smlad), activations
+                                repacked in scratch */
+  IR_KERNEL_QCONV_DOT4,      /* QLinearConv: int8 im2col panels in scratch, the same int8 tiles */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];
@@ -262,7 +262,7 @@ typedef struct IrGraph {
   int64_t workspace_align; /* bytes; default 64 */
   IrState *states;         /* the third memory region: weights, workspace, state */
   int n_states, cap_states;
-  int64_t state_size; /* bytes of the caller's state buffer (aligned to IR_STATE_ALIGN) */
+  int64_t state_size;       /* bytes of the caller's state buffer (aligned to IR_STATE_ALIGN) */
   IrDynDim dyn[IR_MAX_DYN]; /* run-time dims (ir/dyn.c) */
   int n_dyn;
   /* Release hooks for external resources (e.g. mmap'd weight files), run by ir_graph_free. */

@@ -16,8 +16,8 @@ static IrGraph *load(const char *path, const char *const *dims, int n_dims, int 
                      const char *passes, IrDiag *d) {
   FeOptions fo = {.max_dims = dims, .n_max_dims = n_dims};
   IrGraph *g = fe_load_model_opts(path, &fo, d);
-  PassOptions po = {.opt_level = level, .workspace_align = 64, .verify_each = true,
-                    .passes = passes};
+  PassOptions po = {
+      .opt_level = level, .workspace_align = 64, .verify_each = true, .passes = passes};
   if (g && level >= 0 && !pass_run_pipeline(g, &po, d)) {
     ir_graph_free(g);
     g = NULL;
@@ -56,8 +56,8 @@ static void test_lengths(int level) {
     return;
   }
   const krt_model *m = l.m;
-  CHECK(m->n_dims == 1 && !strcmp(m->dims[0].name, "seq") && m->dims[0].max == 16 &&
-            m->run_dims && !m->run_state_dims,
+  CHECK(m->n_dims == 1 && !strcmp(m->dims[0].name, "seq") && m->dims[0].max == 16 && m->run_dims &&
+            !m->run_state_dims,
         "descriptor: one run-time dim");
   CHECK(m->input_dyn_axis[0] == 1 && m->input_dyn_axis[2] == 2 && m->input_dyn_axis[3] == -1 &&
             m->output_dyn_axis[0] == 1 && m->output_dyn_axis[1] == 1,

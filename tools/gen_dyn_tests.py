@@ -7,6 +7,7 @@ lengths, for tests/test_dyn.c (tests/dyn/xattn):
                             (cross-attention, fused into KilnAttention), MLP with GELU, Concat and
                             Slice on the feature axis, a Where, the head and a Softmax
   L<n>/*.npy                inputs and torch's outputs at length n
+  tok17.npy                 a length past the maximum
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -69,6 +70,9 @@ def main():
         for name, a in (("tok", tok), ("pos", pos), ("mask", mask), ("mem", mem),
                         ("logits", logits.numpy()), ("probs", probs.numpy())):
             np.save(os.path.join(d, name + ".npy"), a)
+
+    # one token too many: the executable's "outside [1, 16]" error
+    np.save(os.path.join(out, "tok17.npy"), np.zeros((1, MAX + 1), np.int64))
 
     blob, inits, nodes = bytearray(), [], []
 

@@ -523,7 +523,8 @@ static int cmd_run(const Args *a) {
   const void **in_ptrs = calloc((size_t)n_in + 1, sizeof *in_ptrs);
   void **out_ptrs = calloc((size_t)g->n_outputs + 1, sizeof *out_ptrs);
   void *state = g->n_states ? calloc(1, (size_t)g->state_size) : NULL;
-  if (!ins || !in_ptrs || !out_ptrs || (g->n_states && !state)) abort();
+  int64_t *lens = calloc((size_t)steps + 1, sizeof *lens); /* run-time length per call */
+  if (!ins || !in_ptrs || !out_ptrs || (g->n_states && !state) || !lens) abort();
   if (state) ir_state_reset(g, state);
   char err[512];
   for (int i = 0; i < n_in; i++) {
@@ -532,7 +533,9 @@ static int cmd_run(const Args *a) {
       fprintf(stderr, "kiln run: %s\n", err);
       goto done;
     }
-    if (!krt_npy_check(&ins[i], (int32_t)v->dtype, v->rank, v->dims, err, sizeof err)) {
+    if (!krt_npy_check_dyn(&ins[i], (int32_t)v->dtype, v->rank, v->dims, v->dyn - 1,
+                           g->n_dyn ? g->dyn[0].name : "", &lens[i / g->n_inputs], err,
+                           sizeof err)) {
       fprintf(stderr, "kiln run: %s: input '%s': %s\n", a->positional[i], v->name, err);
       goto done;
     }
@@ -548,6 +551,13 @@ static int cmd_run(const Args *a) {
     goto done;
   }
   for (int t = 0; t < steps; t++) {
+    if (g->n_dyn) { /* the interpreter runs the graph re-inferred at the call's length */
+      IrDiag d;
+      ir_diag_init(&d, a->model, true);
+      bool ok = ir_dyn_resize(g, lens[t] ? lens[t] : g->dyn[0].max, &d);
+      ir_diag_free(&d);
+      if (!ok) goto done;
+    }
     int rc = ir_interp_run_state(g, in_ptrs + (size_t)t * (size_t)g->n_inputs, out_ptrs, state);
     if (rc != 0) {
       fprintf(stderr, "kiln run: the model returned %d: %s\n", rc, krt_strerror(rc));
@@ -572,6 +582,7 @@ done:
   free(in_ptrs);
   free(out_ptrs);
   free(state);
+  free(lens);
   ir_graph_free(g);
   return status;
 }
