@@ -122,9 +122,15 @@ static bool mark_values(IrGraph *g, const Shape *at_max, const Shape *const *pro
 
 static bool is_dyn(const IrValue *v) { return v && v->dyn; }
 
+/* y is written over x's bytes: the same state written in place, or one workspace offset. */
+static bool in_place(const IrGraph *g, const IrValue *x, const IrValue *y) {
+  if (x->state || y->state) return x->state == y->state && g->states[x->state - 1].direct;
+  return x->kind == IR_VALUE_NODE && y->ws_offset >= 0 && x->ws_offset == y->ws_offset;
+}
+
 /* Why rows of n are not independent along the run-time axis, or NULL when computing the first
  * rows of its dynamic inputs gives the first rows of its outputs (static inputs read whole). */
-static const char *rows_problem(const IrNode *n) {
+static const char *rows_problem(const IrGraph *g, const IrNode *n) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0];
   int nin = ir_node_op_inputs(n);
   unsigned flags = ir_op_info[n->op].flags;
@@ -190,6 +196,12 @@ static const char *rows_problem(const IrNode *n) {
     if (!is_dyn(y) || !ir_slice_params(n, start, step, out, NULL)) return "it slices the length";
     return start[x->dyn - 1] == 0 && step[x->dyn - 1] == 1 ? NULL : "it slices the run-time axis";
   }
+  case IR_OP_SCATTER_ND: /* rows of updates at their indices: each block writes its own rows */
+    if (is_dyn(x) || is_dyn(y))
+      return "its data has the run-time length (only indices/updates may)";
+    return in_place(g, x, y) ? NULL
+                             : "its output is not written over its data (each block of rows would "
+                               "copy the data again)";
   case IR_OP_ATTENTION:
     if (is_dyn(n->inputs[1]) || is_dyn(n->inputs[2]))
       return "its keys/values have the run-time length (only the queries and mask may)";
@@ -232,7 +244,7 @@ bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
     for (int k = 0; k < n->n_inputs; k++) any |= is_dyn(n->inputs[k]);
     for (int k = 0; k < n->n_outputs; k++) any |= is_dyn(n->outputs[k]);
     if (!any) continue;
-    const char *why = rows_problem(n);
+    const char *why = rows_problem(g, n);
     if (why)
       ok = ir_node_error(d, n, "", "%s cannot run at the run-time length '%s': %s",
                          ir_op_info[n->op].name, g->dyn[0].name, why);

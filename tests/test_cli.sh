@@ -22,7 +22,10 @@
 #              PyTorch's greedy generation; sampling options and their errors
 #   dyn        a run-time sequence length (--max-dim, tests/dyn/xattn, tools/gen_dyn_tests.py):
 #              `kiln run` and one `kiln build` executable at several lengths equal PyTorch; the
-#              header's *_dims entry points from C; length errors; inspect
+#              header's *_dims entry points from C; length errors; inspect; the GPT-2-style
+#              decoder over a run-time number of tokens (tests/gen/gpt_tiny_seq): one call over a
+#              whole sequence equals torch; `--generate` with a prefill in one call (and in
+#              calls of 16) gives torch's greedy tokens, as token by token does
 set -u
 mode=$1 kiln=$2 src=$3 bin=$4
 tmp=$(mktemp -d /tmp/kiln-cli-XXXXXX)
@@ -748,6 +751,34 @@ dyn)
   check grep -q "is 17, outside \[1, 16\]" "$tmp/err"
   "$tmp/xattn" --help >"$tmp/help"
   check grep -qF "input  tok          i64[1,seq<=16]" "$tmp/help"
+  # a decoder over a run-time number of tokens (tools/gpt_tiny.py write_seq): the whole
+  # 37-token sequence in one call equals torch; --generate prefills the prompt in one call
+  G=$src/tests/gen/gpt_tiny_seq
+  mkdir -p "$tmp/gs_run" "$tmp/gs_exe"
+  check "$kiln" run "$G/model.json" --max-dim seq=48 "$G/inputs/tok.npy" "$G/inputs/pos.npy" \
+    -o "$tmp/gs_run" >/dev/null
+  # logits reach |114| here (weights x2): atol 1e-5 of the largest, as emu_state's tolerance
+  check "$bin/npycmp" "$tmp/gs_run/logits.npy" "$G/golden/logits.npy" 1e-4 1.2e-3
+  check "$kiln" build --generate "$G/model.json" --max-dim seq=48 -O3 -o "$tmp/gptseq"
+  check "$tmp/gptseq" "$src/tests/gen/gpt_tiny/prompt.npy" -n 32 -o "$tmp/ids.npy"
+  check "$bin/npycmp" "$tmp/ids.npy" "$src/tests/gen/gpt_tiny/golden_ids.npy"
+  check "$tmp/gptseq" "$src/tests/gen/gpt_tiny/prompt.npy" -n 32 --no-prefill -o "$tmp/ids2.npy"
+  check "$bin/npycmp" "$tmp/ids2.npy" "$src/tests/gen/gpt_tiny/golden_ids.npy"
+  check "$tmp/gptseq" "$G/inputs/tok.npy" -n 1 -o "$tmp/next.npy"
+  check "$bin/npycmp" "$tmp/next.npy" "$G/golden/next_id.npy"
+  # calls of at most 16 tokens: the 37-token prompt in 16 + 16 + 5
+  check "$kiln" build --generate "$G/model.json" --max-dim seq=16 -O2 -o "$tmp/gptseq16"
+  check "$tmp/gptseq16" "$G/inputs/tok.npy" -n 1 -o "$tmp/next16.npy"
+  check "$bin/npycmp" "$tmp/next16.npy" "$G/golden/next_id.npy"
+  "$tmp/gptseq" "$G/inputs/tok.npy" -n 20 >"$tmp/out" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "the context is probably full" "$tmp/err"
+  check test "$(wc -w <"$tmp/out")" -eq 12
+  "$kiln" build --generate "$src/tests/dyn/xattn/model.json" --max-dim seq=16 -o "$tmp/nogen" \
+    2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "is not a decoder: with a run-time length it needs an i32/i64 token input" "$tmp/err"
+  check test ! -e "$tmp/nogen"
   # no --max-dim: the symbolic dim is an error naming it
   "$kiln" compile "$D/model.json" -o "$tmp/none.o" 2>"$tmp/err"
   check test $? -eq 1

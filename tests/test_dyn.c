@@ -138,6 +138,72 @@ static void test_lengths(int level) {
   ir_graph_free(ref);
 }
 
+/* The GPT-2-style decoder over a run-time number of tokens (tests/gen/gpt_tiny_seq): the
+ * 37-token sequence fed in calls of several lengths from one state (a prefill, then steps)
+ * gives torch's full-sequence logits at every position; the state (KV cache rows written with
+ * ScatterND in place) carries over between calls of different lengths. */
+static void test_gpt_calls(int level) {
+  IrDiag d;
+  ir_diag_init(&d, "gpt_tiny_seq", false);
+  static const char *const ctx[] = {"seq=48"};
+  IrGraph *g =
+      load("tests/gen/gpt_tiny_seq/model.json", ctx, 1, level, level ? NULL : "attention", &d);
+  CHECK(g != NULL, "gpt_tiny_seq loads: %s", d.text ? d.text : "");
+  ir_diag_free(&d);
+  if (!g) return;
+  for (int i = 0; i < g->n_states; i++) CHECK(g->states[i].direct, "cache %d updated in place", i);
+  DlModel l;
+  krt_npy tok, golden;
+  char err[256];
+  bool ok = dl_load(g, level, &l) &&
+            krt_npy_read("tests/gen/gpt_tiny_seq/inputs/tok.npy", &tok, err, sizeof err) &&
+            krt_npy_read("tests/gen/gpt_tiny_seq/golden/logits.npy", &golden, err, sizeof err);
+  CHECK(ok, "gpt_tiny_seq: load");
+  if (!ok) {
+    ir_graph_free(g);
+    return;
+  }
+  const krt_model *m = l.m;
+  CHECK(m->run_state_dims && !m->run_dims, "descriptor: run_state_dims");
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64);
+  void *state = aligned_alloc(64, (m->state_size + 63) / 64 * 64);
+  float *logits = malloc(48 * 64 * sizeof(float));
+  static const int calls[][7] = {{37}, {6, 1, 1, 16, 13}, {1, 5, 8, 3, 16, 4}};
+  for (size_t p = 0; p < sizeof calls / sizeof *calls; p++) {
+    CHECK(m->reset(state, m->state_size) == 0, "reset");
+    int at = 0;
+    for (int c = 0; c < 7 && calls[p][c]; c++) {
+      int n = calls[p][c];
+      int64_t pos[48], dims[1] = {n};
+      for (int i = 0; i < n; i++) pos[i] = at + i;
+      const void *in[2] = {(const int64_t *)tok.data + at, pos};
+      void *out[1] = {logits};
+      CHECK(m->run_state_dims(dims, in, out, ws, state, m->state_size) == 0, "call of %d", n);
+      /* logits reach |114| (weights x2): atol 1e-5 of the largest, as emu_state's tolerance */
+      CHECK(test_close_f32(logits, (const float *)golden.data + at * 64, n * 64L, 1e-4, 1.2e-3,
+                           "gpt logits"),
+            "-O%d: calls pattern %zu: positions %d..%d equal torch", level, p, at, at + n - 1);
+      at += n;
+    }
+    CHECK(at == 37, "pattern %zu covers the sequence", p);
+  }
+  /* one more token than the context: the cache's ScatterND index error */
+  {
+    int64_t dims[1] = {1}, t = 0, pos = 48;
+    const void *in[2] = {&t, &pos};
+    void *out[1] = {logits};
+    CHECK(m->run_state_dims(dims, in, out, ws, state, m->state_size) == KRT_ERR_INDEX_RANGE,
+          "position 48: KRT_ERR_INDEX_RANGE");
+  }
+  free(ws);
+  free(state);
+  free(logits);
+  krt_npy_free(&tok);
+  krt_npy_free(&golden);
+  dlclose(l.lib);
+  ir_graph_free(g);
+}
+
 /* A model the run-time length cannot bound: an error naming the node (and no graph). */
 static void expect_error(const char *json, const char *const *dims, int n_dims, const char *want) {
   IrDiag d;
@@ -202,6 +268,8 @@ int main(int argc, char **argv) {
   test_lengths(0);
   test_lengths(2);
   test_lengths(3);
+  test_gpt_calls(0);
+  test_gpt_calls(3);
   test_errors();
   rmdir(dl_tmpdir);
   return test_report("test_dyn");

@@ -417,11 +417,30 @@ int kiln_run_process(char *const argv[]) {
 }
 
 /* `build --generate` needs a decoder step: one integer token input of one element, an f32
- * logits output and states (krt_generate_main.c); else an error before compiling. */
+ * logits output and states (krt_generate_main.c); or, with a run-time length (--max-dim), one
+ * integer token per position and optionally a second integer input of the same shape (the
+ * tokens' positions): a prefill of the prompt in one call, then steps of length 1. Else an
+ * error before compiling. */
 static bool generation_model(const IrGraph *g) {
-  const IrValue *t = g->n_inputs == 1 ? g->inputs[0] : NULL;
   bool logits = false;
   for (int j = 0; j < g->n_outputs; j++) logits |= g->outputs[j]->dtype == IR_F32;
+  if (g->n_dyn) {
+    bool ok = logits && g->n_states && (g->n_inputs == 1 || g->n_inputs == 2);
+    for (int i = 0; ok && i < g->n_inputs; i++) {
+      const IrValue *t = g->inputs[i];
+      ok = (t->dtype == IR_I64 || t->dtype == IR_I32) && t->dyn &&
+           ir_value_numel(t) == g->dyn[0].max;
+    }
+    if (ok) return true;
+    fprintf(stderr,
+            "kiln build --generate: model '%s' is not a decoder: with a run-time length it needs "
+            "an i32/i64 token input of one token per position ([1, %s]), optionally their "
+            "positions as a second such input, an f32 logits output and states for its KV cache "
+            "(has %d input(s), %d state(s))\n",
+            g->name, g->dyn[0].name, g->n_inputs, g->n_states);
+    return false;
+  }
+  const IrValue *t = g->n_inputs == 1 ? g->inputs[0] : NULL;
   if (t && (t->dtype == IR_I64 || t->dtype == IR_I32) && ir_value_numel(t) == 1 && logits &&
       g->n_states)
     return true;
