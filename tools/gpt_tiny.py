@@ -189,8 +189,9 @@ def write_seq(model, out, seq, full, next_id):
     """The same decoder as one graph over a run-time number of tokens (`--max-dim seq=CTX`): a
     prefill of the whole prompt in one call, a decode step at seq = 1, the same weights and KV
     cache states. tok, pos i64 [1, seq] (pos: the tokens' positions, given by the caller) ->
-    logits [1, seq, V]; states past_k.L/past_v.L [CTX, D], the rows at pos written with
-    ScatterND; each query attends to the cache up to its position."""
+    logits [1, seq, V]; states past_k.L/past_v.L [CTX, H, DH], the rows at pos written with
+    ScatterND; each query attends to the cache up to its position (heads as the batch of a rank-3
+    attention, so the cache is read in place)."""
     for d in ("inputs", "golden"):
         os.makedirs(os.path.join(out, d), exist_ok=True)
     np.save(os.path.join(out, "inputs", "tok.npy"), np.array([seq], np.int64))
@@ -229,14 +230,12 @@ def write_seq(model, out, seq, full, next_id):
                     epsilon=1e-5)
 
     # shapes with -1 where the run-time length goes (a constant would hold the maximum)
-    const("q_heads", [1, -1, H, DH], np.int64)
-    const("cache_heads", [1, CTX, H, DH], np.int64)
-    const("rows", [-1, D], np.int64)
+    const("heads", [-1, H, DH], np.int64)
     const("col", [-1, 1], np.int64)
-    const("pos4", [1, 1, -1, 1], np.int64)
+    const("pos3", [1, -1, 1], np.int64)
     const("model_shape", [1, -1, D], np.int64)
     const("scale", 1.0 / math.sqrt(DH))
-    const("pos_row", np.arange(CTX).reshape(1, 1, 1, CTX), np.int64)
+    const("pos_row", np.arange(CTX).reshape(1, 1, CTX), np.int64)
     const("hidden", -1e9)  # additive mask of the keys after each query's position
     const("zero", 0.0)
     const("wte", model.wte.weight.detach().numpy())
@@ -244,8 +243,8 @@ def write_seq(model, out, seq, full, next_id):
     x = node("Add", [node("Gather", ["wte", "tok"], "tok_emb"),
                      node("Gather", ["wpe", "pos"], "pos_emb")], "x0")
     node("Reshape", ["pos", "col"], "pos_col")  # [seq, 1]: ScatterND's row indices
-    future = node("Greater", ["pos_row", node("Reshape", ["pos", "pos4"], "pos_q")], "future")
-    node("Where", [future, "hidden", "zero"], "mask")  # [1, 1, seq, CTX]
+    future = node("Greater", ["pos_row", node("Reshape", ["pos", "pos3"], "pos_q")], "future")
+    node("Where", [future, "hidden", "zero"], "mask")  # [1, seq, CTX]
     cache, states, outputs = [], [], [{"name": "logits"}]
     for i, blk in enumerate(model.blocks):
         p = "h%d." % i
@@ -254,22 +253,20 @@ def write_seq(model, out, seq, full, next_id):
         z = {c: linear(h, w[:, j * D:(j + 1) * D], b[j * D:(j + 1) * D], p + c)
              for j, c in enumerate("qkv")}
         for c in "kv":  # the cache rows at the tokens' positions take the new keys/values
-            cache.append({"name": p + "past_" + c, "dtype": "f32", "shape": [CTX, D]})
+            cache.append({"name": p + "past_" + c, "dtype": "f32", "shape": [CTX, H, DH]})
             node("ScatterND", [p + "past_" + c, "pos_col",
-                               node("Reshape", [z[c], "rows"], p + c + "_rows")],
+                               node("Reshape", [z[c], "heads"], p + c + "_rows")],
                  p + "present_" + c)
             states.append({"input": p + "past_" + c, "next": p + "present_" + c})
             outputs.append({"name": p + "present_" + c})
-        qt = node("Transpose", [node("Reshape", [z["q"], "q_heads"], p + "q_h")], p + "q_t",
-                  perm=[0, 2, 1, 3])
-        kt = node("Transpose", [node("Reshape", [p + "present_k", "cache_heads"], p + "k_h")],
-                  p + "kt", perm=[0, 2, 3, 1])
-        vt = node("Transpose", [node("Reshape", [p + "present_v", "cache_heads"], p + "v_h")],
-                  p + "vt", perm=[0, 2, 1, 3])
+        qt = node("Transpose", [node("Reshape", [z["q"], "heads"], p + "q_h")], p + "q_t",
+                  perm=[1, 0, 2])  # [H, seq, DH]
+        kt = node("Transpose", [p + "present_k"], p + "kt", perm=[1, 2, 0])  # [H, DH, CTX]
+        vt = node("Transpose", [p + "present_v"], p + "vt", perm=[1, 0, 2])  # [H, CTX, DH]
         s = node("Mul", [node("MatMul", [qt, kt], p + "scores"), "scale"], p + "scaled")
         prob = node("Softmax", [node("Add", [s, "mask"], p + "masked")], p + "probs", axis=-1)
         ctx = node("Transpose", [node("MatMul", [prob, vt], p + "ctx")], p + "ctx_t",
-                   perm=[0, 2, 1, 3])
+                   perm=[1, 0, 2])
         ctx = node("Reshape", [ctx, "model_shape"], p + "ctx_r")
         x = node("Add", [x, linear(ctx, *lin(blk.c_proj), p + "attn_out")], p + "res1")
         f = node("Gelu", [linear(ln(x, blk.ln2, p + "ln2"), *lin(blk.fc), p + "fc")], p + "gelu")
