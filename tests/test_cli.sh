@@ -751,6 +751,16 @@ dyn)
   check grep -q "is 17, outside \[1, 16\]" "$tmp/err"
   "$tmp/xattn" --help >"$tmp/help"
   check grep -qF "input  tok          i64[1,seq<=16]" "$tmp/help"
+  # an ONNX symbolic dim (tests/onnx/dynamic_batch.onnx: x [batch, 4]) as a run-time length
+  check "$kiln" run "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=8 "$src/tests/dyn/batch3_x.npy" \
+    -o "$tmp/onnxdyn" >/dev/null
+  check "$bin/npycmp" "$tmp/onnxdyn/y.npy" "$src/tests/dyn/batch3_y.npy"
+  check "$kiln" build "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=8 -o "$tmp/onnxdyn_exe"
+  check "$tmp/onnxdyn_exe" "$src/tests/dyn/batch3_x.npy" -o "$tmp/onnxdyn2" --quiet
+  check "$bin/npycmp" "$tmp/onnxdyn2/y.npy" "$src/tests/dyn/batch3_y.npy"
+  "$kiln" compile "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=0 -o "$tmp/none.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q -- "--max-dim: 'batch=0': the maximum must be an integer from 1 to" "$tmp/err"
   # a decoder over a run-time number of tokens (tools/gpt_tiny.py write_seq): the whole
   # 37-token sequence in one call equals torch; --generate prefills the prompt in one call
   G=$src/tests/gen/gpt_tiny_seq

@@ -8,6 +8,7 @@ lengths, for tests/test_dyn.c (tests/dyn/xattn):
                             Slice on the feature axis, a Where, the head and a Softmax
   L<n>/*.npy                inputs and torch's outputs at length n
   tok17.npy                 a length past the maximum
+  ../batch3_x.npy, _y.npy   an input of tests/onnx/dynamic_batch.onnx at batch 3 and its Relu
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -73,6 +74,10 @@ def main():
 
     # one token too many: the executable's "outside [1, 16]" error
     np.save(os.path.join(out, "tok17.npy"), np.zeros((1, MAX + 1), np.int64))
+    # tests/onnx/dynamic_batch.onnx (Relu of x [batch, 4]) with --max-dim batch=8, at batch 3
+    x = rng.standard_normal((3, 4)).astype(np.float32)
+    np.save(os.path.join(out, "..", "batch3_x.npy"), x)
+    np.save(os.path.join(out, "..", "batch3_y.npy"), np.maximum(x, 0))
 
     blob, inits, nodes = bytearray(), [], []
 

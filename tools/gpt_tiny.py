@@ -287,4 +287,5 @@ def write_seq(model, out, seq, full, next_id):
         f.write(bytes(blob))
 
 
-main()
+if __name__ == "__main__":
+    main()
