@@ -488,7 +488,9 @@ typedef struct NodeOps {
   const IrValue **ops;
   int *slot;
   bool *is_out;
-  bool alias; /* an output overlaps another operand: no noalias */
+  bool *whole; /* read whole up to the run-time length by every block (ir_dyn_whole) */
+  bool alias;  /* an output overlaps another operand: no noalias */
+  bool any_whole;
 } NodeOps;
 
 /* Sets the run-time axis of n's operands to `rows` (their maximum when rows is 0): the lowering
@@ -496,13 +498,14 @@ typedef struct NodeOps {
 static void set_rows(Cg *c, const NodeOps *no, int64_t rows) {
   for (int k = 0; k < no->count; k++) {
     IrValue *v = (IrValue *)no->ops[k];
-    if (v->dyn) v->dims[v->dyn - 1] = rows ? rows : c->g->dyn[0].max;
+    if (v->dyn && !no->whole[k]) v->dims[v->dyn - 1] = rows ? rows : c->g->dyn[0].max;
   }
 }
 
-/* Bytes of operand v in a function built for `rows` rows (0: the whole value). */
-static int64_t operand_bytes(const Cg *c, const IrValue *v, int64_t rows) {
-  return rows && v->dyn ? rows * ir_dyn_row_bytes(v) : c->storage[v->id].size;
+/* Bytes of operand k in a function built for `rows` rows (0: the whole value). */
+static int64_t operand_bytes(const Cg *c, const NodeOps *no, int k, int64_t rows) {
+  const IrValue *v = no->ops[k];
+  return rows && v->dyn && !no->whole[k] ? rows * ir_dyn_row_bytes(v) : c->storage[v->id].size;
 }
 
 /* One private function per node (per block of rows for a node of run-time length), its pointer
@@ -513,11 +516,13 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
   bool scratch = n->scratch_bytes > 0;
   int count = no->count;
   int np = count + (external_weights(c) ? 1 : 0) + (scratch ? 1 : 0); /* + weights, scratch */
-  LLVMTypeRef *params = malloc(sizeof *params * (size_t)(np + 1));
+  bool len = rows && no->any_whole; /* + the run-time length, last */
+  LLVMTypeRef *params = malloc(sizeof *params * (size_t)(np + 2));
   LLVMValueRef *in = calloc((size_t)n->n_inputs + 1, sizeof *in);
   LLVMValueRef *out = calloc((size_t)n->n_outputs + 1, sizeof *out);
   if (!params || !in || !out) abort();
   for (int k = 0; k < np; k++) params[k] = c->t_ptr;
+  if (len) params[np] = c->t_idx;
   char name[300];
   if (rows)
     snprintf(name, sizeof name, "%s.%d.%s.rows%lld", c->prefix, n->id, ir_op_info[n->op].name,
@@ -525,7 +530,7 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
   else
     snprintf(name, sizeof name, "%s.%d.%s", c->prefix, n->id, ir_op_info[n->op].name);
   LLVMValueRef fn =
-      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np, 0));
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np + len, 0));
   free(params);
   LLVMSetLinkage(fn, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
@@ -533,6 +538,7 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
     LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
   c->weights_base = NULL;
   c->scratch = NULL;
+  c->node_len = len ? LLVMGetParam(fn, (unsigned)np) : NULL;
   if (scratch) { /* the node's own workspace bytes, last parameter */
     unsigned k = (unsigned)np - 1;
     LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "nocapture", 0));
@@ -555,11 +561,11 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
     unsigned idx = (unsigned)k + 1;
     /* a block of rows starts at a multiple of the row bytes: the alignment that keeps */
     unsigned align = s->align ? s->align : 1;
-    if (rows && v->dyn) {
+    if (rows && v->dyn && !no->whole[k]) {
       int64_t rb = ir_dyn_row_bytes(v);
       while (align > 1 && rb % align) align /= 2;
     }
-    int64_t bytes = operand_bytes(c, v, rows);
+    int64_t bytes = operand_bytes(c, no, k, rows);
     LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
     LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "align", align));
     if (bytes > 0)
@@ -589,6 +595,7 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
   LLVMPositionBuilderAtEnd(c->b, body_block);
   c->weights_base = NULL;
   c->scratch = NULL;
+  c->node_len = NULL;
   free(in);
   free(out);
   return ok ? fn : NULL;
@@ -598,13 +605,14 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
  * length start `row` rows into their storage (row NULL: at the start). */
 static void call_node(Cg *c, LLVMValueRef fn, const NodeOps *no, LLVMValueRef *args, int np,
                       LLVMValueRef row) {
-  LLVMValueRef *a = malloc(sizeof *a * (size_t)(np + 1));
+  LLVMValueRef *a = malloc(sizeof *a * (size_t)(np + 2));
   if (!a) abort();
   for (int k = 0; k < np; k++) {
     a[k] = args[k];
-    if (row && k < no->count && no->ops[k]->dyn && !LLVMIsNull(args[k]))
+    if (row && k < no->count && no->ops[k]->dyn && !no->whole[k] && !LLVMIsNull(args[k]))
       a[k] = cg_gep(c, c->t_i8, args[k], cg_mulc(c, row, ir_dyn_row_bytes(no->ops[k])));
   }
+  if (row && no->any_whole) a[np++] = c->dyn_len; /* whole operands: up to the length */
   /* a node that can fail (Gather with an index out of range) returns its code; others fold */
   LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, a, (unsigned)np, "rc");
   cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32c(c, KRT_OK), ""), rc);
@@ -632,15 +640,19 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   /* Sized from the node, never fixed: the model sets the input count (Concat) and the output
    * count (Split), the fusion pass the epilogue operands (at most IR_MAX_EPILOGUE_INPUTS). */
   int cap = n->n_inputs + n->n_outputs;
-  NodeOps no = {0, malloc(sizeof(IrValue *) * (size_t)(cap + 1)),
-                malloc(sizeof(int) * (size_t)(cap + 1)), malloc(sizeof(bool) * (size_t)(cap + 1)),
-                false};
+  NodeOps no = {.ops = malloc(sizeof(IrValue *) * (size_t)(cap + 1)),
+                .slot = malloc(sizeof(int) * (size_t)(cap + 1)),
+                .is_out = malloc(sizeof(bool) * (size_t)(cap + 1)),
+                .whole = calloc((size_t)cap + 1, sizeof(bool))};
   LLVMValueRef *args = malloc(sizeof *args * (size_t)(cap + 2));
-  if (!no.ops || !no.slot || !no.is_out || !args) abort();
+  if (!no.ops || !no.slot || !no.is_out || !no.whole || !args) abort();
   bool dyn = false;
   for (int i = 0; i < n->n_inputs; i++)
-    if (n->inputs[i])
+    if (n->inputs[i]) {
+      no.whole[no.count] = ir_dyn_whole(n, i);
+      no.any_whole |= no.whole[no.count];
       no.ops[no.count] = n->inputs[i], no.slot[no.count] = i, no.is_out[no.count++] = false;
+    }
   for (int j = 0; j < n->n_outputs; j++)
     if (n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE)
       no.ops[no.count] = n->outputs[j], no.slot[no.count] = j, no.is_out[no.count++] = true;
@@ -711,6 +723,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   free(no.ops);
   free(no.slot);
   free(no.is_out);
+  free(no.whole);
   free(args);
   return ok;
 }

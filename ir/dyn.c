@@ -38,6 +38,12 @@ bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d) {
   return true;
 }
 
+bool ir_dyn_whole(const IrNode *n, int k) {
+  const IrValue *x = k < n->n_inputs ? n->inputs[k] : NULL;
+  if (n->op != IR_OP_ATTENTION || !x || !x->dyn || k < 1 || k >= ir_node_op_inputs(n)) return false;
+  return k < 3 || x->dyn - 1 == x->rank - 1; /* K, V; a mask along the keys (its last axis) */
+}
+
 int64_t ir_dyn_row_bytes(const IrValue *v) { return ir_value_nbytes(v) / v->dims[v->dyn - 1]; }
 
 /* ---- analysis ------------------------------------------------------------------------------ */
@@ -202,11 +208,22 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
     return in_place(g, x, y) ? NULL
                              : "its output is not written over its data (each block of rows would "
                                "copy the data again)";
-  case IR_OP_ATTENTION:
-    if (is_dyn(n->inputs[1]) || is_dyn(n->inputs[2]))
-      return "its keys/values have the run-time length (only the queries and mask may)";
-    if (ir_attr_i(n, "causal")) return "its causal mask depends on the number of queries";
-    return is_dyn(y) ? NULL : "its output must have the length";
+  case IR_OP_ATTENTION: {
+    if (ir_attr_i(n, "causal") && (is_dyn(x) || is_dyn(n->inputs[1])))
+      return "its causal mask depends on the number of queries";
+    if (!is_dyn(x) || !is_dyn(y)) return "its queries and output must have the run-time length";
+    const IrValue *k = n->inputs[1], *v = n->inputs[2], *mask = nin > 3 ? n->inputs[3] : NULL;
+    if (is_dyn(k) != is_dyn(v)) return "its keys and values must both have the length, or neither";
+    /* keys of run-time length (self-attention, BERT): read whole by every block of queries */
+    if (is_dyn(k) && (ir_attr(n, "k_perm")->ints[k->rank - 2] != k->dyn - 1 ||
+                      ir_attr(n, "v_perm")->ints[v->rank - 2] != v->dyn - 1))
+      return "its keys/values have the run-time length on another axis than the keys'";
+    if (is_dyn(mask) && !ir_dyn_whole(n, 3) && mask->dyn - 1 != mask->rank - 2)
+      return "its mask has the run-time length on another axis than the queries' or keys'";
+    if (ir_dyn_whole(n, 3) && !is_dyn(k))
+      return "its mask has the run-time length along keys of fixed length";
+    return NULL;
+  }
   default: return "the op has no run-time length support";
   }
 }

@@ -310,6 +310,10 @@ bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d);
  * MatMul/Gemm rows, Softmax/LayerNorm over a later axis, Gather of ids, ...); errors name the node.
  * Shapes are left at the maximum. No-op without dynamic dims. */
 bool ir_dyn_analyze(IrGraph *g, IrDiag *d);
+/* Input k of n is read whole by every block of rows, up to the run-time length (the keys and
+ * values of a KilnAttention over keys of run-time length, and a mask along those keys), rather
+ * than a block of rows of it. */
+bool ir_dyn_whole(const IrNode *n, int k);
 /* Bytes of one step of v's dynamic axis (v->dyn != 0): its bytes at the maximum / the maximum. */
 int64_t ir_dyn_row_bytes(const IrValue *v);
 

@@ -25,12 +25,16 @@ static IrGraph *load(const char *path, const char *const *dims, int n_dims, int 
   return g;
 }
 
-static bool read_npy(int len, const char *name, krt_npy *a) {
+static bool read_npy_in(const char *dir, int len, const char *name, krt_npy *a) {
   char path[256], err[256];
-  snprintf(path, sizeof path, DIR "/L%d/%s.npy", len, name);
+  snprintf(path, sizeof path, "%s/L%d/%s.npy", dir, len, name);
   bool ok = krt_npy_read(path, a, err, sizeof err);
   CHECK(ok, "%s: %s", path, err);
   return ok;
+}
+
+static bool read_npy(int len, const char *name, krt_npy *a) {
+  return read_npy_in(DIR, len, name, a);
 }
 
 static void test_lengths(int level) {
@@ -133,6 +137,60 @@ static void test_lengths(int level) {
   free(probs);
   free(want);
   free(want_p);
+  dlclose(l.lib);
+  ir_graph_free(g);
+  ir_graph_free(ref);
+}
+
+/* A BERT-style QA encoder layer (tests/dyn/enc): self-attention whose keys and padding mask have
+ * the run-time length, read whole by every block of query rows up to the length passed in. */
+static void test_enc(int level) {
+  IrDiag d;
+  ir_diag_init(&d, "enc", false);
+  IrGraph *g = load("tests/dyn/enc/model.json", max_dim, 1, level, level ? NULL : "attention", &d);
+  IrGraph *ref = load("tests/dyn/enc/model.json", max_dim, 1, -1, NULL, &d);
+  CHECK(g && ref, "enc -O%d: loads and plans: %s", level, d.text ? d.text : "");
+  ir_diag_free(&d);
+  DlModel l;
+  if (!g || !ref || !dl_load(g, level, &l)) {
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return;
+  }
+  const krt_model *m = l.m;
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64);
+  float got[16 * 2 + 16], want[16 * 2];
+  for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+    int n = lengths[i];
+    krt_npy in[3], span;
+    static const char *const names[3] = {"tok", "pos", "mask"};
+    bool ok = true;
+    for (int k = 0; k < 3; k++) ok &= read_npy_in("tests/dyn/enc", n, names[k], &in[k]);
+    if (!ok || !read_npy_in("tests/dyn/enc", n, "span", &span)) continue;
+    const void *ins[3] = {in[0].data, in[1].data, in[2].data};
+    IrDiag rd;
+    ir_diag_init(&rd, NULL, false);
+    CHECK(ir_dyn_resize(ref, n, &rd), "enc interpreter graph at %d", n);
+    ir_diag_free(&rd);
+    void *ro[1] = {want}, *co[1] = {got};
+    CHECK(ir_interp_run(ref, ins, ro) == 0, "enc interpreter at %d", n);
+    CHECK(test_close_f32(want, span.data, n * 2L, 1e-4, 1e-5, "enc interp"),
+          "enc: interpreter = torch at %d", n);
+    for (size_t e = 0; e < sizeof got / sizeof *got; e++) got[e] = 1234.5f;
+    int64_t dims[1] = {n};
+    CHECK(m->run_dims(dims, ins, co, ws) == 0, "enc run_dims at %d", n);
+    CHECK(test_close_f32(got, want, n * 2L, 1e-4, 1e-5, "enc"),
+          "enc -O%d: compiled = interpreter at length %d (keys of run-time length)", level, n);
+    CHECK(test_close_f32(got, span.data, n * 2L, 1e-4, 1e-5, "enc torch"),
+          "enc -O%d: compiled = torch at length %d", level, n);
+    bool untouched = true;
+    for (size_t e = (size_t)n * 2; e < sizeof got / sizeof *got; e++)
+      untouched &= got[e] == 1234.5f;
+    CHECK(untouched, "enc -O%d: nothing written past %d rows", level, n);
+    for (int k = 0; k < 3; k++) krt_npy_free(&in[k]);
+    krt_npy_free(&span);
+  }
+  free(ws);
   dlclose(l.lib);
   ir_graph_free(g);
   ir_graph_free(ref);
@@ -268,6 +326,8 @@ int main(int argc, char **argv) {
   test_lengths(0);
   test_lengths(2);
   test_lengths(3);
+  test_enc(0);
+  test_enc(3);
   test_gpt_calls(0);
   test_gpt_calls(3);
   test_errors();

@@ -9,6 +9,8 @@ lengths, for tests/test_dyn.c (tests/dyn/xattn):
   L<n>/*.npy                inputs and torch's outputs at length n
   tok17.npy                 a length past the maximum
   ../batch3_x.npy, _y.npy   an input of tests/onnx/dynamic_batch.onnx at batch 3 and its Relu
+and tests/dyn/enc, a BERT-style QA encoder layer (self-attention: keys of run-time length, a
+padding mask along them): tok, pos [1, "seq"], mask [1, 1, 1, "seq"] -> span [1, seq, 2]
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -149,6 +151,107 @@ def main():
                     {"name": "mem", "dtype": "f32", "shape": [1, M, D]}],
          "outputs": [{"name": "logits"}, {"name": "probs"}],
          "initializers": inits, "nodes": nodes}
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(m, f, indent=0)
+        f.write("\n")
+    with open(os.path.join(out, "weights.bin"), "wb") as f:
+        f.write(bytes(blob))
+    write_enc(os.path.join(out, "..", "enc"))
+
+
+class Enc(nn.Module):
+    """A BERT-style encoder layer with an extractive-QA head: self-attention over keys of the
+    run-time length with a padding mask, start/end logits per token."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(V, D), nn.Embedding(MAX, D)
+        self.ln0, self.ln1, self.ln2 = nn.LayerNorm(D), nn.LayerNorm(D), nn.LayerNorm(D)
+        self.q, self.k, self.v, self.o = (nn.Linear(D, D) for _ in range(4))
+        self.fc, self.proj = nn.Linear(D, 4 * D), nn.Linear(4 * D, D)
+        self.qa = nn.Linear(D, 2)
+
+    def forward(self, tok, pos, mask):
+        b, s = tok.shape
+        x = self.ln0(self.wte(tok) + self.wpe(pos))
+        q, k, v = ((f(x).view(b, s, H, DH).transpose(1, 2)) for f in (self.q, self.k, self.v))
+        att = ((q @ k.transpose(-2, -1)) / math.sqrt(DH) + mask).softmax(-1)
+        x = self.ln1(x + self.o((att @ v).transpose(1, 2).reshape(b, s, D)))
+        x = self.ln2(x + self.proj(nn.functional.gelu(self.fc(x))))
+        return self.qa(x)
+
+
+def write_enc(out):
+    """tests/dyn/enc: tok, pos i64 [1, seq], mask f32 [1, 1, 1, seq] (0 or -1e4: padding keys)
+    -> span f32 [1, seq, 2] (start/end logits), and torch's outputs at several lengths."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(2028)
+    model = Enc().eval()
+    rng = np.random.default_rng(8)
+    for n in LENGTHS:
+        d = os.path.join(out, "L%d" % n)
+        os.makedirs(d, exist_ok=True)
+        tok = rng.integers(0, V, (1, n)).astype(np.int64)
+        pos = np.arange(n, dtype=np.int64).reshape(1, n)
+        mask = np.zeros((1, 1, 1, n), np.float32)
+        mask[..., n - n // 4:] = -1e4  # the last quarter is padding
+        with torch.no_grad():
+            span = model(torch.from_numpy(tok), torch.from_numpy(pos), torch.from_numpy(mask))
+        for name, a in (("tok", tok), ("pos", pos), ("mask", mask), ("span", span.numpy())):
+            np.save(os.path.join(d, name + ".npy"), a)
+    blob, inits, nodes = bytearray(), [], []
+
+    def const(name, a, dtype=np.float32):
+        a = np.ascontiguousarray(np.asarray(a, dtype))
+        kiln = {np.float32: "f32", np.int64: "i64"}[dtype]
+        while len(blob) % 64:
+            blob.append(0)
+        inits.append({"name": name, "dtype": kiln, "shape": list(a.shape),
+                      "external": {"path": "weights.bin", "offset": len(blob), "length": a.nbytes}})
+        blob.extend(a.tobytes())
+        return name
+
+    def node(op, inputs, output, **attrs):
+        n = {"name": output, "op": op, "inputs": inputs, "outputs": [output]}
+        if attrs:
+            n["attrs"] = attrs
+        nodes.append(n)
+        return output
+
+    def linear(x, lin, name):
+        y = node("MatMul", [x, const(name + ".w", lin.weight.detach().numpy().T)], name + ".mm")
+        return node("Add", [y, const(name + ".b", lin.bias.detach().numpy())], name)
+
+    def ln(x, m, name):
+        return node("LayerNormalization", [x, const(name + ".w", m.weight.detach().numpy()),
+                                           const(name + ".b", m.bias.detach().numpy())], name,
+                    epsilon=1e-5)
+
+    const("wte", model.wte.weight.detach().numpy())
+    const("wpe", model.wpe.weight.detach().numpy())
+    const("heads", [0, -1, H, DH], np.int64)
+    const("flat", [0, -1, D], np.int64)
+    const("rsqrt_dh", 1.0 / math.sqrt(DH))
+    x = ln(node("Add", [node("Gather", ["wte", "tok"], "tok_emb"),
+                        node("Gather", ["wpe", "pos"], "pos_emb")], "emb"), model.ln0, "ln0")
+    z = {c: node("Reshape", [linear(x, getattr(model, c), c), "heads"], c + "_h") for c in "qkv"}
+    q = node("Transpose", [z["q"]], "q_t", perm=[0, 2, 1, 3])
+    kt = node("Transpose", [z["k"]], "k_t", perm=[0, 2, 3, 1])
+    v = node("Transpose", [z["v"]], "v_t", perm=[0, 2, 1, 3])
+    s = node("Mul", [node("MatMul", [q, kt], "scores"), "rsqrt_dh"], "scaled")
+    p = node("Softmax", [node("Add", [s, "mask"], "masked")], "att", axis=-1)
+    ctx = node("Transpose", [node("MatMul", [p, v], "ctx")], "ctx_t", perm=[0, 2, 1, 3])
+    x = ln(node("Add", [x, linear(node("Reshape", [ctx, "flat"], "ctx_r"), model.o, "o")],
+                "res1"), model.ln1, "ln1")
+    f = node("Gelu", [linear(x, model.fc, "fc")], "gelu")
+    x = ln(node("Add", [x, linear(f, model.proj, "proj")], "res2"), model.ln2, "ln2")
+    linear(x, model.qa, "span")
+    m = {"format": "kiln-model", "version": 1, "name": "enc",
+         "doc": "tools/gen_dyn_tests.py: a BERT-style QA encoder layer, run-time length seq",
+         "inputs": [{"name": "tok", "dtype": "i64", "shape": [1, "seq"]},
+                    {"name": "pos", "dtype": "i64", "shape": [1, "seq"]},
+                    {"name": "mask", "dtype": "f32", "shape": [1, 1, 1, "seq"]}],
+         "outputs": [{"name": "span"}], "initializers": inits, "nodes": nodes}
     with open(os.path.join(out, "model.json"), "w") as f:
         json.dump(m, f, indent=0)
         f.write("\n")
