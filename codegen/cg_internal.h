@@ -63,6 +63,7 @@ typedef struct Cg {
   CgIntrinsic intrinsics[16];
   int n_intrinsics;
   int n_derived; /* counter naming compile-time derived constants */
+  int64_t n_loops; /* loops begun so far: tells cg_loop_end whether a loop holds another */
   /* --weights=external: constants go to blob (64-byte aligned offsets) instead of globals and
    * are addressed from weights_base, the weights parameter of the function being built. */
   unsigned char *blob;
@@ -167,6 +168,7 @@ typedef struct CgLoop {
    * for long reductions): the outer loops of a copy nest that -O3 would unroll fully into
    * straight-line code whose many addresses are computed up front and spilled */
   bool no_unroll;
+  int64_t first_inner; /* c->n_loops after this loop began */
   int n_acc;
   LLVMValueRef acc[CG_LOOP_MAX_ACC], acc_init[CG_LOOP_MAX_ACC];
 } CgLoop;

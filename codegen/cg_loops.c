@@ -175,6 +175,7 @@ LLVMValueRef cg_loop_begin(Cg *c, CgLoop *l, LLVMValueRef start, LLVMValueRef en
   l->exit = LLVMAppendBasicBlockInContext(c->ctx, c->fn, "loop.exit");
   l->start = start;
   l->end = end;
+  l->first_inner = ++c->n_loops;
   /* The guard folds away when both bounds are constants; the loop is then in rotated form with
    * a constant trip count, which is what SCEV and the vectorizer like best. */
   LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, start, end, ""), l->body, l->exit);
@@ -209,9 +210,14 @@ void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *a
   long long trips = LLVMIsAConstantInt(l->start) && LLVMIsAConstantInt(l->end)
                         ? LLVMConstIntGetSExtValue(l->end) - LLVMConstIntGetSExtValue(l->start)
                         : -1;
+  /* An outer loop of 8+ iterations (or a run-time count) is never unrolled either: once its
+   * inner loops are unrolled, -O3's full unroller would copy the whole nest (a padded-image copy
+   * or a conv epilogue: 4x the code, its addresses computed up front and spilled) where -O2
+   * keeps the loop; -O3 must not be slower than -O2. Short tap loops (3x3) still unroll. */
+  bool outer = c->n_loops > l->first_inner && (trips < 0 || trips >= 8);
   if (l->keep)
     cg_loop_keep(c, br);
-  else if (l->no_unroll || (l->n_acc > 0 && (trips < 0 || trips >= 16)))
+  else if (l->no_unroll || outer || (l->n_acc > 0 && (trips < 0 || trips >= 16)))
     loop_hints(c, br, true);
   LLVMAddIncoming(l->iv, &next, &latch, 1);
   LLVMMoveBasicBlockAfter(l->exit, latch);

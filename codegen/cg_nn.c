@@ -369,6 +369,7 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 bool cg_lower_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_CONVT_GEMM) return cg_tiled_conv_transpose(c, n, in, out);
+  if (n->kernel == IR_KERNEL_CONVT_SUBPIXEL) return cg_subpixel_conv_transpose(c, n, in, out);
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
   assert(ok); /* shape inference resolved the same geometry */

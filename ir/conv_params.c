@@ -364,3 +364,50 @@ void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_b
   for (int64_t k = 2; w->scratch_bytes > budget_bytes && p->m / k >= 8; k++)
     if (p->m % k == 0) winograd_rows(p, tile_cols, 1, p->m / k, w);
 }
+
+/* floor(a / b) for b > 0 */
+static int64_t floor_div(int64_t a, int64_t b) { return a >= 0 ? a / b : -((-a + b - 1) / b); }
+
+/* The output rows (or columns) of each phase along one axis, and the input range they read. */
+static bool subpixel_axis(int64_t in, int64_t out, int64_t k, int64_t stride, int64_t pad,
+                          int64_t *q0, int64_t *nq, int64_t *lo, int64_t *len) {
+  int64_t first = 0, last = 0;
+  for (int64_t r = 0; r < stride; r++) {
+    /* outputs o = q*stride + r - pad in [0, out) */
+    int64_t qa = floor_div(pad - r + stride - 1, stride), qb = floor_div(out - 1 + pad - r, stride);
+    if (qb < qa) return false;
+    q0[r] = qa;
+    nq[r] = qb - qa + 1;
+    int64_t a = qa - (ir_subpixel_taps(k, stride, r) - 1);
+    if (r == 0 || a < first) first = a;
+    if (r == 0 || qb > last) last = qb;
+  }
+  (void)in;
+  *lo = first;
+  *len = last - first + 1;
+  return true;
+}
+
+bool ir_conv_subpixel(const IrConvParams *p, int64_t tile_cols, IrConvSubpixel *s) {
+  memset(s, 0, sizeof *s);
+  if (p->op != IR_OP_CONV_TRANSPOSE || p->group != 1 || p->dil_h != 1 || p->dil_w != 1 ||
+      p->stride_h > IR_SUBPIXEL_MAX_STRIDE || p->stride_w > IR_SUBPIXEL_MAX_STRIDE ||
+      p->kh < p->stride_h || p->kw < p->stride_w)
+    return false;
+  if (!subpixel_axis(p->h, p->oh, p->kh, p->stride_h, p->pad_t, s->qy0, s->ny, &s->iy0, &s->hp) ||
+      !subpixel_axis(p->w, p->ow, p->kw, p->stride_w, p->pad_l, s->qx0, s->nx, &s->ix0, &s->wp))
+    return false;
+  s->th = ir_subpixel_taps(p->kh, p->stride_h, 0);
+  s->tw = ir_subpixel_taps(p->kw, p->stride_w, 0);
+  int64_t ny_max = 0;
+  for (int64_t r = 0; r < p->stride_h; r++) {
+    if (s->ny[r] > ny_max) ny_max = s->ny[r];
+    for (int64_t x = 0; x < p->stride_w; x++)
+      s->macs += p->m * p->c * ir_subpixel_taps(p->kh, p->stride_h, r) *
+                 ir_subpixel_taps(p->kw, p->stride_w, x) * s->ny[r] * s->wp;
+  }
+  s->image_floats = p->c * s->hp * s->wp + s->wp + tile_cols;
+  s->wide_floats = p->m * ny_max * s->wp;
+  s->scratch_bytes = (s->image_floats + p->stride_w * s->wide_floats) * (int64_t)sizeof(float);
+  return true;
+}

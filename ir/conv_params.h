@@ -98,4 +98,35 @@ bool ir_conv_winograd_applies(const IrConvParams *p);
 void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
                       IrConvWinograd *w);
 
+/* ConvTranspose as stride_h*stride_w sub-pixel convolutions (IR_KERNEL_CONVT_SUBPIXEL,
+ * docs/kernels.md), one group, dilation 1, kernel at least the stride: output row oy with
+ * oy + pad_t = q*stride_h + ry gets taps ky = ry + t*stride_h from input row q - t, so each
+ * phase (ry, rx) is a stride-1 convolution of the input with the sub-kernel of those taps, its
+ * output rows q in [qy0[ry], qy0[ry] + ny[ry]). The input is copied once, zero-padded, into an
+ * image covering every row and column any phase reads (rows iy0 .. iy0 + hp - 1 of the input,
+ * columns ix0 .. ix0 + wp - 1); each phase is a product over K = c * taps into wide rows of wp
+ * columns (as conv-padded-wide-gemm) whose first nx[rx] columns are output pixels; the
+ * stride_w column phases of one row phase are then interleaved into the output rows. Every
+ * output is written once: no scatter of sums. Scratch: the image, what tiles read past it,
+ * then stride_w wide outputs of m * max(ny) * wp floats. */
+#define IR_SUBPIXEL_MAX_STRIDE 4
+typedef struct IrConvSubpixel {
+  int64_t th, tw;   /* taps of the largest phase: ceil(kh / stride_h), ceil(kw / stride_w) */
+  int64_t iy0, ix0; /* input row / column of the image's first row / column (<= 0 pads) */
+  int64_t hp, wp;   /* image rows and columns */
+  int64_t qy0[IR_SUBPIXEL_MAX_STRIDE], ny[IR_SUBPIXEL_MAX_STRIDE]; /* per row phase */
+  int64_t qx0[IR_SUBPIXEL_MAX_STRIDE], nx[IR_SUBPIXEL_MAX_STRIDE]; /* per column phase */
+  int64_t image_floats;  /* c * hp * wp + wp + tile_cols (tiles read past the image) */
+  int64_t wide_floats;   /* one column phase's wide output: m * max(ny) * wp */
+  int64_t scratch_bytes; /* (image_floats + stride_w * wide_floats) floats */
+  int64_t macs;          /* multiply-adds of all the phases' products (wide columns included) */
+} IrConvSubpixel;
+/* False where the form does not apply (groups, dilation, a kernel smaller than the stride, a
+ * stride above IR_SUBPIXEL_MAX_STRIDE, an output with fewer rows or columns than the stride). */
+bool ir_conv_subpixel(const IrConvParams *p, int64_t tile_cols, IrConvSubpixel *s);
+/* Taps of row phase r (column phase: kw, stride_w): ceil((k - r) / stride). */
+static inline int64_t ir_subpixel_taps(int64_t k, int64_t stride, int64_t r) {
+  return (k - r + stride - 1) / stride;
+}
+
 #endif

@@ -22,8 +22,12 @@ static bool gemm_pays(int64_t M, int64_t N) { return N >= 16 || (M >= 4 && N >= 
 
 static int64_t round_up(int64_t x, int64_t m) { return (x + m - 1) / m * m; }
 
+static bool is_convt_kernel(int k) {
+  return k == IR_KERNEL_CONVT_GEMM || k == IR_KERNEL_CONVT_SUBPIXEL;
+}
+
 static void plan_conv(IrNode *n, const PassOptions *o) {
-  int force = o ? o->conv_kernel : 0;
+  int force = o && !is_convt_kernel(o->conv_kernel) ? o->conv_kernel : 0;
   int64_t panel_bytes = o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES;
   int tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
   IrConvParams p;
@@ -95,12 +99,37 @@ static void plan_conv(IrNode *n, const PassOptions *o) {
 /* ConvTranspose (one group): cols[(m, kh, kw)][ih*w + iw] = sum_c W[c][m][kh][kw] x[c][ih][iw]
  * for every tap at once, a product for the micro-kernel, into the scratch; then each column is
  * added where its tap lands in the output (col2im). The loop nest it replaces multiplied in
- * that scattered order. */
-static void plan_conv_transpose(IrNode *n) {
+ * that scattered order. Where it applies and costs less, the sub-pixel form (stride^2 stride-1
+ * convolutions on the padded input, each output written once). Cost in multiply-adds, the
+ * products' columns rounded up to whole vectors: col2im's product plus S per scattered sum
+ * (M*kh*kw*H*W of them; S = 32 on vector hosts, fitted to --profile runs of six DCGAN-style
+ * layers, 4x4 stride 2, 4x4 to 64x64 inputs; 2 on scalar cores), against the phases' products
+ * over their wide rows (which also cover padding: a 4x4 input's phases compute 2x the useful
+ * columns, a 1x1 input's 28x). */
+static void plan_conv_transpose(IrNode *n, const PassOptions *o) {
+  int force = o && (is_convt_kernel(o->conv_kernel) || o->conv_kernel == IR_KERNEL_COUNT)
+                  ? o->conv_kernel
+                  : 0;
   IrConvParams p;
+  if (force == IR_KERNEL_COUNT) return;
   if (!ir_conv_params(n, &p, NULL) || n->inputs[1]->kind != IR_VALUE_CONST || p.group != 1) return;
   n->kernel = IR_KERNEL_CONVT_GEMM;
   n->scratch_bytes = p.m * p.kh * p.kw * p.h * p.w * (int64_t)sizeof(float);
+  IrConvSubpixel s;
+  if (!ir_conv_subpixel(&p, IR_TILE_COLS_MAX, &s)) return;
+  int64_t L = o && o->vec_lanes > 1 ? o->vec_lanes : 1, taps = p.kh * p.kw;
+  double col2im = (double)(p.m * taps) * (double)p.c * (double)round_up(p.h * p.w, L) +
+                  (L > 1 ? 32.0 : 2.0) * (double)(p.m * taps * p.h * p.w);
+  double sub = 0;
+  for (int64_t ry = 0; ry < p.stride_h; ry++)
+    for (int64_t rx = 0; rx < p.stride_w; rx++)
+      sub += (double)(p.m * p.c * ir_subpixel_taps(p.kh, p.stride_h, ry) *
+                      ir_subpixel_taps(p.kw, p.stride_w, rx)) *
+             (double)round_up(s.ny[ry] * s.wp, L);
+  if (force ? force == IR_KERNEL_CONVT_SUBPIXEL : sub < col2im) {
+    n->kernel = IR_KERNEL_CONVT_SUBPIXEL;
+    n->scratch_bytes = s.scratch_bytes;
+  }
 }
 
 static void plan_gemm(IrNode *n) {
@@ -184,7 +213,7 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     case IR_OP_CONV: plan_conv(n, o); break;
     case IR_OP_GEMM: plan_gemm(n); break;
     case IR_OP_MATMUL: plan_matmul(n); break;
-    case IR_OP_CONV_TRANSPOSE: plan_conv_transpose(n); break;
+    case IR_OP_CONV_TRANSPOSE: plan_conv_transpose(n, o); break;
     case IR_OP_RNN:
     case IR_OP_GRU:
     case IR_OP_LSTM: plan_recurrent(n, o); break;

@@ -347,7 +347,14 @@ misc)
   if grep -q '"kernel": "conv-' "$tmp/loops.json"; then bad "--conv=loops kept a tiled conv"; else ok; fi
   "$kiln" compile "$src/examples/lenet5/model.json" --conv=fast -o "$tmp/c.o" 2>"$tmp/err"
   check test $? -eq 2
-  check grep -q -- "--conv: expected auto, im2col, wide, winograd or loops, got 'fast'" "$tmp/err"
+  check grep -q -- "--conv: expected auto, im2col, wide, winograd, subpixel, col2im or loops, got 'fast'" "$tmp/err"
+  # ConvTranspose: sub-pixel where the cost model prefers it (the DCGAN's 8x8 and 16x16 layers),
+  # col2im for its 4x4 one; either everywhere on request
+  "$kiln" inspect "$src/examples/dcgan_generator/model.json" >"$tmp/dcgan" 2>&1
+  check grep -q 'kernel [^:]*: convtranspose-subpixel' "$tmp/dcgan"
+  check grep -q 'kernel [^:]*: convtranspose-gemm-col2im' "$tmp/dcgan"
+  "$kiln" inspect "$src/examples/dcgan_generator/model.json" --conv=col2im >"$tmp/dcgan" 2>&1
+  if grep -q 'convtranspose-subpixel' "$tmp/dcgan"; then bad "--conv=col2im kept a sub-pixel kernel"; else ok; fi
   # Winograd where the cost model picks it (64->64 3x3 at 8x8), and everywhere it applies on request
   check grep -q 'kernel layer3.conv2: conv-winograd-f2x3' "$tmp/inspect"
   "$kiln" inspect "$src/examples/resnet_small/model.json" --conv=winograd >"$tmp/wino" 2>&1

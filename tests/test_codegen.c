@@ -259,8 +259,9 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
   if (ok) check_graph_tol(g, tol, want);
   /* and every other kernel that can compute the nodes the pass gave a tiled kernel: both
    * convolution forms where they apply, and the plain loop nests */
-  static const IrKernel alternatives[] = {IR_KERNEL_CONV_GEMM, IR_KERNEL_CONV_WIDE,
-                                          IR_KERNEL_CONV_WINOGRAD, IR_KERNEL_DEFAULT};
+  static const IrKernel alternatives[] = {IR_KERNEL_CONV_GEMM,     IR_KERNEL_CONV_WIDE,
+                                          IR_KERNEL_CONV_WINOGRAD, IR_KERNEL_CONVT_SUBPIXEL,
+                                          IR_KERNEL_CONVT_GEMM,    IR_KERNEL_DEFAULT};
   for (size_t a = 0; ok && a < sizeof alternatives / sizeof *alternatives; a++) {
     bool changed = false;
     for (int s = 0; s < g->n_nodes; s++) {
@@ -271,6 +272,20 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
         n->kernel = IR_KERNEL_DEFAULT;
         n->scratch_bytes = 0;
         changed = true;
+      } else if (n->op == IR_OP_CONV_TRANSPOSE) {
+        /* both ConvTranspose forms wherever they apply */
+        IrConvSubpixel sp;
+        if (!ir_conv_params(n, &p, NULL) || p.group != 1) continue;
+        if (alternatives[a] == IR_KERNEL_CONVT_SUBPIXEL &&
+            ir_conv_subpixel(&p, IR_TILE_COLS_MAX, &sp)) {
+          n->kernel = IR_KERNEL_CONVT_SUBPIXEL;
+          n->scratch_bytes = sp.scratch_bytes;
+          changed = true;
+        } else if (alternatives[a] == IR_KERNEL_CONVT_GEMM) {
+          n->kernel = IR_KERNEL_CONVT_GEMM;
+          n->scratch_bytes = p.m * p.kh * p.kw * p.h * p.w * (int64_t)sizeof(float);
+          changed = true;
+        }
       } else if (alternatives[a] == IR_KERNEL_CONV_WINOGRAD) {
         if (n->op != IR_OP_CONV || !ir_conv_params(n, &p, NULL) || !ir_conv_winograd_applies(&p))
           continue;
@@ -562,6 +577,15 @@ static void test_conv_transpose(void) {
       {"convT_depthwise", 1, 3, 4, 4, 3, 2, 2, 3, 2, 2, 1, 1, {0}, true, NULL, {0}},
       {"convT_dilation", 1, 2, 4, 3, 2, 3, 2, 1, 1, 2, 2, 2, {1, 1, 0, 0}, true, NULL, {0}},
       {"convT_same_upper", 1, 2, 4, 5, 3, 3, 3, 1, 2, 2, 1, 1, {0}, true, "SAME_UPPER", {0}},
+      /* sub-pixel form: a DCGAN layer (4x4, stride 2, pad 1) wide enough for whole vectors in
+       * the interleaving store, and with an odd output width; stride 3 (scalar strided
+       * stores), stride 1 (one phase), a kernel not a multiple of the stride, pads larger
+       * than the kernel reach, batch 2 */
+      {"convT_sub_dcgan", 2, 5, 17, 20, 19, 4, 4, 1, 2, 2, 1, 1, {1, 1, 1, 1}, true, NULL, {0}},
+      {"convT_sub_oddw", 1, 3, 6, 9, 4, 4, 4, 1, 2, 2, 1, 1, {1, 2, 1, 1}, true, NULL, {1, 0}},
+      {"convT_sub_s3", 1, 4, 5, 6, 3, 5, 4, 1, 3, 3, 1, 1, {2, 1, 0, 2}, false, NULL, {1, 2}},
+      {"convT_sub_s1", 1, 6, 7, 5, 9, 3, 2, 1, 1, 1, 1, 1, {1, 0, 0, 1}, true, NULL, {0}},
+      {"convT_sub_pads", 1, 2, 5, 5, 3, 3, 3, 1, 2, 2, 1, 1, {3, 4, 2, 3}, true, NULL, {0}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     IrValue *y;

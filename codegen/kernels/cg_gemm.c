@@ -345,12 +345,46 @@ static void emit_strips(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows) {
   if (tail > 0) emit_tile(g, i0, blk, rows, cg_idx(c, full * nr), cg_idx(c, full), tail);
 }
 
+/* Every row block for the columns of one strip. */
+static void emit_blocks(Gemm *g, LLVMValueRef j0, LLVMValueRef strip, int64_t cols) {
+  Cg *c = g->c;
+  int64_t full = g->M / g->t.mr, tail = g->M - full * g->t.mr;
+  if (full > 0) {
+    CgLoop lb;
+    LLVMValueRef blk = cg_for(c, &lb, full);
+    lb.keep = true;
+    emit_tile(g, cg_mulc(c, blk, g->t.mr), blk, g->t.mr, j0, strip, cols);
+    cg_loop_end(c, &lb, NULL, NULL);
+  }
+  if (tail > 0)
+    emit_tile(g, cg_idx(c, full * g->t.mr), cg_idx(c, full), (int)tail, j0, strip, cols);
+}
+
 void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t K, const CgGemmA *a,
                   const CgGemmB *b, const CgGemmC *cc) {
   Gemm g = {c, vec, vec.lanes > 1 ? LLVMVectorType(c->t_f32, (unsigned)vec.lanes) : c->t_f32,
             M, N,   K,
             t, a,   b,
             cc};
+  /* Loop order: the outer loop's operand is read once, the inner one's once per outer step.
+   * Row blocks outer keep A's block in L1 and sweep all of B per block; where B outgrows L1
+   * (a conv's padded image: 74 KiB for 16 channels at 32x32) and A is the smaller one, the
+   * strips go outside instead, so a strip's columns of B stay in L1 across the row blocks.
+   * Targets without a cache (vector length 1: microcontrollers) keep the first order. */
+  int64_t b_bytes = b->bytes ? b->bytes : K * N * (int64_t)sizeof(float);
+  int64_t a_bytes = M * K * (int64_t)sizeof(float);
+  if (vec.lanes > 1 && M > t.mr && b_bytes > 32 * 1024 && a_bytes < b_bytes) {
+    int64_t nr = (int64_t)t.nrv * vec.lanes, strips = N / nr, rest = N - strips * nr;
+    if (strips > 0) {
+      CgLoop ls;
+      LLVMValueRef s = cg_for(c, &ls, strips);
+      ls.keep = true;
+      emit_blocks(&g, cg_mulc(c, s, nr), s, nr);
+      cg_loop_end(c, &ls, NULL, NULL);
+    }
+    if (rest > 0) emit_blocks(&g, cg_idx(c, strips * nr), cg_idx(c, strips), rest);
+    return;
+  }
   int64_t full = M / t.mr, tail = M - full * t.mr;
   if (full > 0) {
     CgLoop lb;
@@ -360,6 +394,79 @@ void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t 
     cg_loop_end(c, &lb, NULL, NULL);
   }
   if (tail > 0) emit_strips(&g, cg_idx(c, full * t.mr), cg_idx(c, full), (int)tail);
+}
+
+/* ---- deinterleaving copies ------------------------------------------------------------------ */
+
+void cg_copy_deinterleave(Cg *c, LLVMValueRef src, LLVMValueRef even, LLVMValueRef odd,
+                          int64_t n_even, int64_t n_odd) {
+  CgVecInfo vec = cg_vec_info(c);
+  int L = vec.lanes;
+  int64_t pairs = n_even < n_odd ? n_even : n_odd, blocks = L > 1 ? pairs / L : 0;
+  if (blocks > 0) {
+    vec.lanes = L;
+    Gemm g = {.c = c, .vec = vec, .vty = LLVMVectorType(c->t_f32, (unsigned)L)};
+    LLVMValueRef me[16], mo[16];
+    for (int l = 0; l < L; l++) {
+      me[l] = cg_i32c(c, 2 * l);
+      mo[l] = cg_i32c(c, 2 * l + 1);
+    }
+    LLVMValueRef m_even = LLVMConstVector(me, (unsigned)L),
+                 m_odd = LLVMConstVector(mo, (unsigned)L);
+    CgLoop lb;
+    LLVMValueRef b = cg_for(c, &lb, blocks);
+    lb.keep = true;
+    LLVMValueRef t = cg_mulc(c, b, L);
+    LLVMValueRef v0 = load_vec(&g, src, cg_mulc(c, t, 2), L);
+    LLVMValueRef v1 = load_vec(&g, src, cg_addc(c, cg_mulc(c, t, 2), L), L);
+    store_vec(&g, LLVMBuildShuffleVector(c->b, v0, v1, m_even, ""), even, t, L);
+    store_vec(&g, LLVMBuildShuffleVector(c->b, v0, v1, m_odd, ""), odd, t, L);
+    cg_loop_end(c, &lb, NULL, NULL);
+  }
+  /* the rest one float at a time: scalar moves, not gathers */
+  for (int parity = 0; parity < 2; parity++) {
+    int64_t n = parity ? n_odd : n_even, done = blocks * L;
+    if (n <= done) continue;
+    CgLoop lt;
+    LLVMValueRef t = cg_loop_begin(c, &lt, cg_idx(c, done), cg_idx(c, n));
+    lt.keep = true;
+    cg_store(c, cg_load(c, src, cg_addc(c, cg_mulc(c, t, 2), parity)), parity ? odd : even, t);
+    cg_loop_end(c, &lt, NULL, NULL);
+  }
+}
+
+void cg_copy_interleave(Cg *c, LLVMValueRef dst, LLVMValueRef even, LLVMValueRef odd,
+                        int64_t n_even, int64_t n_odd) {
+  CgVecInfo vec = cg_vec_info(c);
+  int L = vec.lanes;
+  int64_t blocks = L > 1 ? n_odd / L : 0;
+  if (blocks > 0) {
+    Gemm g = {.c = c, .vec = vec, .vty = LLVMVectorType(c->t_f32, (unsigned)L)};
+    LLVMValueRef lo[16], hi[16];
+    for (int l = 0; l < L; l++) { /* pairs (even[i], odd[i]): i < L/2 in lo, the rest in hi */
+      lo[l] = cg_i32c(c, l / 2 + (l % 2) * L);
+      hi[l] = cg_i32c(c, L / 2 + l / 2 + (l % 2) * L);
+    }
+    LLVMValueRef m_lo = LLVMConstVector(lo, (unsigned)L), m_hi = LLVMConstVector(hi, (unsigned)L);
+    CgLoop lb;
+    LLVMValueRef b = cg_for(c, &lb, blocks);
+    lb.keep = true;
+    LLVMValueRef t = cg_mulc(c, b, L);
+    LLVMValueRef ve = load_vec(&g, even, t, L), vo = load_vec(&g, odd, t, L);
+    store_vec(&g, LLVMBuildShuffleVector(c->b, ve, vo, m_lo, ""), dst, cg_mulc(c, t, 2), L);
+    store_vec(&g, LLVMBuildShuffleVector(c->b, ve, vo, m_hi, ""), dst,
+              cg_addc(c, cg_mulc(c, t, 2), L), L);
+    cg_loop_end(c, &lb, NULL, NULL);
+  }
+  for (int parity = 0; parity < 2; parity++) {
+    int64_t n = parity ? n_odd : n_even, done = blocks * L;
+    if (n <= done) continue;
+    CgLoop lt;
+    LLVMValueRef t = cg_loop_begin(c, &lt, cg_idx(c, done), cg_idx(c, n));
+    lt.keep = true;
+    cg_store(c, cg_load(c, parity ? odd : even, t), dst, cg_addc(c, cg_mulc(c, t, 2), parity));
+    cg_loop_end(c, &lt, NULL, NULL);
+  }
 }
 
 /* ---- pools ---------------------------------------------------------------------------------- */

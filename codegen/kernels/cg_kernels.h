@@ -54,6 +54,8 @@ typedef struct CgGemmB {
   /* optional: row k starts at base[koff[k]] instead of base[k*s_k] (koff: K pointer-sized
    * integers, e.g. a convolution's tap offsets in a padded image) */
   LLVMValueRef koff;
+  /* optional: bytes of B the product reads (a padded image read through koff); 0: K*N floats */
+  int64_t bytes;
 } CgGemmB;
 
 /* Called once per finished tile row: C row i, columns [j0, j0 + len) at crow (already stored). */
@@ -115,6 +117,18 @@ LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k,
 bool cg_pool_pairs(Cg *c, const IrConvParams *p, LLVMValueRef xplane, LLVMValueRef orow,
                    LLVMValueRef hbase, LLVMValueRef kh_lo, LLVMValueRef kh_hi, bool avg);
 
+/* even[t] = src[2t] (t < n_even) and odd[t] = src[2t + 1] (t < n_odd): pairs of vectors
+ * deinterleaved by two shuffles, the rest scalar moves (strided loads would be gathers). */
+void cg_copy_deinterleave(Cg *c, LLVMValueRef src, LLVMValueRef even, LLVMValueRef odd,
+                          int64_t n_even, int64_t n_odd);
+
+/* dst[2t] = even[t] (t < n_even) and dst[2t + 1] = odd[t] (t < n_odd), n_even - n_odd in
+ * {0, 1}: the inverse of cg_copy_deinterleave, two shuffles per pair of vectors. */
+void cg_copy_interleave(Cg *c, LLVMValueRef dst, LLVMValueRef even, LLVMValueRef odd,
+                        int64_t n_even, int64_t n_odd);
+/* A constant array of n pointer-sized integers (a table of tap offsets), in the weights. */
+LLVMValueRef cg_const_offsets(Cg *c, const int64_t *off, int64_t n);
+
 /* IR_KERNEL_CONV_WIDE's two ends, for one (batch, group) whose input starts at xg: the zeroed,
  * padded phase images (w->image_floats) at image; then the ow valid columns of each wide row
  * (wide: m_per_group rows of w->wide_cols) to the output at obase through the fused epilogue. */
@@ -132,5 +146,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
                       LLVMValueRef out);
 bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+/* IR_KERNEL_CONVT_SUBPIXEL (cg_convt.c) */
+bool cg_subpixel_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 
 #endif

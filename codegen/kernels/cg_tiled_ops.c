@@ -208,7 +208,10 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   LLVMValueRef image = c->scratch;
   LLVMValueRef wide = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, w.image_floats));
   cg_conv_phase_images(c, p, &w, xg, image);
-  CgGemmB b = {.base = image, .padded = true, .koff = koff};
+  CgGemmB b = {.base = image,
+               .padded = true,
+               .koff = koff,
+               .bytes = w.image_floats * (int64_t)sizeof(float)};
   CgGemmC cc = {.base = wide, .ldc = w.wide_cols, .row_bias = bias};
   cg_gemm_emit(c, vec, t, p->m_per_group, w.wide_cols, K, a, &b, &cc);
   cg_conv_wide_store(c, n, p, &w, in, wide, obase, out);
@@ -233,6 +236,20 @@ void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LL
     LLVMValueRef ih = cg_addc(c, cg_mulc(c, i, sh), py - p->pad_t);
     LLVMValueRef src =
         cg_gep(c, c->t_f32, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
+    if (sw == 2 && p->w >= 2) {
+      /* even input columns land in one phase, odd ones in the other: one deinterleaving copy */
+      LLVMValueRef dst[2];
+      for (int64_t px = 0; px < 2; px++) {
+        int64_t iw0 = ((px - p->pad_l) % 2 + 2) % 2, j0 = (iw0 + p->pad_l) / 2;
+        LLVMValueRef plane = cg_addc(c, ic, (py * 2 + px) * Cpg);
+        dst[iw0] =
+            cg_gep(c, c->t_f32, image,
+                   cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
+      }
+      cg_copy_deinterleave(c, src, dst[0], dst[1], (p->w + 1) / 2, p->w / 2);
+      cg_loop_end(c, &lih, NULL, NULL);
+      continue;
+    }
     for (int64_t px = 0; px < sw; px++) {
       int64_t iw0 = ((px - p->pad_l) % sw + sw) % sw;
       if (iw0 >= p->w) continue;
@@ -282,18 +299,26 @@ void cg_conv_wide_store(Cg *c, const IrNode *n, const IrConvParams *p, const IrC
 static LLVMValueRef wide_tap_offsets(Cg *c, const IrNode *n, const IrConvParams *p) {
   IrConvWide w;
   ir_conv_wide(p, n_tile_cols(n), &w);
-  int64_t K = p->c_per_group * p->kh * p->kw;
+  int64_t K = p->c_per_group * p->kh * p->kw, *off = malloc(sizeof(int64_t) * (size_t)K + 1);
+  if (!off) abort();
+  for (int64_t k = 0; k < K; k++) off[k] = ir_conv_wide_tap(p, &w, k);
+  LLVMValueRef g = cg_const_offsets(c, off, K);
+  free(off);
+  return g;
+}
+
+LLVMValueRef cg_const_offsets(Cg *c, const int64_t *off, int64_t n) {
   size_t esize = LLVMABISizeOfType(c->td, c->t_idx);
-  unsigned char *bytes = malloc(esize * (size_t)K + 1);
+  unsigned char *bytes = malloc(esize * (size_t)n + 1);
   if (!bytes) abort();
-  for (int64_t k = 0; k < K; k++) {
-    int64_t off = ir_conv_wide_tap(p, &w, k);
-    int32_t o32 = (int32_t)off;
-    memcpy(bytes + esize * (size_t)k, esize == 8 ? (const void *)&off : (const void *)&o32, esize);
+  for (int64_t k = 0; k < n; k++) {
+    int32_t o32 = (int32_t)off[k];
+    memcpy(bytes + esize * (size_t)k, esize == 8 ? (const void *)&off[k] : (const void *)&o32,
+           esize);
   }
   char name[300];
   snprintf(name, sizeof name, "%s.taps.%d", c->prefix, c->n_derived++);
-  LLVMValueRef g = cg_const_bytes(c, bytes, esize * (size_t)K, name);
+  LLVMValueRef g = cg_const_bytes(c, bytes, esize * (size_t)n, name);
   free(bytes);
   return g;
 }
@@ -489,6 +514,9 @@ static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K)
     assert(ok);
     int64_t Mt = p.m * p.kh * p.kw, HW = p.h * p.w;
     *M = HW < 16 ? HW : Mt, *N = HW < 16 ? Mt : HW, *K = p.c;
+    IrConvSubpixel s;
+    if (n->kernel == IR_KERNEL_CONVT_SUBPIXEL && ir_conv_subpixel(&p, IR_TILE_COLS_MAX, &s))
+      *M = p.m, *N = s.ny[0] * s.wp, *K = p.c * s.th * s.tw; /* phase (0, 0), the largest */
   } else if (n->op == IR_OP_GEMM) {
     bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
     *M = A->dims[ta ? 1 : 0], *K = A->dims[ta ? 0 : 1], *N = B->dims[tb ? 0 : 1];

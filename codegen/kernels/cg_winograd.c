@@ -66,18 +66,17 @@ static void copy_image(Cg *c, const IrConvParams *p, const IrConvWinograd *w, LL
       c, c->t_f32, x, cg_add(c, cg_mulc(c, ch, p->h * p->w), cg_mulc(c, cg_add(c, ih0, r), p->w)));
   LLVMValueRef dst =
       cg_gep(c, c->t_f32, image, cg_mulc(c, cg_add(c, cg_mulc(c, ch, brows), r), 2 * w->half));
-  for (int64_t parity = 0; parity < 2; parity++) {
-    /* input columns iw with padded column q = iw + pad_l of this parity, q < 2*half */
-    int64_t iw0 = ((parity - p->pad_l) % 2 + 2) % 2, count = 0;
-    while (iw0 + 2 * count < p->w && iw0 + 2 * count + p->pad_l < 2 * w->half) count++;
-    if (count == 0) continue;
-    CgLoop lt;
-    LLVMValueRef t = cg_for(c, &lt, count);
-    lt.keep = true;
-    LLVMValueRef v = cg_load(c, src, cg_addc(c, cg_mulc(c, t, 2), iw0));
-    cg_store(c, v, dst, cg_addc(c, t, parity * w->half + (iw0 + p->pad_l) / 2));
-    cg_loop_end(c, &lt, NULL, NULL);
+  /* input columns iw of each parity (even ones first), their padded column q = iw + pad_l
+   * below 2*half, land in half (q & 1) at q/2: one deinterleaving copy */
+  LLVMValueRef half_dst[2];
+  int64_t count[2] = {0, 0};
+  for (int64_t iw0 = 0; iw0 < 2; iw0++) {
+    while (iw0 + 2 * count[iw0] < p->w && iw0 + 2 * count[iw0] + p->pad_l < 2 * w->half)
+      count[iw0]++;
+    int64_t q0 = iw0 + p->pad_l;
+    half_dst[iw0] = cg_gep(c, c->t_f32, dst, cg_idx(c, (q0 & 1) * w->half + q0 / 2));
   }
+  cg_copy_deinterleave(c, src, half_dst[0], half_dst[1], count[0], count[1]);
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
 }

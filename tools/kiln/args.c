@@ -265,12 +265,16 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
                    {"im2col", IR_KERNEL_CONV_GEMM},
                    {"wide", IR_KERNEL_CONV_WIDE},
                    {"winograd", IR_KERNEL_CONV_WINOGRAD},
+                   {"subpixel", IR_KERNEL_CONVT_SUBPIXEL},
+                   {"col2im", IR_KERNEL_CONVT_GEMM},
                    {"loops", IR_KERNEL_COUNT}};
       size_t k = 0;
       while (k < sizeof convs / sizeof *convs && strcmp(s + 7, convs[k].name)) k++;
       if (k == sizeof convs / sizeof *convs)
         return usage_error(
-            a->cmd, "--conv: expected auto, im2col, wide, winograd or loops, got '%s'", s + 7);
+            a->cmd,
+            "--conv: expected auto, im2col, wide, winograd, subpixel, col2im or loops, got '%s'",
+            s + 7);
       a->conv_kernel = (int)convs[k].kernel;
     } else if (!strcmp(s, "--prune") || !strncmp(s, "--prune=", 8)) {
       const char *spec = s[7] == '=' ? s + 8 : next;
