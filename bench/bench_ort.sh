@@ -83,7 +83,7 @@ latency() { # executable, args...: the latency line of a --repeat run
 }
 
 # -- compile every model (-O3 and -O2) and choose its repeat count N
-declare -A macs reps broken
+declare -A macs reps broken same_code
 echo "== compiling (kiln import, kiln build -O3 / -O2)"
 for row in "${rows[@]}"; do
   IFS=$'\t' read -r name kind label _ <<<"$row"
@@ -100,6 +100,8 @@ for row in "${rows[@]}"; do
       continue 2
     fi
   done
+  # -O3 and -O2 executables byte for byte the same: -O3 <= -O2 holds by construction there
+  if cmp -s "$d/kiln_O3" "$d/kiln_O2"; then same_code[$name]=1; else same_code[$name]=0; fi
   macs[$name]=$("$kiln" inspect "$d/kiln/model.json" -O3 --json | "$py" -c 'import json, sys; print(json.load(sys.stdin)["macs"])')
   # N: about time_ms of Kiln -O3 per measurement, between 20 and 20000 runs
   # shellcheck disable=SC2046
@@ -136,7 +138,7 @@ for run in $(seq 1 "$runs"); do
       continue
     fi
     "$py" bench/ort_report.py record "$results" --run "$run" --model "$name" --kind "$kind" \
-      --label "$label" --macs "${macs[$name]}" --kiln-o3 "$l3" --kiln-o2 "$l2" --ort "$j" \
+      --label "$label" --macs "${macs[$name]}" --same-code "${same_code[$name]}" --kiln-o3 "$l3" --kiln-o2 "$l2" --ort "$j" \
       --out-o3 "$d/out_O3" --out-o2 "$d/out_O2" --out-ort "$d/out_ort" --torch "$d/torch"
   done
 done

@@ -43,15 +43,21 @@ static LLVMValueRef clamp_int(Cg *c, LLVMValueRef v, int64_t lo, int64_t hi) {
 
 /* ir_requant_apply: saturate(zp + ((i64)acc * mult + 2^(shift-1)) >> shift) as i8; mult and
  * shift are i32 values (constants or loaded from the tables). */
-static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
-                            int32_t zp) {
+/* ir_requant_raw: ((i64)acc * mult + 2^(shift-1)) >> shift, as i64 */
+static LLVMValueRef requant_raw(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift) {
   LLVMTypeRef i64 = c->t_i64;
   LLVMValueRef p =
       LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""), LLVMBuildSExt(c->b, mult, i64, ""), "");
   LLVMValueRef sh = LLVMBuildZExt(c->b, shift, i64, "");
   LLVMValueRef half = LLVMBuildShl(c->b, LLVMConstInt(i64, 1, 0),
                                    LLVMBuildSub(c->b, sh, LLVMConstInt(i64, 1, 0), ""), "");
-  LLVMValueRef v = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
+  return LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
+}
+
+static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                            int32_t zp) {
+  LLVMTypeRef i64 = c->t_i64;
+  LLVMValueRef v = requant_raw(c, acc, mult, shift);
   v = LLVMBuildAdd(c->b, v, LLVMConstInt(i64, (unsigned long long)(int64_t)zp, 1), "");
   return LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, "");
 }
@@ -76,6 +82,13 @@ static LLVMValueRef head_tables(Cg *c, const IrNode *n, const IrQHead *h, const 
   LLVMValueRef g = cg_const_bytes(c, t, sizeof *t * (size_t)(3 * M), name);
   free(t);
   return g;
+}
+
+static LLVMValueRef const_table(Cg *c, const IrNode *n, const char *what, const void *data,
+                                size_t bytes) {
+  char name[64];
+  snprintf(name, sizeof name, "q%d.%s", n->id, what);
+  return cg_const_bytes(c, data, bytes, name);
 }
 
 /* ---- QuantizeLinear / DequantizeLinear ---------------------------------------------------- */
@@ -107,6 +120,88 @@ bool cg_lower_dequantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
            out[0], i);
   cg_loop_end(c, &l, NULL, NULL);
   return true;
+}
+
+/* ---- QAdd / QMul: elementwise, ir_qbinary_apply's integers ------------------------------- */
+
+static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrQBinary p;
+  bool ok = ir_qbinary(n, &p);
+  assert(ok);
+  (void)ok;
+  IrNode ab = *n; /* the data inputs 0 and 3 as a binary node, for the broadcasting nest */
+  IrValue *abin[2] = {n->inputs[0], n->inputs[3]};
+  ab.inputs = abin;
+  ab.n_inputs = 2;
+  int64_t dims[IR_MAX_RANK], st[3][IR_MAX_RANK];
+  int rank = cg_broadcast_nest(&ab, 2, dims, st);
+  CgNest nest;
+  cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  LLVMValueRef x =
+      LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], nest.off[1]), c->t_i32, ""),
+                   cg_i32c(c, p.a_zp), "");
+  LLVMValueRef y =
+      LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[3], nest.off[2]), c->t_i32, ""),
+                   cg_i32c(c, p.b_zp), "");
+  LLVMValueRef acc;
+  IrRequant r = p.ra;
+  if (p.mul) {
+    acc = LLVMBuildMul(c->b, x, y, "");
+  } else {
+    LLVMValueRef sh = cg_i32c(c, IR_QADD_LEFT_SHIFT);
+    LLVMValueRef xa = requant_raw(c, LLVMBuildShl(c->b, x, sh, ""), cg_i32c(c, p.ra.mult),
+                                  cg_i32c(c, p.ra.shift));
+    LLVMValueRef yb = requant_raw(c, LLVMBuildShl(c->b, y, sh, ""), cg_i32c(c, p.rb.mult),
+                                  cg_i32c(c, p.rb.shift));
+    acc = LLVMBuildTrunc(c->b, LLVMBuildAdd(c->b, xa, yb, ""), c->t_i32, "");
+    r = p.ry;
+  }
+  i8_store(c, requant(c, acc, cg_i32c(c, r.mult), cg_i32c(c, r.shift), p.y_zp), out[0],
+           nest.off[0]);
+  cg_nest_end(c, &nest);
+  return true;
+}
+
+/* QLookup: the table a constant, one load per element */
+bool cg_lower_qlookup(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  LLVMValueRef t = const_table(c, n, "lut", n->inputs[1]->data, 256);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
+  LLVMValueRef x = LLVMBuildSExt(c->b, i8_load(c, in[0], i), c->t_idx, "");
+  i8_store(c, i8_load(c, t, cg_addc(c, x, 128)), out[0], i);
+  cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+/* QGlobalAveragePool: an int32 sum per plane, then ir_qgap_requant's requantization */
+bool cg_lower_qglobal_average_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *v = n->inputs[0];
+  int64_t planes = v->dims[0] * v->dims[1], size = 1;
+  for (int i = 2; i < v->rank; i++) size *= v->dims[i];
+  IrRequant r;
+  bool ok = ir_qgap_requant(n, &r);
+  assert(ok);
+  (void)ok;
+  CgLoop lp, lj;
+  LLVMValueRef p = cg_for(c, &lp, planes);
+  LLVMValueRef base = cg_mulc(c, p, size);
+  LLVMValueRef j = cg_for(c, &lj, size);
+  LLVMValueRef acc = cg_loop_acc(c, &lj, cg_i32c(c, 0));
+  LLVMValueRef x = LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, base, j)), c->t_i32, "");
+  LLVMValueRef next = LLVMBuildAdd(c->b, acc, x, ""), sum;
+  cg_loop_end(c, &lj, &next, &sum);
+  sum = LLVMBuildSub(c->b, sum, cg_i32c(c, (int64_t)ir_qparam_zp(n, 2) * size), "");
+  i8_store(c, requant(c, sum, cg_i32c(c, r.mult), cg_i32c(c, r.shift), ir_qparam_zp(n, 4)), out[0],
+           p);
+  cg_loop_end(c, &lp, NULL, NULL);
+  return true;
+}
+
+bool cg_lower_qadd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_qbinary(c, n, in, out);
+}
+bool cg_lower_qmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return lower_qbinary(c, n, in, out);
 }
 
 /* ---- QGemm: y[i][j] = requant(bias'[j] + sum_k a[i][k] * b[j][k]) ------------------------- */
@@ -293,13 +388,6 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 
 /* ---- the int8 micro-kernel (kernels/cg_gemm_i8.c) ------------------------------------------ */
 
-static LLVMValueRef const_table(Cg *c, const IrNode *n, const char *what, const void *data,
-                                size_t bytes) {
-  char name[64];
-  snprintf(name, sizeof name, "q%d.%s", n->id, what);
-  return cg_const_bytes(c, data, bytes, name);
-}
-
 /* QGemm: B packed at compile time as V [k4][vcols][4]; the activations repacked into the
  * scratch as S [M][k4 * 4] (x ^ 0x80 for vpdpbusd); per-column tables. */
 static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
@@ -340,18 +428,47 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * vcols));
   free(v);
   free(t);
-  /* S: the activations, the K tail padded (its weights are 0) */
+  /* Arm DSP with room for them: the activations widened once to i16, quad (a0 a1 a2 a3) as the
+   * pairs (a0, a2), (a1, a3) that smlad multiplies with the sxtb16 halves of a weight quad */
+  bool widen = d.kind == CG_DOT4_SMLAD && n->scratch_bytes >= M * k4 * 8;
+  if (widen) {
+    static const int half[4] = {0, 2, 1, 3};
+    LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+    CgLoop li, lq;
+    LLVMValueRef i = cg_for(c, &li, M);
+    LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
+    LLVMValueRef kq = cg_for(c, &lq, K / 4);
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef a = i8_load(c, in[0], cg_add(c, arow, cg_addc(c, cg_mulc(c, kq, 4), t)));
+      LLVMValueRef st = LLVMBuildStore(
+          c->b, LLVMBuildSExt(c->b, a, i16, ""),
+          cg_gep(c, i16, c->scratch, cg_add(c, srow, cg_addc(c, cg_mulc(c, kq, 4), half[t]))));
+      LLVMSetAlignment(st, 2);
+    }
+    cg_loop_end(c, &lq, NULL, NULL);
+    for (int64_t k = K / 4 * 4; k < k4 * 4; k++) { /* the tail quad; padding is 0 */
+      LLVMValueRef a = k < K ? LLVMBuildSExt(c->b, i8_load(c, in[0], cg_addc(c, arow, k)), i16, "")
+                             : LLVMConstInt(i16, 0, 0);
+      LLVMValueRef st = LLVMBuildStore(
+          c->b, a, cg_gep(c, i16, c->scratch, cg_addc(c, srow, k / 4 * 4 + half[k % 4])));
+      LLVMSetAlignment(st, 2);
+    }
+    cg_loop_end(c, &li, NULL, NULL);
+  }
+  /* else S: the activations as bytes, the K tail padded (its weights are 0) */
   LLVMValueRef flip = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
-  CgLoop li, lk;
-  LLVMValueRef i = cg_for(c, &li, M);
-  LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
-  LLVMValueRef k = cg_for(c, &lk, K);
-  i8_store(c, LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, arow, k)), flip, ""), c->scratch,
-           cg_add(c, srow, k));
-  cg_loop_end(c, &lk, NULL, NULL);
-  for (int64_t kk = K; kk < k4 * 4; kk++)
-    i8_store(c, LLVMConstInt(c->t_i8, 0, 0), c->scratch, cg_addc(c, srow, kk));
-  cg_loop_end(c, &li, NULL, NULL);
+  if (!widen) {
+    CgLoop li, lk;
+    LLVMValueRef i = cg_for(c, &li, M);
+    LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
+    LLVMValueRef k = cg_for(c, &lk, K);
+    i8_store(c, LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, arow, k)), flip, ""), c->scratch,
+             cg_add(c, srow, k));
+    cg_loop_end(c, &lk, NULL, NULL);
+    for (int64_t kk = K; kk < k4 * 4; kk++)
+      i8_store(c, LLVMConstInt(c->t_i8, 0, 0), c->scratch, cg_addc(c, srow, kk));
+    cg_loop_end(c, &li, NULL, NULL);
+  }
   CgQGemm q = {.m = M,
                .k4 = k4,
                .n_cols = N,
@@ -360,7 +477,8 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .v = vp,
                .y = out[0],
                .tables = tab,
-               .lds = k4 * 4,
+               .lds = k4 * (widen ? 8 : 4),
+               .s_unpacked = widen,
                .ldv = vcols,
                .ldy = N,
                .n_pad = vcols,
@@ -370,6 +488,366 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .shift_ge33 = ge33,
                .y_zp = h.y_zp};
   cg_qgemm_emit(c, d, &q);
+  return true;
+}
+
+/* ---- QLinearConv on Arm DSP: i16 pairs ------------------------------------------------------
+ * The im2col widens the activations once, into words of two i16 (ir_qconv_steps with pairs),
+ * and the weights are i16 pairs in flash, so the tile's step is a load per operand and one
+ * smlad per accumulator (4 channels x 2 pixels), with no unpacking in the loop. */
+
+/* The reduction index (channel * taps + tap) of half hh of pair step s; -1: padding (weight 0). */
+static int64_t pair_reduction(const IrConvParams *p, int64_t s, int hh) {
+  int64_t taps = p->kh * p->kw, K = p->c_per_group * taps;
+  if (ir_qconv_pairs_in_order(p)) return 2 * s + hh < K ? 2 * s + hh : -1;
+  int64_t c2n = (p->c_per_group + 1) / 2, ch = 2 * (s % c2n) + hh;
+  return ch < p->c_per_group ? ch * taps + s / c2n : -1;
+}
+
+/* One half of a pair step s (run time) for im2col: the input offset of output pixel 0 of the
+ * row (plane + ih * w + iw0) and its valid output pixels [lo, hi) (empty outside the rows). */
+typedef struct PairHalf {
+  LLVMValueRef plane, di, dj;
+} PairHalf;
+
+static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMValueRef s, int hh) {
+  int64_t taps = p->kh * p->kw;
+  LLVMValueRef ch, tap;
+  if (ir_qconv_pairs_in_order(p)) { /* a padding half reads the last real one (weight 0) */
+    LLVMValueRef k =
+        cg_smin(c, cg_addc(c, cg_mulc(c, s, 2), hh), cg_idx(c, p->c_per_group * taps - 1));
+    ch = LLVMBuildSDiv(c->b, k, cg_idx(c, taps), "");
+    tap = LLVMBuildSRem(c->b, k, cg_idx(c, taps), "");
+  } else {
+    int64_t c2n = (p->c_per_group + 1) / 2;
+    tap = LLVMBuildSDiv(c->b, s, cg_idx(c, c2n), "");
+    ch = cg_addc(c, cg_mulc(c, LLVMBuildSRem(c->b, s, cg_idx(c, c2n), ""), 2), hh);
+    ch = cg_smin(c, ch, cg_idx(c, p->c_per_group - 1));
+  }
+  PairHalf r;
+  r.plane = cg_add(c, xg, cg_mulc(c, ch, p->h * p->w));
+  r.di =
+      cg_addc(c, cg_mulc(c, LLVMBuildSDiv(c->b, tap, cg_idx(c, p->kw), ""), p->dil_h), -p->pad_t);
+  r.dj =
+      cg_addc(c, cg_mulc(c, LLVMBuildSRem(c->b, tap, cg_idx(c, p->kw), ""), p->dil_w), -p->pad_l);
+  return r;
+}
+
+/* word = (x0 as i16) | (x1 as i16) << 16 for output pixels [from, to) of the panel row at
+ * prow (words); checked: each half loads only inside [lo, hi), else the zero point. */
+static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef prow,
+                        LLVMValueRef from, LLVMValueRef to, LLVMValueRef roff[2],
+                        LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked, int32_t zp) {
+  CgLoop l;
+  LLVMValueRef ow = cg_loop_begin(c, &l, from, to), half[2];
+  for (int hh = 0; hh < 2; hh++) {
+    LLVMValueRef at = cg_add(c, roff[hh], cg_mulc(c, ow, p->stride_w)), ok = NULL;
+    if (checked) {
+      ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ow, lo[hh], ""),
+                        LLVMBuildICmp(c->b, LLVMIntSLT, ow, hi[hh], ""), "");
+      at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
+    }
+    LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, x, at), c->t_i32, "");
+    if (checked) v = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, zp), "");
+    half[hh] = v;
+  }
+  LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
+                                  LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
+  LLVMValueRef st =
+      LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+  LLVMSetAlignment(st, 4);
+  cg_loop_end(c, &l, NULL, NULL);
+}
+
+static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                              const IrConvParams *p, const IrQConvPanel *pq, CgDot4 d) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  int64_t K = p->c_per_group * p->kh * p->kw, kp = pq->k4, M = p->m;
+  const int8_t *w = n->inputs[3]->data;
+  uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
+  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
+  if (!sw || !t) abort();
+  bool ge33 = true;
+  for (int64_t m = 0; m < M; m++) {
+    IrRequant r = ir_qhead_requant(&h, m);
+    ge33 = ge33 && r.shift >= 33;
+    int64_t sum = 0;
+    for (int64_t s = 0; s < kp; s++)
+      for (int hh = 0; hh < 2; hh++) {
+        int64_t k = pair_reduction(p, s, hh);
+        if (k < 0) continue;
+        sum += w[m * K + k];
+        int64_t mg = m % p->m_per_group, at = m / p->m_per_group * p->m_per_group * kp +
+                                              cg_qpair_offset(mg, s, p->m_per_group, kp) / 4;
+        sw[at] |= (uint32_t)(uint16_t)(int16_t)w[m * K + k] << (16 * hh);
+      }
+    t[m] = r.mult;
+    t[M + m] = r.shift;
+    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(h.x_zp * sum);
+  }
+  LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
+  free(sw);
+  free(t);
+  int64_t panels = (p->oh + pq->rows - 1) / pq->rows;
+  CgLoop lb, lg, lp, ls, lr;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef g = cg_for(c, &lg, p->group);
+  LLVMValueRef xg =
+      cg_mulc(c, cg_add(c, cg_mulc(c, b, p->c), cg_mulc(c, g, p->c_per_group)), p->h * p->w);
+  LLVMValueRef pi = cg_for(c, &lp, panels);
+  LLVMValueRef r0 = cg_mulc(c, pi, pq->rows);
+  LLVMValueRef rows = cg_smin(c, cg_idx(c, pq->rows), cg_sub(c, cg_idx(c, p->oh), r0));
+  LLVMValueRef s = cg_for(c, &ls, kp);
+  PairHalf ph[2] = {pair_half(c, p, xg, s, 0), pair_half(c, p, xg, s, 1)};
+  LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
+  LLVMValueRef prow = cg_add(c, cg_mulc(c, s, pq->ldv), cg_mulc(c, r, p->ow));
+  LLVMValueRef roff[2], lo[2], hi[2];
+  for (int hh = 0; hh < 2; hh++) {
+    LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p->stride_h), ph[hh].di);
+    LLVMValueRef row_ok =
+        LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
+                     LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p->h), ""), "");
+    cg_valid_range(c, ph[hh].dj, p->stride_w, p->w, p->ow, &lo[hh], &hi[hh]);
+    hi[hh] = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo[hh], hi[hh]), lo[hh], "");
+    roff[hh] = cg_add(c, ph[hh].plane, cg_add(c, cg_mulc(c, ih, p->w), ph[hh].dj));
+  }
+  /* [0, L) and [H, ow) checked, [L, H) valid for both halves */
+  LLVMValueRef L = cg_smax(c, lo[0], lo[1]);
+  LLVMValueRef H = cg_smax(c, L, cg_smin(c, hi[0], hi[1]));
+  pair_pixels(c, p, in[0], prow, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp);
+  pair_pixels(c, p, in[0], prow, L, H, roff, lo, hi, false, h.x_zp);
+  pair_pixels(c, p, in[0], prow, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp);
+  cg_loop_end(c, &lr, NULL, NULL);
+  cg_loop_end(c, &ls, NULL, NULL);
+  LLVMValueRef gm = cg_mulc(c, g, p->m_per_group);
+  LLVMValueRef y = cg_gep(
+      c, c->t_i8, out[0],
+      cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p->oh * p->ow), cg_mulc(c, r0, p->ow)));
+  CgQGemm q = {.m = p->m_per_group,
+               .k4 = kp,
+               .n_cols = pq->rows * p->ow,
+               .n_valid = cg_mulc(c, rows, p->ow),
+               .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, kp * 4)),
+               .v = c->scratch,
+               .y = y,
+               .tables = cg_gep(c, c->t_i32, tab, gm),
+               .lds = kp * 4,
+               .ldv = pq->ldv,
+               .ldy = p->oh * p->ow,
+               .channels = M,
+               .per_row = true,
+               .v_is_acts = true,
+               .pairs = true,
+               .shift_ge33 = ge33,
+               .y_zp = h.y_zp};
+  cg_qgemm_emit(c, d, &q);
+  cg_loop_end(c, &lp, NULL, NULL);
+  cg_loop_end(c, &lg, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
+/* ---- QLinearConv on Arm DSP: int8 Winograd F(2x2, 3x3) -------------------------------------
+ * Exact in integers: with G' = 2G the weight transform U = G' g G'^T is an integer (|U| <= 9 *
+ * 127), the input transform V = B^T (x - x_zp) B is one (|V| <= 4 * 255, padding 0), both fit
+ * i16 pairs for smlad, and A^T (U . V) A = 4 x the convolution, so >> 2 recovers the exact sums
+ * the interpreter computes (checked at compile time not to overflow int32). Per panel of tile
+ * rows: the input transform into V [16][kp][ldv] (channel pairs), then per block of 3 output
+ * channels 16 pairs GEMMs (raw int32 sums) and the output transform with the requantization. */
+
+static const int wino_g[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+static const int wino_bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const int wino_at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+/* sum of coef[k] * v[k] over the non-zero coefficients (all +-1 here) */
+static LLVMValueRef lin_comb(Cg *c, const int *coef, LLVMValueRef *v, int n) {
+  LLVMValueRef s = NULL;
+  for (int k = 0; k < n; k++) {
+    if (!coef[k]) continue;
+    if (!s)
+      s = coef[k] > 0 ? v[k] : LLVMBuildNeg(c->b, v[k], "");
+    else
+      s = coef[k] > 0 ? LLVMBuildAdd(c->b, s, v[k], "") : LLVMBuildSub(c->b, s, v[k], "");
+  }
+  return s ? s : cg_i32c(c, 0);
+}
+
+static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                 const IrConvParams *p, const IrQWinograd *w, CgDot4 d) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  int64_t C = p->c, M = p->m, kp = w->kp;
+  const int8_t *wt = n->inputs[3]->data;
+  uint32_t *u = calloc((size_t)(16 * M * kp), sizeof *u);
+  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
+  if (!u || !t) abort();
+  int64_t umax = 0;
+  bool ge33 = true;
+  for (int64_t m = 0; m < M; m++) {
+    for (int64_t ch = 0; ch < C; ch++) {
+      const int8_t *g = wt + (m * C + ch) * 9;
+      int tmp[4][3];
+      for (int a = 0; a < 4; a++)
+        for (int j = 0; j < 3; j++)
+          tmp[a][j] = wino_g[a][0] * g[j] + wino_g[a][1] * g[3 + j] + wino_g[a][2] * g[6 + j];
+      for (int a = 0; a < 4; a++)
+        for (int bb = 0; bb < 4; bb++) {
+          int v = tmp[a][0] * wino_g[bb][0] + tmp[a][1] * wino_g[bb][1] + tmp[a][2] * wino_g[bb][2];
+          umax = v > umax ? v : -v > umax ? -v : umax;
+          int64_t at = (a * 4 + bb) * M * kp + cg_qpair_offset(m, ch / 2, M, kp) / 4;
+          u[at] |= (uint32_t)(uint16_t)(int16_t)v << (16 * (ch % 2));
+        }
+    }
+    IrRequant r = ir_qhead_requant(&h, m);
+    ge33 = ge33 && r.shift >= 33;
+    t[m] = r.mult;
+    t[M + m] = r.shift;
+    t[2 * M + m] = h.bias ? h.bias[m] : 0;
+  }
+  /* the output transform adds 9 point sums of 2 * kp products each */
+  bool fits = (double)umax * 1020.0 * (double)(2 * kp) * 9.0 < 2147483647.0;
+  LLVMValueRef sp = fits ? const_table(c, n, "wino", u, sizeof *u * (size_t)(16 * M * kp)) : NULL;
+  LLVMValueRef tab = fits ? const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M)) : NULL;
+  free(u);
+  free(t);
+  if (!fits) return false;
+  int32_t xz = h.x_zp;
+  int64_t ldv = w->ldv, panels = (w->th + w->rows - 1) / w->rows;
+  LLVMValueRef vs = c->scratch, ms = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, w->v_bytes));
+  CgLoop lb, lp, lc, ltr, ltx;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef pi = cg_for(c, &lp, panels);
+  LLVMValueRef ty0 = cg_mulc(c, pi, w->rows);
+  LLVMValueRef trows = cg_smin(c, cg_idx(c, w->rows), cg_sub(c, cg_idx(c, w->th), ty0));
+  /* input transform, two channels at a time */
+  {
+    LLVMValueRef cp = cg_for(c, &lc, kp);
+    LLVMValueRef plane[2];
+    for (int hh = 0; hh < 2; hh++) {
+      LLVMValueRef ch = cg_smin(c, cg_addc(c, cg_mulc(c, cp, 2), hh), cg_idx(c, C - 1));
+      plane[hh] = cg_mulc(c, cg_add(c, cg_mulc(c, b, C), ch), p->h * p->w);
+    }
+    LLVMValueRef tr = cg_loop_begin(c, &ltr, cg_idx(c, 0), trows);
+    LLVMValueRef tx = cg_for(c, &ltx, w->tw);
+    LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx);
+    LLVMValueRef iy0 = cg_addc(c, cg_mulc(c, cg_add(c, ty0, tr), 2), -p->pad_t);
+    LLVMValueRef ix0 = cg_addc(c, cg_mulc(c, tx, 2), -p->pad_l);
+    LLVMValueRef okr[4], okc[4], vt[2][16];
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef iy = cg_addc(c, iy0, k), ix = cg_addc(c, ix0, k);
+      okr[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_idx(c, 0), ""),
+                            LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_idx(c, p->h), ""), "");
+      okc[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_idx(c, 0), ""),
+                            LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_idx(c, p->w), ""), "");
+    }
+    /* tiles inside the input (most) load without checks */
+    LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildAnd(c->b, okr[0], okr[3], ""),
+                                       LLVMBuildAnd(c->b, okc[0], okc[3], ""), "");
+    CgIf fi;
+    cg_if_begin(c, &fi, inside);
+    for (int checked = 0; checked < 2; checked++) {
+      if (checked) cg_if_else(c, &fi);
+      for (int hh = 0; hh < 2; hh++) {
+        LLVMValueRef dv[4][4], tmp[4][4];
+        for (int i = 0; i < 4; i++)
+          for (int j = 0; j < 4; j++) {
+            LLVMValueRef ok =
+                checked ? LLVMBuildAnd(c->b, okr[i], okc[j], "") : LLVMConstInt(c->t_i1, 1, 0);
+            LLVMValueRef at = cg_add(
+                c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), cg_addc(c, ix0, j)));
+            at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
+            LLVMValueRef v = LLVMBuildSub(
+                c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], at), c->t_i32, ""), cg_i32c(c, xz), "");
+            dv[i][j] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, 0), "");
+          }
+        for (int a = 0; a < 4; a++)
+          for (int j = 0; j < 4; j++) {
+            LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
+            tmp[a][j] = lin_comb(c, wino_bt[a], col, 4);
+          }
+        for (int a = 0; a < 4; a++)
+          for (int bb = 0; bb < 4; bb++) vt[hh][a * 4 + bb] = lin_comb(c, wino_bt[bb], tmp[a], 4);
+      }
+      for (int pt = 0; pt < 16; pt++) {
+        LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, vt[0][pt], cg_i32c(c, 0xffff), ""),
+                                        LLVMBuildShl(c->b, vt[1][pt], cg_i32c(c, 16), ""), "");
+        LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, cp, pt * kp), ldv), tcol);
+        LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, vs, at));
+        LLVMSetAlignment(st, 4);
+      }
+    }
+    cg_if_end(c, &fi);
+    cg_loop_end(c, &ltx, NULL, NULL);
+    cg_loop_end(c, &ltr, NULL, NULL);
+    cg_loop_end(c, &lc, NULL, NULL);
+  }
+  /* per block of output channels: 16 GEMMs, then the output transform */
+  int64_t blocks = M / CG_QPAIR_ROWS, rest = M % CG_QPAIR_ROWS;
+  for (int part = 0; part < 2; part++) {
+    int64_t nb = part ? (rest ? 1 : 0) : blocks;
+    int mr = part ? (int)rest : CG_QPAIR_ROWS;
+    if (!nb) continue;
+    CgLoop lm, lpt, lr, lyr, lyx;
+    LLVMValueRef mb = cg_for(c, &lm, nb);
+    LLVMValueRef m0 = part ? cg_idx(c, blocks * CG_QPAIR_ROWS) : cg_mulc(c, mb, CG_QPAIR_ROWS);
+    LLVMValueRef pt = cg_for(c, &lpt, 16);
+    CgQGemm q = {
+        .m = mr,
+        .k4 = kp,
+        .n_cols = w->rows * w->tw,
+        .n_valid = cg_mulc(c, trows, w->tw),
+        .s = cg_gep(c, c->t_i8, sp, cg_add(c, cg_mulc(c, pt, M * kp * 4), cg_mulc(c, m0, kp * 4))),
+        .v = cg_gep(c, c->t_i8, vs, cg_mulc(c, pt, kp * ldv * 4)),
+        .y = cg_gep(c, c->t_i32, ms, cg_mulc(c, pt, 3 * ldv)),
+        .lds = kp * 4,
+        .ldv = ldv,
+        .ldy = ldv,
+        .channels = M,
+        .per_row = true,
+        .v_is_acts = true,
+        .pairs = true,
+        .raw = true};
+    cg_qgemm_emit(c, d, &q);
+    cg_loop_end(c, &lpt, NULL, NULL);
+    LLVMValueRef r = cg_for(c, &lr, mr);
+    LLVMValueRef m = cg_add(c, m0, r);
+    LLVMValueRef mult = i32_load(c, tab, m), shift = i32_load(c, tab, cg_addc(c, m, M)),
+                 bias = i32_load(c, tab, cg_addc(c, m, 2 * M));
+    LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow);
+    LLVMValueRef tr = cg_loop_begin(c, &lyr, cg_idx(c, 0), trows);
+    LLVMValueRef tx = cg_for(c, &lyx, w->tw);
+    LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
+    for (int k = 0; k < 16; k++)
+      mv[k] = i32_load(c, ms, cg_add(c, cg_mulc(c, cg_addc(c, r, k * 3), ldv), tcol));
+    for (int uu = 0; uu < 2; uu++)
+      for (int j = 0; j < 4; j++) {
+        LLVMValueRef col[4] = {mv[j], mv[4 + j], mv[8 + j], mv[12 + j]};
+        tmp[uu][j] = lin_comb(c, wino_at[uu], col, 4);
+      }
+    LLVMValueRef oy0 = cg_mulc(c, cg_add(c, ty0, tr), 2), ox0 = cg_mulc(c, tx, 2);
+    for (int uu = 0; uu < 2; uu++)
+      for (int vv = 0; vv < 2; vv++) {
+        LLVMValueRef y = lin_comb(c, wino_at[vv], tmp[uu], 4);
+        y = LLVMBuildAdd(c->b, LLVMBuildAShr(c->b, y, cg_i32c(c, 2), ""), bias, "");
+        LLVMValueRef oy = cg_addc(c, oy0, uu), ox = cg_addc(c, ox0, vv);
+        CgIf f;
+        cg_if_begin(c, &f,
+                    LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), ""),
+                                 LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), ""), ""));
+        i8_store(c, cg_qrequant(c, 1, y, mult, shift, h.y_zp, ge33), out[0],
+                 cg_add(c, yplane, cg_add(c, cg_mulc(c, oy, p->ow), ox)));
+        cg_if_else(c, &f);
+        cg_if_end(c, &f);
+      }
+    cg_loop_end(c, &lyx, NULL, NULL);
+    cg_loop_end(c, &lyr, NULL, NULL);
+    cg_loop_end(c, &lr, NULL, NULL);
+    cg_loop_end(c, &lm, NULL, NULL);
+  }
+  cg_loop_end(c, &lp, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
   return true;
 }
 
@@ -388,7 +866,15 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   IrQHead h;
   ir_qhead(n, &h);
   IrQConvPanel pq;
-  ir_qconv_panel_of(&p, n->scratch_bytes, &pq);
+  int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
+  IrQWinograd wg;
+  if (d.kind == CG_DOT4_SMLAD && ir_qconv_winograd(&p, 0, strip, n->scratch_bytes, &wg) &&
+      lower_qconv_winograd(c, n, in, out, &p, &wg, d))
+    return true;
+  if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
+    return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
+  if (!ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
+    return lower_qconv_loops(c, n, in, out);
   int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */

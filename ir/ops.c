@@ -181,6 +181,10 @@ static const IrAttrSpec ir_attrs_einsum[] = {
 static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), END};
 static const IrAttrSpec ir_attrs_dequantize_linear[] = {A_INT("axis", 1), END};
 static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};
+static const IrAttrSpec ir_attrs_qadd[] = {END};
+static const IrAttrSpec ir_attrs_qmul[] = {END};
+static const IrAttrSpec ir_attrs_qlookup[] = {END};
+static const IrAttrSpec ir_attrs_qglobal_average_pool[] = {END};
 static const IrAttrSpec ir_attrs_qgemm[] = {A_FLOAT("alpha", 1.0), A_INT("transA", 0),
                                             A_INT("transB", 0), END};
 

@@ -184,6 +184,151 @@ int ir_interp_dequantize_linear(const IrNode *n, const void *const *in, void *co
   return KRT_OK;
 }
 
+/* ---- QAdd / QMul: A, a_scale, a_zp, B, b_scale, b_zp, y_scale, y_zp (same shapes) -------- */
+
+bool ir_qbinary(const IrNode *n, IrQBinary *p) {
+  double sa = ir_qparam_scale(n, 1), sb = ir_qparam_scale(n, 4), sy = ir_qparam_scale(n, 6);
+  p->a_zp = ir_qparam_zp(n, 2);
+  p->b_zp = ir_qparam_zp(n, 5);
+  p->y_zp = ir_qparam_zp(n, 7);
+  p->mul = n->op == IR_OP_QMUL;
+  p->rb = p->ry = (IrRequant){0, 62};
+  if (p->mul) return ir_requant_from_real(sa * sb / sy, &p->ra);
+  double twice = 2 * (sa > sb ? sa : sb);
+  return ir_requant_from_real(sa / twice, &p->ra) && ir_requant_from_real(sb / twice, &p->rb) &&
+         ir_requant_from_real(twice / ((double)(1 << IR_QADD_LEFT_SHIFT) * sy), &p->ry);
+}
+
+static bool infer_qbinary(IrNode *n, IrDiag *d) {
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d) ||
+      !check_input_dtype(n, 3, IR_I8, d))
+    return false;
+  for (int k = 1; k < 6; k += 3) /* a_scale, a_zp; b_scale, b_zp */
+    if (!check_scales(n, k, 1, d) || !check_zero_points(n, k + 1, k, false, d)) return false;
+  if (!check_scales(n, 6, 1, d) || !check_zero_points(n, 7, 6, false, d)) return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[3];
+  int rank, bad;
+  int64_t dims[IR_MAX_RANK];
+  if (!ir_broadcast_dims(a->rank, a->dims, b->rank, b->dims, &rank, dims, &bad)) {
+    char sa[256], sb[256];
+    return ir_node_error(d, n, "inputs[3]", "shapes %s and %s do not broadcast (axis %d)",
+                         ir_format_dims(a->rank, a->dims, sa, sizeof sa),
+                         ir_format_dims(b->rank, b->dims, sb, sizeof sb), bad);
+  }
+  IrQBinary p;
+  if (!ir_qbinary(n, &p))
+    return ir_node_error(d, n, "inputs",
+                         "the scales' ratio has no fixed-point form (at most 2^30)");
+  set_out(n, IR_I8, rank, dims);
+  return true;
+}
+
+bool ir_infer_qadd(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_qbinary(n, d);
+}
+bool ir_infer_qmul(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return infer_qbinary(n, d);
+}
+
+static int interp_qbinary(const IrNode *n, const void *const *in, void *const *out) {
+  IrQBinary p;
+  bool ok = ir_qbinary(n, &p);
+  assert(ok && "shape inference checked the multipliers");
+  (void)ok;
+  const int8_t *a = in[0], *b = in[3];
+  int8_t *y = out[0];
+  const IrValue *vy = n->outputs[0], *va = n->inputs[0], *vb = n->inputs[3];
+  int64_t sa[IR_MAX_RANK], sb[IR_MAX_RANK], count = ir_value_numel(vy);
+  ir_broadcast_strides(va->rank, va->dims, vy->rank, vy->dims, sa);
+  ir_broadcast_strides(vb->rank, vb->dims, vy->rank, vy->dims, sb);
+  for (int64_t i = 0; i < count; i++)
+    y[i] = ir_qbinary_apply(&p, a[ir_broadcast_offset(i, vy->rank, vy->dims, sa)],
+                            b[ir_broadcast_offset(i, vy->rank, vy->dims, sb)]);
+  return KRT_OK;
+}
+
+/* ---- QLookup: y = table[x + 128] (a 256-entry i8 initializer) ------------------------------ */
+
+bool ir_infer_qlookup(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d)) return false;
+  const IrValue *t = n->inputs[1];
+  if (t->kind != IR_VALUE_CONST || t->dtype != IR_I8 || ir_value_numel(t) != 256)
+    return ir_node_error(d, n, "inputs[1]", "table '%s' must be an i8 initializer of 256 values",
+                         t->name);
+  set_out(n, IR_I8, n->inputs[0]->rank, n->inputs[0]->dims);
+  return true;
+}
+
+int ir_interp_qlookup(const IrNode *n, const void *const *in, void *const *out) {
+  const int8_t *x = in[0], *t = n->inputs[1]->data;
+  int8_t *y = out[0];
+  int64_t count = ir_value_numel(n->outputs[0]);
+  for (int64_t i = 0; i < count; i++) y[i] = t[x[i] + 128];
+  return KRT_OK;
+}
+
+/* ---- QGlobalAveragePool: x, x_scale, x_zp, y_scale, y_zp ----------------------------------
+ * y = saturate(y_zp + R(sum of (x - x_zp) over the plane, x_scale / (y_scale * size))) */
+
+bool ir_qgap_requant(const IrNode *n, IrRequant *r) {
+  const IrValue *x = n->inputs[0];
+  int64_t size = 1;
+  for (int i = 2; i < x->rank; i++) size *= x->dims[i];
+  return ir_requant_from_real(
+      (double)ir_qparam_scale(n, 1) / ((double)ir_qparam_scale(n, 3) * (double)size), r);
+}
+
+bool ir_infer_qglobal_average_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d) || !check_scales(n, 1, 1, d) ||
+      !check_zero_points(n, 2, 1, false, d) || !check_scales(n, 3, 1, d) ||
+      !check_zero_points(n, 4, 3, false, d))
+    return false;
+  const IrValue *x = n->inputs[0];
+  if (x->rank < 3)
+    return ir_node_error(d, n, "inputs[0]", "expects [N, C, spatial...], got rank %d", x->rank);
+  int64_t size = 1;
+  for (int i = 2; i < x->rank; i++) size *= x->dims[i];
+  IrRequant r;
+  if (size > (1 << 23) || !ir_qgap_requant(n, &r))
+    return ir_node_error(d, n, "inputs",
+                         "the plane (%lld values) or the scales' ratio is too large for "
+                         "32-bit sums",
+                         (long long)size);
+  int64_t dims[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++) dims[i] = i < 2 ? x->dims[i] : 1;
+  set_out(n, IR_I8, x->rank, dims);
+  return true;
+}
+
+int ir_interp_qglobal_average_pool(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *v = n->inputs[0];
+  int64_t planes = v->dims[0] * v->dims[1], size = 1;
+  for (int i = 2; i < v->rank; i++) size *= v->dims[i];
+  IrRequant r;
+  bool ok = ir_qgap_requant(n, &r);
+  assert(ok);
+  (void)ok;
+  int32_t xz = ir_qparam_zp(n, 2), yz = ir_qparam_zp(n, 4);
+  const int8_t *x = in[0];
+  int8_t *y = out[0];
+  for (int64_t i = 0; i < planes; i++) {
+    int32_t sum = 0;
+    for (int64_t j = 0; j < size; j++) sum += x[i * size + j] - xz;
+    y[i] = (int8_t)ir_requant_apply(sum, r, yz, -128, 127);
+  }
+  return KRT_OK;
+}
+int ir_interp_qadd(const IrNode *n, const void *const *in, void *const *out) {
+  return interp_qbinary(n, in, out);
+}
+int ir_interp_qmul(const IrNode *n, const void *const *in, void *const *out) {
+  return interp_qbinary(n, in, out);
+}
+
 /* ---- quantized heads -------------------------------------------------------------------- */
 
 enum { QC_X, QC_XS, QC_XZ, QC_W, QC_WS, QC_WZ, QC_YS, QC_YZ, QC_B }; /* QLinearConv */
@@ -386,22 +531,56 @@ int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *o
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
-void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q) {
-  q->k4 = p->kh * p->kw * ((p->c_per_group + 3) / 4);
-  int64_t per_row = q->k4 * 4 * p->ow;
+bool ir_qconv_pairs_in_order(const IrConvParams *p) {
+  return p->c_per_group % 2 == 1 && p->c_per_group < 4;
+}
+
+int64_t ir_qconv_steps(const IrConvParams *p, bool pairs) {
+  int64_t taps = p->kh * p->kw;
+  if (!pairs) return taps * ((p->c_per_group + 3) / 4);
+  if (ir_qconv_pairs_in_order(p)) return (p->c_per_group * taps + 1) / 2;
+  return taps * ((p->c_per_group + 1) / 2);
+}
+
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, int64_t cols, bool pairs,
+                    IrQConvPanel *q) {
+  int64_t steps = ir_qconv_steps(p, false), sp = ir_qconv_steps(p, true);
+  if (pairs && sp > steps) steps = sp;
+  q->k4 = steps;
+  int64_t per_row = steps * 4 * p->ow;
   q->rows = per_row > 0 ? budget_bytes / per_row : 1;
   if (q->rows < 1) q->rows = 1;
   if (q->rows > p->oh) q->rows = p->oh;
-  q->ldv = round_up(q->rows * p->ow, 64);
-  q->bytes = q->k4 * 4 * q->ldv;
+  q->ldv = round_up(q->rows * p->ow, cols);
+  q->bytes = steps * 4 * q->ldv;
 }
 
-void ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, IrQConvPanel *q) {
-  q->k4 = p->kh * p->kw * ((p->c_per_group + 3) / 4);
+bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs, int64_t cols,
+                       IrQConvPanel *q) {
+  q->k4 = ir_qconv_steps(p, pairs);
   q->ldv = scratch_bytes / (q->k4 * 4);
   q->rows = p->oh;
-  while (q->rows > 1 && round_up(q->rows * p->ow, 64) > q->ldv) q->rows--;
+  while (q->rows > 1 && round_up(q->rows * p->ow, cols) > q->ldv) q->rows--;
   q->bytes = scratch_bytes;
+  return round_up(q->rows * p->ow, cols) <= q->ldv;
+}
+
+bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols,
+                       int64_t scratch_bytes, IrQWinograd *w) {
+  if (p->kh != 3 || p->kw != 3 || p->stride_h != 1 || p->stride_w != 1 || p->dil_h != 1 ||
+      p->dil_w != 1 || p->group != 1 || p->c < 8 || p->m < 8 || p->c > 128)
+    return false;
+  w->kp = (p->c + 1) / 2;
+  w->th = (p->oh + 1) / 2;
+  w->tw = (p->ow + 1) / 2;
+  /* bytes of a panel of r tile rows */
+  for (w->rows = w->th; w->rows >= 1; w->rows--) {
+    w->ldv = round_up(w->rows * w->tw, cols);
+    w->v_bytes = 16 * w->kp * w->ldv * 4;
+    w->bytes = w->v_bytes + 16 * 3 * w->ldv * 4;
+    if (w->rows == 1 || w->bytes <= (scratch_bytes > 0 ? scratch_bytes : budget_bytes)) break;
+  }
+  return scratch_bytes <= 0 || w->bytes <= scratch_bytes;
 }
 
 int64_t ir_qgemm_scratch_bytes(const IrNode *n) {

@@ -25,11 +25,38 @@ typedef struct IrRequant {
 /* The fixed-point form of real multiplier m > 0; false if m >= 2^30 (not representable). */
 bool ir_requant_from_real(double m, IrRequant *r);
 
+/* (acc * mult + 2^(shift-1)) >> shift: one rounding, halves towards +inf */
+static inline int64_t ir_requant_raw(int32_t acc, IrRequant r) {
+  return ((int64_t)acc * r.mult + ((int64_t)1 << (r.shift - 1))) >> r.shift;
+}
+
 static inline int32_t ir_requant_apply(int32_t acc, IrRequant r, int32_t zp, int32_t lo,
                                        int32_t hi) {
-  int64_t v = ((int64_t)acc * r.mult + ((int64_t)1 << (r.shift - 1))) >> r.shift;
-  v += zp;
+  int64_t v = ir_requant_raw(acc, r) + zp;
   return (int32_t)(v < lo ? lo : v > hi ? hi : v);
+}
+
+/* QAdd (TFLite's quantized add): both inputs moved to a common scale 2 * max(a_scale, b_scale)
+ * with 20 bits of headroom, added, requantized:
+ *   y = saturate(y_zp + R(R((a - a_zp) << 20, ra) + R((b - b_zp) << 20, rb), ry))
+ * R = ir_requant_raw, ra = a_scale / twice, rb = b_scale / twice, ry = twice / (2^20 y_scale).
+ * QMul: y = saturate(y_zp + R((a - a_zp) * (b - b_zp), ra)) with ra = a_scale b_scale / y_scale. */
+enum { IR_QADD_LEFT_SHIFT = 20 };
+typedef struct IrQBinary {
+  IrRequant ra, rb, ry;
+  int32_t a_zp, b_zp, y_zp;
+  bool mul;
+} IrQBinary;
+/* false: a multiplier has no fixed-point form (shape inference reports it) */
+bool ir_qbinary(const IrNode *n, IrQBinary *p);
+/* QGlobalAveragePool's multiplier x_scale / (y_scale * plane size) */
+bool ir_qgap_requant(const IrNode *n, IrRequant *r);
+static inline int8_t ir_qbinary_apply(const IrQBinary *p, int8_t a, int8_t b) {
+  int32_t x = (int32_t)a - p->a_zp, y = (int32_t)b - p->b_zp;
+  if (p->mul) return (int8_t)ir_requant_apply(x * y, p->ra, p->y_zp, -128, 127);
+  int32_t sum = (int32_t)(ir_requant_raw(x * (1 << IR_QADD_LEFT_SHIFT), p->ra) +
+                          ir_requant_raw(y * (1 << IR_QADD_LEFT_SHIFT), p->rb));
+  return (int8_t)ir_requant_apply(sum, p->ry, p->y_zp, -128, 127);
 }
 
 /* f32 -> int8 as QuantizeLinear (round half to even through the 1.5 * 2^23 trick, which codegen
@@ -72,15 +99,36 @@ int32_t ir_qparam_zp(const IrNode *n, int k);
 
 /* Scratch of the int8 kernels (passes/pass_quantize.c reserves it, codegen reads it back):
  * QGemm: the activations repacked as [M][k4 * 4] bytes (k4 = ceil(K / 4), the tail padded);
- * QLinearConv, per group: an im2col panel [k4][ldv][4] bytes for `rows` output rows: a quad
- * holds 4 channels of one tap (the channels padded to a multiple of 4), so k4 = kh * kw *
- * ceil(c_per_group / 4); ldv = rows * ow rounded up to 64 (the widest tile). */
+ * QLinearConv, per group: an im2col panel [k4][ldv] words for `rows` output rows, ldv = rows *
+ * ow rounded up to `cols`, the widest tile of the target (64 on hosts, PassOptions.tile_cols_max
+ * on bare metal; codegen needs its own strip, 4 vectors of i32). A word is one reduction step of
+ * the target's dot product (ir_qconv_steps): a quad of 4 channels of one tap (4 bytes; channels
+ * padded to a multiple of 4), or with `pairs` (Arm DSP smlad) two i16 reductions: 2 channels of one
+ * tap, or for 1 or 3 channels per group two consecutive reductions in Conv order (channel, tap).
+ * The panel is sized so that both forms fit. */
 typedef struct IrQConvPanel {
   int64_t k4, rows, ldv, bytes;
 } IrQConvPanel;
-void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, IrQConvPanel *q);
-void ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, IrQConvPanel *q);
+int64_t ir_qconv_steps(const IrConvParams *p, bool pairs);
+/* pairs in Conv order (channel, tap) rather than channel pairs of a tap */
+bool ir_qconv_pairs_in_order(const IrConvParams *p);
+void ir_qconv_panel(const IrConvParams *p, int64_t budget_bytes, int64_t cols, bool pairs,
+                    IrQConvPanel *q);
+/* The panel of a planned scratch; false if not even one output row fits. */
+bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs, int64_t cols,
+                       IrQConvPanel *q);
 int64_t ir_qgemm_scratch_bytes(const IrNode *n);
+
+/* int8 Winograd F(2x2, 3x3) of a QLinearConv (3x3, stride 1, dilation 1, one group, at least 8
+ * channels in and out) on Arm DSP targets (codegen/cg_quant.c): per panel of `rows` rows of
+ * 2x2 output tiles, the transformed input V [16][kp][ldv] words (i16 pairs of channels) and the
+ * sums of one block of 3 output channels [16][3][ldv] int32. */
+typedef struct IrQWinograd {
+  int64_t kp, th, tw, rows, ldv, v_bytes, bytes;
+} IrQWinograd;
+/* false: not such a conv, or (with scratch_bytes > 0) the planned scratch holds no panel */
+bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols,
+                       int64_t scratch_bytes, IrQWinograd *w);
 
 /* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */
 int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out);

@@ -101,7 +101,8 @@ static bool run_samples(const IrGraph *g, const PassQuantOptions *q, Calib *cb, 
     for (int i = 0; i < g->n_inputs; i++)
       in[i] = q->samples[i] + (size_t)s * (size_t)ir_value_numel(g->inputs[i]);
     IrInterpHooks h = {.ctx = cb, .observe = observe};
-    int rc = interp ? ir_interp_run_hooked(g, in, out, NULL, &h) : pass_eval_run(g, in, out, observe, cb);
+    int rc = interp ? ir_interp_run_hooked(g, in, out, NULL, &h)
+                    : pass_eval_run(g, in, out, observe, cb);
     if (rc != 0) {
       ir_diag_error(d, "--calibrate", "sample %d: the model returned error %d", s, rc);
       ok = false;
@@ -373,6 +374,81 @@ static void quantize_head(Q *q, IrNode *n, IrNode *a) {
   free(bq);
 }
 
+/* The int8 op replacing a non-head node whose f32 inputs were all calibrated, or IR_OP_COUNT:
+ * Add / Mul of two computed values (broadcasting as the float op) -> QAdd / QMul (elementwise
+ * int8 with rescaling, ir/quant.h); Sigmoid / Tanh -> QLookup (a 256-entry table);
+ * GlobalAveragePool -> QGlobalAveragePool. */
+static IrOp quantizable_other(const Q *q, const IrNode *n) {
+  IrOp op = n->op == IR_OP_ADD                              ? IR_OP_QADD
+            : n->op == IR_OP_MUL                            ? IR_OP_QMUL
+            : n->op == IR_OP_SIGMOID || n->op == IR_OP_TANH ? IR_OP_QLOOKUP
+            : n->op == IR_OP_GLOBAL_AVERAGE_POOL            ? IR_OP_QGLOBAL_AVERAGE_POOL
+                                                            : IR_OP_COUNT;
+  if (op == IR_OP_COUNT || n->n_epilogue || !n->outputs[0] || n->outputs[0]->dtype != IR_F32)
+    return IR_OP_COUNT;
+  int inputs = op == IR_OP_QADD || op == IR_OP_QMUL ? 2 : 1;
+  if (n->n_inputs != inputs) return IR_OP_COUNT;
+  for (int k = 0; k < inputs; k++) {
+    const IrValue *v = n->inputs[k];
+    if (v->dtype != IR_F32 || v->kind == IR_VALUE_CONST || v->id >= q->n_values0 ||
+        !q->st[v->id].seen)
+      return IR_OP_COUNT;
+  }
+  return op;
+}
+
+/* Sigmoid's output has the fixed range [0, 1] (scale 1/256, zero point -128), Tanh's [-1, 1]
+ * (1/128, 0), as TFLite; the table holds f(dequantized x) quantized. */
+static IrValue *lookup_table(Q *q, const IrNode *n, const IrValue *xq, float ys, int8_t yz) {
+  int8_t t[256];
+  float xs = xq->quant->scale[0];
+  int32_t xz = (int32_t)xq->quant->zero_point[0];
+  for (int i = 0; i < 256; i++) {
+    double x = ir_dequantize_i8((int8_t)(i - 128), xs, xz);
+    double f = n->op == IR_OP_SIGMOID ? 1 / (1 + exp(-x)) : tanh(x);
+    t[i] = ir_quantize_f32((float)f, ys, yz);
+  }
+  return pass_new_const(q->g, "lut", IR_I8, 1, (int64_t[]){256}, t);
+}
+
+static void quantize_other(Q *q, IrNode *n, IrNode *act, IrOp op) {
+  IrValue *yf = act ? act->outputs[0] : n->outputs[0];
+  char base[512];
+  snprintf(base, sizeof base, "%s.q", n->name);
+  float ys = q->scale[yf->id];
+  int8_t yz = q->zp[yf->id];
+  if (op == IR_OP_QLOOKUP) {
+    ys = n->op == IR_OP_SIGMOID ? 1.0f / 256 : 1.0f / 128;
+    yz = n->op == IR_OP_SIGMOID ? -128 : 0;
+  }
+  IrValue *yq = new_value(q, base, IR_I8, yf->rank, yf->dims);
+  set_quant(q, yq, ys, yz);
+  int n_in = op == IR_OP_QADD || op == IR_OP_QMUL ? 8 : op == IR_OP_QLOOKUP ? 2 : 5;
+  IrNode *qn = ir_node_new(q->g, op, n->name, n_in, 1);
+  IrValue *x[2] = {get_q(q, n->inputs[0]), n_in == 8 ? get_q(q, n->inputs[1]) : NULL};
+  int k = 0;
+  for (int j = 0; j < (n_in == 8 ? 2 : 1); j++) {
+    qn->inputs[k++] = x[j];
+    if (op == IR_OP_QLOOKUP) break;
+    qn->inputs[k++] = scalar_f32(q, j ? "b.scale" : "x.scale", x[j]->quant->scale[0]);
+    qn->inputs[k++] =
+        scalar_i8(q, j ? "b.zero_point" : "x.zero_point", (int8_t)x[j]->quant->zero_point[0]);
+  }
+  if (op == IR_OP_QLOOKUP) {
+    qn->inputs[k++] = lookup_table(q, n, x[0], ys, yz);
+  } else {
+    qn->inputs[k++] = scalar_f32(q, "y.scale", ys);
+    qn->inputs[k++] = scalar_i8(q, "y.zero_point", yz);
+  }
+  ir_node_set_output(qn, 0, yq);
+  dequantize_into(q, yq, yf);
+}
+
+/* The int8 op a quantized head becomes. */
+static IrOp quantized_op(const IrNode *n) {
+  return n->op == IR_OP_CONV ? IR_OP_QLINEAR_CONV : IR_OP_QGEMM;
+}
+
 static void quantize_view(Q *q, IrNode *n) {
   IrValue *xq = q->qv[n->inputs[0]->id], *yf = n->outputs[0];
   char base[512];
@@ -427,17 +503,20 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   int n_layers = 0;
   for (int i = 0; ok && i < n0; i++) {
     IrNode *n = nodes[i];
-    if (!quantizable(n)) continue;
+    IrOp other = quantizable(n) ? IR_OP_COUNT : quantizable_other(&q, n);
+    if (!quantizable(n) && other == IR_OP_COUNT) continue;
     bool keep = in_list(o->keep_fp32, n->name);
     if (o->layers && n_layers < o->max_layers)
-      o->layers[n_layers++] = (PassQuantLayer){.node = n->name,
-                                               .op = keep                  ? ir_op_info[n->op].name
-                                                     : n->op == IR_OP_CONV ? "QLinearConv"
-                                                                           : "QGemm",
-                                               .sqnr_db = NAN,
-                                               .kept_fp32 = keep};
+      o->layers[n_layers++] =
+          (PassQuantLayer){.node = n->name,
+                           .op = ir_op_info[keep                   ? n->op
+                                            : other != IR_OP_COUNT ? other
+                                                                   : quantized_op(n)]
+                                     .name,
+                           .sqnr_db = NAN,
+                           .kept_fp32 = keep};
     if (keep) continue;
-    IrNode *a = foldable_activation(g, n->outputs[0]);
+    IrNode *a = other == IR_OP_QLOOKUP ? NULL : foldable_activation(g, n->outputs[0]);
     acts[i] = a;
     yvals[n_heads++] = a ? a->outputs[0] : n->outputs[0];
     dead[i] = true;
@@ -469,6 +548,9 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
     if (dead[i] && quantizable(n)) {
       quantize_head(&q, n, acts[i]);
       if (acts[i]) dead[acts[i]->id] = true;
+    } else if (dead[i] && quantizable_other(&q, n) != IR_OP_COUNT) {
+      quantize_other(&q, n, acts[i], quantizable_other(&q, n));
+      if (acts[i]) dead[acts[i]->id] = true;
     } else if (!dead[i] &&
                (n->op == IR_OP_FLATTEN || n->op == IR_OP_RESHAPE || n->op == IR_OP_MAX_POOL) &&
                n->n_outputs == 1 && n->inputs[0]->id < nv && q.qv[n->inputs[0]->id] &&
@@ -493,7 +575,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
     if (o->report)
       fprintf(o->report,
               "kiln: int8 calibration on %d sample%s (%s), error of each layer's "
-              "output against fp32 on %d:\n  %-28s %-12s %9s\n",
+              "output against fp32 on %d:\n  %-28s %-18s %9s\n",
               o->n_samples, o->n_samples == 1 ? "" : "s",
               o->observer == PASS_OBS_MINMAX ? "minmax"
               : o->observer == PASS_OBS_MSE  ? "mse"
@@ -507,7 +589,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
       while (o->layers && l < n_layers && o->layers[l].kept_fp32) l++;
       if (o->layers && l < n_layers) o->layers[l++].sqnr_db = db;
       if (o->report)
-        fprintf(o->report, "  %-28s %-12s %9.2f\n", name, qn ? ir_op_info[qn->op].name : "?", db);
+        fprintf(o->report, "  %-28s %-18s %9.2f\n", name, qn ? ir_op_info[qn->op].name : "?", db);
     }
   }
   for (int r = 0; r < n_heads; r++) free(cb.ref[r]);
@@ -529,7 +611,8 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
 void pass_plan_int8(IrNode *n, const PassOptions *o) {
   if (n->op == IR_OP_QGEMM) {
     n->kernel = IR_KERNEL_QGEMM_DOT4;
-    n->scratch_bytes = ir_qgemm_scratch_bytes(n);
+    /* scalar targets: room for the activations widened to i16 (Arm DSP) */
+    n->scratch_bytes = ir_qgemm_scratch_bytes(n) * (o && o->vec_lanes == 1 ? 2 : 1);
     return;
   }
   IrNode tmp;
@@ -541,7 +624,17 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
    * per-row accumulators (vectorized over pixels) do better than a 1-row GEMM per channel */
   if (p.c_per_group == 1 && p.m_per_group == 1) return;
   IrQConvPanel q;
-  ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES, &q);
+  ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES,
+                 o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX,
+                 o && o->vec_lanes == 1, &q); /* scalar targets: room for Arm DSP i16 pairs */
   n->kernel = IR_KERNEL_QCONV_DOT4;
   n->scratch_bytes = q.bytes;
+  /* scalar targets (vec_lanes 1): room for the Arm DSP int8 Winograd too (codegen picks it on
+   * targets with smlad when the panel fits) */
+  IrQWinograd w;
+  if (o && o->vec_lanes == 1 &&
+      ir_qconv_winograd(&p, o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES,
+                        o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX, 0, &w) &&
+      w.bytes > n->scratch_bytes)
+    n->scratch_bytes = w.bytes;
 }

@@ -189,6 +189,31 @@ for k in range(10):
     assert abs(got[k] - ref[k]) <= 1e-5 + 1e-4 * abs(ref[k]), f"logit {k}: {got[k]} vs {ref[k]}"
 PY
     check grep -q "^digit " "$tmp/fw.out"
+    # the int8 MNIST CNN linked for 256 KiB of flash / 64 KiB of RAM: the same probabilities as
+    # the reference interpreter running the same quantized (and pruned) graph
+    timeout 120 qemu-system-arm -M mps2-an386 -nographic -monitor none \
+      -semihosting-config enable=on,target=native -kernel "$b/mnist_int8.elf" >"$tmp/q8.out" 2>&1
+    check test $? -eq 0
+    mkdir -p "$tmp/ref8"
+    check "$kiln" run "$src/examples/mnist_cnn/model.json" "$tmp/x.npy" -o "$tmp/ref8" \
+      --quantize=int8 --calibrate "$src/examples/mnist_cnn/inputs/x.npy" --prune=channels:conv2=0.6
+    check python3 - "$tmp/ref8/probs.npy" "$tmp/q8.out" "$b/mnist_int8.map" <<'PY'
+import re, struct, sys
+data = open(sys.argv[1], "rb").read()
+hlen = struct.unpack("<H", data[8:10])[0]
+ref = struct.unpack("<10f", data[10 + hlen:10 + hlen + 40])
+got = {}
+for line in open(sys.argv[2]):
+    p = line.split()
+    if len(p) == 3 and p[0] == "prob":
+        got[int(p[1])] = struct.unpack("<f", struct.pack("<I", int(p[2], 16)))[0]
+assert sorted(got) == list(range(10)), f"firmware printed {sorted(got)}"
+for k in range(10):  # int8 up to the DequantizeLinear (exact), then a float Softmax
+    assert abs(got[k] - ref[k]) <= 1e-6 + 1e-5 * abs(ref[k]), f"prob {k}: {got[k]} vs {ref[k]}"
+# the link used the small part (FLASH_SIZE / RAM_SIZE in the map file)
+m = open(sys.argv[3]).read()
+assert re.search(r"0x0*40000\s+FLASH_SIZE", m) and re.search(r"0x0*10000\s+RAM_SIZE", m), "sizes"
+PY
   fi
   ;;
 repro)

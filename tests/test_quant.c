@@ -4,9 +4,10 @@
  *     int8 within 1 point of fp32, top-1 agreement with fp32 >= 98%;
  *   - the compiled int8 code (-O2, host) bit-exact with the interpreter on every image;
  * and every observer (minmax, percentile, mse) gives a model within the same bounds; and random
- * Conv/Conv(grouped)/MaxPool/Gemm geometries (strides, dilations, asymmetric pads, batch 2)
- * compiled for VNNI, AVX2 and SSE2 (three dot4 variants) equal the interpreter bit for bit. usage:
- * test_quant ROOT (the source tree) [--cc CC] */
+ * Conv/Conv(grouped)/MaxPool/Gemm geometries (strides, dilations, asymmetric pads, batch 2),
+ * with residual joins (Add + Relu -> QAdd, Mul -> QMul) where shapes agree, compiled for VNNI, AVX2
+ * and SSE2 (three dot4 variants) equal the interpreter bit for bit. usage: test_quant ROOT (the
+ * source tree) [--cc CC] */
 #include <dlfcn.h>
 #include <limits.h>
 #include <math.h>
@@ -174,6 +175,8 @@ static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0,
   return (in + p0 + p1 - d * (k - 1) - 1) / s + 1;
 }
 
+static int n_qbinary[2]; /* QAdd, QMul nodes the random models produced */
+
 static void check_random(unsigned seed) {
   rng_state = seed * 2654435761u + 1;
   int64_t N = 1 + rnd(2), C = (int64_t[]){1, 3, 4, 5, 8}[rnd(5)], H = 5 + rnd(8), W = 5 + rnd(8);
@@ -186,9 +189,15 @@ static void check_random(unsigned seed) {
   }
   int64_t g2 = rnd(2) ? M1 : (M1 % 4 == 0 ? 4 : 1), M2 = g2 == M1 ? M1 : g2 * (1 + rnd(3));
   int64_t k2 = 1 + rnd(3), p2 = k2 / 2;
+  if (seed > 8) /* seeds 9-12: a depthwise 3x3 that keeps the shape, for the residual joins */
+    g2 = M2 = M1, k2 = 3, p2 = 1;
   bool pool = oh1 >= 4 && ow1 >= 4 && rnd(2), clip = rnd(2);
   int64_t oh2 = conv_out(oh1, k2, 1, 1, p2, p2), ow2 = conv_out(ow1, k2, 1, 1, p2, p2);
   int64_t ph = pool ? oh2 / 2 : oh2, pw = pool ? ow2 / 2 : ow2, F = M2 * ph * pw;
+  /* a residual join of r1 and r2 where their shapes agree: 1 Add (+ Relu, folded), 2 Mul */
+  int resid =
+      M2 == M1 && oh2 == oh1 && ow2 == ow1 ? (seed > 8 ? 1 + (int)(seed % 2) : (int)rnd(3)) : 0;
+  const char *r2 = resid ? "s2" : "r2";
   Buf b = {0};
   put(&b,
       "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"rq%u\", "
@@ -224,11 +233,17 @@ static void check_random(unsigned seed) {
       (long long)g2);
   put(&b, clip ? "{\"op\": \"Clip\", \"inputs\": [\"c2\", \"lo\", \"hi\"], \"outputs\": [\"r2\"]}, "
                : "{\"op\": \"Relu\", \"inputs\": [\"c2\"], \"outputs\": [\"r2\"]}, ");
+  if (resid == 1)
+    put(&b, "{\"op\": \"Add\", \"inputs\": [\"r2\", \"r1\"], \"outputs\": [\"a2\"]}, "
+            "{\"op\": \"Relu\", \"inputs\": [\"a2\"], \"outputs\": [\"s2\"]}, ");
+  if (resid == 2)
+    put(&b, "{\"op\": \"Mul\", \"inputs\": [\"r2\", \"r1\"], \"outputs\": [\"s2\"]}, ");
   if (pool)
-    put(&b, "{\"op\": \"MaxPool\", \"inputs\": [\"r2\"], \"outputs\": [\"p2\"], \"attrs\": "
-            "{\"kernel_shape\": [2, 2], \"strides\": [2, 2]}}, ");
-  put(&b, "{\"op\": \"Flatten\", \"inputs\": [\"%s\"], \"outputs\": [\"f\"]}, ",
-      pool ? "p2" : "r2");
+    put(&b,
+        "{\"op\": \"MaxPool\", \"inputs\": [\"%s\"], \"outputs\": [\"p2\"], \"attrs\": "
+        "{\"kernel_shape\": [2, 2], \"strides\": [2, 2]}}, ",
+        r2);
+  put(&b, "{\"op\": \"Flatten\", \"inputs\": [\"%s\"], \"outputs\": [\"f\"]}, ", pool ? "p2" : r2);
   put(&b, "{\"op\": \"Gemm\", \"inputs\": [\"f\", \"w3\", \"b3\"], \"outputs\": [\"y\"], "
           "\"attrs\": {\"transB\": 1}}]}");
   IrDiag d;
@@ -252,6 +267,10 @@ static void check_random(unsigned seed) {
   bool ok = g && pass_run_pipeline(g, &po, &d);
   ir_diag_free(&d);
   CHECK(ok, "seed %u: quantization failed", seed);
+  for (int i = 0; ok && i < g->n_nodes; i++) {
+    n_qbinary[0] += g->nodes[i]->op == IR_OP_QADD;
+    n_qbinary[1] += g->nodes[i]->op == IR_OP_QMUL;
+  }
   static const char *const cpus[] = {NULL, "x86-64-v3", "x86-64"}; /* VNNI, AVX2, SSE2 */
   int64_t outn = ok ? ir_value_numel(g->outputs[0]) : 0;
   float *want = malloc(sizeof(float) * (size_t)(outn + 1)),
@@ -293,11 +312,12 @@ static void check_random(unsigned seed) {
       CHECK(memcmp(want, got, sizeof(float) * (size_t)outn) == 0,
             "seed %u (%s): N%lld C%lld %lldx%lld conv %lld k%lld s%lld d%lld pads "
             "%lld,%lld,%lld,%lld; "
-            "conv2 %lld g%lld k%lld; pool %d: compiled int8 differs from the interpreter",
+            "conv2 %lld g%lld k%lld; pool %d, residual %d: compiled int8 differs from the "
+            "interpreter",
             seed, cpus[v] ? cpus[v] : "host", (long long)N, (long long)C, (long long)H,
             (long long)W, (long long)M1, (long long)k1, (long long)s1, (long long)d1, (long long)pt,
             (long long)pl, (long long)pb, (long long)pr, (long long)M2, (long long)g2,
-            (long long)k2, (int)pool);
+            (long long)k2, (int)pool, resid);
     }
     free(ws);
     dlclose(lib);
@@ -307,6 +327,55 @@ static void check_random(unsigned seed) {
   free(cal);
   free(b.s);
   if (g) ir_graph_free(g);
+}
+
+/* resnet_small quantizes end to end (residual QAdd with Relu folded, QGlobalAveragePool, the SE
+ * block's Sigmoid as QLookup and its broadcast QMul): one QuantizeLinear at the input, one
+ * DequantizeLinear at the output; compiled -O2 equals the interpreter bit for bit on random
+ * inputs (calibrated on others). */
+static void check_resnet(void) {
+  IrGraph *probe = load("resnet_small", NULL, 0);
+  if (!probe) return;
+  int64_t per = ir_value_numel(probe->inputs[0]), outn = ir_value_numel(probe->outputs[0]);
+  ir_graph_free(probe);
+  enum { SAMPLES = 4 };
+  rng_state = 12345;
+  float *x = malloc(sizeof *x * (size_t)(per * (SAMPLES + 3)));
+  for (int64_t i = 0; i < per * (SAMPLES + 3); i++) x[i] = rndf() * 2;
+  const float *cal[1] = {x};
+  PassQuantOptions q = {.samples = cal, .n_samples = SAMPLES};
+  IrGraph *g = load("resnet_small", &q, 2);
+  if (!g) {
+    free(x);
+    return;
+  }
+  int floats = 0, counts[IR_OP_COUNT] = {0};
+  for (int i = 0; i < g->n_nodes; i++) {
+    counts[g->nodes[i]->op]++;
+    floats += g->nodes[i]->outputs[0]->dtype == IR_F32;
+  }
+  CHECK(floats == 1 && counts[IR_OP_QUANTIZE_LINEAR] == 1 && counts[IR_OP_QADD] == 3 &&
+            counts[IR_OP_QMUL] == 1 && counts[IR_OP_QLOOKUP] == 1 &&
+            counts[IR_OP_QGLOBAL_AVERAGE_POOL] == 2,
+        "resnet_small: not int8 end to end (%d float outputs)", floats);
+  void *lib = NULL;
+  const krt_model *m = compile(g, 2, &lib);
+  float *want = malloc(sizeof(float) * (size_t)outn), *got = malloc(sizeof(float) * (size_t)outn);
+  unsigned char *ws = m ? aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64) : NULL;
+  for (int s = 0; m && s < 3; s++) {
+    const void *in[1] = {x + (size_t)(SAMPLES + s) * (size_t)per};
+    void *ow[1] = {want}, *og[1] = {got};
+    CHECK(ir_interp_run(g, in, ow) == 0 && m->run(in, og, ws) == 0, "resnet_small: runs");
+    CHECK(memcmp(want, got, sizeof(float) * (size_t)outn) == 0,
+          "resnet_small: compiled int8 differs from the interpreter (sample %d)", s);
+  }
+  printf("resnet_small int8 end to end: compiled -O2 %s\n", m ? "checked bit-exact" : "failed");
+  free(ws);
+  free(want);
+  free(got);
+  free(x);
+  if (lib) dlclose(lib);
+  ir_graph_free(g);
 }
 
 static bool read_npy(const char *rel, krt_npy *a) {
@@ -338,7 +407,10 @@ int main(int argc, char **argv) {
     check_model("digits_cnn", &dt, PASS_OBS_MSE, 0, false);
     check_model("digits_mlp", &dt, PASS_OBS_MSE, 0, false);
   }
-  for (unsigned seed = 1; seed <= 8; seed++) check_random(seed);
+  for (unsigned seed = 1; seed <= 12; seed++) check_random(seed);
+  check_resnet();
+  CHECK(n_qbinary[0] > 0 && n_qbinary[1] > 0, "the random models made %d QAdd, %d QMul",
+        n_qbinary[0], n_qbinary[1]);
   krt_npy_free(&dt.x);
   krt_npy_free(&dt.y);
   krt_npy_free(&dt.calib);

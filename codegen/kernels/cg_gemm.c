@@ -254,6 +254,34 @@ static LLVMValueRef epi_vector(Gemm *g, LLVMValueRef x, LLVMValueRef flat, int c
   return x;
 }
 
+/* The operands of one tile's reduction steps. */
+typedef struct {
+  LLVMValueRef abase, bbase;
+  int64_t a_sk, a_sr, b_sk;
+  int rows, nrv;
+  int64_t cols;
+} TileStep;
+
+/* Reduction step k: acc[r*nrv + v] += A(r, k) * B(k, v-th vector), in place. */
+static void tile_step(Gemm *g, const TileStep *s, LLVMValueRef k, LLVMValueRef *acc) {
+  Cg *c = g->c;
+  const int L = g->vec.lanes;
+  bool full_loads = g->b->packed || g->b->padded;
+  LLVMValueRef bv[8];
+  LLVMValueRef boff = g->b->koff
+                          ? LLVMBuildLoad2(c->b, c->t_idx, cg_gep(c, c->t_idx, g->b->koff, k), "")
+                          : cg_mulc(c, k, s->b_sk);
+  LLVMValueRef brow = cg_gep(c, c->t_f32, s->bbase, boff);
+  for (int v = 0; v < s->nrv; v++)
+    bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(s->cols - v * L));
+  LLVMValueRef ak = cg_gep(c, c->t_f32, s->abase, cg_mulc(c, k, s->a_sk));
+  for (int r = 0; r < s->rows; r++) {
+    LLVMValueRef av = splat(g, cg_load(c, ak, cg_idx(c, r * s->a_sr)));
+    for (int v = 0; v < s->nrv; v++)
+      acc[r * s->nrv + v] = tile_fma(g, av, bv[v], acc[r * s->nrv + v]);
+  }
+}
+
 /* One tile: rows [i0, i0+rows) of block `blk`, columns [j0, j0+cols) of strip `strip`. */
 static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVMValueRef j0,
                       LLVMValueRef strip, int64_t cols) {
@@ -294,26 +322,20 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
     bbase = cg_gep(c, c->t_f32, g->b->base, j0);
     b_sk = g->b->s_k;
   }
-  bool full_loads = g->b->packed || g->b->padded;
-
+  TileStep st = {abase, bbase, a_sk, a_sr, b_sk, rows, nrv, cols};
+  /* Scalar cores (Cortex-M) take two reduction steps per iteration: the loop's own
+   * instructions (index adds, compare, branch: 4-5 per step against 2*rows*nrv loads and
+   * multiply-adds) are paid half as often; the odd last step follows. Vector hosts keep one
+   * step: their loop runs beside the FMAs in other ports. */
+  int unroll = L == 1 && K >= 2 ? 2 : 1;
   CgLoop lk;
-  LLVMValueRef k = cg_for(c, &lk, K);
+  LLVMValueRef k = cg_for(c, &lk, K / unroll);
   lk.keep = true;
-  LLVMValueRef acc[CG_LOOP_MAX_ACC], next[CG_LOOP_MAX_ACC], bv[8];
+  LLVMValueRef acc[CG_LOOP_MAX_ACC], out[CG_LOOP_MAX_ACC];
   for (int q = 0; q < rows * nrv; q++) acc[q] = cg_loop_acc(c, &lk, init[q]);
-  LLVMValueRef boff = g->b->koff
-                          ? LLVMBuildLoad2(c->b, c->t_idx, cg_gep(c, c->t_idx, g->b->koff, k), "")
-                          : cg_mulc(c, k, b_sk);
-  LLVMValueRef brow = cg_gep(c, c->t_f32, bbase, boff);
-  for (int v = 0; v < nrv; v++)
-    bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(cols - v * L));
-  LLVMValueRef ak = cg_gep(c, c->t_f32, abase, cg_mulc(c, k, a_sk));
-  for (int r = 0; r < rows; r++) {
-    LLVMValueRef av = splat(g, cg_load(c, ak, cg_idx(c, r * a_sr)));
-    for (int v = 0; v < nrv; v++) next[r * nrv + v] = tile_fma(g, av, bv[v], acc[r * nrv + v]);
-  }
-  LLVMValueRef out[CG_LOOP_MAX_ACC];
-  cg_loop_end(c, &lk, next, out);
+  for (int u = 0; u < unroll; u++) tile_step(g, &st, cg_addc(c, cg_mulc(c, k, unroll), u), acc);
+  cg_loop_end(c, &lk, acc, out);
+  if (K % unroll) tile_step(g, &st, cg_idx(c, K - 1), out);
 
   for (int r = 0; r < rows; r++) {
     LLVMValueRef i = cg_addc(c, i0, r);

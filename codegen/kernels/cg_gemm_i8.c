@@ -137,8 +137,8 @@ static LLVMValueRef load_vec(Cg *c, LLVMTypeRef t, LLVMValueRef base, LLVMValueR
 }
 
 /* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>. */
-static LLVMValueRef requant_vec(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult,
-                                LLVMValueRef shift, int32_t zp, bool shift_ge33) {
+LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                         int32_t zp, bool shift_ge33) {
   LLVMTypeRef i64 = lanes == 1 ? c->t_i64 : LLVMVectorType(c->t_i64, (unsigned)lanes);
   if (shift_ge33) {
     /* every shift s >= 33: (p + 2^(s-1)) >> s == ((p >> (s-1)) + 1) >> 1 (floor identity), and
@@ -206,13 +206,35 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   CgLoop ls, lk;
   LLVMValueRef s = cg_for(c, &ls, strips);
   LLVMValueRef n0 = cg_mulc(c, s, strip);
+  LLVMValueRef ap0 = NULL, wp0 = NULL, ap = NULL, wp = NULL;
+  if (q->pairs) { /* the pairs tile walks the reduction with two pointers */
+    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, 4));
+    wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
+  }
   LLVMValueRef k4 = cg_for(c, &lk, q->k4);
   LLVMValueRef acc[CG_LOOP_MAX_ACC];
   for (int r = 0; r < mr; r++)
     for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, LLVMConstNull(vt));
+  if (q->pairs) {
+    ap = cg_loop_acc(c, &lk, ap0);
+    wp = cg_loop_acc(c, &lk, wp0);
+  }
   lk.keep = true;
   LLVMValueRef next[CG_LOOP_MAX_ACC];
-  if (d.kind == CG_DOT4_SMLAD) {
+  if (q->pairs) {
+    /* both operands already i16 pairs: one load per operand and one smlad per accumulator; the
+     * block's weights are interleaved [k][mr] words, so two pointers walk the reduction */
+    LLVMValueRef av[8];
+    for (int v = 0; v < nv; v++) av[v] = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
+    for (int r = 0; r < mr; r++) {
+      LLVMValueRef wv = load_vec(c, c->t_i32, wp, cg_idx(c, 4 * r), 4);
+      for (int v = 0; v < nv; v++)
+        next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                          (LLVMValueRef[]){wv, av[v], acc[r * nv + v]}, 3);
+    }
+    next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
+    next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, 4 * mr));
+  } else if (d.kind == CG_DOT4_SMLAD) {
     /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
      * quad); the activations are unpacked here, once per quad, for every accumulator using it */
     LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8];
@@ -229,7 +251,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     }
     for (int r = 0; r < mr; r++) {
       LLVMValueRef row = cg_addc(c, m0, r), se, so;
-      if (q->v_is_acts) { /* weights: 8 bytes a quad */
+      if (q->v_is_acts || q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
         LLVMValueRef at = cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 8));
         se = load_vec(c, c->t_i32, q->s, at, 4);
         so = load_vec(c, c->t_i32, q->s, cg_addc(c, at, 4), 4);
@@ -266,7 +288,14 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   LLVMValueRef out[CG_LOOP_MAX_ACC];
   cg_loop_end(c, &lk, next, out);
   /* epilogue: bias, requantization, one store per vector */
-  for (int r = 0; r < mr; r++) {
+  for (int r = 0; r < mr && q->raw; r++)
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef at =
+          cg_add(c, cg_mulc(c, cg_addc(c, m0, r), q->ldy), cg_addc(c, n0, (int64_t)v * lanes));
+      LLVMValueRef st = LLVMBuildStore(c->b, out[r * nv + v], cg_gep(c, c->t_i32, q->y, at));
+      LLVMSetAlignment(st, 4);
+    }
+  for (int r = 0; r < mr && !q->raw; r++) {
     LLVMValueRef row = cg_addc(c, m0, r);
     for (int v = 0; v < nv; v++) {
       LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes);
@@ -295,7 +324,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         shift = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, q->n_pad)), "");
         LLVMSetAlignment(shift, 4);
       }
-      LLVMValueRef y = requant_vec(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
+      LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
       store_lanes(c, lanes, y, dst, col, q->n_valid);
     }
@@ -319,8 +348,12 @@ void cg_qgemm_emit(Cg *c, CgDot4 d, const CgQGemm *q) {
     nv = q->v_is_acts ? 1 : nvec >= 4 ? 4 : nvec >= 2 ? 2 : 1;
     mr = q->v_is_acts ? 4 : 1;
   }
+  if (q->pairs) { /* 4 channels x 2 pixels: 8 accumulators, 2 activation words, 1 weight word */
+    nv = nvec >= 2 ? 2 : 1;
+    mr = CG_QPAIR_ROWS;
+  }
   if (mr > q->m) mr = (int)q->m;
-  while (mr * nv > CG_LOOP_MAX_ACC) mr--;
+  while (mr * nv + 2 > CG_LOOP_MAX_ACC) mr--;
   int64_t blocks = q->m / mr, rest = q->m % mr;
   if (blocks > 0) {
     CgLoop lb;

@@ -29,6 +29,11 @@ typedef struct CgQGemm {
   int64_t n_pad;         /* per-column tables: their length */
   int64_t channels;      /* per-row tables: their length */
   bool per_row, v_is_acts;
+  /* CG_DOT4_SMLAD Conv: S and V words are i16 pairs (k4 counts pair steps), S in blocks of
+   * CG_QPAIR_ROWS rows (fewer in the last) interleaved [k4][rows] (cg_qpair_offset) */
+  bool pairs;
+  bool s_unpacked; /* CG_DOT4_SMLAD: S quads (the activations of a Gemm) as two i16 pair words */
+  bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
   bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */
   int32_t y_zp;
 } CgQGemm;
@@ -45,6 +50,20 @@ static inline void cg_dot4_pack_quad(int8_t *dst, const int8_t w[4], bool unpack
     dst[2 * t + 1] = (int8_t)((h[t] >> 8) & 0xff);
   }
 }
+
+/* The pairs tile's rows, and the byte offset of weight word (row m, step k) of a group of
+ * m_per_group rows with kp steps: blocks of CG_QPAIR_ROWS rows, each [kp][rows] words. */
+enum { CG_QPAIR_ROWS = 3 };
+static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group, int64_t kp) {
+  int64_t m0 = m / CG_QPAIR_ROWS * CG_QPAIR_ROWS, rows = m_per_group - m0;
+  if (rows > CG_QPAIR_ROWS) rows = CG_QPAIR_ROWS;
+  return 4 * (m0 * kp + k * rows + (m - m0));
+}
+
+/* ir_requant_apply on i32 lanes (lanes 1: scalars) to <lanes x i8>; shift_ge33: every shift
+ * is at least 33, so 32-bit operations after the widening multiply suffice. */
+LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                         int32_t zp, bool shift_ge33);
 
 /* Columns a V operand must provide (n_cols rounded up to the widest strip, 4 vectors). */
 int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols);
