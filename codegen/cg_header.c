@@ -140,6 +140,7 @@ static bool reserved_name(const char *s, const char *prefix) {
                                       "weights",
                                       "state",
                                       "state_bytes",
+                                      "dims",
                                       "inputs",
                                       "outputs"};
   for (size_t k = 0; k < sizeof words / sizeof *words; k++)
@@ -215,8 +216,11 @@ static void write_tensor_macros(FILE *f, const char *up, const char *kind, int k
   fprintf(f, "#define %s_%s%d_SHAPE {", up, kind, k);
   for (int r = 0; r < v->rank; r++) fprintf(f, "%s%lld", r ? ", " : "", (long long)v->dims[r]);
   fprintf(f, v->rank ? "}\n" : "1} /* scalar: rank 0 */\n");
-  fprintf(f, "#define %s_%s%d_SIZE %lldu /* elements */\n", up, kind, k,
-          (long long)ir_value_numel(v));
+  fprintf(f, "#define %s_%s%d_SIZE %lldu /* elements%s */\n", up, kind, k,
+          (long long)ir_value_numel(v), v->dyn ? " at the maximum length" : "");
+  if (v->dyn)
+    fprintf(f, "#define %s_%s%d_DYN_AXIS %d /* has the run-time length */\n", up, kind, k,
+            v->dyn - 1);
 }
 
 static void write_params(FILE *f, const IrGraph *g, char **names) {
@@ -286,6 +290,13 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
             "#define %s_WEIGHTS_SIZE %lldu /* bytes */\n#define %s_WEIGHTS_ALIGN 64u\n",
             (long long)(o->weights_size_out ? *o->weights_size_out : 0), up, up,
             (long long)(o->weights_size_out ? *o->weights_size_out : 0), up);
+  for (int k = 0; k < g->n_dyn; k++)
+    fprintf(f,
+            "/* Run-time dim %d: '%s', passed as dims[%d] to the *_dims entry points, 1 to the\n"
+            " * maximum; a tensor's *_DYN_AXIS has that length: pass its leading rows only. */\n"
+            "#define %s_NUM_DIMS %d\n#define %s_DIM%d_NAME \"%s\"\n#define %s_DIM%d_MAX %lld\n",
+            k, g->dyn[k].name, k, up, g->n_dyn, up, k, g->dyn[k].name, up, k,
+            (long long)g->dyn[k].max);
   fputc('\n', f);
   for (int i = 0; i < g->n_inputs; i++) write_tensor_macros(f, up, "IN", i, g->inputs[i]);
   for (int j = 0; j < g->n_outputs; j++) write_tensor_macros(f, up, "OUT", j, g->outputs[j]);
@@ -329,6 +340,24 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
           "int %s_run_generic(const void *const *inputs, void *const *outputs, void "
           "*workspace%s);\n\n",
           p, wparam);
+  if (g->n_dyn) {
+    fprintf(f,
+            "/* Run-time length: the same functions taking `dims` first (%s_NUM_DIMS lengths,\n"
+            " * dims[k] in [1, %s_DIM<k>_MAX]; -1 if dims is NULL, -6 (KRT_ERR_DIM_RANGE)\n"
+            " * outside). Loops over that axis stop at dims[k]; the ones above run at the\n"
+            " * maximum. Workspace and state are sized for the maximum. */\n",
+            up, up);
+    fprintf(f, "int %s_run_dims(const int64_t *dims, ", p);
+    write_params(f, g, names);
+    fprintf(f, "%s);\n", wparam);
+    fprintf(f, "int %s_run_ws_dims(const int64_t *dims, ", p);
+    write_params(f, g, names);
+    fprintf(f, ", void *workspace%s);\n", wparam);
+    fprintf(f,
+            "int %s_run_generic_dims(const int64_t *dims, const void *const *inputs, void "
+            "*const *outputs,\n                         void *workspace%s);\n\n",
+            p, wparam);
+  }
   fprintf(f, "struct krt_model; /* krt.h */\nextern const struct krt_model %s_model;\n\n", p);
   fprintf(f, "#ifdef __cplusplus\n}\n#endif\n\n#endif /* %s_H */\n", up);
   for (int k = 0; k < g->n_inputs + g->n_outputs; k++) free(names[k]);

@@ -77,6 +77,12 @@ typedef struct Cg {
   LLVMValueRef blob_global;
   int64_t *const_offset; /* per value id: offset in blob, or -1 */
   LLVMValueRef weights_base;
+  /* The run-time length of the graph's dynamic dim (IrGraph.dyn) in the body being built (an
+   * index-typed parameter); NULL without one. */
+  LLVMValueRef dyn_len;
+  /* In a node function built for a block of rows whose operands include some read whole up to
+   * the run-time length (ir_dyn_whole: attention's keys), that length (a parameter); else NULL. */
+  LLVMValueRef node_len;
   /* The node's scratch (IrNode.scratch_bytes at its scratch_offset in the workspace) while its
    * function is built; NULL when it has none. */
   LLVMValueRef scratch;

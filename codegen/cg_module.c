@@ -494,9 +494,150 @@ static LLVMValueRef storage_ptr(Cg *c, LLVMValueRef body, const IrValue *v) {
  * turns its noalias parameters into one alias scope each on every access, quadratic in them. */
 #define CG_INLINE_MAX_OPERANDS 64
 
-/* One private function per node, its pointer parameters annotated with what the memory plan
- * guarantees (noalias unless an output overlaps another operand, alignment, size), called from
- * the body. LLVM inlines it; the annotations become alias scopes the vectorizer relies on. */
+/* The operands of a node's function: present inputs, then outputs with storage. */
+typedef struct NodeOps {
+  int count;
+  const IrValue **ops;
+  int *slot;
+  bool *is_out;
+  bool *whole; /* read whole up to the run-time length by every block (ir_dyn_whole) */
+  bool alias;  /* an output overlaps another operand: no noalias */
+  bool any_whole;
+} NodeOps;
+
+/* Sets the run-time axis of n's operands to `rows` (their maximum when rows is 0): the lowering
+ * then builds the node for that many rows. Shapes are restored before codegen returns. */
+static void set_rows(Cg *c, const NodeOps *no, int64_t rows) {
+  for (int k = 0; k < no->count; k++) {
+    IrValue *v = (IrValue *)no->ops[k];
+    if (v->dyn && !no->whole[k]) v->dims[v->dyn - 1] = rows ? rows : c->g->dyn[0].max;
+  }
+}
+
+/* Bytes of operand k in a function built for `rows` rows (0: the whole value). */
+static int64_t operand_bytes(const Cg *c, const NodeOps *no, int k, int64_t rows) {
+  const IrValue *v = no->ops[k];
+  return rows && v->dyn && !no->whole[k] ? rows * ir_dyn_row_bytes(v) : c->storage[v->id].size;
+}
+
+/* One private function per node (per block of rows for a node of run-time length), its pointer
+ * parameters annotated with what the memory plan guarantees (noalias unless an output overlaps
+ * another operand, alignment, size). LLVM inlines it; the annotations become alias scopes the
+ * vectorizer relies on. NULL after a user error. */
+static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int64_t rows) {
+  bool scratch = n->scratch_bytes > 0;
+  int count = no->count;
+  int np = count + (external_weights(c) ? 1 : 0) + (scratch ? 1 : 0); /* + weights, scratch */
+  bool len = rows && no->any_whole; /* + the run-time length, last */
+  LLVMTypeRef *params = malloc(sizeof *params * (size_t)(np + 2));
+  LLVMValueRef *in = calloc((size_t)n->n_inputs + 1, sizeof *in);
+  LLVMValueRef *out = calloc((size_t)n->n_outputs + 1, sizeof *out);
+  if (!params || !in || !out) abort();
+  for (int k = 0; k < np; k++) params[k] = c->t_ptr;
+  if (len) params[np] = c->t_idx;
+  char name[300];
+  if (rows)
+    snprintf(name, sizeof name, "%s.%d.%s.rows%lld", c->prefix, n->id, ir_op_info[n->op].name,
+             (long long)rows);
+  else
+    snprintf(name, sizeof name, "%s.%d.%s", c->prefix, n->id, ir_op_info[n->op].name);
+  LLVMValueRef fn =
+      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np + len, 0));
+  free(params);
+  LLVMSetLinkage(fn, LLVMPrivateLinkage);
+  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
+  if (c->g->n_nodes > CG_INLINE_MAX_NODES || count > CG_INLINE_MAX_OPERANDS || c->bare_metal)
+    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
+  c->weights_base = NULL;
+  c->scratch = NULL;
+  c->node_len = len ? LLVMGetParam(fn, (unsigned)np) : NULL;
+  if (scratch) { /* the node's own workspace bytes, last parameter */
+    unsigned k = (unsigned)np - 1;
+    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "nocapture", 0));
+    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "noalias", 0));
+    LLVMAddAttributeAtIndex(
+        fn, k + 1, enum_attr(c, "align", ws_alignment(c->g->workspace_align, n->scratch_offset)));
+    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "dereferenceable", (uint64_t)n->scratch_bytes));
+    c->scratch = LLVMGetParam(fn, k);
+  }
+  if (external_weights(c)) {
+    unsigned idx = (unsigned)count + 1;
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "readonly", 0));
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "align", 64));
+    c->weights_base = LLVMGetParam(fn, (unsigned)count);
+  }
+  for (int k = 0; k < count; k++) {
+    const IrValue *v = no->ops[k];
+    const CgStorage *s = &c->storage[v->id];
+    unsigned idx = (unsigned)k + 1;
+    /* a block of rows starts at a multiple of the row bytes: the alignment that keeps */
+    unsigned align = s->align ? s->align : 1;
+    if (rows && v->dyn && !no->whole[k]) {
+      int64_t rb = ir_dyn_row_bytes(v);
+      while (align > 1 && rb % align) align /= 2;
+    }
+    int64_t bytes = operand_bytes(c, no, k, rows);
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
+    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "align", align));
+    if (bytes > 0)
+      LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "dereferenceable", (uint64_t)bytes));
+    if (!no->alias) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "noalias", 0));
+    if (!no->is_out[k]) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "readonly", 0));
+    LLVMValueRef p = LLVMGetParam(fn, (unsigned)k);
+    LLVMSetValueName2(p, v->name, strlen(v->name));
+    if (no->is_out[k])
+      out[no->slot[k]] = p;
+    else
+      in[no->slot[k]] = p;
+  }
+  LLVMBasicBlockRef body_block = LLVMGetInsertBlock(c->b);
+  LLVMValueRef saved_fn = c->fn;
+  c->fn = fn;
+  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
+  if (rows) set_rows(c, no, rows);
+  bool ok = cg_lower[n->op](c, n, in, out);
+  if (rows) set_rows(c, no, 0);
+  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
+  if (c->node_alloca) {
+    int64_t a = cg_entry_alloca_bytes(c, fn);
+    if (a > c->node_alloca[n->id]) c->node_alloca[n->id] = a;
+  }
+  c->fn = saved_fn;
+  LLVMPositionBuilderAtEnd(c->b, body_block);
+  c->weights_base = NULL;
+  c->scratch = NULL;
+  c->node_len = NULL;
+  free(in);
+  free(out);
+  return ok ? fn : NULL;
+}
+
+/* Calls fn and returns its code from the body if it is not KRT_OK; the operands of run-time
+ * length start `row` rows into their storage (row NULL: at the start). */
+static void call_node(Cg *c, LLVMValueRef fn, const NodeOps *no, LLVMValueRef *args, int np,
+                      LLVMValueRef row) {
+  LLVMValueRef *a = malloc(sizeof *a * (size_t)(np + 2));
+  if (!a) abort();
+  for (int k = 0; k < np; k++) {
+    a[k] = args[k];
+    if (row && k < no->count && no->ops[k]->dyn && !no->whole[k] && !LLVMIsNull(args[k]))
+      a[k] = cg_gep(c, c->t_i8, args[k], cg_mulc(c, row, ir_dyn_row_bytes(no->ops[k])));
+  }
+  if (row && no->any_whole) a[np++] = c->dyn_len; /* whole operands: up to the length */
+  /* a node that can fail (Gather with an index out of range) returns its code; others fold */
+  LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, a, (unsigned)np, "rc");
+  cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32c(c, KRT_OK), ""), rc);
+  free(a);
+}
+
+/* Rows per call of a node of run-time length: blocks of CG_DYN_BLOCK rows, then the remainder
+ * in halving blocks (one function each). Measured on gpt_tiny_seq's 37-token prefill (callgrind,
+ * x86-64-v3 -O3, whole executable): blocks of 4 rows 1.28 M instructions, 8: 1.62 M, 16: 1.90 M,
+ * 32: 1.88 M (token by token: 1.65 M) -- the fused Add+Gelu of the MLP got slower with longer
+ * blocks there (not in a model of that node alone: an open question for the kernels). */
+#define CG_DYN_BLOCK 4
+
 static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   bool any_out = false;
   for (int j = 0; j < n->n_outputs; j++)
@@ -510,115 +651,92 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
     return cg_node_error(c, n, "internal error: scratch outside the workspace (memory plan)");
   /* Sized from the node, never fixed: the model sets the input count (Concat) and the output
    * count (Split), the fusion pass the epilogue operands (at most IR_MAX_EPILOGUE_INPUTS). */
-  int cap = n->n_inputs + n->n_outputs, count = 0;
-  const IrValue **ops = malloc(sizeof *ops * (size_t)(cap + 1));
-  int *slot = malloc(sizeof *slot * (size_t)(cap + 1));
-  bool *is_out = malloc(sizeof *is_out * (size_t)(cap + 1));
-  LLVMTypeRef *params = malloc(sizeof *params * (size_t)(cap + 2)); /* + weights, scratch */
-  LLVMValueRef *in = calloc((size_t)n->n_inputs + 1, sizeof *in);
-  LLVMValueRef *out = calloc((size_t)n->n_outputs + 1, sizeof *out);
+  int cap = n->n_inputs + n->n_outputs;
+  NodeOps no = {.ops = malloc(sizeof(IrValue *) * (size_t)(cap + 1)),
+                .slot = malloc(sizeof(int) * (size_t)(cap + 1)),
+                .is_out = malloc(sizeof(bool) * (size_t)(cap + 1)),
+                .whole = calloc((size_t)cap + 1, sizeof(bool))};
   LLVMValueRef *args = malloc(sizeof *args * (size_t)(cap + 2));
-  if (!ops || !slot || !is_out || !params || !in || !out || !args) abort();
+  if (!no.ops || !no.slot || !no.is_out || !no.whole || !args) abort();
+  bool dyn = false;
   for (int i = 0; i < n->n_inputs; i++)
-    if (n->inputs[i]) ops[count] = n->inputs[i], slot[count] = i, is_out[count++] = false;
+    if (n->inputs[i]) {
+      no.whole[no.count] = ir_dyn_whole(n, i);
+      no.any_whole |= no.whole[no.count];
+      no.ops[no.count] = n->inputs[i], no.slot[no.count] = i, no.is_out[no.count++] = false;
+    }
   for (int j = 0; j < n->n_outputs; j++)
     if (n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE)
-      ops[count] = n->outputs[j], slot[count] = j, is_out[count++] = true;
-
-  bool alias = false;
-  for (int a = 0; a < count; a++)
-    for (int b = 0; b < count; b++)
-      if (a != b && (is_out[a] || is_out[b]) &&
-          storage_overlap(&c->storage[ops[a]->id], &c->storage[ops[b]->id]))
-        alias = true;
-
-  bool scratch = n->scratch_bytes > 0;
-  int np = count + (external_weights(c) ? 1 : 0) + (scratch ? 1 : 0); /* + weights, scratch */
-  for (int k = 0; k < np; k++) params[k] = c->t_ptr;
-  char name[300];
-  snprintf(name, sizeof name, "%s.%d.%s", c->prefix, n->id, ir_op_info[n->op].name);
-  LLVMValueRef fn =
-      LLVMAddFunction(c->mod, name, LLVMFunctionType(c->t_i32, params, (unsigned)np, 0));
-  LLVMSetLinkage(fn, LLVMPrivateLinkage);
-  LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
-  if (c->g->n_nodes > CG_INLINE_MAX_NODES || count > CG_INLINE_MAX_OPERANDS || c->bare_metal)
-    LLVMAddAttributeAtIndex(fn, LLVMAttributeFunctionIndex, enum_attr(c, "noinline", 0));
-  c->weights_base = NULL;
-  c->scratch = NULL;
-  if (scratch) { /* the node's own workspace bytes, last parameter */
-    unsigned k = (unsigned)np - 1;
-    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "nocapture", 0));
-    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "noalias", 0));
-    LLVMAddAttributeAtIndex(
-        fn, k + 1, enum_attr(c, "align", ws_alignment(c->g->workspace_align, n->scratch_offset)));
-    LLVMAddAttributeAtIndex(fn, k + 1, enum_attr(c, "dereferenceable", (uint64_t)n->scratch_bytes));
-    c->scratch = LLVMGetParam(fn, k);
-    args[k] = cg_byte_ptr(c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs)),
-                          n->scratch_offset);
+      no.ops[no.count] = n->outputs[j], no.slot[no.count] = j, no.is_out[no.count++] = true;
+  for (int a = 0; a < no.count; a++) {
+    dyn |= no.ops[a]->dyn != 0;
+    for (int b = 0; b < no.count; b++)
+      if (a != b && (no.is_out[a] || no.is_out[b]) &&
+          storage_overlap(&c->storage[no.ops[a]->id], &c->storage[no.ops[b]->id]))
+        no.alias = true;
   }
-  if (external_weights(c)) {
-    unsigned idx = (unsigned)count + 1;
-    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
-    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "readonly", 0));
-    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "align", 64));
-    c->weights_base = LLVMGetParam(fn, (unsigned)count);
+  /* the functions: rows block, block/2, ..., 1 for a node of run-time length; else one */
+  LLVMValueRef fns[8];
+  int64_t rows[8];
+  int n_fns = 0;
+  if (dyn && c->dyn_len) {
+    int64_t b = 1;
+    while (b * 2 <= CG_DYN_BLOCK && b * 2 <= c->g->dyn[0].max) b *= 2;
+    for (; b >= 1; b /= 2) rows[n_fns++] = b;
+  } else {
+    rows[n_fns++] = 0;
+  }
+  bool ok = true;
+  for (int f = 0; f < n_fns && ok; f++) ok = (fns[f] = node_function(c, n, &no, rows[f])) != NULL;
+
+  int count = no.count;
+  int np = count + (external_weights(c) ? 1 : 0) + (n->scratch_bytes > 0 ? 1 : 0);
+  if (n->scratch_bytes > 0)
+    args[np - 1] = cg_byte_ptr(c, LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs)),
+                               n->scratch_offset);
+  if (external_weights(c))
     args[count] = LLVMGetParam(body, (unsigned)(c->g->n_inputs + c->g->n_outputs + 1));
-  }
-  for (int k = 0; k < count; k++) {
-    const CgStorage *s = &c->storage[ops[k]->id];
-    unsigned idx = (unsigned)k + 1;
-    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "nocapture", 0));
-    LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "align", s->align ? s->align : 1));
-    if (s->size > 0)
-      LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "dereferenceable", (uint64_t)s->size));
-    if (!alias) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "noalias", 0));
-    if (!is_out[k]) LLVMAddAttributeAtIndex(fn, idx, enum_attr(c, "readonly", 0));
-    LLVMValueRef p = LLVMGetParam(fn, (unsigned)k);
-    LLVMSetValueName2(p, ops[k]->name, strlen(ops[k]->name));
-    if (is_out[k])
-      out[slot[k]] = p;
-    else
-      in[slot[k]] = p;
-    /* A constant goes into the blob only if the lowering reads it (below), not when it reads
-     * a compile-time derived form instead (e.g. packed weights). */
-    bool deferred = (external_weights(c) || c->stream) && s->kind == CG_STORE_CONST;
-    args[k] = deferred ? NULL : storage_ptr(c, body, ops[k]);
-  }
-  LLVMBasicBlockRef body_block = LLVMGetInsertBlock(c->b);
-  LLVMValueRef saved_fn = c->fn;
-  c->fn = fn;
-  LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
-  bool ok = cg_lower[n->op](c, n, in, out);
-  LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
-  if (c->node_alloca) c->node_alloca[n->id] = cg_entry_alloca_bytes(c, fn);
-  c->fn = saved_fn;
-  LLVMPositionBuilderAtEnd(c->b, body_block);
-  c->weights_base = NULL;
-  c->scratch = NULL;
-  for (int k = 0; k < count; k++) {
-    if (args[k]) continue;
-    LLVMValueRef p = LLVMGetParam(fn, (unsigned)k);
-    if (LLVMGetFirstUse(p)) {
-      args[k] = storage_ptr(c, body, ops[k]);
+  for (int k = 0; k < count && ok; k++) {
+    /* External or streamed weights: a constant goes into the blob only if the lowering reads
+     * it, not when it reads a compile-time derived form instead (e.g. packed weights). */
+    bool used =
+        !((external_weights(c) || c->stream) && c->storage[no.ops[k]->id].kind == CG_STORE_CONST);
+    for (int f = 0; f < n_fns && !used; f++)
+      used = LLVMGetFirstUse(LLVMGetParam(fns[f], (unsigned)k)) != NULL;
+    if (used) {
+      args[k] = storage_ptr(c, body, no.ops[k]);
     } else { /* unused: pass NULL, which it no longer claims to dereference */
       const char *deref = "dereferenceable";
-      LLVMRemoveEnumAttributeAtIndex(fn, (unsigned)k + 1,
-                                     LLVMGetEnumAttributeKindForName(deref, strlen(deref)));
+      for (int f = 0; f < n_fns; f++)
+        LLVMRemoveEnumAttributeAtIndex(fns[f], (unsigned)k + 1,
+                                       LLVMGetEnumAttributeKindForName(deref, strlen(deref)));
       args[k] = LLVMConstPointerNull(c->t_ptr);
     }
   }
-  if (ok) {
-    /* a node that can fail (Gather with an index out of range) returns its code; others fold */
-    LLVMValueRef rc =
-        LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, args, (unsigned)np, "rc");
-    cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32c(c, KRT_OK), ""), rc);
+  if (ok && !rows[0]) {
+    call_node(c, fns[0], &no, args, np, NULL);
+  } else if (ok) { /* full blocks, then one call per set bit of the remainder */
+    LLVMValueRef len = c->dyn_len;
+    LLVMValueRef full = LLVMBuildUDiv(c->b, len, cg_idx(c, rows[0]), "");
+    CgLoop l;
+    LLVMValueRef blk = cg_loop_begin(c, &l, cg_idx(c, 0), full);
+    call_node(c, fns[0], &no, args, np, cg_mulc(c, blk, rows[0]));
+    cg_loop_end(c, &l, NULL, NULL);
+    LLVMValueRef at = cg_mulc(c, full, rows[0]);
+    for (int f = 1; f < n_fns; f++) {
+      LLVMValueRef bit = LLVMBuildAnd(c->b, len, cg_idx(c, rows[f]), "");
+      CgIf cond;
+      cg_if_begin(c, &cond, LLVMBuildICmp(c->b, LLVMIntNE, bit, cg_idx(c, 0), ""));
+      call_node(c, fns[f], &no, args, np, at);
+      cg_if_else(c, &cond);
+      cg_if_end(c, &cond);
+      at = cg_add(c, at, bit);
+    }
   }
-  free(ops);
-  free(slot);
-  free(is_out);
-  free(params);
-  free(in);
-  free(out);
+  free(no.ops);
+  free(no.slot);
+  free(no.is_out);
+  free(no.whole);
   free(args);
   return ok;
 }
@@ -629,9 +747,10 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
 static LLVMValueRef build_body(Cg *c) {
   const IrGraph *g = c->g;
   int np = g->n_inputs + g->n_outputs + 1 + (external_weights(c) ? 1 : 0) + (g->n_states ? 1 : 0);
-  LLVMTypeRef *params = malloc(sizeof *params * (size_t)np);
+  LLVMTypeRef *params = malloc(sizeof *params * (size_t)(np + 1));
   if (!params) abort();
   for (int k = 0; k < np; k++) params[k] = c->t_ptr;
+  if (g->n_dyn) params[np++] = c->t_idx; /* the run-time length, last */
   char name[300];
   snprintf(name, sizeof name, "%s.body", c->prefix);
   LLVMValueRef body =
@@ -640,6 +759,7 @@ static LLVMValueRef build_body(Cg *c) {
   LLVMSetLinkage(body, LLVMPrivateLinkage);
   LLVMAddAttributeAtIndex(body, LLVMAttributeFunctionIndex, enum_attr(c, "nounwind", 0));
   c->fn = body;
+  c->dyn_len = g->n_dyn ? LLVMGetParam(body, (unsigned)np - 1) : NULL;
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, body, "entry"));
   LLVMTypeRef mark_ty = LLVMFunctionType(c->t_void, &c->t_i32, 1, 0);
   LLVMValueRef mark = c->o->profile ? LLVMAddFunction(c->mod, "kiln_profile_mark", mark_ty) : NULL;
@@ -665,7 +785,7 @@ static LLVMValueRef build_body(Cg *c) {
       return NULL;
     }
     cg_memcpy(c, LLVMGetParam(body, (unsigned)(g->n_inputs + j)), storage_ptr(c, body, v),
-              cg_idx(c, s->size));
+              v->dyn ? cg_mulc(c, c->dyn_len, ir_dyn_row_bytes(v)) : cg_idx(c, s->size));
   }
   for (int i = 0; i < g->n_states; i++) {
     const IrState *st = &g->states[i];
@@ -679,6 +799,7 @@ static LLVMValueRef build_body(Cg *c) {
               cg_idx(c, s->size));
   }
   LLVMBuildRet(c->b, cg_i32c(c, KRT_OK));
+  c->dyn_len = NULL;
   return body;
 }
 
@@ -729,15 +850,36 @@ static void check_state(Cg *c, LLVMValueRef fn, LLVMValueRef state, LLVMValueRef
           KRT_ERR_STATE_SIZE);
 }
 
-/* `int P_run_ws(in..., out..., ws[, weights][, state, state_bytes])`: argument checks, then the
- * body. */
-static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
+/* The run-time length from `const int64_t *dims` (dims[0]; -1 if NULL, KRT_ERR_DIM_RANGE outside
+ * [1, max]) as an index, or the maximum when dims is NULL (the entry points without dims). */
+static LLVMValueRef dyn_length(Cg *c, LLVMValueRef fn, LLVMValueRef dims) {
+  if (!dims) return cg_idx(c, c->g->dyn[0].max);
+  fail_if(c, fn, LLVMBuildICmp(c->b, LLVMIntEQ, dims, LLVMConstPointerNull(c->t_ptr), ""),
+          KRT_ERR_NULL_ARG);
+  LLVMValueRef len = LLVMBuildLoad2(c->b, c->t_i64, dims, "len");
+  LLVMSetAlignment(len, 8);
+  /* len - 1 >= max as unsigned: len < 1 or len > max */
+  LLVMValueRef off = LLVMBuildSub(c->b, len, LLVMConstInt(c->t_i64, 1, 0), "");
+  fail_if(c, fn,
+          LLVMBuildICmp(c->b, LLVMIntUGE, off,
+                        LLVMConstInt(c->t_i64, (unsigned long long)c->g->dyn[0].max, 0), ""),
+          KRT_ERR_DIM_RANGE);
+  return LLVMBuildTrunc(c->b, len, c->t_idx, "");
+}
+
+/* `int P_run_ws([const int64_t *dims,] in..., out..., ws[, weights][, state, state_bytes])`:
+ * argument checks, then the body; with_dims: the `_run_ws_dims` form of a model with a run-time
+ * dim (the others run at its maximum). */
+static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body, bool with_dims) {
   const IrGraph *g = c->g;
+  int d0 = with_dims ? 1 : 0; /* parameters before the inputs */
   int ws_index = g->n_inputs + g->n_outputs;
   bool stateful = g->n_states > 0;
   int nb = ws_index + 1 + (external_weights(c) ? 1 : 0) + (stateful ? 1 : 0); /* body's */
   int np = nb + (stateful ? 1 : 0);
-  LLVMValueRef fn = add_function(c, "_run_ws", c->t_i32, np, stateful);
+  LLVMValueRef fn =
+      add_function(c, with_dims ? "_run_ws_dims" : "_run_ws", c->t_i32, np + d0, stateful);
+  LLVMValueRef len = g->n_dyn ? dyn_length(c, fn, with_dims ? LLVMGetParam(fn, 0) : NULL) : NULL;
   bool ws_used = g->workspace_size > 0;
   /* Some pointer is NULL when the unsigned minimum of the addresses is 0, one branch per group
    * of pointers: one or-chain of compares over a model with a thousand inputs or outputs costs
@@ -748,7 +890,7 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
     LLVMValueRef low = NULL;
     for (int k = k0; k < nb && k < k0 + GROUP; k++) {
       if (k == ws_index && !ws_used) continue;
-      LLVMValueRef a = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)k), c->t_idx, "");
+      LLVMValueRef a = LLVMBuildPtrToInt(c->b, LLVMGetParam(fn, (unsigned)(k + d0)), c->t_idx, "");
       LLVMValueRef ab[2] = {low, a};
       low = low ? cg_intrinsic(c, "llvm.umin", c->t_idx, ab, 2) : a;
     }
@@ -760,18 +902,22 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body) {
   /* misaligned workspace or (external) weights */
   LLVMValueRef mis = LLVMConstInt(c->t_i1, 0, 0);
   if (ws_used && g->workspace_align > 1)
-    mis = misaligned(c, LLVMGetParam(fn, (unsigned)ws_index), g->workspace_align);
+    mis = misaligned(c, LLVMGetParam(fn, (unsigned)(ws_index + d0)), g->workspace_align);
   if (external_weights(c))
     mis = LLVMBuildOr(
-        c->b, mis, misaligned(c, LLVMGetParam(fn, (unsigned)ws_index + 1), CG_WEIGHTS_ALIGN), "");
+        c->b, mis, misaligned(c, LLVMGetParam(fn, (unsigned)(ws_index + d0) + 1), CG_WEIGHTS_ALIGN),
+        "");
   fail_if(c, fn, mis, KRT_ERR_BAD_ALIGNMENT);
   if (stateful)
-    check_state(c, fn, LLVMGetParam(fn, (unsigned)nb - 1), LLVMGetParam(fn, (unsigned)nb));
-  LLVMValueRef *args = malloc(sizeof *args * (size_t)np);
+    check_state(c, fn, LLVMGetParam(fn, (unsigned)(nb - 1 + d0)),
+                LLVMGetParam(fn, (unsigned)(nb + d0)));
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 1));
   if (!args) abort();
-  for (int k = 0; k < nb; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
+  for (int k = 0; k < nb; k++) args[k] = LLVMGetParam(fn, (unsigned)(k + d0));
+  int na = nb;
+  if (len) args[na++] = len;
   LLVMBuildRet(c->b,
-               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)nb, ""));
+               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)na, ""));
   free(args);
   return fn;
 }
@@ -784,55 +930,62 @@ static int pass_rest(Cg *c, LLVMValueRef fn, int from, LLVMValueRef *args) {
   return n;
 }
 
-/* `int P_run(in..., out...[, weights][, state, state_bytes])` on a static, zero-initialized
- * workspace (.bss). */
-static void build_run(Cg *c, LLVMValueRef run_ws) {
+/* `int P_run([dims,] in..., out...[, weights][, state, state_bytes])` on a static,
+ * zero-initialized workspace (.bss); run_ws is P_run_ws or (with_dims) P_run_ws_dims. */
+static void build_run(Cg *c, LLVMValueRef run_ws, bool with_dims, LLVMValueRef *ws_global) {
   const IrGraph *g = c->g;
+  int d0 = with_dims ? 1 : 0;
   int np = g->n_inputs + g->n_outputs;
   int rest = (external_weights(c) ? 1 : 0) + (g->n_states ? 2 : 0);
-  LLVMValueRef fn = add_function(c, "_run", c->t_i32, np + rest, g->n_states > 0);
+  LLVMValueRef fn =
+      add_function(c, with_dims ? "_run_dims" : "_run", c->t_i32, d0 + np + rest, g->n_states > 0);
   LLVMValueRef ws = LLVMConstPointerNull(c->t_ptr);
-  if (g->workspace_size > 0) {
+  if (g->workspace_size > 0 && !*ws_global) {
     char name[300];
     snprintf(name, sizeof name, "%s.workspace", c->prefix);
     LLVMTypeRef ty = LLVMArrayType2(c->t_i8, (uint64_t)g->workspace_size);
-    ws = LLVMAddGlobal(c->mod, ty, name);
-    LLVMSetInitializer(ws, LLVMConstNull(ty));
-    LLVMSetLinkage(ws, LLVMInternalLinkage);
-    LLVMSetAlignment(ws, (unsigned)g->workspace_align);
+    *ws_global = LLVMAddGlobal(c->mod, ty, name);
+    LLVMSetInitializer(*ws_global, LLVMConstNull(ty));
+    LLVMSetLinkage(*ws_global, LLVMInternalLinkage);
+    LLVMSetAlignment(*ws_global, (unsigned)g->workspace_align);
   }
-  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 4));
+  if (*ws_global) ws = *ws_global;
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 5));
   if (!args) abort();
-  for (int k = 0; k < np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
-  args[np] = ws;
-  int n = np + 1 + pass_rest(c, fn, np, args + np + 1);
+  for (int k = 0; k < d0 + np; k++) args[k] = LLVMGetParam(fn, (unsigned)k);
+  args[d0 + np] = ws;
+  int n = d0 + np + 1 + pass_rest(c, fn, d0 + np, args + d0 + np + 1);
   LLVMBuildRet(c->b,
                LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args, (unsigned)n, ""));
   free(args);
 }
 
-/* `int P_run_generic(const void *const *inputs, void *const *outputs, void *ws[, weights]
- * [, state, state_bytes])`. */
-static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws) {
+/* `int P_run_generic([dims,] const void *const *inputs, void *const *outputs, void *ws
+ * [, weights][, state, state_bytes])`. */
+static LLVMValueRef build_run_generic(Cg *c, LLVMValueRef run_ws, bool with_dims) {
   const IrGraph *g = c->g;
+  int d0 = with_dims ? 1 : 0;
   int np = g->n_inputs + g->n_outputs;
   int rest = (external_weights(c) ? 1 : 0) + (g->n_states ? 2 : 0);
-  LLVMValueRef fn = add_function(c, "_run_generic", c->t_i32, 3 + rest, g->n_states > 0);
+  LLVMValueRef fn = add_function(c, with_dims ? "_run_generic_dims" : "_run_generic", c->t_i32,
+                                 d0 + 3 + rest, g->n_states > 0);
   LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
-  LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, 1), null, "");
+  LLVMValueRef bad = LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)d0 + 1), null, "");
   if (g->n_inputs > 0)
-    bad = LLVMBuildOr(c->b, bad, LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, 0), null, ""), "");
+    bad = LLVMBuildOr(c->b, bad,
+                      LLVMBuildICmp(c->b, LLVMIntEQ, LLVMGetParam(fn, (unsigned)d0), null, ""), "");
   fail_if(c, fn, bad, KRT_ERR_NULL_ARG);
-  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 4));
+  LLVMValueRef *args = malloc(sizeof *args * (size_t)(np + 5));
   if (!args) abort();
+  if (with_dims) args[0] = LLVMGetParam(fn, 0);
   for (int k = 0; k < np; k++) {
     bool is_in = k < g->n_inputs;
-    LLVMValueRef arr = LLVMGetParam(fn, is_in ? 0 : 1);
+    LLVMValueRef arr = LLVMGetParam(fn, (unsigned)d0 + (is_in ? 0 : 1));
     LLVMValueRef at = cg_gep(c, c->t_ptr, arr, cg_idx(c, is_in ? k : k - g->n_inputs));
-    args[k] = LLVMBuildLoad2(c->b, c->t_ptr, at, "");
+    args[d0 + k] = LLVMBuildLoad2(c->b, c->t_ptr, at, "");
   }
-  args[np] = LLVMGetParam(fn, 2);
-  int n = np + 1 + pass_rest(c, fn, 3, args + np + 1);
+  args[d0 + np] = LLVMGetParam(fn, (unsigned)d0 + 2);
+  int n = d0 + np + 1 + pass_rest(c, fn, d0 + 3, args + d0 + np + 1);
   LLVMBuildRet(c->b,
                LLVMBuildCall2(c->b, LLVMGlobalGetValueType(run_ws), run_ws, args, (unsigned)n, ""));
   free(args);
@@ -903,10 +1056,13 @@ static LLVMValueRef tensor_infos(Cg *c, LLVMTypeRef info_ty, IrValue *const *val
 
 /* `const krt_model P_model`, laid out as krt.h's struct with the target's data layout:
  * {u32 abi, u32 n_in, u32 n_out, u32 ws_align, u64 ws_size, ptr name, ptr in, ptr out, ptr run,
- *  u32 n_states, u32 state_align, u64 state_size, ptr states, ptr run_state, ptr reset}
+ *  u32 n_states, u32 state_align, u64 state_size, ptr states, ptr run_state, ptr reset,
+ *  u32 n_dims, ptr dims, ptr input_dyn_axis, ptr output_dyn_axis, ptr run_dims,
+ *  ptr run_state_dims}
  * and krt_tensor_info {ptr name, i32 dtype, i32 rank, ptr dims}. Natural alignment gives the C
  * layout on every target (offsets 0,4,8,12,16,24,... with 4- or 8-byte pointers). */
-static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset) {
+static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset,
+                             LLVMValueRef run_dims) {
   const IrGraph *g = c->g;
   bool stateful = g->n_states > 0;
   IrValue **state_in = malloc(sizeof *state_in * ((size_t)g->n_states + 1));
@@ -915,16 +1071,41 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset
   LLVMTypeRef info_f[4] = {c->t_ptr, c->t_i32, c->t_i32, c->t_ptr};
   LLVMTypeRef info_ty = LLVMStructCreateNamed(c->ctx, "krt_tensor_info");
   LLVMStructSetBody(info_ty, info_f, 4, 0);
-  LLVMTypeRef model_f[15] = {c->t_i32, c->t_i32, c->t_i32, c->t_i32, c->t_i64,
-                             c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_i32,
-                             c->t_i32, c->t_i64, c->t_ptr, c->t_ptr, c->t_ptr};
+  LLVMTypeRef model_f[21] = {c->t_i32, c->t_i32, c->t_i32, c->t_i32, c->t_i64, c->t_ptr, c->t_ptr,
+                             c->t_ptr, c->t_ptr, c->t_i32, c->t_i32, c->t_i64, c->t_ptr, c->t_ptr,
+                             c->t_ptr, c->t_i32, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
   LLVMTypeRef model_ty = LLVMStructCreateNamed(c->ctx, "krt_model");
-  LLVMStructSetBody(model_ty, model_f, 15, 0);
+  LLVMStructSetBody(model_ty, model_f, 21, 0);
   /* external weights: the descriptor's run cannot pass them; NULL, use P_run_generic */
   LLVMValueRef generic = external_weights(c) ? LLVMConstPointerNull(c->t_ptr) : run_generic;
   LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
+  LLVMValueRef dims_generic = run_dims && !external_weights(c) ? run_dims : null;
   int serial = 0;
-  LLVMValueRef f[15] = {
+  LLVMValueRef dim_infos = null, dyn_axes[2] = {null, null};
+  if (g->n_dyn) {
+    LLVMTypeRef dim_f[2] = {c->t_ptr, c->t_i64};
+    LLVMTypeRef dim_ty = LLVMStructCreateNamed(c->ctx, "krt_dim_info");
+    LLVMStructSetBody(dim_ty, dim_f, 2, 0);
+    LLVMValueRef e[IR_MAX_DYN];
+    for (int k = 0; k < g->n_dyn; k++) {
+      LLVMValueRef f2[2] = {cstring(c, g->dyn[k].name, serial++),
+                            LLVMConstInt(c->t_i64, (unsigned long long)g->dyn[k].max, 0)};
+      e[k] = LLVMConstNamedStruct(dim_ty, f2, 2);
+    }
+    dim_infos = private_const(c, LLVMConstArray2(dim_ty, e, (uint64_t)g->n_dyn), "dyn", 0);
+    for (int side = 0; side < 2; side++) {
+      int cnt = side ? g->n_outputs : g->n_inputs;
+      IrValue *const *vals = side ? g->outputs : g->inputs;
+      if (cnt == 0) continue;
+      LLVMValueRef *ax = malloc(sizeof *ax * (size_t)cnt);
+      if (!ax) abort();
+      for (int k = 0; k < cnt; k++) ax[k] = cg_i32c(c, vals[k]->dyn - 1);
+      dyn_axes[side] =
+          private_const(c, LLVMConstArray2(c->t_i32, ax, (uint64_t)cnt), "dyn_axis", side);
+      free(ax);
+    }
+  }
+  LLVMValueRef f[21] = {
       cg_i32c(c, KRT_ABI_VERSION),
       cg_i32c(c, g->n_inputs),
       cg_i32c(c, g->n_outputs),
@@ -940,12 +1121,18 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset
       LLVMConstInt(c->t_i64, (unsigned long long)g->state_size, 0),
       tensor_infos(c, info_ty, state_in, g->n_states, &serial),
       stateful ? generic : null,
-      reset ? reset : null};
+      reset ? reset : null,
+      cg_i32c(c, g->n_dyn),
+      dim_infos,
+      dyn_axes[0],
+      dyn_axes[1],
+      stateful ? null : dims_generic,
+      stateful ? dims_generic : null};
   free(state_in);
   char name[300];
   snprintf(name, sizeof name, "%s_model", c->prefix);
   LLVMValueRef model = LLVMAddGlobal(c->mod, model_ty, name);
-  LLVMSetInitializer(model, LLVMConstNamedStruct(model_ty, f, 15));
+  LLVMSetInitializer(model, LLVMConstNamedStruct(model_ty, f, 21));
   LLVMSetGlobalConstant(model, 1);
   if (c->o->driver_hook) {
     LLVMValueRef hook = LLVMAddGlobal(c->mod, c->t_ptr, "kiln_driver_model");
@@ -1022,10 +1209,16 @@ bool cg_compile(const IrGraph *g, const CgOptions *o, const char *out_path, IrDi
   LLVMValueRef body = ok ? build_body(&c) : NULL;
   ok = body != NULL;
   if (ok) {
-    LLVMValueRef run_ws = build_run_ws(&c, body);
-    build_run(&c, run_ws);
+    LLVMValueRef run_ws = build_run_ws(&c, body, false), ws_global = NULL;
+    build_run(&c, run_ws, false, &ws_global);
     LLVMValueRef reset = g->n_states ? build_reset(&c) : NULL;
-    build_descriptor(&c, build_run_generic(&c, run_ws), reset);
+    LLVMValueRef run_dims = NULL;
+    if (g->n_dyn) { /* the same entry points taking the run-time dims first */
+      LLVMValueRef run_ws_dims = build_run_ws(&c, body, true);
+      build_run(&c, run_ws_dims, true, &ws_global);
+      run_dims = build_run_generic(&c, run_ws_dims, true);
+    }
+    build_descriptor(&c, build_run_generic(&c, run_ws, false), reset, run_dims);
     ok = cg_session_finish(&c, out_path);
   }
   if (ok && o->weights_path && !cg_blob_finish_external(&c, o->weights_path)) {

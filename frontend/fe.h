@@ -28,6 +28,10 @@ typedef struct FeOptions {
   int n_input_shapes;
   const char *const *binds;
   int n_binds;
+  /* "NAME=N": the symbolic dimension NAME of graph inputs (a string in a JSON shape, an ONNX
+   * dim_param) has a run-time length of at most N (ir/dyn.c, kiln --max-dim) */
+  const char *const *max_dims;
+  int n_max_dims;
   int64_t max_weight_bytes; /* total bytes of all initializers */
   int64_t max_nodes;        /* entries of "nodes" */
 } FeOptions;

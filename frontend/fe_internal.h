@@ -54,6 +54,12 @@ typedef struct Fe {
 } Fe;
 
 /* ---- helpers shared by the frontend files (fe_json.c) ---------------------------------- */
+/* Symbolic dimension `name` of a graph input: its maximum from --max-dim (FeOptions.max_dims)
+ * into *max; false (reported at where)
+ * if no --max-dim names it or the maximum is not an integer in [1, IR_MAX_DIM]. */
+bool fe_max_dim(Fe *fe, const char *name, const char *where, int64_t *max);
+/* Records axis of v as the graph's run-time dim `name` (reported at where if it cannot be). */
+void fe_mark_dyn(Fe *fe, IrValue *v, int axis, const char *name, int64_t max, const char *where);
 /* snprintf for JSON paths: silently truncated if longer than the buffer (messages are cut at
  * 1 KiB by the diagnostics anyway). */
 void fe_path(char *buf, size_t size, const char *fmt, ...) __attribute__((format(printf, 3, 4)));

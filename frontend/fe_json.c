@@ -277,8 +277,39 @@ static bool parse_dtype(Fe *fe, const cJSON *item, const char *where, IrDType *o
   return false;
 }
 
-/* Dims into dims[]; rank <= 8, each dim in [1, 2^31-1]. Reports every bad dim. */
-static bool parse_shape(Fe *fe, const cJSON *item, const char *where, int *rank, int64_t *dims) {
+bool fe_max_dim(Fe *fe, const char *name, const char *where, int64_t *max) {
+  char shown[80], shown2[80];
+  for (int i = 0; i < fe->opt.n_max_dims; i++) {
+    const char *spec = fe->opt.max_dims[i], *eq = strrchr(spec, '=');
+    if (!eq || (size_t)(eq - spec) != strlen(name) || strncmp(spec, name, strlen(name)) != 0)
+      continue;
+    char *end;
+    errno = 0;
+    long long v = strtoll(eq + 1, &end, 10);
+    if (errno || end == eq + 1 || *end || v < 1 || v > IR_MAX_DIM) {
+      ir_diag_error(fe->d, "--max-dim", "'%s': the maximum must be an integer from 1 to %lld",
+                    fe_disp(shown, sizeof shown, spec), (long long)IR_MAX_DIM);
+      return false;
+    }
+    *max = v;
+    return true;
+  }
+  ir_diag_error(fe->d, where,
+                "dimension '%s' is symbolic: give its largest length with --max-dim %s=N (the "
+                "*_dims entry points then take the length)",
+                fe_disp(shown, sizeof shown, name), fe_disp(shown2, sizeof shown2, name));
+  return false;
+}
+
+void fe_mark_dyn(Fe *fe, IrValue *v, int axis, const char *name, int64_t max, const char *where) {
+  if (ir_graph_dyn_dim(fe->g, name, max, where, fe->d) >= 0) v->dyn = axis + 1;
+}
+
+/* Dims into dims[]; rank <= 8, each dim in [1, 2^31-1]. Reports every bad dim. With sym (graph
+ * inputs), one dim may be a string naming a symbolic dim: its --max-dim maximum, its axis into
+ * *sym_axis and name into *sym (else *sym_axis = -1). */
+static bool parse_shape(Fe *fe, const cJSON *item, const char *where, int *rank, int64_t *dims,
+                        int *sym_axis, const char **sym) {
   if (!cJSON_IsArray(item)) {
     ir_diag_error(fe->d, where, "expected an array of dimensions, got %s", fe_json_type_name(item));
     return false;
@@ -293,7 +324,19 @@ static bool parse_shape(Fe *fe, const cJSON *item, const char *where, int *rank,
   for (const cJSON *e = item->child; e; e = e->next, i++) {
     char path[FE_WHERE + 16];
     fe_path(path, sizeof path, "%s[%d]", where, i);
-    if (!fe_get_int(fe, e, path, "dimension", 1, IR_MAX_DIM, &dims[i])) ok = false;
+    if (sym_axis && cJSON_IsString(e)) {
+      if (*sym_axis >= 0) {
+        ir_diag_error(fe->d, path, "only one dimension of an input may be symbolic");
+        ok = false;
+      } else if (fe_max_dim(fe, e->valuestring, path, &dims[i])) {
+        *sym_axis = i;
+        *sym = e->valuestring;
+      } else {
+        ok = false;
+      }
+    } else if (!fe_get_int(fe, e, path, "dimension", 1, IR_MAX_DIM, &dims[i])) {
+      ok = false;
+    }
   }
   *rank = (int)n;
   return ok;
@@ -425,6 +468,8 @@ typedef struct Decl {
   IrDType dtype;
   int rank;
   int64_t dims[IR_MAX_RANK];
+  int sym_axis;    /* graph inputs: the axis of a symbolic dim, -1 if none */
+  const char *sym; /* its name */
   const cJSON *quant;
 } Decl;
 
@@ -434,6 +479,7 @@ static void parse_decl(Fe *fe, const char *kind, int index, Decl *dc, bool dtype
                        const cJSON *const *f) {
   char path[FE_WHERE + 32];
   memset(dc, 0, sizeof *dc);
+  dc->sym_axis = -1;
   fe_path(dc->where, sizeof dc->where, "%s[%d]", kind, index);
   if (!f[0]) {
     missing(fe, dc->where, "name", "the value's name");
@@ -450,7 +496,9 @@ static void parse_decl(Fe *fe, const char *kind, int index, Decl *dc, bool dtype
   }
   if (f[2]) {
     fe_path(path, sizeof path, "%s.shape", dc->where);
-    dc->has_shape = parse_shape(fe, f[2], path, &dc->rank, dc->dims);
+    bool sym = !strcmp(kind, "inputs");
+    dc->has_shape =
+        parse_shape(fe, f[2], path, &dc->rank, dc->dims, sym ? &dc->sym_axis : NULL, &dc->sym);
     dc->shape_ok =
         dc->has_shape && (!dc->has_dtype || check_size(fe, path, dc->dtype, dc->rank, dc->dims));
   } else if (dtype_shape_required) {
@@ -492,6 +540,8 @@ static void parse_inputs(Fe *fe, const cJSON *arr) {
                              good ? dc.rank : 0, dc.dims);
     if (!v) continue;
     ir_graph_add_input(fe->g, v);
+    if (good && dc.sym_axis >= 0)
+      fe_mark_dyn(fe, v, dc.sym_axis, dc.sym, dc.dims[dc.sym_axis], dc.where);
     if (good && f[3]) {
       char qpath[FE_WHERE + 8];
       fe_path(qpath, sizeof qpath, "%s.quant", dc.where);

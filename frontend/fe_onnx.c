@@ -1652,10 +1652,19 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
       continue;
     }
     bool dims_ok = true;
+    int sym_axis = -1;
+    const char *sym = NULL;
     for (int k = 0; k < rank && dims_ok; k++) {
       const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[k];
       bool fixed = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
-      if (spec) {
+      bool param = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
+                   dm->dim_param && *dm->dim_param;
+      if (!spec && param && sym_axis < 0 &&
+          find_spec(o->max_dims, o->n_max_dims, dm->dim_param)) { /* a run-time length */
+        dims_ok = fe_max_dim(&ox->fe, dm->dim_param, where, &dims[k]);
+        sym_axis = k;
+        sym = dm->dim_param;
+      } else if (spec) {
         dims[k] = (int64_t)given[k];
         if (given[k] != floor(given[k]) || given[k] < 1 || given[k] > (double)IR_MAX_DIM ||
             (fixed && dm->dim_value != dims[k])) {
@@ -1711,6 +1720,7 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
     IrValue *v = ir_value_new(ox->fe.g, nm, IR_VALUE_INPUT, dt, rank, dims);
     v->src_path = ir_arena_strdup(ox->fe.g->arena, where);
     ir_graph_add_input(ox->fe.g, v);
+    if (sym_axis >= 0) fe_mark_dyn(&ox->fe, v, sym_axis, sym, dims[sym_axis], where);
   }
   if (ok && ox->fe.g->n_inputs == 0 && o->n_binds == 0) {
     ir_diag_error(ox->fe.d, "graph.input", "a model needs at least one input");

@@ -170,6 +170,9 @@ typedef struct IrValue {
    * graph input) and for the value it takes for the next call (is_output set, not a graph
    * output); 0 for every other value. */
   int state;
+  /* 1 + the axis whose length is the graph's dynamic dim (IrGraph.dyn): set on graph inputs by
+   * the frontend, on every other value by ir_dyn_analyze; 0: static. */
+  int dyn;
   const char *src_path; /* JSON path where it was declared, for messages; may be NULL */
 } IrValue;
 
@@ -241,6 +244,15 @@ typedef struct IrState {
 } IrState;
 #define IR_STATE_ALIGN 64
 
+/* A dimension whose length is given at run time, up to a compile-time maximum (`--max-dim NAME=N`,
+ * a symbolic dim of a graph input). Shapes are inferred at the maximum, so the memory plan sizes
+ * the workspace for it. At most IR_MAX_DYN per graph. */
+#define IR_MAX_DYN 1
+typedef struct IrDynDim {
+  const char *name;
+  int64_t max;
+} IrDynDim;
+
 typedef struct IrGraph {
   IrArena *arena;
   const char *name; /* model name (not yet a C identifier) */
@@ -257,7 +269,9 @@ typedef struct IrGraph {
   int64_t workspace_align; /* bytes; default 64 */
   IrState *states;         /* the third memory region: weights, workspace, state */
   int n_states, cap_states;
-  int64_t state_size; /* bytes of the caller's state buffer (aligned to IR_STATE_ALIGN) */
+  int64_t state_size;       /* bytes of the caller's state buffer (aligned to IR_STATE_ALIGN) */
+  IrDynDim dyn[IR_MAX_DYN]; /* run-time dims (ir/dyn.c) */
+  int n_dyn;
   /* Release hooks for external resources (e.g. mmap'd weight files), run by ir_graph_free. */
   struct IrCleanup *cleanups;
   struct IrNameIndex *name_index; /* value name -> value, for ir_graph_find_value */
@@ -288,6 +302,27 @@ bool ir_graph_add_state(IrGraph *g, IrValue *in, IrValue *out, const void *init,
 bool ir_graph_pair_states(IrGraph *g, const char *spec, IrDiag *d);
 /* Writes every state's initial value into a buffer of g->state_size bytes. */
 void ir_state_reset(const IrGraph *g, void *state);
+
+/* ---- run-time dims (ir/dyn.c) ---- */
+/* The index of the dynamic dim `name` with maximum max, added if new; -1 (reported at `where`)
+ * if another name is already dynamic or the same name has another maximum. */
+int ir_graph_dyn_dim(IrGraph *g, const char *name, int64_t max, const char *where, IrDiag *d);
+/* Sets the dynamic axis of every graph input to len and infers every shape again (the graph as it
+ * is at that length: the reference interpreter then runs at it). False on a shape error. */
+bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d);
+/* After the passes: finds which axis of every value has the dynamic length (IrValue.dyn) by
+ * inferring the shapes at a second length, and checks that the compiled code can bound it at
+ * run time: every such axis has only 1s before it (a tensor of len rows is the prefix of the one
+ * at the maximum) and every node touching it computes its rows independently (element-wise,
+ * MatMul/Gemm rows, Softmax/LayerNorm over a later axis, Gather of ids, ...); errors name the node.
+ * Shapes are left at the maximum. No-op without dynamic dims. */
+bool ir_dyn_analyze(IrGraph *g, IrDiag *d);
+/* Input k of n is read whole by every block of rows, up to the run-time length (the keys and
+ * values of a KilnAttention over keys of run-time length, and a mask along those keys), rather
+ * than a block of rows of it. */
+bool ir_dyn_whole(const IrNode *n, int k);
+/* Bytes of one step of v's dynamic axis (v->dyn != 0): its bytes at the maximum / the maximum. */
+int64_t ir_dyn_row_bytes(const IrValue *v);
 
 /* Attribute access by name (the name must be in the op's schema; asserts otherwise). */
 const IrAttr *ir_attr(const IrNode *n, const char *name);

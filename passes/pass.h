@@ -42,7 +42,9 @@ typedef struct PassOptions {
   const char *passes;      /* explicit comma-separated pass list replacing the -O pipeline, or NULL;
                               memplan always runs last */
   bool no_inplace;         /* memplan: never let an output share its input's bytes */
-  FILE *print_to;          /* where --print-after writes (NULL: stdout) */
+  /* skip ir_dyn_analyze at the end (a graph only measured, never compiled: inspect's "before") */
+  bool no_dyn_check;
+  FILE *print_to;        /* where --print-after writes (NULL: stdout) */
   int64_t max_workspace; /* bytes; a larger plan is a user error (kiln --max-workspace). 0: none */
   /* bytes of one im2col panel of a Conv (kernels pass); 0: IR_CONV_PANEL_BYTES, sized for a
    * host's L2. Microcontrollers have no cache to fill and little RAM: kiln uses less there. */

@@ -165,6 +165,9 @@ static bool fuse_one(IrGraph *g, IrNode *sm, bool *dead, int kind) {
 bool pass_attention(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)d;
   int kind = o ? o->attention : PASS_ATTENTION_DECODE;
+  /* queries of run-time length (--max-dim): unfused, the scores' [.., S, S] cannot be bounded
+   * at run time (ir_dyn_analyze), fused the query rows can */
+  if (kind == PASS_ATTENTION_DECODE && g->n_dyn) kind = PASS_ATTENTION_ALL;
   if (kind == PASS_ATTENTION_OFF) return false;
   bool *dead = pass_dead_flags(g);
   bool changed = false;

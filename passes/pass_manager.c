@@ -83,11 +83,13 @@ bool pass_run_pipeline(IrGraph *g, const PassOptions *o, IrDiag *d) {
     for (int i = 0; i < n; i++)
       if (!run_one(g, list[i], o, d)) return false;
     /* always last: codegen needs the kernel choice and the plan */
-    return run_one(g, pass_find("kernels"), o, d) && run_one(g, pass_find("memplan"), o, d);
+    return run_one(g, pass_find("kernels"), o, d) && run_one(g, pass_find("memplan"), o, d) &&
+           (o->no_dyn_check || ir_dyn_analyze(g, d));
   }
   for (size_t i = 0; i < sizeof registry / sizeof *registry; i++) {
     if (o->opt_level < registry[i].min_level) continue;
     if (!run_one(g, &registry[i], o, d)) return false;
   }
-  return true;
+  /* which values have the run-time length, and can every node bound it (codegen's contract) */
+  return o->no_dyn_check || ir_dyn_analyze(g, d);
 }

@@ -47,7 +47,8 @@ static bool can_share(const IrNode *n, int k) {
 }
 
 /* Node n may write output j into the bytes of input k while it runs, because it reads them first:
- * element-wise (each element read before it is stored; Where included), or a recurrent layer's
+ * element-wise (each element read before it is stored; Where included), ScatterND's data, or a
+ * recurrent layer's
  * initial h/c (its
  * lowering copies direction d's slice of initial_h/initial_c into scratch before the steps and
  * stores Y_h/Y_c's slice d after them; codegen/cg_seq.c, lower_recurrent). */
@@ -59,6 +60,9 @@ static bool reads_before_writing(const IrNode *n, int k, int j) {
   if (n->op == IR_OP_WHERE && j == 0 && k > 0 && x && y && !n->n_epilogue && ir_same_shape(x, y) &&
       x->dtype == y->dtype)
     return true;
+  /* ScatterND into its own data: the copy is skipped, only the indexed slices are written (a KV
+   * cache updated at the tokens' positions; codegen/cg_ops.c) */
+  if (n->op == IR_OP_SCATTER_ND && j == 0 && k == 0 && !n->n_epilogue) return true;
   bool recurrent = n->op == IR_OP_RNN || n->op == IR_OP_GRU || n->op == IR_OP_LSTM;
   return recurrent && (k == 5 || k == 6) && (j == 1 || j == 2) && !n->n_epilogue;
 }

@@ -8,6 +8,7 @@ const char *krt_strerror(int code) {
   case KRT_ERR_BAD_ALIGNMENT: return "the workspace is not suitably aligned";
   case KRT_ERR_INDEX_RANGE: return "an index input is out of range";
   case KRT_ERR_DIV_ZERO: return "an integer division by zero";
+  case KRT_ERR_DIM_RANGE: return "a run-time dimension is outside [1, its maximum]";
   case KRT_ERR_STATE_SIZE: return "the state buffer is too small";
   default: return "unknown error";
   }

@@ -17,6 +17,7 @@ extern "C" {
 #define KRT_ERR_INDEX_RANGE (-3)   /* an index input is outside the table it indexes */
 #define KRT_ERR_STATE_SIZE (-4)    /* the state buffer is smaller than <NAME>_STATE_SIZE */
 #define KRT_ERR_DIV_ZERO (-5)      /* an integer division by zero */
+#define KRT_ERR_DIM_RANGE (-6)     /* a run-time dim is outside [1, <NAME>_DIM<k>_MAX] */
 
 /* Element types, numbered as Kiln's IR dtypes (ir/dtypes.def order). */
 enum {
@@ -37,7 +38,13 @@ typedef struct krt_tensor_info {
   const int64_t *dims;
 } krt_tensor_info;
 
-#define KRT_ABI_VERSION 2
+/* A dimension whose length the caller passes at run time (`kiln --max-dim NAME=N`). */
+typedef struct krt_dim_info {
+  const char *name;
+  int64_t max;
+} krt_dim_info;
+
+#define KRT_ABI_VERSION 3
 
 /* Every model object exports `const krt_model <prefix>_model`, a self-description used by the
  * generic driver (`kiln build`) and by tests; applications normally use the typed entry points
@@ -62,6 +69,17 @@ typedef struct krt_model {
   int (*run_state)(const void *const *inputs, void *const *outputs, void *workspace, void *state,
                    size_t state_bytes);
   int (*reset)(void *state, size_t state_bytes);
+  /* Run-time dims (none: n_dims 0, the pointers NULL). run / run_state then run at every dim's
+   * maximum; run_dims / run_state_dims take dims[n_dims] first (each in [1, max], else
+   * KRT_ERR_DIM_RANGE) and read/write tensors whose axis input_dyn_axis[i] / output_dyn_axis[j]
+   * (-1: none) has that length: the leading rows of the tensor at the maximum. */
+  uint32_t n_dims;
+  const krt_dim_info *dims;
+  const int32_t *input_dyn_axis, *output_dyn_axis;
+  int (*run_dims)(const int64_t *dims, const void *const *inputs, void *const *outputs,
+                  void *workspace);
+  int (*run_state_dims)(const int64_t *dims, const void *const *inputs, void *const *outputs,
+                        void *workspace, void *state, size_t state_bytes);
 } krt_model;
 
 /* A short English description of a KRT_* return code. */

@@ -20,6 +20,12 @@
 #              the header's state API from C; --state on a model without states; inspect; errors;
 #              `kiln build --generate` on a GPT-2-style decode step (tests/gen/gpt_tiny) equals
 #              PyTorch's greedy generation; sampling options and their errors
+#   dyn        a run-time sequence length (--max-dim, tests/dyn/xattn, tools/gen_dyn_tests.py):
+#              `kiln run` and one `kiln build` executable at several lengths equal PyTorch; the
+#              header's *_dims entry points from C; length errors; inspect; the GPT-2-style
+#              decoder over a run-time number of tokens (tests/gen/gpt_tiny_seq): one call over a
+#              whole sequence equals torch; `--generate` with a prefill in one call (and in
+#              calls of 16) gives torch's greedy tokens, as token by token does
 set -u
 mode=$1 kiln=$2 src=$3 bin=$4
 tmp=$(mktemp -d /tmp/kiln-cli-XXXXXX)
@@ -774,6 +780,125 @@ EOF
   check test $? -eq 1
   check grep -q "is not a decoder step" "$tmp/err"
   check test ! -e "$tmp/nogen"
+  ;;
+dyn)
+  D=$src/tests/dyn/xattn
+  ins() { echo "$D/L$1/tok.npy $D/L$1/pos.npy $D/L$1/mask.npy $D/L$1/mem.npy"; }
+  check "$kiln" build "$D/model.json" --max-dim seq=16 -O3 -o "$tmp/xattn"
+  for n in 1 3 13 16; do
+    mkdir -p "$tmp/run$n" "$tmp/exe$n"
+    # shellcheck disable=SC2046
+    check "$kiln" run "$D/model.json" --max-dim seq=16 $(ins $n) -o "$tmp/run$n" >/dev/null
+    # shellcheck disable=SC2046
+    check "$tmp/xattn" $(ins $n) -o "$tmp/exe$n" --quiet
+    for out in logits probs; do
+      check "$bin/npycmp" "$tmp/run$n/$out.npy" "$D/L$n/$out.npy"
+      check "$bin/npycmp" "$tmp/exe$n/$out.npy" "$D/L$n/$out.npy"
+    done
+  done
+  # lengths: inputs of one call must agree, and stay within the maximum
+  "$tmp/xattn" "$D/L13/tok.npy" "$D/L3/pos.npy" "$D/L13/mask.npy" "$D/L13/mem.npy" -o "$tmp" \
+    >/dev/null 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "input 'pos': the run-time length 'seq' (axis 1) is 3, but 13 in an earlier input" "$tmp/err"
+  "$tmp/xattn" "$D/tok17.npy" "$D/L3/pos.npy" "$D/L3/mask.npy" "$D/L3/mem.npy" -o "$tmp" \
+    >/dev/null 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "input 'tok': the run-time length 'seq' (axis 1) is 17, outside \[1, 16\]" "$tmp/err"
+  "$kiln" run "$D/model.json" --max-dim seq=16 "$D/tok17.npy" "$D/L3/pos.npy" "$D/L3/mask.npy" \
+    "$D/L3/mem.npy" -o "$tmp" >/dev/null 2>"$tmp/err"
+  check test $? -ne 0
+  check grep -q "is 17, outside \[1, 16\]" "$tmp/err"
+  "$tmp/xattn" --help >"$tmp/help"
+  check grep -qF "input  tok          i64[1,seq<=16]" "$tmp/help"
+  # an ONNX symbolic dim (tests/onnx/dynamic_batch.onnx: x [batch, 4]) as a run-time length
+  check "$kiln" run "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=8 "$src/tests/dyn/batch3_x.npy" \
+    -o "$tmp/onnxdyn" >/dev/null
+  check "$bin/npycmp" "$tmp/onnxdyn/y.npy" "$src/tests/dyn/batch3_y.npy"
+  check "$kiln" build "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=8 -o "$tmp/onnxdyn_exe"
+  check "$tmp/onnxdyn_exe" "$src/tests/dyn/batch3_x.npy" -o "$tmp/onnxdyn2" --quiet
+  check "$bin/npycmp" "$tmp/onnxdyn2/y.npy" "$src/tests/dyn/batch3_y.npy"
+  "$kiln" compile "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=0 -o "$tmp/none.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q -- "--max-dim: 'batch=0': the maximum must be an integer from 1 to" "$tmp/err"
+  # a decoder over a run-time number of tokens (tools/gpt_tiny.py write_seq): the whole
+  # 37-token sequence in one call equals torch; --generate prefills the prompt in one call
+  G=$src/tests/gen/gpt_tiny_seq
+  mkdir -p "$tmp/gs_run" "$tmp/gs_exe"
+  check "$kiln" run "$G/model.json" --max-dim seq=48 "$G/inputs/tok.npy" "$G/inputs/pos.npy" \
+    -o "$tmp/gs_run" >/dev/null
+  # logits reach |114| here (weights x2): atol 1e-5 of the largest, as emu_state's tolerance
+  check "$bin/npycmp" "$tmp/gs_run/logits.npy" "$G/golden/logits.npy" 1e-4 1.2e-3
+  check "$kiln" build --generate "$G/model.json" --max-dim seq=48 -O3 -o "$tmp/gptseq"
+  check "$tmp/gptseq" "$src/tests/gen/gpt_tiny/prompt.npy" -n 32 -o "$tmp/ids.npy"
+  check "$bin/npycmp" "$tmp/ids.npy" "$src/tests/gen/gpt_tiny/golden_ids.npy"
+  check "$tmp/gptseq" "$src/tests/gen/gpt_tiny/prompt.npy" -n 32 --no-prefill -o "$tmp/ids2.npy"
+  check "$bin/npycmp" "$tmp/ids2.npy" "$src/tests/gen/gpt_tiny/golden_ids.npy"
+  check "$tmp/gptseq" "$G/inputs/tok.npy" -n 1 -o "$tmp/next.npy"
+  check "$bin/npycmp" "$tmp/next.npy" "$G/golden/next_id.npy"
+  # calls of at most 16 tokens: the 37-token prompt in 16 + 16 + 5
+  check "$kiln" build --generate "$G/model.json" --max-dim seq=16 -O2 -o "$tmp/gptseq16"
+  check "$tmp/gptseq16" "$G/inputs/tok.npy" -n 1 -o "$tmp/next16.npy"
+  check "$bin/npycmp" "$tmp/next16.npy" "$G/golden/next_id.npy"
+  "$tmp/gptseq" "$G/inputs/tok.npy" -n 20 >"$tmp/out" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "the context is probably full" "$tmp/err"
+  check test "$(wc -w <"$tmp/out")" -eq 12
+  "$kiln" build --generate "$src/tests/dyn/xattn/model.json" --max-dim seq=16 -o "$tmp/nogen" \
+    2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "is not a decoder: with a run-time length it needs an i32/i64 token input" "$tmp/err"
+  check test ! -e "$tmp/nogen"
+  # no --max-dim: the symbolic dim is an error naming it
+  "$kiln" compile "$D/model.json" -o "$tmp/none.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "inputs\[0\] (tok).shape\[1\]: dimension 'seq' is symbolic: give its largest length with --max-dim seq=N" "$tmp/err"
+  check test ! -e "$tmp/none.o"
+  "$kiln" compile "$D/model.json" --max-dim seq -o "$tmp/none.o" 2>"$tmp/err"
+  check test $? -eq 2
+  check grep -q "option '--max-dim' needs NAME=N" "$tmp/err"
+  # unfused attention (--attention=off): the scores' [1,H,seq,M] cannot be bounded
+  "$kiln" compile "$D/model.json" --max-dim seq=16 --attention=off -o "$tmp/none.o" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "value 'q_t' has the run-time length 'seq' at axis 2 after axes that are not 1" "$tmp/err"
+  check test ! -e "$tmp/none.o"
+  "$kiln" inspect "$D/model.json" --max-dim seq=16 >"$tmp/inspect"
+  check grep -qF "input  mask: f32[1,1,seq<=16,12]" "$tmp/inspect"
+  check grep -q "run-time dim seq: 1 to 16, passed to the \*_dims entry points" "$tmp/inspect"
+  "$kiln" inspect "$D/model.json" --max-dim seq=16 --json >"$tmp/inspect.json"
+  check grep -q '"dims": \[{"name": "seq", "max": 16, "nodes": [0-9]*}\]' "$tmp/inspect.json"
+  # the header's contract from C: a length, rows independent of the rows after them, errors
+  check "$kiln" compile "$D/model.json" --max-dim seq=16 --name xattn -o "$tmp/xattn.o"
+  check grep -q "#define XATTN_DIM0_MAX 16" "$tmp/xattn.h"
+  check grep -q "#define XATTN_IN2_DYN_AXIS 2" "$tmp/xattn.h"
+  check grep -q "int xattn_run_dims(const int64_t \*dims, const int64_t \*tok" "$tmp/xattn.h"
+  cat >"$tmp/main.c" <<'EOF'
+#include <stdalign.h>
+#include <string.h>
+#include "krt.h"
+#include "xattn.h"
+static int64_t tok[XATTN_IN0_SIZE], pos[XATTN_IN1_SIZE];
+static float mask[XATTN_IN2_SIZE], mem[XATTN_IN3_SIZE], a[XATTN_OUT0_SIZE], b[XATTN_OUT0_SIZE];
+static float pa[XATTN_OUT1_SIZE], pb[XATTN_OUT1_SIZE];
+static alignas(XATTN_WORKSPACE_ALIGN) unsigned char ws[XATTN_WORKSPACE_SIZE + 64];
+int main(void) {
+  for (int i = 0; i < XATTN_DIM0_MAX; i++) tok[i] = (i * 7) % 24, pos[i] = i;
+  for (int i = 0; i < XATTN_IN3_SIZE; i++) mem[i] = (float)(i % 5) - 2;
+  int64_t five[1] = {5}, full[1] = {XATTN_DIM0_MAX}, over[1] = {XATTN_DIM0_MAX + 1}, zero[1] = {0};
+  if (xattn_run_dims(full, tok, pos, mask, mem, a, pa)) return 1;
+  if (xattn_run_ws_dims(five, tok, pos, mask, mem, b, pb, ws)) return 2;
+  /* the first 5 rows at length 5 are the first 5 rows at the maximum */
+  if (memcmp(a, b, 5 * 24 * sizeof(float))) return 3;
+  if (xattn_run_dims(over, tok, pos, mask, mem, b, pb) != KRT_ERR_DIM_RANGE) return 4;
+  if (xattn_run_dims(zero, tok, pos, mask, mem, b, pb) != KRT_ERR_DIM_RANGE) return 5;
+  if (xattn_run_dims(NULL, tok, pos, mask, mem, b, pb) != KRT_ERR_NULL_ARG) return 6;
+  if (xattn_run_ws_dims(five, tok, pos, mask, mem, b, pb, ws + 1) != KRT_ERR_BAD_ALIGNMENT) return 7;
+  if (xattn_run(tok, pos, mask, mem, b, pb) || memcmp(a, b, sizeof a)) return 8;
+  return 0;
+}
+EOF
+  check cc -std=c11 -I"$tmp" -I"$src/runtime" "$tmp/main.c" "$tmp/xattn.o" -lm -o "$tmp/main"
+  check "$tmp/main"
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

@@ -20,7 +20,9 @@
 #               need no libm; those with f32 outputs run on the M0+ (mps2-an385) and AArch64
 #   state       a model with states (tests/state/lstm) fed frame by frame in two interleaved
 #               streams equals PyTorch's full-sequence run (tests/emu/state_harness.c), aarch64
-#               and Cortex-M4; so does tests/gen/gpt_tiny fed one token per call (KV cache)
+#               and Cortex-M4; so does tests/gen/gpt_tiny fed one token per call (KV cache), and
+#               tests/gen/gpt_tiny_seq (--max-dim seq=48) fed in calls of several run-time
+#               lengths (tests/emu/dyn_harness.c)
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
 # tests/emu/npy2c) and checks the outputs on the target itself.
 set -u
@@ -243,6 +245,16 @@ state)
   run_model gpt_tiny thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
     "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
     -semihosting-config enable=on,target=native -kernel
+  # the same decoder over a run-time number of tokens (--max-dim): the sequence in calls of
+  # several lengths (prefill, steps) from one state equals PyTorch's logits at every position
+  model_dir=$src/tests/gen/gpt_tiny_seq harness=$src/tests/emu/dyn_harness.c
+  kiln_extra=(--max-dim seq=48)
+  run_model gpt_tiny_seq aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+    qemu-aarch64 -L /usr/aarch64-linux-gnu
+  run_model gpt_tiny_seq thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
+    -semihosting-config enable=on,target=native -kernel
+  kiln_extra=()
   ;;
 m4-stack)
   need arm-none-eabi-gcc qemu-system-arm || exit 1

@@ -9,6 +9,11 @@ cache and the position as states, for `kiln build --generate` (tests/gen/gpt_tin
   prompt.npy                a prompt of token ids
   golden_ids.npy            PyTorch's greedy generation of N_NEW tokens from it, the whole
                             sequence re-run each step (no cache): what the KV-cache decode must equal
+and in tests/gen/gpt_tiny_seq the same decoder over a run-time number of tokens (write_seq):
+  model.json + weights.bin  tok, pos i64 [1, seq] -> logits [1, seq, V], `--max-dim seq=48`
+  inputs/tok.npy, pos.npy   the 37-token sequence of gpt_tiny's inputs/tok.npy in one call
+  golden/logits.npy         PyTorch's logits of it [1, 37, V]
+  golden/next_id.npy        the greedy token after it (the last of golden_ids.npy)
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -177,6 +182,110 @@ def main():
     with open(os.path.join(out, "weights.bin"), "wb") as f:
         f.write(bytes(blob))
     print("prompt", prompt, "greedy", ids[len(prompt):], "smallest top-2 margin %.4f" % margin)
+    write_seq(model, out + "_seq", seq, full, ids[-1])
 
 
-main()
+def write_seq(model, out, seq, full, next_id):
+    """The same decoder as one graph over a run-time number of tokens (`--max-dim seq=CTX`): a
+    prefill of the whole prompt in one call, a decode step at seq = 1, the same weights and KV
+    cache states. tok, pos i64 [1, seq] (pos: the tokens' positions, given by the caller) ->
+    logits [1, seq, V]; states past_k.L/past_v.L [CTX, H, DH], the rows at pos written with
+    ScatterND; each query attends to the cache up to its position (heads as the batch of a rank-3
+    attention, so the cache is read in place)."""
+    for d in ("inputs", "golden"):
+        os.makedirs(os.path.join(out, d), exist_ok=True)
+    np.save(os.path.join(out, "inputs", "tok.npy"), np.array([seq], np.int64))
+    np.save(os.path.join(out, "golden", "logits.npy"), full.reshape(1, -1, V))
+    np.save(os.path.join(out, "golden", "next_id.npy"), np.array([next_id], np.int64))
+    np.save(os.path.join(out, "inputs", "pos.npy"), np.arange(len(seq), dtype=np.int64)[None])
+    blob, inits, nodes = bytearray(), [], []
+
+    def const(name, a, dtype=np.float32):
+        a = np.ascontiguousarray(np.asarray(a, dtype))
+        kiln = {np.float32: "f32", np.int64: "i64"}[dtype]
+        while len(blob) % 64:
+            blob.append(0)
+        inits.append({"name": name, "dtype": kiln, "shape": list(a.shape),
+                      "external": {"path": "weights.bin", "offset": len(blob), "length": a.nbytes}})
+        blob.extend(a.tobytes())
+        return name
+
+    def node(op, inputs, output, **attrs):
+        n = {"name": output, "op": op, "inputs": inputs, "outputs": [output]}
+        if attrs:
+            n["attrs"] = attrs
+        nodes.append(n)
+        return output
+
+    def linear(x, w, b, name):
+        return node("Add", [node("MatMul", [x, const(name + ".w", w)], name + ".mm"),
+                            const(name + ".b", b)], name)
+
+    def lin(m):
+        return m.weight.detach().numpy().T, m.bias.detach().numpy()
+
+    def ln(x, m, name):
+        return node("LayerNormalization", [x, const(name + ".w", m.weight.detach().numpy()),
+                                           const(name + ".b", m.bias.detach().numpy())], name,
+                    epsilon=1e-5)
+
+    # shapes with -1 where the run-time length goes (a constant would hold the maximum)
+    const("heads", [-1, H, DH], np.int64)
+    const("col", [-1, 1], np.int64)
+    const("pos3", [1, -1, 1], np.int64)
+    const("model_shape", [1, -1, D], np.int64)
+    const("scale", 1.0 / math.sqrt(DH))
+    const("pos_row", np.arange(CTX).reshape(1, 1, CTX), np.int64)
+    const("hidden", -1e9)  # additive mask of the keys after each query's position
+    const("zero", 0.0)
+    const("wte", model.wte.weight.detach().numpy())
+    const("wpe", model.wpe.weight.detach().numpy())
+    x = node("Add", [node("Gather", ["wte", "tok"], "tok_emb"),
+                     node("Gather", ["wpe", "pos"], "pos_emb")], "x0")
+    node("Reshape", ["pos", "col"], "pos_col")  # [seq, 1]: ScatterND's row indices
+    future = node("Greater", ["pos_row", node("Reshape", ["pos", "pos3"], "pos_q")], "future")
+    node("Where", [future, "hidden", "zero"], "mask")  # [1, seq, CTX]
+    cache, states, outputs = [], [], [{"name": "logits"}]
+    for i, blk in enumerate(model.blocks):
+        p = "h%d." % i
+        h = ln(x, blk.ln1, p + "ln1")
+        w, b = lin(blk.c_attn)
+        z = {c: linear(h, w[:, j * D:(j + 1) * D], b[j * D:(j + 1) * D], p + c)
+             for j, c in enumerate("qkv")}
+        for c in "kv":  # the cache rows at the tokens' positions take the new keys/values
+            cache.append({"name": p + "past_" + c, "dtype": "f32", "shape": [CTX, H, DH]})
+            node("ScatterND", [p + "past_" + c, "pos_col",
+                               node("Reshape", [z[c], "heads"], p + c + "_rows")],
+                 p + "present_" + c)
+            states.append({"input": p + "past_" + c, "next": p + "present_" + c})
+            outputs.append({"name": p + "present_" + c})
+        qt = node("Transpose", [node("Reshape", [z["q"], "heads"], p + "q_h")], p + "q_t",
+                  perm=[1, 0, 2])  # [H, seq, DH]
+        kt = node("Transpose", [p + "present_k"], p + "kt", perm=[1, 2, 0])  # [H, DH, CTX]
+        vt = node("Transpose", [p + "present_v"], p + "vt", perm=[1, 0, 2])  # [H, CTX, DH]
+        s = node("Mul", [node("MatMul", [qt, kt], p + "scores"), "scale"], p + "scaled")
+        prob = node("Softmax", [node("Add", [s, "mask"], p + "masked")], p + "probs", axis=-1)
+        ctx = node("Transpose", [node("MatMul", [prob, vt], p + "ctx")], p + "ctx_t",
+                   perm=[1, 0, 2])
+        ctx = node("Reshape", [ctx, "model_shape"], p + "ctx_r")
+        x = node("Add", [x, linear(ctx, *lin(blk.c_proj), p + "attn_out")], p + "res1")
+        f = node("Gelu", [linear(ln(x, blk.ln2, p + "ln2"), *lin(blk.fc), p + "fc")], p + "gelu")
+        x = node("Add", [x, linear(f, *lin(blk.proj), p + "mlp_out")], p + "res2")
+    const("wte_t", model.wte.weight.detach().numpy().T)
+    node("MatMul", [ln(x, model.ln_f, "ln_f"), "wte_t"], "logits")
+    doc = ("tools/gpt_tiny.py: the GPT-2-style decoder (V=%d D=%d H=%d L=%d CTX=%d) over a "
+           "run-time number of tokens (--max-dim seq=%d): prefill and decode, KV cache as states"
+           % (V, D, H, L, CTX, CTX))
+    m = {"format": "kiln-model", "version": 1, "name": "gpt_tiny_seq", "doc": doc,
+         "inputs": [{"name": "tok", "dtype": "i64", "shape": [1, "seq"]},
+                    {"name": "pos", "dtype": "i64", "shape": [1, "seq"]}] + cache,
+         "outputs": outputs, "initializers": inits, "nodes": nodes, "states": states}
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(m, f, indent=0)
+        f.write("\n")
+    with open(os.path.join(out, "weights.bin"), "wb") as f:
+        f.write(bytes(blob))
+
+
+if __name__ == "__main__":
+    main()

@@ -37,6 +37,7 @@ bool cg_lower_attention(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   /* keys [0, end): all, or causally those at most Skv - Sq after the query; in blocks of
    * IR_ATTENTION_BLOCK keys: scores of a block, one rescaling per block, exp across the block */
   LLVMValueRef end = cg_idx(c, a.skv);
+  if (c->node_len && n->inputs[1]->dyn) end = c->node_len; /* keys of run-time length */
   if (a.causal) end = cg_smax(c, cg_smin(c, end, cg_addc(c, i, a.skv - a.sq + 1)), cg_idx(c, 0));
   const int64_t BK = IR_ATTENTION_BLOCK;
   LLVMValueRef blocks = LLVMBuildSDiv(c->b, cg_addc(c, end, BK - 1), cg_idx(c, BK), "");

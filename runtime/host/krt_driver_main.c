@@ -84,7 +84,16 @@ static void usage(FILE *f, const krt_model *m, const char *argv0) {
     const krt_tensor_info *t = i < m->n_inputs ? &m->inputs[i] : &m->outputs[i - m->n_inputs];
     fprintf(f, "  %s %-12s %s[", i < m->n_inputs ? "input " : "output", t->name,
             krt_dtype_name(t->dtype));
-    for (int k = 0; k < t->rank; k++) fprintf(f, "%s%lld", k ? "," : "", (long long)t->dims[k]);
+    int32_t dyn = !m->n_dims        ? -1
+                  : i < m->n_inputs ? m->input_dyn_axis[i]
+                                    : m->output_dyn_axis[i - m->n_inputs];
+    for (int k = 0; k < t->rank; k++) {
+      fprintf(f, "%s", k ? "," : "");
+      if (k == dyn)
+        fprintf(f, "%s<=%lld", m->dims[0].name, (long long)t->dims[k]);
+      else
+        fprintf(f, "%lld", (long long)t->dims[k]);
+    }
     fprintf(f, "]\n");
   }
   for (uint32_t i = 0; i < m->n_states; i++) {
@@ -96,6 +105,11 @@ static void usage(FILE *f, const krt_model *m, const char *argv0) {
   fprintf(f, "\nOutputs are written to DIR/<output name>.npy (DIR defaults to '.'; characters\n"
              "other than letters, digits, '.', '-' and '_' in the name become '_').\n"
              "--repeat N runs the model N times and prints the median latency (and min, p90).\n");
+  if (m->n_dims)
+    fprintf(f,
+            "'%s' is a run-time length: each call runs at the length its input files hold\n"
+            "(1 to %lld, the same in every input of the call).\n",
+            m->dims[0].name, (long long)m->dims[0].max);
   if (m->n_states)
     fprintf(f, "The model keeps a state from call to call: give k sets of inputs for k calls in\n"
                "sequence from the initial state; call t writes DIR/<output name>.<t>.npy.\n");
@@ -120,17 +134,28 @@ static int cmp_double(const void *a, const void *b) {
 
 /* One call; a model with states updates the state buffer (the latency runs continue the
  * sequence: their outputs are not written). */
-static int call(const krt_model *m, const void *const *in, void *const *out, void *ws,
-                void *state) {
+static int call(const krt_model *m, const void *const *in, void *const *out, void *ws, void *state,
+                int64_t len) {
+  if (m->n_dims) { /* a run-time length: the call's, from its input files */
+    int64_t dims[1] = {len ? len : m->dims[0].max};
+    return m->n_states ? m->run_state_dims(dims, in, out, ws, state, m->state_size)
+                       : m->run_dims(dims, in, out, ws);
+  }
   return m->n_states ? m->run_state(in, out, ws, state, m->state_size) : m->run(in, out, ws);
 }
 
 /* DIR/<stem>.npy, or DIR/<stem>.<t>.npy for call t of several (stems: krt_npy_file_stem). */
 static int write_outputs(const krt_model *m, const char *argv0, const char *outdir, int t,
-                         int steps, void *const *out_ptrs, int quiet) {
+                         int steps, void *const *out_ptrs, int quiet, int64_t len) {
   char err[512];
   for (uint32_t j = 0; j < m->n_outputs; j++) {
-    const krt_tensor_info *o = &m->outputs[j];
+    krt_tensor_info shown = m->outputs[j], *o = &shown;
+    int64_t dims[KRT_NPY_MAX_RANK];
+    if (m->n_dims && len && m->output_dyn_axis[j] >= 0 && o->rank <= KRT_NPY_MAX_RANK) {
+      memcpy(dims, o->dims, sizeof *dims * (size_t)o->rank); /* the call's leading rows */
+      dims[m->output_dyn_axis[j]] = len;
+      o->dims = dims;
+    }
     char path[4096], stem[512];
     const char **names = malloc(sizeof *names * (m->n_outputs + 1));
     if (!names) abort();
@@ -230,17 +255,21 @@ int main(int argc, char **argv) {
   krt_npy *ins = calloc((size_t)n_paths + 1, sizeof *ins);
   void **in_ptrs = calloc((size_t)n_paths + 1, sizeof *in_ptrs);
   void **out_ptrs = calloc(m->n_outputs + 1, sizeof *out_ptrs);
+  int64_t *lens = calloc((size_t)steps + 1, sizeof *lens); /* run-time length per call */
   void *ws = NULL, *state = NULL;
   double *times = NULL;
   char err[512];
-  if (!ins || !in_ptrs || !out_ptrs) goto done;
+  if (!ins || !in_ptrs || !out_ptrs || !lens) goto done;
   for (int i = 0; i < n_paths; i++) {
     const krt_tensor_info *t = &m->inputs[i % (int)m->n_inputs];
     if (!krt_npy_read(paths[i], &ins[i], err, sizeof err)) {
       fprintf(stderr, "%s: %s\n", argv[0], err);
       goto done;
     }
-    if (!krt_npy_check(&ins[i], t->dtype, t->rank, t->dims, err, sizeof err)) {
+    int32_t dyn = m->n_dims ? m->input_dyn_axis[i % (int)m->n_inputs] : -1;
+    if (!krt_npy_check_dyn(&ins[i], t->dtype, t->rank, t->dims, dyn,
+                           m->n_dims ? m->dims[0].name : "", &lens[i / (int)m->n_inputs], err,
+                           sizeof err)) {
       fprintf(stderr, "%s: %s: input '%s': %s\n", argv[0], paths[i], t->name, err);
       goto done;
     }
@@ -271,12 +300,13 @@ int main(int argc, char **argv) {
     }
   }
   for (int t = 0; t < steps; t++) {
-    int rc = call(m, (const void *const *)in_ptrs + (size_t)t * m->n_inputs, out_ptrs, ws, state);
+    int rc = call(m, (const void *const *)in_ptrs + (size_t)t * m->n_inputs, out_ptrs, ws, state,
+                  lens[t]);
     if (rc != KRT_OK) {
       fprintf(stderr, "%s: model '%s' returned %d: %s\n", argv[0], m->name, rc, krt_strerror(rc));
       goto done;
     }
-    if (!write_outputs(m, argv[0], outdir, t, steps, out_ptrs, quiet)) goto done;
+    if (!write_outputs(m, argv[0], outdir, t, steps, out_ptrs, quiet, lens[t])) goto done;
   }
   if (&kiln_profile_count && kiln_profile_count > 0) {
     profile_cap = repeat < 1 ? 1 : repeat < PROFILE_MAX_RUNS ? repeat : PROFILE_MAX_RUNS;
@@ -288,7 +318,7 @@ int main(int argc, char **argv) {
     if (!times) goto done;
     for (long r = 0; r < repeat; r++) {
       double t0 = now_seconds();
-      call(m, (const void *const *)in_ptrs, out_ptrs, ws, state);
+      call(m, (const void *const *)in_ptrs, out_ptrs, ws, state, lens[0]);
       times[r] = now_seconds() - t0;
     }
     qsort(times, (size_t)repeat, sizeof *times, cmp_double);
@@ -296,7 +326,7 @@ int main(int argc, char **argv) {
            times[repeat / 2] * 1e6, times[0] * 1e6, repeat, times[repeat * 9 / 10] * 1e6);
   }
   if (profile_samples) {
-    if (repeat == 0) call(m, (const void *const *)in_ptrs, out_ptrs, ws, state);
+    if (repeat == 0) call(m, (const void *const *)in_ptrs, out_ptrs, ws, state, lens[0]);
     profile_report();
   }
   status = 0;
@@ -306,6 +336,7 @@ done:
   free(ins);
   free(in_ptrs);
   free(out_ptrs);
+  free(lens);
   free(ws);
   free(state);
   free(times);

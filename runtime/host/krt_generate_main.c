@@ -1,10 +1,14 @@
 /* main() of executables made by `kiln build --generate`: token generation with a decoder whose
  * KV cache (and position) are model states. The model takes one token id per call (its only
  * input: i32/i64 with one element) and returns logits (its first f32 output, the last axis is
- * the vocabulary); its states carry everything else from call to call.
+ * the vocabulary); its states carry everything else from call to call. A model with a run-time
+ * length (`--max-dim seq=N`) takes seq tokens per call ([1, seq]), optionally their positions as
+ * a second input of the same shape, and returns one logits row per token: the prompt is then
+ * fed in one call (prefill; in calls of N tokens when longer), each new token in a call of
+ * length 1 (--no-prefill: the prompt too, one token per call).
  *   EXE PROMPT [-n N] [--top-k K] [--top-p P] [--temperature T] [--seed S] [--stop ID] [-o F]
  * PROMPT is a .npy file of token ids (any integer dtype, any shape, read flat) or a list such as
- * 1,5,7. The prompt is fed one token per call (prefill token by token), then N tokens are
+ * 1,5,7. The prompt is fed (see above), then N tokens are
  * sampled: greedy by default (argmax, the lowest id on ties), or from the top-k / top-p
  * (nucleus) set at a temperature, with a seeded generator. Generation stops after N tokens, at
  * the stop token (printed) or when the model reports an error (e.g. the context is full: an
@@ -30,14 +34,17 @@ typedef struct {
   long long stop;
   bool has_stop;
   const char *out;
+  bool no_prefill;
 } Options;
 
 static int usage(FILE *f, const char *argv0) {
   fprintf(f,
           "usage: %s PROMPT [-n N] [--top-k K] [--top-p P] [--temperature T] [--seed S]\n"
-          "       [--stop ID] [-o ids.npy]\n\n"
+          "       [--stop ID] [-o ids.npy] [--no-prefill]\n\n"
           "PROMPT: token ids as a .npy file or a list (1,5,7). Greedy unless --top-k/--top-p;\n"
-          "-n tokens to generate (default 32); --seed for sampling (default 0).\n",
+          "-n tokens to generate (default 32); --seed for sampling (default 0).\n"
+          "--no-prefill: feed the prompt one token per call (a model with a run-time length\n"
+          "otherwise takes it in one call).\n",
           argv0);
   return 2;
 }
@@ -217,6 +224,8 @@ int main(int argc, char **argv) {
         o.top_p = f;
       else
         o.temperature = f;
+    } else if (!strcmp(s, "--no-prefill")) {
+      o.no_prefill = true;
     } else if (!strcmp(s, "-o") && v) {
       o.out = v;
       i++;
@@ -231,25 +240,35 @@ int main(int argc, char **argv) {
     }
   }
   if (!prompt_arg) return usage(stderr, argv[0]);
-  /* the model's contract: one integer token in, logits out, states */
-  const krt_tensor_info *tin = m->n_inputs == 1 ? &m->inputs[0] : NULL;
-  long tin_numel = 1;
-  for (int r = 0; tin && r < tin->rank; r++) tin_numel *= (long)tin->dims[r];
+  /* the model's contract: integer tokens in (one per call, or [1, seq] with a run-time length,
+   * then optionally their positions), logits out (a row per token), states */
+  bool seq = m->n_dims > 0;
+  long max_len = seq ? (long)m->dims[0].max : 1;
+  const krt_tensor_info *tin = m->n_inputs == 1 || (seq && m->n_inputs == 2) ? &m->inputs[0] : NULL;
+  bool tin_ok = tin != NULL;
+  for (uint32_t i = 0; tin && i < m->n_inputs; i++) {
+    const krt_tensor_info *t = &m->inputs[i];
+    long numel = 1;
+    for (int r = 0; r < t->rank; r++) numel *= (long)t->dims[r];
+    tin_ok &= (t->dtype == KRT_I64 || t->dtype == KRT_I32) && numel == max_len &&
+              (!seq || m->input_dyn_axis[i] >= 0);
+  }
   const krt_tensor_info *tout = NULL;
   int logits_at = -1;
   for (uint32_t j = 0; j < m->n_outputs && !tout; j++)
     if (m->outputs[j].dtype == KRT_F32) tout = &m->outputs[j], logits_at = (int)j;
-  if (!tin || (tin->dtype != KRT_I64 && tin->dtype != KRT_I32) || tin_numel != 1 || !tout ||
-      !m->n_states) {
+  if (!tin_ok || !tout || !m->n_states || (seq && m->output_dyn_axis[logits_at] < 0)) {
     fprintf(stderr,
             "%s: model '%s' is not a decoder step: --generate needs one integer input of one "
-            "token, an f32 logits output and states (the KV cache)\n",
+            "token (or [1, seq] and their positions), an f32 logits output and states (the KV "
+            "cache)\n",
             argv[0], m->name);
     return 1;
   }
   long vocab = tout->rank ? (long)tout->dims[tout->rank - 1] : 1;
   long out_numel = 1;
   for (int r = 0; r < tout->rank; r++) out_numel *= (long)tout->dims[r];
+  long row = out_numel / max_len; /* logits elements per token; the last vocab of a row */
   char err[600];
   long n_prompt = 0;
   long long *prompt = read_prompt(prompt_arg, &n_prompt, err, sizeof err);
@@ -286,9 +305,11 @@ int main(int argc, char **argv) {
   long *order = malloc(sizeof *order * (size_t)vocab);
   double *prob = malloc(sizeof *prob * (size_t)vocab);
   long long *gen = malloc(sizeof *gen * (size_t)o.n);
-  int64_t tok64 = 0;
-  int32_t tok32 = 0;
-  if (!state || (m->workspace_size && !ws) || !outs || !order || !prob || !gen) goto done;
+  void *ids_in[2] = {malloc(sizeof(int64_t) * (size_t)max_len),
+                     malloc(sizeof(int64_t) * (size_t)max_len)}; /* tokens, positions */
+  if (!state || (m->workspace_size && !ws) || !outs || !order || !prob || !gen || !ids_in[0] ||
+      !ids_in[1])
+    goto done;
   for (uint32_t j = 0; j < m->n_outputs; j++) {
     long n = 1;
     for (int r = 0; r < m->outputs[j].rank; r++) n *= (long)m->outputs[j].dims[r];
@@ -296,19 +317,40 @@ int main(int argc, char **argv) {
     if (!outs[j]) goto done;
   }
   int rc = m->reset(state, m->state_size);
-  const float *logits = (const float *)outs[logits_at] + (out_numel - vocab); /* last row */
+  const float *logits = NULL; /* the last token's row after each call */
   unsigned long long rng = o.seed;
-  long made = 0;
+  long made = 0, fed = 0; /* fed: tokens the state holds, the position of the next */
   double t0 = now_seconds(), t_prefill = t0;
-  /* prefill token by token, then generate: every call feeds the previous token */
-  for (long step = 0; rc == KRT_OK && made < o.n; step++) {
-    long long t = step < n_prompt ? prompt[step] : gen[made - 1];
-    tok64 = t, tok32 = (int32_t)t;
-    const void *in[1] = {tin->dtype == KRT_I64 ? (const void *)&tok64 : (const void *)&tok32};
-    rc = m->run_state(in, outs, ws, state, m->state_size);
+  /* the prompt in calls of up to max_len tokens (one with --no-prefill or a one-token step),
+   * then every generated token in a call of its own */
+  long chunk = seq && !o.no_prefill ? max_len : 1;
+  for (long at = 0; rc == KRT_OK && made < o.n;) {
+    bool prompt_part = at < n_prompt;
+    long count = prompt_part ? (n_prompt - at < chunk ? n_prompt - at : chunk) : 1;
+    for (long i = 0; i < count; i++)
+      for (uint32_t k = 0; k < m->n_inputs; k++) {
+        long long v = k == 0 ? (prompt_part ? prompt[at + i] : gen[made - 1]) : fed + i;
+        if (m->inputs[k].dtype == KRT_I64)
+          ((int64_t *)ids_in[k])[i] = v;
+        else
+          ((int32_t *)ids_in[k])[i] = (int32_t)v;
+      }
+    const void *in[2] = {ids_in[0], ids_in[1]};
+    if (seq) {
+      int64_t dims[1] = {count};
+      rc = m->run_state_dims(dims, in, outs, ws, state, m->state_size);
+    } else {
+      rc = m->run_state(in, outs, ws, state, m->state_size);
+    }
     if (rc != KRT_OK) break;
-    if (step == n_prompt - 1) t_prefill = now_seconds();
-    if (step < n_prompt - 1) continue;
+    fed += count;
+    logits = (const float *)outs[logits_at] +
+             (seq ? (count - 1) * row + row - vocab : out_numel - vocab);
+    if (prompt_part) {
+      at += count;
+      if (at < n_prompt) continue;
+      t_prefill = now_seconds();
+    }
     gen[made++] = pick(logits, vocab, &o, &rng, order, prob);
     if (o.has_stop && gen[made - 1] == o.stop) break;
   }
@@ -344,5 +386,7 @@ done:
   free(prob);
   free(gen);
   free(prompt);
+  free(ids_in[0]);
+  free(ids_in[1]);
   return status;
 }

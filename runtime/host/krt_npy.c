@@ -242,6 +242,27 @@ bool krt_npy_check(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t 
   return fail(err, errsize, "expected %s, the file holds %s", want, have);
 }
 
+bool krt_npy_check_dyn(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t *dims,
+                       int32_t dyn_axis, const char *dim_name, int64_t *len, char *err,
+                       size_t errsize) {
+  if (dyn_axis < 0 || dyn_axis >= rank || a->rank != rank || rank > KRT_NPY_MAX_RANK)
+    return krt_npy_check(a, dtype, rank, dims, err, errsize);
+  int64_t at[KRT_NPY_MAX_RANK], n = a->dims[dyn_axis];
+  memcpy(at, dims, sizeof *at * (size_t)rank);
+  if (n < 1 || n > dims[dyn_axis])
+    return fail(err, errsize, "the run-time length '%s' (axis %d) is %lld, outside [1, %lld]",
+                dim_name, (int)dyn_axis, (long long)n, (long long)dims[dyn_axis]);
+  if (*len && n != *len)
+    return fail(err, errsize,
+                "the run-time length '%s' (axis %d) is %lld, but %lld in an earlier input of "
+                "the call",
+                dim_name, (int)dyn_axis, (long long)n, (long long)*len);
+  at[dyn_axis] = n;
+  if (!krt_npy_check(a, dtype, rank, at, err, errsize)) return false;
+  *len = n;
+  return true;
+}
+
 void krt_print_summary(void *file, const char *name, int32_t dtype, int32_t rank,
                        const int64_t *dims, const void *data) {
   FILE *f = file;

@@ -29,6 +29,13 @@ void krt_npy_free(krt_npy *a);
  * f32[784]" in err. */
 bool krt_npy_check(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t *dims, char *err,
                    size_t errsize);
+/* The same for an input whose axis dyn_axis (-1: none) has a run-time length (`kiln --max-dim`,
+ * at most dims[dyn_axis]): the file may hold any length from 1 to that maximum there, the same as
+ * earlier inputs of the call: *len is 0 before the first, then the length. Errors name the dim
+ * (dim_name) and the lengths. */
+bool krt_npy_check_dyn(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t *dims,
+                       int32_t dyn_axis, const char *dim_name, int64_t *len, char *err,
+                       size_t errsize);
 /* Prints "name: f32[1,10] = v0 v1 ... argmax K" (first 10 values) on one line. */
 void krt_print_summary(void *file /* FILE* */, const char *name, int32_t dtype, int32_t rank,
                        const int64_t *dims, const void *data);

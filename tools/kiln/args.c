@@ -35,6 +35,9 @@ static const char *const target_help =
     "  --max-nodes N         fail if the model has more nodes (default: 100000)\n"
     "  --input-shape NAME=D0,D1,...  ONNX: fix the shape of input NAME (repeatable)\n"
     "  --bind NAME=V[,V...]  ONNX: make input NAME a constant (repeatable)\n"
+    "  --max-dim NAME=N      the symbolic dim NAME (JSON shape string, ONNX dim_param) has a\n"
+    "                        run-time length up to N: NAME_run_dims takes it "
+    "(docs/model-format.md)\n"
     "  --max-memory BYTES    cap Kiln's own address space (default: 8 GiB)\n"
     "  -v, --verbose         print the time of each stage (load, passes, lower, optimize,\n"
     "                        emit, ...); on a terminal a progress line shows after 1 s\n"
@@ -156,6 +159,8 @@ void kiln_args_free(Args *a) {
   a->calibrate = NULL;
   free(a->input_shapes);
   free(a->binds);
+  free(a->max_dims);
+  a->max_dims = NULL;
   a->positional = NULL;
   a->weights_dirs = NULL;
   a->input_shapes = a->binds = NULL;
@@ -174,7 +179,10 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
   a->calibrate = calloc((size_t)argc, sizeof *a->calibrate);
   a->input_shapes = calloc((size_t)argc, sizeof *a->input_shapes);
   a->binds = calloc((size_t)argc, sizeof *a->binds);
-  if (!a->positional || !a->weights_dirs || !a->calibrate || !a->input_shapes || !a->binds) abort();
+  a->max_dims = calloc((size_t)argc, sizeof *a->max_dims);
+  if (!a->positional || !a->weights_dirs || !a->calibrate || !a->input_shapes || !a->binds ||
+      !a->max_dims)
+    abort();
   for (int i = 2; i < argc; i++) {
     const char *s = argv[i];
     const char *next = i + 1 < argc ? argv[i + 1] : NULL;
@@ -208,6 +216,11 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
     else if (!strcmp(s, "--weights-dir")) {
       if (!next || !*next) return usage_error(a->cmd, "option '%s' needs a folder", s);
       a->weights_dirs[a->n_weights_dirs++] = next;
+      i++;
+    } else if (!strcmp(s, "--max-dim")) {
+      if (!next || !strchr(next, '=') || next[0] == '=')
+        return usage_error(a->cmd, "option '%s' needs NAME=N", s);
+      a->max_dims[a->n_max_dims++] = next;
       i++;
     } else if (!strcmp(s, "--input-shape") || !strcmp(s, "--bind")) {
       if (!next || !strchr(next, '=') || next[0] == '=')

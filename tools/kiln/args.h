@@ -37,6 +37,8 @@ typedef struct Args {
   const char **weights_dirs;  /* --weights-dir, repeatable */
   int n_weights_dirs;
   const char **input_shapes; /* --input-shape NAME=D0,D1,... (ONNX), repeatable */
+  const char **max_dims;     /* --max-dim NAME=N: a symbolic dim's run-time maximum, repeatable */
+  int n_max_dims;
   int n_input_shapes;
   const char **binds; /* --bind NAME=V[,V...] (ONNX), repeatable */
   int n_binds;

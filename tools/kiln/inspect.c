@@ -56,6 +56,19 @@ static Stats graph_stats(const IrGraph *g) {
   return s;
 }
 
+/* Nodes with an operand of run-time length: codegen calls them over blocks of rows up to it. */
+static int dyn_nodes(const IrGraph *g) {
+  int count = 0;
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *n = g->nodes[i];
+    bool any = false;
+    for (int k = 0; k < n->n_inputs; k++) any |= n->inputs[k] && n->inputs[k]->dyn;
+    for (int k = 0; k < n->n_outputs; k++) any |= n->outputs[k] && n->outputs[k]->dyn;
+    count += any;
+  }
+  return count;
+}
+
 static IrGraph *load(const char *model, const FeOptions *fo, const PassOptions *po,
                      const char *state) {
   IrDiag d;
@@ -217,6 +230,12 @@ static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *b
     fprintf(f, ", \"offset\": %lld, \"bytes\": %lld, \"in_place\": %s}", (long long)st->offset,
             (long long)ir_value_nbytes(st->in), st->direct ? "true" : "false");
   }
+  fputs("], \"dims\": [", f);
+  for (int k = 0; k < g->n_dyn; k++) {
+    fputs(k ? ", {\"name\": " : "{\"name\": ", f);
+    json_string(f, g->dyn[k].name);
+    fprintf(f, ", \"max\": %lld, \"nodes\": %d}", (long long)g->dyn[k].max, dyn_nodes(g));
+  }
   fputs("], \"before\": ", f);
   json_stats(f, before);
   fputs(", \"after\": ", f);
@@ -359,6 +378,7 @@ static void print_dot(const IrGraph *g) {
 int kiln_inspect(const InspectOptions *o) {
   PassOptions base = o->passes;
   base.passes = "memplan";
+  base.no_dyn_check = true; /* measured only */
   base.print_after = NULL;
   IrGraph *g0 = load(o->model, &o->fe, &base, o->state);
   if (!g0) return 1;
@@ -389,9 +409,15 @@ int kiln_inspect(const InspectOptions *o) {
       const IrValue *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
       printf("  %s %s: %s[", i < g->n_inputs ? "input " : "output", v->name,
              ir_dtype_name(v->dtype));
-      for (int k = 0; k < v->rank; k++) printf("%s%lld", k ? "," : "", (long long)v->dims[k]);
+      for (int k = 0; k < v->rank; k++)
+        printf("%s%s%s%lld", k ? "," : "", k == v->dyn - 1 ? g->dyn[0].name : "",
+               k == v->dyn - 1 ? "<=" : "", (long long)v->dims[k]);
       printf("]\n");
     }
+    for (int k = 0; k < g->n_dyn; k++)
+      printf("  run-time dim %s: 1 to %lld, passed to the *_dims entry points; %d nodes loop to "
+             "it, the memory plan is for the maximum\n",
+             g->dyn[k].name, (long long)g->dyn[k].max, dyn_nodes(g));
     text_stats("before passes", &before);
     char label[64];
     snprintf(label, sizeof label, "after -O%d passes", o->passes.opt_level);

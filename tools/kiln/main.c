@@ -29,6 +29,8 @@ static FeOptions fe_options(const Args *a) {
                  .max_nodes = a->max_nodes,
                  .input_shapes = a->input_shapes,
                  .n_input_shapes = a->n_input_shapes,
+                 .max_dims = a->max_dims,
+                 .n_max_dims = a->n_max_dims,
                  .binds = a->binds,
                  .n_binds = a->n_binds};
   return o;
@@ -427,11 +429,30 @@ int kiln_run_process(char *const argv[]) {
 }
 
 /* `build --generate` needs a decoder step: one integer token input of one element, an f32
- * logits output and states (krt_generate_main.c); else an error before compiling. */
+ * logits output and states (krt_generate_main.c); or, with a run-time length (--max-dim), one
+ * integer token per position and optionally a second integer input of the same shape (the
+ * tokens' positions): a prefill of the prompt in one call, then steps of length 1. Else an
+ * error before compiling. */
 static bool generation_model(const IrGraph *g) {
-  const IrValue *t = g->n_inputs == 1 ? g->inputs[0] : NULL;
   bool logits = false;
   for (int j = 0; j < g->n_outputs; j++) logits |= g->outputs[j]->dtype == IR_F32;
+  if (g->n_dyn) {
+    bool ok = logits && g->n_states && (g->n_inputs == 1 || g->n_inputs == 2);
+    for (int i = 0; ok && i < g->n_inputs; i++) {
+      const IrValue *t = g->inputs[i];
+      ok = (t->dtype == IR_I64 || t->dtype == IR_I32) && t->dyn &&
+           ir_value_numel(t) == g->dyn[0].max;
+    }
+    if (ok) return true;
+    fprintf(stderr,
+            "kiln build --generate: model '%s' is not a decoder: with a run-time length it needs "
+            "an i32/i64 token input of one token per position ([1, %s]), optionally their "
+            "positions as a second such input, an f32 logits output and states for its KV cache "
+            "(has %d input(s), %d state(s))\n",
+            g->name, g->dyn[0].name, g->n_inputs, g->n_states);
+    return false;
+  }
+  const IrValue *t = g->n_inputs == 1 ? g->inputs[0] : NULL;
   if (t && (t->dtype == IR_I64 || t->dtype == IR_I32) && ir_value_numel(t) == 1 && logits &&
       g->n_states)
     return true;
@@ -534,7 +555,8 @@ static int cmd_run(const Args *a) {
   const void **in_ptrs = calloc((size_t)n_in + 1, sizeof *in_ptrs);
   void **out_ptrs = calloc((size_t)g->n_outputs + 1, sizeof *out_ptrs);
   void *state = g->n_states ? calloc(1, (size_t)g->state_size) : NULL;
-  if (!ins || !in_ptrs || !out_ptrs || (g->n_states && !state)) abort();
+  int64_t *lens = calloc((size_t)steps + 1, sizeof *lens); /* run-time length per call */
+  if (!ins || !in_ptrs || !out_ptrs || (g->n_states && !state) || !lens) abort();
   if (state) ir_state_reset(g, state);
   char err[512];
   for (int i = 0; i < n_in; i++) {
@@ -543,7 +565,9 @@ static int cmd_run(const Args *a) {
       fprintf(stderr, "kiln run: %s\n", err);
       goto done;
     }
-    if (!krt_npy_check(&ins[i], (int32_t)v->dtype, v->rank, v->dims, err, sizeof err)) {
+    if (!krt_npy_check_dyn(&ins[i], (int32_t)v->dtype, v->rank, v->dims, v->dyn - 1,
+                           g->n_dyn ? g->dyn[0].name : "", &lens[i / g->n_inputs], err,
+                           sizeof err)) {
       fprintf(stderr, "kiln run: %s: input '%s': %s\n", a->positional[i], v->name, err);
       goto done;
     }
@@ -559,6 +583,13 @@ static int cmd_run(const Args *a) {
     goto done;
   }
   for (int t = 0; t < steps; t++) {
+    if (g->n_dyn) { /* the interpreter runs the graph re-inferred at the call's length */
+      IrDiag d;
+      ir_diag_init(&d, a->model, true);
+      bool ok = ir_dyn_resize(g, lens[t] ? lens[t] : g->dyn[0].max, &d);
+      ir_diag_free(&d);
+      if (!ok) goto done;
+    }
     int rc = ir_interp_run_state(g, in_ptrs + (size_t)t * (size_t)g->n_inputs, out_ptrs, state);
     if (rc != 0) {
       fprintf(stderr, "kiln run: the model returned %d: %s\n", rc, krt_strerror(rc));
@@ -583,6 +614,7 @@ done:
   free(in_ptrs);
   free(out_ptrs);
   free(state);
+  free(lens);
   ir_graph_free(g);
   return status;
 }

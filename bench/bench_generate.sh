@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Token generation, Kiln against ONNX Runtime on one thread: the GPT-2-style decoder of
+# tools/gpt_tiny.py at a few configurations (seeded weights, tools/gpt_bench_models.py).
+#   Kiln: the decoder over a run-time number of tokens (--max-dim seq=CTX), `kiln build
+#         --generate -O3`: prefill of the prompt in one call, then one token per call, the KV
+#         cache in the caller's state buffer, updated in place.
+#   ORT:  the same one-token decode step exported to ONNX (step.onnx), the cache an input and an
+#         output copied back in every call (bench/ort_generate.js), the prompt token by token.
+# Both generate greedily; their ids must equal torch's (the run fails otherwise). Prints a
+# markdown table: decode tokens/s (median of R runs), and the prompt's time with Kiln's prefill
+# against feeding it token by token (--no-prefill).
+# Requirements: /usr/bin/python3 with torch, node + npm (onnxruntime-node is installed into
+# build/bench-ort/ as bench/bench_ort.sh does). Numbers are for this machine and its load.
+# usage: bench/bench_generate.sh [--runs R] [--configs "NAME:V:D:H:L:CTX ..."] [--out DIR]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+runs=3 out=build/bench-gen
+configs="tiny:64:32:2:2:48 small:2048:256:4:4:256"
+while [ $# -gt 0 ]; do
+  case $1 in
+  --runs) runs=$2; shift 2 ;;
+  --configs) configs=$2; shift 2 ;;
+  --out) out=$2; shift 2 ;;
+  *) echo "usage: $0 [--runs R] [--configs \"NAME:V:D:H:L:CTX ...\"] [--out DIR]" >&2; exit 2 ;;
+  esac
+done
+py=/usr/bin/python3
+kiln=$root/build/bin/kiln
+ortdir=$root/build/bench-ort
+export NODE_PATH=$ortdir/node_modules OMP_NUM_THREADS=1
+mkdir -p "$out"
+out=$(cd "$out" && pwd)
+echo "== Kiln $(git describe --always --dirty 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
+tools/build.sh >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
+if [ ! -f "$ortdir/node_modules/onnxruntime-node/package.json" ]; then
+  mkdir -p "$ortdir"
+  [ -f "$ortdir/package.json" ] || echo '{"name": "kiln-bench-ort", "private": true}' >"$ortdir/package.json"
+  (cd "$ortdir" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node)
+fi
+
+median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+ids_of() { "$py" -c 'import numpy, sys; print(",".join(map(str, numpy.load(sys.argv[1]).ravel().tolist())))' "$1"; }
+
+table="| model | parameters | Kiln tokens/s | ORT tokens/s (cache copied) | Kiln / ORT | prompt of P tokens: prefill | token by token |
+|---|---|---|---|---|---|---|"
+for cfg in $configs; do
+  IFS=: read -r name V D H L CTX <<<"$cfg"
+  n=$((CTX - 8 < 64 ? CTX - 8 : 64)) # tokens to generate after the 6-token prompt
+  echo "== $name: V=$V D=$D H=$H L=$L CTX=$CTX, $n tokens"
+  "$py" tools/gpt_bench_models.py "$out" "$name" "$V" "$D" "$H" "$L" "$CTX" "$n" >"$out/$name.export.log" 2>&1 ||
+    { cat "$out/$name.export.log"; exit 1; }
+  params=$(sed -n 's/.*, \([0-9]*\) parameters/\1/p' "$out/$name.export.log")
+  d=$out/$name
+  t0=$(date +%s.%N)
+  "$kiln" build --generate -O3 "$d/kiln/model.json" --max-dim "seq=$CTX" -o "$d/gen"
+  echo "   kiln build: $(echo "$(date +%s.%N) - $t0" | bc) s"
+  prompt=$(ids_of "$d/prompt.npy")
+  golden=$(ids_of "$d/golden_ids.npy")
+  kiln_tps=() ort_tps=()
+  for r in $(seq "$runs"); do
+    ids=$("$d/gen" "$prompt" -n "$n" 2>"$d/kiln.err" | tr ' ' ',')
+    [ "$ids" = "$golden" ] || { echo "Kiln's ids differ from torch's: $ids vs $golden" >&2; exit 1; }
+    kiln_tps+=("$(sed -n 's/.*: \([0-9.]*\) tokens\/s/\1/p' "$d/kiln.err")")
+    node bench/ort_generate.js "$d/step.onnx" "$prompt" "$n" >"$d/ort.json"
+    ids=$("$py" -c 'import json, sys; print(",".join(map(str, json.load(open(sys.argv[1]))["ids"])))' "$d/ort.json")
+    [ "$ids" = "$golden" ] || { echo "ORT's ids differ from torch's: $ids vs $golden" >&2; exit 1; }
+    ort_tps+=("$("$py" -c 'import json, sys; print(json.load(open(sys.argv[1]))["tokens_per_s"])' "$d/ort.json")")
+  done
+  k=$(printf '%s\n' "${kiln_tps[@]}" | median)
+  o=$(printf '%s\n' "${ort_tps[@]}" | median)
+  echo "   Kiln tokens/s: ${kiln_tps[*]}; ORT: ${ort_tps[*]}"
+  # prefill: the whole sequence but its last token as the prompt (P = 6 + n - 1 tokens)
+  long=$(ids_of "$d/kiln/inputs/tok.npy")
+  p_len=$(echo "$long" | tr ',' '\n' | wc -l)
+  pre=() tbt=()
+  for r in $(seq "$runs"); do
+    "$d/gen" "$long" -n 1 >/dev/null 2>"$d/pre.err"
+    pre+=("$(sed -n 's/.* prompt tokens in \([0-9.]*\) ms.*/\1/p' "$d/pre.err")")
+    "$d/gen" "$long" -n 1 --no-prefill >/dev/null 2>"$d/pre.err"
+    tbt+=("$(sed -n 's/.* prompt tokens in \([0-9.]*\) ms.*/\1/p' "$d/pre.err")")
+  done
+  pm=$(printf '%s\n' "${pre[@]}" | median)
+  tm=$(printf '%s\n' "${tbt[@]}" | median)
+  echo "   prefill of $p_len tokens: ${pre[*]} ms; token by token: ${tbt[*]} ms"
+  table+="
+| $name (V=$V D=$D H=$H L=$L CTX=$CTX) | $params | $(printf '%.0f' "$k") | $(printf '%.0f' "$o") | $(echo "scale=1; $k / $o" | bc)x | P=$p_len: $pm ms | $tm ms |"
+done
+echo
+echo "$table"

@@ -1,0 +1,336 @@
+/* Run-time sequence length (`--max-dim seq=16`): one compiled object called at several lengths
+ * equals the interpreter at that length and PyTorch (tests/dyn/xattn, tools/gen_dyn_tests.py);
+ * lengths outside [1, max] and a NULL dims return error codes; the entry points without dims run
+ * at the maximum; models whose ops cannot bound the length are refused naming the node. */
+#include <stdint.h>
+#include <unistd.h>
+
+#include "dl_model.h"
+#include "krt_npy.h"
+
+#define DIR "tests/dyn/xattn"
+static const char *const max_dim[] = {"seq=16"};
+static const int lengths[] = {1, 3, 8, 13, 16};
+
+static IrGraph *load(const char *path, const char *const *dims, int n_dims, int level,
+                     const char *passes, IrDiag *d) {
+  FeOptions fo = {.max_dims = dims, .n_max_dims = n_dims};
+  IrGraph *g = fe_load_model_opts(path, &fo, d);
+  PassOptions po = {
+      .opt_level = level, .workspace_align = 64, .verify_each = true, .passes = passes};
+  if (g && level >= 0 && !pass_run_pipeline(g, &po, d)) {
+    ir_graph_free(g);
+    g = NULL;
+  }
+  return g;
+}
+
+static bool read_npy_in(const char *dir, int len, const char *name, krt_npy *a) {
+  char path[256], err[256];
+  snprintf(path, sizeof path, "%s/L%d/%s.npy", dir, len, name);
+  bool ok = krt_npy_read(path, a, err, sizeof err);
+  CHECK(ok, "%s: %s", path, err);
+  return ok;
+}
+
+static bool read_npy(int len, const char *name, krt_npy *a) {
+  return read_npy_in(DIR, len, name, a);
+}
+
+static void test_lengths(int level) {
+  IrDiag d;
+  ir_diag_init(&d, DIR, false);
+  /* -O0 has no attention pass: unfused, the scores [1, H, seq, M] cannot be bounded */
+  IrGraph *g = load(DIR "/model.json", max_dim, 1, level, level ? NULL : "attention", &d);
+  IrGraph *ref = load(DIR "/model.json", max_dim, 1, -1, NULL, &d); /* as written */
+  CHECK(g && ref, "-O%d: loads and plans: %s", level, d.text ? d.text : "");
+  ir_diag_free(&d);
+  if (!g || !ref) {
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return;
+  }
+  CHECK(g->n_dyn == 1 && !strcmp(g->dyn[0].name, "seq") && g->dyn[0].max == 16, "dim seq<=16");
+  CHECK(g->inputs[0]->dyn == 2 && g->inputs[2]->dyn == 3 && g->inputs[3]->dyn == 0,
+        "dynamic axes of tok, mask; mem static");
+  DlModel l;
+  if (!dl_load(g, level, &l)) {
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return;
+  }
+  const krt_model *m = l.m;
+  CHECK(m->n_dims == 1 && !strcmp(m->dims[0].name, "seq") && m->dims[0].max == 16 && m->run_dims &&
+            !m->run_state_dims,
+        "descriptor: one run-time dim");
+  CHECK(m->input_dyn_axis[0] == 1 && m->input_dyn_axis[2] == 2 && m->input_dyn_axis[3] == -1 &&
+            m->output_dyn_axis[0] == 1 && m->output_dyn_axis[1] == 1,
+        "descriptor: dynamic axes");
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64);
+  const size_t V = 24, cap = 16 * V;
+  float *logits = malloc((cap + 64) * sizeof(float)), *probs = malloc((cap + 64) * sizeof(float));
+  float *want = malloc(cap * sizeof(float)), *want_p = malloc(cap * sizeof(float));
+  for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+    int n = lengths[i];
+    krt_npy in[4], t_logits, t_probs;
+    static const char *const names[4] = {"tok", "pos", "mask", "mem"};
+    bool ok = true;
+    for (int k = 0; k < 4; k++) ok &= read_npy(n, names[k], &in[k]);
+    ok &= read_npy(n, "logits", &t_logits) && read_npy(n, "probs", &t_probs);
+    if (!ok) continue;
+    const void *ins[4] = {in[0].data, in[1].data, in[2].data, in[3].data};
+    /* the interpreter at length n: the graph as written, re-inferred at n */
+    IrDiag rd;
+    ir_diag_init(&rd, NULL, false);
+    CHECK(ir_dyn_resize(ref, n, &rd), "interpreter graph at %d", n);
+    ir_diag_free(&rd);
+    void *ref_out[2] = {want, want_p};
+    CHECK(ir_interp_run(ref, ins, ref_out) == 0, "interpreter at %d", n);
+    CHECK(test_close_f32(want, t_logits.data, n * (long)V, 1e-4, 1e-5, "interp logits"),
+          "interpreter = torch at %d", n);
+    /* the compiled code: rows past n must stay untouched */
+    for (size_t e = 0; e < cap + 64; e++) logits[e] = probs[e] = 1234.5f;
+    void *outs[2] = {logits, probs};
+    int64_t dims[1] = {n};
+    CHECK(m->run_dims(dims, ins, outs, ws) == 0, "run_dims at %d", n);
+    CHECK(test_close_f32(logits, want, n * (long)V, 1e-4, 1e-5, "logits"),
+          "-O%d: compiled = interpreter at length %d (logits)", level, n);
+    CHECK(test_close_f32(probs, want_p, n * (long)V, 1e-4, 1e-6, "probs"),
+          "-O%d: compiled = interpreter at length %d (probs)", level, n);
+    CHECK(test_close_f32(logits, t_logits.data, n * (long)V, 1e-4, 1e-5, "torch logits"),
+          "-O%d: compiled = torch at length %d", level, n);
+    bool untouched = true;
+    for (size_t e = (size_t)n * V; e < cap + 64; e++)
+      untouched &= logits[e] == 1234.5f && probs[e] == 1234.5f;
+    CHECK(untouched, "-O%d: nothing written past %d rows", level, n);
+    if (n == 16) { /* the entry point without dims runs at the maximum */
+      CHECK(m->run(ins, outs, ws) == 0, "run at the maximum");
+      CHECK(test_close_f32(logits, want, n * (long)V, 1e-4, 1e-5, "logits"), "run = max");
+    }
+    for (int k = 0; k < 4; k++) krt_npy_free(&in[k]);
+    krt_npy_free(&t_logits);
+    krt_npy_free(&t_probs);
+  }
+  /* out of range */
+  {
+    krt_npy in[4];
+    static const char *const names[4] = {"tok", "pos", "mask", "mem"};
+    bool ok = true;
+    for (int k = 0; k < 4; k++) ok &= read_npy(16, names[k], &in[k]);
+    const void *ins[4] = {in[0].data, in[1].data, in[2].data, in[3].data};
+    void *outs[2] = {logits, probs};
+    static const int64_t bad[] = {0, -1, 17, INT64_MIN, INT64_MAX, (int64_t)1 << 32};
+    for (size_t b = 0; ok && b < sizeof bad / sizeof *bad; b++) {
+      int64_t dims[1] = {bad[b]};
+      logits[0] = 1234.5f;
+      CHECK(m->run_dims(dims, ins, outs, ws) == KRT_ERR_DIM_RANGE && logits[0] == 1234.5f,
+            "length %lld: KRT_ERR_DIM_RANGE, nothing written", (long long)bad[b]);
+    }
+    CHECK(!ok || m->run_dims(NULL, ins, outs, ws) == KRT_ERR_NULL_ARG, "dims NULL: -1");
+    CHECK(!strcmp(krt_strerror(KRT_ERR_DIM_RANGE),
+                  "a run-time dimension is outside [1, its maximum]"),
+          "krt_strerror");
+    for (int k = 0; ok && k < 4; k++) krt_npy_free(&in[k]);
+  }
+  free(ws);
+  free(logits);
+  free(probs);
+  free(want);
+  free(want_p);
+  dlclose(l.lib);
+  ir_graph_free(g);
+  ir_graph_free(ref);
+}
+
+/* A BERT-style QA encoder layer (tests/dyn/enc): self-attention whose keys and padding mask have
+ * the run-time length, read whole by every block of query rows up to the length passed in. */
+static void test_enc(int level) {
+  IrDiag d;
+  ir_diag_init(&d, "enc", false);
+  IrGraph *g = load("tests/dyn/enc/model.json", max_dim, 1, level, level ? NULL : "attention", &d);
+  IrGraph *ref = load("tests/dyn/enc/model.json", max_dim, 1, -1, NULL, &d);
+  CHECK(g && ref, "enc -O%d: loads and plans: %s", level, d.text ? d.text : "");
+  ir_diag_free(&d);
+  DlModel l;
+  if (!g || !ref || !dl_load(g, level, &l)) {
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return;
+  }
+  const krt_model *m = l.m;
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64);
+  float got[16 * 2 + 16], want[16 * 2];
+  for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+    int n = lengths[i];
+    krt_npy in[3], span;
+    static const char *const names[3] = {"tok", "pos", "mask"};
+    bool ok = true;
+    for (int k = 0; k < 3; k++) ok &= read_npy_in("tests/dyn/enc", n, names[k], &in[k]);
+    if (!ok || !read_npy_in("tests/dyn/enc", n, "span", &span)) continue;
+    const void *ins[3] = {in[0].data, in[1].data, in[2].data};
+    IrDiag rd;
+    ir_diag_init(&rd, NULL, false);
+    CHECK(ir_dyn_resize(ref, n, &rd), "enc interpreter graph at %d", n);
+    ir_diag_free(&rd);
+    void *ro[1] = {want}, *co[1] = {got};
+    CHECK(ir_interp_run(ref, ins, ro) == 0, "enc interpreter at %d", n);
+    CHECK(test_close_f32(want, span.data, n * 2L, 1e-4, 1e-5, "enc interp"),
+          "enc: interpreter = torch at %d", n);
+    for (size_t e = 0; e < sizeof got / sizeof *got; e++) got[e] = 1234.5f;
+    int64_t dims[1] = {n};
+    CHECK(m->run_dims(dims, ins, co, ws) == 0, "enc run_dims at %d", n);
+    CHECK(test_close_f32(got, want, n * 2L, 1e-4, 1e-5, "enc"),
+          "enc -O%d: compiled = interpreter at length %d (keys of run-time length)", level, n);
+    CHECK(test_close_f32(got, span.data, n * 2L, 1e-4, 1e-5, "enc torch"),
+          "enc -O%d: compiled = torch at length %d", level, n);
+    bool untouched = true;
+    for (size_t e = (size_t)n * 2; e < sizeof got / sizeof *got; e++)
+      untouched &= got[e] == 1234.5f;
+    CHECK(untouched, "enc -O%d: nothing written past %d rows", level, n);
+    for (int k = 0; k < 3; k++) krt_npy_free(&in[k]);
+    krt_npy_free(&span);
+  }
+  free(ws);
+  dlclose(l.lib);
+  ir_graph_free(g);
+  ir_graph_free(ref);
+}
+
+/* The GPT-2-style decoder over a run-time number of tokens (tests/gen/gpt_tiny_seq): the
+ * 37-token sequence fed in calls of several lengths from one state (a prefill, then steps)
+ * gives torch's full-sequence logits at every position; the state (KV cache rows written with
+ * ScatterND in place) carries over between calls of different lengths. */
+static void test_gpt_calls(int level) {
+  IrDiag d;
+  ir_diag_init(&d, "gpt_tiny_seq", false);
+  static const char *const ctx[] = {"seq=48"};
+  IrGraph *g =
+      load("tests/gen/gpt_tiny_seq/model.json", ctx, 1, level, level ? NULL : "attention", &d);
+  CHECK(g != NULL, "gpt_tiny_seq loads: %s", d.text ? d.text : "");
+  ir_diag_free(&d);
+  if (!g) return;
+  for (int i = 0; i < g->n_states; i++) CHECK(g->states[i].direct, "cache %d updated in place", i);
+  DlModel l;
+  krt_npy tok, golden;
+  char err[256];
+  bool ok = dl_load(g, level, &l) &&
+            krt_npy_read("tests/gen/gpt_tiny_seq/inputs/tok.npy", &tok, err, sizeof err) &&
+            krt_npy_read("tests/gen/gpt_tiny_seq/golden/logits.npy", &golden, err, sizeof err);
+  CHECK(ok, "gpt_tiny_seq: load");
+  if (!ok) {
+    ir_graph_free(g);
+    return;
+  }
+  const krt_model *m = l.m;
+  CHECK(m->run_state_dims && !m->run_dims, "descriptor: run_state_dims");
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64);
+  void *state = aligned_alloc(64, (m->state_size + 63) / 64 * 64);
+  float *logits = malloc(48 * 64 * sizeof(float));
+  static const int calls[][7] = {{37}, {6, 1, 1, 16, 13}, {1, 5, 8, 3, 16, 4}};
+  for (size_t p = 0; p < sizeof calls / sizeof *calls; p++) {
+    CHECK(m->reset(state, m->state_size) == 0, "reset");
+    int at = 0;
+    for (int c = 0; c < 7 && calls[p][c]; c++) {
+      int n = calls[p][c];
+      int64_t pos[48], dims[1] = {n};
+      for (int i = 0; i < n; i++) pos[i] = at + i;
+      const void *in[2] = {(const int64_t *)tok.data + at, pos};
+      void *out[1] = {logits};
+      CHECK(m->run_state_dims(dims, in, out, ws, state, m->state_size) == 0, "call of %d", n);
+      /* logits reach |114| (weights x2): atol 1e-5 of the largest, as emu_state's tolerance */
+      CHECK(test_close_f32(logits, (const float *)golden.data + at * 64, n * 64L, 1e-4, 1.2e-3,
+                           "gpt logits"),
+            "-O%d: calls pattern %zu: positions %d..%d equal torch", level, p, at, at + n - 1);
+      at += n;
+    }
+    CHECK(at == 37, "pattern %zu covers the sequence", p);
+  }
+  /* one more token than the context: the cache's ScatterND index error */
+  {
+    int64_t dims[1] = {1}, t = 0, pos = 48;
+    const void *in[2] = {&t, &pos};
+    void *out[1] = {logits};
+    CHECK(m->run_state_dims(dims, in, out, ws, state, m->state_size) == KRT_ERR_INDEX_RANGE,
+          "position 48: KRT_ERR_INDEX_RANGE");
+  }
+  free(ws);
+  free(state);
+  free(logits);
+  krt_npy_free(&tok);
+  krt_npy_free(&golden);
+  dlclose(l.lib);
+  ir_graph_free(g);
+}
+
+/* A model the run-time length cannot bound: an error naming the node (and no graph). */
+static void expect_error(const char *json, const char *const *dims, int n_dims, const char *want) {
+  IrDiag d;
+  ir_diag_init(&d, "m", false);
+  FeOptions fo = {.max_dims = dims, .n_max_dims = n_dims};
+  IrGraph *g = fe_parse_model_opts(json, strlen(json), NULL, "m", &fo, &d);
+  PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true};
+  bool ok = g && pass_run_pipeline(g, &po, &d);
+  CHECK(!ok && d.text && strstr(d.text, want), "error '%s', got: %s", want, d.text ? d.text : "");
+  ir_graph_free(g);
+  ir_diag_free(&d);
+}
+
+#define HEAD                                                                                       \
+  "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": [{\"name\": "         \
+  "\"x\", \"dtype\": \"f32\", \"shape\": [1, \"seq\", 4]}], \"outputs\": [{\"name\": \"y\"}], "
+
+static void test_errors(void) {
+  static const char *const dims8[] = {"seq=8"};
+  /* a reduction over the run-time axis */
+  expect_error(HEAD "\"nodes\": [{\"name\": \"mean\", \"op\": \"ReduceMean\", \"inputs\": "
+                    "[\"x\"], \"outputs\": [\"y\"], \"attrs\": {\"axes\": [1]}}]}",
+               dims8, 1,
+               "nodes[0] (mean): ReduceMean cannot run at the run-time length 'seq': the op has "
+               "no run-time length support");
+  /* a Softmax over it */
+  expect_error(HEAD "\"nodes\": [{\"name\": \"sm\", \"op\": \"Softmax\", \"inputs\": [\"x\"], "
+                    "\"outputs\": [\"y\"], \"attrs\": {\"axis\": 1}}]}",
+               dims8, 1,
+               "nodes[0] (sm): Softmax cannot run at the run-time length 'seq': it normalizes "
+               "over the run-time axis");
+  /* a Reshape to a constant shape that holds the maximum */
+  expect_error(HEAD "\"initializers\": [{\"name\": \"s\", \"dtype\": \"i64\", \"shape\": [2], "
+                    "\"data\": [8, 4]}], \"nodes\": [{\"name\": \"r\", \"op\": \"Reshape\", "
+                    "\"inputs\": [\"x\", \"s\"], \"outputs\": [\"y\"]}]}",
+               dims8, 1, "--max-dim: the model's shapes do not follow 'seq' (at seq=1:");
+  /* a Transpose that moves the axis behind another */
+  expect_error(HEAD "\"nodes\": [{\"name\": \"t\", \"op\": \"Transpose\", \"inputs\": [\"x\"], "
+                    "\"outputs\": [\"y\"], \"attrs\": {\"perm\": [0, 2, 1]}}]}",
+               dims8, 1,
+               "value 'y' has the run-time length 'seq' at axis 2 after axes that are not 1 "
+               "([1,4,8])");
+  /* no --max-dim for a symbolic dim, and a bad maximum */
+  expect_error(HEAD "\"nodes\": [{\"op\": \"Relu\", \"inputs\": [\"x\"], \"outputs\": [\"y\"]}]}",
+               NULL, 0,
+               "inputs[0] (x).shape[1]: dimension 'seq' is symbolic: give its largest length "
+               "with --max-dim seq=N");
+  static const char *const bad[] = {"seq=0"};
+  expect_error(HEAD "\"nodes\": [{\"op\": \"Relu\", \"inputs\": [\"x\"], \"outputs\": [\"y\"]}]}",
+               bad, 1, "--max-dim: 'seq=0': the maximum must be an integer from 1 to");
+  static const char *const two[] = {"seq=8", "other=4"};
+  expect_error("{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": "
+               "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [1, \"seq\"]}, {\"name\": "
+               "\"z\", \"dtype\": \"f32\", \"shape\": [\"other\", 1]}], \"outputs\": [{\"name\": "
+               "\"y\"}], \"nodes\": [{\"op\": \"Add\", \"inputs\": [\"x\", \"z\"], \"outputs\": "
+               "[\"y\"]}]}",
+               two, 2, "only 1 run-time dimension per model is supported");
+}
+
+int main(int argc, char **argv) {
+  if (!dl_init(argc, argv)) return 1;
+  test_lengths(0);
+  test_lengths(2);
+  test_lengths(3);
+  test_enc(0);
+  test_enc(3);
+  test_gpt_calls(0);
+  test_gpt_calls(3);
+  test_errors();
+  rmdir(dl_tmpdir);
+  return test_report("test_dyn");
+}
