@@ -233,6 +233,7 @@ void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LL
     while (i_hi > i_lo && (i_hi - 1) * sh + py - p->pad_t >= p->h) i_hi--;
     if (i_lo >= i_hi) continue;
     LLVMValueRef i = cg_loop_begin(c, &lih, cg_idx(c, i_lo), cg_idx(c, i_hi));
+    lih.no_unroll = true; /* -O3 would unroll the row copies into hoisted, spilled addresses */
     LLVMValueRef ih = cg_addc(c, cg_mulc(c, i, sh), py - p->pad_t);
     LLVMValueRef src =
         cg_gep(c, c->t_f32, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
