@@ -18,14 +18,12 @@
 #include <unistd.h>
 
 #include "cg.h"
+#include "dl_model.h"
 #include "fe.h"
 #include "krt.h"
 #include "krt_npy.h"
 #include "pass.h"
 #include "test_util.h"
-
-static char tmpdir[] = "/tmp/kiln-test-qdq-XXXXXX";
-static const char *cc = "cc";
 
 static IrGraph *load(const char *dir, int level) {
   char path[PATH_MAX];
@@ -41,28 +39,6 @@ static IrGraph *load(const char *dir, int level) {
   ir_diag_free(&d);
   CHECK(g != NULL, "%s: load -O%d failed", dir, level);
   return g;
-}
-
-static const krt_model *compile(const IrGraph *g, int level, void **lib) {
-  static int serial;
-  char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
-  snprintf(prefix, sizeof prefix, "qdq%d_model", serial++);
-  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
-  snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
-  CgOptions o = {.prefix = prefix, .opt_level = level, .emit = CG_EMIT_OBJ, .pic = true};
-  IrDiag d;
-  ir_diag_init(&d, "test_qdq", true);
-  bool ok = cg_compile(g, &o, obj, &d);
-  ir_diag_free(&d);
-  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s'", cc, so, obj);
-  ok = ok && system(cmd) == 0 && (*lib = dlopen(so, RTLD_NOW | RTLD_LOCAL));
-  CHECK(ok, "compiling -O%d failed", level);
-  remove(obj);
-  remove(so);
-  if (!ok) return NULL;
-  char sym[128];
-  snprintf(sym, sizeof sym, "%s_model", prefix);
-  return dlsym(*lib, sym);
 }
 
 /* got against want: f32 within step (at most 5% of the elements off at all), others exact. */
@@ -117,8 +93,10 @@ static void check_case(const char *dir) {
       interp[k] = calloc(1, (size_t)want[k].nbytes + 1);
       comp[k] = calloc(1, (size_t)want[k].nbytes + 1);
     }
-    void *lib = NULL;
-    const krt_model *m = compile(g, level, &lib);
+    DlModel l = {0};
+    CHECK(dl_load(g, level, &l), "%s: compiling -O%d failed", dir, level);
+    void *lib = l.lib;
+    const krt_model *m = l.m;
     unsigned char *ws = m ? aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64) : NULL;
     CHECK(ir_interp_run(g, ins, interp) == 0, "%s: interpreter run", dir);
     CHECK(!m || m->run(ins, comp, ws) == KRT_OK, "%s: compiled run", dir);
@@ -143,13 +121,13 @@ static void check_case(const char *dir) {
 }
 
 int main(int argc, char **argv) {
-  if (!mkdtemp(tmpdir)) return 2;
+  if (!mkdtemp(dl_tmpdir)) return 2;
   for (int i = 1; i < argc; i++) {
     if (!strcmp(argv[i], "--cc") && i + 1 < argc)
-      cc = argv[++i];
+      dl_cc = argv[++i];
     else
       check_case(argv[i]);
   }
-  rmdir(tmpdir);
+  rmdir(dl_tmpdir);
   return test_report("qdq");
 }
