@@ -788,7 +788,8 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
     cg_loop_end(c, &ltr, NULL, NULL);
     cg_loop_end(c, &lc, NULL, NULL);
   }
-  /* per block of output channels: 16 GEMMs, then the output transform */
+  /* per block of output channels: 16 GEMMs into M [rows][ldv][16] (the 16 points of a tile
+   * adjacent: the output transform loads them with few instructions), then the transform */
   int64_t blocks = M / CG_QPAIR_ROWS, rest = M % CG_QPAIR_ROWS;
   for (int part = 0; part < 2; part++) {
     int64_t nb = part ? (rest ? 1 : 0) : blocks;
@@ -805,10 +806,11 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
         .n_valid = cg_mulc(c, trows, w->tw),
         .s = cg_gep(c, c->t_i8, sp, cg_add(c, cg_mulc(c, pt, M * kp * 4), cg_mulc(c, m0, kp * 4))),
         .v = cg_gep(c, c->t_i8, vs, cg_mulc(c, pt, kp * ldv * 4)),
-        .y = cg_gep(c, c->t_i32, ms, cg_mulc(c, pt, 3 * ldv)),
+        .y = cg_gep(c, c->t_i32, ms, pt),
         .lds = kp * 4,
         .ldv = ldv,
-        .ldy = ldv,
+        .ldy = 16 * ldv,
+        .raw_col_step = 16,
         .channels = M,
         .per_row = true,
         .v_is_acts = true,
@@ -825,7 +827,7 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
     LLVMValueRef tx = cg_for(c, &lyx, w->tw);
     LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
     for (int k = 0; k < 16; k++)
-      mv[k] = i32_load(c, ms, cg_add(c, cg_mulc(c, cg_addc(c, r, k * 3), ldv), tcol));
+      mv[k] = i32_load(c, ms, cg_addc(c, cg_mulc(c, cg_add(c, cg_mulc(c, r, ldv), tcol), 16), k));
     for (int uu = 0; uu < 2; uu++)
       for (int j = 0; j < 4; j++) {
         LLVMValueRef col[4] = {mv[j], mv[4 + j], mv[8 + j], mv[12 + j]};

@@ -207,7 +207,11 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   LLVMValueRef s = cg_for(c, &ls, strips);
   LLVMValueRef n0 = cg_mulc(c, s, strip);
   LLVMValueRef ap0 = NULL, wp0 = NULL, ap = NULL, wp = NULL;
-  if (q->pairs) { /* the pairs tile walks the reduction with two pointers */
+  /* the Arm DSP tiles walk the reduction with two pointers (post-indexed loads, no index
+   * arithmetic per step) */
+  bool walk = q->pairs || d.kind == CG_DOT4_SMLAD;
+  int64_t s_step = q->pairs ? 4 * (int64_t)mr : q->v_is_acts || q->s_unpacked ? 8 : 4;
+  if (walk) {
     ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, 4));
     wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
   }
@@ -215,7 +219,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   LLVMValueRef acc[CG_LOOP_MAX_ACC];
   for (int r = 0; r < mr; r++)
     for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, LLVMConstNull(vt));
-  if (q->pairs) {
+  if (walk) {
     ap = cg_loop_acc(c, &lk, ap0);
     wp = cg_loop_acc(c, &lk, wp0);
   }
@@ -232,17 +236,13 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
                                           (LLVMValueRef[]){wv, av[v], acc[r * nv + v]}, 3);
     }
-    next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
-    next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, 4 * mr));
   } else if (d.kind == CG_DOT4_SMLAD) {
     /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
      * quad); the activations are unpacked here, once per quad, for every accumulator using it */
     LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8];
-    int64_t vb = 4; /* V quads stay packed: the activations, or Gemm weights (flash) */
-    LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * vb);
+    /* V quads stay packed: the activations, or Gemm weights (flash) */
     for (int v = 0; v < nv; v++) {
-      LLVMValueRef at = cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, v), vb));
-      LLVMValueRef w = load_vec(c, c->t_i32, q->v, at, 4);
+      LLVMValueRef w = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
       {
         LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
         ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
@@ -250,14 +250,12 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
     }
     for (int r = 0; r < mr; r++) {
-      LLVMValueRef row = cg_addc(c, m0, r), se, so;
+      LLVMValueRef se, so;
       if (q->v_is_acts || q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
-        LLVMValueRef at = cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 8));
-        se = load_vec(c, c->t_i32, q->s, at, 4);
-        so = load_vec(c, c->t_i32, q->s, cg_addc(c, at, 4), 4);
+        se = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 4);
+        so = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds + 4), 4);
       } else {
-        LLVMValueRef w =
-            load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
+        LLVMValueRef w = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 1);
         LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
         se = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
         so = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
@@ -285,13 +283,18 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
                                         : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
     }
   }
+  if (walk) {
+    next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
+    next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, s_step));
+  }
   LLVMValueRef out[CG_LOOP_MAX_ACC];
   cg_loop_end(c, &lk, next, out);
   /* epilogue: bias, requantization, one store per vector */
   for (int r = 0; r < mr && q->raw; r++)
     for (int v = 0; v < nv; v++) {
-      LLVMValueRef at =
-          cg_add(c, cg_mulc(c, cg_addc(c, m0, r), q->ldy), cg_addc(c, n0, (int64_t)v * lanes));
+      LLVMValueRef at = cg_add(
+          c, cg_mulc(c, cg_addc(c, m0, r), q->ldy),
+          cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), q->raw_col_step ? q->raw_col_step : 1));
       LLVMValueRef st = LLVMBuildStore(c->b, out[r * nv + v], cg_gep(c, c->t_i32, q->y, at));
       LLVMSetAlignment(st, 4);
     }

@@ -34,7 +34,8 @@ typedef struct CgQGemm {
   bool pairs;
   bool s_unpacked; /* CG_DOT4_SMLAD: S quads (the activations of a Gemm) as two i16 pair words */
   bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
-  bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */
+  int64_t raw_col_step; /* raw: elements between adjacent columns of y (0: 1) */
+  bool shift_ge33;      /* every shift in the tables is at least 33: a 32-bit requantization */
   int32_t y_zp;
 } CgQGemm;
 /* CG_DOT4_SMLAD: Conv weight quads (S) are stored unpacked, 8 bytes each (rows of k4 * 8
