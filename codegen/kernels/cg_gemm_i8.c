@@ -229,7 +229,14 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     /* both operands already i16 pairs: one load per operand and one smlad per accumulator; the
      * block's weights are interleaved [k][mr] words, so two pointers walk the reduction */
     LLVMValueRef av[8];
-    for (int v = 0; v < nv; v++) av[v] = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
+    if (nv == 2) { /* one 64-bit load: ldrd (with the pointer update folded in) */
+      LLVMValueRef both = load_vec(c, c->t_i64, ap, cg_idx(c, 0), 4);
+      av[0] = LLVMBuildTrunc(c->b, both, c->t_i32, "");
+      av[1] = LLVMBuildTrunc(c->b, LLVMBuildLShr(c->b, both, LLVMConstInt(c->t_i64, 32, 0), ""),
+                             c->t_i32, "");
+    } else {
+      for (int v = 0; v < nv; v++) av[v] = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
+    }
     for (int r = 0; r < mr; r++) {
       LLVMValueRef wv = load_vec(c, c->t_i32, wp, cg_idx(c, 4 * r), 4);
       for (int v = 0; v < nv; v++)
