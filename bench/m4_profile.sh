@@ -24,7 +24,7 @@ build/bin/npy2c "$tmp/data.c" "${ins[@]}" -- "${outs[@]}"
 # shellcheck disable=SC2086
 arm-none-eabi-gcc -std=c11 -O2 $flags -DEMU_TICKS -I"$tmp" -Iruntime -Itests -Itests/emu \
   --specs=rdimon.specs -nostartfiles -T runtime/baremetal/mps2.ld runtime/baremetal/startup_cm.c \
-  tests/emu/harness.c "$tmp/data.c" runtime/krt.c "$tmp/net.o" -lm -o "$tmp/prog"
+  tests/emu/harness.c "$tmp/data.c" runtime/krt.c "$tmp/net.o" -lm -o "$tmp/prog" 2>/dev/null
 qemu-system-arm -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native \
-  -icount shift=0 -d in_asm,exec,nochain -D "$tmp/log" -kernel "$tmp/prog" >/dev/null || true
+  -icount shift=0 -d in_asm,exec,nochain -D "$tmp/log" -kernel "$tmp/prog" >/dev/null 2>&1 || true
 python3 bench/m4_profile.py "$tmp/prog" "$tmp/log" "$tmp/net.ll"
