@@ -666,6 +666,20 @@ static const int wino_g[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
 static const int wino_bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
 static const int wino_at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
 
+/* sum of coef[k] * v[k] (exactly two non-zero, +-1, at least one +1, as in B^T) on words of two
+ * i16 halves (sadd16 / ssub16) */
+static LLVMValueRef lin_comb_pairs(Cg *c, const int *coef, LLVMValueRef *v) {
+  int pos = -1, other = -1;
+  for (int k = 0; k < 4; k++) {
+    if (coef[k] > 0 && pos < 0)
+      pos = k;
+    else if (coef[k])
+      other = k;
+  }
+  assert(pos >= 0 && other >= 0);
+  return cg_dsp_add16(c, v[pos], v[other], coef[other] < 0);
+}
+
 /* sum of coef[k] * v[k] over the non-zero coefficients (all +-1 here) */
 static LLVMValueRef lin_comb(Cg *c, const int *coef, LLVMValueRef *v, int n) {
   LLVMValueRef s = NULL;
@@ -739,7 +753,7 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
     LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx);
     LLVMValueRef iy0 = cg_addc(c, cg_mulc(c, cg_add(c, ty0, tr), 2), -p->pad_t);
     LLVMValueRef ix0 = cg_addc(c, cg_mulc(c, tx, 2), -p->pad_l);
-    LLVMValueRef okr[4], okc[4], vt[2][16];
+    LLVMValueRef okr[4], okc[4];
     for (int k = 0; k < 4; k++) {
       LLVMValueRef iy = cg_addc(c, iy0, k), ix = cg_addc(c, ix0, k);
       okr[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_idx(c, 0), ""),
@@ -754,32 +768,38 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
     cg_if_begin(c, &fi, inside);
     for (int checked = 0; checked < 2; checked++) {
       if (checked) cg_if_else(c, &fi);
-      for (int hh = 0; hh < 2; hh++) {
-        LLVMValueRef dv[4][4], tmp[4][4];
-        for (int i = 0; i < 4; i++)
-          for (int j = 0; j < 4; j++) {
-            LLVMValueRef ok =
-                checked ? LLVMBuildAnd(c->b, okr[i], okc[j], "") : LLVMConstInt(c->t_i1, 1, 0);
+      /* both channels packed in one word from the start (i16 halves: the raw int8 values,
+       * padding = the zero point) and transformed with sadd16 / ssub16. The zero point is not
+       * subtracted per value: B^T 1 B is 4 at point (1, 1) and 0 elsewhere, so
+       * B^T (d - zp) B = B^T d B - 4 zp there. Every half stays within +-4 * 255. */
+      LLVMValueRef dv[4][4], tmp[4][4], vt[16];
+      for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 4; j++) {
+          LLVMValueRef ok =
+              checked ? LLVMBuildAnd(c->b, okr[i], okc[j], "") : LLVMConstInt(c->t_i1, 1, 0);
+          LLVMValueRef half[2];
+          for (int hh = 0; hh < 2; hh++) {
             LLVMValueRef at = cg_add(
                 c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), cg_addc(c, ix0, j)));
             at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
-            LLVMValueRef v = LLVMBuildSub(
-                c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], at), c->t_i32, ""), cg_i32c(c, xz), "");
-            dv[i][j] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, 0), "");
+            LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, in[0], at), c->t_i32, "");
+            half[hh] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, xz), "");
           }
-        for (int a = 0; a < 4; a++)
-          for (int j = 0; j < 4; j++) {
-            LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
-            tmp[a][j] = lin_comb(c, wino_bt[a], col, 4);
-          }
-        for (int a = 0; a < 4; a++)
-          for (int bb = 0; bb < 4; bb++) vt[hh][a * 4 + bb] = lin_comb(c, wino_bt[bb], tmp[a], 4);
-      }
+          dv[i][j] = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
+                                 LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
+        }
+      for (int a = 0; a < 4; a++)
+        for (int j = 0; j < 4; j++) {
+          LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
+          tmp[a][j] = lin_comb_pairs(c, wino_bt[a], col);
+        }
+      for (int a = 0; a < 4; a++)
+        for (int bb = 0; bb < 4; bb++) vt[a * 4 + bb] = lin_comb_pairs(c, wino_bt[bb], tmp[a]);
+      uint32_t zp4 = (uint16_t)(int16_t)(4 * xz);
+      vt[5] = cg_dsp_add16(c, vt[5], cg_i32c(c, (int32_t)(zp4 | zp4 << 16)), true);
       for (int pt = 0; pt < 16; pt++) {
-        LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, vt[0][pt], cg_i32c(c, 0xffff), ""),
-                                        LLVMBuildShl(c->b, vt[1][pt], cg_i32c(c, 16), ""), "");
         LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, cp, pt * kp), ldv), tcol);
-        LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, vs, at));
+        LLVMValueRef st = LLVMBuildStore(c->b, vt[pt], cg_gep(c, c->t_i32, vs, at));
         LLVMSetAlignment(st, 4);
       }
     }

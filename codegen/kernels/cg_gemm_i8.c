@@ -61,6 +61,11 @@ static LLVMValueRef call_intrinsic(Cg *c, const char *name, LLVMTypeRef *tys, in
   return LLVMBuildCall2(c->b, ft, fn, args, (unsigned)n, "");
 }
 
+LLVMValueRef cg_dsp_add16(Cg *c, LLVMValueRef a, LLVMValueRef b, bool sub) {
+  return call_intrinsic(c, sub ? "llvm.arm.ssub16" : "llvm.arm.sadd16", NULL, 0,
+                        (LLVMValueRef[]){a, b}, 2);
+}
+
 static LLVMTypeRef vec_i32(Cg *c, int lanes) {
   return lanes == 1 ? c->t_i32 : LLVMVectorType(c->t_i32, (unsigned)lanes);
 }

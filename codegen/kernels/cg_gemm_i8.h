@@ -15,6 +15,9 @@ typedef struct CgDot4 {
 CgDot4 cg_dot4_info(Cg *c);
 /* acc + per lane sum of 4 byte products of acts and wts (vectors of i32 quads) */
 LLVMValueRef cg_dot4(Cg *c, CgDot4 d, LLVMValueRef acc, LLVMValueRef acts, LLVMValueRef wts);
+/* Arm DSP: a + b (or a - b with sub) on the two i16 halves of i32 words (sadd16 / ssub16,
+ * wrapping; callers keep every half in range). */
+LLVMValueRef cg_dsp_add16(Cg *c, LLVMValueRef a, LLVMValueRef b, bool sub);
 
 /* y[m][n] = requant(table bias + sum_k S[m][k] V[k][n]) for m < m, n < n_valid:
  * S rows of lds bytes holding k4 quads; V [k4][ldv][4] bytes; tables int32 [3][channels]
