@@ -154,11 +154,13 @@ LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, 
                                   LLVMBuildSExt(c->b, mult, i64, ""), "");
     LLVMValueRef hi = LLVMBuildTrunc(
         c->b, LLVMBuildAShr(c->b, p, splat(c, LLVMConstInt(c->t_i64, 32, 0), lanes), ""), i32, "");
+    /* the zero point joins the rounding term: ((x + 1 + 2 zp) >> 1) == ((x + 1) >> 1) + zp, so
+     * the clamp to [-128, 127] follows the shift directly (Arm: one ssat with asr #1) */
     LLVMValueRef one = splat(c, cg_i32c(c, 1), lanes);
     LLVMValueRef x =
         LLVMBuildAShr(c->b, hi, LLVMBuildSub(c->b, shift, splat(c, cg_i32c(c, 33), lanes), ""), "");
-    x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, x, one, ""), one, "");
-    x = LLVMBuildAdd(c->b, x, splat(c, cg_i32c(c, zp), lanes), "");
+    x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, x, splat(c, cg_i32c(c, 1 + 2 * zp), lanes), ""), one,
+                      "");
     LLVMValueRef lo = splat(c, cg_i32c(c, -128), lanes), top = splat(c, cg_i32c(c, 127), lanes);
     x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, x, lo, ""), lo, x, "");
     x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, x, top, ""), top, x, "");
