@@ -702,8 +702,8 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
   uint32_t *u = calloc((size_t)(16 * M * kp), sizeof *u);
   int32_t *t = calloc((size_t)(3 * M), sizeof *t);
   if (!u || !t) abort();
-  int64_t umax = 0;
-  bool ge33 = true;
+  int64_t umax = 0, bmax = 0;
+  bool ge33 = true, shifts_ok = true;
   for (int64_t m = 0; m < M; m++) {
     for (int64_t ch = 0; ch < C; ch++) {
       const int8_t *g = wt + (m * C + ch) * 9;
@@ -719,14 +719,20 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
           u[at] |= (uint32_t)(uint16_t)(int16_t)v << (16 * (ch % 2));
         }
     }
+    /* the output transform gives 4 x the sums: the shift takes 2 more, and 4 x the bias joins
+     * point (1, 1), which adds into every output of the tile */
     IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && r.shift >= 33;
+    shifts_ok = shifts_ok && r.shift + 2 <= 62; /* else the im2col path (absurdly small scale) */
+    ge33 = ge33 && r.shift + 2 >= 33;
     t[m] = r.mult;
-    t[M + m] = r.shift;
-    t[2 * M + m] = h.bias ? h.bias[m] : 0;
+    t[M + m] = r.shift + 2;
+    int64_t b4 = 4 * (int64_t)(h.bias ? h.bias[m] : 0);
+    bmax = b4 > bmax ? b4 : -b4 > bmax ? -b4 : bmax;
+    t[2 * M + m] = (int32_t)(b4 < INT32_MIN ? INT32_MIN : b4 > INT32_MAX ? INT32_MAX : b4);
   }
-  /* the output transform adds 9 point sums of 2 * kp products each */
-  bool fits = (double)umax * 1020.0 * (double)(2 * kp) * 9.0 < 2147483647.0;
+  /* the output transform adds 9 point sums of 2 * kp products each, and 4 x the bias */
+  bool fits =
+      shifts_ok && (double)umax * 1020.0 * (double)(2 * kp) * 9.0 + (double)bmax < 2147483647.0;
   LLVMValueRef sp = fits ? const_table(c, n, "wino", u, sizeof *u * (size_t)(16 * M * kp)) : NULL;
   LLVMValueRef tab = fits ? const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M)) : NULL;
   free(u);
@@ -848,6 +854,7 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
     LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
     for (int k = 0; k < 16; k++)
       mv[k] = i32_load(c, ms, cg_addc(c, cg_mulc(c, cg_add(c, cg_mulc(c, r, ldv), tcol), 16), k));
+    mv[5] = LLVMBuildAdd(c->b, mv[5], bias, "");
     for (int uu = 0; uu < 2; uu++)
       for (int j = 0; j < 4; j++) {
         LLVMValueRef col[4] = {mv[j], mv[4 + j], mv[8 + j], mv[12 + j]};
@@ -857,7 +864,6 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
     for (int uu = 0; uu < 2; uu++)
       for (int vv = 0; vv < 2; vv++) {
         LLVMValueRef y = lin_comb(c, wino_at[vv], tmp[uu], 4);
-        y = LLVMBuildAdd(c->b, LLVMBuildAShr(c->b, y, cg_i32c(c, 2), ""), bias, "");
         LLVMValueRef oy = cg_addc(c, oy0, uu), ox = cg_addc(c, ox0, vv);
         CgIf f;
         cg_if_begin(c, &f,
