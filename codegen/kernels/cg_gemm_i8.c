@@ -222,10 +222,21 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, 4));
     wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
   }
+  /* the pairs tile (scalar lanes) starts its accumulators from the rows' biases */
+  bool bias_first = q->pairs && !q->raw && q->per_row && lanes == 1;
+  LLVMValueRef init[CG_LOOP_MAX_ACC];
+  for (int r = 0; r < mr; r++) {
+    LLVMValueRef b0 = LLVMConstNull(vt);
+    if (bias_first)
+      b0 = LLVMBuildLoad2(
+          c->b, c->t_i32,
+          cg_gep(c, c->t_i32, q->tables, cg_addc(c, cg_addc(c, m0, r), 2 * q->channels)), "");
+    for (int v = 0; v < nv; v++) init[r * nv + v] = b0;
+  }
   LLVMValueRef k4 = cg_for(c, &lk, q->k4);
   LLVMValueRef acc[CG_LOOP_MAX_ACC];
   for (int r = 0; r < mr; r++)
-    for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, LLVMConstNull(vt));
+    for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, init[r * nv + v]);
   if (walk) {
     ap = cg_loop_acc(c, &lk, ap0);
     wp = cg_loop_acc(c, &lk, wp0);
@@ -319,13 +330,14 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       LLVMValueRef a = out[r * nv + v], mult, shift;
       if (q->per_row) { /* tables indexed by row (Conv channels) */
         LLVMValueRef t = cg_gep(c, c->t_i32, q->tables, row);
-        a = LLVMBuildAdd(
-            c->b, a,
-            splat(c,
-                  LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->channels)),
-                                 ""),
-                  lanes),
-            "");
+        if (!bias_first)
+          a = LLVMBuildAdd(
+              c->b, a,
+              splat(c,
+                    LLVMBuildLoad2(c->b, c->t_i32,
+                                   cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->channels)), ""),
+                    lanes),
+              "");
         mult = splat(c, LLVMBuildLoad2(c->b, c->t_i32, t, ""), lanes);
         shift = splat(
             c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), ""),
