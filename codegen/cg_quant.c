@@ -58,6 +58,8 @@ static LLVMValueRef requant_raw(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVM
 
 static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                             int32_t zp) {
+  if (LLVMIsAConstantInt(shift) && LLVMConstIntGetSExtValue(shift) >= 33) /* 32-bit form */
+    return cg_qrequant(c, 1, acc, mult, shift, zp, true);
   LLVMTypeRef i64 = c->t_i64;
   LLVMValueRef v = requant_raw(c, acc, mult, shift);
   v = LLVMBuildAdd(c->b, v, LLVMConstInt(i64, (unsigned long long)(int64_t)zp, 1), "");
@@ -269,6 +271,8 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   hz.x_zp = 0;
   LLVMValueRef tab = head_tables(c, n, &hz, n->inputs[3]->data, taps);
   LLVMValueRef xzp = cg_i32c(c, h.x_zp);
+  bool ge33 = true; /* every shift >= 33: the 32-bit requantization */
+  for (int64_t m = 0; m < p.m; m++) ge33 = ge33 && ir_qhead_requant(&h, m).shift >= 33;
   /* the row of accumulators: a static alloca in the entry block */
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
@@ -321,7 +325,7 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   cg_loop_end(c, &lc, NULL, NULL);
   LLVMValueRef oy = cg_for(c, &ly, p.ow);
   LLVMValueRef acc = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, row, oy), "");
-  i8_store(c, requant(c, acc, mult, shift, h.y_zp), out[0],
+  i8_store(c, cg_qrequant(c, 1, acc, mult, shift, h.y_zp, ge33), out[0],
            cg_add(c, yplane, cg_add(c, cg_mulc(c, oh, p.ow), oy)));
   cg_loop_end(c, &ly, NULL, NULL);
   cg_loop_end(c, &loh, NULL, NULL);
