@@ -204,6 +204,43 @@ static void store_lanes(Cg *c, int lanes, LLVMValueRef y, LLVMValueRef dst, LLVM
   cg_if_end(c, &full);
 }
 
+static bool is_thumb(Cg *c) {
+  char *triple = LLVMGetTargetMachineTriple(c->tm);
+  bool t = !strncmp(triple, "thumb", 5);
+  LLVMDisposeMessage(triple);
+  return t;
+}
+
+/* Thumb-2 loads through inline asm (the LLVM C API's LLVMGetInlineAsm, as the fp32 kernel's
+ * VLDM): `code` loads n_out words from the pointer operand $n_out and advances it (post-indexed);
+ * the outputs are early-clobber (ldrd with writeback needs them distinct from the pointer). The
+ * Arm backend splits the tile's word loads and folds the pointer update into only one of them;
+ * this keeps a step's operands at one ldrd (+ one ldr) each. */
+static void asm_load_post(Cg *c, const char *code, int n_out, LLVMValueRef *ptr,
+                          LLVMValueRef *out) {
+  char cons[64];
+  size_t len = 0;
+  for (int r = 0; r < n_out; r++) len += (size_t)snprintf(cons + len, sizeof cons - len, "=&r,");
+  snprintf(cons + len, sizeof cons - len, "=r,%d", n_out);
+  LLVMTypeRef pty = LLVMTypeOf(*ptr), fl[4];
+  for (int r = 0; r < n_out; r++) fl[r] = c->t_i32;
+  fl[n_out] = pty;
+  LLVMTypeRef sty = LLVMStructTypeInContext(c->ctx, fl, (unsigned)n_out + 1, 0);
+  LLVMTypeRef fty = LLVMFunctionType(sty, &pty, 1, 0);
+  LLVMValueRef fn = LLVMGetInlineAsm(fty, code, strlen(code), cons, strlen(cons), 0, 0,
+                                     LLVMInlineAsmDialectATT, 0);
+  LLVMValueRef call = LLVMBuildCall2(c->b, fty, fn, ptr, 1, "");
+  /* reads memory only through its pointer: other loads and stores move freely */
+  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  for (int r = 0; r < n_out; r++) out[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
+  *ptr = LLVMBuildExtractValue(c->b, call, (unsigned)n_out, "");
+}
+
 /* One block of `mr` rows starting at row m0 (run-time), over every strip of nv vectors. */
 static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr, int nv) {
   int lanes = d.lanes;
@@ -243,11 +280,27 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   }
   lk.keep = true;
   LLVMValueRef next[CG_LOOP_MAX_ACC];
+  bool pairs_asm = false;
   if (q->pairs) {
     /* both operands already i16 pairs: one load per operand and one smlad per accumulator; the
      * block's weights are interleaved [k][mr] words, so two pointers walk the reduction */
     LLVMValueRef av[8];
-    if (nv == 2) { /* one 64-bit load: ldrd (with the pointer update folded in) */
+    /* Thumb-2 (Arm DSP), the 3 x 2 tile, a row step ldrd can add: both loads by inline asm */
+    bool asm_loads = nv == 2 && mr == 3 && q->ldv * 4 <= 1020 && is_thumb(c);
+    pairs_asm = asm_loads;
+    if (asm_loads) {
+      char code[64];
+      snprintf(code, sizeof code, "ldrd $0, $1, [$2], #%d", (int)(q->ldv * 4));
+      LLVMValueRef p = ap, w = wp, wv[3];
+      asm_load_post(c, code, 2, &p, av);
+      asm_load_post(c, "ldr $2, [$3, #8]\n\tldrd $0, $1, [$3], #12", 3, &w, wv);
+      for (int r = 0; r < mr; r++)
+        for (int v = 0; v < nv; v++)
+          next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                            (LLVMValueRef[]){wv[r], av[v], acc[r * nv + v]}, 3);
+      next[mr * nv] = p;
+      next[mr * nv + 1] = w;
+    } else if (nv == 2) { /* one 64-bit load: ldrd (with the pointer update folded in) */
       LLVMValueRef both = load_vec(c, c->t_i64, ap, cg_idx(c, 0), 4);
       av[0] = LLVMBuildTrunc(c->b, both, c->t_i32, "");
       av[1] = LLVMBuildTrunc(c->b, LLVMBuildLShr(c->b, both, LLVMConstInt(c->t_i64, 32, 0), ""),
@@ -255,7 +308,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     } else {
       for (int v = 0; v < nv; v++) av[v] = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
     }
-    for (int r = 0; r < mr; r++) {
+    for (int r = 0; r < mr && !asm_loads; r++) {
       LLVMValueRef wv = load_vec(c, c->t_i32, wp, cg_idx(c, 4 * r), 4);
       for (int v = 0; v < nv; v++)
         next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
@@ -308,7 +361,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
                                         : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
     }
   }
-  if (walk) {
+  if (walk && !pairs_asm) {
     next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
     next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, s_step));
   }
