@@ -218,11 +218,12 @@ static bool is_thumb(Cg *c) {
  * this keeps a step's operands at one ldrd (+ one ldr) each. */
 static void asm_load_post(Cg *c, const char *code, int n_out, LLVMValueRef *ptr,
                           LLVMValueRef *out) {
+  assert(n_out >= 1 && n_out <= 4);
   char cons[64];
   size_t len = 0;
   for (int r = 0; r < n_out; r++) len += (size_t)snprintf(cons + len, sizeof cons - len, "=&r,");
   snprintf(cons + len, sizeof cons - len, "=r,%d", n_out);
-  LLVMTypeRef pty = LLVMTypeOf(*ptr), fl[4];
+  LLVMTypeRef pty = LLVMTypeOf(*ptr), fl[8];
   for (int r = 0; r < n_out; r++) fl[r] = c->t_i32;
   fl[n_out] = pty;
   LLVMTypeRef sty = LLVMStructTypeInContext(c->ctx, fl, (unsigned)n_out + 1, 0);
@@ -280,7 +281,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   }
   lk.keep = true;
   LLVMValueRef next[CG_LOOP_MAX_ACC];
-  bool pairs_asm = false;
+  bool pairs_asm = false, gemm_asm = false;
   if (q->pairs) {
     /* both operands already i16 pairs: one load per operand and one smlad per accumulator; the
      * block's weights are interleaved [k][mr] words, so two pointers walk the reduction */
@@ -317,10 +318,24 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   } else if (d.kind == CG_DOT4_SMLAD) {
     /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
      * quad); the activations are unpacked here, once per quad, for every accumulator using it */
-    LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8];
+    LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8], vw[8], sw[2];
+    /* QGemm at batch 1 on Thumb-2 (widened activations, 4 columns of packed weights): the
+     * step's words by two inline-asm pairs of ldrd with post-increment (as the pairs tile) */
+    gemm_asm =
+        q->s_unpacked && !q->v_is_acts && mr == 1 && nv == 4 && q->ldv * 4 <= 1020 && is_thumb(c);
+    if (gemm_asm) {
+      char code[64];
+      snprintf(code, sizeof code, "ldrd $2, $3, [$4, #8]\n\tldrd $0, $1, [$4], #%d",
+               (int)(q->ldv * 4));
+      LLVMValueRef p = ap, w = wp;
+      asm_load_post(c, code, 4, &p, vw);
+      asm_load_post(c, "ldrd $0, $1, [$2], #8", 2, &w, sw);
+      next[mr * nv] = p;
+      next[mr * nv + 1] = w;
+    }
     /* V quads stay packed: the activations, or Gemm weights (flash) */
     for (int v = 0; v < nv; v++) {
-      LLVMValueRef w = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
+      LLVMValueRef w = gemm_asm ? vw[v] : load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
       {
         LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
         ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
@@ -329,7 +344,10 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     }
     for (int r = 0; r < mr; r++) {
       LLVMValueRef se, so;
-      if (q->v_is_acts || q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
+      if (gemm_asm) {
+        se = sw[0];
+        so = sw[1];
+      } else if (q->v_is_acts || q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
         se = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 4);
         so = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds + 4), 4);
       } else {
@@ -361,7 +379,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
                                         : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
     }
   }
-  if (walk && !pairs_asm) {
+  if (walk && !pairs_asm && !gemm_asm) {
     next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
     next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, s_step));
   }
