@@ -188,6 +188,23 @@ def cases():
     yield "qlinearconv_zero_point_dtype", qlinear([0.1, 0.1], [0, 0], xz_type=np.int8), \
         "graph.node[0] (qc).input[2]: zero point 'xz' must be an i8 or u8 initializer of the data's dtype u8, got i8"
 
+    # Resize 18/19: what stays refused, and attribute values that cannot work
+    def resize(shape, scales, opset=18, **attrs):
+        inits = [numpy_helper.from_array(np.array(scales, np.float32), "s")]
+        m = model([helper.make_node("Resize", ["x", "", "s"], ["y"], name="rs", **attrs)],
+                  [vi("x", shape)], [vi("y", None)], inits, opset=opset)
+        return m
+    yield "resize_tf_crop_and_resize", resize([1, 1, 4, 4], [1, 1, 2, 2], mode="linear",
+                                              coordinate_transformation_mode="tf_crop_and_resize"), \
+        "graph.node[0] (rs).attribute 'coordinate_transformation_mode': 'tf_crop_and_resize' is not supported"
+    yield "resize_antialias_taps", resize([1, 1, 1, 4000], [1, 1, 1, 0.001], mode="cubic",
+                                          antialias=1), \
+        "graph.node[0] (rs).attribute 'antialias': downscaling axis 3 by 0.001 takes 4000 taps"
+    yield "resize_axes_repeated", resize([1, 1, 4, 4], [2, 2], mode="nearest", axes=[3, -1]), \
+        "graph.node[0] (rs).attribute 'axes': entry 1 (-1) is out of range or repeated"
+    yield "resize_policy_unknown", resize([1, 1, 4, 4], [1, 1, 2, 2], keep_aspect_ratio_policy="fit"), \
+        "graph.node[0] (rs).attribute 'keep_aspect_ratio_policy': 'fit' is not supported"
+
 
 def main():
     lines = []

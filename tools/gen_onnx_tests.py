@@ -28,6 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_onnx_opsets import file_stems  # noqa: E402
+import onnx_resize_ref  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "onnx")
 
@@ -301,6 +302,69 @@ def gen_cases():
          [("x", x)], [("y0", x.max(axis=2, keepdims=True)[:, :1]),
                       ("y1", x.max(axis=2, keepdims=True)[:, 1:])],
          [("a", np.array([2], np.int64)), ("sp", np.array([1, 2], np.int64))])
+    gen_resize_cases()
+
+
+def resize_case(name, opset, x, sizes=None, scales=None, **attrs):
+    """One Resize node (X, roi omitted, scales or sizes as initializers), golden from
+    tools/onnx_resize_ref.py; returns the golden."""
+    inputs = ["x", "", "s"] if scales is not None else ["x", "", "", "z"]
+    inits = ([("s", np.array(scales, np.float32))] if scales is not None
+             else [("z", np.array(sizes, np.int64))])
+    if opset < 13:  # roi and scales not optional yet: empty tensors
+        inputs = ["x", "roi", "s"] + ([] if scales is not None else ["z"])
+        inits += [("roi", np.zeros(0, np.float32))]
+        inits += [] if scales is not None else [("s", np.zeros(0, np.float32))]
+    y = onnx_resize_ref.resize(x, scales=scales, sizes=sizes, **attrs)
+    case(name, opset, [helper.make_node("Resize", inputs, ["y"], name="resize", **attrs)],
+         [("x", x)], [("y", y)], inits)
+    return y
+
+
+def torch_interior(y, x, sizes, mode, margin):
+    """F.interpolate(antialias=True) agrees with ONNX's antialias away from the borders (PyTorch
+    clips the filter at the border and renormalizes; ONNX pads the edge): checks the interior."""
+    import torch
+    import torch.nn.functional as F
+    t = F.interpolate(torch.from_numpy(x), size=tuple(sizes[-2:]), mode=mode,
+                      align_corners=False, antialias=True).numpy()
+    inner = (Ellipsis, slice(margin, -margin), slice(margin, -margin))
+    err = np.abs(t[inner] - y[inner]).max()
+    assert err < 1e-5, "%s antialias interior differs from PyTorch by %g" % (mode, err)
+    return err
+
+
+def gen_resize_cases():
+    """Resize 18/19: antialias (linear, cubic), axes, keep_aspect_ratio_policy,
+    half_pixel_symmetric; and cubic (opset 11+), exclude_outside."""
+    rng = np.random.RandomState(18)
+    x = rng.uniform(-1, 1, (1, 2, 12, 14)).astype(np.float32)
+    y = resize_case("resize_linear_antialias_opset18", 18, x, sizes=[1, 2, 5, 6], mode="linear",
+                    antialias=1)
+    print("linear antialias interior vs PyTorch: %.2g" % torch_interior(y, x, [5, 6], "bilinear", 1))
+    # PyTorch's antialias bicubic uses a = -0.5; its filter reaches 6 inputs (2 outputs) out
+    x2 = rng.uniform(-1, 1, (1, 1, 24, 30)).astype(np.float32)
+    y = resize_case("resize_cubic_antialias_opset18", 18, x2, sizes=[1, 1, 8, 10], mode="cubic",
+                    antialias=1, cubic_coeff_a=-0.5)
+    print("cubic antialias interior vs PyTorch: %.2g" % torch_interior(y, x2, [8, 10], "bicubic", 2))
+    resize_case("resize_cubic_antialias_scales_exclude_opset18", 18, x, scales=[1, 1, 0.4, 0.75],
+                mode="cubic", antialias=1, exclude_outside=1)
+    resize_case("resize_cubic_asymmetric_exclude_opset13", 13, x[:, :, :5, :6],
+                scales=[1, 1, 1.6, 2], mode="cubic", coordinate_transformation_mode="asymmetric",
+                exclude_outside=1)
+    resize_case("resize_cubic_align_corners_opset11", 11, x[:, :, :4, :5], sizes=[1, 2, 7, 3],
+                mode="cubic", coordinate_transformation_mode="align_corners")
+    resize_case("resize_linear_axes_sizes_opset18", 18, x[:, :, :4, :5], sizes=[7, 6],
+                axes=[-1, 2], mode="linear")
+    resize_case("resize_nearest_axes_scales_opset18", 18, x[:, :, :4, :5], scales=[2.5],
+                axes=[3], mode="nearest", nearest_mode="round_prefer_ceil")
+    resize_case("resize_not_larger_opset18", 18, x[:, :, :4, :6], sizes=[7, 8], axes=[2, 3],
+                mode="linear", keep_aspect_ratio_policy="not_larger")
+    resize_case("resize_not_smaller_opset18", 18, x[:, :, :4, :6], sizes=[7, 8], axes=[2, 3],
+                mode="nearest", keep_aspect_ratio_policy="not_smaller")
+    resize_case("resize_half_pixel_symmetric_opset19", 19, x[:, :, :5, :7],
+                scales=[1, 1, 1.5, 0.7], mode="linear",
+                coordinate_transformation_mode="half_pixel_symmetric")
 
 
 if __name__ == "__main__":
