@@ -178,7 +178,8 @@ static const IrAttrSpec ir_attrs_einsum[] = {
     {.name = "equation", .kind = IR_ATTR_STRING, .required = true, .def_s = ""}, END};
 
 /* int8 (ir/quant.c): per-tensor QuantizeLinear/DequantizeLinear (axis is accepted, unused) */
-static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), END};
+/* saturate (19+) concerns float8 outputs only: no effect on i8/u8 */
+static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), A_INT("saturate", 1), END};
 static const IrAttrSpec ir_attrs_dequantize_linear[] = {A_INT("axis", 1), END};
 static const IrAttrSpec ir_attrs_gemm_w8[] = {A_INT("transB", 0), END};
 static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};

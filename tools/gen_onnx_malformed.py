@@ -205,6 +205,30 @@ def cases():
     yield "resize_policy_unknown", resize([1, 1, 4, 4], [1, 1, 2, 2], keep_aspect_ratio_policy="fit"), \
         "graph.node[0] (rs).attribute 'keep_aspect_ratio_policy': 'fit' is not supported"
 
+    # changed in 18/19 and not supported: Pad's axes input, AveragePool's dilations
+    yield "pad_axes_input", model(
+        [helper.make_node("Pad", ["x", "p", "", "ax"], ["y"], name="pad")], [vi("x", [2, 3])],
+        [vi("y", None)], [numpy_helper.from_array(np.array([1, 1], np.int64), "p"),
+                          numpy_helper.from_array(np.array([1], np.int64), "ax")], opset=18), \
+        "graph.node[0] (pad): Pad takes 2 to 3 inputs, got 4"
+    yield "averagepool_dilations", model(
+        [helper.make_node("AveragePool", ["x"], ["y"], name="pool", kernel_shape=[3, 3],
+                          dilations=[2, 1])], [vi("x", [1, 1, 7, 7])], [vi("y", None)], opset=19), \
+        "graph.node[0] (pool).attribute 'dilations': attribute 'dilations' of AveragePool is not supported by Kiln"
+
+    yield "scatternd_reduction_max", model(
+        [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="sc", reduction="max")],
+        [vi("x", [4])], [vi("y", None)],
+        [numpy_helper.from_array(np.array([[1]], np.int64), "i"),
+         numpy_helper.from_array(np.array([2.0], np.float32), "u")], opset=18), \
+        "graph.node[0] (sc).attribute 'reduction': 'max' is not supported (only none)"
+    yield "qdq_block_size", model(
+        [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q", axis=1, block_size=2),
+         helper.make_node("DequantizeLinear", ["q", "s"], ["y"], name="dq", axis=1, block_size=2)],
+        [vi("x", [2, 4])], [vi("y", [2, 4])],
+        [numpy_helper.from_array(np.full((2, 2), 0.1, np.float32), "s")], opset=21), \
+        "graph.node[0] (q).attribute 'block_size'"
+
 
 def main():
     lines = []

@@ -303,6 +303,77 @@ def gen_cases():
                       ("y1", x.max(axis=2, keepdims=True)[:, 1:])],
          [("a", np.array([2], np.int64)), ("sp", np.array([1, 2], np.int64))])
     gen_resize_cases()
+    gen_changed_18_21()
+
+
+def gen_changed_18_21():
+    """Ops Kiln supports whose form or semantics changed in opsets 18-21 (docs/onnx.md table)."""
+    rng = np.random.RandomState(21)
+    n = helper.make_node
+    x = rng.uniform(0.5, 2, (2, 3, 4)).astype(np.float32)
+    # 18: every Reduce* takes axes as an input (ReduceSum since 13, ReduceMean: its own case)
+    reds = [("ReduceL1", lambda v, a: np.abs(v).sum(a, keepdims=True)),
+            ("ReduceL2", lambda v, a: np.sqrt((v * v).sum(a, keepdims=True))),
+            ("ReduceLogSumExp", lambda v, a: np.log(np.exp(v).sum(a, keepdims=True))),
+            ("ReduceMax", lambda v, a: v.max(a, keepdims=True)),
+            ("ReduceMin", lambda v, a: v.min(a, keepdims=True)),
+            ("ReduceProd", lambda v, a: v.prod(a, keepdims=True)),
+            ("ReduceSumSquare", lambda v, a: (v * v).sum(a, keepdims=True))]
+    case("reduce_axes_input_opset18", 18,
+         [n(op, ["x", "a"], ["y%d" % i], name=op.lower()) for i, (op, _) in enumerate(reds)]
+         + [n("ReduceMax", ["x"], ["all"], name="no_axes", keepdims=0),
+            n("ReduceMax", ["x", "none"], ["same"], name="noop", noop_with_empty_axes=1)],
+         [("x", x)],
+         [("y%d" % i, f(x.astype(np.float64), (0, 2)).astype(np.float32))
+          for i, (_, f) in enumerate(reds)]
+         + [("all", np.array(x.max(), np.float32)), ("same", x)],
+         [("a", np.array([0, -1], np.int64)), ("none", np.zeros(0, np.int64))])
+    # 18: Mish (new at 18). Pad's axes input (18) and AveragePool's dilations (19) are refused
+    # with the node named (tests/malformed/onnx_pad_axes_input.onnx, onnx_averagepool_dilations)
+    case("mish_opset18", 18, [n("Mish", ["x"], ["y"], name="mish")], [("x", x - 1.2)],
+         [("y", (lambda v: v * np.tanh(np.log1p(np.exp(v))))((x - 1.2).astype(np.float64))
+           .astype(np.float32))])
+    # 19 and 21: the new versions of Reshape, Shape, Size-free shape arithmetic, Identity,
+    # Constant, Cast (saturate), Equal, Flatten, Transpose, Squeeze, Unsqueeze, ConstantOfShape
+    for opset in (19, 21):
+        nodes = [n("Shape", ["x"], ["sh"], name="shape", start=1),
+                 n("Constant", [], ["c"], name="const",
+                   value=numpy_helper.from_array(np.array([1, 1], np.int64))),
+                 n("Concat", ["c", "sh"], ["target"], name="concat", axis=0),
+                 n("Reshape", ["x", "target"], ["r"], name="reshape"),
+                 n("Identity", ["r"], ["i"], name="identity"),
+                 n("Transpose", ["i"], ["t"], name="transpose", perm=[0, 1, 3, 2]),
+                 n("Squeeze", ["t", "sq"], ["sqz"], name="squeeze"),
+                 n("Unsqueeze", ["sqz", "uq"], ["u"], name="unsqueeze"),
+                 n("Flatten", ["u"], ["f"], name="flatten", axis=2),
+                 n("Cast", ["f"], ["ci"], name="cast", to=TensorProto.INT32, saturate=1),
+                 n("ConstantOfShape", ["cs"], ["zeros"], name="cos",
+                   value=numpy_helper.from_array(np.array([1], np.int32))),
+                 n("Mul", ["ci", "zeros"], ["ci2"], name="mul"),
+                 n("Equal", ["ci2", "ci"], ["y"], name="equal")]
+        xr = (x[:1] * 3).round() - 3
+        ci = np.ascontiguousarray(xr[0].T.astype(np.int32))
+        case("shape_forms_opset%d" % opset, opset, nodes, [("x", xr)], [("y", ci == ci)],
+             [("sq", np.array([0, 1], np.int64)), ("uq", np.array([1], np.int64)),
+              ("cs", np.array([4, 3], np.int64))])
+    # 19: QuantizeLinear's saturate (float8 only: no effect on int8)
+    xq = rng.uniform(-20, 20, (2, 5)).astype(np.float32)
+    q = np.clip(np.rint(xq / np.float32(0.1)) + 3, -128, 127)
+    case("qdq_saturate_opset19", 19,
+         [n("QuantizeLinear", ["x", "s", "z"], ["q"], name="q", saturate=1),
+          n("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")],
+         [("x", xq)], [("y", ((q - 3) * np.float32(0.1)).astype(np.float32))],
+         [("s", np.array(0.1, np.float32)), ("z", np.array(3, np.int8))])
+    # 20: Gelu (new at 20), both approximations
+    g = x - 1.2
+    erf = np.vectorize(math.erf)
+    case("gelu_opset20", 20,
+         [n("Gelu", ["x"], ["y0"], name="gelu"),
+          n("Gelu", ["x"], ["y1"], name="gelu_tanh", approximate="tanh")],
+         [("x", g)],
+         [("y0", (0.5 * g * (1 + erf(g / np.sqrt(2)))).astype(np.float32)),
+          ("y1", (0.5 * g * (1 + np.tanh(np.sqrt(2 / np.pi) * (g + 0.044715 * g ** 3))))
+           .astype(np.float32))])
 
 
 def resize_case(name, opset, x, sizes=None, scales=None, **attrs):
