@@ -713,6 +713,44 @@ static bool adapt_pad_attrs(Ox *ox, const ONodeCtx *c, IrOp op) {
   return n && finish_node(ox, n);
 }
 
+/* Pad 18+: the `axes` input (constant i32/i64, negative counts from the end) names the axes
+ * `pads` (2 * len(axes): begins, then ends) applies to -> pads for every axis, 0 elsewhere. */
+static bool adapt_pad_axes(Ox *ox, const ONodeCtx *c, IrOp op) {
+  if (c->n_in < 4 || !c->in[3] || !c->in[0] || !c->in[1]) return map_direct(ox, c, op);
+  const IrValue *x = c->in[0], *p = c->in[1], *ax = c->in[3];
+  char w[FE_WHERE + 64];
+  fe_path(w, sizeof w, "%s.input[3]", c->where);
+  int64_t na = ir_value_numel(ax);
+  if (ax->kind != IR_VALUE_CONST || (ax->dtype != IR_I64 && ax->dtype != IR_I32) || ax->rank != 1 ||
+      na < 1 || na > x->rank) {
+    ir_diag_error(ox->fe.d, w, "axes must be a constant i32/i64 list of 1 to %d axes", x->rank);
+    return false;
+  }
+  if (p->kind != IR_VALUE_CONST || p->dtype != IR_I64 || ir_value_numel(p) != 2 * na) {
+    fe_path(w, sizeof w, "%s.input[1]", c->where);
+    ir_diag_error(ox->fe.d, w, "pads must be a constant i64 list of %lld values (2 per axis)",
+                  (long long)(2 * na));
+    return false;
+  }
+  int64_t pads[2 * IR_MAX_RANK] = {0};
+  bool seen[IR_MAX_RANK] = {false};
+  for (int64_t k = 0; k < na; k++) {
+    int64_t a =
+        ax->dtype == IR_I64 ? ((const int64_t *)ax->data)[k] : ((const int32_t *)ax->data)[k];
+    if (a < 0) a += x->rank;
+    if (a < 0 || a >= x->rank || seen[a]) {
+      ir_diag_error(ox->fe.d, w, "axis entry %lld is out of range or repeated", (long long)k);
+      return false;
+    }
+    seen[a] = true;
+    pads[a] = ((const int64_t *)p->data)[k];
+    pads[x->rank + a] = ((const int64_t *)p->data)[na + k];
+  }
+  IrValue *in[3] = {c->in[0], const_i64(ox, c->name, pads, 2 * x->rank), c->in[2]};
+  IrNode *n = emit(ox, c, op, in, in[2] ? 3 : 2, NULL);
+  return n && finish_node(ox, n);
+}
+
 /* Clip 6-10: min, max attributes -> inputs. */
 static bool adapt_clip_attrs(Ox *ox, const ONodeCtx *c, IrOp op) {
   IrValue *in[3] = {c->n_in ? c->in[0] : NULL, NULL, NULL};
@@ -1348,6 +1386,7 @@ static const struct Adapter {
     {"Squeeze", 1, 12, NULL, adapt_axes_attr, NULL},
     {"Unsqueeze", 1, 12, NULL, adapt_axes_attr, NULL},
     {"Pad", 1, 10, NULL, adapt_pad_attrs, NULL},
+    {"Pad", 18, 99, NULL, adapt_pad_axes, NULL},
     {"Clip", 1, 10, NULL, adapt_clip_attrs, NULL},
     {"Dropout", 1, 99, "Identity", adapt_dropout, NULL},
     {"RNN", 1, 99, NULL, adapt_recurrent, NULL},

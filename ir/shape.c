@@ -575,15 +575,17 @@ bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
 
 /* Pad (opset 17): data of any dtype; pads is an i64 initializer [x1_begin, x2_begin, ...,
  * x1_end, x2_end, ...] (non-negative: cropping is not supported), constant_value an optional
- * scalar initializer of the data's dtype; mode constant, reflect (pads < dim) or edge. */
+ * scalar initializer of the data's dtype; mode constant, reflect (pads < dim), edge or wrap
+ * (opset 19: the data repeated; pads <= dim). */
 bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0], *pv = n->inputs[1];
   const char *mode = ir_attr_s(n, "mode");
-  bool reflect = !strcmp(mode, "reflect");
-  if (strcmp(mode, "constant") && !reflect && strcmp(mode, "edge"))
-    return ir_node_error(d, n, "attrs.mode", "'%s' is not one of constant, reflect, edge", mode);
+  bool reflect = !strcmp(mode, "reflect"), wrap = !strcmp(mode, "wrap");
+  if (strcmp(mode, "constant") && !reflect && strcmp(mode, "edge") && !wrap)
+    return ir_node_error(d, n, "attrs.mode", "'%s' is not one of constant, reflect, edge, wrap",
+                         mode);
   char s1[256];
   if (pv->kind != IR_VALUE_CONST || pv->dtype != IR_I64 || pv->rank != 1 ||
       pv->dims[0] != 2 * x->rank)
@@ -605,6 +607,11 @@ bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
     if (reflect && (b >= x->dims[i] || e >= x->dims[i]) && (b || e))
       return ir_node_error(d, n, "inputs[1]",
                            "pads %s: reflect padding of axis %d must be smaller than its size %lld",
+                           ir_format_dims(2 * x->rank, p, s1, sizeof s1), i, (long long)x->dims[i]);
+    /* numpy's (so onnx's reference) wrap differs from a periodic extension beyond one period */
+    if (wrap && (b > x->dims[i] || e > x->dims[i]))
+      return ir_node_error(d, n, "inputs[1]",
+                           "pads %s: wrap padding of axis %d must not exceed its size %lld",
                            ir_format_dims(2 * x->rank, p, s1, sizeof s1), i, (long long)x->dims[i]);
     if (b > IR_MAX_DIM || e > IR_MAX_DIM)
       return ir_node_error(d, n, "inputs[1]", "pads %s: axis %d pad is too large",

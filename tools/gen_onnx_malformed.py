@@ -205,12 +205,17 @@ def cases():
     yield "resize_policy_unknown", resize([1, 1, 4, 4], [1, 1, 2, 2], keep_aspect_ratio_policy="fit"), \
         "graph.node[0] (rs).attribute 'keep_aspect_ratio_policy': 'fit' is not supported"
 
-    # changed in 18/19 and not supported: Pad's axes input, AveragePool's dilations
-    yield "pad_axes_input", model(
+    # Pad 18's axes input: a repeated axis; AveragePool's dilations (19) are not supported
+    yield "pad_axes_repeated", model(
         [helper.make_node("Pad", ["x", "p", "", "ax"], ["y"], name="pad")], [vi("x", [2, 3])],
-        [vi("y", None)], [numpy_helper.from_array(np.array([1, 1], np.int64), "p"),
-                          numpy_helper.from_array(np.array([1], np.int64), "ax")], opset=18), \
-        "graph.node[0] (pad): Pad takes 2 to 3 inputs, got 4"
+        [vi("y", None)], [numpy_helper.from_array(np.array([1, 1, 0, 0], np.int64), "p"),
+                          numpy_helper.from_array(np.array([1, -1], np.int64), "ax")], opset=18), \
+        "graph.node[0] (pad).input[3]: axis entry 1 is out of range or repeated"
+    yield "pad_wrap_beyond_size", model(
+        [helper.make_node("Pad", ["x", "p"], ["y"], name="pad", mode="wrap")], [vi("x", [2, 3])],
+        [vi("y", None)], [numpy_helper.from_array(np.array([0, 4, 0, 0], np.int64), "p")],
+        opset=19), \
+        "graph.node[0] (pad).input[1]: pads [0,4,0,0]: wrap padding of axis 1 must not exceed its size 3"
     yield "averagepool_dilations", model(
         [helper.make_node("AveragePool", ["x"], ["y"], name="pool", kernel_shape=[3, 3],
                           dilations=[2, 1])], [vi("x", [1, 1, 7, 7])], [vi("y", None)], opset=19), \

@@ -328,8 +328,20 @@ def gen_changed_18_21():
           for i, (_, f) in enumerate(reds)]
          + [("all", np.array(x.max(), np.float32)), ("same", x)],
          [("a", np.array([0, -1], np.int64)), ("none", np.zeros(0, np.int64))])
-    # 18: Mish (new at 18). Pad's axes input (18) and AveragePool's dilations (19) are refused
-    # with the node named (tests/malformed/onnx_pad_axes_input.onnx, onnx_averagepool_dilations)
+    # 18: Pad's axes input (i32 and negative here); 19: Pad's wrap mode (pads up to the size:
+    # beyond it numpy's wrap, onnx's reference, is not periodic; Kiln refuses that)
+    p = np.array([1, 2, 0, 1], np.int64)
+    case("pad_axes_input_opset18", 18,
+         [n("Pad", ["x", "p", "v", "ax"], ["y"], name="pad")], [("x", x)],
+         [("y", np.pad(x, [(0, 0), (1, 0), (2, 1)], constant_values=0.25))],
+         [("p", p), ("v", np.array(0.25, np.float32)), ("ax", np.array([1, -1], np.int32))])
+    xw = np.arange(6, dtype=np.int64).reshape(2, 3)
+    case("pad_wrap_opset19", 19,
+         [n("Pad", ["x", "p", "", "ax"], ["y"], name="pad", mode="wrap")], [("x", xw)],
+         [("y", np.pad(xw, [(1, 0), (2, 3)], mode="wrap"))],
+         [("p", np.array([1, 2, 0, 3], np.int64)), ("ax", np.array([0, 1], np.int64))])
+    # 18: Mish (new at 18). AveragePool's dilations (19) are refused with the node named
+    # (tests/malformed/onnx_averagepool_dilations.onnx)
     case("mish_opset18", 18, [n("Mish", ["x"], ["y"], name="mish")], [("x", x - 1.2)],
          [("y", (lambda v: v * np.tanh(np.log1p(np.exp(v))))((x - 1.2).astype(np.float64))
            .astype(np.float32))])
