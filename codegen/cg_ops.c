@@ -99,7 +99,7 @@ bool cg_lower_logical_xor(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 
 /* The data copied through (unless the plan shares its buffer), then per index tuple: its k
  * entries wrapped and range-checked (KRT_ERR_INDEX_RANGE before any write outside), the slice
- * copied from the updates. */
+ * copied from the updates or, with a reduction, combined with them element by element. */
 bool cg_lower_scatter_nd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0];
   int64_t count, slice;
@@ -119,8 +119,30 @@ bool cg_lower_scatter_nd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
     off = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, off, dim, ""), v, "");
   }
   off = LLVMBuildTruncOrBitCast(c->b, off, c->t_idx, "");
-  cg_memcpy(c, cg_gep(c, c->t_i8, out[0], cg_mulc(c, off, slice)),
-            cg_gep(c, c->t_i8, in[2], cg_mulc(c, j, slice)), cg_idx(c, slice));
+  IrScatterReduction red = ir_scatter_nd_reduction(n);
+  if (red == SCATTER_NONE) {
+    cg_memcpy(c, cg_gep(c, c->t_i8, out[0], cg_mulc(c, off, slice)),
+              cg_gep(c, c->t_i8, in[2], cg_mulc(c, j, slice)), cg_idx(c, slice));
+  } else { /* per element: out = out (reduction) update, as the interpreter */
+    IrDType t = x->dtype;
+    int64_t elems = slice / (int64_t)ir_dtype_size(t);
+    CgLoop le;
+    LLVMValueRef e = cg_for(c, &le, elems);
+    LLVMValueRef at = cg_add(c, cg_mulc(c, off, elems), e);
+    LLVMValueRef a = cg_load_elem(c, t, out[0], at);
+    LLVMValueRef b = cg_load_elem(c, t, in[2], cg_add(c, cg_mulc(c, j, elems), e)), r;
+    bool f = t == IR_F32;
+    if (red == SCATTER_ADD)
+      r = f ? LLVMBuildFAdd(c->b, a, b, "") : LLVMBuildAdd(c->b, a, b, "");
+    else if (red == SCATTER_MUL)
+      r = f ? LLVMBuildFMul(c->b, a, b, "") : LLVMBuildMul(c->b, a, b, "");
+    else if (red == SCATTER_MAX)
+      r = f ? cg_fmax(c, b, a) : cg_smax(c, a, b);
+    else
+      r = f ? cg_fmin(c, b, a) : cg_smin(c, a, b);
+    cg_store_elem(c, t, r, out[0], at);
+    cg_loop_end(c, &le, NULL, NULL);
+  }
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }

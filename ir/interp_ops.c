@@ -97,11 +97,46 @@ int ir_interp_logical_xor(const IrNode *n, const void *const *in, void *const *o
 
 /* The output is the data with slice j replaced by updates slice j, in order (a repeated index:
  * the last write wins). An index outside the data returns KRT_ERR_INDEX_RANGE. */
+/* *dst = *dst (reduction) *src for f32, i32, i64; integers wrap, max/min of f32 propagate NaN. */
+static void scatter_combine(IrDType t, IrScatterReduction red, void *dst, const void *src) {
+  if (t == IR_F32) {
+    float a, b;
+    memcpy(&a, dst, 4), memcpy(&b, src, 4);
+    a = red == SCATTER_ADD     ? a + b
+        : red == SCATTER_MUL   ? a * b
+        : isnan(a) || isnan(b) ? NAN
+                               : (red == SCATTER_MAX ? (b > a ? b : a) : (b < a ? b : a));
+    memcpy(dst, &a, 4);
+    return;
+  }
+  int64_t a = 0, b = 0;
+  int size = t == IR_I32 ? 4 : 8;
+  if (size == 4) {
+    int32_t a32, b32;
+    memcpy(&a32, dst, 4), memcpy(&b32, src, 4);
+    a = a32, b = b32;
+  } else {
+    memcpy(&a, dst, 8), memcpy(&b, src, 8);
+  }
+  uint64_t r = red == SCATTER_ADD   ? (uint64_t)a + (uint64_t)b
+               : red == SCATTER_MUL ? (uint64_t)a * (uint64_t)b
+               : red == SCATTER_MAX ? (uint64_t)(b > a ? b : a)
+                                    : (uint64_t)(b < a ? b : a);
+  if (size == 4) {
+    int32_t r32 = (int32_t)(uint32_t)r;
+    memcpy(dst, &r32, 4);
+  } else {
+    memcpy(dst, &r, 8);
+  }
+}
+
 int ir_interp_scatter_nd(const IrNode *n, const void *const *in, void *const *out) {
   const IrValue *x = n->inputs[0];
   int64_t count, slice;
   int k;
   ir_scatter_nd_geometry(n, &count, &k, &slice);
+  IrScatterReduction red = ir_scatter_nd_reduction(n);
+  size_t es = ir_dtype_size(x->dtype);
   const int64_t *idx = in[1];
   memcpy(out[0], in[0], (size_t)ir_value_nbytes(x));
   for (int64_t j = 0; j < count; j++) {
@@ -112,7 +147,13 @@ int ir_interp_scatter_nd(const IrNode *n, const void *const *in, void *const *ou
       if (v < 0 || v >= dim) return KRT_ERR_INDEX_RANGE;
       off = off * dim + v;
     }
-    memcpy((char *)out[0] + off * slice, (const char *)in[2] + j * slice, (size_t)slice);
+    char *dst = (char *)out[0] + off * slice;
+    const char *src = (const char *)in[2] + j * slice;
+    if (red == SCATTER_NONE)
+      memcpy(dst, src, (size_t)slice);
+    else
+      for (int64_t e = 0; e < slice / (int64_t)es; e++)
+        scatter_combine(x->dtype, red, dst + e * (int64_t)es, src + e * (int64_t)es);
   }
   return KRT_OK;
 }

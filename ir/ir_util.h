@@ -112,6 +112,15 @@ void ir_gather_geometry(const IrNode *n, int64_t *outer, int64_t *len, int64_t *
 /* ScatterND viewed as `count` index tuples of k entries, each selecting a slice of slice_bytes
  * (data.shape[k:] elements); shared by interpreter and codegen. */
 void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *slice_bytes);
+/* ScatterND's `reduction` (opset 16: add, mul; 18: max, min). */
+typedef enum {
+  SCATTER_NONE,
+  SCATTER_ADD,
+  SCATTER_MUL,
+  SCATTER_MAX,
+  SCATTER_MIN
+} IrScatterReduction;
+IrScatterReduction ir_scatter_nd_reduction(const IrNode *n);
 
 /* DepthToSpace / SpaceToDepth as a transpose: the output viewed as 6-D (dims) and the element
  * stride in the input of each view axis. */

@@ -1424,17 +1424,39 @@ void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *sl
   for (int i = *k; i < x->rank; i++) *slice_bytes *= x->dims[i];
 }
 
-/* ScatterND (reduction none): data of any dtype, i64 indices [..., k] with k <= rank, updates
- * of shape indices.shape[:-1] + data.shape[k:] and the data's dtype. Indices are checked when
- * the run function runs (KRT_ERR_INDEX_RANGE); constant ones here. */
+/* The attribute's value is one of `allowed` (NULL-terminated), else an error naming it. */
+static bool one_of(const IrNode *n, const char *attr, const char *const *allowed, IrDiag *d) {
+  const char *v = ir_attr_s(n, attr);
+  for (int k = 0; allowed[k]; k++)
+    if (!strcmp(v, allowed[k])) return true;
+  char field[64];
+  snprintf(field, sizeof field, "attrs.%s", attr);
+  return ir_node_error(d, n, field, "'%s' is not supported", v);
+}
+
+IrScatterReduction ir_scatter_nd_reduction(const IrNode *n) {
+  static const char *const names[] = {"none", "add", "mul", "max", "min"};
+  const char *r = ir_attr_s(n, "reduction");
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(r, names[i])) return (IrScatterReduction)i;
+  return SCATTER_NONE; /* shape inference refuses other names */
+}
+
+/* ScatterND: data of any dtype (reduction none) or f32/i32/i64 (add, mul, max, min: the slices
+ * combined with the data in index order), i64 indices [..., k] with k <= rank, updates of shape
+ * indices.shape[:-1] + data.shape[k:] and the data's dtype. Indices are checked when the run
+ * function runs (KRT_ERR_INDEX_RANGE); constant ones here. */
 bool ir_infer_scatter_nd(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0], *iv = n->inputs[1], *u = n->inputs[2];
   char s1[256], s2[256];
-  if (strcmp(ir_attr_s(n, "reduction"), "none"))
-    return ir_node_error(d, n, "attrs.reduction", "'%s' is not supported (only none)",
-                         ir_attr_s(n, "reduction"));
+  static const char *const reductions[] = {"none", "add", "mul", "max", "min", NULL};
+  if (!one_of(n, "reduction", reductions, d)) return false;
+  if (ir_scatter_nd_reduction(n) != SCATTER_NONE && x->dtype != IR_F32 && x->dtype != IR_I32 &&
+      x->dtype != IR_I64)
+    return ir_node_error(d, n, "attrs.reduction", "'%s' needs f32, i32 or i64 data, got %s",
+                         ir_attr_s(n, "reduction"), ir_dtype_name(x->dtype));
   if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "data must have rank >= 1");
   if (iv->dtype != IR_I64 || iv->rank < 1)
     return ir_node_error(d, n, "inputs[1]", "indices must be i64 of rank >= 1, got %s %s",
@@ -1817,15 +1839,6 @@ bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d) 
     scales[a] = sc, out[a] = (int64_t)o;
   }
   return true;
-}
-
-static bool one_of(const IrNode *n, const char *attr, const char *const *allowed, IrDiag *d) {
-  const char *v = ir_attr_s(n, attr);
-  for (int k = 0; allowed[k]; k++)
-    if (!strcmp(v, allowed[k])) return true;
-  char field[64];
-  snprintf(field, sizeof field, "attrs.%s", attr);
-  return ir_node_error(d, n, field, "'%s' is not supported", v);
 }
 
 /* Resize (opset 11+ inputs: X, roi, scales, sizes) and Upsample: modes nearest, linear and cubic

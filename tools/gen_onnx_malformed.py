@@ -221,12 +221,12 @@ def cases():
                           dilations=[2, 1])], [vi("x", [1, 1, 7, 7])], [vi("y", None)], opset=19), \
         "graph.node[0] (pool).attribute 'dilations': attribute 'dilations' of AveragePool is not supported by Kiln"
 
-    yield "scatternd_reduction_max", model(
+    yield "scatternd_reduction_bool", model(
         [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="sc", reduction="max")],
-        [vi("x", [4])], [vi("y", None)],
+        [vi("x", [4], TensorProto.BOOL)], [vi("y", None)],
         [numpy_helper.from_array(np.array([[1]], np.int64), "i"),
-         numpy_helper.from_array(np.array([2.0], np.float32), "u")], opset=18), \
-        "graph.node[0] (sc).attribute 'reduction': 'max' is not supported (only none)"
+         numpy_helper.from_array(np.array([True]), "u")], opset=18), \
+        "graph.node[0] (sc).attribute 'reduction': 'max' needs f32, i32 or i64 data, got bool"
     yield "qdq_block_size", model(
         [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q", axis=1, block_size=2),
          helper.make_node("DequantizeLinear", ["q", "s"], ["y"], name="dq", axis=1, block_size=2)],

@@ -340,6 +340,28 @@ def gen_changed_18_21():
          [n("Pad", ["x", "p", "", "ax"], ["y"], name="pad", mode="wrap")], [("x", xw)],
          [("y", np.pad(xw, [(1, 0), (2, 3)], mode="wrap"))],
          [("p", np.array([1, 2, 0, 3], np.int64)), ("ax", np.array([0, 1], np.int64))])
+    # 16: ScatterND reduction add, mul; 18: max, min (repeated indices combine in order)
+    data = rng.uniform(-2, 2, (4, 3)).astype(np.float32)
+    upd = rng.uniform(-2, 2, (3, 3)).astype(np.float32)
+    idx = np.array([[1], [3], [1]], np.int64)
+    outs, nodes = [], []
+    for red, f in (("add", np.add), ("mul", np.multiply), ("max", np.maximum),
+                   ("min", np.minimum)):
+        ref = data.copy()
+        for j in range(3):
+            ref[idx[j, 0]] = f(ref[idx[j, 0]], upd[j])
+        nodes.append(n("ScatterND", ["d", "i", "u"], [red], name="scatter_" + red, reduction=red))
+        outs.append((red, ref))
+    di = np.arange(8, dtype=np.int64).reshape(2, 4)
+    ii = np.array([[0, 1], [0, 1], [1, 3]], np.int64)
+    ui = np.array([5, -7, 100], np.int64)
+    refi = di.copy()
+    for j in range(3):
+        refi[tuple(ii[j])] = max(refi[tuple(ii[j])], ui[j])
+    nodes.append(n("ScatterND", ["di", "ii", "ui"], ["max_i64"], name="scatter_max_i64",
+                   reduction="max"))
+    case("scatternd_reductions_opset18", 18, nodes, [("d", data), ("u", upd), ("di", di)],
+         outs + [("max_i64", refi)], [("i", idx), ("ii", ii), ("ui", ui)])
     # 18: Mish (new at 18). AveragePool's dilations (19) are refused with the node named
     # (tests/malformed/onnx_averagepool_dilations.onnx)
     case("mish_opset18", 18, [n("Mish", ["x"], ["y"], name="mish")], [("x", x - 1.2)],
