@@ -43,6 +43,7 @@ static const IrAttrSpec ir_attrs_max_pool[] = {A_STR("auto_pad", "NOTSET"),
 static const IrAttrSpec ir_attrs_average_pool[] = {A_STR("auto_pad", "NOTSET"),
                                                    A_INT("ceil_mode", 0),
                                                    A_INT("count_include_pad", 0),
+                                                   A_INTS("dilations"), /* opset 19 */
                                                    A_REQ_INTS("kernel_shape"),
                                                    A_INTS("pads"),
                                                    A_INTS("strides"),

@@ -205,7 +205,7 @@ def cases():
     yield "resize_policy_unknown", resize([1, 1, 4, 4], [1, 1, 2, 2], keep_aspect_ratio_policy="fit"), \
         "graph.node[0] (rs).attribute 'keep_aspect_ratio_policy': 'fit' is not supported"
 
-    # Pad 18's axes input: a repeated axis; AveragePool's dilations (19) are not supported
+    # Pad 18's axes input: a repeated axis
     yield "pad_axes_repeated", model(
         [helper.make_node("Pad", ["x", "p", "", "ax"], ["y"], name="pad")], [vi("x", [2, 3])],
         [vi("y", None)], [numpy_helper.from_array(np.array([1, 1, 0, 0], np.int64), "p"),
@@ -216,11 +216,6 @@ def cases():
         [vi("y", None)], [numpy_helper.from_array(np.array([0, 4, 0, 0], np.int64), "p")],
         opset=19), \
         "graph.node[0] (pad).input[1]: pads [0,4,0,0]: wrap padding of axis 1 must not exceed its size 3"
-    yield "averagepool_dilations", model(
-        [helper.make_node("AveragePool", ["x"], ["y"], name="pool", kernel_shape=[3, 3],
-                          dilations=[2, 1])], [vi("x", [1, 1, 7, 7])], [vi("y", None)], opset=19), \
-        "graph.node[0] (pool).attribute 'dilations': attribute 'dilations' of AveragePool is not supported by Kiln"
-
     yield "scatternd_reduction_bool", model(
         [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="sc", reduction="max")],
         [vi("x", [4], TensorProto.BOOL)], [vi("y", None)],

@@ -362,8 +362,52 @@ def gen_changed_18_21():
                    reduction="max"))
     case("scatternd_reductions_opset18", 18, nodes, [("d", data), ("u", upd), ("di", di)],
          outs + [("max_i64", refi)], [("i", idx), ("ii", ii), ("ui", ui)])
-    # 18: Mish (new at 18). AveragePool's dilations (19) are refused with the node named
-    # (tests/malformed/onnx_averagepool_dilations.onnx)
+    # 19: AveragePool's dilations (2-D with pads both divisor rules, ceil_mode; 1-D; 3-D)
+    def avgpool(v, k, st, dl, pb, pe, include, ceil):
+        sp = v.ndim - 2
+        span = [(k[a] - 1) * dl[a] + 1 for a in range(sp)]
+        outs = []
+        for a in range(sp):
+            num = v.shape[2 + a] + pb[a] + pe[a] - span[a]
+            o = (-(-num // st[a]) if ceil else num // st[a]) + 1
+            if ceil and (o - 1) * st[a] >= v.shape[2 + a] + pb[a]:
+                o -= 1
+            outs.append(o)
+        y = np.zeros(v.shape[:2] + tuple(outs), np.float64)
+        for o in np.ndindex(*outs):
+            total, count = 0.0, 1
+            taps = []
+            for a in range(sp):
+                start = o[a] * st[a] - pb[a]
+                pos = [start + t * dl[a] for t in range(k[a])]
+                lo, hi = (-pb[a], v.shape[2 + a] + pe[a]) if include else (0, v.shape[2 + a])
+                count *= sum(lo <= q < hi for q in pos)
+                taps.append([q for q in pos if 0 <= q < v.shape[2 + a]])
+            for q in np.ndindex(*[len(t) for t in taps]):
+                idx = tuple(taps[a][q[a]] for a in range(sp))
+                total = total + v[(slice(None), slice(None)) + idx].astype(np.float64)
+            y[(slice(None), slice(None)) + o] = total / count
+        return y.astype(np.float32)
+    x2 = rng.uniform(-1, 1, (1, 2, 9, 8)).astype(np.float32)
+    x1 = rng.uniform(-1, 1, (1, 3, 11)).astype(np.float32)
+    x3 = rng.uniform(-1, 1, (1, 1, 5, 6, 7)).astype(np.float32)
+    case("averagepool_dilations_opset19", 19,
+         [n("AveragePool", ["x2"], ["y_pad"], name="pool_pad", kernel_shape=[3, 2],
+            dilations=[2, 3], strides=[2, 1], pads=[2, 1, 1, 2]),
+          n("AveragePool", ["x2"], ["y_include_ceil"], name="pool_include_ceil",
+            kernel_shape=[3, 2], dilations=[2, 3], strides=[2, 2], pads=[2, 1, 1, 2],
+            count_include_pad=1, ceil_mode=1),
+          n("AveragePool", ["x1"], ["y_1d"], name="pool_1d", kernel_shape=[3], dilations=[3],
+            pads=[1, 2]),
+          n("AveragePool", ["x3"], ["y_3d"], name="pool_3d", kernel_shape=[2, 2, 3],
+            dilations=[2, 1, 2], pads=[1, 0, 1, 0, 1, 2], count_include_pad=1)],
+         [("x1", x1), ("x2", x2), ("x3", x3)],
+         [("y_pad", avgpool(x2, [3, 2], [2, 1], [2, 3], [2, 1], [1, 2], False, False)),
+          ("y_include_ceil", avgpool(x2, [3, 2], [2, 2], [2, 3], [2, 1], [1, 2], True, True)),
+          ("y_1d", avgpool(x1, [3], [1], [3], [1], [2], False, False)),
+          ("y_3d", avgpool(x3, [2, 2, 3], [1, 1, 1], [2, 1, 2], [1, 0, 1], [0, 1, 2], True,
+                           False))])
+    # 18: Mish (new at 18)
     case("mish_opset18", 18, [n("Mish", ["x"], ["y"], name="mish")], [("x", x - 1.2)],
          [("y", (lambda v: v * np.tanh(np.log1p(np.exp(v))))((x - 1.2).astype(np.float64))
            .astype(np.float32))])
