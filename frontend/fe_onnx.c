@@ -1180,6 +1180,87 @@ static bool adapt_einsum(Ox *ox, const ONodeCtx *c, IrOp op) {
   return y != NULL;
 }
 
+/* GroupNormalization 18+: X [N, C, D...] viewed as [N, G, C/G * D...], normalized over the last
+ * axis (InstanceNormalization with unit scale, zero bias), reshaped back, then times scale and
+ * plus bias per channel ([C, 1, ...] constants: opset 18's per-group values repeated over each
+ * group's C/G channels, opset 21's per-channel ones as given). stash_type (21) is ignored: Kiln
+ * computes in f32. */
+static bool adapt_group_norm(Ox *ox, const ONodeCtx *c, IrOp op) {
+  const OAttr *ng, *eps, *stash;
+  if (!get_attr(ox, c, "num_groups", 2, &ng) || !get_attr(ox, c, "epsilon", 1, &eps) ||
+      !get_attr(ox, c, "stash_type", 2, &stash))
+    return false;
+  char w[FE_WHERE + 64];
+  if (!ng) {
+    attr_where(w, sizeof w, c, "num_groups");
+    ir_diag_error(ox->fe.d, w, "required attribute is missing");
+    return false;
+  }
+  if (c->n_in != 3 || !c->in[0] || !c->in[1] || !c->in[2] || c->p->n_output != 1) {
+    ir_diag_error(ox->fe.d, c->where, "GroupNormalization takes X, scale and bias, and one output");
+    return false;
+  }
+  const IrValue *x = c->in[0];
+  if (x->dtype != IR_F32 || x->rank < 2) {
+    fe_path(w, sizeof w, "%s.input[0]", c->where);
+    ir_diag_error(ox->fe.d, w, "X must be f32 [N, C, ...], got %s of rank %d",
+                  ir_dtype_name(x->dtype), x->rank);
+    return false;
+  }
+  int64_t C = x->dims[1], G = ng->i, len = 1;
+  for (int i = 1; i < x->rank; i++) len *= x->dims[i];
+  if (G < 1 || C % G) {
+    attr_where(w, sizeof w, c, "num_groups");
+    ir_diag_error(ox->fe.d, w, "%lld groups do not divide %lld channels", (long long)G,
+                  (long long)C);
+    return false;
+  }
+  int64_t per = ox->opset >= 21 ? C : G;
+  for (int k = 1; k < 3; k++) {
+    const IrValue *v = c->in[k];
+    if (v->kind != IR_VALUE_CONST || v->dtype != IR_F32 || ir_value_numel(v) != per) {
+      fe_path(w, sizeof w, "%s.input[%d]", c->where, k);
+      ir_diag_error(ox->fe.d, w, "%s must be an f32 initializer of %lld values (one per %s)",
+                    k == 1 ? "scale" : "bias", (long long)per, per == C ? "channel" : "group");
+      return false;
+    }
+  }
+  int64_t grouped[3] = {x->dims[0], G, len / G}, cdims[IR_MAX_RANK];
+  IrValue *flat = ein_reshape(ox, c, "/groups", c->in[0], grouped, 3, NULL);
+  if (!flat) return false;
+  IrValue *unit[2];
+  for (int k = 0; k < 2; k++) {
+    unit[k] = fresh_value(ox, c->name, IR_VALUE_CONST, IR_F32, 1, &G);
+    float *d = ir_arena_alloc(ox->fe.g->arena, sizeof(float) * (size_t)G);
+    for (int64_t i = 0; i < G; i++) d[i] = k == 0 ? 1.0f : 0.0f;
+    unit[k]->data = d, unit[k]->src_path = unit[k]->name;
+  }
+  IrValue *in3[3] = {flat, unit[0], unit[1]};
+  char nm[FE_MAX_NAME + 32];
+  fe_path(nm, sizeof nm, "%.200s/normalize", c->name);
+  IrNode *norm = new_node(ox, c, op, nm, in3, 3, NULL, 1);
+  if (!norm) return false;
+  ir_set_attr_f(ox->fe.g, norm, "epsilon", eps ? eps->f : 1e-5);
+  if (!finish_node(ox, norm)) return false;
+  IrValue *back = ein_reshape(ox, c, "/ungroup", norm->outputs[0], x->dims, x->rank, NULL);
+  if (!back) return false;
+  cdims[0] = C;
+  for (int i = 1; i < x->rank - 1; i++) cdims[i] = 1;
+  IrValue *chan[2];
+  for (int k = 0; k < 2; k++) { /* per channel, [C, 1, ...] */
+    chan[k] = fresh_value(ox, c->name, IR_VALUE_CONST, IR_F32, x->rank - 1, cdims);
+    float *d = ir_arena_alloc(ox->fe.g->arena, sizeof(float) * (size_t)C);
+    const float *v = c->in[1 + k]->data;
+    for (int64_t i = 0; i < C; i++) d[i] = v[per == C ? i : i / (C / G)];
+    chan[k]->data = d, chan[k]->src_path = chan[k]->name;
+  }
+  IrValue *mul_in[2] = {back, chan[0]};
+  IrValue *scaled = ein_step(ox, c, IR_OP_MUL, "/scale", mul_in, 2, NULL, NULL, 0);
+  if (!scaled) return false;
+  IrValue *add_in[2] = {scaled, chan[1]};
+  return ein_step(ox, c, IR_OP_ADD, "/bias", add_in, 2, c->p->output[0], NULL, 0) != NULL;
+}
+
 /* Cast to double: a Cast to float (f64 is computed in f32). */
 static bool adapt_cast_f64(Ox *ox, const ONodeCtx *c, IrOp op) {
   const OAttr *to;
@@ -1387,6 +1468,7 @@ static const struct Adapter {
     {"Unsqueeze", 1, 12, NULL, adapt_axes_attr, NULL},
     {"Pad", 1, 10, NULL, adapt_pad_attrs, NULL},
     {"Pad", 18, 99, NULL, adapt_pad_axes, NULL},
+    {"GroupNormalization", 18, 99, "InstanceNormalization", adapt_group_norm, NULL},
     {"Clip", 1, 10, NULL, adapt_clip_attrs, NULL},
     {"Dropout", 1, 99, "Identity", adapt_dropout, NULL},
     {"RNN", 1, 99, NULL, adapt_recurrent, NULL},

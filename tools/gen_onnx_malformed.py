@@ -216,6 +216,12 @@ def cases():
         [vi("y", None)], [numpy_helper.from_array(np.array([0, 4, 0, 0], np.int64), "p")],
         opset=19), \
         "graph.node[0] (pad).input[1]: pads [0,4,0,0]: wrap padding of axis 1 must not exceed its size 3"
+    yield "groupnorm_groups", model(
+        [helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], name="gn", num_groups=4)],
+        [vi("x", [1, 6, 2, 2])], [vi("y", None)],
+        [numpy_helper.from_array(np.ones(4, np.float32), "s"),
+         numpy_helper.from_array(np.zeros(4, np.float32), "b")], opset=18), \
+        "graph.node[0] (gn).attribute 'num_groups': 4 groups do not divide 6 channels"
     yield "scatternd_reduction_bool", model(
         [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="sc", reduction="max")],
         [vi("x", [4], TensorProto.BOOL)], [vi("y", None)],

@@ -407,6 +407,23 @@ def gen_changed_18_21():
           ("y_1d", avgpool(x1, [3], [1], [3], [1], [2], False, False)),
           ("y_3d", avgpool(x3, [2, 2, 3], [1, 1, 1], [2, 1, 2], [1, 0, 1], [0, 1, 2], True,
                            False))])
+    # 18, 21: GroupNormalization (scale and bias per group at 18, per channel at 21); golden
+    # from PyTorch's F.group_norm (per-channel weights; 18's repeated over each group)
+    import torch
+    import torch.nn.functional as F
+    xg = rng.uniform(-2, 2, (2, 6, 3, 4)).astype(np.float32)
+    sg, bg = rng.uniform(0.5, 1.5, 3).astype(np.float32), rng.uniform(-1, 1, 3).astype(np.float32)
+    yg = F.group_norm(torch.from_numpy(xg), 3, torch.from_numpy(np.repeat(sg, 2)),
+                      torch.from_numpy(np.repeat(bg, 2)), eps=1e-3).numpy()
+    case("groupnorm_opset18", 18,
+         [n("GroupNormalization", ["x", "s", "b"], ["y"], name="gn", num_groups=3, epsilon=1e-3)],
+         [("x", xg)], [("y", yg)], [("s", sg), ("b", bg)])
+    xg3 = rng.uniform(-2, 2, (1, 8, 5)).astype(np.float32)
+    sc, bc = rng.uniform(0.5, 1.5, 8).astype(np.float32), rng.uniform(-1, 1, 8).astype(np.float32)
+    yg3 = F.group_norm(torch.from_numpy(xg3), 2, torch.from_numpy(sc), torch.from_numpy(bc)).numpy()
+    case("groupnorm_opset21", 21,
+         [n("GroupNormalization", ["x", "s", "b"], ["y"], name="gn", num_groups=2, stash_type=1)],
+         [("x", xg3)], [("y", yg3)], [("s", sc), ("b", bc)])
     # 18: Mish (new at 18)
     case("mish_opset18", 18, [n("Mish", ["x"], ["y"], name="mish")], [("x", x - 1.2)],
          [("y", (lambda v: v * np.tanh(np.log1p(np.exp(v))))((x - 1.2).astype(np.float64))
