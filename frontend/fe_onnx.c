@@ -1368,6 +1368,95 @@ static IrValue *float_op(Ox *ox, const ONodeCtx *c, IrOp op, IrValue **in, int n
   return n->outputs[0];
 }
 
+/* QuantizeLinear / DequantizeLinear 21+: block_size 0 (and output_dtype 0 or the zero point's
+ * dtype) map directly. A blocked DequantizeLinear (scale and zero point with ceil(d / block_size)
+ * entries along `axis`, x's size elsewhere) of constant data, the form of blocked weights, folds
+ * into an f32 initializer; a blocked QuantizeLinear, or one of run-time data, is refused. */
+static bool adapt_qdq21(Ox *ox, const ONodeCtx *c, IrOp op) {
+  const OAttr *bs, *ax, *od = NULL;
+  if (!get_attr(ox, c, "block_size", 2, &bs) || !get_attr(ox, c, "axis", 2, &ax) ||
+      (op == IR_OP_QUANTIZE_LINEAR && !get_attr(ox, c, "output_dtype", 2, &od)))
+    return false;
+  const IrValue *x = c->n_in > 0 ? c->in[0] : NULL, *s = c->n_in > 1 ? c->in[1] : NULL;
+  const IrValue *z = c->n_in > 2 ? c->in[2] : NULL;
+  char w[FE_WHERE + 64];
+  if (od && od->i != 0) {
+    IrDType want;
+    attr_where(w, sizeof w, c, "output_dtype");
+    if (!onnx_dtype((int32_t)od->i, &want) || want != (z ? z->dtype : IR_U8)) {
+      ir_diag_error(ox->fe.d, w, "output_dtype %lld must be the zero point's dtype (%s)",
+                    (long long)od->i,
+                    z ? ir_dtype_name(z->dtype) : "u8, as no zero point is given");
+      return false;
+    }
+  }
+  static const char *const skip[] = {"block_size", "output_dtype", NULL};
+  if (!bs || bs->i == 0) {
+    IrNode *n = emit(ox, c, op, c->in, c->n_in, skip);
+    return n && finish_node(ox, n);
+  }
+  attr_where(w, sizeof w, c, "block_size");
+  if (op == IR_OP_QUANTIZE_LINEAR || bs->i < 0 || !x || !s || x->kind != IR_VALUE_CONST ||
+      s->kind != IR_VALUE_CONST || (z && z->kind != IR_VALUE_CONST) ||
+      (x->dtype != IR_I8 && x->dtype != IR_U8) || s->dtype != IR_F32 ||
+      (z && z->dtype != x->dtype) || c->p->n_output != 1) {
+    ir_diag_error(ox->fe.d, w,
+                  "block_size %lld: only a DequantizeLinear of constant i8/u8 data with f32 "
+                  "scales (blocked weights) is supported",
+                  (long long)bs->i);
+    return false;
+  }
+  int64_t axis = ax ? ax->i : 1;
+  if (axis < -x->rank || axis >= x->rank) {
+    attr_where(w, sizeof w, c, "axis");
+    ir_diag_error(ox->fe.d, w, "axis %lld is out of range for rank %d", (long long)axis, x->rank);
+    return false;
+  }
+  if (axis < 0) axis += x->rank;
+  int64_t want[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++)
+    want[i] = i == axis ? (x->dims[i] + bs->i - 1) / bs->i : x->dims[i];
+  for (int k = 1; k < 3; k++) {
+    const IrValue *v = k == 1 ? s : z;
+    if (!v) continue;
+    bool ok = v->rank == x->rank;
+    for (int i = 0; ok && i < x->rank; i++) ok = v->dims[i] == want[i];
+    if (!ok) {
+      fe_path(w, sizeof w, "%s.input[%d]", c->where, k);
+      ir_diag_error(ox->fe.d, w,
+                    "%s must have the data's shape with %lld entries along axis %lld "
+                    "(block_size %lld)",
+                    k == 1 ? "the scale" : "the zero point", (long long)want[axis], (long long)axis,
+                    (long long)bs->i);
+      return false;
+    }
+  }
+  int64_t n = ir_value_numel(x);
+  float *y = malloc(sizeof(float) * (size_t)n);
+  if (!y) abort();
+  for (int64_t e = 0; e < n; e++) {
+    int64_t rest = e, off = 0, stride = 1;
+    for (int i = x->rank - 1; i >= 0; i--) {
+      int64_t coord = rest % x->dims[i];
+      rest /= x->dims[i];
+      off += (i == axis ? coord / bs->i : coord) * stride;
+      stride *= want[i];
+    }
+    double q = x->dtype == IR_I8 ? ((const int8_t *)x->data)[e] : ((const uint8_t *)x->data)[e];
+    double zp = !z                  ? 0
+                : x->dtype == IR_I8 ? ((const int8_t *)z->data)[off]
+                                    : ((const uint8_t *)z->data)[off];
+    y[e] = (float)((q - zp) * ((const float *)s->data)[off]);
+  }
+  OTensor tp = ONNX__TENSOR_PROTO__INIT;
+  tp.has_data_type = 1, tp.data_type = ONNX_FLOAT, tp.n_dims = (size_t)x->rank;
+  tp.dims = (int64_t *)x->dims, tp.n_float_data = (size_t)n, tp.float_data = y;
+  attr_where(w, sizeof w, c, "block_size");
+  bool ok = tensor_value(ox, &tp, c->p->output[0], w) != NULL;
+  free(y);
+  return ok;
+}
+
 /* QLinearConv (x, xs, xz, w, ws, wz, ys, yz[, B]) and QLinearMatMul (a, as, az, b, bs, bz, ys,
  * yz): y = Q(op(DQ(x), DQ(w)[, DQ(B, xs * ws)]), ys, yz). */
 static bool adapt_qlinear(Ox *ox, const ONodeCtx *c, IrOp op) {
@@ -1469,6 +1558,8 @@ static const struct Adapter {
     {"Pad", 1, 10, NULL, adapt_pad_attrs, NULL},
     {"Pad", 18, 99, NULL, adapt_pad_axes, NULL},
     {"GroupNormalization", 18, 99, "InstanceNormalization", adapt_group_norm, NULL},
+    {"QuantizeLinear", 21, 99, NULL, adapt_qdq21, NULL},
+    {"DequantizeLinear", 21, 99, NULL, adapt_qdq21, NULL},
     {"Clip", 1, 10, NULL, adapt_clip_attrs, NULL},
     {"Dropout", 1, 99, "Identity", adapt_dropout, NULL},
     {"RNN", 1, 99, NULL, adapt_recurrent, NULL},

@@ -233,7 +233,7 @@ def cases():
          helper.make_node("DequantizeLinear", ["q", "s"], ["y"], name="dq", axis=1, block_size=2)],
         [vi("x", [2, 4])], [vi("y", [2, 4])],
         [numpy_helper.from_array(np.full((2, 2), 0.1, np.float32), "s")], opset=21), \
-        "graph.node[0] (q).attribute 'block_size'"
+        "graph.node[0] (q).attribute 'block_size': block_size 2: only a DequantizeLinear of constant i8/u8 data with f32 scales (blocked weights) is supported"
 
 
 def main():

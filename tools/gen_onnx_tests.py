@@ -459,6 +459,25 @@ def gen_changed_18_21():
           n("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")],
          [("x", xq)], [("y", ((q - 3) * np.float32(0.1)).astype(np.float32))],
          [("s", np.array(0.1, np.float32)), ("z", np.array(3, np.int8))])
+    # 21: DequantizeLinear with block_size (blocked int8 weights, folded at import) feeding a
+    # MatMul; QuantizeLinear with block_size 0 and output_dtype = the zero point's
+    wq = rng.randint(-128, 128, (4, 6)).astype(np.int8)
+    ws = rng.uniform(0.01, 0.1, (4, 2)).astype(np.float32)
+    wz = rng.randint(-5, 5, (4, 2)).astype(np.int8)
+    blk = np.repeat(np.arange(2), 4)[:6]
+    wf = (wq.astype(np.float64) - wz[:, blk]) * ws[:, blk]
+    xb = rng.uniform(-1, 1, (3, 4)).astype(np.float32)
+    qx = np.clip(np.rint(xb / np.float32(0.02)) + 1, -128, 127)
+    xdq = ((qx - 1) * np.float32(0.02)).astype(np.float32)
+    case("qdq_block_size_opset21", 21,
+         [n("QuantizeLinear", ["x", "xs", "xz"], ["xq"], name="q", block_size=0,
+            output_dtype=TensorProto.INT8),
+          n("DequantizeLinear", ["xq", "xs", "xz"], ["xd"], name="dq", block_size=0),
+          n("DequantizeLinear", ["wq", "ws", "wz"], ["w"], name="dq_w", axis=1, block_size=4),
+          n("MatMul", ["xd", "w"], ["y"], name="mm")],
+         [("x", xb)], [("y", (xdq.astype(np.float64) @ wf).astype(np.float32))],
+         [("xs", np.array(0.02, np.float32)), ("xz", np.array(1, np.int8)), ("wq", wq),
+          ("ws", ws), ("wz", wz)])
     # 20: Gelu (new at 20), both approximations
     g = x - 1.2
     erf = np.vectorize(math.erf)
