@@ -222,6 +222,10 @@ def cases():
         [numpy_helper.from_array(np.ones(4, np.float32), "s"),
          numpy_helper.from_array(np.zeros(4, np.float32), "b")], opset=18), \
         "graph.node[0] (gn).attribute 'num_groups': 4 groups do not divide 6 channels"
+    yield "reducemax_bool", model(
+        [helper.make_node("ReduceMax", ["x"], ["y"], name="rmax", keepdims=0)],
+        [vi("x", [2, 3], TensorProto.BOOL)], [vi("y", None)], opset=20), \
+        "graph.node[0] (rmax).input[0]: dtype bool is not supported by ReduceMax (only f32)"
     yield "scatternd_reduction_bool", model(
         [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="sc", reduction="max")],
         [vi("x", [4], TensorProto.BOOL)], [vi("y", None)],
