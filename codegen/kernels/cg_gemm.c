@@ -76,7 +76,8 @@ CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr) 
       double tiles = (double)((M + mr - 1) / mr) * (double)((N + nr - 1) / nr);
       double step = fmax(fmax(mr * nrv / ports, (mr + nrv) / ports), latency);
       if (vec.vldm) step = fmax(mr * nrv + (vldm_pins_a(vec, mr, nrv) ? 1 : mr) + 1, latency);
-      double cost = tiles * ((double)K * step + (vec.vldm ? 3 : 1) * mr * nrv + (vec.vldm ? 20 : 8));
+      double cost =
+          tiles * ((double)K * step + (vec.vldm ? 3 : 1) * mr * nrv + (vec.vldm ? 20 : 8));
       if (cost < best_cost * 0.999 || (cost <= best_cost && mr * nrv > best.mr * best.nrv)) {
         best = (CgTile){mr, nrv};
         best_cost = cost;
@@ -271,10 +272,27 @@ static LLVMValueRef epi_vector(Gemm *g, LLVMValueRef x, LLVMValueRef flat, int c
   return x;
 }
 
-/* n (2..16) consecutive floats at p into s{first}..s{first+n-1} by one VLDM (an inline asm
- * through the LLVM C API: the Arm backend makes a VLDM only of loads whose registers happen to
- * be consecutive, and the scheduler interleaves the tile's loads with its multiply-adds). On a
- * Cortex-M4 it takes 1+n cycles against 2 per VLDR, and one instruction instead of n. */
+LLVMValueRef cg_asm_read(Cg *c, const char *code, const char *constraints, LLVMTypeRef ret,
+                         LLVMValueRef ptr) {
+  LLVMTypeRef pty = LLVMTypeOf(ptr);
+  LLVMTypeRef fty = LLVMFunctionType(ret, &pty, 1, 0);
+  LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)code, strlen(code), (char *)constraints,
+                                     strlen(constraints), 0, 0, LLVMInlineAsmDialectATT, 0);
+  LLVMValueRef call = LLVMBuildCall2(c->b, fty, fn, &ptr, 1, "");
+  /* it only reads memory through its pointer: loads and stores elsewhere move freely */
+  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  return call;
+}
+
+/* n (2..16) consecutive floats at p into s{first}..s{first+n-1} by one VLDM (the Arm backend
+ * makes a VLDM only of loads whose registers happen to be consecutive, and the scheduler
+ * interleaves the tile's loads with its multiply-adds). On a Cortex-M4 it takes 1+n cycles
+ * against 2 per VLDR, and one instruction instead of n. */
 static void vldm_floats(Gemm *g, LLVMValueRef p, int first, int n, LLVMValueRef *out) {
   Cg *c = g->c;
   assert(n >= 2 && n <= 16 && first + n <= 32);
@@ -286,19 +304,8 @@ static void vldm_floats(Gemm *g, LLVMValueRef p, int first, int n, LLVMValueRef 
   snprintf(cons + len, sizeof cons - len, "r");
   LLVMTypeRef fl[16];
   for (int r = 0; r < n; r++) fl[r] = c->t_f32;
-  LLVMTypeRef sty = LLVMStructTypeInContext(c->ctx, fl, (unsigned)n, 0);
-  LLVMTypeRef pty = LLVMTypeOf(p);
-  LLVMTypeRef fty = LLVMFunctionType(sty, &pty, 1, 0);
-  LLVMValueRef asm_fn = LLVMGetInlineAsm(fty, code, strlen(code), cons, strlen(cons), 0, 0,
-                                         LLVMInlineAsmDialectATT, 0);
-  LLVMValueRef call = LLVMBuildCall2(c->b, fty, asm_fn, &p, 1, "");
-  /* it only reads memory through its pointer: loads and stores elsewhere move freely */
-  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
-  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
-                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
-  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
-                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  LLVMValueRef call =
+      cg_asm_read(c, code, cons, LLVMStructTypeInContext(c->ctx, fl, (unsigned)n, 0), p);
   for (int r = 0; r < n; r++) out[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
 }
 

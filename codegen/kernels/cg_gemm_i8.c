@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cg_gemm_i8.h"
+#include "cg_kernels.h"
 
 static bool has_feature(const char *features, const char *feature) {
   size_t n = strlen(feature);
@@ -223,21 +224,11 @@ static void asm_load_post(Cg *c, const char *code, int n_out, LLVMValueRef *ptr,
   size_t len = 0;
   for (int r = 0; r < n_out; r++) len += (size_t)snprintf(cons + len, sizeof cons - len, "=&r,");
   snprintf(cons + len, sizeof cons - len, "=r,%d", n_out);
-  LLVMTypeRef pty = LLVMTypeOf(*ptr), fl[8];
+  LLVMTypeRef fl[8];
   for (int r = 0; r < n_out; r++) fl[r] = c->t_i32;
-  fl[n_out] = pty;
-  LLVMTypeRef sty = LLVMStructTypeInContext(c->ctx, fl, (unsigned)n_out + 1, 0);
-  LLVMTypeRef fty = LLVMFunctionType(sty, &pty, 1, 0);
-  LLVMValueRef fn = LLVMGetInlineAsm(fty, code, strlen(code), cons, strlen(cons), 0, 0,
-                                     LLVMInlineAsmDialectATT, 0);
-  LLVMValueRef call = LLVMBuildCall2(c->b, fty, fn, ptr, 1, "");
-  /* reads memory only through its pointer: other loads and stores move freely */
-  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
-  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
-                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
-  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
-                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  fl[n_out] = LLVMTypeOf(*ptr);
+  LLVMValueRef call =
+      cg_asm_read(c, code, cons, LLVMStructTypeInContext(c->ctx, fl, (unsigned)n_out + 1, 0), *ptr);
   for (int r = 0; r < n_out; r++) out[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
   *ptr = LLVMBuildExtractValue(c->b, call, (unsigned)n_out, "");
 }

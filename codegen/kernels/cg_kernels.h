@@ -28,6 +28,12 @@ typedef struct CgVecInfo {
 /* From the target machine's triple and feature string (the host's features for the host). */
 CgVecInfo cg_vec_info(Cg *c);
 
+/* A call to inline asm `code` (built through the LLVM C API, e.g. an Arm VLDM or LDRD with
+ * writeback) taking one pointer and returning `ret`, marked as reading memory only through that
+ * pointer (memory(argmem: read)) and nounwind; the caller extracts the results. */
+LLVMValueRef cg_asm_read(Cg *c, const char *code, const char *constraints, LLVMTypeRef ret,
+                         LLVMValueRef ptr);
+
 typedef struct CgTile {
   int mr;  /* rows of A broadcast per step */
   int nrv; /* vectors of B per step: NR = nrv * lanes columns */
