@@ -179,12 +179,18 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
   bool vec = lanes > 1;
   double L = vec ? lanes : 1, P = vec ? 2.0 : 1.0, N = (double)v->rows;
   double nnz = (double)s->nnz, K = (double)v->K;
+  if (v->i8 && v->conv) { /* QLinearConv, per group image (V vectors of i32 pixels) */
+    double V = ceil((double)cols / L);
+    switch (k) {
+    case IR_KERNEL_SPARSE_CSR: return nnz * V * (vec ? 4.0 / P : 2.0) + nnz * 2.0;
+    case IR_KERNEL_SPARSE_BLOCK:
+    case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
+    case IR_KERNEL_CONV_WINOGRAD: return N * K * V * IR_SPARSE_QDSP * IR_SPARSE_WINOGRAD;
+    case IR_KERNEL_DEFAULT: return N * K * V * (vec ? 1.0 : 2.0); /* the loop nest */
+    default: return vec ? N * ceil(K / 4.0) * V * 1.25 / P : N * K * V * IR_SPARSE_QDSP;
+    }
+  }
   if (v->i8) { /* QGemm: the dot4 tiles (4 products a lane per instruction) or int8 CSR */
-    if (v->conv)
-      return k == IR_KERNEL_SPARSE_CSR || k == IR_KERNEL_SPARSE_BLOCK ||
-                     k == IR_KERNEL_SPARSE_UNROLLED
-                 ? INFINITY
-                 : 0.0;
     switch (k) {
     case IR_KERNEL_SPARSE_CSR: return nnz * (vec ? 2.0 : 5.0) + N * 6.0;
     case IR_KERNEL_SPARSE_BLOCK:
@@ -198,6 +204,7 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
     case IR_KERNEL_SPARSE_CSR: return nnz * V * 2.0 / P + nnz * 2.0;
     case IR_KERNEL_SPARSE_BLOCK:
     case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
+    case IR_KERNEL_CONV_WINOGRAD: return N * K * V * 1.25 / P * IR_SPARSE_WINOGRAD;
     default: return N * K * V * 1.25 / P;
     }
   }

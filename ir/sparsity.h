@@ -84,6 +84,12 @@ static inline int ir_sparse_index_bytes(const IrSparseView *v) {
  * unrolled form estimated), for the cost model and `kiln inspect`. Dense kernels: rows*K*4. */
 int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, IrKernel k);
 
+/* Winograd F(2x2, 3x3) against the dense conv's cost, f32 and int8 (Cortex-M4 instructions,
+ * bench/sparsity.sh); and the scalar int8 dense conv's cost per multiply-add (Arm DSP smlad
+ * pairs), in the units of ir_sparse_cost's scalar (instruction) costs. */
+#define IR_SPARSE_WINOGRAD 0.55
+#define IR_SPARSE_QDSP 1.0
+
 /* The cost model (docs/kernels.md): estimated issue slots per row of activations (Gemm/MatMul)
  * or per group image (Conv, `cols` output pixels) of kernel k on `lanes`-lane vectors. */
 double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k, int lanes,

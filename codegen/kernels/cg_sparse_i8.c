@@ -55,7 +55,7 @@ bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   }
   ptr[N] = (int32_t)(nz / ch);
   char name[64];
-  LLVMValueRef tab = cg_quant_head_tables(c, n, bt, K);
+  LLVMValueRef tab = cg_quant_head_tables(c, n, bt, K, true);
   snprintf(name, sizeof name, "q%d.csrptr", n->id);
   LLVMValueRef gptr = cg_const_bytes(c, ptr, sizeof *ptr * (size_t)(N + 1), name);
   snprintf(name, sizeof name, "q%d.csridx", n->id);
