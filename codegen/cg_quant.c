@@ -1044,11 +1044,6 @@ bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
   return lower_qconv_loops(c, n, in, out);
 }
 
-LLVMValueRef cg_quant_requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
-                              int32_t zp) {
-  return requant(c, acc, mult, shift, zp);
-}
-
 LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64_t per_channel,
                                   bool fold_x_zp) {
   IrQHead h;

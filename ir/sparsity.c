@@ -182,12 +182,12 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
   if (v->i8 && v->conv) { /* QLinearConv, per group image (V vectors of i32 pixels) */
     double V = ceil((double)cols / L);
     switch (k) {
-    case IR_KERNEL_SPARSE_CSR: return nnz * V * (vec ? 4.0 / P : 2.0) + nnz * 2.0;
+    case IR_KERNEL_SPARSE_CSR: return nnz * V * (vec ? 4.0 / P : 1.7) + nnz * 2.0;
     case IR_KERNEL_SPARSE_BLOCK:
     case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
     case IR_KERNEL_CONV_WINOGRAD: return N * K * V * IR_SPARSE_QDSP * IR_SPARSE_WINOGRAD;
     case IR_KERNEL_DEFAULT: return N * K * V * (vec ? 1.0 : 2.0); /* the loop nest */
-    default: return vec ? N * ceil(K / 4.0) * V * 1.25 / P : N * K * V * IR_SPARSE_QDSP;
+    default: return N * K * V * (vec ? 0.8 / P : IR_SPARSE_QDSP);
     }
   }
   if (v->i8) { /* QGemm: the dot4 tiles (4 products a lane per instruction) or int8 CSR */

@@ -88,7 +88,7 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
  * bench/sparsity.sh); and the scalar int8 dense conv's cost per multiply-add (Arm DSP smlad
  * pairs), in the units of ir_sparse_cost's scalar (instruction) costs. */
 #define IR_SPARSE_WINOGRAD 0.55
-#define IR_SPARSE_QDSP 1.0
+#define IR_SPARSE_QDSP 0.7
 
 /* The cost model (docs/kernels.md): estimated issue slots per row of activations (Gemm/MatMul)
  * or per group image (Conv, `cols` output pixels) of kernel k on `lanes`-lane vectors. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cg_gemm_i8.h"
 #include "cg_kernels.h"
 #include "cg_quant.h"
 #include "conv_params.h"
@@ -473,26 +474,34 @@ static void conv_rows_strip(Cg *c, CgVecInfo vec, LLVMTypeRef vty, bool q, LLVMV
 }
 
 /* int8: the wide rows' ow valid columns requantized (ir_requant_apply, per channel r's mult
- * and shift from the tables) into the i8 output at obase. */
+ * and shift from the tables) into the i8 output at obase; per channel the 32-bit form of
+ * cg_qrequant where its shift allows (ge33: every channel's does), else the 64-bit one. */
 static void conv_wide_store_i8(Cg *c, const IrConvParams *p, const IrConvWide *w, LLVMValueRef tab,
-                               LLVMValueRef gi, int32_t y_zp, LLVMValueRef wide, LLVMValueRef obase,
-                               LLVMValueRef out) {
+                               LLVMValueRef gi, int32_t y_zp, bool ge33, LLVMValueRef wide,
+                               LLVMValueRef obase, LLVMValueRef out) {
   int64_t P = p->oh * p->ow;
-  CgLoop lm, loh, low;
+  CgLoop lm;
   LLVMValueRef m = cg_for(c, &lm, p->m_per_group);
   LLVMValueRef r = cg_add(c, cg_mulc(c, gi, p->m_per_group), m);
   LLVMValueRef mult = eload(c, c->t_i32, tab, r),
                shift = eload(c, c->t_i32, tab, cg_addc(c, r, p->m));
-  LLVMValueRef oh = cg_for(c, &loh, p->oh);
-  LLVMValueRef wrow =
-      cg_gep(c, c->t_i32, wide, cg_add(c, cg_mulc(c, m, w->wide_cols), cg_mulc(c, oh, w->wq)));
-  LLVMValueRef o0 = cg_add(c, cg_add(c, obase, cg_mulc(c, m, P)), cg_mulc(c, oh, p->ow));
-  LLVMValueRef ow = cg_for(c, &low, p->ow);
-  low.no_unroll = true;
-  LLVMValueRef y = cg_quant_requant(c, eload(c, c->t_i32, wrow, ow), mult, shift, y_zp);
-  LLVMSetAlignment(LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, out, cg_add(c, o0, ow))), 1);
-  cg_loop_end(c, &low, NULL, NULL);
-  cg_loop_end(c, &loh, NULL, NULL);
+  CgIf f;
+  if (!ge33) cg_if_begin(c, &f, LLVMBuildICmp(c->b, LLVMIntSGE, shift, cg_i32c(c, 33), ""));
+  for (int form = 0; form < (ge33 ? 1 : 2); form++) {
+    if (form) cg_if_else(c, &f);
+    CgLoop loh, low;
+    LLVMValueRef oh = cg_for(c, &loh, p->oh);
+    LLVMValueRef wrow =
+        cg_gep(c, c->t_i32, wide, cg_add(c, cg_mulc(c, m, w->wide_cols), cg_mulc(c, oh, w->wq)));
+    LLVMValueRef o0 = cg_add(c, cg_add(c, obase, cg_mulc(c, m, P)), cg_mulc(c, oh, p->ow));
+    LLVMValueRef ow = cg_for(c, &low, p->ow);
+    low.no_unroll = true;
+    LLVMValueRef y = cg_qrequant(c, 1, eload(c, c->t_i32, wrow, ow), mult, shift, y_zp, !form);
+    LLVMSetAlignment(LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, out, cg_add(c, o0, ow))), 1);
+    cg_loop_end(c, &low, NULL, NULL);
+    cg_loop_end(c, &loh, NULL, NULL);
+  }
+  if (!ge33) cg_if_end(c, &f);
   cg_loop_end(c, &lm, NULL, NULL);
 }
 
@@ -515,7 +524,9 @@ static bool conv_csr(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   /* a strip: as many vectors as the registers hold beside the broadcast, within the tile
    * width the image is padded for */
   int tile_cols = n->tile_cols_max > 0 ? n->tile_cols_max : IR_TILE_COLS_MAX;
-  int nrv = L == 1 ? 8 : 4;
+  /* scalar int8: 6 accumulators, which fit the 14 core registers beside the pointers and the
+   * weight (8 spilled) */
+  int nrv = L == 1 ? (q ? 6 : 8) : 4;
   while (nrv > 1 && (nrv + 2 > vec.regs || nrv * L > tile_cols)) nrv--;
   int64_t nr = (int64_t)nrv * L, M = p.m, Mpg = p.m_per_group, K = v.K, nnz = 0;
   int64_t *ptr = malloc(sizeof(int64_t) * (size_t)(M + 1));
@@ -540,9 +551,11 @@ static bool conv_csr(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
    * not folded into the bias */
   IrQHead h = {0};
   LLVMValueRef tab = NULL;
+  bool ge33 = true; /* every shift >= 33: cg_qrequant's 32-bit form */
   if (q) {
     ir_qhead(n, &h);
     tab = cg_quant_head_tables(c, n, v.i8, K, false);
+    for (int64_t r = 0; r < M; r++) ge33 = ge33 && ir_qhead_requant(&h, r).shift >= 33;
   }
   LLVMTypeRef et = q ? c->t_i32 : c->t_f32;
   LLVMTypeRef vty = L > 1 ? LLVMVectorType(et, (unsigned)L) : et;
@@ -578,7 +591,7 @@ static bool conv_csr(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
                     tail);
   cg_loop_end(c, &lm, NULL, NULL);
   if (q)
-    conv_wide_store_i8(c, &p, &w, tab, gi, h.y_zp, wide, obase, out[0]);
+    conv_wide_store_i8(c, &p, &w, tab, gi, h.y_zp, ge33, wide, obase, out[0]);
   else
     cg_conv_wide_store(c, n, &p, &w, in, wide, obase, out[0]);
   cg_loop_end(c, &lg, NULL, NULL);

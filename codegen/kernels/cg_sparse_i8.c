@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cg_gemm_i8.h"
 #include "cg_quant.h"
 #include "cg_sparse.h"
 #include "ir_util.h"
@@ -65,6 +66,8 @@ bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   free(bt), free(val), free(ptr), free(idx);
   IrQHead h;
   ir_qhead(n, &h);
+  bool ge33 = true; /* every shift >= 33: cg_qrequant's 32-bit form */
+  for (int64_t j = 0; j < N; j++) ge33 = ge33 && ir_qhead_requant(&h, j).shift >= 33;
   CgLoop li, lj, lp;
   LLVMValueRef i = cg_for(c, &li, M);
   LLVMValueRef arow = cg_gep(c, c->t_i8, in[0], cg_mulc(c, i, K));
@@ -86,7 +89,7 @@ bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   LLVMValueRef total = sum[0];
   for (int e = 1; e < ch; e++) total = LLVMBuildAdd(c->b, total, sum[e], "");
   LLVMValueRef y =
-      cg_quant_requant(c, total, i32_at(c, tab, j), i32_at(c, tab, cg_addc(c, j, N)), h.y_zp);
+      cg_qrequant(c, 1, total, i32_at(c, tab, j), i32_at(c, tab, cg_addc(c, j, N)), h.y_zp, ge33);
   LLVMValueRef st =
       LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, out[0], cg_add(c, cg_mulc(c, i, N), j)));
   LLVMSetAlignment(st, 1);
