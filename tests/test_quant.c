@@ -530,7 +530,7 @@ static void check_sparse_gemm(unsigned seed, double density) {
 /* ---- sparse int8 conv: Conv(+Relu) + 1x1 Conv, weights at a density, quantized, QLinearConv
  * forced to sparse-csr (cg_sparse.c's conv on i32 phase images), compiled (host) == interpreter
  * bit for bit; edge shapes: odd channels, 1x1 with batch 2, stride 2 with groups and asymmetric
- * pads, depthwise with dilation 2, a 5x3 kernel with 3 groups ------------------------------- */
+ * pads, depthwise with dilation 2, a 5x3 kernel with 3 groups, a long reduction -------------- */
 typedef struct {
   int64_t n, c, m, kh, kw, stride, pad[4], group, dil, h, w;
 } ConvShape;
@@ -540,7 +540,10 @@ static void check_sparse_conv(int shape, double density) {
                                  {2, 5, 7, 1, 1, 1, {0, 0, 0, 0}, 1, 1, 6, 5},
                                  {1, 4, 6, 3, 3, 2, {1, 0, 2, 1}, 2, 1, 9, 8},
                                  {1, 4, 4, 3, 3, 1, {2, 2, 2, 2}, 4, 2, 8, 7},
-                                 {1, 6, 9, 5, 3, 2, {1, 2, 0, 1}, 3, 1, 11, 9}};
+                                 {1, 6, 9, 5, 3, 2, {1, 2, 0, 1}, 3, 1, 11, 9},
+            /* 3456 reductions: a channel's sum of |w| * |x - x_zp| can pass 2^24, so vector hosts
+             * accumulate in i32 rather than exact f32 (cg_sparse.c) */
+            {1, 384, 4, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 3, 3}};
   ConvShape g0 = sh[shape];
   rng_state = (unsigned)shape * 2654435761u + (unsigned)(density * 1000) + 11;
   Buf b = {0};
@@ -651,6 +654,7 @@ int main(int argc, char **argv) {
     check_sparse_conv(shape, densities[shape]);
     check_sparse_conv(shape, densities[(shape + 3) % 5]);
   }
+  check_sparse_conv(5, 0.99);
   if (dt.n) { /* pruned then quantized: every QGemm on the int8 CSR kernel */
     sparse_kernel = IR_KERNEL_SPARSE_CSR;
     check_model("digits_mlp_sparse90", &dt, PASS_OBS_MINMAX, 0, true);

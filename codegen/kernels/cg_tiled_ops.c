@@ -217,11 +217,11 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   cg_conv_wide_store(c, n, p, &w, in, wide, obase, out);
 }
 
-/* q: xg is int8, the image gets (i32) x - zp; else f32 copies */
+/* q: xg is int8, the image gets x - zp as i32 (or as f32 with q_f32); else f32 copies */
 static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLVMValueRef xg,
-                         bool q, int32_t zp, LLVMValueRef image) {
+                         bool q, bool q_f32, int32_t zp, LLVMValueRef image) {
   IrConvWide w = *wp;
-  LLVMTypeRef et = q ? c->t_i32 : c->t_f32, xt = q ? c->t_i8 : c->t_f32;
+  LLVMTypeRef et = q && !q_f32 ? c->t_i32 : c->t_f32, xt = q ? c->t_i8 : c->t_f32;
   int64_t Cpg = p->c_per_group, sh = p->stride_h, sw = p->stride_w;
   cg_memset(c, image, 0, w.image_floats * (int64_t)sizeof(float));
   /* input row ih is padded row r = ih + pad_t = i*sh + py: phase row py, plane row i; its
@@ -269,7 +269,8 @@ static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLV
         LLVMSetAlignment(b, 1);
         LLVMValueRef x =
             LLVMBuildSub(c->b, LLVMBuildSExt(c->b, b, c->t_i32, ""), cg_i32c(c, zp), "");
-        LLVMSetAlignment(LLVMBuildStore(c->b, x, cg_gep(c, c->t_i32, dst, tt)), 4);
+        if (q_f32) x = LLVMBuildSIToFP(c->b, x, c->t_f32, "");
+        LLVMSetAlignment(LLVMBuildStore(c->b, x, cg_gep(c, et, dst, tt)), 4);
         cg_loop_end(c, &lt, NULL, NULL);
         continue;
       }
@@ -291,12 +292,12 @@ static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLV
 
 void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *w, LLVMValueRef xg,
                           LLVMValueRef image) {
-  phase_images(c, p, w, xg, false, 0, image);
+  phase_images(c, p, w, xg, false, false, 0, image);
 }
 
 void cg_conv_phase_images_i8(Cg *c, const IrConvParams *p, const IrConvWide *w, LLVMValueRef xg,
-                             int32_t zp, LLVMValueRef image) {
-  phase_images(c, p, w, xg, true, zp, image);
+                             int32_t zp, bool as_f32, LLVMValueRef image) {
+  phase_images(c, p, w, xg, true, as_f32, zp, image);
 }
 
 void cg_conv_wide_store(Cg *c, const IrNode *n, const IrConvParams *p, const IrConvWide *wp,
