@@ -116,7 +116,12 @@ void ir_sparse_stats(const IrSparseView *v, int lanes, IrSparseStats *s) {
   s->strips = (v->rows + lanes - 1) / lanes;
   for (int64_t r = 0; r < v->rows; r++) {
     int64_t row_nnz = 0;
-    for (int64_t k = 0; k < v->K; k++) row_nnz += ir_sparse_at(v, r, k) != 0.0f;
+    double row_abs = 0;
+    for (int64_t k = 0; k < v->K; k++) {
+      row_nnz += ir_sparse_at(v, r, k) != 0.0f;
+      row_abs += fabs(ir_sparse_at(v, r, k));
+    }
+    if (row_abs > (double)s->abs_row_max) s->abs_row_max = (int64_t)row_abs;
     s->nnz += row_nnz;
     int64_t ch = IR_SPARSE_CSR_CHAINS;
     s->nnz_csr += v->conv ? row_nnz : (row_nnz + ch - 1) / ch * ch;
@@ -172,8 +177,19 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
  *                                              2 vectors of the dense B (both L2-bound)
  *   Conv, per group image of `cols` pixels (V = ceil(cols/L) vectors):
  *     dense     rows*K*V * 1.25/P              FMA-bound tiles whose loads are shared by MR rows
+ *     winograd  dense * IR_SPARSE_WINOGRAD     (bare metal: the pass tries it after this choice)
  *     csr       nnz*V * 2/P + nnz*2            a vector load and an FMA per vector; offset and
- *                                              weight per nonzero (M4: 2.3 vs 4.1 per MAC) */
+ *                                              weight per nonzero (M4: 2.3 vs 4.1 per MAC)
+ *   QLinearConv, the same geometry (int8 weights, x - x_zp in the image):
+ *     dense     vectors: rows*K*V * 0.6/P      the dot4 tiles and their im2col (AVX-512
+ *                                              --profile of the digits CNN: CSR wins at 10%
+ *                                              nonzero, ties at 20%)
+ *               scalar: rows*K*V * QDSP         smlad pairs; x IR_SPARSE_WINOGRAD where the
+ *                                              int8 Winograd fits (pass_sparse.c)
+ *     csr       vectors: nnz*V * 2/P + nnz*2   f32 FMAs where exact (abs_row_max * 255 < 2^24),
+ *                        nnz*V * 4/P + nnz*2   else the i32 multiply
+ *               scalar: nnz*V * 1.7 + nnz*2    ldr + mla per pixel (M4: ~3.3 instructions per
+ *                                              nonzero-pixel, 6 accumulators) */
 double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k, int lanes,
                       int64_t cols) {
   bool vec = lanes > 1;
@@ -182,12 +198,17 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
   if (v->i8 && v->conv) { /* QLinearConv, per group image (V vectors of i32 pixels) */
     double V = ceil((double)cols / L);
     switch (k) {
-    case IR_KERNEL_SPARSE_CSR: return nnz * V * (vec ? 4.0 / P : 1.7) + nnz * 2.0;
+    case IR_KERNEL_SPARSE_CSR: /* vectors: f32 FMAs where exact for any zero point, else i32 */
+      return nnz * V *
+                 (!vec                               ? 1.7
+                  : s->abs_row_max * 255 < (1 << 24) ? 2.0 / P
+                                                     : 4.0 / P) +
+             nnz * 2.0;
     case IR_KERNEL_SPARSE_BLOCK:
     case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
     case IR_KERNEL_CONV_WINOGRAD: return N * K * V * IR_SPARSE_QDSP * IR_SPARSE_WINOGRAD;
     case IR_KERNEL_DEFAULT: return N * K * V * (vec ? 1.0 : 2.0); /* the loop nest */
-    default: return N * K * V * (vec ? 0.8 / P : IR_SPARSE_QDSP);
+    default: return N * K * V * (vec ? 0.6 / P : IR_SPARSE_QDSP);
     }
   }
   if (v->i8) { /* QGemm: the dot4 tiles (4 products a lane per instruction) or int8 CSR */

@@ -30,10 +30,11 @@ static inline float ir_sparse_at(const IrSparseView *v, int64_t r, int64_t k) {
 static inline int ir_sparse_value_bytes(const IrSparseView *v) { return v->i8 ? 1 : 4; }
 
 typedef struct IrSparseStats {
-  int64_t numel, nnz; /* weights, nonzero weights (NaN counts as nonzero) */
-  int64_t nnz_csr;    /* nonzeros with every row's count rounded up to IR_SPARSE_CSR_CHAINS */
-  int64_t zero_rows;  /* rows (output columns / channels) that are all zero */
-  int lanes;          /* block width of `blocks` */
+  int64_t numel, nnz;  /* weights, nonzero weights (NaN counts as nonzero) */
+  int64_t nnz_csr;     /* nonzeros with every row's count rounded up to IR_SPARSE_CSR_CHAINS */
+  int64_t zero_rows;   /* rows (output columns / channels) that are all zero */
+  int64_t abs_row_max; /* the largest sum of |weight| over a row (the int8 conv's f32 bound) */
+  int lanes;           /* block width of `blocks` */
   /* nonzero blocks of `lanes` consecutive rows at one k (Gemm/MatMul: 1 x lanes blocks of B,
    * one vector of a strip) and strips of lanes rows */
   int64_t blocks, strips;
