@@ -88,11 +88,18 @@ bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   cg_loop_end(c, &lp, next, sum);
   LLVMValueRef total = sum[0];
   for (int e = 1; e < ch; e++) total = LLVMBuildAdd(c->b, total, sum[e], "");
-  LLVMValueRef y =
-      cg_qrequant(c, 1, total, i32_at(c, tab, j), i32_at(c, tab, cg_addc(c, j, N)), h.y_zp, ge33);
-  LLVMValueRef st =
-      LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, out[0], cg_add(c, cg_mulc(c, i, N), j)));
-  LLVMSetAlignment(st, 1);
+  /* the 32-bit requantization for columns whose shift allows it (a branch per column where
+   * not every column's does) */
+  LLVMValueRef mult = i32_at(c, tab, j), shift = i32_at(c, tab, cg_addc(c, j, N));
+  LLVMValueRef at = cg_gep(c, c->t_i8, out[0], cg_add(c, cg_mulc(c, i, N), j));
+  CgIf f;
+  if (!ge33) cg_if_begin(c, &f, LLVMBuildICmp(c->b, LLVMIntSGE, shift, cg_i32c(c, 33), ""));
+  for (int form = 0; form < (ge33 ? 1 : 2); form++) {
+    if (form) cg_if_else(c, &f);
+    LLVMValueRef y = cg_qrequant(c, 1, total, mult, shift, h.y_zp, !form);
+    LLVMSetAlignment(LLVMBuildStore(c->b, y, at), 1);
+  }
+  if (!ge33) cg_if_end(c, &f);
   cg_loop_end(c, &lj, NULL, NULL);
   cg_loop_end(c, &li, NULL, NULL);
   return true;
