@@ -163,7 +163,8 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
  * with the per-element constants measured on the digits models (bench/sparsity.sh; Cortex-M4F
  * instruction counts under QEMU -icount, AVX-512 host latencies of each kernel forced):
  *   Gemm/MatMul, per row of A (N = rows of the view, output columns; L lanes):
- *     dense     ceil(N/L)*K * (L > 1 ? 1 : 3)  a vector of B and an FMA (M4: 2.8 per MAC)
+ *     dense     ceil(N/L)*K * (L > 1 ? 1 : 1.7) a vector of B and an FMA (M4, VLDM
+ *                                              micro-kernel: 1.73 per MAC, was 2.8)
  *     loops     N*K * (L > 1 ? 1 : 3)          the dense kernel of layers too narrow to tile
  *                                              (digits fc3, 10 x 128: 0.23 us, 5x the tiled
  *                                              kernel's time per MAC on AVX-512)
@@ -176,7 +177,8 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
  *                                              with constants: 2 x L x 4 bytes read, like
  *                                              2 vectors of the dense B (both L2-bound)
  *   Conv, per group image of `cols` pixels (V = ceil(cols/L) vectors):
- *     dense     rows*K*V * 1.25/P              FMA-bound tiles whose loads are shared by MR rows
+ *     dense     rows*K*V * (L > 1 ? 1.25/P : 0.75)  FMA-bound tiles whose loads are shared
+ *                                              by MR rows (M4 im2col: ~1.5 instructions per MAC)
  *     winograd  dense * IR_SPARSE_WINOGRAD     (bare metal: the pass tries it after this choice)
  *     csr       nnz*V * 2/P + nnz*2            a vector load and an FMA per vector; offset and
  *                                              weight per nonzero (M4: 2.3 vs 4.1 per MAC)
@@ -225,8 +227,8 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
     case IR_KERNEL_SPARSE_CSR: return nnz * V * 2.0 / P + nnz * 2.0;
     case IR_KERNEL_SPARSE_BLOCK:
     case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
-    case IR_KERNEL_CONV_WINOGRAD: return N * K * V * 1.25 / P * IR_SPARSE_WINOGRAD;
-    default: return N * K * V * 1.25 / P;
+    case IR_KERNEL_CONV_WINOGRAD: return N * K * V * (vec ? 1.25 / P : 0.75) * IR_SPARSE_WINOGRAD;
+    default: return N * K * V * (vec ? 1.25 / P : 0.75);
     }
   }
   switch (k) {
@@ -238,6 +240,6 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
       return s->slots >= 0 ? (double)s->slots * 2.0 + (double)s->strips * 4.0 : INFINITY;
     return s->nnz <= IR_SPARSE_UNROLL_MAX ? nnz * 3.0 + N * 2.0 : INFINITY;
   case IR_KERNEL_DEFAULT: return N * K * (vec ? 1.0 : 3.0); /* loops: a dot product per output */
-  default: return ceil(N / L) * K * (vec ? 1.0 : 3.0);
+  default: return ceil(N / L) * K * (vec ? 1.0 : 1.7);
   }
 }

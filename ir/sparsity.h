@@ -85,10 +85,11 @@ static inline int ir_sparse_index_bytes(const IrSparseView *v) {
  * unrolled form estimated), for the cost model and `kiln inspect`. Dense kernels: rows*K*4. */
 int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, IrKernel k);
 
-/* Winograd F(2x2, 3x3) against the dense conv's cost, f32 and int8 (Cortex-M4 instructions,
- * bench/sparsity.sh); and the scalar int8 dense conv's cost per multiply-add (Arm DSP smlad
- * pairs), in the units of ir_sparse_cost's scalar (instruction) costs. */
-#define IR_SPARSE_WINOGRAD 0.55
+/* Winograd F(2x2, 3x3) against the dense conv's cost, f32 and int8 (Cortex-M4, digits CNN:
+ * conv2 + conv3 ~1.0 instruction per MAC with Winograd, ~1.5 with im2col); and the scalar int8
+ * dense conv's cost per multiply-add (Arm DSP smlad pairs), in the units of ir_sparse_cost's
+ * scalar (instruction) costs. */
+#define IR_SPARSE_WINOGRAD 0.65
 #define IR_SPARSE_QDSP 0.7
 
 /* The cost model (docs/kernels.md): estimated issue slots per row of activations (Gemm/MatMul)
