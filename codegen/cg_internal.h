@@ -308,8 +308,8 @@ void cg_epilogue_row(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef row,
 void cg_fill_row(Cg *c, LLVMValueRef row, int64_t len, LLVMValueRef v);
 /* AveragePool divisor along one axis for a window starting at `start` (o*stride - pad_begin):
  * clipped to the padded extent [-pad_begin, in + pad_end) with include_pad, else to [0, in). */
-LLVMValueRef cg_pool_window_count(Cg *c, LLVMValueRef start, int64_t k, int64_t in, int64_t pad_end,
-                                  bool include_pad);
+LLVMValueRef cg_pool_window_count(Cg *c, LLVMValueRef start, int64_t taps, int64_t dil, int64_t in,
+                                  int64_t pad_begin, int64_t pad_end, bool include_pad);
 /* A MatMul's batch nest: output batch dims and the element strides of output, A and B per batch
  * index (broadcast axes 0); returns the batch rank. */
 int cg_matmul_batches(const IrNode *n, int64_t M, int64_t N, int64_t K, int64_t *dims,

@@ -632,13 +632,15 @@ static_assert(sizeof cg_lower / sizeof *cg_lower == IR_OP_COUNT, "one lowering p
 
 /* One loop per output axis; each axis maps its output coordinate to an input one (constant:
  * out-of-range cells take the value, the load address is clamped; edge: clamp; reflect: mirror
- * without repeating the edge). */
+ * without repeating the edge; wrap: modulo the size, made non-negative by adding a multiple of
+ * it at least as large as the front pad). */
 bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0], *cv = n->n_inputs > 2 ? n->inputs[2] : NULL;
   IrDType t = y->dtype; /* the data's (shape inference); pads are i64 */
   const int64_t *pads = n->inputs[1]->data;
   const char *mode = ir_attr_s(n, "mode");
-  bool reflect = !strcmp(mode, "reflect"), edge = !strcmp(mode, "edge");
+  bool reflect = !strcmp(mode, "reflect"), edge = !strcmp(mode, "edge"),
+       wrap = !strcmp(mode, "wrap");
   int rank = y->rank;
   static const char zero[8];
   LLVMValueRef value = cg_const_elem(c, t, cv ? cv->data : zero);
@@ -650,7 +652,9 @@ bool cg_lower_pad(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   for (int a = rank - 1; a >= 0; a--) {
     int64_t len = x->dims[a];
     LLVMValueRef i = cg_addc(c, o[a], -pads[a]);
-    if (reflect) {
+    if (wrap) {
+      i = LLVMBuildURem(c->b, cg_addc(c, i, (pads[a] + len - 1) / len * len), cg_idx(c, len), "");
+    } else if (reflect) {
       LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, i, cg_idx(c, 0), "");
       i = LLVMBuildSelect(c->b, neg, cg_sub(c, cg_idx(c, 0), i), i, "");
       LLVMValueRef over = LLVMBuildICmp(c->b, LLVMIntSGE, i, cg_idx(c, len), "");

@@ -425,15 +425,18 @@ bool cg_lower_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
 
 /* ---- pools ---------------------------------------------------------------------------------- */
 
-/* Window count along one axis for the AveragePool divisor: start = o*s - pad_begin. With
- * count_include_pad the window is clipped to the padded extent [-pad_begin, in + pad_end)
- * (a ceil_mode overhang past the end pad is not counted, as PyTorch and onnxruntime); without
- * it, to the input [0, in). */
-LLVMValueRef cg_pool_window_count(Cg *c, LLVMValueRef start, int64_t k, int64_t in, int64_t pad_end,
-                                  bool include_pad) {
-  LLVMValueRef end = cg_addc(c, start, k);
-  if (include_pad) return cg_sub(c, cg_smin(c, end, cg_idx(c, in + pad_end)), start);
-  return cg_sub(c, cg_smin(c, end, cg_idx(c, in)), cg_smax(c, start, cg_idx(c, 0)));
+/* Window count along one axis for the AveragePool divisor: taps start + k*dil (k < taps),
+ * start = o*s - pad_begin. With count_include_pad those inside the padded extent
+ * [-pad_begin, in + pad_end) (a ceil_mode overhang past the end pad is not counted, as PyTorch
+ * and onnxruntime); without it, those inside the input [0, in). */
+LLVMValueRef cg_pool_window_count(Cg *c, LLVMValueRef start, int64_t taps, int64_t dil, int64_t in,
+                                  int64_t pad_begin, int64_t pad_end, bool include_pad) {
+  LLVMValueRef lo, hi;
+  if (include_pad)
+    cg_valid_range(c, cg_addc(c, start, pad_begin), dil, pad_begin + in + pad_end, taps, &lo, &hi);
+  else
+    cg_valid_range(c, start, dil, in, taps, &lo, &hi);
+  return cg_smax(c, cg_sub(c, hi, lo), cg_idx(c, 0));
 }
 
 static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out, bool avg) {
@@ -470,11 +473,12 @@ static bool lower_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *o
   cg_loop_end(c, &lkh, NULL, NULL);
 divide:
   if (avg) {
-    LLVMValueRef chn = cg_pool_window_count(c, hbase, KH, H, p.pad_b, p.count_include_pad);
+    LLVMValueRef chn =
+        cg_pool_window_count(c, hbase, KH, p.dil_h, H, p.pad_t, p.pad_b, p.count_include_pad);
     LLVMValueRef o = cg_for(c, &ld, OW);
     LLVMValueRef ws = cg_addc(c, cg_mulc(c, o, p.stride_w), -p.pad_l);
-    LLVMValueRef cnt =
-        cg_mul(c, chn, cg_pool_window_count(c, ws, KW, W, p.pad_r, p.count_include_pad));
+    LLVMValueRef cnt = cg_mul(
+        c, chn, cg_pool_window_count(c, ws, KW, p.dil_w, W, p.pad_l, p.pad_r, p.count_include_pad));
     LLVMValueRef div = LLVMBuildSIToFP(c->b, cnt, c->t_f32, "");
     cg_store(c, LLVMBuildFDiv(c->b, cg_load(c, orow, o), div, ""), orow, o);
     cg_loop_end(c, &ld, NULL, NULL);

@@ -99,7 +99,7 @@ bool cg_lower_logical_xor(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 
 /* The data copied through (unless the plan shares its buffer), then per index tuple: its k
  * entries wrapped and range-checked (KRT_ERR_INDEX_RANGE before any write outside), the slice
- * copied from the updates. */
+ * copied from the updates or, with a reduction, combined with them element by element. */
 bool cg_lower_scatter_nd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0];
   int64_t count, slice;
@@ -119,8 +119,30 @@ bool cg_lower_scatter_nd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
     off = LLVMBuildAdd(c->b, LLVMBuildMul(c->b, off, dim, ""), v, "");
   }
   off = LLVMBuildTruncOrBitCast(c->b, off, c->t_idx, "");
-  cg_memcpy(c, cg_gep(c, c->t_i8, out[0], cg_mulc(c, off, slice)),
-            cg_gep(c, c->t_i8, in[2], cg_mulc(c, j, slice)), cg_idx(c, slice));
+  IrScatterReduction red = ir_scatter_nd_reduction(n);
+  if (red == SCATTER_NONE) {
+    cg_memcpy(c, cg_gep(c, c->t_i8, out[0], cg_mulc(c, off, slice)),
+              cg_gep(c, c->t_i8, in[2], cg_mulc(c, j, slice)), cg_idx(c, slice));
+  } else { /* per element: out = out (reduction) update, as the interpreter */
+    IrDType t = x->dtype;
+    int64_t elems = slice / (int64_t)ir_dtype_size(t);
+    CgLoop le;
+    LLVMValueRef e = cg_for(c, &le, elems);
+    LLVMValueRef at = cg_add(c, cg_mulc(c, off, elems), e);
+    LLVMValueRef a = cg_load_elem(c, t, out[0], at);
+    LLVMValueRef b = cg_load_elem(c, t, in[2], cg_add(c, cg_mulc(c, j, elems), e)), r;
+    bool f = t == IR_F32;
+    if (red == SCATTER_ADD)
+      r = f ? LLVMBuildFAdd(c->b, a, b, "") : LLVMBuildAdd(c->b, a, b, "");
+    else if (red == SCATTER_MUL)
+      r = f ? LLVMBuildFMul(c->b, a, b, "") : LLVMBuildMul(c->b, a, b, "");
+    else if (red == SCATTER_MAX)
+      r = f ? cg_fmax(c, b, a) : cg_smax(c, a, b);
+    else
+      r = f ? cg_fmin(c, b, a) : cg_smin(c, a, b);
+    cg_store_elem(c, t, r, out[0], at);
+    cg_loop_end(c, &le, NULL, NULL);
+  }
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }
@@ -373,108 +395,101 @@ bool cg_lower_cumsum(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
 
 /* ---- Resize, Upsample ---------------------------------------------------------------------- */
 
-/* The coordinate arithmetic runs at compile time (ir_resize_coord / ir_resize_nearest, as the
- * interpreter): per resized axis a table of input element offsets per output coordinate
- * (linear: the lower and upper neighbour and the upper weight). The generated nest over the
- * output adds the table entries of each axis; linear sums the 2^k corners of the k resized
- * axes (at most 3). */
+/* The coordinate arithmetic runs at compile time (ir_resize_taps, as the interpreter): per
+ * resized axis a table of k taps per output coordinate, input element offsets and (linear,
+ * cubic) f32 weights. The generated nest over the output adds each axis's offsets; nearest
+ * copies the one element, linear and cubic sum over the taps of the resized axes (one loop per
+ * axis, k iterations: unrolled by LLVM for the short ones) the element times the product of the
+ * axes' weights. Axes whose taps are the identity add o * stride. */
 typedef struct {
   bool identity;
-  LLVMValueRef off0, off1, w1; /* constant tables (i64, i64, f32) */
+  int64_t k;           /* taps per output coordinate */
+  LLVMValueRef off, w; /* constant tables [len][k] (i64 offsets, f32 weights) */
 } ResizeAxis;
+
+/* acc + the sum over the taps of resized axes res[r..nr) of x[off + offsets] * w * weights. */
+static LLVMValueRef resize_tap_sum(Cg *c, const ResizeAxis *ax, const int *res, int nr, int r,
+                                   const LLVMValueRef *iv, LLVMValueRef x, LLVMValueRef off,
+                                   LLVMValueRef w, LLVMValueRef acc) {
+  if (r == nr) return cg_fmuladd(c, cg_load(c, x, off), w, acc);
+  const ResizeAxis *a = &ax[res[r]];
+  CgLoop l;
+  LLVMValueRef t = cg_for(c, &l, a->k), sum = cg_loop_acc(c, &l, acc), next, done;
+  LLVMValueRef e = cg_add(c, cg_mulc(c, iv[res[r]], a->k), t);
+  LLVMValueRef o = LLVMBuildTruncOrBitCast(c->b, cg_load_elem(c, IR_I64, a->off, e), c->t_idx, "");
+  LLVMValueRef wa = cg_load(c, a->w, e);
+  next = resize_tap_sum(c, ax, res, nr, r + 1, iv, x, cg_add(c, off, o),
+                        w ? LLVMBuildFMul(c->b, w, wa, "") : wa, sum);
+  cg_loop_end(c, &l, &next, &done);
+  return done;
+}
 
 static bool lower_resize(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0];
   IrDType t = x->dtype;
-  bool linear = strcmp(ir_attr_s(n, "mode"), "nearest") != 0;
+  bool nearest = !strcmp(ir_attr_s(n, "mode"), "nearest");
   double scales[IR_MAX_RANK];
   int64_t od[IR_MAX_RANK], xs[IR_MAX_RANK], s = 1;
   ir_resize_scales(n, scales, od, NULL);
   for (int a = x->rank - 1; a >= 0; a--) xs[a] = s, s *= x->dims[a];
   ResizeAxis ax[IR_MAX_RANK] = {0};
-  int k = 0;
   for (int a = 0; a < x->rank; a++) {
-    int64_t len = y->dims[a], in_len = x->dims[a];
-    if (scales[a] == 1.0) { /* o -> o in every coordinate mode */
+    int64_t len = y->dims[a], in_len = x->dims[a], k = ir_resize_tap_count(n, scales[a]);
+    if (scales[a] == 1.0 && len == in_len) { /* o -> o in every mode */
       ax[a].identity = true;
       continue;
     }
-    int64_t *o0 = malloc(sizeof(int64_t) * (size_t)len),
-            *o1 = malloc(sizeof(int64_t) * (size_t)len);
-    float *w = malloc(sizeof(float) * (size_t)len);
-    if (!o0 || !o1 || !w) abort();
+    int64_t *idx = malloc(sizeof(int64_t) * (size_t)(len * k));
+    double *wd = malloc(sizeof(double) * (size_t)k);
+    float *w = malloc(sizeof(float) * (size_t)(len * k));
+    if (!idx || !wd || !w) abort();
     bool identity = len == in_len;
     for (int64_t o = 0; o < len; o++) {
-      double cd = ir_resize_coord(n, a, o, scales[a], in_len, len);
-      if (linear) {
-        cd = cd < 0 ? 0 : cd > (double)(in_len - 1) ? (double)(in_len - 1) : cd;
-        int64_t i0 = (int64_t)floor(cd);
-        o0[o] = i0 * xs[a];
-        o1[o] = (i0 + 1 < in_len ? i0 + 1 : in_len - 1) * xs[a];
-        w[o] = (float)(cd - (double)i0);
-        identity &= i0 == o && w[o] == 0;
-      } else {
-        o0[o] = ir_resize_nearest(n, cd, in_len) * xs[a];
-        identity &= o0[o] == o * xs[a];
+      ir_resize_taps(n, o, scales[a], in_len, len, idx + o * k, wd);
+      double on = 0; /* identity: weight 1 on element o, 0 elsewhere */
+      for (int64_t j = 0; j < k; j++) {
+        if (idx[o * k + j] == o)
+          on += wd[j];
+        else
+          identity &= wd[j] == 0;
+        w[o * k + j] = (float)wd[j];
+        idx[o * k + j] *= xs[a];
       }
+      identity &= on == 1.0;
     }
     ax[a].identity = identity;
+    ax[a].k = k;
     if (!identity) {
       char name[300];
       snprintf(name, sizeof name, "%s.resize.%d", c->prefix, c->n_derived++);
-      ax[a].off0 = cg_const_bytes(c, o0, sizeof(int64_t) * (size_t)len, name);
-      if (linear) {
+      ax[a].off = cg_const_bytes(c, idx, sizeof(int64_t) * (size_t)(len * k), name);
+      if (!nearest) {
         snprintf(name, sizeof name, "%s.resize.%d", c->prefix, c->n_derived++);
-        ax[a].off1 = cg_const_bytes(c, o1, sizeof(int64_t) * (size_t)len, name);
-        snprintf(name, sizeof name, "%s.resize.%d", c->prefix, c->n_derived++);
-        ax[a].w1 = cg_const_bytes(c, w, sizeof(float) * (size_t)len, name);
+        ax[a].w = cg_const_bytes(c, w, sizeof(float) * (size_t)(len * k), name);
       }
-      k++;
     }
-    free(o0), free(o1), free(w);
+    free(idx), free(wd), free(w);
   }
-  if (linear && k > 3)
-    return cg_node_error(c, n, "linear Resize of %d axes at once is not supported (at most 3)", k);
   CgLoop loops[IR_MAX_RANK];
   LLVMValueRef base = cg_idx(c, 0), dst = cg_idx(c, 0), iv[IR_MAX_RANK];
   int64_t ys = 1, yst[IR_MAX_RANK];
   for (int a = y->rank - 1; a >= 0; a--) yst[a] = ys, ys *= y->dims[a];
+  int res[IR_MAX_RANK], nr = 0;
   for (int a = 0; a < y->rank; a++) {
     iv[a] = cg_for(c, &loops[a], y->dims[a]);
     dst = cg_add(c, dst, cg_mulc(c, iv[a], yst[a]));
-    if (ax[a].identity) base = cg_add(c, base, cg_mulc(c, iv[a], xs[a]));
+    if (ax[a].identity)
+      base = cg_add(c, base, cg_mulc(c, iv[a], xs[a]));
+    else if (nearest)
+      base = cg_add(
+          c, base,
+          LLVMBuildTruncOrBitCast(c->b, cg_load_elem(c, IR_I64, ax[a].off, iv[a]), c->t_idx, ""));
+    else
+      res[nr++] = a;
   }
-  LLVMValueRef o0[IR_MAX_RANK], o1[IR_MAX_RANK], w1[IR_MAX_RANK];
-  int res[IR_MAX_RANK], nr = 0;
-  for (int a = 0; a < y->rank; a++) {
-    if (ax[a].identity) continue;
-    res[nr++] = a;
-    o0[a] = LLVMBuildTruncOrBitCast(c->b, cg_load_elem(c, IR_I64, ax[a].off0, iv[a]), c->t_idx, "");
-    if (!linear) {
-      base = cg_add(c, base, o0[a]);
-      continue;
-    }
-    o1[a] = LLVMBuildTruncOrBitCast(c->b, cg_load_elem(c, IR_I64, ax[a].off1, iv[a]), c->t_idx, "");
-    w1[a] = cg_load(c, ax[a].w1, iv[a]);
-  }
-  LLVMValueRef v;
-  if (!linear) {
-    v = cg_load_elem(c, t, in[0], base);
-  } else {
-    v = cg_f32c(c, 0.0);
-    for (int corner = 0; corner < (1 << nr); corner++) {
-      LLVMValueRef off = base, w = NULL;
-      for (int r = 0; r < nr; r++) {
-        int a = res[r];
-        bool hi = (corner >> r) & 1;
-        LLVMValueRef wa = hi ? w1[a] : LLVMBuildFSub(c->b, cg_f32c(c, 1.0), w1[a], "");
-        w = w ? LLVMBuildFMul(c->b, w, wa, "") : wa;
-        off = cg_add(c, off, hi ? o1[a] : o0[a]);
-      }
-      LLVMValueRef xv = cg_load(c, in[0], off);
-      v = w ? cg_fmuladd(c, xv, w, v) : xv;
-    }
-  }
+  LLVMValueRef v = nearest || nr == 0
+                       ? cg_load_elem(c, t, in[0], base)
+                       : resize_tap_sum(c, ax, res, nr, 0, iv, in[0], base, NULL, cg_f32c(c, 0.0));
   cg_store_elem(c, t, v, out[0], dst);
   for (int a = y->rank - 1; a >= 0; a--) cg_loop_end(c, &loops[a], NULL, NULL);
   return true;

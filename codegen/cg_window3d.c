@@ -176,11 +176,13 @@ bool cg_lower_pool3d(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   cg_loop_end(c, &lkh, NULL, NULL);
   cg_loop_end(c, &lkd, NULL, NULL);
   if (avg) {
-    LLVMValueRef cdh = cg_mul(c, cg_pool_window_count(c, dbase, K[0], I[0], Pe[0], cip),
-                              cg_pool_window_count(c, hbase, K[1], I[1], Pe[1], cip));
+    LLVMValueRef cdh =
+        cg_mul(c, cg_pool_window_count(c, dbase, K[0], Dl[0], I[0], Pb[0], Pe[0], cip),
+               cg_pool_window_count(c, hbase, K[1], Dl[1], I[1], Pb[1], Pe[1], cip));
     LLVMValueRef o = cg_for(c, &ldv, O[2]);
     LLVMValueRef ws = cg_addc(c, cg_mulc(c, o, S[2]), -Pb[2]);
-    LLVMValueRef cnt = cg_mul(c, cdh, cg_pool_window_count(c, ws, K[2], I[2], Pe[2], cip));
+    LLVMValueRef cnt =
+        cg_mul(c, cdh, cg_pool_window_count(c, ws, K[2], Dl[2], I[2], Pb[2], Pe[2], cip));
     LLVMValueRef div = LLVMBuildSIToFP(c->b, cnt, c->t_f32, "");
     cg_store(c, LLVMBuildFDiv(c->b, cg_load(c, orow, o), div, ""), orow, o);
     cg_loop_end(c, &ldv, NULL, NULL);

@@ -713,6 +713,44 @@ static bool adapt_pad_attrs(Ox *ox, const ONodeCtx *c, IrOp op) {
   return n && finish_node(ox, n);
 }
 
+/* Pad 18+: the `axes` input (constant i32/i64, negative counts from the end) names the axes
+ * `pads` (2 * len(axes): begins, then ends) applies to -> pads for every axis, 0 elsewhere. */
+static bool adapt_pad_axes(Ox *ox, const ONodeCtx *c, IrOp op) {
+  if (c->n_in < 4 || !c->in[3] || !c->in[0] || !c->in[1]) return map_direct(ox, c, op);
+  const IrValue *x = c->in[0], *p = c->in[1], *ax = c->in[3];
+  char w[FE_WHERE + 64];
+  fe_path(w, sizeof w, "%s.input[3]", c->where);
+  int64_t na = ir_value_numel(ax);
+  if (ax->kind != IR_VALUE_CONST || (ax->dtype != IR_I64 && ax->dtype != IR_I32) || ax->rank != 1 ||
+      na < 1 || na > x->rank) {
+    ir_diag_error(ox->fe.d, w, "axes must be a constant i32/i64 list of 1 to %d axes", x->rank);
+    return false;
+  }
+  if (p->kind != IR_VALUE_CONST || p->dtype != IR_I64 || ir_value_numel(p) != 2 * na) {
+    fe_path(w, sizeof w, "%s.input[1]", c->where);
+    ir_diag_error(ox->fe.d, w, "pads must be a constant i64 list of %lld values (2 per axis)",
+                  (long long)(2 * na));
+    return false;
+  }
+  int64_t pads[2 * IR_MAX_RANK] = {0};
+  bool seen[IR_MAX_RANK] = {false};
+  for (int64_t k = 0; k < na; k++) {
+    int64_t a =
+        ax->dtype == IR_I64 ? ((const int64_t *)ax->data)[k] : ((const int32_t *)ax->data)[k];
+    if (a < 0) a += x->rank;
+    if (a < 0 || a >= x->rank || seen[a]) {
+      ir_diag_error(ox->fe.d, w, "axis entry %lld is out of range or repeated", (long long)k);
+      return false;
+    }
+    seen[a] = true;
+    pads[a] = ((const int64_t *)p->data)[k];
+    pads[x->rank + a] = ((const int64_t *)p->data)[na + k];
+  }
+  IrValue *in[3] = {c->in[0], const_i64(ox, c->name, pads, 2 * x->rank), c->in[2]};
+  IrNode *n = emit(ox, c, op, in, in[2] ? 3 : 2, NULL);
+  return n && finish_node(ox, n);
+}
+
 /* Clip 6-10: min, max attributes -> inputs. */
 static bool adapt_clip_attrs(Ox *ox, const ONodeCtx *c, IrOp op) {
   IrValue *in[3] = {c->n_in ? c->in[0] : NULL, NULL, NULL};
@@ -1142,6 +1180,87 @@ static bool adapt_einsum(Ox *ox, const ONodeCtx *c, IrOp op) {
   return y != NULL;
 }
 
+/* GroupNormalization 18+: X [N, C, D...] viewed as [N, G, C/G * D...], normalized over the last
+ * axis (InstanceNormalization with unit scale, zero bias), reshaped back, then times scale and
+ * plus bias per channel ([C, 1, ...] constants: opset 18's per-group values repeated over each
+ * group's C/G channels, opset 21's per-channel ones as given). stash_type (21) is ignored: Kiln
+ * computes in f32. */
+static bool adapt_group_norm(Ox *ox, const ONodeCtx *c, IrOp op) {
+  const OAttr *ng, *eps, *stash;
+  if (!get_attr(ox, c, "num_groups", 2, &ng) || !get_attr(ox, c, "epsilon", 1, &eps) ||
+      !get_attr(ox, c, "stash_type", 2, &stash))
+    return false;
+  char w[FE_WHERE + 64];
+  if (!ng) {
+    attr_where(w, sizeof w, c, "num_groups");
+    ir_diag_error(ox->fe.d, w, "required attribute is missing");
+    return false;
+  }
+  if (c->n_in != 3 || !c->in[0] || !c->in[1] || !c->in[2] || c->p->n_output != 1) {
+    ir_diag_error(ox->fe.d, c->where, "GroupNormalization takes X, scale and bias, and one output");
+    return false;
+  }
+  const IrValue *x = c->in[0];
+  if (x->dtype != IR_F32 || x->rank < 2) {
+    fe_path(w, sizeof w, "%s.input[0]", c->where);
+    ir_diag_error(ox->fe.d, w, "X must be f32 [N, C, ...], got %s of rank %d",
+                  ir_dtype_name(x->dtype), x->rank);
+    return false;
+  }
+  int64_t C = x->dims[1], G = ng->i, len = 1;
+  for (int i = 1; i < x->rank; i++) len *= x->dims[i];
+  if (G < 1 || C % G) {
+    attr_where(w, sizeof w, c, "num_groups");
+    ir_diag_error(ox->fe.d, w, "%lld groups do not divide %lld channels", (long long)G,
+                  (long long)C);
+    return false;
+  }
+  int64_t per = ox->opset >= 21 ? C : G;
+  for (int k = 1; k < 3; k++) {
+    const IrValue *v = c->in[k];
+    if (v->kind != IR_VALUE_CONST || v->dtype != IR_F32 || ir_value_numel(v) != per) {
+      fe_path(w, sizeof w, "%s.input[%d]", c->where, k);
+      ir_diag_error(ox->fe.d, w, "%s must be an f32 initializer of %lld values (one per %s)",
+                    k == 1 ? "scale" : "bias", (long long)per, per == C ? "channel" : "group");
+      return false;
+    }
+  }
+  int64_t grouped[3] = {x->dims[0], G, len / G}, cdims[IR_MAX_RANK];
+  IrValue *flat = ein_reshape(ox, c, "/groups", c->in[0], grouped, 3, NULL);
+  if (!flat) return false;
+  IrValue *unit[2];
+  for (int k = 0; k < 2; k++) {
+    unit[k] = fresh_value(ox, c->name, IR_VALUE_CONST, IR_F32, 1, &G);
+    float *d = ir_arena_alloc(ox->fe.g->arena, sizeof(float) * (size_t)G);
+    for (int64_t i = 0; i < G; i++) d[i] = k == 0 ? 1.0f : 0.0f;
+    unit[k]->data = d, unit[k]->src_path = unit[k]->name;
+  }
+  IrValue *in3[3] = {flat, unit[0], unit[1]};
+  char nm[FE_MAX_NAME + 32];
+  fe_path(nm, sizeof nm, "%.200s/normalize", c->name);
+  IrNode *norm = new_node(ox, c, op, nm, in3, 3, NULL, 1);
+  if (!norm) return false;
+  ir_set_attr_f(ox->fe.g, norm, "epsilon", eps ? eps->f : 1e-5);
+  if (!finish_node(ox, norm)) return false;
+  IrValue *back = ein_reshape(ox, c, "/ungroup", norm->outputs[0], x->dims, x->rank, NULL);
+  if (!back) return false;
+  cdims[0] = C;
+  for (int i = 1; i < x->rank - 1; i++) cdims[i] = 1;
+  IrValue *chan[2];
+  for (int k = 0; k < 2; k++) { /* per channel, [C, 1, ...] */
+    chan[k] = fresh_value(ox, c->name, IR_VALUE_CONST, IR_F32, x->rank - 1, cdims);
+    float *d = ir_arena_alloc(ox->fe.g->arena, sizeof(float) * (size_t)C);
+    const float *v = c->in[1 + k]->data;
+    for (int64_t i = 0; i < C; i++) d[i] = v[per == C ? i : i / (C / G)];
+    chan[k]->data = d, chan[k]->src_path = chan[k]->name;
+  }
+  IrValue *mul_in[2] = {back, chan[0]};
+  IrValue *scaled = ein_step(ox, c, IR_OP_MUL, "/scale", mul_in, 2, NULL, NULL, 0);
+  if (!scaled) return false;
+  IrValue *add_in[2] = {scaled, chan[1]};
+  return ein_step(ox, c, IR_OP_ADD, "/bias", add_in, 2, c->p->output[0], NULL, 0) != NULL;
+}
+
 /* Cast to double: a Cast to float (f64 is computed in f32). */
 static bool adapt_cast_f64(Ox *ox, const ONodeCtx *c, IrOp op) {
   const OAttr *to;
@@ -1249,6 +1368,95 @@ static IrValue *float_op(Ox *ox, const ONodeCtx *c, IrOp op, IrValue **in, int n
   return n->outputs[0];
 }
 
+/* QuantizeLinear / DequantizeLinear 21+: block_size 0 (and output_dtype 0 or the zero point's
+ * dtype) map directly. A blocked DequantizeLinear (scale and zero point with ceil(d / block_size)
+ * entries along `axis`, x's size elsewhere) of constant data, the form of blocked weights, folds
+ * into an f32 initializer; a blocked QuantizeLinear, or one of run-time data, is refused. */
+static bool adapt_qdq21(Ox *ox, const ONodeCtx *c, IrOp op) {
+  const OAttr *bs, *ax, *od = NULL;
+  if (!get_attr(ox, c, "block_size", 2, &bs) || !get_attr(ox, c, "axis", 2, &ax) ||
+      (op == IR_OP_QUANTIZE_LINEAR && !get_attr(ox, c, "output_dtype", 2, &od)))
+    return false;
+  const IrValue *x = c->n_in > 0 ? c->in[0] : NULL, *s = c->n_in > 1 ? c->in[1] : NULL;
+  const IrValue *z = c->n_in > 2 ? c->in[2] : NULL;
+  char w[FE_WHERE + 64];
+  if (od && od->i != 0) {
+    IrDType want;
+    attr_where(w, sizeof w, c, "output_dtype");
+    if (!onnx_dtype((int32_t)od->i, &want) || want != (z ? z->dtype : IR_U8)) {
+      ir_diag_error(ox->fe.d, w, "output_dtype %lld must be the zero point's dtype (%s)",
+                    (long long)od->i,
+                    z ? ir_dtype_name(z->dtype) : "u8, as no zero point is given");
+      return false;
+    }
+  }
+  static const char *const skip[] = {"block_size", "output_dtype", NULL};
+  if (!bs || bs->i == 0) {
+    IrNode *n = emit(ox, c, op, c->in, c->n_in, skip);
+    return n && finish_node(ox, n);
+  }
+  attr_where(w, sizeof w, c, "block_size");
+  if (op == IR_OP_QUANTIZE_LINEAR || bs->i < 0 || !x || !s || x->kind != IR_VALUE_CONST ||
+      s->kind != IR_VALUE_CONST || (z && z->kind != IR_VALUE_CONST) ||
+      (x->dtype != IR_I8 && x->dtype != IR_U8) || s->dtype != IR_F32 ||
+      (z && z->dtype != x->dtype) || c->p->n_output != 1) {
+    ir_diag_error(ox->fe.d, w,
+                  "block_size %lld: only a DequantizeLinear of constant i8/u8 data with f32 "
+                  "scales (blocked weights) is supported",
+                  (long long)bs->i);
+    return false;
+  }
+  int64_t axis = ax ? ax->i : 1;
+  if (axis < -x->rank || axis >= x->rank) {
+    attr_where(w, sizeof w, c, "axis");
+    ir_diag_error(ox->fe.d, w, "axis %lld is out of range for rank %d", (long long)axis, x->rank);
+    return false;
+  }
+  if (axis < 0) axis += x->rank;
+  int64_t want[IR_MAX_RANK];
+  for (int i = 0; i < x->rank; i++)
+    want[i] = i == axis ? (x->dims[i] + bs->i - 1) / bs->i : x->dims[i];
+  for (int k = 1; k < 3; k++) {
+    const IrValue *v = k == 1 ? s : z;
+    if (!v) continue;
+    bool ok = v->rank == x->rank;
+    for (int i = 0; ok && i < x->rank; i++) ok = v->dims[i] == want[i];
+    if (!ok) {
+      fe_path(w, sizeof w, "%s.input[%d]", c->where, k);
+      ir_diag_error(ox->fe.d, w,
+                    "%s must have the data's shape with %lld entries along axis %lld "
+                    "(block_size %lld)",
+                    k == 1 ? "the scale" : "the zero point", (long long)want[axis], (long long)axis,
+                    (long long)bs->i);
+      return false;
+    }
+  }
+  int64_t n = ir_value_numel(x);
+  float *y = malloc(sizeof(float) * (size_t)n);
+  if (!y) abort();
+  for (int64_t e = 0; e < n; e++) {
+    int64_t rest = e, off = 0, stride = 1;
+    for (int i = x->rank - 1; i >= 0; i--) {
+      int64_t coord = rest % x->dims[i];
+      rest /= x->dims[i];
+      off += (i == axis ? coord / bs->i : coord) * stride;
+      stride *= want[i];
+    }
+    double q = x->dtype == IR_I8 ? ((const int8_t *)x->data)[e] : ((const uint8_t *)x->data)[e];
+    double zp = !z                  ? 0
+                : x->dtype == IR_I8 ? ((const int8_t *)z->data)[off]
+                                    : ((const uint8_t *)z->data)[off];
+    y[e] = (float)((q - zp) * ((const float *)s->data)[off]);
+  }
+  OTensor tp = ONNX__TENSOR_PROTO__INIT;
+  tp.has_data_type = 1, tp.data_type = ONNX_FLOAT, tp.n_dims = (size_t)x->rank;
+  tp.dims = (int64_t *)x->dims, tp.n_float_data = (size_t)n, tp.float_data = y;
+  attr_where(w, sizeof w, c, "block_size");
+  bool ok = tensor_value(ox, &tp, c->p->output[0], w) != NULL;
+  free(y);
+  return ok;
+}
+
 /* QLinearConv (x, xs, xz, w, ws, wz, ys, yz[, B]) and QLinearMatMul (a, as, az, b, bs, bz, ys,
  * yz): y = Q(op(DQ(x), DQ(w)[, DQ(B, xs * ws)]), ys, yz). */
 static bool adapt_qlinear(Ox *ox, const ONodeCtx *c, IrOp op) {
@@ -1348,6 +1556,10 @@ static const struct Adapter {
     {"Squeeze", 1, 12, NULL, adapt_axes_attr, NULL},
     {"Unsqueeze", 1, 12, NULL, adapt_axes_attr, NULL},
     {"Pad", 1, 10, NULL, adapt_pad_attrs, NULL},
+    {"Pad", 18, 99, NULL, adapt_pad_axes, NULL},
+    {"GroupNormalization", 18, 99, "InstanceNormalization", adapt_group_norm, NULL},
+    {"QuantizeLinear", 21, 99, NULL, adapt_qdq21, NULL},
+    {"DequantizeLinear", 21, 99, NULL, adapt_qdq21, NULL},
     {"Clip", 1, 10, NULL, adapt_clip_attrs, NULL},
     {"Dropout", 1, 99, "Identity", adapt_dropout, NULL},
     {"RNN", 1, 99, NULL, adapt_recurrent, NULL},

@@ -478,12 +478,13 @@ int ir_interp_concat(const IrNode *n, const void *const *in, void *const *out) {
 /* ---- Pad -------------------------------------------------------------------------------- */
 
 /* Input coordinate of output coordinate o along an axis of size n padded by b in front, or -1
- * for a constant cell. mode: 0 constant, 1 reflect, 2 edge. */
+ * for a constant cell. mode: 0 constant, 1 reflect, 2 edge, 3 wrap. */
 static int64_t pad_source(int64_t o, int64_t b, int64_t n, int mode) {
   int64_t i = o - b;
   if (i >= 0 && i < n) return i;
   if (mode == 0) return -1;
   if (mode == 2) return i < 0 ? 0 : n - 1;
+  if (mode == 3) return (i % n + n) % n;
   return i < 0 ? -i : 2 * (n - 1) - i; /* reflect, without repeating the edge */
 }
 
@@ -491,7 +492,7 @@ int ir_interp_pad(const IrNode *n, const void *const *in, void *const *out) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0];
   const int64_t *pads = in[1];
   const char *m = ir_attr_s(n, "mode");
-  int mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : 0;
+  int mode = !strcmp(m, "reflect") ? 1 : !strcmp(m, "edge") ? 2 : !strcmp(m, "wrap") ? 3 : 0;
   size_t es = ir_dtype_size(x->dtype);
   static const char zero[8];
   const char *value = n->n_inputs > 2 && in[2] ? in[2] : zero;

@@ -165,9 +165,17 @@ int ir_interp_max_pool(const IrNode *n, const void *const *in, void *const *out)
   return KRT_OK;
 }
 
-/* PyTorch's divisor rule, which ONNX opset 17 matches: with count_include_pad the window is
- * clipped to the padded input [-pad_begin, size + pad_end) (a ceil_mode window may run past
- * it), otherwise to the input itself. */
+/* Taps of a pool window along one axis that count toward the AveragePool divisor: those inside
+ * the padded extent [-pad_begin, size + pad_end) with count_include_pad (a ceil_mode window may
+ * run past it), else those inside the input (PyTorch's rule, which ONNX matches; taps
+ * start + k * dil, dilations from opset 19). */
+int64_t ir_pool_divisor_taps(int64_t start, int64_t k, int64_t dil, int64_t size, int64_t pad_begin,
+                             int64_t pad_end, bool include_pad) {
+  int64_t lo = include_pad ? -pad_begin : 0, hi = include_pad ? size + pad_end : size, n = 0;
+  for (int64_t t = 0; t < k; t++) n += start + t * dil >= lo && start + t * dil < hi;
+  return n;
+}
+
 int ir_interp_average_pool(const IrNode *n, const void *const *in, void *const *out) {
   if (n->inputs[0]->rank == 5) return ir_interp_pool3d(n, in, out);
   IrConvParams p = params(n);
@@ -177,18 +185,18 @@ int ir_interp_average_pool(const IrNode *n, const void *const *in, void *const *
     for (int64_t oh = 0; oh < p.oh; oh++)
       for (int64_t ow = 0; ow < p.ow; ow++) {
         int64_t h0 = oh * p.stride_h - p.pad_t, w0 = ow * p.stride_w - p.pad_l;
-        int64_t h1 = h0 + p.kh, w1 = w0 + p.kw;
-        if (h1 > p.h + p.pad_b) h1 = p.h + p.pad_b;
-        if (w1 > p.w + p.pad_r) w1 = p.w + p.pad_r;
-        int64_t padded_count = (h1 - h0) * (w1 - w0);
-        if (h0 < 0) h0 = 0;
-        if (w0 < 0) w0 = 0;
-        if (h1 > p.h) h1 = p.h;
-        if (w1 > p.w) w1 = p.w;
         double sum = 0;
-        for (int64_t ih = h0; ih < h1; ih++)
-          for (int64_t iw = w0; iw < w1; iw++) sum += x[(bc * p.h + ih) * p.w + iw];
-        int64_t count = p.count_include_pad ? padded_count : (h1 - h0) * (w1 - w0);
+        for (int64_t kh = 0; kh < p.kh; kh++) {
+          int64_t ih = h0 + kh * p.dil_h;
+          if (ih < 0 || ih >= p.h) continue;
+          for (int64_t kw = 0; kw < p.kw; kw++) {
+            int64_t iw = w0 + kw * p.dil_w;
+            if (iw >= 0 && iw < p.w) sum += x[(bc * p.h + ih) * p.w + iw];
+          }
+        }
+        int64_t count =
+            ir_pool_divisor_taps(h0, p.kh, p.dil_h, p.h, p.pad_t, p.pad_b, p.count_include_pad) *
+            ir_pool_divisor_taps(w0, p.kw, p.dil_w, p.w, p.pad_l, p.pad_r, p.count_include_pad);
         y[(bc * p.oh + oh) * p.ow + ow] = (float)(sum / (double)count);
       }
   return KRT_OK;

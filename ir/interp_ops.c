@@ -97,11 +97,46 @@ int ir_interp_logical_xor(const IrNode *n, const void *const *in, void *const *o
 
 /* The output is the data with slice j replaced by updates slice j, in order (a repeated index:
  * the last write wins). An index outside the data returns KRT_ERR_INDEX_RANGE. */
+/* *dst = *dst (reduction) *src for f32, i32, i64; integers wrap, max/min of f32 propagate NaN. */
+static void scatter_combine(IrDType t, IrScatterReduction red, void *dst, const void *src) {
+  if (t == IR_F32) {
+    float a, b;
+    memcpy(&a, dst, 4), memcpy(&b, src, 4);
+    a = red == SCATTER_ADD     ? a + b
+        : red == SCATTER_MUL   ? a * b
+        : isnan(a) || isnan(b) ? NAN
+                               : (red == SCATTER_MAX ? (b > a ? b : a) : (b < a ? b : a));
+    memcpy(dst, &a, 4);
+    return;
+  }
+  int64_t a = 0, b = 0;
+  int size = t == IR_I32 ? 4 : 8;
+  if (size == 4) {
+    int32_t a32, b32;
+    memcpy(&a32, dst, 4), memcpy(&b32, src, 4);
+    a = a32, b = b32;
+  } else {
+    memcpy(&a, dst, 8), memcpy(&b, src, 8);
+  }
+  uint64_t r = red == SCATTER_ADD   ? (uint64_t)a + (uint64_t)b
+               : red == SCATTER_MUL ? (uint64_t)a * (uint64_t)b
+               : red == SCATTER_MAX ? (uint64_t)(b > a ? b : a)
+                                    : (uint64_t)(b < a ? b : a);
+  if (size == 4) {
+    int32_t r32 = (int32_t)(uint32_t)r;
+    memcpy(dst, &r32, 4);
+  } else {
+    memcpy(dst, &r, 8);
+  }
+}
+
 int ir_interp_scatter_nd(const IrNode *n, const void *const *in, void *const *out) {
   const IrValue *x = n->inputs[0];
   int64_t count, slice;
   int k;
   ir_scatter_nd_geometry(n, &count, &k, &slice);
+  IrScatterReduction red = ir_scatter_nd_reduction(n);
+  size_t es = ir_dtype_size(x->dtype);
   const int64_t *idx = in[1];
   memcpy(out[0], in[0], (size_t)ir_value_nbytes(x));
   for (int64_t j = 0; j < count; j++) {
@@ -112,7 +147,13 @@ int ir_interp_scatter_nd(const IrNode *n, const void *const *in, void *const *ou
       if (v < 0 || v >= dim) return KRT_ERR_INDEX_RANGE;
       off = off * dim + v;
     }
-    memcpy((char *)out[0] + off * slice, (const char *)in[2] + j * slice, (size_t)slice);
+    char *dst = (char *)out[0] + off * slice;
+    const char *src = (const char *)in[2] + j * slice;
+    if (red == SCATTER_NONE)
+      memcpy(dst, src, (size_t)slice);
+    else
+      for (int64_t e = 0; e < slice / (int64_t)es; e++)
+        scatter_combine(x->dtype, red, dst + e * (int64_t)es, src + e * (int64_t)es);
   }
   return KRT_OK;
 }
@@ -324,52 +365,50 @@ int ir_interp_cumsum(const IrNode *n, const void *const *in, void *const *out) {
 
 /* ---- Resize, Upsample ---------------------------------------------------------------------- */
 
-/* Per output element, per axis the input coordinate; nearest: one element; linear: the sum over
- * the 2^rank corners of the product of the per-axis weights (coordinates clamped to the input,
- * so no corner lies outside). */
+/* Per axis a table of taps per output coordinate (ir_resize_taps: input index and weight);
+ * nearest copies its one tap's element, linear and cubic sum, per output element, the product
+ * of the per-axis weights over every combination of the axes' taps. */
 static int resize(const IrNode *n, const void *const *in, void *const *out) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0];
   double scales[IR_MAX_RANK];
-  int64_t od[IR_MAX_RANK], xs[IR_MAX_RANK], s = 1;
+  int64_t od[IR_MAX_RANK], xs[IR_MAX_RANK], k[IR_MAX_RANK], s = 1;
   ir_resize_scales(n, scales, od, NULL);
   for (int a = x->rank - 1; a >= 0; a--) xs[a] = s, s *= x->dims[a];
-  bool linear = strcmp(ir_attr_s(n, "mode"), "nearest") != 0;
+  int64_t *idx[IR_MAX_RANK] = {NULL};
+  double *w[IR_MAX_RANK] = {NULL};
+  for (int a = 0; a < x->rank; a++) {
+    k[a] = ir_resize_tap_count(n, scales[a]);
+    idx[a] = malloc(sizeof(int64_t) * (size_t)(k[a] * y->dims[a]));
+    w[a] = malloc(sizeof(double) * (size_t)(k[a] * y->dims[a]));
+    if (!idx[a] || !w[a]) abort();
+    for (int64_t o = 0; o < y->dims[a]; o++)
+      ir_resize_taps(n, o, scales[a], x->dims[a], y->dims[a], idx[a] + o * k[a], w[a] + o * k[a]);
+  }
+  bool nearest = !strcmp(ir_attr_s(n, "mode"), "nearest");
   size_t es = ir_dtype_size(x->dtype);
   for (int64_t e = 0; e < ir_value_numel(y); e++) {
-    int64_t rest = e, i0[IR_MAX_RANK], i1[IR_MAX_RANK];
-    double w1[IR_MAX_RANK];
-    for (int a = y->rank - 1; a >= 0; a--) {
-      int64_t o = rest % y->dims[a], len = x->dims[a];
-      rest /= y->dims[a];
-      double c = ir_resize_coord(n, a, o, scales[a], len, y->dims[a]);
-      if (!linear) {
-        i0[a] = ir_resize_nearest(n, c, len);
-        continue;
-      }
-      c = c < 0 ? 0 : c > (double)(len - 1) ? (double)(len - 1) : c;
-      i0[a] = (int64_t)floor(c);
-      i1[a] = i0[a] + 1 < len ? i0[a] + 1 : len - 1;
-      w1[a] = c - (double)i0[a];
-    }
-    if (!linear) {
-      int64_t off = 0;
-      for (int a = 0; a < x->rank; a++) off += i0[a] * xs[a];
-      memcpy((char *)out[0] + e * (int64_t)es, (const char *)in[0] + off * (int64_t)es, es);
-      continue;
-    }
+    int64_t rest = e, o[IR_MAX_RANK], t[IR_MAX_RANK] = {0};
+    for (int a = y->rank - 1; a >= 0; a--) o[a] = rest % y->dims[a], rest /= y->dims[a];
     double sum = 0;
-    for (int corner = 0; corner < (1 << x->rank); corner++) {
-      double w = 1;
+    for (;;) { /* every combination t of the axes' taps */
       int64_t off = 0;
+      double wt = 1;
       for (int a = 0; a < x->rank; a++) {
-        bool hi = (corner >> a) & 1;
-        w *= hi ? w1[a] : 1 - w1[a];
-        off += (hi ? i1[a] : i0[a]) * xs[a];
+        off += idx[a][o[a] * k[a] + t[a]] * xs[a];
+        wt *= w[a][o[a] * k[a] + t[a]];
       }
-      sum += w * ((const float *)in[0])[off];
+      if (nearest) {
+        memcpy((char *)out[0] + e * (int64_t)es, (const char *)in[0] + off * (int64_t)es, es);
+        break;
+      }
+      sum += wt * ((const float *)in[0])[off];
+      int a = x->rank - 1;
+      while (a >= 0 && ++t[a] == k[a]) t[a--] = 0;
+      if (a < 0) break;
     }
-    ((float *)out[0])[e] = (float)sum;
+    if (!nearest) ((float *)out[0])[e] = (float)sum;
   }
+  for (int a = 0; a < x->rank; a++) free(idx[a]), free(w[a]);
   return KRT_OK;
 }
 

@@ -99,18 +99,6 @@ int ir_interp_conv_transpose3d(const IrNode *n, const void *const *in, void *con
   return KRT_OK;
 }
 
-/* One pool window along axis a for output position o: [lo, hi) inside the input, and the
- * AveragePool divisor's extent (the padded one with count_include_pad, as interp_nn.c). */
-static void pool_window(const IrConvNd *p, int a, int64_t o, int64_t *lo, int64_t *hi,
-                        int64_t *count) {
-  int64_t b = o * p->stride[a] - p->pad_begin[a], e = b + p->k[a];
-  if (e > p->in[a] + p->pad_end[a]) e = p->in[a] + p->pad_end[a];
-  int64_t padded = e - b;
-  *lo = b < 0 ? 0 : b;
-  *hi = e > p->in[a] ? p->in[a] : e;
-  *count = p->count_include_pad ? padded : *hi - *lo;
-}
-
 int ir_interp_pool3d(const IrNode *n, const void *const *in, void *const *out) {
   IrConvNd p = params3(n);
   bool avg = n->op == IR_OP_AVERAGE_POOL;
@@ -120,17 +108,10 @@ int ir_interp_pool3d(const IrNode *n, const void *const *in, void *const *out) {
     for (int64_t od = 0; od < p.out[0]; od++)
       for (int64_t oh = 0; oh < p.out[1]; oh++)
         for (int64_t ow = 0; ow < p.out[2]; ow++) {
-          int64_t o[3] = {od, oh, ow}, lo[3], hi[3], cnt[3];
+          int64_t o[3] = {od, oh, ow}, cnt = 1;
           double sum = 0;
           float best = -INFINITY; /* padding never wins */
-          if (avg) {
-            for (int a = 0; a < 3; a++) pool_window(&p, a, o[a], &lo[a], &hi[a], &cnt[a]);
-            for (int64_t z = lo[0]; z < hi[0]; z++)
-              for (int64_t r = lo[1]; r < hi[1]; r++)
-                for (int64_t q = lo[2]; q < hi[2]; q++) sum += x[at3(bc, p.in, z, r, q)];
-            y[at3(bc, p.out, od, oh, ow)] = (float)(sum / (double)(cnt[0] * cnt[1] * cnt[2]));
-            continue;
-          }
+
           for (int64_t kd = 0; kd < p.k[0]; kd++) {
             int64_t z = od * p.stride[0] - p.pad_begin[0] + kd * p.dil[0];
             if (z < 0 || z >= p.in[0]) continue;
@@ -141,11 +122,15 @@ int ir_interp_pool3d(const IrNode *n, const void *const *in, void *const *out) {
                 int64_t q = ow * p.stride[2] - p.pad_begin[2] + kw * p.dil[2];
                 if (q < 0 || q >= p.in[2]) continue;
                 float v = x[at3(bc, p.in, z, r, q)];
+                sum += v;
                 if (v > best || isnan(v)) best = v; /* NaN propagates, as in PyTorch */
               }
             }
           }
-          y[at3(bc, p.out, od, oh, ow)] = best;
+          for (int a = 0; avg && a < 3; a++)
+            cnt *= ir_pool_divisor_taps(o[a] * p.stride[a] - p.pad_begin[a], p.k[a], p.dil[a],
+                                        p.in[a], p.pad_begin[a], p.pad_end[a], p.count_include_pad);
+          y[at3(bc, p.out, od, oh, ow)] = avg ? (float)(sum / (double)cnt) : best;
         }
   return KRT_OK;
 }

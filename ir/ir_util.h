@@ -112,6 +112,15 @@ void ir_gather_geometry(const IrNode *n, int64_t *outer, int64_t *len, int64_t *
 /* ScatterND viewed as `count` index tuples of k entries, each selecting a slice of slice_bytes
  * (data.shape[k:] elements); shared by interpreter and codegen. */
 void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *slice_bytes);
+/* ScatterND's `reduction` (opset 16: add, mul; 18: max, min). */
+typedef enum {
+  SCATTER_NONE,
+  SCATTER_ADD,
+  SCATTER_MUL,
+  SCATTER_MAX,
+  SCATTER_MIN
+} IrScatterReduction;
+IrScatterReduction ir_scatter_nd_reduction(const IrNode *n);
 
 /* DepthToSpace / SpaceToDepth as a transpose: the output viewed as 6-D (dims) and the element
  * stride in the input of each view axis. */
@@ -123,11 +132,18 @@ int ir_cumsum_axis(const IrNode *n);
 /* Resize / Upsample: every axis's scale and output size (from scales, sizes or Upsample's
  * attribute); false, reported unless d is NULL, when they are missing or invalid. */
 bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d);
-#define IR_RESIZE_MAX_DIM (1 << 20) /* longest resized axis (codegen's coordinate tables) */
-/* The input coordinate of output coordinate o of axis i (coordinate_transformation_mode). */
-double ir_resize_coord(const IrNode *n, int i, int64_t o, double scale, int64_t in, int64_t out);
+#define IR_RESIZE_MAX_DIM (1 << 20) /* longest resized axis, most taps of an axis (tables) */
+#define IR_RESIZE_MAX_TAPS 256      /* taps per output coordinate (antialias downscaling) */
+/* The input coordinate of output coordinate o along an axis (coordinate_transformation_mode). */
+double ir_resize_coord(const IrNode *n, int64_t o, double scale, int64_t in, int64_t out);
 /* The input index nearest to coordinate x (nearest_mode), clamped to [0, in). */
 int64_t ir_resize_nearest(const IrNode *n, double x, int64_t in);
+/* Taps per output coordinate along an axis of this scale (1 nearest, 2 linear, 4 cubic, more for
+ * antialias downscaling), and those taps of output coordinate o: input indices (clamped) and
+ * weights, as onnx's reference implementation. Shared by interpreter and codegen. */
+int64_t ir_resize_tap_count(const IrNode *n, double scale);
+void ir_resize_taps(const IrNode *n, int64_t o, double scale, int64_t in, int64_t out, int64_t *idx,
+                    double *w);
 
 /* Einsum of one or two f32 operands as a loop over labels: labels [0, n_out) index the output
  * in order, the others are summed over; per operand the element stride of each label (the sum

@@ -43,6 +43,7 @@ static const IrAttrSpec ir_attrs_max_pool[] = {A_STR("auto_pad", "NOTSET"),
 static const IrAttrSpec ir_attrs_average_pool[] = {A_STR("auto_pad", "NOTSET"),
                                                    A_INT("ceil_mode", 0),
                                                    A_INT("count_include_pad", 0),
+                                                   A_INTS("dilations"), /* opset 19 */
                                                    A_REQ_INTS("kernel_shape"),
                                                    A_INTS("pads"),
                                                    A_INTS("strides"),
@@ -178,7 +179,8 @@ static const IrAttrSpec ir_attrs_einsum[] = {
     {.name = "equation", .kind = IR_ATTR_STRING, .required = true, .def_s = ""}, END};
 
 /* int8 (ir/quant.c): per-tensor QuantizeLinear/DequantizeLinear (axis is accepted, unused) */
-static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), END};
+/* saturate (19+) concerns float8 outputs only: no effect on i8/u8 */
+static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), A_INT("saturate", 1), END};
 static const IrAttrSpec ir_attrs_dequantize_linear[] = {A_INT("axis", 1), END};
 static const IrAttrSpec ir_attrs_gemm_w8[] = {A_INT("transB", 0), END};
 static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};

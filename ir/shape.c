@@ -575,15 +575,17 @@ bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
 
 /* Pad (opset 17): data of any dtype; pads is an i64 initializer [x1_begin, x2_begin, ...,
  * x1_end, x2_end, ...] (non-negative: cropping is not supported), constant_value an optional
- * scalar initializer of the data's dtype; mode constant, reflect (pads < dim) or edge. */
+ * scalar initializer of the data's dtype; mode constant, reflect (pads < dim), edge or wrap
+ * (opset 19: the data repeated; pads <= dim). */
 bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0], *pv = n->inputs[1];
   const char *mode = ir_attr_s(n, "mode");
-  bool reflect = !strcmp(mode, "reflect");
-  if (strcmp(mode, "constant") && !reflect && strcmp(mode, "edge"))
-    return ir_node_error(d, n, "attrs.mode", "'%s' is not one of constant, reflect, edge", mode);
+  bool reflect = !strcmp(mode, "reflect"), wrap = !strcmp(mode, "wrap");
+  if (strcmp(mode, "constant") && !reflect && strcmp(mode, "edge") && !wrap)
+    return ir_node_error(d, n, "attrs.mode", "'%s' is not one of constant, reflect, edge, wrap",
+                         mode);
   char s1[256];
   if (pv->kind != IR_VALUE_CONST || pv->dtype != IR_I64 || pv->rank != 1 ||
       pv->dims[0] != 2 * x->rank)
@@ -605,6 +607,11 @@ bool ir_infer_pad(IrGraph *g, IrNode *n, IrDiag *d) {
     if (reflect && (b >= x->dims[i] || e >= x->dims[i]) && (b || e))
       return ir_node_error(d, n, "inputs[1]",
                            "pads %s: reflect padding of axis %d must be smaller than its size %lld",
+                           ir_format_dims(2 * x->rank, p, s1, sizeof s1), i, (long long)x->dims[i]);
+    /* numpy's (so onnx's reference) wrap differs from a periodic extension beyond one period */
+    if (wrap && (b > x->dims[i] || e > x->dims[i]))
+      return ir_node_error(d, n, "inputs[1]",
+                           "pads %s: wrap padding of axis %d must not exceed its size %lld",
                            ir_format_dims(2 * x->rank, p, s1, sizeof s1), i, (long long)x->dims[i]);
     if (b > IR_MAX_DIM || e > IR_MAX_DIM)
       return ir_node_error(d, n, "inputs[1]", "pads %s: axis %d pad is too large",
@@ -1417,17 +1424,39 @@ void ir_scatter_nd_geometry(const IrNode *n, int64_t *count, int *k, int64_t *sl
   for (int i = *k; i < x->rank; i++) *slice_bytes *= x->dims[i];
 }
 
-/* ScatterND (reduction none): data of any dtype, i64 indices [..., k] with k <= rank, updates
- * of shape indices.shape[:-1] + data.shape[k:] and the data's dtype. Indices are checked when
- * the run function runs (KRT_ERR_INDEX_RANGE); constant ones here. */
+/* The attribute's value is one of `allowed` (NULL-terminated), else an error naming it. */
+static bool one_of(const IrNode *n, const char *attr, const char *const *allowed, IrDiag *d) {
+  const char *v = ir_attr_s(n, attr);
+  for (int k = 0; allowed[k]; k++)
+    if (!strcmp(v, allowed[k])) return true;
+  char field[64];
+  snprintf(field, sizeof field, "attrs.%s", attr);
+  return ir_node_error(d, n, field, "'%s' is not supported", v);
+}
+
+IrScatterReduction ir_scatter_nd_reduction(const IrNode *n) {
+  static const char *const names[] = {"none", "add", "mul", "max", "min"};
+  const char *r = ir_attr_s(n, "reduction");
+  for (int i = 0; i < 5; i++)
+    if (!strcmp(r, names[i])) return (IrScatterReduction)i;
+  return SCATTER_NONE; /* shape inference refuses other names */
+}
+
+/* ScatterND: data of any dtype (reduction none) or f32/i32/i64 (add, mul, max, min: the slices
+ * combined with the data in index order), i64 indices [..., k] with k <= rank, updates of shape
+ * indices.shape[:-1] + data.shape[k:] and the data's dtype. Indices are checked when the run
+ * function runs (KRT_ERR_INDEX_RANGE); constant ones here. */
 bool ir_infer_scatter_nd(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0], *iv = n->inputs[1], *u = n->inputs[2];
   char s1[256], s2[256];
-  if (strcmp(ir_attr_s(n, "reduction"), "none"))
-    return ir_node_error(d, n, "attrs.reduction", "'%s' is not supported (only none)",
-                         ir_attr_s(n, "reduction"));
+  static const char *const reductions[] = {"none", "add", "mul", "max", "min", NULL};
+  if (!one_of(n, "reduction", reductions, d)) return false;
+  if (ir_scatter_nd_reduction(n) != SCATTER_NONE && x->dtype != IR_F32 && x->dtype != IR_I32 &&
+      x->dtype != IR_I64)
+    return ir_node_error(d, n, "attrs.reduction", "'%s' needs f32, i32 or i64 data, got %s",
+                         ir_attr_s(n, "reduction"), ir_dtype_name(x->dtype));
   if (x->rank < 1) return ir_node_error(d, n, "inputs[0]", "data must have rank >= 1");
   if (iv->dtype != IR_I64 || iv->rank < 1)
     return ir_node_error(d, n, "inputs[1]", "indices must be i64 of rank >= 1, got %s %s",
@@ -1723,9 +1752,35 @@ bool ir_infer_cumsum(IrGraph *g, IrNode *n, IrDiag *d) {
 
 /* ---- Resize, Upsample ----------------------------------------------------------------------- */
 
+/* Resize's `axes` (opset 18): the resized axes, normalized, in the given order (*na of them);
+ * all axes when absent. False (reported) when invalid. */
+static bool resize_axes(const IrNode *n, int *axes, int *na, IrDiag *d) {
+  int r = n->inputs[0]->rank;
+  const IrAttr *aa = n->op == IR_OP_RESIZE ? ir_attr(n, "axes") : NULL;
+  *na = aa && aa->present ? aa->count : r;
+  if (!aa || !aa->present) {
+    for (int i = 0; i < r; i++) axes[i] = i;
+    return true;
+  }
+  if (aa->count < 1 || aa->count > r)
+    return ir_node_error(d, n, "attrs.axes", "has %d entries for data of rank %d", aa->count, r);
+  bool seen[IR_MAX_RANK] = {false};
+  for (int k = 0; k < aa->count; k++) {
+    int64_t a = aa->ints[k] < 0 ? aa->ints[k] + r : aa->ints[k];
+    if (a < 0 || a >= r || seen[a])
+      return ir_node_error(d, n, "attrs.axes", "entry %d (%lld) is out of range or repeated", k,
+                           (long long)aa->ints[k]);
+    seen[a] = true, axes[k] = (int)a;
+  }
+  return true;
+}
+
 /* The scale of every axis: Upsample's `scales` attribute (opset 7) or input 1 (opset 9); Resize's
- * scales (input 2) or, from sizes (input 3), out / in. Sets out dims too. False (reported) when
- * they are missing or not constant. */
+ * scales (input 2) or, from sizes (input 3), out / in. Both hold one entry per listed axis when
+ * `axes` is given (other axes keep scale 1). With sizes, keep_aspect_ratio_policy not_larger /
+ * not_smaller uses one scale, the min / max of out / in over the axes, for all of them, and
+ * rounds scale * in half up (ONNX opset 18). Sets out dims too. False (reported) when they are
+ * missing or not constant. */
 bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d) {
   const IrValue *x = n->inputs[0];
   bool up = n->op == IR_OP_UPSAMPLE;
@@ -1734,86 +1789,96 @@ bool ir_resize_scales(const IrNode *n, double *scales, int64_t *out, IrDiag *d) 
   const IrValue *zv = !up && n->n_inputs > 3 ? n->inputs[3] : NULL;
   const IrAttr *sa = up ? ir_attr(n, "scales") : NULL;
   if (sv && ir_value_numel(sv) == 0) sv = NULL; /* an empty scales input next to sizes */
+  int axes[IR_MAX_RANK], na;
+  if (!resize_axes(n, axes, &na, d)) return false;
+  for (int i = 0; i < x->rank; i++) scales[i] = 1.0, out[i] = x->dims[i];
   char s[256];
   if (zv) {
     if (sv) return ir_node_error(d, n, "inputs[3]", "both scales and sizes are given");
-    if (zv->kind != IR_VALUE_CONST || zv->dtype != IR_I64 || zv->rank != 1 ||
-        zv->dims[0] != x->rank)
-      return ir_node_error(d, n, "inputs[3]", "sizes must be a constant i64 [%d]", x->rank);
+    if (zv->kind != IR_VALUE_CONST || zv->dtype != IR_I64 || zv->rank != 1 || zv->dims[0] != na)
+      return ir_node_error(d, n, "inputs[3]", "sizes must be a constant i64 [%d]", na);
     const int64_t *z = zv->data;
-    for (int i = 0; i < x->rank; i++) {
-      if (z[i] < 1 || z[i] > IR_MAX_DIM)
+    const char *policy = ir_attr_s(n, "keep_aspect_ratio_policy");
+    bool keep = strcmp(policy, "stretch") != 0, larger = !strcmp(policy, "not_smaller");
+    double one = 0;
+    for (int k = 0; k < na; k++) {
+      if (z[k] < 1 || z[k] > IR_MAX_DIM)
         return ir_node_error(d, n, "inputs[3]", "sizes %s: entry %d must be positive",
-                             ir_format_dims(x->rank, z, s, sizeof s), i);
-      out[i] = z[i], scales[i] = (double)z[i] / (double)x->dims[i];
+                             ir_format_dims(na, z, s, sizeof s), k);
+      int a = axes[k];
+      out[a] = z[k], scales[a] = (double)z[k] / (double)x->dims[a];
+      if (k == 0 || (larger ? scales[a] > one : scales[a] < one)) one = scales[a];
+    }
+    for (int k = 0; keep && k < na; k++) {
+      int a = axes[k];
+      double o = floor(one * (double)x->dims[a] + 0.5);
+      if (!(o >= 1) || o > (double)IR_MAX_DIM)
+        return ir_node_error(d, n, "attrs.keep_aspect_ratio_policy",
+                             "scale %g gives no valid size for axis %d", one, a);
+      scales[a] = one, out[a] = (int64_t)o;
     }
     return true;
   }
   const float *f = NULL;
   if (sv) {
-    if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_F32 || sv->rank != 1 ||
-        sv->dims[0] != x->rank)
+    if (sv->kind != IR_VALUE_CONST || sv->dtype != IR_F32 || sv->rank != 1 || sv->dims[0] != na)
       return ir_node_error(d, n, up ? "inputs[1]" : "inputs[2]",
-                           "scales must be a constant f32 [%d]", x->rank);
+                           "scales must be a constant f32 [%d]", na);
     f = sv->data;
   } else if (!(sa && sa->present && sa->count == x->rank)) {
     return ir_node_error(d, n, up ? "attrs.scales" : "inputs", "scales (%d numbers) are required",
-                         x->rank);
+                         na);
   }
-  for (int i = 0; i < x->rank; i++) {
-    double sc = f ? f[i] : (float)sa->floats[i];
-    double o = floor((double)x->dims[i] * sc);
+  for (int k = 0; k < na; k++) {
+    int a = axes[k];
+    double sc = f ? f[k] : (float)sa->floats[k];
+    double o = floor((double)x->dims[a] * sc);
     if (!(sc > 0) || !(o >= 1) || o > (double)IR_MAX_DIM)
       return ir_node_error(d, n, up ? "attrs.scales" : "inputs[2]",
-                           "scale %g of axis %d gives no valid size", sc, i);
-    scales[i] = sc, out[i] = (int64_t)o;
+                           "scale %g of axis %d gives no valid size", sc, a);
+    scales[a] = sc, out[a] = (int64_t)o;
   }
   return true;
 }
 
-static bool one_of(const IrNode *n, const char *attr, const char *const *allowed, IrDiag *d) {
-  const char *v = ir_attr_s(n, attr);
-  for (int k = 0; allowed[k]; k++)
-    if (!strcmp(v, allowed[k])) return true;
-  char field[64];
-  snprintf(field, sizeof field, "attrs.%s", attr);
-  return ir_node_error(d, n, field, "'%s' is not supported", v);
-}
-
-/* Resize (opset 11+ inputs: X, roi, scales, sizes) and Upsample: modes nearest and linear
- * (cubic is not supported); coordinate modes half_pixel, pytorch_half_pixel, align_corners,
- * asymmetric; any dtype for nearest, f32 for linear. */
+/* Resize (opset 11+ inputs: X, roi, scales, sizes) and Upsample: modes nearest, linear and cubic
+ * (Resize), with antialias, exclude_outside, axes and keep_aspect_ratio_policy; every coordinate
+ * mode but tf_crop_and_resize; any dtype for nearest, f32 otherwise. */
 static bool infer_resize(IrNode *n, IrDiag *d) {
   if (!begin(n, 0, d)) return false;
   const IrValue *x = n->inputs[0];
-  static const char *const modes[] = {"nearest", "linear", "bilinear", NULL};
-  static const char *const coords[] = {"half_pixel", "pytorch_half_pixel", "align_corners",
-                                       "asymmetric", NULL};
+  static const char *const modes[] = {"nearest", "linear", "bilinear", "cubic", NULL};
+  static const char *const up_modes[] = {"nearest", "linear", "bilinear", NULL};
+  static const char *const coords[] = {"half_pixel",         "half_pixel_symmetric",
+                                       "pytorch_half_pixel", "align_corners",
+                                       "asymmetric",         NULL};
   static const char *const nearest[] = {"round_prefer_floor", "round_prefer_ceil", "floor", "ceil",
                                         NULL};
-  if (!one_of(n, "mode", modes, d)) return false;
-  if (n->op == IR_OP_RESIZE) {
-    if (!one_of(n, "coordinate_transformation_mode", coords, d) ||
-        !one_of(n, "nearest_mode", nearest, d))
-      return false;
-    if (ir_attr_i(n, "exclude_outside") != 0 || ir_attr_i(n, "antialias") != 0)
-      return ir_node_error(d, n, "attrs", "exclude_outside and antialias are not supported");
-    if (ir_attr(n, "axes")->present)
-      return ir_node_error(d, n, "attrs.axes", "is not supported (give all axes)");
-    if (strcmp(ir_attr_s(n, "keep_aspect_ratio_policy"), "stretch"))
-      return ir_node_error(d, n, "attrs.keep_aspect_ratio_policy", "only stretch is supported");
-  }
-  bool linear = strcmp(ir_attr_s(n, "mode"), "nearest") != 0;
-  if (linear && x->dtype != IR_F32)
-    return ir_node_error(d, n, "inputs[0]", "linear resize needs f32 data, got %s",
-                         ir_dtype_name(x->dtype));
+  static const char *const policies[] = {"stretch", "not_larger", "not_smaller", NULL};
+  if (!one_of(n, "mode", n->op == IR_OP_RESIZE ? modes : up_modes, d)) return false;
+  if (n->op == IR_OP_RESIZE && (!one_of(n, "coordinate_transformation_mode", coords, d) ||
+                                !one_of(n, "nearest_mode", nearest, d) ||
+                                !one_of(n, "keep_aspect_ratio_policy", policies, d)))
+    return false;
+  bool interpolate = strcmp(ir_attr_s(n, "mode"), "nearest") != 0;
+  if (interpolate && x->dtype != IR_F32)
+    return ir_node_error(d, n, "inputs[0]", "%s resize needs f32 data, got %s",
+                         ir_attr_s(n, "mode"), ir_dtype_name(x->dtype));
   double scales[IR_MAX_RANK];
   int64_t out[IR_MAX_RANK];
   if (!ir_resize_scales(n, scales, out, d)) return false;
-  for (int i = 0; i < x->rank; i++) /* codegen keeps a table per output coordinate */
-    if (out[i] > IR_RESIZE_MAX_DIM && scales[i] != 1.0)
+  for (int i = 0; i < x->rank; i++) { /* codegen keeps tables per output coordinate */
+    if (scales[i] == 1.0 && out[i] == x->dims[i]) continue;
+    if (out[i] > IR_RESIZE_MAX_DIM)
       return ir_node_error(d, n, "outputs[0]", "resized axis %d of %lld exceeds the limit %d", i,
                            (long long)out[i], IR_RESIZE_MAX_DIM);
+    int64_t taps = ir_resize_tap_count(n, scales[i]);
+    if (taps > IR_RESIZE_MAX_TAPS || taps * out[i] > IR_RESIZE_MAX_DIM)
+      return ir_node_error(d, n, "attrs.antialias",
+                           "downscaling axis %d by %g takes %lld taps per output (at most %d, "
+                           "and %d in all)",
+                           i, scales[i], (long long)taps, IR_RESIZE_MAX_TAPS, IR_RESIZE_MAX_DIM);
+  }
   return set_output(n, 0, x->dtype, x->rank, out, d);
 }
 
@@ -1826,17 +1891,19 @@ bool ir_infer_upsample(IrGraph *g, IrNode *n, IrDiag *d) {
   return infer_resize(n, d);
 }
 
-/* The input coordinate of output coordinate o along axis i (ONNX's coordinate transformation;
+/* The input coordinate of output coordinate o along an axis (ONNX's coordinate transformation;
  * Upsample is asymmetric). */
-double ir_resize_coord(const IrNode *n, int i, int64_t o, double scale, int64_t in, int64_t out) {
+double ir_resize_coord(const IrNode *n, int64_t o, double scale, int64_t in, int64_t out) {
   const char *m =
       n->op == IR_OP_UPSAMPLE ? "asymmetric" : ir_attr_s(n, "coordinate_transformation_mode");
-  (void)i;
   if (!strcmp(m, "asymmetric")) return (double)o / scale;
   if (!strcmp(m, "align_corners"))
     return out == 1 ? 0.0 : (double)o * (double)(in - 1) / (double)(out - 1);
   if (!strcmp(m, "pytorch_half_pixel") && out == 1) return 0.0;
-  return ((double)o + 0.5) / scale - 0.5; /* half_pixel, pytorch_half_pixel */
+  double x = ((double)o + 0.5) / scale - 0.5; /* half_pixel, pytorch_half_pixel */
+  if (!strcmp(m, "half_pixel_symmetric"))     /* centre of the input on the centre of the output */
+    x += (double)in / 2 * (1 - (double)out / (scale * (double)in));
+  return x;
 }
 
 /* The nearest input index of coordinate x (nearest_mode; Upsample: floor), clamped. */
@@ -1852,6 +1919,64 @@ int64_t ir_resize_nearest(const IrNode *n, double x, int64_t in) {
   else
     r = floor(x + 0.5);
   return r < 0 ? 0 : r > (double)(in - 1) ? in - 1 : (int64_t)r;
+}
+
+/* The filter of an interpolating mode: its half-width in input samples (before antialias
+ * stretches it) and its weight at distance t. Cubic is Keys' kernel with a = cubic_coeff_a. */
+static bool resize_cubic(const IrNode *n) {
+  return n->op == IR_OP_RESIZE && !strcmp(ir_attr_s(n, "mode"), "cubic");
+}
+static bool resize_antialias(const IrNode *n) {
+  return n->op == IR_OP_RESIZE && ir_attr_i(n, "antialias") != 0;
+}
+static double resize_kernel(bool cubic, double a, double t) {
+  t = fabs(t);
+  if (!cubic) return t < 1 ? 1 - t : 0;
+  if (t <= 1) return ((a + 2) * t - (a + 3)) * t * t + 1;
+  if (t < 2) return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a;
+  return 0;
+}
+
+/* Taps per output coordinate along an axis of this scale: 1 (nearest), 2 (linear), 4 (cubic);
+ * antialias stretches the filter by 1 / scale when downscaling (ONNX opset 18). Large values
+ * (capped) for tiny scales; shape inference bounds them. */
+int64_t ir_resize_tap_count(const IrNode *n, double scale) {
+  if (!strcmp(ir_attr_s(n, "mode"), "nearest")) return 1;
+  double half = resize_cubic(n) ? 2 : 1;
+  if (!resize_antialias(n) || scale >= 1) return (int64_t)(2 * half);
+  double start = floor(-half / scale) + 1; /* first tap relative to the coordinate's floor */
+  return start < -(double)IR_RESIZE_MAX_DIM ? 2 * (int64_t)IR_RESIZE_MAX_DIM + 2
+                                            : (int64_t)(2 - 2 * start);
+}
+
+/* The ir_resize_tap_count(n, scale) input indices and weights that make output coordinate o
+ * (onnx's reference implementation): taps at floor(x) + j around the coordinate x, weights of
+ * the filter at (j - frac(x)) * min(scale, 1), normalized under antialias; with
+ * exclude_outside, taps outside the input weigh 0 and the rest are renormalized; indices are
+ * then clamped to the input (edge padding). Nearest: one tap of weight 1. */
+void ir_resize_taps(const IrNode *n, int64_t o, double scale, int64_t in, int64_t out, int64_t *idx,
+                    double *w) {
+  double x = ir_resize_coord(n, o, scale, in, out);
+  if (!strcmp(ir_attr_s(n, "mode"), "nearest")) {
+    idx[0] = ir_resize_nearest(n, x, in), w[0] = 1;
+    return;
+  }
+  bool cubic = resize_cubic(n), aa = resize_antialias(n);
+  bool exclude = n->op == IR_OP_RESIZE && ir_attr_i(n, "exclude_outside") != 0;
+  double a = cubic ? ir_attr_f(n, "cubic_coeff_a") : 0, s = aa && scale < 1 ? scale : 1;
+  double x0 = floor(x), frac = x - x0;
+  if (frac == 0) frac = 1, x0 -= 1; /* the reference keeps frac in (0, 1] */
+  int64_t k = ir_resize_tap_count(n, scale), start = 1 - k / 2;
+  double sum = 0;
+  for (int64_t t = 0; t < k; t++) {
+    double j = (double)(start + t), i = x0 + j;
+    w[t] = resize_kernel(cubic, a, (j - frac) * s);
+    if (exclude && (i < 0 || i > (double)(in - 1))) w[t] = 0;
+    idx[t] = i < 0 ? 0 : i > (double)(in - 1) ? in - 1 : (int64_t)i;
+    sum += w[t];
+  }
+  if ((aa || exclude) && sum != 0)
+    for (int64_t t = 0; t < k; t++) w[t] /= sum;
 }
 
 /* ---- Einsum --------------------------------------------------------------------------------- */

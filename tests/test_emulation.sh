@@ -401,6 +401,30 @@ ops)
     run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
       qemu-aarch64 -L /usr/aarch64-linux-gnu
   done
+  # ONNX op cases of opsets 11-19 (tests/onnx/cases), imported to Kiln JSON: Resize's taps
+  # (cubic, antialias, axes, half_pixel_symmetric), ScatterND reductions, Pad wrap compile for
+  # the Cortex-M0+ without libm; the f32 ones run under qemu-system-arm against their goldens.
+  for m in resize_cubic_antialias_opset18 resize_linear_axes_sizes_opset18 \
+    resize_half_pixel_symmetric_opset19 resize_cubic_asymmetric_exclude_opset13 \
+    scatternd_reductions_opset18 pad_wrap_opset19; do
+    d="$tmp/onnx/$m"
+    mkdir -p "$d"
+    if ! "$kiln" import "$src/tests/onnx/cases/$m/model.onnx" -o "$d/model.json" 2>"$tmp/err"; then
+      bad "$m: kiln import failed: $(cat "$tmp/err")"; continue
+    fi
+    ln -s "$src/tests/onnx/cases/$m/inputs" "$src/tests/onnx/cases/$m/golden" "$d/"
+    if ! "$kiln" compile "$d/model.json" --target thumbv6m-none-eabi --cpu cortex-m0plus \
+      -o "$d/m0.o" 2>"$tmp/err"; then
+      bad "$m: compile failed: $(cat "$tmp/err")"; continue
+    fi
+    extra=$(arm-none-eabi-nm -u "$d/m0.o" | awk '{print $2}' | grep -Ev "$mem|$softfp")
+    if [ -n "$extra" ]; then bad "$m/cortex-m0 needs: $(echo $extra)"; else ok; fi
+    case $m in resize_*)
+      model_dir=$d run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
+        "$(baremetal_flags cortex-m0plus)" baremetal qemu-system-arm -M mps2-an385 -nographic \
+        -monitor none -semihosting-config enable=on,target=native -kernel ;;
+    esac
+  done
   ;;
 freestanding)
   need arm-none-eabi-nm riscv64-linux-gnu-nm || exit 1

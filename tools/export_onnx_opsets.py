@@ -9,9 +9,11 @@ new user's export would be, for the ONNX importer's tests.
 --extra exports small modules whose ONNX form changes with the opset (F.interpolate as Upsample
 or Resize 10/11+, nn.RNN(nonlinearity='relu'), PReLU/ELU/HardSwish/Softplus/Conv1d/ArgMax, 3-D
 Conv/BatchNorm/pools/ConvTranspose with LocalResponseNorm) at
-opsets 9, 10, 11, 13, 17. Bilinear interpolation is left out before opset 11: ONNX's Upsample and
-Resize-10 define it with asymmetric coordinates, which is not what PyTorch computes (PyTorch warns
-so when exporting), so PyTorch is no reference there.
+opsets 9, 10, 11, 13, 17. Bilinear interpolation at opsets 9 and 10 exports as Upsample(linear) /
+Resize-10(linear), which ONNX defines with asymmetric coordinates: not what PyTorch computes
+(align_corners=False is half_pixel; PyTorch warns so when exporting). Those two cases keep
+PyTorch's output in torch/<stem>.npy (not checked) and take their golden from onnx's own Resize
+reference (tools/onnx_resize_ref.py, asymmetric); the script prints how far PyTorch is from it.
 
 Writes OUT/<name>_opset<N>/model.onnx, inputs/<stem>.npy (the example's inputs) and
 golden/<stem>.npy (PyTorch's outputs), the file stems derived from the ONNX names as Kiln does
@@ -137,7 +139,8 @@ class Video3d(nn.Module):
 
 
 EXTRA = [("interp_nearest", lambda: Interpolate("nearest"), (1, 2, 3, 4), (9, 10, 11, 13, 17)),
-         ("interp_bilinear", lambda: Interpolate("bilinear"), (1, 2, 3, 4), (11, 13, 17)),
+         ("interp_bilinear", lambda: Interpolate("bilinear"), (1, 2, 3, 4), (9, 10, 11, 13, 17)),
+         ("interp_bicubic", lambda: Interpolate("bicubic"), (1, 2, 3, 4), (11, 13, 17)),
          ("rnn_relu", RNNRelu, (1, 5, 4), (9, 11, 13, 17)),
          ("activations", Activations, (1, 3, 8, 8), (9, 11, 13, 17)),
          ("video3d", Video3d, (1, 3, 4, 12, 12), (9, 13, 17))]
@@ -163,7 +166,17 @@ def export_extra(out):
             ins = [i.name for i in proto.graph.input if i.name not in inits]
             np.save(os.path.join(d, "inputs", file_stems(ins)[0] + ".npy"), x.numpy())
             outs = [o.name for o in proto.graph.output]
-            np.save(os.path.join(d, "golden", file_stems(outs)[0] + ".npy"), y.numpy())
+            golden = y.numpy()
+            if name == "interp_bilinear" and opset < 11:  # ONNX's asymmetric linear, not PyTorch's
+                import onnx_resize_ref
+                golden = np.maximum(onnx_resize_ref.resize(
+                    x.numpy(), scales=[1, 1, 2, 2], mode="linear",
+                    coordinate_transformation_mode="asymmetric"), 0)
+                os.makedirs(os.path.join(d, "torch"), exist_ok=True)
+                np.save(os.path.join(d, "torch", file_stems(outs)[0] + ".npy"), y.numpy())
+                print("  PyTorch's bilinear vs ONNX's asymmetric Upsample: max |diff| %.3g"
+                      % np.abs(golden - y.numpy()).max())
+            np.save(os.path.join(d, "golden", file_stems(outs)[0] + ".npy"), golden)
             print("%-40s %s -> %s" % (d, ins, outs))
 
 

@@ -188,6 +188,57 @@ def cases():
     yield "qlinearconv_zero_point_dtype", qlinear([0.1, 0.1], [0, 0], xz_type=np.int8), \
         "graph.node[0] (qc).input[2]: zero point 'xz' must be an i8 or u8 initializer of the data's dtype u8, got i8"
 
+    # Resize 18/19: what stays refused, and attribute values that cannot work
+    def resize(shape, scales, opset=18, **attrs):
+        inits = [numpy_helper.from_array(np.array(scales, np.float32), "s")]
+        m = model([helper.make_node("Resize", ["x", "", "s"], ["y"], name="rs", **attrs)],
+                  [vi("x", shape)], [vi("y", None)], inits, opset=opset)
+        return m
+    yield "resize_tf_crop_and_resize", resize([1, 1, 4, 4], [1, 1, 2, 2], mode="linear",
+                                              coordinate_transformation_mode="tf_crop_and_resize"), \
+        "graph.node[0] (rs).attribute 'coordinate_transformation_mode': 'tf_crop_and_resize' is not supported"
+    yield "resize_antialias_taps", resize([1, 1, 1, 4000], [1, 1, 1, 0.001], mode="cubic",
+                                          antialias=1), \
+        "graph.node[0] (rs).attribute 'antialias': downscaling axis 3 by 0.001 takes 4000 taps"
+    yield "resize_axes_repeated", resize([1, 1, 4, 4], [2, 2], mode="nearest", axes=[3, -1]), \
+        "graph.node[0] (rs).attribute 'axes': entry 1 (-1) is out of range or repeated"
+    yield "resize_policy_unknown", resize([1, 1, 4, 4], [1, 1, 2, 2], keep_aspect_ratio_policy="fit"), \
+        "graph.node[0] (rs).attribute 'keep_aspect_ratio_policy': 'fit' is not supported"
+
+    # Pad 18's axes input: a repeated axis
+    yield "pad_axes_repeated", model(
+        [helper.make_node("Pad", ["x", "p", "", "ax"], ["y"], name="pad")], [vi("x", [2, 3])],
+        [vi("y", None)], [numpy_helper.from_array(np.array([1, 1, 0, 0], np.int64), "p"),
+                          numpy_helper.from_array(np.array([1, -1], np.int64), "ax")], opset=18), \
+        "graph.node[0] (pad).input[3]: axis entry 1 is out of range or repeated"
+    yield "pad_wrap_beyond_size", model(
+        [helper.make_node("Pad", ["x", "p"], ["y"], name="pad", mode="wrap")], [vi("x", [2, 3])],
+        [vi("y", None)], [numpy_helper.from_array(np.array([0, 4, 0, 0], np.int64), "p")],
+        opset=19), \
+        "graph.node[0] (pad).input[1]: pads [0,4,0,0]: wrap padding of axis 1 must not exceed its size 3"
+    yield "groupnorm_groups", model(
+        [helper.make_node("GroupNormalization", ["x", "s", "b"], ["y"], name="gn", num_groups=4)],
+        [vi("x", [1, 6, 2, 2])], [vi("y", None)],
+        [numpy_helper.from_array(np.ones(4, np.float32), "s"),
+         numpy_helper.from_array(np.zeros(4, np.float32), "b")], opset=18), \
+        "graph.node[0] (gn).attribute 'num_groups': 4 groups do not divide 6 channels"
+    yield "reducemax_bool", model(
+        [helper.make_node("ReduceMax", ["x"], ["y"], name="rmax", keepdims=0)],
+        [vi("x", [2, 3], TensorProto.BOOL)], [vi("y", None)], opset=20), \
+        "graph.node[0] (rmax).input[0]: dtype bool is not supported by ReduceMax (only f32)"
+    yield "scatternd_reduction_bool", model(
+        [helper.make_node("ScatterND", ["x", "i", "u"], ["y"], name="sc", reduction="max")],
+        [vi("x", [4], TensorProto.BOOL)], [vi("y", None)],
+        [numpy_helper.from_array(np.array([[1]], np.int64), "i"),
+         numpy_helper.from_array(np.array([True]), "u")], opset=18), \
+        "graph.node[0] (sc).attribute 'reduction': 'max' needs f32, i32 or i64 data, got bool"
+    yield "qdq_block_size", model(
+        [helper.make_node("QuantizeLinear", ["x", "s"], ["q"], name="q", axis=1, block_size=2),
+         helper.make_node("DequantizeLinear", ["q", "s"], ["y"], name="dq", axis=1, block_size=2)],
+        [vi("x", [2, 4])], [vi("y", [2, 4])],
+        [numpy_helper.from_array(np.full((2, 2), 0.1, np.float32), "s")], opset=21), \
+        "graph.node[0] (q).attribute 'block_size': block_size 2: only a DequantizeLinear of constant i8/u8 data with f32 scales (blocked weights) is supported"
+
 
 def main():
     lines = []

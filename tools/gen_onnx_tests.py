@@ -28,6 +28,7 @@ from onnx import TensorProto, helper, numpy_helper
 import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from export_onnx_opsets import file_stems  # noqa: E402
+import onnx_resize_ref  # noqa: E402
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "onnx")
 
@@ -301,6 +302,254 @@ def gen_cases():
          [("x", x)], [("y0", x.max(axis=2, keepdims=True)[:, :1]),
                       ("y1", x.max(axis=2, keepdims=True)[:, 1:])],
          [("a", np.array([2], np.int64)), ("sp", np.array([1, 2], np.int64))])
+    gen_resize_cases()
+    gen_changed_18_21()
+
+
+def gen_changed_18_21():
+    """Ops Kiln supports whose form or semantics changed in opsets 18-21 (docs/onnx.md table)."""
+    rng = np.random.RandomState(21)
+    n = helper.make_node
+    x = rng.uniform(0.5, 2, (2, 3, 4)).astype(np.float32)
+    # 18: every Reduce* takes axes as an input (ReduceSum since 13, ReduceMean: its own case)
+    reds = [("ReduceL1", lambda v, a: np.abs(v).sum(a, keepdims=True)),
+            ("ReduceL2", lambda v, a: np.sqrt((v * v).sum(a, keepdims=True))),
+            ("ReduceLogSumExp", lambda v, a: np.log(np.exp(v).sum(a, keepdims=True))),
+            ("ReduceMax", lambda v, a: v.max(a, keepdims=True)),
+            ("ReduceMin", lambda v, a: v.min(a, keepdims=True)),
+            ("ReduceProd", lambda v, a: v.prod(a, keepdims=True)),
+            ("ReduceSumSquare", lambda v, a: (v * v).sum(a, keepdims=True))]
+    case("reduce_axes_input_opset18", 18,
+         [n(op, ["x", "a"], ["y%d" % i], name=op.lower()) for i, (op, _) in enumerate(reds)]
+         + [n("ReduceMax", ["x"], ["all"], name="no_axes", keepdims=0),
+            n("ReduceMax", ["x", "none"], ["same"], name="noop", noop_with_empty_axes=1)],
+         [("x", x)],
+         [("y%d" % i, f(x.astype(np.float64), (0, 2)).astype(np.float32))
+          for i, (_, f) in enumerate(reds)]
+         + [("all", np.array(x.max(), np.float32)), ("same", x)],
+         [("a", np.array([0, -1], np.int64)), ("none", np.zeros(0, np.int64))])
+    # 18: Pad's axes input (i32 and negative here); 19: Pad's wrap mode (pads up to the size:
+    # beyond it numpy's wrap, onnx's reference, is not periodic; Kiln refuses that)
+    p = np.array([1, 2, 0, 1], np.int64)
+    case("pad_axes_input_opset18", 18,
+         [n("Pad", ["x", "p", "v", "ax"], ["y"], name="pad")], [("x", x)],
+         [("y", np.pad(x, [(0, 0), (1, 0), (2, 1)], constant_values=0.25))],
+         [("p", p), ("v", np.array(0.25, np.float32)), ("ax", np.array([1, -1], np.int32))])
+    xw = np.arange(6, dtype=np.int64).reshape(2, 3)
+    case("pad_wrap_opset19", 19,
+         [n("Pad", ["x", "p", "", "ax"], ["y"], name="pad", mode="wrap")], [("x", xw)],
+         [("y", np.pad(xw, [(1, 0), (2, 3)], mode="wrap"))],
+         [("p", np.array([1, 2, 0, 3], np.int64)), ("ax", np.array([0, 1], np.int64))])
+    # 16: ScatterND reduction add, mul; 18: max, min (repeated indices combine in order)
+    data = rng.uniform(-2, 2, (4, 3)).astype(np.float32)
+    upd = rng.uniform(-2, 2, (3, 3)).astype(np.float32)
+    idx = np.array([[1], [3], [1]], np.int64)
+    outs, nodes = [], []
+    for red, f in (("add", np.add), ("mul", np.multiply), ("max", np.maximum),
+                   ("min", np.minimum)):
+        ref = data.copy()
+        for j in range(3):
+            ref[idx[j, 0]] = f(ref[idx[j, 0]], upd[j])
+        nodes.append(n("ScatterND", ["d", "i", "u"], [red], name="scatter_" + red, reduction=red))
+        outs.append((red, ref))
+    di = np.arange(8, dtype=np.int64).reshape(2, 4)
+    ii = np.array([[0, 1], [0, 1], [1, 3]], np.int64)
+    ui = np.array([5, -7, 100], np.int64)
+    refi = di.copy()
+    for j in range(3):
+        refi[tuple(ii[j])] = max(refi[tuple(ii[j])], ui[j])
+    nodes.append(n("ScatterND", ["di", "ii", "ui"], ["max_i64"], name="scatter_max_i64",
+                   reduction="max"))
+    case("scatternd_reductions_opset18", 18, nodes, [("d", data), ("u", upd), ("di", di)],
+         outs + [("max_i64", refi)], [("i", idx), ("ii", ii), ("ui", ui)])
+    # 19: AveragePool's dilations (2-D with pads both divisor rules, ceil_mode; 1-D; 3-D)
+    def avgpool(v, k, st, dl, pb, pe, include, ceil):
+        sp = v.ndim - 2
+        span = [(k[a] - 1) * dl[a] + 1 for a in range(sp)]
+        outs = []
+        for a in range(sp):
+            num = v.shape[2 + a] + pb[a] + pe[a] - span[a]
+            o = (-(-num // st[a]) if ceil else num // st[a]) + 1
+            if ceil and (o - 1) * st[a] >= v.shape[2 + a] + pb[a]:
+                o -= 1
+            outs.append(o)
+        y = np.zeros(v.shape[:2] + tuple(outs), np.float64)
+        for o in np.ndindex(*outs):
+            total, count = 0.0, 1
+            taps = []
+            for a in range(sp):
+                start = o[a] * st[a] - pb[a]
+                pos = [start + t * dl[a] for t in range(k[a])]
+                lo, hi = (-pb[a], v.shape[2 + a] + pe[a]) if include else (0, v.shape[2 + a])
+                count *= sum(lo <= q < hi for q in pos)
+                taps.append([q for q in pos if 0 <= q < v.shape[2 + a]])
+            for q in np.ndindex(*[len(t) for t in taps]):
+                idx = tuple(taps[a][q[a]] for a in range(sp))
+                total = total + v[(slice(None), slice(None)) + idx].astype(np.float64)
+            y[(slice(None), slice(None)) + o] = total / count
+        return y.astype(np.float32)
+    x2 = rng.uniform(-1, 1, (1, 2, 9, 8)).astype(np.float32)
+    x1 = rng.uniform(-1, 1, (1, 3, 11)).astype(np.float32)
+    x3 = rng.uniform(-1, 1, (1, 1, 5, 6, 7)).astype(np.float32)
+    case("averagepool_dilations_opset19", 19,
+         [n("AveragePool", ["x2"], ["y_pad"], name="pool_pad", kernel_shape=[3, 2],
+            dilations=[2, 3], strides=[2, 1], pads=[2, 1, 1, 2]),
+          n("AveragePool", ["x2"], ["y_include_ceil"], name="pool_include_ceil",
+            kernel_shape=[3, 2], dilations=[2, 3], strides=[2, 2], pads=[2, 1, 1, 2],
+            count_include_pad=1, ceil_mode=1),
+          n("AveragePool", ["x1"], ["y_1d"], name="pool_1d", kernel_shape=[3], dilations=[3],
+            pads=[1, 2]),
+          n("AveragePool", ["x3"], ["y_3d"], name="pool_3d", kernel_shape=[2, 2, 3],
+            dilations=[2, 1, 2], pads=[1, 0, 1, 0, 1, 2], count_include_pad=1)],
+         [("x1", x1), ("x2", x2), ("x3", x3)],
+         [("y_pad", avgpool(x2, [3, 2], [2, 1], [2, 3], [2, 1], [1, 2], False, False)),
+          ("y_include_ceil", avgpool(x2, [3, 2], [2, 2], [2, 3], [2, 1], [1, 2], True, True)),
+          ("y_1d", avgpool(x1, [3], [1], [3], [1], [2], False, False)),
+          ("y_3d", avgpool(x3, [2, 2, 3], [1, 1, 1], [2, 1, 2], [1, 0, 1], [0, 1, 2], True,
+                           False))])
+    # 18, 21: GroupNormalization (scale and bias per group at 18, per channel at 21); golden
+    # from PyTorch's F.group_norm (per-channel weights; 18's repeated over each group)
+    import torch
+    import torch.nn.functional as F
+    xg = rng.uniform(-2, 2, (2, 6, 3, 4)).astype(np.float32)
+    sg, bg = rng.uniform(0.5, 1.5, 3).astype(np.float32), rng.uniform(-1, 1, 3).astype(np.float32)
+    yg = F.group_norm(torch.from_numpy(xg), 3, torch.from_numpy(np.repeat(sg, 2)),
+                      torch.from_numpy(np.repeat(bg, 2)), eps=1e-3).numpy()
+    case("groupnorm_opset18", 18,
+         [n("GroupNormalization", ["x", "s", "b"], ["y"], name="gn", num_groups=3, epsilon=1e-3)],
+         [("x", xg)], [("y", yg)], [("s", sg), ("b", bg)])
+    xg3 = rng.uniform(-2, 2, (1, 8, 5)).astype(np.float32)
+    sc, bc = rng.uniform(0.5, 1.5, 8).astype(np.float32), rng.uniform(-1, 1, 8).astype(np.float32)
+    yg3 = F.group_norm(torch.from_numpy(xg3), 2, torch.from_numpy(sc), torch.from_numpy(bc)).numpy()
+    case("groupnorm_opset21", 21,
+         [n("GroupNormalization", ["x", "s", "b"], ["y"], name="gn", num_groups=2, stash_type=1)],
+         [("x", xg3)], [("y", yg3)], [("s", sc), ("b", bc)])
+    # 18: Mish (new at 18)
+    case("mish_opset18", 18, [n("Mish", ["x"], ["y"], name="mish")], [("x", x - 1.2)],
+         [("y", (lambda v: v * np.tanh(np.log1p(np.exp(v))))((x - 1.2).astype(np.float64))
+           .astype(np.float32))])
+    # 19 and 21: the new versions of Reshape, Shape, Size-free shape arithmetic, Identity,
+    # Constant, Cast (saturate), Equal, Flatten, Transpose, Squeeze, Unsqueeze, ConstantOfShape
+    for opset in (19, 21):
+        nodes = [n("Shape", ["x"], ["sh"], name="shape", start=1),
+                 n("Constant", [], ["c"], name="const",
+                   value=numpy_helper.from_array(np.array([1, 1], np.int64))),
+                 n("Concat", ["c", "sh"], ["target"], name="concat", axis=0),
+                 n("Reshape", ["x", "target"], ["r"], name="reshape"),
+                 n("Identity", ["r"], ["i"], name="identity"),
+                 n("Transpose", ["i"], ["t"], name="transpose", perm=[0, 1, 3, 2]),
+                 n("Squeeze", ["t", "sq"], ["sqz"], name="squeeze"),
+                 n("Unsqueeze", ["sqz", "uq"], ["u"], name="unsqueeze"),
+                 n("Flatten", ["u"], ["f"], name="flatten", axis=2),
+                 n("Cast", ["f"], ["ci"], name="cast", to=TensorProto.INT32, saturate=1),
+                 n("ConstantOfShape", ["cs"], ["zeros"], name="cos",
+                   value=numpy_helper.from_array(np.array([1], np.int32))),
+                 n("Mul", ["ci", "zeros"], ["ci2"], name="mul"),
+                 n("Equal", ["ci2", "ci"], ["y"], name="equal")]
+        xr = (x[:1] * 3).round() - 3
+        ci = np.ascontiguousarray(xr[0].T.astype(np.int32))
+        case("shape_forms_opset%d" % opset, opset, nodes, [("x", xr)], [("y", ci == ci)],
+             [("sq", np.array([0, 1], np.int64)), ("uq", np.array([1], np.int64)),
+              ("cs", np.array([4, 3], np.int64))])
+    # 19: QuantizeLinear's saturate (float8 only: no effect on int8)
+    xq = rng.uniform(-20, 20, (2, 5)).astype(np.float32)
+    q = np.clip(np.rint(xq / np.float32(0.1)) + 3, -128, 127)
+    case("qdq_saturate_opset19", 19,
+         [n("QuantizeLinear", ["x", "s", "z"], ["q"], name="q", saturate=1),
+          n("DequantizeLinear", ["q", "s", "z"], ["y"], name="dq")],
+         [("x", xq)], [("y", ((q - 3) * np.float32(0.1)).astype(np.float32))],
+         [("s", np.array(0.1, np.float32)), ("z", np.array(3, np.int8))])
+    # 21: DequantizeLinear with block_size (blocked int8 weights, folded at import) feeding a
+    # MatMul; QuantizeLinear with block_size 0 and output_dtype = the zero point's
+    wq = rng.randint(-128, 128, (4, 6)).astype(np.int8)
+    ws = rng.uniform(0.01, 0.1, (4, 2)).astype(np.float32)
+    wz = rng.randint(-5, 5, (4, 2)).astype(np.int8)
+    blk = np.repeat(np.arange(2), 4)[:6]
+    wf = (wq.astype(np.float64) - wz[:, blk]) * ws[:, blk]
+    xb = rng.uniform(-1, 1, (3, 4)).astype(np.float32)
+    qx = np.clip(np.rint(xb / np.float32(0.02)) + 1, -128, 127)
+    xdq = ((qx - 1) * np.float32(0.02)).astype(np.float32)
+    case("qdq_block_size_opset21", 21,
+         [n("QuantizeLinear", ["x", "xs", "xz"], ["xq"], name="q", block_size=0,
+            output_dtype=TensorProto.INT8),
+          n("DequantizeLinear", ["xq", "xs", "xz"], ["xd"], name="dq", block_size=0),
+          n("DequantizeLinear", ["wq", "ws", "wz"], ["w"], name="dq_w", axis=1, block_size=4),
+          n("MatMul", ["xd", "w"], ["y"], name="mm")],
+         [("x", xb)], [("y", (xdq.astype(np.float64) @ wf).astype(np.float32))],
+         [("xs", np.array(0.02, np.float32)), ("xz", np.array(1, np.int8)), ("wq", wq),
+          ("ws", ws), ("wz", wz)])
+    # 20: Gelu (new at 20), both approximations
+    g = x - 1.2
+    erf = np.vectorize(math.erf)
+    case("gelu_opset20", 20,
+         [n("Gelu", ["x"], ["y0"], name="gelu"),
+          n("Gelu", ["x"], ["y1"], name="gelu_tanh", approximate="tanh")],
+         [("x", g)],
+         [("y0", (0.5 * g * (1 + erf(g / np.sqrt(2)))).astype(np.float32)),
+          ("y1", (0.5 * g * (1 + np.tanh(np.sqrt(2 / np.pi) * (g + 0.044715 * g ** 3))))
+           .astype(np.float32))])
+
+
+def resize_case(name, opset, x, sizes=None, scales=None, **attrs):
+    """One Resize node (X, roi omitted, scales or sizes as initializers), golden from
+    tools/onnx_resize_ref.py; returns the golden."""
+    inputs = ["x", "", "s"] if scales is not None else ["x", "", "", "z"]
+    inits = ([("s", np.array(scales, np.float32))] if scales is not None
+             else [("z", np.array(sizes, np.int64))])
+    if opset < 13:  # roi and scales not optional yet: empty tensors
+        inputs = ["x", "roi", "s"] + ([] if scales is not None else ["z"])
+        inits += [("roi", np.zeros(0, np.float32))]
+        inits += [] if scales is not None else [("s", np.zeros(0, np.float32))]
+    y = onnx_resize_ref.resize(x, scales=scales, sizes=sizes, **attrs)
+    case(name, opset, [helper.make_node("Resize", inputs, ["y"], name="resize", **attrs)],
+         [("x", x)], [("y", y)], inits)
+    return y
+
+
+def torch_interior(y, x, sizes, mode, margin):
+    """F.interpolate(antialias=True) agrees with ONNX's antialias away from the borders (PyTorch
+    clips the filter at the border and renormalizes; ONNX pads the edge): checks the interior."""
+    import torch
+    import torch.nn.functional as F
+    t = F.interpolate(torch.from_numpy(x), size=tuple(sizes[-2:]), mode=mode,
+                      align_corners=False, antialias=True).numpy()
+    inner = (Ellipsis, slice(margin, -margin), slice(margin, -margin))
+    err = np.abs(t[inner] - y[inner]).max()
+    assert err < 1e-5, "%s antialias interior differs from PyTorch by %g" % (mode, err)
+    return err
+
+
+def gen_resize_cases():
+    """Resize 18/19: antialias (linear, cubic), axes, keep_aspect_ratio_policy,
+    half_pixel_symmetric; and cubic (opset 11+), exclude_outside."""
+    rng = np.random.RandomState(18)
+    x = rng.uniform(-1, 1, (1, 2, 12, 14)).astype(np.float32)
+    y = resize_case("resize_linear_antialias_opset18", 18, x, sizes=[1, 2, 5, 6], mode="linear",
+                    antialias=1)
+    print("linear antialias interior vs PyTorch: %.2g" % torch_interior(y, x, [5, 6], "bilinear", 1))
+    # PyTorch's antialias bicubic uses a = -0.5; its filter reaches 6 inputs (2 outputs) out
+    x2 = rng.uniform(-1, 1, (1, 1, 24, 30)).astype(np.float32)
+    y = resize_case("resize_cubic_antialias_opset18", 18, x2, sizes=[1, 1, 8, 10], mode="cubic",
+                    antialias=1, cubic_coeff_a=-0.5)
+    print("cubic antialias interior vs PyTorch: %.2g" % torch_interior(y, x2, [8, 10], "bicubic", 2))
+    resize_case("resize_cubic_antialias_scales_exclude_opset18", 18, x, scales=[1, 1, 0.4, 0.75],
+                mode="cubic", antialias=1, exclude_outside=1)
+    resize_case("resize_cubic_asymmetric_exclude_opset13", 13, x[:, :, :5, :6],
+                scales=[1, 1, 1.6, 2], mode="cubic", coordinate_transformation_mode="asymmetric",
+                exclude_outside=1)
+    resize_case("resize_cubic_align_corners_opset11", 11, x[:, :, :4, :5], sizes=[1, 2, 7, 3],
+                mode="cubic", coordinate_transformation_mode="align_corners")
+    resize_case("resize_linear_axes_sizes_opset18", 18, x[:, :, :4, :5], sizes=[7, 6],
+                axes=[-1, 2], mode="linear")
+    resize_case("resize_nearest_axes_scales_opset18", 18, x[:, :, :4, :5], scales=[2.5],
+                axes=[3], mode="nearest", nearest_mode="round_prefer_ceil")
+    resize_case("resize_not_larger_opset18", 18, x[:, :, :4, :6], sizes=[7, 8], axes=[2, 3],
+                mode="linear", keep_aspect_ratio_policy="not_larger")
+    resize_case("resize_not_smaller_opset18", 18, x[:, :, :4, :6], sizes=[7, 8], axes=[2, 3],
+                mode="nearest", keep_aspect_ratio_policy="not_smaller")
+    resize_case("resize_half_pixel_symmetric_opset19", 19, x[:, :, :5, :7],
+                scales=[1, 1, 1.5, 0.7], mode="linear",
+                coordinate_transformation_mode="half_pixel_symmetric")
 
 
 if __name__ == "__main__":
