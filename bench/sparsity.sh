@@ -84,11 +84,11 @@ done
 
 # The compression ladder on the Cortex-M4F: fp32 dense -> pruned (90%, fine-tuned) -> int8
 # (--quantize=int8, calibrated on tests/digits/calib) -> pruned int8 (sparse int8 kernels where
-# the cost model picks them); accuracy on the 360 test images by --eval (int8: the quantized
-# graph, interpreter = compiled bits).
+# the cost model picks them: CSR QGemm and CSR QLinearConv); accuracy on the 360 test images by
+# --eval (int8: the quantized graph, interpreter = compiled bits); host µs as above (auto).
 echo
-echo "| model | rung | accuracy (%) | M4 flash B | M4 instructions |"
-echo "|---|---|---:|---:|---:|"
+echo "| model | rung | accuracy (%) | host µs | M4 flash B | M4 instructions |"
+echo "|---|---|---:|---:|---:|---:|"
 quant=(--quantize=int8 --calibrate tests/digits/calib)
 for kind in mlp cnn; do
   for rung in "fp32 dense" "pruned" "int8" "pruned int8"; do
@@ -98,7 +98,9 @@ for kind in mlp cnn; do
     case $rung in *int8) kflags=("${quant[@]}") ;; esac
     acc=$($kiln compile "examples/$name/model.json" -o "$tmp/l.o" ${kflags[@]+"${kflags[@]}"} --eval tests/digits \
       2>/dev/null | sed -n 's/.*accuracy \([0-9.]*\)%.*/\1/p' | tail -1)
+    $kiln build "examples/$name/model.json" -O3 -o "$tmp/l.exe" ${kflags[@]+"${kflags[@]}"} >/dev/null 2>&1
+    us=$(latency "$tmp/l.exe" "examples/$name/inputs/x.npy")
     read -r fl ins < <(m4 "examples/$name/model.json" auto ${kflags[@]+"${kflags[@]}"})
-    echo "| $name | $rung | $acc | $fl | $ins |"
+    echo "| $name | $rung | $acc | $us | $fl | $ins |"
   done
 done

@@ -14,6 +14,7 @@
 #include "cg_quant.h"
 #include "conv_params.h"
 #include "kernels/cg_gemm_i8.h"
+#include "kernels/cg_sparse.h"
 #include "kernels/cg_sparse_i8.h"
 #include "quant.h"
 #include "sparsity.h"
@@ -1070,17 +1071,15 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
 }
 
 bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (ir_kernel_is_sparse(n->kernel) && c->scratch) return cg_sparse_lower(c, n, in, out);
   if (n->kernel == IR_KERNEL_QCONV_DOT4 && c->scratch) return lower_qconv_dot4(c, n, in, out);
   return lower_qconv_loops(c, n, in, out);
 }
 
-LLVMValueRef cg_quant_requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
-                              int32_t zp) {
-  return requant(c, acc, mult, shift, zp);
-}
-
-LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64_t per_channel) {
+LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64_t per_channel,
+                                  bool fold_x_zp) {
   IrQHead h;
   ir_qhead(n, &h);
+  if (!fold_x_zp) h.x_zp = 0;
   return head_tables(c, n, &h, w, per_channel);
 }

@@ -116,7 +116,12 @@ void ir_sparse_stats(const IrSparseView *v, int lanes, IrSparseStats *s) {
   s->strips = (v->rows + lanes - 1) / lanes;
   for (int64_t r = 0; r < v->rows; r++) {
     int64_t row_nnz = 0;
-    for (int64_t k = 0; k < v->K; k++) row_nnz += ir_sparse_at(v, r, k) != 0.0f;
+    double row_abs = 0;
+    for (int64_t k = 0; k < v->K; k++) {
+      row_nnz += ir_sparse_at(v, r, k) != 0.0f;
+      row_abs += fabs(ir_sparse_at(v, r, k));
+    }
+    if (row_abs > (double)s->abs_row_max) s->abs_row_max = (int64_t)row_abs;
     s->nnz += row_nnz;
     int64_t ch = IR_SPARSE_CSR_CHAINS;
     s->nnz_csr += v->conv ? row_nnz : (row_nnz + ch - 1) / ch * ch;
@@ -158,7 +163,8 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
  * with the per-element constants measured on the digits models (bench/sparsity.sh; Cortex-M4F
  * instruction counts under QEMU -icount, AVX-512 host latencies of each kernel forced):
  *   Gemm/MatMul, per row of A (N = rows of the view, output columns; L lanes):
- *     dense     ceil(N/L)*K * (L > 1 ? 1 : 3)  a vector of B and an FMA (M4: 2.8 per MAC)
+ *     dense     ceil(N/L)*K * (L > 1 ? 1 : 1.7) a vector of B and an FMA (M4, VLDM
+ *                                              micro-kernel: 1.73 per MAC, was 2.8)
  *     loops     N*K * (L > 1 ? 1 : 3)          the dense kernel of layers too narrow to tile
  *                                              (digits fc3, 10 x 128: 0.23 us, 5x the tiled
  *                                              kernel's time per MAC on AVX-512)
@@ -171,20 +177,43 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
  *                                              with constants: 2 x L x 4 bytes read, like
  *                                              2 vectors of the dense B (both L2-bound)
  *   Conv, per group image of `cols` pixels (V = ceil(cols/L) vectors):
- *     dense     rows*K*V * 1.25/P              FMA-bound tiles whose loads are shared by MR rows
+ *     dense     rows*K*V * (L > 1 ? 1.25/P : 0.75)  FMA-bound tiles whose loads are shared
+ *                                              by MR rows (M4 im2col: ~1.5 instructions per MAC)
+ *     winograd  dense * IR_SPARSE_WINOGRAD     (bare metal: the pass tries it after this choice)
  *     csr       nnz*V * 2/P + nnz*2            a vector load and an FMA per vector; offset and
- *                                              weight per nonzero (M4: 2.3 vs 4.1 per MAC) */
+ *                                              weight per nonzero (M4: 2.3 vs 4.1 per MAC)
+ *   QLinearConv, the same geometry (int8 weights, x - x_zp in the image):
+ *     dense     vectors: rows*K*V * 0.6/P      the dot4 tiles and their im2col (AVX-512
+ *                                              --profile of the digits CNN: CSR wins at 10%
+ *                                              nonzero, ties at 20%)
+ *               scalar: rows*K*V * QDSP         smlad pairs; x IR_SPARSE_WINOGRAD where the
+ *                                              int8 Winograd fits (pass_sparse.c)
+ *     csr       vectors: nnz*V * 2/P + nnz*2   f32 FMAs where exact (abs_row_max * 255 < 2^24),
+ *                        nnz*V * 4/P + nnz*2   else the i32 multiply
+ *               scalar: nnz*V * 1.7 + nnz*2    ldr + mla per pixel (M4: ~3.3 instructions per
+ *                                              nonzero-pixel, 6 accumulators) */
 double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k, int lanes,
                       int64_t cols) {
   bool vec = lanes > 1;
   double L = vec ? lanes : 1, P = vec ? 2.0 : 1.0, N = (double)v->rows;
   double nnz = (double)s->nnz, K = (double)v->K;
+  if (v->i8 && v->conv) { /* QLinearConv, per group image (V vectors of i32 pixels) */
+    double V = ceil((double)cols / L);
+    switch (k) {
+    case IR_KERNEL_SPARSE_CSR: /* vectors: f32 FMAs where exact for any zero point, else i32 */
+      return nnz * V *
+                 (!vec                               ? 1.7
+                  : s->abs_row_max * 255 < (1 << 24) ? 2.0 / P
+                                                     : 4.0 / P) +
+             nnz * 2.0;
+    case IR_KERNEL_SPARSE_BLOCK:
+    case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
+    case IR_KERNEL_CONV_WINOGRAD: return N * K * V * IR_SPARSE_QDSP * IR_SPARSE_WINOGRAD;
+    case IR_KERNEL_DEFAULT: return N * K * V * (vec ? 1.0 : 2.0); /* the loop nest */
+    default: return N * K * V * (vec ? 0.6 / P : IR_SPARSE_QDSP);
+    }
+  }
   if (v->i8) { /* QGemm: the dot4 tiles (4 products a lane per instruction) or int8 CSR */
-    if (v->conv)
-      return k == IR_KERNEL_SPARSE_CSR || k == IR_KERNEL_SPARSE_BLOCK ||
-                     k == IR_KERNEL_SPARSE_UNROLLED
-                 ? INFINITY
-                 : 0.0;
     switch (k) {
     case IR_KERNEL_SPARSE_CSR: return nnz * (vec ? 2.0 : 5.0) + N * 6.0;
     case IR_KERNEL_SPARSE_BLOCK:
@@ -198,7 +227,8 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
     case IR_KERNEL_SPARSE_CSR: return nnz * V * 2.0 / P + nnz * 2.0;
     case IR_KERNEL_SPARSE_BLOCK:
     case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
-    default: return N * K * V * 1.25 / P;
+    case IR_KERNEL_CONV_WINOGRAD: return N * K * V * (vec ? 1.25 / P : 0.75) * IR_SPARSE_WINOGRAD;
+    default: return N * K * V * (vec ? 1.25 / P : 0.75);
     }
   }
   switch (k) {
@@ -210,6 +240,6 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
       return s->slots >= 0 ? (double)s->slots * 2.0 + (double)s->strips * 4.0 : INFINITY;
     return s->nnz <= IR_SPARSE_UNROLL_MAX ? nnz * 3.0 + N * 2.0 : INFINITY;
   case IR_KERNEL_DEFAULT: return N * K * (vec ? 1.0 : 3.0); /* loops: a dot product per output */
-  default: return ceil(N / L) * K * (vec ? 1.0 : 3.0);
+  default: return ceil(N / L) * K * (vec ? 1.0 : 1.7);
   }
 }

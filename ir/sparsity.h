@@ -30,10 +30,11 @@ static inline float ir_sparse_at(const IrSparseView *v, int64_t r, int64_t k) {
 static inline int ir_sparse_value_bytes(const IrSparseView *v) { return v->i8 ? 1 : 4; }
 
 typedef struct IrSparseStats {
-  int64_t numel, nnz; /* weights, nonzero weights (NaN counts as nonzero) */
-  int64_t nnz_csr;    /* nonzeros with every row's count rounded up to IR_SPARSE_CSR_CHAINS */
-  int64_t zero_rows;  /* rows (output columns / channels) that are all zero */
-  int lanes;          /* block width of `blocks` */
+  int64_t numel, nnz;  /* weights, nonzero weights (NaN counts as nonzero) */
+  int64_t nnz_csr;     /* nonzeros with every row's count rounded up to IR_SPARSE_CSR_CHAINS */
+  int64_t zero_rows;   /* rows (output columns / channels) that are all zero */
+  int64_t abs_row_max; /* the largest sum of |weight| over a row (the int8 conv's f32 bound) */
+  int lanes;           /* block width of `blocks` */
   /* nonzero blocks of `lanes` consecutive rows at one k (Gemm/MatMul: 1 x lanes blocks of B,
    * one vector of a strip) and strips of lanes rows */
   int64_t blocks, strips;
@@ -83,6 +84,13 @@ static inline int ir_sparse_index_bytes(const IrSparseView *v) {
 /* Bytes the kernel k stores for the weights (values, indices, row pointers; the code of the
  * unrolled form estimated), for the cost model and `kiln inspect`. Dense kernels: rows*K*4. */
 int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, IrKernel k);
+
+/* Winograd F(2x2, 3x3) against the dense conv's cost, f32 and int8 (Cortex-M4, digits CNN:
+ * conv2 + conv3 ~1.0 instruction per MAC with Winograd, ~1.5 with im2col); and the scalar int8
+ * dense conv's cost per multiply-add (Arm DSP smlad pairs), in the units of ir_sparse_cost's
+ * scalar (instruction) costs. */
+#define IR_SPARSE_WINOGRAD 0.65
+#define IR_SPARSE_QDSP 0.7
 
 /* The cost model (docs/kernels.md): estimated issue slots per row of activations (Gemm/MatMul)
  * or per group image (Conv, `cols` output pixels) of kernel k on `lanes`-lane vectors. */

@@ -143,6 +143,9 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Part of it (passes/pass_sparse.c): a sparse kernel for n where its constant weight's exact
  * zeros make one cheaper than the dense kernel already chosen (or where o forces one). */
 void pass_plan_sparse(IrNode *n, const PassOptions *o);
+/* Whether n's sparse kernel (if it has one) costs less than the dense kernel `dense` would
+ * (the bare-metal Winograd, considered after the sparse choice). */
+bool pass_sparse_beats(const IrNode *n, const PassOptions *o, IrKernel dense);
 
 /* ---- memory plan ------------------------------------------------------------------------- */
 /* Assigns g->values[*]->ws_offset for every node-produced value that is not a graph output,

@@ -180,12 +180,15 @@ static void winograd_under_peak(IrGraph *g, const PassOptions *o) {
   for (int s = 0; s < g->n_nodes; s++) {
     IrNode *n = g->nodes[s];
     IrConvParams p;
-    /* a sparse kernel (pass_plan_sparse) already beat the dense ones on the zeros it skips */
-    if (n->op != IR_OP_CONV || n->kernel == IR_KERNEL_DEFAULT || ir_kernel_is_sparse(n->kernel) ||
-        !ir_conv_params(n, &p, NULL) || !ir_conv_winograd_applies(&p) || p.c < 8 || p.m < 8)
+    /* a sparse kernel (pass_plan_sparse) beat the other dense kernels on the zeros it skips;
+     * it stays unless Winograd would cost less still */
+    if (n->op != IR_OP_CONV || n->kernel == IR_KERNEL_DEFAULT ||
+        (ir_kernel_is_sparse(n->kernel) && o->sparse_kernel) ||
+        pass_sparse_beats(n, o, IR_KERNEL_CONV_WINOGRAD) || !ir_conv_params(n, &p, NULL) ||
+        !ir_conv_winograd_applies(&p) || p.c < 8 || p.m < 8)
       continue;
     IrKernel kernel = n->kernel;
-    int64_t scratch = n->scratch_bytes;
+    int64_t scratch = n->scratch_bytes, tile = n->tile_cols_max;
     IrConvWinograd w;
     ir_conv_winograd(&p, tile_cols, o->conv_panel_bytes, &w);
     n->kernel = IR_KERNEL_CONV_WINOGRAD;
@@ -193,6 +196,7 @@ static void winograd_under_peak(IrGraph *g, const PassOptions *o) {
     if (pass_memplan_lower_bound(g, align) > peak) {
       n->kernel = kernel;
       n->scratch_bytes = scratch;
+      n->tile_cols_max = tile;
     }
   }
   g->workspace_size = saved;

@@ -8,6 +8,7 @@
 #include "conv_params.h"
 #include "ir_util.h"
 #include "pass.h"
+#include "quant.h"
 #include "sparsity.h"
 
 /* Gemm's C as the sparse kernels take it: none, or a bias along the output columns added once
@@ -21,54 +22,96 @@ static bool gemm_c_is_bias(const IrNode *n, int64_t N) {
          C->rank >= 1 && C->dims[C->rank - 1] == N;
 }
 
-void pass_plan_sparse(IrNode *n, const PassOptions *o) {
-  int force = o ? o->sparse_kernel : 0;
+/* The view, statistics and cost geometry of n's constant weight; false where no sparse kernel
+ * applies (another op, a non-constant weight, a Gemm form the sparse kernels do not take, a
+ * convolution whose wide-form scratch is too large). */
+typedef struct SparsePlan {
   IrSparseView v;
-  if (force == IR_KERNEL_COUNT) return;
-  if (ir_sparse_view_i8(n, &v)) { /* int8: CSR for QGemm (cg_sparse_i8.c); QLinearConv dense */
-    if (v.conv || n->n_outputs < 1 || !n->outputs[0] || n->outputs[0]->dtype != IR_I8) return;
-  } else if (!ir_sparse_view(n, &v) || n->n_outputs < 1 || !n->outputs[0] ||
+  IrSparseStats s;
+  int lanes;
+  int64_t cols, scratch;
+  int tile_cols;
+} SparsePlan;
+
+static bool sparse_plan(const IrNode *n, const PassOptions *o, SparsePlan *sp) {
+  IrSparseView *v = &sp->v;
+  if (ir_sparse_view_i8(n, v)) { /* int8: QGemm (cg_sparse_i8.c), QLinearConv (cg_sparse.c) */
+    if (n->n_outputs < 1 || !n->outputs[0] || n->outputs[0]->dtype != IR_I8) return false;
+  } else if (!ir_sparse_view(n, v) || n->n_outputs < 1 || !n->outputs[0] ||
              n->outputs[0]->dtype != IR_F32) {
-    return;
+    return false;
   }
-  int lanes = o && o->vec_lanes > 0 ? o->vec_lanes : 8;
-  int64_t cols = 1, scratch = 0;
-  int tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
-  if (v.conv) { /* the wide form's padded image, read in place at each nonzero's tap offset */
+  sp->lanes = o && o->vec_lanes > 0 ? o->vec_lanes : 8;
+  sp->cols = 1, sp->scratch = 0;
+  sp->tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
+  if (v->conv) { /* the wide form's padded image, read in place at each nonzero's tap offset */
     IrConvParams p;
     IrConvWide w;
-    if (!ir_conv_params(n, &p, NULL)) return;
-    ir_conv_wide(&p, tile_cols, &w);
+    IrNode tmp;
+    IrValue *ins[3];
+    if (n->op == IR_OP_QLINEAR_CONV) ir_qconv_as_conv(n, &tmp, ins);
+    if (!ir_conv_params(n->op == IR_OP_QLINEAR_CONV ? &tmp : n, &p, NULL)) return false;
+    ir_conv_wide(&p, sp->tile_cols, &w);
     int64_t panel = o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES;
-    if (w.scratch_bytes > 32 * panel) return;
-    cols = w.wide_cols, scratch = w.scratch_bytes;
+    if (w.scratch_bytes > 32 * panel) return false;
+    sp->cols = w.wide_cols, sp->scratch = w.scratch_bytes;
   } else if (n->op == IR_OP_GEMM || n->op == IR_OP_QGEMM) {
-    if (ir_attr_i(n, "transA") || !gemm_c_is_bias(n, v.rows)) return;
+    if (ir_attr_i(n, "transA") || !gemm_c_is_bias(n, v->rows)) return false;
   }
-  IrSparseStats s;
-  ir_sparse_stats(&v, lanes, &s);
+  ir_sparse_stats(v, sp->lanes, &sp->s);
+  return true;
+}
+
+/* The dense kernel's cost: the one the pass chose, or on a scalar core the int8 Winograd that
+ * codegen takes on Arm DSP targets where it fits the scratch (pass_plan_int8 reserved it). */
+static double dense_cost(const IrNode *n, const PassOptions *o, const SparsePlan *sp) {
+  IrKernel k = n->kernel;
+  if (n->op == IR_OP_QLINEAR_CONV && sp->lanes == 1) {
+    IrNode tmp;
+    IrValue *ins[3];
+    IrConvParams p;
+    IrQWinograd w;
+    ir_qconv_as_conv(n, &tmp, ins);
+    int tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
+    if (ir_conv_params(&tmp, &p, NULL) && ir_qconv_winograd(&p, 0, tile_cols, n->scratch_bytes, &w))
+      k = IR_KERNEL_CONV_WINOGRAD;
+  }
+  return ir_sparse_cost(&sp->v, &sp->s, k, sp->lanes, sp->cols);
+}
+
+void pass_plan_sparse(IrNode *n, const PassOptions *o) {
+  int force = o ? o->sparse_kernel : 0;
+  SparsePlan sp;
+  if (force == IR_KERNEL_COUNT || !sparse_plan(n, o, &sp)) return;
   IrKernel best = IR_KERNEL_DEFAULT;
   if (force) {
     best = (IrKernel)force;
-    if (!isfinite(ir_sparse_cost(&v, &s, best, lanes, cols))) return; /* does not apply */
+    if (!isfinite(ir_sparse_cost(&sp.v, &sp.s, best, sp.lanes, sp.cols))) return; /* n/a */
   } else {
-    if (s.nnz == s.numel) return;
+    if (sp.s.nnz == sp.s.numel) return;
     /* the dense kernel the pass chose: Gemm's tiled kernel or plain loops cost differently */
-    double best_cost = ir_sparse_cost(&v, &s, n->kernel, lanes, cols);
+    double best_cost = dense_cost(n, o, &sp);
     static const IrKernel kinds[] = {IR_KERNEL_SPARSE_BLOCK, IR_KERNEL_SPARSE_CSR,
                                      IR_KERNEL_SPARSE_UNROLLED};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {
-      double cost = ir_sparse_cost(&v, &s, kinds[i], lanes, cols);
+      double cost = ir_sparse_cost(&sp.v, &sp.s, kinds[i], sp.lanes, sp.cols);
       if (cost < best_cost) best = kinds[i], best_cost = cost;
     }
     if (best == IR_KERNEL_DEFAULT) return;
   }
   n->kernel = best;
-  if (v.conv) {
-    n->tile_cols_max = tile_cols;
-    n->scratch_bytes = scratch;
+  if (sp.v.conv) {
+    n->tile_cols_max = sp.tile_cols;
+    n->scratch_bytes = sp.scratch;
   } else {
     n->tile_cols_max = 0;
     n->scratch_bytes = 0;
   }
+}
+
+bool pass_sparse_beats(const IrNode *n, const PassOptions *o, IrKernel dense) {
+  SparsePlan sp;
+  if (!ir_kernel_is_sparse(n->kernel) || !sparse_plan(n, o, &sp)) return false;
+  return ir_sparse_cost(&sp.v, &sp.s, n->kernel, sp.lanes, sp.cols) <
+         ir_sparse_cost(&sp.v, &sp.s, dense, sp.lanes, sp.cols);
 }

@@ -163,6 +163,27 @@ quant)
       aarch64-linux-gnu-gcc "$exact" linux qemu-aarch64 -L /usr/aarch64-linux-gnu
   done
   unset model_root
+  # sparse int8 (issue 11's pruned-then-quantized rung), sparse-csr forced: the CSR QGemm and
+  # the CSR conv on i32 phase images, bit for bit; tests/gen/qsparse: conv shapes (1x1, groups
+  # with stride 2 and asymmetric pads, dilation 2, 5x3) at densities 50/1/99/100/0%
+  for m in digits_mlp_sparse90 digits_cnn_sparse90 qsparse; do
+    model_root=$src/examples calib=$src/tests/digits/calib
+    [ $m = qsparse ] && model_root=$src/tests/gen calib=$model_root/$m/inputs/x.npy
+    golden_dir="$tmp/golden-$m"
+    kiln_extra=(--quantize=int8 --calibrate "$calib")
+    mkdir -p "$golden_dir"
+    if ! "$kiln" run "$model_root/$m/model.json" "$model_root/$m/inputs/x.npy" -o "$golden_dir" \
+      "${kiln_extra[@]}" >/dev/null 2>"$tmp/err"; then
+      bad "$m: kiln run --quantize failed: $(cat "$tmp/err")"; continue
+    fi
+    kiln_extra+=(--sparse=csr)
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "-DEMU_EXACT" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+    run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m4) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an386 \
+      -nographic -monitor none -semihosting-config enable=on,target=native -kernel
+  done
+  unset model_root calib
   # weight-only int8 (KilnGemmW8, float activations): within the float tolerance of the host's
   # interpreter on the same quantized graph (NEON: 4 lanes; Cortex-M4: the scalar path)
   for m in digits_mlp digits_lstm; do

@@ -527,6 +527,92 @@ static void check_sparse_gemm(unsigned seed, double density) {
   if (g) ir_graph_free(g);
 }
 
+/* ---- sparse int8 conv: Conv(+Relu) + 1x1 Conv, weights at a density, quantized, QLinearConv
+ * forced to sparse-csr (cg_sparse.c's conv on i32 phase images), compiled (host) == interpreter
+ * bit for bit; edge shapes: odd channels, 1x1 with batch 2, stride 2 with groups and asymmetric
+ * pads, depthwise with dilation 2, a 5x3 kernel with 3 groups, a long reduction -------------- */
+typedef struct {
+  int64_t n, c, m, kh, kw, stride, pad[4], group, dil, h, w;
+} ConvShape;
+
+static void check_sparse_conv(int shape, double density) {
+  static const ConvShape sh[] = {{1, 3, 8, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 7, 9},
+                                 {2, 5, 7, 1, 1, 1, {0, 0, 0, 0}, 1, 1, 6, 5},
+                                 {1, 4, 6, 3, 3, 2, {1, 0, 2, 1}, 2, 1, 9, 8},
+                                 {1, 4, 4, 3, 3, 1, {2, 2, 2, 2}, 4, 2, 8, 7},
+                                 {1, 6, 9, 5, 3, 2, {1, 2, 0, 1}, 3, 1, 11, 9},
+            /* 3456 reductions: a channel's sum of |w| * |x - x_zp| can pass 2^24, so vector hosts
+             * accumulate in i32 rather than exact f32 (cg_sparse.c) */
+            {1, 384, 4, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 3, 3}};
+  ConvShape g0 = sh[shape];
+  rng_state = (unsigned)shape * 2654435761u + (unsigned)(density * 1000) + 11;
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"sc%d\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld, %lld]}], "
+      "\"initializers\": [",
+      shape, (long long)g0.n, (long long)g0.c, (long long)g0.h, (long long)g0.w);
+  put_init_d(&b, "w1", 4, (int64_t[]){g0.m, g0.c / g0.group, g0.kh, g0.kw}, 0.5f, density);
+  put(&b, ", ");
+  put_init(&b, "b1", 1, (int64_t[]){g0.m}, 0.2f);
+  put(&b, ", ");
+  put_init_d(&b, "w2", 4, (int64_t[]){3, g0.m, 1, 1}, 0.5f, density);
+  put(&b,
+      "], \"outputs\": [{\"name\": \"y\"}], \"nodes\": ["
+      "{\"op\": \"Conv\", \"inputs\": [\"x\", \"w1\", \"b1\"], \"outputs\": [\"h\"], \"attrs\": "
+      "{\"strides\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld], \"group\": %lld, "
+      "\"dilations\": [%lld, %lld]}}, "
+      "{\"op\": \"Relu\", \"inputs\": [\"h\"], \"outputs\": [\"r\"]}, "
+      "{\"op\": \"Conv\", \"inputs\": [\"r\", \"w2\"], \"outputs\": [\"y\"]}]}",
+      (long long)g0.stride, (long long)g0.stride, (long long)g0.pad[0], (long long)g0.pad[1],
+      (long long)g0.pad[2], (long long)g0.pad[3], (long long)g0.group, (long long)g0.dil,
+      (long long)g0.dil);
+  enum { SAMPLES = 6 };
+  int64_t per = g0.n * g0.c * g0.h * g0.w;
+  float *cal = malloc(sizeof *cal * (size_t)(per * SAMPLES));
+  for (int64_t i = 0; i < per * SAMPLES; i++) cal[i] = rndf() * 2;
+  const float *calp[1] = {cal};
+  PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
+  IrDiag d;
+  ir_diag_init(&d, "sparse-int8-conv", true);
+  IrGraph *g = fe_parse_model(b.s, b.len, NULL, "sc", &d);
+  PassOptions po = {.opt_level = 2,
+                    .workspace_align = 64,
+                    .verify_each = true,
+                    .quant = &q,
+                    .sparse_kernel = IR_KERNEL_SPARSE_CSR};
+  bool ok = g && pass_run_pipeline(g, &po, &d);
+  ir_diag_free(&d);
+  CHECK(ok, "sparse conv %d: quantization failed", shape);
+  int csr = 0;
+  for (int i = 0; ok && i < g->n_nodes; i++)
+    csr += g->nodes[i]->op == IR_OP_QLINEAR_CONV && g->nodes[i]->kernel == IR_KERNEL_SPARSE_CSR;
+  CHECK(!ok || csr == 2, "sparse conv %d: %d of 2 QLinearConv got sparse-csr", shape, csr);
+  void *lib = NULL;
+  const krt_model *m = ok ? compile(g, 2, &lib) : NULL;
+  if (m) {
+    int64_t outn = ir_value_numel(g->outputs[0]);
+    float *want = malloc(sizeof(float) * (size_t)outn), *got = malloc(sizeof(float) * (size_t)outn);
+    unsigned char *ws = aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64);
+    for (int s = 0; s < SAMPLES; s++) {
+      const void *in[1] = {cal + (size_t)s * (size_t)per};
+      void *ow[1] = {want}, *og[1] = {got};
+      CHECK(ir_interp_run(g, in, ow) == 0 && m->run(in, og, ws) == 0, "sparse conv %d: runs",
+            shape);
+      CHECK(memcmp(want, got, sizeof(float) * (size_t)outn) == 0,
+            "sparse conv %d density %.2f: compiled sparse int8 differs from the interpreter", shape,
+            density);
+    }
+    free(ws);
+    free(want);
+    free(got);
+    dlclose(lib);
+  }
+  free(cal);
+  free(b.s);
+  if (g) ir_graph_free(g);
+}
+
 static bool read_npy(const char *rel, krt_npy *a) {
   char path[PATH_MAX], err[512];
   snprintf(path, sizeof path, "%s/%s", root, rel);
@@ -564,6 +650,11 @@ int main(int argc, char **argv) {
         n_qbinary[0], n_qbinary[1]);
   static const double densities[] = {0.0, 0.01, 0.5, 0.99, 1.0};
   for (unsigned seed = 1; seed <= 10; seed++) check_sparse_gemm(seed, densities[seed % 5]);
+  for (int shape = 0; shape < 5; shape++) { /* every density twice, every shape at two */
+    check_sparse_conv(shape, densities[shape]);
+    check_sparse_conv(shape, densities[(shape + 3) % 5]);
+  }
+  check_sparse_conv(5, 0.99);
   if (dt.n) { /* pruned then quantized: every QGemm on the int8 CSR kernel */
     sparse_kernel = IR_KERNEL_SPARSE_CSR;
     check_model("digits_mlp_sparse90", &dt, PASS_OBS_MINMAX, 0, true);

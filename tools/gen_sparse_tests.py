@@ -16,7 +16,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from kiln_model import ModelBuilder  # noqa: E402
+from kiln_model import ModelBuilder, save_npy  # noqa: E402
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 OUT = os.path.join(ROOT, "tests", "sparse")
@@ -201,7 +201,42 @@ def prune_concat_case(name, seed):
     g.save_case(os.path.join(OUT, name), {"x": x}, {"y": y.astype(np.float32)})
 
 
+def qsparse_model(directory, seed=11):
+    """tests/gen/qsparse (emu_quant): five Conv(+Relu) branches of one input, each at one
+    density (50%, 1%, 99%, 100%, 0%) and edge shape (3x3 pad 1; 1x1 with 7 (odd) outputs;
+    depthwise-style groups 5 with stride 2 and asymmetric pads; dilation 2; 5x3 stride 2), so
+    that the int8 sparse conv (--quantize=int8 --sparse=csr) is checked bit for bit against
+    the interpreter on the emulated targets. No golden: the test takes `kiln run --quantize`'s."""
+    rng = np.random.RandomState(seed)
+    g = ModelBuilder("qsparse", doc="int8 sparse conv shapes and densities for emu_quant "
+                     "(tools/gen_sparse_tests.py)")
+    x = rng.uniform(-1, 1, (1, 5, 9, 7)).astype(np.float32)
+    g.input("x", list(x.shape))
+    branches = (  # m, kh, kw, group, stride, pads, dilation, density
+        (8, 3, 3, 1, 1, [1, 1, 1, 1], 1, 0.5),
+        (7, 1, 1, 1, 1, [0, 0, 0, 0], 1, 0.01),
+        (10, 3, 3, 5, 2, [1, 0, 2, 1], 1, 0.99),
+        (4, 3, 3, 1, 1, [2, 2, 2, 2], 2, 1.0),
+        (3, 5, 3, 1, 2, [1, 2, 0, 1], 1, 0.0))
+    for i, (m, kh, kw, grp, s, pads, dil, d) in enumerate(branches):
+        w = sparse(rng, (m, 5 // grp, kh, kw), d)
+        if d > 0 and not w.any():  # 1% of 35 weights: keep one nonzero
+            w.flat[17] = 0.75
+        b = rng.uniform(-0.2, 0.2, (m,)).astype(np.float32)
+        oh = (9 + pads[0] + pads[2] - dil * (kh - 1) - 1) // s + 1
+        ow = (7 + pads[1] + pads[3] - dil * (kw - 1) - 1) // s + 1
+        g.output("y%d" % i, [1, m, oh, ow])
+        g.node("Conv", ["x", g.initializer("w%d" % i, w), g.initializer("b%d" % i, b)],
+               ["c%d" % i], {"kernel_shape": [kh, kw], "strides": [s, s], "pads": pads,
+                             "dilations": [dil, dil], "group": grp})
+        g.node("Relu", ["c%d" % i], ["y%d" % i])
+    g.save(directory)
+    os.makedirs(os.path.join(directory, "inputs"), exist_ok=True)
+    save_npy(os.path.join(directory, "inputs", "x.npy"), x)
+
+
 def main():
+    qsparse_model(os.path.join(ROOT, "tests", "gen", "qsparse"))
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     names, matrix, small = [], [], []

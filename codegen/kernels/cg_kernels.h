@@ -143,6 +143,10 @@ LLVMValueRef cg_const_offsets(Cg *c, const int64_t *off, int64_t n);
  * (wide: m_per_group rows of w->wide_cols) to the output at obase through the fused epilogue. */
 void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *w, LLVMValueRef xg,
                           LLVMValueRef image);
+/* The same images for an int8 input at xg: elements x - zp (the padding 0) as i32, or f32
+ * (as_f32), for the sparse int8 conv (cg_sparse.c). */
+void cg_conv_phase_images_i8(Cg *c, const IrConvParams *p, const IrConvWide *w, LLVMValueRef xg,
+                             int32_t zp, bool as_f32, LLVMValueRef image);
 void cg_conv_wide_store(Cg *c, const IrNode *n, const IrConvParams *p, const IrConvWide *w,
                         LLVMValueRef *in, LLVMValueRef wide, LLVMValueRef obase, LLVMValueRef out);
 

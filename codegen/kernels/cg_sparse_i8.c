@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cg_gemm_i8.h"
 #include "cg_quant.h"
 #include "cg_sparse.h"
 #include "ir_util.h"
@@ -55,7 +56,7 @@ bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   }
   ptr[N] = (int32_t)(nz / ch);
   char name[64];
-  LLVMValueRef tab = cg_quant_head_tables(c, n, bt, K);
+  LLVMValueRef tab = cg_quant_head_tables(c, n, bt, K, true);
   snprintf(name, sizeof name, "q%d.csrptr", n->id);
   LLVMValueRef gptr = cg_const_bytes(c, ptr, sizeof *ptr * (size_t)(N + 1), name);
   snprintf(name, sizeof name, "q%d.csridx", n->id);
@@ -65,6 +66,8 @@ bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   free(bt), free(val), free(ptr), free(idx);
   IrQHead h;
   ir_qhead(n, &h);
+  bool ge33 = true; /* every shift >= 33: cg_qrequant's 32-bit form */
+  for (int64_t j = 0; j < N; j++) ge33 = ge33 && ir_qhead_requant(&h, j).shift >= 33;
   CgLoop li, lj, lp;
   LLVMValueRef i = cg_for(c, &li, M);
   LLVMValueRef arow = cg_gep(c, c->t_i8, in[0], cg_mulc(c, i, K));
@@ -85,11 +88,18 @@ bool cg_sparse_i8_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   cg_loop_end(c, &lp, next, sum);
   LLVMValueRef total = sum[0];
   for (int e = 1; e < ch; e++) total = LLVMBuildAdd(c->b, total, sum[e], "");
-  LLVMValueRef y =
-      cg_quant_requant(c, total, i32_at(c, tab, j), i32_at(c, tab, cg_addc(c, j, N)), h.y_zp);
-  LLVMValueRef st =
-      LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, out[0], cg_add(c, cg_mulc(c, i, N), j)));
-  LLVMSetAlignment(st, 1);
+  /* the 32-bit requantization for columns whose shift allows it (a branch per column where
+   * not every column's does) */
+  LLVMValueRef mult = i32_at(c, tab, j), shift = i32_at(c, tab, cg_addc(c, j, N));
+  LLVMValueRef at = cg_gep(c, c->t_i8, out[0], cg_add(c, cg_mulc(c, i, N), j));
+  CgIf f;
+  if (!ge33) cg_if_begin(c, &f, LLVMBuildICmp(c->b, LLVMIntSGE, shift, cg_i32c(c, 33), ""));
+  for (int form = 0; form < (ge33 ? 1 : 2); form++) {
+    if (form) cg_if_else(c, &f);
+    LLVMValueRef y = cg_qrequant(c, 1, total, mult, shift, h.y_zp, !form);
+    LLVMSetAlignment(LLVMBuildStore(c->b, y, at), 1);
+  }
+  if (!ge33) cg_if_end(c, &f);
   cg_loop_end(c, &lj, NULL, NULL);
   cg_loop_end(c, &li, NULL, NULL);
   return true;

@@ -217,9 +217,11 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   cg_conv_wide_store(c, n, p, &w, in, wide, obase, out);
 }
 
-void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLVMValueRef xg,
-                          LLVMValueRef image) {
+/* q: xg is int8, the image gets x - zp as i32 (or as f32 with q_f32); else f32 copies */
+static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLVMValueRef xg,
+                         bool q, bool q_f32, int32_t zp, LLVMValueRef image) {
   IrConvWide w = *wp;
+  LLVMTypeRef et = q && !q_f32 ? c->t_i32 : c->t_f32, xt = q ? c->t_i8 : c->t_f32;
   int64_t Cpg = p->c_per_group, sh = p->stride_h, sw = p->stride_w;
   cg_memset(c, image, 0, w.image_floats * (int64_t)sizeof(float));
   /* input row ih is padded row r = ih + pad_t = i*sh + py: phase row py, plane row i; its
@@ -236,8 +238,8 @@ void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LL
     lih.no_unroll = true; /* -O3 would unroll the row copies into hoisted, spilled addresses */
     LLVMValueRef ih = cg_addc(c, cg_mulc(c, i, sh), py - p->pad_t);
     LLVMValueRef src =
-        cg_gep(c, c->t_f32, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
-    if (sw == 2 && p->w >= 2) {
+        cg_gep(c, xt, xg, cg_add(c, cg_mulc(c, ic, p->h * p->w), cg_mulc(c, ih, p->w)));
+    if (sw == 2 && p->w >= 2 && !q) {
       /* even input columns land in one phase, odd ones in the other: one deinterleaving copy */
       LLVMValueRef dst[2];
       for (int64_t px = 0; px < 2; px++) {
@@ -256,9 +258,22 @@ void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LL
       if (iw0 >= p->w) continue;
       int64_t count = (p->w - iw0 + sw - 1) / sw, j0 = (iw0 + p->pad_l) / sw;
       LLVMValueRef plane = cg_addc(c, ic, (py * sw + px) * Cpg);
-      LLVMValueRef dst =
-          cg_gep(c, c->t_f32, image,
-                 cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
+      LLVMValueRef dst = cg_gep(
+          c, et, image, cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
+      if (q) { /* widened with the zero point subtracted; vectorized where sw is 1 */
+        CgLoop lt;
+        LLVMValueRef tt = cg_for(c, &lt, count);
+        lt.keep = sw > 1;
+        LLVMValueRef b = LLVMBuildLoad2(
+            c->b, c->t_i8, cg_gep(c, c->t_i8, src, cg_addc(c, cg_mulc(c, tt, sw), iw0)), "");
+        LLVMSetAlignment(b, 1);
+        LLVMValueRef x =
+            LLVMBuildSub(c->b, LLVMBuildSExt(c->b, b, c->t_i32, ""), cg_i32c(c, zp), "");
+        if (q_f32) x = LLVMBuildSIToFP(c->b, x, c->t_f32, "");
+        LLVMSetAlignment(LLVMBuildStore(c->b, x, cg_gep(c, et, dst, tt)), 4);
+        cg_loop_end(c, &lt, NULL, NULL);
+        continue;
+      }
       if (sw == 1) {
         cg_memcpy(c, dst, cg_gep(c, c->t_f32, src, cg_idx(c, iw0)),
                   cg_idx(c, count * (int64_t)sizeof(float)));
@@ -273,6 +288,16 @@ void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LL
     cg_loop_end(c, &lih, NULL, NULL);
   }
   cg_loop_end(c, &lic, NULL, NULL);
+}
+
+void cg_conv_phase_images(Cg *c, const IrConvParams *p, const IrConvWide *w, LLVMValueRef xg,
+                          LLVMValueRef image) {
+  phase_images(c, p, w, xg, false, false, 0, image);
+}
+
+void cg_conv_phase_images_i8(Cg *c, const IrConvParams *p, const IrConvWide *w, LLVMValueRef xg,
+                             int32_t zp, bool as_f32, LLVMValueRef image) {
+  phase_images(c, p, w, xg, true, as_f32, zp, image);
 }
 
 void cg_conv_wide_store(Cg *c, const IrNode *n, const IrConvParams *p, const IrConvWide *wp,
