@@ -276,6 +276,7 @@ void cg_session_end(Cg *c) {
   free(c->storage);
   free(c->consts);
   free(c->const_offset);
+  free(c->packed);
   cg_blob_close(c);
   free(c->node_alloca);
   cg_stack_free(&c->stack);

@@ -72,7 +72,9 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
   int64_t M = A->dims[ta ? 1 : 0], K = A->dims[ta ? 0 : 1], N = B->dims[tb ? 0 : 1];
   CgVecInfo vec = cg_vec_info(c);
-  CgTile t = cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
+  CgTile t = B->kind == IR_VALUE_CONST ? cg_gemm_tile_b(c, vec, M, N, K, IR_TILE_COLS_MAX, B->data,
+                                                        tb ? 1 : N, tb ? K : 1)
+                                       : cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
   CgGemmA a = {in[0], ta ? 1 : K, ta ? M : 1, false};
   CgGemmB b = {.base = in[1], .s_k = N};
   if (B->kind == IR_VALUE_CONST)
@@ -116,7 +118,9 @@ bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
   int rank = cg_matmul_batches(n, M, N, K, dims, strides);
   CgVecInfo vec = cg_vec_info(c);
-  CgTile t = cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
+  CgTile t = B->kind == IR_VALUE_CONST && B->rank == 2
+                 ? cg_gemm_tile_b(c, vec, M, N, K, IR_TILE_COLS_MAX, B->data, N, 1)
+                 : cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
   /* a constant matrix shared by every batch is packed once, at compile time */
   LLVMValueRef bpack = B->kind == IR_VALUE_CONST && B->rank == 2
                            ? cg_pack_b(c, B->data, K, N, N, 1, t.nrv * vec.lanes, "wpack")
