@@ -11,7 +11,7 @@ configuration (seeded weights), as
 usage: gpt_bench_models.py OUT NAME V D H L CTX [N_NEW [SCALE]]   (Debian's /usr/bin/python3: torch)
 SCALE (default 1) multiplies every parameter but the embeddings: with torch's default init a wide
 model's tied head mostly returns the input token (at GPT-2 124M the greedy sequence is the last
-prompt token repeated, a check that tells nothing); 4 there gives varied tokens."""
+prompt token repeated, a check that tells nothing); 3 there gives varied tokens."""
 import json
 import math
 import os
