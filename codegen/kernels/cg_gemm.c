@@ -52,9 +52,17 @@ CgVecInfo cg_vec_info(Cg *c) {
 
 /* ---- tile choice ---------------------------------------------------------------------------- */
 
+/* Arm VFP (CgVecInfo.vldm): the tile's row of packed A loads by one VLDM into pinned registers
+ * when the accumulators, that row and B's columns fit the s registers together. */
+static bool vldm_pins_a(CgVecInfo vec, int mr, int nrv) {
+  return vec.vldm && mr >= 2 && mr + nrv <= 16 && mr * nrv + mr + nrv <= vec.regs;
+}
+
 /* Cost model: a step of k on an mr x nrv tile issues mr*nrv FMAs and mr + nrv loads; with two
  * FMA and two load ports on vector targets (one of each on scalar cores) it takes the larger
  * of the two, and at least the FMA latency (~4 cycles), since each accumulator is a chain.
+ * Arm VFP cores issue one instruction at a time: the multiply-adds plus the loads, one VLDM for
+ * B and one for A where it can be pinned (else one VLDR per row).
  * Tiles past the edge of C count whole: that is the work wasted on padding. */
 static CgTile tile_search(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr,
                           int only_nrv) {
@@ -69,7 +77,8 @@ static CgTile tile_search(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int ma
       int64_t nr = (int64_t)nrv * vec.lanes;
       double tiles = (double)((M + mr - 1) / mr) * (double)((N + nr - 1) / nr);
       double step = fmax(fmax(mr * nrv / ports, (mr + nrv) / ports), latency);
-      double cost = tiles * ((double)K * step + mr * nrv + 8.0); /* + stores and loop setup */
+      if (vec.vldm) step = fmax(mr * nrv + (vldm_pins_a(vec, mr, nrv) ? 1 : mr) + 1, latency);
+      double cost = tiles * ((double)K * step + (vec.vldm ? 3 : 1) * mr * nrv + (vec.vldm ? 20 : 8));
       if (cost < best_cost * 0.999 || (cost <= best_cost && mr * nrv > best.mr * best.nrv)) {
         best = (CgTile){mr, nrv};
         best_cost = cost;
@@ -362,8 +371,7 @@ static void tile_step(Gemm *g, const TileStep *s, LLVMValueRef k, LLVMValueRef *
   /* Arm VFP: B's nrv floats (consecutive: L == 1) by one VLDM into s16..; A's rows too when
    * they are consecutive (packed) and the tile still fits the 32 s registers with them pinned */
   bool vldm_b = g->vec.vldm && s->nrv >= 2 && s->rows + s->nrv <= 16;
-  bool vldm_a = g->vec.vldm && s->a_sr == 1 && s->rows >= 2 && s->rows + s->nrv <= 16 &&
-                s->rows * s->nrv + s->rows + s->nrv <= g->vec.regs;
+  bool vldm_a = s->a_sr == 1 && vldm_pins_a(g->vec, s->rows, s->nrv);
   LLVMValueRef av_all[16];
   if (vldm_b)
     vldm_floats(g, brow, 16, s->nrv, bv);
