@@ -78,7 +78,8 @@ static CgTile tile_search(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int ma
       double tiles = (double)((M + mr - 1) / mr) * (double)((N + nr - 1) / nr);
       double step = fmax(fmax(mr * nrv / ports, (mr + nrv) / ports), latency);
       if (vec.vldm) step = fmax(mr * nrv + (vldm_pins_a(vec, mr, nrv) ? 1 : mr) + 1, latency);
-      double cost = tiles * ((double)K * step + (vec.vldm ? 3 : 1) * mr * nrv + (vec.vldm ? 20 : 8));
+      double cost =
+          tiles * ((double)K * step + (vec.vldm ? 3 : 1) * mr * nrv + (vec.vldm ? 20 : 8));
       if (cost < best_cost * 0.999 || (cost <= best_cost && mr * nrv > best.mr * best.nrv)) {
         best = (CgTile){mr, nrv};
         best_cost = cost;
