@@ -109,7 +109,11 @@ LLVMValueRef cg_pieces_end(Cg *c, CgPieces *p, const char *name) {
     free(p->mem);
     return g;
   }
-  return c->o->weights_path ? cg_byte_ptr(c, c->weights_base, p->off) : cg_blob_ptr(c, p->off);
+  return cg_pieces_at(c, p->off);
+}
+
+LLVMValueRef cg_pieces_at(Cg *c, int64_t off) {
+  return c->o->weights_path ? cg_byte_ptr(c, c->weights_base, off) : cg_blob_ptr(c, off);
 }
 
 bool cg_blob_flush(Cg *c, const char *what) {

@@ -63,7 +63,11 @@ typedef struct Cg {
   LLVMValueRef math[CG_MATH_COUNT];
   CgIntrinsic intrinsics[16];
   int n_intrinsics;
-  int n_derived;   /* counter naming compile-time derived constants */
+  int n_derived; /* counter naming compile-time derived constants */
+  /* Packed copies of constant B operands made so far (cg_pack_b): the functions of one node
+   * built per block of rows (IrGraph.dyn) share one copy instead of one each. */
+  struct CgPacked *packed;
+  int n_packed, cap_packed;
   int64_t n_loops; /* loops begun so far: tells cg_loop_end whether a loop holds another */
   int64_t n_kept;  /* loops closed with CgLoop.keep or .no_unroll: whether a loop holds one */
   /* The blob (cg_blob.c): constants written to blob_fd at 64-byte aligned offsets. With
@@ -188,6 +192,9 @@ typedef struct {
 void cg_pieces_begin(Cg *c, CgPieces *p, size_t nbytes);
 void cg_pieces_put(Cg *c, CgPieces *p, const void *data, size_t n);
 LLVMValueRef cg_pieces_end(Cg *c, CgPieces *p, const char *name);
+/* The address of bytes written at blob offset off (cg_pieces_end's result for them), valid in
+ * the function being built. */
+LLVMValueRef cg_pieces_at(Cg *c, int64_t off);
 /* Renames the external weights file into place. */
 bool cg_blob_finish_external(Cg *c, const char *path);
 

@@ -276,6 +276,7 @@ void cg_session_end(Cg *c) {
   free(c->storage);
   free(c->consts);
   free(c->const_offset);
+  free(c->packed);
   cg_blob_close(c);
   free(c->node_alloca);
   cg_stack_free(&c->stack);
@@ -430,6 +431,20 @@ static bool plan_storage(Cg *c, const int *uses) {
 static bool storage_overlap(const CgStorage *a, const CgStorage *b) {
   if (a->kind != b->kind || a->kind == CG_STORE_NONE || a->index != b->index) return false;
   return a->offset < b->offset + b->size && b->offset < a->offset + a->size;
+}
+
+/* An element-wise node (with its fused element-wise epilogue) whose output the memory plan put
+ * exactly over an operand of the output's shape: each element is read before it is written at
+ * the same index, and no other element depends on it, so the pair needs no alias barrier.
+ * (Without noalias LLVM's vectorizer checked the overlap at run time and, the pointers being
+ * equal, ran the scalar loop: BERT's fused exact GELU was scalar.) */
+static bool in_place_elementwise(const Cg *c, const IrNode *n, const IrValue *a, const IrValue *b) {
+  if (!(ir_op_info[n->op].flags & (IR_OPF_UNARY | IR_OPF_BINARY))) return false;
+  const CgStorage *sa = &c->storage[a->id], *sb = &c->storage[b->id];
+  if (sa->offset != sb->offset || sa->size != sb->size || a->rank != b->rank) return false;
+  for (int d = 0; d < a->rank; d++)
+    if (a->dims[d] != b->dims[d]) return false;
+  return true;
 }
 
 /* ---- building the module ------------------------------------------------------------------ */
@@ -672,7 +687,8 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
     dyn |= no.ops[a]->dyn != 0;
     for (int b = 0; b < no.count; b++)
       if (a != b && (no.is_out[a] || no.is_out[b]) &&
-          storage_overlap(&c->storage[no.ops[a]->id], &c->storage[no.ops[b]->id]))
+          storage_overlap(&c->storage[no.ops[a]->id], &c->storage[no.ops[b]->id]) &&
+          !in_place_elementwise(c, n, no.ops[a], no.ops[b]))
         no.alias = true;
   }
   /* the functions: rows block, block/2, ..., 1 for a node of run-time length; else one */

@@ -8,7 +8,10 @@ configuration (seeded weights), as
                                           present_k/present_v (the caller copies them back in)
   OUT/NAME/step.json                      {"cache": [L, CTX, H, DH]} for bench/ort_generate.js
   OUT/NAME/prompt.npy, golden_ids.npy     a prompt and torch's greedy tokens after it
-usage: gpt_bench_models.py OUT NAME V D H L CTX [N_NEW]   (Debian's /usr/bin/python3: torch)"""
+usage: gpt_bench_models.py OUT NAME V D H L CTX [N_NEW [SCALE]]   (Debian's /usr/bin/python3: torch)
+SCALE (default 1) multiplies every parameter but the embeddings: with torch's default init a wide
+model's tied head mostly returns the input token (at GPT-2 124M the greedy sequence is the last
+prompt token repeated, a check that tells nothing); 3 there gives varied tokens."""
 import json
 import math
 import os
@@ -54,16 +57,25 @@ def main():
     out, name = sys.argv[1], sys.argv[2]
     g.V, g.D, g.H, g.L, g.CTX = (int(a) for a in sys.argv[3:8])
     n_new = int(sys.argv[8]) if len(sys.argv) > 8 else 32
+    scale = float(sys.argv[9]) if len(sys.argv) > 9 else 1.0
     g.DH = g.D // g.H
     d = os.path.join(out, name)
     os.makedirs(d, exist_ok=True)
     torch.manual_seed(2026)
     model = g.GPT().eval()
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if not name.startswith(("wte", "wpe")):
+                p.mul_(scale)
     prompt = [int(t) % g.V for t in (5, 17, 42, 8, 33, 2)]
     ids = list(prompt)
+    margin = float("inf")  # smallest gap between the best and second-best logit
     with torch.no_grad():
         for _ in range(n_new):
-            ids.append(int(model(torch.tensor([ids]))[0, -1].argmax()))
+            logits = model(torch.tensor([ids]))[0, -1]
+            top = logits.topk(2).values
+            margin = min(margin, float(top[0] - top[1]))
+            ids.append(int(logits.argmax()))
         full = model(torch.tensor([ids[:-1]]))[0].numpy().astype(np.float32)
     np.save(os.path.join(d, "prompt.npy"), np.array(prompt, np.int64))
     np.save(os.path.join(d, "golden_ids.npy"), np.array(ids[len(prompt):], np.int64))
@@ -77,6 +89,7 @@ def main():
                           output_names=["logits", "present_k", "present_v"])
     with open(os.path.join(d, "step.json"), "w") as f:
         json.dump({"cache": [g.L, g.CTX, g.H, g.DH]}, f)
+    print("greedy %s, smallest top-2 margin %.4f" % (ids[len(prompt):], margin))
     print("%s: V=%d D=%d H=%d L=%d CTX=%d, %d parameters" %
           (name, g.V, g.D, g.H, g.L, g.CTX, sum(p.numel() for p in model.parameters())))
 

@@ -64,12 +64,14 @@ static bool vldm_pins_a(CgVecInfo vec, int mr, int nrv) {
  * Arm VFP cores issue one instruction at a time: the multiply-adds plus the loads, one VLDM for
  * B and one for A where it can be pinned (else one VLDR per row).
  * Tiles past the edge of C count whole: that is the work wasted on padding. */
-CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr) {
+static CgTile tile_search(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr,
+                          int only_nrv) {
   const double ports = vec.lanes > 1 ? 2.0 : 1.0, latency = 4.0;
   CgTile best = {1, 1};
   double best_cost = INFINITY;
   int64_t nvec = (N + vec.lanes - 1) / vec.lanes;
-  for (int nrv = 1; nrv <= 8 && nrv <= nvec && nrv * vec.lanes <= max_nr; nrv++)
+  for (int nrv = 1; nrv <= 8 && nrv <= nvec && nrv * vec.lanes <= max_nr; nrv++) {
+    if (only_nrv && nrv != only_nrv) continue;
     for (int mr = 1; mr <= 16 && mr <= M; mr++) {
       if (mr * nrv + nrv + 1 > vec.regs || mr * nrv > CG_LOOP_MAX_ACC) continue;
       int64_t nr = (int64_t)nrv * vec.lanes;
@@ -83,7 +85,42 @@ CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr) 
         best_cost = cost;
       }
     }
+  }
   return best;
+}
+
+CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr) {
+  return tile_search(vec, M, N, K, max_nr, 0);
+}
+
+/* A constant B packed once (cg_pack_b's arguments and result). */
+struct CgPacked {
+  const float *w;
+  int64_t K, N, s_k, s_n;
+  int nr;
+  LLVMValueRef global; /* an LLVM constant, or NULL: at offset off of the blob */
+  int64_t off;
+};
+
+static const struct CgPacked *find_packed(const Cg *c, const float *w, int64_t K, int64_t N,
+                                          int64_t s_k, int64_t s_n, int nr) {
+  for (int i = 0; i < c->n_packed; i++) {
+    const struct CgPacked *e = &c->packed[i];
+    if (e->w == w && e->K == K && e->N == N && e->s_k == s_k && e->s_n == s_n &&
+        (!nr || e->nr == nr))
+      return e;
+  }
+  return NULL;
+}
+
+CgTile cg_gemm_tile_b(Cg *c, CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr,
+                      const float *w, int64_t s_k, int64_t s_n) {
+  const struct CgPacked *e = find_packed(c, w, K, N, s_k, s_n, 0);
+  if (e && e->nr % vec.lanes == 0 && e->nr <= max_nr) {
+    CgTile t = tile_search(vec, M, N, K, max_nr, e->nr / vec.lanes);
+    if (t.nrv * vec.lanes == e->nr) return t;
+  }
+  return cg_gemm_tile(vec, M, N, K, max_nr);
 }
 
 /* ---- packing -------------------------------------------------------------------------------- */
@@ -112,6 +149,8 @@ LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t
 
 LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
                        int nr, const char *what) {
+  const struct CgPacked *e = find_packed(c, w, K, N, s_k, s_n, nr);
+  if (e) return e->global ? e->global : cg_pieces_at(c, e->off);
   int64_t strips = (N + nr - 1) / nr;
   size_t n = (size_t)(strips * K * nr);
   CgPieces pc; /* strip by strip, as cg_pack_a */
@@ -128,7 +167,16 @@ LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k,
   free(strip);
   char name[300];
   snprintf(name, sizeof name, "%s.%s.%d", c->prefix, what, c->n_derived++);
-  return cg_pieces_end(c, &pc, name);
+  bool in_blob = !pc.mem;
+  int64_t off = pc.off;
+  LLVMValueRef p = cg_pieces_end(c, &pc, name);
+  if (c->n_packed == c->cap_packed) {
+    c->cap_packed = c->cap_packed ? 2 * c->cap_packed : 16;
+    c->packed = realloc(c->packed, sizeof *c->packed * (size_t)c->cap_packed);
+    if (!c->packed) abort();
+  }
+  c->packed[c->n_packed++] = (struct CgPacked){w, K, N, s_k, s_n, nr, in_blob ? NULL : p, off};
+  return p;
 }
 
 /* ---- the tiled product ---------------------------------------------------------------------- */

@@ -43,6 +43,10 @@ typedef struct CgTile {
  * docs/kernels.md): registers mr*nrv + nrv + 1 <= regs, at most max_nr columns (a scratch
  * layout's IrNode.tile_cols_max). */
 CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr);
+/* The same for a constant B given as cg_pack_b's (w, s_k, s_n): if it is packed already (another
+ * block of rows of the same node), the best tile of that strip width, so they share the copy. */
+CgTile cg_gemm_tile_b(Cg *c, CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr,
+                      const float *w, int64_t s_k, int64_t s_n);
 
 /* Broadcast operand: element (i, k) at base[i*s_row + k*s_k], or, when packed (cg_pack_a),
  * row blocks of mr: block b at base[b*K*mr] holding [K][mr] (the last, short block [K][M%mr]). */
@@ -112,7 +116,8 @@ void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t 
 /* Compile-time packing of a constant operand given as element (i, k) = w[i*s_row + k*s_k]
  * (A; `groups` matrices one after the other, group g's packed copy at g*M*K) or
  * (k, j) = w[k*s_k + j*s_n] (B) into the packed layouts above; returns the constant's address
- * (a global, or a pointer into external weights). */
+ * (a global, or a pointer into external weights). cg_pack_b packs a given (w, K, N, s_k, s_n, nr)
+ * once per module and returns the same copy after. */
 LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t K, int64_t s_row,
                        int64_t s_k, int mr, const char *what);
 LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,

@@ -72,7 +72,9 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
   int64_t M = A->dims[ta ? 1 : 0], K = A->dims[ta ? 0 : 1], N = B->dims[tb ? 0 : 1];
   CgVecInfo vec = cg_vec_info(c);
-  CgTile t = cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
+  CgTile t = B->kind == IR_VALUE_CONST ? cg_gemm_tile_b(c, vec, M, N, K, IR_TILE_COLS_MAX, B->data,
+                                                        tb ? 1 : N, tb ? K : 1)
+                                       : cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
   CgGemmA a = {in[0], ta ? 1 : K, ta ? M : 1, false};
   CgGemmB b = {.base = in[1], .s_k = N};
   if (B->kind == IR_VALUE_CONST)
@@ -110,13 +112,27 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
 
 /* ---- MatMul --------------------------------------------------------------------------------- */
 
+/* Rows of a MatMul's product: A's rows, times A's batches when one matrix B serves them all (B
+ * of rank 2; A and the output are contiguous, so the batches are one taller A). As one product,
+ * B is streamed once instead of once per batch: a time-major [S, 1, D] x [D, F] (nn.Transformer)
+ * was S GEMVs, each reading all of B. */
+static int64_t matmul_rows(const IrNode *n) {
+  const IrValue *A = n->inputs[0], *B = n->inputs[1];
+  int64_t M = A->dims[A->rank - 2];
+  if (B->rank == 2)
+    for (int d = 0; d < A->rank - 2; d++) M *= A->dims[d];
+  return M;
+}
+
 bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   const IrValue *A = n->inputs[0], *B = n->inputs[1];
-  int64_t M = A->dims[A->rank - 2], K = A->dims[A->rank - 1], N = B->dims[B->rank - 1];
-  int64_t dims[IR_MAX_RANK], strides[3][IR_MAX_RANK];
-  int rank = cg_matmul_batches(n, M, N, K, dims, strides);
+  int64_t M = matmul_rows(n), K = A->dims[A->rank - 1], N = B->dims[B->rank - 1];
+  int64_t dims[IR_MAX_RANK] = {0}, strides[3][IR_MAX_RANK] = {{0}};
+  int rank = B->rank == 2 ? 0 : cg_matmul_batches(n, M, N, K, dims, strides);
   CgVecInfo vec = cg_vec_info(c);
-  CgTile t = cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
+  CgTile t = B->kind == IR_VALUE_CONST && B->rank == 2
+                 ? cg_gemm_tile_b(c, vec, M, N, K, IR_TILE_COLS_MAX, B->data, N, 1)
+                 : cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
   /* a constant matrix shared by every batch is packed once, at compile time */
   LLVMValueRef bpack = B->kind == IR_VALUE_CONST && B->rank == 2
                            ? cg_pack_b(c, B->data, K, N, N, 1, t.nrv * vec.lanes, "wpack")
@@ -555,7 +571,7 @@ static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K)
     bool ta = ir_attr_i(n, "transA") != 0, tb = ir_attr_i(n, "transB") != 0;
     *M = A->dims[ta ? 1 : 0], *K = A->dims[ta ? 0 : 1], *N = B->dims[tb ? 0 : 1];
   } else {
-    *M = A->dims[A->rank - 2], *K = A->dims[A->rank - 1], *N = B->dims[B->rank - 1];
+    *M = matmul_rows(n), *K = A->dims[A->rank - 1], *N = B->dims[B->rank - 1];
   }
 }
 
