@@ -337,12 +337,11 @@ LLVMValueRef cg_asm_read(Cg *c, const char *code, const char *constraints, LLVMT
   return call;
 }
 
-/* n (2..16) consecutive floats at p into s{first}..s{first+n-1} by one VLDM (the Arm backend
- * makes a VLDM only of loads whose registers happen to be consecutive, and the scheduler
+/* n (2..16) consecutive floats at p into s{first}..s{first+n-1} by one VLDM (cg_kernels.h; the Arm
+ * backend makes a VLDM only of loads whose registers happen to be consecutive, and the scheduler
  * interleaves the tile's loads with its multiply-adds). On a Cortex-M4 it takes 1+n cycles
  * against 2 per VLDR, and one instruction instead of n. */
-static void vldm_floats(Gemm *g, LLVMValueRef p, int first, int n, LLVMValueRef *out) {
-  Cg *c = g->c;
+void cg_vldm_floats(Cg *c, LLVMValueRef p, int first, int n, LLVMValueRef *out) {
   assert(n >= 2 && n <= 16 && first + n <= 32);
   char code[64], cons[16 * 8 + 8];
   snprintf(code, sizeof code, "vldmia $%d, {s%d-s%d}", n, first, first + n - 1);
@@ -381,12 +380,12 @@ static void tile_step(Gemm *g, const TileStep *s, LLVMValueRef k, LLVMValueRef *
   bool vldm_a = s->a_sr == 1 && vldm_pins_a(g->vec, s->rows, s->nrv);
   LLVMValueRef av_all[16];
   if (vldm_b)
-    vldm_floats(g, brow, 16, s->nrv, bv);
+    cg_vldm_floats(c, brow, 16, s->nrv, bv);
   else
     for (int v = 0; v < s->nrv; v++)
       bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(s->cols - v * L));
   LLVMValueRef ak = cg_gep(c, c->t_f32, s->abase, cg_mulc(c, k, s->a_sk));
-  if (vldm_a) vldm_floats(g, ak, 16 + s->nrv, s->rows, av_all);
+  if (vldm_a) cg_vldm_floats(c, ak, 16 + s->nrv, s->rows, av_all);
   for (int r = 0; r < s->rows; r++) {
     LLVMValueRef av = vldm_a ? av_all[r] : splat(g, cg_load(c, ak, cg_idx(c, r * s->a_sr)));
     for (int v = 0; v < s->nrv; v++)

@@ -34,6 +34,10 @@ CgVecInfo cg_vec_info(Cg *c);
 LLVMValueRef cg_asm_read(Cg *c, const char *code, const char *constraints, LLVMTypeRef ret,
                          LLVMValueRef ptr);
 
+/* Arm VFP (CgVecInfo.vldm): n (2..16) consecutive floats at p into s{first}..s{first+n-1}
+ * (first + n <= 32) by one VLDM; out receives them. */
+void cg_vldm_floats(Cg *c, LLVMValueRef p, int first, int n, LLVMValueRef *out);
+
 typedef struct CgTile {
   int mr;  /* rows of A broadcast per step */
   int nrv; /* vectors of B per step: NR = nrv * lanes columns */

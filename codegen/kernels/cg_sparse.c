@@ -469,8 +469,12 @@ static void conv_rows_strip(Cg *c, CgVecInfo vec, LLVMTypeRef vty, ConvAcc how, 
   LLVMValueRef w = splat(c, vty, L, w1);
   LLVMTypeRef et = how == ACC_I32 ? c->t_i32 : c->t_f32;
   LLVMValueRef src = cg_gep(c, et, image, cg_add(c, cg_sparse_load_index(c, goff, 4, p), j0));
+  /* Arm VFP: the strip's nrv pixels by one VLDM (cg_gemm.c's micro-kernel does the same) */
+  LLVMValueRef xs[16];
+  bool vldm = vec.vldm && how == ACC_F32 && nrv >= 2 && nrv <= 16;
+  if (vldm) cg_vldm_floats(c, src, 16, nrv, xs);
   for (int k = 0; k < nrv; k++) { /* the image is readable a tile past the wide columns */
-    LLVMValueRef x = vload(c, vty, L, src, cg_idx(c, (int64_t)k * L), L);
+    LLVMValueRef x = vldm ? xs[k] : vload(c, vty, L, src, cg_idx(c, (int64_t)k * L), L);
     next[k] = how == ACC_I32 ? LLVMBuildAdd(c->b, acc[k], LLVMBuildMul(c->b, w, x, ""), "")
                              : fma3(c, vec.fma, w, x, acc[k]);
   }
