@@ -24,7 +24,10 @@ models for `kiln build --generate decoder.json --encoder encoder.json`:
   weights.bin   both models' constants
   source.npy    the source ids (the seed case's src, flat)
   golden_ids.npy  PyTorch's eager greedy decode of N_GEN tokens after BOS (decoder over the
-                whole prefix each step, no cache), which the cached decode must equal"""
+                whole prefix each step, no cache), which the cached decode must equal
+  inputs/tok.T.npy, golden/logits.T.npy  the decoder's input token at step T (BOS, then the
+                golden ids) and PyTorch's logits of the last position there [1, V] (for
+                `kiln run`: one call per step with the encoder's outputs)"""
 import json
 import math
 import os
@@ -123,17 +126,18 @@ def greedy_long(model, src, n):
     """Translator.decode's eager loop for n tokens (a longer position table and causal mask)."""
     pe = positions(CTX)[:, None]
     memory = model.encode(src)
-    ys, margins = [BOS], []
+    ys, margins, rows = [BOS], [], []
     for _ in range(n):
         t = len(ys)
         mask = torch.triu(torch.full((t, t), float("-inf")), 1)
         y = model.tf.decoder(model.tgt_emb(torch.tensor(ys)[:, None]) * math.sqrt(D) + pe[:t],
                              memory, tgt_mask=mask)
         last = model.out(y)[-1, 0]
+        rows.append(last.numpy().copy())
         top = torch.topk(last, 2).values
         margins.append((top[0] - top[1]).item())
         ys.append(int(last.argmax()))
-    return ys[1:], min(margins)
+    return ys[1:], min(margins), np.stack(rows)[:, None, :].astype(np.float32)
 
 
 def write_generate(model, src, out, ref):
@@ -141,10 +145,15 @@ def write_generate(model, src, out, ref):
     self-attention KV cache as states, for `kiln build --generate --encoder`."""
     os.makedirs(out, exist_ok=True)
     with torch.no_grad():
-        ids, margin = greedy_long(model, src, N_GEN)
+        ids, margin, logits = greedy_long(model, src, N_GEN)
     assert ids[:N] == ref, (ids, ref)  # the seed case's unrolled greedy ids
     np.save(os.path.join(out, "source.npy"), src[:, 0].numpy().astype(np.int64))
     np.save(os.path.join(out, "golden_ids.npy"), np.array(ids, np.int64))
+    for d in ("inputs", "golden"):
+        os.makedirs(os.path.join(out, d), exist_ok=True)
+    for t, tok in enumerate([BOS] + ids[:-1]):
+        np.save(os.path.join(out, "inputs", "tok.%d.npy" % t), np.array([tok], np.int64))
+        np.save(os.path.join(out, "golden", "logits.%d.npy" % t), logits[t])
     blob, inits = bytearray(), []
 
     def const(name, a, dtype=np.float32):

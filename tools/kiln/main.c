@@ -473,10 +473,13 @@ static bool generation_model(const IrGraph *g, const IrGraph *enc) {
   fprintf(stderr,
           "kiln build --generate: model '%s' is not a decoder step: it needs exactly one input%s, "
           "an i32/i64 token of one element (has %d input(s)%s), an f32 logits output%s and "
-          "states for its KV cache (has %d; --state OUT=IN pairs them)\n",
+          "states for its KV cache (has %d; --state OUT=IN pairs them)%s\n",
           g->name, enc ? " besides the encoder's outputs" : "", n_tokens,
           n_tokens == 1 && ir_value_numel(t) != 1 ? " of more than one element" : "",
-          logits ? "" : " (none)", g->n_states);
+          logits ? "" : " (none)", g->n_states,
+          !enc && n_tokens > 1 ? "; the decoder step of an encoder-decoder takes the encoder's "
+                                 "outputs too: give the encoder with --encoder MODEL"
+                               : "");
   return false;
 }
 
@@ -550,6 +553,7 @@ static int cmd_build(const Args *a) {
     ea.state = NULL;
     ea.n_max_dims = 0;
     enc = load_and_optimize(&ea, true);
+    if (!enc) fprintf(stderr, "kiln build --encoder: cannot load the encoder '%s'\n", a->encoder);
     if (!enc || !encoder_model(enc, g)) {
       ir_graph_free(enc);
       ir_graph_free(g);
