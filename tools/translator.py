@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """An nn.Transformer translator (small, seeded: d_model 32, 4 heads, 2+2 layers) with greedy
-decoding, exported to ONNX for Kiln's seed-model test tests/seed/translator
+decoding, exported to ONNX for Kiln's seed-model example examples/translator
 (tests/test_seed_models.sh):
   input    src: i64 [S, 1] (source token ids, time-major as nn.Transformer)
   outputs  ids: i64 [N], the greedy translation after BOS (N tokens, no early stop)
@@ -12,7 +12,7 @@ keys and values as states, as tools/gpt_tiny.py does for a decoder-only model).
 The golden ids come from PyTorch's eager greedy loop (dynamic shapes, the usual loop of
 nn.Transformer tutorials), not from the exported graph.
 Writes DIR/model.onnx, DIR/inputs/src.npy, inputs.txt, DIR/golden/*.npy, DIR/expect.txt.
-Default DIR: tests/seed/translator. Run with Debian's /usr/bin/python3 (torch, numpy, onnx).
+Default DIR: examples/translator. Run with Debian's /usr/bin/python3 (torch, numpy, onnx).
 
 The same seeded translator is also written (write_generate) to tests/gen/translator as two Kiln
 models for `kiln build --generate decoder.json --encoder encoder.json`:
@@ -40,7 +40,7 @@ from torch import nn
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import seed_case  # noqa: E402
 
-V, D, HEADS, LAYERS, FF, S, N, BOS = 40, 32, 4, 2, 64, 8, 7, 1
+V, D, HEADS, LAYERS, FF, S, N, BOS = 40, 32, 4, 2, 64, 8, 4, 1
 CTX, N_GEN = 16, 15  # the generator's target length (BOS included) and golden tokens
 DH = D // HEADS
 
@@ -93,7 +93,7 @@ def greedy_reference(model, src):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "seed", "translator")
+        os.path.dirname(os.path.abspath(__file__)), "..", "examples", "translator")
     torch.manual_seed(2030)
     model = Translator().eval()
     with torch.no_grad():  # a sharper output layer: clear greedy choices
