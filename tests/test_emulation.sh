@@ -262,6 +262,9 @@ m4-stack)
     m=$(basename "$dir")
     [ -f "$dir/model.json" ] || continue
     [ "$m" = gan_generator ] && continue # 6 MB of weights: does not fit QEMU's 4 MiB flash
+    # 375 nodes of unrolled greedy decoding: ~10 s per -O2 compile on CI's 2 shared cores for no
+    # op that transformer_classifier, bert_qa and bilstm_crf do not already run on the M4
+    [ "$m" = translator ] && continue
     f0=$failed
     run_model "$m" thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) -DEMU_STACK_PAINT" baremetal qemu-system-arm -M mps2-an386 \
@@ -389,6 +392,7 @@ freestanding)
   for dir in "$src"/examples/*/; do
     name=$(basename "$dir")
     [ -f "$dir/model.json" ] || continue
+    [ "$name" = translator ] && continue # as in m4-stack: ~10 s per compile, no op of its own
     for t in "thumbv7em-none-eabihf cortex-m4 +vfp4d16sp" "thumbv6m-none-eabi cortex-m0plus" \
       "riscv32-unknown-none-elf generic-rv32 +m,+f"; do
       set -- $t
