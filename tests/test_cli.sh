@@ -968,7 +968,11 @@ encdec)
   cp "$G/weights.bin" "$tmp/weights.bin"
   build_fails 1 "encoder output 'cross_v.1' is not an input of the decoder 'translator_decoder'" \
     --generate "$tmp/renamed.json" --encoder "$G/encoder.json"
-  build_fails 1 "kiln build --encoder:" --generate "$G/decoder.json" --encoder "$tmp/missing.json"
+  sed 's/cross_k\.0/self_k.0/g' "$G/bad_encoder.json" >"$tmp/state_encoder.json"
+  build_fails 1 "encoder output 'self_k.0' is not an input of the decoder 'translator_decoder' but one of its states" \
+    --generate "$G/decoder.json" --encoder "$tmp/state_encoder.json"
+  build_fails 1 "kiln build --encoder: cannot load the encoder" --generate "$G/decoder.json" \
+    --encoder "$tmp/missing.json"
   # --start belongs to an encoder-decoder generator
   check "$kiln" build --generate "$src/tests/gen/gpt_tiny/model.json" -o "$tmp/gpt"
   "$tmp/gpt" 5 --start 1 >/dev/null 2>"$tmp/err"

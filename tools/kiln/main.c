@@ -502,11 +502,16 @@ static bool encoder_model(const IrGraph *enc, const IrGraph *dec) {
     const IrValue *o = enc->outputs[j], *in = NULL;
     for (int i = 0; i < dec->n_inputs && !in; i++)
       if (!strcmp(dec->inputs[i]->name, o->name)) in = dec->inputs[i];
+    bool state = false;
+    for (int i = 0; i < dec->n_states; i++) state |= !strcmp(dec->states[i].in->name, o->name);
     if (!in) {
       fprintf(stderr,
-              "kiln build --encoder: encoder output '%s' is not an input of the decoder '%s' "
+              "kiln build --encoder: encoder output '%s' is not an input of the decoder '%s'%s "
               "(each encoder output feeds the decoder input of the same name)\n",
-              o->name, dec->name);
+              o->name, dec->name,
+              state ? " but one of its states (states start from their initial values; make it an "
+                      "input, which the generator passes at every step)"
+                    : "");
       return false;
     }
     bool same = o->dtype == in->dtype && o->rank == in->rank;
