@@ -344,6 +344,7 @@ int main(int argc, char **argv) {
   long long *prompt = read_prompt(prompt_arg, &n_prompt, err, sizeof err);
   if (!prompt) {
     fprintf(stderr, "%s: %s\n", argv[0], err);
+    free(feed);
     return 2;
   }
   if (n_prompt < 1) {
