@@ -38,8 +38,9 @@ typedef struct CgOptions {
   const char *features; /* NULL: host features when the triple is the host's, else "" */
   int opt_level;        /* 0..3: LLVM pipeline default<On> and codegen level */
   CgEmit emit;
-  bool pic;         /* position-independent code (ignored on bare-metal "-none" triples) */
-  bool driver_hook; /* also export `kiln_driver_model`, used by `kiln build` executables */
+  bool pic;                  /* position-independent code (ignored on bare-metal "-none" triples) */
+  bool driver_hook;          /* also export `kiln_driver_model`, used by `kiln build` executables */
+  const char *driver_symbol; /* with driver_hook: that symbol's name (NULL: kiln_driver_model) */
   /* with driver_hook: the body calls kiln_profile_mark(node id) before every node and
    * kiln_profile_mark(node count) at the end, and exports kiln_profile_count and
    * kiln_profile_names (runtime/host/krt_driver_main.c prints time per node) */

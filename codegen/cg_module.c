@@ -1151,7 +1151,8 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset
   LLVMSetInitializer(model, LLVMConstNamedStruct(model_ty, f, 21));
   LLVMSetGlobalConstant(model, 1);
   if (c->o->driver_hook) {
-    LLVMValueRef hook = LLVMAddGlobal(c->mod, c->t_ptr, "kiln_driver_model");
+    LLVMValueRef hook = LLVMAddGlobal(
+        c->mod, c->t_ptr, c->o->driver_symbol ? c->o->driver_symbol : "kiln_driver_model");
     LLVMSetInitializer(hook, model);
     LLVMSetGlobalConstant(hook, 1);
   }

@@ -26,6 +26,10 @@
 #              decoder over a run-time number of tokens (tests/gen/gpt_tiny_seq): one call over a
 #              whole sequence equals torch; `--generate` with a prefill in one call (and in
 #              calls of 16) gives torch's greedy tokens, as token by token does
+#   encdec     an encoder-decoder generator (tests/gen/translator, tools/translator.py): the
+#              encoder run once and the decoder step fed its outputs equal torch's logits at every
+#              step (`kiln run`); `kiln build --generate --encoder` gives torch's greedy
+#              translation, stops at --stop, a full context; sampling; every misuse a clear error
 set -u
 mode=$1 kiln=$2 src=$3 bin=$4
 tmp=$(mktemp -d /tmp/kiln-cli-XXXXXX)
@@ -916,6 +920,81 @@ int main(void) {
 EOF
   check cc -std=c11 -I"$tmp" -I"$src/runtime" "$tmp/main.c" "$tmp/xattn.o" -lm -o "$tmp/main"
   check "$tmp/main"
+  ;;
+encdec)
+  G=$src/tests/gen/translator
+  # the interpreter: encoder once, then one decoder call per target token with its outputs
+  mkdir -p "$tmp/enc" "$tmp/dec"
+  check "$kiln" run "$G/encoder.json" "$G/source.npy" -o "$tmp/enc" >/dev/null
+  args=()
+  for t in $(seq 0 14); do
+    args+=("$G/inputs/tok.$t.npy")
+    for x in k.0 v.0 k.1 v.1; do args+=("$tmp/enc/cross_$x.npy"); done
+  done
+  check "$kiln" run "$G/decoder.json" "${args[@]}" -o "$tmp/dec" >/dev/null
+  for t in $(seq 0 14); do check "$bin/npycmp" "$tmp/dec/logits.$t.npy" "$G/golden/logits.$t.npy"; done
+  # the generator: greedy ids = torch's eager greedy decode (whole prefix each step, no cache)
+  for O in -O0 -O3; do
+    check "$kiln" build --generate "$G/decoder.json" --encoder "$G/encoder.json" $O -o "$tmp/tr$O"
+    check "$tmp/tr$O" "$G/source.npy" --start 1 -n 15 -o "$tmp/ids$O.npy"
+    check "$bin/npycmp" "$tmp/ids$O.npy" "$G/golden_ids.npy"
+  done
+  tr=$tmp/tr-O3
+  greedy=$("$tr" "$G/source.npy" --start 1 -n 15 2>/dev/null)
+  check test "$greedy" = "$("$tr" 7,14,21,25,9,23,37,20 --start 1 -n 15 2>/dev/null)"
+  check test "$greedy" = "$("$tr" "$G/source.npy" --start 1 -n 15 --top-k 1 --seed 3 2>/dev/null)"
+  check test "$("$tr" "$G/source.npy" --start 1 --stop 15 2>/dev/null)" = "6 22 6 22 6 15"
+  a=$("$tr" "$G/source.npy" --start 1 -n 15 --top-p 0.9 --temperature 3 --seed 5 2>/dev/null)
+  check test "$a" = "$("$tr" "$G/source.npy" --start 1 -n 15 --top-p 0.9 --temperature 3 --seed 5 2>/dev/null)"
+  check test "$a" != "$("$tr" "$G/source.npy" --start 1 -n 15 --top-p 0.9 --temperature 3 --seed 6 2>/dev/null)"
+  check test "$a" != "$greedy"
+  "$tr" "$G/source.npy" --start 1 -n 20 >"$tmp/out" 2>"$tmp/err" # CTX 16: BOS + 15 fed
+  check test $? -eq 1
+  check grep -q "the context is probably full" "$tmp/err"
+  check grep -q "8 source tokens encoded in" "$tmp/err"
+  check test "$(wc -w <"$tmp/out")" -eq 16
+  tr_fails() { # tr_fails STATUS MESSAGE ARGS...
+    local rc=$1 msg=$2
+    shift 2
+    "$tr" "$@" >/dev/null 2>"$tmp/err"
+    check test $? -eq "$rc"
+    check grep -qF -- "$msg" "$tmp/err"
+  }
+  tr_fails 2 "an encoder-decoder generator needs --start ID" "$G/source.npy"
+  tr_fails 2 "the source has 3 token(s), the encoder 'translator_encoder' takes exactly 8" 1,2,3 --start 1
+  tr_fails 2 "--start 40 is not a token id of this model (0 to 39)" "$G/source.npy" --start 40
+  tr_fails 2 "--stop 40 is not a token id" "$G/source.npy" --start 1 --stop 40
+  tr_fails 1 "the encoder returned -3: an index input is out of range (a source id outside" \
+    1,2,3,4,5,6,7,99 --start 1
+  # build misuse: each a message, no executable
+  build_fails() { # build_fails STATUS MESSAGE ARGS...
+    local rc=$1 msg=$2
+    shift 2
+    "$kiln" build "$@" -o "$tmp/nogen" >/dev/null 2>"$tmp/err"
+    check test $? -eq "$rc"
+    check grep -qF -- "$msg" "$tmp/err"
+    check test ! -e "$tmp/nogen"
+  }
+  build_fails 1 "give the encoder with --encoder MODEL" --generate "$G/decoder.json"
+  build_fails 2 "--encoder needs --generate" "$G/decoder.json" --encoder "$G/encoder.json"
+  build_fails 1 "kiln build --encoder: model 'gpt_tiny' is not an encoder" --generate \
+    "$G/decoder.json" --encoder "$src/tests/gen/gpt_tiny/model.json"
+  build_fails 1 "encoder output 'cross_k.0' is f32[8,2], the decoder's input of that name is f32[4,8,8]" \
+    --generate "$G/decoder.json" --encoder "$G/bad_encoder.json"
+  sed 's/cross_v\.1/cross_w.1/g' "$G/decoder.json" >"$tmp/renamed.json"
+  cp "$G/weights.bin" "$tmp/weights.bin"
+  build_fails 1 "encoder output 'cross_v.1' is not an input of the decoder 'translator_decoder'" \
+    --generate "$tmp/renamed.json" --encoder "$G/encoder.json"
+  sed 's/cross_k\.0/self_k.0/g' "$G/bad_encoder.json" >"$tmp/state_encoder.json"
+  build_fails 1 "encoder output 'self_k.0' is not an input of the decoder 'translator_decoder' but one of its states" \
+    --generate "$G/decoder.json" --encoder "$tmp/state_encoder.json"
+  build_fails 1 "kiln build --encoder: cannot load the encoder" --generate "$G/decoder.json" \
+    --encoder "$tmp/missing.json"
+  # --start belongs to an encoder-decoder generator
+  check "$kiln" build --generate "$src/tests/gen/gpt_tiny/model.json" -o "$tmp/gpt"
+  "$tmp/gpt" 5 --start 1 >/dev/null 2>"$tmp/err"
+  check test $? -eq 2
+  check grep -qF -- "--start is for an encoder-decoder generator" "$tmp/err"
   ;;
 esac
 echo "cli-$mode: $passed passed, $failed failed"

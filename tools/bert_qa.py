@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A BERT-style extractive question-answering model (small, seeded), exported to ONNX for Kiln's
-seed-model test tests/seed/bert_qa (tests/test_seed_models.sh):
+seed-model example examples/bert_qa (tests/test_seed_models.sh):
   inputs   input_ids, attention_mask, token_type_ids: i64 [1, S] (question and context ids,
            1 for real tokens / 0 for padding, segment 0 question / 1 context)
   outputs  start_logits, end_logits: f32 [1, S] (padding at -10000);
@@ -12,7 +12,7 @@ multi-head attention with the additive padding mask and an exact-GELU MLP), writ
 tensor ops so that it exports as the exporters write BERT (MatMul, Softmax, Transpose, ...).
 Writes DIR/model.onnx, DIR/inputs/*.npy (one question + context, padded) and inputs.txt (their
 order), DIR/golden/*.npy (PyTorch's outputs), DIR/expect.txt (lines the executable prints: the
-span). Default DIR: tests/seed/bert_qa.
+span). Default DIR: examples/bert_qa.
 Run with Debian's /usr/bin/python3 (torch, numpy, onnx)."""
 import math
 import os
@@ -76,7 +76,7 @@ class BertQA(nn.Module):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "seed", "bert_qa")
+        os.path.dirname(os.path.abspath(__file__)), "..", "examples", "bert_qa")
     torch.manual_seed(2028)
     model = BertQA().eval()
     with torch.no_grad():  # BERT's init scale; larger QA head weights for a clear best span

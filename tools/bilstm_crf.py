@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """A BiLSTM-CRF tagger (small, seeded) with its Viterbi decoding inside the graph, exported to
-ONNX for Kiln's seed-model test tests/seed/bilstm_crf (tests/test_seed_models.sh):
+ONNX for Kiln's seed-model example examples/bilstm_crf (tests/test_seed_models.sh):
   input    tokens: i64 [T, 1] (one sentence, time-major)
   outputs  emissions: f32 [T, 1, K] (the BiLSTM + Linear tag scores)
            tags: i64 [T], the best tag sequence under the CRF (start, transition and end
@@ -10,7 +10,7 @@ The golden tags come from a separate, plain-Python Viterbi over the emissions (l
 as pytorch-crf's _viterbi_decode), so the graph's decoding is checked against another
 implementation, not against itself.
 Writes DIR/model.onnx, DIR/inputs/tokens.npy, inputs.txt, DIR/golden/*.npy, DIR/expect.txt
-(the tags line the executable prints). Default DIR: tests/seed/bilstm_crf.
+(the tags line the executable prints). Default DIR: examples/bilstm_crf.
 Run with Debian's /usr/bin/python3 (torch, numpy, onnx)."""
 import os
 import sys
@@ -80,7 +80,7 @@ def viterbi_reference(em, start, end, trans):
 
 def main():
     out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "tests", "seed", "bilstm_crf")
+        os.path.dirname(os.path.abspath(__file__)), "..", "examples", "bilstm_crf")
     torch.manual_seed(2029)
     model = BiLSTMCRF().eval()
     with torch.no_grad():  # emissions that matter beside the transitions: varied tags

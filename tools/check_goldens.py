@@ -7,7 +7,8 @@ gen_op_tests.py really compute what PyTorch computed (wrong pads order, attribut
 transposes, broadcasting ... show up as mismatches).
 
 Usage:
-    python3 tools/check_goldens.py                 # all of examples/*/ and tests/ops/*/
+    python3 tools/check_goldens.py                 # all of examples/*/ (but the seed models'
+                                                   # imported JSON) and tests/ops/*/
     python3 tools/check_goldens.py DIR [DIR ...]   # given case/example directories
 Exit status 0 when everything passes.
 
@@ -584,6 +585,13 @@ def check_dir(d):
     return problems, worst
 
 
+def imported(d):
+    """The seed-model examples' model.json is `kiln import`'s output of the ONNX file PyTorch
+    exported (tools/seed_case.py), not a graph written by hand: this reference lacks some of its
+    ops (ArgMax, ReduceMax, LSTM, integer Gather paths) and has nothing to validate there."""
+    return os.path.isfile(os.path.join(d, "inputs.txt"))
+
+
 def main(argv):
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     dirs = argv[1:]
@@ -591,7 +599,8 @@ def main(argv):
         for top in (os.path.join(root, "examples"), os.path.join(root, "tests", "ops")):
             if os.path.isdir(top):
                 dirs += sorted(os.path.join(top, d) for d in os.listdir(top)
-                               if os.path.isfile(os.path.join(top, d, "model.json")))
+                               if os.path.isfile(os.path.join(top, d, "model.json"))
+                               and not imported(os.path.join(top, d)))
     failed = 0
     for d in dirs:
         try:

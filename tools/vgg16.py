@@ -9,8 +9,8 @@ exported to ONNX for Kiln's big-weights bench and its transfer-learning example.
                            a transfer model: VGG16's 13 conv layers (channels 64..512 divided by
                            W, frozen "pretrained" features) and a new head (AdaptiveAvgPool 1x1,
                            Linear to C classes) on an SxS image. Defaults W=1, S=224, C=10 (the
-                           bench size, bench/big_weights.sh); the seed-model test
-                           tests/seed/vgg16_transfer is W=16, S=32, C=10 (the default DIR
+                           bench size, bench/big_weights.sh); the seed-model example
+                           examples/vgg16_transfer is W=16, S=32, C=10 (the default DIR
                            when none is given).
 Each DIR gets model.onnx, inputs/x.npy (and inputs.txt) and golden/<output>.npy (PyTorch's).
 Run with Debian's /usr/bin/python3 (torch, numpy, onnx)."""
@@ -89,9 +89,9 @@ def export(model, size, out, output):
 
 
 def main(argv):
-    if len(argv) == 1:  # the seed-model test's configuration
+    if len(argv) == 1:  # the seed-model example's configuration
         argv = [argv[0], "transfer", os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
-                                                  "tests", "seed", "vgg16_transfer"),
+                                                  "examples", "vgg16_transfer"),
                 "--width", "16", "--size", "32"]
     if len(argv) < 3 or argv[1] not in ("full", "transfer"):
         sys.exit(__doc__)

@@ -13,7 +13,11 @@
  * (nucleus) set at a temperature, with a seeded generator. Generation stops after N tokens, at
  * the stop token (printed) or when the model reports an error (e.g. the context is full: an
  * index out of range). Prints the generated ids on one line, then tokens/s on stderr; -o writes
- * them as an i64 .npy. Tokenization is the caller's: ids in, ids out. */
+ * them as an i64 .npy. Tokenization is the caller's: ids in, ids out.
+ * Encoder-decoder (`kiln build --generate --encoder E`): PROMPT is the source, run once through
+ * the encoder E (one integer input of exactly that many ids); each encoder output is then passed,
+ * by pointer and unchanged, to the decoder step's input of the same name at every call (e.g. the
+ * cross-attention keys and values of every layer). The decoder starts from --start ID. */
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -25,14 +29,16 @@
 #include "krt_npy.h"
 
 extern const krt_model *const kiln_driver_model;
+/* defined by the encoder's object in an encoder-decoder generator (the strong definition wins) */
+__attribute__((weak)) const krt_model *kiln_driver_encoder = NULL; /* not const: never folded */
 
 typedef struct {
   long n;
   long top_k;
   double top_p, temperature;
   unsigned long long seed;
-  long long stop;
-  bool has_stop;
+  long long stop, start;
+  bool has_stop, has_start;
   const char *out;
   bool no_prefill;
 } Options;
@@ -40,11 +46,13 @@ typedef struct {
 static int usage(FILE *f, const char *argv0) {
   fprintf(f,
           "usage: %s PROMPT [-n N] [--top-k K] [--top-p P] [--temperature T] [--seed S]\n"
-          "       [--stop ID] [-o ids.npy] [--no-prefill]\n\n"
+          "       [--stop ID] [-o ids.npy] [--no-prefill] [--start ID]\n\n"
           "PROMPT: token ids as a .npy file or a list (1,5,7). Greedy unless --top-k/--top-p;\n"
           "-n tokens to generate (default 32); --seed for sampling (default 0).\n"
           "--no-prefill: feed the prompt one token per call (a model with a run-time length\n"
-          "otherwise takes it in one call).\n",
+          "otherwise takes it in one call).\n"
+          "Encoder-decoder generator: PROMPT is the source (run once through the encoder),\n"
+          "--start ID the decoder's first token (e.g. BOS).\n",
           argv0);
   return 2;
 }
@@ -76,6 +84,39 @@ static double next_uniform(unsigned long long *s) {
   z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
   z ^= z >> 31;
   return (double)(z >> 11) * 0x1.0p-53;
+}
+
+/* how the generator fills a decoder input that no encoder output feeds */
+enum { FEED_TOKEN = -1, FEED_POSITION = -2 };
+
+/* A stateless model's input 0, outputs and workspace (the encoder's). */
+typedef struct {
+  void *in, **outs, *ws;
+} Buffers;
+
+static size_t tensor_bytes(const krt_tensor_info *t) {
+  size_t n = krt_dtype_size(t->dtype);
+  for (int r = 0; r < t->rank; r++) n *= (size_t)t->dims[r];
+  return n;
+}
+
+static bool alloc_buffers(const krt_model *m, Buffers *b) {
+  size_t align = m->workspace_align > 64 ? m->workspace_align : 64;
+  b->in = malloc(tensor_bytes(&m->inputs[0]) + 8);
+  b->outs = calloc(m->n_outputs + 1, sizeof *b->outs);
+  b->ws = m->workspace_size ? aligned_alloc(align, (m->workspace_size + align - 1) / align * align)
+                            : NULL;
+  if (!b->in || !b->outs || (m->workspace_size && !b->ws)) return false;
+  for (uint32_t j = 0; j < m->n_outputs; j++)
+    if (!(b->outs[j] = malloc(tensor_bytes(&m->outputs[j]) + 8))) return false;
+  return true;
+}
+
+static void free_buffers(const krt_model *m, Buffers *b) {
+  for (uint32_t j = 0; b->outs && j < m->n_outputs; j++) free(b->outs[j]);
+  free(b->outs);
+  free(b->in);
+  free(b->ws);
 }
 
 static const float *sort_logits;
@@ -182,7 +223,7 @@ int main(int argc, char **argv) {
       usage(stdout, argv[0]);
       return 0;
     } else if (!strcmp(s, "-n") || !strcmp(s, "--top-k") || !strcmp(s, "--seed") ||
-               !strcmp(s, "--stop")) {
+               !strcmp(s, "--stop") || !strcmp(s, "--start")) {
       if (!v || !parse_long(v, &x)) {
         fprintf(stderr, "%s: %s: expected an integer, got '%s'\n", argv[0], s, v ? v : "");
         return 2;
@@ -202,6 +243,9 @@ int main(int argc, char **argv) {
         o.top_k = (long)x;
       } else if (!strcmp(s, "--seed")) {
         o.seed = (unsigned long long)x;
+      } else if (!strcmp(s, "--start")) {
+        o.start = x;
+        o.has_start = true;
       } else {
         o.stop = x;
         o.has_stop = true;
@@ -241,28 +285,54 @@ int main(int argc, char **argv) {
   }
   if (!prompt_arg) return usage(stderr, argv[0]);
   /* the model's contract: integer tokens in (one per call, or [1, seq] with a run-time length,
-   * then optionally their positions), logits out (a row per token), states */
+   * then optionally their positions), logits out (a row per token), states; with an encoder,
+   * also the encoder's outputs in (feed[i] >= 0: input i is encoder output feed[i]) */
+  const krt_model *enc = kiln_driver_encoder;
   bool seq = m->n_dims > 0;
   long max_len = seq ? (long)m->dims[0].max : 1;
-  const krt_tensor_info *tin = m->n_inputs == 1 || (seq && m->n_inputs == 2) ? &m->inputs[0] : NULL;
-  bool tin_ok = tin != NULL;
-  for (uint32_t i = 0; tin && i < m->n_inputs; i++) {
+  int *feed = calloc(m->n_inputs + 1, sizeof *feed);
+  if (!feed) abort();
+  uint32_t n_fed = 0; /* inputs the encoder feeds */
+  bool tin_ok = !enc || (!seq && enc->n_inputs == 1 && !enc->n_states && enc->run);
+  for (uint32_t i = 0; i < m->n_inputs; i++) {
     const krt_tensor_info *t = &m->inputs[i];
+    feed[i] = seq && i == 1 ? FEED_POSITION : FEED_TOKEN;
+    for (uint32_t j = 0; enc && j < enc->n_outputs; j++)
+      if (!strcmp(enc->outputs[j].name, t->name)) {
+        const krt_tensor_info *e = &enc->outputs[j];
+        bool same = e->dtype == t->dtype && e->rank == t->rank;
+        for (int r = 0; same && r < t->rank; r++) same = e->dims[r] == t->dims[r];
+        tin_ok &= same;
+        feed[i] = (int)j;
+        n_fed++;
+      }
+    if (feed[i] >= 0) continue;
     long numel = 1;
     for (int r = 0; r < t->rank; r++) numel *= (long)t->dims[r];
     tin_ok &= (t->dtype == KRT_I64 || t->dtype == KRT_I32) && numel == max_len &&
               (!seq || m->input_dyn_axis[i] >= 0);
   }
+  uint32_t n_tok = m->n_inputs - n_fed;
+  tin_ok &= n_tok == 1 || (seq && n_tok == 2);
+  if (enc) tin_ok &= n_fed == enc->n_outputs; /* every encoder output feeds one input */
   const krt_tensor_info *tout = NULL;
   int logits_at = -1;
   for (uint32_t j = 0; j < m->n_outputs && !tout; j++)
     if (m->outputs[j].dtype == KRT_F32) tout = &m->outputs[j], logits_at = (int)j;
   if (!tin_ok || !tout || !m->n_states || (seq && m->output_dyn_axis[logits_at] < 0)) {
-    fprintf(stderr,
-            "%s: model '%s' is not a decoder step: --generate needs one integer input of one "
-            "token (or [1, seq] and their positions), an f32 logits output and states (the KV "
-            "cache)\n",
-            argv[0], m->name);
+    if (enc)
+      fprintf(stderr,
+              "%s: encoder '%s' and decoder '%s' do not fit: the encoder takes one integer input "
+              "(no states) and each of its outputs feeds the decoder input of the same name, "
+              "dtype and shape; the decoder's one other input is a token\n",
+              argv[0], enc->name, m->name);
+    else
+      fprintf(stderr,
+              "%s: model '%s' is not a decoder step: --generate needs one integer input of one "
+              "token (or [1, seq] and their positions), an f32 logits output and states (the KV "
+              "cache)\n",
+              argv[0], m->name);
+    free(feed);
     return 1;
   }
   long vocab = tout->rank ? (long)tout->dims[tout->rank - 1] : 1;
@@ -274,24 +344,62 @@ int main(int argc, char **argv) {
   long long *prompt = read_prompt(prompt_arg, &n_prompt, err, sizeof err);
   if (!prompt) {
     fprintf(stderr, "%s: %s\n", argv[0], err);
+    free(feed);
     return 2;
   }
   if (n_prompt < 1) {
     fprintf(stderr, "%s: the prompt is empty\n", argv[0]);
     free(prompt);
+    free(feed);
     return 2;
+  }
+  long n_source = 0; /* with an encoder: the prompt is its source; the decoder starts at --start */
+  long long *source = NULL;
+  if (enc || o.has_start) {
+    long src_numel = 1;
+    for (int r = 0; enc && r < enc->inputs[0].rank; r++) src_numel *= (long)enc->inputs[0].dims[r];
+    const char *bad = !enc ? "--start is for an encoder-decoder generator (kiln build --encoder)"
+                      : !o.has_start ? "an encoder-decoder generator needs --start ID (the "
+                                       "decoder's first token, e.g. BOS)"
+                                     : NULL;
+    if (!bad && n_prompt != src_numel) {
+      fprintf(stderr, "%s: the source has %ld token(s), the encoder '%s' takes exactly %ld\n",
+              argv[0], n_prompt, enc->name, src_numel);
+      bad = "";
+    }
+    if (!bad && (o.start < 0 || o.start >= vocab)) {
+      fprintf(stderr, "%s: --start %lld is not a token id of this model (0 to %ld)\n", argv[0],
+              o.start, vocab - 1);
+      bad = "";
+    }
+    if (bad) {
+      if (*bad) fprintf(stderr, "%s: %s\n", argv[0], bad);
+      free(prompt);
+      free(feed);
+      return 2;
+    }
+    source = prompt;
+    n_source = n_prompt;
+    prompt = malloc(sizeof *prompt);
+    if (!prompt) abort();
+    prompt[0] = o.start;
+    n_prompt = 1;
   }
   for (long i = 0; i < n_prompt; i++)
     if (prompt[i] < 0 || prompt[i] >= vocab) {
       fprintf(stderr, "%s: prompt[%ld] = %lld is not a token id of this model (0 to %ld)\n",
               argv[0], i, prompt[i], vocab - 1);
       free(prompt);
+      free(source);
+      free(feed);
       return 2;
     }
   if (o.has_stop && (o.stop < 0 || o.stop >= vocab)) {
     fprintf(stderr, "%s: --stop %lld is not a token id of this model (0 to %ld)\n", argv[0], o.stop,
             vocab - 1);
     free(prompt);
+    free(source);
+    free(feed);
     return 2;
   }
   int status = 1;
@@ -307,9 +415,30 @@ int main(int argc, char **argv) {
   long long *gen = malloc(sizeof *gen * (size_t)o.n);
   void *ids_in[2] = {malloc(sizeof(int64_t) * (size_t)max_len),
                      malloc(sizeof(int64_t) * (size_t)max_len)}; /* tokens, positions */
+  const void **in = calloc(m->n_inputs + 1, sizeof *in);
+  Buffers eb = {0}; /* the encoder's */
   if (!state || (m->workspace_size && !ws) || !outs || !order || !prob || !gen || !ids_in[0] ||
-      !ids_in[1])
+      !ids_in[1] || !in)
     goto done;
+  double t_enc = now_seconds();
+  if (enc) {
+    if (!alloc_buffers(enc, &eb)) goto done;
+    for (long i = 0; i < n_source; i++)
+      if (enc->inputs[0].dtype == KRT_I64)
+        ((int64_t *)eb.in)[i] = source[i];
+      else
+        ((int32_t *)eb.in)[i] = (int32_t)source[i];
+    const void *src_in[1] = {eb.in};
+    int erc = enc->run(src_in, eb.outs, eb.ws);
+    if (erc != KRT_OK) {
+      fprintf(stderr, "%s: the encoder returned %d: %s%s\n", argv[0], erc, krt_strerror(erc),
+              erc == KRT_ERR_INDEX_RANGE ? " (a source id outside its vocabulary?)" : "");
+      goto done;
+    }
+  }
+  t_enc = now_seconds() - t_enc;
+  for (uint32_t k = 0; k < m->n_inputs; k++)
+    in[k] = feed[k] >= 0 ? eb.outs[feed[k]] : ids_in[feed[k] == FEED_POSITION];
   for (uint32_t j = 0; j < m->n_outputs; j++) {
     long n = 1;
     for (int r = 0; r < m->outputs[j].rank; r++) n *= (long)m->outputs[j].dims[r];
@@ -329,13 +458,14 @@ int main(int argc, char **argv) {
     long count = prompt_part ? (n_prompt - at < chunk ? n_prompt - at : chunk) : 1;
     for (long i = 0; i < count; i++)
       for (uint32_t k = 0; k < m->n_inputs; k++) {
-        long long v = k == 0 ? (prompt_part ? prompt[at + i] : gen[made - 1]) : fed + i;
+        if (feed[k] >= 0) continue;
+        bool tok = feed[k] == FEED_TOKEN;
+        long long v = tok ? (prompt_part ? prompt[at + i] : gen[made - 1]) : fed + i;
         if (m->inputs[k].dtype == KRT_I64)
-          ((int64_t *)ids_in[k])[i] = v;
+          ((int64_t *)ids_in[!tok])[i] = v;
         else
-          ((int32_t *)ids_in[k])[i] = (int32_t)v;
+          ((int32_t *)ids_in[!tok])[i] = (int32_t)v;
       }
-    const void *in[2] = {ids_in[0], ids_in[1]};
     if (seq) {
       int64_t dims[1] = {count};
       rc = m->run_state_dims(dims, in, outs, ws, state, m->state_size);
@@ -361,6 +491,7 @@ int main(int argc, char **argv) {
             rc == KRT_ERR_INDEX_RANGE ? " (the context is probably full)" : "");
   for (long i = 0; i < made; i++) printf("%s%lld", i ? " " : "", gen[i]);
   printf("\n");
+  if (enc) fprintf(stderr, "%ld source tokens encoded in %.3f ms, ", n_source, t_enc * 1e3);
   fprintf(stderr, "%ld prompt tokens in %.3f ms, %ld generated in %.3f ms: %.1f tokens/s\n",
           n_prompt, (t_prefill - t0) * 1e3, made, (t1 - t_prefill) * 1e3,
           made > 0 && t1 > t_prefill ? (double)made / (t1 - t_prefill) : 0.0);
@@ -388,5 +519,9 @@ done:
   free(prompt);
   free(ids_in[0]);
   free(ids_in[1]);
+  free(in);
+  free(feed);
+  free(source);
+  free_buffers(enc, &eb);
   return status;
 }

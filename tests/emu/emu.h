@@ -6,6 +6,6 @@
 extern const int emu_n_inputs, emu_n_outputs;
 extern const void *const emu_inputs[];
 extern void *const emu_outputs[];
-extern const uint32_t *const emu_golden[]; /* f32 bit patterns */
+extern const uint32_t *const emu_golden[]; /* the goldens' bytes (f32 bit patterns, ...) */
 extern const long emu_golden_count[];
 #endif

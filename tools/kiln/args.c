@@ -99,6 +99,9 @@ static void print_help(const char *cmd) {
            "  --generate            a token generator for a decoder step with states (KV cache):\n"
            "                        EXE PROMPT [-n N] [--top-k K] [--top-p P] [--temperature T]\n"
            "                        [--seed S] [--stop ID] [-o ids.npy]; PROMPT: ids.npy or 1,5,7\n"
+           "  --encoder MODEL       with --generate: an encoder-decoder generator; MODEL maps the\n"
+           "                        source ids to values the decoder step takes as inputs of the\n"
+           "                        same names (run once); EXE SOURCE --start ID [...]\n"
            "  --cc CC               linker driver (default: $CC or cc)\n"
            "  --max-stack BYTES     fail if the generated code needs more stack (default: no "
            "limit)\n%s",
@@ -211,6 +214,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       TAKE(cc);
     else if (!strcmp(s, "--state"))
       TAKE(state);
+    else if (!strcmp(s, "--encoder") && !strcmp(a->cmd, "build"))
+      TAKE(encoder);
     else if (!strcmp(s, "--print-after"))
       TAKE(print_after);
     else if (!strcmp(s, "--weights-dir")) {
@@ -446,6 +451,8 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
   if ((a->quantize || a->quantize_weights) && strcmp(a->cmd, "compile") &&
       strcmp(a->cmd, "build") && strcmp(a->cmd, "run") && strcmp(a->cmd, "inspect"))
     return usage_error(a->cmd, "--quantize is for compile, build, run and inspect%s", "");
+  if (a->encoder && !a->generate)
+    return usage_error(a->cmd, "--encoder needs --generate (an encoder-decoder generator)%s", "");
   if (a->weights_file && !a->weights_external)
     return usage_error(a->cmd, "--weights-file needs --weights=external%s", "");
   if (a->weights_section && a->weights_external)

@@ -48,7 +48,10 @@ typedef struct Args {
   int opt_level;
   CgEmit emit;
   bool generate; /* build --generate: the token-generation driver */
-  bool verbose;  /* -v: the time of each stage on stderr */
+  /* build --generate --encoder MODEL: run once on the source ids; its outputs feed the decoder's
+   * inputs of the same names at every step */
+  const char *encoder;
+  bool verbose; /* -v: the time of each stage on stderr */
   bool list_targets, print_graph, verify_each, size_report, json, dot, memory_plan, profile;
   /* --quantize=int8 (passes/pass_quantize.c): calibration samples, observer, fp32 layers */
   bool quantize;

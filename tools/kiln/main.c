@@ -17,6 +17,7 @@
 #include "eval.h"
 #include "fe.h"
 #include "inspect.h"
+#include "ir_util.h"
 #include "kiln_cli.h"
 #include "krt.h"
 #include "krt_npy.h"
@@ -428,16 +429,25 @@ int kiln_run_process(char *const argv[]) {
   return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
+/* The decoder's input fed by the encoder output of the same name (build --generate --encoder),
+ * or NULL. */
+static const IrValue *encoder_output_for(const IrGraph *enc, const IrValue *in) {
+  for (int j = 0; enc && j < enc->n_outputs; j++)
+    if (!strcmp(enc->outputs[j]->name, in->name)) return enc->outputs[j];
+  return NULL;
+}
+
 /* `build --generate` needs a decoder step: one integer token input of one element, an f32
  * logits output and states (krt_generate_main.c); or, with a run-time length (--max-dim), one
  * integer token per position and optionally a second integer input of the same shape (the
- * tokens' positions): a prefill of the prompt in one call, then steps of length 1. Else an
- * error before compiling. */
-static bool generation_model(const IrGraph *g) {
+ * tokens' positions): a prefill of the prompt in one call, then steps of length 1. With an
+ * encoder (--encoder, enc != NULL) the decoder step may take more inputs: the encoder's outputs,
+ * matched by name. Else an error before compiling. */
+static bool generation_model(const IrGraph *g, const IrGraph *enc) {
   bool logits = false;
   for (int j = 0; j < g->n_outputs; j++) logits |= g->outputs[j]->dtype == IR_F32;
   if (g->n_dyn) {
-    bool ok = logits && g->n_states && (g->n_inputs == 1 || g->n_inputs == 2);
+    bool ok = logits && g->n_states && (g->n_inputs == 1 || g->n_inputs == 2) && !enc;
     for (int i = 0; ok && i < g->n_inputs; i++) {
       const IrValue *t = g->inputs[i];
       ok = (t->dtype == IR_I64 || t->dtype == IR_I32) && t->dyn &&
@@ -445,24 +455,93 @@ static bool generation_model(const IrGraph *g) {
     }
     if (ok) return true;
     fprintf(stderr,
-            "kiln build --generate: model '%s' is not a decoder: with a run-time length it needs "
-            "an i32/i64 token input of one token per position ([1, %s]), optionally their "
+            "kiln build --generate: model '%s' is not a decoder%s: with a run-time length it "
+            "needs an i32/i64 token input of one token per position ([1, %s]), optionally their "
             "positions as a second such input, an f32 logits output and states for its KV cache "
             "(has %d input(s), %d state(s))\n",
-            g->name, g->dyn[0].name, g->n_inputs, g->n_states);
+            g->name, enc ? " for --encoder (which takes a one-token decoder step)" : "",
+            g->dyn[0].name, g->n_inputs, g->n_states);
     return false;
   }
-  const IrValue *t = g->n_inputs == 1 ? g->inputs[0] : NULL;
-  if (t && (t->dtype == IR_I64 || t->dtype == IR_I32) && ir_value_numel(t) == 1 && logits &&
-      g->n_states)
+  const IrValue *t = NULL;
+  int n_tokens = 0; /* inputs the generator feeds: all but the encoder's */
+  for (int i = 0; i < g->n_inputs; i++)
+    if (!encoder_output_for(enc, g->inputs[i])) t = g->inputs[i], n_tokens++;
+  if (n_tokens == 1 && (t->dtype == IR_I64 || t->dtype == IR_I32) && ir_value_numel(t) == 1 &&
+      logits && g->n_states)
     return true;
   fprintf(stderr,
-          "kiln build --generate: model '%s' is not a decoder step: it needs exactly one input, "
+          "kiln build --generate: model '%s' is not a decoder step: it needs exactly one input%s, "
           "an i32/i64 token of one element (has %d input(s)%s), an f32 logits output%s and "
-          "states for its KV cache (has %d; --state OUT=IN pairs them)\n",
-          g->name, g->n_inputs, t && ir_value_numel(t) != 1 ? " of more than one element" : "",
-          logits ? "" : " (none)", g->n_states);
+          "states for its KV cache (has %d; --state OUT=IN pairs them)%s\n",
+          g->name, enc ? " besides the encoder's outputs" : "", n_tokens,
+          n_tokens == 1 && ir_value_numel(t) != 1 ? " of more than one element" : "",
+          logits ? "" : " (none)", g->n_states,
+          !enc && n_tokens > 1 ? "; the decoder step of an encoder-decoder takes the encoder's "
+                                 "outputs too: give the encoder with --encoder MODEL"
+                               : "");
   return false;
+}
+
+/* `build --generate --encoder E`: E takes the source ids (one integer input, no states, no
+ * run-time length) and each of its outputs feeds the decoder step's input of the same name,
+ * dtype and shape at every step (the cross-attention keys/values: computed once). */
+static bool encoder_model(const IrGraph *enc, const IrGraph *dec) {
+  const IrValue *src = enc->n_inputs == 1 ? enc->inputs[0] : NULL;
+  if (!src || (src->dtype != IR_I64 && src->dtype != IR_I32) || enc->n_states || enc->n_dyn) {
+    fprintf(stderr,
+            "kiln build --encoder: model '%s' is not an encoder: it needs exactly one input, the "
+            "source token ids (i32/i64; has %d input(s)%s), no states (has %d) and no run-time "
+            "length\n",
+            enc->name, enc->n_inputs,
+            src && src->dtype != IR_I64 && src->dtype != IR_I32 ? " of another dtype" : "",
+            enc->n_states);
+    return false;
+  }
+  for (int j = 0; j < enc->n_outputs; j++) {
+    const IrValue *o = enc->outputs[j], *in = NULL;
+    for (int i = 0; i < dec->n_inputs && !in; i++)
+      if (!strcmp(dec->inputs[i]->name, o->name)) in = dec->inputs[i];
+    bool state = false;
+    for (int i = 0; i < dec->n_states; i++) state |= !strcmp(dec->states[i].in->name, o->name);
+    if (!in) {
+      fprintf(stderr,
+              "kiln build --encoder: encoder output '%s' is not an input of the decoder '%s'%s "
+              "(each encoder output feeds the decoder input of the same name)\n",
+              o->name, dec->name,
+              state ? " but one of its states (states start from their initial values; make it an "
+                      "input, which the generator passes at every step)"
+                    : "");
+      return false;
+    }
+    bool same = o->dtype == in->dtype && o->rank == in->rank;
+    for (int r = 0; same && r < o->rank; r++) same = o->dims[r] == in->dims[r];
+    if (!same) {
+      char a[128], b[128];
+      fprintf(stderr,
+              "kiln build --encoder: encoder output '%s' is %s%s, the decoder's input of that "
+              "name is %s%s\n",
+              o->name, ir_dtype_name(o->dtype), ir_format_dims(o->rank, o->dims, a, sizeof a),
+              ir_dtype_name(in->dtype), ir_format_dims(in->rank, in->dims, b, sizeof b));
+      return false;
+    }
+  }
+  return true;
+}
+
+/* Compiles g into obj with the driver hook `symbol`; true when done. */
+static bool compile_for_driver(const Args *a, const IrGraph *g, const char *prefix,
+                               const char *symbol, bool profile, const char *obj) {
+  CgOptions o = codegen_options(a, prefix);
+  o.emit = CG_EMIT_OBJ;
+  o.driver_hook = true;
+  o.driver_symbol = symbol;
+  o.profile = profile;
+  IrDiag d;
+  ir_diag_init(&d, a->model, true);
+  bool ok = cg_compile(g, &o, obj, &d);
+  ir_diag_free(&d);
+  return ok;
 }
 
 static int cmd_build(const Args *a) {
@@ -471,31 +550,50 @@ static int cmd_build(const Args *a) {
     fprintf(stderr, "kiln build: cannot find libkiln_driver.a next to the kiln executable\n");
     return 1;
   }
-  IrGraph *g = load_and_optimize(a, true);
+  IrGraph *g = load_and_optimize(a, true), *enc = NULL;
   if (!g) return 1;
-  if (a->generate && !generation_model(g)) {
+  if (a->encoder) { /* the decoder's options but its --state pairs and run-time dims */
+    Args ea = *a;
+    ea.model = a->encoder;
+    ea.state = NULL;
+    ea.n_max_dims = 0;
+    enc = load_and_optimize(&ea, true);
+    if (!enc) fprintf(stderr, "kiln build --encoder: cannot load the encoder '%s'\n", a->encoder);
+    if (!enc || !encoder_model(enc, g)) {
+      ir_graph_free(enc);
+      ir_graph_free(g);
+      return 1;
+    }
+  }
+  if (a->generate && !generation_model(g, enc)) {
+    ir_graph_free(enc);
     ir_graph_free(g);
     return 1;
   }
-  char prefix[256], exe[PATH_MAX], tmpdir[] = "/tmp/kiln-build-XXXXXX";
+  char prefix[256], enc_prefix[300], exe[PATH_MAX], tmpdir[] = "/tmp/kiln-build-XXXXXX";
   model_prefix(a, g, prefix, sizeof prefix);
+  if (enc) { /* distinct symbol prefixes in one executable */
+    cg_sanitize_identifier(enc->name, enc_prefix, sizeof enc_prefix);
+    if (!strcmp(enc_prefix, prefix)) snprintf(enc_prefix, sizeof enc_prefix, "%s_encoder", prefix);
+  }
   snprintf(exe, sizeof exe, "%s", a->out ? a->out : prefix);
   if (!mkdtemp(tmpdir)) {
     fprintf(stderr, "kiln build: cannot create a temporary directory: %s\n", strerror(errno));
+    ir_graph_free(enc);
     ir_graph_free(g);
     return 1;
   }
-  char obj[PATH_MAX], tmp_exe[PATH_MAX + 32];
+  char obj[PATH_MAX], enc_obj[PATH_MAX + 16], tmp_exe[PATH_MAX + 32];
   snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
+  snprintf(enc_obj, sizeof enc_obj, "%s/encoder.o", tmpdir);
   snprintf(tmp_exe, sizeof tmp_exe, "%s.tmp.%d", exe, (int)getpid());
-  CgOptions o = codegen_options(a, prefix);
-  o.emit = CG_EMIT_OBJ;
-  o.driver_hook = true;
-  o.profile = a->profile;
-  IrDiag d;
-  ir_diag_init(&d, a->model, true);
-  bool ok = cg_compile(g, &o, obj, &d);
-  ir_diag_free(&d);
+  bool ok = compile_for_driver(a, g, prefix, NULL, a->profile, obj);
+  if (ok && enc) {
+    Args ea = *a;
+    ea.model = a->encoder;
+    ok = compile_for_driver(&ea, enc, enc_prefix, "kiln_driver_encoder", false, enc_obj);
+  }
+  ir_graph_free(enc);
   ir_graph_free(g);
   if (ok) {
     char drv[PATH_MAX + 32], npy[PATH_MAX + 32], rt[PATH_MAX + 32];
@@ -504,7 +602,11 @@ static int cmd_build(const Args *a) {
     snprintf(rt, sizeof rt, "%s/libkiln_rt.a", libdir);
     const char *cc = a->cc ? a->cc : getenv("CC") && *getenv("CC") ? getenv("CC") : "cc";
     kiln_progress_stage("link", 0);
-    char *argv[] = {(char *)cc, obj, drv, npy, rt, "-lm", "-o", tmp_exe, NULL};
+    char *argv[] = {(char *)cc, obj, drv, npy, rt, "-lm", "-o", tmp_exe, NULL, NULL};
+    if (a->encoder) { /* the encoder's object right after the decoder's */
+      memmove(&argv[2], &argv[1], sizeof *argv * 8);
+      argv[2] = enc_obj;
+    }
     int rc = kiln_run_process(argv);
     if (rc != 0) {
       fprintf(stderr, "kiln build: linking with '%s' failed (status %d)\n", cc, rc);
@@ -516,6 +618,7 @@ static int cmd_build(const Args *a) {
   }
   remove(tmp_exe);
   remove(obj);
+  remove(enc_obj);
   rmdir(tmpdir);
   return ok ? 0 : 1;
 }
