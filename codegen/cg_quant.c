@@ -202,6 +202,168 @@ bool cg_lower_qglobal_average_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
   return true;
 }
 
+/* QConcat: per outer block, each input copied (its parameters are the output's) or requantized
+ * element by element (ir_qconcat_apply) */
+bool cg_lower_qconcat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *o = n->outputs[0];
+  int64_t axis = ir_attr_i(n, "axis"), outer = 1, inner = 1;
+  if (axis < 0) axis += o->rank;
+  for (int i = 0; i < axis; i++) outer *= o->dims[i];
+  for (int i = (int)axis + 1; i < o->rank; i++) inner *= o->dims[i];
+  int32_t yz = ir_qparam_zp(n, 1);
+  int64_t at = 0, out_block = o->dims[axis] * inner;
+  CgLoop l;
+  LLVMValueRef i = outer > 1 ? cg_for(c, &l, outer) : cg_idx(c, 0);
+  for (int k = 0; 2 + 3 * k < n->n_inputs; k++) {
+    IrQConcatIn q;
+    bool ok = ir_qconcat_input(n, k, &q);
+    assert(ok);
+    (void)ok;
+    int64_t block = n->inputs[2 + 3 * k]->dims[axis] * inner;
+    LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_addc(c, cg_mulc(c, i, out_block), at));
+    LLVMValueRef src = cg_gep(c, c->t_i8, in[2 + 3 * k], cg_mulc(c, i, block));
+    at += block;
+    if (q.copy) {
+      cg_memcpy(c, dst, src, cg_idx(c, block));
+      continue;
+    }
+    CgLoop lj;
+    LLVMValueRef j = cg_for(c, &lj, block);
+    LLVMValueRef x = LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, src, j), c->t_i32, ""),
+                                  cg_i32c(c, q.x_zp), "");
+    i8_store(c, requant(c, x, cg_i32c(c, q.r.mult), cg_i32c(c, q.r.shift), yz), dst, j);
+    cg_loop_end(c, &lj, NULL, NULL);
+  }
+  if (outer > 1) cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+/* QAveragePool: the int32 sum of each window's valid taps, the padding's x_zp when counted, and
+ * ir_qavg_divide's rounding division (one sdiv per output) */
+bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrNode tmp;
+  IrValue *ins[1];
+  ir_qpool_as_pool(n, &tmp, ins);
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  int32_t zp = ir_qparam_zp(n, 2);
+  CgLoop lbc, loh, low, li, lj;
+  LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
+  LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
+  LLVMValueRef oh = cg_for(c, &loh, p.oh);
+  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), ilo, ihi;
+  cg_valid_range(c, ih0, 1, p.h, p.kh, &ilo, &ihi);
+  LLVMValueRef ch = cg_pool_window_count(c, ih0, p.kh, p.h, p.pad_b, p.count_include_pad);
+  LLVMValueRef ow = cg_for(c, &low, p.ow);
+  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l), jlo, jhi;
+  cg_valid_range(c, iw0, 1, p.w, p.kw, &jlo, &jhi);
+  LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
+  LLVMValueRef sum_i = cg_loop_acc(c, &li, cg_i32c(c, 0));
+  LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, i), p.w));
+  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
+  LLVMValueRef sum_j = cg_loop_acc(c, &lj, sum_i);
+  LLVMValueRef v =
+      LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, j))), c->t_i32, "");
+  LLVMValueRef next = LLVMBuildAdd(c->b, sum_j, v, ""), after_j, sum;
+  cg_loop_end(c, &lj, &next, &after_j);
+  cg_loop_end(c, &li, &after_j, &sum);
+  LLVMValueRef valid = cg_mul(c, cg_sub(c, ihi, ilo), cg_sub(c, jhi, jlo)), count = valid;
+  if (p.count_include_pad) {
+    count = cg_mul(c, ch, cg_pool_window_count(c, iw0, p.kw, p.w, p.pad_r, true));
+    LLVMValueRef pads = LLVMBuildTrunc(c->b, cg_sub(c, count, valid), c->t_i32, "");
+    sum = LLVMBuildAdd(c->b, sum, LLVMBuildMul(c->b, pads, cg_i32c(c, zp), ""), "");
+  }
+  LLVMValueRef cnt = LLVMBuildTrunc(c->b, count, c->t_i32, "");
+  LLVMValueRef half = LLVMBuildSDiv(c->b, cnt, cg_i32c(c, 2), "");
+  LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, sum, cg_i32c(c, 0), "");
+  LLVMValueRef num = LLVMBuildSelect(c->b, neg, LLVMBuildSub(c->b, sum, half, ""),
+                                     LLVMBuildAdd(c->b, sum, half, ""), "");
+  i8_store(c, LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, ""), out[0],
+           cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_add(c, cg_mulc(c, oh, p.ow), ow)));
+  cg_loop_end(c, &low, NULL, NULL);
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lbc, NULL, NULL);
+  return true;
+}
+
+/* QLinearConvTranspose: per (batch, output channel) an int32 plane in the scratch starts at the
+ * bias; every input pixel of the group's channels adds (x - x_zp) * w into the outputs its taps
+ * reach (the float ConvTranspose's loop nest, valid ranges instead of bounds checks, contiguous
+ * over iw for stride 1); then the plane is requantized. Integer sums: bit-exact with the
+ * interpreter's gather order. */
+bool cg_lower_qlinear_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  tmp.n_inputs = 2;
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok && n->scratch_bytes >= p.oh * p.ow * 4);
+  (void)ok;
+  IrQHead h;
+  ir_qhead(n, &h);
+  int32_t *t = malloc(sizeof *t * (size_t)(3 * p.m));
+  if (!t) abort();
+  for (int64_t m = 0; m < p.m; m++) {
+    IrRequant r = ir_qhead_requant(&h, m);
+    t[m] = r.mult;
+    t[p.m + m] = r.shift;
+    t[2 * p.m + m] = h.bias ? h.bias[m] : 0;
+  }
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * p.m));
+  free(t);
+  LLVMValueRef wq =
+      const_table(c, n, "w", n->inputs[3]->data, (size_t)ir_value_numel(n->inputs[3]));
+  int64_t OHW = p.oh * p.ow, Mpg = p.m_per_group, Cpg = p.c_per_group;
+  LLVMValueRef acc = c->scratch;
+  CgLoop ln, lm, lf, lic, lih, lkh, lkw, liw, lq;
+  LLVMValueRef ni = cg_for(c, &ln, p.n);
+  LLVMValueRef m = cg_for(c, &lm, p.m);
+  LLVMValueRef gi = LLVMBuildSDiv(c->b, m, cg_idx(c, Mpg), ""),
+               mo = cg_sub(c, m, cg_mulc(c, gi, Mpg));
+  LLVMValueRef bias = i32_load(c, tab, cg_addc(c, m, 2 * p.m));
+  LLVMValueRef f = cg_for(c, &lf, OHW);
+  LLVMBuildStore(c->b, bias, cg_gep(c, c->t_i32, acc, f));
+  cg_loop_end(c, &lf, NULL, NULL);
+  LLVMValueRef ic = cg_for(c, &lic, Cpg);
+  LLVMValueRef ch = cg_add(c, cg_mulc(c, gi, Cpg), ic);
+  LLVMValueRef xplane = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.c), ch), p.h * p.w);
+  LLVMValueRef wk = cg_mulc(c, cg_add(c, cg_mulc(c, ch, Mpg), mo), p.kh * p.kw);
+  LLVMValueRef ih = cg_for(c, &lih, p.h);
+  LLVMValueRef xrow = cg_add(c, xplane, cg_mulc(c, ih, p.w));
+  LLVMValueRef hbase = cg_addc(c, cg_mulc(c, ih, p.stride_h), -p.pad_t), kh_lo, kh_hi;
+  cg_valid_range(c, hbase, p.dil_h, p.oh, p.kh, &kh_lo, &kh_hi);
+  LLVMValueRef kh = cg_loop_begin(c, &lkh, kh_lo, kh_hi);
+  LLVMValueRef orow = cg_mulc(c, cg_add(c, hbase, cg_mulc(c, kh, p.dil_h)), p.ow);
+  LLVMValueRef wrow = cg_add(c, wk, cg_mulc(c, kh, p.kw));
+  LLVMValueRef kw = cg_for(c, &lkw, p.kw);
+  LLVMValueRef wv = LLVMBuildSExt(c->b, i8_load(c, wq, cg_add(c, wrow, kw)), c->t_i32, "");
+  LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p.dil_w), -p.pad_l), iw_lo, iw_hi;
+  cg_valid_range(c, wbase, p.stride_w, p.ow, p.w, &iw_lo, &iw_hi);
+  LLVMValueRef iw = cg_loop_begin(c, &liw, iw_lo, iw_hi);
+  LLVMValueRef at = cg_add(c, orow, cg_add(c, cg_mulc(c, iw, p.stride_w), wbase));
+  LLVMValueRef xv =
+      LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, xrow, iw)), c->t_i32, ""),
+                   cg_i32c(c, h.x_zp), "");
+  LLVMValueRef sum = LLVMBuildAdd(c->b, i32_load(c, acc, at), LLVMBuildMul(c->b, xv, wv, ""), "");
+  LLVMBuildStore(c->b, sum, cg_gep(c, c->t_i32, acc, at));
+  cg_loop_end(c, &liw, NULL, NULL);
+  cg_loop_end(c, &lkw, NULL, NULL);
+  cg_loop_end(c, &lkh, NULL, NULL);
+  cg_loop_end(c, &lih, NULL, NULL);
+  cg_loop_end(c, &lic, NULL, NULL);
+  LLVMValueRef mult = i32_load(c, tab, m), shift = i32_load(c, tab, cg_addc(c, m, p.m));
+  LLVMValueRef oplane = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), m), OHW);
+  LLVMValueRef qf = cg_for(c, &lq, OHW);
+  i8_store(c, requant(c, i32_load(c, acc, qf), mult, shift, h.y_zp), out[0], cg_add(c, oplane, qf));
+  cg_loop_end(c, &lq, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+  cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}
+
 bool cg_lower_qadd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_qbinary(c, n, in, out);
 }

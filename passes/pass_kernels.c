@@ -5,6 +5,7 @@
 #include "conv_params.h"
 #include "ir_util.h"
 #include "pass.h"
+#include "quant.h"
 #include "sparsity.h"
 
 static bool all_f32(const IrNode *n) {
@@ -208,6 +209,15 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     if (n->op == IR_OP_QGEMM || n->op == IR_OP_QLINEAR_CONV) {
       pass_plan_int8(n, o); /* pass_quantize.c */
       pass_plan_sparse(n, o);
+      continue;
+    }
+    if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) { /* an int32 plane of sums (cg_quant.c) */
+      IrConvParams p;
+      IrNode tmp;
+      IrValue *ins[3];
+      ir_qconv_as_conv(n, &tmp, ins);
+      tmp.n_inputs = 2;
+      if (ir_conv_params(&tmp, &p, NULL)) n->scratch_bytes = p.oh * p.ow * 4;
       continue;
     }
     if (!all_f32(n)) continue;
