@@ -14,6 +14,13 @@
  *    scale and zero point (ONNX Runtime puts Q/DQ around them) run on the int8 values: the max
  *    and the copies commute with the monotonic dequantization, and Q(DQ(q)) = q.
  *
+ * 4. Add [-> Relu, when the output zero point is -128], Concat, AveragePool and GlobalAveragePool
+ *    whose data inputs are all DQ(i8, per tensor) and whose output only a per-tensor i8
+ *    QuantizeLinear reads become QAdd / QConcat / QAveragePool / QGlobalAveragePool with those
+ *    parameters (AveragePool only when the QuantizeLinear's parameters are its input's: the
+ *    int8 average pool keeps them, as TFLite's). Their integer arithmetic (ir/quant.h) differs
+ *    from dequantize-compute-quantize by at most one step on ties and near-ties, as the heads'.
+ *
  * Everything else stays as it is: QuantizeLinear / DequantizeLinear around float ops (the fold
  * pass turns a DequantizeLinear of constant weights into float weights). The integer head
  * requantizes with a fixed-point multiplier (ir/quant.h) where the QDQ graph rounds a float
@@ -23,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "conv_params.h"
 #include "pass.h"
 #include "quant.h"
 
@@ -252,6 +260,93 @@ static IrNode *int8_view(IrGraph *g, IrNode *n) {
   return q;
 }
 
+/* 4. DQ -> Add [-> Relu] / Concat / AveragePool / GlobalAveragePool -> Q => the int8 op. */
+typedef struct Join {
+  IrNode *relu, *q;
+  IrNode *dq[IR_MAX_VARIADIC];
+  int n_dq;
+} Join;
+
+static bool match_join(const IrGraph *g, IrNode *n, Join *j) {
+  memset(j, 0, sizeof *j);
+  if ((n->op != IR_OP_ADD && n->op != IR_OP_CONCAT && n->op != IR_OP_AVERAGE_POOL &&
+       n->op != IR_OP_GLOBAL_AVERAGE_POOL) ||
+      n->n_epilogue || n->n_outputs != 1 || n->n_inputs < 1 || n->n_inputs > IR_MAX_VARIADIC)
+    return false;
+  for (int k = 0; k < n->n_inputs; k++) {
+    IrNode *dq = producer_of(n->inputs[k], IR_OP_DEQUANTIZE_LINEAR);
+    if (!dq || !per_tensor_i8(dq) || dq->inputs[0]->dtype != IR_I8) return false;
+    j->dq[j->n_dq++] = dq;
+  }
+  IrNode *r = only_reader(g, n->outputs[0]);
+  if (r && r->op == IR_OP_RELU && n->op == IR_OP_ADD) {
+    j->relu = r;
+    r = only_reader(g, r->outputs[0]);
+  }
+  if (!r || r->op != IR_OP_QUANTIZE_LINEAR || !per_tensor_i8(r)) return false;
+  j->q = r;
+  if (j->relu && ir_qparam_zp(r, 2) != -128) return false; /* Relu is the saturation only then */
+  double ys = ir_qparam_scale(r, 1);
+  IrRequant rq;
+  switch (n->op) {
+  case IR_OP_ADD: {
+    double sa = ir_qparam_scale(j->dq[0], 1), sb = ir_qparam_scale(j->dq[1], 1);
+    double twice = 2 * (sa > sb ? sa : sb);
+    return ir_requant_from_real(sa / twice, &rq) && ir_requant_from_real(sb / twice, &rq) &&
+           ir_requant_from_real(twice / ((double)(1 << IR_QADD_LEFT_SHIFT) * ys), &rq);
+  }
+  case IR_OP_CONCAT:
+    for (int k = 0; k < j->n_dq; k++)
+      if (!ir_requant_from_real(ir_qparam_scale(j->dq[k], 1) / ys, &rq)) return false;
+    return true;
+  case IR_OP_AVERAGE_POOL: {
+    IrConvParams p;
+    return ir_qparam_scale(j->dq[0], 1) == ir_qparam_scale(r, 1) &&
+           ir_qparam_zp(j->dq[0], 2) == ir_qparam_zp(r, 2) && n->inputs[0]->rank == 4 &&
+           ir_conv_params(n, &p, NULL) && p.pad_t < p.kh && p.pad_b < p.kh && p.pad_l < p.kw &&
+           p.pad_r < p.kw;
+  }
+  default: { /* GlobalAveragePool */
+    const IrValue *x = n->inputs[0];
+    int64_t size = 1;
+    for (int i = 2; i < x->rank; i++) size *= x->dims[i];
+    return x->rank >= 3 && size <= (1 << 23) &&
+           ir_requant_from_real(ir_qparam_scale(j->dq[0], 1) / (ys * (double)size), &rq);
+  }
+  }
+}
+
+static IrNode *rewrite_join(IrGraph *g, IrNode *n, const Join *j) {
+  IrValue *ys = j->q->inputs[1], *yz = j->q->inputs[2];
+  IrNode *qn;
+  if (n->op == IR_OP_CONCAT) {
+    qn = ir_node_new(g, IR_OP_QCONCAT, n->name, 2 + 3 * j->n_dq, 1);
+    qn->inputs[0] = ys;
+    qn->inputs[1] = yz;
+    for (int k = 0; k < j->n_dq; k++)
+      for (int t = 0; t < 3; t++) qn->inputs[2 + 3 * k + t] = j->dq[k]->inputs[t];
+  } else if (n->op == IR_OP_ADD) {
+    qn = ir_node_new(g, IR_OP_QADD, n->name, 8, 1);
+    for (int k = 0; k < 2; k++)
+      for (int t = 0; t < 3; t++) qn->inputs[3 * k + t] = j->dq[k]->inputs[t];
+    qn->inputs[6] = ys;
+    qn->inputs[7] = yz;
+  } else if (n->op == IR_OP_AVERAGE_POOL) {
+    qn = ir_node_new(g, IR_OP_QAVERAGE_POOL, n->name, 3, 1);
+    for (int t = 0; t < 3; t++) qn->inputs[t] = j->dq[0]->inputs[t];
+  } else {
+    qn = ir_node_new(g, IR_OP_QGLOBAL_AVERAGE_POOL, n->name, 5, 1);
+    for (int t = 0; t < 3; t++) qn->inputs[t] = j->dq[0]->inputs[t];
+    qn->inputs[3] = ys;
+    qn->inputs[4] = yz;
+  }
+  qn->attrs = n->attrs; /* Concat's axis, AveragePool's window: the same schemas */
+  IrValue *out = j->q->outputs[0];
+  j->q->outputs[0] = NULL;
+  ir_node_set_output(qn, 0, out);
+  return qn;
+}
+
 bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   bool changed = u8_to_i8(g);
@@ -269,6 +364,17 @@ bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d) {
     dead[m.head->id] = dead[m.q->id] = true;
     if (m.relu) dead[m.relu->id] = true;
     changed = true;
+  }
+  for (int i = 0; i < n0; i++) {
+    Join j;
+    if (dead[i] || !match_join(g, g->nodes[i], &j)) continue;
+    IrNode *qn = rewrite_join(g, g->nodes[i], &j);
+    if (!ir_op_info[qn->op].infer(g, qn, d)) { /* cannot happen: match_join checked */
+      free(dead);
+      return false;
+    }
+    dead[i] = dead[j.q->id] = changed = true;
+    if (j.relu) dead[j.relu->id] = true;
   }
   for (int i = 0; i < n0; i++) {
     IrNode *q = dead[i] ? NULL : int8_view(g, g->nodes[i]);
