@@ -532,10 +532,6 @@ bool ir_infer_qaverage_pool(IrGraph *g, IrNode *n, IrDiag *d) {
   ir_qpool_as_pool(n, &tmp, ins);
   IrConvParams p;
   if (!ir_conv_params(&tmp, &p, d)) return false;
-  if (p.pad_t >= p.kh || p.pad_b >= p.kh || p.pad_l >= p.kw || p.pad_r >= p.kw)
-    return ir_node_error(d, n, "attrs.pads",
-                         "pads must be smaller than the kernel (a window would hold only "
-                         "padding)");
   if (p.kh * p.kw > (1 << 23))
     return ir_node_error(d, n, "attrs.kernel_shape", "window of %lld values is too large",
                          (long long)(p.kh * p.kw));

@@ -30,7 +30,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "conv_params.h"
 #include "pass.h"
 #include "quant.h"
 
@@ -299,13 +298,9 @@ static bool match_join(const IrGraph *g, IrNode *n, Join *j) {
     for (int k = 0; k < j->n_dq; k++)
       if (!ir_requant_from_real(ir_qparam_scale(j->dq[k], 1) / ys, &rq)) return false;
     return true;
-  case IR_OP_AVERAGE_POOL: {
-    IrConvParams p;
+  case IR_OP_AVERAGE_POOL: /* 2-D; the output keeps the input's parameters */
     return ir_qparam_scale(j->dq[0], 1) == ir_qparam_scale(r, 1) &&
-           ir_qparam_zp(j->dq[0], 2) == ir_qparam_zp(r, 2) && n->inputs[0]->rank == 4 &&
-           ir_conv_params(n, &p, NULL) && p.pad_t < p.kh && p.pad_b < p.kh && p.pad_l < p.kw &&
-           p.pad_r < p.kw;
-  }
+           ir_qparam_zp(j->dq[0], 2) == ir_qparam_zp(r, 2) && n->inputs[0]->rank == 4;
   default: { /* GlobalAveragePool */
     const IrValue *x = n->inputs[0];
     int64_t size = 1;

@@ -427,12 +427,7 @@ static IrOp quantizable_other(const Q *q, const IrNode *n) {
                ? op
                : IR_OP_COUNT;
   }
-  if (op == IR_OP_QAVERAGE_POOL) { /* 2-D windows that always see an input value */
-    IrConvParams p;
-    if (n->inputs[0]->rank != 4 || !ir_conv_params(n, &p, NULL) || p.pad_t >= p.kh ||
-        p.pad_b >= p.kh || p.pad_l >= p.kw || p.pad_r >= p.kw)
-      return IR_OP_COUNT;
-  }
+  if (op == IR_OP_QAVERAGE_POOL && n->inputs[0]->rank != 4) return IR_OP_COUNT; /* 2-D only */
   int inputs = op == IR_OP_QADD || op == IR_OP_QMUL ? 2 : op == IR_OP_QCONCAT ? n->n_inputs : 1;
   if (n->n_inputs != inputs || inputs < 1) return IR_OP_COUNT;
   for (int k = 0; k < inputs; k++) {

@@ -188,6 +188,12 @@ def cases():
     yield "qlinearconv_zero_point_dtype", qlinear([0.1, 0.1], [0, 0], xz_type=np.int8), \
         "graph.node[0] (qc).input[2]: zero point 'xz' must be an i8 or u8 initializer of the data's dtype u8, got i8"
 
+    yield "dynamic_quantize_linear", model(
+        [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"], name="dq8")],
+        [vi("x", [2, 4])], [vi("q", [2, 4], TensorProto.UINT8), vi("s", []),
+                            vi("z", [], TensorProto.UINT8)]), \
+        "DynamicQuantizeLinear: 'dq8' (computes its scale and zero point at run time"
+
 
 def main():
     lines = []
