@@ -8,12 +8,14 @@
  *    (Relu, Clip(0, hi) outputs) gets zero point -128, so the int8 saturation is the Relu.
  *    Weights per output channel, symmetric: scale = max |w| / 127, zero point 0; the bias is
  *    int32 at scale x_scale * w_scale.
- * 3. Rewrite: each quantizable head becomes QLinearConv / QGemm writing int8 (its lone Relu /
- *    Clip(0, hi) folded: the head takes the activation's output range), followed by a
+ * 3. Rewrite: each quantizable head becomes QLinearConv / QLinearConvTranspose / QGemm writing int8
+ * (its lone Relu / Clip(0, hi) folded: the head takes the activation's output range), followed by a
  *    DequantizeLinear that produces the original float value for whoever still reads floats;
  *    an int8 input comes from the head before it, or from a QuantizeLinear. Flatten, Reshape
- *    and MaxPool of an int8 value stay int8, with the input's scale and zero point. DCE later drops
- * dequantizations nobody reads.
+ *    and MaxPool of an int8 value stay int8, with the input's scale and zero point. Other ops
+ *    with int8 forms (quantizable_other): Add/Mul, Sigmoid/Tanh, GlobalAveragePool, Concat,
+ *    AveragePool (the input's parameters), Gather from a constant table (the table's). DCE
+ *    later drops dequantizations nobody reads.
  * 4. Report: the quantized graph runs on (some of) the samples in the interpreter; each
  *    quantized layer's dequantized output is compared with its float value (SQNR, dB). */
 #include <math.h>
