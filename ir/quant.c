@@ -911,6 +911,15 @@ bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols
   return scratch_bytes <= 0 || w->bytes <= scratch_bytes;
 }
 
+void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q) {
+  q->k4 = (p->c_per_group + 3) / 4;
+  q->ldv = round_up(p->h * p->w, cols);
+  q->v_bytes = q->k4 * 4 * q->ldv;
+  q->raw_bytes = p->m_per_group * p->kh * p->kw * q->ldv * 4;
+  q->plane_bytes = p->oh * p->ow * 4;
+  q->bytes = q->v_bytes + q->raw_bytes + q->plane_bytes;
+}
+
 int64_t ir_qgemm_scratch_bytes(const IrNode *n) {
   const IrValue *a = n->inputs[0];
   return a->dims[0] * round_up(a->dims[1], 4);

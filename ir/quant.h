@@ -166,6 +166,15 @@ typedef struct IrQWinograd {
 bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols,
                        int64_t scratch_bytes, IrQWinograd *w);
 
+/* QLinearConvTranspose on the int8 GEMM (codegen/cg_quant.c), per batch item and group: V, the
+ * input's channel quads [k4][ldv] words (ldv = h * w rounded up to `cols`); the raw int32 sums
+ * [(m, tap) of the group][ldv] of the weights' rows (m, tap) times V; one int32 output plane
+ * [oh * ow] that the col2im adds them into before the requantization. */
+typedef struct IrQConvtGemm {
+  int64_t k4, ldv, v_bytes, raw_bytes, plane_bytes, bytes;
+} IrQConvtGemm;
+void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q);
+
 /* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */
 int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out);
 
