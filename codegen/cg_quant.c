@@ -249,6 +249,34 @@ bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
   assert(ok);
   (void)ok;
   int32_t zp = ir_qparam_zp(n, 2);
+  bool inside = p.pad_t == 0 && p.pad_l == 0 && (p.oh - 1) * p.stride_h + p.kh <= p.h &&
+                (p.ow - 1) * p.stride_w + p.kw <= p.w;
+  if (inside && p.kh * p.kw <= 16) {
+    /* every window inside the input: the taps unrolled, a constant divisor (LLVM turns the
+     * division into a multiply and shifts), vectorizable over ow */
+    CgLoop lbc, loh, low;
+    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
+    LLVMValueRef oh = cg_for(c, &loh, p.oh);
+    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
+    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
+    LLVMValueRef ow = cg_for(c, &low, p.ow);
+    LLVMValueRef at = cg_add(c, row0, cg_mulc(c, ow, p.stride_w)), sum = cg_i32c(c, 0);
+    for (int64_t i = 0; i < p.kh; i++)
+      for (int64_t j = 0; j < p.kw; j++)
+        sum = LLVMBuildAdd(
+            c->b, sum,
+            LLVMBuildSExt(c->b, i8_load(c, in[0], cg_addc(c, at, i * p.w + j)), c->t_i32, ""), "");
+    LLVMValueRef cnt = cg_i32c(c, p.kh * p.kw), half = cg_i32c(c, p.kh * p.kw / 2);
+    LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, sum, cg_i32c(c, 0), "");
+    LLVMValueRef num = LLVMBuildSelect(c->b, neg, LLVMBuildSub(c->b, sum, half, ""),
+                                       LLVMBuildAdd(c->b, sum, half, ""), "");
+    i8_store(c, LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, ""), out[0],
+             cg_add(c, yrow, ow));
+    cg_loop_end(c, &low, NULL, NULL);
+    cg_loop_end(c, &loh, NULL, NULL);
+    cg_loop_end(c, &lbc, NULL, NULL);
+    return true;
+  }
   CgLoop lbc, loh, low, li, lj;
   LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
   LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
