@@ -65,6 +65,7 @@ typedef struct Cg {
   int n_intrinsics;
   int n_derived;   /* counter naming compile-time derived constants */
   int64_t n_loops; /* loops begun so far: tells cg_loop_end whether a loop holds another */
+  int64_t n_kept;  /* loops closed with CgLoop.keep or .no_unroll: whether a loop holds one */
   /* The blob (cg_blob.c): constants written to blob_fd at 64-byte aligned offsets. With
    * --weights=external every constant, addressed from weights_base, the weights parameter of
    * the function being built; embedded (stream), the constants of CG_STREAM_MIN bytes or more,
@@ -204,6 +205,7 @@ typedef struct CgLoop {
    * straight-line code whose many addresses are computed up front and spilled */
   bool no_unroll;
   int64_t first_inner; /* c->n_loops after this loop began */
+  int64_t first_kept;  /* c->n_kept when this loop began */
   int n_acc;
   LLVMValueRef acc[CG_LOOP_MAX_ACC], acc_init[CG_LOOP_MAX_ACC];
 } CgLoop;

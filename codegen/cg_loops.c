@@ -162,6 +162,7 @@ LLVMValueRef cg_loop_begin(Cg *c, CgLoop *l, LLVMValueRef start, LLVMValueRef en
   l->start = start;
   l->end = end;
   l->first_inner = ++c->n_loops;
+  l->first_kept = c->n_kept;
   /* The guard folds away when both bounds are constants; the loop is then in rotated form with
    * a constant trip count, which is what SCEV and the vectorizer like best. */
   LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, start, end, ""), l->body, l->exit);
@@ -199,8 +200,13 @@ void cg_loop_end(Cg *c, CgLoop *l, const LLVMValueRef *acc_next, LLVMValueRef *a
   /* An outer loop of 8+ iterations (or a run-time count) is never unrolled either: once its
    * inner loops are unrolled, -O3's full unroller would copy the whole nest (a padded-image copy
    * or a conv epilogue: 4x the code, its addresses computed up front and spilled) where -O2
-   * keeps the loop; -O3 must not be slower than -O2. Short tap loops (3x3) still unroll. */
-  bool outer = c->n_loops > l->first_inner && (trips < 0 || trips >= 8);
+   * keeps the loop; -O3 must not be slower than -O2. Short tap loops (3x3) still unroll. Nor
+   * is a loop around one its kernel asked to keep (CgLoop.keep or .no_unroll), however short:
+   * -O3 copied a GEMM's two column strips whole (transformer_classifier: 19 KB of code against
+   * -O2's 15 KB) and a Winograd transform's four tile rows. */
+  bool outer =
+      c->n_loops > l->first_inner && (trips < 0 || trips >= 8 || c->n_kept > l->first_kept);
+  if (l->keep || l->no_unroll) c->n_kept++;
   if (l->keep)
     cg_loop_keep(c, br);
   else if (l->no_unroll || outer || (l->n_acc > 0 && (trips < 0 || trips >= 16)))

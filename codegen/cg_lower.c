@@ -435,6 +435,8 @@ LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
   if (blocks > 0) {
     CgLoop l;
     LLVMValueRef kb = cg_for(c, &l, blocks), acc[LANES], next[LANES], out[LANES];
+    /* a short row (32: 4 blocks) unrolled by -O3 became strided gathers once SLP-packed */
+    l.no_unroll = true;
     for (int u = 0; u < LANES; u++) acc[u] = cg_loop_acc(c, &l, m);
     LLVMValueRef at = cg_add(c, base, cg_mulc(c, kb, LANES));
     for (int u = 0; u < LANES; u++) next[u] = cg_fmax(c, cg_load(c, x, cg_addc(c, at, u)), acc[u]);

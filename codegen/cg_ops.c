@@ -330,7 +330,8 @@ static bool lower_space_depth(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   cg_nest_simplify(&rank, dims, 2, st);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
-  for (int d = 0; d < rank - 1; d++) nest.loops[d].no_unroll = true;
+  for (int d = 0; d < rank - 1; d++) nest.loops[d].keep = true; /* as Transpose (cg_seq.c) */
+  nest.loops[rank - 1].no_unroll = true;
   cg_store_elem(c, t, cg_load_elem(c, t, in[0], nest.off[1]), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;

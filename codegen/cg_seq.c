@@ -180,8 +180,12 @@ bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
   cg_nest_simplify(&rank, dims, 2, st);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
-  /* -O3: see CgLoop.no_unroll (transformer_classifier's head transposes: 2 KB of stack) */
-  for (int d = 0; d < rank - 1; d++) nest.loops[d].no_unroll = true;
+  /* -O3: the outer loops stay loops (CgLoop.no_unroll: transformer_classifier's head transposes
+   * took 2 KB of stack) and are not vectorized: once -O3 unrolled the inner loop, LLVM vectorized
+   * an outer one with masked scatters (its stores are strided). The inner loop is vectorized by
+   * LLVM's loop vectorizer at either level, not unrolled first by -O3 into SLP-packed gathers. */
+  for (int d = 0; d < rank - 1; d++) nest.loops[d].keep = true;
+  nest.loops[rank - 1].no_unroll = true;
   cg_store_elem(c, x->dtype, cg_load_elem(c, x->dtype, in[0], nest.off[1]), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;

@@ -100,6 +100,9 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
              cg_mulc(c, cg_add(c, cg_mulc(c, ch, 2 * rows + 2), cg_mulc(c, r, 2)), rowlen));
   LLVMValueRef vcol = cg_add(c, cg_mulc(c, ch, cols), cg_mulc(c, r, TW));
   LLVMValueRef t = cg_for(c, &lt, TW);
+  /* the tile loops are vectorized along t by LLVM at either level; -O3 must not unroll a short
+   * one (8x8 image: 4 tiles) first, or the SLP vectorizer packs the copies into gathers */
+  lt.no_unroll = true;
   LLVMValueRef tr[4][4];
   for (int i = 0; i < 4; i++) {
     LLVMValueRef row = cg_gep(c, c->t_f32, prow, cg_idx(c, i * rowlen));
@@ -152,6 +155,7 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
     int64_t lo = part == 0 ? 0 : p->ow / 2, hi = part == 0 ? p->ow / 2 : TW, ncol = 2 - part;
     if (lo >= hi) continue;
     LLVMValueRef t2 = cg_loop_begin(c, &lt2, cg_idx(c, lo), cg_idx(c, hi));
+    lt2.no_unroll = true; /* as lt */
     LLVMValueRef s[4][2];
     for (int i = 0; i < 4; i++) {
       LLVMValueRef x[4];
