@@ -4,11 +4,12 @@
  * 1. u8 activations become i8: a QuantizeLinear with a u8 zero point whose output only
  *    DequantizeLinear nodes read writes q - 128 with zero point zp - 128 instead, and its readers
  *    subtract zp - 128: the same real values, bit for bit.
- * 2. Conv, Gemm and 2-D MatMul whose data input is DQ(i8 activations, per tensor), whose weights
- *    are DQ(constant i8, zero point 0, per tensor or per output channel), whose bias is absent,
- *    DQ(constant i32, scale x_scale * w_scale) or a float constant, and whose output (after an
- *    optional Relu, when the output zero point is -128) only a per-tensor i8 QuantizeLinear
- *    reads, become one QLinearConv / QGemm writing that QuantizeLinear's output.
+ * 2. Conv, ConvTranspose (2-D), Gemm and 2-D MatMul whose data input is DQ(i8 activations, per
+ * tensor), whose weights are DQ(constant i8, zero point 0, per tensor or per output channel), whose
+ * bias is absent, DQ(constant i32, scale x_scale * w_scale) or a float constant, and whose output
+ * (after an optional Relu, when the output zero point is -128) only a per-tensor i8 QuantizeLinear
+ *    reads, become one QLinearConv / QLinearConvTranspose / QGemm writing that QuantizeLinear's
+ *    output (ConvTranspose weights per tensor, or per output channel along axis 1 with one group).
  *
  * 3. MaxPool, Flatten and Reshape between DQ(i8, per tensor) and a QuantizeLinear of the same
  *    scale and zero point (ONNX Runtime puts Q/DQ around them) run on the int8 values: the max
@@ -164,7 +165,8 @@ static bool bias_i32(IrGraph *g, Match *m, const IrValue *b, int64_t channels) {
 static bool match(IrGraph *g, IrNode *n, Match *m) {
   memset(m, 0, sizeof *m);
   m->head = n;
-  bool conv = n->op == IR_OP_CONV, gemm = n->op == IR_OP_GEMM;
+  bool convt = n->op == IR_OP_CONV_TRANSPOSE, conv = n->op == IR_OP_CONV || convt;
+  bool gemm = n->op == IR_OP_GEMM;
   if (!conv && !gemm && n->op != IR_OP_MATMUL) return false;
   if (n->n_epilogue) return false;
   m->dx = producer_of(n->inputs[0], IR_OP_DEQUANTIZE_LINEAR);
@@ -172,7 +174,13 @@ static bool match(IrGraph *g, IrNode *n, Match *m) {
   if (!m->dx || !m->dw || !per_tensor_i8(m->dx) || m->dx->inputs[0]->dtype != IR_I8) return false;
   const IrValue *w = m->dw->inputs[0];
   int64_t channels;
-  if (conv) {
+  if (convt) { /* weights [C, M/group, kh, kw]: per output channel along axis 1, one group */
+    if (w->rank != 4 || n->inputs[0]->rank != 4) return false;
+    int64_t group = ir_attr_i(n, "group");
+    if (group != 1 && ir_value_numel(m->dw->inputs[1]) > 1) return false;
+    m->axis = 1;
+    channels = w->dims[1] * group;
+  } else if (conv) {
     m->axis = 0;
     channels = w->dims[0];
   } else {
@@ -207,8 +215,12 @@ static bool match(IrGraph *g, IrNode *n, Match *m) {
 }
 
 static IrNode *rewrite(IrGraph *g, const Match *m) {
-  bool conv = m->head->op == IR_OP_CONV;
-  IrNode *qn = ir_node_new(g, conv ? IR_OP_QLINEAR_CONV : IR_OP_QGEMM, m->head->name, 9, 1);
+  bool convt = m->head->op == IR_OP_CONV_TRANSPOSE, conv = m->head->op == IR_OP_CONV || convt;
+  IrNode *qn = ir_node_new(g,
+                           convt  ? IR_OP_QLINEAR_CONV_TRANSPOSE
+                           : conv ? IR_OP_QLINEAR_CONV
+                                  : IR_OP_QGEMM,
+                           m->head->name, 9, 1);
   const IrValue *ws = m->dw->inputs[1];
   int64_t count = ir_value_numel(ws);
   int8_t *zeros = calloc((size_t)count, 1);
@@ -219,7 +231,7 @@ static IrNode *rewrite(IrGraph *g, const Match *m) {
   IrValue *w = m->dw->inputs[0], *wsv = m->dw->inputs[1];
   IrValue *ys = m->q->inputs[1], *yz = m->q->inputs[2];
   if (conv) {
-    qn->attrs = m->head->attrs; /* QLinearConv's attribute schema is Conv's */
+    qn->attrs = m->head->attrs; /* QLinearConv(Transpose)'s attributes are Conv(Transpose)'s */
     IrValue *ins[9] = {x, xs, xz, w, wsv, wz, ys, yz, m->bias};
     memcpy(qn->inputs, ins, sizeof ins);
   } else { /* QGemm's C is required: zeros without a bias */

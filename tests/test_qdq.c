@@ -1,5 +1,6 @@
 /* Pre-quantized ONNX models (tests/onnx/qdq/, tools/gen_qdq_tests.py) through the importer:
- *   - at -O2 the qdq pass must make the number of QLinearConv/QGemm heads expect.txt names, and
+ *   - at -O2 the qdq pass must make the number of QLinearConv/QLinearConvTranspose/QGemm heads
+ *     expect.txt names, and
  *     of QAdd/QConcat/QAveragePool/QGlobalAveragePool joins (joins=N, absent: 0);
  *   - at -O0 (the QDQ graph in float, no passes) and -O2 the interpreter and the compiled code
  *     (host, -O0 / -O2) agree with the numpy golden within one step of the output's scale
@@ -79,7 +80,8 @@ static void check_case(const char *dir) {
     int n_heads = 0, n_joins = 0;
     for (int i = 0; i < g->n_nodes; i++) {
       IrOp op = g->nodes[i]->op;
-      n_heads += op == IR_OP_QLINEAR_CONV || op == IR_OP_QGEMM;
+      n_heads +=
+          op == IR_OP_QLINEAR_CONV || op == IR_OP_QGEMM || op == IR_OP_QLINEAR_CONV_TRANSPOSE;
       n_joins += op == IR_OP_QADD || op == IR_OP_QCONCAT || op == IR_OP_QAVERAGE_POOL ||
                  op == IR_OP_QGLOBAL_AVERAGE_POOL;
     }

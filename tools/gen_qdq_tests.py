@@ -344,6 +344,47 @@ def qdq_joins():
               joins=4)
 
 
+def conv_transpose2d(x, w, b, stride, pad, out_pad=0):
+    """ConvTranspose (one group) in float64: every input pixel scattered through every tap."""
+    n, c, h, wd = x.shape
+    _, m, kh, kw = w.shape
+    full = np.zeros((n, m, (h - 1) * stride + kh + out_pad, (wd - 1) * stride + kw + out_pad))
+    for i in range(h):
+        for j in range(wd):
+            full[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += np.einsum(
+                "nc,cmij->nmij", x[:, :, i, j].astype(np.float64), w.astype(np.float64))
+    oh = (h - 1) * stride - 2 * pad + kh + out_pad
+    ow = (wd - 1) * stride - 2 * pad + kw + out_pad
+    return full[:, :, pad:pad + oh, pad:pad + ow] + np.asarray(b, np.float64).reshape(1, m, 1, 1)
+
+
+def qdq_convtranspose():
+    """ORT's QDQ form of a ConvTranspose (stride 2, pads 1, output_padding 1) with per-channel
+    weights along axis 1 and an i32 bias, then Relu: one QLinearConvTranspose head."""
+    x = rng.standard_normal((1, 5, 4, 3)).astype(np.float32)
+    w, ws = weights_i8((5, 3, 3, 3), axis=1)
+    xs, xz = qparams(x, np.uint8)
+    xd = dequantize(quantize(x, xs, xz), xs, xz)
+    b = np.rint(rng.standard_normal(3) * 40).astype(np.int32)
+    bs = (xs * ws).astype(np.float32)
+    a = np.maximum(conv_transpose2d(xd, dequantize(w, ws, np.zeros(3, np.int8), 1),
+                                    dequantize(b, bs, np.int32(0), 0), 2, 1, 1), 0).astype(np.float32)
+    s1, z1 = qparams(a, np.uint8)
+    y = dequantize(quantize(a, s1, z1), s1, z1)
+    inits = [init("xs", xs), init("xz", xz), init("w", w), init("ws", ws),
+             init("wz", np.zeros(3, np.int8)), init("b", b), init("bs", bs), init("s1", s1),
+             init("z1", z1)]
+    nodes = [Q("x", "xs", "xz", "xq", "x_q"), DQ("xq", "xs", "xz", "xd", "x_dq"),
+             DQ("w", "ws", "wz", "wd", "w_dq", axis=1), DQ("b", "bs", None, "bd", "b_dq", axis=0),
+             helper.make_node("ConvTranspose", ["xd", "wd", "bd"], ["ct"], name="up",
+                              kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4,
+                              output_padding=[1, 1]),
+             helper.make_node("Relu", ["ct"], ["r"], name="relu"),
+             Q("r", "s1", "z1", "rq", "r_q"), DQ("rq", "s1", "z1", "y", "y_dq")]
+    save_case("qdq_convtranspose", nodes, inits, [], [], {"x": x}, {"y": y}, heads=1,
+              step=float(s1))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     qdq_cnn()
@@ -352,6 +393,7 @@ def main():
     qlinear_matmul()
     integer_ops()
     qdq_joins()
+    qdq_convtranspose()
     print("QDQ cases in", OUT)
 
 
