@@ -238,6 +238,15 @@ bool cg_lower_qconcat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
   return true;
 }
 
+/* ir_qavg_divide: (sum +- count / 2) / count, rounding half away from zero, as i8 */
+static LLVMValueRef qavg_divide(Cg *c, LLVMValueRef sum, LLVMValueRef cnt) {
+  LLVMValueRef half = LLVMBuildSDiv(c->b, cnt, cg_i32c(c, 2), "");
+  LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, sum, cg_i32c(c, 0), "");
+  LLVMValueRef num = LLVMBuildSelect(c->b, neg, LLVMBuildSub(c->b, sum, half, ""),
+                                     LLVMBuildAdd(c->b, sum, half, ""), "");
+  return LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, "");
+}
+
 /* QAveragePool: the int32 sum of each window's valid taps, the padding's x_zp when counted, and
  * ir_qavg_divide's rounding division (one sdiv per output) */
 bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
@@ -266,12 +275,7 @@ bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
         sum = LLVMBuildAdd(
             c->b, sum,
             LLVMBuildSExt(c->b, i8_load(c, in[0], cg_addc(c, at, i * p.w + j)), c->t_i32, ""), "");
-    LLVMValueRef cnt = cg_i32c(c, p.kh * p.kw), half = cg_i32c(c, p.kh * p.kw / 2);
-    LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, sum, cg_i32c(c, 0), "");
-    LLVMValueRef num = LLVMBuildSelect(c->b, neg, LLVMBuildSub(c->b, sum, half, ""),
-                                       LLVMBuildAdd(c->b, sum, half, ""), "");
-    i8_store(c, LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, ""), out[0],
-             cg_add(c, yrow, ow));
+    i8_store(c, qavg_divide(c, sum, cg_i32c(c, p.kh * p.kw)), out[0], cg_add(c, yrow, ow));
     cg_loop_end(c, &low, NULL, NULL);
     cg_loop_end(c, &loh, NULL, NULL);
     cg_loop_end(c, &lbc, NULL, NULL);
@@ -303,12 +307,7 @@ bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
     LLVMValueRef pads = LLVMBuildTrunc(c->b, cg_sub(c, count, valid), c->t_i32, "");
     sum = LLVMBuildAdd(c->b, sum, LLVMBuildMul(c->b, pads, cg_i32c(c, zp), ""), "");
   }
-  LLVMValueRef cnt = LLVMBuildTrunc(c->b, count, c->t_i32, "");
-  LLVMValueRef half = LLVMBuildSDiv(c->b, cnt, cg_i32c(c, 2), "");
-  LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, sum, cg_i32c(c, 0), "");
-  LLVMValueRef num = LLVMBuildSelect(c->b, neg, LLVMBuildSub(c->b, sum, half, ""),
-                                     LLVMBuildAdd(c->b, sum, half, ""), "");
-  i8_store(c, LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, ""), out[0],
+  i8_store(c, qavg_divide(c, sum, LLVMBuildTrunc(c->b, count, c->t_i32, "")), out[0],
            cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_add(c, cg_mulc(c, oh, p.ow), ow)));
   cg_loop_end(c, &low, NULL, NULL);
   cg_loop_end(c, &loh, NULL, NULL);

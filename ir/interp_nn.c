@@ -165,9 +165,7 @@ int ir_interp_max_pool(const IrNode *n, const void *const *in, void *const *out)
   return KRT_OK;
 }
 
-/* PyTorch's divisor rule, which ONNX opset 17 matches: with count_include_pad the window is
- * clipped to the padded input [-pad_begin, size + pad_end) (a ceil_mode window may run past
- * it), otherwise to the input itself. */
+/* PyTorch's divisor rule (ir_avg_pool_window). */
 int ir_interp_average_pool(const IrNode *n, const void *const *in, void *const *out) {
   if (n->inputs[0]->rank == 5) return ir_interp_pool3d(n, in, out);
   IrConvParams p = params(n);
@@ -176,20 +174,12 @@ int ir_interp_average_pool(const IrNode *n, const void *const *in, void *const *
   for (int64_t bc = 0; bc < p.n * p.c; bc++)
     for (int64_t oh = 0; oh < p.oh; oh++)
       for (int64_t ow = 0; ow < p.ow; ow++) {
-        int64_t h0 = oh * p.stride_h - p.pad_t, w0 = ow * p.stride_w - p.pad_l;
-        int64_t h1 = h0 + p.kh, w1 = w0 + p.kw;
-        if (h1 > p.h + p.pad_b) h1 = p.h + p.pad_b;
-        if (w1 > p.w + p.pad_r) w1 = p.w + p.pad_r;
-        int64_t padded_count = (h1 - h0) * (w1 - w0);
-        if (h0 < 0) h0 = 0;
-        if (w0 < 0) w0 = 0;
-        if (h1 > p.h) h1 = p.h;
-        if (w1 > p.w) w1 = p.w;
+        IrPoolWindow w;
+        ir_avg_pool_window(&p, oh, ow, &w);
         double sum = 0;
-        for (int64_t ih = h0; ih < h1; ih++)
-          for (int64_t iw = w0; iw < w1; iw++) sum += x[(bc * p.h + ih) * p.w + iw];
-        int64_t count = p.count_include_pad ? padded_count : (h1 - h0) * (w1 - w0);
-        y[(bc * p.oh + oh) * p.ow + ow] = (float)(sum / (double)count);
+        for (int64_t ih = w.h0; ih < w.h1; ih++)
+          for (int64_t iw = w.w0; iw < w.w1; iw++) sum += x[(bc * p.h + ih) * p.w + iw];
+        y[(bc * p.oh + oh) * p.ow + ow] = (float)(sum / (double)w.count);
       }
   return KRT_OK;
 }

@@ -554,25 +554,14 @@ int ir_interp_qaverage_pool(const IrNode *n, const void *const *in, void *const 
   for (int64_t bc = 0; bc < p.n * p.c; bc++)
     for (int64_t oh = 0; oh < p.oh; oh++)
       for (int64_t ow = 0; ow < p.ow; ow++) {
-        int64_t h0 = oh * p.stride_h - p.pad_t, w0 = ow * p.stride_w - p.pad_l;
-        int64_t h1 = h0 + p.kh, w1 = w0 + p.kw;
-        if (h1 > p.h + p.pad_b) h1 = p.h + p.pad_b;
-        if (w1 > p.w + p.pad_r) w1 = p.w + p.pad_r;
-        int64_t padded = (h1 - h0) * (w1 - w0);
-        if (h0 < 0) h0 = 0;
-        if (w0 < 0) w0 = 0;
-        if (h1 > p.h) h1 = p.h;
-        if (w1 > p.w) w1 = p.w;
-        int64_t valid = (h1 - h0) * (w1 - w0);
+        IrPoolWindow w;
+        ir_avg_pool_window(&p, oh, ow, &w);
         int32_t sum = 0;
-        for (int64_t ih = h0; ih < h1; ih++)
-          for (int64_t iw = w0; iw < w1; iw++) sum += x[(bc * p.h + ih) * p.w + iw];
-        int64_t count = valid;
-        if (p.count_include_pad) {
-          sum += (int32_t)(padded - valid) * zp; /* padding is the quantized 0 */
-          count = padded;
-        }
-        y[(bc * p.oh + oh) * p.ow + ow] = ir_qavg_divide(sum, (int32_t)count);
+        for (int64_t ih = w.h0; ih < w.h1; ih++)
+          for (int64_t iw = w.w0; iw < w.w1; iw++) sum += x[(bc * p.h + ih) * p.w + iw];
+        if (p.count_include_pad) /* padding is the quantized 0 */
+          sum += (int32_t)(w.padded - (w.h1 - w.h0) * (w.w1 - w.w0)) * zp;
+        y[(bc * p.oh + oh) * p.ow + ow] = ir_qavg_divide(sum, (int32_t)w.count);
       }
   return KRT_OK;
 }

@@ -261,31 +261,10 @@ static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0,
  * and checks it against the interpreter bit for bit on the first 3 samples of `x`. */
 static void compare_compiled(const IrGraph *g, const float *x, int64_t per, int level,
                              const char *cpu, const char *what) {
-  static int serial;
-  char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
-  snprintf(prefix, sizeof prefix, "r%d_model", serial++);
-  snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
-  snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
-  CgOptions o = {.prefix = prefix,
-                 .opt_level = level,
-                 .emit = CG_EMIT_OBJ,
-                 .pic = true,
-                 .cpu = cpu,
-                 .features = cpu ? "" : NULL};
-  IrDiag cd;
-  ir_diag_init(&cd, "random", true);
-  bool cok = cg_compile(g, &o, obj, &cd);
-  ir_diag_free(&cd);
-  snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s'", cc, so, obj);
   void *lib = NULL;
-  cok = cok && system(cmd) == 0 && (lib = dlopen(so, RTLD_NOW | RTLD_LOCAL));
-  CHECK(cok, "%s: compiling for %s -O%d failed", what, cpu ? cpu : "host", level);
-  remove(obj);
-  remove(so);
-  if (!cok) return;
-  char sym[128];
-  snprintf(sym, sizeof sym, "%s_model", prefix);
-  const krt_model *m = dlsym(lib, sym);
+  const krt_model *m = compile_for(g, level, cpu, &lib);
+  CHECK(m != NULL, "%s: compiling for %s -O%d failed", what, cpu ? cpu : "host", level);
+  if (!m) return;
   int64_t outn = ir_value_numel(g->outputs[0]);
   float *want = malloc(sizeof(float) * (size_t)(outn + 1)),
         *got = malloc(sizeof(float) * (size_t)(outn + 1));
