@@ -113,6 +113,7 @@ static int64_t worst_of(Cg *c, LLVMValueRef f, int64_t ret_addr, int64_t stack_a
     for (LLVMValueRef i = LLVMGetFirstInstruction(bb); i; i = LLVMGetNextInstruction(i)) {
       if (!LLVMIsACallInst(i)) continue;
       LLVMValueRef callee = LLVMGetCalledValue(i);
+      if (LLVMIsAInlineAsm(callee)) continue; /* a VLDM (cg_gemm.c): no call, no stack */
       if (!LLVMIsAFunction(callee)) {
         unknown = true; /* never generated: an indirect call */
         continue;

@@ -1133,6 +1133,41 @@ static void test_microkernel(void) {
   }
 }
 
+/* Cortex-M4 (scalar VFP): the same conv's reduction loop in the assembly, one basic block
+ * holding the tile's multiply-adds on s registers and its operands loaded by VLDMs (one for the
+ * row of A, one for B's columns) rather than one VLDR per float. */
+static void test_microkernel_m4(void) {
+  static const ConvCase k = {"conv_tile_m4", 1,    64,   8,  8, 64, 3, 3, 1, 1, 1, 1, 1,
+                             {1, 1, 1, 1},   true, NULL, {0}};
+  IrValue *y;
+  IrGraph *g = conv_graph(&k, false, &y);
+  ir_graph_add_output(g, y);
+  char path[600];
+  snprintf(path, sizeof path, "%s/tile_m4.s", tmpdir);
+  CgOptions o = {.prefix = "tile", .opt_level = 3, .emit = CG_EMIT_ASM};
+  o.triple = "thumbv7em-none-eabihf", o.cpu = "cortex-m4", o.features = "+vfp4d16sp";
+  IrDiag d;
+  ir_diag_init(&d, NULL, true);
+  bool built = prepare(g, true) && cg_compile(g, &o, path, &d);
+  CHECK(built, "microkernel m4: compile");
+  FILE *f = built ? fopen(path, "r") : NULL;
+  int best_fma = 0, best_vldm = 0, fmas = 0, vldms = 0;
+  char line[512];
+  while (f && fgets(line, sizeof line, f)) {
+    if (line[0] == '.' && strchr(line, ':')) fmas = vldms = 0; /* a new basic block */
+    if (strstr(line, "vfma.f32")) fmas++;
+    if (strstr(line, "vldmia")) vldms++;
+    if (fmas > best_fma) best_fma = fmas, best_vldm = vldms;
+  }
+  if (f) fclose(f);
+  CHECK(best_fma >= 12 && best_vldm >= 2,
+        "m4: the conv's inner loop holds %d vfma.f32 and %d vldmia, want >= 12 and >= 2", best_fma,
+        best_vldm);
+  remove(path);
+  ir_diag_free(&d);
+  ir_graph_free(g);
+}
+
 static void test_emit(void) {
   IrGraph *g = small_graph();
   if (!prepare(g, false)) {
@@ -1712,6 +1747,7 @@ int main(int argc, char **argv) {
   test_two_models();
   test_emit();
   test_microkernel();
+  test_microkernel_m4();
   test_fused_epilogues();
   test_dtype_error();
   test_gather();

@@ -1,5 +1,6 @@
 /* The register-tiled micro-kernel generator: target vector shape, tile choice, packing of
  * constant operands, and the tiled product itself (cg_kernels.h, docs/kernels.md). */
+#include <assert.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,26 +23,27 @@ static bool has_feature(const char *features, const char *feature) {
 CgVecInfo cg_vec_info(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   char *f = LLVMGetTargetMachineFeatureString(c->tm);
-  CgVecInfo v = {1, 8, false}; /* unknown: scalar, a few registers */
+  CgVecInfo v = {1, 8, false, false}; /* unknown: scalar, a few registers */
   if (!strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4) || !strncmp(triple, "i386", 4))
-    v = has_feature(f, "+avx512f") ? (CgVecInfo){16, 32, true}
-        : has_feature(f, "+avx")   ? (CgVecInfo){8, 16, has_feature(f, "+fma")}
-                                   : (CgVecInfo){4, 16, false}; /* SSE2: the x86-64 baseline */
+    v = has_feature(f, "+avx512f") ? (CgVecInfo){16, 32, true, false}
+        : has_feature(f, "+avx")   ? (CgVecInfo){8, 16, has_feature(f, "+fma"), false}
+                                 : (CgVecInfo){4, 16, false, false}; /* SSE2: the x86-64 baseline */
   else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
-    v = has_feature(f, "-neon") ? (CgVecInfo){1, 32, true} : (CgVecInfo){4, 32, true};
+    v = has_feature(f, "-neon") ? (CgVecInfo){1, 32, true, false} : (CgVecInfo){4, 32, true, false};
   else if (!strncmp(triple, "arm", 3) || !strncmp(triple, "thumb", 5)) {
     bool vfp4 = strstr(f, "+vfp4") || strstr(f, "+fp-armv8");
     if (has_feature(f, "+neon"))
-      v = (CgVecInfo){4, 16, vfp4}; /* q0-q15 */
+      v = (CgVecInfo){4, 16, vfp4, false}; /* q0-q15 */
     else if (has_feature(f, "+mve.fp"))
-      v = (CgVecInfo){4, 8, true}; /* Helium: q0-q7 */
+      v = (CgVecInfo){4, 8, true, false}; /* Helium: q0-q7 */
     else if (strstr(f, "+vfp") || strstr(f, "+fp-armv8") || strstr(f, "+fp16"))
-      v = (CgVecInfo){1, 32, vfp4}; /* single-precision VFP: s0-s31 */
+      v = (CgVecInfo){1, 32, vfp4, true}; /* single-precision VFP: s0-s31 */
     else
-      v = (CgVecInfo){1, 6, false}; /* soft float: floats live in the few free integer registers */
+      v = (CgVecInfo){1, 6, false,
+                      false}; /* soft float: floats live in the few free integer registers */
   } else if (!strncmp(triple, "riscv", 5)) {
     bool fp = has_feature(f, "+f") || has_feature(f, "+d");
-    v = fp ? (CgVecInfo){1, 32, true} : (CgVecInfo){1, 6, false};
+    v = fp ? (CgVecInfo){1, 32, true, false} : (CgVecInfo){1, 6, false, false};
   }
   LLVMDisposeMessage(triple);
   LLVMDisposeMessage(f);
@@ -50,9 +52,17 @@ CgVecInfo cg_vec_info(Cg *c) {
 
 /* ---- tile choice ---------------------------------------------------------------------------- */
 
+/* Arm VFP (CgVecInfo.vldm): the tile's row of packed A loads by one VLDM into pinned registers
+ * when the accumulators, that row and B's columns fit the s registers together. */
+static bool vldm_pins_a(CgVecInfo vec, int mr, int nrv) {
+  return vec.vldm && mr >= 2 && mr + nrv <= 16 && mr * nrv + mr + nrv <= vec.regs;
+}
+
 /* Cost model: a step of k on an mr x nrv tile issues mr*nrv FMAs and mr + nrv loads; with two
  * FMA and two load ports on vector targets (one of each on scalar cores) it takes the larger
  * of the two, and at least the FMA latency (~4 cycles), since each accumulator is a chain.
+ * Arm VFP cores issue one instruction at a time: the multiply-adds plus the loads, one VLDM for
+ * B and one for A where it can be pinned (else one VLDR per row).
  * Tiles past the edge of C count whole: that is the work wasted on padding. */
 CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr) {
   const double ports = vec.lanes > 1 ? 2.0 : 1.0, latency = 4.0;
@@ -65,7 +75,8 @@ CgTile cg_gemm_tile(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int max_nr) 
       int64_t nr = (int64_t)nrv * vec.lanes;
       double tiles = (double)((M + mr - 1) / mr) * (double)((N + nr - 1) / nr);
       double step = fmax(fmax(mr * nrv / ports, (mr + nrv) / ports), latency);
-      double cost = tiles * ((double)K * step + mr * nrv + 8.0); /* + stores and loop setup */
+      if (vec.vldm) step = fmax(mr * nrv + (vldm_pins_a(vec, mr, nrv) ? 1 : mr) + 1, latency);
+      double cost = tiles * ((double)K * step + (vec.vldm ? 3 : 1) * mr * nrv + (vec.vldm ? 20 : 8));
       if (cost < best_cost * 0.999 || (cost <= best_cost && mr * nrv > best.mr * best.nrv)) {
         best = (CgTile){mr, nrv};
         best_cost = cost;
@@ -260,6 +271,37 @@ static LLVMValueRef epi_vector(Gemm *g, LLVMValueRef x, LLVMValueRef flat, int c
   return x;
 }
 
+/* n (2..16) consecutive floats at p into s{first}..s{first+n-1} by one VLDM (an inline asm
+ * through the LLVM C API: the Arm backend makes a VLDM only of loads whose registers happen to
+ * be consecutive, and the scheduler interleaves the tile's loads with its multiply-adds). On a
+ * Cortex-M4 it takes 1+n cycles against 2 per VLDR, and one instruction instead of n. */
+static void vldm_floats(Gemm *g, LLVMValueRef p, int first, int n, LLVMValueRef *out) {
+  Cg *c = g->c;
+  assert(n >= 2 && n <= 16 && first + n <= 32);
+  char code[64], cons[16 * 8 + 8];
+  snprintf(code, sizeof code, "vldmia $%d, {s%d-s%d}", n, first, first + n - 1);
+  size_t len = 0;
+  for (int r = 0; r < n; r++)
+    len += (size_t)snprintf(cons + len, sizeof cons - len, "={s%d},", first + r);
+  snprintf(cons + len, sizeof cons - len, "r");
+  LLVMTypeRef fl[16];
+  for (int r = 0; r < n; r++) fl[r] = c->t_f32;
+  LLVMTypeRef sty = LLVMStructTypeInContext(c->ctx, fl, (unsigned)n, 0);
+  LLVMTypeRef pty = LLVMTypeOf(p);
+  LLVMTypeRef fty = LLVMFunctionType(sty, &pty, 1, 0);
+  LLVMValueRef asm_fn = LLVMGetInlineAsm(fty, code, strlen(code), cons, strlen(cons), 0, 0,
+                                         LLVMInlineAsmDialectATT, 0);
+  LLVMValueRef call = LLVMBuildCall2(c->b, fty, asm_fn, &p, 1, "");
+  /* it only reads memory through its pointer: loads and stores elsewhere move freely */
+  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  for (int r = 0; r < n; r++) out[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
+}
+
 /* The operands of one tile's reduction steps. */
 typedef struct {
   LLVMValueRef abase, bbase;
@@ -278,11 +320,20 @@ static void tile_step(Gemm *g, const TileStep *s, LLVMValueRef k, LLVMValueRef *
                           ? LLVMBuildLoad2(c->b, c->t_idx, cg_gep(c, c->t_idx, g->b->koff, k), "")
                           : cg_mulc(c, k, s->b_sk);
   LLVMValueRef brow = cg_gep(c, c->t_f32, s->bbase, boff);
-  for (int v = 0; v < s->nrv; v++)
-    bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(s->cols - v * L));
+  /* Arm VFP: B's nrv floats (consecutive: L == 1) by one VLDM into s16..; A's rows too when
+   * they are consecutive (packed) and the tile still fits the 32 s registers with them pinned */
+  bool vldm_b = g->vec.vldm && s->nrv >= 2 && s->rows + s->nrv <= 16;
+  bool vldm_a = s->a_sr == 1 && vldm_pins_a(g->vec, s->rows, s->nrv);
+  LLVMValueRef av_all[16];
+  if (vldm_b)
+    vldm_floats(g, brow, 16, s->nrv, bv);
+  else
+    for (int v = 0; v < s->nrv; v++)
+      bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(s->cols - v * L));
   LLVMValueRef ak = cg_gep(c, c->t_f32, s->abase, cg_mulc(c, k, s->a_sk));
+  if (vldm_a) vldm_floats(g, ak, 16 + s->nrv, s->rows, av_all);
   for (int r = 0; r < s->rows; r++) {
-    LLVMValueRef av = splat(g, cg_load(c, ak, cg_idx(c, r * s->a_sr)));
+    LLVMValueRef av = vldm_a ? av_all[r] : splat(g, cg_load(c, ak, cg_idx(c, r * s->a_sr)));
     for (int v = 0; v < s->nrv; v++)
       acc[r * s->nrv + v] = tile_fma(g, av, bv[v], acc[r * s->nrv + v]);
   }

@@ -20,6 +20,9 @@ typedef struct CgVecInfo {
    * split into a multiply and an add where it deems that faster (Cortex-M4: two instructions
    * per multiply-add instead of one); elsewhere llvm.fmuladd, never a libm call */
   bool fma;
+  /* Arm VFP without vectors (Cortex-M4/M7): consecutive floats load with one VLDM into
+   * consecutive s registers (cg_gemm.c vldm_floats), not one VLDR each */
+  bool vldm;
 } CgVecInfo;
 
 /* From the target machine's triple and feature string (the host's features for the host). */

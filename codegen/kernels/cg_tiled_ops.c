@@ -377,6 +377,24 @@ static void conv_panels(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValue
   }
 }
 
+/* The columns of the product the tile is chosen for (cg_tiled_conv and kiln inspect): the wide
+ * rows, or, for im2col, one panel where the scratch holds less than the whole image (a tile
+ * width that does not divide the panel costs padding or, rounded down by conv_panels, panels
+ * that split output rows: ResNet-8 on the Cortex-M4 took 4 x 5 tiles on 32-column panels). */
+static int64_t conv_gemm_cols(const IrNode *n, const IrConvParams *p) {
+  int64_t N = p->oh * p->ow;
+  if (n->kernel == IR_KERNEL_CONV_WIDE) {
+    IrConvWide w;
+    ir_conv_wide(p, n_tile_cols(n), &w);
+    return w.wide_cols;
+  }
+  if (n->kernel == IR_KERNEL_CONV_GEMM) {
+    int64_t pc = ir_conv_panel_cols_of_scratch(p, n->scratch_bytes, n_tile_cols(n));
+    if (pc > 0 && pc < N) N = pc;
+  }
+  return N;
+}
+
 bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -385,13 +403,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   if (n->kernel == IR_KERNEL_CONV_WINOGRAD) return cg_winograd_conv(c, n, &p, in, out[0]);
   int64_t Mpg = p.m_per_group, Cpg = p.c_per_group, K = Cpg * p.kh * p.kw, P = p.oh * p.ow;
   CgVecInfo vec = cg_vec_info(c);
-  int64_t N = P;
-  if (n->kernel == IR_KERNEL_CONV_WIDE) {
-    IrConvWide w;
-    ir_conv_wide(&p, n_tile_cols(n), &w);
-    N = w.wide_cols;
-  }
-  CgTile t = cg_gemm_tile(vec, Mpg, N, K, n_tile_cols(n));
+  CgTile t = cg_gemm_tile(vec, Mpg, conv_gemm_cols(n, &p), K, n_tile_cols(n));
   /* weights [M][Cpg][kh][kw]: group g's rows, blocks of mr, at g*Mpg*K in the packed copy */
   LLVMValueRef wpack = cg_pack_a(c, n->inputs[1]->data, p.group, Mpg, K, K, 1, t.mr, "convpack");
 
@@ -498,12 +510,8 @@ static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K)
     bool ok = ir_conv_params(n, &p, NULL);
     (void)ok;
     assert(ok);
-    *M = p.m_per_group, *N = p.oh * p.ow, *K = p.c_per_group * p.kh * p.kw;
-    if (n->kernel == IR_KERNEL_CONV_WIDE) {
-      IrConvWide w;
-      ir_conv_wide(&p, n_tile_cols(n), &w);
-      *N = w.wide_cols;
-    } else if (n->kernel == IR_KERNEL_CONV_WINOGRAD) { /* each of the 16 products */
+    *M = p.m_per_group, *N = conv_gemm_cols(n, &p), *K = p.c_per_group * p.kh * p.kw;
+    if (n->kernel == IR_KERNEL_CONV_WINOGRAD) { /* each of the 16 products */
       IrConvWinograd w;
       ir_conv_winograd(&p, n_tile_cols(n), n->scratch_bytes, &w);
       *N = w.cols, *K = p.c;
