@@ -205,6 +205,335 @@ bool cg_lower_qglobal_average_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
   return true;
 }
 
+/* QConcat: per outer block, each input copied (its parameters are the output's) or requantized
+ * element by element (ir_qconcat_apply) */
+bool cg_lower_qconcat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  const IrValue *o = n->outputs[0];
+  int64_t axis = ir_attr_i(n, "axis"), outer = 1, inner = 1;
+  if (axis < 0) axis += o->rank;
+  for (int i = 0; i < axis; i++) outer *= o->dims[i];
+  for (int i = (int)axis + 1; i < o->rank; i++) inner *= o->dims[i];
+  int32_t yz = ir_qparam_zp(n, 1);
+  int64_t at = 0, out_block = o->dims[axis] * inner;
+  CgLoop l;
+  LLVMValueRef i = outer > 1 ? cg_for(c, &l, outer) : cg_idx(c, 0);
+  for (int k = 0; 2 + 3 * k < n->n_inputs; k++) {
+    IrQConcatIn q;
+    bool ok = ir_qconcat_input(n, k, &q);
+    assert(ok);
+    (void)ok;
+    int64_t block = n->inputs[2 + 3 * k]->dims[axis] * inner;
+    LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_addc(c, cg_mulc(c, i, out_block), at));
+    LLVMValueRef src = cg_gep(c, c->t_i8, in[2 + 3 * k], cg_mulc(c, i, block));
+    at += block;
+    if (q.copy) {
+      cg_memcpy(c, dst, src, cg_idx(c, block));
+      continue;
+    }
+    CgLoop lj;
+    LLVMValueRef j = cg_for(c, &lj, block);
+    LLVMValueRef x = LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, src, j), c->t_i32, ""),
+                                  cg_i32c(c, q.x_zp), "");
+    i8_store(c, requant(c, x, cg_i32c(c, q.r.mult), cg_i32c(c, q.r.shift), yz), dst, j);
+    cg_loop_end(c, &lj, NULL, NULL);
+  }
+  if (outer > 1) cg_loop_end(c, &l, NULL, NULL);
+  return true;
+}
+
+/* ir_qavg_divide: (sum +- count / 2) / count, rounding half away from zero, as i8 */
+static LLVMValueRef qavg_divide(Cg *c, LLVMValueRef sum, LLVMValueRef cnt) {
+  LLVMValueRef half = LLVMBuildSDiv(c->b, cnt, cg_i32c(c, 2), "");
+  LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, sum, cg_i32c(c, 0), "");
+  LLVMValueRef num = LLVMBuildSelect(c->b, neg, LLVMBuildSub(c->b, sum, half, ""),
+                                     LLVMBuildAdd(c->b, sum, half, ""), "");
+  return LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, "");
+}
+
+/* QAveragePool: the int32 sum of each window's valid taps, the padding's x_zp when counted, and
+ * ir_qavg_divide's rounding division (one sdiv per output) */
+bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrNode tmp;
+  IrValue *ins[1];
+  ir_qpool_as_pool(n, &tmp, ins);
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  int32_t zp = ir_qparam_zp(n, 2);
+  bool inside = p.pad_t == 0 && p.pad_l == 0 && (p.oh - 1) * p.stride_h + p.kh <= p.h &&
+                (p.ow - 1) * p.stride_w + p.kw <= p.w;
+  if (inside && p.kh * p.kw <= 16) {
+    /* every window inside the input: the taps unrolled, a constant divisor (LLVM turns the
+     * division into a multiply and shifts), vectorizable over ow */
+    CgLoop lbc, loh, low;
+    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
+    LLVMValueRef oh = cg_for(c, &loh, p.oh);
+    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
+    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
+    LLVMValueRef ow = cg_for(c, &low, p.ow);
+    LLVMValueRef at = cg_add(c, row0, cg_mulc(c, ow, p.stride_w)), sum = cg_i32c(c, 0);
+    for (int64_t i = 0; i < p.kh; i++)
+      for (int64_t j = 0; j < p.kw; j++)
+        sum = LLVMBuildAdd(
+            c->b, sum,
+            LLVMBuildSExt(c->b, i8_load(c, in[0], cg_addc(c, at, i * p.w + j)), c->t_i32, ""), "");
+    i8_store(c, qavg_divide(c, sum, cg_i32c(c, p.kh * p.kw)), out[0], cg_add(c, yrow, ow));
+    cg_loop_end(c, &low, NULL, NULL);
+    cg_loop_end(c, &loh, NULL, NULL);
+    cg_loop_end(c, &lbc, NULL, NULL);
+    return true;
+  }
+  CgLoop lbc, loh, low, li, lj;
+  LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
+  LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
+  LLVMValueRef oh = cg_for(c, &loh, p.oh);
+  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), ilo, ihi;
+  cg_valid_range(c, ih0, 1, p.h, p.kh, &ilo, &ihi);
+  LLVMValueRef ch = cg_pool_window_count(c, ih0, p.kh, p.h, p.pad_b, p.count_include_pad);
+  LLVMValueRef ow = cg_for(c, &low, p.ow);
+  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l), jlo, jhi;
+  cg_valid_range(c, iw0, 1, p.w, p.kw, &jlo, &jhi);
+  LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
+  LLVMValueRef sum_i = cg_loop_acc(c, &li, cg_i32c(c, 0));
+  LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, i), p.w));
+  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
+  LLVMValueRef sum_j = cg_loop_acc(c, &lj, sum_i);
+  LLVMValueRef v =
+      LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, j))), c->t_i32, "");
+  LLVMValueRef next = LLVMBuildAdd(c->b, sum_j, v, ""), after_j, sum;
+  cg_loop_end(c, &lj, &next, &after_j);
+  cg_loop_end(c, &li, &after_j, &sum);
+  LLVMValueRef valid = cg_mul(c, cg_sub(c, ihi, ilo), cg_sub(c, jhi, jlo)), count = valid;
+  if (p.count_include_pad) {
+    count = cg_mul(c, ch, cg_pool_window_count(c, iw0, p.kw, p.w, p.pad_r, true));
+    LLVMValueRef pads = LLVMBuildTrunc(c->b, cg_sub(c, count, valid), c->t_i32, "");
+    sum = LLVMBuildAdd(c->b, sum, LLVMBuildMul(c->b, pads, cg_i32c(c, zp), ""), "");
+  }
+  i8_store(c, qavg_divide(c, sum, LLVMBuildTrunc(c->b, count, c->t_i32, "")), out[0],
+           cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_add(c, cg_mulc(c, oh, p.ow), ow)));
+  cg_loop_end(c, &low, NULL, NULL);
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lbc, NULL, NULL);
+  return true;
+}
+
+/* QLinearConvTranspose without the GEMM: per (batch, output channel) an int32 plane in the scratch
+ * starts at the bias; every input pixel of the group's channels adds (x - x_zp) * w into the
+ * outputs its taps reach (the float ConvTranspose's loop nest, valid ranges instead of bounds
+ * checks, contiguous over iw for stride 1); then the plane is requantized. Integer sums: bit-exact
+ * with the interpreter's gather order. */
+static bool lower_qconvt_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                               IrConvParams p, IrQHead h) {
+  assert(n->scratch_bytes >= p.oh * p.ow * 4);
+  int32_t *t = malloc(sizeof *t * (size_t)(3 * p.m));
+  if (!t) abort();
+  for (int64_t m = 0; m < p.m; m++) {
+    IrRequant r = ir_qhead_requant(&h, m);
+    t[m] = r.mult;
+    t[p.m + m] = r.shift;
+    t[2 * p.m + m] = h.bias ? h.bias[m] : 0;
+  }
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * p.m));
+  free(t);
+  LLVMValueRef wq =
+      const_table(c, n, "w", n->inputs[3]->data, (size_t)ir_value_numel(n->inputs[3]));
+  int64_t OHW = p.oh * p.ow, Mpg = p.m_per_group, Cpg = p.c_per_group;
+  LLVMValueRef acc = c->scratch;
+  CgLoop ln, lm, lf, lic, lih, lkh, lkw, liw, lq;
+  LLVMValueRef ni = cg_for(c, &ln, p.n);
+  LLVMValueRef m = cg_for(c, &lm, p.m);
+  LLVMValueRef gi = LLVMBuildSDiv(c->b, m, cg_idx(c, Mpg), ""),
+               mo = cg_sub(c, m, cg_mulc(c, gi, Mpg));
+  LLVMValueRef bias = i32_load(c, tab, cg_addc(c, m, 2 * p.m));
+  LLVMValueRef f = cg_for(c, &lf, OHW);
+  LLVMBuildStore(c->b, bias, cg_gep(c, c->t_i32, acc, f));
+  cg_loop_end(c, &lf, NULL, NULL);
+  LLVMValueRef ic = cg_for(c, &lic, Cpg);
+  LLVMValueRef ch = cg_add(c, cg_mulc(c, gi, Cpg), ic);
+  LLVMValueRef xplane = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.c), ch), p.h * p.w);
+  LLVMValueRef wk = cg_mulc(c, cg_add(c, cg_mulc(c, ch, Mpg), mo), p.kh * p.kw);
+  LLVMValueRef ih = cg_for(c, &lih, p.h);
+  LLVMValueRef xrow = cg_add(c, xplane, cg_mulc(c, ih, p.w));
+  LLVMValueRef hbase = cg_addc(c, cg_mulc(c, ih, p.stride_h), -p.pad_t), kh_lo, kh_hi;
+  cg_valid_range(c, hbase, p.dil_h, p.oh, p.kh, &kh_lo, &kh_hi);
+  LLVMValueRef kh = cg_loop_begin(c, &lkh, kh_lo, kh_hi);
+  LLVMValueRef orow = cg_mulc(c, cg_add(c, hbase, cg_mulc(c, kh, p.dil_h)), p.ow);
+  LLVMValueRef wrow = cg_add(c, wk, cg_mulc(c, kh, p.kw));
+  LLVMValueRef kw = cg_for(c, &lkw, p.kw);
+  LLVMValueRef wv = LLVMBuildSExt(c->b, i8_load(c, wq, cg_add(c, wrow, kw)), c->t_i32, "");
+  LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p.dil_w), -p.pad_l), iw_lo, iw_hi;
+  cg_valid_range(c, wbase, p.stride_w, p.ow, p.w, &iw_lo, &iw_hi);
+  LLVMValueRef iw = cg_loop_begin(c, &liw, iw_lo, iw_hi);
+  LLVMValueRef at = cg_add(c, orow, cg_add(c, cg_mulc(c, iw, p.stride_w), wbase));
+  LLVMValueRef xv =
+      LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, xrow, iw)), c->t_i32, ""),
+                   cg_i32c(c, h.x_zp), "");
+  LLVMValueRef sum = LLVMBuildAdd(c->b, i32_load(c, acc, at), LLVMBuildMul(c->b, xv, wv, ""), "");
+  LLVMBuildStore(c->b, sum, cg_gep(c, c->t_i32, acc, at));
+  cg_loop_end(c, &liw, NULL, NULL);
+  cg_loop_end(c, &lkw, NULL, NULL);
+  cg_loop_end(c, &lkh, NULL, NULL);
+  cg_loop_end(c, &lih, NULL, NULL);
+  cg_loop_end(c, &lic, NULL, NULL);
+  LLVMValueRef mult = i32_load(c, tab, m), shift = i32_load(c, tab, cg_addc(c, m, p.m));
+  LLVMValueRef oplane = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), m), OHW);
+  LLVMValueRef qf = cg_for(c, &lq, OHW);
+  i8_store(c, requant(c, i32_load(c, acc, qf), mult, shift, h.y_zp), out[0], cg_add(c, oplane, qf));
+  cg_loop_end(c, &lq, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+  cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}
+
+/* QLinearConvTranspose on the int8 GEMM (ir_qconvt_gemm), as the float col2im form: per batch
+ * item and group, the input's channel quads V in the scratch, the raw int32 sums of every
+ * (output channel, tap) row of the weights times V (cg_qgemm_emit, raw), then per output channel
+ * an int32 plane starting at the bias that each tap's sums are added into where the tap lands,
+ * less (x_zp [+ 128 where V holds x ^ 0x80]) times the row's weight sum (the sums are of x, not
+ * of x - x_zp); the plane is requantized. false: the planned scratch is too small for this
+ * target's strip (the caller uses the loop nest). */
+static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                              const IrConvParams *p, const IrQHead *h) {
+  CgDot4 d = cg_dot4_info(c);
+  IrQConvtGemm q;
+  ir_qconvt_gemm(p, 1, &q);
+  int64_t HW = p->h * p->w, T = p->kh * p->kw, Mpg = p->m_per_group, Cpg = p->c_per_group;
+  int64_t R = Mpg * T, k4 = q.k4, ldv = cg_qgemm_v_cols(d, HW);
+  int64_t v_bytes = k4 * 4 * ldv, raw_bytes = R * ldv * 4;
+  if (v_bytes + raw_bytes + q.plane_bytes > n->scratch_bytes) return false;
+  bool unpacked = d.kind == CG_DOT4_SMLAD; /* its quad form when V holds the activations */
+  int64_t qb = unpacked ? 8 : 4;
+  const int8_t *w = n->inputs[3]->data;
+  int8_t *s = calloc((size_t)(p->group * R * k4 * 4), 1);
+  int8_t *sp_bytes = calloc((size_t)(p->group * R * k4 * qb), 1);
+  int32_t *t = calloc((size_t)(3 * p->m + p->m * T), sizeof *t);
+  if (!s || !sp_bytes || !t) abort();
+  int32_t offset = h->x_zp + (d.u8_acts ? 128 : 0);
+  for (int64_t m = 0; m < p->m; m++) {
+    IrRequant r = ir_qhead_requant(h, m);
+    t[m] = r.mult;
+    t[p->m + m] = r.shift;
+    t[2 * p->m + m] = h->bias ? h->bias[m] : 0;
+    int64_t g = m / Mpg, mo = m % Mpg;
+    for (int64_t tap = 0; tap < T; tap++) {
+      int64_t sum = 0, row = g * R + mo * T + tap;
+      for (int64_t ci = 0; ci < Cpg; ci++) {
+        int8_t v = w[((g * Cpg + ci) * Mpg + mo) * T + tap];
+        s[row * k4 * 4 + ci] = v;
+        sum += v;
+      }
+      t[3 * p->m + m * T + tap] = (int32_t)(offset * sum);
+    }
+  }
+  for (int64_t r = 0; r < p->group * R; r++)
+    for (int64_t kq = 0; kq < k4; kq++)
+      cg_dot4_pack_quad(sp_bytes + (r * k4 + kq) * qb, s + (r * k4 + kq) * 4, unpacked);
+  LLVMValueRef sp = const_table(c, n, "w", sp_bytes, (size_t)(p->group * R * k4 * qb));
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * p->m + p->m * T));
+  free(s);
+  free(sp_bytes);
+  free(t);
+  LLVMValueRef raw = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, v_bytes));
+  LLVMValueRef acc = cg_gep(c, c->t_i8, raw, cg_idx(c, raw_bytes));
+  LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+  CgLoop lb, lg, lq, lx, lm, lf, lt, lih, liw, lo;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef g = cg_for(c, &lg, p->group);
+  LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p->c), cg_mulc(c, g, Cpg)), HW);
+  /* V: word (c4, pixel) = the bytes of channels 4 c4 .. 4 c4 + 3 (absent channels: 0, their
+   * weights are 0); the columns past h * w: 0 */
+  LLVMValueRef c4 = cg_for(c, &lq, k4);
+  LLVMValueRef plane[4], real[4];
+  for (int k = 0; k < 4; k++) {
+    LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), k);
+    real[k] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, Cpg), "");
+    plane[k] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, Cpg - 1)), HW));
+  }
+  LLVMValueRef px = cg_for(c, &lx, ldv);
+  LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, px, cg_idx(c, HW), "");
+  LLVMValueRef pxc = cg_smin(c, px, cg_idx(c, HW - 1)), word = NULL;
+  for (int k = 0; k < 4; k++) {
+    LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, plane[k], pxc)), flip8, "");
+    b8 = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, real[k], inside, ""), b8,
+                         LLVMConstInt(c->t_i8, 0, 0), "");
+    b8 = LLVMBuildZExt(c->b, b8, c->t_i32, "");
+    b8 = k ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * k), "") : b8;
+    word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+  }
+  LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, cg_mulc(c, c4, ldv), px)));
+  cg_loop_end(c, &lx, NULL, NULL);
+  cg_loop_end(c, &lq, NULL, NULL);
+  CgQGemm gq = {.m = R,
+                .k4 = k4,
+                .n_cols = HW,
+                .n_valid = cg_idx(c, HW),
+                .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, g, R * k4 * qb)),
+                .v = c->scratch,
+                .y = raw,
+                .lds = k4 * qb,
+                .ldv = ldv,
+                .ldy = ldv,
+                .channels = R,
+                .per_row = true,
+                .v_is_acts = true,
+                .raw = true};
+  cg_qgemm_emit(c, d, &gq);
+  /* col2im: output (ih s_h - pad_t + kh d_h, iw s_w - pad_l + kw d_w) += sums[(mo, kh, kw)][ih, iw]
+   */
+  LLVMValueRef mo = cg_for(c, &lm, Mpg);
+  LLVMValueRef m = cg_add(c, cg_mulc(c, g, Mpg), mo);
+  LLVMValueRef bias = i32_load(c, tab, cg_addc(c, m, 2 * p->m));
+  LLVMValueRef f = cg_for(c, &lf, p->oh * p->ow);
+  LLVMBuildStore(c->b, bias, cg_gep(c, c->t_i32, acc, f));
+  cg_loop_end(c, &lf, NULL, NULL);
+  LLVMValueRef tap = cg_for(c, &lt, T);
+  LLVMValueRef kh = LLVMBuildSDiv(c->b, tap, cg_idx(c, p->kw), "");
+  LLVMValueRef kw = cg_sub(c, tap, cg_mulc(c, kh, p->kw));
+  LLVMValueRef corr = i32_load(c, tab, cg_add(c, cg_addc(c, cg_mulc(c, m, T), 3 * p->m), tap));
+  LLVMValueRef srow = cg_mulc(c, cg_add(c, cg_mulc(c, mo, T), tap), ldv);
+  LLVMValueRef hbase = cg_addc(c, cg_mulc(c, kh, p->dil_h), -p->pad_t), ih_lo, ih_hi;
+  cg_valid_range(c, hbase, p->stride_h, p->oh, p->h, &ih_lo, &ih_hi);
+  LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p->dil_w), -p->pad_l), iw_lo, iw_hi;
+  cg_valid_range(c, wbase, p->stride_w, p->ow, p->w, &iw_lo, &iw_hi);
+  LLVMValueRef ih = cg_loop_begin(c, &lih, ih_lo, ih_hi);
+  LLVMValueRef orow = cg_mulc(c, cg_add(c, cg_mulc(c, ih, p->stride_h), hbase), p->ow);
+  LLVMValueRef sr = cg_add(c, srow, cg_mulc(c, ih, p->w));
+  LLVMValueRef iw = cg_loop_begin(c, &liw, iw_lo, iw_hi);
+  LLVMValueRef at = cg_add(c, orow, cg_add(c, cg_mulc(c, iw, p->stride_w), wbase));
+  LLVMValueRef v = LLVMBuildSub(c->b, i32_load(c, raw, cg_add(c, sr, iw)), corr, "");
+  LLVMBuildStore(c->b, LLVMBuildAdd(c->b, i32_load(c, acc, at), v, ""),
+                 cg_gep(c, c->t_i32, acc, at));
+  cg_loop_end(c, &liw, NULL, NULL);
+  cg_loop_end(c, &lih, NULL, NULL);
+  cg_loop_end(c, &lt, NULL, NULL);
+  LLVMValueRef mult = i32_load(c, tab, m), shift = i32_load(c, tab, cg_addc(c, m, p->m));
+  LLVMValueRef oplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, p->m), m), p->oh * p->ow);
+  LLVMValueRef o = cg_for(c, &lo, p->oh * p->ow);
+  i8_store(c, requant(c, i32_load(c, acc, o), mult, shift, h->y_zp), out[0], cg_add(c, oplane, o));
+  cg_loop_end(c, &lo, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+  cg_loop_end(c, &lg, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
+bool cg_lower_qlinear_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  tmp.n_inputs = 2;
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  IrQHead h;
+  ir_qhead(n, &h);
+  if (n->kernel == IR_KERNEL_CONVT_GEMM && c->scratch && lower_qconvt_gemm(c, n, in, out, &p, &h))
+    return true;
+  return lower_qconvt_loops(c, n, in, out, p, h);
+}
+
 bool cg_lower_qadd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   return lower_qbinary(c, n, in, out);
 }

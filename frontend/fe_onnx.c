@@ -1577,6 +1577,10 @@ static const struct Adapter {
     {"QLinearMatMul", 10, 99, "QLinearConv", adapt_qlinear, NULL},
     {"ConvInteger", 10, 99, "QLinearConv", adapt_integer_op, NULL},
     {"MatMulInteger", 10, 99, "QLinearConv", adapt_integer_op, NULL},
+    {"DynamicQuantizeLinear", 11, 99, "Identity", NULL,
+     "computes its scale and zero point at run time (dynamic quantization); Kiln's int8 ops "
+     "take constant quantization parameters: export a static QDQ model, or compile the float "
+     "model with --quantize=int8 --calibrate"},
     {"Loop", 1, 99, "Identity", NULL,
      "a Loop is control flow Kiln cannot compile (only an If with a constant condition folds)"},
     {"Scan", 1, 99, "Identity", NULL,

@@ -435,3 +435,18 @@ bool ir_conv_subpixel(const IrConvParams *p, int64_t tile_cols, IrConvSubpixel *
   s->scratch_bytes = (s->image_floats + p->stride_w * s->wide_floats) * (int64_t)sizeof(float);
   return true;
 }
+
+void ir_avg_pool_window(const IrConvParams *p, int64_t oh, int64_t ow, IrPoolWindow *w) {
+  w->h0 = oh * p->stride_h - p->pad_t;
+  w->w0 = ow * p->stride_w - p->pad_l;
+  w->h1 = w->h0 + p->kh;
+  w->w1 = w->w0 + p->kw;
+  if (w->h1 > p->h + p->pad_b) w->h1 = p->h + p->pad_b;
+  if (w->w1 > p->w + p->pad_r) w->w1 = p->w + p->pad_r;
+  w->padded = (w->h1 - w->h0) * (w->w1 - w->w0);
+  if (w->h0 < 0) w->h0 = 0;
+  if (w->w0 < 0) w->w0 = 0;
+  if (w->h1 > p->h) w->h1 = p->h;
+  if (w->w1 > p->w) w->w1 = p->w;
+  w->count = p->count_include_pad ? w->padded : (w->h1 - w->h0) * (w->w1 - w->w0);
+}

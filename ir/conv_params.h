@@ -55,6 +55,15 @@ bool ir_conv_nd_params(const IrNode *n, IrConvNd *p, IrDiag *d);
  * false. Does not look at dtypes. */
 bool ir_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
 
+/* AveragePool's window of output (oh, ow) clipped to the input, [h0, h1) x [w0, w1), and its
+ * divisor: PyTorch's rule, which ONNX opset 17 matches (with count_include_pad the window
+ * clipped to the padded input [-pad_begin, size + pad_end), a ceil_mode window may run past it;
+ * otherwise the input part). `padded` is the count of the window in the padded input. */
+typedef struct IrPoolWindow {
+  int64_t h0, h1, w0, w1, padded, count;
+} IrPoolWindow;
+void ir_avg_pool_window(const IrConvParams *p, int64_t oh, int64_t ow, IrPoolWindow *w);
+
 /* Conv as implicit GEMM (IR_KERNEL_CONV_GEMM, docs/kernels.md): per group, out[Mpg][P] =
  * W[Mpg][K] x cols[K][P] with K = c_per_group*kh*kw reductions and P = oh*ow output pixels. The
  * im2col matrix cols is built in column panels of `cols` pixels, each stored row-major

@@ -188,6 +188,11 @@ static const IrAttrSpec ir_attrs_qadd[] = {END};
 static const IrAttrSpec ir_attrs_qmul[] = {END};
 static const IrAttrSpec ir_attrs_qlookup[] = {END};
 static const IrAttrSpec ir_attrs_qglobal_average_pool[] = {END};
+static const IrAttrSpec ir_attrs_qconcat[] = {A_REQ_INT("axis"), END};
+/* the same schemas as the float ops */
+#define ir_attrs_qaverage_pool ir_attrs_average_pool
+#define ir_attrs_qlinear_conv_transpose ir_attrs_conv_transpose
+
 static const IrAttrSpec ir_attrs_qgemm[] = {A_FLOAT("alpha", 1.0), A_INT("transA", 0),
                                             A_INT("transB", 0), END};
 

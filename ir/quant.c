@@ -422,6 +422,160 @@ int ir_interp_qglobal_average_pool(const IrNode *n, const void *const *in, void 
   }
   return KRT_OK;
 }
+
+/* ---- QConcat: y_scale, y_zp, then (x, x_scale, x_zp) per input; attribute axis ------------- */
+
+bool ir_qconcat_input(const IrNode *n, int k, IrQConcatIn *q) {
+  float xs = ir_qparam_scale(n, 3 + 3 * k), ys = ir_qparam_scale(n, 0);
+  q->x_zp = ir_qparam_zp(n, 4 + 3 * k);
+  q->copy = xs == ys && q->x_zp == ir_qparam_zp(n, 1);
+  q->r = (IrRequant){0, 62};
+  return q->copy || ir_requant_from_real((double)xs / ys, &q->r);
+}
+
+/* Concat's geometry over the data inputs: outer blocks, each input's block of bytes */
+static int64_t qconcat_axis(const IrNode *n) {
+  int64_t axis = ir_attr_i(n, "axis"), rank = n->inputs[2]->rank;
+  return axis < 0 ? axis + rank : axis;
+}
+
+bool ir_infer_qconcat(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d)) return false;
+  if ((n->n_inputs - 2) % 3 != 0)
+    return ir_node_error(d, n, "inputs",
+                         "QConcat takes y_scale, y_zero_point, then (x, x_scale, x_zero_point) "
+                         "triples: %d inputs",
+                         n->n_inputs);
+  if (!check_scales(n, 0, 1, d) || !check_zero_points(n, 1, 0, false, d)) return false;
+  int n_data = (n->n_inputs - 2) / 3;
+  for (int k = 0; k < n_data; k++)
+    if (!check_input_dtype(n, 2 + 3 * k, IR_I8, d) || !check_scales(n, 3 + 3 * k, 1, d) ||
+        !check_zero_points(n, 4 + 3 * k, 3 + 3 * k, false, d))
+      return false;
+  const IrValue *x = n->inputs[2];
+  char field[32], s1[256], s2[256];
+  if (x->rank == 0) return ir_node_error(d, n, "inputs[2]", "QConcat cannot join scalars");
+  int64_t axis = ir_attr_i(n, "axis");
+  if (axis < -x->rank || axis >= x->rank)
+    return ir_node_error(d, n, "attrs.axis", "axis %lld is out of range for rank %d",
+                         (long long)axis, x->rank);
+  axis = qconcat_axis(n);
+  int64_t dims[IR_MAX_RANK];
+  memcpy(dims, x->dims, sizeof dims);
+  for (int k = 1; k < n_data; k++) {
+    const IrValue *v = n->inputs[2 + 3 * k];
+    bool ok = v->rank == x->rank;
+    for (int i = 0; ok && i < x->rank; i++) ok = i == axis || v->dims[i] == x->dims[i];
+    snprintf(field, sizeof field, "inputs[%d]", 2 + 3 * k);
+    if (!ok)
+      return ir_node_error(d, n, field, "shape %s does not match inputs[2] %s outside axis %lld",
+                           ir_format_dims(v->rank, v->dims, s1, sizeof s1),
+                           ir_format_dims(x->rank, x->dims, s2, sizeof s2), (long long)axis);
+    dims[axis] += v->dims[axis];
+  }
+  for (int k = 0; k < n_data; k++) {
+    IrQConcatIn q;
+    snprintf(field, sizeof field, "inputs[%d]", 3 + 3 * k);
+    if (!ir_qconcat_input(n, k, &q))
+      return ir_node_error(d, n, field, "x_scale / y_scale has no fixed-point form (at most 2^30)");
+  }
+  set_out(n, IR_I8, x->rank, dims);
+  return true;
+}
+
+int ir_interp_qconcat(const IrNode *n, const void *const *in, void *const *out) {
+  const IrValue *o = n->outputs[0];
+  int64_t axis = qconcat_axis(n), outer = 1, inner = 1;
+  for (int i = 0; i < axis; i++) outer *= o->dims[i];
+  for (int i = (int)axis + 1; i < o->rank; i++) inner *= o->dims[i];
+  int32_t yz = ir_qparam_zp(n, 1);
+  int8_t *y = out[0];
+  int64_t at = 0, out_block = o->dims[axis] * inner;
+  for (int k = 0; 2 + 3 * k < n->n_inputs; k++) {
+    IrQConcatIn q;
+    bool ok = ir_qconcat_input(n, k, &q);
+    assert(ok);
+    (void)ok;
+    const int8_t *x = in[2 + 3 * k];
+    int64_t block = n->inputs[2 + 3 * k]->dims[axis] * inner;
+    for (int64_t i = 0; i < outer; i++)
+      for (int64_t j = 0; j < block; j++)
+        y[i * out_block + at + j] = ir_qconcat_apply(&q, yz, x[i * block + j]);
+    at += block;
+  }
+  return KRT_OK;
+}
+
+/* ---- QAveragePool: x, x_scale, x_zp; AveragePool's attributes ------------------------------ */
+
+void ir_qpool_as_pool(const IrNode *q, IrNode *tmp, IrValue **ins) {
+  *tmp = *q;
+  tmp->op = IR_OP_AVERAGE_POOL;
+  ins[0] = q->inputs[0];
+  tmp->inputs = ins;
+  tmp->n_inputs = 1;
+  tmp->n_epilogue = tmp->n_epilogue_inputs = 0;
+}
+
+bool ir_pool_dilated(const IrNode *n) {
+  const IrAttr *a = ir_attr(n, "dilations");
+  for (int k = 0; a->present && k < a->count; k++)
+    if (a->ints[k] != 1) return true;
+  return false;
+}
+
+bool ir_infer_qaverage_pool(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, 0, IR_I8, d) || !check_scales(n, 1, 1, d) ||
+      !check_zero_points(n, 2, 1, false, d))
+    return false;
+  char s[256];
+  if (n->inputs[0]->rank != 4)
+    return ir_node_error(d, n, "inputs[0]", "QAveragePool is 2-D: expects [N, C, H, W], got %s",
+                         ir_format_dims(n->inputs[0]->rank, n->inputs[0]->dims, s, sizeof s));
+  if (ir_pool_dilated(n)) /* ir_avg_pool_window's windows are contiguous */
+    return ir_node_error(d, n, "attrs.dilations",
+                         "QAveragePool takes no dilations (all must be 1)");
+  IrNode tmp;
+  IrValue *ins[1];
+  ir_qpool_as_pool(n, &tmp, ins);
+  IrConvParams p;
+  if (!ir_conv_params(&tmp, &p, d)) return false;
+  if (p.kh * p.kw > (1 << 23))
+    return ir_node_error(d, n, "attrs.kernel_shape", "window of %lld values is too large",
+                         (long long)(p.kh * p.kw));
+  set_out(n, IR_I8, 4, (int64_t[]){p.n, p.c, p.oh, p.ow});
+  return true;
+}
+
+/* The window rule of ir_interp_average_pool (PyTorch's divisor), on integers. */
+int ir_interp_qaverage_pool(const IrNode *n, const void *const *in, void *const *out) {
+  IrNode tmp;
+  IrValue *ins[1];
+  ir_qpool_as_pool(n, &tmp, ins);
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  int32_t zp = ir_qparam_zp(n, 2);
+  const int8_t *x = in[0];
+  int8_t *y = out[0];
+  for (int64_t bc = 0; bc < p.n * p.c; bc++)
+    for (int64_t oh = 0; oh < p.oh; oh++)
+      for (int64_t ow = 0; ow < p.ow; ow++) {
+        IrPoolWindow w;
+        ir_avg_pool_window(&p, oh, ow, &w);
+        int32_t sum = 0;
+        for (int64_t ih = w.h0; ih < w.h1; ih++)
+          for (int64_t iw = w.w0; iw < w.w1; iw++) sum += x[(bc * p.h + ih) * p.w + iw];
+        if (p.count_include_pad) /* padding is the quantized 0 */
+          sum += (int32_t)(w.padded - (w.h1 - w.h0) * (w.w1 - w.w0)) * zp;
+        y[(bc * p.oh + oh) * p.ow + ow] = ir_qavg_divide(sum, (int32_t)w.count);
+      }
+  return KRT_OK;
+}
+
 int ir_interp_qadd(const IrNode *n, const void *const *in, void *const *out) {
   return interp_qbinary(n, in, out);
 }
@@ -435,11 +589,14 @@ enum { QC_X, QC_XS, QC_XZ, QC_W, QC_WS, QC_WZ, QC_YS, QC_YZ, QC_B }; /* QLinearC
 enum { QG_A, QG_AS, QG_AZ, QG_B, QG_BS, QG_BZ, QG_C, QG_YS, QG_YZ }; /* QGemm */
 
 void ir_qhead(const IrNode *n, IrQHead *h) {
-  bool conv = n->op == IR_OP_QLINEAR_CONV;
+  bool convt = n->op == IR_OP_QLINEAR_CONV_TRANSPOSE, conv = n->op == IR_OP_QLINEAR_CONV || convt;
   int xs = conv ? QC_XS : QG_AS, ws = conv ? QC_WS : QG_BS, ys = conv ? QC_YS : QG_YS;
   int b = conv ? QC_B : QG_C;
   const IrValue *w = n->inputs[conv ? QC_W : QG_B];
-  h->channels = conv ? w->dims[0] : ir_attr_i(n, "transB") ? w->dims[0] : w->dims[1];
+  h->channels = convt                    ? w->dims[1] * ir_attr_i(n, "group")
+                : conv                   ? w->dims[0]
+                : ir_attr_i(n, "transB") ? w->dims[0]
+                                         : w->dims[1];
   h->x_scale = ir_qparam_scale(n, xs);
   h->x_zp = ir_qparam_zp(n, xs + 1);
   h->y_scale = ir_qparam_scale(n, ys);
@@ -461,7 +618,7 @@ IrRequant ir_qhead_requant(const IrQHead *h, int64_t channel) {
 
 void ir_qconv_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins) {
   *tmp = *q;
-  tmp->op = IR_OP_CONV;
+  tmp->op = q->op == IR_OP_QLINEAR_CONV_TRANSPOSE ? IR_OP_CONV_TRANSPOSE : IR_OP_CONV;
   ins[0] = q->inputs[QC_X];
   ins[1] = q->inputs[QC_W];
   ins[2] = q->n_inputs > QC_B ? q->inputs[QC_B] : NULL;
@@ -584,6 +741,76 @@ int ir_interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *
   return KRT_OK;
 }
 
+/* QLinearConvTranspose (ONNX Runtime's com.microsoft layout, QLinearConv's inputs): weights
+ * [C, M/group, kh, kw] symmetric int8 with one scale per output channel (or one), bias i32 [M]. */
+bool ir_infer_qlinear_conv_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d) || !check_input_dtype(n, QC_X, IR_I8, d) || !check_weight(n, QC_W, d))
+    return false;
+  char s[256];
+  if (n->inputs[QC_X]->rank != 4)
+    return ir_node_error(d, n, "inputs[0]",
+                         "QLinearConvTranspose is 2-D: expects [N, C, H, W], got %s",
+                         ir_format_dims(n->inputs[QC_X]->rank, n->inputs[QC_X]->dims, s, sizeof s));
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  tmp.n_inputs = 2; /* the bias is i32: checked below */
+  IrConvParams p;
+  if (!ir_conv_params(&tmp, &p, d)) return false;
+  if (!check_bias(n, QC_B, p.m, d) || !check_scales(n, QC_XS, 1, d) ||
+      !check_zero_points(n, QC_XZ, QC_XS, false, d) || !check_scales(n, QC_WS, p.m, d) ||
+      !check_zero_points(n, QC_WZ, QC_WS, true, d) || !check_scales(n, QC_YS, 1, d) ||
+      !check_zero_points(n, QC_YZ, QC_YS, false, d) || !check_requant(n, d))
+    return false;
+  set_out(n, IR_I8, 4, (int64_t[]){p.n, p.m, p.oh, p.ow});
+  return true;
+}
+
+/* ir_interp_conv_transpose's gather on integers: output (oh, ow) receives input (th / s, tw / s)
+ * through tap (kh, kw) when th = oh + pad_t - kh * dil divides by the stride. */
+int ir_interp_qlinear_conv_transpose(const IrNode *n, const void *const *in, void *const *out) {
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  tmp.n_inputs = 2;
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  IrQHead h;
+  ir_qhead(n, &h);
+  const int8_t *x = in[QC_X], *w = in[QC_W];
+  int8_t *y = out[0];
+  for (int64_t b = 0; b < p.n; b++)
+    for (int64_t m = 0; m < p.m; m++) {
+      IrRequant r = ir_qhead_requant(&h, m);
+      int64_t g = m / p.m_per_group, mo = m % p.m_per_group;
+      for (int64_t oh = 0; oh < p.oh; oh++)
+        for (int64_t ow = 0; ow < p.ow; ow++) {
+          int32_t acc = h.bias ? h.bias[m] : 0;
+          for (int64_t ci = 0; ci < p.c_per_group; ci++) {
+            int64_t c = g * p.c_per_group + ci;
+            for (int64_t kh = 0; kh < p.kh; kh++) {
+              int64_t th = oh + p.pad_t - kh * p.dil_h;
+              if (th < 0 || th % p.stride_h || th / p.stride_h >= p.h) continue;
+              for (int64_t kw = 0; kw < p.kw; kw++) {
+                int64_t tw = ow + p.pad_l - kw * p.dil_w;
+                if (tw < 0 || tw % p.stride_w || tw / p.stride_w >= p.w) continue;
+                acc +=
+                    ((int32_t)x[((b * p.c + c) * p.h + th / p.stride_h) * p.w + tw / p.stride_w] -
+                     h.x_zp) *
+                    (int32_t)w[((c * p.m_per_group + mo) * p.kh + kh) * p.kw + kw];
+              }
+            }
+          }
+          y[((b * p.m + m) * p.oh + oh) * p.ow + ow] =
+              (int8_t)ir_requant_apply(acc, r, h.y_zp, -128, 127);
+        }
+    }
+  return KRT_OK;
+}
+
 int ir_interp_qgemm(const IrNode *n, const void *const *in, void *const *out) {
   IrQHead h;
   ir_qhead(n, &h);
@@ -681,6 +908,15 @@ bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols
     if (w->rows == 1 || w->bytes <= (scratch_bytes > 0 ? scratch_bytes : budget_bytes)) break;
   }
   return scratch_bytes <= 0 || w->bytes <= scratch_bytes;
+}
+
+void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q) {
+  q->k4 = (p->c_per_group + 3) / 4;
+  q->ldv = round_up(p->h * p->w, cols);
+  q->v_bytes = q->k4 * 4 * q->ldv;
+  q->raw_bytes = p->m_per_group * p->kh * p->kw * q->ldv * 4;
+  q->plane_bytes = p->oh * p->ow * 4;
+  q->bytes = q->v_bytes + q->raw_bytes + q->plane_bytes;
 }
 
 int64_t ir_qgemm_scratch_bytes(const IrNode *n) {

@@ -59,6 +59,27 @@ static inline int8_t ir_qbinary_apply(const IrQBinary *p, int8_t a, int8_t b) {
   return (int8_t)ir_requant_apply(sum, p->ry, p->y_zp, -128, 127);
 }
 
+/* QConcat (ONNX Runtime's QLinearConcat layout: y_scale, y_zp, then (x, x_scale, x_zp) per
+ * input): input k is copied when its parameters are the output's, else requantized:
+ *   y = saturate(y_zp + R(x - x_zp, x_scale / y_scale))  (R = ir_requant_raw). */
+typedef struct IrQConcatIn {
+  IrRequant r;
+  int32_t x_zp;
+  bool copy;
+} IrQConcatIn;
+/* data input k (0-based; node input 2 + 3k); false: the ratio has no fixed-point form */
+bool ir_qconcat_input(const IrNode *n, int k, IrQConcatIn *q);
+static inline int8_t ir_qconcat_apply(const IrQConcatIn *q, int32_t y_zp, int8_t x) {
+  return q->copy ? x : (int8_t)ir_requant_apply((int32_t)x - q->x_zp, q->r, y_zp, -128, 127);
+}
+
+/* QAveragePool (x, x_scale, x_zp; AveragePool's attributes; the output keeps x's scale and zero
+ * point, as TFLite's int8 average pool): the window's sum of x (padding counted as x_zp when
+ * count_include_pad), divided by the window's count rounding half away from zero, as TFLite. */
+static inline int8_t ir_qavg_divide(int32_t sum, int32_t count) {
+  return (int8_t)(sum >= 0 ? (sum + count / 2) / count : (sum - count / 2) / count);
+}
+
 /* f32 -> int8 as QuantizeLinear (round half to even through the 1.5 * 2^23 trick, which codegen
  * repeats instruction for instruction). NaN saturates to -128. */
 static inline int8_t ir_quantize_f32(float x, float scale, int32_t zp) {
@@ -87,6 +108,8 @@ void ir_qdq(const IrNode *n, IrQdq *q);
 int32_t ir_qdq_zp(const IrQdq *q, int64_t channel);
 /* Per tensor with an i8 zero point: the form codegen/cg_quant.c lowers (others: cg_qdq.c). */
 bool ir_qdq_is_simple(const IrNode *n);
+/* An (Average)Pool node with a dilation other than 1 (opset 19): no int8 form takes it. */
+bool ir_pool_dilated(const IrNode *n);
 
 /* Geometry and constants of a quantized head (QLinearConv, QGemm), from its constant inputs:
  * per output channel the requantization; the input's and output's zero points. */
@@ -102,9 +125,11 @@ typedef struct IrQHead {
 void ir_qhead(const IrNode *n, IrQHead *h);
 IrRequant ir_qhead_requant(const IrQHead *h, int64_t channel);
 
-/* A QLinearConv node viewed as a plain Conv (x, w[, B]) for ir_conv_params: tmp and ins are
- * caller storage. */
+/* A QLinearConv (QLinearConvTranspose) node viewed as a plain Conv (ConvTranspose) (x, w[, B]) for
+ * ir_conv_params: tmp and ins are caller storage. */
 void ir_qconv_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins);
+/* A QAveragePool node viewed as a plain AveragePool (x) for ir_conv_params. */
+void ir_qpool_as_pool(const IrNode *q, IrNode *tmp, IrValue **ins);
 
 /* The (scale, zero point) of a scalar quant input pair k, k+1 (shape inference checked them). */
 float ir_qparam_scale(const IrNode *n, int k);
@@ -142,6 +167,15 @@ typedef struct IrQWinograd {
 /* false: not such a conv, or (with scratch_bytes > 0) the planned scratch holds no panel */
 bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols,
                        int64_t scratch_bytes, IrQWinograd *w);
+
+/* QLinearConvTranspose on the int8 GEMM (codegen/cg_quant.c), per batch item and group: V, the
+ * input's channel quads [k4][ldv] words (ldv = h * w rounded up to `cols`); the raw int32 sums
+ * [(m, tap) of the group][ldv] of the weights' rows (m, tap) times V; one int32 output plane
+ * [oh * ow] that the col2im adds them into before the requantization. */
+typedef struct IrQConvtGemm {
+  int64_t k4, ldv, v_bytes, raw_bytes, plane_bytes, bytes;
+} IrQConvtGemm;
+void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q);
 
 /* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */
 int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out);

@@ -5,6 +5,7 @@
 #include "conv_params.h"
 #include "ir_util.h"
 #include "pass.h"
+#include "quant.h"
 #include "sparsity.h"
 
 static bool all_f32(const IrNode *n) {
@@ -212,6 +213,19 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     if (n->op == IR_OP_QGEMM || n->op == IR_OP_QLINEAR_CONV) {
       pass_plan_int8(n, o); /* pass_quantize.c */
       pass_plan_sparse(n, o);
+      continue;
+    }
+    if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) { /* cg_quant.c */
+      IrConvParams p;
+      IrNode tmp;
+      IrValue *ins[3];
+      ir_qconv_as_conv(n, &tmp, ins);
+      tmp.n_inputs = 2;
+      IrQConvtGemm q;
+      if (!ir_conv_params(&tmp, &p, NULL)) continue;
+      ir_qconvt_gemm(&p, o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX, &q);
+      n->kernel = IR_KERNEL_CONVT_GEMM; /* the int8 GEMM of every tap, then col2im */
+      n->scratch_bytes = q.bytes;
       continue;
     }
     if (!all_f32(n)) continue;

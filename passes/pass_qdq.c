@@ -4,15 +4,23 @@
  * 1. u8 activations become i8: a QuantizeLinear with a u8 zero point whose output only
  *    DequantizeLinear nodes read writes q - 128 with zero point zp - 128 instead, and its readers
  *    subtract zp - 128: the same real values, bit for bit.
- * 2. Conv, Gemm and 2-D MatMul whose data input is DQ(i8 activations, per tensor), whose weights
- *    are DQ(constant i8, zero point 0, per tensor or per output channel), whose bias is absent,
- *    DQ(constant i32, scale x_scale * w_scale) or a float constant, and whose output (after an
- *    optional Relu, when the output zero point is -128) only a per-tensor i8 QuantizeLinear
- *    reads, become one QLinearConv / QGemm writing that QuantizeLinear's output.
+ * 2. Conv, ConvTranspose (2-D), Gemm and 2-D MatMul whose data input is DQ(i8 activations, per
+ * tensor), whose weights are DQ(constant i8, zero point 0, per tensor or per output channel), whose
+ * bias is absent, DQ(constant i32, scale x_scale * w_scale) or a float constant, and whose output
+ * (after an optional Relu, when the output zero point is -128) only a per-tensor i8 QuantizeLinear
+ *    reads, become one QLinearConv / QLinearConvTranspose / QGemm writing that QuantizeLinear's
+ *    output (ConvTranspose weights per tensor, or per output channel along axis 1 with one group).
  *
  * 3. MaxPool, Flatten and Reshape between DQ(i8, per tensor) and a QuantizeLinear of the same
  *    scale and zero point (ONNX Runtime puts Q/DQ around them) run on the int8 values: the max
  *    and the copies commute with the monotonic dequantization, and Q(DQ(q)) = q.
+ *
+ * 4. Add [-> Relu, when the output zero point is -128], Concat, AveragePool and GlobalAveragePool
+ *    whose data inputs are all DQ(i8, per tensor) and whose output only a per-tensor i8
+ *    QuantizeLinear reads become QAdd / QConcat / QAveragePool / QGlobalAveragePool with those
+ *    parameters (AveragePool only when the QuantizeLinear's parameters are its input's: the
+ *    int8 average pool keeps them, as TFLite's). Their integer arithmetic (ir/quant.h) differs
+ *    from dequantize-compute-quantize by at most one step on ties and near-ties, as the heads'.
  *
  * Everything else stays as it is: QuantizeLinear / DequantizeLinear around float ops (the fold
  * pass turns a DequantizeLinear of constant weights into float weights). The integer head
@@ -157,7 +165,8 @@ static bool bias_i32(IrGraph *g, Match *m, const IrValue *b, int64_t channels) {
 static bool match(IrGraph *g, IrNode *n, Match *m) {
   memset(m, 0, sizeof *m);
   m->head = n;
-  bool conv = n->op == IR_OP_CONV, gemm = n->op == IR_OP_GEMM;
+  bool convt = n->op == IR_OP_CONV_TRANSPOSE, conv = n->op == IR_OP_CONV || convt;
+  bool gemm = n->op == IR_OP_GEMM;
   if (!conv && !gemm && n->op != IR_OP_MATMUL) return false;
   if (n->n_epilogue) return false;
   m->dx = producer_of(n->inputs[0], IR_OP_DEQUANTIZE_LINEAR);
@@ -165,7 +174,13 @@ static bool match(IrGraph *g, IrNode *n, Match *m) {
   if (!m->dx || !m->dw || !per_tensor_i8(m->dx) || m->dx->inputs[0]->dtype != IR_I8) return false;
   const IrValue *w = m->dw->inputs[0];
   int64_t channels;
-  if (conv) {
+  if (convt) { /* weights [C, M/group, kh, kw]: per output channel along axis 1, one group */
+    if (w->rank != 4 || n->inputs[0]->rank != 4) return false;
+    int64_t group = ir_attr_i(n, "group");
+    if (group != 1 && ir_value_numel(m->dw->inputs[1]) > 1) return false;
+    m->axis = 1;
+    channels = w->dims[1] * group;
+  } else if (conv) {
     m->axis = 0;
     channels = w->dims[0];
   } else {
@@ -200,8 +215,12 @@ static bool match(IrGraph *g, IrNode *n, Match *m) {
 }
 
 static IrNode *rewrite(IrGraph *g, const Match *m) {
-  bool conv = m->head->op == IR_OP_CONV;
-  IrNode *qn = ir_node_new(g, conv ? IR_OP_QLINEAR_CONV : IR_OP_QGEMM, m->head->name, 9, 1);
+  bool convt = m->head->op == IR_OP_CONV_TRANSPOSE, conv = m->head->op == IR_OP_CONV || convt;
+  IrNode *qn = ir_node_new(g,
+                           convt  ? IR_OP_QLINEAR_CONV_TRANSPOSE
+                           : conv ? IR_OP_QLINEAR_CONV
+                                  : IR_OP_QGEMM,
+                           m->head->name, 9, 1);
   const IrValue *ws = m->dw->inputs[1];
   int64_t count = ir_value_numel(ws);
   int8_t *zeros = calloc((size_t)count, 1);
@@ -212,7 +231,7 @@ static IrNode *rewrite(IrGraph *g, const Match *m) {
   IrValue *w = m->dw->inputs[0], *wsv = m->dw->inputs[1];
   IrValue *ys = m->q->inputs[1], *yz = m->q->inputs[2];
   if (conv) {
-    qn->attrs = m->head->attrs; /* QLinearConv's attribute schema is Conv's */
+    qn->attrs = m->head->attrs; /* QLinearConv(Transpose)'s attributes are Conv(Transpose)'s */
     IrValue *ins[9] = {x, xs, xz, w, wsv, wz, ys, yz, m->bias};
     memcpy(qn->inputs, ins, sizeof ins);
   } else { /* QGemm's C is required: zeros without a bias */
@@ -252,6 +271,90 @@ static IrNode *int8_view(IrGraph *g, IrNode *n) {
   return q;
 }
 
+/* 4. DQ -> Add [-> Relu] / Concat / AveragePool / GlobalAveragePool -> Q => the int8 op. */
+typedef struct Join {
+  IrNode *relu, *q;
+  IrNode *dq[IR_MAX_VARIADIC];
+  int n_dq;
+} Join;
+
+static bool match_join(const IrGraph *g, IrNode *n, Join *j) {
+  memset(j, 0, sizeof *j);
+  if ((n->op != IR_OP_ADD && n->op != IR_OP_CONCAT && n->op != IR_OP_AVERAGE_POOL &&
+       n->op != IR_OP_GLOBAL_AVERAGE_POOL) ||
+      n->n_epilogue || n->n_outputs != 1 || n->n_inputs < 1 || n->n_inputs > IR_MAX_VARIADIC)
+    return false;
+  for (int k = 0; k < n->n_inputs; k++) {
+    IrNode *dq = producer_of(n->inputs[k], IR_OP_DEQUANTIZE_LINEAR);
+    if (!dq || !per_tensor_i8(dq) || dq->inputs[0]->dtype != IR_I8) return false;
+    j->dq[j->n_dq++] = dq;
+  }
+  IrNode *r = only_reader(g, n->outputs[0]);
+  if (r && r->op == IR_OP_RELU && n->op == IR_OP_ADD) {
+    j->relu = r;
+    r = only_reader(g, r->outputs[0]);
+  }
+  if (!r || r->op != IR_OP_QUANTIZE_LINEAR || !per_tensor_i8(r)) return false;
+  j->q = r;
+  if (j->relu && ir_qparam_zp(r, 2) != -128) return false; /* Relu is the saturation only then */
+  double ys = ir_qparam_scale(r, 1);
+  IrRequant rq;
+  switch (n->op) {
+  case IR_OP_ADD: {
+    double sa = ir_qparam_scale(j->dq[0], 1), sb = ir_qparam_scale(j->dq[1], 1);
+    double twice = 2 * (sa > sb ? sa : sb);
+    return ir_requant_from_real(sa / twice, &rq) && ir_requant_from_real(sb / twice, &rq) &&
+           ir_requant_from_real(twice / ((double)(1 << IR_QADD_LEFT_SHIFT) * ys), &rq);
+  }
+  case IR_OP_CONCAT:
+    for (int k = 0; k < j->n_dq; k++)
+      if (!ir_requant_from_real(ir_qparam_scale(j->dq[k], 1) / ys, &rq)) return false;
+    return true;
+  case IR_OP_AVERAGE_POOL: /* 2-D; the output keeps the input's parameters */
+    return ir_qparam_scale(j->dq[0], 1) == ir_qparam_scale(r, 1) &&
+           ir_qparam_zp(j->dq[0], 2) == ir_qparam_zp(r, 2) && n->inputs[0]->rank == 4 &&
+           !ir_pool_dilated(n);
+  default: { /* GlobalAveragePool */
+    const IrValue *x = n->inputs[0];
+    int64_t size = 1;
+    for (int i = 2; i < x->rank; i++) size *= x->dims[i];
+    return x->rank >= 3 && size <= (1 << 23) &&
+           ir_requant_from_real(ir_qparam_scale(j->dq[0], 1) / (ys * (double)size), &rq);
+  }
+  }
+}
+
+static IrNode *rewrite_join(IrGraph *g, IrNode *n, const Join *j) {
+  IrValue *ys = j->q->inputs[1], *yz = j->q->inputs[2];
+  IrNode *qn;
+  if (n->op == IR_OP_CONCAT) {
+    qn = ir_node_new(g, IR_OP_QCONCAT, n->name, 2 + 3 * j->n_dq, 1);
+    qn->inputs[0] = ys;
+    qn->inputs[1] = yz;
+    for (int k = 0; k < j->n_dq; k++)
+      for (int t = 0; t < 3; t++) qn->inputs[2 + 3 * k + t] = j->dq[k]->inputs[t];
+  } else if (n->op == IR_OP_ADD) {
+    qn = ir_node_new(g, IR_OP_QADD, n->name, 8, 1);
+    for (int k = 0; k < 2; k++)
+      for (int t = 0; t < 3; t++) qn->inputs[3 * k + t] = j->dq[k]->inputs[t];
+    qn->inputs[6] = ys;
+    qn->inputs[7] = yz;
+  } else if (n->op == IR_OP_AVERAGE_POOL) {
+    qn = ir_node_new(g, IR_OP_QAVERAGE_POOL, n->name, 3, 1);
+    for (int t = 0; t < 3; t++) qn->inputs[t] = j->dq[0]->inputs[t];
+  } else {
+    qn = ir_node_new(g, IR_OP_QGLOBAL_AVERAGE_POOL, n->name, 5, 1);
+    for (int t = 0; t < 3; t++) qn->inputs[t] = j->dq[0]->inputs[t];
+    qn->inputs[3] = ys;
+    qn->inputs[4] = yz;
+  }
+  qn->attrs = n->attrs; /* Concat's axis, AveragePool's window: the same schemas */
+  IrValue *out = j->q->outputs[0];
+  j->q->outputs[0] = NULL;
+  ir_node_set_output(qn, 0, out);
+  return qn;
+}
+
 bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   bool changed = u8_to_i8(g);
@@ -269,6 +372,17 @@ bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d) {
     dead[m.head->id] = dead[m.q->id] = true;
     if (m.relu) dead[m.relu->id] = true;
     changed = true;
+  }
+  for (int i = 0; i < n0; i++) {
+    Join j;
+    if (dead[i] || !match_join(g, g->nodes[i], &j)) continue;
+    IrNode *qn = rewrite_join(g, g->nodes[i], &j);
+    if (!ir_op_info[qn->op].infer(g, qn, d)) { /* cannot happen: match_join checked */
+      free(dead);
+      return false;
+    }
+    dead[i] = dead[j.q->id] = changed = true;
+    if (j.relu) dead[j.relu->id] = true;
   }
   for (int i = 0; i < n0; i++) {
     IrNode *q = dead[i] ? NULL : int8_view(g, g->nodes[i]);

@@ -8,12 +8,14 @@
  *    (Relu, Clip(0, hi) outputs) gets zero point -128, so the int8 saturation is the Relu.
  *    Weights per output channel, symmetric: scale = max |w| / 127, zero point 0; the bias is
  *    int32 at scale x_scale * w_scale.
- * 3. Rewrite: each quantizable head becomes QLinearConv / QGemm writing int8 (its lone Relu /
- *    Clip(0, hi) folded: the head takes the activation's output range), followed by a
+ * 3. Rewrite: each quantizable head becomes QLinearConv / QLinearConvTranspose / QGemm writing int8
+ * (its lone Relu / Clip(0, hi) folded: the head takes the activation's output range), followed by a
  *    DequantizeLinear that produces the original float value for whoever still reads floats;
  *    an int8 input comes from the head before it, or from a QuantizeLinear. Flatten, Reshape
- *    and MaxPool of an int8 value stay int8, with the input's scale and zero point. DCE later drops
- * dequantizations nobody reads.
+ *    and MaxPool of an int8 value stay int8, with the input's scale and zero point. Other ops
+ *    with int8 forms (quantizable_other): Add/Mul, Sigmoid/Tanh, GlobalAveragePool, Concat,
+ *    AveragePool (the input's parameters), Gather from a constant table (the table's). DCE
+ *    later drops dequantizations nobody reads.
  * 4. Report: the quantized graph runs on (some of) the samples in the interpreter; each
  *    quantized layer's dequantized output is compared with its float value (SQNR, dB). */
 #include <math.h>
@@ -252,7 +254,8 @@ static bool quantizable(const IrNode *n) {
   const IrValue *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
   if (!x || x->dtype != IR_F32 || !const_f32(w) || (b && !const_f32(b))) return false;
   switch (n->op) {
-  case IR_OP_CONV: return w->rank == 4 && x->rank == 4;
+  case IR_OP_CONV:
+  case IR_OP_CONV_TRANSPOSE: return w->rank == 4 && x->rank == 4;
   case IR_OP_GEMM: {
     int64_t N = ir_attr_i(n, "transB") ? w->dims[0] : w->dims[1];
     return ir_attr_i(n, "transA") == 0 && ir_attr_f(n, "alpha") == 1.0 &&
@@ -291,17 +294,47 @@ static IrNode *foldable_activation(const IrGraph *g, const IrValue *y) {
   return NULL;
 }
 
-/* n (Conv/Gemm/MatMul) and its folded activation a (or NULL) -> QLinearConv / QGemm. */
+/* Where weight (output channel m, reduction index k) lies: Conv and Gemm transB [M][per],
+ * MatMul / Gemm [K][M], ConvTranspose [C][M/group][kh][kw] (k = channel of the group, tap). */
+typedef struct WeightAt {
+  bool cols, convt;
+  int64_t M, per, mpg, cpg, taps;
+} WeightAt;
+
+static int64_t weight_at(const WeightAt *a, int64_t m, int64_t k) {
+  if (a->cols) return k * a->M + m;
+  if (!a->convt) return m * a->per + k;
+  int64_t g = m / a->mpg, mo = m % a->mpg, ci = k / a->taps, t = k % a->taps;
+  return ((g * a->cpg + ci) * a->mpg + mo) * a->taps + t;
+}
+
+/* The int8 op a quantized head becomes. */
+static IrOp quantized_op(const IrNode *n) {
+  return n->op == IR_OP_CONV             ? IR_OP_QLINEAR_CONV
+         : n->op == IR_OP_CONV_TRANSPOSE ? IR_OP_QLINEAR_CONV_TRANSPOSE
+                                         : IR_OP_QGEMM;
+}
+
+/* n (Conv/ConvTranspose/Gemm/MatMul) and its folded activation a (or NULL) -> QLinearConv / QGemm.
+ */
 static void quantize_head(Q *q, IrNode *n, IrNode *a) {
   IrGraph *g = q->g;
   IrValue *x = n->inputs[0], *w = n->inputs[1], *b = n->n_inputs > 2 ? n->inputs[2] : NULL;
   IrValue *yf = a ? a->outputs[0] : n->outputs[0];
-  bool conv = n->op == IR_OP_CONV, tb = n->op == IR_OP_GEMM && ir_attr_i(n, "transB");
-  int64_t M = conv || tb ? w->dims[0] : w->dims[1];
+  bool convt = n->op == IR_OP_CONV_TRANSPOSE, conv = n->op == IR_OP_CONV || convt;
+  bool tb = n->op == IR_OP_GEMM && ir_attr_i(n, "transB");
+  int64_t group = convt ? ir_attr_i(n, "group") : 1;
+  int64_t M = convt ? w->dims[1] * group : conv || tb ? w->dims[0] : w->dims[1];
   int64_t numel = ir_value_numel(w), per = numel / M;
   const float *wf = w->data;
   /* weight (m, k) of a [K][N] MatMul / Gemm weight lies at k * N + m */
   bool cols = !conv && !tb;
+  WeightAt wa = {.cols = cols, .convt = convt, .M = M, .per = per};
+  if (convt) {
+    wa.mpg = w->dims[1];
+    wa.cpg = w->dims[0] / group;
+    wa.taps = w->dims[2] * w->dims[3];
+  }
   float *ws = malloc(sizeof *ws * (size_t)M);
   int8_t *wq = malloc((size_t)numel), *wz = calloc((size_t)M, 1);
   int32_t *bq = malloc(sizeof *bq * (size_t)M);
@@ -311,12 +344,12 @@ static void quantize_head(Q *q, IrNode *n, IrNode *a) {
   for (int64_t m = 0; m < M; m++) {
     float mx = 0;
     for (int64_t k = 0; k < per; k++) {
-      float v = fabsf(wf[cols ? k * M + m : m * per + k]);
+      float v = fabsf(wf[weight_at(&wa, m, k)]);
       if (v > mx) mx = v;
     }
     ws[m] = mx > 0 ? mx / 127 : 1.0f;
     for (int64_t k = 0; k < per; k++) {
-      int64_t at = cols ? k * M + m : m * per + k;
+      int64_t at = weight_at(&wa, m, k);
       double r = nearbyint(wf[at] / ws[m]);
       wq[at] = (int8_t)(r < -127 ? -127 : r > 127 ? 127 : r);
     }
@@ -327,7 +360,7 @@ static void quantize_head(Q *q, IrNode *n, IrNode *a) {
   snprintf(base, sizeof base, "%s.q", n->name);
   IrValue *wv = pass_new_const(g, base, IR_I8, w->rank, w->dims, wq);
   IrQuant *wqu = ir_arena_alloc(g->arena, sizeof *wqu);
-  wqu->axis = cols ? 1 : 0;
+  wqu->axis = cols || convt ? 1 : 0;
   wqu->count = M;
   wqu->scale = ir_arena_alloc(g->arena, sizeof(float) * (size_t)M);
   wqu->zero_point = ir_arena_alloc(g->arena, sizeof(int64_t) * (size_t)M);
@@ -340,9 +373,9 @@ static void quantize_head(Q *q, IrNode *n, IrNode *a) {
   int8_t yz = q->zp[yf->id];
   IrValue *yq = new_value(q, base, IR_I8, yf->rank, yf->dims);
   set_quant(q, yq, ys, yz);
-  IrNode *qn = ir_node_new(g, conv ? IR_OP_QLINEAR_CONV : IR_OP_QGEMM, n->name, 9, 1);
+  IrNode *qn = ir_node_new(g, quantized_op(n), n->name, 9, 1);
   if (conv) {
-    qn->attrs = n->attrs; /* QLinearConv's attribute schema is Conv's */
+    qn->attrs = n->attrs; /* QLinearConv's (QLinearConvTranspose's) attribute schema is Conv's */
     IrValue *ins[9] = {xq,
                        scalar_f32(q, "x.scale", xs),
                        scalar_i8(q, "x.zero_point", (int8_t)xq->quant->zero_point[0]),
@@ -383,11 +416,23 @@ static IrOp quantizable_other(const Q *q, const IrNode *n) {
             : n->op == IR_OP_MUL                            ? IR_OP_QMUL
             : n->op == IR_OP_SIGMOID || n->op == IR_OP_TANH ? IR_OP_QLOOKUP
             : n->op == IR_OP_GLOBAL_AVERAGE_POOL            ? IR_OP_QGLOBAL_AVERAGE_POOL
+            : n->op == IR_OP_CONCAT                         ? IR_OP_QCONCAT
+            : n->op == IR_OP_AVERAGE_POOL                   ? IR_OP_QAVERAGE_POOL
+            : n->op == IR_OP_GATHER                         ? IR_OP_GATHER
                                                             : IR_OP_COUNT;
   if (op == IR_OP_COUNT || n->n_epilogue || !n->outputs[0] || n->outputs[0]->dtype != IR_F32)
     return IR_OP_COUNT;
-  int inputs = op == IR_OP_QADD || op == IR_OP_QMUL ? 2 : 1;
-  if (n->n_inputs != inputs) return IR_OP_COUNT;
+  if (op == IR_OP_GATHER) { /* an embedding table: a constant, int8 per tensor */
+    const IrValue *t = n->inputs[0], *ids = n->inputs[1];
+    return const_f32(t) && t->rank >= 1 && ids->kind != IR_VALUE_CONST &&
+                   (ir_attr_i(n, "axis") == 0 || ir_attr_i(n, "axis") == -t->rank)
+               ? op
+               : IR_OP_COUNT;
+  }
+  if (op == IR_OP_QAVERAGE_POOL && (n->inputs[0]->rank != 4 || ir_pool_dilated(n)))
+    return IR_OP_COUNT; /* 2-D, contiguous windows only */
+  int inputs = op == IR_OP_QADD || op == IR_OP_QMUL ? 2 : op == IR_OP_QCONCAT ? n->n_inputs : 1;
+  if (n->n_inputs != inputs || inputs < 1) return IR_OP_COUNT;
   for (int k = 0; k < inputs; k++) {
     const IrValue *v = n->inputs[k];
     if (v->dtype != IR_F32 || v->kind == IR_VALUE_CONST || v->id >= q->n_values0 ||
@@ -411,7 +456,83 @@ static IrValue *lookup_table(Q *q, const IrNode *n, const IrValue *xq, float ys,
   return pass_new_const(q->g, "lut", IR_I8, 1, (int64_t[]){256}, t);
 }
 
+/* Gather from a float table: the table int8 per tensor (asymmetric, its own range), the
+ * output int8 with the table's parameters. */
+static void quantize_gather(Q *q, IrNode *n) {
+  const IrValue *t = n->inputs[0];
+  int64_t numel = ir_value_numel(t);
+  const float *w = t->data;
+  float lo = 0, hi = 0, ts;
+  int8_t tz;
+  for (int64_t i = 0; i < numel; i++) {
+    if (w[i] < lo) lo = w[i];
+    if (w[i] > hi) hi = w[i];
+  }
+  range_params(lo, hi, &ts, &tz);
+  int8_t *tq = malloc((size_t)numel + 1);
+  if (!tq) abort();
+  for (int64_t i = 0; i < numel; i++) tq[i] = ir_quantize_f32(w[i], ts, tz);
+  char base[512];
+  snprintf(base, sizeof base, "%s.q", n->name);
+  IrValue *tv = pass_new_const(q->g, base, IR_I8, t->rank, t->dims, tq);
+  free(tq);
+  set_quant(q, tv, ts, tz);
+  IrValue *yf = n->outputs[0];
+  IrValue *yq = new_value(q, base, IR_I8, yf->rank, yf->dims);
+  set_quant(q, yq, ts, tz);
+  IrNode *qn = ir_node_new(q->g, IR_OP_GATHER, n->name, 2, 1);
+  qn->attrs = n->attrs;
+  qn->inputs[0] = tv;
+  qn->inputs[1] = n->inputs[1];
+  ir_node_set_output(qn, 0, yq);
+  dequantize_into(q, yq, yf);
+}
+
+/* QConcat: output parameters calibrated (they cover every input's range); ORT's QLinearConcat
+ * inputs. */
+static void quantize_concat(Q *q, IrNode *n, IrNode *act) {
+  IrValue *yf = act ? act->outputs[0] : n->outputs[0];
+  char base[512];
+  snprintf(base, sizeof base, "%s.q", n->name);
+  IrValue *yq = new_value(q, base, IR_I8, yf->rank, yf->dims);
+  set_quant(q, yq, q->scale[yf->id], q->zp[yf->id]);
+  IrNode *qn = ir_node_new(q->g, IR_OP_QCONCAT, n->name, 2 + 3 * n->n_inputs, 1);
+  qn->attrs = n->attrs;
+  qn->inputs[0] = scalar_f32(q, "y.scale", q->scale[yf->id]);
+  qn->inputs[1] = scalar_i8(q, "y.zero_point", q->zp[yf->id]);
+  for (int k = 0; k < n->n_inputs; k++) {
+    IrValue *x = get_q(q, n->inputs[k]);
+    qn->inputs[2 + 3 * k] = x;
+    qn->inputs[3 + 3 * k] = scalar_f32(q, "x.scale", x->quant->scale[0]);
+    qn->inputs[4 + 3 * k] = scalar_i8(q, "x.zero_point", (int8_t)x->quant->zero_point[0]);
+  }
+  ir_node_set_output(qn, 0, yq);
+  dequantize_into(q, yq, yf);
+}
+
+/* QAveragePool: the output keeps the input's parameters (TFLite's int8 average pool) */
+static void quantize_average_pool(Q *q, IrNode *n) {
+  IrValue *yf = n->outputs[0], *xq = get_q(q, n->inputs[0]);
+  char base[512];
+  snprintf(base, sizeof base, "%s.q", n->name);
+  IrValue *yq = new_value(q, base, IR_I8, yf->rank, yf->dims);
+  set_quant(q, yq, xq->quant->scale[0], (int8_t)xq->quant->zero_point[0]);
+  IrNode *qn = ir_node_new(q->g, IR_OP_QAVERAGE_POOL, n->name, 3, 1);
+  qn->attrs = n->attrs;
+  qn->inputs[0] = xq;
+  qn->inputs[1] = scalar_f32(q, "x.scale", xq->quant->scale[0]);
+  qn->inputs[2] = scalar_i8(q, "x.zero_point", (int8_t)xq->quant->zero_point[0]);
+  ir_node_set_output(qn, 0, yq);
+  dequantize_into(q, yq, yf);
+}
+
 static void quantize_other(Q *q, IrNode *n, IrNode *act, IrOp op) {
+  if (op == IR_OP_GATHER || op == IR_OP_QCONCAT || op == IR_OP_QAVERAGE_POOL) {
+    if (op == IR_OP_GATHER) quantize_gather(q, n);
+    if (op == IR_OP_QCONCAT) quantize_concat(q, n, act);
+    if (op == IR_OP_QAVERAGE_POOL) quantize_average_pool(q, n);
+    return;
+  }
   IrValue *yf = act ? act->outputs[0] : n->outputs[0];
   char base[512];
   snprintf(base, sizeof base, "%s.q", n->name);
@@ -442,11 +563,6 @@ static void quantize_other(Q *q, IrNode *n, IrNode *act, IrOp op) {
   }
   ir_node_set_output(qn, 0, yq);
   dequantize_into(q, yq, yf);
-}
-
-/* The int8 op a quantized head becomes. */
-static IrOp quantized_op(const IrNode *n) {
-  return n->op == IR_OP_CONV ? IR_OP_QLINEAR_CONV : IR_OP_QGEMM;
 }
 
 static void quantize_view(Q *q, IrNode *n) {
@@ -517,7 +633,9 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
                            .sqnr_db = NAN,
                            .kept_fp32 = keep};
     if (keep) continue;
-    IrNode *a = other == IR_OP_QLOOKUP ? NULL : foldable_activation(g, n->outputs[0]);
+    IrNode *a = other == IR_OP_QLOOKUP || other == IR_OP_QAVERAGE_POOL || other == IR_OP_GATHER
+                    ? NULL
+                    : foldable_activation(g, n->outputs[0]);
     acts[i] = a;
     yvals[n_heads++] = a ? a->outputs[0] : n->outputs[0];
     dead[i] = true;

@@ -145,11 +145,13 @@ quant)
   # convolutions: their float Softmax ends within the harness's tolerance; resnet_small is int8
   # end to end (QAdd, QMul, QLookup, QGlobalAveragePool): bit for bit
   # tests/gen/qwino: the M4's int8 Winograd on odd channel counts, odd tile edges, asymmetric
-  # pads and a partial block of output channels, bit for bit
-  for m in cifar_cnn lenet5 resnet_small qwino; do
+  # pads and a partial block of output channels, bit for bit; tests/gen/qops
+  # (tools/gen_qops_model.py): QConcat, QAveragePool, QLinearConvTranspose, int8 Gather, bit for
+  # bit on the M4, the M0+ (no hardware divide) and aarch64
+  for m in cifar_cnn lenet5 resnet_small qwino qops; do
     exact="" model_root=$src/examples
-    case $m in resnet_small | qwino) exact=-DEMU_EXACT ;; esac
-    [ $m = qwino ] && model_root=$src/tests/gen
+    case $m in resnet_small | qwino | qops) exact=-DEMU_EXACT ;; esac
+    case $m in qwino | qops) model_root=$src/tests/gen ;; esac
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$model_root/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
@@ -160,8 +162,14 @@ quant)
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) $exact" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
-    [ $m = resnet_small ] && run_model $m aarch64-linux-gnu generic +neon,+dotprod \
-      aarch64-linux-gnu-gcc "$exact" linux qemu-aarch64 -L /usr/aarch64-linux-gnu
+    case $m in resnet_small | qops)
+      run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "$exact" linux \
+        qemu-aarch64 -L /usr/aarch64-linux-gnu
+      ;;
+    esac
+    [ $m = qops ] && run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an385 \
+      -nographic -monitor none -semihosting-config enable=on,target=native -kernel
   done
   unset model_root
   # sparse int8 (issue 11's pruned-then-quantized rung), sparse-csr forced: the CSR QGemm and

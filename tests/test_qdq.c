@@ -1,5 +1,7 @@
 /* Pre-quantized ONNX models (tests/onnx/qdq/, tools/gen_qdq_tests.py) through the importer:
- *   - at -O2 the qdq pass must make the number of QLinearConv/QGemm heads expect.txt names;
+ *   - at -O2 the qdq pass must make the number of QLinearConv/QLinearConvTranspose/QGemm heads
+ *     expect.txt names, and
+ *     of QAdd/QConcat/QAveragePool/QGlobalAveragePool joins (joins=N, absent: 0);
  *   - at -O0 (the QDQ graph in float, no passes) and -O2 the interpreter and the compiled code
  *     (host, -O0 / -O2) agree with the numpy golden within one step of the output's scale
  *     (step=S in expect.txt; 0: exactly). Why one step: the int8 heads requantize with a Q31
@@ -64,21 +66,29 @@ static void check_close(const char *what, const krt_npy *want, const void *got, 
 
 static void check_case(const char *dir) {
   char path[PATH_MAX], err[512];
-  int heads = -1;
+  int heads = -1, joins = 0;
   double step = -1;
   snprintf(path, sizeof path, "%s/expect.txt", dir);
   FILE *f = fopen(path, "r");
   CHECK(f && fscanf(f, "heads=%d step=%lf", &heads, &step) == 2, "%s: unreadable", path);
+  if (f && fscanf(f, " joins=%d", &joins) != 1) joins = 0;
   if (f) fclose(f);
   printf("%s\n", dir);
   for (int level = 0; level <= 2; level += 2) {
     IrGraph *g = load(dir, level);
     if (!g) return;
-    int n_heads = 0;
-    for (int i = 0; i < g->n_nodes; i++)
-      n_heads += g->nodes[i]->op == IR_OP_QLINEAR_CONV || g->nodes[i]->op == IR_OP_QGEMM;
+    int n_heads = 0, n_joins = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+      IrOp op = g->nodes[i]->op;
+      n_heads +=
+          op == IR_OP_QLINEAR_CONV || op == IR_OP_QGEMM || op == IR_OP_QLINEAR_CONV_TRANSPOSE;
+      n_joins += op == IR_OP_QADD || op == IR_OP_QCONCAT || op == IR_OP_QAVERAGE_POOL ||
+                 op == IR_OP_QGLOBAL_AVERAGE_POOL;
+    }
     CHECK(n_heads == (level ? heads : 0), "%s -O%d: %d int8 heads, expected %d", dir, level,
           n_heads, level ? heads : 0);
+    CHECK(n_joins == (level ? joins : 0), "%s -O%d: %d int8 joins, expected %d", dir, level,
+          n_joins, level ? joins : 0);
     krt_npy in[8] = {0}, want[8] = {0};
     const void *ins[8];
     void *interp[8], *comp[8];

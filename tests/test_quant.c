@@ -24,6 +24,7 @@
 #include "krt.h"
 #include "krt_npy.h"
 #include "pass.h"
+#include "quant.h"
 #include "test_util.h"
 
 static char tmpdir[] = "/tmp/kiln-test-quant-XXXXXX";
@@ -256,6 +257,60 @@ static int64_t conv_out(int64_t in, int64_t k, int64_t s, int64_t d, int64_t p0,
   return (in + p0 + p1 - d * (k - 1) - 1) / s + 1;
 }
 
+/* Compiles g (one f32 input of `per` values) at codegen level `level` for `cpu` (NULL: the host)
+ * and checks it against the interpreter bit for bit on the first 3 samples of `x`. */
+static void compare_compiled(const IrGraph *g, const float *x, int64_t per, int level,
+                             const char *cpu, const char *what) {
+  void *lib = NULL;
+  const krt_model *m = compile_for(g, level, cpu, &lib);
+  CHECK(m != NULL, "%s: compiling for %s -O%d failed", what, cpu ? cpu : "host", level);
+  if (!m) return;
+  int64_t outn = ir_value_numel(g->outputs[0]);
+  float *want = malloc(sizeof(float) * (size_t)(outn + 1)),
+        *got = malloc(sizeof(float) * (size_t)(outn + 1));
+  unsigned char *ws = aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64);
+  memset(ws, 0xA5, (size_t)m->workspace_size);
+  for (int s = 0; s < 3; s++) {
+    const void *in[1] = {x + (size_t)s * (size_t)per};
+    void *ow[1] = {want}, *og[1] = {got};
+    CHECK(ir_interp_run(g, in, ow) == 0 && m->run(in, og, ws) == 0, "%s: runs", what);
+    CHECK(memcmp(want, got, sizeof(float) * (size_t)outn) == 0,
+          "%s (%s, -O%d): compiled int8 differs from the interpreter", what, cpu ? cpu : "host",
+          level);
+  }
+  free(ws);
+  free(want);
+  free(got);
+  dlclose(lib);
+}
+
+/* Parses the random model in b, calibrates it on 8 random samples (*cal, 8 x *per values; the
+ * first 3 are the test inputs) and quantizes it at -O2; NULL (reported) on failure. */
+static IrGraph *quantize_random(const Buf *b, unsigned seed, int64_t *per, float **cal) {
+  IrDiag d;
+  ir_diag_init(&d, "random", true);
+  IrGraph *probe = fe_parse_model(b->s, b->len, NULL, "rq", &d);
+  CHECK(probe != NULL, "seed %u: the random model does not load", seed);
+  if (!probe) {
+    ir_diag_free(&d);
+    return NULL;
+  }
+  *per = ir_value_numel(probe->inputs[0]);
+  ir_graph_free(probe);
+  enum { SAMPLES = 8 };
+  *cal = malloc(sizeof **cal * (size_t)(*per * SAMPLES));
+  for (int64_t i = 0; i < *per * SAMPLES; i++) (*cal)[i] = rndf() * 2;
+  const float *calp[1] = {*cal};
+  PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
+  IrGraph *g = fe_parse_model(b->s, b->len, NULL, "rq", &d);
+  PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true, .quant = &q};
+  bool ok = g && pass_run_pipeline(g, &po, &d);
+  ir_diag_free(&d);
+  CHECK(ok, "seed %u: quantization failed", seed);
+  if (!ok && g) ir_graph_free(g);
+  return ok ? g : NULL;
+}
+
 static int n_qbinary[2]; /* QAdd, QMul nodes the random models produced */
 
 static void check_random(unsigned seed) {
@@ -327,87 +382,186 @@ static void check_random(unsigned seed) {
   put(&b, "{\"op\": \"Flatten\", \"inputs\": [\"%s\"], \"outputs\": [\"f\"]}, ", pool ? "p2" : r2);
   put(&b, "{\"op\": \"Gemm\", \"inputs\": [\"f\", \"w3\", \"b3\"], \"outputs\": [\"y\"], "
           "\"attrs\": {\"transB\": 1}}]}");
-  IrDiag d;
-  ir_diag_init(&d, "random", true);
-  IrGraph *probe = fe_parse_model(b.s, b.len, NULL, "rq", &d);
-  CHECK(probe != NULL, "seed %u: the random model does not load", seed);
-  if (!probe) {
-    ir_diag_free(&d);
-    free(b.s);
-    return;
-  }
-  int64_t per = ir_value_numel(probe->inputs[0]);
-  ir_graph_free(probe);
-  enum { SAMPLES = 8 };
-  float *cal = malloc(sizeof *cal * (size_t)(per * SAMPLES));
-  for (int64_t i = 0; i < per * SAMPLES; i++) cal[i] = rndf() * 2;
-  const float *calp[1] = {cal};
-  PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
-  IrGraph *g = fe_parse_model(b.s, b.len, NULL, "rq", &d);
-  PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true, .quant = &q};
-  bool ok = g && pass_run_pipeline(g, &po, &d);
-  ir_diag_free(&d);
-  CHECK(ok, "seed %u: quantization failed", seed);
+  int64_t per = 0;
+  float *cal = NULL;
+  IrGraph *g = quantize_random(&b, seed, &per, &cal);
+  bool ok = g != NULL;
   for (int i = 0; ok && i < g->n_nodes; i++) {
     n_qbinary[0] += g->nodes[i]->op == IR_OP_QADD;
     n_qbinary[1] += g->nodes[i]->op == IR_OP_QMUL;
   }
   static const char *const cpus[] = {NULL, "x86-64-v3", "x86-64"}; /* VNNI, AVX2, SSE2 */
-  int64_t outn = ok ? ir_value_numel(g->outputs[0]) : 0;
-  float *want = malloc(sizeof(float) * (size_t)(outn + 1)),
-        *got = malloc(sizeof(float) * (size_t)(outn + 1));
+  char what[512];
+  snprintf(what, sizeof what,
+           "seed %u: N%lld C%lld %lldx%lld conv %lld k%lld s%lld d%lld pads %lld,%lld,%lld,%lld; "
+           "conv2 %lld g%lld k%lld; pool %d, residual %d",
+           seed, (long long)N, (long long)C, (long long)H, (long long)W, (long long)M1,
+           (long long)k1, (long long)s1, (long long)d1, (long long)pt, (long long)pl, (long long)pb,
+           (long long)pr, (long long)M2, (long long)g2, (long long)k2, (int)pool, resid);
   /* the host's VNNI kernels, and the generic dot4 on AVX2 or SSE2 (alternating: CI time) */
-  for (int v = 0; ok && v < 3; v++) {
-    if (v && v != 1 + (int)(seed % 2)) continue;
-    static int serial;
-    char prefix[64], obj[PATH_MAX], so[PATH_MAX], cmd[3 * PATH_MAX];
-    snprintf(prefix, sizeof prefix, "r%d_model", serial++);
-    snprintf(obj, sizeof obj, "%s/%s.o", tmpdir, prefix);
-    snprintf(so, sizeof so, "%s/%s.so", tmpdir, prefix);
-    CgOptions o = {.prefix = prefix,
-                   .opt_level = 2,
-                   .emit = CG_EMIT_OBJ,
-                   .pic = true,
-                   .cpu = cpus[v],
-                   .features = cpus[v] ? "" : NULL};
-    IrDiag cd;
-    ir_diag_init(&cd, "random", true);
-    bool cok = cg_compile(g, &o, obj, &cd);
-    ir_diag_free(&cd);
-    snprintf(cmd, sizeof cmd, "%s -shared -o '%s' '%s'", cc, so, obj);
-    void *lib = NULL;
-    cok = cok && system(cmd) == 0 && (lib = dlopen(so, RTLD_NOW | RTLD_LOCAL));
-    CHECK(cok, "seed %u: compiling for %s failed", seed, cpus[v] ? cpus[v] : "host");
-    remove(obj);
-    remove(so);
-    if (!cok) continue;
-    char sym[128];
-    snprintf(sym, sizeof sym, "%s_model", prefix);
-    const krt_model *m = dlsym(lib, sym);
-    unsigned char *ws = aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64);
-    memset(ws, 0xA5, (size_t)m->workspace_size);
-    for (int s = 0; s < 3; s++) {
-      const void *in[1] = {cal + (size_t)s * (size_t)per};
-      void *ow[1] = {want}, *og[1] = {got};
-      CHECK(ir_interp_run(g, in, ow) == 0 && m->run(in, og, ws) == 0, "seed %u: runs", seed);
-      CHECK(memcmp(want, got, sizeof(float) * (size_t)outn) == 0,
-            "seed %u (%s): N%lld C%lld %lldx%lld conv %lld k%lld s%lld d%lld pads "
-            "%lld,%lld,%lld,%lld; "
-            "conv2 %lld g%lld k%lld; pool %d, residual %d: compiled int8 differs from the "
-            "interpreter",
-            seed, cpus[v] ? cpus[v] : "host", (long long)N, (long long)C, (long long)H,
-            (long long)W, (long long)M1, (long long)k1, (long long)s1, (long long)d1, (long long)pt,
-            (long long)pl, (long long)pb, (long long)pr, (long long)M2, (long long)g2,
-            (long long)k2, (int)pool, resid);
-    }
-    free(ws);
-    dlclose(lib);
-  }
-  free(want);
-  free(got);
+  for (int v = 0; ok && v < 3; v++)
+    if (!v || v == 1 + (int)(seed % 2)) compare_compiled(g, cal, per, 2, cpus[v], what);
   free(cal);
   free(b.s);
   if (g) ir_graph_free(g);
+}
+
+/* The ops of a quantized node count: QConcat (copying / requantizing inputs), QAveragePool
+ * (count_include_pad 0 / 1), QLinearConvTranspose, int8 Gather. */
+static int n_ops[7];
+
+static void count_ops(const IrGraph *g) {
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *n = g->nodes[i];
+    if (n->op == IR_OP_QCONCAT)
+      for (int k = 0; 2 + 3 * k < n->n_inputs; k++) {
+        IrQConcatIn q;
+        if (ir_qconcat_input(n, k, &q)) n_ops[q.copy ? 0 : 1]++;
+      }
+    if (n->op == IR_OP_QAVERAGE_POOL) n_ops[2 + (ir_attr_i(n, "count_include_pad") != 0)]++;
+    n_ops[4] += n->op == IR_OP_QLINEAR_CONV_TRANSPOSE;
+    n_ops[5] += n->op == IR_OP_GATHER && n->inputs[0]->dtype == IR_I8;
+  }
+}
+
+/* Concat (inputs with their own parameters requantized, or a copy: the same value twice),
+ * AveragePool (random window, stride, pads, count_include_pad, ceil_mode), ConvTranspose
+ * (random kernel, stride, dilation, pads, output_padding, groups), GlobalAveragePool, Gemm:
+ * all int8, compiled at -O0 and -O2 equal to the interpreter. */
+static void check_random_ops(unsigned seed) {
+  rng_state = seed * 2246822519u + 3;
+  int64_t N = 1 + rnd(2), C = 1 + rnd(4), H = 4 + rnd(6), W = 4 + rnd(6);
+  int64_t M1 = 2 + rnd(6), M2 = 1 + rnd(5), k1 = 1 + 2 * rnd(2);
+  bool copy = seed % 3 == 0, with_x = !copy && rnd(2);
+  /* cat: [N, M1 + M2 (+ C), H, W] along the channels, or r1 twice along the height */
+  int64_t cc = copy ? M1 : M1 + M2 + (with_x ? C : 0), ch = copy ? 2 * H : H;
+  int64_t ka = 2 + rnd(2), sa = 1 + rnd(2), pa0 = rnd((unsigned)ka), pa1 = rnd((unsigned)ka);
+  int cip = (int)(seed % 2), ceil_mode = (int)(seed / 2 % 2);
+  int64_t kt = 1 + rnd(4), st = 1 + rnd(3), dt = 1 + rnd(2), gt = cc % 2 == 0 && rnd(2) ? 2 : 1;
+  int64_t mt = gt * (1 + rnd(4)), pt0 = rnd((unsigned)kt), pt1 = rnd((unsigned)kt);
+  int64_t op = rnd((unsigned)st);
+  int64_t ah = (ch + pa0 + pa1 - ka) / sa + 1, aw = (W + pa0 + pa1 - ka) / sa + 1;
+  if (((ah < aw ? ah : aw) - 1) * st - pt0 - pt1 + dt * (kt - 1) + op + 1 < 1)
+    pt0 = pt1 = 0; /* an empty ConvTranspose output */
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"ro%u\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld, %lld]}], "
+      "\"initializers\": [",
+      seed, (long long)N, (long long)C, (long long)H, (long long)W);
+  put_init(&b, "w1", 4, (int64_t[]){M1, C, k1, k1}, 0.5f);
+  put(&b, ", ");
+  put_init(&b, "w2", 4, (int64_t[]){M2, C, 1, 1}, 1.5f);
+  put(&b, ", ");
+  put_init(&b, "b2", 1, (int64_t[]){M2}, 0.5f);
+  put(&b, ", ");
+  put_init(&b, "wt", 4, (int64_t[]){cc, mt / gt, kt, kt}, 0.5f);
+  put(&b, ", ");
+  put_init(&b, "bt", 1, (int64_t[]){mt}, 0.2f);
+  put(&b, ", ");
+  put_init(&b, "w3", 2, (int64_t[]){mt, 6}, 0.5f);
+  put(&b, "], \"outputs\": [{\"name\": \"y\"}], \"nodes\": [");
+  put(&b,
+      "{\"op\": \"Conv\", \"inputs\": [\"x\", \"w1\"], \"outputs\": [\"c1\"], \"attrs\": "
+      "{\"kernel_shape\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld]}}, "
+      "{\"op\": \"Relu\", \"inputs\": [\"c1\"], \"outputs\": [\"r1\"]}, "
+      "{\"op\": \"Conv\", \"inputs\": [\"x\", \"w2\", \"b2\"], \"outputs\": [\"c2\"], \"attrs\": "
+      "{\"kernel_shape\": [1, 1]}}, ",
+      (long long)k1, (long long)k1, (long long)(k1 / 2), (long long)(k1 / 2), (long long)(k1 / 2),
+      (long long)(k1 / 2));
+  if (copy)
+    put(&b, "{\"op\": \"Concat\", \"inputs\": [\"r1\", \"r1\"], \"outputs\": [\"cat\"], "
+            "\"attrs\": {\"axis\": 2}}, ");
+  else
+    put(&b,
+        "{\"op\": \"Concat\", \"inputs\": [\"r1\", \"c2\"%s], \"outputs\": [\"cat\"], "
+        "\"attrs\": {\"axis\": 1}}, ",
+        with_x ? ", \"x\"" : "");
+  put(&b,
+      "{\"op\": \"AveragePool\", \"inputs\": [\"cat\"], \"outputs\": [\"ap\"], \"attrs\": "
+      "{\"kernel_shape\": [%lld, %lld], \"strides\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, "
+      "%lld], \"count_include_pad\": %d, \"ceil_mode\": %d}}, ",
+      (long long)ka, (long long)ka, (long long)sa, (long long)sa, (long long)pa0, (long long)pa1,
+      (long long)pa1, (long long)pa0, cip, ceil_mode);
+  put(&b,
+      "{\"op\": \"ConvTranspose\", \"inputs\": [\"ap\", \"wt\", \"bt\"], \"outputs\": [\"ct\"], "
+      "\"attrs\": {\"kernel_shape\": [%lld, %lld], \"strides\": [%lld, %lld], \"dilations\": "
+      "[%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld], \"output_padding\": [%lld, 0], "
+      "\"group\": %lld}}, ",
+      (long long)kt, (long long)kt, (long long)st, (long long)st, (long long)dt, (long long)dt,
+      (long long)pt0, (long long)pt1, (long long)pt1, (long long)pt0, (long long)op, (long long)gt);
+  put(&b, "{\"op\": \"GlobalAveragePool\", \"inputs\": [\"ct\"], \"outputs\": [\"gp\"]}, "
+          "{\"op\": \"Flatten\", \"inputs\": [\"gp\"], \"outputs\": [\"f\"]}, "
+          "{\"op\": \"MatMul\", \"inputs\": [\"f\", \"w3\"], \"outputs\": [\"y\"]}]}");
+  int64_t per = 0;
+  float *cal = NULL;
+  IrGraph *g = quantize_random(&b, seed, &per, &cal);
+  if (g) {
+    count_ops(g);
+    int floats = 0;
+    for (int i = 0; i < g->n_nodes; i++) floats += g->nodes[i]->outputs[0]->dtype == IR_F32;
+    CHECK(floats == 1, "ops seed %u: %d float outputs, want only the final DequantizeLinear", seed,
+          floats);
+    char what[256];
+    snprintf(what, sizeof what,
+             "ops seed %u: N%lld C%lld %lldx%lld concat %s; avgpool k%lld s%lld pads %lld,%lld "
+             "cip %d ceil %d; convt k%lld s%lld d%lld pads %lld,%lld op %lld g%lld M%lld",
+             seed, (long long)N, (long long)C, (long long)H, (long long)W,
+             copy     ? "copy"
+             : with_x ? "3 inputs"
+                      : "2 inputs",
+             (long long)ka, (long long)sa, (long long)pa0, (long long)pa1, cip, ceil_mode,
+             (long long)kt, (long long)st, (long long)dt, (long long)pt0, (long long)pt1,
+             (long long)op, (long long)gt, (long long)mt);
+    static const char *const cpus[] = {NULL, "x86-64-v3", "x86-64"}; /* VNNI, AVX2, SSE2 */
+    for (int level = 0; level <= 2; level += 2)
+      compare_compiled(g, cal, per, level, cpus[seed % 3], what);
+    ir_graph_free(g);
+  }
+  free(cal);
+  free(b.s);
+}
+
+/* An embedding table read by Gather (ids from the float input: Clip, Cast) into a Gemm: the
+ * table int8 in full int8 mode, the Gather's output int8 with the table's parameters. */
+static void check_random_gather(unsigned seed) {
+  rng_state = seed * 3266489917u + 5;
+  int64_t B = 1 + rnd(2), L = 1 + rnd(6), V = 3 + rnd(20), D = 1 + rnd(9);
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"rg%u\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld]}], "
+      "\"initializers\": [",
+      seed, (long long)B, (long long)L);
+  put_init(&b, "table", 2, (int64_t[]){V, D}, 2.0f);
+  put(&b, ", ");
+  put_init(&b, "w", 2, (int64_t[]){L * D, 4}, 0.5f);
+  put(&b,
+      ", {\"name\": \"lo\", \"dtype\": \"f32\", \"shape\": [], \"data\": [0]}, {\"name\": \"hi\", "
+      "\"dtype\": \"f32\", \"shape\": [], \"data\": [%lld]}], \"outputs\": [{\"name\": \"y\"}], "
+      "\"nodes\": [",
+      (long long)(V - 1));
+  put(&b,
+      "{\"op\": \"Mul\", \"inputs\": [\"x\", \"x\"], \"outputs\": [\"x2\"]}, "
+      "{\"op\": \"Clip\", \"inputs\": [\"x2\", \"lo\", \"hi\"], \"outputs\": [\"xc\"]}, "
+      "{\"op\": \"Cast\", \"inputs\": [\"xc\"], \"outputs\": [\"ids\"], \"attrs\": {\"to\": 7}}, "
+      "{\"op\": \"Gather\", \"inputs\": [\"table\", \"ids\"], \"outputs\": [\"e\"], "
+      "\"attrs\": {\"axis\": 0}}, "
+      "{\"op\": \"Flatten\", \"inputs\": [\"e\"], \"outputs\": [\"f\"]}, "
+      "{\"op\": \"MatMul\", \"inputs\": [\"f\", \"w\"], \"outputs\": [\"y\"]}]}");
+  int64_t per = 0;
+  float *cal = NULL;
+  IrGraph *g = quantize_random(&b, seed, &per, &cal);
+  if (g) {
+    count_ops(g);
+    char what[128];
+    snprintf(what, sizeof what, "gather seed %u: B%lld L%lld V%lld D%lld", seed, (long long)B,
+             (long long)L, (long long)V, (long long)D);
+    for (int level = 0; level <= 2; level += 2) compare_compiled(g, cal, per, level, NULL, what);
+    ir_graph_free(g);
+  }
+  free(cal);
+  free(b.s);
 }
 
 /* resnet_small quantizes end to end (residual QAdd with Relu folded, QGlobalAveragePool, the SE
@@ -645,6 +799,16 @@ int main(int argc, char **argv) {
     check_weights("digits_lstm", &dt);
   }
   for (unsigned seed = 1; seed <= 12; seed++) check_random(seed);
+  for (unsigned seed = 1; seed <= 8; seed++) check_random_ops(seed);
+  for (unsigned seed = 1; seed <= 3; seed++) check_random_gather(seed);
+  CHECK(n_ops[0] > 0 && n_ops[1] > 0 && n_ops[2] > 0 && n_ops[3] > 0 && n_ops[4] > 0 &&
+            n_ops[5] > 0,
+        "the random models made QConcat inputs copied %d / requantized %d, QAveragePool without "
+        "/ with padding counted %d / %d, QLinearConvTranspose %d, int8 Gather %d",
+        n_ops[0], n_ops[1], n_ops[2], n_ops[3], n_ops[4], n_ops[5]);
+  printf("random int8 ops: QConcat inputs copied %d / requantized %d, QAveragePool %d + %d, "
+         "QLinearConvTranspose %d, int8 Gather %d\n",
+         n_ops[0], n_ops[1], n_ops[2], n_ops[3], n_ops[4], n_ops[5]);
   check_resnet();
   CHECK(n_qbinary[0] > 0 && n_qbinary[1] > 0, "the random models made %d QAdd, %d QMul",
         n_qbinary[0], n_qbinary[1]);

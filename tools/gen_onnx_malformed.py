@@ -239,6 +239,12 @@ def cases():
         [numpy_helper.from_array(np.full((2, 2), 0.1, np.float32), "s")], opset=21), \
         "graph.node[0] (q).attribute 'block_size': block_size 2: only a DequantizeLinear of constant i8/u8 data with f32 scales (blocked weights) is supported"
 
+    yield "dynamic_quantize_linear", model(
+        [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"], name="dq8")],
+        [vi("x", [2, 4])], [vi("q", [2, 4], TensorProto.UINT8), vi("s", []),
+                            vi("z", [], TensorProto.UINT8)]), \
+        "DynamicQuantizeLinear: 'dq8' (computes its scale and zero point at run time"
+
 
 def main():
     lines = []

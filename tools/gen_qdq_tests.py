@@ -92,7 +92,8 @@ def init(name, a):
     return numpy_helper.from_array(np.asarray(a), name)
 
 
-def save_case(name, nodes, inits, inputs, outputs, feeds, golden, heads, step, opset=13):
+def save_case(name, nodes, inits, inputs, outputs, feeds, golden, heads, step, opset=13,
+              joins=None):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "inputs"))
@@ -112,7 +113,8 @@ def save_case(name, nodes, inits, inputs, outputs, feeds, golden, heads, step, o
     for n, a in golden.items():
         np.save(os.path.join(d, "golden", n + ".npy"), a)
     with open(os.path.join(d, "expect.txt"), "w") as f:
-        f.write("heads=%d step=%.9g\n" % (heads, step))
+        f.write("heads=%d step=%.9g%s\n" % (heads, step, "" if joins is None else
+                                              " joins=%d" % joins))
 
 
 def Q(x, s, z, y, name, **kw):
@@ -280,6 +282,109 @@ def integer_ops():
               {"ym": ym.astype(np.int32), "yc": yc.astype(np.int32)}, heads=0, step=0)
 
 
+def avg_pool3(x):
+    """AveragePool 3x3, stride 1, pads 1, count_include_pad 1, in float64."""
+    n, c, h, w = x.shape
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (1, 1), (1, 1)))
+    return sum(xp[:, :, i:i + h, j:j + w] for i in range(3) for j in range(3)) / 9
+
+
+def qdq_joins():
+    """ORT's QDQ form of two Conv branches joined by Add (+ Relu) and Concat with different
+    parameters, an AveragePool (3x3, pads, count_include_pad) wrapped in its input's parameters and
+    a GlobalAveragePool: 2 heads and 4 int8 joins (QAdd, QConcat, QAveragePool,
+    QGlobalAveragePool)."""
+    x = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    w1, w1s = weights_i8((4, 3, 3, 3), axis=0)
+    w2, w2s = weights_i8((4, 3, 1, 1), axis=0)
+    xs, xz = qparams(x, np.uint8)
+    xd = dequantize(quantize(x, xs, xz), xs, xz)
+    z4 = np.zeros(4, np.int8)
+    c1 = np.maximum(conv2d(xd, dequantize(w1, w1s, z4, 0), pad=1), 0).astype(np.float32)
+    s1, z1 = qparams(c1, np.uint8)
+    c1d = dequantize(quantize(c1, s1, z1), s1, z1)
+    c2 = conv2d(xd, dequantize(w2, w2s, z4, 0)).astype(np.float32)
+    s2, z2 = qparams(c2, np.uint8)
+    c2d = dequantize(quantize(c2, s2, z2), s2, z2)
+    a = np.maximum(c1d.astype(np.float64) + c2d, 0).astype(np.float32)
+    sa, za = qparams(a, np.uint8)
+    ad = dequantize(quantize(a, sa, za), sa, za)
+    cat = np.concatenate([ad, c2d], axis=1)
+    sc, zc = qparams(cat, np.uint8)
+    catd = dequantize(quantize(cat, sc, zc), sc, zc)
+    ap = avg_pool3(catd).astype(np.float32)
+    apd = dequantize(quantize(ap, sc, zc), sc, zc)
+    gp = apd.astype(np.float64).mean(axis=(2, 3), keepdims=True).astype(np.float32)
+    sg, zg = qparams(gp, np.uint8)
+    y = dequantize(quantize(gp, sg, zg), sg, zg)
+    inits = [init("xs", xs), init("xz", xz), init("w1", w1), init("w1s", w1s), init("wz", z4),
+             init("w2", w2), init("w2s", w2s), init("s1", s1), init("z1", z1), init("s2", s2),
+             init("z2", z2), init("sa", sa), init("za", za), init("sc", sc), init("zc", zc),
+             init("sg", sg), init("zg", zg)]
+    nodes = [Q("x", "xs", "xz", "xq", "x_q"), DQ("xq", "xs", "xz", "xd", "x_dq"),
+             DQ("w1", "w1s", "wz", "w1d", "w1_dq", axis=0),
+             DQ("w2", "w2s", "wz", "w2d", "w2_dq", axis=0),
+             helper.make_node("Conv", ["xd", "w1d"], ["c1"], name="conv1", pads=[1] * 4),
+             helper.make_node("Relu", ["c1"], ["r1"], name="relu1"),
+             Q("r1", "s1", "z1", "r1q", "r1_q"), DQ("r1q", "s1", "z1", "r1d", "r1_dq"),
+             helper.make_node("Conv", ["xd", "w2d"], ["c2"], name="conv2"),
+             Q("c2", "s2", "z2", "c2q", "c2_q"), DQ("c2q", "s2", "z2", "c2d", "c2_dq"),
+             DQ("c2q", "s2", "z2", "c2e", "c2_dq2"),
+             helper.make_node("Add", ["r1d", "c2d"], ["a"], name="add"),
+             helper.make_node("Relu", ["a"], ["ar"], name="relu2"),
+             Q("ar", "sa", "za", "aq", "a_q"), DQ("aq", "sa", "za", "ad", "a_dq"),
+             helper.make_node("Concat", ["ad", "c2e"], ["cat"], name="concat", axis=1),
+             Q("cat", "sc", "zc", "catq", "cat_q"), DQ("catq", "sc", "zc", "catd", "cat_dq"),
+             helper.make_node("AveragePool", ["catd"], ["ap"], name="avgpool", kernel_shape=[3, 3],
+                              pads=[1] * 4, count_include_pad=1),
+             Q("ap", "sc", "zc", "apq", "ap_q"), DQ("apq", "sc", "zc", "apd", "ap_dq"),
+             helper.make_node("GlobalAveragePool", ["apd"], ["gp"], name="gap"),
+             Q("gp", "sg", "zg", "gq", "g_q"), DQ("gq", "sg", "zg", "y", "y_dq")]
+    save_case("qdq_joins", nodes, inits, [], [], {"x": x}, {"y": y}, heads=2, step=float(sg),
+              joins=4)
+
+
+def conv_transpose2d(x, w, b, stride, pad, out_pad=0):
+    """ConvTranspose (one group) in float64: every input pixel scattered through every tap."""
+    n, c, h, wd = x.shape
+    _, m, kh, kw = w.shape
+    full = np.zeros((n, m, (h - 1) * stride + kh + out_pad, (wd - 1) * stride + kw + out_pad))
+    for i in range(h):
+        for j in range(wd):
+            full[:, :, i * stride:i * stride + kh, j * stride:j * stride + kw] += np.einsum(
+                "nc,cmij->nmij", x[:, :, i, j].astype(np.float64), w.astype(np.float64))
+    oh = (h - 1) * stride - 2 * pad + kh + out_pad
+    ow = (wd - 1) * stride - 2 * pad + kw + out_pad
+    return full[:, :, pad:pad + oh, pad:pad + ow] + np.asarray(b, np.float64).reshape(1, m, 1, 1)
+
+
+def qdq_convtranspose():
+    """ORT's QDQ form of a ConvTranspose (stride 2, pads 1, output_padding 1) with per-channel
+    weights along axis 1 and an i32 bias, then Relu: one QLinearConvTranspose head."""
+    x = rng.standard_normal((1, 5, 4, 3)).astype(np.float32)
+    w, ws = weights_i8((5, 3, 3, 3), axis=1)
+    xs, xz = qparams(x, np.uint8)
+    xd = dequantize(quantize(x, xs, xz), xs, xz)
+    b = np.rint(rng.standard_normal(3) * 40).astype(np.int32)
+    bs = (xs * ws).astype(np.float32)
+    a = np.maximum(conv_transpose2d(xd, dequantize(w, ws, np.zeros(3, np.int8), 1),
+                                    dequantize(b, bs, np.int32(0), 0), 2, 1, 1), 0).astype(np.float32)
+    s1, z1 = qparams(a, np.uint8)
+    y = dequantize(quantize(a, s1, z1), s1, z1)
+    inits = [init("xs", xs), init("xz", xz), init("w", w), init("ws", ws),
+             init("wz", np.zeros(3, np.int8)), init("b", b), init("bs", bs), init("s1", s1),
+             init("z1", z1)]
+    nodes = [Q("x", "xs", "xz", "xq", "x_q"), DQ("xq", "xs", "xz", "xd", "x_dq"),
+             DQ("w", "ws", "wz", "wd", "w_dq", axis=1), DQ("b", "bs", None, "bd", "b_dq", axis=0),
+             helper.make_node("ConvTranspose", ["xd", "wd", "bd"], ["ct"], name="up",
+                              kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4,
+                              output_padding=[1, 1]),
+             helper.make_node("Relu", ["ct"], ["r"], name="relu"),
+             Q("r", "s1", "z1", "rq", "r_q"), DQ("rq", "s1", "z1", "y", "y_dq")]
+    save_case("qdq_convtranspose", nodes, inits, [], [], {"x": x}, {"y": y}, heads=1,
+              step=float(s1))
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     qdq_cnn()
@@ -287,6 +392,8 @@ def main():
     qlinear_conv()
     qlinear_matmul()
     integer_ops()
+    qdq_joins()
+    qdq_convtranspose()
     print("QDQ cases in", OUT)
 
 
