@@ -290,7 +290,8 @@ bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
   LLVMValueRef oh = cg_for(c, &loh, p.oh);
   LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), ilo, ihi;
   cg_valid_range(c, ih0, 1, p.h, p.kh, &ilo, &ihi);
-  LLVMValueRef ch = cg_pool_window_count(c, ih0, p.kh, p.h, p.pad_b, p.count_include_pad);
+  LLVMValueRef ch =
+      cg_pool_window_count(c, ih0, p.kh, 1, p.h, p.pad_t, p.pad_b, p.count_include_pad);
   LLVMValueRef ow = cg_for(c, &low, p.ow);
   LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l), jlo, jhi;
   cg_valid_range(c, iw0, 1, p.w, p.kw, &jlo, &jhi);
@@ -306,7 +307,7 @@ bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
   cg_loop_end(c, &li, &after_j, &sum);
   LLVMValueRef valid = cg_mul(c, cg_sub(c, ihi, ilo), cg_sub(c, jhi, jlo)), count = valid;
   if (p.count_include_pad) {
-    count = cg_mul(c, ch, cg_pool_window_count(c, iw0, p.kw, p.w, p.pad_r, true));
+    count = cg_mul(c, ch, cg_pool_window_count(c, iw0, p.kw, 1, p.w, p.pad_l, p.pad_r, true));
     LLVMValueRef pads = LLVMBuildTrunc(c->b, cg_sub(c, count, valid), c->t_i32, "");
     sum = LLVMBuildAdd(c->b, sum, LLVMBuildMul(c->b, pads, cg_i32c(c, zp), ""), "");
   }
