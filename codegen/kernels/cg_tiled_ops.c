@@ -583,6 +583,11 @@ bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, Ir
     const IrNode *n = g->nodes[i];
     tiles[i] = (CgNodeTile){vec.lanes, 0, 0};
     if (n->kernel == IR_KERNEL_DEFAULT || ir_kernel_is_sparse(n->kernel)) continue;
+    /* the f32 micro-kernel's products only (an int8 node's inputs are laid out otherwise: a
+     * QLinearConv's second input is a scale) */
+    if (n->op != IR_OP_CONV && n->op != IR_OP_CONV_TRANSPOSE && n->op != IR_OP_GEMM &&
+        n->op != IR_OP_MATMUL)
+      continue;
     int64_t M, N, K;
     node_gemm_shape(n, &M, &N, &K);
     CgTile t = cg_gemm_tile(vec, M, N, K, n->op == IR_OP_CONV ? n_tile_cols(n) : IR_TILE_COLS_MAX);
