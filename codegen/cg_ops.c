@@ -353,7 +353,7 @@ static bool lower_space_depth(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 2, (const int64_t(*)[IR_MAX_RANK])st);
   for (int d = 0; d < rank - 1; d++) nest.loops[d].keep = true; /* as Transpose (cg_seq.c) */
-  nest.loops[rank - 1].no_unroll = true;
+  if (rank > 0) nest.loops[rank - 1].no_unroll = true;
   cg_store_elem(c, t, cg_load_elem(c, t, in[0], nest.off[1]), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;

@@ -185,7 +185,7 @@ bool cg_lower_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *
    * an outer one with masked scatters (its stores are strided). The inner loop is vectorized by
    * LLVM's loop vectorizer at either level, not unrolled first by -O3 into SLP-packed gathers. */
   for (int d = 0; d < rank - 1; d++) nest.loops[d].keep = true;
-  nest.loops[rank - 1].no_unroll = true;
+  if (rank > 0) nest.loops[rank - 1].no_unroll = true; /* a scalar: no loop at all */
   cg_store_elem(c, x->dtype, cg_load_elem(c, x->dtype, in[0], nest.off[1]), out[0], nest.off[0]);
   cg_nest_end(c, &nest);
   return true;

@@ -121,6 +121,8 @@ void ir_sparse_stats(const IrSparseView *v, int lanes, IrSparseStats *s) {
       row_nnz += ir_sparse_at(v, r, k) != 0.0f;
       row_abs += fabs(ir_sparse_at(v, r, k));
     }
+    /* f32 weights may sum past int64 (or be inf): the stat only serves the int8 bound (< 2^24) */
+    if (row_abs > 0x1p62) row_abs = 0x1p62;
     if (row_abs > (double)s->abs_row_max) s->abs_row_max = (int64_t)row_abs;
     s->nnz += row_nnz;
     int64_t ch = IR_SPARSE_CSR_CHAINS;
