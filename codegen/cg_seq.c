@@ -259,13 +259,21 @@ typedef struct {
   CgTile t;
   int d;
   int64_t GH, K;
+  bool int8; /* int8 weights (IR_RECURRENT_W_SCALE): the weight-only kernel's packing in w8 */
+  CgW8 w8;
 } GateW;
 
-/* M: rows of the largest product that will use it (the tile is sized for them). */
-static GateW gate_weights(Cg *c, const IrValue *v, LLVMValueRef rt, int d, int64_t M, int64_t GH,
-                          int64_t K) {
-  GateW w = {rt, NULL, cg_vec_info(c), {1, 1}, d, GH, K};
-  if (v->kind == IR_VALUE_CONST) {
+/* Input k (1: W, 2: R) of n for direction d; M: rows of the largest product that will use it
+ * (the tile is sized for them). */
+static GateW gate_weights(Cg *c, const IrNode *n, int k, LLVMValueRef rt, int d, int64_t M,
+                          int64_t GH, int64_t K) {
+  const IrValue *v = n->inputs[k];
+  GateW w = {.rt = rt, .vec = cg_vec_info(c), .t = {1, 1}, .d = d, .GH = GH, .K = K};
+  if (v->dtype == IR_I8) { /* a constant (shape inference); row j of W[d] is column j of B */
+    const float *scale = n->inputs[k == 1 ? IR_RECURRENT_W_SCALE : IR_RECURRENT_R_SCALE]->data;
+    w.int8 = true;
+    w.w8 = cg_w8_pack(c, (const int8_t *)v->data + d * GH * K, scale + d * GH, M, K, GH, 1, K);
+  } else if (v->kind == IR_VALUE_CONST) {
     w.t = cg_gemm_tile(w.vec, M, GH, K, IR_TILE_COLS_MAX); /* as Gemm and MatMul */
     w.packed = cg_pack_b(c, (const float *)v->data + d * GH * K, K, GH, 1, K, w.t.nrv * w.vec.lanes,
                          "rnnpack");
@@ -276,6 +284,11 @@ static GateW gate_weights(Cg *c, const IrValue *v, LLVMValueRef rt, int d, int64
 /* C[M][G*H] = A[M][K] * W[d]^T, the accumulators starting from cc's column bias (or 0). */
 static void gate_product(Cg *c, const GateW *w, const CgGemmC *cc, int64_t M, LLVMValueRef a) {
   int64_t GH = w->GH, K = w->K;
+  if (w->int8) {
+    assert(cc->ldc == GH && !cc->row_bias);
+    cg_w8_emit(c, &w->w8, M, a, cc->base, cc->col_bias, cc->col_bias_ld);
+    return;
+  }
   if (w->packed) {
     CgGemmA ga = {.base = a, .s_row = K, .s_k = 1};
     CgGemmB gb = {.base = w->packed, .packed = true};
@@ -411,8 +424,8 @@ static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
     q.d = d;
     q.act = acts[d];
     q.rev = q.r.reverse || d == 1;
-    q.w = gate_weights(c, n->inputs[1], in[1], d, tc * B, GH, q.r.I);
-    q.rw = gate_weights(c, n->inputs[2], in[2], d, B, GH, H);
+    q.w = gate_weights(c, n, 1, in[1], d, tc * B, GH, q.r.I);
+    q.rw = gate_weights(c, n, 2, in[2], d, B, GH, H);
     int64_t state_bytes = B * H * 4;
     LLVMValueRef wb = bias ? cg_gep(c, c->t_f32, bias, cg_idx(c, d * 2 * GH)) : NULL;
     q.rb = bias ? cg_gep(c, c->t_f32, wb, cg_idx(c, GH)) : NULL;

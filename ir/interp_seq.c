@@ -191,7 +191,15 @@ static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
   IrRecurrent r;
   ir_recurrent_geometry(n, &r);
   int64_t T = r.T, B = r.B, I = r.I, H = r.H, GH = r.G * r.H;
-  const float *X = in[0], *W = in[1], *R = in[2];
+  /* int8 weights (weight-only): dequantized first, then the same f32 recurrence */
+  int ns = n->n_inputs;
+  float *Wq = ns > IR_RECURRENT_W_SCALE
+                  ? ir_recurrent_dequantize(n, 1, in[1], in[IR_RECURRENT_W_SCALE])
+                  : NULL;
+  float *Rq = ns > IR_RECURRENT_R_SCALE
+                  ? ir_recurrent_dequantize(n, 2, in[2], in[IR_RECURRENT_R_SCALE])
+                  : NULL;
+  const float *X = in[0], *W = Wq ? Wq : in[1], *R = Rq ? Rq : in[2];
   const float *Bias = n->n_inputs > 3 ? in[3] : NULL, *h0 = n->n_inputs > 5 ? in[5] : NULL;
   const float *c0 = n->n_inputs > 6 ? in[6] : NULL;
   float *Y = out[0], *Yh = n->n_outputs > 1 ? out[1] : NULL;
@@ -244,8 +252,22 @@ static int recurrent(const IrNode *n, const void *const *in, void *const *out) {
       if (Yc) Yc[d * B * H + i] = (float)c[i];
     }
   }
-  free(h), free(c), free(gx), free(gr);
+  free(h), free(c), free(gx), free(gr), free(Wq), free(Rq);
   return KRT_OK;
+}
+
+float *ir_recurrent_dequantize(const IrNode *n, int k, const void *w, const void *scale) {
+  if (n->inputs[k]->dtype != IR_I8) return NULL;
+  IrRecurrent r;
+  ir_recurrent_geometry(n, &r);
+  int64_t rows = r.D * r.G * r.H, len = k == 1 ? r.I : r.H;
+  const int8_t *q = w;
+  const float *s = scale;
+  float *f = malloc(sizeof *f * (size_t)(rows * len) + 1);
+  if (!f) abort();
+  for (int64_t j = 0; j < rows; j++)
+    for (int64_t i = 0; i < len; i++) f[j * len + i] = (float)q[j * len + i] * s[j];
+  return f;
 }
 
 int ir_interp_rnn(const IrNode *n, const void *const *in, void *const *out) {

@@ -61,6 +61,14 @@ typedef struct IrRecurrent {
 } IrRecurrent;
 /* Fills r from n's shapes and attributes (shape inference has checked them). */
 void ir_recurrent_geometry(const IrNode *n, IrRecurrent *r);
+/* Weight-only int8 (--quantize=int8-weights / int8, passes/pass_weight8.c): W and R may be i8
+ * constants, each then with an f32 constant scale [D, G*H] (one per gate row, symmetric) in
+ * these input slots (not ONNX's; RNN and GRU leave slots 6 and 7 empty). W[d][j][k] stands for
+ * W_i8[d][j][k] * scale[d][j]. */
+enum { IR_RECURRENT_W_SCALE = 8, IR_RECURRENT_R_SCALE = 9 };
+/* W (k = 1) or R (k = 2) of n dequantized into a new malloc'd f32 array, or NULL when it is f32
+ * (the interpreter then reads the input itself). */
+float *ir_recurrent_dequantize(const IrNode *n, int k, const void *w, const void *scale);
 
 /* The activation functions of a recurrent node (ONNX's list): per direction, slots f, g, h (RNN:
  * f; GRU: f, g; LSTM: f, g, h), each with its alpha / beta (from activation_alpha/beta, consumed

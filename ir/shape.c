@@ -888,15 +888,16 @@ void ir_recurrent_scratch_of(const IrNode *n, int64_t scratch_bytes, IrRecurrent
   recurrent_layout(n, (scratch_bytes / (int64_t)sizeof(float) - s->proj) / (r.B * r.G * r.H), s);
 }
 
-/* Input k, if present, must be f32 of the given shape. */
-static bool recurrent_input(const IrNode *n, int k, const char *what, int rank, const int64_t *dims,
-                            IrDiag *d) {
+/* Input k, if present, must be of dtype t and the given shape. */
+static bool recurrent_input(const IrNode *n, int k, const char *what, IrDType t, int rank,
+                            const int64_t *dims, IrDiag *d) {
   const IrValue *v = k < n->n_inputs ? n->inputs[k] : NULL;
   if (!v) return true;
   char field[32], s1[256], s2[256];
   snprintf(field, sizeof field, "inputs[%d]", k);
-  if (v->dtype != IR_F32)
-    return ir_node_error(d, n, field, "%s must be f32, got %s", what, ir_dtype_name(v->dtype));
+  if (v->dtype != t)
+    return ir_node_error(d, n, field, "%s must be %s, got %s", what, ir_dtype_name(t),
+                         ir_dtype_name(v->dtype));
   bool ok = v->rank == rank;
   for (int i = 0; ok && i < rank; i++) ok = v->dims[i] == dims[i];
   if (!ok)
@@ -906,8 +907,43 @@ static bool recurrent_input(const IrNode *n, int k, const char *what, int rank, 
   return true;
 }
 
+/* W (k = 1) or R (k = 2): f32, or an i8 constant with its f32 constant scale [D, G*H] of
+ * positive finite values in slot IR_RECURRENT_W_SCALE / R_SCALE (ir_util.h). */
+static bool recurrent_weight(const IrNode *n, int k, const char *what, const int64_t *dims,
+                             IrDiag *d) {
+  int ks = k == 1 ? IR_RECURRENT_W_SCALE : IR_RECURRENT_R_SCALE;
+  const IrValue *w = n->inputs[k], *s = ks < n->n_inputs ? n->inputs[ks] : NULL;
+  char field[32];
+  snprintf(field, sizeof field, "inputs[%d]", ks);
+  if (w->dtype != IR_I8) {
+    if (s) return ir_node_error(d, n, field, "a scale for %s, which is not int8", what);
+    return recurrent_input(n, k, what, IR_F32, 3, dims, d);
+  }
+  int64_t sd[2] = {dims[0], dims[1]};
+  if (w->kind != IR_VALUE_CONST || !s)
+    return ir_node_error(d, n, s ? "inputs" : field,
+                         "an int8 %s must be an initializer with an f32 scale [D, G*H] in "
+                         "inputs[%d]",
+                         what, ks);
+  if (!recurrent_input(n, k, what, IR_I8, 3, dims, d) ||
+      !recurrent_input(n, ks, "the scale", IR_F32, 2, sd, d))
+    return false;
+  if (s->kind != IR_VALUE_CONST)
+    return ir_node_error(d, n, field, "the scale of %s must be an initializer", what);
+  for (int64_t i = 0; i < sd[0] * sd[1]; i++) {
+    float v = ((const float *)s->data)[i];
+    if (!(v > 0) || !isfinite(v))
+      return ir_node_error(d, n, field, "scale[%lld] must be a positive finite number, got %g",
+                           (long long)i, (double)v);
+  }
+  return true;
+}
+
 static bool infer_recurrent(IrNode *n, IrDiag *d) {
-  if (!begin(n, 3, d)) return false;
+  if (!begin(n, 1, d)) return false;
+  for (int k = n->op == IR_OP_LSTM ? 8 : 6; k < IR_RECURRENT_W_SCALE && k < n->n_inputs; k++)
+    if (n->inputs[k])
+      return ir_node_error(d, n, "inputs", "%s has no input %d", ir_op_info[n->op].name, k);
   const IrValue *x = n->inputs[0];
   char s[256];
   const char *dir = ir_attr_s(n, "direction");
@@ -939,11 +975,11 @@ static bool infer_recurrent(IrNode *n, IrDiag *d) {
   IrRecurrent r;
   ir_recurrent_geometry(n, &r);
   int64_t gh = r.G * r.H;
-  if (!recurrent_input(n, 1, "W", 3, (int64_t[]){r.D, gh, r.I}, d) ||
-      !recurrent_input(n, 2, "R", 3, (int64_t[]){r.D, gh, r.H}, d) ||
-      !recurrent_input(n, 3, "B", 2, (int64_t[]){r.D, 2 * gh}, d) ||
-      !recurrent_input(n, 5, "initial_h", 3, (int64_t[]){r.D, r.B, r.H}, d) ||
-      !recurrent_input(n, 6, "initial_c", 3, (int64_t[]){r.D, r.B, r.H}, d))
+  if (!recurrent_weight(n, 1, "W", (int64_t[]){r.D, gh, r.I}, d) ||
+      !recurrent_weight(n, 2, "R", (int64_t[]){r.D, gh, r.H}, d) ||
+      !recurrent_input(n, 3, "B", IR_F32, 2, (int64_t[]){r.D, 2 * gh}, d) ||
+      !recurrent_input(n, 5, "initial_h", IR_F32, 3, (int64_t[]){r.D, r.B, r.H}, d) ||
+      !recurrent_input(n, 6, "initial_c", IR_F32, 3, (int64_t[]){r.D, r.B, r.H}, d))
     return false;
   return set_output(n, 0, IR_F32, 4, (int64_t[]){r.T, r.D, r.B, r.H}, d) &&
          set_output(n, 1, IR_F32, 3, (int64_t[]){r.D, r.B, r.H}, d) &&

@@ -127,6 +127,10 @@ bool pass_qdq(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* --quantize=int8-weights: Gemm/MatMul with constant 2-D weights -> KilnGemmW8
  * (passes/pass_weight8.c); the quantize pass calls it when o->quant->weights_only. */
 bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* RNN/GRU/LSTM n with constant f32 W and R: both become int8, one scale per gate row (also under
+ * --quantize=int8, where the recurrence stays f32). Returns whether n changed; a shape error goes
+ * to d. */
+bool pass_weight8_recurrent(IrGraph *g, IrNode *n, IrDiag *d);
 
 /* Static int8 quantization when o->quant is set: calibrates on its samples, then rewrites Conv,
  * Gemm and MatMul with constant weights (and a Relu / Clip(0, hi) reading them alone, folded

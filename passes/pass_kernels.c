@@ -228,15 +228,17 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
       n->scratch_bytes = q.bytes;
       continue;
     }
+    bool recurrent = n->op == IR_OP_RNN || n->op == IR_OP_GRU || n->op == IR_OP_LSTM;
+    if (recurrent) { /* f32, or int8 W and R (weight-only) */
+      plan_recurrent(n, o);
+      continue;
+    }
     if (!all_f32(n)) continue;
     switch (n->op) {
     case IR_OP_CONV: plan_conv(n, o); break;
     case IR_OP_GEMM: plan_gemm(n); break;
     case IR_OP_MATMUL: plan_matmul(n); break;
     case IR_OP_CONV_TRANSPOSE: plan_conv_transpose(n, o); break;
-    case IR_OP_RNN:
-    case IR_OP_GRU:
-    case IR_OP_LSTM: plan_recurrent(n, o); break;
     case IR_OP_ATTENTION: plan_attention(n); break;
     default: break;
     }

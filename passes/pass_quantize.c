@@ -662,6 +662,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
     ok = run_samples(g, o, &cb, ref_samples, false, d);
   }
   /* rewrite */
+  int n_recurrent = 0;
   for (int i = 0; ok && i < n0; i++) {
     IrNode *n = nodes[i];
     if (dead[i] && quantizable(n)) {
@@ -676,9 +677,12 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
                !in_list(o->keep_fp32, n->name)) {
       quantize_view(&q, n);
       dead[i] = true;
+    } else if (!in_list(o->keep_fp32, n->name) && pass_weight8_recurrent(g, n, d)) {
+      n_recurrent++; /* int8 weights, f32 activations and state (weight-only) */
     }
+    ok = ok && !d->n_errors;
   }
-  bool changed = n_heads > 0;
+  bool changed = n_heads + n_recurrent > 0;
   if (ok && changed) {
     bool *all = calloc((size_t)g->n_nodes + 1, 1);
     if (!all) abort();

@@ -5,13 +5,34 @@
  * times beta becomes its f32 bias. A Gather from a 2-D f32 constant table along axis 0 (an
  * embedding) reads an int8 table with one scale per row instead:
  * Mul(Cast(Gather(table_i8, ids), f32), Gather(scale[V][1], ids)) -- the same floats as
- * dequantizing the table first. Activations stay f32; no calibration. */
+ * dequantizing the table first. RNN/GRU/LSTM keep their op with W and R int8, one scale per gate
+ * row (ir_util.h IR_RECURRENT_W_SCALE); their state h, c stays f32. Activations stay f32; no
+ * calibration. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ir_util.h"
 #include "pass.h"
+
+/* Symmetric int8 per line: line i holds w[i*s_line + k*s_elem] (k < len) times alpha;
+ * scale[i] = max |.| / 127 (1 for an all-zero line), q = round_half_even(. / scale[i]) in
+ * [-127, 127] at the same positions. */
+static void quantize_lines(const float *w, int64_t lines, int64_t len, int64_t s_line,
+                           int64_t s_elem, float alpha, int8_t *q, float *scale) {
+  for (int64_t i = 0; i < lines; i++) {
+    float mx = 0;
+    for (int64_t k = 0; k < len; k++) mx = fmaxf(mx, fabsf(alpha * w[i * s_line + k * s_elem]));
+    float s = mx > 0 ? mx / 127.0f : 1.0f;
+    scale[i] = s;
+    for (int64_t k = 0; k < len; k++) {
+      int64_t at = i * s_line + k * s_elem;
+      float r = nearbyintf(alpha * w[at] / s);
+      q[at] = (int8_t)(r < -127 ? -127 : r > 127 ? 127 : r);
+    }
+  }
+}
 
 /* The bias of Gemm n as [N] floats (beta applied), or false when C is not per column. */
 static bool gemm_bias(const IrNode *n, int64_t N, float *out) {
@@ -42,18 +63,8 @@ static IrNode *rewrite(IrGraph *g, IrNode *n) {
   IrNode *w8 = NULL;
   if (gemm_bias(n, N, bias) || !gemm) {
     float alpha = gemm ? (float)ir_attr_f(n, "alpha") : 1.0f;
-    const float *w = b->data;
-    for (int64_t j = 0; j < N; j++) {
-      float mx = 0;
-      for (int64_t k = 0; k < K; k++) mx = fmaxf(mx, fabsf(alpha * w[tb ? j * K + k : k * N + j]));
-      float s = mx > 0 ? mx / 127.0f : 1.0f;
-      scale[j] = s;
-      for (int64_t k = 0; k < K; k++) {
-        int64_t at = tb ? j * K + k : k * N + j;
-        float r = nearbyintf(alpha * w[at] / s);
-        q[at] = (int8_t)(r < -127 ? -127 : r > 127 ? 127 : r);
-      }
-    }
+    /* column j: B[k][j] (B[j][k] transposed) */
+    quantize_lines(b->data, N, K, tb ? K : 1, tb ? 1 : N, alpha, q, scale);
     bool has_bias = gemm && n->n_inputs > 2 && n->inputs[2];
     w8 = ir_node_new(g, IR_OP_GEMM_W8, n->name, has_bias ? 4 : 3, 1);
     w8->inputs[0] = n->inputs[0];
@@ -98,16 +109,7 @@ static bool rewrite_gather(IrGraph *g, IrNode *n, IrDiag *d) {
   int8_t *q = malloc((size_t)(V * D));
   float *s = malloc(sizeof *s * (size_t)V);
   if (!q || !s) abort();
-  const float *w = t->data;
-  for (int64_t v = 0; v < V; v++) {
-    float mx = 0;
-    for (int64_t k = 0; k < D; k++) mx = fmaxf(mx, fabsf(w[v * D + k]));
-    s[v] = mx > 0 ? mx / 127.0f : 1.0f;
-    for (int64_t k = 0; k < D; k++) {
-      float r = nearbyintf(w[v * D + k] / s[v]);
-      q[v * D + k] = (int8_t)(r < -127 ? -127 : r > 127 ? 127 : r);
-    }
-  }
+  quantize_lines(t->data, V, D, D, 1, 1.0f, q, s);
   int64_t sd[2] = {V, 1};
   IrValue *in[2] = {pass_new_const(g, "table.int8", IR_I8, 2, t->dims, q), n->inputs[1]};
   free(q);
@@ -130,6 +132,32 @@ static bool rewrite_gather(IrGraph *g, IrNode *n, IrDiag *d) {
   return true;
 }
 
+bool pass_weight8_recurrent(IrGraph *g, IrNode *n, IrDiag *d) {
+  if (n->op != IR_OP_RNN && n->op != IR_OP_GRU && n->op != IR_OP_LSTM) return false;
+  const IrValue *w = n->inputs[1], *r = n->inputs[2];
+  if (n->n_inputs > IR_RECURRENT_W_SCALE || w->kind != IR_VALUE_CONST || w->dtype != IR_F32 ||
+      w->quant || r->kind != IR_VALUE_CONST || r->dtype != IR_F32 || r->quant)
+    return false;
+  IrValue **in = ir_arena_alloc(g->arena, sizeof *in * (IR_RECURRENT_R_SCALE + 1));
+  for (int k = 0; k <= IR_RECURRENT_R_SCALE; k++) in[k] = k < n->n_inputs ? n->inputs[k] : NULL;
+  for (int k = 1; k <= 2; k++) { /* W, R: one scale per gate row [d][j] */
+    const IrValue *v = n->inputs[k];
+    int64_t rows = v->dims[0] * v->dims[1], len = v->dims[2];
+    int8_t *q = malloc((size_t)(rows * len) + 1);
+    float *s = malloc(sizeof *s * (size_t)rows);
+    if (!q || !s) abort();
+    quantize_lines(v->data, rows, len, len, 1, 1.0f, q, s);
+    in[k] = pass_new_const(g, k == 1 ? "W.int8" : "R.int8", IR_I8, 3, v->dims, q);
+    in[k == 1 ? IR_RECURRENT_W_SCALE : IR_RECURRENT_R_SCALE] =
+        pass_new_const(g, k == 1 ? "W.scale" : "R.scale", IR_F32, 2, v->dims, s);
+    free(q);
+    free(s);
+  }
+  n->inputs = in;
+  n->n_inputs = IR_RECURRENT_R_SCALE + 1;
+  return ir_op_info[n->op].infer(g, n, d);
+}
+
 bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   int n0 = g->n_nodes;
@@ -143,6 +171,8 @@ bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d) {
       if (d->n_errors) break;
       continue;
     }
+    if (pass_weight8_recurrent(g, n, d)) changed = true;
+    if (d->n_errors) break;
     if (n->op != IR_OP_GEMM && n->op != IR_OP_MATMUL) continue;
     IrNode *w8 = rewrite(g, n);
     if (!w8) continue;

@@ -117,6 +117,23 @@ bool cg_gemm_epilogue_in_registers(const IrNode *n);
 void cg_gemm_emit(Cg *c, CgVecInfo vec, CgTile t, int64_t M, int64_t N, int64_t K, const CgGemmA *a,
                   const CgGemmB *b, const CgGemmC *cc);
 
+/* Weight-only int8 B (cg_gemm_w8.c, KilnGemmW8 and int8 recurrent gates): B[K][N] as bytes
+ * packed [strip][K][NR] for the fp32 tile with a per-column scale (padded to whole strips). */
+typedef struct CgW8 {
+  CgVecInfo vec;
+  CgTile t;
+  int64_t K, N, nr;
+  LLVMValueRef b, scale;
+} CgW8;
+/* Packs (k, j) = q[k*s_k + j*s_n] and scale[N]; the tile is sized for products of M rows. */
+CgW8 cg_w8_pack(Cg *c, const int8_t *q, const float *scale, int64_t M, int64_t K, int64_t N,
+                int64_t s_k, int64_t s_n);
+/* Y[i][j] = (sum_k A[i][k] B[k][j]) * scale[j] (+ bias[i*bias_ld + j]) for i < M, A and Y
+ * contiguous rows of K and N floats; bias may be NULL, a column bias (bias_ld 0) or Y itself
+ * (bias_ld N: Y += A B' in place). Nothing is read past column N of A, bias or Y. */
+void cg_w8_emit(Cg *c, const CgW8 *p, int64_t M, LLVMValueRef a, LLVMValueRef y, LLVMValueRef bias,
+                int64_t bias_ld);
+
 /* Compile-time packing of a constant operand given as element (i, k) = w[i*s_row + k*s_k]
  * (A; `groups` matrices one after the other, group g's packed copy at g*M*K) or
  * (k, j) = w[k*s_k + j*s_n] (B) into the packed layouts above; returns the constant's address
