@@ -916,7 +916,7 @@ static bool recurrent_weight(const IrNode *n, int k, const char *what, const int
   char field[32];
   snprintf(field, sizeof field, "inputs[%d]", ks);
   if (w->dtype != IR_I8) {
-    if (s) return ir_node_error(d, n, field, "a scale for %s, which is not int8", what);
+    if (s) return ir_node_error(d, n, field, "a scale is given for %s, which is not int8", what);
     return recurrent_input(n, k, what, IR_F32, 3, dims, d);
   }
   int64_t sd[2] = {dims[0], dims[1]};

@@ -277,15 +277,21 @@ misc)
   # --quantize=int8-weights: KilnGemmW8 and int8 embedding tables; the compiled code (-O3) agrees
   # with the interpreter on the same quantized graph (float tolerance: the kernel scales the
   # accumulators), and the weights shrink
-  for ex in mlp lstm_classifier embedding_bag_classifier transformer_classifier; do
+  for ex in mlp lstm_classifier embedding_bag_classifier transformer_classifier gru_classifier \
+    rnn_classifier bilstm_tagger; do
     d="$src/examples/$ex" ins=("$src/examples/$ex"/inputs/*.npy)
     mkdir -p "$tmp/w8i" "$tmp/w8c"
     check "$kiln" run "$d/model.json" "${ins[@]}" --quantize=int8-weights -o "$tmp/w8i"
     check "$kiln" build "$d/model.json" --quantize=int8-weights -O3 -o "$tmp/w8"
     check "$tmp/w8" "${ins[@]}" -o "$tmp/w8c" --quiet
     for f in "$tmp"/w8c/*.npy; do check "$bin/npycmp" "$f" "$tmp/w8i/$(basename "$f")"; done
-    "$kiln" inspect "$d/model.json" --quantize=int8-weights >"$tmp/w8.txt"
+    "$kiln" inspect "$d/model.json" --quantize=int8-weights --print >"$tmp/w8.txt"
     check grep -Eq 'KilnGemmW8|Cast' "$tmp/w8.txt"
+    # the recurrent layers' W and R int8 (with their scales in slots 8, 9)
+    if grep -Eq '"op": *"(LSTM|GRU|RNN)"' "$d/model.json"; then
+      check grep -Eq '= (LSTM|GRU|RNN)\([^,]*, @W\.int8[^,]*, @R\.int8.*@W\.scale[^,]*, @R\.scale' \
+        "$tmp/w8.txt"
+    fi
     rm -rf "$tmp/w8i" "$tmp/w8c" "$tmp/w8"
   done
   # Determinism: the same model compiles to byte-identical object and header.

@@ -124,7 +124,7 @@ quant)
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$src/tests/digits/calib")
     mkdir -p "$golden_dir"
-    if ! "$kiln" run "$src/examples/$m/model.json" "$src/examples/$m/inputs/x.npy" -o "$golden_dir" \
+    if ! "$kiln" run "$src/examples/$m/model.json" "$src/examples/$m"/inputs/*.npy -o "$golden_dir" \
       "${kiln_extra[@]}" >/dev/null 2>"$tmp/err"; then
       bad "$m: kiln run --quantize failed: $(cat "$tmp/err")"; continue
     fi
@@ -193,13 +193,14 @@ quant)
       -nographic -monitor none -semihosting-config enable=on,target=native -kernel
   done
   unset model_root calib
-  # weight-only int8 (KilnGemmW8, float activations): within the float tolerance of the host's
-  # interpreter on the same quantized graph (NEON: 4 lanes; Cortex-M4: the scalar path)
-  for m in digits_mlp digits_lstm; do
+  # weight-only int8 (KilnGemmW8, int8 LSTM/GRU gate matrices, float activations): within the
+  # float tolerance of the host's interpreter on the same quantized graph (NEON: 4 lanes;
+  # Cortex-M4: the scalar path)
+  for m in digits_mlp digits_lstm gru_classifier bilstm_tagger; do
     golden_dir="$tmp/golden-w8-$m"
     kiln_extra=(--quantize=int8-weights)
     mkdir -p "$golden_dir"
-    if ! "$kiln" run "$src/examples/$m/model.json" "$src/examples/$m/inputs/x.npy" -o "$golden_dir" \
+    if ! "$kiln" run "$src/examples/$m/model.json" "$src/examples/$m"/inputs/*.npy -o "$golden_dir" \
       "${kiln_extra[@]}" >/dev/null 2>"$tmp/err"; then
       bad "$m: kiln run --quantize=int8-weights failed: $(cat "$tmp/err")"; continue
     fi
