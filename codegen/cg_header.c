@@ -221,6 +221,12 @@ static void write_tensor_macros(FILE *f, const char *up, const char *kind, int k
   if (v->dyn)
     fprintf(f, "#define %s_%s%d_DYN_AXIS %d /* has the run-time length */\n", up, kind, k,
             v->dyn - 1);
+  if (v->quant && v->quant->count == 1 && v->dtype == IR_I8) /* --quant-io=int8 */
+    fprintf(f,
+            "#define %s_%s%d_SCALE %.9gf /* real = SCALE * (q - ZERO_POINT) */\n"
+            "#define %s_%s%d_ZERO_POINT %lld\n",
+            up, kind, k, (double)v->quant->scale[0], up, kind, k,
+            (long long)v->quant->zero_point[0]);
 }
 
 static void write_params(FILE *f, const IrGraph *g, char **names) {

@@ -26,6 +26,10 @@ typedef struct PassQuantOptions {
   int max_layers, *n_layers;
   /* --quantize=int8-weights: Gemm/MatMul weights int8, activations f32, no samples needed */
   bool weights_only;
+  /* --quant-io=int8: the model's inputs and outputs are the int8 tensors of its first
+   * QuantizeLinear / last DequantizeLinear (those nodes go; IrValue.quant holds their scale and
+   * zero point); an error when a first or last layer stays float */
+  bool int8_io;
 } PassQuantOptions;
 
 /* The compile-time float evaluator (pass_eval.c): ir_interp_run with Conv, Gemm and 2-D MatMul

@@ -579,6 +579,83 @@ static void quantize_view(Q *q, IrNode *n) {
   dequantize_into(q, yq, yf);
 }
 
+/* The per-tensor i8 parameters of a simple Q/DQ node n (scale input 1, zero point input 2). */
+static IrQuant *node_quant(IrGraph *g, const IrNode *n) {
+  IrQuant *qu = ir_arena_alloc(g->arena, sizeof *qu);
+  qu->axis = -1;
+  qu->count = 1;
+  qu->scale = ir_arena_alloc(g->arena, sizeof *qu->scale);
+  qu->zero_point = ir_arena_alloc(g->arena, sizeof *qu->zero_point);
+  qu->scale[0] = *(const float *)n->inputs[1]->data;
+  qu->zero_point[0] = n->n_inputs > 2 && n->inputs[2] ? *(const int8_t *)n->inputs[2]->data : 0;
+  return qu;
+}
+
+/* --quant-io=int8: every graph input that one QuantizeLinear alone reads becomes that int8
+ * value (same name, IrValue.quant = its scale and zero point), every graph output a
+ * DequantizeLinear writes becomes the int8 value it reads; those nodes go. Anything else (a
+ * float first or last layer) is an error naming the tensor: the user asked for int8 I/O. */
+static bool quant_io_int8(IrGraph *g, IrDiag *d) {
+  bool *dead = calloc((size_t)g->n_nodes + 1, 1);
+  if (!dead) abort();
+  bool ok = true;
+  for (int i = 0; ok && i < g->n_inputs; i++) {
+    IrValue *x = g->inputs[i];
+    IrNode *qn = NULL;
+    const IrNode *other = NULL;
+    for (int j = 0; j < g->n_nodes; j++)
+      for (int k = 0; k < g->nodes[j]->n_inputs; k++)
+        if (g->nodes[j]->inputs[k] == x) {
+          IrNode *n = g->nodes[j];
+          bool q = n->op == IR_OP_QUANTIZE_LINEAR && k == 0 && !qn && ir_qdq_is_simple(n);
+          if (q)
+            qn = n;
+          else
+            other = n;
+        }
+    if (!qn || other || x->is_output || x->state) {
+      ir_diag_error(d, "--quant-io=int8",
+                    "input '%s' is read by %s (%s), not by one QuantizeLinear alone: its first "
+                    "layer stays float (use --quant-io=float)",
+                    x->name, other ? other->name : "no QuantizeLinear",
+                    other ? ir_op_info[other->op].name : "-");
+      ok = false;
+      break;
+    }
+    IrValue *xq = qn->outputs[0];
+    x->dtype = IR_I8;
+    x->quant = node_quant(g, qn);
+    pass_replace_uses(g, xq, x);
+    dead[qn->id] = true;
+  }
+  for (int i = 0; ok && i < g->n_outputs; i++) {
+    IrValue *y = g->outputs[i];
+    IrNode *dq = y->kind == IR_VALUE_NODE ? y->producer : NULL;
+    IrValue *yq =
+        dq && dq->op == IR_OP_DEQUANTIZE_LINEAR && ir_qdq_is_simple(dq) ? dq->inputs[0] : NULL;
+    if (!yq || yq->kind != IR_VALUE_NODE || yq->is_output || ir_value_use_count(g, y) > 0 ||
+        y->state) {
+      ir_diag_error(d, "--quant-io=int8",
+                    "output '%s' is %s, not the DequantizeLinear of an int8 layer read by nothing "
+                    "else: its last layer stays float (use --quant-io=float)",
+                    y->name,
+                    y->kind == IR_VALUE_NODE ? ir_op_info[y->producer->op].name : "not computed");
+      ok = false;
+      break;
+    }
+    IrNode *p = yq->producer;
+    int slot = yq->producer_slot;
+    y->quant = node_quant(g, dq);
+    y->dtype = IR_I8;
+    dead[dq->id] = true;
+    pass_replace_uses(g, yq, y); /* other readers of the int8 value */
+    ir_node_set_output(p, slot, y);
+  }
+  if (ok) pass_compact(g, dead);
+  free(dead);
+  return ok && ir_graph_sort(g, d) && ir_graph_infer_shapes(g, d);
+}
+
 bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   const PassQuantOptions *o = po->quant;
   if (!o) return false;
@@ -715,6 +792,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
         fprintf(o->report, "  %-28s %-18s %9.2f\n", name, qn ? ir_op_info[qn->op].name : "?", db);
     }
   }
+  if (ok && o->int8_io) ok = quant_io_int8(g, d);
   for (int r = 0; r < n_heads; r++) free(cb.ref[r]);
   free(cb.ref);
   free(cb.sig);
@@ -728,7 +806,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   free(yvals);
   for (int i = 0; i < nv; i++) free(cb.st[i].hist);
   free(cb.st);
-  return changed && ok;
+  return (changed || o->int8_io) && ok;
 }
 
 void pass_plan_int8(IrNode *n, const PassOptions *o) {

@@ -254,7 +254,9 @@ misc)
     "--quantize=int8 --calibrate $cal --calibration=percentile:20" \
     "--quantize=int8 --calibrate $cal --calibration=kl" "--quant-keep-fp32=fc1" \
     "--quantize=int8 --calibrate $cal --quant-keep-fp32=auto:x" \
-    "--quantize=int8-weights --calibrate $cal" "--quantize=int8-weights --quantize=int8"; do
+    "--quantize=int8-weights --calibrate $cal" "--quantize=int8-weights --quantize=int8" \
+    "--quant-io=int8" "--quantize=int8-weights --quant-io=int8" \
+    "--quantize=int8 --calibrate $cal --quant-io=int4"; do
     # shellcheck disable=SC2086
     "$kiln" compile "$dg" $flags -o "$tmp/q.o" >/dev/null 2>&1
     check test $? -eq 2
@@ -294,6 +296,55 @@ misc)
     fi
     rm -rf "$tmp/w8i" "$tmp/w8c" "$tmp/w8"
   done
+  # --quant-io=int8: int8 model I/O, the header gives the scale and zero point; kiln run and the
+  # built driver take the int8 input quantized by those parameters and return int8 logits whose
+  # dequantized values are the float-I/O model's outputs exactly. A model whose first layer stays
+  # float (digits_lstm: Transpose) is an error naming the input, no output file.
+  qio=(--quantize=int8 --calibrate "$cal")
+  check "$kiln" compile "$dg" "${qio[@]}" -o "$tmp/qf.o" --header "$tmp/qf.h" 2>/dev/null
+  check test "$(grep -c '_SCALE\|_ZERO_POINT' "$tmp/qf.h")" -eq 0
+  check "$kiln" compile "$dg" "${qio[@]}" --quant-io=int8 -o "$tmp/qi.o" --header "$tmp/qi.h" 2>/dev/null
+  for m in DIGITS_MLP_IN0 DIGITS_MLP_OUT0; do
+    check grep -Eq "^#define ${m}_DTYPE 2 " "$tmp/qi.h"
+    check grep -Eq "^#define ${m}_SCALE [0-9.e+-]+f " "$tmp/qi.h"
+    check grep -Eq "^#define ${m}_ZERO_POINT -?[0-9]+$" "$tmp/qi.h"
+  done
+  mkdir -p "$tmp/qiof" "$tmp/qioi" "$tmp/qioc"
+  x="$src/examples/digits_mlp/inputs/x.npy"
+  ${KILN_PYTHON:-/usr/bin/python3} - "$tmp/qi.h" "$x" "$tmp/xq.npy" <<'EOF2'
+import re, sys
+import numpy as np
+h = open(sys.argv[1]).read()
+s = np.float32(float(re.search(r"IN0_SCALE ([0-9.e+-]+)f", h).group(1)))
+z = int(re.search(r"IN0_ZERO_POINT (-?[0-9]+)", h).group(1))
+x = np.load(sys.argv[2]).astype(np.float32)
+np.save(sys.argv[3], np.clip(np.rint(x / s) + z, -128, 127).astype(np.int8))
+EOF2
+  check "$kiln" run "$dg" "${qio[@]}" "$x" -o "$tmp/qiof" 2>/dev/null
+  "$kiln" run "$dg" "${qio[@]}" --quant-io=int8 "$tmp/xq.npy" -o "$tmp/qioi" >"$tmp/qio.out" 2>/dev/null
+  check test $? -eq 0
+  check grep -Eq '^logits: i8\[1,10\] = (-?[0-9]+ ){9}-?[0-9]+  argmax [0-9]$' "$tmp/qio.out"
+  check "$kiln" build "$dg" "${qio[@]}" --quant-io=int8 -o "$tmp/qio_exe" 2>/dev/null
+  check "$tmp/qio_exe" "$tmp/xq.npy" -o "$tmp/qioc" --quiet
+  check cmp "$tmp/qioi/logits.npy" "$tmp/qioc/logits.npy"
+  check ${KILN_PYTHON:-/usr/bin/python3} -c '
+import re, sys
+import numpy as np
+h = open(sys.argv[1]).read()
+s = np.float32(float(re.search(r"OUT0_SCALE ([0-9.e+-]+)f", h).group(1)))
+z = int(re.search(r"OUT0_ZERO_POINT (-?[0-9]+)", h).group(1))
+q, f = np.load(sys.argv[2]), np.load(sys.argv[3])
+sys.exit(0 if q.dtype == np.int8 and np.array_equal((q.astype(np.int32) - z).astype(np.float32) * s, f) else 1)
+' "$tmp/qi.h" "$tmp/qioi/logits.npy" "$tmp/qiof/logits.npy"
+  "$kiln" compile "$src/examples/digits_lstm/model.json" "${qio[@]}" --quant-io=int8 \
+    -o "$tmp/ql.o" >/dev/null 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "quant-io=int8: input 'x' is read by" "$tmp/err"
+  check test ! -e "$tmp/ql.o"
+  rm -rf "$tmp/qiof" "$tmp/qioi" "$tmp/qioc" "$tmp/qio_exe" "$tmp"/q[fil].[oh] "$tmp/xq.npy"
+  # --quantize=int8 also gives the LSTM int8 gate matrices (its activations stay float)
+  "$kiln" inspect "$src/examples/digits_lstm/model.json" "${qio[@]}" --print >"$tmp/ql.txt" 2>&1
+  check grep -Eq '= LSTM\([^,]*, @W\.int8[^,]*, @R\.int8' "$tmp/ql.txt"
   # Determinism: the same model compiles to byte-identical object and header.
   check "$kiln" compile "$src/examples/resnet_small/model.json" -o "$tmp/det1.o"
   check "$kiln" compile "$src/examples/resnet_small/model.json" -o "$tmp/det2.o" --header "$tmp/det1b.h"

@@ -173,6 +173,68 @@ static void check_weights(const char *model, const Data *dt, bool full) {
   ir_graph_free(gw);
 }
 
+/* --quant-io=int8: the model takes the int8 input its first QuantizeLinear made and returns
+ * the int8 output its last DequantizeLinear read (no Q/DQ node left, IrValue.quant = their
+ * parameters). On every test image, quantized by those parameters: the int8 output
+ * dequantized equals the float-I/O model's output bit for bit (interpreter), and the compiled
+ * code (-O2) equals the interpreter bit for bit. */
+static void check_quant_io(const char *model, const Data *dt) {
+  const float *cal[1] = {dt->calib.data};
+  PassQuantOptions q = {.samples = cal, .n_samples = (int)dt->calib.dims[0]};
+  IrGraph *gq = load(model, &q, 2);
+  q.int8_io = true;
+  IrGraph *gi = load(model, &q, 2);
+  if (!gq || !gi) return;
+  const IrValue *xi = gi->inputs[0], *yi = gi->outputs[0];
+  CHECK(xi->dtype == IR_I8 && yi->dtype == IR_I8 && xi->quant && yi->quant,
+        "%s: --quant-io=int8 left I/O %s/%s", model, ir_dtype_name(xi->dtype),
+        ir_dtype_name(yi->dtype));
+  int n_qdq = 0;
+  for (int i = 0; i < gi->n_nodes; i++)
+    n_qdq +=
+        gi->nodes[i]->op == IR_OP_QUANTIZE_LINEAR || gi->nodes[i]->op == IR_OP_DEQUANTIZE_LINEAR;
+  CHECK(n_qdq == 0, "%s: %d Q/DQ nodes left with --quant-io=int8", model, n_qdq);
+  if (!xi->quant || !yi->quant) return;
+  void *lib = NULL;
+  const krt_model *m = compile(gi, 2, &lib);
+  unsigned char *ws = m ? aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64) : NULL;
+  int64_t per = ir_value_numel(xi), classes = ir_value_numel(yi);
+  float xs = xi->quant->scale[0], ys = yi->quant->scale[0];
+  int32_t xz = (int32_t)xi->quant->zero_point[0], yz = (int32_t)yi->quant->zero_point[0];
+  int8_t xq[1024], yq[64], yc[64];
+  float yf[64];
+  int differ = 0, mismatched = 0;
+  for (int i = 0; i < dt->n && per <= 1024 && classes <= 64; i++) {
+    const float *x = (const float *)dt->x.data + (size_t)i * (size_t)per;
+    for (int64_t k = 0; k < per; k++) xq[k] = ir_quantize_f32(x[k], xs, xz);
+    const void *inf[1] = {x}, *ini[1] = {xq};
+    void *of[1] = {yf}, *oi[1] = {yq}, *oc[1] = {yc};
+    CHECK(ir_interp_run(gq, inf, of) == 0 && ir_interp_run(gi, ini, oi) == 0, "%s: run", model);
+    for (int64_t k = 0; k < classes; k++) {
+      float v = ir_dequantize_i8(yq[k], ys, yz);
+      differ += memcmp(&v, &yf[k], sizeof v) != 0;
+    }
+    if (m) {
+      CHECK(m->run(ini, oc, ws) == KRT_OK, "%s: compiled run", model);
+      mismatched += memcmp(yq, yc, (size_t)classes) != 0;
+    }
+  }
+  printf("%-12s quant-io   int8 in (scale %g, zp %d) / out (scale %g, zp %d): dequantized == "
+         "float I/O on %s, compiled %s\n",
+         model, (double)xs, xz, (double)ys, yz, differ ? "NOT all" : "all images",
+         mismatched ? "MISMATCH" : "bit-exact");
+  CHECK(differ == 0,
+        "%s: int8 I/O output dequantized differs from the float I/O model in %d "
+        "values",
+        model, differ);
+  CHECK(mismatched == 0, "%s: compiled int8 I/O differs from the interpreter on %d images", model,
+        mismatched);
+  free(ws);
+  if (lib) dlclose(lib);
+  ir_graph_free(gq);
+  ir_graph_free(gi);
+}
+
 static void check_model(const char *model, const Data *dt, PassObserver obs, double pct,
                         bool compiled) {
   const char *oname = obs == PASS_OBS_MINMAX ? "minmax"
@@ -820,6 +882,8 @@ int main(int argc, char **argv) {
     check_weights("digits_mlp", &dt, false);
     check_weights("digits_lstm", &dt, false);
     check_weights("digits_lstm", &dt, true);
+    check_quant_io("digits_mlp", &dt);
+    check_quant_io("digits_cnn", &dt);
   }
   for (unsigned seed = 1; seed <= 12; seed++) check_random(seed);
   for (unsigned seed = 1; seed <= 8; seed++) check_random_ops(seed);

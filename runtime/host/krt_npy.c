@@ -287,6 +287,15 @@ void krt_print_summary(void *file, const char *name, int32_t dtype, int32_t rank
               dtype == KRT_I64 ? (long long)((const int64_t *)data)[i]
                                : (long long)((const int32_t *)data)[i]);
     if (n > 10) fprintf(f, " ... (%lld values)", (long long)n);
+  } else if (dtype == KRT_I8) { /* int8 model outputs (--quant-io=int8): logits as integers */
+    const int8_t *v = data;
+    int64_t best = 0;
+    for (int64_t i = 1; i < n; i++)
+      if (v[i] > v[best]) best = i;
+    fprintf(f, " =");
+    for (int64_t i = 0; i < n && i < 10; i++) fprintf(f, " %d", v[i]);
+    if (n > 10) fprintf(f, " ... (%lld values)", (long long)n);
+    if (n > 1) fprintf(f, "  argmax %lld", (long long)best);
   }
   fprintf(f, "\n");
 }

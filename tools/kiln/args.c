@@ -59,8 +59,12 @@ static const char *const target_help =
     "  --quantize=int8       static int8 quantization (docs/quantization.md); needs\n"
     "  --calibrate PATH      a folder of .npy samples, or a .npy file (repeatable); a file\n"
     "                        may hold several samples one after another\n"
-    "  --quantize=int8-weights  Gemm/MatMul weights int8 per output column, activations\n"
-    "                        f32, no calibration (docs/quantization.md)\n"
+    "  --quantize=int8-weights  Gemm/MatMul weights int8 per output column, RNN/GRU/LSTM\n"
+    "                        gate matrices per gate row, activations and state f32, no\n"
+    "                        calibration (docs/quantization.md)\n"
+    "  --quant-io=KIND       with --quantize=int8: float (default: float inputs/outputs,\n"
+    "                        the conversions inside) or int8 (the model takes and returns\n"
+    "                        the int8 tensors; the header gives their scale and zero point)\n"
     "  --calibration=KIND    range observer: minmax (default), percentile:P (e.g. 99.99), mse\n"
     "  --quant-keep-fp32=L   keep these layers fp32: node names (comma-separated), or auto[:DB]\n"
     "                        (the layers whose int8 output is below DB of SQNR, default 20)\n";
@@ -373,6 +377,11 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       a->quantize = true;
     } else if (!strcmp(s, "--quantize=int8-weights")) {
       a->quantize_weights = true;
+    } else if (!strcmp(s, "--quant-io=float") || !strcmp(s, "--quant-io=int8")) {
+      a->quant_io_int8 = !strcmp(s, "--quant-io=int8");
+    } else if (!strncmp(s, "--quant-io", 10)) {
+      return usage_error(a->cmd,
+                         "--quant-io: expected --quant-io=float or --quant-io=int8, got '%s'", s);
     } else if (!strncmp(s, "--quantize", 10)) {
       return usage_error(a->cmd, "--quantize: expected --quantize=int8 or int8-weights, got '%s'",
                          s);
@@ -441,6 +450,10 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
     return usage_error(a->cmd, "%s",
                        a->quantize ? "--quantize=int8 needs --calibrate PATH"
                                    : "--calibrate needs --quantize=int8");
+  if (a->quant_io_int8 && !a->quantize)
+    return usage_error(a->cmd, "--quant-io=int8 needs --quantize=int8 (%s)",
+                       a->quantize_weights ? "int8-weights keeps float activations"
+                                           : "a float model has no int8 tensors");
   if ((a->observer || a->keep_fp32 || a->keep_auto_db) && !a->quantize)
     return usage_error(a->cmd, "--calibration and --quant-keep-fp32 need --quantize=int8%s", "");
   if (a->quantize_weights && (a->quantize || a->n_calibrate))

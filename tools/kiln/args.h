@@ -56,6 +56,7 @@ typedef struct Args {
   /* --quantize=int8 (passes/pass_quantize.c): calibration samples, observer, fp32 layers */
   bool quantize;
   bool quantize_weights;  /* --quantize=int8-weights: Gemm/MatMul weights int8, no calibration */
+  bool quant_io_int8;     /* --quant-io=int8: the model's inputs/outputs int8 (default float) */
   const char **calibrate; /* --calibrate DIR|FILE.npy, repeatable */
   int n_calibrate;
   int observer;            /* PassObserver */

@@ -222,6 +222,7 @@ static bool quant_setup(const Args *a, QuantSetup **out) {
               qs->keep, a->keep_auto_db);
     qs->qo.keep_fp32 = qs->keep;
   }
+  qs->qo.int8_io = a->quant_io_int8; /* after auto's probe: it measures the layers only */
   *out = qs;
   return true;
 }
