@@ -135,6 +135,7 @@ bool pass_quantize_weights(IrGraph *g, const PassOptions *o, IrDiag *d);
  * --quantize=int8, where the recurrence stays f32). Returns whether n changed; a shape error goes
  * to d. */
 bool pass_weight8_recurrent(IrGraph *g, IrNode *n, IrDiag *d);
+bool pass_weight8_recurrent_applies(const IrNode *n); /* whether the call above would change n */
 
 /* Static int8 quantization when o->quant is set: calibrates on its samples, then rewrites Conv,
  * Gemm and MatMul with constant weights (and a Relu / Clip(0, hi) reading them alone, folded

@@ -695,8 +695,21 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   if (!nodes || !acts || !yvals || !dead) abort();
   memcpy(nodes, g->nodes, sizeof *nodes * (size_t)n0);
   int n_layers = 0;
+  bool *recurrent = calloc((size_t)n0 + 1, 1); /* int8 weights, f32 activations and state */
+  if (!recurrent) abort();
   for (int i = 0; ok && i < n0; i++) {
     IrNode *n = nodes[i];
+    if (pass_weight8_recurrent_applies(n)) { /* measured on its first output (Y or Y_h) */
+      const IrValue *y = n->outputs[0] ? n->outputs[0] : n->outputs[1];
+      bool keep = in_list(o->keep_fp32, n->name);
+      if (o->layers && n_layers < o->max_layers)
+        o->layers[n_layers++] = (PassQuantLayer){
+            .node = n->name, .op = ir_op_info[n->op].name, .sqnr_db = NAN, .kept_fp32 = keep};
+      if (keep || !y) continue;
+      yvals[n_heads++] = y;
+      recurrent[i] = true;
+      continue;
+    }
     IrOp other = quantizable(n) ? IR_OP_COUNT : quantizable_other(&q, n);
     if (!quantizable(n) && other == IR_OP_COUNT) continue;
     bool keep = in_list(o->keep_fp32, n->name);
@@ -754,8 +767,8 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
                !in_list(o->keep_fp32, n->name)) {
       quantize_view(&q, n);
       dead[i] = true;
-    } else if (!in_list(o->keep_fp32, n->name) && pass_weight8_recurrent(g, n, d)) {
-      n_recurrent++; /* int8 weights, f32 activations and state (weight-only) */
+    } else if (recurrent[i] && pass_weight8_recurrent(g, n, d)) {
+      n_recurrent++;
     }
     ok = ok && !d->n_errors;
   }
@@ -783,8 +796,9 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
               ref_samples, "layer", "op", "SQNR dB");
     for (int r = 0, l = 0; r < n_heads; r++) {
       double db = cb.err[r] > 0 ? 10 * log10(cb.sig[r] / cb.err[r]) : INFINITY;
-      const IrNode *p = yvals[r]->producer; /* the DequantizeLinear */
+      const IrNode *p = yvals[r]->producer; /* the DequantizeLinear, or a recurrent node */
       const IrNode *qn = p && p->inputs[0] ? p->inputs[0]->producer : NULL;
+      if (p && p->op != IR_OP_DEQUANTIZE_LINEAR) qn = p;
       const char *name = qn ? qn->name : yvals[r]->name;
       while (o->layers && l < n_layers && o->layers[l].kept_fp32) l++;
       if (o->layers && l < n_layers) o->layers[l++].sqnr_db = db;
@@ -803,6 +817,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   free(nodes);
   free(acts);
   free(dead);
+  free(recurrent);
   free(yvals);
   for (int i = 0; i < nv; i++) free(cb.st[i].hist);
   free(cb.st);

@@ -132,12 +132,15 @@ static bool rewrite_gather(IrGraph *g, IrNode *n, IrDiag *d) {
   return true;
 }
 
-bool pass_weight8_recurrent(IrGraph *g, IrNode *n, IrDiag *d) {
+bool pass_weight8_recurrent_applies(const IrNode *n) {
   if (n->op != IR_OP_RNN && n->op != IR_OP_GRU && n->op != IR_OP_LSTM) return false;
   const IrValue *w = n->inputs[1], *r = n->inputs[2];
-  if (n->n_inputs > IR_RECURRENT_W_SCALE || w->kind != IR_VALUE_CONST || w->dtype != IR_F32 ||
-      w->quant || r->kind != IR_VALUE_CONST || r->dtype != IR_F32 || r->quant)
-    return false;
+  return n->n_inputs <= IR_RECURRENT_W_SCALE && w->kind == IR_VALUE_CONST && w->dtype == IR_F32 &&
+         !w->quant && r->kind == IR_VALUE_CONST && r->dtype == IR_F32 && !r->quant;
+}
+
+bool pass_weight8_recurrent(IrGraph *g, IrNode *n, IrDiag *d) {
+  if (!pass_weight8_recurrent_applies(n)) return false;
   IrValue **in = ir_arena_alloc(g->arena, sizeof *in * (IR_RECURRENT_R_SCALE + 1));
   for (int k = 0; k <= IR_RECURRENT_R_SCALE; k++) in[k] = k < n->n_inputs ? n->inputs[k] : NULL;
   for (int k = 1; k <= 2; k++) { /* W, R: one scale per gate row [d][j] */

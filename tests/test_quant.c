@@ -107,11 +107,28 @@ static const krt_model *compile(const IrGraph *g, int level, void **lib) {
 static void check_weights(const char *model, const Data *dt, bool full) {
   IrGraph *gf = load(model, NULL, 0);
   const float *cal[1] = {dt->calib.data};
+  PassQuantLayer layers[8];
+  int n_layers = 0;
   PassQuantOptions q = {.weights_only = !full,
                         .samples = full ? cal : NULL,
-                        .n_samples = full ? (int)dt->calib.dims[0] : 0};
+                        .n_samples = full ? (int)dt->calib.dims[0] : 0,
+                        .layers = layers,
+                        .max_layers = 8,
+                        .n_layers = &n_layers};
   IrGraph *gw = load(model, &q, 2);
   if (!gf || !gw) return;
+  if (full) { /* the recurrent layer is in the error report, with its own SQNR */
+    int found = 0;
+    for (int i = 0; i < n_layers; i++)
+      if (!strcmp(layers[i].op, "LSTM")) {
+        found++;
+        printf("%-12s int8 report: %s %s SQNR %.2f dB\n", model, layers[i].node, layers[i].op,
+               layers[i].sqnr_db);
+        CHECK(layers[i].sqnr_db > 20 && layers[i].sqnr_db < 200, "%s: LSTM SQNR %.2f dB", model,
+              layers[i].sqnr_db);
+      }
+    CHECK(found == 1, "%s: %d LSTM layers in the int8 report", model, found);
+  }
   int n_w8 = 0, n_rec = 0;
   for (int i = 0; i < gw->n_nodes; i++) {
     const IrNode *n = gw->nodes[i];
