@@ -309,6 +309,8 @@ misc)
     check grep -Eq "^#define ${m}_SCALE [0-9.e+-]+f " "$tmp/qi.h"
     check grep -Eq "^#define ${m}_ZERO_POINT -?[0-9]+$" "$tmp/qi.h"
   done
+  "$kiln" inspect "$dg" "${qio[@]}" --quant-io=int8 --json >"$tmp/qi.json" 2>/dev/null
+  check grep -Eq '"inputs": \[\{"name": "x", "dtype": "i8", "shape": \[1, 64\], "scale": [0-9.e+-]+, "zero_point": -?[0-9]+\}' "$tmp/qi.json"
   mkdir -p "$tmp/qiof" "$tmp/qioi" "$tmp/qioc"
   x="$src/examples/digits_mlp/inputs/x.npy"
   ${KILN_PYTHON:-/usr/bin/python3} - "$tmp/qi.h" "$x" "$tmp/xq.npy" <<'EOF2'
@@ -341,7 +343,7 @@ sys.exit(0 if q.dtype == np.int8 and np.array_equal((q.astype(np.int32) - z).ast
   check test $? -eq 1
   check grep -q "quant-io=int8: input 'x' is read by" "$tmp/err"
   check test ! -e "$tmp/ql.o"
-  rm -rf "$tmp/qiof" "$tmp/qioi" "$tmp/qioc" "$tmp/qio_exe" "$tmp"/q[fil].[oh] "$tmp/xq.npy"
+  rm -rf "$tmp/qiof" "$tmp/qioi" "$tmp/qioc" "$tmp/qio_exe" "$tmp"/q[fil].[oh] "$tmp/qi.json" "$tmp/xq.npy"
   # --quantize=int8 also gives the LSTM int8 gate matrices (its activations stay float)
   "$kiln" inspect "$src/examples/digits_lstm/model.json" "${qio[@]}" --print >"$tmp/ql.txt" 2>&1
   check grep -Eq '= LSTM\([^,]*, @W\.int8[^,]*, @R\.int8' "$tmp/ql.txt"

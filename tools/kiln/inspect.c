@@ -127,7 +127,11 @@ static void json_values(FILE *f, IrValue *const *v, int n) {
     fprintf(f, ", \"dtype\": \"%s\", \"shape\": [", ir_dtype_name(v[i]->dtype));
     for (int k = 0; k < v[i]->rank; k++)
       fprintf(f, "%s%lld", k ? ", " : "", (long long)v[i]->dims[k]);
-    fputs("]}", f);
+    fputc(']', f);
+    if (v[i]->quant && v[i]->quant->count == 1) /* --quant-io=int8 */
+      fprintf(f, ", \"scale\": %.9g, \"zero_point\": %lld", (double)v[i]->quant->scale[0],
+              (long long)v[i]->quant->zero_point[0]);
+    fputc('}', f);
   }
   fputc(']', f);
 }
@@ -412,7 +416,11 @@ int kiln_inspect(const InspectOptions *o) {
       for (int k = 0; k < v->rank; k++)
         printf("%s%s%s%lld", k ? "," : "", k == v->dyn - 1 ? g->dyn[0].name : "",
                k == v->dyn - 1 ? "<=" : "", (long long)v->dims[k]);
-      printf("]\n");
+      printf("]");
+      if (v->quant && v->quant->count == 1) /* --quant-io=int8 */
+        printf(" (scale %.9g, zero point %lld)", (double)v->quant->scale[0],
+               (long long)v->quant->zero_point[0]);
+      printf("\n");
     }
     for (int k = 0; k < g->n_dyn; k++)
       printf("  run-time dim %s: 1 to %lld, passed to the *_dims entry points; %d nodes loop to "
