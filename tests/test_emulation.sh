@@ -211,8 +211,34 @@ quant)
       qemu-system-arm -M mps2-an386 -nographic -monitor none \
       -semihosting-config enable=on,target=native -kernel
   done
+  # int8 model I/O (--quant-io=int8): the int8 input (quantized with the scale and zero point
+  # kiln inspect reports) in, int8 logits out, bit for bit against the host interpreter
+  for m in digits_cnn; do
+    model_dir="$tmp/qio-$m" golden_dir="$tmp/golden-qio-$m"
+    kiln_extra=(--quantize=int8 --calibrate "$src/tests/digits/calib" --quant-io=int8)
+    mkdir -p "$model_dir/inputs" "$golden_dir"
+    cp "$src/examples/$m/model.json" "$src/examples/$m/weights.bin" "$model_dir/"
+    if ! "$kiln" inspect "$model_dir/model.json" "${kiln_extra[@]}" --json 2>/dev/null |
+      ${KILN_PYTHON:-/usr/bin/python3} -c '
+import json, sys
+import numpy as np
+i = json.load(sys.stdin)["inputs"][0]
+x = np.load(sys.argv[1]).astype(np.float32)
+q = np.rint(x / np.float32(i["scale"])) + i["zero_point"]
+np.save(sys.argv[2], np.clip(q, -128, 127).astype(np.int8))
+' "$src/examples/$m/inputs/x.npy" "$model_dir/inputs/x.npy" ||
+      ! "$kiln" run "$model_dir/model.json" "$model_dir/inputs/x.npy" -o "$golden_dir" \
+        "${kiln_extra[@]}" >/dev/null 2>"$tmp/err"; then
+      bad "$m: int8 I/O input or kiln run failed: $(cat "$tmp/err")"; continue
+    fi
+    run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "-DEMU_EXACT" \
+      linux qemu-aarch64 -L /usr/aarch64-linux-gnu
+    run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m4) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an386 \
+      -nographic -monitor none -semihosting-config enable=on,target=native -kernel
+  done
   kiln_extra=()
-  unset golden_dir
+  unset golden_dir model_dir
   ;;
 aarch64)
   need aarch64-linux-gnu-gcc qemu-aarch64 || exit 1
