@@ -314,8 +314,11 @@ bool cg_session_finish(Cg *c, const char *out_path) {
   cg_blob_define(c);
 
   int level = c->o->opt_level < 0 ? 0 : c->o->opt_level > 3 ? 3 : c->o->opt_level;
-  char pipeline[32];
-  snprintf(pipeline, sizeof pipeline, "default<O%d>", level);
+  char pipeline[48];
+  /* mergefunc first: node kernels of equal shapes (a transformer's layers, an unrolled decode's
+   * steps) are identical functions that differ only in the buffers passed to them; optimizing and
+   * emitting each once cuts compile time and code size (translator: 380 -> 169 functions) */
+  snprintf(pipeline, sizeof pipeline, level > 0 ? "mergefunc,default<O%d>" : "default<O%d>", level);
   if (c->o->progress) c->o->progress("optimize", 0, 0);
   LLVMPassBuilderOptionsRef opts = LLVMCreatePassBuilderOptions();
   /* as clang: the vectorizers from -O2 (PassBuilderOptions leave the SLP vectorizer off) */
