@@ -275,8 +275,9 @@ static GateW gate_weights(Cg *c, const IrNode *n, int k, LLVMValueRef rt, int d,
     w.w8 = cg_w8_pack(c, (const int8_t *)v->data + d * GH * K, scale + d * GH, M, K, GH, 1, K);
   } else if (v->kind == IR_VALUE_CONST) {
     w.t = cg_gemm_tile(w.vec, M, GH, K, IR_TILE_COLS_MAX); /* as Gemm and MatMul */
-    w.packed = cg_pack_b(c, (const float *)v->data + d * GH * K, K, GH, 1, K, w.t.nrv * w.vec.lanes,
-                         "rnnpack");
+    w.packed = cg_node_derived(c, v,
+                               cg_pack_b(c, (const float *)v->data + d * GH * K, K, GH, 1, K,
+                                         w.t.nrv * w.vec.lanes, "rnnpack"));
   }
   return w;
 }
