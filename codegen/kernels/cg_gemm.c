@@ -24,11 +24,15 @@ CgVecInfo cg_vec_info(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   char *f = LLVMGetTargetMachineFeatureString(c->tm);
   CgVecInfo v = {1, 8, false, false}; /* unknown: scalar, a few registers */
-  if (!strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4) || !strncmp(triple, "i386", 4))
+  if (!strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4) || !strncmp(triple, "i386", 4)) {
+    /* LLVM's implications: AVX2, FMA and F16C enable AVX (a list "+avx2,+fma" without "+avx",
+     * e.g. for x86-64-v3 code under callgrind, had 4-lane SSE tiles) */
+    bool fma = has_feature(f, "+fma");
+    bool avx = has_feature(f, "+avx") || has_feature(f, "+avx2") || fma || has_feature(f, "+f16c");
     v = has_feature(f, "+avx512f") ? (CgVecInfo){16, 32, true, false}
-        : has_feature(f, "+avx")   ? (CgVecInfo){8, 16, has_feature(f, "+fma"), false}
-                                 : (CgVecInfo){4, 16, false, false}; /* SSE2: the x86-64 baseline */
-  else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
+        : avx                      ? (CgVecInfo){8, 16, fma, false}
+              : (CgVecInfo){4, 16, false, false}; /* SSE2: the x86-64 baseline */
+  } else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
     v = has_feature(f, "-neon") ? (CgVecInfo){1, 32, true, false} : (CgVecInfo){4, 32, true, false};
   else if (!strncmp(triple, "arm", 3) || !strncmp(triple, "thumb", 5)) {
     bool vfp4 = strstr(f, "+vfp4") || strstr(f, "+fp-armv8");
