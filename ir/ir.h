@@ -321,6 +321,10 @@ bool ir_dyn_analyze(IrGraph *g, IrDiag *d);
  * values of a KilnAttention over keys of run-time length, and a mask along those keys), rather
  * than a block of rows of it. */
 bool ir_dyn_whole(const IrNode *n, int k);
+/* n reduces (Reduce*, ArgMax/ArgMin) or normalizes (Softmax/LogSoftmax) along the run-time axis of
+ * its input: one call over the whole value whose loop along that axis stops at the length; every
+ * operand of run-time length is read or written whole (ir_dyn_whole). */
+bool ir_dyn_along(const IrNode *n);
 /* Bytes of one step of v's dynamic axis (v->dyn != 0): its bytes at the maximum / the maximum. */
 int64_t ir_dyn_row_bytes(const IrValue *v);
 

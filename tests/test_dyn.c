@@ -262,6 +262,85 @@ static void test_gpt_calls(int level) {
   ir_graph_free(g);
 }
 
+/* Reductions, ArgMax/ArgMin and Softmax/LogSoftmax along the run-time axis (tests/dyn/pool): one
+ * call each whose loop stops at the length; fixed columns of each row (Gather) and reductions
+ * over a later axis in blocks of rows. Every output = the interpreter at that length = torch
+ * (integers exactly); nothing written past the length. */
+#define POOL "tests/dyn/pool"
+static void test_pool(int level) {
+  static const char *const outs_named[] = {"p_start", "lp_end",   "span_start", "span_end",
+                                           "mean",    "centered", "pooled",     "lse",
+                                           "row_max", "row_arg"};
+  enum { N_OUT = sizeof outs_named / sizeof *outs_named, CANARY = 64 };
+  IrDiag d;
+  ir_diag_init(&d, "pool", false);
+  IrGraph *g = load(POOL "/model.json", max_dim, 1, level, NULL, &d);
+  IrGraph *ref = load(POOL "/model.json", max_dim, 1, -1, NULL, &d);
+  CHECK(g && ref, "pool -O%d: loads and plans: %s", level, d.text ? d.text : "");
+  ir_diag_free(&d);
+  DlModel l;
+  if (!g || !ref || !dl_load(g, level, &l)) {
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return;
+  }
+  const krt_model *m = l.m;
+  CHECK(m->n_inputs == 2 && m->n_outputs == N_OUT, "pool: 2 inputs, %d outputs", (int)N_OUT);
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64);
+  unsigned char *got[N_OUT], *want[N_OUT];
+  for (int k = 0; k < N_OUT; k++) { /* at the maximum: the largest of each */
+    size_t bytes = (size_t)ir_value_nbytes(g->outputs[k]);
+    got[k] = malloc(bytes + CANARY), want[k] = malloc(bytes);
+  }
+  for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+    int n = lengths[i];
+    krt_npy in[2];
+    bool ok = read_npy_in(POOL, n, "tok", &in[0]) && read_npy_in(POOL, n, "pos", &in[1]);
+    if (!ok) continue;
+    const void *ins[2] = {in[0].data, in[1].data};
+    IrDiag rd;
+    ir_diag_init(&rd, NULL, false);
+    CHECK(ir_dyn_resize(ref, n, &rd), "pool interpreter graph at %d", n);
+    ir_diag_free(&rd);
+    CHECK(ir_interp_run(ref, ins, (void **)want) == 0, "pool interpreter at %d", n);
+    for (int k = 0; k < N_OUT; k++)
+      memset(got[k], 0xA5, (size_t)ir_value_nbytes(g->outputs[k]) + CANARY);
+    int64_t dims[1] = {n};
+    CHECK(m->run_dims(dims, ins, (void **)got, ws) == 0, "pool run_dims at %d", n);
+    for (int k = 0; k < N_OUT; k++) {
+      const IrValue *o = ref->outputs[k]; /* at length n */
+      krt_npy t;
+      if (!read_npy_in(POOL, n, outs_named[k], &t)) continue;
+      long count = (long)ir_value_numel(o);
+      CHECK(!strcmp(o->name, outs_named[k]) && (long)t.numel == count, "pool %s: %ld values",
+            outs_named[k], count);
+      if (o->dtype == IR_F32) {
+        CHECK(test_close_f32((float *)want[k], t.data, count, 1e-4, 1e-5, outs_named[k]),
+              "pool: interpreter = torch at %d (%s)", n, outs_named[k]);
+        CHECK(test_close_f32((float *)got[k], (float *)want[k], count, 1e-4, 1e-5, outs_named[k]),
+              "pool -O%d: compiled = interpreter at %d (%s)", level, n, outs_named[k]);
+      } else {
+        CHECK(!memcmp(want[k], t.data, (size_t)count * 8), "pool: interpreter = torch at %d (%s)",
+              n, outs_named[k]);
+        CHECK(!memcmp(got[k], want[k], (size_t)count * 8),
+              "pool -O%d: compiled = interpreter at %d (%s)", level, n, outs_named[k]);
+      }
+      bool untouched = true;
+      size_t at = (size_t)ir_value_nbytes(o), end = (size_t)ir_value_nbytes(g->outputs[k]) + CANARY;
+      for (size_t e = at; e < end; e++) untouched &= got[k][e] == 0xA5;
+      CHECK(untouched, "pool -O%d: nothing written past %s at %d", level, outs_named[k], n);
+      krt_npy_free(&t);
+    }
+    krt_npy_free(&in[0]);
+    krt_npy_free(&in[1]);
+  }
+  for (int k = 0; k < N_OUT; k++) free(got[k]), free(want[k]);
+  free(ws);
+  dlclose(l.lib);
+  ir_graph_free(g);
+  ir_graph_free(ref);
+}
+
 /* A model the run-time length cannot bound: an error naming the node (and no graph). */
 static void expect_error(const char *json, const char *const *dims, int n_dims, const char *want) {
   IrDiag d;
@@ -281,18 +360,29 @@ static void expect_error(const char *json, const char *const *dims, int n_dims, 
 
 static void test_errors(void) {
   static const char *const dims8[] = {"seq=8"};
-  /* a reduction over the run-time axis */
-  expect_error(HEAD "\"nodes\": [{\"name\": \"mean\", \"op\": \"ReduceMean\", \"inputs\": "
-                    "[\"x\"], \"outputs\": [\"y\"], \"attrs\": {\"axes\": [1]}}]}",
+  /* a LayerNormalization over the run-time axis (its scale has the maximum's shape: it cannot
+   * follow the length), a cumulative sum along it */
+  expect_error(HEAD "\"initializers\": [{\"name\": \"w\", \"dtype\": \"f32\", \"shape\": [8, 4], "
+                    "\"data\": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
+                    "1, 1, 1, 1, 1, 1, 1, 1, 1, 1]}], \"nodes\": [{\"name\": \"ln\", \"op\": "
+                    "\"LayerNormalization\", \"inputs\": [\"x\", \"w\"], \"outputs\": [\"y\"], "
+                    "\"attrs\": {\"axis\": 1}}]}",
                dims8, 1,
-               "nodes[0] (mean): ReduceMean cannot run at the run-time length 'seq': the op has "
-               "no run-time length support");
-  /* a Softmax over it */
-  expect_error(HEAD "\"nodes\": [{\"name\": \"sm\", \"op\": \"Softmax\", \"inputs\": [\"x\"], "
-                    "\"outputs\": [\"y\"], \"attrs\": {\"axis\": 1}}]}",
+               "--max-dim: the model's shapes do not follow 'seq' (at seq=1: nodes[0] "
+               "(ln).inputs[1]: Scale [8,4] must have 4 elements");
+  expect_error(HEAD "\"initializers\": [{\"name\": \"a\", \"dtype\": \"i64\", \"shape\": [], "
+                    "\"data\": [1]}], \"nodes\": [{\"name\": \"cs\", \"op\": \"CumSum\", "
+                    "\"inputs\": [\"x\", \"a\"], \"outputs\": [\"y\"]}]}",
                dims8, 1,
-               "nodes[0] (sm): Softmax cannot run at the run-time length 'seq': it normalizes "
-               "over the run-time axis");
+               "nodes[0] (cs): CumSum cannot run at the run-time length 'seq': the op has no "
+               "run-time length support");
+  /* fixed columns gathered along the run-time axis */
+  expect_error(HEAD "\"initializers\": [{\"name\": \"i\", \"dtype\": \"i64\", \"shape\": [], "
+                    "\"data\": [0]}], \"nodes\": [{\"name\": \"g\", \"op\": \"Gather\", "
+                    "\"inputs\": [\"x\", \"i\"], \"outputs\": [\"y\"], \"attrs\": {\"axis\": 1}}]}",
+               dims8, 1,
+               "nodes[0] (g): Gather cannot run at the run-time length 'seq': it gathers "
+               "along the run-time axis of its data");
   /* a Reshape to a constant shape that holds the maximum */
   expect_error(HEAD "\"initializers\": [{\"name\": \"s\", \"dtype\": \"i64\", \"shape\": [2], "
                     "\"data\": [8, 4]}], \"nodes\": [{\"name\": \"r\", \"op\": \"Reshape\", "
@@ -328,6 +418,8 @@ int main(int argc, char **argv) {
   test_lengths(3);
   test_enc(0);
   test_enc(3);
+  test_pool(0);
+  test_pool(3);
   test_gpt_calls(0);
   test_gpt_calls(3);
   test_errors();

@@ -11,6 +11,8 @@ lengths, for tests/test_dyn.c (tests/dyn/xattn):
   ../batch3_x.npy, _y.npy   an input of tests/onnx/dynamic_batch.onnx at batch 3 and its Relu
 and tests/dyn/enc, a BERT-style QA encoder layer (self-attention: keys of run-time length, a
 padding mask along them): tok, pos [1, "seq"], mask [1, 1, 1, "seq"] -> span [1, seq, 2]
+and tests/dyn/pool, reductions, ArgMax/ArgMin and Softmax along the run-time axis (and over a
+later one) of a QA-style head: tok, pos [1, "seq"] -> the outputs named in POOL_OUTPUTS
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -157,6 +159,7 @@ def main():
     with open(os.path.join(out, "weights.bin"), "wb") as f:
         f.write(bytes(blob))
     write_enc(os.path.join(out, "..", "enc"))
+    write_pool(os.path.join(out, "..", "pool"))
 
 
 class Enc(nn.Module):
@@ -252,6 +255,107 @@ def write_enc(out):
                     {"name": "pos", "dtype": "i64", "shape": [1, "seq"]},
                     {"name": "mask", "dtype": "f32", "shape": [1, 1, 1, "seq"]}],
          "outputs": [{"name": "span"}], "initializers": inits, "nodes": nodes}
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(m, f, indent=0)
+        f.write("\n")
+    with open(os.path.join(out, "weights.bin"), "wb") as f:
+        f.write(bytes(blob))
+
+
+class Pool(nn.Module):
+    """Ops along the run-time axis: start/end logits per token (fixed columns of each row),
+    Softmax/LogSoftmax over the tokens, the best start (ArgMax) and end (ArgMin of -end), mean,
+    max, attention-weighted and log-sum-exp pooling over the tokens; per token (over a later
+    axis): a max and an ArgMax."""
+
+    def __init__(self):
+        super().__init__()
+        self.wte, self.wpe = nn.Embedding(V, D), nn.Embedding(MAX, D)
+        self.ln = nn.LayerNorm(D)
+        self.qa = nn.Linear(D, 2)
+
+    def forward(self, tok, pos):
+        h = self.ln(self.wte(tok) + self.wpe(pos))  # [1, S, D]
+        qa = self.qa(h)
+        start, end = qa[:, :, 0], qa[:, :, 1]  # [1, S]
+        att = h.softmax(1)  # over the tokens, per feature
+        return {"p_start": start.softmax(1), "lp_end": end.log_softmax(1),
+                "span_start": start.argmax(1), "span_end": (-end).argmin(1, keepdim=True),
+                "mean": h.mean(1), "centered": h - h.amax(1, keepdim=True),
+                "pooled": (att * h).sum(1), "lse": torch.logsumexp(h, (1, 2)),
+                "row_max": h.amax(2), "row_arg": h.argmax(2)}
+
+
+POOL_OUTPUTS = ["p_start", "lp_end", "span_start", "span_end", "mean", "centered", "pooled",
+                "lse", "row_max", "row_arg"]
+
+
+def write_pool(out):
+    """tests/dyn/pool: tok, pos i64 [1, seq] -> POOL_OUTPUTS, and torch's at several lengths."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(2029)
+    model = Pool().eval()
+    rng = np.random.default_rng(9)
+    for n in LENGTHS:
+        d = os.path.join(out, "L%d" % n)
+        os.makedirs(d, exist_ok=True)
+        tok = rng.integers(0, V, (1, n)).astype(np.int64)
+        pos = np.arange(n, dtype=np.int64).reshape(1, n)
+        with torch.no_grad():
+            res = model(torch.from_numpy(tok), torch.from_numpy(pos))
+        np.save(os.path.join(d, "tok.npy"), tok)
+        np.save(os.path.join(d, "pos.npy"), pos)
+        for name in POOL_OUTPUTS:
+            np.save(os.path.join(d, name + ".npy"), res[name].numpy())
+    blob, inits, nodes = bytearray(), [], []
+
+    def const(name, a, dtype=np.float32):
+        a = np.array(a, dtype)  # a 0-d index stays a scalar (ascontiguousarray makes it 1-d)
+        kiln = {np.float32: "f32", np.int64: "i64"}[dtype]
+        while len(blob) % 64:
+            blob.append(0)
+        inits.append({"name": name, "dtype": kiln, "shape": list(a.shape),
+                      "external": {"path": "weights.bin", "offset": len(blob), "length": a.nbytes}})
+        blob.extend(a.tobytes())
+        return name
+
+    def node(op, inputs, output, **attrs):
+        n = {"name": output, "op": op, "inputs": inputs, "outputs": [output]}
+        if attrs:
+            n["attrs"] = attrs
+        nodes.append(n)
+        return output
+
+    const("wte", model.wte.weight.detach().numpy())
+    const("wpe", model.wpe.weight.detach().numpy())
+    const("col0", 0, np.int64)
+    const("col1", 1, np.int64)
+    const("axes_seq", [1], np.int64)
+    emb = node("Add", [node("Gather", ["wte", "tok"], "tok_emb"),
+                       node("Gather", ["wpe", "pos"], "pos_emb")], "emb")
+    h = node("LayerNormalization", [emb, const("ln.w", model.ln.weight.detach().numpy()),
+                                    const("ln.b", model.ln.bias.detach().numpy())], "h",
+             epsilon=1e-5)
+    qa = node("Add", [node("MatMul", [h, const("qa.w", model.qa.weight.detach().numpy().T)],
+                           "qa.mm"), const("qa.b", model.qa.bias.detach().numpy())], "qa")
+    start = node("Gather", [qa, "col0"], "start", axis=2)
+    end = node("Gather", [qa, "col1"], "end", axis=2)
+    node("Softmax", [start], "p_start", axis=1)
+    node("LogSoftmax", [end], "lp_end", axis=1)
+    node("ArgMax", [start], "span_start", axis=1, keepdims=0)
+    node("ArgMin", [node("Neg", [end], "neg_end")], "span_end", axis=1, keepdims=1)
+    node("ReduceMean", [h, "axes_seq"], "mean", keepdims=0)
+    node("Sub", [h, node("ReduceMax", [h], "h_max", axes=[1], keepdims=1)], "centered")
+    att = node("Softmax", [h], "att", axis=1)
+    node("ReduceSum", [node("Mul", [att, h], "weighted"), "axes_seq"], "pooled", keepdims=0)
+    node("ReduceLogSumExp", [h], "lse", axes=[1, 2], keepdims=0)
+    node("ReduceMax", [h, const("axes_feat", [2], np.int64)], "row_max", keepdims=0)
+    node("ArgMax", [h], "row_arg", axis=2, keepdims=0)
+    m = {"format": "kiln-model", "version": 1, "name": "pool",
+         "doc": "tools/gen_dyn_tests.py: reductions along a run-time length seq",
+         "inputs": [{"name": "tok", "dtype": "i64", "shape": [1, "seq"]},
+                    {"name": "pos", "dtype": "i64", "shape": [1, "seq"]}],
+         "outputs": [{"name": k} for k in POOL_OUTPUTS], "initializers": inits, "nodes": nodes}
     with open(os.path.join(out, "model.json"), "w") as f:
         json.dump(m, f, indent=0)
         f.write("\n")
