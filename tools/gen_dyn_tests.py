@@ -13,6 +13,7 @@ and tests/dyn/enc, a BERT-style QA encoder layer (self-attention: keys of run-ti
 padding mask along them): tok, pos [1, "seq"], mask [1, 1, 1, "seq"] -> span [1, seq, 2]
 and tests/dyn/pool, reductions, ArgMax/ArgMin and Softmax along the run-time axis (and over a
 later one) of a QA-style head: tok, pos [1, "seq"] -> the outputs named in POOL_OUTPUTS
+(inputs/, golden/: the prefixes of one sequence, for tests/emu/pool_harness.c)
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -307,6 +308,19 @@ def write_pool(out):
         np.save(os.path.join(d, "pos.npy"), pos)
         for name in POOL_OUTPUTS:
             np.save(os.path.join(d, name + ".npy"), res[name].numpy())
+    # for tests/emu/pool_harness.c: the longest sequence, and per output torch's outputs of its
+    # first n tokens for every n in LENGTHS, flattened one after the other
+    tok = np.load(os.path.join(out, "L%d" % MAX, "tok.npy"))
+    pos = np.arange(MAX, dtype=np.int64).reshape(1, MAX)
+    os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
+    os.makedirs(os.path.join(out, "golden"), exist_ok=True)
+    np.save(os.path.join(out, "inputs", "tok.npy"), tok)
+    np.save(os.path.join(out, "inputs", "pos.npy"), pos)
+    with torch.no_grad():
+        res = [model(torch.from_numpy(tok[:, :n]), torch.from_numpy(pos[:, :n])) for n in LENGTHS]
+    for name in POOL_OUTPUTS:
+        np.save(os.path.join(out, "golden", name + ".npy"),
+                np.concatenate([r[name].numpy().ravel() for r in res]))
     blob, inits, nodes = bytearray(), [], []
 
     def const(name, a, dtype=np.float32):
