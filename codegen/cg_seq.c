@@ -412,6 +412,32 @@ static void recur_chunk(Cg *c, const Recur *q, LLVMValueRef first, int64_t count
   cg_loop_end(c, &ls, NULL, NULL);
 }
 
+/* The steps of q over a run-time number of them, Tn: whole chunks of tc as for a static T, then
+ * the remainder (< tc) in halving pieces, one per set bit, taken in the direction's order. */
+static void recur_dyn(Cg *c, const Recur *q, LLVMValueRef Tn, int64_t tc) {
+  LLVMValueRef full = LLVMBuildUDiv(c->b, Tn, cg_idx(c, tc), "");
+  LLVMValueRef rest = cg_sub(c, Tn, cg_mulc(c, full, tc));
+  CgLoop lc;
+  LLVMValueRef kc = cg_loop_begin(c, &lc, cg_idx(c, 0), full);
+  LLVMValueRef first =
+      q->rev ? cg_sub(c, cg_sub(c, Tn, cg_idx(c, tc)), cg_mulc(c, kc, tc)) : cg_mulc(c, kc, tc);
+  recur_chunk(c, q, first, tc);
+  cg_loop_end(c, &lc, NULL, NULL);
+  /* forward: the remainder starts after the chunks; backwards: it ends at `rest`, from its top */
+  LLVMValueRef at = q->rev ? rest : cg_mulc(c, full, tc);
+  int64_t p = 1;
+  while (p * 2 < tc) p *= 2;
+  for (; p >= 1 && tc > 1; p /= 2) {
+    LLVMValueRef bit = LLVMBuildAnd(c->b, rest, cg_idx(c, p), "");
+    CgIf f;
+    cg_if_begin(c, &f, LLVMBuildICmp(c->b, LLVMIntNE, bit, cg_idx(c, 0), ""));
+    recur_chunk(c, q, q->rev ? cg_sub(c, at, cg_idx(c, p)) : at, p);
+    cg_if_else(c, &f);
+    cg_if_end(c, &f);
+    at = q->rev ? cg_sub(c, at, bit) : cg_add(c, at, bit);
+  }
+}
+
 /* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the node's activations (rec_act). Per
  * direction, the steps run in chunks of sc.chunk (recur_chunk: one projection GEMM per chunk, one
  * GEMV per step), the last chunk possibly shorter; everything lives in the node's scratch
@@ -463,16 +489,21 @@ static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
     /* whole chunks from the first step of the direction (time 0, or T-1 backwards), then the
      * rest: forward at [k*tc, ...) and finally [full*tc, T); reverse at [T - (k+1)*tc, ...) and
      * finally [0, T - full*tc) */
-    int64_t full = T / tc, rest = T - full * tc;
-    if (full > 0) {
-      CgLoop lc;
-      LLVMValueRef kc = cg_for(c, &lc, full);
-      LLVMValueRef first =
-          q.rev ? cg_sub(c, cg_idx(c, T - tc), cg_mulc(c, kc, tc)) : cg_mulc(c, kc, tc);
-      recur_chunk(c, &q, first, tc);
-      cg_loop_end(c, &lc, NULL, NULL);
+    LLVMValueRef Tn = cg_dyn_extent(c, n->inputs[0], 0);
+    if (Tn) { /* a run-time number of steps (ir_dyn_along) */
+      recur_dyn(c, &q, Tn, tc);
+    } else {
+      int64_t full = T / tc, rest = T - full * tc;
+      if (full > 0) {
+        CgLoop lc;
+        LLVMValueRef kc = cg_for(c, &lc, full);
+        LLVMValueRef first =
+            q.rev ? cg_sub(c, cg_idx(c, T - tc), cg_mulc(c, kc, tc)) : cg_mulc(c, kc, tc);
+        recur_chunk(c, &q, first, tc);
+        cg_loop_end(c, &lc, NULL, NULL);
+      }
+      if (rest > 0) recur_chunk(c, &q, cg_idx(c, q.rev ? 0 : full * tc), rest);
     }
-    if (rest > 0) recur_chunk(c, &q, cg_idx(c, q.rev ? 0 : full * tc), rest);
     if (Yh) cg_memcpy(c, cg_byte_ptr(c, Yh, d * state_bytes), q.h, cg_idx(c, state_bytes));
     if (Yc) cg_memcpy(c, cg_byte_ptr(c, Yc, d * state_bytes), q.cs, cg_idx(c, state_bytes));
   }

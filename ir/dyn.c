@@ -68,6 +68,7 @@ static unsigned reduced_axes(const IrNode *n) {
     int64_t a = ir_attr_i(n, "axis");
     return x->rank ? 1u << (a < 0 ? a + x->rank : a) : 0;
   }
+  if (n->op == IR_OP_RNN || n->op == IR_OP_GRU || n->op == IR_OP_LSTM) return 1u; /* time */
   return 0;
 }
 
@@ -226,6 +227,14 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
     if (!is_dyn(x)) return "only its data may have the run-time length";
     /* along the axis: one call looping to the length (ir_dyn_along); else rows */
     return ir_dyn_along(n) || is_dyn(y) ? NULL : "it drops the run-time axis";
+  case IR_OP_RNN:
+  case IR_OP_GRU:
+  case IR_OP_LSTM: /* over a run-time number of steps: X [seq, batch, in] */
+    if (!ir_dyn_along(n)) return "only its input X may have the length, on its time axis";
+    if (nin > 4 && n->inputs[4]) return "sequence_lens is not supported with a run-time length";
+    for (int i = 1; i < nin; i++)
+      if (is_dyn(n->inputs[i])) return "only its input X may have the length, on its time axis";
+    return NULL;
   case IR_OP_SOFTMAX:
   case IR_OP_LOG_SOFTMAX:
     if (ir_dyn_along(n)) return is_dyn(y) ? NULL : "its output must have the length";

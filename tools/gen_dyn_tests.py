@@ -13,7 +13,10 @@ and tests/dyn/enc, a BERT-style QA encoder layer (self-attention: keys of run-ti
 padding mask along them): tok, pos [1, "seq"], mask [1, 1, 1, "seq"] -> span [1, seq, 2]
 and tests/dyn/pool, reductions, ArgMax/ArgMin and Softmax along the run-time axis (and over a
 later one) of a QA-style head: tok, pos [1, "seq"] -> the outputs named in POOL_OUTPUTS
-(inputs/, golden/: the prefixes of one sequence, for tests/emu/pool_harness.c)
+(inputs/, golden/: the prefixes of one sequence, for tests/emu/dyn_prefix_harness.c)
+and recurrent nodes over a run-time number of steps: tests/dyn/stream (an LSTM whose h, c are
+states, fed in calls of several lengths), tests/dyn/bidir (bidirectional GRU, reverse RNN; with
+inputs/, golden/ of prefixes as pool's)
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -161,6 +164,7 @@ def main():
         f.write(bytes(blob))
     write_enc(os.path.join(out, "..", "enc"))
     write_pool(os.path.join(out, "..", "pool"))
+    write_rnn(os.path.join(out, ".."))
 
 
 class Enc(nn.Module):
@@ -308,7 +312,7 @@ def write_pool(out):
         np.save(os.path.join(d, "pos.npy"), pos)
         for name in POOL_OUTPUTS:
             np.save(os.path.join(d, name + ".npy"), res[name].numpy())
-    # for tests/emu/pool_harness.c: the longest sequence, and per output torch's outputs of its
+    # for tests/emu/dyn_prefix_harness.c: the longest sequence, and per output torch's outputs of its
     # first n tokens for every n in LENGTHS, flattened one after the other
     tok = np.load(os.path.join(out, "L%d" % MAX, "tok.npy"))
     pos = np.arange(MAX, dtype=np.int64).reshape(1, MAX)
@@ -375,6 +379,117 @@ def write_pool(out):
         f.write("\n")
     with open(os.path.join(out, "weights.bin"), "wb") as f:
         f.write(bytes(blob))
+
+
+RI, RH, RT = 5, 8, 40  # rnn: input and hidden size, the streamed sequence's length
+
+
+def onnx_gates(w, order, h):
+    """torch's gate blocks [G*h, ...] in ONNX's order."""
+    return np.concatenate([w[k * h:(k + 1) * h] for k in order], axis=0)
+
+
+def rnn_weights(mod, order, suffix=""):
+    g = lambda n: getattr(mod, n + "_l0" + suffix).detach().numpy()
+    return (onnx_gates(g("weight_ih"), order, RH), onnx_gates(g("weight_hh"), order, RH),
+            np.concatenate([onnx_gates(g("bias_ih"), order, RH),
+                            onnx_gates(g("bias_hh"), order, RH)]))
+
+
+def write_rnn(root):
+    """tests/dyn/stream: x [seq, 1, I] -> y [seq, 1, 1, H] through an LSTM whose h and c are
+    states (torch's run of all RT frames: x.npy, y.npy, fed to the compiled model in calls of
+    several lengths); tests/dyn/bidir: x [seq, 1, I] -> a bidirectional GRU's Y [seq, 2, 1, H]
+    and Y_h, a reverse RNN's Y and Y_h and an LSTM's Y_c, with torch's outputs per length in
+    L<n>/ and of the prefixes of one sequence in inputs/, golden/."""
+    out = os.path.join(root, "stream")
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(2030)
+    lstm, gru = nn.LSTM(RI, RH), nn.GRU(RI, RH, bidirectional=True)
+    rnn, lstm2 = nn.RNN(RI, RH), nn.LSTM(RI, RH)
+    rng = np.random.default_rng(10)
+    h0 = (rng.standard_normal((1, 1, RH)) * 0.5).astype(np.float32)
+    c0 = (rng.standard_normal((1, 1, RH)) * 0.5).astype(np.float32)
+    xs = rng.standard_normal((RT, 1, RI)).astype(np.float32)
+    with torch.no_grad():
+        y, _ = lstm(torch.from_numpy(xs), (torch.from_numpy(h0), torch.from_numpy(c0)))
+    np.save(os.path.join(out, "x.npy"), xs)
+    np.save(os.path.join(out, "y.npy"), y.numpy()[:, None])  # [RT, 1, 1, H]
+
+    def init(name, a):
+        a = np.asarray(a, np.float32)
+        return {"name": name, "dtype": "f32", "shape": list(a.shape),
+                "data": [float(v) for v in a.ravel()]}
+
+    W, R, B = rnn_weights(lstm, [0, 3, 1, 2])  # torch i, f, g, o -> ONNX i, o, f, c
+    stream = {
+        "format": "kiln-model", "version": 1, "name": "stream",
+        "doc": "tools/gen_dyn_tests.py: an LSTM over a run-time number of frames, h/c states",
+        "inputs": [{"name": "x", "dtype": "f32", "shape": ["seq", 1, RI]},
+                   {"name": "h", "dtype": "f32", "shape": [1, 1, RH]},
+                   {"name": "c", "dtype": "f32", "shape": [1, 1, RH]}],
+        "outputs": [{"name": "y"}, {"name": "h_out"}, {"name": "c_out"}],
+        "initializers": [init("W", W[None]), init("R", R[None]), init("B", B[None]),
+                         init("h0", h0), init("c0", c0)],
+        "nodes": [{"name": "lstm", "op": "LSTM", "inputs": ["x", "W", "R", "B", "", "h", "c"],
+                   "outputs": ["y", "h_out", "c_out"], "attrs": {"hidden_size": RH}}],
+        "states": [{"input": "h", "next": "h_out", "init": "h0"},
+                   {"input": "c", "next": "c_out", "init": "c0"}]}
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(stream, f)
+        f.write("\n")
+
+    gw, gr, gb = zip(*(rnn_weights(gru, [1, 0, 2], sfx) for sfx in ("", "_reverse")))
+    rw, rr, rb = rnn_weights(rnn, [0])
+    lw, lr, lb = rnn_weights(lstm2, [0, 3, 1, 2])
+    bidir = {
+        "format": "kiln-model", "version": 1, "name": "bidir",
+        "doc": "tools/gen_dyn_tests.py: recurrent nodes over a run-time number of steps",
+        "inputs": [{"name": "x", "dtype": "f32", "shape": ["seq", 1, RI]}],
+        "outputs": [{"name": "gy"}, {"name": "gy_h"}, {"name": "ry"}, {"name": "ry_h"},
+                    {"name": "ly_c"}],
+        "initializers": [init("GW", np.stack(gw)), init("GR", np.stack(gr)),
+                         init("GB", np.stack(gb)), init("RW", rw[None]), init("RR", rr[None]),
+                         init("RB", rb[None]), init("LW", lw[None]), init("LR", lr[None]),
+                         init("LB", lb[None])],
+        "nodes": [{"name": "gru", "op": "GRU", "inputs": ["x", "GW", "GR", "GB"],
+                   "outputs": ["gy", "gy_h"],
+                   "attrs": {"hidden_size": RH, "direction": "bidirectional",
+                             "linear_before_reset": 1}},
+                  {"name": "rnn", "op": "RNN", "inputs": ["x", "RW", "RR", "RB"],
+                   "outputs": ["ry", "ry_h"], "attrs": {"hidden_size": RH, "direction": "reverse"}},
+                  {"name": "lstm", "op": "LSTM", "inputs": ["x", "LW", "LR", "LB"],
+                   "outputs": ["ly", "ly_h", "ly_c"], "attrs": {"hidden_size": RH}}]}
+    out = os.path.join(root, "bidir")
+    for d in ("", "inputs", "golden"):
+        os.makedirs(os.path.join(out, d), exist_ok=True)
+    with open(os.path.join(out, "model.json"), "w") as f:
+        json.dump(bidir, f)
+        f.write("\n")
+
+    def run(x):
+        with torch.no_grad():
+            gy, gy_h = gru(x)
+            ry, ry_h = rnn(x.flip(0))
+            _, (_, ly_c) = lstm2(x)
+        n = x.shape[0]
+        return {"x": x.numpy(), "gy": gy.view(n, 1, 2, RH).permute(0, 2, 1, 3).numpy(),
+                "gy_h": gy_h.numpy(), "ry": ry.flip(0).numpy()[:, None], "ry_h": ry_h.numpy(),
+                "ly_c": ly_c.numpy()}
+
+    for n in LENGTHS:
+        d = os.path.join(out, "L%d" % n)
+        os.makedirs(d, exist_ok=True)
+        res = run(torch.from_numpy(rng.standard_normal((n, 1, RI)).astype(np.float32)))
+        for name, a in res.items():
+            np.save(os.path.join(d, name + ".npy"), np.ascontiguousarray(a))
+    # prefixes of the longest sequence, for tests/emu/dyn_prefix_harness.c
+    x = torch.from_numpy(np.load(os.path.join(out, "L%d" % MAX, "x.npy")))
+    res = [run(x[:n]) for n in LENGTHS]
+    np.save(os.path.join(out, "inputs", "x.npy"), x.numpy())
+    for name in ("gy", "gy_h", "ry", "ry_h", "ly_c"):
+        np.save(os.path.join(out, "golden", name + ".npy"),
+                np.concatenate([np.ascontiguousarray(r[name]).ravel() for r in res]))
 
 
 main()

@@ -1,9 +1,10 @@
-/* Runs a compiled model with a run-time length whose nodes reduce, take ArgMax/ArgMin or a
- * Softmax along it (tests/dyn/pool, `--max-dim seq=16 --name net`) on a (usually emulated)
- * target: inputs 0 and 1 hold the longest sequence's token ids and positions; golden k holds
- * PyTorch's output k of the first n tokens for every n in `lengths`, one after the other. Each
- * call at n must equal its part (f32 within a tolerance, integers exactly) and write nothing past
- * the output's length at n; lengths 0 and max + 1 return KRT_ERR_DIM_RANGE.
+/* Runs a compiled model with a run-time length on a (usually emulated) target at every prefix
+ * length of one sequence: tests/dyn/pool (reductions, ArgMax/ArgMin, Softmax along the length)
+ * and tests/dyn/bidir (GRU/RNN/LSTM over a run-time number of steps), `--max-dim seq=16 --name
+ * net`. Inputs hold the longest sequence (the first n rows of each are its prefix of length n);
+ * golden k holds PyTorch's output k of the first n rows for every n in `lengths`, one after the
+ * other. Each call at n must equal its part (f32 within a tolerance, integers exactly) and write
+ * nothing past the output's length at n; lengths 0 and max + 1 return KRT_ERR_DIM_RANGE.
  * Prints "emu: N passed, N failed" like tests/emu/harness.c. */
 #include <stdbool.h>
 #include <stdint.h>
