@@ -231,7 +231,6 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
   case IR_OP_GRU:
   case IR_OP_LSTM: /* over a run-time number of steps: X [seq, batch, in] */
     if (!ir_dyn_along(n)) return "only its input X may have the length, on its time axis";
-    if (nin > 4 && n->inputs[4]) return "sequence_lens is not supported with a run-time length";
     for (int i = 1; i < nin; i++)
       if (is_dyn(n->inputs[i])) return "only its input X may have the length, on its time axis";
     return NULL;

@@ -453,6 +453,16 @@ static void test_errors(void) {
                dims8, 1,
                "nodes[0] (cs): CumSum cannot run at the run-time length 'seq': the op has no "
                "run-time length support");
+  /* a recurrent node with the run-time length on its batch axis */
+  expect_error("{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": "
+               "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [1, \"seq\", 1]}], "
+               "\"outputs\": [{\"name\": \"y\"}], \"initializers\": [{\"name\": \"w\", "
+               "\"dtype\": \"f32\", \"shape\": [1, 1, 1], \"data\": [1]}], \"nodes\": "
+               "[{\"name\": \"rnn\", \"op\": \"RNN\", \"inputs\": [\"x\", \"w\", \"w\"], "
+               "\"outputs\": [\"y\"], \"attrs\": {\"hidden_size\": 1}}]}",
+               dims8, 1,
+               "nodes[0] (rnn): RNN cannot run at the run-time length 'seq': only its input X may "
+               "have the length, on its time axis");
   /* fixed columns gathered along the run-time axis */
   expect_error(HEAD "\"initializers\": [{\"name\": \"i\", \"dtype\": \"i64\", \"shape\": [], "
                     "\"data\": [0]}], \"nodes\": [{\"name\": \"g\", \"op\": \"Gather\", "
