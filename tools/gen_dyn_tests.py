@@ -16,7 +16,8 @@ later one) of a QA-style head: tok, pos [1, "seq"] -> the outputs named in POOL_
 (inputs/, golden/: the prefixes of one sequence, for tests/emu/dyn_prefix_harness.c)
 and recurrent nodes over a run-time number of steps: tests/dyn/stream (an LSTM whose h, c are
 states, fed in calls of several lengths), tests/dyn/bidir (bidirectional GRU, reverse RNN; with
-inputs/, golden/ of prefixes as pool's)
+inputs/, golden/ of prefixes as pool's); tests/dyn/tagger, a BiLSTM tagger exported by
+torch.onnx with a dynamic sequence axis (dim_param 'seq')
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -165,6 +166,7 @@ def main():
     write_enc(os.path.join(out, "..", "enc"))
     write_pool(os.path.join(out, "..", "pool"))
     write_rnn(os.path.join(out, ".."))
+    write_tagger(os.path.join(out, "..", "tagger"))
 
 
 class Enc(nn.Module):
@@ -490,6 +492,46 @@ def write_rnn(root):
     for name in ("gy", "gy_h", "ry", "ry_h", "ly_c"):
         np.save(os.path.join(out, "golden", name + ".npy"),
                 np.concatenate([np.ascontiguousarray(r[name]).ravel() for r in res]))
+
+
+class Tagger(nn.Module):
+    """A BiLSTM tagger over tok [seq, 1]: per-token scores, tags (ArgMax), a Softmax over the
+    tokens and the mean score over them."""
+
+    def __init__(self):
+        super().__init__()
+        self.emb = nn.Embedding(V, 6)
+        self.lstm = nn.LSTM(6, 8, bidirectional=True)
+        self.fc = nn.Linear(16, 4)
+
+    def forward(self, tok):
+        y, _ = self.lstm(self.emb(tok))
+        sc = self.fc(y)  # [seq, 1, 4]
+        return sc, sc.argmax(-1), sc.softmax(0), sc.mean(0)
+
+
+def write_tagger(out):
+    """tests/dyn/tagger: model.onnx (torch.onnx.export, dynamic axis 'seq': the LSTM's initial
+    states come from Shape/ConstantOfShape of the input) and torch's outputs per length."""
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(2031)
+    model = Tagger().eval()
+    rng = np.random.default_rng(11)
+    names = ["sc", "tags", "p", "mean"]
+    tok = torch.from_numpy(rng.integers(0, V, (MAX, 1)).astype(np.int64))
+    torch.onnx.export(model, (tok,), os.path.join(out, "model.onnx"), input_names=["tok"],
+                      output_names=names, opset_version=13,
+                      dynamic_axes={"tok": {0: "seq"}, "sc": {0: "seq"}, "tags": {0: "seq"},
+                                    "p": {0: "seq"}})
+    for n in LENGTHS:
+        d = os.path.join(out, "L%d" % n)
+        os.makedirs(d, exist_ok=True)
+        t = torch.from_numpy(rng.integers(0, V, (n, 1)).astype(np.int64))
+        with torch.no_grad():
+            res = model(t)
+        np.save(os.path.join(d, "tok.npy"), t.numpy())
+        for name, a in zip(names, res):
+            np.save(os.path.join(d, name + ".npy"), a.numpy())
 
 
 main()
