@@ -836,6 +836,32 @@ dyn)
   check grep -q "is 17, outside \[1, 16\]" "$tmp/err"
   "$tmp/xattn" --help >"$tmp/help"
   check grep -qF "input  tok          i64[1,seq<=16]" "$tmp/help"
+  # reductions, ArgMax and Softmax along the length (tests/dyn/pool): an executable writes the
+  # outputs of run-time length at the call's length and the reduced ones whole, = torch
+  P=$src/tests/dyn/pool
+  check "$kiln" build "$P/model.json" --max-dim seq=16 -O3 -o "$tmp/pool"
+  for n in 3 13; do
+    mkdir -p "$tmp/pool$n"
+    check "$tmp/pool" "$P/L$n/tok.npy" "$P/L$n/pos.npy" -o "$tmp/pool$n" --quiet
+    for out in p_start lp_end span_start span_end mean centered pooled lse row_max row_arg; do
+      check "$bin/npycmp" "$tmp/pool$n/$out.npy" "$P/L$n/$out.npy"
+    done
+  done
+  "$tmp/pool" --help >"$tmp/help"
+  check grep -qF "output span_start   i64[1]" "$tmp/help"
+  # a BiLSTM tagger exported by torch.onnx with a dynamic sequence axis (tests/dyn/tagger):
+  # kiln run and an executable at several lengths = torch
+  T=$src/tests/dyn/tagger
+  check "$kiln" build "$T/model.onnx" --max-dim seq=16 -O3 -o "$tmp/tagger"
+  for n in 1 8 13; do
+    mkdir -p "$tmp/tag_run$n" "$tmp/tag_exe$n"
+    check "$kiln" run "$T/model.onnx" --max-dim seq=16 "$T/L$n/tok.npy" -o "$tmp/tag_run$n" >/dev/null
+    check "$tmp/tagger" "$T/L$n/tok.npy" -o "$tmp/tag_exe$n" --quiet
+    for out in sc tags p mean; do
+      check "$bin/npycmp" "$tmp/tag_run$n/$out.npy" "$T/L$n/$out.npy"
+      check "$bin/npycmp" "$tmp/tag_exe$n/$out.npy" "$T/L$n/$out.npy"
+    done
+  done
   # an ONNX symbolic dim (tests/onnx/dynamic_batch.onnx: x [batch, 4]) as a run-time length
   check "$kiln" run "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=8 "$src/tests/dyn/batch3_x.npy" \
     -o "$tmp/onnxdyn" >/dev/null
