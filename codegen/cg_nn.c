@@ -288,7 +288,7 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   if (n->inputs[0]->rank == 5) return cg_lower_conv3d(c, n, in, out);
   assert(cg_all_f32(n)); /* shape inference */
   if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
-      n->kernel == IR_KERNEL_CONV_WIDE || ir_conv_winograd_tile(n->kernel))
+      n->kernel == IR_KERNEL_CONV_WIDE || n->kernel == IR_KERNEL_CONV_WINOGRAD)
     return cg_tiled_conv(c, n, in, out);
   if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_lower(c, n, in, out);
   IrConvParams p;

@@ -361,39 +361,32 @@ bool ir_conv_winograd_applies(const IrConvParams *p) {
          p->dil_h == 1 && p->dil_w == 1 && p->group == 1 && p->oh >= 2 && p->ow >= 2;
 }
 
-int64_t ir_conv_winograd_tile(IrKernel k) {
-  return k == IR_KERNEL_CONV_WINOGRAD ? 2 : k == IR_KERNEL_CONV_WINOGRAD4 ? 4 : 0;
-}
-
-static void winograd_rows(const IrConvParams *p, int64_t m, int64_t tile_cols, int64_t rows,
-                          int64_t mb, IrConvWinograd *w) {
-  w->m = m;
-  w->a = m + 2;
-  w->th = (p->oh + m - 1) / m;
-  w->tw = (p->ow + m - 1) / m;
-  w->plen = w->tw + 1;
+static void winograd_rows(const IrConvParams *p, int64_t tile_cols, int64_t rows, int64_t mb,
+                          IrConvWinograd *w) {
+  w->th = (p->oh + 1) / 2;
+  w->tw = (p->ow + 1) / 2;
+  w->half = w->tw + 1;
   w->rows = rows;
   w->mb = mb;
   w->cols = rows * w->tw;
-  w->image_floats = p->c * (m * rows + 2) * m * w->plen;
-  w->v_floats = w->a * w->a * p->c * w->cols + tile_cols;
-  w->scratch_bytes =
-      (w->image_floats + w->v_floats + w->a * w->a * mb * w->cols) * (int64_t)sizeof(float);
+  w->image_floats = p->c * (2 * rows + 2) * 2 * w->half;
+  w->v_floats = 16 * p->c * w->cols + tile_cols;
+  w->scratch_bytes = (w->image_floats + w->v_floats + 16 * mb * w->cols) * (int64_t)sizeof(float);
 }
 
-void ir_conv_winograd(const IrConvParams *p, int64_t m, int64_t tile_cols, int64_t budget_bytes,
+void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
                       IrConvWinograd *w) {
-  int64_t th = (p->oh + m - 1) / m, rows = 1;
+  int64_t th = (p->oh + 1) / 2, rows = 1;
   while (rows < th) {
-    winograd_rows(p, m, tile_cols, rows + 1, p->m, w);
+    winograd_rows(p, tile_cols, rows + 1, p->m, w);
     if (w->scratch_bytes > budget_bytes) break;
     rows++;
   }
-  winograd_rows(p, m, tile_cols, rows, p->m, w);
+  winograd_rows(p, tile_cols, rows, p->m, w);
   /* one tile row still too large: the products in blocks of output channels (a divisor of m,
    * at least 8 where m has one) */
   for (int64_t k = 2; w->scratch_bytes > budget_bytes && p->m / k >= 8; k++)
-    if (p->m % k == 0) winograd_rows(p, m, tile_cols, 1, p->m / k, w);
+    if (p->m % k == 0) winograd_rows(p, tile_cols, 1, p->m / k, w);
 }
 
 /* floor(a / b) for b > 0 */

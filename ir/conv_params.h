@@ -100,33 +100,29 @@ void ir_conv_wide(const IrConvParams *p, int64_t tile_cols, IrConvWide *w);
 /* Offset in the phase images of tap k = (ic*kh + y)*kw + x, for k < c_per_group*kh*kw. */
 int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k);
 
-/* Winograd F(m x m, 3x3) (docs/kernels.md) for a 3x3 Conv with stride 1, dilation 1 and one
- * group, m = 2 (IR_KERNEL_CONV_WINOGRAD) or 4 (IR_KERNEL_CONV_WINOGRAD4): each m x m output tile
- * is A^T [(G g G^T) . (B^T d B)] A from the a x a input patch d (a = m + 2), a^2 products per
- * tile instead of 9 m^2. Tiles go in blocks of `rows` tile rows; per block the m*rows + 2 padded
- * input rows it reads are copied, zero-padded, into an image whose rows are stored
- * deinterleaved (padded column q in phase q % m at q / m, each phase plen = tw + 1 long) so
- * that every transform reads contiguous vectors; then V[a^2][c][cols] (transformed input), then
- * per block of mb output channels a^2 products M[xi][mb][cols] = U[xi][mb][c] x V[xi][c][cols]
- * (U: the transformed weights, packed at compile time) and their output transform. Scratch:
- * image, V (+ the tile width read past it), M. */
+/* Winograd F(2x2, 3x3) (IR_KERNEL_CONV_WINOGRAD, docs/kernels.md) for a 3x3 Conv with stride 1,
+ * dilation 1 and one group: each 2x2 output tile is A^T [(G g G^T) . (B^T d B)] A from the 4x4
+ * input patch d, 16 products per tile instead of 36. Tiles go in blocks of `rows` tile rows; per
+ * block the 2*rows + 2 padded input rows it reads are copied, zero-padded, into an image whose
+ * rows are stored deinterleaved (the even padded columns, then the odd ones, half = tw + 1
+ * each) so that every transform reads contiguous vectors; then V[16][c][cols] (transformed
+ * input), then per block of mb output channels 16 products
+ * M[xi][mb][cols] = U[xi][mb][c] x V[xi][c][cols] (U: the transformed weights, packed at compile
+ * time) and their output transform. Scratch: image, V (+ the tile width read past it), M. */
 typedef struct IrConvWinograd {
-  int64_t m, a;          /* output tile m x m, input patch a x a (a = m + 2) */
-  int64_t th, tw;        /* output tiles: ceil(oh / m), ceil(ow / m) */
-  int64_t plen;          /* the length of each of the m phases of an image row (tw + 1) */
+  int64_t th, tw;        /* output tiles: ceil(oh / 2), ceil(ow / 2) */
+  int64_t half;          /* the length of each half of an image row (tw + 1) */
   int64_t rows, cols;    /* tile rows per block; tiles per block (rows * tw) */
   int64_t mb;            /* output channels per block of products (divides m) */
-  int64_t image_floats;  /* c * (m*rows + 2) * m*plen */
-  int64_t v_floats;      /* a^2 * c * cols + tile_cols */
-  int64_t scratch_bytes; /* (image + V + a^2 * mb * cols) floats */
+  int64_t image_floats;  /* c * (2*rows + 2) * 2*half */
+  int64_t v_floats;      /* 16 * c * cols + tile_cols */
+  int64_t scratch_bytes; /* (image + V + 16 * m * cols) floats */
 } IrConvWinograd;
 bool ir_conv_winograd_applies(const IrConvParams *p);
-/* The output tile of a Winograd kernel: 2 (IR_KERNEL_CONV_WINOGRAD), 4 (..._WINOGRAD4), else 0. */
-int64_t ir_conv_winograd_tile(IrKernel k);
-/* The geometry of F(m x m, 3x3) with the most tile rows per block whose scratch fits
- * budget_bytes (at least one; with one, the fewest blocks of output channels that fit); a
- * node's scratch_bytes as the budget gives back the blocks codegen must use. */
-void ir_conv_winograd(const IrConvParams *p, int64_t m, int64_t tile_cols, int64_t budget_bytes,
+/* The geometry with the most tile rows per block whose scratch fits budget_bytes (at least
+ * one; with one, the fewest blocks of output channels that fit); a node's scratch_bytes as the
+ * budget gives back the blocks codegen must use. */
+void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
                       IrConvWinograd *w);
 
 /* ConvTranspose as stride_h*stride_w sub-pixel convolutions (IR_KERNEL_CONVT_SUBPIXEL,

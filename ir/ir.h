@@ -197,7 +197,6 @@ typedef enum {
   IR_KERNEL_QCONV_DOT4,      /* QLinearConv: int8 im2col panels in scratch, the same int8 tiles */
   IR_KERNEL_CONVT_SUBPIXEL,  /* ConvTranspose: stride^2 sub-pixel convolutions on the micro-kernel,
                                 each output written once (no col2im scatter) */
-  IR_KERNEL_CONV_WINOGRAD4,  /* 3x3 stride-1 Conv: Winograd F(4x4, 3x3), 36 tiled products */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -229,8 +229,7 @@ double ir_sparse_cost(const IrSparseView *v, const IrSparseStats *s, IrKernel k,
     case IR_KERNEL_SPARSE_CSR: return nnz * V * 2.0 / P + nnz * 2.0;
     case IR_KERNEL_SPARSE_BLOCK:
     case IR_KERNEL_SPARSE_UNROLLED: return INFINITY;
-    case IR_KERNEL_CONV_WINOGRAD:
-    case IR_KERNEL_CONV_WINOGRAD4: return N * K * V * (vec ? 1.25 / P : 0.75) * IR_SPARSE_WINOGRAD;
+    case IR_KERNEL_CONV_WINOGRAD: return N * K * V * (vec ? 1.25 / P : 0.75) * IR_SPARSE_WINOGRAD;
     default: return N * K * V * (vec ? 1.25 / P : 0.75);
     }
   }

@@ -86,17 +86,12 @@ static void plan_conv(IrNode *n, const PassOptions *o) {
    * whole padded input and blocks of transformed tiles (a microcontroller's RAM is better spent
    * elsewhere). */
   if (!ir_conv_winograd_applies(&p)) return;
-  IrConvWinograd wg, w4;
-  ir_conv_winograd(&p, 2, tile_cols, panel_bytes, &wg);
-  ir_conv_winograd(&p, 4, tile_cols, panel_bytes, &w4);
+  IrConvWinograd wg;
+  ir_conv_winograd(&p, tile_cols, panel_bytes, &wg);
   bool host = panel_bytes >= IR_CONV_PANEL_BYTES;
   bool pays = p.c >= 32 && p.m >= 32 && wg.th * wg.tw >= 16 && wg.scratch_bytes <= panel_bytes;
-  bool pays4 = false;
   /* (bare metal: winograd_under_peak below) */
-  if (force ? force == IR_KERNEL_CONV_WINOGRAD4 : host && pays4) {
-    n->kernel = IR_KERNEL_CONV_WINOGRAD4;
-    n->scratch_bytes = w4.scratch_bytes;
-  } else if (force ? force == IR_KERNEL_CONV_WINOGRAD : host && pays) {
+  if (force ? force == IR_KERNEL_CONV_WINOGRAD : host && pays) {
     n->kernel = IR_KERNEL_CONV_WINOGRAD;
     n->scratch_bytes = wg.scratch_bytes;
   }
@@ -196,7 +191,7 @@ static void winograd_under_peak(IrGraph *g, const PassOptions *o) {
     IrKernel kernel = n->kernel;
     int64_t scratch = n->scratch_bytes, tile = n->tile_cols_max;
     IrConvWinograd w;
-    ir_conv_winograd(&p, 2, tile_cols, o->conv_panel_bytes, &w);
+    ir_conv_winograd(&p, tile_cols, o->conv_panel_bytes, &w);
     n->kernel = IR_KERNEL_CONV_WINOGRAD;
     n->scratch_bytes = w.scratch_bytes;
     if (pass_memplan_lower_bound(g, align) > peak) {

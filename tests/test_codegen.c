@@ -259,10 +259,9 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
   if (ok) check_graph_tol(g, tol, want);
   /* and every other kernel that can compute the nodes the pass gave a tiled kernel: both
    * convolution forms where they apply, and the plain loop nests */
-  static const IrKernel alternatives[] = {IR_KERNEL_CONV_GEMM,      IR_KERNEL_CONV_WIDE,
-                                          IR_KERNEL_CONV_WINOGRAD,  IR_KERNEL_CONV_WINOGRAD4,
-                                          IR_KERNEL_CONVT_SUBPIXEL, IR_KERNEL_CONVT_GEMM,
-                                          IR_KERNEL_DEFAULT};
+  static const IrKernel alternatives[] = {IR_KERNEL_CONV_GEMM,     IR_KERNEL_CONV_WIDE,
+                                          IR_KERNEL_CONV_WINOGRAD, IR_KERNEL_CONVT_SUBPIXEL,
+                                          IR_KERNEL_CONVT_GEMM,    IR_KERNEL_DEFAULT};
   for (size_t a = 0; ok && a < sizeof alternatives / sizeof *alternatives; a++) {
     bool changed = false;
     for (int s = 0; s < g->n_nodes; s++) {
@@ -287,20 +286,19 @@ static void finish_tol(IrGraph *g, IrValue *out, Tol tol, const float *want) {
           n->scratch_bytes = p.m * p.kh * p.kw * p.h * p.w * (int64_t)sizeof(float);
           changed = true;
         }
-      } else if (ir_conv_winograd_tile(alternatives[a])) {
+      } else if (alternatives[a] == IR_KERNEL_CONV_WINOGRAD) {
         if (n->op != IR_OP_CONV || !ir_conv_params(n, &p, NULL) || !ir_conv_winograd_applies(&p))
           continue;
         /* a small budget: several blocks of tile rows and a shorter last one where the
          * output has more than a few tile rows */
         IrConvWinograd w;
-        int64_t tile = ir_conv_winograd_tile(alternatives[a]);
-        ir_conv_winograd(&p, tile, IR_TILE_COLS_MAX, 0, &w);
+        ir_conv_winograd(&p, IR_TILE_COLS_MAX, 0, &w);
         /* ...or, with an even channel count of 16+, no budget at all: one tile row per block and
          * the products in blocks of output channels (what a microcontroller gets) */
         if (!(p.m >= 16 && p.m % 2 == 0))
-          ir_conv_winograd(&p, tile, IR_TILE_COLS_MAX,
-                           w.scratch_bytes + 2 * w.a * w.a * (p.c + p.m) * w.tw * 4, &w);
-        n->kernel = alternatives[a];
+          ir_conv_winograd(&p, IR_TILE_COLS_MAX, w.scratch_bytes + 2 * 16 * (p.c + p.m) * w.tw * 4,
+                           &w);
+        n->kernel = IR_KERNEL_CONV_WINOGRAD;
         n->tile_cols_max = IR_TILE_COLS_MAX;
         n->scratch_bytes = w.scratch_bytes;
         changed = true;

@@ -441,7 +441,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   bool ok = ir_conv_params(n, &p, NULL);
   (void)ok;
   assert(ok && n->inputs[1]->kind == IR_VALUE_CONST); /* the kernel pass checked */
-  if (ir_conv_winograd_tile(n->kernel)) return cg_winograd_conv(c, n, &p, in, out[0]);
+  if (n->kernel == IR_KERNEL_CONV_WINOGRAD) return cg_winograd_conv(c, n, &p, in, out[0]);
   int64_t Mpg = p.m_per_group, Cpg = p.c_per_group, K = Cpg * p.kh * p.kw, P = p.oh * p.ow;
   CgVecInfo vec = cg_vec_info(c);
   CgTile t = cg_gemm_tile(vec, Mpg, conv_gemm_cols(n, &p), K, n_tile_cols(n));
@@ -552,9 +552,9 @@ static void node_gemm_shape(const IrNode *n, int64_t *M, int64_t *N, int64_t *K)
     (void)ok;
     assert(ok);
     *M = p.m_per_group, *N = conv_gemm_cols(n, &p), *K = p.c_per_group * p.kh * p.kw;
-    if (ir_conv_winograd_tile(n->kernel)) { /* each of the a^2 products */
+    if (n->kernel == IR_KERNEL_CONV_WINOGRAD) { /* each of the 16 products */
       IrConvWinograd w;
-      ir_conv_winograd(&p, ir_conv_winograd_tile(n->kernel), n_tile_cols(n), n->scratch_bytes, &w);
+      ir_conv_winograd(&p, n_tile_cols(n), n->scratch_bytes, &w);
       *N = w.cols, *K = p.c;
     }
   } else if (n->op == IR_OP_CONV_TRANSPOSE) { /* cg_tiled_conv_transpose's orientation */

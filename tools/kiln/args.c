@@ -50,7 +50,7 @@ static const char *const target_help =
     "  --sparse=KIND         kernels for weights with exact zeros: auto (cost model, default),\n"
     "                        dense, block, csr or unrolled\n"
     "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide, winograd\n"
-    "                        (3x3 stride 1, F(2x2,3x3)), winograd4 (F(4x4,3x3)) or loops\n"
+    "                        (3x3 stride 1) or loops\n"
     "                        (each Conv that KIND can compute; docs/kernels.md)\n"
     "  --attention=KIND      fuse scaled dot-product attention: decode (default: one query\n"
     "                        row, a decode step), all, or off (docs/passes.md)\n"
@@ -274,7 +274,6 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
                    {"im2col", IR_KERNEL_CONV_GEMM},
                    {"wide", IR_KERNEL_CONV_WIDE},
                    {"winograd", IR_KERNEL_CONV_WINOGRAD},
-                   {"winograd4", IR_KERNEL_CONV_WINOGRAD4},
                    {"subpixel", IR_KERNEL_CONVT_SUBPIXEL},
                    {"col2im", IR_KERNEL_CONVT_GEMM},
                    {"loops", IR_KERNEL_COUNT}};
@@ -283,8 +282,7 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
       if (k == sizeof convs / sizeof *convs)
         return usage_error(
             a->cmd,
-            "--conv: expected auto, im2col, wide, winograd, winograd4, subpixel, col2im or loops, "
-            "got '%s'",
+            "--conv: expected auto, im2col, wide, winograd, subpixel, col2im or loops, got '%s'",
             s + 7);
       a->conv_kernel = (int)convs[k].kernel;
     } else if (!strcmp(s, "--prune") || !strncmp(s, "--prune=", 8)) {
