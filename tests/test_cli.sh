@@ -366,7 +366,9 @@ misc)
   check grep -q '"before": {"nodes": 38' "$tmp/inspect.json"
   check grep -q '"Conv+Relu": 5' "$tmp/inspect.json"
   # kernels (issue 9): the choice, the scratch and the register tile per node, text and JSON
-  check grep -q 'kernel layer1.conv1: conv-[a-z0-9-]*gemm, tile [0-9]* x [0-9]* floats' "$tmp/inspect"
+  check grep -q 'kernel layer2.conv1: conv-[a-z0-9-]*gemm, tile [0-9]* x [0-9]* floats' "$tmp/inspect"
+  # the 16-channel 32x32 layers: Winograd in small blocks (one tile row, 8-channel blocks)
+  check grep -q 'kernel layer1.conv1: conv-winograd-f2x3, tile [0-9]* x [0-9]* floats (16-lane vectors), scratch 33536 bytes' "$tmp/inspect"
   check grep -q '"kernel": "conv-im2col-gemm", "scratch_bytes": [1-9][0-9]*, "macs": [0-9]*, "tile": {"rows": [0-9]*, "cols": [0-9]*' "$tmp/inspect.json"
   "$kiln" inspect "$src/examples/lenet5/model.json" --target thumbv7em-none-eabihf --cpu cortex-m4 \
     --features +vfp4d16sp --json >"$tmp/m4.json" 2>&1
