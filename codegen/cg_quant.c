@@ -587,6 +587,82 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
  * the row is requantized. Integer sums do not depend on their order: bit-exact with the
  * interpreter's loop order. */
 
+/* ---- depthwise QLinearConv on vector targets: the padded-wide form ------------------------
+ * Per (batch, channel): the plane copied into a zero-point-padded buffer of width PW (stack),
+ * then the output computed "wide" over PW columns per row, so that every tap is one contiguous
+ * vector load at a constant offset: acc = bias' + sum_taps x[q + off] * w (x_zp folded into
+ * bias', the padding is x_zp), requantized a vector at a time into a wide row buffer whose first
+ * ow columns of each row are copied out. No bounds checks, no short loops per output row (the
+ * loop nest below spends most of its time in them on 8x8 planes). Stride 1 only. */
+static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                const IrConvParams *p) {
+  CgDot4 d = cg_dot4_info(c);
+  int L = d.lanes;
+  int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r;
+  int64_t Q = p->oh * PW, nvec = (Q + L - 1) / L, taps = p->kh * p->kw;
+  int64_t pbytes = PH * PW + (p->kw - 1) * p->dil_w + L, wbytes = nvec * L;
+  if (L < 4 || p->c_per_group != 1 || p->m_per_group != 1 || p->stride_h != 1 || p->stride_w != 1 ||
+      p->oh != PH - (p->kh - 1) * p->dil_h || p->ow != PW - (p->kw - 1) * p->dil_w ||
+      pbytes + wbytes > 65536 || taps > 64)
+    return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps);
+  bool ge33 = true;
+  for (int64_t m = 0; m < p->m; m++) ge33 = ge33 && ir_qhead_requant(&h, m).shift >= 33;
+  LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first)
+    LLVMPositionBuilderBefore(c->b, first);
+  else
+    LLVMPositionBuilderAtEnd(c->b, entry);
+  LLVMValueRef pad = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i8, (uint64_t)pbytes), "qdwpad");
+  LLVMSetAlignment(pad, 64);
+  LLVMValueRef wide = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i8, (uint64_t)wbytes), "qdwout");
+  LLVMSetAlignment(wide, 64);
+  LLVMPositionBuilderAtEnd(c->b, here);
+  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)L), vw = LLVMVectorType(c->t_i32, (unsigned)L);
+  CgLoop lbm, lr, lv, lo;
+  LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
+  LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
+  cg_memset(c, pad, (uint8_t)h.x_zp, pbytes);
+  LLVMValueRef r = cg_for(c, &lr, p->h);
+  cg_memcpy(c, cg_gep(c, c->t_i8, pad, cg_addc(c, cg_mulc(c, r, PW), p->pad_t * PW + p->pad_l)),
+            cg_gep(c, c->t_i8, in[0], cg_add(c, cg_mulc(c, bm, p->h * p->w), cg_mulc(c, r, p->w))),
+            cg_idx(c, p->w));
+  cg_loop_end(c, &lr, NULL, NULL);
+  LLVMValueRef wv[64];
+  for (int64_t k = 0; k < taps; k++)
+    wv[k] = cg_qsplat(
+        c, LLVMBuildSExt(c->b, i8_load(c, in[3], cg_addc(c, cg_mulc(c, m, taps), k)), c->t_i32, ""),
+        L);
+  LLVMValueRef mult = cg_qsplat(c, i32_load(c, tab, m), L),
+               shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, p->m)), L),
+               bias = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * p->m)), L);
+  LLVMValueRef v = cg_for(c, &lv, nvec);
+  LLVMValueRef q0 = cg_mulc(c, v, L), acc = bias;
+  for (int64_t k = 0; k < taps; k++) {
+    int64_t off = k / p->kw * p->dil_h * PW + k % p->kw * p->dil_w;
+    LLVMValueRef x = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pad, cg_addc(c, q0, off)), "");
+    LLVMSetAlignment(x, 1);
+    acc =
+        LLVMBuildAdd(c->b, acc, LLVMBuildMul(c->b, LLVMBuildSExt(c->b, x, vw, ""), wv[k], ""), "");
+  }
+  LLVMValueRef st = LLVMBuildStore(c->b, cg_qrequant(c, L, acc, mult, shift, h.y_zp, ge33),
+                                   cg_gep(c, c->t_i8, wide, q0));
+  LLVMSetAlignment(st, 1);
+  cg_loop_end(c, &lv, NULL, NULL);
+  LLVMValueRef oy = cg_for(c, &lo, p->oh);
+  cg_memcpy(
+      c,
+      cg_gep(c, c->t_i8, out[0], cg_add(c, cg_mulc(c, bm, p->oh * p->ow), cg_mulc(c, oy, p->ow))),
+      cg_gep(c, c->t_i8, wide, cg_mulc(c, oy, PW)), cg_idx(c, p->ow));
+  cg_loop_end(c, &lo, NULL, NULL);
+  cg_loop_end(c, &lbm, NULL, NULL);
+  return true;
+}
+
 static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrNode tmp;
   IrValue *ins[3];
@@ -595,6 +671,7 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
+  if (lower_qconv_dw_wide(c, n, in, out, &p)) return true;
   IrQHead h;
   ir_qhead(n, &h);
   int64_t taps = p.c_per_group * p.kh * p.kw;
