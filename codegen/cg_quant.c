@@ -173,6 +173,36 @@ static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 /* QLookup: the table a constant, one load per element */
 bool cg_lower_qlookup(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   LLVMValueRef t = const_table(c, n, "lut", n->inputs[1]->data, 256);
+  int64_t numel = ir_value_numel(n->outputs[0]);
+  if (cg_dot4_info(c).vbmi) {
+    /* AVX-512VBMI: 64 lookups by two vpermi2b (each a 128-byte table, 7-bit indices) and a
+     * select on the index's top bit; the tail masked */
+    LLVMTypeRef vb = LLVMVectorType(c->t_i8, 64);
+    LLVMValueRef q[4], f8[64];
+    for (int k = 0; k < 4; k++) {
+      q[k] = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, t, cg_idx(c, 64 * k)), "");
+      LLVMSetAlignment(q[k], 1);
+    }
+    for (int l = 0; l < 64; l++) f8[l] = LLVMConstInt(c->t_i8, 0x80, 0);
+    LLVMValueRef top = LLVMConstVector(f8, 64);
+    CgLoop l;
+    LLVMValueRef v = cg_for(c, &l, (numel + 63) / 64);
+    LLVMValueRef at = cg_mulc(c, v, 64);
+    LLVMValueRef mask = cg_lane_mask(c, 64, cg_sub(c, cg_idx(c, numel), at));
+    LLVMValueRef x = cg_masked_load(c, vb, cg_gep(c, c->t_i8, in[0], at), mask);
+    LLVMValueRef idx = LLVMBuildXor(c->b, x, top, ""); /* x + 128 */
+    LLVMValueRef half[2];
+    for (int k = 0; k < 2; k++) {
+      LLVMValueRef args[3] = {q[2 * k], idx, q[2 * k + 1]};
+      half[k] = cg_call_intrinsic(c, "llvm.x86.avx512.vpermi2var.qi.512", args, 3);
+    }
+    LLVMValueRef hi =
+        LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, idx, top, ""), LLVMConstNull(vb), "");
+    cg_masked_store(c, LLVMBuildSelect(c->b, hi, half[1], half[0], ""),
+                    cg_gep(c, c->t_i8, out[0], at), mask);
+    cg_loop_end(c, &l, NULL, NULL);
+    return true;
+  }
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
   LLVMValueRef x = LLVMBuildSExt(c->b, i8_load(c, in[0], i), c->t_idx, "");
@@ -752,6 +782,42 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   bool inside = p.pad_t == 0 && p.pad_l == 0 &&
                 (p.oh - 1) * p.stride_h + (p.kh - 1) * p.dil_h < p.h &&
                 (p.ow - 1) * p.stride_w + (p.kw - 1) * p.dil_w < p.w;
+  CgDot4 d = cg_dot4_info(c);
+  int64_t s = p.stride_w, vl = s >= 2 && 64 % s == 0 ? 64 / s : 0;
+  if (inside && d.masked && vl && p.kw <= s && p.dil_w == 1 && p.kh <= 16) {
+    /* AVX-512BW, windows inside that do not overlap along a row (2x2/2): per output row and
+     * chunk of vl outputs, one masked 64-byte load per input row, the kw taps picked by
+     * shuffles, vpmaxsb, one masked store (the loop below runs 2-lane vectors on 14-wide rows) */
+    LLVMTypeRef vin = LLVMVectorType(c->t_i8, 64);
+    CgLoop lbc, loh, lch;
+    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
+    LLVMValueRef oh = cg_for(c, &loh, p.oh);
+    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
+    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
+    LLVMValueRef ch = cg_for(c, &lch, (p.ow + vl - 1) / vl);
+    LLVMValueRef o = cg_mulc(c, ch, vl), best = NULL;
+    LLVMValueRef nout = cg_smin(c, cg_idx(c, vl), cg_sub(c, cg_idx(c, p.ow), o));
+    LLVMValueRef in_mask = cg_lane_mask(c, 64, cg_addc(c, cg_mulc(c, nout, s), p.kw - s));
+    for (int64_t i = 0; i < p.kh; i++) {
+      LLVMValueRef at = cg_add(c, row0, cg_addc(c, cg_mulc(c, o, s), i * p.dil_h * p.w));
+      LLVMValueRef x = cg_masked_load(c, vin, cg_gep(c, c->t_i8, in[0], at), in_mask);
+      for (int64_t j = 0; j < p.kw; j++) {
+        LLVMValueRef idx[64];
+        for (int64_t l = 0; l < vl; l++) idx[l] = cg_i32c(c, l * s + j);
+        LLVMValueRef v = LLVMBuildShuffleVector(c->b, x, LLVMGetUndef(vin),
+                                                LLVMConstVector(idx, (unsigned)vl), "");
+        best =
+            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
+                 : v;
+      }
+    }
+    cg_masked_store(c, best, cg_gep(c, c->t_i8, out[0], cg_add(c, yrow, o)),
+                    cg_lane_mask(c, (int)vl, nout));
+    cg_loop_end(c, &lch, NULL, NULL);
+    cg_loop_end(c, &loh, NULL, NULL);
+    cg_loop_end(c, &lbc, NULL, NULL);
+    return true;
+  }
   if (inside && p.kh * p.kw <= 16) {
     /* every window inside the input: the taps unrolled, no bounds, so LLVM vectorizes over ow
      * (2x2/2: two deinterleaving loads per input row) */

@@ -65,6 +65,10 @@ static LLVMValueRef call_intrinsic(Cg *c, const char *name, LLVMTypeRef *tys, in
   return LLVMBuildCall2(c->b, ft, fn, args, (unsigned)n, "");
 }
 
+LLVMValueRef cg_call_intrinsic(Cg *c, const char *name, LLVMValueRef *args, int n) {
+  return call_intrinsic(c, name, NULL, 0, args, n);
+}
+
 LLVMValueRef cg_dsp_add16(Cg *c, LLVMValueRef a, LLVMValueRef b, bool sub) {
   return call_intrinsic(c, sub ? "llvm.arm.ssub16" : "llvm.arm.sadd16", NULL, 0,
                         (LLVMValueRef[]){a, b}, 2);

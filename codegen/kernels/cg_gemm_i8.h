@@ -75,6 +75,8 @@ LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, 
  * read (load: 0) or not written. Cheap where CgDot4.masked; elsewhere LLVM expands them. */
 LLVMValueRef cg_masked_load(Cg *c, LLVMTypeRef vt, LLVMValueRef ptr, LLVMValueRef mask);
 void cg_masked_store(Cg *c, LLVMValueRef v, LLVMValueRef ptr, LLVMValueRef mask);
+/* A call of the non-overloaded intrinsic `name` (e.g. "llvm.x86.avx512.vpermi2var.qi.512"). */
+LLVMValueRef cg_call_intrinsic(Cg *c, const char *name, LLVMValueRef *args, int n);
 /* s in every lane of a vector (lanes 1: s) */
 LLVMValueRef cg_qsplat(Cg *c, LLVMValueRef s, int lanes);
 /* <lanes x i1>: lane l < n (n an index value) */
