@@ -57,6 +57,27 @@ static LLVMValueRef requant_raw(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVM
   return LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
 }
 
+/* requant_raw of an i32 v with |v| < 2^28 in 32-bit operations (what the loop vectorizer
+ * turns into 16-lane vectors; the 64-bit form takes 8 lanes and more instructions), or NULL:
+ * shift >= 33: ((hi32(v * mult) >> (shift - 33)) + 1) >> 1 (cg_qrequant's floor identity);
+ * mult 2^30 (a multiplier of exactly 1/2^k, QAdd's larger input): v * 2^30 + 2^(shift-1) =
+ * 2^30 (v + 2^(shift-31)), so (v + 2^(shift-31)) >> (shift-30). */
+static LLVMValueRef requant_raw_i32(Cg *c, LLVMValueRef v, IrRequant r) {
+  if (r.shift >= 33) {
+    LLVMValueRef p =
+        LLVMBuildMul(c->b, LLVMBuildSExt(c->b, v, c->t_i64, ""),
+                     LLVMConstInt(c->t_i64, (unsigned long long)(int64_t)r.mult, 1), "");
+    LLVMValueRef hi = LLVMBuildTrunc(
+        c->b, LLVMBuildAShr(c->b, p, LLVMConstInt(c->t_i64, 32, 0), ""), c->t_i32, "");
+    hi = LLVMBuildAShr(c->b, hi, cg_i32c(c, r.shift - 33), "");
+    return LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, hi, cg_i32c(c, 1), ""), cg_i32c(c, 1), "");
+  }
+  if (r.mult == 1 << 30 && r.shift >= 31 && r.shift <= 60)
+    return LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, v, cg_i32c(c, (int64_t)1 << (r.shift - 31)), ""),
+                         cg_i32c(c, r.shift - 30), "");
+  return NULL;
+}
+
 static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                             int32_t zp) {
   if (LLVMIsAConstantInt(shift) && LLVMConstIntGetSExtValue(shift) >= 33) /* 32-bit form */
@@ -157,11 +178,15 @@ static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
     acc = LLVMBuildMul(c->b, x, y, "");
   } else {
     LLVMValueRef sh = cg_i32c(c, IR_QADD_LEFT_SHIFT);
-    LLVMValueRef xa = requant_raw(c, LLVMBuildShl(c->b, x, sh, ""), cg_i32c(c, p.ra.mult),
-                                  cg_i32c(c, p.ra.shift));
-    LLVMValueRef yb = requant_raw(c, LLVMBuildShl(c->b, y, sh, ""), cg_i32c(c, p.rb.mult),
-                                  cg_i32c(c, p.rb.shift));
-    acc = LLVMBuildTrunc(c->b, LLVMBuildAdd(c->b, xa, yb, ""), c->t_i32, "");
+    LLVMValueRef xs = LLVMBuildShl(c->b, x, sh, ""), ys = LLVMBuildShl(c->b, y, sh, "");
+    LLVMValueRef xa = requant_raw_i32(c, xs, p.ra), yb = requant_raw_i32(c, ys, p.rb);
+    if (xa && yb) {
+      acc = LLVMBuildAdd(c->b, xa, yb, "");
+    } else {
+      xa = requant_raw(c, xs, cg_i32c(c, p.ra.mult), cg_i32c(c, p.ra.shift));
+      yb = requant_raw(c, ys, cg_i32c(c, p.rb.mult), cg_i32c(c, p.rb.shift));
+      acc = LLVMBuildTrunc(c->b, LLVMBuildAdd(c->b, xa, yb, ""), c->t_i32, "");
+    }
     r = p.ry;
   }
   i8_store(c, requant(c, acc, cg_i32c(c, r.mult), cg_i32c(c, r.shift), p.y_zp), out[0],
