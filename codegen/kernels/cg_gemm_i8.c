@@ -145,7 +145,9 @@ void cg_masked_store(Cg *c, LLVMValueRef v, LLVMValueRef ptr, LLVMValueRef mask)
 LLVMValueRef cg_lane_mask(Cg *c, int lanes, LLVMValueRef n) {
   LLVMValueRef iota[64];
   assert(lanes <= 64);
-  LLVMTypeRef it = LLVMTypeOf(n);
+  /* compared as i32 (one vpcmpgtd on x86), n clamped to [0, lanes] first */
+  n = LLVMBuildTrunc(c->b, cg_smax(c, cg_smin(c, n, cg_idx(c, lanes)), cg_idx(c, 0)), c->t_i32, "");
+  LLVMTypeRef it = c->t_i32;
   for (int l = 0; l < lanes; l++) iota[l] = LLVMConstInt(it, (unsigned long long)l, 0);
   LLVMTypeRef vt = LLVMVectorType(it, (unsigned)lanes);
   LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), n, cg_i32c(c, 0), "");
@@ -175,6 +177,27 @@ static LLVMValueRef load_vec(Cg *c, LLVMTypeRef t, LLVMValueRef base, LLVMValueR
   return v;
 }
 
+/* hi32(a * b) per i32 lane (signed) as the even and the odd lanes' 32 x 32 -> 64 products
+ * (x86: two vpmuldq, a shift and a blend; the sign-extended <lanes x i64> product that LLVM
+ * otherwise builds takes twice the registers and instructions). */
+static LLVMValueRef mulhs_even_odd(Cg *c, int lanes, LLVMValueRef a, LLVMValueRef b) {
+  int half = lanes / 2;
+  LLVMTypeRef q = LLVMVectorType(c->t_i64, (unsigned)half),
+              d = LLVMVectorType(c->t_i32, (unsigned)lanes);
+  LLVMValueRef k32 = cg_qsplat(c, LLVMConstInt(c->t_i64, 32, 0), half);
+  LLVMValueRef a64 = LLVMBuildBitCast(c->b, a, q, ""), b64 = LLVMBuildBitCast(c->b, b, q, "");
+  LLVMValueRef ae = LLVMBuildAShr(c->b, LLVMBuildShl(c->b, a64, k32, ""), k32, "");
+  LLVMValueRef be = LLVMBuildAShr(c->b, LLVMBuildShl(c->b, b64, k32, ""), k32, "");
+  LLVMValueRef even = LLVMBuildLShr(c->b, LLVMBuildMul(c->b, ae, be, ""), k32, "");
+  LLVMValueRef odd =
+      LLVMBuildMul(c->b, LLVMBuildAShr(c->b, a64, k32, ""), LLVMBuildAShr(c->b, b64, k32, ""), "");
+  LLVMValueRef idx[64];
+  for (int l = 0; l < lanes; l++) idx[l] = cg_i32c(c, l % 2 ? lanes + l : l);
+  return LLVMBuildShuffleVector(c->b, LLVMBuildBitCast(c->b, even, d, ""),
+                                LLVMBuildBitCast(c->b, odd, d, ""),
+                                LLVMConstVector(idx, (unsigned)lanes), "");
+}
+
 /* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>. */
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33) {
@@ -184,11 +207,16 @@ LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, 
      * p >> (s-1) == hi32(p) >> (s-33): 32-bit operations after one widening multiply (|p| <
      * 2^62, so nothing overflows) */
     LLVMTypeRef i32 = lanes == 1 ? c->t_i32 : LLVMVectorType(c->t_i32, (unsigned)lanes);
-    LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
-                                  LLVMBuildSExt(c->b, mult, i64, ""), "");
-    LLVMValueRef hi = LLVMBuildTrunc(
-        c->b, LLVMBuildAShr(c->b, p, cg_qsplat(c, LLVMConstInt(c->t_i64, 32, 0), lanes), ""), i32,
-        "");
+    LLVMValueRef hi;
+    if (lanes > 1 && lanes % 2 == 0) {
+      hi = mulhs_even_odd(c, lanes, acc, mult);
+    } else {
+      LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
+                                    LLVMBuildSExt(c->b, mult, i64, ""), "");
+      hi = LLVMBuildTrunc(
+          c->b, LLVMBuildAShr(c->b, p, cg_qsplat(c, LLVMConstInt(c->t_i64, 32, 0), lanes), ""), i32,
+          "");
+    }
     /* the zero point joins the rounding term: ((x + 1 + 2 zp) >> 1) == ((x + 1) >> 1) + zp, so
      * the clamp to [-128, 127] follows the shift directly (Arm: one ssat with asr #1) */
     LLVMValueRef one = cg_qsplat(c, cg_i32c(c, 1), lanes);
@@ -287,16 +315,28 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
   }
   /* the pairs tile (scalar lanes) starts its accumulators from the rows' biases */
-  bool bias_first = q->pairs && !q->raw && q->per_row && lanes == 1;
+  /* the accumulators start from the bias (per row: a splat; per column: the strip's vectors),
+   * not from 0: no add in the epilogue */
+  bool bias_first = !q->raw;
   LLVMValueRef init[CG_LOOP_MAX_ACC];
-  for (int r = 0; r < mr; r++) {
-    LLVMValueRef b0 = LLVMConstNull(vt);
-    if (bias_first)
-      b0 = LLVMBuildLoad2(
-          c->b, c->t_i32,
-          cg_gep(c, c->t_i32, q->tables, cg_addc(c, cg_addc(c, m0, r), 2 * q->channels)), "");
-    for (int v = 0; v < nv; v++) init[r * nv + v] = b0;
-  }
+  for (int r = 0; r < mr; r++)
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef b0 = LLVMConstNull(vt);
+      if (bias_first && q->per_row) {
+        b0 = cg_qsplat(c,
+                       LLVMBuildLoad2(c->b, c->t_i32,
+                                      cg_gep(c, c->t_i32, q->tables,
+                                             cg_addc(c, cg_addc(c, m0, r), 2 * q->channels)),
+                                      ""),
+                       lanes);
+      } else if (bias_first) {
+        LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes);
+        b0 = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, q->tables, cg_addc(c, col, 2 * q->n_pad)),
+                            "");
+        LLVMSetAlignment(b0, 4);
+      }
+      init[r * nv + v] = b0;
+    }
   LLVMValueRef k4 = cg_for(c, &lk, q->k4);
   LLVMValueRef acc[CG_LOOP_MAX_ACC];
   for (int r = 0; r < mr; r++)
@@ -427,24 +467,12 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       LLVMValueRef a = out[r * nv + v], mult, shift;
       if (q->per_row) { /* tables indexed by row (Conv channels) */
         LLVMValueRef t = cg_gep(c, c->t_i32, q->tables, row);
-        if (!bias_first)
-          a = LLVMBuildAdd(
-              c->b, a,
-              cg_qsplat(c,
-                        LLVMBuildLoad2(c->b, c->t_i32,
-                                       cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->channels)), ""),
-                        lanes),
-              "");
         mult = cg_qsplat(c, LLVMBuildLoad2(c->b, c->t_i32, t, ""), lanes);
         shift = cg_qsplat(
             c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), ""),
             lanes);
       } else { /* tables indexed by column, padded to n_pad (Gemm output features) */
         LLVMValueRef t = cg_gep(c, c->t_i32, q->tables, col);
-        LLVMValueRef bias =
-            LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->n_pad)), "");
-        LLVMSetAlignment(bias, 4);
-        a = LLVMBuildAdd(c->b, a, bias, "");
         mult = LLVMBuildLoad2(c->b, vt, t, "");
         LLVMSetAlignment(mult, 4);
         shift = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, q->n_pad)), "");
@@ -452,7 +480,11 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
-      store_lanes(c, lanes, y, dst, col, q->n_valid);
+      if (d.masked) /* AVX-512BW: one masked store, partial or not */
+        cg_masked_store(c, y, cg_gep(c, c->t_i8, dst, col),
+                        cg_lane_mask(c, lanes, cg_sub(c, q->n_valid, col)));
+      else
+        store_lanes(c, lanes, y, dst, col, q->n_valid);
     }
   }
   cg_loop_end(c, &ls, NULL, NULL);
