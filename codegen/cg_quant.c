@@ -1486,20 +1486,44 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
     cg_loop_end(c, &la, NULL, NULL);
     LLVMValueRef roff = cg_add(c, cg_mulc(c, ih, p.w), iw0);
-    if (p.stride_w == 1 && d.lanes > 1) {
-      /* whole vectors of pixels: 4 plane rows widened, shifted and or-ed into words */
-      int vl = d.lanes;
+    if (d.lanes > 1 && (p.stride_w == 1 || (d.masked && p.stride_w * d.lanes <= 64))) {
+      /* whole vectors of pixels: 4 plane rows widened, shifted and or-ed into words; a stride
+       * s > 1 (AVX-512BW) loads s * vl bytes and keeps every s-th */
+      int vl = d.lanes, sw = (int)p.stride_w;
       LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)vl),
+                  vs = LLVMVectorType(c->t_i8, (unsigned)(vl * sw)),
                   vw = LLVMVectorType(c->t_i32, (unsigned)vl);
-      LLVMValueRef nvec = LLVMBuildSDiv(c->b, cg_sub(c, hi, lo), cg_idx(c, vl), "");
+      LLVMValueRef pick[16];
+      for (int l = 0; l < vl; l++) pick[l] = cg_i32c(c, l * sw);
+      /* AVX-512BW: the last, partial vector masked (rows are often a little shorter than two
+       * vectors: 30 of 32 pixels with padding 1) */
+      LLVMValueRef nvec =
+          LLVMBuildSDiv(c->b, d.masked ? cg_addc(c, cg_sub(c, hi, lo), vl - 1) : cg_sub(c, hi, lo),
+                        cg_idx(c, vl), "");
       CgLoop lv;
       LLVMValueRef u = cg_loop_begin(c, &lv, cg_idx(c, 0), nvec);
       LLVMValueRef o = cg_add(c, lo, cg_mulc(c, u, vl)), word = NULL;
+      LLVMValueRef mask = d.masked ? cg_lane_mask(c, vl, cg_sub(c, hi, o)) : NULL;
+      /* the input bytes up to the last pixel's: (n - 1) s + 1 */
+      LLVMValueRef in_mask =
+          d.masked ? cg_lane_mask(
+                         c, vl * sw,
+                         cg_addc(c, cg_mulc(c, cg_sub(c, cg_sub(c, hi, o), cg_idx(c, 1)), sw), 1))
+                   : NULL;
       LLVMValueRef sh[16], f8[16], p8[16];
       for (int t = 0; t < 4; t++) {
-        LLVMValueRef b8 = LLVMBuildLoad2(
-            c->b, vb, cg_gep(c, c->t_i8, in[0], cg_add(c, plane[t], cg_add(c, roff, o))), "");
-        LLVMSetAlignment(b8, 1);
+        LLVMValueRef src = cg_gep(c, c->t_i8, in[0],
+                                  cg_add(c, plane[t], cg_add(c, roff, cg_mulc(c, o, sw)))),
+                     b8;
+        if (mask) {
+          b8 = cg_masked_load(c, vs, src, in_mask);
+          if (sw > 1)
+            b8 = LLVMBuildShuffleVector(c->b, b8, LLVMGetUndef(vs),
+                                        LLVMConstVector(pick, (unsigned)vl), "");
+        } else {
+          b8 = LLVMBuildLoad2(c->b, vb, src, "");
+          LLVMSetAlignment(b8, 1);
+        }
         for (int l = 0; l < vl; l++) f8[l] = flip8, p8[l] = pad8;
         b8 = LLVMBuildXor(c->b, b8, LLVMConstVector(f8, (unsigned)vl), "");
         b8 = LLVMBuildSelect(c->b, real[t], b8, LLVMConstVector(p8, (unsigned)vl), "");
@@ -1510,11 +1534,15 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
         }
         word = word ? LLVMBuildOr(c->b, word, w32, "") : w32;
       }
-      LLVMValueRef st =
-          LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, o)));
-      LLVMSetAlignment(st, 4);
+      LLVMValueRef dst = cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, o));
+      if (mask) {
+        cg_masked_store(c, word, dst, mask);
+      } else {
+        LLVMValueRef st = LLVMBuildStore(c->b, word, dst);
+        LLVMSetAlignment(st, 4);
+      }
       cg_loop_end(c, &lv, NULL, NULL);
-      lo = cg_add(c, lo, cg_mulc(c, nvec, vl));
+      lo = mask ? hi : cg_add(c, lo, cg_mulc(c, nvec, vl));
     }
     ow = cg_loop_begin(c, &lm2, lo, hi);
     LLVMValueRef at = cg_add(c, roff, cg_mulc(c, ow, p.stride_w)), word = NULL;
