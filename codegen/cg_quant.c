@@ -1387,6 +1387,136 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
   return true;
 }
 
+/* QLinearConv of a first layer (1 to 3 input channels, one group, stride 1) on vector targets:
+ * the padded-wide form. The input is copied once into a zero-point-padded copy of rows PW wide
+ * (bytes x ^ 0x80 where the dot4 takes u8), so the im2col of quad kq (4 consecutive reductions
+ * in Conv order, not 4 channels of one tap: a 1-channel 5x5 conv takes 7 quads, not 25) is one
+ * contiguous run of PW-wide output rows per byte, each a vector load at a constant offset: no
+ * bounds, no per-row work. The GEMM computes oh * PW columns (the ow valid ones of each row
+ * copied out of a wide buffer). false: not this shape, or the planned scratch is too small. */
+static bool lower_qconv_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                             const IrConvParams *p, CgDot4 d, int64_t strip) {
+  int64_t C = p->c, M = p->m, taps = p->kh * p->kw, K = C * taps, k4 = (K + 3) / 4;
+  int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r, plane = PH * PW;
+  if (d.kind == CG_DOT4_SMLAD || d.lanes < 4 || C > 3 || p->group != 1 || p->stride_h != 1 ||
+      p->stride_w != 1 || p->oh != PH - (p->kh - 1) * p->dil_h ||
+      p->ow != PW - (p->kw - 1) * p->dil_w || k4 > 64)
+    return false;
+  int64_t off[64 * 4], max_off = 0;
+  for (int64_t r = 0; r < 4 * k4; r++) {
+    int64_t rr = r < K ? r : K - 1, ch = rr / taps, tap = rr % taps;
+    off[r] = ch * plane + tap / p->kw * p->dil_h * PW + tap % p->kw * p->dil_w;
+    max_off = off[r] > max_off ? off[r] : max_off;
+  }
+  /* panels of rp output rows: V [k4][ldv] words + the padded copy (read up to ldv past the
+   * last panel's start) + the wide int8 output of the panel [M][ldv] */
+  int64_t rp = p->oh, ldv = 0, v_bytes = 0, p_bytes = 0, panels = 0;
+  for (; rp >= 1; rp--) {
+    ldv = (rp * PW + strip - 1) / strip * strip;
+    panels = (p->oh + rp - 1) / rp;
+    v_bytes = k4 * 4 * ldv;
+    p_bytes = (max_off + (panels - 1) * rp * PW + ldv + 63) / 64 * 64;
+    if (v_bytes + p_bytes + M * ldv <= n->scratch_bytes) break;
+  }
+  if (rp < 1) return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  const int8_t *w = n->inputs[3]->data;
+  int8_t *sb = calloc((size_t)(M * k4 * 4), 1);
+  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
+  if (!sb || !t) abort();
+  int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
+  bool ge33 = true;
+  for (int64_t m = 0; m < M; m++) {
+    IrRequant r = ir_qhead_requant(&h, m);
+    ge33 = ge33 && r.shift >= 33;
+    int64_t sum = 0;
+    for (int64_t k = 0; k < K; k++) sum += sb[m * k4 * 4 + k] = w[m * K + k];
+    t[m] = r.mult;
+    t[M + m] = r.shift;
+    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(offset * sum);
+  }
+  LLVMValueRef sp = const_table(c, n, "w", sb, (size_t)(M * k4 * 4));
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
+  free(sb);
+  free(t);
+  LLVMValueRef pp = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, v_bytes));
+  LLVMValueRef wide = cg_gep(c, c->t_i8, pp, cg_idx(c, p_bytes));
+  uint8_t flip = d.u8_acts ? 0x80 : 0;
+  int vl = d.lanes;
+  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)vl),
+              vw = LLVMVectorType(c->t_i32, (unsigned)vl);
+  CgLoop lb, lr, lx, lp, lu, lm, lo;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  /* the padded copy: padding = the zero point (as stored) */
+  cg_memset(c, pp, (uint8_t)(h.x_zp ^ flip), p_bytes);
+  LLVMValueRef r = cg_for(c, &lr, C * p->h); /* channel * h + input row */
+  LLVMValueRef ch = LLVMBuildSDiv(c->b, r, cg_idx(c, p->h), "");
+  LLVMValueRef iy = cg_sub(c, r, cg_mulc(c, ch, p->h));
+  LLVMValueRef src = cg_add(c, cg_mulc(c, b, C * p->h * p->w), cg_mulc(c, r, p->w));
+  LLVMValueRef dst =
+      cg_add(c, cg_mulc(c, ch, plane), cg_addc(c, cg_mulc(c, iy, PW), p->pad_t * PW + p->pad_l));
+  LLVMValueRef x = cg_for(c, &lx, p->w);
+  i8_store(
+      c,
+      LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, src, x)), LLVMConstInt(c->t_i8, flip, 0), ""),
+      pp, cg_add(c, dst, x));
+  cg_loop_end(c, &lx, NULL, NULL);
+  cg_loop_end(c, &lr, NULL, NULL);
+  LLVMValueRef pi = cg_for(c, &lp, panels);
+  LLVMValueRef r0 = cg_mulc(c, pi, rp);
+  LLVMValueRef rows = cg_smin(c, cg_idx(c, rp), cg_sub(c, cg_idx(c, p->oh), r0));
+  LLVMValueRef pq = cg_gep(c, c->t_i8, pp, cg_mulc(c, r0, PW));
+  /* V [k4][ldv] words: byte t of quad kq = the padded copy at off[4 kq + t] + q */
+  for (int64_t kq = 0; kq < k4; kq++) {
+    LLVMValueRef u = cg_for(c, &lu, ldv / vl);
+    LLVMValueRef q0 = cg_mulc(c, u, vl), word = NULL;
+    for (int tb = 0; tb < 4; tb++) {
+      LLVMValueRef v =
+          LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pq, cg_addc(c, q0, off[4 * kq + tb])), "");
+      LLVMSetAlignment(v, 1);
+      LLVMValueRef w32 = LLVMBuildZExt(c->b, v, vw, "");
+      if (tb) w32 = LLVMBuildShl(c->b, w32, cg_qsplat(c, cg_i32c(c, 8 * tb), vl), "");
+      word = word ? LLVMBuildOr(c->b, word, w32, "") : w32;
+    }
+    LLVMValueRef st =
+        LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_addc(c, q0, kq * ldv)));
+    LLVMSetAlignment(st, 4);
+    cg_loop_end(c, &lu, NULL, NULL);
+  }
+  /* the GEMM into the wide buffer, then the ow valid columns of each row */
+  CgQGemm q = {.m = M,
+               .k4 = k4,
+               .n_cols = rp * PW,
+               .n_valid = cg_mulc(c, rows, PW),
+               .s = sp,
+               .v = c->scratch,
+               .y = wide,
+               .tables = tab,
+               .lds = k4 * 4,
+               .ldv = ldv,
+               .ldy = ldv,
+               .channels = M,
+               .per_row = true,
+               .v_is_acts = true,
+               .shift_ge33 = ge33,
+               .y_zp = h.y_zp};
+  cg_qgemm_emit(c, d, &q);
+  LLVMValueRef m = cg_for(c, &lm, M);
+  LLVMValueRef oy = cg_loop_begin(c, &lo, cg_idx(c, 0), rows);
+  cg_memcpy(c,
+            cg_gep(c, c->t_i8, out[0],
+                   cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow),
+                          cg_mulc(c, cg_add(c, r0, oy), p->ow))),
+            cg_gep(c, c->t_i8, wide, cg_add(c, cg_mulc(c, m, ldv), cg_mulc(c, oy, PW))),
+            cg_idx(c, p->ow));
+  cg_loop_end(c, &lo, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+  cg_loop_end(c, &lp, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
 /* QLinearConv: per batch, group and panel of output rows, im2col into the scratch as V
  * [k4][ldv][4] (activations, x ^ 0x80 for vpdpbusd, padding = the zero point), then the int8
  * tiles with the packed weights as S and per-channel tables. */
@@ -1409,6 +1539,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     return true;
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
+  if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
   if (!ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
     return lower_qconv_loops(c, n, in, out);
   int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
