@@ -33,17 +33,11 @@ while [ $# -gt 0 ]; do
 done
 py=/usr/bin/python3
 kiln=$root/build/bin/kiln
-ortdir=$root/build/bench-ort
-export NODE_PATH=$ortdir/node_modules OMP_NUM_THREADS=1
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 echo "== Kiln $(git describe --always --dirty 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 tools/build.sh >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
-if [ ! -f "$ortdir/node_modules/onnxruntime-node/package.json" ]; then
-  mkdir -p "$ortdir"
-  [ -f "$ortdir/package.json" ] || echo '{"name": "kiln-bench-ort", "private": true}' >"$ortdir/package.json"
-  (cd "$ortdir" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node)
-fi
+. bench/ort_env.sh
 
 median() { sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
 ids_of() { "$py" -c 'import numpy, sys; print(",".join(map(str, numpy.load(sys.argv[1]).ravel().tolist())))' "$1"; }

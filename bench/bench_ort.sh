@@ -39,9 +39,6 @@ done
 [[ $runs =~ ^[1-9][0-9]*$ && $time_ms =~ ^[1-9][0-9]*$ ]] || usage
 py=/usr/bin/python3                      # Debian's Python: torch, onnx, numpy
 kiln=$root/build/bin/kiln
-ortdir=$root/build/bench-ort             # bench-local node_modules with onnxruntime-node
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1
-export NODE_PATH=$ortdir/node_modules
 rm -rf "$out"
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
@@ -55,13 +52,8 @@ tools/build.sh >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
 gcc -std=c11 -O2 -march=native bench/fma_peak.c -o "$out/fma_peak"
 "$out/fma_peak" 300 | tee "$out/fma_peak.txt"
 
-# -- ONNX Runtime: installed without its install script (which only fetches optional GPU
-# providers); the CPU library is in the package
-if [ ! -f "$ortdir/node_modules/onnxruntime-node/package.json" ]; then
-  mkdir -p "$ortdir"
-  [ -f "$ortdir/package.json" ] || echo '{"name": "kiln-bench-ort", "private": true}' >"$ortdir/package.json"
-  (cd "$ortdir" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node)
-fi
+# -- ONNX Runtime (bench/ort_env.sh: build/bench-ort/, npm install --ignore-scripts)
+. bench/ort_env.sh
 node -e 'const o = require("onnxruntime-node"); console.log("onnxruntime-node " + o.env.versions.node + " loads")'
 
 # -- models: exported from PyTorch now, into $out/models (nothing in the repository changes)

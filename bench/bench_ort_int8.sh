@@ -23,15 +23,9 @@ while [ $# -gt 0 ]; do
 done
 py=/usr/bin/python3
 kiln=$root/build/bin/kiln
-ortdir=$root/build/bench-ort
 out=$root/build/bench-ort-int8
-export OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 NODE_PATH=$ortdir/node_modules
 tools/build.sh >/dev/null
-if [ ! -f "$ortdir/node_modules/onnxruntime-node/package.json" ]; then
-  mkdir -p "$ortdir"
-  [ -f "$ortdir/package.json" ] || echo '{"name": "kiln-bench-ort", "private": true}' >"$ortdir/package.json"
-  (cd "$ortdir" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node)
-fi
+. bench/ort_env.sh
 rm -rf "$out"
 mkdir -p "$out"
 mkdir -p "$out/inputs"

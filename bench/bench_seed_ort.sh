@@ -35,17 +35,11 @@ done
 [[ $runs =~ ^[1-9][0-9]*$ && $time_ms =~ ^[1-9][0-9]*$ ]] || usage
 py=/usr/bin/python3
 kiln=$root/build/bin/kiln
-ortdir=$root/build/bench-ort
-export NODE_PATH=$ortdir/node_modules OMP_NUM_THREADS=1
 mkdir -p "$out"
 out=$(cd "$out" && pwd)
 echo "== Kiln $(git describe --always --dirty 2>/dev/null || echo '?'), $(date -u '+%Y-%m-%d %H:%M UTC'), $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1)"
 tools/build.sh >"$out/build.log" 2>&1 || { cat "$out/build.log"; exit 1; }
-if [ ! -f "$ortdir/node_modules/onnxruntime-node/package.json" ]; then
-  mkdir -p "$ortdir"
-  [ -f "$ortdir/package.json" ] || echo '{"name": "kiln-bench-ort", "private": true}' >"$ortdir/package.json"
-  (cd "$ortdir" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node)
-fi
+. bench/ort_env.sh
 echo "== exporting (tools/seed_bench_models.py, tools/export_bench_models.py add_overhead)"
 # shellcheck disable=SC2086
 "$py" tools/seed_bench_models.py "$out" $models >"$out/export.log" 2>&1 || { cat "$out/export.log"; exit 1; }

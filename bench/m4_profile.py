@@ -5,7 +5,9 @@ usage: m4_profile.py ELF QEMU_LOG MODEL_LL
 QEMU_LOG comes from `-d in_asm,exec,nochain` (every executed translation block is logged, its
 instruction count is read from the in_asm listing of the block). Kiln's node functions are
 private (no symbols): their addresses are the targets of net_run_ws's calls, in the order of the
-calls of the `--emit llvm` module (net.N.Op). Everything else is attributed to ELF symbols."""
+calls of the `--emit llvm` module (net.N.Op). Nodes of equal shape share one kernel (LLVM's
+mergefunc at -O1 and up): its count is under the first such node's name. Everything else is
+attributed to ELF symbols."""
 import bisect
 import collections
 import re
@@ -23,11 +25,12 @@ names = []
 in_run = False
 for line in open(ll):
     in_run = in_run or line.startswith("define") and "_run_ws(" in line
-    m = re.search(r"call fastcc void @([\w.]+)\(", line) if in_run else None
+    m = re.search(r"call fastcc (?:void|i32) @([\w.]+)\(", line) if in_run else None
     if m:
         names.append(m.group(1))
     if in_run and line.startswith("}"):
         break
+names = list(dict.fromkeys(names))  # nodes of equal shape share one merged kernel (mergefunc)
 asm = subprocess.run(["arm-none-eabi-objdump", "-d", elf, "--disassemble=net_run_ws"],
                      capture_output=True, text=True, check=True).stdout
 targets = [int(t, 16) for t in re.findall(r"\s(?:bl|b\.w|b)\s+([0-9a-f]+) <", asm)]

@@ -91,6 +91,15 @@ typedef struct Cg {
   /* The node's scratch (IrNode.scratch_bytes at its scratch_offset in the workspace) while its
    * function is built; NULL when it has none. */
   LLVMValueRef scratch;
+  /* While a node's function is built (cg_node_derived): its pointer operands, the function, its
+   * in[] array, and per operand the compile-time derived constant the call passes instead. */
+  const IrValue *const *node_ops;
+  const bool *node_is_out;
+  const int *node_slot;
+  int node_n_ops;
+  LLVMValueRef node_fn, *node_in, *node_derived;
+  unsigned *node_claims; /* per operand: bit f set when function f of the node took derived */
+  int node_fn_index;
   /* stack analysis (cg_stack.c) */
   int64_t *node_alloca; /* per node id: bytes of static allocas its lowering made */
   CgStack stack;        /* frames reported by the backend */
@@ -106,6 +115,13 @@ extern const CgLowerFn cg_lower[IR_OP_COUNT];
   bool cg_lower_##stem(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 #include "ops.def"
 #undef OP
+
+/* A kernel that reads a compile-time derived form of constant input v (its packed weights) in
+ * place of v: returns the node function's parameter for v, and the call passes `derived` there,
+ * so that nodes of equal shape compile to identical functions (merged by LLVM's mergefunc: one
+ * kernel per shape). Returns `derived` itself where that cannot be done (not a link-time
+ * constant, e.g. external weights; v read directly too; another derived form of v). */
+LLVMValueRef cg_node_derived(Cg *c, const IrValue *v, LLVMValueRef derived);
 
 #define CG_WEIGHTS_ALIGN 64 /* alignment of external weights and of every tensor in them */
 

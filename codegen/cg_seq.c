@@ -267,8 +267,9 @@ static GateW gate_weights(Cg *c, const IrValue *v, LLVMValueRef rt, int d, int64
   GateW w = {rt, NULL, cg_vec_info(c), {1, 1}, d, GH, K};
   if (v->kind == IR_VALUE_CONST) {
     w.t = cg_gemm_tile(w.vec, M, GH, K, IR_TILE_COLS_MAX); /* as Gemm and MatMul */
-    w.packed = cg_pack_b(c, (const float *)v->data + d * GH * K, K, GH, 1, K, w.t.nrv * w.vec.lanes,
-                         "rnnpack");
+    w.packed = cg_node_derived(c, v,
+                               cg_pack_b(c, (const float *)v->data + d * GH * K, K, GH, 1, K,
+                                         w.t.nrv * w.vec.lanes, "rnnpack"));
   }
   return w;
 }

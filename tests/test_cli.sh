@@ -243,6 +243,15 @@ misc)
   check "$kiln" compile "$src/examples/mlp/model.json" --target aarch64-linux-gnu --cpu generic -o "$tmp/a64.o"
   # ELF e_machine (offset 18) of an AArch64 object is 0x00b7
   check test "$(od -An -tx1 -j18 -N2 "$tmp/a64.o" | tr -d ' \n')" = "b700"
+  # a named host-triple CPU without --features does not inherit this machine's features: an
+  # x86-64-v3 object must not hold AVX-512 (zmm) code even when the build machine has it
+  if [ "$(uname -m)" = x86_64 ]; then
+    check "$kiln" compile "$src/examples/mnist_cnn/model.json" --cpu x86-64-v3 --emit asm -o "$tmp/v3.s"
+    check test "$(grep -c zmm "$tmp/v3.s")" -eq 0
+    check "$kiln" compile "$src/examples/mnist_cnn/model.json" --cpu x86-64-v3 --features +avx2,+fma \
+      --emit asm -o "$tmp/v3f.s"
+    check grep -q 'vfmadd[0-9a-z]*ps.*ymm' "$tmp/v3f.s"
+  fi
   "$kiln" inspect "$src/examples/mnist_cnn/model.json" >"$tmp/inspect" 2>&1
   check test $? -eq 0
   check grep -q 'workspace:' "$tmp/inspect"

@@ -79,7 +79,8 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   CgGemmB b = {.base = in[1], .s_k = N};
   if (B->kind == IR_VALUE_CONST)
     b = (CgGemmB){
-        .base = cg_pack_b(c, B->data, K, N, tb ? 1 : N, tb ? K : 1, t.nrv * vec.lanes, "wpack"),
+        .base = cg_node_derived(
+            c, B, cg_pack_b(c, B->data, K, N, tb ? 1 : N, tb ? K : 1, t.nrv * vec.lanes, "wpack")),
         .packed = true};
   CgGemmEpi e = {.n = n,
                  .in = in,
@@ -134,9 +135,10 @@ bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
                  ? cg_gemm_tile_b(c, vec, M, N, K, IR_TILE_COLS_MAX, B->data, N, 1)
                  : cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
   /* a constant matrix shared by every batch is packed once, at compile time */
-  LLVMValueRef bpack = B->kind == IR_VALUE_CONST && B->rank == 2
-                           ? cg_pack_b(c, B->data, K, N, N, 1, t.nrv * vec.lanes, "wpack")
-                           : NULL;
+  LLVMValueRef bpack =
+      B->kind == IR_VALUE_CONST && B->rank == 2
+          ? cg_node_derived(c, B, cg_pack_b(c, B->data, K, N, N, 1, t.nrv * vec.lanes, "wpack"))
+          : NULL;
   cg_nest_simplify(&rank, dims, 3, strides);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])strides);
@@ -446,7 +448,8 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   CgVecInfo vec = cg_vec_info(c);
   CgTile t = cg_gemm_tile(vec, Mpg, conv_gemm_cols(n, &p), K, n_tile_cols(n));
   /* weights [M][Cpg][kh][kw]: group g's rows, blocks of mr, at g*Mpg*K in the packed copy */
-  LLVMValueRef wpack = cg_pack_a(c, n->inputs[1]->data, p.group, Mpg, K, K, 1, t.mr, "convpack");
+  LLVMValueRef wpack = cg_node_derived(
+      c, n->inputs[1], cg_pack_a(c, n->inputs[1]->data, p.group, Mpg, K, K, 1, t.mr, "convpack"));
 
   LLVMValueRef koff = n->kernel == IR_KERNEL_CONV_WIDE ? wide_tap_offsets(c, n, &p) : NULL;
   CgLoop ln, lg;
@@ -491,14 +494,17 @@ bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   if (trans) {
     CgTile t = cg_gemm_tile(vec, HW, Mt, p.c, IR_TILE_COLS_MAX);
     CgGemmA a = {x, 1, HW, false};
-    CgGemmB b = {
-        .base = cg_pack_b(c, n->inputs[1]->data, p.c, Mt, Mt, 1, t.nrv * vec.lanes, "convtpack"),
-        .packed = true};
+    CgGemmB b = {.base = cg_node_derived(c, n->inputs[1],
+                                         cg_pack_b(c, n->inputs[1]->data, p.c, Mt, Mt, 1,
+                                                   t.nrv * vec.lanes, "convtpack")),
+                 .packed = true};
     cg_gemm_emit(c, vec, t, HW, Mt, p.c, &a, &b, &cc);
   } else {
     CgTile t = cg_gemm_tile(vec, Mt, HW, p.c, IR_TILE_COLS_MAX);
-    CgGemmA a = {cg_pack_a(c, n->inputs[1]->data, 1, Mt, p.c, 1, Mt, t.mr, "convtpack"), 0, 0,
-                 true};
+    CgGemmA a = {
+        cg_node_derived(c, n->inputs[1],
+                        cg_pack_a(c, n->inputs[1]->data, 1, Mt, p.c, 1, Mt, t.mr, "convtpack")),
+        0, 0, true};
     CgGemmB b = {.base = x, .s_k = HW};
     cg_gemm_emit(c, vec, t, Mt, HW, p.c, &a, &b, &cc);
   }

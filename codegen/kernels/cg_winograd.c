@@ -198,8 +198,9 @@ bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   CgVecInfo vec = cg_vec_info(c);
   CgTile tile = cg_gemm_tile(vec, w.mb, w.cols, p->c, (int)tile_cols);
   float *u = winograd_weights(p, n->inputs[1]->data);
-  LLVMValueRef upack =
-      cg_pack_a(c, u, 16 * (p->m / w.mb), w.mb, p->c, p->c, 1, tile.mr, "winopack");
+  LLVMValueRef upack = cg_node_derived(
+      c, n->inputs[1],
+      cg_pack_a(c, u, 16 * (p->m / w.mb), w.mb, p->c, p->c, 1, tile.mr, "winopack"));
   free(u);
   int64_t full = w.th / w.rows, tail = w.th % w.rows;
   CgLoop ln, lb;
