@@ -24,11 +24,15 @@ CgVecInfo cg_vec_info(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   char *f = LLVMGetTargetMachineFeatureString(c->tm);
   CgVecInfo v = {1, 8, false, false}; /* unknown: scalar, a few registers */
-  if (!strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4) || !strncmp(triple, "i386", 4))
+  if (!strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4) || !strncmp(triple, "i386", 4)) {
+    /* LLVM's implications: AVX2, FMA and F16C enable AVX (a list "+avx2,+fma" without "+avx",
+     * e.g. for x86-64-v3 code under callgrind, had 4-lane SSE tiles) */
+    bool fma = has_feature(f, "+fma");
+    bool avx = has_feature(f, "+avx") || has_feature(f, "+avx2") || fma || has_feature(f, "+f16c");
     v = has_feature(f, "+avx512f") ? (CgVecInfo){16, 32, true, false}
-        : has_feature(f, "+avx")   ? (CgVecInfo){8, 16, has_feature(f, "+fma"), false}
-                                 : (CgVecInfo){4, 16, false, false}; /* SSE2: the x86-64 baseline */
-  else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
+        : avx                      ? (CgVecInfo){8, 16, fma, false}
+              : (CgVecInfo){4, 16, false, false}; /* SSE2: the x86-64 baseline */
+  } else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
     v = has_feature(f, "-neon") ? (CgVecInfo){1, 32, true, false} : (CgVecInfo){4, 32, true, false};
   else if (!strncmp(triple, "arm", 3) || !strncmp(triple, "thumb", 5)) {
     bool vfp4 = strstr(f, "+vfp4") || strstr(f, "+fp-armv8");
@@ -61,6 +65,12 @@ static bool vldm_pins_a(CgVecInfo vec, int mr, int nrv) {
 /* Cost model: a step of k on an mr x nrv tile issues mr*nrv FMAs and mr + nrv loads; with two
  * FMA and two load ports on vector targets (one of each on scalar cores) it takes the larger
  * of the two, and at least the FMA latency (~4 cycles), since each accumulator is a chain.
+ * Vector targets also count the instructions the step issues (the FMAs, the loads and half of
+ * the loop's, at two steps per iteration) at 3 a cycle: half of a 6-wide core, what is left
+ * when a hyperthread sibling shares it. A tile that needs fewer instructions per FMA (6 x 4
+ * vectors: 1.46 against 8 x 2's 1.69) keeps the FMA ports busy in those phases: measured on
+ * a shared AVX-512 Xeon, calls interleaved in one process, 256^3 GEMM +19% in the slow phases
+ * and +2% in the others (docs/kernels.md).
  * Arm VFP cores issue one instruction at a time: the multiply-adds plus the loads, one VLDM for
  * B and one for A where it can be pinned (else one VLDR per row).
  * Tiles past the edge of C count whole: that is the work wasted on padding. */
@@ -77,6 +87,7 @@ static CgTile tile_search(CgVecInfo vec, int64_t M, int64_t N, int64_t K, int ma
       int64_t nr = (int64_t)nrv * vec.lanes;
       double tiles = (double)((M + mr - 1) / mr) * (double)((N + nr - 1) / nr);
       double step = fmax(fmax(mr * nrv / ports, (mr + nrv) / ports), latency);
+      if (vec.lanes > 1) step = fmax(step, (mr * nrv + mr + nrv + 1) / 3.0);
       if (vec.vldm) step = fmax(mr * nrv + (vldm_pins_a(vec, mr, nrv) ? 1 : mr) + 1, latency);
       double cost =
           tiles * ((double)K * step + (vec.vldm ? 3 : 1) * mr * nrv + (vec.vldm ? 20 : 8));
@@ -434,11 +445,11 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
     b_sk = g->b->s_k;
   }
   TileStep st = {abase, bbase, a_sk, a_sr, b_sk, rows, nrv, cols};
-  /* Scalar cores (Cortex-M) take two reduction steps per iteration: the loop's own
-   * instructions (index adds, compare, branch: 4-5 per step against 2*rows*nrv loads and
-   * multiply-adds) are paid half as often; the odd last step follows. Vector hosts keep one
-   * step: their loop runs beside the FMAs in other ports. */
-  int unroll = L == 1 && K >= 2 ? 2 : 1;
+  /* Two reduction steps per iteration: the loop's own instructions (index adds, compare,
+   * branch: 4-5 per step on a scalar core against 2*rows*nrv loads and multiply-adds; 2 on
+   * x86) are paid half as often; the odd last step follows. On vector hosts they compete for
+   * issue slots with the FMAs when a hyperthread sibling shares the core (cost model above). */
+  int unroll = K >= 2 ? 2 : 1;
   CgLoop lk;
   LLVMValueRef k = cg_for(c, &lk, K / unroll);
   lk.keep = true;
