@@ -85,8 +85,9 @@ typedef struct Cg {
   /* The run-time length of the graph's dynamic dim (IrGraph.dyn) in the body being built (an
    * index-typed parameter); NULL without one. */
   LLVMValueRef dyn_len;
-  /* In a node function built for a block of rows whose operands include some read whole up to
-   * the run-time length (ir_dyn_whole: attention's keys), that length (a parameter); else NULL. */
+  /* In a node function whose operands include some read whole up to the run-time length
+   * (ir_dyn_whole: attention's keys, the input of a reduction along the axis), that length (a
+   * parameter); else NULL. */
   LLVMValueRef node_len;
   /* The node's scratch (IrNode.scratch_bytes at its scratch_offset in the workspace) while its
    * function is built; NULL when it has none. */
@@ -315,7 +316,14 @@ LLVMValueRef cg_unary_scalar(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
 /* log(1 + exp(x)) as max(x, 0) + log(1 + exp(-|x|)): no overflow. */
 LLVMValueRef cg_softplus(Cg *c, LLVMValueRef x);
 /* max of the f32 x[base + k*inner] for k < len, NaN-propagating (vectorizes where inner is 1). */
-LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len, int64_t inner);
+/* dyn_len: a run-time length that replaces len (cg_dyn_extent), or NULL. */
+LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
+                          LLVMValueRef dyn_len, int64_t inner);
+/* The run-time length that bounds axis `axis` of v in the node function being built (a node
+ * along the run-time axis, ir_dyn_along), or NULL: the axis runs to its static length. */
+static inline LLVMValueRef cg_dyn_extent(const Cg *c, const IrValue *v, int axis) {
+  return c->node_len && v->dyn == axis + 1 ? c->node_len : NULL;
+}
 
 /* The fused epilogue of n (IrNode.epilogue) applied in registers to v, the value of output
  * element `index` (flat, row-major); in are n's function arguments. v itself without one. */

@@ -428,13 +428,17 @@ static int normalize_axis(int64_t axis, int rank) {
  * consecutive elements: plain scalar IR that the SLP vectorizer turns into one vector max where
  * the target has vectors (a max reduction with a NaN test is not something the loop vectorizer
  * accepts, and llvm.maximum cannot be lowered for soft-float cores). */
-LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len, int64_t inner) {
+LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
+                          LLVMValueRef dyn_len, int64_t inner) {
   enum { LANES = 8 };
   LLVMValueRef m = cg_load(c, x, base);
-  int64_t blocks = inner == 1 ? len / LANES : 0;
-  if (blocks > 0) {
+  LLVMValueRef end = dyn_len ? dyn_len : cg_idx(c, len);
+  LLVMValueRef blocks = cg_idx(c, 0);
+  if (inner == 1 && (dyn_len || len >= LANES)) {
+    blocks = dyn_len ? LLVMBuildUDiv(c->b, dyn_len, cg_idx(c, LANES), "") : cg_idx(c, len / LANES);
     CgLoop l;
-    LLVMValueRef kb = cg_for(c, &l, blocks), acc[LANES], next[LANES], out[LANES];
+    LLVMValueRef kb = cg_loop_begin(c, &l, cg_idx(c, 0), blocks), acc[LANES], next[LANES],
+                 out[LANES];
     /* a short row (32: 4 blocks) unrolled by -O3 became strided gathers once SLP-packed */
     l.no_unroll = true;
     for (int u = 0; u < LANES; u++) acc[u] = cg_loop_acc(c, &l, m);
@@ -446,7 +450,7 @@ LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
     m = out[0];
   }
   CgLoop l;
-  LLVMValueRef k = cg_loop_begin(c, &l, cg_idx(c, blocks * LANES), cg_idx(c, len));
+  LLVMValueRef k = cg_loop_begin(c, &l, cg_mulc(c, blocks, LANES), end);
   LLVMValueRef acc = cg_loop_acc(c, &l, m);
   LLVMValueRef next = cg_fmax(c, cg_load(c, x, cg_add(c, base, cg_mulc(c, k, inner))), acc), mx;
   cg_loop_end(c, &l, &next, &mx);
@@ -464,12 +468,15 @@ static bool lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   for (int d = 0; d < axis; d++) outer *= x->dims[d];
   for (int d = axis + 1; d < x->rank; d++) inner *= x->dims[d];
 
+  /* along the run-time axis: the slice stops at the length (only 1s before it: outer is 1) */
+  LLVMValueRef dyn_len = cg_dyn_extent(c, x, axis);
+  LLVMValueRef end = dyn_len ? dyn_len : cg_idx(c, len);
   CgLoop lo, li, l2, l3;
   LLVMValueRef o = cg_for(c, &lo, outer);
   LLVMValueRef i = cg_for(c, &li, inner);
   LLVMValueRef base = cg_add(c, cg_mulc(c, o, len * inner), i);
-  LLVMValueRef mx = cg_slice_max(c, in[0], base, len, inner);
-  LLVMValueRef k = cg_for(c, &l2, len);
+  LLVMValueRef mx = cg_slice_max(c, in[0], base, len, dyn_len, inner);
+  LLVMValueRef k = cg_loop_begin(c, &l2, cg_idx(c, 0), end);
   LLVMValueRef s = cg_loop_acc(c, &l2, cg_f32c(c, 0.0));
   LLVMValueRef at = cg_add(c, base, cg_mulc(c, k, inner));
   LLVMValueRef e = cg_exp(c, LLVMBuildFSub(c->b, cg_load(c, in[0], at), mx, ""));
@@ -478,7 +485,7 @@ static bool lower_softmax(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   cg_loop_end(c, &l2, &s_next, &sum);
 
   LLVMValueRef lsum = log_out ? LLVMBuildFAdd(c->b, mx, cg_log(c, sum), "") : NULL;
-  k = cg_for(c, &l3, len);
+  k = cg_loop_begin(c, &l3, cg_idx(c, 0), end);
   at = cg_add(c, base, cg_mulc(c, k, inner));
   if (log_out) /* x - (max + log(sum)) */
     cg_store(c, LLVMBuildFSub(c->b, cg_load(c, in[0], at), lsum, ""), out[0], at);

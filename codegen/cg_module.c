@@ -532,6 +532,7 @@ typedef struct NodeOps {
   bool *whole; /* read whole up to the run-time length by every block (ir_dyn_whole) */
   bool alias;  /* an output overlaps another operand: no noalias */
   bool any_whole;
+  bool along; /* one call along the run-time axis (ir_dyn_along), not blocks of rows */
 } NodeOps;
 
 /* Sets the run-time axis of n's operands to `rows` (their maximum when rows is 0): the lowering
@@ -543,10 +544,12 @@ static void set_rows(Cg *c, const NodeOps *no, int64_t rows) {
   }
 }
 
-/* Bytes of operand k in a function built for `rows` rows (0: the whole value). */
+/* Bytes of operand k in a function built for `rows` rows (0: the whole value) that it may
+ * dereference: an operand read whole up to the run-time length is known to hold one row. */
 static int64_t operand_bytes(const Cg *c, const NodeOps *no, int k, int64_t rows) {
   const IrValue *v = no->ops[k];
-  return rows && v->dyn && !no->whole[k] ? rows * ir_dyn_row_bytes(v) : c->storage[v->id].size;
+  if (v->dyn && no->whole[k]) return ir_dyn_row_bytes(v);
+  return rows && v->dyn ? rows * ir_dyn_row_bytes(v) : c->storage[v->id].size;
 }
 
 /* One private function per node (per block of rows for a node of run-time length), its pointer
@@ -557,7 +560,7 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
   bool scratch = n->scratch_bytes > 0;
   int count = no->count;
   int np = count + (external_weights(c) ? 1 : 0) + (scratch ? 1 : 0); /* + weights, scratch */
-  bool len = rows && no->any_whole; /* + the run-time length, last */
+  bool len = (rows || no->along) && no->any_whole; /* + the run-time length, last */
   LLVMTypeRef *params = malloc(sizeof *params * (size_t)(np + 2));
   LLVMValueRef *in = calloc((size_t)n->n_inputs + 1, sizeof *in);
   LLVMValueRef *out = calloc((size_t)n->n_outputs + 1, sizeof *out);
@@ -679,7 +682,7 @@ static void call_node(Cg *c, LLVMValueRef fn, const NodeOps *no, LLVMValueRef *a
     if (row && k < no->count && no->ops[k]->dyn && !no->whole[k] && !LLVMIsNull(args[k]))
       a[k] = cg_gep(c, c->t_i8, args[k], cg_mulc(c, row, ir_dyn_row_bytes(no->ops[k])));
   }
-  if (row && no->any_whole) a[np++] = c->dyn_len; /* whole operands: up to the length */
+  if ((row || no->along) && no->any_whole) a[np++] = c->dyn_len; /* whole: up to the length */
   /* a node that can fail (Gather with an index out of range) returns its code; others fold */
   LLVMValueRef rc = LLVMBuildCall2(c->b, LLVMGlobalGetValueType(fn), fn, a, (unsigned)np, "rc");
   cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32c(c, KRT_OK), ""), rc);
@@ -714,6 +717,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   LLVMValueRef *args = malloc(sizeof *args * (size_t)(cap + 2));
   if (!no.ops || !no.slot || !no.is_out || !no.whole || !args) abort();
   bool dyn = false;
+  no.along = c->dyn_len && ir_dyn_along(n);
   for (int i = 0; i < n->n_inputs; i++)
     if (n->inputs[i]) {
       no.whole[no.count] = ir_dyn_whole(n, i);
@@ -721,8 +725,10 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
       no.ops[no.count] = n->inputs[i], no.slot[no.count] = i, no.is_out[no.count++] = false;
     }
   for (int j = 0; j < n->n_outputs; j++)
-    if (n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE)
+    if (n->outputs[j] && c->storage[n->outputs[j]->id].kind != CG_STORE_NONE) {
+      no.whole[no.count] = no.along && n->outputs[j]->dyn; /* Softmax along the axis */
       no.ops[no.count] = n->outputs[j], no.slot[no.count] = j, no.is_out[no.count++] = true;
+    }
   for (int a = 0; a < no.count; a++) {
     dyn |= no.ops[a]->dyn != 0;
     for (int b = 0; b < no.count; b++)
@@ -735,7 +741,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   LLVMValueRef fns[8];
   int64_t rows[8];
   int n_fns = 0;
-  if (dyn && c->dyn_len) {
+  if (dyn && c->dyn_len && !no.along) {
     int64_t b = 1;
     while (b * 2 <= CG_DYN_BLOCK && b * 2 <= c->g->dyn[0].max) b *= 2;
     for (; b >= 1; b /= 2) rows[n_fns++] = b;

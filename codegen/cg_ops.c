@@ -30,7 +30,8 @@ static bool lower_arg_extreme(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef i = cg_for(c, &li, inner);
   LLVMValueRef base = cg_add(c, cg_mulc(c, o, len * inner), i);
   LLVMValueRef first = cg_load_elem(c, t, in[0], base);
-  LLVMValueRef j = cg_loop_begin(c, &lj, cg_idx(c, 1), cg_idx(c, len));
+  LLVMValueRef end = cg_dyn_extent(c, x, (int)axis); /* along the run-time axis: its length */
+  LLVMValueRef j = cg_loop_begin(c, &lj, cg_idx(c, 1), end ? end : cg_idx(c, len));
   LLVMValueRef best = cg_loop_acc(c, &lj, first);
   LLVMValueRef best_j = cg_loop_acc(c, &lj, LLVMConstInt(c->t_i64, 0, 0));
   LLVMValueRef v = cg_load_elem(c, t, in[0], cg_add(c, base, cg_mulc(c, j, inner)));
@@ -251,7 +252,7 @@ bool cg_lower_global_max_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   for (int d = 2; d < x->rank; d++) spatial *= x->dims[d];
   CgLoop l;
   LLVMValueRef nc = cg_for(c, &l, x->dims[0] * x->dims[1]);
-  cg_store(c, cg_slice_max(c, in[0], cg_mulc(c, nc, spatial), spatial, 1), out[0], nc);
+  cg_store(c, cg_slice_max(c, in[0], cg_mulc(c, nc, spatial), spatial, NULL, 1), out[0], nc);
   cg_loop_end(c, &l, NULL, NULL);
   return true;
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "cg_internal.h"
 #include "conv_params.h"
@@ -50,19 +51,32 @@ static void row_strides(int rank, const int64_t *dims, int64_t *strides) {
   for (int d = rank - 1; d >= 0; d--) strides[d] = s, s *= dims[d];
 }
 
+/* The run-time length of a reduction along the run-time axis (its loop, outermost) and that
+ * axis' element stride; n NULL otherwise. */
+typedef struct DynAxis {
+  LLVMValueRef n;
+  int64_t stride;
+} DynAxis;
+
 /* The reduction of x over the inner nest (ri loops of dims id, element strides is) from element
- * offset base: the innermost reduced loop carries the accumulator; outer reduced loops (rare) go
- * through a chain of accumulators, one per level. Sums reassociate so they vectorize; Max and
- * Min propagate NaN. LogSumExp sums exp(x - shift). */
+ * offset base, inside a loop over the run-time axis when dyn->n: the innermost reduced loop
+ * carries the accumulator; outer reduced loops go through a chain of accumulators, one per
+ * level. Sums reassociate so they vectorize; Max and Min propagate NaN. LogSumExp sums
+ * exp(x - shift). */
 static LLVMValueRef reduce_inner(Cg *c, LLVMValueRef x, LLVMValueRef base, int ri,
-                                 const int64_t *id, const int64_t *is, int kind,
+                                 const int64_t *id, const int64_t *is, const DynAxis *dyn, int kind,
                                  LLVMValueRef shift) {
   LLVMValueRef acc = cg_f32c(c, kind == RED_MAX    ? -INFINITY
                                 : kind == RED_MIN  ? INFINITY
                                 : kind == RED_PROD ? 1.0
                                                    : 0.0);
-  CgLoop loops[IR_MAX_RANK];
+  CgLoop loops[IR_MAX_RANK], dl;
   LLVMValueRef offs[IR_MAX_RANK + 1];
+  if (dyn->n) {
+    LLVMValueRef r = cg_loop_begin(c, &dl, cg_idx(c, 0), dyn->n);
+    acc = cg_loop_acc(c, &dl, acc);
+    base = cg_add(c, base, cg_mulc(c, r, dyn->stride));
+  }
   offs[0] = base;
   for (int d = 0; d < ri; d++) {
     LLVMValueRef iv = cg_for(c, &loops[d], id[d]);
@@ -85,6 +99,11 @@ static LLVMValueRef reduce_inner(Cg *c, LLVMValueRef x, LLVMValueRef base, int r
     cg_loop_end(c, &loops[d], &acc, &res);
     acc = res;
   }
+  if (dyn->n) {
+    LLVMValueRef res;
+    cg_loop_end(c, &dl, &acc, &res);
+    acc = res;
+  }
   return acc;
 }
 
@@ -98,19 +117,23 @@ static bool lower_reduce(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
   ir_node_axes(n, 1, x->rank, &mask, &count, NULL);
   if (count == 0 && !ir_attr_i(n, "noop_with_empty_axes")) mask = (1u << x->rank) - 1;
   int ro = x->rank, ri = x->rank;
-  int64_t xs[IR_MAX_RANK], kd[IR_MAX_RANK], od[IR_MAX_RANK], id[IR_MAX_RANK];
+  int64_t xs[IR_MAX_RANK], xd[IR_MAX_RANK], kd[IR_MAX_RANK], od[IR_MAX_RANK], id[IR_MAX_RANK];
   int64_t os[2][IR_MAX_RANK], is[1][IR_MAX_RANK];
   row_strides(x->rank, x->dims, xs);
+  memcpy(xd, x->dims, sizeof xd);
+  /* along the run-time axis (ir_dyn_along): that axis is a loop of its own, to the length */
+  DynAxis dyn = {x->dyn ? cg_dyn_extent(c, x, x->dyn - 1) : NULL, 0};
+  if (dyn.n) dyn.stride = xs[x->dyn - 1], xd[x->dyn - 1] = 1;
   for (int d = 0; d < x->rank; d++) kd[d] = (mask & (1u << d)) ? 1 : x->dims[d];
   row_strides(x->rank, kd, os[0]);
   int64_t len = 1;
   for (int d = 0; d < x->rank; d++) {
     bool red = mask & (1u << d);
-    od[d] = red ? 1 : x->dims[d];
+    od[d] = red ? 1 : xd[d];
     os[1][d] = red ? 0 : xs[d];
-    id[d] = red ? x->dims[d] : 1;
+    id[d] = red ? xd[d] : 1;
     is[0][d] = red ? xs[d] : 0;
-    if (red) len *= x->dims[d];
+    if (red) len *= xd[d];
   }
   cg_nest_simplify(&ro, od, 2, os);
   cg_nest_simplify(&ri, id, 1, is);
@@ -118,16 +141,20 @@ static bool lower_reduce(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
   cg_nest_begin(c, &on, ro, od, 2, (const int64_t(*)[IR_MAX_RANK])os);
   LLVMValueRef acc;
   if (kind == RED_LSE) { /* max + log(sum(exp(x - max))); an infinite max is used as is */
-    LLVMValueRef mx = reduce_inner(c, in[0], on.off[1], ri, id, is[0], RED_MAX, NULL);
+    LLVMValueRef mx = reduce_inner(c, in[0], on.off[1], ri, id, is[0], &dyn, RED_MAX, NULL);
     LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &mx, 1);
     LLVMValueRef fin = LLVMBuildFCmp(c->b, LLVMRealONE, ax, cg_f32c(c, INFINITY), "");
     LLVMValueRef shift = LLVMBuildSelect(c->b, fin, mx, cg_f32c(c, 0.0), "");
-    acc = reduce_inner(c, in[0], on.off[1], ri, id, is[0], RED_LSE, shift);
+    acc = reduce_inner(c, in[0], on.off[1], ri, id, is[0], &dyn, RED_LSE, shift);
     acc = LLVMBuildFAdd(c->b, shift, cg_log(c, acc), "");
   } else {
-    acc = reduce_inner(c, in[0], on.off[1], ri, id, is[0], kind, NULL);
+    acc = reduce_inner(c, in[0], on.off[1], ri, id, is[0], &dyn, kind, NULL);
   }
-  if (kind == RED_MEAN) acc = LLVMBuildFDiv(c->b, acc, cg_f32c(c, (double)len), "");
+  if (kind == RED_MEAN) {
+    LLVMValueRef count = cg_f32c(c, (double)len);
+    if (dyn.n) count = LLVMBuildFMul(c->b, count, LLVMBuildUIToFP(c->b, dyn.n, c->t_f32, ""), "");
+    acc = LLVMBuildFDiv(c->b, acc, count, "");
+  }
   if (kind == RED_L2) acc = cg_sqrt(c, acc);
   cg_store(c, acc, out[0], on.off[0]);
   cg_nest_end(c, &on);
@@ -386,6 +413,32 @@ static void recur_chunk(Cg *c, const Recur *q, LLVMValueRef first, int64_t count
   cg_loop_end(c, &ls, NULL, NULL);
 }
 
+/* The steps of q over a run-time number of them, Tn: whole chunks of tc as for a static T, then
+ * the remainder (< tc) in halving pieces, one per set bit, taken in the direction's order. */
+static void recur_dyn(Cg *c, const Recur *q, LLVMValueRef Tn, int64_t tc) {
+  LLVMValueRef full = LLVMBuildUDiv(c->b, Tn, cg_idx(c, tc), "");
+  LLVMValueRef rest = cg_sub(c, Tn, cg_mulc(c, full, tc));
+  CgLoop lc;
+  LLVMValueRef kc = cg_loop_begin(c, &lc, cg_idx(c, 0), full);
+  LLVMValueRef first =
+      q->rev ? cg_sub(c, cg_sub(c, Tn, cg_idx(c, tc)), cg_mulc(c, kc, tc)) : cg_mulc(c, kc, tc);
+  recur_chunk(c, q, first, tc);
+  cg_loop_end(c, &lc, NULL, NULL);
+  /* forward: the remainder starts after the chunks; backwards: it ends at `rest`, from its top */
+  LLVMValueRef at = q->rev ? rest : cg_mulc(c, full, tc);
+  int64_t p = 1;
+  while (p * 2 < tc) p *= 2;
+  for (; p >= 1 && tc > 1; p /= 2) {
+    LLVMValueRef bit = LLVMBuildAnd(c->b, rest, cg_idx(c, p), "");
+    CgIf f;
+    cg_if_begin(c, &f, LLVMBuildICmp(c->b, LLVMIntNE, bit, cg_idx(c, 0), ""));
+    recur_chunk(c, q, q->rev ? cg_sub(c, at, cg_idx(c, p)) : at, p);
+    cg_if_else(c, &f);
+    cg_if_end(c, &f);
+    at = q->rev ? cg_sub(c, at, bit) : cg_add(c, at, bit);
+  }
+}
+
 /* ONNX RNN / GRU (linear_before_reset=1) / LSTM with the node's activations (rec_act). Per
  * direction, the steps run in chunks of sc.chunk (recur_chunk: one projection GEMM per chunk, one
  * GEMV per step), the last chunk possibly shorter; everything lives in the node's scratch
@@ -437,16 +490,21 @@ static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
     /* whole chunks from the first step of the direction (time 0, or T-1 backwards), then the
      * rest: forward at [k*tc, ...) and finally [full*tc, T); reverse at [T - (k+1)*tc, ...) and
      * finally [0, T - full*tc) */
-    int64_t full = T / tc, rest = T - full * tc;
-    if (full > 0) {
-      CgLoop lc;
-      LLVMValueRef kc = cg_for(c, &lc, full);
-      LLVMValueRef first =
-          q.rev ? cg_sub(c, cg_idx(c, T - tc), cg_mulc(c, kc, tc)) : cg_mulc(c, kc, tc);
-      recur_chunk(c, &q, first, tc);
-      cg_loop_end(c, &lc, NULL, NULL);
+    LLVMValueRef Tn = cg_dyn_extent(c, n->inputs[0], 0);
+    if (Tn) { /* a run-time number of steps (ir_dyn_along) */
+      recur_dyn(c, &q, Tn, tc);
+    } else {
+      int64_t full = T / tc, rest = T - full * tc;
+      if (full > 0) {
+        CgLoop lc;
+        LLVMValueRef kc = cg_for(c, &lc, full);
+        LLVMValueRef first =
+            q.rev ? cg_sub(c, cg_idx(c, T - tc), cg_mulc(c, kc, tc)) : cg_mulc(c, kc, tc);
+        recur_chunk(c, &q, first, tc);
+        cg_loop_end(c, &lc, NULL, NULL);
+      }
+      if (rest > 0) recur_chunk(c, &q, cg_idx(c, q.rev ? 0 : full * tc), rest);
     }
-    if (rest > 0) recur_chunk(c, &q, cg_idx(c, q.rev ? 0 : full * tc), rest);
     if (Yh) cg_memcpy(c, cg_byte_ptr(c, Yh, d * state_bytes), q.h, cg_idx(c, state_bytes));
     if (Yc) cg_memcpy(c, cg_byte_ptr(c, Yc, d * state_bytes), q.cs, cg_idx(c, state_bytes));
   }

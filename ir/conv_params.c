@@ -374,6 +374,12 @@ static void winograd_rows(const IrConvParams *p, int64_t tile_cols, int64_t rows
   w->scratch_bytes = (w->image_floats + w->v_floats + 16 * mb * w->cols) * (int64_t)sizeof(float);
 }
 
+int64_t ir_conv_winograd_bytes(const IrConvParams *p, int64_t tile_cols, int64_t rows, int64_t mb) {
+  IrConvWinograd w;
+  winograd_rows(p, tile_cols, rows, mb, &w);
+  return w.scratch_bytes;
+}
+
 void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
                       IrConvWinograd *w) {
   int64_t th = (p->oh + 1) / 2, rows = 1;

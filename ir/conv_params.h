@@ -124,6 +124,8 @@ bool ir_conv_winograd_applies(const IrConvParams *p);
  * budget gives back the blocks codegen must use. */
 void ir_conv_winograd(const IrConvParams *p, int64_t tile_cols, int64_t budget_bytes,
                       IrConvWinograd *w);
+/* The scratch bytes of blocks of `rows` tile rows and `mb` output channels. */
+int64_t ir_conv_winograd_bytes(const IrConvParams *p, int64_t tile_cols, int64_t rows, int64_t mb);
 
 /* ConvTranspose as stride_h*stride_w sub-pixel convolutions (IR_KERNEL_CONVT_SUBPIXEL,
  * docs/kernels.md), one group, dilation 1, kernel at least the stride: output row oy with

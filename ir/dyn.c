@@ -38,8 +38,48 @@ bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d) {
   return true;
 }
 
+static bool is_reduce(IrOp op) {
+  switch (op) {
+  case IR_OP_REDUCE_MEAN:
+  case IR_OP_REDUCE_SUM:
+  case IR_OP_REDUCE_MAX:
+  case IR_OP_REDUCE_MIN:
+  case IR_OP_REDUCE_PROD:
+  case IR_OP_REDUCE_L1:
+  case IR_OP_REDUCE_L2:
+  case IR_OP_REDUCE_SUM_SQUARE:
+  case IR_OP_REDUCE_LOG_SUM_EXP: return true;
+  default: return false;
+  }
+}
+
+/* The axes n reduces or normalizes over (a bit mask of input 0's axes), 0 for other ops. */
+static unsigned reduced_axes(const IrNode *n) {
+  const IrValue *x = n->inputs[0];
+  if (is_reduce(n->op)) {
+    unsigned mask;
+    int count;
+    if (!ir_node_axes(n, 1, x->rank, &mask, &count, NULL)) return 0;
+    if (count == 0 && !ir_attr_i(n, "noop_with_empty_axes")) mask = (1u << x->rank) - 1;
+    return mask;
+  }
+  if (n->op == IR_OP_SOFTMAX || n->op == IR_OP_LOG_SOFTMAX || n->op == IR_OP_ARG_MAX ||
+      n->op == IR_OP_ARG_MIN) {
+    int64_t a = ir_attr_i(n, "axis");
+    return x->rank ? 1u << (a < 0 ? a + x->rank : a) : 0;
+  }
+  if (n->op == IR_OP_RNN || n->op == IR_OP_GRU || n->op == IR_OP_LSTM) return 1u; /* time */
+  return 0;
+}
+
+bool ir_dyn_along(const IrNode *n) {
+  const IrValue *x = n->n_inputs ? n->inputs[0] : NULL;
+  return x && x->dyn && (reduced_axes(n) >> (x->dyn - 1) & 1u);
+}
+
 bool ir_dyn_whole(const IrNode *n, int k) {
   const IrValue *x = k < n->n_inputs ? n->inputs[k] : NULL;
+  if (x && x->dyn && ir_dyn_along(n)) return true;
   if (n->op != IR_OP_ATTENTION || !x || !x->dyn || k < 1 || k >= ir_node_op_inputs(n)) return false;
   return k < 3 || x->dyn - 1 == x->rank - 1; /* K, V; a mask along the keys (its last axis) */
 }
@@ -173,17 +213,43 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
     if (is_dyn(n->inputs[1]) || (nin > 2 && is_dyn(n->inputs[2])))
       return "its B or C operand has the run-time length (only A's rows may)";
     return ir_attr_i(n, "transA") ? "transA = 1 reads A by columns" : NULL;
+  case IR_OP_REDUCE_MEAN:
+  case IR_OP_REDUCE_SUM:
+  case IR_OP_REDUCE_MAX:
+  case IR_OP_REDUCE_MIN:
+  case IR_OP_REDUCE_PROD:
+  case IR_OP_REDUCE_L1:
+  case IR_OP_REDUCE_L2:
+  case IR_OP_REDUCE_SUM_SQUARE:
+  case IR_OP_REDUCE_LOG_SUM_EXP:
+  case IR_OP_ARG_MAX:
+  case IR_OP_ARG_MIN:
+    if (!is_dyn(x)) return "only its data may have the run-time length";
+    /* along the axis: one call looping to the length (ir_dyn_along); else rows */
+    return ir_dyn_along(n) || is_dyn(y) ? NULL : "it drops the run-time axis";
+  case IR_OP_RNN:
+  case IR_OP_GRU:
+  case IR_OP_LSTM: /* over a run-time number of steps: X [seq, batch, in] */
+    if (!ir_dyn_along(n)) return "only its input X may have the length, on its time axis";
+    for (int i = 1; i < nin; i++)
+      if (is_dyn(n->inputs[i])) return "only its input X may have the length, on its time axis";
+    return NULL;
   case IR_OP_SOFTMAX:
   case IR_OP_LOG_SOFTMAX:
+    if (ir_dyn_along(n)) return is_dyn(y) ? NULL : "its output must have the length";
+    /* fall through */
   case IR_OP_LAYER_NORM:
     if (nin > 1 && (is_dyn(n->inputs[1]) || (nin > 2 && is_dyn(n->inputs[2]))))
       return "its scale or bias has the run-time length";
     return axis_of(ir_attr_i(n, "axis"), x->rank) > x->dyn - 1
                ? NULL
                : "it normalizes over the run-time axis";
-  case IR_OP_GATHER:
-    return is_dyn(x) ? "it gathers from data of run-time length (only the indices may have it)"
-                     : NULL;
+  case IR_OP_GATHER: /* ids into a static table, or fixed columns of each row */
+    if (!is_dyn(x)) return NULL;
+    return axis_of(ir_attr_i(n, "axis"), x->rank) > x->dyn - 1 && !is_dyn(n->inputs[1])
+               ? NULL
+               : "it gathers along the run-time axis of its data (only the indices, or fixed "
+                 "indices along a later axis, may have it)";
   case IR_OP_TRANSPOSE: {
     const IrAttr *p = ir_attr(n, "perm");
     if (!is_dyn(y)) return "its output must have the length";

@@ -318,9 +318,15 @@ bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d);
  * Shapes are left at the maximum. No-op without dynamic dims. */
 bool ir_dyn_analyze(IrGraph *g, IrDiag *d);
 /* Input k of n is read whole by every block of rows, up to the run-time length (the keys and
- * values of a KilnAttention over keys of run-time length, and a mask along those keys), rather
- * than a block of rows of it. */
+ * values of a KilnAttention over keys of run-time length, and a mask along those keys; every
+ * operand of run-time length of a node along the axis, ir_dyn_along), rather than a block of rows
+ * of it. */
 bool ir_dyn_whole(const IrNode *n, int k);
+/* n reduces (Reduce*, ArgMax/ArgMin), normalizes (Softmax/LogSoftmax) or steps (RNN/GRU/LSTM over
+ * time) along the run-time axis of its input: one call over the whole value whose loop along that
+ * axis stops at the length; every operand of run-time length is read or written whole
+ * (ir_dyn_whole). */
+bool ir_dyn_along(const IrNode *n);
 /* Bytes of one step of v's dynamic axis (v->dyn != 0): its bytes at the maximum / the maximum. */
 int64_t ir_dyn_row_bytes(const IrValue *v);
 

@@ -27,6 +27,30 @@ static bool is_convt_kernel(int k) {
   return k == IR_KERNEL_CONVT_GEMM || k == IR_KERNEL_CONVT_SUBPIXEL;
 }
 
+/* Winograd's block of tile rows on hosts (docs/kernels.md): the fewest tile rows whose tiles
+ * fill WINO_MIN_COLS columns, where that block's scratch stays near L1 (WINO_SMALL_BYTES),
+ * with one tile row the products in blocks of output channels down to WINO_L1_BYTES; false
+ * where no such block exists (the caller then takes the largest block within the panel
+ * budget). Measured, 3x3 stride 1 on AVX-512 (interleaved --repeat runs, medians): 16->16 at
+ * 32x32 one tile row (16 tiles) in blocks of 8 channels, 33 KiB, 26.7 us, against 29.1 us
+ * unblocked (42 KiB), 29.9 us with two tile rows, 35-45 us with six (227 KiB) and 35.5 us for
+ * the wide form; 16->32 at 16x16 two tile rows (16 tiles, 55 KiB) 14.7 us against one (8
+ * tiles: half-empty vectors) 21.5, eight 18.1 and wide 17.1; 32->32 at 16x16, where 16 tiles
+ * take 80 KiB, larger blocks win (six tile rows 25.5 us, two 28.5). Each block a codegen
+ * call of ir_conv_winograd with the node's scratch finds again. */
+#define WINO_MIN_COLS 16
+#define WINO_SMALL_BYTES (64 * 1024)
+#define WINO_L1_BYTES (32 * 1024)
+static bool winograd_small_block(const IrConvParams *p, int tile_cols, IrConvWinograd *w) {
+  int64_t tw = (p->ow + 1) / 2, th = (p->oh + 1) / 2;
+  int64_t rows = (WINO_MIN_COLS + tw - 1) / tw;
+  if (rows > th) return false;
+  int64_t bytes = ir_conv_winograd_bytes(p, tile_cols, rows, p->m);
+  if (bytes > WINO_SMALL_BYTES) return false;
+  ir_conv_winograd(p, tile_cols, rows == 1 && bytes > WINO_L1_BYTES ? WINO_L1_BYTES : bytes, w);
+  return true;
+}
+
 static void plan_conv(IrNode *n, const PassOptions *o) {
   int force = o && !is_convt_kernel(o->conv_kernel) ? o->conv_kernel : 0;
   int64_t panel_bytes = o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES;
@@ -78,18 +102,20 @@ static void plan_conv(IrNode *n, const PassOptions *o) {
   }
   /* Winograd F(2x2, 3x3) does 16 multiplies per 2x2 tile instead of 36, for transforms that
    * only add; its products reduce over the input channels alone (K = c, not 9c), and the
-   * transforms cost per channel, so it pays where both channel counts are large. Measured
-   * (callgrind on x86-64-v3 code; --profile on AVX-512, quiet runs): 3x3 32->64 at 16x16 2.0x
-   * fewer instructions, 72 -> 53 us; 64->64 at 8x8 1.9x, 34 -> 30 us; 32->32 at 16x16
-   * 39 -> 37 us; but 16->16 at 32x32 1.6x fewer instructions yet 41 -> 44 us (the transforms
-   * weigh more against K = 16), and 3->32 (K = 3) 2.3x slower. Hosts only: the scratch holds the
-   * whole padded input and blocks of transformed tiles (a microcontroller's RAM is better spent
-   * elsewhere). */
+   * transforms cost per channel, so it pays where both channel counts are large, or, with
+   * 16-31 channels, where a block small enough to stay in L1 still fills whole vectors
+   * (winograd_small_block). Measured (callgrind on x86-64-v3 code; --profile on AVX-512, quiet
+   * runs): 3x3 32->64 at 16x16 2.0x fewer instructions, 72 -> 53 us; 64->64 at 8x8 1.9x,
+   * 34 -> 30 us; 32->32 at 16x16 39 -> 37 us; 3->32 (K = 3) 2.3x slower. Hosts only: the
+   * scratch holds the whole padded input and blocks of transformed tiles (a microcontroller's
+   * RAM is better spent elsewhere). */
   if (!ir_conv_winograd_applies(&p)) return;
   IrConvWinograd wg;
-  ir_conv_winograd(&p, tile_cols, panel_bytes, &wg);
   bool host = panel_bytes >= IR_CONV_PANEL_BYTES;
-  bool pays = p.c >= 32 && p.m >= 32 && wg.th * wg.tw >= 16 && wg.scratch_bytes <= panel_bytes;
+  bool small = host && winograd_small_block(&p, tile_cols, &wg);
+  if (!small) ir_conv_winograd(&p, tile_cols, panel_bytes, &wg);
+  bool pays = ((p.c >= 32 && p.m >= 32) || (small && p.c >= 16 && p.m >= 16)) &&
+              wg.th * wg.tw >= 16 && wg.scratch_bytes <= panel_bytes;
   /* (bare metal: winograd_under_peak below) */
   if (force ? force == IR_KERNEL_CONV_WINOGRAD : host && pays) {
     n->kernel = IR_KERNEL_CONV_WINOGRAD;

@@ -108,6 +108,9 @@ static double zero_fraction; /* rg_set_zero_fraction */
 
 void rg_set_zero_fraction(double f) { zero_fraction = f; }
 
+static bool winograd_convs; /* rg_set_winograd_convs */
+void rg_set_winograd_convs(bool on) { winograd_convs = on; }
+
 /* An f32 initializer of values offset + scale * U(-1, 1); with a zero fraction, matrices (rank
  * 2 and up: weights) get that fraction of exact zeros, and some whole leading slices of zeros
  * (pruned output channels), from their own stream. */
@@ -304,14 +307,16 @@ static int conv(Rg *r, int x) {
   } else {
     M = range(r, 1, 12);
   }
+  bool wino = winograd_convs && chance(r, 0.7);
+  if (wino) g = 1, M = range(r, 8, 40);
   int64_t k[2], s[2], dil[2], p[4] = {0, 0, 0, 0}, out[2];
   const char *autopad = NULL;
   for (int tries = 0;; tries++) {
     bool pointwise = chance(r, 0.2) || tries > 8;
     for (int i = 0; i < 2; i++) {
-      k[i] = pointwise ? 1 : range(r, 1, 5);
-      s[i] = pointwise && tries > 8 ? 1 : chance(r, 0.6) ? 1 : range(r, 2, 3);
-      dil[i] = chance(r, 0.8) || tries > 8 ? 1 : 2;
+      k[i] = pointwise ? 1 : wino ? 3 : range(r, 1, 5);
+      s[i] = pointwise && tries > 8 ? 1 : wino || chance(r, 0.6) ? 1 : range(r, 2, 3);
+      dil[i] = wino || chance(r, 0.8) || tries > 8 ? 1 : 2;
     }
     autopad = NULL;
     if (chance(r, 0.15)) {
@@ -836,7 +841,7 @@ char *rg_generate(uint64_t seed, size_t *len) {
   if (!r->t || !r->is_output) abort();
   r->s = seed * 0x2545f4914f6cdd1dull + 1;
   r->zs = seed ^ 0x5a5a5a5a5a5a5a5aull;
-  int family = (int)(seed % 4);
+  int family = winograd_convs ? 0 : (int)(seed % 4); /* rg_set_winograd_convs: convolutions */
   int rank;
   int64_t d[8];
   first_input_shape(r, family, &rank, d);

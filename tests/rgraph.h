@@ -15,6 +15,7 @@
 #ifndef KILN_RGRAPH_H
 #define KILN_RGRAPH_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -24,6 +25,11 @@ char *rg_generate(uint64_t seed, size_t *len);
 /* From now on, weights (f32 constants of rank 2 and up) get this fraction of exact zeros and
  * some all-zero output channels (0: none, the default); the rest of each graph is unchanged. */
 void rg_set_zero_fraction(double f);
+
+/* From now on, every seed makes a convolution-family graph whose Convs are mostly 3x3 stride 1
+ * with 8-40 output channels and random pads (what Winograd computes; test_random_graphs
+ * --winograd forces it). */
+void rg_set_winograd_convs(bool on);
 
 /* Deterministic uniform floats in [-1, 1) for input data (splitmix64 from state). */
 float rg_uniform(uint64_t *state);

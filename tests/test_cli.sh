@@ -366,7 +366,9 @@ misc)
   check grep -q '"before": {"nodes": 38' "$tmp/inspect.json"
   check grep -q '"Conv+Relu": 5' "$tmp/inspect.json"
   # kernels (issue 9): the choice, the scratch and the register tile per node, text and JSON
-  check grep -q 'kernel layer1.conv1: conv-[a-z0-9-]*gemm, tile [0-9]* x [0-9]* floats' "$tmp/inspect"
+  check grep -q 'kernel layer2.conv1: conv-[a-z0-9-]*gemm, tile [0-9]* x [0-9]* floats' "$tmp/inspect"
+  # the 16-channel 32x32 layers: Winograd in small blocks (one tile row, 8-channel blocks)
+  check grep -q 'kernel layer1.conv1: conv-winograd-f2x3, tile [0-9]* x [0-9]* floats (16-lane vectors), scratch 33536 bytes' "$tmp/inspect"
   check grep -q '"kernel": "conv-im2col-gemm", "scratch_bytes": [1-9][0-9]*, "macs": [0-9]*, "tile": {"rows": [0-9]*, "cols": [0-9]*' "$tmp/inspect.json"
   "$kiln" inspect "$src/examples/lenet5/model.json" --target thumbv7em-none-eabihf --cpu cortex-m4 \
     --features +vfp4d16sp --json >"$tmp/m4.json" 2>&1
@@ -836,6 +838,32 @@ dyn)
   check grep -q "is 17, outside \[1, 16\]" "$tmp/err"
   "$tmp/xattn" --help >"$tmp/help"
   check grep -qF "input  tok          i64[1,seq<=16]" "$tmp/help"
+  # reductions, ArgMax and Softmax along the length (tests/dyn/pool): an executable writes the
+  # outputs of run-time length at the call's length and the reduced ones whole, = torch
+  P=$src/tests/dyn/pool
+  check "$kiln" build "$P/model.json" --max-dim seq=16 -O3 -o "$tmp/pool"
+  for n in 3 13; do
+    mkdir -p "$tmp/pool$n"
+    check "$tmp/pool" "$P/L$n/tok.npy" "$P/L$n/pos.npy" -o "$tmp/pool$n" --quiet
+    for out in p_start lp_end span_start span_end mean centered pooled lse row_max row_arg; do
+      check "$bin/npycmp" "$tmp/pool$n/$out.npy" "$P/L$n/$out.npy"
+    done
+  done
+  "$tmp/pool" --help >"$tmp/help"
+  check grep -qF "output span_start   i64[1]" "$tmp/help"
+  # a BiLSTM tagger exported by torch.onnx with a dynamic sequence axis (tests/dyn/tagger):
+  # kiln run and an executable at several lengths = torch
+  T=$src/tests/dyn/tagger
+  check "$kiln" build "$T/model.onnx" --max-dim seq=16 -O3 -o "$tmp/tagger"
+  for n in 1 8 13; do
+    mkdir -p "$tmp/tag_run$n" "$tmp/tag_exe$n"
+    check "$kiln" run "$T/model.onnx" --max-dim seq=16 "$T/L$n/tok.npy" -o "$tmp/tag_run$n" >/dev/null
+    check "$tmp/tagger" "$T/L$n/tok.npy" -o "$tmp/tag_exe$n" --quiet
+    for out in sc tags p mean; do
+      check "$bin/npycmp" "$tmp/tag_run$n/$out.npy" "$T/L$n/$out.npy"
+      check "$bin/npycmp" "$tmp/tag_exe$n/$out.npy" "$T/L$n/$out.npy"
+    done
+  done
   # an ONNX symbolic dim (tests/onnx/dynamic_batch.onnx: x [batch, 4]) as a run-time length
   check "$kiln" run "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=8 "$src/tests/dyn/batch3_x.npy" \
     -o "$tmp/onnxdyn" >/dev/null

@@ -262,6 +262,162 @@ static void test_gpt_calls(int level) {
   ir_graph_free(g);
 }
 
+/* A model at every length in `lengths` (inputs and torch's outputs in DIR/L<n>/): every output =
+ * the interpreter at that length = torch (integers exactly), nothing written past its length. */
+static void test_outputs(const char *dir, const char *model, const char *const *in_names, int n_in,
+                         const char *const *out_names, int n_out, int level) {
+  enum { MAX_IO = 16, CANARY = 64 };
+  char path[256];
+  snprintf(path, sizeof path, "%s/%s", dir, model);
+  IrDiag d;
+  ir_diag_init(&d, model, false);
+  IrGraph *g = load(path, max_dim, 1, level, NULL, &d);
+  IrGraph *ref = load(path, max_dim, 1, -1, NULL, &d);
+  CHECK(g && ref, "%s -O%d: loads and plans: %s", path, level, d.text ? d.text : "");
+  ir_diag_free(&d);
+  DlModel l;
+  if (!g || !ref || n_in > MAX_IO || n_out > MAX_IO || !dl_load(g, level, &l)) {
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return;
+  }
+  const krt_model *m = l.m;
+  CHECK((int)m->n_inputs == n_in && (int)m->n_outputs == n_out, "%s: %d inputs, %d outputs", path,
+        n_in, n_out);
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64);
+  unsigned char *got[MAX_IO], *want[MAX_IO];
+  for (int k = 0; k < n_out; k++) { /* at the maximum: the largest of each */
+    size_t bytes = (size_t)ir_value_nbytes(g->outputs[k]);
+    got[k] = malloc(bytes + CANARY), want[k] = malloc(bytes);
+  }
+  for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
+    int n = lengths[i];
+    krt_npy in[MAX_IO];
+    const void *ins[MAX_IO];
+    bool ok = true;
+    for (int k = 0; k < n_in; k++) ok &= read_npy_in(dir, n, in_names[k], &in[k]);
+    if (!ok) continue;
+    for (int k = 0; k < n_in; k++) ins[k] = in[k].data;
+    IrDiag rd;
+    ir_diag_init(&rd, NULL, false);
+    CHECK(ir_dyn_resize(ref, n, &rd), "%s: interpreter graph at %d", path, n);
+    ir_diag_free(&rd);
+    CHECK(ir_interp_run(ref, ins, (void **)want) == 0, "%s: interpreter at %d", path, n);
+    for (int k = 0; k < n_out; k++)
+      memset(got[k], 0xA5, (size_t)ir_value_nbytes(g->outputs[k]) + CANARY);
+    int64_t dims[1] = {n};
+    CHECK(m->run_dims(dims, ins, (void **)got, ws) == 0, "%s: run_dims at %d", path, n);
+    for (int k = 0; k < n_out; k++) {
+      const IrValue *o = ref->outputs[k]; /* at length n */
+      const char *name = out_names[k];
+      krt_npy t;
+      if (!read_npy_in(dir, n, name, &t)) continue;
+      long count = (long)ir_value_numel(o);
+      CHECK(!strcmp(o->name, name) && (long)t.numel == count, "%s: %ld values", name, count);
+      if (o->dtype == IR_F32) {
+        CHECK(test_close_f32((float *)want[k], t.data, count, 1e-4, 1e-5, name),
+              "%s: interpreter = torch at %d (%s)", path, n, name);
+        CHECK(test_close_f32((float *)got[k], (float *)want[k], count, 1e-4, 1e-5, name),
+              "%s -O%d: compiled = interpreter at %d (%s)", path, level, n, name);
+      } else {
+        CHECK(!memcmp(want[k], t.data, (size_t)count * 8), "%s: interpreter = torch at %d (%s)",
+              path, n, name);
+        CHECK(!memcmp(got[k], want[k], (size_t)count * 8),
+              "%s -O%d: compiled = interpreter at %d (%s)", path, level, n, name);
+      }
+      bool untouched = true;
+      size_t at = (size_t)ir_value_nbytes(o), end = (size_t)ir_value_nbytes(g->outputs[k]) + CANARY;
+      for (size_t e = at; e < end; e++) untouched &= got[k][e] == 0xA5;
+      CHECK(untouched, "%s -O%d: nothing written past %s at %d", path, level, name, n);
+      krt_npy_free(&t);
+    }
+    for (int k = 0; k < n_in; k++) krt_npy_free(&in[k]);
+  }
+  for (int k = 0; k < n_out; k++) free(got[k]), free(want[k]);
+  free(ws);
+  dlclose(l.lib);
+  ir_graph_free(g);
+  ir_graph_free(ref);
+}
+
+/* Reductions, ArgMax/ArgMin and Softmax/LogSoftmax along the run-time axis (tests/dyn/pool): one
+ * call each whose loop stops at the length; fixed columns of each row (Gather) and reductions
+ * over a later axis in blocks of rows. */
+static void test_pool(int level) {
+  static const char *const ins[] = {"tok", "pos"};
+  static const char *const outs[] = {"p_start",  "lp_end", "span_start", "span_end", "mean",
+                                     "centered", "pooled", "lse",        "row_max",  "row_arg"};
+  test_outputs("tests/dyn/pool", "model.json", ins, 2, outs, 10, level);
+}
+
+/* Recurrent nodes over a run-time number of steps (tests/dyn/bidir): a bidirectional
+ * GRU, a reverse RNN (both directions start from the last step at the length), an LSTM's Y_c. */
+static void test_bidir(int level) {
+  static const char *const ins[] = {"x"};
+  static const char *const outs[] = {"gy", "gy_h", "ry", "ry_h", "ly_c"};
+  test_outputs("tests/dyn/bidir", "model.json", ins, 1, outs, 5, level);
+}
+
+/* A streaming LSTM over a run-time number of frames (tests/dyn/stream, h and c as
+ * states): the 40 frames fed in calls of several lengths from one state = torch's run of the
+ * whole sequence at every frame. */
+static void test_stream(int level) {
+  IrDiag d;
+  ir_diag_init(&d, "stream", false);
+  IrGraph *g = load("tests/dyn/stream/model.json", max_dim, 1, level, NULL, &d);
+  CHECK(g != NULL, "stream -O%d loads: %s", level, d.text ? d.text : "");
+  ir_diag_free(&d);
+  DlModel l;
+  krt_npy x, y;
+  char err[256];
+  bool ok = g && dl_load(g, level, &l) &&
+            krt_npy_read("tests/dyn/stream/x.npy", &x, err, sizeof err) &&
+            krt_npy_read("tests/dyn/stream/y.npy", &y, err, sizeof err);
+  CHECK(ok, "stream: load");
+  if (!ok) {
+    ir_graph_free(g);
+    return;
+  }
+  const krt_model *m = l.m;
+  enum { I = 5, H = 8, T = 40 };
+  CHECK(m->run_state_dims && x.numel == T * I && y.numel == T * H, "stream: descriptor, data");
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64);
+  void *state = aligned_alloc(64, (m->state_size + 63) / 64 * 64);
+  float out[16 * H + 16];
+  static const int calls[][8] = {{16, 16, 8}, {1, 5, 3, 16, 13, 2}, {7, 1, 15, 9, 4, 4}};
+  for (size_t p = 0; p < sizeof calls / sizeof *calls; p++) {
+    CHECK(m->reset(state, m->state_size) == 0, "reset");
+    int at = 0;
+    for (int c = 0; c < 8 && calls[p][c]; c++) {
+      int n = calls[p][c];
+      int64_t dims[1] = {n};
+      for (size_t e = 0; e < sizeof out / sizeof *out; e++) out[e] = 1234.5f;
+      const void *in[1] = {(const float *)x.data + at * I};
+      void *o[1] = {out};
+      CHECK(m->run_state_dims(dims, in, o, ws, state, m->state_size) == 0, "call of %d", n);
+      CHECK(test_close_f32(out, (const float *)y.data + at * H, n * (long)H, 1e-4, 1e-5, "y"),
+            "stream -O%d: pattern %zu: frames %d..%d = torch", level, p, at, at + n - 1);
+      bool untouched = true;
+      for (size_t e = (size_t)n * H; e < sizeof out / sizeof *out; e++)
+        untouched &= out[e] == 1234.5f;
+      CHECK(untouched, "stream -O%d: nothing written past %d frames", level, n);
+      at += n;
+    }
+    CHECK(at == T, "pattern %zu covers the sequence", p);
+  }
+  int64_t bad[1] = {17};
+  const void *in[1] = {x.data};
+  void *o[1] = {out};
+  CHECK(m->run_state_dims(bad, in, o, ws, state, m->state_size) == KRT_ERR_DIM_RANGE,
+        "stream: 17 frames: KRT_ERR_DIM_RANGE");
+  free(ws);
+  free(state);
+  krt_npy_free(&x);
+  krt_npy_free(&y);
+  dlclose(l.lib);
+  ir_graph_free(g);
+}
+
 /* A model the run-time length cannot bound: an error naming the node (and no graph). */
 static void expect_error(const char *json, const char *const *dims, int n_dims, const char *want) {
   IrDiag d;
@@ -281,18 +437,39 @@ static void expect_error(const char *json, const char *const *dims, int n_dims, 
 
 static void test_errors(void) {
   static const char *const dims8[] = {"seq=8"};
-  /* a reduction over the run-time axis */
-  expect_error(HEAD "\"nodes\": [{\"name\": \"mean\", \"op\": \"ReduceMean\", \"inputs\": "
-                    "[\"x\"], \"outputs\": [\"y\"], \"attrs\": {\"axes\": [1]}}]}",
+  /* a LayerNormalization over the run-time axis (its scale has the maximum's shape: it cannot
+   * follow the length), a cumulative sum along it */
+  expect_error(HEAD "\"initializers\": [{\"name\": \"w\", \"dtype\": \"f32\", \"shape\": [8, 4], "
+                    "\"data\": [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, "
+                    "1, 1, 1, 1, 1, 1, 1, 1, 1, 1]}], \"nodes\": [{\"name\": \"ln\", \"op\": "
+                    "\"LayerNormalization\", \"inputs\": [\"x\", \"w\"], \"outputs\": [\"y\"], "
+                    "\"attrs\": {\"axis\": 1}}]}",
                dims8, 1,
-               "nodes[0] (mean): ReduceMean cannot run at the run-time length 'seq': the op has "
-               "no run-time length support");
-  /* a Softmax over it */
-  expect_error(HEAD "\"nodes\": [{\"name\": \"sm\", \"op\": \"Softmax\", \"inputs\": [\"x\"], "
-                    "\"outputs\": [\"y\"], \"attrs\": {\"axis\": 1}}]}",
+               "--max-dim: the model's shapes do not follow 'seq' (at seq=1: nodes[0] "
+               "(ln).inputs[1]: Scale [8,4] must have 4 elements");
+  expect_error(HEAD "\"initializers\": [{\"name\": \"a\", \"dtype\": \"i64\", \"shape\": [], "
+                    "\"data\": [1]}], \"nodes\": [{\"name\": \"cs\", \"op\": \"CumSum\", "
+                    "\"inputs\": [\"x\", \"a\"], \"outputs\": [\"y\"]}]}",
                dims8, 1,
-               "nodes[0] (sm): Softmax cannot run at the run-time length 'seq': it normalizes "
-               "over the run-time axis");
+               "nodes[0] (cs): CumSum cannot run at the run-time length 'seq': the op has no "
+               "run-time length support");
+  /* a recurrent node with the run-time length on its batch axis */
+  expect_error("{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": "
+               "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [1, \"seq\", 1]}], "
+               "\"outputs\": [{\"name\": \"y\"}], \"initializers\": [{\"name\": \"w\", "
+               "\"dtype\": \"f32\", \"shape\": [1, 1, 1], \"data\": [1]}], \"nodes\": "
+               "[{\"name\": \"rnn\", \"op\": \"RNN\", \"inputs\": [\"x\", \"w\", \"w\"], "
+               "\"outputs\": [\"y\"], \"attrs\": {\"hidden_size\": 1}}]}",
+               dims8, 1,
+               "nodes[0] (rnn): RNN cannot run at the run-time length 'seq': only its input X may "
+               "have the length, on its time axis");
+  /* fixed columns gathered along the run-time axis */
+  expect_error(HEAD "\"initializers\": [{\"name\": \"i\", \"dtype\": \"i64\", \"shape\": [], "
+                    "\"data\": [0]}], \"nodes\": [{\"name\": \"g\", \"op\": \"Gather\", "
+                    "\"inputs\": [\"x\", \"i\"], \"outputs\": [\"y\"], \"attrs\": {\"axis\": 1}}]}",
+               dims8, 1,
+               "nodes[0] (g): Gather cannot run at the run-time length 'seq': it gathers "
+               "along the run-time axis of its data");
   /* a Reshape to a constant shape that holds the maximum */
   expect_error(HEAD "\"initializers\": [{\"name\": \"s\", \"dtype\": \"i64\", \"shape\": [2], "
                     "\"data\": [8, 4]}], \"nodes\": [{\"name\": \"r\", \"op\": \"Reshape\", "
@@ -328,6 +505,12 @@ int main(int argc, char **argv) {
   test_lengths(3);
   test_enc(0);
   test_enc(3);
+  test_pool(0);
+  test_pool(3);
+  test_bidir(0);
+  test_bidir(3);
+  test_stream(0);
+  test_stream(3);
   test_gpt_calls(0);
   test_gpt_calls(3);
   test_errors();

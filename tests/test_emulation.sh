@@ -23,7 +23,9 @@
 #               streams equals PyTorch's full-sequence run (tests/emu/state_harness.c), aarch64
 #               and Cortex-M4; so does tests/gen/gpt_tiny fed one token per call (KV cache), and
 #               tests/gen/gpt_tiny_seq (--max-dim seq=48) fed in calls of several run-time
-#               lengths (tests/emu/dyn_harness.c)
+#               lengths (tests/emu/dyn_harness.c), and tests/dyn/pool (reductions, ArgMax and
+#               Softmax along the run-time length) and tests/dyn/bidir (GRU/RNN/LSTM over a
+#               run-time number of steps) at every prefix length (dyn_prefix_harness.c)
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
 # tests/emu/npy2c) and checks the outputs on the target itself.
 set -u
@@ -284,6 +286,19 @@ state)
   run_model gpt_tiny_seq thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
     "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic -monitor none \
     -semihosting-config enable=on,target=native -kernel
+  # reductions, ArgMax/ArgMin and Softmax along the run-time length (tests/dyn/pool), recurrent
+  # nodes over a run-time number of steps (tests/dyn/bidir): every prefix length of one sequence
+  # equals PyTorch's run of that prefix
+  harness=$src/tests/emu/dyn_prefix_harness.c
+  kiln_extra=(--max-dim seq=16)
+  for m in pool bidir; do
+    model_dir=$src/tests/dyn/$m
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+    run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic \
+      -monitor none -semihosting-config enable=on,target=native -kernel
+  done
   kiln_extra=()
   ;;
 m4-stack)

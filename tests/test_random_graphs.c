@@ -11,6 +11,8 @@
  *   --seeds A:B   seeds A..B-1 (default 1:17, as ctest runs it; a longer run: tools/fuzz_graphs.sh)
  *   --zeros F     weights (constants of rank 2 and up) with the fraction F of exact zeros and
  *                 some all-zero output channels: the sparse kernels and the prune pass
+ *   --winograd    most Convs 3x3 stride 1 with 8-40 channels, every one Winograd computes on it
+ *                 (its blocks of tile rows and of output channels, odd sizes, pads)
  *   --limits      the 300-Add chain, 1000-input Concat, 1000-output Split and over-limit models
  *   --write DIR   write the models as DIR/<name>.json instead of testing them (fuzz seeds)
  *   --file F      check the model in file F instead (inputs from --data-seed N, default: for
@@ -39,6 +41,7 @@
 static char tmpdir[] = "/tmp/kiln-test-rgraph-XXXXXX";
 static const char *cc = "cc";
 static const char *write_dir;
+static int conv_kernel; /* PassOptions.conv_kernel (--winograd) */
 
 typedef struct {
   const IrGraph *g;
@@ -157,7 +160,7 @@ static bool check_model(const char *label, const char *json, size_t len, const i
     if (!g) break;
     IrDiag d;
     ir_diag_init(&d, label, true);
-    PassOptions po = {.opt_level = levels[l], .verify_each = true};
+    PassOptions po = {.opt_level = levels[l], .verify_each = true, .conv_kernel = conv_kernel};
     bool ok = pass_run_pipeline(g, &po, &d);
     ir_diag_free(&d);
     CHECK(ok, "%s: passes -O%d failed", label, levels[l]);
@@ -334,6 +337,9 @@ int main(int argc, char **argv) {
       if (n_levels < 1) return 2;
     } else if (!strcmp(argv[i], "--zeros") && i + 1 < argc) {
       rg_set_zero_fraction(atof(argv[++i]));
+    } else if (!strcmp(argv[i], "--winograd")) {
+      rg_set_winograd_convs(true);
+      conv_kernel = IR_KERNEL_CONV_WINOGRAD;
     } else if (!strcmp(argv[i], "--limits")) {
       do_limits = true;
     } else if (!strcmp(argv[i], "--write") && i + 1 < argc) {
@@ -344,7 +350,8 @@ int main(int argc, char **argv) {
       data_seed = atol(argv[++i]);
     } else {
       fprintf(stderr,
-              "usage: %s [--seeds A:B] [--levels 0,2,3] [--zeros F] [--limits] [--write DIR] "
+              "usage: %s [--seeds A:B] [--levels 0,2,3] [--zeros F] [--winograd] [--limits] "
+              "[--write DIR] "
               "[--file F]\n",
               argv[0]);
       return 2;

@@ -144,6 +144,8 @@ void cg_copy_deinterleave(Cg *c, LLVMValueRef src, LLVMValueRef even, LLVMValueR
  * {0, 1}: the inverse of cg_copy_deinterleave, two shuffles per pair of vectors. */
 void cg_copy_interleave(Cg *c, LLVMValueRef dst, LLVMValueRef even, LLVMValueRef odd,
                         int64_t n_even, int64_t n_odd);
+/* row[q] = 0 for q in [lo, hi) (4-byte elements; nothing where hi <= lo). */
+void cg_zero_floats(Cg *c, LLVMValueRef row, LLVMValueRef lo, LLVMValueRef hi);
 /* A constant array of n pointer-sized integers (a table of tap offsets), in the weights. */
 LLVMValueRef cg_const_offsets(Cg *c, const int64_t *off, int64_t n);
 

@@ -155,7 +155,7 @@ bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
 
 /* ---- Conv ----------------------------------------------------------------------------------- */
 
-static void zero_cols(Cg *c, LLVMValueRef row, LLVMValueRef lo, LLVMValueRef hi) {
+void cg_zero_floats(Cg *c, LLVMValueRef row, LLVMValueRef lo, LLVMValueRef hi) {
   CgLoop l;
   LLVMValueRef q = cg_loop_begin(c, &l, lo, hi);
   cg_store(c, cg_f32c(c, 0.0), row, q);
@@ -182,7 +182,7 @@ static void pack_panel(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMValueR
   LLVMValueRef kw = cg_for(c, &lkw, KW);
   LLVMValueRef k = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, ic, KH), kh), KW), kw);
   LLVMValueRef row = cg_gep(c, c->t_f32, c->scratch, cg_mulc(c, k, stride));
-  if (cols < stride) zero_cols(c, row, cg_idx(c, cols), cg_idx(c, stride));
+  if (cols < stride) cg_zero_floats(c, row, cg_idx(c, cols), cg_idx(c, stride));
   LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p->dil_w), -p->pad_l), vlo, vhi;
   cg_valid_range(c, wbase, p->stride_w, W, OW, &vlo, &vhi);
   LLVMValueRef oh = cg_loop_begin(c, &loh, oh_lo, oh_hi);
@@ -199,15 +199,15 @@ static void pack_panel(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMValueR
   cg_if_begin(c, &f, inside);
   LLVMValueRef clo = cg_smin(c, cg_smax(c, vlo, seg_lo), seg_hi);
   LLVMValueRef chi = cg_smax(c, cg_smin(c, vhi, seg_hi), clo);
-  zero_cols(c, dst, seg_lo, clo);
+  cg_zero_floats(c, dst, seg_lo, clo);
   LLVMValueRef src = cg_gep(c, c->t_f32, xplane, cg_add(c, cg_mulc(c, ih, W), wbase));
   LLVMValueRef ow = cg_loop_begin(c, &lcp, clo, chi);
   if (p->stride_w != 1) lcp.keep = true; /* a strided copy: scalar moves, not gathers */
   cg_store(c, cg_load(c, src, cg_mulc(c, ow, p->stride_w)), dst, ow);
   cg_loop_end(c, &lcp, NULL, NULL);
-  zero_cols(c, dst, chi, seg_hi);
+  cg_zero_floats(c, dst, chi, seg_hi);
   cg_if_else(c, &f);
-  zero_cols(c, dst, seg_lo, seg_hi);
+  cg_zero_floats(c, dst, seg_lo, seg_hi);
   cg_if_end(c, &f);
   cg_loop_end(c, &loh, NULL, NULL);
   cg_loop_end(c, &lkw, NULL, NULL);
@@ -235,22 +235,72 @@ static void conv_wide(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
   cg_conv_wide_store(c, n, p, &w, in, wide, obase, out);
 }
 
+/* The rows [i_lo, i_hi) of phase row py that hold input rows (ih = i*sh + py - pad_t in [0, h)),
+ * and the columns [j0, j0 + count) of phase column px that hold input columns. */
+static void phase_rows(const IrConvParams *p, const IrConvWide *w, int64_t py, int64_t *i_lo,
+                       int64_t *i_hi) {
+  int64_t sh = p->stride_h;
+  *i_lo = 0, *i_hi = w->hq;
+  while (*i_lo < *i_hi && *i_lo * sh + py - p->pad_t < 0) ++*i_lo;
+  while (*i_hi > *i_lo && (*i_hi - 1) * sh + py - p->pad_t >= p->h) --*i_hi;
+}
+static void phase_cols(const IrConvParams *p, int64_t px, int64_t *iw0, int64_t *j0,
+                       int64_t *count) {
+  int64_t sw = p->stride_w;
+  *iw0 = ((px - p->pad_l) % sw + sw) % sw;
+  *count = *iw0 < p->w ? (p->w - *iw0 + sw - 1) / sw : 0;
+  *j0 = (*iw0 + p->pad_l) / sw;
+}
+
+/* Zeroes what the copy into the phase images leaves: per plane the rows and columns that hold
+ * padding, and what taps and tiles read past the last plane. The 16->16 conv at 32x32 zeroed
+ * its whole 74 KB image per call before. */
+static void zero_phase_padding(Cg *c, const IrConvParams *p, const IrConvWide *w,
+                               LLVMValueRef image) {
+  int64_t Cpg = p->c_per_group, sh = p->stride_h, sw = p->stride_w, wq = w->wq;
+  CgLoop lic, li;
+  LLVMValueRef ic = cg_for(c, &lic, Cpg);
+  for (int64_t py = 0; py < sh; py++)
+    for (int64_t px = 0; px < sw; px++) {
+      int64_t i_lo, i_hi, iw0, j0, count;
+      phase_rows(p, w, py, &i_lo, &i_hi);
+      phase_cols(p, px, &iw0, &j0, &count);
+      LLVMValueRef plane =
+          cg_gep(c, c->t_f32, image, cg_mulc(c, cg_addc(c, ic, (py * sw + px) * Cpg), w->plane));
+      if (i_lo >= i_hi || count == 0) {
+        cg_zero_floats(c, plane, cg_idx(c, 0), cg_idx(c, w->plane));
+        continue;
+      }
+      /* before the first copied run, between runs (a row's right padding and the next row's
+       * left), after the last */
+      cg_zero_floats(c, plane, cg_idx(c, 0), cg_idx(c, i_lo * wq + j0));
+      if (count < wq && i_hi - i_lo > 1) {
+        LLVMValueRef i = cg_loop_begin(c, &li, cg_idx(c, i_lo), cg_idx(c, i_hi - 1));
+        LLVMValueRef at = cg_addc(c, cg_mulc(c, i, wq), j0 + count);
+        cg_zero_floats(c, plane, at, cg_addc(c, at, wq - count));
+        cg_loop_end(c, &li, NULL, NULL);
+      }
+      cg_zero_floats(c, plane, cg_idx(c, (i_hi - 1) * wq + j0 + count), cg_idx(c, w->plane));
+    }
+  cg_loop_end(c, &lic, NULL, NULL);
+  cg_zero_floats(c, image, cg_idx(c, sh * sw * Cpg * w->plane), cg_idx(c, w->image_floats));
+}
+
 /* q: xg is int8, the image gets x - zp as i32 (or as f32 with q_f32); else f32 copies */
 static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLVMValueRef xg,
                          bool q, bool q_f32, int32_t zp, LLVMValueRef image) {
   IrConvWide w = *wp;
   LLVMTypeRef et = q && !q_f32 ? c->t_i32 : c->t_f32, xt = q ? c->t_i8 : c->t_f32;
   int64_t Cpg = p->c_per_group, sh = p->stride_h, sw = p->stride_w;
-  cg_memset(c, image, 0, w.image_floats * (int64_t)sizeof(float));
+  zero_phase_padding(c, p, &w, image);
   /* input row ih is padded row r = ih + pad_t = i*sh + py: phase row py, plane row i; its
    * pixels iw = iw0 + t*sw (padded column iw + pad_l) all land in phase column px, plane column
    * j0 + t. Loops over (py, i) and (px, t) with compile-time bounds: no division at run time. */
   CgLoop lic, lih;
   LLVMValueRef ic = cg_for(c, &lic, Cpg);
   for (int64_t py = 0; py < sh; py++) {
-    int64_t i_lo = 0, i_hi = w.hq; /* the i with 0 <= i*sh + py - pad_t < h */
-    while (i_lo < i_hi && i_lo * sh + py - p->pad_t < 0) i_lo++;
-    while (i_hi > i_lo && (i_hi - 1) * sh + py - p->pad_t >= p->h) i_hi--;
+    int64_t i_lo, i_hi;
+    phase_rows(p, &w, py, &i_lo, &i_hi);
     if (i_lo >= i_hi) continue;
     LLVMValueRef i = cg_loop_begin(c, &lih, cg_idx(c, i_lo), cg_idx(c, i_hi));
     lih.no_unroll = true; /* -O3 would unroll the row copies into hoisted, spilled addresses */
@@ -261,7 +311,8 @@ static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLV
       /* even input columns land in one phase, odd ones in the other: one deinterleaving copy */
       LLVMValueRef dst[2];
       for (int64_t px = 0; px < 2; px++) {
-        int64_t iw0 = ((px - p->pad_l) % 2 + 2) % 2, j0 = (iw0 + p->pad_l) / 2;
+        int64_t iw0, j0, count;
+        phase_cols(p, px, &iw0, &j0, &count);
         LLVMValueRef plane = cg_addc(c, ic, (py * 2 + px) * Cpg);
         dst[iw0] =
             cg_gep(c, c->t_f32, image,
@@ -272,9 +323,9 @@ static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLV
       continue;
     }
     for (int64_t px = 0; px < sw; px++) {
-      int64_t iw0 = ((px - p->pad_l) % sw + sw) % sw;
-      if (iw0 >= p->w) continue;
-      int64_t count = (p->w - iw0 + sw - 1) / sw, j0 = (iw0 + p->pad_l) / sw;
+      int64_t iw0, j0, count;
+      phase_cols(p, px, &iw0, &j0, &count);
+      if (count == 0) continue;
       LLVMValueRef plane = cg_addc(c, ic, (py * sw + px) * Cpg);
       LLVMValueRef dst = cg_gep(
           c, et, image, cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
