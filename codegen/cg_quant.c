@@ -57,6 +57,27 @@ static LLVMValueRef requant_raw(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVM
   return LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
 }
 
+/* requant_raw of an i32 v with |v| < 2^28 in 32-bit operations (what the loop vectorizer
+ * turns into 16-lane vectors; the 64-bit form takes 8 lanes and more instructions), or NULL:
+ * shift >= 33: ((hi32(v * mult) >> (shift - 33)) + 1) >> 1 (cg_qrequant's floor identity);
+ * mult 2^30 (a multiplier of exactly 1/2^k, QAdd's larger input): v * 2^30 + 2^(shift-1) =
+ * 2^30 (v + 2^(shift-31)), so (v + 2^(shift-31)) >> (shift-30). */
+static LLVMValueRef requant_raw_i32(Cg *c, LLVMValueRef v, IrRequant r) {
+  if (r.shift >= 33) {
+    LLVMValueRef p =
+        LLVMBuildMul(c->b, LLVMBuildSExt(c->b, v, c->t_i64, ""),
+                     LLVMConstInt(c->t_i64, (unsigned long long)(int64_t)r.mult, 1), "");
+    LLVMValueRef hi = LLVMBuildTrunc(
+        c->b, LLVMBuildAShr(c->b, p, LLVMConstInt(c->t_i64, 32, 0), ""), c->t_i32, "");
+    hi = LLVMBuildAShr(c->b, hi, cg_i32c(c, r.shift - 33), "");
+    return LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, hi, cg_i32c(c, 1), ""), cg_i32c(c, 1), "");
+  }
+  if (r.mult == 1 << 30 && r.shift >= 31 && r.shift <= 60)
+    return LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, v, cg_i32c(c, (int64_t)1 << (r.shift - 31)), ""),
+                         cg_i32c(c, r.shift - 30), "");
+  return NULL;
+}
+
 static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                             int32_t zp) {
   if (LLVMIsAConstantInt(shift) && LLVMConstIntGetSExtValue(shift) >= 33) /* 32-bit form */
@@ -157,11 +178,15 @@ static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
     acc = LLVMBuildMul(c->b, x, y, "");
   } else {
     LLVMValueRef sh = cg_i32c(c, IR_QADD_LEFT_SHIFT);
-    LLVMValueRef xa = requant_raw(c, LLVMBuildShl(c->b, x, sh, ""), cg_i32c(c, p.ra.mult),
-                                  cg_i32c(c, p.ra.shift));
-    LLVMValueRef yb = requant_raw(c, LLVMBuildShl(c->b, y, sh, ""), cg_i32c(c, p.rb.mult),
-                                  cg_i32c(c, p.rb.shift));
-    acc = LLVMBuildTrunc(c->b, LLVMBuildAdd(c->b, xa, yb, ""), c->t_i32, "");
+    LLVMValueRef xs = LLVMBuildShl(c->b, x, sh, ""), ys = LLVMBuildShl(c->b, y, sh, "");
+    LLVMValueRef xa = requant_raw_i32(c, xs, p.ra), yb = requant_raw_i32(c, ys, p.rb);
+    if (xa && yb) {
+      acc = LLVMBuildAdd(c->b, xa, yb, "");
+    } else {
+      xa = requant_raw(c, xs, cg_i32c(c, p.ra.mult), cg_i32c(c, p.ra.shift));
+      yb = requant_raw(c, ys, cg_i32c(c, p.rb.mult), cg_i32c(c, p.rb.shift));
+      acc = LLVMBuildTrunc(c->b, LLVMBuildAdd(c->b, xa, yb, ""), c->t_i32, "");
+    }
     r = p.ry;
   }
   i8_store(c, requant(c, acc, cg_i32c(c, r.mult), cg_i32c(c, r.shift), p.y_zp), out[0],
@@ -173,6 +198,36 @@ static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 /* QLookup: the table a constant, one load per element */
 bool cg_lower_qlookup(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   LLVMValueRef t = const_table(c, n, "lut", n->inputs[1]->data, 256);
+  int64_t numel = ir_value_numel(n->outputs[0]);
+  if (cg_dot4_info(c).vbmi) {
+    /* AVX-512VBMI: 64 lookups by two vpermi2b (each a 128-byte table, 7-bit indices) and a
+     * select on the index's top bit; the tail masked */
+    LLVMTypeRef vb = LLVMVectorType(c->t_i8, 64);
+    LLVMValueRef q[4], f8[64];
+    for (int k = 0; k < 4; k++) {
+      q[k] = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, t, cg_idx(c, 64 * k)), "");
+      LLVMSetAlignment(q[k], 1);
+    }
+    for (int l = 0; l < 64; l++) f8[l] = LLVMConstInt(c->t_i8, 0x80, 0);
+    LLVMValueRef top = LLVMConstVector(f8, 64);
+    CgLoop l;
+    LLVMValueRef v = cg_for(c, &l, (numel + 63) / 64);
+    LLVMValueRef at = cg_mulc(c, v, 64);
+    LLVMValueRef mask = cg_lane_mask(c, 64, cg_sub(c, cg_idx(c, numel), at));
+    LLVMValueRef x = cg_masked_load(c, vb, cg_gep(c, c->t_i8, in[0], at), mask);
+    LLVMValueRef idx = LLVMBuildXor(c->b, x, top, ""); /* x + 128 */
+    LLVMValueRef half[2];
+    for (int k = 0; k < 2; k++) {
+      LLVMValueRef args[3] = {q[2 * k], idx, q[2 * k + 1]};
+      half[k] = cg_call_intrinsic(c, "llvm.x86.avx512.vpermi2var.qi.512", args, 3);
+    }
+    LLVMValueRef hi =
+        LLVMBuildICmp(c->b, LLVMIntNE, LLVMBuildAnd(c->b, idx, top, ""), LLVMConstNull(vb), "");
+    cg_masked_store(c, LLVMBuildSelect(c->b, hi, half[1], half[0], ""),
+                    cg_gep(c, c->t_i8, out[0], at), mask);
+    cg_loop_end(c, &l, NULL, NULL);
+    return true;
+  }
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
   LLVMValueRef x = LLVMBuildSExt(c->b, i8_load(c, in[0], i), c->t_idx, "");
@@ -587,6 +642,82 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
  * the row is requantized. Integer sums do not depend on their order: bit-exact with the
  * interpreter's loop order. */
 
+/* ---- depthwise QLinearConv on vector targets: the padded-wide form ------------------------
+ * Per (batch, channel): the plane copied into a zero-point-padded buffer of width PW (stack),
+ * then the output computed "wide" over PW columns per row, so that every tap is one contiguous
+ * vector load at a constant offset: acc = bias' + sum_taps x[q + off] * w (x_zp folded into
+ * bias', the padding is x_zp), requantized a vector at a time into a wide row buffer whose first
+ * ow columns of each row are copied out. No bounds checks, no short loops per output row (the
+ * loop nest below spends most of its time in them on 8x8 planes). Stride 1 only. */
+static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                const IrConvParams *p) {
+  CgDot4 d = cg_dot4_info(c);
+  int L = d.lanes;
+  int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r;
+  int64_t Q = p->oh * PW, nvec = (Q + L - 1) / L, taps = p->kh * p->kw;
+  int64_t pbytes = PH * PW + (p->kw - 1) * p->dil_w + L, wbytes = nvec * L;
+  if (L < 4 || p->c_per_group != 1 || p->m_per_group != 1 || p->stride_h != 1 || p->stride_w != 1 ||
+      p->oh != PH - (p->kh - 1) * p->dil_h || p->ow != PW - (p->kw - 1) * p->dil_w ||
+      pbytes + wbytes > 65536 || taps > 64)
+    return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps);
+  bool ge33 = true;
+  for (int64_t m = 0; m < p->m; m++) ge33 = ge33 && ir_qhead_requant(&h, m).shift >= 33;
+  LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
+  LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
+  LLVMValueRef first = LLVMGetFirstInstruction(entry);
+  if (first)
+    LLVMPositionBuilderBefore(c->b, first);
+  else
+    LLVMPositionBuilderAtEnd(c->b, entry);
+  LLVMValueRef pad = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i8, (uint64_t)pbytes), "qdwpad");
+  LLVMSetAlignment(pad, 64);
+  LLVMValueRef wide = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i8, (uint64_t)wbytes), "qdwout");
+  LLVMSetAlignment(wide, 64);
+  LLVMPositionBuilderAtEnd(c->b, here);
+  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)L), vw = LLVMVectorType(c->t_i32, (unsigned)L);
+  CgLoop lbm, lr, lv, lo;
+  LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
+  LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
+  cg_memset(c, pad, (uint8_t)h.x_zp, pbytes);
+  LLVMValueRef r = cg_for(c, &lr, p->h);
+  cg_memcpy(c, cg_gep(c, c->t_i8, pad, cg_addc(c, cg_mulc(c, r, PW), p->pad_t * PW + p->pad_l)),
+            cg_gep(c, c->t_i8, in[0], cg_add(c, cg_mulc(c, bm, p->h * p->w), cg_mulc(c, r, p->w))),
+            cg_idx(c, p->w));
+  cg_loop_end(c, &lr, NULL, NULL);
+  LLVMValueRef wv[64];
+  for (int64_t k = 0; k < taps; k++)
+    wv[k] = cg_qsplat(
+        c, LLVMBuildSExt(c->b, i8_load(c, in[3], cg_addc(c, cg_mulc(c, m, taps), k)), c->t_i32, ""),
+        L);
+  LLVMValueRef mult = cg_qsplat(c, i32_load(c, tab, m), L),
+               shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, p->m)), L),
+               bias = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * p->m)), L);
+  LLVMValueRef v = cg_for(c, &lv, nvec);
+  LLVMValueRef q0 = cg_mulc(c, v, L), acc = bias;
+  for (int64_t k = 0; k < taps; k++) {
+    int64_t off = k / p->kw * p->dil_h * PW + k % p->kw * p->dil_w;
+    LLVMValueRef x = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pad, cg_addc(c, q0, off)), "");
+    LLVMSetAlignment(x, 1);
+    acc =
+        LLVMBuildAdd(c->b, acc, LLVMBuildMul(c->b, LLVMBuildSExt(c->b, x, vw, ""), wv[k], ""), "");
+  }
+  LLVMValueRef st = LLVMBuildStore(c->b, cg_qrequant(c, L, acc, mult, shift, h.y_zp, ge33),
+                                   cg_gep(c, c->t_i8, wide, q0));
+  LLVMSetAlignment(st, 1);
+  cg_loop_end(c, &lv, NULL, NULL);
+  LLVMValueRef oy = cg_for(c, &lo, p->oh);
+  cg_memcpy(
+      c,
+      cg_gep(c, c->t_i8, out[0], cg_add(c, cg_mulc(c, bm, p->oh * p->ow), cg_mulc(c, oy, p->ow))),
+      cg_gep(c, c->t_i8, wide, cg_mulc(c, oy, PW)), cg_idx(c, p->ow));
+  cg_loop_end(c, &lo, NULL, NULL);
+  cg_loop_end(c, &lbm, NULL, NULL);
+  return true;
+}
+
 static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrNode tmp;
   IrValue *ins[3];
@@ -595,6 +726,7 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
+  if (lower_qconv_dw_wide(c, n, in, out, &p)) return true;
   IrQHead h;
   ir_qhead(n, &h);
   int64_t taps = p.c_per_group * p.kh * p.kw;
@@ -675,6 +807,42 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   bool inside = p.pad_t == 0 && p.pad_l == 0 &&
                 (p.oh - 1) * p.stride_h + (p.kh - 1) * p.dil_h < p.h &&
                 (p.ow - 1) * p.stride_w + (p.kw - 1) * p.dil_w < p.w;
+  CgDot4 d = cg_dot4_info(c);
+  int64_t s = p.stride_w, vl = s >= 2 && 64 % s == 0 ? 64 / s : 0;
+  if (inside && d.masked && vl && p.kw <= s && p.dil_w == 1 && p.kh <= 16) {
+    /* AVX-512BW, windows inside that do not overlap along a row (2x2/2): per output row and
+     * chunk of vl outputs, one masked 64-byte load per input row, the kw taps picked by
+     * shuffles, vpmaxsb, one masked store (the loop below runs 2-lane vectors on 14-wide rows) */
+    LLVMTypeRef vin = LLVMVectorType(c->t_i8, 64);
+    CgLoop lbc, loh, lch;
+    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
+    LLVMValueRef oh = cg_for(c, &loh, p.oh);
+    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
+    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
+    LLVMValueRef ch = cg_for(c, &lch, (p.ow + vl - 1) / vl);
+    LLVMValueRef o = cg_mulc(c, ch, vl), best = NULL;
+    LLVMValueRef nout = cg_smin(c, cg_idx(c, vl), cg_sub(c, cg_idx(c, p.ow), o));
+    LLVMValueRef in_mask = cg_lane_mask(c, 64, cg_addc(c, cg_mulc(c, nout, s), p.kw - s));
+    for (int64_t i = 0; i < p.kh; i++) {
+      LLVMValueRef at = cg_add(c, row0, cg_addc(c, cg_mulc(c, o, s), i * p.dil_h * p.w));
+      LLVMValueRef x = cg_masked_load(c, vin, cg_gep(c, c->t_i8, in[0], at), in_mask);
+      for (int64_t j = 0; j < p.kw; j++) {
+        LLVMValueRef idx[64];
+        for (int64_t l = 0; l < vl; l++) idx[l] = cg_i32c(c, l * s + j);
+        LLVMValueRef v = LLVMBuildShuffleVector(c->b, x, LLVMGetUndef(vin),
+                                                LLVMConstVector(idx, (unsigned)vl), "");
+        best =
+            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
+                 : v;
+      }
+    }
+    cg_masked_store(c, best, cg_gep(c, c->t_i8, out[0], cg_add(c, yrow, o)),
+                    cg_lane_mask(c, (int)vl, nout));
+    cg_loop_end(c, &lch, NULL, NULL);
+    cg_loop_end(c, &loh, NULL, NULL);
+    cg_loop_end(c, &lbc, NULL, NULL);
+    return true;
+  }
   if (inside && p.kh * p.kw <= 16) {
     /* every window inside the input: the taps unrolled, no bounds, so LLVM vectorizes over ow
      * (2x2/2: two deinterleaving loads per input row) */
@@ -1219,6 +1387,136 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
   return true;
 }
 
+/* QLinearConv of a first layer (1 to 3 input channels, one group, stride 1) on vector targets:
+ * the padded-wide form. The input is copied once into a zero-point-padded copy of rows PW wide
+ * (bytes x ^ 0x80 where the dot4 takes u8), so the im2col of quad kq (4 consecutive reductions
+ * in Conv order, not 4 channels of one tap: a 1-channel 5x5 conv takes 7 quads, not 25) is one
+ * contiguous run of PW-wide output rows per byte, each a vector load at a constant offset: no
+ * bounds, no per-row work. The GEMM computes oh * PW columns (the ow valid ones of each row
+ * copied out of a wide buffer). false: not this shape, or the planned scratch is too small. */
+static bool lower_qconv_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                             const IrConvParams *p, CgDot4 d, int64_t strip) {
+  int64_t C = p->c, M = p->m, taps = p->kh * p->kw, K = C * taps, k4 = (K + 3) / 4;
+  int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r, plane = PH * PW;
+  if (d.kind == CG_DOT4_SMLAD || d.lanes < 4 || C > 3 || p->group != 1 || p->stride_h != 1 ||
+      p->stride_w != 1 || p->oh != PH - (p->kh - 1) * p->dil_h ||
+      p->ow != PW - (p->kw - 1) * p->dil_w || k4 > 64)
+    return false;
+  int64_t off[64 * 4], max_off = 0;
+  for (int64_t r = 0; r < 4 * k4; r++) {
+    int64_t rr = r < K ? r : K - 1, ch = rr / taps, tap = rr % taps;
+    off[r] = ch * plane + tap / p->kw * p->dil_h * PW + tap % p->kw * p->dil_w;
+    max_off = off[r] > max_off ? off[r] : max_off;
+  }
+  /* panels of rp output rows: V [k4][ldv] words + the padded copy (read up to ldv past the
+   * last panel's start) + the wide int8 output of the panel [M][ldv] */
+  int64_t rp = p->oh, ldv = 0, v_bytes = 0, p_bytes = 0, panels = 0;
+  for (; rp >= 1; rp--) {
+    ldv = (rp * PW + strip - 1) / strip * strip;
+    panels = (p->oh + rp - 1) / rp;
+    v_bytes = k4 * 4 * ldv;
+    p_bytes = (max_off + (panels - 1) * rp * PW + ldv + 63) / 64 * 64;
+    if (v_bytes + p_bytes + M * ldv <= n->scratch_bytes) break;
+  }
+  if (rp < 1) return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  const int8_t *w = n->inputs[3]->data;
+  int8_t *sb = calloc((size_t)(M * k4 * 4), 1);
+  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
+  if (!sb || !t) abort();
+  int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
+  bool ge33 = true;
+  for (int64_t m = 0; m < M; m++) {
+    IrRequant r = ir_qhead_requant(&h, m);
+    ge33 = ge33 && r.shift >= 33;
+    int64_t sum = 0;
+    for (int64_t k = 0; k < K; k++) sum += sb[m * k4 * 4 + k] = w[m * K + k];
+    t[m] = r.mult;
+    t[M + m] = r.shift;
+    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(offset * sum);
+  }
+  LLVMValueRef sp = const_table(c, n, "w", sb, (size_t)(M * k4 * 4));
+  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
+  free(sb);
+  free(t);
+  LLVMValueRef pp = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, v_bytes));
+  LLVMValueRef wide = cg_gep(c, c->t_i8, pp, cg_idx(c, p_bytes));
+  uint8_t flip = d.u8_acts ? 0x80 : 0;
+  int vl = d.lanes;
+  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)vl),
+              vw = LLVMVectorType(c->t_i32, (unsigned)vl);
+  CgLoop lb, lr, lx, lp, lu, lm, lo;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  /* the padded copy: padding = the zero point (as stored) */
+  cg_memset(c, pp, (uint8_t)(h.x_zp ^ flip), p_bytes);
+  LLVMValueRef r = cg_for(c, &lr, C * p->h); /* channel * h + input row */
+  LLVMValueRef ch = LLVMBuildSDiv(c->b, r, cg_idx(c, p->h), "");
+  LLVMValueRef iy = cg_sub(c, r, cg_mulc(c, ch, p->h));
+  LLVMValueRef src = cg_add(c, cg_mulc(c, b, C * p->h * p->w), cg_mulc(c, r, p->w));
+  LLVMValueRef dst =
+      cg_add(c, cg_mulc(c, ch, plane), cg_addc(c, cg_mulc(c, iy, PW), p->pad_t * PW + p->pad_l));
+  LLVMValueRef x = cg_for(c, &lx, p->w);
+  i8_store(
+      c,
+      LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, src, x)), LLVMConstInt(c->t_i8, flip, 0), ""),
+      pp, cg_add(c, dst, x));
+  cg_loop_end(c, &lx, NULL, NULL);
+  cg_loop_end(c, &lr, NULL, NULL);
+  LLVMValueRef pi = cg_for(c, &lp, panels);
+  LLVMValueRef r0 = cg_mulc(c, pi, rp);
+  LLVMValueRef rows = cg_smin(c, cg_idx(c, rp), cg_sub(c, cg_idx(c, p->oh), r0));
+  LLVMValueRef pq = cg_gep(c, c->t_i8, pp, cg_mulc(c, r0, PW));
+  /* V [k4][ldv] words: byte t of quad kq = the padded copy at off[4 kq + t] + q */
+  for (int64_t kq = 0; kq < k4; kq++) {
+    LLVMValueRef u = cg_for(c, &lu, ldv / vl);
+    LLVMValueRef q0 = cg_mulc(c, u, vl), word = NULL;
+    for (int tb = 0; tb < 4; tb++) {
+      LLVMValueRef v =
+          LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pq, cg_addc(c, q0, off[4 * kq + tb])), "");
+      LLVMSetAlignment(v, 1);
+      LLVMValueRef w32 = LLVMBuildZExt(c->b, v, vw, "");
+      if (tb) w32 = LLVMBuildShl(c->b, w32, cg_qsplat(c, cg_i32c(c, 8 * tb), vl), "");
+      word = word ? LLVMBuildOr(c->b, word, w32, "") : w32;
+    }
+    LLVMValueRef st =
+        LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_addc(c, q0, kq * ldv)));
+    LLVMSetAlignment(st, 4);
+    cg_loop_end(c, &lu, NULL, NULL);
+  }
+  /* the GEMM into the wide buffer, then the ow valid columns of each row */
+  CgQGemm q = {.m = M,
+               .k4 = k4,
+               .n_cols = rp * PW,
+               .n_valid = cg_mulc(c, rows, PW),
+               .s = sp,
+               .v = c->scratch,
+               .y = wide,
+               .tables = tab,
+               .lds = k4 * 4,
+               .ldv = ldv,
+               .ldy = ldv,
+               .channels = M,
+               .per_row = true,
+               .v_is_acts = true,
+               .shift_ge33 = ge33,
+               .y_zp = h.y_zp};
+  cg_qgemm_emit(c, d, &q);
+  LLVMValueRef m = cg_for(c, &lm, M);
+  LLVMValueRef oy = cg_loop_begin(c, &lo, cg_idx(c, 0), rows);
+  cg_memcpy(c,
+            cg_gep(c, c->t_i8, out[0],
+                   cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow),
+                          cg_mulc(c, cg_add(c, r0, oy), p->ow))),
+            cg_gep(c, c->t_i8, wide, cg_add(c, cg_mulc(c, m, ldv), cg_mulc(c, oy, PW))),
+            cg_idx(c, p->ow));
+  cg_loop_end(c, &lo, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+  cg_loop_end(c, &lp, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
 /* QLinearConv: per batch, group and panel of output rows, im2col into the scratch as V
  * [k4][ldv][4] (activations, x ^ 0x80 for vpdpbusd, padding = the zero point), then the int8
  * tiles with the packed weights as S and per-channel tables. */
@@ -1241,6 +1539,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     return true;
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
+  if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
   if (!ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
     return lower_qconv_loops(c, n, in, out);
   int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
@@ -1318,20 +1617,44 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
     cg_loop_end(c, &la, NULL, NULL);
     LLVMValueRef roff = cg_add(c, cg_mulc(c, ih, p.w), iw0);
-    if (p.stride_w == 1 && d.lanes > 1) {
-      /* whole vectors of pixels: 4 plane rows widened, shifted and or-ed into words */
-      int vl = d.lanes;
+    if (d.lanes > 1 && (p.stride_w == 1 || (d.masked && p.stride_w * d.lanes <= 64))) {
+      /* whole vectors of pixels: 4 plane rows widened, shifted and or-ed into words; a stride
+       * s > 1 (AVX-512BW) loads s * vl bytes and keeps every s-th */
+      int vl = d.lanes, sw = (int)p.stride_w;
       LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)vl),
+                  vs = LLVMVectorType(c->t_i8, (unsigned)(vl * sw)),
                   vw = LLVMVectorType(c->t_i32, (unsigned)vl);
-      LLVMValueRef nvec = LLVMBuildSDiv(c->b, cg_sub(c, hi, lo), cg_idx(c, vl), "");
+      LLVMValueRef pick[16];
+      for (int l = 0; l < vl; l++) pick[l] = cg_i32c(c, l * sw);
+      /* AVX-512BW: the last, partial vector masked (rows are often a little shorter than two
+       * vectors: 30 of 32 pixels with padding 1) */
+      LLVMValueRef nvec =
+          LLVMBuildSDiv(c->b, d.masked ? cg_addc(c, cg_sub(c, hi, lo), vl - 1) : cg_sub(c, hi, lo),
+                        cg_idx(c, vl), "");
       CgLoop lv;
       LLVMValueRef u = cg_loop_begin(c, &lv, cg_idx(c, 0), nvec);
       LLVMValueRef o = cg_add(c, lo, cg_mulc(c, u, vl)), word = NULL;
+      LLVMValueRef mask = d.masked ? cg_lane_mask(c, vl, cg_sub(c, hi, o)) : NULL;
+      /* the input bytes up to the last pixel's: (n - 1) s + 1 */
+      LLVMValueRef in_mask =
+          d.masked ? cg_lane_mask(
+                         c, vl * sw,
+                         cg_addc(c, cg_mulc(c, cg_sub(c, cg_sub(c, hi, o), cg_idx(c, 1)), sw), 1))
+                   : NULL;
       LLVMValueRef sh[16], f8[16], p8[16];
       for (int t = 0; t < 4; t++) {
-        LLVMValueRef b8 = LLVMBuildLoad2(
-            c->b, vb, cg_gep(c, c->t_i8, in[0], cg_add(c, plane[t], cg_add(c, roff, o))), "");
-        LLVMSetAlignment(b8, 1);
+        LLVMValueRef src = cg_gep(c, c->t_i8, in[0],
+                                  cg_add(c, plane[t], cg_add(c, roff, cg_mulc(c, o, sw)))),
+                     b8;
+        if (mask) {
+          b8 = cg_masked_load(c, vs, src, in_mask);
+          if (sw > 1)
+            b8 = LLVMBuildShuffleVector(c->b, b8, LLVMGetUndef(vs),
+                                        LLVMConstVector(pick, (unsigned)vl), "");
+        } else {
+          b8 = LLVMBuildLoad2(c->b, vb, src, "");
+          LLVMSetAlignment(b8, 1);
+        }
         for (int l = 0; l < vl; l++) f8[l] = flip8, p8[l] = pad8;
         b8 = LLVMBuildXor(c->b, b8, LLVMConstVector(f8, (unsigned)vl), "");
         b8 = LLVMBuildSelect(c->b, real[t], b8, LLVMConstVector(p8, (unsigned)vl), "");
@@ -1342,11 +1665,15 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
         }
         word = word ? LLVMBuildOr(c->b, word, w32, "") : w32;
       }
-      LLVMValueRef st =
-          LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, o)));
-      LLVMSetAlignment(st, 4);
+      LLVMValueRef dst = cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, o));
+      if (mask) {
+        cg_masked_store(c, word, dst, mask);
+      } else {
+        LLVMValueRef st = LLVMBuildStore(c->b, word, dst);
+        LLVMSetAlignment(st, 4);
+      }
       cg_loop_end(c, &lv, NULL, NULL);
-      lo = cg_add(c, lo, cg_mulc(c, nvec, vl));
+      lo = mask ? hi : cg_add(c, lo, cg_mulc(c, nvec, vl));
     }
     ow = cg_loop_begin(c, &lm2, lo, hi);
     LLVMValueRef at = cg_add(c, roff, cg_mulc(c, ow, p.stride_w)), word = NULL;

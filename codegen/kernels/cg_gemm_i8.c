@@ -34,19 +34,22 @@ static bool has_feature(const char *features, const char *feature) {
 CgDot4 cg_dot4_info(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   char *f = LLVMGetTargetMachineFeatureString(c->tm);
-  CgDot4 d = {CG_DOT4_GENERIC, 1, 8, false};
+  CgDot4 d = {CG_DOT4_GENERIC, 1, 8, false, false, false};
   bool x86 = !strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4);
   if (x86 && has_feature(f, "+avx512vnni") && has_feature(f, "+avx512f"))
-    d = (CgDot4){CG_DOT4_VNNI, 16, 32, true};
+    d = (CgDot4){CG_DOT4_VNNI, 16, 32, true, false, false};
   else if (x86)
-    d = (CgDot4){CG_DOT4_GENERIC, has_feature(f, "+avx2") ? 8 : 4, 16, false};
+    d = (CgDot4){CG_DOT4_GENERIC, has_feature(f, "+avx2") ? 8 : 4, 16, false, false, false};
   else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
-    d = (CgDot4){has_feature(f, "+dotprod") ? CG_DOT4_SDOT : CG_DOT4_GENERIC, 4, 32, false};
+    d = (CgDot4){
+        has_feature(f, "+dotprod") ? CG_DOT4_SDOT : CG_DOT4_GENERIC, 4, 32, false, false, false};
   else if ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+neon"))
-    d = (CgDot4){CG_DOT4_GENERIC, 4, 16, false};
+    d = (CgDot4){CG_DOT4_GENERIC, 4, 16, false, false, false};
   else if (!strncmp(triple, "thumbv7em", 9) || /* ARMv7E-M (Cortex-M4/M7) always has DSP */
            ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+dsp")))
-    d = (CgDot4){CG_DOT4_SMLAD, 1, 8, false};
+    d = (CgDot4){CG_DOT4_SMLAD, 1, 8, false, false, false};
+  d.masked = x86 && has_feature(f, "+avx512bw") && has_feature(f, "+avx512f");
+  d.vbmi = d.masked && has_feature(f, "+avx512vbmi");
   LLVMDisposeMessage(triple);
   LLVMDisposeMessage(f);
   return d;
@@ -60,6 +63,10 @@ static LLVMValueRef call_intrinsic(Cg *c, const char *name, LLVMTypeRef *tys, in
   LLVMValueRef fn = LLVMGetIntrinsicDeclaration(c->mod, id, tys, (size_t)n_tys);
   LLVMTypeRef ft = LLVMIntrinsicGetType(c->ctx, id, tys, (size_t)n_tys);
   return LLVMBuildCall2(c->b, ft, fn, args, (unsigned)n, "");
+}
+
+LLVMValueRef cg_call_intrinsic(Cg *c, const char *name, LLVMValueRef *args, int n) {
+  return call_intrinsic(c, name, NULL, 0, args, n);
 }
 
 LLVMValueRef cg_dsp_add16(Cg *c, LLVMValueRef a, LLVMValueRef b, bool sub) {
@@ -123,9 +130,37 @@ LLVMValueRef cg_dot4(Cg *c, CgDot4 d, LLVMValueRef acc, LLVMValueRef acts, LLVMV
   return sum;
 }
 
+LLVMValueRef cg_masked_load(Cg *c, LLVMTypeRef vt, LLVMValueRef ptr, LLVMValueRef mask) {
+  LLVMTypeRef tys[2] = {vt, LLVMTypeOf(ptr)};
+  LLVMValueRef args[4] = {ptr, cg_i32c(c, 1), mask, LLVMConstNull(vt)};
+  return call_intrinsic(c, "llvm.masked.load", tys, 2, args, 4);
+}
+
+void cg_masked_store(Cg *c, LLVMValueRef v, LLVMValueRef ptr, LLVMValueRef mask) {
+  LLVMTypeRef tys[2] = {LLVMTypeOf(v), LLVMTypeOf(ptr)};
+  LLVMValueRef args[4] = {v, ptr, cg_i32c(c, 1), mask};
+  call_intrinsic(c, "llvm.masked.store", tys, 2, args, 4);
+}
+
+LLVMValueRef cg_lane_mask(Cg *c, int lanes, LLVMValueRef n) {
+  LLVMValueRef iota[64];
+  assert(lanes <= 64);
+  /* compared as i32 (one vpcmpgtd on x86), n clamped to [0, lanes] first */
+  n = LLVMBuildTrunc(c->b, cg_smax(c, cg_smin(c, n, cg_idx(c, lanes)), cg_idx(c, 0)), c->t_i32, "");
+  LLVMTypeRef it = c->t_i32;
+  for (int l = 0; l < lanes; l++) iota[l] = LLVMConstInt(it, (unsigned long long)l, 0);
+  LLVMTypeRef vt = LLVMVectorType(it, (unsigned)lanes);
+  LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), n, cg_i32c(c, 0), "");
+  LLVMValueRef zeros[64];
+  for (int l = 0; l < lanes; l++) zeros[l] = cg_i32c(c, 0);
+  v = LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(vt), LLVMConstVector(zeros, (unsigned)lanes),
+                             "");
+  return LLVMBuildICmp(c->b, LLVMIntSLT, LLVMConstVector(iota, (unsigned)lanes), v, "");
+}
+
 /* ---- the kernel ----------------------------------------------------------------------------- */
 
-static LLVMValueRef splat(Cg *c, LLVMValueRef s, int lanes) {
+LLVMValueRef cg_qsplat(Cg *c, LLVMValueRef s, int lanes) {
   if (lanes == 1) return s;
   LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), (unsigned)lanes);
   LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), s, cg_i32c(c, 0), "");
@@ -142,6 +177,27 @@ static LLVMValueRef load_vec(Cg *c, LLVMTypeRef t, LLVMValueRef base, LLVMValueR
   return v;
 }
 
+/* hi32(a * b) per i32 lane (signed) as the even and the odd lanes' 32 x 32 -> 64 products
+ * (x86: two vpmuldq, a shift and a blend; the sign-extended <lanes x i64> product that LLVM
+ * otherwise builds takes twice the registers and instructions). */
+static LLVMValueRef mulhs_even_odd(Cg *c, int lanes, LLVMValueRef a, LLVMValueRef b) {
+  int half = lanes / 2;
+  LLVMTypeRef q = LLVMVectorType(c->t_i64, (unsigned)half),
+              d = LLVMVectorType(c->t_i32, (unsigned)lanes);
+  LLVMValueRef k32 = cg_qsplat(c, LLVMConstInt(c->t_i64, 32, 0), half);
+  LLVMValueRef a64 = LLVMBuildBitCast(c->b, a, q, ""), b64 = LLVMBuildBitCast(c->b, b, q, "");
+  LLVMValueRef ae = LLVMBuildAShr(c->b, LLVMBuildShl(c->b, a64, k32, ""), k32, "");
+  LLVMValueRef be = LLVMBuildAShr(c->b, LLVMBuildShl(c->b, b64, k32, ""), k32, "");
+  LLVMValueRef even = LLVMBuildLShr(c->b, LLVMBuildMul(c->b, ae, be, ""), k32, "");
+  LLVMValueRef odd =
+      LLVMBuildMul(c->b, LLVMBuildAShr(c->b, a64, k32, ""), LLVMBuildAShr(c->b, b64, k32, ""), "");
+  LLVMValueRef idx[64];
+  for (int l = 0; l < lanes; l++) idx[l] = cg_i32c(c, l % 2 ? lanes + l : l);
+  return LLVMBuildShuffleVector(c->b, LLVMBuildBitCast(c->b, even, d, ""),
+                                LLVMBuildBitCast(c->b, odd, d, ""),
+                                LLVMConstVector(idx, (unsigned)lanes), "");
+}
+
 /* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>. */
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33) {
@@ -151,33 +207,40 @@ LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, 
      * p >> (s-1) == hi32(p) >> (s-33): 32-bit operations after one widening multiply (|p| <
      * 2^62, so nothing overflows) */
     LLVMTypeRef i32 = lanes == 1 ? c->t_i32 : LLVMVectorType(c->t_i32, (unsigned)lanes);
-    LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
-                                  LLVMBuildSExt(c->b, mult, i64, ""), "");
-    LLVMValueRef hi = LLVMBuildTrunc(
-        c->b, LLVMBuildAShr(c->b, p, splat(c, LLVMConstInt(c->t_i64, 32, 0), lanes), ""), i32, "");
+    LLVMValueRef hi;
+    if (lanes > 1 && lanes % 2 == 0) {
+      hi = mulhs_even_odd(c, lanes, acc, mult);
+    } else {
+      LLVMValueRef p = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""),
+                                    LLVMBuildSExt(c->b, mult, i64, ""), "");
+      hi = LLVMBuildTrunc(
+          c->b, LLVMBuildAShr(c->b, p, cg_qsplat(c, LLVMConstInt(c->t_i64, 32, 0), lanes), ""), i32,
+          "");
+    }
     /* the zero point joins the rounding term: ((x + 1 + 2 zp) >> 1) == ((x + 1) >> 1) + zp, so
      * the clamp to [-128, 127] follows the shift directly (Arm: one ssat with asr #1) */
-    LLVMValueRef one = splat(c, cg_i32c(c, 1), lanes);
-    LLVMValueRef x =
-        LLVMBuildAShr(c->b, hi, LLVMBuildSub(c->b, shift, splat(c, cg_i32c(c, 33), lanes), ""), "");
-    x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, x, splat(c, cg_i32c(c, 1 + 2 * zp), lanes), ""), one,
-                      "");
-    LLVMValueRef lo = splat(c, cg_i32c(c, -128), lanes), top = splat(c, cg_i32c(c, 127), lanes);
+    LLVMValueRef one = cg_qsplat(c, cg_i32c(c, 1), lanes);
+    LLVMValueRef x = LLVMBuildAShr(
+        c->b, hi, LLVMBuildSub(c->b, shift, cg_qsplat(c, cg_i32c(c, 33), lanes), ""), "");
+    x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, x, cg_qsplat(c, cg_i32c(c, 1 + 2 * zp), lanes), ""),
+                      one, "");
+    LLVMValueRef lo = cg_qsplat(c, cg_i32c(c, -128), lanes),
+                 top = cg_qsplat(c, cg_i32c(c, 127), lanes);
     x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, x, lo, ""), lo, x, "");
     x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, x, top, ""), top, x, "");
     return LLVMBuildTrunc(c->b, x, lanes == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)lanes),
                           "");
   }
-  LLVMValueRef one = splat(c, LLVMConstInt(c->t_i64, 1, 0), lanes);
+  LLVMValueRef one = cg_qsplat(c, LLVMConstInt(c->t_i64, 1, 0), lanes);
   LLVMValueRef p =
       LLVMBuildMul(c->b, LLVMBuildSExt(c->b, acc, i64, ""), LLVMBuildSExt(c->b, mult, i64, ""), "");
   LLVMValueRef sh = LLVMBuildZExt(c->b, shift, i64, "");
   LLVMValueRef half = LLVMBuildShl(c->b, one, LLVMBuildSub(c->b, sh, one, ""), "");
   LLVMValueRef v = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, p, half, ""), sh, "");
-  v = LLVMBuildAdd(c->b, v,
-                   splat(c, LLVMConstInt(c->t_i64, (unsigned long long)(int64_t)zp, 1), lanes), "");
-  LLVMValueRef lo = splat(c, LLVMConstInt(c->t_i64, (unsigned long long)-128, 1), lanes),
-               hi = splat(c, LLVMConstInt(c->t_i64, 127, 1), lanes);
+  v = LLVMBuildAdd(
+      c->b, v, cg_qsplat(c, LLVMConstInt(c->t_i64, (unsigned long long)(int64_t)zp, 1), lanes), "");
+  LLVMValueRef lo = cg_qsplat(c, LLVMConstInt(c->t_i64, (unsigned long long)-128, 1), lanes),
+               hi = cg_qsplat(c, LLVMConstInt(c->t_i64, 127, 1), lanes);
   v = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, v, lo, ""), lo, v, "");
   v = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, hi, ""), hi, v, "");
   return LLVMBuildTrunc(c->b, v, lanes == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)lanes),
@@ -252,16 +315,28 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
   }
   /* the pairs tile (scalar lanes) starts its accumulators from the rows' biases */
-  bool bias_first = q->pairs && !q->raw && q->per_row && lanes == 1;
+  /* the accumulators start from the bias (per row: a splat; per column: the strip's vectors),
+   * not from 0: no add in the epilogue */
+  bool bias_first = !q->raw && (lanes > 1 || q->pairs); /* Arm DSP QGemm: +2% instructions */
   LLVMValueRef init[CG_LOOP_MAX_ACC];
-  for (int r = 0; r < mr; r++) {
-    LLVMValueRef b0 = LLVMConstNull(vt);
-    if (bias_first)
-      b0 = LLVMBuildLoad2(
-          c->b, c->t_i32,
-          cg_gep(c, c->t_i32, q->tables, cg_addc(c, cg_addc(c, m0, r), 2 * q->channels)), "");
-    for (int v = 0; v < nv; v++) init[r * nv + v] = b0;
-  }
+  for (int r = 0; r < mr; r++)
+    for (int v = 0; v < nv; v++) {
+      LLVMValueRef b0 = LLVMConstNull(vt);
+      if (bias_first && q->per_row) {
+        b0 = cg_qsplat(c,
+                       LLVMBuildLoad2(c->b, c->t_i32,
+                                      cg_gep(c, c->t_i32, q->tables,
+                                             cg_addc(c, cg_addc(c, m0, r), 2 * q->channels)),
+                                      ""),
+                       lanes);
+      } else if (bias_first) {
+        LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes);
+        b0 = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, q->tables, cg_addc(c, col, 2 * q->n_pad)),
+                            "");
+        LLVMSetAlignment(b0, 4);
+      }
+      init[r * nv + v] = b0;
+    }
   LLVMValueRef k4 = cg_for(c, &lk, q->k4);
   LLVMValueRef acc[CG_LOOP_MAX_ACC];
   for (int r = 0; r < mr; r++)
@@ -364,7 +439,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       LLVMValueRef row = cg_addc(c, m0, r);
       LLVMValueRef quad =
           load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
-      LLVMValueRef sq = splat(c, quad, lanes);
+      LLVMValueRef sq = cg_qsplat(c, quad, lanes);
       for (int v = 0; v < nv; v++)
         next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
                                         : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
@@ -395,21 +470,23 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         if (!bias_first)
           a = LLVMBuildAdd(
               c->b, a,
-              splat(c,
-                    LLVMBuildLoad2(c->b, c->t_i32,
-                                   cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->channels)), ""),
-                    lanes),
+              cg_qsplat(c,
+                        LLVMBuildLoad2(c->b, c->t_i32,
+                                       cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->channels)), ""),
+                        lanes),
               "");
-        mult = splat(c, LLVMBuildLoad2(c->b, c->t_i32, t, ""), lanes);
-        shift = splat(
+        mult = cg_qsplat(c, LLVMBuildLoad2(c->b, c->t_i32, t, ""), lanes);
+        shift = cg_qsplat(
             c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), ""),
             lanes);
       } else { /* tables indexed by column, padded to n_pad (Gemm output features) */
         LLVMValueRef t = cg_gep(c, c->t_i32, q->tables, col);
-        LLVMValueRef bias =
-            LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->n_pad)), "");
-        LLVMSetAlignment(bias, 4);
-        a = LLVMBuildAdd(c->b, a, bias, "");
+        if (!bias_first) {
+          LLVMValueRef bias =
+              LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, 2 * q->n_pad)), "");
+          LLVMSetAlignment(bias, 4);
+          a = LLVMBuildAdd(c->b, a, bias, "");
+        }
         mult = LLVMBuildLoad2(c->b, vt, t, "");
         LLVMSetAlignment(mult, 4);
         shift = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, t, cg_idx(c, q->n_pad)), "");
@@ -417,7 +494,11 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
-      store_lanes(c, lanes, y, dst, col, q->n_valid);
+      if (d.masked) /* AVX-512BW: one masked store, partial or not */
+        cg_masked_store(c, y, cg_gep(c, c->t_i8, dst, col),
+                        cg_lane_mask(c, lanes, cg_sub(c, q->n_valid, col)));
+      else
+        store_lanes(c, lanes, y, dst, col, q->n_valid);
     }
   }
   cg_loop_end(c, &ls, NULL, NULL);

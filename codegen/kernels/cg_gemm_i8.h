@@ -11,6 +11,8 @@ typedef struct CgDot4 {
   int lanes;    /* i32 lanes of one accumulator vector (1: a scalar register) */
   int regs;     /* registers available for the tile */
   bool u8_acts; /* activations stored as x ^ 0x80 (vpdpbusd multiplies u8 by s8) */
+  bool masked;  /* x86 AVX-512BW: masked byte/word vector loads and stores are one instruction */
+  bool vbmi;    /* x86 AVX-512VBMI: vpermi2b (a 128-byte table lookup per byte) */
 } CgDot4;
 CgDot4 cg_dot4_info(Cg *c);
 /* acc + per lane sum of 4 byte products of acts and wts (vectors of i32 quads) */
@@ -68,6 +70,17 @@ static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group,
  * is at least 33, so 32-bit operations after the widening multiply suffice. */
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33);
+
+/* Masked vector load / store (llvm.masked.*, alignment 1): lanes whose mask bit is 0 are not
+ * read (load: 0) or not written. Cheap where CgDot4.masked; elsewhere LLVM expands them. */
+LLVMValueRef cg_masked_load(Cg *c, LLVMTypeRef vt, LLVMValueRef ptr, LLVMValueRef mask);
+void cg_masked_store(Cg *c, LLVMValueRef v, LLVMValueRef ptr, LLVMValueRef mask);
+/* A call of the non-overloaded intrinsic `name` (e.g. "llvm.x86.avx512.vpermi2var.qi.512"). */
+LLVMValueRef cg_call_intrinsic(Cg *c, const char *name, LLVMValueRef *args, int n);
+/* s in every lane of a vector (lanes 1: s) */
+LLVMValueRef cg_qsplat(Cg *c, LLVMValueRef s, int lanes);
+/* <lanes x i1>: lane l < n (n an index value) */
+LLVMValueRef cg_lane_mask(Cg *c, int lanes, LLVMValueRef n);
 
 /* Columns a V operand must provide (n_cols rounded up to the widest strip, 4 vectors). */
 int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols);
