@@ -38,20 +38,7 @@ bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d) {
   return true;
 }
 
-static bool is_reduce(IrOp op) {
-  switch (op) {
-  case IR_OP_REDUCE_MEAN:
-  case IR_OP_REDUCE_SUM:
-  case IR_OP_REDUCE_MAX:
-  case IR_OP_REDUCE_MIN:
-  case IR_OP_REDUCE_PROD:
-  case IR_OP_REDUCE_L1:
-  case IR_OP_REDUCE_L2:
-  case IR_OP_REDUCE_SUM_SQUARE:
-  case IR_OP_REDUCE_LOG_SUM_EXP: return true;
-  default: return false;
-  }
-}
+static bool is_reduce(IrOp op) { return ir_op_info[op].flags & IR_OPF_REDUCE; }
 
 /* The axes n reduces or normalizes over (a bit mask of input 0's axes), 0 for other ops. */
 static unsigned reduced_axes(const IrNode *n) {
@@ -181,6 +168,11 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
   int nin = ir_node_op_inputs(n);
   unsigned flags = ir_op_info[n->op].flags;
   if (flags & (IR_OPF_UNARY | IR_OPF_BINARY)) return NULL;
+  if (is_reduce(n->op) || n->op == IR_OP_ARG_MAX || n->op == IR_OP_ARG_MIN) {
+    if (!is_dyn(x)) return "only its data may have the run-time length";
+    /* along the axis: one call looping to the length (ir_dyn_along); else rows */
+    return ir_dyn_along(n) || is_dyn(y) ? NULL : "it drops the run-time axis";
+  }
   switch (n->op) {
   case IR_OP_WHERE:
   case IR_OP_CAST:
@@ -213,20 +205,6 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
     if (is_dyn(n->inputs[1]) || (nin > 2 && is_dyn(n->inputs[2])))
       return "its B or C operand has the run-time length (only A's rows may)";
     return ir_attr_i(n, "transA") ? "transA = 1 reads A by columns" : NULL;
-  case IR_OP_REDUCE_MEAN:
-  case IR_OP_REDUCE_SUM:
-  case IR_OP_REDUCE_MAX:
-  case IR_OP_REDUCE_MIN:
-  case IR_OP_REDUCE_PROD:
-  case IR_OP_REDUCE_L1:
-  case IR_OP_REDUCE_L2:
-  case IR_OP_REDUCE_SUM_SQUARE:
-  case IR_OP_REDUCE_LOG_SUM_EXP:
-  case IR_OP_ARG_MAX:
-  case IR_OP_ARG_MIN:
-    if (!is_dyn(x)) return "only its data may have the run-time length";
-    /* along the axis: one call looping to the length (ir_dyn_along); else rows */
-    return ir_dyn_along(n) || is_dyn(y) ? NULL : "it drops the run-time axis";
   case IR_OP_RNN:
   case IR_OP_GRU:
   case IR_OP_LSTM: /* over a run-time number of steps: X [seq, batch, in] */

@@ -81,6 +81,7 @@ enum {
   IR_OPF_HAS_WEIGHTS = 1u << 4,  /* usually takes initializers as inputs */
   IR_OPF_VIEW = 1u << 5,         /* output has the input's bytes (reshape-like, identity) */
   IR_OPF_STATIC = 1u << 6,       /* output depends only on input shapes and attributes (Shape) */
+  IR_OPF_REDUCE = 1u << 7,       /* Reduce*: input 0 over `axes` (attribute, or input 1) */
 };
 
 typedef enum {
