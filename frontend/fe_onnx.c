@@ -2067,8 +2067,12 @@ static void build_model(Ox *ox, const Onnx__ModelProto *m, const char *name) {
     if (!ok) return;
   }
   if (!build_inputs(ox, g)) return;
+  /* with a run-time length, Shape of a node's output folds too (exporters compute positions
+   * and Reshape shapes from it): at the maximum here, again at each length (ir/dyn.c) */
+  ox->fe.g->fold_open = ox->fe.g->n_dyn > 0;
   for (size_t i = 0; i < g->n_node; i++)
     if (!build_node(ox, g->node[i], (int)i, "graph.node", "graph")) return;
+  if (!ir_dyn_close_folds(ox->fe.g, d)) return;
   if (!build_outputs(ox, g)) return;
   /* constants that folding or the adapters left unused (the JSON written by `kiln import`
    * holds only the used ones, so both frontends build the same graph) */

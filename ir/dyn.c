@@ -27,14 +27,103 @@ int ir_graph_dyn_dim(IrGraph *g, const char *name, int64_t max, const char *wher
   return g->n_dyn++;
 }
 
+/* ---- folds that depend on the length ------------------------------------------------------ */
+
+/* One fold of IrGraph.folds: a copy of the folded node. A Shape-like node (IR_OPF_STATIC) reads
+ * `shadow`, a copy of its input's shape whose run-time axis ir_dyn_resize sets; before the import
+ * closes it reads the graph value itself, and runs before graph node `at` (-1: first). */
+typedef struct IrDynFold {
+  IrNode *node;
+  IrValue *shadow;
+  int at;
+  int64_t *cap; /* bytes allocated for each output's data */
+} IrDynFold;
+
+static bool reads_shape(const IrNode *n) {
+  return (ir_op_info[n->op].flags & IR_OPF_STATIC) && n->n_inputs > 0 && n->inputs[0] &&
+         n->inputs[0]->kind != IR_VALUE_CONST;
+}
+
+bool ir_dyn_may_fold(const IrGraph *g, const IrNode *n, bool *len_dep) {
+  *len_dep = false;
+  if (reads_shape(n)) {
+    *len_dep = true;
+    return n->inputs[0]->kind == IR_VALUE_INPUT || g->fold_open;
+  }
+  for (int k = 0; k < n->n_inputs; k++) *len_dep |= n->inputs[k] && n->inputs[k]->len_dep;
+  return true;
+}
+
+static IrValue *shadow_of(IrGraph *g, const IrValue *x, int dyn) {
+  IrValue *s = ir_arena_alloc(g->arena, sizeof *s);
+  *s = *x;
+  s->kind = IR_VALUE_NODE, s->producer = NULL, s->is_output = false, s->data = NULL;
+  s->state = 0, s->dyn = dyn;
+  return s;
+}
+
+void ir_dyn_record_fold(IrGraph *g, const IrNode *n) {
+  if (g->n_folds == g->cap_folds) {
+    g->cap_folds = g->cap_folds ? 2 * g->cap_folds : 16;
+    g->folds = realloc(g->folds, sizeof *g->folds * (size_t)g->cap_folds);
+    if (!g->folds) abort();
+  }
+  IrDynFold *f = &g->folds[g->n_folds++];
+  f->node = ir_arena_alloc(g->arena, sizeof *f->node);
+  *f->node = *n;
+  f->node->inputs = ir_arena_alloc(g->arena, sizeof(IrValue *) * ((size_t)n->n_inputs + 1));
+  memcpy(f->node->inputs, n->inputs, sizeof(IrValue *) * (size_t)n->n_inputs);
+  f->cap = ir_arena_alloc(g->arena, sizeof(int64_t) * ((size_t)n->n_outputs + 1));
+  for (int j = 0; j < n->n_outputs; j++) f->cap[j] = ir_value_nbytes(n->outputs[j]);
+  f->shadow = NULL;
+  /* the importer drops n, the last node: its place is where the next node goes */
+  f->at = !g->fold_open                                     ? -1
+          : g->n_nodes > 0 && g->nodes[g->n_nodes - 1] == n ? g->n_nodes - 1
+                                                            : g->n_nodes;
+  const IrValue *x = n->inputs[0];
+  if (reads_shape(n) && x->kind == IR_VALUE_INPUT) /* a graph input's axis is known */
+    f->node->inputs[0] = f->shadow = shadow_of(g, x, x->dyn);
+}
+
+/* The fold again with its inputs as they are now (shapes inferred, data into its outputs). */
+static bool refold(IrGraph *g, IrDynFold *f, IrDiag *d) {
+  IrNode *n = f->node;
+  if (!ir_op_info[n->op].infer(g, n, d)) return false;
+  const void **in = calloc((size_t)n->n_inputs + 1, sizeof *in);
+  void **out = calloc((size_t)n->n_outputs + 1, sizeof *out);
+  if (!in || !out) abort();
+  for (int k = 0; k < n->n_inputs; k++) in[k] = n->inputs[k] ? n->inputs[k]->data : NULL;
+  for (int j = 0; j < n->n_outputs; j++) {
+    IrValue *v = n->outputs[j];
+    if (ir_value_nbytes(v) > f->cap[j]) {
+      f->cap[j] = ir_value_nbytes(v);
+      v->data = ir_arena_alloc(g->arena, (size_t)f->cap[j] + 1);
+    }
+    out[j] = (void *)v->data;
+  }
+  bool ok = ir_op_info[n->op].interp(n, in, out) == 0 ||
+            ir_node_error(d, n, "", "cannot be folded again at another run-time length");
+  free(in);
+  free(out);
+  return ok;
+}
+
 bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d) {
   for (int i = 0; i < g->n_inputs; i++)
     if (g->inputs[i]->dyn) g->inputs[i]->dims[g->inputs[i]->dyn - 1] = len;
+  for (int r = 0; r < g->n_folds; r++)
+    if (g->folds[r].shadow && g->folds[r].shadow->dyn)
+      g->folds[r].shadow->dims[g->folds[r].shadow->dyn - 1] = len;
+  int r = 0;
   for (int i = 0; i < g->n_nodes; i++) {
+    for (; r < g->n_folds && g->folds[r].at <= i; r++)
+      if (!refold(g, &g->folds[r], d)) return false;
     IrNode own = *g->nodes[i]; /* the op without its fused epilogue's operands */
     own.n_inputs = ir_node_op_inputs(&own);
     if (!ir_op_info[own.op].infer(g, &own, d)) return false;
   }
+  for (; r < g->n_folds; r++)
+    if (!refold(g, &g->folds[r], d)) return false;
   return true;
 }
 
@@ -272,6 +361,77 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
   }
 }
 
+bool ir_dyn_close_folds(IrGraph *g, IrDiag *d) {
+  bool open = false;
+  for (int r = 0; r < g->n_folds; r++) open |= g->folds[r].at >= 0;
+  g->fold_open = false;
+  if (!open) return true;
+  int64_t max = g->dyn[0].max, len = max > 1 ? 1 : 2;
+  Shape *at = malloc(sizeof *at * ((size_t)g->n_values + 1));
+  if (!at) abort();
+  bool ok = probe(g, len, at, d), back = ir_dyn_resize(g, max, d);
+  for (int r = 0; ok && back && r < g->n_folds; r++) {
+    IrDynFold *f = &g->folds[r];
+    const IrValue *x = f->node->inputs[0];
+    if (f->at >= 0 && !f->shadow && reads_shape(f->node)) {
+      int axis = -1;
+      for (int k = 0; k < x->rank; k++)
+        if (at[x->id].dims[k] != x->dims[k]) {
+          if (axis >= 0 || at[x->id].dims[k] != len || x->dims[k] != max)
+            ok = ir_node_error(d, f->node, "",
+                               "the shape of '%s' depends on '%s' other than by one axis of that "
+                               "length",
+                               x->name, g->dyn[0].name);
+          axis = k;
+        }
+      f->node->inputs[0] = f->shadow = shadow_of(g, x, axis + 1);
+    }
+    f->at = -1;
+  }
+  free(at);
+  return ok && back;
+}
+
+/* Constants that change with the length and that a node's code reads (a Reshape's shape is
+ * only its output's shape): copies of their data at the maximum, NULL for the others. */
+static const void **len_dep_snapshot(IrGraph *g) {
+  const void **snap = calloc((size_t)g->n_values + 1, sizeof *snap);
+  if (!snap) abort();
+  for (int i = 0; i < g->n_nodes; i++) {
+    const IrNode *n = g->nodes[i];
+    for (int k = 0; k < n->n_inputs; k++) {
+      const IrValue *v = n->inputs[k];
+      if (!v || !v->len_dep || snap[v->id] || (n->op == IR_OP_RESHAPE && k == 1)) continue;
+      int64_t *copy = malloc(sizeof *copy + (size_t)ir_value_nbytes(v)); /* bytes, data */
+      if (!copy) abort();
+      copy[0] = ir_value_nbytes(v);
+      memcpy(copy + 1, v->data, (size_t)copy[0]);
+      snap[v->id] = copy;
+    }
+  }
+  return snap;
+}
+
+/* Compiled code holds such a constant at the maximum and reads its first rows at a run-time
+ * length: its value at len must be that prefix (a position table gathered at 0..len-1), or
+ * equal to it when its shape does not change (a batch size read from a Shape). */
+static bool len_dep_prefix(IrGraph *g, const void **snap, int64_t len, IrDiag *d) {
+  bool ok = true;
+  for (int i = 0; i < g->n_values; i++) {
+    const IrValue *v = g->values[i];
+    const int64_t *max_bytes = snap[i];
+    if (!max_bytes || (ir_value_nbytes(v) <= max_bytes[0] &&
+                       !memcmp(v->data, max_bytes + 1, (size_t)ir_value_nbytes(v))))
+      continue;
+    ok = false;
+    ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
+                  "constant '%s' is computed from the run-time length '%s' and at %s=%lld it is "
+                  "not the leading part of its value at the maximum, which compiled code holds",
+                  v->name, g->dyn[0].name, g->dyn[0].name, (long long)len);
+  }
+  return ok;
+}
+
 bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
   if (g->n_dyn == 0) return true;
   int64_t max = g->dyn[0].max;
@@ -283,8 +443,12 @@ bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
   int64_t lens[2] = {1, max - 1};
   int n_probes = max > 2 ? 2 : 1;
   if (max == 1) lens[0] = 2; /* any other length tells the axis apart */
+  const void **snap = len_dep_snapshot(g);
   bool ok = true;
-  for (int p = 0; p < n_probes && ok; p++) ok = probe(g, lens[p], at_p[p], d);
+  for (int p = 0; p < n_probes && ok; p++)
+    ok = probe(g, lens[p], at_p[p], d) && len_dep_prefix(g, snap, lens[p], d);
+  for (int i = 0; i < g->n_values; i++) free((void *)snap[i]);
+  free(snap);
   /* back at the maximum, as the memory plan laid the graph out */
   IrDiag inner;
   ir_diag_init(&inner, NULL, false);

@@ -85,6 +85,7 @@ void ir_graph_free(IrGraph *g) {
   free(g->inputs);
   free(g->outputs);
   free(g->states);
+  free(g->folds);
   if (g->name_index) free(g->name_index->slots);
   free(g->name_index);
   ir_arena_free(g->arena);
@@ -350,6 +351,8 @@ bool ir_node_fold(IrGraph *g, IrNode *n, int64_t max_bytes) {
       outs_ok = false;
   }
   if (!all_const || !outs_ok || bytes > max_bytes) return false;
+  bool len_dep = false;
+  if (g->n_dyn && !ir_dyn_may_fold(g, n, &len_dep)) return false;
   const void **in = calloc((size_t)n->n_inputs + 1, sizeof *in);
   void **out = calloc((size_t)n->n_outputs + 1, sizeof *out);
   if (!in || !out) abort();
@@ -364,7 +367,9 @@ bool ir_node_fold(IrGraph *g, IrNode *n, int64_t max_bytes) {
       v->data = out[j];
       v->producer = NULL;
       v->ws_offset = -1;
+      v->len_dep = len_dep;
     }
+  if (folded && len_dep) ir_dyn_record_fold(g, n);
   free(in);
   free(out);
   return folded;

@@ -174,6 +174,10 @@ typedef struct IrValue {
   /* 1 + the axis whose length is the graph's dynamic dim (IrGraph.dyn): set on graph inputs by
    * the frontend, on every other value by ir_dyn_analyze; 0: static. */
   int dyn;
+  /* A constant folded from the shape of a value of run-time length (Shape -> Gather -> Range,
+   * Concat of a Reshape's shape, a position table gathered at those positions): its data holds
+   * the maximum's; ir_dyn_resize folds it again at each length (IrGraph.folds). */
+  bool len_dep;
   const char *src_path; /* JSON path where it was declared, for messages; may be NULL */
 } IrValue;
 
@@ -273,6 +277,12 @@ typedef struct IrGraph {
   int64_t state_size;       /* bytes of the caller's state buffer (aligned to IR_STATE_ALIGN) */
   IrDynDim dyn[IR_MAX_DYN]; /* run-time dims (ir/dyn.c) */
   int n_dyn;
+  /* The folds whose outputs are IrValue.len_dep, in folding order (ir/dyn.c). fold_open: the
+   * ONNX importer's node-by-node folding, where Shape of a node's output may fold (its axis of
+   * run-time length is found when the import closes, ir_dyn_close_folds). */
+  struct IrDynFold *folds;
+  int n_folds, cap_folds;
+  bool fold_open;
   /* Release hooks for external resources (e.g. mmap'd weight files), run by ir_graph_free. */
   struct IrCleanup *cleanups;
   struct IrNameIndex *name_index; /* value name -> value, for ir_graph_find_value */
@@ -311,6 +321,16 @@ int ir_graph_dyn_dim(IrGraph *g, const char *name, int64_t max, const char *wher
 /* Sets the dynamic axis of every graph input to len and infers every shape again (the graph as it
  * is at that length: the reference interpreter then runs at it). False on a shape error. */
 bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d);
+/* Called by ir_node_fold before it folds n in a graph with a run-time dim: false if n must not
+ * fold (Shape of a node's output outside the ONNX importer's folding); *len_dep when n's outputs
+ * depend on the length (Shape of a value that may have it, or an input that is len_dep). */
+bool ir_dyn_may_fold(const IrGraph *g, const IrNode *n, bool *len_dep);
+/* Records the fold of n (done; outputs len_dep) so that ir_dyn_resize repeats it at each length. */
+void ir_dyn_record_fold(IrGraph *g, const IrNode *n);
+/* Ends the importer's folding (g->fold_open): finds, by inferring the graph at a second length,
+ * which axis of each folded Shape's input has the run-time length, so that the folds no longer
+ * depend on graph values the passes may rewrite. False (reported) if the shapes do not follow. */
+bool ir_dyn_close_folds(IrGraph *g, IrDiag *d);
 /* After the passes: finds which axis of every value has the dynamic length (IrValue.dyn) by
  * inferring the shapes at a second length, and checks that the compiled code can bound it at
  * run time: every such axis has only 1s before it (a tensor of len rows is the prefix of the one

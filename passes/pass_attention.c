@@ -29,7 +29,8 @@ static IrNode *sole_reader(const IrGraph *g, const IrValue *v) {
 
 /* A one-element f32 constant's value. */
 static bool scalar_const(const IrValue *v, float *out) {
-  if (!v || v->kind != IR_VALUE_CONST || v->dtype != IR_F32 || ir_value_numel(v) != 1) return false;
+  if (!v || v->kind != IR_VALUE_CONST || v->dtype != IR_F32 || ir_value_numel(v) != 1 || v->len_dep)
+    return false;
   *out = *(const float *)v->data;
   return true;
 }
@@ -38,7 +39,7 @@ static bool scalar_const(const IrValue *v, float *out) {
  * Skv - Sq, at most -1e4 elsewhere: exp of that underflows to 0 in f32, as the kernel's skipped
  * keys do): the kernel's causal loop bound replaces it. */
 static bool causal_mask(const IrValue *m, int64_t sq, int64_t skv) {
-  if (!m || m->kind != IR_VALUE_CONST || m->rank < 2 || m->dims[m->rank - 2] != sq ||
+  if (!m || m->kind != IR_VALUE_CONST || m->len_dep || m->rank < 2 || m->dims[m->rank - 2] != sq ||
       m->dims[m->rank - 1] != skv || ir_value_numel(m) != sq * skv)
     return false;
   const float *x = m->data;

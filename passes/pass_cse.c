@@ -26,7 +26,8 @@ bool pass_cse(IrGraph *g, const PassOptions *o, IrDiag *d) {
   if (!h) abort();
   for (int i = 0; i < g->n_values; i++) {
     IrValue *v = g->values[i];
-    if (v->kind != IR_VALUE_CONST || v->is_output) continue;
+    /* (a len_dep constant equal to another at the maximum may differ at other lengths) */
+    if (v->kind != IR_VALUE_CONST || v->is_output || v->len_dep) continue;
     h[i] = hash_bytes(v->data, (size_t)ir_value_nbytes(v)) | 1;
     for (int j = 0; j < i; j++)
       if (h[j] == h[i] && same_const(g->values[j], v)) {

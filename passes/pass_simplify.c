@@ -8,7 +8,7 @@
 
 /* v is an f32 initializer whose every element equals x. */
 static bool const_all(const IrValue *v, float x) {
-  if (!v || v->kind != IR_VALUE_CONST || v->dtype != IR_F32 || v->quant) return false;
+  if (!v || v->kind != IR_VALUE_CONST || v->dtype != IR_F32 || v->quant || v->len_dep) return false;
   const float *p = v->data;
   for (int64_t i = 0, n = ir_value_numel(v); i < n; i++)
     if (p[i] != x) return false;

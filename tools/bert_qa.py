@@ -18,6 +18,7 @@ import math
 import os
 import sys
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -26,6 +27,8 @@ import seed_case  # noqa: E402
 
 V, S, D, H, L, FF, MAX_ANSWER = 96, 24, 32, 2, 2, 64, 8
 DH = D // H
+DYNAMIC = False  # --dynamic: the length from the inputs' shape (exported with dynamic_axes)
+LENGTHS = (1, 5, 8, 17, 24)  # --dynamic: prefix lengths with goldens (24 = S, the maximum)
 
 
 class Layer(nn.Module):
@@ -36,10 +39,10 @@ class Layer(nn.Module):
         self.fc1, self.fc2 = nn.Linear(D, FF), nn.Linear(FF, D)
 
     def forward(self, x, ext_mask):
-        b = x.shape[0]
-        q, k, v = (f(x).view(b, S, H, DH).transpose(1, 2) for f in (self.q, self.k, self.v))
+        b, s = x.shape[0], x.shape[1] if DYNAMIC else S
+        q, k, v = (f(x).view(b, s, H, DH).transpose(1, 2) for f in (self.q, self.k, self.v))
         att = (q @ k.transpose(-1, -2)) / math.sqrt(DH) + ext_mask
-        ctx = (att.softmax(-1) @ v).transpose(1, 2).reshape(b, S, D)
+        ctx = (att.softmax(-1) @ v).transpose(1, 2).reshape(b, s, D)
         x = self.ln1(x + self.o(ctx))
         return self.ln2(x + self.fc2(nn.functional.gelu(self.fc1(x))))
 
@@ -57,7 +60,8 @@ class BertQA(nn.Module):
         self.register_buffer("span_bias", torch.where(ok, 0.0, -1e9))
 
     def forward(self, input_ids, attention_mask, token_type_ids):
-        x = self.tok(input_ids) + self.pos(torch.arange(S)) + self.seg(token_type_ids)
+        s = input_ids.shape[1] if DYNAMIC else S
+        x = self.tok(input_ids) + self.pos(torch.arange(s)) + self.seg(token_type_ids)
         x = self.ln(x)
         pad = (1.0 - attention_mask.to(torch.float32)) * -10000.0
         ext = pad[:, None, None, :]
@@ -67,16 +71,19 @@ class BertQA(nn.Module):
         start, end = logits[..., 0] + pad, logits[..., 1] + pad
         # the answer lies in the context (segment 1): question and padding positions are out
         ctx = (1.0 - token_type_ids.to(torch.float32)) * -10000.0
-        s, e = start + ctx, end + ctx
-        scores = s[:, :, None] + e[:, None, :] + self.span_bias  # [1, S, S]
+        st, en = start + ctx, end + ctx
+        if DYNAMIC:  # the best start, then the best end in [start, start + MAX_ANSWER)
+            span_start = st.argmax(1)
+            i = torch.arange(s)[None, :]
+            ok = (i > span_start[:, None] - 1) & (i < span_start[:, None] + MAX_ANSWER)
+            return start, end, span_start, torch.where(ok, en, -1e9).argmax(1)
+        scores = st[:, :, None] + en[:, None, :] + self.span_bias  # [1, S, S]
         span_start = scores.amax(2).argmax(1)
         row = scores.index_select(1, span_start)[:, 0, :]  # batch 1: Gather on axis 1
         return start, end, span_start, row.argmax(1)
 
 
-def main():
-    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
-        os.path.dirname(os.path.abspath(__file__)), "..", "examples", "bert_qa")
+def seeded_model():
     torch.manual_seed(2028)
     model = BertQA().eval()
     with torch.no_grad():  # BERT's init scale; larger QA head weights for a clear best span
@@ -84,6 +91,62 @@ def main():
             if p.dim() > 1:
                 p.normal_(0, 0.2)
         model.qa.weight.mul_(4)
+    return model
+
+
+def write_dynamic(out):
+    """The same model (same weights, the span head as in forward's DYNAMIC branch: the [S, S]
+    span scores would need two axes of run-time length) exported with the dynamic axis 'seq'
+    to OUT/model.onnx; inputs/ hold one sequence of S tokens, golden/<output>.npy PyTorch's
+    outputs of its first n tokens for every n in LENGTHS, one after the other (the prefix form
+    of tests/emu/dyn_prefix_harness.c), L<n>/ the same per length (tests/test_dyn.c)."""
+    global DYNAMIC
+    DYNAMIC = True
+    model = seeded_model()
+    g = torch.Generator().manual_seed(9)
+    ids = torch.randint(4, V, (1, S), generator=g)  # [CLS] 3 question [SEP] context [SEP] pad
+    ids[0, 0], ids[0, 4], ids[0, S - 3] = 1, 2, 2
+    ids[0, S - 2:] = 0
+    mask = torch.ones(1, S, dtype=torch.int64)
+    mask[0, S - 2:] = 0
+    seg = torch.zeros(1, S, dtype=torch.int64)
+    seg[0, 5:S - 2] = 1
+    names_in = ["input_ids", "attention_mask", "token_type_ids"]
+    names_out = ["start_logits", "end_logits", "span_start", "span_end"]
+    axes = {n: {1: "seq"} for n in names_in + names_out[:2]}
+    os.makedirs(out, exist_ok=True)
+    torch.onnx.export(model, (ids, mask, seg), os.path.join(out, "model.onnx"), opset_version=17,
+                      input_names=names_in, output_names=names_out, dynamic_axes=axes)
+    golden = {n: [] for n in names_out}
+    for n in LENGTHS:
+        args = (ids[:, :n], mask[:, :n], seg[:, :n])
+        with torch.no_grad():
+            outs = model(*args)
+        d = os.path.join(out, "L%d" % n)
+        os.makedirs(d, exist_ok=True)
+        for name, t in list(zip(names_in, args)) + list(zip(names_out, outs)):
+            np.save(os.path.join(d, name + ".npy"), t.numpy())
+        for name, t in zip(names_out, outs):
+            golden[name].append(t.numpy().ravel())
+        print("length %d: span %d..%d" % (n, outs[2].item(), outs[3].item()))
+    for sub, named in (("inputs", zip(names_in, (ids, mask, seg))),
+                       ("golden", ((k, np.concatenate(v)) for k, v in golden.items()))):
+        os.makedirs(os.path.join(out, sub), exist_ok=True)
+        for name, t in named:
+            np.save(os.path.join(out, sub, name + ".npy"),
+                    t.numpy() if isinstance(t, torch.Tensor) else t)
+    for f, names in (("inputs.txt", names_in), ("outputs.txt", names_out)):
+        with open(os.path.join(out, f), "w") as fh:
+            fh.write("".join(n + "\n" for n in names))
+
+
+def main():
+    if len(sys.argv) > 2 and sys.argv[1] == "--dynamic":
+        write_dynamic(sys.argv[2])
+        return
+    out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(
+        os.path.dirname(os.path.abspath(__file__)), "..", "examples", "bert_qa")
+    model = seeded_model()
     g = torch.Generator().manual_seed(7)
     q_len, c_len = 6, 13  # [CLS]=1 question [SEP]=2 context [SEP]=2, then padding
     ids = torch.zeros(1, S, dtype=torch.int64)
