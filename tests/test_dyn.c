@@ -262,17 +262,19 @@ static void test_gpt_calls(int level) {
   ir_graph_free(g);
 }
 
-/* A model at every length in `lengths` (inputs and torch's outputs in DIR/L<n>/): every output =
- * the interpreter at that length = torch (integers exactly), nothing written past its length. */
-static void test_outputs(const char *dir, const char *model, const char *const *in_names, int n_in,
-                         const char *const *out_names, int n_out, int level) {
+/* A model compiled with `--max-dim dim`, at every length in lens (inputs and torch's outputs in
+ * DIR/L<n>/): every output = the interpreter at that length = torch (integers exactly), nothing
+ * written past its length; lengths 0 and the maximum + 1 return KRT_ERR_DIM_RANGE. */
+static void test_outputs_at(const char *dir, const char *model, const char *dim, const char *passes,
+                            const int *lens, int n_lens, const char *const *in_names, int n_in,
+                            const char *const *out_names, int n_out, int level) {
   enum { MAX_IO = 16, CANARY = 64 };
   char path[256];
   snprintf(path, sizeof path, "%s/%s", dir, model);
   IrDiag d;
   ir_diag_init(&d, model, false);
-  IrGraph *g = load(path, max_dim, 1, level, NULL, &d);
-  IrGraph *ref = load(path, max_dim, 1, -1, NULL, &d);
+  IrGraph *g = load(path, &dim, 1, level, passes, &d);
+  IrGraph *ref = load(path, &dim, 1, -1, NULL, &d);
   CHECK(g && ref, "%s -O%d: loads and plans: %s", path, level, d.text ? d.text : "");
   ir_diag_free(&d);
   DlModel l;
@@ -290,8 +292,8 @@ static void test_outputs(const char *dir, const char *model, const char *const *
     size_t bytes = (size_t)ir_value_nbytes(g->outputs[k]);
     got[k] = malloc(bytes + CANARY), want[k] = malloc(bytes);
   }
-  for (size_t i = 0; i < sizeof lengths / sizeof *lengths; i++) {
-    int n = lengths[i];
+  for (int i = 0; i < n_lens; i++) {
+    int n = lens[i];
     krt_npy in[MAX_IO];
     const void *ins[MAX_IO];
     bool ok = true;
@@ -331,6 +333,12 @@ static void test_outputs(const char *dir, const char *model, const char *const *
       CHECK(untouched, "%s -O%d: nothing written past %s at %d", path, level, name, n);
       krt_npy_free(&t);
     }
+    if (i == n_lens - 1)
+      for (int64_t bad = 0; bad <= g->dyn[0].max + 1; bad += g->dyn[0].max + 1) {
+        dims[0] = bad;
+        CHECK(m->run_dims(dims, ins, (void **)got, ws) == KRT_ERR_DIM_RANGE,
+              "%s: length %lld returns KRT_ERR_DIM_RANGE", path, (long long)bad);
+      }
     for (int k = 0; k < n_in; k++) krt_npy_free(&in[k]);
   }
   for (int k = 0; k < n_out; k++) free(got[k]), free(want[k]);
@@ -338,6 +346,24 @@ static void test_outputs(const char *dir, const char *model, const char *const *
   dlclose(l.lib);
   ir_graph_free(g);
   ir_graph_free(ref);
+}
+
+static void test_outputs(const char *dir, const char *model, const char *const *in_names, int n_in,
+                         const char *const *out_names, int n_out, int level) {
+  test_outputs_at(dir, model, max_dim[0], NULL, lengths, (int)(sizeof lengths / sizeof *lengths),
+                  in_names, n_in, out_names, n_out, level);
+}
+
+/* The BERT QA model of tools/bert_qa.py exported by torch.onnx with the dynamic axis 'seq'
+ * (tests/dyn/bert_qa): positions Range(0, Shape(ids)[1]), the position table gathered at them and
+ * every Reshape's shape are folded from the length at import and again at each length. */
+static void test_bert_qa(int level) {
+  static const int lens[] = {1, 5, 8, 17, 24};
+  static const char *const ins[] = {"input_ids", "attention_mask", "token_type_ids"};
+  static const char *const outs[] = {"start_logits", "end_logits", "span_start", "span_end"};
+  /* (-O0: the attention pass only, as test_enc: unfused attention's scores cannot be bounded) */
+  test_outputs_at("tests/dyn/bert_qa", "model.onnx", "seq=24", level ? NULL : "attention", lens, 5,
+                  ins, 3, outs, 4, level);
 }
 
 /* Reductions, ArgMax/ArgMin and Softmax/LogSoftmax along the run-time axis (tests/dyn/pool): one
@@ -481,6 +507,24 @@ static void test_errors(void) {
                dims8, 1,
                "value 'y' has the run-time length 'seq' at axis 2 after axes that are not 1 "
                "([1,4,8])");
+  /* a constant computed from the length that compiled code cannot hold at the maximum (x divided
+   * by its length), and Shape of a node's output in a JSON graph (folded only by the ONNX
+   * importer, which finds its axis of run-time length) */
+  expect_error(HEAD "\"initializers\": [{\"name\": \"one\", \"dtype\": \"i64\", \"shape\": [1], "
+                    "\"data\": [1]}], \"nodes\": [{\"op\": \"Shape\", \"inputs\": [\"x\"], "
+                    "\"outputs\": [\"s\"]}, {\"op\": \"Gather\", \"inputs\": [\"s\", \"one\"], "
+                    "\"outputs\": [\"n\"]}, {\"op\": \"Cast\", \"inputs\": [\"n\"], \"outputs\": "
+                    "[\"nf\"], \"attrs\": {\"to\": 1}}, {\"op\": \"Div\", \"inputs\": [\"x\", "
+                    "\"nf\"], \"outputs\": [\"y\"]}]}",
+               dims8, 1,
+               "constant 'nf' is computed from the run-time length 'seq' and at seq=1 it is not "
+               "the leading part of its value at the maximum");
+  expect_error(HEAD "\"nodes\": [{\"op\": \"Relu\", \"inputs\": [\"x\"], \"outputs\": [\"r\"]}, "
+                    "{\"name\": \"sh\", \"op\": \"Shape\", \"inputs\": [\"r\"], \"outputs\": "
+                    "[\"y\"]}]}",
+               dims8, 1,
+               "nodes[1] (sh): Shape cannot run at the run-time length 'seq': the op has no "
+               "run-time length support");
   /* no --max-dim for a symbolic dim, and a bad maximum */
   expect_error(HEAD "\"nodes\": [{\"op\": \"Relu\", \"inputs\": [\"x\"], \"outputs\": [\"y\"]}]}",
                NULL, 0,
@@ -513,6 +557,8 @@ int main(int argc, char **argv) {
   test_stream(3);
   test_gpt_calls(0);
   test_gpt_calls(3);
+  test_bert_qa(0);
+  test_bert_qa(3);
   test_errors();
   rmdir(dl_tmpdir);
   return test_report("test_dyn");
