@@ -923,6 +923,21 @@ dyn)
       check "$bin/npycmp" "$tmp/tag_exe$n/$out.npy" "$T/L$n/$out.npy"
     done
   done
+  # BERT QA exported by torch.onnx with a dynamic sequence axis (tests/dyn/bert_qa, made by
+  # tools/bert_qa.py --dynamic): positions and Reshape shapes computed from Shape(ids); kiln run and
+  # one executable at several lengths up to the maximum = torch
+  Q=$src/tests/dyn/bert_qa
+  check "$kiln" build "$Q/model.onnx" --max-dim seq=24 -O3 -o "$tmp/bert_qa"
+  for n in 5 17 24; do
+    mkdir -p "$tmp/bq_run$n" "$tmp/bq_exe$n"
+    qin=("$Q/L$n/input_ids.npy" "$Q/L$n/attention_mask.npy" "$Q/L$n/token_type_ids.npy")
+    [ $n = 5 ] && check "$kiln" run "$Q/model.onnx" --max-dim seq=24 "${qin[@]}" -o "$tmp/bq_run$n" >/dev/null
+    check "$tmp/bert_qa" "${qin[@]}" -o "$tmp/bq_exe$n" --quiet
+    for out in start_logits end_logits span_start span_end; do
+      [ $n = 5 ] && check "$bin/npycmp" "$tmp/bq_run$n/$out.npy" "$Q/L$n/$out.npy"
+      check "$bin/npycmp" "$tmp/bq_exe$n/$out.npy" "$Q/L$n/$out.npy"
+    done
+  done
   # an ONNX symbolic dim (tests/onnx/dynamic_batch.onnx: x [batch, 4]) as a run-time length
   check "$kiln" run "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=8 "$src/tests/dyn/batch3_x.npy" \
     -o "$tmp/onnxdyn" >/dev/null
