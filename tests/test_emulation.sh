@@ -25,7 +25,8 @@
 #               tests/gen/gpt_tiny_seq (--max-dim seq=48) fed in calls of several run-time
 #               lengths (tests/emu/dyn_harness.c), and tests/dyn/pool (reductions, ArgMax and
 #               Softmax along the run-time length) and tests/dyn/bidir (GRU/RNN/LSTM over a
-#               run-time number of steps) at every prefix length (dyn_prefix_harness.c)
+#               run-time number of steps) and tests/dyn/bert_qa (a torch dynamic-axes export) at
+#               every prefix length (dyn_prefix_harness.c)
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
 # tests/emu/npy2c) and checks the outputs on the target itself.
 set -u
@@ -60,16 +61,25 @@ run_model() {
   mkdir -p "$d"
   local fargs=()
   [ -n "$features" ] && fargs=(--features "$features")
-  if ! "$kiln" compile "$dir/model.json" --target "$triple" --cpu "$cpu" "${fargs[@]}" --name net \
+  # a model without model.json (an ONNX export): inputs.txt, outputs.txt list its files in order
+  local model=$dir/model.json
+  [ -f "$model" ] || model=$dir/model.onnx
+  if ! "$kiln" compile "$model" --target "$triple" --cpu "$cpu" "${fargs[@]}" --name net \
     "${kiln_extra[@]}" -o "$d/net.o" 2>"$d/err"; then
     bad "$name/$triple: kiln compile failed: $(cat "$d/err")"; return
   fi
-  local inputs
-  inputs=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); s={x["input"] for x in m.get("states", [])}; print(" ".join(i["name"] for i in m["inputs"] if i["name"] not in s))' "$dir/model.json")
+  local inputs outputs
+  if [ -f "$dir/model.json" ]; then
+    inputs=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); s={x["input"] for x in m.get("states", [])}; print(" ".join(i["name"] for i in m["inputs"] if i["name"] not in s))' "$dir/model.json")
+    outputs=$(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); s={x["next"] for x in m.get("states", [])}; print(" ".join(i["name"] for i in m["outputs"] if i["name"] not in s))' "$dir/model.json")
+  else
+    inputs=$(sed 's|^inputs/||; s|\.npy$||' "$dir/inputs.txt")
+    outputs=$(sed 's|^golden/||; s|\.npy$||' "$dir/outputs.txt")
+  fi
   local args=()
   for i in $inputs; do args+=("$dir/inputs/$i.npy"); done
   args+=(--)
-  for o in $(python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); s={x["next"] for x in m.get("states", [])}; print(" ".join(i["name"] for i in m["outputs"] if i["name"] not in s))' "$dir/model.json"); do
+  for o in $outputs; do
     args+=("${golden_dir:-$dir/golden}/$o.npy")
   done
   if ! "$bin/npy2c" "$d/data.c" "${args[@]}"; then bad "$name: npy2c failed"; return; fi
@@ -318,12 +328,18 @@ state)
   # equals PyTorch's run of that prefix
   harness=$src/tests/emu/dyn_prefix_harness.c
   kiln_extra=(--max-dim seq=16)
-  for m in pool bidir; do
+  # and BERT QA exported by torch.onnx with a dynamic sequence axis (tests/dyn/bert_qa: positions
+  # and Reshape shapes folded from the length) at 1, 5, 8, 17 and its maximum 24
+  for m in pool bidir bert_qa; do
     model_dir=$src/tests/dyn/$m
-    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+    lens=""
+    if [ $m = bert_qa ]; then
+      kiln_extra=(--max-dim seq=24) lens="-DDYN_MAX=24 -DDYN_LENGTHS=1,5,8,17,24"
+    fi
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "$lens" linux \
       qemu-aarch64 -L /usr/aarch64-linux-gnu
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
-      "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic \
+      "$(baremetal_flags cortex-m4) $lens" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
   done
   kiln_extra=()
@@ -498,7 +514,10 @@ freestanding)
       nm=arm-none-eabi-nm
       case $1 in riscv*) nm=riscv64-linux-gnu-nm ;; esac
       o="$tmp/$name-$1.o"
-      if ! "$kiln" compile "$dir/model.json" --target "$1" --cpu "$2" ${3:+--features "$3"} \
+      # a model without model.json (an ONNX export): inputs.txt, outputs.txt list its files in order
+  local model=$dir/model.json
+  [ -f "$model" ] || model=$dir/model.onnx
+  if ! "$kiln" compile "$model" --target "$1" --cpu "$2" ${3:+--features "$3"} \
         -o "$o" 2>"$tmp/err"; then
         bad "$name/$1: compile failed: $(cat "$tmp/err")"; continue
       fi

@@ -135,9 +135,9 @@ def write_dynamic(out):
         for name, t in named:
             np.save(os.path.join(out, sub, name + ".npy"),
                     t.numpy() if isinstance(t, torch.Tensor) else t)
-    for f, names in (("inputs.txt", names_in), ("outputs.txt", names_out)):
-        with open(os.path.join(out, f), "w") as fh:
-            fh.write("".join(n + "\n" for n in names))
+    for f, sub, names in (("inputs.txt", "inputs", names_in), ("outputs.txt", "golden", names_out)):
+        with open(os.path.join(out, f), "w") as fh:  # in the model's order (no model.json)
+            fh.write("".join("%s/%s.npy\n" % (sub, n) for n in names))
 
 
 def main():

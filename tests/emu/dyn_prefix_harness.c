@@ -1,11 +1,12 @@
 /* Runs a compiled model with a run-time length on a (usually emulated) target at every prefix
  * length of one sequence: tests/dyn/pool (reductions, ArgMax/ArgMin, Softmax along the length)
  * and tests/dyn/bidir (GRU/RNN/LSTM over a run-time number of steps), `--max-dim seq=16 --name
- * net`. Inputs hold the longest sequence (the first n rows of each are its prefix of length n);
- * golden k holds PyTorch's output k of the first n rows for every n in `lengths`, one after the
- * other. Each call at n must equal its part (f32 within a tolerance, integers exactly) and write
- * nothing past the output's length at n; lengths 0 and max + 1 return KRT_ERR_DIM_RANGE.
- * Prints "emu: N passed, N failed" like tests/emu/harness.c. */
+ * net`; tests/dyn/bert_qa (a torch dynamic-axes export) with -DDYN_MAX=24 -DDYN_LENGTHS=... Inputs
+ * hold the longest sequence (the first n rows of each are its prefix of length n); golden k holds
+ * PyTorch's output k of the first n rows for every n in `lengths`, one after the other. Each call
+ * at n must equal its part (f32 within a tolerance, integers exactly) and write nothing past the
+ * output's length at n; lengths 0 and max + 1 return KRT_ERR_DIM_RANGE. Prints "emu: N passed, N
+ * failed" like tests/emu/harness.c. */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -14,6 +15,11 @@
 #include "krt.h"
 #include "net.h"
 #include "test_util.h"
+
+#ifndef DYN_MAX /* the model's --max-dim and the prefix lengths its goldens hold */
+#define DYN_MAX 16
+#define DYN_LENGTHS 1, 3, 8, 13, 16
+#endif
 
 static uint8_t workspace[NET_WORKSPACE_SIZE + 1] __attribute__((aligned(NET_WORKSPACE_ALIGN)));
 
@@ -27,10 +33,10 @@ static long output_count(int k, int64_t n) {
 }
 
 int main(void) {
-  static const int64_t lengths[] = {1, 3, 8, 13, 16};
+  static const int64_t lengths[] = {DYN_LENGTHS};
   const int n_out = (int)net_model.n_outputs;
   CHECK(net_model.n_dims == 1 && net_model.run_dims && n_out == emu_n_outputs &&
-            net_model.dims[0].max == 16,
+            net_model.dims[0].max == DYN_MAX,
         "descriptor");
   long at[16] = {0};
   for (unsigned i = 0; i < sizeof lengths / sizeof *lengths; i++) {
@@ -59,7 +65,7 @@ int main(void) {
       at[k] += count;
     }
   }
-  int64_t zero[1] = {0}, over[1] = {17};
+  int64_t zero[1] = {0}, over[1] = {DYN_MAX + 1};
   CHECK(net_model.run_dims(zero, emu_inputs, emu_outputs, workspace) == KRT_ERR_DIM_RANGE,
         "length 0");
   CHECK(net_model.run_dims(over, emu_inputs, emu_outputs, workspace) == KRT_ERR_DIM_RANGE,
