@@ -95,7 +95,7 @@ typedef struct Cg {
   /* While a node's function is built (cg_node_derived): its pointer operands, the function, its
    * in[] array, and per operand the compile-time derived constant the call passes instead. */
   const IrValue *const *node_ops;
-  const bool *node_is_out;
+  const bool *node_is_out, *node_whole;
   const int *node_slot;
   int node_n_ops;
   LLVMValueRef node_fn, *node_in, *node_derived;
@@ -319,11 +319,10 @@ LLVMValueRef cg_softplus(Cg *c, LLVMValueRef x);
 /* dyn_len: a run-time length that replaces len (cg_dyn_extent), or NULL. */
 LLVMValueRef cg_slice_max(Cg *c, LLVMValueRef x, LLVMValueRef base, int64_t len,
                           LLVMValueRef dyn_len, int64_t inner);
-/* The run-time length that bounds axis `axis` of v in the node function being built (a node
- * along the run-time axis, ir_dyn_along), or NULL: the axis runs to its static length. */
-static inline LLVMValueRef cg_dyn_extent(const Cg *c, const IrValue *v, int axis) {
-  return c->node_len && v->dyn == axis + 1 ? c->node_len : NULL;
-}
+/* The run-time length that bounds axis `axis` of v in the node function being built (the
+ * run-time axis of an operand read whole, ir_dyn_whole; a second run-time axis, IrValue.dyn2),
+ * or NULL: the axis runs to its static length (or v's block of rows). */
+LLVMValueRef cg_dyn_extent(const Cg *c, const IrValue *v, int axis);
 
 /* The fused epilogue of n (IrNode.epilogue) applied in registers to v, the value of output
  * element `index` (flat, row-major); in are n's function arguments. v itself without one. */

@@ -629,6 +629,7 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
   LLVMPositionBuilderAtEnd(c->b, LLVMAppendBasicBlockInContext(c->ctx, fn, "entry"));
   if (rows) set_rows(c, no, rows);
   c->node_ops = no->ops, c->node_is_out = no->is_out, c->node_slot = no->slot;
+  c->node_whole = no->whole;
   c->node_n_ops = count, c->node_fn = fn, c->node_in = in;
   bool ok = cg_lower[n->op](c, n, in, out);
   c->node_in = NULL, c->node_fn = NULL, c->node_n_ops = 0;
@@ -646,6 +647,14 @@ static LLVMValueRef node_function(Cg *c, const IrNode *n, const NodeOps *no, int
   free(in);
   free(out);
   return ok ? fn : NULL;
+}
+
+LLVMValueRef cg_dyn_extent(const Cg *c, const IrValue *v, int axis) {
+  if (!c->node_len || c->fn != c->node_fn) return NULL;
+  if (v->dyn2 == axis + 1) return c->node_len;
+  for (int k = 0; k < c->node_n_ops && v->dyn == axis + 1; k++)
+    if (c->node_ops[k] == v && c->node_whole[k]) return c->node_len;
+  return NULL;
 }
 
 LLVMValueRef cg_node_derived(Cg *c, const IrValue *v, LLVMValueRef derived) {
@@ -721,7 +730,8 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   for (int i = 0; i < n->n_inputs; i++)
     if (n->inputs[i]) {
       no.whole[no.count] = ir_dyn_whole(n, i);
-      no.any_whole |= no.whole[no.count];
+      /* (a second run-time axis is bounded by the length too: the function takes it) */
+      no.any_whole |= no.whole[no.count] || n->inputs[i]->dyn2;
       no.ops[no.count] = n->inputs[i], no.slot[no.count] = i, no.is_out[no.count++] = false;
     }
   for (int j = 0; j < n->n_outputs; j++)

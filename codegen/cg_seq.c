@@ -26,11 +26,15 @@ bool cg_lower_gather(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   LLVMValueRef k = LLVMBuildLoad2(c->b, it, cg_gep(c, it, in[1], j), "idx");
   LLVMSetAlignment(k, (unsigned)ir_dtype_size(iv->dtype));
   k = LLVMBuildSExt(c->b, k, c->t_i64, "");
+  /* a row chosen along the run-time axis (ir_dyn_along): indices up to the length */
+  int64_t axis = ir_attr_i(n, "axis");
+  LLVMValueRef end =
+      cg_dyn_extent(c, n->inputs[0], (int)(axis < 0 ? axis + n->inputs[0]->rank : axis));
+  end = end ? LLVMBuildZExtOrBitCast(c->b, end, c->t_i64, "")
+            : LLVMConstInt(c->t_i64, (uint64_t)len, 0);
   LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, k, LLVMConstInt(c->t_i64, 0, 0), "");
-  k = LLVMBuildSelect(c->b, neg,
-                      LLVMBuildAdd(c->b, k, LLVMConstInt(c->t_i64, (uint64_t)len, 0), ""), k, "");
-  cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntUGE, k, LLVMConstInt(c->t_i64, (uint64_t)len, 0), ""),
-               cg_i32c(c, KRT_ERR_INDEX_RANGE));
+  k = LLVMBuildSelect(c->b, neg, LLVMBuildAdd(c->b, k, end, ""), k, "");
+  cg_return_if(c, LLVMBuildICmp(c->b, LLVMIntUGE, k, end, ""), cg_i32c(c, KRT_ERR_INDEX_RANGE));
   k = LLVMBuildTruncOrBitCast(c->b, k, c->t_idx, "");
   LLVMValueRef o = cg_for(c, &lo, outer);
   LLVMValueRef src = cg_gep(c, c->t_i8, in[0], cg_mulc(c, cg_add(c, cg_mulc(c, o, len), k), inner));
@@ -121,9 +125,11 @@ static bool lower_reduce(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef 
   int64_t os[2][IR_MAX_RANK], is[1][IR_MAX_RANK];
   row_strides(x->rank, x->dims, xs);
   memcpy(xd, x->dims, sizeof xd);
-  /* along the run-time axis (ir_dyn_along): that axis is a loop of its own, to the length */
-  DynAxis dyn = {x->dyn ? cg_dyn_extent(c, x, x->dyn - 1) : NULL, 0};
-  if (dyn.n) dyn.stride = xs[x->dyn - 1], xd[x->dyn - 1] = 1;
+  /* along the run-time axis (ir_dyn_along) or a second one (IrValue.dyn2, over which it
+   * reduces): that axis is a loop of its own, to the length */
+  int da = x->dyn2 && (mask >> (x->dyn2 - 1) & 1u) ? x->dyn2 - 1 : x->dyn - 1;
+  DynAxis dyn = {da >= 0 ? cg_dyn_extent(c, x, da) : NULL, 0};
+  if (dyn.n) dyn.stride = xs[da], xd[da] = 1;
   for (int d = 0; d < x->rank; d++) kd[d] = (mask & (1u << d)) ? 1 : x->dims[d];
   row_strides(x->rank, kd, os[0]);
   int64_t len = 1;

@@ -148,14 +148,26 @@ static unsigned reduced_axes(const IrNode *n) {
   return 0;
 }
 
+/* 1 + the axis of n's output that input k's axis `a` broadcasts to (0: none). */
+static int out_axis(const IrNode *n, int k, int a) {
+  return a < 0 ? 0 : a + n->outputs[0]->rank - n->inputs[k]->rank + 1;
+}
+
 bool ir_dyn_along(const IrNode *n) {
   const IrValue *x = n->n_inputs ? n->inputs[0] : NULL;
+  if (x && x->dyn && n->op == IR_OP_GATHER) { /* a row chosen at run time (indices < length) */
+    int64_t a = ir_attr_i(n, "axis");
+    return (a < 0 ? a + x->rank : a) == x->dyn - 1;
+  }
   return x && x->dyn && (reduced_axes(n) >> (x->dyn - 1) & 1u);
 }
 
 bool ir_dyn_whole(const IrNode *n, int k) {
   const IrValue *x = k < n->n_inputs ? n->inputs[k] : NULL;
   if (x && x->dyn && ir_dyn_along(n)) return true;
+  /* an element-wise operand whose run-time axis is the output's second one (padded): whole */
+  const IrValue *y = n->n_outputs ? n->outputs[0] : NULL;
+  if (x && x->dyn && y && y->dyn2 && out_axis(n, k, x->dyn - 1) == y->dyn2) return true;
   if (n->op != IR_OP_ATTENTION || !x || !x->dyn || k < 1 || k >= ir_node_op_inputs(n)) return false;
   return k < 3 || x->dyn - 1 == x->rank - 1; /* K, V; a mask along the keys (its last axis) */
 }
@@ -195,13 +207,14 @@ static bool probe(IrGraph *g, int64_t len, Shape *at, IrDiag *d) {
 
 static int axis_of(int64_t a, int rank) { return (int)(a < 0 ? a + rank : a); }
 
-/* Every value whose shape changes with len: exactly one axis of length len, only 1s before it. */
+/* Every value whose shape changes with len: one axis of length len with only 1s before it, and
+ * at most a second one (IrValue.dyn2). */
 static bool mark_values(IrGraph *g, const Shape *at_max, const Shape *const *probes,
                         const int64_t *lens, int n_probes, IrDiag *d) {
   bool ok = true;
   for (int i = 0; i < g->n_values; i++) {
     IrValue *v = g->values[i];
-    int axis = -1;
+    int axis = -1, axis2 = -1;
     bool bad = false;
     for (int r = 0; r < v->rank; r++) {
       bool varies = false, follows = at_max[i].dims[r] == g->dyn[0].max;
@@ -210,19 +223,22 @@ static bool mark_values(IrGraph *g, const Shape *at_max, const Shape *const *pro
         follows &= probes[p][i].dims[r] == lens[p];
       }
       if (!varies) continue;
-      if (!follows || axis >= 0) bad = true;
-      axis = r;
+      if (!follows || axis2 >= 0) bad = true;
+      if (axis >= 0)
+        axis2 = r;
+      else
+        axis = r;
     }
-    if (v->kind == IR_VALUE_INPUT && v->dyn && axis != v->dyn - 1) bad = true;
+    if (v->kind == IR_VALUE_INPUT && v->dyn && (axis != v->dyn - 1 || axis2 >= 0)) bad = true;
     if (bad) {
       ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
-                    "value '%s': its shape depends on '%s' other than by one axis of that "
+                    "value '%s': its shape depends on '%s' other than by one or two axes of that "
                     "length, which a run-time length cannot bound",
                     v->name, g->dyn[0].name);
       ok = false;
       continue;
     }
-    v->dyn = axis + 1;
+    v->dyn = axis + 1, v->dyn2 = axis2 + 1;
     if (axis < 0) continue;
     for (int r = 0; r < axis && !bad; r++) bad = v->dims[r] != 1;
     if (bad) {
@@ -236,6 +252,13 @@ static bool mark_values(IrGraph *g, const Shape *at_max, const Shape *const *pro
     if (v->state) {
       ir_diag_error(d, "--max-dim", "state '%s' cannot have the run-time length '%s'", v->name,
                     g->dyn[0].name);
+      ok = false;
+    }
+    if (axis2 >= 0 && (v->kind == IR_VALUE_INPUT || v->is_output)) {
+      ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
+                    "graph %s '%s' has the run-time length '%s' on two axes: only values inside "
+                    "the graph may",
+                    v->kind == IR_VALUE_INPUT ? "input" : "output", v->name, g->dyn[0].name);
       ok = false;
     }
   }
@@ -252,10 +275,45 @@ static bool in_place(const IrGraph *g, const IrValue *x, const IrValue *y) {
 
 /* Why rows of n are not independent along the run-time axis, or NULL when computing the first
  * rows of its dynamic inputs gives the first rows of its outputs (static inputs read whole). */
+/* rows_problem for a node touching a value with the run-time length on two axes (IrValue.dyn2):
+ * element-wise in blocks of rows of the first axis (operands with the length on the second one
+ * read whole, at the maximum's width), reductions over the second axis bounded by the length,
+ * and a row chosen at run time along the first. */
+static const char *two_axes_problem(const IrNode *n) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  if (ir_op_info[n->op].flags & (IR_OPF_UNARY | IR_OPF_BINARY)) {
+    if (!y->dyn2) return "its output must have the run-time length on both axes its operands have";
+    for (int k = 0; k < n->n_inputs; k++) {
+      const IrValue *v = n->inputs[k];
+      if (!v || !v->dyn) continue;
+      int a = out_axis(n, k, v->dyn - 1), a2 = out_axis(n, k, v->dyn2 - 1);
+      if (a == y->dyn && (!v->dyn2 || a2 == y->dyn2)) continue; /* rows */
+      if (a != y->dyn2 || v->dyn2) return "an operand has the run-time length on other axes";
+      if (v->kind == IR_VALUE_INPUT) /* a caller's buffer holds only the length */
+        return "a graph input would be read at the maximum's width";
+    }
+    return NULL;
+  }
+  if (is_reduce(n->op) || n->op == IR_OP_ARG_MAX || n->op == IR_OP_ARG_MIN) {
+    unsigned m = reduced_axes(n);
+    return x->dyn2 && (m >> (x->dyn2 - 1) & 1u) && !(m >> (x->dyn - 1) & 1u) && !y->dyn2
+               ? NULL
+               : "it must reduce over the second run-time axis and keep the first";
+  }
+  if (n->op == IR_OP_GATHER && ir_dyn_along(n) && !is_dyn(n->inputs[1]))
+    return y->is_output ? "the row it chooses (at the maximum's width) cannot be a graph output"
+                        : NULL;
+  return "the op cannot read a value with the run-time length on two axes";
+}
+
 static const char *rows_problem(const IrGraph *g, const IrNode *n) {
   const IrValue *x = n->inputs[0], *y = n->outputs[0];
   int nin = ir_node_op_inputs(n);
   unsigned flags = ir_op_info[n->op].flags;
+  for (int k = 0; k < n->n_inputs + n->n_outputs; k++) {
+    const IrValue *v = k < n->n_inputs ? n->inputs[k] : n->outputs[k - n->n_inputs];
+    if (v && v->dyn2) return two_axes_problem(n);
+  }
   if (flags & (IR_OPF_UNARY | IR_OPF_BINARY)) return NULL;
   if (is_reduce(n->op) || n->op == IR_OP_ARG_MAX || n->op == IR_OP_ARG_MIN) {
     if (!is_dyn(x)) return "only its data may have the run-time length";
@@ -311,12 +369,13 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
     return axis_of(ir_attr_i(n, "axis"), x->rank) > x->dyn - 1
                ? NULL
                : "it normalizes over the run-time axis";
-  case IR_OP_GATHER: /* ids into a static table, or fixed columns of each row */
+  case IR_OP_GATHER: { /* ids into a static table, fixed columns of each row, a row chosen at
+                         run time (ir_dyn_along: an index past the length is an error) */
     if (!is_dyn(x)) return NULL;
-    return axis_of(ir_attr_i(n, "axis"), x->rank) > x->dyn - 1 && !is_dyn(n->inputs[1])
-               ? NULL
-               : "it gathers along the run-time axis of its data (only the indices, or fixed "
-                 "indices along a later axis, may have it)";
+    if (is_dyn(n->inputs[1])) return "its data and its indices both have the run-time length";
+    int a = axis_of(ir_attr_i(n, "axis"), x->rank);
+    return a >= x->dyn - 1 || is_dyn(y) ? NULL : "it drops the run-time axis";
+  }
   case IR_OP_TRANSPOSE: {
     const IrAttr *p = ir_attr(n, "perm");
     if (!is_dyn(y)) return "its output must have the length";
@@ -392,37 +451,57 @@ bool ir_dyn_close_folds(IrGraph *g, IrDiag *d) {
   return ok && back;
 }
 
+/* A constant that changes with the length, at the maximum (len_dep_snapshot). */
+typedef struct LenDepMax {
+  int64_t dims[IR_MAX_RANK];
+  unsigned char data[];
+} LenDepMax;
+
 /* Constants that change with the length and that a node's code reads (a Reshape's shape is
- * only its output's shape): copies of their data at the maximum, NULL for the others. */
-static const void **len_dep_snapshot(IrGraph *g) {
-  const void **snap = calloc((size_t)g->n_values + 1, sizeof *snap);
+ * only its output's shape): copies of them at the maximum, NULL for the others. */
+static LenDepMax **len_dep_snapshot(IrGraph *g) {
+  LenDepMax **snap = calloc((size_t)g->n_values + 1, sizeof *snap);
   if (!snap) abort();
   for (int i = 0; i < g->n_nodes; i++) {
     const IrNode *n = g->nodes[i];
     for (int k = 0; k < n->n_inputs; k++) {
       const IrValue *v = n->inputs[k];
       if (!v || !v->len_dep || snap[v->id] || (n->op == IR_OP_RESHAPE && k == 1)) continue;
-      int64_t *copy = malloc(sizeof *copy + (size_t)ir_value_nbytes(v)); /* bytes, data */
-      if (!copy) abort();
-      copy[0] = ir_value_nbytes(v);
-      memcpy(copy + 1, v->data, (size_t)copy[0]);
-      snap[v->id] = copy;
+      LenDepMax *m = malloc(sizeof *m + (size_t)ir_value_nbytes(v));
+      if (!m) abort();
+      memcpy(m->dims, v->dims, sizeof m->dims);
+      memcpy(m->data, v->data, (size_t)ir_value_nbytes(v));
+      snap[v->id] = m;
     }
   }
   return snap;
 }
 
-/* Compiled code holds such a constant at the maximum and reads its first rows at a run-time
- * length: its value at len must be that prefix (a position table gathered at 0..len-1), or
- * equal to it when its shape does not change (a batch size read from a Shape). */
-static bool len_dep_prefix(IrGraph *g, const void **snap, int64_t len, IrDiag *d) {
+/* v (at a run-time length) is the leading block of its value at the maximum, m: each element
+ * at the same indices (a position table gathered at 0..len-1; a [len,len] slice of a [max,max]
+ * table, read at the maximum's width). */
+static bool leading_block(const IrValue *v, const LenDepMax *m) {
+  int64_t idx[IR_MAX_RANK] = {0}, size = ir_dtype_size(v->dtype);
+  for (int r = 0; r < v->rank; r++)
+    if (v->dims[r] > m->dims[r]) return false;
+  for (int64_t e = 0, n = ir_value_numel(v); e < n; e++) {
+    int64_t at = 0;
+    for (int r = 0; r < v->rank; r++) at = at * m->dims[r] + idx[r];
+    if (memcmp((const unsigned char *)v->data + e * size, m->data + at * size, (size_t)size))
+      return false;
+    for (int r = v->rank - 1; r >= 0 && ++idx[r] == v->dims[r]; r--) idx[r] = 0;
+  }
+  return true;
+}
+
+/* Compiled code holds such a constant at the maximum and reads its first rows (and columns) at a
+ * run-time length: its value there must be that leading block, or all of it when its shape does
+ * not change (a batch size read from a Shape). */
+static bool len_dep_prefix(IrGraph *g, LenDepMax *const *snap, int64_t len, IrDiag *d) {
   bool ok = true;
   for (int i = 0; i < g->n_values; i++) {
     const IrValue *v = g->values[i];
-    const int64_t *max_bytes = snap[i];
-    if (!max_bytes || (ir_value_nbytes(v) <= max_bytes[0] &&
-                       !memcmp(v->data, max_bytes + 1, (size_t)ir_value_nbytes(v))))
-      continue;
+    if (!snap[i] || leading_block(v, snap[i])) continue;
     ok = false;
     ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
                   "constant '%s' is computed from the run-time length '%s' and at %s=%lld it is "
@@ -443,11 +522,11 @@ bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
   int64_t lens[2] = {1, max - 1};
   int n_probes = max > 2 ? 2 : 1;
   if (max == 1) lens[0] = 2; /* any other length tells the axis apart */
-  const void **snap = len_dep_snapshot(g);
+  LenDepMax **snap = len_dep_snapshot(g);
   bool ok = true;
   for (int p = 0; p < n_probes && ok; p++)
     ok = probe(g, lens[p], at_p[p], d) && len_dep_prefix(g, snap, lens[p], d);
-  for (int i = 0; i < g->n_values; i++) free((void *)snap[i]);
+  for (int i = 0; i < g->n_values; i++) free(snap[i]);
   free(snap);
   /* back at the maximum, as the memory plan laid the graph out */
   IrDiag inner;

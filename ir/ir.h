@@ -174,6 +174,10 @@ typedef struct IrValue {
   /* 1 + the axis whose length is the graph's dynamic dim (IrGraph.dyn): set on graph inputs by
    * the frontend, on every other value by ir_dyn_analyze; 0: static. */
   int dyn;
+  /* 1 + a second axis of run-time length (after `dyn`), stored at the maximum's width: a [1,S,S]
+   * score matrix computed in blocks of rows whose columns past the length hold garbage that only
+   * reductions bounded by the length read (ir_dyn_analyze); 0: none. Never a graph input/output. */
+  int dyn2;
   /* A constant folded from the shape of a value of run-time length (Shape -> Gather -> Range,
    * Concat of a Reshape's shape, a position table gathered at those positions): its data holds
    * the maximum's; ir_dyn_resize folds it again at each length (IrGraph.folds). */

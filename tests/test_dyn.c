@@ -461,6 +461,50 @@ static void expect_error(const char *json, const char *const *dims, int n_dims, 
   "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": [{\"name\": "         \
   "\"x\", \"dtype\": \"f32\", \"shape\": [1, \"seq\", 4]}], \"outputs\": [{\"name\": \"y\"}], "
 
+/* A row chosen at run time along the run-time axis (Gather of x [1,seq,4] at index i): x's row
+ * i, a negative index counts from the length, an index at or past the length (though below the
+ * maximum) is KRT_ERR_INDEX_RANGE. */
+static void test_row_at(int level) {
+  static const char json[] =
+      "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": [{\"name\": "
+      "\"x\", \"dtype\": \"f32\", \"shape\": [1, \"seq\", 4]}, {\"name\": \"i\", \"dtype\": "
+      "\"i64\", \"shape\": [1]}], \"outputs\": [{\"name\": \"y\"}], \"nodes\": [{\"op\": "
+      "\"Gather\", \"inputs\": [\"x\", \"i\"], \"outputs\": [\"y\"], \"attrs\": {\"axis\": 1}}]}";
+  static const char *const dims8[] = {"seq=8"};
+  FeOptions fo = {.max_dims = dims8, .n_max_dims = 1};
+  IrDiag d;
+  ir_diag_init(&d, "m", false);
+  IrGraph *g = fe_parse_model_opts(json, strlen(json), NULL, "m", &fo, &d);
+  PassOptions po = {.opt_level = level, .workspace_align = 64, .verify_each = true};
+  DlModel l;
+  bool ok = g && pass_run_pipeline(g, &po, &d) && dl_load(g, level, &l);
+  CHECK(ok, "row_at -O%d: compiles: %s", level, d.text ? d.text : "");
+  ir_diag_free(&d);
+  if (ok) {
+    void *ws = aligned_alloc(64, (l.m->workspace_size + 63) / 64 * 64 + 64);
+    float x[32], y[4];
+    for (int e = 0; e < 32; e++) x[e] = (float)e;
+    static const int64_t cases[][3] = {{3, 2, 2},  {3, -1, 2}, {5, 0, 0},  {3, 3, -1},
+                                       {3, 5, -1}, {8, 7, 7},  {3, -4, -1}};
+    for (size_t t = 0; t < sizeof cases / sizeof *cases; t++) {
+      int64_t dims[1] = {cases[t][0]}, i = cases[t][1], row = cases[t][2];
+      const void *in[2] = {x, &i};
+      void *out[1] = {y};
+      int rc = l.m->run_dims(dims, in, out, ws);
+      if (row < 0)
+        CHECK(rc == KRT_ERR_INDEX_RANGE, "row_at -O%d: length %lld, index %lld: out of range (%d)",
+              level, (long long)dims[0], (long long)i, rc);
+      else
+        CHECK(rc == 0 && !memcmp(y, x + 4 * row, sizeof y),
+              "row_at -O%d: length %lld, index %lld: row %lld", level, (long long)dims[0],
+              (long long)i, (long long)row);
+    }
+    free(ws);
+    dlclose(l.lib);
+  }
+  ir_graph_free(g);
+}
+
 static void test_errors(void) {
   static const char *const dims8[] = {"seq=8"};
   /* a LayerNormalization over the run-time axis (its scale has the maximum's shape: it cannot
@@ -489,13 +533,35 @@ static void test_errors(void) {
                dims8, 1,
                "nodes[0] (rnn): RNN cannot run at the run-time length 'seq': only its input X may "
                "have the length, on its time axis");
-  /* fixed columns gathered along the run-time axis */
-  expect_error(HEAD "\"initializers\": [{\"name\": \"i\", \"dtype\": \"i64\", \"shape\": [], "
-                    "\"data\": [0]}], \"nodes\": [{\"name\": \"g\", \"op\": \"Gather\", "
-                    "\"inputs\": [\"x\", \"i\"], \"outputs\": [\"y\"], \"attrs\": {\"axis\": 1}}]}",
+  /* values with the length on two axes ([1,seq,seq]): not as a graph output, not read from a
+   * graph input at the maximum's width, only element-wise / reduced over the second axis */
+#define OUTER                                                                                      \
+  "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": [{\"name\": "         \
+  "\"x\", \"dtype\": \"f32\", \"shape\": [1, \"seq\"]}], \"outputs\": [{\"name\": \"y\"}], "       \
+  "\"initializers\": [{\"name\": \"a1\", \"dtype\": \"i64\", \"shape\": [1], \"data\": "           \
+  "[1]}, {\"name\": \"a2\", \"dtype\": \"i64\", \"shape\": [1], \"data\": [2]}], \"nodes\": "      \
+  "[{\"op\": \"Unsqueeze\", \"inputs\": [\"x\", \"a2\"], \"outputs\": [\"col\"]}, {\"op\": "       \
+  "\"Unsqueeze\", \"inputs\": [\"x\", \"a1\"], \"outputs\": [\"row\"]}, "
+  expect_error(OUTER "{\"op\": \"Add\", \"inputs\": [\"col\", \"row\"], \"outputs\": [\"y\"]}]}",
                dims8, 1,
-               "nodes[0] (g): Gather cannot run at the run-time length 'seq': it gathers "
-               "along the run-time axis of its data");
+               "graph output 'y' has the run-time length 'seq' on two axes: only values inside the "
+               "graph may");
+  expect_error(
+      OUTER "{\"name\": \"add\", \"op\": \"Add\", \"inputs\": [\"col\", \"x\"], "
+            "\"outputs\": [\"s\"]}, {\"op\": \"ReduceMax\", \"inputs\": [\"s\", \"a2\"], "
+            "\"outputs\": [\"y\"], \"attrs\": {\"keepdims\": 0}}]}",
+      dims8, 1,
+      "nodes[2] (add): Add cannot run at the run-time length 'seq': a graph input would be "
+      "read at the maximum's width");
+  expect_error(
+      OUTER "{\"op\": \"Add\", \"inputs\": [\"col\", \"row\"], \"outputs\": [\"s\"]}, "
+            "{\"name\": \"sm\", \"op\": \"Softmax\", \"inputs\": [\"s\"], \"outputs\": "
+            "[\"p\"]}, {\"op\": \"ReduceMax\", \"inputs\": [\"p\", \"a2\"], \"outputs\": "
+            "[\"y\"], \"attrs\": {\"keepdims\": 0}}]}",
+      dims8, 1,
+      "nodes[3] (sm): Softmax cannot run at the run-time length 'seq': the op cannot read a "
+      "value with the run-time length on two axes");
+#undef OUTER
   /* a Reshape to a constant shape that holds the maximum */
   expect_error(HEAD "\"initializers\": [{\"name\": \"s\", \"dtype\": \"i64\", \"shape\": [2], "
                     "\"data\": [8, 4]}], \"nodes\": [{\"name\": \"r\", \"op\": \"Reshape\", "
@@ -559,6 +625,8 @@ int main(int argc, char **argv) {
   test_gpt_calls(3);
   test_bert_qa(0);
   test_bert_qa(3);
+  test_row_at(0);
+  test_row_at(2);
   test_errors();
   rmdir(dl_tmpdir);
   return test_report("test_dyn");

@@ -72,12 +72,8 @@ class BertQA(nn.Module):
         # the answer lies in the context (segment 1): question and padding positions are out
         ctx = (1.0 - token_type_ids.to(torch.float32)) * -10000.0
         st, en = start + ctx, end + ctx
-        if DYNAMIC:  # the best start, then the best end in [start, start + MAX_ANSWER)
-            span_start = st.argmax(1)
-            i = torch.arange(s)[None, :]
-            ok = (i > span_start[:, None] - 1) & (i < span_start[:, None] + MAX_ANSWER)
-            return start, end, span_start, torch.where(ok, en, -1e9).argmax(1)
-        scores = st[:, :, None] + en[:, None, :] + self.span_bias  # [1, S, S]
+        bias = self.span_bias[:s, :s] if DYNAMIC else self.span_bias
+        scores = st[:, :, None] + en[:, None, :] + bias  # [1, S, S]
         span_start = scores.amax(2).argmax(1)
         row = scores.index_select(1, span_start)[:, 0, :]  # batch 1: Gather on axis 1
         return start, end, span_start, row.argmax(1)
@@ -95,9 +91,8 @@ def seeded_model():
 
 
 def write_dynamic(out):
-    """The same model (same weights, the span head as in forward's DYNAMIC branch: the [S, S]
-    span scores would need two axes of run-time length) exported with the dynamic axis 'seq'
-    to OUT/model.onnx; inputs/ hold one sequence of S tokens, golden/<output>.npy PyTorch's
+    """The same model (same weights) exported with the dynamic axis 'seq' to OUT/model.onnx
+    (positions, Reshape shapes and the span bias [:s, :s] computed from Shape(input_ids)); inputs/ hold one sequence of S tokens, golden/<output>.npy PyTorch's
     outputs of its first n tokens for every n in LENGTHS, one after the other (the prefix form
     of tests/emu/dyn_prefix_harness.c), L<n>/ the same per length (tests/test_dyn.c)."""
     global DYNAMIC
