@@ -29,6 +29,8 @@ int ir_graph_dyn_dim(IrGraph *g, const char *name, int64_t max, const char *wher
 
 /* ---- folds that depend on the length ------------------------------------------------------ */
 
+#define IR_DYN_FOLD_MAX_BYTES ((int64_t)64 << 20) /* as the fold pass and the ONNX importer */
+
 /* One fold of IrGraph.folds: a copy of the folded node. A Shape-like node (IR_OPF_STATIC) reads
  * `shadow`, a copy of its input's shape whose run-time axis ir_dyn_resize sets; before the import
  * closes it reads the graph value itself, and runs before graph node `at` (-1: first). */
@@ -95,6 +97,12 @@ static bool refold(IrGraph *g, IrDynFold *f, IrDiag *d) {
   for (int k = 0; k < n->n_inputs; k++) in[k] = n->inputs[k] ? n->inputs[k]->data : NULL;
   for (int j = 0; j < n->n_outputs; j++) {
     IrValue *v = n->outputs[j];
+    if (ir_value_nbytes(v) > IR_DYN_FOLD_MAX_BYTES) {
+      free(in);
+      free(out);
+      return ir_node_error(d, n, "", "folds to more than %lld bytes at another run-time length",
+                           (long long)IR_DYN_FOLD_MAX_BYTES);
+    }
     if (ir_value_nbytes(v) > f->cap[j]) {
       f->cap[j] = ir_value_nbytes(v);
       v->data = ir_arena_alloc(g->arena, (size_t)f->cap[j] + 1);
@@ -459,14 +467,15 @@ typedef struct LenDepMax {
 
 /* Constants that change with the length and that a node's code reads (a Reshape's shape is
  * only its output's shape): copies of them at the maximum, NULL for the others. */
-static LenDepMax **len_dep_snapshot(IrGraph *g) {
+static LenDepMax **len_dep_snapshot(IrGraph *g, bool shapes) {
   LenDepMax **snap = calloc((size_t)g->n_values + 1, sizeof *snap);
   if (!snap) abort();
   for (int i = 0; i < g->n_nodes; i++) {
     const IrNode *n = g->nodes[i];
     for (int k = 0; k < n->n_inputs; k++) {
       const IrValue *v = n->inputs[k];
-      if (!v || !v->len_dep || snap[v->id] || (n->op == IR_OP_RESHAPE && k == 1)) continue;
+      if (!v || !v->len_dep || snap[v->id] || (n->op == IR_OP_RESHAPE && k == 1 && !shapes))
+        continue;
       LenDepMax *m = malloc(sizeof *m + (size_t)ir_value_nbytes(v));
       if (!m) abort();
       memcpy(m->dims, v->dims, sizeof m->dims);
@@ -511,6 +520,23 @@ static bool len_dep_prefix(IrGraph *g, LenDepMax *const *snap, int64_t len, IrDi
   return ok;
 }
 
+bool ir_dyn_folds_vary(IrGraph *g) {
+  if (g->n_folds == 0) return false;
+  LenDepMax **snap = len_dep_snapshot(g, true);
+  int64_t max = g->dyn[0].max;
+  IrDiag inner;
+  ir_diag_init(&inner, NULL, false);
+  bool vary = !ir_dyn_resize(g, max > 1 ? 1 : 2, &inner);
+  for (int i = 0; i < g->n_values && !vary; i++)
+    vary = snap[i] && (memcmp(g->values[i]->dims, snap[i]->dims, sizeof snap[i]->dims) ||
+                       !leading_block(g->values[i], snap[i]));
+  vary |= !ir_dyn_resize(g, max, &inner);
+  ir_diag_free(&inner);
+  for (int i = 0; i < g->n_values; i++) free(snap[i]);
+  free(snap);
+  return vary;
+}
+
 bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
   if (g->n_dyn == 0) return true;
   int64_t max = g->dyn[0].max;
@@ -522,7 +548,7 @@ bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
   int64_t lens[2] = {1, max - 1};
   int n_probes = max > 2 ? 2 : 1;
   if (max == 1) lens[0] = 2; /* any other length tells the axis apart */
-  LenDepMax **snap = len_dep_snapshot(g);
+  LenDepMax **snap = len_dep_snapshot(g, false);
   bool ok = true;
   for (int p = 0; p < n_probes && ok; p++)
     ok = probe(g, lens[p], at_p[p], d) && len_dep_prefix(g, snap, lens[p], d);

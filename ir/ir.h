@@ -335,6 +335,9 @@ void ir_dyn_record_fold(IrGraph *g, const IrNode *n);
  * which axis of each folded Shape's input has the run-time length, so that the folds no longer
  * depend on graph values the passes may rewrite. False (reported) if the shapes do not follow. */
 bool ir_dyn_close_folds(IrGraph *g, IrDiag *d);
+/* Whether a constant the graph's nodes read changes with the run-time length (its folds give
+ * another shape or other data at a second length). */
+bool ir_dyn_folds_vary(IrGraph *g);
 /* After the passes: finds which axis of every value has the dynamic length (IrValue.dyn) by
  * inferring the shapes at a second length, and checks that the compiled code can bound it at
  * run time: every such axis has only 1s before it (a tensor of len rows is the prefix of the one

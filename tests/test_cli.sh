@@ -938,6 +938,13 @@ dyn)
       check "$bin/npycmp" "$tmp/bq_exe$n/$out.npy" "$Q/L$n/$out.npy"
     done
   done
+  # kiln import cannot write its length-dependent constants as JSON data: an error, no file
+  "$kiln" import "$Q/model.onnx" --max-dim seq=24 -o "$tmp/bq.json" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "computes constants from the run-time length 'seq'" "$tmp/err"
+  check test ! -e "$tmp/bq.json"
+  # (the tagger's Shape only gives its batch size, the same at every length: imported)
+  check "$kiln" import "$T/model.onnx" --max-dim seq=16 -o "$tmp/tagger.json"
   # an ONNX symbolic dim (tests/onnx/dynamic_batch.onnx: x [batch, 4]) as a run-time length
   check "$kiln" run "$src/tests/onnx/dynamic_batch.onnx" --max-dim batch=8 "$src/tests/dyn/batch3_x.npy" \
     -o "$tmp/onnxdyn" >/dev/null

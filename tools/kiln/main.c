@@ -800,7 +800,14 @@ static int cmd_import(const Args *a) {
     IrDiag wd;
     ir_diag_init(&wd, out, true);
     kiln_progress_stage("write", g->n_nodes);
-    rc = fe_write_model(g, out, a->name, doc, &wd) ? 0 : 1;
+    /* JSON holds constants as data: one folded from the run-time length stays at the maximum */
+    if (ir_dyn_folds_vary(g))
+      ir_diag_error(&wd, "--max-dim",
+                    "the model computes constants from the run-time length '%s' (Shape, then "
+                    "positions or shapes): the JSON form holds them only at the maximum; compile "
+                    "the ONNX file itself",
+                    g->dyn[0].name);
+    rc = wd.n_errors == 0 && fe_write_model(g, out, a->name, doc, &wd) ? 0 : 1;
     ir_diag_free(&wd);
   }
   ir_graph_free(g);
