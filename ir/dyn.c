@@ -60,7 +60,7 @@ static IrValue *shadow_of(IrGraph *g, const IrValue *x, int dyn) {
   IrValue *s = ir_arena_alloc(g->arena, sizeof *s);
   *s = *x;
   s->kind = IR_VALUE_NODE, s->producer = NULL, s->is_output = false, s->data = NULL;
-  s->state = 0, s->dyn = dyn;
+  s->state = 0, s->dyn = dyn, s->dyn2 = 0;
   return s;
 }
 
@@ -119,9 +119,11 @@ static bool refold(IrGraph *g, IrDynFold *f, IrDiag *d) {
 bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d) {
   for (int i = 0; i < g->n_inputs; i++)
     if (g->inputs[i]->dyn) g->inputs[i]->dims[g->inputs[i]->dyn - 1] = len;
-  for (int r = 0; r < g->n_folds; r++)
-    if (g->folds[r].shadow && g->folds[r].shadow->dyn)
-      g->folds[r].shadow->dims[g->folds[r].shadow->dyn - 1] = len;
+  for (int r = 0; r < g->n_folds; r++) {
+    IrValue *s = g->folds[r].shadow;
+    if (s && s->dyn) s->dims[s->dyn - 1] = len;
+    if (s && s->dyn2) s->dims[s->dyn2 - 1] = len;
+  }
   int r = 0;
   for (int i = 0; i < g->n_nodes; i++) {
     for (; r < g->n_folds && g->folds[r].at <= i; r++)
@@ -441,17 +443,17 @@ bool ir_dyn_close_folds(IrGraph *g, IrDiag *d) {
     IrDynFold *f = &g->folds[r];
     const IrValue *x = f->node->inputs[0];
     if (f->at >= 0 && !f->shadow && reads_shape(f->node)) {
-      int axis = -1;
-      for (int k = 0; k < x->rank; k++)
-        if (at[x->id].dims[k] != x->dims[k]) {
-          if (axis >= 0 || at[x->id].dims[k] != len || x->dims[k] != max)
-            ok = ir_node_error(d, f->node, "",
-                               "the shape of '%s' depends on '%s' other than by one axis of that "
-                               "length",
-                               x->name, g->dyn[0].name);
-          axis = k;
-        }
-      f->node->inputs[0] = f->shadow = shadow_of(g, x, axis + 1);
+      int axes[3] = {-1, -1, -1}, n_axes = 0; /* (a [1,S,S] value's shape: two) */
+      for (int k = 0; k < x->rank && n_axes < 3; k++)
+        if (at[x->id].dims[k] != x->dims[k]) axes[n_axes++] = k;
+      for (int a = 0; a < n_axes; a++)
+        if (n_axes > 2 || at[x->id].dims[axes[a]] != len || x->dims[axes[a]] != max)
+          ok = ir_node_error(d, f->node, "",
+                             "the shape of '%s' depends on '%s' other than by one or two axes "
+                             "of that length",
+                             x->name, g->dyn[0].name);
+      f->node->inputs[0] = f->shadow = shadow_of(g, x, axes[0] + 1);
+      f->shadow->dyn2 = axes[1] + 1;
     }
     f->at = -1;
   }

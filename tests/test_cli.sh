@@ -929,14 +929,17 @@ dyn)
   Q=$src/tests/dyn/bert_qa
   check "$kiln" build "$Q/model.onnx" --max-dim seq=24 -O3 -o "$tmp/bert_qa"
   for n in 5 17 24; do
-    mkdir -p "$tmp/bq_run$n" "$tmp/bq_exe$n"
+    mkdir -p "$tmp/bq_exe$n"
     qin=("$Q/L$n/input_ids.npy" "$Q/L$n/attention_mask.npy" "$Q/L$n/token_type_ids.npy")
-    [ $n = 5 ] && check "$kiln" run "$Q/model.onnx" --max-dim seq=24 "${qin[@]}" -o "$tmp/bq_run$n" >/dev/null
     check "$tmp/bert_qa" "${qin[@]}" -o "$tmp/bq_exe$n" --quiet
     for out in start_logits end_logits span_start span_end; do
-      [ $n = 5 ] && check "$bin/npycmp" "$tmp/bq_run$n/$out.npy" "$Q/L$n/$out.npy"
       check "$bin/npycmp" "$tmp/bq_exe$n/$out.npy" "$Q/L$n/$out.npy"
     done
+  done
+  qin=("$Q/L5/input_ids.npy" "$Q/L5/attention_mask.npy" "$Q/L5/token_type_ids.npy")
+  check "$kiln" run "$Q/model.onnx" --max-dim seq=24 "${qin[@]}" -o "$tmp/bq_run5" >/dev/null
+  for out in start_logits end_logits span_start span_end; do
+    check "$bin/npycmp" "$tmp/bq_run5/$out.npy" "$Q/L5/$out.npy"
   done
   # kiln import cannot write its length-dependent constants as JSON data: an error, no file
   "$kiln" import "$Q/model.onnx" --max-dim seq=24 -o "$tmp/bq.json" 2>"$tmp/err"

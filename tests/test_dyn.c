@@ -366,6 +366,13 @@ static void test_bert_qa(int level) {
                   ins, 3, outs, 4, level);
 }
 
+/* A [1,seq,seq] value (tests/dyn/outer: an outer sum reduced over its second axis) and positions
+ * from that value's Shape (folded when the ONNX import closes, again at every length). */
+static void test_outer(int level) {
+  static const char *const ins[] = {"x"}, *const outs[] = {"y"};
+  test_outputs("tests/dyn/outer", "model.onnx", ins, 1, outs, 1, level);
+}
+
 /* Reductions, ArgMax/ArgMin and Softmax/LogSoftmax along the run-time axis (tests/dyn/pool): one
  * call each whose loop stops at the length; fixed columns of each row (Gather) and reductions
  * over a later axis in blocks of rows. */
@@ -625,6 +632,8 @@ int main(int argc, char **argv) {
   test_gpt_calls(3);
   test_bert_qa(0);
   test_bert_qa(3);
+  test_outer(0);
+  test_outer(3);
   test_row_at(0);
   test_row_at(2);
   test_errors();

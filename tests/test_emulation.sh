@@ -514,10 +514,7 @@ freestanding)
       nm=arm-none-eabi-nm
       case $1 in riscv*) nm=riscv64-linux-gnu-nm ;; esac
       o="$tmp/$name-$1.o"
-      # a model without model.json (an ONNX export): inputs.txt, outputs.txt list its files in order
-  local model=$dir/model.json
-  [ -f "$model" ] || model=$dir/model.onnx
-  if ! "$kiln" compile "$model" --target "$1" --cpu "$2" ${3:+--features "$3"} \
+      if ! "$kiln" compile "$dir/model.json" --target "$1" --cpu "$2" ${3:+--features "$3"} \
         -o "$o" 2>"$tmp/err"; then
         bad "$name/$1: compile failed: $(cat "$tmp/err")"; continue
       fi

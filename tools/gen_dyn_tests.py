@@ -17,7 +17,8 @@ later one) of a QA-style head: tok, pos [1, "seq"] -> the outputs named in POOL_
 and recurrent nodes over a run-time number of steps: tests/dyn/stream (an LSTM whose h, c are
 states, fed in calls of several lengths), tests/dyn/bidir (bidirectional GRU, reverse RNN; with
 inputs/, golden/ of prefixes as pool's); tests/dyn/tagger, a BiLSTM tagger exported by
-torch.onnx with a dynamic sequence axis (dim_param 'seq')
+torch.onnx with a dynamic sequence axis (dim_param 'seq'); tests/dyn/outer, an ONNX graph with a
+[1, seq, seq] value (an outer sum) whose Shape gives positions 0..seq-1 (numpy's outputs)
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
 import json
 import math
@@ -167,6 +168,7 @@ def main():
     write_pool(os.path.join(out, "..", "pool"))
     write_rnn(os.path.join(out, ".."))
     write_tagger(os.path.join(out, "..", "tagger"))
+    write_outer(os.path.join(out, "..", "outer"))
 
 
 class Enc(nn.Module):
@@ -532,6 +534,37 @@ def write_tagger(out):
         np.save(os.path.join(d, "tok.npy"), t.numpy())
         for name, a in zip(names, res):
             np.save(os.path.join(d, name + ".npy"), a.numpy())
+
+
+def write_outer(out):
+    """tests/dyn/outer: x f32 [1, seq] -> y = ReduceMax(x[:, :, None] + x[:, None, :], 2) +
+    Range(0, Shape(that sum)[2]): two axes of run-time length, and Shape of such a value folded
+    again at every length. The goldens are numpy's x + max(x) + arange(n)."""
+    import onnx
+    from onnx import TensorProto as T, helper as h
+    os.makedirs(out, exist_ok=True)
+    nodes = [h.make_node("Unsqueeze", ["x", "a2"], ["col"]),
+             h.make_node("Unsqueeze", ["x", "a1"], ["row"]),
+             h.make_node("Add", ["col", "row"], ["sc"]), h.make_node("Shape", ["sc"], ["shp"]),
+             h.make_node("Gather", ["shp", "i2"], ["n"]),
+             h.make_node("Range", ["z", "n", "one"], ["r"]),
+             h.make_node("Cast", ["r"], ["rf"], to=T.FLOAT),
+             h.make_node("ReduceMax", ["sc"], ["m"], axes=[2], keepdims=0),
+             h.make_node("Add", ["m", "rf"], ["y"])]
+    inits = [h.make_tensor("a1", T.INT64, [1], [1]), h.make_tensor("a2", T.INT64, [1], [2]),
+             h.make_tensor("i2", T.INT64, [], [2]), h.make_tensor("z", T.INT64, [], [0]),
+             h.make_tensor("one", T.INT64, [], [1])]
+    g = h.make_graph(nodes, "outer", [h.make_tensor_value_info("x", T.FLOAT, [1, "seq"])],
+                     [h.make_tensor_value_info("y", T.FLOAT, [1, "seq"])], inits)
+    onnx.save(h.make_model(g, opset_imports=[h.make_opsetid("", 13)]),
+              os.path.join(out, "model.onnx"))
+    rng = np.random.default_rng(12)
+    for n in LENGTHS:
+        d = os.path.join(out, "L%d" % n)
+        os.makedirs(d, exist_ok=True)
+        x = rng.standard_normal((1, n)).astype(np.float32)
+        np.save(os.path.join(d, "x.npy"), x)
+        np.save(os.path.join(d, "y.npy"), x + x.max() + np.arange(n, dtype=np.float32))
 
 
 main()
