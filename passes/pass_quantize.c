@@ -101,7 +101,7 @@ static bool run_samples(const IrGraph *g, const PassQuantOptions *q, Calib *cb, 
   for (int s = 0; s < count && ok; s++) {
     cb->sample = s;
     for (int i = 0; i < g->n_inputs; i++)
-      in[i] = q->samples[i] + (size_t)s * (size_t)ir_value_numel(g->inputs[i]);
+      in[i] = (const char *)q->samples[i] + (size_t)s * (size_t)ir_value_nbytes(g->inputs[i]);
     IrInterpHooks h = {.ctx = cb, .observe = observe};
     int rc = interp ? ir_interp_run_hooked(g, in, out, NULL, &h)
                     : pass_eval_run(g, in, out, observe, cb);
@@ -439,6 +439,14 @@ static IrOp quantizable_other(const Q *q, const IrNode *n) {
         !q->st[v->id].seen)
       return IR_OP_COUNT;
   }
+  if (op == IR_OP_QADD) { /* an operand whose whole range is below one step of the sum's would
+                           * vanish in it (logits + an attention mask of -10000): stays float */
+    const Stat *y = n->outputs[0]->id < q->n_values0 ? &q->st[n->outputs[0]->id] : NULL;
+    for (int k = 0; y && y->seen && k < 2; k++) {
+      const Stat *x = &q->st[n->inputs[k]->id];
+      if ((double)x->hi - x->lo < ((double)y->hi - y->lo) / 255) return IR_OP_COUNT;
+    }
+  }
   return op;
 }
 
@@ -660,12 +668,6 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   const PassQuantOptions *o = po->quant;
   if (!o) return false;
   if (o->weights_only) return pass_quantize_weights(g, po, d);
-  for (int i = 0; i < g->n_inputs; i++)
-    if (g->inputs[i]->dtype != IR_F32) {
-      ir_diag_error(d, "--quantize", "input '%s' is %s: calibration needs f32 inputs",
-                    g->inputs[i]->name, ir_dtype_name(g->inputs[i]->dtype));
-      return false;
-    }
   int nv = g->n_values;
   Calib cb = {.st = calloc((size_t)nv + 1, sizeof(Stat))};
   if (!cb.st) abort();

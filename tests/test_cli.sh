@@ -277,6 +277,51 @@ misc)
     check grep -q -- '--calibrate' "$tmp/err"
     check test ! -e "$tmp/q.o"
   done
+  # --calibrate for integer ids and several inputs (tests/calib from tools/gen_calib_multi.py):
+  # lstm_classifier's i64 ids from one file (LSTM weights int8, the compiled code equal to the
+  # interpreter); bert_qa from a folder of NAME.npy / NAME/ per input (i32 ids converted to
+  # i64): the attention-mask Adds stay float (the logits would vanish below one step of the
+  # sum), start_logits within 0.6 of fp32 (int8 activations of a 2-layer transformer on 4
+  # samples: the worst element is 0.45 off) with the same argmax. Bad folders: exit 1, the
+  # message names the file or input, no output.
+  lc="$src/examples/lstm_classifier" bq="$src/examples/bert_qa" cm="$src/tests/calib"
+  mkdir -p "$tmp/qlc" "$tmp/qlcb" "$tmp/bqq" "$tmp/bqf"
+  check "$kiln" run "$lc/model.json" "$lc/inputs/ids.npy" --quantize=int8 --calibrate \
+    "$lc/inputs/ids.npy" -o "$tmp/qlc" >/dev/null 2>&1
+  check "$kiln" build "$lc/model.json" --quantize=int8 --calibrate "$lc/inputs" -o "$tmp/qlcx" \
+    2>/dev/null
+  check "$tmp/qlcx" "$lc/inputs/ids.npy" -o "$tmp/qlcb" --quiet
+  check "$bin/npycmp" "$tmp/qlcb/probs.npy" "$tmp/qlc/probs.npy"
+  "$kiln" inspect "$lc/model.json" --quantize=int8 --calibrate "$lc/inputs" --print \
+    >"$tmp/qlc.txt" 2>/dev/null
+  check grep -Eq '= LSTM\([^,]*, @W\.int8' "$tmp/qlc.txt"
+  bqin=("$bq/inputs/input_ids.npy" "$bq/inputs/attention_mask.npy" "$bq/inputs/token_type_ids.npy")
+  check "$kiln" run "$bq/model.json" "${bqin[@]}" -o "$tmp/bqf" >/dev/null
+  "$kiln" run "$bq/model.json" "${bqin[@]}" -o "$tmp/bqq" --quantize=int8 --calibrate \
+    "$cm/bert_qa" >"$tmp/bqq.txt" 2>"$tmp/err"
+  check test $? -eq 0
+  check grep -q 'int8 calibration on 4 samples' "$tmp/err"
+  check grep -q 'QAdd' "$tmp/err"
+  check "$bin/npycmp" "$tmp/bqq/start_logits.npy" "$tmp/bqf/start_logits.npy" 0 0.6
+  check test "$(grep -o 'start_logits.*argmax [0-9]*' "$tmp/bqq.txt" | grep -o 'argmax [0-9]*')" = \
+    "$(grep -o 'start_logits.*argmax [0-9]*' <("$kiln" run "$bq/model.json" "${bqin[@]}") | grep -o 'argmax [0-9]*')"
+  "$kiln" inspect "$bq/model.json" --quantize=int8 --calibrate "$cm/bert_qa" --print \
+    >"$tmp/bqq.txt" 2>/dev/null
+  check grep -q '^%start_logits:f32\[1,24\] = Add(' "$tmp/bqq.txt"
+  for bc in "bad_count:2 samples of input 'input_ids' but 1 of input 'attention_mask'" \
+    "missing:no token_type_ids.npy (or folder token_type_ids/) for input 'token_type_ids'" \
+    "f32_ids:f32_ids/input_ids.npy: expected i32 or i64 samples of input 'input_ids'"; do
+    "$kiln" compile "$bq/model.json" --quantize=int8 --calibrate "$cm/${bc%%:*}" \
+      -o "$tmp/q.o" >/dev/null 2>"$tmp/err"
+    check test $? -eq 1
+    check grep -qF -- "${bc#*:}" "$tmp/err"
+    check test ! -e "$tmp/q.o"
+  done
+  "$kiln" compile "$bq/model.json" --quantize=int8 --calibrate "$bq/inputs/input_ids.npy" \
+    -o "$tmp/q.o" >/dev/null 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "has 3 inputs: give folders holding NAME.npy or NAME/ per input" "$tmp/err"
+  check test ! -e "$tmp/q.o"
   # a layer kept in fp32 by name, and auto with a threshold no layer meets: no QGemm left
   "$kiln" run "$dg" "$src/examples/digits_mlp/inputs/x.npy" -o "$tmp" --quantize=int8 \
     --calibrate "$cal" --quant-keep-fp32=auto:200 >/dev/null 2>"$tmp/err"
