@@ -177,7 +177,7 @@ quant)
   # ONNX Runtime's dynamic quantization (tests/onnx/qdq/dynamic_mlp: DynamicQuantizeLinear,
   # MatMulInteger/ConvInteger with its run-time zero point): equal to the numpy golden of the
   # ONNX definition bit for bit on aarch64 (NEON), the Cortex-M4 and the M0+ (soft float)
-  d="$tmp/onnx/dynamic_mlp"
+  d="$tmp/onnx/dynamic_mlp" kiln_extra=()
   mkdir -p "$d"
   if "$kiln" import "$src/tests/onnx/qdq/dynamic_mlp/model.onnx" -o "$d/model.json" 2>"$tmp/err"; then
     ln -s "$src/tests/onnx/qdq/dynamic_mlp/inputs" "$src/tests/onnx/qdq/dynamic_mlp/golden" "$d/"
