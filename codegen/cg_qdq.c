@@ -72,8 +72,7 @@ bool cg_lower_qdq_general(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 
 /* DynamicQuantizeLinear: one pass for the range (starting at 0; NaN never wins a comparison),
  * the scale and zero point as ir_dynamic_scale / ir_quantize_u8, one pass to quantize. */
-bool cg_lower_dynamic_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in,
-                                      LLVMValueRef *out) {
+bool cg_lower_dynamic_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   int64_t numel = ir_value_numel(n->inputs[0]);
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, numel);
@@ -87,7 +86,8 @@ bool cg_lower_dynamic_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in,
   LLVMValueRef scale =
       LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOEQ, range[1], range[0], ""),
                       cg_f32c(c, 1.0), LLVMBuildFDiv(c->b, width, cg_f32c(c, 255.0), ""), "");
-  LLVMValueRef zp = quantize_elem(c, LLVMBuildFNeg(c->b, range[0], ""), scale, cg_i32c(c, 0), 0, 255);
+  LLVMValueRef zp =
+      quantize_elem(c, LLVMBuildFNeg(c->b, range[0], ""), scale, cg_i32c(c, 0), 0, 255);
   if (n->outputs[0] && out[0]) {
     i = cg_for(c, &l, numel);
     LLVMValueRef q = quantize_elem(c, cg_load(c, in[0], i), scale, zp, 0, 255);

@@ -105,7 +105,8 @@ static bool append_samples(const char *path, CalibInput *ci) {
         if (in->dtype == IR_I64) {
           ((int64_t *)dst)[i] = v;
         } else if (v < INT32_MIN || v > INT32_MAX) {
-          fprintf(stderr, "kiln: --calibrate: %s: element %lld (%lld) does not fit input '%s' (i32)\n",
+          fprintf(stderr,
+                  "kiln: --calibrate: %s: element %lld (%lld) does not fit input '%s' (i32)\n",
                   path, (long long)i, (long long)v, in->name);
           ok = false;
         } else {
@@ -174,9 +175,8 @@ static bool append_input_folders(const char *p, CalibInput *ci, int n_in) {
   }
   for (int i = 1; i < n_in; i++)
     if (ci[i].n - before != ci[0].n - before) {
-      fprintf(stderr,
-              "kiln: --calibrate: %s: %lld samples of input '%s' but %lld of input '%s'\n", p,
-              (long long)(ci[0].n - before), ci[0].in->name, (long long)(ci[i].n - before),
+      fprintf(stderr, "kiln: --calibrate: %s: %lld samples of input '%s' but %lld of input '%s'\n",
+              p, (long long)(ci[0].n - before), ci[0].in->name, (long long)(ci[i].n - before),
               ci[i].in->name);
       return false;
     }
@@ -198,7 +198,7 @@ static bool load_calibration(const Args *a, const IrGraph *g, CalibInput *ci, in
       fprintf(stderr, "kiln: --calibrate: %s: %s\n", p, strerror(errno));
       return false;
     }
-    bool ok = g->n_inputs > 1   ? S_ISDIR(st.st_mode) && append_input_folders(p, ci, g->n_inputs)
+    bool ok = g->n_inputs > 1 ? S_ISDIR(st.st_mode) && append_input_folders(p, ci, g->n_inputs)
               : S_ISDIR(st.st_mode) ? append_folder(p, &ci[0])
                                     : append_samples(p, &ci[0]);
     if (!ok && g->n_inputs > 1 && !S_ISDIR(st.st_mode))
@@ -218,8 +218,8 @@ static bool load_calibration(const Args *a, const IrGraph *g, CalibInput *ci, in
 typedef struct QuantSetup {
   CalibInput *inputs; /* per model input */
   int n_inputs;
-  const void **ptr;   /* inputs[i].data */
-  char *keep; /* resolved keep list (malloc'd) or NULL */
+  const void **ptr; /* inputs[i].data */
+  char *keep;       /* resolved keep list (malloc'd) or NULL */
   PassQuantLayer layers[4096];
   int n_layers;
   PassQuantOptions qo;
