@@ -264,7 +264,7 @@ misc)
     "--quantize=int8 --calibrate $cal --calibration=kl" "--quant-keep-fp32=fc1" \
     "--quantize=int8 --calibrate $cal --quant-keep-fp32=auto:x" \
     "--quantize=int8-weights --calibrate $cal" "--quantize=int8-weights --quantize=int8" \
-    "--quant-io=int8" "--quantize=int8-weights --quant-io=int8" \
+    "--quantize=int8-weights --quant-io=int8" \
     "--quantize=int8 --calibrate $cal --quant-io=int4"; do
     # shellcheck disable=SC2086
     "$kiln" compile "$dg" $flags -o "$tmp/q.o" >/dev/null 2>&1
@@ -397,6 +397,22 @@ sys.exit(0 if q.dtype == np.int8 and np.array_equal((q.astype(np.int32) - z).ast
   check test $? -eq 1
   check grep -q "quant-io=int8: input 'x' is read by" "$tmp/err"
   check test ! -e "$tmp/ql.o"
+  # --quant-io=int8 without --quantize: a pre-quantized (QDQ) model's boundary Q/DQ become its
+  # int8 I/O (header macros; the numbers: ctest qdq_import); a float model is a user error that
+  # says what to do; -O0 (no qdq pass: the input's QuantizeLinear stays u8) is refused too
+  qc="$src/tests/onnx/qdq/qdq_cnn/model.onnx"
+  check "$kiln" compile "$qc" --quant-io=int8 -o "$tmp/qi.o" --header "$tmp/qi.h"
+  check grep -Eq "^#define MODEL_IN0_DTYPE 2 " "$tmp/qi.h"
+  check grep -Eq "^#define MODEL_OUT0_ZERO_POINT -?[0-9]+$" "$tmp/qi.h"
+  for f in "$dg:-O2:read by fc1 (Gemm)" "$qc:-O0:quantized by x_q to u8"; do
+    IFS=: read -r fm fo fe <<<"$f"
+    "$kiln" compile "$fm" "$fo" --quant-io=int8 -o "$tmp/ql.o" >/dev/null 2>"$tmp/err"
+    check test $? -eq 1
+    check grep -qF "$fe" "$tmp/err"
+    check grep -q "quantize=int8 --calibrate" "$tmp/err"
+    check test ! -e "$tmp/ql.o"
+  done
+  rm -f "$tmp/qi.o" "$tmp/qi.h"
   rm -rf "$tmp/qiof" "$tmp/qioi" "$tmp/qioc" "$tmp/qio_exe" "$tmp"/q[fil].[oh] "$tmp/qi.json" "$tmp/xq.npy"
   # --quantize=int8 also gives the LSTM int8 gate matrices (its activations stay float)
   "$kiln" inspect "$src/examples/digits_lstm/model.json" "${qio[@]}" --print >"$tmp/ql.txt" 2>&1

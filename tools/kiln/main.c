@@ -246,6 +246,13 @@ static bool quant_setup(const Args *a, QuantSetup **out) {
     *out = qs;
     return true;
   }
+  if (!a->quantize && a->quant_io_int8) { /* a pre-quantized model: no calibration */
+    QuantSetup *qs = calloc(1, sizeof *qs);
+    if (!qs) abort();
+    qs->qo = (PassQuantOptions){.int8_io = true};
+    *out = qs;
+    return true;
+  }
   if (!a->quantize) return true;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
