@@ -1523,14 +1523,14 @@ static IrValue *shifted_by_computed_zp(Ox *ox, const ONodeCtx *c, int data, int 
   }
   IrValue *f[2];
   for (int k = 0; k < 2; k++) {
-    fe_path(nm, sizeof nm, "%.200s/%s", c->name, k ? "cast_zp" : "cast_x");
+    fe_path(nm, sizeof nm, "%.200s/%s%d", c->name, k ? "cast_zp" : "cast_x", data);
     IrNode *n = new_node(ox, c, IR_OP_CAST, nm, k ? &z : &x, 1, NULL, 1);
     if (!n) return NULL;
     ir_set_attr_i(ox->fe.g, n, "to", ONNX_FLOAT);
     if (!finish_node(ox, n)) return NULL;
     f[k] = n->outputs[0];
   }
-  fe_path(nm, sizeof nm, "%.200s/sub_zp", c->name);
+  fe_path(nm, sizeof nm, "%.200s/sub_zp%d", c->name, data);
   IrNode *n = new_node(ox, c, IR_OP_SUB, nm, f, 2, NULL, 1);
   return n && finish_node(ox, n) ? n->outputs[0] : NULL;
 }
@@ -1553,7 +1553,9 @@ static bool adapt_integer_op(Ox *ox, const ONodeCtx *c, IrOp op) {
     xf = shifted_by_computed_zp(ox, c, 0, 2);
   else if (check_qparams(ox, c, -1, 2, 0, 1))
     xf = qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_x", x, NULL, xz, 1, NULL);
-  if (xf && check_qparams(ox, c, -1, 3, 1, count))
+  if (xf && wz && wz->kind != IR_VALUE_CONST) /* both operands quantized at run time */
+    wf = shifted_by_computed_zp(ox, c, 1, 3);
+  else if (xf && check_qparams(ox, c, -1, 3, 1, count))
     wf = qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_w", w, NULL, wz, axis, NULL);
   if (!wf) return false;
   IrValue *in[2] = {xf, wf};

@@ -450,6 +450,28 @@ def dynamic_mlp():
               helper.make_node("Relu", ["h_pre"], ["h"], name="Relu_2")]
     m2 = ort_dynamic_head("MatMul_3", "h", "W2", w2s, z5, nodes)
     nodes.append(helper.make_node("Add", [m2, "B2"], ["y"], name="Add_4"))
+    # MatMul of two activations (MatMulConstBOnly off, ORT's default for dynamic): h is
+    # quantized once (reused from MatMul_3), its transpose on its own
+    hq, hs, hz = dynamic_quantize(h)
+    ht = np.ascontiguousarray(h.transpose(0, 2, 1))
+    tq, ts, tz = dynamic_quantize(ht)
+    acc = (hq.astype(np.int64) - int(hz)) @ (tq.astype(np.int64) - int(tz))
+    yp = acc.astype(np.int32).astype(np.float32) * np.float32(hs * ts)
+    nodes += [helper.make_node("Transpose", ["h"], ["ht"], name="Transpose_6", perm=[0, 2, 1]),
+              helper.make_node("DynamicQuantizeLinear", ["ht"],
+                               ["ht_quantized", "ht_scale", "ht_zero_point"],
+                               name="ht_QuantizeLinear"),
+              helper.make_node("MatMulInteger", ["h_quantized", "ht_quantized", "h_zero_point",
+                                                 "ht_zero_point"], ["yp_output_quantized"],
+                               name="MatMul_7_quant"),
+              helper.make_node("Cast", ["yp_output_quantized"],
+                               ["yp_output_quantized_cast_output"],
+                               name="yp_output_quantized_cast", to=TensorProto.FLOAT),
+              helper.make_node("Mul", ["h_scale", "ht_scale"], ["MatMul_7_quant_scales_mul:0"],
+                               name="MatMul_7_quant_scales_mul"),
+              helper.make_node("Mul", ["yp_output_quantized_cast_output",
+                                       "MatMul_7_quant_scales_mul:0"], ["yp"],
+                               name="MatMul_7_quant_output_scale_mul")]
     mc = ort_dynamic_head("Conv_5", "c", "Wc", wcs, 0, nodes)
     nodes += [helper.make_node("Reshape", ["Bc", "Bc_reshape_shape"], ["Bc_reshaped"],
                                name="Bc_reshape"),
@@ -460,7 +482,7 @@ def dynamic_mlp():
              init("Wc_scale", wcs), init("Wc_zero_point", np.int8(0)), init("Bc", bc),
              init("Bc_reshape_shape", np.array([1, -1, 1, 1], np.int64))]
     save_case("dynamic_mlp", nodes, inits, [], [], {"x": x, "c": c},
-              {"y": y, "yc": yc.astype(np.float32)}, heads=0, step=0)
+              {"y": y, "yp": yp, "yc": yc.astype(np.float32)}, heads=0, step=0)
 
 
 def main():
