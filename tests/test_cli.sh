@@ -317,6 +317,18 @@ misc)
     check grep -qF -- "${bc#*:}" "$tmp/err"
     check test ! -e "$tmp/q.o"
   done
+  # an i32 id input calibrated from i64 files: narrowed; a value outside i32 names the element
+  gi="$src/tests/ops/gather_embedding_i32"
+  "$kiln" inspect "$gi/model.json" --quantize=int8 --calibrate "$cm/gather_i32_ok.npy" --print \
+    >"$tmp/gi.txt" 2>"$tmp/err"
+  check grep -q 'int8 calibration on 2 samples' "$tmp/err"
+  check grep -Eq '^%gather\.q\.1:i8\[2,3,5\] quant = Gather\(@gather\.q, %indices\)' "$tmp/gi.txt"
+  "$kiln" compile "$gi/model.json" --quantize=int8 --calibrate "$cm/gather_i32_big.npy" \
+    -o "$tmp/q.o" >/dev/null 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qF "gather_i32_big.npy: element 10 (1099511627776) does not fit input 'indices' (i32)" \
+    "$tmp/err"
+  check test ! -e "$tmp/q.o"
   "$kiln" compile "$bq/model.json" --quantize=int8 --calibrate "$bq/inputs/input_ids.npy" \
     -o "$tmp/q.o" >/dev/null 2>"$tmp/err"
   check test $? -eq 1

@@ -9,7 +9,8 @@ input_ids/ of one-sample files stored as i32 (converted to the input's i64), att
 with the 4 samples one after another, a folder token_type_ids/. Each sample: random token ids in
 [1, 96), a question segment (type 0) of 5-9 tokens, 0-4 padding positions (mask 0).
 bad_count/ (2 samples of input_ids, 1 of the others), missing/ (no token_type_ids),
-f32_ids/ (input_ids as f32): the errors of --calibrate.
+f32_ids/ (input_ids as f32): the errors of --calibrate. gather_i32_ok.npy / gather_i32_big.npy:
+i64 samples for tests/ops/gather_embedding_i32's i32 input (narrowed: 2 samples; one value outside i32).
 """
 
 import os
@@ -62,6 +63,12 @@ def main():
     np.save(os.path.join(d, "input_ids.npy"), ids.astype(np.float32))
     np.save(os.path.join(d, "attention_mask.npy"), mask)
     np.save(os.path.join(d, "token_type_ids.npy"), tt)
+    # tests/ops/gather_embedding_i32 (i32 indices [2, 3] into 20 rows): two samples stored as i64
+    # (narrowed), and one with a value outside i32 (an error naming the element)
+    ids = rng.integers(0, 20, (4, 3)).astype(np.int64)
+    np.save(os.path.join(OUT, "gather_i32_ok.npy"), ids)
+    ids[3, 1] = 1 << 40
+    np.save(os.path.join(OUT, "gather_i32_big.npy"), ids)
     print("calibration samples in", OUT)
 
 
