@@ -485,6 +485,38 @@ def dynamic_mlp():
               {"y": y, "yp": yp, "yc": yc.astype(np.float32)}, heads=0, step=0)
 
 
+def dynamic_gather():
+    """quantize_dynamic's embedding (GatherQuant): Gather of the i8 table by i64 ids gives an i8
+    tensor with the table's scale and zero point, which the next MatMulInteger reuses (no
+    DynamicQuantizeLinear: ORT quantizes a tensor once), and a DequantizeLinear for a float
+    reader (the residual Add)."""
+    ids = rng.integers(0, 10, (2, 4)).astype(np.int64)
+    e, es = weights_i8((10, 6))
+    w, ws = weights_i8((6, 6))
+    g = e[ids]
+    acc = g.astype(np.int64) @ w.astype(np.int64)
+    m = acc.astype(np.int32).astype(np.float32) * np.float32(es * ws)
+    y = (m + dequantize(g, es, np.int8(0))).astype(np.float32)
+    nodes = [helper.make_node("Gather", ["E_quantized", "ids"], ["emb_quantized"],
+                              name="Gather_0_quant"),
+             helper.make_node("MatMulInteger", ["emb_quantized", "W_quantized", "E_zero_point",
+                                                "W_zero_point"], ["m_output_quantized"],
+                              name="MatMul_1_quant"),
+             helper.make_node("Cast", ["m_output_quantized"], ["m_output_quantized_cast_output"],
+                              name="m_output_quantized_cast", to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["E_scale", "W_scale"], ["MatMul_1_quant_scales_mul:0"],
+                              name="MatMul_1_quant_scales_mul"),
+             helper.make_node("Mul", ["m_output_quantized_cast_output",
+                                      "MatMul_1_quant_scales_mul:0"], ["m"],
+                              name="MatMul_1_quant_output_scale_mul"),
+             helper.make_node("DequantizeLinear", ["emb_quantized", "E_scale", "E_zero_point"],
+                              ["emb"], name="emb_DequantizeLinear"),
+             helper.make_node("Add", ["m", "emb"], ["y"], name="Add_2")]
+    inits = [init("E_quantized", e), init("E_scale", es), init("E_zero_point", np.int8(0)),
+             init("W_quantized", w), init("W_scale", ws), init("W_zero_point", np.int8(0))]
+    save_case("dynamic_gather", nodes, inits, [], [], {"ids": ids}, {"y": y}, heads=0, step=0)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     qdq_cnn()
@@ -495,6 +527,7 @@ def main():
     qdq_joins()
     qdq_convtranspose()
     dynamic_mlp()
+    dynamic_gather()
     print("QDQ cases in", OUT)
 
 
