@@ -257,7 +257,7 @@ static void phase_cols(const IrConvParams *p, int64_t px, int64_t *iw0, int64_t 
  * by the copy, row by row: phase_row_padding). The 16->16 conv at 32x32 zeroed its whole 74 KB
  * image per call before; then a pass over the padding columns of every row, which touched each
  * line of the image before the copy did (the stride-2 16->32 layer's image, 74 KB, lives in
- * L2: 21.0 -> 19.x us, notes/issue9s.md). */
+ * L2: 21.6 -> 18.9 us, notes/issue9s.md). */
 static void zero_phase_padding(Cg *c, const IrConvParams *p, const IrConvWide *w,
                                LLVMValueRef image) {
   int64_t Cpg = p->c_per_group, sh = p->stride_h, sw = p->stride_w, wq = w->wq;
