@@ -57,6 +57,16 @@ static int target_lanes(const Args *a) {
   return lanes;
 }
 
+/* Whether the target has smlad (Arm DSP) for the int8 Winograd's choice; false on a bad target. */
+static bool target_arm_dsp(const Args *a) {
+  CgOptions o = {.prefix = "dsp", .triple = a->triple, .cpu = a->cpu, .features = a->features};
+  IrDiag d;
+  ir_diag_init(&d, NULL, false);
+  bool dsp = cg_target_arm_dsp(&o, &d);
+  ir_diag_free(&d);
+  return dsp;
+}
+
 /* --calibrate: the samples of the model's one f32 input, from .npy files (a folder's, sorted
  * by name, or the files given); a file holds one sample or several one after another. */
 static bool append_samples(const char *path, const IrValue *in, float **buf, int *n) {
@@ -269,6 +279,7 @@ static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
                       .attention = a->attention,
                       .sparse_kernel = a->sparse_kernel,
                       .vec_lanes = target_lanes(a),
+                      .arm_dsp = target_arm_dsp(a),
                       .prune = a->prune,
                       .after_lossy = evaluating ? kiln_eval_after_lossy : NULL,
                       .after_lossy_ctx = &eval,
@@ -741,6 +752,7 @@ static int cmd_inspect(const Args *a) {
                                  .attention = a->attention,
                                  .sparse_kernel = a->sparse_kernel,
                                  .vec_lanes = target_lanes(a),
+                                 .arm_dsp = target_arm_dsp(a),
                                  .prune = a->prune,
                                  .conv_panel_bytes = conv_panel_bytes(a),
                                  .tile_cols_max = tile_cols_max(a),
