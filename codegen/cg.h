@@ -90,6 +90,9 @@ bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, Ir
 /* f32 lanes of the target's vectors (1: scalar), for PassOptions.vec_lanes; 0 on a bad target
  * (reported to d). */
 int cg_target_lanes(const CgOptions *o, IrDiag *d);
+/* Whether the target has the Arm DSP extension's smlad (Cortex-M4/M7), for PassOptions.arm_dsp;
+ * false on a bad target (reported to d). */
+bool cg_target_arm_dsp(const CgOptions *o, IrDiag *d);
 /* Print registered LLVM targets. */
 void cg_list_targets(FILE *f);
 

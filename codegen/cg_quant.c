@@ -16,6 +16,7 @@
 #include "kernels/cg_gemm_i8.h"
 #include "kernels/cg_sparse.h"
 #include "kernels/cg_sparse_i8.h"
+#include "kernels/cg_winograd_i8.h"
 #include "quant.h"
 #include "sparsity.h"
 
@@ -1157,236 +1158,6 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   return true;
 }
 
-/* ---- QLinearConv on Arm DSP: int8 Winograd F(2x2, 3x3) -------------------------------------
- * Exact in integers: with G' = 2G the weight transform U = G' g G'^T is an integer (|U| <= 9 *
- * 127), the input transform V = B^T (x - x_zp) B is one (|V| <= 4 * 255, padding 0), both fit
- * i16 pairs for smlad, and A^T (U . V) A = 4 x the convolution, so >> 2 recovers the exact sums
- * the interpreter computes (checked at compile time not to overflow int32). Per panel of tile
- * rows: the input transform into V [16][kp][ldv] (channel pairs), then per block of 3 output
- * channels 16 pairs GEMMs (raw int32 sums) and the output transform with the requantization. */
-
-static const int wino_g[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
-static const int wino_bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
-static const int wino_at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
-
-/* sum of coef[k] * v[k] (exactly two non-zero, +-1, at least one +1, as in B^T) on words of two
- * i16 halves (sadd16 / ssub16) */
-static LLVMValueRef lin_comb_pairs(Cg *c, const int *coef, LLVMValueRef *v) {
-  int pos = -1, other = -1;
-  for (int k = 0; k < 4; k++) {
-    if (coef[k] > 0 && pos < 0)
-      pos = k;
-    else if (coef[k])
-      other = k;
-  }
-  assert(pos >= 0 && other >= 0);
-  return cg_dsp_add16(c, v[pos], v[other], coef[other] < 0);
-}
-
-/* sum of coef[k] * v[k] over the non-zero coefficients (all +-1 here) */
-static LLVMValueRef lin_comb(Cg *c, const int *coef, LLVMValueRef *v, int n) {
-  LLVMValueRef s = NULL;
-  for (int k = 0; k < n; k++) {
-    if (!coef[k]) continue;
-    if (!s)
-      s = coef[k] > 0 ? v[k] : LLVMBuildNeg(c->b, v[k], "");
-    else
-      s = coef[k] > 0 ? LLVMBuildAdd(c->b, s, v[k], "") : LLVMBuildSub(c->b, s, v[k], "");
-  }
-  return s ? s : cg_i32c(c, 0);
-}
-
-static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
-                                 const IrConvParams *p, const IrQWinograd *w, CgDot4 d) {
-  IrQHead h;
-  ir_qhead(n, &h);
-  int64_t C = p->c, M = p->m, kp = w->kp;
-  const int8_t *wt = n->inputs[3]->data;
-  uint32_t *u = calloc((size_t)(16 * M * kp), sizeof *u);
-  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
-  if (!u || !t) abort();
-  int64_t umax = 0, bmax = 0;
-  bool ge33 = true, shifts_ok = true;
-  for (int64_t m = 0; m < M; m++) {
-    for (int64_t ch = 0; ch < C; ch++) {
-      const int8_t *g = wt + (m * C + ch) * 9;
-      int tmp[4][3];
-      for (int a = 0; a < 4; a++)
-        for (int j = 0; j < 3; j++)
-          tmp[a][j] = wino_g[a][0] * g[j] + wino_g[a][1] * g[3 + j] + wino_g[a][2] * g[6 + j];
-      for (int a = 0; a < 4; a++)
-        for (int bb = 0; bb < 4; bb++) {
-          int v = tmp[a][0] * wino_g[bb][0] + tmp[a][1] * wino_g[bb][1] + tmp[a][2] * wino_g[bb][2];
-          umax = v > umax ? v : -v > umax ? -v : umax;
-          int64_t at = (a * 4 + bb) * M * kp + cg_qpair_offset(m, ch / 2, M, kp) / 4;
-          u[at] |= (uint32_t)(uint16_t)(int16_t)v << (16 * (ch % 2));
-        }
-    }
-    /* the output transform gives 4 x the sums: the shift takes 2 more, and 4 x the bias joins
-     * point (1, 1), which adds into every output of the tile */
-    IrRequant r = ir_qhead_requant(&h, m);
-    shifts_ok = shifts_ok && r.shift + 2 <= 62; /* else the im2col path (absurdly small scale) */
-    ge33 = ge33 && r.shift + 2 >= 33;
-    t[m] = r.mult;
-    t[M + m] = r.shift + 2;
-    int64_t b4 = 4 * (int64_t)(h.bias ? h.bias[m] : 0);
-    bmax = b4 > bmax ? b4 : -b4 > bmax ? -b4 : bmax;
-    t[2 * M + m] = (int32_t)(b4 < INT32_MIN ? INT32_MIN : b4 > INT32_MAX ? INT32_MAX : b4);
-  }
-  /* the output transform adds 9 point sums of 2 * kp products each, and 4 x the bias */
-  bool fits =
-      shifts_ok && (double)umax * 1020.0 * (double)(2 * kp) * 9.0 + (double)bmax < 2147483647.0;
-  LLVMValueRef sp = fits ? const_table(c, n, "wino", u, sizeof *u * (size_t)(16 * M * kp)) : NULL;
-  LLVMValueRef tab = fits ? const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M)) : NULL;
-  free(u);
-  free(t);
-  if (!fits) return false;
-  int32_t xz = h.x_zp;
-  int64_t ldv = w->ldv, panels = (w->th + w->rows - 1) / w->rows;
-  LLVMValueRef vs = c->scratch, ms = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, w->v_bytes));
-  CgLoop lb, lp, lc, ltr, ltx;
-  LLVMValueRef b = cg_for(c, &lb, p->n);
-  LLVMValueRef pi = cg_for(c, &lp, panels);
-  LLVMValueRef ty0 = cg_mulc(c, pi, w->rows);
-  LLVMValueRef trows = cg_smin(c, cg_idx(c, w->rows), cg_sub(c, cg_idx(c, w->th), ty0));
-  /* input transform, two channels at a time */
-  {
-    LLVMValueRef cp = cg_for(c, &lc, kp);
-    LLVMValueRef plane[2];
-    for (int hh = 0; hh < 2; hh++) {
-      LLVMValueRef ch = cg_smin(c, cg_addc(c, cg_mulc(c, cp, 2), hh), cg_idx(c, C - 1));
-      plane[hh] = cg_mulc(c, cg_add(c, cg_mulc(c, b, C), ch), p->h * p->w);
-    }
-    LLVMValueRef tr = cg_loop_begin(c, &ltr, cg_idx(c, 0), trows);
-    LLVMValueRef tx = cg_for(c, &ltx, w->tw);
-    LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx);
-    LLVMValueRef iy0 = cg_addc(c, cg_mulc(c, cg_add(c, ty0, tr), 2), -p->pad_t);
-    LLVMValueRef ix0 = cg_addc(c, cg_mulc(c, tx, 2), -p->pad_l);
-    LLVMValueRef okr[4], okc[4];
-    for (int k = 0; k < 4; k++) {
-      LLVMValueRef iy = cg_addc(c, iy0, k), ix = cg_addc(c, ix0, k);
-      okr[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_idx(c, 0), ""),
-                            LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_idx(c, p->h), ""), "");
-      okc[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_idx(c, 0), ""),
-                            LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_idx(c, p->w), ""), "");
-    }
-    /* tiles inside the input (most) load without checks */
-    LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildAnd(c->b, okr[0], okr[3], ""),
-                                       LLVMBuildAnd(c->b, okc[0], okc[3], ""), "");
-    CgIf fi;
-    cg_if_begin(c, &fi, inside);
-    for (int checked = 0; checked < 2; checked++) {
-      if (checked) cg_if_else(c, &fi);
-      /* both channels packed in one word from the start (i16 halves: the raw int8 values,
-       * padding = the zero point) and transformed with sadd16 / ssub16. The zero point is not
-       * subtracted per value: B^T 1 B is 4 at point (1, 1) and 0 elsewhere, so
-       * B^T (d - zp) B = B^T d B - 4 zp there. Every half stays within +-4 * 255. */
-      LLVMValueRef dv[4][4], tmp[4][4], vt[16];
-      for (int i = 0; i < 4; i++)
-        for (int j = 0; j < 4; j++) {
-          LLVMValueRef ok =
-              checked ? LLVMBuildAnd(c->b, okr[i], okc[j], "") : LLVMConstInt(c->t_i1, 1, 0);
-          LLVMValueRef half[2];
-          for (int hh = 0; hh < 2; hh++) {
-            LLVMValueRef at = cg_add(
-                c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), cg_addc(c, ix0, j)));
-            at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
-            LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, in[0], at), c->t_i32, "");
-            half[hh] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, xz), "");
-          }
-          dv[i][j] = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
-                                 LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
-        }
-      for (int a = 0; a < 4; a++)
-        for (int j = 0; j < 4; j++) {
-          LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
-          tmp[a][j] = lin_comb_pairs(c, wino_bt[a], col);
-        }
-      for (int a = 0; a < 4; a++)
-        for (int bb = 0; bb < 4; bb++) vt[a * 4 + bb] = lin_comb_pairs(c, wino_bt[bb], tmp[a]);
-      uint32_t zp4 = (uint16_t)(int16_t)(4 * xz);
-      vt[5] = cg_dsp_add16(c, vt[5], cg_i32c(c, (int32_t)(zp4 | zp4 << 16)), true);
-      for (int pt = 0; pt < 16; pt++) {
-        LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, cp, pt * kp), ldv), tcol);
-        LLVMValueRef st = LLVMBuildStore(c->b, vt[pt], cg_gep(c, c->t_i32, vs, at));
-        LLVMSetAlignment(st, 4);
-      }
-    }
-    cg_if_end(c, &fi);
-    cg_loop_end(c, &ltx, NULL, NULL);
-    cg_loop_end(c, &ltr, NULL, NULL);
-    cg_loop_end(c, &lc, NULL, NULL);
-  }
-  /* per block of output channels: 16 GEMMs into M [rows][ldv][16] (the 16 points of a tile
-   * adjacent: the output transform loads them with few instructions), then the transform */
-  int64_t blocks = M / CG_QPAIR_ROWS, rest = M % CG_QPAIR_ROWS;
-  for (int part = 0; part < 2; part++) {
-    int64_t nb = part ? (rest ? 1 : 0) : blocks;
-    int mr = part ? (int)rest : CG_QPAIR_ROWS;
-    if (!nb) continue;
-    CgLoop lm, lpt, lr, lyr, lyx;
-    LLVMValueRef mb = cg_for(c, &lm, nb);
-    LLVMValueRef m0 = part ? cg_idx(c, blocks * CG_QPAIR_ROWS) : cg_mulc(c, mb, CG_QPAIR_ROWS);
-    LLVMValueRef pt = cg_for(c, &lpt, 16);
-    CgQGemm q = {
-        .m = mr,
-        .k4 = kp,
-        .n_cols = w->rows * w->tw,
-        .n_valid = cg_mulc(c, trows, w->tw),
-        .s = cg_gep(c, c->t_i8, sp, cg_add(c, cg_mulc(c, pt, M * kp * 4), cg_mulc(c, m0, kp * 4))),
-        .v = cg_gep(c, c->t_i8, vs, cg_mulc(c, pt, kp * ldv * 4)),
-        .y = cg_gep(c, c->t_i32, ms, pt),
-        .lds = kp * 4,
-        .ldv = ldv,
-        .ldy = 16 * ldv,
-        .raw_col_step = 16,
-        .channels = M,
-        .per_row = true,
-        .v_is_acts = true,
-        .pairs = true,
-        .raw = true};
-    cg_qgemm_emit(c, d, &q);
-    cg_loop_end(c, &lpt, NULL, NULL);
-    LLVMValueRef r = cg_for(c, &lr, mr);
-    LLVMValueRef m = cg_add(c, m0, r);
-    LLVMValueRef mult = i32_load(c, tab, m), shift = i32_load(c, tab, cg_addc(c, m, M)),
-                 bias = i32_load(c, tab, cg_addc(c, m, 2 * M));
-    LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow);
-    LLVMValueRef tr = cg_loop_begin(c, &lyr, cg_idx(c, 0), trows);
-    LLVMValueRef tx = cg_for(c, &lyx, w->tw);
-    LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
-    for (int k = 0; k < 16; k++)
-      mv[k] = i32_load(c, ms, cg_addc(c, cg_mulc(c, cg_add(c, cg_mulc(c, r, ldv), tcol), 16), k));
-    mv[5] = LLVMBuildAdd(c->b, mv[5], bias, "");
-    for (int uu = 0; uu < 2; uu++)
-      for (int j = 0; j < 4; j++) {
-        LLVMValueRef col[4] = {mv[j], mv[4 + j], mv[8 + j], mv[12 + j]};
-        tmp[uu][j] = lin_comb(c, wino_at[uu], col, 4);
-      }
-    LLVMValueRef oy0 = cg_mulc(c, cg_add(c, ty0, tr), 2), ox0 = cg_mulc(c, tx, 2);
-    for (int uu = 0; uu < 2; uu++)
-      for (int vv = 0; vv < 2; vv++) {
-        LLVMValueRef y = lin_comb(c, wino_at[vv], tmp[uu], 4);
-        LLVMValueRef oy = cg_addc(c, oy0, uu), ox = cg_addc(c, ox0, vv);
-        CgIf f;
-        cg_if_begin(c, &f,
-                    LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), ""),
-                                 LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), ""), ""));
-        i8_store(c, cg_qrequant(c, 1, y, mult, shift, h.y_zp, ge33), out[0],
-                 cg_add(c, yplane, cg_add(c, cg_mulc(c, oy, p->ow), ox)));
-        cg_if_else(c, &f);
-        cg_if_end(c, &f);
-      }
-    cg_loop_end(c, &lyx, NULL, NULL);
-    cg_loop_end(c, &lyr, NULL, NULL);
-    cg_loop_end(c, &lr, NULL, NULL);
-    cg_loop_end(c, &lm, NULL, NULL);
-  }
-  cg_loop_end(c, &lp, NULL, NULL);
-  cg_loop_end(c, &lb, NULL, NULL);
-  return true;
-}
-
 /* QLinearConv of a first layer (1 to 3 input channels, one group, stride 1) on vector targets:
  * the padded-wide form. The input is copied once into a zero-point-padded copy of rows PW wide
  * (bytes x ^ 0x80 where the dot4 takes u8), so the im2col of quad kq (4 consecutive reductions
@@ -1533,10 +1304,6 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   ir_qhead(n, &h);
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
-  IrQWinograd wg;
-  if (d.kind == CG_DOT4_SMLAD && ir_qconv_winograd(&p, 0, strip, n->scratch_bytes, &wg) &&
-      lower_qconv_winograd(c, n, in, out, &p, &wg, d))
-    return true;
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
   if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
@@ -1730,6 +1497,8 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
 bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (ir_kernel_is_sparse(n->kernel) && c->scratch) return cg_sparse_lower(c, n, in, out);
   if (n->kernel == IR_KERNEL_QCONV_DOT4 && c->scratch) return lower_qconv_dot4(c, n, in, out);
+  if (n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch && cg_qconv_winograd_lower(c, n, in, out))
+    return true;
   return lower_qconv_loops(c, n, in, out);
 }
 

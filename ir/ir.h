@@ -206,6 +206,8 @@ typedef enum {
   IR_KERNEL_QCONV_DOT4,      /* QLinearConv: int8 im2col panels in scratch, the same int8 tiles */
   IR_KERNEL_CONVT_SUBPIXEL,  /* ConvTranspose: stride^2 sub-pixel convolutions on the micro-kernel,
                                 each output written once (no col2im scatter) */
+  IR_KERNEL_QCONV_WINOGRAD,  /* QLinearConv 3x3 stride 1 on Arm DSP: int8 Winograd F(2x2, 3x3),
+                                 exact in integers (codegen/kernels/cg_winograd_i8.c) */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -257,4 +257,5 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_QGEMM_DOT4] = "qgemm-dot4",
     [IR_KERNEL_QCONV_DOT4] = "qconv-im2col-dot4",
     [IR_KERNEL_CONVT_SUBPIXEL] = "convtranspose-subpixel",
+    [IR_KERNEL_QCONV_WINOGRAD] = "qconv-winograd-f2x3",
 };

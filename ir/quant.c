@@ -6,6 +6,7 @@
 #include <assert.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "conv_params.h"
@@ -929,6 +930,35 @@ bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs,
   while (q->rows > 1 && round_up(q->rows * p->ow, cols) > q->ldv) q->rows--;
   q->bytes = scratch_bytes;
   return round_up(q->rows * p->ow, cols) <= q->ldv;
+}
+
+bool ir_qconv_winograd_exact(const IrNode *n) {
+  const IrValue *wv = n->inputs[3];
+  if (!wv->data || wv->rank != 4) return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  int64_t M = wv->dims[0], K = ir_value_numel(wv) / M, C = K / 9;
+  const int8_t *w = wv->data;
+  for (int64_t m = 0; m < M; m++) {
+    int64_t wmax = 0, bias = h.bias ? h.bias[m] : 0;
+    for (int64_t k = 0; k < K; k++) wmax = llabs(w[m * K + k]) > wmax ? llabs(w[m * K + k]) : wmax;
+    if (ir_qhead_requant(&h, m).shift + 2 > 62 ||
+        4 * (llabs(bias) + 9 * C * 255 * wmax) > INT32_MAX)
+      return false;
+  }
+  return true;
+}
+
+void ir_qconv_winograd_cost(const IrConvParams *p, double *wino, double *direct) {
+  /* measured under QEMU -icount: the direct tile 11 per pair step of 3 rows x 2 pixels, its
+   * im2col ~6 per pixel and pair step, the requantization ~6 per output; Winograd: 8 per step of
+   * its 3 x 2 tile + 14 per column pair, the input transform ~150 per tile and channel pair, the
+   * output transform with the requantization ~72 per tile and output channel */
+  double P = (double)(p->oh * p->ow), steps = (double)ir_qconv_steps(p, true);
+  double rb = (double)((p->m + 2) / 3), T = (double)(((p->oh + 1) / 2) * ((p->ow + 1) / 2));
+  double kp = (double)((p->c + 1) / 2);
+  *direct = rb * ceil(P / 2) * steps * 11 + P * steps * 6 + P * (double)p->m * 6;
+  *wino = 16 * rb * ceil(T / 2) * (8 * kp + 14) + T * kp * 150 + T * (double)p->m * 72;
 }
 
 bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols,

@@ -176,6 +176,15 @@ typedef struct IrQWinograd {
 /* false: not such a conv, or (with scratch_bytes > 0) the planned scratch holds no panel */
 bool ir_qconv_winograd(const IrConvParams *p, int64_t budget_bytes, int64_t cols,
                        int64_t scratch_bytes, IrQWinograd *w);
+/* The columns (2x2 tiles) of the int8 Winograd product's register tile: its cols. */
+#define IR_QWINO_COLS 2
+/* Whether the int8 Winograd of QLinearConv n (constant weights) is exact: its sums, computed
+ * modulo 2^32, give the interpreter's when the true final value 4 x (bias + sum) fits int32, and
+ * the requantization's shift + 2 stays <= 62. */
+bool ir_qconv_winograd_exact(const IrNode *n);
+/* Estimated Cortex-M4 instructions of the int8 Winograd (wino) and of the direct smlad pairs
+ * kernel (direct) for one image of conv p (docs/quantization.md). */
+void ir_qconv_winograd_cost(const IrConvParams *p, double *wino, double *direct);
 
 /* QLinearConvTranspose on the int8 GEMM (codegen/cg_quant.c), per batch item and group: V, the
  * input's channel quads [k4][ldv] words (ldv = h * w rounded up to `cols`); the raw int32 sums

@@ -157,6 +157,8 @@ int64_t ir_sparse_weight_bytes(const IrSparseView *v, const IrSparseStats *s, Ir
   case IR_KERNEL_SPARSE_UNROLLED: /* vectors: indices and weights of every slot, ~12 B of code */
     return s->lanes > 1 && !v->conv && s->slots >= 0 ? s->slots * (8 * s->lanes + 12)
                                                      : s->nnz * IR_SPARSE_UNROLLED_BYTES;
+  case IR_KERNEL_QCONV_WINOGRAD: /* U: 16 points of i16 pairs of input channels per 3x3 */
+    return v->rows * 16 * ((v->K / 9 + 1) / 2) * 4;
   default: return v->rows * v->K * vb;
   }
 }

@@ -74,6 +74,9 @@ typedef struct PassOptions {
   int sparse_kernel;
   /* f32 lanes of the target's vectors for the sparse cost model (cg_target_lanes); 0: 8 */
   int vec_lanes;
+  /* the target has the Arm DSP extension (smlad: Cortex-M4/M7, cg_target_arm_dsp): int8
+   * Winograd for 3x3 QLinearConv (pass_plan_int8) */
+  bool arm_dsp;
   /* lossy pruning steps for the prune pass (passes/pass_prune.c), ';'-separated; NULL: none */
   const char *prune;
   /* called after every lossy step with the graph as it is (kiln --eval); false: stop, the

@@ -884,12 +884,18 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
                  o && o->vec_lanes == 1, &q); /* scalar targets: room for Arm DSP i16 pairs */
   n->kernel = IR_KERNEL_QCONV_DOT4;
   n->scratch_bytes = q.bytes;
-  /* scalar targets (vec_lanes 1): room for the Arm DSP int8 Winograd too (codegen picks it on
-   * targets with smlad when the panel fits) */
+  /* Arm DSP (smlad): the int8 Winograd where it applies, is exact for this layer's parameters
+   * and costs fewer instructions (ir_qconv_winograd_cost); --conv=winograd wherever it applies,
+   * --conv=im2col (or loops) never: its U takes 16 i16 per 3x3 in flash, 3.6x the int8 bytes */
   IrQWinograd w;
-  if (o && o->vec_lanes == 1 &&
+  int force = o ? o->conv_kernel : 0;
+  double wino, direct;
+  ir_qconv_winograd_cost(&p, &wino, &direct);
+  if (o && o->arm_dsp && force != IR_KERNEL_CONV_GEMM && force != IR_KERNEL_COUNT &&
       ir_qconv_winograd(&p, o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES,
-                        o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX, 0, &w) &&
-      w.bytes > n->scratch_bytes)
+                        IR_QWINO_COLS, 0, &w) &&
+      ir_qconv_winograd_exact(n) && (force == IR_KERNEL_CONV_WINOGRAD || wino < direct)) {
+    n->kernel = IR_KERNEL_QCONV_WINOGRAD;
     n->scratch_bytes = w.bytes;
+  }
 }

@@ -62,20 +62,10 @@ static bool sparse_plan(const IrNode *n, const PassOptions *o, SparsePlan *sp) {
   return true;
 }
 
-/* The dense kernel's cost: the one the pass chose, or on a scalar core the int8 Winograd that
- * codegen takes on Arm DSP targets where it fits the scratch (pass_plan_int8 reserved it). */
-static double dense_cost(const IrNode *n, const PassOptions *o, const SparsePlan *sp) {
-  IrKernel k = n->kernel;
-  if (n->op == IR_OP_QLINEAR_CONV && sp->lanes == 1) {
-    IrNode tmp;
-    IrValue *ins[3];
-    IrConvParams p;
-    IrQWinograd w;
-    ir_qconv_as_conv(n, &tmp, ins);
-    int tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
-    if (ir_conv_params(&tmp, &p, NULL) && ir_qconv_winograd(&p, 0, tile_cols, n->scratch_bytes, &w))
-      k = IR_KERNEL_CONV_WINOGRAD;
-  }
+/* The dense kernel's cost: the one the pass chose (the int8 Winograd of Arm DSP targets, chosen
+ * by pass_plan_int8, costs as the f32 one relative to its direct kernel). */
+static double dense_cost(const IrNode *n, const SparsePlan *sp) {
+  IrKernel k = n->kernel == IR_KERNEL_QCONV_WINOGRAD ? IR_KERNEL_CONV_WINOGRAD : n->kernel;
   return ir_sparse_cost(&sp->v, &sp->s, k, sp->lanes, sp->cols);
 }
 
@@ -90,7 +80,7 @@ void pass_plan_sparse(IrNode *n, const PassOptions *o) {
   } else {
     if (sp.s.nnz == sp.s.numel) return;
     /* the dense kernel the pass chose: Gemm's tiled kernel or plain loops cost differently */
-    double best_cost = dense_cost(n, o, &sp);
+    double best_cost = dense_cost(n, &sp);
     static const IrKernel kinds[] = {IR_KERNEL_SPARSE_BLOCK, IR_KERNEL_SPARSE_CSR,
                                      IR_KERNEL_SPARSE_UNROLLED};
     for (size_t i = 0; i < sizeof kinds / sizeof *kinds; i++) {

@@ -157,13 +157,16 @@ quant)
   # convolutions: their float Softmax ends within the harness's tolerance; resnet_small is int8
   # end to end (QAdd, QMul, QLookup, QGlobalAveragePool): bit for bit
   # tests/gen/qwino: the M4's int8 Winograd on odd channel counts, odd tile edges, asymmetric
-  # pads and a partial block of output channels, bit for bit; tests/gen/qops
-  # (tools/gen_qops_model.py): QConcat, QAveragePool, QLinearConvTranspose, int8 Gather, bit for
-  # bit on the M4, the M0+ (no hardware divide) and aarch64
-  for m in cifar_cnn lenet5 resnet_small qwino qops; do
+  # pads and a partial block of output channels, bit for bit; tests/gen/qwino_pos, qwino_neg
+  # (tools/gen_qwino_models.py): batch 2, odd sizes, activation zero points -128 and 127 with
+  # x - x_zp reaching 255, weights at +-127 in the patterns that make |U| largest, outputs straight
+  # from the convs; all three with --conv=winograd and the kernel asserted in `kiln inspect`;
+  # tests/gen/qops (tools/gen_qops_model.py): QConcat, QAveragePool, QLinearConvTranspose, int8
+  # Gather, bit for bit on the M4, the M0+ (no hardware divide) and aarch64
+  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops; do
     exact="" model_root=$src/examples
-    case $m in resnet_small | qwino | qops) exact=-DEMU_EXACT ;; esac
-    case $m in qwino | qops) model_root=$src/tests/gen ;; esac
+    case $m in resnet_small | qwino* | qops) exact=-DEMU_EXACT ;; esac
+    case $m in qwino* | qops) model_root=$src/tests/gen ;; esac
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$model_root/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
@@ -171,6 +174,13 @@ quant)
       "${kiln_extra[@]}" >/dev/null 2>"$tmp/err"; then
       bad "$m: kiln run --quantize failed: $(cat "$tmp/err")"; continue
     fi
+    case $m in qwino*)
+      kiln_extra+=(--conv=winograd)
+      n_wino=$("$kiln" inspect "$model_root/$m/model.json" --target thumbv7em-none-eabihf \
+        --cpu cortex-m4 "${kiln_extra[@]}" --json 2>/dev/null | grep -o '"qconv-winograd-f2x3"' | wc -l)
+      [ "$n_wino" = 2 ] || bad "$m: expected 2 qconv-winograd-f2x3 kernels on the M4, got $n_wino"
+      ;;
+    esac
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) $exact" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel

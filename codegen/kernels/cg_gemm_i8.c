@@ -360,7 +360,12 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       snprintf(code, sizeof code, "ldrd $0, $1, [$2], #%d", (int)(q->ldv * 4));
       LLVMValueRef p = ap, w = wp, wv[3];
       asm_load_post(c, code, 2, &p, av);
-      asm_load_post(c, "ldr $2, [$3, #8]\n\tldrd $0, $1, [$3], #12", 3, &w, wv);
+      /* the 3 weight words by one ldm (ascending registers: pinned to r10-r12) */
+      LLVMTypeRef fl[4] = {c->t_i32, c->t_i32, c->t_i32, LLVMTypeOf(w)};
+      LLVMValueRef call = cg_asm_read(c, "ldmia $3!, {$0, $1, $2}", "={r10},={r11},={r12},=r,3",
+                                      LLVMStructTypeInContext(c->ctx, fl, 4, 0), w);
+      for (int r = 0; r < 3; r++) wv[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
+      w = LLVMBuildExtractValue(c->b, call, 3, "");
       for (int r = 0; r < mr; r++)
         for (int v = 0; v < nv; v++)
           next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,

@@ -57,6 +57,16 @@ static int target_lanes(const Args *a) {
   return lanes;
 }
 
+/* Whether the target has smlad (Arm DSP) for the int8 Winograd's choice; false on a bad target. */
+static bool target_arm_dsp(const Args *a) {
+  CgOptions o = {.prefix = "dsp", .triple = a->triple, .cpu = a->cpu, .features = a->features};
+  IrDiag d;
+  ir_diag_init(&d, NULL, false);
+  bool dsp = cg_target_arm_dsp(&o, &d);
+  ir_diag_free(&d);
+  return dsp;
+}
+
 /* --calibrate: samples of every model input from .npy files (docs/quantization.md). One input:
  * each PATH is a .npy file or a folder of them (sorted by name). Several inputs: each PATH is a
  * folder holding, per input NAME, NAME.npy or a folder NAME/ of .npy files; every input must get
@@ -357,6 +367,7 @@ static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
                       .attention = a->attention,
                       .sparse_kernel = a->sparse_kernel,
                       .vec_lanes = target_lanes(a),
+                      .arm_dsp = target_arm_dsp(a),
                       .prune = a->prune,
                       .after_lossy = evaluating ? kiln_eval_after_lossy : NULL,
                       .after_lossy_ctx = &eval,
@@ -829,6 +840,7 @@ static int cmd_inspect(const Args *a) {
                                  .attention = a->attention,
                                  .sparse_kernel = a->sparse_kernel,
                                  .vec_lanes = target_lanes(a),
+                                 .arm_dsp = target_arm_dsp(a),
                                  .prune = a->prune,
                                  .conv_panel_bytes = conv_panel_bytes(a),
                                  .tile_cols_max = tile_cols_max(a),

@@ -1,0 +1,376 @@
+/* int8 Winograd F(2x2, 3x3) for QLinearConv on Arm DSP targets (Cortex-M4/M7: smlad).
+ *
+ * Exact in integers: with G' = 2G the weight transform U = G' g G'^T is an integer (|U| <= 9 *
+ * 127), the input transform V = B^T (x - x_zp) B is one (|V| <= 4 * 255, padding 0), both fit
+ * the i16 halves of a word, two input channels per word, so each of the 16 points of a tile is a
+ * product of pairs with one smlad per two multiply-adds. A^T (U . V) A = 4 x the convolution: the
+ * requantization's shift takes 2 more and the sums are the interpreter's (sums in int32 wrap, i.e.
+ * compute modulo 2^32, which is exact because the final value, 4 x (bias + direct sum), is
+ * checked at compile time to fit int32). 16 products of pairs per 2x2 outputs instead of 36.
+ *
+ * Per panel of tile rows: the input transform into V, then per block of 3 output channels the 16
+ * products (raw int32 sums into M) and the output transform with the requantization.
+ * Layouts (words): V [16 points][column pairs][kp channel pairs][2 columns], so one step of a
+ * 3 x 2 tile reads its two activation words with one ldrd at a constant offset; U [16][M][kp] in
+ * blocks of 3 rows [kp][rows], so a step's three weight words are one ldm; M [ldv][3][16], a
+ * tile's 16 sums adjacent. The product is unrolled over the kp steps (kp <= 64): per step one ldrd,
+ * one ldm and 6 smlad, 8 instructions per 12 multiply-adds, no loop counter. */
+#include "cg_winograd_i8.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cg_gemm_i8.h"
+#include "cg_kernels.h"
+
+enum { WQ_ROWS = 3 }; /* output channels of the tile (its 6 accumulators, 2 columns) */
+
+static const int wino_g[4][3] = {{2, 0, 0}, {1, 1, 1}, {1, -1, 1}, {0, 0, 2}};
+static const int wino_bt[4][4] = {{1, 0, -1, 0}, {0, 1, 1, 0}, {0, -1, 1, 0}, {0, 1, 0, -1}};
+static const int wino_at[2][4] = {{1, 1, 1, 0}, {0, 1, -1, -1}};
+
+/* word offset of U's (row m, channel pair s) within one point's [M][kp] */
+static int64_t u_offset(int64_t m, int64_t s, int64_t M, int64_t kp) {
+  int64_t m0 = m / WQ_ROWS * WQ_ROWS, rows = M - m0 < WQ_ROWS ? M - m0 : WQ_ROWS;
+  return m0 * kp + s * rows + (m - m0);
+}
+
+static bool is_thumb(Cg *c) {
+  char *triple = LLVMGetTargetMachineTriple(c->tm);
+  bool t = !strncmp(triple, "thumb", 5);
+  LLVMDisposeMessage(triple);
+  return t;
+}
+
+/* sum of coef[k] * v[k] (exactly two non-zero, +-1, at least one +1, as in B^T) on words of two
+ * i16 halves (sadd16 / ssub16) */
+static LLVMValueRef lin_comb_pairs(Cg *c, const int *coef, LLVMValueRef *v) {
+  int pos = -1, other = -1;
+  for (int k = 0; k < 4; k++) {
+    if (coef[k] > 0 && pos < 0)
+      pos = k;
+    else if (coef[k])
+      other = k;
+  }
+  assert(pos >= 0 && other >= 0);
+  return cg_dsp_add16(c, v[pos], v[other], coef[other] < 0);
+}
+
+/* sum of coef[k] * v[k] over the non-zero coefficients (all +-1 here) */
+static LLVMValueRef lin_comb(Cg *c, const int *coef, LLVMValueRef *v, int n) {
+  LLVMValueRef s = NULL;
+  for (int k = 0; k < n; k++) {
+    if (!coef[k]) continue;
+    if (!s)
+      s = coef[k] > 0 ? v[k] : LLVMBuildNeg(c->b, v[k], "");
+    else
+      s = coef[k] > 0 ? LLVMBuildAdd(c->b, s, v[k], "") : LLVMBuildSub(c->b, s, v[k], "");
+  }
+  return s ? s : cg_i32c(c, 0);
+}
+
+static LLVMValueRef word_load(Cg *c, LLVMValueRef base, LLVMValueRef index) {
+  LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, base, index), "");
+  LLVMSetAlignment(v, 4);
+  return v;
+}
+
+static void word_store(Cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index) {
+  LLVMValueRef s = LLVMBuildStore(c->b, v, cg_gep(c, c->t_i32, base, index));
+  LLVMSetAlignment(s, 4);
+}
+
+/* The two activation words of step s (a constant byte offset from pa): one ldrd on Thumb-2
+ * (the backend would split or re-address them), plain loads elsewhere. */
+static void act_pair(Cg *c, LLVMValueRef pa, int64_t s, bool thumb, LLVMValueRef a[2]) {
+  if (!thumb) {
+    a[0] = word_load(c, pa, cg_idx(c, 2 * s));
+    a[1] = word_load(c, pa, cg_idx(c, 2 * s + 1));
+    return;
+  }
+  char code[64];
+  snprintf(code, sizeof code, "ldrd $0, $1, [$2, #%d]", (int)(8 * s));
+  LLVMTypeRef fl[2] = {c->t_i32, c->t_i32};
+  LLVMValueRef call =
+      cg_asm_read(c, code, "=r,=r,r", LLVMStructTypeInContext(c->ctx, fl, 2, 0), pa);
+  for (int k = 0; k < 2; k++) a[k] = LLVMBuildExtractValue(c->b, call, (unsigned)k, "");
+}
+
+/* The mr (1..3) weight words of a step at *pw, which advances past them: one ldm on Thumb-2
+ * (into r10..r12: ldm takes ascending registers), plain loads elsewhere. */
+static void weight_words(Cg *c, LLVMValueRef *pw, int mr, bool thumb, LLVMValueRef *w) {
+  if (!thumb) {
+    for (int r = 0; r < mr; r++) w[r] = word_load(c, *pw, cg_idx(c, r));
+    *pw = cg_gep(c, c->t_i32, *pw, cg_idx(c, mr));
+    return;
+  }
+  static const char *const code[] = {"ldr $0, [$1], #4", "ldmia $2!, {$0, $1}",
+                                     "ldmia $3!, {$0, $1, $2}"};
+  static const char *const cons[] = {"=&r,=r,1", "={r10},={r11},=r,2", "={r10},={r11},={r12},=r,3"};
+  LLVMTypeRef fl[4];
+  for (int r = 0; r < mr; r++) fl[r] = c->t_i32;
+  fl[mr] = LLVMTypeOf(*pw);
+  LLVMValueRef call = cg_asm_read(c, code[mr - 1], cons[mr - 1],
+                                  LLVMStructTypeInContext(c->ctx, fl, (unsigned)mr + 1, 0), *pw);
+  for (int r = 0; r < mr; r++) w[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
+  *pw = LLVMBuildExtractValue(c->b, call, (unsigned)mr, "");
+}
+
+/* The compile-time tables: U (16 points of every (row, channel pair)) and per row the
+ * multiplier, shift + 2 and 4 x bias (ir_qconv_winograd_exact checked that they fit). */
+static void wino_tables(const IrNode *n, const IrConvParams *p, int64_t kp, uint32_t *u, int32_t *t,
+                        bool *ge33) {
+  IrQHead h;
+  ir_qhead(n, &h);
+  int64_t C = p->c, M = p->m;
+  const int8_t *wt = n->inputs[3]->data;
+  *ge33 = true;
+  for (int64_t m = 0; m < M; m++) {
+    for (int64_t ch = 0; ch < C; ch++) {
+      const int8_t *g = wt + (m * C + ch) * 9;
+      int tmp[4][3];
+      for (int a = 0; a < 4; a++)
+        for (int j = 0; j < 3; j++)
+          tmp[a][j] = wino_g[a][0] * g[j] + wino_g[a][1] * g[3 + j] + wino_g[a][2] * g[6 + j];
+      for (int a = 0; a < 4; a++)
+        for (int bb = 0; bb < 4; bb++) {
+          int v = tmp[a][0] * wino_g[bb][0] + tmp[a][1] * wino_g[bb][1] + tmp[a][2] * wino_g[bb][2];
+          assert(v >= INT16_MIN && v <= INT16_MAX); /* |v| <= 9 * 128 */
+          int64_t at = (a * 4 + bb) * M * kp + u_offset(m, ch / 2, M, kp);
+          u[at] |= (uint32_t)(uint16_t)(int16_t)v << (16 * (ch % 2));
+        }
+    }
+    /* the output transform gives 4 x the sums: the shift takes 2 more, and 4 x the bias joins
+     * point (1, 1), which adds into every output of the tile */
+    IrRequant r = ir_qhead_requant(&h, m);
+    *ge33 = *ge33 && r.shift + 2 >= 33;
+    t[m] = r.mult;
+    t[M + m] = r.shift + 2;
+    t[2 * M + m] = (int32_t)(4 * (int64_t)(h.bias ? h.bias[m] : 0));
+  }
+}
+
+/* V of one panel: per channel pair and tile, both channels in one word from the start (i16
+ * halves: the raw int8 values, padding = the zero point), transformed with sadd16 / ssub16. The
+ * zero point is not subtracted per value: B^T 1 B is 4 at point (1, 1) and 0 elsewhere, so
+ * B^T (d - zp) B = B^T d B - 4 zp there. Every half stays within +-4 * 255. */
+static void input_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w, LLVMValueRef x,
+                            LLVMValueRef vs, LLVMValueRef b, LLVMValueRef ty0, LLVMValueRef trows,
+                            int32_t xz) {
+  int64_t C = p->c, kp = w->kp, ncp = w->ldv / IR_QWINO_COLS;
+  CgLoop lc, ltr, ltx;
+  LLVMValueRef cp = cg_for(c, &lc, kp);
+  LLVMValueRef plane[2];
+  for (int hh = 0; hh < 2; hh++) {
+    LLVMValueRef ch = cg_smin(c, cg_addc(c, cg_mulc(c, cp, 2), hh), cg_idx(c, C - 1));
+    plane[hh] = cg_mulc(c, cg_add(c, cg_mulc(c, b, C), ch), p->h * p->w);
+  }
+  LLVMValueRef tr = cg_loop_begin(c, &ltr, cg_idx(c, 0), trows);
+  LLVMValueRef tx = cg_for(c, &ltx, w->tw);
+  LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx);
+  /* word of (point 0, column tcol, pair cp) */
+  LLVMValueRef at0 =
+      cg_add(c,
+             cg_add(c, cg_mulc(c, LLVMBuildUDiv(c->b, tcol, cg_idx(c, 2), ""), 2 * kp),
+                    LLVMBuildURem(c->b, tcol, cg_idx(c, 2), "")),
+             cg_mulc(c, cp, 2));
+  LLVMValueRef iy0 = cg_addc(c, cg_mulc(c, cg_add(c, ty0, tr), 2), -p->pad_t);
+  LLVMValueRef ix0 = cg_addc(c, cg_mulc(c, tx, 2), -p->pad_l);
+  LLVMValueRef okr[4], okc[4];
+  for (int k = 0; k < 4; k++) {
+    LLVMValueRef iy = cg_addc(c, iy0, k), ix = cg_addc(c, ix0, k);
+    okr[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_idx(c, 0), ""),
+                          LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_idx(c, p->h), ""), "");
+    okc[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_idx(c, 0), ""),
+                          LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_idx(c, p->w), ""), "");
+  }
+  /* tiles inside the input (most) load without checks */
+  LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildAnd(c->b, okr[0], okr[3], ""),
+                                     LLVMBuildAnd(c->b, okc[0], okc[3], ""), "");
+  CgIf fi;
+  cg_if_begin(c, &fi, inside);
+  for (int checked = 0; checked < 2; checked++) {
+    if (checked) cg_if_else(c, &fi);
+    LLVMValueRef dv[4][4], tmp[4][4], vt[16];
+    for (int i = 0; i < 4; i++)
+      for (int j = 0; j < 4; j++) {
+        LLVMValueRef ok =
+            checked ? LLVMBuildAnd(c->b, okr[i], okc[j], "") : LLVMConstInt(c->t_i1, 1, 0);
+        LLVMValueRef half[2];
+        for (int hh = 0; hh < 2; hh++) {
+          LLVMValueRef at = cg_add(
+              c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), cg_addc(c, ix0, j)));
+          at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
+          LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i8, cg_gep(c, c->t_i8, x, at), "");
+          LLVMSetAlignment(v, 1);
+          v = LLVMBuildSExt(c->b, v, c->t_i32, "");
+          half[hh] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, xz), "");
+        }
+        dv[i][j] = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
+                               LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
+      }
+    for (int a = 0; a < 4; a++)
+      for (int j = 0; j < 4; j++) {
+        LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
+        tmp[a][j] = lin_comb_pairs(c, wino_bt[a], col);
+      }
+    for (int a = 0; a < 4; a++)
+      for (int bb = 0; bb < 4; bb++) vt[a * 4 + bb] = lin_comb_pairs(c, wino_bt[bb], tmp[a]);
+    uint32_t zp4 = (uint16_t)(int16_t)(4 * xz);
+    vt[5] = cg_dsp_add16(c, vt[5], cg_i32c(c, (int32_t)(zp4 | zp4 << 16)), true);
+    for (int pt = 0; pt < 16; pt++)
+      word_store(c, vt[pt], vs, cg_addc(c, at0, pt * ncp * kp * IR_QWINO_COLS));
+  }
+  cg_if_end(c, &fi);
+  cg_loop_end(c, &ltx, NULL, NULL);
+  cg_loop_end(c, &ltr, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+}
+
+/* Point pt's product for rows [m0, m0 + mr) and every column pair of the panel: raw int32 sums
+ * into M [col][WQ_ROWS][16]. */
+static void point_product(Cg *c, const IrQWinograd *w, int64_t M, LLVMValueRef up, LLVMValueRef vs,
+                          LLVMValueRef ms, LLVMValueRef pt, LLVMValueRef m0, int mr,
+                          LLVMValueRef pairs, bool thumb) {
+  int64_t kp = w->kp, ncp = w->ldv / IR_QWINO_COLS;
+  LLVMValueRef pw0 = cg_gep(c, c->t_i32, up, cg_add(c, cg_mulc(c, pt, M * kp), cg_mulc(c, m0, kp)));
+  LLVMValueRef va = cg_gep(c, c->t_i32, vs, cg_mulc(c, pt, ncp * kp * IR_QWINO_COLS));
+  LLVMValueRef mp = cg_gep(c, c->t_i32, ms, pt);
+  /* the activation and sum pointers advance as loop-carried values (constant offsets from them,
+   * no re-addressing of the large offset of M in the scratch per column pair) */
+  CgLoop lj;
+  cg_loop_begin(c, &lj, cg_idx(c, 0), pairs);
+  lj.keep = true;
+  LLVMValueRef pa = cg_loop_acc(c, &lj, va), pm = cg_loop_acc(c, &lj, mp), pw = pw0;
+  LLVMValueRef acc[WQ_ROWS][IR_QWINO_COLS];
+  for (int64_t s = 0; s < kp; s++) {
+    LLVMValueRef a[2], wr[WQ_ROWS];
+    act_pair(c, pa, s, thumb, a);
+    weight_words(c, &pw, mr, thumb, wr);
+    for (int r = 0; r < mr; r++)
+      for (int t = 0; t < IR_QWINO_COLS; t++)
+        acc[r][t] =
+            s ? cg_call_intrinsic(c, "llvm.arm.smlad", (LLVMValueRef[]){wr[r], a[t], acc[r][t]}, 3)
+              : cg_call_intrinsic(c, "llvm.arm.smuad", (LLVMValueRef[]){wr[r], a[t]}, 2);
+  }
+  /* M word of (column 2j + t, row r, point pt) */
+  for (int r = 0; r < mr; r++)
+    for (int t = 0; t < IR_QWINO_COLS; t++)
+      word_store(c, acc[r][t], pm, cg_idx(c, (t * WQ_ROWS + r) * 16));
+  LLVMValueRef next[2] = {cg_gep(c, c->t_i32, pa, cg_idx(c, kp * IR_QWINO_COLS)),
+                          cg_gep(c, c->t_i32, pm, cg_idx(c, IR_QWINO_COLS * WQ_ROWS * 16))};
+  cg_loop_end(c, &lj, next, NULL);
+}
+
+/* The output transform of rows [m0, m0 + mr) with the requantization into the int8 output. */
+static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w, LLVMValueRef tab,
+                             LLVMValueRef ms, LLVMValueRef y, LLVMValueRef b, LLVMValueRef ty0,
+                             LLVMValueRef trows, LLVMValueRef m0, int mr, int32_t y_zp, bool ge33) {
+  int64_t M = p->m;
+  CgLoop lr, lyr, lyx;
+  LLVMValueRef r = cg_for(c, &lr, mr);
+  LLVMValueRef m = cg_add(c, m0, r);
+  LLVMValueRef mult = word_load(c, tab, m), shift = word_load(c, tab, cg_addc(c, m, M)),
+               bias = word_load(c, tab, cg_addc(c, m, 2 * M));
+  LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow);
+  LLVMValueRef tr = cg_loop_begin(c, &lyr, cg_idx(c, 0), trows);
+  LLVMValueRef tx = cg_for(c, &lyx, w->tw);
+  LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
+  LLVMValueRef at = cg_mulc(c, cg_add(c, cg_mulc(c, tcol, WQ_ROWS), r), 16);
+  for (int k = 0; k < 16; k++) mv[k] = word_load(c, ms, cg_addc(c, at, k));
+  mv[5] = LLVMBuildAdd(c->b, mv[5], bias, "");
+  for (int uu = 0; uu < 2; uu++)
+    for (int j = 0; j < 4; j++) {
+      LLVMValueRef col[4] = {mv[j], mv[4 + j], mv[8 + j], mv[12 + j]};
+      tmp[uu][j] = lin_comb(c, wino_at[uu], col, 4);
+    }
+  LLVMValueRef oy0 = cg_mulc(c, cg_add(c, ty0, tr), 2), ox0 = cg_mulc(c, tx, 2);
+  for (int uu = 0; uu < 2; uu++)
+    for (int vv = 0; vv < 2; vv++) {
+      LLVMValueRef v = lin_comb(c, wino_at[vv], tmp[uu], 4);
+      LLVMValueRef oy = cg_addc(c, oy0, uu), ox = cg_addc(c, ox0, vv);
+      CgIf f;
+      cg_if_begin(c, &f,
+                  LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), ""),
+                               LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), ""), ""));
+      LLVMValueRef st = LLVMBuildStore(
+          c->b, cg_qrequant(c, 1, v, mult, shift, y_zp, ge33),
+          cg_gep(c, c->t_i8, y, cg_add(c, yplane, cg_add(c, cg_mulc(c, oy, p->ow), ox))));
+      LLVMSetAlignment(st, 1);
+      cg_if_else(c, &f);
+      cg_if_end(c, &f);
+    }
+  cg_loop_end(c, &lyx, NULL, NULL);
+  cg_loop_end(c, &lyr, NULL, NULL);
+  cg_loop_end(c, &lr, NULL, NULL);
+}
+
+static void lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                  const IrConvParams *p, const IrQWinograd *w) {
+  int64_t M = p->m, kp = w->kp;
+  assert(w->ldv % IR_QWINO_COLS == 0 && kp <= 64);
+  uint32_t *u = calloc((size_t)(16 * M * kp), sizeof *u);
+  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
+  if (!u || !t) abort();
+  bool ge33;
+  wino_tables(n, p, kp, u, t, &ge33);
+  char name[64];
+  snprintf(name, sizeof name, "q%d.wino", n->id);
+  LLVMValueRef up = cg_const_bytes(c, u, sizeof *u * (size_t)(16 * M * kp), name);
+  snprintf(name, sizeof name, "q%d.tables", n->id);
+  LLVMValueRef tab = cg_const_bytes(c, t, sizeof *t * (size_t)(3 * M), name);
+  free(u);
+  free(t);
+  IrQHead h;
+  ir_qhead(n, &h);
+  bool thumb = is_thumb(c);
+  int64_t panels = (w->th + w->rows - 1) / w->rows;
+  LLVMValueRef vs = c->scratch, ms = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, w->v_bytes));
+  CgLoop lb, lp;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef pi = cg_for(c, &lp, panels);
+  LLVMValueRef ty0 = cg_mulc(c, pi, w->rows);
+  LLVMValueRef trows = cg_smin(c, cg_idx(c, w->rows), cg_sub(c, cg_idx(c, w->th), ty0));
+  input_transform(c, p, w, in[0], vs, b, ty0, trows, h.x_zp);
+  LLVMValueRef pairs = LLVMBuildUDiv(c->b, cg_addc(c, cg_mulc(c, trows, w->tw), IR_QWINO_COLS - 1),
+                                     cg_idx(c, IR_QWINO_COLS), "");
+  int64_t blocks = M / WQ_ROWS, rest = M % WQ_ROWS;
+  for (int part = 0; part < 2; part++) {
+    int64_t nb = part ? (rest ? 1 : 0) : blocks;
+    int mr = part ? (int)rest : WQ_ROWS;
+    if (!nb) continue;
+    CgLoop lm, lpt;
+    LLVMValueRef mb = cg_for(c, &lm, nb);
+    LLVMValueRef m0 = part ? cg_idx(c, blocks * WQ_ROWS) : cg_mulc(c, mb, WQ_ROWS);
+    LLVMValueRef pt = cg_for(c, &lpt, 16);
+    point_product(c, w, M, up, vs, ms, pt, m0, mr, pairs, thumb);
+    cg_loop_end(c, &lpt, NULL, NULL);
+    output_transform(c, p, w, tab, ms, out[0], b, ty0, trows, m0, mr, h.y_zp, ge33);
+    cg_loop_end(c, &lm, NULL, NULL);
+  }
+  cg_loop_end(c, &lp, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+}
+
+bool cg_qconv_winograd_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrNode tmp;
+  IrValue *ins[3];
+  IrConvParams p;
+  IrQWinograd w;
+  ir_qconv_as_conv(n, &tmp, ins);
+  if (cg_dot4_info(c).kind != CG_DOT4_SMLAD || !ir_conv_params(&tmp, &p, NULL) ||
+      !ir_qconv_winograd(&p, 0, IR_QWINO_COLS, n->scratch_bytes, &w) || !ir_qconv_winograd_exact(n))
+    return false;
+  lower(c, n, in, out, &p, &w);
+  return true;
+}
+
+bool cg_target_arm_dsp(const CgOptions *o, IrDiag *d) {
+  Cg c;
+  if (!cg_session_begin(&c, o, d)) return false;
+  bool dsp = cg_dot4_info(&c).kind == CG_DOT4_SMLAD;
+  cg_session_end(&c);
+  return dsp;
+}
