@@ -664,7 +664,7 @@ static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   ir_qhead(n, &h);
   LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps);
   bool ge33 = true;
-  for (int64_t m = 0; m < p->m; m++) ge33 = ge33 && ir_qhead_requant(&h, m).shift >= 33;
+  for (int64_t m = 0; m < p->m; m++) ge33 = ge33 && cg_qrequant_32bit(ir_qhead_requant(&h, m));
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
   LLVMValueRef first = LLVMGetFirstInstruction(entry);
@@ -735,7 +735,7 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef tab = head_tables(c, n, &hz, n->inputs[3]->data, taps);
   LLVMValueRef xzp = cg_i32c(c, h.x_zp);
   bool ge33 = true; /* every shift >= 33: the 32-bit requantization */
-  for (int64_t m = 0; m < p.m; m++) ge33 = ge33 && ir_qhead_requant(&h, m).shift >= 33;
+  for (int64_t m = 0; m < p.m; m++) ge33 = ge33 && cg_qrequant_32bit(ir_qhead_requant(&h, m));
   /* the row of accumulators: a static alloca in the entry block */
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
@@ -918,7 +918,7 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     t[vcols + j] = 62; /* padding columns: any valid shift (their outputs are not stored) */
     if (j >= N) continue;
     IrRequant r = ir_qhead_requant(&h, j);
-    ge33 = ge33 && r.shift >= 33;
+    ge33 = ge33 && cg_qrequant_32bit(r);
     int64_t sum = 0;
     for (int64_t kq = 0; kq < k4; kq++) {
       int8_t quad[4] = {0};
@@ -1079,7 +1079,7 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   bool ge33 = true;
   for (int64_t m = 0; m < M; m++) {
     IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && r.shift >= 33;
+    ge33 = ge33 && cg_qrequant_32bit(r);
     int64_t sum = 0;
     for (int64_t s = 0; s < kp; s++)
       for (int hh = 0; hh < 2; hh++) {
@@ -1226,7 +1226,7 @@ static bool lower_qconv_winograd(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMV
      * point (1, 1), which adds into every output of the tile */
     IrRequant r = ir_qhead_requant(&h, m);
     shifts_ok = shifts_ok && r.shift + 2 <= 62; /* else the im2col path (absurdly small scale) */
-    ge33 = ge33 && r.shift + 2 >= 33;
+    ge33 = ge33 && r.shift + 2 >= 33 && r.shift + 2 <= 55;
     t[m] = r.mult;
     t[M + m] = r.shift + 2;
     int64_t b4 = 4 * (int64_t)(h.bias ? h.bias[m] : 0);
@@ -1419,6 +1419,12 @@ static bool lower_qconv_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     if (v_bytes + p_bytes + M * ldv <= n->scratch_bytes) break;
   }
   if (rp < 1) return false;
+  /* as many panels, of equal rows: every panel computes rp rows (32 rows in panels of 15
+   * computed 45; in panels of 11, 33), and fewer rows need no more scratch */
+  rp = (p->oh + panels - 1) / panels;
+  ldv = (rp * PW + strip - 1) / strip * strip;
+  v_bytes = k4 * 4 * ldv;
+  p_bytes = (max_off + (panels - 1) * rp * PW + ldv + 63) / 64 * 64;
   IrQHead h;
   ir_qhead(n, &h);
   const int8_t *w = n->inputs[3]->data;
@@ -1429,7 +1435,7 @@ static bool lower_qconv_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   bool ge33 = true;
   for (int64_t m = 0; m < M; m++) {
     IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && r.shift >= 33;
+    ge33 = ge33 && cg_qrequant_32bit(r);
     int64_t sum = 0;
     for (int64_t k = 0; k < K; k++) sum += sb[m * k4 * 4 + k] = w[m * K + k];
     t[m] = r.mult;
@@ -1556,7 +1562,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   bool ge33 = true;
   for (int64_t m = 0; m < M; m++) {
     IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && r.shift >= 33;
+    ge33 = ge33 && cg_qrequant_32bit(r);
     int64_t sum = 0;
     for (int64_t k = 0; k < K; k++) {
       /* channel quads: reduction index (tap, channel) instead of (channel, tap) */
