@@ -1546,12 +1546,20 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
   if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
-  if (!ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
-    return lower_qconv_loops(c, n, in, out);
-  int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
   int64_t c4n = (p.c_per_group + 3) / 4;
+  /* stride 1 along rows on vector targets: the group's input first interleaved into words of
+   * 4 channels in a zero-point-padded copy (PH x PW per quad of channels, at the scratch's
+   * end), so each im2col row is one copy of ow words (not 4 plane rows loaded, widened,
+   * shifted and or-ed per row and tap, with bounds) */
+  int64_t PH = p.h + p.pad_t + p.pad_b, PW = p.w + p.pad_l + p.pad_r, xw_bytes = c4n * PH * PW * 4;
+  bool interleaved = d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 &&
+                     n->scratch_bytes > xw_bytes &&
+                     ir_qconv_panel_of(&p, n->scratch_bytes - xw_bytes, false, strip, &pq);
+  if (!interleaved && !ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
+    return lower_qconv_loops(c, n, in, out);
+  int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
   const int8_t *w = n->inputs[3]->data;
   bool unpacked = d.kind == CG_DOT4_SMLAD;
   int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
@@ -1583,15 +1591,70 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   free(s);
   free(t);
   int64_t panels = (p.oh + pq.rows - 1) / pq.rows;
+  /* panels of equal rows: every panel computes pq.rows rows' columns (16 rows in panels of 12
+   * computed 24), fewer rows fit the same ldv */
+  pq.rows = (p.oh + panels - 1) / panels;
   CgLoop lb, lg, lp;
   LLVMValueRef b = cg_for(c, &lb, p.n);
   LLVMValueRef g = cg_for(c, &lg, p.group);
   LLVMValueRef xg =
       cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
+  uint32_t pb = (uint8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0)); /* the zero point as stored */
+  LLVMValueRef pad4 = cg_i32c(c, (int64_t)(pb * 0x01010101u));
+  LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+  LLVMValueRef pad8 = LLVMConstInt(c->t_i8, pb, 0);
+  LLVMValueRef xw =
+      interleaved ? cg_gep(c, c->t_i8, c->scratch, cg_idx(c, (n->scratch_bytes - xw_bytes) / 4 * 4))
+                  : NULL;
+  if (interleaved) {
+    cg_memset(c, xw, (uint8_t)pb, xw_bytes);
+    CgLoop lq, ly, lx;
+    LLVMValueRef c4 = cg_for(c, &lq, c4n);
+    LLVMValueRef plane[4], real[4];
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), t);
+      real[t] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, p.c_per_group), "");
+      plane[t] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, p.c_per_group - 1)), p.h * p.w));
+    }
+    LLVMValueRef y = cg_for(c, &ly, p.h);
+    LLVMValueRef drow =
+        cg_add(c, cg_mulc(c, c4, PH * PW), cg_addc(c, cg_mulc(c, y, PW), p.pad_t * PW + p.pad_l));
+    LLVMValueRef x = cg_for(c, &lx, p.w), word = NULL;
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef at = cg_add(c, plane[t], cg_add(c, cg_mulc(c, y, p.w), x));
+      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], at), flip8, "");
+      b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[t], b8, pad8, ""), c->t_i32, "");
+      b8 = t ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * t), "") : b8;
+      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+    }
+    LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, xw, cg_add(c, drow, x)));
+    LLVMSetAlignment(st, 4);
+    cg_loop_end(c, &lx, NULL, NULL);
+    cg_loop_end(c, &ly, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+  }
   LLVMValueRef pi = cg_for(c, &lp, panels);
   LLVMValueRef r0 = cg_mulc(c, pi, pq.rows);
   LLVMValueRef rows = cg_smin(c, cg_idx(c, pq.rows), cg_sub(c, cg_idx(c, p.oh), r0));
-  {
+  if (interleaved) { /* V row (tap, c4): per output row, ow words of the copy */
+    CgLoop li, lj, lq, lr;
+    LLVMValueRef i = cg_for(c, &li, p.kh);
+    LLVMValueRef j = cg_for(c, &lj, p.kw);
+    LLVMValueRef c4 = cg_for(c, &lq, c4n);
+    LLVMValueRef kq = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, i, p.kw), j), c4n), c4);
+    LLVMValueRef src0 =
+        cg_add(c, cg_mulc(c, c4, PH * PW),
+               cg_add(c, cg_mulc(c, cg_mulc(c, i, p.dil_h), PW), cg_mulc(c, j, p.dil_w)));
+    LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
+    LLVMValueRef src = cg_add(c, src0, cg_mulc(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h), PW));
+    cg_memcpy(
+        c, cg_gep(c, c->t_i32, c->scratch, cg_add(c, cg_mulc(c, kq, pq.ldv), cg_mulc(c, r, p.ow))),
+        cg_gep(c, c->t_i32, xw, src), cg_idx(c, p.ow * 4));
+    cg_loop_end(c, &lr, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+    cg_loop_end(c, &lj, NULL, NULL);
+    cg_loop_end(c, &li, NULL, NULL);
+  } else {
     CgLoop lq, li, lj, lr, la, lm2, lz;
     LLVMValueRef i = cg_for(c, &li, p.kh);
     LLVMValueRef j = cg_for(c, &lj, p.kw);
@@ -1615,10 +1678,6 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, j, p.dil_w), -p.pad_l), lo, hi;
     cg_valid_range(c, iw0, p.stride_w, p.w, p.ow, &lo, &hi);
     hi = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo, hi), lo, "");
-    uint32_t pb = (uint8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0));
-    LLVMValueRef pad4 = cg_i32c(c, (int64_t)(pb * 0x01010101u));
-    LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
-    LLVMValueRef pad8 = LLVMConstInt(c->t_i8, pb, 0);
     LLVMValueRef ow = cg_loop_begin(c, &la, cg_idx(c, 0), lo);
     LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
     cg_loop_end(c, &la, NULL, NULL);
