@@ -305,8 +305,75 @@ static LLVMValueRef qavg_divide(Cg *c, LLVMValueRef sum, LLVMValueRef cnt) {
   return LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, "");
 }
 
-/* QAveragePool: the int32 sum of each window's valid taps, the padding's x_zp when counted, and
- * ir_qavg_divide's rounding division (one sdiv per output) */
+/* MaxPool and QAveragePool on int8, one window nest: per output, the taps inside the input
+ * folded (max; or an int32 sum, the padding's zp when counted, and ir_qavg_divide's rounding
+ * division, one sdiv per output). Windows all inside the input unroll their taps with no
+ * bounds (a constant divisor: LLVM multiplies and shifts), so LLVM vectorizes over ow;
+ * otherwise loops over each window's valid tap ranges. */
+static void qpool_windows(Cg *c, const IrConvParams *p, bool avg, bool count_include_pad,
+                          int32_t zp, LLVMValueRef x, LLVMValueRef y) {
+  bool inside = p->pad_t == 0 && p->pad_l == 0 &&
+                (p->oh - 1) * p->stride_h + (p->kh - 1) * p->dil_h < p->h &&
+                (p->ow - 1) * p->stride_w + (p->kw - 1) * p->dil_w < p->w;
+  CgLoop lbc, loh, low, li, lj;
+  LLVMValueRef bc = cg_for(c, &lbc, p->n * p->c);
+  LLVMValueRef plane = cg_mulc(c, bc, p->h * p->w);
+  LLVMValueRef oh = cg_for(c, &loh, p->oh);
+  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p->stride_h), -p->pad_t), ilo = NULL, ihi = NULL;
+  LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p->oh * p->ow), cg_mulc(c, oh, p->ow)), ch = NULL;
+  if (!inside || p->kh * p->kw > 16) {
+    cg_valid_range(c, ih0, p->dil_h, p->h, p->kh, &ilo, &ihi);
+    if (avg)
+      ch = cg_pool_window_count(c, ih0, p->kh, 1, p->h, p->pad_t, p->pad_b, count_include_pad);
+  }
+  LLVMValueRef ow = cg_for(c, &low, p->ow), r;
+  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p->stride_w), -p->pad_l);
+  if (!ilo) {
+    LLVMValueRef at = cg_add(c, plane, cg_add(c, cg_mulc(c, ih0, p->w), iw0));
+    r = NULL;
+    for (int64_t i = 0; i < p->kh; i++)
+      for (int64_t j = 0; j < p->kw; j++) {
+        LLVMValueRef v = i8_load(c, x, cg_addc(c, at, i * p->dil_h * p->w + j * p->dil_w));
+        if (avg) v = LLVMBuildSExt(c->b, v, c->t_i32, "");
+        r = !r    ? v
+            : avg ? LLVMBuildAdd(c->b, r, v, "")
+                  : LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, r, ""), v, r, "");
+      }
+    if (avg) r = qavg_divide(c, r, cg_i32c(c, p->kh * p->kw));
+  } else {
+    LLVMValueRef jlo, jhi;
+    cg_valid_range(c, iw0, p->dil_w, p->w, p->kw, &jlo, &jhi);
+    LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
+    LLVMValueRef acc_i = cg_loop_acc(
+        c, &li, avg ? cg_i32c(c, 0) : LLVMConstInt(c->t_i8, (unsigned long long)-128, 1));
+    LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, cg_mulc(c, i, p->dil_h)), p->w));
+    LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
+    LLVMValueRef acc_j = cg_loop_acc(c, &lj, acc_i);
+    LLVMValueRef v = i8_load(c, x, cg_add(c, xrow, cg_add(c, iw0, cg_mulc(c, j, p->dil_w))));
+    LLVMValueRef next =
+        avg ? LLVMBuildAdd(c->b, acc_j, LLVMBuildSExt(c->b, v, c->t_i32, ""), "")
+            : LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, acc_j, ""), v, acc_j, "");
+    LLVMValueRef after_j;
+    cg_loop_end(c, &lj, &next, &after_j);
+    cg_loop_end(c, &li, &after_j, &r);
+    if (avg) {
+      LLVMValueRef valid = cg_mul(c, cg_sub(c, ihi, ilo), cg_sub(c, jhi, jlo)), count = valid;
+      if (count_include_pad) {
+        count =
+            cg_mul(c, ch, cg_pool_window_count(c, iw0, p->kw, 1, p->w, p->pad_l, p->pad_r, true));
+        LLVMValueRef pads = LLVMBuildTrunc(c->b, cg_sub(c, count, valid), c->t_i32, "");
+        r = LLVMBuildAdd(c->b, r, LLVMBuildMul(c->b, pads, cg_i32c(c, zp), ""), "");
+      }
+      r = qavg_divide(c, r, LLVMBuildTrunc(c->b, count, c->t_i32, ""));
+    }
+  }
+  i8_store(c, r, y, cg_add(c, yrow, ow));
+  cg_loop_end(c, &low, NULL, NULL);
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lbc, NULL, NULL);
+}
+
+/* QAveragePool: qpool_windows' sums */
 bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrNode tmp;
   IrValue *ins[1];
@@ -315,62 +382,7 @@ bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
-  int32_t zp = ir_qparam_zp(n, 2);
-  bool inside = p.pad_t == 0 && p.pad_l == 0 && (p.oh - 1) * p.stride_h + p.kh <= p.h &&
-                (p.ow - 1) * p.stride_w + p.kw <= p.w;
-  if (inside && p.kh * p.kw <= 16) {
-    /* every window inside the input: the taps unrolled, a constant divisor (LLVM turns the
-     * division into a multiply and shifts), vectorizable over ow */
-    CgLoop lbc, loh, low;
-    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
-    LLVMValueRef oh = cg_for(c, &loh, p.oh);
-    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
-    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
-    LLVMValueRef ow = cg_for(c, &low, p.ow);
-    LLVMValueRef at = cg_add(c, row0, cg_mulc(c, ow, p.stride_w)), sum = cg_i32c(c, 0);
-    for (int64_t i = 0; i < p.kh; i++)
-      for (int64_t j = 0; j < p.kw; j++)
-        sum = LLVMBuildAdd(
-            c->b, sum,
-            LLVMBuildSExt(c->b, i8_load(c, in[0], cg_addc(c, at, i * p.w + j)), c->t_i32, ""), "");
-    i8_store(c, qavg_divide(c, sum, cg_i32c(c, p.kh * p.kw)), out[0], cg_add(c, yrow, ow));
-    cg_loop_end(c, &low, NULL, NULL);
-    cg_loop_end(c, &loh, NULL, NULL);
-    cg_loop_end(c, &lbc, NULL, NULL);
-    return true;
-  }
-  CgLoop lbc, loh, low, li, lj;
-  LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
-  LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
-  LLVMValueRef oh = cg_for(c, &loh, p.oh);
-  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), ilo, ihi;
-  cg_valid_range(c, ih0, 1, p.h, p.kh, &ilo, &ihi);
-  LLVMValueRef ch =
-      cg_pool_window_count(c, ih0, p.kh, 1, p.h, p.pad_t, p.pad_b, p.count_include_pad);
-  LLVMValueRef ow = cg_for(c, &low, p.ow);
-  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l), jlo, jhi;
-  cg_valid_range(c, iw0, 1, p.w, p.kw, &jlo, &jhi);
-  LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
-  LLVMValueRef sum_i = cg_loop_acc(c, &li, cg_i32c(c, 0));
-  LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, i), p.w));
-  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
-  LLVMValueRef sum_j = cg_loop_acc(c, &lj, sum_i);
-  LLVMValueRef v =
-      LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, j))), c->t_i32, "");
-  LLVMValueRef next = LLVMBuildAdd(c->b, sum_j, v, ""), after_j, sum;
-  cg_loop_end(c, &lj, &next, &after_j);
-  cg_loop_end(c, &li, &after_j, &sum);
-  LLVMValueRef valid = cg_mul(c, cg_sub(c, ihi, ilo), cg_sub(c, jhi, jlo)), count = valid;
-  if (p.count_include_pad) {
-    count = cg_mul(c, ch, cg_pool_window_count(c, iw0, p.kw, 1, p.w, p.pad_l, p.pad_r, true));
-    LLVMValueRef pads = LLVMBuildTrunc(c->b, cg_sub(c, count, valid), c->t_i32, "");
-    sum = LLVMBuildAdd(c->b, sum, LLVMBuildMul(c->b, pads, cg_i32c(c, zp), ""), "");
-  }
-  i8_store(c, qavg_divide(c, sum, LLVMBuildTrunc(c->b, count, c->t_i32, "")), out[0],
-           cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_add(c, cg_mulc(c, oh, p.ow), ow)));
-  cg_loop_end(c, &low, NULL, NULL);
-  cg_loop_end(c, &loh, NULL, NULL);
-  cg_loop_end(c, &lbc, NULL, NULL);
+  qpool_windows(c, &p, true, p.count_include_pad, ir_qparam_zp(n, 2), in[0], out[0]);
   return true;
 }
 
@@ -809,10 +821,38 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
                 (p.ow - 1) * p.stride_w + (p.kw - 1) * p.dil_w < p.w;
   CgDot4 d = cg_dot4_info(c);
   int64_t s = p.stride_w, vl = s >= 2 && 64 % s == 0 ? 64 / s : 0;
+  if (inside && d.vbmi && s >= 2 && p.kh == s && p.kw == s && p.stride_h == s && p.dil_h == 1 &&
+      p.dil_w == 1 && p.oh * s == p.h && p.ow * s == p.w && 64 % (s * p.w) == 0) {
+    /* AVX-512VBMI, s x s windows tiling planes of short rows (2x2/2 on w <= 32): the input
+     * is a run of s-row groups, 64 / (s w) of them per 64 bytes, whose 64 / s^2 outputs are
+     * contiguous in y; per tap one vpermb picks them, vpmaxsb; tails masked */
+    LLVMTypeRef vin = LLVMVectorType(c->t_i8, 64);
+    int64_t per = 64 / (s * s), nin = p.n * p.c * p.h * p.w, nout = nin / (s * s);
+    CgLoop lv;
+    LLVMValueRef v = cg_for(c, &lv, (nin + 63) / 64), best = NULL;
+    LLVMValueRef x =
+        cg_masked_load(c, vin, cg_gep(c, c->t_i8, in[0], cg_mulc(c, v, 64)),
+                       cg_lane_mask(c, 64, cg_sub(c, cg_idx(c, nin), cg_mulc(c, v, 64))));
+    for (int64_t i = 0; i < s; i++)
+      for (int64_t j = 0; j < s; j++) {
+        LLVMValueRef idx[64];
+        for (int64_t o = 0; o < per; o++)
+          idx[o] = cg_i32c(c, o / p.ow * s * p.w + i * p.w + o % p.ow * s + j);
+        LLVMValueRef t = LLVMBuildShuffleVector(c->b, x, LLVMGetUndef(vin),
+                                                LLVMConstVector(idx, (unsigned)per), "");
+        best =
+            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, t, best, ""), t, best, "")
+                 : t;
+      }
+    cg_masked_store(c, best, cg_gep(c, c->t_i8, out[0], cg_mulc(c, v, per)),
+                    cg_lane_mask(c, (int)per, cg_sub(c, cg_idx(c, nout), cg_mulc(c, v, per))));
+    cg_loop_end(c, &lv, NULL, NULL);
+    return true;
+  }
   if (inside && d.masked && vl && p.kw <= s && p.dil_w == 1 && p.kh <= 16) {
     /* AVX-512BW, windows inside that do not overlap along a row (2x2/2): per output row and
      * chunk of vl outputs, one masked 64-byte load per input row, the kw taps picked by
-     * shuffles, vpmaxsb, one masked store (the loop below runs 2-lane vectors on 14-wide rows) */
+     * shuffles, vpmaxsb, one masked store (qpool_windows runs 2-lane vectors on 14-wide rows) */
     LLVMTypeRef vin = LLVMVectorType(c->t_i8, 64);
     CgLoop lbc, loh, lch;
     LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
@@ -843,54 +883,7 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
     cg_loop_end(c, &lbc, NULL, NULL);
     return true;
   }
-  if (inside && p.kh * p.kw <= 16) {
-    /* every window inside the input: the taps unrolled, no bounds, so LLVM vectorizes over ow
-     * (2x2/2: two deinterleaving loads per input row) */
-    CgLoop lbc, loh, low;
-    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
-    LLVMValueRef oh = cg_for(c, &loh, p.oh);
-    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
-    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
-    LLVMValueRef ow = cg_for(c, &low, p.ow);
-    LLVMValueRef at = cg_add(c, row0, cg_mulc(c, ow, p.stride_w)), best = NULL;
-    for (int64_t i = 0; i < p.kh; i++)
-      for (int64_t j = 0; j < p.kw; j++) {
-        LLVMValueRef v = i8_load(c, in[0], cg_addc(c, at, i * p.dil_h * p.w + j * p.dil_w));
-        best =
-            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
-                 : v;
-      }
-    i8_store(c, best, out[0], cg_add(c, yrow, ow));
-    cg_loop_end(c, &low, NULL, NULL);
-    cg_loop_end(c, &loh, NULL, NULL);
-    cg_loop_end(c, &lbc, NULL, NULL);
-    return true;
-  }
-  CgLoop lbc, loh, low, li, lj;
-  LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
-  LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
-  LLVMValueRef oh = cg_for(c, &loh, p.oh);
-  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), ilo, ihi;
-  cg_valid_range(c, ih0, p.dil_h, p.h, p.kh, &ilo, &ihi);
-  LLVMValueRef ow = cg_for(c, &low, p.ow);
-  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l), jlo, jhi;
-  cg_valid_range(c, iw0, p.dil_w, p.w, p.kw, &jlo, &jhi);
-  LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
-  LLVMValueRef best_i = cg_loop_acc(c, &li, LLVMConstInt(c->t_i8, (unsigned long long)-128, 1));
-  LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, cg_mulc(c, i, p.dil_h)), p.w));
-  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
-  LLVMValueRef best_j = cg_loop_acc(c, &lj, best_i);
-  LLVMValueRef v = i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, cg_mulc(c, j, p.dil_w))));
-  LLVMValueRef nb = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best_j, ""), v, best_j,
-                                    ""),
-               after_j, best;
-  cg_loop_end(c, &lj, &nb, &after_j);
-  cg_loop_end(c, &li, &after_j, &best);
-  i8_store(c, best, out[0],
-           cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_add(c, cg_mulc(c, oh, p.ow), ow)));
-  cg_loop_end(c, &low, NULL, NULL);
-  cg_loop_end(c, &loh, NULL, NULL);
-  cg_loop_end(c, &lbc, NULL, NULL);
+  qpool_windows(c, &p, false, false, 0, in[0], out[0]);
   return true;
 }
 
