@@ -88,21 +88,26 @@ static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValu
   return LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, "");
 }
 
-/* Per-channel tables: multiplier, shift and the bias with the input zero point folded out
- * (bias - x_zp * sum of the channel's weights), as one i32 array [3][channels]. */
+/* Per-channel tables: multiplier, shift and the bias with a zero point folded out (bias -
+ * offset * sum of the channel's weights: offset x_zp, + 128 where the activations are stored
+ * as x ^ 0x80, or 0 where padded taps are skipped), as one i32 array [3][channels]; *ge33
+ * (if given): every channel's shift passes cg_qrequant_32bit. */
 static LLVMValueRef head_tables(Cg *c, const IrNode *n, const IrQHead *h, const int8_t *w,
-                                int64_t per_channel) {
+                                int64_t per_channel, int32_t offset, bool *ge33) {
   int64_t M = h->channels;
   int32_t *t = malloc(sizeof *t * (size_t)(3 * M));
   if (!t) abort();
+  bool all32 = true;
   for (int64_t m = 0; m < M; m++) {
     IrRequant r = ir_qhead_requant(h, m);
+    all32 = all32 && cg_qrequant_32bit(r);
     t[m] = r.mult;
     t[M + m] = r.shift;
     int64_t sum = 0;
     for (int64_t k = 0; k < per_channel; k++) sum += w[m * per_channel + k];
-    t[2 * M + m] = (h->bias ? h->bias[m] : 0) - (int32_t)(h->x_zp * sum);
+    t[2 * M + m] = (h->bias ? h->bias[m] : 0) - (int32_t)(offset * sum);
   }
+  if (ge33) *ge33 = all32;
   char name[64];
   snprintf(name, sizeof name, "q%d.tables", n->id);
   LLVMValueRef g = cg_const_bytes(c, t, sizeof *t * (size_t)(3 * M), name);
@@ -626,7 +631,7 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   char name[64];
   snprintf(name, sizeof name, "q%d.b", n->id);
   LLVMValueRef bp = cg_const_bytes(c, bt, (size_t)(N * K), name);
-  LLVMValueRef tab = head_tables(c, n, &h, bt, K);
+  LLVMValueRef tab = head_tables(c, n, &h, bt, K, h.x_zp, NULL);
   free(bt);
   CgLoop li, lj, lk;
   LLVMValueRef i = cg_for(c, &li, M);
@@ -674,9 +679,8 @@ static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
     return false;
   IrQHead h;
   ir_qhead(n, &h);
-  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps);
-  bool ge33 = true;
-  for (int64_t m = 0; m < p->m; m++) ge33 = ge33 && cg_qrequant_32bit(ir_qhead_requant(&h, m));
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps, h.x_zp, &ge33);
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
   LLVMValueRef first = LLVMGetFirstInstruction(entry);
@@ -742,12 +746,9 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   IrQHead h;
   ir_qhead(n, &h);
   int64_t taps = p.c_per_group * p.kh * p.kw;
-  IrQHead hz = h; /* padded taps are skipped, so x_zp is not folded into the bias */
-  hz.x_zp = 0;
-  LLVMValueRef tab = head_tables(c, n, &hz, n->inputs[3]->data, taps);
+  bool ge33; /* padded taps are skipped, so x_zp is not folded into the bias */
+  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps, 0, &ge33);
   LLVMValueRef xzp = cg_i32c(c, h.x_zp);
-  bool ge33 = true; /* every shift >= 33: the 32-bit requantization */
-  for (int64_t m = 0; m < p.m; m++) ge33 = ge33 && cg_qrequant_32bit(ir_qhead_requant(&h, m));
   /* the row of accumulators: a static alloca in the entry block */
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
@@ -811,6 +812,14 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
 
 /* ---- MaxPool on int8: a max over the valid taps of each window ----------------------------- */
 
+/* max(best, the bytes of x at idx[0..n)) per lane (best NULL: those bytes) */
+static LLVMValueRef pick_max(Cg *c, LLVMValueRef x, LLVMValueRef *idx, int n, LLVMValueRef best) {
+  LLVMValueRef t = LLVMBuildShuffleVector(c->b, x, LLVMGetUndef(LLVMTypeOf(x)),
+                                          LLVMConstVector(idx, (unsigned)n), "");
+  return best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, t, best, ""), t, best, "")
+              : t;
+}
+
 bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -838,11 +847,7 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
         LLVMValueRef idx[64];
         for (int64_t o = 0; o < per; o++)
           idx[o] = cg_i32c(c, o / p.ow * s * p.w + i * p.w + o % p.ow * s + j);
-        LLVMValueRef t = LLVMBuildShuffleVector(c->b, x, LLVMGetUndef(vin),
-                                                LLVMConstVector(idx, (unsigned)per), "");
-        best =
-            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, t, best, ""), t, best, "")
-                 : t;
+        best = pick_max(c, x, idx, (int)per, best);
       }
     cg_masked_store(c, best, cg_gep(c, c->t_i8, out[0], cg_mulc(c, v, per)),
                     cg_lane_mask(c, (int)per, cg_sub(c, cg_idx(c, nout), cg_mulc(c, v, per))));
@@ -869,11 +874,7 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
       for (int64_t j = 0; j < p.kw; j++) {
         LLVMValueRef idx[64];
         for (int64_t l = 0; l < vl; l++) idx[l] = cg_i32c(c, l * s + j);
-        LLVMValueRef v = LLVMBuildShuffleVector(c->b, x, LLVMGetUndef(vin),
-                                                LLVMConstVector(idx, (unsigned)vl), "");
-        best =
-            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
-                 : v;
+        best = pick_max(c, x, idx, (int)vl, best);
       }
     }
     cg_masked_store(c, best, cg_gep(c, c->t_i8, out[0], cg_add(c, yrow, o)),
@@ -1067,30 +1068,21 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   int64_t K = p->c_per_group * p->kh * p->kw, kp = pq->k4, M = p->m;
   const int8_t *w = n->inputs[3]->data;
   uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
-  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
-  if (!sw || !t) abort();
-  bool ge33 = true;
+  if (!sw) abort();
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
   for (int64_t m = 0; m < M; m++) {
-    IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && cg_qrequant_32bit(r);
-    int64_t sum = 0;
     for (int64_t s = 0; s < kp; s++)
       for (int hh = 0; hh < 2; hh++) {
         int64_t k = pair_reduction(p, s, hh);
         if (k < 0) continue;
-        sum += w[m * K + k];
         int64_t mg = m % p->m_per_group, at = m / p->m_per_group * p->m_per_group * kp +
                                               cg_qpair_offset(mg, s, p->m_per_group, kp) / 4;
         sw[at] |= (uint32_t)(uint16_t)(int16_t)w[m * K + k] << (16 * hh);
       }
-    t[m] = r.mult;
-    t[M + m] = r.shift;
-    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(h.x_zp * sum);
   }
   LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
-  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
   free(sw);
-  free(t);
   int64_t panels = (p->oh + pq->rows - 1) / pq->rows;
   CgLoop lb, lg, lp, ls, lr;
   LLVMValueRef b = cg_for(c, &lb, p->n);
@@ -1422,23 +1414,13 @@ static bool lower_qconv_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   ir_qhead(n, &h);
   const int8_t *w = n->inputs[3]->data;
   int8_t *sb = calloc((size_t)(M * k4 * 4), 1);
-  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
-  if (!sb || !t) abort();
-  int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
-  bool ge33 = true;
-  for (int64_t m = 0; m < M; m++) {
-    IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && cg_qrequant_32bit(r);
-    int64_t sum = 0;
-    for (int64_t k = 0; k < K; k++) sum += sb[m * k4 * 4 + k] = w[m * K + k];
-    t[m] = r.mult;
-    t[M + m] = r.shift;
-    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(offset * sum);
-  }
+  if (!sb) abort();
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp + (d.u8_acts ? 128 : 0), &ge33);
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t k = 0; k < K; k++) sb[m * k4 * 4 + k] = w[m * K + k];
   LLVMValueRef sp = const_table(c, n, "w", sb, (size_t)(M * k4 * 4));
-  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
   free(sb);
-  free(t);
   LLVMValueRef pp = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, v_bytes));
   LLVMValueRef wide = cg_gep(c, c->t_i8, pp, cg_idx(c, p_bytes));
   uint8_t flip = d.u8_acts ? 0x80 : 0;
@@ -1557,32 +1539,21 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   bool unpacked = d.kind == CG_DOT4_SMLAD;
   int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
   int8_t *s = calloc((size_t)(M * k4 * 4), 1), *sp_bytes = calloc((size_t)(M * k4 * qb), 1);
-  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
-  if (!s || !sp_bytes || !t) abort();
-  int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
-  bool ge33 = true;
-  for (int64_t m = 0; m < M; m++) {
-    IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && cg_qrequant_32bit(r);
-    int64_t sum = 0;
+  if (!s || !sp_bytes) abort();
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp + (d.u8_acts ? 128 : 0), &ge33);
+  for (int64_t m = 0; m < M; m++)
     for (int64_t k = 0; k < K; k++) {
       /* channel quads: reduction index (tap, channel) instead of (channel, tap) */
       int64_t ci = k / (p.kh * p.kw), tap = k % (p.kh * p.kw);
       s[m * k4 * 4 + tap * c4n * 4 + ci] = w[m * K + k];
-      sum += w[m * K + k];
     }
-    t[m] = r.mult;
-    t[M + m] = r.shift;
-    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(offset * sum);
-  }
   for (int64_t m = 0; m < M; m++)
     for (int64_t kq = 0; kq < k4; kq++)
       cg_dot4_pack_quad(sp_bytes + (m * k4 + kq) * qb, s + (m * k4 + kq) * 4, unpacked);
   LLVMValueRef sp = const_table(c, n, "w", sp_bytes, (size_t)(M * k4 * qb));
   free(sp_bytes);
-  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
   free(s);
-  free(t);
   int64_t panels = (p.oh + pq.rows - 1) / pq.rows;
   /* panels of equal rows: every panel computes pq.rows rows' columns (16 rows in panels of 12
    * computed 24), fewer rows fit the same ldv */
@@ -1795,6 +1766,5 @@ LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64
                                   bool fold_x_zp) {
   IrQHead h;
   ir_qhead(n, &h);
-  if (!fold_x_zp) h.x_zp = 0;
-  return head_tables(c, n, &h, w, per_channel);
+  return head_tables(c, n, &h, w, per_channel, fold_x_zp ? h.x_zp : 0, NULL);
 }
