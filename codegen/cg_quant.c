@@ -669,10 +669,10 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
 static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
                                 const IrConvParams *p) {
   CgDot4 d = cg_dot4_info(c);
-  int L = d.lanes;
+  int L = d.lanes, V = 2 * L; /* V outputs a step: the products in i16 lanes, twice as many */
   int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r;
-  int64_t Q = p->oh * PW, nvec = (Q + L - 1) / L, taps = p->kh * p->kw;
-  int64_t pbytes = PH * PW + (p->kw - 1) * p->dil_w + L, wbytes = nvec * L;
+  int64_t Q = p->oh * PW, nvec = (Q + V - 1) / V, taps = p->kh * p->kw;
+  int64_t pbytes = PH * PW + (p->kw - 1) * p->dil_w + V, wbytes = nvec * V;
   if (L < 4 || p->c_per_group != 1 || p->m_per_group != 1 || p->stride_h != 1 || p->stride_w != 1 ||
       p->oh != PH - (p->kh - 1) * p->dil_h || p->ow != PW - (p->kw - 1) * p->dil_w ||
       pbytes + wbytes > 65536 || taps > 64)
@@ -693,7 +693,15 @@ static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   LLVMValueRef wide = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i8, (uint64_t)wbytes), "qdwout");
   LLVMSetAlignment(wide, 64);
   LLVMPositionBuilderAtEnd(c->b, here);
-  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)L), vw = LLVMVectorType(c->t_i32, (unsigned)L);
+  /* x w fits i16 (|x| <= 128, |w| <= 127), and so does the sum of two such products: taps are
+   * multiplied in i16 lanes and added in pairs before widening (a weight of -128, possible in
+   * imported models, keeps them single) */
+  const int8_t *wt = n->inputs[3]->data;
+  bool pair = true;
+  for (int64_t k = 0; k < p->m * taps; k++) pair = pair && wt[k] != -128;
+  LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)V), vh = LLVMVectorType(i16, (unsigned)V),
+              vw = LLVMVectorType(c->t_i32, (unsigned)V);
   CgLoop lbm, lr, lv, lo;
   LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
   LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
@@ -706,22 +714,36 @@ static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   LLVMValueRef wv[64];
   for (int64_t k = 0; k < taps; k++)
     wv[k] = cg_qsplat(
-        c, LLVMBuildSExt(c->b, i8_load(c, in[3], cg_addc(c, cg_mulc(c, m, taps), k)), c->t_i32, ""),
-        L);
+        c, LLVMBuildSExt(c->b, i8_load(c, in[3], cg_addc(c, cg_mulc(c, m, taps), k)), i16, ""), V);
   LLVMValueRef mult = cg_qsplat(c, i32_load(c, tab, m), L),
                shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, p->m)), L),
-               bias = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * p->m)), L);
+               bias = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * p->m)), V);
   LLVMValueRef v = cg_for(c, &lv, nvec);
-  LLVMValueRef q0 = cg_mulc(c, v, L), acc = bias;
+  LLVMValueRef q0 = cg_mulc(c, v, V), acc = bias, part = NULL;
   for (int64_t k = 0; k < taps; k++) {
     int64_t off = k / p->kw * p->dil_h * PW + k % p->kw * p->dil_w;
     LLVMValueRef x = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pad, cg_addc(c, q0, off)), "");
     LLVMSetAlignment(x, 1);
-    acc =
-        LLVMBuildAdd(c->b, acc, LLVMBuildMul(c->b, LLVMBuildSExt(c->b, x, vw, ""), wv[k], ""), "");
+    LLVMValueRef prod = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, x, vh, ""), wv[k], "");
+    part = part ? LLVMBuildAdd(c->b, part, prod, "") : prod;
+    if (!pair || k % 2 || k == taps - 1) {
+      acc = LLVMBuildAdd(c->b, acc, LLVMBuildSExt(c->b, part, vw, ""), "");
+      part = NULL;
+    }
   }
-  LLVMValueRef st = LLVMBuildStore(c->b, cg_qrequant(c, L, acc, mult, shift, h.y_zp, ge33),
-                                   cg_gep(c, c->t_i8, wide, q0));
+  /* requantized L lanes at a time */
+  LLVMValueRef halves[2], idx[128];
+  for (int hh = 0; hh < 2; hh++) {
+    for (int l = 0; l < L; l++) idx[l] = cg_i32c(c, hh * L + l);
+    LLVMValueRef a =
+        LLVMBuildShuffleVector(c->b, acc, LLVMGetUndef(vw), LLVMConstVector(idx, (unsigned)L), "");
+    halves[hh] = cg_qrequant(c, L, a, mult, shift, h.y_zp, ge33);
+  }
+  for (int l = 0; l < V; l++) idx[l] = cg_i32c(c, l);
+  LLVMValueRef st = LLVMBuildStore(
+      c->b,
+      LLVMBuildShuffleVector(c->b, halves[0], halves[1], LLVMConstVector(idx, (unsigned)V), ""),
+      cg_gep(c, c->t_i8, wide, q0));
   LLVMSetAlignment(st, 1);
   cg_loop_end(c, &lv, NULL, NULL);
   LLVMValueRef oy = cg_for(c, &lo, p->oh);

@@ -164,7 +164,8 @@ LLVMValueRef cg_qsplat(Cg *c, LLVMValueRef s, int lanes) {
   if (lanes == 1) return s;
   LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), (unsigned)lanes);
   LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), s, cg_i32c(c, 0), "");
-  LLVMValueRef zeros[16];
+  LLVMValueRef zeros[64];
+  assert(lanes <= 64);
   for (int l = 0; l < lanes; l++) zeros[l] = cg_i32c(c, 0);
   return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(vt), LLVMConstVector(zeros, (unsigned)lanes),
                                 "");
