@@ -659,6 +659,113 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
  * the row is requantized. Integer sums do not depend on their order: bit-exact with the
  * interpreter's loop order. */
 
+/* ---- depthwise QLinearConv on vector targets ------------------------------------------------ */
+
+/* bias + sum_k x[k] * w[k] over V lanes (x: <V x i8> tap vectors, w: <V x i16> splats): the
+ * products in i16 lanes (|x w| <= 128 * 127) and, with pair, two of them added before widening
+ * to i32 (their sum fits i16 too; a weight of -128, possible in imported models, keeps them
+ * single) */
+static LLVMValueRef dw_taps(Cg *c, int V, LLVMValueRef bias, LLVMValueRef *x, LLVMValueRef *w,
+                            int64_t taps, bool pair) {
+  LLVMTypeRef vh = LLVMVectorType(LLVMInt16TypeInContext(c->ctx), (unsigned)V),
+              vw = LLVMVectorType(c->t_i32, (unsigned)V);
+  LLVMValueRef acc = bias, part = NULL;
+  for (int64_t k = 0; k < taps; k++) {
+    LLVMValueRef prod = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, x[k], vh, ""), w[k], "");
+    part = part ? LLVMBuildAdd(c->b, part, prod, "") : prod;
+    if (!pair || k % 2 || k == taps - 1) {
+      acc = LLVMBuildAdd(c->b, acc, LLVMBuildSExt(c->b, part, vw, ""), "");
+      part = NULL;
+    }
+  }
+  return acc;
+}
+
+/* whether two tap products always fit i16 together: no weight is -128 */
+static bool dw_pairable(const int8_t *w, int64_t count) {
+  for (int64_t k = 0; k < count; k++)
+    if (w[k] == -128) return false;
+  return true;
+}
+
+/* Channel m (run time) of a depthwise conv: its taps' weights as <V x i16> splats, multiplier
+ * and shift as <L x i32> splats, bias (x_zp folded in) as a <V x i32> splat. */
+static void dw_channel(Cg *c, LLVMValueRef w8, LLVMValueRef tab, LLVMValueRef m, int64_t M,
+                       int64_t taps, int V, int L, LLVMValueRef *wv, LLVMValueRef *mult,
+                       LLVMValueRef *shift, LLVMValueRef *bias) {
+  LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+  for (int64_t k = 0; k < taps; k++)
+    wv[k] = cg_qsplat(
+        c, LLVMBuildSExt(c->b, i8_load(c, w8, cg_addc(c, cg_mulc(c, m, taps), k)), i16, ""), V);
+  *mult = cg_qsplat(c, i32_load(c, tab, m), L);
+  *shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, M)), L);
+  *bias = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * M)), V);
+}
+
+/* cg_qrequant of <V x i32> acc, L lanes at a time, as <V x i8> (V / L a power of two) */
+static LLVMValueRef requant_chunks(Cg *c, LLVMValueRef acc, int V, int L, LLVMValueRef mult,
+                                   LLVMValueRef shift, int32_t zp, bool ge33) {
+  LLVMValueRef y[64], idx[64];
+  int n = V / L;
+  for (int k = 0; k < n; k++) {
+    for (int l = 0; l < L; l++) idx[l] = cg_i32c(c, k * L + l);
+    y[k] = cg_qrequant(c, L,
+                       LLVMBuildShuffleVector(c->b, acc, LLVMGetUndef(LLVMTypeOf(acc)),
+                                              LLVMConstVector(idx, (unsigned)L), ""),
+                       mult, shift, zp, ge33);
+  }
+  for (int w = L; n > 1; n /= 2, w *= 2) { /* concatenate neighbours */
+    for (int l = 0; l < 2 * w; l++) idx[l] = cg_i32c(c, l);
+    for (int k = 0; k < n / 2; k++)
+      y[k] = LLVMBuildShuffleVector(c->b, y[2 * k], y[2 * k + 1],
+                                    LLVMConstVector(idx, (unsigned)(2 * w)), "");
+  }
+  return y[0];
+}
+
+/* ---- depthwise QLinearConv on small planes (AVX-512VBMI) -----------------------------------
+ * Planes of at most 64 bytes in and out: the plane in one register (a masked load), each tap
+ * one vpermt2b of it and of a zero-point vector (an index per output: its input byte, or the
+ * zero point where the tap falls into padding; any stride, padding or dilation), then
+ * dw_taps and one store of the plane's outputs. No padded copy, no copy-out. */
+static bool lower_qconv_dw_small(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                 const IrConvParams *p) {
+  CgDot4 d = cg_dot4_info(c);
+  int64_t HW = p->h * p->w, O = p->oh * p->ow, taps = p->kh * p->kw;
+  if (!d.vbmi || p->c_per_group != 1 || p->m_per_group != 1 || HW > 64 || O > 64 || taps > 64)
+    return false;
+  int L = d.lanes, V = 16;
+  while (V < O) V *= 2;
+  IrQHead h;
+  ir_qhead(n, &h);
+  bool ge33, pair = dw_pairable(n->inputs[3]->data, p->m * taps);
+  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps, h.x_zp, &ge33);
+  LLVMTypeRef v64 = LLVMVectorType(c->t_i8, 64);
+  LLVMValueRef zpv = cg_qsplat(c, LLVMConstInt(c->t_i8, (uint8_t)h.x_zp, 0), 64), xs[64], idx[64];
+  CgLoop lbm;
+  LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
+  LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
+  LLVMValueRef x = cg_masked_load(c, v64, cg_gep(c, c->t_i8, in[0], cg_mulc(c, bm, HW)),
+                                  cg_lane_mask(c, 64, cg_idx(c, HW)));
+  for (int64_t k = 0; k < taps; k++) {
+    for (int64_t o = 0; o < V; o++) {
+      int64_t iy = o / p->ow * p->stride_h - p->pad_t + k / p->kw * p->dil_h,
+              ix = o % p->ow * p->stride_w - p->pad_l + k % p->kw * p->dil_w;
+      bool inside = o < O && iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+      idx[o] = cg_i32c(c, inside ? iy * p->w + ix : 64);
+    }
+    xs[k] = LLVMBuildShuffleVector(c->b, x, zpv, LLVMConstVector(idx, (unsigned)V), "");
+  }
+  LLVMValueRef wv[64], mult, shift, bias;
+  dw_channel(c, in[3], tab, m, p->m, taps, V, L, wv, &mult, &shift, &bias);
+  LLVMValueRef y =
+      requant_chunks(c, dw_taps(c, V, bias, xs, wv, taps, pair), V, L, mult, shift, h.y_zp, ge33);
+  cg_masked_store(c, y, cg_gep(c, c->t_i8, out[0], cg_mulc(c, bm, O)),
+                  cg_lane_mask(c, V, cg_idx(c, O)));
+  cg_loop_end(c, &lbm, NULL, NULL);
+  return true;
+}
+
 /* ---- depthwise QLinearConv on vector targets: the padded-wide form ------------------------
  * Per (batch, channel): the plane copied into a zero-point-padded buffer of width PW (stack),
  * then the output computed "wide" over PW columns per row, so that every tap is one contiguous
@@ -693,15 +800,8 @@ static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   LLVMValueRef wide = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i8, (uint64_t)wbytes), "qdwout");
   LLVMSetAlignment(wide, 64);
   LLVMPositionBuilderAtEnd(c->b, here);
-  /* x w fits i16 (|x| <= 128, |w| <= 127), and so does the sum of two such products: taps are
-   * multiplied in i16 lanes and added in pairs before widening (a weight of -128, possible in
-   * imported models, keeps them single) */
-  const int8_t *wt = n->inputs[3]->data;
-  bool pair = true;
-  for (int64_t k = 0; k < p->m * taps; k++) pair = pair && wt[k] != -128;
-  LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
-  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)V), vh = LLVMVectorType(i16, (unsigned)V),
-              vw = LLVMVectorType(c->t_i32, (unsigned)V);
+  bool pair = dw_pairable(n->inputs[3]->data, p->m * taps);
+  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)V);
   CgLoop lbm, lr, lv, lo;
   LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
   LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
@@ -711,39 +811,18 @@ static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
             cg_gep(c, c->t_i8, in[0], cg_add(c, cg_mulc(c, bm, p->h * p->w), cg_mulc(c, r, p->w))),
             cg_idx(c, p->w));
   cg_loop_end(c, &lr, NULL, NULL);
-  LLVMValueRef wv[64];
-  for (int64_t k = 0; k < taps; k++)
-    wv[k] = cg_qsplat(
-        c, LLVMBuildSExt(c->b, i8_load(c, in[3], cg_addc(c, cg_mulc(c, m, taps), k)), i16, ""), V);
-  LLVMValueRef mult = cg_qsplat(c, i32_load(c, tab, m), L),
-               shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, p->m)), L),
-               bias = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * p->m)), V);
+  LLVMValueRef wv[64], mult, shift, bias;
+  dw_channel(c, in[3], tab, m, p->m, taps, V, L, wv, &mult, &shift, &bias);
   LLVMValueRef v = cg_for(c, &lv, nvec);
-  LLVMValueRef q0 = cg_mulc(c, v, V), acc = bias, part = NULL;
+  LLVMValueRef q0 = cg_mulc(c, v, V), xs[64];
   for (int64_t k = 0; k < taps; k++) {
     int64_t off = k / p->kw * p->dil_h * PW + k % p->kw * p->dil_w;
-    LLVMValueRef x = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pad, cg_addc(c, q0, off)), "");
-    LLVMSetAlignment(x, 1);
-    LLVMValueRef prod = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, x, vh, ""), wv[k], "");
-    part = part ? LLVMBuildAdd(c->b, part, prod, "") : prod;
-    if (!pair || k % 2 || k == taps - 1) {
-      acc = LLVMBuildAdd(c->b, acc, LLVMBuildSExt(c->b, part, vw, ""), "");
-      part = NULL;
-    }
+    xs[k] = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pad, cg_addc(c, q0, off)), "");
+    LLVMSetAlignment(xs[k], 1);
   }
-  /* requantized L lanes at a time */
-  LLVMValueRef halves[2], idx[128];
-  for (int hh = 0; hh < 2; hh++) {
-    for (int l = 0; l < L; l++) idx[l] = cg_i32c(c, hh * L + l);
-    LLVMValueRef a =
-        LLVMBuildShuffleVector(c->b, acc, LLVMGetUndef(vw), LLVMConstVector(idx, (unsigned)L), "");
-    halves[hh] = cg_qrequant(c, L, a, mult, shift, h.y_zp, ge33);
-  }
-  for (int l = 0; l < V; l++) idx[l] = cg_i32c(c, l);
-  LLVMValueRef st = LLVMBuildStore(
-      c->b,
-      LLVMBuildShuffleVector(c->b, halves[0], halves[1], LLVMConstVector(idx, (unsigned)V), ""),
-      cg_gep(c, c->t_i8, wide, q0));
+  LLVMValueRef acc = dw_taps(c, V, bias, xs, wv, taps, pair);
+  LLVMValueRef st = LLVMBuildStore(c->b, requant_chunks(c, acc, V, L, mult, shift, h.y_zp, ge33),
+                                   cg_gep(c, c->t_i8, wide, q0));
   LLVMSetAlignment(st, 1);
   cg_loop_end(c, &lv, NULL, NULL);
   LLVMValueRef oy = cg_for(c, &lo, p->oh);
@@ -764,7 +843,8 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
-  if (lower_qconv_dw_wide(c, n, in, out, &p)) return true;
+  if (lower_qconv_dw_small(c, n, in, out, &p) || lower_qconv_dw_wide(c, n, in, out, &p))
+    return true;
   IrQHead h;
   ir_qhead(n, &h);
   int64_t taps = p.c_per_group * p.kh * p.kw;
