@@ -10,7 +10,9 @@
 #      (bench/ort_bench.js: same .onnx, same input .npy, N calls, with the one-Add overhead model
 #      timed in the same process), the -O2 executable; outputs compared with ONNX Runtime's
 #   6. prints markdown tables (ratio Kiln -O3 / (ORT - binding overhead), GFLOP/s, % of the FMA
-#      peak), the geomeans and the issue's goals (bench/ort_report.py)
+#      peak), the geomeans and the issue's goals (bench/ort_report.py); the conv and GEMM layers
+#      also against an FMA probe run right after each call (bench/peak_paired.sh), since this
+#      machine's FMA throughput moves in phases (bench/README.md)
 # Exits 1 if an output mismatches or Kiln fails on a model; 2 with --check-goals if a goal is
 # missed. ONNX Runtime is a benchmark peer only: nothing outside bench/ needs it.
 # Requirements: tools/setup.sh --with-torch (PyTorch, onnx, numpy), node + npm, the npm registry
@@ -134,6 +136,23 @@ for run in $(seq 1 "$runs"); do
       --out-o3 "$d/out_O3" --out-o2 "$d/out_O2" --out-ort "$d/out_ort" --torch "$d/torch"
   done
 done
+
+# -- the conv and GEMM layers against an FMA probe run right after each call (bench/peak_paired.sh)
+if [ "$layers" != 0 ] && grep -q avx2 /proc/cpuinfo && grep -q fma /proc/cpuinfo; then
+  echo "== paired FMA probe (bench/peak_paired.sh, 1000 calls per layer)"
+  for row in "${rows[@]}"; do
+    IFS=$'\t' read -r name kind _ <<<"$row"
+    [ "$kind" = layer ] && selected "$name" "$kind" && [ -z "${broken[$name]:-}" ] || continue
+    case $name in conv* | gemm_*) ;; *) continue ;; esac
+    d=$out/models/$name
+    read -ra ins <<<"$(inputs_of "$d/kiln/model.json" "$d/inputs")"
+    if bench/peak_paired.sh "$d/kiln/model.json" 1000 "${ins[@]}" >"$d/paired.txt" 2>&1; then
+      "$py" bench/ort_report.py paired "$results" --model "$name" --file "$d/paired.txt"
+    else
+      echo "  paired $name: bench/peak_paired.sh failed:"; cat "$d/paired.txt"
+    fi
+  done
+fi
 
 echo "== FMA peak again"
 "$out/fma_peak" 300 | tee -a "$out/fma_peak.txt"

@@ -9,6 +9,10 @@
       with --repeat; JSON is bench/ort_bench.js's report.
   ort_report.py fail RESULTS.jsonl --run R --model NAME --kind KIND --label LABEL --stage S
       records a model Kiln failed to import, build or run.
+  ort_report.py paired RESULTS.jsonl --model NAME --file PAIRED.txt
+      records bench/peak_paired.sh's output for a layer: the layer's GFLOP/s per call as a
+      percentage of an FMA probe of the same flops run right after that call (the peak of that
+      moment, on a machine whose speed changes by phases).
   ort_report.py table RESULTS.jsonl --peak GFLOPS [--check-goals]
       prints the markdown tables, geomeans and goals; exits 1 if an output mismatched or a model
       failed (2 with --check-goals if a goal is missed).
@@ -94,6 +98,23 @@ def cmd_fail(a):
     print("  run %d %-26s FAILED: %s" % (a.run, a.model, a.stage), flush=True)
 
 
+def cmd_paired(a):
+    got = {}
+    for line in open(a.file, encoding="ascii"):
+        m = re.match(r"(model GFLOP/s|probe GFLOP/s|paired % of probe)\s+min\s+([0-9.]+)\s+p10\s+"
+                     r"([0-9.]+)\s+median\s+([0-9.]+)\s+p90\s+([0-9.]+)", line)
+        if m:
+            got[m.group(1)] = {k: float(m.group(i)) for i, k in enumerate(("min", "p10", "median", "p90"), 2)}
+    if len(got) != 3:
+        raise SystemExit("ort_report: %s is not bench/peak_paired.sh output" % a.file)
+    with open(a.results, "a", encoding="ascii") as f:
+        f.write(json.dumps({"paired": a.model, "model_gflops": got["model GFLOP/s"],
+                            "probe_gflops": got["probe GFLOP/s"], "pct": got["paired % of probe"]}) + "\n")
+    print("  paired %-26s %% of probe p10 %.1f median %.1f p90 %.1f (probe median %.1f GFLOP/s)" % (
+        a.model, got["paired % of probe"]["p10"], got["paired % of probe"]["median"],
+        got["paired % of probe"]["p90"], got["probe GFLOP/s"]["median"]), flush=True)
+
+
 def med(xs):
     xs = sorted(xs)
     return xs[len(xs) // 2] if len(xs) % 2 else 0.5 * (xs[len(xs) // 2 - 1] + xs[len(xs) // 2])
@@ -111,6 +132,8 @@ def fmt(x, digits=1):
 
 def cmd_table(a):
     recs = [json.loads(line) for line in open(a.results, encoding="ascii") if line.strip()]
+    paired = {r["paired"]: r for r in recs if "paired" in r}
+    recs = [r for r in recs if "paired" not in r]
     runs = sorted({r["run"] for r in recs})
     order, by = [], {}
     for r in recs:
@@ -238,6 +261,15 @@ def cmd_table(a):
     low = [m for m in gemms if 100 * rows[m]["gflops"] / peak < 75]
     goals.append(("large GEMM layers >= 75% of FMA peak (median time)", bool(gemms) and not low,
                   ", ".join("%s %.1f%%" % (m, 100 * rows[m]["gflops"] / peak) for m in gemms)))
+    # the same goals against bench/peak_paired.sh: each call against a probe run right after it
+    for what, ms, pct in (("conv layers >= 60%", convs, 60), ("large GEMM layers >= 75%", gemms, 75)):
+        ps = [m for m in ms if m in paired]
+        if ps:
+            goals.append(("%s of the paired FMA probe (median of per-call ratios)" % what,
+                          all(paired[m]["pct"]["median"] >= pct for m in ps) and len(ps) == len(ms),
+                          ", ".join("%s %.1f%% (p10-p90 %.1f-%.1f)" % (
+                              m, paired[m]["pct"]["median"], paired[m]["pct"]["p10"],
+                              paired[m]["pct"]["p90"]) for m in ps)))
     if LSTM in rows:
         goals.append(("lstm <= 0.5x", rows[LSTM]["ratio"] <= 0.5, "%.3f" % rows[LSTM]["ratio"]))
     # identical executables cannot differ in speed: their ratio is the machine's noise. Where the
@@ -294,6 +326,10 @@ def main():
     for opt in ("--model", "--kind", "--label", "--stage"):
         f.add_argument(opt, required=True)
     f.add_argument("--run", type=int, required=True)
+    q = sub.add_parser("paired")
+    q.add_argument("results")
+    q.add_argument("--model", required=True)
+    q.add_argument("--file", required=True)
     t = sub.add_parser("table")
     t.add_argument("results")
     t.add_argument("--peak", type=float, required=True)
@@ -303,6 +339,8 @@ def main():
         cmd_record(a)
     elif a.cmd == "fail":
         cmd_fail(a)
+    elif a.cmd == "paired":
+        cmd_paired(a)
     else:
         sys.exit(cmd_table(a))
 

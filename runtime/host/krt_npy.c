@@ -263,6 +263,15 @@ bool krt_npy_check_dyn(const krt_npy *a, int32_t dtype, int32_t rank, const int6
   return true;
 }
 
+/* element i of an integer tensor (ids, indices, int8 outputs), exactly */
+static long long summary_int(int32_t dtype, const void *data, int64_t i) {
+  switch (dtype) {
+  case KRT_I8: return ((const int8_t *)data)[i];
+  case KRT_I32: return ((const int32_t *)data)[i];
+  default: return (long long)((const int64_t *)data)[i];
+  }
+}
+
 void krt_print_summary(void *file, const char *name, int32_t dtype, int32_t rank,
                        const int64_t *dims, const void *data) {
   FILE *f = file;
@@ -271,31 +280,24 @@ void krt_print_summary(void *file, const char *name, int32_t dtype, int32_t rank
   fprintf(f, "%s: %s", name, shape);
   int64_t n = 1;
   for (int k = 0; k < rank; k++) n *= dims[k];
-  if (dtype == KRT_F32) {
-    const float *v = data;
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-      if (v[i] > v[best]) best = i;
+  /* f32 scores, int8 scores (--quant-io=int8), i64/i32 token ids, indices or a span */
+  if (dtype == KRT_F32 || dtype == KRT_I8 || dtype == KRT_I64 || dtype == KRT_I32) {
+    const float *fv = dtype == KRT_F32 ? data : NULL;
     fprintf(f, " =");
-    for (int64_t i = 0; i < n && i < 10; i++) fprintf(f, " %.6g", v[i]);
+    for (int64_t i = 0; i < n && i < 10; i++) {
+      if (fv)
+        fprintf(f, " %.6g", fv[i]);
+      else
+        fprintf(f, " %lld", summary_int(dtype, data, i));
+    }
     if (n > 10) fprintf(f, " ... (%lld values)", (long long)n);
-    if (n > 1) fprintf(f, "  argmax %lld", (long long)best);
-  } else if (dtype == KRT_I64 || dtype == KRT_I32) { /* token ids, indices, a span */
-    fprintf(f, " =");
-    for (int64_t i = 0; i < n && i < 10; i++)
-      fprintf(f, " %lld",
-              dtype == KRT_I64 ? (long long)((const int64_t *)data)[i]
-                               : (long long)((const int32_t *)data)[i]);
-    if (n > 10) fprintf(f, " ... (%lld values)", (long long)n);
-  } else if (dtype == KRT_I8) { /* int8 model outputs (--quant-io=int8): logits as integers */
-    const int8_t *v = data;
-    int64_t best = 0;
-    for (int64_t i = 1; i < n; i++)
-      if (v[i] > v[best]) best = i;
-    fprintf(f, " =");
-    for (int64_t i = 0; i < n && i < 10; i++) fprintf(f, " %d", v[i]);
-    if (n > 10) fprintf(f, " ... (%lld values)", (long long)n);
-    if (n > 1) fprintf(f, "  argmax %lld", (long long)best);
+    if (n > 1 && (fv || dtype == KRT_I8)) { /* scores: the best class; ids have none */
+      int64_t best = 0;
+      for (int64_t i = 1; i < n; i++)
+        if (fv ? fv[i] > fv[best] : summary_int(dtype, data, i) > summary_int(dtype, data, best))
+          best = i;
+      fprintf(f, "  argmax %lld", (long long)best);
+    }
   }
   fprintf(f, "\n");
 }
