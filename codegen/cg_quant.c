@@ -1629,9 +1629,10 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   /* stride 1 along rows on vector targets: the group's input first interleaved into words of
    * 4 channels in a zero-point-padded copy (PH x PW per quad of channels, at the scratch's
    * end), so each im2col row is one copy of ow words (not 4 plane rows loaded, widened,
-   * shifted and or-ed per row and tap, with bounds) */
+   * shifted and or-ed per row and tap, with bounds); not for 1x1 kernels, whose one im2col
+   * pass is the interleaving itself */
   int64_t PH = p.h + p.pad_t + p.pad_b, PW = p.w + p.pad_l + p.pad_r, xw_bytes = c4n * PH * PW * 4;
-  bool interleaved = d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 &&
+  bool interleaved = d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && p.kh * p.kw > 1 &&
                      n->scratch_bytes > xw_bytes &&
                      ir_qconv_panel_of(&p, n->scratch_bytes - xw_bytes, false, strip, &pq);
   if (!interleaved && !ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))

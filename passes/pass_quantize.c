@@ -845,9 +845,9 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
                  o && o->vec_lanes == 1, &q); /* scalar targets: room for Arm DSP i16 pairs */
   n->kernel = IR_KERNEL_QCONV_DOT4;
   n->scratch_bytes = q.bytes;
-  /* vector targets, stride 1 along rows: room for the group's input interleaved into a
-   * zero-point-padded copy of 4-channel words that the im2col copies rows from (cg_quant.c) */
-  if (o && o->vec_lanes > 1 && p.stride_w == 1)
+  /* vector targets, stride 1 along rows, kernels over 1x1: room for the group's input in a
+   * zero-point-padded copy of 4-channel words, which the im2col copies rows from (cg_quant.c) */
+  if (o && o->vec_lanes > 1 && p.stride_w == 1 && p.kh * p.kw > 1)
     n->scratch_bytes +=
         (p.c_per_group + 3) / 4 * (p.h + p.pad_t + p.pad_b) * (p.w + p.pad_l + p.pad_r) * 4;
   /* scalar targets (vec_lanes 1): room for the Arm DSP int8 Winograd too (codegen picks it on
