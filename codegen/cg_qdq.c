@@ -24,6 +24,21 @@ static void qdq_tables(Cg *c, const IrNode *n, const IrQdq *q, LLVMValueRef *sca
   free(z);
 }
 
+/* saturate(round_half_even(x / s) + zp) to [lo, hi] as i32, ir_quantize_f32's arithmetic: the
+ * quotient clamped to [-256, 256] (NaN to -256) before the rounding. */
+static LLVMValueRef quantize_elem(Cg *c, LLVMValueRef x, LLVMValueRef s, LLVMValueRef zp,
+                                  int64_t lo, int64_t hi) {
+  LLVMValueRef v = LLVMBuildFDiv(c->b, x, s, "");
+  LLVMValueRef l = cg_f32c(c, -256.0), h = cg_f32c(c, 256.0), big = cg_f32c(c, 12582912.0);
+  v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, l, ""), v, l, "");
+  v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, h, ""), h, v, "");
+  v = LLVMBuildFSub(c->b, LLVMBuildFAdd(c->b, v, big, ""), big, "");
+  LLVMValueRef r = LLVMBuildAdd(c->b, LLVMBuildFPToSI(c->b, v, c->t_i32, ""), zp, "");
+  LLVMValueRef cl = cg_i32c(c, lo), ch = cg_i32c(c, hi);
+  r = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, r, cl, ""), cl, r, "");
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, r, ch, ""), ch, r, "");
+}
+
 bool cg_lower_qdq_general(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrQdq q;
   ir_qdq(n, &q);
@@ -39,15 +54,7 @@ bool cg_lower_qdq_general(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   LLVMValueRef j = cg_for(c, &li, q.inner);
   LLVMValueRef i = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, o, q.channels), ch), q.inner), j);
   if (quantize) {
-    LLVMValueRef v = LLVMBuildFDiv(c->b, cg_load(c, in[0], i), s, "");
-    LLVMValueRef l = cg_f32c(c, -256.0), h = cg_f32c(c, 256.0), big = cg_f32c(c, 12582912.0);
-    v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, l, ""), v, l, "");
-    v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, h, ""), h, v, "");
-    v = LLVMBuildFSub(c->b, LLVMBuildFAdd(c->b, v, big, ""), big, "");
-    LLVMValueRef r = LLVMBuildAdd(c->b, LLVMBuildFPToSI(c->b, v, c->t_i32, ""), zp, "");
-    LLVMValueRef cl = cg_i32c(c, lo), ch_ = cg_i32c(c, hi);
-    r = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, r, cl, ""), cl, r, "");
-    r = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, r, ch_, ""), ch_, r, "");
+    LLVMValueRef r = quantize_elem(c, cg_load(c, in[0], i), s, zp, lo, hi);
     cg_store_elem(c, q.q_dtype, LLVMBuildTrunc(c->b, r, c->t_i8, ""), out[0], i);
   } else {
     LLVMValueRef v = cg_load_elem(c, q.q_dtype, in[0], i);
@@ -60,5 +67,35 @@ bool cg_lower_qdq_general(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   cg_loop_end(c, &li, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
   cg_loop_end(c, &lo_, NULL, NULL);
+  return true;
+}
+
+/* DynamicQuantizeLinear: one pass for the range (starting at 0; NaN never wins a comparison),
+ * the scale and zero point as ir_dynamic_scale / ir_quantize_u8, one pass to quantize. */
+bool cg_lower_dynamic_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  int64_t numel = ir_value_numel(n->inputs[0]);
+  CgLoop l;
+  LLVMValueRef i = cg_for(c, &l, numel);
+  LLVMValueRef acc[2] = {cg_loop_acc(c, &l, cg_f32c(c, 0.0)), cg_loop_acc(c, &l, cg_f32c(c, 0.0))};
+  LLVMValueRef x = cg_load(c, in[0], i), range[2];
+  LLVMValueRef next[2] = {
+      LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, x, acc[0], ""), x, acc[0], ""),
+      LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, acc[1], ""), x, acc[1], "")};
+  cg_loop_end(c, &l, next, range);
+  LLVMValueRef width = LLVMBuildFSub(c->b, range[1], range[0], "");
+  LLVMValueRef scale =
+      LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOEQ, range[1], range[0], ""),
+                      cg_f32c(c, 1.0), LLVMBuildFDiv(c->b, width, cg_f32c(c, 255.0), ""), "");
+  LLVMValueRef zp =
+      quantize_elem(c, LLVMBuildFNeg(c->b, range[0], ""), scale, cg_i32c(c, 0), 0, 255);
+  if (n->outputs[0] && out[0]) {
+    i = cg_for(c, &l, numel);
+    LLVMValueRef q = quantize_elem(c, cg_load(c, in[0], i), scale, zp, 0, 255);
+    cg_store_elem(c, IR_U8, LLVMBuildTrunc(c->b, q, c->t_i8, ""), out[0], i);
+    cg_loop_end(c, &l, NULL, NULL);
+  }
+  if (n->outputs[1] && out[1]) cg_store(c, scale, out[1], cg_idx(c, 0));
+  if (n->outputs[2] && out[2])
+    cg_store_elem(c, IR_U8, LLVMBuildTrunc(c->b, zp, c->t_i8, ""), out[2], cg_idx(c, 0));
   return true;
 }

@@ -1505,6 +1505,36 @@ static bool adapt_qlinear(Ox *ox, const ONodeCtx *c, IrOp op) {
   return qdq_node(ox, c, IR_OP_QUANTIZE_LINEAR, "q_y", yf, ys, yz, 1, c->p->output[0]) != NULL;
 }
 
+/* Cast(c.in[data], f32) - Cast(c.in[zs], f32) for a zero point computed at run time (the one
+ * DynamicQuantizeLinear writes, ONNX Runtime's dynamic quantization): a scalar of the data's
+ * dtype (i8 or u8). The differences are integers, exact in f32. */
+static IrValue *shifted_by_computed_zp(Ox *ox, const ONodeCtx *c, int data, int zs) {
+  IrValue *x = c->in[data], *z = c->in[zs];
+  char w[FE_WHERE + 64], shown[96], nm[FE_MAX_NAME + 32];
+  if (ir_value_numel(z) != 1 || z->rank > 1 || z->dtype != x->dtype ||
+      (x->dtype != IR_I8 && x->dtype != IR_U8)) {
+    fe_path(w, sizeof w, "%s.input[%d]", c->where, zs);
+    ir_diag_error(ox->fe.d, w,
+                  "a computed zero point ('%s') must be one i8 or u8 value of the data's dtype "
+                  "(%s), got %s of %lld",
+                  fe_disp(shown, sizeof shown, z->name), ir_dtype_name(x->dtype),
+                  ir_dtype_name(z->dtype), (long long)ir_value_numel(z));
+    return NULL;
+  }
+  IrValue *f[2];
+  for (int k = 0; k < 2; k++) {
+    fe_path(nm, sizeof nm, "%.200s/%s%d", c->name, k ? "cast_zp" : "cast_x", data);
+    IrNode *n = new_node(ox, c, IR_OP_CAST, nm, k ? &z : &x, 1, NULL, 1);
+    if (!n) return NULL;
+    ir_set_attr_i(ox->fe.g, n, "to", ONNX_FLOAT);
+    if (!finish_node(ox, n)) return NULL;
+    f[k] = n->outputs[0];
+  }
+  fe_path(nm, sizeof nm, "%.200s/sub_zp%d", c->name, data);
+  IrNode *n = new_node(ox, c, IR_OP_SUB, nm, f, 2, NULL, 1);
+  return n && finish_node(ox, n) ? n->outputs[0] : NULL;
+}
+
 /* ConvInteger (x, w[, xz, wz]) and MatMulInteger (a, b[, az, bz]): the i32 products of the
  * zero-point-shifted integers, as Cast(op(DQ(x, 1, xz), DQ(w, 1, wz)), i32). The float sums are
  * exact while they stay below 2^24 in magnitude (docs/onnx.md). */
@@ -1517,11 +1547,16 @@ static bool adapt_integer_op(Ox *ox, const ONodeCtx *c, IrOp op) {
   }
   IrValue *x = c->in[0], *w = c->in[1];
   int64_t axis = conv ? 0 : w->rank - 1, count = w->rank ? w->dims[axis] : 1;
-  if (!check_qparams(ox, c, -1, 2, 0, 1) || !check_qparams(ox, c, -1, 3, 1, count)) return false;
   IrValue *xz = c->n_in > 2 ? c->in[2] : NULL, *wz = c->n_in > 3 ? c->in[3] : NULL;
-  IrValue *xf = qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_x", x, NULL, xz, 1, NULL);
-  IrValue *wf =
-      xf ? qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_w", w, NULL, wz, axis, NULL) : NULL;
+  IrValue *xf = NULL, *wf = NULL;
+  if (xz && xz->kind != IR_VALUE_CONST) /* DynamicQuantizeLinear's: x - xz in f32 */
+    xf = shifted_by_computed_zp(ox, c, 0, 2);
+  else if (check_qparams(ox, c, -1, 2, 0, 1))
+    xf = qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_x", x, NULL, xz, 1, NULL);
+  if (xf && wz && wz->kind != IR_VALUE_CONST) /* both operands quantized at run time */
+    wf = shifted_by_computed_zp(ox, c, 1, 3);
+  else if (xf && check_qparams(ox, c, -1, 3, 1, count))
+    wf = qdq_node(ox, c, IR_OP_DEQUANTIZE_LINEAR, "dq_w", w, NULL, wz, axis, NULL);
   if (!wf) return false;
   IrValue *in[2] = {xf, wf};
   IrValue *yf = float_op(ox, c, conv ? IR_OP_CONV : IR_OP_MATMUL, in, 2, NULL);
@@ -1577,10 +1612,6 @@ static const struct Adapter {
     {"QLinearMatMul", 10, 99, "QLinearConv", adapt_qlinear, NULL},
     {"ConvInteger", 10, 99, "QLinearConv", adapt_integer_op, NULL},
     {"MatMulInteger", 10, 99, "QLinearConv", adapt_integer_op, NULL},
-    {"DynamicQuantizeLinear", 11, 99, "Identity", NULL,
-     "computes its scale and zero point at run time (dynamic quantization); Kiln's int8 ops "
-     "take constant quantization parameters: export a static QDQ model, or compile the float "
-     "model with --quantize=int8 --calibrate"},
     {"Loop", 1, 99, "Identity", NULL,
      "a Loop is control flow Kiln cannot compile (only an If with a constant condition folds)"},
     {"Scan", 1, 99, "Identity", NULL,

@@ -108,15 +108,19 @@ int64_t ir_conv_wide_tap(const IrConvParams *p, const IrConvWide *w, int64_t k);
  * each) so that every transform reads contiguous vectors; then V[16][c][cols] (transformed
  * input), then per block of mb output channels 16 products
  * M[xi][mb][cols] = U[xi][mb][c] x V[xi][c][cols] (U: the transformed weights, packed at compile
- * time) and their output transform. Scratch: image, V (+ the tile width read past it), M. */
+ * time) and their output transform. Scratch: image, V (+ the tile width read past it), M. A
+ * plane of V or M whose size is a multiple of 2 KiB gets one 64-byte line more, so that the
+ * transforms' 16 streams (one per xi) fall in different sets of the L1 cache. */
 typedef struct IrConvWinograd {
   int64_t th, tw;        /* output tiles: ceil(oh / 2), ceil(ow / 2) */
   int64_t half;          /* the length of each half of an image row (tw + 1) */
   int64_t rows, cols;    /* tile rows per block; tiles per block (rows * tw) */
   int64_t mb;            /* output channels per block of products (divides m) */
   int64_t image_floats;  /* c * (2*rows + 2) * 2*half */
-  int64_t v_floats;      /* 16 * c * cols + tile_cols */
-  int64_t scratch_bytes; /* (image + V + 16 * m * cols) floats */
+  int64_t v_stride;      /* floats from V[xi] to V[xi + 1]: c * cols, padded (below) */
+  int64_t m_stride;      /* floats from M[xi] to M[xi + 1]: mb * cols, padded (below) */
+  int64_t v_floats;      /* 16 * v_stride + tile_cols */
+  int64_t scratch_bytes; /* (image + V + 16 * m_stride) floats */
 } IrConvWinograd;
 bool ir_conv_winograd_applies(const IrConvParams *p);
 /* The geometry with the most tile rows per block whose scratch fits budget_bytes (at least

@@ -261,8 +261,8 @@ int ir_interp_quantize_linear(const IrNode *n, const void *const *in, void *cons
   for (int64_t i = 0; i < q.numel; i++) {
     int64_t c = (i / q.inner) % q.channels;
     int32_t zp = ir_qdq_zp(&q, c);
-    if (q.q_dtype == IR_U8) /* the i8 rounding shifted by 128: the same integers */
-      ((uint8_t *)out[0])[i] = (uint8_t)(ir_quantize_f32(x[i], q.scale[c], zp - 128) + 128);
+    if (q.q_dtype == IR_U8)
+      ((uint8_t *)out[0])[i] = ir_quantize_u8(x[i], q.scale[c], zp);
     else
       ((int8_t *)out[0])[i] = ir_quantize_f32(x[i], q.scale[c], zp);
   }
@@ -281,6 +281,45 @@ int ir_interp_dequantize_linear(const IrNode *n, const void *const *in, void *co
     /* (float)(q - zp) * scale, as ir_dequantize_i8; i32 has zero point 0 */
     y[i] = (float)(v - ir_qdq_zp(&q, c)) * q.scale[c];
   }
+  return KRT_OK;
+}
+
+/* ---- DynamicQuantizeLinear: x f32 -> y u8, y_scale f32 [], y_zero_point u8 [] ----------- */
+
+bool ir_infer_dynamic_quantize_linear(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (n->n_inputs != 1 || n->n_outputs != 3)
+    return ir_node_error(d, n, "outputs", "DynamicQuantizeLinear takes one input, three outputs");
+  if (!check_input_dtype(n, 0, IR_F32, d)) return false;
+  const IrValue *x = n->inputs[0];
+  static const IrDType types[3] = {IR_U8, IR_F32, IR_U8};
+  for (int k = 0; k < 3; k++) {
+    IrValue *v = n->outputs[k];
+    if (!v) continue;
+    v->dtype = types[k];
+    v->rank = k ? 0 : x->rank;
+    memset(v->dims, 0, sizeof v->dims);
+    for (int i = 0; i < v->rank; i++) v->dims[i] = x->dims[i];
+  }
+  return true;
+}
+
+/* The ONNX definition: the range includes 0, y = saturate(round(x / scale) + zero point). NaN
+ * elements do not widen the range (the comparisons are false) and quantize to 0. */
+int ir_interp_dynamic_quantize_linear(const IrNode *n, const void *const *in, void *const *out) {
+  const float *x = in[0];
+  int64_t numel = ir_value_numel(n->inputs[0]);
+  float lo = 0, hi = 0;
+  for (int64_t i = 0; i < numel; i++) {
+    if (x[i] < lo) lo = x[i];
+    if (x[i] > hi) hi = x[i];
+  }
+  float scale = ir_dynamic_scale(lo, hi);
+  uint8_t zp = ir_quantize_u8(-lo, scale, 0);
+  if (out[0])
+    for (int64_t i = 0; i < numel; i++) ((uint8_t *)out[0])[i] = ir_quantize_u8(x[i], scale, zp);
+  if (out[1]) *(float *)out[1] = scale;
+  if (out[2]) *(uint8_t *)out[2] = zp;
   return KRT_OK;
 }
 

@@ -108,6 +108,15 @@ void ir_qdq(const IrNode *n, IrQdq *q);
 int32_t ir_qdq_zp(const IrQdq *q, int64_t channel);
 /* Per tensor with an i8 zero point: the form codegen/cg_quant.c lowers (others: cg_qdq.c). */
 bool ir_qdq_is_simple(const IrNode *n);
+/* DynamicQuantizeLinear's parameters from the data's range [lo, hi] (lo <= 0 <= hi): scale
+ * (hi - lo) / 255 in f32 (1 when hi == lo, as ONNX Runtime: the spec's formula divides by 0),
+ * zero point saturate(round_half_even(-lo / scale)) in [0, 255]. */
+static inline float ir_dynamic_scale(float lo, float hi) {
+  return hi == lo ? 1.0f : (hi - lo) / 255.0f;
+}
+static inline uint8_t ir_quantize_u8(float x, float scale, int32_t zp) {
+  return (uint8_t)(ir_quantize_f32(x, scale, zp - 128) + 128); /* the i8 rounding, shifted */
+}
 /* An (Average)Pool node with a dilation other than 1 (opset 19): no int8 form takes it. */
 bool ir_pool_dilated(const IrNode *n);
 

@@ -15,7 +15,8 @@ typedef struct PassQuantLayer {
   bool kept_fp32;   /* --quant-keep-fp32 left it in float */
 } PassQuantLayer;
 typedef struct PassQuantOptions {
-  const float *const *samples; /* per graph input (all f32): n_samples samples one after another */
+  /* per graph input, in its dtype (f32, or integer ids): n_samples samples one after another */
+  const void *const *samples;
   int n_samples;
   PassObserver observer;
   double percentile;     /* PASS_OBS_PERCENTILE: e.g. 99.99 */

@@ -89,11 +89,15 @@ static void plan_conv(IrNode *n, const PassOptions *o) {
   IrConvWide w;
   ir_conv_wide(&p, tile_cols, &w);
   int64_t K = p.c_per_group * p.kh * p.kw, P = p.oh * p.ow;
+  /* columns go in whole vectors (scalar cores: the 32 fitted on them). Rounded to 32 on
+   * AVX-512 too, ResNet-8's stride-2 32->64 layer (16x16 -> 8x8: 64 columns, 72 wide) took
+   * im2col at 26.7 us against the wide form's 22.9 (notes/issue9s.md) */
+  int64_t cols_unit = o && o->vec_lanes > 1 ? o->vec_lanes : 32;
   double fma = (double)p.m_per_group * (double)K / 16.0;
   double strided = p.stride_w > 1 ? 2.0 : 1.0;
-  double im2col = strided * (double)K * (double)P + fma * (double)round_up(P, 32);
+  double im2col = strided * (double)K * (double)P + fma * (double)round_up(P, cols_unit);
   double wide = (double)w.image_floats + (double)p.m_per_group * (double)w.wide_cols +
-                fma * (double)round_up(w.wide_cols, 32);
+                fma * (double)round_up(w.wide_cols, cols_unit);
   if (force ? force == IR_KERNEL_CONV_WIDE
             : wide < im2col &&
                   w.scratch_bytes <= (panel_bytes < IR_CONV_PANEL_BYTES ? 4 : 32) * panel_bytes) {

@@ -101,7 +101,7 @@ static bool run_samples(const IrGraph *g, const PassQuantOptions *q, Calib *cb, 
   for (int s = 0; s < count && ok; s++) {
     cb->sample = s;
     for (int i = 0; i < g->n_inputs; i++)
-      in[i] = q->samples[i] + (size_t)s * (size_t)ir_value_numel(g->inputs[i]);
+      in[i] = (const char *)q->samples[i] + (size_t)s * (size_t)ir_value_nbytes(g->inputs[i]);
     IrInterpHooks h = {.ctx = cb, .observe = observe};
     int rc = interp ? ir_interp_run_hooked(g, in, out, NULL, &h)
                     : pass_eval_run(g, in, out, observe, cb);
@@ -439,6 +439,14 @@ static IrOp quantizable_other(const Q *q, const IrNode *n) {
         !q->st[v->id].seen)
       return IR_OP_COUNT;
   }
+  if (op == IR_OP_QADD) { /* an operand whose whole range is below one step of the sum's would
+                           * vanish in it (logits + an attention mask of -10000): stays float */
+    const Stat *y = n->outputs[0]->id < q->n_values0 ? &q->st[n->outputs[0]->id] : NULL;
+    for (int k = 0; y && y->seen && k < 2; k++) {
+      const Stat *x = &q->st[n->inputs[k]->id];
+      if ((double)x->hi - x->lo < ((double)y->hi - y->lo) / 255) return IR_OP_COUNT;
+    }
+  }
   return op;
 }
 
@@ -595,7 +603,11 @@ static IrQuant *node_quant(IrGraph *g, const IrNode *n) {
  * value (same name, IrValue.quant = its scale and zero point), every graph output a
  * DequantizeLinear writes becomes the int8 value it reads; those nodes go. Anything else (a
  * float first or last layer) is an error naming the tensor: the user asked for int8 I/O. */
-static bool quant_io_int8(IrGraph *g, IrDiag *d) {
+static bool quant_io_int8(IrGraph *g, bool calibrated, IrDiag *d) {
+  /* without --quantize (a pre-quantized model): what the user must do instead */
+  const char *hint = calibrated ? "use --quant-io=float"
+                                : "use --quant-io=float, or compile a float model with "
+                                  "--quantize=int8 --calibrate";
   bool *dead = calloc((size_t)g->n_nodes + 1, 1);
   if (!dead) abort();
   bool ok = true;
@@ -614,11 +626,40 @@ static bool quant_io_int8(IrGraph *g, IrDiag *d) {
             other = n;
         }
     if (!qn || other || x->is_output || x->state) {
-      ir_diag_error(d, "--quant-io=int8",
-                    "input '%s' is read by %s (%s), not by one QuantizeLinear alone: its first "
-                    "layer stays float (use --quant-io=float)",
-                    x->name, other ? other->name : "no QuantizeLinear",
-                    other ? ir_op_info[other->op].name : "-");
+      const IrNode *q8 = other && other->op == IR_OP_QUANTIZE_LINEAR ? other : NULL;
+      const IrValue *z8 = q8 && q8->n_inputs > 2 ? q8->inputs[2] : NULL;
+      if (x->dtype != IR_F32)
+        ir_diag_error(d, "--quant-io=int8",
+                      "input '%s' is %s already (the model's own data): int8 I/O replaces an f32 "
+                      "input and its QuantizeLinear (use --quant-io=float)",
+                      x->name, ir_dtype_name(x->dtype));
+      else if (other && other->op == IR_OP_DYNAMIC_QUANTIZE_LINEAR)
+        ir_diag_error(d, "--quant-io=int8",
+                      "input '%s' is quantized at run time by %s (DynamicQuantizeLinear): its "
+                      "scale changes with every input, there is no fixed int8 form (use "
+                      "--quant-io=float)",
+                      x->name, other->name);
+      else if (q8 && !z8) /* ONNX's default: u8 */
+        ir_diag_error(d, "--quant-io=int8",
+                      "input '%s' is quantized by %s to u8 (no zero point): int8 I/O takes a "
+                      "per-tensor i8 QuantizeLinear (%s)",
+                      x->name, other->name, hint);
+      else if (q8)
+        ir_diag_error(d, "--quant-io=int8",
+                      "input '%s' is quantized by %s %s: int8 I/O takes a per-tensor i8 "
+                      "QuantizeLinear as its only reader (-O1 and up make a u8 one that only "
+                      "DequantizeLinear reads i8; %s)",
+                      x->name, other->name,
+                      ir_value_numel(other->inputs[1]) > 1 ? "per axis"
+                      : z8->dtype != IR_I8                 ? "to u8"
+                                                           : "among other readers",
+                      hint);
+      else
+        ir_diag_error(d, "--quant-io=int8",
+                      "input '%s' is read by %s (%s), not by one QuantizeLinear alone: its "
+                      "first layer stays float (%s)",
+                      x->name, other ? other->name : "no QuantizeLinear",
+                      other ? ir_op_info[other->op].name : "-", hint);
       ok = false;
       break;
     }
@@ -635,11 +676,13 @@ static bool quant_io_int8(IrGraph *g, IrDiag *d) {
         dq && dq->op == IR_OP_DEQUANTIZE_LINEAR && ir_qdq_is_simple(dq) ? dq->inputs[0] : NULL;
     if (!yq || yq->kind != IR_VALUE_NODE || yq->is_output || ir_value_use_count(g, y) > 0 ||
         y->state) {
+      bool dq8 = dq && dq->op == IR_OP_DEQUANTIZE_LINEAR && !yq;
       ir_diag_error(d, "--quant-io=int8",
-                    "output '%s' is %s, not the DequantizeLinear of an int8 layer read by nothing "
-                    "else: its last layer stays float (use --quant-io=float)",
+                    "output '%s' is %s%s, not the DequantizeLinear of an int8 layer read by "
+                    "nothing else: its last layer stays float (%s)",
                     y->name,
-                    y->kind == IR_VALUE_NODE ? ir_op_info[y->producer->op].name : "not computed");
+                    y->kind == IR_VALUE_NODE ? ir_op_info[y->producer->op].name : "not computed",
+                    dq8 ? " of u8 or per-axis data" : "", hint);
       ok = false;
       break;
     }
@@ -660,12 +703,8 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   const PassQuantOptions *o = po->quant;
   if (!o) return false;
   if (o->weights_only) return pass_quantize_weights(g, po, d);
-  for (int i = 0; i < g->n_inputs; i++)
-    if (g->inputs[i]->dtype != IR_F32) {
-      ir_diag_error(d, "--quantize", "input '%s' is %s: calibration needs f32 inputs",
-                    g->inputs[i]->name, ir_dtype_name(g->inputs[i]->dtype));
-      return false;
-    }
+  if (!o->samples) /* --quant-io=int8 of a pre-quantized (QDQ) model: its boundary Q/DQ */
+    return o->int8_io && quant_io_int8(g, false, d);
   int nv = g->n_values;
   Calib cb = {.st = calloc((size_t)nv + 1, sizeof(Stat))};
   if (!cb.st) abort();
@@ -806,7 +845,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
         fprintf(o->report, "  %-28s %-18s %9.2f\n", name, qn ? ir_op_info[qn->op].name : "?", db);
     }
   }
-  if (ok && o->int8_io) ok = quant_io_int8(g, d);
+  if (ok && o->int8_io) ok = quant_io_int8(g, true, d);
   for (int r = 0; r < n_heads; r++) free(cb.ref[r]);
   free(cb.ref);
   free(cb.sig);

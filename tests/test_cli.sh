@@ -264,7 +264,7 @@ misc)
     "--quantize=int8 --calibrate $cal --calibration=kl" "--quant-keep-fp32=fc1" \
     "--quantize=int8 --calibrate $cal --quant-keep-fp32=auto:x" \
     "--quantize=int8-weights --calibrate $cal" "--quantize=int8-weights --quantize=int8" \
-    "--quant-io=int8" "--quantize=int8-weights --quant-io=int8" \
+    "--quantize=int8-weights --quant-io=int8" \
     "--quantize=int8 --calibrate $cal --quant-io=int4"; do
     # shellcheck disable=SC2086
     "$kiln" compile "$dg" $flags -o "$tmp/q.o" >/dev/null 2>&1
@@ -277,6 +277,65 @@ misc)
     check grep -q -- '--calibrate' "$tmp/err"
     check test ! -e "$tmp/q.o"
   done
+  # --calibrate for integer ids and several inputs (tests/calib from tools/gen_calib_multi.py):
+  # lstm_classifier's i64 ids from one file (LSTM weights int8, the compiled code equal to the
+  # interpreter); bert_qa from a folder of NAME.npy / NAME/ per input (i32 ids converted to
+  # i64): the attention-mask Adds stay float (the logits would vanish below one step of the
+  # sum), start_logits within 0.6 of fp32 (int8 activations of a 2-layer transformer on 4
+  # samples: the worst element is 0.45 off) with the same argmax. Bad folders: exit 1, the
+  # message names the file or input, no output.
+  lc="$src/examples/lstm_classifier" bq="$src/examples/bert_qa" cm="$src/tests/calib"
+  mkdir -p "$tmp/qlc" "$tmp/qlcb" "$tmp/bqq" "$tmp/bqf"
+  check "$kiln" run "$lc/model.json" "$lc/inputs/ids.npy" --quantize=int8 --calibrate \
+    "$lc/inputs/ids.npy" -o "$tmp/qlc" >/dev/null 2>&1
+  check "$kiln" build "$lc/model.json" --quantize=int8 --calibrate "$lc/inputs" -o "$tmp/qlcx" \
+    2>/dev/null
+  check "$tmp/qlcx" "$lc/inputs/ids.npy" -o "$tmp/qlcb" --quiet
+  check "$bin/npycmp" "$tmp/qlcb/probs.npy" "$tmp/qlc/probs.npy"
+  "$kiln" inspect "$lc/model.json" --quantize=int8 --calibrate "$lc/inputs" --print \
+    >"$tmp/qlc.txt" 2>/dev/null
+  check grep -Eq '= LSTM\([^,]*, @W\.int8' "$tmp/qlc.txt"
+  bqin=("$bq/inputs/input_ids.npy" "$bq/inputs/attention_mask.npy" "$bq/inputs/token_type_ids.npy")
+  check "$kiln" run "$bq/model.json" "${bqin[@]}" -o "$tmp/bqf" >"$tmp/bqf.txt"
+  "$kiln" run "$bq/model.json" "${bqin[@]}" -o "$tmp/bqq" --quantize=int8 --calibrate \
+    "$cm/bert_qa" >"$tmp/bqq.txt" 2>"$tmp/err"
+  check test $? -eq 0
+  check grep -q 'int8 calibration on 4 samples' "$tmp/err"
+  check grep -q 'QAdd' "$tmp/err"
+  check "$bin/npycmp" "$tmp/bqq/start_logits.npy" "$tmp/bqf/start_logits.npy" 0 0.6
+  am_q=$(grep -o 'start_logits.*argmax [0-9]*' "$tmp/bqq.txt" | grep -o 'argmax [0-9]*')
+  am_f=$(grep -o 'start_logits.*argmax [0-9]*' "$tmp/bqf.txt" | grep -o 'argmax [0-9]*')
+  check test -n "$am_f"
+  check test "$am_q" = "$am_f"
+  "$kiln" inspect "$bq/model.json" --quantize=int8 --calibrate "$cm/bert_qa" --print \
+    >"$tmp/bqq.txt" 2>/dev/null
+  check grep -q '^%start_logits:f32\[1,24\] = Add(' "$tmp/bqq.txt"
+  for bc in "bad_count:2 samples of input 'input_ids' but 1 of input 'attention_mask'" \
+    "missing:no token_type_ids.npy (or folder token_type_ids/) for input 'token_type_ids'" \
+    "f32_ids:f32_ids/input_ids.npy: expected i32 or i64 samples of input 'input_ids'"; do
+    "$kiln" compile "$bq/model.json" --quantize=int8 --calibrate "$cm/${bc%%:*}" \
+      -o "$tmp/q.o" >/dev/null 2>"$tmp/err"
+    check test $? -eq 1
+    check grep -qF -- "${bc#*:}" "$tmp/err"
+    check test ! -e "$tmp/q.o"
+  done
+  # an i32 id input calibrated from i64 files: narrowed; a value outside i32 names the element
+  gi="$src/tests/ops/gather_embedding_i32"
+  "$kiln" inspect "$gi/model.json" --quantize=int8 --calibrate "$cm/gather_i32_ok.npy" --print \
+    >"$tmp/gi.txt" 2>"$tmp/err"
+  check grep -q 'int8 calibration on 2 samples' "$tmp/err"
+  check grep -Eq '^%gather\.q\.1:i8\[2,3,5\] quant = Gather\(@gather\.q, %indices\)' "$tmp/gi.txt"
+  "$kiln" compile "$gi/model.json" --quantize=int8 --calibrate "$cm/gather_i32_big.npy" \
+    -o "$tmp/q.o" >/dev/null 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -qF "gather_i32_big.npy: element 10 (1099511627776) does not fit input 'indices' (i32)" \
+    "$tmp/err"
+  check test ! -e "$tmp/q.o"
+  "$kiln" compile "$bq/model.json" --quantize=int8 --calibrate "$bq/inputs/input_ids.npy" \
+    -o "$tmp/q.o" >/dev/null 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "has 3 inputs: give folders holding NAME.npy or NAME/ per input" "$tmp/err"
+  check test ! -e "$tmp/q.o"
   # a layer kept in fp32 by name, and auto with a threshold no layer meets: no QGemm left
   "$kiln" run "$dg" "$src/examples/digits_mlp/inputs/x.npy" -o "$tmp" --quantize=int8 \
     --calibrate "$cal" --quant-keep-fp32=auto:200 >/dev/null 2>"$tmp/err"
@@ -352,6 +411,22 @@ sys.exit(0 if q.dtype == np.int8 and np.array_equal((q.astype(np.int32) - z).ast
   check test $? -eq 1
   check grep -q "quant-io=int8: input 'x' is read by" "$tmp/err"
   check test ! -e "$tmp/ql.o"
+  # --quant-io=int8 without --quantize: a pre-quantized (QDQ) model's boundary Q/DQ become its
+  # int8 I/O (header macros; the numbers: ctest qdq_import); a float model is a user error that
+  # says what to do; -O0 (no qdq pass: the input's QuantizeLinear stays u8) is refused too
+  qc="$src/tests/onnx/qdq/qdq_cnn/model.onnx"
+  check "$kiln" compile "$qc" --quant-io=int8 -o "$tmp/qi.o" --header "$tmp/qi.h"
+  check grep -Eq "^#define MODEL_IN0_DTYPE 2 " "$tmp/qi.h"
+  check grep -Eq "^#define MODEL_OUT0_ZERO_POINT -?[0-9]+$" "$tmp/qi.h"
+  for f in "$dg:-O2:read by fc1 (Gemm)" "$qc:-O0:quantized by x_q to u8"; do
+    IFS=: read -r fm fo fe <<<"$f"
+    "$kiln" compile "$fm" "$fo" --quant-io=int8 -o "$tmp/ql.o" >/dev/null 2>"$tmp/err"
+    check test $? -eq 1
+    check grep -qF "$fe" "$tmp/err"
+    check grep -q "quantize=int8 --calibrate" "$tmp/err"
+    check test ! -e "$tmp/ql.o"
+  done
+  rm -f "$tmp/qi.o" "$tmp/qi.h"
   rm -rf "$tmp/qiof" "$tmp/qioi" "$tmp/qioc" "$tmp/qio_exe" "$tmp"/q[fil].[oh] "$tmp/qi.json" "$tmp/xq.npy"
   # --quantize=int8 also gives the LSTM int8 gate matrices (its activations stay float)
   "$kiln" inspect "$src/examples/digits_lstm/model.json" "${qio[@]}" --print >"$tmp/ql.txt" 2>&1
@@ -426,6 +501,9 @@ sys.exit(0 if q.dtype == np.int8 and np.array_equal((q.astype(np.int32) - z).ast
   check grep -q '"Conv+Relu": 5' "$tmp/inspect.json"
   # kernels (issue 9): the choice, the scratch and the register tile per node, text and JSON
   check grep -q 'kernel layer2.conv1: conv-[a-z0-9-]*gemm, tile [0-9]* x [0-9]* floats' "$tmp/inspect"
+  # the stride-2 32->64 layer (16x16 -> 8x8): the phase images, not im2col, on vector hosts
+  # (plan_conv rounds columns to whole vectors; notes/issue9s.md: 22.9 against 26.7 us)
+  check grep -q 'kernel layer3.conv1: conv-padded-wide-gemm' "$tmp/inspect"
   # the 16-channel 32x32 layers: Winograd in small blocks (one tile row, 8-channel blocks)
   check grep -q 'kernel layer1.conv1: conv-winograd-f2x3, tile [0-9]* x [0-9]* floats (16-lane vectors), scratch 33536 bytes' "$tmp/inspect"
   check grep -q '"kernel": "conv-im2col-gemm", "scratch_bytes": [1-9][0-9]*, "macs": [0-9]*, "tile": {"rows": [0-9]*, "cols": [0-9]*' "$tmp/inspect.json"

@@ -547,6 +547,9 @@ static void test_conv(void) {
       {"conv_wino_odd", 2, 5, 9, 8, 7, 3, 3, 1, 1, 1, 1, 1, {1, 0, 0, 1}, true, NULL, {0}},
       {"conv_wino_blocks", 1, 33, 14, 17, 35, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, NULL, {0}},
       {"conv_wino_mblocks", 2, 9, 10, 11, 48, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, NULL, {0}},
+      /* the host's choice, Winograd with 16 tiles of 32 channels: V and M planes of 512 floats,
+       * padded by a line (winograd_plane_stride) */
+      {"conv_wino_planes", 1, 32, 8, 8, 32, 3, 3, 1, 1, 1, 1, 1, {1, 1, 1, 1}, true, NULL, {0}},
   };
   for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
     IrValue *y;

@@ -174,6 +174,26 @@ quant)
       -nographic -monitor none -semihosting-config enable=on,target=native -kernel
   done
   unset model_root
+  # ONNX Runtime's dynamic quantization (tests/onnx/qdq/dynamic_*: DynamicQuantizeLinear,
+  # MatMulInteger/ConvInteger with its run-time zero point, an i8 embedding Gather): equal to the
+  # numpy golden of the ONNX definition bit for bit on aarch64 (NEON), the Cortex-M4 and the M0+
+  kiln_extra=()
+  for m in dynamic_mlp dynamic_gather; do
+    d="$tmp/onnx/$m"
+    mkdir -p "$d"
+    if ! "$kiln" import "$src/tests/onnx/qdq/$m/model.onnx" -o "$d/model.json" 2>"$tmp/err"; then
+      bad "$m: kiln import failed: $(cat "$tmp/err")"; continue
+    fi
+    ln -s "$src/tests/onnx/qdq/$m/inputs" "$src/tests/onnx/qdq/$m/golden" "$d/"
+    golden_dir= model_dir=$d run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc \
+      "-DEMU_EXACT" linux qemu-aarch64 -L /usr/aarch64-linux-gnu
+    golden_dir= model_dir=$d run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp \
+      arm-none-eabi-gcc "$(baremetal_flags cortex-m4) -DEMU_EXACT" baremetal qemu-system-arm \
+      -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native -kernel
+    golden_dir= model_dir=$d run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an385 \
+      -nographic -monitor none -semihosting-config enable=on,target=native -kernel
+  done
   # sparse int8 (issue 11's pruned-then-quantized rung), sparse-csr forced: the CSR QGemm and
   # the CSR conv on i32 phase images, bit for bit; tests/gen/qsparse: conv shapes (1x1, groups
   # with stride 2 and asymmetric pads, dilation 2, 5x3) at densities 50/1/99/100/0%

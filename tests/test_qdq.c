@@ -25,22 +25,101 @@
 #include "krt.h"
 #include "krt_npy.h"
 #include "pass.h"
+#include "quant.h"
 #include "test_util.h"
 
-static IrGraph *load(const char *dir, int level) {
+/* The model through the -O<level> pipeline (with --quant-io=int8 when int8_io; then a refusal
+ * is returned as NULL with the first diagnostic in err). */
+static IrGraph *load_io(const char *dir, int level, bool int8_io, char *err, size_t cap) {
   char path[PATH_MAX];
   snprintf(path, sizeof path, "%s/model.onnx", dir);
   IrDiag d;
-  ir_diag_init(&d, path, true);
+  ir_diag_init(&d, path, !int8_io);
   IrGraph *g = fe_load_model(path, &d);
-  PassOptions po = {.opt_level = level, .workspace_align = 64, .verify_each = true};
+  PassQuantOptions qo = {.int8_io = true};
+  PassOptions po = {.opt_level = level,
+                    .workspace_align = 64,
+                    .verify_each = true,
+                    .quant = int8_io ? &qo : NULL};
   if (g && !pass_run_pipeline(g, &po, &d)) {
     ir_graph_free(g);
     g = NULL;
   }
+  if (err) snprintf(err, cap, "%s", d.n_errors && d.text ? d.text : "");
   ir_diag_free(&d);
+  return g;
+}
+
+static IrGraph *load(const char *dir, int level) {
+  IrGraph *g = load_io(dir, level, false, NULL, 0);
   CHECK(g != NULL, "%s: load -O%d failed", dir, level);
   return g;
+}
+
+/* --quant-io=int8 (-O2): the boundary QuantizeLinear / DequantizeLinear go, the model takes and
+ * returns their int8 tensors. The float inputs quantized with the input's parameters, run by
+ * the interpreter and the compiled code, dequantized with the output's: equal to the float-I/O
+ * model's outputs (want) bit for bit. Models whose inputs are integers already or quantized at
+ * run time (DynamicQuantizeLinear) are refused with a message naming the input. */
+static void check_int8_io(const char *dir, const krt_npy *in, void *const *want) {
+  char err[1024];
+  IrGraph *g = load_io(dir, 2, true, err, sizeof err);
+  const char *base = strrchr(dir, '/') ? strrchr(dir, '/') + 1 : dir;
+  bool refuse = !strcmp(base, "integer_ops") || !strncmp(base, "dynamic_", 8);
+  if (refuse) {
+    CHECK(!g && strstr(err, "--quant-io=int8: input '") && strstr(err, "use --quant-io=float"),
+          "%s --quant-io=int8: expected a refusal naming the input, got '%s'", dir, err);
+    if (!g) printf("  --quant-io=int8 refused: %s\n", err);
+    ir_graph_free(g);
+    return;
+  }
+  CHECK(g != NULL, "%s --quant-io=int8: %s", dir, err);
+  if (!g) return;
+  const void *ins[8];
+  void *interp[8], *comp[8];
+  int8_t *q[8] = {0};
+  for (int k = 0; k < g->n_inputs && k < 8; k++) {
+    const IrValue *x = g->inputs[k];
+    CHECK(x->dtype == IR_I8 && x->quant, "%s: input %d is not int8", dir, k);
+    if (x->dtype != IR_I8 || !x->quant) return;
+    q[k] = malloc((size_t)in[k].numel + 1);
+    for (int64_t i = 0; i < in[k].numel; i++)
+      q[k][i] = ir_quantize_f32(((const float *)in[k].data)[i], x->quant->scale[0],
+                                (int32_t)x->quant->zero_point[0]);
+    ins[k] = q[k];
+  }
+  DlModel l = {0};
+  CHECK(dl_load(g, 2, &l), "%s: compiling --quant-io=int8 failed", dir);
+  unsigned char *ws = l.m ? aligned_alloc(64, ((size_t)l.m->workspace_size + 64) / 64 * 64) : NULL;
+  for (int k = 0; k < g->n_outputs && k < 8; k++) {
+    interp[k] = calloc(1, (size_t)ir_value_numel(g->outputs[k]) + 1);
+    comp[k] = calloc(1, (size_t)ir_value_numel(g->outputs[k]) + 1);
+  }
+  CHECK(ir_interp_run(g, ins, interp) == 0, "%s: int8-I/O interpreter run", dir);
+  CHECK(!l.m || l.m->run(ins, comp, ws) == KRT_OK, "%s: int8-I/O compiled run", dir);
+  for (int k = 0; k < g->n_outputs && k < 8; k++) {
+    const IrValue *y = g->outputs[k];
+    CHECK(y->dtype == IR_I8 && y->quant, "%s: output %d is not int8", dir, k);
+    int64_t n = ir_value_numel(y);
+    bool same = y->dtype == IR_I8 && y->quant;
+    for (int64_t i = 0; same && i < n; i++) {
+      float f = ir_dequantize_i8(((const int8_t *)interp[k])[i], y->quant->scale[0],
+                                 (int32_t)y->quant->zero_point[0]);
+      same = memcmp(&f, (const float *)want[k] + i, sizeof f) == 0;
+    }
+    CHECK(same, "%s --quant-io=int8: dequantized output %s differs from the float-I/O model", dir,
+          y->name);
+    CHECK(!l.m || memcmp(interp[k], comp[k], (size_t)n) == 0,
+          "%s --quant-io=int8: compiled code differs from the interpreter", dir);
+    free(interp[k]);
+    free(comp[k]);
+  }
+  printf("  --quant-io=int8: %d input(s), %d output(s) int8, equal to the float-I/O model\n",
+         g->n_inputs, g->n_outputs);
+  for (int k = 0; k < 8; k++) free(q[k]);
+  free(ws);
+  if (l.lib) dlclose(l.lib);
+  ir_graph_free(g);
 }
 
 /* got against want: f32 within step (at most 5% of the elements off at all), others exact. */
@@ -119,6 +198,9 @@ static void check_case(const char *dir) {
       if (m && level)
         CHECK(memcmp(interp[k], comp[k], want[k].nbytes) == 0,
               "%s -O2: compiled code differs from the interpreter", dir);
+    }
+    if (level) check_int8_io(dir, in, interp);
+    for (int k = 0; k < g->n_outputs && k < 8; k++) {
       free(interp[k]);
       free(comp[k]);
       krt_npy_free(&want[k]);

@@ -106,7 +106,7 @@ static const krt_model *compile(const IrGraph *g, int level, void **lib) {
  * logits may then differ by one step of the output's scale: allowed (atol = that step). */
 static void check_weights(const char *model, const Data *dt, bool full) {
   IrGraph *gf = load(model, NULL, 0);
-  const float *cal[1] = {dt->calib.data};
+  const void *cal[1] = {dt->calib.data};
   PassQuantLayer layers[8];
   int n_layers = 0;
   PassQuantOptions q = {.weights_only = !full,
@@ -196,7 +196,7 @@ static void check_weights(const char *model, const Data *dt, bool full) {
  * dequantized equals the float-I/O model's output bit for bit (interpreter), and the compiled
  * code (-O2) equals the interpreter bit for bit. */
 static void check_quant_io(const char *model, const Data *dt) {
-  const float *cal[1] = {dt->calib.data};
+  const void *cal[1] = {dt->calib.data};
   PassQuantOptions q = {.samples = cal, .n_samples = (int)dt->calib.dims[0]};
   IrGraph *gq = load(model, &q, 2);
   q.int8_io = true;
@@ -258,7 +258,7 @@ static void check_model(const char *model, const Data *dt, PassObserver obs, dou
                       : obs == PASS_OBS_MSE  ? "mse"
                                              : "percentile";
   IrGraph *gf = load(model, NULL, 0);
-  const float *cal[1] = {dt->calib.data};
+  const void *cal[1] = {dt->calib.data};
   int64_t n_cal = dt->calib.dims[0];
   PassQuantOptions q = {
       .samples = cal, .n_samples = (int)n_cal, .observer = obs, .percentile = pct};
@@ -400,7 +400,7 @@ static IrGraph *quantize_random(const Buf *b, unsigned seed, int64_t *per, float
   enum { SAMPLES = 8 };
   *cal = malloc(sizeof **cal * (size_t)(*per * SAMPLES));
   for (int64_t i = 0; i < *per * SAMPLES; i++) (*cal)[i] = rndf() * 2;
-  const float *calp[1] = {*cal};
+  const void *calp[1] = {*cal};
   PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
   IrGraph *g = fe_parse_model(b->s, b->len, NULL, "rq", &d);
   PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true, .quant = &q};
@@ -677,7 +677,7 @@ static void check_resnet(void) {
   rng_state = 12345;
   float *x = malloc(sizeof *x * (size_t)(per * (SAMPLES + 3)));
   for (int64_t i = 0; i < per * (SAMPLES + 3); i++) x[i] = rndf() * 2;
-  const float *cal[1] = {x};
+  const void *cal[1] = {x};
   PassQuantOptions q = {.samples = cal, .n_samples = SAMPLES};
   IrGraph *g = load("resnet_small", &q, 2);
   if (!g) {
@@ -741,7 +741,7 @@ static void check_sparse_gemm(unsigned seed, double density) {
   int64_t per = M * K;
   float *cal = malloc(sizeof *cal * (size_t)(per * SAMPLES));
   for (int64_t i = 0; i < per * SAMPLES; i++) cal[i] = rndf() * 2;
-  const float *calp[1] = {cal};
+  const void *calp[1] = {cal};
   PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
   IrDiag d;
   ir_diag_init(&d, "sparse-int8", true);
@@ -826,7 +826,7 @@ static void check_sparse_conv(int shape, double density) {
   int64_t per = g0.n * g0.c * g0.h * g0.w;
   float *cal = malloc(sizeof *cal * (size_t)(per * SAMPLES));
   for (int64_t i = 0; i < per * SAMPLES; i++) cal[i] = rndf() * 2;
-  const float *calp[1] = {cal};
+  const void *calp[1] = {cal};
   PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
   IrDiag d;
   ir_diag_init(&d, "sparse-int8-conv", true);

@@ -239,11 +239,17 @@ def cases():
         [numpy_helper.from_array(np.full((2, 2), 0.1, np.float32), "s")], opset=21), \
         "graph.node[0] (q).attribute 'block_size': block_size 2: only a DequantizeLinear of constant i8/u8 data with f32 scales (blocked weights) is supported"
 
-    yield "dynamic_quantize_linear", model(
+    yield "dynamic_quantize_linear_i32", model(
         [helper.make_node("DynamicQuantizeLinear", ["x"], ["q", "s", "z"], name="dq8")],
-        [vi("x", [2, 4])], [vi("q", [2, 4], TensorProto.UINT8), vi("s", []),
-                            vi("z", [], TensorProto.UINT8)]), \
-        "DynamicQuantizeLinear: 'dq8' (computes its scale and zero point at run time"
+        [vi("x", [2, 4], TensorProto.INT32)], [vi("q", [2, 4], TensorProto.UINT8), vi("s", []),
+                                               vi("z", [], TensorProto.UINT8)]), \
+        "graph.node[0] (dq8).input[0]: DynamicQuantizeLinear expects f32 here, got i32"
+    yield "matmulinteger_computed_zp_vector", model(
+        [helper.make_node("MatMulInteger", ["a", "b", "az"], ["y"], name="mmi")],
+        [vi("a", [2, 4], TensorProto.UINT8), vi("az", [2], TensorProto.UINT8)],
+        [vi("y", [2, 3], TensorProto.INT32)],
+        [numpy_helper.from_array(np.ones((4, 3), np.uint8), "b")]), \
+        "graph.node[0] (mmi).input[2]: a computed zero point ('az') must be one i8 or u8 value"
 
 
 def main():

@@ -385,6 +385,138 @@ def qdq_convtranspose():
               step=float(s1))
 
 
+def dynamic_quantize(x):
+    """DynamicQuantizeLinear as ONNX defines it (u8; the range widened to 0; f32 arithmetic; scale
+    1 for an all-zero tensor, as ONNX Runtime)."""
+    lo, hi = np.float32(min(x.min(), 0)), np.float32(max(x.max(), 0))
+    s = np.float32(1) if hi == lo else np.float32(np.float32(hi - lo) / np.float32(255))
+    zp = np.uint8(np.clip(np.rint(np.float32(-lo) / s), 0, 255))
+    q = np.clip(np.rint((x / s).astype(np.float32)) + np.float64(zp), 0, 255).astype(np.uint8)
+    return q, s, zp
+
+
+def ort_dynamic_head(name, x, w, ws, wz, nodes):
+    """The nodes ONNX Runtime's quantize_dynamic writes for MatMul `name` (x @ w) or Conv (w of
+    rank 4): DynamicQuantizeLinear of x, MatMulInteger / ConvInteger, Cast to float, Mul of the two
+    scales, Mul of the product by it; returns the output's name."""
+    conv = name.startswith("Conv")
+    nodes += [helper.make_node("DynamicQuantizeLinear", [x],
+                               [x + "_quantized", x + "_scale", x + "_zero_point"],
+                               name=x + "_QuantizeLinear"),
+              helper.make_node("ConvInteger" if conv else "MatMulInteger",
+                               [x + "_quantized", w + "_quantized", x + "_zero_point",
+                                w + "_zero_point"], [name + "_out_output_quantized"],
+                               name=name + "_quant"),
+              helper.make_node("Cast", [name + "_out_output_quantized"],
+                               [name + "_out_output_quantized_cast_output"],
+                               name=name + "_out_output_quantized_cast", to=TensorProto.FLOAT),
+              helper.make_node("Mul", [x + "_scale", w + "_scale"],
+                               [name + "_quant_scales_mul:0"], name=name + "_quant_scales_mul"),
+              helper.make_node("Mul", [name + "_out_output_quantized_cast_output",
+                                       name + "_quant_scales_mul:0"], [name + "_out"],
+                               name=name + "_quant_output_scale_mul")]
+    return name + "_out"
+
+
+def ref_dynamic_head(x, w, ws, wz, conv=False):
+    q, s, zp = dynamic_quantize(x)
+    a = q.astype(np.int64) - int(zp)
+    wi = w.astype(np.int64) - np.asarray(wz).astype(np.int64)
+    acc = np.rint(conv2d(a, wi)).astype(np.int64) if conv else a @ wi
+    assert np.abs(acc).max() < 2**24
+    return acc.astype(np.int32).astype(np.float32) * np.float32(s * np.float32(ws))
+
+
+def dynamic_mlp():
+    """ONNX Runtime's quantize_dynamic form (QOperator, u8 activations, i8 weights) of a
+    MatMul+Add+Relu, MatMul (per-channel weights, per_channel=True)+Add MLP on [2, 3, 16], and of a
+    Conv with bias (ConvInteger, the bias reshaped and added): DynamicQuantizeLinear ->
+    MatMulInteger / ConvInteger -> Cast -> Mul(scales) -> Mul, all float outside the integer op."""
+    x = (rng.standard_normal((2, 3, 16)) * 1.5).astype(np.float32)
+    w1, w1s = weights_i8((16, 12))
+    w2, w2s = weights_i8((12, 5), axis=1)
+    b1 = (rng.standard_normal(12) * 0.2).astype(np.float32)
+    b2 = (rng.standard_normal(5) * 0.2).astype(np.float32)
+    z5 = np.zeros(5, np.int8)
+    h = np.maximum(ref_dynamic_head(x, w1, w1s, np.int8(0)) + b1, 0).astype(np.float32)
+    y = (ref_dynamic_head(h, w2, w2s, z5) + b2).astype(np.float32)
+    c = rng.standard_normal((1, 3, 6, 6)).astype(np.float32)
+    wc, wcs = weights_i8((4, 3, 3, 3))
+    bc = (rng.standard_normal(4) * 0.2).astype(np.float32)
+    yc = (ref_dynamic_head(c, wc, wcs, np.int8(0), conv=True) + bc.reshape(1, 4, 1, 1))
+    nodes = []
+    m1 = ort_dynamic_head("MatMul_0", "x", "W1", w1s, 0, nodes)
+    nodes += [helper.make_node("Add", [m1, "B1"], ["h_pre"], name="Add_1"),
+              helper.make_node("Relu", ["h_pre"], ["h"], name="Relu_2")]
+    m2 = ort_dynamic_head("MatMul_3", "h", "W2", w2s, z5, nodes)
+    nodes.append(helper.make_node("Add", [m2, "B2"], ["y"], name="Add_4"))
+    # MatMul of two activations (MatMulConstBOnly off, ORT's default for dynamic): h is
+    # quantized once (reused from MatMul_3), its transpose on its own
+    hq, hs, hz = dynamic_quantize(h)
+    ht = np.ascontiguousarray(h.transpose(0, 2, 1))
+    tq, ts, tz = dynamic_quantize(ht)
+    acc = (hq.astype(np.int64) - int(hz)) @ (tq.astype(np.int64) - int(tz))
+    yp = acc.astype(np.int32).astype(np.float32) * np.float32(hs * ts)
+    nodes += [helper.make_node("Transpose", ["h"], ["ht"], name="Transpose_6", perm=[0, 2, 1]),
+              helper.make_node("DynamicQuantizeLinear", ["ht"],
+                               ["ht_quantized", "ht_scale", "ht_zero_point"],
+                               name="ht_QuantizeLinear"),
+              helper.make_node("MatMulInteger", ["h_quantized", "ht_quantized", "h_zero_point",
+                                                 "ht_zero_point"], ["yp_output_quantized"],
+                               name="MatMul_7_quant"),
+              helper.make_node("Cast", ["yp_output_quantized"],
+                               ["yp_output_quantized_cast_output"],
+                               name="yp_output_quantized_cast", to=TensorProto.FLOAT),
+              helper.make_node("Mul", ["h_scale", "ht_scale"], ["MatMul_7_quant_scales_mul:0"],
+                               name="MatMul_7_quant_scales_mul"),
+              helper.make_node("Mul", ["yp_output_quantized_cast_output",
+                                       "MatMul_7_quant_scales_mul:0"], ["yp"],
+                               name="MatMul_7_quant_output_scale_mul")]
+    mc = ort_dynamic_head("Conv_5", "c", "Wc", wcs, 0, nodes)
+    nodes += [helper.make_node("Reshape", ["Bc", "Bc_reshape_shape"], ["Bc_reshaped"],
+                               name="Bc_reshape"),
+              helper.make_node("Add", [mc, "Bc_reshaped"], ["yc"], name="Conv_5_bias_add")]
+    inits = [init("W1_quantized", w1), init("W1_scale", w1s), init("W1_zero_point", np.int8(0)),
+             init("B1", b1), init("W2_quantized", w2), init("W2_scale", w2s),
+             init("W2_zero_point", z5), init("B2", b2), init("Wc_quantized", wc),
+             init("Wc_scale", wcs), init("Wc_zero_point", np.int8(0)), init("Bc", bc),
+             init("Bc_reshape_shape", np.array([1, -1, 1, 1], np.int64))]
+    save_case("dynamic_mlp", nodes, inits, [], [], {"x": x, "c": c},
+              {"y": y, "yp": yp, "yc": yc.astype(np.float32)}, heads=0, step=0)
+
+
+def dynamic_gather():
+    """quantize_dynamic's embedding (GatherQuant): Gather of the i8 table by i64 ids gives an i8
+    tensor with the table's scale and zero point, which the next MatMulInteger reuses (no
+    DynamicQuantizeLinear: ORT quantizes a tensor once), and a DequantizeLinear for a float
+    reader (the residual Add)."""
+    ids = rng.integers(0, 10, (2, 4)).astype(np.int64)
+    e, es = weights_i8((10, 6))
+    w, ws = weights_i8((6, 6))
+    g = e[ids]
+    acc = g.astype(np.int64) @ w.astype(np.int64)
+    m = acc.astype(np.int32).astype(np.float32) * np.float32(es * ws)
+    y = (m + dequantize(g, es, np.int8(0))).astype(np.float32)
+    nodes = [helper.make_node("Gather", ["E_quantized", "ids"], ["emb_quantized"],
+                              name="Gather_0_quant"),
+             helper.make_node("MatMulInteger", ["emb_quantized", "W_quantized", "E_zero_point",
+                                                "W_zero_point"], ["m_output_quantized"],
+                              name="MatMul_1_quant"),
+             helper.make_node("Cast", ["m_output_quantized"], ["m_output_quantized_cast_output"],
+                              name="m_output_quantized_cast", to=TensorProto.FLOAT),
+             helper.make_node("Mul", ["E_scale", "W_scale"], ["MatMul_1_quant_scales_mul:0"],
+                              name="MatMul_1_quant_scales_mul"),
+             helper.make_node("Mul", ["m_output_quantized_cast_output",
+                                      "MatMul_1_quant_scales_mul:0"], ["m"],
+                              name="MatMul_1_quant_output_scale_mul"),
+             helper.make_node("DequantizeLinear", ["emb_quantized", "E_scale", "E_zero_point"],
+                              ["emb"], name="emb_DequantizeLinear"),
+             helper.make_node("Add", ["m", "emb"], ["y"], name="Add_2")]
+    inits = [init("E_quantized", e), init("E_scale", es), init("E_zero_point", np.int8(0)),
+             init("W_quantized", w), init("W_scale", ws), init("W_zero_point", np.int8(0))]
+    save_case("dynamic_gather", nodes, inits, [], [], {"ids": ids}, {"y": y}, heads=0, step=0)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     qdq_cnn()
@@ -394,6 +526,8 @@ def main():
     integer_ops()
     qdq_joins()
     qdq_convtranspose()
+    dynamic_mlp()
+    dynamic_gather()
     print("QDQ cases in", OUT)
 
 

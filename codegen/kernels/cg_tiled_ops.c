@@ -252,13 +252,16 @@ static void phase_cols(const IrConvParams *p, int64_t px, int64_t *iw0, int64_t 
   *j0 = (*iw0 + p->pad_l) / sw;
 }
 
-/* Zeroes what the copy into the phase images leaves: per plane the rows and columns that hold
- * padding, and what taps and tiles read past the last plane. The 16->16 conv at 32x32 zeroed
- * its whole 74 KB image per call before. */
+/* Zeroes what the copy into the phase images leaves: per plane the rows that hold padding, and
+ * what taps and tiles read past the last plane (the padding columns of copied rows are written
+ * by the copy, row by row: phase_row_padding). The 16->16 conv at 32x32 zeroed its whole 74 KB
+ * image per call before; then a pass over the padding columns of every row, which touched each
+ * line of the image before the copy did (the stride-2 16->32 layer's image, 74 KB, lives in
+ * L2: 21.6 -> 18.9 us, notes/issue9s.md). */
 static void zero_phase_padding(Cg *c, const IrConvParams *p, const IrConvWide *w,
                                LLVMValueRef image) {
   int64_t Cpg = p->c_per_group, sh = p->stride_h, sw = p->stride_w, wq = w->wq;
-  CgLoop lic, li;
+  CgLoop lic;
   LLVMValueRef ic = cg_for(c, &lic, Cpg);
   for (int64_t py = 0; py < sh; py++)
     for (int64_t px = 0; px < sw; px++) {
@@ -271,19 +274,22 @@ static void zero_phase_padding(Cg *c, const IrConvParams *p, const IrConvWide *w
         cg_zero_floats(c, plane, cg_idx(c, 0), cg_idx(c, w->plane));
         continue;
       }
-      /* before the first copied run, between runs (a row's right padding and the next row's
-       * left), after the last */
-      cg_zero_floats(c, plane, cg_idx(c, 0), cg_idx(c, i_lo * wq + j0));
-      if (count < wq && i_hi - i_lo > 1) {
-        LLVMValueRef i = cg_loop_begin(c, &li, cg_idx(c, i_lo), cg_idx(c, i_hi - 1));
-        LLVMValueRef at = cg_addc(c, cg_mulc(c, i, wq), j0 + count);
-        cg_zero_floats(c, plane, at, cg_addc(c, at, wq - count));
-        cg_loop_end(c, &li, NULL, NULL);
-      }
-      cg_zero_floats(c, plane, cg_idx(c, (i_hi - 1) * wq + j0 + count), cg_idx(c, w->plane));
+      cg_zero_floats(c, plane, cg_idx(c, 0), cg_idx(c, i_lo * wq));
+      cg_zero_floats(c, plane, cg_idx(c, i_hi * wq), cg_idx(c, w->plane));
     }
   cg_loop_end(c, &lic, NULL, NULL);
   cg_zero_floats(c, image, cg_idx(c, sh * sw * Cpg * w->plane), cg_idx(c, w->image_floats));
+}
+
+/* The padding columns of one copied row of a phase plane (row starts at `row`): [0, j0) and
+ * [j0 + count, wq). A few floats each: scalar stores, in the pass that writes the row. */
+static void phase_row_padding(Cg *c, const IrConvWide *w, LLVMValueRef row, int64_t j0,
+                              int64_t count) {
+  for (int64_t j = 0; j < j0; j++) cg_store(c, cg_f32c(c, 0.0), row, cg_idx(c, j));
+  if (w->wq - j0 - count <= 4)
+    for (int64_t j = j0 + count; j < w->wq; j++) cg_store(c, cg_f32c(c, 0.0), row, cg_idx(c, j));
+  else
+    cg_zero_floats(c, row, cg_idx(c, j0 + count), cg_idx(c, w->wq));
 }
 
 /* q: xg is int8, the image gets x - zp as i32 (or as f32 with q_f32); else f32 copies */
@@ -314,9 +320,10 @@ static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLV
         int64_t iw0, j0, count;
         phase_cols(p, px, &iw0, &j0, &count);
         LLVMValueRef plane = cg_addc(c, ic, (py * 2 + px) * Cpg);
-        dst[iw0] =
-            cg_gep(c, c->t_f32, image,
-                   cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
+        LLVMValueRef row =
+            cg_gep(c, c->t_f32, image, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)));
+        phase_row_padding(c, &w, row, j0, count);
+        dst[iw0] = cg_gep(c, c->t_f32, row, cg_idx(c, j0));
       }
       cg_copy_deinterleave(c, src, dst[0], dst[1], (p->w + 1) / 2, p->w / 2);
       cg_loop_end(c, &lih, NULL, NULL);
@@ -327,8 +334,10 @@ static void phase_images(Cg *c, const IrConvParams *p, const IrConvWide *wp, LLV
       phase_cols(p, px, &iw0, &j0, &count);
       if (count == 0) continue;
       LLVMValueRef plane = cg_addc(c, ic, (py * sw + px) * Cpg);
-      LLVMValueRef dst = cg_gep(
-          c, et, image, cg_addc(c, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)), j0));
+      LLVMValueRef row =
+          cg_gep(c, et, image, cg_add(c, cg_mulc(c, plane, w.plane), cg_mulc(c, i, w.wq)));
+      phase_row_padding(c, &w, row, j0, count); /* 4-byte elements: f32 0 is i32 0 */
+      LLVMValueRef dst = cg_gep(c, et, row, cg_idx(c, j0));
       if (q) { /* widened with the zero point subtracted; vectorized where sw is 1 */
         CgLoop lt;
         LLVMValueRef tt = cg_for(c, &lt, count);

@@ -132,7 +132,7 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
     LLVMValueRef col[4] = {tr[0][j], tr[1][j], tr[2][j], tr[3][j]}, v[4];
     bt4(c, col, v);
     for (int i = 0; i < 4; i++)
-      cg_store(c, v[i], V, cg_add(c, cg_addc(c, vcol, (int64_t)(i * 4 + j) * C * cols), t));
+      cg_store(c, v[i], V, cg_add(c, cg_addc(c, vcol, (int64_t)(i * 4 + j) * w->v_stride), t));
   }
   cg_loop_end(c, &lt, NULL, NULL);
   cg_loop_end(c, &lr, NULL, NULL);
@@ -149,8 +149,8 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
   CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_mulc(c, cg_add(c, cg_mulc(c, xi, nmb), mbi), MB * C)),
                0, 0, true};
   CgGemmB b = {
-      .base = cg_gep(c, c->t_f32, V, cg_mulc(c, xi, C * cols)), .s_k = cols, .padded = true};
-  CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_mulc(c, xi, MB * cols)), .ldc = cols};
+      .base = cg_gep(c, c->t_f32, V, cg_mulc(c, xi, w->v_stride)), .s_k = cols, .padded = true};
+  CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_mulc(c, xi, w->m_stride)), .ldc = cols};
   cg_gemm_emit(c, vec, tile, MB, cols, C, &a, &b, &cc);
   cg_loop_end(c, &lx, NULL, NULL);
 
@@ -177,7 +177,7 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
     for (int i = 0; i < 4; i++) {
       LLVMValueRef x[4];
       for (int j = 0; j < 4; j++)
-        x[j] = cg_load(c, Mx, cg_add(c, cg_addc(c, mcol, (int64_t)(i * 4 + j) * MB * cols), t2));
+        x[j] = cg_load(c, Mx, cg_add(c, cg_addc(c, mcol, (int64_t)(i * 4 + j) * w->m_stride), t2));
       at4(c, x, s[i]);
     }
     LLVMValueRef y[2][2];

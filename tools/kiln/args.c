@@ -59,11 +59,13 @@ static const char *const target_help =
     "                        input IN by the next call (KV cache, RNN state; zeros at first)\n"
     "  --quantize=int8       static int8 quantization (docs/quantization.md); needs\n"
     "  --calibrate PATH      a folder of .npy samples, or a .npy file (repeatable); a file\n"
-    "                        may hold several samples one after another\n"
+    "                        may hold several samples one after another; a model with\n"
+    "                        several inputs: folders of NAME.npy or NAME/ per input\n"
     "  --quantize=int8-weights  Gemm/MatMul weights int8 per output column, RNN/GRU/LSTM\n"
     "                        gate matrices per gate row, activations and state f32, no\n"
     "                        calibration (docs/quantization.md)\n"
-    "  --quant-io=KIND       with --quantize=int8: float (default: float inputs/outputs,\n"
+    "  --quant-io=KIND       with --quantize=int8 or a pre-quantized (QDQ) model: float\n"
+    "                        (default: float inputs/outputs,\n"
     "                        the conversions inside) or int8 (the model takes and returns\n"
     "                        the int8 tensors; the header gives their scale and zero point)\n"
     "  --calibration=KIND    range observer: minmax (default), percentile:P (e.g. 99.99), mse\n"
@@ -451,10 +453,11 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
     return usage_error(a->cmd, "%s",
                        a->quantize ? "--quantize=int8 needs --calibrate PATH"
                                    : "--calibrate needs --quantize=int8");
-  if (a->quant_io_int8 && !a->quantize)
-    return usage_error(a->cmd, "--quant-io=int8 needs --quantize=int8 (%s)",
-                       a->quantize_weights ? "int8-weights keeps float activations"
-                                           : "a float model has no int8 tensors");
+  if (a->quant_io_int8 && a->quantize_weights) /* without --quantize: a pre-quantized model */
+    return usage_error(a->cmd,
+                       "--quant-io=int8 needs --quantize=int8 or a pre-quantized model "
+                       "(%s)",
+                       "int8-weights keeps float activations");
   if ((a->observer || a->keep_fp32 || a->keep_auto_db) && !a->quantize)
     return usage_error(a->cmd, "--calibration and --quant-keep-fp32 need --quantize=int8%s", "");
   if (a->quantize_weights && (a->quantize || a->n_calibrate))

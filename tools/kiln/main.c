@@ -57,31 +57,63 @@ static int target_lanes(const Args *a) {
   return lanes;
 }
 
-/* --calibrate: the samples of the model's one f32 input, from .npy files (a folder's, sorted
- * by name, or the files given); a file holds one sample or several one after another. */
-static bool append_samples(const char *path, const IrValue *in, float **buf, int *n) {
+/* --calibrate: samples of every model input from .npy files (docs/quantization.md). One input:
+ * each PATH is a .npy file or a folder of them (sorted by name). Several inputs: each PATH is a
+ * folder holding, per input NAME, NAME.npy or a folder NAME/ of .npy files; every input must get
+ * as many samples as the others. A file holds one sample or several one after another, in the
+ * input's dtype (i32 and i64 id inputs take either; the values must fit). */
+typedef struct CalibInput {
+  const IrValue *in;
+  char *data; /* samples one after another, in the input's dtype */
+  int64_t n;  /* samples so far */
+} CalibInput;
+
+static bool append_samples(const char *path, CalibInput *ci) {
   krt_npy arr;
   char err[512];
   if (!krt_npy_read(path, &arr, err, sizeof err)) {
     fprintf(stderr, "kiln: --calibrate: %s\n", err);
     return false;
   }
-  int64_t numel = 1, per = ir_value_numel(in);
-  for (int i = 0; i < arr.rank; i++) numel *= arr.dims[i];
-  bool ok = arr.dtype == (int32_t)IR_F32 && numel > 0 && numel % per == 0;
+  const IrValue *in = ci->in;
+  int64_t per = ir_value_numel(in), numel = arr.numel;
+  bool ids = in->dtype == IR_I32 || in->dtype == IR_I64;
+  bool dtype_ok = arr.dtype == (int32_t)in->dtype ||
+                  (ids && (arr.dtype == (int32_t)IR_I32 || arr.dtype == (int32_t)IR_I64));
+  bool ok = dtype_ok && numel > 0 && numel % per == 0;
   if (!ok)
     fprintf(stderr,
-            "kiln: --calibrate: %s: expected f32 samples of input '%s' (a multiple of %lld "
+            "kiln: --calibrate: %s: expected %s samples of input '%s' (a multiple of %lld "
             "elements), got %s with %lld elements\n",
-            path, in->name, (long long)per, krt_dtype_name(arr.dtype), (long long)numel);
-  else if (*n + numel / per > 1000000) {
-    fprintf(stderr, "kiln: --calibrate: more than 1000000 samples\n");
+            path, ids ? "i32 or i64" : ir_dtype_name(in->dtype), in->name, (long long)per,
+            krt_dtype_name(arr.dtype), (long long)numel);
+  else if (ci->n + numel / per > 1000000) {
+    fprintf(stderr, "kiln: --calibrate: %s: more than 1000000 samples\n", path);
     ok = false;
-  } else {
-    *buf = realloc(*buf, sizeof(float) * (size_t)((*n + numel / per) * per));
-    if (!*buf) abort();
-    memcpy(*buf + (size_t)*n * (size_t)per, arr.data, sizeof(float) * (size_t)numel);
-    *n += (int)(numel / per);
+  }
+  size_t esz = ir_dtype_size(in->dtype);
+  if (ok) {
+    ci->data = realloc(ci->data, esz * (size_t)((ci->n + numel / per) * per));
+    if (!ci->data) abort();
+    char *dst = ci->data + esz * (size_t)(ci->n * per);
+    if (arr.dtype == (int32_t)in->dtype)
+      memcpy(dst, arr.data, esz * (size_t)numel);
+    else
+      for (int64_t i = 0; i < numel && ok; i++) { /* ids: i32 <-> i64 */
+        int64_t v = arr.dtype == (int32_t)IR_I64 ? ((const int64_t *)arr.data)[i]
+                                                 : ((const int32_t *)arr.data)[i];
+        if (in->dtype == IR_I64) {
+          ((int64_t *)dst)[i] = v;
+        } else if (v < INT32_MIN || v > INT32_MAX) {
+          fprintf(stderr,
+                  "kiln: --calibrate: %s: element %lld (%lld) does not fit input '%s' (i32)\n",
+                  path, (long long)i, (long long)v, in->name);
+          ok = false;
+        } else {
+          ((int32_t *)dst)[i] = (int32_t)v;
+        }
+      }
+    if (ok) ci->n += numel / per;
   }
   krt_npy_free(&arr);
   return ok;
@@ -91,16 +123,74 @@ static int cmp_str(const void *x, const void *y) {
   return strcmp(*(char *const *)x, *(char *const *)y);
 }
 
-static bool load_calibration(const Args *a, const IrGraph *g, float **buf, int *n) {
-  *buf = NULL;
-  *n = 0;
-  if (g->n_inputs != 1) {
-    fprintf(stderr,
-            "kiln: --calibrate: calibration supports models with one input; '%s' has "
-            "%d\n",
-            g->name, g->n_inputs);
+/* The .npy files of folder p, sorted by name, as samples of one input. */
+static bool append_folder(const char *p, CalibInput *ci) {
+  DIR *dir = opendir(p);
+  if (!dir) {
+    fprintf(stderr, "kiln: --calibrate: %s: %s\n", p, strerror(errno));
     return false;
   }
+  char **names = NULL;
+  int count = 0;
+  for (struct dirent *e; (e = readdir(dir));) {
+    size_t len = strlen(e->d_name);
+    if (len < 5 || strcmp(e->d_name + len - 4, ".npy")) continue;
+    names = realloc(names, sizeof *names * (size_t)(count + 1));
+    if (!names || !(names[count++] = strdup(e->d_name))) abort();
+  }
+  closedir(dir);
+  if (count) qsort(names, (size_t)count, sizeof *names, cmp_str);
+  bool ok = count > 0;
+  if (!ok) fprintf(stderr, "kiln: --calibrate: %s: no .npy files in the folder\n", p);
+  for (int i = 0; i < count && ok; i++) {
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/%s", p, names[i]);
+    ok = append_samples(path, ci);
+  }
+  for (int i = 0; i < count; i++) free(names[i]);
+  free(names);
+  return ok;
+}
+
+/* One PATH of a model with several inputs: per input NAME.npy or NAME/, equal sample counts. */
+static bool append_input_folders(const char *p, CalibInput *ci, int n_in) {
+  int64_t before = ci[0].n;
+  for (int i = 0; i < n_in; i++) {
+    char path[PATH_MAX];
+    struct stat st;
+    snprintf(path, sizeof path, "%s/%s.npy", p, ci[i].in->name);
+    if (stat(path, &st) == 0 && !S_ISDIR(st.st_mode)) {
+      if (!append_samples(path, &ci[i])) return false;
+      continue;
+    }
+    snprintf(path, sizeof path, "%s/%s", p, ci[i].in->name);
+    if (stat(path, &st) != 0 || !S_ISDIR(st.st_mode)) {
+      fprintf(stderr,
+              "kiln: --calibrate: %s: no %s.npy (or folder %s/) for input '%s'; a model with "
+              "%d inputs takes folders holding NAME.npy or NAME/ per input\n",
+              p, ci[i].in->name, ci[i].in->name, ci[i].in->name, n_in);
+      return false;
+    }
+    if (!append_folder(path, &ci[i])) return false;
+  }
+  for (int i = 1; i < n_in; i++)
+    if (ci[i].n - before != ci[0].n - before) {
+      fprintf(stderr, "kiln: --calibrate: %s: %lld samples of input '%s' but %lld of input '%s'\n",
+              p, (long long)(ci[0].n - before), ci[0].in->name, (long long)(ci[i].n - before),
+              ci[i].in->name);
+      return false;
+    }
+  return true;
+}
+
+/* Fills ci[0..g->n_inputs) (ci[i].data malloc'd) and *n, the number of samples. */
+static bool load_calibration(const Args *a, const IrGraph *g, CalibInput *ci, int *n) {
+  *n = 0;
+  if (g->n_inputs == 0) {
+    fprintf(stderr, "kiln: --calibrate: model '%s' has no inputs to calibrate with\n", g->name);
+    return false;
+  }
+  for (int i = 0; i < g->n_inputs; i++) ci[i] = (CalibInput){.in = g->inputs[i]};
   for (int c = 0; c < a->n_calibrate; c++) {
     struct stat st;
     const char *p = a->calibrate[c];
@@ -108,36 +198,17 @@ static bool load_calibration(const Args *a, const IrGraph *g, float **buf, int *
       fprintf(stderr, "kiln: --calibrate: %s: %s\n", p, strerror(errno));
       return false;
     }
-    if (!S_ISDIR(st.st_mode)) {
-      if (!append_samples(p, g->inputs[0], buf, n)) return false;
-      continue;
-    }
-    DIR *dir = opendir(p);
-    if (!dir) {
-      fprintf(stderr, "kiln: --calibrate: %s: %s\n", p, strerror(errno));
-      return false;
-    }
-    char **names = NULL;
-    int count = 0;
-    for (struct dirent *e; (e = readdir(dir));) {
-      size_t len = strlen(e->d_name);
-      if (len < 5 || strcmp(e->d_name + len - 4, ".npy")) continue;
-      names = realloc(names, sizeof *names * (size_t)(count + 1));
-      if (!names || !(names[count++] = strdup(e->d_name))) abort();
-    }
-    closedir(dir);
-    if (count) qsort(names, (size_t)count, sizeof *names, cmp_str);
-    bool ok = count > 0;
-    if (!ok) fprintf(stderr, "kiln: --calibrate: %s: no .npy files in the folder\n", p);
-    for (int i = 0; i < count && ok; i++) {
-      char path[PATH_MAX];
-      snprintf(path, sizeof path, "%s/%s", p, names[i]);
-      ok = append_samples(path, g->inputs[0], buf, n);
-    }
-    for (int i = 0; i < count; i++) free(names[i]);
-    free(names);
+    bool ok = g->n_inputs > 1 ? S_ISDIR(st.st_mode) && append_input_folders(p, ci, g->n_inputs)
+              : S_ISDIR(st.st_mode) ? append_folder(p, &ci[0])
+                                    : append_samples(p, &ci[0]);
+    if (!ok && g->n_inputs > 1 && !S_ISDIR(st.st_mode))
+      fprintf(stderr,
+              "kiln: --calibrate: %s: model '%s' has %d inputs: give folders holding NAME.npy or "
+              "NAME/ per input\n",
+              p, g->name, g->n_inputs);
     if (!ok) return false;
   }
+  *n = (int)ci[0].n;
   return true;
 }
 
@@ -145,9 +216,10 @@ static bool load_calibration(const Args *a, const IrGraph *g, float **buf, int *
  * --quant-keep-fp32=auto the model is quantized once to measure each layer, and the layers below
  * the threshold become the keep list. */
 typedef struct QuantSetup {
-  float *samples;
-  const float *ptr[1];
-  char *keep; /* resolved keep list (malloc'd) or NULL */
+  CalibInput *inputs; /* per model input */
+  int n_inputs;
+  const void **ptr; /* inputs[i].data */
+  char *keep;       /* resolved keep list (malloc'd) or NULL */
   PassQuantLayer layers[4096];
   int n_layers;
   PassQuantOptions qo;
@@ -157,7 +229,9 @@ static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q);
 
 static void quant_free(QuantSetup *qs) {
   if (!qs) return;
-  free(qs->samples);
+  for (int i = 0; i < qs->n_inputs; i++) free(qs->inputs[i].data);
+  free(qs->inputs);
+  free(qs->ptr);
   free(qs->keep);
   free(qs);
 }
@@ -172,6 +246,13 @@ static bool quant_setup(const Args *a, QuantSetup **out) {
     *out = qs;
     return true;
   }
+  if (!a->quantize && a->quant_io_int8) { /* a pre-quantized model: no calibration */
+    QuantSetup *qs = calloc(1, sizeof *qs);
+    if (!qs) abort();
+    qs->qo = (PassQuantOptions){.int8_io = true};
+    *out = qs;
+    return true;
+  }
   if (!a->quantize) return true;
   IrDiag d;
   ir_diag_init(&d, a->model, true);
@@ -182,13 +263,20 @@ static bool quant_setup(const Args *a, QuantSetup **out) {
   QuantSetup *qs = calloc(1, sizeof *qs);
   if (!qs) abort();
   int n = 0;
-  bool ok = load_calibration(a, g, &qs->samples, &n);
+  qs->n_inputs = g->n_inputs;
+  qs->inputs = calloc((size_t)g->n_inputs + 1, sizeof *qs->inputs);
+  qs->ptr = calloc((size_t)g->n_inputs + 1, sizeof *qs->ptr);
+  if (!qs->inputs || !qs->ptr) abort();
+  bool ok = load_calibration(a, g, qs->inputs, &n);
   ir_graph_free(g);
   if (!ok) {
     quant_free(qs);
     return false;
   }
-  qs->ptr[0] = qs->samples;
+  for (int i = 0; i < qs->n_inputs; i++) {
+    qs->ptr[i] = qs->inputs[i].data;
+    qs->inputs[i].in = NULL; /* g is freed */
+  }
   qs->qo = (PassQuantOptions){.samples = qs->ptr,
                               .n_samples = n,
                               .observer = (PassObserver)a->observer,
