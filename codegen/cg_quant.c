@@ -89,21 +89,26 @@ static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValu
   return LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, "");
 }
 
-/* Per-channel tables: multiplier, shift and the bias with the input zero point folded out
- * (bias - x_zp * sum of the channel's weights), as one i32 array [3][channels]. */
+/* Per-channel tables: multiplier, shift and the bias with a zero point folded out (bias -
+ * offset * sum of the channel's weights: offset x_zp, + 128 where the activations are stored
+ * as x ^ 0x80, or 0 where padded taps are skipped), as one i32 array [3][channels]; *ge33
+ * (if given): every channel's shift passes cg_qrequant_32bit. */
 static LLVMValueRef head_tables(Cg *c, const IrNode *n, const IrQHead *h, const int8_t *w,
-                                int64_t per_channel) {
+                                int64_t per_channel, int32_t offset, bool *ge33) {
   int64_t M = h->channels;
   int32_t *t = malloc(sizeof *t * (size_t)(3 * M));
   if (!t) abort();
+  bool all32 = true;
   for (int64_t m = 0; m < M; m++) {
     IrRequant r = ir_qhead_requant(h, m);
+    all32 = all32 && cg_qrequant_32bit(r);
     t[m] = r.mult;
     t[M + m] = r.shift;
     int64_t sum = 0;
     for (int64_t k = 0; k < per_channel; k++) sum += w[m * per_channel + k];
-    t[2 * M + m] = (h->bias ? h->bias[m] : 0) - (int32_t)(h->x_zp * sum);
+    t[2 * M + m] = (h->bias ? h->bias[m] : 0) - (int32_t)(offset * sum);
   }
+  if (ge33) *ge33 = all32;
   char name[64];
   snprintf(name, sizeof name, "q%d.tables", n->id);
   LLVMValueRef g = cg_const_bytes(c, t, sizeof *t * (size_t)(3 * M), name);
@@ -306,8 +311,75 @@ static LLVMValueRef qavg_divide(Cg *c, LLVMValueRef sum, LLVMValueRef cnt) {
   return LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, "");
 }
 
-/* QAveragePool: the int32 sum of each window's valid taps, the padding's x_zp when counted, and
- * ir_qavg_divide's rounding division (one sdiv per output) */
+/* MaxPool and QAveragePool on int8, one window nest: per output, the taps inside the input
+ * folded (max; or an int32 sum, the padding's zp when counted, and ir_qavg_divide's rounding
+ * division, one sdiv per output). Windows all inside the input unroll their taps with no
+ * bounds (a constant divisor: LLVM multiplies and shifts), so LLVM vectorizes over ow;
+ * otherwise loops over each window's valid tap ranges. */
+static void qpool_windows(Cg *c, const IrConvParams *p, bool avg, bool count_include_pad,
+                          int32_t zp, LLVMValueRef x, LLVMValueRef y) {
+  bool inside = p->pad_t == 0 && p->pad_l == 0 &&
+                (p->oh - 1) * p->stride_h + (p->kh - 1) * p->dil_h < p->h &&
+                (p->ow - 1) * p->stride_w + (p->kw - 1) * p->dil_w < p->w;
+  CgLoop lbc, loh, low, li, lj;
+  LLVMValueRef bc = cg_for(c, &lbc, p->n * p->c);
+  LLVMValueRef plane = cg_mulc(c, bc, p->h * p->w);
+  LLVMValueRef oh = cg_for(c, &loh, p->oh);
+  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p->stride_h), -p->pad_t), ilo = NULL, ihi = NULL;
+  LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p->oh * p->ow), cg_mulc(c, oh, p->ow)), ch = NULL;
+  if (!inside || p->kh * p->kw > 16) {
+    cg_valid_range(c, ih0, p->dil_h, p->h, p->kh, &ilo, &ihi);
+    if (avg)
+      ch = cg_pool_window_count(c, ih0, p->kh, 1, p->h, p->pad_t, p->pad_b, count_include_pad);
+  }
+  LLVMValueRef ow = cg_for(c, &low, p->ow), r;
+  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p->stride_w), -p->pad_l);
+  if (!ilo) {
+    LLVMValueRef at = cg_add(c, plane, cg_add(c, cg_mulc(c, ih0, p->w), iw0));
+    r = NULL;
+    for (int64_t i = 0; i < p->kh; i++)
+      for (int64_t j = 0; j < p->kw; j++) {
+        LLVMValueRef v = i8_load(c, x, cg_addc(c, at, i * p->dil_h * p->w + j * p->dil_w));
+        if (avg) v = LLVMBuildSExt(c->b, v, c->t_i32, "");
+        r = !r    ? v
+            : avg ? LLVMBuildAdd(c->b, r, v, "")
+                  : LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, r, ""), v, r, "");
+      }
+    if (avg) r = qavg_divide(c, r, cg_i32c(c, p->kh * p->kw));
+  } else {
+    LLVMValueRef jlo, jhi;
+    cg_valid_range(c, iw0, p->dil_w, p->w, p->kw, &jlo, &jhi);
+    LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
+    LLVMValueRef acc_i = cg_loop_acc(
+        c, &li, avg ? cg_i32c(c, 0) : LLVMConstInt(c->t_i8, (unsigned long long)-128, 1));
+    LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, cg_mulc(c, i, p->dil_h)), p->w));
+    LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
+    LLVMValueRef acc_j = cg_loop_acc(c, &lj, acc_i);
+    LLVMValueRef v = i8_load(c, x, cg_add(c, xrow, cg_add(c, iw0, cg_mulc(c, j, p->dil_w))));
+    LLVMValueRef next =
+        avg ? LLVMBuildAdd(c->b, acc_j, LLVMBuildSExt(c->b, v, c->t_i32, ""), "")
+            : LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, acc_j, ""), v, acc_j, "");
+    LLVMValueRef after_j;
+    cg_loop_end(c, &lj, &next, &after_j);
+    cg_loop_end(c, &li, &after_j, &r);
+    if (avg) {
+      LLVMValueRef valid = cg_mul(c, cg_sub(c, ihi, ilo), cg_sub(c, jhi, jlo)), count = valid;
+      if (count_include_pad) {
+        count =
+            cg_mul(c, ch, cg_pool_window_count(c, iw0, p->kw, 1, p->w, p->pad_l, p->pad_r, true));
+        LLVMValueRef pads = LLVMBuildTrunc(c->b, cg_sub(c, count, valid), c->t_i32, "");
+        r = LLVMBuildAdd(c->b, r, LLVMBuildMul(c->b, pads, cg_i32c(c, zp), ""), "");
+      }
+      r = qavg_divide(c, r, LLVMBuildTrunc(c->b, count, c->t_i32, ""));
+    }
+  }
+  i8_store(c, r, y, cg_add(c, yrow, ow));
+  cg_loop_end(c, &low, NULL, NULL);
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lbc, NULL, NULL);
+}
+
+/* QAveragePool: qpool_windows' sums */
 bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrNode tmp;
   IrValue *ins[1];
@@ -316,62 +388,7 @@ bool cg_lower_qaverage_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
-  int32_t zp = ir_qparam_zp(n, 2);
-  bool inside = p.pad_t == 0 && p.pad_l == 0 && (p.oh - 1) * p.stride_h + p.kh <= p.h &&
-                (p.ow - 1) * p.stride_w + p.kw <= p.w;
-  if (inside && p.kh * p.kw <= 16) {
-    /* every window inside the input: the taps unrolled, a constant divisor (LLVM turns the
-     * division into a multiply and shifts), vectorizable over ow */
-    CgLoop lbc, loh, low;
-    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
-    LLVMValueRef oh = cg_for(c, &loh, p.oh);
-    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
-    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
-    LLVMValueRef ow = cg_for(c, &low, p.ow);
-    LLVMValueRef at = cg_add(c, row0, cg_mulc(c, ow, p.stride_w)), sum = cg_i32c(c, 0);
-    for (int64_t i = 0; i < p.kh; i++)
-      for (int64_t j = 0; j < p.kw; j++)
-        sum = LLVMBuildAdd(
-            c->b, sum,
-            LLVMBuildSExt(c->b, i8_load(c, in[0], cg_addc(c, at, i * p.w + j)), c->t_i32, ""), "");
-    i8_store(c, qavg_divide(c, sum, cg_i32c(c, p.kh * p.kw)), out[0], cg_add(c, yrow, ow));
-    cg_loop_end(c, &low, NULL, NULL);
-    cg_loop_end(c, &loh, NULL, NULL);
-    cg_loop_end(c, &lbc, NULL, NULL);
-    return true;
-  }
-  CgLoop lbc, loh, low, li, lj;
-  LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
-  LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
-  LLVMValueRef oh = cg_for(c, &loh, p.oh);
-  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), ilo, ihi;
-  cg_valid_range(c, ih0, 1, p.h, p.kh, &ilo, &ihi);
-  LLVMValueRef ch =
-      cg_pool_window_count(c, ih0, p.kh, 1, p.h, p.pad_t, p.pad_b, p.count_include_pad);
-  LLVMValueRef ow = cg_for(c, &low, p.ow);
-  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l), jlo, jhi;
-  cg_valid_range(c, iw0, 1, p.w, p.kw, &jlo, &jhi);
-  LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
-  LLVMValueRef sum_i = cg_loop_acc(c, &li, cg_i32c(c, 0));
-  LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, i), p.w));
-  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
-  LLVMValueRef sum_j = cg_loop_acc(c, &lj, sum_i);
-  LLVMValueRef v =
-      LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, j))), c->t_i32, "");
-  LLVMValueRef next = LLVMBuildAdd(c->b, sum_j, v, ""), after_j, sum;
-  cg_loop_end(c, &lj, &next, &after_j);
-  cg_loop_end(c, &li, &after_j, &sum);
-  LLVMValueRef valid = cg_mul(c, cg_sub(c, ihi, ilo), cg_sub(c, jhi, jlo)), count = valid;
-  if (p.count_include_pad) {
-    count = cg_mul(c, ch, cg_pool_window_count(c, iw0, p.kw, 1, p.w, p.pad_l, p.pad_r, true));
-    LLVMValueRef pads = LLVMBuildTrunc(c->b, cg_sub(c, count, valid), c->t_i32, "");
-    sum = LLVMBuildAdd(c->b, sum, LLVMBuildMul(c->b, pads, cg_i32c(c, zp), ""), "");
-  }
-  i8_store(c, qavg_divide(c, sum, LLVMBuildTrunc(c->b, count, c->t_i32, "")), out[0],
-           cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_add(c, cg_mulc(c, oh, p.ow), ow)));
-  cg_loop_end(c, &low, NULL, NULL);
-  cg_loop_end(c, &loh, NULL, NULL);
-  cg_loop_end(c, &lbc, NULL, NULL);
+  qpool_windows(c, &p, true, p.count_include_pad, ir_qparam_zp(n, 2), in[0], out[0]);
   return true;
 }
 
@@ -615,7 +632,7 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   char name[64];
   snprintf(name, sizeof name, "q%d.b", n->id);
   LLVMValueRef bp = cg_const_bytes(c, bt, (size_t)(N * K), name);
-  LLVMValueRef tab = head_tables(c, n, &h, bt, K);
+  LLVMValueRef tab = head_tables(c, n, &h, bt, K, h.x_zp, NULL);
   free(bt);
   CgLoop li, lj, lk;
   LLVMValueRef i = cg_for(c, &li, M);
@@ -643,6 +660,113 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
  * the row is requantized. Integer sums do not depend on their order: bit-exact with the
  * interpreter's loop order. */
 
+/* ---- depthwise QLinearConv on vector targets ------------------------------------------------ */
+
+/* bias + sum_k x[k] * w[k] over V lanes (x: <V x i8> tap vectors, w: <V x i16> splats): the
+ * products in i16 lanes (|x w| <= 128 * 127) and, with pair, two of them added before widening
+ * to i32 (their sum fits i16 too; a weight of -128, possible in imported models, keeps them
+ * single) */
+static LLVMValueRef dw_taps(Cg *c, int V, LLVMValueRef bias, LLVMValueRef *x, LLVMValueRef *w,
+                            int64_t taps, bool pair) {
+  LLVMTypeRef vh = LLVMVectorType(LLVMInt16TypeInContext(c->ctx), (unsigned)V),
+              vw = LLVMVectorType(c->t_i32, (unsigned)V);
+  LLVMValueRef acc = bias, part = NULL;
+  for (int64_t k = 0; k < taps; k++) {
+    LLVMValueRef prod = LLVMBuildMul(c->b, LLVMBuildSExt(c->b, x[k], vh, ""), w[k], "");
+    part = part ? LLVMBuildAdd(c->b, part, prod, "") : prod;
+    if (!pair || k % 2 || k == taps - 1) {
+      acc = LLVMBuildAdd(c->b, acc, LLVMBuildSExt(c->b, part, vw, ""), "");
+      part = NULL;
+    }
+  }
+  return acc;
+}
+
+/* whether two tap products always fit i16 together: no weight is -128 */
+static bool dw_pairable(const int8_t *w, int64_t count) {
+  for (int64_t k = 0; k < count; k++)
+    if (w[k] == -128) return false;
+  return true;
+}
+
+/* Channel m (run time) of a depthwise conv: its taps' weights as <V x i16> splats, multiplier
+ * and shift as <L x i32> splats, bias (x_zp folded in) as a <V x i32> splat. */
+static void dw_channel(Cg *c, LLVMValueRef w8, LLVMValueRef tab, LLVMValueRef m, int64_t M,
+                       int64_t taps, int V, int L, LLVMValueRef *wv, LLVMValueRef *mult,
+                       LLVMValueRef *shift, LLVMValueRef *bias) {
+  LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+  for (int64_t k = 0; k < taps; k++)
+    wv[k] = cg_qsplat(
+        c, LLVMBuildSExt(c->b, i8_load(c, w8, cg_addc(c, cg_mulc(c, m, taps), k)), i16, ""), V);
+  *mult = cg_qsplat(c, i32_load(c, tab, m), L);
+  *shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, M)), L);
+  *bias = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * M)), V);
+}
+
+/* cg_qrequant of <V x i32> acc, L lanes at a time, as <V x i8> (V / L a power of two) */
+static LLVMValueRef requant_chunks(Cg *c, LLVMValueRef acc, int V, int L, LLVMValueRef mult,
+                                   LLVMValueRef shift, int32_t zp, bool ge33) {
+  LLVMValueRef y[64], idx[64];
+  int n = V / L;
+  for (int k = 0; k < n; k++) {
+    for (int l = 0; l < L; l++) idx[l] = cg_i32c(c, k * L + l);
+    y[k] = cg_qrequant(c, L,
+                       LLVMBuildShuffleVector(c->b, acc, LLVMGetUndef(LLVMTypeOf(acc)),
+                                              LLVMConstVector(idx, (unsigned)L), ""),
+                       mult, shift, zp, ge33);
+  }
+  for (int w = L; n > 1; n /= 2, w *= 2) { /* concatenate neighbours */
+    for (int l = 0; l < 2 * w; l++) idx[l] = cg_i32c(c, l);
+    for (int k = 0; k < n / 2; k++)
+      y[k] = LLVMBuildShuffleVector(c->b, y[2 * k], y[2 * k + 1],
+                                    LLVMConstVector(idx, (unsigned)(2 * w)), "");
+  }
+  return y[0];
+}
+
+/* ---- depthwise QLinearConv on small planes (AVX-512VBMI) -----------------------------------
+ * Planes of at most 64 bytes in and out: the plane in one register (a masked load), each tap
+ * one vpermt2b of it and of a zero-point vector (an index per output: its input byte, or the
+ * zero point where the tap falls into padding; any stride, padding or dilation), then
+ * dw_taps and one store of the plane's outputs. No padded copy, no copy-out. */
+static bool lower_qconv_dw_small(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                 const IrConvParams *p) {
+  CgDot4 d = cg_dot4_info(c);
+  int64_t HW = p->h * p->w, O = p->oh * p->ow, taps = p->kh * p->kw;
+  if (!d.vbmi || p->c_per_group != 1 || p->m_per_group != 1 || HW > 64 || O > 64 || taps > 64)
+    return false;
+  int L = d.lanes, V = 16;
+  while (V < O) V *= 2;
+  IrQHead h;
+  ir_qhead(n, &h);
+  bool ge33, pair = dw_pairable(n->inputs[3]->data, p->m * taps);
+  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps, h.x_zp, &ge33);
+  LLVMTypeRef v64 = LLVMVectorType(c->t_i8, 64);
+  LLVMValueRef zpv = cg_qsplat(c, LLVMConstInt(c->t_i8, (uint8_t)h.x_zp, 0), 64), xs[64], idx[64];
+  CgLoop lbm;
+  LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
+  LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
+  LLVMValueRef x = cg_masked_load(c, v64, cg_gep(c, c->t_i8, in[0], cg_mulc(c, bm, HW)),
+                                  cg_lane_mask(c, 64, cg_idx(c, HW)));
+  for (int64_t k = 0; k < taps; k++) {
+    for (int64_t o = 0; o < V; o++) {
+      int64_t iy = o / p->ow * p->stride_h - p->pad_t + k / p->kw * p->dil_h,
+              ix = o % p->ow * p->stride_w - p->pad_l + k % p->kw * p->dil_w;
+      bool inside = o < O && iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+      idx[o] = cg_i32c(c, inside ? iy * p->w + ix : 64);
+    }
+    xs[k] = LLVMBuildShuffleVector(c->b, x, zpv, LLVMConstVector(idx, (unsigned)V), "");
+  }
+  LLVMValueRef wv[64], mult, shift, bias;
+  dw_channel(c, in[3], tab, m, p->m, taps, V, L, wv, &mult, &shift, &bias);
+  LLVMValueRef y =
+      requant_chunks(c, dw_taps(c, V, bias, xs, wv, taps, pair), V, L, mult, shift, h.y_zp, ge33);
+  cg_masked_store(c, y, cg_gep(c, c->t_i8, out[0], cg_mulc(c, bm, O)),
+                  cg_lane_mask(c, V, cg_idx(c, O)));
+  cg_loop_end(c, &lbm, NULL, NULL);
+  return true;
+}
+
 /* ---- depthwise QLinearConv on vector targets: the padded-wide form ------------------------
  * Per (batch, channel): the plane copied into a zero-point-padded buffer of width PW (stack),
  * then the output computed "wide" over PW columns per row, so that every tap is one contiguous
@@ -653,19 +777,18 @@ static bool lower_qgemm_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
 static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
                                 const IrConvParams *p) {
   CgDot4 d = cg_dot4_info(c);
-  int L = d.lanes;
+  int L = d.lanes, V = 2 * L; /* V outputs a step: the products in i16 lanes, twice as many */
   int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r;
-  int64_t Q = p->oh * PW, nvec = (Q + L - 1) / L, taps = p->kh * p->kw;
-  int64_t pbytes = PH * PW + (p->kw - 1) * p->dil_w + L, wbytes = nvec * L;
+  int64_t Q = p->oh * PW, nvec = (Q + V - 1) / V, taps = p->kh * p->kw;
+  int64_t pbytes = PH * PW + (p->kw - 1) * p->dil_w + V, wbytes = nvec * V;
   if (L < 4 || p->c_per_group != 1 || p->m_per_group != 1 || p->stride_h != 1 || p->stride_w != 1 ||
       p->oh != PH - (p->kh - 1) * p->dil_h || p->ow != PW - (p->kw - 1) * p->dil_w ||
       pbytes + wbytes > 65536 || taps > 64)
     return false;
   IrQHead h;
   ir_qhead(n, &h);
-  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps);
-  bool ge33 = true;
-  for (int64_t m = 0; m < p->m; m++) ge33 = ge33 && ir_qhead_requant(&h, m).shift >= 33;
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps, h.x_zp, &ge33);
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
   LLVMValueRef first = LLVMGetFirstInstruction(entry);
@@ -678,7 +801,8 @@ static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
   LLVMValueRef wide = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i8, (uint64_t)wbytes), "qdwout");
   LLVMSetAlignment(wide, 64);
   LLVMPositionBuilderAtEnd(c->b, here);
-  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)L), vw = LLVMVectorType(c->t_i32, (unsigned)L);
+  bool pair = dw_pairable(n->inputs[3]->data, p->m * taps);
+  LLVMTypeRef vb = LLVMVectorType(c->t_i8, (unsigned)V);
   CgLoop lbm, lr, lv, lo;
   LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
   LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
@@ -688,24 +812,17 @@ static bool lower_qconv_dw_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMVa
             cg_gep(c, c->t_i8, in[0], cg_add(c, cg_mulc(c, bm, p->h * p->w), cg_mulc(c, r, p->w))),
             cg_idx(c, p->w));
   cg_loop_end(c, &lr, NULL, NULL);
-  LLVMValueRef wv[64];
-  for (int64_t k = 0; k < taps; k++)
-    wv[k] = cg_qsplat(
-        c, LLVMBuildSExt(c->b, i8_load(c, in[3], cg_addc(c, cg_mulc(c, m, taps), k)), c->t_i32, ""),
-        L);
-  LLVMValueRef mult = cg_qsplat(c, i32_load(c, tab, m), L),
-               shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, p->m)), L),
-               bias = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * p->m)), L);
+  LLVMValueRef wv[64], mult, shift, bias;
+  dw_channel(c, in[3], tab, m, p->m, taps, V, L, wv, &mult, &shift, &bias);
   LLVMValueRef v = cg_for(c, &lv, nvec);
-  LLVMValueRef q0 = cg_mulc(c, v, L), acc = bias;
+  LLVMValueRef q0 = cg_mulc(c, v, V), xs[64];
   for (int64_t k = 0; k < taps; k++) {
     int64_t off = k / p->kw * p->dil_h * PW + k % p->kw * p->dil_w;
-    LLVMValueRef x = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pad, cg_addc(c, q0, off)), "");
-    LLVMSetAlignment(x, 1);
-    acc =
-        LLVMBuildAdd(c->b, acc, LLVMBuildMul(c->b, LLVMBuildSExt(c->b, x, vw, ""), wv[k], ""), "");
+    xs[k] = LLVMBuildLoad2(c->b, vb, cg_gep(c, c->t_i8, pad, cg_addc(c, q0, off)), "");
+    LLVMSetAlignment(xs[k], 1);
   }
-  LLVMValueRef st = LLVMBuildStore(c->b, cg_qrequant(c, L, acc, mult, shift, h.y_zp, ge33),
+  LLVMValueRef acc = dw_taps(c, V, bias, xs, wv, taps, pair);
+  LLVMValueRef st = LLVMBuildStore(c->b, requant_chunks(c, acc, V, L, mult, shift, h.y_zp, ge33),
                                    cg_gep(c, c->t_i8, wide, q0));
   LLVMSetAlignment(st, 1);
   cg_loop_end(c, &lv, NULL, NULL);
@@ -727,16 +844,14 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
-  if (lower_qconv_dw_wide(c, n, in, out, &p)) return true;
+  if (lower_qconv_dw_small(c, n, in, out, &p) || lower_qconv_dw_wide(c, n, in, out, &p))
+    return true;
   IrQHead h;
   ir_qhead(n, &h);
   int64_t taps = p.c_per_group * p.kh * p.kw;
-  IrQHead hz = h; /* padded taps are skipped, so x_zp is not folded into the bias */
-  hz.x_zp = 0;
-  LLVMValueRef tab = head_tables(c, n, &hz, n->inputs[3]->data, taps);
+  bool ge33; /* padded taps are skipped, so x_zp is not folded into the bias */
+  LLVMValueRef tab = head_tables(c, n, &h, n->inputs[3]->data, taps, 0, &ge33);
   LLVMValueRef xzp = cg_i32c(c, h.x_zp);
-  bool ge33 = true; /* every shift >= 33: the 32-bit requantization */
-  for (int64_t m = 0; m < p.m; m++) ge33 = ge33 && ir_qhead_requant(&h, m).shift >= 33;
   /* the row of accumulators: a static alloca in the entry block */
   LLVMBasicBlockRef here = LLVMGetInsertBlock(c->b);
   LLVMBasicBlockRef entry = LLVMGetEntryBasicBlock(c->fn);
@@ -800,6 +915,14 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
 
 /* ---- MaxPool on int8: a max over the valid taps of each window ----------------------------- */
 
+/* max(best, the bytes of x at idx[0..n)) per lane (best NULL: those bytes) */
+static LLVMValueRef pick_max(Cg *c, LLVMValueRef x, LLVMValueRef *idx, int n, LLVMValueRef best) {
+  LLVMValueRef t = LLVMBuildShuffleVector(c->b, x, LLVMGetUndef(LLVMTypeOf(x)),
+                                          LLVMConstVector(idx, (unsigned)n), "");
+  return best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, t, best, ""), t, best, "")
+              : t;
+}
+
 bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -810,10 +933,34 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
                 (p.ow - 1) * p.stride_w + (p.kw - 1) * p.dil_w < p.w;
   CgDot4 d = cg_dot4_info(c);
   int64_t s = p.stride_w, vl = s >= 2 && 64 % s == 0 ? 64 / s : 0;
+  if (inside && d.vbmi && s >= 2 && p.kh == s && p.kw == s && p.stride_h == s && p.dil_h == 1 &&
+      p.dil_w == 1 && p.oh * s == p.h && p.ow * s == p.w && 64 % (s * p.w) == 0) {
+    /* AVX-512VBMI, s x s windows tiling planes of short rows (2x2/2 on w <= 32): the input
+     * is a run of s-row groups, 64 / (s w) of them per 64 bytes, whose 64 / s^2 outputs are
+     * contiguous in y; per tap one vpermb picks them, vpmaxsb; tails masked */
+    LLVMTypeRef vin = LLVMVectorType(c->t_i8, 64);
+    int64_t per = 64 / (s * s), nin = p.n * p.c * p.h * p.w, nout = nin / (s * s);
+    CgLoop lv;
+    LLVMValueRef v = cg_for(c, &lv, (nin + 63) / 64), best = NULL;
+    LLVMValueRef x =
+        cg_masked_load(c, vin, cg_gep(c, c->t_i8, in[0], cg_mulc(c, v, 64)),
+                       cg_lane_mask(c, 64, cg_sub(c, cg_idx(c, nin), cg_mulc(c, v, 64))));
+    for (int64_t i = 0; i < s; i++)
+      for (int64_t j = 0; j < s; j++) {
+        LLVMValueRef idx[64];
+        for (int64_t o = 0; o < per; o++)
+          idx[o] = cg_i32c(c, o / p.ow * s * p.w + i * p.w + o % p.ow * s + j);
+        best = pick_max(c, x, idx, (int)per, best);
+      }
+    cg_masked_store(c, best, cg_gep(c, c->t_i8, out[0], cg_mulc(c, v, per)),
+                    cg_lane_mask(c, (int)per, cg_sub(c, cg_idx(c, nout), cg_mulc(c, v, per))));
+    cg_loop_end(c, &lv, NULL, NULL);
+    return true;
+  }
   if (inside && d.masked && vl && p.kw <= s && p.dil_w == 1 && p.kh <= 16) {
     /* AVX-512BW, windows inside that do not overlap along a row (2x2/2): per output row and
      * chunk of vl outputs, one masked 64-byte load per input row, the kw taps picked by
-     * shuffles, vpmaxsb, one masked store (the loop below runs 2-lane vectors on 14-wide rows) */
+     * shuffles, vpmaxsb, one masked store (qpool_windows runs 2-lane vectors on 14-wide rows) */
     LLVMTypeRef vin = LLVMVectorType(c->t_i8, 64);
     CgLoop lbc, loh, lch;
     LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
@@ -830,11 +977,7 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
       for (int64_t j = 0; j < p.kw; j++) {
         LLVMValueRef idx[64];
         for (int64_t l = 0; l < vl; l++) idx[l] = cg_i32c(c, l * s + j);
-        LLVMValueRef v = LLVMBuildShuffleVector(c->b, x, LLVMGetUndef(vin),
-                                                LLVMConstVector(idx, (unsigned)vl), "");
-        best =
-            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
-                 : v;
+        best = pick_max(c, x, idx, (int)vl, best);
       }
     }
     cg_masked_store(c, best, cg_gep(c, c->t_i8, out[0], cg_add(c, yrow, o)),
@@ -844,54 +987,7 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
     cg_loop_end(c, &lbc, NULL, NULL);
     return true;
   }
-  if (inside && p.kh * p.kw <= 16) {
-    /* every window inside the input: the taps unrolled, no bounds, so LLVM vectorizes over ow
-     * (2x2/2: two deinterleaving loads per input row) */
-    CgLoop lbc, loh, low;
-    LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
-    LLVMValueRef oh = cg_for(c, &loh, p.oh);
-    LLVMValueRef row0 = cg_add(c, cg_mulc(c, bc, p.h * p.w), cg_mulc(c, oh, p.stride_h * p.w));
-    LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_mulc(c, oh, p.ow));
-    LLVMValueRef ow = cg_for(c, &low, p.ow);
-    LLVMValueRef at = cg_add(c, row0, cg_mulc(c, ow, p.stride_w)), best = NULL;
-    for (int64_t i = 0; i < p.kh; i++)
-      for (int64_t j = 0; j < p.kw; j++) {
-        LLVMValueRef v = i8_load(c, in[0], cg_addc(c, at, i * p.dil_h * p.w + j * p.dil_w));
-        best =
-            best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
-                 : v;
-      }
-    i8_store(c, best, out[0], cg_add(c, yrow, ow));
-    cg_loop_end(c, &low, NULL, NULL);
-    cg_loop_end(c, &loh, NULL, NULL);
-    cg_loop_end(c, &lbc, NULL, NULL);
-    return true;
-  }
-  CgLoop lbc, loh, low, li, lj;
-  LLVMValueRef bc = cg_for(c, &lbc, p.n * p.c);
-  LLVMValueRef plane = cg_mulc(c, bc, p.h * p.w);
-  LLVMValueRef oh = cg_for(c, &loh, p.oh);
-  LLVMValueRef ih0 = cg_addc(c, cg_mulc(c, oh, p.stride_h), -p.pad_t), ilo, ihi;
-  cg_valid_range(c, ih0, p.dil_h, p.h, p.kh, &ilo, &ihi);
-  LLVMValueRef ow = cg_for(c, &low, p.ow);
-  LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, ow, p.stride_w), -p.pad_l), jlo, jhi;
-  cg_valid_range(c, iw0, p.dil_w, p.w, p.kw, &jlo, &jhi);
-  LLVMValueRef i = cg_loop_begin(c, &li, ilo, ihi);
-  LLVMValueRef best_i = cg_loop_acc(c, &li, LLVMConstInt(c->t_i8, (unsigned long long)-128, 1));
-  LLVMValueRef xrow = cg_add(c, plane, cg_mulc(c, cg_add(c, ih0, cg_mulc(c, i, p.dil_h)), p.w));
-  LLVMValueRef j = cg_loop_begin(c, &lj, jlo, jhi);
-  LLVMValueRef best_j = cg_loop_acc(c, &lj, best_i);
-  LLVMValueRef v = i8_load(c, in[0], cg_add(c, xrow, cg_add(c, iw0, cg_mulc(c, j, p.dil_w))));
-  LLVMValueRef nb = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best_j, ""), v, best_j,
-                                    ""),
-               after_j, best;
-  cg_loop_end(c, &lj, &nb, &after_j);
-  cg_loop_end(c, &li, &after_j, &best);
-  i8_store(c, best, out[0],
-           cg_add(c, cg_mulc(c, bc, p.oh * p.ow), cg_add(c, cg_mulc(c, oh, p.ow), ow)));
-  cg_loop_end(c, &low, NULL, NULL);
-  cg_loop_end(c, &loh, NULL, NULL);
-  cg_loop_end(c, &lbc, NULL, NULL);
+  qpool_windows(c, &p, false, false, 0, in[0], out[0]);
   return true;
 }
 
@@ -919,7 +1015,7 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     t[vcols + j] = 62; /* padding columns: any valid shift (their outputs are not stored) */
     if (j >= N) continue;
     IrRequant r = ir_qhead_requant(&h, j);
-    ge33 = ge33 && r.shift >= 33;
+    ge33 = ge33 && cg_qrequant_32bit(r);
     int64_t sum = 0;
     for (int64_t kq = 0; kq < k4; kq++) {
       int8_t quad[4] = {0};
@@ -1075,30 +1171,21 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   int64_t K = p->c_per_group * p->kh * p->kw, kp = pq->k4, M = p->m;
   const int8_t *w = n->inputs[3]->data;
   uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
-  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
-  if (!sw || !t) abort();
-  bool ge33 = true;
+  if (!sw) abort();
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
   for (int64_t m = 0; m < M; m++) {
-    IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && r.shift >= 33;
-    int64_t sum = 0;
     for (int64_t s = 0; s < kp; s++)
       for (int hh = 0; hh < 2; hh++) {
         int64_t k = pair_reduction(p, s, hh);
         if (k < 0) continue;
-        sum += w[m * K + k];
         int64_t mg = m % p->m_per_group, at = m / p->m_per_group * p->m_per_group * kp +
                                               cg_qpair_offset(mg, s, p->m_per_group, kp) / 4;
         sw[at] |= (uint32_t)(uint16_t)(int16_t)w[m * K + k] << (16 * hh);
       }
-    t[m] = r.mult;
-    t[M + m] = r.shift;
-    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(h.x_zp * sum);
   }
   LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
-  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
   free(sw);
-  free(t);
   int64_t panels = (p->oh + pq->rows - 1) / pq->rows;
   CgLoop lb, lg, lp, ls, lr;
   LLVMValueRef b = cg_for(c, &lb, p->n);
@@ -1190,27 +1277,23 @@ static bool lower_qconv_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     if (v_bytes + p_bytes + M * ldv <= n->scratch_bytes) break;
   }
   if (rp < 1) return false;
+  /* as many panels, of equal rows: every panel computes rp rows (32 rows in panels of 15
+   * computed 45; in panels of 11, 33), and fewer rows need no more scratch */
+  rp = (p->oh + panels - 1) / panels;
+  ldv = (rp * PW + strip - 1) / strip * strip;
+  v_bytes = k4 * 4 * ldv;
+  p_bytes = (max_off + (panels - 1) * rp * PW + ldv + 63) / 64 * 64;
   IrQHead h;
   ir_qhead(n, &h);
   const int8_t *w = n->inputs[3]->data;
   int8_t *sb = calloc((size_t)(M * k4 * 4), 1);
-  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
-  if (!sb || !t) abort();
-  int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
-  bool ge33 = true;
-  for (int64_t m = 0; m < M; m++) {
-    IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && r.shift >= 33;
-    int64_t sum = 0;
-    for (int64_t k = 0; k < K; k++) sum += sb[m * k4 * 4 + k] = w[m * K + k];
-    t[m] = r.mult;
-    t[M + m] = r.shift;
-    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(offset * sum);
-  }
+  if (!sb) abort();
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp + (d.u8_acts ? 128 : 0), &ge33);
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t k = 0; k < K; k++) sb[m * k4 * 4 + k] = w[m * K + k];
   LLVMValueRef sp = const_table(c, n, "w", sb, (size_t)(M * k4 * 4));
-  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
   free(sb);
-  free(t);
   LLVMValueRef pp = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, v_bytes));
   LLVMValueRef wide = cg_gep(c, c->t_i8, pp, cg_idx(c, p_bytes));
   uint8_t flip = d.u8_acts ? 0x80 : 0;
@@ -1307,52 +1390,105 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
   if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
-  if (!ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
-    return lower_qconv_loops(c, n, in, out);
-  int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
   int64_t c4n = (p.c_per_group + 3) / 4;
+  /* stride 1 along rows on vector targets: the group's input first interleaved into words of
+   * 4 channels in a zero-point-padded copy (PH x PW per quad of channels, at the scratch's
+   * end), so each im2col row is one copy of ow words (not 4 plane rows loaded, widened,
+   * shifted and or-ed per row and tap, with bounds); not for 1x1 kernels, whose one im2col
+   * pass is the interleaving itself */
+  int64_t PH = p.h + p.pad_t + p.pad_b, PW = p.w + p.pad_l + p.pad_r, xw_bytes = c4n * PH * PW * 4;
+  bool interleaved = d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && p.kh * p.kw > 1 &&
+                     n->scratch_bytes > xw_bytes &&
+                     ir_qconv_panel_of(&p, n->scratch_bytes - xw_bytes, false, strip, &pq);
+  if (!interleaved && !ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
+    return lower_qconv_loops(c, n, in, out);
+  int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
   const int8_t *w = n->inputs[3]->data;
   bool unpacked = d.kind == CG_DOT4_SMLAD;
   int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
   int8_t *s = calloc((size_t)(M * k4 * 4), 1), *sp_bytes = calloc((size_t)(M * k4 * qb), 1);
-  int32_t *t = calloc((size_t)(3 * M), sizeof *t);
-  if (!s || !sp_bytes || !t) abort();
-  int32_t offset = h.x_zp + (d.u8_acts ? 128 : 0);
-  bool ge33 = true;
-  for (int64_t m = 0; m < M; m++) {
-    IrRequant r = ir_qhead_requant(&h, m);
-    ge33 = ge33 && r.shift >= 33;
-    int64_t sum = 0;
+  if (!s || !sp_bytes) abort();
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp + (d.u8_acts ? 128 : 0), &ge33);
+  for (int64_t m = 0; m < M; m++)
     for (int64_t k = 0; k < K; k++) {
       /* channel quads: reduction index (tap, channel) instead of (channel, tap) */
       int64_t ci = k / (p.kh * p.kw), tap = k % (p.kh * p.kw);
       s[m * k4 * 4 + tap * c4n * 4 + ci] = w[m * K + k];
-      sum += w[m * K + k];
     }
-    t[m] = r.mult;
-    t[M + m] = r.shift;
-    t[2 * M + m] = (h.bias ? h.bias[m] : 0) - (int32_t)(offset * sum);
-  }
   for (int64_t m = 0; m < M; m++)
     for (int64_t kq = 0; kq < k4; kq++)
       cg_dot4_pack_quad(sp_bytes + (m * k4 + kq) * qb, s + (m * k4 + kq) * 4, unpacked);
   LLVMValueRef sp = const_table(c, n, "w", sp_bytes, (size_t)(M * k4 * qb));
   free(sp_bytes);
-  LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * M));
   free(s);
-  free(t);
   int64_t panels = (p.oh + pq.rows - 1) / pq.rows;
+  /* panels of equal rows: every panel computes pq.rows rows' columns (16 rows in panels of 12
+   * computed 24), fewer rows fit the same ldv */
+  pq.rows = (p.oh + panels - 1) / panels;
   CgLoop lb, lg, lp;
   LLVMValueRef b = cg_for(c, &lb, p.n);
   LLVMValueRef g = cg_for(c, &lg, p.group);
   LLVMValueRef xg =
       cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
+  uint32_t pb = (uint8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0)); /* the zero point as stored */
+  LLVMValueRef pad4 = cg_i32c(c, (int64_t)(pb * 0x01010101u));
+  LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+  LLVMValueRef pad8 = LLVMConstInt(c->t_i8, pb, 0);
+  LLVMValueRef xw =
+      interleaved ? cg_gep(c, c->t_i8, c->scratch, cg_idx(c, (n->scratch_bytes - xw_bytes) / 4 * 4))
+                  : NULL;
+  if (interleaved) {
+    cg_memset(c, xw, (uint8_t)pb, xw_bytes);
+    CgLoop lq, ly, lx;
+    LLVMValueRef c4 = cg_for(c, &lq, c4n);
+    LLVMValueRef plane[4], real[4];
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), t);
+      real[t] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, p.c_per_group), "");
+      plane[t] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, p.c_per_group - 1)), p.h * p.w));
+    }
+    LLVMValueRef y = cg_for(c, &ly, p.h);
+    LLVMValueRef drow =
+        cg_add(c, cg_mulc(c, c4, PH * PW), cg_addc(c, cg_mulc(c, y, PW), p.pad_t * PW + p.pad_l));
+    LLVMValueRef x = cg_for(c, &lx, p.w), word = NULL;
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef at = cg_add(c, plane[t], cg_add(c, cg_mulc(c, y, p.w), x));
+      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], at), flip8, "");
+      b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[t], b8, pad8, ""), c->t_i32, "");
+      b8 = t ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * t), "") : b8;
+      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+    }
+    LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, xw, cg_add(c, drow, x)));
+    LLVMSetAlignment(st, 4);
+    cg_loop_end(c, &lx, NULL, NULL);
+    cg_loop_end(c, &ly, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+  }
   LLVMValueRef pi = cg_for(c, &lp, panels);
   LLVMValueRef r0 = cg_mulc(c, pi, pq.rows);
   LLVMValueRef rows = cg_smin(c, cg_idx(c, pq.rows), cg_sub(c, cg_idx(c, p.oh), r0));
-  {
+  if (interleaved) { /* V row (tap, c4): per output row, ow words of the copy */
+    CgLoop li, lj, lq, lr;
+    LLVMValueRef i = cg_for(c, &li, p.kh);
+    LLVMValueRef j = cg_for(c, &lj, p.kw);
+    LLVMValueRef c4 = cg_for(c, &lq, c4n);
+    LLVMValueRef kq = cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, i, p.kw), j), c4n), c4);
+    LLVMValueRef src0 =
+        cg_add(c, cg_mulc(c, c4, PH * PW),
+               cg_add(c, cg_mulc(c, cg_mulc(c, i, p.dil_h), PW), cg_mulc(c, j, p.dil_w)));
+    LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
+    LLVMValueRef src = cg_add(c, src0, cg_mulc(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h), PW));
+    cg_memcpy(
+        c, cg_gep(c, c->t_i32, c->scratch, cg_add(c, cg_mulc(c, kq, pq.ldv), cg_mulc(c, r, p.ow))),
+        cg_gep(c, c->t_i32, xw, src), cg_idx(c, p.ow * 4));
+    cg_loop_end(c, &lr, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+    cg_loop_end(c, &lj, NULL, NULL);
+    cg_loop_end(c, &li, NULL, NULL);
+  } else {
     CgLoop lq, li, lj, lr, la, lm2, lz;
     LLVMValueRef i = cg_for(c, &li, p.kh);
     LLVMValueRef j = cg_for(c, &lj, p.kw);
@@ -1376,10 +1512,6 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     LLVMValueRef iw0 = cg_addc(c, cg_mulc(c, j, p.dil_w), -p.pad_l), lo, hi;
     cg_valid_range(c, iw0, p.stride_w, p.w, p.ow, &lo, &hi);
     hi = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo, hi), lo, "");
-    uint32_t pb = (uint8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0));
-    LLVMValueRef pad4 = cg_i32c(c, (int64_t)(pb * 0x01010101u));
-    LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
-    LLVMValueRef pad8 = LLVMConstInt(c->t_i8, pb, 0);
     LLVMValueRef ow = cg_loop_begin(c, &la, cg_idx(c, 0), lo);
     LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
     cg_loop_end(c, &la, NULL, NULL);
@@ -1506,6 +1638,5 @@ LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64
                                   bool fold_x_zp) {
   IrQHead h;
   ir_qhead(n, &h);
-  if (!fold_x_zp) h.x_zp = 0;
-  return head_tables(c, n, &h, w, per_channel);
+  return head_tables(c, n, &h, w, per_channel, fold_x_zp ? h.x_zp : 0, NULL);
 }

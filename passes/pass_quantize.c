@@ -884,6 +884,11 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
                  o && o->vec_lanes == 1, &q); /* scalar targets: room for Arm DSP i16 pairs */
   n->kernel = IR_KERNEL_QCONV_DOT4;
   n->scratch_bytes = q.bytes;
+  /* vector targets, stride 1 along rows, kernels over 1x1: room for the group's input in a
+   * zero-point-padded copy of 4-channel words, which the im2col copies rows from (cg_quant.c) */
+  if (o && o->vec_lanes > 1 && p.stride_w == 1 && p.kh * p.kw > 1)
+    n->scratch_bytes +=
+        (p.c_per_group + 3) / 4 * (p.h + p.pad_t + p.pad_b) * (p.w + p.pad_l + p.pad_r) * 4;
   /* Arm DSP (smlad): the int8 Winograd where it applies, is exact for this layer's parameters
    * and costs fewer instructions (ir_qconv_winograd_cost); --conv=winograd wherever it applies,
    * --conv=im2col (or loops) never: its U takes 16 i16 per 3x3 in flash, 3.6x the int8 bytes */

@@ -868,6 +868,63 @@ static void check_sparse_conv(int shape, double density) {
   if (g) ir_graph_free(g);
 }
 
+/* Dense int8 convs of edge geometries, compiled at -O2 for the host and AVX2 against the
+ * interpreter bit for bit: Conv (+Relu) -> MaxPool 2x2/2 -> 1x1 Conv. Depthwise on planes of
+ * at most 64 bytes with stride 2, dilation 2, asymmetric pads (AVX-512VBMI: one vpermt2b per
+ * tap), 8x8 (64 bytes exactly) and 9x9 (the padded-wide form); channel quads with stride 1
+ * (the interleaved im2col copy), grouped; a 3-channel first layer; MaxPool on planes of 4 and 8
+ * columns (whole-plane vpermb; 5 channels of 4x4: a masked tail) and of 6. */
+static void check_dense_conv(int shape) {
+  static const ConvShape sh[] = {{1, 8, 8, 3, 3, 2, {1, 0, 2, 1}, 8, 1, 7, 8},
+                                 {2, 6, 6, 3, 3, 1, {2, 2, 2, 2}, 6, 2, 6, 5},
+                                 {1, 16, 16, 3, 3, 1, {1, 1, 1, 1}, 16, 1, 8, 8},
+                                 {1, 4, 4, 3, 3, 1, {1, 1, 1, 1}, 4, 1, 9, 9},
+                                 {1, 12, 8, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 8, 8},
+                                 {1, 8, 12, 3, 3, 1, {0, 1, 2, 1}, 2, 1, 6, 7},
+                                 {2, 3, 8, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 6, 6},
+                                 {1, 5, 5, 1, 1, 1, {0, 0, 0, 0}, 1, 1, 4, 4}};
+  ConvShape g0 = sh[shape];
+  rng_state = (unsigned)shape * 2654435761u + 7;
+  int64_t oh = conv_out(g0.h, g0.kh, g0.stride, g0.dil, g0.pad[0], g0.pad[2]),
+          ow = conv_out(g0.w, g0.kw, g0.stride, g0.dil, g0.pad[1], g0.pad[3]);
+  bool pool = oh >= 2 && ow >= 2;
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"dc%d\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld, %lld]}], "
+      "\"initializers\": [",
+      shape, (long long)g0.n, (long long)g0.c, (long long)g0.h, (long long)g0.w);
+  put_init(&b, "w1", 4, (int64_t[]){g0.m, g0.c / g0.group, g0.kh, g0.kw}, 0.5f);
+  put(&b, ", ");
+  put_init(&b, "b1", 1, (int64_t[]){g0.m}, 0.2f);
+  put(&b, ", ");
+  put_init(&b, "w2", 4, (int64_t[]){3, g0.m, 1, 1}, 0.5f);
+  put(&b,
+      "], \"outputs\": [{\"name\": \"y\"}], \"nodes\": ["
+      "{\"op\": \"Conv\", \"inputs\": [\"x\", \"w1\", \"b1\"], \"outputs\": [\"h\"], \"attrs\": "
+      "{\"strides\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld], \"group\": %lld, "
+      "\"dilations\": [%lld, %lld]}}, "
+      "{\"op\": \"Relu\", \"inputs\": [\"h\"], \"outputs\": [\"r\"]}, "
+      "{\"op\": \"MaxPool\", \"inputs\": [\"r\"], \"outputs\": [\"p\"], \"attrs\": "
+      "{\"kernel_shape\": [%d, %d], \"strides\": [%d, %d]}}, "
+      "{\"op\": \"Conv\", \"inputs\": [\"p\", \"w2\"], \"outputs\": [\"y\"]}]}",
+      (long long)g0.stride, (long long)g0.stride, (long long)g0.pad[0], (long long)g0.pad[1],
+      (long long)g0.pad[2], (long long)g0.pad[3], (long long)g0.group, (long long)g0.dil,
+      (long long)g0.dil, pool ? 2 : 1, pool ? 2 : 1, pool ? 2 : 1, pool ? 2 : 1);
+  int64_t per;
+  float *cal = NULL;
+  IrGraph *g = quantize_random(&b, (unsigned)shape, &per, &cal);
+  if (g) {
+    char what[64];
+    snprintf(what, sizeof what, "dense conv %d", shape);
+    compare_compiled(g, cal, per, 2, NULL, what);
+    compare_compiled(g, cal, per, 2, "x86-64-v3", what);
+    ir_graph_free(g);
+  }
+  free(cal);
+  free(b.s);
+}
+
 static bool read_npy(const char *rel, krt_npy *a) {
   char path[PATH_MAX], err[512];
   snprintf(path, sizeof path, "%s/%s", root, rel);
@@ -923,6 +980,7 @@ int main(int argc, char **argv) {
     check_sparse_conv(shape, densities[(shape + 3) % 5]);
   }
   check_sparse_conv(5, 0.99);
+  for (int shape = 0; shape < 8; shape++) check_dense_conv(shape);
   if (dt.n) { /* pruned then quantized: every QGemm on the int8 CSR kernel */
     sparse_kernel = IR_KERNEL_SPARSE_CSR;
     check_model("digits_mlp_sparse90", &dt, PASS_OBS_MINMAX, 0, true);

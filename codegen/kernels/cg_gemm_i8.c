@@ -164,7 +164,8 @@ LLVMValueRef cg_qsplat(Cg *c, LLVMValueRef s, int lanes) {
   if (lanes == 1) return s;
   LLVMTypeRef vt = LLVMVectorType(LLVMTypeOf(s), (unsigned)lanes);
   LLVMValueRef v = LLVMBuildInsertElement(c->b, LLVMGetUndef(vt), s, cg_i32c(c, 0), "");
-  LLVMValueRef zeros[16];
+  LLVMValueRef zeros[64];
+  assert(lanes <= 64);
   for (int l = 0; l < lanes; l++) zeros[l] = cg_i32c(c, 0);
   return LLVMBuildShuffleVector(c->b, v, LLVMGetUndef(vt), LLVMConstVector(zeros, (unsigned)lanes),
                                 "");
@@ -178,34 +179,53 @@ static LLVMValueRef load_vec(Cg *c, LLVMTypeRef t, LLVMValueRef base, LLVMValueR
 }
 
 /* hi32(a * b) per i32 lane (signed) as the even and the odd lanes' 32 x 32 -> 64 products
- * (x86: two vpmuldq, a shift and a blend; the sign-extended <lanes x i64> product that LLVM
- * otherwise builds takes twice the registers and instructions). */
+ * whose high words one shuffle interleaves (x86: two vpmuldq, one shift of a's odd lanes and a
+ * vpermt2d; the sign-extended <lanes x i64> product that LLVM otherwise builds takes twice the
+ * registers and instructions). */
 static LLVMValueRef mulhs_even_odd(Cg *c, int lanes, LLVMValueRef a, LLVMValueRef b) {
   int half = lanes / 2;
   LLVMTypeRef q = LLVMVectorType(c->t_i64, (unsigned)half),
               d = LLVMVectorType(c->t_i32, (unsigned)lanes);
-  LLVMValueRef k32 = cg_qsplat(c, LLVMConstInt(c->t_i64, 32, 0), half);
-  LLVMValueRef a64 = LLVMBuildBitCast(c->b, a, q, ""), b64 = LLVMBuildBitCast(c->b, b, q, "");
-  LLVMValueRef ae = LLVMBuildAShr(c->b, LLVMBuildShl(c->b, a64, k32, ""), k32, "");
-  LLVMValueRef be = LLVMBuildAShr(c->b, LLVMBuildShl(c->b, b64, k32, ""), k32, "");
-  LLVMValueRef even = LLVMBuildLShr(c->b, LLVMBuildMul(c->b, ae, be, ""), k32, "");
-  LLVMValueRef odd =
-      LLVMBuildMul(c->b, LLVMBuildAShr(c->b, a64, k32, ""), LLVMBuildAShr(c->b, b64, k32, ""), "");
-  LLVMValueRef idx[64];
-  for (int l = 0; l < lanes; l++) idx[l] = cg_i32c(c, l % 2 ? lanes + l : l);
-  return LLVMBuildShuffleVector(c->b, LLVMBuildBitCast(c->b, even, d, ""),
-                                LLVMBuildBitCast(c->b, odd, d, ""),
-                                LLVMConstVector(idx, (unsigned)lanes), "");
+  LLVMValueRef k32 = cg_qsplat(c, LLVMConstInt(c->t_i64, 32, 0), half), idx[64];
+  /* the odd lanes moved down (a splat b, the per-row multiplier, stays itself: no extra
+   * register), then each operand's low words sign-extended: the vpmuldq pattern */
+  for (int l = 0; l < lanes; l++) idx[l] = cg_i32c(c, l | 1);
+  LLVMValueRef odd_at = LLVMConstVector(idx, (unsigned)lanes), op[2][2] = {{a, b}, {NULL, NULL}};
+  for (int k = 0; k < 2; k++)
+    op[1][k] = LLVMBuildShuffleVector(c->b, op[0][k], LLVMGetUndef(d), odd_at, "");
+  LLVMValueRef prod[2];
+  for (int e = 0; e < 2; e++) {
+    LLVMValueRef x[2];
+    for (int k = 0; k < 2; k++) {
+      LLVMValueRef v = LLVMBuildBitCast(c->b, op[e][k], q, "");
+      x[k] = LLVMBuildAShr(c->b, LLVMBuildShl(c->b, v, k32, ""), k32, "");
+    }
+    prod[e] = LLVMBuildBitCast(c->b, LLVMBuildMul(c->b, x[0], x[1], ""), d, "");
+  }
+  /* lane 2j: the high word of even product j (word 2j + 1); lane 2j + 1: odd product j's */
+  for (int l = 0; l < lanes; l++) idx[l] = cg_i32c(c, l % 2 ? lanes + l : l + 1);
+  return LLVMBuildShuffleVector(c->b, prod[0], prod[1], LLVMConstVector(idx, (unsigned)lanes), "");
 }
+
+static bool is_x86_avx512(Cg *c) {
+  char *triple = LLVMGetTargetMachineTriple(c->tm);
+  char *f = LLVMGetTargetMachineFeatureString(c->tm);
+  bool yes = !strncmp(triple, "x86_64", 6) && has_feature(f, "+avx512f");
+  LLVMDisposeMessage(triple);
+  LLVMDisposeMessage(f);
+  return yes;
+}
+
+bool cg_qrequant_32bit(IrRequant r) { return r.shift >= 33 && r.shift <= 55; }
 
 /* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>. */
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33) {
   LLVMTypeRef i64 = lanes == 1 ? c->t_i64 : LLVMVectorType(c->t_i64, (unsigned)lanes);
   if (shift_ge33) {
-    /* every shift s >= 33: (p + 2^(s-1)) >> s == ((p >> (s-1)) + 1) >> 1 (floor identity), and
-     * p >> (s-1) == hi32(p) >> (s-33): 32-bit operations after one widening multiply (|p| <
-     * 2^62, so nothing overflows) */
+    /* every shift s in [33, 55] (cg_qrequant_32bit): (p + 2^(s-1)) >> s == ((p >> (s-1)) + 1)
+     * >> 1 (floor identity), and p >> (s-1) == hi32(p) >> (s-33): 32-bit operations after one
+     * widening multiply (|p| < 2^62, so nothing overflows) */
     LLVMTypeRef i32 = lanes == 1 ? c->t_i32 : LLVMVectorType(c->t_i32, (unsigned)lanes);
     LLVMValueRef hi;
     if (lanes > 1 && lanes % 2 == 0) {
@@ -217,13 +237,28 @@ LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, 
           c->b, LLVMBuildAShr(c->b, p, cg_qsplat(c, LLVMConstInt(c->t_i64, 32, 0), lanes), ""), i32,
           "");
     }
-    /* the zero point joins the rounding term: ((x + 1 + 2 zp) >> 1) == ((x + 1) >> 1) + zp, so
-     * the clamp to [-128, 127] follows the shift directly (Arm: one ssat with asr #1) */
-    LLVMValueRef one = cg_qsplat(c, cg_i32c(c, 1), lanes);
-    LLVMValueRef x = LLVMBuildAShr(
-        c->b, hi, LLVMBuildSub(c->b, shift, cg_qsplat(c, cg_i32c(c, 33), lanes), ""), "");
-    x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, x, cg_qsplat(c, cg_i32c(c, 1 + 2 * zp), lanes), ""),
-                      one, "");
+    LLVMValueRef x, one = cg_qsplat(c, cg_i32c(c, 1), lanes);
+    LLVMValueRef zp1 = cg_qsplat(c, cg_i32c(c, 1 + 2 * zp), lanes);
+    if (lanes == 1) {
+      /* the zero point joins the rounding term: ((x + 1 + 2 zp) >> 1) == ((x + 1) >> 1) + zp,
+       * so the clamp to [-128, 127] follows the shift directly (Arm: one ssat with asr #1) */
+      x = LLVMBuildAShr(c->b, hi, LLVMBuildSub(c->b, shift, cg_i32c(c, 33), ""), "");
+      x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, x, zp1, ""), one, "");
+    } else {
+      /* vectors: the rounding term joins before the shift, ((hi >> t) + k) >> 1 == (hi + (k <<
+       * t)) >> (t + 1) with t = s - 33, k = 1 + 2 zp (|hi| <= 2^30, |k << t| < 2^30 for t <=
+       * 22: no overflow); k << t is per row, out of the tile's loops: one add and one shift a
+       * vector */
+      LLVMValueRef t = LLVMBuildSub(c->b, shift, cg_qsplat(c, cg_i32c(c, 33), lanes), "");
+      x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, hi, LLVMBuildShl(c->b, zp1, t, ""), ""),
+                        LLVMBuildAdd(c->b, t, one, ""), "");
+    }
+    if (lanes == 16 && is_x86_avx512(c)) /* vpmovsdb: the clamp and the narrowing in one */
+      return call_intrinsic(
+          c, "llvm.x86.avx512.mask.pmovs.db.512", NULL, 0,
+          (LLVMValueRef[]){x, LLVMGetUndef(LLVMVectorType(c->t_i8, 16)),
+                           LLVMConstInt(LLVMInt16TypeInContext(c->ctx), 0xffff, 0)},
+          3);
     LLVMValueRef lo = cg_qsplat(c, cg_i32c(c, -128), lanes),
                  top = cg_qsplat(c, cg_i32c(c, 127), lanes);
     x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, x, lo, ""), lo, x, "");

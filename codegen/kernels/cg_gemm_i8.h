@@ -4,6 +4,7 @@
 #define KILN_CG_GEMM_I8_H
 
 #include "cg_internal.h"
+#include "quant.h"
 
 typedef enum { CG_DOT4_GENERIC, CG_DOT4_VNNI, CG_DOT4_SDOT, CG_DOT4_SMLAD } CgDot4Kind;
 typedef struct CgDot4 {
@@ -67,7 +68,8 @@ static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group,
 }
 
 /* ir_requant_apply on i32 lanes (lanes 1: scalars) to <lanes x i8>; shift_ge33: every shift
- * is at least 33, so 32-bit operations after the widening multiply suffice. */
+ * passes cg_qrequant_32bit, so 32-bit operations after the widening multiply suffice. */
+bool cg_qrequant_32bit(IrRequant r); /* shift in [33, 55]: cg_qrequant's 32-bit form */
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33);
 

@@ -145,7 +145,9 @@ static void wino_tables(const IrNode *n, const IrConvParams *p, int64_t kp, uint
     /* the output transform gives 4 x the sums: the shift takes 2 more, and 4 x the bias joins
      * point (1, 1), which adds into every output of the tile */
     IrRequant r = ir_qhead_requant(&h, m);
-    *ge33 = *ge33 && r.shift + 2 >= 33;
+    IrRequant r4 = r; /* the shift the kernel applies: 2 more */
+    r4.shift += 2;
+    *ge33 = *ge33 && cg_qrequant_32bit(r4);
     t[m] = r.mult;
     t[M + m] = r.shift + 2;
     t[2 * M + m] = (int32_t)(4 * (int64_t)(h.bias ? h.bias[m] : 0));
