@@ -71,23 +71,12 @@ static LLVMValueRef lin_comb(Cg *c, const int *coef, LLVMValueRef *v, int n) {
   return s ? s : cg_i32c(c, 0);
 }
 
-static LLVMValueRef word_load(Cg *c, LLVMValueRef base, LLVMValueRef index) {
-  LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, base, index), "");
-  LLVMSetAlignment(v, 4);
-  return v;
-}
-
-static void word_store(Cg *c, LLVMValueRef v, LLVMValueRef base, LLVMValueRef index) {
-  LLVMValueRef s = LLVMBuildStore(c->b, v, cg_gep(c, c->t_i32, base, index));
-  LLVMSetAlignment(s, 4);
-}
-
 /* The two activation words of step s (a constant byte offset from pa): one ldrd on Thumb-2
  * (the backend would split or re-address them), plain loads elsewhere. */
 static void act_pair(Cg *c, LLVMValueRef pa, int64_t s, bool thumb, LLVMValueRef a[2]) {
   if (!thumb) {
-    a[0] = word_load(c, pa, cg_idx(c, 2 * s));
-    a[1] = word_load(c, pa, cg_idx(c, 2 * s + 1));
+    a[0] = cg_load_elem(c, IR_I32, pa, cg_idx(c, 2 * s));
+    a[1] = cg_load_elem(c, IR_I32, pa, cg_idx(c, 2 * s + 1));
     return;
   }
   char code[64];
@@ -102,7 +91,7 @@ static void act_pair(Cg *c, LLVMValueRef pa, int64_t s, bool thumb, LLVMValueRef
  * (into r10..r12: ldm takes ascending registers), plain loads elsewhere. */
 static void weight_words(Cg *c, LLVMValueRef *pw, int mr, bool thumb, LLVMValueRef *w) {
   if (!thumb) {
-    for (int r = 0; r < mr; r++) w[r] = word_load(c, *pw, cg_idx(c, r));
+    for (int r = 0; r < mr; r++) w[r] = cg_load_elem(c, IR_I32, *pw, cg_idx(c, r));
     *pw = cg_gep(c, c->t_i32, *pw, cg_idx(c, mr));
     return;
   }
@@ -223,7 +212,7 @@ static void input_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w, 
     uint32_t zp4 = (uint16_t)(int16_t)(4 * xz);
     vt[5] = cg_dsp_add16(c, vt[5], cg_i32c(c, (int32_t)(zp4 | zp4 << 16)), true);
     for (int pt = 0; pt < 16; pt++)
-      word_store(c, vt[pt], vs, cg_addc(c, at0, pt * ncp * kp * IR_QWINO_COLS));
+      cg_store_elem(c, IR_I32, vt[pt], vs, cg_addc(c, at0, pt * ncp * kp * IR_QWINO_COLS));
   }
   cg_if_end(c, &fi);
   cg_loop_end(c, &ltx, NULL, NULL);
@@ -260,7 +249,7 @@ static void point_product(Cg *c, const IrQWinograd *w, int64_t M, LLVMValueRef u
   /* M word of (column 2j + t, row r, point pt) */
   for (int r = 0; r < mr; r++)
     for (int t = 0; t < IR_QWINO_COLS; t++)
-      word_store(c, acc[r][t], pm, cg_idx(c, (t * WQ_ROWS + r) * 16));
+      cg_store_elem(c, IR_I32, acc[r][t], pm, cg_idx(c, (t * WQ_ROWS + r) * 16));
   LLVMValueRef next[2] = {cg_gep(c, c->t_i32, pa, cg_idx(c, kp * IR_QWINO_COLS)),
                           cg_gep(c, c->t_i32, pm, cg_idx(c, IR_QWINO_COLS * WQ_ROWS * 16))};
   cg_loop_end(c, &lj, next, NULL);
@@ -274,14 +263,15 @@ static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w,
   CgLoop lr, lyr, lyx;
   LLVMValueRef r = cg_for(c, &lr, mr);
   LLVMValueRef m = cg_add(c, m0, r);
-  LLVMValueRef mult = word_load(c, tab, m), shift = word_load(c, tab, cg_addc(c, m, M)),
-               bias = word_load(c, tab, cg_addc(c, m, 2 * M));
+  LLVMValueRef mult = cg_load_elem(c, IR_I32, tab, m),
+               shift = cg_load_elem(c, IR_I32, tab, cg_addc(c, m, M)),
+               bias = cg_load_elem(c, IR_I32, tab, cg_addc(c, m, 2 * M));
   LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow);
   LLVMValueRef tr = cg_loop_begin(c, &lyr, cg_idx(c, 0), trows);
   LLVMValueRef tx = cg_for(c, &lyx, w->tw);
   LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
   LLVMValueRef at = cg_mulc(c, cg_add(c, cg_mulc(c, tcol, WQ_ROWS), r), 16);
-  for (int k = 0; k < 16; k++) mv[k] = word_load(c, ms, cg_addc(c, at, k));
+  for (int k = 0; k < 16; k++) mv[k] = cg_load_elem(c, IR_I32, ms, cg_addc(c, at, k));
   mv[5] = LLVMBuildAdd(c->b, mv[5], bias, "");
   for (int uu = 0; uu < 2; uu++)
     for (int j = 0; j < 4; j++) {
