@@ -1139,10 +1139,13 @@ static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMVal
 }
 
 /* word = (x0 as i16) | (x1 as i16) << 16 for output pixels [from, to) of the panel row at
- * prow (words); checked: each half loads only inside [lo, hi), else the zero point. */
+ * prow (words); checked: each half loads only inside [lo, hi), else the zero point. With
+ * major (pair-major V, CgQGemm.v_pair_major): prow is the row's first column n and column n of
+ * step s goes to word (n & ~1) * kp + 2 s + (n & 1), major = 2 s. */
 static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef prow,
-                        LLVMValueRef from, LLVMValueRef to, LLVMValueRef roff[2],
-                        LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked, int32_t zp) {
+                        LLVMValueRef major, int64_t kp, LLVMValueRef from, LLVMValueRef to,
+                        LLVMValueRef roff[2], LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked,
+                        int32_t zp) {
   CgLoop l;
   LLVMValueRef ow = cg_loop_begin(c, &l, from, to), half[2];
   for (int hh = 0; hh < 2; hh++) {
@@ -1158,8 +1161,11 @@ static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueR
   }
   LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
                                   LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
-  LLVMValueRef st =
-      LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+  LLVMValueRef at = cg_add(c, prow, ow);
+  if (major)
+    at = cg_add(c, cg_add(c, cg_mulc(c, LLVMBuildAnd(c->b, at, cg_idx(c, -2), ""), kp), major),
+                LLVMBuildAnd(c->b, at, cg_idx(c, 1), ""));
+  LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, at));
   LLVMSetAlignment(st, 4);
   cg_loop_end(c, &l, NULL, NULL);
 }
@@ -1187,6 +1193,8 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
   free(sw);
   int64_t panels = (p->oh + pq->rows - 1) / pq->rows;
+  /* pair-major V (the tile's steps at constant offsets): whenever a strip has 2 columns */
+  bool major = pq->rows * p->ow >= 2;
   CgLoop lb, lg, lp, ls, lr;
   LLVMValueRef b = cg_for(c, &lb, p->n);
   LLVMValueRef g = cg_for(c, &lg, p->group);
@@ -1198,7 +1206,9 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef s = cg_for(c, &ls, kp);
   PairHalf ph[2] = {pair_half(c, p, xg, s, 0), pair_half(c, p, xg, s, 1)};
   LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
-  LLVMValueRef prow = cg_add(c, cg_mulc(c, s, pq->ldv), cg_mulc(c, r, p->ow));
+  LLVMValueRef prow =
+      major ? cg_mulc(c, r, p->ow) : cg_add(c, cg_mulc(c, s, pq->ldv), cg_mulc(c, r, p->ow));
+  LLVMValueRef mj = major ? cg_mulc(c, s, 2) : NULL;
   LLVMValueRef roff[2], lo[2], hi[2];
   for (int hh = 0; hh < 2; hh++) {
     LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p->stride_h), ph[hh].di);
@@ -1212,9 +1222,9 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   /* [0, L) and [H, ow) checked, [L, H) valid for both halves */
   LLVMValueRef L = cg_smax(c, lo[0], lo[1]);
   LLVMValueRef H = cg_smax(c, L, cg_smin(c, hi[0], hi[1]));
-  pair_pixels(c, p, in[0], prow, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp);
-  pair_pixels(c, p, in[0], prow, L, H, roff, lo, hi, false, h.x_zp);
-  pair_pixels(c, p, in[0], prow, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp);
+  pair_pixels(c, p, in[0], prow, mj, kp, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp);
+  pair_pixels(c, p, in[0], prow, mj, kp, L, H, roff, lo, hi, false, h.x_zp);
+  pair_pixels(c, p, in[0], prow, mj, kp, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp);
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &ls, NULL, NULL);
   LLVMValueRef gm = cg_mulc(c, g, p->m_per_group);
@@ -1236,6 +1246,7 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
                .per_row = true,
                .v_is_acts = true,
                .pairs = true,
+               .v_pair_major = major,
                .shift_ge33 = ge33,
                .y_zp = h.y_zp};
   cg_qgemm_emit(c, d, &q);

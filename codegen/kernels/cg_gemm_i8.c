@@ -303,11 +303,138 @@ static void store_lanes(Cg *c, int lanes, LLVMValueRef y, LLVMValueRef dst, LLVM
   cg_if_end(c, &full);
 }
 
-static bool is_thumb(Cg *c) {
+bool cg_is_thumb(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   bool t = !strncmp(triple, "thumb", 5);
   LLVMDisposeMessage(triple);
   return t;
+}
+
+/* One ldrd on Thumb-2 (the backend would split or re-address the two loads), plain loads
+ * elsewhere. */
+void cg_qpair_acts(Cg *c, LLVMValueRef pa, int64_t s, bool thumb, LLVMValueRef a[2]) {
+  if (!thumb) {
+    a[0] = cg_load_elem(c, IR_I32, pa, cg_idx(c, 2 * s));
+    a[1] = cg_load_elem(c, IR_I32, pa, cg_idx(c, 2 * s + 1));
+    return;
+  }
+  char code[64];
+  snprintf(code, sizeof code, "ldrd $0, $1, [$2, #%d]", (int)(8 * s));
+  LLVMTypeRef fl[2] = {c->t_i32, c->t_i32};
+  LLVMValueRef call =
+      cg_asm_read(c, code, "=r,=r,r", LLVMStructTypeInContext(c->ctx, fl, 2, 0), pa);
+  for (int k = 0; k < 2; k++) a[k] = LLVMBuildExtractValue(c->b, call, (unsigned)k, "");
+}
+
+/* One ldm on Thumb-2 (into r10..r12: ldm takes ascending registers), plain loads elsewhere. */
+void cg_qpair_weights(Cg *c, LLVMValueRef *pw, int mr, bool thumb, LLVMValueRef *w) {
+  assert(mr >= 1 && mr <= CG_QPAIR_ROWS);
+  if (!thumb) {
+    for (int r = 0; r < mr; r++) w[r] = cg_load_elem(c, IR_I32, *pw, cg_idx(c, r));
+    *pw = cg_gep(c, c->t_i32, *pw, cg_idx(c, mr));
+    return;
+  }
+  static const char *const code[] = {"ldr $0, [$1], #4", "ldmia $2!, {$0, $1}",
+                                     "ldmia $3!, {$0, $1, $2}"};
+  static const char *const cons[] = {"=&r,=r,1", "={r10},={r11},=r,2", "={r10},={r11},={r12},=r,3"};
+  LLVMTypeRef fl[4];
+  for (int r = 0; r < mr; r++) fl[r] = c->t_i32;
+  fl[mr] = LLVMTypeOf(*pw);
+  LLVMValueRef call = cg_asm_read(c, code[mr - 1], cons[mr - 1],
+                                  LLVMStructTypeInContext(c->ctx, fl, (unsigned)mr + 1, 0), *pw);
+  for (int r = 0; r < mr; r++) w[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
+  *pw = LLVMBuildExtractValue(c->b, call, (unsigned)mr, "");
+}
+
+/* One step of the pairs tile on Thumb-2 as one inline asm: ldrd of the two activation words at
+ * byte offset off from ap, the mr weight words by ldm from *wp (advanced) into r10..r12, and
+ * the 2 mr smlad. One asm, because the scheduler, given separate loads and smlad, delays an
+ * smlad past the next step's ldm into the same pinned registers and spills. */
+static void pair_step_asm(Cg *c, LLVMValueRef ap, int64_t off, LLVMValueRef *wp, int mr,
+                          LLVMValueRef *acc) {
+  int n = 2 * mr; /* operands: $0..$n-1 sums, $n $n+1 activations, $n+2 wp, $n+3 ap */
+  char code[512], cons[256];
+  size_t len = (size_t)snprintf(code, sizeof code, "ldrd $%d, $%d, [$%d, #%d]\n\t", n, n + 1, n + 3,
+                                (int)off);
+  if (mr == 1)
+    len += (size_t)snprintf(code + len, sizeof code - len, "ldr r10, [$%d], #4", n + 2);
+  else
+    len += (size_t)snprintf(code + len, sizeof code - len, "ldmia $%d!, {r10-r%d}", n + 2, 9 + mr);
+  for (int r = 0; r < mr; r++)
+    for (int t = 0; t < 2; t++)
+      len += (size_t)snprintf(code + len, sizeof code - len, "\n\tsmlad $%d, r%d, $%d, $%d",
+                              2 * r + t, 10 + r, n + t, 2 * r + t);
+  size_t cl = 0;
+  for (int i = 0; i < n; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=r,");
+  cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=&r,=&r,=r,r");
+  for (int i = 0; i < n; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, ",%d", i);
+  cl += (size_t)snprintf(cons + cl, sizeof cons - cl, ",%d", n + 2);
+  for (int r = 0; r < mr; r++)
+    cl += (size_t)snprintf(cons + cl, sizeof cons - cl, ",~{r%d}", 10 + r);
+  LLVMTypeRef fl[CG_QPAIR_ROWS * 2 + 3], args_t[CG_QPAIR_ROWS * 2 + 2];
+  LLVMValueRef args[CG_QPAIR_ROWS * 2 + 2];
+  for (int i = 0; i < n + 2; i++) fl[i] = c->t_i32;
+  fl[n + 2] = LLVMTypeOf(*wp);
+  args[0] = ap;
+  for (int i = 0; i < n; i++) args[1 + i] = acc[i];
+  args[n + 1] = *wp;
+  for (int i = 0; i < n + 2; i++) args_t[i] = LLVMTypeOf(args[i]);
+  LLVMTypeRef fty = LLVMFunctionType(LLVMStructTypeInContext(c->ctx, fl, (unsigned)n + 3, 0),
+                                     args_t, (unsigned)n + 2, 0);
+  LLVMValueRef fn = LLVMGetInlineAsm(fty, code, strlen(code), cons, strlen(cons), 0, 0,
+                                     LLVMInlineAsmDialectATT, 0);
+  LLVMValueRef call = LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n + 2, "");
+  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  for (int i = 0; i < n; i++) acc[i] = LLVMBuildExtractValue(c->b, call, (unsigned)i, "");
+  *wp = LLVMBuildExtractValue(c->b, call, (unsigned)n + 2, "");
+}
+
+/* The pairs tile over V pair-major ([column pair][k4][2] words): the reduction in chunks of U
+ * steps unrolled, the activations at constant offsets from one pointer (ldrd's immediate
+ * reaches 1020 bytes: U <= 127), the weights by ldm; 8 instructions per 12 multiply-adds plus
+ * 3 per chunk (no loop at all when k4 <= CG_QPAIR_UNROLL_ALL). */
+static void pairs_major_reduce(Cg *c, const CgQGemm *q, int mr, LLVMValueRef ap0, LLVMValueRef wp0,
+                               const LLVMValueRef *init, LLVMValueRef *out) {
+  int64_t U = q->k4 <= CG_QPAIR_UNROLL_ALL ? q->k4 : CG_QPAIR_UNROLL;
+  int64_t iters = q->k4 / U, rest = q->k4 % U;
+  bool thumb = cg_is_thumb(c);
+  int n = 2 * mr;
+  CgLoop lk;
+  cg_for(c, &lk, iters);
+  LLVMValueRef acc[CG_LOOP_MAX_ACC], next[CG_LOOP_MAX_ACC];
+  for (int i = 0; i < n; i++) acc[i] = cg_loop_acc(c, &lk, init[i]);
+  LLVMValueRef ap = cg_loop_acc(c, &lk, ap0), wp = cg_loop_acc(c, &lk, wp0);
+  lk.keep = true;
+  for (int pass = 0; pass < 2; pass++) { /* the chunks' loop, then the rest steps after it */
+    for (int64_t u = 0; u < (pass ? rest : U); u++) {
+      if (thumb) {
+        pair_step_asm(c, ap, 8 * u, &wp, mr, acc);
+        continue;
+      }
+      LLVMValueRef a[2], w[CG_QPAIR_ROWS];
+      cg_qpair_acts(c, ap, u, thumb, a);
+      cg_qpair_weights(c, &wp, mr, thumb, w);
+      for (int r = 0; r < mr; r++)
+        for (int t = 0; t < 2; t++)
+          acc[2 * r + t] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                          (LLVMValueRef[]){w[r], a[t], acc[2 * r + t]}, 3);
+    }
+    if (pass) break;
+    for (int i = 0; i < n; i++) next[i] = acc[i];
+    next[n] = cg_gep(c, c->t_i32, ap, cg_idx(c, 2 * U));
+    next[n + 1] = wp;
+    LLVMValueRef after[CG_LOOP_MAX_ACC];
+    cg_loop_end(c, &lk, next, after);
+    for (int i = 0; i < n; i++) acc[i] = after[i];
+    ap = after[n];
+    wp = after[n + 1];
+  }
+  for (int i = 0; i < n; i++) out[i] = acc[i];
 }
 
 /* Thumb-2 loads through inline asm (the LLVM C API's LLVMGetInlineAsm, as the fp32 kernel's
@@ -345,8 +472,10 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
    * arithmetic per step) */
   bool walk = q->pairs || d.kind == CG_DOT4_SMLAD;
   int64_t s_step = q->pairs ? 4 * (int64_t)mr : q->v_is_acts || q->s_unpacked ? 8 : 4;
+  bool major = q->pairs && q->v_pair_major;
+  assert(!major || nv == 2);
   if (walk) {
-    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, 4));
+    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, major ? 4 * q->k4 : 4));
     wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
   }
   /* the pairs tile (scalar lanes) starts its accumulators from the rows' biases */
@@ -372,125 +501,132 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       init[r * nv + v] = b0;
     }
-  LLVMValueRef k4 = cg_for(c, &lk, q->k4);
-  LLVMValueRef acc[CG_LOOP_MAX_ACC];
-  for (int r = 0; r < mr; r++)
-    for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, init[r * nv + v]);
-  if (walk) {
-    ap = cg_loop_acc(c, &lk, ap0);
-    wp = cg_loop_acc(c, &lk, wp0);
-  }
-  lk.keep = true;
-  LLVMValueRef next[CG_LOOP_MAX_ACC];
-  bool pairs_asm = false, gemm_asm = false;
-  if (q->pairs) {
-    /* both operands already i16 pairs: one load per operand and one smlad per accumulator; the
-     * block's weights are interleaved [k][mr] words, so two pointers walk the reduction */
-    LLVMValueRef av[8];
-    /* Thumb-2 (Arm DSP), the 3 x 2 tile, a row step ldrd can add: both loads by inline asm */
-    bool asm_loads = nv == 2 && mr == 3 && q->ldv * 4 <= 1020 && is_thumb(c);
-    pairs_asm = asm_loads;
-    if (asm_loads) {
-      char code[64];
-      snprintf(code, sizeof code, "ldrd $0, $1, [$2], #%d", (int)(q->ldv * 4));
-      LLVMValueRef p = ap, w = wp, wv[3];
-      asm_load_post(c, code, 2, &p, av);
-      /* the 3 weight words by one ldm (ascending registers: pinned to r10-r12) */
-      LLVMTypeRef fl[4] = {c->t_i32, c->t_i32, c->t_i32, LLVMTypeOf(w)};
-      LLVMValueRef call = cg_asm_read(c, "ldmia $3!, {$0, $1, $2}", "={r10},={r11},={r12},=r,3",
-                                      LLVMStructTypeInContext(c->ctx, fl, 4, 0), w);
-      for (int r = 0; r < 3; r++) wv[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
-      w = LLVMBuildExtractValue(c->b, call, 3, "");
-      for (int r = 0; r < mr; r++)
+  LLVMValueRef out[CG_LOOP_MAX_ACC];
+  if (major) {
+    pairs_major_reduce(c, q, mr, ap0, wp0, init, out);
+  } else {
+    LLVMValueRef k4 = cg_for(c, &lk, q->k4);
+    LLVMValueRef acc[CG_LOOP_MAX_ACC];
+    for (int r = 0; r < mr; r++)
+      for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, init[r * nv + v]);
+    if (walk) {
+      ap = cg_loop_acc(c, &lk, ap0);
+      wp = cg_loop_acc(c, &lk, wp0);
+    }
+    lk.keep = true;
+    LLVMValueRef next[CG_LOOP_MAX_ACC];
+    bool pairs_asm = false, gemm_asm = false;
+    if (q->pairs) {
+      /* both operands already i16 pairs: one load per operand and one smlad per accumulator; the
+       * block's weights are interleaved [k][mr] words, so two pointers walk the reduction */
+      LLVMValueRef av[8];
+      /* Thumb-2 (Arm DSP), the 3 x 2 tile, a row step ldrd can add: both loads by inline asm */
+      bool asm_loads = nv == 2 && mr == 3 && q->ldv * 4 <= 1020 && cg_is_thumb(c);
+      pairs_asm = asm_loads;
+      if (asm_loads) {
+        char code[64];
+        snprintf(code, sizeof code, "ldrd $0, $1, [$2], #%d", (int)(q->ldv * 4));
+        LLVMValueRef p = ap, w = wp, wv[3];
+        asm_load_post(c, code, 2, &p, av);
+        /* the 3 weight words by one ldm (ascending registers: pinned to r10-r12) */
+        LLVMTypeRef fl[4] = {c->t_i32, c->t_i32, c->t_i32, LLVMTypeOf(w)};
+        LLVMValueRef call = cg_asm_read(c, "ldmia $3!, {$0, $1, $2}", "={r10},={r11},={r12},=r,3",
+                                        LLVMStructTypeInContext(c->ctx, fl, 4, 0), w);
+        for (int r = 0; r < 3; r++) wv[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
+        w = LLVMBuildExtractValue(c->b, call, 3, "");
+        for (int r = 0; r < mr; r++)
+          for (int v = 0; v < nv; v++)
+            next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                              (LLVMValueRef[]){wv[r], av[v], acc[r * nv + v]}, 3);
+        next[mr * nv] = p;
+        next[mr * nv + 1] = w;
+      } else if (nv == 2) { /* one 64-bit load: ldrd (with the pointer update folded in) */
+        LLVMValueRef both = load_vec(c, c->t_i64, ap, cg_idx(c, 0), 4);
+        av[0] = LLVMBuildTrunc(c->b, both, c->t_i32, "");
+        av[1] = LLVMBuildTrunc(c->b, LLVMBuildLShr(c->b, both, LLVMConstInt(c->t_i64, 32, 0), ""),
+                               c->t_i32, "");
+      } else {
+        for (int v = 0; v < nv; v++) av[v] = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
+      }
+      for (int r = 0; r < mr && !asm_loads; r++) {
+        LLVMValueRef wv = load_vec(c, c->t_i32, wp, cg_idx(c, 4 * r), 4);
         for (int v = 0; v < nv; v++)
           next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
-                                            (LLVMValueRef[]){wv[r], av[v], acc[r * nv + v]}, 3);
-      next[mr * nv] = p;
-      next[mr * nv + 1] = w;
-    } else if (nv == 2) { /* one 64-bit load: ldrd (with the pointer update folded in) */
-      LLVMValueRef both = load_vec(c, c->t_i64, ap, cg_idx(c, 0), 4);
-      av[0] = LLVMBuildTrunc(c->b, both, c->t_i32, "");
-      av[1] = LLVMBuildTrunc(c->b, LLVMBuildLShr(c->b, both, LLVMConstInt(c->t_i64, 32, 0), ""),
-                             c->t_i32, "");
-    } else {
-      for (int v = 0; v < nv; v++) av[v] = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
-    }
-    for (int r = 0; r < mr && !asm_loads; r++) {
-      LLVMValueRef wv = load_vec(c, c->t_i32, wp, cg_idx(c, 4 * r), 4);
-      for (int v = 0; v < nv; v++)
-        next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
-                                          (LLVMValueRef[]){wv, av[v], acc[r * nv + v]}, 3);
-    }
-  } else if (d.kind == CG_DOT4_SMLAD) {
-    /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
-     * quad); the activations are unpacked here, once per quad, for every accumulator using it */
-    LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8], vw[8], sw[2];
-    /* QGemm at batch 1 on Thumb-2 (widened activations, 4 columns of packed weights): the
-     * step's words by two inline-asm pairs of ldrd with post-increment (as the pairs tile) */
-    gemm_asm =
-        q->s_unpacked && !q->v_is_acts && mr == 1 && nv == 4 && q->ldv * 4 <= 1020 && is_thumb(c);
-    if (gemm_asm) {
-      char code[64];
-      snprintf(code, sizeof code, "ldrd $2, $3, [$4, #8]\n\tldrd $0, $1, [$4], #%d",
-               (int)(q->ldv * 4));
-      LLVMValueRef p = ap, w = wp;
-      asm_load_post(c, code, 4, &p, vw);
-      asm_load_post(c, "ldrd $0, $1, [$2], #8", 2, &w, sw);
-      next[mr * nv] = p;
-      next[mr * nv + 1] = w;
-    }
-    /* V quads stay packed: the activations, or Gemm weights (flash) */
-    for (int v = 0; v < nv; v++) {
-      LLVMValueRef w = gemm_asm ? vw[v] : load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
-      {
-        LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
-        ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
-        vo[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+                                            (LLVMValueRef[]){wv, av[v], acc[r * nv + v]}, 3);
       }
-    }
-    for (int r = 0; r < mr; r++) {
-      LLVMValueRef se, so;
+    } else if (d.kind == CG_DOT4_SMLAD) {
+      /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
+       * quad); the activations are unpacked here, once per quad, for every accumulator using it */
+      LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8], vw[8], sw[2];
+      /* QGemm at batch 1 on Thumb-2 (widened activations, 4 columns of packed weights): the
+       * step's words by two inline-asm pairs of ldrd with post-increment (as the pairs tile) */
+      gemm_asm = q->s_unpacked && !q->v_is_acts && mr == 1 && nv == 4 && q->ldv * 4 <= 1020 &&
+                 cg_is_thumb(c);
       if (gemm_asm) {
-        se = sw[0];
-        so = sw[1];
-      } else if (q->v_is_acts || q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
-        se = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 4);
-        so = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds + 4), 4);
-      } else {
-        LLVMValueRef w = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 1);
-        LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
-        se = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
-        so = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+        char code[64];
+        snprintf(code, sizeof code, "ldrd $2, $3, [$4, #8]\n\tldrd $0, $1, [$4], #%d",
+                 (int)(q->ldv * 4));
+        LLVMValueRef p = ap, w = wp;
+        asm_load_post(c, code, 4, &p, vw);
+        asm_load_post(c, "ldrd $0, $1, [$2], #8", 2, &w, sw);
+        next[mr * nv] = p;
+        next[mr * nv + 1] = w;
       }
+      /* V quads stay packed: the activations, or Gemm weights (flash) */
       for (int v = 0; v < nv; v++) {
-        LLVMValueRef a = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
-                                        (LLVMValueRef[]){se, ve[v], acc[r * nv + v]}, 3);
-        next[r * nv + v] =
-            call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
+        LLVMValueRef w = gemm_asm ? vw[v] : load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
+        {
+          LLVMValueRef rot =
+              cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
+          ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
+          vo[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+        }
+      }
+      for (int r = 0; r < mr; r++) {
+        LLVMValueRef se, so;
+        if (gemm_asm) {
+          se = sw[0];
+          so = sw[1];
+        } else if (q->v_is_acts ||
+                   q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
+          se = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 4);
+          so = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds + 4), 4);
+        } else {
+          LLVMValueRef w = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 1);
+          LLVMValueRef rot =
+              cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
+          se = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
+          so = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+        }
+        for (int v = 0; v < nv; v++) {
+          LLVMValueRef a = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                          (LLVMValueRef[]){se, ve[v], acc[r * nv + v]}, 3);
+          next[r * nv + v] =
+              call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
+        }
+      }
+    } else {
+      LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
+      LLVMValueRef vv[8];
+      for (int v = 0; v < nv; v++)
+        vv[v] = load_vec(c, vt, q->v,
+                         cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), 4)), 4);
+      for (int r = 0; r < mr; r++) {
+        LLVMValueRef row = cg_addc(c, m0, r);
+        LLVMValueRef quad =
+            load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
+        LLVMValueRef sq = cg_qsplat(c, quad, lanes);
+        for (int v = 0; v < nv; v++)
+          next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
+                                          : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
       }
     }
-  } else {
-    LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
-    LLVMValueRef vv[8];
-    for (int v = 0; v < nv; v++)
-      vv[v] = load_vec(c, vt, q->v,
-                       cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), 4)), 4);
-    for (int r = 0; r < mr; r++) {
-      LLVMValueRef row = cg_addc(c, m0, r);
-      LLVMValueRef quad =
-          load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
-      LLVMValueRef sq = cg_qsplat(c, quad, lanes);
-      for (int v = 0; v < nv; v++)
-        next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
-                                        : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
+    if (walk && !pairs_asm && !gemm_asm) {
+      next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
+      next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, s_step));
     }
+    cg_loop_end(c, &lk, next, out);
   }
-  if (walk && !pairs_asm && !gemm_asm) {
-    next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
-    next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, s_step));
-  }
-  LLVMValueRef out[CG_LOOP_MAX_ACC];
-  cg_loop_end(c, &lk, next, out);
   /* epilogue: bias, requantization, one store per vector */
   for (int r = 0; r < mr && q->raw; r++)
     for (int v = 0; v < nv; v++) {
