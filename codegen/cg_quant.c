@@ -1006,6 +1006,10 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   int64_t vcols = cg_qgemm_v_cols(d, N);
   bool unpacked = false; /* Gemm weights stay packed (flash), also for smlad */
   int64_t qb = 4;
+  /* Arm DSP with room for them: the activations widened once to i16 (below); on Thumb with 4+
+   * columns the weights strip-major for the 1 x 4 tile's ldm (CgQGemm.v_strip_major) */
+  bool widen = d.kind == CG_DOT4_SMLAD && n->scratch_bytes >= M * k4 * 8;
+  bool strip_major = widen && N >= 4 && cg_is_thumb(c);
   int8_t *v = calloc((size_t)(k4 * qb * vcols), 1);
   int32_t *t = calloc((size_t)(3 * vcols), sizeof *t);
   if (!v || !t) abort();
@@ -1023,7 +1027,8 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
         quad[k % 4] = tb ? b[j * K + k] : b[k * N + j];
         sum += quad[k % 4];
       }
-      cg_dot4_pack_quad(v + (kq * vcols + j) * qb, quad, unpacked);
+      int64_t at = strip_major ? (j / 4 * k4 + kq) * 4 + j % 4 : kq * vcols + j;
+      cg_dot4_pack_quad(v + at * qb, quad, unpacked);
     }
     t[j] = r.mult;
     t[vcols + j] = r.shift;
@@ -1033,9 +1038,8 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * vcols));
   free(v);
   free(t);
-  /* Arm DSP with room for them: the activations widened once to i16, quad (a0 a1 a2 a3) as the
-   * pairs (a0, a2), (a1, a3) that smlad multiplies with the sxtb16 halves of a weight quad */
-  bool widen = d.kind == CG_DOT4_SMLAD && n->scratch_bytes >= M * k4 * 8;
+  /* widened: quad (a0 a1 a2 a3) as the pairs (a0, a2), (a1, a3) that smlad multiplies with the
+   * sxtb16 halves of a weight quad */
   if (widen) {
     static const int half[4] = {0, 2, 1, 3};
     LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
@@ -1084,6 +1088,7 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .tables = tab,
                .lds = k4 * (widen ? 8 : 4),
                .s_unpacked = widen,
+               .v_strip_major = strip_major,
                .ldv = vcols,
                .ldy = N,
                .n_pad = vcols,

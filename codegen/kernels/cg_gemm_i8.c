@@ -346,14 +346,52 @@ void cg_qpair_weights(Cg *c, LLVMValueRef *pw, int mr, bool thumb, LLVMValueRef 
   *pw = LLVMBuildExtractValue(c->b, call, (unsigned)mr, "");
 }
 
-/* One step of the pairs tile on Thumb-2 as one inline asm: ldrd of the two activation words at
- * byte offset off from ap, the mr weight words by ldm from *wp (advanced) into r10..r12, and
- * the 2 mr smlad. One asm, because the scheduler, given separate loads and smlad, delays an
- * smlad past the next step's ldm into the same pinned registers and spills. */
+/* One reduction step of an Arm DSP tile on Thumb-2 as one inline asm `code` with operands $0..
+ * n_acc-1 the sums (read and written), then n_tmp scratch registers, the walking pointer (read
+ * and advanced by the code: ldm with writeback) and the fixed pointer (constant offsets). One asm
+ * per step, because the scheduler, given separate loads and smlad, delays an smlad past the next
+ * step's ldm into the same pinned registers and spills. */
+static void dsp_step(Cg *c, const char *code, int n_acc, int n_tmp, const char *clobbers,
+                     LLVMValueRef fixed, LLVMValueRef *walk, LLVMValueRef *acc) {
+  enum { MAX_OPS = 16 };
+  assert(n_acc + n_tmp + 2 <= MAX_OPS);
+  char cons[256];
+  size_t cl = 0;
+  for (int i = 0; i < n_acc; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=r,");
+  for (int i = 0; i < n_tmp; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=&r,");
+  cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=r,r");
+  for (int i = 0; i < n_acc; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, ",%d", i);
+  snprintf(cons + cl, sizeof cons - cl, ",%d,%s", n_acc + n_tmp, clobbers);
+  LLVMTypeRef fl[MAX_OPS], args_t[MAX_OPS];
+  LLVMValueRef args[MAX_OPS];
+  int n_out = n_acc + n_tmp + 1, n_in = n_acc + 2;
+  for (int i = 0; i < n_out - 1; i++) fl[i] = c->t_i32;
+  fl[n_out - 1] = LLVMTypeOf(*walk);
+  args[0] = fixed;
+  for (int i = 0; i < n_acc; i++) args[1 + i] = acc[i];
+  args[n_acc + 1] = *walk;
+  for (int i = 0; i < n_in; i++) args_t[i] = LLVMTypeOf(args[i]);
+  LLVMTypeRef fty = LLVMFunctionType(LLVMStructTypeInContext(c->ctx, fl, (unsigned)n_out, 0),
+                                     args_t, (unsigned)n_in, 0);
+  LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)code, strlen(code), cons, strlen(cons), 0, 0,
+                                     LLVMInlineAsmDialectATT, 0);
+  LLVMValueRef call = LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n_in, "");
+  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  for (int i = 0; i < n_acc; i++) acc[i] = LLVMBuildExtractValue(c->b, call, (unsigned)i, "");
+  *walk = LLVMBuildExtractValue(c->b, call, (unsigned)n_out - 1, "");
+}
+
+/* The pairs tile's step (mr rows x 2 columns): ldrd of the two activation words at byte
+ * offset off from ap, the mr weight words by ldm from *wp into r10..r12, 2 mr smlad. */
 static void pair_step_asm(Cg *c, LLVMValueRef ap, int64_t off, LLVMValueRef *wp, int mr,
                           LLVMValueRef *acc) {
-  int n = 2 * mr; /* operands: $0..$n-1 sums, $n $n+1 activations, $n+2 wp, $n+3 ap */
-  char code[512], cons[256];
+  int n = 2 * mr; /* $n $n+1 activations, $n+2 wp, $n+3 ap */
+  char code[512];
   size_t len = (size_t)snprintf(code, sizeof code, "ldrd $%d, $%d, [$%d, #%d]\n\t", n, n + 1, n + 3,
                                 (int)off);
   if (mr == 1)
@@ -364,61 +402,59 @@ static void pair_step_asm(Cg *c, LLVMValueRef ap, int64_t off, LLVMValueRef *wp,
     for (int t = 0; t < 2; t++)
       len += (size_t)snprintf(code + len, sizeof code - len, "\n\tsmlad $%d, r%d, $%d, $%d",
                               2 * r + t, 10 + r, n + t, 2 * r + t);
-  size_t cl = 0;
-  for (int i = 0; i < n; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=r,");
-  cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=&r,=&r,=r,r");
-  for (int i = 0; i < n; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, ",%d", i);
-  cl += (size_t)snprintf(cons + cl, sizeof cons - cl, ",%d", n + 2);
-  for (int r = 0; r < mr; r++)
-    cl += (size_t)snprintf(cons + cl, sizeof cons - cl, ",~{r%d}", 10 + r);
-  LLVMTypeRef fl[CG_QPAIR_ROWS * 2 + 3], args_t[CG_QPAIR_ROWS * 2 + 2];
-  LLVMValueRef args[CG_QPAIR_ROWS * 2 + 2];
-  for (int i = 0; i < n + 2; i++) fl[i] = c->t_i32;
-  fl[n + 2] = LLVMTypeOf(*wp);
-  args[0] = ap;
-  for (int i = 0; i < n; i++) args[1 + i] = acc[i];
-  args[n + 1] = *wp;
-  for (int i = 0; i < n + 2; i++) args_t[i] = LLVMTypeOf(args[i]);
-  LLVMTypeRef fty = LLVMFunctionType(LLVMStructTypeInContext(c->ctx, fl, (unsigned)n + 3, 0),
-                                     args_t, (unsigned)n + 2, 0);
-  LLVMValueRef fn = LLVMGetInlineAsm(fty, code, strlen(code), cons, strlen(cons), 0, 0,
-                                     LLVMInlineAsmDialectATT, 0);
-  LLVMValueRef call = LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n + 2, "");
-  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
-  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
-                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
-  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
-  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
-                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
-  for (int i = 0; i < n; i++) acc[i] = LLVMBuildExtractValue(c->b, call, (unsigned)i, "");
-  *wp = LLVMBuildExtractValue(c->b, call, (unsigned)n + 2, "");
+  static const char *const clob[] = {"~{r10}", "~{r10},~{r11}", "~{r10},~{r11},~{r12}"};
+  dsp_step(c, code, n, 2, clob[mr - 1], ap, wp, acc);
 }
 
-/* The pairs tile over V pair-major ([column pair][k4][2] words): the reduction in chunks of U
- * steps unrolled, the activations at constant offsets from one pointer (ldrd's immediate
- * reaches 1020 bytes: U <= 127), the weights by ldm; 8 instructions per 12 multiply-adds plus
- * 3 per chunk (no loop at all when k4 <= CG_QPAIR_UNROLL_ALL). */
-static void pairs_major_reduce(Cg *c, const CgQGemm *q, int mr, LLVMValueRef ap0, LLVMValueRef wp0,
-                               const LLVMValueRef *init, LLVMValueRef *out) {
+/* The batch-1 QGemm's step (1 row x 4 columns, one quad of the reduction): the row's widened
+ * activation quad, (a0, a2) and (a1, a3), by ldrd at byte offset off from sp; the 4 columns'
+ * packed weight quads by one ldm from *vp into r10..r12, lr; per column sxtb16 of the even and
+ * the odd bytes and 2 smlad: 18 instructions per 16 multiply-adds. */
+static void gemm_step_asm(Cg *c, LLVMValueRef sp, int64_t off, LLVMValueRef *vp,
+                          LLVMValueRef *acc) {
+  static const char *const w[4] = {"r10", "r11", "r12", "lr"};
+  char code[512];
+  size_t len = (size_t)snprintf(
+      code, sizeof code, "ldrd $4, $5, [$8, #%d]\n\tldmia $7!, {r10, r11, r12, lr}", (int)off);
+  for (int v = 0; v < 4; v++)
+    len += (size_t)snprintf(code + len, sizeof code - len,
+                            "\n\tsxtb16 $6, %s\n\tsmlad $%d, $6, $4, $%d\n\tsxtb16 $6, %s, ror #8"
+                            "\n\tsmlad $%d, $6, $5, $%d",
+                            w[v], v, v, w[v], v, v);
+  dsp_step(c, code, 4, 3, "~{r10},~{r11},~{r12},~{lr}", sp, vp, acc);
+}
+
+/* The Arm DSP tiles over operands laid out step-major (CgQGemm.v_pair_major, v_strip_major):
+ * the reduction in chunks of U steps unrolled, one operand at constant offsets 8 u from `fixed`
+ * (ldrd's immediate reaches 1020 bytes: U <= 127), the other by ldm from `walk`; 3 instructions
+ * per chunk (no loop at all when k4 <= CG_QPAIR_UNROLL_ALL). gemm: the batch-1 QGemm's 1 x 4
+ * step, else the pairs tile's mr x 2. */
+static void step_major_reduce(Cg *c, const CgQGemm *q, int mr, bool gemm, LLVMValueRef fixed0,
+                              LLVMValueRef walk0, const LLVMValueRef *init, LLVMValueRef *out) {
   int64_t U = q->k4 <= CG_QPAIR_UNROLL_ALL ? q->k4 : CG_QPAIR_UNROLL;
   int64_t iters = q->k4 / U, rest = q->k4 % U;
   bool thumb = cg_is_thumb(c);
-  int n = 2 * mr;
+  assert(thumb || !gemm);
+  int n = gemm ? 4 : 2 * mr;
   CgLoop lk;
   cg_for(c, &lk, iters);
-  LLVMValueRef acc[CG_LOOP_MAX_ACC], next[CG_LOOP_MAX_ACC];
+  LLVMValueRef acc[CG_LOOP_MAX_ACC], next[CG_LOOP_MAX_ACC], after[CG_LOOP_MAX_ACC];
   for (int i = 0; i < n; i++) acc[i] = cg_loop_acc(c, &lk, init[i]);
-  LLVMValueRef ap = cg_loop_acc(c, &lk, ap0), wp = cg_loop_acc(c, &lk, wp0);
+  LLVMValueRef fixed = cg_loop_acc(c, &lk, fixed0), walk = cg_loop_acc(c, &lk, walk0);
   lk.keep = true;
   for (int pass = 0; pass < 2; pass++) { /* the chunks' loop, then the rest steps after it */
     for (int64_t u = 0; u < (pass ? rest : U); u++) {
+      if (gemm) {
+        gemm_step_asm(c, fixed, 8 * u, &walk, acc);
+        continue;
+      }
       if (thumb) {
-        pair_step_asm(c, ap, 8 * u, &wp, mr, acc);
+        pair_step_asm(c, fixed, 8 * u, &walk, mr, acc);
         continue;
       }
       LLVMValueRef a[2], w[CG_QPAIR_ROWS];
-      cg_qpair_acts(c, ap, u, thumb, a);
-      cg_qpair_weights(c, &wp, mr, thumb, w);
+      cg_qpair_acts(c, fixed, u, false, a);
+      cg_qpair_weights(c, &walk, mr, false, w);
       for (int r = 0; r < mr; r++)
         for (int t = 0; t < 2; t++)
           acc[2 * r + t] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
@@ -426,13 +462,12 @@ static void pairs_major_reduce(Cg *c, const CgQGemm *q, int mr, LLVMValueRef ap0
     }
     if (pass) break;
     for (int i = 0; i < n; i++) next[i] = acc[i];
-    next[n] = cg_gep(c, c->t_i32, ap, cg_idx(c, 2 * U));
-    next[n + 1] = wp;
-    LLVMValueRef after[CG_LOOP_MAX_ACC];
+    next[n] = cg_gep(c, c->t_i8, fixed, cg_idx(c, 8 * U));
+    next[n + 1] = walk;
     cg_loop_end(c, &lk, next, after);
     for (int i = 0; i < n; i++) acc[i] = after[i];
-    ap = after[n];
-    wp = after[n + 1];
+    fixed = after[n];
+    walk = after[n + 1];
   }
   for (int i = 0; i < n; i++) out[i] = acc[i];
 }
@@ -473,9 +508,11 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   bool walk = q->pairs || d.kind == CG_DOT4_SMLAD;
   int64_t s_step = q->pairs ? 4 * (int64_t)mr : q->v_is_acts || q->s_unpacked ? 8 : 4;
   bool major = q->pairs && q->v_pair_major;
+  bool strip_major = q->v_strip_major;
   assert(!major || nv == 2);
+  assert(!strip_major || (nv == 4 && mr == 1 && q->s_unpacked && d.kind == CG_DOT4_SMLAD));
   if (walk) {
-    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, major ? 4 * q->k4 : 4));
+    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, major || strip_major ? 4 * q->k4 : 4));
     wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
   }
   /* the pairs tile (scalar lanes) starts its accumulators from the rows' biases */
@@ -503,7 +540,9 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     }
   LLVMValueRef out[CG_LOOP_MAX_ACC];
   if (major) {
-    pairs_major_reduce(c, q, mr, ap0, wp0, init, out);
+    step_major_reduce(c, q, mr, false, ap0, wp0, init, out);
+  } else if (strip_major) {
+    step_major_reduce(c, q, mr, true, wp0, ap0, init, out);
   } else {
     LLVMValueRef k4 = cg_for(c, &lk, q->k4);
     LLVMValueRef acc[CG_LOOP_MAX_ACC];

@@ -42,6 +42,9 @@ typedef struct CgQGemm {
    * words adjacent, a column pair's steps contiguous), n_cols >= 2 */
   bool v_pair_major;
   bool s_unpacked; /* CG_DOT4_SMLAD: S quads (the activations of a Gemm) as two i16 pair words */
+  /* CG_DOT4_SMLAD, s_unpacked, Thumb, n_cols >= 4 (the 1 x 4 tile): V is strip-major,
+   * [n_cols / 4 strips][k4][4 columns] quads (a step's 4 weight words one ldm) */
+  bool v_strip_major;
   bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
   int64_t raw_col_step; /* raw: elements between adjacent columns of y (0: 1) */
   bool shift_ge33;      /* every shift in the tables is at least 33: a 32-bit requantization */
