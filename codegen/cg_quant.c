@@ -1261,6 +1261,107 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   return true;
 }
 
+/* QLinearConv of a first layer (1 to 3 input channels, one group, stride 1) on Thumb Arm DSP:
+ * no im2col. The input is copied once, widened to i16, into a zero-point-padded copy X
+ * [PH][PW][C]; the GEMM's columns are the wide pixels n = oh * PW + ow (the ow valid ones
+ * stored), and a step's activation word for column n is the (unaligned) word of X at a constant
+ * offset from n: two i16 of adjacent memory, i.e. channels (c, c + 1) of one tap, or for one
+ * channel taps (kw, kw + 1) of a kernel row; a half that is not a weight's (the last odd channel,
+ * a row's last odd tap) gets weight 0. The pairs tile's step reads its two columns' words with
+ * two ldr (offsets up to 4095 bytes), no ldrd. false: not this shape, or too little scratch. */
+static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                   const IrConvParams *p, CgDot4 d) {
+  int64_t C = p->c, M = p->m, KH = p->kh, KW = p->kw, K = C * KH * KW;
+  int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r;
+  if (d.kind != CG_DOT4_SMLAD || !cg_is_thumb(c) || C > 3 || p->group != 1 || p->stride_h != 1 ||
+      p->stride_w != 1 || p->dil_h != 1 || p->dil_w != 1 || p->oh != PH - (KH - 1) ||
+      p->ow != PW - (KW - 1) || PW % 2)
+    return false;
+  /* the steps: byte offset of the low half from column n's pixel, reduction index of each half */
+  int64_t off[CG_QPAIR_UNROLL_ALL], klo[CG_QPAIR_UNROLL_ALL], khi[CG_QPAIR_UNROLL_ALL], kp = 0;
+  for (int64_t c0 = 0; c0 < C; c0 += 2)
+    for (int64_t kh = 0; kh < KH; kh++)
+      for (int64_t kw = 0; kw < KW; kw += C == 1 ? 2 : 1) {
+        if (kp == CG_QPAIR_UNROLL_ALL) return false;
+        off[kp] = 2 * ((kh * PW + kw) * C + c0);
+        klo[kp] = (c0 * KH + kh) * KW + kw;
+        khi[kp] = C == 1 ? (kw + 1 < KW ? klo[kp] + 1 : -1)
+                         : (c0 + 1 < C ? ((c0 + 1) * KH + kh) * KW + kw : -1);
+        kp++;
+      }
+  /* X with room for the reads of the wide columns past the last row (weights 0 or not stored) */
+  int64_t x_elems = (PH * PW + PW + 4) * C, x_words = (x_elems + 1) / 2;
+  if (off[kp - 1] + 2 * C + 4 > 4095 || x_words * 4 > n->scratch_bytes) return false;
+  /* worth it where the im2col it saves (per 2 columns 2 kp_im2col words at ~12 instructions)
+   * outweighs its longer steps (9 instructions, not 8; more of them: the unpaired halves) and
+   * wide columns, over the blocks of 3 rows (measured on the M4: lenet5's conv1, 6 channels,
+   * wins 1.5x; mnist_cnn's, 32 channels, loses 1.2x) */
+  int64_t kp_im2col = ir_qconv_steps(p, true), blocks = (M + CG_QPAIR_ROWS - 1) / CG_QPAIR_ROWS;
+  if (blocks * (9 * kp + 70) * PW > (blocks * (8 * kp_im2col + 60) + 24 * kp_im2col) * p->ow)
+    return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  const int8_t *w = n->inputs[3]->data;
+  uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
+  if (!sw) abort();
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t s = 0; s < kp; s++) {
+      uint32_t lo = (uint16_t)(int16_t)w[m * K + klo[s]];
+      uint32_t hi = khi[s] < 0 ? 0 : (uint16_t)(int16_t)w[m * K + khi[s]];
+      sw[cg_qpair_offset(m, s, M, kp) / 4] = lo | hi << 16;
+    }
+  LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
+  free(sw);
+  LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+  uint32_t zp16 = (uint16_t)(int16_t)h.x_zp;
+  CgLoop lb, lf, lc, lh, lw;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef f = cg_for(c, &lf, x_words); /* the padding: the zero point */
+  cg_store_elem(c, IR_I32, cg_i32c(c, (int32_t)(zp16 | zp16 << 16)), c->scratch, f);
+  cg_loop_end(c, &lf, NULL, NULL);
+  LLVMValueRef ci = cg_for(c, &lc, C);
+  LLVMValueRef ih = cg_for(c, &lh, p->h);
+  LLVMValueRef src =
+      cg_mulc(c, cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, C), ci), p->h), ih), p->w);
+  LLVMValueRef dst = cg_add(c, cg_mulc(c, cg_addc(c, ih, p->pad_t), PW * C), ci);
+  LLVMValueRef iw = cg_for(c, &lw, p->w);
+  LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, src, iw)), i16, "");
+  LLVMValueRef st = LLVMBuildStore(
+      c->b, v, cg_gep(c, i16, c->scratch, cg_add(c, dst, cg_mulc(c, cg_addc(c, iw, p->pad_l), C))));
+  LLVMSetAlignment(st, 2);
+  cg_loop_end(c, &lw, NULL, NULL);
+  cg_loop_end(c, &lh, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+  int32_t step_off[CG_QPAIR_UNROLL_ALL];
+  for (int64_t s = 0; s < kp; s++) step_off[s] = (int32_t)off[s];
+  CgQGemm q = {.m = M,
+               .k4 = kp,
+               .n_cols = p->oh * PW,
+               .n_valid = cg_idx(c, p->oh * PW),
+               .s = sp,
+               .v = c->scratch,
+               .y = cg_gep(c, c->t_i8, out[0], cg_mulc(c, b, M * p->oh * p->ow)),
+               .tables = tab,
+               .lds = kp * 4,
+               .ldv = p->oh * PW,
+               .ldy = p->oh * p->ow,
+               .channels = M,
+               .per_row = true,
+               .v_is_acts = true,
+               .pairs = true,
+               .wide_pw = PW,
+               .wide_ow = p->ow,
+               .wide_col_bytes = 2 * C,
+               .wide_off = step_off,
+               .shift_ge33 = ge33,
+               .y_zp = h.y_zp};
+  cg_qgemm_emit(c, d, &q);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
 /* QLinearConv of a first layer (1 to 3 input channels, one group, stride 1) on vector targets:
  * the padded-wide form. The input is copied once into a zero-point-padded copy of rows PW wide
  * (bytes x ^ 0x80 where the dot4 takes u8), so the im2col of quad kq (4 consecutive reductions
@@ -1403,6 +1504,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   ir_qhead(n, &h);
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
+  if (lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
   if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;

@@ -303,6 +303,23 @@ static void store_lanes(Cg *c, int lanes, LLVMValueRef y, LLVMValueRef dst, LLVM
   cg_if_end(c, &full);
 }
 
+/* CgQGemm.wide_pw: the int8 y of wide column col (oh * wide_pw + ow) at dst + oh * wide_ow + ow,
+ * if ow < wide_ow and col < n_valid */
+static void store_wide(Cg *c, const CgQGemm *q, LLVMValueRef y, LLVMValueRef dst,
+                       LLVMValueRef col) {
+  LLVMValueRef oh = LLVMBuildUDiv(c->b, col, cg_idx(c, q->wide_pw), "");
+  LLVMValueRef ow = cg_sub(c, col, cg_mulc(c, oh, q->wide_pw));
+  CgIf in;
+  cg_if_begin(c, &in,
+              LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ow, cg_idx(c, q->wide_ow), ""),
+                           LLVMBuildICmp(c->b, LLVMIntSLT, col, q->n_valid, ""), ""));
+  LLVMValueRef s =
+      LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, dst, cg_add(c, cg_mulc(c, oh, q->wide_ow), ow)));
+  LLVMSetAlignment(s, 1);
+  cg_if_else(c, &in);
+  cg_if_end(c, &in);
+}
+
 bool cg_is_thumb(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   bool t = !strncmp(triple, "thumb", 5);
@@ -387,13 +404,17 @@ static void dsp_step(Cg *c, const char *code, int n_acc, int n_tmp, const char *
 }
 
 /* The pairs tile's step (mr rows x 2 columns): ldrd of the two activation words at byte
- * offset off from ap, the mr weight words by ldm from *wp into r10..r12, 2 mr smlad. */
-static void pair_step_asm(Cg *c, LLVMValueRef ap, int64_t off, LLVMValueRef *wp, int mr,
-                          LLVMValueRef *acc) {
+ * offset off from ap (off2 >= 0: two ldr, at off and off2), the mr weight words by ldm from *wp
+ * into r10..r12, 2 mr smlad. */
+static void pair_step_asm(Cg *c, LLVMValueRef ap, int64_t off, int64_t off2, LLVMValueRef *wp,
+                          int mr, LLVMValueRef *acc) {
   int n = 2 * mr; /* $n $n+1 activations, $n+2 wp, $n+3 ap */
   char code[512];
-  size_t len = (size_t)snprintf(code, sizeof code, "ldrd $%d, $%d, [$%d, #%d]\n\t", n, n + 1, n + 3,
-                                (int)off);
+  size_t len = off2 < 0 ? (size_t)snprintf(code, sizeof code, "ldrd $%d, $%d, [$%d, #%d]\n\t", n,
+                                           n + 1, n + 3, (int)off)
+                        : (size_t)snprintf(code, sizeof code,
+                                           "ldr $%d, [$%d, #%d]\n\tldr $%d, [$%d, #%d]\n\t", n,
+                                           n + 3, (int)off, n + 1, n + 3, (int)off2);
   if (mr == 1)
     len += (size_t)snprintf(code + len, sizeof code - len, "ldr r10, [$%d], #4", n + 2);
   else
@@ -434,7 +455,7 @@ static void step_major_reduce(Cg *c, const CgQGemm *q, int mr, bool gemm, LLVMVa
   int64_t U = q->k4 <= CG_QPAIR_UNROLL_ALL ? q->k4 : CG_QPAIR_UNROLL;
   int64_t iters = q->k4 / U, rest = q->k4 % U;
   bool thumb = cg_is_thumb(c);
-  assert(thumb || !gemm);
+  assert((thumb || !gemm) && (!q->wide_pw || (thumb && iters == 1)));
   int n = gemm ? 4 : 2 * mr;
   CgLoop lk;
   cg_for(c, &lk, iters);
@@ -449,7 +470,11 @@ static void step_major_reduce(Cg *c, const CgQGemm *q, int mr, bool gemm, LLVMVa
         continue;
       }
       if (thumb) {
-        pair_step_asm(c, fixed, 8 * u, &walk, mr, acc);
+        if (q->wide_pw)
+          pair_step_asm(c, fixed, q->wide_off[u], q->wide_off[u] + q->wide_col_bytes, &walk, mr,
+                        acc);
+        else
+          pair_step_asm(c, fixed, 8 * u, -1, &walk, mr, acc);
         continue;
       }
       LLVMValueRef a[2], w[CG_QPAIR_ROWS];
@@ -507,12 +532,13 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
    * arithmetic per step) */
   bool walk = q->pairs || d.kind == CG_DOT4_SMLAD;
   int64_t s_step = q->pairs ? 4 * (int64_t)mr : q->v_is_acts || q->s_unpacked ? 8 : 4;
-  bool major = q->pairs && q->v_pair_major;
+  bool major = q->pairs && (q->v_pair_major || q->wide_pw);
   bool strip_major = q->v_strip_major;
   assert(!major || nv == 2);
   assert(!strip_major || (nv == 4 && mr == 1 && q->s_unpacked && d.kind == CG_DOT4_SMLAD));
   if (walk) {
-    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, major || strip_major ? 4 * q->k4 : 4));
+    int64_t col_bytes = q->wide_pw ? q->wide_col_bytes : major || strip_major ? 4 * q->k4 : 4;
+    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, col_bytes));
     wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
   }
   /* the pairs tile (scalar lanes) starts its accumulators from the rows' biases */
@@ -709,7 +735,9 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
-      if (d.masked) /* AVX-512BW: one masked store, partial or not */
+      if (q->wide_pw) /* a wide column: stored where it is a valid pixel */
+        store_wide(c, q, y, dst, col);
+      else if (d.masked) /* AVX-512BW: one masked store, partial or not */
         cg_masked_store(c, y, cg_gep(c, c->t_i8, dst, col),
                         cg_lane_mask(c, lanes, cg_sub(c, q->n_valid, col)));
       else
