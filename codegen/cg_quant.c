@@ -1293,12 +1293,11 @@ static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
   int64_t x_elems = (PH * PW + PW + 4) * C, x_words = (x_elems + 1) / 2;
   if (off[kp - 1] + 2 * C + 4 > 4095 || x_words * 4 > n->scratch_bytes) return false;
   /* worth it where the im2col it saves (per 2 columns 2 kp_im2col words at ~12 instructions)
-   * outweighs its longer steps (9 instructions, not 8; more of them: the unpaired halves) and
-   * wide columns, over the blocks of 3 rows (measured on the M4: lenet5's conv1, 6 channels,
-   * wins 1.5x; mnist_cnn's, 32 channels, loses 1.2x) */
+   * outweighs its longer steps (9 instructions, not 8; more of them: the unpaired halves) over
+   * the blocks of 3 rows (measured on the M4: lenet5's conv1, 6 channels, wins 1.6x; mnist_cnn's,
+   * 32 channels, would lose) */
   int64_t kp_im2col = ir_qconv_steps(p, true), blocks = (M + CG_QPAIR_ROWS - 1) / CG_QPAIR_ROWS;
-  if (blocks * (9 * kp + 70) * PW > (blocks * (8 * kp_im2col + 60) + 24 * kp_im2col) * p->ow)
-    return false;
+  if (blocks * (9 * kp - 8 * kp_im2col) > 24 * kp_im2col) return false;
   IrQHead h;
   ir_qhead(n, &h);
   const int8_t *w = n->inputs[3]->data;

@@ -303,23 +303,6 @@ static void store_lanes(Cg *c, int lanes, LLVMValueRef y, LLVMValueRef dst, LLVM
   cg_if_end(c, &full);
 }
 
-/* CgQGemm.wide_pw: the int8 y of wide column col (oh * wide_pw + ow) at dst + oh * wide_ow + ow,
- * if ow < wide_ow and col < n_valid */
-static void store_wide(Cg *c, const CgQGemm *q, LLVMValueRef y, LLVMValueRef dst,
-                       LLVMValueRef col) {
-  LLVMValueRef oh = LLVMBuildUDiv(c->b, col, cg_idx(c, q->wide_pw), "");
-  LLVMValueRef ow = cg_sub(c, col, cg_mulc(c, oh, q->wide_pw));
-  CgIf in;
-  cg_if_begin(c, &in,
-              LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, ow, cg_idx(c, q->wide_ow), ""),
-                           LLVMBuildICmp(c->b, LLVMIntSLT, col, q->n_valid, ""), ""));
-  LLVMValueRef s =
-      LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, dst, cg_add(c, cg_mulc(c, oh, q->wide_ow), ow)));
-  LLVMSetAlignment(s, 1);
-  cg_if_else(c, &in);
-  cg_if_end(c, &in);
-}
-
 bool cg_is_thumb(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   bool t = !strncmp(triple, "thumb", 5);
@@ -524,9 +507,20 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   LLVMTypeRef vt = vec_i32(c, lanes);
   int64_t strip = (int64_t)nv * lanes;
   int64_t strips = (q->n_cols + strip - 1) / strip;
-  CgLoop ls, lk;
-  LLVMValueRef s = cg_for(c, &ls, strips);
-  LLVMValueRef n0 = cg_mulc(c, s, strip);
+  CgLoop ls, lk, lo;
+  /* n0: the strip's first column of V; wide: per output row its column pairs, y column yn0,
+   * stored up to row_end (no wasted strips, no division) */
+  LLVMValueRef n0, yn0 = NULL, row_end = NULL;
+  if (q->wide_pw) {
+    assert(nv == 2 && lanes == 1);
+    LLVMValueRef oh = cg_for(c, &lo, q->n_cols / q->wide_pw);
+    LLVMValueRef j2 = cg_mulc(c, cg_for(c, &ls, (q->wide_ow + 1) / 2), 2);
+    n0 = cg_add(c, cg_mulc(c, oh, q->wide_pw), j2);
+    yn0 = cg_add(c, cg_mulc(c, oh, q->wide_ow), j2);
+    row_end = cg_addc(c, cg_mulc(c, oh, q->wide_ow), q->wide_ow);
+  } else {
+    n0 = cg_mulc(c, cg_for(c, &ls, strips), strip);
+  }
   LLVMValueRef ap0 = NULL, wp0 = NULL, ap = NULL, wp = NULL;
   /* the Arm DSP tiles walk the reduction with two pointers (post-indexed loads, no index
    * arithmetic per step) */
@@ -735,8 +729,8 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
-      if (q->wide_pw) /* a wide column: stored where it is a valid pixel */
-        store_wide(c, q, y, dst, col);
+      if (q->wide_pw) /* the row's pixels: its last pair may be half */
+        store_lanes(c, lanes, y, dst, cg_addc(c, yn0, v), row_end);
       else if (d.masked) /* AVX-512BW: one masked store, partial or not */
         cg_masked_store(c, y, cg_gep(c, c->t_i8, dst, col),
                         cg_lane_mask(c, lanes, cg_sub(c, q->n_valid, col)));
@@ -745,6 +739,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     }
   }
   cg_loop_end(c, &ls, NULL, NULL);
+  if (q->wide_pw) cg_loop_end(c, &lo, NULL, NULL);
 }
 
 int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols) {

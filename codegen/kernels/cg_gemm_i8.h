@@ -41,9 +41,9 @@ typedef struct CgQGemm {
   /* pairs: V is pair-major, [n_cols / 2 column pairs][k4][2] words (a step's two activation
    * words adjacent, a column pair's steps contiguous), n_cols >= 2 */
   bool v_pair_major;
-  /* pairs, wide_pw > 0: V is a padded i16 input copy, column n = oh * wide_pw + ow (stored at
-   * oh * wide_ow + ow when ow < wide_ow), its step s word at byte wide_off[s] + n *
-   * wide_col_bytes (unaligned ldr on Thumb); k4 <= CG_QPAIR_UNROLL_ALL */
+  /* pairs, wide_pw > 0: V is a padded i16 input copy, column n = oh * wide_pw + ow (n_cols /
+   * wide_pw rows; only ow < wide_ow computed, stored at oh * wide_ow + ow), its step s word at byte
+   * wide_off[s] + n * wide_col_bytes (unaligned ldr on Thumb); k4 <= CG_QPAIR_UNROLL_ALL */
   int64_t wide_pw, wide_ow, wide_col_bytes;
   const int32_t *wide_off;
   bool s_unpacked; /* CG_DOT4_SMLAD: S quads (the activations of a Gemm) as two i16 pair words */
