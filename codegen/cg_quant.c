@@ -1261,37 +1261,43 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   return true;
 }
 
-/* QLinearConv of a first layer (1 to 3 input channels, one group, stride 1) on Thumb Arm DSP:
- * no im2col. The input is copied once, widened to i16, into a zero-point-padded copy X
+/* QLinearConv with few input channels (1 to 8, one group, stride 1) on Thumb Arm DSP: no
+ * im2col. The input is copied once, widened to i16, into a zero-point-padded copy X
  * [PH][PW][C]; the GEMM's columns are the wide pixels n = oh * PW + ow (the ow valid ones
- * stored), and a step's activation word for column n is the (unaligned) word of X at a constant
+ * computed), and a step's activation word for column n is the (unaligned) word of X at a constant
  * offset from n: two i16 of adjacent memory, i.e. channels (c, c + 1) of one tap, or for one
  * channel taps (kw, kw + 1) of a kernel row; a half that is not a weight's (the last odd channel,
  * a row's last odd tap) gets weight 0. The pairs tile's step reads its two columns' words with
- * two ldr (offsets up to 4095 bytes), no ldrd. false: not this shape, or too little scratch. */
+ * two ldr (offsets up to 4095 bytes), no ldrd; steps in kernel-row order, so past 32 steps one
+ * kernel row's steps are the unrolled body of a loop over the rows (X advances PW * C i16).
+ * false: not this shape, or too little scratch. */
 static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
                                    const IrConvParams *p, CgDot4 d) {
+  enum { MAX_ROW_STEPS = 64, MAX_STEPS = 1024 };
   int64_t C = p->c, M = p->m, KH = p->kh, KW = p->kw, K = C * KH * KW;
   int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r;
-  if (d.kind != CG_DOT4_SMLAD || !cg_is_thumb(c) || C > 3 || p->group != 1 || p->stride_h != 1 ||
+  int64_t row_steps = C == 1 ? (KW + 1) / 2 : KW * ((C + 1) / 2);
+  if (d.kind != CG_DOT4_SMLAD || !cg_is_thumb(c) || C > 8 || p->group != 1 || p->stride_h != 1 ||
       p->stride_w != 1 || p->dil_h != 1 || p->dil_w != 1 || p->oh != PH - (KH - 1) ||
-      p->ow != PW - (KW - 1) || PW % 2)
+      p->ow != PW - (KW - 1) || PW % 2 || row_steps > MAX_ROW_STEPS || KH * row_steps > MAX_STEPS)
     return false;
   /* the steps: byte offset of the low half from column n's pixel, reduction index of each half */
-  int64_t off[CG_QPAIR_UNROLL_ALL], klo[CG_QPAIR_UNROLL_ALL], khi[CG_QPAIR_UNROLL_ALL], kp = 0;
-  for (int64_t c0 = 0; c0 < C; c0 += 2)
-    for (int64_t kh = 0; kh < KH; kh++)
-      for (int64_t kw = 0; kw < KW; kw += C == 1 ? 2 : 1) {
-        if (kp == CG_QPAIR_UNROLL_ALL) return false;
+  int64_t off[MAX_STEPS], klo[MAX_STEPS], khi[MAX_STEPS];
+  int64_t kp = 0;
+  for (int64_t kh = 0; kh < KH; kh++)
+    for (int64_t kw = 0; kw < KW; kw += C == 1 ? 2 : 1)
+      for (int64_t c0 = 0; c0 < C; c0 += 2) {
         off[kp] = 2 * ((kh * PW + kw) * C + c0);
         klo[kp] = (c0 * KH + kh) * KW + kw;
         khi[kp] = C == 1 ? (kw + 1 < KW ? klo[kp] + 1 : -1)
                          : (c0 + 1 < C ? ((c0 + 1) * KH + kh) * KW + kw : -1);
         kp++;
       }
+  bool unrolled = kp <= CG_QPAIR_UNROLL_ALL; /* else a loop over the kernel rows */
+  int64_t last = unrolled ? kp - 1 : row_steps - 1;
   /* X with room for the reads of the wide columns past the last row (weights 0 or not stored) */
   int64_t x_elems = (PH * PW + PW + 4) * C, x_words = (x_elems + 1) / 2;
-  if (off[kp - 1] + 2 * C + 4 > 4095 || x_words * 4 > n->scratch_bytes) return false;
+  if (off[last] + 2 * C + 4 > 4095 || x_words * 4 > n->scratch_bytes) return false;
   /* worth it where the im2col it saves (per 2 columns 2 kp_im2col words at ~12 instructions)
    * outweighs its longer steps (9 instructions, not 8; more of them: the unpaired halves) over
    * the blocks of 3 rows (measured on the M4: lenet5's conv1, 6 channels, wins 1.6x; mnist_cnn's,
@@ -1333,8 +1339,9 @@ static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
   cg_loop_end(c, &lw, NULL, NULL);
   cg_loop_end(c, &lh, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
-  int32_t step_off[CG_QPAIR_UNROLL_ALL];
-  for (int64_t s = 0; s < kp; s++) step_off[s] = (int32_t)off[s];
+  _Static_assert((int)CG_QPAIR_UNROLL_ALL <= (int)MAX_ROW_STEPS, "step_off holds either");
+  int32_t step_off[MAX_ROW_STEPS];
+  for (int64_t s = 0; s <= last; s++) step_off[s] = (int32_t)off[s];
   CgQGemm q = {.m = M,
                .k4 = kp,
                .n_cols = p->oh * PW,
@@ -1354,6 +1361,8 @@ static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
                .wide_ow = p->ow,
                .wide_col_bytes = 2 * C,
                .wide_off = step_off,
+               .wide_row_steps = unrolled ? 0 : row_steps,
+               .wide_row_bytes = 2 * PW * C,
                .shift_ge33 = ge33,
                .y_zp = h.y_zp};
   cg_qgemm_emit(c, d, &q);

@@ -9,7 +9,9 @@ x [2, 3, 10, 10] (batch 2) -> conv_a (3 -> 3 channels, 3x3, pads 1/2/0/0: channe
 the odd last channel's half at weight 0, asymmetric pads, one partial block of output channels)
 -> output ya; x -> conv_c (1x1, 3 -> 1) -> conv_d (1 -> 4 channels, 5x5, pads 2/1/0/1: tap pairs
 of a kernel row with its odd last tap at weight 0, a partial block of 3 + 1 output channels)
--> output yd; ya flattened -> Gemm (K = 270, not a multiple of 4; N = 7, a partial strip of
+-> output yd; x -> conv_f (1x1, 3 -> 5) -> conv_h (5 -> 5 channels, 5x5, pads 1/0/2/2: 75 steps,
+more than are unrolled at once: a loop over the kernel rows, the odd last channel at weight 0)
+-> output yh; ya flattened -> Gemm (K = 270, not a multiple of 4; N = 7, a partial strip of
 4 columns: the M4's batch-1 QGemm tile on strip-major weights) -> output yg. The outputs come
 straight from the int8 operators (DequantizeLinear only).
 Weights and inputs from numpy seed 7.
@@ -35,15 +37,19 @@ def main():
     wc, bc = rng.uniform(-0.5, 0.5, (1, 3, 1, 1)), rng.uniform(-0.2, 0.2, 1)
     wd, bd = rng.uniform(-0.3, 0.3, (4, 1, 5, 5)), rng.uniform(-0.2, 0.2, 4)
     wg, bg = rng.uniform(-0.1, 0.1, (7, 270)), rng.uniform(-0.2, 0.2, 7)
+    wf, bf = rng.uniform(-0.5, 0.5, (5, 3, 1, 1)), rng.uniform(-0.2, 0.2, 5)
+    wh, bh = rng.uniform(-0.2, 0.2, (5, 5, 5, 5)), rng.uniform(-0.2, 0.2, 5)
     m = {
         "format": "kiln-model", "version": 1, "opset": 17, "name": "qfirst",
         "doc": "int8 first-layer convolutions without im2col (tools/gen_qfirst_model.py)",
         "inputs": [{"name": "x", "dtype": "f32", "shape": [2, 3, 10, 10]}],
         "outputs": [{"name": "ya", "dtype": "f32", "shape": [2, 3, 9, 10]},
                     {"name": "yd", "dtype": "f32", "shape": [2, 4, 8, 8]},
-                    {"name": "yg", "dtype": "f32", "shape": [2, 7]}],
+                    {"name": "yg", "dtype": "f32", "shape": [2, 7]},
+                    {"name": "yh", "dtype": "f32", "shape": [2, 5, 9, 8]}],
         "initializers": [init("wa", wa), init("ba", ba), init("wc", wc), init("bc", bc),
-                         init("wd", wd), init("bd", bd), init("wg", wg), init("bg", bg)],
+                         init("wd", wd), init("bd", bd), init("wg", wg), init("bg", bg),
+                         init("wf", wf), init("bf", bf), init("wh", wh), init("bh", bh)],
         "nodes": [
             {"name": "conv_a", "op": "Conv", "inputs": ["x", "wa", "ba"], "outputs": ["ya"],
              "attrs": {"kernel_shape": [3, 3], "pads": [1, 2, 0, 0]}},
@@ -55,6 +61,10 @@ def main():
              "attrs": {"axis": 1}},
             {"name": "fc", "op": "Gemm", "inputs": ["f", "wg", "bg"], "outputs": ["yg"],
              "attrs": {"transB": 1}},
+            {"name": "conv_f", "op": "Conv", "inputs": ["x", "wf", "bf"], "outputs": ["z5"],
+             "attrs": {"kernel_shape": [1, 1]}},
+            {"name": "conv_h", "op": "Conv", "inputs": ["z5", "wh", "bh"], "outputs": ["yh"],
+             "attrs": {"kernel_shape": [5, 5], "pads": [1, 0, 2, 2]}},
         ],
     }
     out = os.path.join(ROOT, "qfirst")

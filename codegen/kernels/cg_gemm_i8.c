@@ -435,10 +435,13 @@ static void gemm_step_asm(Cg *c, LLVMValueRef sp, int64_t off, LLVMValueRef *vp,
  * step, else the pairs tile's mr x 2. */
 static void step_major_reduce(Cg *c, const CgQGemm *q, int mr, bool gemm, LLVMValueRef fixed0,
                               LLVMValueRef walk0, const LLVMValueRef *init, LLVMValueRef *out) {
-  int64_t U = q->k4 <= CG_QPAIR_UNROLL_ALL ? q->k4 : CG_QPAIR_UNROLL;
+  int64_t U = q->k4 <= CG_QPAIR_UNROLL_ALL ? q->k4
+              : q->wide_pw                 ? q->wide_row_steps
+                                           : CG_QPAIR_UNROLL;
   int64_t iters = q->k4 / U, rest = q->k4 % U;
+  int64_t advance = q->wide_pw && iters > 1 ? q->wide_row_bytes : 8 * U; /* fixed, per chunk */
   bool thumb = cg_is_thumb(c);
-  assert((thumb || !gemm) && (!q->wide_pw || (thumb && iters == 1)));
+  assert((thumb || !gemm) && (!q->wide_pw || (thumb && rest == 0)));
   int n = gemm ? 4 : 2 * mr;
   CgLoop lk;
   cg_for(c, &lk, iters);
@@ -470,7 +473,7 @@ static void step_major_reduce(Cg *c, const CgQGemm *q, int mr, bool gemm, LLVMVa
     }
     if (pass) break;
     for (int i = 0; i < n; i++) next[i] = acc[i];
-    next[n] = cg_gep(c, c->t_i8, fixed, cg_idx(c, 8 * U));
+    next[n] = cg_gep(c, c->t_i8, fixed, cg_idx(c, advance));
     next[n + 1] = walk;
     cg_loop_end(c, &lk, next, after);
     for (int i = 0; i < n; i++) acc[i] = after[i];

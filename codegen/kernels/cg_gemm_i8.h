@@ -43,9 +43,12 @@ typedef struct CgQGemm {
   bool v_pair_major;
   /* pairs, wide_pw > 0: V is a padded i16 input copy, column n = oh * wide_pw + ow (n_cols /
    * wide_pw rows; only ow < wide_ow computed, stored at oh * wide_ow + ow), its step s word at byte
-   * wide_off[s] + n * wide_col_bytes (unaligned ldr on Thumb); k4 <= CG_QPAIR_UNROLL_ALL */
+   * wide_off[s] + n * wide_col_bytes (unaligned ldr on Thumb) */
   int64_t wide_pw, wide_ow, wide_col_bytes;
   const int32_t *wide_off;
+  /* wide, k4 > CG_QPAIR_UNROLL_ALL: the reduction loops over k4 / wide_row_steps kernel rows,
+   * its body wide_row_steps steps (wide_off of the first row), V advancing wide_row_bytes */
+  int64_t wide_row_steps, wide_row_bytes;
   bool s_unpacked; /* CG_DOT4_SMLAD: S quads (the activations of a Gemm) as two i16 pair words */
   /* CG_DOT4_SMLAD, s_unpacked, Thumb, n_cols >= 4 (the 1 x 4 tile): V is strip-major,
    * [n_cols / 4 strips][k4][4 columns] quads (a step's 4 weight words one ldm) */
