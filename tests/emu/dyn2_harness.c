@@ -3,7 +3,8 @@
  * pair of tools/gen_dyn2_tests.py's PAIRS: input k holds the pairs' inputs one after the other,
  * golden k PyTorch's output k at each pair one after the other. Each call must equal its part (f32
  * within a tolerance, integers exactly) and write nothing past it; a batch or length of 0 or past
- * its maximum returns KRT_ERR_DIM_RANGE. Prints "emu: N passed, N failed" as tests/emu/harness.c. */
+ * its maximum returns KRT_ERR_DIM_RANGE. Prints "emu: N passed, N failed" as tests/emu/harness.c.
+ */
 #include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
@@ -72,8 +73,8 @@ int main(void) {
       for (size_t e = (size_t)count * (size_t)size; e < (size_t)emu_golden_count[k] * (size_t)size;
            e++)
         untouched &= got[e] == 0xA5;
-      CHECK(untouched, "batch %lld, seq %lld: nothing written past output %s",
-            (long long)pairs[p], (long long)pairs[p + 1], t->name);
+      CHECK(untouched, "batch %lld, seq %lld: nothing written past output %s", (long long)pairs[p],
+            (long long)pairs[p + 1], t->name);
       out_at[k] += count;
     }
   }
