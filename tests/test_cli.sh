@@ -1154,6 +1154,10 @@ EOF
   "$kiln" compile "$E/model.onnx" --max-dim seq=12 -o "$tmp/none.o" 2>"$tmp/err"
   check test $? -eq 1
   check grep -q "dimension 0 ('batch') is not static" "$tmp/err"
+  "$kiln" import "$E/model.onnx" --max-dim batch=4,seq=12 -o "$tmp/enc2.json" 2>"$tmp/err"
+  check test $? -eq 1
+  check grep -q "computes constants from the run-time length 'seq' or batch 'batch'" "$tmp/err"
+  check test ! -e "$tmp/enc2.json"
   # the header from C: dims {batch, seq}; each batch element computed as alone; range errors
   check "$kiln" compile "$E/model.onnx" --max-dim batch=4,seq=12 --name enc2 -o "$tmp/enc2.o"
   check grep -q "#define ENC2_BATCH_DIM 0" "$tmp/enc2.h"

@@ -912,10 +912,16 @@ static int cmd_import(const Args *a) {
     /* JSON holds constants as data: one folded from the run-time length stays at the maximum */
     if (ir_dyn_folds_vary(g))
       ir_diag_error(&wd, "--max-dim",
-                    "the model computes constants from the run-time length '%s' (Shape, then "
-                    "positions or shapes): the JSON form holds them only at the maximum; compile "
-                    "the ONNX file itself",
-                    g->dyn[0].name);
+                    "the model computes constants from the run-time length '%s'%s%s%s (Shape, "
+                    "then positions or shapes): the JSON form holds them only at the maximum; "
+                    "compile the ONNX file itself",
+                    g->dyn[ir_dyn_len_index(g)].name, g->outer ? " or batch '" : "",
+                    g->outer ? g->dyn[g->outer - 1].name : "", g->outer ? "'" : "");
+    if (g->outer) { /* shapes at both maxima, as a single run-time dim is written at its max */
+      int64_t maxima[IR_MAX_DYN] = {g->dyn[0].max, g->dyn[1].max};
+      if (!ir_dyn_resize_dims(g, maxima, &wd))
+        ir_diag_error(&wd, "--max-dim", "cannot write the batch");
+    }
     rc = wd.n_errors == 0 && fe_write_model(g, out, a->name, doc, &wd) ? 0 : 1;
     ir_diag_free(&wd);
   }
