@@ -766,6 +766,13 @@ static const char *batch_problem(const IrNode *n) {
 /* With a batch dim: which values grow with it, and that every node touching them computes each
  * element alone; the graph back at batch 1 after. */
 static bool analyze_batch(IrGraph *g, IrDiag *d) {
+  if (g->n_states) { /* one state per stream: the elements' calls would update it in turn */
+    ir_diag_error(d, "--max-dim",
+                  "a model with states cannot have the run-time batch '%s' (one state buffer "
+                  "per stream: run each stream on its own)",
+                  g->dyn[g->outer - 1].name);
+    return false;
+  }
   Shape *at2 = malloc(sizeof *at2 * ((size_t)g->n_values + 1));
   if (!at2) abort();
   LenDepMax **snap = len_dep_snapshot(g, false);

@@ -754,6 +754,14 @@ static void test_errors(void) {
            bhead);
   expect_error(json, bs, 1,
                "value 'y': its shape depends on the batch 'b' other than by its first axis");
+  /* a state (one per stream) with a run-time batch */
+  expect_error("{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": "
+               "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"b\", \"seq\", 4]}, "
+               "{\"name\": \"h\", \"dtype\": \"f32\", \"shape\": [4]}], \"outputs\": [{\"name\": "
+               "\"y\"}, {\"name\": \"h2\"}], \"states\": [{\"input\": \"h\", \"next\": \"h2\"}], "
+               "\"nodes\": [{\"op\": \"Add\", \"inputs\": [\"x\", \"h\"], \"outputs\": [\"y\"]}, "
+               "{\"op\": \"Neg\", \"inputs\": [\"h\"], \"outputs\": [\"h2\"]}]}",
+               bs, 1, "--max-dim: a model with states cannot have the run-time batch 'b'");
 }
 
 int main(int argc, char **argv) {

@@ -547,11 +547,11 @@ static bool generation_model(const IrGraph *g, const IrGraph *enc) {
   bool logits = false;
   for (int j = 0; j < g->n_outputs; j++) logits |= g->outputs[j]->dtype == IR_F32;
   if (g->n_dyn) {
-    bool ok = logits && g->n_states && (g->n_inputs == 1 || g->n_inputs == 2) && !enc;
+    bool ok = logits && g->n_states && (g->n_inputs == 1 || g->n_inputs == 2) && !enc && !g->outer;
     for (int i = 0; ok && i < g->n_inputs; i++) {
       const IrValue *t = g->inputs[i];
       ok = (t->dtype == IR_I64 || t->dtype == IR_I32) && t->dyn &&
-           ir_value_numel(t) == g->dyn[0].max;
+           ir_value_numel(t) == g->dyn[ir_dyn_len_index(g)].max;
     }
     if (ok) return true;
     fprintf(stderr,
@@ -560,7 +560,7 @@ static bool generation_model(const IrGraph *g, const IrGraph *enc) {
             "positions as a second such input, an f32 logits output and states for its KV cache "
             "(has %d input(s), %d state(s))\n",
             g->name, enc ? " for --encoder (which takes a one-token decoder step)" : "",
-            g->dyn[0].name, g->n_inputs, g->n_states);
+            g->dyn[ir_dyn_len_index(g)].name, g->n_inputs, g->n_states);
     return false;
   }
   const IrValue *t = NULL;
