@@ -10,7 +10,8 @@ tests/test_emulation.sh (tests/dyn/enc2):
                   [batch * seq, D] reshape of the states (batch and seq merged and split again),
                   ArgMax over the classes, ReduceMax over the sequence
   B<b>S<s>/*.npy  inputs and torch's outputs at batch b, sequence s (PAIRS)
-  inputs/, golden/ the pairs' inputs and outputs concatenated in PAIRS order (QEMU harness)
+  inputs/, golden/ the pairs' inputs and outputs concatenated in PAIRS order, listed in
+                  inputs.txt, outputs.txt (tests/emu/dyn2_harness.c)
 Run with Debian's /usr/bin/python3 (torch, numpy); re-running reproduces every file."""
 import math
 import os
@@ -82,6 +83,9 @@ def main():
         os.makedirs(os.path.join(out, sub), exist_ok=True)
         for name in names:
             np.save(os.path.join(out, sub, name + ".npy"), np.concatenate(cat[name]))
+        txt = "inputs.txt" if sub == "inputs" else "outputs.txt"  # the QEMU harness's file order
+        with open(os.path.join(out, txt), "w") as f:
+            f.write("".join("%s/%s.npy\n" % (sub, name) for name in names))
 
 
 main()
