@@ -1186,6 +1186,15 @@ int main(void) {
   int64_t bad[4][2] = {{0, 7}, {B + 1, 7}, {3, 0}, {3, S + 1}};
   for (int k = 0; k < 4; k++)
     if (enc2_run_dims(bad[k], ids, mask, logits, tags, pooled) != KRT_ERR_DIM_RANGE) return 4 + k;
+  /* the entry points without dims run at both maxima */
+  static float l2[B * S * C], p2[B * C];
+  static int64_t t2[B * S];
+  int64_t maxima[2] = {B, S};
+  for (int i = 0; i < B * S; i++) ids[i] = (i * 5 + 1) % 20, mask[i] = i % S < S - i / S;
+  if (enc2_run(ids, mask, logits, tags, pooled) || enc2_run_dims(maxima, ids, mask, l2, t2, p2))
+    return 8;
+  if (memcmp(logits, l2, sizeof l2) || memcmp(tags, t2, sizeof t2) || memcmp(pooled, p2, sizeof p2))
+    return 9;
   return 0;
 }
 EOF
