@@ -26,7 +26,8 @@
 #               lengths (tests/emu/dyn_harness.c), and tests/dyn/pool (reductions, ArgMax and
 #               Softmax along the run-time length) and tests/dyn/bidir (GRU/RNN/LSTM over a
 #               run-time number of steps) and tests/dyn/bert_qa (a torch dynamic-axes export) at
-#               every prefix length (dyn_prefix_harness.c)
+#               every prefix length (dyn_prefix_harness.c); tests/dyn/enc2 (batch and sequence as
+#               two run-time dims) at every (batch, seq) pair of its goldens (dyn2_harness.c)
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
 # tests/emu/npy2c) and checks the outputs on the target itself.
 set -u
@@ -378,6 +379,15 @@ state)
       "$(baremetal_flags cortex-m4) $lens" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
   done
+  # two run-time dims, batch and sequence (tests/dyn/enc2, a torch dynamic-axes export): every
+  # (batch, seq) pair of its goldens, out-of-range dims -> -6
+  model_dir=$src/tests/dyn/enc2 harness=$src/tests/emu/dyn2_harness.c
+  kiln_extra=(--max-dim batch=4,seq=12)
+  run_model enc2 aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+    qemu-aarch64 -L /usr/aarch64-linux-gnu
+  run_model enc2 thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic \
+    -monitor none -semihosting-config enable=on,target=native -kernel
   kiln_extra=()
   ;;
 m4-stack)
