@@ -324,6 +324,10 @@ misc)
   check grep -qx 'kiln: --quant-keep-fp32=auto: keeping /Add_4,/Add_5,/Add_6 in fp32' "$tmp/err"
   check "$bin/npycmp" "$tmp/bqa/span_start.npy" "$tmp/bqf/span_start.npy"
   check "$bin/npycmp" "$tmp/bqa/span_end.npy" "$tmp/bqf/span_end.npy"
+  "$kiln" inspect "$bq/model.json" --quantize=int8 --calibrate "$cm/bert_qa" \
+    --quant-keep-fp32=auto --json >"$tmp/bqa.json" 2>/dev/null
+  check grep -q '"node": "/Add_6", "op": "Add", "sqnr_db": null, "fp32": true' "$tmp/bqa.json"
+  check grep -q '{"output": "span_start", "equal": 1.0000}' "$tmp/bqa.json"
   for bc in "bad_count:2 samples of input 'input_ids' but 1 of input 'attention_mask'" \
     "missing:no token_type_ids.npy (or folder token_type_ids/) for input 'token_type_ids'" \
     "f32_ids:f32_ids/input_ids.npy: expected i32 or i64 samples of input 'input_ids'"; do
