@@ -14,6 +14,12 @@ typedef struct PassQuantLayer {
   double sqnr_db;   /* of its dequantized output against fp32 over the checked samples */
   bool kept_fp32;   /* --quant-keep-fp32 left it in float */
 } PassQuantLayer;
+/* A model output of the quantized graph against fp32 on the checked samples. */
+typedef struct PassQuantOutput {
+  const char *name; /* the graph's arena */
+  double sqnr_db;   /* f32 outputs; NAN otherwise */
+  double agree;     /* other dtypes: the fraction of elements equal to fp32's; NAN for f32 */
+} PassQuantOutput;
 typedef struct PassQuantOptions {
   /* per graph input, in its dtype (f32, or integer ids): n_samples samples one after another */
   const void *const *samples;
@@ -25,6 +31,8 @@ typedef struct PassQuantOptions {
   /* filled by the pass (caller storage, may be NULL): one entry per quantizable node */
   PassQuantLayer *layers;
   int max_layers, *n_layers;
+  PassQuantOutput *outputs; /* per graph output, filled with the layers (NULL: not wanted) */
+  int max_outputs, *n_outputs;
   /* --quantize=int8-weights: Gemm/MatMul weights int8, activations f32, no samples needed */
   bool weights_only;
   /* --quant-io=int8: the model's inputs and outputs are the int8 tensors of its first

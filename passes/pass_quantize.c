@@ -46,7 +46,38 @@ typedef struct Calib {
   const IrValue **rv;
   float **ref;
   double *sig, *err;
+  /* the same for the graph's outputs (any dtype; integer ones counted equal or not) */
+  char **oref;
+  double *osig, *oerr, *odiff, *ocount;
 } Calib;
+
+/* Pass 2 keeps the graph's outputs of sample s, pass 3 compares the quantized graph's with them. */
+static void compare_outputs(const IrGraph *g, Calib *cb, void *const *out) {
+  if (!cb->oref || cb->pass < 2) return;
+  for (int j = 0; j < g->n_outputs; j++) {
+    const IrValue *v = g->outputs[j];
+    size_t nb = (size_t)ir_value_nbytes(v), es = ir_dtype_size(v->dtype);
+    char *f = cb->oref[j] + (size_t)cb->sample * nb;
+    if (cb->pass == 2) {
+      memcpy(f, out[j], nb);
+      continue;
+    }
+    int64_t n = ir_value_numel(v);
+    for (int64_t i = 0; i < n; i++) {
+      const char *a = f + (size_t)i * es, *b = (const char *)out[j] + (size_t)i * es;
+      if (v->dtype == IR_F32) {
+        float x, y;
+        memcpy(&x, a, 4);
+        memcpy(&y, b, 4);
+        cb->osig[j] += (double)x * x;
+        cb->oerr[j] += ((double)x - y) * ((double)x - y);
+      } else if (memcmp(a, b, es)) {
+        cb->odiff[j] += 1;
+      }
+      cb->ocount[j] += 1;
+    }
+  }
+}
 
 static void observe(void *ctx, const IrValue *v, const void *data) {
   Calib *cb = ctx;
@@ -109,6 +140,7 @@ static bool run_samples(const IrGraph *g, const PassQuantOptions *q, Calib *cb, 
       ir_diag_error(d, "--calibrate", "sample %d: the model returned error %d", s, rc);
       ok = false;
     }
+    if (ok) compare_outputs(g, cb, out);
   }
   for (int j = 0; j < g->n_outputs; j++) free(out[j]);
   free(out);
@@ -773,6 +805,7 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   /* the report's float references */
   int64_t per_sample = 0;
   for (int r = 0; r < n_heads; r++) per_sample += ir_value_numel(yvals[r]) * 4;
+  for (int j = 0; j < g->n_outputs; j++) per_sample += ir_value_nbytes(g->outputs[j]);
   int ref_samples = o->n_samples;
   if (per_sample && ref_samples > REPORT_BYTES / per_sample)
     ref_samples = (int)(REPORT_BYTES / per_sample);
@@ -786,9 +819,24 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
   for (int r = 0; r < n_heads; r++)
     if (!(cb.ref[r] = malloc(sizeof(float) * (size_t)(ir_value_numel(yvals[r]) * ref_samples) + 1)))
       abort();
+  int n_out = g->n_outputs;
+  cb.oref = calloc((size_t)n_out + 1, sizeof *cb.oref);
+  cb.osig = calloc((size_t)n_out + 1, sizeof *cb.osig);
+  cb.oerr = calloc((size_t)n_out + 1, sizeof *cb.oerr);
+  cb.odiff = calloc((size_t)n_out + 1, sizeof *cb.odiff);
+  cb.ocount = calloc((size_t)n_out + 1, sizeof *cb.ocount);
+  if (!cb.oref || !cb.osig || !cb.oerr || !cb.odiff || !cb.ocount) abort();
+  for (int j = 0; j < n_out; j++)
+    if (!(cb.oref[j] = malloc((size_t)ir_value_nbytes(g->outputs[j]) * (size_t)ref_samples + 1)))
+      abort();
   if (ok && n_heads && ref_samples > 0) {
+    /* integer outputs (ArgMax ...) are compared for equality: their reference comes from the
+     * interpreter, as the quantized graph's does, so that a near tie that the float evaluator's
+     * single-precision GEMM breaks differently does not count as quantization error */
+    bool int_out = false;
+    for (int j = 0; j < g->n_outputs; j++) int_out |= g->outputs[j]->dtype != IR_F32;
     cb.pass = 2;
-    ok = run_samples(g, o, &cb, ref_samples, false, d);
+    ok = run_samples(g, o, &cb, ref_samples, int_out, d);
   }
   /* rewrite */
   int n_recurrent = 0;
@@ -844,9 +892,30 @@ bool pass_quantize(IrGraph *g, const PassOptions *po, IrDiag *d) {
       if (o->report)
         fprintf(o->report, "  %-28s %-18s %9.2f\n", name, qn ? ir_op_info[qn->op].name : "?", db);
     }
+    /* the model's outputs: what --quant-keep-fp32=auto judges */
+    if (o->report && n_out == g->n_outputs) fprintf(o->report, "  model outputs against fp32:\n");
+    for (int j = 0; j < n_out && j < g->n_outputs; j++) {
+      const IrValue *v = g->outputs[j];
+      bool fl = v->dtype == IR_F32;
+      double db = !fl ? NAN : cb.oerr[j] > 0 ? 10 * log10(cb.osig[j] / cb.oerr[j]) : INFINITY;
+      double agree = fl || !cb.ocount[j] ? NAN : 1 - cb.odiff[j] / cb.ocount[j];
+      if (o->outputs && j < o->max_outputs)
+        o->outputs[j] = (PassQuantOutput){.name = v->name, .sqnr_db = db, .agree = agree};
+      if (o->report && fl)
+        fprintf(o->report, "  %-28s %-18s %9.2f\n", v->name, "output", db);
+      else if (o->report)
+        fprintf(o->report, "  %-28s %-18s %8.2f%% equal\n", v->name, "output", 100 * agree);
+    }
+    if (o->n_outputs) *o->n_outputs = n_out < g->n_outputs ? n_out : g->n_outputs;
   }
   if (ok && o->int8_io) ok = quant_io_int8(g, true, d);
   for (int r = 0; r < n_heads; r++) free(cb.ref[r]);
+  for (int j = 0; j < n_out; j++) free(cb.oref[j]);
+  free(cb.oref);
+  free(cb.osig);
+  free(cb.oerr);
+  free(cb.odiff);
+  free(cb.ocount);
   free(cb.ref);
   free(cb.sig);
   free(cb.err);

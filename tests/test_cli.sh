@@ -317,6 +317,24 @@ misc)
   "$kiln" inspect "$bq/model.json" --quantize=int8 --calibrate "$cm/bert_qa" --print \
     >"$tmp/bqq.txt" 2>/dev/null
   check grep -q '^%start_logits:f32\[1,24\] = Add(' "$tmp/bqq.txt"
+  # --quant-keep-fp32=auto judges the model outputs too: int8 span scores (two -10000 masks
+  # added to the logits, ~60 dB on the whole tensor) make span_start/span_end differ from fp32
+  # (checked first, so the case stays a real one), so auto must find by measurement at the
+  # outputs that /Add_4, /Add_5, /Add_6 stay fp32 (and no other layer); the spans then equal
+  # fp32's.
+  mkdir -p "$tmp/bqa"
+  check test "$(od -An -tx1 "$tmp/bqq/span_start.npy")" != "$(od -An -tx1 "$tmp/bqf/span_start.npy")"
+  "$kiln" run "$bq/model.json" "${bqin[@]}" -o "$tmp/bqa" --quantize=int8 --calibrate \
+    "$cm/bert_qa" --quant-keep-fp32=auto >/dev/null 2>"$tmp/err"
+  check test $? -eq 0
+  check grep -q "output 'span_start' is off" "$tmp/err"
+  check grep -qx 'kiln: --quant-keep-fp32=auto: keeping /Add_4,/Add_5,/Add_6 in fp32' "$tmp/err"
+  check "$bin/npycmp" "$tmp/bqa/span_start.npy" "$tmp/bqf/span_start.npy"
+  check "$bin/npycmp" "$tmp/bqa/span_end.npy" "$tmp/bqf/span_end.npy"
+  "$kiln" inspect "$bq/model.json" --quantize=int8 --calibrate "$cm/bert_qa" \
+    --quant-keep-fp32=auto --json >"$tmp/bqa.json" 2>/dev/null
+  check grep -q '"node": "/Add_6", "op": "Add", "sqnr_db": null, "fp32": true' "$tmp/bqa.json"
+  check grep -q '{"output": "span_start", "equal": 1.0000}' "$tmp/bqa.json"
   for bc in "bad_count:2 samples of input 'input_ids' but 1 of input 'attention_mask'" \
     "missing:no token_type_ids.npy (or folder token_type_ids/) for input 'token_type_ids'" \
     "f32_ids:f32_ids/input_ids.npy: expected i32 or i64 samples of input 'input_ids'"; do

@@ -268,6 +268,21 @@ static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *b
     }
     fputc(']', f);
   }
+  if (q && q->n_outputs && *q->n_outputs) { /* the model outputs against fp32 */
+    fputs(", \"quantized_outputs\": [", f);
+    for (int i = 0; i < *q->n_outputs; i++) {
+      const PassQuantOutput *u = &q->outputs[i];
+      fputs(i ? ", {\"output\": " : "{\"output\": ", f);
+      json_string(f, u->name);
+      if (isfinite(u->sqnr_db))
+        fprintf(f, ", \"sqnr_db\": %.2f}", u->sqnr_db);
+      else if (isnan(u->sqnr_db))
+        fprintf(f, ", \"equal\": %.4f}", u->agree);
+      else
+        fputs(", \"sqnr_db\": null}", f);
+    }
+    fputc(']', f);
+  }
   fputs("}\n", f);
 }
 

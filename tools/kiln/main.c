@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -232,6 +233,8 @@ typedef struct QuantSetup {
   char *keep;       /* resolved keep list (malloc'd) or NULL */
   PassQuantLayer layers[4096];
   int n_layers;
+  PassQuantOutput outputs[256];
+  int n_outputs;
   PassQuantOptions qo;
 } QuantSetup;
 
@@ -244,6 +247,95 @@ static void quant_free(QuantSetup *qs) {
   free(qs->ptr);
   free(qs->keep);
   free(qs);
+}
+
+/* Whether the probe's model outputs are near enough to fp32: float ones at least db of SQNR,
+ * integer ones (argmax indices, ...) equal on every checked sample. NULL: all are. */
+static const char *auto_bad_output(const QuantSetup *qs, double db) {
+  for (int j = 0; j < qs->n_outputs; j++) {
+    const PassQuantOutput *o = &qs->outputs[j];
+    if (isnan(o->sqnr_db) ? o->agree < 1 : o->sqnr_db < db) return o->name;
+  }
+  return NULL;
+}
+
+/* Quantizes the model with keep (NULL: none) fp32 to measure its layers and outputs into qs;
+ * *bad: the first output off by auto_bad_output's measure (NULL: none; malloc'd). */
+static bool auto_probe(const Args *a, QuantSetup *qs, const char *keep, FILE *report, char **names,
+                       int *n_names, char **bad) {
+  qs->qo.keep_fp32 = keep;
+  qs->qo.report = report;
+  qs->n_layers = qs->n_outputs = 0;
+  IrGraph *probe = load_with(a, true, &qs->qo);
+  if (!probe) return false;
+  const char *b = auto_bad_output(qs, a->keep_auto_db);
+  *bad = b ? strdup(b) : NULL;
+  if (names) { /* the layers' names live in probe's arena */
+    *n_names = qs->n_layers;
+    for (int i = 0; i < qs->n_layers; i++)
+      if (!(names[i] = strdup(qs->layers[i].node))) abort();
+  }
+  ir_graph_free(probe);
+  return true;
+}
+
+/* The comma-separated names of the layers marked in kept (malloc'd). */
+static char *auto_list(char **names, const bool *kept, int n) {
+  size_t len = 0;
+  for (int i = 0; i < n; i++) len += kept[i] ? strlen(names[i]) + 1 : 0;
+  char *l = calloc(1, len + 1);
+  if (!l) abort();
+  for (int i = 0, at = 0; i < n; i++)
+    if (kept[i]) at += sprintf(l + at, "%s%s", at ? "," : "", names[i]);
+  return l;
+}
+
+/* --quant-keep-fp32=auto[:DB]: quantize once and keep the layers whose own output is below DB of
+ * SQNR. If a model output is then still off (auto_bad_output), a layer's own error did not show
+ * what it does downstream (bert_qa's span head: -10000 masks added to +-6 logits, 60 dB on the
+ * whole tensor but the logits gone), so the keep list is found by measurement at the outputs:
+ * from every layer fp32, re-quantize them one by one in graph order, each staying int8 only if
+ * the outputs stay good (one probe per layer). */
+static bool auto_keep(const Args *a, QuantSetup *qs) {
+  char **names = calloc(4096, sizeof *names);
+  bool *kept = calloc(4096, 1);
+  if (!names || !kept) abort();
+  int n = 0;
+  char *bad = NULL;
+  bool ok = auto_probe(a, qs, NULL, stderr, names, &n, &bad);
+  for (int i = 0; ok && i < n; i++) kept[i] = qs->layers[i].sqnr_db < a->keep_auto_db;
+  if (ok && bad) {
+    int probes = 0;
+    for (int i = 0; i < n; i++) probes += !kept[i];
+    fprintf(stderr,
+            "kiln: --quant-keep-fp32=auto: output '%s' is off (below %g dB, or an integer output "
+            "not equal to fp32's); measuring at the outputs (%d probes)\n",
+            bad, a->keep_auto_db, probes);
+    bool *tried = calloc((size_t)n + 1, 1);
+    if (!tried) abort();
+    for (int i = 0; i < n; i++) tried[i] = !kept[i], kept[i] = true;
+    for (int i = 0; ok && i < n; i++) {
+      if (!tried[i]) continue;
+      kept[i] = false;
+      char *l = auto_list(names, kept, n), *b = NULL;
+      ok = auto_probe(a, qs, l, NULL, NULL, NULL, &b);
+      if (b) kept[i] = true;
+      free(b);
+      free(l);
+    }
+    free(tried);
+  }
+  free(bad);
+  if (ok) {
+    qs->keep = auto_list(names, kept, n);
+    if (*qs->keep) fprintf(stderr, "kiln: --quant-keep-fp32=auto: keeping %s in fp32\n", qs->keep);
+    qs->qo.keep_fp32 = qs->keep;
+    qs->qo.report = stderr;
+  }
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+  free(kept);
+  return ok;
 }
 
 /* NULL on a user error (reported); *out NULL without --quantize. */
@@ -295,30 +387,13 @@ static bool quant_setup(const Args *a, QuantSetup **out) {
                               .report = stderr,
                               .layers = qs->layers,
                               .max_layers = 4096,
-                              .n_layers = &qs->n_layers};
-  if (a->keep_auto_db) {
-    IrGraph *probe = load_with(a, true, &qs->qo);
-    if (!probe) {
-      quant_free(qs);
-      return false;
-    }
-    size_t len = 0; /* the layers' names live in probe's arena: freed after the keep list */
-    qs->keep = calloc(1, 1);
-    for (int i = 0; qs->keep && i < qs->n_layers; i++)
-      if (qs->layers[i].sqnr_db < a->keep_auto_db) {
-        size_t l = strlen(qs->layers[i].node);
-        qs->keep = realloc(qs->keep, len + l + 2);
-        if (!qs->keep) break;
-        if (len) qs->keep[len++] = ',';
-        memcpy(qs->keep + len, qs->layers[i].node, l + 1);
-        len += l;
-      }
-    ir_graph_free(probe);
-    if (!qs->keep) abort();
-    if (len)
-      fprintf(stderr, "kiln: --quant-keep-fp32=auto: keeping %s in fp32 (SQNR below %g dB)\n",
-              qs->keep, a->keep_auto_db);
-    qs->qo.keep_fp32 = qs->keep;
+                              .n_layers = &qs->n_layers,
+                              .outputs = qs->outputs,
+                              .max_outputs = 256,
+                              .n_outputs = &qs->n_outputs};
+  if (a->keep_auto_db && !auto_keep(a, qs)) {
+    quant_free(qs);
+    return false;
   }
   qs->qo.int8_io = a->quant_io_int8; /* after auto's probe: it measures the layers only */
   *out = qs;
