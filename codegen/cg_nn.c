@@ -290,6 +290,7 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
       n->kernel == IR_KERNEL_CONV_WIDE || n->kernel == IR_KERNEL_CONV_WINOGRAD)
     return cg_tiled_conv(c, n, in, out);
+  if (n->kernel == IR_KERNEL_CONV_NCHWC) return cg_nchwc_conv(c, n, in, out);
   if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_lower(c, n, in, out);
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);

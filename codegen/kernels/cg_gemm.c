@@ -395,7 +395,10 @@ static void tile_step(Gemm *g, const TileStep *s, LLVMValueRef k, LLVMValueRef *
   else
     for (int v = 0; v < s->nrv; v++)
       bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(s->cols - v * L));
-  LLVMValueRef ak = cg_gep(c, c->t_f32, s->abase, cg_mulc(c, k, s->a_sk));
+  LLVMValueRef aoff = g->a->koff && !g->a->packed
+                          ? LLVMBuildLoad2(c->b, c->t_idx, cg_gep(c, c->t_idx, g->a->koff, k), "")
+                          : cg_mulc(c, k, s->a_sk);
+  LLVMValueRef ak = cg_gep(c, c->t_f32, s->abase, aoff);
   if (vldm_a) cg_vldm_floats(c, ak, 16 + s->nrv, s->rows, av_all);
   for (int r = 0; r < s->rows; r++) {
     LLVMValueRef av = vldm_a ? av_all[r] : splat(g, cg_load(c, ak, cg_idx(c, r * s->a_sr)));

@@ -58,6 +58,9 @@ typedef struct CgGemmA {
   LLVMValueRef base;
   int64_t s_row, s_k;
   bool packed;
+  /* optional (not packed): element (i, k) at base[i*s_row + koff[k]] (koff: K pointer-sized
+   * integers, a blocked conv's tap offsets in its input image) */
+  LLVMValueRef koff;
 } CgGemmA;
 
 /* Vector operand: element (k, j) at base[k*s_k + j], contiguous along j; or, when packed
@@ -187,6 +190,8 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
                       LLVMValueRef out);
 bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+/* IR_KERNEL_CONV_NCHWC (cg_nchwc.c): a Conv whose input and output are NCHW{c}c */
+bool cg_nchwc_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 /* IR_KERNEL_CONVT_SUBPIXEL (cg_convt.c) */
 bool cg_subpixel_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 

@@ -119,6 +119,31 @@ static void json_stats(FILE *f, const Stats *s) {
           (long long)s->workspace, (long long)s->bound);
 }
 
+/* The value's storage layout (passes/pass_layout.c): "nchw16c" for NCHW{16}c, else "plain". */
+static void json_layout(FILE *f, const IrValue *v) {
+  if (v->layout_block)
+    fprintf(f, ", \"layout\": \"nchw%dc\"", v->layout_block);
+  else
+    fputs(", \"layout\": \"plain\"", f);
+}
+
+/* A node's inputs or outputs: name and layout of each (null for an omitted optional input). */
+static void json_value_refs(FILE *f, IrValue *const *v, int n) {
+  fputc('[', f);
+  for (int i = 0; i < n; i++) {
+    fputs(i ? ", " : "", f);
+    if (!v[i]) {
+      fputs("null", f);
+      continue;
+    }
+    fputs("{\"name\": ", f);
+    json_string(f, v[i]->name);
+    json_layout(f, v[i]);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}
+
 static void json_values(FILE *f, IrValue *const *v, int n) {
   fputc('[', f);
   for (int i = 0; i < n; i++) {
@@ -128,6 +153,7 @@ static void json_values(FILE *f, IrValue *const *v, int n) {
     for (int k = 0; k < v[i]->rank; k++)
       fprintf(f, "%s%lld", k ? ", " : "", (long long)v[i]->dims[k]);
     fputc(']', f);
+    json_layout(f, v[i]);
     if (v[i]->quant && v[i]->quant->count == 1) /* --quant-io=int8 */
       fprintf(f, ", \"scale\": %.9g, \"zero_point\": %lld", (double)v[i]->quant->scale[0],
               (long long)v[i]->quant->zero_point[0]);
@@ -172,6 +198,10 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
     fprintf(f, ", \"op\": \"%s\", \"kernel\": \"%s\", \"scratch_bytes\": %lld, \"macs\": %lld",
             ir_op_info[n->op].name, ir_kernel_names[n->kernel], (long long)n->scratch_bytes,
             (long long)ir_node_macs(n));
+    fputs(", \"inputs\": ", f);
+    json_value_refs(f, n->inputs, n->n_inputs);
+    fputs(", \"outputs\": ", f);
+    json_value_refs(f, n->outputs, n->n_outputs);
     if (has_tile(g->nodes[i], tiles, i))
       fprintf(f, ", \"tile\": {\"rows\": %d, \"cols\": %d, \"lanes\": %d}", tiles[i].mr,
               tiles[i].nr, tiles[i].lanes);
