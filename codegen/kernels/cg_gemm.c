@@ -471,8 +471,9 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
     for (int v = 0; v < nrv; v++) {
       int count = (int)(cols - v * L);
       LLVMValueRef x = out[r * nrv + v];
-      if (flat) x = epi_vector(g, x, cg_addc(c, flat, (int64_t)v * L), count);
-      store_vec(g, x, crow, cg_idx(c, (int64_t)v * L), count);
+      int64_t at = (int64_t)v * (g->cc->vec_stride ? g->cc->vec_stride : L);
+      if (flat) x = epi_vector(g, x, cg_addc(c, flat, at), count);
+      store_vec(g, x, crow, cg_idx(c, at), count);
     }
     if (g->cc->epi) g->cc->epi(c, g->cc->epi_ctx, i, j0, cols, crow);
   }

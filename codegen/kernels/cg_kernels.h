@@ -98,6 +98,10 @@ typedef struct CgGemmC {
   const IrNode *epi_node;
   LLVMValueRef *epi_in, epi_base;
   int64_t epi_ld;
+  /* optional: elements between the starts of a tile row's consecutive vectors in C (and in the
+   * epilogue's flat index); 0: lanes, contiguous. A blocked conv's vectors are channel blocks,
+   * one plane apart (only with epi_node or no epilogue, and whole strips) */
+  int64_t vec_stride;
 } CgGemmC;
 
 /* Gemm's Y = alpha*AB + beta*C, then its fused epilogue, over C row i, columns [j0, j0 + len)

@@ -20,21 +20,22 @@ bool cg_lower_layout(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
          x->dims[1] % b == 0);
   bool to_blocked = y->layout_block > 0;
   int64_t HW = x->dims[2] * x->dims[3];
-  CgLoop lo, lj, lq;
+  CgLoop lo, lq, lj;
   LLVMValueRef outer = cg_for(c, &lo, x->dims[0] * (x->dims[1] / b)); /* (n, channel block) */
   lo.no_unroll = true;
-  LLVMValueRef j = cg_for(c, &lj, b);
-  lj.no_unroll = true;
-  LLVMValueRef plain = cg_mulc(c, cg_add(c, cg_mulc(c, outer, b), j), HW);
-  LLVMValueRef blocked = cg_add(c, cg_mulc(c, outer, HW * b), j);
   LLVMValueRef q = cg_for(c, &lq, HW);
-  LLVMValueRef pi = cg_add(c, plain, q), bi = cg_add(c, blocked, cg_mulc(c, q, b));
+  lq.no_unroll = true;
+  /* the b channels of one pixel: b strided elements on the plain side, one vector blocked */
+  LLVMValueRef plain = cg_add(c, cg_mulc(c, outer, b * HW), q);
+  LLVMValueRef blocked = cg_mulc(c, cg_add(c, cg_mulc(c, outer, HW), q), b);
+  LLVMValueRef j = cg_for(c, &lj, b);
+  LLVMValueRef pi = cg_add(c, plain, cg_mulc(c, j, HW)), bi = cg_add(c, blocked, j);
   if (to_blocked)
     cg_store(c, cg_load(c, in[0], pi), out[0], bi);
   else
     cg_store(c, cg_load(c, in[0], bi), out[0], pi);
-  cg_loop_end(c, &lq, NULL, NULL);
   cg_loop_end(c, &lj, NULL, NULL);
+  cg_loop_end(c, &lq, NULL, NULL);
   cg_loop_end(c, &lo, NULL, NULL);
   return true;
 }
@@ -64,24 +65,57 @@ static void padded_image(Cg *c, const IrConvParams *p, int64_t b, LLVMValueRef x
   cg_loop_end(c, &lc, NULL, NULL);
 }
 
+/* Output rows of blocks [ob0, ob0 + nb) of one batch (the products' B strip at wstrip). */
+static void conv_blocks(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
+                        LLVMValueRef out, LLVMValueRef image, LLVMValueRef koff, LLVMValueRef ni,
+                        LLVMValueRef ob0, int64_t nb, LLVMValueRef wstrip, CgVecInfo vec, CgTile t,
+                        int64_t b) {
+  int64_t wp = p->w + p->pad_l + p->pad_r, K = p->c * p->kh * p->kw, OH = p->oh, OW = p->ow;
+  CgGemmB bb = {.base = wstrip, .packed = true};
+  LLVMValueRef bias = p->has_bias ? cg_gep(c, c->t_f32, in[2], cg_mulc(c, ob0, b)) : NULL;
+  CgLoop lh;
+  LLVMValueRef oh = cg_for(c, &lh, OH);
+  lh.keep = true;
+  CgGemmA a = {.base = cg_gep(c, c->t_f32, image, cg_mulc(c, oh, p->stride_h * wp * b)),
+               .s_row = p->stride_w * b,
+               .koff = koff};
+  LLVMValueRef obase =
+      cg_mulc(c, cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, ni, p->m / b), ob0), OH), oh), OW * b);
+  /* C[ow][j]: block j / b is a plane (OH*OW*b) after the one before */
+  CgGemmC cc = {.base = cg_gep(c, c->t_f32, out, obase),
+                .ldc = b,
+                .col_bias = bias,
+                .vec_stride = OH * OW * b};
+  if (n->n_epilogue) {
+    cc.epi_node = n;
+    cc.epi_in = in;
+    cc.epi_base = obase;
+    cc.epi_ld = b;
+  }
+  cg_gemm_emit(c, vec, t, OW, nb * b, K, &a, &bb, &cc);
+  cg_loop_end(c, &lh, NULL, NULL);
+}
+
 bool cg_nchwc_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
   (void)ok;
   const int64_t b = n->outputs[0]->layout_block;
-  /* the layout pass and the kernels pass checked all of this */
-  assert(ok && p.group == 1 && b > 0 && n->inputs[0]->layout_block == b && p.c % b == 0 &&
+  CgVecInfo vec = cg_vec_info(c);
+  /* the layout pass (its block: the target's lanes) and the kernels pass checked all of this */
+  assert(ok && p.group == 1 && b == vec.lanes && n->inputs[0]->layout_block == b && p.c % b == 0 &&
          p.m % b == 0 && n->inputs[1]->kind == IR_VALUE_CONST &&
          (!n->n_epilogue || cg_gemm_epilogue_in_registers(n)));
   bool pad = p.pad_t | p.pad_l | p.pad_b | p.pad_r;
   int64_t hp = p.h + p.pad_t + p.pad_b, wp = p.w + p.pad_l + p.pad_r;
-  int64_t K = p.c * p.kh * p.kw, OW = p.ow, OH = p.oh, MB = p.m / b;
-  CgVecInfo vec = cg_vec_info(c);
-  CgTile t = cg_gemm_tile(vec, OW, b, K, (int)b);
-  t.nrv = (int)((b + vec.lanes - 1) / vec.lanes); /* one strip: the whole block */
-  /* weights [M][C][kh][kw] as B[k][m] (s_k 1, s_n K), strips of b output channels */
+  int64_t K = p.c * p.kh * p.kw, MB = p.m / b;
+  /* the tile: rows of output pixels, one vector per block, up to 4 blocks (the cost model of
+   * the micro-kernel picks how many; more blocks share each broadcast input scalar) */
+  CgTile t = cg_gemm_tile(vec, p.ow, p.m, K, (int)(4 * b));
+  int64_t G = t.nrv, nr = G * b, strips = MB / G, rest = MB % G;
+  /* weights [M][C][kh][kw] as B[k][m] (s_k 1, s_n K), strips of G blocks */
   LLVMValueRef wpack = cg_node_derived(
-      c, n->inputs[1], cg_pack_b(c, n->inputs[1]->data, K, p.m, 1, K, (int)b, "nchwcpack"));
+      c, n->inputs[1], cg_pack_b(c, n->inputs[1]->data, K, p.m, 1, K, (int)nr, "nchwcpack"));
   int64_t *off = malloc(sizeof *off * (size_t)K);
   if (!off) abort();
   for (int64_t ic = 0, k = 0; ic < p.c; ic++)
@@ -91,7 +125,7 @@ bool cg_nchwc_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   LLVMValueRef koff = cg_const_offsets(c, off, K);
   free(off);
 
-  CgLoop ln, lb, lh;
+  CgLoop ln, ls;
   LLVMValueRef ni = cg_for(c, &ln, p.n);
   LLVMValueRef xb = cg_gep(c, c->t_f32, in[0], cg_mulc(c, ni, p.c * p.h * p.w));
   LLVMValueRef image = xb;
@@ -99,27 +133,16 @@ bool cg_nchwc_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     image = c->scratch;
     padded_image(c, &p, b, xb, image);
   }
-  LLVMValueRef ob = cg_for(c, &lb, MB);
-  lb.keep = true;
-  CgGemmB bb = {.base = cg_gep(c, c->t_f32, wpack, cg_mulc(c, ob, K * b)), .packed = true};
-  LLVMValueRef bias = p.has_bias ? cg_gep(c, c->t_f32, in[2], cg_mulc(c, ob, b)) : NULL;
-  LLVMValueRef oh = cg_for(c, &lh, OH);
-  lh.keep = true;
-  CgGemmA a = {.base = cg_gep(c, c->t_f32, image, cg_mulc(c, oh, p.stride_h * wp * b)),
-               .s_row = p.stride_w * b,
-               .koff = koff};
-  LLVMValueRef obase =
-      cg_mulc(c, cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, ni, MB), ob), OH), oh), OW * b);
-  CgGemmC cc = {.base = cg_gep(c, c->t_f32, out[0], obase), .ldc = b, .col_bias = bias};
-  if (n->n_epilogue) {
-    cc.epi_node = n;
-    cc.epi_in = in;
-    cc.epi_base = obase;
-    cc.epi_ld = b;
+  if (strips > 0) {
+    LLVMValueRef s = cg_for(c, &ls, strips);
+    ls.keep = true;
+    conv_blocks(c, n, &p, in, out[0], image, koff, ni, cg_mulc(c, s, G), G,
+                cg_gep(c, c->t_f32, wpack, cg_mulc(c, s, K * nr)), vec, t, b);
+    cg_loop_end(c, &ls, NULL, NULL);
   }
-  cg_gemm_emit(c, vec, t, OW, b, K, &a, &bb, &cc);
-  cg_loop_end(c, &lh, NULL, NULL);
-  cg_loop_end(c, &lb, NULL, NULL);
+  if (rest > 0) /* the last strip, short: its packed columns past the blocks are zeros */
+    conv_blocks(c, n, &p, in, out[0], image, koff, ni, cg_idx(c, strips * G), rest,
+                cg_gep(c, c->t_f32, wpack, cg_idx(c, strips * K * nr)), vec, t, b);
   cg_loop_end(c, &ln, NULL, NULL);
   return true;
 }

@@ -153,7 +153,6 @@ static void json_values(FILE *f, IrValue *const *v, int n) {
     for (int k = 0; k < v[i]->rank; k++)
       fprintf(f, "%s%lld", k ? ", " : "", (long long)v[i]->dims[k]);
     fputc(']', f);
-    json_layout(f, v[i]);
     if (v[i]->quant && v[i]->quant->count == 1) /* --quant-io=int8 */
       fprintf(f, ", \"scale\": %.9g, \"zero_point\": %lld", (double)v[i]->quant->scale[0],
               (long long)v[i]->quant->zero_point[0]);
@@ -198,10 +197,6 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
     fprintf(f, ", \"op\": \"%s\", \"kernel\": \"%s\", \"scratch_bytes\": %lld, \"macs\": %lld",
             ir_op_info[n->op].name, ir_kernel_names[n->kernel], (long long)n->scratch_bytes,
             (long long)ir_node_macs(n));
-    fputs(", \"inputs\": ", f);
-    json_value_refs(f, n->inputs, n->n_inputs);
-    fputs(", \"outputs\": ", f);
-    json_value_refs(f, n->outputs, n->n_outputs);
     if (has_tile(g->nodes[i], tiles, i))
       fprintf(f, ", \"tile\": {\"rows\": %d, \"cols\": %d, \"lanes\": %d}", tiles[i].mr,
               tiles[i].nr, tiles[i].lanes);
@@ -212,6 +207,10 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
               "\"dense_bytes\": %lld, \"dense_fp32_bytes\": %lld, \"macs_executed\": %lld}",
               si.i8 ? "i8" : "f32", si.density, (long long)si.bytes, (long long)si.dense_bytes,
               (long long)si.fp32_bytes, (long long)si.macs);
+    fputs(", \"inputs\": ", f);
+    json_value_refs(f, n->inputs, n->n_inputs);
+    fputs(", \"outputs\": ", f);
+    json_value_refs(f, n->outputs, n->n_outputs);
     fputc('}', f);
   }
   fputc(']', f);
