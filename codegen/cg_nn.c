@@ -492,6 +492,7 @@ divide:
 bool cg_lower_max_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   assert(n->n_outputs == 1); /* shape inference: the Indices output is not supported */
   if (n->inputs[0]->dtype == IR_I8) return cg_lower_max_pool_i8(c, n, in, out);
+  if (n->inputs[0]->layout_block) return cg_nchwc_max_pool(c, n, in, out); /* pass_layout.c */
   return lower_pool(c, n, in, out, false);
 }
 

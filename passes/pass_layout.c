@@ -1,12 +1,12 @@
 /* Blocked channel layout for activations (docs/kernels.md, "Blocked activations"): a storage
  * decision, not a change of meaning. Each chosen Conv reads and writes NCHW{c}c values (c = the
  * target's f32 vector lanes: 16 on AVX-512, 8 AVX2, 4 NEON/SSE; no vectors, no blocking), where
- * its output-channel block fills the vector lanes. Element-wise nodes whose operands come from
- * such a run follow it (their loops are flat: the same element at the same offset in every
- * operand). Everything else, graph inputs and outputs read NCHW: a KilnLayout copy is inserted
- * at each boundary, and a conversion back to NCHW read only by a conversion to the same block is
- * cancelled (the blocked value is read directly), so a run of layers converts once on the way in
- * and once on the way out. Shapes and the interpreter (the oracle) see NCHW throughout. */
+ * its output-channel block fills the vector lanes. Element-wise nodes and MaxPools whose operands
+ * come from such a run follow it (element-wise loops are flat: the same element at the same offset
+ * in every operand). Everything else, graph inputs and outputs read NCHW: a KilnLayout copy is
+ * inserted at each boundary, and a conversion back to NCHW read only by a conversion to the same
+ * block is cancelled (the blocked value is read directly), so a run of layers converts once on the
+ * way in and once on the way out. Shapes and the interpreter (the oracle) see NCHW throughout. */
 #include <stdlib.h>
 
 #include "conv_params.h"
@@ -55,6 +55,14 @@ static bool conv_blockable(const IrNode *n, int cb) {
     return false;
   return layout_candidate(n->inputs[0], cb) && layout_candidate(n->outputs[0], cb) &&
          epilogue_flat(n, true);
+}
+
+/* MaxPool (2-D) follows a run: per output pixel the max of whole channel vectors. */
+static bool pool_blockable(const IrNode *n, int cb) {
+  IrConvParams p;
+  return n->op == IR_OP_MAX_POOL && n->n_outputs == 1 && ir_conv_params(n, &p, NULL) &&
+         p.spatial == 2 && layout_candidate(n->inputs[0], cb) &&
+         layout_candidate(n->outputs[0], cb) && !n->n_epilogue;
 }
 
 static bool eltwise_blockable(const IrNode *n, int cb) {
@@ -115,7 +123,7 @@ static void make_blocked(IrGraph *g, IrNode *n, int cb, int n_orig) {
   const IrValue *y = n->outputs[0];
   for (int k = 0; k < n->n_inputs; k++) {
     IrValue *v = n->inputs[k];
-    bool conv = n->op == IR_OP_CONV && k < ir_node_op_inputs(n);
+    bool conv = (n->op == IR_OP_CONV || n->op == IR_OP_MAX_POOL) && k < ir_node_op_inputs(n);
     if (!v || v->layout_block == cb || (conv && k > 0) || (!conv && !ir_same_shape(v, y)))
       continue; /* converted already (read twice), weights, bias, scalars */
     IrValue *b = to_blocked(g, v, cb, n_orig);
@@ -149,7 +157,7 @@ bool pass_layout(IrGraph *g, const PassOptions *o, IrDiag *d) {
     if (conv_blockable(n, cb)) {
       make_blocked(g, n, cb, n_orig);
       changed = true;
-    } else if (eltwise_blockable(n, cb) && reads_blocked_run(n, cb)) {
+    } else if ((eltwise_blockable(n, cb) || pool_blockable(n, cb)) && reads_blocked_run(n, cb)) {
       make_blocked(g, n, cb, n_orig);
       changed = true;
     }

@@ -46,6 +46,7 @@ static const char *write_dir;
 static int conv_kernel;          /* PassOptions.conv_kernel (--winograd) */
 static int layout, layout_lanes; /* PassOptions.layout and vec_lanes (--nchwc) */
 static int nchwc_convs;          /* nodes that got IR_KERNEL_CONV_NCHWC (--nchwc) */
+static int nchwc_pools;          /* MaxPools on blocked values (--nchwc) */
 
 typedef struct {
   const IrGraph *g;
@@ -173,6 +174,7 @@ static bool check_model(const char *label, const char *json, size_t len, const i
     for (int i = 0; ok && i < g->n_nodes; i++) {
       const IrNode *n = g->nodes[i];
       nchwc_convs += n->kernel == IR_KERNEL_CONV_NCHWC;
+      nchwc_pools += n->op == IR_OP_MAX_POOL && n->inputs[0]->layout_block > 0;
       /* the layout pass cancels back-to-back copies; graph outputs stay NCHW */
       const IrValue *x = n->inputs[0];
       CHECK(n->op != IR_OP_LAYOUT || x->kind != IR_VALUE_NODE || x->producer->op != IR_OP_LAYOUT,
@@ -421,7 +423,8 @@ int main(int argc, char **argv) {
   }
   if (!write_dir) rmdir(tmpdir);
   if (layout && !write_dir && !file) {
-    printf("--nchwc: %d Conv nodes got %s\n", nchwc_convs, ir_kernel_names[IR_KERNEL_CONV_NCHWC]);
+    printf("--nchwc: %d Conv nodes got %s, %d MaxPools blocked\n", nchwc_convs,
+           ir_kernel_names[IR_KERNEL_CONV_NCHWC], nchwc_pools);
     CHECK(nchwc_convs > 0, "--nchwc: no Conv got %s", ir_kernel_names[IR_KERNEL_CONV_NCHWC]);
   }
   return test_report(do_limits ? "test_random_graphs --limits" : "test_random_graphs");

@@ -196,6 +196,8 @@ bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRe
 bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 /* IR_KERNEL_CONV_NCHWC (cg_nchwc.c): a Conv whose input and output are NCHW{c}c */
 bool cg_nchwc_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+/* MaxPool whose input and output are NCHW{c}c (cg_nchwc.c) */
+bool cg_nchwc_max_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 /* IR_KERNEL_CONVT_SUBPIXEL (cg_convt.c) */
 bool cg_subpixel_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 

@@ -4,8 +4,10 @@
  * channels, C[ow][j] = sum over taps k = (ic, kh, kw) of image[row + ow*stride + koff[k]] *
  * W[block*c + j][k] on the micro-kernel: the c output channels in the vector lanes (B, the
  * weights packed [block][K][c] at compile time), several output pixels the tile rows, each tap's
- * input scalar broadcast (A, read in place through a table of tap offsets). */
+ * input scalar broadcast (A, read in place through a table of tap offsets); and MaxPool on
+ * blocked values. */
 #include <assert.h>
+#include <math.h>
 #include <stdlib.h>
 
 #include "cg_kernels.h"
@@ -144,5 +146,51 @@ bool cg_nchwc_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
     conv_blocks(c, n, &p, in, out[0], image, koff, ni, cg_idx(c, strips * G), rest,
                 cg_gep(c, c->t_f32, wpack, cg_idx(c, strips * K * nr)), vec, t, b);
   cg_loop_end(c, &ln, NULL, NULL);
+  return true;
+}
+
+/* MaxPool on NCHW{b}c values: per output pixel one vector of b channels, the max over the
+ * window's taps; taps in the padding are skipped (a clamped, in-bounds load whose value a
+ * select drops), as the plain loops skip them. */
+bool cg_nchwc_max_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  IrConvParams p;
+  bool ok = ir_conv_params(n, &p, NULL);
+  (void)ok;
+  const int64_t b = n->inputs[0]->layout_block;
+  assert(ok && b > 0 && n->outputs[0]->layout_block == b && p.c % b == 0);
+  LLVMTypeRef vty = LLVMVectorType(c->t_f32, (unsigned)b);
+  CgLoop lo, lh, lw;
+  LLVMValueRef outer = cg_for(c, &lo, p.n * (p.c / b)); /* (n, channel block) */
+  lo.no_unroll = true;
+  LLVMValueRef x = cg_gep(c, c->t_f32, in[0], cg_mulc(c, outer, p.h * p.w * b));
+  LLVMValueRef y = cg_gep(c, c->t_f32, out[0], cg_mulc(c, outer, p.oh * p.ow * b));
+  LLVMValueRef oh = cg_for(c, &lh, p.oh);
+  lh.no_unroll = true;
+  LLVMValueRef ow = cg_for(c, &lw, p.ow);
+  LLVMValueRef acc = LLVMConstVector((LLVMValueRef[]){cg_f32c(c, -INFINITY)}, 1);
+  acc = LLVMBuildShuffleVector(c->b, acc, LLVMGetPoison(LLVMTypeOf(acc)),
+                               LLVMConstNull(LLVMVectorType(c->t_i32, (unsigned)b)), "");
+  for (int64_t kh = 0; kh < p.kh; kh++) {
+    LLVMValueRef ih = cg_addc(c, cg_mulc(c, oh, p.stride_h), kh * p.dil_h - p.pad_t);
+    LLVMValueRef hin = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
+                                    LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p.h), ""), "");
+    LLVMValueRef ihc = cg_smin(c, cg_smax(c, ih, cg_idx(c, 0)), cg_idx(c, p.h - 1));
+    for (int64_t kw = 0; kw < p.kw; kw++) {
+      LLVMValueRef iw = cg_addc(c, cg_mulc(c, ow, p.stride_w), kw * p.dil_w - p.pad_l);
+      LLVMValueRef in_w = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iw, cg_idx(c, 0), ""),
+                                       LLVMBuildICmp(c->b, LLVMIntSLT, iw, cg_idx(c, p.w), ""), "");
+      LLVMValueRef iwc = cg_smin(c, cg_smax(c, iw, cg_idx(c, 0)), cg_idx(c, p.w - 1));
+      LLVMValueRef at = cg_mulc(c, cg_add(c, cg_mulc(c, ihc, p.w), iwc), b);
+      LLVMValueRef v = LLVMBuildLoad2(c->b, vty, cg_gep(c, c->t_f32, x, at), "");
+      LLVMSetAlignment(v, 4);
+      acc = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, hin, in_w, ""), cg_fmax(c, acc, v), acc, "");
+    }
+  }
+  LLVMValueRef at = cg_mulc(c, cg_add(c, cg_mulc(c, oh, p.ow), ow), b);
+  LLVMValueRef s = LLVMBuildStore(c->b, acc, cg_gep(c, c->t_f32, y, at));
+  LLVMSetAlignment(s, 4);
+  cg_loop_end(c, &lw, NULL, NULL);
+  cg_loop_end(c, &lh, NULL, NULL);
+  cg_loop_end(c, &lo, NULL, NULL);
   return true;
 }
