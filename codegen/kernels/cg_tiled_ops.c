@@ -659,6 +659,7 @@ bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, Ir
     int max_nr = n->op == IR_OP_CONV ? n_tile_cols(n) : IR_TILE_COLS_MAX;
     if (n->kernel == IR_KERNEL_CONV_NCHWC) { /* cg_nchwc.c: rows of output pixels, one block */
       M = n->outputs[0]->dims[3];
+      N = n->outputs[0]->dims[1];
       max_nr = 4 * n->outputs[0]->layout_block;
     }
     CgTile t = cg_gemm_tile(vec, M, N, K, max_nr);
