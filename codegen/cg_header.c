@@ -221,6 +221,11 @@ static void write_tensor_macros(FILE *f, const char *up, const char *kind, int k
   if (v->dyn)
     fprintf(f, "#define %s_%s%d_DYN_AXIS %d /* has the run-time length */\n", up, kind, k,
             v->dyn - 1);
+  if (v->outer)
+    fprintf(f,
+            "#define %s_%s%d_BATCH_AXIS 0 /* SHAPE/SIZE are one batch element's: a call reads or "
+            "writes dims[%s_BATCH_DIM] of them one after another */\n",
+            up, kind, k, up);
   if (v->quant && v->quant->count == 1 && v->dtype == IR_I8) /* --quant-io=int8 */
     fprintf(f,
             "#define %s_%s%d_SCALE %.9gf /* real = SCALE * (q - ZERO_POINT) */\n"
@@ -303,6 +308,11 @@ bool cg_write_header(const IrGraph *g, const CgOptions *o, const char *out_path,
             "#define %s_NUM_DIMS %d\n#define %s_DIM%d_NAME \"%s\"\n#define %s_DIM%d_MAX %lld\n",
             k, g->dyn[k].name, k, up, g->n_dyn, up, k, g->dyn[k].name, up, k,
             (long long)g->dyn[k].max);
+  if (g->outer)
+    fprintf(f,
+            "/* dims[%d] is the batch: the run functions compute each batch element in turn (the\n"
+            " * workspace is one element's at the maximum length). */\n#define %s_BATCH_DIM %d\n",
+            g->outer - 1, up, g->outer - 1);
   fputc('\n', f);
   for (int i = 0; i < g->n_inputs; i++) write_tensor_macros(f, up, "IN", i, g->inputs[i]);
   for (int j = 0; j < g->n_outputs; j++) write_tensor_macros(f, up, "OUT", j, g->outputs[j]);

@@ -289,6 +289,19 @@ void cg_nest_begin(Cg *c, CgNest *s, int rank, const int64_t *dims, int n_ops,
     for (int k = 0; k < n_ops; k++)
       if (strides[k][d]) s->off[k] = cg_add(c, s->off[k], cg_mulc(c, iv, strides[k][d]));
   }
+  /* Two operands broadcast along different axes (an outer product such as [2,1,3,1] * [1,4,1,5]):
+   * the outer loops stay loops. Fully unrolled, such a nest is a block of load-multiply-store
+   * chains that LLVM 19's SLP vectorizer packs with wrong shuffle masks on AVX-512 (llvm-project
+   * #117170, fixed in later releases): tests/ops/mul_both_broadcast_4d computed 2 of 120 wrong
+   * at -O2. */
+  int broadcast = 0;
+  for (int k = 1; k < n_ops; k++) {
+    bool zero = false;
+    for (int d = 0; d < rank; d++) zero |= strides[k][d] == 0 && dims[d] > 1;
+    broadcast += zero;
+  }
+  if (broadcast >= 2)
+    for (int d = 0; d + 1 < rank; d++) s->loops[d].no_unroll = true;
 }
 
 void cg_nest_end(Cg *c, CgNest *s) {

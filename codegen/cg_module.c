@@ -12,6 +12,7 @@
 
 #include <llvm-c/Analysis.h>
 #include <llvm-c/Error.h>
+#include <llvm-c/Support.h>
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "cg_internal.h"
@@ -28,6 +29,11 @@ static void init_targets(void) {
   LLVMInitializeAllTargetMCs();
   LLVMInitializeAllAsmPrinters();
   LLVMInitializeAllAsmParsers();
+  /* -O3 keeps LLVM's O2 unroll budget (150, not 300): Kiln tiles and unrolls its kernels itself,
+   * and the larger budget only copied whole outer loops of pools and copies (lenet5: 1.6x the
+   * code of -O2, measured slower), the opposite of what -O3 promises. */
+  const char *const args[] = {"kiln", "-unroll-threshold-aggressive=150"};
+  LLVMParseCommandLineOptions(2, args, NULL);
 }
 
 static int cmp_str(const void *a, const void *b) {
@@ -540,7 +546,8 @@ typedef struct NodeOps {
 static void set_rows(Cg *c, const NodeOps *no, int64_t rows) {
   for (int k = 0; k < no->count; k++) {
     IrValue *v = (IrValue *)no->ops[k];
-    if (v->dyn && !no->whole[k]) v->dims[v->dyn - 1] = rows ? rows : c->g->dyn[0].max;
+    if (v->dyn && !no->whole[k])
+      v->dims[v->dyn - 1] = rows ? rows : c->g->dyn[ir_dyn_len_index(c->g)].max;
   }
 }
 
@@ -753,7 +760,7 @@ static bool emit_node(Cg *c, LLVMValueRef body, const IrNode *n) {
   int n_fns = 0;
   if (dyn && c->dyn_len && !no.along) {
     int64_t b = 1;
-    while (b * 2 <= CG_DYN_BLOCK && b * 2 <= c->g->dyn[0].max) b *= 2;
+    while (b * 2 <= CG_DYN_BLOCK && b * 2 <= c->g->dyn[ir_dyn_len_index(c->g)].max) b *= 2;
     for (; b >= 1; b /= 2) rows[n_fns++] = b;
   } else {
     rows[n_fns++] = 0;
@@ -944,21 +951,75 @@ static void check_state(Cg *c, LLVMValueRef fn, LLVMValueRef state, LLVMValueRef
           KRT_ERR_STATE_SIZE);
 }
 
-/* The run-time length from `const int64_t *dims` (dims[0]; -1 if NULL, KRT_ERR_DIM_RANGE outside
+/* Run-time dim k from `const int64_t *dims` (dims[k]; -1 if NULL, KRT_ERR_DIM_RANGE outside
  * [1, max]) as an index, or the maximum when dims is NULL (the entry points without dims). */
-static LLVMValueRef dyn_length(Cg *c, LLVMValueRef fn, LLVMValueRef dims) {
-  if (!dims) return cg_idx(c, c->g->dyn[0].max);
+static LLVMValueRef dyn_value(Cg *c, LLVMValueRef fn, LLVMValueRef dims, int k) {
+  int64_t max = c->g->dyn[k].max;
+  if (!dims) return cg_idx(c, max);
   fail_if(c, fn, LLVMBuildICmp(c->b, LLVMIntEQ, dims, LLVMConstPointerNull(c->t_ptr), ""),
           KRT_ERR_NULL_ARG);
-  LLVMValueRef len = LLVMBuildLoad2(c->b, c->t_i64, dims, "len");
+  LLVMValueRef at = LLVMBuildGEP2(c->b, c->t_i64, dims, (LLVMValueRef[]){cg_i32c(c, k)}, 1, "");
+  LLVMValueRef len = LLVMBuildLoad2(c->b, c->t_i64, at, "len");
   LLVMSetAlignment(len, 8);
   /* len - 1 >= max as unsigned: len < 1 or len > max */
   LLVMValueRef off = LLVMBuildSub(c->b, len, LLVMConstInt(c->t_i64, 1, 0), "");
-  fail_if(c, fn,
-          LLVMBuildICmp(c->b, LLVMIntUGE, off,
-                        LLVMConstInt(c->t_i64, (unsigned long long)c->g->dyn[0].max, 0), ""),
-          KRT_ERR_DIM_RANGE);
+  fail_if(
+      c, fn,
+      LLVMBuildICmp(c->b, LLVMIntUGE, off, LLVMConstInt(c->t_i64, (unsigned long long)max, 0), ""),
+      KRT_ERR_DIM_RANGE);
   return LLVMBuildTrunc(c->b, len, c->t_idx, "");
+}
+
+/* Bytes of one batch element of graph input/output v at the run-time length len (0: v does not
+ * grow with the batch, every element reads/writes the same bytes). */
+static LLVMValueRef batch_stride(Cg *c, const IrValue *v, LLVMValueRef len) {
+  if (!v->outer) return cg_idx(c, 0);
+  if (!v->dyn) return cg_idx(c, ir_value_nbytes(v));
+  return LLVMBuildMul(c->b, cg_idx(c, ir_dyn_row_bytes(v)), len, "");
+}
+
+/* return body(args) once per batch element: inputs and outputs that grow with the batch advance
+ * by one element's bytes; the first non-zero code stops the loop. */
+static void call_per_element(Cg *c, LLVMValueRef fn, LLVMValueRef body, LLVMValueRef *args, int na,
+                             LLVMValueRef len, LLVMValueRef batch) {
+  const IrGraph *g = c->g;
+  int nio = g->n_inputs + g->n_outputs;
+  LLVMValueRef *stride = malloc(sizeof *stride * (size_t)(nio + 1)),
+               *moved = malloc(sizeof *moved * (size_t)(na + 1));
+  if (!stride || !moved) abort();
+  for (int k = 0; k < nio; k++)
+    stride[k] = batch_stride(c, k < g->n_inputs ? g->inputs[k] : g->outputs[k - g->n_inputs], len);
+  LLVMBasicBlockRef pre = LLVMGetInsertBlock(c->b),
+                    loop = LLVMAppendBasicBlockInContext(c->ctx, fn, "batch"),
+                    next = LLVMAppendBasicBlockInContext(c->ctx, fn, "batch.next"),
+                    done = LLVMAppendBasicBlockInContext(c->ctx, fn, "batch.done");
+  LLVMBuildBr(c->b, loop);
+  LLVMPositionBuilderAtEnd(c->b, loop);
+  LLVMValueRef b = LLVMBuildPhi(c->b, c->t_idx, "b");
+  for (int k = 0; k < na; k++) {
+    moved[k] = args[k];
+    if (k < nio) {
+      LLVMValueRef off = LLVMBuildMul(c->b, b, stride[k], "");
+      moved[k] = LLVMBuildGEP2(c->b, c->t_i8, args[k], &off, 1, "");
+    }
+  }
+  LLVMValueRef rc =
+      LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, moved, (unsigned)na, "");
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntNE, rc, cg_i32c(c, 0), ""), done, next);
+  LLVMPositionBuilderAtEnd(c->b, next);
+  LLVMValueRef b1 = LLVMBuildAdd(c->b, b, cg_idx(c, 1), "");
+  LLVMBuildCondBr(c->b, LLVMBuildICmp(c->b, LLVMIntULT, b1, batch, ""), loop, done);
+  LLVMValueRef in_v[2] = {cg_idx(c, 0), b1};
+  LLVMBasicBlockRef in_b[2] = {pre, next};
+  LLVMAddIncoming(b, in_v, in_b, 2);
+  LLVMPositionBuilderAtEnd(c->b, done);
+  LLVMValueRef ret = LLVMBuildPhi(c->b, c->t_i32, "rc");
+  LLVMValueRef r_v[2] = {rc, cg_i32c(c, 0)};
+  LLVMBasicBlockRef r_b[2] = {loop, next};
+  LLVMAddIncoming(ret, r_v, r_b, 2);
+  LLVMBuildRet(c->b, ret);
+  free(stride);
+  free(moved);
 }
 
 /* `int P_run_ws([const int64_t *dims,] in..., out..., ws[, weights][, state, state_bytes])`:
@@ -973,7 +1034,9 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body, bool with_dims) {
   int np = nb + (stateful ? 1 : 0);
   LLVMValueRef fn =
       add_function(c, with_dims ? "_run_ws_dims" : "_run_ws", c->t_i32, np + d0, stateful);
-  LLVMValueRef len = g->n_dyn ? dyn_length(c, fn, with_dims ? LLVMGetParam(fn, 0) : NULL) : NULL;
+  LLVMValueRef dims = with_dims ? LLVMGetParam(fn, 0) : NULL;
+  LLVMValueRef len = g->n_dyn ? dyn_value(c, fn, dims, ir_dyn_len_index(g)) : NULL;
+  LLVMValueRef batch = g->outer ? dyn_value(c, fn, dims, g->outer - 1) : NULL;
   bool ws_used = g->workspace_size > 0;
   /* Some pointer is NULL when the unsigned minimum of the addresses is 0, one branch per group
    * of pointers: one or-chain of compares over a model with a thousand inputs or outputs costs
@@ -1010,8 +1073,11 @@ static LLVMValueRef build_run_ws(Cg *c, LLVMValueRef body, bool with_dims) {
   for (int k = 0; k < nb; k++) args[k] = LLVMGetParam(fn, (unsigned)(k + d0));
   int na = nb;
   if (len) args[na++] = len;
-  LLVMBuildRet(c->b,
-               LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)na, ""));
+  if (batch)
+    call_per_element(c, fn, body, args, na, len, batch);
+  else
+    LLVMBuildRet(c->b,
+                 LLVMBuildCall2(c->b, LLVMGlobalGetValueType(body), body, args, (unsigned)na, ""));
   free(args);
   return fn;
 }
@@ -1152,7 +1218,7 @@ static LLVMValueRef tensor_infos(Cg *c, LLVMTypeRef info_ty, IrValue *const *val
  * {u32 abi, u32 n_in, u32 n_out, u32 ws_align, u64 ws_size, ptr name, ptr in, ptr out, ptr run,
  *  u32 n_states, u32 state_align, u64 state_size, ptr states, ptr run_state, ptr reset,
  *  u32 n_dims, ptr dims, ptr input_dyn_axis, ptr output_dyn_axis, ptr run_dims,
- *  ptr run_state_dims}
+ *  ptr run_state_dims, i32 batch_dim, ptr input_batch, ptr output_batch}
  * and krt_tensor_info {ptr name, i32 dtype, i32 rank, ptr dims}. Natural alignment gives the C
  * layout on every target (offsets 0,4,8,12,16,24,... with 4- or 8-byte pointers). */
 static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset,
@@ -1165,17 +1231,18 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset
   LLVMTypeRef info_f[4] = {c->t_ptr, c->t_i32, c->t_i32, c->t_ptr};
   LLVMTypeRef info_ty = LLVMStructCreateNamed(c->ctx, "krt_tensor_info");
   LLVMStructSetBody(info_ty, info_f, 4, 0);
-  LLVMTypeRef model_f[21] = {c->t_i32, c->t_i32, c->t_i32, c->t_i32, c->t_i64, c->t_ptr, c->t_ptr,
-                             c->t_ptr, c->t_ptr, c->t_i32, c->t_i32, c->t_i64, c->t_ptr, c->t_ptr,
-                             c->t_ptr, c->t_i32, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr, c->t_ptr};
+  LLVMTypeRef model_f[24] = {c->t_i32, c->t_i32, c->t_i32, c->t_i32, c->t_i64, c->t_ptr,
+                             c->t_ptr, c->t_ptr, c->t_ptr, c->t_i32, c->t_i32, c->t_i64,
+                             c->t_ptr, c->t_ptr, c->t_ptr, c->t_i32, c->t_ptr, c->t_ptr,
+                             c->t_ptr, c->t_ptr, c->t_ptr, c->t_i32, c->t_ptr, c->t_ptr};
   LLVMTypeRef model_ty = LLVMStructCreateNamed(c->ctx, "krt_model");
-  LLVMStructSetBody(model_ty, model_f, 21, 0);
+  LLVMStructSetBody(model_ty, model_f, 24, 0);
   /* external weights: the descriptor's run cannot pass them; NULL, use P_run_generic */
   LLVMValueRef generic = external_weights(c) ? LLVMConstPointerNull(c->t_ptr) : run_generic;
   LLVMValueRef null = LLVMConstPointerNull(c->t_ptr);
   LLVMValueRef dims_generic = run_dims && !external_weights(c) ? run_dims : null;
   int serial = 0;
-  LLVMValueRef dim_infos = null, dyn_axes[2] = {null, null};
+  LLVMValueRef dim_infos = null, dyn_axes[2] = {null, null}, batch[2] = {null, null};
   if (g->n_dyn) {
     LLVMTypeRef dim_f[2] = {c->t_ptr, c->t_i64};
     LLVMTypeRef dim_ty = LLVMStructCreateNamed(c->ctx, "krt_dim_info");
@@ -1196,10 +1263,13 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset
       for (int k = 0; k < cnt; k++) ax[k] = cg_i32c(c, vals[k]->dyn - 1);
       dyn_axes[side] =
           private_const(c, LLVMConstArray2(c->t_i32, ax, (uint64_t)cnt), "dyn_axis", side);
+      for (int k = 0; g->outer && k < cnt; k++) ax[k] = cg_i32c(c, vals[k]->outer);
+      if (g->outer)
+        batch[side] = private_const(c, LLVMConstArray2(c->t_i32, ax, (uint64_t)cnt), "batch", side);
       free(ax);
     }
   }
-  LLVMValueRef f[21] = {
+  LLVMValueRef f[24] = {
       cg_i32c(c, KRT_ABI_VERSION),
       cg_i32c(c, g->n_inputs),
       cg_i32c(c, g->n_outputs),
@@ -1221,12 +1291,15 @@ static void build_descriptor(Cg *c, LLVMValueRef run_generic, LLVMValueRef reset
       dyn_axes[0],
       dyn_axes[1],
       stateful ? null : dims_generic,
-      stateful ? dims_generic : null};
+      stateful ? dims_generic : null,
+      cg_i32c(c, g->outer - 1),
+      batch[0],
+      batch[1]};
   free(state_in);
   char name[300];
   snprintf(name, sizeof name, "%s_model", c->prefix);
   LLVMValueRef model = LLVMAddGlobal(c->mod, model_ty, name);
-  LLVMSetInitializer(model, LLVMConstNamedStruct(model_ty, f, 21));
+  LLVMSetInitializer(model, LLVMConstNamedStruct(model_ty, f, 24));
   LLVMSetGlobalConstant(model, 1);
   if (c->o->driver_hook) {
     LLVMValueRef hook = LLVMAddGlobal(

@@ -1006,6 +1006,10 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   int64_t vcols = cg_qgemm_v_cols(d, N);
   bool unpacked = false; /* Gemm weights stay packed (flash), also for smlad */
   int64_t qb = 4;
+  /* Arm DSP with room for them: the activations widened once to i16 (below); on Thumb with 4+
+   * columns the weights strip-major for the 1 x 4 tile's ldm (CgQGemm.v_strip_major) */
+  bool widen = d.kind == CG_DOT4_SMLAD && n->scratch_bytes >= M * k4 * 8;
+  bool strip_major = widen && N >= 4 && cg_is_thumb(c);
   int8_t *v = calloc((size_t)(k4 * qb * vcols), 1);
   int32_t *t = calloc((size_t)(3 * vcols), sizeof *t);
   if (!v || !t) abort();
@@ -1023,7 +1027,8 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
         quad[k % 4] = tb ? b[j * K + k] : b[k * N + j];
         sum += quad[k % 4];
       }
-      cg_dot4_pack_quad(v + (kq * vcols + j) * qb, quad, unpacked);
+      int64_t at = strip_major ? (j / 4 * k4 + kq) * 4 + j % 4 : kq * vcols + j;
+      cg_dot4_pack_quad(v + at * qb, quad, unpacked);
     }
     t[j] = r.mult;
     t[vcols + j] = r.shift;
@@ -1033,9 +1038,8 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * vcols));
   free(v);
   free(t);
-  /* Arm DSP with room for them: the activations widened once to i16, quad (a0 a1 a2 a3) as the
-   * pairs (a0, a2), (a1, a3) that smlad multiplies with the sxtb16 halves of a weight quad */
-  bool widen = d.kind == CG_DOT4_SMLAD && n->scratch_bytes >= M * k4 * 8;
+  /* widened: quad (a0 a1 a2 a3) as the pairs (a0, a2), (a1, a3) that smlad multiplies with the
+   * sxtb16 halves of a weight quad */
   if (widen) {
     static const int half[4] = {0, 2, 1, 3};
     LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
@@ -1084,6 +1088,7 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .tables = tab,
                .lds = k4 * (widen ? 8 : 4),
                .s_unpacked = widen,
+               .v_strip_major = strip_major,
                .ldv = vcols,
                .ldy = N,
                .n_pad = vcols,
@@ -1139,10 +1144,13 @@ static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMVal
 }
 
 /* word = (x0 as i16) | (x1 as i16) << 16 for output pixels [from, to) of the panel row at
- * prow (words); checked: each half loads only inside [lo, hi), else the zero point. */
+ * prow (words); checked: each half loads only inside [lo, hi), else the zero point. With
+ * major (pair-major V, CgQGemm.v_pair_major): prow is the row's first column n and column n of
+ * step s goes to word (n & ~1) * kp + 2 s + (n & 1), major = 2 s. */
 static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef prow,
-                        LLVMValueRef from, LLVMValueRef to, LLVMValueRef roff[2],
-                        LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked, int32_t zp) {
+                        LLVMValueRef major, int64_t kp, LLVMValueRef from, LLVMValueRef to,
+                        LLVMValueRef roff[2], LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked,
+                        int32_t zp) {
   CgLoop l;
   LLVMValueRef ow = cg_loop_begin(c, &l, from, to), half[2];
   for (int hh = 0; hh < 2; hh++) {
@@ -1158,8 +1166,11 @@ static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueR
   }
   LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
                                   LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
-  LLVMValueRef st =
-      LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+  LLVMValueRef at = cg_add(c, prow, ow);
+  if (major)
+    at = cg_add(c, cg_add(c, cg_mulc(c, LLVMBuildAnd(c->b, at, cg_idx(c, -2), ""), kp), major),
+                LLVMBuildAnd(c->b, at, cg_idx(c, 1), ""));
+  LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, at));
   LLVMSetAlignment(st, 4);
   cg_loop_end(c, &l, NULL, NULL);
 }
@@ -1187,6 +1198,8 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
   free(sw);
   int64_t panels = (p->oh + pq->rows - 1) / pq->rows;
+  /* pair-major V (the tile's steps at constant offsets): whenever a strip has 2 columns */
+  bool major = pq->rows * p->ow >= 2;
   CgLoop lb, lg, lp, ls, lr;
   LLVMValueRef b = cg_for(c, &lb, p->n);
   LLVMValueRef g = cg_for(c, &lg, p->group);
@@ -1198,7 +1211,9 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef s = cg_for(c, &ls, kp);
   PairHalf ph[2] = {pair_half(c, p, xg, s, 0), pair_half(c, p, xg, s, 1)};
   LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
-  LLVMValueRef prow = cg_add(c, cg_mulc(c, s, pq->ldv), cg_mulc(c, r, p->ow));
+  LLVMValueRef prow =
+      major ? cg_mulc(c, r, p->ow) : cg_add(c, cg_mulc(c, s, pq->ldv), cg_mulc(c, r, p->ow));
+  LLVMValueRef mj = major ? cg_mulc(c, s, 2) : NULL;
   LLVMValueRef roff[2], lo[2], hi[2];
   for (int hh = 0; hh < 2; hh++) {
     LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p->stride_h), ph[hh].di);
@@ -1212,9 +1227,9 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   /* [0, L) and [H, ow) checked, [L, H) valid for both halves */
   LLVMValueRef L = cg_smax(c, lo[0], lo[1]);
   LLVMValueRef H = cg_smax(c, L, cg_smin(c, hi[0], hi[1]));
-  pair_pixels(c, p, in[0], prow, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp);
-  pair_pixels(c, p, in[0], prow, L, H, roff, lo, hi, false, h.x_zp);
-  pair_pixels(c, p, in[0], prow, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp);
+  pair_pixels(c, p, in[0], prow, mj, kp, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp);
+  pair_pixels(c, p, in[0], prow, mj, kp, L, H, roff, lo, hi, false, h.x_zp);
+  pair_pixels(c, p, in[0], prow, mj, kp, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp);
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &ls, NULL, NULL);
   LLVMValueRef gm = cg_mulc(c, g, p->m_per_group);
@@ -1236,11 +1251,121 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
                .per_row = true,
                .v_is_acts = true,
                .pairs = true,
+               .v_pair_major = major,
                .shift_ge33 = ge33,
                .y_zp = h.y_zp};
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lp, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);
+  cg_loop_end(c, &lb, NULL, NULL);
+  return true;
+}
+
+/* QLinearConv with few input channels (1 to 8, one group, stride 1) on Thumb Arm DSP: no
+ * im2col. The input is copied once, widened to i16, into a zero-point-padded copy X
+ * [PH][PW][C]; the GEMM's columns are the wide pixels n = oh * PW + ow (the ow valid ones
+ * computed), and a step's activation word for column n is the (unaligned) word of X at a constant
+ * offset from n: two i16 of adjacent memory, i.e. channels (c, c + 1) of one tap, or for one
+ * channel taps (kw, kw + 1) of a kernel row; a half that is not a weight's (the last odd channel,
+ * a row's last odd tap) gets weight 0. The pairs tile's step reads its two columns' words with
+ * two ldr (offsets up to 4095 bytes), no ldrd; steps in kernel-row order, so past 32 steps one
+ * kernel row's steps are the unrolled body of a loop over the rows (X advances PW * C i16).
+ * false: not this shape, or too little scratch. */
+static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                   const IrConvParams *p, CgDot4 d) {
+  enum { MAX_ROW_STEPS = 64, MAX_STEPS = 1024 };
+  int64_t C = p->c, M = p->m, KH = p->kh, KW = p->kw, K = C * KH * KW;
+  int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r;
+  int64_t row_steps = C == 1 ? (KW + 1) / 2 : KW * ((C + 1) / 2);
+  if (d.kind != CG_DOT4_SMLAD || !cg_is_thumb(c) || C > 8 || p->group != 1 || p->stride_h != 1 ||
+      p->stride_w != 1 || p->dil_h != 1 || p->dil_w != 1 || p->oh != PH - (KH - 1) ||
+      p->ow != PW - (KW - 1) || PW % 2 || row_steps > MAX_ROW_STEPS || KH * row_steps > MAX_STEPS)
+    return false;
+  /* the steps: byte offset of the low half from column n's pixel, reduction index of each half */
+  int64_t off[MAX_STEPS], klo[MAX_STEPS], khi[MAX_STEPS];
+  int64_t kp = 0;
+  for (int64_t kh = 0; kh < KH; kh++)
+    for (int64_t kw = 0; kw < KW; kw += C == 1 ? 2 : 1)
+      for (int64_t c0 = 0; c0 < C; c0 += 2) {
+        off[kp] = 2 * ((kh * PW + kw) * C + c0);
+        klo[kp] = (c0 * KH + kh) * KW + kw;
+        khi[kp] = C == 1 ? (kw + 1 < KW ? klo[kp] + 1 : -1)
+                         : (c0 + 1 < C ? ((c0 + 1) * KH + kh) * KW + kw : -1);
+        kp++;
+      }
+  bool unrolled = kp <= CG_QPAIR_UNROLL_ALL; /* else a loop over the kernel rows */
+  int64_t last = unrolled ? kp - 1 : row_steps - 1;
+  /* X with room for the reads of the wide columns past the last row (weights 0 or not stored) */
+  int64_t x_elems = (PH * PW + PW + 4) * C, x_words = (x_elems + 1) / 2;
+  if (off[last] + 2 * C + 4 > 4095 || x_words * 4 > n->scratch_bytes) return false;
+  /* worth it where the im2col it saves (per 2 columns 2 kp_im2col words at ~12 instructions)
+   * outweighs its longer steps (9 instructions, not 8; more of them: the unpaired halves) over
+   * the blocks of 3 rows (measured on the M4: lenet5's conv1, 6 channels, wins 1.6x; mnist_cnn's,
+   * 32 channels, would lose) */
+  int64_t kp_im2col = ir_qconv_steps(p, true), blocks = (M + CG_QPAIR_ROWS - 1) / CG_QPAIR_ROWS;
+  if (blocks * (9 * kp - 8 * kp_im2col) > 24 * kp_im2col) return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  const int8_t *w = n->inputs[3]->data;
+  uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
+  if (!sw) abort();
+  bool ge33;
+  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
+  for (int64_t m = 0; m < M; m++)
+    for (int64_t s = 0; s < kp; s++) {
+      uint32_t lo = (uint16_t)(int16_t)w[m * K + klo[s]];
+      uint32_t hi = khi[s] < 0 ? 0 : (uint16_t)(int16_t)w[m * K + khi[s]];
+      sw[cg_qpair_offset(m, s, M, kp) / 4] = lo | hi << 16;
+    }
+  LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
+  free(sw);
+  LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+  uint32_t zp16 = (uint16_t)(int16_t)h.x_zp;
+  CgLoop lb, lf, lc, lh, lw;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef f = cg_for(c, &lf, x_words); /* the padding: the zero point */
+  cg_store_elem(c, IR_I32, cg_i32c(c, (int32_t)(zp16 | zp16 << 16)), c->scratch, f);
+  cg_loop_end(c, &lf, NULL, NULL);
+  LLVMValueRef ci = cg_for(c, &lc, C);
+  LLVMValueRef ih = cg_for(c, &lh, p->h);
+  LLVMValueRef src =
+      cg_mulc(c, cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, C), ci), p->h), ih), p->w);
+  LLVMValueRef dst = cg_add(c, cg_mulc(c, cg_addc(c, ih, p->pad_t), PW * C), ci);
+  LLVMValueRef iw = cg_for(c, &lw, p->w);
+  LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, src, iw)), i16, "");
+  LLVMValueRef st = LLVMBuildStore(
+      c->b, v, cg_gep(c, i16, c->scratch, cg_add(c, dst, cg_mulc(c, cg_addc(c, iw, p->pad_l), C))));
+  LLVMSetAlignment(st, 2);
+  cg_loop_end(c, &lw, NULL, NULL);
+  cg_loop_end(c, &lh, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+  _Static_assert((int)CG_QPAIR_UNROLL_ALL <= (int)MAX_ROW_STEPS, "step_off holds either");
+  int32_t step_off[MAX_ROW_STEPS];
+  for (int64_t s = 0; s <= last; s++) step_off[s] = (int32_t)off[s];
+  CgQGemm q = {.m = M,
+               .k4 = kp,
+               .n_cols = p->oh * PW,
+               .n_valid = cg_idx(c, p->oh * PW),
+               .s = sp,
+               .v = c->scratch,
+               .y = cg_gep(c, c->t_i8, out[0], cg_mulc(c, b, M * p->oh * p->ow)),
+               .tables = tab,
+               .lds = kp * 4,
+               .ldv = p->oh * PW,
+               .ldy = p->oh * p->ow,
+               .channels = M,
+               .per_row = true,
+               .v_is_acts = true,
+               .pairs = true,
+               .wide_pw = PW,
+               .wide_ow = p->ow,
+               .wide_col_bytes = 2 * C,
+               .wide_off = step_off,
+               .wide_row_steps = unrolled ? 0 : row_steps,
+               .wide_row_bytes = 2 * PW * C,
+               .shift_ge33 = ge33,
+               .y_zp = h.y_zp};
+  cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lb, NULL, NULL);
   return true;
 }
@@ -1387,6 +1512,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   ir_qhead(n, &h);
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
+  if (lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
   if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;

@@ -58,6 +58,11 @@ typedef struct Fe {
  * into *max; false (reported at where)
  * if no --max-dim names it or the maximum is not an integer in [1, IR_MAX_DIM]. */
 bool fe_max_dim(Fe *fe, const char *name, const char *where, int64_t *max);
+/* Whether --max-dim names `name`. */
+bool fe_has_max_dim(const Fe *fe, const char *name);
+/* After the graph inputs: every --max-dim item is NAME=N with 1 <= N, names a run-time dim of the
+ * inputs, once; else reported at --max-dim. */
+bool fe_check_max_dims(Fe *fe);
 /* Records axis of v as the graph's run-time dim `name` (reported at where if it cannot be). */
 void fe_mark_dyn(Fe *fe, IrValue *v, int axis, const char *name, int64_t max, const char *where);
 /* snprintf for JSON paths: silently truncated if longer than the buffer (messages are cut at

@@ -277,23 +277,77 @@ static bool parse_dtype(Fe *fe, const cJSON *item, const char *where, IrDType *o
   return false;
 }
 
-bool fe_max_dim(Fe *fe, const char *name, const char *where, int64_t *max) {
-  char shown[80], shown2[80];
-  for (int i = 0; i < fe->opt.n_max_dims; i++) {
-    const char *spec = fe->opt.max_dims[i], *eq = strrchr(spec, '=');
-    if (!eq || (size_t)(eq - spec) != strlen(name) || strncmp(spec, name, strlen(name)) != 0)
-      continue;
+/* One NAME=N of the --max-dim values (each a comma-separated list of them). */
+typedef struct MaxDimItem {
+  const char *text; /* the item, len bytes */
+  size_t len, name_len;
+} MaxDimItem;
+
+/* The k-th item of the --max-dim values; false past the last. */
+static bool max_dim_item(const FeOptions *o, int k, MaxDimItem *it) {
+  for (int i = 0; i < o->n_max_dims; i++)
+    for (const char *p = o->max_dims[i];; p++) {
+      size_t len = strcspn(p, ",");
+      if (k-- == 0) {
+        const char *eq = memchr(p, '=', len);
+        *it = (MaxDimItem){p, len, eq ? (size_t)(eq - p) : len};
+        return true;
+      }
+      p += len;
+      if (!*p) break;
+    }
+  return false;
+}
+
+static bool item_named(const MaxDimItem *it, const char *name) {
+  return it->name_len == strlen(name) && !strncmp(it->text, name, it->name_len);
+}
+
+/* The item (or its name) printable, for messages. */
+static const char *item_disp(const MaxDimItem *it, bool name_only, char *buf, size_t size) {
+  char raw[80];
+  size_t n = name_only ? it->name_len : it->len;
+  snprintf(raw, sizeof raw, "%.*s", (int)(n < 70 ? n : 70), it->text);
+  return fe_disp(buf, size, raw);
+}
+
+/* The maximum N of an item, or reports it at --max-dim. */
+static bool item_max(Fe *fe, const MaxDimItem *it, int64_t *max) {
+  char num[32], shown[80];
+  size_t n = it->len - it->name_len;
+  long long v = 0;
+  bool ok = it->name_len > 0 && n > 1 && n < sizeof num;
+  if (ok) {
+    memcpy(num, it->text + it->name_len + 1, n - 1);
+    num[n - 1] = 0;
     char *end;
     errno = 0;
-    long long v = strtoll(eq + 1, &end, 10);
-    if (errno || end == eq + 1 || *end || v < 1 || v > IR_MAX_DIM) {
-      ir_diag_error(fe->d, "--max-dim", "'%s': the maximum must be an integer from 1 to %lld",
-                    fe_disp(shown, sizeof shown, spec), (long long)IR_MAX_DIM);
-      return false;
-    }
-    *max = v;
-    return true;
+    v = strtoll(num, &end, 10);
+    ok = !errno && end != num && !*end && v >= 1 && v <= IR_MAX_DIM;
   }
+  if (!ok) {
+    ir_diag_error(fe->d, "--max-dim",
+                  "'%s': the maximum must be an integer from 1 to %lld (NAME=N, or a list of "
+                  "them separated by commas)",
+                  item_disp(it, false, shown, sizeof shown), (long long)IR_MAX_DIM);
+    return false;
+  }
+  *max = v;
+  return true;
+}
+
+bool fe_has_max_dim(const Fe *fe, const char *name) {
+  MaxDimItem it;
+  for (int k = 0; max_dim_item(&fe->opt, k, &it); k++)
+    if (item_named(&it, name)) return true;
+  return false;
+}
+
+bool fe_max_dim(Fe *fe, const char *name, const char *where, int64_t *max) {
+  char shown[80], shown2[80];
+  MaxDimItem it;
+  for (int k = 0; max_dim_item(&fe->opt, k, &it); k++)
+    if (item_named(&it, name)) return item_max(fe, &it, max);
   ir_diag_error(fe->d, where,
                 "dimension '%s' is symbolic: give its largest length with --max-dim %s=N (the "
                 "*_dims entry points then take the length)",
@@ -301,15 +355,52 @@ bool fe_max_dim(Fe *fe, const char *name, const char *where, int64_t *max) {
   return false;
 }
 
+bool fe_check_max_dims(Fe *fe) {
+  MaxDimItem it, other;
+  bool ok = true;
+  for (int k = 0; max_dim_item(&fe->opt, k, &it); k++) {
+    char shown[80], name[80], names[160] = "";
+    int64_t max;
+    item_disp(&it, false, shown, sizeof shown);
+    item_disp(&it, true, name, sizeof name);
+    if (!item_max(fe, &it, &max)) {
+      ok = false;
+      continue;
+    }
+    bool dup = false;
+    for (int j = 0; j < k && max_dim_item(&fe->opt, j, &other); j++)
+      dup |= other.name_len == it.name_len && !strncmp(other.text, it.text, it.name_len);
+    if (dup) {
+      ir_diag_error(fe->d, "--max-dim", "'%s': dimension '%s' is given twice", shown, name);
+      ok = false;
+      continue;
+    }
+    bool known = false;
+    for (int d = 0; d < fe->g->n_dyn; d++) {
+      known |= item_named(&it, fe->g->dyn[d].name);
+      size_t at = strlen(names);
+      snprintf(names + at, sizeof names - at, "%s'%s'", d ? ", " : "", fe->g->dyn[d].name);
+    }
+    if (!known) {
+      ir_diag_error(fe->d, "--max-dim", "'%s': no graph input has a symbolic dimension '%s' (%s%s)",
+                    shown, name, fe->g->n_dyn ? "run-time dims: " : "none has any", names);
+      ok = false;
+    }
+  }
+  return ok;
+}
+
 void fe_mark_dyn(Fe *fe, IrValue *v, int axis, const char *name, int64_t max, const char *where) {
-  if (ir_graph_dyn_dim(fe->g, name, max, where, fe->d) >= 0) v->dyn = axis + 1;
+  int k = ir_graph_dyn_dim(fe->g, name, max, where, fe->d);
+  if (k == 0) v->dyn = axis + 1;
+  if (k == 1) v->dyn2 = axis + 1; /* until ir_dyn_settle_inputs tells the batch apart */
 }
 
 /* Dims into dims[]; rank <= 8, each dim in [1, 2^31-1]. Reports every bad dim. With sym (graph
- * inputs), one dim may be a string naming a symbolic dim: its --max-dim maximum, its axis into
- * *sym_axis and name into *sym (else *sym_axis = -1). */
+ * inputs), up to IR_MAX_DYN dims may be strings naming symbolic dims: their --max-dim maxima,
+ * axes into sym_axis[], names into sym[], how many into *n_sym. */
 static bool parse_shape(Fe *fe, const cJSON *item, const char *where, int *rank, int64_t *dims,
-                        int *sym_axis, const char **sym) {
+                        int *sym_axis, const char **sym, int *n_sym) {
   if (!cJSON_IsArray(item)) {
     ir_diag_error(fe->d, where, "expected an array of dimensions, got %s", fe_json_type_name(item));
     return false;
@@ -325,12 +416,12 @@ static bool parse_shape(Fe *fe, const cJSON *item, const char *where, int *rank,
     char path[FE_WHERE + 16];
     fe_path(path, sizeof path, "%s[%d]", where, i);
     if (sym_axis && cJSON_IsString(e)) {
-      if (*sym_axis >= 0) {
-        ir_diag_error(fe->d, path, "only one dimension of an input may be symbolic");
+      if (*n_sym == IR_MAX_DYN) {
+        ir_diag_error(fe->d, path, "at most %d dimensions of an input may be symbolic", IR_MAX_DYN);
         ok = false;
       } else if (fe_max_dim(fe, e->valuestring, path, &dims[i])) {
-        *sym_axis = i;
-        *sym = e->valuestring;
+        sym_axis[*n_sym] = i;
+        sym[(*n_sym)++] = e->valuestring;
       } else {
         ok = false;
       }
@@ -468,8 +559,9 @@ typedef struct Decl {
   IrDType dtype;
   int rank;
   int64_t dims[IR_MAX_RANK];
-  int sym_axis;    /* graph inputs: the axis of a symbolic dim, -1 if none */
-  const char *sym; /* its name */
+  int sym_axis[IR_MAX_DYN];    /* graph inputs: the axes of symbolic dims */
+  const char *sym[IR_MAX_DYN]; /* their names */
+  int n_sym;
   const cJSON *quant;
 } Decl;
 
@@ -479,7 +571,6 @@ static void parse_decl(Fe *fe, const char *kind, int index, Decl *dc, bool dtype
                        const cJSON *const *f) {
   char path[FE_WHERE + 32];
   memset(dc, 0, sizeof *dc);
-  dc->sym_axis = -1;
   fe_path(dc->where, sizeof dc->where, "%s[%d]", kind, index);
   if (!f[0]) {
     missing(fe, dc->where, "name", "the value's name");
@@ -497,8 +588,8 @@ static void parse_decl(Fe *fe, const char *kind, int index, Decl *dc, bool dtype
   if (f[2]) {
     fe_path(path, sizeof path, "%s.shape", dc->where);
     bool sym = !strcmp(kind, "inputs");
-    dc->has_shape =
-        parse_shape(fe, f[2], path, &dc->rank, dc->dims, sym ? &dc->sym_axis : NULL, &dc->sym);
+    dc->has_shape = parse_shape(fe, f[2], path, &dc->rank, dc->dims, sym ? dc->sym_axis : NULL,
+                                dc->sym, &dc->n_sym);
     dc->shape_ok =
         dc->has_shape && (!dc->has_dtype || check_size(fe, path, dc->dtype, dc->rank, dc->dims));
   } else if (dtype_shape_required) {
@@ -540,8 +631,8 @@ static void parse_inputs(Fe *fe, const cJSON *arr) {
                              good ? dc.rank : 0, dc.dims);
     if (!v) continue;
     ir_graph_add_input(fe->g, v);
-    if (good && dc.sym_axis >= 0)
-      fe_mark_dyn(fe, v, dc.sym_axis, dc.sym, dc.dims[dc.sym_axis], dc.where);
+    for (int k = 0; good && k < dc.n_sym; k++)
+      fe_mark_dyn(fe, v, dc.sym_axis[k], dc.sym[k], dc.dims[dc.sym_axis[k]], dc.where);
     if (good && f[3]) {
       char qpath[FE_WHERE + 8];
       fe_path(qpath, sizeof qpath, "%s.quant", dc.where);
@@ -1180,6 +1271,8 @@ static void build(Fe *fe, const cJSON *root, const char *default_name, int errs0
     }
   }
   if (arr_ok[0]) parse_inputs(fe, arrays[0]);
+  if (arr_ok[0] && d->n_errors == 0 && !(fe_check_max_dims(fe) && ir_dyn_settle_inputs(fe->g, d)))
+    fe->incomplete = true;
   if (arr_ok[1]) parse_initializers(fe, arrays[1]);
   if (arr_ok[2]) parse_nodes(fe, arrays[2]);
   OutDecl *outs = NULL;

@@ -1899,18 +1899,18 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
       continue;
     }
     bool dims_ok = true;
-    int sym_axis = -1;
-    const char *sym = NULL;
+    int sym_axis[IR_MAX_DYN], n_sym = 0;
+    const char *sym[IR_MAX_DYN];
     for (int k = 0; k < rank && dims_ok; k++) {
       const Onnx__TensorShapeProto__Dimension *dm = tt->shape->dim[k];
       bool fixed = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_VALUE;
       bool param = dm->value_case == ONNX__TENSOR_SHAPE_PROTO__DIMENSION__VALUE_DIM_PARAM &&
                    dm->dim_param && *dm->dim_param;
-      if (!spec && param && sym_axis < 0 &&
-          find_spec(o->max_dims, o->n_max_dims, dm->dim_param)) { /* a run-time length */
+      if (!spec && param && n_sym < IR_MAX_DYN &&
+          fe_has_max_dim(&ox->fe, dm->dim_param)) { /* a run-time length */
         dims_ok = fe_max_dim(&ox->fe, dm->dim_param, where, &dims[k]);
-        sym_axis = k;
-        sym = dm->dim_param;
+        sym_axis[n_sym] = k;
+        sym[n_sym++] = dm->dim_param;
       } else if (spec) {
         dims[k] = (int64_t)given[k];
         if (given[k] != floor(given[k]) || given[k] < 1 || given[k] > (double)IR_MAX_DIM ||
@@ -1967,8 +1967,10 @@ static bool build_inputs(Ox *ox, const OGraph *g) {
     IrValue *v = ir_value_new(ox->fe.g, nm, IR_VALUE_INPUT, dt, rank, dims);
     v->src_path = ir_arena_strdup(ox->fe.g->arena, where);
     ir_graph_add_input(ox->fe.g, v);
-    if (sym_axis >= 0) fe_mark_dyn(&ox->fe, v, sym_axis, sym, dims[sym_axis], where);
+    for (int k = 0; k < n_sym; k++)
+      fe_mark_dyn(&ox->fe, v, sym_axis[k], sym[k], dims[sym_axis[k]], where);
   }
+  if (ok && !(fe_check_max_dims(&ox->fe) && ir_dyn_settle_inputs(ox->fe.g, ox->fe.d))) ok = false;
   if (ok && ox->fe.g->n_inputs == 0 && o->n_binds == 0) {
     ir_diag_error(ox->fe.d, "graph.input", "a model needs at least one input");
     ok = false;

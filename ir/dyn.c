@@ -18,9 +18,9 @@ int ir_graph_dyn_dim(IrGraph *g, const char *name, int64_t max, const char *wher
   }
   if (g->n_dyn == IR_MAX_DYN) {
     ir_diag_error(d, where,
-                  "dimension '%s': only %d run-time dimension per model is supported ('%s' is "
-                  "one already); fix the others with --input-shape",
-                  name, IR_MAX_DYN, g->dyn[0].name);
+                  "dimension '%s': at most %d run-time dimensions per model (a batch and a "
+                  "length) are supported ('%s' and '%s' are); fix the others with --input-shape",
+                  name, IR_MAX_DYN, g->dyn[0].name, g->dyn[1].name);
     return -1;
   }
   g->dyn[g->n_dyn] = (IrDynDim){ir_arena_strdup(g->arena, name), max};
@@ -38,7 +38,9 @@ typedef struct IrDynFold {
   IrNode *node;
   IrValue *shadow;
   int at;
-  int64_t *cap; /* bytes allocated for each output's data */
+  int64_t *cap;       /* bytes allocated for each output's data */
+  int64_t outer_unit; /* shadow->outer: its axis 0 per batch element (per step of the length
+                         when that axis also has the length) */
 } IrDynFold;
 
 static bool reads_shape(const IrNode *n) {
@@ -64,6 +66,16 @@ static IrValue *shadow_of(IrGraph *g, const IrValue *x, int dyn) {
   return s;
 }
 
+/* The length dim (the one the body loops to): its name and maximum. */
+#define LEN_DIM(g) ((g)->dyn[ir_dyn_len_index(g)])
+
+/* f->shadow's axis 0 per batch element, from its dims at batch 1 and the maximum length. */
+static void set_outer_unit(const IrGraph *g, IrDynFold *f) {
+  const IrValue *s = f->shadow;
+  bool len_axis = s->dyn == 1 || s->dyn2 == 1;
+  f->outer_unit = s->outer ? s->dims[0] / (len_axis ? LEN_DIM(g).max : 1) : 0;
+}
+
 void ir_dyn_record_fold(IrGraph *g, const IrNode *n) {
   if (g->n_folds == g->cap_folds) {
     g->cap_folds = g->cap_folds ? 2 * g->cap_folds : 16;
@@ -83,8 +95,10 @@ void ir_dyn_record_fold(IrGraph *g, const IrNode *n) {
           : g->n_nodes > 0 && g->nodes[g->n_nodes - 1] == n ? g->n_nodes - 1
                                                             : g->n_nodes;
   const IrValue *x = n->inputs[0];
-  if (reads_shape(n) && x->kind == IR_VALUE_INPUT) /* a graph input's axis is known */
+  if (reads_shape(n) && x->kind == IR_VALUE_INPUT) { /* a graph input's axis is known */
     f->node->inputs[0] = f->shadow = shadow_of(g, x, x->dyn);
+    set_outer_unit(g, f);
+  }
 }
 
 /* The fold again with its inputs as they are now (shapes inferred, data into its outputs). */
@@ -117,12 +131,17 @@ static bool refold(IrGraph *g, IrDynFold *f, IrDiag *d) {
 }
 
 bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d) {
-  for (int i = 0; i < g->n_inputs; i++)
-    if (g->inputs[i]->dyn) g->inputs[i]->dims[g->inputs[i]->dyn - 1] = len;
+  for (int i = 0; i < g->n_inputs; i++) {
+    IrValue *v = g->inputs[i];
+    if (v->dyn) v->dims[v->dyn - 1] = len;
+    if (v->outer) v->dims[0] = g->outer_len; /* settled inputs: the batch alone on axis 0 */
+  }
   for (int r = 0; r < g->n_folds; r++) {
     IrValue *s = g->folds[r].shadow;
     if (s && s->dyn) s->dims[s->dyn - 1] = len;
     if (s && s->dyn2) s->dims[s->dyn2 - 1] = len;
+    if (s && s->outer)
+      s->dims[0] = g->folds[r].outer_unit * g->outer_len * (s->dyn == 1 || s->dyn2 == 1 ? len : 1);
   }
   int r = 0;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -134,6 +153,44 @@ bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d) {
   }
   for (; r < g->n_folds; r++)
     if (!refold(g, &g->folds[r], d)) return false;
+  return true;
+}
+
+bool ir_dyn_resize_dims(IrGraph *g, const int64_t *dims, IrDiag *d) {
+  if (g->n_dyn == 0) return true;
+  g->outer_len = g->outer ? dims[g->outer - 1] : 1;
+  return ir_dyn_resize(g, dims[ir_dyn_len_index(g)], d);
+}
+
+bool ir_dyn_settle_inputs(IrGraph *g, IrDiag *d) {
+  if (g->n_dyn < 2) return true;
+  /* the frontend marked dim 0's axis in IrValue.dyn, dim 1's in dyn2 */
+  int pick = -1;
+  for (int o = 0; o < 2 && pick < 0; o++) {
+    bool leads = true, both = false;
+    for (int i = 0; i < g->n_inputs; i++) {
+      const IrValue *v = g->inputs[i];
+      int ao = o ? v->dyn2 : v->dyn, ai = o ? v->dyn : v->dyn2;
+      leads &= ao == 0 || ao == 1;
+      both |= ao && ai;
+    }
+    if (leads && both) pick = o;
+  }
+  if (pick < 0) {
+    ir_diag_error(d, "--max-dim",
+                  "two run-time dims ('%s', '%s'): one must be the batch, axis 0 of every graph "
+                  "input that has it, with the other after it in at least one input",
+                  g->dyn[0].name, g->dyn[1].name);
+    return false;
+  }
+  g->outer = pick + 1, g->outer_len = 1;
+  for (int i = 0; i < g->n_inputs; i++) {
+    IrValue *v = g->inputs[i];
+    int ao = pick ? v->dyn2 : v->dyn, ai = pick ? v->dyn : v->dyn2;
+    v->outer = ao != 0;
+    if (v->outer) v->dims[0] = 1; /* the graph holds one batch element */
+    v->dyn = ai, v->dyn2 = 0;
+  }
   return true;
 }
 
@@ -208,11 +265,59 @@ static bool probe(IrGraph *g, int64_t len, Shape *at, IrDiag *d) {
     ir_diag_error(d, "--max-dim",
                   "the model's shapes do not follow '%s' (at %s=%lld: %.*s); write shape "
                   "arithmetic with -1/0 in Reshape rather than constants of the maximum",
-                  g->dyn[0].name, g->dyn[0].name, (long long)len, (int)strcspn(msg, "\n"), msg);
+                  LEN_DIM(g).name, LEN_DIM(g).name, (long long)len, (int)strcspn(msg, "\n"), msg);
   }
   ir_diag_free(&inner);
   if (ok) save_shapes(g, at);
   return ok;
+}
+
+/* The shapes at batch 2 (the length at its maximum) into at[]; false (reported) if the graph's
+ * shapes do not follow the batch. Back at batch 1 after. */
+static bool probe_batch(IrGraph *g, Shape *at, IrDiag *d) {
+  IrDiag inner;
+  ir_diag_init(&inner, NULL, false);
+  g->outer_len = 2;
+  bool ok = ir_dyn_resize(g, LEN_DIM(g).max, &inner);
+  if (ok) save_shapes(g, at);
+  g->outer_len = 1;
+  if (!ok) {
+    const char *msg = inner.text ? inner.text : "";
+    const char *b = g->dyn[g->outer - 1].name;
+    ir_diag_error(d, "--max-dim",
+                  "the model's shapes do not follow the batch '%s' (at %s=2: %.*s); write shape "
+                  "arithmetic with -1/0 in Reshape rather than constants",
+                  b, b, (int)strcspn(msg, "\n"), msg);
+  }
+  ir_diag_free(&inner);
+  return ok;
+}
+
+/* Whether v grows with the batch (shape at2 at batch 2): then only its axis 0 may, by a factor
+ * of 2 (a whole number of per-element blocks); else *ok = false, reported at node n (NULL: at the
+ * value). */
+static bool batch_axis(const IrValue *v, const Shape *at2, const IrGraph *g, const IrNode *n,
+                       bool *ok, IrDiag *d) {
+  bool grows = at2->rank != v->rank, bad = grows;
+  for (int r = 0; r < v->rank && !bad; r++) {
+    if (at2->dims[r] == v->dims[r]) continue;
+    grows = true;
+    bad |= r != 0 || at2->dims[r] != 2 * v->dims[r];
+  }
+  if (bad) {
+    const char *b = g->dyn[g->outer - 1].name;
+    if (n)
+      ir_node_error(d, n, "",
+                    "the shape of '%s' depends on the batch '%s' other than by its first axis",
+                    v->name, b);
+    else
+      ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
+                    "value '%s': its shape depends on the batch '%s' other than by its first "
+                    "axis (each batch element a block of it)",
+                    v->name, b);
+    *ok = false;
+  }
+  return grows && !bad;
 }
 
 static int axis_of(int64_t a, int rank) { return (int)(a < 0 ? a + rank : a); }
@@ -227,7 +332,7 @@ static bool mark_values(IrGraph *g, const Shape *at_max, const Shape *const *pro
     int axis = -1, axis2 = -1;
     bool bad = false;
     for (int r = 0; r < v->rank; r++) {
-      bool varies = false, follows = at_max[i].dims[r] == g->dyn[0].max;
+      bool varies = false, follows = at_max[i].dims[r] == LEN_DIM(g).max;
       for (int p = 0; p < n_probes; p++) {
         varies |= probes[p][i].dims[r] != at_max[i].dims[r];
         follows &= probes[p][i].dims[r] == lens[p];
@@ -244,7 +349,7 @@ static bool mark_values(IrGraph *g, const Shape *at_max, const Shape *const *pro
       ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
                     "value '%s': its shape depends on '%s' other than by one or two axes of that "
                     "length, which a run-time length cannot bound",
-                    v->name, g->dyn[0].name);
+                    v->name, LEN_DIM(g).name);
       ok = false;
       continue;
     }
@@ -256,19 +361,19 @@ static bool mark_values(IrGraph *g, const Shape *at_max, const Shape *const *pro
       ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
                     "value '%s' has the run-time length '%s' at axis %d after axes that are "
                     "not 1 (%s): only a leading axis can have a run-time length",
-                    v->name, g->dyn[0].name, axis, ir_format_dims(v->rank, v->dims, s, sizeof s));
+                    v->name, LEN_DIM(g).name, axis, ir_format_dims(v->rank, v->dims, s, sizeof s));
       ok = false;
     }
     if (v->state) {
       ir_diag_error(d, "--max-dim", "state '%s' cannot have the run-time length '%s'", v->name,
-                    g->dyn[0].name);
+                    LEN_DIM(g).name);
       ok = false;
     }
     if (axis2 >= 0 && (v->kind == IR_VALUE_INPUT || v->is_output)) {
       ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
                     "graph %s '%s' has the run-time length '%s' on two axes: only values inside "
                     "the graph may",
-                    v->kind == IR_VALUE_INPUT ? "input" : "output", v->name, g->dyn[0].name);
+                    v->kind == IR_VALUE_INPUT ? "input" : "output", v->name, LEN_DIM(g).name);
       ok = false;
     }
   }
@@ -435,10 +540,12 @@ bool ir_dyn_close_folds(IrGraph *g, IrDiag *d) {
   for (int r = 0; r < g->n_folds; r++) open |= g->folds[r].at >= 0;
   g->fold_open = false;
   if (!open) return true;
-  int64_t max = g->dyn[0].max, len = max > 1 ? 1 : 2;
+  int64_t max = LEN_DIM(g).max, len = max > 1 ? 1 : 2;
   Shape *at = malloc(sizeof *at * ((size_t)g->n_values + 1));
   if (!at) abort();
-  bool ok = probe(g, len, at, d), back = ir_dyn_resize(g, max, d);
+  Shape *at_b = g->outer ? malloc(sizeof *at_b * ((size_t)g->n_values + 1)) : NULL;
+  bool ok = probe(g, len, at, d) && (!at_b || probe_batch(g, at_b, d)),
+       back = ir_dyn_resize(g, max, d);
   for (int r = 0; ok && back && r < g->n_folds; r++) {
     IrDynFold *f = &g->folds[r];
     const IrValue *x = f->node->inputs[0];
@@ -451,13 +558,16 @@ bool ir_dyn_close_folds(IrGraph *g, IrDiag *d) {
           ok = ir_node_error(d, f->node, "",
                              "the shape of '%s' depends on '%s' other than by one or two axes "
                              "of that length",
-                             x->name, g->dyn[0].name);
+                             x->name, LEN_DIM(g).name);
       f->node->inputs[0] = f->shadow = shadow_of(g, x, axes[0] + 1);
       f->shadow->dyn2 = axes[1] + 1;
+      f->shadow->outer = at_b && batch_axis(x, &at_b[x->id], g, f->node, &ok, d);
+      set_outer_unit(g, f);
     }
     f->at = -1;
   }
   free(at);
+  free(at_b);
   return ok && back;
 }
 
@@ -517,7 +627,7 @@ static bool len_dep_prefix(IrGraph *g, LenDepMax *const *snap, int64_t len, IrDi
     ir_diag_error(d, v->src_path ? v->src_path : "--max-dim",
                   "constant '%s' is computed from the run-time length '%s' and at %s=%lld it is "
                   "not the leading part of its value at the maximum, which compiled code holds",
-                  v->name, g->dyn[0].name, g->dyn[0].name, (long long)len);
+                  v->name, LEN_DIM(g).name, LEN_DIM(g).name, (long long)len);
   }
   return ok;
 }
@@ -525,13 +635,21 @@ static bool len_dep_prefix(IrGraph *g, LenDepMax *const *snap, int64_t len, IrDi
 bool ir_dyn_folds_vary(IrGraph *g) {
   if (g->n_folds == 0) return false;
   LenDepMax **snap = len_dep_snapshot(g, true);
-  int64_t max = g->dyn[0].max;
+  int64_t max = LEN_DIM(g).max;
   IrDiag inner;
   ir_diag_init(&inner, NULL, false);
   bool vary = !ir_dyn_resize(g, max > 1 ? 1 : 2, &inner);
   for (int i = 0; i < g->n_values && !vary; i++)
     vary = snap[i] && (memcmp(g->values[i]->dims, snap[i]->dims, sizeof snap[i]->dims) ||
                        !leading_block(g->values[i], snap[i]));
+  if (g->outer && !vary) { /* at batch 2 */
+    g->outer_len = 2;
+    vary = !ir_dyn_resize(g, max, &inner);
+    for (int i = 0; i < g->n_values && !vary; i++)
+      vary = snap[i] && (memcmp(g->values[i]->dims, snap[i]->dims, sizeof snap[i]->dims) ||
+                         !leading_block(g->values[i], snap[i]));
+    g->outer_len = 1;
+  }
   vary |= !ir_dyn_resize(g, max, &inner);
   ir_diag_free(&inner);
   for (int i = 0; i < g->n_values; i++) free(snap[i]);
@@ -539,9 +657,180 @@ bool ir_dyn_folds_vary(IrGraph *g) {
   return vary;
 }
 
+static bool elementwise(const IrNode *n) {
+  if (ir_op_info[n->op].flags & (IR_OPF_UNARY | IR_OPF_BINARY)) return true;
+  switch (n->op) {
+  case IR_OP_WHERE:
+  case IR_OP_CAST:
+  case IR_OP_EQUAL:
+  case IR_OP_LESS:
+  case IR_OP_GREATER:
+  case IR_OP_NOT:
+  case IR_OP_AND:
+  case IR_OP_OR:
+  case IR_OP_XOR:
+  case IR_OP_POW:
+  case IR_OP_MOD:
+  case IR_OP_SUM:
+  case IR_OP_MEAN:
+  case IR_OP_MIN:
+  case IR_OP_MAX:
+  case IR_OP_PRELU: return true;
+  default: return false;
+  }
+}
+
+/* An operand of KilnAttention with the batch: its axis 0 is the logical axis Q's axis 0 is. */
+static bool attention_batch_operand(const IrNode *n, int k) {
+  const IrValue *q = n->inputs[0], *x = n->inputs[k];
+  if (!x || !x->outer) return true;
+  if (k == 3) return x->rank == q->rank;
+  const char *perm = k == 0 ? "q_perm" : k == 1 ? "k_perm" : "v_perm";
+  return x->rank == q->rank && ir_attr(n, perm)->ints[0] == 0;
+}
+
+/* Why n does not compute each batch element from that element alone (values with `outer` hold
+ * one block per element along axis 0), or NULL: the run function then calls the graph's code once
+ * per element. */
+static const char *batch_problem(const IrNode *n) {
+  const IrValue *x = n->inputs[0], *y = n->outputs[0];
+  int nin = ir_node_op_inputs(n);
+  for (int j = 0; j < n->n_outputs; j++)
+    if (n->outputs[j] && !n->outputs[j]->outer)
+      return "it drops the batch (its output does not grow with it)";
+  for (int k = nin; k < n->n_inputs; k++) /* fused element-wise epilogue operands */
+    if (n->inputs[k] && n->inputs[k]->outer && n->inputs[k]->rank != y->rank)
+      return "an operand with the batch is broadcast to another rank";
+  if (elementwise(n)) {
+    for (int k = 0; k < nin; k++)
+      if (n->inputs[k] && n->inputs[k]->outer && n->inputs[k]->rank != y->rank)
+        return "an operand with the batch is broadcast to another rank";
+    return NULL;
+  }
+  if (is_reduce(n->op) || n->op == IR_OP_ARG_MAX || n->op == IR_OP_ARG_MIN ||
+      n->op == IR_OP_SOFTMAX || n->op == IR_OP_LOG_SOFTMAX)
+    return x->outer && !(reduced_axes(n) & 1u) ? NULL : "it works along the batch axis";
+  switch (n->op) {
+  case IR_OP_LAYER_NORM:
+    if (nin > 1 && (n->inputs[1]->outer || (nin > 2 && n->inputs[2] && n->inputs[2]->outer)))
+      return "its scale or bias has the batch";
+    return axis_of(ir_attr_i(n, "axis"), x->rank) > 0 ? NULL : "it normalizes over the batch axis";
+  case IR_OP_IDENTITY:
+  case IR_OP_DROPOUT:
+  case IR_OP_RESHAPE:
+  case IR_OP_FLATTEN:
+  case IR_OP_SQUEEZE:
+  case IR_OP_UNSQUEEZE: return x->outer ? NULL : "only its data may have the batch";
+  case IR_OP_MATMUL: {
+    const IrValue *b = n->inputs[1];
+    if (!x->outer) return "its B operand has the batch and A does not";
+    if (!b->outer) return NULL; /* rows of A */
+    return x->rank >= 3 && x->rank == y->rank && b->rank == y->rank
+               ? NULL
+               : "both operands have the batch but not as their (equal-rank) first axis";
+  }
+  case IR_OP_GEMM:
+    if (!x->outer || n->inputs[1]->outer || (nin > 2 && n->inputs[2] && n->inputs[2]->outer))
+      return "only its A operand may have the batch";
+    return ir_attr_i(n, "transA") ? "transA = 1 reads A by columns" : NULL;
+  case IR_OP_GATHER: {
+    int a = axis_of(ir_attr_i(n, "axis"), x->rank);
+    if (x->outer) return n->inputs[1]->outer || a == 0 ? "it gathers along the batch axis" : NULL;
+    return a == 0 ? NULL : "its indices have the batch but it gathers along a later axis";
+  }
+  case IR_OP_TRANSPOSE: {
+    const IrAttr *p = ir_attr(n, "perm");
+    return p->count && p->ints[0] == 0 ? NULL : "it moves the batch axis";
+  }
+  case IR_OP_CONCAT:
+  case IR_OP_SPLIT:
+    for (int i = 0; i < nin; i++)
+      if (!n->inputs[i]->outer) return "every operand must have the batch";
+    return axis_of(ir_attr_i(n, "axis"), x->rank) != 0 ? NULL : "it works along the batch axis";
+  case IR_OP_SLICE: {
+    int64_t start[IR_MAX_RANK], step[IR_MAX_RANK], out[IR_MAX_RANK];
+    if (!x->outer || !ir_slice_params(n, start, step, out, NULL)) return "it slices the batch";
+    return start[0] == 0 && step[0] == 1 && out[0] == x->dims[0] ? NULL
+                                                                 : "it slices the batch axis";
+  }
+  case IR_OP_ATTENTION:
+    if (!x->outer) return "its queries must have the batch";
+    for (int k = 0; k < nin; k++)
+      if (!attention_batch_operand(n, k))
+        return "an operand has the batch on another axis than the queries'";
+    return ir_attr(n, "out_perm")->ints[0] == 0 ? NULL : "its output moves the batch axis";
+  default: return "the op has no run-time batch support";
+  }
+}
+
+/* With a batch dim: which values grow with it, and that every node touching them computes each
+ * element alone; the graph back at batch 1 after. */
+static bool analyze_batch(IrGraph *g, IrDiag *d) {
+  if (g->n_states) { /* one state per stream: the elements' calls would update it in turn */
+    ir_diag_error(d, "--max-dim",
+                  "a model with states cannot have the run-time batch '%s' (one state buffer "
+                  "per stream: run each stream on its own)",
+                  g->dyn[g->outer - 1].name);
+    return false;
+  }
+  Shape *at2 = malloc(sizeof *at2 * ((size_t)g->n_values + 1));
+  if (!at2) abort();
+  LenDepMax **snap = len_dep_snapshot(g, false);
+  g->outer_len = 2;
+  IrDiag inner;
+  ir_diag_init(&inner, NULL, false);
+  bool ok = ir_dyn_resize(g, LEN_DIM(g).max, &inner);
+  const char *b = g->dyn[g->outer - 1].name;
+  if (!ok)
+    ir_diag_error(d, "--max-dim", "the model's shapes do not follow the batch '%s' (at %s=2: %.*s)",
+                  b, b, (int)strcspn(inner.text ? inner.text : "", "\n"),
+                  inner.text ? inner.text : "");
+  ir_diag_free(&inner);
+  if (ok) save_shapes(g, at2);
+  for (int i = 0; ok && i < g->n_values; i++)
+    if (snap[i] && (memcmp(g->values[i]->dims, snap[i]->dims, sizeof snap[i]->dims) ||
+                    !leading_block(g->values[i], snap[i]))) {
+      ir_diag_error(d, g->values[i]->src_path ? g->values[i]->src_path : "--max-dim",
+                    "constant '%s' is computed from the batch '%s': compiled code holds it for "
+                    "one batch element",
+                    g->values[i]->name, b);
+      ok = false;
+    }
+  for (int i = 0; i < g->n_values; i++) free(snap[i]);
+  free(snap);
+  g->outer_len = 1;
+  ir_diag_init(&inner, NULL, false);
+  bool back = ir_dyn_resize(g, LEN_DIM(g).max, &inner);
+  ir_diag_free(&inner);
+  if (!back) {
+    ir_diag_error(d, "--max-dim", "internal error: the shapes at batch 1 cannot be inferred again");
+    ok = false;
+  }
+  for (int i = 0; ok && i < g->n_values; i++) {
+    IrValue *v = g->values[i];
+    v->outer = batch_axis(v, &at2[i], g, NULL, &ok, d);
+    if (v->outer && v->state) {
+      ir_diag_error(d, "--max-dim", "state '%s' cannot grow with the batch '%s'", v->name, b);
+      ok = false;
+    }
+  }
+  for (int i = 0; ok && i < g->n_nodes; i++) {
+    const IrNode *n = g->nodes[i];
+    bool any = false;
+    for (int k = 0; k < n->n_inputs; k++) any |= n->inputs[k] && n->inputs[k]->outer;
+    const char *why = any ? batch_problem(n) : NULL;
+    if (why)
+      ok = ir_node_error(d, n, "", "%s cannot run at the run-time batch '%s': %s",
+                         ir_op_info[n->op].name, b, why);
+  }
+  free(at2);
+  return ok;
+}
+
 bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
   if (g->n_dyn == 0) return true;
-  int64_t max = g->dyn[0].max;
+  g->outer_len = 1;
+  int64_t max = LEN_DIM(g).max;
   Shape *at_max = malloc(sizeof *at_max * ((size_t)g->n_values + 1));
   Shape *at_p[2] = {malloc(sizeof(Shape) * ((size_t)g->n_values + 1)),
                     malloc(sizeof(Shape) * ((size_t)g->n_values + 1))};
@@ -579,10 +868,10 @@ bool ir_dyn_analyze(IrGraph *g, IrDiag *d) {
     const char *why = rows_problem(g, n);
     if (why)
       ok = ir_node_error(d, n, "", "%s cannot run at the run-time length '%s': %s",
-                         ir_op_info[n->op].name, g->dyn[0].name, why);
+                         ir_op_info[n->op].name, LEN_DIM(g).name, why);
   }
   free(at_max);
   free(at_p[0]);
   free(at_p[1]);
-  return ok;
+  return ok && (!g->outer || analyze_batch(g, d));
 }

@@ -64,6 +64,7 @@ IrGraph *ir_graph_new(const char *name) {
   g->opset = 17;
   g->workspace_size = -1;
   g->workspace_align = 64;
+  g->outer_len = 1;
   g->name_index = calloc(1, sizeof *g->name_index);
   if (!g->name_index) abort();
   return g;

@@ -187,6 +187,10 @@ typedef struct IrValue {
    * [N][C/c][H][W][c]. Shapes, the interpreter and every op's meaning are unchanged: only
    * codegen reads it (the nodes the layout pass allows, and KilnLayout's copies). */
   int layout_block;
+  /* The graph's batch dim (IrGraph.outer) multiplies axis 0: a graph input with it on axis 0 (set
+   * by ir_dyn_settle_inputs, held at 1 in the graph), any value that grows with it (its axis 0 is
+   * a whole number of per-element blocks, ir_dyn_analyze). */
+  bool outer;
   const char *src_path; /* JSON path where it was declared, for messages; may be NULL */
 } IrValue;
 
@@ -264,8 +268,10 @@ typedef struct IrState {
 
 /* A dimension whose length is given at run time, up to a compile-time maximum (`--max-dim NAME=N`,
  * a symbolic dim of a graph input). Shapes are inferred at the maximum, so the memory plan sizes
- * the workspace for it. At most IR_MAX_DYN per graph. */
-#define IR_MAX_DYN 1
+ * the workspace for it. At most IR_MAX_DYN per graph: with two, one is the batch (IrGraph.outer,
+ * axis 0 of the inputs that have it, held at 1 in the graph: the run function calls the body once
+ * per batch element) and the other the length the body loops to. */
+#define IR_MAX_DYN 2
 typedef struct IrDynDim {
   const char *name;
   int64_t max;
@@ -290,6 +296,10 @@ typedef struct IrGraph {
   int64_t state_size;       /* bytes of the caller's state buffer (aligned to IR_STATE_ALIGN) */
   IrDynDim dyn[IR_MAX_DYN]; /* run-time dims (ir/dyn.c) */
   int n_dyn;
+  /* 1 + the index in dyn[] of the batch dim when there are two (0: none); outer_len: the batch the
+   * graph's shapes are inferred at (1 except while the interpreter runs a whole batch). */
+  int outer;
+  int64_t outer_len;
   /* The folds whose outputs are IrValue.len_dep, in folding order (ir/dyn.c). fold_open: the
    * ONNX importer's node-by-node folding, where Shape of a node's output may fold (its axis of
    * run-time length is found when the import closes, ir_dyn_close_folds). */
@@ -334,6 +344,14 @@ int ir_graph_dyn_dim(IrGraph *g, const char *name, int64_t max, const char *wher
 /* Sets the dynamic axis of every graph input to len and infers every shape again (the graph as it
  * is at that length: the reference interpreter then runs at it). False on a shape error. */
 bool ir_dyn_resize(IrGraph *g, int64_t len, IrDiag *d);
+/* The same with every run-time dim, dims[k] for g->dyn[k] (the batch and the length). */
+bool ir_dyn_resize_dims(IrGraph *g, const int64_t *dims, IrDiag *d);
+/* The dim the body loops to (the length): g->dyn[ir_dyn_len_index(g)]. */
+static inline int ir_dyn_len_index(const IrGraph *g) { return g->outer == 1 ? 1 : 0; }
+/* After the frontend has marked the graph inputs: with two run-time dims, picks the batch (the one
+ * on axis 0 of every input that has it, before the other) and holds it at 1 in the inputs' shapes.
+ * False (reported at --max-dim) if no dim fits. */
+bool ir_dyn_settle_inputs(IrGraph *g, IrDiag *d);
 /* Called by ir_node_fold before it folds n in a graph with a run-time dim: false if n must not
  * fold (Shape of a node's output outside the ONNX importer's folding); *len_dep when n's outputs
  * depend on the length (Shape of a value that may have it, or an input that is len_dep). */

@@ -950,14 +950,15 @@ bool ir_qconv_winograd_exact(const IrNode *n) {
 }
 
 void ir_qconv_winograd_cost(const IrConvParams *p, double *wino, double *direct) {
-  /* measured under QEMU -icount: the direct tile 11 per pair step of 3 rows x 2 pixels, its
-   * im2col ~6 per pixel and pair step, the requantization ~6 per output; Winograd: 8 per step of
+  /* measured under QEMU -icount: the direct tile 8 per pair step of 3 rows x 2 pixels (unrolled,
+   * issue10n; 11 before), its im2col ~6 per pixel and pair step, the requantization ~6 per output;
+   * Winograd: 8 per step of
    * its 3 x 2 tile + 14 per column pair, the input transform ~150 per tile and channel pair, the
    * output transform with the requantization ~72 per tile and output channel */
   double P = (double)(p->oh * p->ow), steps = (double)ir_qconv_steps(p, true);
   double rb = (double)((p->m + 2) / 3), T = (double)(((p->oh + 1) / 2) * ((p->ow + 1) / 2));
   double kp = (double)((p->c + 1) / 2);
-  *direct = rb * ceil(P / 2) * steps * 11 + P * steps * 6 + P * (double)p->m * 6;
+  *direct = rb * ceil(P / 2) * steps * 8 + P * steps * 6 + P * (double)p->m * 6;
   *wino = 16 * rb * ceil(T / 2) * (8 * kp + 14) + T * kp * 150 + T * (double)p->m * 72;
 }
 

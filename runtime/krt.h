@@ -44,7 +44,7 @@ typedef struct krt_dim_info {
   int64_t max;
 } krt_dim_info;
 
-#define KRT_ABI_VERSION 3
+#define KRT_ABI_VERSION 4
 
 /* Every model object exports `const krt_model <prefix>_model`, a self-description used by the
  * generic driver (`kiln build`) and by tests; applications normally use the typed entry points
@@ -80,6 +80,12 @@ typedef struct krt_model {
                   void *workspace);
   int (*run_state_dims)(const int64_t *dims, const void *const *inputs, void *const *outputs,
                         void *workspace, void *state, size_t state_bytes);
+  /* With two run-time dims, dims[batch_dim] is the batch (else batch_dim is -1, the pointers
+   * NULL): a tensor with input_batch[i] / output_batch[j] set holds that many elements one after
+   * another along its axis 0, each of the tensor info's shape (the batch axis at one element's
+   * size) with its dyn axis at the run-time length. */
+  int32_t batch_dim;
+  const int32_t *input_batch, *output_batch;
 } krt_model;
 
 /* A short English description of a KRT_* return code. */

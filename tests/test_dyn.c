@@ -366,6 +366,108 @@ static void test_bert_qa(int level) {
                   ins, 3, outs, 4, level);
 }
 
+/* Two run-time dims, batch and sequence (tests/dyn/enc2, tools/gen_dyn2_tests.py: a torch export
+ * with dynamic_axes {0: batch, 1: seq}, self-attention [B,H,S,S], a [B*S, D] Reshape): at each
+ * (batch, seq) pair every output = the interpreter running the whole batch = torch; nothing is
+ * written past the pair's outputs; a batch or length outside [1, max] is KRT_ERR_DIM_RANGE. */
+static void test_enc2(int level) {
+  enum { CANARY = 64 };
+  static const char *const dims2[] = {"batch=4,seq=12"};
+  static const int pairs[][2] = {{1, 1}, {2, 5}, {1, 12}, {3, 8}, {4, 3}, {4, 12}};
+  static const char *const ins[] = {"ids", "mask"}, *const outs[] = {"logits", "tags", "pooled"};
+  const char *dir = "tests/dyn/enc2";
+  IrDiag d;
+  ir_diag_init(&d, dir, false);
+  IrGraph *g = load("tests/dyn/enc2/model.onnx", dims2, 1, level, level ? NULL : "attention", &d);
+  IrGraph *ref = load("tests/dyn/enc2/model.onnx", dims2, 1, -1, NULL, &d);
+  CHECK(g && ref, "enc2 -O%d: loads and plans: %s", level, d.text ? d.text : "");
+  ir_diag_free(&d);
+  DlModel l;
+  if (!g || !ref || !dl_load(g, level, &l)) {
+    ir_graph_free(g);
+    ir_graph_free(ref);
+    return;
+  }
+  const krt_model *m = l.m;
+  CHECK(m->n_dims == 2 && !strcmp(m->dims[0].name, "batch") && m->dims[0].max == 4 &&
+            !strcmp(m->dims[1].name, "seq") && m->dims[1].max == 12 && m->batch_dim == 0 &&
+            m->input_batch[0] && m->input_batch[1] && m->output_batch[2] &&
+            m->input_dyn_axis[0] == 1 && m->output_dyn_axis[2] == -1,
+        "enc2: dims batch<=4 (the batch), seq<=12");
+  void *ws = aligned_alloc(64, (m->workspace_size + 63) / 64 * 64 + 64);
+  unsigned char *got[3], *want[3];
+  size_t cap[3];
+  for (int k = 0; k < 3; k++) { /* at both maxima */
+    cap[k] = (size_t)ir_value_nbytes(g->outputs[k]) * 4;
+    got[k] = malloc(cap[k] + CANARY), want[k] = malloc(cap[k]);
+  }
+  for (size_t p = 0; p < sizeof pairs / sizeof *pairs; p++) {
+    char sub[64];
+    snprintf(sub, sizeof sub, "%s/B%dS%d", dir, pairs[p][0], pairs[p][1]);
+    krt_npy in[2], t[3];
+    const void *inp[2];
+    bool ok = true;
+    for (int k = 0; k < 2; k++) {
+      char path[256], err[256];
+      snprintf(path, sizeof path, "%s/%s.npy", sub, ins[k]);
+      ok &= krt_npy_read(path, &in[k], err, sizeof err);
+      inp[k] = in[k].data;
+    }
+    for (int k = 0; k < 3; k++) {
+      char path[256], err[256];
+      snprintf(path, sizeof path, "%s/%s.npy", sub, outs[k]);
+      ok &= krt_npy_read(path, &t[k], err, sizeof err);
+    }
+    CHECK(ok, "%s: goldens read", sub);
+    if (!ok) continue;
+    int64_t dims[2] = {pairs[p][0], pairs[p][1]};
+    IrDiag rd;
+    ir_diag_init(&rd, NULL, false);
+    CHECK(ir_dyn_resize_dims(ref, dims, &rd), "%s: interpreter graph", sub);
+    ir_diag_free(&rd);
+    CHECK(ir_interp_run(ref, inp, (void **)want) == 0, "%s: interpreter", sub);
+    for (int k = 0; k < 3; k++) memset(got[k], 0xA5, cap[k] + CANARY);
+    CHECK(m->run_dims(dims, inp, (void **)got, ws) == 0, "enc2 -O%d: run_dims at %s", level, sub);
+    for (int k = 0; k < 3; k++) {
+      const IrValue *o = ref->outputs[k]; /* at the pair */
+      long count = (long)ir_value_numel(o);
+      CHECK((long)t[k].numel == count, "%s: %s has %ld values", sub, outs[k], count);
+      if (o->dtype == IR_F32) {
+        CHECK(test_close_f32((float *)want[k], t[k].data, count, 1e-4, 1e-5, outs[k]),
+              "%s: interpreter = torch (%s)", sub, outs[k]);
+        CHECK(test_close_f32((float *)got[k], (float *)want[k], count, 1e-4, 1e-5, outs[k]),
+              "enc2 -O%d: compiled = interpreter at %s (%s)", level, sub, outs[k]);
+      } else {
+        CHECK(!memcmp(want[k], t[k].data, (size_t)count * 8), "%s: interpreter = torch (%s)", sub,
+              outs[k]);
+        CHECK(!memcmp(got[k], want[k], (size_t)count * 8),
+              "enc2 -O%d: compiled = interpreter at %s (%s)", level, sub, outs[k]);
+      }
+      bool untouched = true;
+      for (size_t e = (size_t)ir_value_nbytes(o); e < cap[k] + CANARY; e++)
+        untouched &= got[k][e] == 0xA5;
+      CHECK(untouched, "enc2 -O%d: nothing written past %s at %s", level, outs[k], sub);
+    }
+    if (p == 0) { /* out of range: either dim, before anything is written */
+      static const int64_t bad[][2] = {{0, 1}, {5, 1}, {1, 0}, {1, 13}, {-1, 1}, {4, 13}};
+      for (size_t b = 0; b < sizeof bad / sizeof *bad; b++) {
+        for (int k = 0; k < 3; k++) memset(got[k], 0xA5, cap[k]);
+        CHECK(m->run_dims(bad[b], inp, (void **)got, ws) == KRT_ERR_DIM_RANGE &&
+                  got[0][0] == 0xA5 && got[2][0] == 0xA5,
+              "enc2: batch %lld, seq %lld returns KRT_ERR_DIM_RANGE, nothing written",
+              (long long)bad[b][0], (long long)bad[b][1]);
+      }
+    }
+    for (int k = 0; k < 2; k++) krt_npy_free(&in[k]);
+    for (int k = 0; k < 3; k++) krt_npy_free(&t[k]);
+  }
+  for (int k = 0; k < 3; k++) free(got[k]), free(want[k]);
+  free(ws);
+  dlclose(l.lib);
+  ir_graph_free(g);
+  ir_graph_free(ref);
+}
+
 /* A [1,seq,seq] value (tests/dyn/outer: an outer sum reduced over its second axis) and positions
  * from that value's Shape (folded when the ONNX import closes, again at every length). */
 static void test_outer(int level) {
@@ -612,7 +714,54 @@ static void test_errors(void) {
                "\"z\", \"dtype\": \"f32\", \"shape\": [\"other\", 1]}], \"outputs\": [{\"name\": "
                "\"y\"}], \"nodes\": [{\"op\": \"Add\", \"inputs\": [\"x\", \"z\"], \"outputs\": "
                "[\"y\"]}]}",
-               two, 2, "only 1 run-time dimension per model is supported");
+               two, 2,
+               "--max-dim: two run-time dims ('seq', 'other'): one must be the batch, axis 0 of "
+               "every graph input that has it, with the other after it in at least one input");
+  /* bad --max-dim values name the flag and the item */
+  static const char *const dup[] = {"seq=8", "seq=8"}, *const unknown[] = {"seq=8,sq=4"},
+                           *const neg[] = {"seq=-3"}, *const noval[] = {"seq=8,b"};
+  const char *relu = HEAD "\"nodes\": [{\"op\": \"Relu\", \"inputs\": [\"x\"], \"outputs\": "
+                          "[\"y\"]}]}";
+  expect_error(relu, dup, 2, "--max-dim: 'seq=8': dimension 'seq' is given twice");
+  expect_error(relu, unknown, 1,
+               "--max-dim: 'sq=4': no graph input has a symbolic dimension 'sq' (run-time dims: "
+               "'seq')");
+  expect_error(relu, neg, 1, "--max-dim: 'seq=-3': the maximum must be an integer from 1 to");
+  expect_error(relu, noval, 1, "--max-dim: 'b': the maximum must be an integer from 1 to");
+  /* three symbolic dims; a batch that is not axis 0; ops across the batch */
+  static const char *const bs[] = {"b=4,seq=8"}, *const bsc[] = {"b=4,seq=8,c=2"};
+  const char *bhead = "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": "
+                      "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"b\", \"seq\", 4]}], "
+                      "\"outputs\": [{\"name\": \"y\"}], ";
+  char json[1024];
+  snprintf(json, sizeof json,
+           "{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": "
+           "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"b\", \"seq\", \"c\"]}], "
+           "\"outputs\": [{\"name\": \"y\"}], \"nodes\": [{\"op\": \"Relu\", \"inputs\": "
+           "[\"x\"], \"outputs\": [\"y\"]}]}");
+  expect_error(json, bsc, 1,
+               "inputs[0] (x).shape[2]: at most 2 dimensions of an input may be symbolic");
+  snprintf(json, sizeof json,
+           "%s\"initializers\": [{\"name\": \"a\", \"dtype\": \"i64\", \"shape\": [1], "
+           "\"data\": [0]}], \"nodes\": [{\"name\": \"r\", \"op\": \"ReduceSum\", \"inputs\": "
+           "[\"x\", \"a\"], \"outputs\": [\"y\"]}]}",
+           bhead);
+  expect_error(json, bs, 1,
+               "nodes[0] (r): ReduceSum cannot run at the run-time batch 'b': it drops the batch");
+  snprintf(json, sizeof json,
+           "%s\"nodes\": [{\"name\": \"t\", \"op\": \"Transpose\", \"inputs\": [\"x\"], "
+           "\"outputs\": [\"y\"], \"attrs\": {\"perm\": [1, 0, 2]}}]}",
+           bhead);
+  expect_error(json, bs, 1,
+               "value 'y': its shape depends on the batch 'b' other than by its first axis");
+  /* a state (one per stream) with a run-time batch */
+  expect_error("{\"format\": \"kiln-model\", \"version\": 1, \"name\": \"m\", \"inputs\": "
+               "[{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [\"b\", \"seq\", 4]}, "
+               "{\"name\": \"h\", \"dtype\": \"f32\", \"shape\": [4]}], \"outputs\": [{\"name\": "
+               "\"y\"}, {\"name\": \"h2\"}], \"states\": [{\"input\": \"h\", \"next\": \"h2\"}], "
+               "\"nodes\": [{\"op\": \"Add\", \"inputs\": [\"x\", \"h\"], \"outputs\": [\"y\"]}, "
+               "{\"op\": \"Neg\", \"inputs\": [\"h\"], \"outputs\": [\"h2\"]}]}",
+               bs, 1, "--max-dim: a model with states cannot have the run-time batch 'b'");
 }
 
 int main(int argc, char **argv) {
@@ -634,6 +783,8 @@ int main(int argc, char **argv) {
   test_bert_qa(3);
   test_outer(0);
   test_outer(3);
+  test_enc2(0);
+  test_enc2(3);
   test_row_at(0);
   test_row_at(2);
   test_errors();

@@ -28,7 +28,8 @@
 #               lengths (tests/emu/dyn_harness.c), and tests/dyn/pool (reductions, ArgMax and
 #               Softmax along the run-time length) and tests/dyn/bidir (GRU/RNN/LSTM over a
 #               run-time number of steps) and tests/dyn/bert_qa (a torch dynamic-axes export) at
-#               every prefix length (dyn_prefix_harness.c)
+#               every prefix length (dyn_prefix_harness.c); tests/dyn/enc2 (batch and sequence as
+#               two run-time dims) at every (batch, seq) pair of its goldens (dyn2_harness.c)
 # Each run links tests/emu/harness.c (model + embedded inputs and PyTorch goldens, via
 # tests/emu/npy2c) and checks the outputs on the target itself.
 set -u
@@ -164,11 +165,14 @@ quant)
   # x - x_zp reaching 255, weights at +-127 in the patterns that make |U| largest, outputs straight
   # from the convs; all three with --conv=winograd and the kernel asserted in `kiln inspect`;
   # tests/gen/qops (tools/gen_qops_model.py): QConcat, QAveragePool, QLinearConvTranspose, int8
-  # Gather, bit for bit on the M4, the M0+ (no hardware divide) and aarch64
-  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops; do
+  # Gather, bit for bit on the M4, the M0+ (no hardware divide) and aarch64; tests/gen/qfirst
+  # (tools/gen_qfirst_model.py): the M4's first-layer convs without im2col (3 channels in
+  # channel pairs, 1 channel 5x5 in tap pairs, odd halves at weight 0, asymmetric pads, batch 2),
+  # bit for bit on the M4, the M0+ and aarch64
+  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst; do
     exact="" model_root=$src/examples
-    case $m in resnet_small | qwino* | qops) exact=-DEMU_EXACT ;; esac
-    case $m in qwino* | qops) model_root=$src/tests/gen ;; esac
+    case $m in resnet_small | qwino* | qops | qfirst) exact=-DEMU_EXACT ;; esac
+    case $m in qwino* | qops | qfirst) model_root=$src/tests/gen ;; esac
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$model_root/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
@@ -186,14 +190,17 @@ quant)
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) $exact" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
-    case $m in resnet_small | qops)
+    case $m in resnet_small | qops | qfirst)
       run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "$exact" linux \
         qemu-aarch64 -L /usr/aarch64-linux-gnu
       ;;
     esac
-    [ $m = qops ] && run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
-      "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an385 \
-      -nographic -monitor none -semihosting-config enable=on,target=native -kernel
+    case $m in qops | qfirst)
+      run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
+        "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an385 \
+        -nographic -monitor none -semihosting-config enable=on,target=native -kernel
+      ;;
+    esac
   done
   unset model_root
   # ONNX Runtime's dynamic quantization (tests/onnx/qdq/dynamic_*: DynamicQuantizeLinear,
@@ -386,6 +393,15 @@ state)
       "$(baremetal_flags cortex-m4) $lens" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
   done
+  # two run-time dims, batch and sequence (tests/dyn/enc2, a torch dynamic-axes export): every
+  # (batch, seq) pair of its goldens, out-of-range dims -> -6
+  model_dir=$src/tests/dyn/enc2 harness=$src/tests/emu/dyn2_harness.c
+  kiln_extra=(--max-dim batch=4,seq=12)
+  run_model enc2 aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+    qemu-aarch64 -L /usr/aarch64-linux-gnu
+  run_model enc2 thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+    "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic \
+    -monitor none -semihosting-config enable=on,target=native -kernel
   kiln_extra=()
   ;;
 m4-stack)

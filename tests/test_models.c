@@ -12,8 +12,9 @@
  * --prune SPEC runs the prune pass with that lossy spec (kiln --prune): the golden no longer
  * applies (at -O0, no passes, it still does), so the compiled code is checked against the
  * interpreter on the pruned graph.
- * usage: test_models [--sparse KIND] [--layout nchwc] [--prune SPEC] [--cc CC] DIR...   or
- * test_models --manifest ROOT MANIFEST
+ * --O2 checks -O2 as well (op and ONNX cases: LLVM 19 miscompiled one op case at -O2 only).
+ * usage: test_models [--O2] [--sparse KIND] [--layout nchwc] [--prune SPEC] [--cc CC] DIR...
+ * or   test_models --manifest ROOT MANIFEST
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -229,8 +230,11 @@ static void check_level(const char *dir, int level) {
   ir_graph_free(g);
 }
 
+static bool with_o2; /* --O2: also -O2 (its LLVM pipeline differs from -O3's) */
+
 static void check_case(const char *dir) {
   check_level(dir, 0);
+  if (with_o2) check_level(dir, 2);
   check_level(dir, 3);
 }
 
@@ -241,7 +245,9 @@ int main(int argc, char **argv) {
   }
   if (getenv("CC") && *getenv("CC")) cc = getenv("CC");
   for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--sparse") && i + 1 < argc) {
+    if (!strcmp(argv[i], "--O2")) {
+      with_o2 = true;
+    } else if (!strcmp(argv[i], "--sparse") && i + 1 < argc) {
       const char *k = argv[++i];
       sparse_kernel = !strcmp(k, "block")      ? IR_KERNEL_SPARSE_BLOCK
                       : !strcmp(k, "csr")      ? IR_KERNEL_SPARSE_CSR

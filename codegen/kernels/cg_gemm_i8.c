@@ -303,11 +303,184 @@ static void store_lanes(Cg *c, int lanes, LLVMValueRef y, LLVMValueRef dst, LLVM
   cg_if_end(c, &full);
 }
 
-static bool is_thumb(Cg *c) {
+bool cg_is_thumb(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   bool t = !strncmp(triple, "thumb", 5);
   LLVMDisposeMessage(triple);
   return t;
+}
+
+/* One ldrd on Thumb-2 (the backend would split or re-address the two loads), plain loads
+ * elsewhere. */
+void cg_qpair_acts(Cg *c, LLVMValueRef pa, int64_t s, bool thumb, LLVMValueRef a[2]) {
+  if (!thumb) {
+    a[0] = cg_load_elem(c, IR_I32, pa, cg_idx(c, 2 * s));
+    a[1] = cg_load_elem(c, IR_I32, pa, cg_idx(c, 2 * s + 1));
+    return;
+  }
+  char code[64];
+  snprintf(code, sizeof code, "ldrd $0, $1, [$2, #%d]", (int)(8 * s));
+  LLVMTypeRef fl[2] = {c->t_i32, c->t_i32};
+  LLVMValueRef call =
+      cg_asm_read(c, code, "=r,=r,r", LLVMStructTypeInContext(c->ctx, fl, 2, 0), pa);
+  for (int k = 0; k < 2; k++) a[k] = LLVMBuildExtractValue(c->b, call, (unsigned)k, "");
+}
+
+/* One ldm on Thumb-2 (into r10..r12: ldm takes ascending registers), plain loads elsewhere. */
+void cg_qpair_weights(Cg *c, LLVMValueRef *pw, int mr, bool thumb, LLVMValueRef *w) {
+  assert(mr >= 1 && mr <= CG_QPAIR_ROWS);
+  if (!thumb) {
+    for (int r = 0; r < mr; r++) w[r] = cg_load_elem(c, IR_I32, *pw, cg_idx(c, r));
+    *pw = cg_gep(c, c->t_i32, *pw, cg_idx(c, mr));
+    return;
+  }
+  static const char *const code[] = {"ldr $0, [$1], #4", "ldmia $2!, {$0, $1}",
+                                     "ldmia $3!, {$0, $1, $2}"};
+  static const char *const cons[] = {"=&r,=r,1", "={r10},={r11},=r,2", "={r10},={r11},={r12},=r,3"};
+  LLVMTypeRef fl[4];
+  for (int r = 0; r < mr; r++) fl[r] = c->t_i32;
+  fl[mr] = LLVMTypeOf(*pw);
+  LLVMValueRef call = cg_asm_read(c, code[mr - 1], cons[mr - 1],
+                                  LLVMStructTypeInContext(c->ctx, fl, (unsigned)mr + 1, 0), *pw);
+  for (int r = 0; r < mr; r++) w[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
+  *pw = LLVMBuildExtractValue(c->b, call, (unsigned)mr, "");
+}
+
+/* One reduction step of an Arm DSP tile on Thumb-2 as one inline asm `code` with operands $0..
+ * n_acc-1 the sums (read and written), then n_tmp scratch registers, the walking pointer (read
+ * and advanced by the code: ldm with writeback) and the fixed pointer (constant offsets). One asm
+ * per step, because the scheduler, given separate loads and smlad, delays an smlad past the next
+ * step's ldm into the same pinned registers and spills. */
+static void dsp_step(Cg *c, const char *code, int n_acc, int n_tmp, const char *clobbers,
+                     LLVMValueRef fixed, LLVMValueRef *walk, LLVMValueRef *acc) {
+  enum { MAX_OPS = 16 };
+  assert(n_acc + n_tmp + 2 <= MAX_OPS);
+  char cons[256];
+  size_t cl = 0;
+  for (int i = 0; i < n_acc; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=r,");
+  for (int i = 0; i < n_tmp; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=&r,");
+  cl += (size_t)snprintf(cons + cl, sizeof cons - cl, "=r,r");
+  for (int i = 0; i < n_acc; i++) cl += (size_t)snprintf(cons + cl, sizeof cons - cl, ",%d", i);
+  snprintf(cons + cl, sizeof cons - cl, ",%d,%s", n_acc + n_tmp, clobbers);
+  LLVMTypeRef fl[MAX_OPS], args_t[MAX_OPS];
+  LLVMValueRef args[MAX_OPS];
+  int n_out = n_acc + n_tmp + 1, n_in = n_acc + 2;
+  for (int i = 0; i < n_out - 1; i++) fl[i] = c->t_i32;
+  fl[n_out - 1] = LLVMTypeOf(*walk);
+  args[0] = fixed;
+  for (int i = 0; i < n_acc; i++) args[1 + i] = acc[i];
+  args[n_acc + 1] = *walk;
+  for (int i = 0; i < n_in; i++) args_t[i] = LLVMTypeOf(args[i]);
+  LLVMTypeRef fty = LLVMFunctionType(LLVMStructTypeInContext(c->ctx, fl, (unsigned)n_out, 0),
+                                     args_t, (unsigned)n_in, 0);
+  LLVMValueRef fn = LLVMGetInlineAsm(fty, (char *)code, strlen(code), cons, strlen(cons), 0, 0,
+                                     LLVMInlineAsmDialectATT, 0);
+  LLVMValueRef call = LLVMBuildCall2(c->b, fty, fn, args, (unsigned)n_in, "");
+  unsigned memory = LLVMGetEnumAttributeKindForName("memory", 6);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, memory, 1 /* argmem: read */));
+  unsigned nounwind = LLVMGetEnumAttributeKindForName("nounwind", 8);
+  LLVMAddCallSiteAttribute(call, LLVMAttributeFunctionIndex,
+                           LLVMCreateEnumAttribute(c->ctx, nounwind, 0));
+  for (int i = 0; i < n_acc; i++) acc[i] = LLVMBuildExtractValue(c->b, call, (unsigned)i, "");
+  *walk = LLVMBuildExtractValue(c->b, call, (unsigned)n_out - 1, "");
+}
+
+/* The pairs tile's step (mr rows x 2 columns): ldrd of the two activation words at byte
+ * offset off from ap (off2 >= 0: two ldr, at off and off2), the mr weight words by ldm from *wp
+ * into r10..r12, 2 mr smlad. */
+static void pair_step_asm(Cg *c, LLVMValueRef ap, int64_t off, int64_t off2, LLVMValueRef *wp,
+                          int mr, LLVMValueRef *acc) {
+  int n = 2 * mr; /* $n $n+1 activations, $n+2 wp, $n+3 ap */
+  char code[512];
+  size_t len = off2 < 0 ? (size_t)snprintf(code, sizeof code, "ldrd $%d, $%d, [$%d, #%d]\n\t", n,
+                                           n + 1, n + 3, (int)off)
+                        : (size_t)snprintf(code, sizeof code,
+                                           "ldr $%d, [$%d, #%d]\n\tldr $%d, [$%d, #%d]\n\t", n,
+                                           n + 3, (int)off, n + 1, n + 3, (int)off2);
+  if (mr == 1)
+    len += (size_t)snprintf(code + len, sizeof code - len, "ldr r10, [$%d], #4", n + 2);
+  else
+    len += (size_t)snprintf(code + len, sizeof code - len, "ldmia $%d!, {r10-r%d}", n + 2, 9 + mr);
+  for (int r = 0; r < mr; r++)
+    for (int t = 0; t < 2; t++)
+      len += (size_t)snprintf(code + len, sizeof code - len, "\n\tsmlad $%d, r%d, $%d, $%d",
+                              2 * r + t, 10 + r, n + t, 2 * r + t);
+  static const char *const clob[] = {"~{r10}", "~{r10},~{r11}", "~{r10},~{r11},~{r12}"};
+  dsp_step(c, code, n, 2, clob[mr - 1], ap, wp, acc);
+}
+
+/* The batch-1 QGemm's step (1 row x 4 columns, one quad of the reduction): the row's widened
+ * activation quad, (a0, a2) and (a1, a3), by ldrd at byte offset off from sp; the 4 columns'
+ * packed weight quads by one ldm from *vp into r10..r12, lr; per column sxtb16 of the even and
+ * the odd bytes and 2 smlad: 18 instructions per 16 multiply-adds. */
+static void gemm_step_asm(Cg *c, LLVMValueRef sp, int64_t off, LLVMValueRef *vp,
+                          LLVMValueRef *acc) {
+  static const char *const w[4] = {"r10", "r11", "r12", "lr"};
+  char code[512];
+  size_t len = (size_t)snprintf(
+      code, sizeof code, "ldrd $4, $5, [$8, #%d]\n\tldmia $7!, {r10, r11, r12, lr}", (int)off);
+  for (int v = 0; v < 4; v++)
+    len += (size_t)snprintf(code + len, sizeof code - len,
+                            "\n\tsxtb16 $6, %s\n\tsmlad $%d, $6, $4, $%d\n\tsxtb16 $6, %s, ror #8"
+                            "\n\tsmlad $%d, $6, $5, $%d",
+                            w[v], v, v, w[v], v, v);
+  dsp_step(c, code, 4, 3, "~{r10},~{r11},~{r12},~{lr}", sp, vp, acc);
+}
+
+/* The Arm DSP tiles over operands laid out step-major (CgQGemm.v_pair_major, v_strip_major):
+ * the reduction in chunks of U steps unrolled, one operand at constant offsets 8 u from `fixed`
+ * (ldrd's immediate reaches 1020 bytes: U <= 127), the other by ldm from `walk`; 3 instructions
+ * per chunk (no loop at all when k4 <= CG_QPAIR_UNROLL_ALL). gemm: the batch-1 QGemm's 1 x 4
+ * step, else the pairs tile's mr x 2. */
+static void step_major_reduce(Cg *c, const CgQGemm *q, int mr, bool gemm, LLVMValueRef fixed0,
+                              LLVMValueRef walk0, const LLVMValueRef *init, LLVMValueRef *out) {
+  int64_t U = q->k4 <= CG_QPAIR_UNROLL_ALL ? q->k4
+              : q->wide_pw                 ? q->wide_row_steps
+                                           : CG_QPAIR_UNROLL;
+  int64_t iters = q->k4 / U, rest = q->k4 % U;
+  int64_t advance = q->wide_pw && iters > 1 ? q->wide_row_bytes : 8 * U; /* fixed, per chunk */
+  bool thumb = cg_is_thumb(c);
+  assert((thumb || !gemm) && (!q->wide_pw || (thumb && rest == 0)));
+  int n = gemm ? 4 : 2 * mr;
+  CgLoop lk;
+  cg_for(c, &lk, iters);
+  LLVMValueRef acc[CG_LOOP_MAX_ACC], next[CG_LOOP_MAX_ACC], after[CG_LOOP_MAX_ACC];
+  for (int i = 0; i < n; i++) acc[i] = cg_loop_acc(c, &lk, init[i]);
+  LLVMValueRef fixed = cg_loop_acc(c, &lk, fixed0), walk = cg_loop_acc(c, &lk, walk0);
+  lk.keep = true;
+  for (int pass = 0; pass < 2; pass++) { /* the chunks' loop, then the rest steps after it */
+    for (int64_t u = 0; u < (pass ? rest : U); u++) {
+      if (gemm) {
+        gemm_step_asm(c, fixed, 8 * u, &walk, acc);
+        continue;
+      }
+      if (thumb) {
+        if (q->wide_pw)
+          pair_step_asm(c, fixed, q->wide_off[u], q->wide_off[u] + q->wide_col_bytes, &walk, mr,
+                        acc);
+        else
+          pair_step_asm(c, fixed, 8 * u, -1, &walk, mr, acc);
+        continue;
+      }
+      LLVMValueRef a[2], w[CG_QPAIR_ROWS];
+      cg_qpair_acts(c, fixed, u, false, a);
+      cg_qpair_weights(c, &walk, mr, false, w);
+      for (int r = 0; r < mr; r++)
+        for (int t = 0; t < 2; t++)
+          acc[2 * r + t] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                          (LLVMValueRef[]){w[r], a[t], acc[2 * r + t]}, 3);
+    }
+    if (pass) break;
+    for (int i = 0; i < n; i++) next[i] = acc[i];
+    next[n] = cg_gep(c, c->t_i8, fixed, cg_idx(c, advance));
+    next[n + 1] = walk;
+    cg_loop_end(c, &lk, next, after);
+    for (int i = 0; i < n; i++) acc[i] = after[i];
+    fixed = after[n];
+    walk = after[n + 1];
+  }
+  for (int i = 0; i < n; i++) out[i] = acc[i];
 }
 
 /* Thumb-2 loads through inline asm (the LLVM C API's LLVMGetInlineAsm, as the fp32 kernel's
@@ -337,16 +510,32 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   LLVMTypeRef vt = vec_i32(c, lanes);
   int64_t strip = (int64_t)nv * lanes;
   int64_t strips = (q->n_cols + strip - 1) / strip;
-  CgLoop ls, lk;
-  LLVMValueRef s = cg_for(c, &ls, strips);
-  LLVMValueRef n0 = cg_mulc(c, s, strip);
+  CgLoop ls, lk, lo;
+  /* n0: the strip's first column of V; wide: per output row its column pairs, y column yn0,
+   * stored up to row_end (no wasted strips, no division) */
+  LLVMValueRef n0, yn0 = NULL, row_end = NULL;
+  if (q->wide_pw) {
+    assert(nv == 2 && lanes == 1);
+    LLVMValueRef oh = cg_for(c, &lo, q->n_cols / q->wide_pw);
+    LLVMValueRef j2 = cg_mulc(c, cg_for(c, &ls, (q->wide_ow + 1) / 2), 2);
+    n0 = cg_add(c, cg_mulc(c, oh, q->wide_pw), j2);
+    yn0 = cg_add(c, cg_mulc(c, oh, q->wide_ow), j2);
+    row_end = cg_addc(c, cg_mulc(c, oh, q->wide_ow), q->wide_ow);
+  } else {
+    n0 = cg_mulc(c, cg_for(c, &ls, strips), strip);
+  }
   LLVMValueRef ap0 = NULL, wp0 = NULL, ap = NULL, wp = NULL;
   /* the Arm DSP tiles walk the reduction with two pointers (post-indexed loads, no index
    * arithmetic per step) */
   bool walk = q->pairs || d.kind == CG_DOT4_SMLAD;
   int64_t s_step = q->pairs ? 4 * (int64_t)mr : q->v_is_acts || q->s_unpacked ? 8 : 4;
+  bool major = q->pairs && (q->v_pair_major || q->wide_pw);
+  bool strip_major = q->v_strip_major;
+  assert(!major || nv == 2);
+  assert(!strip_major || (nv == 4 && mr == 1 && q->s_unpacked && d.kind == CG_DOT4_SMLAD));
   if (walk) {
-    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, 4));
+    int64_t col_bytes = q->wide_pw ? q->wide_col_bytes : major || strip_major ? 4 * q->k4 : 4;
+    ap0 = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, col_bytes));
     wp0 = cg_gep(c, c->t_i8, q->s, cg_mulc(c, m0, q->lds));
   }
   /* the pairs tile (scalar lanes) starts its accumulators from the rows' biases */
@@ -372,125 +561,134 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       init[r * nv + v] = b0;
     }
-  LLVMValueRef k4 = cg_for(c, &lk, q->k4);
-  LLVMValueRef acc[CG_LOOP_MAX_ACC];
-  for (int r = 0; r < mr; r++)
-    for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, init[r * nv + v]);
-  if (walk) {
-    ap = cg_loop_acc(c, &lk, ap0);
-    wp = cg_loop_acc(c, &lk, wp0);
-  }
-  lk.keep = true;
-  LLVMValueRef next[CG_LOOP_MAX_ACC];
-  bool pairs_asm = false, gemm_asm = false;
-  if (q->pairs) {
-    /* both operands already i16 pairs: one load per operand and one smlad per accumulator; the
-     * block's weights are interleaved [k][mr] words, so two pointers walk the reduction */
-    LLVMValueRef av[8];
-    /* Thumb-2 (Arm DSP), the 3 x 2 tile, a row step ldrd can add: both loads by inline asm */
-    bool asm_loads = nv == 2 && mr == 3 && q->ldv * 4 <= 1020 && is_thumb(c);
-    pairs_asm = asm_loads;
-    if (asm_loads) {
-      char code[64];
-      snprintf(code, sizeof code, "ldrd $0, $1, [$2], #%d", (int)(q->ldv * 4));
-      LLVMValueRef p = ap, w = wp, wv[3];
-      asm_load_post(c, code, 2, &p, av);
-      /* the 3 weight words by one ldm (ascending registers: pinned to r10-r12) */
-      LLVMTypeRef fl[4] = {c->t_i32, c->t_i32, c->t_i32, LLVMTypeOf(w)};
-      LLVMValueRef call = cg_asm_read(c, "ldmia $3!, {$0, $1, $2}", "={r10},={r11},={r12},=r,3",
-                                      LLVMStructTypeInContext(c->ctx, fl, 4, 0), w);
-      for (int r = 0; r < 3; r++) wv[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
-      w = LLVMBuildExtractValue(c->b, call, 3, "");
-      for (int r = 0; r < mr; r++)
+  LLVMValueRef out[CG_LOOP_MAX_ACC];
+  if (major) {
+    step_major_reduce(c, q, mr, false, ap0, wp0, init, out);
+  } else if (strip_major) {
+    step_major_reduce(c, q, mr, true, wp0, ap0, init, out);
+  } else {
+    LLVMValueRef k4 = cg_for(c, &lk, q->k4);
+    LLVMValueRef acc[CG_LOOP_MAX_ACC];
+    for (int r = 0; r < mr; r++)
+      for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, init[r * nv + v]);
+    if (walk) {
+      ap = cg_loop_acc(c, &lk, ap0);
+      wp = cg_loop_acc(c, &lk, wp0);
+    }
+    lk.keep = true;
+    LLVMValueRef next[CG_LOOP_MAX_ACC];
+    bool pairs_asm = false, gemm_asm = false;
+    if (q->pairs) {
+      /* both operands already i16 pairs: one load per operand and one smlad per accumulator; the
+       * block's weights are interleaved [k][mr] words, so two pointers walk the reduction */
+      LLVMValueRef av[8];
+      /* Thumb-2 (Arm DSP), the 3 x 2 tile, a row step ldrd can add: both loads by inline asm */
+      bool asm_loads = nv == 2 && mr == 3 && q->ldv * 4 <= 1020 && cg_is_thumb(c);
+      pairs_asm = asm_loads;
+      if (asm_loads) {
+        char code[64];
+        snprintf(code, sizeof code, "ldrd $0, $1, [$2], #%d", (int)(q->ldv * 4));
+        LLVMValueRef p = ap, w = wp, wv[3];
+        asm_load_post(c, code, 2, &p, av);
+        /* the 3 weight words by one ldm (ascending registers: pinned to r10-r12) */
+        LLVMTypeRef fl[4] = {c->t_i32, c->t_i32, c->t_i32, LLVMTypeOf(w)};
+        LLVMValueRef call = cg_asm_read(c, "ldmia $3!, {$0, $1, $2}", "={r10},={r11},={r12},=r,3",
+                                        LLVMStructTypeInContext(c->ctx, fl, 4, 0), w);
+        for (int r = 0; r < 3; r++) wv[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
+        w = LLVMBuildExtractValue(c->b, call, 3, "");
+        for (int r = 0; r < mr; r++)
+          for (int v = 0; v < nv; v++)
+            next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                              (LLVMValueRef[]){wv[r], av[v], acc[r * nv + v]}, 3);
+        next[mr * nv] = p;
+        next[mr * nv + 1] = w;
+      } else if (nv == 2) { /* one 64-bit load: ldrd (with the pointer update folded in) */
+        LLVMValueRef both = load_vec(c, c->t_i64, ap, cg_idx(c, 0), 4);
+        av[0] = LLVMBuildTrunc(c->b, both, c->t_i32, "");
+        av[1] = LLVMBuildTrunc(c->b, LLVMBuildLShr(c->b, both, LLVMConstInt(c->t_i64, 32, 0), ""),
+                               c->t_i32, "");
+      } else {
+        for (int v = 0; v < nv; v++) av[v] = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
+      }
+      for (int r = 0; r < mr && !asm_loads; r++) {
+        LLVMValueRef wv = load_vec(c, c->t_i32, wp, cg_idx(c, 4 * r), 4);
         for (int v = 0; v < nv; v++)
           next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
-                                            (LLVMValueRef[]){wv[r], av[v], acc[r * nv + v]}, 3);
-      next[mr * nv] = p;
-      next[mr * nv + 1] = w;
-    } else if (nv == 2) { /* one 64-bit load: ldrd (with the pointer update folded in) */
-      LLVMValueRef both = load_vec(c, c->t_i64, ap, cg_idx(c, 0), 4);
-      av[0] = LLVMBuildTrunc(c->b, both, c->t_i32, "");
-      av[1] = LLVMBuildTrunc(c->b, LLVMBuildLShr(c->b, both, LLVMConstInt(c->t_i64, 32, 0), ""),
-                             c->t_i32, "");
-    } else {
-      for (int v = 0; v < nv; v++) av[v] = load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
-    }
-    for (int r = 0; r < mr && !asm_loads; r++) {
-      LLVMValueRef wv = load_vec(c, c->t_i32, wp, cg_idx(c, 4 * r), 4);
-      for (int v = 0; v < nv; v++)
-        next[r * nv + v] = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
-                                          (LLVMValueRef[]){wv, av[v], acc[r * nv + v]}, 3);
-    }
-  } else if (d.kind == CG_DOT4_SMLAD) {
-    /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
-     * quad); the activations are unpacked here, once per quad, for every accumulator using it */
-    LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8], vw[8], sw[2];
-    /* QGemm at batch 1 on Thumb-2 (widened activations, 4 columns of packed weights): the
-     * step's words by two inline-asm pairs of ldrd with post-increment (as the pairs tile) */
-    gemm_asm =
-        q->s_unpacked && !q->v_is_acts && mr == 1 && nv == 4 && q->ldv * 4 <= 1020 && is_thumb(c);
-    if (gemm_asm) {
-      char code[64];
-      snprintf(code, sizeof code, "ldrd $2, $3, [$4, #8]\n\tldrd $0, $1, [$4], #%d",
-               (int)(q->ldv * 4));
-      LLVMValueRef p = ap, w = wp;
-      asm_load_post(c, code, 4, &p, vw);
-      asm_load_post(c, "ldrd $0, $1, [$2], #8", 2, &w, sw);
-      next[mr * nv] = p;
-      next[mr * nv + 1] = w;
-    }
-    /* V quads stay packed: the activations, or Gemm weights (flash) */
-    for (int v = 0; v < nv; v++) {
-      LLVMValueRef w = gemm_asm ? vw[v] : load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
-      {
-        LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
-        ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
-        vo[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+                                            (LLVMValueRef[]){wv, av[v], acc[r * nv + v]}, 3);
       }
-    }
-    for (int r = 0; r < mr; r++) {
-      LLVMValueRef se, so;
+    } else if (d.kind == CG_DOT4_SMLAD) {
+      /* the weights were unpacked at compile time into (w0, w2) and (w1, w3) i16 pairs (8 bytes a
+       * quad); the activations are unpacked here, once per quad, for every accumulator using it */
+      LLVMValueRef eight = cg_i32c(c, 8), ve[8], vo[8], vw[8], sw[2];
+      /* QGemm at batch 1 on Thumb-2 (widened activations, 4 columns of packed weights): the
+       * step's words by two inline-asm pairs of ldrd with post-increment (as the pairs tile) */
+      gemm_asm = q->s_unpacked && !q->v_is_acts && mr == 1 && nv == 4 && q->ldv * 4 <= 1020 &&
+                 cg_is_thumb(c);
       if (gemm_asm) {
-        se = sw[0];
-        so = sw[1];
-      } else if (q->v_is_acts || q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
-        se = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 4);
-        so = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds + 4), 4);
-      } else {
-        LLVMValueRef w = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 1);
-        LLVMValueRef rot = cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
-        se = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
-        so = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+        char code[64];
+        snprintf(code, sizeof code, "ldrd $2, $3, [$4, #8]\n\tldrd $0, $1, [$4], #%d",
+                 (int)(q->ldv * 4));
+        LLVMValueRef p = ap, w = wp;
+        asm_load_post(c, code, 4, &p, vw);
+        asm_load_post(c, "ldrd $0, $1, [$2], #8", 2, &w, sw);
+        next[mr * nv] = p;
+        next[mr * nv + 1] = w;
       }
+      /* V quads stay packed: the activations, or Gemm weights (flash) */
       for (int v = 0; v < nv; v++) {
-        LLVMValueRef a = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
-                                        (LLVMValueRef[]){se, ve[v], acc[r * nv + v]}, 3);
-        next[r * nv + v] =
-            call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
+        LLVMValueRef w = gemm_asm ? vw[v] : load_vec(c, c->t_i32, ap, cg_idx(c, 4 * v), 4);
+        {
+          LLVMValueRef rot =
+              cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
+          ve[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
+          vo[v] = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+        }
+      }
+      for (int r = 0; r < mr; r++) {
+        LLVMValueRef se, so;
+        if (gemm_asm) {
+          se = sw[0];
+          so = sw[1];
+        } else if (q->v_is_acts ||
+                   q->s_unpacked) { /* 8 bytes a quad: (0, 2), (1, 3) as i16 pairs */
+          se = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 4);
+          so = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds + 4), 4);
+        } else {
+          LLVMValueRef w = load_vec(c, c->t_i32, wp, cg_idx(c, r * q->lds), 1);
+          LLVMValueRef rot =
+              cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, eight}, 3);
+          se = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &w, 1);
+          so = call_intrinsic(c, "llvm.arm.sxtb16", NULL, 0, &rot, 1);
+        }
+        for (int v = 0; v < nv; v++) {
+          LLVMValueRef a = call_intrinsic(c, "llvm.arm.smlad", NULL, 0,
+                                          (LLVMValueRef[]){se, ve[v], acc[r * nv + v]}, 3);
+          next[r * nv + v] =
+              call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
+        }
+      }
+    } else {
+      LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
+      LLVMValueRef vv[8];
+      for (int v = 0; v < nv; v++)
+        vv[v] = load_vec(c, vt, q->v,
+                         cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), 4)), 4);
+      for (int r = 0; r < mr; r++) {
+        LLVMValueRef row = cg_addc(c, m0, r);
+        LLVMValueRef quad =
+            load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
+        LLVMValueRef sq = cg_qsplat(c, quad, lanes);
+        for (int v = 0; v < nv; v++)
+          next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
+                                          : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
       }
     }
-  } else {
-    LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
-    LLVMValueRef vv[8];
-    for (int v = 0; v < nv; v++)
-      vv[v] = load_vec(c, vt, q->v,
-                       cg_add(c, vrow, cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), 4)), 4);
-    for (int r = 0; r < mr; r++) {
-      LLVMValueRef row = cg_addc(c, m0, r);
-      LLVMValueRef quad =
-          load_vec(c, c->t_i32, q->s, cg_add(c, cg_mulc(c, row, q->lds), cg_mulc(c, k4, 4)), 1);
-      LLVMValueRef sq = cg_qsplat(c, quad, lanes);
-      for (int v = 0; v < nv; v++)
-        next[r * nv + v] = q->v_is_acts ? cg_dot4(c, d, acc[r * nv + v], vv[v], sq)
-                                        : cg_dot4(c, d, acc[r * nv + v], sq, vv[v]);
+    if (walk && !pairs_asm && !gemm_asm) {
+      next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
+      next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, s_step));
     }
+    cg_loop_end(c, &lk, next, out);
   }
-  if (walk && !pairs_asm && !gemm_asm) {
-    next[mr * nv] = cg_gep(c, c->t_i8, ap, cg_idx(c, q->ldv * 4));
-    next[mr * nv + 1] = cg_gep(c, c->t_i8, wp, cg_idx(c, s_step));
-  }
-  LLVMValueRef out[CG_LOOP_MAX_ACC];
-  cg_loop_end(c, &lk, next, out);
   /* epilogue: bias, requantization, one store per vector */
   for (int r = 0; r < mr && q->raw; r++)
     for (int v = 0; v < nv; v++) {
@@ -534,7 +732,9 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
-      if (d.masked) /* AVX-512BW: one masked store, partial or not */
+      if (q->wide_pw) /* the row's pixels: its last pair may be half */
+        store_lanes(c, lanes, y, dst, cg_addc(c, yn0, v), row_end);
+      else if (d.masked) /* AVX-512BW: one masked store, partial or not */
         cg_masked_store(c, y, cg_gep(c, c->t_i8, dst, col),
                         cg_lane_mask(c, lanes, cg_sub(c, q->n_valid, col)));
       else
@@ -542,6 +742,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     }
   }
   cg_loop_end(c, &ls, NULL, NULL);
+  if (q->wide_pw) cg_loop_end(c, &lo, NULL, NULL);
 }
 
 int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols) {

@@ -38,7 +38,21 @@ typedef struct CgQGemm {
   /* CG_DOT4_SMLAD Conv: S and V words are i16 pairs (k4 counts pair steps), S in blocks of
    * CG_QPAIR_ROWS rows (fewer in the last) interleaved [k4][rows] (cg_qpair_offset) */
   bool pairs;
+  /* pairs: V is pair-major, [n_cols / 2 column pairs][k4][2] words (a step's two activation
+   * words adjacent, a column pair's steps contiguous), n_cols >= 2 */
+  bool v_pair_major;
+  /* pairs, wide_pw > 0: V is a padded i16 input copy, column n = oh * wide_pw + ow (n_cols /
+   * wide_pw rows; only ow < wide_ow computed, stored at oh * wide_ow + ow), its step s word at byte
+   * wide_off[s] + n * wide_col_bytes (unaligned ldr on Thumb) */
+  int64_t wide_pw, wide_ow, wide_col_bytes;
+  const int32_t *wide_off;
+  /* wide, k4 > CG_QPAIR_UNROLL_ALL: the reduction loops over k4 / wide_row_steps kernel rows,
+   * its body wide_row_steps steps (wide_off of the first row), V advancing wide_row_bytes */
+  int64_t wide_row_steps, wide_row_bytes;
   bool s_unpacked; /* CG_DOT4_SMLAD: S quads (the activations of a Gemm) as two i16 pair words */
+  /* CG_DOT4_SMLAD, s_unpacked, Thumb, n_cols >= 4 (the 1 x 4 tile): V is strip-major,
+   * [n_cols / 4 strips][k4][4 columns] quads (a step's 4 weight words one ldm) */
+  bool v_strip_major;
   bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
   int64_t raw_col_step; /* raw: elements between adjacent columns of y (0: 1) */
   bool shift_ge33;      /* every shift in the tables is at least 33: a 32-bit requantization */
@@ -61,6 +75,9 @@ static inline void cg_dot4_pack_quad(int8_t *dst, const int8_t w[4], bool unpack
 /* The pairs tile's rows, and the byte offset of weight word (row m, step k) of a group of
  * m_per_group rows with kp steps: blocks of CG_QPAIR_ROWS rows, each [kp][rows] words. */
 enum { CG_QPAIR_ROWS = 3 };
+/* pair-major pairs tile: the whole reduction unrolled up to this many steps, else chunks of
+ * CG_QPAIR_UNROLL steps per loop iteration */
+enum { CG_QPAIR_UNROLL_ALL = 32, CG_QPAIR_UNROLL = 16 };
 static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group, int64_t kp) {
   int64_t m0 = m / CG_QPAIR_ROWS * CG_QPAIR_ROWS, rows = m_per_group - m0;
   if (rows > CG_QPAIR_ROWS) rows = CG_QPAIR_ROWS;
@@ -87,5 +104,12 @@ LLVMValueRef cg_lane_mask(Cg *c, int lanes, LLVMValueRef n);
 /* Columns a V operand must provide (n_cols rounded up to the widest strip, 4 vectors). */
 int64_t cg_qgemm_v_cols(CgDot4 d, int64_t n_cols);
 void cg_qgemm_emit(Cg *c, CgDot4 d, const CgQGemm *q);
+/* Whether the target is Thumb (Thumb-2 inline asm for the Arm DSP kernels). */
+bool cg_is_thumb(Cg *c);
+/* Arm DSP pairs tiles: the two activation words of step s, a constant byte offset 8 s from pa;
+ * and the mr (1..CG_QPAIR_ROWS) weight words at *pw, which advances past them. thumb: by one
+ * ldrd / ldm (inline asm), else plain loads. */
+void cg_qpair_acts(Cg *c, LLVMValueRef pa, int64_t s, bool thumb, LLVMValueRef a[2]);
+void cg_qpair_weights(Cg *c, LLVMValueRef *pw, int mr, bool thumb, LLVMValueRef *w);
 
 #endif

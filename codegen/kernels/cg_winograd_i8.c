@@ -37,13 +37,6 @@ static int64_t u_offset(int64_t m, int64_t s, int64_t M, int64_t kp) {
   return m0 * kp + s * rows + (m - m0);
 }
 
-static bool is_thumb(Cg *c) {
-  char *triple = LLVMGetTargetMachineTriple(c->tm);
-  bool t = !strncmp(triple, "thumb", 5);
-  LLVMDisposeMessage(triple);
-  return t;
-}
-
 /* sum of coef[k] * v[k] (exactly two non-zero, +-1, at least one +1, as in B^T) on words of two
  * i16 halves (sadd16 / ssub16) */
 static LLVMValueRef lin_comb_pairs(Cg *c, const int *coef, LLVMValueRef *v) {
@@ -69,42 +62,6 @@ static LLVMValueRef lin_comb(Cg *c, const int *coef, LLVMValueRef *v, int n) {
       s = coef[k] > 0 ? LLVMBuildAdd(c->b, s, v[k], "") : LLVMBuildSub(c->b, s, v[k], "");
   }
   return s ? s : cg_i32c(c, 0);
-}
-
-/* The two activation words of step s (a constant byte offset from pa): one ldrd on Thumb-2
- * (the backend would split or re-address them), plain loads elsewhere. */
-static void act_pair(Cg *c, LLVMValueRef pa, int64_t s, bool thumb, LLVMValueRef a[2]) {
-  if (!thumb) {
-    a[0] = cg_load_elem(c, IR_I32, pa, cg_idx(c, 2 * s));
-    a[1] = cg_load_elem(c, IR_I32, pa, cg_idx(c, 2 * s + 1));
-    return;
-  }
-  char code[64];
-  snprintf(code, sizeof code, "ldrd $0, $1, [$2, #%d]", (int)(8 * s));
-  LLVMTypeRef fl[2] = {c->t_i32, c->t_i32};
-  LLVMValueRef call =
-      cg_asm_read(c, code, "=r,=r,r", LLVMStructTypeInContext(c->ctx, fl, 2, 0), pa);
-  for (int k = 0; k < 2; k++) a[k] = LLVMBuildExtractValue(c->b, call, (unsigned)k, "");
-}
-
-/* The mr (1..3) weight words of a step at *pw, which advances past them: one ldm on Thumb-2
- * (into r10..r12: ldm takes ascending registers), plain loads elsewhere. */
-static void weight_words(Cg *c, LLVMValueRef *pw, int mr, bool thumb, LLVMValueRef *w) {
-  if (!thumb) {
-    for (int r = 0; r < mr; r++) w[r] = cg_load_elem(c, IR_I32, *pw, cg_idx(c, r));
-    *pw = cg_gep(c, c->t_i32, *pw, cg_idx(c, mr));
-    return;
-  }
-  static const char *const code[] = {"ldr $0, [$1], #4", "ldmia $2!, {$0, $1}",
-                                     "ldmia $3!, {$0, $1, $2}"};
-  static const char *const cons[] = {"=&r,=r,1", "={r10},={r11},=r,2", "={r10},={r11},={r12},=r,3"};
-  LLVMTypeRef fl[4];
-  for (int r = 0; r < mr; r++) fl[r] = c->t_i32;
-  fl[mr] = LLVMTypeOf(*pw);
-  LLVMValueRef call = cg_asm_read(c, code[mr - 1], cons[mr - 1],
-                                  LLVMStructTypeInContext(c->ctx, fl, (unsigned)mr + 1, 0), *pw);
-  for (int r = 0; r < mr; r++) w[r] = LLVMBuildExtractValue(c->b, call, (unsigned)r, "");
-  *pw = LLVMBuildExtractValue(c->b, call, (unsigned)mr, "");
 }
 
 /* The compile-time tables: U (16 points of every (row, channel pair)) and per row the
@@ -238,8 +195,8 @@ static void point_product(Cg *c, const IrQWinograd *w, int64_t M, LLVMValueRef u
   LLVMValueRef acc[WQ_ROWS][IR_QWINO_COLS];
   for (int64_t s = 0; s < kp; s++) {
     LLVMValueRef a[2], wr[WQ_ROWS];
-    act_pair(c, pa, s, thumb, a);
-    weight_words(c, &pw, mr, thumb, wr);
+    cg_qpair_acts(c, pa, s, thumb, a);
+    cg_qpair_weights(c, &pw, mr, thumb, wr);
     for (int r = 0; r < mr; r++)
       for (int t = 0; t < IR_QWINO_COLS; t++)
         acc[r][t] =
@@ -317,7 +274,7 @@ static void lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
   free(t);
   IrQHead h;
   ir_qhead(n, &h);
-  bool thumb = is_thumb(c);
+  bool thumb = cg_is_thumb(c);
   int64_t panels = (w->th + w->rows - 1) / w->rows;
   LLVMValueRef vs = c->scratch, ms = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, w->v_bytes));
   CgLoop lb, lp;

@@ -76,6 +76,15 @@ out:
   free(order);
 }
 
+/* The dim the body loops to (the length); with two, the other is the batch. */
+static int len_dim(const krt_model *m) { return m->n_dims > 1 && m->batch_dim == 0 ? 1 : 0; }
+
+/* Whether tensor i (inputs, then outputs) holds batch elements along axis 0. */
+static bool batch_of(const krt_model *m, uint32_t i) {
+  if (m->n_dims < 2 || m->batch_dim < 0) return false;
+  return i < m->n_inputs ? m->input_batch[i] != 0 : m->output_batch[i - m->n_inputs] != 0;
+}
+
 static void usage(FILE *f, const krt_model *m, const char *argv0) {
   fprintf(f, "usage: %s", argv0);
   for (uint32_t i = 0; i < m->n_inputs; i++) fprintf(f, " %s.npy", m->inputs[i].name);
@@ -87,10 +96,14 @@ static void usage(FILE *f, const krt_model *m, const char *argv0) {
     int32_t dyn = !m->n_dims        ? -1
                   : i < m->n_inputs ? m->input_dyn_axis[i]
                                     : m->output_dyn_axis[i - m->n_inputs];
+    bool batched = batch_of(m, i);
     for (int k = 0; k < t->rank; k++) {
       fprintf(f, "%s", k ? "," : "");
-      if (k == dyn)
-        fprintf(f, "%s<=%lld", m->dims[0].name, (long long)t->dims[k]);
+      if (k == 0 && batched) { /* one element's axis 0 per batch element */
+        fprintf(f, "%s<=%lld", m->dims[m->batch_dim].name, (long long)m->dims[m->batch_dim].max);
+        if (t->dims[0] > 1) fprintf(f, "x%lld", (long long)t->dims[0]);
+      } else if (k == dyn)
+        fprintf(f, "%s<=%lld", m->dims[len_dim(m)].name, (long long)t->dims[k]);
       else
         fprintf(f, "%lld", (long long)t->dims[k]);
     }
@@ -109,7 +122,12 @@ static void usage(FILE *f, const krt_model *m, const char *argv0) {
     fprintf(f,
             "'%s' is a run-time length: each call runs at the length its input files hold\n"
             "(1 to %lld, the same in every input of the call).\n",
-            m->dims[0].name, (long long)m->dims[0].max);
+            m->dims[len_dim(m)].name, (long long)m->dims[len_dim(m)].max);
+  if (m->n_dims > 1 && m->batch_dim >= 0)
+    fprintf(f,
+            "'%s' is a run-time batch: axis 0 of the files (1 to %lld, the same in every\n"
+            "input of the call).\n",
+            m->dims[m->batch_dim].name, (long long)m->dims[m->batch_dim].max);
   if (m->n_states)
     fprintf(f, "The model keeps a state from call to call: give k sets of inputs for k calls in\n"
                "sequence from the initial state; call t writes DIR/<output name>.<t>.npy.\n");
@@ -135,9 +153,11 @@ static int cmp_double(const void *a, const void *b) {
 /* One call; a model with states updates the state buffer (the latency runs continue the
  * sequence: their outputs are not written). */
 static int call(const krt_model *m, const void *const *in, void *const *out, void *ws, void *state,
-                int64_t len) {
-  if (m->n_dims) { /* a run-time length: the call's, from its input files */
-    int64_t dims[1] = {len ? len : m->dims[0].max};
+                int64_t len, int64_t batch) {
+  if (m->n_dims) { /* a run-time length (and batch): the call's, from its input files */
+    int64_t dims[2];
+    dims[len_dim(m)] = len ? len : m->dims[len_dim(m)].max;
+    if (m->n_dims > 1) dims[m->batch_dim] = batch ? batch : m->dims[m->batch_dim].max;
     return m->n_states ? m->run_state_dims(dims, in, out, ws, state, m->state_size)
                        : m->run_dims(dims, in, out, ws);
   }
@@ -146,14 +166,15 @@ static int call(const krt_model *m, const void *const *in, void *const *out, voi
 
 /* DIR/<stem>.npy, or DIR/<stem>.<t>.npy for call t of several (stems: krt_npy_file_stem). */
 static int write_outputs(const krt_model *m, const char *argv0, const char *outdir, int t,
-                         int steps, void *const *out_ptrs, int quiet, int64_t len) {
+                         int steps, void *const *out_ptrs, int quiet, int64_t len, int64_t batch) {
   char err[512];
   for (uint32_t j = 0; j < m->n_outputs; j++) {
     krt_tensor_info shown = m->outputs[j], *o = &shown;
     int64_t dims[KRT_NPY_MAX_RANK];
-    if (m->n_dims && len && m->output_dyn_axis[j] >= 0 && o->rank <= KRT_NPY_MAX_RANK) {
+    if (m->n_dims && o->rank <= KRT_NPY_MAX_RANK) {
       memcpy(dims, o->dims, sizeof *dims * (size_t)o->rank); /* the call's leading rows */
-      dims[m->output_dyn_axis[j]] = len;
+      if (len && m->output_dyn_axis[j] >= 0) dims[m->output_dyn_axis[j]] = len;
+      if (batch && batch_of(m, m->n_inputs + j)) dims[0] *= batch;
       o->dims = dims;
     }
     char path[4096], stem[512];
@@ -255,11 +276,12 @@ int main(int argc, char **argv) {
   krt_npy *ins = calloc((size_t)n_paths + 1, sizeof *ins);
   void **in_ptrs = calloc((size_t)n_paths + 1, sizeof *in_ptrs);
   void **out_ptrs = calloc(m->n_outputs + 1, sizeof *out_ptrs);
-  int64_t *lens = calloc((size_t)steps + 1, sizeof *lens); /* run-time length per call */
+  int64_t *lens = calloc((size_t)steps + 1, sizeof *lens);       /* run-time length per call */
+  int64_t *batches = calloc((size_t)steps + 1, sizeof *batches); /* and batch */
   void *ws = NULL, *state = NULL;
   double *times = NULL;
   char err[512];
-  if (!ins || !in_ptrs || !out_ptrs || !lens) goto done;
+  if (!ins || !in_ptrs || !out_ptrs || !lens || !batches) goto done;
   for (int i = 0; i < n_paths; i++) {
     const krt_tensor_info *t = &m->inputs[i % (int)m->n_inputs];
     if (!krt_npy_read(paths[i], &ins[i], err, sizeof err)) {
@@ -267,16 +289,20 @@ int main(int argc, char **argv) {
       goto done;
     }
     int32_t dyn = m->n_dims ? m->input_dyn_axis[i % (int)m->n_inputs] : -1;
-    if (!krt_npy_check_dyn(&ins[i], t->dtype, t->rank, t->dims, dyn,
-                           m->n_dims ? m->dims[0].name : "", &lens[i / (int)m->n_inputs], err,
-                           sizeof err)) {
+    bool batched = batch_of(m, (uint32_t)(i % (int)m->n_inputs));
+    if (!krt_npy_check_dims(&ins[i], t->dtype, t->rank, t->dims, dyn,
+                            m->n_dims ? m->dims[len_dim(m)].name : "", &lens[i / (int)m->n_inputs],
+                            batched, batched ? m->dims[m->batch_dim].name : "",
+                            batched ? m->dims[m->batch_dim].max : 1, &batches[i / (int)m->n_inputs],
+                            err, sizeof err)) {
       fprintf(stderr, "%s: %s: input '%s': %s\n", argv[0], paths[i], t->name, err);
       goto done;
     }
     in_ptrs[i] = ins[i].data;
   }
   for (uint32_t j = 0; j < m->n_outputs; j++) {
-    size_t bytes = (size_t)tensor_numel(&m->outputs[j]) * krt_dtype_size(m->outputs[j].dtype);
+    size_t bytes = (size_t)tensor_numel(&m->outputs[j]) * krt_dtype_size(m->outputs[j].dtype) *
+                   (size_t)(batch_of(m, m->n_inputs + j) ? m->dims[m->batch_dim].max : 1);
     out_ptrs[j] = aligned_alloc(64, (bytes + 63) / 64 * 64 + 64);
     if (!out_ptrs[j]) goto done;
   }
@@ -301,12 +327,13 @@ int main(int argc, char **argv) {
   }
   for (int t = 0; t < steps; t++) {
     int rc = call(m, (const void *const *)in_ptrs + (size_t)t * m->n_inputs, out_ptrs, ws, state,
-                  lens[t]);
+                  lens[t], batches[t]);
     if (rc != KRT_OK) {
       fprintf(stderr, "%s: model '%s' returned %d: %s\n", argv[0], m->name, rc, krt_strerror(rc));
       goto done;
     }
-    if (!write_outputs(m, argv[0], outdir, t, steps, out_ptrs, quiet, lens[t])) goto done;
+    if (!write_outputs(m, argv[0], outdir, t, steps, out_ptrs, quiet, lens[t], batches[t]))
+      goto done;
   }
   if (&kiln_profile_count && kiln_profile_count > 0) {
     profile_cap = repeat < 1 ? 1 : repeat < PROFILE_MAX_RUNS ? repeat : PROFILE_MAX_RUNS;
@@ -318,7 +345,7 @@ int main(int argc, char **argv) {
     if (!times) goto done;
     for (long r = 0; r < repeat; r++) {
       double t0 = now_seconds();
-      call(m, (const void *const *)in_ptrs, out_ptrs, ws, state, lens[0]);
+      call(m, (const void *const *)in_ptrs, out_ptrs, ws, state, lens[0], batches[0]);
       times[r] = now_seconds() - t0;
     }
     qsort(times, (size_t)repeat, sizeof *times, cmp_double);
@@ -326,7 +353,8 @@ int main(int argc, char **argv) {
            times[repeat / 2] * 1e6, times[0] * 1e6, repeat, times[repeat * 9 / 10] * 1e6);
   }
   if (profile_samples) {
-    if (repeat == 0) call(m, (const void *const *)in_ptrs, out_ptrs, ws, state, lens[0]);
+    if (repeat == 0)
+      call(m, (const void *const *)in_ptrs, out_ptrs, ws, state, lens[0], batches[0]);
     profile_report();
   }
   status = 0;
@@ -337,6 +365,7 @@ done:
   free(in_ptrs);
   free(out_ptrs);
   free(lens);
+  free(batches);
   free(ws);
   free(state);
   free(times);

@@ -263,6 +263,27 @@ bool krt_npy_check_dyn(const krt_npy *a, int32_t dtype, int32_t rank, const int6
   return true;
 }
 
+bool krt_npy_check_dims(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t *dims,
+                        int32_t dyn_axis, const char *dim_name, int64_t *len, bool batched,
+                        const char *batch_name, int64_t batch_max, int64_t *batch, char *err,
+                        size_t errsize) {
+  if (!batched || rank < 1 || a->rank != rank || rank > KRT_NPY_MAX_RANK || dims[0] < 1)
+    return krt_npy_check_dyn(a, dtype, rank, dims, dyn_axis, dim_name, len, err, errsize);
+  int64_t at[KRT_NPY_MAX_RANK], n = a->dims[0] / dims[0];
+  memcpy(at, dims, sizeof *at * (size_t)rank);
+  if (n < 1 || n > batch_max || a->dims[0] % dims[0])
+    return fail(err, errsize, "the batch '%s' (axis 0) is %lld, outside [1, %lld]", batch_name,
+                (long long)n, (long long)batch_max);
+  if (*batch && n != *batch)
+    return fail(err, errsize,
+                "the batch '%s' (axis 0) is %lld, but %lld in an earlier input of the call",
+                batch_name, (long long)n, (long long)*batch);
+  at[0] = a->dims[0];
+  if (!krt_npy_check_dyn(a, dtype, rank, at, dyn_axis, dim_name, len, err, errsize)) return false;
+  *batch = n;
+  return true;
+}
+
 /* element i of an integer tensor (ids, indices, int8 outputs), exactly */
 static long long summary_int(int32_t dtype, const void *data, int64_t i) {
   switch (dtype) {

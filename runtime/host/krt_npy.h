@@ -36,6 +36,13 @@ bool krt_npy_check(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t 
 bool krt_npy_check_dyn(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t *dims,
                        int32_t dyn_axis, const char *dim_name, int64_t *len, char *err,
                        size_t errsize);
+/* The same with a run-time batch too (two run-time dims): when `batched`, axis 0 of the file holds
+ * 1 to batch_max elements of dims[0] each, as many as in earlier inputs of the call (*batch, 0
+ * before the first). */
+bool krt_npy_check_dims(const krt_npy *a, int32_t dtype, int32_t rank, const int64_t *dims,
+                        int32_t dyn_axis, const char *dim_name, int64_t *len, bool batched,
+                        const char *batch_name, int64_t batch_max, int64_t *batch, char *err,
+                        size_t errsize);
 /* Prints "name: f32[1,10] = v0 v1 ... argmax K" (first 10 values) on one line. */
 void krt_print_summary(void *file /* FILE* */, const char *name, int32_t dtype, int32_t rank,
                        const int64_t *dims, const void *data);

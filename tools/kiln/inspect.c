@@ -57,13 +57,17 @@ static Stats graph_stats(const IrGraph *g) {
 }
 
 /* Nodes with an operand of run-time length: codegen calls them over blocks of rows up to it. */
-static int dyn_nodes(const IrGraph *g) {
+/* Nodes touching a value with run-time dim k: the length's axis, or the batch (IrGraph.outer). */
+static int dyn_nodes(const IrGraph *g, int k) {
+  bool batch = g->outer == k + 1;
   int count = 0;
   for (int i = 0; i < g->n_nodes; i++) {
     const IrNode *n = g->nodes[i];
     bool any = false;
-    for (int k = 0; k < n->n_inputs; k++) any |= n->inputs[k] && n->inputs[k]->dyn;
-    for (int k = 0; k < n->n_outputs; k++) any |= n->outputs[k] && n->outputs[k]->dyn;
+    for (int j = 0; j < n->n_inputs + n->n_outputs; j++) {
+      const IrValue *v = j < n->n_inputs ? n->inputs[j] : n->outputs[j - n->n_inputs];
+      any |= v && (batch ? v->outer : v->dyn != 0);
+    }
     count += any;
   }
   return count;
@@ -267,7 +271,8 @@ static void print_json(const IrGraph *g, const InspectOptions *o, const Stats *b
   for (int k = 0; k < g->n_dyn; k++) {
     fputs(k ? ", {\"name\": " : "{\"name\": ", f);
     json_string(f, g->dyn[k].name);
-    fprintf(f, ", \"max\": %lld, \"nodes\": %d}", (long long)g->dyn[k].max, dyn_nodes(g));
+    fprintf(f, ", \"max\": %lld, \"nodes\": %d, \"batch\": %s}", (long long)g->dyn[k].max,
+            dyn_nodes(g, k), g->outer == k + 1 ? "true" : "false");
   }
   fputs("], \"before\": ", f);
   json_stats(f, before);
@@ -442,9 +447,13 @@ int kiln_inspect(const InspectOptions *o) {
       const IrValue *v = i < g->n_inputs ? g->inputs[i] : g->outputs[i - g->n_inputs];
       printf("  %s %s: %s[", i < g->n_inputs ? "input " : "output", v->name,
              ir_dtype_name(v->dtype));
-      for (int k = 0; k < v->rank; k++)
-        printf("%s%s%s%lld", k ? "," : "", k == v->dyn - 1 ? g->dyn[0].name : "",
-               k == v->dyn - 1 ? "<=" : "", (long long)v->dims[k]);
+      for (int k = 0; k < v->rank; k++) {
+        const IrDynDim *dim = k == v->dyn - 1      ? &g->dyn[ir_dyn_len_index(g)]
+                              : k == 0 && v->outer ? &g->dyn[g->outer - 1]
+                                                   : NULL;
+        int64_t shown = dim && v->outer && k == 0 ? dim->max * v->dims[0] : v->dims[k];
+        printf("%s%s%s%lld", k ? "," : "", dim ? dim->name : "", dim ? "<=" : "", (long long)shown);
+      }
       printf("]");
       if (v->quant && v->quant->count == 1) /* --quant-io=int8 */
         printf(" (scale %.9g, zero point %lld)", (double)v->quant->scale[0],
@@ -452,9 +461,14 @@ int kiln_inspect(const InspectOptions *o) {
       printf("\n");
     }
     for (int k = 0; k < g->n_dyn; k++)
-      printf("  run-time dim %s: 1 to %lld, passed to the *_dims entry points; %d nodes loop to "
-             "it, the memory plan is for the maximum\n",
-             g->dyn[k].name, (long long)g->dyn[k].max, dyn_nodes(g));
+      if (g->outer == k + 1)
+        printf("  run-time batch %s: 1 to %lld, dims[%d] of the *_dims entry points; the code of "
+               "%d nodes runs once per batch element, the memory plan is for one element\n",
+               g->dyn[k].name, (long long)g->dyn[k].max, k, dyn_nodes(g, k));
+      else
+        printf("  run-time dim %s: 1 to %lld, passed to the *_dims entry points; %d nodes loop "
+               "to it, the memory plan is for the maximum\n",
+               g->dyn[k].name, (long long)g->dyn[k].max, dyn_nodes(g, k));
     text_stats("before passes", &before);
     char label[64];
     snprintf(label, sizeof label, "after -O%d passes", o->passes.opt_level);

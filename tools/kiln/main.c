@@ -548,11 +548,11 @@ static bool generation_model(const IrGraph *g, const IrGraph *enc) {
   bool logits = false;
   for (int j = 0; j < g->n_outputs; j++) logits |= g->outputs[j]->dtype == IR_F32;
   if (g->n_dyn) {
-    bool ok = logits && g->n_states && (g->n_inputs == 1 || g->n_inputs == 2) && !enc;
+    bool ok = logits && g->n_states && (g->n_inputs == 1 || g->n_inputs == 2) && !enc && !g->outer;
     for (int i = 0; ok && i < g->n_inputs; i++) {
       const IrValue *t = g->inputs[i];
       ok = (t->dtype == IR_I64 || t->dtype == IR_I32) && t->dyn &&
-           ir_value_numel(t) == g->dyn[0].max;
+           ir_value_numel(t) == g->dyn[ir_dyn_len_index(g)].max;
     }
     if (ok) return true;
     fprintf(stderr,
@@ -561,7 +561,7 @@ static bool generation_model(const IrGraph *g, const IrGraph *enc) {
             "positions as a second such input, an f32 logits output and states for its KV cache "
             "(has %d input(s), %d state(s))\n",
             g->name, enc ? " for --encoder (which takes a one-token decoder step)" : "",
-            g->dyn[0].name, g->n_inputs, g->n_states);
+            g->dyn[ir_dyn_len_index(g)].name, g->n_inputs, g->n_states);
     return false;
   }
   const IrValue *t = NULL;
@@ -759,8 +759,11 @@ static int cmd_run(const Args *a) {
   const void **in_ptrs = calloc((size_t)n_in + 1, sizeof *in_ptrs);
   void **out_ptrs = calloc((size_t)g->n_outputs + 1, sizeof *out_ptrs);
   void *state = g->n_states ? calloc(1, (size_t)g->state_size) : NULL;
-  int64_t *lens = calloc((size_t)steps + 1, sizeof *lens); /* run-time length per call */
-  if (!ins || !in_ptrs || !out_ptrs || (g->n_states && !state) || !lens) abort();
+  int64_t *lens = calloc((size_t)steps + 1, sizeof *lens);       /* run-time length per call */
+  int64_t *batches = calloc((size_t)steps + 1, sizeof *batches); /* and batch */
+  if (!ins || !in_ptrs || !out_ptrs || (g->n_states && !state) || !lens || !batches) abort();
+  const IrDynDim *len_dim = g->n_dyn ? &g->dyn[ir_dyn_len_index(g)] : NULL,
+                 *batch_dim = g->outer ? &g->dyn[g->outer - 1] : NULL;
   if (state) ir_state_reset(g, state);
   char err[512];
   for (int i = 0; i < n_in; i++) {
@@ -769,16 +772,18 @@ static int cmd_run(const Args *a) {
       fprintf(stderr, "kiln run: %s\n", err);
       goto done;
     }
-    if (!krt_npy_check_dyn(&ins[i], (int32_t)v->dtype, v->rank, v->dims, v->dyn - 1,
-                           g->n_dyn ? g->dyn[0].name : "", &lens[i / g->n_inputs], err,
-                           sizeof err)) {
+    if (!krt_npy_check_dims(&ins[i], (int32_t)v->dtype, v->rank, v->dims, v->dyn - 1,
+                            len_dim ? len_dim->name : "", &lens[i / g->n_inputs], v->outer,
+                            batch_dim ? batch_dim->name : "", batch_dim ? batch_dim->max : 1,
+                            &batches[i / g->n_inputs], err, sizeof err)) {
       fprintf(stderr, "kiln run: %s: input '%s': %s\n", a->positional[i], v->name, err);
       goto done;
     }
     in_ptrs[i] = ins[i].data;
   }
   for (int j = 0; j < g->n_outputs; j++) {
-    out_ptrs[j] = malloc((size_t)ir_value_nbytes(g->outputs[j]) + 1);
+    out_ptrs[j] = malloc(
+        (size_t)ir_value_nbytes(g->outputs[j]) * (size_t)(batch_dim ? batch_dim->max : 1) + 1);
     if (!out_ptrs[j]) abort();
   }
   const char *dir = a->out ? a->out : ".";
@@ -790,7 +795,10 @@ static int cmd_run(const Args *a) {
     if (g->n_dyn) { /* the interpreter runs the graph re-inferred at the call's length */
       IrDiag d;
       ir_diag_init(&d, a->model, true);
-      bool ok = ir_dyn_resize(g, lens[t] ? lens[t] : g->dyn[0].max, &d);
+      int64_t dims[IR_MAX_DYN];
+      dims[ir_dyn_len_index(g)] = lens[t] ? lens[t] : len_dim->max;
+      if (batch_dim) dims[g->outer - 1] = batches[t] ? batches[t] : batch_dim->max;
+      bool ok = ir_dyn_resize_dims(g, dims, &d);
       ir_diag_free(&d);
       if (!ok) goto done;
     }
@@ -819,6 +827,7 @@ done:
   free(out_ptrs);
   free(state);
   free(lens);
+  free(batches);
   ir_graph_free(g);
   return status;
 }
@@ -905,10 +914,16 @@ static int cmd_import(const Args *a) {
     /* JSON holds constants as data: one folded from the run-time length stays at the maximum */
     if (ir_dyn_folds_vary(g))
       ir_diag_error(&wd, "--max-dim",
-                    "the model computes constants from the run-time length '%s' (Shape, then "
-                    "positions or shapes): the JSON form holds them only at the maximum; compile "
-                    "the ONNX file itself",
-                    g->dyn[0].name);
+                    "the model computes constants from the run-time length '%s'%s%s%s (Shape, "
+                    "then positions or shapes): the JSON form holds them only at the maximum; "
+                    "compile the ONNX file itself",
+                    g->dyn[ir_dyn_len_index(g)].name, g->outer ? " or batch '" : "",
+                    g->outer ? g->dyn[g->outer - 1].name : "", g->outer ? "'" : "");
+    if (g->outer) { /* shapes at both maxima, as a single run-time dim is written at its max */
+      int64_t maxima[IR_MAX_DYN] = {g->dyn[0].max, g->dyn[1].max};
+      if (!ir_dyn_resize_dims(g, maxima, &wd))
+        ir_diag_error(&wd, "--max-dim", "cannot write the batch");
+    }
     rc = wd.n_errors == 0 && fe_write_model(g, out, a->name, doc, &wd) ? 0 : 1;
     ir_diag_free(&wd);
   }
