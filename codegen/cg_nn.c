@@ -290,6 +290,7 @@ bool cg_lower_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   if (n->kernel == IR_KERNEL_CONV_GEMM || n->kernel == IR_KERNEL_CONV_1X1 ||
       n->kernel == IR_KERNEL_CONV_WIDE || n->kernel == IR_KERNEL_CONV_WINOGRAD)
     return cg_tiled_conv(c, n, in, out);
+  if (n->kernel == IR_KERNEL_CONV_NCHWC) return cg_nchwc_conv(c, n, in, out);
   if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_lower(c, n, in, out);
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -491,6 +492,7 @@ divide:
 bool cg_lower_max_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   assert(n->n_outputs == 1); /* shape inference: the Indices output is not supported */
   if (n->inputs[0]->dtype == IR_I8) return cg_lower_max_pool_i8(c, n, in, out);
+  if (n->inputs[0]->layout_block) return cg_nchwc_max_pool(c, n, in, out); /* pass_layout.c */
   return lower_pool(c, n, in, out, false);
 }
 

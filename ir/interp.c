@@ -452,6 +452,10 @@ int ir_interp_identity(const IrNode *n, const void *const *in, void *const *out)
   return copy_input(n, in, out);
 }
 
+int ir_interp_layout(const IrNode *n, const void *const *in, void *const *out) {
+  return copy_input(n, in, out); /* storage only: the values are the same */
+}
+
 int ir_interp_dropout(const IrNode *n, const void *const *in, void *const *out) {
   /* inference: the identity, and a mask that keeps everything */
   if (n->n_outputs > 1 && out[1]) memset(out[1], 1, (size_t)ir_value_nbytes(n->outputs[1]));

@@ -182,6 +182,11 @@ typedef struct IrValue {
    * Concat of a Reshape's shape, a position table gathered at those positions): its data holds
    * the maximum's; ir_dyn_resize folds it again at each length (IrGraph.folds). */
   bool len_dep;
+  /* Storage layout (passes/pass_layout.c, docs/kernels.md): 0 is the plain row-major order of
+   * dims; c > 0 stores a rank-4 [N, C, H, W] value (C a multiple of c) as NCHW{c}c,
+   * [N][C/c][H][W][c]. Shapes, the interpreter and every op's meaning are unchanged: only
+   * codegen reads it (the nodes the layout pass allows, and KilnLayout's copies). */
+  int layout_block;
   /* The graph's batch dim (IrGraph.outer) multiplies axis 0: a graph input with it on axis 0 (set
    * by ir_dyn_settle_inputs, held at 1 in the graph), any value that grows with it (its axis 0 is
    * a whole number of per-element blocks, ir_dyn_analyze). */
@@ -212,6 +217,8 @@ typedef enum {
                                 each output written once (no col2im scatter) */
   IR_KERNEL_QCONV_WINOGRAD,  /* QLinearConv 3x3 stride 1 on Arm DSP: int8 Winograd F(2x2, 3x3),
                                  exact in integers (codegen/kernels/cg_winograd_i8.c) */
+  IR_KERNEL_CONV_NCHWC,      /* Conv on NCHW{c}c values: output channels in the vector lanes,
+                                output pixels the tile rows (codegen/kernels/cg_nchwc.c) */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -183,6 +183,7 @@ static const IrAttrSpec ir_attrs_einsum[] = {
 static const IrAttrSpec ir_attrs_quantize_linear[] = {A_INT("axis", 1), A_INT("saturate", 1), END};
 static const IrAttrSpec ir_attrs_dequantize_linear[] = {A_INT("axis", 1), END};
 static const IrAttrSpec ir_attrs_gemm_w8[] = {A_INT("transB", 0), END};
+static const IrAttrSpec ir_attrs_layout[] = {END};
 static const IrAttrSpec ir_attrs_dynamic_quantize_linear[] = {END};
 static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};
 static const IrAttrSpec ir_attrs_qadd[] = {END};
@@ -258,4 +259,5 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_QCONV_DOT4] = "qconv-im2col-dot4",
     [IR_KERNEL_CONVT_SUBPIXEL] = "convtranspose-subpixel",
     [IR_KERNEL_QCONV_WINOGRAD] = "qconv-winograd-f2x3",
+    [IR_KERNEL_CONV_NCHWC] = "conv-nchwc-direct",
 };

@@ -559,6 +559,11 @@ bool ir_infer_identity(IrGraph *g, IrNode *n, IrDiag *d) {
   return begin(n, 0, d) && same_as_input(n, 0, n->inputs[0]->dtype, d);
 }
 
+bool ir_infer_layout(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  return begin(n, 0, d) && same_as_input(n, 0, n->inputs[0]->dtype, d);
+}
+
 bool ir_infer_dropout(IrGraph *g, IrNode *n, IrDiag *d) {
   (void)g;
   if (!begin(n, 1, d)) return false;

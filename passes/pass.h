@@ -82,6 +82,9 @@ typedef struct PassOptions {
   int sparse_kernel;
   /* f32 lanes of the target's vectors for the sparse cost model (cg_target_lanes); 0: 8 */
   int vec_lanes;
+  /* activations' storage layout (kiln --layout, passes/pass_layout.c): PASS_LAYOUT_AUTO (0, the
+   * cost model), PASS_LAYOUT_NCHW, PASS_LAYOUT_NCHWC (blocked by vec_lanes where it applies) */
+  int layout;
   /* the target has the Arm DSP extension (smlad: Cortex-M4/M7, cg_target_arm_dsp): int8
    * Winograd for 3x3 QLinearConv (pass_plan_int8) */
   bool arm_dsp;
@@ -95,6 +98,7 @@ typedef struct PassOptions {
   const PassQuantOptions *quant;
 } PassOptions;
 enum { PASS_ATTENTION_DECODE, PASS_ATTENTION_ALL, PASS_ATTENTION_OFF };
+enum { PASS_LAYOUT_AUTO, PASS_LAYOUT_NCHW, PASS_LAYOUT_NCHWC };
 #define PASS_ATTENTION_DECODE_ROWS 1
 
 /* A pass returns whether it changed the graph; user errors go to d (d->n_errors grows). */
@@ -133,6 +137,9 @@ bool pass_attention(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Element-wise nodes that alone read a Conv/Gemm-like or element-wise node's output become
  * that node's epilogue (IrNode.epilogue): Conv + bias + Relu + residual Add is one loop nest. */
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* Blocked (NCHW{c}c) storage for runs of Conv and element-wise nodes, KilnLayout copies at the
+ * runs' boundaries, back-to-back copies cancelled (passes/pass_layout.c). */
+bool pass_layout(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Removes output channels whose weights and bias are all zero, with the consumers' matching
  * inputs (lossless); with o->prune, magnitude and channel pruning first (lossy). */
 bool pass_prune(IrGraph *g, const PassOptions *o, IrDiag *d);

@@ -127,6 +127,17 @@ static void plan_conv(IrNode *n, const PassOptions *o) {
   }
 }
 
+/* A Conv the layout pass gave NCHW{c}c values (codegen/kernels/cg_nchwc.c): the scratch holds
+ * the zero-padded blocked input image where the conv pads. */
+static void plan_conv_nchwc(IrNode *n) {
+  IrConvParams p;
+  if (!ir_conv_params(n, &p, NULL)) return;
+  n->kernel = IR_KERNEL_CONV_NCHWC;
+  if (p.pad_t | p.pad_l | p.pad_b | p.pad_r)
+    n->scratch_bytes =
+        p.c * (p.h + p.pad_t + p.pad_b) * (p.w + p.pad_l + p.pad_r) * (int64_t)sizeof(float);
+}
+
 /* ConvTranspose (one group): cols[(m, kh, kw)][ih*w + iw] = sum_c W[c][m][kh][kw] x[c][ih][iw]
  * for every tap at once, a product for the micro-kernel, into the scratch; then each column is
  * added where its tap lands in the output (col2im). The loop nest it replaces multiplied in
@@ -264,6 +275,10 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
       continue;
     }
     if (!all_f32(n)) continue;
+    if (n->op == IR_OP_CONV && n->inputs[0]->layout_block > 0) { /* pass_layout.c */
+      plan_conv_nchwc(n);
+      continue;
+    }
     switch (n->op) {
     case IR_OP_CONV: plan_conv(n, o); break;
     case IR_OP_GEMM: plan_gemm(n); break;

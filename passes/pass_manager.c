@@ -19,6 +19,8 @@ static const PassInfo registry[] = {
     {"quantize", pass_quantize, 0, "int8 post-training quantization (only with --quantize)"},
     {"cse", pass_cse, 2, "merge identical initializers and identical nodes"},
     {"fuse", pass_fuse, 2, "element-wise chains become the epilogue of the node before them"},
+    {"layout", pass_layout, 0,
+     "blocked NCHWc activations for runs of Conv/element-wise nodes (--layout), copies cancelled"},
     {"dce", pass_dce, 1, "remove nodes that reach no output and unused initializers"},
     {"kernels", pass_choose_kernels, 0, "choose each node's kernel and its workspace scratch"},
     {"memplan", pass_memplan, 0, "assign workspace offsets (liveness, greedy by size, in place)"},

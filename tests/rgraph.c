@@ -110,6 +110,8 @@ void rg_set_zero_fraction(double f) { zero_fraction = f; }
 
 static bool winograd_convs; /* rg_set_winograd_convs */
 void rg_set_winograd_convs(bool on) { winograd_convs = on; }
+static int channel_block; /* rg_set_channel_block */
+void rg_set_channel_block(int b) { channel_block = b; }
 
 /* An f32 initializer of values offset + scale * U(-1, 1); with a zero fraction, matrices (rank
  * 2 and up: weights) get that fraction of exact zeros, and some whole leading slices of zeros
@@ -309,6 +311,7 @@ static int conv(Rg *r, int x) {
   }
   bool wino = winograd_convs && chance(r, 0.7);
   if (wino) g = 1, M = range(r, 8, 40);
+  if (channel_block && chance(r, 0.8)) g = 1, M = channel_block * range(r, 1, 3);
   int64_t k[2], s[2], dil[2], p[4] = {0, 0, 0, 0}, out[2];
   const char *autopad = NULL;
   for (int tries = 0;; tries++) {
@@ -821,7 +824,7 @@ static void first_input_shape(Rg *r, int family, int *rank, int64_t *d) {
   if (family == 0 || (family == 3 && chance(r, 0.4))) {
     *rank = 4;
     d[0] = chance(r, 0.7) ? 1 : 2;
-    d[1] = range(r, 1, 8);
+    d[1] = channel_block && chance(r, 0.8) ? channel_block * range(r, 1, 2) : range(r, 1, 8);
     d[2] = chance(r, 0.1) ? 1 : range(r, 1, 13);
     d[3] = chance(r, 0.1) ? 1 : range(r, 1, 13);
   } else if (family == 1) {
@@ -841,7 +844,8 @@ char *rg_generate(uint64_t seed, size_t *len) {
   if (!r->t || !r->is_output) abort();
   r->s = seed * 0x2545f4914f6cdd1dull + 1;
   r->zs = seed ^ 0x5a5a5a5a5a5a5a5aull;
-  int family = winograd_convs ? 0 : (int)(seed % 4); /* rg_set_winograd_convs: convolutions */
+  /* rg_set_winograd_convs, rg_set_channel_block: convolutions */
+  int family = winograd_convs || channel_block ? 0 : (int)(seed % 4);
   int rank;
   int64_t d[8];
   first_input_shape(r, family, &rank, d);

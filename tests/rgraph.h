@@ -31,6 +31,11 @@ void rg_set_zero_fraction(double f);
  * --winograd forces it). */
 void rg_set_winograd_convs(bool on);
 
+/* From now on (b > 0), every seed makes a convolution-family graph whose inputs and most Convs
+ * (one group) have channel counts that are multiples of b: runs the blocked layout takes
+ * (test_random_graphs --nchwc). */
+void rg_set_channel_block(int b);
+
 /* Deterministic uniform floats in [-1, 1) for input data (splitmix64 from state). */
 float rg_uniform(uint64_t *state);
 

@@ -537,6 +537,32 @@ sys.exit(0 if q.dtype == np.int8 and np.array_equal((q.astype(np.int32) - z).ast
   check grep -q '"lanes": 1}' "$tmp/m4.json"
   "$kiln" inspect "$src/examples/resnet_small/model.json" --conv=loops --json >"$tmp/loops.json" 2>&1
   if grep -q '"kernel": "conv-' "$tmp/loops.json"; then bad "--conv=loops kept a tiled conv"; else ok; fi
+  # --layout=nchwc (passes/pass_layout.c): ResNet-8's 16-64 channel convs on NCHW16c values;
+  # every KilnLayout copy is at a run's boundary (none reads another's output: back-to-back
+  # copies cancelled), graph inputs and outputs stay plain; the default (auto) blocks nothing
+  "$kiln" inspect "$src/examples/resnet_small/model.json" --layout=nchwc --json >"$tmp/nchwc.json" 2>&1
+  check python3 - "$tmp/nchwc.json" "$tmp/inspect.json" <<'PY'
+import json, sys
+d, auto = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+k = d["kernels"]
+made = {o["name"]: n for n in k for o in n["outputs"]}
+copies = [n for n in k if n["op"] == "KilnLayout"]
+blocked = [n for n in k if n["kernel"] == "conv-nchwc-direct"]
+assert len(blocked) >= 8, len(blocked)
+assert all(n["inputs"][0]["layout"] == "nchw16c" and n["outputs"][0]["layout"] == "nchw16c" for n in blocked)
+for c in copies:
+    assert (c["inputs"][0]["layout"] == "plain") != (c["outputs"][0]["layout"] == "plain"), c
+    src = made.get(c["inputs"][0]["name"])
+    assert src is None or src["op"] != "KilnLayout", ("back-to-back", c["node"], src["node"])
+# the 16-channel stem output enters once; layer1-3 convert out only where non-blocked ops read
+assert sum(c["outputs"][0]["layout"] == "nchw16c" for c in copies) <= 2, copies
+io = {v["name"] for v in d["inputs"] + d["outputs"]}
+assert all(r["layout"] == "plain" for n in k for r in n["inputs"] + n["outputs"] if r and r["name"] in io)
+assert not any(n["op"] == "KilnLayout" for n in auto["kernels"])
+PY
+  "$kiln" compile "$src/examples/lenet5/model.json" --layout=nhwc -o "$tmp/c.o" 2>"$tmp/err"
+  check test $? -eq 2
+  check grep -q -- "--layout: expected auto, nchw or nchwc, got 'nhwc'" "$tmp/err"
   "$kiln" compile "$src/examples/lenet5/model.json" --conv=fast -o "$tmp/c.o" 2>"$tmp/err"
   check test $? -eq 2
   check grep -q -- "--conv: expected auto, im2col, wide, winograd, subpixel, col2im or loops, got 'fast'" "$tmp/err"

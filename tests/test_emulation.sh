@@ -17,6 +17,8 @@
 #   freestanding  every example compiled for bare metal (Cortex-M4F, M0+, riscv32) needs nothing but memcpy/memset (and, on
 #               soft-float cores, the compiler's own float helpers; on all, libgcc's i64 -> f32
 #               conversion): no libm, no libc
+#   layout      the blocked activation layout forced (--layout=nchwc) on aarch64 (NEON: NCHW4c,
+#               qemu-aarch64): resnet_small and cifar_cnn, the blocked conv asserted in inspect
 #   ops         the op cases of the ops added for real exporters: bare-metal Cortex-M0+ objects
 #               need no libm; those with f32 outputs run on the M0+ (mps2-an385) and AArch64
 #   state       a model with states (tests/state/lstm) fed frame by frame in two interleaved
@@ -295,6 +297,18 @@ aarch64)
     run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
       qemu-aarch64 -L /usr/aarch64-linux-gnu
   done
+  ;;
+layout)
+  need aarch64-linux-gnu-gcc qemu-aarch64 || exit 1
+  kiln_extra=(--layout=nchwc)
+  for m in resnet_small cifar_cnn; do
+    n=$("$kiln" inspect "$src/examples/$m/model.json" --target aarch64-linux-gnu --cpu generic \
+      --features +neon --layout=nchwc --json | python3 -c 'import json,sys; d=json.load(sys.stdin); print(sum(1 for k in d["kernels"] if k["kernel"] == "conv-nchwc-direct" and k["outputs"][0]["layout"] == "nchw4c"))')
+    if [ "${n:-0}" -gt 0 ]; then ok; else bad "$m: no conv-nchwc-direct with nchw4c on aarch64"; fi
+    run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+  done
+  kiln_extra=()
   ;;
 armv7)
   need arm-linux-gnueabihf-gcc qemu-arm || exit 1

@@ -7,12 +7,14 @@
  * rtol 1e-4 / atol 1e-5 (the tolerance of issue #2; float32 with different summation orders).
  * --sparse KIND (block, csr, unrolled, dense) forces that kernel for weights with exact zeros
  * wherever it applies (PassOptions.sparse_kernel) and checks, at -O3, that some node got it.
+ * --layout nchwc forces the blocked activation layout (passes/pass_layout.c) with the host's
+ * vector width and checks that some Conv got the blocked kernel.
  * --prune SPEC runs the prune pass with that lossy spec (kiln --prune): the golden no longer
  * applies (at -O0, no passes, it still does), so the compiled code is checked against the
  * interpreter on the pruned graph.
  * --O2 checks -O2 as well (op and ONNX cases: LLVM 19 miscompiled one op case at -O2 only).
- * usage: test_models [--O2] [--sparse KIND] [--prune SPEC] [--cc CC] DIR...   or   test_models
- * --manifest ROOT MANIFEST
+ * usage: test_models [--O2] [--sparse KIND] [--layout nchwc] [--prune SPEC] [--cc CC] DIR...
+ * or   test_models --manifest ROOT MANIFEST
  */
 #include <dlfcn.h>
 #include <limits.h>
@@ -35,6 +37,9 @@
 static char tmpdir[] = "/tmp/kiln-test-models-XXXXXX";
 static int sparse_kernel; /* --sparse: PassOptions.sparse_kernel */
 static const char *prune; /* --prune: PassOptions.prune */
+static int layout;        /* --layout nchwc: PassOptions.layout */
+static int layout_lanes;  /* the host's f32 lanes, the block of --layout nchwc */
+static int nchwc_convs;   /* nodes that got IR_KERNEL_CONV_NCHWC */
 static const char *cc = "cc";
 
 typedef struct {
@@ -186,6 +191,8 @@ static void check_level(const char *dir, int level) {
                     .workspace_align = 64,
                     .verify_each = true,
                     .sparse_kernel = sparse_kernel,
+                    .layout = layout,
+                    .vec_lanes = layout_lanes,
                     .prune = level ? prune : NULL};
   bool ok = pass_run_pipeline(g, &po, &d);
   CHECK(ok, "%s: pass pipeline failed: %s", label, d.text ? d.text : "");
@@ -194,6 +201,8 @@ static void check_level(const char *dir, int level) {
     for (int i = 0; i < g->n_nodes; i++) used += (int)g->nodes[i]->kernel == sparse_kernel;
     CHECK(used > 0, "%s: no node uses %s", label, ir_kernel_names[sparse_kernel]);
   }
+  for (int i = 0; ok && i < g->n_nodes; i++)
+    nchwc_convs += g->nodes[i]->kernel == IR_KERNEL_CONV_NCHWC;
   int64_t bound = pass_memplan_lower_bound(g, 64);
   CHECK(g->workspace_size >= bound, "%s: plan %lld below the lower bound %lld", label,
         (long long)g->workspace_size, (long long)bound);
@@ -244,6 +253,14 @@ int main(int argc, char **argv) {
                       : !strcmp(k, "csr")      ? IR_KERNEL_SPARSE_CSR
                       : !strcmp(k, "unrolled") ? IR_KERNEL_SPARSE_UNROLLED
                                                : IR_KERNEL_COUNT;
+    } else if (!strcmp(argv[i], "--layout") && i + 1 < argc) {
+      CHECK(!strcmp(argv[++i], "nchwc"), "--layout: only nchwc is a forced layout");
+      layout = PASS_LAYOUT_NCHWC;
+      CgOptions host = {.prefix = "lanes"};
+      IrDiag d;
+      ir_diag_init(&d, NULL, true);
+      layout_lanes = cg_target_lanes(&host, &d);
+      ir_diag_free(&d);
     } else if (!strcmp(argv[i], "--prune") && i + 1 < argc) {
       prune = argv[++i];
     } else if (!strcmp(argv[i], "--manifest") && i + 2 < argc) {
@@ -265,5 +282,7 @@ int main(int argc, char **argv) {
     }
   }
   rmdir(tmpdir);
+  if (layout)
+    CHECK(nchwc_convs > 0, "--layout nchwc: no Conv got %s", ir_kernel_names[IR_KERNEL_CONV_NCHWC]);
   return test_report("models");
 }

@@ -13,6 +13,8 @@
  *                 some all-zero output channels: the sparse kernels and the prune pass
  *   --winograd    most Convs 3x3 stride 1 with 8-40 channels, every one Winograd computes on it
  *                 (its blocks of tile rows and of output channels, odd sizes, pads)
+ *   --nchwc       conv graphs with channel counts in multiples of the host's vector width, the
+ *                 blocked activation layout forced (--layout=nchwc)
  *   --limits      the 300-Add chain, 1000-input Concat, 1000-output Split and over-limit models
  *   --write DIR   write the models as DIR/<name>.json instead of testing them (fuzz seeds)
  *   --file F      check the model in file F instead (inputs from --data-seed N, default: for
@@ -41,7 +43,10 @@
 static char tmpdir[] = "/tmp/kiln-test-rgraph-XXXXXX";
 static const char *cc = "cc";
 static const char *write_dir;
-static int conv_kernel; /* PassOptions.conv_kernel (--winograd) */
+static int conv_kernel;          /* PassOptions.conv_kernel (--winograd) */
+static int layout, layout_lanes; /* PassOptions.layout and vec_lanes (--nchwc) */
+static int nchwc_convs;          /* nodes that got IR_KERNEL_CONV_NCHWC (--nchwc) */
+static int nchwc_pools;          /* MaxPools on blocked values (--nchwc) */
 
 typedef struct {
   const IrGraph *g;
@@ -160,8 +165,25 @@ static bool check_model(const char *label, const char *json, size_t len, const i
     if (!g) break;
     IrDiag d;
     ir_diag_init(&d, label, true);
-    PassOptions po = {.opt_level = levels[l], .verify_each = true, .conv_kernel = conv_kernel};
+    PassOptions po = {.opt_level = levels[l],
+                      .verify_each = true,
+                      .conv_kernel = conv_kernel,
+                      .layout = layout,
+                      .vec_lanes = layout_lanes};
     bool ok = pass_run_pipeline(g, &po, &d);
+    for (int i = 0; ok && i < g->n_nodes; i++) {
+      const IrNode *n = g->nodes[i];
+      nchwc_convs += n->kernel == IR_KERNEL_CONV_NCHWC;
+      nchwc_pools += n->op == IR_OP_MAX_POOL && n->inputs[0]->layout_block > 0;
+      /* the layout pass cancels back-to-back copies; graph outputs stay NCHW */
+      const IrValue *x = n->inputs[0];
+      CHECK(n->op != IR_OP_LAYOUT || x->kind != IR_VALUE_NODE || x->producer->op != IR_OP_LAYOUT,
+            "%s -O%d: KilnLayout %s reads KilnLayout %s", label, levels[l], n->name,
+            x->producer ? x->producer->name : "");
+    }
+    for (int j = 0; ok && j < g->n_outputs; j++)
+      CHECK(g->outputs[j]->layout_block == 0, "%s -O%d: output %s blocked", label, levels[l],
+            g->outputs[j]->name);
     ir_diag_free(&d);
     CHECK(ok, "%s: passes -O%d failed", label, levels[l]);
     if (ok) {
@@ -340,6 +362,14 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--winograd")) {
       rg_set_winograd_convs(true);
       conv_kernel = IR_KERNEL_CONV_WINOGRAD;
+    } else if (!strcmp(argv[i], "--nchwc")) {
+      CgOptions host = {.prefix = "lanes"};
+      IrDiag d;
+      ir_diag_init(&d, NULL, true);
+      layout_lanes = cg_target_lanes(&host, &d);
+      ir_diag_free(&d);
+      layout = PASS_LAYOUT_NCHWC;
+      rg_set_channel_block(layout_lanes);
     } else if (!strcmp(argv[i], "--limits")) {
       do_limits = true;
     } else if (!strcmp(argv[i], "--write") && i + 1 < argc) {
@@ -349,11 +379,12 @@ int main(int argc, char **argv) {
     } else if (!strcmp(argv[i], "--data-seed") && i + 1 < argc) {
       data_seed = atol(argv[++i]);
     } else {
-      fprintf(stderr,
-              "usage: %s [--seeds A:B] [--levels 0,2,3] [--zeros F] [--winograd] [--limits] "
-              "[--write DIR] "
-              "[--file F]\n",
-              argv[0]);
+      fprintf(
+          stderr,
+          "usage: %s [--seeds A:B] [--levels 0,2,3] [--zeros F] [--winograd] [--nchwc] [--limits] "
+          "[--write DIR] "
+          "[--file F]\n",
+          argv[0]);
       return 2;
     }
   }
@@ -391,5 +422,10 @@ int main(int argc, char **argv) {
     }
   }
   if (!write_dir) rmdir(tmpdir);
+  if (layout && !write_dir && !file) {
+    printf("--nchwc: %d Conv nodes got %s, %d MaxPools blocked\n", nchwc_convs,
+           ir_kernel_names[IR_KERNEL_CONV_NCHWC], nchwc_pools);
+    CHECK(nchwc_convs > 0, "--nchwc: no Conv got %s", ir_kernel_names[IR_KERNEL_CONV_NCHWC]);
+  }
   return test_report(do_limits ? "test_random_graphs --limits" : "test_random_graphs");
 }

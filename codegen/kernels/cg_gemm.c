@@ -395,7 +395,10 @@ static void tile_step(Gemm *g, const TileStep *s, LLVMValueRef k, LLVMValueRef *
   else
     for (int v = 0; v < s->nrv; v++)
       bv[v] = load_vec(g, brow, cg_idx(c, (int64_t)v * L), full_loads ? L : (int)(s->cols - v * L));
-  LLVMValueRef ak = cg_gep(c, c->t_f32, s->abase, cg_mulc(c, k, s->a_sk));
+  LLVMValueRef aoff = g->a->koff && !g->a->packed
+                          ? LLVMBuildLoad2(c->b, c->t_idx, cg_gep(c, c->t_idx, g->a->koff, k), "")
+                          : cg_mulc(c, k, s->a_sk);
+  LLVMValueRef ak = cg_gep(c, c->t_f32, s->abase, aoff);
   if (vldm_a) cg_vldm_floats(c, ak, 16 + s->nrv, s->rows, av_all);
   for (int r = 0; r < s->rows; r++) {
     LLVMValueRef av = vldm_a ? av_all[r] : splat(g, cg_load(c, ak, cg_idx(c, r * s->a_sr)));
@@ -468,8 +471,9 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
     for (int v = 0; v < nrv; v++) {
       int count = (int)(cols - v * L);
       LLVMValueRef x = out[r * nrv + v];
-      if (flat) x = epi_vector(g, x, cg_addc(c, flat, (int64_t)v * L), count);
-      store_vec(g, x, crow, cg_idx(c, (int64_t)v * L), count);
+      int64_t at = (int64_t)v * (g->cc->vec_stride ? g->cc->vec_stride : L);
+      if (flat) x = epi_vector(g, x, cg_addc(c, flat, at), count);
+      store_vec(g, x, crow, cg_idx(c, at), count);
     }
     if (g->cc->epi) g->cc->epi(c, g->cc->epi_ctx, i, j0, cols, crow);
   }

@@ -58,6 +58,9 @@ typedef struct CgGemmA {
   LLVMValueRef base;
   int64_t s_row, s_k;
   bool packed;
+  /* optional (not packed): element (i, k) at base[i*s_row + koff[k]] (koff: K pointer-sized
+   * integers, a blocked conv's tap offsets in its input image) */
+  LLVMValueRef koff;
 } CgGemmA;
 
 /* Vector operand: element (k, j) at base[k*s_k + j], contiguous along j; or, when packed
@@ -95,6 +98,10 @@ typedef struct CgGemmC {
   const IrNode *epi_node;
   LLVMValueRef *epi_in, epi_base;
   int64_t epi_ld;
+  /* optional: elements between the starts of a tile row's consecutive vectors in C (and in the
+   * epilogue's flat index); 0: lanes, contiguous. A blocked conv's vectors are channel blocks,
+   * one plane apart (only with epi_node or no epilogue, and whole strips) */
+  int64_t vec_stride;
 } CgGemmC;
 
 /* Gemm's Y = alpha*AB + beta*C, then its fused epilogue, over C row i, columns [j0, j0 + len)
@@ -187,6 +194,10 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 bool cg_winograd_conv(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
                       LLVMValueRef out);
 bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+/* IR_KERNEL_CONV_NCHWC (cg_nchwc.c): a Conv whose input and output are NCHW{c}c */
+bool cg_nchwc_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
+/* MaxPool whose input and output are NCHW{c}c (cg_nchwc.c) */
+bool cg_nchwc_max_pool(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 /* IR_KERNEL_CONVT_SUBPIXEL (cg_convt.c) */
 bool cg_subpixel_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out);
 

@@ -75,7 +75,7 @@ bool cg_tiled_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
   CgTile t = B->kind == IR_VALUE_CONST ? cg_gemm_tile_b(c, vec, M, N, K, IR_TILE_COLS_MAX, B->data,
                                                         tb ? 1 : N, tb ? K : 1)
                                        : cg_gemm_tile(vec, M, N, K, IR_TILE_COLS_MAX);
-  CgGemmA a = {in[0], ta ? 1 : K, ta ? M : 1, false};
+  CgGemmA a = {in[0], ta ? 1 : K, ta ? M : 1, false, NULL};
   CgGemmB b = {.base = in[1], .s_k = N};
   if (B->kind == IR_VALUE_CONST)
     b = (CgGemmB){
@@ -142,7 +142,7 @@ bool cg_tiled_matmul(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   cg_nest_simplify(&rank, dims, 3, strides);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])strides);
-  CgGemmA a = {cg_gep(c, c->t_f32, in[0], nest.off[1]), K, 1, false};
+  CgGemmA a = {cg_gep(c, c->t_f32, in[0], nest.off[1]), K, 1, false, NULL};
   CgGemmB b = bpack ? (CgGemmB){.base = bpack, .packed = true}
                     : (CgGemmB){.base = cg_gep(c, c->t_f32, in[1], nest.off[2]), .s_k = N};
   FlatEpi e = {n, in, nest.off[0], N};
@@ -519,7 +519,7 @@ bool cg_tiled_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) 
       cg_gep(c, c->t_f32, in[0],
              cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.c), cg_mulc(c, gi, Cpg)), p.h * p.w));
   LLVMValueRef obase = cg_mulc(c, cg_add(c, cg_mulc(c, ni, p.m), cg_mulc(c, gi, Mpg)), P);
-  CgGemmA a = {cg_gep(c, c->t_f32, wpack, cg_mulc(c, gi, Mpg * K)), 0, 0, true};
+  CgGemmA a = {cg_gep(c, c->t_f32, wpack, cg_mulc(c, gi, Mpg * K)), 0, 0, true, NULL};
   LLVMValueRef bias = p.has_bias ? cg_gep(c, c->t_f32, in[2], cg_mulc(c, gi, Mpg)) : NULL;
   if (koff)
     conv_wide(c, n, &p, in, xg, obase, out[0], vec, t, &a, bias, koff);
@@ -553,7 +553,7 @@ bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   CgGemmC cc = {.base = c->scratch, .ldc = trans ? Mt : HW};
   if (trans) {
     CgTile t = cg_gemm_tile(vec, HW, Mt, p.c, IR_TILE_COLS_MAX);
-    CgGemmA a = {x, 1, HW, false};
+    CgGemmA a = {x, 1, HW, false, NULL};
     CgGemmB b = {.base = cg_node_derived(c, n->inputs[1],
                                          cg_pack_b(c, n->inputs[1]->data, p.c, Mt, Mt, 1,
                                                    t.nrv * vec.lanes, "convtpack")),
@@ -564,7 +564,7 @@ bool cg_tiled_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     CgGemmA a = {
         cg_node_derived(c, n->inputs[1],
                         cg_pack_a(c, n->inputs[1]->data, 1, Mt, p.c, 1, Mt, t.mr, "convtpack")),
-        0, 0, true};
+        0, 0, true, NULL};
     CgGemmB b = {.base = x, .s_k = HW};
     cg_gemm_emit(c, vec, t, Mt, HW, p.c, &a, &b, &cc);
   }
@@ -656,7 +656,13 @@ bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, Ir
       continue;
     int64_t M, N, K;
     node_gemm_shape(n, &M, &N, &K);
-    CgTile t = cg_gemm_tile(vec, M, N, K, n->op == IR_OP_CONV ? n_tile_cols(n) : IR_TILE_COLS_MAX);
+    int max_nr = n->op == IR_OP_CONV ? n_tile_cols(n) : IR_TILE_COLS_MAX;
+    if (n->kernel == IR_KERNEL_CONV_NCHWC) { /* cg_nchwc.c: rows of output pixels, one block */
+      M = n->outputs[0]->dims[3];
+      N = n->outputs[0]->dims[1];
+      max_nr = 4 * n->outputs[0]->layout_block;
+    }
+    CgTile t = cg_gemm_tile(vec, M, N, K, max_nr);
     tiles[i].mr = t.mr;
     tiles[i].nr = t.nrv * vec.lanes;
   }

@@ -147,7 +147,7 @@ static void winograd_block(Cg *c, const IrNode *n, const IrConvParams *p, const 
   LLVMValueRef xi = cg_for(c, &lx, 16);
   lx.keep = true;
   CgGemmA a = {cg_gep(c, c->t_f32, upack, cg_mulc(c, cg_add(c, cg_mulc(c, xi, nmb), mbi), MB * C)),
-               0, 0, true};
+               0, 0, true, NULL};
   CgGemmB b = {
       .base = cg_gep(c, c->t_f32, V, cg_mulc(c, xi, w->v_stride)), .s_k = cols, .padded = true};
   CgGemmC cc = {.base = cg_gep(c, c->t_f32, Mx, cg_mulc(c, xi, w->m_stride)), .ldc = cols};

@@ -53,6 +53,8 @@ static const char *const target_help =
     "  --conv=KIND           Conv kernel: auto (cost model, default), im2col, wide, winograd\n"
     "                        (3x3 stride 1) or loops\n"
     "                        (each Conv that KIND can compute; docs/kernels.md)\n"
+    "  --layout=KIND         activations' storage: auto (cost model, default), nchw, or nchwc\n"
+    "                        (channel blocks of the vector width for runs of Conv layers)\n"
     "  --attention=KIND      fuse scaled dot-product attention: decode (default: one query\n"
     "                        row, a decode step), all, or off (docs/passes.md)\n"
     "  --state OUT=IN,...    output OUT is kept in the caller's state buffer and read as\n"
@@ -330,6 +332,14 @@ int kiln_parse_args(int argc, char **argv, Args *a) {
         return usage_error(
             a->cmd, "--sparse: expected auto, dense, block, csr or unrolled, got '%s'", s + 9);
       a->sparse_kernel = (int)kinds[k].kernel;
+    } else if (!strncmp(s, "--layout=", 9)) {
+      static const char *const kinds[] = {
+          [PASS_LAYOUT_AUTO] = "auto", [PASS_LAYOUT_NCHW] = "nchw", [PASS_LAYOUT_NCHWC] = "nchwc"};
+      int k = 0;
+      while (k < 3 && strcmp(s + 9, kinds[k])) k++;
+      if (k == 3)
+        return usage_error(a->cmd, "--layout: expected auto, nchw or nchwc, got '%s'", s + 9);
+      a->layout = k;
     } else if (!strncmp(s, "--attention=", 12)) {
       static const char *const kinds[] = {[PASS_ATTENTION_DECODE] = "decode",
                                           [PASS_ATTENTION_ALL] = "all",

@@ -34,6 +34,7 @@ typedef struct Args {
   int sparse_kernel;          /* --sparse: 0 auto, IR_KERNEL_COUNT dense, else a sparse IrKernel */
   int conv_kernel;            /* --conv: 0 auto, else an IrKernel every Conv must use if it can */
   int attention;              /* --attention: PASS_ATTENTION_* */
+  int layout;                 /* --layout: PASS_LAYOUT_* */
   const char **weights_dirs;  /* --weights-dir, repeatable */
   int n_weights_dirs;
   const char **input_shapes; /* --input-shape NAME=D0,D1,... (ONNX), repeatable */

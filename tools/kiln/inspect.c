@@ -123,6 +123,31 @@ static void json_stats(FILE *f, const Stats *s) {
           (long long)s->workspace, (long long)s->bound);
 }
 
+/* The value's storage layout (passes/pass_layout.c): "nchw16c" for NCHW{16}c, else "plain". */
+static void json_layout(FILE *f, const IrValue *v) {
+  if (v->layout_block)
+    fprintf(f, ", \"layout\": \"nchw%dc\"", v->layout_block);
+  else
+    fputs(", \"layout\": \"plain\"", f);
+}
+
+/* A node's inputs or outputs: name and layout of each (null for an omitted optional input). */
+static void json_value_refs(FILE *f, IrValue *const *v, int n) {
+  fputc('[', f);
+  for (int i = 0; i < n; i++) {
+    fputs(i ? ", " : "", f);
+    if (!v[i]) {
+      fputs("null", f);
+      continue;
+    }
+    fputs("{\"name\": ", f);
+    json_string(f, v[i]->name);
+    json_layout(f, v[i]);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}
+
 static void json_values(FILE *f, IrValue *const *v, int n) {
   fputc('[', f);
   for (int i = 0; i < n; i++) {
@@ -186,6 +211,10 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
               "\"dense_bytes\": %lld, \"dense_fp32_bytes\": %lld, \"macs_executed\": %lld}",
               si.i8 ? "i8" : "f32", si.density, (long long)si.bytes, (long long)si.dense_bytes,
               (long long)si.fp32_bytes, (long long)si.macs);
+    fputs(", \"inputs\": ", f);
+    json_value_refs(f, n->inputs, n->n_inputs);
+    fputs(", \"outputs\": ", f);
+    json_value_refs(f, n->outputs, n->n_outputs);
     fputc('}', f);
   }
   fputc(']', f);
