@@ -9,6 +9,7 @@
 #   5. per run and model, interleaved: the -O3 executable (--repeat N), ONNX Runtime
 #      (bench/ort_bench.js: same .onnx, same input .npy, N calls, with the one-Add overhead model
 #      timed in the same process), the -O2 executable; outputs compared with ONNX Runtime's
+#   5b. where the -O3 and -O2 executables differ, alternates them (20 rounds) for the -O3 <= -O2 goal
 #   6. prints markdown tables (ratio Kiln -O3 / (ORT - binding overhead), GFLOP/s, % of the FMA
 #      peak), the geomeans and the issue's goals (bench/ort_report.py); the conv and GEMM layers
 #      also against an FMA probe run right after each call (bench/peak_paired.sh), since this
@@ -135,6 +136,23 @@ for run in $(seq 1 "$runs"); do
       --label "$label" --macs "${macs[$name]}" --same-code "${same_code[$name]}" --kiln-o3 "$l3" --kiln-o2 "$l2" --ort "$j" \
       --out-o3 "$d/out_O3" --out-o2 "$d/out_O2" --out-ort "$d/out_ort" --torch "$d/torch"
   done
+done
+
+# -- -O3 against -O2 where their code differs: the two executables alternated, 20 rounds
+echo "== -O3 vs -O2, alternated (models whose -O3 and -O2 code differ)"
+for row in "${rows[@]}"; do
+  IFS=$'\t' read -r name kind _ <<<"$row"
+  selected "$name" "$kind" && [ -z "${broken[$name]:-}" ] && [ "${same_code[$name]}" = 0 ] || continue
+  d=$out/models/$name
+  read -ra ins <<<"$(inputs_of "$d/kiln/model.json" "$d/inputs")"
+  mkdir -p "$d/out_ab"
+  for r in $(seq 1 20); do
+    if [ $((r % 2)) = 0 ]; then order="3 2"; else order="2 3"; fi
+    for o in $order; do
+      echo "$r O$o $(latency "$d/kiln_O$o" "${ins[@]}" -o "$d/out_ab" --repeat "${reps[$name]}")"
+    done
+  done >"$d/o3o2.txt"
+  "$py" bench/ort_report.py o3o2 "$results" --model "$name" --file "$d/o3o2.txt"
 done
 
 # -- the conv and GEMM layers against an FMA probe run right after each call (bench/peak_paired.sh)
