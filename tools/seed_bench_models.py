@@ -33,7 +33,7 @@ def main():
             setattr(mod, k, v)
         if hasattr(mod, "DH"):
             saved.setdefault("DH", mod.DH)
-            mod.DH = mod.D // mod.H
+            mod.DH = mod.D // (mod.H if hasattr(mod, "H") else mod.HEADS)
         sys.argv = [sys.argv[0], os.path.join(out, name)]
         mod.main()
         for k, v in saved.items():
