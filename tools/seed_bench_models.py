@@ -34,7 +34,9 @@ def main():
         if hasattr(mod, "DH"):
             saved.setdefault("DH", mod.DH)
             mod.DH = mod.D // (mod.H if hasattr(mod, "H") else mod.HEADS)
-        sys.argv = [sys.argv[0], os.path.join(out, name)]
+        # the second path: translator.py also writes its generation case there (by default into
+        # tests/gen/translator, which a bench must not touch)
+        sys.argv = [sys.argv[0], os.path.join(out, name), os.path.join(out, name + "_generate")]
         mod.main()
         for k, v in saved.items():
             setattr(mod, k, v)
