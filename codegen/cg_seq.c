@@ -568,7 +568,7 @@ bool cg_lower_slice(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
  * for any sign of x, 1/x^k for negative ones), sqrt for 0.5, exp(e * log(x)) otherwise (NaN for
  * x < 0, 0 or inf at x = 0, as pow). */
 static LLVMValueRef pow_scalar(Cg *c, LLVMValueRef x, double e) {
-  if (e == (double)(int)e && fabs(e) <= 64) {
+  if (fabs(e) <= 64 && e == (double)(int)e) { /* the range first: (int)e of a larger e is UB */
     int k = (int)fabs(e);
     LLVMValueRef r = NULL, base = x;
     for (; k; k >>= 1) {
