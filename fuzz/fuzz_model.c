@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "fe.h"
+#include "fuzz_dims.h"
 #include "pass.h"
 
 /* The interpreter allocates every intermediate; keep fuzzing iterations small and fast. */
@@ -32,24 +33,6 @@ static void run_interp(const IrGraph *g) {
   for (int i = 0; out && i < g->n_outputs; i++) free(out[i]);
   free(in);
   free(out);
-}
-
-/* Run-time dims: an input that does not parse as it is and names "seq" or "batch" (anywhere in
- * its bytes) is parsed again with --max-dim for those names, so that symbolic dims reach ir/dyn.c
- * (the analysis after the passes, the batch and length checks) rather than stopping at "give
- * --max-dim"; inputs that parse keep their path. */
-static int fuzz_max_dims(const uint8_t *data, size_t size, const char **specs) {
-  static const char *const names[] = {"seq", "batch"}, *const given[] = {"seq=8", "batch=3"};
-  int n = 0;
-  for (int k = 0; k < 2; k++) {
-    size_t len = strlen(names[k]);
-    for (size_t i = 0; i + len <= size; i++)
-      if (!memcmp(data + i, names[k], len)) {
-        specs[n++] = given[k];
-        break;
-      }
-  }
-  return n;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);

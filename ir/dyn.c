@@ -429,29 +429,14 @@ static const char *rows_problem(const IrGraph *g, const IrNode *n) {
     const IrValue *v = k < n->n_inputs ? n->inputs[k] : n->outputs[k - n->n_inputs];
     if (v && v->dyn2) return two_axes_problem(n);
   }
-  if (flags & (IR_OPF_UNARY | IR_OPF_BINARY)) return NULL;
+  /* element-wise: static operands broadcast */
+  if (flags & (IR_OPF_UNARY | IR_OPF_BINARY | IR_OPF_ELEMENTWISE)) return NULL;
   if (is_reduce(n->op) || n->op == IR_OP_ARG_MAX || n->op == IR_OP_ARG_MIN) {
     if (!is_dyn(x)) return "only its data may have the run-time length";
     /* along the axis: one call looping to the length (ir_dyn_along); else rows */
     return ir_dyn_along(n) || is_dyn(y) ? NULL : "it drops the run-time axis";
   }
   switch (n->op) {
-  case IR_OP_WHERE:
-  case IR_OP_CAST:
-  case IR_OP_EQUAL:
-  case IR_OP_LESS:
-  case IR_OP_GREATER:
-  case IR_OP_NOT:
-  case IR_OP_AND:
-  case IR_OP_OR:
-  case IR_OP_XOR:
-  case IR_OP_POW:
-  case IR_OP_MOD:
-  case IR_OP_SUM:
-  case IR_OP_MEAN:
-  case IR_OP_MIN:
-  case IR_OP_MAX:
-  case IR_OP_PRELU: return NULL; /* element-wise: static operands broadcast */
   case IR_OP_IDENTITY:
   case IR_OP_DROPOUT:
   case IR_OP_RESHAPE:
@@ -658,26 +643,7 @@ bool ir_dyn_folds_vary(IrGraph *g) {
 }
 
 static bool elementwise(const IrNode *n) {
-  if (ir_op_info[n->op].flags & (IR_OPF_UNARY | IR_OPF_BINARY)) return true;
-  switch (n->op) {
-  case IR_OP_WHERE:
-  case IR_OP_CAST:
-  case IR_OP_EQUAL:
-  case IR_OP_LESS:
-  case IR_OP_GREATER:
-  case IR_OP_NOT:
-  case IR_OP_AND:
-  case IR_OP_OR:
-  case IR_OP_XOR:
-  case IR_OP_POW:
-  case IR_OP_MOD:
-  case IR_OP_SUM:
-  case IR_OP_MEAN:
-  case IR_OP_MIN:
-  case IR_OP_MAX:
-  case IR_OP_PRELU: return true;
-  default: return false;
-  }
+  return ir_op_info[n->op].flags & (IR_OPF_UNARY | IR_OPF_BINARY | IR_OPF_ELEMENTWISE);
 }
 
 /* An operand of KilnAttention with the batch: its axis 0 is the logical axis Q's axis 0 is. */

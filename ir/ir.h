@@ -82,6 +82,9 @@ enum {
   IR_OPF_VIEW = 1u << 5,         /* output has the input's bytes (reshape-like, identity) */
   IR_OPF_STATIC = 1u << 6,       /* output depends only on input shapes and attributes (Shape) */
   IR_OPF_REDUCE = 1u << 7,       /* Reduce*: input 0 over `axes` (attribute, or input 1) */
+  /* element-wise with broadcasting outside the UNARY/BINARY families (Where, Cast, comparisons,
+   * logic, Pow, Mod, the variadic Sum/Mean/Min/Max, PRelu): out[i] depends on in[i] only */
+  IR_OPF_ELEMENTWISE = 1u << 8,
 };
 
 typedef enum {
