@@ -231,6 +231,20 @@ misc)
   check "$kiln" --help >/dev/null
   "$kiln" frobnicate >/dev/null 2>&1; check test $? -eq 2
   "$kiln" compile "$src/examples/mlp/model.json" --bogus >/dev/null 2>&1; check test $? -eq 2
+  # the tools/ scripts (tools/toolcli.py): --help prints the docstring, a bad option is exit 2
+  # naming it, before anything is written (was: a folder named after the option, a traceback)
+  py=${KILN_PYTHON:-/usr/bin/python3}
+  (cd "$tmp" && "$py" "$src/tools/gen_qfirst_model.py" --help >"$tmp/tool.out" 2>&1)
+  check test $? -eq 0
+  check grep -q '^gen_qfirst_model: ' "$tmp/tool.out"
+  (cd "$tmp" && "$py" "$src/tools/gen_qfirst_model.py" --bogus >"$tmp/tool.out" 2>&1)
+  check test $? -eq 2
+  check grep -q "unknown option '--bogus'" "$tmp/tool.out"
+  (cd "$tmp" && "$py" "$src/tools/bert_qa.py" --help 2>&1 | head -1 | grep -q '^A BERT-style')
+  check test $? -eq 0
+  (cd "$tmp" && "$py" "$src/tools/bert_qa.py" a b >"$tmp/tool.out" 2>&1)
+  check test $? -eq 2
+  check test ! -e "$tmp/--help" -a ! -e "$tmp/--bogus" -a ! -e "$tmp/a"
   check "$kiln" compile "$src/examples/mlp/model.json" --emit asm -o "$tmp/mlp.s"
   check grep -q mlp_run "$tmp/mlp.s"
   check "$kiln" compile "$src/examples/mlp/model.json" --emit llvm -o "$tmp/mlp.ll"

@@ -14,6 +14,7 @@ Writes DIR/model.onnx, DIR/inputs/*.npy (one question + context, padded) and inp
 order), DIR/golden/*.npy (PyTorch's outputs), DIR/expect.txt (lines the executable prints: the
 span). Default DIR: examples/bert_qa.
 Run with Debian's /usr/bin/python3 (torch, numpy, onnx)."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import math
 import os
 import sys
@@ -171,4 +172,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=1, options=("--dynamic",))
     main()

@@ -12,6 +12,7 @@ implementation, not against itself.
 Writes DIR/model.onnx, DIR/inputs/tokens.npy, inputs.txt, DIR/golden/*.npy, DIR/expect.txt
 (the tags line the executable prints). Default DIR: examples/bilstm_crf.
 Run with Debian's /usr/bin/python3 (torch, numpy, onnx)."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import sys
 
@@ -98,4 +99,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=1)
     main()

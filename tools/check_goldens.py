@@ -21,6 +21,7 @@ down here the same way PyTorch and onnxruntime do them:
     extra cells a ceil_mode window hangs over past the end pad.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import base64
 import json
 import math
@@ -620,4 +621,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    toolcli.check()
     sys.exit(main(sys.argv))

@@ -21,6 +21,7 @@ binding's per-call overhead, subtracted from every ONNX Runtime time.
 Layer and overhead models use fixed seeds and random weights and inputs.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import io
 import json
 import os
@@ -171,4 +172,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    toolcli.check(min_args=1)
     main(sys.argv)

@@ -17,6 +17,7 @@ OUT/<name>/model.onnx with inputs/<stem>.npy and golden/<stem>.npy (PyTorch's ou
 tools/export_onnx_opsets.py; check with build/bin/test_models OUT/*.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import io
 import os
 import sys
@@ -352,4 +353,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    toolcli.check(min_args=1, flags=("--full", "--reduced"))
     main(sys.argv)

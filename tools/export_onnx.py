@@ -11,6 +11,7 @@ Run with Debian's Python (it has torch and onnx), after gen_examples.py:
     /usr/bin/python3 tools/export_onnx.py [name ...]
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import io
 import json
 import os
@@ -68,4 +69,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    toolcli.check()
     main(sys.argv)

@@ -21,6 +21,7 @@ golden/<stem>.npy (PyTorch's outputs), the file stems derived from the ONNX name
 with build/bin/test_models OUT/*. tests/onnx/torch/ holds the small ones, committed.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import io
 import os
 import re
@@ -207,4 +208,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    toolcli.check(options=("--opsets",), flags=("--extra",))
     main(sys.argv)

@@ -13,6 +13,7 @@ f32_ids/ (input_ids as f32): the errors of --calibrate. gather_i32_ok.npy / gath
 i64 samples for tests/ops/gather_embedding_i32's i32 input (narrowed: 2 samples; one value outside i32).
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import shutil
 
@@ -73,4 +74,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

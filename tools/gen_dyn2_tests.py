@@ -13,6 +13,7 @@ tests/test_emulation.sh (tests/dyn/enc2):
   inputs/, golden/ the pairs' inputs and outputs concatenated in PAIRS order, listed in
                   inputs.txt, outputs.txt (tests/emu/dyn2_harness.c)
 Run with Debian's /usr/bin/python3 (torch, numpy); re-running reproduces every file."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import math
 import os
 import sys
@@ -88,4 +89,5 @@ def main():
             f.write("".join("%s/%s.npy\n" % (sub, name) for name in names))
 
 
+toolcli.check(max_args=1)
 main()

@@ -20,6 +20,7 @@ inputs/, golden/ of prefixes as pool's); tests/dyn/tagger, a BiLSTM tagger expor
 torch.onnx with a dynamic sequence axis (dim_param 'seq'); tests/dyn/outer, an ONNX graph with a
 [1, seq, seq] value (an outer sum) whose Shape gives positions 0..seq-1 (numpy's outputs)
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import math
 import os
@@ -567,4 +568,5 @@ def write_outer(out):
         np.save(os.path.join(d, "y.npy"), x + x.max() + np.arange(n, dtype=np.float32))
 
 
+toolcli.check(max_args=1)
 main()

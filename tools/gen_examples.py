@@ -12,6 +12,7 @@ The script deletes and recreates examples/ (only the directories and README it o
 tools/check_goldens.py re-checks every golden against an independent numpy reference.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import shutil
 import sys
@@ -881,4 +882,5 @@ plus noise. Batch size is 1 everywhere.
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

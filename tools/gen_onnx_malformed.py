@@ -9,6 +9,7 @@ malformed then checks each like the malformed JSON models: exit 1, the message, 
 The files are built with onnx.helper where the protobuf is valid and by hand where it is not.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 
 import numpy as np
@@ -269,4 +270,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

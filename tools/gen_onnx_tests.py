@@ -18,6 +18,7 @@
                         onnx_cases) through the C importer
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import math
 import os
 
@@ -553,4 +554,5 @@ def gen_resize_cases():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

@@ -20,6 +20,7 @@ pieces, see the comments at the helpers:
   * auto_pad SAME_UPPER / SAME_LOWER: explicit pads computed per the ONNX formula.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import shutil
 import sys
@@ -1978,4 +1979,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

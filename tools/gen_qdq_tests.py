@@ -14,6 +14,7 @@ from a fixed seed; the models are what ONNX Runtime's quantize_static writes (Qu
 u8 activations, per-channel i8 weights with axis, i32 bias with scale x_scale * w_scale).
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import shutil
 
@@ -532,4 +533,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

@@ -17,6 +17,7 @@ straight from the int8 operators (DequantizeLinear only).
 Weights and inputs from numpy seed 7.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import os
 
@@ -76,4 +77,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

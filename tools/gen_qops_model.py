@@ -9,6 +9,7 @@ padding counted and ceil_mode (QAveragePool), a grouped stride-2 ConvTranspose w
 weights and input from numpy seed 11; the golden is `kiln run --quantize=int8` on the host.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import os
 
@@ -67,4 +68,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

@@ -15,6 +15,7 @@ conv_a, output channel 0 has every weight at +max (quantized 127: |U| = 9 * 127 
 Weights and inputs from numpy seed 5.
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import os
 
@@ -72,4 +73,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

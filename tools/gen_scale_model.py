@@ -12,6 +12,7 @@ Weights are small deterministic values (a 64 KiB pattern per tensor, repeated) s
 stay finite;
 also writes DIR/x.npy, an input of ones.
 """
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import array
 import json
 import os
@@ -117,4 +118,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(min_args=3, max_args=3, options=("--width",), flags=("--onnx",))
     main()

@@ -9,6 +9,7 @@ sparse kernel forced (--sparse block|csr|unrolled) against the interpreter and t
 
 Run with Debian's Python:  /usr/bin/python3 tools/gen_sparse_tests.py
 """
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import shutil
 import sys
@@ -283,4 +284,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

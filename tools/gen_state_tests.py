@@ -7,6 +7,7 @@ model's "states", initial values from initializers) and PyTorch's full-sequence 
   golden/y.npy        torch.nn.LSTM over the whole sequence from (h0, c0): [T, 1, 1, H]
   golden/y.T.npy      its step t
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import os
 import sys
@@ -14,6 +15,7 @@ import sys
 import numpy as np
 import torch
 
+toolcli.check(max_args=1)
 T, I, H = 6, 5, 8
 out = sys.argv[1] if len(sys.argv) > 1 else os.path.join(os.path.dirname(__file__), "..", "tests",
                                                             "state", "lstm")

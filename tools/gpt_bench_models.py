@@ -12,6 +12,7 @@ usage: gpt_bench_models.py OUT NAME V D H L CTX [N_NEW [SCALE]]   (Debian's /usr
 SCALE (default 1) multiplies every parameter but the embeddings: with torch's default init a wide
 model's tied head mostly returns the input token (at GPT-2 124M the greedy sequence is the last
 prompt token repeated, a check that tells nothing); 3 there gives varied tokens."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import math
 import os
@@ -94,4 +95,5 @@ def main():
           (name, g.V, g.D, g.H, g.L, g.CTX, sum(p.numel() for p in model.parameters())))
 
 
+toolcli.check(min_args=7, max_args=9)
 main()

@@ -15,6 +15,7 @@ and in tests/gen/gpt_tiny_seq the same decoder over a run-time number of tokens 
   golden/logits.npy         PyTorch's logits of it [1, 37, V]
   golden/next_id.npy        the greedy token after it (the last of golden_ids.npy)
 Run with Debian's /usr/bin/python3 (torch, numpy)."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import math
 import os
@@ -288,4 +289,5 @@ def write_seq(model, out, seq, full, next_id):
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=1)
     main()

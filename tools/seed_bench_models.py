@@ -8,6 +8,7 @@ models' model.onnx, inputs and goldens) and at a larger one, written by those sc
   OUT/translator_512   d_model 512, 8 heads, 3+3 layers, FF 2048, V 1000, S 16, N 7 (the issue's
                        nn.Transformer 512/8/3+3)
 usage: seed_bench_models.py OUT [NAME ...]   (Debian's /usr/bin/python3: torch, onnx)"""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import sys
 
@@ -42,4 +43,5 @@ def main():
             setattr(mod, k, v)
 
 
+toolcli.check(min_args=1)
 main()

@@ -1,5 +1,6 @@
 """Writes one seed-model example (examples/<name>/, run by every example suite and by
 tests/test_seed_models.sh): shared by bert_qa.py, bilstm_crf.py, translator.py and vgg16.py."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import subprocess
 

@@ -17,6 +17,7 @@ The inputs of the MLP are the same images flattened to [1, 64]; the LSTM's are [
 Run with Debian's Python (it has torch):  /usr/bin/python3 tools/train_digits.py
 """
 
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import os
 import sys
@@ -176,4 +177,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

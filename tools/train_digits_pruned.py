@@ -23,6 +23,7 @@ docs/sparsity.md). Deterministic: torch.manual_seed, one thread.
 
 Run with Debian's Python:  /usr/bin/python3 tools/train_digits_pruned.py
 """
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import io
 import os
 import sys
@@ -300,4 +301,5 @@ def main():
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=0)
     main()

@@ -28,6 +28,7 @@ models for `kiln build --generate decoder.json --encoder encoder.json`:
   inputs/tok.T.npy, golden/logits.T.npy  the decoder's input token at step T (BOS, then the
                 golden ids) and PyTorch's logits of the last position there [1, V] (for
                 `kiln run`: one call per step with the encoder's outputs)"""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import json
 import math
 import os
@@ -303,4 +304,5 @@ def write_generate(model, src, out, ref):
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=2)
     main()

@@ -14,6 +14,7 @@ exported to ONNX for Kiln's big-weights bench and its transfer-learning example.
                            when none is given).
 Each DIR gets model.onnx, inputs/x.npy (and inputs.txt) and golden/<output>.npy (PyTorch's).
 Run with Debian's /usr/bin/python3 (torch, numpy, onnx)."""
+import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
 import os
 import sys
 
@@ -110,4 +111,5 @@ def main(argv):
 
 
 if __name__ == "__main__":
+    toolcli.check(max_args=2, options=("--width", "--size", "--classes"))
     main(sys.argv)
