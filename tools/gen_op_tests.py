@@ -1269,9 +1269,12 @@ def recurrent_activations_cases():
              [("Sigmoid", 0, 0), ("ScaledTanh", 1.5, 0.6)]),
             ("rnn_activations_affine", "RNN", [("Affine", 0.5, 0.1)]),
             ("rnn_activations_thresholded_relu", "RNN", [("ThresholdedRelu", 0.2, 0)]),
-            ("rnn_activations_softplus", "RNN", [("Softplus", 0, 0)])):
+            ("rnn_activations_softplus", "RNN", [("Softplus", 0, 0)]),
+            # batch 1, H 16: the fused LSTM cell update (recurrent_cases) with other activations
+            ("lstm_fused_activations_h16", "LSTM",
+             [("HardSigmoid", 0.3, 0.4), ("Softsign", 0, 0), ("Elu", 0.7, 0)])):
         c = Case(name)
-        T, B, I, H = 4, 2, 3, 5
+        T, B, I, H = (5, 1, 3, 16) if "fused" in name else (4, 2, 3, 5)
         G = {"RNN": 1, "GRU": 3, "LSTM": 4}[op]
         x = c.input("x", c.uniform((T, B, I), -2.0, 2.0))
         W = c.init("W", c.uniform((1, G * H, I), -0.6, 0.6))
@@ -1331,6 +1334,13 @@ def recurrent_cases():
               init=True)
     recurrent("gru_reverse_chunked_weights_as_inputs", "GRU", 30, 4, 5, 48, direction="reverse",
               weights_as_inputs=True)
+    # batch 1, H a multiple of the vector lanes (16 on AVX-512, 4 on NEON): the LSTM cell update
+    # fused into the recurrent GEMV's epilogue (codegen/cg_seq.c, fused_gate_col's column order):
+    # both directions, initial states, every output, 70 steps = chunks of 64 + 6; and no bias
+    recurrent("lstm_fused_bidirectional_h32_t70", "LSTM", 70, 1, 5, 32,
+              direction="bidirectional", init=True)
+    recurrent("lstm_fused_reverse_no_bias_h16", "LSTM", 6, 1, 4, 16, direction="reverse",
+              bias=False)
 
 
 # ================================== issue 13: every dtype through data movement, new ops

@@ -158,10 +158,9 @@ LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t
   return cg_pieces_end(c, &pc, name);
 }
 
-LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
-                       int nr, const char *what) {
-  const struct CgPacked *e = find_packed(c, w, K, N, s_k, s_n, nr);
-  if (e) return e->global ? e->global : cg_pieces_at(c, e->off);
+/* remember: record the copy under w for the next cg_pack_b of the same constant */
+static LLVMValueRef pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
+                           int nr, const char *what, bool remember) {
   int64_t strips = (N + nr - 1) / nr;
   size_t n = (size_t)(strips * K * nr);
   CgPieces pc; /* strip by strip, as cg_pack_a */
@@ -181,6 +180,7 @@ LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k,
   bool in_blob = !pc.mem;
   int64_t off = pc.off;
   LLVMValueRef p = cg_pieces_end(c, &pc, name);
+  if (!remember) return p;
   if (c->n_packed == c->cap_packed) {
     c->cap_packed = c->cap_packed ? 2 * c->cap_packed : 16;
     c->packed = realloc(c->packed, sizeof *c->packed * (size_t)c->cap_packed);
@@ -188,6 +188,18 @@ LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k,
   }
   c->packed[c->n_packed++] = (struct CgPacked){w, K, N, s_k, s_n, nr, in_blob ? NULL : p, off};
   return p;
+}
+
+LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
+                       int nr, const char *what) {
+  const struct CgPacked *e = find_packed(c, w, K, N, s_k, s_n, nr);
+  if (e) return e->global ? e->global : cg_pieces_at(c, e->off);
+  return pack_b(c, w, K, N, s_k, s_n, nr, what, true);
+}
+
+LLVMValueRef cg_pack_b_once(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
+                            int nr, const char *what) {
+  return pack_b(c, w, K, N, s_k, s_n, nr, what, false);
 }
 
 /* ---- the tiled product ---------------------------------------------------------------------- */

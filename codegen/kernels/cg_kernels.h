@@ -150,6 +150,10 @@ LLVMValueRef cg_pack_a(Cg *c, const float *w, int64_t groups, int64_t M, int64_t
                        int64_t s_k, int mr, const char *what);
 LLVMValueRef cg_pack_b(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
                        int nr, const char *what);
+/* cg_pack_b of a temporary w (a transformed copy the caller frees): packed every time, not
+ * remembered (a later buffer at the same address must not find this copy). */
+LLVMValueRef cg_pack_b_once(Cg *c, const float *w, int64_t K, int64_t N, int64_t s_k, int64_t s_n,
+                            int nr, const char *what);
 
 /* One output row of a pool whose windows are 2 wide with stride 2 and no left padding or
  * dilation (MaxPool/AveragePool 2x2/2): orow[ow] = op over window rows kh in [kh_lo, kh_hi) (input
