@@ -571,21 +571,6 @@ static bool lower_recurrent(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueR
   LLVMValueRef bsum = cg_gep(c, c->t_f32, c->scratch, cg_idx(c, sc.bias));
   IrAct acts[2][3];
   ir_recurrent_activations(n, acts, NULL);
-  /* The gate math loops, vectorized by LLVM, at the kernels' vector width: x86's tuning prefers
-   * 256-bit vectors for such loops even where the GEMV uses 512 (lstm_classifier, AVX-512: the
-   * cell updates at 512 bits take 277 against 294 us, fused into the GEMV 264). The attribute is
-   * the function's, so the node stays a function of its own (one call per inference). */
-  int bits = cg_vec_info(c).lanes * 32;
-  if (bits > 256 && c->fn == c->node_fn) {
-    char width[16];
-    int len = snprintf(width, sizeof width, "%d", bits);
-    LLVMAddAttributeAtIndex(
-        c->fn, LLVMAttributeFunctionIndex,
-        LLVMCreateStringAttribute(c->ctx, "prefer-vector-width", 19, width, (unsigned)len));
-    unsigned noinline = LLVMGetEnumAttributeKindForName("noinline", 8);
-    LLVMAddAttributeAtIndex(c->fn, LLVMAttributeFunctionIndex,
-                            LLVMCreateEnumAttribute(c->ctx, noinline, 0));
-  }
   for (int d = 0; d < q.r.D; d++) {
     q.d = d;
     q.act = acts[d];
