@@ -1525,12 +1525,25 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
    * shifted and or-ed per row and tap, with bounds); not for 1x1 kernels, whose one im2col
    * pass is the interleaving itself */
   int64_t PH = p.h + p.pad_t + p.pad_b, PW = p.w + p.pad_l + p.pad_r, xw_bytes = c4n * PH * PW * 4;
-  bool interleaved = d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && p.kh * p.kw > 1 &&
-                     n->scratch_bytes > xw_bytes &&
-                     ir_qconv_panel_of(&p, n->scratch_bytes - xw_bytes, false, strip, &pq);
-  if (!interleaved && !ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
+  int64_t taps = p.kh * p.kw;
+  /* VNNI, stride 1, output rows that tile the strip (or that it tiles): no im2col at all, the
+   * GEMM reads the interleaved copy at each tap's offset (CgQGemm.direct_taps); the copy (a few
+   * KB) and the weights stay in L1, where V would have streamed from L2 once per block of rows */
+  bool direct = d.kind == CG_DOT4_VNNI && p.stride_h == 1 && p.stride_w == 1 && taps > 1 &&
+                taps <= 64 && p.ow % d.lanes == 0 && (strip % p.ow == 0 || p.ow % strip == 0) &&
+                p.oh * p.ow % strip == 0 && n->scratch_bytes >= xw_bytes;
+  bool interleaved =
+      direct || (d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && taps > 1 &&
+                 n->scratch_bytes > xw_bytes &&
+                 ir_qconv_panel_of(&p, n->scratch_bytes - xw_bytes, false, strip, &pq));
+  if (direct) {
+    pq.k4 = c4n * taps;
+    pq.rows = p.oh;
+    pq.ldv = 0;
+  } else if (!interleaved && !ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq)) {
     return lower_qconv_loops(c, n, in, out);
-  int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
+  }
+  int64_t K = p.c_per_group * taps, k4 = pq.k4, M = p.m;
   const int8_t *w = n->inputs[3]->data;
   bool unpacked = d.kind == CG_DOT4_SMLAD;
   int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
@@ -1541,8 +1554,11 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   for (int64_t m = 0; m < M; m++)
     for (int64_t k = 0; k < K; k++) {
       /* channel quads: reduction index (tap, channel) instead of (channel, tap) */
-      int64_t ci = k / (p.kh * p.kw), tap = k % (p.kh * p.kw);
-      s[m * k4 * 4 + tap * c4n * 4 + ci] = w[m * K + k];
+      int64_t ci = k / taps, tap = k % taps;
+      if (direct) /* (channel quad, tap, channel): the direct GEMM's order */
+        s[m * k4 * 4 + (ci / 4 * taps + tap) * 4 + ci % 4] = w[m * K + k];
+      else
+        s[m * k4 * 4 + tap * c4n * 4 + ci] = w[m * K + k];
     }
   for (int64_t m = 0; m < M; m++)
     for (int64_t kq = 0; kq < k4; kq++)
@@ -1596,7 +1612,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef pi = cg_for(c, &lp, panels);
   LLVMValueRef r0 = cg_mulc(c, pi, pq.rows);
   LLVMValueRef rows = cg_smin(c, cg_idx(c, pq.rows), cg_sub(c, cg_idx(c, p.oh), r0));
-  if (interleaved) { /* V row (tap, c4): per output row, ow words of the copy */
+  if (interleaved && !direct) { /* V row (tap, c4): per output row, ow words of the copy */
     CgLoop li, lj, lq, lr;
     LLVMValueRef i = cg_for(c, &li, p.kh);
     LLVMValueRef j = cg_for(c, &lj, p.kw);
@@ -1614,7 +1630,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     cg_loop_end(c, &lq, NULL, NULL);
     cg_loop_end(c, &lj, NULL, NULL);
     cg_loop_end(c, &li, NULL, NULL);
-  } else {
+  } else if (!interleaved) { /* V built from the input planes */
     CgLoop lq, li, lj, lr, la, lm2, lz;
     LLVMValueRef i = cg_for(c, &li, p.kh);
     LLVMValueRef j = cg_for(c, &lj, p.kw);
@@ -1739,6 +1755,17 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .v_is_acts = true,
                .shift_ge33 = ge33,
                .y_zp = h.y_zp};
+  int64_t tap_off[64];
+  if (direct) {
+    for (int64_t t = 0; t < taps; t++)
+      tap_off[t] = 4 * (t / p.kw * p.dil_h * PW + t % p.kw * p.dil_w);
+    q.v = xw;
+    q.direct_taps = taps;
+    q.direct_plane_bytes = PH * PW * 4;
+    q.direct_ow = p.ow;
+    q.direct_pw = PW;
+    q.direct_tap_off = tap_off;
+  }
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lp, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);

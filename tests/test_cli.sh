@@ -259,6 +259,15 @@ misc)
       --cpu skylake-avx512 --emit asm -o "$tmp/lenet5_O$o.s"
   done
   check cmp -s "$tmp/lenet5_O2.s" "$tmp/lenet5_O3.s"
+  # int8 on AVX-512 VNNI: cifar_cnn's conv2 (3x3, stride 1, rows of 16) is the direct
+  # convolution (no im2col, CgQGemm.direct_taps): per quad of input channels one loop body of
+  # its 9 taps of the 6 x 4 vpdpbusd tile, 216 (the im2col form's body holds 24)
+  ck=$src/examples/cifar_cnn
+  check "$kiln" compile "$ck/model.json" --quantize=int8 --calibrate "$ck/inputs/x.npy" \
+    --target x86_64-linux-gnu --cpu sapphirerapids --features +avx512f,+avx512bw,+avx512vnni \
+    --emit asm -o "$tmp/cifar_q8.s" 2>/dev/null
+  check test "$(awk '/^\.LBB/ {n = 0} /vpdpbusd/ {if (++n > m) m = n} END {print m + 0}' \
+    "$tmp/cifar_q8.s")" -eq 216
   "$kiln" inspect "$src/examples/mnist_cnn/model.json" >"$tmp/inspect" 2>&1
   check test $? -eq 0
   check grep -q 'workspace:' "$tmp/inspect"

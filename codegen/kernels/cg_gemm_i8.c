@@ -567,7 +567,20 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   } else if (strip_major) {
     step_major_reduce(c, q, mr, true, wp0, ap0, init, out);
   } else {
-    LLVMValueRef k4 = cg_for(c, &lk, q->k4);
+    /* direct: the strip's first vector in the padded copy, the others at constant offsets */
+    LLVMValueRef vbase = NULL;
+    int64_t dvec_off[8] = {0};
+    if (q->direct_taps) {
+      int64_t ow = q->direct_ow;
+      assert(q->k4 % q->direct_taps == 0 && q->n_cols % strip == 0 && ow % lanes == 0 &&
+             (strip % ow == 0 || ow % strip == 0) && d.kind == CG_DOT4_VNNI && q->v_is_acts);
+      LLVMValueRef oy = LLVMBuildSDiv(c->b, n0, cg_idx(c, ow), "");
+      LLVMValueRef ox = cg_sub(c, n0, cg_mulc(c, oy, ow));
+      vbase = cg_gep(c, c->t_i8, q->v, cg_mulc(c, cg_add(c, cg_mulc(c, oy, q->direct_pw), ox), 4));
+      for (int v = 0; v < nv; v++)
+        dvec_off[v] = 4 * ((int64_t)v * lanes / ow * q->direct_pw + (int64_t)v * lanes % ow);
+    }
+    LLVMValueRef k4 = cg_for(c, &lk, q->direct_taps ? q->k4 / q->direct_taps : q->k4);
     LLVMValueRef acc[CG_LOOP_MAX_ACC];
     for (int r = 0; r < mr; r++)
       for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, init[r * nv + v]);
@@ -665,6 +678,23 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
                                           (LLVMValueRef[]){se, ve[v], acc[r * nv + v]}, 3);
           next[r * nv + v] =
               call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
+        }
+      }
+    } else if (q->direct_taps) {
+      /* the direct convolution: per quad of channels, every tap unrolled (constant offsets) */
+      for (int64_t t = 0; t < q->direct_taps; t++) {
+        LLVMValueRef vv[8];
+        LLVMValueRef voff = cg_addc(c, cg_mulc(c, k4, q->direct_plane_bytes), q->direct_tap_off[t]);
+        for (int v = 0; v < nv; v++)
+          vv[v] = load_vec(c, vt, vbase, cg_addc(c, voff, dvec_off[v]), 4);
+        for (int r = 0; r < mr; r++) {
+          LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, m0, r), q->lds),
+                                   cg_addc(c, cg_mulc(c, k4, 4 * q->direct_taps), 4 * t));
+          LLVMValueRef sq = cg_qsplat(c, load_vec(c, c->t_i32, q->s, at, 1), lanes);
+          for (int v = 0; v < nv; v++) {
+            LLVMValueRef *a = t ? &next[r * nv + v] : &acc[r * nv + v];
+            next[r * nv + v] = cg_dot4(c, d, *a, vv[v], sq);
+          }
         }
       }
     } else {
