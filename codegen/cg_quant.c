@@ -923,6 +923,48 @@ static LLVMValueRef pick_max(Cg *c, LLVMValueRef x, LLVMValueRef *idx, int n, LL
               : t;
 }
 
+/* One step of the 2x2/2 MaxPool on rows of w | 32 bytes: 256 input bytes (4 vectors from byte v0
+ * of x) to 64 outputs (from byte o0 = v0 / 4 of y); masked: the loads and the store stop at
+ * nin and nin / 4. */
+static void pool2x2_step(Cg *c, int64_t w, LLVMValueRef x, LLVMValueRef y, LLVMValueRef v0,
+                         LLVMValueRef o0, int64_t nin, bool masked) {
+  LLVMTypeRef vt = LLVMVectorType(c->t_i8, 64);
+  LLVMValueRef rows[4], half[2], idx[64];
+  for (int k = 0; k < 4; k++) {
+    LLVMValueRef at = cg_addc(c, v0, 64 * k), src = cg_gep(c, c->t_i8, x, at);
+    if (masked) {
+      rows[k] = cg_masked_load(c, vt, src, cg_lane_mask(c, 64, cg_sub(c, cg_idx(c, nin), at)));
+    } else {
+      rows[k] = LLVMBuildLoad2(c->b, vt, src, "");
+      LLVMSetAlignment(rows[k], 1);
+    }
+  }
+  /* per 128 bytes (64 / w row pairs): the top and the bottom rows of the pairs, their max */
+  for (int hh = 0; hh < 2; hh++) {
+    LLVMValueRef tb[2];
+    for (int b = 0; b < 2; b++) {
+      for (int64_t l = 0; l < 64; l++) idx[l] = cg_i32c(c, l / w * 2 * w + b * w + l % w);
+      tb[b] = LLVMBuildShuffleVector(c->b, rows[2 * hh], rows[2 * hh + 1], LLVMConstVector(idx, 64),
+                                     "");
+    }
+    half[hh] = cg_smax(c, tb[0], tb[1]);
+  }
+  /* the even and the odd columns of the 128 row maxima: 64 outputs */
+  LLVMValueRef eo[2];
+  for (int b = 0; b < 2; b++) {
+    for (int l = 0; l < 64; l++) idx[l] = cg_i32c(c, 2 * l + b);
+    eo[b] = LLVMBuildShuffleVector(c->b, half[0], half[1], LLVMConstVector(idx, 64), "");
+  }
+  LLVMValueRef best = cg_smax(c, eo[0], eo[1]);
+  LLVMValueRef dst = cg_gep(c, c->t_i8, y, o0);
+  if (masked) {
+    cg_masked_store(c, best, dst, cg_lane_mask(c, 64, cg_sub(c, cg_idx(c, nin / 4), o0)));
+  } else {
+    LLVMValueRef st = LLVMBuildStore(c->b, best, dst);
+    LLVMSetAlignment(st, 1);
+  }
+}
+
 bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -933,6 +975,23 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
                 (p.ow - 1) * p.stride_w + (p.kw - 1) * p.dil_w < p.w;
   CgDot4 d = cg_dot4_info(c);
   int64_t s = p.stride_w, vl = s >= 2 && 64 % s == 0 ? 64 / s : 0;
+  if (inside && d.vbmi && s == 2 && p.kh == 2 && p.kw == 2 && p.stride_h == 2 && p.dil_h == 1 &&
+      p.dil_w == 1 && p.oh * 2 == p.h && p.ow * 2 == p.w && 32 % p.w == 0) {
+    /* AVX-512VBMI, 2x2/2 windows tiling planes of rows of w | 32: the input is a run of row
+     * pairs whose outputs are contiguous in y; per 256 bytes the pairs' top and bottom rows by
+     * two-source shuffles, vpmaxsb, the even and the odd columns by two more, vpmaxsb: 64
+     * outputs (a vpermb per tap and 16 outputs before); a masked step for the tail */
+    int64_t nin = p.n * p.c * p.h * p.w, full = nin / 256;
+    if (full > 0) {
+      CgLoop lv;
+      LLVMValueRef v = cg_for(c, &lv, full);
+      pool2x2_step(c, p.w, in[0], out[0], cg_mulc(c, v, 256), cg_mulc(c, v, 64), nin, false);
+      cg_loop_end(c, &lv, NULL, NULL);
+    }
+    if (nin % 256)
+      pool2x2_step(c, p.w, in[0], out[0], cg_idx(c, full * 256), cg_idx(c, full * 64), nin, true);
+    return true;
+  }
   if (inside && d.vbmi && s >= 2 && p.kh == s && p.kw == s && p.stride_h == s && p.dil_h == 1 &&
       p.dil_w == 1 && p.oh * s == p.h && p.ow * s == p.w && 64 % (s * p.w) == 0) {
     /* AVX-512VBMI, s x s windows tiling planes of short rows (2x2/2 on w <= 32): the input
