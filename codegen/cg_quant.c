@@ -724,6 +724,79 @@ static LLVMValueRef requant_chunks(Cg *c, LLVMValueRef acc, int V, int L, LLVMVa
   return y[0];
 }
 
+/* ---- depthwise QLinearConv on small planes (AVX-512 VNNI + VBMI) ---------------------------
+ * Per plane (at most 64 bytes in and out: one register, x ^ 0x80 for vpdpbusd): per 16
+ * outputs and quad of taps one vpermt2b builds each output's 4 tap bytes (the zero point where
+ * a tap falls into padding; any stride or dilation), one vpdpbusd by the channel's broadcast
+ * weight quad; the bias absorbs the zero point and the +128 (as the im2col convs); 4 vectors
+ * requantized by one pack. 3 shuffles and 3 vpdpbusd per 16 outputs of a 3x3, where the i16
+ * form below widens and multiplies every tap. */
+static bool lower_qconv_dw_vnni(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                const IrConvParams *p) {
+  CgDot4 d = cg_dot4_info(c);
+  int64_t HW = p->h * p->w, O = p->oh * p->ow, taps = p->kh * p->kw, q4 = (taps + 3) / 4;
+  if (d.kind != CG_DOT4_VNNI || !d.vbmi || p->c_per_group != 1 || p->m_per_group != 1 || HW > 64 ||
+      O > 64 || taps > 16)
+    return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  for (int64_t m = 0; m < p->m; m++)
+    if (!cg_qrequant_32bit(ir_qhead_requant(&h, m))) return false;
+  const int8_t *w = n->inputs[3]->data;
+  int nvec = (int)((O + 15) / 16);
+  LLVMValueRef tab = head_tables(c, n, &h, w, taps, h.x_zp + 128, NULL);
+  int8_t *wq = calloc((size_t)(p->m * q4 * 4), 1);
+  if (!wq) abort();
+  for (int64_t m = 0; m < p->m; m++)
+    for (int64_t k = 0; k < taps; k++) wq[m * q4 * 4 + k] = w[m * taps + k];
+  LLVMValueRef wt = const_table(c, n, "w", wq, (size_t)(p->m * q4 * 4));
+  free(wq);
+  LLVMTypeRef v64 = LLVMVectorType(c->t_i8, 64), v16 = LLVMVectorType(c->t_i32, 16);
+  LLVMValueRef flip = cg_qsplat(c, LLVMConstInt(c->t_i8, 0x80, 0), 64);
+  LLVMValueRef zpv = cg_qsplat(c, LLVMConstInt(c->t_i8, (uint8_t)(h.x_zp ^ 0x80), 0), 64);
+  CgLoop lbm;
+  LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
+  LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
+  LLVMValueRef x = cg_masked_load(c, v64, cg_gep(c, c->t_i8, in[0], cg_mulc(c, bm, HW)),
+                                  cg_lane_mask(c, 64, cg_idx(c, HW)));
+  x = LLVMBuildXor(c->b, x, flip, "");
+  LLVMValueRef mult = cg_qsplat(c, i32_load(c, tab, m), 16);
+  LLVMValueRef shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, p->m)), 16);
+  LLVMValueRef acc[4], idx[64];
+  for (int v = 0; v < nvec; v++)
+    acc[v] = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * p->m)), 16);
+  for (int64_t qk = 0; qk < q4; qk++) {
+    LLVMValueRef wl = LLVMBuildLoad2(
+        c->b, c->t_i32, cg_gep(c, c->t_i8, wt, cg_mulc(c, cg_addc(c, cg_mulc(c, m, q4), qk), 4)),
+        "");
+    LLVMSetAlignment(wl, 1);
+    LLVMValueRef wv = cg_qsplat(c, wl, 16);
+    for (int v = 0; v < nvec; v++) {
+      for (int64_t l = 0; l < 64; l++) {
+        int64_t o = v * 16 + l / 4, k = qk * 4 + l % 4;
+        int64_t iy = o / p->ow * p->stride_h - p->pad_t + k / p->kw * p->dil_h,
+                ix = o % p->ow * p->stride_w - p->pad_l + k % p->kw * p->dil_w;
+        bool inside = o < O && k < taps && iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+        idx[l] = cg_i32c(c, inside ? iy * p->w + ix : 64);
+      }
+      LLVMValueRef xs = LLVMBuildShuffleVector(c->b, x, zpv, LLVMConstVector(idx, 64), "");
+      acc[v] = cg_dot4(c, d, acc[v], LLVMBuildBitCast(c->b, xs, v16, ""), wv);
+    }
+  }
+  LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_mulc(c, bm, O));
+  if (nvec == 4) {
+    cg_masked_store(c, cg_qrequant_pack4(c, acc, mult, shift, h.y_zp), dst,
+                    cg_lane_mask(c, 64, cg_idx(c, O)));
+  } else {
+    for (int v = 0; v < nvec; v++)
+      cg_masked_store(c, cg_qrequant(c, 16, acc[v], mult, shift, h.y_zp, true),
+                      cg_gep(c, c->t_i8, dst, cg_idx(c, 16 * v)),
+                      cg_lane_mask(c, 16, cg_idx(c, O - 16 * v)));
+  }
+  cg_loop_end(c, &lbm, NULL, NULL);
+  return true;
+}
+
 /* ---- depthwise QLinearConv on small planes (AVX-512VBMI) -----------------------------------
  * Planes of at most 64 bytes in and out: the plane in one register (a masked load), each tap
  * one vpermt2b of it and of a zero-point vector (an index per output: its input byte, or the
@@ -844,7 +917,8 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
-  if (lower_qconv_dw_small(c, n, in, out, &p) || lower_qconv_dw_wide(c, n, in, out, &p))
+  if (lower_qconv_dw_vnni(c, n, in, out, &p) || lower_qconv_dw_small(c, n, in, out, &p) ||
+      lower_qconv_dw_wide(c, n, in, out, &p))
     return true;
   IrQHead h;
   ir_qhead(n, &h);

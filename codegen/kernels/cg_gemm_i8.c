@@ -289,12 +289,11 @@ LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, 
   return requant(c, lanes, acc, mult, shift, zp, shift_ge33, false);
 }
 
-/* x86 AVX-512, 4 accumulator vectors of 16 lanes with the 32-bit requantization (shift_ge33):
- * the 64 bytes in order, saturated by vpackssdw (x2) and vpacksswb (i32 -> i16 -> i8, the same
- * clamp as one saturation to [-128, 127]), whose per-128-bit-lane interleaving one vpermd
- * undoes: 4 port-5 operations for 4 vectors where vpmovsdb takes 2 each. */
-static LLVMValueRef requant_pack4(Cg *c, LLVMValueRef *acc, LLVMValueRef mult, LLVMValueRef shift,
-                                  int32_t zp) {
+/* The 64 bytes saturated by vpackssdw (x2) and vpacksswb (i32 -> i16 -> i8, the same clamp as
+ * one saturation to [-128, 127]), whose per-128-bit-lane interleaving one vpermd undoes: 4
+ * port-5 operations for 4 vectors where vpmovsdb takes 2 each. */
+LLVMValueRef cg_qrequant_pack4(Cg *c, const LLVMValueRef *acc, LLVMValueRef mult,
+                               LLVMValueRef shift, int32_t zp) {
   LLVMValueRef x[4], idx[16];
   for (int v = 0; v < 4; v++) x[v] = requant(c, 16, acc[v], mult, shift, zp, true, true);
   LLVMValueRef w01 =
@@ -769,7 +768,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     LLVMValueRef shift = cg_qsplat(
         c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), ""),
         lanes);
-    LLVMValueRef y = requant_pack4(c, &out[r * nv], mult, shift, q->y_zp);
+    LLVMValueRef y = cg_qrequant_pack4(c, &out[r * nv], mult, shift, q->y_zp);
     LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_add(c, cg_mulc(c, row, q->ldy), n0));
     cg_masked_store(c, y, dst, cg_lane_mask(c, 64, cg_sub(c, q->n_valid, n0)));
   }

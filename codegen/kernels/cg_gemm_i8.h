@@ -98,6 +98,10 @@ static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group,
 bool cg_qrequant_32bit(IrRequant r); /* shift in [33, 55]: cg_qrequant's 32-bit form */
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33);
+/* x86 AVX-512: cg_qrequant of 4 vectors of 16 lanes (per-row mult and shift splats, every shift
+ * passing cg_qrequant_32bit) as one <64 x i8>, the vectors' bytes in order. */
+LLVMValueRef cg_qrequant_pack4(Cg *c, const LLVMValueRef *acc, LLVMValueRef mult,
+                               LLVMValueRef shift, int32_t zp);
 
 /* Masked vector load / store (llvm.masked.*, alignment 1): lanes whose mask bit is 0 are not
  * read (load: 0) or not written. Cheap where CgDot4.masked; elsewhere LLVM expands them. */
