@@ -724,6 +724,79 @@ static LLVMValueRef requant_chunks(Cg *c, LLVMValueRef acc, int V, int L, LLVMVa
   return y[0];
 }
 
+/* ---- depthwise QLinearConv on small planes (AVX-512 VNNI + VBMI) ---------------------------
+ * Per plane (at most 64 bytes in and out: one register, x ^ 0x80 for vpdpbusd): per 16
+ * outputs and quad of taps one vpermt2b builds each output's 4 tap bytes (the zero point where
+ * a tap falls into padding; any stride or dilation), one vpdpbusd by the channel's broadcast
+ * weight quad; the bias absorbs the zero point and the +128 (as the im2col convs); 4 vectors
+ * requantized by one pack. 3 shuffles and 3 vpdpbusd per 16 outputs of a 3x3, where the i16
+ * form below widens and multiplies every tap. */
+static bool lower_qconv_dw_vnni(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                const IrConvParams *p) {
+  CgDot4 d = cg_dot4_info(c);
+  int64_t HW = p->h * p->w, O = p->oh * p->ow, taps = p->kh * p->kw, q4 = (taps + 3) / 4;
+  if (d.kind != CG_DOT4_VNNI || !d.vbmi || p->c_per_group != 1 || p->m_per_group != 1 || HW > 64 ||
+      O > 64 || taps > 16)
+    return false;
+  IrQHead h;
+  ir_qhead(n, &h);
+  for (int64_t m = 0; m < p->m; m++)
+    if (!cg_qrequant_32bit(ir_qhead_requant(&h, m))) return false;
+  const int8_t *w = n->inputs[3]->data;
+  int nvec = (int)((O + 15) / 16);
+  LLVMValueRef tab = head_tables(c, n, &h, w, taps, h.x_zp + 128, NULL);
+  int8_t *wq = calloc((size_t)(p->m * q4 * 4), 1);
+  if (!wq) abort();
+  for (int64_t m = 0; m < p->m; m++)
+    for (int64_t k = 0; k < taps; k++) wq[m * q4 * 4 + k] = w[m * taps + k];
+  LLVMValueRef wt = const_table(c, n, "w", wq, (size_t)(p->m * q4 * 4));
+  free(wq);
+  LLVMTypeRef v64 = LLVMVectorType(c->t_i8, 64), v16 = LLVMVectorType(c->t_i32, 16);
+  LLVMValueRef flip = cg_qsplat(c, LLVMConstInt(c->t_i8, 0x80, 0), 64);
+  LLVMValueRef zpv = cg_qsplat(c, LLVMConstInt(c->t_i8, (uint8_t)(h.x_zp ^ 0x80), 0), 64);
+  CgLoop lbm;
+  LLVMValueRef bm = cg_for(c, &lbm, p->n * p->m); /* batch * channels: planes in and out */
+  LLVMValueRef m = LLVMBuildSRem(c->b, bm, cg_idx(c, p->m), "");
+  LLVMValueRef x = cg_masked_load(c, v64, cg_gep(c, c->t_i8, in[0], cg_mulc(c, bm, HW)),
+                                  cg_lane_mask(c, 64, cg_idx(c, HW)));
+  x = LLVMBuildXor(c->b, x, flip, "");
+  LLVMValueRef mult = cg_qsplat(c, i32_load(c, tab, m), 16);
+  LLVMValueRef shift = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, p->m)), 16);
+  LLVMValueRef acc[4], idx[64];
+  for (int v = 0; v < nvec; v++)
+    acc[v] = cg_qsplat(c, i32_load(c, tab, cg_addc(c, m, 2 * p->m)), 16);
+  for (int64_t qk = 0; qk < q4; qk++) {
+    LLVMValueRef wl = LLVMBuildLoad2(
+        c->b, c->t_i32, cg_gep(c, c->t_i8, wt, cg_mulc(c, cg_addc(c, cg_mulc(c, m, q4), qk), 4)),
+        "");
+    LLVMSetAlignment(wl, 1);
+    LLVMValueRef wv = cg_qsplat(c, wl, 16);
+    for (int v = 0; v < nvec; v++) {
+      for (int64_t l = 0; l < 64; l++) {
+        int64_t o = v * 16 + l / 4, k = qk * 4 + l % 4;
+        int64_t iy = o / p->ow * p->stride_h - p->pad_t + k / p->kw * p->dil_h,
+                ix = o % p->ow * p->stride_w - p->pad_l + k % p->kw * p->dil_w;
+        bool inside = o < O && k < taps && iy >= 0 && iy < p->h && ix >= 0 && ix < p->w;
+        idx[l] = cg_i32c(c, inside ? iy * p->w + ix : 64);
+      }
+      LLVMValueRef xs = LLVMBuildShuffleVector(c->b, x, zpv, LLVMConstVector(idx, 64), "");
+      acc[v] = cg_dot4(c, d, acc[v], LLVMBuildBitCast(c->b, xs, v16, ""), wv);
+    }
+  }
+  LLVMValueRef dst = cg_gep(c, c->t_i8, out[0], cg_mulc(c, bm, O));
+  if (nvec == 4) {
+    cg_masked_store(c, cg_qrequant_pack4(c, acc, mult, shift, h.y_zp), dst,
+                    cg_lane_mask(c, 64, cg_idx(c, O)));
+  } else {
+    for (int v = 0; v < nvec; v++)
+      cg_masked_store(c, cg_qrequant(c, 16, acc[v], mult, shift, h.y_zp, true),
+                      cg_gep(c, c->t_i8, dst, cg_idx(c, 16 * v)),
+                      cg_lane_mask(c, 16, cg_idx(c, O - 16 * v)));
+  }
+  cg_loop_end(c, &lbm, NULL, NULL);
+  return true;
+}
+
 /* ---- depthwise QLinearConv on small planes (AVX-512VBMI) -----------------------------------
  * Planes of at most 64 bytes in and out: the plane in one register (a masked load), each tap
  * one vpermt2b of it and of a zero-point vector (an index per output: its input byte, or the
@@ -844,7 +917,8 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
-  if (lower_qconv_dw_small(c, n, in, out, &p) || lower_qconv_dw_wide(c, n, in, out, &p))
+  if (lower_qconv_dw_vnni(c, n, in, out, &p) || lower_qconv_dw_small(c, n, in, out, &p) ||
+      lower_qconv_dw_wide(c, n, in, out, &p))
     return true;
   IrQHead h;
   ir_qhead(n, &h);
@@ -923,6 +997,48 @@ static LLVMValueRef pick_max(Cg *c, LLVMValueRef x, LLVMValueRef *idx, int n, LL
               : t;
 }
 
+/* One step of the 2x2/2 MaxPool on rows of w | 32 bytes: 256 input bytes (4 vectors from byte v0
+ * of x) to 64 outputs (from byte o0 = v0 / 4 of y); masked: the loads and the store stop at
+ * nin and nin / 4. */
+static void pool2x2_step(Cg *c, int64_t w, LLVMValueRef x, LLVMValueRef y, LLVMValueRef v0,
+                         LLVMValueRef o0, int64_t nin, bool masked) {
+  LLVMTypeRef vt = LLVMVectorType(c->t_i8, 64);
+  LLVMValueRef rows[4], half[2], idx[64];
+  for (int k = 0; k < 4; k++) {
+    LLVMValueRef at = cg_addc(c, v0, 64 * k), src = cg_gep(c, c->t_i8, x, at);
+    if (masked) {
+      rows[k] = cg_masked_load(c, vt, src, cg_lane_mask(c, 64, cg_sub(c, cg_idx(c, nin), at)));
+    } else {
+      rows[k] = LLVMBuildLoad2(c->b, vt, src, "");
+      LLVMSetAlignment(rows[k], 1);
+    }
+  }
+  /* per 128 bytes (64 / w row pairs): the top and the bottom rows of the pairs, their max */
+  for (int hh = 0; hh < 2; hh++) {
+    LLVMValueRef tb[2];
+    for (int b = 0; b < 2; b++) {
+      for (int64_t l = 0; l < 64; l++) idx[l] = cg_i32c(c, l / w * 2 * w + b * w + l % w);
+      tb[b] = LLVMBuildShuffleVector(c->b, rows[2 * hh], rows[2 * hh + 1], LLVMConstVector(idx, 64),
+                                     "");
+    }
+    half[hh] = cg_smax(c, tb[0], tb[1]);
+  }
+  /* the even and the odd columns of the 128 row maxima: 64 outputs */
+  LLVMValueRef eo[2];
+  for (int b = 0; b < 2; b++) {
+    for (int l = 0; l < 64; l++) idx[l] = cg_i32c(c, 2 * l + b);
+    eo[b] = LLVMBuildShuffleVector(c->b, half[0], half[1], LLVMConstVector(idx, 64), "");
+  }
+  LLVMValueRef best = cg_smax(c, eo[0], eo[1]);
+  LLVMValueRef dst = cg_gep(c, c->t_i8, y, o0);
+  if (masked) {
+    cg_masked_store(c, best, dst, cg_lane_mask(c, 64, cg_sub(c, cg_idx(c, nin / 4), o0)));
+  } else {
+    LLVMValueRef st = LLVMBuildStore(c->b, best, dst);
+    LLVMSetAlignment(st, 1);
+  }
+}
+
 bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);
@@ -933,6 +1049,23 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
                 (p.ow - 1) * p.stride_w + (p.kw - 1) * p.dil_w < p.w;
   CgDot4 d = cg_dot4_info(c);
   int64_t s = p.stride_w, vl = s >= 2 && 64 % s == 0 ? 64 / s : 0;
+  if (inside && d.vbmi && s == 2 && p.kh == 2 && p.kw == 2 && p.stride_h == 2 && p.dil_h == 1 &&
+      p.dil_w == 1 && p.oh * 2 == p.h && p.ow * 2 == p.w && 32 % p.w == 0) {
+    /* AVX-512VBMI, 2x2/2 windows tiling planes of rows of w | 32: the input is a run of row
+     * pairs whose outputs are contiguous in y; per 256 bytes the pairs' top and bottom rows by
+     * two-source shuffles, vpmaxsb, the even and the odd columns by two more, vpmaxsb: 64
+     * outputs (a vpermb per tap and 16 outputs before); a masked step for the tail */
+    int64_t nin = p.n * p.c * p.h * p.w, full = nin / 256;
+    if (full > 0) {
+      CgLoop lv;
+      LLVMValueRef v = cg_for(c, &lv, full);
+      pool2x2_step(c, p.w, in[0], out[0], cg_mulc(c, v, 256), cg_mulc(c, v, 64), nin, false);
+      cg_loop_end(c, &lv, NULL, NULL);
+    }
+    if (nin % 256)
+      pool2x2_step(c, p.w, in[0], out[0], cg_idx(c, full * 256), cg_idx(c, full * 64), nin, true);
+    return true;
+  }
   if (inside && d.vbmi && s >= 2 && p.kh == s && p.kw == s && p.stride_h == s && p.dil_h == 1 &&
       p.dil_w == 1 && p.oh * s == p.h && p.ow * s == p.w && 64 % (s * p.w) == 0) {
     /* AVX-512VBMI, s x s windows tiling planes of short rows (2x2/2 on w <= 32): the input
@@ -1525,12 +1658,25 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
    * shifted and or-ed per row and tap, with bounds); not for 1x1 kernels, whose one im2col
    * pass is the interleaving itself */
   int64_t PH = p.h + p.pad_t + p.pad_b, PW = p.w + p.pad_l + p.pad_r, xw_bytes = c4n * PH * PW * 4;
-  bool interleaved = d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && p.kh * p.kw > 1 &&
-                     n->scratch_bytes > xw_bytes &&
-                     ir_qconv_panel_of(&p, n->scratch_bytes - xw_bytes, false, strip, &pq);
-  if (!interleaved && !ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq))
+  int64_t taps = p.kh * p.kw;
+  /* VNNI, stride 1, output rows that tile the strip (or that it tiles): no im2col at all, the
+   * GEMM reads the interleaved copy at each tap's offset (CgQGemm.direct_taps); the copy (a few
+   * KB) and the weights stay in L1, where V would have streamed from L2 once per block of rows */
+  bool direct = d.kind == CG_DOT4_VNNI && p.stride_h == 1 && p.stride_w == 1 && taps > 1 &&
+                taps <= 64 && p.ow % d.lanes == 0 && (strip % p.ow == 0 || p.ow % strip == 0) &&
+                p.oh * p.ow % strip == 0 && n->scratch_bytes >= xw_bytes;
+  bool interleaved =
+      direct || (d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && taps > 1 &&
+                 n->scratch_bytes > xw_bytes &&
+                 ir_qconv_panel_of(&p, n->scratch_bytes - xw_bytes, false, strip, &pq));
+  if (direct) {
+    pq.k4 = c4n * taps;
+    pq.rows = p.oh;
+    pq.ldv = 0;
+  } else if (!interleaved && !ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq)) {
     return lower_qconv_loops(c, n, in, out);
-  int64_t K = p.c_per_group * p.kh * p.kw, k4 = pq.k4, M = p.m;
+  }
+  int64_t K = p.c_per_group * taps, k4 = pq.k4, M = p.m;
   const int8_t *w = n->inputs[3]->data;
   bool unpacked = d.kind == CG_DOT4_SMLAD;
   int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
@@ -1541,8 +1687,11 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   for (int64_t m = 0; m < M; m++)
     for (int64_t k = 0; k < K; k++) {
       /* channel quads: reduction index (tap, channel) instead of (channel, tap) */
-      int64_t ci = k / (p.kh * p.kw), tap = k % (p.kh * p.kw);
-      s[m * k4 * 4 + tap * c4n * 4 + ci] = w[m * K + k];
+      int64_t ci = k / taps, tap = k % taps;
+      if (direct) /* (channel quad, tap, channel): the direct GEMM's order */
+        s[m * k4 * 4 + (ci / 4 * taps + tap) * 4 + ci % 4] = w[m * K + k];
+      else
+        s[m * k4 * 4 + tap * c4n * 4 + ci] = w[m * K + k];
     }
   for (int64_t m = 0; m < M; m++)
     for (int64_t kq = 0; kq < k4; kq++)
@@ -1596,7 +1745,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef pi = cg_for(c, &lp, panels);
   LLVMValueRef r0 = cg_mulc(c, pi, pq.rows);
   LLVMValueRef rows = cg_smin(c, cg_idx(c, pq.rows), cg_sub(c, cg_idx(c, p.oh), r0));
-  if (interleaved) { /* V row (tap, c4): per output row, ow words of the copy */
+  if (interleaved && !direct) { /* V row (tap, c4): per output row, ow words of the copy */
     CgLoop li, lj, lq, lr;
     LLVMValueRef i = cg_for(c, &li, p.kh);
     LLVMValueRef j = cg_for(c, &lj, p.kw);
@@ -1614,7 +1763,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     cg_loop_end(c, &lq, NULL, NULL);
     cg_loop_end(c, &lj, NULL, NULL);
     cg_loop_end(c, &li, NULL, NULL);
-  } else {
+  } else if (!interleaved) { /* V built from the input planes */
     CgLoop lq, li, lj, lr, la, lm2, lz;
     LLVMValueRef i = cg_for(c, &li, p.kh);
     LLVMValueRef j = cg_for(c, &lj, p.kw);
@@ -1739,6 +1888,17 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .v_is_acts = true,
                .shift_ge33 = ge33,
                .y_zp = h.y_zp};
+  int64_t tap_off[64];
+  if (direct) {
+    for (int64_t t = 0; t < taps; t++)
+      tap_off[t] = 4 * (t / p.kw * p.dil_h * PW + t % p.kw * p.dil_w);
+    q.v = xw;
+    q.direct_taps = taps;
+    q.direct_plane_bytes = PH * PW * 4;
+    q.direct_ow = p.ow;
+    q.direct_pw = PW;
+    q.direct_tap_off = tap_off;
+  }
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lp, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);

@@ -273,6 +273,22 @@ misc)
       --cpu skylake-avx512 --emit asm -o "$tmp/lenet5_O$o.s"
   done
   check cmp -s "$tmp/lenet5_O2.s" "$tmp/lenet5_O3.s"
+  # int8 on AVX-512 VNNI + VBMI: cifar_cnn's conv2 (3x3, stride 1, rows of 16) is the direct
+  # convolution (no im2col, CgQGemm.direct_taps): per quad of input channels one loop body of
+  # its 9 taps of the 6 x 4 vpdpbusd tile, 216 (the im2col form's body holds 24); its three
+  # 2x2/2 MaxPools (rows of 32, 16, 8) pick rows and columns by two-source shuffles, 64 outputs
+  # a step, not by one vpermb per tap and 16 outputs (the s x s form, which no other node uses);
+  # its depthwise 3x3 on 8x8 planes is one loop body per channel of 3 tap quads x 4 vectors of
+  # 16 outputs, each a vpermt2b (4 taps per output) and a vpdpbusd
+  ck=$src/examples/cifar_cnn
+  check "$kiln" compile "$ck/model.json" --quantize=int8 --calibrate "$ck/inputs/x.npy" \
+    --target x86_64-linux-gnu --cpu sapphirerapids \
+    --features +avx512f,+avx512bw,+avx512vnni,+avx512vbmi --emit asm -o "$tmp/cifar_q8.s" 2>/dev/null
+  check test "$(awk '/^\.LBB/ {n = 0} /vpdpbusd/ {if (++n > m) m = n} END {print m + 0}' \
+    "$tmp/cifar_q8.s")" -eq 216
+  check test "$(grep -c 'vpermb' "$tmp/cifar_q8.s")" -eq 0
+  check test "$(awk '/^\.LBB/ {if (p == 12 && d == 12) k++; p = 0; d = 0} /vpermt2b/ {p++}
+    /vpdpbusd/ {d++} END {print k + 0}' "$tmp/cifar_q8.s")" -eq 1
   "$kiln" inspect "$src/examples/mnist_cnn/model.json" >"$tmp/inspect" 2>&1
   check test $? -eq 0
   check grep -q 'workspace:' "$tmp/inspect"

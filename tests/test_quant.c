@@ -882,7 +882,15 @@ static void check_dense_conv(int shape) {
                                  {1, 12, 8, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 8, 8},
                                  {1, 8, 12, 3, 3, 1, {0, 1, 2, 1}, 2, 1, 6, 7},
                                  {2, 3, 8, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 6, 6},
-                                 {1, 5, 5, 1, 1, 1, {0, 0, 0, 0}, 1, 1, 4, 4}};
+                                 {1, 5, 5, 1, 1, 1, {0, 0, 0, 0}, 1, 1, 4, 4},
+                                 /* VNNI direct (no im2col, CgQGemm.direct_taps): output rows
+                                  * of 16 (4 a strip), 32 (2) and 64 (1); channels padded to a
+                                  * quad, rows of weights past the 6-row tile, 5x5 taps, groups
+                                  * with dilation, asymmetric pads */
+                                 {2, 6, 9, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 16, 16},
+                                 {1, 8, 13, 5, 5, 1, {2, 2, 2, 2}, 1, 1, 4, 32},
+                                 {1, 8, 6, 3, 3, 1, {2, 2, 2, 2}, 2, 2, 4, 64},
+                                 {1, 4, 5, 3, 3, 1, {0, 1, 2, 1}, 1, 1, 16, 16}};
   ConvShape g0 = sh[shape];
   rng_state = (unsigned)shape * 2654435761u + 7;
   int64_t oh = conv_out(g0.h, g0.kh, g0.stride, g0.dil, g0.pad[0], g0.pad[2]),
@@ -980,7 +988,7 @@ int main(int argc, char **argv) {
     check_sparse_conv(shape, densities[(shape + 3) % 5]);
   }
   check_sparse_conv(5, 0.99);
-  for (int shape = 0; shape < 8; shape++) check_dense_conv(shape);
+  for (int shape = 0; shape < 12; shape++) check_dense_conv(shape);
   if (dt.n) { /* pruned then quantized: every QGemm on the int8 CSR kernel */
     sparse_kernel = IR_KERNEL_SPARSE_CSR;
     check_model("digits_mlp_sparse90", &dt, PASS_OBS_MINMAX, 0, true);

@@ -218,9 +218,10 @@ static bool is_x86_avx512(Cg *c) {
 
 bool cg_qrequant_32bit(IrRequant r) { return r.shift >= 33 && r.shift <= 55; }
 
-/* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>. */
-LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
-                         int32_t zp, bool shift_ge33) {
+/* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>; keep_i32
+ * (shift_ge33 only): the i32 result before its saturation to [-128, 127]. */
+static LLVMValueRef requant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult,
+                            LLVMValueRef shift, int32_t zp, bool shift_ge33, bool keep_i32) {
   LLVMTypeRef i64 = lanes == 1 ? c->t_i64 : LLVMVectorType(c->t_i64, (unsigned)lanes);
   if (shift_ge33) {
     /* every shift s in [33, 55] (cg_qrequant_32bit): (p + 2^(s-1)) >> s == ((p >> (s-1)) + 1)
@@ -253,6 +254,7 @@ LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, 
       x = LLVMBuildAShr(c->b, LLVMBuildAdd(c->b, hi, LLVMBuildShl(c->b, zp1, t, ""), ""),
                         LLVMBuildAdd(c->b, t, one, ""), "");
     }
+    if (keep_i32) return x;              /* cg_qrequant_pack4 saturates */
     if (lanes == 16 && is_x86_avx512(c)) /* vpmovsdb: the clamp and the narrowing in one */
       return call_intrinsic(
           c, "llvm.x86.avx512.mask.pmovs.db.512", NULL, 0,
@@ -280,6 +282,33 @@ LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, 
   v = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, hi, ""), hi, v, "");
   return LLVMBuildTrunc(c->b, v, lanes == 1 ? c->t_i8 : LLVMVectorType(c->t_i8, (unsigned)lanes),
                         "");
+}
+
+LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
+                         int32_t zp, bool shift_ge33) {
+  return requant(c, lanes, acc, mult, shift, zp, shift_ge33, false);
+}
+
+/* The 64 bytes saturated by vpackssdw (x2) and vpacksswb (i32 -> i16 -> i8, the same clamp as
+ * one saturation to [-128, 127]), whose per-128-bit-lane interleaving one vpermd undoes: 4
+ * port-5 operations for 4 vectors where vpmovsdb takes 2 each. */
+LLVMValueRef cg_qrequant_pack4(Cg *c, const LLVMValueRef *acc, LLVMValueRef mult,
+                               LLVMValueRef shift, int32_t zp) {
+  LLVMValueRef x[4], idx[16];
+  for (int v = 0; v < 4; v++) x[v] = requant(c, 16, acc[v], mult, shift, zp, true, true);
+  LLVMValueRef w01 =
+      call_intrinsic(c, "llvm.x86.avx512.packssdw.512", NULL, 0, (LLVMValueRef[]){x[0], x[1]}, 2);
+  LLVMValueRef w23 =
+      call_intrinsic(c, "llvm.x86.avx512.packssdw.512", NULL, 0, (LLVMValueRef[]){x[2], x[3]}, 2);
+  LLVMValueRef b =
+      call_intrinsic(c, "llvm.x86.avx512.packsswb.512", NULL, 0, (LLVMValueRef[]){w01, w23}, 2);
+  /* 128-bit lane i holds the 4 vectors' elements 4i..4i+3 (dword 4i + v: vector v's) */
+  for (int v = 0; v < 4; v++)
+    for (int i = 0; i < 4; i++) idx[4 * v + i] = cg_i32c(c, 4 * i + v);
+  LLVMTypeRef d16 = LLVMVectorType(c->t_i32, 16);
+  LLVMValueRef d = LLVMBuildBitCast(c->b, b, d16, "");
+  d = LLVMBuildShuffleVector(c->b, d, LLVMGetUndef(d16), LLVMConstVector(idx, 16), "");
+  return LLVMBuildBitCast(c->b, d, LLVMVectorType(c->t_i8, 64), "");
 }
 
 /* Stores the lanes of y (<lanes x i8>) at dst[n0 ...] that are below n_valid (run-time). */
@@ -567,7 +596,20 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   } else if (strip_major) {
     step_major_reduce(c, q, mr, true, wp0, ap0, init, out);
   } else {
-    LLVMValueRef k4 = cg_for(c, &lk, q->k4);
+    /* direct: the strip's first vector in the padded copy, the others at constant offsets */
+    LLVMValueRef vbase = NULL;
+    int64_t dvec_off[8] = {0};
+    if (q->direct_taps) {
+      int64_t ow = q->direct_ow;
+      assert(q->k4 % q->direct_taps == 0 && q->n_cols % strip == 0 && ow % lanes == 0 &&
+             (strip % ow == 0 || ow % strip == 0) && d.kind == CG_DOT4_VNNI && q->v_is_acts);
+      LLVMValueRef oy = LLVMBuildSDiv(c->b, n0, cg_idx(c, ow), "");
+      LLVMValueRef ox = cg_sub(c, n0, cg_mulc(c, oy, ow));
+      vbase = cg_gep(c, c->t_i8, q->v, cg_mulc(c, cg_add(c, cg_mulc(c, oy, q->direct_pw), ox), 4));
+      for (int v = 0; v < nv; v++)
+        dvec_off[v] = 4 * ((int64_t)v * lanes / ow * q->direct_pw + (int64_t)v * lanes % ow);
+    }
+    LLVMValueRef k4 = cg_for(c, &lk, q->direct_taps ? q->k4 / q->direct_taps : q->k4);
     LLVMValueRef acc[CG_LOOP_MAX_ACC];
     for (int r = 0; r < mr; r++)
       for (int v = 0; v < nv; v++) acc[r * nv + v] = cg_loop_acc(c, &lk, init[r * nv + v]);
@@ -667,6 +709,23 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
               call_intrinsic(c, "llvm.arm.smlad", NULL, 0, (LLVMValueRef[]){so, vo[v], a}, 3);
         }
       }
+    } else if (q->direct_taps) {
+      /* the direct convolution: per quad of channels, every tap unrolled (constant offsets) */
+      for (int64_t t = 0; t < q->direct_taps; t++) {
+        LLVMValueRef vv[8];
+        LLVMValueRef voff = cg_addc(c, cg_mulc(c, k4, q->direct_plane_bytes), q->direct_tap_off[t]);
+        for (int v = 0; v < nv; v++)
+          vv[v] = load_vec(c, vt, vbase, cg_addc(c, voff, dvec_off[v]), 4);
+        for (int r = 0; r < mr; r++) {
+          LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, m0, r), q->lds),
+                                   cg_addc(c, cg_mulc(c, k4, 4 * q->direct_taps), 4 * t));
+          LLVMValueRef sq = cg_qsplat(c, load_vec(c, c->t_i32, q->s, at, 1), lanes);
+          for (int v = 0; v < nv; v++) {
+            LLVMValueRef *a = t ? &next[r * nv + v] : &acc[r * nv + v];
+            next[r * nv + v] = cg_dot4(c, d, *a, vv[v], sq);
+          }
+        }
+      }
     } else {
       LLVMValueRef vrow = cg_mulc(c, k4, q->ldv * 4);
       LLVMValueRef vv[8];
@@ -698,7 +757,22 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       LLVMValueRef st = LLVMBuildStore(c->b, out[r * nv + v], cg_gep(c, c->t_i32, q->y, at));
       LLVMSetAlignment(st, 4);
     }
-  for (int r = 0; r < mr && !q->raw; r++) {
+  /* x86 AVX-512, 4 vectors a row, per-row tables: the row's 64 bytes by one pack and one
+   * masked store */
+  bool pack4 = !q->raw && q->per_row && q->shift_ge33 && d.masked && lanes == 16 && nv == 4 &&
+               !q->wide_pw && is_x86_avx512(c);
+  for (int r = 0; r < mr && pack4; r++) {
+    LLVMValueRef row = cg_addc(c, m0, r), t = cg_gep(c, c->t_i32, q->tables, row);
+    assert(bias_first);
+    LLVMValueRef mult = cg_qsplat(c, LLVMBuildLoad2(c->b, c->t_i32, t, ""), lanes);
+    LLVMValueRef shift = cg_qsplat(
+        c, LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), ""),
+        lanes);
+    LLVMValueRef y = cg_qrequant_pack4(c, &out[r * nv], mult, shift, q->y_zp);
+    LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_add(c, cg_mulc(c, row, q->ldy), n0));
+    cg_masked_store(c, y, dst, cg_lane_mask(c, 64, cg_sub(c, q->n_valid, n0)));
+  }
+  for (int r = 0; r < mr && !q->raw && !pack4; r++) {
     LLVMValueRef row = cg_addc(c, m0, r);
     for (int v = 0; v < nv; v++) {
       LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes);

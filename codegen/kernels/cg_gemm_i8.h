@@ -55,7 +55,16 @@ typedef struct CgQGemm {
   bool v_strip_major;
   bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
   int64_t raw_col_step; /* raw: elements between adjacent columns of y (0: 1) */
-  bool shift_ge33;      /* every shift in the tables is at least 33: a 32-bit requantization */
+  /* VNNI direct convolution (no im2col; docs/quantization.md): V is the zero-point-padded copy
+   * of the input in words of 4 channels, [k4 / direct_taps][PH][direct_pw] words (a plane of
+   * direct_plane_bytes each); reduction quad kq = c4 * direct_taps + tap of column n (output
+   * pixel oy * direct_ow + ox, stride 1) is the word at byte c4 * direct_plane_bytes +
+   * direct_tap_off[tap] + 4 (oy * direct_pw + ox). Needs n_cols a multiple of the strip, and
+   * direct_ow a multiple of the lanes that divides the strip or that the strip divides (a
+   * strip's vectors at constant offsets from its first). direct_taps 0: V is [k4][ldv][4]. */
+  int64_t direct_taps, direct_plane_bytes, direct_ow, direct_pw;
+  const int64_t *direct_tap_off;
+  bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */
   int32_t y_zp;
 } CgQGemm;
 /* CG_DOT4_SMLAD: Conv weight quads (S) are stored unpacked, 8 bytes each (rows of k4 * 8
@@ -89,6 +98,10 @@ static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group,
 bool cg_qrequant_32bit(IrRequant r); /* shift in [33, 55]: cg_qrequant's 32-bit form */
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33);
+/* x86 AVX-512: cg_qrequant of 4 vectors of 16 lanes (per-row mult and shift splats, every shift
+ * passing cg_qrequant_32bit) as one <64 x i8>, the vectors' bytes in order. */
+LLVMValueRef cg_qrequant_pack4(Cg *c, const LLVMValueRef *acc, LLVMValueRef mult,
+                               LLVMValueRef shift, int32_t zp);
 
 /* Masked vector load / store (llvm.masked.*, alignment 1): lanes whose mask bit is 0 are not
  * read (load: 0) or not written. Cheap where CgDot4.masked; elsewhere LLVM expands them. */
