@@ -412,7 +412,7 @@ static LLVMValueRef lstm_cell(Cg *c, const Recur *q, LLVMValueRef *gate, LLVMVal
   return LLVMBuildFMul(c->b, og, rec_act(c, &q->act[2], cn), "");
 }
 
-/* CgTileEpilogue of the fused LSTM step (batch 1): strip j0 of the recurrent GEMV, just stored at
+/* The cells of the fused LSTM step (batch 1): strip j0 of the recurrent GEMV, stored at
  * crow, is the four gates of units [j0 / 4, j0 / 4 + L) (fused_gate_col); their cell update runs
  * here, while the next strips' weights stream in, and h_t of unit j0 / 4 + u goes to crow[u]
  * (its i gate, read already: the GEMV still reads h_{t-1}), copied into h after the GEMV. */
@@ -426,9 +426,10 @@ static void fused_lstm_cells(Cg *c, const Recur *q, LLVMValueRef j0, LLVMValueRe
   cg_loop_end(c, &lu, NULL, NULL);
 }
 
-/* One strip behind: after strip j0's products, the cells of the previous strip, whose inputs are
- * ready, so they execute while this strip's loads are in flight (the cells of strip j0 itself
- * would wait for its last multiply-add and stall the next strip's loads behind them). */
+/* CgTileEpilogue of the fused LSTM step, one strip behind: after strip j0's products, the cells of
+ * the previous strip, whose inputs are ready, so they execute while this strip's loads are in
+ * flight (the cells of strip j0 itself would wait for its last multiply-add and stall the next
+ * strip's loads behind them). */
 static void fused_lstm_epilogue(Cg *c, void *ctx, LLVMValueRef i, LLVMValueRef j0, int64_t len,
                                 LLVMValueRef crow) {
   const Recur *q = ctx;
