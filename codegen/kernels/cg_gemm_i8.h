@@ -54,8 +54,10 @@ typedef struct CgQGemm {
    * [n_cols / 4 strips][k4][4 columns] quads (a step's 4 weight words one ldm) */
   bool v_strip_major;
   bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
-  int64_t raw_col_step; /* raw: elements between adjacent columns of y (0: 1) */
-  bool shift_ge33;      /* every shift in the tables is at least 33: a 32-bit requantization */
+  int64_t raw_col_step;  /* raw: elements between adjacent columns of y (0: 1) */
+  LLVMValueRef raw_bias; /* raw: i32 [n_pad] added to each column's sums (NULL: none) */
+  bool raw_masked;       /* raw: store only the columns < n_valid (else every strip column) */
+  bool shift_ge33;       /* every shift in the tables is at least 33: a 32-bit requantization */
   int32_t y_zp;
 } CgQGemm;
 /* CG_DOT4_SMLAD: Conv weight quads (S) are stored unpacked, 8 bytes each (rows of k4 * 8
