@@ -1852,6 +1852,20 @@ bool cg_lower_matmul_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     LLVMSetAlignment(st, 4);
     cg_loop_end(c, &li, NULL, NULL);
   }
+  /* the fused scale (5th input): one value, or per column copied into the scratch padded to
+   * vcols (the kernel loads whole vectors) */
+  bool scaled = n->n_inputs > 4, col_scale = scaled && ir_value_numel(n->inputs[4]) > 1;
+  LLVMValueRef scale_one = NULL, scale_col = NULL;
+  if (scaled && !col_scale) scale_one = cg_load(c, in[4], cg_idx(c, 0));
+  if (col_scale) {
+    scale_col = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, s_bytes + 4 * vcols + (rows ? 4 * M : 0)));
+    LLVMValueRef jc = cg_for(c, &l, vcols);
+    LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, jc, cg_idx(c, N), "");
+    LLVMValueRef safe = LLVMBuildSelect(c->b, inside, jc, cg_idx(c, 0), "");
+    LLVMValueRef v = LLVMBuildSelect(c->b, inside, cg_load(c, in[4], safe), cg_f32c(c, 0.0), "");
+    cg_store(c, v, scale_col, jc);
+    cg_loop_end(c, &l, NULL, NULL);
+  }
   pack_gemm_acts(c, in[0], M, K, widen, flip, c->scratch);
   int64_t strip = 4 * (int64_t)d.lanes; /* the widest strip: narrower ones divide it */
   CgQGemm q = {.m = M,
@@ -1870,7 +1884,10 @@ bool cg_lower_matmul_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .channels = N,
                .raw = true,
                .raw_bias = bias,
-               .raw_masked = N % strip != 0};
+               .raw_masked = N % strip != 0,
+               /* with row terms the conversion waits for them (below) */
+               .raw_scale = rows ? NULL : scale_col,
+               .raw_scale_one = rows ? NULL : scale_one};
   cg_qgemm_emit(c, d, &q);
   if (rows) { /* y -= bz'[n] (sum_k A - K a_zp) */
     CgLoop li, lj;
@@ -1880,7 +1897,10 @@ bool cg_lower_matmul_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     LLVMValueRef at = cg_add(c, cg_mulc(c, i, N), jj);
     LLVMValueRef y = LLVMBuildSub(c->b, i32_load(c, out[0], at),
                                   LLVMBuildMul(c->b, i32_load(c, bzp, jj), t, ""), "");
-    st = LLVMBuildStore(c->b, y, cg_gep(c, c->t_i32, out[0], at));
+    if (scaled) /* the same buffer, now f32 */
+      y = LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, y, c->t_f32, ""),
+                        col_scale ? cg_load(c, in[4], jj) : scale_one, "");
+    st = LLVMBuildStore(c->b, y, cg_gep(c, scaled ? c->t_f32 : c->t_i32, out[0], at));
     LLVMSetAlignment(st, 4);
     cg_loop_end(c, &lj, NULL, NULL);
     cg_loop_end(c, &li, NULL, NULL);

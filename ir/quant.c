@@ -903,7 +903,8 @@ int64_t ir_matmul_integer_scratch_bytes(const IrNode *n, bool widen) {
   IrMatMulInt p;
   ir_matmul_integer(n, &p);
   int64_t k4 = (p.k + 3) / 4;
-  return p.m * k4 * (widen ? 8 : 4) + 4 * round_up(p.n, 64) +
+  bool col_scale = n->n_inputs > 4 && ir_value_numel(n->inputs[4]) > 1;
+  return p.m * k4 * (widen ? 8 : 4) + 4 * round_up(p.n, 64) * (col_scale ? 2 : 1) +
          (ir_matmul_integer_needs_row_sums(n) ? 4 * p.m : 0);
 }
 
@@ -943,20 +944,30 @@ bool ir_infer_matmul_integer(IrGraph *g, IrNode *n, IrDiag *d) {
                          ir_dtype_name(b->dtype), (long long)b->dims[1],
                          bz->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(bz->dtype),
                          (long long)nz);
+  if (n->n_inputs > 4) { /* the scale the fuse pass folds in */
+    const IrValue *sc = n->inputs[4];
+    int64_t ns = sc ? ir_value_numel(sc) : 0;
+    if (!sc || sc->dtype != IR_F32 ||
+        (ns != 1 && (ns != b->dims[1] || sc->dims[sc->rank - 1] != b->dims[1])))
+      return ir_node_error(d, n, "inputs[4]",
+                           "MatMulInteger's scale must be f32 of 1 value or one per column");
+  }
   int64_t dims[IR_MAX_RANK];
   for (int i = 0; i < a->rank; i++) dims[i] = a->dims[i];
   dims[a->rank - 1] = b->dims[1];
-  set_out(n, IR_I32, a->rank, dims);
+  set_out(n, n->n_inputs > 4 ? IR_F32 : IR_I32, a->rank, dims);
   return true;
 }
 
 /* The ONNX definition: sum_k (A[m][k] - a_zp) * (B[k][n] - b_zp[n]), in int64; the i32 output
- * keeps its low 32 bits (the compiled kernel's wrapping i32 arithmetic gives the same). */
+ * keeps its low 32 bits (the compiled kernel's wrapping i32 arithmetic gives the same). With a
+ * scale (5th input): the f32 output (float)sum * scale[n], ONNX's Cast to float then Mul. */
 int ir_interp_matmul_integer(const IrNode *n, const void *const *in, void *const *out) {
   IrMatMulInt p;
   ir_matmul_integer(n, &p);
   int32_t az = ir_int8_value(p.a_dtype, in[2], 0);
-  int32_t *y = out[0];
+  const float *sc = n->n_inputs > 4 ? in[4] : NULL;
+  bool per_col = sc && ir_value_numel(n->inputs[4]) > 1;
   for (int64_t i = 0; i < p.m; i++)
     for (int64_t j = 0; j < p.n; j++) {
       int32_t bz = ir_matmul_integer_bzp(n, j);
@@ -964,7 +975,11 @@ int ir_interp_matmul_integer(const IrNode *n, const void *const *in, void *const
       for (int64_t k = 0; k < p.k; k++)
         acc += (int64_t)(ir_int8_value(p.a_dtype, in[0], i * p.k + k) - az) *
                (ir_int8_value(p.b_dtype, in[1], k * p.n + j) - bz);
-      y[i * p.n + j] = (int32_t)(uint32_t)(uint64_t)acc;
+      int32_t sum = (int32_t)(uint32_t)(uint64_t)acc;
+      if (sc)
+        ((float *)out[0])[i * p.n + j] = (float)sum * sc[per_col ? j : 0];
+      else
+        ((int32_t *)out[0])[i * p.n + j] = sum;
     }
   return KRT_OK;
 }

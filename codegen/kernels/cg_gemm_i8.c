@@ -705,19 +705,32 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         LLVMSetAlignment(b, 4);
         a = LLVMBuildAdd(c->b, a, b, "");
       }
+      LLVMTypeRef et = c->t_i32;
+      if (q->raw_scale || q->raw_scale_one) {
+        LLVMTypeRef ft = lanes == 1 ? c->t_f32 : LLVMVectorType(c->t_f32, (unsigned)lanes);
+        LLVMValueRef sv;
+        if (q->raw_scale) {
+          sv = LLVMBuildLoad2(c->b, ft, cg_gep(c, c->t_f32, q->raw_scale, col), "");
+          LLVMSetAlignment(sv, 4);
+        } else {
+          sv = cg_qsplat(c, q->raw_scale_one, lanes);
+        }
+        a = LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, a, ft, ""), sv, "");
+        et = c->t_f32;
+      }
       if (q->raw_masked) {
         assert(!q->raw_col_step);
-        LLVMValueRef dst = cg_gep(c, c->t_i32, q->y, cg_mulc(c, cg_addc(c, m0, r), q->ldy));
+        LLVMValueRef dst = cg_gep(c, et, q->y, cg_mulc(c, cg_addc(c, m0, r), q->ldy));
         if (d.masked)
-          cg_masked_store(c, a, cg_gep(c, c->t_i32, dst, col),
+          cg_masked_store(c, a, cg_gep(c, et, dst, col),
                           cg_lane_mask(c, lanes, cg_sub(c, q->n_valid, col)));
         else
-          store_lanes_t(c, c->t_i32, 4, lanes, a, dst, col, q->n_valid);
+          store_lanes_t(c, et, 4, lanes, a, dst, col, q->n_valid);
         continue;
       }
       LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, m0, r), q->ldy),
                                cg_mulc(c, col, q->raw_col_step ? q->raw_col_step : 1));
-      LLVMValueRef st = LLVMBuildStore(c->b, a, cg_gep(c, c->t_i32, q->y, at));
+      LLVMValueRef st = LLVMBuildStore(c->b, a, cg_gep(c, et, q->y, at));
       LLVMSetAlignment(st, 4);
     }
   for (int r = 0; r < mr && !q->raw; r++) {

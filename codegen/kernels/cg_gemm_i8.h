@@ -57,7 +57,10 @@ typedef struct CgQGemm {
   int64_t raw_col_step;  /* raw: elements between adjacent columns of y (0: 1) */
   LLVMValueRef raw_bias; /* raw: i32 [n_pad] added to each column's sums (NULL: none) */
   bool raw_masked;       /* raw: store only the columns < n_valid (else every strip column) */
-  bool shift_ge33;       /* every shift in the tables is at least 33: a 32-bit requantization */
+  /* raw: store f32 (float)sum * scale, the scale one f32 value (raw_scale_one) or per column
+   * (raw_scale: f32 [n_pad]) */
+  LLVMValueRef raw_scale, raw_scale_one;
+  bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */
   int32_t y_zp;
 } CgQGemm;
 /* CG_DOT4_SMLAD: Conv weight quads (S) are stored unpacked, 8 bytes each (rows of k4 * 8
