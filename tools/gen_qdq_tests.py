@@ -420,12 +420,13 @@ def ort_dynamic_head(name, x, w, ws, wz, nodes):
     return name + "_out"
 
 
-def ref_dynamic_head(x, w, ws, wz, conv=False):
+def ref_dynamic_head(x, w, ws, wz, conv=False, big=False):
+    """big: sums past 2^24 allowed (exact only where the product runs in integers)"""
     q, s, zp = dynamic_quantize(x)
     a = q.astype(np.int64) - int(zp)
     wi = w.astype(np.int64) - np.asarray(wz).astype(np.int64)
     acc = np.rint(conv2d(a, wi)).astype(np.int64) if conv else a @ wi
-    assert np.abs(acc).max() < 2**24
+    assert big or np.abs(acc).max() < 2**24
     return acc.astype(np.int32).astype(np.float32) * np.float32(s * np.float32(ws))
 
 
@@ -452,8 +453,9 @@ def dynamic_mlp():
               helper.make_node("Relu", ["h_pre"], ["h"], name="Relu_2")]
     m2 = ort_dynamic_head("MatMul_3", "h", "W2", w2s, z5, nodes)
     nodes.append(helper.make_node("Add", [m2, "B2"], ["y"], name="Add_4"))
-    # MatMul of two activations (MatMulConstBOnly off, ORT's default for dynamic): h is
-    # quantized once (reused from MatMul_3), its transpose on its own
+    # MatMul of two activations (with MatMulConstBOnly=False; quantize_dynamic's default is
+    # True, constant B only): h is quantized once (reused from MatMul_3), its transpose on its
+    # own
     hq, hs, hz = dynamic_quantize(h)
     ht = np.ascontiguousarray(h.transpose(0, 2, 1))
     tq, ts, tz = dynamic_quantize(ht)
@@ -573,14 +575,26 @@ def dynamic_int8():
                   helper.make_node("Mul", [name + "_f", name + "_s"], [out],
                                    name=name + "_quant_output_scale_mul")]
     nodes.append(helper.make_node("Identity", [m2], ["y2"], name="Identity_7"))
+    # K = 600 with sums past 2^24 (x2 > 0: zero point 0, codes up to 255; weights mostly 127):
+    # exact only in integers (a float accumulation would round them)
+    x2 = (np.abs(rng.standard_normal((3, 600))) * 0.1 + 5.0).astype(np.float32)
+    w5 = np.where(rng.random((600, 33)) < 0.97, 127, rng.integers(-127, 128, (600, 33))).astype(np.int8)
+    w5s = np.float32(0.002)
+    q2, _, _ = dynamic_quantize(x2)
+    assert np.abs(q2.astype(np.int64) @ w5.astype(np.int64)).max() > 2**24
+    y5 = ref_dynamic_head(x2, w5, w5s, np.int8(0), big=True)
+    ort_dynamic_head("MatMul_8", "x2", "W5", w5s, 0, nodes)
+    nodes[-1].output[0] = "y5"
     inits = [init("W1_quantized", w1), init("W1_scale", w1s), init("W1_zero_point", np.int8(0)),
              init("B1", b1), init("half", np.float32(0.5)),
              init("W2_quantized", w2), init("W2_scale", w2s), init("W2_zero_point", w2z),
              init("W3_quantized", w3), init("W3_scale", w3s), init("W3_zero_point", w3z),
-             init("W4_quantized", w4), init("W4_scale", w4s), init("W4_zero_point", w4z)]
-    save_case("dynamic_int8", nodes, inits, [], [], {"x": x},
+             init("W4_quantized", w4), init("W4_scale", w4s), init("W4_zero_point", w4z),
+             init("W5_quantized", w5), init("W5_scale", w5s), init("W5_zero_point", np.int8(0))]
+    save_case("dynamic_int8", nodes, inits, [], [], {"x": x, "x2": x2},
               {"y2": y2.astype(np.float32), "y3": y3.astype(np.float32),
-               "y4": y4.astype(np.float32)}, heads=0, step=0, integer=4)
+               "y4": y4.astype(np.float32), "y5": y5.astype(np.float32)}, heads=0, step=0,
+              integer=5)
 
 
 def main():
