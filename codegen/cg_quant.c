@@ -1825,7 +1825,8 @@ bool cg_lower_matmul_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   free(v);
   free(cw);
   free(bz);
-  /* scratch: S, the bias [vcols], the row terms [M] (ir_matmul_integer_scratch_bytes) */
+  /* scratch (ir_matmul_integer_scratch_bytes): S, the bias [vcols], the row terms [M] (rows),
+   * the per-column scale [vcols] (col_scale) */
   int64_t s_bytes = M * k4 * (widen ? 8 : 4);
   LLVMValueRef bias = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, s_bytes));
   LLVMValueRef rowt = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, s_bytes + 4 * vcols));

@@ -939,8 +939,8 @@ bool ir_infer_matmul_integer(IrGraph *g, IrNode *n, IrDiag *d) {
   if (bz->kind != IR_VALUE_CONST || bz->dtype != b->dtype || bz->rank > 1 ||
       (nz != 1 && nz != b->dims[1]))
     return ir_node_error(d, n, "inputs[3]",
-                         "B's zero point must be a %s initializer of 1 or %lld values, got %s%s "
-                         "of %lld",
+                         "B's zero point must be an initializer of B's dtype (%s) with 1 or %lld "
+                         "values, got %s%s of %lld",
                          ir_dtype_name(b->dtype), (long long)b->dims[1],
                          bz->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(bz->dtype),
                          (long long)nz);

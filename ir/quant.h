@@ -180,8 +180,8 @@ static inline int32_t ir_int8_value(IrDType t, const void *p, int64_t i) {
 /* B's zero point of column j (a constant) */
 int32_t ir_matmul_integer_bzp(const IrNode *n, int64_t j);
 /* the int8 GEMM's scratch (cg_quant.c): A's rows packed in quads (i16 pairs when widen), the
- * run-time bias of every column (up to 64 columns of padding) and, when a B zero point is not
- * 0, the rows' sums */
+ * run-time bias of every column (up to 64 columns of padding), when a B zero point is not 0
+ * the rows' sums, and with a per-column scale (5th input) its padded copy */
 int64_t ir_matmul_integer_scratch_bytes(const IrNode *n, bool widen);
 bool ir_matmul_integer_needs_row_sums(const IrNode *n);
 
