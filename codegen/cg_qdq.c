@@ -8,6 +8,7 @@
 
 #include "cg_internal.h"
 #include "cg_quant.h"
+#include "kernels/cg_gemm_i8.h"
 #include "quant.h"
 
 /* Constant tables of the channels' scales (f32) and zero points (i32). */
@@ -72,16 +73,49 @@ bool cg_lower_qdq_general(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 
 /* DynamicQuantizeLinear: one pass for the range (starting at 0; NaN never wins a comparison),
  * the scale and zero point as ir_dynamic_scale / ir_quantize_u8, one pass to quantize. */
+/* x joins the range [acc[0], acc[1]] (scalars or vectors): the interpreter's comparisons, so
+ * NaN never enters and -0 never replaces the starting +0. */
+static void widen_range(Cg *c, LLVMValueRef x, const LLVMValueRef *acc, LLVMValueRef *next) {
+  next[0] = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, x, acc[0], ""), x, acc[0], "");
+  next[1] = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, acc[1], ""), x, acc[1], "");
+}
+
 bool cg_lower_dynamic_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   int64_t numel = ir_value_numel(n->inputs[0]);
+  /* the range: per lane of the target's vectors, then across the lanes, then the tail. The
+   * minimum and maximum of the non-NaN elements (and 0) do not depend on the order, so this is
+   * the interpreter's range exactly; one scalar chain of compares would cost a compare's
+   * latency per element. */
+  int lanes = cg_dot4_info(c).lanes;
+  int64_t body = lanes > 1 ? numel / lanes * lanes : 0;
+  LLVMValueRef range[2] = {cg_f32c(c, 0.0), cg_f32c(c, 0.0)};
   CgLoop l;
-  LLVMValueRef i = cg_for(c, &l, numel);
-  LLVMValueRef acc[2] = {cg_loop_acc(c, &l, cg_f32c(c, 0.0)), cg_loop_acc(c, &l, cg_f32c(c, 0.0))};
-  LLVMValueRef x = cg_load(c, in[0], i), range[2];
-  LLVMValueRef next[2] = {
-      LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOLT, x, acc[0], ""), x, acc[0], ""),
-      LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, x, acc[1], ""), x, acc[1], "")};
-  cg_loop_end(c, &l, next, range);
+  LLVMValueRef i;
+  if (body) {
+    LLVMTypeRef vt = LLVMVectorType(c->t_f32, (unsigned)lanes);
+    LLVMValueRef zero = LLVMConstNull(vt), vr[2];
+    LLVMValueRef k = cg_for(c, &l, body / lanes);
+    LLVMValueRef acc[2] = {cg_loop_acc(c, &l, zero), cg_loop_acc(c, &l, zero)}, next[2];
+    LLVMValueRef x = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_f32, in[0], cg_mulc(c, k, lanes)), "");
+    LLVMSetAlignment(x, 4);
+    widen_range(c, x, acc, next);
+    cg_loop_end(c, &l, next, vr);
+    for (int t = 0; t < lanes; t++) {
+      LLVMValueRef e[2] = {LLVMBuildExtractElement(c->b, vr[0], cg_i32c(c, t), ""),
+                           LLVMBuildExtractElement(c->b, vr[1], cg_i32c(c, t), "")};
+      LLVMValueRef lo[2], hi[2];
+      widen_range(c, e[0], range, lo);
+      widen_range(c, e[1], range, hi);
+      range[0] = lo[0];
+      range[1] = hi[1];
+    }
+  }
+  if (numel > body) {
+    i = cg_for(c, &l, numel - body);
+    LLVMValueRef acc[2] = {cg_loop_acc(c, &l, range[0]), cg_loop_acc(c, &l, range[1])}, next[2];
+    widen_range(c, cg_load(c, in[0], cg_addc(c, i, body)), acc, next);
+    cg_loop_end(c, &l, next, range);
+  }
   LLVMValueRef width = LLVMBuildFSub(c->b, range[1], range[0], "");
   LLVMValueRef scale =
       LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOEQ, range[1], range[0], ""),

@@ -1126,6 +1126,56 @@ bool cg_lower_max_pool_i8(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
 
 /* ---- the int8 micro-kernel (kernels/cg_gemm_i8.c) ------------------------------------------ */
 
+/* The int8 GEMM's S operand: A's M rows of K bytes (each xor flip) as rows of k4 quads at s,
+ * the K tail padded with 0 (its weights are 0); widened (Arm DSP): each quad (a0 a1 a2 a3) as
+ * the i16 pairs (a0, a2), (a1, a3) that smlad multiplies with the sxtb16 halves of a weight
+ * quad. */
+static void pack_gemm_acts(Cg *c, LLVMValueRef a_in, int64_t M, int64_t K, bool widen, int flip,
+                           LLVMValueRef s) {
+  int64_t k4 = (K + 3) / 4;
+  LLVMValueRef fl = LLVMConstInt(c->t_i8, (unsigned long long)flip, 0);
+  if (widen) {
+    static const int half[4] = {0, 2, 1, 3};
+    LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
+    CgLoop li, lq;
+    LLVMValueRef i = cg_for(c, &li, M);
+    LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
+    LLVMValueRef kq = cg_for(c, &lq, K / 4);
+    for (int t = 0; t < 4; t++) {
+      LLVMValueRef a = i8_load(c, a_in, cg_add(c, arow, cg_addc(c, cg_mulc(c, kq, 4), t)));
+      if (flip) a = LLVMBuildXor(c->b, a, fl, "");
+      LLVMValueRef st = LLVMBuildStore(
+          c->b, LLVMBuildSExt(c->b, a, i16, ""),
+          cg_gep(c, i16, s, cg_add(c, srow, cg_addc(c, cg_mulc(c, kq, 4), half[t]))));
+      LLVMSetAlignment(st, 2);
+    }
+    cg_loop_end(c, &lq, NULL, NULL);
+    for (int64_t k = K / 4 * 4; k < k4 * 4; k++) { /* the tail quad; padding is 0 */
+      LLVMValueRef a = LLVMConstInt(i16, 0, 0);
+      if (k < K) {
+        a = i8_load(c, a_in, cg_addc(c, arow, k));
+        if (flip) a = LLVMBuildXor(c->b, a, fl, "");
+        a = LLVMBuildSExt(c->b, a, i16, "");
+      }
+      LLVMValueRef st =
+          LLVMBuildStore(c->b, a, cg_gep(c, i16, s, cg_addc(c, srow, k / 4 * 4 + half[k % 4])));
+      LLVMSetAlignment(st, 2);
+    }
+    cg_loop_end(c, &li, NULL, NULL);
+    return;
+  }
+  CgLoop li, lk;
+  LLVMValueRef i = cg_for(c, &li, M);
+  LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
+  LLVMValueRef k = cg_for(c, &lk, K);
+  i8_store(c, LLVMBuildXor(c->b, i8_load(c, a_in, cg_add(c, arow, k)), fl, ""), s,
+           cg_add(c, srow, k));
+  cg_loop_end(c, &lk, NULL, NULL);
+  for (int64_t kk = K; kk < k4 * 4; kk++)
+    i8_store(c, LLVMConstInt(c->t_i8, 0, 0), s, cg_addc(c, srow, kk));
+  cg_loop_end(c, &li, NULL, NULL);
+}
+
 /* QGemm: B packed at compile time as V [k4][vcols][4]; the activations repacked into the
  * scratch as S [M][k4 * 4] (x ^ 0x80 for vpdpbusd); per-column tables. */
 static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
@@ -1171,46 +1221,7 @@ static bool lower_qgemm_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * vcols));
   free(v);
   free(t);
-  /* widened: quad (a0 a1 a2 a3) as the pairs (a0, a2), (a1, a3) that smlad multiplies with the
-   * sxtb16 halves of a weight quad */
-  if (widen) {
-    static const int half[4] = {0, 2, 1, 3};
-    LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
-    CgLoop li, lq;
-    LLVMValueRef i = cg_for(c, &li, M);
-    LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
-    LLVMValueRef kq = cg_for(c, &lq, K / 4);
-    for (int t = 0; t < 4; t++) {
-      LLVMValueRef a = i8_load(c, in[0], cg_add(c, arow, cg_addc(c, cg_mulc(c, kq, 4), t)));
-      LLVMValueRef st = LLVMBuildStore(
-          c->b, LLVMBuildSExt(c->b, a, i16, ""),
-          cg_gep(c, i16, c->scratch, cg_add(c, srow, cg_addc(c, cg_mulc(c, kq, 4), half[t]))));
-      LLVMSetAlignment(st, 2);
-    }
-    cg_loop_end(c, &lq, NULL, NULL);
-    for (int64_t k = K / 4 * 4; k < k4 * 4; k++) { /* the tail quad; padding is 0 */
-      LLVMValueRef a = k < K ? LLVMBuildSExt(c->b, i8_load(c, in[0], cg_addc(c, arow, k)), i16, "")
-                             : LLVMConstInt(i16, 0, 0);
-      LLVMValueRef st = LLVMBuildStore(
-          c->b, a, cg_gep(c, i16, c->scratch, cg_addc(c, srow, k / 4 * 4 + half[k % 4])));
-      LLVMSetAlignment(st, 2);
-    }
-    cg_loop_end(c, &li, NULL, NULL);
-  }
-  /* else S: the activations as bytes, the K tail padded (its weights are 0) */
-  LLVMValueRef flip = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
-  if (!widen) {
-    CgLoop li, lk;
-    LLVMValueRef i = cg_for(c, &li, M);
-    LLVMValueRef srow = cg_mulc(c, i, k4 * 4), arow = cg_mulc(c, i, K);
-    LLVMValueRef k = cg_for(c, &lk, K);
-    i8_store(c, LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, arow, k)), flip, ""), c->scratch,
-             cg_add(c, srow, k));
-    cg_loop_end(c, &lk, NULL, NULL);
-    for (int64_t kk = K; kk < k4 * 4; kk++)
-      i8_store(c, LLVMConstInt(c->t_i8, 0, 0), c->scratch, cg_addc(c, srow, kk));
-    cg_loop_end(c, &li, NULL, NULL);
-  }
+  pack_gemm_acts(c, in[0], M, K, widen, d.u8_acts ? 0x80 : 0, c->scratch);
   CgQGemm q = {.m = M,
                .k4 = k4,
                .n_cols = N,
@@ -1925,4 +1936,135 @@ LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64
   IrQHead h;
   ir_qhead(n, &h);
   return head_tables(c, n, &h, w, per_channel, fold_x_zp ? h.x_zp : 0, NULL);
+}
+
+/* ---- MatMulInteger (ir/quant.c): the int8 GEMM's raw i32 sums ----------------------------
+ * The kernel multiplies bytes s (A xor flip: u8 for vpdpbusd, else s8, so s = A + delta with
+ * delta 0 or -+128) by weights w = B - beta (s8; beta 128 for u8 B) packed at compile time, with
+ * the column sums Cw[n] = sum_k w. With bz' = b_zp - beta:
+ *   sum_k (A - a_zp)(B - b_zp) = sum_k s w - (a_zp + delta) Cw[n] - bz'[n] (sum_k A - K a_zp),
+ * in wrapping i32 arithmetic (equal to the exact sum mod 2^32, as the interpreter's). The
+ * column term is a run-time bias the kernel starts from; the row term (bz' != 0 only) is one
+ * pass over the output. */
+bool cg_lower_matmul_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (n->kernel != IR_KERNEL_QGEMM_DOT4 || !c->scratch) {
+    ir_diag_error(c->d, NULL, "node '%s': MatMulInteger needs the int8 GEMM kernel and its scratch",
+                  n->name);
+    return false;
+  }
+  CgDot4 d = cg_dot4_info(c);
+  IrMatMulInt p;
+  ir_matmul_integer(n, &p);
+  int64_t M = p.m, K = p.k, N = p.n, k4 = (K + 3) / 4, vcols = cg_qgemm_v_cols(d, N);
+  bool widen =
+      d.kind == CG_DOT4_SMLAD && n->scratch_bytes >= ir_matmul_integer_scratch_bytes(n, true);
+  bool strip_major = widen && N >= 4 && cg_is_thumb(c);
+  bool rows = ir_matmul_integer_needs_row_sums(n);
+  int beta = p.b_dtype == IR_U8 ? 128 : 0;
+  bool a_u8 = p.a_dtype == IR_U8;
+  int flip = a_u8 != d.u8_acts ? 0x80 : 0, delta = !flip ? 0 : a_u8 ? -128 : 128;
+  const void *b = n->inputs[1]->data;
+  int8_t *v = calloc((size_t)(k4 * 4 * vcols), 1);
+  int32_t *cw = calloc((size_t)vcols, sizeof *cw), *bz = calloc((size_t)vcols, sizeof *bz);
+  if (!v || !cw || !bz) abort();
+  for (int64_t j = 0; j < N; j++) {
+    bz[j] = ir_matmul_integer_bzp(n, j) - beta;
+    for (int64_t kq = 0; kq < k4; kq++) {
+      int8_t quad[4] = {0};
+      for (int64_t k = kq * 4; k < kq * 4 + 4 && k < K; k++) {
+        quad[k % 4] = (int8_t)(ir_int8_value(p.b_dtype, b, k * N + j) - beta);
+        cw[j] += quad[k % 4];
+      }
+      int64_t at = strip_major ? (j / 4 * k4 + kq) * 4 + j % 4 : kq * vcols + j;
+      cg_dot4_pack_quad(v + at * 4, quad, false);
+    }
+  }
+  LLVMValueRef vp = const_table(c, n, "b", v, (size_t)(k4 * 4 * vcols));
+  LLVMValueRef cwp = const_table(c, n, "colsums", cw, sizeof *cw * (size_t)vcols);
+  LLVMValueRef bzp = rows ? const_table(c, n, "bzp", bz, sizeof *bz * (size_t)N) : NULL;
+  free(v);
+  free(cw);
+  free(bz);
+  /* scratch (ir_matmul_integer_scratch_bytes): S, the bias [vcols], the row terms [M] (rows),
+   * the per-column scale [vcols] (col_scale) */
+  int64_t s_bytes = M * k4 * (widen ? 8 : 4);
+  LLVMValueRef bias = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, s_bytes));
+  LLVMValueRef rowt = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, s_bytes + 4 * vcols));
+  LLVMValueRef az = cg_load_elem(c, p.a_dtype, in[2], cg_idx(c, 0));
+  az = a_u8 ? LLVMBuildZExt(c->b, az, c->t_i32, "") : LLVMBuildSExt(c->b, az, c->t_i32, "");
+  LLVMValueRef neg_a = LLVMBuildSub(c->b, cg_i32c(c, -delta), az, ""); /* -(a_zp + delta) */
+  CgLoop l;
+  LLVMValueRef j = cg_for(c, &l, vcols);
+  LLVMValueRef st = LLVMBuildStore(c->b, LLVMBuildMul(c->b, neg_a, i32_load(c, cwp, j), ""),
+                                   cg_gep(c, c->t_i32, bias, j));
+  LLVMSetAlignment(st, 4);
+  cg_loop_end(c, &l, NULL, NULL);
+  if (rows) { /* sum_k A - K a_zp per row */
+    CgLoop li, lk;
+    LLVMValueRef i = cg_for(c, &li, M);
+    LLVMValueRef k0 = LLVMBuildMul(c->b, az, cg_i32c(c, (int32_t)-K), "");
+    LLVMValueRef k = cg_for(c, &lk, K);
+    LLVMValueRef acc = cg_loop_acc(c, &lk, k0);
+    LLVMValueRef a = i8_load(c, in[0], cg_add(c, cg_mulc(c, i, K), k));
+    a = a_u8 ? LLVMBuildZExt(c->b, a, c->t_i32, "") : LLVMBuildSExt(c->b, a, c->t_i32, "");
+    LLVMValueRef next = LLVMBuildAdd(c->b, acc, a, ""), sum;
+    cg_loop_end(c, &lk, &next, &sum);
+    st = LLVMBuildStore(c->b, sum, cg_gep(c, c->t_i32, rowt, i));
+    LLVMSetAlignment(st, 4);
+    cg_loop_end(c, &li, NULL, NULL);
+  }
+  /* the fused scale (5th input): one value, or per column copied into the scratch padded to
+   * vcols (the kernel loads whole vectors) */
+  bool scaled = n->n_inputs > 4, col_scale = scaled && ir_value_numel(n->inputs[4]) > 1;
+  LLVMValueRef scale_one = NULL, scale_col = NULL;
+  if (scaled && !col_scale) scale_one = cg_load(c, in[4], cg_idx(c, 0));
+  if (col_scale) {
+    scale_col = cg_gep(c, c->t_i8, c->scratch, cg_idx(c, s_bytes + 4 * vcols + (rows ? 4 * M : 0)));
+    LLVMValueRef jc = cg_for(c, &l, vcols);
+    LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, jc, cg_idx(c, N), "");
+    LLVMValueRef safe = LLVMBuildSelect(c->b, inside, jc, cg_idx(c, 0), "");
+    LLVMValueRef v = LLVMBuildSelect(c->b, inside, cg_load(c, in[4], safe), cg_f32c(c, 0.0), "");
+    cg_store(c, v, scale_col, jc);
+    cg_loop_end(c, &l, NULL, NULL);
+  }
+  pack_gemm_acts(c, in[0], M, K, widen, flip, c->scratch);
+  int64_t strip = 4 * (int64_t)d.lanes; /* the widest strip: narrower ones divide it */
+  CgQGemm q = {.m = M,
+               .k4 = k4,
+               .n_cols = N,
+               .n_valid = cg_idx(c, N),
+               .s = c->scratch,
+               .v = vp,
+               .y = out[0],
+               .lds = k4 * (widen ? 8 : 4),
+               .s_unpacked = widen,
+               .v_strip_major = strip_major,
+               .ldv = vcols,
+               .ldy = N,
+               .n_pad = vcols,
+               .channels = N,
+               .raw = true,
+               .raw_bias = bias,
+               .raw_masked = N % strip != 0,
+               /* with row terms the conversion waits for them (below) */
+               .raw_scale = rows ? NULL : scale_col,
+               .raw_scale_one = rows ? NULL : scale_one};
+  cg_qgemm_emit(c, d, &q);
+  if (rows) { /* y -= bz'[n] (sum_k A - K a_zp) */
+    CgLoop li, lj;
+    LLVMValueRef i = cg_for(c, &li, M);
+    LLVMValueRef t = i32_load(c, rowt, i);
+    LLVMValueRef jj = cg_for(c, &lj, N);
+    LLVMValueRef at = cg_add(c, cg_mulc(c, i, N), jj);
+    LLVMValueRef y = LLVMBuildSub(c->b, i32_load(c, out[0], at),
+                                  LLVMBuildMul(c->b, i32_load(c, bzp, jj), t, ""), "");
+    if (scaled) /* the same buffer, now f32 */
+      y = LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, y, c->t_f32, ""),
+                        col_scale ? cg_load(c, in[4], jj) : scale_one, "");
+    st = LLVMBuildStore(c->b, y, cg_gep(c, scaled ? c->t_f32 : c->t_i32, out[0], at));
+    LLVMSetAlignment(st, 4);
+    cg_loop_end(c, &lj, NULL, NULL);
+    cg_loop_end(c, &li, NULL, NULL);
+  }
+  return true;
 }

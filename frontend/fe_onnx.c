@@ -1508,9 +1508,9 @@ static bool adapt_qlinear(Ox *ox, const ONodeCtx *c, IrOp op) {
 /* Cast(c.in[data], f32) - Cast(c.in[zs], f32) for a zero point computed at run time (the one
  * DynamicQuantizeLinear writes, ONNX Runtime's dynamic quantization): a scalar of the data's
  * dtype (i8 or u8). The differences are integers, exact in f32. */
-static IrValue *shifted_by_computed_zp(Ox *ox, const ONodeCtx *c, int data, int zs) {
+static bool check_computed_zp(Ox *ox, const ONodeCtx *c, int data, int zs) {
   IrValue *x = c->in[data], *z = c->in[zs];
-  char w[FE_WHERE + 64], shown[96], nm[FE_MAX_NAME + 32];
+  char w[FE_WHERE + 64], shown[96];
   if (ir_value_numel(z) != 1 || z->rank > 1 || z->dtype != x->dtype ||
       (x->dtype != IR_I8 && x->dtype != IR_U8)) {
     fe_path(w, sizeof w, "%s.input[%d]", c->where, zs);
@@ -1519,8 +1519,15 @@ static IrValue *shifted_by_computed_zp(Ox *ox, const ONodeCtx *c, int data, int 
                   "(%s), got %s of %lld",
                   fe_disp(shown, sizeof shown, z->name), ir_dtype_name(x->dtype),
                   ir_dtype_name(z->dtype), (long long)ir_value_numel(z));
-    return NULL;
+    return false;
   }
+  return true;
+}
+
+static IrValue *shifted_by_computed_zp(Ox *ox, const ONodeCtx *c, int data, int zs) {
+  IrValue *x = c->in[data], *z = c->in[zs];
+  char nm[FE_MAX_NAME + 32];
+  if (!check_computed_zp(ox, c, data, zs)) return NULL;
   IrValue *f[2];
   for (int k = 0; k < 2; k++) {
     fe_path(nm, sizeof nm, "%.200s/%s%d", c->name, k ? "cast_zp" : "cast_x", data);
@@ -1549,6 +1556,21 @@ static bool adapt_integer_op(Ox *ox, const ONodeCtx *c, IrOp op) {
   int64_t axis = conv ? 0 : w->rank - 1, count = w->rank ? w->dims[axis] : 1;
   IrValue *xz = c->n_in > 2 ? c->in[2] : NULL, *wz = c->n_in > 3 ? c->in[3] : NULL;
   IrValue *xf = NULL, *wf = NULL;
+  /* MatMulInteger of constant 2-D weights: the IR op of the int8 GEMM kernel, whose A zero
+   * point may be computed (DynamicQuantizeLinear's) or constant (a Gather of an int8 table) */
+  bool i8x = x->dtype == IR_I8 || x->dtype == IR_U8, i8w = w->dtype == IR_I8 || w->dtype == IR_U8;
+  if (!conv && i8x && i8w && x->rank >= 1 && w->kind == IR_VALUE_CONST && w->rank == 2 &&
+      (!wz || wz->kind == IR_VALUE_CONST)) {
+    if (xz && xz->kind != IR_VALUE_CONST ? !check_computed_zp(ox, c, 0, 2)
+                                         : !check_qparams(ox, c, -1, 2, 0, 1))
+      return false;
+    if (!check_qparams(ox, c, -1, 3, 1, count)) return false;
+    IrValue *in[4] = {x, w, xz ? xz : const_scalar(ox, c->name, x->dtype, 0),
+                      wz ? wz : const_scalar(ox, c->name, w->dtype, 0)};
+    const char *outs[1] = {c->p->output[0]};
+    IrNode *n = new_node(ox, c, IR_OP_MATMUL_INTEGER, c->name, in, 4, outs, 1);
+    return n && finish_node(ox, n);
+  }
   if (xz && xz->kind != IR_VALUE_CONST) /* DynamicQuantizeLinear's: x - xz in f32 */
     xf = shifted_by_computed_zp(ox, c, 0, 2);
   else if (check_qparams(ox, c, -1, 2, 0, 1))

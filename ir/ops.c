@@ -185,6 +185,7 @@ static const IrAttrSpec ir_attrs_dequantize_linear[] = {A_INT("axis", 1), END};
 static const IrAttrSpec ir_attrs_gemm_w8[] = {A_INT("transB", 0), END};
 static const IrAttrSpec ir_attrs_layout[] = {END};
 static const IrAttrSpec ir_attrs_dynamic_quantize_linear[] = {END};
+static const IrAttrSpec ir_attrs_matmul_integer[] = {END};
 static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};
 static const IrAttrSpec ir_attrs_qadd[] = {END};
 static const IrAttrSpec ir_attrs_qmul[] = {END};

@@ -177,6 +177,10 @@ int64_t ir_node_macs(const IrNode *n) {
     return n->inputs[0] && n->inputs[0]->rank == 2
                ? mul_sat(ir_value_numel(y), n->inputs[0]->dims[1])
                : 0;
+  case IR_OP_MATMUL_INTEGER: /* a dot product of length K (B's rows) per output element */
+    return n->inputs[1] && n->inputs[1]->rank == 2
+               ? mul_sat(ir_value_numel(y), n->inputs[1]->dims[0])
+               : 0;
   case IR_OP_QLINEAR_CONV:
   case IR_OP_QLINEAR_CONV_TRANSPOSE: {
     IrNode tmp;

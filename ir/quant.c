@@ -871,6 +871,119 @@ int ir_interp_qgemm(const IrNode *n, const void *const *in, void *const *out) {
   return KRT_OK;
 }
 
+static int64_t round_up(int64_t v, int64_t m);
+
+/* ---- MatMulInteger: A [..., K] (i8/u8), B [K, N] (constant i8/u8), a_zp, b_zp -> i32 ---- */
+
+void ir_matmul_integer(const IrNode *n, IrMatMulInt *p) {
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
+  p->k = b->dims[0];
+  p->n = b->dims[1];
+  p->m = p->k > 0 ? ir_value_numel(a) / p->k : 0;
+  p->a_dtype = a->dtype;
+  p->b_dtype = b->dtype;
+  p->b_zp_count = ir_value_numel(n->inputs[3]);
+}
+
+int32_t ir_matmul_integer_bzp(const IrNode *n, int64_t j) {
+  const IrValue *z = n->inputs[3];
+  return ir_int8_value(z->dtype, z->data, ir_value_numel(z) == 1 ? 0 : j);
+}
+
+bool ir_matmul_integer_needs_row_sums(const IrNode *n) {
+  IrMatMulInt p;
+  ir_matmul_integer(n, &p);
+  /* u8 weights are stored as w - 128: their zero point moves by 128 */
+  for (int64_t j = 0; j < p.b_zp_count; j++)
+    if (ir_matmul_integer_bzp(n, j) - (p.b_dtype == IR_U8 ? 128 : 0) != 0) return true;
+  return false;
+}
+
+int64_t ir_matmul_integer_scratch_bytes(const IrNode *n, bool widen) {
+  IrMatMulInt p;
+  ir_matmul_integer(n, &p);
+  int64_t k4 = (p.k + 3) / 4;
+  bool col_scale = n->n_inputs > 4 && ir_value_numel(n->inputs[4]) > 1;
+  return p.m * k4 * (widen ? 8 : 4) + 4 * round_up(p.n, 64) * (col_scale ? 2 : 1) +
+         (ir_matmul_integer_needs_row_sums(n) ? 4 * p.m : 0);
+}
+
+static bool is_int8(IrDType t) { return t == IR_I8 || t == IR_U8; }
+
+bool ir_infer_matmul_integer(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_arity(n, d)) return false;
+  for (int k = 0; k < 4; k++) {
+    char field[32];
+    snprintf(field, sizeof field, "inputs[%d]", k);
+    if (!n->inputs[k]) return ir_node_error(d, n, field, "required input is missing");
+    if (!is_int8(n->inputs[k]->dtype))
+      return ir_node_error(d, n, field, "MatMulInteger expects i8 or u8 here, got %s",
+                           ir_dtype_name(n->inputs[k]->dtype));
+  }
+  const IrValue *a = n->inputs[0], *b = n->inputs[1], *az = n->inputs[2], *bz = n->inputs[3];
+  char s1[256], s2[256];
+  if (b->kind != IR_VALUE_CONST || b->rank != 2)
+    return ir_node_error(d, n, "inputs[1]", "B '%s' must be a 2-D initializer, got %s%s", b->name,
+                         b->kind == IR_VALUE_CONST ? "" : "a computed ",
+                         ir_format_dims(b->rank, b->dims, s1, sizeof s1));
+  if (a->rank < 1 || a->dims[a->rank - 1] != b->dims[0])
+    return ir_node_error(d, n, "inputs", "A %s and B %s do not multiply",
+                         ir_format_dims(a->rank, a->dims, s1, sizeof s1),
+                         ir_format_dims(b->rank, b->dims, s2, sizeof s2));
+  if (az->dtype != a->dtype || ir_value_numel(az) != 1 || az->rank > 1)
+    return ir_node_error(
+        d, n, "inputs[2]", "A's zero point must be one value of A's dtype %s, got %s of %lld",
+        ir_dtype_name(a->dtype), ir_dtype_name(az->dtype), (long long)ir_value_numel(az));
+  int64_t nz = ir_value_numel(bz);
+  if (bz->kind != IR_VALUE_CONST || bz->dtype != b->dtype || bz->rank > 1 ||
+      (nz != 1 && nz != b->dims[1]))
+    return ir_node_error(d, n, "inputs[3]",
+                         "B's zero point must be an initializer of B's dtype (%s) with 1 or %lld "
+                         "values, got %s%s of %lld",
+                         ir_dtype_name(b->dtype), (long long)b->dims[1],
+                         bz->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(bz->dtype),
+                         (long long)nz);
+  if (n->n_inputs > 4) { /* the scale the fuse pass folds in */
+    const IrValue *sc = n->inputs[4];
+    int64_t ns = sc ? ir_value_numel(sc) : 0;
+    if (!sc || sc->dtype != IR_F32 ||
+        (ns != 1 && (ns != b->dims[1] || sc->dims[sc->rank - 1] != b->dims[1])))
+      return ir_node_error(d, n, "inputs[4]",
+                           "MatMulInteger's scale must be f32 of 1 value or one per column");
+  }
+  int64_t dims[IR_MAX_RANK];
+  for (int i = 0; i < a->rank; i++) dims[i] = a->dims[i];
+  dims[a->rank - 1] = b->dims[1];
+  set_out(n, n->n_inputs > 4 ? IR_F32 : IR_I32, a->rank, dims);
+  return true;
+}
+
+/* The ONNX definition: sum_k (A[m][k] - a_zp) * (B[k][n] - b_zp[n]), in int64; the i32 output
+ * keeps its low 32 bits (the compiled kernel's wrapping i32 arithmetic gives the same). With a
+ * scale (5th input): the f32 output (float)sum * scale[n], ONNX's Cast to float then Mul. */
+int ir_interp_matmul_integer(const IrNode *n, const void *const *in, void *const *out) {
+  IrMatMulInt p;
+  ir_matmul_integer(n, &p);
+  int32_t az = ir_int8_value(p.a_dtype, in[2], 0);
+  const float *sc = n->n_inputs > 4 ? in[4] : NULL;
+  bool per_col = sc && ir_value_numel(n->inputs[4]) > 1;
+  for (int64_t i = 0; i < p.m; i++)
+    for (int64_t j = 0; j < p.n; j++) {
+      int32_t bz = ir_matmul_integer_bzp(n, j);
+      int64_t acc = 0;
+      for (int64_t k = 0; k < p.k; k++)
+        acc += (int64_t)(ir_int8_value(p.a_dtype, in[0], i * p.k + k) - az) *
+               (ir_int8_value(p.b_dtype, in[1], k * p.n + j) - bz);
+      int32_t sum = (int32_t)(uint32_t)(uint64_t)acc;
+      if (sc)
+        ((float *)out[0])[i * p.n + j] = (float)sum * sc[per_col ? j : 0];
+      else
+        ((int32_t *)out[0])[i * p.n + j] = sum;
+    }
+  return KRT_OK;
+}
+
 int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out) {
   IrConvParams p;
   bool ok = ir_conv_params(n, &p, NULL);

@@ -166,6 +166,25 @@ bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs,
                        IrQConvPanel *q);
 int64_t ir_qgemm_scratch_bytes(const IrNode *n);
 
+/* MatMulInteger (A [..., K], B [K, N] constant, A's zero point, B's zero point(s)): M rows of A
+ * (its elements / K); the values of the i8 or u8 operands as int32. */
+typedef struct IrMatMulInt {
+  int64_t m, k, n;
+  IrDType a_dtype, b_dtype;
+  int64_t b_zp_count; /* 1 or n */
+} IrMatMulInt;
+void ir_matmul_integer(const IrNode *n, IrMatMulInt *p);
+static inline int32_t ir_int8_value(IrDType t, const void *p, int64_t i) {
+  return t == IR_U8 ? ((const uint8_t *)p)[i] : ((const int8_t *)p)[i];
+}
+/* B's zero point of column j (a constant) */
+int32_t ir_matmul_integer_bzp(const IrNode *n, int64_t j);
+/* the int8 GEMM's scratch (cg_quant.c): A's rows packed in quads (i16 pairs when widen), the
+ * run-time bias of every column (up to 64 columns of padding), when a B zero point is not 0
+ * the rows' sums, and with a per-column scale (5th input) its padded copy */
+int64_t ir_matmul_integer_scratch_bytes(const IrNode *n, bool widen);
+bool ir_matmul_integer_needs_row_sums(const IrNode *n);
+
 /* int8 Winograd F(2x2, 3x3) of a QLinearConv (3x3, stride 1, dilation 1, one group, at least 8
  * channels in and out) on Arm DSP targets (codegen/cg_quant.c): per panel of `rows` rows of
  * 2x2 output tiles, the transformed input V [16][kp][ldv] words (i16 pairs of channels) and the

@@ -103,9 +103,53 @@ static void absorb(IrGraph *g, IrNode *h, IrNode *e) {
   ir_node_set_output(h, 0, e->outputs[0]);
 }
 
+/* ONNX Runtime's dynamic quantization: MatMulInteger -> Cast(to float) -> Mul by the product
+ * of the scales (one value, or one per column) becomes one MatMulInteger with that scale as a
+ * 5th input and the Mul's f32 output: the int8 GEMM converts and scales its sums in registers,
+ * the same two f32 operations per element (ir_interp_matmul_integer). The fused node takes the
+ * Mul's place in the order (the scale is computed between them); its own inputs come before. */
+static bool fuse_integer_scale(IrGraph *g) {
+  bool *dead = pass_dead_flags(g);
+  bool changed = false;
+  for (int i = 0; i < g->n_nodes; i++) {
+    IrNode *n = g->nodes[i];
+    if (dead[i] || n->op != IR_OP_MATMUL_INTEGER || n->n_inputs != 4 || n->n_epilogue) continue;
+    IrValue *y = n->outputs[0];
+    IrNode *c = y->is_output ? NULL : sole_reader(g, y);
+    if (!c || c->op != IR_OP_CAST || c->n_epilogue || ir_attr_i(c, "to") != 1 ||
+        c->outputs[0]->is_output)
+      continue;
+    IrValue *z = c->outputs[0];
+    IrNode *m = sole_reader(g, z);
+    if (!m || m->op != IR_OP_MUL || m->n_epilogue || m->n_inputs != 2 ||
+        !ir_same_shape(m->outputs[0], z) || m->outputs[0]->dtype != IR_F32)
+      continue;
+    IrValue *s = m->inputs[0] == z ? m->inputs[1] : m->inputs[0];
+    int64_t cols = n->inputs[1]->dims[1], ns = ir_value_numel(s);
+    if (s == z || s->dtype != IR_F32 ||
+        (ns != 1 && (ns != cols || s->rank > 1 || s->dims[s->rank - 1] != cols)))
+      continue;
+    IrValue **ins = ir_arena_alloc(g->arena, sizeof *ins * 5);
+    memcpy(ins, n->inputs, sizeof *ins * 4);
+    ins[4] = s;
+    n->inputs = ins;
+    n->n_inputs = 5;
+    ir_node_set_output(n, 0, m->outputs[0]);
+    /* n moves to m's slot; its old slot (now m) and the Cast's go */
+    int at = m->id;
+    g->nodes[at] = n;
+    g->nodes[i] = m;
+    n->id = at;
+    m->id = i;
+    dead[i] = dead[c->id] = changed = true;
+  }
+  return pass_drop_dead(g, dead, changed);
+}
+
 bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)o;
   (void)d;
+  bool fused_scale = fuse_integer_scale(g);
   bool *dead = pass_dead_flags(g);
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
@@ -120,5 +164,5 @@ bool pass_fuse(IrGraph *g, const PassOptions *o, IrDiag *d) {
       dead[e->id] = changed = true;
     }
   }
-  return pass_drop_dead(g, dead, changed);
+  return pass_drop_dead(g, dead, changed) || fused_scale;
 }

@@ -256,6 +256,12 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
       pass_plan_sparse(n, o);
       continue;
     }
+    if (n->op == IR_OP_MATMUL_INTEGER) { /* cg_quant.c: the int8 GEMM, raw i32 sums */
+      n->kernel = IR_KERNEL_QGEMM_DOT4;
+      /* scalar targets: room for the activations widened to i16 (Arm DSP) */
+      n->scratch_bytes = ir_matmul_integer_scratch_bytes(n, o && o->vec_lanes == 1);
+      continue;
+    }
     if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) { /* cg_quant.c */
       IrConvParams p;
       IrNode tmp;

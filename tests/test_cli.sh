@@ -653,6 +653,20 @@ PY
     check test "$(grep -c -- "${bad#*:}" "$tmp/err")" -eq 1
     check test ! -e "$tmp/bad.o"
   done
+  # ONNX Runtime's quantize_dynamic (tests/onnx/qdq/dynamic_int8): inspect names the int8 GEMM
+  # kernel of each of its 5 MatMulInteger nodes; `kiln build` for the host (VNNI here: u8 x s8)
+  # and for x86-64-v3 (AVX2, no VNNI: the generic dot4 on s8 bytes) reproduce the golden exactly
+  di=$src/tests/onnx/qdq/dynamic_int8
+  "$kiln" inspect "$di/model.onnx" >"$tmp/di.txt" 2>&1
+  check test "$(grep -c 'kernel MatMul_[0-9]_quant: qgemm-dot4' "$tmp/di.txt")" -eq 5
+  for cpu in "" "--cpu x86-64-v3 --features +avx2,+fma"; do
+    rm -rf "$tmp/di_out"
+    mkdir -p "$tmp/di_out"
+    # shellcheck disable=SC2086
+    check "$kiln" build "$di/model.onnx" $cpu -o "$tmp/di_exe"
+    check "$tmp/di_exe" "$di/inputs/x.npy" "$di/inputs/x2.npy" -o "$tmp/di_out" >/dev/null
+    for y in y2 y3 y4 y5; do check "$bin/npycmp" "$tmp/di_out/$y.npy" "$di/golden/$y.npy" 0 0; done
+  done
   ;;
 onnx)
   py=${KILN_PYTHON:-/usr/bin/python3}

@@ -205,9 +205,11 @@ quant)
   unset model_root
   # ONNX Runtime's dynamic quantization (tests/onnx/qdq/dynamic_*: DynamicQuantizeLinear,
   # MatMulInteger/ConvInteger with its run-time zero point, an i8 embedding Gather): equal to the
-  # numpy golden of the ONNX definition bit for bit on aarch64 (NEON), the Cortex-M4 and the M0+
+  # numpy golden of the ONNX definition bit for bit on aarch64 (NEON, and sdot with +dotprod),
+  # the Cortex-M4 and the M0+; MatMulInteger of constant weights runs the int8 GEMM kernel
+  # (dynamic_int8: u8 weights, non-zero zero points, K and N off the tiles)
   kiln_extra=()
-  for m in dynamic_mlp dynamic_gather; do
+  for m in dynamic_mlp dynamic_gather dynamic_int8; do
     d="$tmp/onnx/$m"
     mkdir -p "$d"
     if ! "$kiln" import "$src/tests/onnx/qdq/$m/model.onnx" -o "$d/model.json" 2>"$tmp/err"; then
@@ -216,6 +218,8 @@ quant)
     ln -s "$src/tests/onnx/qdq/$m/inputs" "$src/tests/onnx/qdq/$m/golden" "$d/"
     golden_dir= model_dir=$d run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc \
       "-DEMU_EXACT" linux qemu-aarch64 -L /usr/aarch64-linux-gnu
+    golden_dir= model_dir=$d run_model $m aarch64-linux-gnu generic +neon,+dotprod \
+      aarch64-linux-gnu-gcc "-DEMU_EXACT" linux qemu-aarch64 -L /usr/aarch64-linux-gnu
     golden_dir= model_dir=$d run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp \
       arm-none-eabi-gcc "$(baremetal_flags cortex-m4) -DEMU_EXACT" baremetal qemu-system-arm \
       -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native -kernel

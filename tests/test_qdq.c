@@ -9,7 +9,9 @@
  *     a value on or near a rounding tie may land on the neighbouring integer; at most 5% of the
  *     elements may differ at all;
  *   - at -O2 the compiled code equals the interpreter bit for bit (the heads are integer, the
- *     Q/DQ nodes one f32 divide or multiply each).
+ *     Q/DQ nodes one f32 divide or multiply each);
+ *   - at -O0 and -O2 the importer makes integer=N MatMulInteger nodes (absent: 0), each on the
+ *     int8 GEMM kernel (qgemm-dot4, what `kiln inspect` shows).
  * usage: test_qdq DIR... [--cc CC] */
 #include <dlfcn.h>
 #include <limits.h>
@@ -145,20 +147,27 @@ static void check_close(const char *what, const krt_npy *want, const void *got, 
 
 static void check_case(const char *dir) {
   char path[PATH_MAX], err[512];
-  int heads = -1, joins = 0;
+  int heads = -1, joins = 0, integer = 0;
   double step = -1;
   snprintf(path, sizeof path, "%s/expect.txt", dir);
   FILE *f = fopen(path, "r");
   CHECK(f && fscanf(f, "heads=%d step=%lf", &heads, &step) == 2, "%s: unreadable", path);
   if (f && fscanf(f, " joins=%d", &joins) != 1) joins = 0;
+  if (f && fscanf(f, " integer=%d", &integer) != 1) integer = 0;
   if (f) fclose(f);
   printf("%s\n", dir);
   for (int level = 0; level <= 2; level += 2) {
     IrGraph *g = load(dir, level);
     if (!g) return;
-    int n_heads = 0, n_joins = 0;
+    int n_heads = 0, n_joins = 0, n_integer = 0;
     for (int i = 0; i < g->n_nodes; i++) {
       IrOp op = g->nodes[i]->op;
+      if (op == IR_OP_MATMUL_INTEGER) {
+        n_integer++;
+        CHECK(g->nodes[i]->kernel == IR_KERNEL_QGEMM_DOT4 && g->nodes[i]->scratch_bytes > 0,
+              "%s -O%d: MatMulInteger '%s' is not on the int8 GEMM kernel", dir, level,
+              g->nodes[i]->name);
+      }
       n_heads +=
           op == IR_OP_QLINEAR_CONV || op == IR_OP_QGEMM || op == IR_OP_QLINEAR_CONV_TRANSPOSE;
       n_joins += op == IR_OP_QADD || op == IR_OP_QCONCAT || op == IR_OP_QAVERAGE_POOL ||
@@ -168,6 +177,8 @@ static void check_case(const char *dir) {
           n_heads, level ? heads : 0);
     CHECK(n_joins == (level ? joins : 0), "%s -O%d: %d int8 joins, expected %d", dir, level,
           n_joins, level ? joins : 0);
+    CHECK(n_integer == integer, "%s -O%d: %d MatMulInteger nodes, expected %d", dir, level,
+          n_integer, integer);
     krt_npy in[8] = {0}, want[8] = {0};
     const void *ins[8];
     void *interp[8], *comp[8];

@@ -664,6 +664,94 @@ static void check_random_gather(unsigned seed) {
   free(b.s);
 }
 
+/* MatMulInteger on the int8 GEMM (ONNX Runtime's quantize_dynamic chain) with random
+ * geometry: x f32 [L, M, K] -> DynamicQuantizeLinear (u8, run-time zero point) or
+ * QuantizeLinear (i8, constant zero point) -> MatMulInteger with i8 or u8 weights [K, N] and
+ * their zero points (one or per column, often not 0) -> Cast -> Mul by one scale or one per
+ * column; at -O0 (the i32 node, then Cast and Mul) and -O2 (the scale fused into the kernel)
+ * compiled == interpreter bit for bit on the host (VNNI here) and x86-64 (SSE2, generic
+ * dot4), any K and N off the quads and strips. */
+static int n_integer_fused;
+static void check_random_matmul_integer(unsigned seed) {
+  rng_state = seed * 2246822519u + 7;
+  int64_t L = 1 + rnd(2), M = (int64_t[]){1, 2, 3, 7, 9, 17}[rnd(6)],
+          K = (int64_t[]){1, 3, 4, 5, 33, 64, 100}[rnd(7)],
+          N = (int64_t[]){1, 2, 5, 16, 17, 63, 64, 65, 130}[rnd(9)];
+  bool dyn = rnd(3) != 0, b_u8 = rnd(2), bz_col = rnd(2), s_col = rnd(2);
+  const char *bt = b_u8 ? "u8" : "i8";
+  int lo = b_u8 ? 0 : -128;
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"rmi%u\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld]}], "
+      "\"initializers\": [{\"name\": \"b\", \"dtype\": \"%s\", \"shape\": [%lld, %lld], "
+      "\"data\": [",
+      seed, (long long)L, (long long)M, (long long)K, bt, (long long)K, (long long)N);
+  for (int64_t i = 0; i < K * N; i++) put(&b, "%s%d", i ? ", " : "", lo + (int)rnd(256));
+  put(&b, "]}, {\"name\": \"bz\", \"dtype\": \"%s\", \"shape\": [", bt);
+  if (bz_col) put(&b, "%lld", (long long)N);
+  put(&b, "], \"data\": [");
+  for (int64_t i = 0; i < (bz_col ? N : 1); i++)
+    put(&b, "%s%d", i ? ", " : "", rnd(3) ? lo + (int)rnd(256) : (b_u8 ? 128 : 0));
+  put(&b, "]}, {\"name\": \"s\", \"dtype\": \"f32\", \"shape\": [");
+  if (s_col) put(&b, "%lld", (long long)N);
+  put(&b, "], \"data\": [");
+  for (int64_t i = 0; i < (s_col ? N : 1); i++)
+    put(&b, "%s%.6f", i ? ", " : "", 0.001 + (double)rnd(1000) * 1e-5);
+  put(&b,
+      "]}, {\"name\": \"qs\", \"dtype\": \"f32\", \"shape\": [], \"data\": [0.01]}, "
+      "{\"name\": \"qz\", \"dtype\": \"i8\", \"shape\": [], \"data\": [%d]}], "
+      "\"outputs\": [{\"name\": \"y\"}], \"nodes\": [",
+      (int)rnd(60) - 30);
+  if (dyn)
+    put(&b, "{\"op\": \"DynamicQuantizeLinear\", \"inputs\": [\"x\"], \"outputs\": [\"q\", "
+            "\"xs\", \"xz\"]}, ");
+  else
+    put(&b, "{\"op\": \"QuantizeLinear\", \"inputs\": [\"x\", \"qs\", \"qz\"], \"outputs\": "
+            "[\"q\"]}, ");
+  put(&b,
+      "{\"op\": \"MatMulInteger\", \"name\": \"mmi\", \"inputs\": [\"q\", \"b\", \"%s\", "
+      "\"bz\"], \"outputs\": [\"acc\"]}, "
+      "{\"op\": \"Cast\", \"inputs\": [\"acc\"], \"outputs\": [\"f\"], \"attrs\": {\"to\": 1}}, "
+      "{\"op\": \"Mul\", \"inputs\": [\"f\", \"s\"], \"outputs\": [\"y\"]}]}",
+      dyn ? "xz" : "qz");
+  int64_t per = L * M * K;
+  float *x = malloc(sizeof *x * (size_t)(per * 3));
+  for (int64_t i = 0; i < per * 3; i++) x[i] = rndf() * 2 - 0.3f;
+  char what[160];
+  snprintf(what, sizeof what,
+           "MatMulInteger seed %u: L%lld M%lld K%lld N%lld, %s A, %s B, zero points %s, scale %s",
+           seed, (long long)L, (long long)M, (long long)K, (long long)N, dyn ? "u8" : "i8", bt,
+           bz_col ? "per column" : "one", s_col ? "per column" : "one");
+  for (int opt = 0; opt <= 2; opt += 2) {
+    IrDiag d;
+    ir_diag_init(&d, "random", true);
+    IrGraph *g = fe_parse_model(b.s, b.len, NULL, "rmi", &d);
+    PassOptions po = {.opt_level = opt, .workspace_align = 64, .verify_each = true};
+    bool ok = g && pass_run_pipeline(g, &po, &d);
+    CHECK(ok, "%s: -O%d does not load: %s", what, opt, d.text ? d.text : "");
+    ir_diag_free(&d);
+    if (!ok) {
+      if (g) ir_graph_free(g);
+      continue;
+    }
+    int fused = 0, kernels = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+      if (g->nodes[i]->op == IR_OP_MATMUL_INTEGER) {
+        fused += g->nodes[i]->n_inputs == 5;
+        kernels += g->nodes[i]->kernel == IR_KERNEL_QGEMM_DOT4;
+      }
+    CHECK(kernels == 1 && fused == (opt ? 1 : 0), "%s -O%d: %d on the int8 kernel, %d fused", what,
+          opt, kernels, fused);
+    n_integer_fused += fused;
+    compare_compiled(g, x, per, 2, NULL, what);
+    compare_compiled(g, x, per, 2, "x86-64", what);
+    ir_graph_free(g);
+  }
+  free(x);
+  free(b.s);
+}
+
 /* resnet_small quantizes end to end (residual QAdd with Relu folded, QGlobalAveragePool, the SE
  * block's Sigmoid as QLookup and its broadcast QMul): one QuantizeLinear at the input, one
  * DequantizeLinear at the output; compiled -O2 equals the interpreter bit for bit on random
@@ -970,6 +1058,8 @@ int main(int argc, char **argv) {
   for (unsigned seed = 1; seed <= 12; seed++) check_random(seed);
   for (unsigned seed = 1; seed <= 8; seed++) check_random_ops(seed);
   for (unsigned seed = 1; seed <= 3; seed++) check_random_gather(seed);
+  for (unsigned seed = 1; seed <= 16; seed++) check_random_matmul_integer(seed);
+  CHECK(n_integer_fused == 16, "%d of 16 MatMulInteger chains fused at -O2", n_integer_fused);
   CHECK(n_ops[0] > 0 && n_ops[1] > 0 && n_ops[2] > 0 && n_ops[3] > 0 && n_ops[4] > 0 &&
             n_ops[5] > 0,
         "the random models made QConcat inputs copied %d / requantized %d, QAveragePool without "

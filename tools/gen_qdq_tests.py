@@ -94,7 +94,7 @@ def init(name, a):
 
 
 def save_case(name, nodes, inits, inputs, outputs, feeds, golden, heads, step, opset=13,
-              joins=None):
+              joins=None, integer=None):
     d = os.path.join(OUT, name)
     shutil.rmtree(d, ignore_errors=True)
     os.makedirs(os.path.join(d, "inputs"))
@@ -114,8 +114,9 @@ def save_case(name, nodes, inits, inputs, outputs, feeds, golden, heads, step, o
     for n, a in golden.items():
         np.save(os.path.join(d, "golden", n + ".npy"), a)
     with open(os.path.join(d, "expect.txt"), "w") as f:
-        f.write("heads=%d step=%.9g%s\n" % (heads, step, "" if joins is None else
-                                              " joins=%d" % joins))
+        f.write("heads=%d step=%.9g%s%s\n" % (heads, step, "" if joins is None else
+                                                " joins=%d" % joins,
+                                                "" if integer is None else " integer=%d" % integer))
 
 
 def Q(x, s, z, y, name, **kw):
@@ -280,7 +281,8 @@ def integer_ops():
     nodes = [helper.make_node("MatMulInteger", ["a", "b", "az", "bz"], ["ym"], name="mmi"),
              helper.make_node("ConvInteger", ["x", "w", "xz"], ["yc"], name="convi")]
     save_case("integer_ops", nodes, inits, [], [], {"a": a, "x": x},
-              {"ym": ym.astype(np.int32), "yc": yc.astype(np.int32)}, heads=0, step=0)
+              {"ym": ym.astype(np.int32), "yc": yc.astype(np.int32)}, heads=0, step=0,
+              integer=1)
 
 
 def avg_pool3(x):
@@ -419,12 +421,13 @@ def ort_dynamic_head(name, x, w, ws, wz, nodes):
     return name + "_out"
 
 
-def ref_dynamic_head(x, w, ws, wz, conv=False):
+def ref_dynamic_head(x, w, ws, wz, conv=False, big=False):
+    """big: sums past 2^24 allowed (exact only where the product runs in integers)"""
     q, s, zp = dynamic_quantize(x)
     a = q.astype(np.int64) - int(zp)
     wi = w.astype(np.int64) - np.asarray(wz).astype(np.int64)
     acc = np.rint(conv2d(a, wi)).astype(np.int64) if conv else a @ wi
-    assert np.abs(acc).max() < 2**24
+    assert big or np.abs(acc).max() < 2**24
     return acc.astype(np.int32).astype(np.float32) * np.float32(s * np.float32(ws))
 
 
@@ -451,8 +454,9 @@ def dynamic_mlp():
               helper.make_node("Relu", ["h_pre"], ["h"], name="Relu_2")]
     m2 = ort_dynamic_head("MatMul_3", "h", "W2", w2s, z5, nodes)
     nodes.append(helper.make_node("Add", [m2, "B2"], ["y"], name="Add_4"))
-    # MatMul of two activations (MatMulConstBOnly off, ORT's default for dynamic): h is
-    # quantized once (reused from MatMul_3), its transpose on its own
+    # MatMul of two activations (with MatMulConstBOnly=False; quantize_dynamic's default is
+    # True, constant B only): h is quantized once (reused from MatMul_3), its transpose on its
+    # own
     hq, hs, hz = dynamic_quantize(h)
     ht = np.ascontiguousarray(h.transpose(0, 2, 1))
     tq, ts, tz = dynamic_quantize(ht)
@@ -483,7 +487,7 @@ def dynamic_mlp():
              init("Wc_scale", wcs), init("Wc_zero_point", np.int8(0)), init("Bc", bc),
              init("Bc_reshape_shape", np.array([1, -1, 1, 1], np.int64))]
     save_case("dynamic_mlp", nodes, inits, [], [], {"x": x, "c": c},
-              {"y": y, "yp": yp, "yc": yc.astype(np.float32)}, heads=0, step=0)
+              {"y": y, "yp": yp, "yc": yc.astype(np.float32)}, heads=0, step=0, integer=2)
 
 
 def dynamic_gather():
@@ -515,7 +519,83 @@ def dynamic_gather():
              helper.make_node("Add", ["m", "emb"], ["y"], name="Add_2")]
     inits = [init("E_quantized", e), init("E_scale", es), init("E_zero_point", np.int8(0)),
              init("W_quantized", w), init("W_scale", ws), init("W_zero_point", np.int8(0))]
-    save_case("dynamic_gather", nodes, inits, [], [], {"ids": ids}, {"y": y}, heads=0, step=0)
+    save_case("dynamic_gather", nodes, inits, [], [], {"ids": ids}, {"y": y}, heads=0, step=0,
+              integer=1)
+
+
+def weights_u8(shape, axis=None):
+    """ONNX Runtime's QUInt8 weights: asymmetric, the range widened to 0, zero point
+    round(-min / scale) (per column along axis 1 with per_channel)."""
+    w = rng.standard_normal(shape).astype(np.float32) * 0.3
+    red = None if axis is None else tuple(i for i in range(len(shape)) if i != axis)
+    lo = np.minimum(w.min(axis=red), 0)
+    hi = np.maximum(w.max(axis=red), 0)
+    s = ((hi - lo) / 255).astype(np.float32)
+    zp = np.clip(np.rint(-lo / s), 0, 255).astype(np.uint8)
+    sb, zb = (s, zp) if axis is None else (bshape(s, axis, len(shape)), bshape(zp, axis, len(shape)))
+    q = np.clip(np.rint(w / sb) + zb.astype(np.float64), 0, 255).astype(np.uint8)
+    return q, s, zp
+
+
+def dynamic_int8():
+    """quantize_dynamic's MatMulInteger on the int8 GEMM kernel: rows M > 1 (x [2, 5, 19]), K not
+    a multiple of 4 (19, 37), N not a multiple of the kernel's strips (37, 70, 9, 6), run-time
+    zero points that are not 0, i8 weights (ORT's default), u8 weights (QUInt8: per tensor and
+    per channel, zero points not 0) and i8 weights with non-zero zero points per column."""
+    x = (rng.standard_normal((2, 5, 19)) * 1.3 - 0.4).astype(np.float32)
+    w1, w1s = weights_i8((19, 37))
+    b1 = (rng.standard_normal(37) * 0.2).astype(np.float32)
+    w2, w2s, w2z = weights_u8((37, 70))
+    w3, w3s, w3z = weights_u8((37, 9), axis=1)
+    w4 = rng.integers(-100, 100, (37, 6)).astype(np.int8)
+    w4s = np.float32(0.01)
+    w4z = rng.integers(-20, 20, 6).astype(np.int8)
+    h = np.maximum(ref_dynamic_head(x, w1, w1s, np.int8(0)) + b1, 0).astype(np.float32)
+    assert dynamic_quantize(x)[2] != 0 and dynamic_quantize(h)[2] == 0
+    # h >= 0 (a Relu): its zero point is 0; hn = h - 0.5 gives a non-zero one
+    hn = (h - np.float32(0.5)).astype(np.float32)
+    assert dynamic_quantize(hn)[2] != 0
+    y2 = ref_dynamic_head(hn, w2, w2s, w2z)
+    y3 = ref_dynamic_head(hn, w3, w3s, w3z)
+    y4 = ref_dynamic_head(hn, w4, w4s, w4z)
+    nodes = []
+    m1 = ort_dynamic_head("MatMul_0", "x", "W1", w1s, 0, nodes)
+    nodes += [helper.make_node("Add", [m1, "B1"], ["h_pre"], name="Add_1"),
+              helper.make_node("Relu", ["h_pre"], ["h"], name="Relu_2"),
+              helper.make_node("Sub", ["h", "half"], ["hn"], name="Sub_3")]
+    m2 = ort_dynamic_head("MatMul_4", "hn", "W2", w2s, w2z, nodes)
+    # hn is quantized once; the next two reuse its DynamicQuantizeLinear
+    for name, w, out in (("MatMul_5", "W3", "y3"), ("MatMul_6", "W4", "y4")):
+        nodes += [helper.make_node("MatMulInteger", ["hn_quantized", w + "_quantized",
+                                                     "hn_zero_point", w + "_zero_point"],
+                                   [name + "_q"], name=name + "_quant"),
+                  helper.make_node("Cast", [name + "_q"], [name + "_f"], name=name + "_cast",
+                                   to=TensorProto.FLOAT),
+                  helper.make_node("Mul", ["hn_scale", w + "_scale"], [name + "_s"],
+                                   name=name + "_quant_scales_mul"),
+                  helper.make_node("Mul", [name + "_f", name + "_s"], [out],
+                                   name=name + "_quant_output_scale_mul")]
+    nodes.append(helper.make_node("Identity", [m2], ["y2"], name="Identity_7"))
+    # K = 600 with sums past 2^24 (x2 > 0: zero point 0, codes up to 255; weights mostly 127):
+    # exact only in integers (a float accumulation would round them)
+    x2 = (np.abs(rng.standard_normal((3, 600))) * 0.1 + 5.0).astype(np.float32)
+    w5 = np.where(rng.random((600, 33)) < 0.97, 127, rng.integers(-127, 128, (600, 33))).astype(np.int8)
+    w5s = np.float32(0.002)
+    q2, _, _ = dynamic_quantize(x2)
+    assert np.abs(q2.astype(np.int64) @ w5.astype(np.int64)).max() > 2**24
+    y5 = ref_dynamic_head(x2, w5, w5s, np.int8(0), big=True)
+    ort_dynamic_head("MatMul_8", "x2", "W5", w5s, 0, nodes)
+    nodes[-1].output[0] = "y5"
+    inits = [init("W1_quantized", w1), init("W1_scale", w1s), init("W1_zero_point", np.int8(0)),
+             init("B1", b1), init("half", np.float32(0.5)),
+             init("W2_quantized", w2), init("W2_scale", w2s), init("W2_zero_point", w2z),
+             init("W3_quantized", w3), init("W3_scale", w3s), init("W3_zero_point", w3z),
+             init("W4_quantized", w4), init("W4_scale", w4s), init("W4_zero_point", w4z),
+             init("W5_quantized", w5), init("W5_scale", w5s), init("W5_zero_point", np.int8(0))]
+    save_case("dynamic_int8", nodes, inits, [], [], {"x": x, "x2": x2},
+              {"y2": y2.astype(np.float32), "y3": y3.astype(np.float32),
+               "y4": y4.astype(np.float32), "y5": y5.astype(np.float32)}, heads=0, step=0,
+              integer=5)
 
 
 def main():
@@ -529,6 +609,7 @@ def main():
     qdq_convtranspose()
     dynamic_mlp()
     dynamic_gather()
+    dynamic_int8()
     print("QDQ cases in", OUT)
 
 

@@ -311,25 +311,30 @@ LLVMValueRef cg_qrequant_pack4(Cg *c, const LLVMValueRef *acc, LLVMValueRef mult
   return LLVMBuildBitCast(c->b, d, LLVMVectorType(c->t_i8, 64), "");
 }
 
-/* Stores the lanes of y (<lanes x i8>) at dst[n0 ...] that are below n_valid (run-time). */
-static void store_lanes(Cg *c, int lanes, LLVMValueRef y, LLVMValueRef dst, LLVMValueRef n0,
-                        LLVMValueRef n_valid) {
+/* Stores the lanes of y (<lanes x et>) at dst[n0 ...] that are below n_valid (run-time). */
+static void store_lanes_t(Cg *c, LLVMTypeRef et, unsigned align, int lanes, LLVMValueRef y,
+                          LLVMValueRef dst, LLVMValueRef n0, LLVMValueRef n_valid) {
   LLVMValueRef room = cg_sub(c, n_valid, n0);
   CgIf full;
   cg_if_begin(c, &full, LLVMBuildICmp(c->b, LLVMIntSGE, room, cg_idx(c, lanes), ""));
-  LLVMValueRef s = LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, dst, n0));
-  LLVMSetAlignment(s, 1);
+  LLVMValueRef s = LLVMBuildStore(c->b, y, cg_gep(c, et, dst, n0));
+  LLVMSetAlignment(s, align);
   cg_if_else(c, &full);
   for (int l = 0; l < lanes; l++) {
     CgIf one;
     cg_if_begin(c, &one, LLVMBuildICmp(c->b, LLVMIntSGT, room, cg_idx(c, l), ""));
     LLVMValueRef e = lanes == 1 ? y : LLVMBuildExtractElement(c->b, y, cg_i32c(c, l), "");
-    s = LLVMBuildStore(c->b, e, cg_gep(c, c->t_i8, dst, cg_addc(c, n0, l)));
-    LLVMSetAlignment(s, 1);
+    s = LLVMBuildStore(c->b, e, cg_gep(c, et, dst, cg_addc(c, n0, l)));
+    LLVMSetAlignment(s, align);
     cg_if_else(c, &one);
     cg_if_end(c, &one);
   }
   cg_if_end(c, &full);
+}
+
+static void store_lanes(Cg *c, int lanes, LLVMValueRef y, LLVMValueRef dst, LLVMValueRef n0,
+                        LLVMValueRef n_valid) {
+  store_lanes_t(c, c->t_i8, 1, lanes, y, dst, n0, n_valid);
 }
 
 bool cg_is_thumb(Cg *c) {
@@ -570,7 +575,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   /* the pairs tile (scalar lanes) starts its accumulators from the rows' biases */
   /* the accumulators start from the bias (per row: a splat; per column: the strip's vectors),
    * not from 0: no add in the epilogue */
-  bool bias_first = !q->raw && (lanes > 1 || q->pairs); /* Arm DSP QGemm: +2% instructions */
+  bool bias_first = (!q->raw || q->raw_bias) && (lanes > 1 || q->pairs); /* Arm DSP QGemm: +2% */
   LLVMValueRef init[CG_LOOP_MAX_ACC];
   for (int r = 0; r < mr; r++)
     for (int v = 0; v < nv; v++) {
@@ -584,8 +589,10 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
                        lanes);
       } else if (bias_first) {
         LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes);
-        b0 = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, q->tables, cg_addc(c, col, 2 * q->n_pad)),
-                            "");
+        b0 = q->raw ? LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, q->raw_bias, col), "")
+                    : LLVMBuildLoad2(c->b, vt,
+                                     cg_gep(c, c->t_i32, q->tables, cg_addc(c, col, 2 * q->n_pad)),
+                                     "");
         LLVMSetAlignment(b0, 4);
       }
       init[r * nv + v] = b0;
@@ -751,10 +758,38 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   /* epilogue: bias, requantization, one store per vector */
   for (int r = 0; r < mr && q->raw; r++)
     for (int v = 0; v < nv; v++) {
-      LLVMValueRef at = cg_add(
-          c, cg_mulc(c, cg_addc(c, m0, r), q->ldy),
-          cg_mulc(c, cg_addc(c, n0, (int64_t)v * lanes), q->raw_col_step ? q->raw_col_step : 1));
-      LLVMValueRef st = LLVMBuildStore(c->b, out[r * nv + v], cg_gep(c, c->t_i32, q->y, at));
+      LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes), a = out[r * nv + v];
+      if (q->raw_bias && !bias_first) {
+        LLVMValueRef b = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, q->raw_bias, col), "");
+        LLVMSetAlignment(b, 4);
+        a = LLVMBuildAdd(c->b, a, b, "");
+      }
+      LLVMTypeRef et = c->t_i32;
+      if (q->raw_scale || q->raw_scale_one) {
+        LLVMTypeRef ft = lanes == 1 ? c->t_f32 : LLVMVectorType(c->t_f32, (unsigned)lanes);
+        LLVMValueRef sv;
+        if (q->raw_scale) {
+          sv = LLVMBuildLoad2(c->b, ft, cg_gep(c, c->t_f32, q->raw_scale, col), "");
+          LLVMSetAlignment(sv, 4);
+        } else {
+          sv = cg_qsplat(c, q->raw_scale_one, lanes);
+        }
+        a = LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, a, ft, ""), sv, "");
+        et = c->t_f32;
+      }
+      if (q->raw_masked) {
+        assert(!q->raw_col_step);
+        LLVMValueRef dst = cg_gep(c, et, q->y, cg_mulc(c, cg_addc(c, m0, r), q->ldy));
+        if (d.masked)
+          cg_masked_store(c, a, cg_gep(c, et, dst, col),
+                          cg_lane_mask(c, lanes, cg_sub(c, q->n_valid, col)));
+        else
+          store_lanes_t(c, et, 4, lanes, a, dst, col, q->n_valid);
+        continue;
+      }
+      LLVMValueRef at = cg_add(c, cg_mulc(c, cg_addc(c, m0, r), q->ldy),
+                               cg_mulc(c, col, q->raw_col_step ? q->raw_col_step : 1));
+      LLVMValueRef st = LLVMBuildStore(c->b, a, cg_gep(c, et, q->y, at));
       LLVMSetAlignment(st, 4);
     }
   /* x86 AVX-512, 4 vectors a row, per-row tables: the row's 64 bytes by one pack and one

@@ -54,7 +54,12 @@ typedef struct CgQGemm {
    * [n_cols / 4 strips][k4][4 columns] quads (a step's 4 weight words one ldm) */
   bool v_strip_major;
   bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
-  int64_t raw_col_step; /* raw: elements between adjacent columns of y (0: 1) */
+  int64_t raw_col_step;  /* raw: elements between adjacent columns of y (0: 1) */
+  LLVMValueRef raw_bias; /* raw: i32 [n_pad] added to each column's sums (NULL: none) */
+  bool raw_masked;       /* raw: store only the columns < n_valid (else every strip column) */
+  /* raw: store f32 (float)sum * scale, the scale one f32 value (raw_scale_one) or per column
+   * (raw_scale: f32 [n_pad]) */
+  LLVMValueRef raw_scale, raw_scale_one;
   /* VNNI direct convolution (no im2col; docs/quantization.md): V is the zero-point-padded copy
    * of the input in words of 4 channels, [k4 / direct_taps][PH][direct_pw] words (a plane of
    * direct_plane_bytes each); reduction quad kq = c4 * direct_taps + tap of column n (output
