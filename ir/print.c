@@ -192,7 +192,8 @@ int64_t ir_node_macs(const IrNode *n) {
     if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) /* as ConvTranspose: scattered inputs */
       return mul_sat(mul_sat(mul_sat(p.n, p.c), mul_sat(p.h, p.w)),
                      mul_sat(p.m_per_group, mul_sat(p.kh, p.kw)));
-    return mul_sat(mul_sat(ir_value_numel(y), p.c_per_group), mul_sat(p.kh, p.kw));
+    return mul_sat(mul_sat(mul_sat(mul_sat(p.n, p.m), mul_sat(p.oh, p.ow)), p.c_per_group),
+                   mul_sat(p.kh, p.kw)); /* p's output: the conv's own, also under a fused pool */
   }
   case IR_OP_RNN:
   case IR_OP_GRU:

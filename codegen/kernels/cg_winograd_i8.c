@@ -215,7 +215,8 @@ static void point_product(Cg *c, const IrQWinograd *w, int64_t M, LLVMValueRef u
 /* The output transform of rows [m0, m0 + mr) with the requantization into the int8 output. */
 static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w, LLVMValueRef tab,
                              LLVMValueRef ms, LLVMValueRef y, LLVMValueRef b, LLVMValueRef ty0,
-                             LLVMValueRef trows, LLVMValueRef m0, int mr, int32_t y_zp, bool ge33) {
+                             LLVMValueRef trows, LLVMValueRef m0, int mr, int32_t y_zp, bool ge33,
+                             bool pool) {
   int64_t M = p->m;
   CgLoop lr, lyr, lyx;
   LLVMValueRef r = cg_for(c, &lr, mr);
@@ -223,9 +224,13 @@ static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w,
   LLVMValueRef mult = cg_load_elem(c, IR_I32, tab, m),
                shift = cg_load_elem(c, IR_I32, tab, cg_addc(c, m, M)),
                bias = cg_load_elem(c, IR_I32, tab, cg_addc(c, m, 2 * M));
-  LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow);
+  /* a fused MaxPool 2x2/2 (pool; passes/pass_qpool.c): each tile is one pooled output's window;
+   * the tiles of a last odd row or column (floor mode) have no output */
+  int64_t ph = p->oh / 2, pw = p->ow / 2;
+  LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), pool ? ph * pw : p->oh * p->ow);
+  if (pool) trows = cg_smax(c, cg_idx(c, 0), cg_smin(c, trows, cg_sub(c, cg_idx(c, ph), ty0)));
   LLVMValueRef tr = cg_loop_begin(c, &lyr, cg_idx(c, 0), trows);
-  LLVMValueRef tx = cg_for(c, &lyx, w->tw);
+  LLVMValueRef tx = cg_for(c, &lyx, pool ? pw : w->tw);
   LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
   LLVMValueRef at = cg_mulc(c, cg_add(c, cg_mulc(c, tcol, WQ_ROWS), r), 16);
   for (int k = 0; k < 16; k++) mv[k] = cg_load_elem(c, IR_I32, ms, cg_addc(c, at, k));
@@ -235,8 +240,21 @@ static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w,
       LLVMValueRef col[4] = {mv[j], mv[4 + j], mv[8 + j], mv[12 + j]};
       tmp[uu][j] = lin_comb(c, wino_at[uu], col, 4);
     }
-  LLVMValueRef oy0 = cg_mulc(c, cg_add(c, ty0, tr), 2), ox0 = cg_mulc(c, tx, 2);
-  for (int uu = 0; uu < 2; uu++)
+  LLVMValueRef oy0 = cg_mulc(c, cg_add(c, ty0, tr), 2), ox0 = cg_mulc(c, tx, 2), best = NULL;
+  for (int uu = 0; uu < 2 && pool; uu++)
+    for (int vv = 0; vv < 2; vv++) {
+      LLVMValueRef v = lin_comb(c, wino_at[vv], tmp[uu], 4);
+      best = best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
+                  : v;
+    }
+  if (pool) {
+    LLVMValueRef st = LLVMBuildStore(
+        c->b, cg_qrequant(c, 1, best, mult, shift, y_zp, ge33),
+        cg_gep(c, c->t_i8, y,
+               cg_add(c, yplane, cg_add(c, cg_mulc(c, cg_add(c, ty0, tr), pw), tx))));
+    LLVMSetAlignment(st, 1);
+  }
+  for (int uu = 0; uu < 2 && !pool; uu++)
     for (int vv = 0; vv < 2; vv++) {
       LLVMValueRef v = lin_comb(c, wino_at[vv], tmp[uu], 4);
       LLVMValueRef oy = cg_addc(c, oy0, uu), ox = cg_addc(c, ox0, vv);
@@ -296,7 +314,8 @@ static void lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
     LLVMValueRef pt = cg_for(c, &lpt, 16);
     point_product(c, w, M, up, vs, ms, pt, m0, mr, pairs, thumb);
     cg_loop_end(c, &lpt, NULL, NULL);
-    output_transform(c, p, w, tab, ms, out[0], b, ty0, trows, m0, mr, h.y_zp, ge33);
+    output_transform(c, p, w, tab, ms, out[0], b, ty0, trows, m0, mr, h.y_zp, ge33,
+                     n->pool != NULL);
     cg_loop_end(c, &lm, NULL, NULL);
   }
   cg_loop_end(c, &lp, NULL, NULL);
