@@ -258,16 +258,24 @@ static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w,
     for (int vv = 0; vv < 2; vv++) {
       LLVMValueRef v = lin_comb(c, wino_at[vv], tmp[uu], 4);
       LLVMValueRef oy = cg_addc(c, oy0, uu), ox = cg_addc(c, ox0, vv);
+      /* a tile's first row and column are always inside (2 t <= 2 (th - 1) < oh); its second
+       * only where oh (ow) is odd can be past the end: no check elsewhere */
+      LLVMValueRef ok = NULL;
+      if (uu && p->oh % 2) ok = LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), "");
+      if (vv && p->ow % 2) {
+        LLVMValueRef okx = LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), "");
+        ok = ok ? LLVMBuildAnd(c->b, ok, okx, "") : okx;
+      }
       CgIf f;
-      cg_if_begin(c, &f,
-                  LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), ""),
-                               LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), ""), ""));
+      if (ok) cg_if_begin(c, &f, ok);
       LLVMValueRef st = LLVMBuildStore(
           c->b, cg_qrequant(c, 1, v, mult, shift, y_zp, ge33),
           cg_gep(c, c->t_i8, y, cg_add(c, yplane, cg_add(c, cg_mulc(c, oy, p->ow), ox))));
       LLVMSetAlignment(st, 1);
-      cg_if_else(c, &f);
-      cg_if_end(c, &f);
+      if (ok) {
+        cg_if_else(c, &f);
+        cg_if_end(c, &f);
+      }
     }
   cg_loop_end(c, &lyx, NULL, NULL);
   cg_loop_end(c, &lyr, NULL, NULL);
