@@ -172,6 +172,33 @@ static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   int rank = cg_broadcast_nest(&ab, 2, dims, st);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  if (!p.mul && cg_dot4_info(c).lanes == 1) {
+    /* scalar targets (Cortex-M): each input's rescaled term depends on its byte alone, so two
+     * 256-entry i32 tables (2 KB of flash, computed by the interpreter's own arithmetic) hold
+     * them: per element two lookups, an add and the output's requantization, where each term
+     * took a shift, a widening multiply and a rounding shift (the M0+: a library call) */
+    int32_t *t = malloc(sizeof *t * 512);
+    if (!t) abort();
+    for (int v = 0; v < 256; v++) {
+      t[v] = (int32_t)ir_requant_raw((v - 128 - p.a_zp) * (1 << IR_QADD_LEFT_SHIFT), p.ra);
+      t[256 + v] = (int32_t)ir_requant_raw((v - 128 - p.b_zp) * (1 << IR_QADD_LEFT_SHIFT), p.rb);
+    }
+    LLVMValueRef tab = const_table(c, n, "add", t, sizeof *t * 512);
+    free(t);
+    LLVMValueRef term[2];
+    for (int k = 0; k < 2; k++) {
+      LLVMValueRef v =
+          LLVMBuildSExt(c->b, i8_load(c, in[k ? 3 : 0], nest.off[1 + k]), c->t_i32, "");
+      term[k] = i32_load(c, tab, LLVMBuildAdd(c->b, v, cg_i32c(c, 128 + 256 * k), ""));
+    }
+    /* the interpreter adds the two terms in 64 bits and truncates: the same bits */
+    i8_store(c,
+             requant(c, LLVMBuildAdd(c->b, term[0], term[1], ""), cg_i32c(c, p.ry.mult),
+                     cg_i32c(c, p.ry.shift), p.y_zp),
+             out[0], nest.off[0]);
+    cg_nest_end(c, &nest);
+    return true;
+  }
   LLVMValueRef x =
       LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], nest.off[1]), c->t_i32, ""),
                    cg_i32c(c, p.a_zp), "");
