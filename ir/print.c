@@ -122,6 +122,10 @@ void ir_graph_print(const IrGraph *g, void *file) {
       }
       print_attrs(f, x);
     }
+    if (n->pool) { /* a fused MaxPool (passes/pass_qpool.c) */
+      fprintf(f, " |> %s", ir_op_info[n->pool->op].name);
+      print_attrs(f, n->pool);
+    }
     fprintf(f, "  # %s", n->name);
     /* memory plan, once assigned */
     for (int j = 0; j < n->n_outputs; j++)
