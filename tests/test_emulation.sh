@@ -171,7 +171,7 @@ quant)
   # bit for bit on the M4, the M0+ and aarch64; tests/gen/qpool (tools/gen_qpool_model.py):
   # MaxPool 2x2/2 fused into the conv before it (passes/pass_qpool.c: Winograd and the im2col
   # pairs tile on the M4, the depthwise loop nest on the M4 and the M0+; odd sizes, batch 2,
-  # 1 input channel, a partial block of output channels; pools with pads or ceil_mode
+  # 1 input channel, groups, stride 2, a partial block of output channels; pools with pads or ceil_mode
   # and a conv read twice stay apart), the fusions asserted in `kiln inspect`, bit for bit
   for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst qpool; do
     exact="" model_root=$src/examples
@@ -196,8 +196,8 @@ quant)
         --cpu cortex-m4 "${kiln_extra[@]}" --json 2>/dev/null | grep -o '"pool": "[a-z.]*"' |
         sort | tr '\n' ' ')
       # the quantized pools are named after their outputs (pa.q: pool_a's)
-      [ "$n_pool" = '"pool": "pa.q" "pool": "pdw.q" "pool": "pe.q" "pool": "pf.q" "pool": "pg.q" ' ] ||
-        bad "$m: expected pool_a, pool_dw, pool_e, pool_f and pool_g fused on the M4, got: $n_pool"
+      [ "$n_pool" = '"pool": "pa.q" "pool": "pdw.q" "pool": "pe.q" "pool": "pf.q" "pool": "pg.q" "pool": "ph.q" "pool": "ps.q" ' ] ||
+        bad "$m: expected pool_a, _dw, _e, _f, _g, _h and _s fused on the M4, got: $n_pool"
       ;;
     esac
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \

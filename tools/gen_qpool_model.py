@@ -8,7 +8,8 @@ x [2, 9, 11, 7] (batch 2, odd sizes: a floor-mode pool drops the last row and co
 the Cortex-M4 (compiled with --conv=winograd): in the Winograd conv_a (Relu folded) -> MaxPool
 2x2/2 and conv_e (no Relu, 10 -> 12 channels on a 5x3 plane) -> MaxPool; in the im2col pairs
 tile conv_f (7 output channels: a partial block of 3; asymmetric pads, 10x8 output) -> MaxPool
-and conv_g (1 input channel: pairs in Conv order) -> MaxPool; on scalar targets (M4, M0+) the
+and conv_g (1 input channel: pairs in Conv order), conv_h (3 groups of 3 channels) and conv_s
+(stride 2, a 6x4 output) -> MaxPool; on scalar targets (M4, M0+) the
 depthwise conv_dw (the loop nest) -> MaxPool. Refused: a pool with pads (conv_b), ceil_mode (conv_c), a conv
 output that is also a model output (conv_d). Every output comes straight from an int8 op
 (DequantizeLinear only): bit for bit. Random weights and input from numpy seed 13.
@@ -44,7 +45,7 @@ def main():
              init("wc", (8, 9, 3, 3)), init("wd", (8, 9, 3, 3)), init("bd", (8,), 0.2),
              init("we", (12, 10, 3, 3)), init("be", (12,), 0.2), init("wdw", (10, 1, 3, 3), 0.8),
              init("wf", (7, 9, 3, 3)), init("bf", (7,), 0.2), init("w1", (1, 9, 1, 1)),
-             init("wg", (8, 1, 3, 3), 0.8)]
+             init("wg", (8, 1, 3, 3), 0.8), init("wh", (6, 3, 3, 3)), init("ws", (8, 9, 3, 3))]
     nodes = [
         node("Conv", ["x", "wa", "ba"], ["a"], "conv_a", **k3),
         node("Relu", ["a"], ["ar"], "relu_a"),
@@ -66,10 +67,14 @@ def main():
         node("Conv", ["x", "w1"], ["x1"], "conv_1"),
         node("Conv", ["x1", "wg"], ["gg"], "conv_g", **k3),
         node("MaxPool", ["gg"], ["pg"], "pool_g", **p2),
+        node("Conv", ["x", "wh"], ["hh"], "conv_h", group=3, **k3),
+        node("MaxPool", ["hh"], ["ph"], "pool_h", **p2),
+        node("Conv", ["x", "ws"], ["ss"], "conv_s", strides=[2, 2], **k3),
+        node("MaxPool", ["ss"], ["ps"], "pool_s", **p2),
     ]
     outs = {"pa": [2, 10, 5, 3], "pb": [2, 8, 6, 4], "pc": [2, 8, 6, 4], "pd": [2, 8, 5, 3],
             "yd": [2, 8, 11, 7], "pe": [2, 12, 2, 1], "pdw": [2, 10, 2, 1], "pf": [2, 7, 5, 4],
-            "pg": [2, 8, 5, 3]}
+            "pg": [2, 8, 5, 3], "ph": [2, 6, 5, 3], "ps": [2, 8, 3, 2]}
     m = {"format": "kiln-model", "version": 1, "opset": 17, "name": "qpool",
          "doc": "fused int8 MaxPool cases (tools/gen_qpool_model.py)",
          "inputs": [{"name": "x", "dtype": "f32", "shape": [2, 9, 11, 7]}],
