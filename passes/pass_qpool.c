@@ -19,7 +19,7 @@
  * convs) on scalar targets. The loop nest is also the codegen's fallback for a fused node
  * whatever its kernel.
  * Refused: pads, ceil_mode, dilations, other windows or strides, the Indices output, a conv
- * output that is a graph output or read by anything else. */
+ * output that is a graph output or read by anything else, graphs with run-time dims. */
 #include <stdlib.h>
 #include <string.h>
 
@@ -54,6 +54,7 @@ static bool pairs_panel(const IrNode *n) {
 
 bool pass_qpool(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)d;
+  if (g->n_dyn) return false; /* run-time dims (ir/dyn.c): the kernels' static shapes only */
   bool *dead = pass_dead_flags(g), changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
