@@ -2,6 +2,8 @@
 # int8 (--quantize=int8) against fp32: host latency, and on a Cortex-M4F (QEMU mps2-an386) flash,
 # workspace RAM and instructions per inference (QEMU -icount, as bench/cortex_m4.sh).
 # usage: bench/quant_int8.sh [REPEAT]   (after tools/build.sh; needs tools/setup.sh --with-cross)
+# REPEAT 0: the Cortex-M4 columns only (host columns "-"); MODELS="a b": other examples (default:
+# the five below; resnet_small is int8 end to end: its M4 run is checked bit for bit too)
 # Calibration: the digits models on tests/digits/calib (200 training images); the other CNN
 # examples on their one sample input (their weights are random: only speed and size count).
 # Host latency: the median of REPEAT runs of `kiln build -O3` executables (--repeat), best of 3
@@ -26,7 +28,7 @@ median() { # best of 3 medians (µs) of REPEAT runs
 }
 echo "| model | host fp32 (µs) | host int8 (µs) | speedup | M4 flash fp32 / int8 (B) | M4 RAM fp32 / int8 (B) | M4 instructions fp32 | M4 instructions int8 | ratio |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|"
-for name in digits_mlp digits_cnn lenet5 mnist_cnn cifar_cnn; do
+for name in ${MODELS:-digits_mlp digits_cnn lenet5 mnist_cnn cifar_cnn}; do
   dir=examples/$name
   cal=$dir/inputs/x.npy
   case $name in digits_*) cal=tests/digits/calib ;; esac
@@ -35,8 +37,11 @@ for name in digits_mlp digits_cnn lenet5 mnist_cnn cifar_cnn; do
   mkdir -p "$d/gq"
   $kiln build "$dir/model.json" -O3 -o "$d/f" 2>/dev/null
   $kiln build "$dir/model.json" -O3 -o "$d/q" "${q[@]}" 2>/dev/null
-  tf=$(median "$d/f" "$dir/inputs/x.npy" -o "$d")
-  tq=$(median "$d/q" "$dir/inputs/x.npy" -o "$d")
+  tf=- tq=-
+  if [ "$repeat" != 0 ]; then
+    tf=$(median "$d/f" "$dir/inputs/x.npy" -o "$d")
+    tq=$(median "$d/q" "$dir/inputs/x.npy" -o "$d")
+  fi
   $kiln run "$dir/model.json" "$dir/inputs/x.npy" -o "$d/gq" "${q[@]}" >/dev/null 2>&1
   row=()
   for v in f q; do
@@ -44,7 +49,7 @@ for name in digits_mlp digits_cnn lenet5 mnist_cnn cifar_cnn; do
     # digits: int8 end to end, bit for bit; others end in float ops (Softmax...) after the
     # last DequantizeLinear, compared within the harness's float tolerance
     [ $v = q ] && extra=("${q[@]}") golden=$d/gq
-    case $v$name in qdigits_*) exact=-DEMU_EXACT ;; esac
+    case $v$name in qdigits_* | qresnet_small) exact=-DEMU_EXACT ;; esac
     $kiln compile "$dir/model.json" --target thumbv7em-none-eabihf --cpu cortex-m4 \
       --features +vfp4d16sp -O3 --name net --size-report -o "$d/net.o" "${extra[@]}" >"$d/report" 2>/dev/null
     code=$(awk '$1 == "code:" {print $2}' "$d/report")
@@ -60,5 +65,7 @@ for name in digits_mlp digits_cnn lenet5 mnist_cnn cifar_cnn; do
     ticks=$(echo "$out" | sed -n 's/^systick: //p')
     row+=("$((code + const))" "$ws" "$((ticks * 40))")
   done
-  echo "| $name | $tf | $tq | $(awk "BEGIN{printf \"%.2f\", $tf / $tq}") | ${row[0]} / ${row[3]} | ${row[1]} / ${row[4]} | ${row[2]} | ${row[5]} | $(awk "BEGIN{printf \"%.2f\", ${row[2]} / ${row[5]}}") |"
+  speed=-
+  [ "$repeat" != 0 ] && speed=$(awk "BEGIN{printf \"%.2f\", $tf / $tq}")
+  echo "| $name | $tf | $tq | $speed | ${row[0]} / ${row[3]} | ${row[1]} / ${row[4]} | ${row[2]} | ${row[5]} | $(awk "BEGIN{printf \"%.2f\", ${row[2]} / ${row[5]}}") |"
 done

@@ -172,6 +172,33 @@ static bool lower_qbinary(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef
   int rank = cg_broadcast_nest(&ab, 2, dims, st);
   CgNest nest;
   cg_nest_begin(c, &nest, rank, dims, 3, (const int64_t(*)[IR_MAX_RANK])st);
+  if (!p.mul && cg_dot4_info(c).lanes == 1) {
+    /* scalar targets (Cortex-M): each input's rescaled term depends on its byte alone, so two
+     * 256-entry i32 tables (2 KB of flash, computed by the interpreter's own arithmetic) hold
+     * them: per element two lookups, an add and the output's requantization, where each term
+     * took a shift, a widening multiply and a rounding shift (the M0+: a library call) */
+    int32_t *t = malloc(sizeof *t * 512);
+    if (!t) abort();
+    for (int v = 0; v < 256; v++) {
+      t[v] = (int32_t)ir_requant_raw((v - 128 - p.a_zp) * (1 << IR_QADD_LEFT_SHIFT), p.ra);
+      t[256 + v] = (int32_t)ir_requant_raw((v - 128 - p.b_zp) * (1 << IR_QADD_LEFT_SHIFT), p.rb);
+    }
+    LLVMValueRef tab = const_table(c, n, "add", t, sizeof *t * 512);
+    free(t);
+    LLVMValueRef term[2];
+    for (int k = 0; k < 2; k++) {
+      LLVMValueRef v =
+          LLVMBuildSExt(c->b, i8_load(c, in[k ? 3 : 0], nest.off[1 + k]), c->t_i32, "");
+      term[k] = i32_load(c, tab, LLVMBuildAdd(c->b, v, cg_i32c(c, 128 + 256 * k), ""));
+    }
+    /* the interpreter adds the two terms in 64 bits and truncates: the same bits */
+    i8_store(c,
+             requant(c, LLVMBuildAdd(c->b, term[0], term[1], ""), cg_i32c(c, p.ry.mult),
+                     cg_i32c(c, p.ry.shift), p.y_zp),
+             out[0], nest.off[0]);
+    cg_nest_end(c, &nest);
+    return true;
+  }
   LLVMValueRef x =
       LLVMBuildSub(c->b, LLVMBuildSExt(c->b, i8_load(c, in[0], nest.off[1]), c->t_i32, ""),
                    cg_i32c(c, p.a_zp), "");
@@ -917,8 +944,9 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
-  if (lower_qconv_dw_vnni(c, n, in, out, &p) || lower_qconv_dw_small(c, n, in, out, &p) ||
-      lower_qconv_dw_wide(c, n, in, out, &p))
+  if (!n->pool &&
+      (lower_qconv_dw_vnni(c, n, in, out, &p) || lower_qconv_dw_small(c, n, in, out, &p) ||
+       lower_qconv_dw_wide(c, n, in, out, &p)))
     return true;
   IrQHead h;
   ir_qhead(n, &h);
@@ -936,6 +964,11 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
     LLVMPositionBuilderAtEnd(c->b, entry);
   LLVMValueRef row = LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i32, (uint64_t)p.ow), "qrow");
   LLVMSetAlignment(row, 16);
+  /* a fused MaxPool 2x2/2 (passes/pass_qpool.c): the rows 0 .. 2 ph - 1 only; per even row the
+   * max of each column pair into prow, per odd row the window's max requantized once */
+  int64_t ph = p.oh / 2, pw = p.ow / 2;
+  LLVMValueRef prow =
+      n->pool ? LLVMBuildAlloca(c->b, LLVMArrayType2(c->t_i32, (uint64_t)pw), "qprow") : NULL;
   LLVMPositionBuilderAtEnd(c->b, here);
   CgLoop lb, lm, loh, l0, lc, li, low, ly;
   LLVMValueRef b = cg_for(c, &lb, p.n);
@@ -946,8 +979,8 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef xg =
       cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
   LLVMValueRef wm = cg_mulc(c, m, taps);
-  LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.m), m), p.oh * p.ow);
-  LLVMValueRef oh = cg_for(c, &loh, p.oh);
+  LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, p.m), m), prow ? ph * pw : p.oh * p.ow);
+  LLVMValueRef oh = cg_for(c, &loh, prow ? 2 * ph : p.oh);
   LLVMValueRef o0 = cg_for(c, &l0, p.ow);
   LLVMBuildStore(c->b, bias, cg_gep(c, c->t_i32, row, o0));
   cg_loop_end(c, &l0, NULL, NULL);
@@ -976,11 +1009,32 @@ static bool lower_qconv_loops(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   }
   cg_loop_end(c, &li, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
-  LLVMValueRef oy = cg_for(c, &ly, p.ow);
-  LLVMValueRef acc = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, row, oy), "");
-  i8_store(c, cg_qrequant(c, 1, acc, mult, shift, h.y_zp, ge33), out[0],
-           cg_add(c, yplane, cg_add(c, cg_mulc(c, oh, p.ow), oy)));
-  cg_loop_end(c, &ly, NULL, NULL);
+  if (prow) {
+    LLVMValueRef px = cg_for(c, &ly, pw);
+    LLVMValueRef a0 =
+        LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, row, cg_mulc(c, px, 2)), "");
+    LLVMValueRef a1 = LLVMBuildLoad2(
+        c->b, c->t_i32, cg_gep(c, c->t_i32, row, cg_addc(c, cg_mulc(c, px, 2), 1)), "");
+    LLVMValueRef v = cg_smax(c, a0, a1), at = cg_gep(c, c->t_i32, prow, px);
+    CgIf odd;
+    cg_if_begin(c, &odd, LLVMBuildTrunc(c->b, oh, c->t_i1, ""));
+    LLVMValueRef pool_y =
+        cg_add(c, yplane, cg_add(c, cg_mulc(c, LLVMBuildLShr(c->b, oh, cg_idx(c, 1), ""), pw), px));
+    i8_store(c,
+             cg_qrequant(c, 1, cg_smax(c, v, LLVMBuildLoad2(c->b, c->t_i32, at, "")), mult, shift,
+                         h.y_zp, ge33),
+             out[0], pool_y);
+    cg_if_else(c, &odd);
+    LLVMBuildStore(c->b, v, at);
+    cg_if_end(c, &odd);
+    cg_loop_end(c, &ly, NULL, NULL);
+  } else {
+    LLVMValueRef oy = cg_for(c, &ly, p.ow);
+    LLVMValueRef acc = LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i32, row, oy), "");
+    i8_store(c, cg_qrequant(c, 1, acc, mult, shift, h.y_zp, ge33), out[0],
+             cg_add(c, yplane, cg_add(c, cg_mulc(c, oh, p.ow), oy)));
+    cg_loop_end(c, &ly, NULL, NULL);
+  }
   cg_loop_end(c, &loh, NULL, NULL);
   cg_loop_end(c, &lm, NULL, NULL);
   cg_loop_end(c, &lb, NULL, NULL);
@@ -1294,7 +1348,7 @@ static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMVal
 static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef prow,
                         LLVMValueRef major, int64_t kp, LLVMValueRef from, LLVMValueRef to,
                         LLVMValueRef roff[2], LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked,
-                        int32_t zp) {
+                        int32_t zp, bool pool) {
   CgLoop l;
   LLVMValueRef ow = cg_loop_begin(c, &l, from, to), half[2];
   for (int hh = 0; hh < 2; hh++) {
@@ -1310,7 +1364,12 @@ static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueR
   }
   LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
                                   LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
-  LLVMValueRef at = cg_add(c, prow, ow);
+  /* pool: pixel ow of the row is column prow + 4 (ow / 2) + ow % 2 (lower_qconv_pairs) */
+  LLVMValueRef at = pool
+                        ? cg_add(c, prow,
+                                 cg_add(c, cg_mulc(c, LLVMBuildLShr(c->b, ow, cg_idx(c, 1), ""), 4),
+                                        LLVMBuildAnd(c->b, ow, cg_idx(c, 1), "")))
+                        : cg_add(c, prow, ow);
   if (major)
     at = cg_add(c, cg_add(c, cg_mulc(c, LLVMBuildAnd(c->b, at, cg_idx(c, -2), ""), kp), major),
                 LLVMBuildAnd(c->b, at, cg_idx(c, 1), ""));
@@ -1341,61 +1400,75 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   }
   LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
   free(sw);
-  int64_t panels = (p->oh + pq->rows - 1) / pq->rows;
+  /* a fused MaxPool 2x2/2 (passes/pass_qpool.c): panels of an even number of rows, only the
+   * 2 ph x 2 pw pixels the pool reads, in window order (CgQGemm.pool): pixel (r, x) of the
+   * panel is column 4 ((r / 2) pw + x / 2) + 2 (r % 2) + x % 2 */
+  bool pool = n->pool != NULL;
+  int64_t ph = p->oh / 2, pw = p->ow / 2, prows = pool ? pq->rows / 2 * 2 : pq->rows;
+  int64_t oh_used = pool ? 2 * ph : p->oh, ow_used = pool ? 2 * pw : p->ow;
+  assert(prows >= 1 && (!pool || prows >= 2));
+  int64_t panels = (oh_used + prows - 1) / prows;
   /* pair-major V (the tile's steps at constant offsets): whenever a strip has 2 columns */
-  bool major = pq->rows * p->ow >= 2;
+  bool major = prows * ow_used >= 2;
   CgLoop lb, lg, lp, ls, lr;
   LLVMValueRef b = cg_for(c, &lb, p->n);
   LLVMValueRef g = cg_for(c, &lg, p->group);
   LLVMValueRef xg =
       cg_mulc(c, cg_add(c, cg_mulc(c, b, p->c), cg_mulc(c, g, p->c_per_group)), p->h * p->w);
   LLVMValueRef pi = cg_for(c, &lp, panels);
-  LLVMValueRef r0 = cg_mulc(c, pi, pq->rows);
-  LLVMValueRef rows = cg_smin(c, cg_idx(c, pq->rows), cg_sub(c, cg_idx(c, p->oh), r0));
+  LLVMValueRef r0 = cg_mulc(c, pi, prows);
+  LLVMValueRef rows = cg_smin(c, cg_idx(c, prows), cg_sub(c, cg_idx(c, oh_used), r0));
   LLVMValueRef s = cg_for(c, &ls, kp);
-  PairHalf ph[2] = {pair_half(c, p, xg, s, 0), pair_half(c, p, xg, s, 1)};
+  PairHalf hf[2] = {pair_half(c, p, xg, s, 0), pair_half(c, p, xg, s, 1)};
   LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
-  LLVMValueRef prow =
-      major ? cg_mulc(c, r, p->ow) : cg_add(c, cg_mulc(c, s, pq->ldv), cg_mulc(c, r, p->ow));
+  LLVMValueRef prow = pool ? cg_add(c, cg_mulc(c, LLVMBuildLShr(c->b, r, cg_idx(c, 1), ""), 4 * pw),
+                                    cg_mulc(c, LLVMBuildAnd(c->b, r, cg_idx(c, 1), ""), 2))
+                      : major ? cg_mulc(c, r, p->ow)
+                              : cg_add(c, cg_mulc(c, s, pq->ldv), cg_mulc(c, r, p->ow));
   LLVMValueRef mj = major ? cg_mulc(c, s, 2) : NULL;
   LLVMValueRef roff[2], lo[2], hi[2];
   for (int hh = 0; hh < 2; hh++) {
-    LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p->stride_h), ph[hh].di);
+    LLVMValueRef ih = cg_add(c, cg_mulc(c, cg_add(c, r0, r), p->stride_h), hf[hh].di);
     LLVMValueRef row_ok =
         LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
                      LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p->h), ""), "");
-    cg_valid_range(c, ph[hh].dj, p->stride_w, p->w, p->ow, &lo[hh], &hi[hh]);
+    cg_valid_range(c, hf[hh].dj, p->stride_w, p->w, p->ow, &lo[hh], &hi[hh]);
     hi[hh] = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo[hh], hi[hh]), lo[hh], "");
-    roff[hh] = cg_add(c, ph[hh].plane, cg_add(c, cg_mulc(c, ih, p->w), ph[hh].dj));
+    roff[hh] = cg_add(c, hf[hh].plane, cg_add(c, cg_mulc(c, ih, p->w), hf[hh].dj));
   }
-  /* [0, L) and [H, ow) checked, [L, H) valid for both halves */
-  LLVMValueRef L = cg_smax(c, lo[0], lo[1]);
-  LLVMValueRef H = cg_smax(c, L, cg_smin(c, hi[0], hi[1]));
-  pair_pixels(c, p, in[0], prow, mj, kp, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp);
-  pair_pixels(c, p, in[0], prow, mj, kp, L, H, roff, lo, hi, false, h.x_zp);
-  pair_pixels(c, p, in[0], prow, mj, kp, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp);
+  /* [0, L) and [H, ow) checked, [L, H) valid for both halves (pool: up to 2 pw) */
+  LLVMValueRef L = cg_smin(c, cg_smax(c, lo[0], lo[1]), cg_idx(c, ow_used));
+  LLVMValueRef H = cg_smin(c, cg_smax(c, L, cg_smin(c, hi[0], hi[1])), cg_idx(c, ow_used));
+  pair_pixels(c, p, in[0], prow, mj, kp, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp, pool);
+  pair_pixels(c, p, in[0], prow, mj, kp, L, H, roff, lo, hi, false, h.x_zp, pool);
+  pair_pixels(c, p, in[0], prow, mj, kp, H, cg_idx(c, ow_used), roff, lo, hi, true, h.x_zp, pool);
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &ls, NULL, NULL);
   LLVMValueRef gm = cg_mulc(c, g, p->m_per_group);
-  LLVMValueRef y = cg_gep(
-      c, c->t_i8, out[0],
-      cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p->oh * p->ow), cg_mulc(c, r0, p->ow)));
+  LLVMValueRef y =
+      pool ? cg_gep(c, c->t_i8, out[0],
+                    cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), ph * pw),
+                           cg_mulc(c, LLVMBuildLShr(c->b, r0, cg_idx(c, 1), ""), pw)))
+           : cg_gep(c, c->t_i8, out[0],
+                    cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p->oh * p->ow),
+                           cg_mulc(c, r0, p->ow)));
   CgQGemm q = {.m = p->m_per_group,
                .k4 = kp,
-               .n_cols = pq->rows * p->ow,
-               .n_valid = cg_mulc(c, rows, p->ow),
+               .n_cols = prows * ow_used,
+               .n_valid = cg_mulc(c, rows, ow_used),
                .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, kp * 4)),
                .v = c->scratch,
                .y = y,
                .tables = cg_gep(c, c->t_i32, tab, gm),
                .lds = kp * 4,
                .ldv = pq->ldv,
-               .ldy = p->oh * p->ow,
+               .ldy = pool ? ph * pw : p->oh * p->ow,
                .channels = M,
                .per_row = true,
                .v_is_acts = true,
                .pairs = true,
                .v_pair_major = major,
+               .pool = pool,
                .shift_ge33 = ge33,
                .y_zp = h.y_zp};
   cg_qgemm_emit(c, d, &q);
@@ -1656,6 +1729,9 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   ir_qhead(n, &h);
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
+  if (n->pool) /* a fused MaxPool: the im2col pairs tile, panels of 2+ rows (else the loops) */
+    return d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq) &&
+           pq.rows >= 2 && lower_qconv_pairs(c, n, in, out, &p, &pq, d);
   if (lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
   if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
@@ -1924,6 +2000,13 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
 }
 
 bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  /* a fused MaxPool (passes/pass_qpool.c): the kernels that implement it, else the loop nest */
+  if (n->pool &&
+      !(n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch &&
+        cg_qconv_winograd_lower(c, n, in, out)) &&
+      !(n->kernel == IR_KERNEL_QCONV_DOT4 && c->scratch && lower_qconv_dot4(c, n, in, out)))
+    return lower_qconv_loops(c, n, in, out);
+  if (n->pool) return true;
   if (ir_kernel_is_sparse(n->kernel) && c->scratch) return cg_sparse_lower(c, n, in, out);
   if (n->kernel == IR_KERNEL_QCONV_DOT4 && c->scratch) return lower_qconv_dot4(c, n, in, out);
   if (n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch && cg_qconv_winograd_lower(c, n, in, out))

@@ -246,6 +246,10 @@ typedef struct IrNode {
   struct IrNode **epilogue;
   int n_epilogue;
   int n_epilogue_inputs;
+  /* Fused pool (passes/pass_qpool.c, QLinearConv only): the int8 MaxPool that read outputs[0],
+   * now outputs[0] itself (the pool's output); pool->inputs[0] is the conv's own output value,
+   * no longer in the graph, which gives its shape. NULL: none. */
+  struct IrNode *pool;
   /* Kernel plan (passes/pass_kernels.c): the kernel codegen uses and the workspace bytes it
    * needs for the node's own use while it runs (im2col panels, recurrent state), placed by the
    * memory planner at scratch_offset (-1: none). */

@@ -122,6 +122,10 @@ void ir_graph_print(const IrGraph *g, void *file) {
       }
       print_attrs(f, x);
     }
+    if (n->pool) { /* a fused MaxPool (passes/pass_qpool.c) */
+      fprintf(f, " |> %s", ir_op_info[n->pool->op].name);
+      print_attrs(f, n->pool);
+    }
     fprintf(f, "  # %s", n->name);
     /* memory plan, once assigned */
     for (int j = 0; j < n->n_outputs; j++)
@@ -192,7 +196,8 @@ int64_t ir_node_macs(const IrNode *n) {
     if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) /* as ConvTranspose: scattered inputs */
       return mul_sat(mul_sat(mul_sat(p.n, p.c), mul_sat(p.h, p.w)),
                      mul_sat(p.m_per_group, mul_sat(p.kh, p.kw)));
-    return mul_sat(mul_sat(ir_value_numel(y), p.c_per_group), mul_sat(p.kh, p.kw));
+    return mul_sat(mul_sat(mul_sat(mul_sat(p.n, p.m), mul_sat(p.oh, p.ow)), p.c_per_group),
+                   mul_sat(p.kh, p.kw)); /* p's output: the conv's own, also under a fused pool */
   }
   case IR_OP_RNN:
   case IR_OP_GRU:

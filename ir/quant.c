@@ -694,7 +694,13 @@ static bool check_weight(const IrNode *n, int k, IrDiag *d) {
 }
 
 bool ir_infer_qlinear_conv(IrGraph *g, IrNode *n, IrDiag *d) {
-  (void)g;
+  if (n->pool) { /* fused MaxPool (passes/pass_qpool.c): the conv's own output, then the pool's */
+    IrNode own = *n;
+    IrValue *mid[1] = {n->pool->inputs[0]};
+    own.pool = NULL;
+    own.outputs = mid;
+    return ir_infer_qlinear_conv(g, &own, d) && ir_infer_max_pool(g, n->pool, d);
+  }
   if (!check_arity(n, d) || !check_input_dtype(n, QC_X, IR_I8, d) || !check_weight(n, QC_W, d))
     return false;
   IrNode tmp;
@@ -742,7 +748,21 @@ bool ir_infer_qgemm(IrGraph *g, IrNode *n, IrDiag *d) {
   return true;
 }
 
+static int interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *out);
+
+/* A fused MaxPool (passes/pass_qpool.c) runs as written: the conv into a buffer of its own
+ * output's shape, then the pool's reference kernel over it. */
 int ir_interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *out) {
+  if (!n->pool) return interp_qlinear_conv(n, in, out);
+  int8_t *mid = malloc((size_t)ir_value_nbytes(n->pool->inputs[0]) + 1);
+  if (!mid) abort();
+  int rc = interp_qlinear_conv(n, in, (void *const[]){mid});
+  if (rc == KRT_OK) rc = ir_interp_max_pool_i8(n->pool, (const void *const[]){mid}, out);
+  free(mid);
+  return rc;
+}
+
+static int interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *out) {
   IrNode tmp;
   IrValue *ins[3];
   ir_qconv_as_conv(n, &tmp, ins);

@@ -168,6 +168,9 @@ void pass_plan_int8(IrNode *n, const PassOptions *o);
 /* Sets IrNode.kernel and IrNode.scratch_bytes of every node (docs/kernels.md); always runs
  * right before the memory plan, which places the scratch. */
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d);
+/* passes/pass_qpool.c: int8 MaxPool 2x2/2 fused into the QLinearConv it reads (IrNode.pool), where
+ * the conv's kernel implements it */
+bool pass_qpool(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Part of it (passes/pass_sparse.c): a sparse kernel for n where its constant weight's exact
  * zeros make one cheaper than the dense kernel already chosen (or where o forces one). */
 void pass_plan_sparse(IrNode *n, const PassOptions *o);

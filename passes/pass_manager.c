@@ -23,6 +23,8 @@ static const PassInfo registry[] = {
      "blocked NCHWc activations for runs of Conv/element-wise nodes (--layout), copies cancelled"},
     {"dce", pass_dce, 1, "remove nodes that reach no output and unused initializers"},
     {"kernels", pass_choose_kernels, 0, "choose each node's kernel and its workspace scratch"},
+    {"qpool", pass_qpool, 1,
+     "an int8 MaxPool 2x2/2 reading only a QLinearConv joins its kernel (max before requantizing)"},
     {"memplan", pass_memplan, 0, "assign workspace offsets (liveness, greedy by size, in place)"},
 };
 
@@ -65,6 +67,7 @@ bool pass_run_pipeline(IrGraph *g, const PassOptions *o, IrDiag *d) {
   if (o->passes) {
     const PassInfo *list[64];
     int n = 0;
+    bool qpool = false;
     const char *s = o->passes;
     while (*s) {
       size_t len = strcspn(s, ",");
@@ -79,14 +82,17 @@ bool pass_run_pipeline(IrGraph *g, const PassOptions *o, IrDiag *d) {
         ir_diag_error(d, "--passes", "more than 64 passes");
         return false;
       }
-      if (p->run != pass_memplan && p->run != pass_choose_kernels) list[n++] = p;
+      if (p->run == pass_qpool) qpool = true; /* it needs the kernel choice: after it */
+      if (p->run != pass_memplan && p->run != pass_choose_kernels && p->run != pass_qpool)
+        list[n++] = p;
       s += len + (s[len] == ',');
     }
     for (int i = 0; i < n; i++)
       if (!run_one(g, list[i], o, d)) return false;
     /* always last: codegen needs the kernel choice and the plan */
-    return run_one(g, pass_find("kernels"), o, d) && run_one(g, pass_find("memplan"), o, d) &&
-           (o->no_dyn_check || ir_dyn_analyze(g, d));
+    return run_one(g, pass_find("kernels"), o, d) &&
+           (!qpool || run_one(g, pass_find("qpool"), o, d)) &&
+           run_one(g, pass_find("memplan"), o, d) && (o->no_dyn_check || ir_dyn_analyze(g, d));
   }
   for (size_t i = 0; i < sizeof registry / sizeof *registry; i++) {
     if (o->opt_level < registry[i].min_level) continue;

@@ -168,11 +168,15 @@ quant)
   # Gather, bit for bit on the M4, the M0+ (no hardware divide) and aarch64; tests/gen/qfirst
   # (tools/gen_qfirst_model.py): the M4's first-layer convs without im2col (3 channels in
   # channel pairs, 1 channel 5x5 in tap pairs, odd halves at weight 0, asymmetric pads, batch 2),
-  # bit for bit on the M4, the M0+ and aarch64
-  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst; do
+  # bit for bit on the M4, the M0+ and aarch64; tests/gen/qpool (tools/gen_qpool_model.py):
+  # MaxPool 2x2/2 fused into the conv before it (passes/pass_qpool.c: Winograd and the im2col
+  # pairs tile on the M4, the depthwise loop nest on the M4 and the M0+; odd sizes, batch 2,
+  # 1 input channel, groups, stride 2, a partial block of output channels; pools with pads or ceil_mode
+  # and a conv read twice stay apart), the fusions asserted in `kiln inspect`, bit for bit
+  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst qpool; do
     exact="" model_root=$src/examples
-    case $m in resnet_small | qwino* | qops | qfirst) exact=-DEMU_EXACT ;; esac
-    case $m in qwino* | qops | qfirst) model_root=$src/tests/gen ;; esac
+    case $m in resnet_small | qwino* | qops | qfirst | qpool) exact=-DEMU_EXACT ;; esac
+    case $m in qwino* | qops | qfirst | qpool) model_root=$src/tests/gen ;; esac
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$model_root/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
@@ -186,16 +190,25 @@ quant)
         --cpu cortex-m4 "${kiln_extra[@]}" --json 2>/dev/null | grep -o '"qconv-winograd-f2x3"' | wc -l)
       [ "$n_wino" = 2 ] || bad "$m: expected 2 qconv-winograd-f2x3 kernels on the M4, got $n_wino"
       ;;
+    qpool)
+      kiln_extra+=(--conv=winograd)
+      n_pool=$("$kiln" inspect "$model_root/$m/model.json" --target thumbv7em-none-eabihf \
+        --cpu cortex-m4 "${kiln_extra[@]}" --json 2>/dev/null | grep -o '"pool": "[a-z.]*"' |
+        sort | tr '\n' ' ')
+      # the quantized pools are named after their outputs (pa.q: pool_a's)
+      [ "$n_pool" = '"pool": "pa.q" "pool": "pdw.q" "pool": "pe.q" "pool": "pf.q" "pool": "pg.q" "pool": "ph.q" "pool": "ps.q" ' ] ||
+        bad "$m: expected pool_a, _dw, _e, _f, _g, _h and _s fused on the M4, got: $n_pool"
+      ;;
     esac
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) $exact" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
-    case $m in resnet_small | qops | qfirst)
+    case $m in resnet_small | qops | qfirst | qpool)
       run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "$exact" linux \
         qemu-aarch64 -L /usr/aarch64-linux-gnu
       ;;
     esac
-    case $m in qops | qfirst)
+    case $m in qops | qfirst | qpool)
       run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
         "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an385 \
         -nographic -monitor none -semihosting-config enable=on,target=native -kernel

@@ -386,7 +386,8 @@ static void compare_compiled(const IrGraph *g, const float *x, int64_t per, int 
 
 /* Parses the random model in b, calibrates it on 8 random samples (*cal, 8 x *per values; the
  * first 3 are the test inputs) and quantizes it at -O2; NULL (reported) on failure. */
-static IrGraph *quantize_random(const Buf *b, unsigned seed, int64_t *per, float **cal) {
+static IrGraph *quantize_random_for(const Buf *b, unsigned seed, int64_t *per, float **cal,
+                                    bool arm_dsp) {
   IrDiag d;
   ir_diag_init(&d, "random", true);
   IrGraph *probe = fe_parse_model(b->s, b->len, NULL, "rq", &d);
@@ -404,11 +405,20 @@ static IrGraph *quantize_random(const Buf *b, unsigned seed, int64_t *per, float
   PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
   IrGraph *g = fe_parse_model(b->s, b->len, NULL, "rq", &d);
   PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true, .quant = &q};
+  if (arm_dsp) { /* the Cortex-M4's plan: Winograd forced where it applies, scalar lanes */
+    po.arm_dsp = true;
+    po.vec_lanes = 1;
+    po.conv_kernel = IR_KERNEL_CONV_WINOGRAD;
+  }
   bool ok = g && pass_run_pipeline(g, &po, &d);
   ir_diag_free(&d);
   CHECK(ok, "seed %u: quantization failed", seed);
   if (!ok && g) ir_graph_free(g);
   return ok ? g : NULL;
+}
+
+static IrGraph *quantize_random(const Buf *b, unsigned seed, int64_t *per, float **cal) {
+  return quantize_random_for(b, seed, per, cal, false);
 }
 
 static int n_qbinary[2]; /* QAdd, QMul nodes the random models produced */
@@ -962,6 +972,7 @@ static void check_sparse_conv(int shape, double density) {
  * tap), 8x8 (64 bytes exactly) and 9x9 (the padded-wide form); channel quads with stride 1
  * (the interleaved im2col copy), grouped; a 3-channel first layer; MaxPool on planes of 4 and 8
  * columns (whole-plane vpermb; 5 channels of 4x4: a masked tail) and of 6. */
+static int n_pool_fused, n_pool_expected; /* check_dense_conv's 2x2/2 MaxPools: fused, all */
 static void check_dense_conv(int shape) {
   static const ConvShape sh[] = {{1, 8, 8, 3, 3, 2, {1, 0, 2, 1}, 8, 1, 7, 8},
                                  {2, 6, 6, 3, 3, 1, {2, 2, 2, 2}, 6, 2, 6, 5},
@@ -978,7 +989,12 @@ static void check_dense_conv(int shape) {
                                  {2, 6, 9, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 16, 16},
                                  {1, 8, 13, 5, 5, 1, {2, 2, 2, 2}, 1, 1, 4, 32},
                                  {1, 8, 6, 3, 3, 1, {2, 2, 2, 2}, 2, 2, 4, 64},
-                                 {1, 4, 5, 3, 3, 1, {0, 1, 2, 1}, 1, 1, 16, 16}};
+                                 {1, 4, 5, 3, 3, 1, {0, 1, 2, 1}, 1, 1, 16, 16},
+                                 /* MaxPool fused into the M4's Winograd (passes/pass_qpool.c):
+                                  * odd output sizes (the pool drops a row and a column), a
+                                  * partial block of 3 output channels, no padding */
+                                 {2, 9, 10, 3, 3, 1, {1, 1, 1, 1}, 1, 1, 7, 11},
+                                 {1, 8, 8, 3, 3, 1, {0, 0, 0, 0}, 1, 1, 9, 9}};
   ConvShape g0 = sh[shape];
   rng_state = (unsigned)shape * 2654435761u + 7;
   int64_t oh = conv_out(g0.h, g0.kh, g0.stride, g0.dil, g0.pad[0], g0.pad[2]),
@@ -1015,6 +1031,28 @@ static void check_dense_conv(int shape) {
     snprintf(what, sizeof what, "dense conv %d", shape);
     compare_compiled(g, cal, per, 2, NULL, what);
     compare_compiled(g, cal, per, 2, "x86-64-v3", what);
+    ir_graph_free(g);
+  }
+  free(cal);
+  cal = NULL;
+  /* the Cortex-M4's plan (Winograd forced, scalar lanes, Arm DSP): every 2x2/2 MaxPool joins
+   * the conv before it (passes/pass_qpool.c: Winograd, the im2col pairs tile, the depthwise
+   * loop nest); compiled for the host, the fused node runs the loop nest (the codegen's
+   * fallback), against the interpreter's conv-then-pool */
+  g = quantize_random_for(&b, (unsigned)shape, &per, &cal, true);
+  if (g) {
+    int fused = 0, pools = 0;
+    for (int i = 0; i < g->n_nodes; i++) {
+      fused += g->nodes[i]->pool != NULL;
+      pools += g->nodes[i]->op == IR_OP_MAX_POOL;
+    }
+    CHECK(fused == pool && pools == !pool, "dense conv %d: %d MaxPool fused, %d left (pool %d)",
+          shape, fused, pools, pool);
+    n_pool_expected += pool;
+    n_pool_fused += fused;
+    char what[64];
+    snprintf(what, sizeof what, "dense conv %d, M4 plan", shape);
+    compare_compiled(g, cal, per, 2, NULL, what);
     ir_graph_free(g);
   }
   free(cal);
@@ -1078,7 +1116,9 @@ int main(int argc, char **argv) {
     check_sparse_conv(shape, densities[(shape + 3) % 5]);
   }
   check_sparse_conv(5, 0.99);
-  for (int shape = 0; shape < 12; shape++) check_dense_conv(shape);
+  for (int shape = 0; shape < 14; shape++) check_dense_conv(shape);
+  CHECK(n_pool_fused == n_pool_expected && n_pool_expected >= 12,
+        "%d of %d MaxPools fused into their convs", n_pool_fused, n_pool_expected);
   if (dt.n) { /* pruned then quantized: every QGemm on the int8 CSR kernel */
     sparse_kernel = IR_KERNEL_SPARSE_CSR;
     check_model("digits_mlp_sparse90", &dt, PASS_OBS_MINMAX, 0, true);

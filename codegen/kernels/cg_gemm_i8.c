@@ -547,7 +547,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   CgLoop ls, lk, lo;
   /* n0: the strip's first column of V; wide: per output row its column pairs, y column yn0,
    * stored up to row_end (no wasted strips, no division) */
-  LLVMValueRef n0, yn0 = NULL, row_end = NULL;
+  LLVMValueRef n0 = NULL, yn0 = NULL, row_end = NULL;
   if (q->wide_pw) {
     assert(nv == 2 && lanes == 1);
     LLVMValueRef oh = cg_for(c, &lo, q->n_cols / q->wide_pw);
@@ -555,8 +555,14 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     n0 = cg_add(c, cg_mulc(c, oh, q->wide_pw), j2);
     yn0 = cg_add(c, cg_mulc(c, oh, q->wide_ow), j2);
     row_end = cg_addc(c, cg_mulc(c, oh, q->wide_ow), q->wide_ow);
-  } else {
-    n0 = cg_mulc(c, cg_for(c, &ls, strips), strip);
+  }
+  /* pool: per row, the max of the top pair of the window, carried to the bottom pair's strip */
+  LLVMValueRef carry[CG_LOOP_MAX_ACC], carry_next[CG_LOOP_MAX_ACC];
+  assert(!q->pool || (q->pairs && !q->wide_pw && !q->raw && nv == 2 && lanes == 1));
+  if (!q->wide_pw) {
+    LLVMValueRef si = cg_for(c, &ls, strips);
+    for (int r = 0; r < mr && q->pool; r++) carry[r] = cg_loop_acc(c, &ls, cg_i32c(c, 0));
+    n0 = cg_mulc(c, si, strip);
   }
   LLVMValueRef ap0 = NULL, wp0 = NULL, ap = NULL, wp = NULL;
   /* the Arm DSP tiles walk the reduction with two pointers (post-indexed loads, no index
@@ -807,7 +813,33 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_add(c, cg_mulc(c, row, q->ldy), n0));
     cg_masked_store(c, y, dst, cg_lane_mask(c, 64, cg_sub(c, q->n_valid, n0)));
   }
-  for (int r = 0; r < mr && !q->raw && !pack4; r++) {
+  if (q->pool) {
+    /* max before requantizing (exact: the requantization is non-decreasing, pass_qpool.c) */
+    for (int r = 0; r < mr; r++) carry_next[r] = cg_smax(c, out[r * nv], out[r * nv + 1]);
+    CgIf bottom;
+    /* the bottom pair's strip of a window inside the valid columns (the last panel's strips
+     * past n_valid compute stale words and store nothing) */
+    cg_if_begin(
+        c, &bottom,
+        LLVMBuildAnd(c->b,
+                     LLVMBuildTrunc(c->b, LLVMBuildLShr(c->b, n0, cg_idx(c, 1), ""), c->t_i1, ""),
+                     LLVMBuildICmp(c->b, LLVMIntSLT, n0, q->n_valid, ""), ""));
+    LLVMValueRef at = LLVMBuildLShr(c->b, n0, cg_idx(c, 2), "");
+    for (int r = 0; r < mr; r++) {
+      LLVMValueRef row = cg_addc(c, m0, r), t = cg_gep(c, c->t_i32, q->tables, row);
+      LLVMValueRef mult = LLVMBuildLoad2(c->b, c->t_i32, t, ""),
+                   shift = LLVMBuildLoad2(c->b, c->t_i32,
+                                          cg_gep(c, c->t_i32, t, cg_idx(c, q->channels)), "");
+      LLVMValueRef y = cg_qrequant(c, 1, cg_smax(c, carry_next[r], carry[r]), mult, shift, q->y_zp,
+                                   q->shift_ge33);
+      LLVMValueRef st =
+          LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, q->y, cg_add(c, cg_mulc(c, row, q->ldy), at)));
+      LLVMSetAlignment(st, 1);
+    }
+    cg_if_else(c, &bottom);
+    cg_if_end(c, &bottom);
+  }
+  for (int r = 0; r < mr && !q->raw && !pack4 && !q->pool; r++) {
     LLVMValueRef row = cg_addc(c, m0, r);
     for (int v = 0; v < nv; v++) {
       LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes);
@@ -850,7 +882,7 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         store_lanes(c, lanes, y, dst, col, q->n_valid);
     }
   }
-  cg_loop_end(c, &ls, NULL, NULL);
+  cg_loop_end(c, &ls, q->pool ? carry_next : NULL, NULL);
   if (q->wide_pw) cg_loop_end(c, &lo, NULL, NULL);
 }
 

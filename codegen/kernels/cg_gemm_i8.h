@@ -41,6 +41,11 @@ typedef struct CgQGemm {
   /* pairs: V is pair-major, [n_cols / 2 column pairs][k4][2] words (a step's two activation
    * words adjacent, a column pair's steps contiguous), n_cols >= 2 */
   bool v_pair_major;
+  /* pairs, pair-major, not raw: a fused MaxPool 2x2/2 (passes/pass_qpool.c). Columns come in
+   * groups of 4, one pool window each (strip 2j: its top pixel pair, 2j + 1: its bottom one;
+   * n_cols and n_valid multiples of 4); the window's max sum is requantized into y[row * ldy +
+   * n / 4] */
+  bool pool;
   /* pairs, wide_pw > 0: V is a padded i16 input copy, column n = oh * wide_pw + ow (n_cols /
    * wide_pw rows; only ow < wide_ow computed, stored at oh * wide_ow + ow), its step s word at byte
    * wide_off[s] + n * wide_col_bytes (unaligned ldr on Thumb) */

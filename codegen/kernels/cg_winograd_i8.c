@@ -100,10 +100,36 @@ static void wino_tables(const IrNode *n, const IrConvParams *p, int64_t kp, uint
   }
 }
 
+/* B^T down input column ix of a tile row (rows iy0 .. iy0 + 3): t[a] = sum_i B^T[a][i] d[i],
+ * d[i] the word of the channel pair at (iy0 + i, ix), i16 halves (the raw int8 values; the
+ * zero point outside the input where okc is given: okr[i] && okc says inside). */
+static void bt_column(Cg *c, const IrConvParams *p, LLVMValueRef x, const LLVMValueRef *plane,
+                      LLVMValueRef iy0, LLVMValueRef ix, const LLVMValueRef *okr, LLVMValueRef okc,
+                      int32_t xz, LLVMValueRef *t) {
+  LLVMValueRef d[4];
+  for (int i = 0; i < 4; i++) {
+    LLVMValueRef ok = okc ? LLVMBuildAnd(c->b, okr[i], okc, "") : NULL, half[2];
+    for (int hh = 0; hh < 2; hh++) {
+      LLVMValueRef at = cg_add(c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), ix));
+      if (ok) at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
+      LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i8, cg_gep(c, c->t_i8, x, at), "");
+      LLVMSetAlignment(v, 1);
+      v = LLVMBuildSExt(c->b, v, c->t_i32, "");
+      half[hh] = ok ? LLVMBuildSelect(c->b, ok, v, cg_i32c(c, xz), "") : v;
+    }
+    d[i] = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
+                       LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
+  }
+  for (int a = 0; a < 4; a++) t[a] = lin_comb_pairs(c, wino_bt[a], d);
+}
+
 /* V of one panel: per channel pair and tile, both channels in one word from the start (i16
  * halves: the raw int8 values, padding = the zero point), transformed with sadd16 / ssub16. The
  * zero point is not subtracted per value: B^T 1 B is 4 at point (1, 1) and 0 elsewhere, so
- * B^T (d - zp) B = B^T d B - 4 zp there. Every half stays within +-4 * 255. */
+ * B^T (d - zp) B = B^T d B - 4 zp there. Every half stays within +-4 * 255. Tiles overlap by
+ * two input columns (stride 2, width 4): along a tile row, each input column is loaded and
+ * transformed down (B^T d) once, the tile's first two columns carried from the tile before
+ * (16 words loaded and 32 sadd16/ssub16 a tile become 8 and 24). */
 static void input_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w, LLVMValueRef x,
                             LLVMValueRef vs, LLVMValueRef b, LLVMValueRef ty0, LLVMValueRef trows,
                             int32_t xz) {
@@ -116,7 +142,26 @@ static void input_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w, 
     plane[hh] = cg_mulc(c, cg_add(c, cg_mulc(c, b, C), ch), p->h * p->w);
   }
   LLVMValueRef tr = cg_loop_begin(c, &ltr, cg_idx(c, 0), trows);
-  LLVMValueRef tx = cg_for(c, &ltx, w->tw);
+  LLVMValueRef iy0 = cg_addc(c, cg_mulc(c, cg_add(c, ty0, tr), 2), -p->pad_t);
+  LLVMValueRef okr[4];
+  for (int k = 0; k < 4; k++) {
+    LLVMValueRef iy = cg_addc(c, iy0, k);
+    okr[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_idx(c, 0), ""),
+                          LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_idx(c, p->h), ""), "");
+  }
+  LLVMValueRef rows_in = LLVMBuildAnd(c->b, okr[0], okr[3], "");
+  /* the first tile's first two columns (checked) */
+  LLVMValueRef t0[2][4];
+  for (int j = 0; j < 2; j++) {
+    LLVMValueRef ix = cg_idx(c, j - p->pad_l);
+    LLVMValueRef okc = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_idx(c, 0), ""),
+                                    LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_idx(c, p->w), ""), "");
+    bt_column(c, p, x, plane, iy0, ix, okr, okc, xz, t0[j]);
+  }
+  LLVMValueRef tx = cg_loop_begin(c, &ltx, cg_idx(c, 0), cg_idx(c, w->tw));
+  LLVMValueRef col[4][4]; /* [column of the tile][a] */
+  for (int j = 0; j < 2; j++)
+    for (int a = 0; a < 4; a++) col[j][a] = cg_loop_acc(c, &ltx, t0[j][a]);
   LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx);
   /* word of (point 0, column tcol, pair cp) */
   LLVMValueRef at0 =
@@ -124,55 +169,46 @@ static void input_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w, 
              cg_add(c, cg_mulc(c, LLVMBuildUDiv(c->b, tcol, cg_idx(c, 2), ""), 2 * kp),
                     LLVMBuildURem(c->b, tcol, cg_idx(c, 2), "")),
              cg_mulc(c, cp, 2));
-  LLVMValueRef iy0 = cg_addc(c, cg_mulc(c, cg_add(c, ty0, tr), 2), -p->pad_t);
-  LLVMValueRef ix0 = cg_addc(c, cg_mulc(c, tx, 2), -p->pad_l);
-  LLVMValueRef okr[4], okc[4];
-  for (int k = 0; k < 4; k++) {
-    LLVMValueRef iy = cg_addc(c, iy0, k), ix = cg_addc(c, ix0, k);
-    okr[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iy, cg_idx(c, 0), ""),
-                          LLVMBuildICmp(c->b, LLVMIntSLT, iy, cg_idx(c, p->h), ""), "");
-    okc[k] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_idx(c, 0), ""),
+  /* the tile's columns 2 and 3: input columns 2 tx + 2 - pad_l and the next; without checks
+   * where both and the tile row are inside the input (most tiles) */
+  LLVMValueRef ix2 = cg_addc(c, cg_mulc(c, tx, 2), 2 - p->pad_l), okc[2];
+  for (int j = 0; j < 2; j++) {
+    LLVMValueRef ix = cg_addc(c, ix2, j);
+    okc[j] = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ix, cg_idx(c, 0), ""),
                           LLVMBuildICmp(c->b, LLVMIntSLT, ix, cg_idx(c, p->w), ""), "");
   }
-  /* tiles inside the input (most) load without checks */
-  LLVMValueRef inside = LLVMBuildAnd(c->b, LLVMBuildAnd(c->b, okr[0], okr[3], ""),
-                                     LLVMBuildAnd(c->b, okc[0], okc[3], ""), "");
   CgIf fi;
-  cg_if_begin(c, &fi, inside);
+  cg_if_begin(c, &fi, LLVMBuildAnd(c->b, rows_in, LLVMBuildAnd(c->b, okc[0], okc[1], ""), ""));
+  LLVMValueRef tn[2][2][4]; /* [checked][j][a] */
+  LLVMBasicBlockRef from[2];
   for (int checked = 0; checked < 2; checked++) {
     if (checked) cg_if_else(c, &fi);
-    LLVMValueRef dv[4][4], tmp[4][4], vt[16];
-    for (int i = 0; i < 4; i++)
-      for (int j = 0; j < 4; j++) {
-        LLVMValueRef ok =
-            checked ? LLVMBuildAnd(c->b, okr[i], okc[j], "") : LLVMConstInt(c->t_i1, 1, 0);
-        LLVMValueRef half[2];
-        for (int hh = 0; hh < 2; hh++) {
-          LLVMValueRef at = cg_add(
-              c, plane[hh], cg_add(c, cg_mulc(c, cg_addc(c, iy0, i), p->w), cg_addc(c, ix0, j)));
-          at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
-          LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i8, cg_gep(c, c->t_i8, x, at), "");
-          LLVMSetAlignment(v, 1);
-          v = LLVMBuildSExt(c->b, v, c->t_i32, "");
-          half[hh] = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, xz), "");
-        }
-        dv[i][j] = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
-                               LLVMBuildShl(c->b, half[1], cg_i32c(c, 16), ""), "");
-      }
-    for (int a = 0; a < 4; a++)
-      for (int j = 0; j < 4; j++) {
-        LLVMValueRef col[4] = {dv[0][j], dv[1][j], dv[2][j], dv[3][j]};
-        tmp[a][j] = lin_comb_pairs(c, wino_bt[a], col);
-      }
-    for (int a = 0; a < 4; a++)
-      for (int bb = 0; bb < 4; bb++) vt[a * 4 + bb] = lin_comb_pairs(c, wino_bt[bb], tmp[a]);
-    uint32_t zp4 = (uint16_t)(int16_t)(4 * xz);
-    vt[5] = cg_dsp_add16(c, vt[5], cg_i32c(c, (int32_t)(zp4 | zp4 << 16)), true);
-    for (int pt = 0; pt < 16; pt++)
-      cg_store_elem(c, IR_I32, vt[pt], vs, cg_addc(c, at0, pt * ncp * kp * IR_QWINO_COLS));
+    for (int j = 0; j < 2; j++)
+      bt_column(c, p, x, plane, iy0, cg_addc(c, ix2, j), okr, checked ? okc[j] : NULL, xz,
+                tn[checked][j]);
+    from[checked] = LLVMGetInsertBlock(c->b);
   }
   cg_if_end(c, &fi);
-  cg_loop_end(c, &ltx, NULL, NULL);
+  for (int j = 0; j < 2; j++)
+    for (int a = 0; a < 4; a++) {
+      LLVMValueRef phi = LLVMBuildPhi(c->b, c->t_i32, "");
+      LLVMValueRef vals[2] = {tn[0][j][a], tn[1][j][a]};
+      LLVMAddIncoming(phi, vals, from, 2);
+      col[2 + j][a] = phi;
+    }
+  LLVMValueRef vt[16];
+  for (int a = 0; a < 4; a++) {
+    LLVMValueRef row[4] = {col[0][a], col[1][a], col[2][a], col[3][a]};
+    for (int bb = 0; bb < 4; bb++) vt[a * 4 + bb] = lin_comb_pairs(c, wino_bt[bb], row);
+  }
+  uint32_t zp4 = (uint16_t)(int16_t)(4 * xz);
+  vt[5] = cg_dsp_add16(c, vt[5], cg_i32c(c, (int32_t)(zp4 | zp4 << 16)), true);
+  for (int pt = 0; pt < 16; pt++)
+    cg_store_elem(c, IR_I32, vt[pt], vs, cg_addc(c, at0, pt * ncp * kp * IR_QWINO_COLS));
+  LLVMValueRef next[8];
+  for (int j = 0; j < 2; j++)
+    for (int a = 0; a < 4; a++) next[j * 4 + a] = col[2 + j][a];
+  cg_loop_end(c, &ltx, next, NULL);
   cg_loop_end(c, &ltr, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
 }
@@ -215,7 +251,8 @@ static void point_product(Cg *c, const IrQWinograd *w, int64_t M, LLVMValueRef u
 /* The output transform of rows [m0, m0 + mr) with the requantization into the int8 output. */
 static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w, LLVMValueRef tab,
                              LLVMValueRef ms, LLVMValueRef y, LLVMValueRef b, LLVMValueRef ty0,
-                             LLVMValueRef trows, LLVMValueRef m0, int mr, int32_t y_zp, bool ge33) {
+                             LLVMValueRef trows, LLVMValueRef m0, int mr, int32_t y_zp, bool ge33,
+                             bool pool) {
   int64_t M = p->m;
   CgLoop lr, lyr, lyx;
   LLVMValueRef r = cg_for(c, &lr, mr);
@@ -223,9 +260,13 @@ static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w,
   LLVMValueRef mult = cg_load_elem(c, IR_I32, tab, m),
                shift = cg_load_elem(c, IR_I32, tab, cg_addc(c, m, M)),
                bias = cg_load_elem(c, IR_I32, tab, cg_addc(c, m, 2 * M));
-  LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), p->oh * p->ow);
+  /* a fused MaxPool 2x2/2 (pool; passes/pass_qpool.c): each tile is one pooled output's window;
+   * the tiles of a last odd row or column (floor mode) have no output */
+  int64_t ph = p->oh / 2, pw = p->ow / 2;
+  LLVMValueRef yplane = cg_mulc(c, cg_add(c, cg_mulc(c, b, M), m), pool ? ph * pw : p->oh * p->ow);
+  if (pool) trows = cg_smax(c, cg_idx(c, 0), cg_smin(c, trows, cg_sub(c, cg_idx(c, ph), ty0)));
   LLVMValueRef tr = cg_loop_begin(c, &lyr, cg_idx(c, 0), trows);
-  LLVMValueRef tx = cg_for(c, &lyx, w->tw);
+  LLVMValueRef tx = cg_for(c, &lyx, pool ? pw : w->tw);
   LLVMValueRef tcol = cg_add(c, cg_mulc(c, tr, w->tw), tx), mv[16], tmp[2][4];
   LLVMValueRef at = cg_mulc(c, cg_add(c, cg_mulc(c, tcol, WQ_ROWS), r), 16);
   for (int k = 0; k < 16; k++) mv[k] = cg_load_elem(c, IR_I32, ms, cg_addc(c, at, k));
@@ -235,21 +276,42 @@ static void output_transform(Cg *c, const IrConvParams *p, const IrQWinograd *w,
       LLVMValueRef col[4] = {mv[j], mv[4 + j], mv[8 + j], mv[12 + j]};
       tmp[uu][j] = lin_comb(c, wino_at[uu], col, 4);
     }
-  LLVMValueRef oy0 = cg_mulc(c, cg_add(c, ty0, tr), 2), ox0 = cg_mulc(c, tx, 2);
-  for (int uu = 0; uu < 2; uu++)
+  LLVMValueRef oy0 = cg_mulc(c, cg_add(c, ty0, tr), 2), ox0 = cg_mulc(c, tx, 2), best = NULL;
+  for (int uu = 0; uu < 2 && pool; uu++)
+    for (int vv = 0; vv < 2; vv++) {
+      LLVMValueRef v = lin_comb(c, wino_at[vv], tmp[uu], 4);
+      best = best ? LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, v, best, ""), v, best, "")
+                  : v;
+    }
+  if (pool) {
+    LLVMValueRef st = LLVMBuildStore(
+        c->b, cg_qrequant(c, 1, best, mult, shift, y_zp, ge33),
+        cg_gep(c, c->t_i8, y,
+               cg_add(c, yplane, cg_add(c, cg_mulc(c, cg_add(c, ty0, tr), pw), tx))));
+    LLVMSetAlignment(st, 1);
+  }
+  for (int uu = 0; uu < 2 && !pool; uu++)
     for (int vv = 0; vv < 2; vv++) {
       LLVMValueRef v = lin_comb(c, wino_at[vv], tmp[uu], 4);
       LLVMValueRef oy = cg_addc(c, oy0, uu), ox = cg_addc(c, ox0, vv);
+      /* a tile's first row and column are always inside (2 t <= 2 (th - 1) < oh); its second
+       * only where oh (ow) is odd can be past the end: no check elsewhere */
+      LLVMValueRef ok = NULL;
+      if (uu && p->oh % 2) ok = LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), "");
+      if (vv && p->ow % 2) {
+        LLVMValueRef okx = LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), "");
+        ok = ok ? LLVMBuildAnd(c->b, ok, okx, "") : okx;
+      }
       CgIf f;
-      cg_if_begin(c, &f,
-                  LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, oy, cg_idx(c, p->oh), ""),
-                               LLVMBuildICmp(c->b, LLVMIntSLT, ox, cg_idx(c, p->ow), ""), ""));
+      if (ok) cg_if_begin(c, &f, ok);
       LLVMValueRef st = LLVMBuildStore(
           c->b, cg_qrequant(c, 1, v, mult, shift, y_zp, ge33),
           cg_gep(c, c->t_i8, y, cg_add(c, yplane, cg_add(c, cg_mulc(c, oy, p->ow), ox))));
       LLVMSetAlignment(st, 1);
-      cg_if_else(c, &f);
-      cg_if_end(c, &f);
+      if (ok) {
+        cg_if_else(c, &f);
+        cg_if_end(c, &f);
+      }
     }
   cg_loop_end(c, &lyx, NULL, NULL);
   cg_loop_end(c, &lyr, NULL, NULL);
@@ -296,7 +358,8 @@ static void lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
     LLVMValueRef pt = cg_for(c, &lpt, 16);
     point_product(c, w, M, up, vs, ms, pt, m0, mr, pairs, thumb);
     cg_loop_end(c, &lpt, NULL, NULL);
-    output_transform(c, p, w, tab, ms, out[0], b, ty0, trows, m0, mr, h.y_zp, ge33);
+    output_transform(c, p, w, tab, ms, out[0], b, ty0, trows, m0, mr, h.y_zp, ge33,
+                     n->pool != NULL);
     cg_loop_end(c, &lm, NULL, NULL);
   }
   cg_loop_end(c, &lp, NULL, NULL);

@@ -201,6 +201,10 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
     fprintf(f, ", \"op\": \"%s\", \"kernel\": \"%s\", \"scratch_bytes\": %lld, \"macs\": %lld",
             ir_op_info[n->op].name, ir_kernel_names[n->kernel], (long long)n->scratch_bytes,
             (long long)ir_node_macs(n));
+    if (n->pool) {
+      fprintf(f, ", \"pool\": ");
+      json_string(f, n->pool->name);
+    }
     if (has_tile(g->nodes[i], tiles, i))
       fprintf(f, ", \"tile\": {\"rows\": %d, \"cols\": %d, \"lanes\": %d}", tiles[i].mr,
               tiles[i].nr, tiles[i].lanes);
@@ -499,6 +503,7 @@ int kiln_inspect(const InspectOptions *o) {
       if (has_tile(n, tiles, i))
         printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr, tiles[i].lanes);
       if (n->scratch_bytes) printf(", scratch %lld bytes", (long long)n->scratch_bytes);
+      if (n->pool) printf(", fused %s %s", ir_op_info[n->pool->op].name, n->pool->name);
       if (weights)
         printf(", %sweights %.1f%% nonzero, %lld bytes (dense %lld), %lld MACs",
                si.i8 ? "int8 " : "", 100.0 * si.density, (long long)si.bytes,
