@@ -44,7 +44,7 @@ m4() { # kiln model.onnx inputs_dir name [-DEMU_EXACT] -> "instructions flash"
 names() { /usr/bin/python3 -c 'import onnx, sys; g = onnx.load(sys.argv[2]).graph; [print(sys.argv[3] % v.name) for v in getattr(g, sys.argv[1])]' "$@"; }
 echo "| model | Kiln fp32: instructions, flash (B) | Kiln dynamic file: instructions, flash (B) | fp32 / dynamic |${before:+ KILN_BEFORE dynamic: instructions, flash (B) |}"
 echo "|---|---:|---:|---:|${before:+---:|}"
-for m in dynamic_mlp mlp784 ffn256; do
+for m in dynamic_mlp mlp784 ffn256 mnist_cnn cifar_cnn; do
   dir=$src/$m
   f="n/a" r="-"
   read -r di dfl < <(m4 "$kiln" "$dir/dynamic.onnx" "$dir" "$m-dyn" -DEMU_EXACT)
