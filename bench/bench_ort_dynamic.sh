@@ -3,13 +3,15 @@
 # -> Cast -> Mul by the scales) through Kiln, against the same model in float through Kiln and
 # against ONNX Runtime on the same dynamic .onnx file, one thread. Models: the qdq_import test
 # file tests/onnx/qdq/dynamic_mlp (tiny, 2 x 3 rows, with a ConvInteger and a MatMul of two
-# activations that stay on the float path), an MLP 784-512-256-10 at batch 1 and a transformer
+# activations, the latter on the float path), an MLP 784-512-256-10 at batch 1 and a transformer
 # feed-forward block (64 tokens, d 256 -> 1024 -> 256, Relu); the last two are written here in
 # float (random fixed-seed weights) and in the form quantize_dynamic writes (per-tensor
 # symmetric i8 weights; tools/gen_qdq_tests.py's ort_dynamic_head). And the mnist_cnn and
 # cifar_cnn examples with every Conv in quantize_dynamic's ConvInteger form (per-tensor weights,
-# u8 asymmetric (QUInt8) by default, CONV_WTYPE=i8 for symmetric i8; the Gemms stay float, as
-# quantize_dynamic has no Gemm), the float model with the same dequantized weights. Kiln builds at -O3; with
+# i8 symmetric by default as quantize_dynamic's default QInt8, CONV_WTYPE=u8 for QUInt8's u8
+# asymmetric ones; ONNX Runtime's ConvInteger takes no per-channel weight zero points; the Gemms
+# stay float, quantize_dynamic has no Gemm); their float models have the same, dequantized
+# weights. Kiln builds at -O3; with
 # KILN_BEFORE=path/to/kiln, that binary (e.g. a build of the commit before MatMulInteger ran on
 # the int8 kernel) builds the dynamic file too. ORT: bench/ort_bench.js with its binding overhead
 # (a one-Add model in the same process) subtracted, as bench_ort_int8.sh. R interleaved rounds
@@ -169,8 +171,8 @@ def conv_model(name, wtype):
         onnx.save(mm, os.path.join(d, kind + ".onnx"))
 
 
-conv_model("mnist_cnn", os.environ.get("CONV_WTYPE", "u8"))
-conv_model("cifar_cnn", os.environ.get("CONV_WTYPE", "u8"))
+conv_model("mnist_cnn", os.environ.get("CONV_WTYPE", "i8"))
+conv_model("cifar_cnn", os.environ.get("CONV_WTYPE", "i8"))
 PYEOF
 d=$out/dynamic_mlp
 mkdir -p "$d"
