@@ -624,8 +624,8 @@ def dynamic_conv():
     Odd channel counts (5, 7), stride 2 with pads, asymmetric pads, i8 weights (per tensor, zero
     point 0: ORT's default), u8 weights with per-channel zero points (scale [1, M, 1, 1]), a
     depthwise conv (group 6, i8 zero points not 0, dilation 2), a grouped one (group 3, u8
-    weights, zero point 128), a 1-D conv at batch 2, and K = 576 with sums past 2^24 (exact in
-    integers; the float path rounded them)."""
+    weights, zero point 128), a 1-D conv at batch 2, K = 576 with sums past 2^24 (exact in
+    integers; the float path rounded them) and a 16 x 16 stride-1 conv (VNNI's direct form)."""
     nodes, inits = [], []
 
     def head(name, x, xv, w, ws, wz, scale_shape=None, **attrs):
@@ -733,8 +733,16 @@ def dynamic_conv():
     w5, w5s = weights_i8((4, 3, 3))
     c5, y5 = head("Conv_7", "x3", x3, w5, w5s, np.int8(0), strides=[2], pads=[1, 1])
     nodes[-1].output[0] = "y5"
-    save_case("dynamic_conv", nodes, inits, [], [], {"x": x, "x2": x2, "x3": x3},
-              {"y1": y1, "y2": y2, "y3": y3, "y4": y4, "y5": y5}, heads=0, step=0, integer=6)
+    # 16 x 16, 3x3, stride 1, pads 1: rows of 16 pixels (the VNNI direct conv, no im2col, reads
+    # the padded copy); u8 weights with one zero point that is not 128
+    x4 = (rng.standard_normal((1, 3, 16, 16)) - 0.2).astype(np.float32)
+    w6, w6s, w6z = weights_u8((8, 3, 3, 3))
+    assert w6z != 128
+    c6, y6 = head("Conv_9", "x4", x4, w6, w6s, w6z, pads=[1, 1, 1, 1])
+    nodes[-1].output[0] = "y6"
+    save_case("dynamic_conv", nodes, inits, [], [], {"x": x, "x2": x2, "x3": x3, "x4": x4},
+              {"y1": y1, "y2": y2, "y3": y3, "y4": y4, "y5": y5, "y6": y6}, heads=0, step=0,
+              integer=7)
 
 
 def main():
