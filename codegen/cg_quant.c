@@ -1287,6 +1287,16 @@ static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMVal
   return r;
 }
 
+/* ConvInteger on the pairs tile (Arm DSP): x - x_zp and w - w_zp[m] both fit i16, so the pairs
+ * hold them as they are: the sums are exact with no bias or window term, the padding 0. */
+typedef struct PairInt {
+  LLVMValueRef scratch; /* the panel's */
+  LLVMValueRef xz;      /* x_zp, i32 */
+  bool x_u8;
+  LLVMValueRef scale_one; /* the fused scale: one value, or (scale_ch) in[4] per channel */
+  bool scale_ch;
+} PairInt;
+
 /* word = (x0 as i16) | (x1 as i16) << 16 for output pixels [from, to) of the panel row at
  * prow (words); checked: each half loads only inside [lo, hi), else the zero point. With
  * major (pair-major V, CgQGemm.v_pair_major): prow is the row's first column n and column n of
@@ -1294,7 +1304,7 @@ static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMVal
 static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef prow,
                         LLVMValueRef major, int64_t kp, LLVMValueRef from, LLVMValueRef to,
                         LLVMValueRef roff[2], LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked,
-                        int32_t zp) {
+                        int32_t zp, const PairInt *ci) {
   CgLoop l;
   LLVMValueRef ow = cg_loop_begin(c, &l, from, to), half[2];
   for (int hh = 0; hh < 2; hh++) {
@@ -1304,8 +1314,10 @@ static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueR
                         LLVMBuildICmp(c->b, LLVMIntSLT, ow, hi[hh], ""), "");
       at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
     }
-    LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, x, at), c->t_i32, "");
-    if (checked) v = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, zp), "");
+    LLVMValueRef v = ci && ci->x_u8 ? LLVMBuildZExt(c->b, i8_load(c, x, at), c->t_i32, "")
+                                    : LLVMBuildSExt(c->b, i8_load(c, x, at), c->t_i32, "");
+    if (ci) v = LLVMBuildSub(c->b, v, ci->xz, ""); /* ConvInteger: x - x_zp, padding 0 */
+    if (checked) v = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, ci ? 0 : zp), "");
     half[hh] = v;
   }
   LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
@@ -1314,21 +1326,27 @@ static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueR
   if (major)
     at = cg_add(c, cg_add(c, cg_mulc(c, LLVMBuildAnd(c->b, at, cg_idx(c, -2), ""), kp), major),
                 LLVMBuildAnd(c->b, at, cg_idx(c, 1), ""));
-  LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, at));
+  LLVMValueRef st =
+      LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, ci ? ci->scratch : c->scratch, at));
   LLVMSetAlignment(st, 4);
   cg_loop_end(c, &l, NULL, NULL);
 }
 
 static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
-                              const IrConvParams *p, const IrQConvPanel *pq, CgDot4 d) {
-  IrQHead h;
-  ir_qhead(n, &h);
+                              const IrConvParams *p, const IrQConvPanel *pq, CgDot4 d,
+                              const PairInt *ci) {
+  IrQHead h = {0};
   int64_t K = p->c_per_group * p->kh * p->kw, kp = pq->k4, M = p->m;
-  const int8_t *w = n->inputs[3]->data;
+  const IrValue *wv = n->inputs[ci ? 1 : 3];
+  const int8_t *w = wv->data;
   uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
   if (!sw) abort();
-  bool ge33;
-  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
+  bool ge33 = false;
+  LLVMValueRef tab = NULL;
+  if (!ci) {
+    ir_qhead(n, &h);
+    tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
+  }
   for (int64_t m = 0; m < M; m++) {
     for (int64_t s = 0; s < kp; s++)
       for (int hh = 0; hh < 2; hh++) {
@@ -1336,7 +1354,10 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
         if (k < 0) continue;
         int64_t mg = m % p->m_per_group, at = m / p->m_per_group * p->m_per_group * kp +
                                               cg_qpair_offset(mg, s, p->m_per_group, kp) / 4;
-        sw[at] |= (uint32_t)(uint16_t)(int16_t)w[m * K + k] << (16 * hh);
+        /* ConvInteger: w - w_zp[m], in [-255, 255] */
+        int32_t wk = ci ? ir_int8_value(wv->dtype, w, m * K + k) - ir_matmul_integer_bzp(n, m)
+                        : w[m * K + k];
+        sw[at] |= (uint32_t)(uint16_t)(int16_t)wk << (16 * hh);
       }
   }
   LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
@@ -1371,23 +1392,23 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   /* [0, L) and [H, ow) checked, [L, H) valid for both halves */
   LLVMValueRef L = cg_smax(c, lo[0], lo[1]);
   LLVMValueRef H = cg_smax(c, L, cg_smin(c, hi[0], hi[1]));
-  pair_pixels(c, p, in[0], prow, mj, kp, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp);
-  pair_pixels(c, p, in[0], prow, mj, kp, L, H, roff, lo, hi, false, h.x_zp);
-  pair_pixels(c, p, in[0], prow, mj, kp, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp);
+  pair_pixels(c, p, in[0], prow, mj, kp, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp, ci);
+  pair_pixels(c, p, in[0], prow, mj, kp, L, H, roff, lo, hi, false, h.x_zp, ci);
+  pair_pixels(c, p, in[0], prow, mj, kp, H, cg_idx(c, p->ow), roff, lo, hi, true, h.x_zp, ci);
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &ls, NULL, NULL);
   LLVMValueRef gm = cg_mulc(c, g, p->m_per_group);
   LLVMValueRef y = cg_gep(
-      c, c->t_i8, out[0],
+      c, ci ? c->t_i32 : c->t_i8, out[0],
       cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p->oh * p->ow), cg_mulc(c, r0, p->ow)));
   CgQGemm q = {.m = p->m_per_group,
                .k4 = kp,
                .n_cols = pq->rows * p->ow,
                .n_valid = cg_mulc(c, rows, p->ow),
                .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, kp * 4)),
-               .v = c->scratch,
+               .v = ci ? ci->scratch : c->scratch,
                .y = y,
-               .tables = cg_gep(c, c->t_i32, tab, gm),
+               .tables = ci ? NULL : cg_gep(c, c->t_i32, tab, gm),
                .lds = kp * 4,
                .ldv = pq->ldv,
                .ldy = p->oh * p->ow,
@@ -1397,7 +1418,12 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
                .pairs = true,
                .v_pair_major = major,
                .shift_ge33 = ge33,
-               .y_zp = h.y_zp};
+               .y_zp = h.y_zp,
+               /* ConvInteger: the exact sums of (x - x_zp)(w - w_zp), no bias or window term */
+               .raw = ci != NULL,
+               .raw_masked = ci != NULL,
+               .raw_scale = ci && ci->scale_ch ? cg_gep(c, c->t_f32, in[4], gm) : NULL,
+               .raw_scale_one = ci ? ci->scale_one : NULL};
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lp, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);
@@ -1791,8 +1817,17 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
   if (!integer && lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
-  if (!integer && d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, sbytes, true, strip, &pq))
-    return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
+  if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, sbytes, true, strip, &pq)) {
+    PairInt pi = {.scratch = scratch, .x_u8 = n->inputs[0]->dtype == IR_U8};
+    if (integer) {
+      LLVMValueRef z8 = i8_load(c, in[2], cg_idx(c, 0));
+      pi.xz =
+          pi.x_u8 ? LLVMBuildZExt(c->b, z8, c->t_i32, "") : LLVMBuildSExt(c->b, z8, c->t_i32, "");
+      pi.scale_ch = n->n_inputs > 4 && ir_value_numel(n->inputs[4]) > 1;
+      if (n->n_inputs > 4 && !pi.scale_ch) pi.scale_one = cg_load(c, in[4], cg_idx(c, 0));
+    }
+    return lower_qconv_pairs(c, n, in, out, &p, &pq, d, integer ? &pi : NULL);
+  }
   if (!integer && lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
