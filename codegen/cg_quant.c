@@ -1720,7 +1720,7 @@ static void conv_integer_row_sums(Cg *c, const IrNode *n, const IrConvParams *p,
   int64_t hw = p->h * p->w;
   r->win = cg_gep(c, c->t_i32, r->plane, cg_idx(c, hw));
   LLVMValueRef z0 = LLVMBuildMul(c->b, r->xz, cg_i32c(c, -p->c_per_group), "");
-  CgLoop l, lc, li, lj, lo, lq;
+  CgLoop l, lc, li, lj, lo_, lq;
   LLVMValueRef i = cg_for(c, &l, hw);
   LLVMValueRef st = LLVMBuildStore(c->b, z0, cg_gep(c, c->t_i32, r->plane, i));
   LLVMSetAlignment(st, 4);
@@ -1735,37 +1735,30 @@ static void conv_integer_row_sums(Cg *c, const IrNode *n, const IrConvParams *p,
   LLVMSetAlignment(st, 4);
   cg_loop_end(c, &l, NULL, NULL);
   cg_loop_end(c, &lc, NULL, NULL);
-  LLVMValueRef oh = cg_for(c, &lo, p->oh);
-  LLVMValueRef ow = cg_for(c, &lq, p->ow);
+  /* the window sums tap by tap: per output row, the valid run of pixels adds a shifted row of
+   * the channel sums (contiguous for stride 1: vectorized) */
+  cg_memset(c, r->win, 0, 4 * p->oh * p->ow);
   LLVMValueRef ki = cg_for(c, &li, p->kh);
+  LLVMValueRef kj = cg_for(c, &lj, p->kw);
+  LLVMValueRef dj = cg_addc(c, cg_mulc(c, kj, p->dil_w), -p->pad_l), lo, hi;
+  cg_valid_range(c, dj, p->stride_w, p->w, p->ow, &lo, &hi);
+  LLVMValueRef oh = cg_for(c, &lo_, p->oh);
   LLVMValueRef ih =
       cg_add(c, cg_mulc(c, oh, p->stride_h), cg_addc(c, cg_mulc(c, ki, p->dil_h), -p->pad_t));
-  LLVMValueRef kj = cg_for(c, &lj, p->kw);
-  LLVMValueRef acc = cg_loop_acc(c, &lj, cg_i32c(c, 0));
-  LLVMValueRef iw =
-      cg_add(c, cg_mulc(c, ow, p->stride_w), cg_addc(c, cg_mulc(c, kj, p->dil_w), -p->pad_l));
-  LLVMValueRef in_h = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
-                                   LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p->h), ""), "");
-  LLVMValueRef in_w = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, iw, cg_idx(c, 0), ""),
-                                   LLVMBuildICmp(c->b, LLVMIntSLT, iw, cg_idx(c, p->w), ""), "");
-  LLVMValueRef ok = LLVMBuildAnd(c->b, in_h, in_w, "");
-  LLVMValueRef at =
-      cg_add(c, cg_mulc(c, cg_smin(c, cg_smax(c, ih, cg_idx(c, 0)), cg_idx(c, p->h - 1)), p->w),
-             cg_smin(c, cg_smax(c, iw, cg_idx(c, 0)), cg_idx(c, p->w - 1)));
-  LLVMValueRef v = LLVMBuildSelect(c->b, ok, i32_load(c, r->plane, at), cg_i32c(c, 0), "");
-  LLVMValueRef next = LLVMBuildAdd(c->b, acc, v, ""), sum;
-  cg_loop_end(c, &lj, &next, &sum);
-  /* the kernel rows' partial sums: accumulate into win, zeroed at the first row */
-  LLVMValueRef wat = cg_gep(c, c->t_i32, r->win, cg_add(c, cg_mulc(c, oh, p->ow), ow));
-  LLVMValueRef prev = LLVMBuildLoad2(c->b, c->t_i32, wat, "");
-  LLVMSetAlignment(prev, 4);
-  prev = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntEQ, ki, cg_idx(c, 0), ""), cg_i32c(c, 0),
-                         prev, "");
-  st = LLVMBuildStore(c->b, LLVMBuildAdd(c->b, prev, sum, ""), wat);
+  LLVMValueRef row_ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
+                                     LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p->h), ""), "");
+  LLVMValueRef end = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo, hi), lo, "");
+  LLVMValueRef ow = cg_loop_begin(c, &lq, lo, end);
+  LLVMValueRef at = cg_add(c, cg_mulc(c, oh, p->ow), ow);
+  LLVMValueRef v = i32_load(
+      c, r->plane, cg_add(c, cg_add(c, cg_mulc(c, ih, p->w), dj), cg_mulc(c, ow, p->stride_w)));
+  st = LLVMBuildStore(c->b, LLVMBuildAdd(c->b, i32_load(c, r->win, at), v, ""),
+                      cg_gep(c, c->t_i32, r->win, at));
   LLVMSetAlignment(st, 4);
-  cg_loop_end(c, &li, NULL, NULL);
   cg_loop_end(c, &lq, NULL, NULL);
-  cg_loop_end(c, &lo, NULL, NULL);
+  cg_loop_end(c, &lo_, NULL, NULL);
+  cg_loop_end(c, &lj, NULL, NULL);
+  cg_loop_end(c, &li, NULL, NULL);
 }
 
 /* y[m][pixel] -= bz'[m] R[pixel] over the group's rows of batch b (gm its first channel), then
