@@ -917,8 +917,8 @@ static bool check_integer_inputs(const IrNode *n, IrDiag *d) {
     snprintf(field, sizeof field, "inputs[%d]", k);
     if (!n->inputs[k]) return ir_node_error(d, n, field, "required input is missing");
     if (!is_int8(n->inputs[k]->dtype))
-      return ir_node_error(d, n, field, "%s expects i8 or u8 here, got %s",
-                           ir_op_info[n->op].name, ir_dtype_name(n->inputs[k]->dtype));
+      return ir_node_error(d, n, field, "%s expects i8 or u8 here, got %s", ir_op_info[n->op].name,
+                           ir_dtype_name(n->inputs[k]->dtype));
   }
   return true;
 }
