@@ -1294,8 +1294,7 @@ typedef struct PairInt {
   LLVMValueRef xz;      /* x_zp, i32 */
   bool x_u8;
   LLVMValueRef scale_one; /* the fused scale: one value, or (scale_ch) in[4] per channel */
-  LLVMValueRef bias_one;  /* the fused bias: one value, or (bias_ch) in[5] per channel */
-  bool scale_ch, bias_ch;
+  bool scale_ch;
 } PairInt;
 
 /* word = (x0 as i16) | (x1 as i16) << 16 for output pixels [from, to) of the panel row at
@@ -1424,9 +1423,7 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
                .raw = ci != NULL,
                .raw_masked = ci != NULL,
                .raw_scale = ci && ci->scale_ch ? cg_gep(c, c->t_f32, in[4], gm) : NULL,
-               .raw_scale_one = ci ? ci->scale_one : NULL,
-               .raw_fbias = ci && ci->bias_ch ? cg_gep(c, c->t_f32, in[5], gm) : NULL,
-               .raw_fbias_one = ci ? ci->bias_one : NULL};
+               .raw_scale_one = ci ? ci->scale_one : NULL};
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lp, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);
@@ -1684,8 +1681,7 @@ typedef struct ConvIntRt {
   LLVMValueRef bias;              /* i32 [M] at the scratch's start */
   LLVMValueRef plane, win;        /* rows: i32 [h * w] channel sums, [oh * ow] window sums */
   LLVMValueRef scale_one;         /* the fused scale: one f32, or (scale_ch) in[4] per channel */
-  LLVMValueRef bias_one;          /* the fused bias: one f32, or (bias_ch) in[5] per channel */
-  bool scale_ch, scaled, rows, biased, bias_ch;
+  bool scale_ch, scaled, rows;
 } ConvIntRt;
 
 static ConvIntRt conv_integer_setup(Cg *c, const IrNode *n, LLVMValueRef *in, CgDot4 d,
@@ -1703,9 +1699,6 @@ static ConvIntRt conv_integer_setup(Cg *c, const IrNode *n, LLVMValueRef *in, Cg
   r.scaled = n->n_inputs > 4;
   r.scale_ch = r.scaled && ir_value_numel(n->inputs[4]) > 1;
   if (r.scaled && !r.scale_ch) r.scale_one = cg_load(c, in[4], cg_idx(c, 0));
-  r.biased = n->n_inputs > 5;
-  r.bias_ch = r.biased && ir_value_numel(n->inputs[5]) > 1;
-  if (r.biased && !r.bias_ch) r.bias_one = cg_load(c, in[5], cg_idx(c, 0));
   r.bias = c->scratch;
   r.plane = cg_gep(c, c->t_i32, c->scratch, cg_idx(c, M));
   LLVMValueRef cwp = const_table(c, n, "colsums", cw, sizeof *cw * (size_t)M);
@@ -1786,7 +1779,6 @@ static void conv_integer_finish(Cg *c, const IrNode *n, const IrConvParams *p, L
                                 LLVMBuildMul(c->b, bz, i32_load(c, r->win, x), ""), "");
   if (r->scaled) /* the same buffer, now f32 */
     y = LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, y, c->t_f32, ""), sc, "");
-  if (r->biased) y = LLVMBuildFAdd(c->b, y, r->bias_ch ? cg_load(c, in[5], mm) : r->bias_one, "");
   LLVMValueRef st = LLVMBuildStore(c->b, y, cg_gep(c, r->scaled ? c->t_f32 : c->t_i32, out[0], at));
   LLVMSetAlignment(st, 4);
   cg_loop_end(c, &lx, NULL, NULL);
@@ -1826,8 +1818,6 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
           pi.x_u8 ? LLVMBuildZExt(c->b, z8, c->t_i32, "") : LLVMBuildSExt(c->b, z8, c->t_i32, "");
       pi.scale_ch = n->n_inputs > 4 && ir_value_numel(n->inputs[4]) > 1;
       if (n->n_inputs > 4 && !pi.scale_ch) pi.scale_one = cg_load(c, in[4], cg_idx(c, 0));
-      pi.bias_ch = n->n_inputs > 5 && ir_value_numel(n->inputs[5]) > 1;
-      if (n->n_inputs > 5 && !pi.bias_ch) pi.bias_one = cg_load(c, in[5], cg_idx(c, 0));
     }
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d, integer ? &pi : NULL);
   }
@@ -2083,33 +2073,31 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef y = cg_gep(
       c, integer ? c->t_i32 : c->t_i8, out[0],
       cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p.oh * p.ow), cg_mulc(c, r0, p.ow)));
-  CgQGemm q = {
-      .m = p.m_per_group,
-      .k4 = k4,
-      .n_cols = pq.rows * p.ow,
-      .n_valid = cg_mulc(c, rows, p.ow),
-      .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, k4 * qb)),
-      .v = scratch,
-      .y = y,
-      .tables = integer ? NULL : cg_gep(c, c->t_i32, tab, gm),
-      .lds = k4 * qb,
-      .ldv = pq.ldv,
-      .ldy = p.oh * p.ow,
-      .n_pad = 0,
-      .channels = M,
-      .per_row = true,
-      .v_is_acts = true,
-      .shift_ge33 = ge33,
-      .y_zp = h.y_zp,
-      /* ConvInteger: raw sums from the channels' run-time bias, converted and scaled
-       * here unless the row terms come first (conv_integer_finish) */
-      .raw = integer,
-      .raw_bias = integer ? cg_gep(c, c->t_i32, ci.bias, gm) : NULL,
-      .raw_masked = integer,
-      .raw_scale = integer && !ci.rows && ci.scale_ch ? cg_gep(c, c->t_f32, in[4], gm) : NULL,
-      .raw_scale_one = integer && !ci.rows ? ci.scale_one : NULL,
-      .raw_fbias = integer && !ci.rows && ci.bias_ch ? cg_gep(c, c->t_f32, in[5], gm) : NULL,
-      .raw_fbias_one = integer && !ci.rows ? ci.bias_one : NULL};
+  CgQGemm q = {.m = p.m_per_group,
+               .k4 = k4,
+               .n_cols = pq.rows * p.ow,
+               .n_valid = cg_mulc(c, rows, p.ow),
+               .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, k4 * qb)),
+               .v = scratch,
+               .y = y,
+               .tables = integer ? NULL : cg_gep(c, c->t_i32, tab, gm),
+               .lds = k4 * qb,
+               .ldv = pq.ldv,
+               .ldy = p.oh * p.ow,
+               .n_pad = 0,
+               .channels = M,
+               .per_row = true,
+               .v_is_acts = true,
+               .shift_ge33 = ge33,
+               .y_zp = h.y_zp,
+               /* ConvInteger: raw sums from the channels' run-time bias, converted and scaled
+                * here unless the row terms come first (conv_integer_finish) */
+               .raw = integer,
+               .raw_bias = integer ? cg_gep(c, c->t_i32, ci.bias, gm) : NULL,
+               .raw_masked = integer,
+               .raw_scale =
+                   integer && !ci.rows && ci.scale_ch ? cg_gep(c, c->t_f32, in[4], gm) : NULL,
+               .raw_scale_one = integer && !ci.rows ? ci.scale_one : NULL};
   int64_t tap_off[64];
   if (direct) {
     for (int64_t t = 0; t < taps; t++)

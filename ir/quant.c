@@ -1037,13 +1037,6 @@ bool ir_infer_conv_integer(IrGraph *g, IrNode *n, IrDiag *d) {
   IrConvParams p;
   if (!ir_conv_params(&tmp, &p, d)) return false;
   if (!check_integer_qparams(n, p.m, "x", "w", "output channel", d)) return false;
-  if (n->n_inputs > 5) { /* the bias Add the fuse pass folds in after the scale */
-    const IrValue *bv = n->inputs[5];
-    int64_t nb = bv ? ir_value_numel(bv) : 0;
-    if (!bv || bv->dtype != IR_F32 || (nb != 1 && nb != p.m))
-      return ir_node_error(d, n, "inputs[5]",
-                           "ConvInteger's bias must be f32 of 1 value or one per output channel");
-  }
   int64_t dims[4] = {p.n, p.m, p.oh, p.ow};
   if (p.spatial == 1) dims[2] = p.ow;
   set_out(n, n->n_inputs > 4 ? IR_F32 : IR_I32, p.spatial + 2, dims);
@@ -1052,8 +1045,7 @@ bool ir_infer_conv_integer(IrGraph *g, IrNode *n, IrDiag *d) {
 
 /* The ONNX definition: sum over the window (c, i, j) of (x - x_zp) * (w[m] - w_zp[m]), the
  * padding equal to x_zp (it contributes 0), in int64; the i32 output keeps its low 32 bits. With
- * a scale (5th input): the f32 output (float)sum * scale[m], ONNX's Cast to float then Mul; with
- * a bias (6th) then + bias[m], the Add. */
+ * a scale (5th input): the f32 output (float)sum * scale[m], ONNX's Cast to float then Mul. */
 int ir_interp_conv_integer(const IrNode *n, const void *const *in, void *const *out) {
   IrNode tmp;
   IrValue *ins[3];
@@ -1064,9 +1056,8 @@ int ir_interp_conv_integer(const IrNode *n, const void *const *in, void *const *
   (void)ok;
   IrDType xt = n->inputs[0]->dtype, wt = n->inputs[1]->dtype;
   int32_t xz = ir_int8_value(xt, in[2], 0);
-  const float *sc = n->n_inputs > 4 ? in[4] : NULL, *bias = n->n_inputs > 5 ? in[5] : NULL;
+  const float *sc = n->n_inputs > 4 ? in[4] : NULL;
   bool per_ch = sc && ir_value_numel(n->inputs[4]) > 1;
-  bool bias_ch = bias && ir_value_numel(n->inputs[5]) > 1;
   for (int64_t b = 0; b < p.n; b++)
     for (int64_t m = 0; m < p.m; m++) {
       int32_t wz = ir_matmul_integer_bzp(n, m);
@@ -1091,12 +1082,10 @@ int ir_interp_conv_integer(const IrNode *n, const void *const *in, void *const *
           }
           int32_t sum = (int32_t)(uint32_t)(uint64_t)acc;
           int64_t at = ((b * p.m + m) * p.oh + oh) * p.ow + ow;
-          if (sc) {
-            float v = (float)sum * sc[per_ch ? m : 0]; /* then the Add: two f32 operations */
-            ((float *)out[0])[at] = bias ? v + bias[bias_ch ? m : 0] : v;
-          } else {
+          if (sc)
+            ((float *)out[0])[at] = (float)sum * sc[per_ch ? m : 0];
+          else
             ((int32_t *)out[0])[at] = sum;
-          }
         }
     }
   return KRT_OK;

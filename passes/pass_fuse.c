@@ -124,9 +124,8 @@ static bool scale_fits(const IrNode *n, const IrValue *s, const IrValue *z) {
  * the product of the scales (one value, or one per column / output channel) becomes one
  * MatMulInteger (ConvInteger) with that scale as a 5th input and the Mul's f32 output: the int8
  * kernel converts and scales its sums in registers, the same two f32 operations per element
- * (ir_interp_matmul_integer, ir_interp_conv_integer); a ConvInteger's following bias Add too. The
- * fused node takes the Mul's place in the order (the scale is computed between them); its own
- * inputs come before. */
+ * (ir_interp_matmul_integer, ir_interp_conv_integer). The fused node takes the
+ * Mul's place in the order (the scale is computed between them); its own inputs come before. */
 static bool fuse_integer_scale(IrGraph *g) {
   bool *dead = pass_dead_flags(g);
   bool changed = false;
@@ -147,30 +146,19 @@ static bool fuse_integer_scale(IrGraph *g) {
       continue;
     IrValue *s = m->inputs[0] == z ? m->inputs[1] : m->inputs[0];
     if (s == z || s->dtype != IR_F32 || !scale_fits(n, s, z)) continue;
-    /* ConvInteger: then the bias Add (quantize_dynamic's Reshape'd [1, M, 1, 1] bias, or one
-     * value) as a 6th input, (float)sum * scale + bias[m]: the same two f32 operations */
-    IrValue *o = m->outputs[0], *bias = NULL;
-    IrNode *a = conv && !o->is_output ? sole_reader(g, o) : NULL, *last = m;
-    if (a && a->op == IR_OP_ADD && !a->n_epilogue && a->n_inputs == 2 &&
-        ir_same_shape(a->outputs[0], z) && a->outputs[0]->dtype == IR_F32) {
-      IrValue *b = a->inputs[0] == o ? a->inputs[1] : a->inputs[0];
-      if (b != o && b->dtype == IR_F32 && scale_fits(n, b, z)) bias = b, last = a;
-    }
-    IrValue **ins = ir_arena_alloc(g->arena, sizeof *ins * 6);
+    IrValue **ins = ir_arena_alloc(g->arena, sizeof *ins * 5);
     memcpy(ins, n->inputs, sizeof *ins * 4);
     ins[4] = s;
-    ins[5] = bias;
     n->inputs = ins;
-    n->n_inputs = bias ? 6 : 5;
-    ir_node_set_output(n, 0, last->outputs[0]);
-    /* n moves to the last fused node's slot; its old slot (now that node) and the others go */
-    int at = last->id;
+    n->n_inputs = 5;
+    ir_node_set_output(n, 0, m->outputs[0]);
+    /* n moves to m's slot; its old slot (now m) and the Cast's go */
+    int at = m->id;
     g->nodes[at] = n;
-    g->nodes[i] = last;
+    g->nodes[i] = m;
     n->id = at;
-    last->id = i;
+    m->id = i;
     dead[i] = dead[c->id] = changed = true;
-    if (bias) dead[m->id] = true;
   }
   return pass_drop_dead(g, dead, changed);
 }

@@ -756,8 +756,8 @@ static void check_random_matmul_integer(unsigned seed) {
  * f32 [N, C, H, W] -> DynamicQuantizeLinear (u8, run-time zero point: the padding) or
  * QuantizeLinear (i8, constant) -> ConvInteger (groups 1, 2 or depthwise; strides, pads,
  * dilations; i8 or u8 weights, zero points one or per channel, often not 0) -> Cast -> Mul by
- * one scale or one per channel ([1, M, 1, 1]) [-> Add of a bias, one or [1, M, 1, 1]]; -O0 and
- * -O2 (scale and bias fused) compiled == interpreter bit for bit on the host and x86-64 (SSE2). */
+ * one scale or one per channel ([1, M, 1, 1]); -O0 and -O2 (fused) compiled == interpreter bit
+ * for bit on the host and x86-64 (SSE2). */
 static int n_conv_integer_fused;
 static void check_random_conv_integer(unsigned seed) {
   rng_state = seed * 2654435761u + 11;
@@ -770,7 +770,6 @@ static void check_random_conv_integer(unsigned seed) {
   while ((H + pt + pb - dh * (kh - 1) - 1) < 0) pb++;
   while ((W + pl + pr - dw * (kw - 1) - 1) < 0) pr++;
   bool dyn = rnd(3) != 0, w_u8 = rnd(2), wz_ch = rnd(2), s_ch = rnd(2);
-  int bias = (int)rnd(3); /* 0: none, 1: one value, 2: [1, M, 1, 1] (quantize_dynamic's) */
   const char *wt = w_u8 ? "u8" : "i8";
   int lo = w_u8 ? 0 : -128;
   int64_t cg = C / G, nw = M * cg * kh * kw;
@@ -793,11 +792,6 @@ static void check_random_conv_integer(unsigned seed) {
   put(&b, "], \"data\": [");
   for (int64_t i = 0; i < (s_ch ? M : 1); i++)
     put(&b, "%s%.6f", i ? ", " : "", 0.001 + (double)rnd(1000) * 1e-5);
-  put(&b, "]}, {\"name\": \"bias\", \"dtype\": \"f32\", \"shape\": [");
-  if (bias == 2) put(&b, "1, %lld, 1, 1", (long long)M);
-  put(&b, "], \"data\": [");
-  for (int64_t i = 0; i < (bias == 2 ? M : 1); i++)
-    put(&b, "%s%.6f", i ? ", " : "", (double)rnd(2000) * 1e-3 - 1.0);
   put(&b,
       "]}, {\"name\": \"qs\", \"dtype\": \"f32\", \"shape\": [], \"data\": [0.01]}, "
       "{\"name\": \"qz\", \"dtype\": \"i8\", \"shape\": [], \"data\": [%d]}], "
@@ -814,21 +808,20 @@ static void check_random_conv_integer(unsigned seed) {
       "\"outputs\": [\"acc\"], \"attrs\": {\"group\": %lld, \"strides\": [%lld, %lld], "
       "\"dilations\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld]}}, "
       "{\"op\": \"Cast\", \"inputs\": [\"acc\"], \"outputs\": [\"f\"], \"attrs\": {\"to\": 1}}, "
-      "{\"op\": \"Mul\", \"inputs\": [\"f\", \"s\"], \"outputs\": [\"%s\"]}%s]}",
+      "{\"op\": \"Mul\", \"inputs\": [\"f\", \"s\"], \"outputs\": [\"y\"]}]}",
       dyn ? "xz" : "qz", (long long)G, (long long)sh, (long long)sw, (long long)dh, (long long)dw,
-      (long long)pt, (long long)pl, (long long)pb, (long long)pr, bias ? "ys" : "y",
-      bias ? ", {\"op\": \"Add\", \"inputs\": [\"ys\", \"bias\"], \"outputs\": [\"y\"]}" : "");
+      (long long)pt, (long long)pl, (long long)pb, (long long)pr);
   int64_t per = N * C * H * W;
   float *x = malloc(sizeof *x * (size_t)(per * 3));
   for (int64_t i = 0; i < per * 3; i++) x[i] = rndf() * 2 - 0.3f;
   char what[200];
   snprintf(what, sizeof what,
            "ConvInteger seed %u: N%lld C%lld %lldx%lld M%lld k%lldx%lld s%lldx%lld d%lldx%lld "
-           "g%lld, %s x, %s w, zero points %s, scale %s, bias %d",
+           "g%lld, %s x, %s w, zero points %s, scale %s",
            seed, (long long)N, (long long)C, (long long)H, (long long)W, (long long)M,
            (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh, (long long)dw,
            (long long)G, dyn ? "u8" : "i8", wt, wz_ch ? "per channel" : "one",
-           s_ch ? "per channel" : "one", bias);
+           s_ch ? "per channel" : "one");
   for (int opt = 0; opt <= 2; opt += 2) {
     IrDiag d;
     ir_diag_init(&d, "random", true);
@@ -844,7 +837,7 @@ static void check_random_conv_integer(unsigned seed) {
     int fused = 0, kernels = 0;
     for (int i = 0; i < g->n_nodes; i++)
       if (g->nodes[i]->op == IR_OP_CONV_INTEGER) {
-        fused += g->nodes[i]->n_inputs == (bias ? 6 : 5);
+        fused += g->nodes[i]->n_inputs == 5;
         kernels += g->nodes[i]->kernel == IR_KERNEL_QCONV_DOT4;
       }
     CHECK(kernels == 1 && fused == (opt ? 1 : 0), "%s -O%d: %d on the int8 kernel, %d fused", what,

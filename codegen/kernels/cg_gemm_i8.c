@@ -783,14 +783,6 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         }
         a = LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, a, ft, ""), sv, "");
         et = c->t_f32;
-        if (q->raw_fbias || q->raw_fbias_one) { /* a separate add, as the file's Add */
-          assert(row || !q->raw_fbias);
-          LLVMValueRef bv =
-              q->raw_fbias
-                  ? LLVMBuildLoad2(c->b, c->t_f32, cg_gep(c, c->t_f32, q->raw_fbias, row), "")
-                  : q->raw_fbias_one;
-          a = LLVMBuildFAdd(c->b, a, cg_qsplat(c, bv, lanes), "");
-        }
       }
       if (q->raw_masked) {
         assert(!q->raw_col_step);

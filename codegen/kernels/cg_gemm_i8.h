@@ -62,9 +62,6 @@ typedef struct CgQGemm {
   /* raw: store f32 (float)sum * scale, the scale one f32 value (raw_scale_one) or per column
    * (raw_scale: f32 [n_pad]) */
   LLVMValueRef raw_scale, raw_scale_one;
-  /* raw, scaled, per_row: then + an f32 bias, per row (raw_fbias: f32 [m]) or one value
-   * (raw_fbias_one): ConvInteger's fused bias Add */
-  LLVMValueRef raw_fbias, raw_fbias_one;
   /* VNNI direct convolution (no im2col; docs/quantization.md): V is the zero-point-padded copy
    * of the input in words of 4 channels, [k4 / direct_taps][PH][direct_pw] words (a plane of
    * direct_plane_bytes each); reduction quad kq = c4 * direct_taps + tap of column n (output
