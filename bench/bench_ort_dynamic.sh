@@ -3,10 +3,15 @@
 # -> Cast -> Mul by the scales) through Kiln, against the same model in float through Kiln and
 # against ONNX Runtime on the same dynamic .onnx file, one thread. Models: the qdq_import test
 # file tests/onnx/qdq/dynamic_mlp (tiny, 2 x 3 rows, with a ConvInteger and a MatMul of two
-# activations that stay on the float path), an MLP 784-512-256-10 at batch 1 and a transformer
+# activations, the latter on the float path), an MLP 784-512-256-10 at batch 1 and a transformer
 # feed-forward block (64 tokens, d 256 -> 1024 -> 256, Relu); the last two are written here in
 # float (random fixed-seed weights) and in the form quantize_dynamic writes (per-tensor
-# symmetric i8 weights; tools/gen_qdq_tests.py's ort_dynamic_head). Kiln builds at -O3; with
+# symmetric i8 weights; tools/gen_qdq_tests.py's ort_dynamic_head). And the mnist_cnn and
+# cifar_cnn examples with every Conv in quantize_dynamic's ConvInteger form (per-tensor weights,
+# i8 symmetric by default as quantize_dynamic's default QInt8, CONV_WTYPE=u8 for QUInt8's u8
+# asymmetric ones; ONNX Runtime's ConvInteger takes no per-channel weight zero points; the Gemms
+# stay float, quantize_dynamic has no Gemm); their float models have the same, dequantized
+# weights. Kiln builds at -O3; with
 # KILN_BEFORE=path/to/kiln, that binary (e.g. a build of the commit before MatMulInteger ran on
 # the int8 kernel) builds the dynamic file too. ORT: bench/ort_bench.js with its binding overhead
 # (a one-Add model in the same process) subtracted, as bench_ort_int8.sh. R interleaved rounds
@@ -94,6 +99,80 @@ def model(name, shape, dims):
 
 model("mlp784", (1, 784), [784, 512, 256, 10])
 model("ffn256", (1, 64, 256), [256, 1024, 256])
+
+
+def conv_model(name, wtype):
+    """examples/NAME/model.onnx with every Conv in quantize_dynamic's form (DynamicQuantizeLinear of
+    its input, once per tensor; ConvInteger with per-tensor weights, i8 symmetric or u8 asymmetric
+    (QUInt8); Cast, Mul of the scales, Mul; the bias Reshape'd to [1, M, 1, 1] and added), the
+    Gemms in float (quantize_dynamic has no Gemm); the float model with the same, dequantized
+    weights"""
+    src = onnx.load(os.path.join("examples", name, "model.onnx"))
+    d = os.path.join(out, name)
+    os.makedirs(os.path.join(d, "inputs"))
+    x = np.load(os.path.join("examples", name, "inputs", "x.npy"))
+    np.save(os.path.join(d, "inputs", "x.npy"), x)
+    g = src.graph
+    inits = {i.name: numpy_helper.to_array(i) for i in g.initializer}
+    fin, din = dict(inits), dict(inits)
+    fnodes, dnodes, quantized = [], [], set()
+    for nd in g.node:
+        if nd.op_type != "Conv" or nd.input[1] not in inits:
+            fnodes.append(nd)
+            dnodes.append(nd)
+            continue
+        w = inits[nd.input[1]].astype(np.float32)
+        if wtype == "i8":
+            s = np.float32(np.abs(w).max() / 127)
+            zp = np.int8(0)
+            wq = np.clip(np.rint(w / s), -127, 127).astype(np.int8)
+        else:
+            lo, hi = min(float(w.min()), 0.0), max(float(w.max()), 0.0)
+            s = np.float32((hi - lo) / 255)
+            zp = np.uint8(np.clip(round(-lo / s), 0, 255))
+            wq = np.clip(np.rint(w / s) + float(zp), 0, 255).astype(np.uint8)
+        fin[nd.input[1]] = ((wq.astype(np.float32) - float(zp)) * s).astype(np.float32)
+        fnodes.append(nd)
+        xin, wn, cn = nd.input[0], nd.input[1], nd.name or nd.output[0]
+        if xin not in quantized:
+            quantized.add(xin)
+            dnodes.append(helper.make_node("DynamicQuantizeLinear", [xin],
+                                           [xin + "_quantized", xin + "_scale", xin + "_zero_point"],
+                                           name=xin + "_QuantizeLinear"))
+        din.pop(wn)
+        din[wn + "_quantized"], din[wn + "_scale"], din[wn + "_zero_point"] = wq, s, zp
+        y = nd.output[0]
+        mo = cn + "_out" if len(nd.input) > 2 else y
+        ci = helper.make_node("ConvInteger", [xin + "_quantized", wn + "_quantized",
+                                              xin + "_zero_point", wn + "_zero_point"],
+                              [cn + "_output_quantized"], name=cn + "_quant")
+        ci.attribute.extend(nd.attribute)
+        dnodes += [ci,
+                   helper.make_node("Cast", [cn + "_output_quantized"],
+                                    [cn + "_output_quantized_cast_output"],
+                                    name=cn + "_output_quantized_cast", to=TensorProto.FLOAT),
+                   helper.make_node("Mul", [xin + "_scale", wn + "_scale"],
+                                    [cn + "_quant_scales_mul:0"], name=cn + "_quant_scales_mul"),
+                   helper.make_node("Mul", [cn + "_output_quantized_cast_output",
+                                            cn + "_quant_scales_mul:0"], [mo],
+                                    name=cn + "_quant_output_scale_mul")]
+        if len(nd.input) > 2:
+            din[cn + "_bias_shape"] = np.array([1, -1, 1, 1], np.int64)
+            dnodes += [helper.make_node("Reshape", [nd.input[2], cn + "_bias_shape"],
+                                        [cn + "_bias_reshaped"], name=cn + "_bias_reshape"),
+                       helper.make_node("Add", [mo, cn + "_bias_reshaped"], [y],
+                                        name=cn + "_bias_add")]
+    for kind, nodes, ii in (("float", fnodes, fin), ("dynamic", dnodes, din)):
+        gr = helper.make_graph(nodes, name, list(g.input), list(g.output),
+                               [numpy_helper.from_array(np.asarray(v), k) for k, v in ii.items()])
+        mm = helper.make_model(gr, opset_imports=list(src.opset_import))
+        mm.ir_version = 8
+        onnx.checker.check_model(mm)
+        onnx.save(mm, os.path.join(d, kind + ".onnx"))
+
+
+conv_model("mnist_cnn", os.environ.get("CONV_WTYPE", "i8"))
+conv_model("cifar_cnn", os.environ.get("CONV_WTYPE", "i8"))
 PYEOF
 d=$out/dynamic_mlp
 mkdir -p "$d"
@@ -111,7 +190,7 @@ best() { # "median min" lines -> best median (min), median of the medians, worst
 first() { printf '%s\n' "$@" | sort -g | head -1 | awk '{print $1}'; }
 echo "| model | Kiln fp32 (float model) | Kiln dynamic file | ORT dynamic file | Kiln dyn / Kiln fp32 | Kiln dyn / ORT dyn |${before:+ Kiln dynamic, KILN_BEFORE |} max abs diff Kiln-ORT |"
 echo "|---|---:|---:|---:|---:|---:|${before:+---:|}---:|"
-for m in dynamic_mlp mlp784 ffn256; do
+for m in dynamic_mlp mlp784 ffn256 mnist_cnn cifar_cnn; do
   d=$out/$m
   mapfile -t ins < <("$py" -c 'import onnx, sys; [print(sys.argv[2] + "/inputs/" + i.name + ".npy") for i in onnx.load(sys.argv[1]).graph.input]' "$d/dynamic.onnx" "$d")
   [ -f "$d/float.onnx" ] && "$kiln" build "$d/float.onnx" -O3 -o "$d/fp32" 2>/dev/null

@@ -1341,6 +1341,16 @@ static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMVal
   return r;
 }
 
+/* ConvInteger on the pairs tile (Arm DSP): x - x_zp and w - w_zp[m] both fit i16, so the pairs
+ * hold them as they are: the sums are exact with no bias or window term, the padding 0. */
+typedef struct PairInt {
+  LLVMValueRef scratch; /* the panel's */
+  LLVMValueRef xz;      /* x_zp, i32 */
+  bool x_u8;
+  LLVMValueRef scale_one; /* the fused scale: one value, or (scale_ch) in[4] per channel */
+  bool scale_ch;
+} PairInt;
+
 /* word = (x0 as i16) | (x1 as i16) << 16 for output pixels [from, to) of the panel row at
  * prow (words); checked: each half loads only inside [lo, hi), else the zero point. With
  * major (pair-major V, CgQGemm.v_pair_major): prow is the row's first column n and column n of
@@ -1348,7 +1358,7 @@ static PairHalf pair_half(Cg *c, const IrConvParams *p, LLVMValueRef xg, LLVMVal
 static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef prow,
                         LLVMValueRef major, int64_t kp, LLVMValueRef from, LLVMValueRef to,
                         LLVMValueRef roff[2], LLVMValueRef lo[2], LLVMValueRef hi[2], bool checked,
-                        int32_t zp, bool pool) {
+                        int32_t zp, bool pool, const PairInt *ci) {
   CgLoop l;
   LLVMValueRef ow = cg_loop_begin(c, &l, from, to), half[2];
   for (int hh = 0; hh < 2; hh++) {
@@ -1358,8 +1368,10 @@ static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueR
                         LLVMBuildICmp(c->b, LLVMIntSLT, ow, hi[hh], ""), "");
       at = LLVMBuildSelect(c->b, ok, at, cg_idx(c, 0), "");
     }
-    LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, x, at), c->t_i32, "");
-    if (checked) v = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, zp), "");
+    LLVMValueRef v = ci && ci->x_u8 ? LLVMBuildZExt(c->b, i8_load(c, x, at), c->t_i32, "")
+                                    : LLVMBuildSExt(c->b, i8_load(c, x, at), c->t_i32, "");
+    if (ci) v = LLVMBuildSub(c->b, v, ci->xz, ""); /* ConvInteger: x - x_zp, padding 0 */
+    if (checked) v = LLVMBuildSelect(c->b, ok, v, cg_i32c(c, ci ? 0 : zp), "");
     half[hh] = v;
   }
   LLVMValueRef word = LLVMBuildOr(c->b, LLVMBuildAnd(c->b, half[0], cg_i32c(c, 0xffff), ""),
@@ -1373,21 +1385,27 @@ static void pair_pixels(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueR
   if (major)
     at = cg_add(c, cg_add(c, cg_mulc(c, LLVMBuildAnd(c->b, at, cg_idx(c, -2), ""), kp), major),
                 LLVMBuildAnd(c->b, at, cg_idx(c, 1), ""));
-  LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, at));
+  LLVMValueRef st =
+      LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, ci ? ci->scratch : c->scratch, at));
   LLVMSetAlignment(st, 4);
   cg_loop_end(c, &l, NULL, NULL);
 }
 
 static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
-                              const IrConvParams *p, const IrQConvPanel *pq, CgDot4 d) {
-  IrQHead h;
-  ir_qhead(n, &h);
+                              const IrConvParams *p, const IrQConvPanel *pq, CgDot4 d,
+                              const PairInt *ci) {
+  IrQHead h = {0};
   int64_t K = p->c_per_group * p->kh * p->kw, kp = pq->k4, M = p->m;
-  const int8_t *w = n->inputs[3]->data;
+  const IrValue *wv = n->inputs[ci ? 1 : 3];
+  const int8_t *w = wv->data;
   uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
   if (!sw) abort();
-  bool ge33;
-  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
+  bool ge33 = false;
+  LLVMValueRef tab = NULL;
+  if (!ci) {
+    ir_qhead(n, &h);
+    tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
+  }
   for (int64_t m = 0; m < M; m++) {
     for (int64_t s = 0; s < kp; s++)
       for (int hh = 0; hh < 2; hh++) {
@@ -1395,7 +1413,10 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
         if (k < 0) continue;
         int64_t mg = m % p->m_per_group, at = m / p->m_per_group * p->m_per_group * kp +
                                               cg_qpair_offset(mg, s, p->m_per_group, kp) / 4;
-        sw[at] |= (uint32_t)(uint16_t)(int16_t)w[m * K + k] << (16 * hh);
+        /* ConvInteger: w - w_zp[m], in [-255, 255] */
+        int32_t wk = ci ? ir_int8_value(wv->dtype, w, m * K + k) - ir_matmul_integer_bzp(n, m)
+                        : w[m * K + k];
+        sw[at] |= (uint32_t)(uint16_t)(int16_t)wk << (16 * hh);
       }
   }
   LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
@@ -1439,9 +1460,10 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   /* [0, L) and [H, ow) checked, [L, H) valid for both halves (pool: up to 2 pw) */
   LLVMValueRef L = cg_smin(c, cg_smax(c, lo[0], lo[1]), cg_idx(c, ow_used));
   LLVMValueRef H = cg_smin(c, cg_smax(c, L, cg_smin(c, hi[0], hi[1])), cg_idx(c, ow_used));
-  pair_pixels(c, p, in[0], prow, mj, kp, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp, pool);
-  pair_pixels(c, p, in[0], prow, mj, kp, L, H, roff, lo, hi, false, h.x_zp, pool);
-  pair_pixels(c, p, in[0], prow, mj, kp, H, cg_idx(c, ow_used), roff, lo, hi, true, h.x_zp, pool);
+  pair_pixels(c, p, in[0], prow, mj, kp, cg_idx(c, 0), L, roff, lo, hi, true, h.x_zp, pool, ci);
+  pair_pixels(c, p, in[0], prow, mj, kp, L, H, roff, lo, hi, false, h.x_zp, pool, ci);
+  pair_pixels(c, p, in[0], prow, mj, kp, H, cg_idx(c, ow_used), roff, lo, hi, true, h.x_zp, pool,
+              ci);
   cg_loop_end(c, &lr, NULL, NULL);
   cg_loop_end(c, &ls, NULL, NULL);
   LLVMValueRef gm = cg_mulc(c, g, p->m_per_group);
@@ -1449,7 +1471,7 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
       pool ? cg_gep(c, c->t_i8, out[0],
                     cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), ph * pw),
                            cg_mulc(c, LLVMBuildLShr(c->b, r0, cg_idx(c, 1), ""), pw)))
-           : cg_gep(c, c->t_i8, out[0],
+           : cg_gep(c, ci ? c->t_i32 : c->t_i8, out[0],
                     cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p->oh * p->ow),
                            cg_mulc(c, r0, p->ow)));
   CgQGemm q = {.m = p->m_per_group,
@@ -1457,9 +1479,9 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
                .n_cols = prows * ow_used,
                .n_valid = cg_mulc(c, rows, ow_used),
                .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, kp * 4)),
-               .v = c->scratch,
+               .v = ci ? ci->scratch : c->scratch,
                .y = y,
-               .tables = cg_gep(c, c->t_i32, tab, gm),
+               .tables = ci ? NULL : cg_gep(c, c->t_i32, tab, gm),
                .lds = kp * 4,
                .ldv = pq->ldv,
                .ldy = pool ? ph * pw : p->oh * p->ow,
@@ -1470,7 +1492,12 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
                .v_pair_major = major,
                .pool = pool,
                .shift_ge33 = ge33,
-               .y_zp = h.y_zp};
+               .y_zp = h.y_zp,
+               /* ConvInteger: the exact sums of (x - x_zp)(w - w_zp), no bias or window term */
+               .raw = ci != NULL,
+               .raw_masked = ci != NULL,
+               .raw_scale = ci && ci->scale_ch ? cg_gep(c, c->t_f32, in[4], gm) : NULL,
+               .raw_scale_one = ci ? ci->scale_one : NULL};
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lp, NULL, NULL);
   cg_loop_end(c, &lg, NULL, NULL);
@@ -1713,29 +1740,165 @@ static bool lower_qconv_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   return true;
 }
 
+/* ---- ConvInteger on the int8 conv GEMM (lower_qconv_dot4 with integer set) ---------------
+ * As MatMulInteger's (cg_lower_matmul_integer, below), with the weights as the GEMM's rows: the
+ * kernel multiplies s = x xor flip = x + delta by w' = w - beta, so per output channel m
+ *   sum (x - x_zp)(w - w_zp[m]) = sum s w' - (x_zp + delta) Cw[m] - bz'[m] R,
+ * Cw[m] = sum w' over the window, bz'[m] = w_zp[m] - beta, R = sum over the window of x - x_zp.
+ * The padding is x_zp (the ONNX reference pads x - x_zp with 0), stored as x_zp xor flip: it adds
+ * nothing to either sum. The channel term is a run-time bias the accumulators start from; the
+ * window term (only when some bz' != 0) is one pass over each group's output (conv_integer_finish)
+ * with R from the channel-summed input (conv_integer_row_sums). */
+typedef struct ConvIntRt {
+  LLVMValueRef flip8, pad8, pad4; /* the byte flip, the padding byte as stored, 4 of it */
+  LLVMValueRef xz;                /* x_zp as i32 */
+  LLVMValueRef bias;              /* i32 [M] at the scratch's start */
+  LLVMValueRef plane, win;        /* rows: i32 [h * w] channel sums, [oh * ow] window sums */
+  LLVMValueRef scale_one;         /* the fused scale: one f32, or (scale_ch) in[4] per channel */
+  bool scale_ch, scaled, rows;
+} ConvIntRt;
+
+static ConvIntRt conv_integer_setup(Cg *c, const IrNode *n, LLVMValueRef *in, CgDot4 d,
+                                    const int32_t *cw, int64_t M) {
+  ConvIntRt r = {0};
+  bool x_u8 = n->inputs[0]->dtype == IR_U8;
+  int flip = x_u8 != d.u8_acts ? 0x80 : 0, delta = !flip ? 0 : x_u8 ? -128 : 128;
+  r.flip8 = LLVMConstInt(c->t_i8, (unsigned long long)flip, 0);
+  LLVMValueRef z8 = i8_load(c, in[2], cg_idx(c, 0));
+  r.pad8 = LLVMBuildXor(c->b, z8, r.flip8, "");
+  r.pad4 =
+      LLVMBuildMul(c->b, LLVMBuildZExt(c->b, r.pad8, c->t_i32, ""), cg_i32c(c, 0x01010101), "");
+  r.xz = x_u8 ? LLVMBuildZExt(c->b, z8, c->t_i32, "") : LLVMBuildSExt(c->b, z8, c->t_i32, "");
+  r.rows = ir_matmul_integer_needs_row_sums(n);
+  r.scaled = n->n_inputs > 4;
+  r.scale_ch = r.scaled && ir_value_numel(n->inputs[4]) > 1;
+  if (r.scaled && !r.scale_ch) r.scale_one = cg_load(c, in[4], cg_idx(c, 0));
+  r.bias = c->scratch;
+  r.plane = cg_gep(c, c->t_i32, c->scratch, cg_idx(c, M));
+  LLVMValueRef cwp = const_table(c, n, "colsums", cw, sizeof *cw * (size_t)M);
+  LLVMValueRef neg_a = LLVMBuildSub(c->b, cg_i32c(c, -delta), r.xz, ""); /* -(x_zp + delta) */
+  CgLoop l;
+  LLVMValueRef m = cg_for(c, &l, M);
+  LLVMValueRef st = LLVMBuildStore(c->b, LLVMBuildMul(c->b, neg_a, i32_load(c, cwp, m), ""),
+                                   cg_gep(c, c->t_i32, r.bias, m));
+  LLVMSetAlignment(st, 4);
+  cg_loop_end(c, &l, NULL, NULL);
+  return r;
+}
+
+/* R of every output pixel of the group whose input planes start at element xg: the channels'
+ * sum of x - x_zp per input pixel, then its sum over each window (padding adds 0). */
+static void conv_integer_row_sums(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
+                                  LLVMValueRef xg, ConvIntRt *r) {
+  bool x_u8 = n->inputs[0]->dtype == IR_U8;
+  int64_t hw = p->h * p->w;
+  r->win = cg_gep(c, c->t_i32, r->plane, cg_idx(c, hw));
+  LLVMValueRef z0 = LLVMBuildMul(c->b, r->xz, cg_i32c(c, -p->c_per_group), "");
+  CgLoop l, lc, li, lj, lo_, lq;
+  LLVMValueRef i = cg_for(c, &l, hw);
+  LLVMValueRef st = LLVMBuildStore(c->b, z0, cg_gep(c, c->t_i32, r->plane, i));
+  LLVMSetAlignment(st, 4);
+  cg_loop_end(c, &l, NULL, NULL);
+  LLVMValueRef ch = cg_for(c, &lc, p->c_per_group);
+  LLVMValueRef base = cg_add(c, xg, cg_mulc(c, ch, hw));
+  i = cg_for(c, &l, hw);
+  LLVMValueRef x = i8_load(c, in[0], cg_add(c, base, i));
+  x = x_u8 ? LLVMBuildZExt(c->b, x, c->t_i32, "") : LLVMBuildSExt(c->b, x, c->t_i32, "");
+  st = LLVMBuildStore(c->b, LLVMBuildAdd(c->b, i32_load(c, r->plane, i), x, ""),
+                      cg_gep(c, c->t_i32, r->plane, i));
+  LLVMSetAlignment(st, 4);
+  cg_loop_end(c, &l, NULL, NULL);
+  cg_loop_end(c, &lc, NULL, NULL);
+  /* the window sums tap by tap: per output row, the valid run of pixels adds a shifted row of
+   * the channel sums (contiguous for stride 1: vectorized) */
+  cg_memset(c, r->win, 0, 4 * p->oh * p->ow);
+  LLVMValueRef ki = cg_for(c, &li, p->kh);
+  LLVMValueRef kj = cg_for(c, &lj, p->kw);
+  LLVMValueRef dj = cg_addc(c, cg_mulc(c, kj, p->dil_w), -p->pad_l), lo, hi;
+  cg_valid_range(c, dj, p->stride_w, p->w, p->ow, &lo, &hi);
+  LLVMValueRef oh = cg_for(c, &lo_, p->oh);
+  LLVMValueRef ih =
+      cg_add(c, cg_mulc(c, oh, p->stride_h), cg_addc(c, cg_mulc(c, ki, p->dil_h), -p->pad_t));
+  LLVMValueRef row_ok = LLVMBuildAnd(c->b, LLVMBuildICmp(c->b, LLVMIntSGE, ih, cg_idx(c, 0), ""),
+                                     LLVMBuildICmp(c->b, LLVMIntSLT, ih, cg_idx(c, p->h), ""), "");
+  LLVMValueRef end = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo, hi), lo, "");
+  LLVMValueRef ow = cg_loop_begin(c, &lq, lo, end);
+  LLVMValueRef at = cg_add(c, cg_mulc(c, oh, p->ow), ow);
+  LLVMValueRef v = i32_load(
+      c, r->plane, cg_add(c, cg_add(c, cg_mulc(c, ih, p->w), dj), cg_mulc(c, ow, p->stride_w)));
+  st = LLVMBuildStore(c->b, LLVMBuildAdd(c->b, i32_load(c, r->win, at), v, ""),
+                      cg_gep(c, c->t_i32, r->win, at));
+  LLVMSetAlignment(st, 4);
+  cg_loop_end(c, &lq, NULL, NULL);
+  cg_loop_end(c, &lo_, NULL, NULL);
+  cg_loop_end(c, &lj, NULL, NULL);
+  cg_loop_end(c, &li, NULL, NULL);
+}
+
+/* y[m][pixel] -= bz'[m] R[pixel] over the group's rows of batch b (gm its first channel), then
+ * the conversion and the fused scale the kernel left for after it. */
+static void conv_integer_finish(Cg *c, const IrNode *n, const IrConvParams *p, LLVMValueRef *in,
+                                LLVMValueRef *out, LLVMValueRef b, LLVMValueRef gm,
+                                LLVMValueRef bzp, const ConvIntRt *r) {
+  (void)n;
+  int64_t P = p->oh * p->ow;
+  CgLoop lm, lx;
+  LLVMValueRef mm = cg_add(c, gm, cg_for(c, &lm, p->m_per_group));
+  LLVMValueRef bz = i32_load(c, bzp, mm);
+  LLVMValueRef sc = r->scale_ch ? cg_load(c, in[4], mm) : r->scale_one;
+  LLVMValueRef row = cg_mulc(c, cg_add(c, cg_mulc(c, b, p->m), mm), P);
+  LLVMValueRef x = cg_for(c, &lx, P);
+  LLVMValueRef at = cg_add(c, row, x);
+  LLVMValueRef y = LLVMBuildSub(c->b, i32_load(c, out[0], at),
+                                LLVMBuildMul(c->b, bz, i32_load(c, r->win, x), ""), "");
+  if (r->scaled) /* the same buffer, now f32 */
+    y = LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, y, c->t_f32, ""), sc, "");
+  LLVMValueRef st = LLVMBuildStore(c->b, y, cg_gep(c, r->scaled ? c->t_f32 : c->t_i32, out[0], at));
+  LLVMSetAlignment(st, 4);
+  cg_loop_end(c, &lx, NULL, NULL);
+  cg_loop_end(c, &lm, NULL, NULL);
+}
+
 /* QLinearConv: per batch, group and panel of output rows, im2col into the scratch as V
  * [k4][ldv][4] (activations, x ^ 0x80 for vpdpbusd, padding = the zero point), then the int8
  * tiles with the packed weights as S and per-channel tables. */
 static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   CgDot4 d = cg_dot4_info(c);
+  /* ConvInteger (cg_lower_conv_integer): the raw i32 sums, the padding its run-time x zero
+   * point; its bias and row sums before the panel in the scratch */
+  bool integer = n->op == IR_OP_CONV_INTEGER;
   IrNode tmp;
   IrValue *ins[3];
-  ir_qconv_as_conv(n, &tmp, ins);
+  if (integer)
+    ir_conv_integer_as_conv(n, &tmp, ins);
+  else
+    ir_qconv_as_conv(n, &tmp, ins);
   IrConvParams p;
   bool ok = ir_conv_params(&tmp, &p, NULL);
   assert(ok);
   (void)ok;
-  IrQHead h;
-  ir_qhead(n, &h);
+  IrQHead h = {0};
+  if (!integer) ir_qhead(n, &h);
+  int64_t extra = integer ? ir_conv_integer_extra_bytes(n) : 0, sbytes = n->scratch_bytes - extra;
+  LLVMValueRef scratch = integer ? cg_gep(c, c->t_i8, c->scratch, cg_idx(c, extra)) : c->scratch;
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
   if (n->pool) /* a fused MaxPool: the im2col pairs tile, panels of 2+ rows (else the loops) */
-    return d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq) &&
-           pq.rows >= 2 && lower_qconv_pairs(c, n, in, out, &p, &pq, d);
-  if (lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
-  if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
-    return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
-  if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
+    return d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, sbytes, true, strip, &pq) &&
+           pq.rows >= 2 && lower_qconv_pairs(c, n, in, out, &p, &pq, d, NULL);
+  if (!integer && lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
+  if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, sbytes, true, strip, &pq)) {
+    PairInt pi = {.scratch = scratch, .x_u8 = n->inputs[0]->dtype == IR_U8};
+    if (integer) {
+      LLVMValueRef z8 = i8_load(c, in[2], cg_idx(c, 0));
+      pi.xz =
+          pi.x_u8 ? LLVMBuildZExt(c->b, z8, c->t_i32, "") : LLVMBuildSExt(c->b, z8, c->t_i32, "");
+      pi.scale_ch = n->n_inputs > 4 && ir_value_numel(n->inputs[4]) > 1;
+      if (n->n_inputs > 4 && !pi.scale_ch) pi.scale_one = cg_load(c, in[4], cg_idx(c, 0));
+    }
+    return lower_qconv_pairs(c, n, in, out, &p, &pq, d, integer ? &pi : NULL);
+  }
+  if (!integer && lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
   int64_t c4n = (p.c_per_group + 3) / 4;
@@ -1751,26 +1914,55 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
    * KB) and the weights stay in L1, where V would have streamed from L2 once per block of rows */
   bool direct = d.kind == CG_DOT4_VNNI && p.stride_h == 1 && p.stride_w == 1 && taps > 1 &&
                 taps <= 64 && p.ow % d.lanes == 0 && (strip % p.ow == 0 || p.ow % strip == 0) &&
-                p.oh * p.ow % strip == 0 && n->scratch_bytes >= xw_bytes;
+                p.oh * p.ow % strip == 0 && sbytes >= xw_bytes;
   bool interleaved =
       direct || (d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && taps > 1 &&
-                 n->scratch_bytes > xw_bytes &&
-                 ir_qconv_panel_of(&p, n->scratch_bytes - xw_bytes, false, strip, &pq));
+                 sbytes > xw_bytes && ir_qconv_panel_of(&p, sbytes - xw_bytes, false, strip, &pq));
   if (direct) {
     pq.k4 = c4n * taps;
     pq.rows = p.oh;
     pq.ldv = 0;
-  } else if (!interleaved && !ir_qconv_panel_of(&p, n->scratch_bytes, false, strip, &pq)) {
-    return lower_qconv_loops(c, n, in, out);
+  } else if (!interleaved && !ir_qconv_panel_of(&p, sbytes, false, strip, &pq)) {
+    if (!integer) return lower_qconv_loops(c, n, in, out);
+    ir_diag_error(c->d, NULL, "node '%s': ConvInteger's scratch holds no panel", n->name);
+    return false;
   }
   int64_t K = p.c_per_group * taps, k4 = pq.k4, M = p.m;
-  const int8_t *w = n->inputs[3]->data;
+  /* ConvInteger: u8 weights stored as w - 128 (s8), every channel's sum of them and its zero
+   * point moved as they are, bz' = w_zp - beta */
+  int8_t *wq = NULL;
+  int32_t *cw = NULL, *bz = NULL;
+  if (integer) {
+    const IrValue *wv = n->inputs[1];
+    int beta = wv->dtype == IR_U8 ? 128 : 0;
+    wq = malloc((size_t)(M * K));
+    cw = calloc((size_t)M, sizeof *cw);
+    bz = calloc((size_t)M, sizeof *bz);
+    if (!wq || !cw || !bz) abort();
+    for (int64_t m = 0; m < M; m++) {
+      bz[m] = ir_matmul_integer_bzp(n, m) - beta;
+      for (int64_t k = 0; k < K; k++) {
+        wq[m * K + k] = (int8_t)(ir_int8_value(wv->dtype, wv->data, m * K + k) - beta);
+        cw[m] += wq[m * K + k];
+      }
+    }
+  }
+  const int8_t *w = integer ? wq : n->inputs[3]->data;
   bool unpacked = d.kind == CG_DOT4_SMLAD;
   int64_t qb = unpacked ? 8 : 4; /* bytes of a weight quad */
   int8_t *s = calloc((size_t)(M * k4 * 4), 1), *sp_bytes = calloc((size_t)(M * k4 * qb), 1);
   if (!s || !sp_bytes) abort();
-  bool ge33;
-  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp + (d.u8_acts ? 128 : 0), &ge33);
+  bool ge33 = false;
+  LLVMValueRef tab = NULL, bzp = NULL;
+  ConvIntRt ci = {0};
+  if (integer) {
+    ci = conv_integer_setup(c, n, in, d, cw, M);
+    if (ci.rows) bzp = const_table(c, n, "wzp", bz, sizeof *bz * (size_t)M);
+    free(cw);
+    free(bz);
+  } else {
+    tab = head_tables(c, n, &h, w, K, h.x_zp + (d.u8_acts ? 128 : 0), &ge33);
+  }
   for (int64_t m = 0; m < M; m++)
     for (int64_t k = 0; k < K; k++) {
       /* channel quads: reduction index (tap, channel) instead of (channel, tap) */
@@ -1786,6 +1978,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef sp = const_table(c, n, "w", sp_bytes, (size_t)(M * k4 * qb));
   free(sp_bytes);
   free(s);
+  free(wq);
   int64_t panels = (p.oh + pq.rows - 1) / pq.rows;
   /* panels of equal rows: every panel computes pq.rows rows' columns (16 rows in panels of 12
    * computed 24), fewer rows fit the same ldv */
@@ -1796,14 +1989,14 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef xg =
       cg_mulc(c, cg_add(c, cg_mulc(c, b, p.c), cg_mulc(c, g, p.c_per_group)), p.h * p.w);
   uint32_t pb = (uint8_t)(h.x_zp ^ (d.u8_acts ? 0x80 : 0)); /* the zero point as stored */
-  LLVMValueRef pad4 = cg_i32c(c, (int64_t)(pb * 0x01010101u));
-  LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
-  LLVMValueRef pad8 = LLVMConstInt(c->t_i8, pb, 0);
+  LLVMValueRef pad4 = integer ? ci.pad4 : cg_i32c(c, (int64_t)(pb * 0x01010101u));
+  LLVMValueRef flip8 = integer ? ci.flip8 : LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+  LLVMValueRef pad8 = integer ? ci.pad8 : LLVMConstInt(c->t_i8, pb, 0);
+  if (integer && ci.rows) conv_integer_row_sums(c, n, &p, in, xg, &ci);
   LLVMValueRef xw =
-      interleaved ? cg_gep(c, c->t_i8, c->scratch, cg_idx(c, (n->scratch_bytes - xw_bytes) / 4 * 4))
-                  : NULL;
+      interleaved ? cg_gep(c, c->t_i8, scratch, cg_idx(c, (sbytes - xw_bytes) / 4 * 4)) : NULL;
   if (interleaved) {
-    cg_memset(c, xw, (uint8_t)pb, xw_bytes);
+    LLVMBuildMemSet(c->b, xw, pad8, cg_idx(c, xw_bytes), 1);
     CgLoop lq, ly, lx;
     LLVMValueRef c4 = cg_for(c, &lq, c4n);
     LLVMValueRef plane[4], real[4];
@@ -1843,9 +2036,9 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                cg_add(c, cg_mulc(c, cg_mulc(c, i, p.dil_h), PW), cg_mulc(c, j, p.dil_w)));
     LLVMValueRef r = cg_loop_begin(c, &lr, cg_idx(c, 0), rows);
     LLVMValueRef src = cg_add(c, src0, cg_mulc(c, cg_mulc(c, cg_add(c, r0, r), p.stride_h), PW));
-    cg_memcpy(
-        c, cg_gep(c, c->t_i32, c->scratch, cg_add(c, cg_mulc(c, kq, pq.ldv), cg_mulc(c, r, p.ow))),
-        cg_gep(c, c->t_i32, xw, src), cg_idx(c, p.ow * 4));
+    cg_memcpy(c,
+              cg_gep(c, c->t_i32, scratch, cg_add(c, cg_mulc(c, kq, pq.ldv), cg_mulc(c, r, p.ow))),
+              cg_gep(c, c->t_i32, xw, src), cg_idx(c, p.ow * 4));
     cg_loop_end(c, &lr, NULL, NULL);
     cg_loop_end(c, &lq, NULL, NULL);
     cg_loop_end(c, &lj, NULL, NULL);
@@ -1875,7 +2068,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     cg_valid_range(c, iw0, p.stride_w, p.w, p.ow, &lo, &hi);
     hi = LLVMBuildSelect(c->b, row_ok, cg_smax(c, lo, hi), lo, "");
     LLVMValueRef ow = cg_loop_begin(c, &la, cg_idx(c, 0), lo);
-    LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+    LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, scratch, cg_add(c, prow, ow)));
     cg_loop_end(c, &la, NULL, NULL);
     LLVMValueRef roff = cg_add(c, cg_mulc(c, ih, p.w), iw0);
     if (d.lanes > 1 && (p.stride_w == 1 || (d.masked && p.stride_w * d.lanes <= 64))) {
@@ -1902,7 +2095,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                          c, vl * sw,
                          cg_addc(c, cg_mulc(c, cg_sub(c, cg_sub(c, hi, o), cg_idx(c, 1)), sw), 1))
                    : NULL;
-      LLVMValueRef sh[16], f8[16], p8[16];
+      LLVMValueRef sh[16];
       for (int t = 0; t < 4; t++) {
         LLVMValueRef src = cg_gep(c, c->t_i8, in[0],
                                   cg_add(c, plane[t], cg_add(c, roff, cg_mulc(c, o, sw)))),
@@ -1916,9 +2109,8 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
           b8 = LLVMBuildLoad2(c->b, vb, src, "");
           LLVMSetAlignment(b8, 1);
         }
-        for (int l = 0; l < vl; l++) f8[l] = flip8, p8[l] = pad8;
-        b8 = LLVMBuildXor(c->b, b8, LLVMConstVector(f8, (unsigned)vl), "");
-        b8 = LLVMBuildSelect(c->b, real[t], b8, LLVMConstVector(p8, (unsigned)vl), "");
+        b8 = LLVMBuildXor(c->b, b8, cg_qsplat(c, flip8, vl), "");
+        b8 = LLVMBuildSelect(c->b, real[t], b8, cg_qsplat(c, pad8, vl), "");
         LLVMValueRef w32 = LLVMBuildZExt(c->b, b8, vw, "");
         if (t) {
           for (int l = 0; l < vl; l++) sh[l] = cg_i32c(c, 8 * t);
@@ -1926,7 +2118,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
         }
         word = word ? LLVMBuildOr(c->b, word, w32, "") : w32;
       }
-      LLVMValueRef dst = cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, o));
+      LLVMValueRef dst = cg_gep(c, c->t_i32, scratch, cg_add(c, prow, o));
       if (mask) {
         cg_masked_store(c, word, dst, mask);
       } else {
@@ -1944,10 +2136,10 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
       b8 = t ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * t), "") : b8;
       word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
     }
-    LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+    LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, scratch, cg_add(c, prow, ow)));
     cg_loop_end(c, &lm2, NULL, NULL);
     ow = cg_loop_begin(c, &lz, hi, cg_idx(c, p.ow));
-    LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, c->scratch, cg_add(c, prow, ow)));
+    LLVMBuildStore(c->b, pad4, cg_gep(c, c->t_i32, scratch, cg_add(c, prow, ow)));
     cg_loop_end(c, &lz, NULL, NULL);
     cg_loop_end(c, &lr, NULL, NULL);
     cg_loop_end(c, &lq, NULL, NULL);
@@ -1956,16 +2148,16 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   }
   LLVMValueRef gm = cg_mulc(c, g, p.m_per_group);
   LLVMValueRef y = cg_gep(
-      c, c->t_i8, out[0],
+      c, integer ? c->t_i32 : c->t_i8, out[0],
       cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, M), gm), p.oh * p.ow), cg_mulc(c, r0, p.ow)));
   CgQGemm q = {.m = p.m_per_group,
                .k4 = k4,
                .n_cols = pq.rows * p.ow,
                .n_valid = cg_mulc(c, rows, p.ow),
                .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, gm, k4 * qb)),
-               .v = c->scratch,
+               .v = scratch,
                .y = y,
-               .tables = cg_gep(c, c->t_i32, tab, gm),
+               .tables = integer ? NULL : cg_gep(c, c->t_i32, tab, gm),
                .lds = k4 * qb,
                .ldv = pq.ldv,
                .ldy = p.oh * p.ow,
@@ -1974,7 +2166,15 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
                .per_row = true,
                .v_is_acts = true,
                .shift_ge33 = ge33,
-               .y_zp = h.y_zp};
+               .y_zp = h.y_zp,
+               /* ConvInteger: raw sums from the channels' run-time bias, converted and scaled
+                * here unless the row terms come first (conv_integer_finish) */
+               .raw = integer,
+               .raw_bias = integer ? cg_gep(c, c->t_i32, ci.bias, gm) : NULL,
+               .raw_masked = integer,
+               .raw_scale =
+                   integer && !ci.rows && ci.scale_ch ? cg_gep(c, c->t_f32, in[4], gm) : NULL,
+               .raw_scale_one = integer && !ci.rows ? ci.scale_one : NULL};
   int64_t tap_off[64];
   if (direct) {
     for (int64_t t = 0; t < taps; t++)
@@ -1988,6 +2188,8 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   }
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lp, NULL, NULL);
+  if (integer && ci.rows) /* gm is the panel loop's: the group's first channel again */
+    conv_integer_finish(c, n, &p, in, out, b, cg_mulc(c, g, p.m_per_group), bzp, &ci);
   cg_loop_end(c, &lg, NULL, NULL);
   cg_loop_end(c, &lb, NULL, NULL);
   return true;
@@ -1997,6 +2199,15 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
   if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_i8_lower(c, n, in, out);
   if (n->kernel == IR_KERNEL_QGEMM_DOT4 && c->scratch) return lower_qgemm_dot4(c, n, in, out);
   return lower_qgemm_loops(c, n, in, out);
+}
+
+bool cg_lower_conv_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  if (n->kernel != IR_KERNEL_QCONV_DOT4 || !c->scratch) {
+    ir_diag_error(c->d, NULL, "node '%s': ConvInteger needs the int8 conv kernel and its scratch",
+                  n->name);
+    return false;
+  }
+  return lower_qconv_dot4(c, n, in, out);
 }
 
 bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {

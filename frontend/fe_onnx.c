@@ -1557,10 +1557,12 @@ static bool adapt_integer_op(Ox *ox, const ONodeCtx *c, IrOp op) {
   IrValue *xz = c->n_in > 2 ? c->in[2] : NULL, *wz = c->n_in > 3 ? c->in[3] : NULL;
   IrValue *xf = NULL, *wf = NULL;
   /* MatMulInteger of constant 2-D weights: the IR op of the int8 GEMM kernel, whose A zero
-   * point may be computed (DynamicQuantizeLinear's) or constant (a Gather of an int8 table) */
+   * point may be computed (DynamicQuantizeLinear's) or constant (a Gather of an int8 table);
+   * ConvInteger of constant 1-D or 2-D weights: the int8 conv kernel, the same zero points */
   bool i8x = x->dtype == IR_I8 || x->dtype == IR_U8, i8w = w->dtype == IR_I8 || w->dtype == IR_U8;
-  if (!conv && i8x && i8w && x->rank >= 1 && w->kind == IR_VALUE_CONST && w->rank == 2 &&
-      (!wz || wz->kind == IR_VALUE_CONST)) {
+  bool int_op =
+      conv ? (w->rank == 3 || w->rank == 4) && x->rank == w->rank : x->rank >= 1 && w->rank == 2;
+  if (int_op && i8x && i8w && w->kind == IR_VALUE_CONST && (!wz || wz->kind == IR_VALUE_CONST)) {
     if (xz && xz->kind != IR_VALUE_CONST ? !check_computed_zp(ox, c, 0, 2)
                                          : !check_qparams(ox, c, -1, 2, 0, 1))
       return false;
@@ -1568,8 +1570,9 @@ static bool adapt_integer_op(Ox *ox, const ONodeCtx *c, IrOp op) {
     IrValue *in[4] = {x, w, xz ? xz : const_scalar(ox, c->name, x->dtype, 0),
                       wz ? wz : const_scalar(ox, c->name, w->dtype, 0)};
     const char *outs[1] = {c->p->output[0]};
-    IrNode *n = new_node(ox, c, IR_OP_MATMUL_INTEGER, c->name, in, 4, outs, 1);
-    return n && finish_node(ox, n);
+    IrNode *n =
+        new_node(ox, c, conv ? IR_OP_CONV_INTEGER : IR_OP_MATMUL_INTEGER, c->name, in, 4, outs, 1);
+    return n && (!conv || copy_attrs(ox, c, n, NULL)) && finish_node(ox, n);
   }
   if (xz && xz->kind != IR_VALUE_CONST) /* DynamicQuantizeLinear's: x - xz in f32 */
     xf = shifted_by_computed_zp(ox, c, 0, 2);

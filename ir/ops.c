@@ -187,6 +187,7 @@ static const IrAttrSpec ir_attrs_layout[] = {END};
 static const IrAttrSpec ir_attrs_dynamic_quantize_linear[] = {END};
 static const IrAttrSpec ir_attrs_matmul_integer[] = {END};
 static const IrAttrSpec ir_attrs_qlinear_conv[] = {CONV_ATTRS, END};
+static const IrAttrSpec ir_attrs_conv_integer[] = {CONV_ATTRS, END};
 static const IrAttrSpec ir_attrs_qadd[] = {END};
 static const IrAttrSpec ir_attrs_qmul[] = {END};
 static const IrAttrSpec ir_attrs_qlookup[] = {END};

@@ -186,11 +186,15 @@ int64_t ir_node_macs(const IrNode *n) {
                ? mul_sat(ir_value_numel(y), n->inputs[1]->dims[0])
                : 0;
   case IR_OP_QLINEAR_CONV:
+  case IR_OP_CONV_INTEGER:
   case IR_OP_QLINEAR_CONV_TRANSPOSE: {
     IrNode tmp;
     IrValue *ins[3];
     IrConvParams p;
-    ir_qconv_as_conv(n, &tmp, ins);
+    if (n->op == IR_OP_CONV_INTEGER)
+      ir_conv_integer_as_conv(n, &tmp, ins);
+    else
+      ir_qconv_as_conv(n, &tmp, ins);
     tmp.n_inputs = 2; /* the bias is i32 */
     if (!ins[0] || !ins[1] || !ir_conv_params(&tmp, &p, NULL)) return 0;
     if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) /* as ConvTranspose: scattered inputs */

@@ -911,11 +911,10 @@ int32_t ir_matmul_integer_bzp(const IrNode *n, int64_t j) {
 }
 
 bool ir_matmul_integer_needs_row_sums(const IrNode *n) {
-  IrMatMulInt p;
-  ir_matmul_integer(n, &p);
   /* u8 weights are stored as w - 128: their zero point moves by 128 */
-  for (int64_t j = 0; j < p.b_zp_count; j++)
-    if (ir_matmul_integer_bzp(n, j) - (p.b_dtype == IR_U8 ? 128 : 0) != 0) return true;
+  int beta = n->inputs[1]->dtype == IR_U8 ? 128 : 0;
+  for (int64_t j = 0; j < ir_value_numel(n->inputs[3]); j++)
+    if (ir_matmul_integer_bzp(n, j) - beta != 0) return true;
   return false;
 }
 
@@ -930,18 +929,52 @@ int64_t ir_matmul_integer_scratch_bytes(const IrNode *n, bool widen) {
 
 static bool is_int8(IrDType t) { return t == IR_I8 || t == IR_U8; }
 
-bool ir_infer_matmul_integer(IrGraph *g, IrNode *n, IrDiag *d) {
-  (void)g;
+/* MatMulInteger / ConvInteger: the four inputs present and i8 or u8 */
+static bool check_integer_inputs(const IrNode *n, IrDiag *d) {
   if (!check_arity(n, d)) return false;
   for (int k = 0; k < 4; k++) {
     char field[32];
     snprintf(field, sizeof field, "inputs[%d]", k);
     if (!n->inputs[k]) return ir_node_error(d, n, field, "required input is missing");
     if (!is_int8(n->inputs[k]->dtype))
-      return ir_node_error(d, n, field, "MatMulInteger expects i8 or u8 here, got %s",
+      return ir_node_error(d, n, field, "%s expects i8 or u8 here, got %s", ir_op_info[n->op].name,
                            ir_dtype_name(n->inputs[k]->dtype));
   }
+  return true;
+}
+
+/* the data's zero point (one value of its dtype), the weights' (an initializer of their dtype,
+ * 1 or cols values) and the fused scale (5th input: f32, 1 or cols values) */
+static bool check_integer_qparams(const IrNode *n, int64_t cols, const char *an, const char *bn,
+                                  const char *per, IrDiag *d) {
   const IrValue *a = n->inputs[0], *b = n->inputs[1], *az = n->inputs[2], *bz = n->inputs[3];
+  if (az->dtype != a->dtype || ir_value_numel(az) != 1 || az->rank > 1)
+    return ir_node_error(
+        d, n, "inputs[2]", "%s's zero point must be one value of %s's dtype %s, got %s of %lld", an,
+        an, ir_dtype_name(a->dtype), ir_dtype_name(az->dtype), (long long)ir_value_numel(az));
+  int64_t nz = ir_value_numel(bz);
+  if (bz->kind != IR_VALUE_CONST || bz->dtype != b->dtype || bz->rank > 1 ||
+      (nz != 1 && nz != cols))
+    return ir_node_error(d, n, "inputs[3]",
+                         "%s's zero point must be an initializer of %s's dtype (%s) with 1 or %lld "
+                         "values, got %s%s of %lld",
+                         bn, bn, ir_dtype_name(b->dtype), (long long)cols,
+                         bz->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(bz->dtype),
+                         (long long)nz);
+  if (n->n_inputs > 4) { /* the scale the fuse pass folds in */
+    const IrValue *sc = n->inputs[4];
+    int64_t ns = sc ? ir_value_numel(sc) : 0;
+    if (!sc || sc->dtype != IR_F32 || (ns != 1 && ns != cols))
+      return ir_node_error(d, n, "inputs[4]", "%s's scale must be f32 of 1 value or one per %s",
+                           ir_op_info[n->op].name, per);
+  }
+  return true;
+}
+
+bool ir_infer_matmul_integer(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_integer_inputs(n, d)) return false;
+  const IrValue *a = n->inputs[0], *b = n->inputs[1];
   char s1[256], s2[256];
   if (b->kind != IR_VALUE_CONST || b->rank != 2)
     return ir_node_error(d, n, "inputs[1]", "B '%s' must be a 2-D initializer, got %s%s", b->name,
@@ -951,27 +984,11 @@ bool ir_infer_matmul_integer(IrGraph *g, IrNode *n, IrDiag *d) {
     return ir_node_error(d, n, "inputs", "A %s and B %s do not multiply",
                          ir_format_dims(a->rank, a->dims, s1, sizeof s1),
                          ir_format_dims(b->rank, b->dims, s2, sizeof s2));
-  if (az->dtype != a->dtype || ir_value_numel(az) != 1 || az->rank > 1)
-    return ir_node_error(
-        d, n, "inputs[2]", "A's zero point must be one value of A's dtype %s, got %s of %lld",
-        ir_dtype_name(a->dtype), ir_dtype_name(az->dtype), (long long)ir_value_numel(az));
-  int64_t nz = ir_value_numel(bz);
-  if (bz->kind != IR_VALUE_CONST || bz->dtype != b->dtype || bz->rank > 1 ||
-      (nz != 1 && nz != b->dims[1]))
-    return ir_node_error(d, n, "inputs[3]",
-                         "B's zero point must be an initializer of B's dtype (%s) with 1 or %lld "
-                         "values, got %s%s of %lld",
-                         ir_dtype_name(b->dtype), (long long)b->dims[1],
-                         bz->kind == IR_VALUE_CONST ? "" : "a computed ", ir_dtype_name(bz->dtype),
-                         (long long)nz);
-  if (n->n_inputs > 4) { /* the scale the fuse pass folds in */
-    const IrValue *sc = n->inputs[4];
-    int64_t ns = sc ? ir_value_numel(sc) : 0;
-    if (!sc || sc->dtype != IR_F32 ||
-        (ns != 1 && (ns != b->dims[1] || sc->dims[sc->rank - 1] != b->dims[1])))
-      return ir_node_error(d, n, "inputs[4]",
-                           "MatMulInteger's scale must be f32 of 1 value or one per column");
-  }
+  if (!check_integer_qparams(n, b->dims[1], "A", "B", "column", d)) return false;
+  if (n->n_inputs > 4 && ir_value_numel(n->inputs[4]) > 1 &&
+      n->inputs[4]->dims[n->inputs[4]->rank - 1] != b->dims[1])
+    return ir_node_error(d, n, "inputs[4]",
+                         "MatMulInteger's scale must be f32 of 1 value or one per column");
   int64_t dims[IR_MAX_RANK];
   for (int i = 0; i < a->rank; i++) dims[i] = a->dims[i];
   dims[a->rank - 1] = b->dims[1];
@@ -1000,6 +1017,96 @@ int ir_interp_matmul_integer(const IrNode *n, const void *const *in, void *const
         ((float *)out[0])[i * p.n + j] = (float)sum * sc[per_col ? j : 0];
       else
         ((int32_t *)out[0])[i * p.n + j] = sum;
+    }
+  return KRT_OK;
+}
+
+/* ---- ConvInteger: x [N, C, (H,) W] (i8/u8), w (constant i8/u8), x_zp, w_zp -> i32 ------- */
+
+void ir_conv_integer_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins) {
+  *tmp = *q;
+  tmp->op = IR_OP_CONV;
+  ins[0] = q->inputs[0];
+  ins[1] = q->inputs[1];
+  ins[2] = NULL;
+  tmp->inputs = ins;
+  tmp->n_inputs = 2;
+  tmp->n_epilogue = tmp->n_epilogue_inputs = 0;
+}
+
+int64_t ir_conv_integer_extra_bytes(const IrNode *n) {
+  IrNode tmp;
+  IrValue *ins[3];
+  IrConvParams p;
+  ir_conv_integer_as_conv(n, &tmp, ins);
+  if (!ir_conv_params(&tmp, &p, NULL)) return 0;
+  int64_t b = 4 * p.m; /* the run-time bias of every channel */
+  if (ir_matmul_integer_needs_row_sums(n)) b += 4 * (p.h * p.w + p.oh * p.ow);
+  return round_up(b, 64);
+}
+
+bool ir_infer_conv_integer(IrGraph *g, IrNode *n, IrDiag *d) {
+  (void)g;
+  if (!check_integer_inputs(n, d)) return false;
+  const IrValue *w = n->inputs[1];
+  if (w->kind != IR_VALUE_CONST)
+    return ir_node_error(d, n, "inputs[1]", "weight '%s' must be an initializer", w->name);
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_conv_integer_as_conv(n, &tmp, ins);
+  IrConvParams p;
+  if (!ir_conv_params(&tmp, &p, d)) return false;
+  if (!check_integer_qparams(n, p.m, "x", "w", "output channel", d)) return false;
+  int64_t dims[4] = {p.n, p.m, p.oh, p.ow};
+  if (p.spatial == 1) dims[2] = p.ow;
+  set_out(n, n->n_inputs > 4 ? IR_F32 : IR_I32, p.spatial + 2, dims);
+  return true;
+}
+
+/* The ONNX definition: sum over the window (c, i, j) of (x - x_zp) * (w[m] - w_zp[m]), the
+ * padding equal to x_zp (it contributes 0), in int64; the i32 output keeps its low 32 bits. With
+ * a scale (5th input): the f32 output (float)sum * scale[m], ONNX's Cast to float then Mul. */
+int ir_interp_conv_integer(const IrNode *n, const void *const *in, void *const *out) {
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_conv_integer_as_conv(n, &tmp, ins);
+  IrConvParams p;
+  bool ok = ir_conv_params(&tmp, &p, NULL);
+  assert(ok);
+  (void)ok;
+  IrDType xt = n->inputs[0]->dtype, wt = n->inputs[1]->dtype;
+  int32_t xz = ir_int8_value(xt, in[2], 0);
+  const float *sc = n->n_inputs > 4 ? in[4] : NULL;
+  bool per_ch = sc && ir_value_numel(n->inputs[4]) > 1;
+  for (int64_t b = 0; b < p.n; b++)
+    for (int64_t m = 0; m < p.m; m++) {
+      int32_t wz = ir_matmul_integer_bzp(n, m);
+      int64_t g = m / p.m_per_group;
+      for (int64_t oh = 0; oh < p.oh; oh++)
+        for (int64_t ow = 0; ow < p.ow; ow++) {
+          int64_t acc = 0;
+          for (int64_t cg = 0; cg < p.c_per_group; cg++) {
+            int64_t c = g * p.c_per_group + cg;
+            for (int64_t i = 0; i < p.kh; i++) {
+              int64_t ih = oh * p.stride_h - p.pad_t + i * p.dil_h;
+              if (ih < 0 || ih >= p.h) continue; /* padding is x_zp: contributes 0 */
+              for (int64_t j = 0; j < p.kw; j++) {
+                int64_t iw = ow * p.stride_w - p.pad_l + j * p.dil_w;
+                if (iw < 0 || iw >= p.w) continue;
+                acc += (int64_t)(ir_int8_value(xt, in[0], ((b * p.c + c) * p.h + ih) * p.w + iw) -
+                                 xz) *
+                       (ir_int8_value(wt, in[1], ((m * p.c_per_group + cg) * p.kh + i) * p.kw + j) -
+                        wz);
+              }
+            }
+          }
+          int32_t sum = (int32_t)(uint32_t)(uint64_t)acc;
+          int64_t at = ((b * p.m + m) * p.oh + oh) * p.ow + ow;
+          if (sc)
+            ((float *)out[0])[at] = (float)sum * sc[per_ch ? m : 0];
+          else
+            ((int32_t *)out[0])[at] = sum;
+        }
     }
   return KRT_OK;
 }

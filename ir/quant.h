@@ -185,6 +185,15 @@ int32_t ir_matmul_integer_bzp(const IrNode *n, int64_t j);
 int64_t ir_matmul_integer_scratch_bytes(const IrNode *n, bool widen);
 bool ir_matmul_integer_needs_row_sums(const IrNode *n);
 
+/* ConvInteger (x, w constant, x's zero point, w's zero point(s)[, scale]) viewed as a plain
+ * Conv (x, w) for ir_conv_params: tmp and ins (3) are caller storage. w's zero points: as
+ * MatMulInteger's B (ir_matmul_integer_bzp(n, m), ir_matmul_integer_needs_row_sums). */
+void ir_conv_integer_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins);
+/* The int8 conv kernel's scratch for ConvInteger beyond QLinearConv's (cg_quant.c), at its
+ * start: the run-time bias of every channel and, when a weight zero point is not 0 (after u8's
+ * shift by 128), the input's channel sums (h * w) and their window sums (oh * ow), i32. */
+int64_t ir_conv_integer_extra_bytes(const IrNode *n);
+
 /* int8 Winograd F(2x2, 3x3) of a QLinearConv (3x3, stride 1, dilation 1, one group, at least 8
  * channels in and out) on Arm DSP targets (codegen/cg_quant.c): per panel of `rows` rows of
  * 2x2 output tiles, the transformed input V [16][kp][ldv] words (i16 pairs of channels) and the

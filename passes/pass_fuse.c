@@ -103,17 +103,37 @@ static void absorb(IrGraph *g, IrNode *h, IrNode *e) {
   ir_node_set_output(h, 0, e->outputs[0]);
 }
 
-/* ONNX Runtime's dynamic quantization: MatMulInteger -> Cast(to float) -> Mul by the product
- * of the scales (one value, or one per column) becomes one MatMulInteger with that scale as a
- * 5th input and the Mul's f32 output: the int8 GEMM converts and scales its sums in registers,
- * the same two f32 operations per element (ir_interp_matmul_integer). The fused node takes the
+/* The Mul's other operand s scales MatMulInteger's columns (one value, or [N] / [..., N]
+ * broadcast along the last axis) or ConvInteger's channels (one value, or M values along axis 1
+ * of its output z: [M, 1, ...] aligned to z's trailing axes, every other axis 1). */
+static bool scale_fits(const IrNode *n, const IrValue *s, const IrValue *z) {
+  int64_t ns = ir_value_numel(s);
+  if (ns == 1) return true;
+  if (n->op == IR_OP_MATMUL_INTEGER) {
+    int64_t cols = n->inputs[1]->dims[1];
+    return ns == cols && s->rank <= 1 && s->dims[s->rank - 1] == cols;
+  }
+  int at = 1 - (z->rank - s->rank); /* z's channel axis among s's */
+  if (s->rank > z->rank || at < 0 || s->dims[at] != z->dims[1]) return false;
+  for (int k = 0; k < s->rank; k++)
+    if (k != at && s->dims[k] != 1) return false;
+  return true;
+}
+
+/* ONNX Runtime's dynamic quantization: MatMulInteger (ConvInteger) -> Cast(to float) -> Mul by
+ * the product of the scales (one value, or one per column / output channel) becomes one
+ * MatMulInteger (ConvInteger) with that scale as a 5th input and the Mul's f32 output: the int8
+ * kernel converts and scales its sums in registers, the same two f32 operations per element
+ * (ir_interp_matmul_integer, ir_interp_conv_integer). The fused node takes the
  * Mul's place in the order (the scale is computed between them); its own inputs come before. */
 static bool fuse_integer_scale(IrGraph *g) {
   bool *dead = pass_dead_flags(g);
   bool changed = false;
   for (int i = 0; i < g->n_nodes; i++) {
     IrNode *n = g->nodes[i];
-    if (dead[i] || n->op != IR_OP_MATMUL_INTEGER || n->n_inputs != 4 || n->n_epilogue) continue;
+    bool conv = n->op == IR_OP_CONV_INTEGER;
+    if (dead[i] || (n->op != IR_OP_MATMUL_INTEGER && !conv) || n->n_inputs != 4 || n->n_epilogue)
+      continue;
     IrValue *y = n->outputs[0];
     IrNode *c = y->is_output ? NULL : sole_reader(g, y);
     if (!c || c->op != IR_OP_CAST || c->n_epilogue || ir_attr_i(c, "to") != 1 ||
@@ -125,10 +145,7 @@ static bool fuse_integer_scale(IrGraph *g) {
         !ir_same_shape(m->outputs[0], z) || m->outputs[0]->dtype != IR_F32)
       continue;
     IrValue *s = m->inputs[0] == z ? m->inputs[1] : m->inputs[0];
-    int64_t cols = n->inputs[1]->dims[1], ns = ir_value_numel(s);
-    if (s == z || s->dtype != IR_F32 ||
-        (ns != 1 && (ns != cols || s->rank > 1 || s->dims[s->rank - 1] != cols)))
-      continue;
+    if (s == z || s->dtype != IR_F32 || !scale_fits(n, s, z)) continue;
     IrValue **ins = ir_arena_alloc(g->arena, sizeof *ins * 5);
     memcpy(ins, n->inputs, sizeof *ins * 4);
     ins[4] = s;

@@ -251,6 +251,10 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
     n->kernel = IR_KERNEL_DEFAULT;
     n->tile_cols_max = 0;
     n->scratch_bytes = 0;
+    if (n->op == IR_OP_CONV_INTEGER) { /* cg_quant.c: the int8 conv GEMM, raw i32 sums */
+      pass_plan_int8(n, o);
+      continue;
+    }
     if (n->op == IR_OP_QGEMM || n->op == IR_OP_QLINEAR_CONV) {
       pass_plan_int8(n, o); /* pass_quantize.c */
       pass_plan_sparse(n, o);

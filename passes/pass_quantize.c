@@ -942,11 +942,15 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
   IrNode tmp;
   IrValue *ins[3];
   IrConvParams p;
-  ir_qconv_as_conv(n, &tmp, ins);
+  bool integer = n->op == IR_OP_CONV_INTEGER; /* ConvInteger: the GEMM path only (raw sums) */
+  if (integer)
+    ir_conv_integer_as_conv(n, &tmp, ins);
+  else
+    ir_qconv_as_conv(n, &tmp, ins);
   if (!ir_conv_params(&tmp, &p, NULL)) return;
   /* depthwise: one output row per group, no reduction across channels to tile; the loop nest's
    * per-row accumulators (vectorized over pixels) do better than a 1-row GEMM per channel */
-  if (p.c_per_group == 1 && p.m_per_group == 1) return;
+  if (p.c_per_group == 1 && p.m_per_group == 1 && !integer) return;
   IrQConvPanel q;
   ir_qconv_panel(&p, o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES,
                  o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX,
@@ -958,6 +962,11 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
   if (o && o->vec_lanes > 1 && p.stride_w == 1 && p.kh * p.kw > 1)
     n->scratch_bytes +=
         (p.c_per_group + 3) / 4 * (p.h + p.pad_t + p.pad_b) * (p.w + p.pad_l + p.pad_r) * 4;
+  /* ConvInteger: its run-time bias and row sums before the panel (ir_conv_integer_extra_bytes) */
+  if (integer) {
+    n->scratch_bytes += ir_conv_integer_extra_bytes(n);
+    return;
+  }
   /* Arm DSP (smlad): the int8 Winograd where it applies, is exact for this layer's parameters
    * and costs fewer instructions (ir_qconv_winograd_cost); --conv=winograd wherever it applies,
    * --conv=im2col (or loops) never: its U takes 16 i16 per 3x3 in flash, 3.6x the int8 bytes */

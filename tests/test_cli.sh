@@ -667,6 +667,22 @@ PY
     check "$tmp/di_exe" "$di/inputs/x.npy" "$di/inputs/x2.npy" -o "$tmp/di_out" >/dev/null
     for y in y2 y3 y4 y5; do check "$bin/npycmp" "$tmp/di_out/$y.npy" "$di/golden/$y.npy" 0 0; done
   done
+  # its ConvInteger nodes (tests/onnx/qdq/dynamic_conv): the int8 conv kernel for each of the 7,
+  # host (VNNI) and x86-64-v3 builds equal to the golden exactly
+  dc=$src/tests/onnx/qdq/dynamic_conv
+  "$kiln" inspect "$dc/model.onnx" >"$tmp/dc.txt" 2>&1
+  check test "$(grep -c 'kernel Conv_[0-9]_quant: qconv-' "$tmp/dc.txt")" -eq 7
+  for cpu in "" "--cpu x86-64-v3 --features +avx2,+fma"; do
+    rm -rf "$tmp/dc_out"
+    mkdir -p "$tmp/dc_out"
+    # shellcheck disable=SC2086
+    check "$kiln" build "$dc/model.onnx" $cpu -o "$tmp/dc_exe"
+    check "$tmp/dc_exe" "$dc/inputs/x.npy" "$dc/inputs/x2.npy" "$dc/inputs/x3.npy" \
+      "$dc/inputs/x4.npy" -o "$tmp/dc_out" >/dev/null
+    for y in y1 y2 y3 y4 y5 y6; do
+      check "$bin/npycmp" "$tmp/dc_out/$y.npy" "$dc/golden/$y.npy" 0 0
+    done
+  done
   ;;
 onnx)
   py=${KILN_PYTHON:-/usr/bin/python3}

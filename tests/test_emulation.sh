@@ -220,9 +220,11 @@ quant)
   # MatMulInteger/ConvInteger with its run-time zero point, an i8 embedding Gather): equal to the
   # numpy golden of the ONNX definition bit for bit on aarch64 (NEON, and sdot with +dotprod),
   # the Cortex-M4 and the M0+; MatMulInteger of constant weights runs the int8 GEMM kernel
-  # (dynamic_int8: u8 weights, non-zero zero points, K and N off the tiles)
+  # (dynamic_int8: u8 weights, non-zero zero points, K and N off the tiles) and ConvInteger the
+  # int8 conv kernel (dynamic_conv: run-time padding, u8/i8 weights with zero points, groups,
+  # depthwise, strides, dilation, 1-D, sums past 2^24)
   kiln_extra=()
-  for m in dynamic_mlp dynamic_gather dynamic_int8; do
+  for m in dynamic_mlp dynamic_gather dynamic_int8 dynamic_conv; do
     d="$tmp/onnx/$m"
     mkdir -p "$d"
     if ! "$kiln" import "$src/tests/onnx/qdq/$m/model.onnx" -o "$d/model.json" 2>"$tmp/err"; then

@@ -10,8 +10,8 @@
  *     elements may differ at all;
  *   - at -O2 the compiled code equals the interpreter bit for bit (the heads are integer, the
  *     Q/DQ nodes one f32 divide or multiply each);
- *   - at -O0 and -O2 the importer makes integer=N MatMulInteger nodes (absent: 0), each on the
- *     int8 GEMM kernel (qgemm-dot4, what `kiln inspect` shows).
+ *   - at -O0 and -O2 the importer makes integer=N MatMulInteger and ConvInteger nodes (absent:
+ *     0), each on the int8 kernel (qgemm-dot4 / qconv-im2col-dot4, what `kiln inspect` shows).
  * usage: test_qdq DIR... [--cc CC] */
 #include <dlfcn.h>
 #include <limits.h>
@@ -162,10 +162,11 @@ static void check_case(const char *dir) {
     int n_heads = 0, n_joins = 0, n_integer = 0;
     for (int i = 0; i < g->n_nodes; i++) {
       IrOp op = g->nodes[i]->op;
-      if (op == IR_OP_MATMUL_INTEGER) {
+      if (op == IR_OP_MATMUL_INTEGER || op == IR_OP_CONV_INTEGER) {
         n_integer++;
-        CHECK(g->nodes[i]->kernel == IR_KERNEL_QGEMM_DOT4 && g->nodes[i]->scratch_bytes > 0,
-              "%s -O%d: MatMulInteger '%s' is not on the int8 GEMM kernel", dir, level,
+        IrKernel want = op == IR_OP_CONV_INTEGER ? IR_KERNEL_QCONV_DOT4 : IR_KERNEL_QGEMM_DOT4;
+        CHECK(g->nodes[i]->kernel == want && g->nodes[i]->scratch_bytes > 0,
+              "%s -O%d: %s '%s' is not on the int8 kernel", dir, level, ir_op_info[op].name,
               g->nodes[i]->name);
       }
       n_heads +=
@@ -177,8 +178,8 @@ static void check_case(const char *dir) {
           n_heads, level ? heads : 0);
     CHECK(n_joins == (level ? joins : 0), "%s -O%d: %d int8 joins, expected %d", dir, level,
           n_joins, level ? joins : 0);
-    CHECK(n_integer == integer, "%s -O%d: %d MatMulInteger nodes, expected %d", dir, level,
-          n_integer, integer);
+    CHECK(n_integer == integer, "%s -O%d: %d MatMulInteger/ConvInteger nodes, expected %d", dir,
+          level, n_integer, integer);
     krt_npy in[8] = {0}, want[8] = {0};
     const void *ins[8];
     void *interp[8], *comp[8];

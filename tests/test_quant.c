@@ -762,6 +762,105 @@ static void check_random_matmul_integer(unsigned seed) {
   free(b.s);
 }
 
+/* ConvInteger on the int8 conv kernel (quantize_dynamic's Conv chain) with random geometry: x
+ * f32 [N, C, H, W] -> DynamicQuantizeLinear (u8, run-time zero point: the padding) or
+ * QuantizeLinear (i8, constant) -> ConvInteger (groups 1, 2 or depthwise; strides, pads,
+ * dilations; i8 or u8 weights, zero points one or per channel, often not 0) -> Cast -> Mul by
+ * one scale or one per channel ([1, M, 1, 1]); -O0 and -O2 (fused) compiled == interpreter bit
+ * for bit on the host and x86-64 (SSE2). */
+static int n_conv_integer_fused;
+static void check_random_conv_integer(unsigned seed) {
+  rng_state = seed * 2654435761u + 11;
+  int64_t N = 1 + rnd(2), C = (int64_t[]){1, 2, 3, 4, 5, 8, 13}[rnd(7)], H = 3 + rnd(8),
+          W = 3 + rnd(12), kh = 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2),
+          dh = 1 + rnd(2), dw = 1 + rnd(2);
+  int64_t G = rnd(3) == 0 ? C : (C % 2 == 0 && rnd(2)) ? 2 : 1;
+  int64_t M = G == C ? C * (1 + rnd(2)) : G * (int64_t)(1 + rnd(9));
+  int64_t pt = rnd(kh * dh), pl = rnd(kw * dw), pb = rnd(kh * dh), pr = rnd(kw * dw);
+  while ((H + pt + pb - dh * (kh - 1) - 1) < 0) pb++;
+  while ((W + pl + pr - dw * (kw - 1) - 1) < 0) pr++;
+  bool dyn = rnd(3) != 0, w_u8 = rnd(2), wz_ch = rnd(2), s_ch = rnd(2);
+  const char *wt = w_u8 ? "u8" : "i8";
+  int lo = w_u8 ? 0 : -128;
+  int64_t cg = C / G, nw = M * cg * kh * kw;
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"rci%u\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld, %lld]}], "
+      "\"initializers\": [{\"name\": \"w\", \"dtype\": \"%s\", \"shape\": [%lld, %lld, %lld, "
+      "%lld], \"data\": [",
+      seed, (long long)N, (long long)C, (long long)H, (long long)W, wt, (long long)M, (long long)cg,
+      (long long)kh, (long long)kw);
+  for (int64_t i = 0; i < nw; i++) put(&b, "%s%d", i ? ", " : "", lo + (int)rnd(256));
+  put(&b, "]}, {\"name\": \"wz\", \"dtype\": \"%s\", \"shape\": [", wt);
+  if (wz_ch) put(&b, "%lld", (long long)M);
+  put(&b, "], \"data\": [");
+  for (int64_t i = 0; i < (wz_ch ? M : 1); i++)
+    put(&b, "%s%d", i ? ", " : "", rnd(3) ? lo + (int)rnd(256) : (w_u8 ? 128 : 0));
+  put(&b, "]}, {\"name\": \"s\", \"dtype\": \"f32\", \"shape\": [");
+  if (s_ch) put(&b, "1, %lld, 1, 1", (long long)M);
+  put(&b, "], \"data\": [");
+  for (int64_t i = 0; i < (s_ch ? M : 1); i++)
+    put(&b, "%s%.6f", i ? ", " : "", 0.001 + (double)rnd(1000) * 1e-5);
+  put(&b,
+      "]}, {\"name\": \"qs\", \"dtype\": \"f32\", \"shape\": [], \"data\": [0.01]}, "
+      "{\"name\": \"qz\", \"dtype\": \"i8\", \"shape\": [], \"data\": [%d]}], "
+      "\"outputs\": [{\"name\": \"y\"}], \"nodes\": [",
+      (int)rnd(60) - 30);
+  if (dyn)
+    put(&b, "{\"op\": \"DynamicQuantizeLinear\", \"inputs\": [\"x\"], \"outputs\": [\"q\", "
+            "\"xs\", \"xz\"]}, ");
+  else
+    put(&b, "{\"op\": \"QuantizeLinear\", \"inputs\": [\"x\", \"qs\", \"qz\"], \"outputs\": "
+            "[\"q\"]}, ");
+  put(&b,
+      "{\"op\": \"ConvInteger\", \"name\": \"ci\", \"inputs\": [\"q\", \"w\", \"%s\", \"wz\"], "
+      "\"outputs\": [\"acc\"], \"attrs\": {\"group\": %lld, \"strides\": [%lld, %lld], "
+      "\"dilations\": [%lld, %lld], \"pads\": [%lld, %lld, %lld, %lld]}}, "
+      "{\"op\": \"Cast\", \"inputs\": [\"acc\"], \"outputs\": [\"f\"], \"attrs\": {\"to\": 1}}, "
+      "{\"op\": \"Mul\", \"inputs\": [\"f\", \"s\"], \"outputs\": [\"y\"]}]}",
+      dyn ? "xz" : "qz", (long long)G, (long long)sh, (long long)sw, (long long)dh, (long long)dw,
+      (long long)pt, (long long)pl, (long long)pb, (long long)pr);
+  int64_t per = N * C * H * W;
+  float *x = malloc(sizeof *x * (size_t)(per * 3));
+  for (int64_t i = 0; i < per * 3; i++) x[i] = rndf() * 2 - 0.3f;
+  char what[200];
+  snprintf(what, sizeof what,
+           "ConvInteger seed %u: N%lld C%lld %lldx%lld M%lld k%lldx%lld s%lldx%lld d%lldx%lld "
+           "g%lld, %s x, %s w, zero points %s, scale %s",
+           seed, (long long)N, (long long)C, (long long)H, (long long)W, (long long)M,
+           (long long)kh, (long long)kw, (long long)sh, (long long)sw, (long long)dh, (long long)dw,
+           (long long)G, dyn ? "u8" : "i8", wt, wz_ch ? "per channel" : "one",
+           s_ch ? "per channel" : "one");
+  for (int opt = 0; opt <= 2; opt += 2) {
+    IrDiag d;
+    ir_diag_init(&d, "random", true);
+    IrGraph *g = fe_parse_model(b.s, b.len, NULL, "rci", &d);
+    PassOptions po = {.opt_level = opt, .workspace_align = 64, .verify_each = true};
+    bool ok = g && pass_run_pipeline(g, &po, &d);
+    CHECK(ok, "%s: -O%d does not load: %s", what, opt, d.text ? d.text : "");
+    ir_diag_free(&d);
+    if (!ok) {
+      if (g) ir_graph_free(g);
+      continue;
+    }
+    int fused = 0, kernels = 0;
+    for (int i = 0; i < g->n_nodes; i++)
+      if (g->nodes[i]->op == IR_OP_CONV_INTEGER) {
+        fused += g->nodes[i]->n_inputs == 5;
+        kernels += g->nodes[i]->kernel == IR_KERNEL_QCONV_DOT4;
+      }
+    CHECK(kernels == 1 && fused == (opt ? 1 : 0), "%s -O%d: %d on the int8 kernel, %d fused", what,
+          opt, kernels, fused);
+    n_conv_integer_fused += fused;
+    compare_compiled(g, x, per, 2, NULL, what);
+    compare_compiled(g, x, per, 2, "x86-64", what);
+    ir_graph_free(g);
+  }
+  free(x);
+  free(b.s);
+}
+
 /* resnet_small quantizes end to end (residual QAdd with Relu folded, QGlobalAveragePool, the SE
  * block's Sigmoid as QLookup and its broadcast QMul): one QuantizeLinear at the input, one
  * DequantizeLinear at the output; compiled -O2 equals the interpreter bit for bit on random
@@ -1098,6 +1197,9 @@ int main(int argc, char **argv) {
   for (unsigned seed = 1; seed <= 3; seed++) check_random_gather(seed);
   for (unsigned seed = 1; seed <= 16; seed++) check_random_matmul_integer(seed);
   CHECK(n_integer_fused == 16, "%d of 16 MatMulInteger chains fused at -O2", n_integer_fused);
+  for (unsigned seed = 1; seed <= 16; seed++) check_random_conv_integer(seed);
+  CHECK(n_conv_integer_fused == 16, "%d of 16 ConvInteger chains fused at -O2",
+        n_conv_integer_fused);
   CHECK(n_ops[0] > 0 && n_ops[1] > 0 && n_ops[2] > 0 && n_ops[3] > 0 && n_ops[4] > 0 &&
             n_ops[5] > 0,
         "the random models made QConcat inputs copied %d / requantized %d, QAveragePool without "

@@ -251,6 +251,20 @@ def cases():
         [vi("y", [2, 3], TensorProto.INT32)],
         [numpy_helper.from_array(np.ones((4, 3), np.uint8), "b")]), \
         "graph.node[0] (mmi).input[2]: a computed zero point ('az') must be one i8 or u8 value"
+    # ConvInteger of constant weights (the int8 conv kernel): the same zero-point rules
+    yield "convinteger_computed_zp_vector", model(
+        [helper.make_node("ConvInteger", ["x", "w", "xz"], ["y"], name="ci")],
+        [vi("x", [1, 2, 4, 4], TensorProto.UINT8), vi("xz", [2], TensorProto.UINT8)],
+        [vi("y", [1, 3, 2, 2], TensorProto.INT32)],
+        [numpy_helper.from_array(np.ones((3, 2, 3, 3), np.int8), "w")]), \
+        "graph.node[0] (ci).input[2]: a computed zero point ('xz') must be one i8 or u8 value"
+    yield "convinteger_wzp_count", model(
+        [helper.make_node("ConvInteger", ["x", "w", "xz", "wz"], ["y"], name="ci")],
+        [vi("x", [1, 2, 4, 4], TensorProto.UINT8), vi("xz", [], TensorProto.UINT8)],
+        [vi("y", [1, 3, 2, 2], TensorProto.INT32)],
+        [numpy_helper.from_array(np.ones((3, 2, 3, 3), np.int8), "w"),
+         numpy_helper.from_array(np.zeros(2, np.int8), "wz")]), \
+        "graph.node[0] (ci).input[3]: 2 zero points for 3 scales"
 
 
 def main():

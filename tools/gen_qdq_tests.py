@@ -282,7 +282,7 @@ def integer_ops():
              helper.make_node("ConvInteger", ["x", "w", "xz"], ["yc"], name="convi")]
     save_case("integer_ops", nodes, inits, [], [], {"a": a, "x": x},
               {"ym": ym.astype(np.int32), "yc": yc.astype(np.int32)}, heads=0, step=0,
-              integer=1)
+              integer=2)
 
 
 def avg_pool3(x):
@@ -487,7 +487,7 @@ def dynamic_mlp():
              init("Wc_scale", wcs), init("Wc_zero_point", np.int8(0)), init("Bc", bc),
              init("Bc_reshape_shape", np.array([1, -1, 1, 1], np.int64))]
     save_case("dynamic_mlp", nodes, inits, [], [], {"x": x, "c": c},
-              {"y": y, "yp": yp, "yc": yc.astype(np.float32)}, heads=0, step=0, integer=2)
+              {"y": y, "yp": yp, "yc": yc.astype(np.float32)}, heads=0, step=0, integer=3)
 
 
 def dynamic_gather():
@@ -598,6 +598,153 @@ def dynamic_int8():
               integer=5)
 
 
+def conv_int(a, w, stride=(1, 1), pads=(0, 0, 0, 0), dil=(1, 1), group=1):
+    """ONNX ConvInteger's sums in int64: a = x - x_zp [N, C, H, W] (the padding 0, i.e. x_zp),
+    w = w - w_zp [M, C/group, kh, kw]; pads (top, left, bottom, right)."""
+    n, c, h, wd = a.shape
+    m, cg, kh, kw = w.shape
+    ap = np.pad(a.astype(np.int64), ((0, 0), (0, 0), (pads[0], pads[2]), (pads[1], pads[3])))
+    oh = (h + pads[0] + pads[2] - dil[0] * (kh - 1) - 1) // stride[0] + 1
+    ow = (wd + pads[1] + pads[3] - dil[1] * (kw - 1) - 1) // stride[1] + 1
+    y = np.zeros((n, m, oh, ow), np.int64)
+    mg = m // group
+    for g in range(group):
+        for i in range(kh):
+            for j in range(kw):
+                patch = ap[:, g * cg:(g + 1) * cg, i * dil[0]:i * dil[0] + stride[0] * oh:stride[0],
+                           j * dil[1]:j * dil[1] + stride[1] * ow:stride[1]]
+                y[:, g * mg:(g + 1) * mg] += np.einsum(
+                    "nchw,mc->nmhw", patch, w[g * mg:(g + 1) * mg, :, i, j].astype(np.int64))
+    return y
+
+
+def dynamic_conv():
+    """quantize_dynamic's ConvInteger on the int8 conv kernel: DynamicQuantizeLinear (run-time
+    zero points, not 0) -> ConvInteger -> Cast -> Mul(scales) [-> bias Add], ORT's node names.
+    Odd channel counts (5, 7), stride 2 with pads, asymmetric pads, i8 weights (per tensor, zero
+    point 0: ORT's default), u8 weights with per-channel zero points (scale [1, M, 1, 1]), a
+    depthwise conv (group 6, i8 zero points not 0, dilation 2), a grouped one (group 3, u8
+    weights, zero point 128), a 1-D conv at batch 2, K = 576 with sums past 2^24 (exact in
+    integers; the float path rounded them) and a 16 x 16 stride-1 conv (VNNI's direct form)."""
+    nodes, inits = [], []
+
+    def head(name, x, xv, w, ws, wz, scale_shape=None, **attrs):
+        """ORT's nodes for Conv `name`; returns (output name, float golden)"""
+        q, s, zp = dynamic_quantize(xv)
+        wzb = np.asarray(wz).reshape([-1] + [1] * (w.ndim - 1)) if np.asarray(wz).size > 1 else wz
+        a = q.astype(np.int64) - int(zp)
+        wi = w.astype(np.int64) - np.asarray(wzb).astype(np.int64)
+        if w.ndim == 3:  # 1-D: as [N, C, 1, W]
+            pads = attrs.get("pads", [0, 0])
+            acc = conv_int(a[:, :, None, :], wi[:, :, None, :], (1, attrs.get("strides", [1])[0]),
+                           (0, pads[0], 0, pads[1]), group=attrs.get("group", 1))[:, :, 0, :]
+        else:
+            p = attrs.get("pads", [0, 0, 0, 0])
+            acc = conv_int(a, wi, tuple(attrs.get("strides", [1, 1])), (p[0], p[1], p[2], p[3]),
+                           tuple(attrs.get("dilations", [1, 1])), attrs.get("group", 1))
+        wsa = np.asarray(ws, np.float32)
+        sc = (np.float32(s) * wsa).astype(np.float32)
+        if wsa.size > 1:
+            sc = sc.reshape(scale_shape)
+        y = (acc.astype(np.int32).astype(np.float32) * sc).astype(np.float32)
+        nodes.extend([
+            helper.make_node("DynamicQuantizeLinear", [x],
+                             [x + "_quantized", x + "_scale", x + "_zero_point"],
+                             name=x + "_QuantizeLinear"),
+            helper.make_node("ConvInteger", [x + "_quantized", name + "_W_quantized",
+                                             x + "_zero_point", name + "_W_zero_point"],
+                             [name + "_output_quantized"], name=name + "_quant", **attrs),
+            helper.make_node("Cast", [name + "_output_quantized"],
+                             [name + "_output_quantized_cast_output"],
+                             name=name + "_output_quantized_cast", to=TensorProto.FLOAT),
+            helper.make_node("Mul", [x + "_scale", name + "_W_scale"],
+                             [name + "_quant_scales_mul:0"], name=name + "_quant_scales_mul"),
+            helper.make_node("Mul", [name + "_output_quantized_cast_output",
+                                     name + "_quant_scales_mul:0"], [name + "_out"],
+                             name=name + "_quant_output_scale_mul")])
+        inits.extend([init(name + "_W_quantized", w),
+                      init(name + "_W_scale", wsa.reshape(scale_shape) if wsa.size > 1 else wsa),
+                      init(name + "_W_zero_point", wz)])
+        return name + "_out", y
+
+    x = (rng.standard_normal((1, 5, 9, 11)) * 1.2 - 0.3).astype(np.float32)
+    w0, w0s = weights_i8((7, 5, 3, 3))
+    b0 = (rng.standard_normal(7) * 0.2).astype(np.float32)
+    c0, r0 = head("Conv_0", "x", x, w0, w0s, np.int8(0), strides=[2, 2], pads=[1, 1, 1, 1])
+    h = np.maximum((r0 + b0.reshape(1, 7, 1, 1)).astype(np.float32), 0).astype(np.float32)
+    hn = (h - np.float32(0.5)).astype(np.float32)
+    assert dynamic_quantize(x)[2] != 0 and dynamic_quantize(hn)[2] != 0
+    nodes += [helper.make_node("Reshape", ["B0", "B_shape"], ["B0_reshaped"], name="B0_reshape"),
+              helper.make_node("Add", [c0, "B0_reshaped"], ["h_pre"], name="Conv_0_bias_add"),
+              helper.make_node("Relu", ["h_pre"], ["h"], name="Relu_1"),
+              helper.make_node("Sub", ["h", "half"], ["hn"], name="Sub_2")]
+    inits += [init("B0", b0), init("B_shape", np.array([1, -1, 1, 1], np.int64)),
+              init("half", np.float32(0.5))]
+    # u8 weights, per-channel zero points and scales; asymmetric pads
+    w1, w1s, w1z = weights_u8((6, 7, 3, 3), axis=0)
+    assert (w1z != 128).any()
+    c1, y1 = head("Conv_3", "hn", hn, w1, w1s, w1z, scale_shape=(1, 6, 1, 1), pads=[1, 2, 0, 1])
+    b1 = (rng.standard_normal(6) * 0.2).astype(np.float32)
+    y1 = (y1 + b1.reshape(1, 6, 1, 1)).astype(np.float32)
+    nodes += [helper.make_node("Reshape", ["B1", "B_shape"], ["B1_reshaped"], name="B1_reshape"),
+              helper.make_node("Add", [c1, "B1_reshaped"], ["y1"], name="Conv_3_bias_add")]
+    inits.append(init("B1", b1))
+    # depthwise on y1: i8 weights with non-zero per-channel zero points, stride 2, dilation 2
+    w2 = rng.integers(-90, 90, (6, 1, 3, 3)).astype(np.int8)
+    w2z = rng.integers(-9, 9, 6).astype(np.int8)
+    w2s = np.full(6, 0.01, np.float32) + np.arange(6, dtype=np.float32) * np.float32(0.001)
+    c2, y2 = head("Conv_4", "y1", y1, w2, w2s, w2z, scale_shape=(6, 1, 1), group=6,
+                  strides=[2, 2], dilations=[2, 2], pads=[2, 2, 2, 2])
+    nodes[-1].output[0] = "y2"
+    # grouped (3 groups of 2 channels, 3 outputs each) on y1 (its quantization reused): u8
+    # weights with zero point 128 (no row term), a 1x3 kernel
+    w3 = rng.integers(0, 256, (9, 2, 1, 3)).astype(np.uint8)
+    q1, s1, z1 = dynamic_quantize(y1)
+    a = q1.astype(np.int64) - int(z1)
+    acc3 = conv_int(a, w3.astype(np.int64) - 128, pads=(0, 1, 0, 1), group=3)
+    y3 = (acc3.astype(np.int32).astype(np.float32) * np.float32(s1 * np.float32(0.004))).astype(
+        np.float32)
+    nodes += [helper.make_node("ConvInteger", ["y1_quantized", "Conv_5_W_quantized",
+                                               "y1_zero_point", "Conv_5_W_zero_point"],
+                               ["Conv_5_output_quantized"], name="Conv_5_quant", group=3,
+                               pads=[0, 1, 0, 1]),
+              helper.make_node("Cast", ["Conv_5_output_quantized"],
+                               ["Conv_5_output_quantized_cast_output"],
+                               name="Conv_5_output_quantized_cast", to=TensorProto.FLOAT),
+              helper.make_node("Mul", ["y1_scale", "Conv_5_W_scale"],
+                               ["Conv_5_quant_scales_mul:0"], name="Conv_5_quant_scales_mul"),
+              helper.make_node("Mul", ["Conv_5_output_quantized_cast_output",
+                                       "Conv_5_quant_scales_mul:0"], ["y3"],
+                               name="Conv_5_quant_output_scale_mul")]
+    inits += [init("Conv_5_W_quantized", w3), init("Conv_5_W_scale", np.float32(0.004)),
+              init("Conv_5_W_zero_point", np.uint8(128))]
+    # K = 64 * 9 = 576 with sums past 2^24: x2 > 0 (zero point 0, codes up to 255), weights
+    # mostly 127
+    x2 = (np.abs(rng.standard_normal((1, 64, 6, 6))) * 0.1 + 5.0).astype(np.float32)
+    w4 = np.where(rng.random((5, 64, 3, 3)) < 0.97, 127,
+                  rng.integers(-127, 128, (5, 64, 3, 3))).astype(np.int8)
+    q2, _, _ = dynamic_quantize(x2)
+    big = conv_int(q2.astype(np.int64), w4.astype(np.int64))
+    assert np.abs(big).max() > 2**24
+    c4, y4 = head("Conv_6", "x2", x2, w4, np.float32(0.002), np.int8(0))
+    nodes[-1].output[0] = "y4"
+    # 1-D at batch 2, stride 2, pads
+    x3 = rng.standard_normal((2, 3, 10)).astype(np.float32)
+    w5, w5s = weights_i8((4, 3, 3))
+    c5, y5 = head("Conv_7", "x3", x3, w5, w5s, np.int8(0), strides=[2], pads=[1, 1])
+    nodes[-1].output[0] = "y5"
+    # 16 x 16, 3x3, stride 1, pads 1: rows of 16 pixels (the VNNI direct conv, no im2col, reads
+    # the padded copy); u8 weights with one zero point that is not 128
+    x4 = (rng.standard_normal((1, 3, 16, 16)) - 0.2).astype(np.float32)
+    w6, w6s, w6z = weights_u8((8, 3, 3, 3))
+    assert w6z != 128
+    c6, y6 = head("Conv_9", "x4", x4, w6, w6s, w6z, pads=[1, 1, 1, 1])
+    nodes[-1].output[0] = "y6"
+    save_case("dynamic_conv", nodes, inits, [], [], {"x": x, "x2": x2, "x3": x3, "x4": x4},
+              {"y1": y1, "y2": y2, "y3": y3, "y4": y4, "y5": y5, "y6": y6}, heads=0, step=0,
+              integer=7)
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
     qdq_cnn()
@@ -610,6 +757,7 @@ def main():
     dynamic_mlp()
     dynamic_gather()
     dynamic_int8()
+    dynamic_conv()
     print("QDQ cases in", OUT)
 
 

@@ -589,8 +589,10 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       if (bias_first && q->per_row) {
         b0 = cg_qsplat(c,
                        LLVMBuildLoad2(c->b, c->t_i32,
-                                      cg_gep(c, c->t_i32, q->tables,
-                                             cg_addc(c, cg_addc(c, m0, r), 2 * q->channels)),
+                                      q->raw
+                                          ? cg_gep(c, c->t_i32, q->raw_bias, cg_addc(c, m0, r))
+                                          : cg_gep(c, c->t_i32, q->tables,
+                                                   cg_addc(c, cg_addc(c, m0, r), 2 * q->channels)),
                                       ""),
                        lanes);
       } else if (bias_first) {
@@ -765,16 +767,21 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
   for (int r = 0; r < mr && q->raw; r++)
     for (int v = 0; v < nv; v++) {
       LLVMValueRef col = cg_addc(c, n0, (int64_t)v * lanes), a = out[r * nv + v];
+      LLVMValueRef row = q->per_row ? cg_addc(c, m0, r) : NULL; /* raw per row: splats */
       if (q->raw_bias && !bias_first) {
-        LLVMValueRef b = LLVMBuildLoad2(c->b, vt, cg_gep(c, c->t_i32, q->raw_bias, col), "");
+        LLVMValueRef b = LLVMBuildLoad2(c->b, row ? c->t_i32 : vt,
+                                        cg_gep(c, c->t_i32, q->raw_bias, row ? row : col), "");
         LLVMSetAlignment(b, 4);
-        a = LLVMBuildAdd(c->b, a, b, "");
+        a = LLVMBuildAdd(c->b, a, row ? cg_qsplat(c, b, lanes) : b, "");
       }
       LLVMTypeRef et = c->t_i32;
       if (q->raw_scale || q->raw_scale_one) {
         LLVMTypeRef ft = lanes == 1 ? c->t_f32 : LLVMVectorType(c->t_f32, (unsigned)lanes);
         LLVMValueRef sv;
-        if (q->raw_scale) {
+        if (q->raw_scale && row) {
+          sv = cg_qsplat(
+              c, LLVMBuildLoad2(c->b, c->t_f32, cg_gep(c, c->t_f32, q->raw_scale, row), ""), lanes);
+        } else if (q->raw_scale) {
           sv = LLVMBuildLoad2(c->b, ft, cg_gep(c, c->t_f32, q->raw_scale, col), "");
           LLVMSetAlignment(sv, 4);
         } else {

@@ -58,7 +58,9 @@ typedef struct CgQGemm {
   /* CG_DOT4_SMLAD, s_unpacked, Thumb, n_cols >= 4 (the 1 x 4 tile): V is strip-major,
    * [n_cols / 4 strips][k4][4 columns] quads (a step's 4 weight words one ldm) */
   bool v_strip_major;
-  bool raw; /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables */
+  /* store the int32 sums (y: i32, ldy in elements, every strip column), no tables; with
+   * per_row, raw_bias and raw_scale are indexed by row (ConvInteger's output channels) */
+  bool raw;
   int64_t raw_col_step;  /* raw: elements between adjacent columns of y (0: 1) */
   LLVMValueRef raw_bias; /* raw: i32 [n_pad] added to each column's sums (NULL: none) */
   bool raw_masked;       /* raw: store only the columns < n_valid (else every strip column) */
