@@ -592,6 +592,200 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   return true;
 }
 
+/* QLinearConvTranspose as sub-pixel convolutions (IR_KERNEL_QCONVT_SUBPIXEL, ir_qconvt_subpixel;
+ * the float form is codegen/kernels/cg_convt.c). Per batch item the input is interleaved once
+ * into X, words of 4 channels (x ^ 0x80 for vpdpbusd) in an image covering every row and column
+ * a phase reads, padded with the zero point (absent channels too: their weights are 0, and
+ * x_zp - x_zp is 0, so padded taps add nothing, as the interpreter skips them). Each phase
+ * (ry, rx) is one int8 GEMM of its sub-kernel (packed at compile time, quads of (channel quad,
+ * tap)) over wide rows of wp columns: the tiles read X in place at each tap's offset
+ * (CgQGemm.direct_taps with direct_ow = direct_pw: a strip's columns are consecutive words); the
+ * Arm DSP tile has no direct form, its operand V is first copied out of X (one copy of ny * wp
+ * words per quad row). The accumulators start from the bias less the offset times the
+ * sub-kernel's weight sums (a table per phase) and are requantized in the epilogue into wide
+ * int8 rows; the column phases of a row phase are then interleaved into the output rows. Every
+ * output is written once: no int32 plane, no scatter of sums. false: the planned scratch does
+ * not fit this target's strips (the caller takes the loop nest). */
+static bool lower_qconvt_subpixel(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                  const IrConvParams *p, const IrQHead *h) {
+  CgDot4 d = cg_dot4_info(c);
+  bool v_copy = d.kind == CG_DOT4_SMLAD; /* its tile reads V [k4][ldv] with two pointers */
+  IrQConvtSub g;
+  if (!ir_qconvt_subpixel(p, cg_qgemm_v_cols(d, 1), v_copy, &g) ||
+      g.x_bytes + g.v_bytes + g.y_bytes > n->scratch_bytes)
+    return false;
+  const IrConvSubpixel *s = &g.s;
+  int64_t sh = p->stride_h, sw = p->stride_w, M = p->m, C = p->c, c4n = g.c4, ldv = g.ldv;
+  int64_t plane = s->hp * s->wp;        /* words of one channel quad's image */
+  int64_t qb = v_copy ? 8 : 4;          /* bytes of a weight quad (Arm DSP: unpacked i16 pairs) */
+  const int8_t *w = n->inputs[3]->data; /* [C][M][kh][kw] */
+  int32_t offset = h->x_zp + (d.u8_acts ? 128 : 0);
+  uint8_t pb = (uint8_t)(h->x_zp ^ (d.u8_acts ? 0x80 : 0)); /* the zero point as stored */
+  LLVMValueRef sp[IR_SUBPIXEL_MAX_STRIDE][IR_SUBPIXEL_MAX_STRIDE];
+  LLVMValueRef tab[IR_SUBPIXEL_MAX_STRIDE][IR_SUBPIXEL_MAX_STRIDE];
+  bool ge33[IR_SUBPIXEL_MAX_STRIDE][IR_SUBPIXEL_MAX_STRIDE];
+  int64_t *toff[IR_SUBPIXEL_MAX_STRIDE][IR_SUBPIXEL_MAX_STRIDE]; /* tap offsets in X, bytes */
+  for (int64_t ry = 0; ry < sh; ry++)
+    for (int64_t rx = 0; rx < sw; rx++) {
+      int64_t T = ir_subpixel_taps(p->kh, sh, ry), U = ir_subpixel_taps(p->kw, sw, rx);
+      int64_t taps = T * U, k4 = c4n * taps;
+      int8_t *sq = calloc((size_t)(M * k4 * 4), 1), *spb = calloc((size_t)(M * k4 * qb), 1);
+      int32_t *t3 = malloc(sizeof *t3 * (size_t)(3 * M));
+      toff[ry][rx] = malloc(sizeof(int64_t) * (size_t)taps);
+      if (!sq || !spb || !t3 || !toff[ry][rx]) abort();
+      bool all32 = true;
+      for (int64_t m = 0; m < M; m++) {
+        int64_t sum = 0;
+        for (int64_t ci = 0; ci < C; ci++)
+          for (int64_t ty = 0; ty < T; ty++)
+            for (int64_t ux = 0; ux < U; ux++) {
+              int8_t v = w[((ci * M + m) * p->kh + ry + ty * sh) * p->kw + rx + ux * sw];
+              sq[m * k4 * 4 + (ci / 4 * taps + ty * U + ux) * 4 + ci % 4] = v;
+              sum += v;
+            }
+        IrRequant r = ir_qhead_requant(h, m);
+        all32 = all32 && cg_qrequant_32bit(r);
+        t3[m] = r.mult;
+        t3[M + m] = r.shift;
+        t3[2 * M + m] = (h->bias ? h->bias[m] : 0) - (int32_t)(offset * sum);
+      }
+      for (int64_t k = 0; k < M * k4; k++) cg_dot4_pack_quad(spb + k * qb, sq + k * 4, v_copy);
+      /* tap (ty, ux) of output (q, qx) reads image row q - ty - iy0, column qx - ux - ix0;
+       * relative to the phase's first output (qy0, qx0), at wide column 0 */
+      for (int64_t ty = 0; ty < T; ty++)
+        for (int64_t ux = 0; ux < U; ux++)
+          toff[ry][rx][ty * U + ux] =
+              4 * ((s->qy0[ry] - ty - s->iy0) * s->wp + s->qx0[rx] - ux - s->ix0);
+      char name[32];
+      snprintf(name, sizeof name, "w%lld.%lld", (long long)ry, (long long)rx);
+      sp[ry][rx] = const_table(c, n, name, spb, (size_t)(M * k4 * qb));
+      snprintf(name, sizeof name, "tables%lld.%lld", (long long)ry, (long long)rx);
+      tab[ry][rx] = const_table(c, n, name, t3, sizeof *t3 * (size_t)(3 * M));
+      ge33[ry][rx] = all32;
+      free(sq);
+      free(spb);
+      free(t3);
+    }
+  LLVMValueRef X = c->scratch;
+  LLVMValueRef V = cg_gep(c, c->t_i8, X, cg_idx(c, g.x_bytes));
+  LLVMValueRef Y = cg_gep(c, c->t_i8, V, cg_idx(c, g.v_bytes));
+  LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+  LLVMValueRef pad8 = LLVMConstInt(c->t_i8, pb, 0);
+  /* the input rows and columns inside the image */
+  int64_t iy_lo = s->iy0 > 0 ? s->iy0 : 0, iy_hi = s->iy0 + s->hp < p->h ? s->iy0 + s->hp : p->h;
+  int64_t ix_lo = s->ix0 > 0 ? s->ix0 : 0, ix_hi = s->ix0 + s->wp < p->w ? s->ix0 + s->wp : p->w;
+  CgLoop lb;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef xb = cg_mulc(c, b, C * p->h * p->w);
+  cg_memset(c, X, pb, g.x_bytes);
+  if (iy_lo < iy_hi && ix_lo < ix_hi) {
+    CgLoop lq, ly, lx;
+    LLVMValueRef c4 = cg_for(c, &lq, c4n);
+    LLVMValueRef pl[4], real[4];
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), k);
+      real[k] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, C), "");
+      pl[k] = cg_add(c, xb, cg_mulc(c, cg_smin(c, ch, cg_idx(c, C - 1)), p->h * p->w));
+    }
+    LLVMValueRef iy = cg_loop_begin(c, &ly, cg_idx(c, iy_lo), cg_idx(c, iy_hi));
+    LLVMValueRef drow = cg_add(c, cg_mulc(c, c4, plane),
+                               cg_addc(c, cg_mulc(c, iy, s->wp), -s->iy0 * s->wp - s->ix0));
+    LLVMValueRef ix = cg_loop_begin(c, &lx, cg_idx(c, ix_lo), cg_idx(c, ix_hi)), word = NULL;
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef at = cg_add(c, pl[k], cg_add(c, cg_mulc(c, iy, p->w), ix));
+      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], at), flip8, "");
+      b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[k], b8, pad8, ""), c->t_i32, "");
+      b8 = k ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * k), "") : b8;
+      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+    }
+    LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, X, cg_add(c, drow, ix)));
+    LLVMSetAlignment(st, 4);
+    cg_loop_end(c, &lx, NULL, NULL);
+    cg_loop_end(c, &ly, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+  }
+  LLVMValueRef oimg = cg_mulc(c, b, M * p->oh * p->ow);
+  for (int64_t ry = 0; ry < sh; ry++) {
+    int64_t N = s->ny[ry] * s->wp;
+    for (int64_t rx = 0; rx < sw; rx++) {
+      int64_t taps = ir_subpixel_taps(p->kh, sh, ry) * ir_subpixel_taps(p->kw, sw, rx);
+      int64_t k4 = c4n * taps;
+      if (v_copy) { /* V row (channel quad, tap): N words of X at the tap's offset */
+        CgLoop lq;
+        LLVMValueRef c4 = cg_for(c, &lq, c4n);
+        for (int64_t t = 0; t < taps; t++)
+          cg_memcpy(c,
+                    cg_gep(c, c->t_i8, V, cg_mulc(c, cg_addc(c, cg_mulc(c, c4, taps), t), ldv * 4)),
+                    cg_gep(c, c->t_i8, X, cg_addc(c, cg_mulc(c, c4, plane * 4), toff[ry][rx][t])),
+                    cg_idx(c, N * 4));
+        cg_loop_end(c, &lq, NULL, NULL);
+      }
+      CgQGemm q = {.m = M,
+                   .k4 = k4,
+                   .n_cols = N,
+                   .n_valid = cg_idx(c, N),
+                   .s = sp[ry][rx],
+                   .v = v_copy ? V : X,
+                   .y = cg_gep(c, c->t_i8, Y, cg_idx(c, rx * M * ldv)),
+                   .tables = tab[ry][rx],
+                   .lds = k4 * qb,
+                   .ldv = ldv,
+                   .ldy = ldv,
+                   .channels = M,
+                   .per_row = true,
+                   .v_is_acts = true,
+                   .shift_ge33 = ge33[ry][rx],
+                   .y_zp = h->y_zp};
+      if (!v_copy) {
+        q.direct_taps = taps;
+        q.direct_plane_bytes = plane * 4;
+        q.direct_ow = q.direct_pw = s->wp;
+        q.direct_tap_off = toff[ry][rx];
+      }
+      cg_qgemm_emit(c, d, &q);
+    }
+    /* output row oy = (qy0 + r) sh + ry - pad_t; column phase rx's wide column t is output
+     * column k_rx + t sw, k_rx = qx0 sw + rx - pad_l (in [0, sw)); the phases' counts differ by
+     * at most one: all of them store up to the smallest, the longer ones one more */
+    CgLoop lm, lr;
+    LLVMValueRef m = cg_for(c, &lm, M);
+    LLVMValueRef r = cg_for(c, &lr, s->ny[ry]);
+    LLVMValueRef oy = cg_addc(c, cg_mulc(c, r, sh), s->qy0[ry] * sh + ry - p->pad_t);
+    LLVMValueRef orow =
+        cg_gep(c, c->t_i8, out[0],
+               cg_add(c, oimg, cg_add(c, cg_mulc(c, m, p->oh * p->ow), cg_mulc(c, oy, p->ow))));
+    LLVMValueRef src[IR_SUBPIXEL_MAX_STRIDE];
+    int64_t nmin = s->nx[0];
+    for (int64_t rx = 0; rx < sw; rx++) {
+      src[rx] = cg_gep(c, c->t_i8, Y, cg_add(c, cg_mulc(c, m, ldv), cg_mulc(c, r, s->wp)));
+      src[rx] = cg_gep(c, c->t_i8, src[rx], cg_idx(c, rx * M * ldv));
+      nmin = s->nx[rx] < nmin ? s->nx[rx] : nmin;
+    }
+    if (sw == 1) {
+      cg_memcpy(c, orow, src[0], cg_idx(c, p->ow));
+    } else {
+      CgLoop lt;
+      LLVMValueRef t = cg_for(c, &lt, nmin);
+      for (int64_t rx = 0; rx < sw; rx++) {
+        int64_t k = s->qx0[rx] * sw + rx - p->pad_l;
+        i8_store(c, i8_load(c, src[rx], t), orow, cg_addc(c, cg_mulc(c, t, sw), k));
+      }
+      cg_loop_end(c, &lt, NULL, NULL);
+      for (int64_t rx = 0; rx < sw; rx++)
+        if (s->nx[rx] > nmin) {
+          int64_t k = s->qx0[rx] * sw + rx - p->pad_l;
+          i8_store(c, i8_load(c, src[rx], cg_idx(c, nmin)), orow, cg_idx(c, nmin * sw + k));
+        }
+    }
+    cg_loop_end(c, &lr, NULL, NULL);
+    cg_loop_end(c, &lm, NULL, NULL);
+  }
+  cg_loop_end(c, &lb, NULL, NULL);
+  for (int64_t ry = 0; ry < sh; ry++)
+    for (int64_t rx = 0; rx < sw; rx++) free(toff[ry][rx]);
+  return true;
+}
+
 bool cg_lower_qlinear_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrNode tmp;
   IrValue *ins[3];
@@ -604,6 +798,9 @@ bool cg_lower_qlinear_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, L
   IrQHead h;
   ir_qhead(n, &h);
   if (n->kernel == IR_KERNEL_CONVT_GEMM && c->scratch && lower_qconvt_gemm(c, n, in, out, &p, &h))
+    return true;
+  if (n->kernel == IR_KERNEL_QCONVT_SUBPIXEL && c->scratch &&
+      lower_qconvt_subpixel(c, n, in, out, &p, &h))
     return true;
   return lower_qconvt_loops(c, n, in, out, p, h);
 }
@@ -1656,10 +1853,12 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   ir_qhead(n, &h);
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
-  if (lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
-  if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
+  bool planned_direct = n->kernel == IR_KERNEL_QCONV_DIRECT;
+  if (!planned_direct && lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
+  if (!planned_direct && d.kind == CG_DOT4_SMLAD &&
+      ir_qconv_panel_of(&p, n->scratch_bytes, true, strip, &pq))
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d);
-  if (lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
+  if (!planned_direct && lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
   int64_t c4n = (p.c_per_group + 3) / 4;
@@ -1670,12 +1869,16 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
    * pass is the interleaving itself */
   int64_t PH = p.h + p.pad_t + p.pad_b, PW = p.w + p.pad_l + p.pad_r, xw_bytes = c4n * PH * PW * 4;
   int64_t taps = p.kh * p.kw;
-  /* VNNI, stride 1, output rows that tile the strip (or that it tiles): no im2col at all, the
-   * GEMM reads the interleaved copy at each tap's offset (CgQGemm.direct_taps); the copy (a few
-   * KB) and the weights stay in L1, where V would have streamed from L2 once per block of rows */
-  bool direct = d.kind == CG_DOT4_VNNI && p.stride_h == 1 && p.stride_w == 1 && taps > 1 &&
-                taps <= 64 && p.ow % d.lanes == 0 && (strip % p.ow == 0 || p.ow % strip == 0) &&
-                p.oh * p.ow % strip == 0 && n->scratch_bytes >= xw_bytes;
+  /* qconv-direct-dot4 (pass_plan_int8 chose it for a VNNI target: stride 1, output rows that
+   * tile the strip or that it tiles): no im2col at all, the GEMM reads the interleaved copy at
+   * each tap's offset (CgQGemm.direct_taps); the copy (a few KB) and the weights stay in L1,
+   * where V would have streamed from L2 once per block of rows. Planned for another target:
+   * the loop nest (its scratch holds no im2col panel). */
+  bool direct = n->kernel == IR_KERNEL_QCONV_DIRECT;
+  if (direct && !(d.kind == CG_DOT4_VNNI && p.stride_h == 1 && p.stride_w == 1 && taps > 1 &&
+                  taps <= 64 && p.ow % d.lanes == 0 && (strip % p.ow == 0 || p.ow % strip == 0) &&
+                  p.oh * p.ow % strip == 0 && n->scratch_bytes >= xw_bytes))
+    return lower_qconv_loops(c, n, in, out);
   bool interleaved =
       direct || (d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && taps > 1 &&
                  n->scratch_bytes > xw_bytes &&
@@ -1925,7 +2128,8 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
 
 bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (ir_kernel_is_sparse(n->kernel) && c->scratch) return cg_sparse_lower(c, n, in, out);
-  if (n->kernel == IR_KERNEL_QCONV_DOT4 && c->scratch) return lower_qconv_dot4(c, n, in, out);
+  if ((n->kernel == IR_KERNEL_QCONV_DOT4 || n->kernel == IR_KERNEL_QCONV_DIRECT) && c->scratch)
+    return lower_qconv_dot4(c, n, in, out);
   if (n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch && cg_qconv_winograd_lower(c, n, in, out))
     return true;
   return lower_qconv_loops(c, n, in, out);

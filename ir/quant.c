@@ -1102,6 +1102,22 @@ void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q) {
   q->bytes = q->v_bytes + q->raw_bytes + q->plane_bytes;
 }
 
+bool ir_qconvt_subpixel(const IrConvParams *p, int64_t cols, bool v_copy, IrQConvtSub *q) {
+  memset(q, 0, sizeof *q);
+  if (!ir_conv_subpixel(p, cols, &q->s)) return false;
+  int64_t n_max = 0;
+  for (int64_t r = 0; r < p->stride_h; r++)
+    if (q->s.ny[r] * q->s.wp > n_max) n_max = q->s.ny[r] * q->s.wp;
+  q->c4 = (p->c + 3) / 4;
+  q->ldv = round_up(n_max, cols);
+  q->x_bytes = (q->c4 * q->s.hp * q->s.wp + q->s.wp + cols) * 4;
+  q->v_bytes = v_copy ? q->c4 * q->s.th * q->s.tw * q->ldv * 4 : 0;
+  q->y_bytes = p->stride_w * p->m * q->ldv;
+  q->bytes = q->x_bytes + q->v_bytes + q->y_bytes;
+  if (q->bytes < p->oh * p->ow * 4) q->bytes = p->oh * p->ow * 4;
+  return true;
+}
+
 int64_t ir_qgemm_scratch_bytes(const IrNode *n) {
   const IrValue *a = n->inputs[0];
   return a->dims[0] * round_up(a->dims[1], 4);

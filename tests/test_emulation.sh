@@ -168,11 +168,14 @@ quant)
   # Gather, bit for bit on the M4, the M0+ (no hardware divide) and aarch64; tests/gen/qfirst
   # (tools/gen_qfirst_model.py): the M4's first-layer convs without im2col (3 channels in
   # channel pairs, 1 channel 5x5 in tap pairs, odd halves at weight 0, asymmetric pads, batch 2),
-  # bit for bit on the M4, the M0+ and aarch64
-  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst; do
+  # bit for bit on the M4, the M0+ and aarch64; tests/gen/qconvt (tools/gen_qconvt_model.py):
+  # QLinearConvTranspose on the sub-pixel form (--conv=subpixel, its 3 kernels asserted in
+  # `kiln inspect`; strides 2, 3 and (2, 3), output_padding, odd channels), bit for bit on the M4
+  # (phase operands copied for the smlad tile), the M0+ and aarch64 with and without +dotprod
+  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst qconvt; do
     exact="" model_root=$src/examples
-    case $m in resnet_small | qwino* | qops | qfirst) exact=-DEMU_EXACT ;; esac
-    case $m in qwino* | qops | qfirst) model_root=$src/tests/gen ;; esac
+    case $m in resnet_small | qwino* | qops | qfirst | qconvt) exact=-DEMU_EXACT ;; esac
+    case $m in qwino* | qops | qfirst | qconvt) model_root=$src/tests/gen ;; esac
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$model_root/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
@@ -186,16 +189,30 @@ quant)
         --cpu cortex-m4 "${kiln_extra[@]}" --json 2>/dev/null | grep -o '"qconv-winograd-f2x3"' | wc -l)
       [ "$n_wino" = 2 ] || bad "$m: expected 2 qconv-winograd-f2x3 kernels on the M4, got $n_wino"
       ;;
+    qconvt)
+      kiln_extra+=(--conv=subpixel)
+      for t in "thumbv7em-none-eabihf --cpu cortex-m4" "aarch64-linux-gnu"; do
+        # shellcheck disable=SC2086
+        n_sub=$("$kiln" inspect "$model_root/$m/model.json" --target $t "${kiln_extra[@]}" \
+          --json 2>/dev/null | grep -o '"qconvtranspose-subpixel"' | wc -l)
+        [ "$n_sub" = 3 ] || bad "$m: expected 3 qconvtranspose-subpixel kernels ($t), got $n_sub"
+      done
+      ;;
     esac
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) $exact" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
-    case $m in resnet_small | qops | qfirst)
+    case $m in resnet_small | qops | qfirst | qconvt)
       run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "$exact" linux \
         qemu-aarch64 -L /usr/aarch64-linux-gnu
       ;;
     esac
-    case $m in qops | qfirst)
+    case $m in qconvt)
+      run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "$exact" linux \
+        qemu-aarch64 -L /usr/aarch64-linux-gnu
+      ;;
+    esac
+    case $m in qops | qfirst | qconvt)
       run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
         "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an385 \
         -nographic -monitor none -semihosting-config enable=on,target=native -kernel
