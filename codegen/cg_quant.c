@@ -475,7 +475,19 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   int64_t HW = p->h * p->w, T = p->kh * p->kw, Mpg = p->m_per_group, Cpg = p->c_per_group;
   int64_t R = Mpg * T, k4 = q.k4, ldv = cg_qgemm_v_cols(d, HW);
   int64_t v_bytes = k4 * 4 * ldv, raw_bytes = R * ldv * 4;
-  if (v_bytes + raw_bytes + q.plane_bytes > n->scratch_bytes) return false;
+  /* fewer than 16 input pixels on vector targets (a generator's 1x1 -> 4x4): the product
+   * transposed, raw[pixel][(mo, tap)] = S (the pixels' channel quads) x V (the weights, packed at
+   * compile time [k4][vcols]), so the vectors hold weight rows, not a strip of 64 columns of
+   * which HW are pixels (ir_qconvt_gemm's t_bytes) */
+  int64_t vcols = cg_qgemm_v_cols(d, R);
+  bool tr = d.kind != CG_DOT4_SMLAD && d.lanes > 1 && HW < 16 &&
+            HW * k4 * 4 + HW * vcols * 4 + q.plane_bytes <= n->scratch_bytes;
+  if (tr) {
+    v_bytes = HW * k4 * 4;
+    raw_bytes = HW * vcols * 4;
+  } else if (v_bytes + raw_bytes + q.plane_bytes > n->scratch_bytes) {
+    return false;
+  }
   bool unpacked = d.kind == CG_DOT4_SMLAD; /* its quad form when V holds the activations */
   int64_t qb = unpacked ? 8 : 4;
   const int8_t *w = n->inputs[3]->data;
@@ -500,10 +512,22 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
       t[3 * p->m + m * T + tap] = (int32_t)(offset * sum);
     }
   }
-  for (int64_t r = 0; r < p->group * R; r++)
-    for (int64_t kq = 0; kq < k4; kq++)
-      cg_dot4_pack_quad(sp_bytes + (r * k4 + kq) * qb, s + (r * k4 + kq) * 4, unpacked);
-  LLVMValueRef sp = const_table(c, n, "w", sp_bytes, (size_t)(p->group * R * k4 * qb));
+  LLVMValueRef sp;
+  if (tr) { /* per group [k4][vcols] quads, column (mo, tap) */
+    int8_t *vt = calloc((size_t)(p->group * k4 * vcols * 4), 1);
+    if (!vt) abort();
+    for (int64_t g = 0; g < p->group; g++)
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t kq = 0; kq < k4; kq++)
+          memcpy(vt + ((g * k4 + kq) * vcols + r) * 4, s + ((g * R + r) * k4 + kq) * 4, 4);
+    sp = const_table(c, n, "w", vt, (size_t)(p->group * k4 * vcols * 4));
+    free(vt);
+  } else {
+    for (int64_t r = 0; r < p->group * R; r++)
+      for (int64_t kq = 0; kq < k4; kq++)
+        cg_dot4_pack_quad(sp_bytes + (r * k4 + kq) * qb, s + (r * k4 + kq) * 4, unpacked);
+    sp = const_table(c, n, "w", sp_bytes, (size_t)(p->group * R * k4 * qb));
+  }
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * p->m + p->m * T));
   free(s);
   free(sp_bytes);
@@ -515,44 +539,73 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef b = cg_for(c, &lb, p->n);
   LLVMValueRef g = cg_for(c, &lg, p->group);
   LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p->c), cg_mulc(c, g, Cpg)), HW);
-  /* V: word (c4, pixel) = the bytes of channels 4 c4 .. 4 c4 + 3 (absent channels: 0, their
-   * weights are 0); the columns past h * w: 0 */
-  LLVMValueRef c4 = cg_for(c, &lq, k4);
-  LLVMValueRef plane[4], real[4];
-  for (int k = 0; k < 4; k++) {
-    LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), k);
-    real[k] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, Cpg), "");
-    plane[k] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, Cpg - 1)), HW));
+  if (tr) { /* S: row (pixel) of k4 quads, channel c at byte c (absent channels: 0) */
+    CgLoop lp, lc;
+    LLVMValueRef pix = cg_for(c, &lp, HW);
+    LLVMValueRef ci = cg_for(c, &lc, k4 * 4);
+    LLVMValueRef real = LLVMBuildICmp(c->b, LLVMIntSLT, ci, cg_idx(c, Cpg), "");
+    LLVMValueRef at =
+        cg_add(c, xg, cg_add(c, cg_mulc(c, cg_smin(c, ci, cg_idx(c, Cpg - 1)), HW), pix));
+    LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], at), flip8, "");
+    b8 = LLVMBuildSelect(c->b, real, b8, LLVMConstInt(c->t_i8, 0, 0), "");
+    i8_store(c, b8, c->scratch, cg_add(c, cg_mulc(c, pix, k4 * 4), ci));
+    cg_loop_end(c, &lc, NULL, NULL);
+    cg_loop_end(c, &lp, NULL, NULL);
+    CgQGemm gq = {.m = HW,
+                  .k4 = k4,
+                  .n_cols = R,
+                  .n_valid = cg_idx(c, R),
+                  .s = c->scratch,
+                  .v = cg_gep(c, c->t_i8, sp, cg_mulc(c, g, k4 * vcols * 4)),
+                  .y = raw,
+                  .lds = k4 * 4,
+                  .ldv = vcols,
+                  .ldy = vcols,
+                  .n_pad = vcols,
+                  .channels = R,
+                  .v_is_acts = false,
+                  .raw = true};
+    cg_qgemm_emit(c, d, &gq);
+  } else {
+    /* V: word (c4, pixel) = the bytes of channels 4 c4 .. 4 c4 + 3 (absent channels: 0, their
+     * weights are 0); the columns past h * w: 0 */
+    LLVMValueRef c4 = cg_for(c, &lq, k4);
+    LLVMValueRef plane[4], real[4];
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), k);
+      real[k] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, Cpg), "");
+      plane[k] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, Cpg - 1)), HW));
+    }
+    LLVMValueRef px = cg_for(c, &lx, ldv);
+    LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, px, cg_idx(c, HW), "");
+    LLVMValueRef pxc = cg_smin(c, px, cg_idx(c, HW - 1)), word = NULL;
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, plane[k], pxc)), flip8, "");
+      b8 = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, real[k], inside, ""), b8,
+                           LLVMConstInt(c->t_i8, 0, 0), "");
+      b8 = LLVMBuildZExt(c->b, b8, c->t_i32, "");
+      b8 = k ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * k), "") : b8;
+      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+    }
+    LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, cg_mulc(c, c4, ldv), px)));
+    cg_loop_end(c, &lx, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+    CgQGemm gq = {.m = R,
+                  .k4 = k4,
+                  .n_cols = HW,
+                  .n_valid = cg_idx(c, HW),
+                  .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, g, R * k4 * qb)),
+                  .v = c->scratch,
+                  .y = raw,
+                  .lds = k4 * qb,
+                  .ldv = ldv,
+                  .ldy = ldv,
+                  .channels = R,
+                  .per_row = true,
+                  .v_is_acts = true,
+                  .raw = true};
+    cg_qgemm_emit(c, d, &gq);
   }
-  LLVMValueRef px = cg_for(c, &lx, ldv);
-  LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, px, cg_idx(c, HW), "");
-  LLVMValueRef pxc = cg_smin(c, px, cg_idx(c, HW - 1)), word = NULL;
-  for (int k = 0; k < 4; k++) {
-    LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, plane[k], pxc)), flip8, "");
-    b8 = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, real[k], inside, ""), b8,
-                         LLVMConstInt(c->t_i8, 0, 0), "");
-    b8 = LLVMBuildZExt(c->b, b8, c->t_i32, "");
-    b8 = k ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * k), "") : b8;
-    word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
-  }
-  LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, cg_mulc(c, c4, ldv), px)));
-  cg_loop_end(c, &lx, NULL, NULL);
-  cg_loop_end(c, &lq, NULL, NULL);
-  CgQGemm gq = {.m = R,
-                .k4 = k4,
-                .n_cols = HW,
-                .n_valid = cg_idx(c, HW),
-                .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, g, R * k4 * qb)),
-                .v = c->scratch,
-                .y = raw,
-                .lds = k4 * qb,
-                .ldv = ldv,
-                .ldy = ldv,
-                .channels = R,
-                .per_row = true,
-                .v_is_acts = true,
-                .raw = true};
-  cg_qgemm_emit(c, d, &gq);
   /* col2im: output (ih s_h - pad_t + kh d_h, iw s_w - pad_l + kw d_w) += sums[(mo, kh, kw)][ih, iw]
    */
   LLVMValueRef mo = cg_for(c, &lm, Mpg);
@@ -565,17 +618,21 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef kh = LLVMBuildSDiv(c->b, tap, cg_idx(c, p->kw), "");
   LLVMValueRef kw = cg_sub(c, tap, cg_mulc(c, kh, p->kw));
   LLVMValueRef corr = i32_load(c, tab, cg_add(c, cg_addc(c, cg_mulc(c, m, T), 3 * p->m), tap));
-  LLVMValueRef srow = cg_mulc(c, cg_add(c, cg_mulc(c, mo, T), tap), ldv);
+  /* the sums of row (mo, tap) at input pixel (ih, iw): srow + (ih w + iw) pstep */
+  LLVMValueRef rt = cg_add(c, cg_mulc(c, mo, T), tap);
+  LLVMValueRef srow = tr ? rt : cg_mulc(c, rt, ldv);
+  int64_t pstep = tr ? vcols : 1;
   LLVMValueRef hbase = cg_addc(c, cg_mulc(c, kh, p->dil_h), -p->pad_t), ih_lo, ih_hi;
   cg_valid_range(c, hbase, p->stride_h, p->oh, p->h, &ih_lo, &ih_hi);
   LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p->dil_w), -p->pad_l), iw_lo, iw_hi;
   cg_valid_range(c, wbase, p->stride_w, p->ow, p->w, &iw_lo, &iw_hi);
   LLVMValueRef ih = cg_loop_begin(c, &lih, ih_lo, ih_hi);
   LLVMValueRef orow = cg_mulc(c, cg_add(c, cg_mulc(c, ih, p->stride_h), hbase), p->ow);
-  LLVMValueRef sr = cg_add(c, srow, cg_mulc(c, ih, p->w));
+  LLVMValueRef sr = cg_add(c, srow, cg_mulc(c, ih, p->w * pstep));
   LLVMValueRef iw = cg_loop_begin(c, &liw, iw_lo, iw_hi);
   LLVMValueRef at = cg_add(c, orow, cg_add(c, cg_mulc(c, iw, p->stride_w), wbase));
-  LLVMValueRef v = LLVMBuildSub(c->b, i32_load(c, raw, cg_add(c, sr, iw)), corr, "");
+  LLVMValueRef v =
+      LLVMBuildSub(c->b, i32_load(c, raw, cg_add(c, sr, cg_mulc(c, iw, pstep))), corr, "");
   LLVMBuildStore(c->b, LLVMBuildAdd(c->b, i32_load(c, acc, at), v, ""),
                  cg_gep(c, c->t_i32, acc, at));
   cg_loop_end(c, &liw, NULL, NULL);
@@ -764,8 +821,29 @@ static bool lower_qconvt_subpixel(Cg *c, const IrNode *n, LLVMValueRef *in, LLVM
     if (sw == 1) {
       cg_memcpy(c, orow, src[0], cg_idx(c, p->ow));
     } else {
+      /* vector targets, stride 2: 16 columns of each phase interleaved by one shuffle into 32
+       * output bytes; the rest (other strides, the tail) byte by byte */
+      int64_t done = 0;
+      if (sw == 2 && d.lanes > 1 && nmin >= 16) {
+        LLVMTypeRef v16 = LLVMVectorType(c->t_i8, 16);
+        LLVMValueRef mask[32];
+        for (int l = 0; l < 32; l++) mask[l] = cg_i32c(c, l / 2 + (l % 2) * 16);
+        int rx0 = (int)((p->pad_l % 2 + 2) % 2); /* the phase of output column 0 */
+        CgLoop lv;
+        LLVMValueRef t0 = cg_mulc(c, cg_for(c, &lv, nmin / 16), 16), half[2];
+        for (int k = 0; k < 2; k++) {
+          half[k] = LLVMBuildLoad2(c->b, v16, cg_gep(c, c->t_i8, src[(rx0 + k) % 2], t0), "");
+          LLVMSetAlignment(half[k], 1);
+        }
+        LLVMValueRef both =
+            LLVMBuildShuffleVector(c->b, half[0], half[1], LLVMConstVector(mask, 32), "");
+        LLVMValueRef st = LLVMBuildStore(c->b, both, cg_gep(c, c->t_i8, orow, cg_mulc(c, t0, 2)));
+        LLVMSetAlignment(st, 1);
+        cg_loop_end(c, &lv, NULL, NULL);
+        done = nmin / 16 * 16;
+      }
       CgLoop lt;
-      LLVMValueRef t = cg_for(c, &lt, nmin);
+      LLVMValueRef t = cg_loop_begin(c, &lt, cg_idx(c, done), cg_idx(c, nmin));
       for (int64_t rx = 0; rx < sw; rx++) {
         int64_t k = s->qx0[rx] * sw + rx - p->pad_l;
         i8_store(c, i8_load(c, src[rx], t), orow, cg_addc(c, cg_mulc(c, t, sw), k));

@@ -1100,6 +1100,9 @@ void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q) {
   q->raw_bytes = p->m_per_group * p->kh * p->kw * q->ldv * 4;
   q->plane_bytes = p->oh * p->ow * 4;
   q->bytes = q->v_bytes + q->raw_bytes + q->plane_bytes;
+  int64_t hw = p->h * p->w;
+  q->t_bytes =
+      hw * q->k4 * 4 + hw * round_up(p->m_per_group * p->kh * p->kw, cols) * 4 + q->plane_bytes;
 }
 
 bool ir_qconvt_subpixel(const IrConvParams *p, int64_t cols, bool v_copy, IrQConvtSub *q) {

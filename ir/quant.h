@@ -208,9 +208,11 @@ void ir_qconv_winograd_cost(const IrConvParams *p, double *wino, double *direct)
 /* QLinearConvTranspose on the int8 GEMM (codegen/cg_quant.c), per batch item and group: V, the
  * input's channel quads [k4][ldv] words (ldv = h * w rounded up to `cols`); the raw int32 sums
  * [(m, tap) of the group][ldv] of the weights' rows (m, tap) times V; one int32 output plane
- * [oh * ow] that the col2im adds them into before the requantization. */
+ * [oh * ow] that the col2im adds them into before the requantization. t_bytes: the transposed
+ * product of vector targets for fewer than 16 input pixels (the pixels' quads [h * w][k4] words,
+ * the sums [h * w][(m, tap) rounded up to `cols`], the plane). */
 typedef struct IrQConvtGemm {
-  int64_t k4, ldv, v_bytes, raw_bytes, plane_bytes, bytes;
+  int64_t k4, ldv, v_bytes, raw_bytes, plane_bytes, bytes, t_bytes;
 } IrQConvtGemm;
 void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q);
 

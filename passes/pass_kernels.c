@@ -156,8 +156,12 @@ static bool subpixel_pays(const IrConvParams *p, const IrConvSubpixel *s, const 
    * and 32 on scalar cores, fitted to dcgan_generator's four layers forced each way (host
    * --profile, AVX-512 VNNI; Cortex-M4 instructions under QEMU, bench/m4_profile.sh) */
   double S = L > 1 ? (int8 ? 384.0 : 32.0) : (int8 ? 32.0 : 2.0);
-  double col2im = (double)(p->m * taps) * (double)p->c * (double)round_up(p->h * p->w, L) +
-                  S * (double)(p->m * taps * p->h * p->w);
+  /* the int8 col2im's product is taken transposed below 16 input pixels on vector targets:
+   * its vectors then hold the (m, tap) rows */
+  double prod = int8 && L > 1 && p->h * p->w < 16
+                    ? (double)(p->h * p->w) * (double)p->c * (double)round_up(p->m * taps, L)
+                    : (double)(p->m * taps) * (double)p->c * (double)round_up(p->h * p->w, L);
+  double col2im = prod + S * (double)(p->m * taps * p->h * p->w);
   double sub = 0;
   for (int64_t ry = 0; ry < p->stride_h; ry++)
     for (int64_t rx = 0; rx < p->stride_w; rx++)
@@ -200,7 +204,8 @@ static void plan_qconv_transpose(IrNode *n, const PassOptions *o) {
   IrQConvtGemm q;
   ir_qconvt_gemm(&p, tile_cols, &q);
   n->kernel = IR_KERNEL_CONVT_GEMM; /* the int8 GEMM of every tap, then col2im */
-  n->scratch_bytes = q.bytes;
+  bool vec = o && o->vec_lanes > 1;
+  n->scratch_bytes = vec && p.h * p.w < 16 ? q.t_bytes : q.bytes; /* transposed (cg_quant.c) */
   int force = o && is_convt_kernel(o->conv_kernel) ? o->conv_kernel : 0;
   IrQConvtSub sub;
   if (force == IR_KERNEL_CONVT_GEMM || !ir_qconvt_subpixel(&p, tile_cols, o && o->arm_dsp, &sub))

@@ -1064,7 +1064,8 @@ static void check_dense_conv(int shape) {
 }
 
 /* QLinearConvTranspose on the sub-pixel form (qconvtranspose-subpixel, forced by --conv=subpixel)
- * compiled at -O0 and -O2 for the host (VNNI), AVX2 and SSE2 against the interpreter bit for bit:
+ * compiled at -O0 and -O2 for the host (VNNI), AVX2 and SSE2 against the interpreter bit for bit,
+ * then on the cost model's choice and on col2im (host, SSE2; 3x3 inputs: the transposed product):
  * ConvTranspose (+Relu, folded) -> 1x1 Conv; strides 1-4 (kernel >= stride), asymmetric pads and
  * kernels, output_padding, odd channel counts, batch 2, more output channels than a tile's rows;
  * weights per output channel (the quantize pass). Also the cost model's choice. */
@@ -1131,6 +1132,14 @@ static void check_qconvt(int shape) {
     replan(g, host_vnni); /* the cost model's choice (host: 16 lanes) */
     n_subpixel_auto += ct && ct->kernel == IR_KERNEL_QCONVT_SUBPIXEL;
     compare_compiled(g, cal, per, 2, NULL, what);
+    /* and the col2im form (fewer than 16 input pixels: the product transposed on vectors) */
+    plan_conv_kernel = IR_KERNEL_CONVT_GEMM;
+    replan(g, host_vnni);
+    plan_conv_kernel = 0;
+    CHECK(ct && ct->kernel == IR_KERNEL_CONVT_GEMM, "%s: --conv=col2im: kernel %s", what,
+          ct ? ir_kernel_names[ct->kernel] : "-");
+    compare_compiled(g, cal, per, 2, NULL, what);
+    compare_compiled(g, cal, per, 2, "x86-64", what);
     ir_graph_free(g);
   }
   free(cal);
