@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "cg_internal.h"
+#include "kernels/cg_kernels.h"
 
 /* Builds `internal float name(float)` with the builder state saved and restored. */
 static LLVMValueRef math_fn_begin(Cg *c, const char *name, LLVMValueRef *x,
@@ -84,21 +85,56 @@ static LLVMValueRef build_exp(Cg *c, LLVMValueRef x) {
   return emul(c, y, pow2i(c, LLVMBuildSub(c->b, ni, half, "")));
 }
 
+/* Whether the math functions may branch: on targets without a vector unit nothing vectorizes
+ * the loops around them, so a piecewise function computes only the piece it returns (the same
+ * operations, the same result); elsewhere both pieces and a select (vectorizable). */
+static bool math_may_branch(Cg *c) { return cg_vec_info(c).lanes == 1; }
+
+/* cond(x) ? then(x) : other(x), by a branch and a phi where math_may_branch, else a select
+ * after both pieces. */
+typedef LLVMValueRef (*MathPiece)(Cg *c, LLVMValueRef x, LLVMValueRef ax);
+static LLVMValueRef piecewise(Cg *c, MathPiece cond, MathPiece then, MathPiece other,
+                              LLVMValueRef x) {
+  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+  if (!math_may_branch(c)) {
+    LLVMValueRef a = then(c, x, ax), b = other(c, x, ax);
+    return LLVMBuildSelect(c->b, cond(c, x, ax), a, b, "");
+  }
+  CgIf f;
+  cg_if_begin(c, &f, cond(c, x, ax));
+  LLVMValueRef a = then(c, x, ax);
+  LLVMBasicBlockRef a_bb = LLVMGetInsertBlock(c->b);
+  cg_if_else(c, &f);
+  LLVMValueRef b = other(c, x, ax);
+  LLVMBasicBlockRef b_bb = LLVMGetInsertBlock(c->b);
+  cg_if_end(c, &f);
+  LLVMValueRef phi = LLVMBuildPhi(c->b, c->t_f32, "");
+  LLVMAddIncoming(phi, (LLVMValueRef[]){a, b}, (LLVMBasicBlockRef[]){a_bb, b_bb}, 2);
+  return phi;
+}
+
 /* tanh(x): Cephes tanhf. |x| < 0.625: odd polynomial x + x^3 P(x^2) (no cancellation near 0);
  * otherwise 1 - 2/(exp(2|x|) + 1) with the sign of x (exp overflowing to inf gives exactly 1). */
-static LLVMValueRef build_tanh(Cg *c, LLVMValueRef x) {
-  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
+static LLVMValueRef tanh_small(Cg *c, LLVMValueRef x, LLVMValueRef ax) {
+  (void)ax;
   LLVMValueRef z = emul(c, x, x);
   static const double p[] = {-5.70498872745E-3, 2.06390887954E-2, -5.37397155531E-2,
                              1.33314422036E-1, -3.33332819422E-1};
-  LLVMValueRef small = cg_fmuladd(c, emul(c, poly(c, z, p, 5), z), x, x);
+  return cg_fmuladd(c, emul(c, poly(c, z, p, 5), z), x, x);
+}
+static LLVMValueRef tanh_big(Cg *c, LLVMValueRef x, LLVMValueRef ax) {
   LLVMValueRef e = cg_exp(c, eadd(c, ax, ax));
   LLVMValueRef big = esub(c, cg_f32c(c, 1.0),
                           LLVMBuildFDiv(c->b, cg_f32c(c, 2.0), eadd(c, e, cg_f32c(c, 1.0)), ""));
   LLVMValueRef sargs[2] = {big, x};
-  big = cg_intrinsic(c, "llvm.copysign", c->t_f32, sargs, 2);
-  LLVMValueRef is_small = LLVMBuildFCmp(c->b, LLVMRealOLT, ax, cg_f32c(c, 0.625), "");
-  return LLVMBuildSelect(c->b, is_small, small, big, "");
+  return cg_intrinsic(c, "llvm.copysign", c->t_f32, sargs, 2);
+}
+static LLVMValueRef tanh_is_small(Cg *c, LLVMValueRef x, LLVMValueRef ax) {
+  (void)x;
+  return LLVMBuildFCmp(c->b, LLVMRealOLT, ax, cg_f32c(c, 0.625), "");
+}
+static LLVMValueRef build_tanh(Cg *c, LLVMValueRef x) {
+  return piecewise(c, tanh_is_small, tanh_small, tanh_big, x);
 }
 
 /* sigmoid(x) with e = exp(-|x|) <= 1: 1/(1+e) for x >= 0 and e/(1+e) for x < 0, one division,
@@ -149,16 +185,17 @@ static LLVMValueRef build_log(Cg *c, LLVMValueRef x) {
  * 10) with the sign of x; beyond: +-1. P and Q are least-squares fits (relative weight) of
  * erf(x)/x and erfc(x)*exp(x^2) on Chebyshev nodes, made with numpy for Kiln (max relative
  * error 1.7e-8 and 6.6e-9 in double; test_codegen sweeps the float result). */
-static LLVMValueRef build_erf(Cg *c, LLVMValueRef x) {
+static LLVMValueRef erf_small(Cg *c, LLVMValueRef x, LLVMValueRef ax) {
+  (void)ax;
   static const double ps[] = {-0.00060245919052124403, 0.0050008938683191858, -0.026772956715495573,
                               0.1128203920598421,      -0.37612524100272726,  1.1283791592851793};
+  return emul(c, x, poly(c, emul(c, x, x), ps, 6));
+}
+static LLVMValueRef erf_big(Cg *c, LLVMValueRef x, LLVMValueRef ax) {
   static const double qs[] = {-0.027557714988309272, 0.19986945519939314,   -0.63728525126817159,
                               1.1556425369660592,    -1.2580014325451481,   0.72320759130136658,
                               0.0097118910316573923, -0.30879832921953476,  0.0075213266711042139,
                               0.56322368439604298,   4.9816025287920526e-05};
-  LLVMValueRef ax = cg_intrinsic(c, "llvm.fabs", c->t_f32, &x, 1);
-  LLVMValueRef z = emul(c, x, x);
-  LLVMValueRef small = emul(c, x, poly(c, z, ps, 6));
   LLVMValueRef axc = LLVMBuildSelect(
       c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, ax, cg_f32c(c, 4.0), ""), cg_f32c(c, 4.0), ax, "");
   LLVMValueRef t = LLVMBuildFDiv(c->b, cg_f32c(c, 1.0), axc, "");
@@ -167,9 +204,14 @@ static LLVMValueRef build_erf(Cg *c, LLVMValueRef x) {
   big = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGE, ax, cg_f32c(c, 4.0), ""),
                         cg_f32c(c, 1.0), big, "");
   LLVMValueRef sargs[2] = {big, x};
-  big = cg_intrinsic(c, "llvm.copysign", c->t_f32, sargs, 2);
-  LLVMValueRef is_small = LLVMBuildFCmp(c->b, LLVMRealOLT, ax, cg_f32c(c, 0.921875), "");
-  LLVMValueRef r = LLVMBuildSelect(c->b, is_small, small, big, "");
+  return cg_intrinsic(c, "llvm.copysign", c->t_f32, sargs, 2);
+}
+static LLVMValueRef erf_is_small(Cg *c, LLVMValueRef x, LLVMValueRef ax) {
+  (void)x;
+  return LLVMBuildFCmp(c->b, LLVMRealOLT, ax, cg_f32c(c, 0.921875), "");
+}
+static LLVMValueRef build_erf(Cg *c, LLVMValueRef x) {
+  LLVMValueRef r = piecewise(c, erf_is_small, erf_small, erf_big, x);
   /* NaN in, NaN out */
   return LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealUNO, x, x, ""), x, r, "");
 }

@@ -460,19 +460,33 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
     b_sk = g->b->s_k;
   }
   TileStep st = {abase, bbase, a_sk, a_sr, b_sk, rows, nrv, cols};
-  /* Two reduction steps per iteration: the loop's own instructions (index adds, compare,
-   * branch: 4-5 per step on a scalar core against 2*rows*nrv loads and multiply-adds; 2 on
-   * x86) are paid half as often; the odd last step follows. On vector hosts they compete for
-   * issue slots with the FMAs when a hyperthread sibling shares the core (cost model above). */
-  int unroll = K >= 2 ? 2 : 1;
+  /* Two reduction steps per iteration, four on Arm VFP cores (K >= 8): the loop's own
+   * instructions (index adds, compare, branch: 4-5 per step on a scalar core against
+   * 2*rows*nrv loads and multiply-adds; 2 on x86) are paid half / a quarter as often (Cortex-M4:
+   * 1-7 % fewer instructions per model at four, for up to 4 KB of code); the last K % unroll
+   * steps follow. On vector hosts they compete for issue slots with the FMAs when a hyperthread
+   * sibling shares the core (cost model above). */
+  int unroll = g->vec.vldm && K >= 8 ? 4 : K >= 2 ? 2 : 1;
+  /* A tile of fewer accumulators than the FMA latency times the ports (a GEMV's 1 x 4 vectors:
+   * 4 chains, 8 would keep both ports busy) gives each unrolled step its own set, summed after
+   * the loop: half as long chains. Only where B stays in L1 (32 KiB): a larger B streams from
+   * L2 at less than the FMA rate anyway (measured: rnn_classifier's 16 KiB recurrent GEMV 8.2 ->
+   * 6.5 us; lstm_classifier's 256 KiB and an MLP's 1.6 MB unchanged or slower by noise). */
+  int64_t b_bytes = g->b->bytes ? g->b->bytes : K * g->N * (int64_t)sizeof(float);
+  int sets = g->vec.lanes > 1 && unroll == 2 && rows * nrv < 8 && b_bytes <= 32 * 1024 ? 2 : 1;
   CgLoop lk;
   LLVMValueRef k = cg_for(c, &lk, K / unroll);
   lk.keep = true;
-  LLVMValueRef acc[CG_LOOP_MAX_ACC], out[CG_LOOP_MAX_ACC];
+  LLVMValueRef acc[2 * CG_LOOP_MAX_ACC], out[2 * CG_LOOP_MAX_ACC];
   for (int q = 0; q < rows * nrv; q++) acc[q] = cg_loop_acc(c, &lk, init[q]);
-  for (int u = 0; u < unroll; u++) tile_step(g, &st, cg_addc(c, cg_mulc(c, k, unroll), u), acc);
+  for (int q = 0; q < rows * nrv && sets == 2; q++)
+    acc[rows * nrv + q] = cg_loop_acc(c, &lk, LLVMConstNull(g->vty));
+  for (int u = 0; u < unroll; u++)
+    tile_step(g, &st, cg_addc(c, cg_mulc(c, k, unroll), u), acc + (sets == 2 ? u * rows * nrv : 0));
   cg_loop_end(c, &lk, acc, out);
-  if (K % unroll) tile_step(g, &st, cg_idx(c, K - 1), out);
+  for (int q = 0; q < rows * nrv && sets == 2; q++)
+    out[q] = LLVMBuildFAdd(c->b, out[q], out[rows * nrv + q], "");
+  for (int64_t r = K - K % unroll; r < K; r++) tile_step(g, &st, cg_idx(c, r), out);
 
   for (int r = 0; r < rows; r++) {
     LLVMValueRef i = cg_addc(c, i0, r);
