@@ -473,7 +473,14 @@ static void emit_tile(Gemm *g, LLVMValueRef i0, LLVMValueRef blk, int rows, LLVM
    * L2 at less than the FMA rate anyway (measured: rnn_classifier's 16 KiB recurrent GEMV 8.2 ->
    * 6.5 us; lstm_classifier's 256 KiB and an MLP's 1.6 MB unchanged or slower by noise). */
   int64_t b_bytes = g->b->bytes ? g->b->bytes : K * g->N * (int64_t)sizeof(float);
-  int sets = g->vec.lanes > 1 && unroll == 2 && rows * nrv < 8 && b_bytes <= 32 * 1024 ? 2 : 1;
+  /* Decided by the product's tile, so that its tiles of fewer rows or columns sum in the same
+   * order; never in a graph with run-time dims, whose nodes are emitted for blocks of 16, 8, 4, 2
+   * and 1 rows, each with its own tile: a row must not depend on how many rows are computed
+   * with it (cli_dyn checks it bit for bit). */
+  int sets = g->vec.lanes > 1 && unroll == 2 && g->t.mr * g->t.nrv < 8 && b_bytes <= 32 * 1024 &&
+                     !c->g->n_dyn
+                 ? 2
+                 : 1;
   CgLoop lk;
   LLVMValueRef k = cg_for(c, &lk, K / unroll);
   lk.keep = true;
