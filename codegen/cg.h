@@ -93,6 +93,9 @@ int cg_target_lanes(const CgOptions *o, IrDiag *d);
 /* Whether the target has the Arm DSP extension's smlad (Cortex-M4/M7), for PassOptions.arm_dsp;
  * false on a bad target (reported to d). */
 bool cg_target_arm_dsp(const CgOptions *o, IrDiag *d);
+/* Whether the target has AVX-512 VNNI (vpdpbusd), for PassOptions.x86_vnni; false on a bad
+ * target (reported to d). */
+bool cg_target_vnni(const CgOptions *o, IrDiag *d);
 /* Print registered LLVM targets. */
 void cg_list_targets(FILE *f);
 

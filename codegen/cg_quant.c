@@ -502,7 +502,19 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   int64_t HW = p->h * p->w, T = p->kh * p->kw, Mpg = p->m_per_group, Cpg = p->c_per_group;
   int64_t R = Mpg * T, k4 = q.k4, ldv = cg_qgemm_v_cols(d, HW);
   int64_t v_bytes = k4 * 4 * ldv, raw_bytes = R * ldv * 4;
-  if (v_bytes + raw_bytes + q.plane_bytes > n->scratch_bytes) return false;
+  /* fewer than 16 input pixels on vector targets (a generator's 1x1 -> 4x4): the product
+   * transposed, raw[pixel][(mo, tap)] = S (the pixels' channel quads) x V (the weights, packed at
+   * compile time [k4][vcols]), so the vectors hold weight rows, not a strip of 64 columns of
+   * which HW are pixels (ir_qconvt_gemm's t_bytes) */
+  int64_t vcols = cg_qgemm_v_cols(d, R);
+  bool tr = d.kind != CG_DOT4_SMLAD && d.lanes > 1 && HW < 16 &&
+            HW * k4 * 4 + HW * vcols * 4 + q.plane_bytes <= n->scratch_bytes;
+  if (tr) {
+    v_bytes = HW * k4 * 4;
+    raw_bytes = HW * vcols * 4;
+  } else if (v_bytes + raw_bytes + q.plane_bytes > n->scratch_bytes) {
+    return false;
+  }
   bool unpacked = d.kind == CG_DOT4_SMLAD; /* its quad form when V holds the activations */
   int64_t qb = unpacked ? 8 : 4;
   const int8_t *w = n->inputs[3]->data;
@@ -527,10 +539,22 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
       t[3 * p->m + m * T + tap] = (int32_t)(offset * sum);
     }
   }
-  for (int64_t r = 0; r < p->group * R; r++)
-    for (int64_t kq = 0; kq < k4; kq++)
-      cg_dot4_pack_quad(sp_bytes + (r * k4 + kq) * qb, s + (r * k4 + kq) * 4, unpacked);
-  LLVMValueRef sp = const_table(c, n, "w", sp_bytes, (size_t)(p->group * R * k4 * qb));
+  LLVMValueRef sp;
+  if (tr) { /* per group [k4][vcols] quads, column (mo, tap) */
+    int8_t *vt = calloc((size_t)(p->group * k4 * vcols * 4), 1);
+    if (!vt) abort();
+    for (int64_t g = 0; g < p->group; g++)
+      for (int64_t r = 0; r < R; r++)
+        for (int64_t kq = 0; kq < k4; kq++)
+          memcpy(vt + ((g * k4 + kq) * vcols + r) * 4, s + ((g * R + r) * k4 + kq) * 4, 4);
+    sp = const_table(c, n, "w", vt, (size_t)(p->group * k4 * vcols * 4));
+    free(vt);
+  } else {
+    for (int64_t r = 0; r < p->group * R; r++)
+      for (int64_t kq = 0; kq < k4; kq++)
+        cg_dot4_pack_quad(sp_bytes + (r * k4 + kq) * qb, s + (r * k4 + kq) * 4, unpacked);
+    sp = const_table(c, n, "w", sp_bytes, (size_t)(p->group * R * k4 * qb));
+  }
   LLVMValueRef tab = const_table(c, n, "tables", t, sizeof *t * (size_t)(3 * p->m + p->m * T));
   free(s);
   free(sp_bytes);
@@ -542,44 +566,73 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef b = cg_for(c, &lb, p->n);
   LLVMValueRef g = cg_for(c, &lg, p->group);
   LLVMValueRef xg = cg_mulc(c, cg_add(c, cg_mulc(c, b, p->c), cg_mulc(c, g, Cpg)), HW);
-  /* V: word (c4, pixel) = the bytes of channels 4 c4 .. 4 c4 + 3 (absent channels: 0, their
-   * weights are 0); the columns past h * w: 0 */
-  LLVMValueRef c4 = cg_for(c, &lq, k4);
-  LLVMValueRef plane[4], real[4];
-  for (int k = 0; k < 4; k++) {
-    LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), k);
-    real[k] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, Cpg), "");
-    plane[k] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, Cpg - 1)), HW));
+  if (tr) { /* S: row (pixel) of k4 quads, channel c at byte c (absent channels: 0) */
+    CgLoop lp, lc;
+    LLVMValueRef pix = cg_for(c, &lp, HW);
+    LLVMValueRef ci = cg_for(c, &lc, k4 * 4);
+    LLVMValueRef real = LLVMBuildICmp(c->b, LLVMIntSLT, ci, cg_idx(c, Cpg), "");
+    LLVMValueRef at =
+        cg_add(c, xg, cg_add(c, cg_mulc(c, cg_smin(c, ci, cg_idx(c, Cpg - 1)), HW), pix));
+    LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], at), flip8, "");
+    b8 = LLVMBuildSelect(c->b, real, b8, LLVMConstInt(c->t_i8, 0, 0), "");
+    i8_store(c, b8, c->scratch, cg_add(c, cg_mulc(c, pix, k4 * 4), ci));
+    cg_loop_end(c, &lc, NULL, NULL);
+    cg_loop_end(c, &lp, NULL, NULL);
+    CgQGemm gq = {.m = HW,
+                  .k4 = k4,
+                  .n_cols = R,
+                  .n_valid = cg_idx(c, R),
+                  .s = c->scratch,
+                  .v = cg_gep(c, c->t_i8, sp, cg_mulc(c, g, k4 * vcols * 4)),
+                  .y = raw,
+                  .lds = k4 * 4,
+                  .ldv = vcols,
+                  .ldy = vcols,
+                  .n_pad = vcols,
+                  .channels = R,
+                  .v_is_acts = false,
+                  .raw = true};
+    cg_qgemm_emit(c, d, &gq);
+  } else {
+    /* V: word (c4, pixel) = the bytes of channels 4 c4 .. 4 c4 + 3 (absent channels: 0, their
+     * weights are 0); the columns past h * w: 0 */
+    LLVMValueRef c4 = cg_for(c, &lq, k4);
+    LLVMValueRef plane[4], real[4];
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), k);
+      real[k] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, Cpg), "");
+      plane[k] = cg_add(c, xg, cg_mulc(c, cg_smin(c, ch, cg_idx(c, Cpg - 1)), HW));
+    }
+    LLVMValueRef px = cg_for(c, &lx, ldv);
+    LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, px, cg_idx(c, HW), "");
+    LLVMValueRef pxc = cg_smin(c, px, cg_idx(c, HW - 1)), word = NULL;
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, plane[k], pxc)), flip8, "");
+      b8 = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, real[k], inside, ""), b8,
+                           LLVMConstInt(c->t_i8, 0, 0), "");
+      b8 = LLVMBuildZExt(c->b, b8, c->t_i32, "");
+      b8 = k ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * k), "") : b8;
+      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+    }
+    LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, cg_mulc(c, c4, ldv), px)));
+    cg_loop_end(c, &lx, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+    CgQGemm gq = {.m = R,
+                  .k4 = k4,
+                  .n_cols = HW,
+                  .n_valid = cg_idx(c, HW),
+                  .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, g, R * k4 * qb)),
+                  .v = c->scratch,
+                  .y = raw,
+                  .lds = k4 * qb,
+                  .ldv = ldv,
+                  .ldy = ldv,
+                  .channels = R,
+                  .per_row = true,
+                  .v_is_acts = true,
+                  .raw = true};
+    cg_qgemm_emit(c, d, &gq);
   }
-  LLVMValueRef px = cg_for(c, &lx, ldv);
-  LLVMValueRef inside = LLVMBuildICmp(c->b, LLVMIntSLT, px, cg_idx(c, HW), "");
-  LLVMValueRef pxc = cg_smin(c, px, cg_idx(c, HW - 1)), word = NULL;
-  for (int k = 0; k < 4; k++) {
-    LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, plane[k], pxc)), flip8, "");
-    b8 = LLVMBuildSelect(c->b, LLVMBuildAnd(c->b, real[k], inside, ""), b8,
-                         LLVMConstInt(c->t_i8, 0, 0), "");
-    b8 = LLVMBuildZExt(c->b, b8, c->t_i32, "");
-    b8 = k ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * k), "") : b8;
-    word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
-  }
-  LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, c->scratch, cg_add(c, cg_mulc(c, c4, ldv), px)));
-  cg_loop_end(c, &lx, NULL, NULL);
-  cg_loop_end(c, &lq, NULL, NULL);
-  CgQGemm gq = {.m = R,
-                .k4 = k4,
-                .n_cols = HW,
-                .n_valid = cg_idx(c, HW),
-                .s = cg_gep(c, c->t_i8, sp, cg_mulc(c, g, R * k4 * qb)),
-                .v = c->scratch,
-                .y = raw,
-                .lds = k4 * qb,
-                .ldv = ldv,
-                .ldy = ldv,
-                .channels = R,
-                .per_row = true,
-                .v_is_acts = true,
-                .raw = true};
-  cg_qgemm_emit(c, d, &gq);
   /* col2im: output (ih s_h - pad_t + kh d_h, iw s_w - pad_l + kw d_w) += sums[(mo, kh, kw)][ih, iw]
    */
   LLVMValueRef mo = cg_for(c, &lm, Mpg);
@@ -592,17 +645,21 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   LLVMValueRef kh = LLVMBuildSDiv(c->b, tap, cg_idx(c, p->kw), "");
   LLVMValueRef kw = cg_sub(c, tap, cg_mulc(c, kh, p->kw));
   LLVMValueRef corr = i32_load(c, tab, cg_add(c, cg_addc(c, cg_mulc(c, m, T), 3 * p->m), tap));
-  LLVMValueRef srow = cg_mulc(c, cg_add(c, cg_mulc(c, mo, T), tap), ldv);
+  /* the sums of row (mo, tap) at input pixel (ih, iw): srow + (ih w + iw) pstep */
+  LLVMValueRef rt = cg_add(c, cg_mulc(c, mo, T), tap);
+  LLVMValueRef srow = tr ? rt : cg_mulc(c, rt, ldv);
+  int64_t pstep = tr ? vcols : 1;
   LLVMValueRef hbase = cg_addc(c, cg_mulc(c, kh, p->dil_h), -p->pad_t), ih_lo, ih_hi;
   cg_valid_range(c, hbase, p->stride_h, p->oh, p->h, &ih_lo, &ih_hi);
   LLVMValueRef wbase = cg_addc(c, cg_mulc(c, kw, p->dil_w), -p->pad_l), iw_lo, iw_hi;
   cg_valid_range(c, wbase, p->stride_w, p->ow, p->w, &iw_lo, &iw_hi);
   LLVMValueRef ih = cg_loop_begin(c, &lih, ih_lo, ih_hi);
   LLVMValueRef orow = cg_mulc(c, cg_add(c, cg_mulc(c, ih, p->stride_h), hbase), p->ow);
-  LLVMValueRef sr = cg_add(c, srow, cg_mulc(c, ih, p->w));
+  LLVMValueRef sr = cg_add(c, srow, cg_mulc(c, ih, p->w * pstep));
   LLVMValueRef iw = cg_loop_begin(c, &liw, iw_lo, iw_hi);
   LLVMValueRef at = cg_add(c, orow, cg_add(c, cg_mulc(c, iw, p->stride_w), wbase));
-  LLVMValueRef v = LLVMBuildSub(c->b, i32_load(c, raw, cg_add(c, sr, iw)), corr, "");
+  LLVMValueRef v =
+      LLVMBuildSub(c->b, i32_load(c, raw, cg_add(c, sr, cg_mulc(c, iw, pstep))), corr, "");
   LLVMBuildStore(c->b, LLVMBuildAdd(c->b, i32_load(c, acc, at), v, ""),
                  cg_gep(c, c->t_i32, acc, at));
   cg_loop_end(c, &liw, NULL, NULL);
@@ -619,6 +676,221 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   return true;
 }
 
+/* QLinearConvTranspose as sub-pixel convolutions (IR_KERNEL_QCONVT_SUBPIXEL, ir_qconvt_subpixel;
+ * the float form is codegen/kernels/cg_convt.c). Per batch item the input is interleaved once
+ * into X, words of 4 channels (x ^ 0x80 for vpdpbusd) in an image covering every row and column
+ * a phase reads, padded with the zero point (absent channels too: their weights are 0, and
+ * x_zp - x_zp is 0, so padded taps add nothing, as the interpreter skips them). Each phase
+ * (ry, rx) is one int8 GEMM of its sub-kernel (packed at compile time, quads of (channel quad,
+ * tap)) over wide rows of wp columns: the tiles read X in place at each tap's offset
+ * (CgQGemm.direct_taps with direct_ow = direct_pw: a strip's columns are consecutive words); the
+ * Arm DSP tile has no direct form, its operand V is first copied out of X (one copy of ny * wp
+ * words per quad row). The accumulators start from the bias less the offset times the
+ * sub-kernel's weight sums (a table per phase) and are requantized in the epilogue into wide
+ * int8 rows; the column phases of a row phase are then interleaved into the output rows. Every
+ * output is written once: no int32 plane, no scatter of sums. false: the planned scratch does
+ * not fit this target's strips (the caller takes the loop nest). */
+static bool lower_qconvt_subpixel(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                                  const IrConvParams *p, const IrQHead *h) {
+  CgDot4 d = cg_dot4_info(c);
+  bool v_copy = d.kind == CG_DOT4_SMLAD; /* its tile reads V [k4][ldv] with two pointers */
+  IrQConvtSub g;
+  if (!ir_qconvt_subpixel(p, cg_qgemm_v_cols(d, 1), v_copy, &g) ||
+      g.x_bytes + g.v_bytes + g.y_bytes > n->scratch_bytes)
+    return false;
+  const IrConvSubpixel *s = &g.s;
+  int64_t sh = p->stride_h, sw = p->stride_w, M = p->m, C = p->c, c4n = g.c4, ldv = g.ldv;
+  int64_t plane = s->hp * s->wp;        /* words of one channel quad's image */
+  int64_t qb = v_copy ? 8 : 4;          /* bytes of a weight quad (Arm DSP: unpacked i16 pairs) */
+  const int8_t *w = n->inputs[3]->data; /* [C][M][kh][kw] */
+  int32_t offset = h->x_zp + (d.u8_acts ? 128 : 0);
+  uint8_t pb = (uint8_t)(h->x_zp ^ (d.u8_acts ? 0x80 : 0)); /* the zero point as stored */
+  LLVMValueRef sp[IR_SUBPIXEL_MAX_STRIDE][IR_SUBPIXEL_MAX_STRIDE];
+  LLVMValueRef tab[IR_SUBPIXEL_MAX_STRIDE][IR_SUBPIXEL_MAX_STRIDE];
+  bool ge33[IR_SUBPIXEL_MAX_STRIDE][IR_SUBPIXEL_MAX_STRIDE];
+  int64_t *toff[IR_SUBPIXEL_MAX_STRIDE][IR_SUBPIXEL_MAX_STRIDE]; /* tap offsets in X, bytes */
+  for (int64_t ry = 0; ry < sh; ry++)
+    for (int64_t rx = 0; rx < sw; rx++) {
+      int64_t T = ir_subpixel_taps(p->kh, sh, ry), U = ir_subpixel_taps(p->kw, sw, rx);
+      int64_t taps = T * U, k4 = c4n * taps;
+      int8_t *sq = calloc((size_t)(M * k4 * 4), 1), *spb = calloc((size_t)(M * k4 * qb), 1);
+      int32_t *t3 = malloc(sizeof *t3 * (size_t)(3 * M));
+      toff[ry][rx] = malloc(sizeof(int64_t) * (size_t)taps);
+      if (!sq || !spb || !t3 || !toff[ry][rx]) abort();
+      bool all32 = true;
+      for (int64_t m = 0; m < M; m++) {
+        int64_t sum = 0;
+        for (int64_t ci = 0; ci < C; ci++)
+          for (int64_t ty = 0; ty < T; ty++)
+            for (int64_t ux = 0; ux < U; ux++) {
+              int8_t v = w[((ci * M + m) * p->kh + ry + ty * sh) * p->kw + rx + ux * sw];
+              sq[m * k4 * 4 + (ci / 4 * taps + ty * U + ux) * 4 + ci % 4] = v;
+              sum += v;
+            }
+        IrRequant r = ir_qhead_requant(h, m);
+        all32 = all32 && cg_qrequant_32bit(r);
+        t3[m] = r.mult;
+        t3[M + m] = r.shift;
+        t3[2 * M + m] = (h->bias ? h->bias[m] : 0) - (int32_t)(offset * sum);
+      }
+      for (int64_t k = 0; k < M * k4; k++) cg_dot4_pack_quad(spb + k * qb, sq + k * 4, v_copy);
+      /* tap (ty, ux) of output (q, qx) reads image row q - ty - iy0, column qx - ux - ix0;
+       * relative to the phase's first output (qy0, qx0), at wide column 0 */
+      for (int64_t ty = 0; ty < T; ty++)
+        for (int64_t ux = 0; ux < U; ux++)
+          toff[ry][rx][ty * U + ux] =
+              4 * ((s->qy0[ry] - ty - s->iy0) * s->wp + s->qx0[rx] - ux - s->ix0);
+      char name[32];
+      snprintf(name, sizeof name, "w%lld.%lld", (long long)ry, (long long)rx);
+      sp[ry][rx] = const_table(c, n, name, spb, (size_t)(M * k4 * qb));
+      snprintf(name, sizeof name, "tables%lld.%lld", (long long)ry, (long long)rx);
+      tab[ry][rx] = const_table(c, n, name, t3, sizeof *t3 * (size_t)(3 * M));
+      ge33[ry][rx] = all32;
+      free(sq);
+      free(spb);
+      free(t3);
+    }
+  LLVMValueRef X = c->scratch;
+  LLVMValueRef V = cg_gep(c, c->t_i8, X, cg_idx(c, g.x_bytes));
+  LLVMValueRef Y = cg_gep(c, c->t_i8, V, cg_idx(c, g.v_bytes));
+  LLVMValueRef flip8 = LLVMConstInt(c->t_i8, d.u8_acts ? 0x80 : 0, 0);
+  LLVMValueRef pad8 = LLVMConstInt(c->t_i8, pb, 0);
+  /* the input rows and columns inside the image */
+  int64_t iy_lo = s->iy0 > 0 ? s->iy0 : 0, iy_hi = s->iy0 + s->hp < p->h ? s->iy0 + s->hp : p->h;
+  int64_t ix_lo = s->ix0 > 0 ? s->ix0 : 0, ix_hi = s->ix0 + s->wp < p->w ? s->ix0 + s->wp : p->w;
+  CgLoop lb;
+  LLVMValueRef b = cg_for(c, &lb, p->n);
+  LLVMValueRef xb = cg_mulc(c, b, C * p->h * p->w);
+  cg_memset(c, X, pb, g.x_bytes);
+  if (iy_lo < iy_hi && ix_lo < ix_hi) {
+    CgLoop lq, ly, lx;
+    LLVMValueRef c4 = cg_for(c, &lq, c4n);
+    LLVMValueRef pl[4], real[4];
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef ch = cg_addc(c, cg_mulc(c, c4, 4), k);
+      real[k] = LLVMBuildICmp(c->b, LLVMIntSLT, ch, cg_idx(c, C), "");
+      pl[k] = cg_add(c, xb, cg_mulc(c, cg_smin(c, ch, cg_idx(c, C - 1)), p->h * p->w));
+    }
+    LLVMValueRef iy = cg_loop_begin(c, &ly, cg_idx(c, iy_lo), cg_idx(c, iy_hi));
+    LLVMValueRef drow = cg_add(c, cg_mulc(c, c4, plane),
+                               cg_addc(c, cg_mulc(c, iy, s->wp), -s->iy0 * s->wp - s->ix0));
+    LLVMValueRef ix = cg_loop_begin(c, &lx, cg_idx(c, ix_lo), cg_idx(c, ix_hi)), word = NULL;
+    for (int k = 0; k < 4; k++) {
+      LLVMValueRef at = cg_add(c, pl[k], cg_add(c, cg_mulc(c, iy, p->w), ix));
+      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], at), flip8, "");
+      b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[k], b8, pad8, ""), c->t_i32, "");
+      b8 = k ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * k), "") : b8;
+      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+    }
+    LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, X, cg_add(c, drow, ix)));
+    LLVMSetAlignment(st, 4);
+    cg_loop_end(c, &lx, NULL, NULL);
+    cg_loop_end(c, &ly, NULL, NULL);
+    cg_loop_end(c, &lq, NULL, NULL);
+  }
+  LLVMValueRef oimg = cg_mulc(c, b, M * p->oh * p->ow);
+  for (int64_t ry = 0; ry < sh; ry++) {
+    int64_t N = s->ny[ry] * s->wp;
+    for (int64_t rx = 0; rx < sw; rx++) {
+      int64_t taps = ir_subpixel_taps(p->kh, sh, ry) * ir_subpixel_taps(p->kw, sw, rx);
+      int64_t k4 = c4n * taps;
+      if (v_copy) { /* V row (channel quad, tap): N words of X at the tap's offset */
+        CgLoop lq;
+        LLVMValueRef c4 = cg_for(c, &lq, c4n);
+        for (int64_t t = 0; t < taps; t++)
+          cg_memcpy(c,
+                    cg_gep(c, c->t_i8, V, cg_mulc(c, cg_addc(c, cg_mulc(c, c4, taps), t), ldv * 4)),
+                    cg_gep(c, c->t_i8, X, cg_addc(c, cg_mulc(c, c4, plane * 4), toff[ry][rx][t])),
+                    cg_idx(c, N * 4));
+        cg_loop_end(c, &lq, NULL, NULL);
+      }
+      CgQGemm q = {.m = M,
+                   .k4 = k4,
+                   .n_cols = N,
+                   .n_valid = cg_idx(c, N),
+                   .s = sp[ry][rx],
+                   .v = v_copy ? V : X,
+                   .y = cg_gep(c, c->t_i8, Y, cg_idx(c, rx * M * ldv)),
+                   .tables = tab[ry][rx],
+                   .lds = k4 * qb,
+                   .ldv = ldv,
+                   .ldy = ldv,
+                   .channels = M,
+                   .per_row = true,
+                   .v_is_acts = true,
+                   .shift_ge33 = ge33[ry][rx],
+                   .y_zp = h->y_zp};
+      if (!v_copy) {
+        q.direct_taps = taps;
+        q.direct_plane_bytes = plane * 4;
+        q.direct_ow = q.direct_pw = s->wp;
+        q.direct_tap_off = toff[ry][rx];
+      }
+      cg_qgemm_emit(c, d, &q);
+    }
+    /* output row oy = (qy0 + r) sh + ry - pad_t; column phase rx's wide column t is output
+     * column k_rx + t sw, k_rx = qx0 sw + rx - pad_l (in [0, sw)); the phases' counts differ by
+     * at most one: all of them store up to the smallest, the longer ones one more */
+    CgLoop lm, lr;
+    LLVMValueRef m = cg_for(c, &lm, M);
+    LLVMValueRef r = cg_for(c, &lr, s->ny[ry]);
+    LLVMValueRef oy = cg_addc(c, cg_mulc(c, r, sh), s->qy0[ry] * sh + ry - p->pad_t);
+    LLVMValueRef orow =
+        cg_gep(c, c->t_i8, out[0],
+               cg_add(c, oimg, cg_add(c, cg_mulc(c, m, p->oh * p->ow), cg_mulc(c, oy, p->ow))));
+    LLVMValueRef src[IR_SUBPIXEL_MAX_STRIDE];
+    int64_t nmin = s->nx[0];
+    for (int64_t rx = 0; rx < sw; rx++) {
+      src[rx] = cg_gep(c, c->t_i8, Y, cg_add(c, cg_mulc(c, m, ldv), cg_mulc(c, r, s->wp)));
+      src[rx] = cg_gep(c, c->t_i8, src[rx], cg_idx(c, rx * M * ldv));
+      nmin = s->nx[rx] < nmin ? s->nx[rx] : nmin;
+    }
+    if (sw == 1) {
+      cg_memcpy(c, orow, src[0], cg_idx(c, p->ow));
+    } else {
+      /* vector targets, stride 2: 16 columns of each phase interleaved by one shuffle into 32
+       * output bytes; the rest (other strides, the tail) byte by byte */
+      int64_t done = 0;
+      if (sw == 2 && d.lanes > 1 && nmin >= 16) {
+        LLVMTypeRef v16 = LLVMVectorType(c->t_i8, 16);
+        LLVMValueRef mask[32];
+        for (int l = 0; l < 32; l++) mask[l] = cg_i32c(c, l / 2 + (l % 2) * 16);
+        int rx0 = (int)((p->pad_l % 2 + 2) % 2); /* the phase of output column 0 */
+        CgLoop lv;
+        LLVMValueRef t0 = cg_mulc(c, cg_for(c, &lv, nmin / 16), 16), half[2];
+        for (int k = 0; k < 2; k++) {
+          half[k] = LLVMBuildLoad2(c->b, v16, cg_gep(c, c->t_i8, src[(rx0 + k) % 2], t0), "");
+          LLVMSetAlignment(half[k], 1);
+        }
+        LLVMValueRef both =
+            LLVMBuildShuffleVector(c->b, half[0], half[1], LLVMConstVector(mask, 32), "");
+        LLVMValueRef st = LLVMBuildStore(c->b, both, cg_gep(c, c->t_i8, orow, cg_mulc(c, t0, 2)));
+        LLVMSetAlignment(st, 1);
+        cg_loop_end(c, &lv, NULL, NULL);
+        done = nmin / 16 * 16;
+      }
+      CgLoop lt;
+      LLVMValueRef t = cg_loop_begin(c, &lt, cg_idx(c, done), cg_idx(c, nmin));
+      for (int64_t rx = 0; rx < sw; rx++) {
+        int64_t k = s->qx0[rx] * sw + rx - p->pad_l;
+        i8_store(c, i8_load(c, src[rx], t), orow, cg_addc(c, cg_mulc(c, t, sw), k));
+      }
+      cg_loop_end(c, &lt, NULL, NULL);
+      for (int64_t rx = 0; rx < sw; rx++)
+        if (s->nx[rx] > nmin) {
+          int64_t k = s->qx0[rx] * sw + rx - p->pad_l;
+          i8_store(c, i8_load(c, src[rx], cg_idx(c, nmin)), orow, cg_idx(c, nmin * sw + k));
+        }
+    }
+    cg_loop_end(c, &lr, NULL, NULL);
+    cg_loop_end(c, &lm, NULL, NULL);
+  }
+  cg_loop_end(c, &lb, NULL, NULL);
+  for (int64_t ry = 0; ry < sh; ry++)
+    for (int64_t rx = 0; rx < sw; rx++) free(toff[ry][rx]);
+  return true;
+}
+
 bool cg_lower_qlinear_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   IrNode tmp;
   IrValue *ins[3];
@@ -631,6 +903,9 @@ bool cg_lower_qlinear_conv_transpose(Cg *c, const IrNode *n, LLVMValueRef *in, L
   IrQHead h;
   ir_qhead(n, &h);
   if (n->kernel == IR_KERNEL_CONVT_GEMM && c->scratch && lower_qconvt_gemm(c, n, in, out, &p, &h))
+    return true;
+  if (n->kernel == IR_KERNEL_QCONVT_SUBPIXEL && c->scratch &&
+      lower_qconvt_subpixel(c, n, in, out, &p, &h))
     return true;
   return lower_qconvt_loops(c, n, in, out, p, h);
 }
@@ -1883,11 +2158,13 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   LLVMValueRef scratch = integer ? cg_gep(c, c->t_i8, c->scratch, cg_idx(c, extra)) : c->scratch;
   IrQConvPanel pq;
   int64_t strip = cg_qgemm_v_cols(d, 1); /* the tile's widest strip of columns */
+  bool planned_direct = n->kernel == IR_KERNEL_QCONV_DIRECT;
   if (n->pool) /* a fused MaxPool: the im2col pairs tile, panels of 2+ rows (else the loops) */
     return d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, sbytes, true, strip, &pq) &&
            pq.rows >= 2 && lower_qconv_pairs(c, n, in, out, &p, &pq, d, NULL);
-  if (!integer && lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
-  if (d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, sbytes, true, strip, &pq)) {
+  if (!planned_direct && !integer && lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
+  if (!planned_direct && d.kind == CG_DOT4_SMLAD &&
+      ir_qconv_panel_of(&p, sbytes, true, strip, &pq)) {
     PairInt pi = {.scratch = scratch, .x_u8 = n->inputs[0]->dtype == IR_U8};
     if (integer) {
       LLVMValueRef z8 = i8_load(c, in[2], cg_idx(c, 0));
@@ -1898,7 +2175,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     }
     return lower_qconv_pairs(c, n, in, out, &p, &pq, d, integer ? &pi : NULL);
   }
-  if (!integer && lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
+  if (!planned_direct && !integer && lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
   int64_t c4n = (p.c_per_group + 3) / 4;
@@ -1909,12 +2186,16 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
    * pass is the interleaving itself */
   int64_t PH = p.h + p.pad_t + p.pad_b, PW = p.w + p.pad_l + p.pad_r, xw_bytes = c4n * PH * PW * 4;
   int64_t taps = p.kh * p.kw;
-  /* VNNI, stride 1, output rows that tile the strip (or that it tiles): no im2col at all, the
-   * GEMM reads the interleaved copy at each tap's offset (CgQGemm.direct_taps); the copy (a few
-   * KB) and the weights stay in L1, where V would have streamed from L2 once per block of rows */
-  bool direct = d.kind == CG_DOT4_VNNI && p.stride_h == 1 && p.stride_w == 1 && taps > 1 &&
-                taps <= 64 && p.ow % d.lanes == 0 && (strip % p.ow == 0 || p.ow % strip == 0) &&
-                p.oh * p.ow % strip == 0 && sbytes >= xw_bytes;
+  /* qconv-direct-dot4 (pass_plan_int8 chose it for a VNNI target: stride 1, output rows that
+   * tile the strip or that it tiles): no im2col at all, the GEMM reads the interleaved copy at
+   * each tap's offset (CgQGemm.direct_taps); the copy (a few KB) and the weights stay in L1,
+   * where V would have streamed from L2 once per block of rows. Planned for another target:
+   * the loop nest (its scratch holds no im2col panel). */
+  bool direct = n->kernel == IR_KERNEL_QCONV_DIRECT;
+  if (direct && !(d.kind == CG_DOT4_VNNI && p.stride_h == 1 && p.stride_w == 1 && taps > 1 &&
+                  taps <= 64 && p.ow % d.lanes == 0 && (strip % p.ow == 0 || p.ow % strip == 0) &&
+                  p.oh * p.ow % strip == 0 && sbytes >= xw_bytes))
+    return lower_qconv_loops(c, n, in, out);
   bool interleaved =
       direct || (d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && taps > 1 &&
                  sbytes > xw_bytes && ir_qconv_panel_of(&p, sbytes - xw_bytes, false, strip, &pq));
@@ -2219,7 +2500,8 @@ bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
     return lower_qconv_loops(c, n, in, out);
   if (n->pool) return true;
   if (ir_kernel_is_sparse(n->kernel) && c->scratch) return cg_sparse_lower(c, n, in, out);
-  if (n->kernel == IR_KERNEL_QCONV_DOT4 && c->scratch) return lower_qconv_dot4(c, n, in, out);
+  if ((n->kernel == IR_KERNEL_QCONV_DOT4 || n->kernel == IR_KERNEL_QCONV_DIRECT) && c->scratch)
+    return lower_qconv_dot4(c, n, in, out);
   if (n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch && cg_qconv_winograd_lower(c, n, in, out))
     return true;
   return lower_qconv_loops(c, n, in, out);

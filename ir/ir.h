@@ -222,6 +222,10 @@ typedef enum {
                                  exact in integers (codegen/kernels/cg_winograd_i8.c) */
   IR_KERNEL_CONV_NCHWC,      /* Conv on NCHW{c}c values: output channels in the vector lanes,
                                 output pixels the tile rows (codegen/kernels/cg_nchwc.c) */
+  IR_KERNEL_QCONVT_SUBPIXEL, /* QLinearConvTranspose: stride^2 sub-pixel int8 convolutions on the
+                                int8 tiles (codegen/cg_quant.c), no col2im scatter */
+  IR_KERNEL_QCONV_DIRECT,    /* QLinearConv on AVX-512 VNNI, stride 1: the int8 tiles read the
+                                zero-point-padded interleaved input at each tap (no im2col) */
   IR_KERNEL_COUNT
 } IrKernel;
 extern const char *const ir_kernel_names[IR_KERNEL_COUNT];

@@ -262,4 +262,6 @@ const char *const ir_kernel_names[IR_KERNEL_COUNT] = {
     [IR_KERNEL_CONVT_SUBPIXEL] = "convtranspose-subpixel",
     [IR_KERNEL_QCONV_WINOGRAD] = "qconv-winograd-f2x3",
     [IR_KERNEL_CONV_NCHWC] = "conv-nchwc-direct",
+    [IR_KERNEL_QCONVT_SUBPIXEL] = "qconvtranspose-subpixel",
+    [IR_KERNEL_QCONV_DIRECT] = "qconv-direct-dot4",
 };

@@ -1227,6 +1227,25 @@ void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q) {
   q->raw_bytes = p->m_per_group * p->kh * p->kw * q->ldv * 4;
   q->plane_bytes = p->oh * p->ow * 4;
   q->bytes = q->v_bytes + q->raw_bytes + q->plane_bytes;
+  int64_t hw = p->h * p->w;
+  q->t_bytes =
+      hw * q->k4 * 4 + hw * round_up(p->m_per_group * p->kh * p->kw, cols) * 4 + q->plane_bytes;
+}
+
+bool ir_qconvt_subpixel(const IrConvParams *p, int64_t cols, bool v_copy, IrQConvtSub *q) {
+  memset(q, 0, sizeof *q);
+  if (!ir_conv_subpixel(p, cols, &q->s)) return false;
+  int64_t n_max = 0;
+  for (int64_t r = 0; r < p->stride_h; r++)
+    if (q->s.ny[r] * q->s.wp > n_max) n_max = q->s.ny[r] * q->s.wp;
+  q->c4 = (p->c + 3) / 4;
+  q->ldv = round_up(n_max, cols);
+  q->x_bytes = (q->c4 * q->s.hp * q->s.wp + q->s.wp + cols) * 4;
+  q->v_bytes = v_copy ? q->c4 * q->s.th * q->s.tw * q->ldv * 4 : 0;
+  q->y_bytes = p->stride_w * p->m * q->ldv;
+  q->bytes = q->x_bytes + q->v_bytes + q->y_bytes;
+  if (q->bytes < p->oh * p->ow * 4) q->bytes = p->oh * p->ow * 4;
+  return true;
 }
 
 int64_t ir_qgemm_scratch_bytes(const IrNode *n) {

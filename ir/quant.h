@@ -217,11 +217,28 @@ void ir_qconv_winograd_cost(const IrConvParams *p, double *wino, double *direct)
 /* QLinearConvTranspose on the int8 GEMM (codegen/cg_quant.c), per batch item and group: V, the
  * input's channel quads [k4][ldv] words (ldv = h * w rounded up to `cols`); the raw int32 sums
  * [(m, tap) of the group][ldv] of the weights' rows (m, tap) times V; one int32 output plane
- * [oh * ow] that the col2im adds them into before the requantization. */
+ * [oh * ow] that the col2im adds them into before the requantization. t_bytes: the transposed
+ * product of vector targets for fewer than 16 input pixels (the pixels' quads [h * w][k4] words,
+ * the sums [h * w][(m, tap) rounded up to `cols`], the plane). */
 typedef struct IrQConvtGemm {
-  int64_t k4, ldv, v_bytes, raw_bytes, plane_bytes, bytes;
+  int64_t k4, ldv, v_bytes, raw_bytes, plane_bytes, bytes, t_bytes;
 } IrQConvtGemm;
 void ir_qconvt_gemm(const IrConvParams *p, int64_t cols, IrQConvtGemm *q);
+
+/* QLinearConvTranspose as sub-pixel convolutions (IR_KERNEL_QCONVT_SUBPIXEL, codegen/cg_quant.c;
+ * the geometry of ir_conv_subpixel): the input interleaved once into X, a zero-point-padded image
+ * of 4-channel words [c4][hp][wp] (x_bytes: with what the tiles' strips read past it); each
+ * phase (ry, rx) a product of its sub-kernel, quads (channel quad, tap), by the X words at the
+ * tap's offset (read in place; with v_copy, the Arm DSP tile, first copied into V [k4][ldv]
+ * words), requantized into wide int8 rows, stride_w of them [m][ldv] (y_bytes) that are then
+ * interleaved into the output. ldv: the largest phase's ny * wp rounded up to `cols`. bytes is at
+ * least the loop nest's int32 plane (oh * ow * 4: the fallback where the target's strip does not
+ * fit). False where ir_conv_subpixel is. */
+typedef struct IrQConvtSub {
+  IrConvSubpixel s;
+  int64_t c4, ldv, x_bytes, v_bytes, y_bytes, bytes;
+} IrQConvtSub;
+bool ir_qconvt_subpixel(const IrConvParams *p, int64_t cols, bool v_copy, IrQConvtSub *q);
 
 /* MaxPool on int8 (ir_interp_max_pool calls it for an i8 input). */
 int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out);

@@ -88,6 +88,9 @@ typedef struct PassOptions {
   /* the target has the Arm DSP extension (smlad: Cortex-M4/M7, cg_target_arm_dsp): int8
    * Winograd for 3x3 QLinearConv (pass_plan_int8) */
   bool arm_dsp;
+  /* the target has AVX-512 VNNI (vpdpbusd, cg_target_vnni): the direct int8 convolution for
+   * stride-1 QLinearConv (pass_plan_int8: qconv-direct-dot4, scratch = the padded copy only) */
+  bool x86_vnni;
   /* lossy pruning steps for the prune pass (passes/pass_prune.c), ';'-separated; NULL: none */
   const char *prune;
   /* called after every lossy step with the graph as it is (kiln --eval); false: stop, the

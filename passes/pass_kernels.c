@@ -148,6 +148,29 @@ static void plan_conv_nchwc(IrNode *n) {
  * layers, 4x4 stride 2, 4x4 to 64x64 inputs; 2 on scalar cores), against the phases' products
  * over their wide rows (which also cover padding: a 4x4 input's phases compute 2x the useful
  * columns, a 1x1 input's 28x). */
+static bool subpixel_pays(const IrConvParams *p, const IrConvSubpixel *s, const PassOptions *o,
+                          bool int8) {
+  int64_t L = o && o->vec_lanes > 1 ? o->vec_lanes : 1, taps = p->kh * p->kw;
+  /* int8 (plan_qconv_transpose): a multiply-add costs a quarter as much (dot4) and the
+   * scattered sum more (an int32 plane, its zero-point correction): S = 384 on vector hosts
+   * and 32 on scalar cores, fitted to dcgan_generator's four layers forced each way (host
+   * --profile, AVX-512 VNNI; Cortex-M4 instructions under QEMU, bench/m4_profile.sh) */
+  double S = L > 1 ? (int8 ? 384.0 : 32.0) : (int8 ? 32.0 : 2.0);
+  /* the int8 col2im's product is taken transposed below 16 input pixels on vector targets:
+   * its vectors then hold the (m, tap) rows */
+  double prod = int8 && L > 1 && p->h * p->w < 16
+                    ? (double)(p->h * p->w) * (double)p->c * (double)round_up(p->m * taps, L)
+                    : (double)(p->m * taps) * (double)p->c * (double)round_up(p->h * p->w, L);
+  double col2im = prod + S * (double)(p->m * taps * p->h * p->w);
+  double sub = 0;
+  for (int64_t ry = 0; ry < p->stride_h; ry++)
+    for (int64_t rx = 0; rx < p->stride_w; rx++)
+      sub += (double)(p->m * p->c * ir_subpixel_taps(p->kh, p->stride_h, ry) *
+                      ir_subpixel_taps(p->kw, p->stride_w, rx)) *
+             (double)round_up(s->ny[ry] * s->wp, L);
+  return sub < col2im;
+}
+
 static void plan_conv_transpose(IrNode *n, const PassOptions *o) {
   int force = o && (is_convt_kernel(o->conv_kernel) || o->conv_kernel == IR_KERNEL_COUNT)
                   ? o->conv_kernel
@@ -159,18 +182,37 @@ static void plan_conv_transpose(IrNode *n, const PassOptions *o) {
   n->scratch_bytes = p.m * p.kh * p.kw * p.h * p.w * (int64_t)sizeof(float);
   IrConvSubpixel s;
   if (!ir_conv_subpixel(&p, IR_TILE_COLS_MAX, &s)) return;
-  int64_t L = o && o->vec_lanes > 1 ? o->vec_lanes : 1, taps = p.kh * p.kw;
-  double col2im = (double)(p.m * taps) * (double)p.c * (double)round_up(p.h * p.w, L) +
-                  (L > 1 ? 32.0 : 2.0) * (double)(p.m * taps * p.h * p.w);
-  double sub = 0;
-  for (int64_t ry = 0; ry < p.stride_h; ry++)
-    for (int64_t rx = 0; rx < p.stride_w; rx++)
-      sub += (double)(p.m * p.c * ir_subpixel_taps(p.kh, p.stride_h, ry) *
-                      ir_subpixel_taps(p.kw, p.stride_w, rx)) *
-             (double)round_up(s.ny[ry] * s.wp, L);
-  if (force ? force == IR_KERNEL_CONVT_SUBPIXEL : sub < col2im) {
+  if (force ? force == IR_KERNEL_CONVT_SUBPIXEL : subpixel_pays(&p, &s, o, false)) {
     n->kernel = IR_KERNEL_CONVT_SUBPIXEL;
     n->scratch_bytes = s.scratch_bytes;
+  }
+}
+
+/* QLinearConvTranspose (cg_quant.c): the int8 col2im form (ir_qconvt_gemm), or the sub-pixel
+ * form (ir_qconvt_subpixel) where it applies and plan_conv_transpose's cost model prefers it,
+ * with int8's weights (subpixel_pays; --conv=col2im / subpixel force either, wherever it
+ * applies). The Arm DSP tile copies each phase's operand into V; the others read the padded
+ * image in place. */
+static void plan_qconv_transpose(IrNode *n, const PassOptions *o) {
+  IrConvParams p;
+  IrNode tmp;
+  IrValue *ins[3];
+  ir_qconv_as_conv(n, &tmp, ins);
+  tmp.n_inputs = 2;
+  if (!ir_conv_params(&tmp, &p, NULL)) return;
+  int tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
+  IrQConvtGemm q;
+  ir_qconvt_gemm(&p, tile_cols, &q);
+  n->kernel = IR_KERNEL_CONVT_GEMM; /* the int8 GEMM of every tap, then col2im */
+  bool vec = o && o->vec_lanes > 1;
+  n->scratch_bytes = vec && p.h * p.w < 16 ? q.t_bytes : q.bytes; /* transposed (cg_quant.c) */
+  int force = o && is_convt_kernel(o->conv_kernel) ? o->conv_kernel : 0;
+  IrQConvtSub sub;
+  if (force == IR_KERNEL_CONVT_GEMM || !ir_qconvt_subpixel(&p, tile_cols, o && o->arm_dsp, &sub))
+    return;
+  if (force == IR_KERNEL_CONVT_SUBPIXEL || subpixel_pays(&p, &sub.s, o, true)) {
+    n->kernel = IR_KERNEL_QCONVT_SUBPIXEL;
+    n->scratch_bytes = sub.bytes;
   }
 }
 
@@ -266,17 +308,8 @@ bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d) {
       n->scratch_bytes = ir_matmul_integer_scratch_bytes(n, o && o->vec_lanes == 1);
       continue;
     }
-    if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) { /* cg_quant.c */
-      IrConvParams p;
-      IrNode tmp;
-      IrValue *ins[3];
-      ir_qconv_as_conv(n, &tmp, ins);
-      tmp.n_inputs = 2;
-      IrQConvtGemm q;
-      if (!ir_conv_params(&tmp, &p, NULL)) continue;
-      ir_qconvt_gemm(&p, o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX, &q);
-      n->kernel = IR_KERNEL_CONVT_GEMM; /* the int8 GEMM of every tap, then col2im */
-      n->scratch_bytes = q.bytes;
+    if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) {
+      plan_qconv_transpose(n, o);
       continue;
     }
     bool recurrent = n->op == IR_OP_RNN || n->op == IR_OP_GRU || n->op == IR_OP_LSTM;

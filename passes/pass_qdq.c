@@ -9,7 +9,8 @@
  * bias is absent, DQ(constant i32, scale x_scale * w_scale) or a float constant, and whose output
  * (after an optional Relu, when the output zero point is -128) only a per-tensor i8 QuantizeLinear
  *    reads, become one QLinearConv / QLinearConvTranspose / QGemm writing that QuantizeLinear's
- *    output (ConvTranspose weights per tensor, or per output channel along axis 1 with one group).
+ *    output (ConvTranspose weights per tensor, or per output channel along axis 1; with groups
+ *    the group's scales repeated per output channel).
  *
  * 3. MaxPool, Flatten and Reshape between DQ(i8, per tensor) and a QuantizeLinear of the same
  *    scale and zero point (ONNX Runtime puts Q/DQ around them) run on the int8 values: the max
@@ -141,8 +142,8 @@ static bool bias_i32(IrGraph *g, Match *m, const IrValue *b, int64_t channels) {
   if (!q) abort();
   bool ok = true;
   IrNode *db = producer_of(b, IR_OP_DEQUANTIZE_LINEAR);
-  for (int64_t c = 0; c < channels && ok; c++) {
-    float prod = xs * ((const float *)ws->data)[nws == 1 ? 0 : c];
+  for (int64_t c = 0; c < channels && ok; c++) { /* grouped ConvTranspose: nws = M / group */
+    float prod = xs * ((const float *)ws->data)[nws == 1 ? 0 : c % nws];
     if (db) { /* DQ(i32, x_scale * w_scale): the integers themselves */
       const IrValue *bs = db->inputs[1];
       float s = ((const float *)bs->data)[ir_value_numel(bs) == 1 ? 0 : c];
@@ -174,10 +175,12 @@ static bool match(IrGraph *g, IrNode *n, Match *m) {
   if (!m->dx || !m->dw || !per_tensor_i8(m->dx) || m->dx->inputs[0]->dtype != IR_I8) return false;
   const IrValue *w = m->dw->inputs[0];
   int64_t channels;
-  if (convt) { /* weights [C, M/group, kh, kw]: per output channel along axis 1, one group */
+  if (convt) { /* weights [C, M/group, kh, kw]: per output channel along axis 1 (with groups,
+                 one scale per channel of a group, the same in every group: rewrite repeats them
+                 per output channel) */
     if (w->rank != 4 || n->inputs[0]->rank != 4) return false;
     int64_t group = ir_attr_i(n, "group");
-    if (group != 1 && ir_value_numel(m->dw->inputs[1]) > 1) return false;
+    if (group < 1) return false;
     m->axis = 1;
     channels = w->dims[1] * group;
   } else if (conv) {
@@ -221,14 +224,25 @@ static IrNode *rewrite(IrGraph *g, const Match *m) {
                            : conv ? IR_OP_QLINEAR_CONV
                                   : IR_OP_QGEMM,
                            m->head->name, 9, 1);
-  const IrValue *ws = m->dw->inputs[1];
-  int64_t count = ir_value_numel(ws);
+  IrValue *wsv = m->dw->inputs[1];
+  int64_t count = ir_value_numel(wsv);
+  if (convt && count > 1 && count != m->dw->inputs[0]->dims[1] * ir_attr_i(m->head, "group")) {
+    /* grouped, per channel: QLinearConvTranspose's w_scale has one scale per output channel,
+     * channel g * M/group + j that of the group's channel j */
+    int64_t groups = ir_attr_i(m->head, "group"), total = count * groups;
+    float *full = malloc(sizeof *full * (size_t)total);
+    if (!full) abort();
+    for (int64_t k = 0; k < total; k++) full[k] = ((const float *)wsv->data)[k % count];
+    wsv = pass_new_const(g, "w.scale", IR_F32, 1, &total, full);
+    free(full);
+    count = total;
+  }
   int8_t *zeros = calloc((size_t)count, 1);
   if (!zeros) abort();
-  IrValue *wz = pass_new_const(g, "w.zero_point", IR_I8, ws->rank, ws->dims, zeros);
+  IrValue *wz = pass_new_const(g, "w.zero_point", IR_I8, wsv->rank, wsv->dims, zeros);
   free(zeros);
   IrValue *x = m->dx->inputs[0], *xs = m->dx->inputs[1], *xz = m->dx->inputs[2];
-  IrValue *w = m->dw->inputs[0], *wsv = m->dw->inputs[1];
+  IrValue *w = m->dw->inputs[0];
   IrValue *ys = m->q->inputs[1], *yz = m->q->inputs[2];
   if (conv) {
     qn->attrs = m->head->attrs; /* QLinearConv(Transpose)'s attributes are Conv(Transpose)'s */

@@ -603,6 +603,27 @@ PY
   check grep -q 'kernel [^:]*: convtranspose-gemm-col2im' "$tmp/dcgan"
   "$kiln" inspect "$src/examples/dcgan_generator/model.json" --conv=col2im >"$tmp/dcgan" 2>&1
   if grep -q 'convtranspose-subpixel' "$tmp/dcgan"; then bad "--conv=col2im kept a sub-pixel kernel"; else ok; fi
+  # int8 (docs/quantization.md): QLinearConvTranspose sub-pixel where the int8 cost model prefers
+  # it (an AVX-512 VNNI host: ct2-ct4, col2im for the 1x1 -> 4x4 ct1; the Cortex-M4: ct3, ct4),
+  # never with --conv=col2im; the VNNI direct conv named and sized as such (cifar_cnn's conv2:
+  # the padded copy of 8 channel quads x 18 x 18 words), im2col without VNNI or on request
+  dq=("$src/examples/dcgan_generator/model.json" --quantize=int8 --calibrate "$src/examples/dcgan_generator/inputs")
+  vnni=(--cpu icelake-server --features +avx512f,+avx512bw,+avx512vnni)
+  "$kiln" inspect "${dq[@]}" "${vnni[@]}" >"$tmp/qdcgan" 2>&1
+  check grep -q 'kernel ct1: convtranspose-gemm-col2im' "$tmp/qdcgan"
+  check test "$(grep -c 'kernel ct[234]: qconvtranspose-subpixel' "$tmp/qdcgan")" -eq 3
+  "$kiln" inspect "${dq[@]}" --target thumbv7em-none-eabihf --cpu cortex-m4 >"$tmp/qdcgan" 2>&1
+  check test "$(grep -c 'kernel ct[34]: qconvtranspose-subpixel' "$tmp/qdcgan")" -eq 2
+  check grep -q 'kernel ct2: convtranspose-gemm-col2im' "$tmp/qdcgan"
+  "$kiln" inspect "${dq[@]}" "${vnni[@]}" --conv=col2im >"$tmp/qdcgan" 2>&1
+  if grep -q 'qconvtranspose-subpixel' "$tmp/qdcgan"; then bad "--conv=col2im kept an int8 sub-pixel kernel"; else ok; fi
+  cq=("$src/examples/cifar_cnn/model.json" --quantize=int8 --calibrate "$src/examples/cifar_cnn/inputs")
+  "$kiln" inspect "${cq[@]}" "${vnni[@]}" >"$tmp/qcifar" 2>&1
+  check grep -q 'kernel conv2: qconv-direct-dot4, scratch 10368 bytes' "$tmp/qcifar"
+  "$kiln" inspect "${cq[@]}" --cpu x86-64-v3 >"$tmp/qcifar" 2>&1
+  check grep -q 'kernel conv2: qconv-im2col-dot4' "$tmp/qcifar"
+  "$kiln" inspect "${cq[@]}" "${vnni[@]}" --conv=im2col >"$tmp/qcifar" 2>&1
+  if grep -q 'qconv-direct-dot4' "$tmp/qcifar"; then bad "--conv=im2col kept a direct int8 conv"; else ok; fi
   # Winograd where the cost model picks it (64->64 3x3 at 8x8), and everywhere it applies on request
   check grep -q 'kernel layer3.conv2: conv-winograd-f2x3' "$tmp/inspect"
   "$kiln" inspect "$src/examples/resnet_small/model.json" --conv=winograd >"$tmp/wino" 2>&1

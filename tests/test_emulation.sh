@@ -172,11 +172,15 @@ quant)
   # MaxPool 2x2/2 fused into the conv before it (passes/pass_qpool.c: Winograd and the im2col
   # pairs tile on the M4, the depthwise loop nest on the M4 and the M0+; odd sizes, batch 2,
   # 1 input channel, groups, stride 2, a partial block of output channels; pools with pads or ceil_mode
-  # and a conv read twice stay apart), the fusions asserted in `kiln inspect`, bit for bit
-  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst qpool; do
+  # and a conv read twice stay apart), the fusions asserted in `kiln inspect`, bit for bit;
+  # tests/gen/qconvt (tools/gen_qconvt_model.py): QLinearConvTranspose on the sub-pixel form
+  # (--conv=subpixel, its 3 kernels asserted in `kiln inspect`; strides 2, 3 and (2, 3),
+  # output_padding, odd channels), bit for bit on the M4 (phase operands copied for the smlad
+  # tile), the M0+ and aarch64 with and without +dotprod
+  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst qpool qconvt; do
     exact="" model_root=$src/examples
-    case $m in resnet_small | qwino* | qops | qfirst | qpool) exact=-DEMU_EXACT ;; esac
-    case $m in qwino* | qops | qfirst | qpool) model_root=$src/tests/gen ;; esac
+    case $m in resnet_small | qwino* | qops | qfirst | qpool | qconvt) exact=-DEMU_EXACT ;; esac
+    case $m in qwino* | qops | qfirst | qpool | qconvt) model_root=$src/tests/gen ;; esac
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$model_root/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
@@ -199,16 +203,30 @@ quant)
       [ "$n_pool" = '"pool": "pa.q" "pool": "pdw.q" "pool": "pe.q" "pool": "pf.q" "pool": "pg.q" "pool": "ph.q" "pool": "ps.q" ' ] ||
         bad "$m: expected pool_a, _dw, _e, _f, _g, _h and _s fused on the M4, got: $n_pool"
       ;;
+    qconvt)
+      kiln_extra+=(--conv=subpixel)
+      for t in "thumbv7em-none-eabihf --cpu cortex-m4" "aarch64-linux-gnu"; do
+        # shellcheck disable=SC2086
+        n_sub=$("$kiln" inspect "$model_root/$m/model.json" --target $t "${kiln_extra[@]}" \
+          --json 2>/dev/null | grep -o '"qconvtranspose-subpixel"' | wc -l)
+        [ "$n_sub" = 3 ] || bad "$m: expected 3 qconvtranspose-subpixel kernels ($t), got $n_sub"
+      done
+      ;;
     esac
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) $exact" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
-    case $m in resnet_small | qops | qfirst | qpool)
+    case $m in resnet_small | qops | qfirst | qpool | qconvt)
       run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "$exact" linux \
         qemu-aarch64 -L /usr/aarch64-linux-gnu
       ;;
     esac
-    case $m in qops | qfirst | qpool)
+    case $m in qconvt)
+      run_model $m aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "$exact" linux \
+        qemu-aarch64 -L /usr/aarch64-linux-gnu
+      ;;
+    esac
+    case $m in qops | qfirst | qpool | qconvt)
       run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
         "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an385 \
         -nographic -monitor none -semihosting-config enable=on,target=native -kernel

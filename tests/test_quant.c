@@ -384,6 +384,24 @@ static void compare_compiled(const IrGraph *g, const float *x, int64_t per, int 
   dlclose(lib);
 }
 
+/* the kernel plan of quantize_random's graphs: PassOptions.conv_kernel and .x86_vnni */
+static int plan_conv_kernel;
+static bool plan_vnni, host_vnni;
+
+/* The kernels and memory of g planned again for a target with (vnni) or without AVX-512 VNNI. */
+static void replan(IrGraph *g, bool vnni) {
+  PassOptions po = {.opt_level = 2,
+                    .workspace_align = 64,
+                    .conv_kernel = plan_conv_kernel,
+                    .vec_lanes = vnni ? 16 : 8,
+                    .x86_vnni = vnni};
+  IrDiag d;
+  ir_diag_init(&d, "replan", true);
+  pass_choose_kernels(g, &po, &d);
+  CHECK(pass_memplan(g, &po, &d) || d.n_errors == 0, "replan: %s", d.text ? d.text : "");
+  ir_diag_free(&d);
+}
+
 /* Parses the random model in b, calibrates it on 8 random samples (*cal, 8 x *per values; the
  * first 3 are the test inputs) and quantizes it at -O2; NULL (reported) on failure. */
 static IrGraph *quantize_random_for(const Buf *b, unsigned seed, int64_t *per, float **cal,
@@ -404,10 +422,16 @@ static IrGraph *quantize_random_for(const Buf *b, unsigned seed, int64_t *per, f
   const void *calp[1] = {*cal};
   PassQuantOptions q = {.samples = calp, .n_samples = SAMPLES};
   IrGraph *g = fe_parse_model(b->s, b->len, NULL, "rq", &d);
-  PassOptions po = {.opt_level = 2, .workspace_align = 64, .verify_each = true, .quant = &q};
+  PassOptions po = {.opt_level = 2,
+                    .workspace_align = 64,
+                    .verify_each = true,
+                    .quant = &q,
+                    .conv_kernel = plan_conv_kernel,
+                    .x86_vnni = plan_vnni};
   if (arm_dsp) { /* the Cortex-M4's plan: Winograd forced where it applies, scalar lanes */
     po.arm_dsp = true;
     po.vec_lanes = 1;
+    po.x86_vnni = false;
     po.conv_kernel = IR_KERNEL_CONV_WINOGRAD;
   }
   bool ok = g && pass_run_pipeline(g, &po, &d);
@@ -1124,11 +1148,30 @@ static void check_dense_conv(int shape) {
       (long long)g0.dil, pool ? 2 : 1, pool ? 2 : 1, pool ? 2 : 1, pool ? 2 : 1);
   int64_t per;
   float *cal = NULL;
+  /* planned for the host: shapes 8-11 get the VNNI direct kernel where the host has VNNI, its
+   * scratch the padded interleaved copy alone; planned again without VNNI for AVX2: im2col */
+  plan_vnni = host_vnni;
   IrGraph *g = quantize_random(&b, (unsigned)shape, &per, &cal);
+  plan_vnni = false;
   if (g) {
     char what[64];
     snprintf(what, sizeof what, "dense conv %d", shape);
+    const IrNode *conv = NULL;
+    for (int i = 0; i < g->n_nodes && !conv; i++)
+      if (g->nodes[i]->op == IR_OP_QLINEAR_CONV) conv = g->nodes[i];
+    bool want_direct = host_vnni && shape >= 8;
+    int64_t copy = (g0.c / g0.group + 3) / 4 * (g0.h + g0.pad[0] + g0.pad[2]) *
+                   (g0.w + g0.pad[1] + g0.pad[3]) * 4;
+    CHECK(conv && (conv->kernel == IR_KERNEL_QCONV_DIRECT) == want_direct &&
+              (!want_direct || conv->scratch_bytes == copy),
+          "%s: kernel %s, scratch %lld (want %s, padded copy %lld bytes)", what,
+          conv ? ir_kernel_names[conv->kernel] : "-", conv ? (long long)conv->scratch_bytes : 0LL,
+          want_direct ? "qconv-direct-dot4" : "not direct", (long long)copy);
     compare_compiled(g, cal, per, 2, NULL, what);
+    replan(g, false);
+    CHECK(!conv || (shape >= 8 ? conv->kernel == IR_KERNEL_QCONV_DOT4
+                               : conv->kernel != IR_KERNEL_QCONV_DIRECT),
+          "%s: without VNNI: kernel %s", what, conv ? ir_kernel_names[conv->kernel] : "-");
     compare_compiled(g, cal, per, 2, "x86-64-v3", what);
     ir_graph_free(g);
   }
@@ -1152,6 +1195,89 @@ static void check_dense_conv(int shape) {
     char what[64];
     snprintf(what, sizeof what, "dense conv %d, M4 plan", shape);
     compare_compiled(g, cal, per, 2, NULL, what);
+    ir_graph_free(g);
+  }
+  free(cal);
+  free(b.s);
+}
+
+/* QLinearConvTranspose on the sub-pixel form (qconvtranspose-subpixel, forced by --conv=subpixel)
+ * compiled at -O0 and -O2 for the host (VNNI), AVX2 and SSE2 against the interpreter bit for bit,
+ * then on the cost model's choice and on col2im (host, SSE2; 3x3 inputs: the transposed product):
+ * ConvTranspose (+Relu, folded) -> 1x1 Conv; strides 1-4 (kernel >= stride), asymmetric pads and
+ * kernels, output_padding, odd channel counts, batch 2, more output channels than a tile's rows;
+ * weights per output channel (the quantize pass). Also the cost model's choice. */
+typedef struct {
+  int64_t n, c, m, kh, kw, sh, sw, pad[4], opad[2], h, w;
+} ConvtShape;
+
+static int n_subpixel_auto;
+static void check_qconvt(int shape) {
+  static const ConvtShape sh[] = {{1, 5, 7, 3, 3, 2, 2, {1, 0, 0, 1}, {1, 0}, 5, 6},
+                                  {2, 3, 4, 4, 4, 2, 2, {1, 1, 1, 1}, {0, 0}, 4, 4},
+                                  {1, 6, 3, 4, 4, 3, 3, {1, 1, 1, 1}, {2, 1}, 4, 5},
+                                  {1, 4, 5, 3, 3, 3, 3, {0, 0, 0, 0}, {0, 0}, 3, 3},
+                                  {1, 9, 6, 2, 3, 2, 3, {0, 1, 0, 1}, {1, 2}, 5, 4},
+                                  {1, 16, 17, 4, 4, 2, 2, {1, 1, 1, 1}, {0, 0}, 8, 8},
+                                  {1, 3, 2, 4, 4, 4, 4, {0, 0, 0, 0}, {3, 3}, 3, 3},
+                                  {1, 5, 6, 3, 3, 1, 1, {1, 1, 1, 1}, {0, 0}, 6, 7},
+                                  /* DCGAN-like: 32 -> 16 at 16x16, stride 2 */
+                                  {1, 32, 16, 4, 4, 2, 2, {1, 1, 1, 1}, {0, 0}, 16, 16}};
+  ConvtShape g0 = sh[shape];
+  rng_state = (unsigned)shape * 2654435761u + 13;
+  Buf b = {0};
+  put(&b,
+      "{\"format\": \"kiln-model\", \"version\": 1, \"opset\": 17, \"name\": \"ct%d\", "
+      "\"inputs\": [{\"name\": \"x\", \"dtype\": \"f32\", \"shape\": [%lld, %lld, %lld, %lld]}], "
+      "\"initializers\": [",
+      shape, (long long)g0.n, (long long)g0.c, (long long)g0.h, (long long)g0.w);
+  put_init(&b, "w1", 4, (int64_t[]){g0.c, g0.m, g0.kh, g0.kw}, 0.5f);
+  put(&b, ", ");
+  put_init(&b, "b1", 1, (int64_t[]){g0.m}, 0.2f);
+  put(&b, ", ");
+  put_init(&b, "w2", 4, (int64_t[]){3, g0.m, 1, 1}, 0.5f);
+  put(&b,
+      "], \"outputs\": [{\"name\": \"y\"}], \"nodes\": ["
+      "{\"op\": \"ConvTranspose\", \"inputs\": [\"x\", \"w1\", \"b1\"], \"outputs\": [\"h\"], "
+      "\"attrs\": {\"kernel_shape\": [%lld, %lld], \"strides\": [%lld, %lld], \"pads\": [%lld, "
+      "%lld, %lld, %lld], \"output_padding\": [%lld, %lld]}}, "
+      "{\"op\": \"Relu\", \"inputs\": [\"h\"], \"outputs\": [\"r\"]}, "
+      "{\"op\": \"Conv\", \"inputs\": [\"r\", \"w2\"], \"outputs\": [\"y\"]}]}",
+      (long long)g0.kh, (long long)g0.kw, (long long)g0.sh, (long long)g0.sw, (long long)g0.pad[0],
+      (long long)g0.pad[1], (long long)g0.pad[2], (long long)g0.pad[3], (long long)g0.opad[0],
+      (long long)g0.opad[1]);
+  int64_t per;
+  float *cal = NULL;
+  plan_conv_kernel = IR_KERNEL_CONVT_SUBPIXEL;
+  IrGraph *g = quantize_random(&b, (unsigned)shape, &per, &cal);
+  plan_conv_kernel = 0;
+  if (g) {
+    char what[96];
+    snprintf(what, sizeof what, "qconvt %d (k%lldx%lld s%lldx%lld, %lld -> %lld)", shape,
+             (long long)g0.kh, (long long)g0.kw, (long long)g0.sh, (long long)g0.sw,
+             (long long)g0.c, (long long)g0.m);
+    IrNode *ct = NULL;
+    for (int i = 0; i < g->n_nodes && !ct; i++)
+      if (g->nodes[i]->op == IR_OP_QLINEAR_CONV_TRANSPOSE) ct = g->nodes[i];
+    CHECK(ct && ct->kernel == IR_KERNEL_QCONVT_SUBPIXEL && ir_value_numel(ct->inputs[4]) == g0.m,
+          "%s: kernel %s, %lld weight scales (want qconvtranspose-subpixel, per channel)", what,
+          ct ? ir_kernel_names[ct->kernel] : "-",
+          ct ? (long long)ir_value_numel(ct->inputs[4]) : 0LL);
+    compare_compiled(g, cal, per, 0, NULL, what);
+    compare_compiled(g, cal, per, 2, NULL, what);
+    compare_compiled(g, cal, per, 2, "x86-64-v3", what);
+    compare_compiled(g, cal, per, 2, "x86-64", what);
+    replan(g, host_vnni); /* the cost model's choice (host: 16 lanes) */
+    n_subpixel_auto += ct && ct->kernel == IR_KERNEL_QCONVT_SUBPIXEL;
+    compare_compiled(g, cal, per, 2, NULL, what);
+    /* and the col2im form (fewer than 16 input pixels: the product transposed on vectors) */
+    plan_conv_kernel = IR_KERNEL_CONVT_GEMM;
+    replan(g, host_vnni);
+    plan_conv_kernel = 0;
+    CHECK(ct && ct->kernel == IR_KERNEL_CONVT_GEMM, "%s: --conv=col2im: kernel %s", what,
+          ct ? ir_kernel_names[ct->kernel] : "-");
+    compare_compiled(g, cal, per, 2, NULL, what);
+    compare_compiled(g, cal, per, 2, "x86-64", what);
     ir_graph_free(g);
   }
   free(cal);
@@ -1192,6 +1318,16 @@ int main(int argc, char **argv) {
     check_quant_io("digits_mlp", &dt);
     check_quant_io("digits_cnn", &dt);
   }
+  {
+    IrDiag d;
+    ir_diag_init(&d, "host", true);
+    host_vnni = cg_target_vnni(&(CgOptions){.prefix = "vnni"}, &d);
+    ir_diag_free(&d);
+  }
+  for (int shape = 0; shape < 9; shape++) check_qconvt(shape);
+  printf("QLinearConvTranspose sub-pixel: 9 shapes bit-exact (host%s, AVX2, SSE2); the cost model "
+         "(no lanes given) picks it for %d\n",
+         host_vnni ? " VNNI" : "", n_subpixel_auto);
   for (unsigned seed = 1; seed <= 12; seed++) check_random(seed);
   for (unsigned seed = 1; seed <= 8; seed++) check_random_ops(seed);
   for (unsigned seed = 1; seed <= 3; seed++) check_random_gather(seed);

@@ -388,6 +388,38 @@ def qdq_convtranspose():
               step=float(s1))
 
 
+def qdq_convtranspose_grouped():
+    """ConvTranspose with 2 groups and per-channel weights along axis 1 (one scale per channel of
+    a group, shared by the groups; ONNX's DequantizeLinear axis 1 of [C, M/group, kh, kw]), an i32
+    bias with per-output-channel scales, stride 2, pads 1, output_padding 1, then Relu: one
+    QLinearConvTranspose head (the qdq pass repeats the scales per output channel)."""
+    x = rng.standard_normal((1, 6, 3, 4)).astype(np.float32)
+    w, ws = weights_i8((6, 2, 3, 3), axis=1)
+    xs, xz = qparams(x, np.uint8)
+    xd = dequantize(quantize(x, xs, xz), xs, xz)
+    b = np.rint(rng.standard_normal(4) * 40).astype(np.int32)
+    bs = (xs * np.tile(ws, 2)).astype(np.float32)
+    wd = dequantize(w, ws, np.zeros(2, np.int8), 1)
+    bd = dequantize(b, bs, np.int32(0), 0)
+    ct = np.concatenate([conv_transpose2d(xd[:, 3 * g:3 * g + 3], wd[3 * g:3 * g + 3],
+                                          bd[2 * g:2 * g + 2], 2, 1, 1) for g in range(2)], axis=1)
+    a = np.maximum(ct, 0).astype(np.float32)
+    s1, z1 = qparams(a, np.uint8)
+    y = dequantize(quantize(a, s1, z1), s1, z1)
+    inits = [init("xs", xs), init("xz", xz), init("w", w), init("ws", ws),
+             init("wz", np.zeros(2, np.int8)), init("b", b), init("bs", bs), init("s1", s1),
+             init("z1", z1)]
+    nodes = [Q("x", "xs", "xz", "xq", "x_q"), DQ("xq", "xs", "xz", "xd", "x_dq"),
+             DQ("w", "ws", "wz", "wd", "w_dq", axis=1), DQ("b", "bs", None, "bd", "b_dq", axis=0),
+             helper.make_node("ConvTranspose", ["xd", "wd", "bd"], ["ct"], name="up",
+                              kernel_shape=[3, 3], strides=[2, 2], pads=[1] * 4,
+                              output_padding=[1, 1], group=2),
+             helper.make_node("Relu", ["ct"], ["r"], name="relu"),
+             Q("r", "s1", "z1", "rq", "r_q"), DQ("rq", "s1", "z1", "y", "y_dq")]
+    save_case("qdq_convtranspose_grouped", nodes, inits, [], [], {"x": x}, {"y": y}, heads=1,
+              step=float(s1))
+
+
 def dynamic_quantize(x):
     """DynamicQuantizeLinear as ONNX defines it (u8; the range widened to 0; f32 arithmetic; scale
     1 for an all-zero tensor, as ONNX Runtime)."""
@@ -758,6 +790,7 @@ def main():
     dynamic_gather()
     dynamic_int8()
     dynamic_conv()
+    qdq_convtranspose_grouped()
     print("QDQ cases in", OUT)
 
 

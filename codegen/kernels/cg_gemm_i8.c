@@ -616,13 +616,25 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     int64_t dvec_off[8] = {0};
     if (q->direct_taps) {
       int64_t ow = q->direct_ow;
-      assert(q->k4 % q->direct_taps == 0 && q->n_cols % strip == 0 && ow % lanes == 0 &&
-             (strip % ow == 0 || ow % strip == 0) && d.kind == CG_DOT4_VNNI && q->v_is_acts);
-      LLVMValueRef oy = LLVMBuildSDiv(c->b, n0, cg_idx(c, ow), "");
-      LLVMValueRef ox = cg_sub(c, n0, cg_mulc(c, oy, ow));
-      vbase = cg_gep(c, c->t_i8, q->v, cg_mulc(c, cg_add(c, cg_mulc(c, oy, q->direct_pw), ox), 4));
+      /* ow == direct_pw (wide rows, QLinearConvTranspose's sub-pixel phases): column n is word
+       * n, any strip and any n_cols (V holds what the last strip reads past them) */
+      bool linear = ow == q->direct_pw;
+      assert(q->k4 % q->direct_taps == 0 &&
+             (linear || (q->n_cols % strip == 0 && ow % lanes == 0 &&
+                         (strip % ow == 0 || ow % strip == 0) && d.kind == CG_DOT4_VNNI)) &&
+             d.kind != CG_DOT4_SMLAD && q->v_is_acts);
+      if (linear) {
+        vbase = cg_gep(c, c->t_i8, q->v, cg_mulc(c, n0, 4));
+      } else {
+        LLVMValueRef oy = LLVMBuildSDiv(c->b, n0, cg_idx(c, ow), "");
+        LLVMValueRef ox = cg_sub(c, n0, cg_mulc(c, oy, ow));
+        vbase =
+            cg_gep(c, c->t_i8, q->v, cg_mulc(c, cg_add(c, cg_mulc(c, oy, q->direct_pw), ox), 4));
+      }
       for (int v = 0; v < nv; v++)
-        dvec_off[v] = 4 * ((int64_t)v * lanes / ow * q->direct_pw + (int64_t)v * lanes % ow);
+        dvec_off[v] = linear
+                          ? 4 * (int64_t)v * lanes
+                          : 4 * ((int64_t)v * lanes / ow * q->direct_pw + (int64_t)v * lanes % ow);
     }
     LLVMValueRef k4 = cg_for(c, &lk, q->direct_taps ? q->k4 / q->direct_taps : q->k4);
     LLVMValueRef acc[CG_LOOP_MAX_ACC];

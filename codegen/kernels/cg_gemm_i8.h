@@ -73,7 +73,9 @@ typedef struct CgQGemm {
    * pixel oy * direct_ow + ox, stride 1) is the word at byte c4 * direct_plane_bytes +
    * direct_tap_off[tap] + 4 (oy * direct_pw + ox). Needs n_cols a multiple of the strip, and
    * direct_ow a multiple of the lanes that divides the strip or that the strip divides (a
-   * strip's vectors at constant offsets from its first). direct_taps 0: V is [k4][ldv][4]. */
+   * strip's vectors at constant offsets from its first); or direct_ow == direct_pw (wide rows:
+   * column n is word n, any n_cols, on every target but the Arm DSP tile). direct_taps 0: V is
+   * [k4][ldv][4]. */
   int64_t direct_taps, direct_plane_bytes, direct_ow, direct_pw;
   const int64_t *direct_tap_off;
   bool shift_ge33; /* every shift in the tables is at least 33: a 32-bit requantization */

@@ -386,3 +386,11 @@ bool cg_target_arm_dsp(const CgOptions *o, IrDiag *d) {
   cg_session_end(&c);
   return dsp;
 }
+
+bool cg_target_vnni(const CgOptions *o, IrDiag *d) {
+  Cg c;
+  if (!cg_session_begin(&c, o, d)) return false;
+  bool vnni = cg_dot4_info(&c).kind == CG_DOT4_VNNI;
+  cg_session_end(&c);
+  return vnni;
+}

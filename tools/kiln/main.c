@@ -68,6 +68,16 @@ static bool target_arm_dsp(const Args *a) {
   return dsp;
 }
 
+/* Whether the target has AVX-512 VNNI (the direct int8 conv's choice); false on a bad target. */
+static bool target_vnni(const Args *a) {
+  CgOptions o = {.prefix = "vnni", .triple = a->triple, .cpu = a->cpu, .features = a->features};
+  IrDiag d;
+  ir_diag_init(&d, NULL, false);
+  bool vnni = cg_target_vnni(&o, &d);
+  ir_diag_free(&d);
+  return vnni;
+}
+
 /* --calibrate: samples of every model input from .npy files (docs/quantization.md). One input:
  * each PATH is a .npy file or a folder of them (sorted by name). Several inputs: each PATH is a
  * folder holding, per input NAME, NAME.npy or a folder NAME/ of .npy files; every input must get
@@ -444,6 +454,7 @@ static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
                       .sparse_kernel = a->sparse_kernel,
                       .vec_lanes = target_lanes(a),
                       .arm_dsp = target_arm_dsp(a),
+                      .x86_vnni = target_vnni(a),
                       .prune = a->prune,
                       .after_lossy = evaluating ? kiln_eval_after_lossy : NULL,
                       .after_lossy_ctx = &eval,
@@ -927,6 +938,7 @@ static int cmd_inspect(const Args *a) {
                                  .sparse_kernel = a->sparse_kernel,
                                  .vec_lanes = target_lanes(a),
                                  .arm_dsp = target_arm_dsp(a),
+                                 .x86_vnni = target_vnni(a),
                                  .prune = a->prune,
                                  .conv_panel_bytes = conv_panel_bytes(a),
                                  .tile_cols_max = tile_cols_max(a),
