@@ -676,6 +676,22 @@ static bool lower_qconvt_gemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   return true;
 }
 
+/* The 32-bit word of 4 channels' bytes at element off of the planes plane[0..3] (channel t in
+ * byte t): each byte flipped by flip8 (u8 activations to i8), pad8 where the channel does not
+ * exist (real[t] false: the quad's padding channels). */
+static LLVMValueRef quad_word(Cg *c, LLVMValueRef x, const LLVMValueRef plane[4],
+                              const LLVMValueRef real[4], LLVMValueRef off, LLVMValueRef flip8,
+                              LLVMValueRef pad8) {
+  LLVMValueRef word = NULL;
+  for (int t = 0; t < 4; t++) {
+    LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, x, cg_add(c, plane[t], off)), flip8, "");
+    b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[t], b8, pad8, ""), c->t_i32, "");
+    b8 = t ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * t), "") : b8;
+    word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
+  }
+  return word;
+}
+
 /* QLinearConvTranspose as sub-pixel convolutions (IR_KERNEL_QCONVT_SUBPIXEL, ir_qconvt_subpixel;
  * the float form is codegen/kernels/cg_convt.c). Per batch item the input is interleaved once
  * into X, words of 4 channels (x ^ 0x80 for vpdpbusd) in an image covering every row and column
@@ -774,14 +790,9 @@ static bool lower_qconvt_subpixel(Cg *c, const IrNode *n, LLVMValueRef *in, LLVM
     LLVMValueRef iy = cg_loop_begin(c, &ly, cg_idx(c, iy_lo), cg_idx(c, iy_hi));
     LLVMValueRef drow = cg_add(c, cg_mulc(c, c4, plane),
                                cg_addc(c, cg_mulc(c, iy, s->wp), -s->iy0 * s->wp - s->ix0));
-    LLVMValueRef ix = cg_loop_begin(c, &lx, cg_idx(c, ix_lo), cg_idx(c, ix_hi)), word = NULL;
-    for (int k = 0; k < 4; k++) {
-      LLVMValueRef at = cg_add(c, pl[k], cg_add(c, cg_mulc(c, iy, p->w), ix));
-      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], at), flip8, "");
-      b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[k], b8, pad8, ""), c->t_i32, "");
-      b8 = k ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * k), "") : b8;
-      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
-    }
+    LLVMValueRef ix = cg_loop_begin(c, &lx, cg_idx(c, ix_lo), cg_idx(c, ix_hi));
+    LLVMValueRef word =
+        quad_word(c, in[0], pl, real, cg_add(c, cg_mulc(c, iy, p->w), ix), flip8, pad8);
     LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, X, cg_add(c, drow, ix)));
     LLVMSetAlignment(st, 4);
     cg_loop_end(c, &lx, NULL, NULL);
@@ -2289,14 +2300,9 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
     LLVMValueRef y = cg_for(c, &ly, p.h);
     LLVMValueRef drow =
         cg_add(c, cg_mulc(c, c4, PH * PW), cg_addc(c, cg_mulc(c, y, PW), p.pad_t * PW + p.pad_l));
-    LLVMValueRef x = cg_for(c, &lx, p.w), word = NULL;
-    for (int t = 0; t < 4; t++) {
-      LLVMValueRef at = cg_add(c, plane[t], cg_add(c, cg_mulc(c, y, p.w), x));
-      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], at), flip8, "");
-      b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[t], b8, pad8, ""), c->t_i32, "");
-      b8 = t ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * t), "") : b8;
-      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
-    }
+    LLVMValueRef x = cg_for(c, &lx, p.w);
+    LLVMValueRef word =
+        quad_word(c, in[0], plane, real, cg_add(c, cg_mulc(c, y, p.w), x), flip8, pad8);
     LLVMValueRef st = LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, xw, cg_add(c, drow, x)));
     LLVMSetAlignment(st, 4);
     cg_loop_end(c, &lx, NULL, NULL);
@@ -2410,13 +2416,8 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
       lo = mask ? hi : cg_add(c, lo, cg_mulc(c, nvec, vl));
     }
     ow = cg_loop_begin(c, &lm2, lo, hi);
-    LLVMValueRef at = cg_add(c, roff, cg_mulc(c, ow, p.stride_w)), word = NULL;
-    for (int t = 0; t < 4; t++) {
-      LLVMValueRef b8 = LLVMBuildXor(c->b, i8_load(c, in[0], cg_add(c, plane[t], at)), flip8, "");
-      b8 = LLVMBuildZExt(c->b, LLVMBuildSelect(c->b, real[t], b8, pad8, ""), c->t_i32, "");
-      b8 = t ? LLVMBuildShl(c->b, b8, cg_i32c(c, 8 * t), "") : b8;
-      word = word ? LLVMBuildOr(c->b, word, b8, "") : b8;
-    }
+    LLVMValueRef at = cg_add(c, roff, cg_mulc(c, ow, p.stride_w));
+    LLVMValueRef word = quad_word(c, in[0], plane, real, at, flip8, pad8);
     LLVMBuildStore(c->b, word, cg_gep(c, c->t_i32, scratch, cg_add(c, prow, ow)));
     cg_loop_end(c, &lm2, NULL, NULL);
     ow = cg_loop_begin(c, &lz, hi, cg_idx(c, p.ow));

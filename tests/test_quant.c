@@ -1159,7 +1159,7 @@ static void check_dense_conv(int shape) {
     const IrNode *conv = NULL;
     for (int i = 0; i < g->n_nodes && !conv; i++)
       if (g->nodes[i]->op == IR_OP_QLINEAR_CONV) conv = g->nodes[i];
-    bool want_direct = host_vnni && shape >= 8;
+    bool want_direct = host_vnni && shape >= 8 && shape <= 11; /* 12, 13: the M4 pool shapes */
     int64_t copy = (g0.c / g0.group + 3) / 4 * (g0.h + g0.pad[0] + g0.pad[2]) *
                    (g0.w + g0.pad[1] + g0.pad[3]) * 4;
     CHECK(conv && (conv->kernel == IR_KERNEL_QCONV_DIRECT) == want_direct &&
