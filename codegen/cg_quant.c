@@ -756,7 +756,8 @@ static bool lower_qconvt_subpixel(Cg *c, const IrNode *n, LLVMValueRef *in, LLVM
         for (int64_t ux = 0; ux < U; ux++)
           toff[ry][rx][ty * U + ux] =
               4 * ((s->qy0[ry] - ty - s->iy0) * s->wp + s->qx0[rx] - ux - s->ix0);
-      char name[32];
+      char name[48]; /* "tables" and two 64-bit numbers fit; const_table adds 13
+                        (-Wformat-truncation) */
       snprintf(name, sizeof name, "w%lld.%lld", (long long)ry, (long long)rx);
       sp[ry][rx] = const_table(c, n, name, spb, (size_t)(M * k4 * qb));
       snprintf(name, sizeof name, "tables%lld.%lld", (long long)ry, (long long)rx);
