@@ -1801,9 +1801,11 @@ static bool lower_qconv_pairs(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
  * a row's last odd tap) gets weight 0. The pairs tile's step reads its two columns' words with
  * two ldr (offsets up to 4095 bytes), no ldrd; steps in kernel-row order, so past 32 steps one
  * kernel row's steps are the unrolled body of a loop over the rows (X advances PW * C i16).
+ * ConvInteger (pint): X holds x - x_zp (padding 0) and the weights w - w_zp[m], both in
+ * [-255, 255] (as lower_qconv_pairs): the exact sums, stored raw (i32, or f32 scaled).
  * false: not this shape, or too little scratch. */
 static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
-                                   const IrConvParams *p, CgDot4 d) {
+                                   const IrConvParams *p, CgDot4 d, const PairInt *pint) {
   enum { MAX_ROW_STEPS = 64, MAX_STEPS = 1024 };
   int64_t C = p->c, M = p->m, KH = p->kh, KW = p->kw, K = C * KH * KW;
   int64_t PH = p->h + p->pad_t + p->pad_b, PW = p->w + p->pad_l + p->pad_r;
@@ -1835,23 +1837,30 @@ static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
    * 32 channels, would lose) */
   int64_t kp_im2col = ir_qconv_steps(p, true), blocks = (M + CG_QPAIR_ROWS - 1) / CG_QPAIR_ROWS;
   if (blocks * (9 * kp - 8 * kp_im2col) > 24 * kp_im2col) return false;
-  IrQHead h;
-  ir_qhead(n, &h);
-  const int8_t *w = n->inputs[3]->data;
+  IrQHead h = {0};
+  const IrValue *wv = n->inputs[pint ? 1 : 3];
+  const int8_t *w = wv->data;
   uint32_t *sw = calloc((size_t)(M * kp), sizeof *sw);
   if (!sw) abort();
-  bool ge33;
-  LLVMValueRef tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
-  for (int64_t m = 0; m < M; m++)
+  bool ge33 = false;
+  LLVMValueRef tab = NULL;
+  if (!pint) {
+    ir_qhead(n, &h);
+    tab = head_tables(c, n, &h, w, K, h.x_zp, &ge33);
+  }
+  for (int64_t m = 0; m < M; m++) {
+    int32_t wz = pint ? ir_matmul_integer_bzp(n, m) : 0; /* ConvInteger: w - w_zp[m] */
     for (int64_t s = 0; s < kp; s++) {
-      uint32_t lo = (uint16_t)(int16_t)w[m * K + klo[s]];
-      uint32_t hi = khi[s] < 0 ? 0 : (uint16_t)(int16_t)w[m * K + khi[s]];
+      uint32_t lo = (uint16_t)(int16_t)(ir_int8_value(wv->dtype, w, m * K + klo[s]) - wz);
+      uint32_t hi =
+          khi[s] < 0 ? 0 : (uint16_t)(int16_t)(ir_int8_value(wv->dtype, w, m * K + khi[s]) - wz);
       sw[cg_qpair_offset(m, s, M, kp) / 4] = lo | hi << 16;
     }
+  }
   LLVMValueRef sp = const_table(c, n, "w", sw, sizeof *sw * (size_t)(M * kp));
   free(sw);
   LLVMTypeRef i16 = LLVMInt16TypeInContext(c->ctx);
-  uint32_t zp16 = (uint16_t)(int16_t)h.x_zp;
+  uint32_t zp16 = pint ? 0 : (uint16_t)(int16_t)h.x_zp; /* ConvInteger: x - x_zp, padding 0 */
   CgLoop lb, lf, lc, lh, lw;
   LLVMValueRef b = cg_for(c, &lb, p->n);
   LLVMValueRef f = cg_for(c, &lf, x_words); /* the padding: the zero point */
@@ -1863,7 +1872,16 @@ static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
       cg_mulc(c, cg_add(c, cg_mulc(c, cg_add(c, cg_mulc(c, b, C), ci), p->h), ih), p->w);
   LLVMValueRef dst = cg_add(c, cg_mulc(c, cg_addc(c, ih, p->pad_t), PW * C), ci);
   LLVMValueRef iw = cg_for(c, &lw, p->w);
-  LLVMValueRef v = LLVMBuildSExt(c->b, i8_load(c, in[0], cg_add(c, src, iw)), i16, "");
+  LLVMValueRef v = i8_load(c, in[0], cg_add(c, src, iw));
+  if (pint)
+    v = LLVMBuildTrunc(c->b,
+                       LLVMBuildSub(c->b,
+                                    pint->x_u8 ? LLVMBuildZExt(c->b, v, c->t_i32, "")
+                                               : LLVMBuildSExt(c->b, v, c->t_i32, ""),
+                                    pint->xz, ""),
+                       i16, "");
+  else
+    v = LLVMBuildSExt(c->b, v, i16, "");
   LLVMValueRef st = LLVMBuildStore(
       c->b, v, cg_gep(c, i16, c->scratch, cg_add(c, dst, cg_mulc(c, cg_addc(c, iw, p->pad_l), C))));
   LLVMSetAlignment(st, 2);
@@ -1879,7 +1897,7 @@ static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
                .n_valid = cg_idx(c, p->oh * PW),
                .s = sp,
                .v = c->scratch,
-               .y = cg_gep(c, c->t_i8, out[0], cg_mulc(c, b, M * p->oh * p->ow)),
+               .y = cg_gep(c, pint ? c->t_i32 : c->t_i8, out[0], cg_mulc(c, b, M * p->oh * p->ow)),
                .tables = tab,
                .lds = kp * 4,
                .ldv = p->oh * PW,
@@ -1895,7 +1913,11 @@ static bool lower_qconv_pairs_wide(Cg *c, const IrNode *n, LLVMValueRef *in, LLV
                .wide_row_steps = unrolled ? 0 : row_steps,
                .wide_row_bytes = 2 * PW * C,
                .shift_ge33 = ge33,
-               .y_zp = h.y_zp};
+               .y_zp = h.y_zp,
+               /* ConvInteger: the exact sums of (x - x_zp)(w - w_zp) */
+               .raw = pint != NULL,
+               .raw_scale = pint && pint->scale_ch ? in[4] : NULL,
+               .raw_scale_one = pint ? pint->scale_one : NULL};
   cg_qgemm_emit(c, d, &q);
   cg_loop_end(c, &lb, NULL, NULL);
   return true;
@@ -2174,19 +2196,19 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   if (n->pool) /* a fused MaxPool: the im2col pairs tile, panels of 2+ rows (else the loops) */
     return d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, sbytes, true, strip, &pq) &&
            pq.rows >= 2 && lower_qconv_pairs(c, n, in, out, &p, &pq, d, NULL);
-  if (!planned_direct && !integer && lower_qconv_pairs_wide(c, n, in, out, &p, d)) return true;
-  if (!planned_direct && d.kind == CG_DOT4_SMLAD &&
-      ir_qconv_panel_of(&p, sbytes, true, strip, &pq)) {
-    PairInt pi = {.scratch = scratch, .x_u8 = n->inputs[0]->dtype == IR_U8};
-    if (integer) {
-      LLVMValueRef z8 = i8_load(c, in[2], cg_idx(c, 0));
-      pi.xz =
-          pi.x_u8 ? LLVMBuildZExt(c->b, z8, c->t_i32, "") : LLVMBuildSExt(c->b, z8, c->t_i32, "");
-      pi.scale_ch = n->n_inputs > 4 && ir_value_numel(n->inputs[4]) > 1;
-      if (n->n_inputs > 4 && !pi.scale_ch) pi.scale_one = cg_load(c, in[4], cg_idx(c, 0));
-    }
-    return lower_qconv_pairs(c, n, in, out, &p, &pq, d, integer ? &pi : NULL);
+  /* ConvInteger on the pairs tiles: x - x_zp (its run-time zero point), w - w_zp, the scale */
+  PairInt pint = {.scratch = scratch, .x_u8 = n->inputs[0]->dtype == IR_U8};
+  if (integer && !planned_direct && d.kind == CG_DOT4_SMLAD) {
+    LLVMValueRef z8 = i8_load(c, in[2], cg_idx(c, 0));
+    pint.xz =
+        pint.x_u8 ? LLVMBuildZExt(c->b, z8, c->t_i32, "") : LLVMBuildSExt(c->b, z8, c->t_i32, "");
+    pint.scale_ch = n->n_inputs > 4 && ir_value_numel(n->inputs[4]) > 1;
+    if (n->n_inputs > 4 && !pint.scale_ch) pint.scale_one = cg_load(c, in[4], cg_idx(c, 0));
   }
+  if (!planned_direct && lower_qconv_pairs_wide(c, n, in, out, &p, d, integer ? &pint : NULL))
+    return true;
+  if (!planned_direct && d.kind == CG_DOT4_SMLAD && ir_qconv_panel_of(&p, sbytes, true, strip, &pq))
+    return lower_qconv_pairs(c, n, in, out, &p, &pq, d, integer ? &pint : NULL);
   if (!planned_direct && !integer && lower_qconv_wide(c, n, in, out, &p, d, strip)) return true;
   /* a quad holds 4 channels of one tap (channels padded to a multiple of 4, the padding's
    * weights 0): the im2col copies whole contiguous rows of 4 planes into 32-bit words */
@@ -2206,8 +2228,11 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   bool direct = n->kernel == IR_KERNEL_QCONV_DIRECT;
   if (direct && !(d.kind == CG_DOT4_VNNI && p.stride_h == 1 && p.stride_w == 1 && taps > 1 &&
                   taps <= 64 && p.ow % d.lanes == 0 && (strip % p.ow == 0 || p.ow % strip == 0) &&
-                  p.oh * p.ow % strip == 0 && sbytes >= xw_bytes))
-    return lower_qconv_loops(c, n, in, out);
+                  p.oh * p.ow % strip == 0 && sbytes >= xw_bytes)) {
+    if (!integer) return lower_qconv_loops(c, n, in, out);
+    ir_diag_error(c->d, NULL, "node '%s': ConvInteger planned direct for another target", n->name);
+    return false;
+  }
   bool interleaved =
       direct || (d.kind != CG_DOT4_SMLAD && d.lanes > 1 && p.stride_w == 1 && taps > 1 &&
                  sbytes > xw_bytes && ir_qconv_panel_of(&p, sbytes - xw_bytes, false, strip, &pq));
@@ -2485,7 +2510,10 @@ bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out)
 }
 
 bool cg_lower_conv_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  if (n->kernel != IR_KERNEL_QCONV_DOT4 || !c->scratch) {
+  /* the int8 Winograd (Arm DSP) where pass_plan_int8 chose it */
+  if (n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch && cg_qconv_winograd_lower(c, n, in, out))
+    return true;
+  if ((n->kernel != IR_KERNEL_QCONV_DOT4 && n->kernel != IR_KERNEL_QCONV_DIRECT) || !c->scratch) {
     ir_diag_error(c->d, NULL, "node '%s': ConvInteger needs the int8 conv kernel and its scratch",
                   n->name);
     return false;

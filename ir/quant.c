@@ -1173,6 +1173,23 @@ bool ir_qconv_panel_of(const IrConvParams *p, int64_t scratch_bytes, bool pairs,
 }
 
 bool ir_qconv_winograd_exact(const IrNode *n) {
+  if (n->op == IR_OP_CONV_INTEGER) {
+    /* the operands x - x_zp and w - w_zp[m] (cg_winograd_i8.c): |w - w_zp| <= 255, so U fits
+     * i16 (<= 9 * 255), V too (<= 4 * 255, whatever the run-time x zero point), and the
+     * output transform's 4 x sum, |4 * 9 C * 255 * max |w - w_zp||, must fit int32 */
+    const IrValue *wv = n->inputs[1];
+    if (!wv->data || wv->rank != 4) return false;
+    int64_t M = wv->dims[0], K = ir_value_numel(wv) / M, C = K / 9;
+    for (int64_t m = 0; m < M; m++) {
+      int64_t wmax = 0, wz = ir_matmul_integer_bzp(n, m);
+      for (int64_t k = 0; k < K; k++) {
+        int64_t v = llabs(ir_int8_value(wv->dtype, wv->data, m * K + k) - wz);
+        wmax = v > wmax ? v : wmax;
+      }
+      if (4 * 9 * C * 255 * wmax > INT32_MAX) return false;
+    }
+    return true;
+  }
   const IrValue *wv = n->inputs[3];
   if (!wv->data || wv->rank != 4) return false;
   IrQHead h;

@@ -963,26 +963,26 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
     n->scratch_bytes +=
         (p.c_per_group + 3) / 4 * (p.h + p.pad_t + p.pad_b) * (p.w + p.pad_l + p.pad_r) * 4;
   /* ConvInteger: its run-time bias and row sums before the panel (ir_conv_integer_extra_bytes) */
-  if (integer) {
-    n->scratch_bytes += ir_conv_integer_extra_bytes(n);
-    return;
-  }
+  int64_t extra = integer ? ir_conv_integer_extra_bytes(n) : 0;
+  n->scratch_bytes += extra;
   /* AVX-512 VNNI: the direct convolution (cg_quant.c, CgQGemm.direct_taps) where it applies:
    * stride 1, more than one tap (up to 64), output rows that tile the tile's strip of 4 x 16
    * columns or that it tiles, not a first layer (1-3 input channels, one group: the wide form
-   * of lower_qconv_wide); --conv=im2col (or loops) keeps im2col. Its scratch is the
-   * zero-point-padded interleaved copy of one group's input alone. */
+   * of lower_qconv_wide; ConvInteger has no wide form on vector targets, so it takes the
+   * direct one there too); --conv=im2col (or loops) keeps im2col. Its scratch is the
+   * zero-point-padded interleaved copy of one group's input alone (ConvInteger: after its
+   * bias and row sums). */
   int force = o ? o->conv_kernel : 0;
   enum { VNNI_LANES = 16, VNNI_STRIP = 4 * VNNI_LANES };
   int64_t taps = p.kh * p.kw;
-  bool first = p.c <= 3 && p.group == 1 && (p.c * taps + 3) / 4 <= 64;
+  bool first = p.c <= 3 && p.group == 1 && (p.c * taps + 3) / 4 <= 64 && !integer;
   if (o && o->x86_vnni && force != IR_KERNEL_CONV_GEMM && force != IR_KERNEL_COUNT &&
       p.stride_h == 1 && p.stride_w == 1 && taps > 1 && taps <= 64 && !first &&
       p.ow % VNNI_LANES == 0 && (VNNI_STRIP % p.ow == 0 || p.ow % VNNI_STRIP == 0) &&
       p.oh * p.ow % VNNI_STRIP == 0) {
     n->kernel = IR_KERNEL_QCONV_DIRECT;
     n->scratch_bytes =
-        (p.c_per_group + 3) / 4 * (p.h + p.pad_t + p.pad_b) * (p.w + p.pad_l + p.pad_r) * 4;
+        extra + (p.c_per_group + 3) / 4 * (p.h + p.pad_t + p.pad_b) * (p.w + p.pad_l + p.pad_r) * 4;
     return;
   }
   /* Arm DSP (smlad): the int8 Winograd where it applies, is exact for this layer's parameters
@@ -996,6 +996,6 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
                         IR_QWINO_COLS, 0, &w) &&
       ir_qconv_winograd_exact(n) && (force == IR_KERNEL_CONV_WINOGRAD || wino < direct)) {
     n->kernel = IR_KERNEL_QCONV_WINOGRAD;
-    n->scratch_bytes = w.bytes;
+    n->scratch_bytes = w.bytes; /* ConvInteger: no bias or row sums (x - x_zp, w - w_zp) */
   }
 }

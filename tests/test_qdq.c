@@ -30,6 +30,9 @@
 #include "quant.h"
 #include "test_util.h"
 
+/* inputs and outputs of a case at most (the arrays the runs write) */
+enum { QDQ_MAX_IO = 16 };
+
 /* The model through the -O<level> pipeline (with --quant-io=int8 when int8_io; then a refusal
  * is returned as NULL with the first diagnostic in err). */
 static IrGraph *load_io(const char *dir, int level, bool int8_io, char *err, size_t cap) {
@@ -77,10 +80,10 @@ static void check_int8_io(const char *dir, const krt_npy *in, void *const *want)
   }
   CHECK(g != NULL, "%s --quant-io=int8: %s", dir, err);
   if (!g) return;
-  const void *ins[8];
-  void *interp[8], *comp[8];
-  int8_t *q[8] = {0};
-  for (int k = 0; k < g->n_inputs && k < 8; k++) {
+  const void *ins[QDQ_MAX_IO];
+  void *interp[QDQ_MAX_IO], *comp[QDQ_MAX_IO];
+  int8_t *q[QDQ_MAX_IO] = {0};
+  for (int k = 0; k < g->n_inputs && k < QDQ_MAX_IO; k++) {
     const IrValue *x = g->inputs[k];
     CHECK(x->dtype == IR_I8 && x->quant, "%s: input %d is not int8", dir, k);
     if (x->dtype != IR_I8 || !x->quant) return;
@@ -93,13 +96,13 @@ static void check_int8_io(const char *dir, const krt_npy *in, void *const *want)
   DlModel l = {0};
   CHECK(dl_load(g, 2, &l), "%s: compiling --quant-io=int8 failed", dir);
   unsigned char *ws = l.m ? aligned_alloc(64, ((size_t)l.m->workspace_size + 64) / 64 * 64) : NULL;
-  for (int k = 0; k < g->n_outputs && k < 8; k++) {
+  for (int k = 0; k < g->n_outputs && k < QDQ_MAX_IO; k++) {
     interp[k] = calloc(1, (size_t)ir_value_numel(g->outputs[k]) + 1);
     comp[k] = calloc(1, (size_t)ir_value_numel(g->outputs[k]) + 1);
   }
   CHECK(ir_interp_run(g, ins, interp) == 0, "%s: int8-I/O interpreter run", dir);
   CHECK(!l.m || l.m->run(ins, comp, ws) == KRT_OK, "%s: int8-I/O compiled run", dir);
-  for (int k = 0; k < g->n_outputs && k < 8; k++) {
+  for (int k = 0; k < g->n_outputs && k < QDQ_MAX_IO; k++) {
     const IrValue *y = g->outputs[k];
     CHECK(y->dtype == IR_I8 && y->quant, "%s: output %d is not int8", dir, k);
     int64_t n = ir_value_numel(y);
@@ -118,7 +121,7 @@ static void check_int8_io(const char *dir, const krt_npy *in, void *const *want)
   }
   printf("  --quant-io=int8: %d input(s), %d output(s) int8, equal to the float-I/O model\n",
          g->n_inputs, g->n_outputs);
-  for (int k = 0; k < 8; k++) free(q[k]);
+  for (int k = 0; k < QDQ_MAX_IO; k++) free(q[k]);
   free(ws);
   if (l.lib) dlclose(l.lib);
   ir_graph_free(g);
@@ -180,15 +183,21 @@ static void check_case(const char *dir) {
           n_joins, level ? joins : 0);
     CHECK(n_integer == integer, "%s -O%d: %d MatMulInteger/ConvInteger nodes, expected %d", dir,
           level, n_integer, integer);
-    krt_npy in[8] = {0}, want[8] = {0};
-    const void *ins[8];
-    void *interp[8], *comp[8];
-    for (int k = 0; k < g->n_inputs && k < 8; k++) {
+    CHECK(g->n_inputs <= QDQ_MAX_IO && g->n_outputs <= QDQ_MAX_IO,
+          "%s: more than %d inputs or outputs", dir, QDQ_MAX_IO);
+    if (g->n_inputs > QDQ_MAX_IO || g->n_outputs > QDQ_MAX_IO) {
+      ir_graph_free(g);
+      return;
+    }
+    krt_npy in[QDQ_MAX_IO] = {0}, want[QDQ_MAX_IO] = {0};
+    const void *ins[QDQ_MAX_IO];
+    void *interp[QDQ_MAX_IO], *comp[QDQ_MAX_IO];
+    for (int k = 0; k < g->n_inputs && k < QDQ_MAX_IO; k++) {
       snprintf(path, sizeof path, "%s/inputs/%s.npy", dir, g->inputs[k]->name);
       CHECK(krt_npy_read(path, &in[k], err, sizeof err), "%s", err);
       ins[k] = in[k].data;
     }
-    for (int k = 0; k < g->n_outputs && k < 8; k++) {
+    for (int k = 0; k < g->n_outputs && k < QDQ_MAX_IO; k++) {
       snprintf(path, sizeof path, "%s/golden/%s.npy", dir, g->outputs[k]->name);
       CHECK(krt_npy_read(path, &want[k], err, sizeof err), "%s", err);
       interp[k] = calloc(1, (size_t)want[k].nbytes + 1);
@@ -201,7 +210,7 @@ static void check_case(const char *dir) {
     unsigned char *ws = m ? aligned_alloc(64, ((size_t)m->workspace_size + 64) / 64 * 64) : NULL;
     CHECK(ir_interp_run(g, ins, interp) == 0, "%s: interpreter run", dir);
     CHECK(!m || m->run(ins, comp, ws) == KRT_OK, "%s: compiled run", dir);
-    for (int k = 0; k < g->n_outputs && k < 8; k++) {
+    for (int k = 0; k < g->n_outputs && k < QDQ_MAX_IO; k++) {
       char what[256];
       snprintf(what, sizeof what, "-O%d interpreter %s", level, g->outputs[k]->name);
       check_close(what, &want[k], interp[k], step);
@@ -212,12 +221,12 @@ static void check_case(const char *dir) {
               "%s -O2: compiled code differs from the interpreter", dir);
     }
     if (level) check_int8_io(dir, in, interp);
-    for (int k = 0; k < g->n_outputs && k < 8; k++) {
+    for (int k = 0; k < g->n_outputs && k < QDQ_MAX_IO; k++) {
       free(interp[k]);
       free(comp[k]);
       krt_npy_free(&want[k]);
     }
-    for (int k = 0; k < g->n_inputs && k < 8; k++) krt_npy_free(&in[k]);
+    for (int k = 0; k < g->n_inputs && k < QDQ_MAX_IO; k++) krt_npy_free(&in[k]);
     free(ws);
     if (lib) dlclose(lib);
     ir_graph_free(g);

@@ -791,8 +791,10 @@ static void check_random_matmul_integer(unsigned seed) {
  * QuantizeLinear (i8, constant) -> ConvInteger (groups 1, 2 or depthwise; strides, pads,
  * dilations; i8 or u8 weights, zero points one or per channel, often not 0) -> Cast -> Mul by
  * one scale or one per channel ([1, M, 1, 1]); -O0 and -O2 (fused) compiled == interpreter bit
- * for bit on the host and x86-64 (SSE2). */
-static int n_conv_integer_fused;
+ * for bit on the host and x86-64 (SSE2). Seeds 17-20: 3x3 stride-1 shapes of 16 columns (any
+ * channels and groups), planned again for VNNI where the host has it: qconv-direct-dot4 (the
+ * run-time zero point as the padding byte, the channel and window terms), run on the host. */
+static int n_conv_integer_fused, n_conv_integer_direct;
 static void check_random_conv_integer(unsigned seed) {
   rng_state = seed * 2654435761u + 11;
   int64_t N = 1 + rnd(2), C = (int64_t[]){1, 2, 3, 4, 5, 8, 13}[rnd(7)], H = 3 + rnd(8),
@@ -801,6 +803,10 @@ static void check_random_conv_integer(unsigned seed) {
   int64_t G = rnd(3) == 0 ? C : (C % 2 == 0 && rnd(2)) ? 2 : 1;
   int64_t M = G == C ? C * (1 + rnd(2)) : G * (int64_t)(1 + rnd(9));
   int64_t pt = rnd(kh * dh), pl = rnd(kw * dw), pb = rnd(kh * dh), pr = rnd(kw * dw);
+  bool direct = seed > 16; /* the VNNI direct conv's shapes: 3x3, stride 1, pads 1, 16 columns */
+  if (direct) {
+    W = 16, H = 4 * (1 + rnd(2)), kh = kw = 3, sh = sw = dh = dw = 1, pt = pl = pb = pr = 1;
+  }
   while ((H + pt + pb - dh * (kh - 1) - 1) < 0) pb++;
   while ((W + pl + pr - dw * (kw - 1) - 1) < 0) pr++;
   bool dyn = rnd(3) != 0, w_u8 = rnd(2), wz_ch = rnd(2), s_ch = rnd(2);
@@ -879,6 +885,17 @@ static void check_random_conv_integer(unsigned seed) {
     n_conv_integer_fused += fused;
     compare_compiled(g, x, per, 2, NULL, what);
     compare_compiled(g, x, per, 2, "x86-64", what);
+    if (direct && host_vnni) { /* planned for VNNI: the direct conv, run on this host */
+      replan(g, true);
+      int n_direct = 0;
+      for (int i = 0; i < g->n_nodes; i++)
+        n_direct +=
+            g->nodes[i]->op == IR_OP_CONV_INTEGER && g->nodes[i]->kernel == IR_KERNEL_QCONV_DIRECT;
+      CHECK(n_direct == 1, "%s -O%d: %d ConvInteger on qconv-direct-dot4 planned for VNNI", what,
+            opt, n_direct);
+      n_conv_integer_direct += n_direct;
+      compare_compiled(g, x, per, 2, NULL, what);
+    }
     ir_graph_free(g);
   }
   free(x);
@@ -1333,9 +1350,14 @@ int main(int argc, char **argv) {
   for (unsigned seed = 1; seed <= 3; seed++) check_random_gather(seed);
   for (unsigned seed = 1; seed <= 16; seed++) check_random_matmul_integer(seed);
   CHECK(n_integer_fused == 16, "%d of 16 MatMulInteger chains fused at -O2", n_integer_fused);
-  for (unsigned seed = 1; seed <= 16; seed++) check_random_conv_integer(seed);
-  CHECK(n_conv_integer_fused == 16, "%d of 16 ConvInteger chains fused at -O2",
+  for (unsigned seed = 1; seed <= 20; seed++) check_random_conv_integer(seed);
+  CHECK(n_conv_integer_fused == 20, "%d of 20 ConvInteger chains fused at -O2",
         n_conv_integer_fused);
+  CHECK(n_conv_integer_direct == (host_vnni ? 8 : 0),
+        "%d ConvInteger chains on the VNNI direct conv (seeds 17-20, -O0 and -O2)",
+        n_conv_integer_direct);
+  printf("ConvInteger: 20 random chains bit-exact (host, SSE2), %d on the VNNI direct conv\n",
+         n_conv_integer_direct);
   CHECK(n_ops[0] > 0 && n_ops[1] > 0 && n_ops[2] > 0 && n_ops[3] > 0 && n_ops[4] > 0 &&
             n_ops[5] > 0,
         "the random models made QConcat inputs copied %d / requantized %d, QAveragePool without "

@@ -657,7 +657,9 @@ def dynamic_conv():
     point 0: ORT's default), u8 weights with per-channel zero points (scale [1, M, 1, 1]), a
     depthwise conv (group 6, i8 zero points not 0, dilation 2), a grouped one (group 3, u8
     weights, zero point 128), a 1-D conv at batch 2, K = 576 with sums past 2^24 (exact in
-    integers; the float path rounded them) and a 16 x 16 stride-1 conv (VNNI's direct form)."""
+    integers; the float path rounded them), a 16 x 16 stride-1 conv of 3 channels (VNNI's direct
+    form), a 16-channel 3x3 (the Arm DSP's int8 Winograd) and a 1-channel 5x5 (its wide pairs),
+    and an 8-channel 3x3 of i8 data with its i32 sums as the output (Winograd, raw)."""
     nodes, inits = [], []
 
     def head(name, x, xv, w, ws, wz, scale_shape=None, **attrs):
@@ -772,9 +774,46 @@ def dynamic_conv():
     assert w6z != 128
     c6, y6 = head("Conv_9", "x4", x4, w6, w6s, w6z, pads=[1, 1, 1, 1])
     nodes[-1].output[0] = "y6"
-    save_case("dynamic_conv", nodes, inits, [], [], {"x": x, "x2": x2, "x3": x3, "x4": x4},
-              {"y1": y1, "y2": y2, "y3": y3, "y4": y4, "y5": y5, "y6": y6}, heads=0, step=0,
-              integer=7)
+    # the Cortex-M4's forms (a generator of their own: the cases after this one keep their data):
+    # 16 -> 16 channels, 3x3, stride 1, pads 1 on 10 x 10 (the int8 Winograd F(2x2, 3x3) of the
+    # Arm DSP, by its cost model), u8 weights with per-channel zero points at the ends of the range
+    # (w - w_zp reaching -255 and 255; U up to 9 * 255), a [1, 16, 1, 1] scale; and a 1-channel
+    # 5x5 conv on 12 x 12 (the wide pairs form of a first layer: taps paired along the rows)
+    r2 = np.random.default_rng(2026)
+    x5 = (r2.standard_normal((1, 16, 10, 10)) * 0.8 + 0.1).astype(np.float32)
+    w7 = r2.integers(0, 256, (16, 16, 3, 3)).astype(np.uint8)
+    w7z = r2.integers(0, 256, 16).astype(np.uint8)
+    w7z[0], w7z[1] = 0, 255
+    w7[0, 0, 1, 1], w7[1, 0, 1, 1], w7[1, 3] = 255, 0, 0
+    w7s = (np.float32(0.001) + r2.random(16).astype(np.float32) * np.float32(0.002)).astype(
+        np.float32)
+    c7, y7 = head("Conv_10", "x5", x5, w7, w7s, w7z, scale_shape=(1, 16, 1, 1), pads=[1, 1, 1, 1])
+    nodes[-1].output[0] = "y7"
+    x6 = (r2.standard_normal((1, 1, 12, 12)) - 0.4).astype(np.float32)
+    w8 = r2.integers(-127, 128, (6, 1, 5, 5)).astype(np.int8)
+    c8, y8 = head("Conv_11", "x6", x6, w8, np.float32(0.003), np.int8(0), pads=[2, 2, 2, 2])
+    nodes[-1].output[0] = "y8"
+    # i8 data (a QuantizeLinear with zero point -100, not quantize_dynamic's form) into an
+    # 8 -> 8 channel 3x3 on 6 x 6, i8 weights with per-channel zero points, the raw i32 sums as
+    # the output (no Cast and Mul to fuse): the Arm DSP Winograd with i8 data and i32 stores
+    x7 = (r2.standard_normal((1, 8, 6, 6)) * 1.5).astype(np.float32)
+    q7 = np.clip(np.rint(x7 / np.float32(0.02)) - 100, -128, 127).astype(np.int8)
+    w9 = r2.integers(-128, 128, (8, 8, 3, 3)).astype(np.int8)
+    w9z = r2.integers(-128, 128, 8).astype(np.int8)
+    w9z[0] = 127
+    y9 = conv_int(q7.astype(np.int64) + 100, w9.astype(np.int64) - w9z.reshape(8, 1, 1, 1),
+                  pads=(1, 1, 1, 1)).astype(np.int32)
+    nodes += [helper.make_node("QuantizeLinear", ["x7", "x7_scale", "x7_zero_point"],
+                               ["x7_quantized"], name="x7_QuantizeLinear"),
+              helper.make_node("ConvInteger", ["x7_quantized", "Conv_12_W_quantized",
+                                               "x7_zero_point", "Conv_12_W_zero_point"], ["y9"],
+                               name="Conv_12_quant", pads=[1, 1, 1, 1])]
+    inits += [init("x7_scale", np.float32(0.02)), init("x7_zero_point", np.int8(-100)),
+              init("Conv_12_W_quantized", w9), init("Conv_12_W_zero_point", w9z)]
+    save_case("dynamic_conv", nodes, inits, [], [],
+              {"x": x, "x2": x2, "x3": x3, "x4": x4, "x5": x5, "x6": x6, "x7": x7},
+              {"y1": y1, "y2": y2, "y3": y3, "y4": y4, "y5": y5, "y6": y6, "y7": y7, "y8": y8,
+               "y9": y9}, heads=0, step=0, integer=10)
 
 
 def main():

@@ -802,6 +802,12 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
         a = LLVMBuildFMul(c->b, LLVMBuildSIToFP(c->b, a, ft, ""), sv, "");
         et = c->t_f32;
       }
+      if (q->wide_pw) { /* ConvInteger's wide pairs tile: the row's pixels, a last half pair */
+        store_lanes_t(c, et, 4, lanes, a,
+                      cg_gep(c, et, q->y, cg_mulc(c, cg_addc(c, m0, r), q->ldy)),
+                      cg_addc(c, yn0, v), row_end);
+        continue;
+      }
       if (q->raw_masked) {
         assert(!q->raw_col_step);
         LLVMValueRef dst = cg_gep(c, et, q->y, cg_mulc(c, cg_addc(c, m0, r), q->ldy));
