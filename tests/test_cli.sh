@@ -688,24 +688,25 @@ PY
     check "$tmp/di_exe" "$di/inputs/x.npy" "$di/inputs/x2.npy" -o "$tmp/di_out" >/dev/null
     for y in y2 y3 y4 y5; do check "$bin/npycmp" "$tmp/di_out/$y.npy" "$di/golden/$y.npy" 0 0; done
   done
-  # its ConvInteger nodes (tests/onnx/qdq/dynamic_conv): the int8 conv kernel for each of the 10,
-  # host (VNNI) and x86-64-v3 builds equal to the golden exactly; planned for VNNI, the 3-channel
-  # 16x16 stride-1 one (Conv_9) takes the direct form (ConvInteger has no first-layer wide form
-  # there), its scratch the bias and row sums (4 * 8 + 4 (256 + 256) B, rounded to 2112) and
-  # the padded copy (18 x 18 words); for the Cortex-M4 the 16- and 8-channel 3x3s (Conv_10,
-  # Conv_12) the int8 Winograd
+  # its ConvInteger nodes (tests/onnx/qdq/dynamic_conv): the int8 conv kernel for each of the 11,
+  # host (VNNI) and x86-64-v3 builds equal to the golden exactly; planned for VNNI, the 8-channel
+  # 16x16 stride-1 one (Conv_13) takes the direct form (not the 3-channel first layer Conv_9, as
+  # QLinearConv), its scratch the bias and row sums (4 * 8 + 4 (256 + 256) B, rounded to 2112)
+  # and the padded copy (2 channel quads of 18 x 18 words); for the Cortex-M4 the 3x3s of 8+
+  # channels each way (Conv_10, Conv_12, Conv_13) the int8 Winograd
   dc=$src/tests/onnx/qdq/dynamic_conv
   "$kiln" inspect "$dc/model.onnx" >"$tmp/dc.txt" 2>&1
-  check test "$(grep -c 'kernel Conv_[0-9]*_quant: qconv-' "$tmp/dc.txt")" -eq 10
+  check test "$(grep -c 'kernel Conv_[0-9]*_quant: qconv-' "$tmp/dc.txt")" -eq 11
   "$kiln" inspect "$dc/model.onnx" --cpu icelake-server --features +avx512f,+avx512bw,+avx512vnni \
     >"$tmp/dc.txt" 2>&1
-  check grep -q 'kernel Conv_9_quant: qconv-direct-dot4, scratch 3408 bytes' "$tmp/dc.txt"
+  check grep -q 'kernel Conv_13_quant: qconv-direct-dot4, scratch 4704 bytes' "$tmp/dc.txt"
   check test "$(grep -c 'qconv-direct-dot4' "$tmp/dc.txt")" -eq 1
   "$kiln" inspect "$dc/model.onnx" --target thumbv7em-none-eabihf --cpu cortex-m4 \
     --features +vfp4d16sp >"$tmp/dc.txt" 2>&1
   check grep -q 'kernel Conv_10_quant: qconv-winograd-f2x3' "$tmp/dc.txt"
   check grep -q 'kernel Conv_12_quant: qconv-winograd-f2x3' "$tmp/dc.txt"
-  check test "$(grep -c 'qconv-winograd-f2x3' "$tmp/dc.txt")" -eq 2
+  check grep -q 'kernel Conv_13_quant: qconv-winograd-f2x3' "$tmp/dc.txt"
+  check test "$(grep -c 'qconv-winograd-f2x3' "$tmp/dc.txt")" -eq 3
   for cpu in "" "--cpu x86-64-v3 --features +avx2,+fma"; do
     rm -rf "$tmp/dc_out"
     mkdir -p "$tmp/dc_out"
@@ -713,8 +714,8 @@ PY
     check "$kiln" build "$dc/model.onnx" $cpu -o "$tmp/dc_exe"
     check "$tmp/dc_exe" "$dc/inputs/x.npy" "$dc/inputs/x2.npy" "$dc/inputs/x3.npy" \
       "$dc/inputs/x4.npy" "$dc/inputs/x5.npy" "$dc/inputs/x6.npy" "$dc/inputs/x7.npy" \
-      -o "$tmp/dc_out" >/dev/null
-    for y in y1 y2 y3 y4 y5 y6 y7 y8 y9; do
+      "$dc/inputs/x8.npy" -o "$tmp/dc_out" >/dev/null
+    for y in y1 y2 y3 y4 y5 y6 y7 y8 y9 y10; do
       check "$bin/npycmp" "$tmp/dc_out/$y.npy" "$dc/golden/$y.npy" 0 0
     done
   done

@@ -791,20 +791,21 @@ static void check_random_matmul_integer(unsigned seed) {
  * QuantizeLinear (i8, constant) -> ConvInteger (groups 1, 2 or depthwise; strides, pads,
  * dilations; i8 or u8 weights, zero points one or per channel, often not 0) -> Cast -> Mul by
  * one scale or one per channel ([1, M, 1, 1]); -O0 and -O2 (fused) compiled == interpreter bit
- * for bit on the host and x86-64 (SSE2). Seeds 17-20: 3x3 stride-1 shapes of 16 columns (any
- * channels and groups), planned again for VNNI where the host has it: qconv-direct-dot4 (the
+ * for bit on the host and x86-64 (SSE2). Seeds 17-20: 3x3 stride-1 shapes of 16 columns (4+
+ * channels, any groups), planned again for VNNI where the host has it: qconv-direct-dot4 (the
  * run-time zero point as the padding byte, the channel and window terms), run on the host. */
 static int n_conv_integer_fused, n_conv_integer_direct;
 static void check_random_conv_integer(unsigned seed) {
   rng_state = seed * 2654435761u + 11;
-  int64_t N = 1 + rnd(2), C = (int64_t[]){1, 2, 3, 4, 5, 8, 13}[rnd(7)], H = 3 + rnd(8),
-          W = 3 + rnd(12), kh = 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2), sw = 1 + rnd(2),
-          dh = 1 + rnd(2), dw = 1 + rnd(2);
+  bool direct = seed > 16; /* the VNNI direct conv's shapes: 3x3, stride 1, pads 1, 16 columns */
+  int64_t N = 1 + rnd(2),
+          C = direct ? (int64_t[]){4, 5, 8, 13}[rnd(4)] : (int64_t[]){1, 2, 3, 4, 5, 8, 13}[rnd(7)],
+          H = 3 + rnd(8), W = 3 + rnd(12), kh = 1 + rnd(3), kw = 1 + rnd(3), sh = 1 + rnd(2),
+          sw = 1 + rnd(2), dh = 1 + rnd(2), dw = 1 + rnd(2);
   int64_t G = rnd(3) == 0 ? C : (C % 2 == 0 && rnd(2)) ? 2 : 1;
   int64_t M = G == C ? C * (1 + rnd(2)) : G * (int64_t)(1 + rnd(9));
   int64_t pt = rnd(kh * dh), pl = rnd(kw * dw), pb = rnd(kh * dh), pr = rnd(kw * dw);
-  bool direct = seed > 16; /* the VNNI direct conv's shapes: 3x3, stride 1, pads 1, 16 columns */
-  if (direct) {
+  if (direct) { /* (4+ channels: not a first layer) */
     W = 16, H = 4 * (1 + rnd(2)), kh = kw = 3, sh = sw = dh = dw = 1, pt = pl = pb = pr = 1;
   }
   while ((H + pt + pb - dh * (kh - 1) - 1) < 0) pb++;

@@ -657,9 +657,10 @@ def dynamic_conv():
     point 0: ORT's default), u8 weights with per-channel zero points (scale [1, M, 1, 1]), a
     depthwise conv (group 6, i8 zero points not 0, dilation 2), a grouped one (group 3, u8
     weights, zero point 128), a 1-D conv at batch 2, K = 576 with sums past 2^24 (exact in
-    integers; the float path rounded them), a 16 x 16 stride-1 conv of 3 channels (VNNI's direct
-    form), a 16-channel 3x3 (the Arm DSP's int8 Winograd) and a 1-channel 5x5 (its wide pairs),
-    and an 8-channel 3x3 of i8 data with its i32 sums as the output (Winograd, raw)."""
+    integers; the float path rounded them), a 16 x 16 stride-1 conv of 3 channels (the Arm DSP's
+    wide pairs), a 16-channel 3x3 (its int8 Winograd) and a 1-channel 5x5 (wide pairs), an
+    8-channel 3x3 of i8 data with its i32 sums as the output (Winograd, raw) and an 8-channel
+    16 x 16 3x3 (VNNI's direct form)."""
     nodes, inits = [], []
 
     def head(name, x, xv, w, ws, wz, scale_shape=None, **attrs):
@@ -767,8 +768,8 @@ def dynamic_conv():
     w5, w5s = weights_i8((4, 3, 3))
     c5, y5 = head("Conv_7", "x3", x3, w5, w5s, np.int8(0), strides=[2], pads=[1, 1])
     nodes[-1].output[0] = "y5"
-    # 16 x 16, 3x3, stride 1, pads 1: rows of 16 pixels (the VNNI direct conv, no im2col, reads
-    # the padded copy); u8 weights with one zero point that is not 128
+    # 16 x 16, 3x3, stride 1, pads 1, 3 channels (a first layer: the interleaved copy on VNNI,
+    # the wide pairs form on the Arm DSP); u8 weights with one zero point that is not 128
     x4 = (rng.standard_normal((1, 3, 16, 16)) - 0.2).astype(np.float32)
     w6, w6s, w6z = weights_u8((8, 3, 3, 3))
     assert w6z != 128
@@ -810,10 +811,21 @@ def dynamic_conv():
                                name="Conv_12_quant", pads=[1, 1, 1, 1])]
     inits += [init("x7_scale", np.float32(0.02)), init("x7_zero_point", np.int8(-100)),
               init("Conv_12_W_quantized", w9), init("Conv_12_W_zero_point", w9z)]
+    # 8 -> 8 channels, 3x3, stride 1, pads 1 on 16 x 16 (VNNI's direct conv: not a first layer,
+    # rows of 16 pixels; the Arm DSP Winograd), u8 weights with per-channel zero points (the
+    # window term), a [1, 8, 1, 1] scale
+    x8 = (r2.standard_normal((1, 8, 16, 16)) - 0.3).astype(np.float32)
+    w10 = r2.integers(0, 256, (8, 8, 3, 3)).astype(np.uint8)
+    w10z = r2.integers(60, 200, 8).astype(np.uint8)
+    w10s = (np.float32(0.002) + r2.random(8).astype(np.float32) * np.float32(0.001)).astype(
+        np.float32)
+    c10, y10 = head("Conv_13", "x8", x8, w10, w10s, w10z, scale_shape=(1, 8, 1, 1),
+                    pads=[1, 1, 1, 1])
+    nodes[-1].output[0] = "y10"
     save_case("dynamic_conv", nodes, inits, [], [],
-              {"x": x, "x2": x2, "x3": x3, "x4": x4, "x5": x5, "x6": x6, "x7": x7},
+              {"x": x, "x2": x2, "x3": x3, "x4": x4, "x5": x5, "x6": x6, "x7": x7, "x8": x8},
               {"y1": y1, "y2": y2, "y3": y3, "y4": y4, "y5": y5, "y6": y6, "y7": y7, "y8": y8,
-               "y9": y9}, heads=0, step=0, integer=10)
+               "y9": y9, "y10": y10}, heads=0, step=0, integer=11)
 
 
 def main():
