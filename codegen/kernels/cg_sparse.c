@@ -648,11 +648,3 @@ bool cg_sparse_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   }
   return true;
 }
-
-int cg_target_lanes(const CgOptions *o, IrDiag *d) {
-  Cg c;
-  if (!cg_session_begin(&c, o, d)) return 0;
-  int lanes = cg_vec_info(&c).lanes;
-  cg_session_end(&c);
-  return lanes;
-}
