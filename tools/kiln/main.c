@@ -59,6 +59,27 @@ static CgTargetInfo target_info(const Args *a) {
   return t;
 }
 
+/* The pass options that compile/build and inspect share, so that inspect shows the kernels and
+ * plan that codegen gets. */
+static PassOptions pass_options(const Args *a) {
+  CgTargetInfo target = target_info(a);
+  return (PassOptions){.opt_level = a->opt_level,
+                       .workspace_align = 64,
+                       .verify_each = a->verify_each,
+                       .passes = a->passes,
+                       .conv_kernel = a->conv_kernel,
+                       .attention = a->attention,
+                       .layout = a->layout,
+                       .sparse_kernel = a->sparse_kernel,
+                       .vec_lanes = target.lanes,
+                       .arm_dsp = target.arm_dsp,
+                       .x86_vnni = target.x86_vnni,
+                       .prune = a->prune,
+                       .conv_panel_bytes = conv_panel_bytes(a),
+                       .tile_cols_max = tile_cols_max(a),
+                       .recurrent_proj_bytes = recurrent_proj_bytes(a)};
+}
+
 /* --calibrate: samples of every model input from .npy files (docs/quantization.md). One input:
  * each PATH is a .npy file or a folder of them (sorted by name). Several inputs: each PATH is a
  * folder holding, per input NAME, NAME.npy or a folder NAME/ of .npy files; every input must get
@@ -424,27 +445,12 @@ static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
     }
   }
   if (g && plan) {
-    CgTargetInfo target = target_info(a);
-    PassOptions po = {.opt_level = a->opt_level,
-                      .workspace_align = 64,
-                      .verify_each = a->verify_each,
-                      .print_after = a->print_after,
-                      .max_workspace = a->max_workspace,
-                      .conv_kernel = a->conv_kernel,
-                      .attention = a->attention,
-                      .layout = a->layout,
-                      .sparse_kernel = a->sparse_kernel,
-                      .vec_lanes = target.lanes,
-                      .arm_dsp = target.arm_dsp,
-                      .x86_vnni = target.x86_vnni,
-                      .prune = a->prune,
-                      .after_lossy = evaluating ? kiln_eval_after_lossy : NULL,
-                      .after_lossy_ctx = &eval,
-                      .passes = a->passes,
-                      .quant = q};
-    po.conv_panel_bytes = conv_panel_bytes(a);
-    po.tile_cols_max = tile_cols_max(a);
-    po.recurrent_proj_bytes = recurrent_proj_bytes(a);
+    PassOptions po = pass_options(a);
+    po.print_after = a->print_after;
+    po.max_workspace = a->max_workspace;
+    po.after_lossy = evaluating ? kiln_eval_after_lossy : NULL;
+    po.after_lossy_ctx = &eval;
+    po.quant = q;
     kiln_progress_stage("passes", g->n_nodes);
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
@@ -907,25 +913,10 @@ static int cmd_inspect(const Args *a) {
   }
   QuantSetup *qs;
   if (!quant_setup(a, &qs)) return 1;
-  CgTargetInfo target = target_info(a);
   InspectOptions o = {.model = a->model,
                       .state = a->state,
                       .fe = fe_options(a),
-                      .passes = {.opt_level = a->opt_level,
-                                 .workspace_align = 64,
-                                 .verify_each = a->verify_each,
-                                 .passes = a->passes,
-                                 .conv_kernel = a->conv_kernel,
-                                 .attention = a->attention,
-                                 .layout = a->layout,
-                                 .sparse_kernel = a->sparse_kernel,
-                                 .vec_lanes = target.lanes,
-                                 .arm_dsp = target.arm_dsp,
-                                 .x86_vnni = target.x86_vnni,
-                                 .prune = a->prune,
-                                 .conv_panel_bytes = conv_panel_bytes(a),
-                                 .tile_cols_max = tile_cols_max(a),
-                                 .recurrent_proj_bytes = recurrent_proj_bytes(a)},
+                      .passes = pass_options(a), /* no --max-workspace: inspect shows the plan */
                       .after = a->after ? a->after : a->print_after,
                       .print_graph = a->print_graph,
                       .json = a->json,
