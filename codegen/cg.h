@@ -87,15 +87,15 @@ typedef struct CgNodeTile {
   int lanes, mr, nr;
 } CgNodeTile;
 bool cg_kernel_tiles(const IrGraph *g, const CgOptions *o, CgNodeTile *tiles, IrDiag *d);
-/* f32 lanes of the target's vectors (1: scalar), for PassOptions.vec_lanes; 0 on a bad target
- * (reported to d). */
-int cg_target_lanes(const CgOptions *o, IrDiag *d);
-/* Whether the target has the Arm DSP extension's smlad (Cortex-M4/M7), for PassOptions.arm_dsp;
- * false on a bad target (reported to d). */
-bool cg_target_arm_dsp(const CgOptions *o, IrDiag *d);
-/* Whether the target has AVX-512 VNNI (vpdpbusd), for PassOptions.x86_vnni; false on a bad
- * target (reported to d). */
-bool cg_target_vnni(const CgOptions *o, IrDiag *d);
+/* What the passes' cost models read of the target (PassOptions.vec_lanes, arm_dsp, x86_vnni),
+ * from one LLVM target machine: the same answers codegen's kernels get. */
+typedef struct CgTargetInfo {
+  int lanes;     /* f32 lanes of the target's vectors (1: scalar) */
+  bool arm_dsp;  /* the Arm DSP extension's smlad (Cortex-M4/M7) */
+  bool x86_vnni; /* AVX-512 VNNI (vpdpbusd) */
+} CgTargetInfo;
+/* false on a bad target (reported to d), *t then all zero */
+bool cg_target_info(const CgOptions *o, CgTargetInfo *t, IrDiag *d);
 /* Print registered LLVM targets. */
 void cg_list_targets(FILE *f);
 

@@ -16,6 +16,7 @@
 #include <llvm-c/Transforms/PassBuilder.h>
 
 #include "cg_internal.h"
+#include "kernels/cg_gemm_i8.h"
 #include "kernels/cg_kernels.h"
 #include "krt.h"
 
@@ -289,6 +290,18 @@ bool cg_session_begin(Cg *c, const CgOptions *o, IrDiag *d) {
   c->t_f32 = LLVMFloatTypeInContext(c->ctx);
   c->t_ptr = LLVMPointerTypeInContext(c->ctx, 0);
   c->t_idx = LLVMIntPtrTypeInContext(c->ctx, c->td);
+  return true;
+}
+
+bool cg_target_info(const CgOptions *o, CgTargetInfo *t, IrDiag *d) {
+  *t = (CgTargetInfo){0};
+  Cg c;
+  if (!cg_session_begin(&c, o, d)) return false;
+  CgDot4Kind dot = cg_dot4_info(&c).kind;
+  *t = (CgTargetInfo){.lanes = cg_vec_info(&c).lanes,
+                      .arm_dsp = dot == CG_DOT4_SMLAD,
+                      .x86_vnni = dot == CG_DOT4_VNNI};
+  cg_session_end(&c);
   return true;
 }
 

@@ -188,15 +188,8 @@ int64_t ir_node_macs(const IrNode *n) {
   case IR_OP_QLINEAR_CONV:
   case IR_OP_CONV_INTEGER:
   case IR_OP_QLINEAR_CONV_TRANSPOSE: {
-    IrNode tmp;
-    IrValue *ins[3];
     IrConvParams p;
-    if (n->op == IR_OP_CONV_INTEGER)
-      ir_conv_integer_as_conv(n, &tmp, ins);
-    else
-      ir_qconv_as_conv(n, &tmp, ins);
-    tmp.n_inputs = 2; /* the bias is i32 */
-    if (!ins[0] || !ins[1] || !ir_conv_params(&tmp, &p, NULL)) return 0;
+    if (!n->inputs[0] || !n->inputs[1] || !ir_q_conv_params(n, &p, NULL)) return 0;
     if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) /* as ConvTranspose: scattered inputs */
       return mul_sat(mul_sat(mul_sat(p.n, p.c), mul_sat(p.h, p.w)),
                      mul_sat(p.m_per_group, mul_sat(p.kh, p.kw)));

@@ -577,11 +577,8 @@ bool ir_infer_qaverage_pool(IrGraph *g, IrNode *n, IrDiag *d) {
   if (ir_pool_dilated(n)) /* ir_avg_pool_window's windows are contiguous */
     return ir_node_error(d, n, "attrs.dilations",
                          "QAveragePool takes no dilations (all must be 1)");
-  IrNode tmp;
-  IrValue *ins[1];
-  ir_qpool_as_pool(n, &tmp, ins);
   IrConvParams p;
-  if (!ir_conv_params(&tmp, &p, d)) return false;
+  if (!ir_q_conv_params(n, &p, d)) return false;
   if (p.kh * p.kw > (1 << 23))
     return ir_node_error(d, n, "attrs.kernel_shape", "window of %lld values is too large",
                          (long long)(p.kh * p.kw));
@@ -591,13 +588,7 @@ bool ir_infer_qaverage_pool(IrGraph *g, IrNode *n, IrDiag *d) {
 
 /* The window rule of ir_interp_average_pool (PyTorch's divisor), on integers. */
 int ir_interp_qaverage_pool(const IrNode *n, const void *const *in, void *const *out) {
-  IrNode tmp;
-  IrValue *ins[1];
-  ir_qpool_as_pool(n, &tmp, ins);
-  IrConvParams p;
-  bool ok = ir_conv_params(&tmp, &p, NULL);
-  assert(ok);
-  (void)ok;
+  IrConvParams p = ir_q_conv_checked(n);
   int32_t zp = ir_qparam_zp(n, 2);
   const int8_t *x = in[0];
   int8_t *y = out[0];
@@ -703,12 +694,11 @@ bool ir_infer_qlinear_conv(IrGraph *g, IrNode *n, IrDiag *d) {
   }
   if (!check_arity(n, d) || !check_input_dtype(n, QC_X, IR_I8, d) || !check_weight(n, QC_W, d))
     return false;
-  IrNode tmp;
-  IrValue *ins[3];
-  ir_qconv_as_conv(n, &tmp, ins);
-  if (ins[2] && !check_bias(n, QC_B, ins[1]->rank ? ins[1]->dims[0] : 1, d)) return false;
+  const IrValue *w = n->inputs[QC_W];
+  if (n->n_inputs > QC_B && n->inputs[QC_B] && !check_bias(n, QC_B, w->rank ? w->dims[0] : 1, d))
+    return false;
   IrConvParams p;
-  if (!ir_conv_params(&tmp, &p, d)) return false;
+  if (!ir_q_conv_params(n, &p, d)) return false;
   if (!check_scales(n, QC_XS, 1, d) || !check_zero_points(n, QC_XZ, QC_XS, false, d) ||
       !check_scales(n, QC_WS, p.m, d) || !check_zero_points(n, QC_WZ, QC_WS, true, d) ||
       !check_scales(n, QC_YS, 1, d) || !check_zero_points(n, QC_YZ, QC_YS, false, d) ||
@@ -763,13 +753,7 @@ int ir_interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *
 }
 
 static int interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *out) {
-  IrNode tmp;
-  IrValue *ins[3];
-  ir_qconv_as_conv(n, &tmp, ins);
-  IrConvParams p;
-  bool ok = ir_conv_params(&tmp, &p, NULL);
-  assert(ok);
-  (void)ok;
+  IrConvParams p = ir_q_conv_checked(n);
   IrQHead h;
   ir_qhead(n, &h);
   const int8_t *x = in[QC_X], *w = in[QC_W];
@@ -812,12 +796,8 @@ bool ir_infer_qlinear_conv_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
     return ir_node_error(d, n, "inputs[0]",
                          "QLinearConvTranspose is 2-D: expects [N, C, H, W], got %s",
                          ir_format_dims(n->inputs[QC_X]->rank, n->inputs[QC_X]->dims, s, sizeof s));
-  IrNode tmp;
-  IrValue *ins[3];
-  ir_qconv_as_conv(n, &tmp, ins);
-  tmp.n_inputs = 2; /* the bias is i32: checked below */
   IrConvParams p;
-  if (!ir_conv_params(&tmp, &p, d)) return false;
+  if (!ir_q_conv_params(n, &p, d)) return false;
   if (!check_bias(n, QC_B, p.m, d) || !check_scales(n, QC_XS, 1, d) ||
       !check_zero_points(n, QC_XZ, QC_XS, false, d) || !check_scales(n, QC_WS, p.m, d) ||
       !check_zero_points(n, QC_WZ, QC_WS, true, d) || !check_scales(n, QC_YS, 1, d) ||
@@ -830,14 +810,7 @@ bool ir_infer_qlinear_conv_transpose(IrGraph *g, IrNode *n, IrDiag *d) {
 /* ir_interp_conv_transpose's gather on integers: output (oh, ow) receives input (th / s, tw / s)
  * through tap (kh, kw) when th = oh + pad_t - kh * dil divides by the stride. */
 int ir_interp_qlinear_conv_transpose(const IrNode *n, const void *const *in, void *const *out) {
-  IrNode tmp;
-  IrValue *ins[3];
-  ir_qconv_as_conv(n, &tmp, ins);
-  tmp.n_inputs = 2;
-  IrConvParams p;
-  bool ok = ir_conv_params(&tmp, &p, NULL);
-  assert(ok);
-  (void)ok;
+  IrConvParams p = ir_q_conv_checked(n);
   IrQHead h;
   ir_qhead(n, &h);
   const int8_t *x = in[QC_X], *w = in[QC_W];
@@ -1034,12 +1007,33 @@ void ir_conv_integer_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins) {
   tmp->n_epilogue = tmp->n_epilogue_inputs = 0;
 }
 
-int64_t ir_conv_integer_extra_bytes(const IrNode *n) {
+bool ir_q_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d) {
   IrNode tmp;
   IrValue *ins[3];
+  switch (n->op) {
+  case IR_OP_QLINEAR_CONV:
+  case IR_OP_QLINEAR_CONV_TRANSPOSE:
+    ir_qconv_as_conv(n, &tmp, ins);
+    if (n->op == IR_OP_QLINEAR_CONV_TRANSPOSE) tmp.n_inputs = 2;
+    break;
+  case IR_OP_QAVERAGE_POOL: ir_qpool_as_pool(n, &tmp, ins); break;
+  case IR_OP_CONV_INTEGER: ir_conv_integer_as_conv(n, &tmp, ins); break;
+  default: return ir_conv_params(n, p, d);
+  }
+  return ir_conv_params(&tmp, p, d);
+}
+
+IrConvParams ir_q_conv_checked(const IrNode *n) {
   IrConvParams p;
-  ir_conv_integer_as_conv(n, &tmp, ins);
-  if (!ir_conv_params(&tmp, &p, NULL)) return 0;
+  bool ok = ir_q_conv_params(n, &p, NULL);
+  assert(ok);
+  (void)ok;
+  return p;
+}
+
+int64_t ir_conv_integer_extra_bytes(const IrNode *n) {
+  IrConvParams p;
+  if (!ir_q_conv_params(n, &p, NULL)) return 0;
   int64_t b = 4 * p.m; /* the run-time bias of every channel */
   if (ir_matmul_integer_needs_row_sums(n)) b += 4 * (p.h * p.w + p.oh * p.ow);
   return round_up(b, 64);
@@ -1051,11 +1045,8 @@ bool ir_infer_conv_integer(IrGraph *g, IrNode *n, IrDiag *d) {
   const IrValue *w = n->inputs[1];
   if (w->kind != IR_VALUE_CONST)
     return ir_node_error(d, n, "inputs[1]", "weight '%s' must be an initializer", w->name);
-  IrNode tmp;
-  IrValue *ins[3];
-  ir_conv_integer_as_conv(n, &tmp, ins);
   IrConvParams p;
-  if (!ir_conv_params(&tmp, &p, d)) return false;
+  if (!ir_q_conv_params(n, &p, d)) return false;
   if (!check_integer_qparams(n, p.m, "x", "w", "output channel", d)) return false;
   int64_t dims[4] = {p.n, p.m, p.oh, p.ow};
   if (p.spatial == 1) dims[2] = p.ow;
@@ -1067,13 +1058,7 @@ bool ir_infer_conv_integer(IrGraph *g, IrNode *n, IrDiag *d) {
  * padding equal to x_zp (it contributes 0), in int64; the i32 output keeps its low 32 bits. With
  * a scale (5th input): the f32 output (float)sum * scale[m], ONNX's Cast to float then Mul. */
 int ir_interp_conv_integer(const IrNode *n, const void *const *in, void *const *out) {
-  IrNode tmp;
-  IrValue *ins[3];
-  ir_conv_integer_as_conv(n, &tmp, ins);
-  IrConvParams p;
-  bool ok = ir_conv_params(&tmp, &p, NULL);
-  assert(ok);
-  (void)ok;
+  IrConvParams p = ir_q_conv_checked(n);
   IrDType xt = n->inputs[0]->dtype, wt = n->inputs[1]->dtype;
   int32_t xz = ir_int8_value(xt, in[2], 0);
   const float *sc = n->n_inputs > 4 ? in[4] : NULL;
@@ -1112,10 +1097,7 @@ int ir_interp_conv_integer(const IrNode *n, const void *const *in, void *const *
 }
 
 int ir_interp_max_pool_i8(const IrNode *n, const void *const *in, void *const *out) {
-  IrConvParams p;
-  bool ok = ir_conv_params(n, &p, NULL);
-  assert(ok);
-  (void)ok;
+  IrConvParams p = ir_q_conv_checked(n);
   const int8_t *x = in[0];
   int8_t *y = out[0];
   for (int64_t bc = 0; bc < p.n * p.c; bc++)

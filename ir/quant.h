@@ -140,6 +140,14 @@ void ir_qconv_as_conv(const IrNode *q, IrNode *tmp, IrValue **ins);
 /* A QAveragePool node viewed as a plain AveragePool (x) for ir_conv_params. */
 void ir_qpool_as_pool(const IrNode *q, IrNode *tmp, IrValue **ins);
 
+/* The window geometry of a quantized windowed node (QLinearConv, QLinearConvTranspose,
+ * QAveragePool, ConvInteger) through its float view, or of a plain Conv/ConvTranspose/pool:
+ * ir_conv_params's checks and errors. QLinearConvTranspose's i32 bias is left out of the view
+ * (has_bias false; ir_infer_qlinear_conv_transpose checks it apart). */
+bool ir_q_conv_params(const IrNode *n, IrConvParams *p, IrDiag *d);
+/* The same for a node that shape inference has accepted (asserts it resolves). */
+IrConvParams ir_q_conv_checked(const IrNode *n);
+
 /* The (scale, zero point) of a scalar quant input pair k, k+1 (shape inference checked them). */
 float ir_qparam_scale(const IrNode *n, int k);
 int32_t ir_qparam_zp(const IrNode *n, int k);

@@ -50,11 +50,8 @@ bool ir_sparse_view_i8(const IrNode *n, IrSparseView *v) {
     return true;
   }
   if (n->op != IR_OP_QLINEAR_CONV) return false;
-  IrNode tmp;
-  IrValue *ins[3];
   IrConvParams p;
-  ir_qconv_as_conv(n, &tmp, ins);
-  if (!ir_conv_params(&tmp, &p, NULL)) return false;
+  if (!ir_q_conv_params(n, &p, NULL)) return false;
   v->rows = p.m, v->K = p.c_per_group * p.kh * p.kw, v->s_row = v->K, v->s_k = 1;
   v->conv = true;
   return true;

@@ -80,15 +80,15 @@ typedef struct PassOptions {
    * dense or a sparse kernel (ir/sparsity.h); IR_KERNEL_SPARSE_*: that kernel wherever it
    * applies; IR_KERNEL_COUNT: never sparse (kiln --sparse=KIND) */
   int sparse_kernel;
-  /* f32 lanes of the target's vectors for the sparse cost model (cg_target_lanes); 0: 8 */
+  /* f32 lanes of the target's vectors for the sparse cost model (cg_target_info); 0: 8 */
   int vec_lanes;
   /* activations' storage layout (kiln --layout, passes/pass_layout.c): PASS_LAYOUT_AUTO (0, the
    * cost model), PASS_LAYOUT_NCHW, PASS_LAYOUT_NCHWC (blocked by vec_lanes where it applies) */
   int layout;
-  /* the target has the Arm DSP extension (smlad: Cortex-M4/M7, cg_target_arm_dsp): int8
+  /* the target has the Arm DSP extension (smlad: Cortex-M4/M7, cg_target_info): int8
    * Winograd for 3x3 QLinearConv (pass_plan_int8) */
   bool arm_dsp;
-  /* the target has AVX-512 VNNI (vpdpbusd, cg_target_vnni): the direct int8 convolution for
+  /* the target has AVX-512 VNNI (vpdpbusd, cg_target_info): the direct int8 convolution for
    * stride-1 QLinearConv (pass_plan_int8: qconv-direct-dot4, scratch = the padded copy only) */
   bool x86_vnni;
   /* lossy pruning steps for the prune pass (passes/pass_prune.c), ';'-separated; NULL: none */

@@ -195,11 +195,7 @@ static void plan_conv_transpose(IrNode *n, const PassOptions *o) {
  * image in place. */
 static void plan_qconv_transpose(IrNode *n, const PassOptions *o) {
   IrConvParams p;
-  IrNode tmp;
-  IrValue *ins[3];
-  ir_qconv_as_conv(n, &tmp, ins);
-  tmp.n_inputs = 2;
-  if (!ir_conv_params(&tmp, &p, NULL)) return;
+  if (!ir_q_conv_params(n, &p, NULL)) return;
   int tile_cols = o && o->tile_cols_max > 0 ? o->tile_cols_max : IR_TILE_COLS_MAX;
   IrQConvtGemm q;
   ir_qconvt_gemm(&p, tile_cols, &q);

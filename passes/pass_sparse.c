@@ -47,10 +47,7 @@ static bool sparse_plan(const IrNode *n, const PassOptions *o, SparsePlan *sp) {
   if (v->conv) { /* the wide form's padded image, read in place at each nonzero's tap offset */
     IrConvParams p;
     IrConvWide w;
-    IrNode tmp;
-    IrValue *ins[3];
-    if (n->op == IR_OP_QLINEAR_CONV) ir_qconv_as_conv(n, &tmp, ins);
-    if (!ir_conv_params(n->op == IR_OP_QLINEAR_CONV ? &tmp : n, &p, NULL)) return false;
+    if (!ir_q_conv_params(n, &p, NULL)) return false;
     ir_conv_wide(&p, sp->tile_cols, &w);
     int64_t panel = o && o->conv_panel_bytes > 0 ? o->conv_panel_bytes : IR_CONV_PANEL_BYTES;
     if (w.scratch_bytes > 32 * panel) return false;

@@ -259,7 +259,9 @@ int main(int argc, char **argv) {
       CgOptions host = {.prefix = "lanes"};
       IrDiag d;
       ir_diag_init(&d, NULL, true);
-      layout_lanes = cg_target_lanes(&host, &d);
+      CgTargetInfo t;
+      cg_target_info(&host, &t, &d);
+      layout_lanes = t.lanes;
       ir_diag_free(&d);
     } else if (!strcmp(argv[i], "--prune") && i + 1 < argc) {
       prune = argv[++i];

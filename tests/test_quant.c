@@ -1339,7 +1339,9 @@ int main(int argc, char **argv) {
   {
     IrDiag d;
     ir_diag_init(&d, "host", true);
-    host_vnni = cg_target_vnni(&(CgOptions){.prefix = "vnni"}, &d);
+    CgTargetInfo t;
+    cg_target_info(&(CgOptions){.prefix = "vnni"}, &t, &d);
+    host_vnni = t.x86_vnni;
     ir_diag_free(&d);
   }
   for (int shape = 0; shape < 9; shape++) check_qconvt(shape);

@@ -12,10 +12,11 @@ from numpy seed 12; the golden is `kiln run --quantize=int8` on the host.
 """
 
 import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
-import json
 import os
 
 import numpy as np
+
+from kiln_model import ModelBuilder, rounded, save_npy
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "gen",
                    "qconvt")
@@ -23,44 +24,29 @@ rng = np.random.default_rng(12)
 
 
 def w(*shape, s=0.5):
-    return [round(float(v), 5) for v in (rng.uniform(-1, 1, shape) * s).ravel()]
-
-
-def init(name, shape, data):
-    return {"name": name, "dtype": "f32", "shape": list(shape), "data": data}
-
-
-def node(op, ins, outs, name, **attrs):
-    n = {"name": name, "op": op, "inputs": ins, "outputs": outs}
-    if attrs:
-        n["attrs"] = attrs
-    return n
+    return rounded(rng.uniform(-1, 1, shape) * s)
 
 
 def main():
-    inits = [init("w1", (5, 7, 3, 3), w(5, 7, 3, 3)), init("b1", (7,), w(7, s=0.2)),
-             init("w2", (7, 6, 4, 4), w(7, 6, 4, 4)),
-             init("w3", (6, 3, 2, 3), w(6, 3, 2, 3)), init("b3", (3,), w(3, s=0.2))]
-    nodes = [node("ConvTranspose", ["x", "w1", "b1"], ["c1"], "up1", kernel_shape=[3, 3],
-                  strides=[2, 2], pads=[1, 0, 0, 1], output_padding=[1, 0]),
-             node("Relu", ["c1"], ["r1"], "relu1"),
-             node("ConvTranspose", ["r1", "w2"], ["c2"], "up2", kernel_shape=[4, 4],
-                  strides=[3, 3], pads=[1, 1, 1, 1], output_padding=[2, 1]),
-             node("Relu", ["c2"], ["r2"], "relu2"),
-             node("ConvTranspose", ["r2", "w3", "b3"], ["y"], "up3", kernel_shape=[2, 3],
-                  strides=[2, 3], pads=[0, 1, 0, 1])]
+    mb = ModelBuilder("qconvt", doc="int8 sub-pixel QLinearConvTranspose for emu_quant "
+                      "(tools/gen_qconvt_model.py, numpy seed 12)")
+    mb.input("x", [1, 5, 4, 5])
+    for name, shape, s in (("w1", (5, 7, 3, 3), 0.5), ("b1", (7,), 0.2), ("w2", (7, 6, 4, 4), 0.5),
+                           ("w3", (6, 3, 2, 3), 0.5), ("b3", (3,), 0.2)):
+        mb.initializer(name, w(*shape, s=s))
+    mb.node("ConvTranspose", ["x", "w1", "b1"], ["c1"], dict(kernel_shape=[3, 3], strides=[2, 2],
+            pads=[1, 0, 0, 1], output_padding=[1, 0]), name="up1")
+    mb.node("Relu", ["c1"], ["r1"], name="relu1")
+    mb.node("ConvTranspose", ["r1", "w2"], ["c2"], dict(kernel_shape=[4, 4], strides=[3, 3],
+            pads=[1, 1, 1, 1], output_padding=[2, 1]), name="up2")
+    mb.node("Relu", ["c2"], ["r2"], name="relu2")
+    mb.node("ConvTranspose", ["r2", "w3", "b3"], ["y"], dict(kernel_shape=[2, 3], strides=[2, 3],
+            pads=[0, 1, 0, 1]), name="up3")
     # 4x5 -> (4-1)*2-1+3+1 = 9 x (5-1)*2-1+3 = 10 -> (9-1)*3-2+4+2 = 28 x (10-1)*3-2+4+1 = 30
     # -> (28-1)*2+2 = 56 x (30-1)*3-2+3 = 88
-    m = {"format": "kiln-model", "version": 1, "opset": 17, "name": "qconvt",
-         "doc": "int8 sub-pixel QLinearConvTranspose for emu_quant (tools/gen_qconvt_model.py, "
-                "numpy seed 12)",
-         "inputs": [{"name": "x", "dtype": "f32", "shape": [1, 5, 4, 5]}],
-         "outputs": [{"name": "y", "dtype": "f32", "shape": [1, 3, 56, 88]}],
-         "initializers": inits, "nodes": nodes}
-    os.makedirs(os.path.join(OUT, "inputs"), exist_ok=True)
-    with open(os.path.join(OUT, "model.json"), "w") as f:
-        json.dump(m, f)
-    np.save(os.path.join(OUT, "inputs", "x.npy"), rng.standard_normal((1, 5, 4, 5)).astype(np.float32))
+    mb.output("y", [1, 3, 56, 88])
+    mb.save(OUT)
+    save_npy(os.path.join(OUT, "inputs", "x.npy"), rng.standard_normal((1, 5, 4, 5)))
 
 
 if __name__ == "__main__":

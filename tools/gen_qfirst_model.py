@@ -18,17 +18,13 @@ Weights and inputs from numpy seed 7.
 """
 
 import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
-import json
 import os
 
 import numpy as np
 
+from kiln_model import ModelBuilder, rounded, save_npy
+
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "gen")
-
-
-def init(name, a):
-    return {"name": name, "dtype": "f32", "shape": list(a.shape),
-            "data": [round(float(v), 5) for v in a.ravel()]}
 
 
 def main():
@@ -40,40 +36,28 @@ def main():
     wg, bg = rng.uniform(-0.1, 0.1, (7, 270)), rng.uniform(-0.2, 0.2, 7)
     wf, bf = rng.uniform(-0.5, 0.5, (5, 3, 1, 1)), rng.uniform(-0.2, 0.2, 5)
     wh, bh = rng.uniform(-0.2, 0.2, (5, 5, 5, 5)), rng.uniform(-0.2, 0.2, 5)
-    m = {
-        "format": "kiln-model", "version": 1, "opset": 17, "name": "qfirst",
-        "doc": "int8 first-layer convolutions without im2col (tools/gen_qfirst_model.py)",
-        "inputs": [{"name": "x", "dtype": "f32", "shape": [2, 3, 10, 10]}],
-        "outputs": [{"name": "ya", "dtype": "f32", "shape": [2, 3, 9, 10]},
-                    {"name": "yd", "dtype": "f32", "shape": [2, 4, 8, 8]},
-                    {"name": "yg", "dtype": "f32", "shape": [2, 7]},
-                    {"name": "yh", "dtype": "f32", "shape": [2, 5, 9, 8]}],
-        "initializers": [init("wa", wa), init("ba", ba), init("wc", wc), init("bc", bc),
-                         init("wd", wd), init("bd", bd), init("wg", wg), init("bg", bg),
-                         init("wf", wf), init("bf", bf), init("wh", wh), init("bh", bh)],
-        "nodes": [
-            {"name": "conv_a", "op": "Conv", "inputs": ["x", "wa", "ba"], "outputs": ["ya"],
-             "attrs": {"kernel_shape": [3, 3], "pads": [1, 2, 0, 0]}},
-            {"name": "conv_c", "op": "Conv", "inputs": ["x", "wc", "bc"], "outputs": ["z"],
-             "attrs": {"kernel_shape": [1, 1]}},
-            {"name": "conv_d", "op": "Conv", "inputs": ["z", "wd", "bd"], "outputs": ["yd"],
-             "attrs": {"kernel_shape": [5, 5], "pads": [2, 1, 0, 1]}},
-            {"name": "flat", "op": "Flatten", "inputs": ["ya"], "outputs": ["f"],
-             "attrs": {"axis": 1}},
-            {"name": "fc", "op": "Gemm", "inputs": ["f", "wg", "bg"], "outputs": ["yg"],
-             "attrs": {"transB": 1}},
-            {"name": "conv_f", "op": "Conv", "inputs": ["x", "wf", "bf"], "outputs": ["z5"],
-             "attrs": {"kernel_shape": [1, 1]}},
-            {"name": "conv_h", "op": "Conv", "inputs": ["z5", "wh", "bh"], "outputs": ["yh"],
-             "attrs": {"kernel_shape": [5, 5], "pads": [1, 0, 2, 2]}},
-        ],
-    }
+    mb = ModelBuilder("qfirst", doc="int8 first-layer convolutions without im2col "
+                      "(tools/gen_qfirst_model.py)")
+    mb.input("x", [2, 3, 10, 10])
+    for k, a in (("wa", wa), ("ba", ba), ("wc", wc), ("bc", bc), ("wd", wd), ("bd", bd),
+                 ("wg", wg), ("bg", bg), ("wf", wf), ("bf", bf), ("wh", wh), ("bh", bh)):
+        mb.initializer(k, rounded(a))
+    mb.node("Conv", ["x", "wa", "ba"], ["ya"], dict(kernel_shape=[3, 3], pads=[1, 2, 0, 0]),
+            name="conv_a")
+    mb.node("Conv", ["x", "wc", "bc"], ["z"], dict(kernel_shape=[1, 1]), name="conv_c")
+    mb.node("Conv", ["z", "wd", "bd"], ["yd"], dict(kernel_shape=[5, 5], pads=[2, 1, 0, 1]),
+            name="conv_d")
+    mb.node("Flatten", ["ya"], ["f"], dict(axis=1), name="flat")
+    mb.node("Gemm", ["f", "wg", "bg"], ["yg"], dict(transB=1), name="fc")
+    mb.node("Conv", ["x", "wf", "bf"], ["z5"], dict(kernel_shape=[1, 1]), name="conv_f")
+    mb.node("Conv", ["z5", "wh", "bh"], ["yh"], dict(kernel_shape=[5, 5], pads=[1, 0, 2, 2]),
+            name="conv_h")
+    for k, shape in (("ya", [2, 3, 9, 10]), ("yd", [2, 4, 8, 8]), ("yg", [2, 7]),
+                     ("yh", [2, 5, 9, 8])):
+        mb.output(k, shape)
     out = os.path.join(ROOT, "qfirst")
-    os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
-    with open(os.path.join(out, "model.json"), "w") as f:
-        json.dump(m, f, separators=(", ", ": "))
-        f.write("\n")
-    np.save(os.path.join(out, "inputs", "x.npy"), x)
+    mb.save(out)
+    save_npy(os.path.join(out, "inputs", "x.npy"), x)
 
 
 if __name__ == "__main__":

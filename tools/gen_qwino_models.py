@@ -16,10 +16,11 @@ Weights and inputs from numpy seed 5.
 """
 
 import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
-import json
 import os
 
 import numpy as np
+
+from kiln_model import ModelBuilder, rounded, save_npy
 
 ROOT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "gen")
 
@@ -33,37 +34,26 @@ def conv_a_weights(rng):
     return w
 
 
-def init(name, a):
-    return {"name": name, "dtype": "f32", "shape": list(a.shape),
-            "data": [round(float(v), 5) for v in a.ravel()]}
-
-
 def model(name, sign, rng):
     x = rng.uniform(0, 1.0, (2, 11, 9, 7))
     x[rng.uniform(size=x.shape) < 0.3] = 1.0  # at the top of the range: x - x_zp = 255
     x = (sign * x).astype(np.float32)
     wa, ba = conv_a_weights(rng), rng.uniform(-0.2, 0.2, 13)
     wb, bb = rng.uniform(-0.3, 0.3, (8, 13, 3, 3)), rng.uniform(-0.2, 0.2, 8)
-    m = {
-        "format": "kiln-model", "version": 1, "opset": 17, "name": name,
-        "doc": f"int8 Winograd edge cases (tools/gen_qwino_models.py), input sign {sign:+d}",
-        "inputs": [{"name": "x", "dtype": "f32", "shape": [2, 11, 9, 7]}],
-        "outputs": [{"name": "ya", "dtype": "f32", "shape": [2, 13, 9, 6]},
-                    {"name": "yb", "dtype": "f32", "shape": [2, 8, 9, 6]}],
-        "initializers": [init("wa", wa), init("ba", ba), init("wb", wb), init("bb", bb)],
-        "nodes": [
-            {"name": "conv_a", "op": "Conv", "inputs": ["x", "wa", "ba"], "outputs": ["ya"],
-             "attrs": {"kernel_shape": [3, 3], "pads": [2, 0, 0, 1]}},
-            {"name": "conv_b", "op": "Conv", "inputs": ["ya", "wb", "bb"], "outputs": ["yb"],
-             "attrs": {"kernel_shape": [3, 3], "pads": [1, 1, 1, 1]}},
-        ],
-    }
+    mb = ModelBuilder(name, doc=f"int8 Winograd edge cases (tools/gen_qwino_models.py), input sign "
+                      f"{sign:+d}")
+    mb.input("x", [2, 11, 9, 7])
+    for k, a in (("wa", wa), ("ba", ba), ("wb", wb), ("bb", bb)):
+        mb.initializer(k, rounded(a))
+    mb.node("Conv", ["x", "wa", "ba"], ["ya"], dict(kernel_shape=[3, 3], pads=[2, 0, 0, 1]),
+            name="conv_a")
+    mb.node("Conv", ["ya", "wb", "bb"], ["yb"], dict(kernel_shape=[3, 3], pads=[1, 1, 1, 1]),
+            name="conv_b")
+    mb.output("ya", [2, 13, 9, 6])
+    mb.output("yb", [2, 8, 9, 6])
     out = os.path.join(ROOT, name)
-    os.makedirs(os.path.join(out, "inputs"), exist_ok=True)
-    with open(os.path.join(out, "model.json"), "w") as f:
-        json.dump(m, f, separators=(", ", ": "))
-        f.write("\n")
-    np.save(os.path.join(out, "inputs", "x.npy"), x)
+    mb.save(out)
+    save_npy(os.path.join(out, "inputs", "x.npy"), x)
 
 
 def main():

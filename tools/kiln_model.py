@@ -60,6 +60,13 @@ def save_npy(path, array, dtype="f32"):
     np.save(path, arr, allow_pickle=False)
 
 
+def rounded(array, digits=5):
+    """array as f32 after rounding each value to `digits` decimals (Python's correctly rounded
+    round(), as the test generators wrote their weights into JSON): short, readable values."""
+    a = np.asarray(array, dtype=np.float64)
+    return np.array([round(float(v), digits) for v in a.ravel()], dtype=np.float32).reshape(a.shape)
+
+
 def check_file_safe(name):
     ok = name and all(c.isalnum() or c in "_." for c in name) and name not in (".", "..")
     if not ok:

@@ -524,13 +524,9 @@ static void conv_wide_store_i8(Cg *c, const IrConvParams *p, const IrConvWide *w
 /* Conv and QLinearConv (int8: i32 image and wide output, same sizes as the f32 ones). */
 static bool conv_csr(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   bool q = n->op == IR_OP_QLINEAR_CONV;
-  IrNode tmp;
-  IrValue *ins[3];
-  if (q) ir_qconv_as_conv(n, &tmp, ins);
   IrConvParams p;
   IrSparseView v;
-  bool ok = ir_conv_params(q ? &tmp : n, &p, NULL) &&
-            (q ? ir_sparse_view_i8(n, &v) : ir_sparse_view(n, &v));
+  bool ok = ir_q_conv_params(n, &p, NULL) && (q ? ir_sparse_view_i8(n, &v) : ir_sparse_view(n, &v));
   assert(ok); /* the kernels pass checked */
   (void)ok;
   IrConvWide w;
@@ -651,12 +647,4 @@ bool cg_sparse_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out
   default: gemm_csr(c, &g, vec.fma); break;
   }
   return true;
-}
-
-int cg_target_lanes(const CgOptions *o, IrDiag *d) {
-  Cg c;
-  if (!cg_session_begin(&c, o, d)) return 0;
-  int lanes = cg_vec_info(&c).lanes;
-  cg_session_end(&c);
-  return lanes;
 }

@@ -430,19 +430,3 @@ bool cg_qconv_winograd_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   lower(c, n, in, out, &p, &w);
   return true;
 }
-
-bool cg_target_arm_dsp(const CgOptions *o, IrDiag *d) {
-  Cg c;
-  if (!cg_session_begin(&c, o, d)) return false;
-  bool dsp = cg_dot4_info(&c).kind == CG_DOT4_SMLAD;
-  cg_session_end(&c);
-  return dsp;
-}
-
-bool cg_target_vnni(const CgOptions *o, IrDiag *d) {
-  Cg c;
-  if (!cg_session_begin(&c, o, d)) return false;
-  bool vnni = cg_dot4_info(&c).kind == CG_DOT4_VNNI;
-  cg_session_end(&c);
-  return vnni;
-}

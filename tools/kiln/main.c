@@ -47,35 +47,37 @@ static int tile_cols_max(const Args *a) { return bare_metal(a) ? 16 : 0; }
 /* RNN/GRU/LSTM: project 2 KiB of steps at a time there (lstm_forecaster: 4 steps of 48) */
 static int64_t recurrent_proj_bytes(const Args *a) { return bare_metal(a) ? 2 * 1024 : 0; }
 
-/* The target's vector lanes for the sparse cost model; 0 (the pass's default) on a bad target,
- * which codegen reports. */
-static int target_lanes(const Args *a) {
-  CgOptions o = {.prefix = "lanes", .triple = a->triple, .cpu = a->cpu, .features = a->features};
+/* The target's vector lanes, Arm DSP and VNNI for the passes' cost models; all zero (the
+ * passes' defaults) on a bad target, which codegen reports. */
+static CgTargetInfo target_info(const Args *a) {
+  CgOptions o = {.prefix = "target", .triple = a->triple, .cpu = a->cpu, .features = a->features};
   IrDiag d;
   ir_diag_init(&d, NULL, false);
-  int lanes = cg_target_lanes(&o, &d);
+  CgTargetInfo t;
+  cg_target_info(&o, &t, &d);
   ir_diag_free(&d);
-  return lanes;
+  return t;
 }
 
-/* Whether the target has smlad (Arm DSP) for the int8 Winograd's choice; false on a bad target. */
-static bool target_arm_dsp(const Args *a) {
-  CgOptions o = {.prefix = "dsp", .triple = a->triple, .cpu = a->cpu, .features = a->features};
-  IrDiag d;
-  ir_diag_init(&d, NULL, false);
-  bool dsp = cg_target_arm_dsp(&o, &d);
-  ir_diag_free(&d);
-  return dsp;
-}
-
-/* Whether the target has AVX-512 VNNI (the direct int8 conv's choice); false on a bad target. */
-static bool target_vnni(const Args *a) {
-  CgOptions o = {.prefix = "vnni", .triple = a->triple, .cpu = a->cpu, .features = a->features};
-  IrDiag d;
-  ir_diag_init(&d, NULL, false);
-  bool vnni = cg_target_vnni(&o, &d);
-  ir_diag_free(&d);
-  return vnni;
+/* The pass options that compile/build and inspect share, so that inspect shows the kernels and
+ * plan that codegen gets. */
+static PassOptions pass_options(const Args *a) {
+  CgTargetInfo target = target_info(a);
+  return (PassOptions){.opt_level = a->opt_level,
+                       .workspace_align = 64,
+                       .verify_each = a->verify_each,
+                       .passes = a->passes,
+                       .conv_kernel = a->conv_kernel,
+                       .attention = a->attention,
+                       .layout = a->layout,
+                       .sparse_kernel = a->sparse_kernel,
+                       .vec_lanes = target.lanes,
+                       .arm_dsp = target.arm_dsp,
+                       .x86_vnni = target.x86_vnni,
+                       .prune = a->prune,
+                       .conv_panel_bytes = conv_panel_bytes(a),
+                       .tile_cols_max = tile_cols_max(a),
+                       .recurrent_proj_bytes = recurrent_proj_bytes(a)};
 }
 
 /* --calibrate: samples of every model input from .npy files (docs/quantization.md). One input:
@@ -443,26 +445,12 @@ static IrGraph *load_with(const Args *a, bool plan, const PassQuantOptions *q) {
     }
   }
   if (g && plan) {
-    PassOptions po = {.opt_level = a->opt_level,
-                      .workspace_align = 64,
-                      .verify_each = a->verify_each,
-                      .print_after = a->print_after,
-                      .max_workspace = a->max_workspace,
-                      .conv_kernel = a->conv_kernel,
-                      .attention = a->attention,
-                      .layout = a->layout,
-                      .sparse_kernel = a->sparse_kernel,
-                      .vec_lanes = target_lanes(a),
-                      .arm_dsp = target_arm_dsp(a),
-                      .x86_vnni = target_vnni(a),
-                      .prune = a->prune,
-                      .after_lossy = evaluating ? kiln_eval_after_lossy : NULL,
-                      .after_lossy_ctx = &eval,
-                      .passes = a->passes,
-                      .quant = q};
-    po.conv_panel_bytes = conv_panel_bytes(a);
-    po.tile_cols_max = tile_cols_max(a);
-    po.recurrent_proj_bytes = recurrent_proj_bytes(a);
+    PassOptions po = pass_options(a);
+    po.print_after = a->print_after;
+    po.max_workspace = a->max_workspace;
+    po.after_lossy = evaluating ? kiln_eval_after_lossy : NULL;
+    po.after_lossy_ctx = &eval;
+    po.quant = q;
     kiln_progress_stage("passes", g->n_nodes);
     if (!pass_run_pipeline(g, &po, &d)) {
       ir_graph_free(g);
@@ -928,21 +916,7 @@ static int cmd_inspect(const Args *a) {
   InspectOptions o = {.model = a->model,
                       .state = a->state,
                       .fe = fe_options(a),
-                      .passes = {.opt_level = a->opt_level,
-                                 .workspace_align = 64,
-                                 .verify_each = a->verify_each,
-                                 .passes = a->passes,
-                                 .conv_kernel = a->conv_kernel,
-                                 .attention = a->attention,
-                                 .layout = a->layout,
-                                 .sparse_kernel = a->sparse_kernel,
-                                 .vec_lanes = target_lanes(a),
-                                 .arm_dsp = target_arm_dsp(a),
-                                 .x86_vnni = target_vnni(a),
-                                 .prune = a->prune,
-                                 .conv_panel_bytes = conv_panel_bytes(a),
-                                 .tile_cols_max = tile_cols_max(a),
-                                 .recurrent_proj_bytes = recurrent_proj_bytes(a)},
+                      .passes = pass_options(a), /* no --max-workspace: inspect shows the plan */
                       .after = a->after ? a->after : a->print_after,
                       .print_graph = a->print_graph,
                       .json = a->json,
