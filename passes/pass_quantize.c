@@ -942,7 +942,7 @@ void pass_plan_int8(IrNode *n, const PassOptions *o) {
   IrNode tmp;
   IrValue *ins[3];
   IrConvParams p;
-  bool integer = n->op == IR_OP_CONV_INTEGER; /* ConvInteger: the GEMM path only (raw sums) */
+  bool integer = n->op == IR_OP_CONV_INTEGER; /* ConvInteger: raw sums, no loop nest */
   if (integer)
     ir_conv_integer_as_conv(n, &tmp, ins);
   else

@@ -416,15 +416,9 @@ static void lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
 }
 
 bool cg_qconv_winograd_lower(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
-  IrNode tmp;
-  IrValue *ins[3];
   IrConvParams p;
   IrQWinograd w;
-  if (n->op == IR_OP_CONV_INTEGER)
-    ir_conv_integer_as_conv(n, &tmp, ins);
-  else
-    ir_qconv_as_conv(n, &tmp, ins);
-  if (cg_dot4_info(c).kind != CG_DOT4_SMLAD || !ir_conv_params(&tmp, &p, NULL) ||
+  if (cg_dot4_info(c).kind != CG_DOT4_SMLAD || !ir_q_conv_params(n, &p, NULL) ||
       !ir_qconv_winograd(&p, 0, IR_QWINO_COLS, n->scratch_bytes, &w) || !ir_qconv_winograd_exact(n))
     return false;
   lower(c, n, in, out, &p, &w);
