@@ -86,7 +86,7 @@ static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValu
   LLVMTypeRef i64 = c->t_i64;
   LLVMValueRef v = requant_raw(c, acc, mult, shift);
   v = LLVMBuildAdd(c->b, v, LLVMConstInt(i64, (unsigned long long)(int64_t)zp, 1), "");
-  return LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, "");
+  return cg_qlut_map(c, LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, ""));
 }
 
 /* Per-channel tables: multiplier, shift and the bias with a zero point folded out (bias -
@@ -2478,7 +2478,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   return true;
 }
 
-bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+static bool lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_i8_lower(c, n, in, out);
   if (n->kernel == IR_KERNEL_QGEMM_DOT4 && c->scratch) return lower_qgemm_dot4(c, n, in, out);
   return lower_qgemm_loops(c, n, in, out);
@@ -2493,7 +2493,23 @@ bool cg_lower_conv_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
   return lower_qconv_dot4(c, n, in, out);
 }
 
-bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+/* A fused QLookup (IrNode.lookup, passes/pass_qpool.c): the head's kernel with c->qlut set,
+ * cg_qrequant mapping each output byte through the table */
+static bool with_lookup(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                        bool (*lower)(Cg *, const IrNode *, LLVMValueRef *, LLVMValueRef *)) {
+  if (!n->lookup) return lower(c, n, in, out);
+  LLVMValueRef t = const_table(c, n, "lut", n->lookup->inputs[1]->data, 256);
+  c->qlut = t;
+  bool ok = lower(c, n, in, out);
+  c->qlut = NULL;
+  return ok;
+}
+
+bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return with_lookup(c, n, in, out, lower_qgemm);
+}
+
+static bool lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   /* a fused MaxPool (passes/pass_qpool.c): the kernels that implement it, else the loop nest */
   if (n->pool &&
       !(n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch &&
@@ -2507,6 +2523,10 @@ bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
   if (n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch && cg_qconv_winograd_lower(c, n, in, out))
     return true;
   return lower_qconv_loops(c, n, in, out);
+}
+
+bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return with_lookup(c, n, in, out, lower_qlinear_conv);
 }
 
 LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64_t per_channel,

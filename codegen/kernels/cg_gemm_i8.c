@@ -218,6 +218,12 @@ static bool is_x86_avx512(Cg *c) {
 
 bool cg_qrequant_32bit(IrRequant r) { return r.shift >= 33 && r.shift <= 55; }
 
+static LLVMValueRef clamp_i32(Cg *c, LLVMValueRef x, int32_t lo, int32_t hi) {
+  LLVMValueRef l = cg_i32c(c, lo), h = cg_i32c(c, hi);
+  x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, x, l, ""), l, x, "");
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, x, h, ""), h, x, "");
+}
+
 /* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>; keep_i32
  * (shift_ge33 only): the i32 result before its saturation to [-128, 127]. */
 static LLVMValueRef requant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult,
@@ -284,9 +290,36 @@ static LLVMValueRef requant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mul
                         "");
 }
 
+/* qlut[i] for an i32 i in [0, 255] */
+static LLVMValueRef lut_load(Cg *c, LLVMValueRef i) {
+  LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i8, cg_gep(c, c->t_i8, c->qlut, i), "");
+  LLVMSetAlignment(v, 1);
+  return v;
+}
+
+LLVMValueRef cg_qlut_map(Cg *c, LLVMValueRef y) {
+  if (!c->qlut) return y;
+  LLVMTypeRef t = LLVMTypeOf(y);
+  if (LLVMGetTypeKind(t) != LLVMVectorTypeKind)
+    return lut_load(c, LLVMBuildAdd(c->b, LLVMBuildSExt(c->b, y, c->t_i32, ""), cg_i32c(c, 128),
+                                    ""));               /* table[y + 128] */
+  for (unsigned l = 0; l < LLVMGetVectorSize(t); l++) { /* no scalar-target kernel has these */
+    LLVMValueRef k = cg_i32c(c, l);
+    y = LLVMBuildInsertElement(c->b, y, cg_qlut_map(c, LLVMBuildExtractElement(c->b, y, k, "")), k,
+                               "");
+  }
+  return y;
+}
+
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33) {
-  return requant(c, lanes, acc, mult, shift, zp, shift_ge33, false);
+  if (c->qlut && lanes == 1 && shift_ge33) {
+    /* a fused lookup: the table index y + 128 straight from the requantization, the zero point
+     * zp + 128 and the clamp [0, 255] (Arm: usat with asr #1, then ldrb [table, index]) */
+    LLVMValueRef x = requant(c, 1, acc, mult, shift, zp + 128, true, true);
+    return lut_load(c, clamp_i32(c, x, 0, 255));
+  }
+  return cg_qlut_map(c, requant(c, lanes, acc, mult, shift, zp, shift_ge33, false));
 }
 
 /* The 64 bytes saturated by vpackssdw (x2) and vpacksswb (i32 -> i16 -> i8, the same clamp as
@@ -308,7 +341,7 @@ LLVMValueRef cg_qrequant_pack4(Cg *c, const LLVMValueRef *acc, LLVMValueRef mult
   LLVMTypeRef d16 = LLVMVectorType(c->t_i32, 16);
   LLVMValueRef d = LLVMBuildBitCast(c->b, b, d16, "");
   d = LLVMBuildShuffleVector(c->b, d, LLVMGetUndef(d16), LLVMConstVector(idx, 16), "");
-  return LLVMBuildBitCast(c->b, d, LLVMVectorType(c->t_i8, 64), "");
+  return cg_qlut_map(c, LLVMBuildBitCast(c->b, d, LLVMVectorType(c->t_i8, 64), ""));
 }
 
 /* Stores the lanes of y (<lanes x et>) at dst[n0 ...] that are below n_valid (run-time). */

@@ -110,6 +110,9 @@ static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group,
 /* ir_requant_apply on i32 lanes (lanes 1: scalars) to <lanes x i8>; shift_ge33: every shift
  * passes cg_qrequant_32bit, so 32-bit operations after the widening multiply suffice. */
 bool cg_qrequant_32bit(IrRequant r); /* shift in [33, 55]: cg_qrequant's 32-bit form */
+/* y (i8 or <lanes x i8>) through the fused lookup table c->qlut (one load a byte); y itself
+ * when there is none. cg_qrequant and cg_qrequant_pack4 apply it. */
+LLVMValueRef cg_qlut_map(Cg *c, LLVMValueRef y);
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33);
 /* x86 AVX-512: cg_qrequant of 4 vectors of 16 lanes (per-row mult and shift splats, every shift
