@@ -132,6 +132,22 @@ bool cg_lower_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
   LLVMValueRef v = LLVMBuildFDiv(c->b, cg_load(c, in[0], i), cg_f32c(c, s), "");
+  if (cg_dot4_info(c).vfp) {
+    /* Arm VFP (Cortex-M4F): vcvtr rounds in the FPSCR's mode, half to even by default (the
+     * trick's additions use that mode too), as the 1.5 * 2^23 trick does for |v| <= 256,
+     * saturating beyond (the interpreter's +-256 bounds then clamp to the same byte: zp
+     * is in [-128, 127], and the zero point is added saturating: qadd); NaN, 0 by vcvtr, is
+     * -128 as in the interpreter (0 + zp already is with zp -128: no check). ssat #8, strb. */
+    LLVMValueRef q = LLVMBuildBitCast(c->b, cg_intrinsic(c, "llvm.arm.vcvtr", c->t_f32, &v, 1),
+                                      c->t_i32, ""); /* the i32 in an s register */
+    q = cg_intrinsic(c, "llvm.sadd.sat", c->t_i32, (LLVMValueRef[]){q, cg_i32c(c, zp)}, 2);
+    if (zp != -128)
+      q = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealUNO, v, v, ""), cg_i32c(c, -128), q,
+                          "");
+    i8_store(c, LLVMBuildTrunc(c->b, clamp_int(c, q, -128, 127), c->t_i8, ""), out[0], i);
+    cg_loop_end(c, &l, NULL, NULL);
+    return true;
+  }
   LLVMValueRef lo = cg_f32c(c, -256.0), hi = cg_f32c(c, 256.0), big = cg_f32c(c, 12582912.0);
   v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, lo, ""), v, lo, "");
   v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, hi, ""), hi, v, "");

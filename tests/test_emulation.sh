@@ -250,6 +250,24 @@ quant)
       ;;
     esac
   done
+  # tests/gen/qround (tools/gen_qround_model.py): QuantizeLinear at its edges (NaN, infinities,
+  # ties, the saturation; zero points 3, -128 and 127) byte for byte on the M4F (vcvtr, qadd),
+  # the M0+ and aarch64
+  model_root=$src/tests/gen golden_dir="$tmp/golden-qround" kiln_extra=()
+  mkdir -p "$golden_dir"
+  if "$kiln" run "$model_root/qround/model.json" "$model_root/qround/inputs/x.npy" \
+    -o "$golden_dir" >/dev/null 2>"$tmp/err"; then
+    run_model qround thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic \
+      -monitor none -semihosting-config enable=on,target=native -kernel
+    run_model qround thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m0plus)" baremetal qemu-system-arm -M mps2-an385 -nographic \
+      -monitor none -semihosting-config enable=on,target=native -kernel
+    run_model qround aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+  else
+    bad "qround: kiln run failed: $(cat "$tmp/err")"
+  fi
   unset model_root
   # ONNX Runtime's dynamic quantization (tests/onnx/qdq/dynamic_*: DynamicQuantizeLinear,
   # MatMulInteger/ConvInteger with its run-time zero point, an i8 embedding Gather): equal to the

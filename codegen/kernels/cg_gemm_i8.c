@@ -34,20 +34,26 @@ static bool has_feature(const char *features, const char *feature) {
 CgDot4 cg_dot4_info(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   char *f = LLVMGetTargetMachineFeatureString(c->tm);
-  CgDot4 d = {CG_DOT4_GENERIC, 1, 8, false, false, false};
+  CgDot4 d = {CG_DOT4_GENERIC, 1, 8, false, false, false, false};
   bool x86 = !strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4);
   if (x86 && has_feature(f, "+avx512vnni") && has_feature(f, "+avx512f"))
-    d = (CgDot4){CG_DOT4_VNNI, 16, 32, true, false, false};
+    d = (CgDot4){CG_DOT4_VNNI, 16, 32, true, false, false, false};
   else if (x86)
-    d = (CgDot4){CG_DOT4_GENERIC, has_feature(f, "+avx2") ? 8 : 4, 16, false, false, false};
+    d = (CgDot4){CG_DOT4_GENERIC, has_feature(f, "+avx2") ? 8 : 4, 16, false, false, false, false};
   else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
-    d = (CgDot4){
-        has_feature(f, "+dotprod") ? CG_DOT4_SDOT : CG_DOT4_GENERIC, 4, 32, false, false, false};
+    d = (CgDot4){has_feature(f, "+dotprod") ? CG_DOT4_SDOT : CG_DOT4_GENERIC,
+                 4,
+                 32,
+                 false,
+                 false,
+                 false,
+                 false};
   else if ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+neon"))
-    d = (CgDot4){CG_DOT4_GENERIC, 4, 16, false, false, false};
+    d = (CgDot4){CG_DOT4_GENERIC, 4, 16, false, false, false, false};
   else if (!strncmp(triple, "thumbv7em", 9) || /* ARMv7E-M (Cortex-M4/M7) always has DSP */
            ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+dsp")))
-    d = (CgDot4){CG_DOT4_SMLAD, 1, 8, false, false, false};
+    d = (CgDot4){CG_DOT4_SMLAD, 1, 8, false, false, false, false};
+  d.vfp = d.kind == CG_DOT4_SMLAD && (strstr(triple, "eabihf") || strstr(f, "+vfp"));
   d.masked = x86 && has_feature(f, "+avx512bw") && has_feature(f, "+avx512f");
   d.vbmi = d.masked && has_feature(f, "+avx512vbmi");
   LLVMDisposeMessage(triple);

@@ -14,6 +14,7 @@ typedef struct CgDot4 {
   bool u8_acts; /* activations stored as x ^ 0x80 (vpdpbusd multiplies u8 by s8) */
   bool masked;  /* x86 AVX-512BW: masked byte/word vector loads and stores are one instruction */
   bool vbmi;    /* x86 AVX-512VBMI: vpermi2b (a 128-byte table lookup per byte) */
+  bool vfp;     /* Arm DSP (SMLAD) with a VFP unit (hard-float ABI or +vfp*): vcvtr */
 } CgDot4;
 CgDot4 cg_dot4_info(Cg *c);
 /* acc + per lane sum of 4 byte products of acts and wts (vectors of i32 quads) */
