@@ -345,8 +345,20 @@ bool cg_lower_qconcat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
   return true;
 }
 
-/* ir_qavg_divide: (sum +- count / 2) / count, rounding half away from zero, as i8 */
+/* ir_qavg_divide: (sum +- count / 2) / count, rounding half away from zero, as i8. A count of
+ * 2^k (k >= 1, a constant) on scalar targets: (sum + 2^(k-1) + (sum >> 31)) >> k, exact: for
+ * sum >= 0 it is the floor division of sum + half; for sum < 0 the truncating division of
+ * sum - half < 0 is its ceiling, (sum - half + 2^k - 1) >> k = (sum + half - 1) >> k
+ * (Arm: add, add with asr #31, asr). */
 static LLVMValueRef qavg_divide(Cg *c, LLVMValueRef sum, LLVMValueRef cnt) {
+  int64_t k = LLVMIsAConstantInt(cnt) ? LLVMConstIntGetSExtValue(cnt) : 0;
+  if (k >= 2 && !(k & (k - 1)) && cg_dot4_info(c).lanes == 1) {
+    int sh = 0;
+    while ((1LL << sh) < k) sh++;
+    LLVMValueRef neg = LLVMBuildAShr(c->b, sum, cg_i32c(c, 31), "");
+    LLVMValueRef num = LLVMBuildAdd(c->b, LLVMBuildAdd(c->b, sum, cg_i32c(c, k / 2), ""), neg, "");
+    return LLVMBuildTrunc(c->b, LLVMBuildAShr(c->b, num, cg_i32c(c, sh), ""), c->t_i8, "");
+  }
   LLVMValueRef half = LLVMBuildSDiv(c->b, cnt, cg_i32c(c, 2), "");
   LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, sum, cg_i32c(c, 0), "");
   LLVMValueRef num = LLVMBuildSelect(c->b, neg, LLVMBuildSub(c->b, sum, half, ""),

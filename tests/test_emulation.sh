@@ -180,7 +180,9 @@ quant)
   # Tanh/Sigmoid lookups fused into the conv or Gemm before them on scalar targets (Winograd,
   # the pairs tiles, the loop nest, the GEMV; after a fused MaxPool; before a MaxPool left a
   # node; a conv output that is a model output or read twice refused), the fusions asserted in
-  # `kiln inspect` for the M4 and the M0+, bit for bit on both and on aarch64 (not fused there)
+  # `kiln inspect` for the M4 and the M0+, bit for bit on both and on aarch64 (not fused there);
+  # its QAveragePools (counts 4, 8, 2: the scalar targets' shift division; 2x2/2 on the M4's
+  # sxtab16 form, an odd last column) too
   for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst qpool qconvt qlut; do
     exact="" model_root=$src/examples
     case $m in resnet_small | qwino* | qops | qfirst | qpool | qconvt | qlut) exact=-DEMU_EXACT ;; esac

@@ -12,7 +12,9 @@ conv_p -> MaxPool 2x2/2 (fused too) -> Tanh; conv_q -> Tanh -> MaxPool (the look
 stays a node: it reads the lookup); the depthwise conv_dw (the loop nest) -> Sigmoid; conv_t ->
 Tanh whose output is a model output and read by conv_u too; the QGemms fc1 -> Tanh and
 fc2 -> Sigmoid. Refused: conv_r -> Tanh where conv_r's output is also a model output, conv_s ->
-Tanh where conv_s's output is read by conv_v too. Every output comes straight from an int8 op
+Tanh where conv_s's output is read by conv_v too. QAveragePools of 2x2/2, 2x4 and 1x2 windows
+inside the input (counts 4, 8 and 2: the scalar targets' shift form of the rounding division,
+codegen/cg_quant.c qavg_divide) on the lookups' and conv_u's bytes. Every output comes straight from an int8 op
 (DequantizeLinear only): bit for bit. Random weights and input from numpy seed 17.
 """
 
@@ -78,10 +80,14 @@ def main():
         node("Tanh", ["h1"], ["th1"], "tanh_1"),
         node("Gemm", ["th1", "f2", "c2"], ["h2"], "fc2", transB=1),
         node("Sigmoid", ["h2"], ["sh2"], "sig_2"),
+        node("AveragePool", ["ta"], ["av4"], "avg_4", **p2),
+        node("AveragePool", ["u"], ["av8"], "avg_8", kernel_shape=[2, 4], strides=[1, 3]),
+        node("AveragePool", ["tg"], ["av2"], "avg_2", kernel_shape=[1, 2]),
     ]
     outs = {"ta": [2, 8, 9, 7], "sb": [2, 7, 5, 4], "tg": [2, 6, 9, 7], "pq": [2, 9, 2, 2],
             "sdw": [2, 10, 9, 7], "tt": [2, 6, 9, 7], "u": [2, 5, 9, 7], "r": [2, 4, 9, 7],
-            "tr": [2, 4, 9, 7], "ts": [2, 5, 9, 7], "v": [2, 3, 9, 7], "sh2": [2, 5]}
+            "tr": [2, 4, 9, 7], "ts": [2, 5, 9, 7], "v": [2, 3, 9, 7], "sh2": [2, 5],
+            "av4": [2, 8, 4, 3], "av8": [2, 5, 8, 2], "av2": [2, 6, 9, 6]}
     m = {"format": "kiln-model", "version": 1, "opset": 17, "name": "qlut",
          "doc": "fused int8 lookup cases (tools/gen_qlut_model.py)",
          "inputs": [{"name": "x", "dtype": "f32", "shape": [2, 10, 9, 7]}],
