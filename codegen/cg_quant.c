@@ -366,6 +366,51 @@ static LLVMValueRef qavg_divide(Cg *c, LLVMValueRef sum, LLVMValueRef cnt) {
   return LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, "");
 }
 
+/* QAveragePool 2x2/2 with every window inside the input on Arm DSP (Cortex-M4): two outputs a
+ * step from one unaligned word of each of the window's rows, sxtb16 and sxtab16 (the word and
+ * the word rotated by 8) adding each window's four bytes into one i16 half (|sum| <= 512: no
+ * wrap), then qavg_divide per half; an odd last column alone. Reads no byte past a window. */
+static void qavg2x2_dsp(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef y) {
+  CgLoop lbc, loh, lj;
+  LLVMValueRef bc = cg_for(c, &lbc, p->n * p->c);
+  LLVMValueRef oh = cg_for(c, &loh, p->oh);
+  LLVMValueRef r0 = cg_add(c, cg_mulc(c, bc, p->h * p->w), cg_mulc(c, oh, 2 * p->w));
+  LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p->oh * p->ow), cg_mulc(c, oh, p->ow));
+  LLVMValueRef four = cg_i32c(c, 4);
+  if (p->ow >= 2) {
+    LLVMValueRef j = cg_for(c, &lj, p->ow / 2), s = NULL;
+    LLVMValueRef at = cg_add(c, r0, cg_mulc(c, j, 4));
+    for (int r = 0; r < 2; r++) {
+      LLVMValueRef w =
+          LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i8, x, cg_addc(c, at, r * p->w)), "");
+      LLVMSetAlignment(w, 1);
+      LLVMValueRef ror =
+          cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, cg_i32c(c, 8)}, 3);
+      s = s ? cg_call_intrinsic(c, "llvm.arm.sxtab16", (LLVMValueRef[]){s, w}, 2)
+            : cg_call_intrinsic(c, "llvm.arm.sxtb16", &w, 1);
+      s = cg_call_intrinsic(c, "llvm.arm.sxtab16", (LLVMValueRef[]){s, ror}, 2);
+    }
+    LLVMValueRef lo = LLVMBuildSExt(
+        c->b, LLVMBuildTrunc(c->b, s, LLVMInt16TypeInContext(c->ctx), ""), c->t_i32, "");
+    LLVMValueRef hi = LLVMBuildAShr(c->b, s, cg_i32c(c, 16), "");
+    LLVMValueRef yo = cg_add(c, yrow, cg_mulc(c, j, 2));
+    i8_store(c, qavg_divide(c, lo, four), y, yo);
+    i8_store(c, qavg_divide(c, hi, four), y, cg_addc(c, yo, 1));
+    cg_loop_end(c, &lj, NULL, NULL);
+  }
+  if (p->ow % 2) {
+    LLVMValueRef at = cg_addc(c, r0, 2 * (p->ow - 1)), sum = NULL;
+    for (int64_t k = 0; k < 4; k++) {
+      LLVMValueRef v =
+          LLVMBuildSExt(c->b, i8_load(c, x, cg_addc(c, at, k / 2 * p->w + k % 2)), c->t_i32, "");
+      sum = sum ? LLVMBuildAdd(c->b, sum, v, "") : v;
+    }
+    i8_store(c, qavg_divide(c, sum, four), y, cg_addc(c, yrow, p->ow - 1));
+  }
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lbc, NULL, NULL);
+}
+
 /* MaxPool and QAveragePool on int8, one window nest: per output, the taps inside the input
  * folded (max; or an int32 sum, the padding's zp when counted, and ir_qavg_divide's rounding
  * division, one sdiv per output). Windows all inside the input unroll their taps with no
@@ -376,6 +421,11 @@ static void qpool_windows(Cg *c, const IrConvParams *p, bool avg, bool count_inc
   bool inside = p->pad_t == 0 && p->pad_l == 0 &&
                 (p->oh - 1) * p->stride_h + (p->kh - 1) * p->dil_h < p->h &&
                 (p->ow - 1) * p->stride_w + (p->kw - 1) * p->dil_w < p->w;
+  if (avg && inside && p->kh == 2 && p->kw == 2 && p->stride_h == 2 && p->stride_w == 2 &&
+      p->dil_h == 1 && p->dil_w == 1 && cg_dot4_info(c).kind == CG_DOT4_SMLAD) {
+    qavg2x2_dsp(c, p, x, y);
+    return;
+  }
   CgLoop lbc, loh, low, li, lj;
   LLVMValueRef bc = cg_for(c, &lbc, p->n * p->c);
   LLVMValueRef plane = cg_mulc(c, bc, p->h * p->w);
