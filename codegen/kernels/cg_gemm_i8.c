@@ -897,6 +897,9 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     cg_if_else(c, &bottom);
     cg_if_end(c, &bottom);
   }
+  /* scalar lanes, n_valid the strips' whole width: every column stored is valid */
+  bool all_valid = lanes == 1 && !q->wide_pw && LLVMIsAConstantInt(q->n_valid) &&
+                   LLVMConstIntGetSExtValue(q->n_valid) == strips * strip;
   for (int r = 0; r < mr && !q->raw && !pack4 && !q->pool; r++) {
     LLVMValueRef row = cg_addc(c, m0, r);
     for (int v = 0; v < nv; v++) {
@@ -931,7 +934,13 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
-      if (q->wide_pw) /* the row's pixels: its last pair may be half */
+      if (all_valid || (q->wide_pw && (v == 0 || q->wide_ow % 2 == 0))) {
+        /* a column every strip has (or a wide row's first pixel of a pair, and its second
+         * where ow is even): no bounds check */
+        LLVMValueRef st =
+            LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, dst, q->wide_pw ? cg_addc(c, yn0, v) : col));
+        LLVMSetAlignment(st, 1);
+      } else if (q->wide_pw) /* the row's pixels: its last pair may be half */
         store_lanes(c, lanes, y, dst, cg_addc(c, yn0, v), row_end);
       else if (d.masked) /* AVX-512BW: one masked store, partial or not */
         cg_masked_store(c, y, cg_gep(c, c->t_i8, dst, col),
