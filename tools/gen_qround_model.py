@@ -11,10 +11,11 @@ Three QuantizeLinear outputs (int8, compared byte for byte with the interpreter)
 """
 
 import toolcli  # noqa: F401  (first: a missing module is named, not a traceback)
-import json
 import os
 
 import numpy as np
+
+from kiln_model import ModelBuilder, save_npy
 
 OUT = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "tests", "gen",
                    "qround")
@@ -27,24 +28,15 @@ def main():
                128.0, 128.25, -128.25, -127.75, 3e9, -3e9, 2.5, -2.5, 0.5, -0.5]
     x = np.concatenate([np.array(special, np.float32),
                         rng.uniform(-80, 80, 64).astype(np.float32)]).reshape(1, 96)
-    scalar = {"dtype": "f32", "shape": []}
-    inits = [dict(scalar, name="s1", data=[0.5]), dict(scalar, name="s2", data=[0.37]),
-             dict(scalar, name="s3", data=[0.25]),
-             {"name": "z1", "dtype": "i8", "shape": [], "data": [3]},
-             {"name": "z2", "dtype": "i8", "shape": [], "data": [-128]},
-             {"name": "z3", "dtype": "i8", "shape": [], "data": [127]}]
-    nodes = [{"name": f"q{k}", "op": "QuantizeLinear", "inputs": ["x", f"s{k}", f"z{k}"],
-              "outputs": [f"y{k}"]} for k in (1, 2, 3)]
-    m = {"format": "kiln-model", "version": 1, "opset": 17, "name": "qround",
-         "doc": "QuantizeLinear edge values (tools/gen_qround_model.py)",
-         "inputs": [{"name": "x", "dtype": "f32", "shape": [1, 96]}],
-         "outputs": [{"name": f"y{k}", "dtype": "i8", "shape": [1, 96]} for k in (1, 2, 3)],
-         "initializers": inits, "nodes": nodes}
-    os.makedirs(os.path.join(OUT, "inputs"), exist_ok=True)
-    with open(os.path.join(OUT, "model.json"), "w") as f:
-        json.dump(m, f, separators=(", ", ": "))
-        f.write("\n")
-    np.save(os.path.join(OUT, "inputs", "x.npy"), x)
+    mb = ModelBuilder("qround", doc="QuantizeLinear edge values (tools/gen_qround_model.py)")
+    mb.input("x", [1, 96])
+    for k, scale, zp in ((1, 0.5, 3), (2, 0.37, -128), (3, 0.25, 127)):
+        mb.initializer(f"s{k}", np.array(scale, np.float32))
+        mb.initializer(f"z{k}", np.array(zp, np.int8))
+        mb.node("QuantizeLinear", ["x", f"s{k}", f"z{k}"], [f"y{k}"], name=f"q{k}")
+        mb.output(f"y{k}", [1, 96], "i8")
+    mb.save(OUT)
+    save_npy(os.path.join(OUT, "inputs", "x.npy"), x)
 
 
 if __name__ == "__main__":
