@@ -92,6 +92,10 @@ typedef struct Cg {
   /* The node's scratch (IrNode.scratch_bytes at its scratch_offset in the workspace) while its
    * function is built; NULL when it has none. */
   LLVMValueRef scratch;
+  /* While a QLinearConv or QGemm with a fused QLookup (IrNode.lookup) is lowered: its table's
+   * 256-byte table (y -> table[y + 128]), through which cg_qrequant maps every output byte;
+   * else NULL. */
+  LLVMValueRef qlut;
   /* While a node's function is built (cg_node_derived): its pointer operands, the function, its
    * in[] array, and per operand the compile-time derived constant the call passes instead. */
   const IrValue *const *node_ops;

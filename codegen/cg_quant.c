@@ -86,7 +86,7 @@ static LLVMValueRef requant(Cg *c, LLVMValueRef acc, LLVMValueRef mult, LLVMValu
   LLVMTypeRef i64 = c->t_i64;
   LLVMValueRef v = requant_raw(c, acc, mult, shift);
   v = LLVMBuildAdd(c->b, v, LLVMConstInt(i64, (unsigned long long)(int64_t)zp, 1), "");
-  return LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, "");
+  return cg_qlut_map(c, LLVMBuildTrunc(c->b, clamp_int(c, v, -128, 127), c->t_i8, ""));
 }
 
 /* Per-channel tables: multiplier, shift and the bias with a zero point folded out (bias -
@@ -132,6 +132,22 @@ bool cg_lower_quantize_linear(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValu
   CgLoop l;
   LLVMValueRef i = cg_for(c, &l, ir_value_numel(n->outputs[0]));
   LLVMValueRef v = LLVMBuildFDiv(c->b, cg_load(c, in[0], i), cg_f32c(c, s), "");
+  if (cg_dot4_info(c).vfp) {
+    /* Arm VFP (Cortex-M4F): vcvtr rounds in the FPSCR's mode, half to even by default (the
+     * trick's additions use that mode too), as the 1.5 * 2^23 trick does for |v| <= 256,
+     * saturating beyond (the interpreter's +-256 bounds then clamp to the same byte: zp
+     * is in [-128, 127], and the zero point is added saturating: qadd); NaN, 0 by vcvtr, is
+     * -128 as in the interpreter (0 + zp already is with zp -128: no check). ssat #8, strb. */
+    LLVMValueRef q = LLVMBuildBitCast(c->b, cg_intrinsic(c, "llvm.arm.vcvtr", c->t_f32, &v, 1),
+                                      c->t_i32, ""); /* the i32 in an s register */
+    q = cg_intrinsic(c, "llvm.sadd.sat", c->t_i32, (LLVMValueRef[]){q, cg_i32c(c, zp)}, 2);
+    if (zp != -128)
+      q = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealUNO, v, v, ""), cg_i32c(c, -128), q,
+                          "");
+    i8_store(c, LLVMBuildTrunc(c->b, clamp_int(c, q, -128, 127), c->t_i8, ""), out[0], i);
+    cg_loop_end(c, &l, NULL, NULL);
+    return true;
+  }
   LLVMValueRef lo = cg_f32c(c, -256.0), hi = cg_f32c(c, 256.0), big = cg_f32c(c, 12582912.0);
   v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, lo, ""), v, lo, "");
   v = LLVMBuildSelect(c->b, LLVMBuildFCmp(c->b, LLVMRealOGT, v, hi, ""), hi, v, "");
@@ -329,13 +345,70 @@ bool cg_lower_qconcat(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *ou
   return true;
 }
 
-/* ir_qavg_divide: (sum +- count / 2) / count, rounding half away from zero, as i8 */
+/* ir_qavg_divide: (sum +- count / 2) / count, rounding half away from zero, as i8. A count of
+ * 2^k (k >= 1, a constant) on scalar targets: (sum + 2^(k-1) + (sum >> 31)) >> k, exact: for
+ * sum >= 0 it is the floor division of sum + half; for sum < 0 the truncating division of
+ * sum - half < 0 is its ceiling, (sum - half + 2^k - 1) >> k = (sum + half - 1) >> k
+ * (Arm: add, add with asr #31, asr). */
 static LLVMValueRef qavg_divide(Cg *c, LLVMValueRef sum, LLVMValueRef cnt) {
+  int64_t k = LLVMIsAConstantInt(cnt) ? LLVMConstIntGetSExtValue(cnt) : 0;
+  if (k >= 2 && !(k & (k - 1)) && cg_dot4_info(c).lanes == 1) {
+    int sh = 0;
+    while ((1LL << sh) < k) sh++;
+    LLVMValueRef neg = LLVMBuildAShr(c->b, sum, cg_i32c(c, 31), "");
+    LLVMValueRef num = LLVMBuildAdd(c->b, LLVMBuildAdd(c->b, sum, cg_i32c(c, k / 2), ""), neg, "");
+    return LLVMBuildTrunc(c->b, LLVMBuildAShr(c->b, num, cg_i32c(c, sh), ""), c->t_i8, "");
+  }
   LLVMValueRef half = LLVMBuildSDiv(c->b, cnt, cg_i32c(c, 2), "");
   LLVMValueRef neg = LLVMBuildICmp(c->b, LLVMIntSLT, sum, cg_i32c(c, 0), "");
   LLVMValueRef num = LLVMBuildSelect(c->b, neg, LLVMBuildSub(c->b, sum, half, ""),
                                      LLVMBuildAdd(c->b, sum, half, ""), "");
   return LLVMBuildTrunc(c->b, LLVMBuildSDiv(c->b, num, cnt, ""), c->t_i8, "");
+}
+
+/* QAveragePool 2x2/2 with every window inside the input on Arm DSP (Cortex-M4): two outputs a
+ * step from one unaligned word of each of the window's rows, sxtb16 and sxtab16 (the word and
+ * the word rotated by 8) adding each window's four bytes into one i16 half (|sum| <= 512: no
+ * wrap), then qavg_divide per half; an odd last column alone. Reads no byte past a window. */
+static void qavg2x2_dsp(Cg *c, const IrConvParams *p, LLVMValueRef x, LLVMValueRef y) {
+  CgLoop lbc, loh, lj;
+  LLVMValueRef bc = cg_for(c, &lbc, p->n * p->c);
+  LLVMValueRef oh = cg_for(c, &loh, p->oh);
+  LLVMValueRef r0 = cg_add(c, cg_mulc(c, bc, p->h * p->w), cg_mulc(c, oh, 2 * p->w));
+  LLVMValueRef yrow = cg_add(c, cg_mulc(c, bc, p->oh * p->ow), cg_mulc(c, oh, p->ow));
+  LLVMValueRef four = cg_i32c(c, 4);
+  if (p->ow >= 2) {
+    LLVMValueRef j = cg_for(c, &lj, p->ow / 2), s = NULL;
+    LLVMValueRef at = cg_add(c, r0, cg_mulc(c, j, 4));
+    for (int r = 0; r < 2; r++) {
+      LLVMValueRef w =
+          LLVMBuildLoad2(c->b, c->t_i32, cg_gep(c, c->t_i8, x, cg_addc(c, at, r * p->w)), "");
+      LLVMSetAlignment(w, 1);
+      LLVMValueRef ror =
+          cg_intrinsic(c, "llvm.fshr", c->t_i32, (LLVMValueRef[]){w, w, cg_i32c(c, 8)}, 3);
+      s = s ? cg_call_intrinsic(c, "llvm.arm.sxtab16", (LLVMValueRef[]){s, w}, 2)
+            : cg_call_intrinsic(c, "llvm.arm.sxtb16", &w, 1);
+      s = cg_call_intrinsic(c, "llvm.arm.sxtab16", (LLVMValueRef[]){s, ror}, 2);
+    }
+    LLVMValueRef lo = LLVMBuildSExt(
+        c->b, LLVMBuildTrunc(c->b, s, LLVMInt16TypeInContext(c->ctx), ""), c->t_i32, "");
+    LLVMValueRef hi = LLVMBuildAShr(c->b, s, cg_i32c(c, 16), "");
+    LLVMValueRef yo = cg_add(c, yrow, cg_mulc(c, j, 2));
+    i8_store(c, qavg_divide(c, lo, four), y, yo);
+    i8_store(c, qavg_divide(c, hi, four), y, cg_addc(c, yo, 1));
+    cg_loop_end(c, &lj, NULL, NULL);
+  }
+  if (p->ow % 2) {
+    LLVMValueRef at = cg_addc(c, r0, 2 * (p->ow - 1)), sum = NULL;
+    for (int64_t k = 0; k < 4; k++) {
+      LLVMValueRef v =
+          LLVMBuildSExt(c->b, i8_load(c, x, cg_addc(c, at, k / 2 * p->w + k % 2)), c->t_i32, "");
+      sum = sum ? LLVMBuildAdd(c->b, sum, v, "") : v;
+    }
+    i8_store(c, qavg_divide(c, sum, four), y, cg_addc(c, yrow, p->ow - 1));
+  }
+  cg_loop_end(c, &loh, NULL, NULL);
+  cg_loop_end(c, &lbc, NULL, NULL);
 }
 
 /* MaxPool and QAveragePool on int8, one window nest: per output, the taps inside the input
@@ -348,6 +421,11 @@ static void qpool_windows(Cg *c, const IrConvParams *p, bool avg, bool count_inc
   bool inside = p->pad_t == 0 && p->pad_l == 0 &&
                 (p->oh - 1) * p->stride_h + (p->kh - 1) * p->dil_h < p->h &&
                 (p->ow - 1) * p->stride_w + (p->kw - 1) * p->dil_w < p->w;
+  if (avg && inside && p->kh == 2 && p->kw == 2 && p->stride_h == 2 && p->stride_w == 2 &&
+      p->dil_h == 1 && p->dil_w == 1 && cg_dot4_info(c).kind == CG_DOT4_SMLAD) {
+    qavg2x2_dsp(c, p, x, y);
+    return;
+  }
   CgLoop lbc, loh, low, li, lj;
   LLVMValueRef bc = cg_for(c, &lbc, p->n * p->c);
   LLVMValueRef plane = cg_mulc(c, bc, p->h * p->w);
@@ -2503,7 +2581,7 @@ static bool lower_qconv_dot4(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValue
   return true;
 }
 
-bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+static bool lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   if (ir_kernel_is_sparse(n->kernel)) return cg_sparse_i8_lower(c, n, in, out);
   if (n->kernel == IR_KERNEL_QGEMM_DOT4 && c->scratch) return lower_qgemm_dot4(c, n, in, out);
   return lower_qgemm_loops(c, n, in, out);
@@ -2521,7 +2599,23 @@ bool cg_lower_conv_integer(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
   return lower_qconv_dot4(c, n, in, out);
 }
 
-bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+/* A fused QLookup (IrNode.lookup, passes/pass_qpool.c): the head's kernel with c->qlut set,
+ * cg_qrequant mapping each output byte through the table */
+static bool with_lookup(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out,
+                        bool (*lower)(Cg *, const IrNode *, LLVMValueRef *, LLVMValueRef *)) {
+  if (!n->lookup) return lower(c, n, in, out);
+  LLVMValueRef t = const_table(c, n, "lut", n->lookup->inputs[1]->data, 256);
+  c->qlut = t;
+  bool ok = lower(c, n, in, out);
+  c->qlut = NULL;
+  return ok;
+}
+
+bool cg_lower_qgemm(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return with_lookup(c, n, in, out, lower_qgemm);
+}
+
+static bool lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
   /* a fused MaxPool (passes/pass_qpool.c): the kernels that implement it, else the loop nest */
   if (n->pool &&
       !(n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch &&
@@ -2535,6 +2629,10 @@ bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRe
   if (n->kernel == IR_KERNEL_QCONV_WINOGRAD && c->scratch && cg_qconv_winograd_lower(c, n, in, out))
     return true;
   return lower_qconv_loops(c, n, in, out);
+}
+
+bool cg_lower_qlinear_conv(Cg *c, const IrNode *n, LLVMValueRef *in, LLVMValueRef *out) {
+  return with_lookup(c, n, in, out, lower_qlinear_conv);
 }
 
 LLVMValueRef cg_quant_head_tables(Cg *c, const IrNode *n, const int8_t *w, int64_t per_channel,

@@ -254,6 +254,11 @@ typedef struct IrNode {
    * now outputs[0] itself (the pool's output); pool->inputs[0] is the conv's own output value,
    * no longer in the graph, which gives its shape. NULL: none. */
   struct IrNode *pool;
+  /* Fused lookup (passes/pass_qpool.c, QLinearConv and QGemm): the int8 QLookup (Tanh,
+   * Sigmoid... tables) that read outputs[0] (after the fused pool, if any), now outputs[0]
+   * itself; lookup->inputs[0] is the value it read, no longer in the graph (its shape), and
+   * lookup->inputs[1] the 256-byte table. NULL: none. */
+  struct IrNode *lookup;
   /* Kernel plan (passes/pass_kernels.c): the kernel codegen uses and the workspace bytes it
    * needs for the node's own use while it runs (im2col panels, recurrent state), placed by the
    * memory planner at scratch_offset (-1: none). */

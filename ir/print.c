@@ -126,6 +126,8 @@ void ir_graph_print(const IrGraph *g, void *file) {
       fprintf(f, " |> %s", ir_op_info[n->pool->op].name);
       print_attrs(f, n->pool);
     }
+    if (n->lookup) /* a fused QLookup (passes/pass_qpool.c) */
+      fprintf(f, " |> %s(%%%s)", ir_op_info[n->lookup->op].name, n->lookup->inputs[1]->name);
     fprintf(f, "  # %s", n->name);
     /* memory plan, once assigned */
     for (int j = 0; j < n->n_outputs; j++)

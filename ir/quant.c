@@ -684,7 +684,20 @@ static bool check_weight(const IrNode *n, int k, IrDiag *d) {
   return true;
 }
 
+/* A fused QLookup (passes/pass_qpool.c): the head's own result (its fused pool's, if any) into
+ * the value the lookup read, then the lookup's. */
+static bool infer_with_lookup(IrGraph *g, IrNode *n, IrDiag *d,
+                              bool (*infer)(IrGraph *, IrNode *, IrDiag *)) {
+  IrNode own = *n;
+  IrValue *mid[1] = {n->lookup->inputs[0]};
+  own.lookup = NULL;
+  own.outputs = mid;
+  own.n_outputs = 1;
+  return infer(g, &own, d) && ir_infer_qlookup(g, n->lookup, d);
+}
+
 bool ir_infer_qlinear_conv(IrGraph *g, IrNode *n, IrDiag *d) {
+  if (n->lookup) return infer_with_lookup(g, n, d, ir_infer_qlinear_conv);
   if (n->pool) { /* fused MaxPool (passes/pass_qpool.c): the conv's own output, then the pool's */
     IrNode own = *n;
     IrValue *mid[1] = {n->pool->inputs[0]};
@@ -709,7 +722,7 @@ bool ir_infer_qlinear_conv(IrGraph *g, IrNode *n, IrDiag *d) {
 }
 
 bool ir_infer_qgemm(IrGraph *g, IrNode *n, IrDiag *d) {
-  (void)g;
+  if (n->lookup) return infer_with_lookup(g, n, d, ir_infer_qgemm);
   if (!check_arity(n, d) || !check_input_dtype(n, QG_A, IR_I8, d) || !check_weight(n, QG_B, d))
     return false;
   const IrValue *a = n->inputs[QG_A], *b = n->inputs[QG_B];
@@ -740,9 +753,24 @@ bool ir_infer_qgemm(IrGraph *g, IrNode *n, IrDiag *d) {
 
 static int interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *out);
 
+/* A fused QLookup (passes/pass_qpool.c) runs as written: the head (run) into a buffer of the
+ * value the lookup read, then the lookup's reference kernel over it. */
+static int interp_with_lookup(const IrNode *n, const void *const *in, void *const *out,
+                              int (*run)(const IrNode *, const void *const *, void *const *)) {
+  IrNode own = *n;
+  own.lookup = NULL;
+  int8_t *mid = malloc((size_t)ir_value_nbytes(n->lookup->inputs[0]) + 1);
+  if (!mid) abort();
+  int rc = run(&own, in, (void *const[]){mid});
+  if (rc == KRT_OK) rc = ir_interp_qlookup(n->lookup, (const void *const[]){mid}, out);
+  free(mid);
+  return rc;
+}
+
 /* A fused MaxPool (passes/pass_qpool.c) runs as written: the conv into a buffer of its own
  * output's shape, then the pool's reference kernel over it. */
 int ir_interp_qlinear_conv(const IrNode *n, const void *const *in, void *const *out) {
+  if (n->lookup) return interp_with_lookup(n, in, out, ir_interp_qlinear_conv);
   if (!n->pool) return interp_qlinear_conv(n, in, out);
   int8_t *mid = malloc((size_t)ir_value_nbytes(n->pool->inputs[0]) + 1);
   if (!mid) abort();
@@ -845,6 +873,7 @@ int ir_interp_qlinear_conv_transpose(const IrNode *n, const void *const *in, voi
 }
 
 int ir_interp_qgemm(const IrNode *n, const void *const *in, void *const *out) {
+  if (n->lookup) return interp_with_lookup(n, in, out, ir_interp_qgemm);
   IrQHead h;
   ir_qhead(n, &h);
   const IrValue *a = n->inputs[QG_A];

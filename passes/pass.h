@@ -172,7 +172,8 @@ void pass_plan_int8(IrNode *n, const PassOptions *o);
  * right before the memory plan, which places the scratch. */
 bool pass_choose_kernels(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* passes/pass_qpool.c: int8 MaxPool 2x2/2 fused into the QLinearConv it reads (IrNode.pool), where
- * the conv's kernel implements it */
+ * the conv's kernel implements it; on scalar targets an int8 QLookup fused into the QLinearConv
+ * or QGemm it reads (IrNode.lookup) */
 bool pass_qpool(IrGraph *g, const PassOptions *o, IrDiag *d);
 /* Part of it (passes/pass_sparse.c): a sparse kernel for n where its constant weight's exact
  * zeros make one cheaper than the dense kernel already chosen (or where o forces one). */

@@ -24,7 +24,8 @@ static const PassInfo registry[] = {
     {"dce", pass_dce, 1, "remove nodes that reach no output and unused initializers"},
     {"kernels", pass_choose_kernels, 0, "choose each node's kernel and its workspace scratch"},
     {"qpool", pass_qpool, 1,
-     "an int8 MaxPool 2x2/2 reading only a QLinearConv joins its kernel (max before requantizing)"},
+     "an int8 MaxPool 2x2/2 reading only a QLinearConv joins its kernel (max before requantizing); "
+     "on scalar targets a QLookup reading only a QLinearConv/QGemm joins its epilogue"},
     {"memplan", pass_memplan, 0, "assign workspace offsets (liveness, greedy by size, in place)"},
 };
 

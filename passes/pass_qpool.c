@@ -52,6 +52,51 @@ static bool pairs_panel(const IrNode *n) {
          ir_qconv_panel_of(&p, n->scratch_bytes, true, 4 /* the M4's strip */, &q) && q.rows >= 2;
 }
 
+/* The QLookup that alone reads head n's int8 output (NULL: none, or not fusable) */
+static IrNode *lone_lookup(IrGraph *g, const IrNode *n, int i) {
+  IrValue *y = n->outputs[0];
+  if (!y || y->dtype != IR_I8 || pass_use_count(g, y) != 1) return NULL;
+  for (int j = i + 1; j < g->n_nodes; j++) {
+    IrNode *u = g->nodes[j];
+    for (int k = 0; k < u->n_inputs; k++)
+      if (u->inputs[k] == y)
+        return u->op == IR_OP_QLOOKUP && k == 0 && !u->n_epilogue && !u->pool && !u->lookup &&
+                       u->outputs[0] && u->outputs[0]->dtype == IR_I8
+                   ? u
+                   : NULL;
+  }
+  return NULL;
+}
+
+/* An int8 QLookup (y = table[x + 128]) that alone reads a QLinearConv's or QGemm's output joins
+ * the head on scalar targets (IrNode.lookup): its requantized byte indexes the table in the
+ * epilogue, one load before the one store, no pass of its own and no buffer between them.
+ * Exact by construction: the same byte indexes the same table. Every int8 kernel of a scalar
+ * target (the Arm DSP tiles, Winograd, the loops, the sparse kernels) requantizes one output at
+ * a time through cg_qrequant, which maps the byte (codegen/cg_quant.c). After the fused MaxPool
+ * (the lookup reads the pooled bytes: table[max(...)] as written). Refused like the pool: a
+ * head output that is a graph output or read by anything else, run-time dims; and a lookup
+ * before a MaxPool stays a node (the pool then reads the lookup, not the conv, and is not
+ * fused). */
+static bool fuse_lookups(IrGraph *g, const PassOptions *o, bool *dead) {
+  if (!o || o->vec_lanes != 1) return false; /* vector targets keep their lookup passes */
+  bool changed = false;
+  for (int i = 0; i < g->n_nodes; i++) {
+    IrNode *n = g->nodes[i];
+    if ((n->op != IR_OP_QLINEAR_CONV && n->op != IR_OP_QGEMM) || n->n_epilogue || n->lookup ||
+        dead[i])
+      continue;
+    IrNode *u = lone_lookup(g, n, i);
+    if (!u) continue;
+    n->lookup = u;
+    ir_node_set_output(n, 0, u->outputs[0]);
+    u->outputs[0]->producer_slot = 0;
+    dead[u->id] = true;
+    changed = true;
+  }
+  return changed;
+}
+
 bool pass_qpool(IrGraph *g, const PassOptions *o, IrDiag *d) {
   (void)d;
   if (g->n_dyn) return false; /* run-time dims (ir/dyn.c): the kernels' static shapes only */
@@ -77,5 +122,6 @@ bool pass_qpool(IrGraph *g, const PassOptions *o, IrDiag *d) {
     dead[u->id] = true;
     changed = true;
   }
+  changed = fuse_lookups(g, o, dead) || changed;
   return pass_drop_dead(g, dead, changed);
 }

@@ -176,11 +176,17 @@ quant)
   # tests/gen/qconvt (tools/gen_qconvt_model.py): QLinearConvTranspose on the sub-pixel form
   # (--conv=subpixel, its 3 kernels asserted in `kiln inspect`; strides 2, 3 and (2, 3),
   # output_padding, odd channels), bit for bit on the M4 (phase operands copied for the smlad
-  # tile), the M0+ and aarch64 with and without +dotprod
-  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst qpool qconvt; do
+  # tile), the M0+ and aarch64 with and without +dotprod; tests/gen/qlut (tools/gen_qlut_model.py):
+  # Tanh/Sigmoid lookups fused into the conv or Gemm before them on scalar targets (Winograd,
+  # the pairs tiles, the loop nest, the GEMV; after a fused MaxPool; before a MaxPool left a
+  # node; a conv output that is a model output or read twice refused), the fusions asserted in
+  # `kiln inspect` for the M4 and the M0+, bit for bit on both and on aarch64 (not fused there);
+  # its QAveragePools (counts 4, 8, 2: the scalar targets' shift division; 2x2/2 on the M4's
+  # sxtab16 form, an odd last column) too
+  for m in cifar_cnn lenet5 resnet_small qwino qwino_pos qwino_neg qops qfirst qpool qconvt qlut; do
     exact="" model_root=$src/examples
-    case $m in resnet_small | qwino* | qops | qfirst | qpool | qconvt) exact=-DEMU_EXACT ;; esac
-    case $m in qwino* | qops | qfirst | qpool | qconvt) model_root=$src/tests/gen ;; esac
+    case $m in resnet_small | qwino* | qops | qfirst | qpool | qconvt | qlut) exact=-DEMU_EXACT ;; esac
+    case $m in qwino* | qops | qfirst | qpool | qconvt | qlut) model_root=$src/tests/gen ;; esac
     golden_dir="$tmp/golden-$m"
     kiln_extra=(--quantize=int8 --calibrate "$model_root/$m/inputs/x.npy")
     mkdir -p "$golden_dir"
@@ -203,6 +209,19 @@ quant)
       [ "$n_pool" = '"pool": "pa.q" "pool": "pdw.q" "pool": "pe.q" "pool": "pf.q" "pool": "pg.q" "pool": "ph.q" "pool": "ps.q" ' ] ||
         bad "$m: expected pool_a, _dw, _e, _f, _g, _h and _s fused on the M4, got: $n_pool"
       ;;
+    qlut)
+      kiln_extra+=(--conv=winograd)
+      # the M0+ has no fused MaxPool on conv_p (no Winograd, not the loop nest): tanh_p reads
+      # the pool there and stays a node
+      for t in "thumbv7em-none-eabihf --cpu cortex-m4" "thumbv6m-none-eabi --cpu cortex-m0plus"; do
+        want='"lookup": "sig_2" "lookup": "sig_b" "lookup": "sig_dw" "lookup": "tanh_1" "lookup": "tanh_a" "lookup": "tanh_g" "lookup": "tanh_p" "lookup": "tanh_q" "lookup": "tanh_t" '
+        case $t in *m0plus) want=${want/\"lookup\": \"tanh_p\" /} ;; esac
+        # shellcheck disable=SC2086
+        n_lut=$("$kiln" inspect "$model_root/$m/model.json" --target $t "${kiln_extra[@]}" \
+          --json 2>/dev/null | grep -o '"lookup": "[a-z0-9_]*"' | sort | tr '\n' ' ')
+        [ "$n_lut" = "$want" ] || bad "$m: expected fused lookups ($t): $want, got: $n_lut"
+      done
+      ;;
     qconvt)
       kiln_extra+=(--conv=subpixel)
       for t in "thumbv7em-none-eabihf --cpu cortex-m4" "aarch64-linux-gnu"; do
@@ -216,7 +235,7 @@ quant)
     run_model $m thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
       "$(baremetal_flags cortex-m4) $exact" baremetal qemu-system-arm -M mps2-an386 -nographic \
       -monitor none -semihosting-config enable=on,target=native -kernel
-    case $m in resnet_small | qops | qfirst | qpool | qconvt)
+    case $m in resnet_small | qops | qfirst | qpool | qconvt | qlut)
       run_model $m aarch64-linux-gnu generic +neon,+dotprod aarch64-linux-gnu-gcc "$exact" linux \
         qemu-aarch64 -L /usr/aarch64-linux-gnu
       ;;
@@ -226,13 +245,31 @@ quant)
         qemu-aarch64 -L /usr/aarch64-linux-gnu
       ;;
     esac
-    case $m in qops | qfirst | qpool | qconvt)
+    case $m in qops | qfirst | qpool | qconvt | qlut)
       run_model $m thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
         "$(baremetal_flags cortex-m0plus) -DEMU_EXACT" baremetal qemu-system-arm -M mps2-an385 \
         -nographic -monitor none -semihosting-config enable=on,target=native -kernel
       ;;
     esac
   done
+  # tests/gen/qround (tools/gen_qround_model.py): QuantizeLinear at its edges (NaN, infinities,
+  # ties, the saturation; zero points 3, -128 and 127) byte for byte on the M4F (vcvtr, qadd),
+  # the M0+ and aarch64
+  model_root=$src/tests/gen golden_dir="$tmp/golden-qround" kiln_extra=()
+  mkdir -p "$golden_dir"
+  if "$kiln" run "$model_root/qround/model.json" "$model_root/qround/inputs/x.npy" \
+    -o "$golden_dir" >/dev/null 2>"$tmp/err"; then
+    run_model qround thumbv7em-none-eabihf cortex-m4 +vfp4d16sp arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m4)" baremetal qemu-system-arm -M mps2-an386 -nographic \
+      -monitor none -semihosting-config enable=on,target=native -kernel
+    run_model qround thumbv6m-none-eabi cortex-m0plus "" arm-none-eabi-gcc \
+      "$(baremetal_flags cortex-m0plus)" baremetal qemu-system-arm -M mps2-an385 -nographic \
+      -monitor none -semihosting-config enable=on,target=native -kernel
+    run_model qround aarch64-linux-gnu generic +neon aarch64-linux-gnu-gcc "" linux \
+      qemu-aarch64 -L /usr/aarch64-linux-gnu
+  else
+    bad "qround: kiln run failed: $(cat "$tmp/err")"
+  fi
   unset model_root
   # ONNX Runtime's dynamic quantization (tests/onnx/qdq/dynamic_*: DynamicQuantizeLinear,
   # MatMulInteger/ConvInteger with its run-time zero point, an i8 embedding Gather): equal to the

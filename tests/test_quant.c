@@ -1108,12 +1108,13 @@ static void check_sparse_conv(int shape, double density) {
 }
 
 /* Dense int8 convs of edge geometries, compiled at -O2 for the host and AVX2 against the
- * interpreter bit for bit: Conv (+Relu) -> MaxPool 2x2/2 -> 1x1 Conv. Depthwise on planes of
- * at most 64 bytes with stride 2, dilation 2, asymmetric pads (AVX-512VBMI: one vpermt2b per
- * tap), 8x8 (64 bytes exactly) and 9x9 (the padded-wide form); channel quads with stride 1
- * (the interleaved im2col copy), grouped; a 3-channel first layer; MaxPool on planes of 4 and 8
- * columns (whole-plane vpermb; 5 channels of 4x4: a masked tail) and of 6. */
+ * interpreter bit for bit: Conv (+Relu) -> MaxPool 2x2/2 -> Tanh or Sigmoid -> 1x1 Conv. Depthwise
+ * on planes of at most 64 bytes with stride 2, dilation 2, asymmetric pads (AVX-512VBMI: one
+ * vpermt2b per tap), 8x8 (64 bytes exactly) and 9x9 (the padded-wide form); channel quads with
+ * stride 1 (the interleaved im2col copy), grouped; a 3-channel first layer; MaxPool on planes of 4
+ * and 8 columns (whole-plane vpermb; 5 channels of 4x4: a masked tail) and of 6. */
 static int n_pool_fused, n_pool_expected; /* check_dense_conv's 2x2/2 MaxPools: fused, all */
+static int n_lut_fused;                   /* check_dense_conv's lookups fused (M4 plan) */
 static void check_dense_conv(int shape) {
   static const ConvShape sh[] = {{1, 8, 8, 3, 3, 2, {1, 0, 2, 1}, 8, 1, 7, 8},
                                  {2, 6, 6, 3, 3, 1, {2, 2, 2, 2}, 6, 2, 6, 5},
@@ -1160,10 +1161,12 @@ static void check_dense_conv(int shape) {
       "{\"op\": \"Relu\", \"inputs\": [\"h\"], \"outputs\": [\"r\"]}, "
       "{\"op\": \"MaxPool\", \"inputs\": [\"r\"], \"outputs\": [\"p\"], \"attrs\": "
       "{\"kernel_shape\": [%d, %d], \"strides\": [%d, %d]}}, "
-      "{\"op\": \"Conv\", \"inputs\": [\"p\", \"w2\"], \"outputs\": [\"y\"]}]}",
+      "{\"op\": \"%s\", \"inputs\": [\"p\"], \"outputs\": [\"t\"]}, "
+      "{\"op\": \"Conv\", \"inputs\": [\"t\", \"w2\"], \"outputs\": [\"y\"]}]}",
       (long long)g0.stride, (long long)g0.stride, (long long)g0.pad[0], (long long)g0.pad[1],
       (long long)g0.pad[2], (long long)g0.pad[3], (long long)g0.group, (long long)g0.dil,
-      (long long)g0.dil, pool ? 2 : 1, pool ? 2 : 1, pool ? 2 : 1, pool ? 2 : 1);
+      (long long)g0.dil, pool ? 2 : 1, pool ? 2 : 1, pool ? 2 : 1, pool ? 2 : 1,
+      shape % 2 ? "Tanh" : "Sigmoid");
   int64_t per;
   float *cal = NULL;
   /* planned for the host: shapes 8-11 get the VNNI direct kernel where the host has VNNI, its
@@ -1201,13 +1204,21 @@ static void check_dense_conv(int shape) {
    * fallback), against the interpreter's conv-then-pool */
   g = quantize_random_for(&b, (unsigned)shape, &per, &cal, true);
   if (g) {
-    int fused = 0, pools = 0;
+    int fused = 0, pools = 0, luts = 0, lut_nodes = 0;
     for (int i = 0; i < g->n_nodes; i++) {
       fused += g->nodes[i]->pool != NULL;
       pools += g->nodes[i]->op == IR_OP_MAX_POOL;
+      luts += g->nodes[i]->lookup != NULL;
+      lut_nodes += g->nodes[i]->op == IR_OP_QLOOKUP;
     }
     CHECK(fused == pool && pools == !pool, "dense conv %d: %d MaxPool fused, %d left (pool %d)",
           shape, fused, pools, pool);
+    /* the Tanh / Sigmoid after the pool (or the 1x1 pool left a node): a lookup fused into the
+     * conv (after its fused pool) where the pool fused, else the pool reads the conv and the
+     * lookup stays a node */
+    CHECK(luts == pool && lut_nodes == !pool, "dense conv %d: %d QLookup fused, %d left", shape,
+          luts, lut_nodes);
+    n_lut_fused += luts;
     n_pool_expected += pool;
     n_pool_fused += fused;
     char what[64];
@@ -1382,6 +1393,8 @@ int main(int argc, char **argv) {
   for (int shape = 0; shape < 14; shape++) check_dense_conv(shape);
   CHECK(n_pool_fused == n_pool_expected && n_pool_expected >= 12,
         "%d of %d MaxPools fused into their convs", n_pool_fused, n_pool_expected);
+  CHECK(n_lut_fused == n_pool_expected, "%d of %d lookups fused into their convs", n_lut_fused,
+        n_pool_expected);
   if (dt.n) { /* pruned then quantized: every QGemm on the int8 CSR kernel */
     sparse_kernel = IR_KERNEL_SPARSE_CSR;
     check_model("digits_mlp_sparse90", &dt, PASS_OBS_MINMAX, 0, true);

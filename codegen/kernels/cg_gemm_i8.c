@@ -34,20 +34,26 @@ static bool has_feature(const char *features, const char *feature) {
 CgDot4 cg_dot4_info(Cg *c) {
   char *triple = LLVMGetTargetMachineTriple(c->tm);
   char *f = LLVMGetTargetMachineFeatureString(c->tm);
-  CgDot4 d = {CG_DOT4_GENERIC, 1, 8, false, false, false};
+  CgDot4 d = {CG_DOT4_GENERIC, 1, 8, false, false, false, false};
   bool x86 = !strncmp(triple, "x86_64", 6) || !strncmp(triple, "i686", 4);
   if (x86 && has_feature(f, "+avx512vnni") && has_feature(f, "+avx512f"))
-    d = (CgDot4){CG_DOT4_VNNI, 16, 32, true, false, false};
+    d = (CgDot4){CG_DOT4_VNNI, 16, 32, true, false, false, false};
   else if (x86)
-    d = (CgDot4){CG_DOT4_GENERIC, has_feature(f, "+avx2") ? 8 : 4, 16, false, false, false};
+    d = (CgDot4){CG_DOT4_GENERIC, has_feature(f, "+avx2") ? 8 : 4, 16, false, false, false, false};
   else if (!strncmp(triple, "aarch64", 7) || !strncmp(triple, "arm64", 5))
-    d = (CgDot4){
-        has_feature(f, "+dotprod") ? CG_DOT4_SDOT : CG_DOT4_GENERIC, 4, 32, false, false, false};
+    d = (CgDot4){has_feature(f, "+dotprod") ? CG_DOT4_SDOT : CG_DOT4_GENERIC,
+                 4,
+                 32,
+                 false,
+                 false,
+                 false,
+                 false};
   else if ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+neon"))
-    d = (CgDot4){CG_DOT4_GENERIC, 4, 16, false, false, false};
+    d = (CgDot4){CG_DOT4_GENERIC, 4, 16, false, false, false, false};
   else if (!strncmp(triple, "thumbv7em", 9) || /* ARMv7E-M (Cortex-M4/M7) always has DSP */
            ((!strncmp(triple, "thumb", 5) || !strncmp(triple, "arm", 3)) && has_feature(f, "+dsp")))
-    d = (CgDot4){CG_DOT4_SMLAD, 1, 8, false, false, false};
+    d = (CgDot4){CG_DOT4_SMLAD, 1, 8, false, false, false, false};
+  d.vfp = d.kind == CG_DOT4_SMLAD && (strstr(triple, "eabihf") || strstr(f, "+vfp"));
   d.masked = x86 && has_feature(f, "+avx512bw") && has_feature(f, "+avx512f");
   d.vbmi = d.masked && has_feature(f, "+avx512vbmi");
   LLVMDisposeMessage(triple);
@@ -218,6 +224,12 @@ static bool is_x86_avx512(Cg *c) {
 
 bool cg_qrequant_32bit(IrRequant r) { return r.shift >= 33 && r.shift <= 55; }
 
+static LLVMValueRef clamp_i32(Cg *c, LLVMValueRef x, int32_t lo, int32_t hi) {
+  LLVMValueRef l = cg_i32c(c, lo), h = cg_i32c(c, hi);
+  x = LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSLT, x, l, ""), l, x, "");
+  return LLVMBuildSelect(c->b, LLVMBuildICmp(c->b, LLVMIntSGT, x, h, ""), h, x, "");
+}
+
 /* Per-lane (or splat per-row) requantization of an accumulator vector to <lanes x i8>; keep_i32
  * (shift_ge33 only): the i32 result before its saturation to [-128, 127]. */
 static LLVMValueRef requant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult,
@@ -284,9 +296,36 @@ static LLVMValueRef requant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mul
                         "");
 }
 
+/* qlut[i] for an i32 i in [0, 255] */
+static LLVMValueRef lut_load(Cg *c, LLVMValueRef i) {
+  LLVMValueRef v = LLVMBuildLoad2(c->b, c->t_i8, cg_gep(c, c->t_i8, c->qlut, i), "");
+  LLVMSetAlignment(v, 1);
+  return v;
+}
+
+LLVMValueRef cg_qlut_map(Cg *c, LLVMValueRef y) {
+  if (!c->qlut) return y;
+  LLVMTypeRef t = LLVMTypeOf(y);
+  if (LLVMGetTypeKind(t) != LLVMVectorTypeKind)
+    return lut_load(c, LLVMBuildAdd(c->b, LLVMBuildSExt(c->b, y, c->t_i32, ""), cg_i32c(c, 128),
+                                    ""));               /* table[y + 128] */
+  for (unsigned l = 0; l < LLVMGetVectorSize(t); l++) { /* no scalar-target kernel has these */
+    LLVMValueRef k = cg_i32c(c, l);
+    y = LLVMBuildInsertElement(c->b, y, cg_qlut_map(c, LLVMBuildExtractElement(c->b, y, k, "")), k,
+                               "");
+  }
+  return y;
+}
+
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33) {
-  return requant(c, lanes, acc, mult, shift, zp, shift_ge33, false);
+  if (c->qlut && lanes == 1 && shift_ge33) {
+    /* a fused lookup: the table index y + 128 straight from the requantization, the zero point
+     * zp + 128 and the clamp [0, 255] (Arm: usat with asr #1, then ldrb [table, index]) */
+    LLVMValueRef x = requant(c, 1, acc, mult, shift, zp + 128, true, true);
+    return lut_load(c, clamp_i32(c, x, 0, 255));
+  }
+  return cg_qlut_map(c, requant(c, lanes, acc, mult, shift, zp, shift_ge33, false));
 }
 
 /* The 64 bytes saturated by vpackssdw (x2) and vpacksswb (i32 -> i16 -> i8, the same clamp as
@@ -308,7 +347,7 @@ LLVMValueRef cg_qrequant_pack4(Cg *c, const LLVMValueRef *acc, LLVMValueRef mult
   LLVMTypeRef d16 = LLVMVectorType(c->t_i32, 16);
   LLVMValueRef d = LLVMBuildBitCast(c->b, b, d16, "");
   d = LLVMBuildShuffleVector(c->b, d, LLVMGetUndef(d16), LLVMConstVector(idx, 16), "");
-  return LLVMBuildBitCast(c->b, d, LLVMVectorType(c->t_i8, 64), "");
+  return cg_qlut_map(c, LLVMBuildBitCast(c->b, d, LLVMVectorType(c->t_i8, 64), ""));
 }
 
 /* Stores the lanes of y (<lanes x et>) at dst[n0 ...] that are below n_valid (run-time). */
@@ -864,6 +903,9 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
     cg_if_else(c, &bottom);
     cg_if_end(c, &bottom);
   }
+  /* scalar lanes, n_valid the strips' whole width: every column stored is valid */
+  bool all_valid = lanes == 1 && !q->wide_pw && LLVMIsAConstantInt(q->n_valid) &&
+                   LLVMConstIntGetSExtValue(q->n_valid) == strips * strip;
   for (int r = 0; r < mr && !q->raw && !pack4 && !q->pool; r++) {
     LLVMValueRef row = cg_addc(c, m0, r);
     for (int v = 0; v < nv; v++) {
@@ -898,7 +940,13 @@ static void emit_rows(Cg *c, CgDot4 d, const CgQGemm *q, LLVMValueRef m0, int mr
       }
       LLVMValueRef y = cg_qrequant(c, lanes, a, mult, shift, q->y_zp, q->shift_ge33);
       LLVMValueRef dst = cg_gep(c, c->t_i8, q->y, cg_mulc(c, row, q->ldy));
-      if (q->wide_pw) /* the row's pixels: its last pair may be half */
+      if (all_valid || (q->wide_pw && (v == 0 || q->wide_ow % 2 == 0))) {
+        /* a column every strip has (or a wide row's first pixel of a pair, and its second
+         * where ow is even): no bounds check */
+        LLVMValueRef st =
+            LLVMBuildStore(c->b, y, cg_gep(c, c->t_i8, dst, q->wide_pw ? cg_addc(c, yn0, v) : col));
+        LLVMSetAlignment(st, 1);
+      } else if (q->wide_pw) /* the row's pixels: its last pair may be half */
         store_lanes(c, lanes, y, dst, cg_addc(c, yn0, v), row_end);
       else if (d.masked) /* AVX-512BW: one masked store, partial or not */
         cg_masked_store(c, y, cg_gep(c, c->t_i8, dst, col),

@@ -14,6 +14,7 @@ typedef struct CgDot4 {
   bool u8_acts; /* activations stored as x ^ 0x80 (vpdpbusd multiplies u8 by s8) */
   bool masked;  /* x86 AVX-512BW: masked byte/word vector loads and stores are one instruction */
   bool vbmi;    /* x86 AVX-512VBMI: vpermi2b (a 128-byte table lookup per byte) */
+  bool vfp;     /* Arm DSP (SMLAD) with a VFP unit (hard-float ABI or +vfp*): vcvtr */
 } CgDot4;
 CgDot4 cg_dot4_info(Cg *c);
 /* acc + per lane sum of 4 byte products of acts and wts (vectors of i32 quads) */
@@ -110,6 +111,9 @@ static inline int64_t cg_qpair_offset(int64_t m, int64_t k, int64_t m_per_group,
 /* ir_requant_apply on i32 lanes (lanes 1: scalars) to <lanes x i8>; shift_ge33: every shift
  * passes cg_qrequant_32bit, so 32-bit operations after the widening multiply suffice. */
 bool cg_qrequant_32bit(IrRequant r); /* shift in [33, 55]: cg_qrequant's 32-bit form */
+/* y (i8 or <lanes x i8>) through the fused lookup table c->qlut (one load a byte); y itself
+ * when there is none. cg_qrequant and cg_qrequant_pack4 apply it. */
+LLVMValueRef cg_qlut_map(Cg *c, LLVMValueRef y);
 LLVMValueRef cg_qrequant(Cg *c, int lanes, LLVMValueRef acc, LLVMValueRef mult, LLVMValueRef shift,
                          int32_t zp, bool shift_ge33);
 /* x86 AVX-512: cg_qrequant of 4 vectors of 16 lanes (per-row mult and shift splats, every shift

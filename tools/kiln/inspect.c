@@ -205,6 +205,10 @@ static void json_kernels(FILE *f, const IrGraph *g, const CgNodeTile *tiles) {
       fprintf(f, ", \"pool\": ");
       json_string(f, n->pool->name);
     }
+    if (n->lookup) {
+      fprintf(f, ", \"lookup\": ");
+      json_string(f, n->lookup->name);
+    }
     if (has_tile(g->nodes[i], tiles, i))
       fprintf(f, ", \"tile\": {\"rows\": %d, \"cols\": %d, \"lanes\": %d}", tiles[i].mr,
               tiles[i].nr, tiles[i].lanes);
@@ -504,6 +508,7 @@ int kiln_inspect(const InspectOptions *o) {
         printf(", tile %d x %d floats (%d-lane vectors)", tiles[i].mr, tiles[i].nr, tiles[i].lanes);
       if (n->scratch_bytes) printf(", scratch %lld bytes", (long long)n->scratch_bytes);
       if (n->pool) printf(", fused %s %s", ir_op_info[n->pool->op].name, n->pool->name);
+      if (n->lookup) printf(", fused %s %s", ir_op_info[n->lookup->op].name, n->lookup->name);
       if (weights)
         printf(", %sweights %.1f%% nonzero, %lld bytes (dense %lld), %lld MACs",
                si.i8 ? "int8 " : "", 100.0 * si.density, (long long)si.bytes,
